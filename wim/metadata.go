@@ -1,0 +1,157 @@
+package wim
+
+import (
+	"encoding/binary"
+)
+
+// ParseMetadata decodes an uncompressed metadata resource: the security data
+// and the directory tree. Entries that wimlib also drops (unnamed non-root
+// entries, "." and "..", names with NUL, a second entry of the same name,
+// children of non-directories) are dropped; structural damage is an error
+// wrapping ErrFormat. Memory use is bounded by a small multiple of len(b).
+func ParseMetadata(b []byte) (*Metadata, error) {
+	m := &Metadata{}
+	rootOff, err := parseSecurity(m, b)
+	if err != nil {
+		return nil, err
+	}
+	p := &metaParser{b: b, visited: map[int64]bool{}}
+	root, err := p.parseDentry(rootOff)
+	if err != nil {
+		return nil, err
+	}
+	if root.e == nil || !root.e.IsDir() {
+		return nil, errAt(rootOff, "root is not a directory")
+	}
+	root.e.Name, root.e.ShortName = "", ""
+	m.Root = root.e
+	if root.subdir != 0 {
+		if err := p.readChildren(root.e, root.subdir, 1); err != nil {
+			return nil, err
+		}
+	}
+	fixSecurityIDs(m.Root, len(m.Security))
+	return m, nil
+}
+
+// parseSecurity decodes the security data and returns the root's offset.
+func parseSecurity(m *Metadata, b []byte) (int64, error) {
+	if len(b) < 8 {
+		return 0, errAt(0, "resource of %d bytes has no security data", len(b))
+	}
+	le := binary.LittleEndian
+	total := int64(le.Uint32(b))
+	count := int64(le.Uint32(b[4:]))
+	if total == 0 {
+		total = 8
+	}
+	if 8+8*count > int64(len(b)) {
+		return 0, errAt(4, "%d security descriptors do not fit", count)
+	}
+	pos := 8 + 8*count
+	for i := int64(0); i < count; i++ {
+		n := int64(le.Uint64(b[8+8*i:]))
+		if n > int64(len(b))-pos {
+			return 0, errAt(8+8*i, "security descriptor %d of %d bytes overruns the resource", i, n)
+		}
+		m.Security = append(m.Security, append([]byte(nil), b[pos:pos+n]...))
+		pos += n
+	}
+	if total < pos {
+		total = pos
+	}
+	return align8(total), nil
+}
+
+// readChildren reads the sibling list at off into dir.Children.
+func (p *metaParser) readChildren(dir *Entry, off int64, depth int) error {
+	if depth > maxTreeDepth {
+		return errAt(off, "directory tree deeper than %d", maxTreeDepth)
+	}
+	if p.visited[off] {
+		return errAt(off, "sibling list reached twice (cycle)")
+	}
+	p.visited[off] = true
+	seen := map[string]bool{}
+	type sub struct {
+		e   *Entry
+		off int64
+	}
+	var subs []sub
+	for {
+		d, err := p.parseDentry(off)
+		if err != nil {
+			return err
+		}
+		if d.e == nil {
+			break
+		}
+		off = d.next
+		if p.entries++; p.entries > len(p.b)/8 {
+			return errAt(off, "more entries than the resource can hold")
+		}
+		if !validName(d.e.Name) || seen[d.e.Name] {
+			continue
+		}
+		seen[d.e.Name] = true
+		dir.Children = append(dir.Children, d.e)
+		if d.e.IsDir() && d.subdir != 0 {
+			subs = append(subs, sub{d.e, d.subdir})
+		}
+	}
+	for _, s := range subs {
+		if err := p.readChildren(s.e, s.off, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validName reports whether a child name is one wimlib keeps.
+func validName(n string) bool {
+	if n == "" || n == "." || n == ".." {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if n[i] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// fixSecurityIDs maps out-of-range security ids to -1, as wimlib does.
+func fixSecurityIDs(e *Entry, n int) {
+	if e.SecurityID < -1 || int(e.SecurityID) >= n {
+		e.SecurityID = -1
+	}
+	for _, c := range e.Children {
+		fixSecurityIDs(c, n)
+	}
+}
+
+// Walk calls fn for every entry of the tree in depth-first pre-order, with
+// its path from the root ("/" for the root, "/a/b" below it). It stops at the
+// first error fn returns.
+func (m *Metadata) Walk(fn func(path string, e *Entry) error) error {
+	return walk("", m.Root, fn)
+}
+
+func walk(path string, e *Entry, fn func(string, *Entry) error) error {
+	p := path + "/" + e.Name
+	if path == "" && e.Name == "" {
+		p = "/"
+	}
+	if err := fn(p, e); err != nil {
+		return err
+	}
+	if p == "/" {
+		p = ""
+	}
+	for _, c := range e.Children {
+		if err := walk(p, c, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,241 @@
+package wim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// maxMetadataSize caps an image's uncompressed metadata resource; a Windows
+// installation needs a few hundred MiB at most.
+const maxMetadataSize = 1 << 30
+
+// Reader reads a WIM file. Its methods may be called from several goroutines
+// at once; readers returned by OpenStream are each for one goroutine.
+type Reader struct {
+	ra    io.ReaderAt
+	size  int64
+	hdr   Header
+	blobs map[Hash]*blob
+	solid map[Hash]bool // blobs inside solid resources (not readable yet)
+	metas []*blob       // metadata resource of each image, in table order
+	infos []ImageInfo
+	dec   sync.Pool
+}
+
+// NewReader parses the header, blob table and XML of the WIM of the given
+// size in r. Errors wrap ErrFormat (damage, naming the structure and offset)
+// or ErrUnsupported (split, pipable or newer WIMs).
+func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
+	buf := make([]byte, headerSize)
+	if size < headerSize {
+		return nil, fmt.Errorf("%w: header: file is %d bytes, shorter than the 208-byte header", ErrFormat, size)
+	}
+	if _, err := r.ReadAt(buf, 0); err != nil {
+		return nil, fmt.Errorf("wim: reading header: %w", err)
+	}
+	hdr, err := parseHeader(buf)
+	if err != nil {
+		return nil, err
+	}
+	wr := &Reader{ra: r, size: size, hdr: hdr, blobs: map[Hash]*blob{}, solid: map[Hash]bool{}}
+	if err := wr.readBlobTable(); err != nil {
+		return nil, err
+	}
+	if err := wr.readXML(); err != nil {
+		return nil, err
+	}
+	return wr, nil
+}
+
+// Header returns the decoded header.
+func (r *Reader) Header() Header { return r.hdr }
+
+// ImageCount returns the number of images.
+func (r *Reader) ImageCount() int { return int(r.hdr.ImageCount) }
+
+// Image returns image i's (1-based) XML information; the zero ImageInfo
+// for an index out of range.
+func (r *Reader) Image(i int) ImageInfo {
+	if i < 1 || i > len(r.infos) {
+		return ImageInfo{}
+	}
+	return r.infos[i-1]
+}
+
+// Images returns the XML information of every image, in order.
+func (r *Reader) Images() []ImageInfo { return append([]ImageInfo(nil), r.infos...) }
+
+// rawResource reads an uncompressed resource whole, checking its bounds.
+func (r *Reader) rawResource(what string, res resHdr, limit int64) ([]byte, error) {
+	if res.flags&(resCompressed|resSolid) != 0 {
+		return nil, fmt.Errorf("%w: compressed %s", ErrUnsupported, what)
+	}
+	if res.storedSize != res.size || res.size > limit || res.offset < 0 || res.offset+res.size > r.size {
+		return nil, fmt.Errorf("%w: %s at offset %d of %d bytes lies outside the %d-byte file or is too large",
+			ErrFormat, what, res.offset, res.size, r.size)
+	}
+	b := make([]byte, res.size)
+	if _, err := r.ra.ReadAt(b, res.offset); err != nil {
+		return nil, fmt.Errorf("%w: reading %s at offset %d: %v", ErrFormat, what, res.offset, err)
+	}
+	return b, nil
+}
+
+// readBlobTable loads the blob table, keeping entries as wimlib does.
+func (r *Reader) readBlobTable() error {
+	b, err := r.rawResource("blob table", r.hdr.blobTable, r.size)
+	if err != nil {
+		return err
+	}
+	for off := 0; off+blobEntrySize <= len(b); off += blobEntrySize {
+		e := b[off : off+blobEntrySize]
+		bl := &blob{res: parseResHdr(e), part: binary.LittleEndian.Uint16(e[24:]), refCount: binary.LittleEndian.Uint32(e[26:])}
+		copy(bl.hash[:], e[30:50])
+		switch {
+		case bl.res.flags&resSolid != 0:
+			if bl.res.size != solidResourceMarker && !bl.hash.IsZero() {
+				r.solid[bl.hash] = true
+			}
+		case bl.res.flags&resMetadata != 0:
+			if bl.refCount > 0 {
+				r.metas = append(r.metas, bl)
+			}
+		case bl.hash.IsZero() || bl.res.size == 0 || bl.part != r.hdr.Part:
+		default:
+			if _, dup := r.blobs[bl.hash]; !dup {
+				r.blobs[bl.hash] = bl
+			}
+		}
+	}
+	return nil
+}
+
+// readXML loads the per-image information.
+func (r *Reader) readXML() error {
+	if r.hdr.xml.isZero() {
+		return fmt.Errorf("%w: no XML data (incomplete write?)", ErrFormat)
+	}
+	b, err := r.rawResource("XML data", r.hdr.xml, maxXMLSize)
+	if err != nil {
+		return err
+	}
+	r.infos, err = parseXML(b, int(r.hdr.ImageCount))
+	return err
+}
+
+// Metadata loads and parses image i's (1-based) metadata resource, checking
+// its SHA-1.
+func (r *Reader) Metadata(i int) (*Metadata, error) {
+	if i < 1 || i > int(r.hdr.ImageCount) || i > len(r.metas) {
+		return nil, fmt.Errorf("%w: image %d (the WIM has %d)", ErrNoImage, i, min(int(r.hdr.ImageCount), len(r.metas)))
+	}
+	bl := r.metas[i-1]
+	if bl.res.size > maxMetadataSize {
+		return nil, fmt.Errorf("%w: image %d: metadata resource of %d bytes exceeds %d", ErrFormat, i, bl.res.size, maxMetadataSize)
+	}
+	b, err := r.readBlob(bl)
+	if err != nil {
+		return nil, fmt.Errorf("image %d metadata: %w", i, err)
+	}
+	m, err := ParseMetadata(b)
+	if err != nil {
+		return nil, fmt.Errorf("image %d: %w", i, err)
+	}
+	r.fillSizes(m.Root)
+	return m, nil
+}
+
+// fillSizes sets the Size of every stream from the blob table.
+func (r *Reader) fillSizes(e *Entry) {
+	e.Data.Size = r.blobSize(e.Data.Hash)
+	e.Reparse.Size = r.blobSize(e.Reparse.Hash)
+	for i := range e.Named {
+		e.Named[i].Size = r.blobSize(e.Named[i].Hash)
+	}
+	for _, c := range e.Children {
+		r.fillSizes(c)
+	}
+}
+
+func (r *Reader) blobSize(h Hash) int64 {
+	if b := r.blobs[h]; b != nil {
+		return b.res.size
+	}
+	return 0
+}
+
+// readBlob reads a whole blob into memory through a checked stream.
+func (r *Reader) readBlob(bl *blob) ([]byte, error) {
+	s, err := r.newStreamReader(bl)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	b := make([]byte, 0, min(bl.res.size, 64<<20))
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := s.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// HasStream reports whether the blob table holds a blob with hash h.
+func (r *Reader) HasStream(h Hash) bool { return r.blobs[h] != nil }
+
+// OpenStream returns a reader of the blob with hash h (the zero hash gives
+// an empty stream). The reader checks the SHA-1 at the end: its last Read
+// returns an error wrapping ErrChecksum instead of io.EOF on a mismatch.
+func (r *Reader) OpenStream(h Hash) (io.ReadCloser, error) {
+	if h.IsZero() {
+		return io.NopCloser(eofReader{}), nil
+	}
+	bl := r.blobs[h]
+	if bl == nil {
+		if r.solid[h] {
+			return nil, fmt.Errorf("%w: stream %x is in a solid resource", ErrUnsupported, h)
+		}
+		return nil, fmt.Errorf("%w: %x", ErrNotFound, h)
+	}
+	if bl.res.offset < 0 || bl.res.offset+bl.res.storedSize > r.size {
+		return nil, fmt.Errorf("%w: stream %x: resource at offset %d of %d bytes lies outside the %d-byte file",
+			ErrFormat, h, bl.res.offset, bl.res.storedSize, r.size)
+	}
+	return r.newStreamReader(bl)
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func (r *Reader) getDecoder() chunkDecoder {
+	if d, ok := r.dec.Get().(chunkDecoder); ok {
+		return d
+	}
+	d, err := newDecoder(r.hdr.Compression)
+	if err != nil {
+		return failingDecoder{err}
+	}
+	return d
+}
+
+func (r *Reader) putDecoder(d chunkDecoder) {
+	if _, bad := d.(failingDecoder); !bad {
+		r.dec.Put(d)
+	}
+}
+
+// failingDecoder stands in for a codec this package cannot decode, so the
+// error surfaces at the first compressed chunk, naming the codec.
+type failingDecoder struct{ err error }
+
+func (f failingDecoder) Decode([]byte, []byte, int) ([]byte, error) { return nil, f.err }

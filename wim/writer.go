@@ -1,0 +1,293 @@
+package wim
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// chunkSize is the uncompressed chunk size wimsnap writes (the only one
+// WIMGAPI accepts for LZX, and the usual one for XPRESS).
+const chunkSize = 32768
+
+// WriterOption configures a Writer. Options are checked when the Writer is
+// made.
+type WriterOption func(*Writer) error
+
+// WithCompression sets the codec; the default is XPRESS.
+func WithCompression(c Compression) WriterOption {
+	return func(w *Writer) error {
+		if c != CompressNone {
+			if _, err := newEncoder(c); err != nil {
+				return err
+			}
+		}
+		w.comp = c
+		return nil
+	}
+}
+
+// WithThreads sets the number of compression goroutines; the default is
+// runtime.GOMAXPROCS(0). n must be at least 1.
+func WithThreads(n int) WriterOption {
+	return func(w *Writer) error {
+		if n < 1 {
+			return fmt.Errorf("wim: %d threads (want at least 1)", n)
+		}
+		w.threads = n
+		return nil
+	}
+}
+
+// WithIntegrity adds an integrity table (default: none). It needs a
+// destination that is also an io.ReaderAt, such as an *os.File.
+func WithIntegrity(on bool) WriterOption {
+	return func(w *Writer) error {
+		if _, ok := w.dst.(io.ReaderAt); on && !ok {
+			return errors.New("wim: an integrity table needs a destination that can be read back (io.ReaderAt)")
+		}
+		w.integrity = on
+		return nil
+	}
+}
+
+// WithNow sets the clock used for image times (default time.Now).
+func WithNow(now func() time.Time) WriterOption {
+	return func(w *Writer) error { w.now = now; return nil }
+}
+
+// wblob is a blob the Writer knows: carried over from an appended file or
+// written by it. res is final once the output goroutine has written it.
+type wblob struct {
+	hash Hash
+	size int64
+	res  resHdr
+	refs uint32
+}
+
+// image is one image of the file being written.
+type image struct {
+	meta *wblob
+	info ImageInfo
+}
+
+// Writer writes a new WIM file or appends images to an existing one. Like
+// tar.Writer its errors are sticky: after one failure every call returns
+// it. A Writer is not safe for concurrent use; compression runs on its own
+// goroutines.
+type Writer struct {
+	dst       io.WriteSeeker
+	out       *bufio.Writer
+	pos       int64 // end of the data written so far (output goroutine)
+	hdr       Header
+	comp      Compression
+	threads   int
+	integrity bool
+	now       func() time.Time
+
+	blobs  map[Hash]*wblob
+	images []image
+	pipe   *pipeline
+	mu     sync.Mutex // guards err
+	err    error
+	closed bool
+}
+
+// NewWriter starts a new WIM at the current start of w, which should be
+// empty: the header is written at offset 0.
+func NewWriter(w io.WriteSeeker, opts ...WriterOption) (*Writer, error) {
+	wr, err := newWriter(w, opts)
+	if err != nil {
+		return nil, err
+	}
+	wr.hdr = Header{Version: versionDefault, Part: 1, Parts: 1}
+	if _, err := rand.Read(wr.hdr.GUID[:]); err != nil {
+		return nil, fmt.Errorf("wim: GUID: %w", err)
+	}
+	if err := wr.writeHeader(flagWriteInProgress); err != nil {
+		return nil, err
+	}
+	wr.pos = headerSize
+	wr.start()
+	return wr, nil
+}
+
+func newWriter(w io.WriteSeeker, opts []WriterOption) (*Writer, error) {
+	wr := &Writer{dst: w, comp: CompressXPRESS, threads: runtime.GOMAXPROCS(0), now: time.Now, blobs: map[Hash]*wblob{}}
+	for _, o := range opts {
+		if err := o(wr); err != nil {
+			return nil, err
+		}
+	}
+	return wr, nil
+}
+
+// start sets the header's codec fields and starts the pipeline.
+func (w *Writer) start() {
+	w.hdr.Compression = w.comp
+	w.hdr.Flags = w.hdr.Flags&^(flagCompression|codecFlagMask|flagWriteInProgress) | compressionFlags(w.comp) | flagRPFix
+	w.hdr.ChunkSize = 0
+	var newEnc func() chunkEncoder
+	if w.comp != CompressNone {
+		w.hdr.ChunkSize = chunkSize
+		newEnc = func() chunkEncoder { e, _ := newEncoder(w.comp); return e }
+	} else {
+		newEnc = func() chunkEncoder { return nil }
+	}
+	w.out = bufio.NewWriterSize(writerAt{w}, 1<<20)
+	w.pipe = newPipeline(w.threads, newEnc, chunkSize, w.emit)
+}
+
+// writerAt adapts the destination for the buffered writer, keeping pos.
+type writerAt struct{ w *Writer }
+
+func (a writerAt) Write(p []byte) (int, error) { return a.w.dst.Write(p) }
+
+// writeHeader writes the header at offset 0 with extra flags, then returns
+// to the end of the data.
+func (w *Writer) writeHeader(extra uint32) error {
+	h := w.hdr
+	h.Flags |= extra
+	if _, err := w.dst.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("wim: writing header: %w", err)
+	}
+	if _, err := w.dst.Write(h.marshal()); err != nil {
+		return fmt.Errorf("wim: writing header: %w", err)
+	}
+	_, err := w.dst.Seek(max(w.pos, headerSize), io.SeekStart)
+	return err
+}
+
+func (w *Writer) setErr(err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+func (w *Writer) getErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// HasStream reports whether the WIM already holds a blob with hash h
+// (written by this Writer or carried over from the appended file).
+func (w *Writer) HasStream(h Hash) bool { return w.blobs[h] != nil }
+
+// AddStream stores size bytes read from r as one blob and returns its hash.
+// Identical contents are stored once. A zero size returns the zero Hash
+// without reading. If r ends early the result wraps ErrSizeChanged (or r's
+// error) and nothing is stored; the Writer stays usable.
+func (w *Writer) AddStream(r io.Reader, size int64) (Hash, error) {
+	if size == 0 {
+		return Hash{}, nil
+	}
+	b, err := w.addResource(r, size, false)
+	if err != nil {
+		return Hash{}, err
+	}
+	return b.hash, nil
+}
+
+// addResource runs a resource through the pipeline. Metadata resources are
+// never deduplicated and not entered into the blob map.
+func (w *Writer) addResource(r io.Reader, size int64, metadata bool) (*wblob, error) {
+	if err := w.getErr(); err != nil {
+		return nil, err
+	}
+	if w.closed {
+		return nil, errors.New("wim: write to closed Writer")
+	}
+	res := &pendingRes{size: size, nchunks: (size + chunkSize - 1) / chunkSize, meta: metadata}
+	h := sha1.New()
+	var readErr error
+	for left := size; left > 0; {
+		j := w.pipe.get(res)
+		n := min(left, chunkSize)
+		j.in = j.in[:n]
+		if _, err := io.ReadFull(r, j.in); err != nil {
+			w.pipe.put(j)
+			readErr = err
+			break
+		}
+		h.Write(j.in)
+		w.pipe.submit(j)
+		left -= n
+	}
+	if readErr != nil {
+		w.pipe.end(res)
+		if errors.Is(readErr, io.ErrUnexpectedEOF) || errors.Is(readErr, io.EOF) {
+			return nil, fmt.Errorf("%w (expected %d bytes)", ErrSizeChanged, size)
+		}
+		return nil, readErr
+	}
+	var sum Hash
+	h.Sum(sum[:0])
+	b := &wblob{hash: sum, size: size}
+	if !metadata {
+		if old := w.blobs[sum]; old != nil {
+			w.pipe.end(res)
+			return old, nil
+		}
+		w.blobs[sum] = b
+	}
+	res.blob = b
+	w.pipe.end(res)
+	return b, w.getErr()
+}
+
+// tableBytes is the chunk-table size of a compressed resource.
+func tableBytes(size, nchunks int64) int64 {
+	if size > 0xFFFFFFFF {
+		return 8 * (nchunks - 1)
+	}
+	return 4 * (nchunks - 1)
+}
+
+// emit lays out one finished job; it runs on the output goroutine only.
+func (w *Writer) emit(j *chunkJob) error {
+	res := j.res
+	if !j.end && res.nchunks == 1 {
+		// Hold a lone chunk until the end marker says whether to keep it.
+		res.single = j
+		return nil
+	}
+	if j.end {
+		w.pipe.put(j)
+		return w.finish(res)
+	}
+	if len(res.sizes) == 0 {
+		res.start = w.pos
+		if w.comp != CompressNone {
+			if err := w.write(make([]byte, tableBytes(res.size, res.nchunks))); err != nil {
+				return err
+			}
+		}
+	}
+	data := j.in
+	if !j.raw && w.comp != CompressNone {
+		data = j.out
+	}
+	res.sizes = append(res.sizes, int64(len(data)))
+	err := w.write(data)
+	w.pipe.put(j)
+	return err
+}
+
+// write appends p at the end of the data.
+func (w *Writer) write(p []byte) error {
+	if _, err := w.out.Write(p); err != nil {
+		return fmt.Errorf("wim: write: %w", err)
+	}
+	w.pos += int64(len(p))
+	return nil
+}

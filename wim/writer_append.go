@@ -1,0 +1,80 @@
+package wim
+
+import (
+	"fmt"
+	"os"
+)
+
+// OpenAppend opens the WIM in f (opened read-write) for appending images.
+// The old images, blobs and XML are kept; new data goes after the old
+// tables, which become dead space, and the header is rewritten last, so an
+// interrupted append leaves the old WIM readable. The file's codec is kept:
+// a WithCompression naming another codec is an error. The returned Reader
+// reads the file as it was (for --update-of).
+func OpenAppend(f *os.File, opts ...WriterOption) (*Writer, *Reader, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("wim: %w", err)
+	}
+	r, err := NewReader(f, st.Size())
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.hdr.Flags&flagReadonly != 0 {
+		return nil, nil, fmt.Errorf("%w: the WIM is marked read-only", ErrUnsupported)
+	}
+	if r.hdr.Version != versionDefault || len(r.solid) > 0 {
+		return nil, nil, fmt.Errorf("%w: appending to a WIM with solid resources", ErrUnsupported)
+	}
+	w, err := newWriter(f, append([]WriterOption{WithCompression(r.hdr.Compression)}, opts...))
+	if err != nil {
+		return nil, nil, err
+	}
+	if w.comp != r.hdr.Compression {
+		return nil, nil, fmt.Errorf("wim: the WIM uses %v compression; cannot append with %v", r.hdr.Compression, w.comp)
+	}
+	if r.hdr.Compression != CompressNone && r.hdr.ChunkSize != chunkSize {
+		return nil, nil, fmt.Errorf("%w: appending to a WIM with %d-byte chunks", ErrUnsupported, r.hdr.ChunkSize)
+	}
+	if err := w.adopt(r); err != nil {
+		return nil, nil, err
+	}
+	return w, r, nil
+}
+
+// adopt takes over r's header, blobs and images and marks the file as being
+// written.
+func (w *Writer) adopt(r *Reader) error {
+	w.hdr = r.hdr
+	for h, b := range r.blobs {
+		w.blobs[h] = &wblob{hash: h, size: b.res.size, res: b.res, refs: b.refCount}
+	}
+	for i := 0; i < r.ImageCount() && i < len(r.metas); i++ {
+		m := r.metas[i]
+		w.images = append(w.images, image{meta: &wblob{hash: m.hash, size: m.res.size, res: m.res, refs: 1}, info: r.infos[i]})
+	}
+	if len(w.images) != r.ImageCount() {
+		return fmt.Errorf("%w: header says %d images, blob table has %d metadata resources", ErrFormat, r.ImageCount(), len(r.metas))
+	}
+	w.pos = r.dataEnd()
+	if err := w.writeHeader(flagWriteInProgress); err != nil {
+		return err
+	}
+	w.start()
+	return nil
+}
+
+// dataEnd is the first offset after every structure of the file.
+func (r *Reader) dataEnd() int64 {
+	end := int64(headerSize)
+	for _, res := range []resHdr{r.hdr.blobTable, r.hdr.xml, r.hdr.integrity} {
+		end = max(end, res.offset+res.storedSize)
+	}
+	for _, b := range r.blobs {
+		end = max(end, b.res.offset+b.res.storedSize)
+	}
+	for _, b := range r.metas {
+		end = max(end, b.res.offset+b.res.storedSize)
+	}
+	return end
+}

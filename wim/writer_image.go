@@ -1,0 +1,206 @@
+package wim
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// AddImage writes m as a new image described by info. The counts, sizes and
+// modification time in info are computed here (CreationTime defaults to
+// now); Index is assigned. Every stream m references must have been added
+// with AddStream or exist in the appended file. m's children are sorted in
+// place.
+func (w *Writer) AddImage(m *Metadata, info ImageInfo) error {
+	if err := w.getErr(); err != nil {
+		return err
+	}
+	for _, im := range w.images {
+		if info.Name != "" && im.info.Name == info.Name {
+			return fmt.Errorf("wim: an image named %q already exists", info.Name)
+		}
+	}
+	if err := w.countImage(m, &info); err != nil {
+		return err
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		return w.setErr(err)
+	}
+	meta, err := w.addResource(bytes.NewReader(b), int64(len(b)), true)
+	if err != nil {
+		return w.setErr(err)
+	}
+	meta.refs = 1
+	w.addRefs(m.Root)
+	info.Index = len(w.images) + 1
+	w.images = append(w.images, image{meta: meta, info: info})
+	return nil
+}
+
+// countImage fills the XML counts and checks every stream reference.
+func (w *Writer) countImage(m *Metadata, info *ImageInfo) error {
+	now := FiletimeFromTime(w.now())
+	if info.CreationTime == 0 {
+		info.CreationTime = now
+	}
+	info.ModificationTime = now
+	info.DirCount, info.FileCount, info.TotalBytes, info.HardLinkBytes = 0, 0, 0, 0
+	seenLink := map[uint64]bool{}
+	return m.Walk(func(path string, e *Entry) error {
+		if e.IsDir() {
+			info.DirCount++
+		} else {
+			info.FileCount++
+		}
+		var bytes uint64
+		for _, s := range e.Streams() {
+			if s.Hash.IsZero() {
+				continue
+			}
+			b := w.blobs[s.Hash]
+			if b == nil {
+				return fmt.Errorf("%w: %s references stream %x that was never added", ErrNotFound, path, s.Hash)
+			}
+			bytes += uint64(b.size)
+		}
+		info.TotalBytes += bytes
+		if e.LinkID != 0 && !e.IsReparse() {
+			if seenLink[e.LinkID] {
+				info.HardLinkBytes += bytes
+			}
+			seenLink[e.LinkID] = true
+		}
+		return nil
+	})
+}
+
+// addRefs counts every name's references to its streams.
+func (w *Writer) addRefs(e *Entry) {
+	for _, s := range e.Streams() {
+		if b := w.blobs[s.Hash]; b != nil && !s.Hash.IsZero() {
+			b.refs++
+		}
+	}
+	for _, c := range e.Children {
+		w.addRefs(c)
+	}
+}
+
+// Close finishes the WIM: it waits for compression, then writes the blob
+// table, the XML, the integrity table if asked, and the final header. The
+// destination is truncated to the end of the WIM when it can be (an
+// *os.File can). Close does not close the destination.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.getErr()
+	}
+	w.closed = true
+	if err := w.pipe.close(); err != nil {
+		w.setErr(err)
+	}
+	if err := w.getErr(); err != nil {
+		return err
+	}
+	if len(w.images) == 0 {
+		return w.setErr(errors.New("wim: no image was added"))
+	}
+	return w.setErr(w.writeTables())
+}
+
+// writeTables writes everything after the resources and the final header.
+func (w *Writer) writeTables() error {
+	table := w.blobTable()
+	w.hdr.blobTable = resHdr{storedSize: int64(len(table)), flags: resMetadata, offset: w.pos, size: int64(len(table))}
+	if err := w.write(table); err != nil {
+		return err
+	}
+	infos := make([]ImageInfo, len(w.images))
+	for i, im := range w.images {
+		infos[i] = im.info
+	}
+	x := marshalXML(infos, w.pos)
+	w.hdr.xml = resHdr{storedSize: int64(len(x)), flags: resMetadata, offset: w.pos, size: int64(len(x))}
+	if err := w.write(x); err != nil {
+		return err
+	}
+	if err := w.out.Flush(); err != nil {
+		return fmt.Errorf("wim: write: %w", err)
+	}
+	if w.integrity {
+		if err := w.writeIntegrity(); err != nil {
+			return err
+		}
+	}
+	w.hdr.ImageCount = uint32(len(w.images))
+	w.setBoot()
+	if err := w.writeHeader(0); err != nil {
+		return err
+	}
+	if t, ok := w.dst.(interface{ Truncate(int64) error }); ok {
+		if err := t.Truncate(w.pos); err != nil {
+			return fmt.Errorf("wim: truncate: %w", err)
+		}
+	}
+	return nil
+}
+
+// setBoot keeps the boot metadata header equal to the boot image's entry.
+func (w *Writer) setBoot() {
+	w.hdr.boot = resHdr{}
+	if i := int(w.hdr.BootIndex); i >= 1 && i <= len(w.images) {
+		w.hdr.boot = w.images[i-1].meta.res
+	} else {
+		w.hdr.BootIndex = 0
+	}
+}
+
+// blobTable encodes the metadata entries in image order, then every
+// referenced blob in file order.
+func (w *Writer) blobTable() []byte {
+	var b []byte
+	for _, im := range w.images {
+		b = appendBlobEntry(b, im.meta)
+	}
+	blobs := make([]*wblob, 0, len(w.blobs))
+	for _, bl := range w.blobs {
+		if bl.refs > 0 {
+			blobs = append(blobs, bl)
+		}
+	}
+	slices.SortFunc(blobs, func(x, y *wblob) int { return cmp.Compare(x.res.offset, y.res.offset) })
+	for _, bl := range blobs {
+		b = appendBlobEntry(b, bl)
+	}
+	return b
+}
+
+func appendBlobEntry(b []byte, bl *wblob) []byte {
+	var e [blobEntrySize]byte
+	bl.res.put(e[:])
+	binary.LittleEndian.PutUint16(e[24:], 1)
+	binary.LittleEndian.PutUint32(e[26:], bl.refs)
+	copy(e[30:], bl.hash[:])
+	return append(b, e[:]...)
+}
+
+// writeIntegrity hashes the file from the header to the end of the blob
+// table and appends the table.
+func (w *Writer) writeIntegrity() error {
+	start, end := integrityRange(w.hdr.blobTable)
+	hashes, err := hashRange(w.dst.(io.ReaderAt), start, end, integrityChunk, nil)
+	if err != nil {
+		return fmt.Errorf("wim: integrity table: %w", err)
+	}
+	t := marshalIntegrity(hashes, integrityChunk)
+	w.hdr.integrity = resHdr{storedSize: int64(len(t)), offset: w.pos, size: int64(len(t))}
+	if _, err := w.dst.Write(t); err != nil {
+		return fmt.Errorf("wim: write: %w", err)
+	}
+	w.pos += int64(len(t))
+	return nil
+}

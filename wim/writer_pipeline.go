@@ -1,0 +1,117 @@
+package wim
+
+import (
+	"sync"
+)
+
+// chunkJob is one chunk on its way through the compression pipeline. Jobs
+// are pooled; done carries one token when the worker has finished.
+type chunkJob struct {
+	res  *pendingRes
+	end  bool   // end marker of res: no data
+	in   []byte // uncompressed chunk
+	out  []byte // compressed form, valid when !raw
+	raw  bool   // store in as it is
+	done chan struct{}
+}
+
+// pendingRes is a resource being written: its chunks travel as jobs, then
+// an end marker (a job with end set) tells the output goroutine how the
+// resource ends.
+type pendingRes struct {
+	size    int64
+	nchunks int64
+	meta    bool   // a metadata resource
+	blob    *wblob // set before the end marker is queued; nil = drop (duplicate or aborted)
+	// fields below belong to the output goroutine
+	start  int64
+	sizes  []int64 // stored size of each chunk so far
+	single *chunkJob
+}
+
+// pipeline compresses chunks on several goroutines and hands them to one
+// output goroutine in submission order, so memory stays bounded by the
+// queue lengths.
+type pipeline struct {
+	jobs   chan *chunkJob
+	order  chan *chunkJob
+	pool   sync.Pool
+	wg     sync.WaitGroup
+	outErr chan error
+}
+
+// newPipeline starts threads workers and the output goroutine, which calls
+// emit for each finished job in order (emit owns the job and must put it
+// back) and returns emit's first error (later jobs are drained without
+// calling emit).
+func newPipeline(threads int, newEnc func() chunkEncoder, chunkSize int, emit func(*chunkJob) error) *pipeline {
+	q := 4*threads + 8
+	p := &pipeline{jobs: make(chan *chunkJob, q), order: make(chan *chunkJob, q), outErr: make(chan error, 1)}
+	p.pool.New = func() any {
+		return &chunkJob{in: make([]byte, 0, chunkSize), done: make(chan struct{}, 1)}
+	}
+	for range threads {
+		p.wg.Add(1)
+		go p.work(newEnc())
+	}
+	go func() {
+		var err error
+		for j := range p.order {
+			<-j.done
+			if err == nil {
+				err = emit(j)
+			} else {
+				p.put(j)
+			}
+		}
+		p.outErr <- err
+	}()
+	return p
+}
+
+// work compresses jobs until the queue closes. A nil encoder stores all raw.
+func (p *pipeline) work(enc chunkEncoder) {
+	defer p.wg.Done()
+	for j := range p.jobs {
+		j.raw = true
+		if enc != nil && len(j.in) > 0 {
+			j.out = enc.Encode(j.out[:0], j.in)
+			j.raw = len(j.out) >= len(j.in)
+		}
+		j.done <- struct{}{}
+	}
+}
+
+// get returns an empty job for res.
+func (p *pipeline) get(res *pendingRes) *chunkJob {
+	j := p.pool.Get().(*chunkJob)
+	j.res, j.in, j.raw, j.end = res, j.in[:0], false, false
+	return j
+}
+
+func (p *pipeline) put(j *chunkJob) {
+	j.res = nil
+	p.pool.Put(j)
+}
+
+// submit queues a chunk for compression and output.
+func (p *pipeline) submit(j *chunkJob) {
+	p.order <- j
+	p.jobs <- j
+}
+
+// end queues the end marker of res.
+func (p *pipeline) end(res *pendingRes) {
+	j := p.get(res)
+	j.end = true
+	j.done <- struct{}{}
+	p.order <- j
+}
+
+// close stops the workers and returns the output goroutine's error.
+func (p *pipeline) close() error {
+	close(p.jobs)
+	p.wg.Wait()
+	close(p.order)
+	return <-p.outErr
+}

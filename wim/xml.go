@@ -1,0 +1,212 @@
+package wim
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/xml"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+)
+
+// maxXMLSize caps the XML resource a reader accepts (wimlib's own limit is
+// similar); real files hold a few KiB per image.
+const maxXMLSize = 64 << 20
+
+// ImageInfo is one image's XML information. Counts and sizes are computed
+// by the Writer; Extra keeps elements this package does not interpret (such
+// as WINDOWS) so that rewriting the XML loses nothing.
+type ImageInfo struct {
+	Index              int
+	Name               string
+	Description        string
+	DisplayName        string
+	DisplayDescription string
+	Flags              string
+	// Creator and Version are ConfigMgr's OSDImageCreator and
+	// OSDImageVersion, stored as IMAGE/CREATOR and IMAGE/IMAGEVERSION.
+	Creator          string
+	Version          string
+	DirCount         uint64
+	FileCount        uint64
+	TotalBytes       uint64
+	HardLinkBytes    uint64
+	CreationTime     Filetime
+	ModificationTime Filetime
+	Extra            []XMLNode
+}
+
+// XMLNode is an XML element kept verbatim.
+type XMLNode struct {
+	XMLName xml.Name
+	Attrs   []xml.Attr `xml:",any,attr"`
+	Text    string     `xml:",chardata"`
+	Nodes   []XMLNode  `xml:",any"`
+}
+
+// child returns the first child element called name.
+func (n *XMLNode) child(name string) *XMLNode {
+	for i := range n.Nodes {
+		if n.Nodes[i].XMLName.Local == name {
+			return &n.Nodes[i]
+		}
+	}
+	return nil
+}
+
+// parseXML decodes the UTF-16LE XML resource into per-image information.
+func parseXML(b []byte, imageCount int) ([]ImageInfo, error) {
+	if len(b) < 2 || len(b)%2 != 0 {
+		return nil, fmt.Errorf("%w: XML data of %d bytes is not UTF-16", ErrFormat, len(b))
+	}
+	u := make([]uint16, len(b)/2)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	if u[0] == 0xFEFF {
+		u = u[1:]
+	}
+	text := strings.TrimRight(string(utf16.Decode(u)), "\x00")
+	var root XMLNode
+	if err := xml.Unmarshal([]byte(text), &root); err != nil {
+		return nil, fmt.Errorf("%w: XML data: %v", ErrFormat, err)
+	}
+	if root.XMLName.Local != "WIM" {
+		return nil, fmt.Errorf("%w: XML data: root element %q, want WIM", ErrFormat, root.XMLName.Local)
+	}
+	var infos []ImageInfo
+	for i := range root.Nodes {
+		if root.Nodes[i].XMLName.Local == "IMAGE" {
+			infos = append(infos, imageFromNode(&root.Nodes[i], len(infos)+1))
+		}
+	}
+	if len(infos) != imageCount {
+		return nil, fmt.Errorf("%w: XML data has %d IMAGE elements, header says %d images", ErrFormat, len(infos), imageCount)
+	}
+	return infos, nil
+}
+
+// imageFromNode extracts an ImageInfo from an IMAGE element.
+func imageFromNode(n *XMLNode, index int) ImageInfo {
+	info := ImageInfo{Index: index}
+	for _, c := range n.Nodes {
+		t := strings.TrimSpace(c.Text)
+		switch c.XMLName.Local {
+		case "NAME":
+			info.Name = t
+		case "DESCRIPTION":
+			info.Description = t
+		case "DISPLAYNAME":
+			info.DisplayName = t
+		case "DISPLAYDESCRIPTION":
+			info.DisplayDescription = t
+		case "FLAGS":
+			info.Flags = t
+		case "CREATOR":
+			info.Creator = t
+		case "IMAGEVERSION":
+			info.Version = t
+		case "DIRCOUNT":
+			info.DirCount, _ = strconv.ParseUint(t, 10, 64)
+		case "FILECOUNT":
+			info.FileCount, _ = strconv.ParseUint(t, 10, 64)
+		case "TOTALBYTES":
+			info.TotalBytes, _ = strconv.ParseUint(t, 10, 64)
+		case "HARDLINKBYTES":
+			info.HardLinkBytes, _ = strconv.ParseUint(t, 10, 64)
+		case "CREATIONTIME":
+			info.CreationTime = parseXMLTime(&c)
+		case "LASTMODIFICATIONTIME":
+			info.ModificationTime = parseXMLTime(&c)
+		default:
+			info.Extra = append(info.Extra, c)
+		}
+	}
+	return info
+}
+
+// parseXMLTime decodes <HIGHPART>0x..</HIGHPART><LOWPART>0x..</LOWPART>.
+func parseXMLTime(n *XMLNode) Filetime {
+	part := func(name string) uint64 {
+		c := n.child(name)
+		if c == nil {
+			return 0
+		}
+		v, _ := strconv.ParseUint(strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(c.Text), "0x"), "0X"), 16, 32)
+		return v
+	}
+	return Filetime(part("HIGHPART")<<32 | part("LOWPART"))
+}
+
+// marshalXML encodes the XML resource: BOM, WIM element, a trailing newline
+// as wimlib 1.13 writes.
+func marshalXML(infos []ImageInfo, totalBytes int64) []byte {
+	var s strings.Builder
+	s.WriteString("<WIM>")
+	for i := range infos {
+		writeImage(&s, &infos[i], i+1)
+	}
+	fmt.Fprintf(&s, "<TOTALBYTES>%d</TOTALBYTES></WIM>\n", totalBytes)
+	u := utf16.Encode([]rune(s.String()))
+	b := make([]byte, 2, 2+2*len(u))
+	b[0], b[1] = 0xFF, 0xFE
+	for _, c := range u {
+		b = binary.LittleEndian.AppendUint16(b, c)
+	}
+	return b
+}
+
+// writeImage writes one IMAGE element in wimlib's element order.
+func writeImage(s *strings.Builder, in *ImageInfo, index int) {
+	fmt.Fprintf(s, `<IMAGE INDEX="%d">`, index)
+	elem(s, "NAME", in.Name)
+	fmt.Fprintf(s, "<DIRCOUNT>%d</DIRCOUNT><FILECOUNT>%d</FILECOUNT><TOTALBYTES>%d</TOTALBYTES><HARDLINKBYTES>%d</HARDLINKBYTES>",
+		in.DirCount, in.FileCount, in.TotalBytes, in.HardLinkBytes)
+	writeTime(s, "CREATIONTIME", in.CreationTime)
+	writeTime(s, "LASTMODIFICATIONTIME", in.ModificationTime)
+	elem(s, "DESCRIPTION", in.Description)
+	elem(s, "DISPLAYNAME", in.DisplayName)
+	elem(s, "DISPLAYDESCRIPTION", in.DisplayDescription)
+	elem(s, "FLAGS", in.Flags)
+	elem(s, "CREATOR", in.Creator)
+	elem(s, "IMAGEVERSION", in.Version)
+	for i := range in.Extra {
+		writeNode(s, &in.Extra[i])
+	}
+	s.WriteString("</IMAGE>")
+}
+
+// elem writes <name>text</name>, or nothing for empty text.
+func elem(s *strings.Builder, name, text string) {
+	if text == "" {
+		return
+	}
+	fmt.Fprintf(s, "<%s>%s</%s>", name, escapeXML(text), name)
+}
+
+func writeTime(s *strings.Builder, name string, t Filetime) {
+	fmt.Fprintf(s, "<%s><HIGHPART>0x%08X</HIGHPART><LOWPART>0x%08X</LOWPART></%s>", name, uint64(t)>>32, uint64(t)&0xFFFFFFFF, name)
+}
+
+// writeNode re-serialises a kept element.
+func writeNode(s *strings.Builder, n *XMLNode) {
+	s.WriteString("<" + n.XMLName.Local)
+	for _, a := range n.Attrs {
+		fmt.Fprintf(s, ` %s="%s"`, a.Name.Local, escapeXML(a.Value))
+	}
+	s.WriteString(">")
+	if len(n.Nodes) == 0 {
+		s.WriteString(escapeXML(n.Text))
+	}
+	for i := range n.Nodes {
+		writeNode(s, &n.Nodes[i])
+	}
+	s.WriteString("</" + n.XMLName.Local + ">")
+}
+
+func escapeXML(t string) string {
+	var b bytes.Buffer
+	_ = xml.EscapeText(&b, []byte(t))
+	return b.String()
+}

@@ -1,0 +1,85 @@
+package xpress
+
+import (
+	"sync"
+	"testing"
+)
+
+var (
+	benchOnce           sync.Once
+	benchText, benchBin []byte
+)
+
+// benchData returns about 4 MiB each of text-like data (C headers or
+// documentation, else generated) and binary-like data (executables, else
+// generated).
+func benchData() (text, bin []byte) {
+	benchOnce.Do(func() {
+		const n = 4 << 20
+		benchText = realFiles("/usr/include", n)
+		if len(benchText) < n {
+			benchText = append(benchText, textLike(41, n-len(benchText))...)
+		}
+		benchBin = realFiles("/usr/bin", n)
+		if len(benchBin) < n {
+			benchBin = append(benchBin, binaryLike(42, n-len(benchBin))...)
+		}
+	})
+	return benchText, benchBin
+}
+
+const benchChunk = 32768 // the WIM default XPRESS chunk size
+
+func benchEncode(b *testing.B, data []byte) {
+	e := NewEncoder()
+	dst := make([]byte, 0, 2*MaxChunkSize)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	comp := 0
+	for b.Loop() {
+		comp = 0
+		for p := 0; p < len(data); p += benchChunk {
+			comp += min(len(e.Encode(dst[:0], data[p:min(p+benchChunk, len(data))])), benchChunk)
+		}
+	}
+	b.ReportMetric(float64(comp)/float64(len(data)), "ratio")
+}
+
+func benchDecode(b *testing.B, data []byte) {
+	e, d := NewEncoder(), NewDecoder()
+	type chunk struct {
+		comp []byte
+		size int
+	}
+	var cs []chunk
+	for p := 0; p < len(data); p += benchChunk {
+		src := data[p:min(p+benchChunk, len(data))]
+		if c := e.Encode(nil, src); len(c) < len(src) {
+			cs = append(cs, chunk{c, len(src)})
+		}
+	}
+	var n int64
+	for _, c := range cs {
+		n += int64(c.size)
+	}
+	out := make([]byte, 0, MaxChunkSize)
+	b.SetBytes(n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for _, c := range cs {
+			if _, err := d.Decode(out[:0], c.comp, c.size); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkEncodeText(b *testing.B)   { t, _ := benchData(); benchEncode(b, t) }
+func BenchmarkEncodeBinary(b *testing.B) { _, x := benchData(); benchEncode(b, x) }
+func BenchmarkEncodeZeros(b *testing.B)  { benchEncode(b, make([]byte, 4<<20)) }
+func BenchmarkEncodeRandom(b *testing.B) { benchEncode(b, randomBytes(43, 4<<20)) }
+func BenchmarkDecodeText(b *testing.B)   { t, _ := benchData(); benchDecode(b, t) }
+func BenchmarkDecodeBinary(b *testing.B) { _, x := benchData(); benchDecode(b, x) }
+func BenchmarkDecodeZeros(b *testing.B)  { benchDecode(b, make([]byte, 4<<20)) }

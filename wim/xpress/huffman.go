@@ -1,0 +1,155 @@
+package xpress
+
+import "slices"
+
+// codeBuilder computes length-limited Huffman code lengths. Its scratch space
+// is reused, so building a code allocates nothing.
+type codeBuilder struct {
+	keys  [numSymbols]uint64 // freq<<16 | symbol, for used symbols
+	depth [numSymbols]uint32 // in-place tree construction workspace
+}
+
+// build sets lens to the lengths of a complete prefix code for the symbols
+// with nonzero freq, no code longer than maxCodeLen bits. Unused symbols get
+// length 0. If only one symbol is used, a second one gets a 1-bit codeword
+// too, because decoders accept only complete codes. At least one frequency
+// must be nonzero.
+func (b *codeBuilder) build(freq *[numSymbols]uint32, lens *[numSymbols]uint8) {
+	*lens = [numSymbols]uint8{}
+	keys := b.keys[:0]
+	for s, f := range freq {
+		if f != 0 {
+			keys = append(keys, uint64(f)<<16|uint64(s))
+		}
+	}
+	switch len(keys) {
+	case 0:
+		panic("xpress: building a code for no symbols")
+	case 1:
+		s := int(keys[0] & 0xFFFF)
+		partner := 0
+		if s == 0 {
+			partner = 1
+		}
+		lens[s], lens[partner] = 1, 1
+		return
+	}
+	slices.Sort(keys)
+	n := len(keys)
+	a := b.depth[:n]
+	for i, k := range keys {
+		a[i] = uint32(k >> 16)
+	}
+	minimumRedundancy(a)
+
+	// a is now the code lengths, longest first. Count codes per length,
+	// folding anything too long into maxCodeLen, then restore Kraft = 1.
+	var count [maxCodeLen + 1]int
+	for _, l := range a {
+		count[min(l, maxCodeLen)]++
+	}
+	limitLengths(&count)
+	i := 0
+	for l := maxCodeLen; l >= 1; l-- {
+		for c := count[l]; c > 0; c-- {
+			lens[keys[i]&0xFFFF] = uint8(l)
+			i++
+		}
+	}
+}
+
+// minimumRedundancy replaces the ascending weights in a (len(a) >= 2) by the
+// lengths of an optimal prefix code for them, using Moffat and Katajainen's
+// in-place algorithm ("In-Place Calculation of Minimum-Redundancy Codes",
+// 1995). Lengths come out non-increasing.
+func minimumRedundancy(a []uint32) {
+	n := len(a)
+	// Phase 1: build the tree; internal nodes overwrite consumed leaves and
+	// hold their weight, then the index of their parent.
+	a[0] += a[1]
+	root, leaf := 0, 2
+	for next := 1; next < n-1; next++ {
+		if leaf >= n || a[root] < a[leaf] {
+			a[next] = a[root]
+			a[root] = uint32(next)
+			root++
+		} else {
+			a[next] = a[leaf]
+			leaf++
+		}
+		if leaf >= n || (root < next && a[root] < a[leaf]) {
+			a[next] += a[root]
+			a[root] = uint32(next)
+			root++
+		} else {
+			a[next] += a[leaf]
+			leaf++
+		}
+	}
+	// Phase 2: parent indices to internal node depths.
+	a[n-2] = 0
+	for next := n - 3; next >= 0; next-- {
+		a[next] = a[a[next]] + 1
+	}
+	// Phase 3: internal node depths to leaf depths.
+	avail, used, depth := 1, 0, uint32(0)
+	root, next := n-2, n-1
+	for avail > 0 {
+		for root >= 0 && a[root] == depth {
+			used++
+			root--
+		}
+		for avail > used {
+			a[next] = depth
+			next--
+			avail--
+		}
+		avail, used = 2*used, 0
+		depth++
+	}
+}
+
+// limitLengths adjusts count (codes per length, lengths above maxCodeLen
+// already folded into maxCodeLen) until the Kraft sum is exactly 1, keeping
+// the number of codes. Each step removes one longest code and splits the
+// longest shorter code into two one bit longer.
+func limitLengths(count *[maxCodeLen + 1]int) {
+	total := 0
+	for l := 1; l <= maxCodeLen; l++ {
+		total += count[l] << (maxCodeLen - l)
+	}
+	for total > 1<<maxCodeLen {
+		count[maxCodeLen]--
+		for l := maxCodeLen - 1; l >= 1; l-- {
+			if count[l] != 0 {
+				count[l]--
+				count[l+1] += 2
+				break
+			}
+		}
+		total--
+	}
+}
+
+// canonicalCodes assigns canonical codewords to lens: codes in order of
+// (length, symbol), each the previous plus one, shifted left when the length
+// grows. lens must describe a code that satisfies Kraft's inequality.
+func canonicalCodes(lens *[numSymbols]uint8, codes *[numSymbols]uint16) {
+	var count [maxCodeLen + 1]uint16
+	for _, l := range lens {
+		count[l]++
+	}
+	count[0] = 0
+	var next [maxCodeLen + 1]uint16
+	code := uint16(0)
+	for l := 1; l <= maxCodeLen; l++ {
+		code = (code + count[l-1]) << 1
+		next[l] = code
+	}
+	for s, l := range lens {
+		if l != 0 {
+			codes[s] = next[l]
+			next[l]++
+		}
+	}
+}

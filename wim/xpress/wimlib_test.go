@@ -1,0 +1,198 @@
+//go:build wimlib
+
+package xpress
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/xpress/internal/wimlibc"
+)
+
+// corpusChunk is one chunk of a differential-test corpus.
+type corpusChunk struct {
+	name string
+	data []byte
+}
+
+// chunks splits data into chunks of size bytes.
+func chunks(name string, data []byte, size int) []corpusChunk {
+	var out []corpusChunk
+	for len(data) > 0 {
+		n := min(len(data), size)
+		out = append(out, corpusChunk{name, data[:n]})
+		data = data[n:]
+	}
+	return out
+}
+
+// textCorpus returns text-like data: C headers and plain-text docs, or
+// generated text when the system has none.
+func textCorpus() []byte {
+	var data []byte
+	for _, dir := range []string{"/usr/include", "/usr/share/common-licenses"} {
+		data = append(data, realFiles(dir, 4<<20)...)
+	}
+	if len(data) < 1<<20 {
+		data = append(data, textLike(11, 2<<20)...)
+	}
+	return data
+}
+
+// binaryCorpus returns executables, or generated binary-like data.
+func binaryCorpus() []byte {
+	data := realFiles("/usr/bin", 6<<20)
+	if len(data) < 1<<20 {
+		data = append(data, binaryLike(12, 2<<20)...)
+	}
+	return data
+}
+
+// edgeCorpus returns inputs aimed at the format's corners.
+func edgeCorpus() []corpusChunk {
+	var out []corpusChunk
+	add := func(name string, b []byte) { out = append(out, corpusChunk{name, b}) }
+	add("zeros 64KiB", make([]byte, MaxChunkSize))
+	add("zeros 32KiB", make([]byte, 32768))
+	add("random 32KiB", randomBytes(7, 32768))
+	add("period 3", bytes.Repeat([]byte("abc"), 21845))
+	add("text 64KiB", textLike(21, MaxChunkSize))
+	add("binary 64KiB", binaryLike(22, MaxChunkSize))
+	for _, l := range []int{17, 18, 19, 271, 272, 273, 274, 1000, 40000} {
+		for lead := range 17 {
+			add("match", append(randomBytes(uint64(lead), 300+lead), repeatWithPrefix(5, 5+l)...))
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 200 {
+		var b []byte
+		for len(b) < 20000+i*100 {
+			b = append(b, randomBytes(uint64(i*977+len(b)), r.IntN(30))...)
+			if len(b) > 0 {
+				off := 1 + r.IntN(len(b))
+				for range 3 + r.IntN(400) {
+					b = append(b, b[len(b)-off])
+				}
+			}
+		}
+		add("mixed", b[:min(len(b), MaxChunkSize)])
+	}
+	return out
+}
+
+// TestWimlibInterop checks both directions on every corpus chunk: wimlib's
+// compressed output decodes exactly with Decode, and wimlib decompresses
+// Encode's output exactly.
+func TestWimlibInterop(t *testing.T) {
+	var all []corpusChunk
+	all = append(all, edgeCorpus()...)
+	all = append(all, chunks("text", textCorpus()[:2<<20], 32768)...)
+	all = append(all, chunks("binary", binaryCorpus()[:2<<20], MaxChunkSize)...)
+	e, d := NewEncoder(), NewDecoder()
+	ours, theirs := 0, 0
+	for i, c := range all {
+		wc, err := wimlibc.Compress(wimlibc.XPRESS, c.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wc != nil {
+			theirs++
+			got, err := d.Decode(nil, wc, len(c.data))
+			if err != nil {
+				t.Fatalf("chunk %d (%s): decoding wimlib's output: %v", i, c.name, err)
+			}
+			if !bytes.Equal(got, c.data) {
+				t.Fatalf("chunk %d (%s): decoding wimlib's output differs at %d", i, c.name, firstDiff(got, c.data))
+			}
+		}
+		oc := e.Encode(nil, c.data)
+		if len(oc) >= len(c.data) {
+			continue // a WIM stores this chunk raw
+		}
+		ours++
+		got, err := wimlibc.Decompress(wimlibc.XPRESS, oc, len(c.data))
+		if err != nil {
+			t.Fatalf("chunk %d (%s): wimlib rejects our output: %v", i, c.name, err)
+		}
+		if !bytes.Equal(got, c.data) {
+			t.Fatalf("chunk %d (%s): wimlib decodes our output differently at %d", i, c.name, firstDiff(got, c.data))
+		}
+	}
+	t.Logf("%d chunks: %d compressed by wimlib decoded by us, %d compressed by us decoded by wimlib", len(all), theirs, ours)
+}
+
+// storedSize returns the bytes a WIM holds for data in chunks of chunkSize
+// compressed by compress (nil meaning "store raw").
+func storedSize(t *testing.T, data []byte, chunkSize int, compress func([]byte) []byte) int {
+	t.Helper()
+	total := 0
+	for _, c := range chunks("", data, chunkSize) {
+		if b := compress(c.data); b != nil && len(b) < len(c.data) {
+			total += len(b)
+		} else {
+			total += len(c.data)
+		}
+	}
+	return total
+}
+
+// TestWimlibRatio compares the stored size of 32 KiB chunks (the WIM
+// default) with wimlib's default XPRESS level. Ours may be at most 5%
+// larger on text.
+func TestWimlibRatio(t *testing.T) {
+	e := NewEncoder()
+	ourCompress := func(b []byte) []byte { return e.Encode(nil, b) }
+	theirCompress := func(b []byte) []byte {
+		c, err := wimlibc.Compress(wimlibc.XPRESS, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		limit float64
+	}{
+		{"text", textCorpus(), 1.05},
+		{"generated text", textLike(31, 2<<20), 1.05},
+		{"binary", binaryCorpus(), 0},
+		{"generated binary", binaryLike(32, 2<<20), 0},
+	} {
+		ours := storedSize(t, tc.data, 32768, ourCompress)
+		theirs := storedSize(t, tc.data, 32768, theirCompress)
+		ratio := float64(ours) / float64(theirs)
+		t.Logf("%-16s %9d bytes: ours %9d, wimlib %9d, ratio %.4f", tc.name, len(tc.data), ours, theirs, ratio)
+		if tc.limit != 0 && ratio > tc.limit {
+			t.Errorf("%s: compressed size %.2f%% larger than wimlib's, limit %.0f%%", tc.name, 100*(ratio-1), 100*(tc.limit-1))
+		}
+	}
+}
+
+func benchWimlib(b *testing.B, data []byte) {
+	z, err := wimlibc.NewCompressor(wimlibc.XPRESS, benchChunk, wimlibc.DefaultLevel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer z.Close()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	comp := 0
+	for b.Loop() {
+		comp = 0
+		for p := 0; p < len(data); p += benchChunk {
+			n := z.Compress(data[p:min(p+benchChunk, len(data))])
+			if n == 0 {
+				n = min(benchChunk, len(data)-p)
+			}
+			comp += n
+		}
+	}
+	b.ReportMetric(float64(comp)/float64(len(data)), "ratio")
+}
+
+func BenchmarkWimlibEncodeText(b *testing.B)   { t, _ := benchData(); benchWimlib(b, t) }
+func BenchmarkWimlibEncodeBinary(b *testing.B) { _, x := benchData(); benchWimlib(b, x) }
+func BenchmarkWimlibEncodeZeros(b *testing.B)  { benchWimlib(b, make([]byte, 4<<20)) }
+func BenchmarkWimlibEncodeRandom(b *testing.B) { benchWimlib(b, randomBytes(43, 4<<20)) }

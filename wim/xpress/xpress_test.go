@@ -1,0 +1,509 @@
+package xpress
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// roundTrip encodes src, checks the result decodes back to src and returns
+// the compressed form.
+func roundTrip(t testing.TB, e *Encoder, d *Decoder, src []byte) []byte {
+	t.Helper()
+	prefix := []byte("prefix")
+	comp := e.Encode(prefix, src)
+	if !bytes.Equal(comp[:len(prefix)], prefix) {
+		t.Fatalf("Encode changed dst's existing bytes")
+	}
+	comp = comp[len(prefix):]
+	got, err := d.Decode(prefix, comp, len(src))
+	if err != nil {
+		t.Fatalf("Decode of %d-byte chunk (%d compressed): %v", len(src), len(comp), err)
+	}
+	if !bytes.Equal(got[:len(prefix)], prefix) {
+		t.Fatalf("Decode changed dst's existing bytes")
+	}
+	if got = got[len(prefix):]; !bytes.Equal(got, src) {
+		t.Fatalf("round trip of %d bytes differs at byte %d", len(src), firstDiff(got, src))
+	}
+	return comp
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// Test inputs.
+
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+var words = strings.Fields(`the of and to in is that for it as with was on be by this are at from
+	or have an they which one you were her all she there would their we him been has when who will
+	more no if out so said what up its about into than them can only other new some could time
+	these two may then do first any my now such like our over man me even most made after also
+	compress chunk window image resource header table stream offset length symbol huffman`)
+
+// textLike returns n bytes of word salad with punctuation and line breaks.
+func textLike(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 2))
+	var b bytes.Buffer
+	for b.Len() < n {
+		// Zipf-ish: favor early words.
+		w := words[int(float64(len(words))*r.Float64()*r.Float64())]
+		b.WriteString(w)
+		switch r.IntN(12) {
+		case 0:
+			b.WriteString(".\n")
+		case 1:
+			b.WriteString(", ")
+		default:
+			b.WriteByte(' ')
+		}
+	}
+	return b.Bytes()[:n]
+}
+
+// binaryLike returns n bytes resembling a table of records in an executable:
+// small little-endian integers, repeated opcodes-like patterns, some noise.
+func binaryLike(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 3))
+	b := make([]byte, 0, n+16)
+	var rec [16]byte
+	for len(b) < n {
+		switch r.IntN(4) {
+		case 0:
+			binary.LittleEndian.PutUint32(rec[:], uint32(r.IntN(4096)))
+			binary.LittleEndian.PutUint32(rec[4:], 0x00401000+uint32(r.IntN(1<<16)))
+			b = append(b, rec[:8]...)
+		case 1:
+			b = append(b, 0x48, 0x8b, byte(0x40+r.IntN(8)), byte(r.IntN(256)))
+		case 2:
+			b = append(b, make([]byte, r.IntN(12))...)
+		default:
+			b = append(b, byte(r.IntN(256)), byte(r.IntN(16)))
+		}
+	}
+	return b[:n]
+}
+
+// realFiles returns up to max bytes of files under dir, or nil.
+func realFiles(dir string, max int) []byte {
+	var out []byte
+	_ = filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
+		if err != nil || len(out) >= max {
+			return filepath.SkipDir
+		}
+		if !de.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err == nil {
+			out = append(out, b...)
+		}
+		return nil
+	})
+	return out[:min(len(out), max)]
+}
+
+// matchAt builds len bytes: a random prefix of pre bytes, then a repeat of
+// it, so the encoder emits one match of length n-pre at offset pre.
+func repeatWithPrefix(pre, n int) []byte {
+	b := randomBytes(uint64(pre*7+n), pre)
+	for len(b) < n {
+		b = append(b, b[len(b)-pre])
+	}
+	return b
+}
+
+func TestRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		src  []byte
+	}{
+		{"empty", nil},
+		{"one byte", []byte{'x'}},
+		{"two bytes", []byte{0, 0}},
+		{"three same", []byte("aaa")},
+		{"four same", []byte("aaaa")},
+		{"short text", []byte("hello, hello, hello world")},
+		{"all zero 64KiB", make([]byte, MaxChunkSize)},
+		{"all zero 32KiB", make([]byte, 32768)},
+		{"all 0xff 64KiB", bytes.Repeat([]byte{0xff}, MaxChunkSize)},
+		{"random 64KiB", randomBytes(1, MaxChunkSize)},
+		{"random 1000", randomBytes(2, 1000)},
+		{"text 64KiB", textLike(1, MaxChunkSize)},
+		{"text 32KiB", textLike(2, 32768)},
+		{"text 300", textLike(3, 300)},
+		{"binary 64KiB", binaryLike(1, MaxChunkSize)},
+		{"binary 32KiB", binaryLike(2, 32768)},
+		{"period 2", bytes.Repeat([]byte("ab"), 30000)},
+		{"period 3", bytes.Repeat([]byte("abc"), 20000)},
+		{"period 65535", append(randomBytes(3, 65535), 0)},
+		{"far repeat", append(randomBytes(4, 40000), randomBytes(4, 25536)...)},
+		{"256 symbols", func() []byte {
+			b := make([]byte, 0, 4096)
+			for i := range 4096 {
+				b = append(b, byte(i), byte(i/256))
+			}
+			return b
+		}()},
+	}
+	e, d := NewEncoder(), NewDecoder()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := roundTrip(t, e, d, tt.src)
+			t.Logf("%d -> %d", len(tt.src), len(c))
+		})
+	}
+}
+
+// TestMatchLengths covers every length around the escape boundaries, at
+// offsets with 0..15 extra bits, with literals before the match shifting the
+// bit position so that match symbols end on every position in a word,
+// including exactly on a 16-bit boundary.
+func TestMatchLengths(t *testing.T) {
+	lengths := []int{3, 4, 16, 17, 18, 19, 100, 271, 272, 273, 274, 275, 1000, 32767, 32768, 65000}
+	offsets := []int{1, 2, 3, 4, 7, 8, 100, 1000, 16383, 16384, 32768}
+	e, d := NewEncoder(), NewDecoder()
+	for _, off := range offsets {
+		for _, l := range lengths {
+			for lead := 0; lead < 20 && lead+off+l <= MaxChunkSize; lead++ {
+				src := append(randomBytes(uint64(lead), lead), repeatWithPrefix(off, off+l)...)
+				roundTrip(t, e, d, src)
+			}
+		}
+	}
+}
+
+// TestWordBoundaries checks many streams built so that raw length bytes
+// follow symbols ending at each bit position: matches of length >= 18
+// separated by varying numbers of literals.
+func TestWordBoundaries(t *testing.T) {
+	e, d := NewEncoder(), NewDecoder()
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := range 500 {
+		var b []byte
+		for len(b) < 60000 {
+			b = append(b, randomBytes(uint64(i*1000+len(b)), r.IntN(40))...)
+			if len(b) > 0 {
+				off := 1 + r.IntN(len(b))
+				l := 18 + r.IntN(300)
+				if r.IntN(4) == 0 {
+					l = 3 + r.IntN(20)
+				}
+				for range l {
+					b = append(b, b[len(b)-off])
+				}
+			}
+		}
+		roundTrip(t, e, d, b[:min(len(b), MaxChunkSize)])
+	}
+}
+
+func TestRealFiles(t *testing.T) {
+	e, d := NewEncoder(), NewDecoder()
+	for _, dir := range []string{"/usr/share/doc", "/usr/bin"} {
+		data := realFiles(dir, 8<<20)
+		if len(data) == 0 {
+			t.Logf("%s: no files", dir)
+			continue
+		}
+		total := 0
+		for len(data) > 0 {
+			n := min(len(data), 32768)
+			total += len(roundTrip(t, e, d, data[:n]))
+			data = data[n:]
+		}
+		t.Logf("%s: %d compressed bytes", dir, total)
+	}
+}
+
+// TestEncoderReuse checks that state from one chunk never leaks into the
+// next: encoding a chunk gives the same bytes with a fresh or used encoder.
+func TestEncoderReuse(t *testing.T) {
+	used := NewEncoder()
+	for i := range 5 {
+		used.Encode(nil, textLike(uint64(i), MaxChunkSize))
+	}
+	src := textLike(99, 40000)
+	want := NewEncoder().Encode(nil, src)
+	if got := used.Encode(nil, src); !bytes.Equal(got, want) {
+		t.Fatalf("reused encoder output differs")
+	}
+	var zero Encoder
+	if got := zero.Encode(nil, src); !bytes.Equal(got, want) {
+		t.Fatalf("zero Encoder output differs")
+	}
+}
+
+func TestBaseWrap(t *testing.T) {
+	e, d := NewEncoder(), NewDecoder()
+	e.mf.base = ^uint32(0) - 3*MaxChunkSize
+	for i := range 6 {
+		roundTrip(t, e, d, textLike(uint64(i), MaxChunkSize))
+	}
+}
+
+func TestEncodeTooLarge(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Encode of an oversized chunk did not panic")
+		}
+	}()
+	NewEncoder().Encode(nil, make([]byte, MaxChunkSize+1))
+}
+
+func TestAllocs(t *testing.T) {
+	e, d := NewEncoder(), NewDecoder()
+	src := textLike(5, 32768)
+	buf := make([]byte, 0, 2*MaxChunkSize)
+	out := make([]byte, 0, MaxChunkSize)
+	comp := e.Encode(nil, src)
+	if n := testing.AllocsPerRun(20, func() { e.Encode(buf[:0], src) }); n != 0 {
+		t.Errorf("Encode: %v allocations per chunk", n)
+	}
+	if n := testing.AllocsPerRun(20, func() { _, _ = d.Decode(out[:0], comp, len(src)) }); n != 0 {
+		t.Errorf("Decode: %v allocations per chunk", n)
+	}
+}
+
+// handStream builds a chunk from explicit code lengths and a bit writer
+// program, for decoder tests.
+func handStream(lens map[int]uint8, write func(w *bitWriter, codes *[numSymbols]uint16, lens *[numSymbols]uint8)) []byte {
+	var l [numSymbols]uint8
+	for s, v := range lens {
+		l[s] = v
+	}
+	var codes [numSymbols]uint16
+	canonicalCodes(&l, &codes)
+	out := make([]byte, tableBytes+1024)
+	for i := range tableBytes {
+		out[i] = l[2*i] | l[2*i+1]<<4
+	}
+	var w bitWriter
+	w.init(out[tableBytes:])
+	write(&w, &codes, &l)
+	n := w.finish()
+	return out[:tableBytes+n]
+}
+
+func TestDecodeCorrupt(t *testing.T) {
+	lit := func(sym int) func(w *bitWriter, c *[numSymbols]uint16, l *[numSymbols]uint8) {
+		return func(w *bitWriter, c *[numSymbols]uint16, l *[numSymbols]uint8) {
+			w.put(uint32(c[sym]), uint(l[sym]))
+			w.flush()
+		}
+	}
+	twoSyms := map[int]uint8{'a': 1, 256 + 0x2f: 1} // 'a' and match len>=18, 2 offset bits
+	tests := []struct {
+		name string
+		src  []byte
+		size int
+	}{
+		{"short table", make([]byte, 100), 10},
+		{"empty code", make([]byte, 300), 10},
+		{"size negative", make([]byte, 300), -1},
+		{"size too large", make([]byte, 300), MaxChunkSize + 1},
+		{"oversubscribed", handStream(map[int]uint8{'a': 1, 'b': 1, 'c': 1}, lit('a')), 1},
+		{"incomplete", handStream(map[int]uint8{'a': 1, 'b': 2}, lit('a')), 1},
+		{"offset before start", handStream(map[int]uint8{'a': 1, 256: 1}, lit(256)), 3},
+		{"match overruns", handStream(map[int]uint8{'a': 1, 256: 1}, func(w *bitWriter, c *[numSymbols]uint16, l *[numSymbols]uint8) {
+			w.put(uint32(c['a']), 1)
+			w.put(uint32(c[256]), 1)
+		}), 3},
+		{"truncated raw length", handStream(twoSyms, lit('a'))[:tableBytes+4], 30},
+		{"truncated stream", handStream(map[int]uint8{'a': 1, 'b': 1}, lit('a'))[:tableBytes+2], 100},
+	}
+	d := NewDecoder()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := []byte("keep")
+			got, err := d.Decode(dst, tt.src, tt.size)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Decode error = %v, want ErrCorrupt", err)
+			}
+			if string(got) != "keep" {
+				t.Fatalf("Decode returned %q, want dst unchanged", got)
+			}
+		})
+	}
+}
+
+// TestDecodeHandBuilt decodes streams written straight from the spec's
+// rules, independent of the encoder's parser.
+func TestDecodeHandBuilt(t *testing.T) {
+	// Symbols: 'a', 'b', and matches with length header 15 and 0..2 offset
+	// bits; all 2..3-bit codes.
+	lens := map[int]uint8{'a': 2, 'b': 2, 256 + 0x0f: 2, 256 + 0x1f: 3, 256 + 0x2f: 3}
+	for _, mlen := range []int{18, 19, 272, 273, 274, 65000} {
+		for lead := 0; lead < 40; lead++ {
+			want := make([]byte, 0, lead+mlen+2)
+			src := handStream(lens, func(w *bitWriter, c *[numSymbols]uint16, l *[numSymbols]uint8) {
+				put := func(s int) {
+					w.put(uint32(c[s]), uint(l[s]))
+					if w.n > 32 {
+						w.flush()
+					}
+				}
+				for i := range lead {
+					s := 'a' + i%2
+					put(s)
+					want = append(want, byte(s))
+				}
+				if lead < 4 {
+					put('b')
+					put('a')
+					put('b')
+					want = append(want, "bab"...)
+				}
+				// Match with offset 2 + 1 = 3 (1 extra bit, value 1).
+				put(256 + 0x1f)
+				w.flush()
+				if mlen-18 < 255 {
+					w.raw(byte(mlen - 18))
+				} else {
+					w.raw(255)
+					w.raw(byte(mlen - 3))
+					w.raw(byte((mlen - 3) >> 8))
+				}
+				w.put(1, 1)
+				for range mlen {
+					want = append(want, want[len(want)-3])
+				}
+				put('a')
+				want = append(want, 'a')
+				w.flush()
+				put(256 + 0x0f) // end symbol stand-in never decoded
+			})
+			got, err := NewDecoder().Decode(nil, src, len(want))
+			if err != nil {
+				t.Fatalf("len %d lead %d: %v", mlen, lead, err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("len %d lead %d: differs at %d", mlen, lead, firstDiff(got, want))
+			}
+		}
+	}
+}
+
+func TestHuffmanLengths(t *testing.T) {
+	tests := []struct {
+		name string
+		freq func(f *[numSymbols]uint32)
+	}{
+		{"one symbol", func(f *[numSymbols]uint32) { f[256] = 1 }},
+		{"symbol zero alone", func(f *[numSymbols]uint32) { f[0] = 5 }},
+		{"two symbols", func(f *[numSymbols]uint32) { f[1], f[2] = 1, 1000 }},
+		{"uniform", func(f *[numSymbols]uint32) {
+			for i := range f {
+				f[i] = 7
+			}
+		}},
+		{"fibonacci", func(f *[numSymbols]uint32) { // forces lengths > 15 unlimited
+			a, b := uint32(1), uint32(1)
+			for i := range 24 {
+				f[i*3] = a
+				a, b = b, a+b
+			}
+		}},
+		{"skewed 512", func(f *[numSymbols]uint32) {
+			for i := range f {
+				f[i] = 1
+			}
+			f[256] = 65536
+			f[0] = 30000
+		}},
+	}
+	var b codeBuilder
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f [numSymbols]uint32
+			tt.freq(&f)
+			var lens [numSymbols]uint8
+			b.build(&f, &lens)
+			kraft := 0
+			for s, l := range lens {
+				if l > maxCodeLen {
+					t.Fatalf("symbol %d length %d", s, l)
+				}
+				if f[s] != 0 && l == 0 {
+					t.Fatalf("used symbol %d has no code", s)
+				}
+				if l != 0 {
+					kraft += 1 << (maxCodeLen - l)
+				}
+			}
+			if kraft != 1<<maxCodeLen {
+				t.Fatalf("Kraft sum %d/%d, want complete code", kraft, 1<<maxCodeLen)
+			}
+			// Decoder must accept it.
+			var tbl [tableBytes]byte
+			for i := range tbl {
+				tbl[i] = lens[2*i] | lens[2*i+1]<<4
+			}
+			if err := NewDecoder().buildTable(tbl[:]); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestHuffmanOptimal compares unlimited code lengths against the expected
+// optimum cost for small known cases.
+func TestHuffmanOptimal(t *testing.T) {
+	tests := []struct {
+		freq []uint32
+		cost int
+	}{
+		{[]uint32{1, 1}, 2},
+		{[]uint32{1, 1, 2}, 6},                // 2,2,1
+		{[]uint32{5, 9, 12, 13, 16, 45}, 224}, // CLRS example
+	}
+	var b codeBuilder
+	for i, tt := range tests {
+		var f [numSymbols]uint32
+		for s, v := range tt.freq {
+			f[s] = v
+		}
+		var lens [numSymbols]uint8
+		b.build(&f, &lens)
+		cost := 0
+		for s, v := range tt.freq {
+			cost += int(v) * int(lens[s])
+		}
+		if cost != tt.cost {
+			t.Errorf("case %d: cost %d, want %d (lens %v)", i, cost, tt.cost, lens[:len(tt.freq)])
+		}
+	}
+}
+
+func ExampleEncoder() {
+	e, d := NewEncoder(), NewDecoder()
+	src := bytes.Repeat([]byte("wimsnap "), 100)
+	comp := e.Encode(nil, src)
+	if len(comp) >= len(src) {
+		fmt.Println("store raw")
+		return
+	}
+	out, err := d.Decode(nil, comp, len(src))
+	fmt.Println(len(comp) < len(src), bytes.Equal(out, src), err)
+	// Output: true true <nil>
+}
