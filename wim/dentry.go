@@ -205,11 +205,11 @@ func parseXattrs(d []byte) ([]Xattr, error) {
 		if nlen == 0 || len(d) < need || d[4+nlen] != 0 {
 			return nil, fmt.Errorf("xattr item: malformed entry (name %d bytes, value %d bytes, %d left)", nlen, vlen, len(d))
 		}
-		xs = append(xs, Xattr{
-			Name:  string(d[4 : 4+nlen]),
-			Flags: d[3],
-			Value: append([]byte{}, d[5+nlen:need]...),
-		})
+		x := Xattr{Name: string(d[4 : 4+nlen]), Flags: d[3]}
+		if vlen > 0 {
+			x.Value = append([]byte(nil), d[5+nlen:need]...)
+		}
+		xs = append(xs, x)
 		d = d[need:]
 	}
 	return xs, nil

@@ -50,7 +50,7 @@ func parseSecurity(m *Metadata, b []byte) (int64, error) {
 	}
 	pos := 8 + 8*count
 	for i := int64(0); i < count; i++ {
-		n := int64(le.Uint64(b[8+8*i:]))
+		n := int64(min(le.Uint64(b[8+8*i:]), 1<<40))
 		if n > int64(len(b))-pos {
 			return 0, errAt(8+8*i, "security descriptor %d of %d bytes overruns the resource", i, n)
 		}

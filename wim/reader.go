@@ -206,10 +206,6 @@ func (r *Reader) OpenStream(h Hash) (io.ReadCloser, error) {
 		}
 		return nil, fmt.Errorf("%w: %x", ErrNotFound, h)
 	}
-	if bl.res.offset < 0 || bl.res.offset+bl.res.storedSize > r.size {
-		return nil, fmt.Errorf("%w: stream %x: resource at offset %d of %d bytes lies outside the %d-byte file",
-			ErrFormat, h, bl.res.offset, bl.res.storedSize, r.size)
-	}
 	return r.newStreamReader(bl)
 }
 

@@ -34,23 +34,24 @@ const symlinkHeaderSize = 12 // four u16 fields and the u32 flags
 // root, when not empty, is the absolute path of the capture root and enables
 // wimlib's reparse point fixup (RP_FIX): an absolute target equal to root or
 // below it is stored relative to the root (still absolute in form, `/in/t`
-// for root + `/in/t`) and rp_flags is 0. Every other target gets rp_flags
+// for root + `/in/t`; the root itself becomes empty, as in wimlib) and
+// rp_flags is 0. Every other target gets rp_flags
 // ReparseNotFixed. The test is lexical; callers resolve root first if they
 // want symlinked roots recognised.
 func SymlinkReparse(target, root string) (data []byte, rpFlags uint16) {
 	rpFlags = ReparseNotFixed
-	if strings.HasPrefix(target, "/") && root != "" {
+	absolute := strings.HasPrefix(target, "/")
+	if absolute && root != "" {
 		root = strings.TrimRight(root, "/")
 		if rest, ok := strings.CutPrefix(target, root); ok && (rest == "" || rest[0] == '/') {
-			if rest == "" {
-				rest = "/"
-			}
+			// As wimlib: the rest is kept as it is, so the root itself
+			// becomes `\??\C:` and root + "/" becomes `\??\C:\`.
 			target, rpFlags = rest, 0
 		}
 	}
 	u := make([]uint16, 0, 2*len(target)+16)
 	var flags uint32
-	if strings.HasPrefix(target, "/") {
+	if absolute {
 		u = append(u, '\\', '?', '?', '\\', 'C', ':')
 	} else {
 		flags = SymlinkFlagRelative
@@ -95,7 +96,9 @@ func appendUTF16(b []byte, u []uint16) []byte {
 type SymlinkTarget struct {
 	// Target is the UNIX form of the substitute name: separators swapped,
 	// and for an absolute link the `\??\` prefix and any drive letter
-	// removed, so that it starts with '/'.
+	// removed, so that it starts with '/'; it is empty for a link to the
+	// drive root without a separator (`\??\C:`, what a fixed link to the
+	// capture root itself becomes), which stands for "/" or the apply root.
 	Target string
 	// Relative is true when the link target is relative to the link's
 	// directory. An absolute target whose entry lacks ReparseNotFixed in
@@ -150,7 +153,7 @@ func ParseSymlinkReparse(tag uint32, data []byte) (SymlinkTarget, error) {
 			u[i] = '\\'
 		}
 	}
-	if !relative && (len(u) == 0 || u[0] != '/') {
+	if !relative && len(u) > 0 && u[0] != '/' {
 		u = append([]uint16{'/'}, u...)
 	}
 	return SymlinkTarget{Target: decodeName(u), Relative: relative}, nil

@@ -36,6 +36,10 @@ type streamReader struct {
 }
 
 func (r *Reader) newStreamReader(b *blob) (*streamReader, error) {
+	if b.res.offset < 0 || b.res.storedSize > r.size-b.res.offset {
+		return nil, fmt.Errorf("%w: blob %x: resource at offset %d of %d bytes lies outside the %d-byte file",
+			ErrFormat, b.hash, b.res.offset, b.res.storedSize, r.size)
+	}
 	s := &streamReader{r: r, b: b, sum: sha1.New(), remain: b.res.size}
 	if b.res.flags&resCompressed == 0 {
 		if b.res.storedSize != b.res.size {
@@ -66,7 +70,9 @@ func (s *streamReader) Read(p []byte) (int, error) {
 	var n int
 	if s.raw != nil {
 		n, s.err = s.raw.Read(p[:min(int64(len(p)), s.remain)])
-		if s.err == io.EOF {
+		if n == 0 && s.err == nil || s.err == io.EOF && int64(n) < s.remain {
+			s.err = fmt.Errorf("%w: blob %x: resource at offset %d ends early", ErrFormat, s.b.hash, s.b.res.offset)
+		} else if s.err == io.EOF {
 			s.err = nil
 		}
 	} else {

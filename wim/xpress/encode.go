@@ -8,11 +8,15 @@ import (
 
 // Parsing parameters, tuned against wimlib's default XPRESS level.
 const (
-	searchDepth = 24 // chain entries examined per position
-	niceLen     = 64 // a match this long is taken without searching further
+	searchDepth = 8 // chain entries examined per position
+	niceLen     = 32 // a match this long is taken without searching further
 	// farOffset is the offset beyond which a minimum-length match costs more
 	// than the literals it replaces, so it is not used.
 	farOffset = 8192
+	// Of a match longer than skipAfter, only the last keepTail positions
+	// are added to the match finder.
+	skipAfter = 256
+	keepTail  = 16
 )
 
 // seq is a run of literals followed by a match (length 0: none).
@@ -87,21 +91,18 @@ func (e *Encoder) parse(src []byte) {
 	freq := &e.freq
 
 	n := len(src)
-	last := n - minMatch // last position a match can start at
+	last := n - 4 // last position the match finder can hash
 	litStart, p, ins := 0, 0, 0
 	for p <= last {
-		length, offset := mf.find(src, p, searchDepth, niceLen)
+		length, offset := mf.find(src, p, searchDepth, niceLen, farOffset)
 		ins = p + 1
-		if length == minMatch && offset > farOffset {
-			length = 0
-		}
 		if length == 0 {
 			p++
 			continue
 		}
 		// Lazy evaluation: prefer a longer match starting one byte later.
 		for length < niceLen && p+1 <= last {
-			l2, o2 := mf.find(src, p+1, searchDepth, niceLen)
+			l2, o2 := mf.find(src, p+1, searchDepth, niceLen, farOffset)
 			ins = p + 2
 			if l2 <= length {
 				break
@@ -116,7 +117,14 @@ func (e *Encoder) parse(src []byte) {
 		freq[sym]++
 		seqs = append(seqs, seq{uint32(p - litStart), uint32(length), uint32(offset)})
 		p += length
-		for end := min(p, last+1); ins < end; ins++ {
+		// Insert the positions the match covers. Inside a long match (a
+		// run, or a repeated block) only the last few are worth it, and
+		// skipping the rest keeps runs linear and fast.
+		end := min(p, last+1)
+		if length > skipAfter {
+			ins = max(ins, end-keepTail)
+		}
+		for ; ins < end; ins++ {
 			mf.insert(src, ins)
 		}
 		litStart = p

@@ -254,14 +254,6 @@ func TestEncoderReuse(t *testing.T) {
 	}
 }
 
-func TestBaseWrap(t *testing.T) {
-	e, d := NewEncoder(), NewDecoder()
-	e.mf.base = ^uint32(0) - 3*MaxChunkSize
-	for i := range 6 {
-		roundTrip(t, e, d, textLike(uint64(i), MaxChunkSize))
-	}
-}
-
 func TestEncodeTooLarge(t *testing.T) {
 	defer func() {
 		if recover() == nil {

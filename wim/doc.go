@@ -1,0 +1,63 @@
+// Package wim reads and writes WIM (Windows Imaging) files as DISM,
+// WIMGAPI and wimlib-imagex make them. It imports only the standard library
+// and its own codec packages.
+//
+// # Layout on disk
+//
+// All integers are little-endian. Only the 208-byte header has a fixed place;
+// everything else is found through 24-byte resource headers (56-bit stored
+// size, 8 flag bits, u64 offset, u64 uncompressed size):
+//
+//	header (208 bytes)         magic "MSWIM\0\0\0", version 0x10d00, flags,
+//	                           chunk size, GUID, part/parts, image count, and
+//	                           resource headers of the blob table, XML, boot
+//	                           metadata and integrity table
+//	file data resources        one per distinct non-empty stream (SHA-1 dedup)
+//	metadata resources         one per image: security data + dentry tree
+//	blob table                 50-byte entries: resource header, part number,
+//	                           reference count, SHA-1; metadata entries first,
+//	                           in image order
+//	XML data                   UTF-16LE with BOM: one IMAGE element per image
+//	integrity table            optional: SHA-1 of every 10 MiB from offset 208
+//	                           to the end of the blob table
+//
+// A compressed resource is a chunk table (one entry per chunk but the first,
+// 4 bytes, or 8 when the stream exceeds 4 GiB, giving chunk starts relative
+// to the end of the table) followed by the chunks, each 32 KiB when expanded
+// (the last shorter). A chunk whose stored size equals its expanded size is
+// stored raw. A resource that does not shrink is stored raw with the
+// COMPRESSED flag clear.
+//
+// A metadata resource holds the security descriptors (8-byte aligned), the
+// root dentry, an 8-byte zero, then one sibling list per directory in
+// depth-first pre-order, each ended by 8 zero bytes. A dentry is a 102-byte
+// fixed part (attributes, security id, subdir offset, three FILETIMEs, main
+// hash, reparse tag or hard-link group id, stream count, name lengths), the
+// UTF-16 long and short names, 8-byte aligned tagged items (object id, xattrs,
+// wimlib's UNIX data 0x337DD873), then extra stream entries. The reference
+// is ../shared/wim-format.md in the project's shared folder.
+//
+// # Decisions
+//
+//   - The Writer writes version 0x10d00 with 32 KiB chunks, compression none
+//     or XPRESS, streams in wimlib 1.14.2's form (main hash when a dentry has
+//     exactly one unnamed stream, else all streams as extra entries), siblings
+//     sorted case-insensitively then case-sensitively, XML in wimlib's element
+//     order plus IMAGE/CREATOR and IMAGE/IMAGEVERSION for ConfigMgr's
+//     OSDImageCreator and OSDImageVersion.
+//   - Compression runs on several goroutines (WithThreads); one output
+//     goroutine writes chunks in order. Duplicate streams are detected by
+//     SHA-1 after reading; the duplicate's chunks are overwritten by what
+//     follows, and Close truncates the file to its end.
+//   - The header is written first with WRITE_IN_PROGRESS and rewritten by
+//     Close; an append writes after the old tables, so an interrupted append
+//     leaves the old WIM intact.
+//   - Names: see name.go. Bytes that are not valid UTF-8 are kept as lone
+//     surrogates U+DC80..U+DCFF so every UNIX name survives.
+//   - The Reader caps what headers can make it allocate: the XML at 64 MiB,
+//     a metadata resource at 1 GiB, chunk tables are read 4096 entries at a
+//     time, and nothing larger than the file is read. Every stream read is
+//     checked against its SHA-1 at its end.
+//   - Not supported yet (errors wrap ErrUnsupported): LZX and LZMS chunks,
+//     solid resources, split and pipable WIMs.
+package wim

@@ -1,0 +1,127 @@
+package wim
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// fuzzSeeds adds the WIMs this package writes and those in testdata (made
+// by wimlib-imagex) as seeds.
+func fuzzSeeds(f *testing.F) [][]byte {
+	var seeds [][]byte
+	for _, c := range []Compression{CompressNone, CompressXPRESS} {
+		seeds = append(seeds, smallWIM(f, c))
+	}
+	paths, _ := filepath.Glob("testdata/*.wim")
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			seeds = append(seeds, b)
+		}
+	}
+	return seeds
+}
+
+// smallWIM returns a WIM of a few small entries: fuzzing works best on
+// inputs of a few KiB.
+func smallWIM(f testing.TB, c Compression) []byte {
+	f.Helper()
+	path := filepath.Join(f.TempDir(), "small.wim")
+	out, err := os.Create(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer out.Close()
+	w, err := NewWriter(out, WithCompression(c), WithIntegrity(true))
+	if err != nil {
+		f.Fatal(err)
+	}
+	text := bytes.Repeat([]byte("wimsnap fuzz seed "), 40)
+	h1, _ := w.AddStream(bytes.NewReader(text), int64(len(text)))
+	h2, _ := w.AddStream(bytes.NewReader([]byte("tiny")), 4)
+	root := &Entry{Attributes: AttrDirectory, SecurityID: -1, Unix: &UnixData{Mode: 0o40755}, Children: []*Entry{
+		{Name: "a", Attributes: AttrNormal, SecurityID: -1, Data: Stream{Hash: h1}, Xattrs: []Xattr{{Name: "user.x", Value: []byte("v")}}},
+		{Name: "d", Attributes: AttrDirectory, SecurityID: -1, Children: []*Entry{
+			{Name: "b", Attributes: AttrNormal, SecurityID: -1, Data: Stream{Hash: h2}, LinkID: 1},
+			{Name: "c", Attributes: AttrNormal, SecurityID: -1, Data: Stream{Hash: h2}, LinkID: 1},
+		}},
+		{Name: "s", Attributes: AttrReparsePoint, SecurityID: -1, ReparseTag: ReparseTagSymlink, Reparse: Stream{Hash: h2}},
+	}}
+	if err := w.AddImage(&Metadata{Root: root}, ImageInfo{Name: "seed"}); err != nil {
+		f.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		f.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
+}
+
+// FuzzReader feeds whole files: header, blob table, XML, metadata, chunk
+// tables and XPRESS data all come from the input.
+func FuzzReader(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = readAll(b)
+	})
+}
+
+// FuzzParseMetadata feeds metadata resources.
+func FuzzParseMetadata(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		r, err := NewReader(bytes.NewReader(s), int64(len(s)))
+		if err != nil {
+			continue
+		}
+		for _, m := range r.metas {
+			if b, err := r.readBlob(m); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseMetadata(b)
+		if err != nil {
+			return
+		}
+		// What parses must marshal and parse again to the same tree.
+		out, err := m.Marshal()
+		if err != nil {
+			return
+		}
+		if _, err := ParseMetadata(out); err != nil {
+			t.Fatalf("re-parse of marshalled metadata: %v", err)
+		}
+	})
+}
+
+// FuzzParseXML feeds XML resources.
+func FuzzParseXML(f *testing.F) {
+	f.Add(marshalXML([]ImageInfo{{Name: "a", Description: "b"}}, 1234), 1)
+	f.Add([]byte{0xff, 0xfe, '<', 0, 'W', 0}, 0)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		infos, err := parseXML(b, n)
+		if err == nil && len(infos) != n {
+			t.Fatalf("%d images parsed, %d expected", len(infos), n)
+		}
+	})
+}
+
+// FuzzNameRoundTrip checks that every byte string survives the UTF-16 trip.
+func FuzzNameRoundTrip(f *testing.F) {
+	f.Add([]byte("plain"))
+	f.Add([]byte("bad\xff\xfe"))
+	f.Add([]byte("\xed\xb2\x80 and \xed\xa0\x80"))
+	f.Add([]byte("日本語 😀"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got := decodeName(encodeName(nil, string(b))); got != string(b) {
+			t.Fatalf("%q came back as %q", b, got)
+		}
+	})
+}

@@ -1,0 +1,154 @@
+package wim
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"testing"
+)
+
+// readAll opens b as a WIM and reads everything a caller could: every
+// image's metadata, every stream, and Verify. It returns the first error.
+func readAll(b []byte) error {
+	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return err
+	}
+	for i := 1; i <= r.ImageCount(); i++ {
+		m, err := r.Metadata(i)
+		if err != nil {
+			return err
+		}
+		err = m.Walk(func(_ string, e *Entry) error {
+			for _, s := range e.Streams() {
+				rc, err := r.OpenStream(s.Hash)
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return r.Verify(nil)
+}
+
+func testWIMBytes(t *testing.T, c Compression) []byte {
+	t.Helper()
+	path, _ := writeTestWIM(t, c, 1, WithIntegrity(true))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestTruncated cuts a valid WIM at many lengths: every cut must fail with
+// an error (never a panic), because the tables live at the end.
+func TestTruncated(t *testing.T) {
+	b := testWIMBytes(t, CompressXPRESS)
+	for n := 0; n < len(b); n += 1 + n/50 {
+		if err := readAll(b[:n]); err == nil {
+			t.Fatalf("WIM cut to %d of %d bytes read without error", n, len(b))
+		}
+	}
+}
+
+// TestFlippedByte flips one byte inside each resource of a valid WIM and
+// expects an error naming a checksum or format problem.
+func TestFlippedByte(t *testing.T) {
+	for _, c := range []Compression{CompressNone, CompressXPRESS} {
+		b := testWIMBytes(t, c)
+		r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bl := range r.sortedBlobs() {
+			mid := bl.res.offset + bl.res.storedSize/2
+			bad := bytes.Clone(b)
+			bad[mid] ^= 0x40
+			r2, err := NewReader(bytes.NewReader(bad), int64(len(bad)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r2.Verify(nil)
+			if !errors.Is(err, ErrChecksum) && !errors.Is(err, ErrFormat) {
+				t.Errorf("%v: flipped byte at %d in blob %x: %v", c, mid, bl.hash, err)
+			}
+		}
+	}
+}
+
+// TestAbsurdSizes plants huge sizes in the tables; the reader must refuse
+// them without trying to allocate them.
+func TestAbsurdSizes(t *testing.T) {
+	b := testWIMBytes(t, CompressXPRESS)
+	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	cases := map[string]func(b []byte){
+		"blob table size": func(b []byte) { le.PutUint64(b[0x30+16:], 1<<50); le.PutUint64(b[0x30:], 1<<50) },
+		"xml size":        func(b []byte) { le.PutUint64(b[0x48+16:], 1<<40); le.PutUint64(b[0x48:], 1<<40) },
+		"image count":     func(b []byte) { le.PutUint32(b[0x2C:], 1<<30) },
+		"chunk size":      func(b []byte) { le.PutUint32(b[0x14:], 1<<31) },
+		"metadata size": func(b []byte) {
+			e := b[r.hdr.blobTable.offset:]
+			le.PutUint64(e[16:], 1<<55)
+		},
+		"stream size": func(b []byte) {
+			e := b[r.hdr.blobTable.offset+blobEntrySize:]
+			le.PutUint64(e[16:], 1<<60)
+		},
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			bad := bytes.Clone(b)
+			mutate(bad)
+			if err := readAll(bad); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+func TestMetadataHostile(t *testing.T) {
+	le := binary.LittleEndian
+	root := func(subdir uint64, extra ...byte) []byte {
+		b := make([]byte, 8)
+		le.PutUint32(b, 8)
+		d := make([]byte, 104)
+		le.PutUint64(d, 104)
+		le.PutUint32(d[8:], AttrDirectory)
+		le.PutUint64(d[0x10:], subdir)
+		b = append(b, d...)
+		return append(b, extra...)
+	}
+	cases := map[string][]byte{
+		"empty":            {},
+		"short security":   {8, 0, 0, 0},
+		"huge security n":  {8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff},
+		"root past end":    {200, 0, 0, 0, 0, 0, 0, 0},
+		"cycle":            root(8),
+		"subdir past end":  root(1 << 40),
+		"root not dir":     func() []byte { b := root(0); le.PutUint32(b[16:], 0); return b }(),
+		"dentry len short": func() []byte { b := root(0); le.PutUint64(b[8:], 20); return b }(),
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ParseMetadata(b); !errors.Is(err, ErrFormat) {
+				t.Fatalf("got %v, want ErrFormat", err)
+			}
+		})
+	}
+}
