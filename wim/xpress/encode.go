@@ -8,8 +8,8 @@ import (
 
 // Parsing parameters, tuned against wimlib's default XPRESS level.
 const (
-	searchDepth = 8 // chain entries examined per position
-	niceLen     = 32 // a match this long is taken without searching further
+	searchDepth = 24 // chain entries examined per position
+	niceLen     = 64 // a match this long is taken without searching further
 	// farOffset is the offset beyond which a minimum-length match costs more
 	// than the literals it replaces, so it is not used.
 	farOffset = 8192

@@ -1,0 +1,50 @@
+// Package wimtest holds test helpers for code that reads and writes WIM
+// files: running wimlib-imagex as an oracle, building a source tree with
+// every kind of entry, and comparing two trees.
+package wimtest
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// RequireEnv names the environment variable listing the tools whose tests
+// must not be skipped: a comma-separated list of short names ("wimlib",
+// "minio") or full tool names. CI sets it.
+const RequireEnv = "WIMSNAP_TEST_REQUIRE"
+
+// Require returns the path of tool. If tool is missing, the test is
+// skipped, unless RequireEnv lists it (by its full name or the part before
+// the first '-', so "wimlib" stands for "wimlib-imagex"): then it fails.
+func Require(t testing.TB, tool string) string {
+	t.Helper()
+	path, err := exec.LookPath(tool)
+	if err == nil {
+		return path
+	}
+	short, _, _ := strings.Cut(tool, "-")
+	required := strings.Split(os.Getenv(RequireEnv), ",")
+	for i := range required {
+		required[i] = strings.TrimSpace(required[i])
+	}
+	if slices.Contains(required, tool) || slices.Contains(required, short) {
+		t.Fatalf("%s is required (%s=%s) but not found: %v", tool, RequireEnv, os.Getenv(RequireEnv), err)
+	}
+	t.Skipf("%s not found: %v", tool, err)
+	return ""
+}
+
+// Wimlib runs wimlib-imagex with args and returns its combined output. A
+// failure fails the test with the command line and the output.
+func Wimlib(t testing.TB, args ...string) string {
+	t.Helper()
+	path := Require(t, "wimlib-imagex")
+	out, err := exec.Command(path, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wimlib-imagex %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
