@@ -1,8 +1,10 @@
 package xpress
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -157,6 +159,14 @@ func (d *Decoder) decodeStream(out, src []byte) error {
 	o := 0
 	for o < size {
 		if nbits < 32 {
+			// Usually 16 < nbits < 32 here and two whole words are left:
+			// load both at once.
+			if nbits > 16 && pos+4 <= len(src) {
+				v := binary.LittleEndian.Uint32(src[pos:])
+				buf |= uint64(bits.RotateLeft32(v, 16)) << (32 - nbits)
+				nbits += 32
+				pos += 4
+			}
 			for nbits <= 48 {
 				var w uint64
 				if pos+1 < len(src) {

@@ -8,8 +8,9 @@ import (
 
 // Parsing parameters, tuned against wimlib's default XPRESS level.
 const (
-	searchDepth = 24 // chain entries examined per position
-	niceLen     = 64 // a match this long is taken without searching further
+	searchDepth = 16 // chain entries examined per position
+	niceLen     = 48 // a match this long is taken without searching further
+	lazyLen     = 32 // a match this long is taken without trying the next position
 	// farOffset is the offset beyond which a minimum-length match costs more
 	// than the literals it replaces, so it is not used.
 	farOffset = 8192
@@ -17,6 +18,9 @@ const (
 	// are added to the match finder.
 	skipAfter = 256
 	keepTail  = 16
+	// After 1<<skipShift literals in a row, the parser starts skipping
+	// positions, one more for every further 1<<skipShift literals.
+	skipShift = 5
 )
 
 // seq is a run of literals followed by a match (length 0: none).
@@ -97,11 +101,13 @@ func (e *Encoder) parse(src []byte) {
 		length, offset := mf.find(src, p, searchDepth, niceLen, farOffset)
 		ins = p + 1
 		if length == 0 {
-			p++
+			// In a long stretch without matches (incompressible data),
+			// look at fewer and fewer positions.
+			p += 1 + (p-litStart)>>skipShift
 			continue
 		}
 		// Lazy evaluation: prefer a longer match starting one byte later.
-		for length < niceLen && p+1 <= last {
+		for length < lazyLen && p+1 <= last {
 			l2, o2 := mf.find(src, p+1, searchDepth, niceLen, farOffset)
 			ins = p + 2
 			if l2 <= length {
