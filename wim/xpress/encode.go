@@ -7,10 +7,12 @@ import (
 )
 
 // Parsing parameters, tuned against wimlib's default XPRESS level.
-const (
+var (
 	searchDepth = 16 // chain entries examined per position
 	niceLen     = 48 // a match this long is taken without searching further
 	lazyLen     = 32 // a match this long is taken without trying the next position
+)
+const (
 	// farOffset is the offset beyond which a minimum-length match costs more
 	// than the literals it replaces, so it is not used.
 	farOffset = 8192

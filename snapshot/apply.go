@@ -1,0 +1,568 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// StreamSource gives the contents of an image's streams. A *wim.Reader
+// satisfies it. OpenStream is called from several goroutines at once.
+type StreamSource interface {
+	OpenStream(h wim.Hash) (io.ReadCloser, error)
+}
+
+// ApplyOptions configures Apply. The zero value applies the whole image with
+// its UNIX data, using GOMAXPROCS workers.
+type ApplyOptions struct {
+	// NoUnixData ignores UNIX data and xattrs: owners are not set, modes
+	// are 0755 for directories and 0644 for files (0444 when READONLY),
+	// and special files become empty regular files.
+	NoUnixData bool
+	// Paths, if not empty, extracts only these image paths (separated by
+	// '/' or '\') and their subtrees; each is placed under the target by
+	// its base name. A path that the image lacks is an error wrapping
+	// ErrPathNotFound, reported before anything is written.
+	Paths []string
+	// Progress, if set, is called from Apply's goroutine at most every
+	// 100 ms, and once at the end.
+	Progress func(Progress)
+	// Warn, if set, is called once for every entry skipped or applied with
+	// a problem; calls are serialised.
+	Warn func(path string, err error)
+	// Workers is the number of goroutines writing file contents; 0 means
+	// runtime.GOMAXPROCS(0).
+	Workers int
+}
+
+// ApplyStats counts what Apply did. Files counts regular files (every name
+// of a hard-linked file), Bytes the content bytes written; Skipped counts
+// entries left out because of an error.
+type ApplyStats struct {
+	Dirs, Files, Symlinks, Special, Bytes, Skipped int64
+}
+
+// ErrPathNotFound is wrapped by Apply's error for an ApplyOptions.Paths
+// entry that the image lacks.
+var ErrPathNotFound = errors.New("snapshot: path not in image")
+
+// maxApplyDepth bounds the directory depth Apply descends to, as wimlib
+// bounds it when reading.
+const maxApplyDepth = 16384
+
+// Apply writes the image m, whose streams come from src, into the directory
+// target, which is created if missing. Existing non-directories in the way
+// are replaced; existing directories are merged into. The error is non-nil
+// only when the apply could not finish: target unusable, a path of Paths
+// missing, a write failing for lack of space, or ctx cancelled.
+func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string, opts ApplyOptions) (ApplyStats, error) {
+	if m == nil || m.Root == nil || !m.Root.IsDir() {
+		return ApplyStats{}, errors.New("snapshot: image has no root directory")
+	}
+	tops, err := selectPaths(m.Root, opts.Paths)
+	if err != nil {
+		return ApplyStats{}, err
+	}
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
+	}
+	rootFD, err := openDir(unix.AT_FDCWD, target, false)
+	if err != nil {
+		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", &os.PathError{Op: "open", Path: target, Err: err})
+	}
+	defer unix.Close(rootFD)
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a := &applier{
+		ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: abs,
+		rootFD: rootFD, unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0,
+	}
+	if _, err := os.Stat("/proc/self/fd"); err == nil {
+		a.procFD = true
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	a.jobs = make(chan fileJob, 4*workers)
+	for range workers {
+		a.wg.Add(1)
+		go a.worker()
+	}
+	walkErr := a.walk(tops, m.Root)
+	close(a.jobs)
+	a.wg.Wait()
+	a.progress(true)
+	st := a.statsSnapshot()
+	if err := a.fatalErr(); err != nil {
+		return st, err
+	}
+	if walkErr != nil {
+		return st, walkErr
+	}
+	return st, ctx.Err()
+}
+
+// selectPaths resolves ApplyOptions.Paths to entries; nil means the whole
+// image.
+func selectPaths(root *wim.Entry, paths []string) ([]*wim.Entry, error) {
+	var tops []*wim.Entry
+	for _, p := range paths {
+		e := root
+		for _, comp := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+			var next *wim.Entry
+			if e.IsDir() {
+				for _, ch := range e.Children {
+					if ch.Name == comp {
+						next = ch
+						break
+					}
+				}
+			}
+			if next == nil {
+				return nil, fmt.Errorf("%w: %q", ErrPathNotFound, p)
+			}
+			e = next
+		}
+		if e == root {
+			return nil, nil // the whole image
+		}
+		tops = append(tops, e)
+	}
+	return tops, nil
+}
+
+type fileJob struct {
+	fd   int
+	e    *wim.Entry
+	path []string // for messages
+}
+
+// linkGroup is the first name applied of a hard-linked inode.
+type linkGroup struct {
+	path []string // components below the target
+	hash wim.Hash
+}
+
+// applier is the state of one Apply. The walk (creating entries) runs on
+// Apply's goroutine; workers write file contents and file metadata.
+type applier struct {
+	ctx       context.Context
+	cancel    context.CancelFunc
+	src       StreamSource
+	opts      ApplyOptions
+	target    string
+	absTarget string
+	rootFD    int
+	unixData  bool
+	isRoot    bool
+	procFD    bool
+
+	jobs chan fileJob
+	wg   sync.WaitGroup
+
+	dirs, files, symlinks, special, bytes, skipped atomic.Int64
+
+	mu    sync.Mutex // guards fatal and Warn calls
+	fatal error
+
+	path     []string // components of the entry being created
+	links    map[uint64]*linkGroup
+	lastProg time.Time
+	xpath    []byte
+}
+
+func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
+	if tops == nil {
+		if err := a.dir(a.rootFD, root); err != nil {
+			return err
+		}
+		a.dirs.Add(1)
+		a.setMeta(a.rootFD, root, true)
+		return nil
+	}
+	seen := make(map[string]bool, len(tops))
+	for _, e := range tops {
+		if seen[e.Name] {
+			a.warn(true, errors.New("two paths with the same base name; the second is skipped"))
+			continue
+		}
+		seen[e.Name] = true
+		a.path = append(a.path[:0], e.Name)
+		if err := a.entry(a.rootFD, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dir creates the children of e in the directory dfd, recursing.
+func (a *applier) dir(dfd int, e *wim.Entry) error {
+	var seen map[string]struct{}
+	if len(e.Children) > 1 {
+		seen = make(map[string]struct{}, len(e.Children))
+	}
+	depth := len(a.path)
+	for _, ch := range e.Children {
+		if err := a.ctx.Err(); err != nil {
+			return err
+		}
+		a.path = append(a.path[:depth], ch.Name)
+		if err := checkName(ch.Name); err != nil {
+			a.warn(true, err)
+			continue
+		}
+		if seen != nil {
+			if _, dup := seen[ch.Name]; dup {
+				a.warn(true, errors.New("duplicate name in directory; skipped"))
+				continue
+			}
+			seen[ch.Name] = struct{}{}
+		}
+		if err := a.entry(dfd, ch); err != nil {
+			return err
+		}
+	}
+	a.path = a.path[:depth]
+	return nil
+}
+
+// checkName refuses names that could address something outside their
+// directory.
+func checkName(name string) error {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return fmt.Errorf("refusing entry name %q", name)
+	case strings.ContainsAny(name, "/\x00"):
+		return fmt.Errorf("refusing entry name %q: it contains '/' or NUL", name)
+	}
+	return nil
+}
+
+// entry creates e, named by the last element of a.path, in dfd.
+func (a *applier) entry(dfd int, e *wim.Entry) error {
+	defer a.progress(false)
+	switch {
+	case e.IsDir():
+		return a.subdir(dfd, e)
+	case e.IsReparse():
+		a.symlink(dfd, e)
+	case a.specialType(e) != 0:
+		a.specialFile(dfd, e)
+	default:
+		a.regular(dfd, e)
+	}
+	return nil
+}
+
+func (a *applier) subdir(dfd int, e *wim.Entry) error {
+	if len(a.path) > maxApplyDepth {
+		a.warn(true, errors.New("directory nesting too deep; skipped"))
+		return nil
+	}
+	name := e.Name
+	err := unix.Mkdirat(dfd, name, 0o700)
+	if err == unix.EEXIST {
+		var st unix.Stat_t
+		if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if err = unix.Unlinkat(dfd, name, 0); err == nil {
+				err = unix.Mkdirat(dfd, name, 0o700)
+			}
+		} else {
+			err = nil
+		}
+	}
+	if err != nil {
+		a.warn(true, fmt.Errorf("mkdir: %w", err))
+		return nil
+	}
+	fd, err := openDir(dfd, name, true)
+	if err != nil {
+		a.warn(true, fmt.Errorf("open directory: %w", err))
+		return nil
+	}
+	defer unix.Close(fd)
+	a.dirs.Add(1)
+	if err := a.dir(fd, e); err != nil {
+		return err
+	}
+	// Nothing is created in this directory any more: its times stay.
+	a.setMeta(fd, e, true)
+	return nil
+}
+
+// replaceNode runs mk; if the name exists and is not a directory, it is
+// removed and mk runs again.
+func replaceNode(dfd int, name string, mk func() error) error {
+	err := mk()
+	if err != unix.EEXIST {
+		return err
+	}
+	var st unix.Stat_t
+	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return errors.New("a directory is in the way")
+	}
+	if err := unix.Unlinkat(dfd, name, 0); err != nil && err != unix.ENOENT {
+		return err
+	}
+	return mk()
+}
+
+func (a *applier) regular(dfd int, e *wim.Entry) {
+	name := e.Name
+	if e.LinkID != 0 {
+		if g := a.links[e.LinkID]; g != nil && g.hash == e.Data.Hash {
+			err := a.hardlink(dfd, name, g)
+			if err == nil {
+				a.files.Add(1)
+				return
+			}
+			a.warn(false, fmt.Errorf("hard link to %s failed, writing a copy: %w", strings.Join(g.path, "/"), err))
+		}
+	}
+	var fd int
+	err := replaceNode(dfd, name, func() (err error) {
+		fd, err = unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		return err
+	})
+	if err != nil {
+		a.warn(true, fmt.Errorf("create: %w", err))
+		return
+	}
+	if e.LinkID != 0 && a.links[e.LinkID] == nil {
+		if a.links == nil {
+			a.links = make(map[uint64]*linkGroup)
+		}
+		a.links[e.LinkID] = &linkGroup{path: slices.Clone(a.path), hash: e.Data.Hash}
+	}
+	if len(e.Named) > 0 {
+		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", len(e.Named)))
+	}
+	a.files.Add(1)
+	select {
+	case a.jobs <- fileJob{fd: fd, e: e, path: slices.Clone(a.path)}:
+	case <-a.ctx.Done():
+		unix.Close(fd)
+	}
+}
+
+// hardlink links the new name in dfd to the first name of g.
+func (a *applier) hardlink(dfd int, name string, g *linkGroup) error {
+	ofd, err := a.openPath(g.path[:len(g.path)-1])
+	if err != nil {
+		return err
+	}
+	if ofd != a.rootFD {
+		defer unix.Close(ofd)
+	}
+	old := g.path[len(g.path)-1]
+	return replaceNode(dfd, name, func() error { return unix.Linkat(ofd, old, dfd, name, 0) })
+}
+
+// openPath opens the directory below the target named by comps, following
+// no symlink.
+func (a *applier) openPath(comps []string) (int, error) {
+	fd := a.rootFD
+	for _, c := range comps {
+		next, err := openDir(fd, c, true)
+		if fd != a.rootFD {
+			unix.Close(fd)
+		}
+		if err != nil {
+			return -1, err
+		}
+		fd = next
+	}
+	return fd, nil
+}
+
+func (a *applier) symlink(dfd int, e *wim.Entry) {
+	target, err := a.linkTarget(e)
+	if err != nil {
+		a.warn(true, err)
+		return
+	}
+	name := e.Name
+	if err := replaceNode(dfd, name, func() error { return unix.Symlinkat(target, dfd, name) }); err != nil {
+		a.warn(true, fmt.Errorf("symlink: %w", err))
+		return
+	}
+	a.symlinks.Add(1)
+	a.setMetaAt(dfd, e)
+}
+
+// linkTarget returns the UNIX target of the reparse point e.
+func (a *applier) linkTarget(e *wim.Entry) (string, error) {
+	if e.ReparseTag != wim.ReparseTagSymlink && e.ReparseTag != wim.ReparseTagMountPoint {
+		return "", fmt.Errorf("reparse point with tag %#x cannot be applied on UNIX; skipped", e.ReparseTag)
+	}
+	var data []byte
+	if !e.Reparse.Hash.IsZero() {
+		rc, err := a.src.OpenStream(e.Reparse.Hash)
+		if err != nil {
+			return "", fmt.Errorf("reparse data: %w", err)
+		}
+		data, err = io.ReadAll(io.LimitReader(rc, 1<<16))
+		rc.Close()
+		if err != nil {
+			return "", fmt.Errorf("reparse data: %w", err)
+		}
+	}
+	st, err := wim.ParseSymlinkReparse(e.ReparseTag, data)
+	if err != nil {
+		return "", err
+	}
+	target := st.Target
+	switch {
+	case !st.Relative && e.ReparseFlags&wim.ReparseNotFixed == 0:
+		// Fixed at capture: relative to the captured root, now the target.
+		target = strings.TrimSuffix(a.absTarget, "/") + target
+	case target == "":
+		target = "/"
+	}
+	if strings.IndexByte(target, 0) >= 0 {
+		return "", errors.New("symlink target contains NUL; skipped")
+	}
+	return target, nil
+}
+
+// specialType returns the S_IFMT type of a FIFO, socket or device entry,
+// or 0.
+func (a *applier) specialType(e *wim.Entry) uint32 {
+	if !a.unixData || e.Unix == nil {
+		return 0
+	}
+	switch t := e.Unix.Mode & unix.S_IFMT; t {
+	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR, unix.S_IFBLK:
+		return t
+	}
+	return 0
+}
+
+func (a *applier) specialFile(dfd int, e *wim.Entry) {
+	name := e.Name
+	mode := a.specialType(e) | 0o600
+	err := replaceNode(dfd, name, func() error { return unix.Mknodat(dfd, name, mode, int(e.Unix.Rdev)) })
+	if err != nil {
+		a.warn(true, fmt.Errorf("mknod: %w", err))
+		return
+	}
+	a.special.Add(1)
+	a.setMetaAt(dfd, e)
+}
+
+// setMetaAt sets owner, xattrs, mode and times of the symlink or special
+// file e in dfd without following it.
+func (a *applier) setMetaAt(dfd int, e *wim.Entry) {
+	name := e.Name
+	var errs []error
+	if a.unixData && e.Unix != nil && a.isRoot {
+		if err := unix.Fchownat(dfd, name, int(e.Unix.UID), int(e.Unix.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			errs = append(errs, fmt.Errorf("chown: %w", err))
+		}
+	}
+	if a.unixData && len(e.Xattrs) > 0 {
+		p := a.xattrPath(dfd, name)
+		for _, x := range e.Xattrs {
+			if err := unix.Lsetxattr(p, x.Name, x.Value, 0); err != nil {
+				errs = append(errs, fmt.Errorf("xattr %q: %w", x.Name, err))
+			}
+		}
+	}
+	if !e.IsReparse() {
+		if err := unix.Fchmodat(dfd, name, a.mode(e, false), 0); err != nil {
+			errs = append(errs, fmt.Errorf("chmod: %w", err))
+		}
+	}
+	ts := timespecs(e)
+	if err := unix.UtimesNanoAt(dfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		errs = append(errs, fmt.Errorf("times: %w", err))
+	}
+	if len(errs) > 0 {
+		a.warn(false, errors.Join(errs...))
+	}
+}
+
+func (a *applier) xattrPath(dfd int, name string) string {
+	if a.procFD {
+		return "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + name
+	}
+	return a.display(a.path)
+}
+
+func (a *applier) setFatal(err error) {
+	a.mu.Lock()
+	if a.fatal == nil {
+		a.fatal = err
+	}
+	a.mu.Unlock()
+	a.cancel()
+}
+
+func (a *applier) fatalErr() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fatal
+}
+
+// display names an entry for messages; it is not cleaned, so that a
+// refused ".." shows as it is.
+func (a *applier) display(comps []string) string {
+	if len(comps) == 0 {
+		return a.target
+	}
+	return strings.TrimSuffix(a.target, "/") + "/" + strings.Join(comps, "/")
+}
+
+// warn reports a problem with the entry at a.path (walk goroutine only).
+func (a *applier) warn(skipped bool, err error) { a.warnPath(a.path, skipped, err) }
+
+func (a *applier) warnPath(comps []string, skipped bool, err error) {
+	if skipped {
+		a.skipped.Add(1)
+	}
+	if a.opts.Warn == nil {
+		return
+	}
+	p := a.display(comps)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.opts.Warn(p, err)
+}
+
+func (a *applier) statsSnapshot() ApplyStats {
+	return ApplyStats{Dirs: a.dirs.Load(), Files: a.files.Load(), Symlinks: a.symlinks.Load(),
+		Special: a.special.Load(), Bytes: a.bytes.Load(), Skipped: a.skipped.Load()}
+}
+
+func (a *applier) progress(final bool) {
+	if a.opts.Progress == nil {
+		return
+	}
+	now := time.Now()
+	if !final && now.Sub(a.lastProg) < 100*time.Millisecond {
+		return
+	}
+	a.lastProg = now
+	st := a.statsSnapshot()
+	a.opts.Progress(Progress{Files: st.Files, Dirs: st.Dirs, Bytes: st.Bytes, Skipped: st.Skipped,
+		Path: a.display(a.path)})
+}

@@ -1,0 +1,172 @@
+package snapshot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// This file holds what Apply's workers do: write a regular file's
+// contents (with holes) and its metadata.
+
+// setMeta sets owner, xattrs, mode and times of the open directory fd.
+func (a *applier) setMeta(fd int, e *wim.Entry, isDir bool) {
+	if errs := a.metaErrors(fd, e, isDir); len(errs) > 0 {
+		a.warn(false, errors.Join(errs...))
+	}
+}
+
+// mode returns the permission bits (with setuid, setgid, sticky) for e.
+func (a *applier) mode(e *wim.Entry, isDir bool) uint32 {
+	if a.unixData && e.Unix != nil {
+		return e.Unix.Mode & 0o7777
+	}
+	m := uint32(0o644)
+	if isDir {
+		m = 0o755
+	}
+	if e.Attributes&wim.AttrReadonly != 0 && !isDir {
+		m &^= 0o222
+	}
+	return m
+}
+
+func timespecs(e *wim.Entry) [2]unix.Timespec {
+	as, ans := e.LastAccessTime.Unix()
+	ms, mns := e.LastWriteTime.Unix()
+	return [2]unix.Timespec{{Sec: as, Nsec: ans}, {Sec: ms, Nsec: mns}}
+}
+
+func (a *applier) worker() {
+	defer a.wg.Done()
+	var buf []byte
+	for j := range a.jobs {
+		if a.ctx.Err() == nil {
+			if buf == nil {
+				buf = make([]byte, 1<<20)
+			}
+			a.writeFile(j, buf)
+		}
+		unix.Close(j.fd)
+	}
+}
+
+// writeFile writes the contents and metadata of one regular file.
+func (a *applier) writeFile(j fileJob, buf []byte) {
+	h := j.e.Data.Hash
+	if !h.IsZero() {
+		n, err := a.writeContents(j.fd, h, buf)
+		a.bytes.Add(n)
+		if err != nil {
+			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+				a.setFatal(fmt.Errorf("snapshot: writing %s: %w", a.display(j.path), err))
+				return
+			}
+			if a.ctx.Err() == nil {
+				a.warnPath(j.path, true, err)
+			}
+			return
+		}
+	}
+	if errs := a.metaErrors(j.fd, j.e, false); len(errs) > 0 {
+		a.warnPath(j.path, false, errors.Join(errs...))
+	}
+}
+
+// metaErrors sets owner, xattrs, mode and times of the open file or
+// directory fd, in an order that keeps setuid bits and capabilities
+// (chown clears them; chmod comes after), and returns the problems.
+func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
+	var errs []error
+	if a.unixData && e.Unix != nil && a.isRoot {
+		if err := unix.Fchown(fd, int(e.Unix.UID), int(e.Unix.GID)); err != nil {
+			errs = append(errs, fmt.Errorf("chown: %w", err))
+		}
+	}
+	if a.unixData {
+		for _, x := range e.Xattrs {
+			if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil {
+				errs = append(errs, fmt.Errorf("xattr %q: %w", x.Name, err))
+			}
+		}
+	}
+	if err := unix.Fchmod(fd, a.mode(e, isDir)); err != nil {
+		errs = append(errs, fmt.Errorf("chmod: %w", err))
+	}
+	ts := timespecs(e)
+	if err := futimens(fd, &ts); err != nil {
+		errs = append(errs, fmt.Errorf("times: %w", err))
+	}
+	return errs
+}
+
+// writeContents copies the stream h into fd, leaving holes for all-zero
+// 32 KiB blocks, and sets the file size. It returns the bytes copied.
+func (a *applier) writeContents(fd int, h wim.Hash, buf []byte) (int64, error) {
+	rc, err := a.src.OpenStream(h)
+	if err != nil {
+		return 0, fmt.Errorf("open stream: %w", err)
+	}
+	defer rc.Close()
+	const block = 32 << 10
+	var off int64
+	for {
+		if err := a.ctx.Err(); err != nil {
+			return off, err
+		}
+		n, rerr := io.ReadFull(rc, buf)
+		for i := 0; i < n; {
+			end := min(i+block, n)
+			if isZero(buf[i:end]) {
+				i = end
+				continue
+			}
+			// Extend the run over the following non-zero blocks.
+			for end < n {
+				next := min(end+block, n)
+				if isZero(buf[end:next]) {
+					break
+				}
+				end = next
+			}
+			if err := pwriteAll(fd, buf[i:end], off+int64(i)); err != nil {
+				return off, fmt.Errorf("write: %w", err)
+			}
+			i = end
+		}
+		off += int64(n)
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return off, fmt.Errorf("read stream: %w", rerr)
+		}
+	}
+	if err := unix.Ftruncate(fd, off); err != nil {
+		return off, fmt.Errorf("truncate: %w", err)
+	}
+	return off, nil
+}
+
+var zeroBlock [32 << 10]byte
+
+func isZero(b []byte) bool { return bytes.Equal(b, zeroBlock[:len(b)]) }
+
+func pwriteAll(fd int, p []byte, off int64) error {
+	for len(p) > 0 {
+		n, err := unix.Pwrite(fd, p, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p, off = p[n:], off+int64(n)
+	}
+	return nil
+}

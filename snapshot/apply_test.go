@@ -1,0 +1,190 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// hostileImage builds an image that tries to write outside the target.
+func hostileImage(t *testing.T, store *memStore, outside string) *wim.Metadata {
+	t.Helper()
+	add := func(data string) wim.Stream {
+		h, err := store.AddStream(strings.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wim.Stream{Hash: h, Size: int64(len(data))}
+	}
+	symlink := func(name, target string, notFixed bool) *wim.Entry {
+		data, flags := wim.SymlinkReparse(target, "")
+		if !notFixed {
+			flags = 0
+		}
+		h, err := store.AddStream(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &wim.Entry{Name: name, Attributes: wim.AttrReparsePoint | wim.AttrDirectory, ReparseTag: wim.ReparseTagSymlink,
+			ReparseFlags: flags, Reparse: wim.Stream{Hash: h, Size: int64(len(data))}, SecurityID: -1}
+	}
+	file := func(name, data string) *wim.Entry {
+		return &wim.Entry{Name: name, Attributes: wim.AttrNormal, Data: add(data), SecurityID: -1}
+	}
+	dir := func(name string, children ...*wim.Entry) *wim.Entry {
+		return &wim.Entry{Name: name, Attributes: wim.AttrDirectory, Children: children, SecurityID: -1}
+	}
+	// "esc" is first a symlink to the outside, then a directory of the same
+	// name whose file would land outside if the symlink were followed.
+	esc := symlink("esc", outside, true)
+	esc.Children = []*wim.Entry{file("through-symlink-child", "x")} // children of a non-directory
+	return &wim.Metadata{Root: dir("",
+		file("..", "dotdot"),
+		file(".", "dot"),
+		file("", "empty name"),
+		file("a/b", "slash"),
+		file("../escape", "slash dotdot"),
+		file("nul\x00name", "nul"),
+		dir("..", file("pwned", "x")),
+		esc,
+		dir("esc", file("pwned", "x")),
+		symlink("fixed-esc", "/../../"+filepath.Base(outside), false),
+		file("ok", "fine"),
+	)}
+}
+
+func TestApplyHostile(t *testing.T) {
+	tmp := t.TempDir()
+	outside := filepath.Join(tmp, "outside")
+	box := filepath.Join(tmp, "box")
+	target := filepath.Join(box, "target")
+	for _, d := range []string{outside, box} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := newMemStore()
+	m := hostileImage(t, store, outside)
+	var warns warnings
+	st, err := Apply(t.Context(), m, store, target, ApplyOptions{Warn: warns.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stats %+v, warnings:\n%q", st, warns.list)
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("written outside the target: %v", ents)
+	}
+	if ents, _ := os.ReadDir(box); len(ents) != 1 {
+		t.Errorf("written beside the target: %v", ents)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 2 {
+		t.Errorf("written above the target: %v", ents)
+	}
+	var got []string
+	ents, _ := os.ReadDir(target)
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	slices.Sort(got)
+	if want := []string{"esc", "fixed-esc", "ok"}; !slices.Equal(got, want) {
+		t.Errorf("target holds %q, want %q", got, want)
+	}
+	if fi, err := os.Lstat(filepath.Join(target, "esc")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("esc: %v, %v; want the symlink", fi, err)
+	}
+	// A fixed absolute target is re-rooted under the target, ".." and all:
+	// it stays a symlink, and nothing is created through it.
+	if l, err := os.Readlink(filepath.Join(target, "fixed-esc")); err != nil || l != target+"/../../outside" {
+		t.Errorf("fixed-esc -> %q, %v", l, err)
+	}
+	if st.Skipped != 8 {
+		t.Errorf("skipped %d, want 8 (7 bad names and the duplicate esc)", st.Skipped)
+	}
+}
+
+// TestApplyReplacesSymlinkInTarget: a symlink already in the target where
+// the image has a directory or a file is replaced, not followed.
+func TestApplyReplacesSymlinkInTarget(t *testing.T) {
+	tmp := t.TempDir()
+	outside, target := filepath.Join(tmp, "outside"), filepath.Join(tmp, "target")
+	for _, d := range []string{outside, target} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(outside, "victim"), []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(outside, filepath.Join(target, "d"))
+	os.Symlink(filepath.Join(outside, "victim"), filepath.Join(target, "f"))
+	store := newMemStore()
+	h, _ := store.AddStream(bytes.NewReader([]byte("new")), 3)
+	m := &wim.Metadata{Root: &wim.Entry{Attributes: wim.AttrDirectory, Children: []*wim.Entry{
+		{Name: "d", Attributes: wim.AttrDirectory, Children: []*wim.Entry{{Name: "victim", Attributes: wim.AttrNormal, Data: wim.Stream{Hash: h, Size: 3}}}},
+		{Name: "f", Attributes: wim.AttrNormal, Data: wim.Stream{Hash: h, Size: 3}},
+	}}}
+	applyOK(t, m, store, target, ApplyOptions{})
+	if b, _ := os.ReadFile(filepath.Join(outside, "victim")); string(b) != "keep" {
+		t.Errorf("outside file changed to %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "d/victim")); string(b) != "new" {
+		t.Errorf("d/victim = %q", b)
+	}
+	if fi, _ := os.Lstat(filepath.Join(target, "f")); fi == nil || !fi.Mode().IsRegular() {
+		t.Errorf("f is %v, want a regular file", fi)
+	}
+}
+
+func TestApplyCancel(t *testing.T) {
+	store := newMemStore()
+	h, _ := store.AddStream(bytes.NewReader([]byte("abc")), 3)
+	root := &wim.Entry{Attributes: wim.AttrDirectory}
+	for i := range 100 {
+		root.Children = append(root.Children, &wim.Entry{Name: string(rune('a'+i%26)) + string(rune('0'+i/26)), Attributes: wim.AttrNormal, Data: wim.Stream{Hash: h, Size: 3}})
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := Apply(ctx, &wim.Metadata{Root: root}, store, t.TempDir(), ApplyOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
+	}
+	// A missing stream is a skipped file, not a failed apply.
+	root.Children[0].Data.Hash[0] ^= 1
+	st, err := Apply(t.Context(), &wim.Metadata{Root: root}, store, t.TempDir(), ApplyOptions{})
+	if err != nil || st.Skipped != 1 || st.Files != 100 {
+		t.Errorf("missing stream: %+v, %v", st, err)
+	}
+}
+
+// TestApplyNoUnixData: without UNIX data, special files become empty files
+// and modes are the defaults; Progress gets a final call.
+func TestApplyNoUnixData(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	store := newMemStore()
+	m, _, err := Capture(t.Context(), src, store, CaptureOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	var last Progress
+	st := applyOK(t, m, store, out, ApplyOptions{NoUnixData: true, Workers: 1, Progress: func(p Progress) { last = p }})
+	if last.Files != st.Files || last.Bytes != st.Bytes || st.Special != 0 {
+		t.Errorf("final progress %+v, stats %+v", last, st)
+	}
+	for p, want := range map[string]os.FileMode{"special/fifo": 0o644, "modes/setuid": 0o644, "modes/readonly": 0o644, "modes/sticky": os.ModeDir | 0o755} {
+		fi, err := os.Lstat(filepath.Join(out, p))
+		if err != nil || fi.Mode() != want {
+			t.Errorf("%s: %v, %v; want mode %v", p, fi.Mode(), err, want)
+		}
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreModes: true, IgnoreOwners: true, IgnoreXattrs: true,
+		IgnorePaths: []string{"special"}})
+}

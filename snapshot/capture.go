@@ -1,0 +1,573 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// StreamSink receives file contents during capture. A *wim.Writer
+// satisfies it. Capture calls it from one goroutine.
+type StreamSink interface {
+	// AddStream stores size bytes read from r and returns their hash. It
+	// returns an error wrapping wim.ErrSizeChanged when r ends early; an
+	// error that r itself returned is passed through. Either leaves the
+	// sink usable; any other error ends the capture.
+	AddStream(r io.Reader, size int64) (wim.Hash, error)
+	// HasStream reports whether the sink already holds the stream h.
+	HasStream(h wim.Hash) bool
+}
+
+// CaptureOptions configures Capture. The zero value captures with DISM's
+// default exclusions, UNIX data and xattrs, staying on one file system.
+type CaptureOptions struct {
+	// Config holds the exclusions; nil means DefaultConfig().
+	Config *Config
+	// CrossMounts descends into directories on other file systems. By
+	// default a mount point is kept as an empty directory.
+	CrossMounts bool
+	// NoUnixData leaves out UNIX data (uid, gid, mode, rdev) and xattrs,
+	// and skips FIFOs, sockets and device nodes, as wimlib does without
+	// --unix-data.
+	NoUnixData bool
+	// Update is the previous image of the same tree (--update-of): a
+	// regular file whose size and mtime (and, when the old entry has UNIX
+	// data, mode, uid and gid) equal those of the entry at the same path
+	// reuses its streams without being opened, provided the sink holds
+	// them (HasStream).
+	Update *wim.Metadata
+	// Progress, if set, is called from the walking goroutine at most every
+	// 100 ms, and once at the end.
+	Progress func(Progress)
+	// Warn, if set, is called once for every file skipped or captured with
+	// a problem. path is the file's path under the root as given.
+	Warn func(path string, err error)
+
+	// beforeOpen is a test hook called with the path of each regular file
+	// before it is opened for reading.
+	beforeOpen func(path string)
+}
+
+// Progress is a snapshot of a running capture or apply.
+type Progress struct {
+	Files, Dirs, Bytes, Skipped int64
+	Path                        string // the entry being processed
+}
+
+// CaptureStats counts what Capture did. Files counts regular files (every
+// name of a hard-linked file), Bytes their sizes (once per inode),
+// BytesRead what was actually read, Reused the files whose streams came
+// from CaptureOptions.Update. Skipped counts entries left out because of an
+// error; Warnings the other warnings (names that are not UTF-8,
+// unreadable xattrs), so that Skipped+Warnings is the number of Warn calls.
+type CaptureStats struct {
+	Dirs, Files, Symlinks, Special, Bytes, BytesRead, Reused, Skipped, Warnings int64
+}
+
+// Capture walks the directory root and returns its image. Contents go to
+// sink as they are read; the caller adds the returned Metadata to its WIM.
+// The error is non-nil only when the capture could not finish: root is
+// unreadable, the sink failed, or ctx was cancelled.
+func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOptions) (*wim.Metadata, CaptureStats, error) {
+	c := &capturer{ctx: ctx, sink: sink, opts: opts, root: root, cfg: opts.Config}
+	if c.cfg == nil {
+		c.cfg = DefaultConfig()
+	}
+	c.absRoot, _ = filepath.Abs(root)
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		c.realRoot, _ = filepath.Abs(real)
+	}
+	if _, err := os.Stat("/proc/self/fd"); err == nil {
+		c.procFD = true
+	}
+	fd, err := openDir(unix.AT_FDCWD, root, false)
+	if err != nil {
+		return nil, c.stats, fmt.Errorf("snapshot: capture root: %w", &os.PathError{Op: "open", Path: root, Err: err})
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := fstat(fd, &st); err != nil {
+		return nil, c.stats, fmt.Errorf("snapshot: capture root: %w", &os.PathError{Op: "stat", Path: root, Err: err})
+	}
+	c.rootDev = st.Dev
+	rootEntry := &wim.Entry{SecurityID: -1}
+	c.fill(rootEntry, &st, fd, false)
+	rootEntry.Attributes = wim.AttrDirectory
+	c.stats.Dirs++
+	var old *wim.Entry
+	if opts.Update != nil && opts.Update.Root != nil && opts.Update.Root.IsDir() {
+		old = opts.Update.Root
+	}
+	if err := c.dir(fd, rootEntry, old); err != nil {
+		return nil, c.stats, err
+	}
+	c.progress(true)
+	return &wim.Metadata{Root: rootEntry}, c.stats, nil
+}
+
+type devIno struct{ dev, ino uint64 }
+
+// entryWithUnix lets an entry and its UNIX data share one allocation.
+type entryWithUnix struct {
+	e wim.Entry
+	u wim.UnixData
+}
+
+func newEntry(name string) *wim.Entry {
+	p := &entryWithUnix{e: wim.Entry{Name: name, SecurityID: -1}}
+	p.e.Unix = &p.u
+	return &p.e
+}
+
+// capturer is the state of one capture walk; its buffers are reused for
+// every file.
+type capturer struct {
+	ctx      context.Context
+	sink     StreamSink
+	opts     CaptureOptions
+	cfg      *Config
+	root     string
+	absRoot  string
+	realRoot string
+	rootDev  uint64
+	procFD   bool
+	curDir   int // descriptor of the directory whose entry is captured
+
+	stats    CaptureStats
+	links    map[devIno]*wim.Entry
+	nextLink uint64
+	lastProg time.Time
+	noAtime  bool // O_NOATIME was refused once
+
+	rel     []byte // path of the current entry relative to root, no leading '/'
+	xpath   []byte // NUL-terminated path for l*xattr calls
+	dirents []byte
+	xlist   []byte
+	xval    []byte
+	linkBuf []byte
+	file    fileReader
+	rdr     bytes.Reader
+}
+
+// dir reads the directory open as fd into e.Children, recursing.
+func (c *capturer) dir(fd int, e *wim.Entry, old *wim.Entry) error {
+	names, err := c.readNames(fd)
+	if err != nil {
+		c.warn(true, err)
+		// Keep what could be read.
+	}
+	slices.SortFunc(names, compareNames)
+	var oldChildren map[string]*wim.Entry
+	if old != nil && len(old.Children) > 0 {
+		oldChildren = make(map[string]*wim.Entry, len(old.Children))
+		for _, ch := range old.Children {
+			oldChildren[ch.Name] = ch
+		}
+	}
+	relLen := len(c.rel)
+	defer func() { c.rel = c.rel[:relLen] }()
+	e.Children = make([]*wim.Entry, 0, len(names))
+	for _, name := range names {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		c.rel = c.rel[:relLen]
+		if relLen > 0 {
+			c.rel = append(c.rel, '/')
+		}
+		c.rel = append(c.rel, name...)
+		c.curDir = fd
+		ch, err := c.entry(fd, name, oldChildren[name])
+		if err != nil {
+			return err
+		}
+		if ch != nil {
+			e.Children = append(e.Children, ch)
+		}
+		c.progress(false)
+	}
+	return nil
+}
+
+// readNames returns the names in the directory fd, "." and ".." excluded.
+func (c *capturer) readNames(fd int) ([]string, error) {
+	if c.dirents == nil {
+		c.dirents = make([]byte, 64<<10)
+	}
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, c.dirents)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return names, fmt.Errorf("reading directory: %w", err)
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(c.dirents[:n], -1, names)
+	}
+}
+
+// entry captures the child name of the directory dfd. It returns nil for an
+// excluded or skipped entry, and an error only to end the capture.
+func (c *capturer) entry(dfd int, name string, old *wim.Entry) (*wim.Entry, error) {
+	var st unix.Stat_t
+	if err := fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		c.warn(true, fmt.Errorf("stat: %w", err))
+		return nil, nil
+	}
+	mode := st.Mode & unix.S_IFMT
+	if c.cfg.Excluded(unsafe.String(unsafe.SliceData(c.rel), len(c.rel)), mode == unix.S_IFDIR) {
+		return nil, nil
+	}
+	if !wim.NameIsValid(name) {
+		c.warn(false, errors.New("name is not valid UTF-8; kept byte for byte with wim's escape"))
+	}
+	e := newEntry(name)
+	switch mode {
+	case unix.S_IFDIR:
+		return c.subdir(dfd, e, &st, old)
+	case unix.S_IFREG:
+		return c.regular(dfd, e, &st, old)
+	case unix.S_IFLNK:
+		return c.symlink(dfd, e, &st)
+	default:
+		if c.opts.NoUnixData {
+			c.warn(true, errors.New("special file skipped: it needs UNIX data"))
+			return nil, nil
+		}
+		if c.joinLink(e, &st) {
+			c.stats.Special++
+			return e, nil
+		}
+		c.fill(e, &st, -1, true)
+		c.stats.Special++
+		return e, nil
+	}
+}
+
+func (c *capturer) subdir(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (*wim.Entry, error) {
+	fd, err := openDir(dfd, e.Name, true)
+	if err != nil {
+		c.warn(true, fmt.Errorf("open directory: %w", err))
+		return nil, nil
+	}
+	defer unix.Close(fd)
+	if err := fstat(fd, st); err != nil {
+		c.warn(true, fmt.Errorf("stat: %w", err))
+		return nil, nil
+	}
+	c.fill(e, st, fd, false)
+	e.Attributes = wim.AttrDirectory
+	c.stats.Dirs++
+	if st.Dev != c.rootDev && !c.opts.CrossMounts {
+		e.Children = []*wim.Entry{}
+		return e, nil
+	}
+	if old != nil && !old.IsDir() {
+		old = nil
+	}
+	return e, c.dir(fd, e, old)
+}
+
+// fill sets times, UNIX data and xattrs of e from st. Xattrs are read from
+// fd when it is not -1, else by path (final component not followed).
+func (c *capturer) fill(e *wim.Entry, st *unix.Stat_t, fd int, byPath bool) {
+	e.CreationTime = wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec)
+	e.LastWriteTime = e.CreationTime
+	e.LastAccessTime = wim.FiletimeFromUnix(st.Atim.Sec, st.Atim.Nsec)
+	if c.opts.NoUnixData {
+		e.Unix = nil
+		return
+	}
+	if e.Unix == nil {
+		e.Unix = new(wim.UnixData)
+	}
+	*e.Unix = wim.UnixData{UID: st.Uid, GID: st.Gid, Mode: st.Mode, Rdev: uint32(st.Rdev)}
+	var err error
+	if byPath {
+		e.Xattrs, err = c.readXattrs(-1, c.xattrPath())
+	} else {
+		e.Xattrs, err = c.readXattrs(fd, nil)
+	}
+	if err != nil {
+		c.warn(false, err)
+	}
+}
+
+// xattrPath returns a NUL-terminated path naming the current entry without
+// following it, valid until the next call. It goes through the descriptor
+// of the directory being read, which has no length limit, when /proc is
+// mounted.
+func (c *capturer) xattrPath() []byte {
+	c.xpath = c.xpath[:0]
+	if c.procFD {
+		c.xpath = append(c.xpath, "/proc/self/fd/"...)
+		c.xpath = strconv.AppendInt(c.xpath, int64(c.curDir), 10)
+		c.xpath = append(c.xpath, '/')
+		c.xpath = append(c.xpath, c.rel[bytes.LastIndexByte(c.rel, '/')+1:]...)
+	} else {
+		c.xpath = append(c.xpath, c.root...)
+		c.xpath = append(c.xpath, '/')
+		c.xpath = append(c.xpath, c.rel...)
+	}
+	return append(c.xpath, 0)
+}
+
+// joinLink handles the second and later names of a hard-linked inode: it
+// copies the first name's entry into e and reports true. For the first
+// name it records e and reports false.
+func (c *capturer) joinLink(e *wim.Entry, st *unix.Stat_t) bool {
+	if st.Nlink < 2 {
+		return false
+	}
+	key := devIno{st.Dev, st.Ino}
+	first := c.links[key]
+	if first == nil {
+		if c.links == nil {
+			c.links = make(map[devIno]*wim.Entry)
+		}
+		c.links[key] = e
+		return false
+	}
+	if first.LinkID == 0 {
+		c.nextLink++
+		first.LinkID = c.nextLink
+	}
+	name := e.Name
+	*e = *first
+	e.Name = name
+	return true
+}
+
+func (c *capturer) regular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (*wim.Entry, error) {
+	if c.joinLink(e, st) {
+		c.stats.Files++
+		return e, nil
+	}
+	ok, err := c.readRegular(dfd, e, st, old)
+	if !ok {
+		if st.Nlink > 1 {
+			delete(c.links, devIno{st.Dev, st.Ino})
+		}
+		return nil, err
+	}
+	c.stats.Files++
+	c.stats.Bytes += st.Size
+	return e, nil
+}
+
+// readRegular fills e for a regular file, reading it unless Update has it.
+// It reports false for a skipped file.
+func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (bool, error) {
+	if c.reusable(st, old) {
+		c.fill(e, st, -1, true)
+		e.Attributes = fileAttributes(st)
+		e.Data = old.Data
+		e.Named = old.Named
+		c.stats.Reused++
+		return true, nil
+	}
+	if st.Size == 0 {
+		c.fill(e, st, -1, true)
+		e.Attributes = fileAttributes(st)
+		return true, nil
+	}
+	if c.opts.beforeOpen != nil {
+		c.opts.beforeOpen(c.displayPath())
+	}
+	fd, err := c.openFile(dfd, e.Name)
+	if err != nil {
+		c.warn(true, fmt.Errorf("open: %w", err))
+		return false, nil
+	}
+	defer unix.Close(fd)
+	ino, dev := st.Ino, st.Dev
+	if err := fstat(fd, st); err != nil || st.Ino != ino || st.Dev != dev || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		c.warn(true, errors.New("file was replaced during capture"))
+		return false, nil
+	}
+	c.fill(e, st, -1, true)
+	e.Attributes = fileAttributes(st)
+	c.file.reset(fd, st.Size, e.Attributes&wim.AttrSparseFile != 0)
+	h, err := c.sink.AddStream(&c.file, st.Size)
+	c.stats.BytesRead += c.file.read
+	switch {
+	case c.file.err != nil:
+		c.warn(true, fmt.Errorf("read: %w", c.file.err))
+		return false, nil
+	case errors.Is(err, wim.ErrSizeChanged):
+		c.warn(true, err)
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+	}
+	size := st.Size
+	if err := fstat(fd, st); err == nil && st.Size != size {
+		c.warn(true, fmt.Errorf("%w: %d bytes, now %d", wim.ErrSizeChanged, size, st.Size))
+		return false, nil
+	}
+	e.Data = wim.Stream{Hash: h, Size: size}
+	return true, nil
+}
+
+// reusable reports whether the old entry of the same path has the streams
+// of the file st describes.
+func (c *capturer) reusable(st *unix.Stat_t, old *wim.Entry) bool {
+	if old == nil || old.IsDir() || old.IsReparse() || old.Data.Size != st.Size {
+		return false
+	}
+	if old.LastWriteTime != wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) {
+		return false
+	}
+	if u := old.Unix; u != nil && (u.Mode != st.Mode || u.UID != st.Uid || u.GID != st.Gid) {
+		return false
+	}
+	if st.Size > 0 && (old.Data.Hash.IsZero() || !c.sink.HasStream(old.Data.Hash)) {
+		return false
+	}
+	for _, s := range old.Named {
+		if !s.Hash.IsZero() && !c.sink.HasStream(s.Hash) {
+			return false
+		}
+	}
+	return true
+}
+
+func fileAttributes(st *unix.Stat_t) uint32 {
+	if st.Blocks*512 < st.Size {
+		return wim.AttrSparseFile
+	}
+	return wim.AttrNormal
+}
+
+// openFile opens the regular file name in dfd for reading, without
+// following a symlink and, when permitted, without updating its atime.
+func (c *capturer) openFile(dfd int, name string) (int, error) {
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK
+	for {
+		f := flags
+		if !c.noAtime {
+			f |= unix.O_NOATIME
+		}
+		fd, err := unix.Openat(dfd, name, f, 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EPERM && !c.noAtime:
+			c.noAtime = true
+			continue
+		}
+		return fd, err
+	}
+}
+
+func (c *capturer) symlink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Entry, error) {
+	target, err := c.readlink(dfd, e.Name)
+	if err != nil {
+		c.warn(true, fmt.Errorf("readlink: %w", err))
+		return nil, nil
+	}
+	data, rpFlags := wim.SymlinkReparse(target, c.absRoot)
+	if rpFlags != 0 && c.realRoot != "" && c.realRoot != c.absRoot {
+		data, rpFlags = wim.SymlinkReparse(target, c.realRoot)
+	}
+	c.rdr.Reset(data)
+	h, err := c.sink.AddStream(&c.rdr, int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+	}
+	c.fill(e, st, -1, true)
+	e.Attributes = wim.AttrReparsePoint
+	var tst unix.Stat_t
+	if fstatat(dfd, e.Name, &tst, 0) == nil && tst.Mode&unix.S_IFMT == unix.S_IFDIR {
+		e.Attributes |= wim.AttrDirectory
+	}
+	e.ReparseTag = wim.ReparseTagSymlink
+	e.ReparseFlags = rpFlags
+	e.Reparse = wim.Stream{Hash: h, Size: int64(len(data))}
+	c.stats.Symlinks++
+	return e, nil
+}
+
+func (c *capturer) readlink(dfd int, name string) (string, error) {
+	if c.linkBuf == nil {
+		c.linkBuf = make([]byte, 4096)
+	}
+	for {
+		n, err := unix.Readlinkat(dfd, name, c.linkBuf)
+		if err != nil {
+			return "", err
+		}
+		if n < len(c.linkBuf) {
+			return string(c.linkBuf[:n]), nil
+		}
+		c.linkBuf = make([]byte, 2*len(c.linkBuf))
+	}
+}
+
+func (c *capturer) displayPath() string {
+	if len(c.rel) == 0 {
+		return c.root
+	}
+	return filepath.Join(c.root, string(c.rel))
+}
+
+// warn reports a problem with the current entry; skipped tells whether
+// the entry is left out.
+func (c *capturer) warn(skipped bool, err error) {
+	if skipped {
+		c.stats.Skipped++
+	} else {
+		c.stats.Warnings++
+	}
+	if c.opts.Warn != nil {
+		c.opts.Warn(c.displayPath(), err)
+	}
+}
+
+func (c *capturer) progress(final bool) {
+	if c.opts.Progress == nil {
+		return
+	}
+	now := time.Now()
+	if !final && now.Sub(c.lastProg) < 100*time.Millisecond {
+		return
+	}
+	c.lastProg = now
+	c.opts.Progress(Progress{Files: c.stats.Files, Dirs: c.stats.Dirs, Bytes: c.stats.Bytes,
+		Skipped: c.stats.Skipped, Path: c.displayPath()})
+}
+
+// compareNames orders names as wimlib does: case-insensitively, then
+// case-sensitively (byte order).
+func compareNames(a, b string) int {
+	if c := compareFold(a, b); c != 0 {
+		return c
+	}
+	return bytesCompare(a, b)
+}
+
+func bytesCompare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

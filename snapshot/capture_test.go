@@ -1,0 +1,341 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func names(e *wim.Entry) []string {
+	var n []string
+	for _, c := range e.Children {
+		n = append(n, c.Name)
+	}
+	return n
+}
+
+func TestCaptureVanishedFile(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a": "aaa", "b": "bbb", "c": "ccc", "sub/d": "ddd"})
+	var warns warnings
+	opts := CaptureOptions{Warn: warns.add}
+	opts.beforeOpen = func(path string) {
+		if filepath.Base(path) == "b" || filepath.Base(path) == "d" {
+			os.Remove(path)
+		}
+	}
+	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 2 || st.Files != 2 || len(warns.list) != 2 {
+		t.Errorf("stats %+v, warnings %q; want 2 skipped, 2 files", st, warns.list)
+	}
+	if got := strings.Join(names(m.Root), ","); got != "a,c,sub" {
+		t.Errorf("root children %s, want a,c,sub", got)
+	}
+	if len(find(m.Root, "sub").Children) != 0 {
+		t.Error("vanished sub/d still in the image")
+	}
+}
+
+// changingSink runs change after reading the first byte of each stream.
+type changingSink struct {
+	*memStore
+	change func()
+}
+
+func (c changingSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
+	var one [1]byte
+	if _, err := io.ReadFull(r, one[:]); err != nil {
+		return wim.Hash{}, err
+	}
+	c.change()
+	return c.memStore.AddStream(io.MultiReader(bytes.NewReader(one[:]), r), size)
+}
+
+// TestCaptureSizeChanged: a file that grows or shrinks while it is read is
+// skipped.
+func TestCaptureSizeChanged(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"grow": strings.Repeat("g", 100000), "shrink": strings.Repeat("s", 100000), "ok": "fine"})
+	var current string
+	opts := CaptureOptions{Warn: func(p string, err error) {
+		if !errors.Is(err, wim.ErrSizeChanged) {
+			t.Errorf("%s: %v, want ErrSizeChanged", p, err)
+		}
+	}}
+	opts.beforeOpen = func(path string) { current = path }
+	sink := changingSink{newMemStore(), func() {
+		switch filepath.Base(current) {
+		case "grow":
+			f, _ := os.OpenFile(current, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("more")
+			f.Close()
+		case "shrink":
+			os.Truncate(current, 10)
+		}
+	}}
+	m, st, err := Capture(t.Context(), src, sink, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 2 || strings.Join(names(m.Root), ",") != "ok" {
+		t.Errorf("stats %+v, children %q; want grow and shrink skipped", st, names(m.Root))
+	}
+}
+
+// dropDACCaps removes CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the
+// calling thread, which must be locked and never unlocked, so that root
+// is refused by file modes like any user. Without root it does nothing.
+func dropDACCaps(t *testing.T) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		t.Errorf("capget: %v", err)
+		return
+	}
+	data[0].Effective &^= 1<<unix.CAP_DAC_OVERRIDE | 1<<unix.CAP_DAC_READ_SEARCH
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		t.Errorf("capset: %v", err)
+	}
+}
+
+// TestCaptureUnreadable: files and directories that cannot be read are
+// skipped and the capture finishes. As root, the capture runs on a thread
+// without the capabilities that bypass file modes.
+func TestCaptureUnreadable(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a": "aaa", "secret": "s", "closed/x": "x", "z": "zzz"})
+	if err := os.Chmod(filepath.Join(src, "secret"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(src, "closed"), 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(filepath.Join(src, "closed"), 0o755) })
+	type result struct {
+		m     *wim.Metadata
+		st    CaptureStats
+		err   error
+		warns []string
+	}
+	done := make(chan result)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		dropDACCaps(t)
+		var warns warnings
+		m, st, err := Capture(context.Background(), src, newMemStore(), CaptureOptions{Warn: warns.add})
+		done <- result{m, st, err, warns.list}
+	}()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Logf("warnings: %q", r.warns)
+	if r.st.Skipped != 2 || len(r.warns) != 2 {
+		t.Errorf("stats %+v; want 2 skipped", r.st)
+	}
+	if got := strings.Join(names(r.m.Root), ","); got != "a,z" {
+		t.Errorf("root children %s, want a,z", got)
+	}
+}
+
+// TestCaptureUpdateReuse: with Update, unchanged files are not opened and
+// keep their streams; changed ones are read.
+func TestCaptureUpdateReuse(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a": "aaa", "b": "bbb", "dir/c": "ccc", "dir/d": "ddd", "empty": ""})
+	store := newMemStore()
+	m1, _, err := Capture(t.Context(), src, store, CaptureOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Change b's contents (same size, new mtime) and d's mode.
+	if err := os.WriteFile(filepath.Join(src, "b"), []byte("BBB"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(src, "b"), future, future)
+	os.Chmod(filepath.Join(src, "dir/d"), 0o600)
+	var opened []string
+	opts := CaptureOptions{Update: m1}
+	opts.beforeOpen = func(p string) { opened = append(opened, filepath.Base(p)) }
+	m2, st, err := Capture(t.Context(), src, store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(opened, ","); got != "b,d" {
+		t.Errorf("opened %s, want b,d", got)
+	}
+	if st.Reused != 3 || st.BytesRead != 6 {
+		t.Errorf("stats %+v, want 3 reused (a, dir/c, empty), 6 bytes read", st)
+	}
+	if find(m2.Root, "a").Data != find(m1.Root, "a").Data || find(m2.Root, "b").Data.Hash == find(m1.Root, "b").Data.Hash {
+		t.Error("streams not reused or not renewed")
+	}
+	// A sink that lacks the old streams makes everything be read again.
+	opened = nil
+	if _, _, err := Capture(t.Context(), src, newMemStore(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(opened) != 4 {
+		t.Errorf("opened %q with an empty sink, want all 4 non-empty files", opened)
+	}
+}
+
+func TestCaptureExclusions(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"pagefile.sys": "p", "keep/pagefile.sys": "k", "x.tmp": "t", "Temp/a": "a", "Temp/keep/b": "b"})
+	cfg, err := ParseConfig(strings.NewReader("[ExclusionList]\n*.tmp\n\\temp\n[ExclusionException]\n\\Temp\\keep\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := Capture(t.Context(), src, newMemStore(), CaptureOptions{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(names(m.Root), ","); got != "keep,pagefile.sys,Temp" {
+		t.Errorf("root %s", got)
+	}
+	if got := strings.Join(names(find(m.Root, "Temp")), ","); got != "keep" {
+		t.Errorf("Temp holds %s, want keep", got)
+	}
+	m, _, err = Capture(t.Context(), src, newMemStore(), CaptureOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if find(m.Root, "pagefile.sys") != nil || find(m.Root, "keep/pagefile.sys") == nil {
+		t.Error("default config: \\pagefile.sys not excluded at the root only")
+	}
+}
+
+func TestCaptureCancel(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a": "a", "b": "b"})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := Capture(ctx, src, newMemStore(), CaptureOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
+	}
+	if _, _, err := Capture(t.Context(), filepath.Join(src, "nope"), newMemStore(), CaptureOptions{}); err == nil {
+		t.Error("missing root: no error")
+	}
+}
+
+func TestCaptureNoUnixData(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	m, st, err := Capture(t.Context(), src, newMemStore(), CaptureOptions{NoUnixData: true, Warn: func(string, error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Special != 0 || st.Skipped == 0 {
+		t.Errorf("stats %+v: special files should be skipped", st)
+	}
+	var walk func(e *wim.Entry)
+	walk = func(e *wim.Entry) {
+		if e.Unix != nil || e.Xattrs != nil {
+			t.Errorf("%q has UNIX data or xattrs", e.Name)
+		}
+		for _, c := range e.Children {
+			walk(c)
+		}
+	}
+	walk(m.Root)
+}
+
+// TestSparse5G captures a 5 GiB sparse file into an XPRESS WIM and applies
+// it; holes are not read and come back as holes.
+func TestSparse5G(t *testing.T) {
+	if testing.Short() {
+		t.Skip("5 GiB sparse file in -short mode")
+	}
+	tmp := t.TempDir()
+	src, out, w := filepath.Join(tmp, "src"), filepath.Join(tmp, "out"), filepath.Join(tmp, "x.wim")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.MakeTree(t, filepath.Join(src, "tree"), wimtest.TreeOptions{Sparse5G: true})
+	start := time.Now()
+	st := captureWIM(t, src, w, CaptureOptions{})
+	t.Logf("capture: %v, %+v", time.Since(start), st)
+	if st.BytesRead > 100<<20 {
+		t.Errorf("read %d bytes: holes were read", st.BytesRead)
+	}
+	r, m := openWIM(t, w)
+	e := find(m.Root, "tree/"+wimtest.Sparse5G)
+	if e == nil || e.Attributes != wim.AttrSparseFile || e.Data.Size != 5<<30 {
+		t.Fatalf("sparse entry %+v", e)
+	}
+	start = time.Now()
+	applyOK(t, m, r, out, ApplyOptions{})
+	t.Logf("apply: %v", time.Since(start))
+	var fst unix.Stat_t
+	if err := unix.Stat(filepath.Join(out, "tree", wimtest.Sparse5G), &fst); err != nil {
+		t.Fatal(err)
+	}
+	if fst.Size != 5<<30 || fst.Blocks*512 > 10<<20 {
+		t.Errorf("applied file: size %d, %d blocks; want 5 GiB, sparse", fst.Size, fst.Blocks)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+}
+
+// TestCaptureCrossMounts: a mount point is kept as an empty directory
+// unless CrossMounts is set. It needs to mount a tmpfs (root).
+func TestCaptureCrossMounts(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a": "a", "mnt/.keep": ""})
+	mnt := filepath.Join(src, "mnt")
+	if err := unix.Mount("wimsnap-test", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	writeFiles(t, mnt, map[string]string{"inside": "x"})
+	var last Progress
+	m, st, err := Capture(t.Context(), src, newMemStore(), CaptureOptions{Progress: func(p Progress) { last = p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := find(m.Root, "mnt"); e == nil || !e.IsDir() || len(e.Children) != 0 {
+		t.Errorf("mount point: %+v, want an empty directory", e)
+	}
+	if last.Files != st.Files || last.Dirs != st.Dirs || st.Files != 1 {
+		t.Errorf("final progress %+v, stats %+v", last, st)
+	}
+	m, _, err = Capture(t.Context(), src, newMemStore(), CaptureOptions{CrossMounts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if find(m.Root, "mnt/inside") == nil {
+		t.Error("CrossMounts: mnt/inside missing")
+	}
+}

@@ -1,0 +1,302 @@
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// ErrConfig is wrapped by the errors of ParseConfig.
+var ErrConfig = errors.New("snapshot: bad capture configuration")
+
+// Config is a parsed capture configuration file in the WimScript.ini format
+// that DISM and wimlib read. Only the sections below matter for capture;
+// others (wimlib's [PrepopulateList], ...) are ignored.
+//
+//	[ExclusionList]             globs of paths left out (a directory with its contents)
+//	[ExclusionException]        globs kept even when excluded; a matched directory keeps
+//	                            all its contents; an anchored one re-includes a path
+//	                            inside an excluded directory
+//	[CompressionExclusionList]  globs of files stored without compression
+//
+// A glob starting with `\` or `/` is anchored at the capture root and
+// matches a whole path, one component per component; any other glob
+// matches the last component (or the last components, if it has
+// separators) of a path at any depth. `*` matches any run of characters
+// within one component and `?` one character. Both separators are
+// accepted, a drive letter (`C:`) is ignored, and names compare
+// case-insensitively as on Windows. A Config is immutable and safe for
+// concurrent use.
+type Config struct {
+	exclude    []pattern
+	exceptions []pattern
+	noCompress []pattern
+}
+
+// pattern is one glob, split into its components.
+type pattern struct {
+	anchored bool
+	comps    []string
+}
+
+// DefaultConfig returns DISM's default exclusions, relative to the capture
+// root, used when no configuration is given.
+func DefaultConfig() *Config {
+	c := &Config{}
+	for _, p := range []string{`\$ntfs.log`, `\hiberfil.sys`, `\pagefile.sys`, `\swapfile.sys`,
+		`\System Volume Information`, `\RECYCLER`, `\$Recycle.Bin`, `\Windows\CSC`} {
+		c.exclude = append(c.exclude, parsePattern(p))
+	}
+	return c
+}
+
+// ParseConfig reads a WimScript.ini file: UTF-8 (with or without a BOM) or
+// UTF-16LE with a BOM. Lines starting with `;` or `#` are comments; a glob
+// may be quoted with " or '. A non-empty line outside any section is an
+// error wrapping ErrConfig.
+func ParseConfig(r io.Reader) (*Config, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: reading capture configuration: %w", err)
+	}
+	text, err := decodeConfigText(raw)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{}
+	var section *[]pattern
+	inSection := false
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(nil, len(text)+1)
+	for lineNo := 1; sc.Scan(); lineNo++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == ';' || line[0] == '#' {
+			continue
+		}
+		if line[0] == '[' {
+			end := strings.IndexByte(line, ']')
+			if end < 0 {
+				return nil, fmt.Errorf("%w: line %d: unterminated section header %q", ErrConfig, lineNo, line)
+			}
+			inSection = true
+			switch strings.ToLower(strings.TrimSpace(line[1:end])) {
+			case "exclusionlist":
+				section = &c.exclude
+			case "exclusionexception":
+				section = &c.exceptions
+			case "compressionexclusionlist":
+				section = &c.noCompress
+			default:
+				section = nil
+			}
+			continue
+		}
+		if !inSection {
+			return nil, fmt.Errorf("%w: line %d: %q is not in a section", ErrConfig, lineNo, line)
+		}
+		if section == nil {
+			continue
+		}
+		if p := parsePattern(unquote(line)); len(p.comps) > 0 {
+			*section = append(*section, p)
+		}
+	}
+	return c, nil
+}
+
+// decodeConfigText converts the file's bytes to a string.
+func decodeConfigText(raw []byte) (string, error) {
+	switch {
+	case bytes.HasPrefix(raw, []byte{0xFF, 0xFE}):
+		raw = raw[2:]
+		if len(raw)%2 != 0 {
+			return "", fmt.Errorf("%w: UTF-16 text has an odd length", ErrConfig)
+		}
+		u := make([]uint16, len(raw)/2)
+		for i := range u {
+			u[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+		}
+		return string(utf16.Decode(u)), nil
+	case bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
+		return "", fmt.Errorf("%w: UTF-16BE is not supported, use UTF-16LE or UTF-8", ErrConfig)
+	}
+	raw = bytes.TrimPrefix(raw, []byte{0xEF, 0xBB, 0xBF})
+	if !utf8.Valid(raw) {
+		return "", fmt.Errorf("%w: text is neither UTF-8 nor UTF-16LE with a BOM", ErrConfig)
+	}
+	return string(raw), nil
+}
+
+func unquote(s string) string {
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// parsePattern splits a glob into components, dropping a drive letter.
+func parsePattern(s string) pattern {
+	if len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z') {
+		s = s[2:]
+	}
+	s = strings.ReplaceAll(s, `\`, "/")
+	p := pattern{anchored: strings.HasPrefix(s, "/")}
+	for _, c := range strings.Split(s, "/") {
+		if c != "" && c != "." {
+			p.comps = append(p.comps, c)
+		}
+	}
+	return p
+}
+
+// Excluded reports whether the path rel (relative to the capture root,
+// components separated by '/', with or without a leading '/') is left out
+// of the capture. isDir tells whether rel is a directory: an excluded
+// directory that holds the target of an anchored exception is kept (and
+// its other contents are excluded).
+func (c *Config) Excluded(rel string, isDir bool) bool {
+	if c == nil || len(c.exclude) == 0 {
+		return false
+	}
+	rel = strings.Trim(rel, "/")
+	if rel == "" {
+		return false
+	}
+	// Walk the ancestors from the top: the first one matched by an
+	// exception keeps everything below it; the first one excluded
+	// excludes everything below it, except what anchored exceptions name.
+	excludedAbove := false
+	for end := 0; end <= len(rel); end++ {
+		if end < len(rel) && rel[end] != '/' {
+			continue
+		}
+		prefix := rel[:end]
+		if matchAny(c.exceptions, prefix) {
+			return false
+		}
+		if !excludedAbove && matchAny(c.exclude, prefix) {
+			excludedAbove = true
+		}
+	}
+	if !excludedAbove {
+		return false
+	}
+	return !(isDir && c.exceptionBelow(rel))
+}
+
+// exceptionBelow reports whether an anchored exception names a path inside
+// the directory dir.
+func (c *Config) exceptionBelow(dir string) bool {
+	n := strings.Count(dir, "/") + 1
+	for _, p := range c.exceptions {
+		if p.anchored && len(p.comps) > n && matchComps(p.comps[:n], dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// NoCompress reports whether the file rel matches [CompressionExclusionList].
+func (c *Config) NoCompress(rel string) bool {
+	if c == nil {
+		return false
+	}
+	return matchAny(c.noCompress, strings.Trim(rel, "/"))
+}
+
+// matchAny reports whether one of ps matches path (no leading '/').
+func matchAny(ps []pattern, path string) bool {
+	for i := range ps {
+		if ps[i].match(path) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pattern) match(path string) bool {
+	if p.anchored {
+		return matchComps(p.comps, path)
+	}
+	// Match the last len(p.comps) components of path.
+	start := len(path) + 1 // just after a virtual '/' at the end
+	for range p.comps {
+		if start == 0 {
+			return false
+		}
+		start = strings.LastIndexByte(path[:start-1], '/') + 1
+	}
+	return matchComps(p.comps, path[start:])
+}
+
+// matchComps matches the components of path one by one against comps; the
+// counts must be equal.
+func matchComps(comps []string, path string) bool {
+	for i, c := range comps {
+		end := strings.IndexByte(path, '/')
+		if end < 0 {
+			if i != len(comps)-1 {
+				return false
+			}
+			end = len(path)
+		} else if i == len(comps)-1 {
+			return false
+		}
+		if !globMatch(c, path[:end]) {
+			return false
+		}
+		if end < len(path) {
+			path = path[end+1:]
+		}
+	}
+	return true
+}
+
+// globMatch matches one component against a glob with '*' and '?',
+// ignoring case.
+func globMatch(glob, name string) bool {
+	// Iterative matching with backtracking to the last '*'.
+	var starG, starN = -1, 0
+	g, n := 0, 0
+	for n < len(name) {
+		if g < len(glob) {
+			gc, gw := utf8.DecodeRuneInString(glob[g:])
+			nc, nw := utf8.DecodeRuneInString(name[n:])
+			switch {
+			case gc == '*':
+				starG, starN = g, n
+				g += gw
+				continue
+			case gc == '?' || foldEqual(gc, nc, glob[g:g+gw], name[n:n+nw]):
+				g += gw
+				n += nw
+				continue
+			}
+		}
+		if starG < 0 {
+			return false
+		}
+		_, nw := utf8.DecodeRuneInString(name[starN:])
+		starN += nw
+		g, n = starG+1, starN
+	}
+	for g < len(glob) && glob[g] == '*' {
+		g++
+	}
+	return g == len(glob)
+}
+
+// foldEqual compares two runes ignoring case; invalid UTF-8 compares by
+// its bytes.
+func foldEqual(a, b rune, as, bs string) bool {
+	if a == b {
+		return a != utf8.RuneError || as == bs
+	}
+	return unicode.ToLower(a) == unicode.ToLower(b) || unicode.ToUpper(a) == unicode.ToUpper(b)
+}

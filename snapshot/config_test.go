@@ -1,0 +1,232 @@
+package snapshot
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf16"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	tests := []struct {
+		rel   string
+		isDir bool
+		want  bool
+	}{
+		{"pagefile.sys", false, true},
+		{"/PAGEFILE.SYS", false, true},
+		{"hiberfil.sys", false, true},
+		{"$ntfs.log", false, true},
+		{"swapfile.sys", false, true},
+		{"System Volume Information", true, true},
+		{"system volume information/x", false, true},
+		{"$RECYCLE.BIN", true, true},
+		{"RECYCLER", true, true},
+		{"Windows/CSC", true, true},
+		{"windows/csc/a/b", false, true},
+		{"Windows", true, false},
+		{"Windows/CSCX", true, false},
+		{"sub/pagefile.sys", false, false},
+		{"", true, false},
+		{"etc/passwd", false, false},
+	}
+	for _, tc := range tests {
+		if got := c.Excluded(tc.rel, tc.isDir); got != tc.want {
+			t.Errorf("Excluded(%q) = %v, want %v", tc.rel, got, tc.want)
+		}
+	}
+	var nilc *Config
+	if nilc.Excluded("pagefile.sys", false) || nilc.NoCompress("a.zip") {
+		t.Error("nil Config excludes")
+	}
+}
+
+const sampleIni = `; DISM configuration
+[ExclusionList]
+*.tmp
+\Temp
+"\Program Files\Cache"
+C:\Users\*\AppData\Local\Temp
+/logs/*.log
+build/out
+*.b?k
+
+# exceptions
+[ExclusionException]
+\Temp\keep
+keep.tmp
+\logs\important.log
+
+[CompressionExclusionList]
+*.mp3
+*.ZIP
+\Windows\inf\*.pnf
+
+[PrepopulateList]
+\whatever
+`
+
+func TestParseConfigExcluded(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader(sampleIni))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		rel   string
+		isDir bool
+		want  bool
+	}{
+		{"relative glob at top", "a.tmp", false, true},
+		{"relative glob deep", "x/y/z.TMP", false, true},
+		{"relative glob no match", "a.tmpx", false, false},
+		{"star within one component", "a/b.tmp/c", false, true}, // inside an excluded dir
+		{"anchored file", "Temp", false, true},
+		{"anchored dir contents", "temp/file", false, true},
+		{"anchored not deep", "x/Temp", true, false},
+		{"quoted with space", "Program Files/Cache", true, true},
+		{"quoted contents", "program files/cache/blob", false, true},
+		{"drive letter dropped", "Users/bob/AppData/Local/Temp", true, true},
+		{"drive letter star one comp", "Users/bob/x/AppData/Local/Temp", true, false},
+		{"forward slash anchored glob", "logs/a.log", false, true},
+		{"anchored glob depth", "logs/old/a.log", false, false},
+		{"relative multi-component", "src/build/out", true, true},
+		{"relative multi-component top", "build/out", true, true},
+		{"relative multi-component partial", "xbuild/out", true, false},
+		{"question mark", "db.bak", false, true},
+		{"question mark needs one", "db.bk", false, false},
+		{"exception anchored inside excluded dir", "Temp/keep", true, false},
+		{"exception keeps contents", "Temp/keep/a.tmp", false, false},
+		{"parent of exception kept", "Temp", true, false},
+		{"relative exception", "dir/keep.tmp", false, false},
+		{"exception file in excluded glob dir", "logs/important.log", false, false},
+		{"not excluded", "docs/readme.txt", false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := c.Excluded(tc.rel, tc.isDir); got != tc.want {
+				t.Errorf("Excluded(%q, %v) = %v, want %v", tc.rel, tc.isDir, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExceptionReincludesParent(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader("[ExclusionList]\n\\dir\n[ExclusionException]\n\\dir\\sub\\file\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		rel   string
+		isDir bool
+		want  bool
+	}{
+		{"dir", true, false},
+		{"dir/other", false, true},
+		{"dir/sub", true, false},
+		{"dir/sub/file", false, false},
+		{"dir/sub/file2", false, true},
+		{"dir", false, true}, // a file named dir holds no exception
+	} {
+		if got := c.Excluded(tc.rel, tc.isDir); got != tc.want {
+			t.Errorf("Excluded(%q, %v) = %v, want %v", tc.rel, tc.isDir, got, tc.want)
+		}
+	}
+}
+
+func TestNoCompress(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader(sampleIni))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rel, want := range map[string]bool{
+		"a.mp3": true, "x/y.zip": true, "Windows/INF/a.pnf": true,
+		"Windows/inf/x/a.pnf": false, "a.txt": false, "whatever": false,
+	} {
+		if got := c.NoCompress(rel); got != want {
+			t.Errorf("NoCompress(%q) = %v, want %v", rel, got, want)
+		}
+	}
+}
+
+func TestParseConfigEncodings(t *testing.T) {
+	text := "[ExclusionList]\r\n\\données\\*.ÉTÉ\r\n😀.txt\r\n"
+	u := utf16.Encode([]rune(text))
+	utf16le := []byte{0xFF, 0xFE}
+	for _, c := range u {
+		utf16le = append(utf16le, byte(c), byte(c>>8))
+	}
+	for name, raw := range map[string][]byte{
+		"utf8":        []byte(text),
+		"utf8 bom":    append([]byte{0xEF, 0xBB, 0xBF}, text...),
+		"utf16le bom": utf16le,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := ParseConfig(strings.NewReader(string(raw)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.Excluded("DONNÉES/a.été", false) {
+				t.Error("case-insensitive non-ASCII match failed")
+			}
+			if !c.Excluded("x/😀.TXT", false) {
+				t.Error("emoji match failed")
+			}
+			if c.Excluded("données/sub/a.été", false) {
+				t.Error("anchored glob matched too deep")
+			}
+		})
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for name, text := range map[string]string{
+		"outside section": "*.tmp\n",
+		"bad header":      "[ExclusionList\n",
+		"utf16be":         "\xFE\xFF\x00[",
+		"odd utf16":       "\xFF\xFE[\x00x",
+		"not utf8":        "[ExclusionList]\n\xff\xfe\xfd",
+	} {
+		if _, err := ParseConfig(strings.NewReader(text)); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: err %v, want ErrConfig", name, err)
+		}
+	}
+}
+
+func TestGlobMatch(t *testing.T) {
+	for _, tc := range []struct {
+		glob, name string
+		want       bool
+	}{
+		{"*", "", true},
+		{"*", "abc", true},
+		{"a*c", "abbbc", true},
+		{"a*c", "abbbd", false},
+		{"*.*", "noext", false},
+		{"*.*", "a.b", true},
+		{"??", "é😀", true},
+		{"?", "ab", false},
+		{"*a*a*", "banana", true},
+		{"x\xff", "X\xff", true},
+		{"x\xfe", "x\xff", false},
+	} {
+		if got := globMatch(tc.glob, tc.name); got != tc.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tc.glob, tc.name, got, tc.want)
+		}
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(sampleIni))
+	f.Add([]byte("\xFF\xFE[\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(strings.NewReader(string(data)))
+		if err != nil {
+			return
+		}
+		c.Excluded("a/b/c.tmp", false)
+		c.Excluded("Temp", true)
+		c.NoCompress("x.zip")
+	})
+}

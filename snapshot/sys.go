@@ -1,0 +1,299 @@
+package snapshot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// openDir opens the directory name in dfd for reading; with noFollow a
+// symlink is refused (ELOOP/ENOTDIR).
+func openDir(dfd int, name string, noFollow bool) (int, error) {
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if noFollow {
+		flags |= unix.O_NOFOLLOW
+	}
+	for {
+		fd, err := unix.Openat(dfd, name, flags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+func fstat(fd int, st *unix.Stat_t) error {
+	for {
+		if err := unix.Fstat(fd, st); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+func fstatat(dfd int, name string, st *unix.Stat_t, flags int) error {
+	for {
+		if err := unix.Fstatat(dfd, name, st, flags); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// xattrUnsupported reports whether err means the file system or file has no
+// xattrs at all.
+func xattrUnsupported(err error) bool {
+	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENODATA)
+}
+
+// readXattrs returns the extended attributes of fd, or of path (a
+// NUL-terminated path whose final component is not followed) when fd is
+// -1, in listxattr order. Values over 65535 bytes cannot be stored in a
+// WIM; they are left out with an error.
+func (c *capturer) readXattrs(fd int, path []byte) ([]wim.Xattr, error) {
+	if c.xlist == nil {
+		c.xlist = make([]byte, 4096)
+		c.xval = make([]byte, 4096)
+	}
+	var n int
+	var err error
+	for {
+		if fd >= 0 {
+			n, err = unix.Flistxattr(fd, c.xlist)
+		} else {
+			n, err = llistxattr(path, c.xlist)
+		}
+		if err == unix.ERANGE {
+			c.xlist = make([]byte, 2*len(c.xlist))
+			continue
+		}
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		if xattrUnsupported(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing xattrs: %w", err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	var xs []wim.Xattr
+	var errs []error
+	for list := c.xlist[:n]; len(list) > 0; {
+		i := bytes.IndexByte(list, 0)
+		if i < 0 {
+			i = len(list)
+		}
+		name := list[:i]
+		list = list[min(i+1, len(list)):]
+		if len(name) == 0 {
+			continue
+		}
+		v, err := c.getXattr(fd, path, name)
+		if err != nil {
+			if errors.Is(err, unix.ENODATA) {
+				continue // removed meanwhile
+			}
+			errs = append(errs, fmt.Errorf("xattr %q: %w", name, err))
+			continue
+		}
+		if len(v) > 0xFFFF || len(name) > 255 {
+			errs = append(errs, fmt.Errorf("xattr %q: %d-byte value does not fit a WIM", name, len(v)))
+			continue
+		}
+		xs = append(xs, wim.Xattr{Name: string(name), Value: bytes.Clone(v)})
+	}
+	return xs, errors.Join(errs...)
+}
+
+// getXattr returns the value of the xattr name (not NUL-terminated), valid
+// until the next call.
+func (c *capturer) getXattr(fd int, path, name []byte) ([]byte, error) {
+	cname := append(name[:len(name):len(name)], 0) // copy with terminator
+	for {
+		var n int
+		var err error
+		if fd >= 0 {
+			n, err = fgetxattr(fd, cname, c.xval)
+		} else {
+			n, err = lgetxattr(path, cname, c.xval)
+		}
+		switch err {
+		case nil:
+			return c.xval[:n], nil
+		case unix.ERANGE:
+			c.xval = make([]byte, 2*len(c.xval))
+		case unix.EINTR:
+		default:
+			return nil, err
+		}
+	}
+}
+
+// The raw calls below take NUL-terminated byte slices so that listing and
+// reading xattrs allocates nothing per file.
+
+func bufPtr(b []byte) unsafe.Pointer {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&b[0])
+}
+
+func llistxattr(path, dest []byte) (int, error) {
+	r, _, e := unix.Syscall(unix.SYS_LLISTXATTR, uintptr(bufPtr(path)), uintptr(bufPtr(dest)), uintptr(len(dest)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+func lgetxattr(path, name, dest []byte) (int, error) {
+	r, _, e := unix.Syscall6(unix.SYS_LGETXATTR, uintptr(bufPtr(path)), uintptr(bufPtr(name)),
+		uintptr(bufPtr(dest)), uintptr(len(dest)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+func fgetxattr(fd int, name, dest []byte) (int, error) {
+	r, _, e := unix.Syscall6(unix.SYS_FGETXATTR, uintptr(fd), uintptr(bufPtr(name)),
+		uintptr(bufPtr(dest)), uintptr(len(dest)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+// fileReader reads one regular file of known size through its descriptor.
+// For a sparse file it asks the file system where the data is
+// (SEEK_DATA/SEEK_HOLE) and produces the holes as zeros without reading.
+// Errors of the file are kept in err, so that they can be told from errors
+// of the sink.
+type fileReader struct {
+	fd        int
+	off, size int64
+	sparse    bool
+	dataStart int64 // current data region [dataStart, dataEnd)
+	dataEnd   int64
+	read      int64 // bytes read from the file (holes excluded)
+	err       error
+}
+
+func (r *fileReader) reset(fd int, size int64, sparse bool) {
+	*r = fileReader{fd: fd, size: size, sparse: sparse, dataEnd: -1}
+	if !sparse {
+		r.dataEnd = size
+	}
+}
+
+func (r *fileReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.off >= r.size {
+		return 0, io.EOF
+	}
+	if rest := r.size - r.off; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	if r.off >= r.dataEnd {
+		r.nextRegion()
+	}
+	if r.off < r.dataStart {
+		n := int(min(int64(len(p)), r.dataStart-r.off))
+		clear(p[:n])
+		r.off += int64(n)
+		return n, nil
+	}
+	if rest := r.dataEnd - r.off; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	for {
+		n, err := unix.Pread(r.fd, p, r.off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			r.err = err
+			return 0, err
+		}
+		if n == 0 {
+			return 0, io.EOF // the file shrank: the sink reports ErrSizeChanged
+		}
+		r.off += int64(n)
+		r.read += int64(n)
+		return n, nil
+	}
+}
+
+// nextRegion finds the data region at or after off. Without SEEK_DATA
+// support everything from off on is data.
+func (r *fileReader) nextRegion() {
+	start, err := unix.Seek(r.fd, r.off, unix.SEEK_DATA)
+	switch {
+	case err == unix.ENXIO: // only a hole is left
+		r.dataStart, r.dataEnd = r.size, r.size
+		return
+	case err != nil || start < r.off:
+		r.dataStart, r.dataEnd = r.off, r.size
+		return
+	}
+	end, err := unix.Seek(r.fd, start, unix.SEEK_HOLE)
+	if err != nil || end <= start {
+		end = r.size
+	}
+	r.dataStart, r.dataEnd = min(start, r.size), min(end, r.size)
+	if r.dataEnd <= r.off {
+		r.dataStart, r.dataEnd = r.off, r.size
+	}
+}
+
+// compareFold compares a and b rune by rune after mapping each rune to
+// upper case; bytes of invalid UTF-8 compare by value.
+func compareFold(a, b string) int {
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra == utf8.RuneError && na == 1 {
+			ra = 0xDC00 + rune(a[0]) // as wim escapes it
+		}
+		if rb == utf8.RuneError && nb == 1 {
+			rb = 0xDC00 + rune(b[0])
+		}
+		ra, rb = unicode.ToUpper(ra), unicode.ToUpper(rb)
+		if ra != rb {
+			if ra < rb {
+				return -1
+			}
+			return 1
+		}
+		a, b = a[na:], b[nb:]
+	}
+	switch {
+	case a == "" && b == "":
+		return 0
+	case a == "":
+		return -1
+	}
+	return 1
+}
+
+// futimens sets the access and modification times of fd (utimensat with a
+// NULL path), to the nanosecond.
+func futimens(fd int, ts *[2]unix.Timespec) error {
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
