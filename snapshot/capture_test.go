@@ -307,6 +307,20 @@ func TestSparse5G(t *testing.T) {
 		t.Errorf("applied file: size %d, %d blocks; want 5 GiB, sparse", fst.Size, fst.Blocks)
 	}
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+
+	// The oracle: wimlib verifies the WIM (its 64-bit chunk table
+	// included) and applies the same tree.
+	wimtest.Require(t, "wimlib-imagex")
+	start = time.Now()
+	wimtest.Wimlib(t, "verify", w)
+	t.Logf("wimlib verify: %v", time.Since(start))
+	if err := os.RemoveAll(out); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	wimtest.Wimlib(t, "apply", w, "1", out, "--unix-data")
+	t.Logf("wimlib apply: %v", time.Since(start))
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 }
 
 // TestCaptureCrossMounts: a mount point is kept as an empty directory
