@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/snapshot"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// imageFlags are the flags of capture and append.
+type imageFlags struct {
+	compress    string
+	name        string
+	description string
+	displayName string
+	flags       string
+	creator     string
+	version     string
+	threads     int
+	config      string
+	check       bool
+	noUnixData  bool
+	crossMounts bool
+	updateOf    string // append only
+}
+
+func addImageFlags(cmd *cobra.Command, f *imageFlags) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.compress, "compress", "xpress", "codec: none, xpress (or fast), lzx (or maximum), lzms (or recovery)")
+	fl.StringVar(&f.name, "name", "", "image name (default: the base name of SOURCE); must be unique in the WIM")
+	fl.StringVar(&f.description, "description", "", "image description (default: $"+envImageDescription+")")
+	fl.StringVar(&f.displayName, "display-name", "", "image display name")
+	fl.StringVar(&f.flags, "flags", "", "image FLAGS element, e.g. Professional")
+	fl.StringVar(&f.creator, "creator", "", "image creator (default: $"+envImageCreator+")")
+	fl.StringVar(&f.version, "version", "", "image version (default: $"+envImageVersion+")")
+	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
+	fl.StringVar(&f.config, "config", "", "exclusions in WimScript.ini format (default: DISM's default exclusions)")
+	fl.BoolVar(&f.check, "check", false, "write an integrity table")
+	fl.BoolVar(&f.noUnixData, "no-unix-data", false, "leave out UNIX owners, modes, device numbers and xattrs")
+	fl.BoolVar(&f.crossMounts, "cross-mounts", false, "descend into other file systems mounted under SOURCE")
+}
+
+const captureHelp = `
+Capture the directory tree SOURCE as image 1 of a new WIM file WIMFILE.
+An existing WIMFILE is replaced, but only once the new one is complete: on
+failure or interrupt nothing is left behind.
+
+Files that cannot be read are reported as warnings and skipped; the run
+then exits with code 3.
+
+ConfigMgr task sequence variables stand in for what the line omits:
+  OSDCaptureDestination      WIMFILE (then "capture SOURCE" is enough)
+  OSDTargetSystemRoot        SOURCE (when no SOURCE is given)
+  OSDImageDescription        --description
+  OSDImageCreator            --creator
+  OSDImageVersion            --version
+  OSDCaptureAccount,
+  OSDCaptureAccountPassword  credentials for a remote destination (unused
+                             for local paths; never printed)
+
+With --json, stdout receives one document:
+  {"wim", "image", "name", "source", "compression", "dirs", "files",
+   "symlinks", "special", "bytes", "bytes_read", "reused", "skipped",
+   "warnings": [{"path", "error"}], "warnings_total", "duration_seconds",
+   "compressed_bytes"}
+"warnings" holds at most 1000 entries; "warnings_total" counts them all.`
+
+func (a *app) newCaptureCommand() *cobra.Command {
+	f := &imageFlags{}
+	cmd := &cobra.Command{
+		Use:   "capture SOURCE WIMFILE",
+		Short: "Capture a directory tree into a new WIM file",
+		Long:  long(captureHelp),
+		Args:  argsBetween(0, 2),
+		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
+			spec, err := a.captureSpec(cmd, f, args)
+			if err != nil {
+				return err
+			}
+			return a.runCapture(ctx, spec)
+		}),
+	}
+	addImageFlags(cmd, f)
+	return cmd
+}
+
+// captureSpec is a resolved capture or append: everything taken from the
+// line and the environment.
+type captureSpec struct {
+	source, wimfile string
+	info            wim.ImageInfo
+	compress        wim.Compression
+	compressSet     bool // --compress was given
+	threads         int
+	check           bool
+	config          string
+	noUnixData      bool
+	crossMounts     bool
+	updateOf        string
+	account         credentials // for remote destinations; unused for now
+}
+
+// captureSpec resolves args, flags and the ConfigMgr variables.
+func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*captureSpec, error) {
+	env := readOSD(a.lookup)
+	source, wimfile, err := resolveCaptureArgs(args, env)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(wimfile, "s3:") {
+		return nil, fmt.Errorf("destination %s: remote destinations are not supported yet: %w", wimfile, wim.ErrUnsupported)
+	}
+	c, ok := wim.ParseCompression(strings.ToLower(f.compress))
+	if !ok {
+		return nil, usagef("unknown compression %q: want none, xpress, lzx or lzms", f.compress)
+	}
+	if f.threads < 0 {
+		return nil, usagef("--threads must not be negative")
+	}
+	changed := func(name string) bool { return cmd.Flags().Changed(name) }
+	return &captureSpec{
+		source: source, wimfile: wimfile,
+		info:     imageInfo(f, changed, env, source),
+		compress: c, compressSet: changed("compress"),
+		threads: f.threads, check: f.check, config: f.config,
+		noUnixData: f.noUnixData, crossMounts: f.crossMounts,
+		updateOf: f.updateOf, account: env.Account,
+	}, nil
+}
+
+// imageInfo builds the image's XML fields: flags first, then the ConfigMgr
+// variables, then defaults (the name defaults to SOURCE's base name).
+func imageInfo(f *imageFlags, changed func(string) bool, env osdVars, source string) wim.ImageInfo {
+	pick := func(flag, val, envVal string) string {
+		if changed(flag) {
+			return val
+		}
+		return envVal
+	}
+	info := wim.ImageInfo{
+		Name:        f.name,
+		Description: pick("description", f.description, env.Description),
+		DisplayName: f.displayName,
+		Flags:       f.flags,
+		Creator:     pick("creator", f.creator, env.Creator),
+		Version:     pick("version", f.version, env.Version),
+	}
+	if !changed("name") {
+		info.Name = defaultImageName(source)
+	}
+	return info
+}
+
+// defaultImageName is SOURCE's base name, as wimlib-imagex chooses it; the
+// root directory gives "root".
+func defaultImageName(source string) string {
+	if abs, err := filepath.Abs(source); err == nil {
+		source = abs
+	}
+	name := filepath.Base(source)
+	if name == "/" || name == "." || name == "" {
+		return "root"
+	}
+	return name
+}
+
+// writerOptions turns the spec into wim.Writer options. For an append the
+// codec is passed only when given, and an existing integrity table is kept.
+func (s *captureSpec) writerOptions(now func() time.Time, appending, hadIntegrity bool) []wim.WriterOption {
+	opts := []wim.WriterOption{wim.WithNow(now)}
+	if !appending || s.compressSet {
+		opts = append(opts, wim.WithCompression(s.compress))
+	}
+	if s.threads > 0 {
+		opts = append(opts, wim.WithThreads(s.threads))
+	}
+	if s.check || hadIntegrity {
+		opts = append(opts, wim.WithIntegrity(true))
+	}
+	return opts
+}
+
+// checkSource fails early, before any file is created, when SOURCE is not a
+// directory.
+func checkSource(source string) error {
+	st, err := os.Stat(source)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s: not a directory", source)
+	}
+	return nil
+}
+
+// runCapture writes a new WIM to a temporary file beside WIMFILE and renames
+// it into place only when it is complete.
+func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
+	start := a.now()
+	if err := checkSource(spec.source); err != nil {
+		return err
+	}
+	if st, err := os.Stat(spec.wimfile); err == nil && st.IsDir() {
+		return fmt.Errorf("%s: is a directory", spec.wimfile)
+	}
+	tmp, err := createTemp(spec.wimfile)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	cfg, err := loadCaptureConfig(spec.config, spec.source, tmp.Name())
+	if err != nil {
+		return err
+	}
+	w, err := wim.NewWriter(tmp, spec.writerOptions(a.now, false, false)...)
+	if err != nil {
+		return err
+	}
+	res, err := a.captureInto(ctx, w, spec, cfg, nil)
+	if err != nil {
+		return err
+	}
+	if err := commitTemp(tmp, spec.wimfile); err != nil {
+		return err
+	}
+	return a.finishCapture(spec, res, 1, spec.compress, start)
+}
+
+// createTemp creates an empty file beside target, named after it, with the
+// permissions a new file gets (0666 less the umask).
+func createTemp(target string) (*os.File, error) {
+	dir, base := filepath.Split(target)
+	for range 100 {
+		var rnd [6]byte
+		_, _ = rand.Read(rnd[:]) // never fails (crypto/rand)
+		name := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("create %s: %w", target, pe.Err)
+		}
+		return f, err
+	}
+	return nil, fmt.Errorf("create %s: no free temporary name", target)
+}
+
+// commitTemp syncs and closes tmp and renames it to target.
+func commitTemp(tmp *os.File, target string) error {
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), target)
+}
+
+// captureResult is what captureInto learned.
+type captureResult struct {
+	stats         snapshot.CaptureStats
+	warnings      []warning
+	warningsTotal int64
+	closing       bool // w.Close was called: the file may no longer be cut back
+}
+
+// captureInto captures spec.source into w as a new image and closes w.
+func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec, cfg *snapshot.Config, update *wim.Metadata) (captureResult, error) {
+	var res captureResult
+	status := a.newStatus()
+	warn := a.newWarnings(status)
+	tr := newTracker("capturing", a.now)
+	status.start(tr.render)
+	m, stats, err := snapshot.Capture(ctx, spec.source, ctxSink{ctx, w}, snapshot.CaptureOptions{
+		Config:      cfg,
+		CrossMounts: spec.crossMounts,
+		NoUnixData:  spec.noUnixData,
+		Update:      update,
+		Progress:    tr.update,
+		Warn:        warn.warn,
+	})
+	status.finish()
+	res.stats = stats
+	res.warnings, res.warningsTotal = warn.summary()
+	if err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if err := w.AddImage(m, spec.info); err != nil {
+		return res, err
+	}
+	res.closing = true
+	return res, w.Close()
+}
+
+// captureSummary is the --json document of capture and append.
+type captureSummary struct {
+	WIM             string    `json:"wim"`
+	Image           int       `json:"image"`
+	Name            string    `json:"name"`
+	Source          string    `json:"source"`
+	Compression     string    `json:"compression"`
+	Dirs            int64     `json:"dirs"`
+	Files           int64     `json:"files"`
+	Symlinks        int64     `json:"symlinks"`
+	Special         int64     `json:"special"`
+	Bytes           int64     `json:"bytes"`
+	BytesRead       int64     `json:"bytes_read"`
+	Reused          int64     `json:"reused"`
+	Skipped         int64     `json:"skipped"`
+	Warnings        []warning `json:"warnings"`
+	WarningsTotal   int64     `json:"warnings_total"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	CompressedBytes int64     `json:"compressed_bytes"`
+}
+
+// finishCapture prints the summary and returns the partial error when files
+// were skipped.
+func (a *app) finishCapture(spec *captureSpec, res captureResult, index int, c wim.Compression, start time.Time) error {
+	s := res.stats
+	sum := captureSummary{
+		WIM: spec.wimfile, Image: index, Name: spec.info.Name, Source: spec.source,
+		Compression: c.String(),
+		Dirs:        s.Dirs, Files: s.Files, Symlinks: s.Symlinks, Special: s.Special,
+		Bytes: s.Bytes, BytesRead: s.BytesRead, Reused: s.Reused, Skipped: s.Skipped,
+		Warnings: res.warnings, WarningsTotal: res.warningsTotal,
+		DurationSeconds: seconds(a.now().Sub(start)),
+	}
+	if st, err := os.Stat(spec.wimfile); err == nil {
+		sum.CompressedBytes = st.Size()
+	}
+	if err := a.printCapture(sum); err != nil {
+		return err
+	}
+	return partial(s.Skipped)
+}
+
+func (a *app) printCapture(s captureSummary) error {
+	if a.json {
+		return writeJSON(a.stdout, s)
+	}
+	_, err := fmt.Fprintf(a.stdout,
+		"Captured %s as image %d (%q) of %s: %d dirs, %d files, %d symlinks, %d special, %s; WIM is %s (%s), %.1fs\n",
+		s.Source, s.Image, s.Name, s.WIM, s.Dirs, s.Files, s.Symlinks, s.Special,
+		formatBytes(s.Bytes), formatBytes(s.CompressedBytes), s.Compression, s.DurationSeconds)
+	return err
+}
+
+// ctxSink makes a stream being added fail soon after ctx is cancelled, so
+// that an interrupt does not wait for a large file to be read to its end.
+type ctxSink struct {
+	ctx context.Context
+	*wim.Writer
+}
+
+func (s ctxSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
+	return s.Writer.AddStream(ctxReader{s.ctx, r}, size)
+}
+
+// ctxReader is r that fails with ctx's error once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

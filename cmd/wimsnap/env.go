@@ -1,0 +1,98 @@
+package main
+
+// lookupFunc reads one environment variable, like os.LookupEnv. It is
+// injected so that argument resolution can be tested without touching the
+// process environment.
+type lookupFunc func(key string) (string, bool)
+
+// The ConfigMgr task sequence variables that `capture` and `append` honour
+// when the matching argument or flag is absent.
+const (
+	envCaptureDestination = "OSDCaptureDestination"     // WIMFILE
+	envCaptureAccount     = "OSDCaptureAccount"         // user for the destination
+	envCapturePassword    = "OSDCaptureAccountPassword" // password for the destination
+	envImageCreator       = "OSDImageCreator"           // --creator
+	envImageDescription   = "OSDImageDescription"       // --description
+	envImageVersion       = "OSDImageVersion"           // --version
+	envTargetSystemRoot   = "OSDTargetSystemRoot"       // SOURCE
+)
+
+// osdVars holds the ConfigMgr variables. An empty value counts as unset.
+type osdVars struct {
+	Destination string
+	Creator     string
+	Description string
+	Version     string
+	SystemRoot  string
+	Account     credentials
+}
+
+// credentials are the destination's account and password. They are kept for
+// remote destinations and must never be printed: String and GoString hide
+// the password.
+type credentials struct {
+	User     string
+	Password string
+}
+
+func (c credentials) String() string {
+	if c.Password == "" {
+		return "user=" + c.User
+	}
+	return "user=" + c.User + " password=<redacted>"
+}
+
+// GoString keeps %#v from printing the password.
+func (c credentials) GoString() string { return "credentials{" + c.String() + "}" }
+
+// readOSD reads the ConfigMgr variables through lookup.
+func readOSD(lookup lookupFunc) osdVars {
+	get := func(key string) string {
+		if lookup == nil {
+			return ""
+		}
+		v, _ := lookup(key)
+		return v
+	}
+	return osdVars{
+		Destination: get(envCaptureDestination),
+		Creator:     get(envImageCreator),
+		Description: get(envImageDescription),
+		Version:     get(envImageVersion),
+		SystemRoot:  get(envTargetSystemRoot),
+		Account:     credentials{User: get(envCaptureAccount), Password: get(envCapturePassword)},
+	}
+}
+
+// resolveCaptureArgs finds SOURCE and WIMFILE for capture and append from
+// the positional arguments and the ConfigMgr variables:
+//
+//	SOURCE WIMFILE  both given, variables ignored
+//	SOURCE          WIMFILE from OSDCaptureDestination; when that is unset
+//	                and OSDTargetSystemRoot is set, the one argument is
+//	                WIMFILE and SOURCE is OSDTargetSystemRoot
+//	(none)          SOURCE from OSDTargetSystemRoot, WIMFILE from
+//	                OSDCaptureDestination
+func resolveCaptureArgs(args []string, env osdVars) (source, wimfile string, err error) {
+	switch len(args) {
+	case 2:
+		return args[0], args[1], nil
+	case 1:
+		if env.Destination != "" {
+			return args[0], env.Destination, nil
+		}
+		if env.SystemRoot != "" {
+			return env.SystemRoot, args[0], nil
+		}
+		return "", "", usagef("missing WIMFILE (give it or set %s)", envCaptureDestination)
+	case 0:
+		switch {
+		case env.SystemRoot == "":
+			return "", "", usagef("missing SOURCE (give it or set %s)", envTargetSystemRoot)
+		case env.Destination == "":
+			return "", "", usagef("missing WIMFILE (give it or set %s)", envCaptureDestination)
+		}
+		return env.SystemRoot, env.Destination, nil
+	}
+	return "", "", usagef("too many arguments: want SOURCE WIMFILE, got %d arguments", len(args))
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Exit codes. They are part of the command line's contract (README,
+// "Exit codes") and never change meaning.
+const (
+	exitOK          = 0   // success
+	exitFailure     = 1   // any failure not listed below
+	exitUsage       = 2   // bad command line: unknown command or flag, wrong arguments
+	exitPartial     = 3   // finished, but some files were skipped (see the warnings)
+	exitNoRepo      = 10  // reserved: no repository at the given location
+	exitLocked      = 11  // reserved: the repository is locked by another process
+	exitInterrupted = 130 // interrupted by SIGINT or SIGTERM (128 + SIGINT)
+)
+
+// exitCodesHelp is appended to every command's help text.
+const exitCodesHelp = `
+Exit codes:
+  0    success
+  1    failure (I/O error, malformed or corrupt WIM, unsupported feature, ...)
+  2    usage error (unknown command or flag, wrong arguments)
+  3    partial: the command finished but skipped some files (see the warnings)
+  130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind`
+
+// usageError marks a mistake on the command line (exit 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error with a formatted message.
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// partialError reports a run that completed but skipped files (exit 3).
+type partialError struct {
+	skipped int64
+}
+
+func (e *partialError) Error() string {
+	if e.skipped == 1 {
+		return "1 file skipped"
+	}
+	return fmt.Sprintf("%d files skipped", e.skipped)
+}
+
+// partial returns a partialError when skipped > 0 and nil otherwise.
+func partial(skipped int64) error {
+	if skipped > 0 {
+		return &partialError{skipped}
+	}
+	return nil
+}
+
+// exitCode maps the error a command returned to the process exit code.
+// interrupted says whether a signal cancelled the run: a run that failed
+// after a signal exits 130 whatever its error; one that finished anyway
+// exits 0.
+func exitCode(err error, interrupted bool) int {
+	var ue *usageError
+	var pe *partialError
+	switch {
+	case err == nil:
+		return exitOK
+	case interrupted:
+		return exitInterrupted
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &pe):
+		return exitPartial
+	}
+	return exitFailure
+}

@@ -1,0 +1,167 @@
+// Command wimsnap captures directory trees into WIM files and applies them.
+// See README-commands.md for the command reference and exit codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	a := &app{
+		stdout:    os.Stdout,
+		stderr:    os.Stderr,
+		lookup:    os.LookupEnv,
+		now:       time.Now,
+		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		termWidth: func() int {
+			w, _, err := term.GetSize(int(os.Stderr.Fd()))
+			if err != nil {
+				return 0
+			}
+			return w
+		},
+	}
+	code := a.run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// app is one run of the command line: its outputs, environment and clock,
+// and the flags shared by all commands. main builds one; tests build their
+// own.
+type app struct {
+	stdout, stderr io.Writer
+	lookup         lookupFunc
+	now            func() time.Time
+	stderrTTY      bool       // show a status line (unless --json)
+	termWidth      func() int // columns of stderr's terminal, 0 if unknown
+
+	json    bool // --json
+	started bool // a command's body ran: its errors are not usage errors
+}
+
+// run executes the command line args and returns the exit code, having
+// printed any error on stderr. A cancelled ctx means a signal arrived.
+func (a *app) run(ctx context.Context, args []string) int {
+	root := a.newRootCommand()
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	var ue *usageError
+	if err != nil && !a.started && !errors.As(err, &ue) {
+		err = &usageError{err} // cobra's own: unknown flag, wrong argument count
+	}
+	code := exitCode(err, ctx.Err() != nil)
+	a.report(cmd, err, code)
+	return code
+}
+
+// report prints err as one line on stderr, with a pointer to --help for
+// usage errors.
+func (a *app) report(cmd *cobra.Command, err error, code int) {
+	switch {
+	case err == nil:
+	case code == exitInterrupted:
+		fmt.Fprintln(a.stderr, "wimsnap: interrupted")
+	case code == exitUsage:
+		fmt.Fprintf(a.stderr, "wimsnap: %v\n", err)
+		if cmd != nil {
+			fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
+	default:
+		fmt.Fprintf(a.stderr, "wimsnap: %v\n", err)
+	}
+}
+
+// newRootCommand builds the whole command tree for this run.
+func (a *app) newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "wimsnap",
+		Short: "Capture directory trees into WIM files and apply them",
+		Long: `wimsnap captures Linux directory trees into WIM files (the format of DISM,
+ConfigMgr, WDS and MDT, interoperable with wimlib-imagex) and applies them.
+
+Flags are GNU style (--flag=value or --flag value) and may stand anywhere
+on the line.
+` + exitCodesHelp,
+		Args:          cobra.ArbitraryArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE:          a.runRoot,
+	}
+	root.CompletionOptions.HiddenDefaultCmd = true
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.PersistentFlags().BoolVar(&a.json, "json", false, "print one JSON document on stdout instead of text")
+	root.AddCommand(
+		a.newCaptureCommand(), a.newAppendCommand(),
+		a.newApplyCommand(), a.newExtractCommand(),
+		a.newInfoCommand(), a.newDirCommand(),
+		a.newVerifyCommand(),
+	)
+	return root
+}
+
+// runRoot handles a line without a known command.
+func (a *app) runRoot(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return usagef("missing command")
+	}
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usagef("%s", msg)
+}
+
+// body wraps a command's body: errors it returns are run-time errors, not
+// usage errors, unless it says so with usagef.
+func (a *app) body(fn func(ctx context.Context, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		a.started = true
+		return fn(cmd.Context(), cmd, args)
+	}
+}
+
+// newStatus returns the status line for this run: nil (no display) when
+// stderr is not a terminal or the output is JSON.
+func (a *app) newStatus() *statusLine {
+	return newStatusLine(a.stderr, a.stderrTTY && !a.json, a.termWidth)
+}
+
+// newWarnings returns the warning collector for this run.
+func (a *app) newWarnings(status *statusLine) *warnings {
+	return &warnings{json: a.json, status: status, stderr: a.stderr}
+}
+
+// long appends the exit code table to a command's help text.
+func long(text string) string {
+	return strings.TrimSpace(text) + "\n" + exitCodesHelp
+}
+
+// argsBetween accepts from min to max positional arguments (max < 0: no
+// limit) and otherwise names the expected ones from the command's Use line.
+func argsBetween(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) >= min && (max < 0 || len(args) <= max) {
+			return nil
+		}
+		want := strings.TrimPrefix(cmd.Use, cmd.Name()+" ")
+		if i := strings.Index(want, " [--"); i >= 0 {
+			want = want[:i]
+		}
+		return usagef("%s: want %s, got %d arguments", cmd.Name(), want, len(args))
+	}
+}

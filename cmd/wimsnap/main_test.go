@@ -1,0 +1,428 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf16"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/snapshot"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// mapEnv returns a lookupFunc over m.
+func mapEnv(m map[string]string) lookupFunc {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestResolveCaptureArgs(t *testing.T) {
+	tests := []struct {
+		name          string
+		args          []string
+		env           map[string]string
+		source, wfile string
+		usage         bool
+	}{
+		{name: "both given", args: []string{"src", "out.wim"}, source: "src", wfile: "out.wim"},
+		{name: "both given, env ignored", args: []string{"src", "out.wim"},
+			env:    map[string]string{envCaptureDestination: "d.wim", envTargetSystemRoot: "/sys"},
+			source: "src", wfile: "out.wim"},
+		{name: "destination from env", args: []string{"src"},
+			env:    map[string]string{envCaptureDestination: "d.wim"},
+			source: "src", wfile: "d.wim"},
+		{name: "one arg is source when both set", args: []string{"src"},
+			env:    map[string]string{envCaptureDestination: "d.wim", envTargetSystemRoot: "/sys"},
+			source: "src", wfile: "d.wim"},
+		{name: "system root stands for source", args: []string{"out.wim"},
+			env:    map[string]string{envTargetSystemRoot: "/sys"},
+			source: "/sys", wfile: "out.wim"},
+		{name: "all from env", env: map[string]string{envCaptureDestination: "d.wim", envTargetSystemRoot: "/sys"},
+			source: "/sys", wfile: "d.wim"},
+		{name: "empty variable is unset", args: []string{"src"},
+			env: map[string]string{envCaptureDestination: ""}, usage: true},
+		{name: "one arg no env", args: []string{"src"}, usage: true},
+		{name: "nothing", usage: true},
+		{name: "no source", env: map[string]string{envCaptureDestination: "d.wim"}, usage: true},
+		{name: "no destination", env: map[string]string{envTargetSystemRoot: "/sys"}, usage: true},
+		{name: "too many", args: []string{"a", "b", "c"}, usage: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, wf, err := resolveCaptureArgs(tt.args, readOSD(mapEnv(tt.env)))
+			if tt.usage {
+				var ue *usageError
+				if !errors.As(err, &ue) {
+					t.Fatalf("err = %v, want a usage error", err)
+				}
+				return
+			}
+			if err != nil || src != tt.source || wf != tt.wfile {
+				t.Fatalf("got (%q, %q, %v), want (%q, %q, nil)", src, wf, err, tt.source, tt.wfile)
+			}
+		})
+	}
+}
+
+func TestReadOSD(t *testing.T) {
+	env := readOSD(mapEnv(map[string]string{
+		envCaptureDestination: "/d.wim", envImageCreator: "ops", envImageDescription: "desc",
+		envImageVersion: "1.2", envTargetSystemRoot: "/mnt", envCaptureAccount: "DOM\\svc",
+		envCapturePassword: "hunter2",
+	}))
+	want := osdVars{Destination: "/d.wim", Creator: "ops", Description: "desc", Version: "1.2",
+		SystemRoot: "/mnt", Account: credentials{User: "DOM\\svc", Password: "hunter2"}}
+	if env != want {
+		t.Fatalf("readOSD = %+v, want %+v", env, want)
+	}
+	for _, s := range []string{fmt.Sprint(env.Account), fmt.Sprintf("%v %+v %#v %s", env, env, env, env.Account)} {
+		if strings.Contains(s, "hunter2") {
+			t.Errorf("password printed: %s", s)
+		}
+	}
+	if got := readOSD(nil); got != (osdVars{}) {
+		t.Errorf("readOSD(nil) = %+v", got)
+	}
+}
+
+func TestImageInfo(t *testing.T) {
+	env := osdVars{Creator: "env-creator", Description: "env-desc", Version: "env-ver"}
+	tests := []struct {
+		name    string
+		f       imageFlags
+		changed []string
+		want    wim.ImageInfo
+	}{
+		{name: "env fills absent flags", want: wim.ImageInfo{Name: "data", Description: "env-desc", Creator: "env-creator", Version: "env-ver"}},
+		{name: "flags win", f: imageFlags{name: "n", description: "d", creator: "c", version: "v", displayName: "dn", flags: "Pro"},
+			changed: []string{"name", "description", "creator", "version"},
+			want:    wim.ImageInfo{Name: "n", Description: "d", Creator: "c", Version: "v", DisplayName: "dn", Flags: "Pro"}},
+		{name: "empty flag beats env", changed: []string{"description"},
+			want: wim.ImageInfo{Name: "data", Creator: "env-creator", Version: "env-ver"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			changed := func(n string) bool {
+				for _, c := range tt.changed {
+					if c == n {
+						return true
+					}
+				}
+				return false
+			}
+			if got := imageInfo(&tt.f, changed, env, "/srv/data/"); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaultImageName(t *testing.T) {
+	for in, want := range map[string]string{"/srv/data": "data", "/srv/data/": "data", "/": "root", "rel/dir": "dir"} {
+		if got := defaultImageName(in); got != want {
+			t.Errorf("defaultImageName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// fakeImages is an imageSet with the given names.
+type fakeImages []string
+
+func (f fakeImages) ImageCount() int { return len(f) }
+func (f fakeImages) Image(i int) wim.ImageInfo {
+	return wim.ImageInfo{Index: i, Name: f[i-1]}
+}
+
+func TestSelectImage(t *testing.T) {
+	two := fakeImages{"base", "42"}
+	tests := []struct {
+		name string
+		set  imageSet
+		spec string
+		want int
+		err  error // nil, wim.ErrNoImage, or errUsage
+	}{
+		{name: "omitted, one image", set: fakeImages{"only"}, want: 1},
+		{name: "omitted, two images", set: two, err: errUsage},
+		{name: "omitted, no image", set: fakeImages{}, err: wim.ErrNoImage},
+		{name: "index", set: two, spec: "2", want: 2},
+		{name: "index first", set: two, spec: "1", want: 1},
+		{name: "index zero", set: two, spec: "0", err: wim.ErrNoImage},
+		{name: "index too big", set: two, spec: "3", err: wim.ErrNoImage},
+		{name: "name", set: two, spec: "base", want: 1},
+		{name: "numeric name is an index first", set: two, spec: "42", err: wim.ErrNoImage},
+		{name: "signed is a name", set: two, spec: "+1", err: wim.ErrNoImage},
+		{name: "unknown name", set: two, spec: "nope", err: wim.ErrNoImage},
+		{name: "names are case-sensitive", set: two, spec: "BASE", err: wim.ErrNoImage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := selectImage(tt.set, tt.spec)
+			switch {
+			case tt.err == errUsage:
+				var ue *usageError
+				if !errors.As(err, &ue) {
+					t.Fatalf("err = %v, want a usage error", err)
+				}
+			case tt.err != nil:
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("err = %v, want %v", err, tt.err)
+				}
+			case err != nil || got != tt.want:
+				t.Fatalf("got (%d, %v), want %d", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// errUsage marks an expected usage error in tables.
+var errUsage = errors.New("usage error expected")
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		name        string
+		err         error
+		interrupted bool
+		want        int
+	}{
+		{"ok", nil, false, exitOK},
+		{"ok despite a late signal", nil, true, exitOK},
+		{"failure", errors.New("boom"), false, exitFailure},
+		{"format", fmt.Errorf("x.wim: %w", wim.ErrFormat), false, exitFailure},
+		{"checksum", fmt.Errorf("verify: %w", wim.ErrChecksum), false, exitFailure},
+		{"unsupported", fmt.Errorf("lzms: %w", wim.ErrUnsupported), false, exitFailure},
+		{"usage", usagef("bad"), false, exitUsage},
+		{"wrapped usage", fmt.Errorf("x: %w", usagef("bad")), false, exitUsage},
+		{"partial", partial(3), false, exitPartial},
+		{"canceled", fmt.Errorf("capture: %w", context.Canceled), false, exitInterrupted},
+		{"signal wins", errors.New("read: file closed"), true, exitInterrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := exitCode(tt.err, tt.interrupted); got != tt.want {
+				t.Fatalf("exitCode = %d, want %d", got, tt.want)
+			}
+		})
+	}
+	if partial(0) != nil {
+		t.Error("partial(0) != nil")
+	}
+}
+
+// testApp returns an app writing into buffers, with the given environment.
+func testApp(env map[string]string) (*app, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	a := &app{stdout: &out, stderr: &errb, lookup: mapEnv(env), now: time.Now, termWidth: func() int { return 0 }}
+	return a, &out, &errb
+}
+
+// TestUsageErrors runs lines that must fail before touching any file.
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		msg  string
+	}{
+		{nil, "missing command"},
+		{[]string{"captur"}, "did you mean capture"},
+		{[]string{"capture"}, "missing SOURCE"},
+		{[]string{"capture", "src"}, "missing WIMFILE"},
+		{[]string{"capture", "a", "b", "c"}, "want SOURCE WIMFILE"},
+		{[]string{"capture", "--compress=zip", "a", "b"}, `unknown compression "zip"`},
+		{[]string{"capture", "a", "b", "--threads=-1"}, "--threads"},
+		{[]string{"capture", "a", "b", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"append", "a"}, "missing WIMFILE"},
+		{[]string{"apply", "x.wim"}, "want WIMFILE [IMAGE] TARGET"},
+		{[]string{"apply", "x.wim", "1", "t", "u"}, "want WIMFILE [IMAGE] TARGET"},
+		{[]string{"extract", "x.wim", "1"}, "want WIMFILE IMAGE PATH..."},
+		{[]string{"info"}, "want WIMFILE [IMAGE]"},
+		{[]string{"dir", "a", "b", "c"}, "want WIMFILE [IMAGE]"},
+		{[]string{"verify"}, "want WIMFILE"},
+		{[]string{"verify", "--json=maybe", "x"}, "invalid argument"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			a, out, errb := testApp(nil)
+			if code := a.run(context.Background(), tt.args); code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, exitUsage, errb)
+			}
+			if !strings.HasPrefix(errb.String(), "wimsnap: ") || !strings.Contains(errb.String(), tt.msg) {
+				t.Errorf("stderr = %q, want it to contain %q", errb, tt.msg)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout = %q, want nothing", out)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, c := range []string{"capture", "append", "apply", "extract", "info", "dir", "verify"} {
+		a, out, _ := testApp(nil)
+		if code := a.run(context.Background(), []string{c, "--help"}); code != exitOK {
+			t.Fatalf("%s --help: exit %d", c, code)
+		}
+		if !strings.Contains(out.String(), "Exit codes:") || !strings.Contains(out.String(), "--json") {
+			t.Errorf("%s --help lacks exit codes or flags:\n%s", c, out)
+		}
+	}
+}
+
+func TestArgsBetween(t *testing.T) {
+	cmd := &cobra.Command{Use: "extract WIMFILE IMAGE PATH... [--dest-dir=DIR]"}
+	v := argsBetween(3, -1)
+	if err := v(cmd, []string{"a", "b", "c", "d"}); err != nil {
+		t.Errorf("4 args: %v", err)
+	}
+	err := v(cmd, []string{"a"})
+	if err == nil || err.Error() != "extract: want WIMFILE IMAGE PATH..., got 1 arguments" {
+		t.Errorf("1 arg: %v", err)
+	}
+}
+
+func TestImagePaths(t *testing.T) {
+	got := imagePaths([]string{"etc/passwd", "/usr/", `Windows\System32`, "a/../b", "/"})
+	want := []string{"/etc/passwd", "/usr", "/Windows/System32", "/b", "/"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("imagePaths = %q, want %q", got, want)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	var errb bytes.Buffer
+	w := &warnings{stderr: &errb}
+	w.warn("/a/b", errors.New("permission denied"))
+	if got := errb.String(); got != "wimsnap: warning: /a/b: permission denied\n" {
+		t.Errorf("text warning = %q", got)
+	}
+
+	errb.Reset()
+	j := &warnings{json: true, stderr: &errb}
+	for i := range maxJSONWarnings + 5 {
+		j.warn(fmt.Sprint("/f", i), io.ErrUnexpectedEOF)
+	}
+	list, total := j.summary()
+	if len(list) != maxJSONWarnings || total != maxJSONWarnings+5 || errb.Len() != 0 {
+		t.Errorf("json warnings: %d kept, %d total, stderr %q", len(list), total, errb.String())
+	}
+	if list, _ := (&warnings{json: true}).summary(); list == nil {
+		t.Error("summary of no warnings is nil; JSON would show null")
+	}
+}
+
+func TestFlagNames(t *testing.T) {
+	if got := fmt.Sprint(flagNames(0x00020002 | 0x100)); got != "[compression compress_xpress 0x100]" {
+		t.Errorf("flagNames = %s", got)
+	}
+	if got := fmt.Sprint(attributeNames(wim.AttrDirectory | wim.AttrReparsePoint)); got != "[DIRECTORY REPARSE_POINT]" {
+		t.Errorf("attributeNames = %s", got)
+	}
+}
+
+func TestWalkEntries(t *testing.T) {
+	root := &wim.Entry{Attributes: wim.AttrDirectory, Children: []*wim.Entry{
+		{Name: "a", Attributes: wim.AttrDirectory, Children: []*wim.Entry{{Name: "x"}}},
+		{Name: "b"},
+	}}
+	var got []string
+	walkEntries(root, func(p string, _ *wim.Entry) { got = append(got, p) })
+	if want := "[/ /a /a/x /b]"; fmt.Sprint(got) != want {
+		t.Fatalf("paths = %v, want %s", got, want)
+	}
+}
+
+func TestStatusLine(t *testing.T) {
+	if s := newStatusLine(io.Discard, false, nil); s != nil {
+		t.Fatal("disabled status line is not nil")
+	}
+	var nilLine *statusLine
+	nilLine.start(func() string { return "" })
+	nilLine.finish()
+
+	var buf bytes.Buffer
+	s := newStatusLine(&buf, true, func() int { return 20 })
+	s.draw("capturing: 1 dirs, 2 files, /very/long/path/name")
+	s.printf(&buf, "msg\n")
+	s.finish()
+	if got := buf.String(); got != "\r\x1b[K…ery/long/path/name\r\x1b[Kmsg\n" {
+		t.Errorf("status output = %q", got)
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536 * 1024: "1.5 MiB", 5 << 30: "5.0 GiB"} {
+		if got := formatBytes(n); got != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestOutputExclusion(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(src, filepath.Join(dir, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ out, want string }{
+		{filepath.Join(src, "x.wim"), `\x.wim`},
+		{filepath.Join(src, "sub", ".x.wim.tmp-1"), `\sub\.x.wim.tmp-1`},
+		{filepath.Join(dir, "alias", "sub", "y.wim"), `\sub\y.wim`},
+		{filepath.Join(dir, "x.wim"), ""},
+		{filepath.Join(dir, "srcx", "x.wim"), ""},
+		{filepath.Join(dir, "missing", "x.wim"), ""},
+	}
+	for _, tt := range tests {
+		if got := outputExclusion(src, tt.out); got != tt.want {
+			t.Errorf("outputExclusion(%q) = %q, want %q", tt.out, got, tt.want)
+		}
+	}
+}
+
+func TestLoadCaptureConfig(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "sub dir", "out.wim")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadCaptureConfig("", dir, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := snapshot.DefaultConfig()
+	for _, p := range []string{"pagefile.sys", "System Volume Information/x", "Windows/CSC", "keep.txt", "sub dir/other.wim"} {
+		if got, want := cfg.Excluded(p, false), def.Excluded(p, false); got != want {
+			t.Errorf("Excluded(%q) = %v, DefaultConfig says %v", p, got, want)
+		}
+	}
+	if !cfg.Excluded("sub dir/out.wim", false) {
+		t.Error("the output file is not excluded")
+	}
+
+	// A UTF-16 --config keeps its own rules and gains the exclusion.
+	u := utf16.Encode([]rune("[ExclusionList]\r\n*.tmp\r\n"))
+	raw := []byte{0xFF, 0xFE}
+	for _, c := range u {
+		raw = append(raw, byte(c), byte(c>>8))
+	}
+	ini := filepath.Join(dir, "wimscript.ini")
+	if err := os.WriteFile(ini, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = loadCaptureConfig(ini, dir, out); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Excluded("a/b.tmp", false) || !cfg.Excluded("sub dir/out.wim", false) || cfg.Excluded("pagefile.sys", false) {
+		t.Error("UTF-16 config with the output exclusion does not match as expected")
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// maxJSONWarnings caps the "warnings" array of a --json summary; the
+// "warnings_total" field still counts every warning.
+const maxJSONWarnings = 1000
+
+// writeJSON writes v to w as one indented JSON document and a newline.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// warning is one entry of a --json summary's "warnings" array.
+type warning struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
+
+// warnings collects per-file problems during a run. In text mode each one is
+// printed at once on stderr as "wimsnap: warning: PATH: ERR"; in JSON mode
+// the first maxJSONWarnings are kept for the summary. Its methods may be
+// called from several goroutines.
+type warnings struct {
+	mu     sync.Mutex
+	json   bool
+	status *statusLine // cleared before printing; may be nil
+	stderr io.Writer
+	list   []warning
+	total  int64
+}
+
+// warn records one warning; it has the signature the snapshot package's
+// Warn option wants.
+func (w *warnings) warn(path string, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.total++
+	if w.json {
+		if len(w.list) < maxJSONWarnings {
+			w.list = append(w.list, warning{Path: path, Error: err.Error()})
+		}
+		return
+	}
+	w.status.printf(w.stderr, "wimsnap: warning: %s: %v\n", path, err)
+}
+
+// summary returns the kept warnings (never nil, so JSON shows []) and the
+// total count.
+func (w *warnings) summary() ([]warning, int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	list := append([]warning{}, w.list...)
+	return list, w.total
+}
+
+// seconds returns d in seconds rounded to milliseconds, for JSON.
+func seconds(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond)) / float64(time.Second)
+}
+
+// formatBytes formats n bytes with a binary unit: "512 B", "1.5 MiB".
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
