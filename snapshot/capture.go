@@ -55,6 +55,11 @@ type CaptureOptions struct {
 	// a problem. path is the file's path under the root as given.
 	Warn func(path string, err error)
 
+	// Skip lists files to leave out wherever they appear in the tree,
+	// matched by device and inode, such as the WIM being written into the
+	// source directory. Paths that do not exist are ignored.
+	Skip []string
+
 	// beforeOpen is a test hook called with the path of each regular file
 	// before it is opened for reading.
 	beforeOpen func(path string)
@@ -102,6 +107,7 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 		return nil, c.stats, fmt.Errorf("snapshot: capture root: %w", &os.PathError{Op: "stat", Path: root, Err: err})
 	}
 	c.rootDev = st.Dev
+	c.skip = skipSet(opts.Skip)
 	rootEntry := &wim.Entry{SecurityID: -1}
 	c.fill(rootEntry, &st, fd, false)
 	rootEntry.Attributes = wim.AttrDirectory
@@ -118,6 +124,18 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 }
 
 type devIno struct{ dev, ino uint64 }
+
+// skipSet stats the files of CaptureOptions.Skip.
+func skipSet(paths []string) map[devIno]bool {
+	set := map[devIno]bool{}
+	for _, p := range paths {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil {
+			set[devIno{st.Dev, st.Ino}] = true
+		}
+	}
+	return set
+}
 
 // entryWithUnix lets an entry and its UNIX data share one allocation.
 type entryWithUnix struct {
@@ -142,6 +160,7 @@ type capturer struct {
 	absRoot  string
 	realRoot string
 	rootDev  uint64
+	skip     map[devIno]bool
 	procFD   bool
 	curDir   int // descriptor of the directory whose entry is captured
 
@@ -231,6 +250,9 @@ func (c *capturer) entry(dfd int, name string, old *wim.Entry) (*wim.Entry, erro
 		return nil, nil
 	}
 	mode := st.Mode & unix.S_IFMT
+	if c.skip[devIno{st.Dev, st.Ino}] {
+		return nil, nil
+	}
 	if c.cfg.Excluded(unsafe.String(unsafe.SliceData(c.rel), len(c.rel)), mode == unix.S_IFDIR) {
 		return nil, nil
 	}
@@ -403,10 +425,12 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 	}
 	c.fill(e, st, -1, true)
 	e.Attributes = fileAttributes(st)
-	c.file.reset(fd, st.Size, e.Attributes&wim.AttrSparseFile != 0)
+	c.file.reset(c.ctx, fd, st.Size, e.Attributes&wim.AttrSparseFile != 0)
 	h, err := c.sink.AddStream(&c.file, st.Size)
 	c.stats.BytesRead += c.file.read
 	switch {
+	case c.ctx.Err() != nil:
+		return false, c.ctx.Err()
 	case c.file.err != nil:
 		c.warn(true, fmt.Errorf("read: %w", c.file.err))
 		return false, nil

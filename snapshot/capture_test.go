@@ -251,6 +251,69 @@ func TestCaptureCancel(t *testing.T) {
 	}
 }
 
+// TestCaptureCancelWhileReading cancels during a 64 GiB (sparse) file: the
+// capture must stop within that file, not after it.
+func TestCaptureCancelWhileReading(t *testing.T) {
+	src := t.TempDir()
+	f, err := os.Create(filepath.Join(src, "huge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(64 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	var read int64
+	_, _, err = Capture(ctx, src, discardSink{cancel, &read}, CaptureOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if read > 1<<20 {
+		t.Errorf("%d bytes read after the cancel: the file was read on", read)
+	}
+}
+
+// discardSink reads streams without keeping them, calling cancel after
+// the first byte.
+type discardSink struct {
+	cancel func()
+	read   *int64
+}
+
+func (d discardSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
+	var one [1]byte
+	if _, err := io.ReadFull(r, one[:]); err != nil {
+		return wim.Hash{}, err
+	}
+	d.cancel()
+	n, err := io.Copy(io.Discard, r)
+	*d.read += n
+	if err != nil {
+		return wim.Hash{}, err
+	}
+	return wim.Hash{1}, nil
+}
+
+func (discardSink) HasStream(wim.Hash) bool { return false }
+
+// TestCaptureSkip leaves out the files of CaptureOptions.Skip by inode,
+// under any name.
+func TestCaptureSkip(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"keep": "k", "out.wim": "w"})
+	if err := os.Link(filepath.Join(src, "out.wim"), filepath.Join(src, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := Capture(t.Context(), src, newMemStore(), CaptureOptions{Skip: []string{filepath.Join(src, "out.wim"), "/nonexistent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(m.Root); strings.Join(got, ",") != "keep" {
+		t.Errorf("children %v, want only keep", got)
+	}
+}
+
 func TestCaptureNoUnixData(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})

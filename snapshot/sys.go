@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -180,6 +181,7 @@ func fgetxattr(fd int, name, dest []byte) (int, error) {
 // Errors of the file are kept in err, so that they can be told from errors
 // of the sink.
 type fileReader struct {
+	ctx       context.Context // checked before every read
 	fd        int
 	off, size int64
 	sparse    bool
@@ -189,8 +191,8 @@ type fileReader struct {
 	err       error
 }
 
-func (r *fileReader) reset(fd int, size int64, sparse bool) {
-	*r = fileReader{fd: fd, size: size, sparse: sparse, dataEnd: -1}
+func (r *fileReader) reset(ctx context.Context, fd int, size int64, sparse bool) {
+	*r = fileReader{ctx: ctx, fd: fd, size: size, sparse: sparse, dataEnd: -1}
 	if !sparse {
 		r.dataEnd = size
 	}
@@ -198,6 +200,9 @@ func (r *fileReader) reset(fd int, size int64, sparse bool) {
 
 func (r *fileReader) Read(p []byte) (int, error) {
 	if r.err != nil {
+		return 0, r.err
+	}
+	if r.err = r.ctx.Err(); r.err != nil {
 		return 0, r.err
 	}
 	if r.off >= r.size {

@@ -304,3 +304,39 @@ func TestMissingStreamRejected(t *testing.T) {
 		t.Fatalf("dangling stream: %v, want ErrNotFound", err)
 	}
 }
+
+// TestAbortRestoresAppendedFile: an append that is aborted after writing
+// data leaves the file byte for byte as it was.
+func TestAbortRestoresAppendedFile(t *testing.T) {
+	path, _ := writeTestWIM(t, CompressXPRESS, 1)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, _, err := OpenAppend(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("new data "), 100000)
+	if _, err := w.AddStream(bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AddStream(bytes.NewReader(data), int64(len(data))); err == nil {
+		t.Error("AddStream after Abort succeeded")
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatalf("file changed by an aborted append: %d bytes before, %d after", len(before), len(after))
+	}
+}

@@ -94,6 +94,7 @@ type Writer struct {
 	blobs  map[Hash]*wblob
 	images []image
 	pipe   *pipeline
+	orig   *original  // the appended file as it was; nil for a new WIM
 	mu     sync.Mutex // guards err
 	err    error
 	closed bool

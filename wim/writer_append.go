@@ -1,6 +1,7 @@
 package wim
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -36,10 +37,55 @@ func OpenAppend(f *os.File, opts ...WriterOption) (*Writer, *Reader, error) {
 	if r.hdr.Compression != CompressNone && r.hdr.ChunkSize != chunkSize {
 		return nil, nil, fmt.Errorf("%w: appending to a WIM with %d-byte chunks", ErrUnsupported, r.hdr.ChunkSize)
 	}
+	w.orig = &original{size: st.Size(), header: make([]byte, headerSize)}
+	if _, err := f.ReadAt(w.orig.header, 0); err != nil {
+		return nil, nil, fmt.Errorf("wim: %w", err)
+	}
 	if err := w.adopt(r); err != nil {
-		return nil, nil, err
+		return nil, nil, w.abortWith(err)
 	}
 	return w, r, nil
+}
+
+// original is what an append changes in place: the file's length and its
+// header. Abort puts both back.
+type original struct {
+	size   int64
+	header []byte
+}
+
+// Abort stops the Writer without finishing the WIM and waits for its
+// goroutines. For an append it puts the file back as it was (its old
+// length and header); a new WIM is left incomplete for the caller to
+// remove. Every later call returns an error. Abort after a successful
+// Close does nothing.
+func (w *Writer) Abort() error {
+	if w.closed {
+		return nil
+	}
+	return w.abortWith(nil)
+}
+
+// abortWith aborts and returns cause joined with any error of the restore.
+func (w *Writer) abortWith(cause error) error {
+	w.setErr(errors.New("wim: writer aborted"))
+	if w.pipe != nil {
+		_ = w.pipe.close()
+		w.pipe = nil
+	}
+	w.closed = true
+	if w.orig == nil {
+		return cause
+	}
+	f := w.dst.(*os.File)
+	err := f.Truncate(w.orig.size)
+	if err == nil {
+		_, err = f.WriteAt(w.orig.header, 0)
+	}
+	if err != nil {
+		return errors.Join(cause, fmt.Errorf("wim: restoring the file after a failed append: %w", err))
+	}
+	return cause
 }
 
 // adopt takes over r's header, blobs and images and marks the file as being

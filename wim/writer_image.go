@@ -94,22 +94,28 @@ func (w *Writer) addRefs(e *Entry) {
 // Close finishes the WIM: it waits for compression, then writes the blob
 // table, the XML, the integrity table if asked, and the final header. The
 // destination is truncated to the end of the WIM when it can be (an
-// *os.File can). Close does not close the destination.
+// *os.File can). Close does not close the destination. When Close fails on
+// an appended file, the file is put back as Abort does.
 func (w *Writer) Close() error {
 	if w.closed {
 		return w.getErr()
 	}
-	w.closed = true
 	if err := w.pipe.close(); err != nil {
 		w.setErr(err)
 	}
-	if err := w.getErr(); err != nil {
-		return err
+	w.pipe = nil
+	err := w.getErr()
+	if err == nil && len(w.images) == 0 {
+		err = errors.New("wim: no image was added")
 	}
-	if len(w.images) == 0 {
-		return w.setErr(errors.New("wim: no image was added"))
+	if err == nil {
+		err = w.writeTables()
 	}
-	return w.setErr(w.writeTables())
+	if err != nil {
+		return w.abortWith(w.setErr(err))
+	}
+	w.closed, w.orig = true, nil
+	return nil
 }
 
 // writeTables writes everything after the resources and the final header.

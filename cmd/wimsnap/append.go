@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -45,14 +46,14 @@ func (a *app) newAppendCommand() *cobra.Command {
 	return cmd
 }
 
-// runAppend adds an image to an existing WIM in place. A failure before the
-// WIM is closed restores the file: its old length and its old header.
+// runAppend adds an image to an existing WIM in place. A failure puts the
+// file back as it was (wim.Writer.Abort).
 func (a *app) runAppend(ctx context.Context, spec *captureSpec) (err error) {
 	start := a.now()
 	if err := checkSource(spec.source); err != nil {
 		return err
 	}
-	cfg, err := loadCaptureConfig(spec.config, spec.source, spec.wimfile)
+	cfg, err := loadConfig(spec.config)
 	if err != nil {
 		return err
 	}
@@ -61,80 +62,45 @@ func (a *app) runAppend(ctx context.Context, spec *captureSpec) (err error) {
 		return err
 	}
 	defer f.Close()
-	old, saved, err := readForAppend(f, spec)
+	hdr, err := readForAppend(f, spec)
 	if err != nil {
 		return err
 	}
-	hdr := old.Header()
 	w, r, err := wim.OpenAppend(f, spec.writerOptions(a.now, true, hdr.HasIntegrity)...)
 	if err != nil {
-		return saved.restore(f, fmt.Errorf("%s: %w", spec.wimfile, err))
+		return fmt.Errorf("%s: %w", spec.wimfile, err)
 	}
 	res, err := a.appendImage(ctx, w, r, spec, cfg)
 	if err != nil {
-		if !res.closing {
-			return saved.restore(f, err)
-		}
 		return err
 	}
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	return a.finishCapture(spec, res, old.ImageCount()+1, hdr.Compression, start)
+	return a.finishCapture(spec, res, int(hdr.ImageCount)+1, hdr.Compression, start)
 }
 
 // appendImage loads the --update-of image and captures into w.
 func (a *app) appendImage(ctx context.Context, w *wim.Writer, r *wim.Reader, spec *captureSpec, cfg *snapshot.Config) (captureResult, error) {
 	update, err := updateBase(r, spec.updateOf)
 	if err != nil {
-		return captureResult{}, err
+		return captureResult{}, errors.Join(err, w.Abort())
 	}
-	return a.captureInto(ctx, w, spec, cfg, update)
+	return a.captureInto(ctx, w, spec, cfg, update, spec.wimfile)
 }
 
-// readForAppend parses the WIM in f, checks that the new image's name is
-// free, and saves what an append may change.
-func readForAppend(f *os.File, spec *captureSpec) (*wim.Reader, savedState, error) {
+// readForAppend reads the header of the WIM in f and checks that the new
+// image's name is free.
+func readForAppend(f *os.File, spec *captureSpec) (wim.Header, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return nil, savedState{}, err
+		return wim.Header{}, err
 	}
 	old, err := wim.NewReader(f, st.Size())
 	if err != nil {
-		return nil, savedState{}, fmt.Errorf("%s: %w", spec.wimfile, err)
+		return wim.Header{}, fmt.Errorf("%s: %w", spec.wimfile, err)
 	}
-	if err := checkNewName(old, spec.info.Name); err != nil {
-		return nil, savedState{}, err
-	}
-	saved := savedState{size: st.Size(), header: make([]byte, min(st.Size(), wimHeaderSize))}
-	if _, err := f.ReadAt(saved.header, 0); err != nil {
-		return nil, savedState{}, err
-	}
-	return old, saved, nil
-}
-
-// wimHeaderSize is the size of the WIM header, the one part of the old
-// file that an append rewrites before it is finished.
-const wimHeaderSize = 208
-
-// savedState is a WIM's length and header before an append.
-type savedState struct {
-	size   int64
-	header []byte
-}
-
-// restore puts the file back as it was after the append failed with
-// cause (an append writes only past the old end, and the header) and
-// returns cause, joined with the restore's own error if that failed too.
-func (s savedState) restore(f *os.File, cause error) error {
-	err := f.Truncate(s.size)
-	if err == nil {
-		_, err = f.WriteAt(s.header, 0)
-	}
-	if err != nil {
-		return fmt.Errorf("%w; restoring the WIM failed too, it may be damaged: %v", cause, err)
-	}
-	return cause
+	return old.Header(), checkNewName(old, spec.info.Name)
 }
 
 // checkNewName fails when an image of r is already called name.

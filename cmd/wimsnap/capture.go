@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -225,7 +224,7 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 			_ = os.Remove(tmp.Name())
 		}
 	}()
-	cfg, err := loadCaptureConfig(spec.config, spec.source, tmp.Name())
+	cfg, err := loadConfig(spec.config)
 	if err != nil {
 		return err
 	}
@@ -233,7 +232,7 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	res, err := a.captureInto(ctx, w, spec, cfg, nil)
+	res, err := a.captureInto(ctx, w, spec, cfg, nil, tmp.Name())
 	if err != nil {
 		return err
 	}
@@ -280,23 +279,29 @@ type captureResult struct {
 	stats         snapshot.CaptureStats
 	warnings      []warning
 	warningsTotal int64
-	closing       bool // w.Close was called: the file may no longer be cut back
 }
 
-// captureInto captures spec.source into w as a new image and closes w.
-func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec, cfg *snapshot.Config, update *wim.Metadata) (captureResult, error) {
-	var res captureResult
+// captureInto captures spec.source into w as a new image and closes w; on
+// failure it aborts w (an append is undone). The file out, which w writes,
+// is left out of the image when it lies inside the source.
+func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec, cfg *snapshot.Config, update *wim.Metadata, out string) (res captureResult, err error) {
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, w.Abort())
+		}
+	}()
 	status := a.newStatus()
 	warn := a.newWarnings(status)
 	tr := newTracker("capturing", a.now)
 	status.start(tr.render)
-	m, stats, err := snapshot.Capture(ctx, spec.source, ctxSink{ctx, w}, snapshot.CaptureOptions{
+	m, stats, err := snapshot.Capture(ctx, spec.source, w, snapshot.CaptureOptions{
 		Config:      cfg,
 		CrossMounts: spec.crossMounts,
 		NoUnixData:  spec.noUnixData,
 		Update:      update,
 		Progress:    tr.update,
 		Warn:        warn.warn,
+		Skip:        []string{out},
 	})
 	status.finish()
 	res.stats = stats
@@ -310,7 +315,6 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 	if err := w.AddImage(m, spec.info); err != nil {
 		return res, err
 	}
-	res.closing = true
 	return res, w.Close()
 }
 
@@ -365,28 +369,4 @@ func (a *app) printCapture(s captureSummary) error {
 		s.Source, s.Image, s.Name, s.WIM, s.Dirs, s.Files, s.Symlinks, s.Special,
 		formatBytes(s.Bytes), formatBytes(s.CompressedBytes), s.Compression, s.DurationSeconds)
 	return err
-}
-
-// ctxSink makes a stream being added fail soon after ctx is cancelled, so
-// that an interrupt does not wait for a large file to be read to its end.
-type ctxSink struct {
-	ctx context.Context
-	*wim.Writer
-}
-
-func (s ctxSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
-	return s.Writer.AddStream(ctxReader{s.ctx, r}, size)
-}
-
-// ctxReader is r that fails with ctx's error once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

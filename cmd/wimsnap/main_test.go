@@ -6,17 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf16"
 
 	"github.com/spf13/cobra"
 
-	"github.com/wimsnap/wimsnap/snapshot"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -362,67 +358,5 @@ func TestFormatBytes(t *testing.T) {
 		if got := formatBytes(n); got != want {
 			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
 		}
-	}
-}
-
-func TestOutputExclusion(t *testing.T) {
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(src, filepath.Join(dir, "alias")); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct{ out, want string }{
-		{filepath.Join(src, "x.wim"), `\x.wim`},
-		{filepath.Join(src, "sub", ".x.wim.tmp-1"), `\sub\.x.wim.tmp-1`},
-		{filepath.Join(dir, "alias", "sub", "y.wim"), `\sub\y.wim`},
-		{filepath.Join(dir, "x.wim"), ""},
-		{filepath.Join(dir, "srcx", "x.wim"), ""},
-		{filepath.Join(dir, "missing", "x.wim"), ""},
-	}
-	for _, tt := range tests {
-		if got := outputExclusion(src, tt.out); got != tt.want {
-			t.Errorf("outputExclusion(%q) = %q, want %q", tt.out, got, tt.want)
-		}
-	}
-}
-
-func TestLoadCaptureConfig(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "sub dir", "out.wim")
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadCaptureConfig("", dir, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	def := snapshot.DefaultConfig()
-	for _, p := range []string{"pagefile.sys", "System Volume Information/x", "Windows/CSC", "keep.txt", "sub dir/other.wim"} {
-		if got, want := cfg.Excluded(p, false), def.Excluded(p, false); got != want {
-			t.Errorf("Excluded(%q) = %v, DefaultConfig says %v", p, got, want)
-		}
-	}
-	if !cfg.Excluded("sub dir/out.wim", false) {
-		t.Error("the output file is not excluded")
-	}
-
-	// A UTF-16 --config keeps its own rules and gains the exclusion.
-	u := utf16.Encode([]rune("[ExclusionList]\r\n*.tmp\r\n"))
-	raw := []byte{0xFF, 0xFE}
-	for _, c := range u {
-		raw = append(raw, byte(c), byte(c>>8))
-	}
-	ini := filepath.Join(dir, "wimscript.ini")
-	if err := os.WriteFile(ini, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if cfg, err = loadCaptureConfig(ini, dir, out); err != nil {
-		t.Fatal(err)
-	}
-	if !cfg.Excluded("a/b.tmp", false) || !cfg.Excluded("sub dir/out.wim", false) || cfg.Excluded("pagefile.sys", false) {
-		t.Error("UTF-16 config with the output exclusion does not match as expected")
 	}
 }
