@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // buildBinary builds wimsnap into a temporary directory.
@@ -95,55 +97,11 @@ func makeTree(t *testing.T, dir string) {
 	}
 }
 
-// treeSummary describes every path under dir: type, permissions, contents
-// or link target.
-func treeSummary(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	sum := map[string]string{}
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		desc := fi.Mode().String()
-		switch {
-		case fi.Mode()&os.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			desc += " -> " + target
-		case fi.Mode().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			desc += " " + string(data)
-		}
-		if rel != "." {
-			sum[rel] = desc
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sum
-}
-
+// compareTrees compares the applied tree got with the source want: names,
+// contents, links, modes, owners, xattrs and times.
 func compareTrees(t *testing.T, want, got string) {
 	t.Helper()
-	w, g := treeSummary(t, want), treeSummary(t, got)
-	for p, d := range w {
-		if g[p] != d {
-			t.Errorf("%s: applied %.60q, want %.60q", p, g[p], d)
-		}
-	}
-	for p := range g {
-		if _, ok := w[p]; !ok {
-			t.Errorf("%s: applied but not in the source", p)
-		}
-	}
+	wimtest.CompareTrees(t, want, got, wimtest.CompareOptions{})
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -230,6 +188,13 @@ func TestEndToEnd(t *testing.T) {
 		target2 := filepath.Join(tmp, "applied2")
 		mustRun(t, bin, 0, "apply", "--json", wimfile, "src", target2)
 		compareTrees(t, src, target2)
+	})
+
+	t.Run("wimlib", func(t *testing.T) {
+		wimtest.Wimlib(t, "verify", wimfile)
+		target := filepath.Join(tmp, "by-wimlib")
+		wimtest.Wimlib(t, "apply", wimfile, "1", target, "--unix-data")
+		compareTrees(t, src, target)
 	})
 
 	t.Run("extract", func(t *testing.T) {
@@ -341,20 +306,6 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("wimlib", func(t *testing.T) {
-		wimlib := lookWimlib(t)
-		out, err := exec.Command(wimlib, "verify", wimfile).CombinedOutput()
-		if err != nil {
-			t.Fatalf("wimlib-imagex verify: %v\n%s", err, out)
-		}
-		target := filepath.Join(tmp, "by-wimlib")
-		out, err = exec.Command(wimlib, "apply", wimfile, "1", target, "--unix-data").CombinedOutput()
-		if err != nil {
-			t.Fatalf("wimlib-imagex apply: %v\n%s", err, out)
-		}
-		compareTrees(t, src, target)
-	})
-
 	t.Run("errors", func(t *testing.T) {
 		res := runBin(t, bin, nil, "info", filepath.Join(tmp, "missing.wim"))
 		if res.code != exitFailure || !strings.HasPrefix(res.stderr, "wimsnap: ") ||
@@ -387,20 +338,6 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("capture of a missing SOURCE: exit %d, stderr %q, file %v", res.code, res.stderr, err)
 		}
 	})
-}
-
-// lookWimlib finds wimlib-imagex, skipping the test without it unless
-// WIMSNAP_TEST_REQUIRE names wimlib.
-func lookWimlib(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("wimlib-imagex")
-	if err != nil {
-		if strings.Contains(os.Getenv("WIMSNAP_TEST_REQUIRE"), "wimlib") {
-			t.Fatal("wimlib-imagex is required (WIMSNAP_TEST_REQUIRE) but not found")
-		}
-		t.Skip("wimlib-imagex not installed")
-	}
-	return p
 }
 
 // TestInterrupt sends SIGINT during a long capture: exit 130, and neither

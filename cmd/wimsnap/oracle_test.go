@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// TestOracleCaptureAppend drives the binary on a tree with every kind of
+// entry and lets wimlib-imagex judge the result: it verifies the WIM, lists
+// and applies both images of an --update-of append, and the trees match the
+// source as it was at each capture. The append stores only what changed.
+func TestOracleCaptureAppend(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	src, wimfile := filepath.Join(tmp, "src"), filepath.Join(tmp, "t.wim")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	mustRun(t, bin, 0, "capture", src, wimfile, "--compress=xpress", "--name=first", "--check")
+	wimtest.Wimlib(t, "verify", wimfile)
+	first := filepath.Join(tmp, "first")
+	wimtest.Wimlib(t, "apply", wimfile, "1", first, "--unix-data")
+	wimtest.CompareTrees(t, src, first, wimtest.CompareOptions{})
+
+	// Change one file, add one: the second image shares everything else.
+	change := strings.Repeat("changed content ", 4096)
+	if err := os.WriteFile(filepath.Join(src, "small.txt"), []byte(change), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "data", "added.txt"), []byte("added"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(wimfile)
+	res := mustRun(t, bin, 0, "append", src, wimfile, "--name=second", "--update-of=1", "--json")
+	var sum captureSummary
+	if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(wimfile)
+	if grown := after.Size() - before.Size(); grown > 64<<10 {
+		t.Errorf("append grew the WIM by %d bytes for a ~64 KiB compressible change: unchanged streams not shared", grown)
+	}
+	if sum.Reused == 0 || sum.BytesRead > int64(len(change))+5 {
+		t.Errorf("append read %d bytes and reused %d files; want only the changed files read", sum.BytesRead, sum.Reused)
+	}
+	wimtest.Wimlib(t, "verify", wimfile)
+	list := wimtest.Wimlib(t, "dir", wimfile, "2")
+	if !strings.Contains(list, "/data/added.txt") {
+		t.Errorf("wimlib dir of image 2 lacks the added file:\n%.400s", list)
+	}
+	second := filepath.Join(tmp, "second")
+	wimtest.Wimlib(t, "apply", wimfile, "2", second, "--unix-data")
+	wimtest.CompareTrees(t, src, second, wimtest.CompareOptions{})
+	again := filepath.Join(tmp, "first-again")
+	wimtest.Wimlib(t, "apply", wimfile, "first", again, "--unix-data")
+	wimtest.CompareTrees(t, first, again, wimtest.CompareOptions{})
+}
+
+// TestPartialExit runs a capture as an unprivileged user over a tree with
+// an unreadable file: the file is reported, the capture finishes, and the
+// exit code is the partial code 3.
+func TestPartialExit(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the capture as another user")
+	}
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	// The test's temporary folders are closed to other users: open them.
+	for _, d := range []string{filepath.Dir(tmp), tmp} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := filepath.Join(tmp, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, mode := range map[string]os.FileMode{"ok.txt": 0o644, "secret.txt": 0o000} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(tmp, "wimsnap")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "capture", src, filepath.Join(tmp, "p.wim"), "--json")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitPartial {
+		t.Fatalf("capture as nobody: %v, want exit %d\n%s", err, exitPartial, out)
+	}
+	var sum captureSummary
+	if err := json.Unmarshal(out, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Skipped != 1 || sum.Files != 1 || len(sum.Warnings) != 1 || !strings.Contains(sum.Warnings[0].Path, "secret.txt") {
+		t.Errorf("summary %+v, want secret.txt skipped and reported", sum)
+	}
+}
