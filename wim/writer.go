@@ -141,7 +141,7 @@ func (w *Writer) start() {
 	} else {
 		newEnc = func() chunkEncoder { return nil }
 	}
-	w.out = bufio.NewWriterSize(writerAt{w}, 1<<20)
+	w.out = bufio.NewWriterSize(writerAt{w}, 256<<10)
 	w.pipe = newPipeline(w.threads, newEnc, chunkSize, w.emit)
 }
 

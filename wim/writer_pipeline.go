@@ -45,7 +45,7 @@ type pipeline struct {
 // back) and returns emit's first error (later jobs are drained without
 // calling emit).
 func newPipeline(threads int, newEnc func() chunkEncoder, chunkSize int, emit func(*chunkJob) error) *pipeline {
-	q := 4*threads + 8
+	q := 2*threads + 4
 	p := &pipeline{jobs: make(chan *chunkJob, q), order: make(chan *chunkJob, q), outErr: make(chan error, 1)}
 	p.pool.New = func() any {
 		return &chunkJob{in: make([]byte, 0, chunkSize), done: make(chan struct{}, 1)}

@@ -33,7 +33,9 @@ func main() {
 			return w
 		},
 	}
+	stopProfile := startProfile(a.lookup)
 	code := a.run(ctx, os.Args[1:])
+	stopProfile()
 	stop()
 	os.Exit(code)
 }
