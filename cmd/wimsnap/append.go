@@ -90,7 +90,8 @@ func (a *app) appendImage(ctx context.Context, w *wim.Writer, r *wim.Reader, spe
 }
 
 // readForAppend reads the header of the WIM in f and checks that the new
-// image's name is free.
+// image's name is free. A default name that is taken gets a suffix " (N)",
+// as wimlib-imagex does; a name given with --name must be free.
 func readForAppend(f *os.File, spec *captureSpec) (wim.Header, error) {
 	st, err := f.Stat()
 	if err != nil {
@@ -100,7 +101,21 @@ func readForAppend(f *os.File, spec *captureSpec) (wim.Header, error) {
 	if err != nil {
 		return wim.Header{}, fmt.Errorf("%s: %w", spec.wimfile, err)
 	}
+	if !spec.nameSet {
+		spec.info.Name = uniqueName(old, spec.info.Name)
+	}
 	return old.Header(), checkNewName(old, spec.info.Name)
+}
+
+// uniqueName returns name, or name with the smallest suffix " (N)" that no
+// image of r uses.
+func uniqueName(r imageSet, name string) string {
+	for n, cand := 1, name; ; n++ {
+		if checkNewName(r, cand) == nil {
+			return cand
+		}
+		cand = fmt.Sprintf("%s (%d)", name, n)
+	}
 }
 
 // checkNewName fails when an image of r is already called name.

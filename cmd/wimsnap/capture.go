@@ -108,6 +108,7 @@ type captureSpec struct {
 	noUnixData      bool
 	crossMounts     bool
 	updateOf        string
+	nameSet         bool        // --name was given: a taken name is an error
 	account         credentials // for remote destinations; unused for now
 }
 
@@ -135,7 +136,7 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 		compress: c, compressSet: changed("compress"),
 		threads: f.threads, check: f.check, config: f.config,
 		noUnixData: f.noUnixData, crossMounts: f.crossMounts,
-		updateOf: f.updateOf, account: env.Account,
+		updateOf: f.updateOf, nameSet: changed("name"), account: env.Account,
 	}, nil
 }
 

@@ -222,7 +222,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer os.Remove(filepath.Join(src, "new.txt"))
-		res := runBin(t, bin, nil, "append", src, awim)
+		res := runBin(t, bin, nil, "append", src, awim, "--name=src")
 		if res.code != exitFailure || !strings.Contains(res.stderr, `"src" is already used`) {
 			t.Fatalf("append with a taken name: exit %d, stderr %q", res.code, res.stderr)
 		}

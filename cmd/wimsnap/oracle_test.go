@@ -58,6 +58,12 @@ func TestOracleCaptureAppend(t *testing.T) {
 	second := filepath.Join(tmp, "second")
 	wimtest.Wimlib(t, "apply", wimfile, "2", second, "--unix-data")
 	wimtest.CompareTrees(t, src, second, wimtest.CompareOptions{})
+	// Without --name the default name, taken, gets a suffix as in wimlib.
+	mustRun(t, bin, 0, "append", src, wimfile, "--update-of=2")
+	mustRun(t, bin, 0, "append", src, wimfile, "--update-of=2")
+	if info := wimtest.Wimlib(t, "info", wimfile, "4"); !strings.Contains(info, "src (1)") {
+		t.Errorf("fourth image not named \"src (1)\":\n%s", info)
+	}
 	again := filepath.Join(tmp, "first-again")
 	wimtest.Wimlib(t, "apply", wimfile, "first", again, "--unix-data")
 	wimtest.CompareTrees(t, first, again, wimtest.CompareOptions{})
