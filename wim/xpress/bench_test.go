@@ -31,6 +31,7 @@ func benchData() (text, bin []byte) {
 const benchChunk = 32768 // the WIM default XPRESS chunk size
 
 func benchEncode(b *testing.B, data []byte) {
+	b.Helper()
 	e := NewEncoder()
 	dst := make([]byte, 0, 2*MaxChunkSize)
 	b.SetBytes(int64(len(data)))
@@ -47,6 +48,7 @@ func benchEncode(b *testing.B, data []byte) {
 }
 
 func benchDecode(b *testing.B, data []byte) {
+	b.Helper()
 	e, d := NewEncoder(), NewDecoder()
 	type chunk struct {
 		comp []byte

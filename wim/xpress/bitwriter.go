@@ -8,7 +8,8 @@ package xpress
 // end. Raw length bytes are appended at the end. This mirrors the reference
 // decoder, which keeps 16 to 32 bits loaded, so raw bytes land where it looks
 // for them. Flushing may be deferred while no raw byte is written, since
-// reserving slots back to back gives the same layout.
+// reserving slots back to back gives the same layout. [Encoder.emit] runs
+// the same scheme in local variables; finish ends its stream too.
 type bitWriter struct {
 	out          []byte
 	acc          uint64 // pending bits, right-aligned

@@ -1,6 +1,7 @@
 package xpress
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -42,6 +43,7 @@ type Encoder struct {
 	freq  [numSymbols]uint32
 	lens  [numSymbols]uint8
 	codes [numSymbols]uint16
+	sym   [numSymbols]uint32 // codes[s]<<8 | lens[s], for emit
 	cb    codeBuilder
 	bw    bitWriter
 }
@@ -59,12 +61,14 @@ func (e *Encoder) Encode(dst, src []byte) []byte {
 	if len(src) > MaxChunkSize {
 		panic(fmt.Sprintf("xpress: chunk of %d bytes exceeds %d", len(src), MaxChunkSize))
 	}
-	e.parse(src)
+	nbits, nraw := e.parse(src)
 	e.freq[endSymbol]++
 	e.cb.build(&e.freq, &e.lens)
 	canonicalCodes(&e.lens, &e.codes)
-
-	nbits, nraw := e.cost()
+	for s, f := range e.freq {
+		nbits += int(f) * int(e.lens[s])
+		e.sym[s] = uint32(e.codes[s])<<8 | uint32(e.lens[s])
+	}
 	size := tableBytes + streamSize(nbits, nraw)
 	start := len(dst)
 	dst = slices.Grow(dst, size)[:start+size]
@@ -85,8 +89,13 @@ func matchSymbol(length, offset uint32) (sym int, offBits uint) {
 }
 
 // parse fills e.seqs with a lazy parse of src and e.freq with the symbol
-// frequencies of its items.
-func (e *Encoder) parse(src []byte) {
+// frequencies of its items, and returns the number of offset bits and raw
+// length bytes the stream will hold.
+//
+// The search is inlined: at each position the chain is searched for a match
+// longer than the one pending from the previous position (lazy evaluation);
+// if none is found the pending match is taken.
+func (e *Encoder) parse(src []byte) (extraBits, nraw int) {
 	e.freq = [numSymbols]uint32{}
 	if e.seqs == nil {
 		e.seqs = make([]seq, 0, MaxChunkSize/minMatch+1)
@@ -94,114 +103,198 @@ func (e *Encoder) parse(src []byte) {
 	seqs := e.seqs[:0]
 	mf := &e.mf
 	mf.reset()
+	head4, head3, prev := &mf.head4, &mf.head3, &mf.prev
 	freq := &e.freq
 
 	n := len(src)
 	last := n - 4 // last position the match finder can hash
-	litStart, p, ins := 0, 0, 0
+	lit := 0      // start of the pending literal run
+	// A match found at p-1, kept while p is searched for a longer one.
+	pendLen, pendOff := 0, 0
+	p := 0
 	for p <= last {
-		length, offset := mf.find(src, p, searchDepth, niceLen, farOffset)
-		ins = p + 1
-		if length == 0 {
-			// In a long stretch without matches (incompressible data),
-			// look at fewer and fewer positions.
-			p += 1 + (p-litStart)>>skipShift
-			continue
-		}
-		// Lazy evaluation: prefer a longer match starting one byte later.
-		for length < lazyLen && p+1 <= last {
-			l2, o2 := mf.find(src, p+1, searchDepth, niceLen, farOffset)
-			ins = p + 2
-			if l2 <= length {
-				break
+		v := binary.LittleEndian.Uint32(src[p:])
+		h4, h3 := hash4(v), hash3(v)
+		c := int(head4[h4])
+		prev[uint16(p)] = uint16(c)
+		head4[h4] = uint16(p + 1)
+		c3 := int(head3[h3])
+		head3[h3] = uint16(p + 1)
+
+		limit := min(niceLen, n-p)
+		best, off := max(pendLen, minMatch), 0
+		if best < limit {
+			cur := src[p:]
+			for depth := searchDepth; c != 0; {
+				cp := c - 1
+				if binary.LittleEndian.Uint32(src[cp+best-3:]) == binary.LittleEndian.Uint32(cur[best-3:]) &&
+					binary.LittleEndian.Uint32(src[cp:]) == v {
+					l := 4 + matchLen(src[cp+4:], cur[4:], n-p-4)
+					if l > best {
+						best, off = l, p-cp
+						if l >= limit {
+							break
+						}
+					}
+				}
+				if depth--; depth == 0 {
+					break
+				}
+				c = int(prev[uint16(cp)])
 			}
-			p++
-			length, offset = l2, o2
+			if off == 0 && pendLen == 0 && c3 != 0 && p-(c3-1) <= farOffset &&
+				(binary.LittleEndian.Uint32(src[c3-1:])^v)&0xFFFFFF == 0 {
+				off = p - (c3 - 1)
+			}
 		}
-		for _, b := range src[litStart:p] {
+
+		ins := p + 1 // the next position to add to the chains
+		if off == 0 {
+			if pendLen == 0 {
+				// In a long stretch without matches (incompressible
+				// data), look at fewer and fewer positions.
+				p += 1 + (p-lit)>>skipShift
+				continue
+			}
+			// Nothing beats the match pending at p-1: take it.
+			best, off = pendLen, pendOff
+			p--
+			pendLen = 0
+		} else if best < lazyLen && p < last {
+			pendLen, pendOff = best, off
+			p++
+			continue
+		} else {
+			pendLen = 0
+		}
+
+		// A match of best bytes at offset off starts at p.
+		for _, b := range src[lit:p] {
 			freq[b]++
 		}
-		sym, _ := matchSymbol(uint32(length), uint32(offset))
+		sym, offBits := matchSymbol(uint32(best), uint32(off))
 		freq[sym]++
-		seqs = append(seqs, seq{uint32(p - litStart), uint32(length), uint32(offset)})
-		p += length
+		extraBits += int(offBits)
+		if best >= 18 {
+			nraw++
+			if best-18 >= 255 {
+				nraw += 2
+			}
+		}
+		seqs = append(seqs, seq{uint32(p - lit), uint32(best), uint32(off)})
 		// Insert the positions the match covers. Inside a long match (a
 		// run, or a repeated block) only the last few are worth it, and
 		// skipping the rest keeps runs linear and fast.
+		p += best
 		end := min(p, last+1)
-		if length > skipAfter {
+		if best > skipAfter {
 			ins = max(ins, end-keepTail)
 		}
 		for ; ins < end; ins++ {
 			mf.insert(src, ins)
 		}
-		litStart = p
+		lit = p
 	}
-	if litStart < n {
-		for _, b := range src[litStart:] {
+	if lit < n {
+		for _, b := range src[lit:] {
 			freq[b]++
 		}
-		seqs = append(seqs, seq{lits: uint32(n - litStart)})
+		seqs = append(seqs, seq{lits: uint32(n - lit)})
 	}
 	e.seqs = seqs
-}
-
-// cost returns the number of bits and raw bytes the stream will hold.
-func (e *Encoder) cost() (nbits, nraw int) {
-	for s, f := range e.freq {
-		nbits += int(f) * int(e.lens[s])
-	}
-	for _, q := range e.seqs {
-		if q.length == 0 {
-			continue
-		}
-		nbits += bits.Len32(q.offset) - 1
-		switch {
-		case q.length < 18:
-		case q.length-18 < 255:
-			nraw++
-		default:
-			nraw += 3
-		}
-	}
-	return nbits, nraw
+	return extraBits, nraw
 }
 
 // emit writes the bit stream for e.seqs and the end symbol into out, which
-// must be exactly the size cost implies, and returns the bytes written.
+// must be exactly the size parse and the code lengths imply, and returns the
+// bytes written.
+//
+// It is bitWriter unrolled into locals: bits gather in a 64-bit accumulator
+// and go out 32 at a time (two words, to the two reserved slots), which gives
+// the same layout as writing each word once 17 bits are pending as long as
+// no raw byte intervenes; before raw bytes the accumulator is flushed the
+// exact way.
 func (e *Encoder) emit(out, src []byte) int {
-	w := &e.bw
-	w.init(out)
-	lens, codes := &e.lens, &e.codes
+	tab := &e.sym
+	var (
+		acc          uint64 // pending bits, right-aligned
+		n            uint   // number of pending bits, below 32 between items
+		slot0, slot1 = 0, 2 // reserved word positions, older first
+		pos          = 4    // append position
+	)
 	p := 0
 	for _, q := range e.seqs {
-		for _, b := range src[p : p+int(q.lits)] {
-			w.put(uint32(codes[b]), uint(lens[b]))
-			if w.n > 32 {
-				w.flush()
+		lits := src[p : p+int(q.lits)]
+		p += int(q.lits)
+		for len(lits) >= 2 {
+			a, b := tab[lits[0]], tab[lits[1]]
+			acc = (acc<<(a&15)|uint64(a>>8))<<(b&15) | uint64(b>>8)
+			n += uint(a&15 + b&15)
+			lits = lits[2:]
+			if n >= 32 {
+				n -= 32
+				slot0, slot1, pos = put32(out, uint32(acc>>n), slot0, slot1, pos)
 			}
 		}
-		p += int(q.lits)
+		if len(lits) != 0 {
+			a := tab[lits[0]]
+			acc = acc<<(a&15) | uint64(a>>8)
+			n += uint(a & 15)
+			if n >= 32 {
+				n -= 32
+				slot0, slot1, pos = put32(out, uint32(acc>>n), slot0, slot1, pos)
+			}
+		}
 		if q.length == 0 {
 			continue
 		}
+		p += int(q.length)
 		sym, offBits := matchSymbol(q.length, q.offset)
-		w.put(uint32(codes[sym]), uint(lens[sym]))
+		h := tab[sym]
+		acc = acc<<(h&15) | uint64(h>>8)
+		n += uint(h & 15)
 		if q.length >= 18 {
-			w.flush()
+			for n > 16 {
+				n -= 16
+				out[slot0] = byte(acc >> n)
+				out[slot0+1] = byte(acc >> (n + 8))
+				slot0, slot1 = slot1, pos
+				pos += 2
+			}
 			if v := q.length - 18; v < 255 {
-				w.raw(byte(v))
+				out[pos] = byte(v)
+				pos++
 			} else {
 				v = q.length - minMatch
-				w.raw(255)
-				w.raw(byte(v))
-				w.raw(byte(v >> 8))
+				out[pos] = 255
+				out[pos+1] = byte(v)
+				out[pos+2] = byte(v >> 8)
+				pos += 3
 			}
 		}
-		w.put(q.offset&(1<<offBits-1), offBits)
-		w.flush()
-		p += int(q.length)
+		acc = acc<<offBits | uint64(q.offset&(1<<offBits-1))
+		n += offBits
+		if n >= 32 {
+			n -= 32
+			slot0, slot1, pos = put32(out, uint32(acc>>n), slot0, slot1, pos)
+		}
 	}
-	w.put(uint32(codes[endSymbol]), uint(lens[endSymbol]))
+	h := tab[endSymbol]
+	acc = acc<<(h&15) | uint64(h>>8)
+	n += uint(h & 15)
+	w := &e.bw
+	*w = bitWriter{out: out, acc: acc, n: n, slot0: slot0, slot1: slot1, pos: pos}
 	return w.finish()
+}
+
+// put32 writes 32 bits as two words into the reserved slots, reserves two
+// new ones, and returns the new slot and append positions.
+func put32(out []byte, v uint32, slot0, slot1, pos int) (int, int, int) {
+	if slot1 == slot0+2 {
+		binary.LittleEndian.PutUint32(out[slot0:], v<<16|v>>16)
+	} else {
+		binary.LittleEndian.PutUint16(out[slot0:], uint16(v>>16))
+		binary.LittleEndian.PutUint16(out[slot1:], uint16(v))
+	}
+	return pos, pos + 2, pos + 4
 }

@@ -7,6 +7,7 @@ import "slices"
 type codeBuilder struct {
 	keys  [numSymbols]uint64 // freq<<16 | symbol, for used symbols
 	depth [numSymbols]uint32 // in-place tree construction workspace
+	start [numSymbols]uint16 // counting sort bucket starts
 }
 
 // build sets lens to the lengths of a complete prefix code for the symbols
@@ -16,12 +17,7 @@ type codeBuilder struct {
 // must be nonzero.
 func (b *codeBuilder) build(freq *[numSymbols]uint32, lens *[numSymbols]uint8) {
 	*lens = [numSymbols]uint8{}
-	keys := b.keys[:0]
-	for s, f := range freq {
-		if f != 0 {
-			keys = append(keys, uint64(f)<<16|uint64(s))
-		}
-	}
+	keys := b.sortSymbols(freq)
 	switch len(keys) {
 	case 0:
 		panic("xpress: building a code for no symbols")
@@ -34,7 +30,6 @@ func (b *codeBuilder) build(freq *[numSymbols]uint32, lens *[numSymbols]uint8) {
 		lens[s], lens[partner] = 1, 1
 		return
 	}
-	slices.Sort(keys)
 	n := len(keys)
 	a := b.depth[:n]
 	for i, k := range keys {
@@ -56,6 +51,35 @@ func (b *codeBuilder) build(freq *[numSymbols]uint32, lens *[numSymbols]uint8) {
 			i++
 		}
 	}
+}
+
+// sortSymbols returns freq<<16 | symbol for the used symbols, ascending. A
+// counting sort on the frequency puts them in order, except that all
+// frequencies of numSymbols-1 or more share the last bucket, which is then
+// sorted by comparison (it holds few symbols).
+func (b *codeBuilder) sortSymbols(freq *[numSymbols]uint32) []uint64 {
+	const top = numSymbols - 1
+	var count [numSymbols]uint16
+	for _, f := range freq {
+		count[min(f, top)]++
+	}
+	used := numSymbols - int(count[0])
+	start := &b.start
+	total := uint16(0)
+	for f := 1; f < numSymbols; f++ {
+		start[f] = total
+		total += count[f]
+	}
+	keys := b.keys[:used]
+	for s, f := range freq {
+		if f != 0 {
+			i := &start[min(f, top)]
+			keys[*i&(numSymbols-1)] = uint64(f)<<16 | uint64(s)
+			*i++
+		}
+	}
+	slices.Sort(keys[used-int(count[top]):])
+	return keys
 }
 
 // minimumRedundancy replaces the ascending weights in a (len(a) >= 2) by the

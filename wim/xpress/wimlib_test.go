@@ -171,6 +171,7 @@ func TestWimlibRatio(t *testing.T) {
 }
 
 func benchWimlib(b *testing.B, data []byte) {
+	b.Helper()
 	z, err := wimlibc.NewCompressor(wimlibc.XPRESS, benchChunk, wimlibc.DefaultLevel)
 	if err != nil {
 		b.Fatal(err)

@@ -472,9 +472,7 @@ func TestHuffmanOptimal(t *testing.T) {
 	var b codeBuilder
 	for i, tt := range tests {
 		var f [numSymbols]uint32
-		for s, v := range tt.freq {
-			f[s] = v
-		}
+		copy(f[:], tt.freq)
 		var lens [numSymbols]uint8
 		b.build(&f, &lens)
 		cost := 0
