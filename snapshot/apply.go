@@ -84,7 +84,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	if err != nil {
 		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", &os.PathError{Op: "open", Path: target, Err: err})
 	}
-	defer unix.Close(rootFD)
+	defer closeFD(rootFD)
 	abs, err := filepath.Abs(target)
 	if err != nil {
 		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
@@ -162,8 +162,13 @@ type linkGroup struct {
 	hash wim.Hash
 }
 
-// applier is the state of one Apply. The walk (creating entries) runs on
-// Apply's goroutine; workers write file contents and file metadata.
+// smallFile is the size up to which the walking goroutine writes a file
+// itself instead of queueing it for a worker.
+const smallFile = 64 << 10
+
+// applier is the state of one Apply. The walk (creating entries, and
+// writing files up to smallFile) runs on Apply's goroutine; workers write
+// the contents and metadata of larger files.
 type applier struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -186,8 +191,8 @@ type applier struct {
 
 	path     []string // components of the entry being created
 	links    map[uint64]*linkGroup
+	smallBuf []byte // the walker's buffer for files it writes itself
 	lastProg time.Time
-	xpath    []byte
 }
 
 func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
@@ -280,7 +285,7 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 	}
 	name := e.Name
 	err := unix.Mkdirat(dfd, name, 0o700)
-	if err == unix.EEXIST {
+	if errors.Is(err, unix.EEXIST) {
 		var st unix.Stat_t
 		if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			if err = unix.Unlinkat(dfd, name, 0); err == nil {
@@ -299,7 +304,7 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		a.warn(true, fmt.Errorf("open directory: %w", err))
 		return nil
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	a.dirs.Add(1)
 	if err := a.dir(fd, e); err != nil {
 		return err
@@ -313,7 +318,7 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 // removed and mk runs again.
 func replaceNode(dfd int, name string, mk func() error) error {
 	err := mk()
-	if err != unix.EEXIST {
+	if !errors.Is(err, unix.EEXIST) {
 		return err
 	}
 	var st unix.Stat_t
@@ -357,10 +362,18 @@ func (a *applier) regular(dfd int, e *wim.Entry) {
 		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", len(e.Named)))
 	}
 	a.files.Add(1)
+	if e.Data.Size <= smallFile {
+		// Handing a small file to a worker costs more than writing it.
+		if a.smallBuf == nil {
+			a.smallBuf = make([]byte, smallFile)
+		}
+		a.writeFile(fileJob{fd: fd, e: e, path: a.path}, a.smallBuf)
+		return
+	}
 	select {
 	case a.jobs <- fileJob{fd: fd, e: e, path: slices.Clone(a.path)}:
 	case <-a.ctx.Done():
-		unix.Close(fd)
+		closeFD(fd) // still empty
 	}
 }
 
@@ -371,7 +384,7 @@ func (a *applier) hardlink(dfd int, name string, g *linkGroup) error {
 		return err
 	}
 	if ofd != a.rootFD {
-		defer unix.Close(ofd)
+		defer closeFD(ofd)
 	}
 	old := g.path[len(g.path)-1]
 	return replaceNode(dfd, name, func() error { return unix.Linkat(ofd, old, dfd, name, 0) })
@@ -384,7 +397,7 @@ func (a *applier) openPath(comps []string) (int, error) {
 	for _, c := range comps {
 		next, err := openDir(fd, c, true)
 		if fd != a.rootFD {
-			unix.Close(fd)
+			closeFD(fd)
 		}
 		if err != nil {
 			return -1, err
@@ -421,7 +434,7 @@ func (a *applier) linkTarget(e *wim.Entry) (string, error) {
 			return "", fmt.Errorf("reparse data: %w", err)
 		}
 		data, err = io.ReadAll(io.LimitReader(rc, 1<<16))
-		rc.Close()
+		closeRead(rc)
 		if err != nil {
 			return "", fmt.Errorf("reparse data: %w", err)
 		}

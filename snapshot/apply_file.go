@@ -46,36 +46,52 @@ func (a *applier) worker() {
 	defer a.wg.Done()
 	var buf []byte
 	for j := range a.jobs {
-		if a.ctx.Err() == nil {
-			if buf == nil {
-				buf = make([]byte, 1<<20)
-			}
-			a.writeFile(j, buf)
+		if a.ctx.Err() != nil {
+			closeFD(j.fd) // still empty
+			continue
 		}
-		unix.Close(j.fd)
+		if buf == nil {
+			buf = make([]byte, 1<<20)
+		}
+		a.writeFile(j, buf)
 	}
 }
 
-// writeFile writes the contents and metadata of one regular file.
+// writeFile writes the contents and metadata of one regular file and
+// closes it. A failed write or close skips the file, or ends the apply
+// when the disk is full.
 func (a *applier) writeFile(j fileJob, buf []byte) {
-	h := j.e.Data.Hash
-	if !h.IsZero() {
+	err := a.fillFile(j, buf)
+	if cerr := unix.Close(j.fd); err == nil && cerr != nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	if err == nil {
+		return
+	}
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		a.setFatal(fmt.Errorf("snapshot: writing %s: %w", a.display(j.path), err))
+		return
+	}
+	if a.ctx.Err() == nil {
+		a.warnPath(j.path, true, err)
+	}
+}
+
+// fillFile writes the contents of one regular file, then its metadata,
+// whose problems it reports as warnings. It returns the error that stopped
+// the contents.
+func (a *applier) fillFile(j fileJob, buf []byte) error {
+	if h := j.e.Data.Hash; !h.IsZero() {
 		n, err := a.writeContents(j.fd, h, buf)
 		a.bytes.Add(n)
 		if err != nil {
-			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
-				a.setFatal(fmt.Errorf("snapshot: writing %s: %w", a.display(j.path), err))
-				return
-			}
-			if a.ctx.Err() == nil {
-				a.warnPath(j.path, true, err)
-			}
-			return
+			return err
 		}
 	}
 	if errs := a.metaErrors(j.fd, j.e, false); len(errs) > 0 {
 		a.warnPath(j.path, false, errors.Join(errs...))
 	}
+	return nil
 }
 
 // metaErrors sets owner, xattrs, mode and times of the open file or
@@ -112,7 +128,7 @@ func (a *applier) writeContents(fd int, h wim.Hash, buf []byte) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("open stream: %w", err)
 	}
-	defer rc.Close()
+	defer closeRead(rc)
 	const block = 32 << 10
 	var off int64
 	for {

@@ -123,8 +123,12 @@ func TestApplyReplacesSymlinkInTarget(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(outside, "victim"), []byte("keep"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	os.Symlink(outside, filepath.Join(target, "d"))
-	os.Symlink(filepath.Join(outside, "victim"), filepath.Join(target, "f"))
+	if err := os.Symlink(outside, filepath.Join(target, "d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "victim"), filepath.Join(target, "f")); err != nil {
+		t.Fatal(err)
+	}
 	store := newMemStore()
 	h, _ := store.AddStream(bytes.NewReader([]byte("new")), 3)
 	m := &wim.Metadata{Root: &wim.Entry{Attributes: wim.AttrDirectory, Children: []*wim.Entry{

@@ -2,13 +2,12 @@ package snapshot
 
 import (
 	"io"
-
-	"github.com/wimsnap/wimsnap/wim"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 

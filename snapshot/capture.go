@@ -101,7 +101,7 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 	if err != nil {
 		return nil, c.stats, fmt.Errorf("snapshot: capture root: %w", &os.PathError{Op: "open", Path: root, Err: err})
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	var st unix.Stat_t
 	if err := fstat(fd, &st); err != nil {
 		return nil, c.stats, fmt.Errorf("snapshot: capture root: %w", &os.PathError{Op: "stat", Path: root, Err: err})
@@ -288,7 +288,7 @@ func (c *capturer) subdir(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry
 		c.warn(true, fmt.Errorf("open directory: %w", err))
 		return nil, nil
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	if err := fstat(fd, st); err != nil {
 		c.warn(true, fmt.Errorf("stat: %w", err))
 		return nil, nil
@@ -417,7 +417,7 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 		c.warn(true, fmt.Errorf("open: %w", err))
 		return false, nil
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	ino, dev := st.Ino, st.Dev
 	if err := fstat(fd, st); err != nil || st.Ino != ino || st.Dev != dev || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		c.warn(true, errors.New("file was replaced during capture"))

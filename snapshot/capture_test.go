@@ -46,7 +46,9 @@ func TestCaptureVanishedFile(t *testing.T) {
 	opts := CaptureOptions{Warn: warns.add}
 	opts.beforeOpen = func(path string) {
 		if filepath.Base(path) == "b" || filepath.Base(path) == "d" {
-			os.Remove(path)
+			if err := os.Remove(path); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
@@ -94,11 +96,19 @@ func TestCaptureSizeChanged(t *testing.T) {
 	sink := changingSink{newMemStore(), func() {
 		switch filepath.Base(current) {
 		case "grow":
-			f, _ := os.OpenFile(current, os.O_APPEND|os.O_WRONLY, 0)
-			f.WriteString("more")
-			f.Close()
+			f, err := os.OpenFile(current, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, err = f.WriteString("more")
+			if err := errors.Join(err, f.Close()); err != nil {
+				t.Error(err)
+			}
 		case "shrink":
-			os.Truncate(current, 10)
+			if err := os.Truncate(current, 10); err != nil {
+				t.Error(err)
+			}
 		}
 	}}
 	m, st, err := Capture(t.Context(), src, sink, opts)
@@ -114,6 +124,7 @@ func TestCaptureSizeChanged(t *testing.T) {
 // calling thread, which must be locked and never unlocked, so that root
 // is refused by file modes like any user. Without root it does nothing.
 func dropDACCaps(t *testing.T) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		return
 	}
@@ -141,7 +152,11 @@ func TestCaptureUnreadable(t *testing.T) {
 	if err := os.Chmod(filepath.Join(src, "closed"), 0); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.Chmod(filepath.Join(src, "closed"), 0o755) })
+	t.Cleanup(func() {
+		if err := os.Chmod(filepath.Join(src, "closed"), 0o755); err != nil {
+			t.Error(err)
+		}
+	})
 	type result struct {
 		m     *wim.Metadata
 		st    CaptureStats
@@ -184,8 +199,12 @@ func TestCaptureUpdateReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	future := time.Now().Add(time.Hour)
-	os.Chtimes(filepath.Join(src, "b"), future, future)
-	os.Chmod(filepath.Join(src, "dir/d"), 0o600)
+	if err := os.Chtimes(filepath.Join(src, "b"), future, future); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(src, "dir/d"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var opened []string
 	opts := CaptureOptions{Update: m1}
 	opts.beforeOpen = func(p string) { opened = append(opened, filepath.Base(p)) }
@@ -262,7 +281,9 @@ func TestCaptureCancelWhileReading(t *testing.T) {
 	if err := f.Truncate(64 << 30); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	var read int64
 	_, _, err = Capture(ctx, src, discardSink{cancel, &read}, CaptureOptions{})
@@ -395,7 +416,11 @@ func TestCaptureCrossMounts(t *testing.T) {
 	if err := unix.Mount("wimsnap-test", mnt, "tmpfs", 0, "size=1m"); err != nil {
 		t.Skipf("cannot mount a tmpfs: %v", err)
 	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			t.Error(err)
+		}
+	})
 	writeFiles(t, mnt, map[string]string{"inside": "x"})
 	var last Progress
 	m, st, err := Capture(t.Context(), src, newMemStore(), CaptureOptions{Progress: func(p Progress) { last = p }})

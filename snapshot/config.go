@@ -187,7 +187,7 @@ func (c *Config) Excluded(rel string, isDir bool) bool {
 	if !excludedAbove {
 		return false
 	}
-	return !(isDir && c.exceptionBelow(rel))
+	return !isDir || !c.exceptionBelow(rel)
 }
 
 // exceptionBelow reports whether an anchored exception names a path inside

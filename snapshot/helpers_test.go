@@ -29,7 +29,7 @@ func (m *memStore) AddStream(r io.Reader, size int64) (wim.Hash, error) {
 	b := make([]byte, size)
 	if _, err := io.ReadFull(r, b); err != nil {
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			return wim.Hash{}, fmt.Errorf("%w: %v", wim.ErrSizeChanged, err)
+			return wim.Hash{}, fmt.Errorf("%w: %w", wim.ErrSizeChanged, err)
 		}
 		return wim.Hash{}, err
 	}
@@ -76,7 +76,6 @@ func captureWIM(t *testing.T, src, path string, opts CaptureOptions, wopts ...wi
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	w, err := wim.NewWriter(f, wopts...)
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +97,9 @@ func captureWIM(t *testing.T, src, path string, opts CaptureOptions, wopts ...wi
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return st
 }
 
@@ -108,7 +110,11 @@ func openWIM(t *testing.T, path string) (*wim.Reader, *wim.Metadata) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
+	t.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	fi, err := f.Stat()
 	if err != nil {
 		t.Fatal(err)

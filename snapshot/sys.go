@@ -30,6 +30,14 @@ func openDir(dfd int, name string, noFollow bool) (int, error) {
 	}
 }
 
+// closeFD closes fd, a directory or a file that was only read or was left
+// empty: closing it loses no data, so there is no error to act on. A file
+// with written contents is closed by writeFile, which checks.
+func closeFD(fd int) { _ = unix.Close(fd) }
+
+// closeRead closes c, which was only read; its error has nothing to act on.
+func closeRead(c io.Closer) { _ = c.Close() }
+
 func fstat(fd int, st *unix.Stat_t) error {
 	for {
 		if err := unix.Fstat(fd, st); err != unix.EINTR {
@@ -69,11 +77,11 @@ func (c *capturer) readXattrs(fd int, path []byte) ([]wim.Xattr, error) {
 		} else {
 			n, err = llistxattr(path, c.xlist)
 		}
-		if err == unix.ERANGE {
+		if errors.Is(err, unix.ERANGE) {
 			c.xlist = make([]byte, 2*len(c.xlist))
 			continue
 		}
-		if err != unix.EINTR {
+		if !errors.Is(err, unix.EINTR) {
 			break
 		}
 	}
@@ -127,12 +135,12 @@ func (c *capturer) getXattr(fd int, path, name []byte) ([]byte, error) {
 		} else {
 			n, err = lgetxattr(path, cname, c.xval)
 		}
-		switch err {
-		case nil:
+		switch {
+		case err == nil:
 			return c.xval[:n], nil
-		case unix.ERANGE:
+		case errors.Is(err, unix.ERANGE):
 			c.xval = make([]byte, 2*len(c.xval))
-		case unix.EINTR:
+		case errors.Is(err, unix.EINTR):
 		default:
 			return nil, err
 		}

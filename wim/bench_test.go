@@ -69,7 +69,7 @@ func BenchmarkWriter(b *testing.B) {
 				if err := w.Close(); err != nil {
 					b.Fatal(err)
 				}
-				f.Close()
+				closeFile(b, f)
 			}
 		})
 	}
@@ -104,7 +104,7 @@ func BenchmarkReadStreams(b *testing.B) {
 	if err := w.Close(); err != nil {
 		b.Fatal(err)
 	}
-	f.Close()
+	closeFile(b, f)
 	raw, _ := os.ReadFile(path)
 	r, err := NewReader(bytes.NewReader(raw), int64(len(raw)))
 	if err != nil {
@@ -122,7 +122,9 @@ func BenchmarkReadStreams(b *testing.B) {
 			if _, err := io.CopyBuffer(io.Discard, rc, buf); err != nil {
 				b.Fatal(err)
 			}
-			rc.Close()
+			if err := rc.Close(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }

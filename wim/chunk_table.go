@@ -71,7 +71,7 @@ func (t *chunkTable) load(i int64) error {
 	}
 	t.raw = t.raw[:need]
 	if _, err := t.r.ReadAt(t.raw, t.res.offset+first*t.width); err != nil {
-		return fmt.Errorf("%w: resource at offset %d: reading chunk table: %v", ErrFormat, t.res.offset, err)
+		return fmt.Errorf("%w: resource at offset %d: reading chunk table: %w", ErrFormat, t.res.offset, err)
 	}
 	t.block = t.block[:0]
 	for j := int64(0); j < count; j++ {

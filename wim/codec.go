@@ -21,8 +21,9 @@ func newDecoder(c Compression) (chunkDecoder, error) {
 	switch c {
 	case CompressXPRESS:
 		return xpress.NewDecoder(), nil
+	default:
+		return nil, fmt.Errorf("%w: compression %v (LZX and LZMS are not supported yet)", ErrUnsupported, c)
 	}
-	return nil, fmt.Errorf("%w: compression %v (LZX and LZMS are not supported yet)", ErrUnsupported, c)
 }
 
 // newEncoder returns an encoder for codec c.
@@ -30,6 +31,7 @@ func newEncoder(c Compression) (chunkEncoder, error) {
 	switch c {
 	case CompressXPRESS:
 		return xpress.NewEncoder(), nil
+	default:
+		return nil, fmt.Errorf("%w: writing compression %v (only none and xpress are supported yet)", ErrUnsupported, c)
 	}
-	return nil, fmt.Errorf("%w: writing compression %v (only none and xpress are supported yet)", ErrUnsupported, c)
 }

@@ -10,6 +10,7 @@ import (
 // fuzzSeeds adds the WIMs this package writes and those in testdata (made
 // by wimlib-imagex) as seeds.
 func fuzzSeeds(f *testing.F) [][]byte {
+	f.Helper()
 	var seeds [][]byte
 	for _, c := range []Compression{CompressNone, CompressXPRESS} {
 		seeds = append(seeds, smallWIM(f, c))
@@ -25,17 +26,16 @@ func fuzzSeeds(f *testing.F) [][]byte {
 
 // smallWIM returns a WIM of a few small entries: fuzzing works best on
 // inputs of a few KiB.
-func smallWIM(f testing.TB, c Compression) []byte {
-	f.Helper()
-	path := filepath.Join(f.TempDir(), "small.wim")
+func smallWIM(tb testing.TB, c Compression) []byte {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "small.wim")
 	out, err := os.Create(path)
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer out.Close()
 	w, err := NewWriter(out, WithCompression(c), WithIntegrity(true))
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	text := bytes.Repeat([]byte("wimsnap fuzz seed "), 40)
 	h1, _ := w.AddStream(bytes.NewReader(text), int64(len(text)))
@@ -49,14 +49,15 @@ func smallWIM(f testing.TB, c Compression) []byte {
 		{Name: "s", Attributes: AttrReparsePoint, SecurityID: -1, ReparseTag: ReparseTagSymlink, Reparse: Stream{Hash: h2}},
 	}}
 	if err := w.AddImage(&Metadata{Root: root}, ImageInfo{Name: "seed"}); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
+	closeFile(tb, out)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	return b
 }

@@ -130,6 +130,8 @@ func checkChunkSize(c Compression, size uint32) error {
 		lo, hi = 4096, 65536
 	case CompressLZMS:
 		hi = 1 << 30
+	case CompressNone, CompressLZX:
+		// 32 KiB to 2 MiB
 	}
 	if size < lo || size > hi || size&(size-1) != 0 {
 		return fmt.Errorf("%w: chunk size %d for %v (want a power of two in %d..%d)", ErrFormat, size, c, lo, hi)
@@ -167,6 +169,7 @@ func compressionFlags(c Compression) uint32 {
 		return flagCompression | flagCompressLZX
 	case CompressLZMS:
 		return flagCompression | flagCompressLZMS
+	default: // CompressNone
+		return 0
 	}
-	return 0
 }

@@ -28,8 +28,7 @@ func readAll(b []byte) error {
 					return err
 				}
 				_, err = io.Copy(io.Discard, rc)
-				rc.Close()
-				if err != nil {
+				if err := errors.Join(err, rc.Close()); err != nil {
 					return err
 				}
 			}

@@ -20,7 +20,11 @@ func openWIM(t *testing.T, path string) *wim.Reader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
+	t.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	st, err := f.Stat()
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +128,9 @@ func TestWimlibVerifiesOurs(t *testing.T) {
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
-			f.Close()
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
 			wimtest.Wimlib(t, "verify", path)
 			info := wimtest.Wimlib(t, "info", path, "1")
 			for _, want := range []string{"Name:                   mine", "Description:            desc", "Hard Link Bytes:        250000"} {

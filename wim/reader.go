@@ -78,7 +78,7 @@ func (r *Reader) rawResource(what string, res resHdr, limit int64) ([]byte, erro
 	}
 	b := make([]byte, res.size)
 	if _, err := r.ra.ReadAt(b, res.offset); err != nil {
-		return nil, fmt.Errorf("%w: reading %s at offset %d: %v", ErrFormat, what, res.offset, err)
+		return nil, fmt.Errorf("%w: reading %s at offset %d: %w", ErrFormat, what, res.offset, err)
 	}
 	return b, nil
 }
@@ -172,7 +172,7 @@ func (r *Reader) readBlob(bl *blob) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
+	defer closeStream(s)
 	b := make([]byte, 0, min(bl.res.size, 64<<20))
 	for {
 		if len(b) == cap(b) {

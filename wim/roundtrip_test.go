@@ -78,7 +78,6 @@ func writeTestWIM(t *testing.T, c Compression, images int, opts ...WriterOption)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	w, err := NewWriter(f, append([]WriterOption{WithCompression(c), WithNow(func() time.Time { return time.Unix(1700000000, 0) })}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +93,17 @@ func writeTestWIM(t *testing.T, c Compression, images int, opts ...WriterOption)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	closeFile(t, f)
 	return path, ms
+}
+
+// closeFile closes f, which the test wrote, and fails the test if that
+// fails.
+func closeFile(t testing.TB, f *os.File) {
+	t.Helper()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func openTestWIM(t *testing.T, path string) *Reader {
@@ -150,8 +159,7 @@ func checkContents(t *testing.T, r *Reader, m *Metadata) {
 				return err
 			}
 			n, err := io.Copy(io.Discard, rc)
-			rc.Close()
-			if err != nil {
+			if err := errors.Join(err, rc.Close()); err != nil {
 				return err
 			}
 			if n != s.Size {
@@ -244,7 +252,7 @@ func TestAppendKeepsOldImages(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	closeFile(t, f)
 	r := openTestWIM(t, path)
 	if err := r.Verify(nil); err != nil {
 		t.Fatal(err)
@@ -264,7 +272,6 @@ func TestShortStreamIsSizeChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	w, err := NewWriter(f)
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +290,7 @@ func TestShortStreamIsSizeChanged(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	closeFile(t, f)
 	r := openTestWIM(t, f.Name())
 	if err := r.Verify(nil); err != nil {
 		t.Fatal(err)
@@ -294,7 +302,6 @@ func TestMissingStreamRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	w, err := NewWriter(f)
 	if err != nil {
 		t.Fatal(err)
@@ -303,6 +310,7 @@ func TestMissingStreamRejected(t *testing.T) {
 	if err := w.AddImage(&Metadata{Root: root}, ImageInfo{}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("dangling stream: %v, want ErrNotFound", err)
 	}
+	closeFile(t, f)
 }
 
 // TestAbortRestoresAppendedFile: an append that is aborted after writing
@@ -317,7 +325,6 @@ func TestAbortRestoresAppendedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	w, _, err := OpenAppend(f)
 	if err != nil {
 		t.Fatal(err)
@@ -332,6 +339,7 @@ func TestAbortRestoresAppendedFile(t *testing.T) {
 	if _, err := w.AddStream(bytes.NewReader(data), int64(len(data))); err == nil {
 		t.Error("AddStream after Abort succeeded")
 	}
+	closeFile(t, f)
 	after, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

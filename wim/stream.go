@@ -69,11 +69,15 @@ func (s *streamReader) Read(p []byte) (int, error) {
 	}
 	var n int
 	if s.raw != nil {
-		n, s.err = s.raw.Read(p[:min(int64(len(p)), s.remain)])
-		if n == 0 && s.err == nil || s.err == io.EOF && int64(n) < s.remain {
+		var err error
+		n, err = s.raw.Read(p[:min(int64(len(p)), s.remain)])
+		switch {
+		case n == 0 && err == nil || err == io.EOF && int64(n) < s.remain:
 			s.err = fmt.Errorf("%w: blob %x: resource at offset %d ends early", ErrFormat, s.b.hash, s.b.res.offset)
-		} else if s.err == io.EOF {
+		case err == io.EOF:
 			s.err = nil
+		default:
+			s.err = err
 		}
 	} else {
 		if s.pos == len(s.out) {
@@ -100,7 +104,7 @@ func (s *streamReader) loadChunk() error {
 	}
 	s.in = s.in[:stored]
 	if _, err := s.r.ra.ReadAt(s.in, off); err != nil {
-		return fmt.Errorf("%w: blob %x: reading chunk %d at offset %d: %v", ErrFormat, s.b.hash, s.next, off, err)
+		return fmt.Errorf("%w: blob %x: reading chunk %d at offset %d: %w", ErrFormat, s.b.hash, s.next, off, err)
 	}
 	if stored == size {
 		s.out = append(s.out[:0], s.in...)
@@ -134,3 +138,7 @@ func (s *streamReader) Close() error {
 	s.err = fmt.Errorf("wim: read of closed stream")
 	return nil
 }
+
+// closeStream closes a reader that OpenStream returned. Its Close never
+// fails, so there is no error to check.
+func closeStream(c io.Closer) { _ = c.Close() }

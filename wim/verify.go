@@ -77,7 +77,7 @@ func (r *Reader) verifyBlob(b *blob, buf []byte, report func(int64)) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer closeStream(s)
 	for {
 		n, err := s.Read(buf)
 		report(int64(n))

@@ -68,7 +68,7 @@ func (w *Writer) Abort() error {
 
 // abortWith aborts and returns cause joined with any error of the restore.
 func (w *Writer) abortWith(cause error) error {
-	w.setErr(errors.New("wim: writer aborted"))
+	_ = w.setErr(errors.New("wim: writer aborted")) // keeps an earlier error
 	if w.pipe != nil {
 		_ = w.pipe.close()
 		w.pipe = nil

@@ -101,7 +101,7 @@ func (w *Writer) Close() error {
 		return w.getErr()
 	}
 	if err := w.pipe.close(); err != nil {
-		w.setErr(err)
+		_ = w.setErr(err) // read back below with getErr
 	}
 	w.pipe = nil
 	err := w.getErr()

@@ -70,7 +70,7 @@ func parseXML(b []byte, imageCount int) ([]ImageInfo, error) {
 	text := strings.TrimRight(string(utf16.Decode(u)), "\x00")
 	var root XMLNode
 	if err := xml.Unmarshal([]byte(text), &root); err != nil {
-		return nil, fmt.Errorf("%w: XML data: %v", ErrFormat, err)
+		return nil, fmt.Errorf("%w: XML data: %w", ErrFormat, err)
 	}
 	if root.XMLName.Local != "WIM" {
 		return nil, fmt.Errorf("%w: XML data: root element %q, want WIM", ErrFormat, root.XMLName.Local)

@@ -61,23 +61,33 @@ func (a *app) runAppend(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	hdr, err := readForAppend(f, spec)
-	if err != nil {
-		return err
+	hdr, res, err := a.appendTo(ctx, f, spec, cfg)
+	// f was written: a failed Close may have lost data.
+	if cerr := f.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
 	}
-	w, r, err := wim.OpenAppend(f, spec.writerOptions(a.now, true, hdr.HasIntegrity)...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", spec.wimfile, err)
-	}
-	res, err := a.appendImage(ctx, w, r, spec, cfg)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
 		return err
 	}
 	return a.finishCapture(spec, res, int(hdr.ImageCount)+1, hdr.Compression, start)
+}
+
+// appendTo appends the new image to the WIM open in f and syncs f. It
+// returns the WIM's header as it was before.
+func (a *app) appendTo(ctx context.Context, f *os.File, spec *captureSpec, cfg *snapshot.Config) (wim.Header, captureResult, error) {
+	hdr, err := readForAppend(f, spec)
+	if err != nil {
+		return hdr, captureResult{}, err
+	}
+	w, r, err := wim.OpenAppend(f, spec.writerOptions(a.now, true, hdr.HasIntegrity)...)
+	if err != nil {
+		return hdr, captureResult{}, fmt.Errorf("%s: %w", spec.wimfile, err)
+	}
+	res, err := a.appendImage(ctx, w, r, spec, cfg)
+	if err != nil {
+		return hdr, res, err
+	}
+	return hdr, res, f.Sync()
 }
 
 // appendImage loads the --update-of image and captures into w.

@@ -73,6 +73,10 @@ func openWIM(name string) (*os.File, *wim.Reader, error) {
 	return f, r, nil
 }
 
+// closeRead closes f, a file that was only read: closing it loses no data,
+// so there is no error to act on. A file written is closed and checked.
+func closeRead(f *os.File) { _ = f.Close() }
+
 // splitApplyArgs splits "WIMFILE [IMAGE] TARGET".
 func splitApplyArgs(args []string) (wimfile, image, target string) {
 	if len(args) == 3 {
@@ -183,7 +187,7 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer closeRead(f)
 	idx, err := selectImage(r, spec.image)
 	if err != nil {
 		return err

@@ -52,7 +52,7 @@ func (a *app) runDir(name, image string, detailed bool) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer closeRead(f)
 	idx, err := selectImage(r, image)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +103,17 @@ func makeTree(t *testing.T, dir string) {
 func compareTrees(t *testing.T, want, got string) {
 	t.Helper()
 	wimtest.CompareTrees(t, want, got, wimtest.CompareOptions{})
+}
+
+// removeAtEnd removes path when the test ends; a path that was never
+// created is fine.
+func removeAtEnd(t *testing.T, path string) {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Error(err)
+		}
+	})
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -221,7 +233,7 @@ func TestEndToEnd(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(src, "new.txt"), []byte("new"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		defer os.Remove(filepath.Join(src, "new.txt"))
+		removeAtEnd(t, filepath.Join(src, "new.txt"))
 		res := runBin(t, bin, nil, "append", src, awim, "--name=src")
 		if res.code != exitFailure || !strings.Contains(res.stderr, `"src" is already used`) {
 			t.Fatalf("append with a taken name: exit %d, stderr %q", res.code, res.stderr)
@@ -273,7 +285,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("capture into the source", func(t *testing.T) {
 		self := filepath.Join(src, "self.wim")
-		defer os.Remove(self)
+		removeAtEnd(t, self)
 		mustRun(t, bin, 0, "capture", src, self)
 		mustRun(t, bin, 0, "append", src, self, "--name=again")
 		for _, image := range []string{"1", "2"} {
@@ -358,9 +370,13 @@ func TestInterrupt(t *testing.T) {
 	if err := f.Truncate(64 << 30); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(tmp, "out", "big.wim")
-	os.Mkdir(filepath.Dir(out), 0o755)
+	if err := os.Mkdir(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "capture", src, out)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
@@ -368,13 +384,21 @@ func TestInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatalf("SIGINT: %v", err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("wait: %v", err)
+		}
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
+		if err := cmd.Process.Kill(); err != nil {
+			t.Errorf("kill: %v", err)
+		}
 		t.Fatal("capture did not stop within 30 s of SIGINT")
 	}
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {

@@ -17,7 +17,7 @@ func loadConfig(path string) (*snapshot.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer closeRead(f)
 	cfg, err := snapshot.ParseConfig(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

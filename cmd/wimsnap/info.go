@@ -151,7 +151,7 @@ func (a *app) runInfo(name, image string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer closeRead(f)
 	doc := infoJSON{WIM: name, Header: newHeaderJSON(r.Header()), Images: []imageJSON{}}
 	if st, err := f.Stat(); err == nil {
 		doc.Size = st.Size()

@@ -35,7 +35,10 @@ func main() {
 	}
 	stopProfile := startProfile(a.lookup)
 	code := a.run(ctx, os.Args[1:])
-	stopProfile()
+	if err := stopProfile(); err != nil {
+		// Profiles are for measuring; the run's exit code stands.
+		fmt.Fprintf(a.stderr, "wimsnap: %v\n", err)
+	}
 	stop()
 	os.Exit(code)
 }

@@ -164,7 +164,7 @@ func TestSelectImage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := selectImage(tt.set, tt.spec)
 			switch {
-			case tt.err == errUsage:
+			case errors.Is(tt.err, errUsage):
 				var ue *usageError
 				if !errors.As(err, &ue) {
 					t.Fatalf("err = %v, want a usage error", err)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"runtime/pprof"
 )
@@ -8,35 +10,48 @@ import (
 // startProfile writes a CPU profile to the file named by the environment
 // variable WIMSNAP_CPUPROFILE, and a heap profile at the end to the file
 // named by WIMSNAP_MEMPROFILE, for measuring; the returned function stops
-// them. Without the variables it does nothing.
-func startProfile(lookup lookupFunc) func() {
+// them and returns what went wrong with either file. Without the variables
+// it does nothing.
+func startProfile(lookup lookupFunc) func() error {
 	stopCPU := startCPUProfile(lookup)
-	return func() {
-		stopCPU()
+	return func() error {
+		err := stopCPU()
 		if path, ok := lookup("WIMSNAP_MEMPROFILE"); ok && path != "" {
-			if f, err := os.Create(path); err == nil {
-				_ = pprof.Lookup("heap").WriteTo(f, 0)
-				f.Close()
-			}
+			err = errors.Join(err, writeHeapProfile(path))
 		}
+		return err
 	}
 }
 
-func startCPUProfile(lookup lookupFunc) func() {
+func startCPUProfile(lookup lookupFunc) func() error {
 	path, ok := lookup("WIMSNAP_CPUPROFILE")
 	if !ok || path == "" {
-		return func() {}
+		return func() error { return nil }
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return func() {}
+		return func() error { return fmt.Errorf("CPU profile: %w", err) }
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return func() {}
+		return func() error { return fmt.Errorf("CPU profile: %w", errors.Join(err, f.Close())) }
 	}
-	return func() {
+	return func() error {
 		pprof.StopCPUProfile()
-		f.Close()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("CPU profile: %w", err)
+		}
+		return nil
 	}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	err = pprof.Lookup("heap").WriteTo(f, 0)
+	if err = errors.Join(err, f.Close()); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
 }

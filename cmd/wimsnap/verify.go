@@ -44,7 +44,7 @@ func (a *app) runVerify(ctx context.Context, name string) error {
 	sum := verifySummary{WIM: name}
 	f, r, err := openWIM(name)
 	if err == nil {
-		defer f.Close()
+		defer closeRead(f)
 		sum.Images, sum.Integrity = r.ImageCount(), r.Header().HasIntegrity
 		tr := &verifyTracker{start: start, now: a.now}
 		status := a.newStatus()

@@ -117,7 +117,7 @@ func compareNode(p string, w, g *node, opts CompareOptions, wantRoot, gotRoot st
 		add(p, "type %s, want %s", typeName(g.typ), typeName(w.typ))
 		return
 	}
-	meta := !(p == "" && opts.IgnoreRoot)
+	meta := p != "" || !opts.IgnoreRoot
 	if meta && !opts.IgnoreModes && w.perm != g.perm {
 		add(p, "mode %#o, want %#o", g.perm, w.perm)
 	}
@@ -289,13 +289,16 @@ func listXattrs(p string) ([]string, error) {
 // that is not all zeros, with its offset. Holes are skipped without reading
 // (SEEK_DATA), so that a 5 GiB sparse file is cheap and a hole equals
 // written zeros.
-func contentSum(p string, size int64) ([32]byte, error) {
-	var sum [32]byte
+func contentSum(p string, size int64) (sum [32]byte, err error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return sum, err
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("closing %s: %w", p, cerr)
+		}
+	}()
 	const block = 64 << 10
 	h := sha256.New()
 	buf := make([]byte, block)
@@ -311,7 +314,7 @@ func contentSum(p string, size int64) ([32]byte, error) {
 		}
 		off = data / block * block
 		n, err := f.ReadAt(buf, off)
-		if err != nil && err != io.EOF {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return sum, fmt.Errorf("reading %s: %w", p, err)
 		}
 		if n == 0 {
