@@ -87,6 +87,14 @@ func (t *chunkTable) load(i int64) error {
 	return nil
 }
 
+// size returns the number of bytes chunk k expands to.
+func (t *chunkTable) size(k int64) int64 {
+	if k == t.n-1 {
+		return t.res.size - k*t.chunkSize
+	}
+	return t.chunkSize
+}
+
 // chunk returns the file offset and stored length of chunk k and the size it
 // expands to.
 func (t *chunkTable) chunk(k int64) (off, stored, size int64, err error) {
@@ -98,10 +106,7 @@ func (t *chunkTable) chunk(k int64) (off, stored, size int64, err error) {
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	size = t.chunkSize
-	if k == t.n-1 {
-		size = t.res.size - k*t.chunkSize
-	}
+	size = t.size(k)
 	stored = e - s
 	if s < 0 || e > t.dataSize || stored <= 0 || stored > size {
 		return 0, 0, 0, fmt.Errorf("%w: resource at offset %d: chunk %d has bad bounds %d..%d (expands to %d, %d stored bytes)",

@@ -14,14 +14,14 @@ const maxMetadataSize = 1 << 30
 // Reader reads a WIM file. Its methods may be called from several goroutines
 // at once; readers returned by OpenStream are each for one goroutine.
 type Reader struct {
-	ra    io.ReaderAt
-	size  int64
-	hdr   Header
-	blobs map[Hash]*blob
-	solid map[Hash]bool // blobs inside solid resources (not readable yet)
-	metas []*blob       // metadata resource of each image, in table order
-	infos []ImageInfo
-	dec   sync.Pool
+	ra     io.ReaderAt
+	size   int64
+	hdr    Header
+	blobs  map[Hash]*blob
+	solid  map[Hash]bool // blobs inside solid resources (not readable yet)
+	metas  []*blob       // metadata resource of each image, in table order
+	infos  []ImageInfo
+	states sync.Pool // of *chunkState
 }
 
 // NewReader parses the header, blob table and XML of the WIM of the given
@@ -213,22 +213,28 @@ type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-func (r *Reader) getDecoder() chunkDecoder {
-	if d, ok := r.dec.Get().(chunkDecoder); ok {
-		return d
+// chunkState is what reading compressed chunks needs: a decoder and
+// buffers for one compressed and one decompressed chunk. The Reader pools
+// them, so reading many small streams allocates little.
+type chunkState struct {
+	dec chunkDecoder
+	in  []byte
+	out []byte
+}
+
+func (r *Reader) getChunkState() *chunkState {
+	if cs, ok := r.states.Get().(*chunkState); ok {
+		cs.out = cs.out[:0]
+		return cs
 	}
 	d, err := newDecoder(r.hdr.Compression)
 	if err != nil {
-		return failingDecoder{err}
+		d = failingDecoder{err}
 	}
-	return d
+	return &chunkState{dec: d}
 }
 
-func (r *Reader) putDecoder(d chunkDecoder) {
-	if _, bad := d.(failingDecoder); !bad {
-		r.dec.Put(d)
-	}
-}
+func (r *Reader) putChunkState(cs *chunkState) { r.states.Put(cs) }
 
 // failingDecoder stands in for a codec this package cannot decode, so the
 // error surfaces at the first compressed chunk, naming the codec.

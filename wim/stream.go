@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 )
 
 // blob is one blob-table entry: a stream's bytes somewhere in the file.
@@ -25,14 +26,12 @@ type streamReader struct {
 	sum    hash.Hash
 	remain int64 // bytes not yet returned
 
-	raw   *io.SectionReader // uncompressed resource
-	table *chunkTable       // compressed resource
-	next  int64             // next chunk index
-	dec   chunkDecoder
-	in    []byte
-	out   []byte
-	pos   int
-	err   error
+	raw         *io.SectionReader // uncompressed resource
+	table       *chunkTable       // compressed resource
+	next        int64             // next chunk index
+	*chunkState                   // decoder and buffers, pooled by the Reader
+	pos         int
+	err         error
 }
 
 func (r *Reader) newStreamReader(b *blob) (*streamReader, error) {
@@ -54,7 +53,7 @@ func (r *Reader) newStreamReader(b *blob) (*streamReader, error) {
 		return nil, fmt.Errorf("blob %x: %w", b.hash, err)
 	}
 	s.table = t
-	s.dec = r.getDecoder()
+	s.chunkState = r.getChunkState()
 	return s, nil
 }
 
@@ -80,43 +79,74 @@ func (s *streamReader) Read(p []byte) (int, error) {
 			s.err = err
 		}
 	} else {
-		if s.pos == len(s.out) {
-			if s.err = s.loadChunk(); s.err != nil {
-				return 0, s.err
-			}
+		n, s.err = s.readChunked(p)
+		if s.err != nil {
+			return 0, s.err
 		}
-		n = copy(p, s.out[s.pos:])
-		s.pos += n
 	}
 	s.sum.Write(p[:n])
 	s.remain -= int64(n)
 	return n, s.err
 }
 
-// loadChunk decompresses the next chunk into s.out.
-func (s *streamReader) loadChunk() error {
+// readChunked fills p from the decompressed chunks. When nothing is
+// buffered and p can take the whole next chunk, the chunk is decoded
+// straight into p, saving a copy.
+func (s *streamReader) readChunked(p []byte) (int, error) {
+	if s.pos < len(s.out) {
+		n := copy(p, s.out[s.pos:])
+		s.pos += n
+		return n, nil
+	}
+	if int64(len(p)) >= s.table.size(s.next) {
+		out, err := s.loadChunk(p[:0])
+		return len(out), err
+	}
+	out, err := s.loadChunk(s.out[:0])
+	if err != nil {
+		return 0, err
+	}
+	s.out, s.pos = out, 0
+	n := copy(p, s.out)
+	s.pos = n
+	return n, nil
+}
+
+// loadChunk decompresses the next chunk, appending it to dst.
+func (s *streamReader) loadChunk(dst []byte) ([]byte, error) {
 	off, stored, size, err := s.table.chunk(s.next)
 	if err != nil {
-		return fmt.Errorf("blob %x: %w", s.b.hash, err)
+		return nil, fmt.Errorf("blob %x: %w", s.b.hash, err)
+	}
+	if stored == size { // a raw chunk: read it in place
+		n := len(dst)
+		dst = slices.Grow(dst, int(size))[:n+int(size)]
+		if _, err := s.r.ra.ReadAt(dst[n:], off); err != nil {
+			return nil, s.readErr(off, err)
+		}
+		s.next++
+		return dst, nil
 	}
 	if cap(s.in) < int(stored) {
 		s.in = make([]byte, stored)
 	}
 	s.in = s.in[:stored]
 	if _, err := s.r.ra.ReadAt(s.in, off); err != nil {
-		return fmt.Errorf("%w: blob %x: reading chunk %d at offset %d: %w", ErrFormat, s.b.hash, s.next, off, err)
+		return nil, s.readErr(off, err)
 	}
-	if stored == size {
-		s.out = append(s.out[:0], s.in...)
-	} else if s.out, err = s.dec.Decode(s.out[:0], s.in, int(size)); err != nil {
+	if dst, err = s.dec.Decode(dst, s.in, int(size)); err != nil {
 		if errors.Is(err, ErrUnsupported) {
-			return err
+			return nil, err
 		}
-		return fmt.Errorf("%w: blob %x: chunk %d at offset %d: %w", ErrFormat, s.b.hash, s.next, off, err)
+		return nil, fmt.Errorf("%w: blob %x: chunk %d at offset %d: %w", ErrFormat, s.b.hash, s.next, off, err)
 	}
 	s.next++
-	s.pos = 0
-	return nil
+	return dst, nil
+}
+
+// readErr describes a failed read of the chunk at off.
+func (s *streamReader) readErr(off int64, err error) error {
+	return fmt.Errorf("%w: blob %x: reading chunk %d at offset %d: %w", ErrFormat, s.b.hash, s.next, off, err)
 }
 
 // finish compares the SHA-1 of everything read with the blob's hash.
@@ -129,11 +159,11 @@ func (s *streamReader) finish() error {
 	return io.EOF
 }
 
-// Close releases the reader's decoder. It never fails.
+// Close releases the reader's decoder and buffers. It never fails.
 func (s *streamReader) Close() error {
-	if s.dec != nil {
-		s.r.putDecoder(s.dec)
-		s.dec = nil
+	if s.chunkState != nil {
+		s.r.putChunkState(s.chunkState)
+		s.chunkState = nil
 	}
 	s.err = fmt.Errorf("wim: read of closed stream")
 	return nil

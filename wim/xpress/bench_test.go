@@ -47,24 +47,31 @@ func benchEncode(b *testing.B, data []byte) {
 	b.ReportMetric(float64(comp)/float64(len(data)), "ratio")
 }
 
-func benchDecode(b *testing.B, data []byte) {
-	b.Helper()
-	e, d := NewEncoder(), NewDecoder()
-	type chunk struct {
-		comp []byte
-		size int
-	}
-	var cs []chunk
+// compChunk is one compressed chunk for decoding benchmarks.
+type compChunk struct {
+	comp []byte
+	size int
+}
+
+// benchChunks encodes data in chunks of benchChunk bytes and returns the
+// chunks that compressed (a WIM stores the others raw) and their total
+// uncompressed size.
+func benchChunks(data []byte) (cs []compChunk, n int64) {
+	e := NewEncoder()
 	for p := 0; p < len(data); p += benchChunk {
 		src := data[p:min(p+benchChunk, len(data))]
 		if c := e.Encode(nil, src); len(c) < len(src) {
-			cs = append(cs, chunk{c, len(src)})
+			cs = append(cs, compChunk{c, len(src)})
+			n += int64(len(src))
 		}
 	}
-	var n int64
-	for _, c := range cs {
-		n += int64(c.size)
-	}
+	return cs, n
+}
+
+func benchDecode(b *testing.B, data []byte) {
+	b.Helper()
+	d := NewDecoder()
+	cs, n := benchChunks(data)
 	out := make([]byte, 0, MaxChunkSize)
 	b.SetBytes(n)
 	b.ReportAllocs()

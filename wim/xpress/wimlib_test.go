@@ -197,3 +197,29 @@ func BenchmarkWimlibEncodeText(b *testing.B)   { t, _ := benchData(); benchWimli
 func BenchmarkWimlibEncodeBinary(b *testing.B) { _, x := benchData(); benchWimlib(b, x) }
 func BenchmarkWimlibEncodeZeros(b *testing.B)  { benchWimlib(b, make([]byte, 4<<20)) }
 func BenchmarkWimlibEncodeRandom(b *testing.B) { benchWimlib(b, randomBytes(43, 4<<20)) }
+
+// benchWimlibDecode decompresses our encoding of data with wimlib, the
+// counterpart of benchDecode.
+func benchWimlibDecode(b *testing.B, data []byte) {
+	b.Helper()
+	z, err := wimlibc.NewDecompressor(wimlibc.XPRESS, benchChunk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer z.Close()
+	cs, n := benchChunks(data)
+	out := make([]byte, MaxChunkSize)
+	b.SetBytes(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, c := range cs {
+			if err := z.Decompress(out[:c.size], c.comp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkWimlibDecodeText(b *testing.B)   { t, _ := benchData(); benchWimlibDecode(b, t) }
+func BenchmarkWimlibDecodeBinary(b *testing.B) { _, x := benchData(); benchWimlibDecode(b, x) }
+func BenchmarkWimlibDecodeZeros(b *testing.B)  { benchWimlibDecode(b, make([]byte, 4<<20)) }

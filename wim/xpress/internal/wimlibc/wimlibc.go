@@ -114,3 +114,37 @@ func blockSize(n int) int {
 	}
 	return b
 }
+
+// Decompressor is a reusable wimlib decompressor, for benchmarks. It is not
+// safe for concurrent use; Close frees it.
+type Decompressor struct {
+	d   *C.struct_wimlib_decompressor
+	max int
+}
+
+// NewDecompressor creates a decompressor for blocks of up to maxBlock bytes.
+func NewDecompressor(ctype int, maxBlock int) (*Decompressor, error) {
+	z := &Decompressor{max: maxBlock}
+	if rc := C.wimlib_create_decompressor(C.enum_wimlib_compression_type(ctype),
+		C.size_t(maxBlock), &z.d); rc != 0 {
+		return nil, fmt.Errorf("wimlib_create_decompressor: %s", C.GoString(C.wimlib_get_error_string(C.enum_wimlib_error_code(rc))))
+	}
+	return z, nil
+}
+
+// Decompress decompresses data into out, which must hold exactly the
+// block's uncompressed size (1..maxBlock bytes). The buffers are passed to C
+// without copying.
+func (z *Decompressor) Decompress(out, data []byte) error {
+	if len(out) == 0 || len(out) > z.max || len(data) == 0 {
+		return fmt.Errorf("wimlibc: bad sizes %d in, %d out", len(data), len(out))
+	}
+	if rc := C.wimlib_decompress(unsafe.Pointer(&data[0]), C.size_t(len(data)),
+		unsafe.Pointer(&out[0]), C.size_t(len(out)), z.d); rc != 0 {
+		return fmt.Errorf("wimlib_decompress failed (%d bytes in, %d out)", len(data), len(out))
+	}
+	return nil
+}
+
+// Close frees the decompressor.
+func (z *Decompressor) Close() { C.wimlib_free_decompressor(z.d) }
