@@ -162,13 +162,10 @@ type linkGroup struct {
 	hash wim.Hash
 }
 
-// smallFile is the size up to which the walking goroutine writes a file
-// itself instead of queueing it for a worker.
-const smallFile = 64 << 10
-
-// applier is the state of one Apply. The walk (creating entries, and
-// writing files up to smallFile) runs on Apply's goroutine; workers write
-// the contents and metadata of larger files.
+// applier is the state of one Apply. The walk (creating entries) runs on
+// Apply's goroutine; workers write file contents and file metadata. (Writing
+// small files on the walking goroutine instead was measured slower: the
+// workers' parallelism is worth more than the hand-off.)
 type applier struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -191,7 +188,6 @@ type applier struct {
 
 	path     []string // components of the entry being created
 	links    map[uint64]*linkGroup
-	smallBuf []byte // the walker's buffer for files it writes itself
 	lastProg time.Time
 }
 
@@ -362,14 +358,6 @@ func (a *applier) regular(dfd int, e *wim.Entry) {
 		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", len(e.Named)))
 	}
 	a.files.Add(1)
-	if e.Data.Size <= smallFile {
-		// Handing a small file to a worker costs more than writing it.
-		if a.smallBuf == nil {
-			a.smallBuf = make([]byte, smallFile)
-		}
-		a.writeFile(fileJob{fd: fd, e: e, path: a.path}, a.smallBuf)
-		return
-	}
 	select {
 	case a.jobs <- fileJob{fd: fd, e: e, path: slices.Clone(a.path)}:
 	case <-a.ctx.Done():
