@@ -12,6 +12,10 @@ import (
 	"time"
 )
 
+// maxHeld is the most chunks AddStream holds back to learn a stream's hash
+// before compressing it (see addResource): 1 MiB.
+const maxHeld = 32
+
 // chunkSize is the uncompressed chunk size wimsnap writes (the only one
 // WIMGAPI accepts for LZX, and the usual one for XPRESS).
 const chunkSize = 32768
@@ -92,6 +96,8 @@ type Writer struct {
 	now       func() time.Time
 
 	blobs  map[Hash]*wblob
+	sizes  map[int64]int // number of blobs of each size, for holding back duplicates
+	held   []*chunkJob   // chunks held back by addResource
 	images []image
 	pipe   *pipeline
 	orig   *original  // the appended file as it was; nil for a new WIM
@@ -120,7 +126,7 @@ func NewWriter(w io.WriteSeeker, opts ...WriterOption) (*Writer, error) {
 }
 
 func newWriter(w io.WriteSeeker, opts []WriterOption) (*Writer, error) {
-	wr := &Writer{dst: w, comp: CompressXPRESS, threads: runtime.GOMAXPROCS(0), now: time.Now, blobs: map[Hash]*wblob{}}
+	wr := &Writer{dst: w, comp: CompressXPRESS, threads: runtime.GOMAXPROCS(0), now: time.Now, blobs: map[Hash]*wblob{}, sizes: map[int64]int{}}
 	for _, o := range opts {
 		if err := o(wr); err != nil {
 			return nil, err
@@ -209,6 +215,10 @@ func (w *Writer) addResource(r io.Reader, size int64, metadata bool) (*wblob, er
 		return nil, errors.New("wim: write to closed Writer")
 	}
 	res := &pendingRes{size: size, nchunks: (size + chunkSize - 1) / chunkSize, meta: metadata}
+	// When a blob of the same size exists, a short stream is held back until
+	// its hash is known, so that a duplicate is never compressed.
+	hold := !metadata && res.nchunks <= maxHeld && w.sizes[size] > 0
+	held := w.held[:0]
 	h := sha1.New()
 	var readErr error
 	for left := size; left > 0; {
@@ -221,29 +231,45 @@ func (w *Writer) addResource(r io.Reader, size int64, metadata bool) (*wblob, er
 			break
 		}
 		h.Write(j.in)
-		w.pipe.submit(j)
-		left -= n
-	}
-	if readErr != nil {
-		w.pipe.end(res)
-		if errors.Is(readErr, io.ErrUnexpectedEOF) || errors.Is(readErr, io.EOF) {
-			return nil, fmt.Errorf("%w (expected %d bytes)", ErrSizeChanged, size)
+		if hold {
+			held = append(held, j)
+		} else {
+			w.pipe.submit(j)
 		}
-		return nil, readErr
+		left -= n
 	}
 	var sum Hash
 	h.Sum(sum[:0])
+	old := w.blobs[sum]
+	if readErr != nil || old != nil && !metadata {
+		for _, j := range held {
+			w.pipe.put(j)
+		}
+		if !hold {
+			w.pipe.end(res)
+		}
+		return old, sizeError(readErr, size)
+	}
 	b := &wblob{hash: sum, size: size}
 	if !metadata {
-		if old := w.blobs[sum]; old != nil {
-			w.pipe.end(res)
-			return old, nil
-		}
 		w.blobs[sum] = b
+		w.sizes[size]++
 	}
+	for _, j := range held {
+		w.pipe.submit(j)
+	}
+	w.held = held[:0]
 	res.blob = b
 	w.pipe.end(res)
 	return b, w.getErr()
+}
+
+// sizeError turns a short read into ErrSizeChanged; other errors pass.
+func sizeError(err error, size int64) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w (expected %d bytes)", ErrSizeChanged, size)
+	}
+	return err
 }
 
 // tableBytes is the chunk-table size of a compressed resource.

@@ -94,6 +94,7 @@ func (w *Writer) adopt(r *Reader) error {
 	w.hdr = r.hdr
 	for h, b := range r.blobs {
 		w.blobs[h] = &wblob{hash: h, size: b.res.size, res: b.res, refs: b.refCount}
+		w.sizes[b.res.size]++
 	}
 	for i := 0; i < r.ImageCount() && i < len(r.metas); i++ {
 		m := r.metas[i]
