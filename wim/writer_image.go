@@ -144,6 +144,9 @@ func (w *Writer) writeTables() error {
 	}
 	w.hdr.ImageCount = uint32(len(w.images))
 	w.setBoot()
+	if err := w.syncBeforeHeader(); err != nil {
+		return err
+	}
 	if err := w.writeHeader(0); err != nil {
 		return err
 	}
@@ -151,6 +154,22 @@ func (w *Writer) writeTables() error {
 		if err := t.Truncate(w.pos); err != nil {
 			return fmt.Errorf("wim: truncate: %w", err)
 		}
+	}
+	return nil
+}
+
+// syncBeforeHeader makes an append's new data and tables durable before
+// the header that points at them is written, so that a crash leaves either
+// the old WIM or the new one, never a header pointing at lost tables. A new
+// WIM needs no such ordering: it is written under a temporary name and
+// renamed by its caller.
+func (w *Writer) syncBeforeHeader() error {
+	s, ok := w.dst.(interface{ Sync() error })
+	if w.orig == nil || !ok {
+		return nil
+	}
+	if err := s.Sync(); err != nil {
+		return fmt.Errorf("wim: sync: %w", err)
 	}
 	return nil
 }
