@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
@@ -114,5 +115,45 @@ func TestPartialExit(t *testing.T) {
 	}
 	if sum.Skipped != 1 || sum.Files != 1 || len(sum.Warnings) != 1 || !strings.Contains(sum.Warnings[0].Path, "secret.txt") {
 		t.Errorf("summary %+v, want secret.txt skipped and reported", sum)
+	}
+}
+
+// TestAppendKilled kills appends with SIGKILL at several moments: each time
+// the WIM must still verify, with wimlib-imagex too, and hold its old image.
+func TestAppendKilled(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	src, wimfile := filepath.Join(tmp, "src"), filepath.Join(tmp, "k.wim")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	mustRun(t, bin, 0, "capture", src, wimfile, "--name=old")
+	// Something to keep the append busy: a 1 GiB sparse file costs no disk,
+	// but hashing and compressing its zeros takes a second or more.
+	big, err := os.Create(filepath.Join(src, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := big.Truncate(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	if err := big.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, delay := range []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 600 * time.Millisecond} {
+		cmd := exec.Command(bin, "append", src, wimfile, "--name=new")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatalf("kill after %v: %v (the append must still be running)", delay, err)
+		}
+		_ = cmd.Wait() // killed: the exit status is the signal
+		mustRun(t, bin, 0, "verify", wimfile)
+		wimtest.Wimlib(t, "verify", wimfile)
+		info := wimtest.Wimlib(t, "info", wimfile, "1")
+		if !strings.Contains(info, "old") {
+			t.Fatalf("after a kill at %v the old image is gone:\n%s", delay, info)
+		}
 	}
 }
