@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wimsnap/wimsnap/wim/wimtest"
+	"golang.org/x/sys/unix"
 )
 
 // TestOracleCaptureAppend drives the binary on a tree with every kind of
@@ -155,5 +157,49 @@ func TestAppendKilled(t *testing.T) {
 		if !strings.Contains(info, "old") {
 			t.Fatalf("after a kill at %v the old image is gone:\n%s", delay, info)
 		}
+	}
+}
+
+// TestFullDisk captures into, and applies onto, a 2 MiB tmpfs: both fail
+// with one clear "no space" message and exit 1; the capture leaves no
+// partial WIM behind. It needs root to mount the tmpfs.
+func TestFullDisk(t *testing.T) {
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	full := filepath.Join(tmp, "full")
+	if err := os.Mkdir(full, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("wimsnap-full", full, "tmpfs", 0, "size=2m"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(full, 0); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	})
+	src := filepath.Join(tmp, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	noise := make([]byte, 4<<20)
+	if _, err := rand.Read(noise); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "noise"), noise, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runBin(t, bin, nil, "capture", src, filepath.Join(full, "x.wim"))
+	if res.code != exitFailure || !strings.Contains(res.stderr, "no space left") {
+		t.Errorf("capture onto a full disk: exit %d, stderr %q", res.code, res.stderr)
+	}
+	if left, _ := os.ReadDir(full); len(left) != 0 {
+		t.Errorf("left behind on the full disk: %v", left)
+	}
+	wimfile := filepath.Join(tmp, "x.wim")
+	mustRun(t, bin, 0, "capture", src, wimfile)
+	res = runBin(t, bin, nil, "apply", wimfile, filepath.Join(full, "out"))
+	if res.code != exitFailure || !strings.Contains(res.stderr, "no space left") {
+		t.Errorf("apply onto a full disk: exit %d, stderr %q", res.code, res.stderr)
 	}
 }
