@@ -14,20 +14,17 @@ var ErrCorrupt = errors.New("xpress: corrupt data")
 // Decoding table layout: a primary table indexed by the next tableBits bits
 // of the stream, then subtables for longer codes. Entries:
 //
-//   - literal: bits 0-3 the bits consumed, bits 4-5 the number of literals
-//     (1 or 2, when a second literal's code fits in the remaining index
-//     bits), bits 8-23 the literal bytes, first in the low byte, bits 24-27
-//     the first literal's code length;
-//   - match: bits 0-3 the code length, bits 4-5 zero, bits 8-11 the number of
+//   - literal: bits 0-3 the code length, bit 4 set, bits 8-15 the byte;
+//   - match: bits 0-3 the code length, bit 4 clear, bits 8-11 the number of
 //     offset bits, bits 16-20 the length from the header, 3..18 (18 meaning
-//     an extension follows);
+//     an extension follows), bits 24-28 the code length plus offset bits;
 //   - subtable: subFlag set and the subtable's start index.
 //
-// Subtables index subBits further bits and hold single-symbol entries.
+// Subtables index subBits further bits.
 const (
 	tableBits = 11
 	subFlag   = 1 << 31
-	litCount  = 3 << 4
+	litFlag   = 1 << 4
 	// Each prefix of a longer code gets one subtable of 1<<(maxLen-
 	// tableBits) entries; there are at most numSymbols such prefixes.
 	tableSize = 1<<tableBits + numSymbols<<(maxCodeLen-tableBits)
@@ -78,10 +75,10 @@ func (d *Decoder) Decode(dst, src []byte, size int) ([]byte, error) {
 // symEntry returns the single-symbol table entry of sym with code length l.
 func symEntry(sym, l int) uint32 {
 	if sym < 256 {
-		return uint32(l)<<24 | uint32(sym)<<8 | 1<<4 | uint32(l)
+		return uint32(sym)<<8 | litFlag | uint32(l)
 	}
 	s := uint32(sym - 256)
-	return (s&15+minMatch)<<16 | (s>>4)<<8 | uint32(l)
+	return (uint32(l)+s>>4)<<24 | (s&15+minMatch)<<16 | (s>>4)<<8 | uint32(l)
 }
 
 // buildTable reads the code lengths and fills the decoding table. The lengths
@@ -138,7 +135,6 @@ func (d *Decoder) buildTable(lengths []byte) error {
 	}
 	if maxLen <= tableBits {
 		d.subBits = 0
-		d.pairLiterals()
 		return nil
 	}
 
@@ -162,30 +158,7 @@ func (d *Decoder) buildTable(lengths []byte) error {
 			i++
 		}
 	}
-	d.pairLiterals()
 	return nil
-}
-
-// pairLiterals turns primary entries of a literal into entries of two
-// literals where the next code is a literal that also fits in the index.
-func (d *Decoder) pairLiterals() {
-	t := &d.table
-	for i := range 1 << tableBits {
-		e := t[i]
-		l := uint(e & 15)
-		if e&litCount == 0 || int32(e) < 0 || l >= tableBits {
-			continue
-		}
-		// The second literal's entry is indexed by the bits after the
-		// first code; t[j] may already be a pair, whose first literal is
-		// the one wanted.
-		e2 := t[i<<l&(1<<tableBits-1)]
-		l2 := uint(e2>>24) & 15
-		if e2&litCount == 0 || int32(e2) < 0 || l+l2 > tableBits {
-			continue
-		}
-		t[i] = e&^(0xff<<16|15|litCount) | (e2>>8&0xff)<<16 | 2<<4 | uint32(l+l2)
-	}
 }
 
 func fill(t []uint32, e uint32) {
@@ -194,21 +167,21 @@ func fill(t []uint32, e uint32) {
 	}
 }
 
-// Fast-path margins: the fast loop needs 8 readable bytes of src for a
-// refill and writes at most 4 literal bytes per iteration; fast match copies
-// write up to 8 bytes past the match's end.
+// Fast-loop margins: it refills with 8-byte loads, writes at most 2
+// literals per iteration, and its match copies write whole words, up to
+// copySlack bytes past the match's end.
 const (
-	fastIn     = 8
-	fastOut    = 4
-	copySlack  = 8
-	wordsOrder = 0x0000ffff0000ffff
+	fastIn    = 8
+	fastOut   = 2
+	copySlack = 32
 )
 
 // words64 returns the 64 stream bits of 8 little-endian bytes: the four
 // 16-bit words in order, each most significant bit first.
 func words64(b []byte) uint64 {
+	const halves = 0x0000ffff0000ffff
 	v := bits.RotateLeft64(binary.LittleEndian.Uint64(b), 32)
-	return v>>16&wordsOrder | v&wordsOrder<<16
+	return v>>16&halves | v&halves<<16
 }
 
 // decodeStream decodes the bit stream src into out, filling it exactly.
@@ -220,80 +193,16 @@ func words64(b []byte) uint64 {
 // Words past the end of src read as zero; a stream whose reference decoder
 // would have needed them is corrupt.
 //
-// A fast loop runs while a refill can load 8 bytes at once and the output
-// has room for whole-word writes; it may leave stream bits that it has not
-// counted in nbits below the counted ones, which are the true next bits of
-// the stream. A careful loop, which keeps the uncounted bits zero, finishes.
+// decodeFast does most of the work; a careful loop finishes near the ends of
+// src and out.
 func (d *Decoder) decodeStream(out, src []byte) error {
-	var (
-		buf   uint64 // unconsumed bits, MSB-aligned
-		nbits uint   // number of unconsumed bits in buf
-		pos   int    // next byte of src to load
-		o     int    // next byte of out to write
-	)
 	table := &d.table
 	subBits := d.subBits
-	size := len(out)
-	for o <= size-fastOut && pos <= len(src)-fastIn {
-		// Refill to 49..64 bits: enough for two symbols and an offset.
-		buf |= words64(src[pos:]) >> (nbits & 63) // nbits < 64 here
-		k := (64 - nbits) >> 4
-		pos += int(2 * k)
-		nbits += 16 * k
-
-		e := table[buf>>(64-tableBits)]
-		if int32(e) < 0 {
-			e = table[(e&^subFlag)+uint32((buf<<tableBits)>>(64-subBits))]
-		}
-		if e&litCount != 0 {
-			binary.LittleEndian.PutUint16(out[o:], uint16(e>>8))
-			o += int(e >> 4 & 3)
-			l := uint(e & 15)
-			buf <<= l
-			nbits -= l
-			e = table[buf>>(64-tableBits)]
-			if int32(e) < 0 {
-				e = table[(e&^subFlag)+uint32((buf<<tableBits)>>(64-subBits))]
-			}
-			if e&litCount != 0 {
-				binary.LittleEndian.PutUint16(out[o:], uint16(e>>8))
-				o += int(e >> 4 & 3)
-				l := uint(e & 15)
-				buf <<= l
-				nbits -= l
-				continue
-			}
-		}
-		// A match; at least 19 bits are left after its symbol.
-		l := uint(e & 15)
-		buf <<= l
-		nbits -= l
-		length := int(e >> 16)
-		offBits := uint(e>>8) & 15
-		if length == 18 {
-			var err error
-			if buf, nbits, pos, length, err = longLength(buf, nbits, src, pos); err != nil {
-				return err
-			}
-		}
-		offset := int((buf>>1 | 1<<63) >> ((63 - offBits) & 63))
-		buf <<= offBits
-		nbits -= offBits
-		if offset > o {
-			return corrupt("match offset %d before start of chunk at %d", offset, o)
-		}
-		if length > size-o-copySlack {
-			if length > size-o {
-				return corrupt("match of %d bytes overruns chunk at %d", length, o)
-			}
-			copyMatch(out[:o+length], o, offset)
-		} else {
-			copyFast(out, o, offset, length)
-		}
-		o += length
+	o, pos, buf, nbits, err := decodeFast(table, subBits, out, src)
+	if err != nil {
+		return err
 	}
-	buf &^= ^uint64(0) >> nbits
-
+	size := len(out)
 	for o < size {
 		if nbits < 32 {
 			// Usually 16 < nbits < 32 here and two whole words are left:
@@ -318,22 +227,19 @@ func (d *Decoder) decodeStream(out, src []byte) error {
 		if int32(e) < 0 {
 			e = table[(e&^subFlag)+uint32((buf<<tableBits)>>(64-subBits))]
 		}
-		if e&litCount != 0 {
-			out[o] = byte(e >> 8)
-			o++
-			l := uint(e>>24) & 15 // only the first literal when paired
-			buf <<= l
-			nbits -= l
-			continue
-		}
-
 		l := uint(e & 15)
 		buf <<= l
 		nbits -= l
-		length := int(e >> 16)
+		if e&litFlag != 0 {
+			out[o] = byte(e >> 8)
+			o++
+			continue
+		}
+
+		length := int(e >> 16 & 31)
 		offBits := uint(e>>8) & 15
 		if length == 18 {
-			var err error
+			// nbits >= 17 here, after a refill and one symbol.
 			if buf, nbits, pos, length, err = longLength(buf, nbits, src, pos); err != nil {
 				return err
 			}
@@ -361,6 +267,116 @@ func (d *Decoder) decodeStream(out, src []byte) error {
 	return nil
 }
 
+// decodeFast decodes from the start of the stream while at least fastIn
+// bytes of src and fastOut bytes of out remain, and returns the position
+// reached in out and the bit reader's state: next byte of src, the
+// unconsumed bits (MSB-aligned, the bits below them zero) and their number.
+//
+// It refills the bit buffer with one 8-byte load, adding the whole words
+// that fit; the uncounted bits below the counted ones are then the true
+// next bits of the stream, so a later refill ORs in the same values. They
+// are cleared whenever words are given back and before returning.
+func decodeFast(table *[tableSize]uint32, subBits uint, out, src []byte) (o, pos int, buf uint64, nbits uint, err error) {
+	for o <= len(out)-fastOut && pos <= len(src)-fastIn {
+		// Refill to 49..64 bits: enough for two symbols and an offset.
+		// nbits < 64 here, as every iteration consumes bits.
+		buf |= words64(src[pos:]) >> (nbits & 63)
+		k := (64 - nbits) >> 4
+		pos += int(2 * k)
+		nbits += 16 * k
+
+		e := table[buf>>(64-tableBits)]
+		if int32(e) < 0 {
+			e = table[(e&^subFlag)+uint32((buf<<tableBits)>>(64-subBits))]
+		}
+		if e&litFlag != 0 {
+			out[o] = byte(e >> 8)
+			o++
+			l := uint(e & 15)
+			buf <<= l
+			nbits -= l
+			e = table[buf>>(64-tableBits)]
+			if int32(e) < 0 {
+				e = table[(e&^subFlag)+uint32((buf<<tableBits)>>(64-subBits))]
+			}
+			if e&litFlag != 0 {
+				out[o] = byte(e >> 8)
+				o++
+				l := uint(e & 15)
+				buf <<= l
+				nbits -= l
+				continue
+			}
+		}
+
+		// A match; at least 34 bits are left before its symbol.
+		l := uint(e & 15)
+		length := int(e >> 16 & 31)
+		offBits := uint(e>>8) & 15
+		var offset int
+		if length < 18 {
+			// Consume the symbol and the offset bits at once.
+			offset = int((buf<<l>>1 | 1<<63) >> ((63 - offBits) & 63))
+			n := uint(e >> 24)
+			buf <<= n
+			nbits -= n
+		} else {
+			buf <<= l
+			nbits -= l
+			// Give back the words loaded beyond the reference decoder's.
+			ref := 16 + nbits%16
+			pos -= int(nbits-ref) / 8
+			nbits = ref
+			buf &^= ^uint64(0) >> ref
+			if pos >= len(src) {
+				return 0, 0, 0, 0, corrupt("stream truncated in a match length")
+			}
+			b := src[pos]
+			pos++
+			length = int(b) + 18
+			if b == 255 {
+				if pos+1 >= len(src) {
+					return 0, 0, 0, 0, corrupt("stream truncated in a match length")
+				}
+				length = int(binary.LittleEndian.Uint16(src[pos:])) + minMatch
+				pos += 2
+			}
+			offset = int((buf>>1 | 1<<63) >> ((63 - offBits) & 63))
+			buf <<= offBits
+			nbits -= offBits
+		}
+		from := o - offset
+		if from < 0 {
+			return 0, 0, 0, 0, corrupt("match offset %d before start of chunk at %d", offset, o)
+		}
+		switch {
+		case length > len(out)-o-copySlack:
+			if length > len(out)-o {
+				return 0, 0, 0, 0, corrupt("match of %d bytes overruns chunk at %d", length, o)
+			}
+			copyMatch(out[:o+length], o, offset)
+		case offset >= 8:
+			// Copy 32 bytes, most matches whole, in words. Each word read
+			// lies before the word written, so overlapping copies repeat
+			// the pattern correctly.
+			w := (*[32]byte)(out[o:])
+			r := (*[32]byte)(out[from:])
+			binary.LittleEndian.PutUint64(w[0:], binary.LittleEndian.Uint64(r[0:]))
+			binary.LittleEndian.PutUint64(w[8:], binary.LittleEndian.Uint64(r[8:]))
+			binary.LittleEndian.PutUint64(w[16:], binary.LittleEndian.Uint64(r[16:]))
+			binary.LittleEndian.PutUint64(w[24:], binary.LittleEndian.Uint64(r[24:]))
+			if length > 32 {
+				copyWords(out, o+32, from+32, length-32)
+			}
+		default:
+			copyPattern(out, o, offset, length)
+		}
+		o += length
+	}
+	buf &^= ^uint64(0) >> (nbits & 63)
+	return o, pos, buf, nbits, nil
+}
+
 // longLength reads a match length extension after a symbol with length
 // header 15, with nbits >= 16 unconsumed bits. It first gives back the words
 // loaded beyond the reference decoder's, clearing the bits below the ones
@@ -381,26 +397,25 @@ func longLength(buf uint64, nbits uint, src []byte, pos int) (uint64, uint, int,
 	if pos+1 >= len(src) {
 		return 0, 0, 0, 0, corrupt("stream truncated in a match length")
 	}
-	length := int(uint16(src[pos])|uint16(src[pos+1])<<8) + minMatch
+	length := int(binary.LittleEndian.Uint16(src[pos:])) + minMatch
 	return buf, nbits, pos + 2, length, nil
 }
 
-// copyFast copies a match of length bytes from offset back to out[o:], like
-// copyMatch, writing whole 8-byte words: it needs copySlack bytes of out
-// after the match, which it may overwrite.
-func copyFast(out []byte, o, offset, length int) {
-	from := o - offset
-	if offset >= 8 {
-		// Each word read lies before the word written, so overlapping
-		// copies repeat the pattern correctly.
-		for i := 0; i < length; i += 8 {
-			binary.LittleEndian.PutUint64(out[o+i:], binary.LittleEndian.Uint64(out[from+i:]))
-		}
-		return
+// copyWords copies n bytes from out[from:] to out[o:] in 8-byte words,
+// from at least 8 bytes before o, writing up to 7 bytes more.
+func copyWords(out []byte, o, from, n int) {
+	for i := 0; i < n; i += 8 {
+		binary.LittleEndian.PutUint64(out[o+i:], binary.LittleEndian.Uint64(out[from+i:]))
 	}
-	// Repeat the offset bytes of the pattern across a word, then write it
-	// at steps of a whole number of pattern periods.
-	v := binary.LittleEndian.Uint64(out[from:]) & (1<<(8*offset) - 1)
+}
+
+// copyPattern writes a match of length bytes at offset 1..7 to out[o:],
+// repeating the offset bytes before o, in 8-byte words: it writes up to 7
+// bytes past the match.
+func copyPattern(out []byte, o, offset, length int) {
+	// Repeat the pattern across a word, then write it at steps of a whole
+	// number of periods.
+	v := binary.LittleEndian.Uint64(out[o-offset:]) & (1<<(8*offset) - 1)
 	for sh := uint(8 * offset); sh < 64; sh *= 2 {
 		v |= v << sh
 	}

@@ -13,6 +13,8 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add(make([]byte, 1000))
 	f.Add(textLike(1, 1500))
 	f.Add(binaryLike(1, 1500))
+	f.Add(append(randomBytes(9, 300), repeatWithPrefix(3, 33)...))
+	f.Add(append(append(randomBytes(10, 300), repeatWithPrefix(12, 300)...), 7, 7))
 	f.Add(repeatWithPrefix(7, 300))
 	e, d := NewEncoder(), NewDecoder()
 	f.Fuzz(func(t *testing.T, src []byte) {
@@ -31,6 +33,12 @@ func FuzzDecode(f *testing.F) {
 	for _, src := range [][]byte{
 		textLike(2, 2000), binaryLike(2, 3000), make([]byte, 5000),
 		repeatWithPrefix(3, 400), repeatWithPrefix(300, 70000)[:MaxChunkSize],
+		// Matches of short offsets and long matches ending at or near the
+		// end of the chunk, where the decoder leaves its fast loop.
+		append(randomBytes(4, 300), repeatWithPrefix(1, 40)...),
+		append(randomBytes(5, 300), repeatWithPrefix(7, 300)...),
+		append(append(randomBytes(6, 300), repeatWithPrefix(9, 50)...), 1, 2, 3),
+		append(append(randomBytes(7, 300), repeatWithPrefix(16, 1000)...), randomBytes(8, 20)...),
 	} {
 		f.Add(e.Encode(nil, src), uint32(len(src)))
 		f.Add(e.Encode(nil, src), uint32(len(src)+1))

@@ -497,3 +497,43 @@ func ExampleEncoder() {
 	fmt.Println(len(comp) < len(src), bytes.Equal(out, src), err)
 	// Output: true true <nil>
 }
+
+// TestDecodeNearEnds puts matches of every short offset and many lengths at
+// the end of the output, followed by 0..40 literals, so they are decoded
+// both by the fast loop (word-sized copies) and by the careful loop near the
+// ends of the input and output.
+func TestDecodeNearEnds(t *testing.T) {
+	e, d := NewEncoder(), NewDecoder()
+	lengths := []int{3, 4, 5, 7, 8, 9, 15, 16, 17, 18, 19, 31, 32, 33, 40, 64, 65, 100, 272, 273, 300}
+	for off := 1; off <= 40; off++ {
+		for _, l := range lengths {
+			for tail := 0; tail <= 40; tail += 3 {
+				src := append(randomBytes(uint64(off), 300), repeatWithPrefix(off, off+l)...)
+				src = append(src, randomBytes(uint64(tail+1000), tail)...)
+				roundTrip(t, e, d, src)
+			}
+		}
+	}
+}
+
+// TestDecodePadded checks that bytes after a chunk's stream do not change
+// its decoding: with padding the fast loop runs further into the stream.
+func TestDecodePadded(t *testing.T) {
+	e, d := NewEncoder(), NewDecoder()
+	for i, src := range [][]byte{
+		textLike(40, 5000), binaryLike(41, 7000), repeatWithPrefix(1, 3000),
+		repeatWithPrefix(5, 2000), append(randomBytes(42, 400), repeatWithPrefix(13, 500)...),
+	} {
+		comp := e.Encode(nil, src)
+		for pad := 0; pad <= 16; pad++ {
+			padded := append(append([]byte(nil), comp...), bytes.Repeat([]byte{0xa5}, pad)...)
+			got, err := d.Decode(nil, padded, len(src))
+			if err != nil {
+				t.Fatalf("input %d, %d bytes padding: %v", i, pad, err)
+			}
+			if !bytes.Equal(got, src) {
+				t.Fatalf("input %d, %d bytes padding: differs at %d", i, pad, firstDiff(got, src))
+			}
+		}
+	}
+}
