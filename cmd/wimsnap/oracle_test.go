@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wimsnap/wimsnap/wim/wimtest"
 	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // TestOracleCaptureAppend drives the binary on a tree with every kind of
