@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -186,9 +185,9 @@ type applier struct {
 	mu    sync.Mutex // guards fatal and Warn calls
 	fatal error
 
-	path     []string // components of the entry being created
-	links    map[uint64]*linkGroup
-	lastProg time.Time
+	path   []string // components of the entry being created
+	links  map[uint64]*linkGroup
+	ticker progressTicker
 }
 
 func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
@@ -558,11 +557,9 @@ func (a *applier) progress(final bool) {
 	if a.opts.Progress == nil {
 		return
 	}
-	now := time.Now()
-	if !final && now.Sub(a.lastProg) < 100*time.Millisecond {
+	if !a.ticker.due(final) {
 		return
 	}
-	a.lastProg = now
 	st := a.statsSnapshot()
 	a.opts.Progress(Progress{Files: st.Files, Dirs: st.Dirs, Bytes: st.Bytes, Skipped: st.Skipped,
 		Path: a.display(a.path)})

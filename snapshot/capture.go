@@ -65,6 +65,19 @@ type CaptureOptions struct {
 	beforeOpen func(path string)
 }
 
+// progressTicker spaces progress reports at least 100 ms apart.
+type progressTicker struct{ last time.Time }
+
+// due reports whether a report is due now; a final report always is.
+func (t *progressTicker) due(final bool) bool {
+	now := time.Now()
+	if !final && now.Sub(t.last) < 100*time.Millisecond {
+		return false
+	}
+	t.last = now
+	return true
+}
+
 // Progress is a snapshot of a running capture or apply.
 type Progress struct {
 	Files, Dirs, Bytes, Skipped int64
@@ -167,7 +180,7 @@ type capturer struct {
 	stats    CaptureStats
 	links    map[devIno]*wim.Entry
 	nextLink uint64
-	lastProg time.Time
+	ticker   progressTicker
 	noAtime  bool // O_NOATIME was refused once
 
 	rel     []byte // path of the current entry relative to root, no leading '/'
@@ -187,7 +200,7 @@ func (c *capturer) dir(fd int, e *wim.Entry, old *wim.Entry) error {
 		c.warn(true, err)
 		// Keep what could be read.
 	}
-	slices.SortFunc(names, compareNames)
+	slices.SortFunc(names, wim.CompareNames)
 	var oldChildren map[string]*wim.Entry
 	if old != nil && len(old.Children) > 0 {
 		oldChildren = make(map[string]*wim.Entry, len(old.Children))
@@ -568,30 +581,9 @@ func (c *capturer) progress(final bool) {
 	if c.opts.Progress == nil {
 		return
 	}
-	now := time.Now()
-	if !final && now.Sub(c.lastProg) < 100*time.Millisecond {
+	if !c.ticker.due(final) {
 		return
 	}
-	c.lastProg = now
 	c.opts.Progress(Progress{Files: c.stats.Files, Dirs: c.stats.Dirs, Bytes: c.stats.Bytes,
 		Skipped: c.stats.Skipped, Path: c.displayPath()})
-}
-
-// compareNames orders names as wimlib does: case-insensitively, then
-// case-sensitively (byte order).
-func compareNames(a, b string) int {
-	if c := compareFold(a, b); c != 0 {
-		return c
-	}
-	return bytesCompare(a, b)
-}
-
-func bytesCompare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

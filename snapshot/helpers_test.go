@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // memStore is an in-memory StreamSink and StreamSource.
@@ -106,23 +107,7 @@ func captureWIM(t *testing.T, src, path string, opts CaptureOptions, wopts ...wi
 // openWIM opens the WIM at path and loads image 1.
 func openWIM(t *testing.T, path string) (*wim.Reader, *wim.Metadata) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := f.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := wim.NewReader(f, fi.Size())
-	if err != nil {
-		t.Fatalf("NewReader: %v", err)
-	}
+	r := wimtest.Open(t, path)
 	m, err := r.Metadata(1)
 	if err != nil {
 		t.Fatalf("Metadata: %v", err)

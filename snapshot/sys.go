@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"unicode"
-	"unicode/utf8"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -269,36 +267,6 @@ func (r *fileReader) nextRegion() {
 	if r.dataEnd <= r.off {
 		r.dataStart, r.dataEnd = r.off, r.size
 	}
-}
-
-// compareFold compares a and b rune by rune after mapping each rune to
-// upper case; bytes of invalid UTF-8 compare by value.
-func compareFold(a, b string) int {
-	for a != "" && b != "" {
-		ra, na := utf8.DecodeRuneInString(a)
-		rb, nb := utf8.DecodeRuneInString(b)
-		if ra == utf8.RuneError && na == 1 {
-			ra = 0xDC00 + rune(a[0]) // as wim escapes it
-		}
-		if rb == utf8.RuneError && nb == 1 {
-			rb = 0xDC00 + rune(b[0])
-		}
-		ra, rb = unicode.ToUpper(ra), unicode.ToUpper(rb)
-		if ra != rb {
-			if ra < rb {
-				return -1
-			}
-			return 1
-		}
-		a, b = a[na:], b[nb:]
-	}
-	switch {
-	case a == "" && b == "":
-		return 0
-	case a == "":
-		return -1
-	}
-	return 1
 }
 
 // futimens sets the access and modification times of fd (utimensat with a

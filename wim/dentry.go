@@ -214,7 +214,3 @@ func parseXattrs(d []byte) ([]Xattr, error) {
 	}
 	return xs, nil
 }
-
-// nameUnits returns the UTF-16 code units of a name; used for sorting and
-// encoding.
-func nameUnits(s string) []uint16 { return encodeName(nil, s) }

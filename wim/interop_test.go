@@ -14,28 +14,6 @@ import (
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
-func openWIM(t *testing.T, path string) *wim.Reader {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := f.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := wim.NewReader(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 // paths lists an image's paths as `wimlib-imagex dir` prints them.
 func paths(t *testing.T, r *wim.Reader, image int) []string {
 	t.Helper()
@@ -74,7 +52,7 @@ func TestReadWimlibWIMs(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "w.wim")
 			wimtest.Wimlib(t, "capture", src, path, "one", "first image", "--compress="+c, "--unix-data", "--check")
 			wimtest.Wimlib(t, "append", src+"/data", path, "two", "--unix-data")
-			r := openWIM(t, path)
+			r := wimtest.Open(t, path)
 			if r.ImageCount() != 2 || r.Image(1).Name != "one" || r.Image(1).Description != "first image" || r.Image(2).Name != "two" {
 				t.Fatalf("images %+v", r.Images())
 			}
@@ -152,7 +130,7 @@ func TestUnsupportedCompressionIsClear(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "lzx.wim")
 	wimtest.Wimlib(t, "capture", src, path, "--compress=lzx")
-	r := openWIM(t, path)
+	r := wimtest.Open(t, path)
 	if r.Header().Compression != wim.CompressLZX {
 		t.Fatalf("compression %v", r.Header().Compression)
 	}

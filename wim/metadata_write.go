@@ -1,10 +1,13 @@
 package wim
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Marshal encodes m as an uncompressed metadata resource in the layout
@@ -18,6 +21,7 @@ func (m *Metadata) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("wim: metadata root must be a directory")
 	}
 	b := marshalSecurity(m.Security)
+	b = slices.Grow(b, m.sizeHint())
 	var err error
 	rootAt := len(b)
 	if b, err = appendDentry(b, m.Root, ""); err != nil {
@@ -25,6 +29,23 @@ func (m *Metadata) Marshal() ([]byte, error) {
 	}
 	b = binary.LittleEndian.AppendUint64(b, 0)
 	return appendChildren(b, rootAt, m.Root)
+}
+
+// sizeHint estimates the marshalled size of the dentry tree from above for
+// typical entries, so that Marshal allocates its buffer once.
+func (m *Metadata) sizeHint() int {
+	n := 16
+	_ = m.Walk(func(_ string, e *Entry) error {
+		n += 168 + 2*len(e.Name) + 48*len(e.Named)
+		for _, x := range e.Xattrs {
+			n += 8 + len(x.Name) + len(x.Value)
+		}
+		if e.IsDir() {
+			n += 8
+		}
+		return nil
+	})
+	return n
 }
 
 // marshalSecurity encodes the security data block, padded to 8 bytes.
@@ -77,18 +98,46 @@ func appendChildren(b []byte, dirAt int, dir *Entry) ([]byte, error) {
 
 // sortChildren orders siblings as wimlib does.
 func sortChildren(cs []*Entry) {
-	slices.SortFunc(cs, func(a, b *Entry) int {
-		if c := compareFold(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
+	slices.SortFunc(cs, func(a, b *Entry) int { return CompareNames(a.Name, b.Name) })
 }
 
-// compareFold compares names by UTF-16 code units after ASCII and simple
-// Unicode upper-casing.
+// CompareNames orders sibling names as wimlib and DISM write them:
+// case-insensitively (rune by rune after upper-casing, a byte that is not
+// UTF-8 counting as its escape U+DC00+byte), then byte by byte. It
+// allocates nothing.
+func CompareNames(a, b string) int {
+	if c := compareFold(a, b); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+// compareFold compares a and b rune by rune after upper-casing.
 func compareFold(a, b string) int {
-	return strings.Compare(strings.ToUpper(a), strings.ToUpper(b))
+	for a != "" && b != "" {
+		ra, na := foldRune(a)
+		rb, nb := foldRune(b)
+		if ra != rb {
+			return cmp.Compare(ra, rb)
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// foldRune decodes and upper-cases the first rune of s.
+func foldRune(s string) (rune, int) {
+	if c := s[0]; c < utf8.RuneSelf {
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		return rune(c), 1
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError && n == 1 {
+		return 0xDC00 + rune(s[0]), 1 // as wim escapes it
+	}
+	return unicode.ToUpper(r), n
 }
 
 // streamList returns the main hash and the extra stream entries for e.
@@ -108,32 +157,26 @@ func streamList(e *Entry) (Hash, []Stream) {
 }
 
 // appendDentry appends e's dentry and extra stream entries; the subdir
-// offset is left 0 for appendChildren to fill.
+// offset is left 0 for appendChildren to fill. It writes in place, without
+// allocating per entry.
 func appendDentry(b []byte, e *Entry, name string) ([]byte, error) {
 	le := binary.LittleEndian
-	long := nameUnits(name)
-	short := nameUnits(e.ShortName)
-	if len(long)*2 > 0xFFFF || len(short)*2 > 0xFFFF {
-		return nil, fmt.Errorf("wim: name of %d UTF-16 units is too long", len(long))
+	start := len(b)
+	b = append(b, make([]byte, dentryFixedSize)...)
+	var longLen, shortLen int
+	b, longLen = appendName(b, name)
+	b, shortLen = appendName(b, e.ShortName)
+	if longLen > 0xFFFF || shortLen > 0xFFFF {
+		return nil, fmt.Errorf("wim: name of %d bytes in UTF-16 is too long", max(longLen, shortLen))
 	}
-	items, err := marshalTaggedItems(e)
+	b = pad8(b, start)
+	b, err := appendTaggedItems(b, e)
 	if err != nil {
 		return nil, fmt.Errorf("wim: entry %q: %w", name, err)
 	}
 	main, extra := streamList(e)
-	head := int64(dentryFixedSize)
-	if len(long) > 0 {
-		head += int64(2*len(long) + 2)
-	}
-	if len(short) > 0 {
-		head += int64(2*len(short) + 2)
-	}
-	length := align8(head) + int64(len(items))
-	start := len(b)
-	b = slices.Grow(b, int(length))[:start+dentryFixedSize]
 	d := b[start:]
-	clear(d)
-	le.PutUint64(d, uint64(length))
+	le.PutUint64(d, uint64(len(d)))
 	le.PutUint32(d[0x08:], e.Attributes)
 	le.PutUint32(d[0x0C:], uint32(e.SecurityID))
 	le.PutUint64(d[0x28:], uint64(e.CreationTime))
@@ -148,53 +191,50 @@ func appendDentry(b []byte, e *Entry, name string) ([]byte, error) {
 		le.PutUint64(d[0x58:], e.LinkID)
 	}
 	le.PutUint16(d[0x60:], uint16(len(extra)))
-	le.PutUint16(d[0x62:], uint16(2*len(short)))
-	le.PutUint16(d[0x64:], uint16(2*len(long)))
-	b = appendUnits(b, long)
-	b = appendUnits(b, short)
-	for int64(len(b)-start)%8 != 0 {
-		b = append(b, 0)
-	}
-	b = append(b, items...)
+	le.PutUint16(d[0x62:], uint16(shortLen))
+	le.PutUint16(d[0x64:], uint16(longLen))
 	for _, s := range extra {
 		b = appendStreamEntry(b, s)
 	}
 	return b, nil
 }
 
-// appendUnits appends a UTF-16LE name and its terminator (none if empty).
-func appendUnits(b []byte, u []uint16) []byte {
-	if len(u) == 0 {
-		return b
-	}
-	for _, c := range u {
-		b = binary.LittleEndian.AppendUint16(b, c)
-	}
-	return append(b, 0, 0)
-}
-
-// appendStreamEntry appends one extra stream entry, padded to 8 bytes.
-func appendStreamEntry(b []byte, s Stream) []byte {
-	u := nameUnits(s.Name)
-	n := int64(streamEntryFixed)
-	if len(u) > 0 {
-		n += int64(2*len(u) + 2)
+// appendName appends a name in UTF-16LE and its terminator (none if the
+// name is empty), and returns the name's length in bytes.
+func appendName(b []byte, name string) ([]byte, int) {
+	if name == "" {
+		return b, 0
 	}
 	start := len(b)
-	b = binary.LittleEndian.AppendUint64(b, uint64(align8(n)))
-	b = binary.LittleEndian.AppendUint64(b, 0)
-	b = append(b, s.Hash[:]...)
-	b = binary.LittleEndian.AppendUint16(b, uint16(2*len(u)))
-	b = appendUnits(b, u)
+	b = appendNameUTF16LE(b, name)
+	n := len(b) - start
+	return append(b, 0, 0), n
+}
+
+// pad8 appends zero bytes until len(b)-start is a multiple of 8.
+func pad8(b []byte, start int) []byte {
 	for (len(b)-start)%8 != 0 {
 		b = append(b, 0)
 	}
 	return b
 }
 
-// marshalTaggedItems encodes e's tagged items, each padded to 8 bytes.
-func marshalTaggedItems(e *Entry) ([]byte, error) {
-	var b []byte
+// appendStreamEntry appends one extra stream entry, padded to 8 bytes.
+func appendStreamEntry(b []byte, s Stream) []byte {
+	start := len(b)
+	b = append(b, make([]byte, streamEntryFixed)...)
+	var n int
+	b, n = appendName(b, s.Name)
+	b = pad8(b, start)
+	d := b[start:]
+	binary.LittleEndian.PutUint64(d, uint64(len(d)))
+	copy(d[16:], s.Hash[:])
+	binary.LittleEndian.PutUint16(d[36:], uint16(n))
+	return b
+}
+
+// appendTaggedItems appends e's tagged items, each padded to 8 bytes.
+func appendTaggedItems(b []byte, e *Entry) ([]byte, error) {
 	if e.ObjectID != nil {
 		b = appendItem(b, tagObjectID, e.ObjectID)
 	}
@@ -207,18 +247,21 @@ func marshalTaggedItems(e *Entry) ([]byte, error) {
 		b = appendItem(b, tagUnixData, d[:])
 	}
 	if len(e.Xattrs) > 0 {
-		var d []byte
+		start := len(b)
+		b = append(b, make([]byte, 8)...)
 		for _, x := range e.Xattrs {
 			if len(x.Name) == 0 || len(x.Name) > 255 || len(x.Value) > 0xFFFF {
 				return nil, fmt.Errorf("xattr %q: name of %d bytes or value of %d bytes cannot be stored", x.Name, len(x.Name), len(x.Value))
 			}
-			d = binary.LittleEndian.AppendUint16(d, uint16(len(x.Value)))
-			d = append(d, byte(len(x.Name)), x.Flags)
-			d = append(d, x.Name...)
-			d = append(d, 0)
-			d = append(d, x.Value...)
+			b = binary.LittleEndian.AppendUint16(b, uint16(len(x.Value)))
+			b = append(b, byte(len(x.Name)), x.Flags)
+			b = append(b, x.Name...)
+			b = append(b, 0)
+			b = append(b, x.Value...)
 		}
-		b = appendItem(b, tagXattr, d)
+		binary.LittleEndian.PutUint32(b[start:], tagXattr)
+		binary.LittleEndian.PutUint32(b[start+4:], uint32(len(b)-start-8))
+		b = pad8(b, start)
 	}
 	for _, it := range e.Other {
 		b = appendItem(b, it.Tag, it.Data)
@@ -227,11 +270,9 @@ func marshalTaggedItems(e *Entry) ([]byte, error) {
 }
 
 func appendItem(b []byte, tag uint32, data []byte) []byte {
+	start := len(b)
 	b = binary.LittleEndian.AppendUint32(b, tag)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
 	b = append(b, data...)
-	for len(b)%8 != 0 {
-		b = append(b, 0)
-	}
-	return b
+	return pad8(b, start)
 }

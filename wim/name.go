@@ -1,6 +1,7 @@
 package wim
 
 import (
+	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -24,21 +25,38 @@ import (
 // encodeName appends the UTF-16 code units of name to dst.
 func encodeName(dst []uint16, name string) []uint16 {
 	for i := 0; i < len(name); {
-		r, n := utf8.DecodeRuneInString(name[i:])
-		if r == utf8.RuneError && n <= 1 {
-			dst = append(dst, 0xDC00+uint16(name[i]))
-			i++
-			continue
-		}
-		if r >= 0x10000 {
-			r1, r2 := utf16.EncodeRune(r)
-			dst = append(dst, uint16(r1), uint16(r2))
-		} else {
-			dst = append(dst, uint16(r))
-		}
+		u, nu, n := nextUnits(name[i:])
+		dst = append(dst, u[:nu]...)
 		i += n
 	}
 	return dst
+}
+
+// appendNameUTF16LE appends the UTF-16LE bytes of name to b, as
+// encodeName encodes it.
+func appendNameUTF16LE(b []byte, name string) []byte {
+	for i := 0; i < len(name); {
+		u, nu, n := nextUnits(name[i:])
+		for _, c := range u[:nu] {
+			b = binary.LittleEndian.AppendUint16(b, c)
+		}
+		i += n
+	}
+	return b
+}
+
+// nextUnits returns the one or two UTF-16 code units of the first rune of
+// s (a byte that is not UTF-8 becoming U+DC00+byte) and its length in s.
+func nextUnits(s string) (u [2]uint16, nu, n int) {
+	r, n := utf8.DecodeRuneInString(s)
+	switch {
+	case r == utf8.RuneError && n <= 1:
+		return [2]uint16{0xDC00 + uint16(s[0])}, 1, 1
+	case r >= 0x10000:
+		r1, r2 := utf16.EncodeRune(r)
+		return [2]uint16{uint16(r1), uint16(r2)}, 2, n
+	}
+	return [2]uint16{uint16(r)}, 1, n
 }
 
 // decodeName converts UTF-16 code units to a name string.

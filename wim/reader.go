@@ -2,8 +2,10 @@ package wim
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -166,27 +168,33 @@ func (r *Reader) blobSize(h Hash) int64 {
 	return 0
 }
 
-// readBlob reads a whole blob into memory through a checked stream.
+// readBlob reads a whole blob into memory through a checked stream. The
+// buffer grows as data arrives (at most 64 MiB ahead of it), so a size field
+// larger than the data behind it costs no more than that.
 func (r *Reader) readBlob(bl *blob) ([]byte, error) {
 	s, err := r.newStreamReader(bl)
 	if err != nil {
 		return nil, err
 	}
 	defer closeStream(s)
-	b := make([]byte, 0, min(bl.res.size, 64<<20))
-	for {
+	size := bl.res.size
+	b := make([]byte, 0, min(size, 64<<20))
+	for int64(len(b)) < size {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			b = slices.Grow(b, int(min(int64(len(b)), size-int64(len(b)))))
 		}
-		n, err := s.Read(b[len(b):cap(b)])
+		n, err := s.Read(b[len(b):min(int64(cap(b)), size)])
 		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
+		if err != nil && (!errors.Is(err, io.EOF) || int64(len(b)) != size) {
 			return nil, err
 		}
 	}
+	// The stream checks the SHA-1 when it reaches its end.
+	var one [1]byte
+	if _, err := s.Read(one[:]); err != io.EOF {
+		return nil, err
+	}
+	return b, nil
 }
 
 // HasStream reports whether the blob table holds a blob with hash h.

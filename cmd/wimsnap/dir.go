@@ -192,10 +192,8 @@ func rfc3339Nano(t wim.Filetime) string {
 	return t.Time().Format("2006-01-02T15:04:05.0000000Z07:00")
 }
 
-var attributeBits = []struct {
-	bit  uint32
-	name string
-}{
+// attributeBits names the FILE_ATTRIBUTE_* bits.
+var attributeBits = []namedBit{
 	{wim.AttrReadonly, "READONLY"}, {wim.AttrHidden, "HIDDEN"}, {wim.AttrSystem, "SYSTEM"},
 	{wim.AttrDirectory, "DIRECTORY"}, {wim.AttrArchive, "ARCHIVE"}, {wim.AttrNormal, "NORMAL"},
 	{wim.AttrTemporary, "TEMPORARY"}, {wim.AttrSparseFile, "SPARSE_FILE"},
@@ -205,19 +203,7 @@ var attributeBits = []struct {
 
 // attributeNames lists FILE_ATTRIBUTE_* names of the bits set in attr;
 // unknown bits appear as hexadecimal.
-func attributeNames(attr uint32) []string {
-	names := []string{}
-	for _, a := range attributeBits {
-		if attr&a.bit != 0 {
-			names = append(names, a.name)
-			attr &^= a.bit
-		}
-	}
-	if attr != 0 {
-		names = append(names, fmt.Sprintf("0x%x", attr))
-	}
-	return names
-}
+func attributeNames(attr uint32) []string { return bitNames(attr, attributeBits) }
 
 // printEntry writes one entry in the block layout of wimlib-imagex dir
 // --detailed.

@@ -14,10 +14,7 @@ import (
 )
 
 // Header flag bits (WIM_HDR_FLAG_* in wimlib's naming).
-var headerFlagNames = []struct {
-	bit  uint32
-	name string
-}{
+var headerFlagNames = []namedBit{
 	{0x00000001, "reserved"},
 	{0x00000002, "compression"},
 	{0x00000004, "readonly"},
@@ -35,16 +32,26 @@ var headerFlagNames = []struct {
 
 // flagNames lists the names of the bits set in flags; unknown bits appear
 // as hexadecimal.
-func flagNames(flags uint32) []string {
+func flagNames(flags uint32) []string { return bitNames(flags, headerFlagNames) }
+
+// namedBit is one bit of a flags word and its name.
+type namedBit struct {
+	bit  uint32
+	name string
+}
+
+// bitNames lists the names of the bits of v found in table, then any
+// remaining bits as one hexadecimal value.
+func bitNames(v uint32, table []namedBit) []string {
 	names := []string{}
-	for _, f := range headerFlagNames {
-		if flags&f.bit != 0 {
-			names = append(names, f.name)
-			flags &^= f.bit
+	for _, b := range table {
+		if v&b.bit != 0 {
+			names = append(names, b.name)
+			v &^= b.bit
 		}
 	}
-	if flags != 0 {
-		names = append(names, fmt.Sprintf("0x%x", flags))
+	if v != 0 {
+		names = append(names, fmt.Sprintf("0x%x", v))
 	}
 	return names
 }

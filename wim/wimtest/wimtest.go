@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // RequireEnv names the environment variable listing the tools whose tests
@@ -47,4 +49,28 @@ func Wimlib(t testing.TB, args ...string) string {
 		t.Fatalf("wimlib-imagex %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// Open opens the WIM at path for the rest of the test, failing the test on
+// any error; the file is closed at cleanup.
+func Open(t testing.TB, path string) *wim.Reader {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := wim.NewReader(f, st.Size())
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	return r
 }
