@@ -60,6 +60,10 @@ type CaptureOptions struct {
 	// source directory. Paths that do not exist are ignored.
 	Skip []string
 
+	// pathXattrs is a test hook: read xattrs by path, as on kernels
+	// without listxattrat.
+	pathXattrs bool
+
 	// beforeOpen is a test hook called with the path of each regular file
 	// before it is opened for reading.
 	beforeOpen func(path string)
@@ -99,7 +103,7 @@ type CaptureStats struct {
 // The error is non-nil only when the capture could not finish: root is
 // unreadable, the sink failed, or ctx was cancelled.
 func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOptions) (*wim.Metadata, CaptureStats, error) {
-	c := &capturer{ctx: ctx, sink: sink, opts: opts, root: root, cfg: opts.Config}
+	c := &capturer{ctx: ctx, sink: sink, opts: opts, root: root, cfg: opts.Config, noXattrAt: opts.pathXattrs}
 	if c.cfg == nil {
 		c.cfg = DefaultConfig()
 	}
@@ -177,11 +181,12 @@ type capturer struct {
 	procFD   bool
 	curDir   int // descriptor of the directory whose entry is captured
 
-	stats    CaptureStats
-	links    map[devIno]*wim.Entry
-	nextLink uint64
-	ticker   progressTicker
-	noAtime  bool // O_NOATIME was refused once
+	stats     CaptureStats
+	links     map[devIno]*wim.Entry
+	nextLink  uint64
+	ticker    progressTicker
+	noAtime   bool // O_NOATIME was refused once
+	noXattrAt bool // read xattrs by path: listxattrat is missing (ENOSYS)
 
 	rel     []byte // path of the current entry relative to root, no leading '/'
 	xpath   []byte // NUL-terminated path for l*xattr calls
@@ -333,15 +338,35 @@ func (c *capturer) fill(e *wim.Entry, st *unix.Stat_t, fd int, byPath bool) {
 		e.Unix = new(wim.UnixData)
 	}
 	*e.Unix = wim.UnixData{UID: st.Uid, GID: st.Gid, Mode: st.Mode, Rdev: uint32(st.Rdev)}
-	var err error
+	t := xattrTarget{fd: fd, dfd: -1}
 	if byPath {
-		e.Xattrs, err = c.readXattrs(-1, c.xattrPath())
-	} else {
-		e.Xattrs, err = c.readXattrs(fd, nil)
+		t = c.xattrTarget()
 	}
+	xs, err := c.readXattrs(t)
+	switch {
+	case t.dfd < 0:
+	case errors.Is(err, unix.ENOSYS): // a kernel before 6.13: paths from now on
+		c.noXattrAt = true
+		xs, err = c.readXattrs(c.xattrTarget())
+	case errors.Is(err, unix.EPERM): // perhaps a seccomp filter: try the path
+		xs, err = c.readXattrs(xattrTarget{fd: -1, dfd: -1, name: c.xattrPath()})
+	}
+	e.Xattrs = xs
 	if err != nil {
 		c.warn(false, err)
 	}
+}
+
+// xattrTarget names the current entry for reading its xattrs without
+// following it: by its name in the directory being read when the kernel
+// has listxattrat, else by a path (see xattrPath).
+func (c *capturer) xattrTarget() xattrTarget {
+	if c.noXattrAt {
+		return xattrTarget{fd: -1, dfd: -1, name: c.xattrPath()}
+	}
+	c.xpath = append(c.xpath[:0], c.rel[bytes.LastIndexByte(c.rel, '/')+1:]...)
+	c.xpath = append(c.xpath, 0)
+	return xattrTarget{fd: -1, dfd: c.curDir, name: c.xpath}
 }
 
 // xattrPath returns a NUL-terminated path naming the current entry without

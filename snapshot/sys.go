@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -58,11 +59,20 @@ func xattrUnsupported(err error) bool {
 	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENODATA)
 }
 
-// readXattrs returns the extended attributes of fd, or of path (a
-// NUL-terminated path whose final component is not followed) when fd is
-// -1, in listxattr order. Values over 65535 bytes cannot be stored in a
-// WIM; they are left out with an error.
-func (c *capturer) readXattrs(fd int, path []byte) ([]wim.Xattr, error) {
+// xattrTarget names the file whose xattrs are read: an open descriptor
+// (fd >= 0), a name in the directory dfd read with listxattrat and
+// getxattrat (dfd >= 0, Linux 6.13), or a path. name is NUL-terminated and
+// is the name in dfd or the whole path; the final component is never
+// followed.
+type xattrTarget struct {
+	fd, dfd int
+	name    []byte
+}
+
+// readXattrs returns the extended attributes of t in listxattr order.
+// Values over 65535 bytes cannot be stored in a WIM; they are left out
+// with an error.
+func (c *capturer) readXattrs(t xattrTarget) ([]wim.Xattr, error) {
 	if c.xlist == nil {
 		c.xlist = make([]byte, 4096)
 		c.xval = make([]byte, 4096)
@@ -70,11 +80,7 @@ func (c *capturer) readXattrs(fd int, path []byte) ([]wim.Xattr, error) {
 	var n int
 	var err error
 	for {
-		if fd >= 0 {
-			n, err = unix.Flistxattr(fd, c.xlist)
-		} else {
-			n, err = llistxattr(path, c.xlist)
-		}
+		n, err = t.list(c.xlist)
 		if errors.Is(err, unix.ERANGE) {
 			c.xlist = make([]byte, 2*len(c.xlist))
 			continue
@@ -104,7 +110,7 @@ func (c *capturer) readXattrs(fd int, path []byte) ([]wim.Xattr, error) {
 		if len(name) == 0 {
 			continue
 		}
-		v, err := c.getXattr(fd, path, name)
+		v, err := c.getXattr(t, name)
 		if err != nil {
 			if errors.Is(err, unix.ENODATA) {
 				continue // removed meanwhile
@@ -121,18 +127,12 @@ func (c *capturer) readXattrs(fd int, path []byte) ([]wim.Xattr, error) {
 	return xs, errors.Join(errs...)
 }
 
-// getXattr returns the value of the xattr name (not NUL-terminated), valid
-// until the next call.
-func (c *capturer) getXattr(fd int, path, name []byte) ([]byte, error) {
+// getXattr returns the value of the xattr name (not NUL-terminated) of t,
+// valid until the next call.
+func (c *capturer) getXattr(t xattrTarget, name []byte) ([]byte, error) {
 	cname := append(name[:len(name):len(name)], 0) // copy with terminator
 	for {
-		var n int
-		var err error
-		if fd >= 0 {
-			n, err = fgetxattr(fd, cname, c.xval)
-		} else {
-			n, err = lgetxattr(path, cname, c.xval)
-		}
+		n, err := t.get(cname, c.xval)
 		switch {
 		case err == nil:
 			return c.xval[:n], nil
@@ -155,26 +155,47 @@ func bufPtr(b []byte) unsafe.Pointer {
 	return unsafe.Pointer(&b[0])
 }
 
-func llistxattr(path, dest []byte) (int, error) {
-	r, _, e := unix.Syscall(unix.SYS_LLISTXATTR, uintptr(bufPtr(path)), uintptr(bufPtr(dest)), uintptr(len(dest)))
+func (t xattrTarget) list(dest []byte) (int, error) {
+	var r uintptr
+	var e unix.Errno
+	switch {
+	case t.fd >= 0:
+		r, _, e = unix.Syscall(unix.SYS_FLISTXATTR, uintptr(t.fd), uintptr(bufPtr(dest)), uintptr(len(dest)))
+	case t.dfd >= 0:
+		r, _, e = unix.Syscall6(unix.SYS_LISTXATTRAT, uintptr(t.dfd), uintptr(bufPtr(t.name)), unix.AT_SYMLINK_NOFOLLOW,
+			uintptr(bufPtr(dest)), uintptr(len(dest)), 0)
+	default:
+		r, _, e = unix.Syscall(unix.SYS_LLISTXATTR, uintptr(bufPtr(t.name)), uintptr(bufPtr(dest)), uintptr(len(dest)))
+	}
 	if e != 0 {
 		return 0, e
 	}
 	return int(r), nil
 }
 
-func lgetxattr(path, name, dest []byte) (int, error) {
-	r, _, e := unix.Syscall6(unix.SYS_LGETXATTR, uintptr(bufPtr(path)), uintptr(bufPtr(name)),
-		uintptr(bufPtr(dest)), uintptr(len(dest)), 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), nil
+// xattrArgs is the kernel's struct xattr_args of getxattrat.
+type xattrArgs struct {
+	value uint64
+	size  uint32
+	flags uint32
 }
 
-func fgetxattr(fd int, name, dest []byte) (int, error) {
-	r, _, e := unix.Syscall6(unix.SYS_FGETXATTR, uintptr(fd), uintptr(bufPtr(name)),
-		uintptr(bufPtr(dest)), uintptr(len(dest)), 0, 0)
+func (t xattrTarget) get(name, dest []byte) (int, error) {
+	var r uintptr
+	var e unix.Errno
+	switch {
+	case t.fd >= 0:
+		r, _, e = unix.Syscall6(unix.SYS_FGETXATTR, uintptr(t.fd), uintptr(bufPtr(name)),
+			uintptr(bufPtr(dest)), uintptr(len(dest)), 0, 0)
+	case t.dfd >= 0:
+		args := xattrArgs{value: uint64(uintptr(bufPtr(dest))), size: uint32(len(dest))}
+		r, _, e = unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(t.dfd), uintptr(bufPtr(t.name)), unix.AT_SYMLINK_NOFOLLOW,
+			uintptr(bufPtr(name)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
+		runtime.KeepAlive(dest)
+	default:
+		r, _, e = unix.Syscall6(unix.SYS_LGETXATTR, uintptr(bufPtr(t.name)), uintptr(bufPtr(name)),
+			uintptr(bufPtr(dest)), uintptr(len(dest)), 0, 0)
+	}
 	if e != 0 {
 		return 0, e
 	}

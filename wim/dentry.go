@@ -22,6 +22,25 @@ type metaParser struct {
 	b       []byte
 	visited map[int64]bool // sibling lists already read, against cycles
 	entries int
+	slab    []parsedEntry // entries are carved from it, to allocate less often
+	u16     []uint16      // scratch for names
+	u8      []byte        // scratch for names
+}
+
+// parsedEntry lets an entry and its UNIX data share one allocation.
+type parsedEntry struct {
+	e Entry
+	u UnixData
+}
+
+// newEntry returns a zero entry from the slab.
+func (p *metaParser) newEntry() *parsedEntry {
+	if len(p.slab) == 0 {
+		p.slab = make([]parsedEntry, 128)
+	}
+	pe := &p.slab[0]
+	p.slab = p.slab[1:]
+	return pe
 }
 
 // errAt formats a malformed-structure error at an offset of the resource.
@@ -52,7 +71,9 @@ func (p *metaParser) parseDentry(off int64) (dentryResult, error) {
 		return dentryResult{}, errAt(off, "dentry length %d out of range", length)
 	}
 	d := b[off : off+length]
-	e := &Entry{
+	pe := p.newEntry()
+	e := &pe.e
+	*e = Entry{
 		Attributes:     le.Uint32(d[0x08:]),
 		SecurityID:     int32(le.Uint32(d[0x0C:])),
 		CreationTime:   Filetime(le.Uint64(d[0x28:])),
@@ -74,13 +95,13 @@ func (p *metaParser) parseDentry(off int64) (dentryResult, error) {
 	nameLen := int64(le.Uint16(d[0x64:]))
 	pos := int64(dentryFixedSize)
 	var err error
-	if e.Name, pos, err = readName(d, pos, nameLen); err != nil {
+	if e.Name, pos, err = p.readName(d, pos, nameLen); err != nil {
 		return dentryResult{}, errAt(off, "long name: %v", err)
 	}
-	if e.ShortName, pos, err = readName(d, pos, shortLen); err != nil {
+	if e.ShortName, pos, err = p.readName(d, pos, shortLen); err != nil {
 		return dentryResult{}, errAt(off, "short name: %v", err)
 	}
-	if err := parseTaggedItems(e, d, align8(pos)); err != nil {
+	if err := parseTaggedItems(e, &pe.u, d, align8(pos)); err != nil {
 		return dentryResult{}, errAt(off, "%v", err)
 	}
 	next := off + align8(length)
@@ -98,18 +119,20 @@ func (p *metaParser) parseDentry(off int64) (dentryResult, error) {
 }
 
 // readName reads a UTF-16LE name of n bytes at pos plus its terminator.
-func readName(d []byte, pos, n int64) (string, int64, error) {
+func (p *metaParser) readName(d []byte, pos, n int64) (string, int64, error) {
 	if n == 0 {
 		return "", pos, nil
 	}
 	if n%2 != 0 || pos+n+2 > int64(len(d)) {
 		return "", 0, fmt.Errorf("length %d does not fit the dentry", n)
 	}
-	u := make([]uint16, n/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(d[pos+int64(2*i):])
+	u := p.u16[:0]
+	for i := int64(0); i < n; i += 2 {
+		u = append(u, binary.LittleEndian.Uint16(d[pos+i:]))
 	}
-	return decodeName(u), pos + n + 2, nil
+	p.u16 = u
+	p.u8 = appendDecodedName(p.u8[:0], u)
+	return string(p.u8), pos + n + 2, nil
 }
 
 // parseStreamEntry decodes the extra stream entry at off.
@@ -126,7 +149,7 @@ func (p *metaParser) parseStreamEntry(off int64) (Stream, int64, error) {
 	var s Stream
 	copy(s.Hash[:], b[off+16:off+36])
 	nameLen := int64(le.Uint16(b[off+36:]))
-	name, _, err := readName(b[off:off+length], streamEntryFixed, nameLen)
+	name, _, err := p.readName(b[off:off+length], streamEntryFixed, nameLen)
 	if err != nil {
 		return Stream{}, 0, errAt(off, "stream name: %v", err)
 	}
@@ -163,7 +186,8 @@ func assignStreams(e *Entry, main Hash, extra []Stream) {
 }
 
 // parseTaggedItems decodes the tagged items in d[pos:].
-func parseTaggedItems(e *Entry, d []byte, pos int64) error {
+// UNIX data goes to u, which e then points to.
+func parseTaggedItems(e *Entry, u *UnixData, d []byte, pos int64) error {
 	le := binary.LittleEndian
 	for pos+8 <= int64(len(d)) {
 		tag := le.Uint32(d[pos:])
@@ -175,7 +199,8 @@ func parseTaggedItems(e *Entry, d []byte, pos int64) error {
 		data := d[start : start+n]
 		switch {
 		case tag == tagUnixData && n >= 16:
-			e.Unix = &UnixData{UID: le.Uint32(data), GID: le.Uint32(data[4:]), Mode: le.Uint32(data[8:]), Rdev: le.Uint32(data[12:])}
+			*u = UnixData{UID: le.Uint32(data), GID: le.Uint32(data[4:]), Mode: le.Uint32(data[8:]), Rdev: le.Uint32(data[12:])}
+			e.Unix = u
 		case tag == tagXattr:
 			xs, err := parseXattrs(data)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"unicode"
@@ -17,83 +18,123 @@ import (
 // It sorts each Children slice in place. Streams are written in wimlib
 // 1.14.2's form (see doc.go).
 func (m *Metadata) Marshal() ([]byte, error) {
+	enc, err := newMetaEncoder(m)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, enc.size)
+	if _, err := io.ReadFull(enc, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// metaEncoder produces the bytes Marshal returns piece by piece, one dentry
+// at a time, so that a large tree is never held in memory as one buffer.
+// newMetaEncoder lays the tree out first: it sorts the children, checks
+// every entry and learns the offset of each directory's sibling list; Read
+// then cannot fail.
+type metaEncoder struct {
+	size    int64            // total length
+	subdirs map[*Entry]int64 // offset of each directory's sibling list
+	root    *Entry
+	buf     []byte   // encoded bytes not yet read
+	pending []byte   // security data, then the root, until read
+	dir     *Entry   // directory whose sibling list is being produced
+	next    int      // index of the next child of dir
+	stack   []*Entry // directories whose lists come later (top last)
+}
+
+func newMetaEncoder(m *Metadata) (*metaEncoder, error) {
 	if m.Root == nil || !m.Root.IsDir() {
 		return nil, fmt.Errorf("wim: metadata root must be a directory")
 	}
-	b := marshalSecurity(m.Security)
-	b = slices.Grow(b, m.sizeHint())
-	var err error
-	rootAt := len(b)
-	if b, err = appendDentry(b, m.Root, ""); err != nil {
+	enc := &metaEncoder{root: m.Root, subdirs: map[*Entry]int64{}}
+	sec := marshalSecurity(m.Security)
+	b, err := appendDentry(sec, m.Root, "")
+	if err != nil {
 		return nil, err
 	}
 	b = binary.LittleEndian.AppendUint64(b, 0)
-	return appendChildren(b, rootAt, m.Root)
-}
-
-// sizeHint estimates the marshalled size of the dentry tree from above for
-// typical entries, so that Marshal allocates its buffer once.
-func (m *Metadata) sizeHint() int {
-	n := 16
-	_ = m.Walk(func(_ string, e *Entry) error {
-		n += 168 + 2*len(e.Name) + 48*len(e.Named)
-		for _, x := range e.Xattrs {
-			n += 8 + len(x.Name) + len(x.Value)
-		}
-		if e.IsDir() {
-			n += 8
-		}
-		return nil
-	})
-	return n
-}
-
-// marshalSecurity encodes the security data block, padded to 8 bytes.
-func marshalSecurity(sds [][]byte) []byte {
-	n := 8 + 8*len(sds)
-	for _, sd := range sds {
-		n += len(sd)
-	}
-	b := make([]byte, 0, align8(int64(n)))
-	b = binary.LittleEndian.AppendUint32(b, uint32(align8(int64(n))))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(sds)))
-	for _, sd := range sds {
-		b = binary.LittleEndian.AppendUint64(b, uint64(len(sd)))
-	}
-	for _, sd := range sds {
-		b = append(b, sd...)
-	}
-	for len(b)%8 != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-// appendChildren writes dir's sibling list at the end of b, stores its
-// offset in the dentry at dirAt, then writes the lists of its subdirectories.
-func appendChildren(b []byte, dirAt int, dir *Entry) ([]byte, error) {
-	sortChildren(dir.Children)
-	binary.LittleEndian.PutUint64(b[dirAt+0x10:], uint64(len(b)))
-	at := make([]int, len(dir.Children))
-	var err error
-	for i, c := range dir.Children {
-		if !validName(c.Name) {
-			return nil, fmt.Errorf("wim: invalid entry name %q", c.Name)
-		}
-		at[i] = len(b)
-		if b, err = appendDentry(b, c, c.Name); err != nil {
-			return nil, err
-		}
-	}
-	b = binary.LittleEndian.AppendUint64(b, 0)
-	for i, c := range dir.Children {
-		if c.IsDir() {
-			if b, err = appendChildren(b, at[i], c); err != nil {
+	rootAt := len(sec)
+	// Lay the sibling lists out in the order Read produces them.
+	pos := int64(len(b))
+	var scratch []byte
+	for stack := []*Entry{m.Root}; len(stack) > 0; {
+		dir := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		enc.subdirs[dir] = pos
+		sortChildren(dir.Children)
+		for _, c := range dir.Children {
+			if !validName(c.Name) {
+				return nil, fmt.Errorf("wim: invalid entry name %q", c.Name)
+			}
+			if scratch, err = appendDentry(scratch[:0], c, c.Name); err != nil {
 				return nil, err
 			}
+			pos += int64(len(scratch))
+		}
+		pos += 8
+		stack = pushDirs(stack, dir.Children)
+	}
+	binary.LittleEndian.PutUint64(b[rootAt+0x10:], uint64(enc.subdirs[m.Root]))
+	enc.size, enc.pending, enc.dir = pos, b, m.Root
+	return enc, nil
+}
+
+// pushDirs pushes the directories among children in reverse, so that the
+// first is popped first.
+func pushDirs(stack, children []*Entry) []*Entry {
+	for i := len(children) - 1; i >= 0; i-- {
+		if children[i].IsDir() {
+			stack = append(stack, children[i])
 		}
 	}
-	return b, nil
+	return stack
+}
+
+// Read implements io.Reader.
+func (enc *metaEncoder) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if len(enc.pending) == 0 && !enc.fill() {
+			break
+		}
+		c := copy(p[n:], enc.pending)
+		enc.pending = enc.pending[c:]
+		n += c
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// fill encodes the next dentry or list end into pending; it reports false
+// at the end.
+func (enc *metaEncoder) fill() bool {
+	if enc.dir == nil {
+		return false
+	}
+	b := enc.buf[:0]
+	if enc.next < len(enc.dir.Children) {
+		c := enc.dir.Children[enc.next]
+		enc.next++
+		b, _ = appendDentry(b, c, c.Name) // checked by newMetaEncoder
+		if c.IsDir() {
+			binary.LittleEndian.PutUint64(b[0x10:], uint64(enc.subdirs[c]))
+		}
+	} else {
+		b = binary.LittleEndian.AppendUint64(b, 0)
+		enc.stack = pushDirs(enc.stack, enc.dir.Children)
+		enc.dir, enc.next = nil, 0
+		if len(enc.stack) > 0 {
+			enc.dir = enc.stack[len(enc.stack)-1]
+			enc.stack = enc.stack[:len(enc.stack)-1]
+		}
+	}
+	enc.buf, enc.pending = b, b
+	return true
 }
 
 // sortChildren orders siblings as wimlib does.
@@ -157,7 +198,7 @@ func streamList(e *Entry) (Hash, []Stream) {
 }
 
 // appendDentry appends e's dentry and extra stream entries; the subdir
-// offset is left 0 for appendChildren to fill. It writes in place, without
+// offset is left 0 for the metaEncoder to fill. It writes in place, without
 // allocating per entry.
 func appendDentry(b []byte, e *Entry, name string) ([]byte, error) {
 	le := binary.LittleEndian
@@ -275,4 +316,25 @@ func appendItem(b []byte, tag uint32, data []byte) []byte {
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
 	b = append(b, data...)
 	return pad8(b, start)
+}
+
+// marshalSecurity encodes the security data block, padded to 8 bytes.
+func marshalSecurity(sds [][]byte) []byte {
+	n := 8 + 8*len(sds)
+	for _, sd := range sds {
+		n += len(sd)
+	}
+	b := make([]byte, 0, align8(int64(n)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(align8(int64(n))))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(sds)))
+	for _, sd := range sds {
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(sd)))
+	}
+	for _, sd := range sds {
+		b = append(b, sd...)
+	}
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	return b
 }

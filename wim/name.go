@@ -61,7 +61,11 @@ func nextUnits(s string) (u [2]uint16, nu, n int) {
 
 // decodeName converts UTF-16 code units to a name string.
 func decodeName(u []uint16) string {
-	b := make([]byte, 0, len(u))
+	return string(appendDecodedName(make([]byte, 0, len(u)), u))
+}
+
+// appendDecodedName appends what decodeName returns to b.
+func appendDecodedName(b []byte, u []uint16) []byte {
 	for i := 0; i < len(u); i++ {
 		c := rune(u[i])
 		switch {
@@ -76,7 +80,7 @@ func decodeName(u []uint16) string {
 			b = utf8.AppendRune(b, c)
 		}
 	}
-	return string(b)
+	return b
 }
 
 // NameIsValid reports whether name converts to well-formed UTF-16, that is,

@@ -91,9 +91,13 @@ func (r *Reader) readBlobTable() error {
 	if err != nil {
 		return err
 	}
-	for off := 0; off+blobEntrySize <= len(b); off += blobEntrySize {
-		e := b[off : off+blobEntrySize]
-		bl := &blob{res: parseResHdr(e), part: binary.LittleEndian.Uint16(e[24:]), refCount: binary.LittleEndian.Uint32(e[26:])}
+	n := len(b) / blobEntrySize
+	slab := make([]blob, n) // one allocation for all entries
+	r.blobs = make(map[Hash]*blob, n)
+	for i := range slab {
+		e := b[i*blobEntrySize : (i+1)*blobEntrySize]
+		bl := &slab[i]
+		*bl = blob{res: parseResHdr(e), part: binary.LittleEndian.Uint16(e[24:]), refCount: binary.LittleEndian.Uint32(e[26:])}
 		copy(bl.hash[:], e[30:50])
 		switch {
 		case bl.res.flags&resSolid != 0:

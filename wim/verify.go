@@ -93,11 +93,13 @@ func (r *Reader) verifyBlob(b *blob, buf []byte, report func(int64)) error {
 // Streams returns e's non-empty-named or unnamed streams: the reparse
 // stream (when a reparse point), the unnamed data stream, and the named
 // streams.
-func (e *Entry) Streams() []Stream {
-	var s []Stream
+func (e *Entry) Streams() []Stream { return e.appendStreams(nil) }
+
+// appendStreams appends what Streams returns to dst.
+func (e *Entry) appendStreams(dst []Stream) []Stream {
 	if e.IsReparse() {
-		s = append(s, e.Reparse)
+		dst = append(dst, e.Reparse)
 	}
-	s = append(s, e.Data)
-	return append(s, e.Named...)
+	dst = append(dst, e.Data)
+	return append(dst, e.Named...)
 }

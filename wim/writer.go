@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"runtime"
 	"sync"
@@ -98,6 +99,7 @@ type Writer struct {
 	blobs  map[Hash]*wblob
 	sizes  map[int64]int // number of blobs of each size, for holding back duplicates
 	held   []*chunkJob   // chunks held back by addResource
+	sum    hash.Hash     // SHA-1 of addResource, reused
 	images []image
 	pipe   *pipeline
 	orig   *original  // the appended file as it was; nil for a new WIM
@@ -219,7 +221,11 @@ func (w *Writer) addResource(r io.Reader, size int64, metadata bool) (*wblob, er
 	// its hash is known, so that a duplicate is never compressed.
 	hold := !metadata && res.nchunks <= maxHeld && w.sizes[size] > 0
 	held := w.held[:0]
-	h := sha1.New()
+	if w.sum == nil {
+		w.sum = sha1.New()
+	}
+	h := w.sum
+	h.Reset()
 	var readErr error
 	for left := size; left > 0; {
 		j := w.pipe.get(res)

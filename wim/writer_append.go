@@ -21,30 +21,41 @@ func OpenAppend(f *os.File, opts ...WriterOption) (*Writer, *Reader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.hdr.Flags&flagReadonly != 0 {
-		return nil, nil, fmt.Errorf("%w: the WIM is marked read-only", ErrUnsupported)
-	}
-	if r.hdr.Version != versionDefault || len(r.solid) > 0 {
-		return nil, nil, fmt.Errorf("%w: appending to a WIM with solid resources", ErrUnsupported)
-	}
-	w, err := newWriter(f, append([]WriterOption{WithCompression(r.hdr.Compression)}, opts...))
+	w, err := NewAppendWriter(f, r, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
+	return w, r, nil
+}
+
+// NewAppendWriter is OpenAppend for a caller that has already read f: r
+// must be a Reader of f made with f's current size, and f must not have
+// changed since. r stays usable to read the file as it was.
+func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, error) {
+	if r.hdr.Flags&flagReadonly != 0 {
+		return nil, fmt.Errorf("%w: the WIM is marked read-only", ErrUnsupported)
+	}
+	if r.hdr.Version != versionDefault || len(r.solid) > 0 {
+		return nil, fmt.Errorf("%w: appending to a WIM with solid resources", ErrUnsupported)
+	}
+	w, err := newWriter(f, append([]WriterOption{WithCompression(r.hdr.Compression)}, opts...))
+	if err != nil {
+		return nil, err
+	}
 	if w.comp != r.hdr.Compression {
-		return nil, nil, fmt.Errorf("wim: the WIM uses %v compression; cannot append with %v", r.hdr.Compression, w.comp)
+		return nil, fmt.Errorf("wim: the WIM uses %v compression; cannot append with %v", r.hdr.Compression, w.comp)
 	}
 	if r.hdr.Compression != CompressNone && r.hdr.ChunkSize != chunkSize {
-		return nil, nil, fmt.Errorf("%w: appending to a WIM with %d-byte chunks", ErrUnsupported, r.hdr.ChunkSize)
+		return nil, fmt.Errorf("%w: appending to a WIM with %d-byte chunks", ErrUnsupported, r.hdr.ChunkSize)
 	}
-	w.orig = &original{size: st.Size(), header: make([]byte, headerSize)}
+	w.orig = &original{size: r.size, header: make([]byte, headerSize)}
 	if _, err := f.ReadAt(w.orig.header, 0); err != nil {
-		return nil, nil, fmt.Errorf("wim: %w", err)
+		return nil, fmt.Errorf("wim: %w", err)
 	}
 	if err := w.adopt(r); err != nil {
-		return nil, nil, w.abortWith(err)
+		return nil, w.abortWith(err)
 	}
-	return w, r, nil
+	return w, nil
 }
 
 // original is what an append changes in place: the file's length and its
@@ -92,8 +103,11 @@ func (w *Writer) abortWith(cause error) error {
 // written.
 func (w *Writer) adopt(r *Reader) error {
 	w.hdr = r.hdr
+	w.blobs = make(map[Hash]*wblob, len(r.blobs))
+	slab := make([]wblob, 0, len(r.blobs)) // one allocation for all blobs
 	for h, b := range r.blobs {
-		w.blobs[h] = &wblob{hash: h, size: b.res.size, res: b.res, refs: b.refCount}
+		slab = append(slab, wblob{hash: h, size: b.res.size, res: b.res, refs: b.refCount})
+		w.blobs[h] = &slab[len(slab)-1]
 		w.sizes[b.res.size]++
 	}
 	for i := 0; i < r.ImageCount() && i < len(r.metas); i++ {

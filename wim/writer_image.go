@@ -1,13 +1,13 @@
 package wim
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 )
 
 // AddImage writes m as a new image described by info. The counts, sizes and
@@ -27,11 +27,11 @@ func (w *Writer) AddImage(m *Metadata, info ImageInfo) error {
 	if err := w.countImage(m, &info); err != nil {
 		return err
 	}
-	b, err := m.Marshal()
+	enc, err := newMetaEncoder(m)
 	if err != nil {
 		return w.setErr(err)
 	}
-	meta, err := w.addResource(bytes.NewReader(b), int64(len(b)), true)
+	meta, err := w.addResource(enc, enc.size, true)
 	if err != nil {
 		return w.setErr(err)
 	}
@@ -50,45 +50,71 @@ func (w *Writer) countImage(m *Metadata, info *ImageInfo) error {
 	}
 	info.ModificationTime = now
 	info.DirCount, info.FileCount, info.TotalBytes, info.HardLinkBytes = 0, 0, 0, 0
-	seenLink := map[uint64]bool{}
-	return m.Walk(func(path string, e *Entry) error {
-		if e.IsDir() {
-			info.DirCount++
-		} else {
-			info.FileCount++
+	c := imageCounter{w: w, info: info, seenLink: map[uint64]bool{}}
+	return c.count(m.Root)
+}
+
+// imageCounter walks a tree for countImage without building paths: the
+// path of an entry is joined from the stack of names only for an error.
+type imageCounter struct {
+	w        *Writer
+	info     *ImageInfo
+	seenLink map[uint64]bool
+	names    []string // names from the root's child down to the current entry
+	streams  []Stream // scratch
+}
+
+func (c *imageCounter) count(e *Entry) error {
+	if e.IsDir() {
+		c.info.DirCount++
+	} else {
+		c.info.FileCount++
+	}
+	var bytes uint64
+	c.streams = e.appendStreams(c.streams[:0])
+	for _, s := range c.streams {
+		if s.Hash.IsZero() {
+			continue
 		}
-		var bytes uint64
-		for _, s := range e.Streams() {
-			if s.Hash.IsZero() {
-				continue
-			}
-			b := w.blobs[s.Hash]
-			if b == nil {
-				return fmt.Errorf("%w: %s references stream %x that was never added", ErrNotFound, path, s.Hash)
-			}
-			bytes += uint64(b.size)
+		b := c.w.blobs[s.Hash]
+		if b == nil {
+			return fmt.Errorf("%w: %s references stream %x that was never added", ErrNotFound, "/"+strings.Join(c.names, "/"), s.Hash)
 		}
-		info.TotalBytes += bytes
-		if e.LinkID != 0 && !e.IsReparse() {
-			if seenLink[e.LinkID] {
-				info.HardLinkBytes += bytes
-			}
-			seenLink[e.LinkID] = true
+		bytes += uint64(b.size)
+	}
+	c.info.TotalBytes += bytes
+	if e.LinkID != 0 && !e.IsReparse() {
+		if c.seenLink[e.LinkID] {
+			c.info.HardLinkBytes += bytes
 		}
-		return nil
-	})
+		c.seenLink[e.LinkID] = true
+	}
+	for _, ch := range e.Children {
+		c.names = append(c.names, ch.Name)
+		if err := c.count(ch); err != nil {
+			return err
+		}
+		c.names = c.names[:len(c.names)-1]
+	}
+	return nil
 }
 
 // addRefs counts every name's references to its streams.
 func (w *Writer) addRefs(e *Entry) {
-	for _, s := range e.Streams() {
+	w.addRefsTo(e, nil)
+}
+
+func (w *Writer) addRefsTo(e *Entry, scratch []Stream) []Stream {
+	scratch = e.appendStreams(scratch[:0])
+	for _, s := range scratch {
 		if b := w.blobs[s.Hash]; b != nil && !s.Hash.IsZero() {
 			b.refs++
 		}
 	}
 	for _, c := range e.Children {
-		w.addRefs(c)
+		scratch = w.addRefsTo(c, scratch)
 	}
+	return scratch
 }
 
 // Close finishes the WIM: it waits for compression, then writes the blob

@@ -75,11 +75,12 @@ func (a *app) runAppend(ctx context.Context, spec *captureSpec) (err error) {
 // appendTo appends the new image to the WIM open in f and syncs f. It
 // returns the WIM's header as it was before.
 func (a *app) appendTo(ctx context.Context, f *os.File, spec *captureSpec, cfg *snapshot.Config) (wim.Header, captureResult, error) {
-	hdr, err := readForAppend(f, spec)
+	r, err := readForAppend(f, spec)
 	if err != nil {
-		return hdr, captureResult{}, err
+		return wim.Header{}, captureResult{}, err
 	}
-	w, r, err := wim.OpenAppend(f, spec.writerOptions(a.now, true, hdr.HasIntegrity)...)
+	hdr := r.Header()
+	w, err := wim.NewAppendWriter(f, r, spec.writerOptions(a.now, true, hdr.HasIntegrity)...)
 	if err != nil {
 		return hdr, captureResult{}, fmt.Errorf("%s: %w", spec.wimfile, err)
 	}
@@ -99,22 +100,22 @@ func (a *app) appendImage(ctx context.Context, w *wim.Writer, r *wim.Reader, spe
 	return a.captureInto(ctx, w, spec, cfg, update, spec.wimfile)
 }
 
-// readForAppend reads the header of the WIM in f and checks that the new
+// readForAppend reads the WIM in f as it is and checks that the new
 // image's name is free. A default name that is taken gets a suffix " (N)",
 // as wimlib-imagex does; a name given with --name must be free.
-func readForAppend(f *os.File, spec *captureSpec) (wim.Header, error) {
+func readForAppend(f *os.File, spec *captureSpec) (*wim.Reader, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return wim.Header{}, err
+		return nil, err
 	}
 	old, err := wim.NewReader(f, st.Size())
 	if err != nil {
-		return wim.Header{}, fmt.Errorf("%s: %w", spec.wimfile, err)
+		return nil, fmt.Errorf("%s: %w", spec.wimfile, err)
 	}
 	if !spec.nameSet {
 		spec.info.Name = uniqueName(old, spec.info.Name)
 	}
-	return old.Header(), checkNewName(old, spec.info.Name)
+	return old, checkNewName(old, spec.info.Name)
 }
 
 // uniqueName returns name, or name with the smallest suffix " (N)" that no
