@@ -149,14 +149,10 @@ func (w *Writer) start() {
 	} else {
 		newEnc = func() chunkEncoder { return nil }
 	}
-	w.out = bufio.NewWriterSize(writerAt{w}, 256<<10)
+	w.out = bufio.NewWriterSize(w.dst, 256<<10)
 	w.pipe = newPipeline(w.threads, newEnc, chunkSize, w.emit)
 }
 
-// writerAt adapts the destination for the buffered writer, keeping pos.
-type writerAt struct{ w *Writer }
-
-func (a writerAt) Write(p []byte) (int, error) { return a.w.dst.Write(p) }
 
 // writeHeader writes the header at offset 0 with extra flags, then returns
 // to the end of the data.
