@@ -153,7 +153,6 @@ func (w *Writer) start() {
 	w.pipe = newPipeline(w.threads, newEnc, chunkSize, w.emit)
 }
 
-
 // writeHeader writes the header at offset 0 with extra flags, then returns
 // to the end of the data.
 func (w *Writer) writeHeader(extra uint32) error {
