@@ -353,8 +353,8 @@ func (a *applier) regular(dfd int, e *wim.Entry) {
 		}
 		a.links[e.LinkID] = &linkGroup{path: slices.Clone(a.path), hash: e.Data.Hash}
 	}
-	if len(e.Named) > 0 {
-		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", len(e.Named)))
+	if n := len(e.NamedStreams()); n > 0 {
+		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", n))
 	}
 	a.files.Add(1)
 	select {
@@ -411,12 +411,16 @@ func (a *applier) symlink(dfd int, e *wim.Entry) {
 
 // linkTarget returns the UNIX target of the reparse point e.
 func (a *applier) linkTarget(e *wim.Entry) (string, error) {
-	if e.ReparseTag != wim.ReparseTagSymlink && e.ReparseTag != wim.ReparseTagMountPoint {
-		return "", fmt.Errorf("reparse point with tag %#x cannot be applied on UNIX; skipped", e.ReparseTag)
+	x := e.Ext
+	if x == nil {
+		x = &wim.EntryExt{} // no reparse data: tag 0
+	}
+	if x.ReparseTag != wim.ReparseTagSymlink && x.ReparseTag != wim.ReparseTagMountPoint {
+		return "", fmt.Errorf("reparse point with tag %#x cannot be applied on UNIX; skipped", x.ReparseTag)
 	}
 	var data []byte
-	if !e.Reparse.Hash.IsZero() {
-		rc, err := a.src.OpenStream(e.Reparse.Hash)
+	if !x.Reparse.Hash.IsZero() {
+		rc, err := a.src.OpenStream(x.Reparse.Hash)
 		if err != nil {
 			return "", fmt.Errorf("reparse data: %w", err)
 		}
@@ -426,13 +430,13 @@ func (a *applier) linkTarget(e *wim.Entry) (string, error) {
 			return "", fmt.Errorf("reparse data: %w", err)
 		}
 	}
-	st, err := wim.ParseSymlinkReparse(e.ReparseTag, data)
+	st, err := wim.ParseSymlinkReparse(x.ReparseTag, data)
 	if err != nil {
 		return "", err
 	}
 	target := st.Target
 	switch {
-	case !st.Relative && e.ReparseFlags&wim.ReparseNotFixed == 0:
+	case !st.Relative && x.ReparseFlags&wim.ReparseNotFixed == 0:
 		// Fixed at capture: relative to the captured root, now the target.
 		target = strings.TrimSuffix(a.absTarget, "/") + target
 	case target == "":

@@ -33,8 +33,8 @@ func hostileImage(t *testing.T, store *memStore, outside string) *wim.Metadata {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &wim.Entry{Name: name, Attributes: wim.AttrReparsePoint | wim.AttrDirectory, ReparseTag: wim.ReparseTagSymlink,
-			ReparseFlags: flags, Reparse: wim.Stream{Hash: h, Size: int64(len(data))}, SecurityID: -1}
+		return &wim.Entry{Name: name, Attributes: wim.AttrReparsePoint | wim.AttrDirectory, SecurityID: -1,
+			Ext: &wim.EntryExt{ReparseTag: wim.ReparseTagSymlink, ReparseFlags: flags, Reparse: wim.Stream{Hash: h, Size: int64(len(data))}}}
 	}
 	file := func(name, data string) *wim.Entry {
 		return &wim.Entry{Name: name, Attributes: wim.AttrNormal, Data: add(data), SecurityID: -1}

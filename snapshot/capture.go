@@ -438,7 +438,9 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 		c.fill(e, st, -1, true)
 		e.Attributes = fileAttributes(st)
 		e.Data = old.Data
-		e.Named = old.Named
+		if named := old.NamedStreams(); named != nil {
+			e.Ext = &wim.EntryExt{Named: named}
+		}
 		c.stats.Reused++
 		return true, nil
 	}
@@ -502,7 +504,7 @@ func (c *capturer) reusable(st *unix.Stat_t, old *wim.Entry) bool {
 	if st.Size > 0 && (old.Data.Hash.IsZero() || !c.sink.HasStream(old.Data.Hash)) {
 		return false
 	}
-	for _, s := range old.Named {
+	for _, s := range old.NamedStreams() {
 		if !s.Hash.IsZero() && !c.sink.HasStream(s.Hash) {
 			return false
 		}
@@ -559,9 +561,8 @@ func (c *capturer) symlink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Entry, 
 	if fstatat(dfd, e.Name, &tst, 0) == nil && tst.Mode&unix.S_IFMT == unix.S_IFDIR {
 		e.Attributes |= wim.AttrDirectory
 	}
-	e.ReparseTag = wim.ReparseTagSymlink
-	e.ReparseFlags = rpFlags
-	e.Reparse = wim.Stream{Hash: h, Size: int64(len(data))}
+	e.Ext = &wim.EntryExt{ReparseTag: wim.ReparseTagSymlink, ReparseFlags: rpFlags,
+		Reparse: wim.Stream{Hash: h, Size: int64(len(data))}}
 	c.stats.Symlinks++
 	return e, nil
 }

@@ -84,9 +84,11 @@ func (p *metaParser) parseDentry(off int64) (dentryResult, error) {
 	var mainHash Hash
 	copy(mainHash[:], d[0x40:0x54])
 	if e.IsReparse() {
-		e.ReparseTag = le.Uint32(d[0x58:])
-		e.ReparseReserved = le.Uint16(d[0x5C:])
-		e.ReparseFlags = le.Uint16(d[0x5E:])
+		tag, reserved, flags := le.Uint32(d[0x58:]), le.Uint16(d[0x5C:]), le.Uint16(d[0x5E:])
+		if tag != 0 || reserved != 0 || flags != 0 {
+			x := e.ext()
+			x.ReparseTag, x.ReparseReserved, x.ReparseFlags = tag, reserved, flags
+		}
 	} else {
 		e.LinkID = le.Uint64(d[0x58:])
 	}
@@ -98,8 +100,12 @@ func (p *metaParser) parseDentry(off int64) (dentryResult, error) {
 	if e.Name, pos, err = p.readName(d, pos, nameLen); err != nil {
 		return dentryResult{}, errAt(off, "long name: %v", err)
 	}
-	if e.ShortName, pos, err = p.readName(d, pos, shortLen); err != nil {
+	var short string
+	if short, pos, err = p.readName(d, pos, shortLen); err != nil {
 		return dentryResult{}, errAt(off, "short name: %v", err)
+	}
+	if short != "" {
+		e.ext().ShortName = short
 	}
 	if err := parseTaggedItems(e, &pe.u, d, align8(pos)); err != nil {
 		return dentryResult{}, errAt(off, "%v", err)
@@ -172,13 +178,17 @@ func assignStreams(e *Entry, main Hash, extra []Stream) {
 	}
 	for _, s := range extra {
 		if s.Name != "" {
-			e.Named = append(e.Named, Stream{Name: s.Name, Hash: s.Hash})
+			x := e.ext()
+			x.Named = append(x.Named, Stream{Name: s.Name, Hash: s.Hash})
 			continue
 		}
 		unnamed = append(unnamed, s.Hash)
 	}
 	if e.IsReparse() && len(unnamed) > 0 {
-		e.Reparse.Hash, unnamed = unnamed[0], unnamed[1:]
+		if !unnamed[0].IsZero() {
+			e.ext().Reparse.Hash = unnamed[0]
+		}
+		unnamed = unnamed[1:]
 	}
 	if len(unnamed) > 0 {
 		e.Data.Hash = unnamed[0]
@@ -208,9 +218,10 @@ func parseTaggedItems(e *Entry, u *UnixData, d []byte, pos int64) error {
 			}
 			e.Xattrs = append(e.Xattrs, xs...)
 		case tag == tagObjectID && n >= 16:
-			e.ObjectID = append([]byte(nil), data...)
+			e.ext().ObjectID = append([]byte(nil), data...)
 		default:
-			e.Other = append(e.Other, TaggedItem{Tag: tag, Data: append([]byte(nil), data...)})
+			x := e.ext()
+			x.Other = append(x.Other, TaggedItem{Tag: tag, Data: append([]byte(nil), data...)})
 		}
 		pos = align8(start + n)
 	}

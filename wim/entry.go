@@ -102,11 +102,10 @@ type TaggedItem struct {
 
 // Entry is one directory entry (a name) of an image. A file with several
 // hard links appears as several Entries sharing a nonzero LinkID and the
-// same streams. Names are WTF-8 (see doc.go): valid UTF-8 except that
-// unpaired UTF-16 surrogates are kept as their 3-byte encodings.
+// same streams. A name may hold any bytes: name.go describes how they map
+// to the UTF-16 of the file, losslessly for every UNIX name.
 type Entry struct {
 	Name       string // "" only for the root
-	ShortName  string // DOS 8.3 name, "" if none
 	Attributes uint32
 	SecurityID int32 // index into Metadata.Security, -1 for none
 
@@ -116,24 +115,74 @@ type Entry struct {
 
 	// Data is the unnamed data stream (Name ""); a zero Hash is empty.
 	Data Stream
-	// Reparse holds the reparse buffer without its 8-byte header; only
-	// meaningful when Attributes has AttrReparsePoint.
-	Reparse         Stream
-	ReparseTag      uint32
-	ReparseReserved uint16
-	ReparseFlags    uint16
-	// Named lists the named (alternate) data streams.
-	Named []Stream
 
 	// LinkID is the hard link group id: 0 for an inode with one name.
 	LinkID uint64
 
-	Unix     *UnixData // nil when the image carries no UNIX data for it
-	Xattrs   []Xattr
-	ObjectID []byte // NTFS object id buffer, nil if none
-	Other    []TaggedItem
+	Unix   *UnixData // nil when the image carries no UNIX data for it
+	Xattrs []Xattr
+
+	// Ext holds the fields few entries use. It is nil unless the entry has
+	// a short name, reparse data, named streams, an object id or other
+	// tagged items; a nil Ext means all of them are zero. The Reader
+	// allocates it only for such entries, and so should callers, to keep
+	// a large tree small.
+	Ext *EntryExt
 
 	Children []*Entry // only for directories
+}
+
+// EntryExt is the rarely used part of an Entry (see Entry.Ext).
+type EntryExt struct {
+	ShortName string // DOS 8.3 name, "" if none
+
+	// Reparse holds the reparse buffer without its 8-byte header; it and
+	// the three fields after it are only meaningful when the entry's
+	// Attributes has AttrReparsePoint.
+	Reparse         Stream
+	ReparseTag      uint32
+	ReparseReserved uint16
+	ReparseFlags    uint16
+
+	// Named lists the named (alternate) data streams.
+	Named []Stream
+
+	ObjectID []byte // NTFS object id buffer, nil if none
+	Other    []TaggedItem
+}
+
+// ext returns e.Ext, allocating it first if it is nil.
+func (e *Entry) ext() *EntryExt {
+	if e.Ext == nil {
+		e.Ext = new(EntryExt)
+	}
+	return e.Ext
+}
+
+// ShortName returns e's DOS 8.3 name, "" if none.
+func (e *Entry) ShortName() string {
+	if e.Ext == nil {
+		return ""
+	}
+	return e.Ext.ShortName
+}
+
+// ReparseStream returns the reparse data stream of a reparse point, and the
+// zero Stream for any other entry.
+func (e *Entry) ReparseStream() Stream {
+	if e.Ext == nil || !e.IsReparse() {
+		return Stream{}
+	}
+	return e.Ext.Reparse
+}
+
+// NamedStreams returns e's named (alternate) data streams, nil if none.
+// The slice is e's own.
+func (e *Entry) NamedStreams() []Stream {
+	if e.Ext == nil {
+		return nil
+	}
+	return e.Ext.Named
 }
 
 // IsDir reports whether e is a directory that can hold children: DIRECTORY

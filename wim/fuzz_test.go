@@ -46,7 +46,7 @@ func smallWIM(tb testing.TB, c Compression) []byte {
 			{Name: "b", Attributes: AttrNormal, SecurityID: -1, Data: Stream{Hash: h2}, LinkID: 1},
 			{Name: "c", Attributes: AttrNormal, SecurityID: -1, Data: Stream{Hash: h2}, LinkID: 1},
 		}},
-		{Name: "s", Attributes: AttrReparsePoint, SecurityID: -1, ReparseTag: ReparseTagSymlink, Reparse: Stream{Hash: h2}},
+		{Name: "s", Attributes: AttrReparsePoint, SecurityID: -1, Ext: &EntryExt{ReparseTag: ReparseTagSymlink, Reparse: Stream{Hash: h2}}},
 	}}
 	if err := w.AddImage(&Metadata{Root: root}, ImageInfo{Name: "seed"}); err != nil {
 		tb.Fatal(err)

@@ -23,7 +23,10 @@ func ParseMetadata(b []byte) (*Metadata, error) {
 	if root.e == nil || !root.e.IsDir() {
 		return nil, errAt(rootOff, "root is not a directory")
 	}
-	root.e.Name, root.e.ShortName = "", ""
+	root.e.Name = ""
+	if x := root.e.Ext; x != nil {
+		x.ShortName = ""
+	}
 	m.Root = root.e
 	if root.subdir != 0 {
 		if err := p.readChildren(root.e, root.subdir, 1); err != nil {

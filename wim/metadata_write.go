@@ -185,12 +185,12 @@ func foldRune(s string) (rune, int) {
 func streamList(e *Entry) (Hash, []Stream) {
 	var all []Stream
 	if e.IsReparse() {
-		all = append(all, Stream{Hash: e.Reparse.Hash})
+		all = append(all, Stream{Hash: e.ReparseStream().Hash})
 	}
 	if e.Attributes&AttrDirectory == 0 {
 		all = append(all, Stream{Hash: e.Data.Hash})
 	}
-	all = append(all, e.Named...)
+	all = append(all, e.NamedStreams()...)
 	if len(all) == 1 && all[0].Name == "" {
 		return all[0].Hash, nil
 	}
@@ -206,7 +206,7 @@ func appendDentry(b []byte, e *Entry, name string) ([]byte, error) {
 	b = append(b, make([]byte, dentryFixedSize)...)
 	var longLen, shortLen int
 	b, longLen = appendName(b, name)
-	b, shortLen = appendName(b, e.ShortName)
+	b, shortLen = appendName(b, e.ShortName())
 	if longLen > 0xFFFF || shortLen > 0xFFFF {
 		return nil, fmt.Errorf("wim: name of %d bytes in UTF-16 is too long", max(longLen, shortLen))
 	}
@@ -225,9 +225,11 @@ func appendDentry(b []byte, e *Entry, name string) ([]byte, error) {
 	le.PutUint64(d[0x38:], uint64(e.LastWriteTime))
 	copy(d[0x40:], main[:])
 	if e.IsReparse() {
-		le.PutUint32(d[0x58:], e.ReparseTag)
-		le.PutUint16(d[0x5C:], e.ReparseReserved)
-		le.PutUint16(d[0x5E:], e.ReparseFlags)
+		if x := e.Ext; x != nil {
+			le.PutUint32(d[0x58:], x.ReparseTag)
+			le.PutUint16(d[0x5C:], x.ReparseReserved)
+			le.PutUint16(d[0x5E:], x.ReparseFlags)
+		}
 	} else {
 		le.PutUint64(d[0x58:], e.LinkID)
 	}
@@ -276,8 +278,9 @@ func appendStreamEntry(b []byte, s Stream) []byte {
 
 // appendTaggedItems appends e's tagged items, each padded to 8 bytes.
 func appendTaggedItems(b []byte, e *Entry) ([]byte, error) {
-	if e.ObjectID != nil {
-		b = appendItem(b, tagObjectID, e.ObjectID)
+	x := e.Ext
+	if x != nil && x.ObjectID != nil {
+		b = appendItem(b, tagObjectID, x.ObjectID)
 	}
 	if u := e.Unix; u != nil {
 		var d [16]byte
@@ -304,8 +307,10 @@ func appendTaggedItems(b []byte, e *Entry) ([]byte, error) {
 		binary.LittleEndian.PutUint32(b[start+4:], uint32(len(b)-start-8))
 		b = pad8(b, start)
 	}
-	for _, it := range e.Other {
-		b = appendItem(b, it.Tag, it.Data)
+	if x != nil {
+		for _, it := range x.Other {
+			b = appendItem(b, it.Tag, it.Data)
+		}
 	}
 	return b, nil
 }

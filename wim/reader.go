@@ -156,9 +156,11 @@ func (r *Reader) Metadata(i int) (*Metadata, error) {
 // fillSizes sets the Size of every stream from the blob table.
 func (r *Reader) fillSizes(e *Entry) {
 	e.Data.Size = r.blobSize(e.Data.Hash)
-	e.Reparse.Size = r.blobSize(e.Reparse.Hash)
-	for i := range e.Named {
-		e.Named[i].Size = r.blobSize(e.Named[i].Hash)
+	if x := e.Ext; x != nil {
+		x.Reparse.Size = r.blobSize(x.Reparse.Hash)
+		for i := range x.Named {
+			x.Named[i].Size = r.blobSize(x.Named[i].Hash)
+		}
 	}
 	for _, c := range e.Children {
 		r.fillSizes(c)

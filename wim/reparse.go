@@ -29,7 +29,7 @@ const SymlinkFlagRelative = 0x1
 const symlinkHeaderSize = 12 // four u16 fields and the u32 flags
 
 // SymlinkReparse encodes the UNIX symlink target as symlink reparse data and
-// returns it with the rp_flags value for the dentry (Entry.ReparseFlags).
+// returns it with the rp_flags value for the dentry (EntryExt.ReparseFlags).
 //
 // root, when not empty, is the absolute path of the capture root and enables
 // wimlib's reparse point fixup (RP_FIX): an absolute target equal to root or

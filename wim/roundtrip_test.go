@@ -37,16 +37,18 @@ func testImage(t *testing.T, w *Writer, seed uint64) *Metadata {
 	}
 	link1, link2 := file("link1", add(text[:5000])), file("link2", add(text[:5000]))
 	link1.LinkID, link2.LinkID = 7, 7
-	sym := &Entry{Name: "sym", Attributes: AttrReparsePoint, SecurityID: 0, ReparseTag: ReparseTagSymlink, ReparseFlags: ReparseNotFixed,
-		Reparse: add([]byte("0123456789abcdefreparse")), LastWriteTime: ft, Unix: &UnixData{Mode: 0o120777}}
-	symdir := &Entry{Name: "symdir", Attributes: AttrReparsePoint | AttrDirectory, SecurityID: -1, ReparseTag: ReparseTagSymlink,
-		Reparse: add([]byte("dirlink data......")), LastWriteTime: ft}
+	sym := &Entry{Name: "sym", Attributes: AttrReparsePoint, SecurityID: 0, LastWriteTime: ft, Unix: &UnixData{Mode: 0o120777},
+		Ext: &EntryExt{ReparseTag: ReparseTagSymlink, ReparseFlags: ReparseNotFixed, Reparse: add([]byte("0123456789abcdefreparse"))}}
+	symdir := &Entry{Name: "symdir", Attributes: AttrReparsePoint | AttrDirectory, SecurityID: -1, LastWriteTime: ft,
+		Ext: &EntryExt{ReparseTag: ReparseTagSymlink, Reparse: add([]byte("dirlink data......"))}}
 	ads := file("ads.txt", add([]byte("main data")))
-	ads.Named = []Stream{add([]byte("stream one")), {Name: "empty"}}
-	ads.Named[0].Name = "one"
-	ads.ShortName = "ADS~1.TXT"
-	ads.ObjectID = bytes.Repeat([]byte{9}, 64)
-	ads.Other = []TaggedItem{{Tag: 0x12345678, Data: []byte{1, 2, 3}}}
+	ads.Ext = &EntryExt{
+		ShortName: "ADS~1.TXT",
+		Named:     []Stream{add([]byte("stream one")), {Name: "empty"}},
+		ObjectID:  bytes.Repeat([]byte{9}, 64),
+		Other:     []TaggedItem{{Tag: 0x12345678, Data: []byte{1, 2, 3}}},
+	}
+	ads.Ext.Named[0].Name = "one"
 	ads.Xattrs = []Xattr{{Name: "user.a", Value: []byte{0, 1, 2}}, {Name: "trusted.b", Value: nil, Flags: 0x80}}
 	fifo := &Entry{Name: "fifo", SecurityID: -1, Unix: &UnixData{Mode: 0o10644}, LastWriteTime: ft}
 	dev := &Entry{Name: "null", SecurityID: -1, Unix: &UnixData{Mode: 0o20666, Rdev: 0x0103}, LastWriteTime: ft}

@@ -98,8 +98,8 @@ func (e *Entry) Streams() []Stream { return e.appendStreams(nil) }
 // appendStreams appends what Streams returns to dst.
 func (e *Entry) appendStreams(dst []Stream) []Stream {
 	if e.IsReparse() {
-		dst = append(dst, e.Reparse)
+		dst = append(dst, e.ReparseStream())
 	}
 	dst = append(dst, e.Data)
-	return append(dst, e.Named...)
+	return append(dst, e.NamedStreams()...)
 }

@@ -161,7 +161,7 @@ func hashString(h wim.Hash) string {
 
 func newEntryJSON(p string, e *wim.Entry) entryJSON {
 	j := entryJSON{
-		Path: p, ShortName: e.ShortName,
+		Path: p, ShortName: e.ShortName(),
 		Attributes: e.Attributes, AttributeNames: attributeNames(e.Attributes),
 		Size:         e.Data.Size,
 		CreationTime: rfc3339Nano(e.CreationTime), LastWriteTime: rfc3339Nano(e.LastWriteTime),
@@ -169,10 +169,10 @@ func newEntryJSON(p string, e *wim.Entry) entryJSON {
 		Hash:           hashString(e.Data.Hash), NamedStreams: []streamJSON{},
 		LinkID: e.LinkID, SecurityID: e.SecurityID, Xattrs: []string{},
 	}
-	if e.IsReparse() {
-		j.ReparseTag, j.ReparseHash = e.ReparseTag, hashString(e.Reparse.Hash)
+	if x := e.Ext; x != nil && e.IsReparse() {
+		j.ReparseTag, j.ReparseHash = x.ReparseTag, hashString(x.Reparse.Hash)
 	}
-	for _, s := range e.Named {
+	for _, s := range e.NamedStreams() {
 		j.NamedStreams = append(j.NamedStreams, streamJSON{Name: s.Name, Hash: hashString(s.Hash), Size: s.Size})
 	}
 	if u := e.Unix; u != nil {
