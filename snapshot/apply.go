@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,18 +244,6 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 	return nil
 }
 
-// checkName refuses names that could address something outside their
-// directory.
-func checkName(name string) error {
-	switch {
-	case name == "" || name == "." || name == "..":
-		return fmt.Errorf("refusing entry name %q", name)
-	case strings.ContainsAny(name, "/\x00"):
-		return fmt.Errorf("refusing entry name %q: it contains '/' or NUL", name)
-	}
-	return nil
-}
-
 // entry creates e, named by the last element of a.path, in dfd.
 func (a *applier) entry(dfd int, e *wim.Entry) error {
 	defer a.progress(false)
@@ -309,23 +296,6 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 	return nil
 }
 
-// replaceNode runs mk; if the name exists and is not a directory, it is
-// removed and mk runs again.
-func replaceNode(dfd int, name string, mk func() error) error {
-	err := mk()
-	if !errors.Is(err, unix.EEXIST) {
-		return err
-	}
-	var st unix.Stat_t
-	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return errors.New("a directory is in the way")
-	}
-	if err := unix.Unlinkat(dfd, name, 0); err != nil && err != unix.ENOENT {
-		return err
-	}
-	return mk()
-}
-
 func (a *applier) regular(dfd int, e *wim.Entry) {
 	name := e.Name
 	if e.LinkID != 0 {
@@ -362,154 +332,6 @@ func (a *applier) regular(dfd int, e *wim.Entry) {
 	case <-a.ctx.Done():
 		closeFD(fd) // still empty
 	}
-}
-
-// hardlink links the new name in dfd to the first name of g.
-func (a *applier) hardlink(dfd int, name string, g *linkGroup) error {
-	ofd, err := a.openPath(g.path[:len(g.path)-1])
-	if err != nil {
-		return err
-	}
-	if ofd != a.rootFD {
-		defer closeFD(ofd)
-	}
-	old := g.path[len(g.path)-1]
-	return replaceNode(dfd, name, func() error { return unix.Linkat(ofd, old, dfd, name, 0) })
-}
-
-// openPath opens the directory below the target named by comps, following
-// no symlink.
-func (a *applier) openPath(comps []string) (int, error) {
-	fd := a.rootFD
-	for _, c := range comps {
-		next, err := openDir(fd, c, true)
-		if fd != a.rootFD {
-			closeFD(fd)
-		}
-		if err != nil {
-			return -1, err
-		}
-		fd = next
-	}
-	return fd, nil
-}
-
-func (a *applier) symlink(dfd int, e *wim.Entry) {
-	target, err := a.linkTarget(e)
-	if err != nil {
-		a.warn(true, err)
-		return
-	}
-	name := e.Name
-	if err := replaceNode(dfd, name, func() error { return unix.Symlinkat(target, dfd, name) }); err != nil {
-		a.warn(true, fmt.Errorf("symlink: %w", err))
-		return
-	}
-	a.symlinks.Add(1)
-	a.setMetaAt(dfd, e)
-}
-
-// linkTarget returns the UNIX target of the reparse point e.
-func (a *applier) linkTarget(e *wim.Entry) (string, error) {
-	x := e.Ext
-	if x == nil {
-		x = &wim.EntryExt{} // no reparse data: tag 0
-	}
-	if x.ReparseTag != wim.ReparseTagSymlink && x.ReparseTag != wim.ReparseTagMountPoint {
-		return "", fmt.Errorf("reparse point with tag %#x cannot be applied on UNIX; skipped", x.ReparseTag)
-	}
-	var data []byte
-	if !x.Reparse.Hash.IsZero() {
-		rc, err := a.src.OpenStream(x.Reparse.Hash)
-		if err != nil {
-			return "", fmt.Errorf("reparse data: %w", err)
-		}
-		data, err = io.ReadAll(io.LimitReader(rc, 1<<16))
-		closeRead(rc)
-		if err != nil {
-			return "", fmt.Errorf("reparse data: %w", err)
-		}
-	}
-	st, err := wim.ParseSymlinkReparse(x.ReparseTag, data)
-	if err != nil {
-		return "", err
-	}
-	target := st.Target
-	switch {
-	case !st.Relative && x.ReparseFlags&wim.ReparseNotFixed == 0:
-		// Fixed at capture: relative to the captured root, now the target.
-		target = strings.TrimSuffix(a.absTarget, "/") + target
-	case target == "":
-		target = "/"
-	}
-	if strings.IndexByte(target, 0) >= 0 {
-		return "", errors.New("symlink target contains NUL; skipped")
-	}
-	return target, nil
-}
-
-// specialType returns the S_IFMT type of a FIFO, socket or device entry,
-// or 0.
-func (a *applier) specialType(e *wim.Entry) uint32 {
-	if !a.unixData || e.Unix == nil {
-		return 0
-	}
-	switch t := e.Unix.Mode & unix.S_IFMT; t {
-	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR, unix.S_IFBLK:
-		return t
-	}
-	return 0
-}
-
-func (a *applier) specialFile(dfd int, e *wim.Entry) {
-	name := e.Name
-	mode := a.specialType(e) | 0o600
-	err := replaceNode(dfd, name, func() error { return unix.Mknodat(dfd, name, mode, int(e.Unix.Rdev)) })
-	if err != nil {
-		a.warn(true, fmt.Errorf("mknod: %w", err))
-		return
-	}
-	a.special.Add(1)
-	a.setMetaAt(dfd, e)
-}
-
-// setMetaAt sets owner, xattrs, mode and times of the symlink or special
-// file e in dfd without following it.
-func (a *applier) setMetaAt(dfd int, e *wim.Entry) {
-	name := e.Name
-	var errs []error
-	if a.unixData && e.Unix != nil && a.isRoot {
-		if err := unix.Fchownat(dfd, name, int(e.Unix.UID), int(e.Unix.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			errs = append(errs, fmt.Errorf("chown: %w", err))
-		}
-	}
-	if a.unixData && len(e.Xattrs) > 0 {
-		p := a.xattrPath(dfd, name)
-		for _, x := range e.Xattrs {
-			if err := unix.Lsetxattr(p, x.Name, x.Value, 0); err != nil {
-				errs = append(errs, fmt.Errorf("xattr %q: %w", x.Name, err))
-			}
-		}
-	}
-	if !e.IsReparse() {
-		if err := unix.Fchmodat(dfd, name, a.mode(e, false), 0); err != nil {
-			errs = append(errs, fmt.Errorf("chmod: %w", err))
-		}
-	}
-	ts := timespecs(e)
-	if err := unix.UtimesNanoAt(dfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		errs = append(errs, fmt.Errorf("times: %w", err))
-	}
-	if len(errs) > 0 {
-		a.warn(false, errors.Join(errs...))
-	}
-}
-
-func (a *applier) xattrPath(dfd int, name string) string {
-	if a.procFD {
-		return "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + name
-	}
-	return a.display(a.path)
 }
 
 func (a *applier) setFatal(err error) {

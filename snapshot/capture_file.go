@@ -1,0 +1,208 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// This file holds how capture reads what a file holds: regular files (or
+// their reuse from the previous image), hard links and symlinks.
+
+// joinLink handles the second and later names of a hard-linked inode: it
+// copies the first name's entry into e and reports true. For the first
+// name it records e and reports false.
+func (c *capturer) joinLink(e *wim.Entry, st *unix.Stat_t) bool {
+	if st.Nlink < 2 {
+		return false
+	}
+	key := devIno{st.Dev, st.Ino}
+	first := c.links[key]
+	if first == nil {
+		if c.links == nil {
+			c.links = make(map[devIno]*wim.Entry)
+		}
+		c.links[key] = e
+		return false
+	}
+	if first.LinkID == 0 {
+		c.nextLink++
+		first.LinkID = c.nextLink
+	}
+	name := e.Name
+	*e = *first
+	e.Name = name
+	return true
+}
+
+func (c *capturer) regular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (*wim.Entry, error) {
+	if c.joinLink(e, st) {
+		c.stats.Files++
+		return e, nil
+	}
+	ok, err := c.readRegular(dfd, e, st, old)
+	if !ok {
+		if st.Nlink > 1 {
+			delete(c.links, devIno{st.Dev, st.Ino})
+		}
+		return nil, err
+	}
+	c.stats.Files++
+	c.stats.Bytes += st.Size
+	return e, nil
+}
+
+// readRegular fills e for a regular file, reading it unless Update has it.
+// It reports false for a skipped file.
+func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (bool, error) {
+	if c.reusable(st, old) {
+		c.fill(e, st, -1, true)
+		e.Attributes = fileAttributes(st)
+		e.Data = old.Data
+		if named := old.NamedStreams(); named != nil {
+			e.Ext = &wim.EntryExt{Named: named}
+		}
+		c.stats.Reused++
+		return true, nil
+	}
+	if st.Size == 0 {
+		c.fill(e, st, -1, true)
+		e.Attributes = fileAttributes(st)
+		return true, nil
+	}
+	if c.opts.beforeOpen != nil {
+		c.opts.beforeOpen(c.displayPath())
+	}
+	fd, err := c.openFile(dfd, e.Name)
+	if err != nil {
+		c.warn(true, fmt.Errorf("open: %w", err))
+		return false, nil
+	}
+	defer closeFD(fd)
+	ino, dev := st.Ino, st.Dev
+	if err := fstat(fd, st); err != nil || st.Ino != ino || st.Dev != dev || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		c.warn(true, errors.New("file was replaced during capture"))
+		return false, nil
+	}
+	c.fill(e, st, -1, true)
+	e.Attributes = fileAttributes(st)
+	c.file.reset(c.ctx, fd, st.Size, e.Attributes&wim.AttrSparseFile != 0)
+	h, err := c.sink.AddStream(&c.file, st.Size)
+	c.stats.BytesRead += c.file.read
+	switch {
+	case c.ctx.Err() != nil:
+		return false, c.ctx.Err()
+	case c.file.err != nil:
+		c.warn(true, fmt.Errorf("read: %w", c.file.err))
+		return false, nil
+	case errors.Is(err, wim.ErrSizeChanged):
+		c.warn(true, err)
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+	}
+	size := st.Size
+	if err := fstat(fd, st); err == nil && st.Size != size {
+		c.warn(true, fmt.Errorf("%w: %d bytes, now %d", wim.ErrSizeChanged, size, st.Size))
+		return false, nil
+	}
+	e.Data = wim.Stream{Hash: h, Size: size}
+	return true, nil
+}
+
+// reusable reports whether the old entry of the same path has the streams
+// of the file st describes.
+func (c *capturer) reusable(st *unix.Stat_t, old *wim.Entry) bool {
+	if old == nil || old.IsDir() || old.IsReparse() || old.Data.Size != st.Size {
+		return false
+	}
+	if old.LastWriteTime != wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) {
+		return false
+	}
+	if u := old.Unix; u != nil && (u.Mode != st.Mode || u.UID != st.Uid || u.GID != st.Gid) {
+		return false
+	}
+	if st.Size > 0 && (old.Data.Hash.IsZero() || !c.sink.HasStream(old.Data.Hash)) {
+		return false
+	}
+	for _, s := range old.NamedStreams() {
+		if !s.Hash.IsZero() && !c.sink.HasStream(s.Hash) {
+			return false
+		}
+	}
+	return true
+}
+
+func fileAttributes(st *unix.Stat_t) uint32 {
+	if st.Blocks*512 < st.Size {
+		return wim.AttrSparseFile
+	}
+	return wim.AttrNormal
+}
+
+// openFile opens the regular file name in dfd for reading, without
+// following a symlink and, when permitted, without updating its atime.
+func (c *capturer) openFile(dfd int, name string) (int, error) {
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK
+	for {
+		f := flags
+		if !c.noAtime {
+			f |= unix.O_NOATIME
+		}
+		fd, err := unix.Openat(dfd, name, f, 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EPERM && !c.noAtime:
+			c.noAtime = true
+			continue
+		}
+		return fd, err
+	}
+}
+
+func (c *capturer) symlink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Entry, error) {
+	target, err := c.readlink(dfd, e.Name)
+	if err != nil {
+		c.warn(true, fmt.Errorf("readlink: %w", err))
+		return nil, nil
+	}
+	data, rpFlags := wim.SymlinkReparse(target, c.absRoot)
+	if rpFlags != 0 && c.realRoot != "" && c.realRoot != c.absRoot {
+		data, rpFlags = wim.SymlinkReparse(target, c.realRoot)
+	}
+	c.rdr.Reset(data)
+	h, err := c.sink.AddStream(&c.rdr, int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+	}
+	c.fill(e, st, -1, true)
+	e.Attributes = wim.AttrReparsePoint
+	var tst unix.Stat_t
+	if fstatat(dfd, e.Name, &tst, 0) == nil && tst.Mode&unix.S_IFMT == unix.S_IFDIR {
+		e.Attributes |= wim.AttrDirectory
+	}
+	e.Ext = &wim.EntryExt{ReparseTag: wim.ReparseTagSymlink, ReparseFlags: rpFlags,
+		Reparse: wim.Stream{Hash: h, Size: int64(len(data))}}
+	c.stats.Symlinks++
+	return e, nil
+}
+
+func (c *capturer) readlink(dfd int, name string) (string, error) {
+	if c.linkBuf == nil {
+		c.linkBuf = make([]byte, 4096)
+	}
+	for {
+		n, err := unix.Readlinkat(dfd, name, c.linkBuf)
+		if err != nil {
+			return "", err
+		}
+		if n < len(c.linkBuf) {
+			return string(c.linkBuf[:n]), nil
+		}
+		c.linkBuf = make([]byte, 2*len(c.linkBuf))
+	}
+}

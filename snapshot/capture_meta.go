@@ -1,0 +1,78 @@
+package snapshot
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// This file holds how capture records an entry's metadata: times, UNIX
+// data and xattrs.
+
+// fill sets times, UNIX data and xattrs of e from st. Xattrs are read from
+// fd when it is not -1, else by path (final component not followed).
+func (c *capturer) fill(e *wim.Entry, st *unix.Stat_t, fd int, byPath bool) {
+	e.CreationTime = wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec)
+	e.LastWriteTime = e.CreationTime
+	e.LastAccessTime = wim.FiletimeFromUnix(st.Atim.Sec, st.Atim.Nsec)
+	if c.opts.NoUnixData {
+		e.Unix = nil
+		return
+	}
+	if e.Unix == nil {
+		e.Unix = new(wim.UnixData)
+	}
+	*e.Unix = wim.UnixData{UID: st.Uid, GID: st.Gid, Mode: st.Mode, Rdev: uint32(st.Rdev)}
+	t := xattrTarget{fd: fd, dfd: -1}
+	if byPath {
+		t = c.xattrTarget()
+	}
+	xs, err := c.readXattrs(t)
+	switch {
+	case t.dfd < 0:
+	case errors.Is(err, unix.ENOSYS): // a kernel before 6.13: paths from now on
+		c.noXattrAt = true
+		xs, err = c.readXattrs(c.xattrTarget())
+	case errors.Is(err, unix.EPERM): // perhaps a seccomp filter: try the path
+		xs, err = c.readXattrs(xattrTarget{fd: -1, dfd: -1, name: c.xattrPath()})
+	}
+	e.Xattrs = xs
+	if err != nil {
+		c.warn(false, err)
+	}
+}
+
+// xattrTarget names the current entry for reading its xattrs without
+// following it: by its name in the directory being read when the kernel
+// has listxattrat, else by a path (see xattrPath).
+func (c *capturer) xattrTarget() xattrTarget {
+	if c.noXattrAt {
+		return xattrTarget{fd: -1, dfd: -1, name: c.xattrPath()}
+	}
+	c.xpath = append(c.xpath[:0], c.rel[bytes.LastIndexByte(c.rel, '/')+1:]...)
+	c.xpath = append(c.xpath, 0)
+	return xattrTarget{fd: -1, dfd: c.curDir, name: c.xpath}
+}
+
+// xattrPath returns a NUL-terminated path naming the current entry without
+// following it, valid until the next call. It goes through the descriptor
+// of the directory being read, which has no length limit, when /proc is
+// mounted.
+func (c *capturer) xattrPath() []byte {
+	c.xpath = c.xpath[:0]
+	if c.procFD {
+		c.xpath = append(c.xpath, "/proc/self/fd/"...)
+		c.xpath = strconv.AppendInt(c.xpath, int64(c.curDir), 10)
+		c.xpath = append(c.xpath, '/')
+		c.xpath = append(c.xpath, c.rel[bytes.LastIndexByte(c.rel, '/')+1:]...)
+	} else {
+		c.xpath = append(c.xpath, c.root...)
+		c.xpath = append(c.xpath, '/')
+		c.xpath = append(c.xpath, c.rel...)
+	}
+	return append(c.xpath, 0)
+}
