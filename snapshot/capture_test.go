@@ -275,19 +275,10 @@ func TestCaptureCancel(t *testing.T) {
 // capture must stop within that file, not after it.
 func TestCaptureCancelWhileReading(t *testing.T) {
 	src := t.TempDir()
-	f, err := os.Create(filepath.Join(src, "huge"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(64 << 30); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	wimtest.SparseFile(t, filepath.Join(src, "huge"), 64<<30)
 	ctx, cancel := context.WithCancel(t.Context())
 	var read int64
-	_, _, err = Capture(ctx, src, discardSink{cancel, &read}, CaptureOptions{})
+	_, _, err := Capture(ctx, src, discardSink{cancel, &read}, CaptureOptions{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}

@@ -361,18 +361,9 @@ func TestInterrupt(t *testing.T) {
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(src, "big.sparse"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Sparse: no disk used, but hashing and compressing 64 GiB takes far
 	// longer than the test waits.
-	if err := f.Truncate(64 << 30); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	wimtest.SparseFile(t, filepath.Join(src, "big.sparse"), 64<<30)
 	out := filepath.Join(tmp, "out", "big.wim")
 	if err := os.Mkdir(filepath.Dir(out), 0o755); err != nil {
 		t.Fatal(err)

@@ -132,16 +132,7 @@ func TestAppendKilled(t *testing.T) {
 	mustRun(t, bin, 0, "capture", src, wimfile, "--name=old")
 	// Something to keep the append busy: a 1 GiB sparse file costs no disk,
 	// but hashing and compressing its zeros takes a second or more.
-	big, err := os.Create(filepath.Join(src, "big"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := big.Truncate(1 << 30); err != nil {
-		t.Fatal(err)
-	}
-	if err := big.Close(); err != nil {
-		t.Fatal(err)
-	}
+	wimtest.SparseFile(t, filepath.Join(src, "big"), 1<<30)
 	for _, delay := range []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 600 * time.Millisecond} {
 		cmd := exec.Command(bin, "append", src, wimfile, "--name=new")
 		if err := cmd.Start(); err != nil {

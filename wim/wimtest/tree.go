@@ -238,3 +238,19 @@ func (m *treeMaker) setTimes() {
 		m.check(unix.UtimesNanoAt(unix.AT_FDCWD, paths[i], ts, unix.AT_SYMLINK_NOFOLLOW))
 	}
 }
+
+// SparseFile creates path as a file of size bytes that are all a hole: it
+// costs no disk, yet reads as size zero bytes.
+func SparseFile(t testing.TB, path string, size int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
