@@ -38,6 +38,7 @@ type seq struct {
 // its working memory (about 400 KiB) between calls; it is not safe for
 // concurrent use.
 type Encoder struct {
+	win   window
 	mf    matchFinder
 	seqs  []seq
 	freq  [numSymbols]uint32
@@ -61,8 +62,8 @@ func (e *Encoder) Encode(dst, src []byte) []byte {
 	if len(src) > MaxChunkSize {
 		panic(fmt.Sprintf("xpress: chunk of %d bytes exceeds %d", len(src), MaxChunkSize))
 	}
-	nbits, nraw := e.parse(src)
-	e.freq[endSymbol]++
+	e.parse(src)
+	nbits, nraw := e.tally(src)
 	e.cb.build(&e.freq, &e.lens)
 	canonicalCodes(&e.lens, &e.codes)
 	for s, f := range e.freq {
@@ -88,23 +89,23 @@ func matchSymbol(length, offset uint32) (sym int, offBits uint) {
 	return endSymbol + int(offBits)<<4 + int(min(length-minMatch, 15)), offBits
 }
 
-// parse fills e.seqs with a lazy parse of src and e.freq with the symbol
-// frequencies of its items, and returns the number of offset bits and raw
-// length bytes the stream will hold.
+// parse fills e.seqs with a lazy parse of src.
 //
 // The search is inlined: at each position the chain is searched for a match
 // longer than the one pending from the previous position (lazy evaluation);
-// if none is found the pending match is taken.
-func (e *Encoder) parse(src []byte) (extraBits, nraw int) {
-	e.freq = [numSymbols]uint32{}
+// if none is found the pending match is taken. Loads go through e.win, a
+// padded copy of src that 16-bit positions index without bounds checks. The
+// loop keeps few variables live, which matters more to its speed than the
+// work it does per position.
+func (e *Encoder) parse(src []byte) {
 	if e.seqs == nil {
 		e.seqs = make([]seq, 0, MaxChunkSize/minMatch+1)
 	}
 	seqs := e.seqs[:0]
+	w := &e.win
+	copy(w[:], src)
 	mf := &e.mf
 	mf.reset()
-	head4, head3, prev := &mf.head4, &mf.head3, &mf.prev
-	freq := &e.freq
 
 	n := len(src)
 	last := n - 4 // last position the match finder can hash
@@ -113,23 +114,46 @@ func (e *Encoder) parse(src []byte) (extraBits, nraw int) {
 	pendLen, pendOff := 0, 0
 	p := 0
 	for p <= last {
-		v := binary.LittleEndian.Uint32(src[p:])
+		v := w.load32(uint16(p))
 		h4, h3 := hash4(v), hash3(v)
-		c := int(head4[h4])
-		prev[uint16(p)] = uint16(c)
-		head4[h4] = uint16(p + 1)
-		c3 := int(head3[h3])
-		head3[h3] = uint16(p + 1)
+		c := int(mf.head4[h4])
+		mf.prev[uint16(p)] = uint16(c)
+		mf.head4[h4] = uint16(p + 1)
+		c3 := int(mf.head3[h3])
+		mf.head3[h3] = uint16(p + 1)
 
 		limit := min(niceLen, n-p)
 		best, off := max(pendLen, minMatch), 0
 		if best < limit {
-			cur := src[p:]
-			for depth := searchDepth; c != 0; {
+			depth := searchDepth
+			if pendLen != 0 {
+				// The lazy look one position ahead searches half as deep.
+				depth = searchDepth / 2
+			}
+			if best < 4 {
+				// No 4-byte match yet: only the first 4 bytes need comparing.
+				for c != 0 && w.load32(uint16(c-1)) != v {
+					if depth--; depth == 0 {
+						c = 0
+						break
+					}
+					c = int(mf.prev[uint16(c-1)])
+				}
+				if c != 0 {
+					cp := c - 1
+					best, off = 4+w.matchLen(cp+4, p+4, n-p-4), p-cp
+					c = int(mf.prev[uint16(cp)])
+					if depth--; best >= limit || depth == 0 {
+						c = 0
+					}
+				}
+			}
+			// Look for a longer match: the byte that would extend it
+			// decides, checked with the 4 bytes that end in it.
+			for c != 0 {
 				cp := c - 1
-				if binary.LittleEndian.Uint32(src[cp+best-3:]) == binary.LittleEndian.Uint32(cur[best-3:]) &&
-					binary.LittleEndian.Uint32(src[cp:]) == v {
-					l := 4 + matchLen(src[cp+4:], cur[4:], n-p-4)
+				if w.load32(uint16(cp+best-3)) == w.load32(uint16(p+best-3)) && w.load32(uint16(cp)) == v {
+					l := 4 + w.matchLen(cp+4, p+4, n-p-4)
 					if l > best {
 						best, off = l, p-cp
 						if l >= limit {
@@ -140,10 +164,10 @@ func (e *Encoder) parse(src []byte) (extraBits, nraw int) {
 				if depth--; depth == 0 {
 					break
 				}
-				c = int(prev[uint16(cp)])
+				c = int(mf.prev[uint16(cp)])
 			}
 			if off == 0 && pendLen == 0 && c3 != 0 && p-(c3-1) <= farOffset &&
-				(binary.LittleEndian.Uint32(src[c3-1:])^v)&0xFFFFFF == 0 {
+				(w.load32(uint16(c3-1))^v)&0xFFFFFF == 0 {
 				off = p - (c3 - 1)
 			}
 		}
@@ -169,39 +193,52 @@ func (e *Encoder) parse(src []byte) (extraBits, nraw int) {
 		}
 
 		// A match of best bytes at offset off starts at p.
-		for _, b := range src[lit:p] {
-			freq[b]++
-		}
-		sym, offBits := matchSymbol(uint32(best), uint32(off))
-		freq[sym]++
-		extraBits += int(offBits)
-		if best >= 18 {
-			nraw++
-			if best-18 >= 255 {
-				nraw += 2
-			}
-		}
 		seqs = append(seqs, seq{uint32(p - lit), uint32(best), uint32(off)})
 		// Insert the positions the match covers. Inside a long match (a
 		// run, or a repeated block) only the last few are worth it, and
 		// skipping the rest keeps runs linear and fast.
 		p += best
+		lit = p
 		end := min(p, last+1)
 		if best > skipAfter {
 			ins = max(ins, end-keepTail)
 		}
 		for ; ins < end; ins++ {
-			mf.insert(src, ins)
+			mf.insert(w.load32(uint16(ins)), ins)
 		}
-		lit = p
 	}
 	if lit < n {
-		for _, b := range src[lit:] {
-			freq[b]++
-		}
 		seqs = append(seqs, seq{lits: uint32(n - lit)})
 	}
 	e.seqs = seqs
+}
+
+// tally fills e.freq with the symbol frequencies of e.seqs over src and the
+// end symbol, and returns the number of offset bits and raw length bytes the
+// stream will hold.
+func (e *Encoder) tally(src []byte) (extraBits, nraw int) {
+	freq := &e.freq
+	*freq = [numSymbols]uint32{}
+	p := 0
+	for _, q := range e.seqs {
+		for _, b := range src[p : p+int(q.lits)] {
+			freq[b]++
+		}
+		p += int(q.lits + q.length)
+		if q.length == 0 {
+			continue
+		}
+		sym, offBits := matchSymbol(q.length, q.offset)
+		freq[sym]++
+		extraBits += int(offBits)
+		if q.length >= 18 {
+			nraw++
+			if q.length-18 >= 255 {
+				nraw += 2
+			}
+		}
+	}
+	freq[endSymbol]++
 	return extraBits, nraw
 }
 

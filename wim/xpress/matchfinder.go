@@ -32,31 +32,35 @@ func (m *matchFinder) reset() {
 	m.head3 = [1 << hash3Bits]uint16{}
 }
 
+// window holds a copy of the chunk being encoded, padded so that a 4-byte
+// load at any 16-bit position stays inside it.
+type window [MaxChunkSize + 8]byte
+
+// load32 returns the 4 bytes at i, little-endian.
+func (w *window) load32(i uint16) uint32 { return binary.LittleEndian.Uint32(w[i:]) }
+
 func hash4(v uint32) uint32 { return (v * 0x9E3779B1) >> (32 - hash4Bits) }
 func hash3(v uint32) uint32 { return ((v << 8) * 0x9E3779B1) >> (32 - hash3Bits) }
 
-// insert adds position p (p+4 <= len(src)) to the tables.
-func (m *matchFinder) insert(src []byte, p int) {
-	v := binary.LittleEndian.Uint32(src[p:])
+// insert adds position p, where the 4 bytes v start, to the tables.
+func (m *matchFinder) insert(v uint32, p int) {
 	h := hash4(v)
 	m.prev[uint16(p)] = m.head4[h]
 	m.head4[h] = uint16(p + 1)
 	m.head3[hash3(v)] = uint16(p + 1)
 }
 
-// matchLen returns the length of the common prefix of a and b, at most max
-// (len(a), len(b) >= max).
-func matchLen(a, b []byte, max int) int {
+// matchLen returns the length of the common prefix of the bytes at a and b,
+// at most max (a, b < b+max <= MaxChunkSize). Bytes past the chunk's end may
+// be compared but never counted.
+func (w *window) matchLen(a, b, max int) int {
 	n := 0
-	for n+8 <= max {
-		x := binary.LittleEndian.Uint64(a[n:]) ^ binary.LittleEndian.Uint64(b[n:])
+	for n < max {
+		x := binary.LittleEndian.Uint64(w[uint16(a+n):]) ^ binary.LittleEndian.Uint64(w[uint16(b+n):])
 		if x != 0 {
-			return n + bits.TrailingZeros64(x)>>3
+			return min(n+bits.TrailingZeros64(x)>>3, max)
 		}
 		n += 8
 	}
-	for n < max && a[n] == b[n] {
-		n++
-	}
-	return n
+	return max
 }
