@@ -3,6 +3,8 @@ package xpress
 import (
 	"sync"
 	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 )
 
 var (
@@ -16,13 +18,13 @@ var (
 func benchData() (text, bin []byte) {
 	benchOnce.Do(func() {
 		const n = 4 << 20
-		benchText = realFiles("/usr/include", n)
+		benchText = corpus.Files("/usr/include", n)
 		if len(benchText) < n {
-			benchText = append(benchText, textLike(41, n-len(benchText))...)
+			benchText = append(benchText, corpus.Text(41, n-len(benchText))...)
 		}
-		benchBin = realFiles("/usr/bin", n)
+		benchBin = corpus.Files("/usr/bin", n)
 		if len(benchBin) < n {
-			benchBin = append(benchBin, binaryLike(42, n-len(benchBin))...)
+			benchBin = append(benchBin, corpus.Binary(42, n-len(benchBin))...)
 		}
 	})
 	return benchText, benchBin
@@ -88,7 +90,7 @@ func benchDecode(b *testing.B, data []byte) {
 func BenchmarkEncodeText(b *testing.B)   { t, _ := benchData(); benchEncode(b, t) }
 func BenchmarkEncodeBinary(b *testing.B) { _, x := benchData(); benchEncode(b, x) }
 func BenchmarkEncodeZeros(b *testing.B)  { benchEncode(b, make([]byte, 4<<20)) }
-func BenchmarkEncodeRandom(b *testing.B) { benchEncode(b, randomBytes(43, 4<<20)) }
+func BenchmarkEncodeRandom(b *testing.B) { benchEncode(b, corpus.Random(43, 4<<20)) }
 func BenchmarkDecodeText(b *testing.B)   { t, _ := benchData(); benchDecode(b, t) }
 func BenchmarkDecodeBinary(b *testing.B) { _, x := benchData(); benchDecode(b, x) }
 func BenchmarkDecodeZeros(b *testing.B)  { benchDecode(b, make([]byte, 4<<20)) }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 )
 
 func FuzzRoundTrip(f *testing.F) {
@@ -11,11 +13,11 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add([]byte("a"))
 	f.Add([]byte("abcabcabcabcabcabcabcabcabcabc"))
 	f.Add(make([]byte, 1000))
-	f.Add(textLike(1, 1500))
-	f.Add(binaryLike(1, 1500))
-	f.Add(append(randomBytes(9, 300), repeatWithPrefix(3, 33)...))
-	f.Add(append(append(randomBytes(10, 300), repeatWithPrefix(12, 300)...), 7, 7))
-	f.Add(repeatWithPrefix(7, 300))
+	f.Add(corpus.Text(1, 1500))
+	f.Add(corpus.Binary(1, 1500))
+	f.Add(append(corpus.Random(9, 300), corpus.Repeat(3, 33)...))
+	f.Add(append(append(corpus.Random(10, 300), corpus.Repeat(12, 300)...), 7, 7))
+	f.Add(corpus.Repeat(7, 300))
 	e, d := NewEncoder(), NewDecoder()
 	f.Fuzz(func(t *testing.T, src []byte) {
 		if len(src) > MaxChunkSize {
@@ -31,14 +33,14 @@ func FuzzRoundTrip(f *testing.F) {
 func FuzzDecode(f *testing.F) {
 	e := NewEncoder()
 	for _, src := range [][]byte{
-		textLike(2, 2000), binaryLike(2, 3000), make([]byte, 5000),
-		repeatWithPrefix(3, 400), repeatWithPrefix(300, 70000)[:MaxChunkSize],
+		corpus.Text(2, 2000), corpus.Binary(2, 3000), make([]byte, 5000),
+		corpus.Repeat(3, 400), corpus.Repeat(300, 70000)[:MaxChunkSize],
 		// Matches of short offsets and long matches ending at or near the
 		// end of the chunk, where the decoder leaves its fast loop.
-		append(randomBytes(4, 300), repeatWithPrefix(1, 40)...),
-		append(randomBytes(5, 300), repeatWithPrefix(7, 300)...),
-		append(append(randomBytes(6, 300), repeatWithPrefix(9, 50)...), 1, 2, 3),
-		append(append(randomBytes(7, 300), repeatWithPrefix(16, 1000)...), randomBytes(8, 20)...),
+		append(corpus.Random(4, 300), corpus.Repeat(1, 40)...),
+		append(corpus.Random(5, 300), corpus.Repeat(7, 300)...),
+		append(append(corpus.Random(6, 300), corpus.Repeat(9, 50)...), 1, 2, 3),
+		append(append(corpus.Random(7, 300), corpus.Repeat(16, 1000)...), corpus.Random(8, 20)...),
 	} {
 		f.Add(e.Encode(nil, src), uint32(len(src)))
 		f.Add(e.Encode(nil, src), uint32(len(src)+1))
@@ -76,7 +78,7 @@ func FuzzDecode(f *testing.F) {
 // or fail with ErrCorrupt, never panic.
 func TestDecodeMutated(t *testing.T) {
 	e, d := NewEncoder(), NewDecoder()
-	src := textLike(8, 20000)
+	src := corpus.Text(8, 20000)
 	comp := e.Encode(nil, src)
 	buf := make([]byte, len(comp))
 	var out []byte

@@ -7,7 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/wimsnap/wimsnap/wim/xpress/internal/wimlibc"
+	"github.com/wimsnap/wimsnap/wim/internal/corpus"
+	"github.com/wimsnap/wimsnap/wim/internal/wimlibc"
 )
 
 // corpusChunk is one chunk of a differential-test corpus.
@@ -32,19 +33,19 @@ func chunks(name string, data []byte, size int) []corpusChunk {
 func textCorpus() []byte {
 	var data []byte
 	for _, dir := range []string{"/usr/include", "/usr/share/common-licenses"} {
-		data = append(data, realFiles(dir, 4<<20)...)
+		data = append(data, corpus.Files(dir, 4<<20)...)
 	}
 	if len(data) < 1<<20 {
-		data = append(data, textLike(11, 2<<20)...)
+		data = append(data, corpus.Text(11, 2<<20)...)
 	}
 	return data
 }
 
 // binaryCorpus returns executables, or generated binary-like data.
 func binaryCorpus() []byte {
-	data := realFiles("/usr/bin", 6<<20)
+	data := corpus.Files("/usr/bin", 6<<20)
 	if len(data) < 1<<20 {
-		data = append(data, binaryLike(12, 2<<20)...)
+		data = append(data, corpus.Binary(12, 2<<20)...)
 	}
 	return data
 }
@@ -55,20 +56,20 @@ func edgeCorpus() []corpusChunk {
 	add := func(name string, b []byte) { out = append(out, corpusChunk{name, b}) }
 	add("zeros 64KiB", make([]byte, MaxChunkSize))
 	add("zeros 32KiB", make([]byte, 32768))
-	add("random 32KiB", randomBytes(7, 32768))
+	add("random 32KiB", corpus.Random(7, 32768))
 	add("period 3", bytes.Repeat([]byte("abc"), 21845))
-	add("text 64KiB", textLike(21, MaxChunkSize))
-	add("binary 64KiB", binaryLike(22, MaxChunkSize))
+	add("text 64KiB", corpus.Text(21, MaxChunkSize))
+	add("binary 64KiB", corpus.Binary(22, MaxChunkSize))
 	for _, l := range []int{17, 18, 19, 271, 272, 273, 274, 1000, 40000} {
 		for lead := range 17 {
-			add("match", append(randomBytes(uint64(lead), 300+lead), repeatWithPrefix(5, 5+l)...))
+			add("match", append(corpus.Random(uint64(lead), 300+lead), corpus.Repeat(5, 5+l)...))
 		}
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range 200 {
 		var b []byte
 		for len(b) < 20000+i*100 {
-			b = append(b, randomBytes(uint64(i*977+len(b)), r.IntN(30))...)
+			b = append(b, corpus.Random(uint64(i*977+len(b)), r.IntN(30))...)
 			if len(b) > 0 {
 				off := 1 + r.IntN(len(b))
 				for range 3 + r.IntN(400) {
@@ -156,9 +157,9 @@ func TestWimlibRatio(t *testing.T) {
 		limit float64
 	}{
 		{"text", textCorpus(), 1.05},
-		{"generated text", textLike(31, 2<<20), 1.05},
+		{"generated text", corpus.Text(31, 2<<20), 1.05},
 		{"binary", binaryCorpus(), 0},
-		{"generated binary", binaryLike(32, 2<<20), 0},
+		{"generated binary", corpus.Binary(32, 2<<20), 0},
 	} {
 		ours := storedSize(t, tc.data, 32768, ourCompress)
 		theirs := storedSize(t, tc.data, 32768, theirCompress)
@@ -196,7 +197,7 @@ func benchWimlib(b *testing.B, data []byte) {
 func BenchmarkWimlibEncodeText(b *testing.B)   { t, _ := benchData(); benchWimlib(b, t) }
 func BenchmarkWimlibEncodeBinary(b *testing.B) { _, x := benchData(); benchWimlib(b, x) }
 func BenchmarkWimlibEncodeZeros(b *testing.B)  { benchWimlib(b, make([]byte, 4<<20)) }
-func BenchmarkWimlibEncodeRandom(b *testing.B) { benchWimlib(b, randomBytes(43, 4<<20)) }
+func BenchmarkWimlibEncodeRandom(b *testing.B) { benchWimlib(b, corpus.Random(43, 4<<20)) }
 
 // benchWimlibDecode decompresses our encoding of data with wimlib, the
 // counterpart of benchDecode.

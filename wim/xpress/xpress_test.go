@@ -2,14 +2,12 @@ package xpress
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 )
 
 // roundTrip encodes src, checks the result decodes back to src and returns
@@ -44,95 +42,6 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-// Test inputs.
-
-func randomBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 1))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
-var words = strings.Fields(`the of and to in is that for it as with was on be by this are at from
-	or have an they which one you were her all she there would their we him been has when who will
-	more no if out so said what up its about into than them can only other new some could time
-	these two may then do first any my now such like our over man me even most made after also
-	compress chunk window image resource header table stream offset length symbol huffman`)
-
-// textLike returns n bytes of word salad with punctuation and line breaks.
-func textLike(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 2))
-	var b bytes.Buffer
-	for b.Len() < n {
-		// Zipf-ish: favor early words.
-		w := words[int(float64(len(words))*r.Float64()*r.Float64())]
-		b.WriteString(w)
-		switch r.IntN(12) {
-		case 0:
-			b.WriteString(".\n")
-		case 1:
-			b.WriteString(", ")
-		default:
-			b.WriteByte(' ')
-		}
-	}
-	return b.Bytes()[:n]
-}
-
-// binaryLike returns n bytes resembling a table of records in an executable:
-// small little-endian integers, repeated opcodes-like patterns, some noise.
-func binaryLike(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 3))
-	b := make([]byte, 0, n+16)
-	var rec [16]byte
-	for len(b) < n {
-		switch r.IntN(4) {
-		case 0:
-			binary.LittleEndian.PutUint32(rec[:], uint32(r.IntN(4096)))
-			binary.LittleEndian.PutUint32(rec[4:], 0x00401000+uint32(r.IntN(1<<16)))
-			b = append(b, rec[:8]...)
-		case 1:
-			b = append(b, 0x48, 0x8b, byte(0x40+r.IntN(8)), byte(r.IntN(256)))
-		case 2:
-			b = append(b, make([]byte, r.IntN(12))...)
-		default:
-			b = append(b, byte(r.IntN(256)), byte(r.IntN(16)))
-		}
-	}
-	return b[:n]
-}
-
-// realFiles returns up to max bytes of files under dir, or nil.
-func realFiles(dir string, max int) []byte {
-	var out []byte
-	_ = filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
-		if err != nil || len(out) >= max {
-			return filepath.SkipDir
-		}
-		if !de.Type().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err == nil {
-			out = append(out, b...)
-		}
-		return nil
-	})
-	return out[:min(len(out), max)]
-}
-
-// matchAt builds len bytes: a random prefix of pre bytes, then a repeat of
-// it, so the encoder emits one match of length n-pre at offset pre.
-func repeatWithPrefix(pre, n int) []byte {
-	b := randomBytes(uint64(pre*7+n), pre)
-	for len(b) < n {
-		b = append(b, b[len(b)-pre])
-	}
-	return b
-}
-
 func TestRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
@@ -147,17 +56,17 @@ func TestRoundTrip(t *testing.T) {
 		{"all zero 64KiB", make([]byte, MaxChunkSize)},
 		{"all zero 32KiB", make([]byte, 32768)},
 		{"all 0xff 64KiB", bytes.Repeat([]byte{0xff}, MaxChunkSize)},
-		{"random 64KiB", randomBytes(1, MaxChunkSize)},
-		{"random 1000", randomBytes(2, 1000)},
-		{"text 64KiB", textLike(1, MaxChunkSize)},
-		{"text 32KiB", textLike(2, 32768)},
-		{"text 300", textLike(3, 300)},
-		{"binary 64KiB", binaryLike(1, MaxChunkSize)},
-		{"binary 32KiB", binaryLike(2, 32768)},
+		{"random 64KiB", corpus.Random(1, MaxChunkSize)},
+		{"random 1000", corpus.Random(2, 1000)},
+		{"text 64KiB", corpus.Text(1, MaxChunkSize)},
+		{"text 32KiB", corpus.Text(2, 32768)},
+		{"text 300", corpus.Text(3, 300)},
+		{"binary 64KiB", corpus.Binary(1, MaxChunkSize)},
+		{"binary 32KiB", corpus.Binary(2, 32768)},
 		{"period 2", bytes.Repeat([]byte("ab"), 30000)},
 		{"period 3", bytes.Repeat([]byte("abc"), 20000)},
-		{"period 65535", append(randomBytes(3, 65535), 0)},
-		{"far repeat", append(randomBytes(4, 40000), randomBytes(4, 25536)...)},
+		{"period 65535", append(corpus.Random(3, 65535), 0)},
+		{"far repeat", append(corpus.Random(4, 40000), corpus.Random(4, 25536)...)},
 		{"256 symbols", func() []byte {
 			b := make([]byte, 0, 4096)
 			for i := range 4096 {
@@ -186,7 +95,7 @@ func TestMatchLengths(t *testing.T) {
 	for _, off := range offsets {
 		for _, l := range lengths {
 			for lead := 0; lead < 20 && lead+off+l <= MaxChunkSize; lead++ {
-				src := append(randomBytes(uint64(lead), lead), repeatWithPrefix(off, off+l)...)
+				src := append(corpus.Random(uint64(lead), lead), corpus.Repeat(off, off+l)...)
 				roundTrip(t, e, d, src)
 			}
 		}
@@ -202,7 +111,7 @@ func TestWordBoundaries(t *testing.T) {
 	for i := range 500 {
 		var b []byte
 		for len(b) < 60000 {
-			b = append(b, randomBytes(uint64(i*1000+len(b)), r.IntN(40))...)
+			b = append(b, corpus.Random(uint64(i*1000+len(b)), r.IntN(40))...)
 			if len(b) > 0 {
 				off := 1 + r.IntN(len(b))
 				l := 18 + r.IntN(300)
@@ -221,7 +130,7 @@ func TestWordBoundaries(t *testing.T) {
 func TestRealFiles(t *testing.T) {
 	e, d := NewEncoder(), NewDecoder()
 	for _, dir := range []string{"/usr/share/doc", "/usr/bin"} {
-		data := realFiles(dir, 8<<20)
+		data := corpus.Files(dir, 8<<20)
 		if len(data) == 0 {
 			t.Logf("%s: no files", dir)
 			continue
@@ -241,9 +150,9 @@ func TestRealFiles(t *testing.T) {
 func TestEncoderReuse(t *testing.T) {
 	used := NewEncoder()
 	for i := range 5 {
-		used.Encode(nil, textLike(uint64(i), MaxChunkSize))
+		used.Encode(nil, corpus.Text(uint64(i), MaxChunkSize))
 	}
-	src := textLike(99, 40000)
+	src := corpus.Text(99, 40000)
 	want := NewEncoder().Encode(nil, src)
 	if got := used.Encode(nil, src); !bytes.Equal(got, want) {
 		t.Fatalf("reused encoder output differs")
@@ -265,7 +174,7 @@ func TestEncodeTooLarge(t *testing.T) {
 
 func TestAllocs(t *testing.T) {
 	e, d := NewEncoder(), NewDecoder()
-	src := textLike(5, 32768)
+	src := corpus.Text(5, 32768)
 	buf := make([]byte, 0, 2*MaxChunkSize)
 	out := make([]byte, 0, MaxChunkSize)
 	comp := e.Encode(nil, src)
@@ -508,8 +417,8 @@ func TestDecodeNearEnds(t *testing.T) {
 	for off := 1; off <= 40; off++ {
 		for _, l := range lengths {
 			for tail := 0; tail <= 40; tail += 3 {
-				src := append(randomBytes(uint64(off), 300), repeatWithPrefix(off, off+l)...)
-				src = append(src, randomBytes(uint64(tail+1000), tail)...)
+				src := append(corpus.Random(uint64(off), 300), corpus.Repeat(off, off+l)...)
+				src = append(src, corpus.Random(uint64(tail+1000), tail)...)
 				roundTrip(t, e, d, src)
 			}
 		}
@@ -521,8 +430,8 @@ func TestDecodeNearEnds(t *testing.T) {
 func TestDecodePadded(t *testing.T) {
 	e, d := NewEncoder(), NewDecoder()
 	for i, src := range [][]byte{
-		textLike(40, 5000), binaryLike(41, 7000), repeatWithPrefix(1, 3000),
-		repeatWithPrefix(5, 2000), append(randomBytes(42, 400), repeatWithPrefix(13, 500)...),
+		corpus.Text(40, 5000), corpus.Binary(41, 7000), corpus.Repeat(1, 3000),
+		corpus.Repeat(5, 2000), append(corpus.Random(42, 400), corpus.Repeat(13, 500)...),
 	} {
 		comp := e.Encode(nil, src)
 		for pad := 0; pad <= 16; pad++ {

@@ -32,12 +32,19 @@ func Compress(ctype int, data []byte) ([]byte, error) {
 
 // CompressLevel is Compress at the given compression level.
 func CompressLevel(ctype int, data []byte, level uint) ([]byte, error) {
+	return CompressBlock(ctype, data, blockSize(len(data)), level)
+}
+
+// CompressBlock compresses data with a compressor made for blocks of up to
+// maxBlock bytes (a WIM's chunk size: for LZX it sets the window, so a
+// resource's short last chunk uses its full chunks' window).
+func CompressBlock(ctype int, data []byte, maxBlock int, level uint) ([]byte, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
 	var c *C.struct_wimlib_compressor
 	if rc := C.wimlib_create_compressor(C.enum_wimlib_compression_type(ctype),
-		C.size_t(blockSize(len(data))), C.uint(level), &c); rc != 0 {
+		C.size_t(maxBlock), C.uint(level), &c); rc != 0 {
 		return nil, fmt.Errorf("wimlib_create_compressor: %s", C.GoString(C.wimlib_get_error_string(C.enum_wimlib_error_code(rc))))
 	}
 	defer C.wimlib_free_compressor(c)
@@ -91,9 +98,15 @@ func (z *Compressor) Close() {
 
 // Decompress decompresses one block of size bytes with wimlib.
 func Decompress(ctype int, data []byte, size int) ([]byte, error) {
+	return DecompressBlock(ctype, data, size, blockSize(size))
+}
+
+// DecompressBlock decompresses one block of size bytes with a decompressor
+// made for blocks of up to maxBlock bytes.
+func DecompressBlock(ctype int, data []byte, size, maxBlock int) ([]byte, error) {
 	var d *C.struct_wimlib_decompressor
 	if rc := C.wimlib_create_decompressor(C.enum_wimlib_compression_type(ctype),
-		C.size_t(blockSize(size)), &d); rc != 0 {
+		C.size_t(maxBlock), &d); rc != 0 {
 		return nil, fmt.Errorf("wimlib_create_decompressor: %s", C.GoString(C.wimlib_get_error_string(C.enum_wimlib_error_code(rc))))
 	}
 	defer C.wimlib_free_decompressor(d)
