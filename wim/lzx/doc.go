@@ -49,7 +49,7 @@ const (
 	minOrder       = 15
 	maxOrder       = 21
 	numChars       = 256
-	numLenHeaders  = 8  // length headers in a main symbol: 0..6 direct, 7 extended
+	numLenHeaders  = 8 // length headers in a main symbol: 0..6 direct, 7 extended
 	numLenSyms     = 249
 	numAlignedSyms = 8
 	numPreSyms     = 20
