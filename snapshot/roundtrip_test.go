@@ -40,10 +40,10 @@ func TestWimlibCaptureApply(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
-	for _, comp := range []string{"none", "xpress"} {
-		t.Run(comp, func(t *testing.T) {
-			out, w := filepath.Join(tmp, "out-"+comp), filepath.Join(tmp, comp+".wim")
-			wimtest.Wimlib(t, "capture", src, w, "--unix-data", "--compress="+comp)
+	for _, v := range wimtest.WimlibVariants {
+		t.Run(v.Name, func(t *testing.T) {
+			out, w := filepath.Join(tmp, "out-"+v.Name), filepath.Join(tmp, v.Name+".wim")
+			wimtest.Wimlib(t, append([]string{"capture", src, w, "--unix-data"}, v.Flags...)...)
 			r, m := openWIM(t, w)
 			st := applyOK(t, m, r, out, ApplyOptions{})
 			t.Logf("apply: %+v", st)

@@ -3,6 +3,7 @@ package wim
 import (
 	"fmt"
 
+	"github.com/wimsnap/wimsnap/wim/lzx"
 	"github.com/wimsnap/wimsnap/wim/xpress"
 )
 
@@ -16,13 +17,15 @@ type chunkEncoder interface {
 	Encode(dst, src []byte) []byte
 }
 
-// newDecoder returns a decoder for codec c.
-func newDecoder(c Compression) (chunkDecoder, error) {
+// newDecoder returns a decoder for codec c and chunks of chunkSize bytes.
+func newDecoder(c Compression, chunkSize int) (chunkDecoder, error) {
 	switch c {
 	case CompressXPRESS:
 		return xpress.NewDecoder(), nil
+	case CompressLZX:
+		return lzx.NewDecoder(chunkSize)
 	default:
-		return nil, fmt.Errorf("%w: compression %v (LZX and LZMS are not supported yet)", ErrUnsupported, c)
+		return nil, fmt.Errorf("%w: compression %v (LZMS is not supported yet)", ErrUnsupported, c)
 	}
 }
 

@@ -20,10 +20,10 @@ type Reader struct {
 	size   int64
 	hdr    Header
 	blobs  map[Hash]*blob
-	solid  map[Hash]bool // blobs inside solid resources (not readable yet)
-	metas  []*blob       // metadata resource of each image, in table order
+	metas  []*blob // metadata resource of each image, in table order
 	infos  []ImageInfo
-	states sync.Pool // of *chunkState
+	states decoderPools
+	cache  chunkCache // decompressed chunks of solid resources
 }
 
 // NewReader parses the header, blob table and XML of the WIM of the given
@@ -41,7 +41,7 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	wr := &Reader{ra: r, size: size, hdr: hdr, blobs: map[Hash]*blob{}, solid: map[Hash]bool{}}
+	wr := &Reader{ra: r, size: size, hdr: hdr, blobs: map[Hash]*blob{}}
 	if err := wr.readBlobTable(); err != nil {
 		return nil, err
 	}
@@ -99,23 +99,41 @@ func (r *Reader) readBlobTable() error {
 		bl := &slab[i]
 		*bl = blob{res: parseResHdr(e), part: binary.LittleEndian.Uint16(e[24:]), refCount: binary.LittleEndian.Uint32(e[26:])}
 		copy(bl.hash[:], e[30:50])
+	}
+	for i := 0; i < n; i++ {
+		bl := &slab[i]
 		switch {
 		case bl.res.flags&resSolid != 0:
-			if bl.res.size != solidResourceMarker && !bl.hash.IsZero() {
-				r.solid[bl.hash] = true
+			j := i + 1
+			for j < n && slab[j].res.flags&resSolid != 0 {
+				j++
 			}
+			blobs, err := r.solidGroup(slab[i:j])
+			if err != nil {
+				return err
+			}
+			for _, sb := range blobs {
+				r.addBlob(sb)
+			}
+			i = j - 1
 		case bl.res.flags&resMetadata != 0:
 			if bl.refCount > 0 {
 				r.metas = append(r.metas, bl)
 			}
 		case bl.hash.IsZero() || bl.res.size == 0 || bl.part != r.hdr.Part:
 		default:
-			if _, dup := r.blobs[bl.hash]; !dup {
-				r.blobs[bl.hash] = bl
-			}
+			r.addBlob(bl)
 		}
 	}
 	return nil
+}
+
+// addBlob records bl unless a blob with its hash is known already (the
+// first entry wins, as in wimlib).
+func (r *Reader) addBlob(bl *blob) {
+	if _, dup := r.blobs[bl.hash]; !dup {
+		r.blobs[bl.hash] = bl
+	}
 }
 
 // readXML loads the per-image information.
@@ -215,9 +233,6 @@ func (r *Reader) OpenStream(h Hash) (io.ReadCloser, error) {
 	}
 	bl := r.blobs[h]
 	if bl == nil {
-		if r.solid[h] {
-			return nil, fmt.Errorf("%w: stream %x is in a solid resource", ErrUnsupported, h)
-		}
 		return nil, fmt.Errorf("%w: %x", ErrNotFound, h)
 	}
 	return r.newStreamReader(bl)
@@ -229,26 +244,57 @@ func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // chunkState is what reading compressed chunks needs: a decoder and
 // buffers for one compressed and one decompressed chunk. The Reader pools
-// them, so reading many small streams allocates little.
+// them per codec and chunk size, so reading many small streams allocates
+// little.
 type chunkState struct {
+	key codecKey
 	dec chunkDecoder
 	in  []byte
 	out []byte
 }
 
-func (r *Reader) getChunkState() *chunkState {
-	if cs, ok := r.states.Get().(*chunkState); ok {
+// codecKey names a decoder: a codec and the chunk size it is made for.
+type codecKey struct {
+	codec     Compression
+	chunkSize int64
+}
+
+// decoderPools holds a pool of *chunkState for each codecKey.
+type decoderPools struct {
+	mu    sync.Mutex
+	pools map[codecKey]*sync.Pool
+}
+
+func (p *decoderPools) pool(k codecKey) *sync.Pool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pools == nil {
+		p.pools = map[codecKey]*sync.Pool{}
+	}
+	sp := p.pools[k]
+	if sp == nil {
+		sp = &sync.Pool{}
+		p.pools[k] = sp
+	}
+	return sp
+}
+
+// getChunkState returns decoding state for codec c and chunks of chunkSize
+// bytes.
+func (r *Reader) getChunkState(c Compression, chunkSize int64) *chunkState {
+	k := codecKey{c, chunkSize}
+	if cs, ok := r.states.pool(k).Get().(*chunkState); ok {
 		cs.out = cs.out[:0]
 		return cs
 	}
-	d, err := newDecoder(r.hdr.Compression)
+	d, err := newDecoder(c, int(chunkSize))
 	if err != nil {
 		d = failingDecoder{err}
 	}
-	return &chunkState{dec: d}
+	return &chunkState{key: k, dec: d}
 }
 
-func (r *Reader) putChunkState(cs *chunkState) { r.states.Put(cs) }
+func (r *Reader) putChunkState(cs *chunkState) { r.states.pool(cs.key).Put(cs) }
 
 // failingDecoder stands in for a codec this package cannot decode, so the
 // error surfaces at the first compressed chunk, naming the codec.

@@ -1,6 +1,7 @@
 package wim
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"errors"
 	"fmt"
@@ -12,9 +13,24 @@ import (
 // blob is one blob-table entry: a stream's bytes somewhere in the file.
 type blob struct {
 	hash     Hash
-	res      resHdr // the resource holding the blob (non-solid)
+	res      resHdr    // the resource holding the blob; for a solid blob, its size and offset in solid
+	solid    *solidRes // the solid resource holding the blob, or nil
 	part     uint16
 	refCount uint32
+}
+
+// compareBlobs orders blobs by where their bytes lie in the file: by
+// resource, then by offset inside a solid resource.
+func compareBlobs(a, b *blob) int {
+	return cmp.Or(cmp.Compare(a.fileOffset(), b.fileOffset()), cmp.Compare(a.res.offset, b.res.offset))
+}
+
+// fileOffset returns the file offset of the resource holding b.
+func (b *blob) fileOffset() int64 {
+	if b.solid != nil {
+		return b.solid.entry.offset
+	}
+	return b.res.offset
 }
 
 // streamReader reads one blob sequentially, decompressing chunk by chunk,
@@ -28,6 +44,8 @@ type streamReader struct {
 
 	raw         *io.SectionReader // uncompressed resource
 	table       *chunkTable       // compressed resource
+	solid       *solidRes         // solid resource
+	view        []byte            // unread part of the current solid chunk (shared)
 	next        int64             // next chunk index
 	*chunkState                   // decoder and buffers, pooled by the Reader
 	pos         int
@@ -35,6 +53,10 @@ type streamReader struct {
 }
 
 func (r *Reader) newStreamReader(b *blob) (*streamReader, error) {
+	if b.solid != nil {
+		s := &streamReader{r: r, b: b, sum: sha1.New(), remain: b.res.size}
+		return s, s.openSolid()
+	}
 	if b.res.offset < 0 || b.res.storedSize > r.size-b.res.offset {
 		return nil, fmt.Errorf("%w: blob %x: resource at offset %d of %d bytes lies outside the %d-byte file",
 			ErrFormat, b.hash, b.res.offset, b.res.storedSize, r.size)
@@ -53,7 +75,7 @@ func (r *Reader) newStreamReader(b *blob) (*streamReader, error) {
 		return nil, fmt.Errorf("blob %x: %w", b.hash, err)
 	}
 	s.table = t
-	s.chunkState = r.getChunkState()
+	s.chunkState = r.getChunkState(r.hdr.Compression, int64(r.hdr.ChunkSize))
 	return s, nil
 }
 
@@ -79,7 +101,11 @@ func (s *streamReader) Read(p []byte) (int, error) {
 			s.err = err
 		}
 	} else {
-		n, s.err = s.readChunked(p)
+		if s.solid != nil {
+			n, s.err = s.readSolid(p[:min(int64(len(p)), s.remain)])
+		} else {
+			n, s.err = s.readChunked(p)
+		}
 		if s.err != nil {
 			return 0, s.err
 		}

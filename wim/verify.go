@@ -1,7 +1,6 @@
 package wim
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -51,9 +50,6 @@ func (r *Reader) checkReferences(i int, m *Metadata) error {
 	return m.Walk(func(path string, e *Entry) error {
 		for _, s := range e.Streams() {
 			if !s.Hash.IsZero() && r.blobs[s.Hash] == nil {
-				if r.solid[s.Hash] {
-					return fmt.Errorf("%w: image %d: %s: stream %x is in a solid resource", ErrUnsupported, i, path, s.Hash)
-				}
 				return fmt.Errorf("%w: image %d: %s: stream %x is not in the blob table", ErrNotFound, i, path, s.Hash)
 			}
 		}
@@ -67,7 +63,7 @@ func (r *Reader) sortedBlobs() []*blob {
 	for _, b := range r.blobs {
 		bs = append(bs, b)
 	}
-	slices.SortFunc(bs, func(a, b *blob) int { return cmp.Compare(a.res.offset, b.res.offset) })
+	slices.SortFunc(bs, compareBlobs)
 	return bs
 }
 

@@ -35,7 +35,7 @@ func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, erro
 	if r.hdr.Flags&flagReadonly != 0 {
 		return nil, fmt.Errorf("%w: the WIM is marked read-only", ErrUnsupported)
 	}
-	if r.hdr.Version != versionDefault || len(r.solid) > 0 {
+	if r.hdr.Version != versionDefault || r.hasSolid() {
 		return nil, fmt.Errorf("%w: appending to a WIM with solid resources", ErrUnsupported)
 	}
 	w, err := newWriter(f, append([]WriterOption{WithCompression(r.hdr.Compression)}, opts...))

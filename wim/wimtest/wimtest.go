@@ -74,3 +74,27 @@ func Open(t testing.TB, path string) *wim.Reader {
 	}
 	return r
 }
+
+// Variant is one way of asking wimlib-imagex to capture: a name for the
+// subtest and the flags to add to capture and append.
+type Variant struct {
+	Name  string
+	Flags []string
+}
+
+// Solid reports whether the variant writes solid resources.
+func (v Variant) Solid() bool { return slices.Contains(v.Flags, "--solid") }
+
+// WimlibVariants are the captures the interop tests ask wimlib-imagex for:
+// every codec it writes, chunk sizes other than the default, and solid
+// resources whose codec differs from the WIM's own.
+var WimlibVariants = []Variant{
+	{"none", []string{"--compress=none"}},
+	{"xpress", []string{"--compress=xpress"}},
+	{"xpress-64k", []string{"--compress=xpress", "--chunk-size=65536"}},
+	{"lzx", []string{"--compress=lzx"}},
+	{"lzx-128k", []string{"--compress=lzx", "--chunk-size=131072"}},
+	{"lzx-2m", []string{"--compress=lzx", "--chunk-size=2097152"}},
+	{"solid-xpress", []string{"--compress=lzx", "--solid", "--solid-compress=xpress", "--solid-chunk-size=16384"}},
+	{"solid-lzx", []string{"--compress=xpress", "--solid", "--solid-compress=lzx", "--solid-chunk-size=65536"}},
+}
