@@ -16,7 +16,7 @@ import (
 // applies, the trees match.
 func TestCaptureWimlibApply(t *testing.T) {
 	wimtest.Require(t, "wimlib-imagex")
-	for _, comp := range []wim.Compression{wim.CompressNone, wim.CompressXPRESS} {
+	for _, comp := range []wim.Compression{wim.CompressNone, wim.CompressXPRESS, wim.CompressLZX} {
 		t.Run(comp.String(), func(t *testing.T) {
 			tmp := t.TempDir()
 			src, out, w := filepath.Join(tmp, "src"), filepath.Join(tmp, "out"), filepath.Join(tmp, "x.wim")

@@ -29,12 +29,14 @@ func newDecoder(c Compression, chunkSize int) (chunkDecoder, error) {
 	}
 }
 
-// newEncoder returns an encoder for codec c.
-func newEncoder(c Compression) (chunkEncoder, error) {
+// newEncoder returns an encoder for codec c and chunks of chunkSize bytes.
+func newEncoder(c Compression, chunkSize int) (chunkEncoder, error) {
 	switch c {
 	case CompressXPRESS:
 		return xpress.NewEncoder(), nil
+	case CompressLZX:
+		return lzx.NewEncoder(chunkSize)
 	default:
-		return nil, fmt.Errorf("%w: writing compression %v (only none and xpress are supported yet)", ErrUnsupported, c)
+		return nil, fmt.Errorf("%w: writing compression %v (none, xpress and lzx are supported)", ErrUnsupported, c)
 	}
 }

@@ -39,8 +39,8 @@
 //
 // # Decisions
 //
-//   - The Writer writes version 0x10d00 with 32 KiB chunks, compression none
-//     or XPRESS, streams in wimlib 1.14.2's form (main hash when a dentry has
+//   - The Writer writes version 0x10d00 with 32 KiB chunks, compression none,
+//     XPRESS or LZX, streams in wimlib 1.14.2's form (main hash when a dentry has
 //     exactly one unnamed stream, else all streams as extra entries), siblings
 //     sorted case-insensitively then case-sensitively, XML in wimlib's element
 //     order plus IMAGE/CREATOR and IMAGE/IMAGEVERSION for ConfigMgr's
@@ -58,6 +58,13 @@
 //     a metadata resource at 1 GiB, chunk tables are read 4096 entries at a
 //     time, and nothing larger than the file is read. Every stream read is
 //     checked against its SHA-1 at its end.
-//   - Not supported yet (errors wrap ErrUnsupported): LZX and LZMS chunks,
-//     solid resources, split and pipable WIMs.
+//   - The Reader reads none, XPRESS, LZX (chunk sizes 32 KiB to 2 MiB) and
+//     solid resources (version 0xe00) in any of these codecs, whatever the
+//     header's codec. A blob in a solid resource is read by decompressing
+//     only the chunks it spans; the Reader keeps recently decompressed solid
+//     chunks (up to 128 MiB besides the latest, see chunk_cache.go), since
+//     many small blobs share one chunk.
+//   - Not supported yet (errors wrap ErrUnsupported): LZMS chunks, writing
+//     solid resources, appending to a WIM that has them, split and pipable
+//     WIMs.
 package wim

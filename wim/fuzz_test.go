@@ -12,7 +12,7 @@ import (
 func fuzzSeeds(f *testing.F) [][]byte {
 	f.Helper()
 	var seeds [][]byte
-	for _, c := range []Compression{CompressNone, CompressXPRESS} {
+	for _, c := range []Compression{CompressNone, CompressXPRESS, CompressLZX} {
 		seeds = append(seeds, smallWIM(f, c))
 	}
 	paths, _ := filepath.Glob("testdata/*.wim")

@@ -65,7 +65,7 @@ func TestTruncated(t *testing.T) {
 // TestFlippedByte flips one byte inside each resource of a valid WIM and
 // expects an error naming a checksum or format problem.
 func TestFlippedByte(t *testing.T) {
-	for _, c := range []Compression{CompressNone, CompressXPRESS} {
+	for _, c := range []Compression{CompressNone, CompressXPRESS, CompressLZX} {
 		b := testWIMBytes(t, c)
 		r, err := NewReader(bytes.NewReader(b), int64(len(b)))
 		if err != nil {

@@ -83,7 +83,7 @@ func TestReadWimlibWIMs(t *testing.T) {
 // kind of entry and lets wimlib-imagex verify and list it.
 func TestWimlibVerifiesOurs(t *testing.T) {
 	wimtest.Require(t, "wimlib-imagex")
-	for _, c := range []wim.Compression{wim.CompressNone, wim.CompressXPRESS} {
+	for _, c := range []wim.Compression{wim.CompressNone, wim.CompressXPRESS, wim.CompressLZX} {
 		t.Run(c.String(), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "o.wim")
 			f, err := os.Create(path)

@@ -122,7 +122,7 @@ func openTestWIM(t *testing.T, path string) *Reader {
 }
 
 func TestRoundTrip(t *testing.T) {
-	for _, c := range []Compression{CompressNone, CompressXPRESS} {
+	for _, c := range []Compression{CompressNone, CompressXPRESS, CompressLZX} {
 		t.Run(c.String(), func(t *testing.T) {
 			path, want := writeTestWIM(t, c, 2, WithIntegrity(true))
 			r := openTestWIM(t, path)

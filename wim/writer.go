@@ -29,7 +29,7 @@ type WriterOption func(*Writer) error
 func WithCompression(c Compression) WriterOption {
 	return func(w *Writer) error {
 		if c != CompressNone {
-			if _, err := newEncoder(c); err != nil {
+			if _, err := newEncoder(c, chunkSize); err != nil {
 				return err
 			}
 		}
@@ -145,7 +145,7 @@ func (w *Writer) start() {
 	var newEnc func() chunkEncoder
 	if w.comp != CompressNone {
 		w.hdr.ChunkSize = chunkSize
-		newEnc = func() chunkEncoder { e, _ := newEncoder(w.comp); return e }
+		newEnc = func() chunkEncoder { e, _ := newEncoder(w.comp, chunkSize); return e }
 	} else {
 		newEnc = func() chunkEncoder { return nil }
 	}

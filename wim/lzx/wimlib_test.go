@@ -65,11 +65,52 @@ func TestWimlibDecode(t *testing.T) {
 	}
 }
 
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
+
+// TestWimlibDecodesOurs has wimlib decompress what Encode makes.
+func TestWimlibDecodesOurs(t *testing.T) {
+	for _, chunkSize := range []int{32768, 1 << 17} {
+		e, err := NewEncoder(chunkSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range inputs(chunkSize) {
+			for _, n := range []int{len(data), len(data)/3 + 1, 11} {
+				src := data[:n]
+				comp := e.Encode(nil, src)
+				got, err := wimlibc.DecompressBlock(wimlibc.LZX, comp, n, chunkSize)
+				if err != nil {
+					t.Fatalf("%d/%s/%d: wimlib: %v", chunkSize, name, n, err)
+				}
+				if !bytes.Equal(got, src) {
+					t.Fatalf("%d/%s/%d: wimlib's decoding differs at byte %d", chunkSize, name, n, firstDiff(got, src))
+				}
+			}
 		}
 	}
-	return min(len(a), len(b))
+}
+
+// TestWimlibRatio compares compressed sizes with wimlib's default level on
+// 32 KiB chunks of text, executables and binary-like data.
+func TestWimlibRatio(t *testing.T) {
+	const chunk = 32768
+	e, _ := NewEncoder(chunk)
+	for name, data := range map[string][]byte{
+		"text": corpus.Files("/usr/include", 4<<20), "exe": corpus.Files("/usr/bin", 4<<20), "binary": corpus.Binary(9, 2<<20),
+	} {
+		ours, theirs := 0, 0
+		for p := 0; p < len(data); p += chunk {
+			src := data[p:min(p+chunk, len(data))]
+			ours += min(len(e.Encode(nil, src)), len(src))
+			c, err := wimlibc.CompressBlock(wimlibc.LZX, src, chunk, wimlibc.DefaultLevel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c == nil {
+				theirs += len(src)
+			} else {
+				theirs += len(c)
+			}
+		}
+		t.Logf("%s: %d bytes: ours %d, wimlib %d (%+.2f%%)", name, len(data), ours, theirs, 100*(float64(ours)/float64(theirs)-1))
+	}
 }

@@ -1,0 +1,241 @@
+package lzx
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Default symbol costs (in 1/16 bits) for the first parse of a chunk; the
+// second parse uses the code lengths the first one produced.
+const (
+	defaultLitCost   = 8 * 16
+	defaultMatchCost = 9 * 16
+	defaultRepCost   = 6 * 16
+	defaultLenCost   = 6 * 16
+	// parsePasses is how many times a chunk is parsed; every pass after
+	// the first weighs matches with the previous pass's codes.
+	parsePasses = 2
+)
+
+// Encoder compresses chunks for resources with one chunk size. It is
+// reusable and keeps its working memory between calls; it is not safe for
+// concurrent use.
+type Encoder struct {
+	order     int
+	numMain   int
+	chunkSize int
+	win       []byte   // the chunk after E8 translation, plus winPad bytes
+	head      []uint32 // hash chain heads, positions plus one
+	prev      []uint32 // hash chain links
+	items     []item
+	cost      costs
+	sums      []uint32 // literal cost prefix sums, chunkSize+1 entries
+
+	mainFreq [maxMainSyms]uint32
+	lenFreq  [numLenSyms]uint32
+	alFreq   [numAlignedSyms]uint32
+	mainLens [maxMainSyms]uint8
+	lenLens  [numLenSyms]uint8
+	alLens   [numAlignedSyms]uint8
+	mainCode [maxMainSyms]uint16
+	lenCode  [numLenSyms]uint16
+	alCode   [numAlignedSyms]uint16
+	cl       codeLengths
+	pre      preEncoder
+	bw       bitWriter
+}
+
+// NewEncoder returns an Encoder for chunks of up to chunkSize bytes, a
+// power of two from MinChunkSize to MaxChunkSize; a Decoder made for the
+// same chunk size decodes its output.
+func NewEncoder(chunkSize int) (*Encoder, error) {
+	order, err := windowOrder(chunkSize)
+	if err != nil {
+		return nil, err
+	}
+	return &Encoder{
+		order:     order,
+		numMain:   numChars + numLenHeaders*numSlots[order],
+		chunkSize: chunkSize,
+		win:       make([]byte, chunkSize+winPad),
+		head:      make([]uint32, 1<<hashBits),
+		prev:      make([]uint32, chunkSize),
+		sums:      make([]uint32, chunkSize+1),
+	}, nil
+}
+
+// Encode appends the compressed form of src to dst and returns the extended
+// slice. It panics if len(src) exceeds the Encoder's chunk size. The result
+// may be as large as or larger than src; the caller then stores the chunk
+// raw. Encode allocates only when dst lacks capacity for the result.
+func (e *Encoder) Encode(dst, src []byte) []byte {
+	n := len(src)
+	if n > e.chunkSize {
+		panic(fmt.Sprintf("lzx: chunk of %d bytes exceeds %d", n, e.chunkSize))
+	}
+	if n == 0 {
+		return dst
+	}
+	copy(e.win, src)
+	clear(e.win[n : n+winPad])
+	doE8(e.win[:n])
+	e.cost.setDefaults()
+	for pass := range parsePasses {
+		e.parse(n, &e.cost)
+		e.tally()
+		e.buildCodes()
+		if pass < parsePasses-1 {
+			e.cost.fromLens(e)
+		}
+	}
+	e.bw = bitWriter{out: slices.Grow(dst, n/2+1024)}
+	e.writeBlock(n)
+	out := e.bw.out
+	e.bw.out = nil
+	return out
+}
+
+// setDefaults sets the costs used before any code is known.
+func (c *costs) setDefaults() {
+	for i := range c.lit {
+		c.lit[i] = defaultLitCost
+	}
+	for i := range c.main {
+		c.main[i] = defaultMatchCost
+		if i < numChars+numRepeats*numLenHeaders {
+			c.main[i] = defaultRepCost
+		}
+	}
+	for i := range c.len {
+		c.len[i] = defaultLenCost
+	}
+}
+
+// fromLens sets the costs to the code lengths of e's codes; an unused
+// symbol costs a little more than the longest code.
+func (c *costs) fromLens(e *Encoder) {
+	set := func(dst []uint32, lens []uint8) {
+		for i, l := range lens {
+			if l == 0 {
+				l = maxCodeLen + 1
+			}
+			dst[i] = uint32(l) * 16
+		}
+	}
+	set(c.lit[:], e.mainLens[:numChars])
+	set(c.main[:e.numMain], e.mainLens[:e.numMain])
+	set(c.len[:], e.lenLens[:])
+}
+
+// tally counts the symbols of e.items.
+func (e *Encoder) tally() {
+	clear(e.mainFreq[:])
+	clear(e.lenFreq[:])
+	clear(e.alFreq[:])
+	p := 0
+	for _, it := range e.items {
+		for _, b := range e.win[p : p+int(it.lits)] {
+			e.mainFreq[b]++
+		}
+		p += int(it.lits + it.length)
+		if it.length == 0 {
+			continue
+		}
+		n := int(it.length)
+		e.mainFreq[mainSymbol(n, it.f)]++
+		if n-minMatch >= numLenHeaders-1 {
+			e.lenFreq[n-minMatch-(numLenHeaders-1)]++
+		}
+		if slot := slotOf(it.f); footerBits[slot] >= alignedLenBits {
+			e.alFreq[(it.f-2-slotBase[slot])&7]++
+		}
+	}
+}
+
+// buildCodes makes the main, length and aligned codes from the counts.
+func (e *Encoder) buildCodes() {
+	e.cl.build(e.mainFreq[:e.numMain], e.mainLens[:e.numMain], maxCodeLen)
+	e.cl.build(e.lenFreq[:], e.lenLens[:], maxCodeLen)
+	e.cl.build(e.alFreq[:], e.alLens[:], 7)
+	canonical(e.mainLens[:e.numMain], e.mainCode[:e.numMain])
+	canonical(e.lenLens[:], e.lenCode[:])
+	canonical(e.alLens[:], e.alCode[:])
+}
+
+// useAligned reports whether an aligned offset block is smaller than a
+// verbatim one: it codes the low 3 bits of large offsets with a Huffman
+// code (whose lengths cost 24 bits) instead of verbatim.
+func (e *Encoder) useAligned() bool {
+	verbatim, aligned := 0, 8*alignedLenBits
+	for i, f := range e.alFreq {
+		verbatim += int(f) * alignedLenBits
+		aligned += int(f) * int(e.alLens[i])
+	}
+	return aligned < verbatim
+}
+
+// writeBlock writes the chunk as one block.
+func (e *Encoder) writeBlock(n int) {
+	w := &e.bw
+	aligned := e.useAligned()
+	typ := uint32(blockVerbatim)
+	if aligned {
+		typ = blockAligned
+	}
+	w.put(typ, 3)
+	if n == defaultBlock {
+		w.put(1, 1)
+	} else {
+		w.put(0, 1)
+		if e.order >= 16 {
+			w.put(uint32(n>>8), 16)
+			w.put(uint32(n&0xff), 8)
+		} else {
+			w.put(uint32(n), 16)
+		}
+	}
+	if aligned {
+		for _, l := range e.alLens {
+			w.put(uint32(l), alignedLenBits)
+		}
+	}
+	e.pre.write(w, e.mainLens[:numChars], &e.cl)
+	e.pre.write(w, e.mainLens[numChars:e.numMain], &e.cl)
+	e.pre.write(w, e.lenLens[:], &e.cl)
+	e.writeItems(aligned)
+	w.flush()
+}
+
+// writeItems writes the literals and matches of e.items.
+func (e *Encoder) writeItems(aligned bool) {
+	w := &e.bw
+	p := 0
+	for _, it := range e.items {
+		for _, b := range e.win[p : p+int(it.lits)] {
+			w.put(uint32(e.mainCode[b]), uint(e.mainLens[b]))
+		}
+		p += int(it.lits + it.length)
+		if it.length == 0 {
+			continue
+		}
+		n := int(it.length)
+		sym := mainSymbol(n, it.f)
+		w.put(uint32(e.mainCode[sym]), uint(e.mainLens[sym]))
+		if n-minMatch >= numLenHeaders-1 {
+			ls := n - minMatch - (numLenHeaders - 1)
+			w.put(uint32(e.lenCode[ls]), uint(e.lenLens[ls]))
+		}
+		slot := slotOf(it.f)
+		if slot < numRepeats {
+			continue
+		}
+		fb := uint(footerBits[slot])
+		v := it.f - 2 - slotBase[slot]
+		if aligned && fb >= alignedLenBits {
+			w.put(v>>alignedLenBits, fb-alignedLenBits)
+			w.put(uint32(e.alCode[v&7]), uint(e.alLens[v&7]))
+		} else {
+			w.put(v, fb)
+		}
+	}
+}

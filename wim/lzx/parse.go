@@ -1,0 +1,226 @@
+package lzx
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// Match finder parameters. LZX matches are 2 to 257 bytes; the finder
+// looks for 3 bytes or more through hash chains and tries the three repeated
+// offsets at every position, where 2 bytes already pay.
+const (
+	hashBits   = 15
+	chainDepth = 64  // chain entries examined per position
+	niceLen    = 257 // a match this long is taken without looking further
+	minRepLen  = 2
+	minLZLen   = 3
+	winPad     = 8 // window slack for 8-byte loads past the chunk's end
+)
+
+// item is one parse item: lits literals, then a match of length bytes
+// (none when length is 0) with formatted offset f: 0-2 for the repeated
+// offsets R0-R2, else the offset plus 2.
+type item struct {
+	lits   uint32
+	length uint32
+	f      uint32
+}
+
+// costs estimates the coded size, in 1/16 bits, of literals and match
+// symbols; parse uses it to weigh matches against literals.
+type costs struct {
+	lit  [numChars]uint32
+	main [maxMainSyms]uint32 // match headers, indexed by main symbol
+	len  [numLenSyms]uint32
+}
+
+// cand is a match candidate: its length, formatted offset and the bits it
+// saves over coding its bytes as literals (in 1/16 bits; > 0 to be worth it).
+type cand struct {
+	length int
+	f      uint32
+	gain   int
+}
+
+// slotOf returns the position slot of formatted offset f.
+func slotOf(f uint32) int {
+	switch {
+	case f < 4:
+		return int(f)
+	case f < 1<<19:
+		b := bits.Len32(f) - 1 // f has b+1 bits
+		return 2*b + int(f>>(b-1)&1)
+	default:
+		return 36 + int((f-(1<<18))>>17)
+	}
+}
+
+// mainSymbol returns the main symbol of a match of length n with formatted
+// offset f.
+func mainSymbol(n int, f uint32) int {
+	return numChars + slotOf(f)*numLenHeaders + min(n-minMatch, numLenHeaders-1)
+}
+
+// matchCost returns the cost of a match under c.
+func (c *costs) matchCost(n int, f uint32) int {
+	slot := slotOf(f)
+	cost := int(c.main[numChars+slot*numLenHeaders+min(n-minMatch, numLenHeaders-1)]) + 16*int(footerBits[slot])
+	if n-minMatch >= numLenHeaders-1 {
+		cost += int(c.len[n-minMatch-(numLenHeaders-1)])
+	}
+	return cost
+}
+
+// load32 returns the 4 bytes at p of the window.
+func load32(w []byte, p int) uint32 { return binary.LittleEndian.Uint32(w[p:]) }
+
+func hash3(v uint32) uint32 { return ((v << 8) * 0x9E3779B1) >> (32 - hashBits) }
+
+// matchLen returns the length of the common prefix of w[a:] and w[b:], at
+// most max (b+max <= len(w)-winPad).
+func matchLen(w []byte, a, b, max int) int {
+	n := 0
+	for n < max {
+		x := binary.LittleEndian.Uint64(w[a+n:]) ^ binary.LittleEndian.Uint64(w[b+n:])
+		if x != 0 {
+			return min(n+bits.TrailingZeros64(x)>>3, max)
+		}
+		n += 8
+	}
+	return max
+}
+
+// parse fills e.items with a lazy parse of the n window bytes under costs c.
+// At each position it finds the best candidate; a candidate is taken unless
+// the next position has a better one.
+func (e *Encoder) parse(n int, c *costs) {
+	clear(e.head)
+	items := e.items[:0]
+	reps := [numRepeats]uint32{1, 1, 1}
+	e.litSums(n, c)
+	lit, ins, p := 0, 0, 0
+	var pend cand // candidate at p-1, when length > 0
+	for p < n {
+		ins = e.insertUpTo(ins, p+1, n)
+		cur := e.best(p, n, &reps, c)
+		if pend.length > 0 {
+			if cur.gain > pend.gain {
+				pend = cur // a literal at p-1, then maybe this one
+				p++
+				continue
+			}
+			p--
+			cur = pend
+			pend = cand{}
+		} else if cur.length == 0 {
+			p++
+			continue
+		} else if cur.length < niceLen && p+1 < n {
+			pend = cur
+			p++
+			continue
+		}
+		items = append(items, item{uint32(p - lit), uint32(cur.length), cur.f})
+		reps = updateReps(reps, cur.f)
+		p += cur.length
+		lit = p
+	}
+	// A candidate is left pending only while a position follows it, so
+	// none is pending here.
+	if lit < n {
+		items = append(items, item{lits: uint32(n - lit)})
+	}
+	e.items = items
+}
+
+// updateReps returns the repeated offsets after a match with formatted
+// offset f: a repeated offset moves to the front, a new one is pushed.
+func updateReps(r [numRepeats]uint32, f uint32) [numRepeats]uint32 {
+	switch f {
+	case 0:
+	case 1:
+		r[0], r[1] = r[1], r[0]
+	case 2:
+		r[0], r[2] = r[2], r[0]
+	default:
+		r[2], r[1], r[0] = r[1], r[0], f-2
+	}
+	return r
+}
+
+// insertUpTo adds positions from to end-1 to the hash chains (those with 3
+// bytes left) and returns end.
+func (e *Encoder) insertUpTo(from, end, n int) int {
+	w, head, prev := e.win, e.head, e.prev
+	for p := from; p < min(end, n-2); p++ {
+		h := hash3(load32(w, p))
+		prev[p] = head[h]
+		head[h] = uint32(p + 1)
+	}
+	return max(from, end)
+}
+
+// best returns the best candidate at p: the repeated offsets first, then
+// the hash chain, each weighed by its estimated gain over literals.
+func (e *Encoder) best(p, n int, reps *[numRepeats]uint32, c *costs) cand {
+	w, sums := e.win, e.sums
+	maxLen := min(maxMatch, n-p)
+	var b cand
+	try := func(length int, f uint32) {
+		if g := int(sums[p+length]-sums[p]) - c.matchCost(length, f); g > b.gain {
+			b = cand{length, f, g}
+		}
+	}
+	if maxLen < minRepLen {
+		return b
+	}
+	longest := 0
+	for i, r := range reps {
+		if int(r) <= p {
+			if l := matchLen(w, p-int(r), p, maxLen); l >= minRepLen {
+				try(l, uint32(i))
+				longest = max(longest, l)
+			}
+		}
+	}
+	if longest >= niceLen || longest == maxLen || maxLen < minLZLen {
+		return b
+	}
+	v := load32(w, p) & 0xFFFFFF
+	best := max(longest, minLZLen-1)
+	cp := int(e.prev[p])
+	for depth := chainDepth; cp != 0 && depth > 0; depth-- {
+		q := cp - 1
+		cp = int(e.prev[q])
+		if w[q+best] != w[p+best] || load32(w, q)&0xFFFFFF != v {
+			continue
+		}
+		l := matchLen(w, q, p, maxLen)
+		if l <= best {
+			continue
+		}
+		best = l
+		off := uint32(p - q)
+		f := off + 2
+		for i, r := range reps {
+			if r == off {
+				f = uint32(i)
+			}
+		}
+		try(l, f)
+		if l >= niceLen || l == maxLen {
+			break
+		}
+	}
+	return b
+}
+
+// litSums sets e.sums[i] to the cost of coding the first i window bytes as
+// literals, so a match's gain over literals takes two look-ups.
+func (e *Encoder) litSums(n int, c *costs) {
+	sums := e.sums[:n+1]
+	sums[0] = 0
+	for i, b := range e.win[:n] {
+		sums[i+1] = sums[i] + c.lit[b]
+	}
+}
