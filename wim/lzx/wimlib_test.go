@@ -65,7 +65,6 @@ func TestWimlibDecode(t *testing.T) {
 	}
 }
 
-
 // TestWimlibDecodesOurs has wimlib decompress what Encode makes.
 func TestWimlibDecodesOurs(t *testing.T) {
 	for _, chunkSize := range []int{32768, 1 << 17} {
