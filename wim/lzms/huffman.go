@@ -12,7 +12,7 @@ const symBits = 10
 // codeBuilder holds the scratch space for making codes, shared by the five
 // adaptive codes of a Decoder.
 type codeBuilder struct {
-	keys     [maxOffsetSyms]uint32 // symbols sorted by frequency, then value
+	keys     [maxOffsetSyms + 1]uint32 // symbols sorted by frequency, then value
 	buckets  [maxOffsetSyms]int
 	nodeFreq [maxOffsetSyms]uint32 // internal nodes in creation order
 	parent   [maxOffsetSyms]uint16
@@ -67,39 +67,76 @@ func (b *codeBuilder) sortSymbols(freqs []uint32) []uint32 {
 // counts its leaves at each depth. The tree is built with two queues, the
 // leaves and the internal nodes in creation order, each step joining the two
 // nodes of least frequency and taking a leaf before an internal node of the
-// same frequency. Depths past maxCodeLen are cut back: the internal node that
-// would make them turns a leaf at the deepest length below maxCodeLen that
-// has one into two one level down instead, keeping the code complete.
+// same frequency.
 func (b *codeBuilder) leafDepths(keys []uint32, count *[maxCodeLen + 1]int) {
 	n := len(keys)
-	freq := b.nodeFreq[:n-1]
-	parent := b.parent[:n-1]
-	leaf, orphan := 0, 0 // next unjoined leaf and internal node
-	for k := range freq {
-		var sum uint32
-		for range 2 {
-			if leaf < n && (orphan == k || keys[leaf]>>symBits <= freq[orphan]) {
-				sum += keys[leaf] >> symBits
-				leaf++
-			} else {
-				sum += freq[orphan]
-				parent[orphan] = uint16(k)
-				orphan++
-			}
-		}
-		freq[k] = sum
-	}
-
-	// Walk the internal nodes from the root down: start with the root's two
-	// children as leaves, and let each further internal node replace a leaf
-	// at its depth by two below it.
-	depth := b.depth[:n-1]
+	b.buildTree(keys)
+	// Each internal node at depth d-1 has two children at depth d, so
+	// the leaves at depth d are twice the internal nodes at d-1 less
+	// those at d.
+	var inner [maxCodeLen + 1]int
+	parent, depth := b.parent[:n-1], b.depth[:n-1]
 	depth[n-2] = 0
-	count[1] = 2
+	inner[0] = 1
+	deepest := uint16(0)
 	for k := n - 3; k >= 0; k-- {
 		d := depth[parent[k]] + 1
 		depth[k] = d
-		l := int(d)
+		deepest = max(deepest, d)
+		inner[min(d, maxCodeLen)]++
+	}
+	if deepest >= maxCodeLen {
+		b.limitedDepths(n, count)
+		return
+	}
+	for d := 1; d <= maxCodeLen; d++ {
+		count[d] = 2*inner[d-1] - inner[d]
+	}
+}
+
+// buildTree makes the internal nodes of the tree of the sorted keys: their
+// frequencies in nodeFreq and their parents in parent, in creation order,
+// the root last. Choices are made without branches, which would be hard to
+// predict: a leaf past the last one, and the internal node not yet created,
+// have a frequency no node reaches.
+func (b *codeBuilder) buildTree(keys []uint32) {
+	n := len(keys)
+	const never = 1<<(32-symBits) - 1
+	leaves := b.keys[:n+1]
+	leaves[n] = never<<symBits | (1<<symBits - 1)
+	freq, parent := b.nodeFreq[:n-1], b.parent[:n-1]
+	leaf, orphan := 0, 0 // next unjoined leaf and internal node
+	for k := range freq {
+		freq[k] = never
+		var sum uint32
+		for range 2 {
+			lf, of := leaves[leaf]>>symBits, freq[orphan]
+			takeLeaf := 0
+			if lf <= of {
+				takeLeaf = 1
+			}
+			sum += min(lf, of)
+			// A leaf taken leaves this parent to be overwritten when
+			// the orphan really is joined, or unused for the root.
+			parent[orphan] = uint16(k)
+			leaf += takeLeaf
+			orphan += 1 - takeLeaf
+		}
+		freq[k] = sum
+	}
+}
+
+// limitedDepths counts the leaves at each length when the tree is deeper
+// than maxCodeLen, the way the reference does: walking the internal nodes
+// from the root down, starting with the root's two children as leaves, each
+// internal node replaces a leaf at its depth by two one level down; one that
+// would make leaves longer than maxCodeLen replaces instead a leaf at the
+// greatest length below maxCodeLen that has one. The code stays complete.
+func (b *codeBuilder) limitedDepths(n int, count *[maxCodeLen + 1]int) {
+	*count = [maxCodeLen + 1]int{}
+	count[1] = 2
+	for k := n - 3; k >= 0; k-- {
+		l := int(b.depth[k])
 		if l >= maxCodeLen {
 			// Fewer than 2^14 leaves: some length below 15 has one.
 			l = maxCodeLen - 1

@@ -1,9 +1,5 @@
 package lzx
 
-import (
-	"encoding/binary"
-	"math/bits"
-)
 
 // bitReader reads the LZX bit stream: 16-bit little-endian words, each from
 // its most significant bit. It keeps up to 64 bits, MSB-aligned, in buf.
@@ -22,27 +18,8 @@ func (r *bitReader) init(src []byte, pos int) {
 
 // refill loads whole words until more than 48 bits are held.
 func (r *bitReader) refill() {
-	if r.nbits > 48 {
-		return
-	}
-	if r.pos+8 <= len(r.src) {
-		v := bits.RotateLeft64(binary.LittleEndian.Uint64(r.src[r.pos:]), 32)
-		const halves = 0x0000ffff0000ffff
-		v = v>>16&halves | v&halves<<16 // the four words in stream order
-		k := (64 - r.nbits) >> 4
-		r.buf |= v >> r.nbits &^ (^uint64(0) >> (r.nbits + 16*k))
-		r.nbits += 16 * k
-		r.pos += int(2 * k)
-		return
-	}
-	for r.nbits <= 48 {
-		var w uint64
-		if r.pos+1 < len(r.src) {
-			w = uint64(binary.LittleEndian.Uint16(r.src[r.pos:]))
-		}
-		r.buf |= w << (48 - r.nbits)
-		r.nbits += 16
-		r.pos += 2
+	if r.nbits <= 48 {
+		r.buf, r.nbits, r.pos = refill(r.src, r.pos, r.buf, r.nbits)
 	}
 }
 

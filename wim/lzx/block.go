@@ -1,19 +1,65 @@
 package lzx
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // decodeBlock decodes the items of a verbatim or aligned block into
 // out[o:end]; out[:o] is the chunk decoded so far. Matches may not reach
 // before the chunk's start nor past the block's end.
+//
+// The bit reader lives in local variables here, refilled with one 8-byte
+// load while 8 bytes of input remain; match copies move 8-byte words while
+// the chunk has room for their overshoot.
 func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, aligned bool) error {
 	r := &d.br
-	main, length, al := d.main, d.length, d.aligned
+	src, pos, buf, nbits := r.src, r.pos, r.buf, r.nbits
+	mainT, mainPB, mainSB := d.main.entries, d.main.primaryBits, d.main.subBits
+	lenT, lenPB, lenSB := d.length.entries, d.length.primaryBits, d.length.subBits
 	r0, r1, r2 := reps[0], reps[1], reps[2]
 	for o < end {
-		r.refill()
-		sym := r.decode(main)
-		if sym < numChars {
-			if sym < 0 {
-				return corrupt("invalid main codeword at %d", o)
+		if nbits <= 48 {
+			if pos+8 <= len(src) {
+				// refill's fast path, inlined.
+				v := bits.RotateLeft64(binary.LittleEndian.Uint64(src[pos:]), 32)
+				v = v>>16&halves | v&halves<<16
+				k := (64 - nbits) >> 4
+				buf |= v >> nbits &^ (^uint64(0) >> (nbits + 16*k))
+				nbits += 16 * k
+				pos += int(2 * k)
+			} else {
+				buf, nbits, pos = refill(src, pos, buf, nbits)
 			}
+		}
+		e := mainT[buf>>(64-mainPB)]
+		if e&subFlag != 0 {
+			e = mainT[(e&^subFlag)+uint32((buf<<mainPB)>>(64-mainSB))]
+		}
+		l := uint(e & 31)
+		if l == 0 {
+			return corrupt("invalid main codeword at %d", o)
+		}
+		buf <<= l
+		nbits -= l
+		sym := int(e >> 8 & 0xffff)
+		if sym < numChars {
+			out[o] = byte(sym)
+			o++
+			// A second literal while 16 bits remain for its codeword.
+			if o == end || nbits < maxCodeLen {
+				continue
+			}
+			e = mainT[buf>>(64-mainPB)]
+			if e&subFlag != 0 {
+				e = mainT[(e&^subFlag)+uint32((buf<<mainPB)>>(64-mainSB))]
+			}
+			if sym = int(e >> 8 & 0xffff); sym >= numChars || e&31 == 0 {
+				continue // decoded again in full by the next iteration
+			}
+			l = uint(e & 31)
+			buf <<= l
+			nbits -= l
 			out[o] = byte(sym)
 			o++
 			continue
@@ -21,37 +67,58 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 		sym -= numChars
 		n := minMatch + sym&(numLenHeaders-1)
 		if n == minMatch+numLenHeaders-1 {
-			ls := r.decode(length)
-			if ls < 0 {
+			e := lenT[buf>>(64-lenPB)]
+			if e&subFlag != 0 {
+				e = lenT[(e&^subFlag)+uint32((buf<<lenPB)>>(64-lenSB))]
+			}
+			l := uint(e & 31)
+			if l == 0 {
 				return corrupt("invalid length codeword at %d", o)
 			}
-			n += ls
+			buf <<= l
+			nbits -= l
+			n += int(e >> 8 & 0xffff)
 		}
-		slot := sym / numLenHeaders
 		var off uint32
-		switch slot {
+		switch slot := sym / numLenHeaders; slot {
 		case 0:
 			off = r0
 		case 1:
-			off = r1
-			r1 = r0
+			off, r1 = r1, r0
 			r0 = off
 		case 2:
-			off = r2
-			r2 = r0
+			off, r2 = r2, r0
 			r0 = off
 		default:
-			r.refill()
-			fb := uint(footerBits[slot])
+			if nbits <= 48 {
+				if pos+8 <= len(src) {
+					v := bits.RotateLeft64(binary.LittleEndian.Uint64(src[pos:]), 32)
+					v = v>>16&halves | v&halves<<16
+					k := (64 - nbits) >> 4
+					buf |= v >> nbits &^ (^uint64(0) >> (nbits + 16*k))
+					nbits += 16 * k
+					pos += int(2 * k)
+				} else {
+					buf, nbits, pos = refill(src, pos, buf, nbits)
+				}
+			}
+			fb := uint(footerBits[slot&63])
 			if aligned && fb >= alignedLenBits {
-				v := r.read(fb-alignedLenBits) << alignedLenBits
-				a := r.decode(al)
-				if a < 0 {
+				v := uint32(buf>>1>>(63-(fb-alignedLenBits))) << alignedLenBits
+				buf <<= fb - alignedLenBits
+				nbits -= fb - alignedLenBits
+				e := d.aligned.entries[buf>>(64-alignedTableBits)]
+				l := uint(e & 31)
+				if l == 0 {
 					return corrupt("invalid aligned offset codeword at %d", o)
 				}
-				off = slotBase[slot] + v + uint32(a)
+				buf <<= l
+				nbits -= l
+				off = slotBase[slot&63] + v + e>>8&7
 			} else {
-				off = slotBase[slot] + r.read(fb)
+				off = slotBase[slot&63] + uint32(buf>>1>>(63-fb))
+				buf <<= fb
+				nbits -= fb
 			}
 			r2, r1, r0 = r1, r0, off
 		}
@@ -61,22 +128,75 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 		if n > end-o {
 			return corrupt("match of %d bytes crosses the end of the block at %d", n, o)
 		}
-		copyMatch(out[:o+n], o, int(off))
+		if from := o - int(off); off >= 8 && o+n+16 <= len(out) {
+			// copyMatch's word copy, inlined for the usual short match.
+			binary.LittleEndian.PutUint64(out[o:], binary.LittleEndian.Uint64(out[from:]))
+			binary.LittleEndian.PutUint64(out[o+8:], binary.LittleEndian.Uint64(out[from+8:]))
+			for i := 16; i < n; i += 8 {
+				binary.LittleEndian.PutUint64(out[o+i:], binary.LittleEndian.Uint64(out[from+i:]))
+			}
+		} else {
+			copyMatch(out, o, int(off), n)
+		}
 		o += n
 	}
+	r.pos, r.buf, r.nbits = pos, buf, nbits
 	reps[0], reps[1], reps[2] = r0, r1, r2
 	return nil
 }
 
-// copyMatch fills out[o:] from offset bytes back; the source may overlap the
-// destination, repeating a pattern of offset bytes.
-func copyMatch(out []byte, o, offset int) {
-	from := o - offset
-	if offset >= len(out)-o {
-		copy(out[o:], out[from:o])
-		return
+// halves masks the low 16-bit halves of a word's two 32-bit halves.
+const halves = 0x0000ffff0000ffff
+
+// refill loads whole 16-bit words into buf (MSB-aligned, nbits <= 48 valid
+// bits, zero below) until more than 48 bits are held; words past the end of
+// src are zero.
+func refill(src []byte, pos int, buf uint64, nbits uint) (uint64, uint, int) {
+	if pos+8 <= len(src) {
+		v := bits.RotateLeft64(binary.LittleEndian.Uint64(src[pos:]), 32)
+		v = v>>16&halves | v&halves<<16 // the four words in stream order
+		k := (64 - nbits) >> 4
+		buf |= v >> nbits &^ (^uint64(0) >> (nbits + 16*k))
+		return buf, nbits + 16*k, pos + int(2*k)
 	}
-	for n := o; n < len(out); {
-		n += copy(out[n:], out[from:n])
+	for nbits <= 48 {
+		var w uint64
+		if pos+1 < len(src) {
+			w = uint64(binary.LittleEndian.Uint16(src[pos:]))
+		}
+		buf |= w << (48 - nbits)
+		nbits += 16
+		pos += 2
+	}
+	return buf, nbits, pos
+}
+
+// copyMatch writes the n bytes at offset off before o to out[o:]; the
+// source may overlap the destination, repeating a pattern of off bytes.
+// When out has 8 bytes of room past the match it copies 8-byte words and
+// may write up to 7 bytes past the match, which later items overwrite.
+func copyMatch(out []byte, o, off, n int) {
+	from := o - off
+	switch {
+	case o+n+8 > len(out):
+		for i := range n {
+			out[o+i] = out[from+i]
+		}
+	case off >= 8:
+		// Each word read ends before the word written starts.
+		for i := 0; i < n; i += 8 {
+			binary.LittleEndian.PutUint64(out[o+i:], binary.LittleEndian.Uint64(out[from+i:]))
+		}
+	default:
+		// Repeat the off-byte pattern across a word, then write it at
+		// steps of a whole number of periods.
+		v := binary.LittleEndian.Uint64(out[from:]) & (1<<(8*off) - 1)
+		for sh := uint(8 * off); sh < 64; sh *= 2 {
+			v |= v << sh
+		}
+		step := 8 - 8%off
+		for i := 0; i < n; i += step {
+			binary.LittleEndian.PutUint64(out[o+i:], v)
+		}
 	}
 }

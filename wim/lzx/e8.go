@@ -1,6 +1,9 @@
 package lzx
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // The E8 translation: LZX encoders turn the relative 32-bit targets of x86
 // CALL instructions (byte 0xE8) into absolute ones, which repeat more, and
@@ -12,9 +15,11 @@ import "encoding/binary"
 // undoE8 reverses the translation in a decoded chunk.
 func undoE8(b []byte) {
 	for i := 0; i < len(b)-10; i++ {
-		if b[i] != 0xE8 {
-			continue
+		j := bytes.IndexByte(b[i:len(b)-10], 0xE8)
+		if j < 0 {
+			return
 		}
+		i += j
 		a := int32(binary.LittleEndian.Uint32(b[i+1:]))
 		switch {
 		case a >= 0 && a < e8Size:

@@ -1,0 +1,89 @@
+package lzx
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/internal/corpus"
+)
+
+var (
+	benchOnce           sync.Once
+	benchText, benchBin []byte
+)
+
+// benchData returns about 4 MiB each of text (C headers, else generated)
+// and executables (else generated binary-like data).
+func benchData() (text, bin []byte) {
+	benchOnce.Do(func() {
+		const n = 4 << 20
+		benchText = corpus.Files("/usr/include", n)
+		if len(benchText) < n {
+			benchText = append(benchText, corpus.Text(41, n-len(benchText))...)
+		}
+		benchBin = corpus.Files("/usr/bin", n)
+		if len(benchBin) < n {
+			benchBin = append(benchBin, corpus.Binary(42, n-len(benchBin))...)
+		}
+	})
+	return benchText, benchBin
+}
+
+const benchChunk = 32768 // WIM's LZX chunk size
+
+func benchEncode(b *testing.B, data []byte) {
+	b.Helper()
+	e, _ := NewEncoder(benchChunk)
+	dst := make([]byte, 0, 2*benchChunk)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	comp := 0
+	for b.Loop() {
+		comp = 0
+		for p := 0; p < len(data); p += benchChunk {
+			comp += min(len(e.Encode(dst[:0], data[p:min(p+benchChunk, len(data))])), benchChunk)
+		}
+	}
+	b.ReportMetric(float64(comp)/float64(len(data)), "ratio")
+}
+
+// compChunk is one compressed chunk for the decoding benchmarks.
+type compChunk struct {
+	comp []byte
+	size int
+}
+
+// benchChunks encodes data in benchChunk pieces and returns those that
+// shrank (a WIM stores the others raw) and their total size.
+func benchChunks(data []byte) (cs []compChunk, n int64) {
+	e, _ := NewEncoder(benchChunk)
+	for p := 0; p < len(data); p += benchChunk {
+		src := data[p:min(p+benchChunk, len(data))]
+		if c := e.Encode(nil, src); len(c) < len(src) {
+			cs = append(cs, compChunk{c, len(src)})
+			n += int64(len(src))
+		}
+	}
+	return cs, n
+}
+
+func benchDecode(b *testing.B, data []byte) {
+	b.Helper()
+	d, _ := NewDecoder(benchChunk)
+	cs, n := benchChunks(data)
+	out := make([]byte, 0, benchChunk)
+	b.SetBytes(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, c := range cs {
+			if _, err := d.Decode(out[:0], c.comp, c.size); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkEncodeText(b *testing.B)   { t, _ := benchData(); benchEncode(b, t) }
+func BenchmarkEncodeBinary(b *testing.B) { _, x := benchData(); benchEncode(b, x) }
+func BenchmarkDecodeText(b *testing.B)   { t, _ := benchData(); benchDecode(b, t) }
+func BenchmarkDecodeBinary(b *testing.B) { _, x := benchData(); benchDecode(b, x) }
