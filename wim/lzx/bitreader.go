@@ -1,6 +1,5 @@
 package lzx
 
-
 // bitReader reads the LZX bit stream: 16-bit little-endian words, each from
 // its most significant bit. It keeps up to 64 bits, MSB-aligned, in buf.
 // Words past the end of src read as zero; overrun reports whether any bit
