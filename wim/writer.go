@@ -94,6 +94,7 @@ type Writer struct {
 	comp      Compression
 	threads   int
 	integrity bool
+	boot      *int // WithBootIndex
 	now       func() time.Time
 
 	blobs  map[Hash]*wblob
@@ -140,6 +141,9 @@ func newWriter(w io.WriteSeeker, opts []WriterOption) (*Writer, error) {
 // start sets the header's codec fields and starts the pipeline.
 func (w *Writer) start() {
 	w.hdr.Compression = w.comp
+	if w.boot != nil {
+		w.hdr.BootIndex = uint32(*w.boot)
+	}
 	w.hdr.Flags = w.hdr.Flags&^(flagCompression|codecFlagMask|flagWriteInProgress) | compressionFlags(w.comp) | flagRPFix
 	w.hdr.ChunkSize = 0
 	var newEnc func() chunkEncoder

@@ -123,7 +123,7 @@ on the line.
 		a.newCaptureCommand(), a.newAppendCommand(),
 		a.newApplyCommand(), a.newExtractCommand(),
 		a.newInfoCommand(), a.newDirCommand(),
-		a.newVerifyCommand(),
+		a.newVerifyCommand(), a.newOptimizeCommand(),
 	)
 	return root
 }

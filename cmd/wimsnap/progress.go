@@ -162,6 +162,7 @@ func (t *tracker) render() string {
 // the total, with a rate and an estimate of the time left.
 type verifyTracker struct {
 	mu          sync.Mutex
+	verb        string // what is being done; "verifying" when empty
 	start       time.Time
 	now         func() time.Time
 	done, total int64
@@ -177,7 +178,11 @@ func (t *verifyTracker) render() string {
 	t.mu.Lock()
 	done, total := t.done, t.total
 	t.mu.Unlock()
-	line := fmt.Sprintf("verifying: %s of %s", formatBytes(done), formatBytes(total))
+	verb := t.verb
+	if verb == "" {
+		verb = "verifying"
+	}
+	line := fmt.Sprintf("%s: %s of %s", verb, formatBytes(done), formatBytes(total))
 	if total > 0 {
 		line += fmt.Sprintf(" (%d%%)", done*100/total)
 	}

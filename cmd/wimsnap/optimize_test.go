@@ -1,0 +1,54 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// TestOracleOptimize turns wimlib's solid LZX WIM (with a boot index and
+// two images) into XPRESS and then LZX with the binary: each result passes
+// wimlib's verify, keeps the images and boot index, and applies with
+// wimlib to the source tree.
+func TestOracleOptimize(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	src, wimfile := filepath.Join(tmp, "src"), filepath.Join(tmp, "o.wim")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	wimtest.Wimlib(t, "capture", src, wimfile, "one", "--unix-data", "--compress=lzx", "--solid", "--solid-compress=lzx")
+	wimtest.Wimlib(t, "append", src+"/data", wimfile, "two", "--unix-data", "--solid", "--solid-compress=lzx", "--boot")
+	for _, c := range []string{"xpress", "lzx"} {
+		res := mustRun(t, bin, 0, "optimize", wimfile, "--compress="+c, "--json")
+		var sum optimizeSummary
+		if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum.Compression != c || sum.Images != 2 || sum.NewBytes == 0 {
+			t.Fatalf("summary %+v", sum)
+		}
+		wimtest.Wimlib(t, "verify", wimfile)
+		r := wimtest.Open(t, wimfile)
+		if h := r.Header(); h.Compression.String() != c || h.BootIndex != 2 || r.Image(1).Name != "one" || r.Image(2).Name != "two" {
+			t.Fatalf("%s: header %+v, images %+v", c, h, r.Images())
+		}
+		out := filepath.Join(tmp, "apply-"+c)
+		wimtest.Wimlib(t, "apply", wimfile, "1", out, "--unix-data")
+		wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+	}
+	// No temporary file is left beside the WIM.
+	if ents, _ := os.ReadDir(tmp); len(ents) != 4 {
+		t.Errorf("directory holds %d entries, want src, o.wim and two applied trees", len(ents))
+	}
+	// A codec it cannot write is a usage error, and the WIM is untouched.
+	before, _ := os.ReadFile(wimfile)
+	mustRun(t, bin, exitUsage, "optimize", wimfile, "--compress=bogus")
+	res := mustRun(t, bin, exitFailure, "optimize", wimfile, "--compress=lzms")
+	if after, _ := os.ReadFile(wimfile); string(after) != string(before) {
+		t.Error("a failed optimize changed the WIM")
+	}
+	t.Logf("lzms: %s", res.stderr)
+}

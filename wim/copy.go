@@ -1,0 +1,92 @@
+package wim
+
+import (
+	"fmt"
+	"io"
+)
+
+// CopyImage adds image i (1-based) of r to w: every stream it references
+// that w lacks is read from r (checked against its SHA-1) and compressed
+// with w's codec, then its metadata is added with its XML fields (name,
+// description, flags, creator, version, creation time; the counts and the
+// modification time are w's). progress, when not nil, receives the number
+// of stream bytes copied as they go. This is how a WIM is recompressed in
+// another codec, or images are exported from one WIM to another.
+func CopyImage(w *Writer, r *Reader, i int, progress func(n int64)) error {
+	m, err := r.Metadata(i)
+	if err != nil {
+		return err
+	}
+	var scratch []Stream
+	var walkErr error
+	err = m.Walk(func(path string, e *Entry) error {
+		scratch = e.appendStreams(scratch[:0])
+		for _, s := range scratch {
+			if s.Hash.IsZero() || w.HasStream(s.Hash) {
+				continue
+			}
+			if walkErr = copyStream(w, r, s.Hash, progress); walkErr != nil {
+				return fmt.Errorf("image %d: %s: %w", i, path, walkErr)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	info := r.Image(i)
+	info.Index = 0
+	return w.AddImage(m, info)
+}
+
+// copyStream copies the blob with hash h from r to w.
+func copyStream(w *Writer, r *Reader, h Hash, progress func(n int64)) error {
+	b := r.blobs[h]
+	if b == nil {
+		return fmt.Errorf("%w: %x", ErrNotFound, h)
+	}
+	s, err := r.OpenStream(h)
+	if err != nil {
+		return err
+	}
+	defer closeStream(s)
+	var src io.Reader = s
+	if progress != nil {
+		src = &progressReader{r: s, fn: progress}
+	}
+	got, err := w.AddStream(src, b.res.size)
+	if err != nil {
+		return err
+	}
+	if got != h {
+		return fmt.Errorf("%w: stream %x read back as %x", ErrChecksum, h, got)
+	}
+	return nil
+}
+
+// progressReader reports the bytes read through it.
+type progressReader struct {
+	r  io.Reader
+	fn func(n int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.fn(int64(n))
+	}
+	return n, err
+}
+
+// WithBootIndex sets the header's boot index: the 1-based image that boots
+// (0, the default, for none). An index beyond the images written is dropped
+// when the WIM is closed.
+func WithBootIndex(i int) WriterOption {
+	return func(w *Writer) error {
+		if i < 0 {
+			return fmt.Errorf("wim: boot index %d", i)
+		}
+		w.boot = &i
+		return nil
+	}
+}
