@@ -14,7 +14,7 @@ const (
 	defaultLenCost   = 6 * 16
 	// parsePasses is how many times a chunk is parsed; every pass after
 	// the first weighs matches with the previous pass's codes.
-	parsePasses = 2
+	parsePasses = 1
 )
 
 // Encoder compresses chunks for resources with one chunk size. It is
@@ -30,6 +30,9 @@ type Encoder struct {
 	items     []item
 	cost      costs
 	sums      []uint32 // literal cost prefix sums, chunkSize+1 entries
+	matches   []match  // what findMatches saw, by position
+	matchAt   []uint32 // start of each position's matches, chunkSize+1 entries
+	nodes     []node   // optimalParse's positions, chunkSize+1 entries
 
 	mainFreq [maxMainSyms]uint32
 	lenFreq  [numLenSyms]uint32
@@ -61,6 +64,8 @@ func NewEncoder(chunkSize int) (*Encoder, error) {
 		head:      make([]uint32, 1<<hashBits),
 		prev:      make([]uint32, chunkSize),
 		sums:      make([]uint32, chunkSize+1),
+		matchAt:   make([]uint32, chunkSize+1),
+		nodes:     make([]node, chunkSize+1),
 	}, nil
 }
 
@@ -79,16 +84,18 @@ func (e *Encoder) Encode(dst, src []byte) []byte {
 	copy(e.win, src)
 	clear(e.win[n : n+winPad])
 	doE8(e.win[:n])
+	// A quick lazy parse with default costs yields codes whose lengths
+	// price the near-optimal parse.
 	e.cost.setDefaults()
-	for pass := range parsePasses {
-		e.parse(n, &e.cost)
-		e.tally()
-		e.buildCodes()
-		if pass < parsePasses-1 {
-			e.cost.fromLens(e)
-		}
-	}
-	e.bw = bitWriter{out: slices.Grow(dst, n/2+1024)}
+	e.parse(n, &e.cost)
+	e.tally()
+	e.buildCodes()
+	e.cost.fromLens(e)
+	e.findMatches(n)
+	e.optimalParse(n, &e.cost)
+	e.tally()
+	e.buildCodes()
+	e.bw = bitWriter{out: slices.Grow(dst, n+n/8+2048)}
 	e.writeBlock(n)
 	out := e.bw.out
 	e.bw.out = nil

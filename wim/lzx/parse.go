@@ -10,7 +10,8 @@ import (
 // offsets at every position, where 2 bytes already pay.
 const (
 	hashBits   = 15
-	chainDepth = 64  // chain entries examined per position
+	chainDepth = 32  // chain entries the match finder examines per position
+	lazyDepth  = 8   // the same for the quick lazy parse
 	niceLen    = 257 // a match this long is taken without looking further
 	minRepLen  = 2
 	minLZLen   = 3
@@ -189,7 +190,7 @@ func (e *Encoder) best(p, n int, reps *[numRepeats]uint32, c *costs) cand {
 	v := load32(w, p) & 0xFFFFFF
 	best := max(longest, minLZLen-1)
 	cp := int(e.prev[p])
-	for depth := chainDepth; cp != 0 && depth > 0; depth-- {
+	for depth := lazyDepth; cp != 0 && depth > 0; depth-- {
 		q := cp - 1
 		cp = int(e.prev[q])
 		if w[q+best] != w[p+best] || load32(w, q)&0xFFFFFF != v {

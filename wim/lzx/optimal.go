@@ -1,0 +1,210 @@
+package lzx
+
+import "math"
+
+// The near-optimal parser: the match finder runs once per chunk and records,
+// for every position, the matches a hash chain offers (each longer than the
+// previous, at the nearest offset for its length). Then, for every pass, a
+// shortest-path search over the positions prices literals, repeated-offset
+// matches and recorded matches of every length with the current costs, and
+// the cheapest path becomes the parse. Each position keeps the repeated
+// offsets of its cheapest path, so repeated-offset matches are priced along
+// it (an approximation: a dearer path with better offsets is not kept).
+
+// longMatch is the length from which a match is taken as it is, without
+// pricing shorter ones or the positions it covers: long matches are rarely
+// worth splitting, and skipping keeps runs of repeated data linear.
+const longMatch = 64
+
+// match is a recorded match: length and offset.
+type match struct {
+	length, offset uint32
+}
+
+// node is the cheapest known way to reach a position: its price (1/16 bits
+// from the chunk start), the item that ends there and the repeated offsets
+// after it.
+type node struct {
+	price  uint32
+	length uint32 // of the match ending here; 0 for a literal
+	f      uint32 // the match's formatted offset
+	reps   [numRepeats]uint32
+}
+
+// findMatches fills e.matches and e.matchAt (matchAt[p]..matchAt[p+1] are
+// the matches at p) for the n window bytes.
+func (e *Encoder) findMatches(n int) {
+	clear(e.head)
+	w, head, prev := e.win, e.head, e.prev
+	ms := e.matches[:0]
+	at := e.matchAt[:n+1]
+	for p := 0; p < n; p++ {
+		at[p] = uint32(len(ms))
+		if p+minLZLen > n {
+			continue
+		}
+		v := load32(w, p) & 0xFFFFFF
+		h := hash3(v)
+		cp := int(head[h])
+		prev[p] = uint32(cp)
+		head[h] = uint32(p + 1)
+		maxLen := min(maxMatch, n-p)
+		best := minLZLen - 1
+		for depth := chainDepth; cp != 0 && depth > 0; depth-- {
+			q := cp - 1
+			cp = int(prev[q])
+			if w[q+best] != w[p+best] || load32(w, q)&0xFFFFFF != v {
+				continue
+			}
+			if l := matchLen(w, q, p, maxLen); l > best {
+				best = l
+				ms = append(ms, match{uint32(l), uint32(p - q)})
+				if l >= niceLen || l == maxLen {
+					break
+				}
+			}
+		}
+		if best >= longMatch {
+			// Positions inside a long match are chained but not searched.
+			for q := p + 1; q < p+best; q++ {
+				at[q] = uint32(len(ms))
+				if q+minLZLen <= n {
+					h := hash3(load32(w, q) & 0xFFFFFF)
+					prev[q] = head[h]
+					head[h] = uint32(q + 1)
+				}
+			}
+			p += best - 1
+		}
+	}
+	at[n] = uint32(len(ms))
+	e.matches = ms
+}
+
+// optimalParse fills e.items with the cheapest parse of the n window bytes
+// under costs c, using the matches findMatches recorded.
+func (e *Encoder) optimalParse(n int, c *costs) {
+	nodes := e.nodes[:n+1]
+	for i := range nodes {
+		nodes[i].price = math.MaxUint32
+	}
+	nodes[0] = node{reps: [numRepeats]uint32{1, 1, 1}}
+	w := e.win
+	for p := 0; p < n; {
+		cur := nodes[p]
+		relax(&nodes[p+1], cur.price+c.lit[w[p]], 0, 0, cur.reps)
+		maxLen := min(maxMatch, n-p)
+		if l, f := e.priceMatches(nodes, p, maxLen, c); l >= longMatch {
+			// Take a long match whole and skip the positions it covers.
+			relax(&nodes[p+l], cur.price+uint32(c.matchCost(l, f)), l, f, updateReps(cur.reps, f))
+			p += l
+			continue
+		}
+		p++
+	}
+	e.backtrack(n)
+}
+
+// priceMatches relaxes the positions reachable from p by a match: through
+// the repeated offsets, then the recorded matches (each length from the
+// previous match's plus one up to its own). It returns the longest match
+// seen and its formatted offset.
+func (e *Encoder) priceMatches(nodes []node, p, maxLen int, c *costs) (int, uint32) {
+	cur := &nodes[p]
+	price, curReps := cur.price, cur.reps
+	longest, lf := 0, uint32(0)
+	for i, r := range curReps {
+		if int(r) > p {
+			continue
+		}
+		l := matchLen(e.win, p-int(r), p, maxLen)
+		if l > longest {
+			longest, lf = l, uint32(i)
+		}
+		if l >= longMatch {
+			return longest, lf
+		}
+		relaxLengths(nodes[p:], price, minRepLen, l, uint32(i), updateReps(curReps, uint32(i)), c)
+	}
+	from := minLZLen
+	for _, m := range e.matches[e.matchAt[p]:e.matchAt[p+1]] {
+		l := int(m.length)
+		f := m.offset + 2
+		for i, r := range curReps {
+			if r == m.offset {
+				f = uint32(i)
+			}
+		}
+		if l > longest {
+			longest, lf = l, f
+		}
+		if l >= longMatch {
+			return longest, lf
+		}
+		relaxLengths(nodes[p:], price, from, l, f, updateReps(curReps, f), c)
+		from = l + 1
+	}
+	return longest, lf
+}
+
+// relaxLengths relaxes nodes[k] for matches of lengths from..to (to <
+// longMatch) with formatted offset f from a position of the given price
+// (nodes[0]).
+func relaxLengths(nodes []node, price uint32, from, to int, f uint32, reps [numRepeats]uint32, c *costs) {
+	slot := slotOf(f)
+	hdr := c.main[numChars+slot*numLenHeaders:][:numLenHeaders]
+	base := price + 16*uint32(footerBits[slot])
+	k := from
+	for ; k <= min(to, minMatch+numLenHeaders-2); k++ {
+		relax(&nodes[k], base+hdr[k-minMatch], k, f, reps)
+	}
+	base += hdr[numLenHeaders-1]
+	for ; k <= to; k++ {
+		relax(&nodes[k], base+c.len[k-minMatch-(numLenHeaders-1)], k, f, reps)
+	}
+}
+
+// relax makes nd the end of the given item when that is cheaper.
+func relax(nd *node, price uint32, length int, f uint32, reps [numRepeats]uint32) {
+	if price < nd.price {
+		*nd = node{price: price, length: uint32(length), f: f, reps: reps}
+	}
+}
+
+// backtrack turns the cheapest path to n into e.items.
+func (e *Encoder) backtrack(n int) {
+	items := e.items[:0]
+	lits := uint32(0)
+	for p := n; p > 0; {
+		nd := &e.nodes[p]
+		if nd.length == 0 {
+			lits++
+			p--
+			continue
+		}
+		// Items are collected backwards: lits counts the literals after
+		// this match until it is known how many come before it.
+		items = append(items, item{lits: lits, length: nd.length, f: nd.f})
+		lits = 0
+		p -= int(nd.length)
+	}
+	// Reverse, then move each literal count to the match it precedes.
+	for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
+		items[i], items[j] = items[j], items[i]
+	}
+	// Now items[k].lits holds the literals after match k; shift them.
+	tail := uint32(0)
+	if len(items) > 0 {
+		tail = items[len(items)-1].lits
+		for k := len(items) - 1; k > 0; k-- {
+			items[k].lits = items[k-1].lits
+		}
+		items[0].lits = lits
+	} else {
+		tail = lits
+	}
+	if tail > 0 {
+		items = append(items, item{lits: tail})
+	}
+	e.items = items
+}
