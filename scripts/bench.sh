@@ -8,6 +8,9 @@
 #   apply     wimsnap apply WIM 1 DIR            vs  wimlib-imagex apply --unix-data (fresh dir, same fs)
 #   update    wimsnap append --update-of=1       vs  wimlib-imagex append --update-of=1 (unchanged tree)
 #   restic    backup (fresh repo), unchanged re-backup, restore: reference figures only.
+#   capture-lzx  wimsnap capture --compress=lzx  vs  wimlib-imagex capture --compress=lzx
+#   apply-lzx    both tools apply the same WIM, wimlib's LZX capture of the tree
+#   apply-lzms   both tools apply the same WIM, wimlib's --solid (LZMS, 64 MiB chunks) capture
 # Each tool applies the WIM it captured itself. Threads are left at each tool's default.
 # Page caches cannot be dropped reliably, so every group of runs is done twice and the
 # second (warm) round is kept.
@@ -18,6 +21,8 @@
 #   BENCH_TREES    space-separated trees to measure (default "$BENCH_ROOT /usr")
 #   BENCH_MIRROR   Debian mirror URL and BENCH_SUITE its suite (default: read from /etc/apt)
 #   BENCH_TMPDIR   where WIMs, repositories and applied trees go (default $TMPDIR or /tmp)
+#   BENCH_GROUPS   which groups of operations to run: "xpress" (capture, apply, update and
+#                  restic) and "codecs" (LZX and LZMS); default both
 #   WIMSNAP        wimsnap binary to measure (default: build bin/wimsnap)
 # Run it as root (make bench does): debootstrap needs root (sudo is used otherwise), and the
 # Debian tree holds files only root may read and device nodes only root may create.
@@ -31,6 +36,7 @@ TOOLS=${TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/wimsnap/tools}
 BENCH_ROOT=${BENCH_ROOT:-$(dirname "$TOOLS")/bench-root}
 BENCH_TREES=${BENCH_TREES:-"$BENCH_ROOT /usr"}
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
+BENCH_GROUPS=${BENCH_GROUPS:-"xpress codecs"}
 TIME=/usr/bin/time
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
@@ -163,6 +169,65 @@ record() {
 fsize() { stat -c %s "$1"; }
 dsize() { du -sb "$1" | cut -f1; }
 
+# bench_xpress TREE W: XPRESS capture, apply and unchanged update against wimlib, and restic.
+bench_xpress() {
+	local tree=$1 w=$2
+	measure ws-capture "$WIMSNAP" capture "$tree" "$w/ws.wim" --compress=xpress
+	record "$tree" capture wimsnap "$(fsize "$w/ws.wim")"
+	measure wl-capture wimlib-imagex capture "$tree" "$w/wl.wim" --compress=xpress --unix-data
+	record "$tree" capture wimlib "$(fsize "$w/wl.wim")"
+
+	measure ws-apply "$WIMSNAP" apply "$w/ws.wim" 1 "$w/ws-apply"
+	record "$tree" apply wimsnap "$(dsize "$w/ws-apply")"
+	remove_tree "$w/ws-apply"
+	measure wl-apply wimlib-imagex apply "$w/wl.wim" 1 "$w/wl-apply" --unix-data
+	record "$tree" apply wimlib "$(dsize "$w/wl-apply")"
+	remove_tree "$w/wl-apply"
+
+	# Size of an unchanged update is what the append added to the file. The new image is
+	# named explicitly: its default name, the tree's base name, is taken by image 1.
+	cp "$w/ws.wim" "$w/ws-up.wim"
+	measure ws-update "$WIMSNAP" append "$tree" "$w/ws-up.wim" --update-of=1 --name=update
+	record "$tree" update wimsnap "$(($(fsize "$w/ws-up.wim") - $(fsize "$w/ws.wim")))"
+	cp "$w/wl.wim" "$w/wl-up.wim"
+	measure wl-update wimlib-imagex append "$tree" "$w/wl-up.wim" update --update-of=1 --unix-data
+	record "$tree" update wimlib "$(($(fsize "$w/wl-up.wim") - $(fsize "$w/wl.wim")))"
+	rm -f "$w/ws-up.wim" "$w/wl-up.wim"
+
+	restic init -q -r "$w/restic" >/dev/null
+	measure rs-backup restic -q -r "$w/restic" backup "$tree"
+	record "$tree" capture restic "$(dsize "$w/restic")"
+	local before
+	before=$(dsize "$w/restic")
+	measure rs-update restic -q -r "$w/restic" backup "$tree"
+	record "$tree" update restic "$(($(dsize "$w/restic") - before))"
+	measure rs-restore restic -q -r "$w/restic" restore latest --target "$w/rs-apply"
+	record "$tree" apply restic "$(dsize "$w/rs-apply")"
+	remove_tree "$w/rs-apply"
+}
+
+# bench_codecs TREE W: LZX capture by each tool, and each tool applying the same LZX and LZMS
+# (solid) WIMs that wimlib made.
+bench_codecs() {
+	local tree=$1 w=$2
+	measure ws-capture-lzx "$WIMSNAP" capture "$tree" "$w/ws-lzx.wim" --compress=lzx
+	record "$tree" capture-lzx wimsnap "$(fsize "$w/ws-lzx.wim")"
+	measure wl-capture-lzx wimlib-imagex capture "$tree" "$w/wl-lzx.wim" --compress=lzx --unix-data
+	record "$tree" capture-lzx wimlib "$(fsize "$w/wl-lzx.wim")"
+	rm -f "$w/ws-lzx.wim"
+	wimlib-imagex capture "$tree" "$w/wl-esd.wim" --solid --unix-data >/dev/null
+	local c
+	for c in lzx esd; do
+		measure ws-apply-$c "$WIMSNAP" apply "$w/wl-$c.wim" 1 "$w/ws-apply"
+		record "$tree" apply-${c/esd/lzms} wimsnap "$(dsize "$w/ws-apply")"
+		remove_tree "$w/ws-apply"
+		measure wl-apply-$c wimlib-imagex apply "$w/wl-$c.wim" 1 "$w/wl-apply" --unix-data
+		record "$tree" apply-${c/esd/lzms} wimlib "$(dsize "$w/wl-apply")"
+		remove_tree "$w/wl-apply"
+	done
+	rm -f "$w/wl-lzx.wim" "$w/wl-esd.wim"
+}
+
 bench_tree() {
 	local tree=$1 name round w
 	name=$(basename "$tree")
@@ -173,38 +238,8 @@ bench_tree() {
 		mkdir -p "$w"
 		echo "bench.sh: $tree round $round" >&2
 
-		measure ws-capture "$WIMSNAP" capture "$tree" "$w/ws.wim" --compress=xpress
-		record "$tree" capture wimsnap "$(fsize "$w/ws.wim")"
-		measure wl-capture wimlib-imagex capture "$tree" "$w/wl.wim" --compress=xpress --unix-data
-		record "$tree" capture wimlib "$(fsize "$w/wl.wim")"
-
-		measure ws-apply "$WIMSNAP" apply "$w/ws.wim" 1 "$w/ws-apply"
-		record "$tree" apply wimsnap "$(dsize "$w/ws-apply")"
-		remove_tree "$w/ws-apply"
-		measure wl-apply wimlib-imagex apply "$w/wl.wim" 1 "$w/wl-apply" --unix-data
-		record "$tree" apply wimlib "$(dsize "$w/wl-apply")"
-		remove_tree "$w/wl-apply"
-
-		# Size of an unchanged update is what the append added to the file. The new image is
-		# named explicitly: its default name, the tree's base name, is taken by image 1.
-		cp "$w/ws.wim" "$w/ws-up.wim"
-		measure ws-update "$WIMSNAP" append "$tree" "$w/ws-up.wim" --update-of=1 --name=update
-		record "$tree" update wimsnap "$(($(fsize "$w/ws-up.wim") - $(fsize "$w/ws.wim")))"
-		cp "$w/wl.wim" "$w/wl-up.wim"
-		measure wl-update wimlib-imagex append "$tree" "$w/wl-up.wim" update --update-of=1 --unix-data
-		record "$tree" update wimlib "$(($(fsize "$w/wl-up.wim") - $(fsize "$w/wl.wim")))"
-		rm -f "$w/ws-up.wim" "$w/wl-up.wim"
-
-		restic init -q -r "$w/restic" >/dev/null
-		measure rs-backup restic -q -r "$w/restic" backup "$tree"
-		record "$tree" capture restic "$(dsize "$w/restic")"
-		local before
-		before=$(dsize "$w/restic")
-		measure rs-update restic -q -r "$w/restic" backup "$tree"
-		record "$tree" update restic "$(($(dsize "$w/restic") - before))"
-		measure rs-restore restic -q -r "$w/restic" restore latest --target "$w/rs-apply"
-		record "$tree" apply restic "$(dsize "$w/rs-apply")"
-		remove_tree "$w/rs-apply"
+		case " $BENCH_GROUPS " in *" xpress "*) bench_xpress "$tree" "$w" ;; esac
+		case " $BENCH_GROUPS " in *" codecs "*) bench_codecs "$tree" "$w" ;; esac
 	done
 	remove_tree "$w"
 }
