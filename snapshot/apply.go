@@ -106,6 +106,9 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 		go a.worker()
 	}
 	walkErr := a.walk(tops, m.Root)
+	if walkErr == nil {
+		a.writeDeferred()
+	}
 	close(a.jobs)
 	a.wg.Wait()
 	a.progress(true)
@@ -184,9 +187,10 @@ type applier struct {
 	mu    sync.Mutex // guards fatal and Warn calls
 	fatal error
 
-	path   []string // components of the entry being created
-	links  map[uint64]*linkGroup
-	ticker progressTicker
+	path     []string // components of the entry being created
+	links    map[uint64]*linkGroup
+	deferred []deferredFile // files whose contents are written after the walk
+	ticker   progressTicker
 }
 
 func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
@@ -327,6 +331,9 @@ func (a *applier) regular(dfd int, e *wim.Entry) {
 		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", n))
 	}
 	a.files.Add(1)
+	if a.deferFile(fd, e) {
+		return
+	}
 	select {
 	case a.jobs <- fileJob{fd: fd, e: e, path: slices.Clone(a.path)}:
 	case <-a.ctx.Done():

@@ -45,6 +45,7 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 	if err := wr.readBlobTable(); err != nil {
 		return nil, err
 	}
+	wr.rankSolid()
 	if err := wr.readXML(); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -231,4 +232,31 @@ func (r *Reader) hasSolid() bool {
 		}
 	}
 	return false
+}
+
+// rankSolid numbers the solid blobs in the order their bytes lie.
+func (r *Reader) rankSolid() {
+	var bs []*blob
+	for _, b := range r.blobs {
+		if b.solid != nil {
+			bs = append(bs, b)
+		}
+	}
+	slices.SortFunc(bs, compareBlobs)
+	for i, b := range bs {
+		b.rank = i
+	}
+}
+
+// SolidOrder reports whether the stream with hash h lies in a solid
+// resource and, if so, its rank in the order of the solid streams' bytes.
+// Reading solid streams in rank order decompresses each chunk once;
+// reading them in another order may decompress a chunk (up to 64 MiB for
+// DISM's and wimlib's LZMS) again for every stream, beyond what the
+// Reader's cache holds.
+func (r *Reader) SolidOrder(h Hash) (rank int, solid bool) {
+	if b := r.blobs[h]; b != nil && b.solid != nil {
+		return b.rank, true
+	}
+	return 0, false
 }

@@ -15,6 +15,7 @@ type blob struct {
 	hash     Hash
 	res      resHdr    // the resource holding the blob; for a solid blob, its size and offset in solid
 	solid    *solidRes // the solid resource holding the blob, or nil
+	rank     int       // a solid blob's place in the order of solid blobs
 	part     uint16
 	refCount uint32
 }
