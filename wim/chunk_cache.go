@@ -2,11 +2,16 @@ package wim
 
 import "sync"
 
-// solidCacheBytes is how many decompressed bytes of solid chunks a Reader
-// keeps at most, besides the most recent chunk (which it keeps whatever its
-// size). Blobs in a solid resource are small and many share a chunk, so
-// without the cache each would decompress its chunk again.
-const solidCacheBytes = 128 << 20
+// A Reader keeps at most solidCacheChunks decompressed solid chunks, and
+// beyond the most recent one at most solidCacheBytes. Blobs in a solid
+// resource are small and many share a chunk, so without the cache each would
+// decompress its chunk again; readers that go through the blobs in order
+// (see Reader.SolidOrder) need only the chunk they are in and the next,
+// which is decompressed ahead of them.
+const (
+	solidCacheChunks = 3
+	solidCacheBytes  = 128 << 20
+)
 
 // chunkCache holds recently decompressed chunks of solid resources. It is
 // safe for concurrent use; a chunk several readers want at once is
@@ -87,10 +92,41 @@ func (c *chunkCache) remove(key cacheKey) {
 	}
 }
 
+// prefetch starts decompressing chunk k of s in the background unless it is
+// cached or being decompressed; a failure is dropped (the reader that needs
+// the chunk decompresses it again and sees the error).
+func (c *chunkCache) prefetch(s *solidRes, k int64, load func() ([]byte, error)) {
+	key := cacheKey{s, k}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[cacheKey]*cacheEntry{}
+	}
+	if _, ok := c.entries[key]; ok {
+		return
+	}
+	e := &cacheEntry{ready: make(chan struct{})}
+	c.entries[key] = e
+	c.order = append(c.order, key)
+	go func() {
+		e.data, e.err = load()
+		close(e.ready)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if e.err != nil {
+			c.remove(key)
+			return
+		}
+		e.counted = true
+		c.bytes += int64(len(e.data))
+		c.evict()
+	}()
+}
+
 // evict drops the least recently used finished chunks while the cache holds
-// more than solidCacheBytes, always keeping the newest one.
+// more than solidCacheChunks or, besides the newest, solidCacheBytes.
 func (c *chunkCache) evict() {
-	for i := 0; c.bytes > solidCacheBytes && i < len(c.order)-1; {
+	for i := 0; (c.bytes > solidCacheBytes || len(c.order) > solidCacheChunks) && i < len(c.order)-1; {
 		key := c.order[i]
 		if e := c.entries[key]; e.counted {
 			c.bytes -= int64(len(e.data))

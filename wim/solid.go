@@ -191,6 +191,9 @@ func (s *streamReader) solidChunk() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob %x: %w", s.b.hash, err)
 	}
+	if next := k + 1; next < sr.n {
+		s.r.cache.prefetch(sr, next, func() ([]byte, error) { return s.r.decodeSolidChunk(sr, next) })
+	}
 	s.next++
 	return data, nil
 }
