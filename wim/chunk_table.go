@@ -29,6 +29,9 @@ type chunkTable struct {
 // newChunkTable validates res as a compressed resource with the given chunk
 // size and prepares to locate its chunks.
 func newChunkTable(r io.ReaderAt, res resHdr, chunkSize int64) (*chunkTable, error) {
+	if chunkSize <= 0 {
+		return nil, fmt.Errorf("%w: compressed resource at offset %d in a WIM without compression", ErrFormat, res.offset)
+	}
 	t := &chunkTable{r: r, res: res, chunkSize: chunkSize, blockFirst: -1, width: 4}
 	t.n = (res.size + chunkSize - 1) / chunkSize
 	if res.size > 0xFFFFFFFF {

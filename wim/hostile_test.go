@@ -151,3 +151,31 @@ func TestMetadataHostile(t *testing.T) {
 		})
 	}
 }
+
+// TestCompressedResourceInUncompressedWIM flags a blob's resource as
+// compressed in a WIM whose header has no codec (chunk size 0): an error,
+// not a division by zero (found by fuzzing).
+func TestCompressedResourceInUncompressedWIM(t *testing.T) {
+	b, err := os.ReadFile("testdata/wimlib-none.wim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := r.hdr.blobTable.offset
+	flagged := 0
+	for i := int64(0); i < r.hdr.blobTable.size/blobEntrySize; i++ {
+		if flags := &b[tab+i*blobEntrySize+7]; *flags&resMetadata == 0 {
+			*flags |= resCompressed
+			flagged++
+		}
+	}
+	if flagged == 0 {
+		t.Fatal("no data blob to flag")
+	}
+	if err := readAll(b); !errors.Is(err, ErrFormat) {
+		t.Fatalf("got %v, want ErrFormat", err)
+	}
+}
