@@ -179,3 +179,47 @@ func TestCompressedResourceInUncompressedWIM(t *testing.T) {
 		t.Fatalf("got %v, want ErrFormat", err)
 	}
 }
+
+// TestHostileSolid damages the solid resource of a wimlib WIM: its own
+// header (size, chunk size, codec) and its chunk table. Each read fails
+// with ErrFormat (or ErrChecksum), without a panic.
+func TestHostileSolid(t *testing.T) {
+	good, err := os.ReadFile("testdata/wimlib-solid-xpress.wim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(bytes.NewReader(good), int64(len(good)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res *solidRes
+	for _, b := range r.blobs {
+		if b.solid != nil {
+			res = b.solid
+		}
+	}
+	if res == nil || res.n < 2 {
+		t.Fatalf("want a solid resource of several chunks, got %+v", res)
+	}
+	off := res.entry.offset
+	le := binary.LittleEndian
+	cases := map[string]func(b []byte){
+		"size 2^62":          func(b []byte) { le.PutUint64(b[off:], 1<<62) },
+		"size 0":             func(b []byte) { le.PutUint64(b[off:], 0) },
+		"size one short":     func(b []byte) { le.PutUint64(b[off:], uint64(res.size-1)) },
+		"chunk size 3":       func(b []byte) { le.PutUint32(b[off+8:], 3) },
+		"chunk size 2^31":    func(b []byte) { le.PutUint32(b[off+8:], 1<<31) },
+		"codec 9":            func(b []byte) { le.PutUint32(b[off+12:], 9) },
+		"chunk 0 empty":      func(b []byte) { le.PutUint32(b[off+16:], 0) },
+		"chunk 0 too large":  func(b []byte) { le.PutUint32(b[off+16:], uint32(res.chunkSize)+1) },
+		"chunk 1 past end":   func(b []byte) { le.PutUint32(b[off+20:], 1<<30) },
+		"chunk 0 bytes flip": func(b []byte) { b[res.dataStart()+5] ^= 0x20 },
+	}
+	for name, damage := range cases {
+		b := bytes.Clone(good)
+		damage(b)
+		if err := readAll(b); !errors.Is(err, ErrFormat) && !errors.Is(err, ErrChecksum) {
+			t.Errorf("%s: got %v, want ErrFormat or ErrChecksum", name, err)
+		}
+	}
+}
