@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // maxMetadataSize caps an image's uncompressed metadata resource; a Windows
@@ -24,6 +25,8 @@ type Reader struct {
 	infos  []ImageInfo
 	states decoderPools
 	cache  chunkCache // decompressed chunks of solid resources
+	// solidDecoded counts solid chunks decompressed, for tests.
+	solidDecoded atomic.Int64
 }
 
 // NewReader parses the header, blob table and XML of the WIM of the given

@@ -200,6 +200,7 @@ func (s *streamReader) solidChunk() ([]byte, error) {
 
 // decodeSolidChunk reads and decompresses chunk k of sr into a new buffer.
 func (r *Reader) decodeSolidChunk(sr *solidRes, k int64) ([]byte, error) {
+	r.solidDecoded.Add(1)
 	off, stored, size := sr.chunk(k)
 	if stored == size {
 		out := make([]byte, size)
