@@ -21,7 +21,7 @@ func TestCopyImageRecompress(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer f.Close()
+			defer closeFile(t, f)
 			w, err := NewWriter(f, WithCompression(c), WithBootIndex(2))
 			if err != nil {
 				t.Fatal(err)

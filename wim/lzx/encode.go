@@ -5,16 +5,13 @@ import (
 	"slices"
 )
 
-// Default symbol costs (in 1/16 bits) for the first parse of a chunk; the
-// second parse uses the code lengths the first one produced.
+// Default symbol costs (in 1/16 bits) for the quick first parse of a
+// chunk; the near-optimal parse uses the code lengths it produced.
 const (
 	defaultLitCost   = 8 * 16
 	defaultMatchCost = 9 * 16
 	defaultRepCost   = 6 * 16
 	defaultLenCost   = 6 * 16
-	// parsePasses is how many times a chunk is parsed; every pass after
-	// the first weighs matches with the previous pass's codes.
-	parsePasses = 1
 )
 
 // Encoder compresses chunks for resources with one chunk size. It is
