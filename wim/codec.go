@@ -3,6 +3,7 @@ package wim
 import (
 	"fmt"
 
+	"github.com/wimsnap/wimsnap/wim/lzms"
 	"github.com/wimsnap/wimsnap/wim/lzx"
 	"github.com/wimsnap/wimsnap/wim/xpress"
 )
@@ -24,8 +25,10 @@ func newDecoder(c Compression, chunkSize int) (chunkDecoder, error) {
 		return xpress.NewDecoder(), nil
 	case CompressLZX:
 		return lzx.NewDecoder(chunkSize)
+	case CompressLZMS:
+		return lzms.NewDecoder(), nil
 	default:
-		return nil, fmt.Errorf("%w: compression %v (LZMS is not supported yet)", ErrUnsupported, c)
+		return nil, fmt.Errorf("%w: compression %v", ErrUnsupported, c)
 	}
 }
 

@@ -60,17 +60,20 @@ func (c *adaptiveCode) build() {
 	}
 }
 
-// decode reads one symbol from r, which holds at least maxCodeLen bits, and
-// counts it.
-func (c *adaptiveCode) decode(r *bitReader) uint32 {
-	e := c.table.lookup(r.buf)
-	r.buf <<= e & lenMask
-	r.nbits -= uint(e & lenMask)
-	sym := e >> 16
+// count records a decoded symbol.
+func (c *adaptiveCode) count(sym uint32) {
 	c.freqs[sym&(1<<symBits-1)]++
 	c.left--
 	if c.left == 0 {
 		c.rebuild()
 	}
-	return sym
+}
+
+// symbol decodes and counts the symbol at the top of buf, which holds at
+// least maxCodeLen bits of nbits, and returns it with the bit buffer after
+// it.
+func (c *adaptiveCode) symbol(buf uint64, nbits uint) (uint32, uint64, uint) {
+	sym, buf, nbits := c.table.decode(buf, nbits)
+	c.count(sym)
+	return sym, buf, nbits
 }

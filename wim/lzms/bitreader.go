@@ -2,19 +2,42 @@ package lzms
 
 import "encoding/binary"
 
-// bitReader reads Huffman codewords and extra bits from the end of a chunk
-// backwards: 16-bit little-endian units from the last one down, each from its
-// most significant bit.
+// The bit reader reads Huffman codewords and extra bits from the end of a
+// chunk backwards: 16-bit little-endian units from the last one down, each
+// from its most significant bit. Its state is a bit buffer, buf, holding the
+// next bits MSB-aligned, of which nbits are counted, and pos: src[:pos] is
+// not loaded yet. The bits below the counted ones may be set, but then they
+// are the true next bits of the stream, so loading them again ORs in the
+// same values.
 //
-// buf holds the next bits MSB-aligned; nbits of them are counted. The bits
-// below the counted ones may be set, but then they are the true next bits of
-// the stream, so loading them again ORs in the same values. Units before the
-// start of src read as zero; zeros counts those bits, and a stream that
-// consumes any of them is corrupt.
+// The decoding loop keeps that state in local variables and uses the
+// functions below; bitReader holds it otherwise.
+
+// refillBits is how many bits a refill guarantees: a codeword (15 bits) and
+// its extra bits (up to 30).
+const refillBits = 48
+
+// refillFast adds the whole units of the 8 bytes before pos (pos >= 8) that
+// fit in the buffer, which holds fewer than refillBits bits. Those bytes are
+// the next four units with the first in the top 16 bits: stream order.
+func refillFast(buf uint64, nbits uint, pos int, src []byte) (uint64, uint, int) {
+	buf |= binary.LittleEndian.Uint64(src[pos-8:]) >> nbits
+	k := (64 - nbits) >> 4
+	return buf, nbits + 16*k, pos - int(2*k)
+}
+
+// takeBits consumes the next n bits (n <= nbits) and returns them.
+func takeBits(buf uint64, nbits uint, n uint32) (uint32, uint64, uint) {
+	return uint32(buf >> 1 >> (63 - n)), buf << n, nbits - uint(n)
+}
+
+// bitReader holds the bit reader's state outside the decoding loop. Units
+// before the start of src read as zero; zeros counts those bits, and a
+// stream that consumes any of them is corrupt.
 type bitReader struct {
 	buf   uint64
 	nbits uint
-	pos   int // src[:pos] is not loaded yet
+	pos   int
 	zeros int // zero bits appended past the start of src
 	src   []byte
 }
@@ -24,29 +47,15 @@ func (r *bitReader) init(src []byte) {
 	*r = bitReader{pos: len(src), src: src}
 }
 
-// refillBits is how many bits refill guarantees: a codeword (15 bits) and its
-// extra bits (up to 30).
-const refillBits = 48
-
 // refill makes at least refillBits bits available.
 func (r *bitReader) refill() {
 	if r.nbits >= refillBits {
 		return
 	}
-	if r.pos < 8 {
-		r.refillSlow()
+	if r.pos >= 8 {
+		r.buf, r.nbits, r.pos = refillFast(r.buf, r.nbits, r.pos, r.src)
 		return
 	}
-	// The 8 bytes before pos are the next four units, the first one in the
-	// top 16 bits: stream order already. Count the whole units that fit.
-	r.buf |= binary.LittleEndian.Uint64(r.src[r.pos-8:]) >> r.nbits
-	k := (64 - r.nbits) >> 4
-	r.pos -= int(2 * k)
-	r.nbits += 16 * k
-}
-
-// refillSlow loads one unit at a time near the start of src, then zeros.
-func (r *bitReader) refillSlow() {
 	for r.nbits < refillBits {
 		var w uint64
 		if r.pos >= 2 {
@@ -62,11 +71,11 @@ func (r *bitReader) refillSlow() {
 
 // bits consumes and returns the next n bits, 0 <= n <= nbits.
 func (r *bitReader) bits(n uint32) uint32 {
-	v := uint32(r.buf >> 1 >> (63 - n))
-	r.buf <<= n
-	r.nbits -= uint(n)
+	var v uint32
+	v, r.buf, r.nbits = takeBits(r.buf, r.nbits, n)
 	return v
 }
 
-// overrun reports whether bits before the start of src were consumed.
+// overrun reports whether bits before the start of src were consumed: the
+// zero bits appended are the last ones counted.
 func (r *bitReader) overrun() bool { return r.zeros > int(r.nbits) }

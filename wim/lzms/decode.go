@@ -17,21 +17,22 @@ func corrupt(format string, args ...any) error {
 // Primary decoding table sizes, in index bits: most codewords fit, so
 // subtables are rare, and the tables stay cheap to rebuild.
 const (
-	literalTableBits = 10
-	lengthTableBits  = 9
-	offsetTableBits  = 11
+	literalTableBits = 9
+	lengthTableBits  = 8
+	offsetTableBits  = 10
 	powerTableBits   = 7
 )
 
 // Decoder decompresses LZMS chunks. It is reusable and keeps its tables
-// (about 420 KiB) between calls; it is not safe for concurrent use.
+// (about 470 KiB) between calls; it is not safe for concurrent use.
 type Decoder struct {
 	rd       rangeDecoder
 	br       bitReader
 	classes  classes
 	lzReps   repQueue
 	dtReps   repQueue
-	prev     uint32 // kind of the previous item: literal, lzItem or deltaItem
+	lzEnd    int // where the last LZ match ended, or -1
+	deltaEnd int // where the last delta match ended, or -1
 	literal  *adaptiveCode
 	length   *adaptiveCode
 	lzOffset *adaptiveCode
@@ -41,28 +42,29 @@ type Decoder struct {
 	x86      x86Filter
 }
 
-// Item kinds, as the repeat queues' delayed insertion needs them.
-const (
-	lzItem    = 1
-	deltaItem = 2
-)
+// b2u returns 1 for true and 0 for false.
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // classes are the decision classes of the range decoder.
 type classes struct {
-	main     class    // literal or match
-	match    class    // LZ or delta match
-	lz       class    // explicit or repeat LZ offset
-	delta    class    // explicit or repeat delta pair
-	lzRep    [2]class // repeat LZ offset 0, or further; 1, or 2
-	deltaRep [2]class // the same for delta pairs
+	main     class    // literal or match (mask4)
+	match    class    // LZ or delta match (mask5)
+	lz       class    // explicit or repeat LZ offset (mask6)
+	delta    class    // explicit or repeat delta pair (mask6)
+	lzRep    [2]class // repeat LZ offset 0, or further; 1, or 2 (mask6)
+	deltaRep [2]class // the same for delta pairs (mask6)
 }
 
 // reset gives every class its initial state.
 func (c *classes) reset() {
-	c.main.reset(4)
-	c.match.reset(5)
-	for _, x := range []*class{&c.lz, &c.delta, &c.lzRep[0], &c.lzRep[1], &c.deltaRep[0], &c.deltaRep[1]} {
-		x.reset(6)
+	for _, x := range []*class{&c.main, &c.match, &c.lz, &c.delta,
+		&c.lzRep[0], &c.lzRep[1], &c.deltaRep[0], &c.deltaRep[1]} {
+		x.reset()
 	}
 }
 
@@ -111,7 +113,7 @@ func (d *Decoder) reset(src []byte, size int) {
 	d.classes.reset()
 	d.lzReps = newRepQueue()
 	d.dtReps = newRepQueue()
-	d.prev = 0
+	d.lzEnd, d.deltaEnd = -1, -1
 	n := numOffsetSlots(size)
 	d.literal.reset(numLiteralSyms)
 	d.length.reset(numLengthSyms)
@@ -122,87 +124,124 @@ func (d *Decoder) reset(src []byte, size int) {
 
 // decodeItems decodes the items of the chunk into out, filling it exactly.
 //
-// Literals are decoded here with the range decoder's and the bit reader's
-// state in local variables; for a match they go back to d.rd and d.br for
-// the match's decoding methods.
+// Literals and LZ matches are decoded here with the range decoder's and the
+// bit reader's state in local variables, which the Go compiler can keep in
+// registers; they go back to d.rd and d.br for the rarer delta matches and
+// near the start of the chunk. The literal code's table lookup is written
+// out to index a fixed-size primary table without bounds checks.
 func (d *Decoder) decodeItems(out []byte) error {
 	src := d.rd.src
 	rng, code, rpos := d.rd.rng, d.rd.code, d.rd.pos
 	buf, nbits, bpos := d.br.buf, d.br.nbits, d.br.pos
-	main := &d.classes.main
+	c := &d.classes
+	mainProbs, mainState := &c.main.probs, c.main.state
 	lit := d.literal
 	litTable := (*[1 << literalTableBits]uint32)(lit.table.entries)
 	for o := 0; o < len(out); {
 		if nbits < refillBits {
 			if bpos >= 8 {
-				buf |= binary.LittleEndian.Uint64(src[bpos-8:]) >> nbits
-				k := (64 - nbits) >> 4
-				bpos -= int(2 * k)
-				nbits += 16 * k
+				buf, nbits, bpos = refillFast(buf, nbits, bpos, src)
 			} else {
-				d.br.buf, d.br.nbits, d.br.pos = buf, nbits, bpos
-				if err := d.refillChecked(); err != nil {
-					return err
+				buf, nbits, bpos = d.refillSlow(buf, nbits, bpos)
+				if d.br.overrun() {
+					return corrupt("bit stream runs past the start at %d", o)
 				}
-				buf, nbits, bpos = d.br.buf, d.br.nbits, d.br.pos
 			}
 		}
 		if rng < 1<<16 {
 			// Each item starts here, so a stream that ran off its end
 			// stops within a few items.
-			rng <<= 16
-			code <<= 16
 			if rpos+2 > len(src) {
 				return corrupt("range coder runs past the end at %d", o)
 			}
-			code |= uint32(binary.LittleEndian.Uint16(src[rpos:]))
+			rng <<= 16
+			code = code<<16 | uint32(binary.LittleEndian.Uint16(src[rpos:]))
 			rpos += 2
 		}
 
-		e := &main.probs[main.state&15]
-		bound := (rng >> probBits) * e.prob()
-		if code < bound {
-			rng = bound
-			e.update(0)
-			main.state = main.state << 1 & 15
+		var bit uint32
+		rng, code, bit = decide(rng, code, &mainProbs[mainState&mask4])
+		mainState = mainState<<1 | bit
+		if bit == 0 {
 			h := litTable[buf>>(64-literalTableBits)]
 			if h&linkFlag != 0 {
 				h = lit.table.entries[(h&^linkFlag)+uint32(buf<<literalTableBits>>(64-lit.table.subBits))]
 			}
 			buf <<= h & lenMask
 			nbits -= uint(h & lenMask)
-			sym := h >> 16
-			out[o] = byte(sym)
+			out[o] = byte(h >> 16)
 			o++
-			d.prev = 0
-			lit.freqs[sym&0xFF]++
-			lit.left--
-			if lit.left == 0 {
-				lit.rebuild()
-			}
+			lit.count(h >> 16)
 			continue
 		}
-		rng -= bound
-		code -= bound
-		e.update(1)
-		main.state = (main.state<<1 | 1) & 15
 
-		d.rd.rng, d.rd.code, d.rd.pos = rng, code, rpos
-		d.br.buf, d.br.nbits, d.br.pos = buf, nbits, bpos
-		var n int
-		var err error
-		if d.rd.decode(&d.classes.match) == 0 {
-			n, err = d.lzMatch(out, o)
+		rng, code, rpos = normalized(rng, code, rpos, src)
+		rng, code, bit = decide(rng, code, c.match.at(mask5))
+		c.match.push(bit)
+		if bit != 0 {
+			d.rd.rng, d.rd.code, d.rd.pos = rng, code, rpos
+			d.br.buf, d.br.nbits, d.br.pos = buf, nbits, bpos
+			n, err := d.deltaMatch(out, o)
+			if err != nil {
+				return err
+			}
+			o += n
+			rng, code, rpos = d.rd.rng, d.rd.code, d.rd.pos
+			buf, nbits, bpos = d.br.buf, d.br.nbits, d.br.pos
+			continue
+		}
+
+		// An LZ match: its offset, explicit or repeated, then its length.
+		rng, code, rpos = normalized(rng, code, rpos, src)
+		rng, code, bit = decide(rng, code, c.lz.at(mask6))
+		c.lz.push(bit)
+		var offset uint64
+		if bit == 0 {
+			var slot, extra uint32
+			slot, buf, nbits = d.lzOffset.table.decode(buf, nbits)
+			d.lzOffset.count(slot)
+			s := offsetSlots[slot&1023]
+			extra, buf, nbits = takeBits(buf, nbits, s.extra())
+			offset = uint64(s.base() + extra)
+			d.lzReps.push(offset)
 		} else {
-			n, err = d.deltaMatch(out, o)
+			rng, code, rpos = normalized(rng, code, rpos, src)
+			rng, code, bit = decide(rng, code, c.lzRep[0].at(mask6))
+			c.lzRep[0].push(bit)
+			j := bit
+			if bit != 0 {
+				rng, code, rpos = normalized(rng, code, rpos, src)
+				rng, code, bit = decide(rng, code, c.lzRep[1].at(mask6))
+				c.lzRep[1].push(bit)
+				j += bit
+			}
+			offset = d.lzReps.take(j + b2u(o == d.lzEnd))
 		}
-		if err != nil {
-			return err
+
+		if nbits < refillBits {
+			if bpos >= 8 {
+				buf, nbits, bpos = refillFast(buf, nbits, bpos, src)
+			} else {
+				buf, nbits, bpos = d.refillSlow(buf, nbits, bpos)
+			}
 		}
-		o += n
-		rng, code, rpos = d.rd.rng, d.rd.code, d.rd.pos
-		buf, nbits, bpos = d.br.buf, d.br.nbits, d.br.pos
+		var slot, extra uint32
+		slot, buf, nbits = d.length.table.decode(buf, nbits)
+		d.length.count(slot)
+		s := lengthSlots[slot&1023]
+		extra, buf, nbits = takeBits(buf, nbits, s.extra())
+		length := int(s.base() + extra)
+		if offset > uint64(o) {
+			return corrupt("match offset %d before start of chunk at %d", offset, o)
+		}
+		if length > len(out)-o {
+			return corrupt("match of %d bytes overruns chunk at %d", length, o)
+		}
+		copyMatch(out, o, int(offset), length)
+		o += length
+		d.lzEnd = o
 	}
+	c.main.state = mainState
 	d.rd.rng, d.rd.code, d.rd.pos = rng, code, rpos
 	d.br.buf, d.br.nbits, d.br.pos = buf, nbits, bpos
 	if d.rd.overrun() || d.br.overrun() {
@@ -211,37 +250,13 @@ func (d *Decoder) decodeItems(out []byte) error {
 	return nil
 }
 
-// refillChecked refills the bit reader and fails if the stream has consumed
-// bits before its start.
-func (d *Decoder) refillChecked() error {
-	d.br.refill()
-	if d.br.overrun() {
-		return corrupt("bit stream runs past the start")
-	}
-	return nil
-}
-
-// lzMatch decodes an LZ match, whose item type has been read, to out[o:]
-// and returns its length.
-func (d *Decoder) lzMatch(out []byte, o int) (int, error) {
-	rd, c := &d.rd, &d.classes
-	var offset uint64
-	if rd.decode(&c.lz) == 0 {
-		offset = uint64(d.slotValue(d.lzOffset, offsetSlots))
-		d.lzReps.push(offset)
-	} else {
-		offset = d.lzReps.take(repIndex(rd, &c.lzRep) + d.prev&lzItem)
-	}
-	d.prev = lzItem
-	length := int(d.slotValue(d.length, lengthSlots))
-	if offset > uint64(o) {
-		return 0, corrupt("match offset %d before start of chunk at %d", offset, o)
-	}
-	if length > len(out)-o {
-		return 0, corrupt("match of %d bytes overruns chunk at %d", length, o)
-	}
-	copyMatch(out, o, int(offset), length)
-	return length, nil
+// refillSlow refills the bit reader near the start of the chunk, where
+// units run out, through d.br.
+func (d *Decoder) refillSlow(buf uint64, nbits uint, pos int) (uint64, uint, int) {
+	r := &d.br
+	r.buf, r.nbits, r.pos = buf, nbits, pos
+	r.refill()
+	return r.buf, r.nbits, r.pos
 }
 
 // deltaMatch decodes a delta match, whose item type has been read, to
@@ -249,16 +264,20 @@ func (d *Decoder) lzMatch(out []byte, o int) (int, error) {
 func (d *Decoder) deltaMatch(out []byte, o int) (int, error) {
 	rd, c := &d.rd, &d.classes
 	var pair uint64
-	if rd.decode(&c.delta) == 0 {
+	if rd.decode(&c.delta, mask6) == 0 {
 		d.br.refill()
-		power := d.power.decode(&d.br)
+		var power uint32
+		power, d.br.buf, d.br.nbits = d.power.symbol(d.br.buf, d.br.nbits)
 		raw := d.slotValue(d.dtOffset, offsetSlots)
 		pair = uint64(power)<<32 | uint64(raw)
 		d.dtReps.push(pair)
 	} else {
-		pair = d.dtReps.take(repIndex(rd, &c.deltaRep) + d.prev>>1)
+		j := rd.decode(&c.deltaRep[0], mask6)
+		if j != 0 {
+			j += rd.decode(&c.deltaRep[1], mask6)
+		}
+		pair = d.dtReps.take(j + b2u(o == d.deltaEnd))
 	}
-	d.prev = deltaItem
 	length := int(d.slotValue(d.length, lengthSlots))
 	power := pair >> 32 & 7
 	offset := uint64(uint32(pair)) << power
@@ -270,21 +289,17 @@ func (d *Decoder) deltaMatch(out []byte, o int) (int, error) {
 		return 0, corrupt("match of %d bytes overruns chunk at %d", length, o)
 	}
 	deltaMatch(out, o, int(offset), int(span), length)
+	d.deltaEnd = o + length
 	return length, nil
-}
-
-// repIndex reads which of the three usable repeat entries a match uses.
-func repIndex(rd *rangeDecoder, rep *[2]class) uint32 {
-	if rd.decode(&rep[0]) == 0 {
-		return 0
-	}
-	return 1 + rd.decode(&rep[1])
 }
 
 // slotValue reads a slot symbol of code and its extra bits, and returns the
 // value they give.
 func (d *Decoder) slotValue(code *adaptiveCode, slots *[1024]slotInfo) uint32 {
-	d.br.refill()
-	s := slots[code.decode(&d.br)&1023]
-	return s.base() + d.br.bits(s.extra())
+	r := &d.br
+	r.refill()
+	var slot uint32
+	slot, r.buf, r.nbits = code.symbol(r.buf, r.nbits)
+	s := slots[slot&1023]
+	return s.base() + r.bits(s.extra())
 }

@@ -44,8 +44,12 @@
 // codeword exceeds 15 bits (the construction caps depths at 15 the way
 // wimlib's does, though LZMS frequencies never get that far).
 //
-// An item is a literal (a literal symbol) or a match, whose length is a
-// length slot plus its extra bits, read after the offset. An LZ match copies
+// Each item starts with the main decision: 0 is a literal (a literal
+// symbol), 1 a match. A match's next decision is 0 for an LZ match, 1 for a
+// delta match; then comes its own kind's explicit (0) or repeat (1)
+// decision, and for a repeat one or two more: 0 for entry 0, else 0 for
+// entry 1 and 1 for entry 2. A match's length, a length slot plus its extra
+// bits, follows its offset in the bit stream. An LZ match copies
 // length bytes from offset bytes back; its offset is an offset slot plus
 // extra bits, or an entry of a queue of recent offsets. A delta match with
 // power p (span 2^p, p = 0..7) and raw offset r (offset r<<p) makes each byte
@@ -59,29 +63,40 @@
 // denotes the queue's entry i+1. Overlapping matches copy as if byte by byte.
 // A match that reaches before the chunk's start or past its end is corrupt.
 //
-// After all items, an x86 post-filter turns the absolute addresses the
-// compressor's pre-filter wrote back into relative ones. It scans bytes 1 to
-// size-17 for a CALL (E8), an indirect CALL (FF 15), a LOCK ADD (F0 83 05) or
-// a RIP-relative LEA or MOV with a REX.W prefix (48 or 4C, then 8D or 8B and
-// a ModR/M byte whose low three bits are 5), and undoes the translation of
-// the following 32-bit operand when the instruction is within 1023 bytes
-// (511 for E8) of the last position judged to be x86 code; a JMP (E9) is
-// skipped with its operand and never translated. A position is judged to be
-// code when the low 16 bits of the instruction's target were last seen at most
-// 65535 bytes earlier. Chunks of 17 bytes or less are not filtered.
+// After all items, an x86 post-filter undoes the compressor's pre-filter,
+// which made the relative 32-bit operands of some x86 instructions absolute
+// (operand plus position) where the data looked like code. It scans
+// positions 1 to size-17 for these opcodes, the operand following them: E8
+// (CALL rel32), FF 15 (CALL [rip+disp32]), F0 83 05 (LOCK ADD
+// [rip+disp32]), and 48 or 4C followed by 8D (LEA) or 8B (MOV) and a ModR/M
+// byte whose low three bits are 101 (for MOV, only after 48 and with the
+// ModR/M's top four bits clear). E9 (JMP rel32) is skipped with its operand
+// and never translated. An operand is translated back (its position
+// subtracted) when its opcode lies at most 1023 bytes (511 for E8) after
+// the last code position. Then its target, the low 16 bits of position plus
+// operand, decides confidence: if an operand with the same target ended at
+// most 65535 bytes before this one ends, this operand's last byte becomes
+// the last code position. Scanning resumes after the operand. Chunks of 17
+// bytes or less are not filtered.
 //
 // # Contracts
 //
-// A [Decoder] is reusable and keeps all its working memory (about 420 KiB of
+// A [Decoder] is reusable and keeps all its working memory (about 470 KiB of
 // fixed tables) between calls, so decoding allocates nothing per chunk
 // except that Decode grows dst when it lacks capacity. It is not safe for
 // concurrent use; use one per goroutine.
 //
 // Decode never panics on malformed input, never reads or writes outside its
 // buffers and allocates at most the size it was asked to produce; malformed
-// input yields an error wrapping [ErrCorrupt]. Streams that only decode by
-// reading past either end of the chunk, which wimlib accepts by reading
-// zeros, are rejected.
+// input yields an error wrapping [ErrCorrupt].
+//
+// Decode accepts exactly the streams wimlib's decompressor accepts, with the
+// same output, except two cases no encoder makes: streams that only decode
+// by reading past either end of the chunk (wimlib reads zeros there) are
+// rejected, and in 2-byte chunks, whose offset codes have a single symbol,
+// that symbol is read from one bit, the codeword an encoder would write
+// (wimlib's table for that code is left from earlier use; its compressor
+// never makes chunks below 4 bytes).
 package lzms
 
 // MaxChunkSize is the largest uncompressed chunk Decode accepts: LZMS's
@@ -96,7 +111,6 @@ const (
 	maxCodeLen      = 15
 	probBits        = 6
 	initialHistory  = 0x0000000055555555
-	initialZeros    = 48
 	numReps         = 3
 	x86MaxReach     = 1023  // bytes after a code position that may be translated
 	x86TargetWindow = 65535 // bytes within which a reused target marks code

@@ -21,7 +21,9 @@ type codeBuilder struct {
 }
 
 // codeLengths sets lens[s] to the codeword length of symbol s in the code
-// for freqs (2 to maxOffsetSyms frequencies, all at least 1).
+// for freqs: 2 to maxOffsetSyms frequencies, all at least 1, summing to
+// less than 2^22. (LZMS frequencies sum to a few thousand at most: each
+// decoded symbol adds 1, and every rebuild halves them.)
 func (b *codeBuilder) codeLengths(freqs []uint32, lens []uint8) {
 	keys := b.sortSymbols(freqs)
 	var count [maxCodeLen + 1]int
@@ -36,7 +38,7 @@ func (b *codeBuilder) codeLengths(freqs []uint32, lens []uint8) {
 	}
 }
 
-// sortSymbols returns sort keys freq<<symBits|sym for the symbols, in
+// sortSymbols returns sort keys freq<<symBits|sym for the symbols in
 // increasing order: a counting sort on the frequency, with frequencies of
 // len(freqs)-1 and more sharing the last bucket, which is sorted after.
 func (b *codeBuilder) sortSymbols(freqs []uint32) []uint32 {
@@ -96,33 +98,36 @@ func (b *codeBuilder) leafDepths(keys []uint32, count *[maxCodeLen + 1]int) {
 
 // buildTree makes the internal nodes of the tree of the sorted keys: their
 // frequencies in nodeFreq and their parents in parent, in creation order,
-// the root last. Choices are made without branches, which would be hard to
-// predict: a leaf past the last one, and the internal node not yet created,
-// have a frequency no node reaches.
+// the root last. The next unjoined leaf and internal node have their
+// frequencies in lf and of; a leaf past the last one, and an internal node
+// not made yet, have a frequency no node reaches.
 func (b *codeBuilder) buildTree(keys []uint32) {
 	n := len(keys)
 	const never = 1<<(32-symBits) - 1
 	leaves := b.keys[:n+1]
-	leaves[n] = never<<symBits | (1<<symBits - 1)
-	freq, parent := b.nodeFreq[:n-1], b.parent[:n-1]
-	leaf, orphan := 0, 0 // next unjoined leaf and internal node
-	for k := range freq {
+	leaves[n] = never << symBits
+	freq, parent := b.nodeFreq[:n], b.parent[:n]
+	leaf, orphan := 0, 0
+	lf, of := leaves[0]>>symBits, uint32(never)
+	for k := range n - 1 {
 		freq[k] = never
 		var sum uint32
 		for range 2 {
-			lf, of := leaves[leaf]>>symBits, freq[orphan]
-			takeLeaf := 0
 			if lf <= of {
-				takeLeaf = 1
+				sum += lf
+				leaf++
+				lf = leaves[leaf] >> symBits
+			} else {
+				sum += of
+				parent[orphan] = uint16(k)
+				orphan++
+				of = freq[orphan]
 			}
-			sum += min(lf, of)
-			// A leaf taken leaves this parent to be overwritten when
-			// the orphan really is joined, or unused for the root.
-			parent[orphan] = uint16(k)
-			leaf += takeLeaf
-			orphan += 1 - takeLeaf
 		}
 		freq[k] = sum
+		if orphan == k {
+			of = sum
+		}
 	}
 }
 

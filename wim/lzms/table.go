@@ -19,9 +19,11 @@ const (
 )
 
 // newHuffTable returns a table for codes of up to numSyms symbols indexing
-// bits bits at first.
+// bits bits at first. In a complete code, each primary index that leads to
+// a subtable is the prefix of at least two codewords, so there are at most
+// numSyms/2 subtables, of at most 1<<(maxCodeLen-bits) entries.
 func newHuffTable(numSyms int, bits uint) huffTable {
-	size := 1<<bits + numSyms<<(maxCodeLen-bits)
+	size := 1<<bits + numSyms/2<<(maxCodeLen-bits)
 	return huffTable{bits: bits, entries: make([]uint32, size)}
 }
 
@@ -33,6 +35,13 @@ func (t *huffTable) lookup(buf uint64) uint32 {
 		e = t.entries[(e&^linkFlag)+uint32(buf<<t.bits>>(64-t.subBits))]
 	}
 	return e
+}
+
+// decode returns the symbol at the top of buf, which holds at least
+// maxCodeLen bits of nbits, and the bit buffer after its codeword.
+func (t *huffTable) decode(buf uint64, nbits uint) (uint32, uint64, uint) {
+	e := t.lookup(buf)
+	return e >> 16, buf << (e & lenMask), nbits - uint(e&lenMask)
 }
 
 // fillAll makes every bit sequence decode as entry e.

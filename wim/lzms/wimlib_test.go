@@ -4,8 +4,10 @@ package lzms
 
 import (
 	"bytes"
-	"encoding/binary"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -14,98 +16,64 @@ import (
 )
 
 // oracleInputs returns named chunk contents that exercise the codec:
-// generated text, binary with E8 calls, real executables (x86 filter), runs,
-// random data and data made for delta matches.
+// generated text, binary with E8 calls, real executables and x86-like code
+// (x86 filter), runs, random data and data made for delta matches.
 func oracleInputs(n int) map[string][]byte {
 	files := corpus.Files("/usr/bin", n)
 	if len(files) < n {
-		files = append(files, corpus.Binary(5, n-len(files))...)
+		files = append(files, x86Code(5, n-len(files))...)
 	}
 	return map[string][]byte{
 		"text":    corpus.Text(1, n),
 		"binary":  corpus.Binary(2, n),
 		"files":   files,
+		"x86":     x86Code(6, n),
 		"zeros":   make([]byte, n),
 		"random":  corpus.Random(3, n),
 		"repeat":  corpus.Repeat(1000, n),
 		"count16": counters(n, 2, 3),
 		"count32": counters(n, 4, 7),
-		"image":   image(n, 3*97),
-		"mixed":   mixed(n),
+		"image":   image(9, n, 3*97),
+		"mixed":   mixed(1, n),
 	}
-}
-
-// counters returns n bytes of little-endian counters of width bytes, going
-// up by step: the bytes change linearly with a period of width, which is
-// what delta matches capture.
-func counters(n, width int, step uint64) []byte {
-	b := make([]byte, 0, n+8)
-	var w [8]byte
-	for v := uint64(0); len(b) < n; v += step {
-		binary.LittleEndian.PutUint64(w[:], v)
-		b = append(b, w[:width]...)
-	}
-	return b[:n]
-}
-
-// image returns n bytes of rows of 3-byte pixels with smooth gradients and
-// some noise, each row like the one before plus a little.
-func image(n, row int) []byte {
-	noise := corpus.Random(9, n)
-	b := make([]byte, n)
-	for i := range b {
-		y, x := i/row, i%row
-		b[i] = byte(x*(x%3+1)/2+y*(x%3)) + noise[i]&1
-	}
-	return b
-}
-
-// mixed returns n bytes alternating among the other kinds of input.
-func mixed(n int) []byte {
-	var b []byte
-	for seed := uint64(0); len(b) < n; seed++ {
-		k := 1000 + int(seed*7919%5000)
-		switch seed % 5 {
-		case 0:
-			b = append(b, corpus.Text(seed, k)...)
-		case 1:
-			b = append(b, corpus.Binary(seed, k)...)
-		case 2:
-			b = append(b, counters(k, 2, seed)...)
-		case 3:
-			b = append(b, image(k, 64)...)
-		default:
-			b = append(b, corpus.Random(seed, k/8)...)
-		}
-	}
-	return b[:n]
 }
 
 // TestWimlibDecode decodes what wimlib's LZMS compressor makes at its three
 // kinds of level (no delta matches below 35; more parser options from 45 and
-// 60), for chunk sizes from tiny to several MiB, including short last chunks
-// of a resource's chunk size.
+// 60), for chunks from 4 bytes to 128 KiB (the non-solid chunk size),
+// including short last chunks of a resource.
 func TestWimlibDecode(t *testing.T) {
-	sizes := []int{131072, 1 << 16, 1 << 22}
-	if testing.Short() {
-		sizes = sizes[:2]
-	}
+	const chunkSize = 131072
 	d := NewDecoder()
-	for _, chunkSize := range sizes {
-		for _, level := range []uint{20, 50, 100} {
-			for name, data := range oracleInputs(chunkSize) {
-				for _, n := range []int{len(data), len(data)/3 + 1, 5000, 300, 20, 4} {
-					src := data[:n]
-					t.Run(fmt.Sprintf("%d/%d/%s/%d", chunkSize, level, name, n), func(t *testing.T) {
-						checkWimlib(t, d, src, chunkSize, level)
-					})
-				}
+	for _, level := range []uint{20, 50, 100} {
+		for name, data := range oracleInputs(chunkSize) {
+			for _, n := range []int{len(data), len(data)/3 + 1, 5000, 300, 20, 4} {
+				t.Run(fmt.Sprintf("%d/%s/%d", level, name, n), func(t *testing.T) {
+					checkWimlib(t, d, data[:n], chunkSize, level)
+				})
 			}
 		}
 	}
 }
 
-// checkWimlib compresses src with wimlib and checks that d decodes it.
+// TestWimlibDecodeLarge decodes chunks of several MiB, as in solid
+// resources, where offsets need more slots.
+func TestWimlibDecodeLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow to compress")
+	}
+	const chunkSize = 5 << 20
+	d := NewDecoder()
+	inputs := oracleInputs(chunkSize)
+	for _, name := range []string{"files", "count16", "mixed"} {
+		t.Run(name, func(t *testing.T) {
+			checkWimlib(t, d, inputs[name], 8<<20, 50)
+		})
+	}
+}
+
+// checkWimlib compresses src with wimlib for chunks of up to chunkSize
+// bytes and checks that d decodes it.
 func checkWimlib(t *testing.T, d *Decoder, src []byte, chunkSize int, level uint) {
 	t.Helper()
 	comp, err := wimlibc.CompressBlock(wimlibc.LZMS, src, chunkSize, level)
@@ -124,13 +92,93 @@ func checkWimlib(t *testing.T, d *Decoder, src []byte, chunkSize int, level uint
 	}
 }
 
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
+// update rewrites the golden chunks in TestGoldenUpdate.
+var update = flag.Bool("update", false, "rewrite testdata/*.lzms with wimlib")
+
+// goldenSpecs are the golden chunks: kind, seed, size and level, each a few
+// hundred bytes to a few KiB compressed.
+var goldenSpecs = []struct {
+	kind        string
+	seed        uint64
+	size, level int
+}{
+	{"text", 11, 2000, 50},
+	{"binary", 12, 3000, 100},
+	{"x86", 13, 4000, 50},
+	{"x86", 14, 600, 20},
+	{"count16", 3, 3000, 100},
+	{"count32", 5, 2000, 50},
+	{"image", 5, 4000, 100},
+	{"repeat", 7, 1500, 20},
+	{"zeros", 0, 1000, 50},
+	{"mixed", 9, 8000, 100},
+}
+
+// TestGoldenUpdate checks the golden chunks against wimlib's decompressor,
+// after rewriting them with its compressor if -update is given.
+func TestGoldenUpdate(t *testing.T) {
+	if *update {
+		for _, g := range goldenSpecs {
+			data, err := generated(g.kind, g.seed, g.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			comp, err := wimlibc.CompressBlock(wimlibc.LZMS, data, benchChunk, uint(g.level))
+			if err != nil || comp == nil {
+				t.Fatalf("%s: compressing: %v", g.kind, err)
+			}
+			name := fmt.Sprintf("%s-%d-%d-%d.lzms", g.kind, g.seed, g.size, g.level)
+			if err := os.WriteFile(filepath.Join("testdata", name), comp, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	return min(len(a), len(b))
+	for _, g := range goldenChunks(t) {
+		got, err := wimlibc.DecompressBlock(wimlibc.LZMS, g.comp, len(g.data), benchChunk)
+		if err != nil {
+			t.Fatalf("%s: %v", g.name, err)
+		}
+		if !bytes.Equal(got, g.data) {
+			t.Errorf("%s: wimlib decodes it differently", g.name)
+		}
+	}
+}
+
+// TestWimlibMutated decodes corrupted chunks with both decoders: whenever
+// both succeed, the outputs must be the same, and Decode must never accept
+// what wimlib rejects. Decode may reject more: streams that read past
+// their ends.
+func TestWimlibMutated(t *testing.T) {
+	d := NewDecoder()
+	z, err := wimlibc.NewDecompressor(wimlibc.LZMS, benchChunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	stricter, same := 0, 0
+	for _, g := range goldenChunks(t) {
+		buf := make([]byte, len(g.comp))
+		want := make([]byte, len(g.data))
+		for i := range g.comp {
+			for _, x := range []byte{1, 0x10, 0x80} {
+				copy(buf, g.comp)
+				buf[i] ^= x
+				wimErr := z.Decompress(want, buf)
+				got, err := d.Decode(nil, buf, len(want))
+				switch {
+				case err == nil && wimErr != nil:
+					t.Fatalf("%s: byte %d ^ %#x: Decode accepts what wimlib rejects", g.name, i, x)
+				case err != nil && wimErr == nil:
+					stricter++
+				case err == nil && !bytes.Equal(got, want):
+					t.Fatalf("%s: byte %d ^ %#x: outputs differ at %d", g.name, i, x, firstDiff(got, want))
+				case err == nil:
+					same++
+				}
+			}
+		}
+	}
+	t.Logf("%d corrupted chunks decoded alike, %d rejected only by Decode", same, stricter)
 }
 
 // benchChunk is the chunk size of non-solid LZMS resources.

@@ -33,41 +33,74 @@ func (f *x86Filter) undo(b []byte) {
 	f.advance(len(b))
 	codeAt := -x86MaxReach - 1 // last position judged to be x86 code
 	end := len(b) - x86Tail
+	// Look at 8 bytes at a time (p+8 < len(b)), visiting the bytes that
+	// may start an instruction.
 	for p := 1; p < end; {
-		// Skip to the first byte that may start an instruction, 8 bytes
-		// at a time (p+8 < len(b) here).
-		m := opcodeBytes(binary.LittleEndian.Uint64(b[p:]))
-		if m == 0 {
-			p += 8
-			continue
+		// Flag the bytes that may start one. The opcodes other than
+		// 48 and 4C have their top bit set; ASCII text has none.
+		w := binary.LittleEndian.Uint64(b[p:])
+		m := rexBytes(w)
+		if w&0x8080808080808080 != 0 {
+			m |= highOpcodeBytes(w)
 		}
-		p += bits.TrailingZeros64(m) / 8
-		if p >= end {
-			break
+		next := p + 8
+		for m != 0 {
+			q := p + bits.TrailingZeros64(m)>>3
+			if q >= end {
+				return
+			}
+			// The opcode's length, and how far after the last code
+			// position the instruction may be translated.
+			n, reach, skip := 0, x86MaxReach, 1
+			switch op := b[q : q+3]; op[0] {
+			case 0x48, 0x4C: // REX.W LEA or MOV, ModR/M ending in 101
+				if op[2]&7 == 5 && (op[1] == 0x8D || op[1] == 0x8B && op[0]&4 == 0 && op[2]&0xF0 == 0) {
+					n = 3
+				}
+			case 0xE8: // CALL rel32: common in data, so trusted less
+				n, reach = 1, x86MaxReach/2
+			case 0xE9: // JMP rel32: skipped with its operand
+				skip = 5
+			case 0xF0: // LOCK ADD [rip+disp32], imm8
+				if op[1] == 0x83 && op[2] == 0x05 {
+					n = 3
+				}
+			case 0xFF: // CALL [rip+disp32]
+				if op[1] == 0x15 {
+					n = 2
+				}
+			}
+			if n != 0 {
+				codeAt = f.translate(b, q, n, reach, codeAt)
+				skip = n + 4
+			}
+			if q+skip >= next {
+				next = q + skip
+				break
+			}
+			m &= ^uint64(0) << (8 * (q + skip - p))
 		}
-		n, reach := opcodeLen(b[p:])
-		switch {
-		case n == 0:
-			p++
-		case n < 0:
-			p -= n // skip a JMP and its operand
-		default:
-			codeAt = f.translate(b, p, n, reach, codeAt)
-			p += n + 4
-		}
+		p = next
 	}
 }
 
-// opcodeBytes flags the bytes of w (little-endian) that may be the first of
-// an instruction opcodeLen knows, setting their top bits: 48 or 4C, E8 or
-// E9, and F0 to FF. Only the lowest flag is sure to be right; the bytes
-// above it may be flagged wrongly, as borrows run upwards.
-func opcodeBytes(w uint64) uint64 {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	rex := w&(0xFB*ones) ^ 0x48*ones // zero bytes: 48 or 4C
-	rel := w&(0xFE*ones) ^ 0xE8*ones // E8 or E9
-	grp := w&(0xF0*ones) ^ 0xF0*ones // F0 to FF
-	return (rex-ones)&^rex&highs | (rel-ones)&^rel&highs | (grp-ones)&^grp&highs
+// rexBytes flags the bytes of w (little-endian) that are 48 or 4C, setting
+// their top bits.
+func rexBytes(w uint64) uint64 {
+	return zeroBytes(w&0xFBFBFBFBFBFBFBFB ^ 0x4848484848484848)
+}
+
+// highOpcodeBytes flags the bytes of w that are E8, E9, F0 or FF.
+func highOpcodeBytes(w uint64) uint64 {
+	return zeroBytes(w&0xFEFEFEFEFEFEFEFE^0xE8E8E8E8E8E8E8E8) |
+		zeroBytes(w^0xF0F0F0F0F0F0F0F0) | zeroBytes(^w)
+}
+
+// zeroBytes sets the top bit of each byte of x that is zero, and clears the
+// others.
+func zeroBytes(x uint64) uint64 {
+	const low7 = 0x7F7F7F7F7F7F7F7F
+	return ^(x&low7 + low7 | x) &^ low7
 }
 
 // advance picks the base for a chunk of size bytes, clearing the table only
@@ -83,32 +116,6 @@ func (f *x86Filter) advance(size int) {
 		next = 0
 	}
 	f.next = int32(next)
-}
-
-// opcodeLen returns the length of a translatable instruction's opcode at the
-// start of b (which holds at least 3 bytes) and how far after the last code
-// position it may be translated; 0 if there is none, and -5 for a JMP, which
-// is skipped whole.
-func opcodeLen(b []byte) (n, reach int) {
-	switch b[0] {
-	case 0xE8: // CALL rel32: common in data, so trusted less
-		return 1, x86MaxReach / 2
-	case 0xE9: // JMP rel32
-		return -5, 0
-	case 0xFF: // CALL [rip+disp32]
-		if b[1] == 0x15 {
-			return 2, x86MaxReach
-		}
-	case 0xF0: // LOCK ADD [rip+disp32], imm8
-		if b[1] == 0x83 && b[2] == 0x05 {
-			return 3, x86MaxReach
-		}
-	case 0x48, 0x4C: // REX.W LEA or MOV with a ModR/M byte ending in 101
-		if b[2]&7 == 5 && (b[1] == 0x8D || b[1] == 0x8B && b[0]&4 == 0 && b[2]&0xF0 == 0) {
-			return 3, x86MaxReach
-		}
-	}
-	return 0, 0
 }
 
 // translate handles the instruction at p with an n-byte opcode followed by a

@@ -85,6 +85,15 @@ type Variant struct {
 // Solid reports whether the variant writes solid resources.
 func (v Variant) Solid() bool { return slices.Contains(v.Flags, "--solid") }
 
+// Version returns the WIM version wimlib writes for the variant: 0xe00 for
+// solid resources or LZMS, else 0x10d00.
+func (v Variant) Version() uint32 {
+	if v.Solid() || slices.Contains(v.Flags, "--compress=lzms") {
+		return 0xe00
+	}
+	return 0x10d00
+}
+
 // WimlibVariants are the captures the interop tests ask wimlib-imagex for:
 // every codec it writes, chunk sizes other than the default, and solid
 // resources whose codec differs from the WIM's own.
@@ -97,4 +106,8 @@ var WimlibVariants = []Variant{
 	{"lzx-2m", []string{"--compress=lzx", "--chunk-size=2097152"}},
 	{"solid-xpress", []string{"--compress=lzx", "--solid", "--solid-compress=xpress", "--solid-chunk-size=16384"}},
 	{"solid-lzx", []string{"--compress=xpress", "--solid", "--solid-compress=lzx", "--solid-chunk-size=65536"}},
+	{"lzms", []string{"--compress=lzms"}},
+	{"lzms-1m", []string{"--compress=lzms", "--chunk-size=1048576"}},
+	{"solid-lzms", []string{"--solid"}},
+	{"solid-lzms-small", []string{"--solid", "--solid-chunk-size=65536"}},
 }

@@ -1,0 +1,53 @@
+package lzms
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// fuzzMaxSize caps the chunk sizes FuzzDecode tries, so that garbage input
+// that decodes to a long run of literals stays quick.
+const fuzzMaxSize = 1 << 20
+
+// FuzzDecode feeds arbitrary chunks and sizes to Decode: it must not panic,
+// must return exactly size bytes or an error wrapping ErrCorrupt, must leave
+// dst's existing bytes alone and must not allocate when dst has room.
+func FuzzDecode(f *testing.F) {
+	for _, g := range goldenChunks(f) {
+		n := uint32(len(g.data))
+		f.Add(g.comp, n)
+		f.Add(g.comp, n+1)
+		f.Add(g.comp, n/2)
+		f.Add(g.comp[:len(g.comp)-2], n)
+	}
+	f.Add([]byte{0, 0, 0, 0}, uint32(1))
+	f.Add([]byte{0xFF, 0xFF, 0xFF, 0xFF, 0, 0}, uint32(2))
+	f.Add(make([]byte, 64), uint32(300))
+	f.Add([]byte{}, uint32(0))
+	d := NewDecoder()
+	prefix := []byte("prefix")
+	f.Fuzz(func(t *testing.T, src []byte, size32 uint32) {
+		size := int(size32 % (fuzzMaxSize + 1))
+		dst := append(make([]byte, 0, len(prefix)+size), prefix...)
+		out, err := d.Decode(dst, src, size)
+		if !bytes.Equal(out[:len(prefix)], prefix) {
+			t.Fatal("Decode changed dst's existing bytes")
+		}
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			if len(out) != len(prefix) {
+				t.Fatalf("failed Decode returned %d bytes", len(out)-len(prefix))
+			}
+			return
+		}
+		if len(out) != len(prefix)+size {
+			t.Fatalf("Decode returned %d bytes, want %d", len(out)-len(prefix), size)
+		}
+		if cap(out) != cap(dst) {
+			t.Fatal("Decode allocated though dst had room")
+		}
+	})
+}
