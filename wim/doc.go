@@ -58,13 +58,13 @@
 //     a metadata resource at 1 GiB, chunk tables are read 4096 entries at a
 //     time, and nothing larger than the file is read. Every stream read is
 //     checked against its SHA-1 at its end.
-//   - The Reader reads none, XPRESS, LZX (chunk sizes 32 KiB to 2 MiB) and
-//     solid resources (version 0xe00) in any of these codecs, whatever the
-//     header's codec. A blob in a solid resource is read by decompressing
+//   - The Reader reads none, XPRESS, LZX (chunk sizes 32 KiB to 2 MiB), LZMS
+//     and solid resources (version 0xe00, DISM's ESD and wimlib's --solid) in
+//     any of these codecs, whatever the header's codec. A blob in a solid resource is read by decompressing
 //     only the chunks it spans; the Reader keeps recently decompressed solid
 //     chunks (up to 128 MiB besides the latest, see chunk_cache.go), since
 //     many small blobs share one chunk.
-//   - Not supported yet (errors wrap ErrUnsupported): LZMS chunks, writing
-//     solid resources, appending to a WIM that has them, split and pipable
-//     WIMs.
+//   - Not supported yet (errors wrap ErrUnsupported): writing LZMS or solid
+//     resources, appending to a WIM that has them (wimsnap optimize rewrites
+//     such a WIM in XPRESS or LZX first), split and pipable WIMs.
 package wim

@@ -16,8 +16,9 @@ const optimizeHelp = `
 Rewrite WIMFILE, keeping its images, in the codec --compress names (by
 default the one it has): every stream is read, checked against its SHA-1
 and compressed again, and streams no image uses are dropped. This turns a
-DISM or wimlib WIM in any codec wimsnap reads (LZX, solid resources) into
-one it writes (none, xpress, lzx), like 'wimlib-imagex optimize --recompress'.
+DISM or wimlib WIM in any codec wimsnap reads (LZX, LZMS, solid ESD-style
+resources) into one it writes (none, xpress, lzx), like 'wimlib-imagex
+optimize --recompress'.
 
 The new WIM is written beside WIMFILE and renamed over it only when it is
 complete: an interrupted or failed run leaves WIMFILE as it was. Image
