@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -220,6 +221,42 @@ func TestHostileSolid(t *testing.T) {
 		damage(b)
 		if err := readAll(b); !errors.Is(err, ErrFormat) && !errors.Is(err, ErrChecksum) {
 			t.Errorf("%s: got %v, want ErrFormat or ErrChecksum", name, err)
+		}
+	}
+}
+
+// TestFlippedByteWimlib flips a byte in the middle of every resource of
+// wimlib's LZX, LZMS and solid WIMs: verifying reports a checksum or format
+// error that names a stream.
+func TestFlippedByteWimlib(t *testing.T) {
+	for _, name := range []string{"wimlib-lzx.wim", "wimlib-lzms.wim", "wimlib-solid-lzms.wim", "wimlib-solid-lzx.wim"} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mids := map[int64]bool{}
+		for _, bl := range r.blobs {
+			if s := bl.solid; s != nil {
+				mids[s.dataStart()+(s.entry.offset+s.entry.storedSize-s.dataStart())/2] = true
+			} else {
+				mids[bl.res.offset+bl.res.storedSize/2] = true
+			}
+		}
+		for mid := range mids {
+			bad := bytes.Clone(b)
+			bad[mid] ^= 0x40
+			r2, err := NewReader(bytes.NewReader(bad), int64(len(bad)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r2.Verify(nil)
+			if !errors.Is(err, ErrChecksum) && !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "blob ") {
+				t.Errorf("%s: flipped byte at %d: %v", name, mid, err)
+			}
 		}
 	}
 }

@@ -33,8 +33,8 @@ func FuzzRoundTrip(f *testing.F) {
 }
 
 // FuzzDecode feeds arbitrary chunks to Decode: it must not panic, must
-// return exactly size bytes or an error wrapping ErrCorrupt, and must leave
-// dst's existing bytes alone.
+// return exactly size bytes or an error wrapping ErrCorrupt, must leave
+// dst's existing bytes alone, and must not allocate when dst has room.
 func FuzzDecode(f *testing.F) {
 	e, _ := NewEncoder(MinChunkSize)
 	for _, src := range [][]byte{
@@ -69,6 +69,10 @@ func FuzzDecode(f *testing.F) {
 		}
 		if len(out) != len(prefix)+size {
 			t.Fatalf("Decode returned %d bytes, want %d", len(out)-len(prefix), size)
+		}
+		// With room in dst, decoding allocates nothing, whatever the input.
+		if n := testing.AllocsPerRun(1, func() { _, _ = d.Decode(dst[:len(prefix)], src, size) }); n != 0 {
+			t.Fatalf("Decode allocated %v times", n)
 		}
 	})
 }
