@@ -7,21 +7,28 @@ import "sync"
 // resource are small and many share a chunk, so without the cache each would
 // decompress its chunk again; readers that go through the blobs in order
 // (see Reader.SolidOrder) need only the chunk they are in and the next,
-// which is decompressed ahead of them.
+// which is decompressed ahead of them when chunks are at most
+// maxPrefetchChunk bytes. Larger ones (LZMS's 64 MiB) are decompressed when
+// first needed, into the buffer of a chunk no reader holds any more, so that
+// reading a solid WIM in order needs about two chunks of memory.
 const (
-	solidCacheChunks = 3
-	solidCacheBytes  = 128 << 20
+	solidCacheChunks = 2
+	solidCacheBytes  = 32 << 20
+	maxPrefetchChunk = 16 << 20
+	maxFreeBuffers   = 2
 )
 
 // chunkCache holds recently decompressed chunks of solid resources. It is
 // safe for concurrent use; a chunk several readers want at once is
 // decompressed once. The slices it returns are shared and must not be
-// written.
+// written; each comes with a chunkRef to release when the reader is done
+// with it, after which its buffer may be reused.
 type chunkCache struct {
 	mu      sync.Mutex
 	entries map[cacheKey]*cacheEntry
 	order   []cacheKey // least recently used first
-	bytes   int64
+	bytes   int64      // of counted entries
+	free    [][]byte   // buffers of evicted chunks no reader holds
 }
 
 type cacheKey struct {
@@ -29,67 +36,67 @@ type cacheKey struct {
 	chunk int64
 }
 
+// cacheEntry is one chunk; the fields after err are guarded by the cache's
+// mu.
 type cacheEntry struct {
 	ready   chan struct{} // closed once data or err is set
 	data    []byte
 	err     error
-	counted bool // data is in bytes (guarded by the cache's mu)
+	refs    int  // readers holding data
+	cached  bool // in entries
+	counted bool // data is in bytes
 }
 
-// get returns chunk k of s, calling load to decompress it when it is not
-// cached. A failed load is not cached.
-func (c *chunkCache) get(s *solidRes, k int64, load func() ([]byte, error)) ([]byte, error) {
+// chunkRef is a reader's hold on a cached chunk.
+type chunkRef struct {
+	c *chunkCache
+	e *cacheEntry
+}
+
+// release ends the hold; releasing the zero chunkRef does nothing.
+func (r chunkRef) release() {
+	if r.e == nil {
+		return
+	}
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	r.e.refs--
+	r.c.recycle(r.e)
+}
+
+// get returns chunk k of s, which expands to size bytes, calling load to
+// decompress it when it is not cached. A failed load is not cached.
+func (c *chunkCache) get(s *solidRes, k, size int64, load func() ([]byte, error)) ([]byte, chunkRef, error) {
 	key := cacheKey{s, k}
 	c.mu.Lock()
 	if c.entries == nil {
 		c.entries = map[cacheKey]*cacheEntry{}
 	}
 	if e, ok := c.entries[key]; ok {
+		e.refs++
 		c.touch(key)
 		c.mu.Unlock()
 		<-e.ready
-		return e.data, e.err
+		ref := chunkRef{c, e}
+		if e.err != nil {
+			ref.release()
+			return nil, chunkRef{}, e.err
+		}
+		return e.data, ref, nil
 	}
-	e := &cacheEntry{ready: make(chan struct{})}
+	// Make room first, so that a chunk no reader holds lends its buffer.
+	c.evict(size, true)
+	e := &cacheEntry{ready: make(chan struct{}), refs: 1, cached: true}
 	c.entries[key] = e
 	c.order = append(c.order, key)
 	c.mu.Unlock()
 
-	e.data, e.err = load()
-	close(e.ready)
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.finish(key, e, load)
 	if e.err != nil {
-		c.remove(key)
-		return nil, e.err
+		chunkRef{c, e}.release()
+		return nil, chunkRef{}, e.err
 	}
-	e.counted = true
-	c.bytes += int64(len(e.data))
-	c.evict()
-	return e.data, nil
-}
-
-// touch moves key to the most recently used end.
-func (c *chunkCache) touch(key cacheKey) {
-	for i, k := range c.order {
-		if k == key {
-			copy(c.order[i:], c.order[i+1:])
-			c.order[len(c.order)-1] = key
-			return
-		}
-	}
-}
-
-// remove drops key from the cache.
-func (c *chunkCache) remove(key cacheKey) {
-	delete(c.entries, key)
-	for i, k := range c.order {
-		if k == key {
-			c.order = append(c.order[:i], c.order[i+1:]...)
-			return
-		}
-	}
+	return e.data, chunkRef{c, e}, nil
 }
 
 // prefetch starts decompressing chunk k of s in the background unless it is
@@ -105,32 +112,102 @@ func (c *chunkCache) prefetch(s *solidRes, k int64, load func() ([]byte, error))
 	if _, ok := c.entries[key]; ok {
 		return
 	}
-	e := &cacheEntry{ready: make(chan struct{})}
+	e := &cacheEntry{ready: make(chan struct{}), cached: true}
 	c.entries[key] = e
 	c.order = append(c.order, key)
-	go func() {
-		e.data, e.err = load()
-		close(e.ready)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if e.err != nil {
-			c.remove(key)
-			return
-		}
-		e.counted = true
-		c.bytes += int64(len(e.data))
-		c.evict()
-	}()
+	go c.finish(key, e, load)
 }
 
-// evict drops the least recently used finished chunks while the cache holds
-// more than solidCacheChunks or, besides the newest, solidCacheBytes.
-func (c *chunkCache) evict() {
-	for i := 0; (c.bytes > solidCacheBytes || len(c.order) > solidCacheChunks) && i < len(c.order)-1; {
-		key := c.order[i]
-		if e := c.entries[key]; e.counted {
+// finish runs load for entry e and accounts for its result.
+func (c *chunkCache) finish(key cacheKey, e *cacheEntry, load func() ([]byte, error)) {
+	data, err := load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.data, e.err = data, err
+	close(e.ready)
+	if err != nil {
+		c.remove(key)
+		return
+	}
+	e.counted = true
+	c.bytes += int64(len(data))
+	c.evict(0, false)
+}
+
+// buffer returns a free buffer of at least size bytes, or nil.
+func (c *chunkCache) buffer(size int64) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, b := range c.free {
+		if int64(cap(b)) >= size {
+			c.free = append(c.free[:i], c.free[i+1:]...)
+			return b[:0]
+		}
+	}
+	return nil
+}
+
+// touch moves key to the most recently used end.
+func (c *chunkCache) touch(key cacheKey) {
+	for i, k := range c.order {
+		if k == key {
+			copy(c.order[i:], c.order[i+1:])
+			c.order[len(c.order)-1] = key
+			return
+		}
+	}
+}
+
+// remove drops key from the cache; its buffer is recycled once no reader
+// holds it.
+func (c *chunkCache) remove(key cacheKey) {
+	e := c.entries[key]
+	delete(c.entries, key)
+	for i, k := range c.order {
+		if k == key {
+			c.order = append(c.order[:i], c.order[i+1:]...)
+			break
+		}
+	}
+	if e != nil {
+		if e.counted {
 			c.bytes -= int64(len(e.data))
-			c.remove(key)
+			e.counted = false
+		}
+		e.cached = false
+		c.recycle(e)
+	}
+}
+
+// recycle keeps the buffer of an entry that is out of the cache and held by
+// no reader for the next decompression.
+func (c *chunkCache) recycle(e *cacheEntry) {
+	if e.cached || e.refs > 0 || e.data == nil {
+		return
+	}
+	if len(c.free) < maxFreeBuffers {
+		c.free = append(c.free, e.data)
+	}
+	e.data = nil
+}
+
+// evict drops the least recently used finished chunks while the cache,
+// with a chunk of incoming more bytes to come when adding, holds more than
+// solidCacheChunks or, beyond its newest, solidCacheBytes. Unless adding,
+// the newest chunk always stays.
+func (c *chunkCache) evict(incoming int64, adding bool) {
+	keep := 1
+	extra := 0
+	if adding {
+		keep, extra = 0, 1
+	}
+	for i := 0; i < len(c.order)-keep; {
+		over := len(c.order)+extra > solidCacheChunks || c.bytes+incoming > solidCacheBytes
+		if !over {
+			return
+		}
+		if e := c.entries[c.order[i]]; e.counted {
+			c.remove(c.order[i])
 		} else {
 			i++ // still loading
 		}

@@ -169,6 +169,7 @@ func (s *streamReader) openSolid() error {
 // solid resource's chunks.
 func (s *streamReader) readSolid(p []byte) (int, error) {
 	if len(s.view) == 0 {
+		s.releaseChunk()
 		data, err := s.solidChunk()
 		if err != nil {
 			return 0, err
@@ -180,18 +181,25 @@ func (s *streamReader) readSolid(p []byte) (int, error) {
 	return n, nil
 }
 
+// releaseChunk lets go of the current solid chunk.
+func (s *streamReader) releaseChunk() {
+	s.held.release()
+	s.held, s.view = chunkRef{}, nil
+}
+
 // solidChunk returns chunk s.next of the solid resource, decompressed,
-// through the Reader's cache, and advances s.next.
+// through the Reader's cache, holds it, and advances s.next.
 func (s *streamReader) solidChunk() ([]byte, error) {
 	sr, k := s.solid, s.next
 	if k >= sr.n {
 		return nil, fmt.Errorf("%w: blob %x runs past the end of its solid resource at offset %d", ErrFormat, s.b.hash, sr.entry.offset)
 	}
-	data, err := s.r.cache.get(sr, k, func() ([]byte, error) { return s.r.decodeSolidChunk(sr, k) })
+	data, ref, err := s.r.cache.get(sr, k, sr.chunkLen(k), func() ([]byte, error) { return s.r.decodeSolidChunk(sr, k) })
 	if err != nil {
 		return nil, fmt.Errorf("blob %x: %w", s.b.hash, err)
 	}
-	if next := k + 1; next < sr.n {
+	s.held = ref
+	if next := k + 1; next < sr.n && sr.chunkSize <= maxPrefetchChunk {
 		s.r.cache.prefetch(sr, next, func() ([]byte, error) { return s.r.decodeSolidChunk(sr, next) })
 	}
 	s.next++
@@ -202,8 +210,12 @@ func (s *streamReader) solidChunk() ([]byte, error) {
 func (r *Reader) decodeSolidChunk(sr *solidRes, k int64) ([]byte, error) {
 	r.solidDecoded.Add(1)
 	off, stored, size := sr.chunk(k)
+	buf := r.cache.buffer(size)
+	if buf == nil {
+		buf = make([]byte, 0, size)
+	}
 	if stored == size {
-		out := make([]byte, size)
+		out := buf[:size]
 		if _, err := r.ra.ReadAt(out, off); err != nil {
 			return nil, fmt.Errorf("%w: solid resource at offset %d: reading chunk %d at offset %d: %w", ErrFormat, sr.entry.offset, k, off, err)
 		}
@@ -218,7 +230,7 @@ func (r *Reader) decodeSolidChunk(sr *solidRes, k int64) ([]byte, error) {
 	if _, err := r.ra.ReadAt(in, off); err != nil {
 		return nil, fmt.Errorf("%w: solid resource at offset %d: reading chunk %d at offset %d: %w", ErrFormat, sr.entry.offset, k, off, err)
 	}
-	out, err := cs.dec.Decode(make([]byte, 0, size), in, int(size))
+	out, err := cs.dec.Decode(buf, in, int(size))
 	if err != nil {
 		if errors.Is(err, ErrUnsupported) {
 			return nil, err

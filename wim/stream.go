@@ -47,6 +47,7 @@ type streamReader struct {
 	table       *chunkTable       // compressed resource
 	solid       *solidRes         // solid resource
 	view        []byte            // unread part of the current solid chunk (shared)
+	held        chunkRef          // the hold on the chunk view is part of
 	next        int64             // next chunk index
 	*chunkState                   // decoder and buffers, pooled by the Reader
 	pos         int
@@ -188,6 +189,7 @@ func (s *streamReader) finish() error {
 
 // Close releases the reader's decoder and buffers. It never fails.
 func (s *streamReader) Close() error {
+	s.releaseChunk()
 	if s.chunkState != nil {
 		s.r.putChunkState(s.chunkState)
 		s.chunkState = nil
