@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/internal/codectest"
 )
 
 // Golden chunks: testdata/KIND-SEED-SIZE-LEVEL.lzms holds the input that
@@ -69,7 +71,7 @@ func TestGolden(t *testing.T) {
 					t.Fatalf("Decode: %v", err)
 				}
 				if string(got[:6]) != "prefix" || !bytes.Equal(got[6:], g.data) {
-					t.Fatalf("decoded chunk differs at byte %d", firstDiff(got[6:], g.data))
+					t.Fatalf("decoded chunk differs at byte %d", codectest.FirstDiff(got[6:], g.data))
 				}
 			}
 		})
@@ -153,13 +155,4 @@ func decodeOrCorrupt(t *testing.T, d *Decoder, out, src []byte, size int) []byte
 		t.Fatalf("Decode returned %d bytes, want %d", len(got), size)
 	}
 	return got
-}
-
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/wim/internal/codectest"
 	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 )
 
@@ -231,7 +232,7 @@ func TestX86Filter(t *testing.T) {
 				f.next = math.MaxInt32 - int32(n/2) // force a reset
 			}
 			f.undo(got)
-			if d := firstDiff(got, want); d != len(want) {
+			if d := codectest.FirstDiff(got, want); d != len(want) {
 				t.Fatalf("%s, %d bytes: differs at %d", kind, n, d)
 			}
 			if !bytes.Equal(got, data) {

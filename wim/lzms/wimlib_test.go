@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/wim/internal/codectest"
 	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 	"github.com/wimsnap/wimsnap/wim/internal/wimlibc"
 )
@@ -88,7 +89,7 @@ func checkWimlib(t *testing.T, d *Decoder, src []byte, chunkSize int, level uint
 		t.Fatalf("Decode: %v", err)
 	}
 	if !bytes.Equal(got[1:], src) || got[0] != 'x' {
-		t.Fatalf("decoded chunk differs at byte %d", firstDiff(got[1:], src))
+		t.Fatalf("decoded chunk differs at byte %d", codectest.FirstDiff(got[1:], src))
 	}
 }
 
@@ -171,7 +172,7 @@ func TestWimlibMutated(t *testing.T) {
 				case err != nil && wimErr == nil:
 					stricter++
 				case err == nil && !bytes.Equal(got, want):
-					t.Fatalf("%s: byte %d ^ %#x: outputs differ at %d", g.name, i, x, firstDiff(got, want))
+					t.Fatalf("%s: byte %d ^ %#x: outputs differ at %d", g.name, i, x, codectest.FirstDiff(got, want))
 				case err == nil:
 					same++
 				}

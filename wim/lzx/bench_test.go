@@ -1,33 +1,13 @@
 package lzx
 
 import (
-	"sync"
 	"testing"
 
-	"github.com/wimsnap/wimsnap/wim/internal/corpus"
+	"github.com/wimsnap/wimsnap/wim/internal/codectest"
 )
 
-var (
-	benchOnce           sync.Once
-	benchText, benchBin []byte
-)
-
-// benchData returns about 4 MiB each of text (C headers, else generated)
-// and executables (else generated binary-like data).
-func benchData() (text, bin []byte) {
-	benchOnce.Do(func() {
-		const n = 4 << 20
-		benchText = corpus.Files("/usr/include", n)
-		if len(benchText) < n {
-			benchText = append(benchText, corpus.Text(41, n-len(benchText))...)
-		}
-		benchBin = corpus.Files("/usr/bin", n)
-		if len(benchBin) < n {
-			benchBin = append(benchBin, corpus.Binary(42, n-len(benchBin))...)
-		}
-	})
-	return benchText, benchBin
-}
+// benchData returns the benchmark inputs: 4 MiB of text and of binaries.
+func benchData() (text, bin []byte) { return codectest.BenchData() }
 
 const benchChunk = 32768 // WIM's LZX chunk size
 

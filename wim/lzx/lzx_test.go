@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/wim/internal/codectest"
 	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 )
 
@@ -14,32 +15,7 @@ import (
 // the compressed form.
 func roundTrip(t testing.TB, e *Encoder, d *Decoder, src []byte) []byte {
 	t.Helper()
-	prefix := []byte("prefix")
-	comp := e.Encode(prefix, src)
-	if !bytes.Equal(comp[:len(prefix)], prefix) {
-		t.Fatal("Encode changed dst's existing bytes")
-	}
-	comp = comp[len(prefix):]
-	got, err := d.Decode(prefix, comp, len(src))
-	if err != nil {
-		t.Fatalf("Decode of %d-byte chunk (%d compressed): %v", len(src), len(comp), err)
-	}
-	if !bytes.Equal(got[:len(prefix)], prefix) {
-		t.Fatal("Decode changed dst's existing bytes")
-	}
-	if got = got[len(prefix):]; !bytes.Equal(got, src) {
-		t.Fatalf("round trip of %d bytes differs at byte %d", len(src), firstDiff(got, src))
-	}
-	return comp
-}
-
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
+	return codectest.RoundTrip(t, e.Encode, d.Decode, src)
 }
 
 // inputs returns named test chunks of up to n bytes.

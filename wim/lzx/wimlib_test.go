@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/wim/internal/codectest"
 	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 	"github.com/wimsnap/wimsnap/wim/internal/wimlibc"
 )
@@ -56,7 +57,7 @@ func TestWimlibDecode(t *testing.T) {
 							t.Fatalf("Decode: %v", err)
 						}
 						if !bytes.Equal(got[1:], src) || got[0] != 'x' {
-							t.Fatalf("decoded chunk differs at byte %d", firstDiff(got[1:], src))
+							t.Fatalf("decoded chunk differs at byte %d", codectest.FirstDiff(got[1:], src))
 						}
 					})
 				}
@@ -81,7 +82,7 @@ func TestWimlibDecodesOurs(t *testing.T) {
 					t.Fatalf("%d/%s/%d: wimlib: %v", chunkSize, name, n, err)
 				}
 				if !bytes.Equal(got, src) {
-					t.Fatalf("%d/%s/%d: wimlib's decoding differs at byte %d", chunkSize, name, n, firstDiff(got, src))
+					t.Fatalf("%d/%s/%d: wimlib's decoding differs at byte %d", chunkSize, name, n, codectest.FirstDiff(got, src))
 				}
 			}
 		}

@@ -1,34 +1,14 @@
 package xpress
 
 import (
-	"sync"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/wim/internal/codectest"
 	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 )
 
-var (
-	benchOnce           sync.Once
-	benchText, benchBin []byte
-)
-
-// benchData returns about 4 MiB each of text-like data (C headers or
-// documentation, else generated) and binary-like data (executables, else
-// generated).
-func benchData() (text, bin []byte) {
-	benchOnce.Do(func() {
-		const n = 4 << 20
-		benchText = corpus.Files("/usr/include", n)
-		if len(benchText) < n {
-			benchText = append(benchText, corpus.Text(41, n-len(benchText))...)
-		}
-		benchBin = corpus.Files("/usr/bin", n)
-		if len(benchBin) < n {
-			benchBin = append(benchBin, corpus.Binary(42, n-len(benchBin))...)
-		}
-	})
-	return benchText, benchBin
-}
+// benchData returns the benchmark inputs: 4 MiB of text and of binaries.
+func benchData() (text, bin []byte) { return codectest.BenchData() }
 
 const benchChunk = 32768 // the WIM default XPRESS chunk size
 

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/wim/internal/codectest"
 	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 	"github.com/wimsnap/wimsnap/wim/internal/wimlibc"
 )
@@ -104,7 +105,7 @@ func TestWimlibInterop(t *testing.T) {
 				t.Fatalf("chunk %d (%s): decoding wimlib's output: %v", i, c.name, err)
 			}
 			if !bytes.Equal(got, c.data) {
-				t.Fatalf("chunk %d (%s): decoding wimlib's output differs at %d", i, c.name, firstDiff(got, c.data))
+				t.Fatalf("chunk %d (%s): decoding wimlib's output differs at %d", i, c.name, codectest.FirstDiff(got, c.data))
 			}
 		}
 		oc := e.Encode(nil, c.data)
@@ -117,7 +118,7 @@ func TestWimlibInterop(t *testing.T) {
 			t.Fatalf("chunk %d (%s): wimlib rejects our output: %v", i, c.name, err)
 		}
 		if !bytes.Equal(got, c.data) {
-			t.Fatalf("chunk %d (%s): wimlib decodes our output differently at %d", i, c.name, firstDiff(got, c.data))
+			t.Fatalf("chunk %d (%s): wimlib decodes our output differently at %d", i, c.name, codectest.FirstDiff(got, c.data))
 		}
 	}
 	t.Logf("%d chunks: %d compressed by wimlib decoded by us, %d compressed by us decoded by wimlib", len(all), theirs, ours)

@@ -7,39 +7,15 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/wim/internal/codectest"
 	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 )
 
-// roundTrip encodes src, checks the result decodes back to src and returns
+// roundTrip encodes src with e, checks that d decodes it back and returns
 // the compressed form.
 func roundTrip(t testing.TB, e *Encoder, d *Decoder, src []byte) []byte {
 	t.Helper()
-	prefix := []byte("prefix")
-	comp := e.Encode(prefix, src)
-	if !bytes.Equal(comp[:len(prefix)], prefix) {
-		t.Fatalf("Encode changed dst's existing bytes")
-	}
-	comp = comp[len(prefix):]
-	got, err := d.Decode(prefix, comp, len(src))
-	if err != nil {
-		t.Fatalf("Decode of %d-byte chunk (%d compressed): %v", len(src), len(comp), err)
-	}
-	if !bytes.Equal(got[:len(prefix)], prefix) {
-		t.Fatalf("Decode changed dst's existing bytes")
-	}
-	if got = got[len(prefix):]; !bytes.Equal(got, src) {
-		t.Fatalf("round trip of %d bytes differs at byte %d", len(src), firstDiff(got, src))
-	}
-	return comp
-}
-
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
+	return codectest.RoundTrip(t, e.Encode, d.Decode, src)
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -299,7 +275,7 @@ func TestDecodeHandBuilt(t *testing.T) {
 				t.Fatalf("len %d lead %d: %v", mlen, lead, err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Fatalf("len %d lead %d: differs at %d", mlen, lead, firstDiff(got, want))
+				t.Fatalf("len %d lead %d: differs at %d", mlen, lead, codectest.FirstDiff(got, want))
 			}
 		}
 	}
@@ -441,7 +417,7 @@ func TestDecodePadded(t *testing.T) {
 				t.Fatalf("input %d, %d bytes padding: %v", i, pad, err)
 			}
 			if !bytes.Equal(got, src) {
-				t.Fatalf("input %d, %d bytes padding: differs at %d", i, pad, firstDiff(got, src))
+				t.Fatalf("input %d, %d bytes padding: differs at %d", i, pad, codectest.FirstDiff(got, src))
 			}
 		}
 	}
