@@ -226,6 +226,7 @@ func compressSet(data []byte) benchSet {
 }
 
 func benchDecode(b *testing.B, name string) {
+	b.Helper()
 	s := benchChunks()[name]
 	d := NewDecoder()
 	out := make([]byte, 0, benchChunk)
@@ -241,6 +242,7 @@ func benchDecode(b *testing.B, name string) {
 }
 
 func benchWimlibDecode(b *testing.B, name string) {
+	b.Helper()
 	s := benchChunks()[name]
 	z, err := wimlibc.NewDecompressor(wimlibc.LZMS, benchChunk)
 	if err != nil {

@@ -12,11 +12,11 @@ import (
 	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 )
 
-// Encoder and Decoder are a codec's Encode and Decode methods.
-type (
-	Encoder func(dst, src []byte) []byte
-	Decoder func(dst, src []byte, size int) ([]byte, error)
-)
+// Encoder is a codec's Encode method.
+type Encoder func(dst, src []byte) []byte
+
+// Decoder is a codec's Decode method.
+type Decoder func(dst, src []byte, size int) ([]byte, error)
 
 // FirstDiff returns the index of the first byte where a and b differ, or the
 // shorter length.
