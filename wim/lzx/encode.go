@@ -23,6 +23,7 @@ type Encoder struct {
 	chunkSize int
 	win       []byte   // the chunk after E8 translation, plus winPad bytes
 	head      []uint32 // hash chain heads, positions plus one
+	head3     []uint32 // latest position of each 3-byte hash, plus one
 	prev      []uint32 // hash chain links
 	items     []item
 	cost      costs
@@ -59,6 +60,7 @@ func NewEncoder(chunkSize int) (*Encoder, error) {
 		chunkSize: chunkSize,
 		win:       make([]byte, chunkSize+winPad),
 		head:      make([]uint32, 1<<hashBits),
+		head3:     make([]uint32, 1<<hash3Bits),
 		prev:      make([]uint32, chunkSize),
 		sums:      make([]uint32, chunkSize+1),
 		matchAt:   make([]uint32, chunkSize+1),

@@ -35,7 +35,8 @@ type node struct {
 // the matches at p) for the n window bytes.
 func (e *Encoder) findMatches(n int) {
 	clear(e.head)
-	w, head, prev := e.win, e.head, e.prev
+	clear(e.head3)
+	w, head, prev, head3 := e.win, e.head, e.prev, e.head3
 	ms := e.matches[:0]
 	at := e.matchAt[:n+1]
 	for p := 0; p < n; p++ {
@@ -43,25 +44,34 @@ func (e *Encoder) findMatches(n int) {
 		if p+minLZLen > n {
 			continue
 		}
-		v := load32(w, p) & 0xFFFFFF
-		h := hash3(v)
+		// Bytes past the chunk's end read as zeros: a match found
+		// through them is cut to maxLen.
+		v := load32(w, p)
+		h, h3 := hash4(v), hash3(v&0xFFFFFF)
 		cp := int(head[h])
 		prev[p] = uint32(cp)
 		head[h] = uint32(p + 1)
+		c3 := int(head3[h3])
+		head3[h3] = uint32(p + 1)
 		maxLen := min(maxMatch, n-p)
 		best := minLZLen - 1
-		for depth := chainDepth; cp != 0 && depth > 0; depth-- {
+		if c3 != 0 && load32(w, c3-1)&0xFFFFFF == v&0xFFFFFF {
+			// The latest position sharing 3 bytes: the nearest 3-byte
+			// match, which the 4-byte chains may not hold.
+			if l := matchLen(w, c3-1, p, maxLen); l >= minLZLen {
+				best = l
+				ms = append(ms, match{uint32(l), uint32(p - c3 + 1)})
+			}
+		}
+		for depth := chainDepth; cp != 0 && depth > 0 && best < maxLen && best < niceLen; depth-- {
 			q := cp - 1
 			cp = int(prev[q])
-			if w[q+best] != w[p+best] || load32(w, q)&0xFFFFFF != v {
+			if w[q+best] != w[p+best] || load32(w, q) != v {
 				continue
 			}
 			if l := matchLen(w, q, p, maxLen); l > best {
 				best = l
 				ms = append(ms, match{uint32(l), uint32(p - q)})
-				if l >= niceLen || l == maxLen {
-					break
-				}
 			}
 		}
 		if best >= longMatch {
@@ -69,9 +79,11 @@ func (e *Encoder) findMatches(n int) {
 			for q := p + 1; q < p+best; q++ {
 				at[q] = uint32(len(ms))
 				if q+minLZLen <= n {
-					h := hash3(load32(w, q) & 0xFFFFFF)
+					v := load32(w, q)
+					h := hash4(v)
 					prev[q] = head[h]
 					head[h] = uint32(q + 1)
+					head3[hash3(v&0xFFFFFF)] = uint32(q + 1)
 				}
 			}
 			p += best - 1

@@ -10,6 +10,7 @@ import (
 // offsets at every position, where 2 bytes already pay.
 const (
 	hashBits   = 15
+	hash3Bits  = 14
 	chainDepth = 32  // chain entries the match finder examines per position
 	lazyDepth  = 8   // the same for the quick lazy parse
 	niceLen    = 257 // a match this long is taken without looking further
@@ -75,7 +76,9 @@ func (c *costs) matchCost(n int, f uint32) int {
 // load32 returns the 4 bytes at p of the window.
 func load32(w []byte, p int) uint32 { return binary.LittleEndian.Uint32(w[p:]) }
 
-func hash3(v uint32) uint32 { return ((v << 8) * 0x9E3779B1) >> (32 - hashBits) }
+func hash3(v uint32) uint32 { return ((v << 8) * 0x9E3779B1) >> (32 - hash3Bits) }
+
+func hash4(v uint32) uint32 { return (v * 0x9E3779B1) >> (32 - hashBits) }
 
 // matchLen returns the length of the common prefix of w[a:] and w[b:], at
 // most max (b+max <= len(w)-winPad).
