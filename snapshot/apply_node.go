@@ -3,7 +3,6 @@ package snapshot
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -70,15 +69,10 @@ func (a *applier) linkTarget(e *wim.Entry) (string, error) {
 	if x.ReparseTag != wim.ReparseTagSymlink && x.ReparseTag != wim.ReparseTagMountPoint {
 		return "", fmt.Errorf("reparse point with tag %#x cannot be applied on UNIX; skipped", x.ReparseTag)
 	}
-	var data []byte
-	if !x.Reparse.Hash.IsZero() {
-		rc, err := a.src.OpenStream(x.Reparse.Hash)
-		if err != nil {
-			return "", fmt.Errorf("reparse data: %w", err)
-		}
-		data, err = io.ReadAll(io.LimitReader(rc, 1<<16))
-		closeRead(rc)
-		if err != nil {
+	data, ok := a.reparse[x.Reparse.Hash]
+	if !ok && !x.Reparse.Hash.IsZero() {
+		var err error
+		if data, err = readReparse(a.src, x.Reparse.Hash); err != nil {
 			return "", fmt.Errorf("reparse data: %w", err)
 		}
 	}

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -63,4 +64,55 @@ func (a *applier) writeDeferred() {
 			return
 		}
 	}
+}
+
+// preloadReparse reads, in the order of their bytes, the reparse data of
+// the reparse points under roots whose streams lie in solid resources, so
+// that the walk, which creates symlinks in tree order, does not decompress
+// solid chunks out of order. A stream that fails to read is left for the
+// walk, which reports it.
+func (a *applier) preloadReparse(roots []*wim.Entry) {
+	o, ok := a.src.(solidOrderer)
+	if !ok {
+		return
+	}
+	type want struct {
+		rank int
+		h    wim.Hash
+	}
+	var ws []want
+	seen := map[wim.Hash]bool{}
+	var visit func(e *wim.Entry)
+	visit = func(e *wim.Entry) {
+		if x := e.Ext; e.IsReparse() && x != nil && !x.Reparse.Hash.IsZero() && !seen[x.Reparse.Hash] {
+			seen[x.Reparse.Hash] = true
+			if rank, solid := o.SolidOrder(x.Reparse.Hash); solid {
+				ws = append(ws, want{rank, x.Reparse.Hash})
+			}
+		}
+		for _, c := range e.Children {
+			visit(c)
+		}
+	}
+	for _, r := range roots {
+		visit(r)
+	}
+	slices.SortFunc(ws, func(x, y want) int { return cmp.Compare(x.rank, y.rank) })
+	a.reparse = make(map[wim.Hash][]byte, len(ws))
+	for _, w := range ws {
+		if data, err := readReparse(a.src, w.h); err == nil {
+			a.reparse[w.h] = data
+		}
+	}
+}
+
+// readReparse reads the reparse data stream h (at most 64 KiB, the most a
+// reparse point holds).
+func readReparse(src StreamSource, h wim.Hash) ([]byte, error) {
+	rc, err := src.OpenStream(h)
+	if err != nil {
+		return nil, err
+	}
+	defer closeRead(rc)
+	return io.ReadAll(io.LimitReader(rc, 1<<16))
 }
