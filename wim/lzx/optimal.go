@@ -63,7 +63,7 @@ func (e *Encoder) findMatches(n int) {
 				ms = append(ms, match{uint32(l), uint32(p - c3 + 1)})
 			}
 		}
-		for depth := chainDepth; cp != 0 && depth > 0 && best < maxLen && best < niceLen; depth-- {
+		for depth := chainDepth; cp != 0 && depth > 0 && best < maxLen && best < longMatch; depth-- {
 			q := cp - 1
 			cp = int(prev[q])
 			if w[q+best] != w[p+best] || load32(w, q) != v {
