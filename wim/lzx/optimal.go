@@ -125,11 +125,13 @@ func (e *Encoder) priceMatches(nodes []node, p, maxLen int, c *costs) (int, uint
 	cur := &nodes[p]
 	price, curReps := cur.price, cur.reps
 	longest, lf := 0, uint32(0)
+	w := e.win
 	for i, r := range curReps {
-		if int(r) > p {
+		// Most positions match no repeated offset: two bytes tell.
+		if int(r) > p || w[p-int(r)] != w[p] || w[p-int(r)+1] != w[p+1] {
 			continue
 		}
-		l := matchLen(e.win, p-int(r), p, maxLen)
+		l := matchLen(w, p-int(r), p, maxLen)
 		if l > longest {
 			longest, lf = l, uint32(i)
 		}
