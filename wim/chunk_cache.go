@@ -2,18 +2,16 @@ package wim
 
 import "sync"
 
-// A Reader keeps at most solidCacheChunks decompressed solid chunks, and
-// beyond the most recent one at most solidCacheBytes. Blobs in a solid
-// resource are small and many share a chunk, so without the cache each would
-// decompress its chunk again; readers that go through the blobs in order
-// (see Reader.SolidOrder) need only the chunk they are in and the next,
-// which is decompressed ahead of them when chunks are at most
-// maxPrefetchChunk bytes. Larger ones (LZMS's 64 MiB) are decompressed when
-// first needed, into the buffer of a chunk no reader holds any more, so that
-// reading a solid WIM in order needs about two chunks of memory.
+// A Reader keeps at most solidCacheChunks decompressed solid chunks. Blobs
+// in a solid resource are small and many share a chunk, so without the
+// cache each would decompress its chunk again; readers that go through the
+// blobs in order (see Reader.SolidOrder), such as apply's workers, need the
+// chunk the slowest of them is in and the next, which is decompressed ahead
+// of them when chunks are at most maxPrefetchChunk bytes. Larger ones
+// (LZMS's 64 MiB) are decompressed when first needed, into the buffer of a
+// chunk no reader holds any more.
 const (
 	solidCacheChunks = 2
-	solidCacheBytes  = 32 << 20
 	maxPrefetchChunk = 16 << 20
 	maxFreeBuffers   = 2
 )
@@ -27,7 +25,6 @@ type chunkCache struct {
 	mu      sync.Mutex
 	entries map[cacheKey]*cacheEntry
 	order   []cacheKey // least recently used first
-	bytes   int64      // of counted entries
 	free    [][]byte   // buffers of evicted chunks no reader holds
 }
 
@@ -44,7 +41,7 @@ type cacheEntry struct {
 	err     error
 	refs    int  // readers holding data
 	cached  bool // in entries
-	counted bool // data is in bytes
+	counted bool // loaded: may be evicted
 }
 
 // chunkRef is a reader's hold on a cached chunk.
@@ -64,9 +61,9 @@ func (r chunkRef) release() {
 	r.c.recycle(r.e)
 }
 
-// get returns chunk k of s, which expands to size bytes, calling load to
-// decompress it when it is not cached. A failed load is not cached.
-func (c *chunkCache) get(s *solidRes, k, size int64, load func() ([]byte, error)) ([]byte, chunkRef, error) {
+// get returns chunk k of s, calling load to decompress it when it is not
+// cached. A failed load is not cached.
+func (c *chunkCache) get(s *solidRes, k int64, load func() ([]byte, error)) ([]byte, chunkRef, error) {
 	key := cacheKey{s, k}
 	c.mu.Lock()
 	if c.entries == nil {
@@ -85,7 +82,7 @@ func (c *chunkCache) get(s *solidRes, k, size int64, load func() ([]byte, error)
 		return e.data, ref, nil
 	}
 	// Make room first, so that a chunk no reader holds lends its buffer.
-	c.evict(size, true)
+	c.evict(true)
 	e := &cacheEntry{ready: make(chan struct{}), refs: 1, cached: true}
 	c.entries[key] = e
 	c.order = append(c.order, key)
@@ -130,8 +127,7 @@ func (c *chunkCache) finish(key cacheKey, e *cacheEntry, load func() ([]byte, er
 		return
 	}
 	e.counted = true
-	c.bytes += int64(len(data))
-	c.evict(0, false)
+	c.evict(false)
 }
 
 // buffer returns a free buffer of at least size bytes, or nil.
@@ -170,11 +166,7 @@ func (c *chunkCache) remove(key cacheKey) {
 		}
 	}
 	if e != nil {
-		if e.counted {
-			c.bytes -= int64(len(e.data))
-			e.counted = false
-		}
-		e.cached = false
+		e.counted, e.cached = false, false
 		c.recycle(e)
 	}
 }
@@ -191,21 +183,15 @@ func (c *chunkCache) recycle(e *cacheEntry) {
 	e.data = nil
 }
 
-// evict drops the least recently used finished chunks while the cache,
-// with a chunk of incoming more bytes to come when adding, holds more than
-// solidCacheChunks or, beyond its newest, solidCacheBytes. Unless adding,
-// the newest chunk always stays.
-func (c *chunkCache) evict(incoming int64, adding bool) {
-	keep := 1
-	extra := 0
+// evict drops the least recently used finished chunks while the cache
+// holds more than solidCacheChunks, counting one more about to be added
+// when adding. Unless adding, the newest chunk always stays.
+func (c *chunkCache) evict(adding bool) {
+	keep, extra := 1, 0
 	if adding {
 		keep, extra = 0, 1
 	}
-	for i := 0; i < len(c.order)-keep; {
-		over := len(c.order)+extra > solidCacheChunks || c.bytes+incoming > solidCacheBytes
-		if !over {
-			return
-		}
+	for i := 0; i < len(c.order)-keep && len(c.order)+extra > solidCacheChunks; {
 		if e := c.entries[c.order[i]]; e.counted {
 			c.remove(c.order[i])
 		} else {

@@ -194,7 +194,7 @@ func (s *streamReader) solidChunk() ([]byte, error) {
 	if k >= sr.n {
 		return nil, fmt.Errorf("%w: blob %x runs past the end of its solid resource at offset %d", ErrFormat, s.b.hash, sr.entry.offset)
 	}
-	data, ref, err := s.r.cache.get(sr, k, sr.chunkLen(k), func() ([]byte, error) { return s.r.decodeSolidChunk(sr, k) })
+	data, ref, err := s.r.cache.get(sr, k, func() ([]byte, error) { return s.r.decodeSolidChunk(sr, k) })
 	if err != nil {
 		return nil, fmt.Errorf("blob %x: %w", s.b.hash, err)
 	}
