@@ -12,7 +12,7 @@ const (
 	hashBits   = 15
 	hash3Bits  = 14
 	chainDepth = 16  // chain entries the match finder examines per position
-	lazyDepth  = 8   // the same for the quick lazy parse
+	lazyDepth  = 2   // the same for the quick lazy parse
 	niceLen    = 257 // a match this long is taken without looking further
 	minRepLen  = 2
 	minLZLen   = 3
