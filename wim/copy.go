@@ -1,6 +1,7 @@
 package wim
 
 import (
+	"context"
 	"fmt"
 	"io"
 )
@@ -11,8 +12,10 @@ import (
 // description, flags, creator, version, creation time; the counts and the
 // modification time are w's). progress, when not nil, receives the number
 // of stream bytes copied as they go. This is how a WIM is recompressed in
-// another codec, or images are exported from one WIM to another.
-func CopyImage(w *Writer, r *Reader, i int, progress func(n int64)) error {
+// another codec, or images are exported from one WIM to another. A
+// cancelled ctx stops the copy within one read, with ctx's error; w is then
+// to be aborted.
+func CopyImage(ctx context.Context, w *Writer, r *Reader, i int, progress func(n int64)) error {
 	m, err := r.Metadata(i)
 	if err != nil {
 		return err
@@ -25,7 +28,7 @@ func CopyImage(w *Writer, r *Reader, i int, progress func(n int64)) error {
 			if s.Hash.IsZero() || w.HasStream(s.Hash) {
 				continue
 			}
-			if walkErr = copyStream(w, r, s.Hash, progress); walkErr != nil {
+			if walkErr = copyStream(ctx, w, r, s.Hash, progress); walkErr != nil {
 				return fmt.Errorf("image %d: %s: %w", i, path, walkErr)
 			}
 		}
@@ -40,7 +43,7 @@ func CopyImage(w *Writer, r *Reader, i int, progress func(n int64)) error {
 }
 
 // copyStream copies the blob with hash h from r to w.
-func copyStream(w *Writer, r *Reader, h Hash, progress func(n int64)) error {
+func copyStream(ctx context.Context, w *Writer, r *Reader, h Hash, progress func(n int64)) error {
 	b := r.blobs[h]
 	if b == nil {
 		return fmt.Errorf("%w: %x", ErrNotFound, h)
@@ -50,11 +53,7 @@ func copyStream(w *Writer, r *Reader, h Hash, progress func(n int64)) error {
 		return err
 	}
 	defer closeStream(s)
-	var src io.Reader = s
-	if progress != nil {
-		src = &progressReader{r: s, fn: progress}
-	}
-	got, err := w.AddStream(src, b.res.size)
+	got, err := w.AddStream(&progressReader{ctx: ctx, r: s, fn: progress}, b.res.size)
 	if err != nil {
 		return err
 	}
@@ -64,15 +63,20 @@ func copyStream(w *Writer, r *Reader, h Hash, progress func(n int64)) error {
 	return nil
 }
 
-// progressReader reports the bytes read through it.
+// progressReader reports the bytes read through it to fn (when not nil)
+// and fails once ctx is done.
 type progressReader struct {
-	r  io.Reader
-	fn func(n int64)
+	ctx context.Context
+	r   io.Reader
+	fn  func(n int64)
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
 	n, err := p.r.Read(b)
-	if n > 0 {
+	if n > 0 && p.fn != nil {
 		p.fn(int64(n))
 	}
 	return n, err

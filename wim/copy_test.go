@@ -28,7 +28,7 @@ func TestCopyImageRecompress(t *testing.T) {
 			}
 			var copied int64
 			for i := 1; i <= r.ImageCount(); i++ {
-				if err := CopyImage(w, r, i, func(n int64) { copied += n }); err != nil {
+				if err := CopyImage(t.Context(), w, r, i, func(n int64) { copied += n }); err != nil {
 					t.Fatal(err)
 				}
 			}

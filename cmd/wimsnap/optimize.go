@@ -109,7 +109,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	tr := &verifyTracker{verb: "recompressing", start: start, now: a.now, total: streamBytes(r)}
 	status := a.newStatus()
 	status.start(tr.render)
-	err = runCancellable(ctx, func() error { return copyImages(w, r, tr) })
+	err = copyImages(ctx, w, r, tr)
 	status.finish()
 	if err != nil {
 		return fmt.Errorf("optimize: %w", errors.Join(err, w.Abort()))
@@ -131,15 +131,16 @@ func streamBytes(r *wim.Reader) int64 {
 	return n
 }
 
-// copyImages copies every image of r into w and closes w.
-func copyImages(w *wim.Writer, r *wim.Reader, tr *verifyTracker) error {
+// copyImages copies every image of r into w and closes w; a cancelled ctx
+// stops it within one read.
+func copyImages(ctx context.Context, w *wim.Writer, r *wim.Reader, tr *verifyTracker) error {
 	var done int64
 	progress := func(n int64) {
 		done += n
 		tr.update(done, max(tr.total, done))
 	}
 	for i := 1; i <= r.ImageCount(); i++ {
-		if err := wim.CopyImage(w, r, i, progress); err != nil {
+		if err := wim.CopyImage(ctx, w, r, i, progress); err != nil {
 			return err
 		}
 	}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
@@ -51,4 +55,57 @@ func TestOracleOptimize(t *testing.T) {
 		t.Error("a failed optimize changed the WIM")
 	}
 	t.Logf("lzms: %s", res.stderr)
+}
+
+// TestOptimizeInterrupt sends SIGINT during a long optimize: exit 130 soon
+// after, the WIM unchanged and no temporary file left beside it.
+func TestOptimizeInterrupt(t *testing.T) {
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// 2 GiB of zeros: a small XPRESS WIM that takes far longer to turn
+	// into LZX than the test waits.
+	wimtest.SparseFile(t, filepath.Join(src, "zeros"), 2<<30)
+	dir := filepath.Join(tmp, "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wimfile := filepath.Join(dir, "z.wim")
+	mustRun(t, bin, 0, "capture", src, wimfile)
+	before, err := os.ReadFile(wimfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "optimize", wimfile, "--compress=lzx")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatalf("SIGINT: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		if err := cmd.Process.Kill(); err != nil {
+			t.Errorf("kill: %v", err)
+		}
+		t.Fatal("optimize did not stop within 30 s of SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Errorf("exit %d, want %d; stderr %q", code, exitInterrupted, errb.String())
+	}
+	if after, err := os.ReadFile(wimfile); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the WIM changed (err %v)", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 1 {
+		t.Errorf("directory holds %v, want only z.wim", left)
+	}
 }
