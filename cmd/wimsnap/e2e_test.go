@@ -368,7 +368,20 @@ func TestInterrupt(t *testing.T) {
 	if err := os.Mkdir(filepath.Dir(out), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "capture", src, out)
+	if code, stderr := runInterrupted(t, bin, "capture", src, out); code != exitInterrupted {
+		t.Errorf("exit %d, want %d; stderr %q", code, exitInterrupted, stderr)
+	}
+	if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// runInterrupted runs the binary with args, sends it SIGINT after a second
+// and returns its exit code and stderr; it fails the test if the process
+// has not stopped 30 s later.
+func runInterrupted(t *testing.T, bin string, args ...string) (code int, stderr string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
@@ -390,12 +403,7 @@ func TestInterrupt(t *testing.T) {
 		if err := cmd.Process.Kill(); err != nil {
 			t.Errorf("kill: %v", err)
 		}
-		t.Fatal("capture did not stop within 30 s of SIGINT")
+		t.Fatalf("%s did not stop within 30 s of SIGINT", args[0])
 	}
-	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Errorf("exit %d, want %d; stderr %q", code, exitInterrupted, errb.String())
-	}
-	if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 0 {
-		t.Errorf("left behind: %v", left)
-	}
+	return cmd.ProcessState.ExitCode(), errb.String()
 }

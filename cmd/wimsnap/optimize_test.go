@@ -3,13 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
@@ -80,32 +76,8 @@ func TestOptimizeInterrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "optimize", wimfile, "--compress=lzx")
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Second)
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatalf("SIGINT: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatalf("wait: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		if err := cmd.Process.Kill(); err != nil {
-			t.Errorf("kill: %v", err)
-		}
-		t.Fatal("optimize did not stop within 30 s of SIGINT")
-	}
-	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Errorf("exit %d, want %d; stderr %q", code, exitInterrupted, errb.String())
+	if code, stderr := runInterrupted(t, bin, "optimize", wimfile, "--compress=lzx"); code != exitInterrupted {
+		t.Errorf("exit %d, want %d; stderr %q", code, exitInterrupted, stderr)
 	}
 	if after, err := os.ReadFile(wimfile); err != nil || !bytes.Equal(after, before) {
 		t.Errorf("the WIM changed (err %v)", err)
