@@ -46,22 +46,21 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 		if sym < numChars {
 			out[o] = byte(sym)
 			o++
-			// A second literal while 16 bits remain for its codeword.
-			if o == end || nbits < maxCodeLen {
-				continue
+			// More literals while 16 bits remain for a codeword.
+			for o < end && nbits >= maxCodeLen {
+				e = mainT[buf>>(64-mainPB)]
+				if e&subFlag != 0 {
+					e = mainT[(e&^subFlag)+uint32((buf<<mainPB)>>(64-mainSB))]
+				}
+				if sym = int(e >> 8 & 0xffff); sym >= numChars || e&31 == 0 {
+					break // decoded again in full by the next iteration
+				}
+				l = uint(e & 31)
+				buf <<= l
+				nbits -= l
+				out[o] = byte(sym)
+				o++
 			}
-			e = mainT[buf>>(64-mainPB)]
-			if e&subFlag != 0 {
-				e = mainT[(e&^subFlag)+uint32((buf<<mainPB)>>(64-mainSB))]
-			}
-			if sym = int(e >> 8 & 0xffff); sym >= numChars || e&31 == 0 {
-				continue // decoded again in full by the next iteration
-			}
-			l = uint(e & 31)
-			buf <<= l
-			nbits -= l
-			out[o] = byte(sym)
-			o++
 			continue
 		}
 		sym -= numChars
