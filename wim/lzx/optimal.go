@@ -140,7 +140,9 @@ func (e *Encoder) priceMatches(nodes []node, p, maxLen int, c *costs) (int, uint
 		}
 		relaxLengths(nodes[p:], price, minRepLen, l, uint32(i), updateReps(curReps, uint32(i)), c)
 	}
-	from := minLZLen
+	// An explicit offset costs more than a repeated one of the same length:
+	// only longer matches are priced.
+	from := max(minLZLen, longest+1)
 	for _, m := range e.matches[e.matchAt[p]:e.matchAt[p+1]] {
 		l := int(m.length)
 		f := m.offset + 2
@@ -156,7 +158,7 @@ func (e *Encoder) priceMatches(nodes []node, p, maxLen int, c *costs) (int, uint
 			return longest, lf
 		}
 		relaxLengths(nodes[p:], price, from, l, f, updateReps(curReps, f), c)
-		from = l + 1
+		from = max(from, l+1)
 	}
 	return longest, lf
 }
