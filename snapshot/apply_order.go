@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -48,11 +49,7 @@ func (a *applier) deferFile(fd int, e *wim.Entry) bool {
 func (a *applier) writeDeferred() {
 	slices.SortStableFunc(a.deferred, func(x, y deferredFile) int { return cmp.Compare(x.rank, y.rank) })
 	for _, d := range a.deferred {
-		how := &unix.OpenHow{
-			Flags:   unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-		}
-		fd, err := unix.Openat2(a.rootFD, strings.Join(d.path, "/"), how)
+		fd, err := openBeneath(a.rootFD, d.path)
 		if err != nil {
 			a.warnPath(d.path, true, fmt.Errorf("reopen to write: %w", err))
 			continue
@@ -64,6 +61,42 @@ func (a *applier) writeDeferred() {
 			return
 		}
 	}
+}
+
+// openBeneath opens the regular file at the path comps below the directory
+// rootFD for writing, following no symlink on the way: with openat2 where
+// the kernel has it (Linux 5.6), else one directory at a time with
+// O_NOFOLLOW.
+func openBeneath(rootFD int, comps []string) (int, error) {
+	how := &unix.OpenHow{
+		Flags:   unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err := unix.Openat2(rootFD, strings.Join(comps, "/"), how)
+	if !errors.Is(err, unix.ENOSYS) {
+		return fd, err
+	}
+	return openBeneathSlow(rootFD, comps)
+}
+
+// openBeneathSlow is openBeneath without openat2.
+func openBeneathSlow(rootFD int, comps []string) (int, error) {
+	dfd := rootFD
+	for _, c := range comps[:len(comps)-1] {
+		next, err := openDir(dfd, c, true)
+		if dfd != rootFD {
+			closeFD(dfd)
+		}
+		if err != nil {
+			return -1, err
+		}
+		dfd = next
+	}
+	fd, err := unix.Openat(dfd, comps[len(comps)-1], unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if dfd != rootFD {
+		closeFD(dfd)
+	}
+	return fd, err
 }
 
 // preloadReparse reads, in the order of their bytes, the reparse data of

@@ -1,0 +1,50 @@
+package snapshot
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestOpenBeneath reopens a file below a directory with openat2 and with
+// the fallback for kernels without it; neither follows a symlink on the
+// way.
+func TestOpenBeneath(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "a", "b", "f"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "f"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "f"), filepath.Join(root, "a", "flink")); err != nil {
+		t.Fatal(err)
+	}
+	rootFD, err := openDir(unix.AT_FDCWD, root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFD(rootFD)
+	for name, open := range map[string]func(int, []string) (int, error){"openat2": openBeneath, "fallback": openBeneathSlow} {
+		fd, err := open(rootFD, []string{"a", "b", "f"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		closeFD(fd)
+		for _, bad := range [][]string{{"link", "f"}, {"a", "flink"}} {
+			if fd, err := open(rootFD, bad); err == nil {
+				closeFD(fd)
+				t.Errorf("%s: opened %v through a symlink", name, bad)
+			}
+		}
+	}
+}
