@@ -152,3 +152,20 @@ func TestDecodeCorrupt(t *testing.T) {
 		t.Errorf("%d of %d flips decoded to the original", same, len(good))
 	}
 }
+
+// TestAllocs checks that a warmed-up Encoder and Decoder allocate nothing
+// per chunk when dst has room.
+func TestAllocs(t *testing.T) {
+	e, _ := NewEncoder(MinChunkSize)
+	d, _ := NewDecoder(MinChunkSize)
+	src := corpus.Binary(7, MinChunkSize)
+	dst := make([]byte, 0, 2*MinChunkSize)
+	comp := bytes.Clone(e.Encode(dst[:0], src))
+	out := make([]byte, 0, MinChunkSize)
+	if n := testing.AllocsPerRun(5, func() { e.Encode(dst[:0], src) }); n != 0 {
+		t.Errorf("Encode allocated %v times per chunk", n)
+	}
+	if n := testing.AllocsPerRun(5, func() { _, _ = d.Decode(out[:0], comp, len(src)) }); n != 0 {
+		t.Errorf("Decode allocated %v times per chunk", n)
+	}
+}
