@@ -34,9 +34,11 @@ func undoE8(b []byte) {
 // doE8 applies the translation to a chunk before it is encoded.
 func doE8(b []byte) {
 	for i := 0; i < len(b)-10; i++ {
-		if b[i] != 0xE8 {
-			continue
+		j := bytes.IndexByte(b[i:len(b)-10], 0xE8)
+		if j < 0 {
+			return
 		}
+		i += j
 		r := int32(binary.LittleEndian.Uint32(b[i+1:]))
 		if r >= -int32(i) && r < e8Size {
 			if r < e8Size-int32(i) {

@@ -16,7 +16,8 @@ const (
 	niceLen    = 257 // a match this long is taken without looking further
 	minRepLen  = 2
 	minLZLen   = 3
-	winPad     = 8 // window slack for 8-byte loads past the chunk's end
+	winPad     = 8  // window slack for 8-byte loads past the chunk's end
+	keepTail   = 16 // positions at the end of a long match that are chained
 )
 
 // item is one parse item: lits literals, then a match of length bytes
@@ -128,6 +129,9 @@ func (e *Encoder) parse(n int, c *costs) {
 		reps = updateReps(reps, cur.f)
 		p += cur.length
 		lit = p
+		if cur.length >= longMatch {
+			ins = max(ins, p-keepTail) // only a long match's tail is chained
+		}
 	}
 	// A candidate is left pending only while a position follows it, so
 	// none is pending here.
