@@ -184,7 +184,8 @@ func (e *Encoder) best(p, n int, reps *[numRepeats]uint32, c *costs) cand {
 	}
 	longest := 0
 	for i, r := range reps {
-		if int(r) <= p {
+		// Two bytes tell whether a repeated offset matches at all.
+		if int(r) <= p && w[p-int(r)] == w[p] && w[p-int(r)+1] == w[p+1] {
 			if l := matchLen(w, p-int(r), p, maxLen); l >= minRepLen {
 				try(l, uint32(i))
 				longest = max(longest, l)
