@@ -21,13 +21,7 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 	for o < end {
 		if nbits <= 48 {
 			if pos+8 <= len(src) {
-				// refill's fast path, inlined.
-				v := bits.RotateLeft64(binary.LittleEndian.Uint64(src[pos:]), 32)
-				v = v>>16&halves | v&halves<<16
-				k := (64 - nbits) >> 4
-				buf |= v >> nbits &^ (^uint64(0) >> (nbits + 16*k))
-				nbits += 16 * k
-				pos += int(2 * k)
+				buf, nbits, pos = refill8(src, pos, buf, nbits)
 			} else {
 				buf, nbits, pos = refill(src, pos, buf, nbits)
 			}
@@ -91,12 +85,7 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 		default:
 			if nbits <= 48 {
 				if pos+8 <= len(src) {
-					v := bits.RotateLeft64(binary.LittleEndian.Uint64(src[pos:]), 32)
-					v = v>>16&halves | v&halves<<16
-					k := (64 - nbits) >> 4
-					buf |= v >> nbits &^ (^uint64(0) >> (nbits + 16*k))
-					nbits += 16 * k
-					pos += int(2 * k)
+					buf, nbits, pos = refill8(src, pos, buf, nbits)
 				} else {
 					buf, nbits, pos = refill(src, pos, buf, nbits)
 				}
@@ -147,16 +136,23 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 // halves masks the low 16-bit halves of a word's two 32-bit halves.
 const halves = 0x0000ffff0000ffff
 
+// refill8 is refill with 8 bytes of src left at pos: one load adds the
+// whole words that fit. It is small enough for the compiler to inline into
+// the decoding loop.
+func refill8(src []byte, pos int, buf uint64, nbits uint) (uint64, uint, int) {
+	v := bits.RotateLeft64(binary.LittleEndian.Uint64(src[pos:]), 32)
+	v = v>>16&halves | v&halves<<16 // the four words in stream order
+	k := (64 - nbits) >> 4
+	buf |= v >> nbits &^ (^uint64(0) >> (nbits + 16*k))
+	return buf, nbits + 16*k, pos + int(2*k)
+}
+
 // refill loads whole 16-bit words into buf (MSB-aligned, nbits <= 48 valid
 // bits, zero below) until more than 48 bits are held; words past the end of
 // src are zero.
 func refill(src []byte, pos int, buf uint64, nbits uint) (uint64, uint, int) {
 	if pos+8 <= len(src) {
-		v := bits.RotateLeft64(binary.LittleEndian.Uint64(src[pos:]), 32)
-		v = v>>16&halves | v&halves<<16 // the four words in stream order
-		k := (64 - nbits) >> 4
-		buf |= v >> nbits &^ (^uint64(0) >> (nbits + 16*k))
-		return buf, nbits + 16*k, pos + int(2*k)
+		return refill8(src, pos, buf, nbits)
 	}
 	for nbits <= 48 {
 		var w uint64
