@@ -74,13 +74,7 @@ func TestFlippedByte(t *testing.T) {
 		}
 		for _, bl := range r.sortedBlobs() {
 			mid := bl.res.offset + bl.res.storedSize/2
-			bad := bytes.Clone(b)
-			bad[mid] ^= 0x40
-			r2, err := NewReader(bytes.NewReader(bad), int64(len(bad)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = r2.Verify(nil)
+			err := verifyFlipped(t, b, mid)
 			if !errors.Is(err, ErrChecksum) && !errors.Is(err, ErrFormat) {
 				t.Errorf("%v: flipped byte at %d in blob %x: %v", c, mid, bl.hash, err)
 			}
@@ -157,14 +151,7 @@ func TestMetadataHostile(t *testing.T) {
 // compressed in a WIM whose header has no codec (chunk size 0): an error,
 // not a division by zero (found by fuzzing).
 func TestCompressedResourceInUncompressedWIM(t *testing.T) {
-	b, err := os.ReadFile("testdata/wimlib-none.wim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, r := readTestdata(t, "wimlib-none.wim")
 	tab := r.hdr.blobTable.offset
 	flagged := 0
 	for i := int64(0); i < r.hdr.blobTable.size/blobEntrySize; i++ {
@@ -185,14 +172,7 @@ func TestCompressedResourceInUncompressedWIM(t *testing.T) {
 // header (size, chunk size, codec) and its chunk table. Each read fails
 // with ErrFormat (or ErrChecksum), without a panic.
 func TestHostileSolid(t *testing.T) {
-	good, err := os.ReadFile("testdata/wimlib-solid-xpress.wim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewReader(bytes.NewReader(good), int64(len(good)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	good, r := readTestdata(t, "wimlib-solid-xpress.wim")
 	var res *solidRes
 	for _, b := range r.blobs {
 		if b.solid != nil {
@@ -230,14 +210,7 @@ func TestHostileSolid(t *testing.T) {
 // error that names a stream.
 func TestFlippedByteWimlib(t *testing.T) {
 	for _, name := range []string{"wimlib-lzx.wim", "wimlib-lzms.wim", "wimlib-solid-lzms.wim", "wimlib-solid-lzx.wim"} {
-		b, err := os.ReadFile("testdata/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := NewReader(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, r := readTestdata(t, name)
 		mids := map[int64]bool{}
 		for _, bl := range r.blobs {
 			if s := bl.solid; s != nil {
@@ -247,16 +220,37 @@ func TestFlippedByteWimlib(t *testing.T) {
 			}
 		}
 		for mid := range mids {
-			bad := bytes.Clone(b)
-			bad[mid] ^= 0x40
-			r2, err := NewReader(bytes.NewReader(bad), int64(len(bad)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = r2.Verify(nil)
+			err := verifyFlipped(t, b, mid)
 			if !errors.Is(err, ErrChecksum) && !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "blob ") {
 				t.Errorf("%s: flipped byte at %d: %v", name, mid, err)
 			}
 		}
 	}
+}
+
+// readTestdata returns the bytes of testdata/name and a Reader of them.
+func readTestdata(t *testing.T, name string) ([]byte, *Reader) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, r
+}
+
+// verifyFlipped flips a byte at off in a copy of the WIM b and returns what
+// verifying the copy reports; the copy must still open.
+func verifyFlipped(t *testing.T, b []byte, off int64) error {
+	t.Helper()
+	bad := bytes.Clone(b)
+	bad[off] ^= 0x40
+	r, err := NewReader(bytes.NewReader(bad), int64(len(bad)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Verify(nil)
 }

@@ -3,7 +3,6 @@ package wim
 import (
 	"bytes"
 	"io"
-	"os"
 	"testing"
 	"time"
 )
@@ -15,15 +14,7 @@ import (
 func TestSolidRandomAccess(t *testing.T) {
 	// wimlib-imagex capture of 40 random files of 1.5 to 3.8 KB with
 	// --solid --solid-compress=xpress --solid-chunk-size=4096.
-	path := "testdata/solid/many.wim"
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, r := readTestdata(t, "solid/many.wim")
 	var chunks int64
 	var mid *blob
 	for _, bl := range r.blobs {
