@@ -186,79 +186,45 @@ func TestWimlibMutated(t *testing.T) {
 const benchChunk = 131072
 
 // benchChunks is text and binary data compressed with wimlib in chunks of
-// benchChunk bytes, made once for all benchmarks.
+// benchChunk bytes (those it could not shrink left out, as a WIM stores
+// them raw), made once for all benchmarks.
 var benchChunks = sync.OnceValue(func() map[string]benchSet {
-	const n = 4 << 20
-	text := corpus.Files("/usr/include", n)
-	if len(text) < n {
-		text = append(text, corpus.Text(41, n-len(text))...)
-	}
-	bin := corpus.Files("/usr/bin", n)
-	if len(bin) < n {
-		bin = append(bin, corpus.Binary(42, n-len(bin))...)
-	}
+	text, bin := codectest.BenchData()
 	return map[string]benchSet{"text": compressSet(text), "binary": compressSet(bin)}
 })
 
-// benchSet is data compressed in chunks; chunks wimlib could not shrink are
-// left out, as a WIM stores them raw.
+// benchSet is compressed chunks and the bytes they expand to.
 type benchSet struct {
-	comp  [][]byte
-	sizes []int
-	total int64
+	chunks []codectest.Chunk
+	total  int64
 }
 
 func compressSet(data []byte) benchSet {
-	var s benchSet
-	for p := 0; p < len(data); p += benchChunk {
-		src := data[p:min(p+benchChunk, len(data))]
+	enc := func(dst, src []byte) []byte {
 		c, err := wimlibc.CompressBlock(wimlibc.LZMS, src, benchChunk, wimlibc.DefaultLevel)
 		if err != nil {
 			panic(err)
 		}
-		if c != nil {
-			s.comp = append(s.comp, c)
-			s.sizes = append(s.sizes, len(src))
-			s.total += int64(len(src))
+		if c == nil {
+			return append(dst, src...) // not smaller: left out
 		}
+		return append(dst, c...)
 	}
+	var s benchSet
+	s.chunks, s.total = codectest.CompressChunks(enc, data, benchChunk)
 	return s
 }
 
 func benchDecode(b *testing.B, name string) {
 	b.Helper()
 	s := benchChunks()[name]
-	d := NewDecoder()
-	out := make([]byte, 0, benchChunk)
-	b.SetBytes(s.total)
-	b.ReportAllocs()
-	for b.Loop() {
-		for i, c := range s.comp {
-			if _, err := d.Decode(out[:0], c, s.sizes[i]); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	codectest.BenchDecode(b, NewDecoder().Decode, s.chunks, s.total, benchChunk)
 }
 
 func benchWimlibDecode(b *testing.B, name string) {
 	b.Helper()
 	s := benchChunks()[name]
-	z, err := wimlibc.NewDecompressor(wimlibc.LZMS, benchChunk)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer z.Close()
-	out := make([]byte, benchChunk)
-	b.SetBytes(s.total)
-	b.ReportAllocs()
-	for b.Loop() {
-		for i, c := range s.comp {
-			if err := z.Decompress(out[:s.sizes[i]], c); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	codectest.BenchWimlibDecode(b, wimlibc.LZMS, s.chunks, s.total, benchChunk)
 }
 
 func BenchmarkDecodeLZMSText(b *testing.B)         { benchDecode(b, "text") }

@@ -14,53 +14,21 @@ const benchChunk = 32768 // WIM's LZX chunk size
 func benchEncode(b *testing.B, data []byte) {
 	b.Helper()
 	e, _ := NewEncoder(benchChunk)
-	dst := make([]byte, 0, 2*benchChunk)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	comp := 0
-	for b.Loop() {
-		comp = 0
-		for p := 0; p < len(data); p += benchChunk {
-			comp += min(len(e.Encode(dst[:0], data[p:min(p+benchChunk, len(data))])), benchChunk)
-		}
-	}
-	b.ReportMetric(float64(comp)/float64(len(data)), "ratio")
+	codectest.BenchEncode(b, e.Encode, data, benchChunk)
 }
 
-// compChunk is one compressed chunk for the decoding benchmarks.
-type compChunk struct {
-	comp []byte
-	size int
-}
-
-// benchChunks encodes data in benchChunk pieces and returns those that
-// shrank (a WIM stores the others raw) and their total size.
-func benchChunks(data []byte) (cs []compChunk, n int64) {
+// benchChunks returns data cut into chunks and compressed by Encode, the
+// input of the decoding benchmarks.
+func benchChunks(data []byte) ([]codectest.Chunk, int64) {
 	e, _ := NewEncoder(benchChunk)
-	for p := 0; p < len(data); p += benchChunk {
-		src := data[p:min(p+benchChunk, len(data))]
-		if c := e.Encode(nil, src); len(c) < len(src) {
-			cs = append(cs, compChunk{c, len(src)})
-			n += int64(len(src))
-		}
-	}
-	return cs, n
+	return codectest.CompressChunks(e.Encode, data, benchChunk)
 }
 
 func benchDecode(b *testing.B, data []byte) {
 	b.Helper()
 	d, _ := NewDecoder(benchChunk)
 	cs, n := benchChunks(data)
-	out := make([]byte, 0, benchChunk)
-	b.SetBytes(n)
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, c := range cs {
-			if _, err := d.Decode(out[:0], c.comp, c.size); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	codectest.BenchDecode(b, d.Decode, cs, n, benchChunk)
 }
 
 func BenchmarkEncodeText(b *testing.B)   { t, _ := benchData(); benchEncode(b, t) }

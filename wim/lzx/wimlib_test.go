@@ -117,48 +117,15 @@ func TestWimlibRatio(t *testing.T) {
 
 func benchWimlibEncode(b *testing.B, data []byte) {
 	b.Helper()
-	z, err := wimlibc.NewCompressor(wimlibc.LZX, benchChunk, wimlibc.DefaultLevel)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer z.Close()
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	comp := 0
-	for b.Loop() {
-		comp = 0
-		for p := 0; p < len(data); p += benchChunk {
-			src := data[p:min(p+benchChunk, len(data))]
-			if n := z.Compress(src); n > 0 {
-				comp += n
-			} else {
-				comp += len(src)
-			}
-		}
-	}
-	b.ReportMetric(float64(comp)/float64(len(data)), "ratio")
+	codectest.BenchWimlibEncode(b, wimlibc.LZX, data, benchChunk)
 }
 
 // benchWimlibDecode decompresses our encoding of data with wimlib, the
 // counterpart of benchDecode.
 func benchWimlibDecode(b *testing.B, data []byte) {
 	b.Helper()
-	z, err := wimlibc.NewDecompressor(wimlibc.LZX, benchChunk)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer z.Close()
 	cs, n := benchChunks(data)
-	out := make([]byte, benchChunk)
-	b.SetBytes(n)
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, c := range cs {
-			if err := z.Decompress(out[:c.size], c.comp); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	codectest.BenchWimlibDecode(b, wimlibc.LZX, cs, n, benchChunk)
 }
 
 func BenchmarkWimlibEncodeText(b *testing.B)   { t, _ := benchData(); benchWimlibEncode(b, t) }

@@ -174,25 +174,7 @@ func TestWimlibRatio(t *testing.T) {
 
 func benchWimlib(b *testing.B, data []byte) {
 	b.Helper()
-	z, err := wimlibc.NewCompressor(wimlibc.XPRESS, benchChunk, wimlibc.DefaultLevel)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer z.Close()
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	comp := 0
-	for b.Loop() {
-		comp = 0
-		for p := 0; p < len(data); p += benchChunk {
-			n := z.Compress(data[p:min(p+benchChunk, len(data))])
-			if n == 0 {
-				n = min(benchChunk, len(data)-p)
-			}
-			comp += n
-		}
-	}
-	b.ReportMetric(float64(comp)/float64(len(data)), "ratio")
+	codectest.BenchWimlibEncode(b, wimlibc.XPRESS, data, benchChunk)
 }
 
 func BenchmarkWimlibEncodeText(b *testing.B)   { t, _ := benchData(); benchWimlib(b, t) }
@@ -204,22 +186,8 @@ func BenchmarkWimlibEncodeRandom(b *testing.B) { benchWimlib(b, corpus.Random(43
 // counterpart of benchDecode.
 func benchWimlibDecode(b *testing.B, data []byte) {
 	b.Helper()
-	z, err := wimlibc.NewDecompressor(wimlibc.XPRESS, benchChunk)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer z.Close()
 	cs, n := benchChunks(data)
-	out := make([]byte, MaxChunkSize)
-	b.SetBytes(n)
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, c := range cs {
-			if err := z.Decompress(out[:c.size], c.comp); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	codectest.BenchWimlibDecode(b, wimlibc.XPRESS, cs, n, benchChunk)
 }
 
 func BenchmarkWimlibDecodeText(b *testing.B)   { t, _ := benchData(); benchWimlibDecode(b, t) }
