@@ -25,6 +25,7 @@ type Reader struct {
 	infos  []ImageInfo
 	states decoderPools
 	cache  chunkCache // decompressed chunks of solid resources
+	ranked sync.Once  // solid blobs' ranks are set (rankSolid)
 	// solidDecoded counts solid chunks decompressed, for tests.
 	solidDecoded atomic.Int64
 }
@@ -48,7 +49,6 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 	if err := wr.readBlobTable(); err != nil {
 		return nil, err
 	}
-	wr.rankSolid()
 	if err := wr.readXML(); err != nil {
 		return nil, err
 	}

@@ -250,7 +250,8 @@ func (r *Reader) hasSolid() bool {
 	return false
 }
 
-// rankSolid numbers the solid blobs in the order their bytes lie.
+// rankSolid numbers the solid blobs in the order their bytes lie; it runs
+// once, on the first call of SolidOrder.
 func (r *Reader) rankSolid() {
 	var bs []*blob
 	for _, b := range r.blobs {
@@ -271,6 +272,7 @@ func (r *Reader) rankSolid() {
 // DISM's and wimlib's LZMS) again for every stream, beyond what the
 // Reader's cache holds.
 func (r *Reader) SolidOrder(h Hash) (rank int, solid bool) {
+	r.ranked.Do(r.rankSolid)
 	if b := r.blobs[h]; b != nil && b.solid != nil {
 		return b.rank, true
 	}
