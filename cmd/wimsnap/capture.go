@@ -221,8 +221,7 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+			discardTemp(tmp)
 		}
 	}()
 	cfg, err := loadConfig(spec.config)
@@ -241,6 +240,13 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 		return err
 	}
 	return a.finishCapture(spec, res, 1, spec.compress, start)
+}
+
+// discardTemp closes and removes a temporary file that will not be
+// committed; there is nothing to do about a failure to.
+func discardTemp(tmp *os.File) {
+	_ = tmp.Close()
+	_ = os.Remove(tmp.Name())
 }
 
 // createTemp creates an empty file beside target, named after it, with the

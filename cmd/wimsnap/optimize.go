@@ -90,8 +90,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	}
 	defer func() {
 		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+			discardTemp(tmp)
 		}
 	}()
 	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
