@@ -1,0 +1,201 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Version is the schema version this package writes.
+const Version = 1
+
+// Errors. Errors returned by DB wrap one of these or a bbolt error.
+var (
+	// ErrCorrupt: the file is not a readable index; delete it and rebuild.
+	ErrCorrupt = errors.New("index: database is corrupt")
+	// ErrVersion: the file was written by a newer wimsnap.
+	ErrVersion = errors.New("index: database schema is newer than this wimsnap")
+	// ErrBusy: another process holds the database open for writing.
+	ErrBusy = errors.New("index: database in use by another process")
+	// ErrOtherRepo: the database belongs to another repository id.
+	ErrOtherRepo = errors.New("index: database belongs to another repository")
+)
+
+var (
+	rootBucket     = []byte("wimsnap-index")
+	versionKey     = []byte("version")
+	metaBucket     = []byte("meta")
+	repoKey        = []byte("repo")
+	chunksBucket   = []byte("chunks")
+	streamsBucket  = []byte("streams")
+	indexesBucket  = []byte("indexes")
+	snapsBucket    = []byte("snapshots")
+	filesBucket    = []byte("files")
+	fileSnapKey    = []byte("\x00snapshot")
+	dataBucketKeys = [][]byte{chunksBucket, streamsBucket, indexesBucket, snapsBucket, filesBucket}
+)
+
+// Options configures Open.
+type Options struct {
+	// ReadOnly opens the file shared with other read-only openers; the
+	// file must exist.
+	ReadOnly bool
+	// Timeout bounds the wait for another process's lock; 0 means 10 s.
+	Timeout time.Duration
+}
+
+// DB is an open index database. Its methods may be called concurrently.
+type DB struct {
+	bolt *bolt.DB
+	path string
+}
+
+// Open opens or creates the index file at path for the repository repoID.
+// A file of another repository yields ErrOtherRepo, an unreadable one
+// ErrCorrupt, one held by another writer past the timeout ErrBusy.
+func Open(path, repoID string, opts Options) (db *DB, err error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("index: %w", err)
+		}
+	}
+	defer catch(&err)
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: opts.ReadOnly, Timeout: opts.Timeout})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s", ErrBusy, path)
+	case errors.Is(err, os.ErrNotExist):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	}
+	db = &DB{bolt: b, path: path}
+	if err := db.init(repoID, opts.ReadOnly); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// init checks the version and repository, creating the buckets of a new
+// file.
+func (d *DB) init(repoID string, readOnly bool) error {
+	check := func(tx *bolt.Tx) error {
+		root := tx.Bucket(rootBucket)
+		if root == nil {
+			return errMissingRoot
+		}
+		v := root.Get(versionKey)
+		if len(v) != 4 {
+			return fmt.Errorf("%w: no schema version", ErrCorrupt)
+		}
+		if binary.BigEndian.Uint32(v) > Version {
+			return fmt.Errorf("%w: version %d", ErrVersion, binary.BigEndian.Uint32(v))
+		}
+		meta := root.Bucket(metaBucket)
+		if meta == nil {
+			return fmt.Errorf("%w: no meta bucket", ErrCorrupt)
+		}
+		if got := meta.Get(repoKey); !bytes.Equal(got, []byte(repoID)) {
+			return fmt.Errorf("%w: %q, not %q", ErrOtherRepo, got, repoID)
+		}
+		for _, k := range dataBucketKeys {
+			if root.Bucket(k) == nil {
+				return fmt.Errorf("%w: bucket %s missing", ErrCorrupt, k)
+			}
+		}
+		return nil
+	}
+	err := d.view(check)
+	if !errors.Is(err, errMissingRoot) || readOnly {
+		if errors.Is(err, errMissingRoot) {
+			return fmt.Errorf("%w: empty database", ErrCorrupt)
+		}
+		return err
+	}
+	return d.update(func(tx *bolt.Tx) error {
+		root, err := tx.CreateBucket(rootBucket)
+		if err != nil {
+			return err
+		}
+		if err := root.Put(versionKey, binary.BigEndian.AppendUint32(nil, Version)); err != nil {
+			return err
+		}
+		meta, err := root.CreateBucket(metaBucket)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(repoKey, []byte(repoID)); err != nil {
+			return err
+		}
+		for _, k := range dataBucketKeys {
+			if _, err := root.CreateBucket(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var errMissingRoot = errors.New("index: no root bucket")
+
+// Path is the file the DB was opened from.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the database.
+func (d *DB) Close() error { return d.bolt.Close() }
+
+// Reset empties every data bucket, keeping the repository id: the start of
+// a full rebuild.
+func (d *DB) Reset() error {
+	return d.update(func(tx *bolt.Tx) error {
+		root := tx.Bucket(rootBucket)
+		for _, k := range dataBucketKeys {
+			if err := root.DeleteBucket(k); err != nil {
+				return err
+			}
+			if _, err := root.CreateBucket(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// view runs fn in a read transaction, turning a panic of bbolt on a
+// damaged page into ErrCorrupt.
+func (d *DB) view(fn func(*bolt.Tx) error) (err error) {
+	defer catch(&err)
+	return d.bolt.View(fn)
+}
+
+// update runs fn in a write transaction, turning a panic into ErrCorrupt.
+func (d *DB) update(fn func(*bolt.Tx) error) (err error) {
+	defer catch(&err)
+	if err := d.bolt.Update(fn); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	return nil
+}
+
+// catch turns a panic into ErrCorrupt: bbolt panics on some damaged pages.
+func catch(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+	}
+}
+
+// data returns the data bucket name of the root.
+func data(tx *bolt.Tx, name []byte) *bolt.Bucket {
+	return tx.Bucket(rootBucket).Bucket(name)
+}

@@ -1,0 +1,238 @@
+package index
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func openTest(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(path, "repo-a", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func id(s string) ID { return ID(sha256.Sum256([]byte(s))) }
+
+func TestApplyAndLookup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "idx.db")
+	db := openTest(t, path)
+	b := NewBatch()
+	loc := Location{Pack: id("pack"), Offset: 1 << 40, Stored: 1234, Raw: 32768, Codec: 1}
+	b.AddChunk(id("c1"), loc)
+	rec := Recipe{Size: 40000, Chunks: []ID{id("c1"), id("c2")}}
+	var h SHA1
+	copy(h[:], "0123456789abcdefghij")
+	b.AddStream(h, rec)
+	b.AddIndex(id("idx"))
+	b.AddSnapshot(id("snap"), []byte("manifest"))
+	sig := Sig{Size: 5, MtimeNs: -7, CtimeNs: 9, Ino: 11, Dev: 13, Mode: 0o100644}
+	b.SetFiles("host\x00/src", id("snap"), map[string]Sig{"a/b": sig})
+	if b.Len() != 2 {
+		t.Fatalf("Len = %d", b.Len())
+	}
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := db.Chunk(id("c1"))
+	if err != nil || !ok || got != loc {
+		t.Fatalf("Chunk = %+v %v %v", got, ok, err)
+	}
+	if _, ok, _ := db.Chunk(id("c2")); ok {
+		t.Fatal("unknown chunk found")
+	}
+	r, ok, err := db.Stream(h)
+	if err != nil || !ok || r.Size != rec.Size || len(r.Chunks) != 2 || r.Chunks[1] != id("c2") {
+		t.Fatalf("Stream = %+v %v %v", r, ok, err)
+	}
+	if !db.HasStream(h) || db.HasStream(SHA1{}) {
+		t.Fatal("HasStream wrong")
+	}
+	idx, err := db.Indexes()
+	if err != nil || len(idx) != 1 || !idx[id("idx")] {
+		t.Fatalf("Indexes = %v %v", idx, err)
+	}
+	var snaps int
+	err = db.Snapshots(func(sid ID, m []byte) error {
+		snaps++
+		if sid != id("snap") || string(m) != "manifest" {
+			t.Errorf("snapshot %x %q", sid, m)
+		}
+		return nil
+	})
+	if err != nil || snaps != 1 {
+		t.Fatalf("Snapshots: %d %v", snaps, err)
+	}
+	f, err := db.Files("host\x00/src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Snapshot != id("snap") {
+		t.Fatalf("Files snapshot %x", f.Snapshot)
+	}
+	if s, ok := f.Lookup([]byte("a/b")); !ok || s != sig {
+		t.Fatalf("Lookup = %+v %v", s, ok)
+	}
+	if _, ok := f.Lookup([]byte("a/c")); ok {
+		t.Fatal("unknown path found")
+	}
+}
+
+func TestSetFilesReplaces(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	for i, paths := range [][]string{{"a", "b"}, {"c"}} {
+		sigs := map[string]Sig{}
+		for _, p := range paths {
+			sigs[p] = Sig{Size: int64(i)}
+		}
+		b := NewBatch()
+		b.SetFiles("src", id(paths[0]), sigs)
+		if err := db.Apply(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := db.Files("src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, ok := f.Lookup([]byte("a")); ok {
+		t.Error("old signature survived SetFiles")
+	}
+	if s, ok := f.Lookup([]byte("c")); !ok || s.Size != 1 || f.Snapshot != id("c") {
+		t.Errorf("Lookup(c) = %+v %v, snapshot %x", s, ok, f.Snapshot)
+	}
+	other, err := db.Files("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, ok := other.Lookup([]byte("c")); ok || other.Snapshot != (ID{}) {
+		t.Error("another source sees signatures")
+	}
+}
+
+func TestReset(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idx.db")
+	db := openTest(t, path)
+	b := NewBatch()
+	b.AddChunk(id("c"), Location{})
+	b.AddIndex(id("i"))
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := db.Chunk(id("c")); ok {
+		t.Error("chunk survived Reset")
+	}
+	if idx, _ := db.Indexes(); len(idx) != 0 {
+		t.Error("index ids survived Reset")
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "idx.db")
+	db, err := Open(path, "repo-a", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second writer waits, then gives up with ErrBusy.
+	if _, err := Open(path, "repo-a", Options{Timeout: 50 * time.Millisecond}); !errors.Is(err, ErrBusy) {
+		t.Errorf("second writer: %v, want ErrBusy", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, "repo-b", Options{}); !errors.Is(err, ErrOtherRepo) {
+		t.Errorf("other repo: %v, want ErrOtherRepo", err)
+	}
+	// Read-only openers share the file.
+	r1, err := Open(path, "repo-a", Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Open(path, "repo-a", Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r1.Close()
+	_ = r2.Close()
+	if _, err := Open(filepath.Join(dir, "missing.db"), "repo-a", Options{ReadOnly: true}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing read-only: %v", err)
+	}
+
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a bbolt file "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(garbage, "repo-a", Options{}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("garbage file: %v, want ErrCorrupt", err)
+	}
+}
+
+func TestNewerVersionRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idx.db")
+	db := openTest(t, path)
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(rootBucket).Put(versionKey, binary.BigEndian.AppendUint32(nil, Version+1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	if _, err := Open(path, "repo-a", Options{}); !errors.Is(err, ErrVersion) {
+		t.Fatalf("newer version: %v, want ErrVersion", err)
+	}
+}
+
+// TestCorruptPages flips bytes all over a populated file: every open or
+// lookup either works or fails with an error; none panics.
+func TestCorruptPages(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "idx.db")
+	db := openTest(t, path)
+	b := NewBatch()
+	for i := range 2000 {
+		b.AddChunk(id(string(rune(i))), Location{Offset: uint64(i)})
+	}
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := 0; off < len(orig); off += len(orig) / 97 {
+		bad := bytes.Clone(orig)
+		for i := off; i < min(off+64, len(bad)); i++ {
+			bad[i] ^= 0x5a
+		}
+		p := filepath.Join(dir, "bad.db")
+		if err := os.WriteFile(p, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d, err := Open(p, "repo-a", Options{ReadOnly: true})
+		if err != nil {
+			continue
+		}
+		_ = d.ForEachChunk(func(ID, Location) error { return nil })
+		_, _, _ = d.Chunk(id("x"))
+		_ = d.Close()
+	}
+}

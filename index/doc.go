@@ -1,0 +1,49 @@
+// Package index is wimsnap's local cache of a repository's index: a bbolt
+// database in the user's cache directory, one file per repository id. It
+// answers, without touching the repository, where a chunk is stored, which
+// chunks make up a stream, which index objects and snapshots have been seen,
+// and the stat signatures of the files of the last snapshot of a source
+// (for incremental snapshots). It holds nothing the repository does not:
+// deleting the file costs time, never data, and the snapshot package
+// rebuilds it from the repository's index objects.
+//
+// The package is a leaf: it knows identifiers and byte layouts, not packs,
+// WIMs or stores.
+//
+// # Schema (version 1)
+//
+// Everything lives under the root bucket "wimsnap-index". Integers are
+// big-endian; hashes are raw bytes.
+//
+//	wimsnap-index/
+//	  "version"          key: u32 schema version (1)
+//	  meta/
+//	    "repo"           the repository id (its config's id, as text)
+//	  chunks/            chunk id (SHA-256 of the raw chunk, 32 bytes) ->
+//	                     pack id (32) | offset u64 | stored length u32 |
+//	                     raw length u32 | codec u8            (49 bytes)
+//	  streams/           stream SHA-1 (20 bytes) ->
+//	                     size u64 | chunk id (32) * ceil(size / chunk size)
+//	  indexes/           index object id (32 bytes) -> empty: index objects
+//	                     whose chunks and streams are in chunks/ and streams/
+//	  snapshots/         snapshot id (32 bytes) -> the manifest as stored
+//	                     (zstd-compressed JSON), a cache for listing
+//	  files/             one bucket per source key (host, NUL, absolute path) ->
+//	    "\x00snapshot"   the snapshot id these signatures belong to
+//	    path             path relative to the source ('/'-separated) ->
+//	                     size u64 | mtime ns i64 | ctime ns i64 | inode u64 |
+//	                     device u64 | mode u32                 (44 bytes)
+//
+// Writes are batched: a Batch collects the results of one snapshot, rebuild
+// or sync step and Apply commits it in one transaction. A database whose
+// version is newer than this package's is refused (ErrVersion); version 1
+// is the first, so there is nothing to migrate yet (a later version adds an
+// ordered migration list run inside Open). A file that bbolt
+// cannot open, or whose pages fail while being read, is reported as
+// ErrCorrupt; the caller deletes it and rebuilds.
+//
+// Concurrency: a DB opened read-only shares the file with other read-only
+// openers (flock LOCK_SH); a read-write open excludes everyone and waits up
+// to Options.Timeout. Methods of one DB may be called from several
+// goroutines at once.
+package index

@@ -1,0 +1,129 @@
+package index
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Chunk returns where chunk id is stored, and false when the index does
+// not know it.
+func (d *DB) Chunk(id ID) (l Location, ok bool, err error) {
+	err = d.view(func(tx *bolt.Tx) error {
+		v := data(tx, chunksBucket).Get(id[:])
+		if v == nil {
+			return nil
+		}
+		ok = true
+		l, err = unmarshalLocation(v)
+		return err
+	})
+	return l, ok, err
+}
+
+// Stream returns the recipe of stream h, and false when the index does not
+// know it.
+func (d *DB) Stream(h SHA1) (r Recipe, ok bool, err error) {
+	err = d.view(func(tx *bolt.Tx) error {
+		v := data(tx, streamsBucket).Get(h[:])
+		if v == nil {
+			return nil
+		}
+		ok = true
+		r, err = unmarshalRecipe(v)
+		return err
+	})
+	return r, ok, err
+}
+
+// HasStream reports whether the index knows stream h; an unreadable
+// database answers false.
+func (d *DB) HasStream(h SHA1) bool {
+	var ok bool
+	_ = d.view(func(tx *bolt.Tx) error { // an error answers "unknown", which only costs a re-read
+		ok = data(tx, streamsBucket).Get(h[:]) != nil
+		return nil
+	})
+	return ok
+}
+
+// Indexes returns the ids of the index objects loaded.
+func (d *DB) Indexes() (map[ID]bool, error) {
+	ids := map[ID]bool{}
+	err := d.view(func(tx *bolt.Tx) error {
+		return data(tx, indexesBucket).ForEach(func(k, _ []byte) error {
+			if len(k) != 32 {
+				return fmt.Errorf("%w: index key of %d bytes", ErrCorrupt, len(k))
+			}
+			ids[ID(k)] = true
+			return nil
+		})
+	})
+	return ids, err
+}
+
+// Snapshots calls fn with every cached manifest; manifest is valid only
+// during the call.
+func (d *DB) Snapshots(fn func(id ID, manifest []byte) error) error {
+	return d.view(func(tx *bolt.Tx) error {
+		return data(tx, snapsBucket).ForEach(func(k, v []byte) error {
+			if len(k) != 32 {
+				return fmt.Errorf("%w: snapshot key of %d bytes", ErrCorrupt, len(k))
+			}
+			return fn(ID(k), v)
+		})
+	})
+}
+
+// ForEachChunk calls fn with every chunk's location, in id order.
+func (d *DB) ForEachChunk(fn func(id ID, l Location) error) error {
+	return d.view(func(tx *bolt.Tx) error {
+		return data(tx, chunksBucket).ForEach(func(k, v []byte) error {
+			l, err := unmarshalLocation(v)
+			if err != nil || len(k) != 32 {
+				return fmt.Errorf("%w: chunk entry", ErrCorrupt)
+			}
+			return fn(ID(k), l)
+		})
+	})
+}
+
+// Files is a read view of one source's file signatures. Close it when done;
+// it may be used from one goroutine at a time.
+type Files struct {
+	tx     *bolt.Tx
+	bucket *bolt.Bucket
+	// Snapshot is the snapshot the signatures belong to (zero when none).
+	Snapshot ID
+}
+
+// Files opens the signatures stored for source; with none stored, the view
+// is empty.
+func (d *DB) Files(source string) (f *Files, err error) {
+	defer catch(&err)
+	tx, err := d.bolt.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	f = &Files{tx: tx, bucket: data(tx, filesBucket).Bucket([]byte(source))}
+	if f.bucket != nil {
+		copy(f.Snapshot[:], f.bucket.Get(fileSnapKey))
+	}
+	return f, nil
+}
+
+// Lookup returns the signature stored for path.
+func (f *Files) Lookup(path []byte) (s Sig, ok bool) {
+	if f.bucket == nil {
+		return Sig{}, false
+	}
+	defer func() {
+		if recover() != nil {
+			s, ok = Sig{}, false // a damaged page: treat the file as changed
+		}
+	}()
+	return unmarshalSig(f.bucket.Get(path))
+}
+
+// Close ends the view.
+func (f *Files) Close() error { return f.tx.Rollback() }
