@@ -100,6 +100,13 @@ func (p *pipeline) submit(j *chunkJob) {
 	p.jobs <- j
 }
 
+// submitDone queues a chunk that needs no compression (j.raw and j.out
+// set by the caller) for output.
+func (p *pipeline) submitDone(j *chunkJob) {
+	j.done <- struct{}{}
+	p.order <- j
+}
+
 // end queues the end marker of res.
 func (p *pipeline) end(res *pendingRes) {
 	j := p.get(res)

@@ -1,0 +1,69 @@
+package wim
+
+import (
+	"errors"
+	"fmt"
+)
+
+// AddRawStream adds the stream h of size bytes from chunks that are already
+// stored in the Writer's codec, copying them without recompressing (zip's
+// CreateRaw). next is called once per chunk, in order, with a buffer it may
+// fill and return: the chunk's stored bytes, which expand to 32 KiB (the
+// last chunk to the rest of size). A stored chunk as long as its expanded
+// size is raw; with compression none every chunk must be raw.
+//
+// The chunks are neither decompressed nor hashed: the caller vouches that
+// they make up the stream h (wimsnap verify checks a finished WIM). A stream
+// the WIM already holds is not added again and next is not called. An
+// error of next, or a chunk of impossible length, drops the stream and is
+// returned; the Writer stays usable.
+func (w *Writer) AddRawStream(h Hash, size int64, next func(buf []byte) ([]byte, error)) error {
+	if err := w.getErr(); err != nil {
+		return err
+	}
+	if w.closed {
+		return errors.New("wim: write to closed Writer")
+	}
+	if size <= 0 || h.IsZero() {
+		return fmt.Errorf("wim: raw stream %x of size %d", h, size)
+	}
+	if w.blobs[h] != nil {
+		return nil
+	}
+	res := &pendingRes{size: size, nchunks: (size + chunkSize - 1) / chunkSize}
+	for i := range res.nchunks {
+		j := w.pipe.get(res)
+		if err := w.fillRaw(j, i, size, next); err != nil {
+			w.pipe.put(j)
+			w.pipe.end(res)
+			return err
+		}
+		w.pipe.submitDone(j)
+	}
+	b := &wblob{hash: h, size: size}
+	w.blobs[h] = b
+	w.sizes[size]++
+	res.blob = b
+	w.pipe.end(res)
+	return w.getErr()
+}
+
+// fillRaw puts chunk i of a raw stream into job j.
+func (w *Writer) fillRaw(j *chunkJob, i, size int64, next func([]byte) ([]byte, error)) error {
+	want := min(chunkSize, size-i*chunkSize)
+	stored, err := next(j.out[:0])
+	if err != nil {
+		return err
+	}
+	switch n := int64(len(stored)); {
+	case n == want:
+		j.in = append(j.in[:0], stored...)
+		j.raw = true
+	case n == 0 || n > want || w.comp == CompressNone:
+		return fmt.Errorf("%w: raw chunk %d of stream: %d stored bytes for %d", ErrFormat, i, n, want)
+	default:
+		j.out = append(j.out[:0], stored...) // the pool reuses j.out: never keep the caller's buffer
+		j.raw = false
+	}
+	return nil
+}
