@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -47,6 +48,14 @@ type CaptureOptions struct {
 	// reuses its streams without being opened, provided the sink holds
 	// them (HasStream).
 	Update *wim.Metadata
+	// Signatures, if set, narrows Update: a file is reused only when the
+	// signature stored for its path (relative to the root, '/'-separated)
+	// equals its current one (size, mtime, ctime, inode, device, mode).
+	Signatures SigLookup
+	// OnFile, if set, is called with the path (as for Signatures) and
+	// signature of every regular file captured, read or reused; the path
+	// is valid only during the call.
+	OnFile func(path []byte, sig index.Sig)
 	// Progress, if set, is called from the walking goroutine at most every
 	// 100 ms, and once at the end.
 	Progress func(Progress)
@@ -66,6 +75,11 @@ type CaptureOptions struct {
 	// beforeOpen is a test hook called with the path of each regular file
 	// before it is opened for reading.
 	beforeOpen func(path string)
+}
+
+// SigLookup finds the stored signature of a path; *index.Files is one.
+type SigLookup interface {
+	Lookup(path []byte) (index.Sig, bool)
 }
 
 // progressTicker spaces progress reports at least 100 ms apart.
@@ -89,12 +103,12 @@ type Progress struct {
 
 // CaptureStats counts what Capture did. Files counts regular files (every
 // name of a hard-linked file), Bytes their sizes (once per inode),
-// BytesRead what was actually read, Reused the files whose streams came
-// from CaptureOptions.Update. Skipped counts entries left out because of an
+// BytesRead what was actually read, Read the files opened and read, Reused
+// the files whose streams came from CaptureOptions.Update. Skipped counts entries left out because of an
 // error; Warnings the other warnings (names that are not UTF-8,
 // unreadable xattrs), so that Skipped+Warnings is the number of Warn calls.
 type CaptureStats struct {
-	Dirs, Files, Symlinks, Special, Bytes, BytesRead, Reused, Skipped, Warnings int64
+	Dirs, Files, Symlinks, Special, Bytes, BytesRead, Read, Reused, Skipped, Warnings int64
 }
 
 // Capture walks the directory root and returns its image. Contents go to

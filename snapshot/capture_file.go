@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -52,7 +53,16 @@ func (c *capturer) regular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entr
 	}
 	c.stats.Files++
 	c.stats.Bytes += st.Size
+	if c.opts.OnFile != nil {
+		c.opts.OnFile(c.rel, sigOf(st))
+	}
 	return e, nil
+}
+
+// sigOf is the signature of a file for CaptureOptions.Signatures.
+func sigOf(st *unix.Stat_t) index.Sig {
+	return index.Sig{Size: st.Size, MtimeNs: st.Mtim.Nano(), CtimeNs: st.Ctim.Nano(),
+		Ino: st.Ino, Dev: st.Dev, Mode: st.Mode}
 }
 
 // readRegular fills e for a regular file, reading it unless Update has it.
@@ -110,6 +120,7 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 		return false, nil
 	}
 	e.Data = wim.Stream{Hash: h, Size: size}
+	c.stats.Read++
 	return true, nil
 }
 
@@ -132,6 +143,10 @@ func (c *capturer) reusable(st *unix.Stat_t, old *wim.Entry) bool {
 		if !s.Hash.IsZero() && !c.sink.HasStream(s.Hash) {
 			return false
 		}
+	}
+	if c.opts.Signatures != nil {
+		sig, ok := c.opts.Signatures.Lookup(c.rel)
+		return ok && sig == sigOf(st)
 	}
 	return true
 }

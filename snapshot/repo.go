@@ -1,0 +1,164 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// Repository errors.
+var (
+	// ErrNoRepository: the store holds no repository config.
+	ErrNoRepository = errors.New("snapshot: no repository at this location")
+	// ErrRepositoryExists: init found a config already.
+	ErrRepositoryExists = errors.New("snapshot: a repository exists at this location")
+	// ErrRepoFormat: an object of the repository is malformed or fails its
+	// checksum.
+	ErrRepoFormat = errors.New("snapshot: malformed repository object")
+	// ErrSnapshotNotFound: no snapshot matches the given id or prefix.
+	ErrSnapshotNotFound = errors.New("snapshot: no such snapshot")
+)
+
+// RepoVersion is the repository format version this package writes and
+// reads (docs/repository.md).
+const RepoVersion = 1
+
+// RepoChunkSize is the chunk size of every repository: WIM's.
+const RepoChunkSize = 32768
+
+// Object key prefixes of the layout in docs/repository.md.
+const (
+	configKey    = "config"
+	packPrefix   = "packs/"
+	indexPrefix  = "index/"
+	snapPrefix   = "snapshots/"
+	maxConfigLen = 64 << 10
+)
+
+// RepoConfig is the repository's config object (JSON).
+type RepoConfig struct {
+	Version   int       `json:"version"`
+	ID        string    `json:"id"`
+	ChunkSize int       `json:"chunk_size"`
+	Codec     string    `json:"codec"`
+	Created   time.Time `json:"created"`
+}
+
+// Repo is an open repository. Its methods are not safe for concurrent use
+// unless stated.
+type Repo struct {
+	store  remote.Store
+	cfg    RepoConfig
+	codec  wim.Compression
+	cache  string // the index file of this repository
+	now    func() time.Time
+	zstd   *zcodec
+	hostFn func() (string, error)
+}
+
+// RepoOptions configures OpenRepo.
+type RepoOptions struct {
+	// CacheDir holds the bbolt index files, one per repository id.
+	CacheDir string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// InitRepo writes a new repository's config into store. codec is the
+// chunk codec (none, XPRESS or LZX). It fails with ErrRepositoryExists
+// when the store has one already.
+func InitRepo(ctx context.Context, store remote.Store, codec wim.Compression) (RepoConfig, error) {
+	if codec != wim.CompressNone && codec != wim.CompressXPRESS && codec != wim.CompressLZX {
+		return RepoConfig{}, fmt.Errorf("snapshot: repository codec %v: none, xpress or lzx", codec)
+	}
+	var id [32]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return RepoConfig{}, err
+	}
+	cfg := RepoConfig{Version: RepoVersion, ID: hex.EncodeToString(id[:]), ChunkSize: RepoChunkSize,
+		Codec: codec.String(), Created: time.Now().UTC().Truncate(time.Second)}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return RepoConfig{}, err
+	}
+	err = store.PutIfAbsent(ctx, configKey, append(b, '\n'))
+	if errors.Is(err, remote.ErrExists) {
+		return RepoConfig{}, fmt.Errorf("%w: %s", ErrRepositoryExists, store.Location())
+	}
+	if err != nil {
+		return RepoConfig{}, fmt.Errorf("snapshot: init: %w", err)
+	}
+	return cfg, nil
+}
+
+// OpenRepo reads the config of the repository in store.
+func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo, error) {
+	b, err := remote.ReadAll(ctx, store, configKey, maxConfigLen)
+	if errors.Is(err, remote.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNoRepository, store.Location())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: reading repository config: %w", err)
+	}
+	var cfg RepoConfig
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("%w: config: %w", ErrRepoFormat, err)
+	}
+	codec, ok := wim.ParseCompression(cfg.Codec)
+	switch {
+	case cfg.Version != RepoVersion:
+		return nil, fmt.Errorf("%w: config: format version %d (this wimsnap reads %d)", ErrRepoFormat, cfg.Version, RepoVersion)
+	case cfg.ChunkSize != RepoChunkSize:
+		return nil, fmt.Errorf("%w: config: chunk size %d", ErrRepoFormat, cfg.ChunkSize)
+	case !ok || codec == wim.CompressLZMS:
+		return nil, fmt.Errorf("%w: config: codec %q", ErrRepoFormat, cfg.Codec)
+	case len(cfg.ID) != 64:
+		return nil, fmt.Errorf("%w: config: id %q", ErrRepoFormat, cfg.ID)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Repo{store: store, cfg: cfg, codec: codec, now: opts.Now, zstd: newZcodec(),
+		cache: filepath.Join(opts.CacheDir, cfg.ID+".db")}, nil
+}
+
+// Config returns the repository's config.
+func (r *Repo) Config() RepoConfig { return r.cfg }
+
+// Store returns the store the repository lives in.
+func (r *Repo) Store() remote.Store { return r.store }
+
+// IndexPath is the bbolt index file of this repository.
+func (r *Repo) IndexPath() string { return r.cache }
+
+// objectID is the id of a stored object: SHA-256 of its bytes.
+func objectID(b []byte) index.ID { return index.ID(sha256.Sum256(b)) }
+
+func packKey(id index.ID) string {
+	h := hex.EncodeToString(id[:])
+	return packPrefix + h[:2] + "/" + h
+}
+
+func indexKey(id index.ID) string { return indexPrefix + hex.EncodeToString(id[:]) }
+
+func snapKey(id index.ID) string { return snapPrefix + hex.EncodeToString(id[:]) }
+
+// parseID parses the hexadecimal id at the end of a key.
+func parseID(s string) (index.ID, bool) {
+	var id index.ID
+	if len(s) != 64 {
+		return id, false
+	}
+	_, err := hex.Decode(id[:], []byte(s))
+	return id, err == nil
+}

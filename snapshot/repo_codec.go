@@ -1,0 +1,76 @@
+package snapshot
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/lzms"
+	"github.com/wimsnap/wimsnap/wim/lzx"
+	"github.com/wimsnap/wimsnap/wim/xpress"
+)
+
+// A chunk's codec byte is the wim.Compression number of its stored bytes:
+// 0 none (stored raw), 1 XPRESS, 2 LZX, 3 LZMS. A chunk whose stored
+// length equals its raw length is raw whatever the byte says.
+
+type chunkEncoder interface{ Encode(dst, src []byte) []byte }
+
+type chunkDecoder interface {
+	Decode(dst, src []byte, size int) ([]byte, error)
+}
+
+// newChunkEncoder returns an encoder for c, nil for none.
+func newChunkEncoder(c wim.Compression) chunkEncoder {
+	switch c {
+	case wim.CompressXPRESS:
+		return xpress.NewEncoder()
+	case wim.CompressLZX:
+		enc, err := lzx.NewEncoder(RepoChunkSize)
+		if err != nil {
+			panic(err) // 32 KiB is a valid LZX chunk size
+		}
+		return enc
+	default:
+		return nil
+	}
+}
+
+// decoders pools chunk decoders per codec. Safe for concurrent use.
+type decoders struct{ pools [4]sync.Pool }
+
+func (d *decoders) get(codec uint8) (chunkDecoder, error) {
+	if int(codec) >= len(d.pools) || codec == 0 {
+		return nil, fmt.Errorf("%w: chunk codec %d", ErrRepoFormat, codec)
+	}
+	if dec, ok := d.pools[codec].Get().(chunkDecoder); ok {
+		return dec, nil
+	}
+	switch wim.Compression(codec) {
+	case wim.CompressXPRESS:
+		return xpress.NewDecoder(), nil
+	case wim.CompressLZX:
+		return lzx.NewDecoder(RepoChunkSize)
+	default:
+		return lzms.NewDecoder(), nil
+	}
+}
+
+func (d *decoders) put(codec uint8, dec chunkDecoder) { d.pools[codec].Put(dec) }
+
+// expandChunk returns the raw bytes of a stored chunk.
+func (d *decoders) expandChunk(dst, stored []byte, raw int, codec uint8) ([]byte, error) {
+	if len(stored) == raw {
+		return append(dst[:0], stored...), nil
+	}
+	dec, err := d.get(codec)
+	if err != nil {
+		return nil, err
+	}
+	defer d.put(codec, dec)
+	out, err := dec.Decode(dst[:0], stored, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRepoFormat, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,202 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// maxManifest bounds a stored manifest.
+const maxManifest = 16 << 20
+
+// Manifest is a snapshot: what was captured, when, from where, and the
+// image's metadata resource, stored as a stream. Stored as zstd-compressed
+// JSON under snapshots/<id>, id being the SHA-256 of the stored bytes.
+type Manifest struct {
+	Version  int            `json:"version"`
+	Time     time.Time      `json:"time"`
+	Host     string         `json:"host"`
+	Source   string         `json:"source"`
+	Parent   string         `json:"parent,omitempty"`
+	Tags     []string       `json:"tags,omitempty"`
+	Image    ImageFields    `json:"image"`
+	Metadata StreamRef      `json:"metadata"`
+	Summary  SnapshotCounts `json:"summary"`
+
+	// ID is the snapshot id (hex); not part of the stored JSON.
+	ID string `json:"-"`
+}
+
+// ImageFields are the WIM XML fields a snapshot carries into an export.
+type ImageFields struct {
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	DisplayName string `json:"display_name,omitempty"`
+	Flags       string `json:"flags,omitempty"`
+	Creator     string `json:"creator,omitempty"`
+	Version     string `json:"version,omitempty"`
+}
+
+// StreamRef names a stream by SHA-1 (hex) and size.
+type StreamRef struct {
+	SHA1 string `json:"sha1"`
+	Size int64  `json:"size"`
+}
+
+// SnapshotCounts summarises a snapshot run.
+type SnapshotCounts struct {
+	Dirs        int64   `json:"dirs"`
+	Files       int64   `json:"files"`
+	Symlinks    int64   `json:"symlinks"`
+	Special     int64   `json:"special"`
+	Bytes       int64   `json:"bytes"`
+	FilesRead   int64   `json:"files_read"`
+	BytesRead   int64   `json:"bytes_read"`
+	Reused      int64   `json:"files_unchanged"`
+	Skipped     int64   `json:"skipped"`
+	NewChunks   int64   `json:"new_chunks"`
+	NewRaw      int64   `json:"new_bytes"`
+	NewStored   int64   `json:"new_bytes_stored"`
+	Packs       int64   `json:"packs"`
+	DurationSec float64 `json:"duration_seconds"`
+}
+
+func (m *Manifest) hash() (wim.Hash, error) {
+	var h wim.Hash
+	b, err := hex.DecodeString(m.Metadata.SHA1)
+	if err != nil || len(b) != len(h) || m.Metadata.Size <= 0 {
+		return h, fmt.Errorf("%w: snapshot %s: metadata stream %q", ErrRepoFormat, m.ID, m.Metadata.SHA1)
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// ShortID is the first 8 hex digits of the id.
+func (m *Manifest) ShortID() string { return m.ID[:min(8, len(m.ID))] }
+
+// decodeManifest parses a stored manifest whose id is id.
+func (r *Repo) decodeManifest(id index.ID, stored []byte) (*Manifest, error) {
+	name := hex.EncodeToString(id[:])
+	if objectID(stored) != id {
+		return nil, fmt.Errorf("%w: snapshot %s: checksum mismatch", ErrRepoFormat, name)
+	}
+	b, err := r.zstd.expand(stored, "snapshot "+name)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: snapshot %s: %w", ErrRepoFormat, name, err)
+	}
+	if m.Version != RepoVersion {
+		return nil, fmt.Errorf("%w: snapshot %s: version %d", ErrRepoFormat, name, m.Version)
+	}
+	m.ID = name
+	if _, err := m.hash(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// putManifest stores m and sets its ID.
+func (r *Repo) putManifest(ctx context.Context, m *Manifest) ([]byte, index.ID, error) {
+	m.Version = RepoVersion
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, index.ID{}, err
+	}
+	stored := r.zstd.compress(b)
+	id := objectID(stored)
+	if err := putBytes(ctx, r.store, snapKey(id), stored); err != nil {
+		return nil, id, fmt.Errorf("snapshot: storing manifest: %w", err)
+	}
+	m.ID = hex.EncodeToString(id[:])
+	return stored, id, nil
+}
+
+// Snapshots returns the repository's snapshots, oldest first. It reads the
+// manifests the local index has not cached (and caches them when it can).
+func (r *Repo) Snapshots(ctx context.Context) ([]*Manifest, error) {
+	if _, err := r.Sync(ctx, nil); err != nil {
+		return nil, err
+	}
+	db, err := r.openIndex(true)
+	if err != nil {
+		return nil, err
+	}
+	defer closeIndex(db)
+	var list []*Manifest
+	err = db.Snapshots(func(id index.ID, stored []byte) error {
+		m, err := r.decodeManifest(id, stored)
+		if err != nil {
+			return err
+		}
+		list = append(list, m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortManifests(list)
+	return list, nil
+}
+
+// sortManifests sorts oldest first.
+func sortManifests(list []*Manifest) {
+	slices.SortFunc(list, func(a, b *Manifest) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// FindSnapshot resolves a snapshot id, a unique prefix of one, or "latest"
+// (the newest snapshot).
+func (r *Repo) FindSnapshot(ctx context.Context, ref string) (*Manifest, error) {
+	list, err := r.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return findSnapshot(list, ref)
+}
+
+func findSnapshot(list []*Manifest, ref string) (*Manifest, error) {
+	if ref == "latest" {
+		if len(list) == 0 {
+			return nil, fmt.Errorf("%w: the repository has no snapshots", ErrSnapshotNotFound)
+		}
+		return list[len(list)-1], nil
+	}
+	ref = strings.ToLower(ref)
+	var found *Manifest
+	for _, m := range list {
+		if ref != "" && strings.HasPrefix(m.ID, ref) {
+			if found != nil {
+				return nil, fmt.Errorf("%w: %q is ambiguous (%s, %s, ...)", ErrSnapshotNotFound, ref, found.ShortID(), m.ShortID())
+			}
+			found = m
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%w: %q", ErrSnapshotNotFound, ref)
+	}
+	return found, nil
+}
+
+// putBytes stores b under key.
+func putBytes(ctx context.Context, s remote.Store, key string, b []byte) error {
+	return s.Put(ctx, key, bytes.NewReader(b), int64(len(b)))
+}
+
+var errStop = errors.New("stop")

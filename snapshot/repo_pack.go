@@ -1,0 +1,161 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+)
+
+// A pack holds chunks back to back, then a zstd-compressed trailer listing
+// them, then the trailer's length (u32 little-endian) and packMagic. The
+// trailer, expanded, is packTrailerMagic, a uvarint count, and per chunk its
+// id (32 bytes), stored length and raw length (uvarints) and codec (one
+// byte); chunk offsets follow from the lengths.
+const (
+	packMagic        = "WSNPACK1"
+	packTrailerMagic = "wimsnap pack 1\n"
+	packFooterLen    = 4 + len(packMagic)
+	// maxPackTrailer bounds a stored trailer (a 64 MiB pack of 32 KiB raw
+	// chunks needs ~80 KiB).
+	maxPackTrailer = 16 << 20
+)
+
+// packEntry is one chunk of a pack.
+type packEntry struct {
+	id     index.ID
+	offset uint64
+	stored uint32
+	raw    uint32
+	codec  uint8
+}
+
+// packBuilder accumulates one pack in memory.
+type packBuilder struct {
+	buf     []byte
+	entries []packEntry
+}
+
+// add appends a chunk's stored bytes.
+func (p *packBuilder) add(id index.ID, stored []byte, raw int, codec uint8) {
+	p.entries = append(p.entries, packEntry{id: id, offset: uint64(len(p.buf)),
+		stored: uint32(len(stored)), raw: uint32(raw), codec: codec})
+	p.buf = append(p.buf, stored...)
+}
+
+// finish appends the trailer and footer and returns the pack and its id.
+// The builder must be reset before reuse.
+func (p *packBuilder) finish(z *zcodec) ([]byte, index.ID) {
+	t := []byte(packTrailerMagic)
+	t = binary.AppendUvarint(t, uint64(len(p.entries)))
+	for _, e := range p.entries {
+		t = append(t, e.id[:]...)
+		t = binary.AppendUvarint(t, uint64(e.stored))
+		t = binary.AppendUvarint(t, uint64(e.raw))
+		t = append(t, e.codec)
+	}
+	zt := z.compress(t)
+	p.buf = append(p.buf, zt...)
+	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(zt)))
+	p.buf = append(p.buf, packMagic...)
+	return p.buf, objectID(p.buf)
+}
+
+func (p *packBuilder) reset() {
+	p.buf = p.buf[:0]
+	p.entries = p.entries[:0]
+}
+
+// parsePackTrailer parses an expanded trailer of a pack whose chunks take
+// dataLen bytes.
+func parsePackTrailer(t []byte, dataLen uint64) ([]packEntry, error) {
+	bad := func(what string) ([]packEntry, error) {
+		return nil, fmt.Errorf("%w: pack trailer: %s", ErrRepoFormat, what)
+	}
+	if !bytes.HasPrefix(t, []byte(packTrailerMagic)) {
+		return bad("bad magic")
+	}
+	t = t[len(packTrailerMagic):]
+	n, k := binary.Uvarint(t)
+	if k <= 0 || n > uint64(len(t))/35 {
+		return bad("bad count")
+	}
+	t = t[k:]
+	entries := make([]packEntry, 0, n)
+	var off uint64
+	for range n {
+		if len(t) < 35 {
+			return bad("truncated")
+		}
+		e := packEntry{id: index.ID(t[:32]), offset: off}
+		t = t[32:]
+		stored, k1 := binary.Uvarint(t)
+		if k1 <= 0 {
+			return bad("bad length")
+		}
+		raw, k2 := binary.Uvarint(t[k1:])
+		if k2 <= 0 || len(t) < k1+k2+1 || stored == 0 || stored > raw || raw > RepoChunkSize {
+			return bad("bad length")
+		}
+		e.stored, e.raw, e.codec = uint32(stored), uint32(raw), t[k1+k2]
+		t = t[k1+k2+1:]
+		off += stored
+		entries = append(entries, e)
+	}
+	if len(t) != 0 || off != dataLen {
+		return bad(fmt.Sprintf("chunks cover %d bytes of %d", off, dataLen))
+	}
+	return entries, nil
+}
+
+// readPackTrailer reads the trailer of the pack id, which is size bytes
+// long, without reading its chunks.
+func (r *Repo) readPackTrailer(ctx context.Context, id index.ID, size int64) ([]packEntry, error) {
+	key := packKey(id)
+	if size < int64(packFooterLen) {
+		return nil, fmt.Errorf("%w: pack %s: %d bytes", ErrRepoFormat, key, size)
+	}
+	foot, err := getRange(ctx, r.store, key, size-int64(packFooterLen), int64(packFooterLen))
+	if err != nil {
+		return nil, err
+	}
+	if string(foot[4:]) != packMagic {
+		return nil, fmt.Errorf("%w: pack %s: bad magic", ErrRepoFormat, key)
+	}
+	tl := int64(binary.LittleEndian.Uint32(foot))
+	if tl > maxPackTrailer || tl > size-int64(packFooterLen) {
+		return nil, fmt.Errorf("%w: pack %s: trailer of %d bytes", ErrRepoFormat, key, tl)
+	}
+	dataLen := size - int64(packFooterLen) - tl
+	zt, err := getRange(ctx, r.store, key, dataLen, tl)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.zstd.expand(zt, "pack "+key)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := parsePackTrailer(t, uint64(dataLen))
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", key, err)
+	}
+	return entries, nil
+}
+
+// getRange reads length bytes of key at off.
+func getRange(ctx context.Context, s remote.Store, key string, off, length int64) ([]byte, error) {
+	rc, err := s.Get(ctx, key, off, length)
+	if err != nil {
+		return nil, err
+	}
+	defer closeRead(rc)
+	b := make([]byte, length)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return nil, fmt.Errorf("snapshot: reading %s at %d: %w", key, off, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,256 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// packTarget is the size at which a pack is closed and uploaded.
+const packTarget = 16 << 20
+
+// maxUploads bounds the packs uploading at once (each held in memory).
+const maxUploads = 2
+
+// chunkTask is one chunk on its way from AddStream through hashing and
+// compression to a pack.
+type chunkTask struct {
+	in, out []byte
+	dst     *index.ID // where the chunk's id goes in its stream's recipe
+	stored  []byte    // out or in: what the pack gets
+	codec   uint8
+}
+
+// sinkCounts are the repository-side counts of a snapshot.
+type sinkCounts struct {
+	newChunks, newRaw, newStored, packs atomic.Int64
+}
+
+// repoSink stores streams into a repository: AddStream hashes (SHA-1) and
+// cuts a stream into 32 KiB chunks on the caller's goroutine; workers hash
+// each chunk (SHA-256), drop the ones the repository or this run already
+// has, and compress the rest; one packer goroutine appends them to packs,
+// which upload in the background. AddStream and HasStream are called from
+// one goroutine; finish ends the run.
+type repoSink struct {
+	ctx        context.Context
+	r          *Repo
+	db         *index.DB // committed index, read-only; nil for none
+	sum        hash.Hash
+	tasks      chan *chunkTask
+	toPack     chan *chunkTask
+	pool       sync.Pool
+	work       sync.WaitGroup
+	packerDone chan struct{}
+	uploads    sync.WaitGroup
+	uploadSem  chan struct{}
+
+	mu      sync.Mutex
+	claimed map[index.ID]struct{}
+	streams map[wim.Hash]*indexStream
+	order   []wim.Hash
+	packs   []indexPack
+	err     error
+
+	counts sinkCounts
+}
+
+func newRepoSink(ctx context.Context, r *Repo, db *index.DB, threads int) *repoSink {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	q := 2*threads + 4
+	s := &repoSink{ctx: ctx, r: r, db: db, sum: sha1.New(), tasks: make(chan *chunkTask, q),
+		toPack: make(chan *chunkTask, q), packerDone: make(chan struct{}), uploadSem: make(chan struct{}, maxUploads),
+		claimed: map[index.ID]struct{}{}, streams: map[wim.Hash]*indexStream{}}
+	s.pool.New = func() any { return &chunkTask{in: make([]byte, 0, RepoChunkSize)} }
+	for range threads {
+		s.work.Add(1)
+		go s.worker(newChunkEncoder(r.codec))
+	}
+	go s.packer()
+	return s
+}
+
+func (s *repoSink) setErr(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+func (s *repoSink) getErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// HasStream reports whether the repository or this run holds stream h.
+func (s *repoSink) HasStream(h wim.Hash) bool {
+	s.mu.Lock()
+	_, ok := s.streams[h]
+	s.mu.Unlock()
+	return ok || s.db != nil && s.db.HasStream(index.SHA1(h))
+}
+
+// AddStream stores size bytes from r; see StreamSink.
+func (s *repoSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
+	if err := s.getErr(); err != nil {
+		return wim.Hash{}, err
+	}
+	if size == 0 {
+		return wim.Hash{}, nil
+	}
+	n := (size + RepoChunkSize - 1) / RepoChunkSize
+	ids := make([]index.ID, n)
+	s.sum.Reset()
+	for i := range ids {
+		t := s.pool.Get().(*chunkTask)
+		t.in = t.in[:min(RepoChunkSize, size-int64(i)*RepoChunkSize)]
+		if _, err := io.ReadFull(r, t.in); err != nil {
+			s.pool.Put(t)
+			return wim.Hash{}, sizeError(err, size)
+		}
+		s.sum.Write(t.in)
+		t.dst = &ids[i]
+		select {
+		case s.tasks <- t:
+		case <-s.ctx.Done():
+			return wim.Hash{}, s.ctx.Err()
+		}
+	}
+	var h wim.Hash
+	s.sum.Sum(h[:0])
+	if !s.HasStream(h) {
+		s.mu.Lock()
+		s.streams[h] = &indexStream{hash: index.SHA1(h), size: size, chunks: ids}
+		s.order = append(s.order, h)
+		s.mu.Unlock()
+	}
+	return h, s.getErr()
+}
+
+// sizeError turns a short read into wim.ErrSizeChanged; other errors pass.
+func sizeError(err error, size int64) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w (expected %d bytes)", wim.ErrSizeChanged, size)
+	}
+	return err
+}
+
+// worker hashes chunks and compresses the new ones.
+func (s *repoSink) worker(enc chunkEncoder) {
+	defer s.work.Done()
+	for t := range s.tasks {
+		id := index.ID(sha256.Sum256(t.in))
+		*t.dst = id
+		if !s.claim(id) {
+			s.pool.Put(t)
+			continue
+		}
+		t.stored, t.codec = t.in, 0
+		if enc != nil {
+			t.out = enc.Encode(t.out[:0], t.in)
+			if len(t.out) < len(t.in) {
+				t.stored, t.codec = t.out, uint8(s.r.codec)
+			}
+		}
+		s.toPack <- t
+	}
+}
+
+// claim reports whether chunk id is new: not in the repository and not
+// claimed before in this run.
+func (s *repoSink) claim(id index.ID) bool {
+	if s.db != nil {
+		if _, ok, err := s.db.Chunk(id); ok {
+			return false
+		} else if err != nil {
+			s.setErr(err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.claimed[id]; ok {
+		return false
+	}
+	s.claimed[id] = struct{}{}
+	return true
+}
+
+// packer appends new chunks to packs and starts their uploads.
+func (s *repoSink) packer() {
+	defer close(s.packerDone)
+	p := &packBuilder{}
+	for t := range s.toPack {
+		p.add(*t.dst, t.stored, len(t.in), t.codec)
+		s.counts.newChunks.Add(1)
+		s.counts.newRaw.Add(int64(len(t.in)))
+		s.counts.newStored.Add(int64(len(t.stored)))
+		s.pool.Put(t)
+		if len(p.buf) >= packTarget {
+			s.upload(p)
+			p = &packBuilder{}
+		}
+	}
+	if len(p.entries) > 0 {
+		s.upload(p)
+	}
+}
+
+// upload finishes p and stores it in the background, at most maxUploads
+// at once.
+func (s *repoSink) upload(p *packBuilder) {
+	buf, id := p.finish(s.r.zstd)
+	s.uploadSem <- struct{}{}
+	s.uploads.Add(1)
+	s.counts.packs.Add(1)
+	go func() {
+		defer s.uploads.Done()
+		defer func() { <-s.uploadSem }()
+		if err := putBytes(s.ctx, s.r.store, packKey(id), buf); err != nil {
+			s.setErr(fmt.Errorf("snapshot: storing pack: %w", err))
+			return
+		}
+		s.mu.Lock()
+		s.packs = append(s.packs, indexPack{id: id, entries: p.entries})
+		s.mu.Unlock()
+	}()
+}
+
+// finish waits for every chunk to be packed and every pack stored, and
+// returns what the run added: the packs and the new streams, as an index
+// object. The sink cannot be used afterwards.
+func (s *repoSink) finish() (*indexObject, error) {
+	close(s.tasks)
+	s.work.Wait()
+	close(s.toPack)
+	<-s.packerDone
+	s.uploads.Wait()
+	if err := s.getErr(); err != nil {
+		return nil, err
+	}
+	o := &indexObject{packs: s.packs}
+	for _, h := range s.order {
+		o.streams = append(o.streams, *s.streams[h])
+	}
+	return o, nil
+}
+
+// abort stops the pipeline after a failed run; nothing it stored is named
+// by an index object.
+func (s *repoSink) abort() {
+	s.setErr(errors.New("snapshot: aborted"))
+	_, _ = s.finish()
+}

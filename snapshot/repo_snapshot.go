@@ -1,0 +1,261 @@
+package snapshot
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// maxMetadata bounds a metadata resource read back from a repository, as
+// wim.Reader bounds one read from a WIM.
+const maxMetadata = 1 << 30
+
+// SnapshotOptions configures Repo.Snapshot.
+type SnapshotOptions struct {
+	// Capture configures the walk; its Update, Signatures and OnFile are
+	// set by Snapshot.
+	Capture CaptureOptions
+	// Host names the machine; empty means os.Hostname.
+	Host string
+	// Tags label the snapshot.
+	Tags []string
+	// Image carries the WIM XML fields; an empty name becomes the base
+	// name of the source.
+	Image ImageFields
+	// Parent is the snapshot whose unchanged files are reused; empty means
+	// the newest snapshot of the same host and source. NoParent reads
+	// every file.
+	Parent   string
+	NoParent bool
+	// Threads is the number of hashing and compression goroutines; 0
+	// means GOMAXPROCS.
+	Threads int
+	// Warn receives problems that do not stop the snapshot besides the
+	// capture's own (a local index that had to be rebuilt, for one).
+	Warn func(error)
+}
+
+// SnapshotResult is what Snapshot made.
+type SnapshotResult struct {
+	Manifest *Manifest
+	Capture  CaptureStats
+	Sync     SyncStats
+}
+
+// Snapshot captures the tree source into the repository: packs first,
+// then an index object naming them and the new streams, then the manifest.
+// A failure or cancellation at any point leaves no manifest, so nothing
+// committed before is affected; what was stored is unreferenced.
+func (r *Repo) Snapshot(ctx context.Context, source string, opts SnapshotOptions) (SnapshotResult, error) {
+	start := time.Now()
+	var res SnapshotResult
+	abs, err := filepath.Abs(source)
+	if err != nil {
+		return res, err
+	}
+	if opts.Host == "" {
+		if opts.Host, err = os.Hostname(); err != nil {
+			return res, fmt.Errorf("snapshot: host name: %w", err)
+		}
+	}
+	if res.Sync, err = r.Sync(ctx, opts.Warn); err != nil {
+		return res, err
+	}
+	db, err := r.openIndex(true)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if db != nil {
+			closeIndex(db)
+		}
+	}()
+	parent, err := r.snapshotParent(ctx, db, abs, &opts)
+	if err != nil {
+		return res, err
+	}
+	sourceKey := opts.Host + "\x00" + abs
+	sigs := map[string]index.Sig{}
+	copts := opts.Capture
+	copts.OnFile = func(p []byte, s index.Sig) { sigs[string(p)] = s }
+	if parent != nil {
+		if err := r.useParent(ctx, db, parent, sourceKey, &copts); err != nil {
+			return res, err
+		}
+	}
+	if f, ok := copts.Signatures.(*index.Files); ok {
+		defer func() { _ = f.Close() }()
+	}
+	sink := newRepoSink(ctx, r, db, opts.Threads)
+	m, cst, err := Capture(ctx, source, sink, copts)
+	res.Capture = cst
+	if err != nil {
+		sink.abort()
+		return res, err
+	}
+	meta, err := m.Marshal()
+	if err == nil {
+		_, err = sink.AddStream(bytes.NewReader(meta), int64(len(meta)))
+	}
+	if err != nil {
+		sink.abort()
+		return res, fmt.Errorf("snapshot: storing the image metadata: %w", err)
+	}
+	obj, err := sink.finish()
+	if err != nil {
+		return res, err
+	}
+	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: abs, Tags: opts.Tags, Image: opts.Image,
+		Metadata: StreamRef{SHA1: fmt.Sprintf("%x", wimHash(meta)), Size: int64(len(meta))}}
+	if man.Image.Name == "" {
+		man.Image.Name = filepath.Base(abs)
+	}
+	if parent != nil {
+		man.Parent = parent.ID
+	}
+	man.Summary = summary(cst, &sink.counts, time.Since(start))
+	stored, snapID, err := r.commit(ctx, obj, man)
+	if err != nil {
+		return res, err
+	}
+	res.Manifest = man
+	closeIndex(db)
+	db = nil
+	r.recordSnapshot(obj, snapID, stored, sourceKey, sigs, opts.Warn)
+	return res, nil
+}
+
+func wimHash(b []byte) wim.Hash {
+	return wim.Hash(sha1.Sum(b))
+}
+
+func summary(cst CaptureStats, c *sinkCounts, d time.Duration) SnapshotCounts {
+	return SnapshotCounts{Dirs: cst.Dirs, Files: cst.Files, Symlinks: cst.Symlinks, Special: cst.Special,
+		Bytes: cst.Bytes, FilesRead: cst.Read, BytesRead: cst.BytesRead, Reused: cst.Reused, Skipped: cst.Skipped,
+		NewChunks: c.newChunks.Load(), NewRaw: c.newRaw.Load(), NewStored: c.newStored.Load(),
+		Packs: c.packs.Load(), DurationSec: d.Seconds()}
+}
+
+// commit stores the index object (when the run added anything) and then
+// the manifest.
+func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest) ([]byte, index.ID, error) {
+	if len(obj.packs) > 0 || len(obj.streams) > 0 {
+		stored := r.zstd.compress(obj.encode())
+		id := objectID(stored)
+		if err := putBytes(ctx, r.store, indexKey(id), stored); err != nil {
+			return nil, id, fmt.Errorf("snapshot: storing index object: %w", err)
+		}
+		obj.id = id
+	}
+	return r.putManifest(ctx, man)
+}
+
+// recordSnapshot puts what a committed snapshot added into the local
+// index. A failure only costs a later sync, so it is a warning.
+func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, sourceKey string,
+	sigs map[string]index.Sig, warn func(error)) {
+	db, err := r.openIndex(false)
+	if err == nil {
+		b := index.NewBatch()
+		obj.addTo(b)
+		if obj.id != (index.ID{}) {
+			b.AddIndex(obj.id)
+		}
+		b.AddSnapshot(snapID, stored)
+		b.SetFiles(sourceKey, snapID, sigs)
+		err = db.Apply(b)
+		closeIndex(db)
+	}
+	if err != nil && warn != nil {
+		warn(fmt.Errorf("the local index was not updated (the next command reads it from the repository): %w", err))
+	}
+}
+
+// snapshotParent picks the parent snapshot, nil for none.
+func (r *Repo) snapshotParent(ctx context.Context, db *index.DB, abs string, opts *SnapshotOptions) (*Manifest, error) {
+	if opts.NoParent {
+		return nil, nil
+	}
+	var list []*Manifest
+	err := db.Snapshots(func(id index.ID, stored []byte) error {
+		m, err := r.decodeManifest(id, stored)
+		if err == nil {
+			list = append(list, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortManifests(list)
+	if opts.Parent != "" {
+		return findSnapshot(list, opts.Parent)
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Host == opts.Host && list[i].Source == abs {
+			return list[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// useParent loads the parent's image as the capture's Update, and the
+// file signatures recorded for it.
+func (r *Repo) useParent(ctx context.Context, db *index.DB, parent *Manifest, sourceKey string, copts *CaptureOptions) error {
+	pm, err := r.loadMetadata(ctx, db, parent)
+	if errors.Is(err, wim.ErrNotFound) || errors.Is(err, ErrRepoFormat) {
+		return nil // an unreadable parent only costs reading every file
+	}
+	if err != nil {
+		return err
+	}
+	copts.Update = pm
+	f, err := db.Files(sourceKey)
+	if err != nil {
+		return err
+	}
+	if f.Snapshot != objectIDFromHex(parent.ID) {
+		// Signatures of another snapshot (or none, after an index
+		// rebuild): without ctime and inode to compare, read every file.
+		_ = f.Close()
+		copts.Signatures = noSigs{}
+		return nil
+	}
+	copts.Signatures = f
+	return nil
+}
+
+// loadMetadata reads and parses a snapshot's image metadata.
+func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wim.Metadata, error) {
+	h, err := m.hash()
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.newSource(ctx, db).readStream(h, maxMetadata)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: metadata: %w", m.ShortID(), err)
+	}
+	md, err := wim.ParseMetadata(b)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", m.ShortID(), err)
+	}
+	return md, nil
+}
+
+// noSigs knows no signature, so no file is reused.
+type noSigs struct{}
+
+func (noSigs) Lookup([]byte) (index.Sig, bool) { return index.Sig{}, false }
+
+func objectIDFromHex(s string) index.ID {
+	id, _ := parseID(s)
+	return id
+}

@@ -1,0 +1,217 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+)
+
+// maxIndexObject bounds a stored index object.
+const maxIndexObject = 256 << 20
+
+// SyncStats reports what Sync did to the local index.
+type SyncStats struct {
+	// Rebuilt is set when the index was rebuilt from scratch; Reason says
+	// why (missing, corrupt, stale).
+	Rebuilt bool   `json:"rebuilt"`
+	Reason  string `json:"reason,omitempty"`
+	// Indexes and Snapshots count the objects read from the repository.
+	Indexes   int `json:"index_objects_read"`
+	Snapshots int `json:"manifests_read"`
+	// Damaged counts index objects and manifests that could not be read
+	// and were left out (each also passed to warn).
+	Damaged int `json:"damaged"`
+}
+
+// Sync brings the local index up to date with the repository: it reads
+// the index objects and manifests it has not seen, rebuilds from scratch a
+// file that is missing or corrupt or names index objects the repository no
+// longer has, and drops manifests that are gone. Objects that cannot be
+// read are passed to warn (which may be nil) and left out.
+func (r *Repo) Sync(ctx context.Context, warn func(error)) (SyncStats, error) {
+	var st SyncStats
+	db, err := r.openIndexRW(&st, warn)
+	if err != nil {
+		return st, err
+	}
+	defer closeIndex(db)
+	if err := r.syncIndexes(ctx, db, &st, warn); err != nil {
+		return st, err
+	}
+	return st, r.syncSnapshots(ctx, db, &st, warn)
+}
+
+// Rebuild deletes the local index and builds it again from the repository.
+func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error) {
+	if err := os.Remove(r.cache); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return SyncStats{}, fmt.Errorf("snapshot: removing the index: %w", err)
+	}
+	st, err := r.Sync(ctx, warn)
+	st.Rebuilt, st.Reason = true, "asked"
+	return st, err
+}
+
+// openIndexRW opens the index for writing, replacing a corrupt file.
+func (r *Repo) openIndexRW(st *SyncStats, warn func(error)) (*index.DB, error) {
+	if _, err := os.Stat(r.cache); errors.Is(err, os.ErrNotExist) {
+		st.Rebuilt, st.Reason = true, "missing"
+	}
+	db, err := index.Open(r.cache, r.cfg.ID, index.Options{})
+	if errors.Is(err, index.ErrCorrupt) || errors.Is(err, index.ErrVersion) {
+		if warn != nil {
+			warn(fmt.Errorf("local index %s unusable, rebuilding it: %w", r.cache, err))
+		}
+		if rmErr := os.Remove(r.cache); rmErr != nil {
+			return nil, fmt.Errorf("snapshot: removing the damaged index: %w", rmErr)
+		}
+		st.Rebuilt, st.Reason = true, "corrupt"
+		db, err = index.Open(r.cache, r.cfg.ID, index.Options{})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: local index: %w", err)
+	}
+	return db, nil
+}
+
+// openIndex opens the index, read-only or for writing.
+func (r *Repo) openIndex(readOnly bool) (*index.DB, error) {
+	db, err := index.Open(r.cache, r.cfg.ID, index.Options{ReadOnly: readOnly})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: local index: %w", err)
+	}
+	return db, nil
+}
+
+func closeIndex(db *index.DB) { _ = db.Close() }
+
+// listIDs lists the object ids under prefix; keys that are not ids are
+// ignored (they are not ours).
+func listIDs(ctx context.Context, s remote.Store, prefix string) (map[index.ID]int64, error) {
+	ids := map[index.ID]int64{}
+	err := s.List(ctx, prefix, func(info remote.Info) error {
+		name := info.Key[strings.LastIndexByte(info.Key, '/')+1:]
+		if id, ok := parseID(name); ok {
+			ids[id] = info.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: listing %s: %w", prefix, err)
+	}
+	return ids, nil
+}
+
+func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, warn func(error)) error {
+	inStore, err := listIDs(ctx, r.store, indexPrefix)
+	if err != nil {
+		return err
+	}
+	loaded, err := db.Indexes()
+	if err != nil {
+		return err
+	}
+	for id := range loaded {
+		if _, ok := inStore[id]; !ok {
+			// The repository dropped an index object (prune): what it
+			// named may be gone, so start again.
+			if err := db.Reset(); err != nil {
+				return err
+			}
+			loaded = nil
+			st.Rebuilt, st.Reason = true, "stale"
+			break
+		}
+	}
+	for id := range inStore {
+		if loaded[id] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		o, err := r.readIndexObject(ctx, id)
+		if err != nil {
+			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, remote.ErrNotFound) {
+				return err
+			}
+			st.Damaged++
+			if warn != nil {
+				warn(err)
+			}
+			continue
+		}
+		b := index.NewBatch()
+		o.addTo(b)
+		b.AddIndex(id)
+		if err := db.Apply(b); err != nil {
+			return err
+		}
+		st.Indexes++
+	}
+	return nil
+}
+
+// readIndexObject reads, checks and parses the index object id.
+func (r *Repo) readIndexObject(ctx context.Context, id index.ID) (*indexObject, error) {
+	key := indexKey(id)
+	stored, err := remote.ReadAll(ctx, r.store, key, maxIndexObject)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: reading %s: %w", key, err)
+	}
+	if objectID(stored) != id {
+		return nil, fmt.Errorf("%w: %s: checksum mismatch", ErrRepoFormat, key)
+	}
+	b, err := r.zstd.expand(stored, key)
+	if err != nil {
+		return nil, err
+	}
+	o, err := parseIndexObject(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return o, nil
+}
+
+func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, st *SyncStats, warn func(error)) error {
+	inStore, err := listIDs(ctx, r.store, snapPrefix)
+	if err != nil {
+		return err
+	}
+	cached := map[index.ID]bool{}
+	if err := db.Snapshots(func(id index.ID, _ []byte) error { cached[id] = true; return nil }); err != nil {
+		return err
+	}
+	b := index.NewBatch()
+	for id := range cached {
+		if _, ok := inStore[id]; !ok {
+			b.DropSnapshot(id)
+		}
+	}
+	for id := range inStore {
+		if cached[id] {
+			continue
+		}
+		stored, err := remote.ReadAll(ctx, r.store, snapKey(id), maxManifest)
+		if err == nil {
+			_, err = r.decodeManifest(id, stored)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, remote.ErrNotFound) {
+				return err
+			}
+			st.Damaged++
+			if warn != nil {
+				warn(err)
+			}
+			continue
+		}
+		b.AddSnapshot(id, stored)
+		st.Snapshots++
+	}
+	return db.Apply(b)
+}

@@ -1,0 +1,43 @@
+package snapshot
+
+import (
+	"fmt"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// maxZstdObject bounds what one zstd object of the repository (pack
+// trailer, index object, manifest) may expand to, so hostile input cannot
+// make a reader allocate without limit.
+const maxZstdObject = 512 << 20
+
+// zcodec compresses and expands the repository's zstd objects. Safe for
+// concurrent use.
+type zcodec struct {
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+func newZcodec() *zcodec {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	if err != nil {
+		panic(err) // only invalid options fail
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxZstdObject),
+		zstd.WithDecoderMaxWindow(64<<20))
+	if err != nil {
+		panic(err)
+	}
+	return &zcodec{enc: enc, dec: dec}
+}
+
+func (z *zcodec) compress(b []byte) []byte { return z.enc.EncodeAll(b, nil) }
+
+// expand decompresses a zstd object named what (for the error).
+func (z *zcodec) expand(b []byte, what string) ([]byte, error) {
+	out, err := z.dec.DecodeAll(b, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: zstd: %w", ErrRepoFormat, what, err)
+	}
+	return out, nil
+}
