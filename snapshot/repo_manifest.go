@@ -45,6 +45,9 @@ type ImageFields struct {
 	Flags       string `json:"flags,omitempty"`
 	Creator     string `json:"creator,omitempty"`
 	Version     string `json:"version,omitempty"`
+	// Extra keeps XML elements of an imported image that wimsnap does not
+	// interpret (DISM's WINDOWS element), so an export carries them.
+	Extra []wim.XMLNode `json:"extra,omitempty"`
 }
 
 // StreamRef names a stream by SHA-1 (hex) and size.

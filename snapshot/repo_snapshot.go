@@ -91,11 +91,11 @@ func (r *Repo) Snapshot(ctx context.Context, source string, opts SnapshotOptions
 			return res, err
 		}
 	}
-	if f, ok := copts.Signatures.(*index.Files); ok {
-		defer func() { _ = f.Close() }()
-	}
 	sink := newRepoSink(ctx, r, db, opts.Threads)
 	m, cst, err := Capture(ctx, source, sink, copts)
+	if f, ok := copts.Signatures.(*index.Files); ok {
+		_ = f.Close() // a read transaction: nothing to lose
+	}
 	res.Capture = cst
 	if err != nil {
 		sink.abort()

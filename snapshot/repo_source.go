@@ -37,7 +37,7 @@ func (s *repoSource) OpenStream(h wim.Hash) (io.ReadCloser, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: stream %x is not in the repository's index", wim.ErrNotFound, h)
 	}
-	return &repoStream{src: s, hash: h, rec: rec, sum: sha1.New()}, nil
+	return &repoStream{chunkCursor: chunkCursor{src: s, hash: h, chunks: rec.Chunks}, rec: rec, sum: sha1.New()}, nil
 }
 
 // readStream reads a whole stream (for metadata resources).
@@ -54,17 +54,11 @@ func (s *repoSource) readStream(h wim.Hash, limit int64) ([]byte, error) {
 	return io.ReadAll(rc)
 }
 
-// repoStream reads the chunks of one stream, fetching runs of chunks that
-// lie back to back in one pack with one ranged read.
+// repoStream reads the chunks of one stream and checks its SHA-1.
 type repoStream struct {
-	src  *repoSource
-	hash wim.Hash
+	chunkCursor
 	rec  index.Recipe
 	sum  hash.Hash
-	next int    // index of the next chunk to fetch
-	run  []byte // stored bytes of the fetched run
-	locs []index.Location
-	ri   int    // next chunk of the run to expand
 	cur  []byte // expanded chunk being read
 	pos  int
 	done int64
@@ -85,20 +79,16 @@ func (rs *repoStream) Read(p []byte) (int, error) {
 
 // advance expands the next chunk into cur, or ends the stream.
 func (rs *repoStream) advance() error {
-	if rs.ri == len(rs.locs) {
-		if rs.next == len(rs.rec.Chunks) {
-			return rs.end()
-		}
-		if err := rs.fetch(); err != nil {
-			return err
-		}
+	stored, l, err := rs.nextStored()
+	if err == io.EOF {
+		return rs.end()
 	}
-	l := rs.locs[rs.ri]
-	off := l.Offset - rs.locs[0].Offset
-	stored := rs.run[off : off+uint64(l.Stored)]
+	if err != nil {
+		return err
+	}
 	cur, err := rs.src.decs.expandChunk(rs.cur, stored, int(l.Raw), l.Codec)
 	if err != nil {
-		return fmt.Errorf("stream %x chunk %d (pack %s): %w", rs.hash, rs.next-len(rs.locs)+rs.ri,
+		return fmt.Errorf("stream %x chunk %d (pack %s): %w", rs.hash, rs.next-len(rs.locs)+rs.ri-1,
 			hex.EncodeToString(l.Pack[:4]), err)
 	}
 	wantRaw := min(RepoChunkSize, rs.rec.Size-rs.done)
@@ -108,7 +98,6 @@ func (rs *repoStream) advance() error {
 	rs.sum.Write(cur)
 	rs.done += int64(len(cur))
 	rs.cur, rs.pos = cur, 0
-	rs.ri++
 	return nil
 }
 
@@ -122,44 +111,74 @@ func (rs *repoStream) end() error {
 	return io.EOF
 }
 
+func (rs *repoStream) Close() error { return nil }
+
+// chunkCursor yields the stored bytes of a list of chunks in order,
+// fetching runs of chunks that lie back to back in one pack with one
+// ranged read.
+type chunkCursor struct {
+	src    *repoSource
+	hash   wim.Hash // the stream, for messages
+	chunks []index.ID
+	next   int    // index of the next chunk to fetch
+	run    []byte // stored bytes of the fetched run
+	locs   []index.Location
+	ri     int // next chunk of the run
+}
+
+// nextStored returns the next chunk's stored bytes (valid until the next
+// call) and location, or io.EOF after the last.
+func (c *chunkCursor) nextStored() ([]byte, index.Location, error) {
+	if c.ri == len(c.locs) {
+		if c.next == len(c.chunks) {
+			return nil, index.Location{}, io.EOF
+		}
+		if err := c.fetch(); err != nil {
+			return nil, index.Location{}, err
+		}
+	}
+	l := c.locs[c.ri]
+	c.ri++
+	off := l.Offset - c.locs[0].Offset
+	return c.run[off : off+uint64(l.Stored)], l, nil
+}
+
 // fetch reads the next run of chunks.
-func (rs *repoStream) fetch() error {
-	rs.locs = rs.locs[:0]
-	rs.ri = 0
+func (c *chunkCursor) fetch() error {
+	c.locs = c.locs[:0]
+	c.ri = 0
 	var size uint64
-	for rs.next < len(rs.rec.Chunks) {
-		id := rs.rec.Chunks[rs.next]
-		l, ok, err := rs.src.db.Chunk(id)
+	for c.next < len(c.chunks) {
+		id := c.chunks[c.next]
+		l, ok, err := c.src.db.Chunk(id)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("%w: stream %x: chunk %s is not in the repository's index", wim.ErrNotFound, rs.hash, hex.EncodeToString(id[:]))
+			return fmt.Errorf("%w: stream %x: chunk %s is not in the repository's index", wim.ErrNotFound, c.hash, hex.EncodeToString(id[:]))
 		}
-		if len(rs.locs) > 0 {
-			first, last := rs.locs[0], rs.locs[len(rs.locs)-1]
+		if len(c.locs) > 0 {
+			first, last := c.locs[0], c.locs[len(c.locs)-1]
 			if l.Pack != first.Pack || l.Offset != last.Offset+uint64(last.Stored) || size+uint64(l.Stored) > maxRun {
 				break
 			}
 		}
-		rs.locs = append(rs.locs, l)
+		c.locs = append(c.locs, l)
 		size += uint64(l.Stored)
-		rs.next++
+		c.next++
 	}
-	first := rs.locs[0]
-	rc, err := rs.src.r.store.Get(rs.src.ctx, packKey(first.Pack), int64(first.Offset), int64(size))
+	first := c.locs[0]
+	rc, err := c.src.r.store.Get(c.src.ctx, packKey(first.Pack), int64(first.Offset), int64(size))
 	if err != nil {
-		return fmt.Errorf("snapshot: stream %x: %w", rs.hash, err)
+		return fmt.Errorf("snapshot: stream %x: %w", c.hash, err)
 	}
 	defer closeRead(rc)
-	if cap(rs.run) < int(size) {
-		rs.run = make([]byte, size)
+	if cap(c.run) < int(size) {
+		c.run = make([]byte, size)
 	}
-	rs.run = rs.run[:size]
-	if _, err := io.ReadFull(rc, rs.run); err != nil {
-		return fmt.Errorf("snapshot: stream %x: reading pack %x: %w", rs.hash, first.Pack[:4], err)
+	c.run = c.run[:size]
+	if _, err := io.ReadFull(rc, c.run); err != nil {
+		return fmt.Errorf("snapshot: stream %x: reading pack %x: %w", c.hash, first.Pack[:4], err)
 	}
 	return nil
 }
-
-func (rs *repoStream) Close() error { return nil }

@@ -153,9 +153,9 @@ func (r *Reader) readXML() error {
 	return err
 }
 
-// Metadata loads and parses image i's (1-based) metadata resource, checking
-// its SHA-1.
-func (r *Reader) Metadata(i int) (*Metadata, error) {
+// RawMetadata returns image i's (1-based) metadata resource as stored,
+// expanded and checked against its SHA-1; ParseMetadata parses it.
+func (r *Reader) RawMetadata(i int) ([]byte, error) {
 	if i < 1 || i > int(r.hdr.ImageCount) || i > len(r.metas) {
 		return nil, fmt.Errorf("%w: image %d (the WIM has %d)", ErrNoImage, i, min(int(r.hdr.ImageCount), len(r.metas)))
 	}
@@ -166,6 +166,16 @@ func (r *Reader) Metadata(i int) (*Metadata, error) {
 	b, err := r.readBlob(bl)
 	if err != nil {
 		return nil, fmt.Errorf("image %d metadata: %w", i, err)
+	}
+	return b, nil
+}
+
+// Metadata loads and parses image i's (1-based) metadata resource, checking
+// its SHA-1. Stream sizes are filled in from the blob table.
+func (r *Reader) Metadata(i int) (*Metadata, error) {
+	b, err := r.RawMetadata(i)
+	if err != nil {
+		return nil, err
 	}
 	m, err := ParseMetadata(b)
 	if err != nil {

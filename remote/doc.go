@@ -1,0 +1,42 @@
+// Package remote stores the objects of a wimsnap repository: a dumb byte
+// store that knows keys and bytes, nothing of WIM files, packs or snapshots.
+// Compression, deduplication and crypto live above it; retry, limits and
+// logging are decorators that embed [Store]. It imports only the standard
+// library.
+//
+// # Implementations
+//
+//   - [Local]: a directory on a local or mounted file system; one file per
+//     object, written to a temporary file and renamed into place.
+//   - [Memory]: a map guarded by a mutex, for tests.
+//
+// Every implementation passes the conformance suite in package
+// remote/remotetest.
+//
+// # Keys
+//
+// A key is a slash-separated relative name such as "config", "index/<id>"
+// or "packs/ab/<id>". [ValidKey] states the rules: at most [MaxKeyLen]
+// bytes; one or more components separated by single slashes, so no leading
+// or trailing slash and no empty component; each component made of ASCII
+// letters, digits, '-', '_' and '.', not starting with '.' (which rules out
+// "." and ".." and keeps the store's temporary files, named ".tmp-*", out of
+// the key space), and at most 255 bytes. These rules make every key a
+// portable file name and an S3 key that needs no escaping. Keys are case
+// sensitive; a case-insensitive file system cannot hold two keys that differ
+// only in case, and no store can rely on that, so callers use lower case.
+//
+// Every operation validates its key first and fails with an error wrapping
+// [ErrInvalidKey]. List takes a prefix, which is "" (all objects) or a
+// string that is a valid key once one trailing slash is removed: "packs/",
+// "snapshots/ab" and "config" are prefixes; "/", "a//" and "../" are not.
+//
+// # Errors
+//
+// Errors name the operation and the key ("remote: get index/ab..: ...") and
+// wrap one of the sentinels where one applies: [ErrNotFound] for a missing
+// object, [ErrExists] from PutIfAbsent, [ErrInvalidKey], [ErrRange] for a
+// read outside an object and [ErrTooLarge] from [ReadAll]. A cancelled
+// context gives an error wrapping ctx.Err(). Callers test them with
+// errors.Is.
+package remote

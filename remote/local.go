@@ -1,0 +1,254 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// tmpPrefix starts the names of the temporary files of Put and PutIfAbsent.
+// No key component starts with '.', so List never reports them and no key
+// can name one.
+const tmpPrefix = ".tmp-"
+
+// Local is a Store in a directory. Each object is one file at the key's
+// path below the directory (key "packs/ab/cd" is the file packs/ab/cd);
+// directories are made as needed with mode 0o755 and never removed, files
+// get mode 0o644, both less the process umask.
+//
+// Put and PutIfAbsent write a temporary file named ".tmp-<random>" in the
+// object's directory, fsync it, move it into place with rename(2) or
+// link(2), and fsync the directory (and the parent of every directory they
+// make), so an object is there whole or not at all, also after a crash. A
+// crash can leave temporary files behind; List ignores them and they are
+// safe to delete when no Put is running. PutIfAbsent needs hard links, which
+// some file systems (FAT, some FUSE and SMB mounts) refuse: it then fails
+// and stores nothing. Delete fsyncs the directory too.
+//
+// Files that are not regular files (directories, devices) are not objects:
+// Get, Stat and Delete report ErrNotFound for them and List skips them.
+// Symbolic links are followed, so a key's directory may be a link to
+// another disk. A key whose parent is an object ("a" when "a/b" is asked
+// for) is not found; putting "a/b" then fails, so the local store cannot
+// hold both "a" and "a/b" as Memory and S3 can.
+//
+// A Local is safe for concurrent use by several goroutines and processes
+// sharing the directory.
+type Local struct {
+	root string
+}
+
+var _ Store = (*Local)(nil)
+
+// errNotRegular marks a file that exists but is not an object.
+var errNotRegular = errors.New("not a regular file")
+
+// NewLocal returns a store in dir, which is made (with its parents) if it
+// does not exist. A relative dir is made absolute against the working
+// directory now.
+func NewLocal(dir string) (*Local, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("remote: local store %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("remote: local store: %w", err)
+	}
+	return &Local{root: root}, nil
+}
+
+// Location implements Store; it returns the absolute path of the directory.
+func (l *Local) Location() string { return l.root }
+
+// Put implements Store.
+func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if err := checkKey(ctx, "put", key); err != nil {
+		return err
+	}
+	if size < 0 {
+		return fmt.Errorf("remote: put %s: negative size %d", key, size)
+	}
+	dir, err := l.mkdirs(key)
+	if err != nil {
+		return fmt.Errorf("remote: put %s: %w", key, err)
+	}
+	tmp, err := writeTemp(ctx, dir, r, size)
+	if err != nil {
+		return fmt.Errorf("remote: put %s: %w", key, err)
+	}
+	if err := os.Rename(tmp, l.path(key)); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("remote: put %s: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("remote: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// PutIfAbsent implements Store. The final name is made with link(2), which
+// fails when the name exists, atomically also against other processes.
+func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	if err := checkKey(ctx, "put-if-absent", key); err != nil {
+		return err
+	}
+	p := l.path(key)
+	if _, err := os.Lstat(p); err == nil {
+		return fmt.Errorf("remote: put-if-absent %s: %w", key, ErrExists)
+	}
+	dir, err := l.mkdirs(key)
+	if err != nil {
+		return fmt.Errorf("remote: put-if-absent %s: %w", key, err)
+	}
+	tmp, err := writeTemp(ctx, dir, bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return fmt.Errorf("remote: put-if-absent %s: %w", key, err)
+	}
+	err = os.Link(tmp, p)
+	_ = os.Remove(tmp) // a leftover temporary file is harmless
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("remote: put-if-absent %s: %w", key, ErrExists)
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("remote: put-if-absent %s: %w", key, err)
+	}
+	return nil
+}
+
+// Get implements Store. The reader reads the open file, so it sees the
+// object as it was at Get even if a Put replaces it meanwhile.
+func (l *Local) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	if err := checkKey(ctx, "get", key); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(l.path(key))
+	if err != nil {
+		return nil, keyErr("get", key, err)
+	}
+	fi, err := regular(f.Stat())
+	if err == nil {
+		var n int64
+		if n, err = checkRange(fi.Size(), off, length); err == nil {
+			return &rangeReader{ctx: ctx, r: io.NewSectionReader(f, off, n), c: f, left: n}, nil
+		}
+	}
+	_ = f.Close() // read-only: nothing to lose
+	return nil, keyErr("get", key, err)
+}
+
+// Stat implements Store.
+func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
+	if err := checkKey(ctx, "stat", key); err != nil {
+		return Info{}, err
+	}
+	fi, err := regular(os.Stat(l.path(key)))
+	if err != nil {
+		return Info{}, keyErr("stat", key, err)
+	}
+	return Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Delete implements Store. A key that is a symbolic link to a file removes
+// the link.
+func (l *Local) Delete(ctx context.Context, key string) error {
+	if err := checkKey(ctx, "delete", key); err != nil {
+		return err
+	}
+	p := l.path(key)
+	_, err := regular(os.Stat(p))
+	if err == nil {
+		err = os.Remove(p)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(p))
+	}
+	if err != nil {
+		return keyErr("delete", key, err)
+	}
+	return nil
+}
+
+// path returns the file of a valid key.
+func (l *Local) path(key string) string {
+	return filepath.Join(l.root, filepath.FromSlash(key))
+}
+
+// mkdirs makes the directories of key below the root as needed, fsyncing
+// the parent of each one it makes, and returns the key's directory. A
+// component that exists as a file is left for the caller's next step to
+// fail on (ENOTDIR).
+func (l *Local) mkdirs(key string) (string, error) {
+	dir := filepath.Dir(l.path(key))
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir, nil
+	}
+	cur := l.root
+	for c := range strings.SplitSeq(path.Dir(key), "/") {
+		parent := cur
+		cur = filepath.Join(cur, c)
+		err := os.Mkdir(cur, 0o755)
+		switch {
+		case err == nil:
+			if err := syncDir(parent); err != nil {
+				return "", err
+			}
+		case errors.Is(err, fs.ErrExist):
+			// made by a concurrent Put, or a file: then the next step fails
+		default:
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// writeTemp writes exactly size bytes of r to a new temporary file in dir
+// and fsyncs it. It returns the file's name, or removes the file on error.
+func writeTemp(ctx context.Context, dir string, r io.Reader, size int64) (string, error) {
+	name := filepath.Join(dir, tmpPrefix+rand.Text())
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	err = copyExact(ctx, f, r, size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(name) // the write already failed; the name is random
+		return "", err
+	}
+	return name, nil
+}
+
+// regular passes on the result of a stat, turning a file that is not a
+// regular file into an error wrapping errNotRegular.
+func regular(fi fs.FileInfo, err error) (fs.FileInfo, error) {
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w", fi.Name(), errNotRegular)
+	}
+	return fi, err
+}
+
+// keyErr names op and key in err, and adds ErrNotFound when err says that
+// no object has the key: the file does not exist, a parent is a file, or it
+// is not a regular file.
+func keyErr(op, key string, err error) error {
+	if gone(err) || errors.Is(err, errNotRegular) {
+		return fmt.Errorf("remote: %s %s: %w: %w", op, key, ErrNotFound, err)
+	}
+	return fmt.Errorf("remote: %s %s: %w", op, key, err)
+}

@@ -1,0 +1,121 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// Sentinel errors. Store methods wrap them with the operation and the key;
+// test for them with errors.Is.
+var (
+	// ErrNotFound means that no object has the key.
+	ErrNotFound = errors.New("remote: object not found")
+	// ErrExists means that PutIfAbsent found an object under the key.
+	ErrExists = errors.New("remote: object exists")
+	// ErrInvalidKey means that a key or a List prefix breaks the rules of
+	// ValidKey.
+	ErrInvalidKey = errors.New("remote: invalid key")
+	// ErrRange means that Get asked for bytes outside the object.
+	ErrRange = errors.New("remote: range outside object")
+	// ErrTooLarge means that ReadAll found an object larger than its limit.
+	ErrTooLarge = errors.New("remote: object too large")
+)
+
+// Info describes one stored object.
+type Info struct {
+	Key     string    // the object's key
+	Size    int64     // length in bytes
+	ModTime time.Time // when the object was last written, as the store records it
+}
+
+// Store is a flat byte store of immutable-in-place objects named by keys
+// (see ValidKey). Objects are written whole and replaced whole; there is no
+// append and no partial write.
+//
+// All methods are safe for concurrent use by several goroutines. Every
+// method checks its key (ErrInvalidKey) and its context before doing any
+// work; a done context gives an error wrapping ctx.Err().
+type Store interface {
+	// Put stores size bytes from r under key, replacing any object. The
+	// object becomes visible whole or not at all (never half-written), also
+	// after a crash, and a reader of the old object sees the old bytes or the
+	// new ones, never a mix. If r yields fewer or more than size bytes, or
+	// fails, Put fails, nothing new is visible and an old object under key is
+	// intact; the error wraps r's error, or io.ErrUnexpectedEOF when r ends
+	// early. When Put returns nil the object is durable. A negative size is
+	// an error. Put reads r to at most size+1 bytes and does not close it.
+	Put(ctx context.Context, key string, r io.Reader, size int64) error
+
+	// PutIfAbsent stores data under key only if no object has that key;
+	// otherwise it returns an error wrapping ErrExists and leaves the object
+	// unchanged. It is atomic against concurrent callers (for the local store
+	// also in other processes): of several calls for one key exactly one
+	// succeeds. Visibility and durability are as for Put. The store keeps no
+	// reference to data.
+	PutIfAbsent(ctx context.Context, key string, data []byte) error
+
+	// Get returns a reader of length bytes of key starting at off; a
+	// negative length means to the end of the object. A missing object gives
+	// an error wrapping ErrNotFound. Get checks the range against the
+	// object's size before it returns a reader: off < 0, off > size, or
+	// off+length > size give an error wrapping ErrRange. off == size with
+	// length 0 or negative is an empty read, not an error.
+	//
+	// The reader yields exactly the requested bytes and then io.EOF; should
+	// the data end early it returns io.ErrUnexpectedEOF. It reads the object
+	// as it was when Get was called, even if it is replaced meanwhile. Reads
+	// after ctx is done may fail with ctx.Err(). The caller must Close it.
+	Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error)
+
+	// Stat returns the Info of key, or an error wrapping ErrNotFound.
+	Stat(ctx context.Context, key string) (Info, error)
+
+	// List calls fn for every object whose key starts with prefix (see the
+	// package doc for valid prefixes; "" lists everything), in no particular
+	// order. It stops at the first error fn returns and returns that error
+	// unwrapped. Temporary files of in-progress Puts are never listed.
+	// Objects put or deleted while List runs may or may not be reported. fn
+	// may call the store's methods.
+	List(ctx context.Context, prefix string, fn func(Info) error) error
+
+	// Delete removes key; deleting a missing key returns an error wrapping
+	// ErrNotFound, so of two concurrent Deletes of one key one fails.
+	Delete(ctx context.Context, key string) error
+
+	// Location is a human-readable name of the store (a path, or a URL
+	// without secrets), for messages and logs.
+	Location() string
+}
+
+// ReadAll reads the whole object under key into memory. It refuses an
+// object larger than limit bytes with an error wrapping ErrTooLarge, reading
+// at most limit+1 bytes of it, so the caller's memory stays bounded by limit
+// whatever the store holds. limit must not be negative.
+func ReadAll(ctx context.Context, s Store, key string, limit int64) ([]byte, error) {
+	if limit < 0 {
+		return nil, fmt.Errorf("remote: read %s: negative limit %d", key, limit)
+	}
+	rc, err := s.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	n := limit
+	if n < math.MaxInt64 {
+		n++
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, n))
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("remote: read %s: %w", key, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("remote: read %s: more than %d bytes: %w", key, limit, ErrTooLarge)
+	}
+	return data, nil
+}

@@ -1,0 +1,222 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// ExportOptions configures Repo.Export.
+type ExportOptions struct {
+	// Threads compresses streams that must be recompressed; 0 means
+	// GOMAXPROCS.
+	Threads int
+	// Check writes an integrity table.
+	Check bool
+	// BootIndex marks an image bootable (1-based; 0 for none).
+	BootIndex int
+	// Progress, if set, is called with the stream bytes written so far.
+	Progress func(done, total int64)
+}
+
+// ExportStats counts how an export wrote its streams.
+type ExportStats struct {
+	Images       int   `json:"images"`
+	Streams      int64 `json:"streams"`
+	Bytes        int64 `json:"bytes"`
+	CopiedChunks int64 `json:"chunks_copied"`
+	Recompressed int64 `json:"streams_recompressed"`
+	Size         int64 `json:"wim_size"`
+}
+
+// Export writes the snapshots, in order, as the images of a new WIM file
+// at path, in the repository's codec. Stored chunks are copied byte for
+// byte; only a stream with chunks in another codec (from an import) is
+// decompressed and compressed again. The WIM is written to a temporary
+// file beside path and renamed into place when complete.
+func (r *Repo) Export(ctx context.Context, snaps []*Manifest, path string, opts ExportOptions) (ExportStats, error) {
+	var st ExportStats
+	if _, err := r.Sync(ctx, nil); err != nil {
+		return st, err
+	}
+	db, err := r.openIndex(true)
+	if err != nil {
+		return st, err
+	}
+	defer closeIndex(db)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return st, fmt.Errorf("snapshot: export: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	ex := &exporter{ctx: ctx, r: r, src: r.newSource(ctx, db), opts: opts, stats: &st}
+	if err := ex.write(tmp, snaps); err != nil {
+		return st, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return st, fmt.Errorf("snapshot: export: %w", err)
+	}
+	if fi, err := tmp.Stat(); err == nil {
+		st.Size = fi.Size()
+	}
+	if err := tmp.Close(); err != nil {
+		return st, fmt.Errorf("snapshot: export: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return st, fmt.Errorf("snapshot: export: %w", err)
+	}
+	ok = true
+	return st, nil
+}
+
+// exporter is the state of one Export.
+type exporter struct {
+	ctx   context.Context
+	r     *Repo
+	src   *repoSource
+	opts  ExportOptions
+	stats *ExportStats
+	done  int64
+	total int64
+}
+
+func (ex *exporter) write(f io.WriteSeeker, snaps []*Manifest) error {
+	wopts := []wim.WriterOption{wim.WithCompression(ex.r.codec), wim.WithIntegrity(ex.opts.Check)}
+	if ex.opts.Threads > 0 {
+		wopts = append(wopts, wim.WithThreads(ex.opts.Threads))
+	}
+	if ex.opts.BootIndex > 0 {
+		wopts = append(wopts, wim.WithBootIndex(ex.opts.BootIndex))
+	}
+	w, err := wim.NewWriter(f, wopts...)
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, m := range snaps {
+		if err := ex.image(w, m, names); err != nil {
+			_ = w.Abort()
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// image adds one snapshot as an image: its streams, then its metadata.
+func (ex *exporter) image(w *wim.Writer, m *Manifest, names map[string]bool) error {
+	md, err := ex.r.loadMetadata(ex.ctx, ex.src.db, m)
+	if err != nil {
+		return err
+	}
+	var hashes []wim.Hash
+	_ = md.Walk(func(_ string, e *wim.Entry) error {
+		for _, s := range entryStreams(e) {
+			if !s.Hash.IsZero() && !w.HasStream(s.Hash) {
+				hashes = append(hashes, s.Hash)
+				ex.total += s.Size
+			}
+		}
+		return nil
+	})
+	for _, h := range hashes {
+		if err := ex.stream(w, h); err != nil {
+			return fmt.Errorf("snapshot %s: %w", m.ShortID(), err)
+		}
+	}
+	info := wim.ImageInfo{Name: m.Image.Name, Description: m.Image.Description, DisplayName: m.Image.DisplayName,
+		Flags: m.Image.Flags, Creator: m.Image.Creator, Version: m.Image.Version, Extra: m.Image.Extra,
+		CreationTime: wim.FiletimeFromTime(m.Time)}
+	if names[info.Name] {
+		info.Name += " (" + m.ShortID() + ")"
+	}
+	names[info.Name] = true
+	ex.stats.Images++
+	return w.AddImage(md, info)
+}
+
+// entryStreams lists the streams of an entry: data, named, reparse.
+func entryStreams(e *wim.Entry) []wim.Stream {
+	out := append([]wim.Stream{e.Data}, e.NamedStreams()...)
+	return append(out, e.ReparseStream())
+}
+
+// stream adds the stream h: copied when every chunk is raw or in the
+// WIM's codec, recompressed otherwise.
+func (ex *exporter) stream(w *wim.Writer, h wim.Hash) error {
+	if w.HasStream(h) {
+		return nil
+	}
+	if err := ex.ctx.Err(); err != nil {
+		return err
+	}
+	rec, ok, err := ex.src.db.Stream(index.SHA1(h))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: stream %x is not in the repository's index", wim.ErrNotFound, h)
+	}
+	ex.stats.Streams++
+	ex.stats.Bytes += rec.Size
+	copyable, err := ex.copyable(rec)
+	if err != nil {
+		return err
+	}
+	if !copyable {
+		ex.stats.Recompressed++
+		rc, err := ex.src.OpenStream(h)
+		if err != nil {
+			return err
+		}
+		defer closeRead(rc)
+		_, err = w.AddStream(rc, rec.Size)
+		ex.progress(rec.Size)
+		return err
+	}
+	c := &chunkCursor{src: ex.src, hash: h, chunks: rec.Chunks}
+	err = w.AddRawStream(h, rec.Size, func(buf []byte) ([]byte, error) {
+		stored, _, err := c.nextStored()
+		if err != nil {
+			return nil, err
+		}
+		ex.stats.CopiedChunks++
+		return append(buf, stored...), nil
+	})
+	ex.progress(rec.Size)
+	return err
+}
+
+// copyable reports whether every chunk of rec can be copied as stored.
+func (ex *exporter) copyable(rec index.Recipe) (bool, error) {
+	for _, id := range rec.Chunks {
+		l, ok, err := ex.src.db.Chunk(id)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, fmt.Errorf("%w: chunk %x is not in the repository's index", wim.ErrNotFound, id[:8])
+		}
+		if l.Stored != l.Raw && wim.Compression(l.Codec) != ex.r.codec {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (ex *exporter) progress(n int64) {
+	ex.done += n
+	if ex.opts.Progress != nil {
+		ex.opts.Progress(ex.done, ex.total)
+	}
+}
