@@ -45,13 +45,35 @@ type ApplyOptions struct {
 	// Workers is the number of goroutines writing file contents; 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
+
+	// InPlace makes Apply a rollback of an existing tree: a regular file
+	// whose size, mtime, mode, owner and xattrs already match is left
+	// alone; one of the same size is hashed and, if its contents match,
+	// only its metadata is set; any other is written to a temporary name
+	// in its directory and renamed over the old one, so that it is
+	// replaced whole or not at all. Symlinks with the same target and
+	// special files of the same type are kept. Temporary files of an
+	// interrupted run are removed.
+	InPlace bool
+	// Delete (with InPlace) removes entries the image lacks, and a
+	// directory where the image has a file. Deletable, if set, is asked
+	// first with the entry's path from the image root ("/a/b").
+	Delete    bool
+	Deletable func(path string) bool
+	// DryRun (with InPlace) writes nothing and counts what would be done:
+	// Files, Symlinks and Special count what would be written or kept,
+	// Unchanged what would be kept, Bytes what would be written, Deleted
+	// the entries that would be deleted (a directory counting once).
+	DryRun bool
 }
 
 // ApplyStats counts what Apply did. Files counts regular files (every name
 // of a hard-linked file), Bytes the content bytes written; Skipped counts
 // entries left out because of an error.
+// Unchanged counts the files, symlinks and special files an in-place
+// apply kept, Deleted the entries it removed.
 type ApplyStats struct {
-	Dirs, Files, Symlinks, Special, Bytes, Skipped int64
+	Dirs, Files, Symlinks, Special, Bytes, Skipped, Unchanged, Deleted int64
 }
 
 // ErrPathNotFound is wrapped by Apply's error for an ApplyOptions.Paths
@@ -75,6 +97,9 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	if err != nil {
 		return ApplyStats{}, err
 	}
+	if opts.DryRun {
+		return planApply(ctx, m, src, target, opts)
+	}
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
 	}
@@ -91,7 +116,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	defer cancel()
 	a := &applier{
 		ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: abs,
-		rootFD: rootFD, unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0,
+		rootFD: rootFD, unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0, token: newRunToken(),
 	}
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		a.procFD = true
@@ -160,12 +185,20 @@ type fileJob struct {
 	fd   int
 	e    *wim.Entry
 	path []string // for messages
+
+	// In place: the file replaces its name in the directory dir (a
+	// descriptor the job owns, -1 otherwise) through the temporary name
+	// tmp, unless verify is set and the contents already match.
+	dir    int
+	tmp    string
+	verify bool
 }
 
 // linkGroup is the first name applied of a hard-linked inode.
 type linkGroup struct {
-	path []string // components below the target
-	hash wim.Hash
+	path     []string // components below the target
+	hash     wim.Hash
+	ino, dev uint64 // the inode, when known (in place)
 }
 
 // applier is the state of one Apply. The walk (creating entries) runs on
@@ -187,7 +220,10 @@ type applier struct {
 	jobs chan fileJob
 	wg   sync.WaitGroup
 
-	dirs, files, symlinks, special, bytes, skipped atomic.Int64
+	dirs, files, symlinks, special, bytes, skipped, unchanged, deleted atomic.Int64
+	token   string // names this run's temporary files
+	tempSeq int
+	walkBuf []byte // for files written on the walking goroutine
 
 	mu    sync.Mutex // guards fatal and Warn calls
 	fatal error
@@ -251,6 +287,9 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 		}
 	}
 	a.path = a.path[:depth]
+	if a.opts.InPlace {
+		a.deleteExtra(dfd, e)
+	}
 	return nil
 }
 
@@ -308,6 +347,16 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 
 func (a *applier) regular(dfd int, e *wim.Entry) {
 	name := e.Name
+	if a.opts.InPlace {
+		done, existing, verify := a.inPlaceRegular(dfd, e)
+		if done {
+			return
+		}
+		if existing {
+			a.replaceLater(dfd, e, verify)
+			return
+		}
+	}
 	if e.LinkID != 0 {
 		if g := a.links[e.LinkID]; g != nil && g.hash == e.Data.Hash {
 			err := a.hardlink(dfd, name, g)
@@ -341,7 +390,7 @@ func (a *applier) regular(dfd int, e *wim.Entry) {
 		return
 	}
 	select {
-	case a.jobs <- fileJob{fd: fd, e: e, path: slices.Clone(a.path)}:
+	case a.jobs <- fileJob{fd: fd, e: e, path: slices.Clone(a.path), dir: -1}:
 	case <-a.ctx.Done():
 		closeFD(fd) // still empty
 	}
@@ -389,7 +438,8 @@ func (a *applier) warnPath(comps []string, skipped bool, err error) {
 
 func (a *applier) statsSnapshot() ApplyStats {
 	return ApplyStats{Dirs: a.dirs.Load(), Files: a.files.Load(), Symlinks: a.symlinks.Load(),
-		Special: a.special.Load(), Bytes: a.bytes.Load(), Skipped: a.skipped.Load()}
+		Special: a.special.Load(), Bytes: a.bytes.Load(), Skipped: a.skipped.Load(),
+		Unchanged: a.unchanged.Load(), Deleted: a.deleted.Load()}
 }
 
 func (a *applier) progress(final bool) {

@@ -47,7 +47,8 @@ func (a *applier) worker() {
 	var buf []byte
 	for j := range a.jobs {
 		if a.ctx.Err() != nil {
-			closeFD(j.fd) // still empty
+			closeFD(j.fd) // still empty (or -1 in place)
+			closeFD(j.dir)
 			continue
 		}
 		if buf == nil {
@@ -61,13 +62,22 @@ func (a *applier) worker() {
 // closes it. A failed write or close skips the file, or ends the apply
 // when the disk is full.
 func (a *applier) writeFile(j fileJob, buf []byte) {
+	if j.dir >= 0 {
+		a.replaceFile(j, buf)
+		return
+	}
 	err := a.fillFile(j, buf)
 	if cerr := unix.Close(j.fd); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
-	if err == nil {
-		return
+	if err != nil {
+		a.fileError(j, err)
 	}
+}
+
+// fileError reports a file whose writing failed: it is skipped, or the
+// apply ends when the disk is full.
+func (a *applier) fileError(j fileJob, err error) {
 	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
 		a.setFatal(fmt.Errorf("snapshot: writing %s: %w", a.display(j.path), err))
 		return

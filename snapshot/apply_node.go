@@ -52,6 +52,12 @@ func (a *applier) symlink(dfd int, e *wim.Entry) {
 		return
 	}
 	name := e.Name
+	if a.opts.InPlace && a.sameNode(dfd, e, target) {
+		a.symlinks.Add(1)
+		a.unchanged.Add(1)
+		a.setMetaAt(dfd, e)
+		return
+	}
 	if err := replaceNode(dfd, name, func() error { return unix.Symlinkat(target, dfd, name) }); err != nil {
 		a.warn(true, fmt.Errorf("symlink: %w", err))
 		return
@@ -109,6 +115,12 @@ func (a *applier) specialType(e *wim.Entry) uint32 {
 
 func (a *applier) specialFile(dfd int, e *wim.Entry) {
 	name := e.Name
+	if a.opts.InPlace && a.sameNode(dfd, e, "") {
+		a.special.Add(1)
+		a.unchanged.Add(1)
+		a.setMetaAt(dfd, e)
+		return
+	}
 	mode := a.specialType(e) | 0o600
 	err := replaceNode(dfd, name, func() error { return unix.Mknodat(dfd, name, mode, int(e.Unix.Rdev)) })
 	if err != nil {

@@ -32,7 +32,7 @@ type deferredFile struct {
 // recording it if so; the walk has created the file and closes fd.
 func (a *applier) deferFile(fd int, e *wim.Entry) bool {
 	o, ok := a.src.(solidOrderer)
-	if !ok || e.Data.Hash.IsZero() {
+	if !ok || e.Data.Hash.IsZero() || a.opts.InPlace {
 		return false
 	}
 	rank, solid := o.SolidOrder(e.Data.Hash)
@@ -55,7 +55,7 @@ func (a *applier) writeDeferred() {
 			continue
 		}
 		select {
-		case a.jobs <- fileJob{fd: fd, e: d.e, path: d.path}:
+		case a.jobs <- fileJob{fd: fd, e: d.e, path: d.path, dir: -1}:
 		case <-a.ctx.Done():
 			closeFD(fd)
 			return

@@ -256,20 +256,7 @@ func (c *capturer) readNames(fd int) ([]string, error) {
 	if c.dirents == nil {
 		c.dirents = make([]byte, 64<<10)
 	}
-	var names []string
-	for {
-		n, err := unix.Getdents(fd, c.dirents)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return names, fmt.Errorf("reading directory: %w", err)
-		}
-		if n <= 0 {
-			return names, nil
-		}
-		_, _, names = unix.ParseDirent(c.dirents[:n], -1, names)
-	}
+	return readDirNames(fd, c.dirents)
 }
 
 // entry captures the child name of the directory dfd. It returns nil for an

@@ -6,19 +6,28 @@ import (
 
 // RestoreOptions configures Repo.Restore.
 type RestoreOptions struct {
-	// Apply configures the writing; Paths is not used (see Include).
+	// Apply configures the writing; its Paths, InPlace, Delete, Deletable
+	// and DryRun are set by Restore.
 	Apply ApplyOptions
-	// Include and Exclude filter the image by path (see Filter).
+	// Include and Exclude select paths (see Filter).
 	Include, Exclude []string
-	// Delete removes what the target holds and the snapshot lacks.
+	// Delete removes what the target holds and the snapshot lacks (within
+	// what Include and Exclude select).
 	Delete bool
-	// DryRun reports what would change without writing.
+	// DryRun counts what would change without writing.
 	DryRun bool
 }
 
-// Restore writes snapshot m into target. Into an existing tree it is a
-// rollback: see ApplyOptions.InPlace.
+// Restore writes snapshot m into target, created if missing. Into an
+// existing tree it is a rollback (ApplyOptions.InPlace): what already
+// matches is kept, changed files are replaced atomically, and with Delete
+// what the snapshot lacks is removed. A restore interrupted half way can
+// be run again to completion.
 func (r *Repo) Restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions) (ApplyStats, error) {
+	f := Filter{Include: opts.Include, Exclude: opts.Exclude}
+	if err := f.Validate(); err != nil {
+		return ApplyStats{}, err
+	}
 	if _, err := r.Sync(ctx, nil); err != nil {
 		return ApplyStats{}, err
 	}
@@ -31,5 +40,9 @@ func (r *Repo) Restore(ctx context.Context, m *Manifest, target string, opts Res
 	if err != nil {
 		return ApplyStats{}, err
 	}
-	return Apply(ctx, md, r.newSource(ctx, db), target, opts.Apply)
+	md.Root = f.Apply(md.Root)
+	ao := opts.Apply
+	ao.Paths, ao.InPlace, ao.Delete, ao.DryRun = nil, true, opts.Delete, opts.DryRun
+	ao.Deletable = f.Deletable
+	return Apply(ctx, md, r.newSource(ctx, db), target, ao)
 }

@@ -39,6 +39,7 @@ func snapshotOK(t *testing.T, r *Repo, src string, opts SnapshotOptions) Snapsho
 	if opts.Host == "" {
 		opts.Host = "testhost"
 	}
+	opts.Warn = func(err error) { t.Errorf("snapshot warning: %v", err) }
 	res, err := r.Snapshot(t.Context(), src, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -134,4 +135,50 @@ func TestExport(t *testing.T) {
 			wimtest.CompareTrees(t, src, base, wimtest.CompareOptions{IgnoreRoot: true, IgnorePaths: []string{"new"}})
 		})
 	}
+}
+
+// TestSnapshotIncremental: an unchanged re-snapshot opens no file and adds
+// no chunk but the metadata's; a changed file is read again, and only its
+// new chunks are stored.
+func TestSnapshotIncremental(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	big := filepath.Join(src, "big.bin")
+	if err := os.WriteFile(big, wimtest.RandomBytes(1, 16<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := testRepo(t, wim.CompressXPRESS)
+	first := snapshotOK(t, r, src, SnapshotOptions{})
+	second := snapshotOK(t, r, src, SnapshotOptions{})
+	s := second.Manifest.Summary
+	if s.FilesRead != 0 || s.Reused == 0 || second.Manifest.Parent != first.Manifest.ID {
+		t.Fatalf("unchanged re-snapshot: %+v (parent %s)", s, second.Manifest.Parent)
+	}
+	if s.NewRaw > second.Manifest.Metadata.Size || s.NewChunks > 1 {
+		t.Errorf("unchanged re-snapshot stored %d bytes in %d chunks, metadata is %d", s.NewRaw, s.NewChunks, second.Manifest.Metadata.Size)
+	}
+
+	// Overwrite 1 MiB in the middle of the big file, keeping its size.
+	f, err := os.OpenFile(big, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(wimtest.RandomBytes(2, 1<<20), 5<<20+12345); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	third := snapshotOK(t, r, src, SnapshotOptions{})
+	s = third.Manifest.Summary
+	if s.FilesRead != 1 || s.BytesRead != 16<<20 {
+		t.Errorf("after one change: read %d files, %d bytes", s.FilesRead, s.BytesRead)
+	}
+	if s.NewRaw > 2<<20 {
+		t.Errorf("a 1 MiB overwrite added %d bytes", s.NewRaw)
+	}
+	out := filepath.Join(tmp, "out")
+	if _, err := r.Restore(t.Context(), third.Manifest, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 }

@@ -32,6 +32,26 @@ func openDir(dfd int, name string, noFollow bool) (int, error) {
 // closeFD closes fd, a directory or a file that was only read or was left
 // empty: closing it loses no data, so there is no error to act on. A file
 // with written contents is closed by writeFile, which checks.
+// readDirNames returns the names in the directory fd, "." and ".."
+// excluded, reading through buf; what was read before an error is
+// returned with it.
+func readDirNames(fd int, buf []byte) ([]string, error) {
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return names, fmt.Errorf("reading directory: %w", err)
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
 func closeFD(fd int) { _ = unix.Close(fd) }
 
 // closeRead closes c, which was only read; its error has nothing to act on.

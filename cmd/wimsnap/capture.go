@@ -38,6 +38,14 @@ type imageFlags struct {
 func addImageFlags(cmd *cobra.Command, f *imageFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.compress, "compress", "xpress", "codec: none, xpress (or fast), lzx (or maximum), lzms (or recovery)")
+	fl.BoolVar(&f.check, "check", false, "write an integrity table")
+	addImageInfoFlags(cmd, f)
+}
+
+// addImageInfoFlags adds the flags capture, append and snapshot share: the
+// image's XML fields and how the tree is walked.
+func addImageInfoFlags(cmd *cobra.Command, f *imageFlags) {
+	fl := cmd.Flags()
 	fl.StringVar(&f.name, "name", "", "image name (default: the base name of SOURCE); must be unique in the WIM")
 	fl.StringVar(&f.description, "description", "", "image description (default: $"+envImageDescription+")")
 	fl.StringVar(&f.displayName, "display-name", "", "image display name")
@@ -46,7 +54,6 @@ func addImageFlags(cmd *cobra.Command, f *imageFlags) {
 	fl.StringVar(&f.version, "version", "", "image version (default: $"+envImageVersion+")")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
 	fl.StringVar(&f.config, "config", "", "exclusions in WimScript.ini format (default: DISM's default exclusions)")
-	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.BoolVar(&f.noUnixData, "no-unix-data", false, "leave out UNIX owners, modes, device numbers and xattrs")
 	fl.BoolVar(&f.crossMounts, "cross-mounts", false, "descend into other file systems mounted under SOURCE")
 }

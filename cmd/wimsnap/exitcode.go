@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/wimsnap/wimsnap/snapshot"
 )
 
 // Exit codes. They are part of the command line's contract (README,
@@ -13,7 +15,7 @@ const (
 	exitFailure     = 1   // any failure not listed below
 	exitUsage       = 2   // bad command line: unknown command or flag, wrong arguments
 	exitPartial     = 3   // finished, but some files were skipped (see the warnings)
-	exitNoRepo      = 10  // reserved: no repository at the given location
+	exitNoRepo      = 10  // no repository at the given location
 	exitLocked      = 11  // reserved: the repository is locked by another process
 	exitInterrupted = 130 // interrupted by SIGINT or SIGTERM (128 + SIGINT)
 )
@@ -25,6 +27,7 @@ Exit codes:
   1    failure (I/O error, malformed or corrupt WIM, unsupported feature, ...)
   2    usage error (unknown command or flag, wrong arguments)
   3    partial: the command finished but skipped some files (see the warnings)
+  10   no repository at the given location
   130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind`
 
 // usageError marks a mistake on the command line (exit 2).
@@ -76,6 +79,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitUsage
 	case errors.As(err, &pe):
 		return exitPartial
+	case errors.Is(err, snapshot.ErrNoRepository):
+		return exitNoRepo
 	}
 	return exitFailure
 }

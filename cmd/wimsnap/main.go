@@ -124,6 +124,9 @@ on the line.
 		a.newApplyCommand(), a.newExtractCommand(),
 		a.newInfoCommand(), a.newDirCommand(),
 		a.newVerifyCommand(), a.newOptimizeCommand(),
+		a.newInitCommand(), a.newSnapshotCommand(), a.newSnapshotsCommand(),
+		a.newRestoreCommand(), a.newExportCommand(), a.newCheckCommand(),
+		a.newRebuildIndexCommand(), a.newStatsCommand(),
 	)
 	return root
 }

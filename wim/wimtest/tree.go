@@ -1,6 +1,7 @@
 package wimtest
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -253,4 +254,17 @@ func SparseFile(t testing.TB, path string, size int64) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// RandomBytes returns n pseudo-random bytes, the same for the same seed.
+func RandomBytes(seed uint64, n int) []byte {
+	rnd := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], rnd.Uint64())
+	}
+	for i := n &^ 7; i < n; i++ {
+		b[i] = byte(rnd.Uint32())
+	}
+	return b
 }

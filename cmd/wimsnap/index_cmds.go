@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+const rebuildIndexHelp = `
+Delete the local index of the repository and build it again from the
+repository's index objects and manifests. Other commands do this by
+themselves when the local index is missing or damaged; this forces it.
+` + repoHelp + `
+
+With --json, stdout receives one document:
+  {"rebuilt", "reason", "index_objects_read", "manifests_read", "damaged"}`
+
+func (a *app) newRebuildIndexCommand() *cobra.Command {
+	var rf repoFlags
+	cmd := &cobra.Command{
+		Use:   "rebuild-index [--repo=LOCATION]",
+		Short: "Rebuild the local index from the repository",
+		Long:  long(rebuildIndexHelp),
+		Args:  argsBetween(0, 0),
+		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
+			r, err := a.openRepo(ctx, &rf, false)
+			if err != nil {
+				return err
+			}
+			warn := a.newWarnings(nil)
+			st, err := r.Rebuild(ctx, a.syncWarn(warn))
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return writeJSON(a.stdout, st)
+			}
+			_, err = fmt.Fprintf(a.stdout, "Rebuilt %s from %d index objects and %d manifests (%d damaged)\n",
+				r.IndexPath(), st.Indexes, st.Snapshots, st.Damaged)
+			return err
+		}),
+	}
+	addRepoFlags(cmd, &rf)
+	return cmd
+}
+
+const statsHelp = `
+Show the repository's size: snapshots, packs, index objects, chunks (their
+raw and stored bytes) and the file bytes all snapshots hold, which
+deduplication and compression reduce to the stored bytes.
+` + repoHelp + `
+
+With --json, stdout receives one document:
+  {"id", "codec", "snapshots", "packs", "pack_bytes", "index_objects",
+   "chunks", "chunk_bytes", "stored_bytes", "snapshot_bytes"}`
+
+func (a *app) newStatsCommand() *cobra.Command {
+	var rf repoFlags
+	cmd := &cobra.Command{
+		Use:   "stats [--repo=LOCATION]",
+		Short: "Show the repository's size",
+		Long:  long(statsHelp),
+		Args:  argsBetween(0, 0),
+		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
+			r, err := a.openRepo(ctx, &rf, false)
+			if err != nil {
+				return err
+			}
+			st, err := r.Stats(ctx)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return writeJSON(a.stdout, st)
+			}
+			_, err = fmt.Fprintf(a.stdout, "Repository %s (%s chunks): %d snapshots holding %s; %d chunks of %s stored as %s in %d packs (%s), %d index objects\n",
+				st.ID[:16], st.Codec, st.Snapshots, formatBytes(st.SnapshotBytes), st.Chunks, formatBytes(st.ChunkBytes),
+				formatBytes(st.StoredBytes), st.Packs, formatBytes(st.PackBytes), st.IndexObjects)
+			return err
+		}),
+	}
+	addRepoFlags(cmd, &rf)
+	return cmd
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/snapshot"
+)
+
+const snapshotsHelp = `
+List the repository's snapshots, oldest first: id, time (UTC), host,
+source, image name, files and bytes.
+` + repoHelp + `
+
+With --json, stdout receives one document: {"repository", "snapshots":
+[{"id", "short_id", "time", "host", "source", "parent", "tags", "image":
+{"name", "description", "display_name", "flags", "creator", "version"},
+"metadata": {"sha1", "size"}, "summary": {...}}]}`
+
+func (a *app) newSnapshotsCommand() *cobra.Command {
+	var rf repoFlags
+	cmd := &cobra.Command{
+		Use:   "snapshots [--repo=LOCATION]",
+		Short: "List the snapshots of the repository",
+		Long:  long(snapshotsHelp),
+		Args:  argsBetween(0, 0),
+		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
+			return a.runSnapshots(ctx, &rf)
+		}),
+	}
+	addRepoFlags(cmd, &rf)
+	return cmd
+}
+
+// manifestJSON is a snapshot in --json listings.
+type manifestJSON struct {
+	ID      string `json:"id"`
+	ShortID string `json:"short_id"`
+	*snapshot.Manifest
+}
+
+func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
+	r, err := a.openRepo(ctx, rf, false)
+	if err != nil {
+		return err
+	}
+	list, err := r.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	loc, _, _ := a.repoLocation(rf)
+	if a.json {
+		out := make([]manifestJSON, len(list))
+		for i, m := range list {
+			out[i] = manifestJSON{ID: m.ID, ShortID: m.ShortID(), Manifest: m}
+		}
+		return writeJSON(a.stdout, map[string]any{"repository": loc, "snapshots": out})
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTIME\tHOST\tSOURCE\tNAME\tFILES\tSIZE\tTAGS")
+	for _, m := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ShortID(), m.Time.Format("2006-01-02 15:04:05"),
+			m.Host, m.Source, m.Image.Name, m.Summary.Files, formatBytes(m.Summary.Bytes), strings.Join(m.Tags, ","))
+	}
+	fmt.Fprintf(tw, "%d snapshots\n", len(list))
+	return tw.Flush()
+}

@@ -1,0 +1,346 @@
+package snapshot
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// This file holds what ApplyOptions.InPlace adds to Apply (a rollback):
+// leaving files that already match alone, replacing changed files through
+// a temporary name, and deleting what the image lacks.
+
+// tempPrefix starts the names of files being written in place; a run
+// adds its own token, so leftovers of an interrupted run are recognised.
+const tempPrefix = ".wimsnap-"
+
+func newRunToken() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand does not fail on Linux
+	return hex.EncodeToString(b[:])
+}
+
+// isTempName reports whether name is a temporary file of some run.
+func isTempName(name string) bool {
+	return strings.HasPrefix(name, tempPrefix) && strings.HasSuffix(name, ".tmp")
+}
+
+// tempName is the temporary name of the n-th file of this run.
+func (a *applier) tempName() string {
+	a.tempSeq++
+	return fmt.Sprintf("%s%s-%d.tmp", tempPrefix, a.token, a.tempSeq)
+}
+
+// inPlaceRegular looks at what the name of the regular file e holds in
+// dfd. It reports done when regular has nothing more to do (the file is
+// unchanged, is a further name of an unchanged inode, or a directory is in
+// the way), and existing when a different regular file is there, to be
+// checked or replaced (same is then set when only its contents can tell).
+func (a *applier) inPlaceRegular(dfd int, e *wim.Entry) (done, existing, verify bool) {
+	var st unix.Stat_t
+	if err := fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return false, false, false
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		if !a.mayDelete(e.Name) {
+			a.warn(true, errors.New("a directory is in the way (restore with --delete to replace it)"))
+			return true, false, false
+		}
+		a.removeAll(dfd, e.Name)
+		return false, false, false
+	case unix.S_IFREG:
+	default:
+		return false, false, false
+	}
+	if g := a.links[e.LinkID]; e.LinkID != 0 && g != nil && g.hash == e.Data.Hash {
+		if g.ino == st.Ino && g.dev == st.Dev {
+			a.files.Add(1)
+			a.unchanged.Add(1)
+			return true, false, false
+		}
+		return false, false, false // hardlink replaces it
+	}
+	if a.sameFile(dfd, e, &st) {
+		a.files.Add(1)
+		a.unchanged.Add(1)
+		a.addLinkGroup(e, &st)
+		return true, false, false
+	}
+	return false, true, st.Size == e.Data.Size && st.Size > 0
+}
+
+// sameFile reports whether the existing regular file name has e's size,
+// mtime, mode, owner (when applied) and xattrs (when applied).
+func (a *applier) sameFile(dfd int, e *wim.Entry, st *unix.Stat_t) bool {
+	if st.Size != e.Data.Size || wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) != e.LastWriteTime {
+		return false
+	}
+	if st.Mode&0o7777 != a.mode(e, false) {
+		return false
+	}
+	if !a.unixData || e.Unix == nil {
+		return true
+	}
+	if a.isRoot && (st.Uid != e.Unix.UID || st.Gid != e.Unix.GID) {
+		return false
+	}
+	return xattrsEqual(a.xattrPath(dfd, e.Name), e.Xattrs)
+}
+
+// xattrsEqual reports whether the file at path (not followed) has exactly
+// the xattrs want.
+func xattrsEqual(path string, want []wim.Xattr) bool {
+	buf := make([]byte, 4096)
+	n, err := unix.Llistxattr(path, buf)
+	if err != nil {
+		return len(want) == 0 && xattrUnsupported(err)
+	}
+	var names []string
+	for _, nm := range bytes.Split(buf[:n], []byte{0}) {
+		if len(nm) > 0 {
+			names = append(names, string(nm))
+		}
+	}
+	if len(names) != len(want) {
+		return false
+	}
+	for _, x := range want {
+		if !slices.Contains(names, x.Name) {
+			return false
+		}
+		v := make([]byte, len(x.Value)+1)
+		m, err := unix.Lgetxattr(path, x.Name, v)
+		if err != nil || m != len(x.Value) || !bytes.Equal(v[:m], x.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// addLinkGroup records the first applied name of a hard-linked inode.
+func (a *applier) addLinkGroup(e *wim.Entry, st *unix.Stat_t) {
+	if e.LinkID == 0 || a.links[e.LinkID] != nil {
+		return
+	}
+	if a.links == nil {
+		a.links = make(map[uint64]*linkGroup)
+	}
+	a.links[e.LinkID] = &linkGroup{path: slices.Clone(a.path), hash: e.Data.Hash, ino: st.Ino, dev: st.Dev}
+}
+
+// createTemp creates the temporary file that replaces name in dfd.
+func (a *applier) createTemp(dfd int) (fd int, tmp string, err error) {
+	tmp = a.tempName()
+	fd, err = unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	return fd, tmp, err
+}
+
+// commitTemp renames the finished temporary file over its final name.
+func commitTemp(j fileJob) error {
+	if err := unix.Renameat(j.dir, j.tmp, j.dir, j.e.Name); err != nil {
+		_ = unix.Unlinkat(j.dir, j.tmp, 0)
+		return fmt.Errorf("rename into place: %w", err)
+	}
+	return nil
+}
+
+// sameContents reports whether the open file fd holds exactly size bytes
+// whose SHA-1 is h.
+func sameContents(fd int, h wim.Hash, size int64, buf []byte) bool {
+	s := sha1.New()
+	var off int64
+	for {
+		n, err := unix.Pread(fd, buf, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false
+		}
+		if n == 0 {
+			break
+		}
+		s.Write(buf[:n])
+		off += int64(n)
+		if off > size {
+			return false
+		}
+	}
+	var got wim.Hash
+	s.Sum(got[:0])
+	return off == size && got == h
+}
+
+// replaceFile writes a file that exists with other contents or metadata:
+// when only its times or metadata may differ (j.verify), its contents are
+// hashed first and, if they match, only its metadata is set; otherwise a
+// temporary file is written and renamed over it.
+func (a *applier) replaceFile(j fileJob, buf []byte) {
+	defer closeFD(j.dir)
+	if j.verify {
+		fd, err := unix.Openat(j.dir, j.e.Name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		if err == nil {
+			same := sameContents(fd, j.e.Data.Hash, j.e.Data.Size, buf)
+			if same {
+				if errs := a.metaErrors(fd, j.e, false); len(errs) > 0 {
+					a.warnPath(j.path, false, errors.Join(errs...))
+				}
+				a.unchanged.Add(1)
+			}
+			closeFD(fd)
+			if same {
+				return
+			}
+		}
+	}
+	fd, err := unix.Openat(j.dir, j.tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		a.warnPath(j.path, true, fmt.Errorf("create: %w", err))
+		return
+	}
+	j.fd = fd
+	err = a.fillFile(j, buf)
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	if err == nil {
+		err = commitTemp(j)
+	} else {
+		_ = unix.Unlinkat(j.dir, j.tmp, 0)
+	}
+	if err != nil {
+		a.fileError(j, err)
+	}
+}
+
+// mayDelete reports whether the entry name of the directory at a.path may
+// be deleted.
+func (a *applier) mayDelete(name string) bool {
+	if !a.opts.Delete {
+		return false
+	}
+	if a.opts.Deletable == nil {
+		return true
+	}
+	return a.opts.Deletable("/" + strings.Join(append(slices.Clone(a.path[:len(a.path)-1]), name), "/"))
+}
+
+// deleteExtra removes the names in dfd that the directory e lacks, and
+// leftover temporary files of earlier runs.
+func (a *applier) deleteExtra(dfd int, e *wim.Entry) {
+	names, err := readDirNames(dfd, make([]byte, 32<<10))
+	if err != nil {
+		a.warn(false, fmt.Errorf("listing for --delete: %w", err))
+	}
+	want := make(map[string]bool, len(e.Children))
+	for _, c := range e.Children {
+		want[c.Name] = true
+	}
+	depth := len(a.path)
+	for _, n := range names {
+		if want[n] || isTempName(n) && strings.Contains(n, a.token) {
+			continue
+		}
+		a.path = append(a.path[:depth], n)
+		if isTempName(n) || a.mayDelete(n) {
+			a.removeAll(dfd, n)
+		}
+	}
+	a.path = a.path[:depth]
+}
+
+// removeAll deletes name in dfd and, for a directory, everything below
+// it, never following a symlink.
+func (a *applier) removeAll(dfd int, name string) {
+	if a.opts.DryRun {
+		a.deleted.Add(1)
+		return
+	}
+	err := unix.Unlinkat(dfd, name, 0)
+	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) {
+		err = a.removeDir(dfd, name)
+	}
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		a.warn(false, fmt.Errorf("delete %s: %w", name, err))
+		return
+	}
+	a.deleted.Add(1)
+}
+
+func (a *applier) removeDir(dfd int, name string) error {
+	fd, err := openDir(dfd, name, true)
+	if err != nil {
+		return err
+	}
+	names, err := readDirNames(fd, make([]byte, 32<<10))
+	for _, n := range names {
+		if e := unix.Unlinkat(fd, n, 0); e != nil && !errors.Is(e, unix.ENOENT) {
+			if e = a.removeDir(fd, n); e != nil {
+				err = errors.Join(err, e)
+			}
+		}
+		a.deleted.Add(1)
+	}
+	closeFD(fd)
+	if err != nil {
+		return err
+	}
+	return unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR)
+}
+
+// replaceLater queues the replacement of the existing file e. A
+// hard-linked file is replaced at once, so that its further names link to
+// the new inode.
+func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
+	dir, err := unix.FcntlInt(uintptr(dfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		a.warn(true, fmt.Errorf("dup: %w", err))
+		return
+	}
+	j := fileJob{fd: -1, e: e, path: slices.Clone(a.path), dir: dir, tmp: a.tempName(), verify: verify}
+	a.files.Add(1)
+	if e.LinkID != 0 {
+		if a.walkBuf == nil {
+			a.walkBuf = make([]byte, 1<<20)
+		}
+		a.replaceFile(j, a.walkBuf)
+		var st unix.Stat_t
+		if fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			a.addLinkGroup(e, &st)
+		}
+		return
+	}
+	select {
+	case a.jobs <- j:
+	case <-a.ctx.Done():
+		closeFD(dir)
+	}
+}
+
+// sameNode reports whether name in dfd is already the symlink or special
+// file e would create (same target, or same type and device number).
+func (a *applier) sameNode(dfd int, e *wim.Entry, target string) bool {
+	var st unix.Stat_t
+	if fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return false
+	}
+	if e.IsReparse() {
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			return false
+		}
+		buf := make([]byte, len(target)+1)
+		n, err := unix.Readlinkat(dfd, e.Name, buf)
+		return err == nil && string(buf[:n]) == target
+	}
+	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev)
+}

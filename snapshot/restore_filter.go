@@ -1,0 +1,129 @@
+package snapshot
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// Filter selects paths of an image for restore. A pattern with a '/' is
+// matched (path.Match) against the whole path from the image root, which
+// starts with '/' (a pattern without a leading '/' gets one); a pattern
+// without '/' against the base name. A path matched by a pattern selects
+// its whole subtree.
+type Filter struct {
+	Include, Exclude []string
+}
+
+// Validate reports a malformed pattern.
+func (f Filter) Validate() error {
+	for _, p := range append(append([]string{}, f.Include...), f.Exclude...) {
+		if _, err := path.Match(filterPattern(p), "/"); err != nil || p == "" {
+			return fmt.Errorf("snapshot: bad pattern %q", p)
+		}
+	}
+	return nil
+}
+
+func filterPattern(p string) string {
+	if strings.Contains(p, "/") && !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return strings.TrimSuffix(p, "/")
+}
+
+// matchAny reports whether p or one of its ancestors matches a pattern.
+func matchFilter(patterns []string, p string) bool {
+	for _, pat := range patterns {
+		pat = filterPattern(pat)
+		for q := p; q != "/" && q != ""; q = path.Dir(q) {
+			target := q
+			if !strings.Contains(pat, "/") {
+				target = path.Base(q)
+			}
+			if ok, _ := path.Match(pat, target); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// prefixOfMatch reports whether the directory p may hold a path an include
+// pattern with '/' matches, so that it must be kept for its children.
+func prefixOfMatch(patterns []string, p string) bool {
+	for _, pat := range patterns {
+		pat = filterPattern(pat)
+		if !strings.Contains(pat, "/") {
+			return true // a base-name pattern may match anywhere below
+		}
+		comps := strings.Split(strings.TrimPrefix(pat, "/"), "/")
+		have := strings.Split(strings.TrimPrefix(p, "/"), "/")
+		if p == "/" {
+			return true
+		}
+		if len(have) >= len(comps) {
+			continue
+		}
+		ok := true
+		for i, c := range have {
+			if m, _ := path.Match(comps[i], c); !m {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Selected reports whether the entry at p is restored.
+func (f Filter) Selected(p string) bool {
+	if matchFilter(f.Exclude, p) {
+		return false
+	}
+	return len(f.Include) == 0 || matchFilter(f.Include, p)
+}
+
+// Deletable reports whether an entry at p that the image lacks may be
+// deleted by a restore with this filter: not excluded, and inside what is
+// included.
+func (f Filter) Deletable(p string) bool { return f.Selected(p) }
+
+// Apply returns a copy of the tree root holding only the selected entries
+// and the directories leading to them. The entries are shared with root.
+func (f Filter) Apply(root *wim.Entry) *wim.Entry {
+	if len(f.Include) == 0 && len(f.Exclude) == 0 {
+		return root
+	}
+	out, _ := f.prune(root, "/")
+	return out
+}
+
+func (f Filter) prune(e *wim.Entry, p string) (*wim.Entry, bool) {
+	if p != "/" && matchFilter(f.Exclude, p) {
+		return nil, false
+	}
+	if p != "/" && (len(f.Include) == 0 || matchFilter(f.Include, p)) && len(f.Exclude) == 0 {
+		return e, true // the whole subtree
+	}
+	selected := p != "/" && f.Selected(p)
+	if !e.IsDir() {
+		return e, selected
+	}
+	if !selected && !prefixOfMatch(f.Include, p) {
+		return nil, false
+	}
+	cp := *e
+	cp.Children = nil
+	for _, c := range e.Children {
+		if k, ok := f.prune(c, path.Join(p, c.Name)); ok {
+			cp.Children = append(cp.Children, k)
+		}
+	}
+	return &cp, selected || len(cp.Children) > 0 || p == "/"
+}
