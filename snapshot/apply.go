@@ -221,9 +221,9 @@ type applier struct {
 	wg   sync.WaitGroup
 
 	dirs, files, symlinks, special, bytes, skipped, unchanged, deleted atomic.Int64
-	token   string // names this run's temporary files
-	tempSeq int
-	walkBuf []byte // for files written on the walking goroutine
+	token                                                              string // names this run's temporary files
+	tempSeq                                                            int
+	walkBuf                                                            []byte // for files written on the walking goroutine
 
 	mu    sync.Mutex // guards fatal and Warn calls
 	fatal error

@@ -4,8 +4,8 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/remote"
