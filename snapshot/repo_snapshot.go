@@ -170,7 +170,9 @@ func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, 
 			b.AddIndex(obj.id)
 		}
 		b.AddSnapshot(snapID, stored)
-		b.SetFiles(sourceKey, snapID, sigs)
+		if sourceKey != "" {
+			b.SetFiles(sourceKey, snapID, sigs)
+		}
 		err = db.Apply(b)
 		closeIndex(db)
 	}
@@ -231,6 +233,19 @@ func (r *Repo) useParent(ctx context.Context, db *index.DB, parent *Manifest, so
 	}
 	copts.Signatures = f
 	return nil
+}
+
+// Metadata reads snapshot m's image (its tree, stream sizes filled in).
+func (r *Repo) Metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error) {
+	if _, err := r.Sync(ctx, nil); err != nil {
+		return nil, err
+	}
+	db, err := r.openIndex(true)
+	if err != nil {
+		return nil, err
+	}
+	defer closeIndex(db)
+	return r.loadMetadata(ctx, db, m)
 }
 
 // loadMetadata reads and parses a snapshot's image metadata.

@@ -199,6 +199,9 @@ func (r *Reader) fillSizes(e *Entry) {
 	}
 }
 
+// StreamSize returns the size of stream h, 0 when the WIM lacks it.
+func (r *Reader) StreamSize(h Hash) int64 { return r.blobSize(h) }
+
 func (r *Reader) blobSize(h Hash) int64 {
 	if b := r.blobs[h]; b != nil {
 		return b.res.size

@@ -127,6 +127,7 @@ on the line.
 		a.newInitCommand(), a.newSnapshotCommand(), a.newSnapshotsCommand(),
 		a.newRestoreCommand(), a.newExportCommand(), a.newCheckCommand(),
 		a.newRebuildIndexCommand(), a.newStatsCommand(),
+		a.newLsCommand(), a.newDiffCommand(), a.newImportCommand(),
 	)
 	return root
 }

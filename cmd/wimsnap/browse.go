@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/snapshot"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+const lsHelp = `
+List the paths of snapshot SNAP (an id, a unique prefix of one, or
+"latest"), one a line, "/"-separated from the image root; with PATH only
+that entry and what is below it. --detailed adds each entry's metadata, as
+'dir --detailed' shows it for a WIM.
+` + repoHelp + `
+
+With --json, stdout receives one document:
+  {"snapshot", "paths": [...]} or, with --detailed, {"snapshot", "entries": [...]}
+with entries as 'dir --json --detailed' has them.`
+
+func (a *app) newLsCommand() *cobra.Command {
+	var rf repoFlags
+	var detailed bool
+	cmd := &cobra.Command{
+		Use:   "ls SNAP [PATH] [--detailed]",
+		Short: "List the files of a snapshot",
+		Long:  long(lsHelp),
+		Args:  argsBetween(1, 2),
+		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			p := "/"
+			if len(args) == 2 {
+				p = "/" + strings.Trim(args[1], "/")
+			}
+			return a.runLs(ctx, &rf, args[0], p, detailed)
+		}),
+	}
+	addRepoFlags(cmd, &rf)
+	cmd.Flags().BoolVar(&detailed, "detailed", false, "show each entry's metadata")
+	return cmd
+}
+
+// loadSnapshot resolves ref and reads its image.
+func (a *app) loadSnapshot(ctx context.Context, r *snapshot.Repo, ref string) (*snapshot.Manifest, *wim.Metadata, error) {
+	m, err := r.FindSnapshot(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	md, err := r.Metadata(ctx, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, md, nil
+}
+
+func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, p string, detailed bool) error {
+	r, err := a.openRepo(ctx, rf, false)
+	if err != nil {
+		return err
+	}
+	m, md, err := a.loadSnapshot(ctx, r, ref)
+	if err != nil {
+		return err
+	}
+	var paths []string
+	var entries []entryJSON
+	walkEntries(md.Root, func(q string, e *wim.Entry) {
+		if q != p && !strings.HasPrefix(q, strings.TrimSuffix(p, "/")+"/") {
+			return
+		}
+		if detailed {
+			entries = append(entries, newEntryJSON(q, e))
+		} else {
+			paths = append(paths, q)
+		}
+	})
+	if paths == nil && entries == nil {
+		return fmt.Errorf("%w: %s in snapshot %s", snapshot.ErrPathNotFound, p, m.ShortID())
+	}
+	if a.json {
+		doc := map[string]any{"snapshot": m.ID}
+		if detailed {
+			doc["entries"] = entries
+		} else {
+			doc["paths"] = paths
+		}
+		return writeJSON(a.stdout, doc)
+	}
+	bw := bufio.NewWriter(a.stdout)
+	for _, q := range paths {
+		fmt.Fprintln(bw, q)
+	}
+	for _, e := range entries {
+		printEntry(bw, e)
+	}
+	return bw.Flush()
+}
+
+const diffHelp = `
+Show what changed from snapshot SNAP1 to SNAP2, one path a line:
+  +  only in SNAP2          -  only in SNAP1
+  M  contents (or type) differ, with what else differs
+  U  metadata only (mode, owner, times, xattrs, attributes)
+A directory on one side only is listed once, not its contents.
+` + repoHelp + `
+
+With --json, stdout receives one document:
+  {"from", "to", "changes": [{"path", "kind", "what": [...]}],
+   "added", "removed", "modified", "metadata_only"}`
+
+func (a *app) newDiffCommand() *cobra.Command {
+	var rf repoFlags
+	cmd := &cobra.Command{
+		Use:   "diff SNAP1 SNAP2",
+		Short: "Show the differences between two snapshots",
+		Long:  long(diffHelp),
+		Args:  argsBetween(2, 2),
+		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			return a.runDiff(ctx, &rf, args[0], args[1])
+		}),
+	}
+	addRepoFlags(cmd, &rf)
+	return cmd
+}
+
+func (a *app) runDiff(ctx context.Context, rf *repoFlags, ref1, ref2 string) error {
+	r, err := a.openRepo(ctx, rf, false)
+	if err != nil {
+		return err
+	}
+	m1, md1, err := a.loadSnapshot(ctx, r, ref1)
+	if err != nil {
+		return err
+	}
+	m2, md2, err := a.loadSnapshot(ctx, r, ref2)
+	if err != nil {
+		return err
+	}
+	changes := snapshot.Diff(md1, md2)
+	counts := map[string]int{}
+	for _, c := range changes {
+		counts[c.Kind]++
+	}
+	if a.json {
+		if changes == nil {
+			changes = []snapshot.Change{}
+		}
+		return writeJSON(a.stdout, map[string]any{"from": m1.ID, "to": m2.ID, "changes": changes,
+			"added": counts["+"], "removed": counts["-"], "modified": counts["M"], "metadata_only": counts["U"]})
+	}
+	bw := bufio.NewWriter(a.stdout)
+	for _, c := range changes {
+		if len(c.What) > 0 {
+			fmt.Fprintf(bw, "%s  %s  (%s)\n", c.Kind, c.Path, strings.Join(c.What, ", "))
+		} else {
+			fmt.Fprintf(bw, "%s  %s\n", c.Kind, c.Path)
+		}
+	}
+	fmt.Fprintf(bw, "%d added, %d removed, %d modified, %d metadata only\n", counts["+"], counts["-"], counts["M"], counts["U"])
+	return bw.Flush()
+}

@@ -1,0 +1,99 @@
+package snapshot
+
+import (
+	"bytes"
+	"path"
+	"slices"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// Change is one difference between two images.
+type Change struct {
+	Path string `json:"path"`
+	// Kind is "+" (only in the second image), "-" (only in the first),
+	// "M" (contents differ) or "U" (metadata only: mode, owner, times,
+	// xattrs, attributes, link target).
+	Kind string `json:"kind"`
+	// What lists the metadata that differ for "M" and "U".
+	What []string `json:"what,omitempty"`
+}
+
+// Diff lists the differences from image a to image b, in path order. A
+// directory present on one side only is listed once, not its contents.
+func Diff(a, b *wim.Metadata) []Change {
+	var out []Change
+	diffEntries("/", a.Root, b.Root, &out)
+	return out
+}
+
+func diffEntries(p string, a, b *wim.Entry, out *[]Change) {
+	if p != "/" {
+		if what := entryDiff(a, b); len(what) > 0 {
+			kind := "U"
+			if slices.Contains(what, "contents") || slices.Contains(what, "type") {
+				kind = "M"
+			}
+			*out = append(*out, Change{Path: p, Kind: kind, What: what})
+		}
+	}
+	if !a.IsDir() || !b.IsDir() {
+		return
+	}
+	ac, bc := byName(a.Children), byName(b.Children)
+	names := make([]string, 0, len(ac)+len(bc))
+	for n := range ac {
+		names = append(names, n)
+	}
+	for n := range bc {
+		if _, ok := ac[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		cp := path.Join(p, n)
+		x, y := ac[n], bc[n]
+		switch {
+		case x == nil:
+			*out = append(*out, Change{Path: cp, Kind: "+"})
+		case y == nil:
+			*out = append(*out, Change{Path: cp, Kind: "-"})
+		default:
+			diffEntries(cp, x, y, out)
+		}
+	}
+}
+
+func byName(es []*wim.Entry) map[string]*wim.Entry {
+	m := make(map[string]*wim.Entry, len(es))
+	for _, e := range es {
+		m[e.Name] = e
+	}
+	return m
+}
+
+// entryDiff names what differs between two entries at the same path.
+func entryDiff(a, b *wim.Entry) []string {
+	var what []string
+	add := func(cond bool, name string) {
+		if cond {
+			what = append(what, name)
+		}
+	}
+	add(a.IsDir() != b.IsDir() || a.IsReparse() != b.IsReparse(), "type")
+	add(a.Data.Hash != b.Data.Hash || a.ReparseStream().Hash != b.ReparseStream().Hash, "contents")
+	add(!slices.EqualFunc(a.NamedStreams(), b.NamedStreams(), func(x, y wim.Stream) bool {
+		return x.Name == y.Name && x.Hash == y.Hash
+	}), "streams")
+	add(a.Attributes != b.Attributes, "attributes")
+	add(a.LastWriteTime != b.LastWriteTime, "mtime")
+	add(a.CreationTime != b.CreationTime, "creation-time")
+	au, bu := a.Unix, b.Unix
+	add((au == nil) != (bu == nil) || au != nil && (au.Mode != bu.Mode || au.Rdev != bu.Rdev), "mode")
+	add(au != nil && bu != nil && (au.UID != bu.UID || au.GID != bu.GID), "owner")
+	add(!slices.EqualFunc(a.Xattrs, b.Xattrs, func(x, y wim.Xattr) bool {
+		return x.Name == y.Name && bytes.Equal(x.Value, y.Value)
+	}), "xattrs")
+	return what
+}

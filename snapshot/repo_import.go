@@ -1,0 +1,173 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// ImportOptions configures Repo.Import.
+type ImportOptions struct {
+	// Images lists the 1-based images to import; empty means all.
+	Images []int
+	// Host is recorded in the snapshots; empty means os.Hostname.
+	Host string
+	// Tags label the snapshots.
+	Tags []string
+	// Threads is the number of hashing and compression goroutines.
+	Threads int
+	// Progress, if set, is called with the stream bytes imported so far
+	// and the total of the image being imported.
+	Progress func(done, total int64)
+}
+
+// Import stores images of the WIM wr (read from the file named source) as
+// snapshots, one per image, each committed on its own (packs, index
+// object, manifest). Streams the repository has are not stored again;
+// the others are read, checked against their SHA-1 and compressed in the
+// repository's codec whatever the WIM's. The image's metadata resource is
+// stored as it is, and its XML fields (WINDOWS included) go into the
+// manifest, so an export gives the image back.
+func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts ImportOptions) ([]*Manifest, error) {
+	images := opts.Images
+	if len(images) == 0 {
+		for i := 1; i <= wr.ImageCount(); i++ {
+			images = append(images, i)
+		}
+	}
+	if opts.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: host name: %w", err)
+		}
+		opts.Host = h
+	}
+	abs, err := filepath.Abs(source)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Manifest
+	for _, i := range images {
+		m, err := r.importImage(ctx, wr, i, abs, &opts)
+		if err != nil {
+			return out, fmt.Errorf("image %d: %w", i, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source string, opts *ImportOptions) (*Manifest, error) {
+	start := time.Now()
+	raw, err := wr.RawMetadata(i)
+	if err != nil {
+		return nil, err
+	}
+	md, err := wim.ParseMetadata(raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Sync(ctx, nil); err != nil {
+		return nil, err
+	}
+	db, err := r.openIndex(true)
+	if err != nil {
+		return nil, err
+	}
+	sink := newRepoSink(ctx, r, db, opts.Threads)
+	counts, err := importStreams(ctx, wr, md, sink, opts.Progress)
+	if err == nil {
+		_, err = sink.AddStream(bytes.NewReader(raw), int64(len(raw)))
+	}
+	if err != nil {
+		sink.abort()
+		closeIndex(db)
+		return nil, err
+	}
+	obj, err := sink.finish()
+	closeIndex(db)
+	if err != nil {
+		return nil, err
+	}
+	info := wr.Image(i)
+	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: fmt.Sprintf("%s#%d", source, i), Tags: opts.Tags,
+		Image: ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
+			Flags: info.Flags, Creator: info.Creator, Version: info.Version, Extra: info.Extra},
+		Metadata: StreamRef{SHA1: fmt.Sprintf("%x", sha1.Sum(raw)), Size: int64(len(raw))}}
+	man.Summary = summary(counts, &sink.counts, time.Since(start))
+	stored, id, err := r.commit(ctx, obj, man)
+	if err != nil {
+		return nil, err
+	}
+	r.recordSnapshot(obj, id, stored, "", nil, nil)
+	return man, nil
+}
+
+// importStreams stores every stream of the image md from wr, counting as
+// a capture does.
+func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *repoSink, progress func(done, total int64)) (CaptureStats, error) {
+	var st CaptureStats
+	var todo []wim.Stream
+	seen := map[wim.Hash]bool{}
+	_ = md.Walk(func(_ string, e *wim.Entry) error {
+		switch {
+		case e.IsDir():
+			st.Dirs++
+		case e.IsReparse():
+			st.Symlinks++
+		default:
+			st.Files++
+		}
+		for _, s := range entryStreams(e) {
+			if !s.Hash.IsZero() && !seen[s.Hash] {
+				seen[s.Hash] = true
+				s.Size = wr.StreamSize(s.Hash)
+				st.Bytes += s.Size
+				todo = append(todo, s)
+			}
+		}
+		return nil
+	})
+	var done int64
+	for _, s := range todo {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		if sink.HasStream(s.Hash) {
+			st.Reused++
+			continue
+		}
+		if err := importStream(wr, sink, s); err != nil {
+			return st, err
+		}
+		st.Read++
+		st.BytesRead += s.Size
+		done += s.Size
+		if progress != nil {
+			progress(done, st.Bytes)
+		}
+	}
+	return st, nil
+}
+
+func importStream(wr *wim.Reader, sink *repoSink, s wim.Stream) error {
+	rc, err := wr.OpenStream(s.Hash)
+	if err != nil {
+		return err
+	}
+	defer closeRead(rc)
+	h, err := sink.AddStream(rc, s.Size)
+	if err != nil {
+		return fmt.Errorf("stream %x: %w", s.Hash, err)
+	}
+	if h != s.Hash {
+		return fmt.Errorf("%w: stream %x reads back as %x", wim.ErrChecksum, s.Hash, h)
+	}
+	return nil
+}
