@@ -141,6 +141,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	}
 	close(a.jobs)
 	a.wg.Wait()
+	a.retime()
 	a.progress(true)
 	st := a.statsSnapshot()
 	if err := a.fatalErr(); err != nil {
@@ -221,9 +222,12 @@ type applier struct {
 	wg   sync.WaitGroup
 
 	dirs, files, symlinks, special, bytes, skipped, unchanged, deleted atomic.Int64
-	token                                                              string // names this run's temporary files
-	tempSeq                                                            int
-	walkBuf                                                            []byte // for files written on the walking goroutine
+
+	token   string       // names this run's temporary files (in place)
+	tempSeq int          // numbers them
+	walkBuf []byte       // for files written on the walking goroutine
+	curDir  *wim.Entry   // the directory whose children the walk creates
+	renamed []renamedDir // directories whose times are set again at the end
 
 	mu    sync.Mutex // guards fatal and Warn calls
 	fatal error
@@ -271,6 +275,7 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 			return err
 		}
 		a.path = append(a.path[:depth], ch.Name)
+		a.curDir = e
 		if err := checkName(ch.Name); err != nil {
 			a.warn(true, err)
 			continue

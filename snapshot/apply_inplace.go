@@ -309,6 +309,9 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	}
 	j := fileJob{fd: -1, e: e, path: slices.Clone(a.path), dir: dir, tmp: a.tempName(), verify: verify}
 	a.files.Add(1)
+	if n := len(a.renamed); n == 0 || a.renamed[n-1].e != a.curDir {
+		a.renamed = append(a.renamed, renamedDir{path: j.path[:len(j.path)-1], e: a.curDir})
+	}
 	if e.LinkID != 0 {
 		if a.walkBuf == nil {
 			a.walkBuf = make([]byte, 1<<20)
@@ -343,4 +346,29 @@ func (a *applier) sameNode(dfd int, e *wim.Entry, target string) bool {
 		return err == nil && string(buf[:n]) == target
 	}
 	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev)
+}
+
+// renamedDir is a directory in which workers rename files after the walk
+// has set its times.
+type renamedDir struct {
+	path []string
+	e    *wim.Entry
+}
+
+// retime sets again the times of the directories the workers renamed
+// files in (a rename changes a directory's mtime).
+func (a *applier) retime() {
+	for _, d := range a.renamed {
+		fd, err := a.openPath(d.path)
+		if err != nil {
+			continue // reported when the directory was made
+		}
+		ts := timespecs(d.e)
+		if err := futimens(fd, &ts); err != nil {
+			a.warnPath(d.path, false, fmt.Errorf("times: %w", err))
+		}
+		if fd != a.rootFD {
+			closeFD(fd)
+		}
+	}
 }
