@@ -54,6 +54,9 @@ func matchFilter(patterns []string, p string) bool {
 // prefixOfMatch reports whether the directory p may hold a path an include
 // pattern with '/' matches, so that it must be kept for its children.
 func prefixOfMatch(patterns []string, p string) bool {
+	if len(patterns) == 0 || p == "/" {
+		return true
+	}
 	for _, pat := range patterns {
 		pat = filterPattern(pat)
 		if !strings.Contains(pat, "/") {
@@ -61,9 +64,6 @@ func prefixOfMatch(patterns []string, p string) bool {
 		}
 		comps := strings.Split(strings.TrimPrefix(pat, "/"), "/")
 		have := strings.Split(strings.TrimPrefix(p, "/"), "/")
-		if p == "/" {
-			return true
-		}
 		if len(have) >= len(comps) {
 			continue
 		}

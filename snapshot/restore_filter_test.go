@@ -1,0 +1,99 @@
+package snapshot
+
+import (
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+func TestFilterSelected(t *testing.T) {
+	tests := []struct {
+		name             string
+		include, exclude []string
+		path             string
+		want             bool
+	}{
+		{"no filter", nil, nil, "/a/b", true},
+		{"include dir selects subtree", []string{"/etc"}, nil, "/etc/ssh/sshd_config", true},
+		{"include dir not sibling", []string{"/etc"}, nil, "/etc2/x", false},
+		{"include without slash is relative to root", []string{"etc/ssh"}, nil, "/etc/ssh/k", true},
+		{"base name pattern", []string{"*.conf"}, nil, "/etc/a.conf", true},
+		{"base name pattern miss", []string{"*.conf"}, nil, "/etc/a.txt", false},
+		{"glob in path", []string{"/home/*/.cache"}, nil, "/home/ann/.cache/x", true},
+		{"exclude wins", []string{"/etc"}, []string{"/etc/ssh"}, "/etc/ssh/k", false},
+		{"exclude base name", nil, []string{"*.tmp"}, "/var/x.tmp", false},
+		{"exclude leaves others", nil, []string{"/var"}, "/etc/x", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := Filter{Include: tt.include, Exclude: tt.exclude}
+			if got := f.Selected(tt.path); got != tt.want {
+				t.Errorf("Selected(%q) = %v, want %v", tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFilterApply(t *testing.T) {
+	file := func(n string) *wim.Entry { return &wim.Entry{Name: n, Attributes: wim.AttrNormal} }
+	dir := func(n string, cs ...*wim.Entry) *wim.Entry {
+		return &wim.Entry{Name: n, Attributes: wim.AttrDirectory, Children: cs}
+	}
+	root := dir("", dir("etc", dir("ssh", file("k")), file("passwd")), dir("var", file("log")), file("top.conf"))
+	paths := func(e *wim.Entry) []string {
+		var out []string
+		_ = (&wim.Metadata{Root: e}).Walk(func(p string, _ *wim.Entry) error { out = append(out, p); return nil })
+		return out
+	}
+	tests := []struct {
+		name string
+		f    Filter
+		want []string
+	}{
+		{"include subtree", Filter{Include: []string{"/etc/ssh"}}, []string{"/", "/etc", "/etc/ssh", "/etc/ssh/k"}},
+		{"exclude dir", Filter{Exclude: []string{"/etc"}}, []string{"/", "/var", "/var/log", "/top.conf"}},
+		{"include base name", Filter{Include: []string{"*.conf"}}, []string{"/", "/top.conf"}},
+		{"include and exclude", Filter{Include: []string{"/etc"}, Exclude: []string{"passwd"}},
+			[]string{"/", "/etc", "/etc/ssh", "/etc/ssh/k"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := paths(tt.f.Apply(root))
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+	if len(paths(root)) != 8 {
+		t.Error("Apply changed the original tree")
+	}
+}
+
+func TestDiff(t *testing.T) {
+	file := func(n string, h byte, mtime wim.Filetime) *wim.Entry {
+		return &wim.Entry{Name: n, Attributes: wim.AttrNormal, Data: wim.Stream{Hash: wim.Hash{h}}, LastWriteTime: mtime}
+	}
+	dir := func(n string, cs ...*wim.Entry) *wim.Entry {
+		return &wim.Entry{Name: n, Attributes: wim.AttrDirectory, Children: cs}
+	}
+	a := &wim.Metadata{Root: dir("", file("same", 1, 1), file("changed", 2, 1), file("touched", 3, 1), file("gone", 4, 1), dir("olddir", file("x", 5, 1)))}
+	b := &wim.Metadata{Root: dir("", file("same", 1, 1), file("changed", 9, 2), file("touched", 3, 7), file("new", 6, 1), dir("olddir", file("x", 5, 1)))}
+	got := Diff(a, b)
+	want := []Change{{Path: "/changed", Kind: "M"}, {Path: "/gone", Kind: "-"}, {Path: "/new", Kind: "+"}, {Path: "/touched", Kind: "U"}}
+	if len(got) != len(want) {
+		t.Fatalf("Diff = %+v", got)
+	}
+	for i := range want {
+		if got[i].Path != want[i].Path || got[i].Kind != want[i].Kind {
+			t.Errorf("change %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if len(Diff(a, a)) != 0 {
+		t.Error("an image differs from itself")
+	}
+}
