@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -69,6 +70,7 @@ func Open(path, repoID string, opts Options) (db *DB, err error) {
 			return nil, fmt.Errorf("index: %w", err)
 		}
 	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catch(&err)
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: opts.ReadOnly, Timeout: opts.Timeout})
 	switch {
@@ -175,12 +177,14 @@ func (d *DB) Reset() error {
 // view runs fn in a read transaction, turning a panic of bbolt on a
 // damaged page into ErrCorrupt.
 func (d *DB) view(fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catch(&err)
 	return d.bolt.View(fn)
 }
 
 // update runs fn in a write transaction, turning a panic into ErrCorrupt.
 func (d *DB) update(fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catch(&err)
 	if err := d.bolt.Update(fn); err != nil {
 		return fmt.Errorf("index: %w", err)
@@ -188,7 +192,9 @@ func (d *DB) update(fn func(*bolt.Tx) error) (err error) {
 	return nil
 }
 
-// catch turns a panic into ErrCorrupt: bbolt panics on some damaged pages.
+// catch turns a panic into ErrCorrupt: bbolt panics on some damaged pages,
+// and reading a page past the end of a truncated file faults, which
+// debug.SetPanicOnFault (set by the callers) turns into a panic.
 func catch(err *error) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("%w: %v", ErrCorrupt, r)

@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -100,6 +101,7 @@ type Files struct {
 // Files opens the signatures stored for source; with none stored, the view
 // is empty.
 func (d *DB) Files(source string) (f *Files, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catch(&err)
 	tx, err := d.bolt.Begin(false)
 	if err != nil {
@@ -117,6 +119,7 @@ func (f *Files) Lookup(path []byte) (s Sig, ok bool) {
 	if f.bucket == nil {
 		return Sig{}, false
 	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if recover() != nil {
 			s, ok = Sig{}, false // a damaged page: treat the file as changed

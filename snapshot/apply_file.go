@@ -67,6 +67,11 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 		return
 	}
 	err := a.fillFile(j, buf)
+	if err != nil {
+		// Never leave contents that are not the image's (a stream that
+		// failed its checksum half way, say): the file stays, empty.
+		_ = unix.Ftruncate(j.fd, 0)
+	}
 	if cerr := unix.Close(j.fd); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}

@@ -84,6 +84,9 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		}
 	default:
 		a.files.Add(1)
+		if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR && a.mayDelete(e.Name) {
+			a.deleted.Add(1) // a directory in the way
+		}
 		if exists && st.Mode&unix.S_IFMT == unix.S_IFREG && a.sameFile(dfd, e, &st) {
 			a.unchanged.Add(1)
 		} else {

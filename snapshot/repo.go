@@ -122,8 +122,8 @@ func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo,
 		return nil, fmt.Errorf("%w: config: chunk size %d", ErrRepoFormat, cfg.ChunkSize)
 	case !ok || codec == wim.CompressLZMS:
 		return nil, fmt.Errorf("%w: config: codec %q", ErrRepoFormat, cfg.Codec)
-	case len(cfg.ID) != 64:
-		return nil, fmt.Errorf("%w: config: id %q", ErrRepoFormat, cfg.ID)
+	case !validID(cfg.ID):
+		return nil, fmt.Errorf("%w: config: id %q is not 64 hexadecimal digits", ErrRepoFormat, cfg.ID)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -152,6 +152,20 @@ func packKey(id index.ID) string {
 func indexKey(id index.ID) string { return indexPrefix + hex.EncodeToString(id[:]) }
 
 func snapKey(id index.ID) string { return snapPrefix + hex.EncodeToString(id[:]) }
+
+// validID reports whether s is 64 lower-case hexadecimal digits (it names
+// the local index file, so it must be nothing else).
+func validID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // parseID parses the hexadecimal id at the end of a key.
 func parseID(s string) (index.ID, bool) {

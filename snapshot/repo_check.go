@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,34 +39,54 @@ type CheckResult struct {
 	PacksRead    int      `json:"packs_read"`
 	Unreferenced int      `json:"unreferenced_packs"`
 	Problems     []string `json:"problems"`
-	// Damaged lists the snapshots (ids) that cannot be restored whole.
+	// Damaged lists the snapshots (ids) that cannot be restored whole,
+	// those whose manifest cannot be read included.
 	Damaged []string `json:"damaged_snapshots"`
 }
 
-// checker is the state of one Check.
+// checker is the state of one Check. It works from the repository's own
+// index objects, read afresh, not from the local index, so that it sees
+// what another machine would.
 type checker struct {
-	ctx   context.Context
-	r     *Repo
-	db    *index.DB
-	res   *CheckResult
-	packs map[index.ID]int64  // packs in the store, with sizes
-	bad   map[index.ID]string // chunks known damaged, with why
-	seen  map[wim.Hash]string // streams checked: "" ok, else why not
+	ctx     context.Context
+	r       *Repo
+	db      *index.DB // for reading metadata streams
+	res     *CheckResult
+	packs   map[index.ID]int64 // packs in the store, with sizes
+	chunks  map[index.ID]index.Location
+	streams map[index.SHA1]index.Recipe
+	snaps   []*Manifest
+	bad     map[index.ID]string // chunks known damaged, with why
+	seen    map[wim.Hash]string // streams checked: "" ok, else why not
+	// localErr is a failure of the local index met while reading metadata.
+	localErr error
 }
 
 func (c *checker) problem(format string, args ...any) {
 	c.res.Problems = append(c.res.Problems, fmt.Sprintf(format, args...))
 }
 
-// Check verifies the repository's structure: every index object and
-// manifest reads and parses, every chunk the index names lies inside a
-// pack that exists, every snapshot's metadata reads and every stream it
-// uses resolves to chunks; with ReadData every pack's bytes are checked
-// too. The error wraps ErrCheckFailed when problems were found.
-func (r *Repo) Check(ctx context.Context, opts CheckOptions) (CheckResult, error) {
+// Check verifies the repository: every index object and manifest reads,
+// checks against its id and parses; every chunk an index object names lies
+// inside a pack that exists; every snapshot's metadata reads and every
+// stream it uses resolves through the index objects to chunks. With
+// ReadData every pack is read and every chunk it holds for the index is
+// expanded and checked against its id. The error wraps ErrCheckFailed when
+// problems were found; the local index is brought up to date (rebuilt if
+// damaged) first, which is not a problem of the repository.
+func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, err error) {
+	err = r.retryCorrupt(ctx, func() error {
+		res, err = r.check(ctx, opts)
+		return err
+	})
+	return res, err
+}
+
+func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error) {
 	res := CheckResult{Problems: []string{}, Damaged: []string{}}
-	c := &checker{ctx: ctx, r: r, res: &res, bad: map[index.ID]string{}, seen: map[wim.Hash]string{}}
-	if _, err := r.Sync(ctx, func(err error) { c.problem("%v", err) }); err != nil {
+	c := &checker{ctx: ctx, r: r, res: &res, bad: map[index.ID]string{}, seen: map[wim.Hash]string{},
+		chunks: map[index.ID]index.Location{}, streams: map[index.SHA1]index.Recipe{}}
+	if _, err := r.Sync(ctx, nil); err != nil {
 		return res, err
 	}
 	db, err := r.openIndex(true)
@@ -80,7 +99,7 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (CheckResult, error
 		return res, err
 	}
 	res.Packs = len(c.packs)
-	steps := []func() error{c.chunks}
+	steps := []func() error{c.indexObjects, c.manifests, c.checkChunks}
 	if opts.ReadData {
 		steps = append(steps, func() error { return c.readPacks(opts.Progress) })
 	}
@@ -96,10 +115,71 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (CheckResult, error
 	return res, nil
 }
 
-// chunks checks that every chunk lies inside an existing pack.
-func (c *checker) chunks() error {
+// indexObjects reads every index object into c.chunks and c.streams.
+func (c *checker) indexObjects() error {
+	ids, err := listIDs(c.ctx, c.r.store, indexPrefix)
+	if err != nil {
+		return err
+	}
+	for id := range ids {
+		o, err := c.r.readIndexObject(c.ctx, id)
+		if err != nil {
+			if !damage(err) {
+				return err
+			}
+			c.problem("%v", err)
+			continue
+		}
+		for _, p := range o.packs {
+			for _, e := range p.entries {
+				c.chunks[e.id] = index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+			}
+		}
+		for _, s := range o.streams {
+			c.streams[s.hash] = index.Recipe{Size: s.size, Chunks: s.chunks}
+		}
+	}
+	return nil
+}
+
+// damage reports whether err says an object is damaged or missing (a
+// finding), rather than that the check itself failed.
+func damage(err error) bool {
+	return errors.Is(err, ErrRepoFormat) || errors.Is(err, remote.ErrNotFound) || errors.Is(err, wim.ErrNotFound) ||
+		errors.Is(err, wim.ErrFormat) || errors.Is(err, remote.ErrTooLarge)
+}
+
+// manifests reads every manifest; an unreadable one is a damaged snapshot.
+func (c *checker) manifests() error {
+	ids, err := listIDs(c.ctx, c.r.store, snapPrefix)
+	if err != nil {
+		return err
+	}
+	for id := range ids {
+		stored, err := remote.ReadAll(c.ctx, c.r.store, snapKey(id), maxManifest)
+		var m *Manifest
+		if err == nil {
+			m, err = c.r.decodeManifest(id, stored)
+		}
+		if err != nil {
+			if !damage(err) {
+				return err
+			}
+			c.problem("snapshot %s: %v", hexID(id), err)
+			c.res.Damaged = append(c.res.Damaged, hexID(id))
+			continue
+		}
+		c.snaps = append(c.snaps, m)
+	}
+	sortManifests(c.snaps)
+	return nil
+}
+
+// checkChunks checks that every chunk lies inside an existing pack.
+func (c *checker) checkChunks() error {
 	used := map[index.ID]bool{}
-	err := c.db.ForEachChunk(func(id index.ID, l index.Location) error {
+	missing := map[string]int{}
+	for id, l := range c.chunks {
 		c.res.Chunks++
 		used[l.Pack] = true
 		size, ok := c.packs[l.Pack]
@@ -108,15 +188,10 @@ func (c *checker) chunks() error {
 			c.bad[id] = "pack " + hexID(l.Pack) + " is missing"
 		case int64(l.Offset)+int64(l.Stored) > size:
 			c.bad[id] = "pack " + hexID(l.Pack) + " is truncated"
+		default:
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	missing := map[string]int{}
-	for _, why := range c.bad {
-		missing[why]++
+		missing[c.bad[id]]++
 	}
 	for _, why := range slices.Sorted(mapKeys(missing)) {
 		c.problem("%s (%d chunks)", why, missing[why])
@@ -141,9 +216,14 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 
 func hexID(id index.ID) string { return hex.EncodeToString(id[:]) }
 
-// readPacks reads every pack whole and checks it.
+// readPacks reads every pack whole and checks the chunks the index places
+// in it.
 func (c *checker) readPacks(progress func(done, total int64)) error {
 	ids := slices.SortedFunc(mapKeys(c.packs), func(a, b index.ID) int { return bytes.Compare(a[:], b[:]) })
+	inPack := map[index.ID][]index.ID{}
+	for id, l := range c.chunks {
+		inPack[l.Pack] = append(inPack[l.Pack], id)
+	}
 	decs := &decoders{}
 	for i, id := range ids {
 		if err := c.ctx.Err(); err != nil {
@@ -153,11 +233,14 @@ func (c *checker) readPacks(progress func(done, total int64)) error {
 			progress(int64(i), int64(len(ids)))
 		}
 		c.res.PacksRead++
-		if err := c.readPack(id, decs); err != nil {
-			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, remote.ErrNotFound) {
+		if err := c.readPack(id, inPack[id], decs); err != nil {
+			if !damage(err) {
 				return err
 			}
 			c.problem("pack %s: %v", hexID(id), err)
+			for _, cid := range inPack[id] {
+				c.bad[cid] = "pack " + hexID(id) + " is unreadable"
+			}
 		}
 	}
 	if progress != nil {
@@ -166,76 +249,51 @@ func (c *checker) readPacks(progress func(done, total int64)) error {
 	return nil
 }
 
-// readPack checks one pack: its id, its trailer, each chunk's id. Chunks
-// found damaged are marked in c.bad.
-func (c *checker) readPack(id index.ID, decs *decoders) error {
+// readPack checks one pack: its id and trailer (problems of the pack
+// only), then each chunk the index places in it, which is marked damaged
+// in c.bad when it does not expand to its id.
+func (c *checker) readPack(id index.ID, chunks []index.ID, decs *decoders) error {
 	data, err := remote.ReadAll(c.ctx, c.r.store, packKey(id), maxPack)
 	if err != nil {
 		return err
 	}
 	if sha256.Sum256(data) != id {
-		c.markPack(id, "pack "+hexID(id)+" is corrupt")
+		c.problem("pack %s: contents do not match its id", hexID(id))
 	}
-	entries, err := parsePackBytes(c.r.zstd, data)
-	if err != nil {
-		c.markPack(id, "pack "+hexID(id)+" is unreadable")
-		return err
+	if _, err := parsePackBytes(c.r.zstd, data); err != nil {
+		c.problem("pack %s: trailer: %v", hexID(id), err)
 	}
 	var raw []byte
-	for _, e := range entries {
-		raw, err = decs.expandChunk(raw, data[e.offset:e.offset+uint64(e.stored)], int(e.raw), e.codec)
-		if err == nil && (len(raw) != int(e.raw) || sha256.Sum256(raw) != e.id) {
+	for _, cid := range chunks {
+		l := c.chunks[cid]
+		if l.Offset+uint64(l.Stored) > uint64(len(data)) {
+			continue // reported by checkChunks
+		}
+		raw, err = decs.expandChunk(raw, data[l.Offset:l.Offset+uint64(l.Stored)], int(l.Raw), l.Codec)
+		if err == nil && (len(raw) != int(l.Raw) || sha256.Sum256(raw) != cid) {
 			err = fmt.Errorf("%w: contents do not match the id", ErrRepoFormat)
 		}
 		if err != nil {
-			c.bad[e.id] = "chunk " + hexID(e.id)[:16] + " in pack " + hexID(id)[:16] + " is corrupt"
-			c.problem("pack %s: chunk %s: %v", hexID(id), hexID(e.id), err)
+			c.bad[cid] = "chunk " + hexID(cid)[:16] + " in pack " + hexID(id)[:16] + " is corrupt"
+			c.problem("pack %s: chunk %s: %v", hexID(id), hexID(cid), err)
 		}
 	}
 	return nil
 }
 
-// markPack marks every chunk the index places in pack id as damaged.
-func (c *checker) markPack(id index.ID, why string) {
-	_ = c.db.ForEachChunk(func(cid index.ID, l index.Location) error {
-		if l.Pack == id {
-			c.bad[cid] = why
-		}
-		return nil
-	})
-	c.problem("%s", why)
-}
-
-// parsePackBytes parses the trailer of a whole pack in memory.
-func parsePackBytes(z *zcodec, data []byte) ([]packEntry, error) {
-	if len(data) < packFooterLen || string(data[len(data)-len(packMagic):]) != packMagic {
-		return nil, fmt.Errorf("%w: no pack footer", ErrRepoFormat)
-	}
-	tl := uint64(binary.LittleEndian.Uint32(data[len(data)-packFooterLen:]))
-	if tl > uint64(len(data)-packFooterLen) {
-		return nil, fmt.Errorf("%w: trailer of %d bytes", ErrRepoFormat, tl)
-	}
-	dataLen := uint64(len(data)-packFooterLen) - tl
-	t, err := z.expand(data[dataLen:dataLen+tl], "pack trailer")
-	if err != nil {
-		return nil, err
-	}
-	return parsePackTrailer(t, dataLen)
-}
-
-// snapshots checks that every snapshot's metadata and streams resolve.
+// snapshots checks that every readable snapshot's metadata and streams
+// resolve.
 func (c *checker) snapshots() error {
-	list, err := c.r.Snapshots(c.ctx)
-	if err != nil {
-		return err
-	}
-	c.res.Snapshots = len(list)
-	for _, m := range list {
+	c.res.Snapshots = len(c.snaps) + len(c.res.Damaged)
+	for _, m := range c.snaps {
 		if err := c.ctx.Err(); err != nil {
 			return err
 		}
 		if !c.snapshot(m) {
 			c.res.Damaged = append(c.res.Damaged, m.ID)
+		}
+		if c.localErr != nil {
+			return c.localErr
 		}
 	}
 	return nil
@@ -252,6 +310,10 @@ func (c *checker) snapshot(m *Manifest) bool {
 	var md *wim.Metadata
 	if err == nil {
 		md, err = c.r.loadMetadata(c.ctx, c.db, m)
+	}
+	if errors.Is(err, index.ErrCorrupt) {
+		c.localErr = err // the local index, not the repository: rebuild and retry
+		return true
 	}
 	if err != nil {
 		c.problem("snapshot %s: metadata: %v", m.ShortID(), err)
@@ -285,10 +347,7 @@ func (c *checker) stream(h wim.Hash) string {
 }
 
 func (c *checker) streamProblem(h wim.Hash) string {
-	rec, ok, err := c.db.Stream(index.SHA1(h))
-	if err != nil {
-		return err.Error()
-	}
+	rec, ok := c.streams[index.SHA1(h)]
 	if !ok {
 		return fmt.Sprintf("stream %x is in no index object", h)
 	}
@@ -296,7 +355,7 @@ func (c *checker) streamProblem(h wim.Hash) string {
 		if why := c.bad[id]; why != "" {
 			return why
 		}
-		if _, ok, err := c.db.Chunk(id); err != nil || !ok {
+		if _, ok := c.chunks[id]; !ok {
 			return fmt.Sprintf("chunk %s of stream %x is in no index object", hexID(id)[:16], h)
 		}
 	}

@@ -40,6 +40,15 @@ type ExportStats struct {
 // decompressed and compressed again. The WIM is written to a temporary
 // file beside path and renamed into place when complete.
 func (r *Repo) Export(ctx context.Context, snaps []*Manifest, path string, opts ExportOptions) (ExportStats, error) {
+	var res ExportStats
+	err := r.retryCorrupt(ctx, func() (err error) {
+		res, err = r.export(ctx, snaps, path, opts)
+		return err
+	})
+	return res, err
+}
+
+func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts ExportOptions) (ExportStats, error) {
 	var st ExportStats
 	if _, err := r.Sync(ctx, nil); err != nil {
 		return st, err

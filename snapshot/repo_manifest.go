@@ -130,6 +130,15 @@ func (r *Repo) putManifest(ctx context.Context, m *Manifest) ([]byte, index.ID, 
 // Snapshots returns the repository's snapshots, oldest first. It reads the
 // manifests the local index has not cached (and caches them when it can).
 func (r *Repo) Snapshots(ctx context.Context) ([]*Manifest, error) {
+	var res []*Manifest
+	err := r.retryCorrupt(ctx, func() (err error) {
+		res, err = r.snapshots(ctx)
+		return err
+	})
+	return res, err
+}
+
+func (r *Repo) snapshots(ctx context.Context) ([]*Manifest, error) {
 	if _, err := r.Sync(ctx, nil); err != nil {
 		return nil, err
 	}

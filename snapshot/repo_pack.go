@@ -159,3 +159,20 @@ func getRange(ctx context.Context, s remote.Store, key string, off, length int64
 	}
 	return b, nil
 }
+
+// parsePackBytes parses the trailer of a whole pack in memory.
+func parsePackBytes(z *zcodec, data []byte) ([]packEntry, error) {
+	if len(data) < packFooterLen || string(data[len(data)-len(packMagic):]) != packMagic {
+		return nil, fmt.Errorf("%w: no pack footer", ErrRepoFormat)
+	}
+	tl := uint64(binary.LittleEndian.Uint32(data[len(data)-packFooterLen:]))
+	if tl > uint64(len(data)-packFooterLen) {
+		return nil, fmt.Errorf("%w: trailer of %d bytes", ErrRepoFormat, tl)
+	}
+	dataLen := uint64(len(data)-packFooterLen) - tl
+	t, err := z.expand(data[dataLen:dataLen+tl], "pack trailer")
+	if err != nil {
+		return nil, err
+	}
+	return parsePackTrailer(t, dataLen)
+}

@@ -24,6 +24,15 @@ type RestoreOptions struct {
 // what the snapshot lacks is removed. A restore interrupted half way can
 // be run again to completion.
 func (r *Repo) Restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions) (ApplyStats, error) {
+	var res ApplyStats
+	err := r.retryCorrupt(ctx, func() (err error) {
+		res, err = r.restore(ctx, m, target, opts)
+		return err
+	})
+	return res, err
+}
+
+func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions) (ApplyStats, error) {
 	f := Filter{Include: opts.Include, Exclude: opts.Exclude}
 	if err := f.Validate(); err != nil {
 		return ApplyStats{}, err

@@ -55,6 +55,15 @@ type SnapshotResult struct {
 // A failure or cancellation at any point leaves no manifest, so nothing
 // committed before is affected; what was stored is unreferenced.
 func (r *Repo) Snapshot(ctx context.Context, source string, opts SnapshotOptions) (SnapshotResult, error) {
+	var res SnapshotResult
+	err := r.retryCorrupt(ctx, func() (err error) {
+		res, err = r.snapshot(ctx, source, opts)
+		return err
+	})
+	return res, err
+}
+
+func (r *Repo) snapshot(ctx context.Context, source string, opts SnapshotOptions) (SnapshotResult, error) {
 	start := time.Now()
 	var res SnapshotResult
 	abs, err := filepath.Abs(source)
@@ -237,6 +246,15 @@ func (r *Repo) useParent(ctx context.Context, db *index.DB, parent *Manifest, so
 
 // Metadata reads snapshot m's image (its tree, stream sizes filled in).
 func (r *Repo) Metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error) {
+	var res *wim.Metadata
+	err := r.retryCorrupt(ctx, func() (err error) {
+		res, err = r.metadata(ctx, m)
+		return err
+	})
+	return res, err
+}
+
+func (r *Repo) metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error) {
 	if _, err := r.Sync(ctx, nil); err != nil {
 		return nil, err
 	}

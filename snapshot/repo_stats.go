@@ -23,6 +23,15 @@ type RepoStats struct {
 
 // Stats counts the repository's snapshots, packs and chunks.
 func (r *Repo) Stats(ctx context.Context) (RepoStats, error) {
+	var res RepoStats
+	err := r.retryCorrupt(ctx, func() (err error) {
+		res, err = r.stats(ctx)
+		return err
+	})
+	return res, err
+}
+
+func (r *Repo) stats(ctx context.Context) (RepoStats, error) {
 	st := RepoStats{ID: r.cfg.ID, Codec: r.cfg.Codec}
 	list, err := r.Snapshots(ctx)
 	if err != nil {

@@ -58,7 +58,7 @@ func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error)
 
 // openIndexRW opens the index for writing, replacing a corrupt file.
 func (r *Repo) openIndexRW(st *SyncStats, warn func(error)) (*index.DB, error) {
-	if _, err := os.Stat(r.cache); errors.Is(err, os.ErrNotExist) {
+	if fi, err := os.Stat(r.cache); errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0 {
 		st.Rebuilt, st.Reason = true, "missing"
 	}
 	db, err := index.Open(r.cache, r.cfg.ID, index.Options{})
@@ -214,4 +214,18 @@ func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, st *SyncStats, w
 		st.Snapshots++
 	}
 	return db.Apply(b)
+}
+
+// retryCorrupt runs fn; when it fails because the local index is damaged
+// in a way opening it did not show, the index is rebuilt from the
+// repository and fn runs once more.
+func (r *Repo) retryCorrupt(ctx context.Context, fn func() error) error {
+	err := fn()
+	if !errors.Is(err, index.ErrCorrupt) {
+		return err
+	}
+	if _, rerr := r.Rebuild(ctx, nil); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return fn()
 }
