@@ -2,6 +2,10 @@ package snapshot
 
 import (
 	"context"
+	"errors"
+	"fmt"
+
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // RestoreOptions configures Repo.Restore.
@@ -18,7 +22,9 @@ type RestoreOptions struct {
 	DryRun bool
 }
 
-// Restore writes snapshot m into target, created if missing. Into an
+// Restore writes snapshot m into target, created if missing. Files whose
+// data turns out damaged or missing are left empty, warned about, and make
+// the error wrap ErrRepoFormat once the rest is restored. Into an
 // existing tree it is a rollback (ApplyOptions.InPlace): what already
 // matches is kept, changed files are replaced atomically, and with Delete
 // what the snapshot lacks is removed. A restore interrupted half way can
@@ -53,5 +59,19 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	ao := opts.Apply
 	ao.Paths, ao.InPlace, ao.Delete, ao.DryRun = nil, true, opts.Delete, opts.DryRun
 	ao.Deletable = f.Deletable
-	return Apply(ctx, md, r.newSource(ctx, db), target, ao)
+	var damaged int
+	ao.Warn = func(path string, err error) {
+		if errors.Is(err, ErrRepoFormat) || errors.Is(err, wim.ErrNotFound) {
+			damaged++ // Apply serialises Warn calls
+		}
+		if opts.Apply.Warn != nil {
+			opts.Apply.Warn(path, err)
+		}
+	}
+	st, err := Apply(ctx, md, r.newSource(ctx, db), target, ao)
+	if err == nil && damaged > 0 {
+		err = fmt.Errorf("%w: %d files could not be restored: their data in the repository is damaged or missing (see 'wimsnap check --read-data')",
+			ErrRepoFormat, damaged)
+	}
+	return st, err
 }
