@@ -78,7 +78,7 @@ func TestApplyAndLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if f.Snapshot != id("snap") {
 		t.Fatalf("Files snapshot %x", f.Snapshot)
 	}
@@ -107,7 +107,7 @@ func TestSetFilesReplaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, ok := f.Lookup([]byte("a")); ok {
 		t.Error("old signature survived SetFiles")
 	}
@@ -118,7 +118,7 @@ func TestSetFilesReplaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
+	defer func() { _ = other.Close() }()
 	if _, ok := other.Lookup([]byte("c")); ok || other.Snapshot != (ID{}) {
 		t.Error("another source sees signatures")
 	}

@@ -138,13 +138,6 @@ func (a *applier) addLinkGroup(e *wim.Entry, st *unix.Stat_t) {
 	a.links[e.LinkID] = &linkGroup{path: slices.Clone(a.path), hash: e.Data.Hash, ino: st.Ino, dev: st.Dev}
 }
 
-// createTemp creates the temporary file that replaces name in dfd.
-func (a *applier) createTemp(dfd int) (fd int, tmp string, err error) {
-	tmp = a.tempName()
-	fd, err = unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	return fd, tmp, err
-}
-
 // commitTemp renames the finished temporary file over its final name.
 func commitTemp(j fileJob) error {
 	if err := unix.Renameat(j.dir, j.tmp, j.dir, j.e.Name); err != nil {

@@ -57,13 +57,12 @@ type RepoConfig struct {
 // Repo is an open repository. Its methods are not safe for concurrent use
 // unless stated.
 type Repo struct {
-	store  remote.Store
-	cfg    RepoConfig
-	codec  wim.Compression
-	cache  string // the index file of this repository
-	now    func() time.Time
-	zstd   *zcodec
-	hostFn func() (string, error)
+	store remote.Store
+	cfg   RepoConfig
+	codec wim.Compression
+	cache string // the index file of this repository
+	now   func() time.Time
+	zstd  *zcodec
 }
 
 // RepoOptions configures OpenRepo.
@@ -160,7 +159,7 @@ func validID(s string) bool {
 		return false
 	}
 	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}

@@ -95,7 +95,7 @@ func makeRepoSeeds(tb testing.TB) repoSeeds {
 			XMLName: xml.Name{Local: "WINDOWS"}, Attrs: []xml.Attr{{Name: xml.Name{Local: "a"}, Value: "1"}},
 			Nodes: []wim.XMLNode{{XMLName: xml.Name{Local: "ARCH"}, Text: "9"}}}}},
 		Metadata: StreamRef{SHA1: hex.EncodeToString(o.streams[0].hash[:]), Size: 4096},
-		Summary:  SnapshotCounts{Dirs: 3, Files: 5, Bytes: 1 << 40, DurationSec: 1.25}}
+		Summary:  RunSummary{Dirs: 3, Files: 5, Bytes: 1 << 40, DurationSec: 1.25}}
 	if s.manifest, _, err = r.putManifest(ctx, m); err != nil {
 		tb.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func makeHostileRepo(t *testing.T, checkClean bool) *hostileRepo {
 		hostileWrite(t, filepath.Join(h.src[i], fmt.Sprintf("only%d.bin", i)), hostileFile(101+uint64(i)))
 		packs := hostileIDs(t, r.store, packPrefix)
 		indexes := hostileIDs(t, r.store, indexPrefix)
-		h.snaps[i] = snapshotOK(t, r, h.src[i], SnapshotOptions{}).Manifest
+		h.snaps[i] = snapshotOK(t, r, h.src[i], TakeOptions{}).Manifest
 		h.packs[i] = hostileNewID(t, packs, hostileIDs(t, r.store, packPrefix))
 		h.idx[i] = hostileNewID(t, indexes, hostileIDs(t, r.store, indexPrefix))
 	}
@@ -344,6 +344,8 @@ func TestRepoHostileObjects(t *testing.T) {
 		// there and every snapshot restores.
 		name: "pack truncated by 100 bytes",
 		damage: func(t *testing.T, repoDir string) {
+			t.Helper()
+
 			p := repoObjPath(repoDir, packKey(h.packs[0]))
 			data, err := os.ReadFile(p)
 			if err != nil {
@@ -357,8 +359,11 @@ func TestRepoHostileObjects(t *testing.T) {
 		mention:   []string{hexID(h.packs[0])},
 		checkData: checkWant{fail: true},
 	}, {
-		name:         "pack truncated into its chunks",
-		damage:       func(t *testing.T, repoDir string) { dmgTruncate(t, repoObjPath(repoDir, packKey(h.packs[0])), dmgHalf) },
+		name: "pack truncated into its chunks",
+		damage: func(t *testing.T, repoDir string) {
+			t.Helper()
+			dmgTruncate(t, repoObjPath(repoDir, packKey(h.packs[0])), dmgHalf)
+		},
 		mention:      []string{"pack " + hexID(h.packs[0]) + " is truncated"},
 		unrestorable: []int{0, 1},
 		check:        checkWant{fail: true, damaged: []int{0, 1}},
@@ -366,6 +371,8 @@ func TestRepoHostileObjects(t *testing.T) {
 	}, {
 		name: "byte flipped in a chunk both snapshots use",
 		damage: func(t *testing.T, repoDir string) {
+			t.Helper()
+
 			dmgFlip(t, repoObjPath(repoDir, packKey(h.packs[0])), int64(h.shared.Offset)+1000)
 		},
 		mention:      []string{hexID(h.packs[0])},
@@ -374,29 +381,40 @@ func TestRepoHostileObjects(t *testing.T) {
 	}, {
 		name: "byte flipped in a chunk only snapshot 0 uses",
 		damage: func(t *testing.T, repoDir string) {
+			t.Helper()
+
 			dmgFlip(t, repoObjPath(repoDir, packKey(h.packs[0])), int64(h.only0.Offset)+1000)
 		},
 		mention:      []string{hexID(h.packs[0])},
 		unrestorable: []int{0},
 		checkData:    checkWant{fail: true, damaged: []int{0}},
 	}, {
-		name:         "pack deleted",
-		damage:       func(t *testing.T, repoDir string) { dmgRemove(t, repoObjPath(repoDir, packKey(h.packs[1]))) },
+		name: "pack deleted",
+		damage: func(t *testing.T, repoDir string) {
+			t.Helper()
+			dmgRemove(t, repoObjPath(repoDir, packKey(h.packs[1])))
+		},
 		mention:      []string{"pack " + hexID(h.packs[1]) + " is missing"},
 		unrestorable: []int{1},
 		check:        checkWant{fail: true, damaged: []int{1}},
 		checkData:    checkWant{fail: true, damaged: []int{1}},
 	}, {
-		name:         "index object deleted",
-		damage:       func(t *testing.T, repoDir string) { dmgRemove(t, repoObjPath(repoDir, indexKey(h.idx[1]))) },
+		name: "index object deleted",
+		damage: func(t *testing.T, repoDir string) {
+			t.Helper()
+			dmgRemove(t, repoObjPath(repoDir, indexKey(h.idx[1])))
+		},
 		mention:      []string{"snapshot " + h.snaps[1].ShortID()},
 		unrestorable: []int{1},
 		check:        checkWant{fail: true, damaged: []int{1}},
 		checkData:    checkWant{fail: true, damaged: []int{1}},
 	}, {
-		name:         "index object byte flipped, cold index",
-		cold:         true,
-		damage:       func(t *testing.T, repoDir string) { dmgFlip(t, repoObjPath(repoDir, indexKey(h.idx[1])), -20) },
+		name: "index object byte flipped, cold index",
+		cold: true,
+		damage: func(t *testing.T, repoDir string) {
+			t.Helper()
+			dmgFlip(t, repoObjPath(repoDir, indexKey(h.idx[1])), -20)
+		},
 		mention:      []string{indexKey(h.idx[1])},
 		unrestorable: []int{1},
 		check:        checkWant{fail: true, damaged: []int{1}},
@@ -407,8 +425,11 @@ func TestRepoHostileObjects(t *testing.T) {
 		// restores work; Check must still find that the repository's
 		// object does not read ("every index object ... reads and
 		// parses").
-		name:      "index object byte flipped, warm index",
-		damage:    func(t *testing.T, repoDir string) { dmgFlip(t, repoObjPath(repoDir, indexKey(h.idx[1])), -20) },
+		name: "index object byte flipped, warm index",
+		damage: func(t *testing.T, repoDir string) {
+			t.Helper()
+			dmgFlip(t, repoObjPath(repoDir, indexKey(h.idx[1])), -20)
+		},
 		mention:   []string{indexKey(h.idx[1])},
 		check:     checkWant{fail: true, anyDamaged: true},
 		checkData: checkWant{fail: true, anyDamaged: true},
@@ -416,6 +437,8 @@ func TestRepoHostileObjects(t *testing.T) {
 		name: "manifest byte flipped, cold index",
 		cold: true,
 		damage: func(t *testing.T, repoDir string) {
+			t.Helper()
+
 			dmgFlip(t, repoObjPath(repoDir, snapKey(manifestID(t, h.snaps[1]))), 10)
 		},
 		mention:      []string{h.snaps[1].ID},
@@ -424,6 +447,8 @@ func TestRepoHostileObjects(t *testing.T) {
 		checkData:    checkWant{fail: true, damaged: []int{1}},
 		syncDamaged:  1,
 		after: func(t *testing.T, r *Repo) {
+			t.Helper()
+
 			list, err := r.Snapshots(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -435,6 +460,8 @@ func TestRepoHostileObjects(t *testing.T) {
 	}, {
 		name: "manifest byte flipped, warm index",
 		damage: func(t *testing.T, repoDir string) {
+			t.Helper()
+
 			dmgFlip(t, repoObjPath(repoDir, snapKey(manifestID(t, h.snaps[1]))), 10)
 		},
 		mention:   []string{h.snaps[1].ID},
@@ -502,16 +529,27 @@ func TestRepoHostileLocalIndex(t *testing.T) {
 		// take only free pages).
 		reasons []string
 	}{
-		{"deleted", func(t *testing.T, p string) { dmgRemove(t, p) }, []string{"missing"}},
+		{"deleted", func(t *testing.T, p string) {
+			t.Helper()
+			dmgRemove(t, p)
+		}, []string{"missing"}},
 		{"overwritten with garbage", func(t *testing.T, p string) {
+			t.Helper()
+
 			fi, err := os.Stat(p)
 			if err != nil {
 				t.Fatal(err)
 			}
 			hostileWrite(t, p, wimtest.RandomBytes(5, int(fi.Size())))
 		}, []string{"corrupt"}},
-		{"truncated to half", func(t *testing.T, p string) { dmgTruncate(t, p, dmgHalf) }, nil},
-		{"empty", func(t *testing.T, p string) { dmgTruncate(t, p, func(int64) int64 { return 0 }) }, []string{"missing", "corrupt"}},
+		{"truncated to half", func(t *testing.T, p string) {
+			t.Helper()
+			dmgTruncate(t, p, dmgHalf)
+		}, nil},
+		{"empty", func(t *testing.T, p string) {
+			t.Helper()
+			dmgTruncate(t, p, func(int64) int64 { return 0 })
+		}, []string{"missing", "corrupt"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -560,6 +598,8 @@ func TestRepoHostileIndexTruncated(t *testing.T) {
 	}
 	t.Parallel()
 	probeIndexPages(t, "TestRepoHostileIndexTruncated", "cut at", func(t *testing.T, path string, off int64) {
+		t.Helper()
+
 		dmgTruncate(t, path, func(int64) int64 { return off })
 	})
 }
@@ -574,11 +614,13 @@ func TestRepoHostileIndexZeroedPage(t *testing.T) {
 	}
 	t.Parallel()
 	probeIndexPages(t, "TestRepoHostileIndexZeroedPage", "zeroed at", func(t *testing.T, path string, off int64) {
+		t.Helper()
+
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		if _, err := f.WriteAt(make([]byte, indexPage), off); err != nil {
 			t.Fatal(err)
 		}
@@ -626,6 +668,7 @@ func probeIndexPages(t *testing.T, test, what string, damage func(t *testing.T, 
 // damagedIndexChild syncs the repository described by env with its
 // damaged index and checks that the index is whole afterwards.
 func damagedIndexChild(t *testing.T, env string) {
+	t.Helper()
 	var repoDir, cacheDir string
 	var chunks int
 	var ids [2]string
@@ -664,6 +707,7 @@ func damagedIndexChild(t *testing.T, env string) {
 // TestRepoHostileConfig opens repositories whose config is damaged or
 // hostile.
 func TestRepoHostileConfig(t *testing.T) {
+
 	id := strings.Repeat("0123456789abcdef", 4)
 	cfg := func(version int, id string, chunk int, codec string) []byte {
 		return fmt.Appendf(nil, `{"version":%d,"id":%q,"chunk_size":%d,"codec":%q,"created":"2025-01-01T00:00:00Z"}`,
@@ -736,7 +780,7 @@ func TestRepoHostileConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		hostileWrite(t, filepath.Join(src, "f"), hostileFile(1))
-		snapshotOK(t, r, src, SnapshotOptions{})
+		snapshotOK(t, r, src, TakeOptions{})
 		hostileWrite(t, repoObjPath(r.store.Location(), configKey), wimtest.RandomBytes(4, 176))
 		_, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Dir(r.IndexPath())})
 		if !errors.Is(err, ErrRepoFormat) || !strings.Contains(err.Error(), "config") {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,15 +22,15 @@ const maxManifest = 16 << 20
 // image's metadata resource, stored as a stream. Stored as zstd-compressed
 // JSON under snapshots/<id>, id being the SHA-256 of the stored bytes.
 type Manifest struct {
-	Version  int            `json:"version"`
-	Time     time.Time      `json:"time"`
-	Host     string         `json:"host"`
-	Source   string         `json:"source"`
-	Parent   string         `json:"parent,omitempty"`
-	Tags     []string       `json:"tags,omitempty"`
-	Image    ImageFields    `json:"image"`
-	Metadata StreamRef      `json:"metadata"`
-	Summary  SnapshotCounts `json:"summary"`
+	Version  int         `json:"version"`
+	Time     time.Time   `json:"time"`
+	Host     string      `json:"host"`
+	Source   string      `json:"source"`
+	Parent   string      `json:"parent,omitempty"`
+	Tags     []string    `json:"tags,omitempty"`
+	Image    ImageFields `json:"image"`
+	Metadata StreamRef   `json:"metadata"`
+	Summary  RunSummary  `json:"summary"`
 
 	// ID is the snapshot id (hex); not part of the stored JSON.
 	ID string `json:"-"`
@@ -56,8 +55,8 @@ type StreamRef struct {
 	Size int64  `json:"size"`
 }
 
-// SnapshotCounts summarises a snapshot run.
-type SnapshotCounts struct {
+// RunSummary summarises a snapshot run.
+type RunSummary struct {
 	Dirs        int64   `json:"dirs"`
 	Files       int64   `json:"files"`
 	Symlinks    int64   `json:"symlinks"`
@@ -210,5 +209,3 @@ func findSnapshot(list []*Manifest, ref string) (*Manifest, error) {
 func putBytes(ctx context.Context, s remote.Store, key string, b []byte) error {
 	return s.Put(ctx, key, bytes.NewReader(b), int64(len(b)))
 }
-
-var errStop = errors.New("stop")

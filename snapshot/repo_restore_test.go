@@ -18,7 +18,7 @@ func TestRestoreRollback(t *testing.T) {
 	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
 	r := testRepo(t, wim.CompressXPRESS)
-	m := snapshotOK(t, r, src, SnapshotOptions{}).Manifest
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
 	full, err := r.Restore(t.Context(), m, out, RestoreOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestRestoreInterrupted(t *testing.T) {
 	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
 	r := testRepo(t, wim.CompressXPRESS)
-	m := snapshotOK(t, r, src, SnapshotOptions{}).Manifest
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
 	ctx, cancel := context.WithCancel(t.Context())
 	var n int
 	_, err := r.Restore(ctx, m, out, RestoreOptions{Apply: ApplyOptions{Progress: func(Progress) {

@@ -18,8 +18,8 @@ import (
 // wim.Reader bounds one read from a WIM.
 const maxMetadata = 1 << 30
 
-// SnapshotOptions configures Repo.Snapshot.
-type SnapshotOptions struct {
+// TakeOptions configures Repo.Snapshot.
+type TakeOptions struct {
 	// Capture configures the walk; its Update, Signatures and OnFile are
 	// set by Snapshot.
 	Capture CaptureOptions
@@ -43,8 +43,8 @@ type SnapshotOptions struct {
 	Warn func(error)
 }
 
-// SnapshotResult is what Snapshot made.
-type SnapshotResult struct {
+// TakeResult is what Snapshot made.
+type TakeResult struct {
 	Manifest *Manifest
 	Capture  CaptureStats
 	Sync     SyncStats
@@ -54,8 +54,8 @@ type SnapshotResult struct {
 // then an index object naming them and the new streams, then the manifest.
 // A failure or cancellation at any point leaves no manifest, so nothing
 // committed before is affected; what was stored is unreferenced.
-func (r *Repo) Snapshot(ctx context.Context, source string, opts SnapshotOptions) (SnapshotResult, error) {
-	var res SnapshotResult
+func (r *Repo) Snapshot(ctx context.Context, source string, opts TakeOptions) (TakeResult, error) {
+	var res TakeResult
 	err := r.retryCorrupt(ctx, func() (err error) {
 		res, err = r.snapshot(ctx, source, opts)
 		return err
@@ -63,9 +63,9 @@ func (r *Repo) Snapshot(ctx context.Context, source string, opts SnapshotOptions
 	return res, err
 }
 
-func (r *Repo) snapshot(ctx context.Context, source string, opts SnapshotOptions) (SnapshotResult, error) {
+func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions) (TakeResult, error) {
 	start := time.Now()
-	var res SnapshotResult
+	var res TakeResult
 	abs, err := filepath.Abs(source)
 	if err != nil {
 		return res, err
@@ -146,8 +146,8 @@ func wimHash(b []byte) wim.Hash {
 	return wim.Hash(sha1.Sum(b))
 }
 
-func summary(cst CaptureStats, c *sinkCounts, d time.Duration) SnapshotCounts {
-	return SnapshotCounts{Dirs: cst.Dirs, Files: cst.Files, Symlinks: cst.Symlinks, Special: cst.Special,
+func summary(cst CaptureStats, c *sinkCounts, d time.Duration) RunSummary {
+	return RunSummary{Dirs: cst.Dirs, Files: cst.Files, Symlinks: cst.Symlinks, Special: cst.Special,
 		Bytes: cst.Bytes, FilesRead: cst.Read, BytesRead: cst.BytesRead, Reused: cst.Reused, Skipped: cst.Skipped,
 		NewChunks: c.newChunks.Load(), NewRaw: c.newRaw.Load(), NewStored: c.newStored.Load(),
 		Packs: c.packs.Load(), DurationSec: d.Seconds()}
@@ -191,7 +191,7 @@ func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, 
 }
 
 // snapshotParent picks the parent snapshot, nil for none.
-func (r *Repo) snapshotParent(ctx context.Context, db *index.DB, abs string, opts *SnapshotOptions) (*Manifest, error) {
+func (r *Repo) snapshotParent(ctx context.Context, db *index.DB, abs string, opts *TakeOptions) (*Manifest, error) {
 	if opts.NoParent {
 		return nil, nil
 	}

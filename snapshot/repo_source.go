@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -80,7 +81,7 @@ func (rs *repoStream) Read(p []byte) (int, error) {
 // advance expands the next chunk into cur, or ends the stream.
 func (rs *repoStream) advance() error {
 	stored, l, err := rs.nextStored()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return rs.end()
 	}
 	if err != nil {

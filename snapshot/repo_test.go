@@ -32,7 +32,7 @@ func testRepo(t *testing.T, codec wim.Compression) *Repo {
 	return r
 }
 
-func snapshotOK(t *testing.T, r *Repo, src string, opts SnapshotOptions) SnapshotResult {
+func snapshotOK(t *testing.T, r *Repo, src string, opts TakeOptions) TakeResult {
 	t.Helper()
 	var w warnings
 	opts.Capture.Warn = w.add
@@ -57,7 +57,7 @@ func TestSnapshotRestore(t *testing.T) {
 			src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
 			wimtest.MakeTree(t, src, wimtest.TreeOptions{})
 			r := testRepo(t, codec)
-			res := snapshotOK(t, r, src, SnapshotOptions{})
+			res := snapshotOK(t, r, src, TakeOptions{})
 			t.Logf("summary %+v", res.Manifest.Summary)
 			st, err := r.Restore(t.Context(), res.Manifest, out, RestoreOptions{})
 			if err != nil {
@@ -79,7 +79,7 @@ func TestSnapshotMetadataMatchesCapture(t *testing.T) {
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
 	captureWIM(t, src, w, CaptureOptions{})
 	r := testRepo(t, wim.CompressXPRESS)
-	res := snapshotOK(t, r, src, SnapshotOptions{})
+	res := snapshotOK(t, r, src, TakeOptions{})
 	captureWIM(t, src, w, CaptureOptions{})
 	rd, _ := openWIM(t, w)
 	b, err := rd.RawMetadata(1)
@@ -101,9 +101,9 @@ func TestExport(t *testing.T) {
 			src := filepath.Join(tmp, "src")
 			wimtest.MakeTree(t, src, wimtest.TreeOptions{})
 			r := testRepo(t, codec)
-			first := snapshotOK(t, r, src, SnapshotOptions{Image: ImageFields{Name: "base", Description: "d", Creator: "c", Version: "1.0"}})
+			first := snapshotOK(t, r, src, TakeOptions{Image: ImageFields{Name: "base", Description: "d", Creator: "c", Version: "1.0"}})
 			writeFiles(t, src, map[string]string{"new/file.txt": strings.Repeat("changed ", 5000)})
-			second := snapshotOK(t, r, src, SnapshotOptions{Image: ImageFields{Name: "base"}})
+			second := snapshotOK(t, r, src, TakeOptions{Image: ImageFields{Name: "base"}})
 			out := filepath.Join(tmp, "x.wim")
 			st, err := r.Export(t.Context(), []*Manifest{first.Manifest, second.Manifest}, out, ExportOptions{})
 			if err != nil {
@@ -149,8 +149,8 @@ func TestSnapshotIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := testRepo(t, wim.CompressXPRESS)
-	first := snapshotOK(t, r, src, SnapshotOptions{})
-	second := snapshotOK(t, r, src, SnapshotOptions{})
+	first := snapshotOK(t, r, src, TakeOptions{})
+	second := snapshotOK(t, r, src, TakeOptions{})
 	s := second.Manifest.Summary
 	if s.FilesRead != 0 || s.Reused == 0 || second.Manifest.Parent != first.Manifest.ID {
 		t.Fatalf("unchanged re-snapshot: %+v (parent %s)", s, second.Manifest.Parent)
@@ -168,7 +168,7 @@ func TestSnapshotIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = f.Close()
-	third := snapshotOK(t, r, src, SnapshotOptions{})
+	third := snapshotOK(t, r, src, TakeOptions{})
 	s = third.Manifest.Summary
 	if s.FilesRead != 1 || s.BytesRead != 16<<20 {
 		t.Errorf("after one change: read %d files, %d bytes", s.FilesRead, s.BytesRead)

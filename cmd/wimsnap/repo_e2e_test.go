@@ -632,11 +632,15 @@ func TestRepoIndexLoss(t *testing.T) {
 		reason string // of the rebuild the snapshot reports; "": not checked
 	}{
 		{name: "cache deleted", reason: "missing", damage: func(t *testing.T) {
+			t.Helper()
+
 			if err := os.RemoveAll(r.cache); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{name: "index is garbage", reason: "corrupt", damage: func(t *testing.T) {
+			t.Helper()
+
 			garbage := []byte(strings.Repeat("this is not a bbolt file\n", 1000))
 			if err := os.WriteFile(dbFile(t), garbage, 0o644); err != nil {
 				t.Fatal(err)
@@ -645,6 +649,8 @@ func TestRepoIndexLoss(t *testing.T) {
 		// bbolt takes an empty file for a new database, which is then
 		// filled from the repository; how that is reported is left open.
 		{name: "index is empty", damage: func(t *testing.T) {
+			t.Helper()
+
 			if err := os.Truncate(dbFile(t), 0); err != nil {
 				t.Fatal(err)
 			}

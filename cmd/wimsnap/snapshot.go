@@ -77,7 +77,7 @@ type snapshotSummary struct {
 	Tags       []string             `json:"tags"`
 	Parent     string               `json:"parent"`
 	Image      snapshot.ImageFields `json:"image"`
-	snapshot.SnapshotCounts
+	snapshot.RunSummary
 	Index         snapshot.SyncStats `json:"index"`
 	Warnings      []warning          `json:"warnings"`
 	WarningsTotal int64              `json:"warnings_total"`
@@ -111,7 +111,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	warn := a.newWarnings(status)
 	tr := newTracker("snapshot", a.now)
 	status.start(tr.render)
-	res, err := r.Snapshot(ctx, source, snapshot.SnapshotOptions{
+	res, err := r.Snapshot(ctx, source, snapshot.TakeOptions{
 		Capture: snapshot.CaptureOptions{Config: cfg, CrossMounts: f.crossMounts, NoUnixData: f.noUnixData,
 			Progress: tr.update, Warn: warn.warn, Skip: []string{r.IndexPath()}},
 		Host: f.host, Tags: f.tags, Parent: f.parent, NoParent: f.noParent, Threads: f.threads,
@@ -128,7 +128,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	loc, _, _ := a.repoLocation(&f.repoFlags)
 	sum := snapshotSummary{Snapshot: m.ID, ShortID: m.ShortID(), Repository: loc, Time: m.Time.Format("2006-01-02T15:04:05Z"),
 		Host: m.Host, Source: m.Source, Tags: nonNil(m.Tags), Parent: m.Parent, Image: m.Image,
-		SnapshotCounts: m.Summary, Index: res.Sync, Warnings: list, WarningsTotal: total}
+		RunSummary: m.Summary, Index: res.Sync, Warnings: list, WarningsTotal: total}
 	if err := a.printSnapshot(sum); err != nil {
 		return err
 	}
