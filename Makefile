@@ -78,8 +78,8 @@ test: export WIMSNAP_MINIO := $(TOOLS)/minio
 test: deps
 	$(GO) vet -tags '$(GOTAGS)' ./...
 	$(GO) test -tags '$(GOTAGS)' -timeout 60m ./...
-	# The concurrent parts (compression pipeline, parallel apply) under the race detector.
-	$(GO) test -race -short -timeout 20m ./wim/ ./snapshot/
+	# The concurrent parts (compression pipeline, parallel apply, repository sink, stores) under the race detector.
+	$(GO) test -race -short -timeout 20m ./wim/ ./snapshot/ ./remote/... ./index/
 
 layering:
 	scripts/layering.sh
