@@ -12,6 +12,17 @@
 #   apply-lzx    both tools apply the same WIM, wimlib's LZX capture of the tree
 #   apply-lzms   both tools apply the same WIM, wimlib's --solid (LZMS, 64 MiB chunks) capture
 # Each tool applies the WIM it captured itself. Threads are left at each tool's default.
+# Repository group, on a copy of the tree (made once per tree, changed in place), with a fresh
+# repository, restic repository and wimsnap index ($WIMSNAP_CACHE_DIR) every round:
+#   snapshot  wimsnap snapshot (fresh repo)  vs  restic backup (fresh repo)  vs  wimlib capture
+#             --compress=xpress --unix-data; size: repository directory / WIM file bytes
+#   resnap    the unchanged tree again: wimsnap snapshot, restic backup (its parent found
+#             automatically), wimlib append --update-of=1; size: bytes the run added
+#   change    the same after a line is appended to every 100th regular file (~1%)
+#   restore   the latest snapshot (the changed tree) into a new directory; wimlib applies
+#             image 3, the same tree
+#   rollback  wimsnap restore --delete into its restored tree after ~1% of its files changed
+#   export    wimsnap export of the latest snapshot into a WIM, which wimlib-imagex verify checks
 # Page caches cannot be dropped reliably, so every group of runs is done twice and the
 # second (warm) round is kept.
 #
@@ -22,7 +33,8 @@
 #   BENCH_MIRROR   Debian mirror URL and BENCH_SUITE its suite (default: read from /etc/apt)
 #   BENCH_TMPDIR   where WIMs, repositories and applied trees go (default $TMPDIR or /tmp)
 #   BENCH_GROUPS   which groups of operations to run: "xpress" (capture, apply, update and
-#                  restic) and "codecs" (LZX and LZMS); default both
+#                  restic), "repo" (repository snapshots against restic and wimlib) and
+#                  "codecs" (LZX and LZMS); default all three
 #   BENCH_CODEC_TREES  the trees the codecs group runs on (default "$BENCH_ROOT": LZX and LZMS
 #                  captures of /usr take the better part of an hour on two cores)
 #   WIMSNAP        wimsnap binary to measure (default: build bin/wimsnap)
@@ -38,7 +50,7 @@ TOOLS=${TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/wimsnap/tools}
 BENCH_ROOT=${BENCH_ROOT:-$(dirname "$TOOLS")/bench-root}
 BENCH_TREES=${BENCH_TREES:-"$BENCH_ROOT /usr"}
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
-BENCH_GROUPS=${BENCH_GROUPS:-"xpress codecs"}
+BENCH_GROUPS=${BENCH_GROUPS:-"xpress repo codecs"}
 BENCH_CODEC_TREES=${BENCH_CODEC_TREES:-$BENCH_ROOT}
 TIME=/usr/bin/time
 
@@ -149,16 +161,21 @@ trap 'exit 130' INT TERM
 
 export RESTIC_PASSWORD=wimsnap-bench RESTIC_CACHE_DIR=$work/restic-cache
 results=$work/results.tsv
+repo_results=$work/repo.tsv # the repo group's rows, plus files_read and files_unchanged
+notes=$work/notes.txt       # the repo group's checks, printed as they are
 : >"$results"
+: >"$repo_results"
+: >"$notes"
 
-# measure LABEL CMD...: runs CMD under /usr/bin/time and sets secs and kib.
+# measure LABEL CMD...: runs CMD under /usr/bin/time and sets secs and kib. CMD's stdout is
+# kept in $work/LABEL.out, its stderr in $work/LABEL.log.
 measure() {
-	local label=$1 log=$work/$1.log
+	local label=$1 log=$work/$1.log out=$work/$1.out
 	shift
 	sync # start each run without the previous run's dirty pages still being written back
-	if ! "$TIME" -f '%e %M' -o "$work/time" "$@" >"$log" 2>&1; then
-		tail -n 20 "$log" >&2
-		die "$label failed: $*"
+	if ! "$TIME" -f '%e %M' -o "$work/time" "$@" >"$out" 2>"$log"; then
+		tail -n 20 "$out" "$log" >&2
+		die "$label failed ($(head -n 1 "$work/time")): $*"
 	fi
 	read -r secs kib <"$work/time"
 }
@@ -231,10 +248,147 @@ bench_codecs() {
 	rm -f "$w/wl-lzx.wim" "$w/wl-esd.wim"
 }
 
+# record_repo TREE OP TOOL SIZE [FILES_READ FILES_UNCHANGED]: record for the repo group.
+record_repo() {
+	[ "$round" = 2 ] || return 0
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$secs" "$kib" "$4" "${5:--}" "${6:--}" >>"$repo_results"
+}
+
+# json_int FILE KEY: the first integer value of KEY in the JSON document FILE, else "-".
+json_int() {
+	awk -v k="\"$2\"" '
+		{
+			i = index($0, k); if (!i) next
+			v = substr($0, i + length(k)); sub(/^[ \t]*:[ \t]*/, "", v)
+			if (match(v, /^[0-9]+/)) { print substr(v, 1, RLENGTH); found = 1; exit }
+		}
+		END { if (!found) print "-" }' "$1"
+}
+
+# change_files DIR: appends a line to every 100th regular file under DIR (~1% of them); sets
+# changed to how many that was and total to how many regular files DIR holds.
+change_files() {
+	local f
+	changed=0 total=0
+	while IFS= read -r -d '' f; do
+		total=$((total + 1))
+		[ $((total % 100)) -eq 0 ] || continue
+		printf 'wimsnap bench change\n' >>"$f"
+		changed=$((changed + 1))
+	done < <(find "$1" -type f -print0)
+}
+
+# tree_list DIR: DIR's entries, sorted, one a line: path, type, mode, owner, group, size (not of
+# directories) and modification second (of regular files only).
+tree_list() {
+	find "$1" -mindepth 1 -printf '%P\t%y\t%m\t%U\t%G\t%s\t%T@\n' |
+		awk -F'\t' -v OFS='\t' '{ if ($2 == "d") $6 = "-"; if ($2 == "f") sub(/\..*/, "", $7); else $7 = "-"; print }' |
+		LC_ALL=C sort
+}
+
+# check_tree TREE SRC DIR WHAT: notes whether DIR, restored by WHAT, lists as SRC does.
+check_tree() {
+	local n
+	tree_list "$2" >"$work/want.lst"
+	tree_list "$3" >"$work/got.lst"
+	n=$(diff "$work/want.lst" "$work/got.lst" | grep -c '^[<>]' || true)
+	if [ "$n" -eq 0 ]; then
+		echo "$1: $4: the tree matches its source (names, types, modes, owners, sizes, file mtimes)" >>"$notes"
+	else
+		echo "$1: $4: $n lines differ from the source (<: source, >: restored tree); the first 10:" >>"$notes"
+		diff "$work/want.lst" "$work/got.lst" | grep '^[<>]' | head -n 10 | sed 's/^/    /' >>"$notes" || true
+	fi
+}
+
+# repo_step TREE OP TOOL REPO CMD...: measures CMD as TOOL's OP and records the bytes it added
+# to REPO, a directory or a WIM file (for the first snapshot, REPO's whole size), and for
+# wimsnap the files it read and those it took from the parent unopened (its --json summary).
+repo_step() {
+	local tree=$1 op=$2 tool=$3 repo=$4 before=0 label=$3-$2 nread=- unchanged=-
+	shift 4
+	[ "$op" = snapshot ] || before=$(dsize "$repo")
+	measure "$label" "$@"
+	if [ "$tool" = wimsnap ]; then
+		nread=$(json_int "$work/$label.out" files_read)
+		unchanged=$(json_int "$work/$label.out" files_unchanged)
+	fi
+	record_repo "$tree" "$op" "$tool" "$(($(dsize "$repo") - before))" "$nread" "$unchanged"
+}
+
+# bench_repo TREE SRC W: repository snapshots of SRC, a copy of TREE that this changes, by
+# wimsnap and restic, with wimlib-imagex captures and appends beside them: first snapshot,
+# unchanged and ~1% changed re-snapshots, restore into a new directory, wimsnap's rollback of
+# a changed tree and its export of the latest snapshot as a WIM.
+bench_repo() {
+	local tree=$1 src=$2 w=$3
+	local -x WIMSNAP_CACHE_DIR=$w/ws-cache # a cold index every round
+	local ws=(snapshot "$src" --repo "$w/ws-repo" --json) rs=(restic -q -r "$w/restic")
+	"$WIMSNAP" init --repo "$w/ws-repo" >/dev/null
+	"${rs[@]}" init >/dev/null
+
+	repo_step "$tree" snapshot wimsnap "$w/ws-repo" "$WIMSNAP" "${ws[@]}"
+	repo_step "$tree" snapshot restic "$w/restic" "${rs[@]}" backup "$src"
+	repo_step "$tree" snapshot wimlib "$w/wl.wim" wimlib-imagex capture "$src" "$w/wl.wim" \
+		--compress=xpress --unix-data
+
+	# restic finds its parent itself; wimlib's images need unique names.
+	repo_step "$tree" resnap wimsnap "$w/ws-repo" "$WIMSNAP" "${ws[@]}"
+	repo_step "$tree" resnap restic "$w/restic" "${rs[@]}" backup "$src"
+	repo_step "$tree" resnap wimlib "$w/wl.wim" wimlib-imagex append "$src" "$w/wl.wim" resnap \
+		--update-of=1 --unix-data
+
+	change_files "$src"
+	if [ "$round" = 2 ]; then
+		echo "$tree: change: a line appended to $changed of the $total regular files" >>"$notes"
+	fi
+	repo_step "$tree" change wimsnap "$w/ws-repo" "$WIMSNAP" "${ws[@]}"
+	repo_step "$tree" change restic "$w/restic" "${rs[@]}" backup "$src"
+	repo_step "$tree" change wimlib "$w/wl.wim" wimlib-imagex append "$src" "$w/wl.wim" change \
+		--update-of=2 --unix-data
+
+	# Everyone restores the changed tree: wimlib's image 3. restic restores under the
+	# source's full path.
+	measure wimsnap-restore "$WIMSNAP" restore latest --target "$w/ws-apply" --repo "$w/ws-repo"
+	record_repo "$tree" restore wimsnap "$(dsize "$w/ws-apply")"
+	if [ "$round" = 2 ]; then check_tree "$tree" "$src" "$w/ws-apply" "wimsnap restore"; fi
+	measure restic-restore "${rs[@]}" restore latest --target "$w/rs-apply"
+	record_repo "$tree" restore restic "$(dsize "$w/rs-apply")"
+	remove_tree "$w/rs-apply"
+	measure wimlib-restore wimlib-imagex apply "$w/wl.wim" 3 "$w/wl-apply" --unix-data
+	record_repo "$tree" restore wimlib "$(dsize "$w/wl-apply")"
+	remove_tree "$w/wl-apply"
+
+	# Rollback: ~1% of the restored files changed and one file added, which --delete removes.
+	change_files "$w/ws-apply"
+	echo stray >"$w/ws-apply/wimsnap-bench-stray"
+	measure wimsnap-rollback "$WIMSNAP" restore latest --target "$w/ws-apply" --delete --repo "$w/ws-repo"
+	record_repo "$tree" rollback wimsnap "$(dsize "$w/ws-apply")"
+	if [ "$round" = 2 ]; then check_tree "$tree" "$src" "$w/ws-apply" "wimsnap rollback"; fi
+	remove_tree "$w/ws-apply"
+
+	measure wimsnap-export "$WIMSNAP" export latest "$w/export.wim" --repo "$w/ws-repo"
+	record_repo "$tree" export wimsnap "$(fsize "$w/export.wim")"
+	if [ "$round" = 2 ]; then
+		if wimlib-imagex verify "$w/export.wim" >"$work/verify.log" 2>&1; then
+			echo "$tree: export: wimlib-imagex verify passes" >>"$notes"
+		else
+			echo "$tree: export: wimlib-imagex verify FAILS:" >>"$notes"
+			tail -n 5 "$work/verify.log" | sed 's/^/    /' >>"$notes"
+		fi
+	fi
+	rm -f "$w/export.wim" "$w/wl.wim"
+}
+
 bench_tree() {
-	local tree=$1 name round w
+	local tree=$1 name round w src
 	name=$(basename "$tree")
 	[ -d "$tree" ] || die "no such tree: $tree"
+	# The repo group changes files: it works on a copy, made once, beside the rounds' folder.
+	src=$work/$name-src
+	case " $BENCH_GROUPS " in *" repo "*)
+		echo "bench.sh: copying $tree" >&2
+		cp -a "$tree" "$src" ;;
+	esac
 	for round in 1 2; do
 		w=$work/$name
 		remove_tree "$w"
@@ -242,39 +396,92 @@ bench_tree() {
 		echo "bench.sh: $tree round $round" >&2
 
 		case " $BENCH_GROUPS " in *" xpress "*) bench_xpress "$tree" "$w" ;; esac
+		case " $BENCH_GROUPS " in *" repo "*) bench_repo "$tree" "$src" "$w" ;; esac
 		case " $BENCH_GROUPS " in *" codecs "*)
 			case " $BENCH_CODEC_TREES " in *" $tree "*) bench_codecs "$tree" "$w" ;; esac ;;
 		esac
 	done
 	remove_tree "$w"
+	remove_tree "$src"
 }
 
 for tree in $BENCH_TREES; do
 	bench_tree "$tree"
 done
 
+all=$work/all.tsv
+cat "$results" "$repo_results" >"$all"
 echo
-echo "Absolute figures (second of two rounds; size: WIM/repository bytes, applied tree bytes, bytes added by the update)"
-# Both tables read the results twice: first for the width of the tree column.
+echo "Absolute figures (second of two rounds; size: WIM/repository bytes, applied or restored tree bytes,"
+echo "bytes added by an update, resnap or change, exported WIM bytes)"
+# The tables read their results twice: first for the width of the tree column.
 awk -F'\t' 'NR == FNR { if (length($1) > w) w = length($1); next }
 	FNR == 1 { printf "%-*s %-8s %-8s %9s %10s %12s\n", w, "tree", "op", "tool", "seconds", "peak_MiB", "size_MiB" }
-	{ printf "%-*s %-8s %-8s %9.2f %10.1f %12.1f\n", w, $1, $2, $3, $4, $5 / 1024, $6 / 1048576 }' "$results" "$results"
-echo
-echo "Ratios other/wimsnap (>1: wimsnap is faster, smaller, leaner)"
-awk -F'\t' '
-	function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
-	NR == FNR { if (length($1) > w) w = length($1); next }
-	{ k = $1 SUBSEP $2; t[k, $3] = $4; m[k, $3] = $5; s[k, $3] = $6; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
-	END {
-		printf "%-*s %-8s %-8s %8s %8s %8s\n", w, "tree", "op", "vs", "time", "size", "memory"
-		for (i = 1; i <= n; i++) {
-			k = order[i]; split(k, p, SUBSEP)
-			split("wimlib restic", others, " ")
-			for (j = 1; j <= 2; j++) {
-				o = others[j]
-				if (!((k, o) in t) || !((k, "wimsnap") in t)) continue
-				printf "%-*s %-8s %-8s %8s %8s %8s\n", w, p[1], p[2], o,
-					ratio(t[k, o], t[k, "wimsnap"]), ratio(s[k, o], s[k, "wimsnap"]), ratio(m[k, o], m[k, "wimsnap"])
+	{ printf "%-*s %-8s %-8s %9.2f %10.1f %12.1f\n", w, $1, $2, $3, $4, $5 / 1024, $6 / 1048576 }' "$all" "$all"
+if [ -s "$results" ]; then
+	echo
+	echo "Ratios other/wimsnap (>1: wimsnap is faster, smaller, leaner)"
+	awk -F'\t' '
+		function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
+		NR == FNR { if (length($1) > w) w = length($1); next }
+		{ k = $1 SUBSEP $2; t[k, $3] = $4; m[k, $3] = $5; s[k, $3] = $6; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
+		END {
+			printf "%-*s %-8s %-8s %8s %8s %8s\n", w, "tree", "op", "vs", "time", "size", "memory"
+			for (i = 1; i <= n; i++) {
+				k = order[i]; split(k, p, SUBSEP)
+				split("wimlib restic", others, " ")
+				for (j = 1; j <= 2; j++) {
+					o = others[j]
+					if (!((k, o) in t) || !((k, "wimsnap") in t)) continue
+					printf "%-*s %-8s %-8s %8s %8s %8s\n", w, p[1], p[2], o,
+						ratio(t[k, o], t[k, "wimsnap"]), ratio(s[k, o], s[k, "wimsnap"]), ratio(m[k, o], m[k, "wimsnap"])
+				}
 			}
+		}' "$results" "$results"
+fi
+if [ -s "$repo_results" ]; then
+	echo
+	echo "Repository group: speedup = other seconds / wimsnap seconds (>1: wimsnap is faster);"
+	echo "size and memory = wimsnap / other (<1: wimsnap is smaller, leaner). Size: repository or WIM"
+	echo "for snapshot, bytes added for resnap (unchanged tree) and change (~1% of files), restored tree."
+	awk -F'\t' '
+		function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
+		function kib(b) { return sprintf("%.0f KiB", b / 1024) }
+		NR == FNR { if (length($1) > w) w = length($1); next }
+		{
+			k = $1 SUBSEP $2; t[k, $3] = $4; m[k, $3] = $5; s[k, $3] = $6
+			if ($3 == "wimsnap") { fr[k] = $7; fu[k] = $8 }
+			if (!($1 in seen)) { seen[$1] = 1; trees[++n] = $1 }
 		}
-	}' "$results" "$results"
+		END {
+			nops = split("snapshot resnap change restore", ops, " ")
+			split("restic wimlib", others, " ")
+			printf "%-*s %-8s %-8s %8s %8s %8s\n", w, "tree", "step", "vs", "speedup", "size", "memory"
+			for (i = 1; i <= n; i++) for (j = 1; j <= nops; j++) for (l = 1; l <= 2; l++) {
+				k = trees[i] SUBSEP ops[j]; o = others[l]
+				if (!((k, o) in t) || !((k, "wimsnap") in t)) continue
+				printf "%-*s %-8s %-8s %8s %8s %8s\n", w, trees[i], ops[j], o,
+					ratio(t[k, o], t[k, "wimsnap"]), ratio(s[k, "wimsnap"], s[k, o]), ratio(m[k, "wimsnap"], m[k, o])
+			}
+			print ""
+			for (i = 1; i <= n; i++) {
+				for (j = 1; j <= 3; j++) {
+					k = trees[i] SUBSEP ops[j]
+					if (!((k, "wimsnap") in t)) continue
+					printf "%-*s %-8s wimsnap read %s files, took %s unchanged; added %s (restic %s, wimlib %s)\n",
+						w, trees[i], ops[j], fr[k], fu[k], kib(s[k, "wimsnap"]), kib(s[k, "restic"]), kib(s[k, "wimlib"])
+				}
+				k = trees[i] SUBSEP "rollback"; r = trees[i] SUBSEP "restore"
+				if ((k, "wimsnap") in t)
+					printf "%-*s %-8s %.2f s: %s of the full restore (%.2f s)\n", w, trees[i], "rollback",
+						t[k, "wimsnap"], ratio(t[k, "wimsnap"], t[r, "wimsnap"]), t[r, "wimsnap"]
+				k = trees[i] SUBSEP "export"; r = trees[i] SUBSEP "snapshot"
+				if ((k, "wimsnap") in t)
+					printf "%-*s %-8s %.2f s: %s of the first snapshot (%.2f s); WIM %.1f MiB, repository %.1f MiB\n",
+						w, trees[i], "export", t[k, "wimsnap"], ratio(t[k, "wimsnap"], t[r, "wimsnap"]), t[r, "wimsnap"],
+						s[k, "wimsnap"] / 1048576, s[r, "wimsnap"] / 1048576
+			}
+		}' "$repo_results" "$repo_results"
+	echo
+	cat "$notes"
+fi

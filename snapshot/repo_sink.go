@@ -22,6 +22,10 @@ const packTarget = 16 << 20
 // maxUploads bounds the packs uploading at once (each held in memory).
 const maxUploads = 2
 
+// packSlack is room in a pack's buffer past packTarget for the chunk that
+// crosses it and the trailer.
+const packSlack = 1 << 20
+
 // chunkTask is one chunk on its way from AddStream through hashing and
 // compression to a pack.
 type chunkTask struct {
@@ -54,6 +58,7 @@ type repoSink struct {
 	packerDone chan struct{}
 	uploads    sync.WaitGroup
 	uploadSem  chan struct{}
+	free       chan []byte // pack buffers of stored packs, for reuse
 
 	mu      sync.Mutex
 	claimed map[index.ID]struct{}
@@ -72,6 +77,7 @@ func newRepoSink(ctx context.Context, r *Repo, db *index.DB, threads int) *repoS
 	q := 2*threads + 4
 	s := &repoSink{ctx: ctx, r: r, db: db, sum: sha1.New(), tasks: make(chan *chunkTask, q),
 		toPack: make(chan *chunkTask, q), packerDone: make(chan struct{}), uploadSem: make(chan struct{}, maxUploads),
+		free:    make(chan []byte, maxUploads+1),
 		claimed: map[index.ID]struct{}{}, streams: map[wim.Hash]*indexStream{}}
 	s.pool.New = func() any { return &chunkTask{in: make([]byte, 0, RepoChunkSize)} }
 	for range threads {
@@ -192,7 +198,7 @@ func (s *repoSink) claim(id index.ID) bool {
 // packer appends new chunks to packs and starts their uploads.
 func (s *repoSink) packer() {
 	defer close(s.packerDone)
-	p := &packBuilder{}
+	p := s.newPack()
 	for t := range s.toPack {
 		p.add(*t.dst, t.stored, len(t.in), t.codec)
 		s.counts.newChunks.Add(1)
@@ -201,11 +207,22 @@ func (s *repoSink) packer() {
 		s.pool.Put(t)
 		if len(p.buf) >= packTarget {
 			s.upload(p)
-			p = &packBuilder{}
+			p = s.newPack()
 		}
 	}
 	if len(p.entries) > 0 {
 		s.upload(p)
+	}
+}
+
+// newPack returns an empty pack whose buffer, recycled from a stored pack
+// when one is free, holds a whole pack without growing.
+func (s *repoSink) newPack() *packBuilder {
+	select {
+	case buf := <-s.free:
+		return &packBuilder{buf: buf}
+	default:
+		return &packBuilder{buf: make([]byte, 0, packTarget+packSlack)}
 	}
 }
 
@@ -219,7 +236,12 @@ func (s *repoSink) upload(p *packBuilder) {
 	go func() {
 		defer s.uploads.Done()
 		defer func() { <-s.uploadSem }()
-		if err := putBytes(s.ctx, s.r.store, packKey(id), buf); err != nil {
+		err := putBytes(s.ctx, s.r.store, packKey(id), buf)
+		select {
+		case s.free <- buf[:0]:
+		default:
+		}
+		if err != nil {
 			s.setErr(fmt.Errorf("snapshot: storing pack: %w", err))
 			return
 		}
