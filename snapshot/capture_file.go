@@ -59,6 +59,10 @@ func (c *capturer) regular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entr
 	return e, nil
 }
 
+// baseSetter is a sink that stores a changed file's stream as the
+// differences from its previous version.
+type baseSetter interface{ setBase(h wim.Hash) }
+
 // sigOf is the signature of a file for CaptureOptions.Signatures.
 func sigOf(st *unix.Stat_t) index.Sig {
 	return index.Sig{Size: st.Size, MtimeNs: st.Mtim.Nano(), CtimeNs: st.Ctim.Nano(),
@@ -100,6 +104,9 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 	c.fill(e, st, -1, true)
 	e.Attributes = fileAttributes(st)
 	c.file.reset(c.ctx, fd, st.Size, e.Attributes&wim.AttrSparseFile != 0)
+	if b, ok := c.sink.(baseSetter); ok && old != nil && !old.Data.Hash.IsZero() {
+		b.setBase(old.Data.Hash)
+	}
 	h, err := c.sink.AddStream(&c.file, st.Size)
 	c.stats.BytesRead += c.file.read
 	switch {

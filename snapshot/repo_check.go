@@ -121,6 +121,7 @@ func (c *checker) indexObjects() error {
 	if err != nil {
 		return err
 	}
+	var deltas []*indexStream
 	for id := range ids {
 		o, err := c.r.readIndexObject(c.ctx, id)
 		if err != nil {
@@ -135,11 +136,41 @@ func (c *checker) indexObjects() error {
 				c.chunks[e.id] = index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
 			}
 		}
-		for _, s := range o.streams {
-			c.streams[s.hash] = index.Recipe{Size: s.size, Chunks: s.chunks}
+		for i := range o.streams {
+			if s := &o.streams[i]; s.delta {
+				deltas = append(deltas, s)
+			} else {
+				c.streams[s.hash] = index.Recipe{Size: s.size, Chunks: s.chunks}
+			}
 		}
 	}
+	c.resolveDeltas(deltas)
 	return nil
+}
+
+// resolveDeltas adds the delta recipes whose bases are known, repeating
+// while that makes progress; the rest are problems.
+func (c *checker) resolveDeltas(deltas []*indexStream) {
+	lookup := func(h index.SHA1) ([]index.ID, bool) {
+		rec, ok := c.streams[h]
+		return rec.Chunks, ok
+	}
+	for progress := true; progress; {
+		progress = false
+		left := deltas[:0]
+		for _, s := range deltas {
+			if !s.resolve(lookup) {
+				left = append(left, s)
+				continue
+			}
+			c.streams[s.hash] = index.Recipe{Size: s.size, Chunks: s.chunks}
+			progress = true
+		}
+		deltas = left
+	}
+	for _, s := range deltas {
+		c.problem("stream %x: its base stream %x is in no index object", s.hash, s.base)
+	}
 }
 
 // damage reports whether err says an object is damaged or missing (a

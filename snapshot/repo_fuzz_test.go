@@ -73,6 +73,9 @@ func makeRepoSeeds(tb testing.TB) repoSeeds {
 		streams: []indexStream{
 			{hash: index.SHA1(sha1.Sum(text)), size: int64(len(text)), chunks: []index.ID{entries[1].id}},
 			{hash: index.SHA1(sha1.Sum(streamA)), size: int64(len(streamA)), chunks: []index.ID{entries[1].id, entries[0].id}},
+			// A changed version of streamA, stored as a delta recipe.
+			{hash: index.SHA1{0xde, 0x17}, size: int64(len(streamA)), delta: true, base: index.SHA1(sha1.Sum(streamA)),
+				patches: []patch{{pos: 1, id: entries[1].id}}},
 		},
 	}
 	s.indexObj = o.encode()
@@ -252,10 +255,23 @@ func checkIndexObject(t *testing.T, o *indexObject, inputLen int) {
 		}
 	}
 	for _, s := range o.streams {
-		if s.size <= 0 || int64(len(s.chunks)) != (s.size+RepoChunkSize-1)/RepoChunkSize {
+		n := (s.size + RepoChunkSize - 1) / RepoChunkSize
+		if s.delta {
+			for i, p := range s.patches {
+				if int64(p.pos) >= n || i > 0 && p.pos <= s.patches[i-1].pos {
+					t.Fatalf("delta stream of %d bytes: patch %d at %d", s.size, i, p.pos)
+				}
+			}
+			continue
+		}
+		if s.size <= 0 || int64(len(s.chunks)) != n {
 			t.Fatalf("stream of %d bytes with %d chunks", s.size, len(s.chunks))
 		}
 	}
+	// Resolving never panics nor allocates beyond the base it is given.
+	cp := *o
+	cp.streams = append([]indexStream(nil), o.streams...)
+	cp.resolve(func(index.SHA1) ([]index.ID, bool) { return make([]index.ID, 3), true })
 	b := o.encode()
 	if len(b) > inputLen {
 		t.Fatalf("re-encoded to %d bytes from %d", len(b), inputLen)

@@ -12,7 +12,11 @@ import (
 // per pack its id (32 bytes), a uvarint chunk count and per chunk its id
 // (32 bytes), offset, stored and raw lengths (uvarints) and codec (a byte);
 // then a uvarint stream count and per stream its SHA-1 (20 bytes), size
-// (uvarint) and the ids of its ceil(size/32 KiB) chunks (32 bytes each).
+// (uvarint) and a kind byte: 0, then the ids of its ceil(size/32 KiB)
+// chunks (32 bytes each); or 1 (a changed version of another stream),
+// then the base stream's SHA-1, a uvarint patch count and per patch the
+// uvarint gap to the previous patched position (plus one) and the chunk
+// id there; the other positions take the base's chunk.
 const indexMagic = "wimsnap index 1\n"
 
 // indexPack lists the chunks of one pack.
@@ -21,11 +25,67 @@ type indexPack struct {
 	entries []packEntry
 }
 
-// indexStream is a stream's recipe.
+// indexStream is a stream's recipe: its chunks, or (as stored) a base
+// stream and the positions where its chunks differ.
 type indexStream struct {
 	hash   index.SHA1
 	size   int64
-	chunks []index.ID
+	chunks []index.ID // nil until resolved, for a parsed delta
+
+	delta   bool
+	base    index.SHA1
+	patches []patch
+}
+
+// patch is a chunk of a delta recipe that differs from its base's.
+type patch struct {
+	pos uint64
+	id  index.ID
+}
+
+// nchunks is the number of chunks of a stream of size bytes.
+func nchunks(size int64) int64 { return (size + RepoChunkSize - 1) / RepoChunkSize }
+
+// makeDelta stores s as a delta of the base recipe when that saves at
+// least half its chunk ids.
+func (s *indexStream) makeDelta(base index.SHA1, baseChunks []index.ID) {
+	var ps []patch
+	for i, id := range s.chunks {
+		if i >= len(baseChunks) || baseChunks[i] != id {
+			ps = append(ps, patch{pos: uint64(i), id: id})
+			if len(ps) > len(s.chunks)/2 {
+				return
+			}
+		}
+	}
+	s.delta, s.base, s.patches = true, base, ps
+}
+
+// resolve fills in the chunks of a delta recipe from its base, which
+// lookup finds; it reports false when the base is unknown or too short.
+func (s *indexStream) resolve(lookup func(index.SHA1) ([]index.ID, bool)) bool {
+	if s.chunks != nil || !s.delta {
+		return true
+	}
+	base, ok := lookup(s.base)
+	if !ok || nchunks(s.size) > int64(len(base)+len(s.patches)) {
+		return false
+	}
+	chunks := make([]index.ID, nchunks(s.size))
+	p := 0
+	for i := range chunks {
+		switch {
+		case p < len(s.patches) && s.patches[p].pos == uint64(i):
+			chunks[i] = s.patches[p].id
+			p++
+		case i < len(base):
+			chunks[i] = base[i]
+		default:
+			return false
+		}
+	}
+	s.chunks = chunks
+	return true
 }
 
 // indexObject is the content of one index object.
@@ -53,8 +113,21 @@ func (o *indexObject) encode() []byte {
 	for _, s := range o.streams {
 		b = append(b, s.hash[:]...)
 		b = binary.AppendUvarint(b, uint64(s.size))
-		for _, c := range s.chunks {
-			b = append(b, c[:]...)
+		if !s.delta {
+			b = append(b, 0)
+			for _, c := range s.chunks {
+				b = append(b, c[:]...)
+			}
+			continue
+		}
+		b = append(b, 1)
+		b = append(b, s.base[:]...)
+		b = binary.AppendUvarint(b, uint64(len(s.patches)))
+		next := uint64(0)
+		for _, p := range s.patches {
+			b = binary.AppendUvarint(b, p.pos-next)
+			b = append(b, p.id[:]...)
+			next = p.pos + 1
 		}
 	}
 	return b
@@ -99,6 +172,34 @@ func (p *idxParser) count(min int) int {
 	return int(p.uvarint(uint64(len(p.b) / min)))
 }
 
+func (p *idxParser) fullRecipe(s *indexStream) {
+	n := nchunks(s.size)
+	if n > int64(len(p.b)/32) {
+		p.fail("bad stream size")
+		return
+	}
+	s.chunks = make([]index.ID, n)
+	for j := range s.chunks {
+		s.chunks[j] = index.ID(p.bytes(32))
+	}
+}
+
+func (p *idxParser) deltaRecipe(s *indexStream) {
+	s.delta = true
+	s.base = index.SHA1(p.bytes(20))
+	s.patches = make([]patch, p.count(33))
+	next, n := uint64(0), uint64(nchunks(s.size))
+	for j := range s.patches {
+		pos := next + p.uvarint(n)
+		if pos >= n {
+			p.fail("bad patch position")
+			return
+		}
+		s.patches[j] = patch{pos: pos, id: index.ID(p.bytes(32))}
+		next = pos + 1
+	}
+}
+
 func parseIndexObject(b []byte) (*indexObject, error) {
 	if !bytes.HasPrefix(b, []byte(indexMagic)) {
 		return nil, fmt.Errorf("%w: index object: bad magic", ErrRepoFormat)
@@ -120,19 +221,25 @@ func parseIndexObject(b []byte) (*indexObject, error) {
 			}
 		}
 	}
-	o.streams = make([]indexStream, p.count(22))
+	o.streams = make([]indexStream, p.count(23))
 	for i := range o.streams {
 		s := &o.streams[i]
 		s.hash = index.SHA1(p.bytes(20))
 		s.size = int64(p.uvarint(1 << 62))
-		n := (s.size + RepoChunkSize - 1) / RepoChunkSize
-		if s.size == 0 || n > int64(len(p.b)/32) {
+		if s.size == 0 {
 			p.fail("bad stream size")
 			break
 		}
-		s.chunks = make([]index.ID, n)
-		for j := range s.chunks {
-			s.chunks[j] = index.ID(p.bytes(32))
+		switch p.bytes(1)[0] {
+		case 0:
+			p.fullRecipe(s)
+		case 1:
+			p.deltaRecipe(s)
+		default:
+			p.fail("bad recipe kind")
+		}
+		if p.err != nil {
+			break
 		}
 	}
 	if p.err == nil && len(p.b) != 0 {
@@ -144,7 +251,33 @@ func parseIndexObject(b []byte) (*indexObject, error) {
 	return o, nil
 }
 
-// addTo records the object's chunks and streams in b.
+// resolve fills in the chunks of the object's delta recipes from streams
+// of the object itself or from lookup; it returns the streams whose base
+// neither knows.
+func (o *indexObject) resolve(lookup func(index.SHA1) ([]index.ID, bool)) []*indexStream {
+	own := map[index.SHA1]*indexStream{}
+	for i := range o.streams {
+		own[o.streams[i].hash] = &o.streams[i]
+	}
+	var find func(h index.SHA1, depth int) ([]index.ID, bool)
+	find = func(h index.SHA1, depth int) ([]index.ID, bool) {
+		if s := own[h]; s != nil && depth < 64 {
+			ok := s.resolve(func(b index.SHA1) ([]index.ID, bool) { return find(b, depth+1) })
+			return s.chunks, ok
+		}
+		return lookup(h)
+	}
+	var missing []*indexStream
+	for i := range o.streams {
+		if _, ok := find(o.streams[i].hash, 0); !ok {
+			missing = append(missing, &o.streams[i])
+		}
+	}
+	return missing
+}
+
+// addTo records the object's chunks and streams in b; streams still
+// unresolved are left out.
 func (o *indexObject) addTo(b *index.Batch) {
 	for _, p := range o.packs {
 		for _, e := range p.entries {
@@ -152,6 +285,8 @@ func (o *indexObject) addTo(b *index.Batch) {
 		}
 	}
 	for _, s := range o.streams {
-		b.AddStream(s.hash, index.Recipe{Size: s.size, Chunks: s.chunks})
+		if s.chunks != nil {
+			b.AddStream(s.hash, index.Recipe{Size: s.size, Chunks: s.chunks})
+		}
 	}
 }

@@ -60,6 +60,8 @@ type repoSink struct {
 	uploadSem  chan struct{}
 	free       chan []byte // pack buffers of stored packs, for reuse
 
+	nextBase wim.Hash // set by setBase for the next AddStream
+
 	mu      sync.Mutex
 	claimed map[index.ID]struct{}
 	streams map[wim.Hash]*indexStream
@@ -118,6 +120,8 @@ func (s *repoSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
 	if size == 0 {
 		return wim.Hash{}, nil
 	}
+	base := s.nextBase
+	s.nextBase = wim.Hash{}
 	n := (size + RepoChunkSize - 1) / RepoChunkSize
 	ids := make([]index.ID, n)
 	s.sum.Reset()
@@ -140,7 +144,7 @@ func (s *repoSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
 	s.sum.Sum(h[:0])
 	if !s.HasStream(h) {
 		s.mu.Lock()
-		s.streams[h] = &indexStream{hash: index.SHA1(h), size: size, chunks: ids}
+		s.streams[h] = &indexStream{hash: index.SHA1(h), size: size, chunks: ids, base: index.SHA1(base)}
 		s.order = append(s.order, h)
 		s.mu.Unlock()
 	}
@@ -265,9 +269,34 @@ func (s *repoSink) finish() (*indexObject, error) {
 	}
 	o := &indexObject{packs: s.packs}
 	for _, h := range s.order {
-		o.streams = append(o.streams, *s.streams[h])
+		st := *s.streams[h]
+		if base, ok := s.baseChunks(st.base); ok {
+			st.makeDelta(st.base, base)
+		}
+		o.streams = append(o.streams, st)
 	}
 	return o, nil
+}
+
+// setBase names the stream the next AddStream is likely a changed version
+// of (the same file in the parent), so that its recipe can be stored as
+// the differences.
+func (s *repoSink) setBase(h wim.Hash) { s.nextBase = h }
+
+// baseChunks returns the chunks of the base stream h, from this run or
+// the committed index.
+func (s *repoSink) baseChunks(h index.SHA1) ([]index.ID, bool) {
+	if h == (index.SHA1{}) {
+		return nil, false
+	}
+	if st := s.streams[wim.Hash(h)]; st != nil {
+		return st.chunks, true
+	}
+	if s.db == nil {
+		return nil, false
+	}
+	rec, ok, err := s.db.Stream(h)
+	return rec.Chunks, ok && err == nil
 }
 
 // abort stops the pipeline after a failed run; nothing it stored is named

@@ -127,6 +127,7 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 			break
 		}
 	}
+	var pending []pendingObject
 	for id := range inStore {
 		if loaded[id] {
 			continue
@@ -145,13 +146,51 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 			}
 			continue
 		}
-		b := index.NewBatch()
-		o.addTo(b)
-		b.AddIndex(id)
-		if err := db.Apply(b); err != nil {
-			return err
+		pending = append(pending, pendingObject{id, o})
+	}
+	return r.applyObjects(db, pending, st, warn)
+}
+
+// pendingObject is an index object read but not yet in the local index.
+type pendingObject struct {
+	id  index.ID
+	obj *indexObject
+}
+
+// applyObjects puts index objects into the local index, each once the
+// base streams of its delta recipes are known (they may lie in an object
+// applied later); streams whose base no object has are left out and
+// reported.
+func (r *Repo) applyObjects(db *index.DB, pending []pendingObject, st *SyncStats, warn func(error)) error {
+	lookup := func(h index.SHA1) ([]index.ID, bool) {
+		rec, ok, err := db.Stream(h)
+		return rec.Chunks, ok && err == nil
+	}
+	for final := false; len(pending) > 0; {
+		var next []pendingObject
+		for _, p := range pending {
+			missing := p.obj.resolve(lookup)
+			if len(missing) > 0 && !final {
+				next = append(next, p)
+				continue
+			}
+			for _, s := range missing {
+				st.Damaged++
+				if warn != nil {
+					warn(fmt.Errorf("%w: %s: stream %x: its base stream %x is in no index object",
+						ErrRepoFormat, indexKey(p.id), s.hash, s.base))
+				}
+			}
+			b := index.NewBatch()
+			p.obj.addTo(b)
+			b.AddIndex(p.id)
+			if err := db.Apply(b); err != nil {
+				return err
+			}
+			st.Indexes++
 		}
-		st.Indexes++
+		final = len(next) == len(pending) // no progress: apply what is left as it is
+		pending = next
 	}
 	return nil
 }

@@ -176,9 +176,70 @@ func TestSnapshotIncremental(t *testing.T) {
 	if s.NewRaw > 2<<20 {
 		t.Errorf("a 1 MiB overwrite added %d bytes", s.NewRaw)
 	}
+	// The changed file's recipe is stored as the differences from its
+	// previous version: the index object is far smaller than its 512 ids.
+	before := repoBytes(t, r)
+	// A rebuilt local index resolves the delta recipe; check does too.
+	if st, err := r.Rebuild(t.Context(), func(err error) { t.Error(err) }); err != nil || st.Damaged != 0 {
+		t.Fatalf("rebuild: %+v %v", st, err)
+	}
+	if _, err := r.Check(t.Context(), CheckOptions{ReadData: true}); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(tmp, "out")
 	if _, err := r.Restore(t.Context(), third.Manifest, out, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+	if grown := s.NewStored + int64(third.Manifest.Metadata.Size); repoBytes(t, r) != before || grown > 2<<20 {
+		t.Errorf("repository changed by a rebuild, or the change stored %d bytes", grown)
+	}
+}
+
+// TestSnapshotGiBOverwrite: a 1 MiB overwrite inside a 1 GiB file adds at
+// most 2 MiB to the repository.
+func TestSnapshotGiBOverwrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes and snapshots a 1 GiB file twice")
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.MkdirAll(src, 0o755))
+	big := filepath.Join(src, "disk.img")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 64 {
+		if _, err := f.Write(wimtest.RandomBytes(uint64(i), 16<<20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, f.Close())
+	r := testRepo(t, wim.CompressXPRESS)
+	snapshotOK(t, r, src, TakeOptions{})
+	before := repoBytes(t, r)
+	f, err = os.OpenFile(big, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt(wimtest.RandomBytes(99, 1<<20), 700<<20+4321)
+	must(t, err)
+	must(t, f.Close())
+	res := snapshotOK(t, r, src, TakeOptions{})
+	grown := repoBytes(t, r) - before
+	t.Logf("second snapshot %+v; repository grew by %d bytes", res.Manifest.Summary, grown)
+	if res.Manifest.Summary.FilesRead != 1 || grown > 2<<20 {
+		t.Errorf("a 1 MiB overwrite in 1 GiB grew the repository by %d bytes", grown)
+	}
+}
+
+// repoBytes sums the sizes of the objects of a repository.
+func repoBytes(t *testing.T, r *Repo) int64 {
+	t.Helper()
+	var n int64
+	for _, prefix := range []string{packPrefix, indexPrefix, snapPrefix} {
+		err := r.Store().List(t.Context(), prefix, func(i remote.Info) error { n += i.Size; return nil })
+		must(t, err)
+	}
+	return n
 }
