@@ -86,10 +86,7 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error
 	res := CheckResult{Problems: []string{}, Damaged: []string{}}
 	c := &checker{ctx: ctx, r: r, res: &res, bad: map[index.ID]string{}, seen: map[wim.Hash]string{},
 		chunks: map[index.ID]index.Location{}, streams: map[index.SHA1]index.Recipe{}}
-	if _, err := r.Sync(ctx, nil); err != nil {
-		return res, err
-	}
-	db, err := r.openIndex(true)
+	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return res, err
 	}

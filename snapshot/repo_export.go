@@ -50,10 +50,7 @@ func (r *Repo) Export(ctx context.Context, snaps []*Manifest, path string, opts 
 
 func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts ExportOptions) (ExportStats, error) {
 	var st ExportStats
-	if _, err := r.Sync(ctx, nil); err != nil {
-		return st, err
-	}
-	db, err := r.openIndex(true)
+	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return st, err
 	}

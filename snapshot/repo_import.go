@@ -73,10 +73,7 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.Sync(ctx, nil); err != nil {
-		return nil, err
-	}
-	db, err := r.openIndex(true)
+	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -138,10 +138,7 @@ func (r *Repo) Snapshots(ctx context.Context) ([]*Manifest, error) {
 }
 
 func (r *Repo) snapshots(ctx context.Context) ([]*Manifest, error) {
-	if _, err := r.Sync(ctx, nil); err != nil {
-		return nil, err
-	}
-	db, err := r.openIndex(true)
+	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return nil, err
 	}

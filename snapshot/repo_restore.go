@@ -43,10 +43,7 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	if err := f.Validate(); err != nil {
 		return ApplyStats{}, err
 	}
-	if _, err := r.Sync(ctx, nil); err != nil {
-		return ApplyStats{}, err
-	}
-	db, err := r.openIndex(true)
+	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return ApplyStats{}, err
 	}

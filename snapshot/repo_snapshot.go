@@ -255,10 +255,7 @@ func (r *Repo) Metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error)
 }
 
 func (r *Repo) metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error) {
-	if _, err := r.Sync(ctx, nil); err != nil {
-		return nil, err
-	}
-	db, err := r.openIndex(true)
+	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return nil, err
 	}

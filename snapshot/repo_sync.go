@@ -89,6 +89,14 @@ func (r *Repo) openIndex(readOnly bool) (*index.DB, error) {
 
 func closeIndex(db *index.DB) { _ = db.Close() }
 
+// syncedIndex brings the local index up to date and opens it read-only.
+func (r *Repo) syncedIndex(ctx context.Context) (*index.DB, error) {
+	if _, err := r.Sync(ctx, nil); err != nil {
+		return nil, err
+	}
+	return r.openIndex(true)
+}
+
 // listIDs lists the object ids under prefix; keys that are not ids are
 // ignored (they are not ours).
 func listIDs(ctx context.Context, s remote.Store, prefix string) (map[index.ID]int64, error) {
