@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
 )
+
+// writeWait bounds how long a command waits to write the local index
+// while another process has it open.
+const writeWait = 3 * time.Second
 
 // maxIndexObject bounds a stored index object.
 const maxIndexObject = 256 << 20
@@ -36,6 +41,15 @@ type SyncStats struct {
 func (r *Repo) Sync(ctx context.Context, warn func(error)) (SyncStats, error) {
 	var st SyncStats
 	db, err := r.openIndexRW(&st, warn)
+	if errors.Is(err, index.ErrBusy) && !st.Rebuilt {
+		// Another wimsnap on this machine is writing the index (or a
+		// long snapshot holds it open): go on with it as it is; it may
+		// lack the newest objects, which only costs deduplication.
+		if warn != nil {
+			warn(fmt.Errorf("the local index was not refreshed: %w", err))
+		}
+		return st, nil
+	}
 	if err != nil {
 		return st, err
 	}
@@ -61,7 +75,7 @@ func (r *Repo) openIndexRW(st *SyncStats, warn func(error)) (*index.DB, error) {
 	if fi, err := os.Stat(r.cache); errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0 {
 		st.Rebuilt, st.Reason = true, "missing"
 	}
-	db, err := index.Open(r.cache, r.cfg.ID, index.Options{})
+	db, err := index.Open(r.cache, r.cfg.ID, index.Options{Timeout: writeWait})
 	if errors.Is(err, index.ErrCorrupt) || errors.Is(err, index.ErrVersion) {
 		if warn != nil {
 			warn(fmt.Errorf("local index %s unusable, rebuilding it: %w", r.cache, err))
@@ -79,8 +93,14 @@ func (r *Repo) openIndexRW(st *SyncStats, warn func(error)) (*index.DB, error) {
 }
 
 // openIndex opens the index, read-only or for writing.
+// A writer waits at most writeWait for other openers: what it writes is a
+// cache that a later command refreshes anyway.
 func (r *Repo) openIndex(readOnly bool) (*index.DB, error) {
-	db, err := index.Open(r.cache, r.cfg.ID, index.Options{ReadOnly: readOnly})
+	opts := index.Options{ReadOnly: readOnly}
+	if !readOnly {
+		opts.Timeout = writeWait
+	}
+	db, err := index.Open(r.cache, r.cfg.ID, opts)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: local index: %w", err)
 	}

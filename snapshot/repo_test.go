@@ -243,3 +243,32 @@ func repoBytes(t *testing.T, r *Repo) int64 {
 	}
 	return n
 }
+
+// TestSnapshotWhileIndexHeld: a snapshot runs while another holds the
+// local index open (as a long snapshot of another process does): it goes
+// on with the index as it is, and warns that it could not refresh or
+// update it.
+func TestSnapshotWhileIndexHeld(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	r := testRepo(t, wim.CompressXPRESS)
+	first := snapshotOK(t, r, src, TakeOptions{})
+	held, err := r.openIndex(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warned []error
+	res, err := r.Snapshot(t.Context(), src, TakeOptions{Host: "testhost", Warn: func(err error) { warned = append(warned, err) }})
+	closeIndex(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) == 0 || res.Manifest.Parent != first.Manifest.ID || res.Manifest.Summary.FilesRead != 0 {
+		t.Fatalf("warnings %v, parent %s, summary %+v", warned, res.Manifest.Parent, res.Manifest.Summary)
+	}
+	list, err := r.Snapshots(t.Context())
+	if err != nil || len(list) != 2 {
+		t.Fatalf("snapshots afterwards: %d, %v", len(list), err)
+	}
+}
