@@ -52,7 +52,18 @@ func (s *repoSource) readStream(h wim.Hash, limit int64) ([]byte, error) {
 	if rs.rec.Size > limit {
 		return nil, fmt.Errorf("%w: stream %x: %d bytes, more than %d", ErrRepoFormat, h, rs.rec.Size, limit)
 	}
-	return io.ReadAll(rc)
+	b := make([]byte, rs.rec.Size)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return nil, err
+	}
+	// The stream checks its SHA-1 when it reaches its end.
+	if _, err := rc.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = fmt.Errorf("%w: stream %x is longer than its size", ErrRepoFormat, h)
+		}
+		return nil, err
+	}
+	return b, nil
 }
 
 // repoStream reads the chunks of one stream and checks its SHA-1.
