@@ -184,11 +184,7 @@ func (c *checker) manifests() error {
 		return err
 	}
 	for id := range ids {
-		stored, err := remote.ReadAll(c.ctx, c.r.store, snapKey(id), maxManifest)
-		var m *Manifest
-		if err == nil {
-			m, err = c.r.decodeManifest(id, stored)
-		}
+		m, _, err := c.r.readManifest(c.ctx, id)
 		if err != nil {
 			if !damage(err) {
 				return err

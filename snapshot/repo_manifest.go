@@ -110,6 +110,17 @@ func (r *Repo) decodeManifest(id index.ID, stored []byte) (*Manifest, error) {
 	return &m, nil
 }
 
+// readManifest reads the manifest id from the store and decodes it; it
+// returns the stored bytes too.
+func (r *Repo) readManifest(ctx context.Context, id index.ID) (*Manifest, []byte, error) {
+	stored, err := remote.ReadAll(ctx, r.store, snapKey(id), maxManifest)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := r.decodeManifest(id, stored)
+	return m, stored, err
+}
+
 // putManifest stores m and sets its ID.
 func (r *Repo) putManifest(ctx context.Context, m *Manifest) ([]byte, index.ID, error) {
 	m.Version = RepoVersion

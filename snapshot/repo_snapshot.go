@@ -277,39 +277,12 @@ func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wi
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", m.ShortID(), err)
 	}
-	return md, fillSizes(db, md.Root)
-}
-
-// fillSizes sets the Size of every stream of the tree from the index, as
-// wim.Reader does from a WIM's blob table; an unknown stream keeps 0.
-func fillSizes(db *index.DB, e *wim.Entry) error {
-	size := func(s *wim.Stream) error {
-		if s.Hash.IsZero() {
-			return nil
-		}
-		rec, _, err := db.Stream(index.SHA1(s.Hash))
-		s.Size = rec.Size
-		return err
-	}
-	if err := size(&e.Data); err != nil {
-		return err
-	}
-	if x := e.Ext; x != nil {
-		if err := size(&x.Reparse); err != nil {
-			return err
-		}
-		for i := range x.Named {
-			if err := size(&x.Named[i]); err != nil {
-				return err
-			}
-		}
-	}
-	for _, c := range e.Children {
-		if err := fillSizes(db, c); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Stream sizes from the index, as wim.Reader takes them from a WIM's
+	// blob table; an unknown stream keeps 0.
+	return md, md.SetStreamSizes(func(h wim.Hash) (int64, error) {
+		rec, _, err := db.Stream(index.SHA1(h))
+		return rec.Size, err
+	})
 }
 
 // noSigs knows no signature, so no file is reused.

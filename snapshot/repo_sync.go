@@ -263,10 +263,7 @@ func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, st *SyncStats, w
 		if cached[id] {
 			continue
 		}
-		stored, err := remote.ReadAll(ctx, r.store, snapKey(id), maxManifest)
-		if err == nil {
-			_, err = r.decodeManifest(id, stored)
-		}
+		_, stored, err := r.readManifest(ctx, id)
 		if err != nil {
 			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, remote.ErrNotFound) {
 				return err

@@ -158,3 +158,41 @@ func walk(path string, e *Entry, fn func(string, *Entry) error) error {
 	}
 	return nil
 }
+
+// SetStreamSizes sets the Size of every stream in the tree (data, reparse
+// and named streams) to size(hash); an empty stream (zero hash) gets 0
+// without a call. The first error of size stops the walk and is returned.
+func (m *Metadata) SetStreamSizes(size func(Hash) (int64, error)) error {
+	return setSizes(m.Root, size)
+}
+
+func setSizes(e *Entry, size func(Hash) (int64, error)) error {
+	set := func(s *Stream) error {
+		if s.Hash.IsZero() {
+			s.Size = 0
+			return nil
+		}
+		n, err := size(s.Hash)
+		s.Size = n
+		return err
+	}
+	if err := set(&e.Data); err != nil {
+		return err
+	}
+	if x := e.Ext; x != nil {
+		if err := set(&x.Reparse); err != nil {
+			return err
+		}
+		for i := range x.Named {
+			if err := set(&x.Named[i]); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range e.Children {
+		if err := setSizes(c, size); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -181,22 +181,8 @@ func (r *Reader) Metadata(i int) (*Metadata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %d: %w", i, err)
 	}
-	r.fillSizes(m.Root)
+	_ = m.SetStreamSizes(func(h Hash) (int64, error) { return r.blobSize(h), nil }) // never fails
 	return m, nil
-}
-
-// fillSizes sets the Size of every stream from the blob table.
-func (r *Reader) fillSizes(e *Entry) {
-	e.Data.Size = r.blobSize(e.Data.Hash)
-	if x := e.Ext; x != nil {
-		x.Reparse.Size = r.blobSize(x.Reparse.Hash)
-		for i := range x.Named {
-			x.Named[i].Size = r.blobSize(x.Named[i].Hash)
-		}
-	}
-	for _, c := range e.Children {
-		r.fillSizes(c)
-	}
 }
 
 // StreamSize returns the size of stream h, 0 when the WIM lacks it.
