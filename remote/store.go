@@ -23,6 +23,20 @@ var (
 	ErrRange = errors.New("remote: range outside object")
 	// ErrTooLarge means that ReadAll found an object larger than its limit.
 	ErrTooLarge = errors.New("remote: object too large")
+	// ErrUnavailable means a failure that may pass if the request is sent
+	// again: a dropped or refused connection, a timeout, a server error
+	// (HTTP 5xx) or throttling (HTTP 429, SlowDown). Retry retries exactly
+	// the errors that wrap it.
+	ErrUnavailable = errors.New("remote: store unavailable")
+	// ErrDenied means that the store refused the credentials or the
+	// operation (HTTP 403, an unknown access key, a bad signature).
+	ErrDenied = errors.New("remote: access denied")
+	// ErrNoBucket means that the container of the store (an S3 bucket) does
+	// not exist.
+	ErrNoBucket = errors.New("remote: bucket not found")
+	// ErrCorrupt means that the bytes a store returned fail a check (a
+	// length or a checksum the server sent).
+	ErrCorrupt = errors.New("remote: data corrupt in transfer")
 )
 
 // Info describes one stored object.
