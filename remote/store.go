@@ -34,6 +34,9 @@ var (
 	// ErrNoBucket means that the container of the store (an S3 bucket) does
 	// not exist.
 	ErrNoBucket = errors.New("remote: bucket not found")
+	// ErrUntrusted means that the server's TLS certificate is not trusted
+	// (an unknown authority, a wrong host name, an expired certificate).
+	ErrUntrusted = errors.New("remote: server certificate not trusted")
 	// ErrCorrupt means that the bytes a store returned fail a check (a
 	// length or a checksum the server sent).
 	ErrCorrupt = errors.New("remote: data corrupt in transfer")

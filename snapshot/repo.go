@@ -42,6 +42,7 @@ const (
 	packPrefix   = "packs/"
 	indexPrefix  = "index/"
 	snapPrefix   = "snapshots/"
+	lockPrefix   = "locks/"
 	maxConfigLen = 64 << 10
 )
 
@@ -52,6 +53,10 @@ type RepoConfig struct {
 	ChunkSize int       `json:"chunk_size"`
 	Codec     string    `json:"codec"`
 	Created   time.Time `json:"created"`
+	// ConditionalWrites records whether the store refused a second
+	// create-if-absent write of one key when the repository was made (S3
+	// servers that ignore If-None-Match do not). Locks rely on it.
+	ConditionalWrites bool `json:"conditional_writes"`
 }
 
 // Repo is an open repository. Its methods are not safe for concurrent use
@@ -84,8 +89,12 @@ func InitRepo(ctx context.Context, store remote.Store, codec wim.Compression) (R
 	if _, err := rand.Read(id[:]); err != nil {
 		return RepoConfig{}, err
 	}
+	cond, err := remote.ProbeConditionalWrites(ctx, store, lockPrefix+"probe-"+hex.EncodeToString(id[:8]))
+	if err != nil {
+		return RepoConfig{}, fmt.Errorf("snapshot: init: probing conditional writes: %w", err)
+	}
 	cfg := RepoConfig{Version: RepoVersion, ID: hex.EncodeToString(id[:]), ChunkSize: RepoChunkSize,
-		Codec: codec.String(), Created: time.Now().UTC().Truncate(time.Second)}
+		Codec: codec.String(), Created: time.Now().UTC().Truncate(time.Second), ConditionalWrites: cond}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return RepoConfig{}, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/snapshot"
 )
 
@@ -47,7 +48,8 @@ type checkSummary struct {
 	Repository string `json:"repository"`
 	OK         bool   `json:"ok"`
 	snapshot.CheckResult
-	DurationSeconds float64 `json:"duration_seconds"`
+	DurationSeconds float64               `json:"duration_seconds"`
+	Requests        *remote.RequestCounts `json:"requests,omitempty"`
 }
 
 func (a *app) runCheck(ctx context.Context, rf *repoFlags, readData bool) error {
@@ -67,7 +69,7 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, readData bool) error 
 		return err
 	}
 	loc, _, _ := a.repoLocation(rf)
-	sum := checkSummary{Repository: loc, OK: err == nil, CheckResult: res, DurationSeconds: seconds(a.now().Sub(start))}
+	sum := checkSummary{Repository: loc, OK: err == nil, CheckResult: res, DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
 	if a.json {
 		if jerr := writeJSON(a.stdout, sum); jerr != nil {
 			return jerr

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/snapshot"
 )
 
@@ -17,6 +18,7 @@ const (
 	exitPartial     = 3   // finished, but some files were skipped (see the warnings)
 	exitNoRepo      = 10  // no repository at the given location
 	exitLocked      = 11  // reserved: the repository is locked by another process
+	exitRemote      = 12  // the repository's server refused us or could not be reached
 	exitInterrupted = 130 // interrupted by SIGINT or SIGTERM (128 + SIGINT)
 )
 
@@ -27,7 +29,9 @@ Exit codes:
   1    failure (I/O error, malformed or corrupt WIM, unsupported feature, ...)
   2    usage error (unknown command or flag, wrong arguments)
   3    partial: the command finished but skipped some files (see the warnings)
-  10   no repository at the given location
+  10   no repository at the given location (or its S3 bucket is missing)
+  12   the repository's server refused the credentials or the request, its
+       TLS certificate is not trusted, or it could not be reached (after retries)
   130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind`
 
 // usageError marks a mistake on the command line (exit 2).
@@ -79,8 +83,10 @@ func exitCode(err error, interrupted bool) int {
 		return exitUsage
 	case errors.As(err, &pe):
 		return exitPartial
-	case errors.Is(err, snapshot.ErrNoRepository):
+	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, remote.ErrNoBucket):
 		return exitNoRepo
+	case errors.Is(err, remote.ErrDenied), errors.Is(err, remote.ErrUntrusted), errors.Is(err, remote.ErrUnavailable):
+		return exitRemote
 	}
 	return exitFailure
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/snapshot"
 )
 
@@ -54,7 +55,8 @@ type exportSummary struct {
 	WIM       string   `json:"wim"`
 	Snapshots []string `json:"snapshots"`
 	snapshot.ExportStats
-	DurationSeconds float64 `json:"duration_seconds"`
+	DurationSeconds float64               `json:"duration_seconds"`
+	Requests        *remote.RequestCounts `json:"requests,omitempty"`
 }
 
 func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out string) error {
@@ -85,7 +87,7 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	if err != nil {
 		return err
 	}
-	sum := exportSummary{WIM: out, Snapshots: ids, ExportStats: st, DurationSeconds: seconds(a.now().Sub(start))}
+	sum := exportSummary{WIM: out, Snapshots: ids, ExportStats: st, DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
 	if a.json {
 		return writeJSON(a.stdout, sum)
 	}

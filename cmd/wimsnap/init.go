@@ -47,9 +47,14 @@ func (a *app) runInit(ctx context.Context, rf *repoFlags, c wim.Compression) err
 	if err != nil {
 		return err
 	}
-	store, err := openStore(loc)
+	store, err := a.openStore(loc, rf)
 	if err != nil {
 		return err
+	}
+	if a.s3 != nil {
+		if err := a.s3.CreateBucket(ctx); err != nil {
+			return err
+		}
 	}
 	cfg, err := snapshot.InitRepo(ctx, store, c)
 	if err != nil {

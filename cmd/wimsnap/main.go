@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/wimsnap/wimsnap/remote"
 )
 
 // gcPercent is the garbage collector's target when GOGC is not set: the
@@ -62,8 +64,9 @@ type app struct {
 	stderrTTY      bool       // show a status line (unless --json)
 	termWidth      func() int // columns of stderr's terminal, 0 if unknown
 
-	json    bool // --json
-	started bool // a command's body ran: its errors are not usage errors
+	json    bool       // --json
+	s3      *remote.S3 // the S3 store a command opened, for its request counts
+	started bool       // a command's body ran: its errors are not usage errors
 }
 
 // run executes the command line args and returns the exit code, having

@@ -25,17 +25,24 @@ const repoHelp = `
 The repository is --repo, else $WIMSNAP_REPOSITORY, else the default local
 repository $XDG_DATA_HOME/wimsnap/repository (~/.local/share/wimsnap/repository),
 which 'snapshot' creates on first use. A repository is a local directory
-path; s3: URLs come with the S3 store. The local index (a cache of the
+path or an s3: URL (see below). The local index (a cache of the
 repository's index, rebuilt when missing) lives in $WIMSNAP_CACHE_DIR, else
-$XDG_CACHE_HOME/wimsnap/index (~/.cache/wimsnap/index).`
+$XDG_CACHE_HOME/wimsnap/index (~/.cache/wimsnap/index).
+` + s3Help
 
 // repoFlags are the flags every repository command has.
 type repoFlags struct {
 	repo string
+	s3   s3Flags
 }
 
 func addRepoFlags(cmd *cobra.Command, f *repoFlags) {
-	cmd.Flags().StringVar(&f.repo, "repo", "", "repository location (default: $"+envRepository+", else the default local repository)")
+	fl := cmd.Flags()
+	fl.StringVar(&f.repo, "repo", "", "repository location (default: $"+envRepository+", else the default local repository)")
+	fl.StringVar(&f.s3.caCert, "cacert", "", "S3: PEM file of a certificate authority to trust (default: $"+envCACert+")")
+	fl.IntVar(&f.s3.connections, "connections", defaultS3Conns, "S3: at most this many requests at once")
+	fl.Int64Var(&f.s3.upKiB, "limit-upload", 0, "S3: upload at most this many KiB/s (0: no limit)")
+	fl.Int64Var(&f.s3.downKiB, "limit-download", 0, "S3: download at most this many KiB/s (0: no limit)")
 }
 
 // repoLocation resolves where the repository is and whether it is the
@@ -81,12 +88,24 @@ func (a *app) cacheDir() (string, error) {
 	return filepath.Join(dir, "wimsnap", "index"), nil
 }
 
-// openStore opens the store at loc.
-func openStore(loc string) (remote.Store, error) {
-	if strings.HasPrefix(loc, "s3:") {
-		return nil, fmt.Errorf("repository %s: S3 repositories are not supported yet: %w", loc, wim.ErrUnsupported)
+// isS3 reports whether loc names an S3 repository.
+func isS3(loc string) bool { return strings.HasPrefix(loc, "s3:") }
+
+// openStore opens the store at loc. An S3 store is remembered in a.s3 for
+// its request counts.
+func (a *app) openStore(loc string, f *repoFlags) (remote.Store, error) {
+	if !isS3(loc) {
+		return remote.NewLocal(loc)
 	}
-	return remote.NewLocal(loc)
+	if f.s3.connections <= 0 || f.s3.upKiB < 0 || f.s3.downKiB < 0 {
+		return nil, usagef("--connections must be positive and --limit-upload/--limit-download not negative")
+	}
+	store, s3, err := a.openS3(loc, &f.s3)
+	if err != nil {
+		return nil, err
+	}
+	a.s3 = s3
+	return store, nil
 }
 
 // openRepo opens the repository of f. With create set and the default
@@ -97,11 +116,11 @@ func (a *app) openRepo(ctx context.Context, f *repoFlags, create bool) (*snapsho
 		return nil, err
 	}
 	if !create || !isDefault {
-		if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) && !strings.HasPrefix(loc, "s3:") {
+		if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) && !isS3(loc) {
 			return nil, fmt.Errorf("%w: %s (run 'wimsnap init --repo %s')", snapshot.ErrNoRepository, loc, loc)
 		}
 	}
-	store, err := openStore(loc)
+	store, err := a.openStore(loc, f)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +129,13 @@ func (a *app) openRepo(ctx context.Context, f *repoFlags, create bool) (*snapsho
 		return nil, err
 	}
 	r, err := snapshot.OpenRepo(ctx, store, snapshot.RepoOptions{CacheDir: cache, Now: a.now})
+	if errors.Is(err, remote.ErrNoBucket) {
+		return nil, fmt.Errorf("%w: %s: the bucket does not exist (run 'wimsnap init --repo %s' to create it and the repository)",
+			snapshot.ErrNoRepository, loc, loc)
+	}
+	if errors.Is(err, snapshot.ErrNoRepository) && a.s3 != nil {
+		return nil, a.noS3Repo(ctx, loc, err)
+	}
 	if errors.Is(err, snapshot.ErrNoRepository) && create && isDefault {
 		if _, err := snapshot.InitRepo(ctx, store, wim.CompressXPRESS); err != nil && !errors.Is(err, snapshot.ErrRepositoryExists) {
 			return nil, err
@@ -118,6 +144,16 @@ func (a *app) openRepo(ctx context.Context, f *repoFlags, create bool) (*snapsho
 		return snapshot.OpenRepo(ctx, store, snapshot.RepoOptions{CacheDir: cache, Now: a.now})
 	}
 	return r, err
+}
+
+// noS3Repo explains a missing S3 repository: the bucket is missing, or it
+// holds no repository at the prefix.
+func (a *app) noS3Repo(ctx context.Context, loc string, err error) error {
+	if berr := a.s3.BucketExists(ctx); errors.Is(berr, remote.ErrNoBucket) {
+		return fmt.Errorf("%w: %s: the bucket does not exist (run 'wimsnap init --repo %s' to create it and the repository)",
+			snapshot.ErrNoRepository, loc, loc)
+	}
+	return fmt.Errorf("%w (run 'wimsnap init --repo %s')", err, loc)
 }
 
 // syncWarn returns a Warn function for index sync problems.

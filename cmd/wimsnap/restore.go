@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/snapshot"
 )
 
@@ -66,20 +67,21 @@ func (a *app) newRestoreCommand() *cobra.Command {
 
 // restoreSummary is the --json document of restore.
 type restoreSummary struct {
-	Snapshot        string    `json:"snapshot"`
-	Target          string    `json:"target"`
-	Dirs            int64     `json:"dirs"`
-	Files           int64     `json:"files"`
-	Symlinks        int64     `json:"symlinks"`
-	Special         int64     `json:"special"`
-	Bytes           int64     `json:"bytes"`
-	Unchanged       int64     `json:"unchanged"`
-	Deleted         int64     `json:"deleted"`
-	Skipped         int64     `json:"skipped"`
-	DryRun          bool      `json:"dry_run"`
-	Warnings        []warning `json:"warnings"`
-	WarningsTotal   int64     `json:"warnings_total"`
-	DurationSeconds float64   `json:"duration_seconds"`
+	Snapshot        string                `json:"snapshot"`
+	Target          string                `json:"target"`
+	Dirs            int64                 `json:"dirs"`
+	Files           int64                 `json:"files"`
+	Symlinks        int64                 `json:"symlinks"`
+	Special         int64                 `json:"special"`
+	Bytes           int64                 `json:"bytes"`
+	Unchanged       int64                 `json:"unchanged"`
+	Deleted         int64                 `json:"deleted"`
+	Skipped         int64                 `json:"skipped"`
+	DryRun          bool                  `json:"dry_run"`
+	Warnings        []warning             `json:"warnings"`
+	WarningsTotal   int64                 `json:"warnings_total"`
+	DurationSeconds float64               `json:"duration_seconds"`
+	Requests        *remote.RequestCounts `json:"requests,omitempty"`
 }
 
 func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error {
@@ -107,7 +109,8 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 	list, total := warn.summary()
 	sum := restoreSummary{Snapshot: m.ID, Target: f.target, Dirs: st.Dirs, Files: st.Files, Symlinks: st.Symlinks,
 		Special: st.Special, Bytes: st.Bytes, Unchanged: st.Unchanged, Deleted: st.Deleted, Skipped: st.Skipped,
-		DryRun: f.dryRun, Warnings: list, WarningsTotal: total, DurationSeconds: seconds(a.now().Sub(start))}
+		DryRun: f.dryRun, Warnings: list, WarningsTotal: total, DurationSeconds: seconds(a.now().Sub(start)),
+		Requests: a.requests()}
 	if a.json {
 		if err := writeJSON(a.stdout, sum); err != nil {
 			return err

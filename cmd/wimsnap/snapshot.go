@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/snapshot"
 )
 
@@ -78,9 +79,10 @@ type snapshotSummary struct {
 	Parent     string               `json:"parent"`
 	Image      snapshot.ImageFields `json:"image"`
 	snapshot.RunSummary
-	Index         snapshot.SyncStats `json:"index"`
-	Warnings      []warning          `json:"warnings"`
-	WarningsTotal int64              `json:"warnings_total"`
+	Index         snapshot.SyncStats    `json:"index"`
+	Warnings      []warning             `json:"warnings"`
+	WarningsTotal int64                 `json:"warnings_total"`
+	Requests      *remote.RequestCounts `json:"requests,omitempty"`
 }
 
 func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFlags, args []string) error {
@@ -128,7 +130,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	loc, _, _ := a.repoLocation(&f.repoFlags)
 	sum := snapshotSummary{Snapshot: m.ID, ShortID: m.ShortID(), Repository: loc, Time: m.Time.Format("2006-01-02T15:04:05Z"),
 		Host: m.Host, Source: m.Source, Tags: nonNil(m.Tags), Parent: m.Parent, Image: m.Image,
-		RunSummary: m.Summary, Index: res.Sync, Warnings: list, WarningsTotal: total}
+		RunSummary: m.Summary, Index: res.Sync, Warnings: list, WarningsTotal: total, Requests: a.requests()}
 	if err := a.printSnapshot(sum); err != nil {
 		return err
 	}

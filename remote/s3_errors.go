@@ -1,0 +1,103 @@
+package remote
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// wrap translates an SDK or transport error of operation op on key into an
+// error that names both and wraps the package's sentinel for its kind. The
+// S3 error code and message stay in the text; secrets never appear in them.
+func (s *S3) wrap(ctx context.Context, op, key string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("remote: %s %s: %w", op, key, ctxErr)
+	}
+	if kind := s3Kind(err); kind != nil {
+		return fmt.Errorf("remote: %s %s: %w: %w", op, key, kind, err)
+	}
+	return fmt.Errorf("remote: %s %s: %w", op, key, err)
+}
+
+// s3Kind is the sentinel that err belongs to, or nil.
+func s3Kind(err error) error {
+	if resp := minio.ToErrorResponse(err); resp.Code != "" || resp.StatusCode != 0 {
+		return s3CodeKind(resp.Code, resp.StatusCode)
+	}
+	return transportKind(err)
+}
+
+// s3CodeKind classifies an S3 error response by its code, falling back to
+// the HTTP status.
+func s3CodeKind(code string, status int) error {
+	switch code {
+	case "NoSuchKey", "NotFound":
+		return ErrNotFound
+	case "NoSuchBucket":
+		return ErrNoBucket
+	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+		"InvalidToken", "AllAccessDisabled", "AccountProblem", "InvalidSecurity":
+		return ErrDenied
+	case "PreconditionFailed":
+		return ErrExists
+	case "InvalidRange":
+		return ErrRange
+	case "BadDigest", "XAmzContentSHA256Mismatch", "XAmzContentChecksumMismatch", "IncompleteBody":
+		// The body arrived damaged or short; sending it again may work.
+		return errors.Join(ErrCorrupt, ErrUnavailable)
+	case "SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable",
+		"ConditionalRequestConflict", "OperationAborted", "XMinioServerNotInitialized", "XMinioStorageFull":
+		if code == "RequestTimeTooSkewed" {
+			return ErrDenied // the clock is wrong; a retry fails the same way
+		}
+		return ErrUnavailable
+	}
+	switch {
+	case status == http.StatusNotFound:
+		return ErrNotFound
+	case status == http.StatusForbidden || status == http.StatusUnauthorized:
+		return ErrDenied
+	case status == http.StatusPreconditionFailed:
+		return ErrExists
+	case status == http.StatusRequestedRangeNotSatisfiable:
+		return ErrRange
+	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// transportKind classifies an error below HTTP: a connection refused, reset
+// or timed out may pass (ErrUnavailable); an untrusted certificate
+// (ErrUntrusted) or an unknown host name (no sentinel) will not.
+func transportKind(err error) error {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
+		return ErrUntrusted
+	case errors.As(err, &dnsErr) && !dnsErr.IsTemporary && !dnsErr.IsTimeout:
+		return nil
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return ErrUnavailable
+	}
+	var opErr *net.OpError
+	var netErr net.Error
+	if errors.As(err, &opErr) || errors.As(err, &netErr) && netErr.Timeout() {
+		return ErrUnavailable
+	}
+	return nil
+}
