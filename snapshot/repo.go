@@ -149,6 +149,11 @@ func (r *Repo) Store() remote.Store { return r.store }
 // IndexPath is the bbolt index file of this repository.
 func (r *Repo) IndexPath() string { return r.cache }
 
+// CachePaths are the local files and directories of this repository's
+// caches (the index, the metadata cache), which a snapshot of a tree that
+// holds them leaves out.
+func (r *Repo) CachePaths() []string { return []string{r.cache, r.metaCache().dir} }
+
 // objectID is the id of a stored object: SHA-256 of its bytes.
 func objectID(b []byte) index.ID { return index.ID(sha256.Sum256(b)) }
 

@@ -139,6 +139,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions) (T
 	closeIndex(db)
 	db = nil
 	r.recordSnapshot(obj, snapID, stored, sourceKey, sigs, opts.Warn)
+	r.metaCache().put(wimHash(meta), meta) // the next snapshot's parent
 	return res, nil
 }
 
@@ -269,9 +270,13 @@ func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wi
 	if err != nil {
 		return nil, err
 	}
-	b, err := r.newSource(ctx, db).readStream(h, maxMetadata)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: metadata: %w", m.ShortID(), err)
+	cache := r.metaCache()
+	b, ok := cache.get(h, m.Metadata.Size)
+	if !ok {
+		if b, err = r.newSource(ctx, db).readStream(h, maxMetadata); err != nil {
+			return nil, fmt.Errorf("snapshot %s: metadata: %w", m.ShortID(), err)
+		}
+		cache.put(h, b)
 	}
 	md, err := wim.ParseMetadata(b)
 	if err != nil {

@@ -115,7 +115,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	status.start(tr.render)
 	res, err := r.Snapshot(ctx, source, snapshot.TakeOptions{
 		Capture: snapshot.CaptureOptions{Config: cfg, CrossMounts: f.crossMounts, NoUnixData: f.noUnixData,
-			Progress: tr.update, Warn: warn.warn, Skip: []string{r.IndexPath()}},
+			Progress: tr.update, Warn: warn.warn, Skip: r.CachePaths()},
 		Host: f.host, Tags: f.tags, Parent: f.parent, NoParent: f.noParent, Threads: f.threads,
 		Image: snapshot.ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
 			Flags: info.Flags, Creator: info.Creator, Version: info.Version},
