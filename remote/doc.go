@@ -1,14 +1,24 @@
 // Package remote stores the objects of a wimsnap repository: a dumb byte
 // store that knows keys and bytes, nothing of WIM files, packs or snapshots.
 // Compression, deduplication and crypto live above it; retry, limits and
-// logging are decorators that embed [Store]. It imports only the standard
-// library.
+// logging are decorators that wrap a [Store]. It imports nothing of the
+// project, and of the world only minio-go, for [S3].
 //
 // # Implementations
 //
 //   - [Local]: a directory on a local or mounted file system; one file per
 //     object, written to a temporary file and renamed into place.
+//   - [S3]: a bucket (and key prefix) of an S3-compatible server, through
+//     minio-go; one PUT with Content-MD5 per object, ranged GETs,
+//     If-None-Match for PutIfAbsent. [ParseS3URL] reads repository URLs.
 //   - [Memory]: a map guarded by a mutex, for tests.
+//
+// # Decorators
+//
+//   - [NewRetry] sends again the requests that failed with [ErrUnavailable],
+//     with exponential, jittered backoff.
+//   - [NewLimit] bounds the requests in flight.
+//   - [NewBandwidth] bounds upload and download rates.
 //
 // Every implementation passes the conformance suite in package
 // remote/remotetest.
@@ -36,7 +46,9 @@
 // Errors name the operation and the key ("remote: get index/ab..: ...") and
 // wrap one of the sentinels where one applies: [ErrNotFound] for a missing
 // object, [ErrExists] from PutIfAbsent, [ErrInvalidKey], [ErrRange] for a
-// read outside an object and [ErrTooLarge] from [ReadAll]. A cancelled
+// read outside an object, [ErrTooLarge] from [ReadAll], and for network
+// stores [ErrUnavailable] (worth a retry), [ErrDenied], [ErrNoBucket],
+// [ErrUntrusted] and [ErrCorrupt]. A cancelled
 // context gives an error wrapping ctx.Err(). Callers test them with
 // errors.Is.
 package remote
