@@ -42,11 +42,13 @@ func TestS3Conformance(t *testing.T) {
 	srv := miniotest.Start(t)
 	t.Run("Bare", func(t *testing.T) {
 		remotetest.Run(t, func(t *testing.T) remote.Store {
+			t.Helper()
 			return newS3(t, s3Config(t, srv, srv.Addr, srv.NewBucket(t), ""))
 		})
 	})
 	t.Run("PrefixDecorated", func(t *testing.T) {
 		remotetest.Run(t, func(t *testing.T) remote.Store {
+			t.Helper()
 			s := newS3(t, s3Config(t, srv, srv.Addr, srv.NewBucket(t), "some/prefix"))
 			return remote.NewRetry(remote.NewLimit(remote.NewBandwidth(s, 0, 0), 4), remote.RetryOptions{})
 		})

@@ -99,7 +99,7 @@ func (c metaCache) trim() {
 			continue
 		}
 		if strings.HasPrefix(e.Name(), ".tmp-") {
-			if time.Now().Sub(info.ModTime()) > staleTemp {
+			if time.Since(info.ModTime()) > staleTemp {
 				_ = os.Remove(filepath.Join(c.dir, e.Name()))
 			}
 			continue

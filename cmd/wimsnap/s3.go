@@ -80,7 +80,7 @@ func (a *app) openS3(loc string, f *s3Flags) (remote.Store, *remote.S3, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var store remote.Store = remote.NewBandwidth(s3, f.upKiB<<10, f.downKiB<<10)
+	store := remote.NewBandwidth(s3, f.upKiB<<10, f.downKiB<<10)
 	store = remote.NewLimit(store, f.connections)
 	store = remote.NewRetry(store, remote.RetryOptions{Attempts: defaultS3Retries, OnRetry: a.retryNote})
 	return store, s3, nil
