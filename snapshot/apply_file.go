@@ -137,8 +137,28 @@ func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
 }
 
 // writeContents copies the stream h into fd, leaving holes for all-zero
-// 32 KiB blocks, and sets the file size. It returns the bytes copied.
+// 32 KiB blocks, and sets the file size. It returns the bytes copied. A
+// stream that fails its checksum or does not decode is read once more from
+// the start, into the emptied file: from a remote store the damage may
+// have been in transfer only.
 func (a *applier) writeContents(fd int, h wim.Hash, buf []byte) (int64, error) {
+	n, err := a.copyContents(fd, h, buf)
+	if err == nil || a.ctx.Err() != nil || !damagedStream(err) {
+		return n, err
+	}
+	if terr := unix.Ftruncate(fd, 0); terr != nil {
+		return n, err
+	}
+	return a.copyContents(fd, h, buf)
+}
+
+// damagedStream reports whether err says that a stream's bytes are wrong
+// (as opposed to missing, or a write that failed).
+func damagedStream(err error) bool {
+	return errors.Is(err, ErrRepoFormat) || errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat)
+}
+
+func (a *applier) copyContents(fd int, h wim.Hash, buf []byte) (int64, error) {
 	rc, err := a.src.OpenStream(h)
 	if err != nil {
 		return 0, fmt.Errorf("open stream: %w", err)

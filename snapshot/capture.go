@@ -127,7 +127,7 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		c.procFD = true
 	}
-	fd, err := openDir(unix.AT_FDCWD, root, false)
+	fd, err := c.openDir(unix.AT_FDCWD, root, false)
 	if err != nil {
 		return nil, c.stats, fmt.Errorf("snapshot: capture root: %w", &os.PathError{Op: "open", Path: root, Err: err})
 	}
@@ -301,7 +301,7 @@ func (c *capturer) entry(dfd int, name string, old *wim.Entry) (*wim.Entry, erro
 }
 
 func (c *capturer) subdir(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (*wim.Entry, error) {
-	fd, err := openDir(dfd, e.Name, true)
+	fd, err := c.openDir(dfd, e.Name, true)
 	if err != nil {
 		c.warn(true, fmt.Errorf("open directory: %w", err))
 		return nil, nil

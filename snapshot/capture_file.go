@@ -186,11 +186,42 @@ func (c *capturer) openFile(dfd int, name string) (int, error) {
 	}
 }
 
+// openDir is openDir without updating the directory's atime when
+// permitted, so that reading a tree leaves the atimes it records as they
+// were and the next snapshot of it sees the same metadata.
+func (c *capturer) openDir(dfd int, name string, noFollow bool) (int, error) {
+	for {
+		flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+		if noFollow {
+			flags |= unix.O_NOFOLLOW
+		}
+		if !c.noAtime {
+			flags |= unix.O_NOATIME
+		}
+		fd, err := unix.Openat(dfd, name, flags, 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EPERM && !c.noAtime:
+			c.noAtime = true
+			continue
+		}
+		return fd, err
+	}
+}
+
 func (c *capturer) symlink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Entry, error) {
 	target, err := c.readlink(dfd, e.Name)
 	if err != nil {
 		c.warn(true, fmt.Errorf("readlink: %w", err))
 		return nil, nil
+	}
+	// readlink may update the link's atime (there is no O_NOATIME for it):
+	// record the atime it leaves, which the next readlink keeps under
+	// relatime, so an unchanged link gives unchanged metadata.
+	var after unix.Stat_t
+	if fstatat(dfd, e.Name, &after, unix.AT_SYMLINK_NOFOLLOW) == nil && after.Ino == st.Ino && after.Dev == st.Dev {
+		st.Atim = after.Atim
 	}
 	data, rpFlags := wim.SymlinkReparse(target, c.absRoot)
 	if rpFlags != 0 && c.realRoot != "" && c.realRoot != c.absRoot {

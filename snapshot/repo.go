@@ -157,6 +157,22 @@ func (r *Repo) CachePaths() []string { return []string{r.cache, r.metaCache().di
 // objectID is the id of a stored object: SHA-256 of its bytes.
 func objectID(b []byte) index.ID { return index.ID(sha256.Sum256(b)) }
 
+// readObject reads the whole object key, of at most limit bytes, whose
+// bytes should hash to id. Bytes that do not are downloaded once more, so
+// that damage in transfer is not taken for damage in the repository; the
+// second copy is returned whether it matches or not, and the caller checks.
+func (r *Repo) readObject(ctx context.Context, key string, id index.ID, limit int64) ([]byte, error) {
+	data, err := remote.ReadAll(ctx, r.store, key, limit)
+	if err != nil || objectID(data) == id {
+		return data, err
+	}
+	again, err := remote.ReadAll(ctx, r.store, key, limit)
+	if err != nil {
+		return data, nil //nolint:nilerr // the caller reports the first copy's damage
+	}
+	return again, nil
+}
+
 func packKey(id index.ID) string {
 	h := hex.EncodeToString(id[:])
 	return packPrefix + h[:2] + "/" + h

@@ -277,7 +277,7 @@ func (c *checker) readPacks(progress func(done, total int64)) error {
 // only), then each chunk the index places in it, which is marked damaged
 // in c.bad when it does not expand to its id.
 func (c *checker) readPack(id index.ID, chunks []index.ID, decs *decoders) error {
-	data, err := remote.ReadAll(c.ctx, c.r.store, packKey(id), maxPack)
+	data, err := c.r.readObject(c.ctx, packKey(id), id, maxPack)
 	if err != nil {
 		return err
 	}

@@ -113,7 +113,7 @@ func (r *Repo) decodeManifest(id index.ID, stored []byte) (*Manifest, error) {
 // readManifest reads the manifest id from the store and decodes it; it
 // returns the stored bytes too.
 func (r *Repo) readManifest(ctx context.Context, id index.ID) (*Manifest, []byte, error) {
-	stored, err := remote.ReadAll(ctx, r.store, snapKey(id), maxManifest)
+	stored, err := r.readObject(ctx, snapKey(id), id, maxManifest)
 	if err != nil {
 		return nil, nil, err
 	}

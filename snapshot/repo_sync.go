@@ -226,7 +226,7 @@ func (r *Repo) applyObjects(db *index.DB, pending []pendingObject, st *SyncStats
 // readIndexObject reads, checks and parses the index object id.
 func (r *Repo) readIndexObject(ctx context.Context, id index.ID) (*indexObject, error) {
 	key := indexKey(id)
-	stored, err := remote.ReadAll(ctx, r.store, key, maxIndexObject)
+	stored, err := r.readObject(ctx, key, id, maxIndexObject)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: reading %s: %w", key, err)
 	}

@@ -1,0 +1,48 @@
+package snapshot
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/remote/remotetest"
+	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// TestTransferDamage: a byte flipped on its way from the store (once) is
+// read again, so restore and check --read-data succeed; damage that stays
+// is reported.
+func TestTransferDamage(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	writeTestFile(t, filepath.Join(src, "big.bin"), wimtest.RandomBytes(7, 3<<20))
+	faulty := remotetest.NewFaulty(remote.NewMemory())
+	if _, err := InitRepo(t.Context(), faulty, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRepo(t.Context(), faulty, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := snapshotOK(t, r, src, TakeOptions{})
+	// The metadata is cached locally: the next Gets are file contents.
+	faulty.FlipByte(1)
+	out := filepath.Join(tmp, "out")
+	if _, err := r.Restore(t.Context(), res.Manifest, out, RestoreOptions{}); err != nil {
+		t.Fatalf("restore with one damaged download: %v", err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+
+	faulty.FlipByte(1)
+	cr, err := r.Check(t.Context(), CheckOptions{ReadData: true})
+	if err != nil || len(cr.Problems) != 0 {
+		t.Fatalf("check --read-data with one damaged download: %v %q", err, cr.Problems)
+	}
+
+	faulty.FlipByte(1 << 20) // every download
+	if _, err := r.Restore(t.Context(), res.Manifest, filepath.Join(tmp, "out2"), RestoreOptions{}); err == nil {
+		t.Error("restore succeeded although every download was damaged")
+	}
+}
