@@ -41,6 +41,9 @@ type TakeOptions struct {
 	// Warn receives problems that do not stop the snapshot besides the
 	// capture's own (a local index that had to be rebuilt, for one).
 	Warn func(error)
+	// Lock configures the shared lock the snapshot holds; a nil Lock.Warn
+	// means Warn.
+	Lock LockOptions
 }
 
 // TakeResult is what Snapshot made.
@@ -54,16 +57,28 @@ type TakeResult struct {
 // then an index object naming them and the new streams, then the manifest.
 // A failure or cancellation at any point leaves no manifest, so nothing
 // committed before is affected; what was stored is unreferenced.
+//
+// It holds a shared lock on the repository throughout, and fails with
+// ErrLocked when an exclusive lock is held, or with ErrLockLost (and no
+// manifest) when its lock was lost before the commit.
 func (r *Repo) Snapshot(ctx context.Context, source string, opts TakeOptions) (TakeResult, error) {
+	if opts.Lock.Warn == nil {
+		opts.Lock.Warn = opts.Warn
+	}
+	lock, err := r.LockShared(ctx, opts.Lock)
+	if err != nil {
+		return TakeResult{}, err
+	}
+	defer lock.release(ctx, opts.Warn)
 	var res TakeResult
-	err := r.retryCorrupt(ctx, func() (err error) {
-		res, err = r.snapshot(ctx, source, opts)
+	err = r.retryCorrupt(ctx, func() (err error) {
+		res, err = r.snapshot(ctx, source, opts, lock)
 		return err
 	})
 	return res, err
 }
 
-func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions) (TakeResult, error) {
+func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lock *Lock) (TakeResult, error) {
 	start := time.Now()
 	var res TakeResult
 	abs, err := filepath.Abs(source)
@@ -131,6 +146,9 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions) (T
 		man.Parent = parent.ID
 	}
 	man.Summary = summary(cst, &sink.counts, time.Since(start))
+	if err := lock.Err(); err != nil {
+		return res, err
+	}
 	stored, snapID, err := r.commit(ctx, obj, man)
 	if err != nil {
 		return res, err

@@ -17,7 +17,7 @@ const (
 	exitUsage       = 2   // bad command line: unknown command or flag, wrong arguments
 	exitPartial     = 3   // finished, but some files were skipped (see the warnings)
 	exitNoRepo      = 10  // no repository at the given location
-	exitLocked      = 11  // reserved: the repository is locked by another process
+	exitLocked      = 11  // the repository is locked by another process
 	exitRemote      = 12  // the repository's server refused us or could not be reached
 	exitInterrupted = 130 // interrupted by SIGINT or SIGTERM (128 + SIGINT)
 )
@@ -30,6 +30,8 @@ Exit codes:
   2    usage error (unknown command or flag, wrong arguments)
   3    partial: the command finished but skipped some files (see the warnings)
   10   no repository at the given location (or its S3 bucket is missing)
+  11   the repository is locked by another process (a snapshot, or a prune);
+       a lock left by a process that died becomes stale after 30 minutes
   12   the repository's server refused the credentials or the request, its
        TLS certificate is not trusted, or it could not be reached (after retries)
   130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind`
@@ -85,6 +87,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitPartial
 	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, remote.ErrNoBucket):
 		return exitNoRepo
+	case errors.Is(err, snapshot.ErrLocked):
+		return exitLocked
 	case errors.Is(err, remote.ErrDenied), errors.Is(err, remote.ErrUntrusted), errors.Is(err, remote.ErrUnavailable):
 		return exitRemote
 	}

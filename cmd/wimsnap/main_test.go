@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/snapshot"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -201,6 +203,12 @@ func TestExitCode(t *testing.T) {
 		{"partial", partial(3), false, exitPartial},
 		{"canceled", fmt.Errorf("capture: %w", context.Canceled), false, exitInterrupted},
 		{"signal wins", errors.New("read: file closed"), true, exitInterrupted},
+		{"no repository", fmt.Errorf("open: %w", snapshot.ErrNoRepository), false, exitNoRepo},
+		{"no bucket", fmt.Errorf("get config: %w", remote.ErrNoBucket), false, exitNoRepo},
+		{"locked", fmt.Errorf("snapshot: %w", snapshot.ErrLocked), false, exitLocked},
+		{"denied", fmt.Errorf("put: %w", remote.ErrDenied), false, exitRemote},
+		{"untrusted", fmt.Errorf("get: %w", remote.ErrUntrusted), false, exitRemote},
+		{"unavailable", fmt.Errorf("get: %w", remote.ErrUnavailable), false, exitRemote},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
