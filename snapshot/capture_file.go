@@ -168,37 +168,30 @@ func fileAttributes(st *unix.Stat_t) uint32 {
 // openFile opens the regular file name in dfd for reading, without
 // following a symlink and, when permitted, without updating its atime.
 func (c *capturer) openFile(dfd int, name string) (int, error) {
-	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK
-	for {
-		f := flags
-		if !c.noAtime {
-			f |= unix.O_NOATIME
-		}
-		fd, err := unix.Openat(dfd, name, f, 0)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EPERM && !c.noAtime:
-			c.noAtime = true
-			continue
-		}
-		return fd, err
-	}
+	return c.openQuiet(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK)
 }
 
 // openDir is openDir without updating the directory's atime when
 // permitted, so that reading a tree leaves the atimes it records as they
 // were and the next snapshot of it sees the same metadata.
 func (c *capturer) openDir(dfd int, name string, noFollow bool) (int, error) {
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if noFollow {
+		flags |= unix.O_NOFOLLOW
+	}
+	return c.openQuiet(dfd, name, flags)
+}
+
+// openQuiet opens name in dfd with flags plus O_NOATIME, which only the
+// file's owner (or a privileged process) may use: after the first EPERM it
+// opens without it for the rest of the capture.
+func (c *capturer) openQuiet(dfd int, name string, flags int) (int, error) {
 	for {
-		flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
-		if noFollow {
-			flags |= unix.O_NOFOLLOW
-		}
+		f := flags
 		if !c.noAtime {
-			flags |= unix.O_NOATIME
+			f |= unix.O_NOATIME
 		}
-		fd, err := unix.Openat(dfd, name, flags, 0)
+		fd, err := unix.Openat(dfd, name, f, 0)
 		switch {
 		case err == unix.EINTR:
 			continue

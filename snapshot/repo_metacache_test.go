@@ -18,14 +18,7 @@ func TestMetaCache(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
-	faulty := remotetest.NewFaulty(remote.NewMemory())
-	if _, err := InitRepo(t.Context(), faulty, wim.CompressXPRESS); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenRepo(t.Context(), faulty, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
 	first := snapshotOK(t, r, src, TakeOptions{})
 	cached := r.metaCache().path(mustHash(t, first.Manifest))
 	if _, err := os.Stat(cached); err != nil {
@@ -63,6 +56,21 @@ func TestMetaCache(t *testing.T) {
 	if entries, err = os.ReadDir(r.metaCache().dir); err != nil || len(entries) != metaCacheKeep {
 		t.Errorf("cache holds %d files (%v), want %d", len(entries), err, metaCacheKeep)
 	}
+}
+
+// faultyRepo is a new in-memory repository behind a Faulty store, with
+// its cache in cache.
+func faultyRepo(t *testing.T, cache string) (*Repo, *remotetest.Faulty) {
+	t.Helper()
+	faulty := remotetest.NewFaulty(remote.NewMemory())
+	if _, err := InitRepo(t.Context(), faulty, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRepo(t.Context(), faulty, RepoOptions{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, faulty
 }
 
 func mustHash(t *testing.T, m *Manifest) wim.Hash {

@@ -4,9 +4,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/wimsnap/wimsnap/remote"
-	"github.com/wimsnap/wimsnap/remote/remotetest"
-	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
@@ -18,14 +15,7 @@ func TestTransferDamage(t *testing.T) {
 	src := filepath.Join(tmp, "src")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
 	writeTestFile(t, filepath.Join(src, "big.bin"), wimtest.RandomBytes(7, 3<<20))
-	faulty := remotetest.NewFaulty(remote.NewMemory())
-	if _, err := InitRepo(t.Context(), faulty, wim.CompressXPRESS); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenRepo(t.Context(), faulty, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
 	res := snapshotOK(t, r, src, TakeOptions{})
 	// The metadata is cached locally: the next Gets are file contents.
 	faulty.FlipByte(1)
