@@ -1,0 +1,320 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wimsnap/wimsnap/remote"
+)
+
+// Taking a repository lock: with conditional writes through locks/exclusive
+// (acquireShared, acquireExclusive), without them by list-and-wait
+// (acquireListing); the lock objects as listed and read, their order, and
+// staleness.
+
+// acquireShared takes a shared lock with conditional writes: write the own
+// lock, then look for a fresh locks/exclusive. An exclusive locker lists
+// the locks after taking locks/exclusive, so of the two at least one sees
+// the other. While waiting, the own lock is removed, or an exclusive
+// locker waiting for shared locks to go would wait for it.
+func (l *Lock) acquireShared(ctx context.Context) error {
+	var waited time.Duration
+	for {
+		now, err := l.writeOwn(ctx, true)
+		if err != nil {
+			return err
+		}
+		holder, err := l.freshMarker(ctx, now)
+		if err != nil || holder == nil {
+			return err
+		}
+		if err := l.deleteKey(ctx, l.key); err != nil {
+			return err
+		}
+		if waited, err = l.pause(ctx, waited, holder); err != nil {
+			return err
+		}
+	}
+}
+
+// freshMarker returns locks/exclusive if it is there and not stale. A
+// stale one is left for the next exclusive locker to remove.
+func (l *Lock) freshMarker(ctx context.Context, now time.Time) (*lockEntry, error) {
+	info, err := l.store.Stat(ctx, exclusiveKey)
+	if errors.Is(err, remote.ErrNotFound) || err == nil && l.stale(info.ModTime, now) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: lock: %w", err)
+	}
+	return l.read(ctx, info)
+}
+
+// acquireExclusive takes an exclusive lock with conditional writes: write
+// the own lock, create locks/exclusive (removing a stale one), then wait
+// until no fresh shared lock remains, removing stale locks. Holding
+// locks/exclusive while waiting keeps new shared lockers out.
+func (l *Lock) acquireExclusive(ctx context.Context) error {
+	now, err := l.writeOwn(ctx, true)
+	if err != nil {
+		return err
+	}
+	var waited time.Duration
+	for retries := 0; !l.marker; {
+		holder, err := l.createMarker(ctx, now)
+		switch {
+		case err != nil:
+			return err
+		case holder == nil && retries == 10:
+			return fmt.Errorf("snapshot: lock: %s keeps changing", exclusiveKey)
+		case holder == nil:
+			retries++ // taken, or a stale one removed: try again
+			continue
+		}
+		if waited, err = l.pause(ctx, waited, holder); err != nil {
+			return err
+		}
+		if now, err = l.writeOwn(ctx, false); err != nil {
+			return err
+		}
+	}
+	for {
+		_, others, err := l.scan(ctx, now)
+		if err != nil {
+			return err
+		}
+		holder := oldest(others, func(e *lockEntry) bool { return !e.rec.Exclusive })
+		if holder == nil {
+			break
+		}
+		if waited, err = l.pause(ctx, waited, holder); err != nil {
+			return err
+		}
+		if now, err = l.touch(ctx); err != nil {
+			return err
+		}
+	}
+	// Two lockers that both found a stale locks/exclusive may both have
+	// created one, the later after the earlier's removal: the earlier
+	// finds out here.
+	if ours, holder, err := l.ownsMarker(ctx); err != nil || !ours {
+		l.marker = false
+		if err == nil {
+			err = l.lockedBy(holder, "another process took locks/exclusive meanwhile")
+		}
+		return err
+	}
+	return nil
+}
+
+// createMarker tries to create locks/exclusive. It sets l.marker when it
+// did, returns the holder when a fresh one is there, and removes a stale
+// one (returning nil, nil to try again).
+func (l *Lock) createMarker(ctx context.Context, now time.Time) (*lockEntry, error) {
+	err := l.store.PutIfAbsent(ctx, exclusiveKey, l.encode(true))
+	if err == nil {
+		l.marker = true
+		return nil, nil
+	}
+	if !errors.Is(err, remote.ErrExists) {
+		return nil, fmt.Errorf("snapshot: lock: %w", err)
+	}
+	info, err := l.store.Stat(ctx, exclusiveKey)
+	switch {
+	case errors.Is(err, remote.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("snapshot: lock: %w", err)
+	}
+	e, err := l.read(ctx, info)
+	switch {
+	case err != nil || e == nil:
+		return nil, err
+	case e.rec.Lock == l.key: // our own write, sent again by a retrying store
+		l.marker = true
+		return nil, nil
+	case l.stale(info.ModTime, now):
+		l.removeStale(ctx, exclusiveKey)
+		return nil, nil
+	}
+	return e, nil
+}
+
+// acquireListing takes a lock without conditional writes (list-and-wait):
+// write the own lock, wait Settle for concurrent writers to show, list the
+// locks and remove stale ones. Shared locks never conflict with each other;
+// of conflicting fresh locks the oldest (by the store's time of its first
+// write, ties broken by the smaller key) wins and the others give way, so
+// every locker that lists all of them decides alike. A locker that waits
+// keeps its lock, and its place in that order.
+func (l *Lock) acquireListing(ctx context.Context) error {
+	now, err := l.writeOwn(ctx, true)
+	if err != nil {
+		return err
+	}
+	if err := l.opts.Sleep(ctx, l.opts.Settle); err != nil {
+		return err
+	}
+	var waited time.Duration
+	for first := true; ; first = false {
+		own, others, err := l.scan(ctx, now)
+		if err != nil {
+			return err
+		}
+		if own == nil {
+			return fmt.Errorf("snapshot: lock: %s is not listed %v after it was written", l.key, l.opts.Settle)
+		}
+		if first {
+			// The time others see in the list, which may be finer than
+			// Stat's (S3), orders this lock from now on.
+			l.rec.Acquired = own.mod
+		}
+		own.rec.Acquired = l.rec.Acquired
+		holder := oldest(others, func(e *lockEntry) bool {
+			return (l.rec.Exclusive || e.rec.Exclusive) && e.before(own)
+		})
+		if holder == nil {
+			return nil
+		}
+		if waited, err = l.pause(ctx, waited, holder); err != nil {
+			return err
+		}
+		if now, err = l.writeOwn(ctx, false); err != nil {
+			return err
+		}
+	}
+}
+
+// pause waits before the next attempt, or returns a *LockedError naming
+// holder once Wait is used up. Waiting is counted in the durations asked
+// of Sleep, so an injected Sleep decides it.
+func (l *Lock) pause(ctx context.Context, waited time.Duration, holder *lockEntry) (time.Duration, error) {
+	if waited >= l.opts.Wait {
+		return waited, l.lockedBy(holder, "")
+	}
+	d := min(lockPoll, l.opts.Wait-waited)
+	if err := l.opts.Sleep(ctx, d); err != nil {
+		return waited, err
+	}
+	return waited + d, nil
+}
+
+func (l *Lock) lockedBy(holder *lockEntry, why string) error {
+	if holder == nil {
+		return fmt.Errorf("%w: %s", ErrLocked, why)
+	}
+	return &LockedError{Holder: holder.info(), StaleAfter: l.opts.StaleAfter}
+}
+
+// lockEntry is a lock object as listed and read.
+type lockEntry struct {
+	key string
+	mod time.Time // the store's time of its last write
+	rec lockRecord
+	bad bool // unreadable: taken for an exclusive lock until it is stale
+}
+
+// since is the store's time of the lock's first write.
+func (e *lockEntry) since() time.Time {
+	if !e.rec.Acquired.IsZero() && e.rec.Acquired.Before(e.mod) {
+		return e.rec.Acquired
+	}
+	return e.mod
+}
+
+// before orders locks by the time of their first write, then by key.
+func (e *lockEntry) before(o *lockEntry) bool {
+	a, b := e.since(), o.since()
+	if !a.Equal(b) {
+		return a.Before(b)
+	}
+	return e.key < o.key
+}
+
+func (e *lockEntry) info() LockInfo {
+	i := LockInfo{Key: e.key, Exclusive: e.rec.Exclusive, Since: e.since(), ModTime: e.mod}
+	if !e.bad {
+		i.Host, i.PID, i.User = e.rec.Host, e.rec.PID, e.rec.User
+	}
+	return i
+}
+
+// oldest returns the oldest of the entries that match, or nil.
+func oldest(es []lockEntry, match func(*lockEntry) bool) *lockEntry {
+	var o *lockEntry
+	for i := range es {
+		if match(&es[i]) && (o == nil || es[i].before(o)) {
+			o = &es[i]
+		}
+	}
+	return o
+}
+
+// scan lists the lock objects, removes the stale ones other than l's and
+// reads the rest. own is l's lock as listed, nil when it is not. Keys that
+// are not locks/<id> (locks/exclusive, init's probes) are passed over.
+func (l *Lock) scan(ctx context.Context, now time.Time) (own *lockEntry, others []lockEntry, err error) {
+	var infos []remote.Info
+	err = l.store.List(ctx, lockPrefix, func(i remote.Info) error {
+		infos = append(infos, i)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("snapshot: listing locks: %w", err)
+	}
+	for _, i := range infos {
+		switch {
+		case !validID(strings.TrimPrefix(i.Key, lockPrefix)):
+		case i.Key == l.key:
+			own = &lockEntry{key: i.Key, mod: i.ModTime, rec: l.rec}
+		case l.stale(i.ModTime, now):
+			l.removeStale(ctx, i.Key)
+		default:
+			e, err := l.read(ctx, i)
+			if err != nil {
+				return nil, nil, err
+			}
+			if e != nil {
+				others = append(others, *e)
+			}
+		}
+	}
+	return own, others, nil
+}
+
+// read reads the lock object i; nil, nil when it is gone.
+func (l *Lock) read(ctx context.Context, i remote.Info) (*lockEntry, error) {
+	b, err := remote.ReadAll(ctx, l.store, i.Key, maxLockLen)
+	if errors.Is(err, remote.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: reading lock: %w", err)
+	}
+	e := &lockEntry{key: i.Key, mod: i.ModTime}
+	if json.Unmarshal(b, &e.rec) != nil {
+		e.rec, e.bad = lockRecord{Exclusive: true}, true
+	}
+	return e, nil
+}
+
+func (l *Lock) stale(mod, now time.Time) bool { return mod.Before(now.Add(-l.opts.StaleAfter)) }
+
+// removeStale deletes a stale lock; a failure only leaves it for later.
+func (l *Lock) removeStale(ctx context.Context, key string) {
+	if err := l.deleteKey(ctx, key); err != nil {
+		l.opts.Warn(fmt.Errorf("removing a stale lock: %w", err))
+	}
+}
+
+// deleteKey deletes key; one already gone is fine.
+func (l *Lock) deleteKey(ctx context.Context, key string) error {
+	if err := l.store.Delete(ctx, key); err != nil && !errors.Is(err, remote.ErrNotFound) {
+		return fmt.Errorf("snapshot: lock: %w", err)
+	}
+	return nil
+}
