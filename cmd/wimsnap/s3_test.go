@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/remote"
+)
+
+func TestS3Credentials(t *testing.T) {
+	home := t.TempDir()
+	credFile := filepath.Join(home, ".aws", "credentials")
+	if err := os.MkdirAll(filepath.Dir(credFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ini := "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = filesecret\n\n" +
+		"[lab]\naws_access_key_id = LABKEY\naws_secret_access_key = labsecret\naws_session_token = labtoken\n"
+	if err := os.WriteFile(credFile, []byte(ini), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(home, "other")
+	if err := os.WriteFile(other, []byte("[default]\naws_access_key_id = OTHERKEY\naws_secret_access_key = othersecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name               string
+		env                map[string]string
+		key, secret, token string
+		wantErr            string
+	}{
+		{"aws variables first", map[string]string{"HOME": home, envAWSKey: "ENVKEY", envAWSSecret: "envsecret", envAWSToken: "envtoken",
+			envCaptureAccount: "OSDKEY", envCapturePassword: "osdsecret"}, "ENVKEY", "envsecret", "envtoken", ""},
+		{"configmgr account", map[string]string{"HOME": home, envCaptureAccount: "OSDKEY", envCapturePassword: "osdsecret"},
+			"OSDKEY", "osdsecret", "", ""},
+		{"default profile", map[string]string{"HOME": home}, "FILEKEY", "filesecret", "", ""},
+		{"named profile", map[string]string{"HOME": home, envAWSProfile: "lab"}, "LABKEY", "labsecret", "labtoken", ""},
+		{"other file", map[string]string{"HOME": home, envAWSCredFile: other}, "OTHERKEY", "othersecret", "", ""},
+		{"unknown profile", map[string]string{"HOME": home, envAWSProfile: "nope"}, "", "", "", `profile "nope"`},
+		{"no file", map[string]string{"HOME": t.TempDir()}, "", "", "", "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _, _ := testApp(tt.env)
+			var cfg remote.S3Config
+			err := a.s3Credentials(&cfg)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, remote.ErrDenied) {
+					t.Fatalf("error %v, want one containing %q and wrapping ErrDenied", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "secret") && !strings.Contains(err.Error(), "SECRET_ACCESS_KEY") {
+					t.Errorf("error mentions a secret: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.AccessKey != tt.key || string(cfg.SecretKey) != tt.secret || string(cfg.SessionToken) != tt.token {
+				t.Errorf("got %s/%s/%s, want %s/%s/%s", cfg.AccessKey, string(cfg.SecretKey), string(cfg.SessionToken),
+					tt.key, tt.secret, tt.token)
+			}
+			if s := fmt.Sprintf("%v %+v", cfg, cfg); strings.Contains(s, tt.secret) {
+				t.Errorf("printing the config shows the secret: %s", s)
+			}
+		})
+	}
+}
+
+// TestS3Flags: bad limits and URLs are usage errors, before any request.
+func TestS3Flags(t *testing.T) {
+	env := map[string]string{envAWSKey: "k", envAWSSecret: "s", envRepository: "s3:http://127.0.0.1:1/bucket"}
+	for _, args := range [][]string{
+		{"snapshots", "--connections=0"},
+		{"snapshots", "--limit-upload=-1"},
+		{"snapshots", "--repo=s3:http://127.0.0.1:1/Bad_Bucket"},
+		{"snapshots", "--repo=s3:http://user:pw@127.0.0.1:1/bucket"},
+	} {
+		a, _, errb := testApp(env)
+		if code := a.run(t.Context(), args); code != exitUsage {
+			t.Errorf("wimsnap %v: exit %d, want %d (%s)", args, code, exitUsage, errb)
+		}
+		if strings.Contains(errb.String(), "pw@") {
+			t.Errorf("wimsnap %v: the error repeats the URL's password: %s", args, errb)
+		}
+	}
+	a, _, errb := testApp(map[string]string{envAWSKey: "k", envAWSSecret: "s", envS3Timeout: "soon"})
+	if code := a.run(t.Context(), []string{"snapshots", "--repo=s3:http://127.0.0.1:1/bucket"}); code != exitUsage {
+		t.Errorf("a bad %s: exit %d (%s)", envS3Timeout, code, errb)
+	}
+}
