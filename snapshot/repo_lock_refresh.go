@@ -28,6 +28,15 @@ func (l *Lock) encode(marker bool) []byte {
 // writeOwn writes l's lock, first creating it, and returns its ModTime:
 // the store's "now".
 func (l *Lock) writeOwn(ctx context.Context, first bool) (time.Time, error) {
+	if !first && l.rec.Acquired.IsZero() {
+		// Created by createOwn, which did not ask: the first write's
+		// ModTime is still there to read, until this write replaces it.
+		info, err := l.store.Stat(ctx, l.key)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("snapshot: lock: %w", err)
+		}
+		l.rec.Acquired = info.ModTime
+	}
 	l.lastWrite = time.Now()
 	var err error
 	if first {
@@ -46,6 +55,28 @@ func (l *Lock) writeOwn(ctx context.Context, first bool) (time.Time, error) {
 	}
 	if first {
 		l.rec.Acquired = info.ModTime
+	}
+	return info.ModTime, nil
+}
+
+// createOwn creates l's lock like writeOwn, without asking the store for
+// its ModTime: a shared locker needs the store's time only when it finds
+// locks/exclusive, and that saves a request per snapshot.
+func (l *Lock) createOwn(ctx context.Context) error {
+	l.lastWrite = time.Now()
+	l.rec.Acquired = time.Time{}
+	if err := l.create(ctx); err != nil {
+		return fmt.Errorf("snapshot: writing lock: %w", err)
+	}
+	return nil
+}
+
+// storeNow is the ModTime of l's lock, the store's "now" shortly after its
+// last write.
+func (l *Lock) storeNow(ctx context.Context) (time.Time, error) {
+	info, err := l.store.Stat(ctx, l.key)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("snapshot: lock: %w", err)
 	}
 	return info.ModTime, nil
 }

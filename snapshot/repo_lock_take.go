@@ -24,11 +24,10 @@ import (
 func (l *Lock) acquireShared(ctx context.Context) error {
 	var waited time.Duration
 	for {
-		now, err := l.writeOwn(ctx, true)
-		if err != nil {
+		if err := l.createOwn(ctx); err != nil {
 			return err
 		}
-		holder, err := l.freshMarker(ctx, now)
+		holder, err := l.freshMarker(ctx, l.storeNow)
 		if err != nil || holder == nil {
 			return err
 		}
@@ -41,15 +40,23 @@ func (l *Lock) acquireShared(ctx context.Context) error {
 	}
 }
 
-// freshMarker returns locks/exclusive if it is there and not stale. A
+// freshMarker returns locks/exclusive if it is there and not stale by the
+// store's time, which storeNow gives (asked only when there is a marker). A
 // stale one is left for the next exclusive locker to remove.
-func (l *Lock) freshMarker(ctx context.Context, now time.Time) (*lockEntry, error) {
+func (l *Lock) freshMarker(ctx context.Context, storeNow func(context.Context) (time.Time, error)) (*lockEntry, error) {
 	info, err := l.store.Stat(ctx, exclusiveKey)
-	if errors.Is(err, remote.ErrNotFound) || err == nil && l.stale(info.ModTime, now) {
+	if errors.Is(err, remote.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: lock: %w", err)
+	}
+	now, err := storeNow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if l.stale(info.ModTime, now) {
+		return nil, nil
 	}
 	return l.read(ctx, info)
 }
