@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -368,7 +369,7 @@ func TestInterrupt(t *testing.T) {
 	if err := os.Mkdir(filepath.Dir(out), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if code, stderr := runInterrupted(t, bin, "capture", src, out); code != exitInterrupted {
+	if code, stderr := runInterrupted(t, bin, filepath.Dir(out), "capture", src, out); code != exitInterrupted {
 		t.Errorf("exit %d, want %d; stderr %q", code, exitInterrupted, stderr)
 	}
 	if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 0 {
@@ -376,10 +377,11 @@ func TestInterrupt(t *testing.T) {
 	}
 }
 
-// runInterrupted runs the binary with args, sends it SIGINT after a second
-// and returns its exit code and stderr; it fails the test if the process
-// has not stopped 30 s later.
-func runInterrupted(t *testing.T, bin string, args ...string) (code int, stderr string) {
+// runInterrupted runs the binary with args, sends it SIGINT once it has a
+// file under dir open (so it is past its signal set-up and at work, however
+// slowly a loaded machine starts it), and returns its exit code and stderr;
+// it fails the test if the process has not stopped 30 s later.
+func runInterrupted(t *testing.T, bin, dir string, args ...string) (code int, stderr string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	var errb bytes.Buffer
@@ -387,7 +389,7 @@ func runInterrupted(t *testing.T, bin string, args ...string) (code int, stderr 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	waitOpenUnder(t, cmd.Process.Pid, dir)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatalf("SIGINT: %v", err)
 	}
@@ -406,4 +408,20 @@ func runInterrupted(t *testing.T, bin string, args ...string) (code int, stderr 
 		t.Fatalf("%s did not stop within 30 s of SIGINT", args[0])
 	}
 	return cmd.ProcessState.ExitCode(), errb.String()
+}
+
+// waitOpenUnder waits until process pid has a file below dir open, for at
+// most a minute.
+func waitOpenUnder(t *testing.T, pid int, dir string) {
+	t.Helper()
+	fds := fmt.Sprintf("/proc/%d/fd", pid)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		entries, _ := os.ReadDir(fds)
+		for _, e := range entries {
+			if target, err := os.Readlink(filepath.Join(fds, e.Name())); err == nil && strings.HasPrefix(target, dir+"/") {
+				return
+			}
+		}
+	}
+	t.Fatalf("process %d opened nothing under %s within a minute", pid, dir)
 }

@@ -76,7 +76,7 @@ func TestOptimizeInterrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, stderr := runInterrupted(t, bin, "optimize", wimfile, "--compress=lzx"); code != exitInterrupted {
+	if code, stderr := runInterrupted(t, bin, dir, "optimize", wimfile, "--compress=lzx"); code != exitInterrupted {
 		t.Errorf("exit %d, want %d; stderr %q", code, exitInterrupted, stderr)
 	}
 	if after, err := os.ReadFile(wimfile); err != nil || !bytes.Equal(after, before) {
