@@ -33,6 +33,9 @@ type chunkTask struct {
 	dst     *index.ID // where the chunk's id goes in its stream's recipe
 	stored  []byte    // out or in: what the pack gets
 	codec   uint8
+	group   *streamGroup // the big stream it belongs to, or nil (repo_sink_own.go)
+	index   int          // its position in that stream
+	skip    bool         // a big stream's chunk that is not new: only accounted for
 }
 
 // sinkCounts are the repository-side counts of a snapshot.
@@ -124,9 +127,14 @@ func (s *repoSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
 	s.nextBase = wim.Hash{}
 	n := (size + RepoChunkSize - 1) / RepoChunkSize
 	ids := make([]index.ID, n)
+	var group *streamGroup
+	if size >= bigStream {
+		group = &streamGroup{chunks: int(n)}
+	}
 	s.sum.Reset()
 	for i := range ids {
 		t := s.pool.Get().(*chunkTask)
+		t.group, t.index = group, i
 		t.in = t.in[:min(RepoChunkSize, size-int64(i)*RepoChunkSize)]
 		if _, err := io.ReadFull(r, t.in); err != nil {
 			s.pool.Put(t)
@@ -166,6 +174,11 @@ func (s *repoSink) worker(enc chunkEncoder) {
 		id := index.ID(sha256.Sum256(t.in))
 		*t.dst = id
 		if !s.claim(id) {
+			if t.group != nil {
+				t.skip = true
+				s.toPack <- t // its segment counts it
+				continue
+			}
 			s.pool.Put(t)
 			continue
 		}
@@ -203,19 +216,21 @@ func (s *repoSink) claim(id index.ID) bool {
 func (s *repoSink) packer() {
 	defer close(s.packerDone)
 	p := s.newPack()
+	segs := map[segKey]*segment{}
 	for t := range s.toPack {
-		p.add(*t.dst, t.stored, len(t.in), t.codec)
-		s.counts.newChunks.Add(1)
-		s.counts.newRaw.Add(int64(len(t.in)))
-		s.counts.newStored.Add(int64(len(t.stored)))
-		s.pool.Put(t)
+		if t.group != nil {
+			s.addOwn(segs, t)
+			continue
+		}
+		s.packTask(p, t)
 		if len(p.buf) >= packTarget {
-			s.upload(p)
+			s.upload(p, false)
 			p = s.newPack()
 		}
 	}
+	s.flushOwn(segs)
 	if len(p.entries) > 0 {
-		s.upload(p)
+		s.upload(p, false)
 	}
 }
 
@@ -231,16 +246,20 @@ func (s *repoSink) newPack() *packBuilder {
 }
 
 // upload finishes p and stores it in the background, at most maxUploads
-// at once.
-func (s *repoSink) upload(p *packBuilder) {
+// at once. An own pack (of one big stream) that the store has already is
+// not sent again.
+func (s *repoSink) upload(p *packBuilder, own bool) {
 	buf, id := p.finish(s.r.zstd)
 	s.uploadSem <- struct{}{}
 	s.uploads.Add(1)
-	s.counts.packs.Add(1)
 	go func() {
 		defer s.uploads.Done()
 		defer func() { <-s.uploadSem }()
-		err := putBytes(s.ctx, s.r.store, packKey(id), buf)
+		var err error
+		if !own || !s.ownPackExists(id) {
+			s.counts.packs.Add(1)
+			err = putBytes(s.ctx, s.r.store, packKey(id), buf)
+		}
 		select {
 		case s.free <- buf[:0]:
 		default:

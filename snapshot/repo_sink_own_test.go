@@ -1,0 +1,93 @@
+package snapshot
+
+import (
+	"crypto/sha256"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// TestOwnPacksDeduplicateHosts: two machines that snapshot the same new
+// big file at the same time, each unaware of the other, store it once:
+// its packs are byte-identical and share their keys.
+func TestOwnPacksDeduplicateHosts(t *testing.T) {
+	tmp := t.TempDir()
+	store := remote.NewMemory()
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	big := wimtest.RandomBytes(11, 20<<20+12345) // two segments and a bit
+	var repos [2]*Repo
+	var srcs [2]string
+	for i := range repos {
+		r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache", string(rune('a'+i)))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		repos[i] = r
+		srcs[i] = filepath.Join(tmp, "src", string(rune('a'+i)))
+		wimtest.MakeTree(t, srcs[i], wimtest.TreeOptions{})
+		writeTestFile(t, filepath.Join(srcs[i], "big.bin"), big)
+		writeTestFile(t, filepath.Join(srcs[i], "own.bin"), wimtest.RandomBytes(uint64(20+i), 1<<20))
+	}
+	// Both sync before either stores anything: neither knows the other's
+	// chunks, as when two machines start together.
+	var wg sync.WaitGroup
+	results := make([]TakeResult, 2)
+	errs := make([]error, 2)
+	start := make(chan struct{})
+	for i := range repos {
+		if _, err := repos[i].Sync(t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			results[i], errs[i] = repos[i].Snapshot(t.Context(), srcs[i], TakeOptions{Host: string(rune('a' + i))})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every chunk of big.bin is in exactly one pack.
+	copies := map[index.ID]int{}
+	if err := store.List(t.Context(), packPrefix, func(info remote.Info) error {
+		data, err := remote.ReadAll(t.Context(), store, info.Key, maxPack)
+		if err != nil {
+			return err
+		}
+		entries, err := parsePackBytes(repos[0].zstd, data)
+		for _, e := range entries {
+			copies[e.id]++
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for off := 0; off < len(big); off += RepoChunkSize {
+		id := index.ID(sha256.Sum256(big[off:min(off+RepoChunkSize, len(big))]))
+		if copies[id] != 1 {
+			t.Fatalf("chunk at %d of the big file is stored %d times", off, copies[id])
+		}
+	}
+	for i, r := range repos {
+		if cr, err := r.Check(t.Context(), CheckOptions{ReadData: true}); err != nil || len(cr.Problems) != 0 {
+			t.Fatalf("check: %v %q", err, cr.Problems)
+		}
+		out := filepath.Join(tmp, "out", string(rune('a'+i)))
+		if _, err := r.Restore(t.Context(), results[i].Manifest, out, RestoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		wimtest.CompareTrees(t, srcs[i], out, wimtest.CompareOptions{})
+	}
+}
