@@ -224,13 +224,13 @@ func (s *repoSink) packer() {
 		}
 		s.packTask(p, t)
 		if len(p.buf) >= packTarget {
-			s.upload(p, false)
+			s.upload(p)
 			p = s.newPack()
 		}
 	}
 	s.flushOwn(segs)
 	if len(p.entries) > 0 {
-		s.upload(p, false)
+		s.upload(p)
 	}
 }
 
@@ -246,20 +246,16 @@ func (s *repoSink) newPack() *packBuilder {
 }
 
 // upload finishes p and stores it in the background, at most maxUploads
-// at once. An own pack (of one big stream) that the store has already is
-// not sent again.
-func (s *repoSink) upload(p *packBuilder, own bool) {
+// at once.
+func (s *repoSink) upload(p *packBuilder) {
 	buf, id := p.finish(s.r.zstd)
 	s.uploadSem <- struct{}{}
 	s.uploads.Add(1)
 	go func() {
 		defer s.uploads.Done()
 		defer func() { <-s.uploadSem }()
-		var err error
-		if !own || !s.ownPackExists(id) {
-			s.counts.packs.Add(1)
-			err = putBytes(s.ctx, s.r.store, packKey(id), buf)
-		}
+		s.counts.packs.Add(1)
+		err := putBytes(s.ctx, s.r.store, packKey(id), buf)
 		select {
 		case s.free <- buf[:0]:
 		default:

@@ -1,26 +1,26 @@
 package snapshot
 
-import "github.com/wimsnap/wimsnap/index"
-
 // Big streams get packs of their own, so that hosts storing the same new
 // file at the same time store it once.
 //
-// The new chunks of a stream of at least bigStream bytes do not join the
+// The new chunks of a stream of at least bigStream bytes (16 MiB: smaller
+// ones would multiply the packs, and the requests) do not join the
 // shared pack. They are cut at fixed chunk positions of the stream, every
 // segmentChunks chunks, and each segment's new chunks, in stream order,
 // make one pack. The pack's bytes then depend only on the stream and on
 // which of its chunks the repository already had: two machines that back
 // up the same new file build byte-identical packs, whose id (the SHA-256
-// of the bytes) and so key are the same. Such a pack is uploaded only when
-// its key is missing (a Stat first); when two machines upload it at once,
-// both write the same bytes. Their index objects both name it, which
-// readers take as they take any chunk listed twice.
+// of the bytes) and so key are the same: when two machines upload it at
+// once, both write the same bytes. Their index objects both name it, which
+// readers take as they take any chunk listed twice. (A Stat before each
+// upload would spare the second upload only in that race, at a request
+// per pack always.)
 //
 // Chunks reach the packer out of order (several workers compress them),
 // so a segment keeps the early arrivals until the chunks before them are
 // in. The window is the workers' queue, a few dozen chunks.
 const (
-	bigStream     = 8 << 20
+	bigStream     = 16 << 20
 	segmentChunks = packTarget / RepoChunkSize
 )
 
@@ -94,7 +94,7 @@ func (s *repoSink) closeOwn(p *packBuilder) {
 		}
 		return
 	}
-	s.upload(p, true)
+	s.upload(p)
 }
 
 // packTask appends t's chunk to p unless it is a skip, counts it, and
@@ -108,11 +108,4 @@ func (s *repoSink) packTask(p *packBuilder, t *chunkTask) {
 	}
 	t.group, t.skip = nil, false
 	s.pool.Put(t)
-}
-
-// ownPackExists reports whether the pack id is stored already (by another
-// machine that packed the same stream).
-func (s *repoSink) ownPackExists(id index.ID) bool {
-	_, err := s.r.store.Stat(s.ctx, packKey(id))
-	return err == nil
 }

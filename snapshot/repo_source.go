@@ -19,14 +19,15 @@ const maxRun = 4 << 20
 // repoSource reads streams back from a repository through the local index.
 // OpenStream may be called from several goroutines at once.
 type repoSource struct {
-	ctx  context.Context
-	r    *Repo
-	db   *index.DB
-	decs *decoders
+	ctx   context.Context
+	r     *Repo
+	db    *index.DB
+	decs  *decoders
+	packs *packCache
 }
 
 func (r *Repo) newSource(ctx context.Context, db *index.DB) *repoSource {
-	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}}
+	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: newPackCache(ctx, r.store)}
 }
 
 // OpenStream returns a reader of stream h that checks its SHA-1 at the end.
@@ -100,6 +101,7 @@ func (rs *repoStream) advance() error {
 	}
 	cur, err := rs.src.decs.expandChunk(rs.cur, stored, int(l.Raw), l.Codec)
 	if err != nil {
+		rs.src.packs.drop(rs.used)
 		return fmt.Errorf("stream %x chunk %d (pack %s): %w", rs.hash, rs.next-len(rs.locs)+rs.ri-1,
 			hex.EncodeToString(l.Pack[:4]), err)
 	}
@@ -118,6 +120,7 @@ func (rs *repoStream) end() error {
 	var h wim.Hash
 	rs.sum.Sum(h[:0])
 	if rs.done != rs.rec.Size || h != rs.hash {
+		rs.src.packs.drop(rs.used) // read afresh if the stream is read again
 		return fmt.Errorf("%w: stream %x: contents do not match its SHA-1", ErrRepoFormat, rs.hash)
 	}
 	return io.EOF
@@ -135,7 +138,8 @@ type chunkCursor struct {
 	next   int    // index of the next chunk to fetch
 	run    []byte // stored bytes of the fetched run
 	locs   []index.Location
-	ri     int // next chunk of the run
+	ri     int      // next chunk of the run
+	used   []winKey // the pack windows read through
 }
 
 // nextStored returns the next chunk's stored bytes (valid until the next
@@ -180,15 +184,24 @@ func (c *chunkCursor) fetch() error {
 		c.next++
 	}
 	first := c.locs[0]
+	if cap(c.run) < int(size) {
+		c.run = make([]byte, size)
+	}
+	c.run = c.run[:size]
+	if size < packWindow/2 {
+		// A short run, most likely a small file beside others: through
+		// the window cache.
+		var err error
+		if c.used, err = c.src.packs.readAt(c.run, first.Pack, int64(first.Offset), c.used); err != nil {
+			return fmt.Errorf("snapshot: stream %x: %w", c.hash, err)
+		}
+		return nil
+	}
 	rc, err := c.src.r.store.Get(c.src.ctx, packKey(first.Pack), int64(first.Offset), int64(size))
 	if err != nil {
 		return fmt.Errorf("snapshot: stream %x: %w", c.hash, err)
 	}
 	defer closeRead(rc)
-	if cap(c.run) < int(size) {
-		c.run = make([]byte, size)
-	}
-	c.run = c.run[:size]
 	if _, err := io.ReadFull(rc, c.run); err != nil {
 		return fmt.Errorf("snapshot: stream %x: reading pack %x: %w", c.hash, first.Pack[:4], err)
 	}

@@ -102,7 +102,7 @@ func TestS3ThreeHosts(t *testing.T) {
 	baseSnap := base.snapshot(t, baseSrc, "--host=base")
 	before := repoStats(t, base)
 
-	const sharedSize, ownSize, chunk = 8 << 20, 4 << 20, 32768
+	const sharedSize, ownSize, chunk = 16 << 20, 4 << 20, 32768
 	shared := randomBytes(4000, sharedSize)
 	hosts := []string{"h1", "h2", "h3"}
 	envs := make([]*repoEnv, len(hosts))

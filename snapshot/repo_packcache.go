@@ -1,0 +1,166 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+)
+
+// Restoring many small files would cost a ranged read per file; over S3
+// that is a request per file, and the server's work per request dominates.
+// Files are packed in the order a capture walks them and restored in about
+// the same order, so neighbouring files' chunks lie side by side in a pack.
+// packCache reads packs in windows of packWindow bytes and keeps the last
+// few, so that a run of small files costs one read per window.
+const (
+	packWindow  = 8 << 20
+	packWindows = 6 // windows kept: at most ~48 MiB
+)
+
+// packCache is a small LRU cache of pack windows, safe for concurrent use;
+// concurrent readers of one window wait for the one read of it.
+type packCache struct {
+	ctx   context.Context //nolint:containedctx // the restore's context, for the reads it makes on callers' behalf
+	store remote.Store
+
+	mu    sync.Mutex
+	sizes map[index.ID]int64
+	wins  map[winKey]*packWin
+	lru   []winKey // least recently used first
+}
+
+// winKey names window n of a pack: bytes [n*packWindow, (n+1)*packWindow).
+type winKey struct {
+	pack index.ID
+	n    int64
+}
+
+// packWin is one window, ready once its read is done.
+type packWin struct {
+	ready chan struct{}
+	data  []byte
+	err   error
+}
+
+func newPackCache(ctx context.Context, store remote.Store) *packCache {
+	return &packCache{ctx: ctx, store: store, sizes: map[index.ID]int64{}, wins: map[winKey]*packWin{}}
+}
+
+// readAt fills dst with the pack's bytes at off, from cached windows,
+// reading the ones it lacks, and returns the windows it used.
+func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) ([]winKey, error) {
+	for len(dst) > 0 {
+		k := winKey{pack, off / packWindow}
+		used = append(used, k)
+		data, err := c.window(k)
+		if err != nil {
+			return used, err
+		}
+		start := off - k.n*packWindow
+		if start >= int64(len(data)) {
+			return used, fmt.Errorf("%w: pack %x: offset %d past its end", ErrRepoFormat, pack[:4], off)
+		}
+		n := copy(dst, data[start:])
+		dst, off = dst[n:], off+int64(n)
+	}
+	return used, nil
+}
+
+// window returns the bytes of window k.
+func (c *packCache) window(k winKey) ([]byte, error) {
+	c.mu.Lock()
+	w, ok := c.wins[k]
+	if ok {
+		c.touch(k)
+		c.mu.Unlock()
+		<-w.ready
+		return w.data, w.err
+	}
+	w = &packWin{ready: make(chan struct{})}
+	c.wins[k] = w
+	c.lru = append(c.lru, k)
+	c.evict()
+	c.mu.Unlock()
+
+	w.data, w.err = c.fetch(k)
+	close(w.ready)
+	if w.err != nil {
+		c.drop([]winKey{k})
+	}
+	return w.data, w.err
+}
+
+// touch makes k the most recently used window. c.mu is held.
+func (c *packCache) touch(k winKey) {
+	if i := slices.Index(c.lru, k); i >= 0 {
+		c.lru = append(slices.Delete(c.lru, i, i+1), k)
+	}
+}
+
+// evict forgets the least recently used windows beyond packWindows;
+// readers that hold one keep their bytes. c.mu is held.
+func (c *packCache) evict() {
+	for len(c.lru) > packWindows {
+		delete(c.wins, c.lru[0])
+		c.lru = c.lru[1:]
+	}
+}
+
+// drop forgets windows, after their bytes failed a check: the next read
+// fetches them again (the damage may have been in transfer).
+func (c *packCache) drop(keys []winKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		if _, ok := c.wins[k]; ok {
+			delete(c.wins, k)
+			c.lru = slices.DeleteFunc(c.lru, func(x winKey) bool { return x == k })
+		}
+	}
+}
+
+// fetch reads window k from the store.
+func (c *packCache) fetch(k winKey) ([]byte, error) {
+	size, err := c.size(k.pack)
+	if err != nil {
+		return nil, err
+	}
+	start := k.n * packWindow
+	if start >= size {
+		return nil, fmt.Errorf("%w: pack %x: offset %d past its end", ErrRepoFormat, k.pack[:4], start)
+	}
+	end := min(start+packWindow, size)
+	rc, err := c.store.Get(c.ctx, packKey(k.pack), start, end-start)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
+	}
+	defer closeRead(rc)
+	data := make([]byte, end-start)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		return nil, fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
+	}
+	return data, nil
+}
+
+// size returns the pack's size, asking the store once per pack.
+func (c *packCache) size(pack index.ID) (int64, error) {
+	c.mu.Lock()
+	n, ok := c.sizes[pack]
+	c.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	info, err := c.store.Stat(c.ctx, packKey(pack))
+	if err != nil {
+		return 0, fmt.Errorf("snapshot: pack %x: %w", pack[:4], err)
+	}
+	c.mu.Lock()
+	c.sizes[pack] = info.Size
+	c.mu.Unlock()
+	return info.Size, nil
+}
