@@ -23,6 +23,19 @@
 #             image 3, the same tree
 #   rollback  wimsnap restore --delete into its restored tree after ~1% of its files changed
 #   export    wimsnap export of the latest snapshot into a WIM, which wimlib-imagex verify checks
+# S3 group, against one MinIO server ($TOOLS/minio, made by make deps) started for the run on a
+# free port of 127.0.0.1 with random credentials and its data in the work directory, and
+# stopped on exit; wimsnap and restic each get a bucket ("wimsnap", "restic", made by their
+# init) and a fresh repository under it every round, a fresh wimsnap index and restic cache:
+#   snapshot  wimsnap snapshot --json (fresh repo)  vs  restic backup (fresh repo)
+#   resnap    the unchanged tree again (restic finds its parent itself)
+#   restore   the latest snapshot into a new directory (both checked against the tree)
+#   check     wimsnap check --read-data of its repository, once (second round); a failure
+#             fails the run
+#   Each step's S3 requests are the difference of MinIO's request counters (its metrics v3
+#   endpoint /minio/metrics/v3/api/requests, which is not cached, unlike v2's 10 s) before
+#   and after the step, by API name and by kind; wimsnap's own count ("requests" in --json)
+#   is shown beside them as a cross-check.
 # Page caches cannot be dropped reliably, so every group of runs is done twice and the
 # second (warm) round is kept.
 #
@@ -33,8 +46,10 @@
 #   BENCH_MIRROR   Debian mirror URL and BENCH_SUITE its suite (default: read from /etc/apt)
 #   BENCH_TMPDIR   where WIMs, repositories and applied trees go (default $TMPDIR or /tmp)
 #   BENCH_GROUPS   which groups of operations to run: "xpress" (capture, apply, update and
-#                  restic), "repo" (repository snapshots against restic and wimlib) and
-#                  "codecs" (LZX and LZMS); default all three
+#                  restic), "repo" (repository snapshots against restic and wimlib),
+#                  "codecs" (LZX and LZMS) and "s3" (snapshots to and restores from a local
+#                  MinIO server, against restic); default all four
+#   BENCH_S3_CONNECTIONS  --connections for wimsnap's S3 commands (default: wimsnap's own)
 #   BENCH_CODEC_TREES  the trees the codecs group runs on (default "$BENCH_ROOT": LZX and LZMS
 #                  captures of /usr take the better part of an hour on two cores)
 #   WIMSNAP        wimsnap binary to measure (default: build bin/wimsnap)
@@ -50,7 +65,7 @@ TOOLS=${TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/wimsnap/tools}
 BENCH_ROOT=${BENCH_ROOT:-$(dirname "$TOOLS")/bench-root}
 BENCH_TREES=${BENCH_TREES:-"$BENCH_ROOT /usr"}
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
-BENCH_GROUPS=${BENCH_GROUPS:-"xpress repo codecs"}
+BENCH_GROUPS=${BENCH_GROUPS:-"xpress repo codecs s3"}
 BENCH_CODEC_TREES=${BENCH_CODEC_TREES:-$BENCH_ROOT}
 TIME=/usr/bin/time
 
@@ -155,7 +170,8 @@ if [ -z "${WIMSNAP:-}" ]; then
 fi
 
 work=$(mktemp -d "$BENCH_TMPDIR/wimsnap-bench.XXXXXX")
-cleanup() { remove_tree "$work"; }
+minio_pid= # the s3 group's MinIO server, stopped before its data goes
+cleanup() { stop_minio; remove_tree "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -163,9 +179,13 @@ export RESTIC_PASSWORD=wimsnap-bench RESTIC_CACHE_DIR=$work/restic-cache
 results=$work/results.tsv
 repo_results=$work/repo.tsv # the repo group's rows, plus files_read and files_unchanged
 notes=$work/notes.txt       # the repo group's checks, printed as they are
+s3_results=$work/s3.tsv     # the s3 group's rows: time, memory, tree bytes, requests
+s3_notes=$work/s3-notes.txt # the s3 group's checks
 : >"$results"
 : >"$repo_results"
 : >"$notes"
+: >"$s3_results"
+: >"$s3_notes"
 
 # measure LABEL CMD...: runs CMD under /usr/bin/time and sets secs and kib. CMD's stdout is
 # kept in $work/LABEL.out, its stderr in $work/LABEL.log.
@@ -286,9 +306,10 @@ tree_list() {
 		LC_ALL=C sort
 }
 
-# check_tree TREE SRC DIR WHAT: notes whether DIR, restored by WHAT, lists as SRC does.
+# check_tree TREE SRC DIR WHAT [NOTES]: notes whether DIR, restored by WHAT, lists as SRC does
+# (into NOTES, default $notes).
 check_tree() {
-	local n
+	local n notes=${5:-$notes}
 	tree_list "$2" >"$work/want.lst"
 	tree_list "$3" >"$work/got.lst"
 	n=$(diff "$work/want.lst" "$work/got.lst" | grep -c '^[<>]' || true)
@@ -379,6 +400,159 @@ bench_repo() {
 	rm -f "$w/export.wim" "$w/wl.wim"
 }
 
+# random_hex N: 2N random hexadecimal digits.
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# http_get PATH: the response, headers and body, of GET PATH on the MinIO server (no curl needed).
+http_get() {
+	local fd
+	exec {fd}<>"/dev/tcp/127.0.0.1/$s3_port" || return 1
+	printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$1" "$s3_port" >&"$fd"
+	cat <&"$fd"
+	exec {fd}<&-
+}
+
+# start_minio: starts MinIO on a free port of 127.0.0.1 with random credentials and its data in
+# $work/minio; sets minio_pid, s3_port, s3_url, s3_user and s3_pass. Its request metrics are
+# public (MINIO_PROMETHEUS_AUTH_TYPE), so that s3_counts can read them without a token.
+start_minio() {
+	local bin=$TOOLS/minio dir=$work/minio attempt i log
+	[ -x "$bin" ] || die "MinIO missing at $bin: run make deps"
+	mkdir -p "$dir"
+	s3_user=bench$(random_hex 8) s3_pass=$(random_hex 20)
+	local unset=() v
+	for v in $(compgen -e); do case "$v" in MINIO_*) unset+=(-u "$v") ;; esac; done
+	for attempt in 1 2 3; do
+		# A port nothing answers on; another process may still take it first: then retry.
+		for i in $(seq 1 50); do
+			s3_port=$((20000 + RANDOM % 40000))
+			(exec 3<>"/dev/tcp/127.0.0.1/$s3_port") 2>/dev/null || break
+		done
+		log=$dir/server$attempt.log
+		env "${unset[@]}" HOME="$dir" MINIO_ROOT_USER="$s3_user" MINIO_ROOT_PASSWORD="$s3_pass" \
+			MINIO_BROWSER=off MINIO_UPDATE=off MINIO_PROMETHEUS_AUTH_TYPE=public \
+			"$bin" server --quiet --address "127.0.0.1:$s3_port" "$dir/data$attempt" >"$log" 2>&1 &
+		minio_pid=$!
+		for i in $(seq 1 600); do
+			if http_get /minio/health/cluster 2>/dev/null | head -n 1 | grep -q '^HTTP/1\.[01] 200'; then
+				s3_url=http://127.0.0.1:$s3_port
+				echo "bench.sh: MinIO (pid $minio_pid) serves $s3_url" >&2
+				return
+			fi
+			kill -0 "$minio_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_minio
+		grep -qi 'already in use' "$log" || { tail -n 20 "$log" >&2; die "MinIO did not start (log above)"; }
+	done
+	die "MinIO found no free port in 3 attempts"
+}
+
+# stop_minio: stops the MinIO server start_minio started, if any (SIGKILL after 10 s).
+stop_minio() {
+	[ -n "$minio_pid" ] || return 0
+	local i
+	kill "$minio_pid" 2>/dev/null || true
+	for i in $(seq 1 100); do
+		kill -0 "$minio_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$minio_pid" 2>/dev/null || true
+	wait "$minio_pid" 2>/dev/null || true
+	minio_pid=
+}
+
+# s3_counts FILE: MinIO's request counters, "API COUNT" a line (e.g. "PutObject 12"), into FILE.
+# They are read until two reads 0.2 s apart agree: a request is counted when the server has
+# finished it, which may be just after its client has gone.
+s3_counts() {
+	local i cur prev=none
+	for i in $(seq 1 25); do
+		cur=$(http_get /minio/metrics/v3/api/requests | awk '
+			/^minio_api_requests_total\{/ && match($0, /name="[^"]*"/) { c[substr($0, RSTART + 6, RLENGTH - 7)] += $NF }
+			END { for (n in c) printf "%s %.0f\n", n, c[n] }' | LC_ALL=C sort)
+		[ "$cur" = "$prev" ] && break
+		prev=$cur
+		sleep 0.2
+	done
+	[ -n "$cur" ] || die "no request counters from MinIO's /minio/metrics/v3/api/requests"
+	printf '%s\n' "$cur" >"$1"
+}
+
+# s3_delta BEFORE AFTER: the requests between two s3_counts: "put get head list delete other
+# total detail", kinds by HTTP method as wimsnap counts them (GetBucketLocation and POSTs such as
+# multipart uploads and multi-object deletes are "other"), detail "API=N,..." by API name.
+s3_delta() {
+	awk '
+		NR == FNR { b[$1] = $2; next }
+		{ d = $2 - b[$1]; if (d <= 0) next
+		  if ($1 == "GetBucketLocation") k = "other"
+		  else if ($1 ~ /^(Put|Copy)/) k = "put"
+		  else if ($1 ~ /^List/) k = "list"
+		  else if ($1 ~ /^Get/ || $1 == "SelectObjectContent") k = "get"
+		  else if ($1 ~ /^Head/) k = "head"
+		  else if ($1 ~ /^(Delete|Abort)/ && $1 != "DeleteMultipleObjects") k = "delete"
+		  else k = "other"
+		  n[k] += d; total += d; detail = detail (detail == "" ? "" : ",") $1 "=" d }
+		END { printf "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", n["put"], n["get"], n["head"], n["list"],
+			n["delete"], n["other"], total, detail == "" ? "-" : detail }' "$1" "$2"
+}
+
+# s3_step TREE OP TOOL BYTES CMD...: measures CMD as TOOL's OP with the S3 requests it made,
+# and for wimsnap the total of its own count ("requests" of its --json summary); BYTES is the
+# tree's size, for the rate. Recorded in the kept round.
+s3_step() {
+	local tree=$1 op=$2 tool=$3 bytes=$4 label=s3-$3-$2 own=- k v
+	shift 4
+	s3_counts "$work/s3-before"
+	measure "$label" "$@"
+	s3_counts "$work/s3-after"
+	if [ "$tool" = wimsnap ]; then
+		own=0
+		for k in put get head list delete other; do
+			v=$(json_int "$work/$label.out" "$k")
+			[ "$v" = - ] && { own=-; break; }
+			own=$((own + v))
+		done
+	fi
+	[ "$round" = 2 ] || return 0
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tree" "$op" "$tool" "$secs" "$kib" "$bytes" \
+		"$(s3_delta "$work/s3-before" "$work/s3-after")" "$own" >>"$s3_results"
+}
+
+# bench_s3 TREE W: wimsnap and restic against the MinIO server: first snapshot into a fresh
+# repository, unchanged re-snapshot, restore; then wimsnap check --read-data (second round).
+bench_s3() {
+	local tree=$1 w=$2 name bytes
+	name=$(basename "$tree")-$round
+	bytes=$(dsize "$tree")
+	local -x AWS_ACCESS_KEY_ID=$s3_user AWS_SECRET_ACCESS_KEY=$s3_pass
+	local -x WIMSNAP_CACHE_DIR=$w/ws-s3-cache RESTIC_CACHE_DIR=$w/rs-s3-cache # cold every round
+	local wsr=(--repo "s3:$s3_url/wimsnap/$name") rs=(restic -q -r "s3:$s3_url/restic/$name")
+	[ -z "${BENCH_S3_CONNECTIONS:-}" ] || wsr+=(--connections "$BENCH_S3_CONNECTIONS")
+	"$WIMSNAP" init "${wsr[@]}" >/dev/null
+	"${rs[@]}" init >/dev/null
+
+	s3_step "$tree" snapshot wimsnap "$bytes" "$WIMSNAP" snapshot "$tree" "${wsr[@]}" --json
+	s3_step "$tree" snapshot restic "$bytes" "${rs[@]}" backup "$tree"
+	s3_step "$tree" resnap wimsnap "$bytes" "$WIMSNAP" snapshot "$tree" "${wsr[@]}" --json
+	s3_step "$tree" resnap restic "$bytes" "${rs[@]}" backup "$tree"
+
+	# restic restores under the source's full path. wimsnap, like wimlib (RP_FIX), re-roots
+	# absolute symlinks to inside the tree at the target: on /usr their sizes differ.
+	s3_step "$tree" restore wimsnap "$bytes" "$WIMSNAP" restore latest --target "$w/ws-s3-apply" "${wsr[@]}" --json
+	if [ "$round" = 2 ]; then check_tree "$tree" "$tree" "$w/ws-s3-apply" "s3: wimsnap restore" "$s3_notes"; fi
+	remove_tree "$w/ws-s3-apply"
+	s3_step "$tree" restore restic "$bytes" "${rs[@]}" restore latest --target "$w/rs-s3-apply"
+	if [ "$round" = 2 ]; then check_tree "$tree" "$tree" "$w/rs-s3-apply$tree" "s3: restic restore" "$s3_notes"; fi
+	remove_tree "$w/rs-s3-apply"
+
+	if [ "$round" = 2 ]; then
+		s3_step "$tree" check wimsnap "$bytes" "$WIMSNAP" check --read-data "${wsr[@]}"
+		echo "$tree: s3: wimsnap check --read-data passes: $(tail -n 1 "$work/s3-wimsnap-check.out")" >>"$s3_notes"
+	fi
+}
+
 bench_tree() {
 	local tree=$1 name round w src
 	name=$(basename "$tree")
@@ -400,24 +574,29 @@ bench_tree() {
 		case " $BENCH_GROUPS " in *" codecs "*)
 			case " $BENCH_CODEC_TREES " in *" $tree "*) bench_codecs "$tree" "$w" ;; esac ;;
 		esac
+		case " $BENCH_GROUPS " in *" s3 "*) bench_s3 "$tree" "$w" ;; esac
 	done
 	remove_tree "$w"
 	remove_tree "$src"
 }
 
+case " $BENCH_GROUPS " in *" s3 "*) start_minio ;; esac
 for tree in $BENCH_TREES; do
 	bench_tree "$tree"
 done
+stop_minio
 
 all=$work/all.tsv
 cat "$results" "$repo_results" >"$all"
-echo
-echo "Absolute figures (second of two rounds; size: WIM/repository bytes, applied or restored tree bytes,"
-echo "bytes added by an update, resnap or change, exported WIM bytes)"
-# The tables read their results twice: first for the width of the tree column.
-awk -F'\t' 'NR == FNR { if (length($1) > w) w = length($1); next }
-	FNR == 1 { printf "%-*s %-8s %-8s %9s %10s %12s\n", w, "tree", "op", "tool", "seconds", "peak_MiB", "size_MiB" }
-	{ printf "%-*s %-8s %-8s %9.2f %10.1f %12.1f\n", w, $1, $2, $3, $4, $5 / 1024, $6 / 1048576 }' "$all" "$all"
+if [ -s "$all" ]; then
+	echo
+	echo "Absolute figures (second of two rounds; size: WIM/repository bytes, applied or restored tree bytes,"
+	echo "bytes added by an update, resnap or change, exported WIM bytes)"
+	# The tables read their results twice: first for the width of the tree column.
+	awk -F'\t' 'NR == FNR { if (length($1) > w) w = length($1); next }
+		FNR == 1 { printf "%-*s %-8s %-8s %9s %10s %12s\n", w, "tree", "op", "tool", "seconds", "peak_MiB", "size_MiB" }
+		{ printf "%-*s %-8s %-8s %9.2f %10.1f %12.1f\n", w, $1, $2, $3, $4, $5 / 1024, $6 / 1048576 }' "$all" "$all"
+fi
 if [ -s "$results" ]; then
 	echo
 	echo "Ratios other/wimsnap (>1: wimsnap is faster, smaller, leaner)"
@@ -484,4 +663,42 @@ if [ -s "$repo_results" ]; then
 		}' "$repo_results" "$repo_results"
 	echo
 	cat "$notes"
+fi
+if [ -s "$s3_results" ]; then
+	echo
+	echo "S3 group: wimsnap and restic against one MinIO server on 127.0.0.1 (second of two rounds; wimsnap"
+	echo "--connections ${BENCH_S3_CONNECTIONS:-default}, restic's defaults). MiB/s: the tree's bytes (du -sb) / seconds."
+	echo "Requests: those MinIO counted during the step, by HTTP method (other: GetBucketLocation, POSTs);"
+	echo "own: wimsnap's count in its --json summary (check has none)."
+	awk -F'\t' 'NR == FNR { if (length($1) > w) w = length($1); next }
+		FNR == 1 { printf "%-*s %-8s %-8s %8s %8s %9s %8s %7s %7s %6s %6s %6s %6s %8s\n", w, "tree", "op", "tool",
+			"seconds", "MiB/s", "peak_MiB", "requests", "put", "get", "head", "list", "delete", "other", "own" }
+		{ rate = $2 == "check" || $4 <= 0 ? "-" : sprintf("%.1f", $6 / 1048576 / $4)
+		  printf "%-*s %-8s %-8s %8.2f %8s %9.1f %8d %7d %7d %6d %6d %6d %6d %8s\n", w, $1, $2, $3,
+			$4, rate, $5 / 1024, $13, $7, $8, $9, $10, $11, $12, $15 }' "$s3_results" "$s3_results"
+	echo
+	echo "S3 ratios restic / wimsnap (>1: wimsnap is faster, leaner, sends fewer requests)"
+	awk -F'\t' '
+		function ratio(a, b) { return b <= 0 ? "-" : a / b >= 0.1 || a == 0 ? sprintf("%.2f", a / b) : sprintf("%.2g", a / b) }
+		NR == FNR { if (length($1) > w) w = length($1); next }
+		{ k = $1 SUBSEP $2; t[k, $3] = $4; m[k, $3] = $5; r[k, $3] = $13; for (i = 7; i <= 10; i++) q[k, $3, i] = $i
+		  if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
+		END {
+			printf "%-*s %-8s %8s %8s %9s %8s %8s %8s %8s\n", w, "tree", "op", "time", "memory", "requests", "put", "get", "head", "list"
+			for (i = 1; i <= n; i++) {
+				k = order[i]; split(k, p, SUBSEP)
+				if (!((k, "restic") in t) || !((k, "wimsnap") in t)) continue
+				printf "%-*s %-8s %8s %8s %9s %8s %8s %8s %8s\n", w, p[1], p[2], ratio(t[k, "restic"], t[k, "wimsnap"]),
+					ratio(m[k, "restic"], m[k, "wimsnap"]), ratio(r[k, "restic"], r[k, "wimsnap"]),
+					ratio(q[k, "restic", 7], q[k, "wimsnap", 7]), ratio(q[k, "restic", 8], q[k, "wimsnap", 8]),
+					ratio(q[k, "restic", 9], q[k, "wimsnap", 9]), ratio(q[k, "restic", 10], q[k, "wimsnap", 10])
+			}
+		}' "$s3_results" "$s3_results"
+	echo
+	echo "S3 requests by API name"
+	awk -F'\t' '{ d = $14; gsub(/,/, " ", d); printf "%s %s %s: %s\n", $1, $2, $3, d
+		if ($3 == "wimsnap" && $15 != "-" && $15 != $13)
+			printf "%s %s wimsnap: its own count (%s) differs from the server'"'"'s (%s)\n", $1, $2, $15, $13 }' "$s3_results"
+	echo
+	cat "$s3_notes"
 fi
