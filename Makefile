@@ -98,7 +98,7 @@ fuzz:
 		done; \
 	done
 
-bench: deps-apt
+bench: deps
 	$(GO) test -tags '$(GOTAGS)' -run '^$$' -bench . -benchmem ./...
 	TOOLS="$(TOOLS)" scripts/bench.sh
 
