@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -30,6 +32,7 @@ type packCache struct {
 
 	mu    sync.Mutex
 	sizes map[index.ID]int64
+	stats int // sizes asked for that were not known
 	wins  map[winKey]*packWin
 	lru   []winKey // least recently used first
 }
@@ -147,13 +150,30 @@ func (c *packCache) fetch(k winKey) ([]byte, error) {
 	return data, nil
 }
 
+// statsBeforeList is how many packs' sizes packCache asks for one by one
+// before it lists them all: a restore of a few files touches a few packs,
+// a whole restore most of them, and one listing (a request per 1000
+// packs) is cheaper than a Stat each.
+const statsBeforeList = 3
+
 // size returns the pack's size, asking the store once per pack.
 func (c *packCache) size(pack index.ID) (int64, error) {
 	c.mu.Lock()
 	n, ok := c.sizes[pack]
+	listNow := !ok && c.stats == statsBeforeList
+	c.stats++
 	c.mu.Unlock()
 	if ok {
 		return n, nil
+	}
+	if listNow {
+		c.listSizes()
+		c.mu.Lock()
+		n, ok = c.sizes[pack]
+		c.mu.Unlock()
+		if ok {
+			return n, nil
+		}
 	}
 	info, err := c.store.Stat(c.ctx, packKey(pack))
 	if err != nil {
@@ -163,4 +183,22 @@ func (c *packCache) size(pack index.ID) (int64, error) {
 	c.sizes[pack] = info.Size
 	c.mu.Unlock()
 	return info.Size, nil
+}
+
+// listSizes learns the sizes of all packs from one listing; a failure
+// leaves the Stats to do the work.
+func (c *packCache) listSizes() {
+	sizes := map[index.ID]int64{}
+	err := c.store.List(c.ctx, packPrefix, func(info remote.Info) error {
+		if id, ok := parseID(info.Key[strings.LastIndexByte(info.Key, '/')+1:]); ok {
+			sizes[id] = info.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	maps.Copy(c.sizes, sizes)
+	c.mu.Unlock()
 }
