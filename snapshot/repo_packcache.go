@@ -18,10 +18,12 @@ import (
 // Files are packed in the order a capture walks them and restored in about
 // the same order, so neighbouring files' chunks lie side by side in a pack.
 // packCache reads packs in windows of packWindow bytes and keeps the last
-// few, so that a run of small files costs one read per window.
+// few, so that a run of small files costs one read per window. A window
+// holds a whole pack (16 MiB, plus the chunk that crosses the mark and the
+// trailer): one GET per pack, as restic reads them.
 const (
-	packWindow  = 8 << 20
-	packWindows = 6 // windows kept: at most ~48 MiB
+	packWindow  = packTarget + packSlack
+	packWindows = 4 // windows kept: at most 68 MiB
 )
 
 // packCache is a small LRU cache of pack windows, safe for concurrent use;
