@@ -121,7 +121,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 	if size < 0 {
 		return fmt.Errorf("remote: put %s: negative size %d", key, size)
 	}
-	body, err := exactBody(r, size)
+	body, err := exactBody(ctx, r, size)
 	if err != nil {
 		return fmt.Errorf("remote: put %s: %w", key, err)
 	}
@@ -152,7 +152,7 @@ func (s *S3) put(ctx context.Context, op, key string, body io.Reader, size int64
 
 // exactBody returns a reader of exactly size bytes of r, or an error when
 // r holds fewer (io.ErrUnexpectedEOF) or more.
-func exactBody(r io.Reader, size int64) (io.Reader, error) {
+func exactBody(ctx context.Context, r io.Reader, size int64) (io.Reader, error) {
 	type seekReaderAt interface {
 		io.ReaderAt
 		io.Seeker
@@ -178,14 +178,8 @@ func exactBody(r io.Reader, size int64) (io.Reader, error) {
 		return r, nil
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, min(size+1, 1<<20)))
-	n, err := io.Copy(buf, io.LimitReader(r, size+1))
-	switch {
-	case err != nil:
+	if err := copyExact(ctx, buf, r, size); err != nil {
 		return nil, err
-	case n < size:
-		return nil, fmt.Errorf("reader ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
-	case n > size:
-		return nil, fmt.Errorf("reader holds more than %d bytes", size)
 	}
 	return bytes.NewReader(buf.Bytes()), nil
 }
@@ -225,7 +219,7 @@ func (s *S3) Get(ctx context.Context, key string, off, length int64) (io.ReadClo
 		}
 		return nil, fmt.Errorf("remote: get %s: server sent %d bytes, want %d: %w", key, info.Size, want, ErrCorrupt)
 	}
-	return &s3Body{body: body, left: want, key: key, s: s, ctx: ctx}, nil
+	return &s3Body{rangeReader: rangeReader{ctx: ctx, r: body, c: body, left: want}, key: key, s: s}, nil
 }
 
 // rangeTotal is the object size of a Content-Range header
@@ -246,45 +240,35 @@ func (s *S3) getEdge(ctx context.Context, key string, off, length int64) (io.Rea
 	if err != nil {
 		return nil, err
 	}
-	if off > info.Size || length > 0 && off+length > info.Size {
-		return nil, fmt.Errorf("remote: get %s: bytes %d+%d of %d: %w", key, off, length, info.Size, ErrRange)
+	n, err := checkRange(info.Size, off, length)
+	if err != nil {
+		return nil, fmt.Errorf("remote: get %s: %w", key, err)
 	}
-	if length == 0 || off == info.Size {
+	if n == 0 {
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	}
-	return s.Get(ctx, key, off, info.Size-off)
+	return s.Get(ctx, key, off, n)
 }
 
-// s3Body is a response body that must deliver exactly left bytes.
+// s3Body is a response body that must deliver exactly left bytes; its
+// read errors are translated like the requests' (a body cut short wraps
+// ErrUnavailable, so that NewRetry resumes it).
 type s3Body struct {
-	body io.ReadCloser
-	left int64
-	key  string
-	s    *S3
-	ctx  context.Context //nolint:containedctx // the request's context, to classify read errors
+	rangeReader
+	key string
+	s   *S3
 }
 
 func (b *s3Body) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.body.Read(p)
-	b.left -= int64(n)
+	n, err := b.rangeReader.Read(p)
 	switch {
-	case err == nil:
-		return n, nil
-	case errors.Is(err, io.EOF) && b.left == 0:
-		return n, io.EOF
-	case errors.Is(err, io.EOF):
+	case err == nil, err == io.EOF: //nolint:errorlint // io.Reader's contract: io.EOF itself
+		return n, err
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		return n, fmt.Errorf("remote: get %s: body ended %d bytes early: %w", b.key, b.left, errors.Join(io.ErrUnexpectedEOF, ErrUnavailable))
 	}
 	return n, b.s.wrap(b.ctx, "get", b.key, err)
 }
-
-func (b *s3Body) Close() error { return b.body.Close() }
 
 // Stat sends a HEAD request.
 func (s *S3) Stat(ctx context.Context, key string) (Info, error) {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -190,13 +189,7 @@ func (c *packCache) size(pack index.ID) (int64, error) {
 // listSizes learns the sizes of all packs from one listing; a failure
 // leaves the Stats to do the work.
 func (c *packCache) listSizes() {
-	sizes := map[index.ID]int64{}
-	err := c.store.List(c.ctx, packPrefix, func(info remote.Info) error {
-		if id, ok := parseID(info.Key[strings.LastIndexByte(info.Key, '/')+1:]); ok {
-			sizes[id] = info.Size
-		}
-		return nil
-	})
+	sizes, err := listIDs(c.ctx, c.store, packPrefix)
 	if err != nil {
 		return
 	}

@@ -188,22 +188,11 @@ func (c *chunkCursor) fetch() error {
 		c.run = make([]byte, size)
 	}
 	c.run = c.run[:size]
-	if size < packWindow/2 {
-		// A short run, most likely a small file beside others: through
-		// the window cache.
-		var err error
-		if c.used, err = c.src.packs.readAt(c.run, first.Pack, int64(first.Offset), c.used); err != nil {
-			return fmt.Errorf("snapshot: stream %x: %w", c.hash, err)
-		}
-		return nil
-	}
-	rc, err := c.src.r.store.Get(c.src.ctx, packKey(first.Pack), int64(first.Offset), int64(size))
-	if err != nil {
+	// Through the pack window cache: a run of small files beside each
+	// other costs one read of their pack.
+	var err error
+	if c.used, err = c.src.packs.readAt(c.run, first.Pack, int64(first.Offset), c.used); err != nil {
 		return fmt.Errorf("snapshot: stream %x: %w", c.hash, err)
-	}
-	defer closeRead(rc)
-	if _, err := io.ReadFull(rc, c.run); err != nil {
-		return fmt.Errorf("snapshot: stream %x: reading pack %x: %w", c.hash, first.Pack[:4], err)
 	}
 	return nil
 }

@@ -102,9 +102,8 @@ func (a *app) s3Credentials(cfg *remote.S3Config) error {
 		cfg.SessionToken = remote.Secret(a.firstEnv(envAWSToken))
 		return nil
 	}
-	if key := a.firstEnv(envCaptureAccount); key != "" {
-		cfg.AccessKey = key
-		cfg.SecretKey = remote.Secret(a.firstEnv(envCapturePassword))
+	if acc := readOSD(a.lookup).Account; strings.TrimSpace(acc.User) != "" {
+		cfg.AccessKey, cfg.SecretKey = acc.User, remote.Secret(acc.Password)
 		return nil
 	}
 	file := a.firstEnv(envAWSCredFile)
