@@ -13,9 +13,10 @@ import (
 	"github.com/wimsnap/wimsnap/wim"
 )
 
-// solidOrderer is implemented by a StreamSource (a *wim.Reader) whose
-// streams are cheapest to read in a given order: streams in a WIM's solid
-// resources share chunks of up to 64 MiB.
+// solidOrderer is implemented by a StreamSource whose streams are
+// cheapest to read in a given order: streams in a WIM's solid resources
+// share chunks of up to 64 MiB (*wim.Reader), and streams in a
+// repository share packs (repoSource).
 type solidOrderer interface {
 	SolidOrder(h wim.Hash) (rank int, solid bool)
 }
@@ -29,10 +30,12 @@ type deferredFile struct {
 }
 
 // deferFile reports whether the contents of e wait for the second pass,
-// recording it if so; the walk has created the file and closes fd.
+// recording it if so; the walk has created the file (new, also in place,
+// where a run interrupted before the second pass leaves it empty for the
+// next run to replace) and closes fd.
 func (a *applier) deferFile(fd int, e *wim.Entry) bool {
 	o, ok := a.src.(solidOrderer)
-	if !ok || e.Data.Hash.IsZero() || a.opts.InPlace {
+	if !ok || e.Data.Hash.IsZero() {
 		return false
 	}
 	rank, solid := o.SolidOrder(e.Data.Hash)

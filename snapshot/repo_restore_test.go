@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -89,5 +90,45 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRestoreReadsEachPackOnce: files whose chunks lie in packs in an
+// order unlike the tree's (each directory grew over several snapshots)
+// are restored pack by pack, so each pack is read about once although
+// packCache keeps only a few.
+func TestRestoreReadsEachPackOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 100 MiB")
+	}
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	var m *Manifest
+	const rounds, dirs, files = 5, 5, 4
+	for round := range rounds {
+		// Each round's packs hold files of every directory.
+		for d := range dirs {
+			for f := range files {
+				p := filepath.Join(src, fmt.Sprintf("d%d/r%d-%d", d, round, f))
+				must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+				writeTestFile(t, p, wimtest.RandomBytes(uint64(round*100+d*10+f), 1<<20))
+			}
+		}
+		m = snapshotOK(t, r, src, TakeOptions{}).Manifest
+	}
+	packs, err := listIDs(t.Context(), faulty, packPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := faulty.Calls("get")
+	if _, err := r.Restore(t.Context(), m, filepath.Join(tmp, "out"), RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, filepath.Join(tmp, "out"), wimtest.CompareOptions{})
+	gets := faulty.Calls("get") - before
+	t.Logf("%d packs, %d reads", len(packs), gets)
+	if len(packs) <= packWindows || gets > len(packs)+2 {
+		t.Errorf("restore read %d times from %d packs", gets, len(packs))
 	}
 }

@@ -176,7 +176,7 @@ func (s *repoSink) worker(enc chunkEncoder) {
 		if !s.claim(id) {
 			if t.group != nil {
 				t.skip = true
-				s.toPack <- t // its segment counts it
+				s.toPack <- t // its stream's packer counts it
 				continue
 			}
 			s.pool.Put(t)
@@ -216,10 +216,10 @@ func (s *repoSink) claim(id index.ID) bool {
 func (s *repoSink) packer() {
 	defer close(s.packerDone)
 	p := s.newPack()
-	segs := map[segKey]*segment{}
+	owns := map[*streamGroup]*ownPacker{}
 	for t := range s.toPack {
 		if t.group != nil {
-			s.addOwn(segs, t)
+			s.addOwn(owns, t)
 			continue
 		}
 		s.packTask(p, t)
@@ -228,7 +228,7 @@ func (s *repoSink) packer() {
 			p = s.newPack()
 		}
 	}
-	s.flushOwn(segs)
+	s.flushOwn(owns)
 	if len(p.entries) > 0 {
 		s.upload(p)
 	}

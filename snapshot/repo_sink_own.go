@@ -1,87 +1,83 @@
 package snapshot
 
+import (
+	"maps"
+	"slices"
+)
+
 // Big streams get packs of their own, so that hosts storing the same new
 // file at the same time store it once.
 //
 // The new chunks of a stream of at least bigStream bytes (16 MiB: smaller
 // ones would multiply the packs, and the requests) do not join the
-// shared pack. They are cut at fixed chunk positions of the stream, every
-// segmentChunks chunks, and each segment's new chunks, in stream order,
-// make one pack. The pack's bytes then depend only on the stream and on
-// which of its chunks the repository already had: two machines that back
-// up the same new file build byte-identical packs, whose id (the SHA-256
-// of the bytes) and so key are the same: when two machines upload it at
-// once, both write the same bytes. Their index objects both name it, which
-// readers take as they take any chunk listed twice. (A Stat before each
-// upload would spare the second upload only in that race, at a request
-// per pack always.)
+// shared pack. They are packed in stream order into packs of their own,
+// each closed, as shared packs are, once it holds packTarget bytes, and
+// the last at the stream's end. The packs' bytes then depend only on the
+// stream and on which of its chunks the repository already had: two
+// machines that back up the same new file build byte-identical packs,
+// whose id (the SHA-256 of the bytes) and so key are the same: when two
+// machines upload one at once, both write the same bytes. Their index
+// objects both name it, which readers take as they take any chunk listed
+// twice. (A Stat before each upload would spare the second upload only in
+// that race, at a request per pack always.)
 //
 // Chunks reach the packer out of order (several workers compress them),
-// so a segment keeps the early arrivals until the chunks before them are
-// in. The window is the workers' queue, a few dozen chunks.
-const (
-	bigStream     = 16 << 20
-	segmentChunks = packTarget / RepoChunkSize
-)
+// so a stream's packer keeps the early arrivals until the chunks before
+// them are in. The window is the workers' queue, a few dozen chunks.
+const bigStream = 16 << 20
 
 // streamGroup marks the chunks of one big stream.
 type streamGroup struct {
 	chunks int // chunks in the stream
 }
 
-// segKey names a segment: a stream and the segment's number in it.
-type segKey struct {
-	g *streamGroup
-	n int
-}
-
-// segment is one segment being packed.
-type segment struct {
+// ownPacker packs the chunks of one big stream in stream order.
+type ownPacker struct {
 	p       *packBuilder
 	next    int // stream index of the next chunk to add
-	end     int // stream index past the segment's last chunk
 	pending map[int]*chunkTask
 }
 
-// addOwn takes a chunk task of a big stream (new, or skip: known already)
-// and packs the segment once its chunks are all in.
-func (s *repoSink) addOwn(segs map[segKey]*segment, t *chunkTask) {
-	k := segKey{t.group, t.index / segmentChunks}
-	seg := segs[k]
-	if seg == nil {
-		start := k.n * segmentChunks
-		seg = &segment{p: s.newPack(), next: start, end: min(start+segmentChunks, t.group.chunks),
-			pending: map[int]*chunkTask{}}
-		segs[k] = seg
+// addOwn takes a chunk task of a big stream (new, or skip: known already),
+// packs what is in order, and uploads a pack when it is full or the
+// stream's last chunk is in.
+func (s *repoSink) addOwn(owns map[*streamGroup]*ownPacker, t *chunkTask) {
+	g := t.group
+	o := owns[g]
+	if o == nil {
+		o = &ownPacker{p: s.newPack(), pending: map[int]*chunkTask{}}
+		owns[g] = o
 	}
-	seg.pending[t.index] = t
+	o.pending[t.index] = t
 	for {
-		next, ok := seg.pending[seg.next]
+		next, ok := o.pending[o.next]
 		if !ok {
 			break
 		}
-		delete(seg.pending, seg.next)
-		s.packTask(seg.p, next)
-		seg.next++
+		delete(o.pending, o.next)
+		s.packTask(o.p, next)
+		o.next++
+		if len(o.p.buf) >= packTarget && o.next < g.chunks {
+			s.closeOwn(o.p)
+			o.p = s.newPack()
+		}
 	}
-	if seg.next == seg.end {
-		delete(segs, k)
-		s.closeOwn(seg.p)
+	if o.next == g.chunks {
+		delete(owns, g)
+		s.closeOwn(o.p)
 	}
 }
 
-// flushOwn packs what segments left open hold, after a stream that ended
-// early (a file that shrank while read): their chunks are claimed, so
-// other streams of the run may use them, and they must be stored.
-func (s *repoSink) flushOwn(segs map[segKey]*segment) {
-	for k, seg := range segs {
-		for i := seg.next; i < seg.end; i++ {
-			if t, ok := seg.pending[i]; ok {
-				s.packTask(seg.p, t)
-			}
+// flushOwn packs what stream packers left open hold, after a stream that
+// ended early (a file that shrank while read): their chunks are claimed,
+// so other streams of the run may use them, and they must be stored.
+func (s *repoSink) flushOwn(owns map[*streamGroup]*ownPacker) {
+	for g, o := range owns {
+		for _, i := range slices.Sorted(maps.Keys(o.pending)) {
+			s.packTask(o.p, o.pending[i])
 		}
-		delete(segs, k)
-		s.closeOwn(seg.p)
+		delete(owns, g)
+		s.closeOwn(o.p)
 	}
 }
 

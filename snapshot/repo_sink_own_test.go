@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"crypto/sha256"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -21,7 +22,7 @@ func TestOwnPacksDeduplicateHosts(t *testing.T) {
 	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
 		t.Fatal(err)
 	}
-	big := wimtest.RandomBytes(11, 20<<20+12345) // two segments and a bit
+	big := wimtest.RandomBytes(11, 20<<20+12345) // two packs and a bit
 	var repos [2]*Repo
 	var srcs [2]string
 	for i := range repos {
@@ -60,24 +61,11 @@ func TestOwnPacksDeduplicateHosts(t *testing.T) {
 		}
 	}
 	// Every chunk of big.bin is in exactly one pack.
-	copies := map[index.ID]int{}
-	if err := store.List(t.Context(), packPrefix, func(info remote.Info) error {
-		data, err := remote.ReadAll(t.Context(), store, info.Key, maxPack)
-		if err != nil {
-			return err
-		}
-		entries, err := parsePackBytes(repos[0].zstd, data)
-		for _, e := range entries {
-			copies[e.id]++
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	packs := chunkPacks(t, repos[0], store)
 	for off := 0; off < len(big); off += RepoChunkSize {
 		id := index.ID(sha256.Sum256(big[off:min(off+RepoChunkSize, len(big))]))
-		if copies[id] != 1 {
-			t.Fatalf("chunk at %d of the big file is stored %d times", off, copies[id])
+		if len(packs[id]) != 1 {
+			t.Fatalf("chunk at %d of the big file is stored %d times", off, len(packs[id]))
 		}
 	}
 	for i, r := range repos {
@@ -90,4 +78,51 @@ func TestOwnPacksDeduplicateHosts(t *testing.T) {
 		}
 		wimtest.CompareTrees(t, srcs[i], out, wimtest.CompareOptions{})
 	}
+}
+
+// TestOwnPacksFill: a big stream's own packs fill to the pack size with
+// stored (compressed) bytes, not raw ones: 40 MiB that compress well make
+// one pack, not one per 16 MiB read.
+func TestOwnPacksFill(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	big := wimtest.RandomBytes(5, 40<<20)
+	for i, b := range big {
+		big[i] = "ACGT"[b&3]
+	}
+	writeTestFile(t, filepath.Join(src, "genome.txt"), big)
+	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	snapshotOK(t, r, src, TakeOptions{})
+	packs := chunkPacks(t, r, faulty)
+	holding := map[string]bool{}
+	for off := 0; off < len(big); off += RepoChunkSize {
+		for _, key := range packs[index.ID(sha256.Sum256(big[off:off+RepoChunkSize]))] {
+			holding[key] = true
+		}
+	}
+	if len(holding) != 1 {
+		t.Errorf("the big file's chunks are in %d packs, want 1", len(holding))
+	}
+}
+
+// chunkPacks reads every pack in store and returns the keys of the packs
+// that hold each chunk.
+func chunkPacks(t *testing.T, r *Repo, store remote.Store) map[index.ID][]string {
+	t.Helper()
+	packs := map[index.ID][]string{}
+	if err := store.List(t.Context(), packPrefix, func(info remote.Info) error {
+		data, err := remote.ReadAll(t.Context(), store, info.Key, maxPack)
+		if err != nil {
+			return err
+		}
+		entries, err := parsePackBytes(r.zstd, data)
+		for _, e := range entries {
+			packs[e.id] = append(packs[e.id], info.Key)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return packs
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
@@ -24,10 +25,39 @@ type repoSource struct {
 	db    *index.DB
 	decs  *decoders
 	packs *packCache
+
+	orderMu sync.Mutex
+	packOrd map[index.ID]int // packs in the order SolidOrder met them
 }
 
 func (r *Repo) newSource(ctx context.Context, db *index.DB) *repoSource {
-	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: newPackCache(ctx, r.store)}
+	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: newPackCache(ctx, r.store),
+		packOrd: map[index.ID]int{}}
+}
+
+// SolidOrder ranks stream h by where its first chunk lies: by pack, in the
+// order the calls meet packs, then by offset in the pack. Apply writes
+// files in rank order, so the files of a pack are written one after the
+// other and the pack is read once while packCache holds it, however the
+// tree's order differs from the order its files were packed in. A stream
+// the index cannot place is not ranked (its error comes when it is read).
+func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
+	rec, ok, err := s.db.Stream(index.SHA1(h))
+	if err != nil || !ok || len(rec.Chunks) == 0 {
+		return 0, false
+	}
+	l, ok, err := s.db.Chunk(rec.Chunks[0])
+	if err != nil || !ok {
+		return 0, false
+	}
+	s.orderMu.Lock()
+	defer s.orderMu.Unlock()
+	n, seen := s.packOrd[l.Pack]
+	if !seen {
+		n = len(s.packOrd)
+		s.packOrd[l.Pack] = n
+	}
+	return n<<32 | int(min(l.Offset, 1<<32-1)), true
 }
 
 // OpenStream returns a reader of stream h that checks its SHA-1 at the end.
