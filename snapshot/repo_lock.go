@@ -17,7 +17,9 @@ import (
 // Repository locks (docs/repository.md, "locks/").
 //
 // A lock is the object locks/<64 hex digits, random> holding a lockRecord.
-// Shared locks coexist; an exclusive lock excludes every other lock. Whether
+// Shared locks coexist with each other and with a prune lock; a prune lock
+// excludes other prune locks; an exclusive lock excludes every other lock.
+// (Prune lets snapshots run: see repo_prune.go for how.) Whether
 // a lock is stale is decided by the store's clock only: a process takes the
 // ModTime of its own freshly written lock as "store now", and a lock whose
 // ModTime is older than store now minus StaleAfter is stale and may be
@@ -42,6 +44,8 @@ const (
 
 const (
 	exclusiveKey = lockPrefix + "exclusive" // the exclusive lock's mutex, with conditional writes
+	pruneKey     = lockPrefix + "prune"     // the prune lock's mutex, with conditional writes
+	kindPrune    = "prune"                  // lockRecord.Kind of a prune lock
 	maxLockLen   = 64 << 10                 // a lock object read back
 	lockPoll     = 5 * time.Second          // between attempts while waiting (LockOptions.Wait)
 	lockCleanup  = time.Minute              // bounds removing a lock after its context is done
@@ -119,16 +123,19 @@ func (o *LockOptions) applyDefaults() error {
 
 // lockRecord is the JSON of a lock object.
 type lockRecord struct {
-	Host      string    `json:"host"`
-	PID       int       `json:"pid"`
-	User      string    `json:"user,omitempty"`
-	Exclusive bool      `json:"exclusive"`
-	Time      time.Time `json:"time"` // the writer's clock at the last write; informational
+	Host      string `json:"host"`
+	PID       int    `json:"pid"`
+	User      string `json:"user,omitempty"`
+	Exclusive bool   `json:"exclusive"`
+	// Kind is "prune" for a prune lock, empty for a shared or exclusive one.
+	Kind string    `json:"kind,omitempty"`
+	Time time.Time `json:"time"` // the writer's clock at the last write; informational
 	// Acquired is the store's ModTime of the lock's first write, recorded
 	// from its second write on, so that a refresh does not make a lock
 	// younger in the list-and-wait order.
 	Acquired time.Time `json:"acquired,omitzero"`
-	// Lock, in locks/exclusive only, is the key of its holder's own lock.
+	// Lock, in locks/exclusive and locks/prune only, is the key of its
+	// holder's own lock.
 	Lock string `json:"lock,omitempty"`
 }
 
@@ -138,7 +145,8 @@ type LockInfo struct {
 	Host      string    // empty when the object could not be read
 	PID       int       // the holder's process id on Host
 	User      string    // the holder's user name, if it recorded one
-	Exclusive bool      // an exclusive lock (prune), else shared (snapshot)
+	Exclusive bool      // an exclusive lock
+	Kind      string    // "shared" (snapshot, restore, check...), "prune" or "exclusive"
 	Since     time.Time // the store's time of its first write
 	ModTime   time.Time // the store's time of its last write (refresh)
 }
@@ -155,8 +163,11 @@ type LockedError struct {
 func (e *LockedError) Error() string {
 	h := e.Holder
 	how, who := "locked", fmt.Sprintf("a lock object %s that cannot be read", h.Key)
-	if h.Exclusive {
+	switch {
+	case h.Exclusive:
 		how = "locked exclusively"
+	case h.Kind == kindPrune:
+		how = "being pruned"
 	}
 	if h.Host != "" {
 		who = fmt.Sprintf("host %s (pid %d", h.Host, h.PID)
@@ -192,7 +203,7 @@ type Lock struct {
 	opts   LockOptions
 	key    string     // the own lock object
 	rec    lockRecord // what it holds; Acquired is set after the first write
-	marker bool       // also holds locks/exclusive
+	marker string     // the mutex it also holds (locks/exclusive or locks/prune), or ""
 
 	lastWrite time.Time // the monotonic start of the last write of key
 
@@ -213,17 +224,29 @@ func (r *Repo) LockShared(ctx context.Context, opts LockOptions) (*Lock, error) 
 	return acquireLock(ctx, r.store, r.cfg.ConditionalWrites, false, opts)
 }
 
-// LockExclusive takes an exclusive lock on the repository, as prune does:
-// any other lock that is not stale makes it fail with a *LockedError (after
-// waiting up to opts.Wait for them to go). Stale locks are removed.
+// LockExclusive takes an exclusive lock on the repository: any other lock
+// that is not stale makes it fail with a *LockedError (after waiting up to
+// opts.Wait for them to go). Stale locks are removed.
 func (r *Repo) LockExclusive(ctx context.Context, opts LockOptions) (*Lock, error) {
 	return acquireLock(ctx, r.store, r.cfg.ConditionalWrites, true, opts)
+}
+
+// LockPrune takes a prune lock on the repository: shared locks coexist
+// with it; another prune lock or an exclusive lock that is not stale makes
+// it fail with a *LockedError (after waiting up to opts.Wait).
+func (r *Repo) LockPrune(ctx context.Context, opts LockOptions) (*Lock, error) {
+	return acquireKind(ctx, r.store, r.cfg.ConditionalWrites, lockRecord{Kind: kindPrune}, opts)
 }
 
 // acquireLock takes a lock in store. conditional says whether the store
 // refuses a second create-if-absent write (RepoConfig.ConditionalWrites).
 // On failure it leaves nothing behind that it wrote.
 func acquireLock(ctx context.Context, store remote.Store, conditional, exclusive bool, opts LockOptions) (*Lock, error) {
+	return acquireKind(ctx, store, conditional, lockRecord{Exclusive: exclusive}, opts)
+}
+
+// acquireKind takes a lock of the kind kind.Exclusive and kind.Kind say.
+func acquireKind(ctx context.Context, store remote.Store, conditional bool, kind lockRecord, opts LockOptions) (*Lock, error) {
 	if err := opts.applyDefaults(); err != nil {
 		return nil, err
 	}
@@ -232,14 +255,17 @@ func acquireLock(ctx context.Context, store remote.Store, conditional, exclusive
 		return nil, err
 	}
 	l := &Lock{store: store, opts: opts, key: lockPrefix + hex.EncodeToString(id[:]),
-		rec:  lockRecord{Host: opts.Host, PID: os.Getpid(), User: userName(), Exclusive: exclusive},
+		rec: lockRecord{Host: opts.Host, PID: os.Getpid(), User: userName(), Exclusive: kind.Exclusive,
+			Kind: kind.Kind},
 		done: make(chan struct{}), lost: make(chan struct{})}
 	var err error
 	switch {
 	case !conditional:
 		err = l.acquireListing(ctx)
-	case exclusive:
+	case kind.Exclusive:
 		err = l.acquireExclusive(ctx)
+	case kind.Kind == kindPrune:
+		err = l.acquirePrune(ctx)
 	default:
 		err = l.acquireShared(ctx)
 	}

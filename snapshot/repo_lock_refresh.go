@@ -11,10 +11,10 @@ import (
 )
 
 // Writing and keeping a held repository lock: the writes of the own lock and
-// locks/exclusive, whether locks/exclusive is still ours, the refresher and
-// losing the lock, and removing what was written.
+// its mutex (locks/exclusive or locks/prune), whether the mutex is still
+// ours, the refresher and losing the lock, and removing what was written.
 
-// encode marshals the record, for locks/exclusive when marker is set.
+// encode marshals the record, for the mutex when marker is set.
 func (l *Lock) encode(marker bool) []byte {
 	r := l.rec
 	r.Time = l.opts.Now().UTC()
@@ -89,25 +89,25 @@ func (l *Lock) create(ctx context.Context) error {
 	return l.store.PutIfAbsent(ctx, l.key, l.encode(false))
 }
 
-// touch rewrites l's lock and locks/exclusive if l holds it.
+// touch rewrites l's lock and the mutex if l holds one.
 func (l *Lock) touch(ctx context.Context) (time.Time, error) {
 	now, err := l.writeOwn(ctx, false)
-	if err == nil && l.marker {
-		if err = putBytes(ctx, l.store, exclusiveKey, l.encode(true)); err != nil {
+	if err == nil && l.marker != "" {
+		if err = putBytes(ctx, l.store, l.marker, l.encode(true)); err != nil {
 			err = fmt.Errorf("snapshot: writing lock: %w", err)
 		}
 	}
 	return now, err
 }
 
-// remove deletes what l wrote: locks/exclusive if it is still l's, then
-// its own lock.
+// remove deletes what l wrote: its mutex if it is still l's, then its
+// own lock.
 func (l *Lock) remove(ctx context.Context) error {
 	var errs []error
-	if l.marker {
+	if l.marker != "" {
 		ours, _, err := l.ownsMarker(ctx)
 		if err == nil && ours {
-			err = l.deleteKey(ctx, exclusiveKey)
+			err = l.deleteKey(ctx, l.marker)
 		}
 		errs = append(errs, err)
 	}
@@ -119,9 +119,9 @@ func (l *Lock) remove(ctx context.Context) error {
 	return nil
 }
 
-// ownsMarker reads locks/exclusive and reports whether it is l's.
+// ownsMarker reads l's mutex and reports whether it is l's.
 func (l *Lock) ownsMarker(ctx context.Context) (bool, *lockEntry, error) {
-	info, err := l.store.Stat(ctx, exclusiveKey)
+	info, err := l.store.Stat(ctx, l.marker)
 	if errors.Is(err, remote.ErrNotFound) {
 		return false, nil, nil
 	}
@@ -187,7 +187,7 @@ func (l *Lock) refresher() {
 }
 
 // refresh rewrites the lock, unless another process removed it (or took
-// locks/exclusive) meanwhile: a removed lock is never written again.
+// its mutex) meanwhile: a removed lock is never written again.
 func (l *Lock) refresh(ctx context.Context) error {
 	_, err := l.store.Stat(ctx, l.key)
 	if errors.Is(err, remote.ErrNotFound) {
@@ -196,20 +196,20 @@ func (l *Lock) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if l.marker {
+	if l.marker != "" {
 		ours, _, err := l.ownsMarker(ctx)
 		if err != nil {
 			return err
 		}
 		if !ours {
-			return fmt.Errorf("%w: locks/exclusive was removed or taken by another process", ErrLockLost)
+			return fmt.Errorf("%w: %s was removed or taken by another process", ErrLockLost, l.marker)
 		}
 	}
 	if err := putBytes(ctx, l.store, l.key, l.encode(false)); err != nil {
 		return err
 	}
-	if l.marker {
-		return putBytes(ctx, l.store, exclusiveKey, l.encode(true))
+	if l.marker != "" {
+		return putBytes(ctx, l.store, l.marker, l.encode(true))
 	}
 	return nil
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/wimsnap/wimsnap/remote"
 )
 
-// Taking a repository lock: with conditional writes through locks/exclusive
-// (acquireShared, acquireExclusive), without them by list-and-wait
+// Taking a repository lock: with conditional writes through the mutexes
+// locks/exclusive and locks/prune (acquireShared, acquirePrune,
+// acquireExclusive), without them by list-and-wait
 // (acquireListing); the lock objects as listed and read, their order, and
 // staleness.
 
@@ -27,7 +28,7 @@ func (l *Lock) acquireShared(ctx context.Context) error {
 		if err := l.createOwn(ctx); err != nil {
 			return err
 		}
-		holder, err := l.freshMarker(ctx, l.storeNow)
+		holder, err := l.freshMarker(ctx, exclusiveKey, l.storeNow)
 		if err != nil || holder == nil {
 			return err
 		}
@@ -40,11 +41,11 @@ func (l *Lock) acquireShared(ctx context.Context) error {
 	}
 }
 
-// freshMarker returns locks/exclusive if it is there and not stale by the
-// store's time, which storeNow gives (asked only when there is a marker). A
-// stale one is left for the next exclusive locker to remove.
-func (l *Lock) freshMarker(ctx context.Context, storeNow func(context.Context) (time.Time, error)) (*lockEntry, error) {
-	info, err := l.store.Stat(ctx, exclusiveKey)
+// freshMarker returns the mutex key if it is there and not stale by the
+// store's time, which storeNow gives (asked only when there is a mutex). A
+// stale one is left for the next locker of its kind to remove.
+func (l *Lock) freshMarker(ctx context.Context, key string, storeNow func(context.Context) (time.Time, error)) (*lockEntry, error) {
+	info, err := l.store.Stat(ctx, key)
 	if errors.Is(err, remote.ErrNotFound) {
 		return nil, nil
 	}
@@ -71,16 +72,13 @@ func (l *Lock) acquireExclusive(ctx context.Context) error {
 		return err
 	}
 	var waited time.Duration
-	for retries := 0; !l.marker; {
-		holder, err := l.createMarker(ctx, now)
-		switch {
-		case err != nil:
+	for {
+		holder, err := l.takeMarker(ctx, exclusiveKey, now)
+		if err != nil {
 			return err
-		case holder == nil && retries == 10:
-			return fmt.Errorf("snapshot: lock: %s keeps changing", exclusiveKey)
-		case holder == nil:
-			retries++ // taken, or a stale one removed: try again
-			continue
+		}
+		if holder == nil {
+			break
 		}
 		if waited, err = l.pause(ctx, waited, holder); err != nil {
 			return err
@@ -109,7 +107,7 @@ func (l *Lock) acquireExclusive(ctx context.Context) error {
 	// created one, the later after the earlier's removal: the earlier
 	// finds out here.
 	if ours, holder, err := l.ownsMarker(ctx); err != nil || !ours {
-		l.marker = false
+		l.marker = ""
 		if err == nil {
 			err = l.lockedBy(holder, "another process took locks/exclusive meanwhile")
 		}
@@ -118,19 +116,59 @@ func (l *Lock) acquireExclusive(ctx context.Context) error {
 	return nil
 }
 
-// createMarker tries to create locks/exclusive. It sets l.marker when it
+// acquirePrune takes a prune lock with conditional writes: write the own
+// lock, look for a fresh locks/exclusive (as a shared locker does), then
+// create locks/prune (removing a stale one). Shared locks do not matter.
+func (l *Lock) acquirePrune(ctx context.Context) error {
+	now, err := l.writeOwn(ctx, true)
+	if err != nil {
+		return err
+	}
+	var waited time.Duration
+	for {
+		sameNow := func(context.Context) (time.Time, error) { return now, nil }
+		holder, err := l.freshMarker(ctx, exclusiveKey, sameNow)
+		if err == nil && holder == nil {
+			holder, err = l.takeMarker(ctx, pruneKey, now)
+		}
+		if err != nil || holder == nil {
+			return err
+		}
+		if waited, err = l.pause(ctx, waited, holder); err != nil {
+			return err
+		}
+		if now, err = l.writeOwn(ctx, false); err != nil {
+			return err
+		}
+	}
+}
+
+// takeMarker creates the mutex key for l, removing a stale one, and
+// returns the holder of a fresh one; nil, nil when l holds it.
+func (l *Lock) takeMarker(ctx context.Context, key string, now time.Time) (*lockEntry, error) {
+	for range 10 {
+		holder, err := l.createMarker(ctx, key, now)
+		if err != nil || holder != nil || l.marker != "" {
+			return holder, err
+		}
+		// A stale one removed, or one gone meanwhile: try again.
+	}
+	return nil, fmt.Errorf("snapshot: lock: %s keeps changing", key)
+}
+
+// createMarker tries to create the mutex key. It sets l.marker when it
 // did, returns the holder when a fresh one is there, and removes a stale
 // one (returning nil, nil to try again).
-func (l *Lock) createMarker(ctx context.Context, now time.Time) (*lockEntry, error) {
-	err := l.store.PutIfAbsent(ctx, exclusiveKey, l.encode(true))
+func (l *Lock) createMarker(ctx context.Context, key string, now time.Time) (*lockEntry, error) {
+	err := l.store.PutIfAbsent(ctx, key, l.encode(true))
 	if err == nil {
-		l.marker = true
+		l.marker = key
 		return nil, nil
 	}
 	if !errors.Is(err, remote.ErrExists) {
 		return nil, fmt.Errorf("snapshot: lock: %w", err)
 	}
-	info, err := l.store.Stat(ctx, exclusiveKey)
+	info, err := l.store.Stat(ctx, key)
 	switch {
 	case errors.Is(err, remote.ErrNotFound):
 		return nil, nil
@@ -142,10 +180,10 @@ func (l *Lock) createMarker(ctx context.Context, now time.Time) (*lockEntry, err
 	case err != nil || e == nil:
 		return nil, err
 	case e.rec.Lock == l.key: // our own write, sent again by a retrying store
-		l.marker = true
+		l.marker = key
 		return nil, nil
 	case l.stale(info.ModTime, now):
-		l.removeStale(ctx, exclusiveKey)
+		l.removeStale(ctx, key)
 		return nil, nil
 	}
 	return e, nil
@@ -182,7 +220,7 @@ func (l *Lock) acquireListing(ctx context.Context) error {
 		}
 		own.rec.Acquired = l.rec.Acquired
 		holder := oldest(others, func(e *lockEntry) bool {
-			return (l.rec.Exclusive || e.rec.Exclusive) && e.before(own)
+			return conflict(l.rec, e.rec) && e.before(own)
 		})
 		if holder == nil {
 			return nil
@@ -243,11 +281,22 @@ func (e *lockEntry) before(o *lockEntry) bool {
 }
 
 func (e *lockEntry) info() LockInfo {
-	i := LockInfo{Key: e.key, Exclusive: e.rec.Exclusive, Since: e.since(), ModTime: e.mod}
+	i := LockInfo{Key: e.key, Exclusive: e.rec.Exclusive, Kind: "shared", Since: e.since(), ModTime: e.mod}
+	switch {
+	case e.rec.Exclusive:
+		i.Kind = "exclusive"
+	case e.rec.Kind == kindPrune:
+		i.Kind = kindPrune
+	}
 	if !e.bad {
 		i.Host, i.PID, i.User = e.rec.Host, e.rec.PID, e.rec.User
 	}
 	return i
+}
+
+// conflict reports whether locks of the kinds a and b exclude each other.
+func conflict(a, b lockRecord) bool {
+	return a.Exclusive || b.Exclusive || a.Kind == kindPrune && b.Kind == kindPrune
 }
 
 // oldest returns the oldest of the entries that match, or nil.

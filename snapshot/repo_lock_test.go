@@ -234,8 +234,8 @@ func wantKeys(t *testing.T, s remote.Store, locks ...*Lock) {
 	var want []string
 	for _, l := range locks {
 		want = append(want, l.key)
-		if l.marker {
-			want = append(want, exclusiveKey)
+		if l.marker != "" {
+			want = append(want, l.marker)
 		}
 	}
 	slices.Sort(want)
@@ -781,4 +781,91 @@ func TestSnapshotLockLost(t *testing.T) {
 		t.Fatalf("%d manifests and index objects were written", n)
 	}
 	wantKeys(t, s) // removed at the end all the same
+}
+
+// TestLockPruneKinds: a prune lock coexists with shared locks, both ways
+// round, and excludes another prune lock and an exclusive lock, both ways
+// round, naming the holder.
+func TestLockPruneKinds(t *testing.T) {
+	prune := lockRecord{Kind: kindPrune}
+	for _, m := range lockModes() {
+		t.Run(m.name, func(t *testing.T) {
+			s, cond := m.store(t), m.cond
+			sh := takeLock(t, s, cond, false, lockOpts(t, "host-a"))
+			pr, err := acquireKind(t.Context(), s, cond, prune, lockOpts(t, "host-b"))
+			if err != nil {
+				t.Fatalf("prune lock beside a shared one: %v", err)
+			}
+			sh2 := takeLock(t, s, cond, false, lockOpts(t, "host-c"))
+			wantKeys(t, s, sh, pr, sh2)
+			_, err = acquireKind(t.Context(), s, cond, prune, lockOpts(t, "host-d"))
+			var le *LockedError
+			if !errors.As(err, &le) || le.Holder.Kind != kindPrune || le.Holder.Key != pr.Key() && le.Holder.Key != pruneKey ||
+				!strings.Contains(err.Error(), "repository is being pruned by host host-b (pid") {
+				t.Errorf("second prune: %v", err)
+			}
+			_, err = acquireLock(t.Context(), s, cond, true, lockOpts(t, "host-d"))
+			if !errors.Is(err, ErrLocked) {
+				t.Errorf("exclusive lock beside a prune lock: %v", err)
+			}
+			wantKeys(t, s, sh, pr, sh2)
+			for _, l := range []*Lock{sh, sh2, pr} {
+				if err := l.Unlock(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ex := takeLock(t, s, cond, true, lockOpts(t, "host-e"))
+			_, err = acquireKind(t.Context(), s, cond, prune, lockOpts(t, "host-f"))
+			wantLocked(t, err, "host-e", true)
+			wantKeys(t, s, ex)
+		})
+	}
+}
+
+// TestLockPruneRace: of prune lockers racing with shared ones, exactly one
+// prune locker and every shared one win.
+func TestLockPruneRace(t *testing.T) {
+	rounds := 30
+	if testing.Short() {
+		rounds = 5
+	}
+	for _, m := range lockModes() {
+		t.Run(m.name, func(t *testing.T) {
+			s := m.store(t)
+			for range rounds {
+				kinds := []lockRecord{{Kind: kindPrune}, {Kind: kindPrune}, {}, {Kind: kindPrune}, {}}
+				locks := make([]*Lock, len(kinds))
+				errs := make([]error, len(kinds))
+				var wg sync.WaitGroup
+				for i, k := range kinds {
+					wg.Go(func() {
+						locks[i], errs[i] = acquireKind(t.Context(), s, m.cond, k, lockOpts(t, fmt.Sprintf("host-%d", i)))
+					})
+				}
+				wg.Wait()
+				prunes := 0
+				for i, err := range errs {
+					switch {
+					case err == nil && kinds[i].Kind == kindPrune:
+						prunes++
+					case err != nil && (kinds[i].Kind != kindPrune || !errors.Is(err, ErrLocked)):
+						t.Fatalf("locker %d (%+v): %v", i, kinds[i], err)
+					}
+				}
+				if prunes != 1 && (m.cond || prunes > 1) {
+					// Without conditional writes lockers that see each
+					// other may all give way; never may two win.
+					t.Fatalf("%d prune lockers won", prunes)
+				}
+				for _, l := range locks {
+					if l != nil {
+						if err := l.Unlock(t.Context()); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				wantKeys(t, s)
+			}
+		})
+	}
 }
