@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -159,10 +160,20 @@ func (d *DB) Close() error { return d.bolt.Close() }
 
 // Reset empties every data bucket, keeping the repository id: the start of
 // a full rebuild.
-func (d *DB) Reset() error {
+func (d *DB) Reset() error { return d.reset(dataBucketKeys) }
+
+// ResetRepository empties what the repository's objects fill (chunks,
+// streams, index objects seen, snapshots), keeping the file signatures:
+// they stay valid, as a capture reuses a signature's stream only when the
+// index has it.
+func (d *DB) ResetRepository() error {
+	return d.reset(slices.DeleteFunc(slices.Clone(dataBucketKeys), func(k []byte) bool { return bytes.Equal(k, filesBucket) }))
+}
+
+func (d *DB) reset(keys [][]byte) error {
 	return d.update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(rootBucket)
-		for _, k := range dataBucketKeys {
+		for _, k := range keys {
 			if err := root.DeleteBucket(k); err != nil {
 				return err
 			}

@@ -102,6 +102,11 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 			closeIndex(db)
 		}
 	}()
+	if res.Sync.Busy {
+		if err := r.checkCurrent(ctx, db); err != nil {
+			return res, err
+		}
+	}
 	parent, err := r.snapshotParent(ctx, db, abs, &opts)
 	if err != nil {
 		return res, err

@@ -31,6 +31,9 @@ type SyncStats struct {
 	// Damaged counts index objects and manifests that could not be read
 	// and were left out (each also passed to warn).
 	Damaged int `json:"damaged"`
+	// Busy is set when another process was writing the local index, so
+	// it was used as it was (see checkCurrent).
+	Busy bool `json:"busy,omitempty"`
 }
 
 // Sync brings the local index up to date with the repository: it reads
@@ -48,6 +51,7 @@ func (r *Repo) Sync(ctx context.Context, warn func(error)) (SyncStats, error) {
 		if warn != nil {
 			warn(fmt.Errorf("the local index was not refreshed: %w", err))
 		}
+		st.Busy = true
 		return st, nil
 	}
 	if err != nil {
@@ -68,6 +72,28 @@ func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error)
 	st, err := r.Sync(ctx, warn)
 	st.Rebuilt, st.Reason = true, "asked"
 	return st, err
+}
+
+// checkCurrent fails when the local index names an index object the
+// repository no longer has: a prune replaced it, and what it named may be
+// gone, so the index must not be deduplicated against until it is
+// rebuilt. (Sync rebuilds it; this is for an index Sync found busy.)
+func (r *Repo) checkCurrent(ctx context.Context, db *index.DB) error {
+	inStore, err := listIDs(ctx, r.store, indexPrefix)
+	if err != nil {
+		return err
+	}
+	loaded, err := db.Indexes()
+	if err != nil {
+		return err
+	}
+	for id := range loaded {
+		if _, ok := inStore[id]; !ok {
+			return fmt.Errorf("%w: the local index %s is out of date (the repository was pruned) and another process is writing it; try again when it is done",
+				index.ErrBusy, r.cache)
+		}
+	}
+	return nil
 }
 
 // openIndexRW opens the index for writing, replacing a corrupt file.
@@ -146,8 +172,8 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 	for id := range loaded {
 		if _, ok := inStore[id]; !ok {
 			// The repository dropped an index object (prune): what it
-			// named may be gone, so start again.
-			if err := db.Reset(); err != nil {
+			// named may be gone, so start again. File signatures stay.
+			if err := db.ResetRepository(); err != nil {
 				return err
 			}
 			loaded = nil
@@ -225,7 +251,13 @@ func (r *Repo) applyObjects(db *index.DB, pending []pendingObject, st *SyncStats
 
 // readIndexObject reads, checks and parses the index object id.
 func (r *Repo) readIndexObject(ctx context.Context, id index.ID) (*indexObject, error) {
-	key := indexKey(id)
+	return r.readIndexObjectAt(ctx, indexPrefix, id)
+}
+
+// readIndexObjectAt reads, checks and parses the index object (or retired
+// object) id under prefix.
+func (r *Repo) readIndexObjectAt(ctx context.Context, prefix string, id index.ID) (*indexObject, error) {
+	key := objectKey(prefix, id)
 	stored, err := r.readObject(ctx, key, id, maxIndexObject)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: reading %s: %w", key, err)

@@ -1,0 +1,151 @@
+package snapshot
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+)
+
+// Step 1 of prune, the index: the new index objects, the retired
+// objects, and the deletion of the objects they replace.
+
+// retiredPrefix holds what a prune took out of the index and has not yet
+// deleted (docs/repository.md): index objects only prune reads.
+const retiredPrefix = "retired/"
+
+// maxObjectEntries bounds the chunk entries plus recipe chunk ids of one
+// index object that prune writes (about 12 MiB expanded).
+const maxObjectEntries = 1 << 18
+
+func objectKey(prefix string, id index.ID) string { return prefix + hex.EncodeToString(id[:]) }
+
+// rewriteIndex writes index objects naming what is used and retired
+// objects naming the rest, then deletes the index and retired objects
+// read in step 1. Until that deletion the repository holds both, which
+// readers take as they take any chunk listed twice.
+func (p *pruner) rewriteIndex() error {
+	for h := range p.used {
+		p.kept[h] = p.streams[h]
+	}
+	used := func(c index.ID) bool { return p.usedCh[c] }
+	keptStream := func(h index.SHA1) bool { return p.used[h] }
+	ids, err := p.writeObjects(indexPrefix, used, keptStream)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		p.written[id] = true
+	}
+	p.res.IndexWritten += len(ids)
+	p.retKeys, err = p.writeRetired()
+	if err != nil {
+		return err
+	}
+	p.progress("deleting replaced index objects", 0, int64(len(p.objects)+len(p.retired)))
+	for id := range p.objects {
+		if err := p.deleteObject(indexKey(id)); err != nil {
+			return err
+		}
+		p.res.IndexDeleted++
+	}
+	for id := range p.retired {
+		if err := p.deleteObject(objectKey(retiredPrefix, id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRetired writes what the new index leaves out and returns the keys.
+func (p *pruner) writeRetired() ([]string, error) {
+	ids, err := p.writeObjects(retiredPrefix, func(c index.ID) bool { return !p.usedCh[c] },
+		func(h index.SHA1) bool { return !p.used[h] })
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = objectKey(retiredPrefix, id)
+	}
+	return keys, err
+}
+
+// writeObjects stores, under prefix, index objects naming the chunks and
+// streams that the selectors pick, and returns their ids. A delta recipe
+// stays one when its base is picked too; otherwise it is written whole.
+func (p *pruner) writeObjects(prefix string, chunk func(index.ID) bool, stream func(index.SHA1) bool) ([]index.ID, error) {
+	var ids []index.ID
+	o, n := &indexObject{}, 0
+	flush := func() error {
+		if len(o.packs) == 0 && len(o.streams) == 0 {
+			return nil
+		}
+		id, err := p.putObject(prefix, o)
+		ids = append(ids, id)
+		o, n = &indexObject{}, 0
+		return err
+	}
+	for _, pk := range p.packsOf(chunk) {
+		o.packs = append(o.packs, pk)
+		if n += len(pk.entries); n >= maxObjectEntries {
+			if err := flush(); err != nil {
+				return ids, err
+			}
+		}
+	}
+	hashes := slices.SortedFunc(mapKeys(p.streams), func(a, b index.SHA1) int { return bytes.Compare(a[:], b[:]) })
+	for _, h := range hashes {
+		if !stream(h) {
+			continue
+		}
+		s := *p.streams[h]
+		if s.delta && !stream(s.base) {
+			s.delta, s.base, s.patches = false, index.SHA1{}, nil
+		}
+		o.streams = append(o.streams, s)
+		if n += len(s.chunks); n >= maxObjectEntries {
+			if err := flush(); err != nil {
+				return ids, err
+			}
+		}
+	}
+	return ids, flush()
+}
+
+// packsOf groups the chunks that pick selects by pack, in offset order.
+func (p *pruner) packsOf(pick func(index.ID) bool) []indexPack {
+	byPack := map[index.ID][]packEntry{}
+	for c, l := range p.loc {
+		if pick(c) {
+			byPack[l.Pack] = append(byPack[l.Pack], packEntry{id: c, offset: l.Offset, stored: l.Stored, raw: l.Raw, codec: l.Codec})
+		}
+	}
+	packs := make([]indexPack, 0, len(byPack))
+	for id, es := range byPack {
+		slices.SortFunc(es, func(a, b packEntry) int { return cmp.Compare(a.offset, b.offset) })
+		packs = append(packs, indexPack{id: id, entries: es})
+	}
+	slices.SortFunc(packs, func(a, b indexPack) int { return bytes.Compare(a.id[:], b.id[:]) })
+	return packs
+}
+
+// putObject stores o under prefix and returns its id.
+func (p *pruner) putObject(prefix string, o *indexObject) (index.ID, error) {
+	stored := p.r.zstd.compress(o.encode())
+	id := objectID(stored)
+	if err := putBytes(p.ctx, p.r.store, objectKey(prefix, id), stored); err != nil {
+		return id, fmt.Errorf("snapshot: prune: storing %s: %w", objectKey(prefix, id), err)
+	}
+	return id, nil
+}
+
+// deleteObject deletes key; one gone already is fine.
+func (p *pruner) deleteObject(key string) error {
+	if err := p.r.store.Delete(p.ctx, key); err != nil && !errors.Is(err, remote.ErrNotFound) {
+		return fmt.Errorf("snapshot: prune: deleting %s: %w", key, err)
+	}
+	return nil
+}

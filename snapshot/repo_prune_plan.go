@@ -1,0 +1,178 @@
+package snapshot
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+
+	"github.com/wimsnap/wimsnap/index"
+)
+
+// Step 1 of prune, deciding and repacking: which packs go, which are
+// repacked, and the copying of their used chunks into new packs.
+
+// packOverhead estimates the bytes of a pack that are not chunks: its
+// trailer (per chunk) and footer.
+func packOverhead(chunks int) int64 { return int64(packFooterLen) + 48*int64(chunks) }
+
+// plan condemns the packs that hold nothing used and picks those to
+// repack: the ones with the largest unused shares, until the unused data
+// left in kept packs is within MaxUnused of the used data.
+func (p *pruner) plan() error {
+	count := map[index.ID]int{}
+	for c := range p.usedCh {
+		l := p.loc[c]
+		p.sizes[l.Pack] += int64(l.Stored)
+		count[l.Pack]++
+	}
+	for pack := range p.sizes {
+		if _, ok := p.packs[pack]; !ok {
+			p.missing = append(p.missing, fmt.Sprintf("pack %s, which holds %d used chunks, is missing", hexID(pack), count[pack]))
+		}
+	}
+	if len(p.missing) > 0 {
+		return p.refuse()
+	}
+	var partly []index.ID
+	unused := map[index.ID]int64{}
+	for id, info := range p.packs {
+		u := p.sizes[id]
+		p.res.UsedBytes += u
+		if u == 0 {
+			p.doomed[id] = true
+			continue
+		}
+		if waste := info.Size - u - packOverhead(count[id]); waste > 0 {
+			unused[id] = waste
+			partly = append(partly, id)
+		}
+	}
+	p.res.UnusedBytes = p.res.Bytes - p.res.UsedBytes
+	p.pickRepacks(partly, unused)
+	p.res.PacksRepacked = len(p.moved)
+	if p.opts.DryRun {
+		p.res.PacksDeleted = len(p.doomed)
+		for id := range p.doomed {
+			p.res.BytesFreed += p.packs[id].Size
+		}
+		for id := range p.moved {
+			p.res.BytesFreed -= p.sizes[id]
+		}
+	}
+	return nil
+}
+
+// pickRepacks marks for repacking the packs with the largest unused
+// shares until the unused bytes left are within MaxUnused.
+func (p *pruner) pickRepacks(partly []index.ID, unused map[index.ID]int64) {
+	if p.opts.MaxUnused < 0 {
+		return
+	}
+	var left int64
+	for _, id := range partly {
+		left += unused[id]
+	}
+	limit := int64(p.opts.MaxUnused * float64(p.res.UsedBytes))
+	share := func(id index.ID) float64 { return float64(unused[id]) / float64(p.packs[id].Size) }
+	slices.SortFunc(partly, func(a, b index.ID) int {
+		if c := cmp.Compare(share(b), share(a)); c != 0 {
+			return c
+		}
+		return bytes.Compare(a[:], b[:])
+	})
+	for _, id := range partly {
+		if left <= limit {
+			break
+		}
+		p.doomed[id], p.moved[id] = true, true
+		left -= unused[id]
+	}
+}
+
+// repack copies the used chunks of the packs to repack, as stored, into
+// new packs, checking each against its id on the way, and points p.loc
+// at the copies. The old packs stay until step 2 deletes them.
+func (p *pruner) repack() error {
+	if len(p.moved) == 0 {
+		return nil
+	}
+	inPack := map[index.ID][]index.ID{}
+	for c := range p.usedCh {
+		if l := p.loc[c]; p.moved[l.Pack] {
+			inPack[l.Pack] = append(inPack[l.Pack], c)
+		}
+	}
+	ids := slices.SortedFunc(mapKeys(p.moved), func(a, b index.ID) int { return bytes.Compare(a[:], b[:]) })
+	w := &packWriter{p: p, b: &packBuilder{buf: make([]byte, 0, packTarget+packSlack)}, decs: &decoders{}}
+	for i, id := range ids {
+		p.progress("repacking", int64(i), int64(len(ids)))
+		if err := w.copyFrom(id, inPack[id]); err != nil {
+			return err
+		}
+	}
+	p.progress("repacking", int64(len(ids)), int64(len(ids)))
+	return w.flush()
+}
+
+// packWriter fills new packs with chunks copied from old ones.
+type packWriter struct {
+	p    *pruner
+	b    *packBuilder
+	decs *decoders
+	raw  []byte
+}
+
+// copyFrom reads pack id and copies the chunks listed into new packs.
+func (w *packWriter) copyFrom(id index.ID, chunks []index.ID) error {
+	p := w.p
+	data, err := p.r.readObject(p.ctx, packKey(id), id, maxPack)
+	if err != nil {
+		return fmt.Errorf("snapshot: prune: reading pack %s: %w", hexID(id), err)
+	}
+	if objectID(data) != id {
+		return fmt.Errorf("%w: prune: pack %s does not match its id; nothing was deleted: run 'wimsnap check --read-data' and 'wimsnap repair'",
+			ErrRepoFormat, hexID(id))
+	}
+	slices.SortFunc(chunks, func(a, b index.ID) int { return cmp.Compare(p.loc[a].Offset, p.loc[b].Offset) })
+	for _, c := range chunks {
+		l := p.loc[c]
+		end := l.Offset + uint64(l.Stored)
+		if end > uint64(len(data)) {
+			return fmt.Errorf("%w: prune: pack %s is shorter than its index says", ErrRepoFormat, hexID(id))
+		}
+		stored := data[l.Offset:end]
+		w.raw, err = w.decs.expandChunk(w.raw, stored, int(l.Raw), l.Codec)
+		if err != nil || sha256.Sum256(w.raw) != c {
+			return fmt.Errorf("%w: prune: chunk %s in pack %s is damaged; nothing was deleted: run 'wimsnap repair'",
+				ErrRepoFormat, hexID(c), hexID(id))
+		}
+		w.b.add(c, stored, int(l.Raw), l.Codec)
+		if len(w.b.buf) >= packTarget {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flush stores the pack being filled and moves its chunks' locations.
+func (w *packWriter) flush() error {
+	if len(w.b.entries) == 0 {
+		return nil
+	}
+	p := w.p
+	buf, id := w.b.finish(p.r.zstd)
+	if err := putBytes(p.ctx, p.r.store, packKey(id), buf); err != nil {
+		return fmt.Errorf("snapshot: prune: storing a pack: %w", err)
+	}
+	for _, e := range w.b.entries {
+		p.loc[e.id] = index.Location{Pack: id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+	}
+	p.res.PacksWritten++
+	p.res.BytesFreed -= int64(len(buf))
+	w.b.reset()
+	return nil
+}

@@ -1,0 +1,227 @@
+package snapshot
+
+import (
+	"fmt"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// Step 1 of prune, reading: what the store holds, what the index names,
+// and what the snapshots use.
+
+// read fills p.packs, p.loc, p.streams and the used sets.
+func (p *pruner) read() error {
+	if err := p.listPacks(); err != nil {
+		return err
+	}
+	if err := p.readObjects(indexPrefix, p.objects); err != nil {
+		return err
+	}
+	// Retired data counts below the index's: a chunk or stream both name
+	// is taken from the index.
+	if err := p.readObjects(retiredPrefix, p.retired); err != nil {
+		return err
+	}
+	if err := p.readSnapshots(); err != nil {
+		return err
+	}
+	if len(p.missing) > 0 {
+		return p.refuse()
+	}
+	return nil
+}
+
+// listPacks lists the packs in the store.
+func (p *pruner) listPacks() error {
+	p.packs = map[index.ID]remote.Info{}
+	err := p.r.store.List(p.ctx, packPrefix, func(info remote.Info) error {
+		if id, ok := parseID(info.Key[len(info.Key)-min(len(info.Key), 64):]); ok && info.Key == packKey(id) {
+			p.packs[id] = info
+			p.res.Packs++
+			p.res.Bytes += info.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("snapshot: listing packs: %w", err)
+	}
+	return nil
+}
+
+// readObjects reads the index objects (or retired objects) under prefix
+// into p.loc and p.streams, recording their ids in read. A damaged one
+// makes the used data possibly incomplete.
+func (p *pruner) readObjects(prefix string, read map[index.ID]bool) error {
+	ids, err := listIDs(p.ctx, p.r.store, prefix)
+	if err != nil {
+		return err
+	}
+	var deltas []*indexStream
+	done := int64(0)
+	for id := range ids {
+		p.progress("reading "+prefix, done, int64(len(ids)))
+		done++
+		o, err := p.r.readIndexObjectAt(p.ctx, prefix, id)
+		if err != nil {
+			if !damage(err) {
+				return err
+			}
+			p.missing = append(p.missing, err.Error())
+			continue
+		}
+		read[id] = true
+		deltas = append(deltas, p.merge(o)...)
+	}
+	p.resolve(deltas)
+	return nil
+}
+
+// merge adds what o names and p lacks; it returns o's delta recipes that
+// are still to resolve.
+func (p *pruner) merge(o *indexObject) []*indexStream {
+	for _, pk := range o.packs {
+		for _, e := range pk.entries {
+			if _, ok := p.loc[e.id]; !ok {
+				p.loc[e.id] = index.Location{Pack: pk.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+			}
+		}
+	}
+	var deltas []*indexStream
+	for i := range o.streams {
+		s := &o.streams[i]
+		if _, ok := p.streams[s.hash]; ok {
+			continue
+		}
+		p.streams[s.hash] = s
+		if s.chunks == nil {
+			deltas = append(deltas, s)
+		}
+	}
+	return deltas
+}
+
+// resolve fills in delta recipes from their bases, repeating while that
+// makes progress; what stays unresolved is dropped (a stream a snapshot
+// uses then shows as missing).
+func (p *pruner) resolve(deltas []*indexStream) {
+	lookup := func(h index.SHA1) ([]index.ID, bool) {
+		s, ok := p.streams[h]
+		return s.chunksIf(ok)
+	}
+	for progress := true; progress; {
+		progress = false
+		left := deltas[:0]
+		for _, s := range deltas {
+			if s.resolve(lookup) {
+				progress = true
+			} else {
+				left = append(left, s)
+			}
+		}
+		deltas = left
+	}
+	for _, s := range deltas {
+		delete(p.streams, s.hash)
+	}
+}
+
+// chunksIf returns the chunks of a resolved recipe; ok is false for an
+// unresolved one.
+func (s *indexStream) chunksIf(ok bool) ([]index.ID, bool) {
+	if !ok || s.chunks == nil {
+		return nil, false
+	}
+	return s.chunks, true
+}
+
+// readSnapshots reads every manifest and its image and marks the streams
+// and chunks they use.
+func (p *pruner) readSnapshots() error {
+	ids, err := listIDs(p.ctx, p.r.store, snapPrefix)
+	if err != nil {
+		return err
+	}
+	db, err := p.r.syncedIndex(p.ctx)
+	if err != nil {
+		return err
+	}
+	defer closeIndex(db)
+	images := map[wim.Hash]bool{}
+	done := int64(0)
+	for id := range ids {
+		if err := p.ctx.Err(); err != nil {
+			return err
+		}
+		p.progress("reading snapshots", done, int64(len(ids)))
+		done++
+		m, _, err := p.r.readManifest(p.ctx, id)
+		if err != nil {
+			if !damage(err) {
+				return err
+			}
+			p.missing = append(p.missing, fmt.Sprintf("snapshot %s: %v", hexID(id), err))
+			continue
+		}
+		p.snaps[id] = true
+		p.res.Snapshots++
+		if err := p.useImage(db, m, images); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// useImage marks the metadata stream of m and every stream its image
+// names as used, once per distinct image.
+func (p *pruner) useImage(db *index.DB, m *Manifest, images map[wim.Hash]bool) error {
+	h, err := m.hash()
+	if err != nil {
+		p.missing = append(p.missing, fmt.Sprintf("snapshot %s: %v", m.ShortID(), err))
+		return nil
+	}
+	if images[h] {
+		return nil
+	}
+	images[h] = true
+	p.use(h, "snapshot "+m.ShortID()+": metadata")
+	md, err := p.r.loadMetadata(p.ctx, db, m)
+	if err != nil {
+		if !damage(err) {
+			return err
+		}
+		p.missing = append(p.missing, err.Error())
+		return nil
+	}
+	return md.Walk(func(path string, e *wim.Entry) error {
+		for _, s := range entryStreams(e) {
+			if !s.Hash.IsZero() {
+				p.use(s.Hash, "snapshot "+m.ShortID()+": "+path)
+			}
+		}
+		return nil
+	})
+}
+
+// use marks stream h and its chunks as used; what is not there makes the
+// used data incomplete.
+func (p *pruner) use(h wim.Hash, what string) {
+	sh := index.SHA1(h)
+	if p.used[sh] {
+		return
+	}
+	s, ok := p.streams[sh]
+	if !ok {
+		p.missing = append(p.missing, fmt.Sprintf("%s: stream %x is in no index object", what, h))
+		return
+	}
+	p.used[sh] = true
+	for _, c := range s.chunks {
+		if _, ok := p.loc[c]; !ok {
+			p.missing = append(p.missing, fmt.Sprintf("%s: chunk %s of stream %x is in no index object", what, hexID(c)[:16], h))
+			return
+		}
+		p.usedCh[c] = true
+	}
+}

@@ -1,0 +1,324 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// Step 2 of prune: waiting for the shared locks older than the new index,
+// putting back what the snapshots committed meanwhile use, and deleting.
+
+// errWaitedOut ends a wait for older locks that ran past PruneOptions.Wait.
+var errWaitedOut = errors.New("snapshot: prune: waited out")
+
+// settle finishes the prune: wait, put back, delete.
+func (p *pruner) settle() error {
+	if len(p.doomed) == 0 && len(p.retKeys) == 0 {
+		return nil
+	}
+	t1, err := storeNow(p.ctx, p.r)
+	if err != nil {
+		return err
+	}
+	if err := p.waitOlder(t1); err != nil {
+		if !errors.Is(err, errWaitedOut) {
+			return err
+		}
+		p.res.Pending = len(p.doomed)
+		p.opts.Warn(fmt.Errorf("%d packs are left for a later prune: %s", p.res.Pending, p.res.PendingWhy))
+		return nil
+	}
+	if err := p.putBack(); err != nil {
+		return err
+	}
+	if err := p.lock.Err(); err != nil {
+		return err
+	}
+	p.deletePacks()
+	for _, key := range p.retKeys {
+		if err := p.deleteObject(key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storeNow returns the store's clock: the ModTime of a probe object
+// written for the purpose (a key lock scans pass over), then deleted.
+func storeNow(ctx context.Context, r *Repo) (time.Time, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return time.Time{}, err
+	}
+	key := lockPrefix + "probe-" + hex.EncodeToString(b[:])
+	if err := putBytes(ctx, r.store, key, []byte("clock\n")); err != nil {
+		return time.Time{}, fmt.Errorf("snapshot: reading the store's clock: %w", err)
+	}
+	info, err := r.store.Stat(ctx, key)
+	derr := r.store.Delete(ctx, key)
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("snapshot: reading the store's clock: %w", err)
+	}
+	return info.ModTime, nil
+}
+
+// waitOlder waits until no shared lock that is not stale was taken at or
+// before t1 (by the store's clock), removing stale locks as lockers do. It
+// returns errWaitedOut, with PendingWhy set, when Wait runs out first.
+func (p *pruner) waitOlder(t1 time.Time) error {
+	sleep := p.opts.Lock.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	start := time.Now()
+	var waited time.Duration
+	for told := false; ; told = true {
+		// The store's clock has moved on about as far as ours since t1.
+		_, others, err := p.lock.scan(p.ctx, t1.Add(time.Since(start)))
+		if err != nil {
+			return err
+		}
+		blocker := oldest(others, func(e *lockEntry) bool {
+			return !e.rec.Exclusive && e.rec.Kind != kindPrune && !e.since().After(t1)
+		})
+		if blocker == nil {
+			return nil
+		}
+		h := blocker.info()
+		why := fmt.Sprintf("a lock taken before this prune's new index, by host %s (pid %d) since %s, is still held",
+			h.Host, h.PID, h.Since.UTC().Format(time.DateTime+" UTC"))
+		if waited >= p.opts.Wait {
+			p.res.PendingWhy = why
+			return errWaitedOut
+		}
+		if !told {
+			p.opts.Warn(fmt.Errorf("waiting up to %v before deleting: %s", p.opts.Wait, why))
+		}
+		d := min(lockPoll, p.opts.Wait-waited)
+		if err := sleep(p.ctx, d); err != nil {
+			return err
+		}
+		waited += d
+	}
+}
+
+// putBack reads the index objects and manifests committed since step 1
+// and puts back into the index what they use of the retired data, keeping
+// the packs that hold it.
+func (p *pruner) putBack() error {
+	known, err := p.newObjects()
+	if err != nil {
+		return err
+	}
+	snaps, err := p.newSnapshots()
+	if err != nil || len(snaps) == 0 && len(p.back.packs) == 0 && len(p.back.streams) == 0 {
+		return err
+	}
+	// Metadata first: reading the images needs their streams indexed.
+	for _, m := range snaps {
+		if h, err := m.hash(); err == nil {
+			p.keep(h, known)
+		}
+	}
+	if err := p.writeBack(); err != nil {
+		return err
+	}
+	db, err := p.r.syncedIndex(p.ctx)
+	if err != nil {
+		return err
+	}
+	defer closeIndex(db)
+	for _, m := range snaps {
+		md, err := p.r.loadMetadata(p.ctx, db, m)
+		if err != nil {
+			p.opts.Warn(fmt.Errorf("prune: a snapshot committed during the prune: %w", err))
+			continue
+		}
+		_ = md.Walk(func(_ string, e *wim.Entry) error {
+			for _, s := range entryStreams(e) {
+				if !s.Hash.IsZero() {
+					p.keep(s.Hash, known)
+				}
+			}
+			return nil
+		})
+	}
+	return p.writeBack()
+}
+
+// knownNow is what the repository's index names beside the new index:
+// the objects committed during the prune, and what was put back.
+type knownNow struct {
+	chunks  map[index.ID]bool
+	streams map[index.SHA1]*indexStream
+}
+
+// newObjects reads the index objects committed since step 1: their packs
+// are kept, and the bases of their delta recipes put back.
+func (p *pruner) newObjects() (*knownNow, error) {
+	known := &knownNow{chunks: map[index.ID]bool{}, streams: map[index.SHA1]*indexStream{}}
+	ids, err := listIDs(p.ctx, p.r.store, indexPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var objs []*indexObject
+	for id := range ids {
+		if p.written[id] || p.objects[id] {
+			continue
+		}
+		o, err := p.r.readIndexObjectAt(p.ctx, indexPrefix, id)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: prune: reading an index object committed during the prune: %w", err)
+		}
+		objs = append(objs, o)
+		for _, pk := range o.packs {
+			delete(p.doomed, pk.id)
+			for _, e := range pk.entries {
+				known.chunks[e.id] = true
+			}
+		}
+		for i := range o.streams {
+			known.streams[o.streams[i].hash] = &o.streams[i]
+		}
+	}
+	lookup := func(h index.SHA1) ([]index.ID, bool) {
+		if s := known.streams[h]; s != nil && s.chunks != nil {
+			return s.chunks, true
+		}
+		s, ok := p.streams[h]
+		return s.chunksIf(ok)
+	}
+	for _, o := range objs {
+		for i := range o.streams {
+			if s := &o.streams[i]; s.delta {
+				p.keep(wim.Hash(s.base), known)
+				s.resolve(lookup) // its chunks are checked when a snapshot uses it
+			}
+		}
+	}
+	return known, nil
+}
+
+// newSnapshots reads the manifests committed since step 1.
+func (p *pruner) newSnapshots() ([]*Manifest, error) {
+	ids, err := listIDs(p.ctx, p.r.store, snapPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var list []*Manifest
+	for id := range ids {
+		if p.snaps[id] {
+			continue
+		}
+		m, _, err := p.r.readManifest(p.ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: prune: reading a snapshot committed during the prune: %w", err)
+		}
+		list = append(list, m)
+	}
+	return list, nil
+}
+
+// keep makes sure stream h and its chunks are in the index, putting back
+// what the new index left out (and keeping its packs).
+func (p *pruner) keep(h wim.Hash, known *knownNow) {
+	sh := index.SHA1(h)
+	s := p.kept[sh]
+	if s == nil {
+		s = known.streams[sh]
+	}
+	if s == nil {
+		if s = p.streams[sh]; s == nil || s.chunks == nil {
+			return // not the prune's doing: check reports it
+		}
+		full := *s
+		full.delta, full.base, full.patches = false, index.SHA1{}, nil
+		p.back.streams = append(p.back.streams, full)
+		p.kept[sh] = s
+	}
+	for _, c := range s.chunks {
+		if p.usedCh[c] || known.chunks[c] {
+			continue
+		}
+		l, ok := p.loc[c]
+		if !ok {
+			continue
+		}
+		p.putBackChunk(c, l)
+		known.chunks[c] = true
+	}
+}
+
+// putBackChunk adds chunk c at l to the put-back object and keeps its pack.
+func (p *pruner) putBackChunk(c index.ID, l index.Location) {
+	delete(p.doomed, l.Pack)
+	p.res.KeptForRunning++
+	e := packEntry{id: c, offset: l.Offset, stored: l.Stored, raw: l.Raw, codec: l.Codec}
+	for i := range p.back.packs {
+		if p.back.packs[i].id == l.Pack {
+			p.back.packs[i].entries = append(p.back.packs[i].entries, e)
+			return
+		}
+	}
+	p.back.packs = append(p.back.packs, indexPack{id: l.Pack, entries: []packEntry{e}})
+}
+
+// writeBack stores the put-back object, if it names anything.
+func (p *pruner) writeBack() error {
+	if len(p.back.packs) == 0 && len(p.back.streams) == 0 {
+		return nil
+	}
+	id, err := p.putObject(indexPrefix, p.back)
+	if err != nil {
+		return err
+	}
+	p.written[id] = true
+	p.res.IndexWritten++
+	p.back = &indexObject{}
+	return nil
+}
+
+// deletePacks deletes the condemned packs, a few at a time. A pack that
+// cannot be deleted is warned about; the next prune finds it unused.
+func (p *pruner) deletePacks() {
+	ids := make(chan index.ID)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	done := int64(0)
+	for range 8 {
+		wg.Go(func() {
+			for id := range ids {
+				err := p.deleteObject(packKey(id))
+				mu.Lock()
+				if err != nil {
+					p.opts.Warn(err)
+				} else {
+					p.res.PacksDeleted++
+					p.res.BytesFreed += p.packs[id].Size
+				}
+				done++
+				p.progress("deleting packs", done, int64(len(p.doomed)))
+				mu.Unlock()
+			}
+		})
+	}
+	for id := range p.doomed {
+		if p.ctx.Err() != nil {
+			break
+		}
+		ids <- id
+	}
+	close(ids)
+	wg.Wait()
+}
