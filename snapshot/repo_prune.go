@@ -136,8 +136,8 @@ func (p *pruner) run() error {
 	if err := p.plan(); err != nil {
 		return err
 	}
-	if p.opts.DryRun || len(p.doomed) == 0 {
-		// Nothing to delete: unused index entries stay, harmless.
+	if p.opts.DryRun || len(p.doomed) == 0 && len(p.retired) == 0 {
+		// Nothing to delete or finish: unused index entries stay, harmless.
 		return nil
 	}
 	steps := []func() error{p.repack, p.rewriteIndex, p.settle}

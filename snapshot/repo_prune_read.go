@@ -16,14 +16,17 @@ func (p *pruner) read() error {
 	if err := p.listPacks(); err != nil {
 		return err
 	}
-	if err := p.readObjects(indexPrefix, p.objects); err != nil {
+	deltas, err := p.readObjects(indexPrefix, p.objects)
+	if err != nil {
 		return err
 	}
 	// Retired data counts below the index's: a chunk or stream both name
-	// is taken from the index.
-	if err := p.readObjects(retiredPrefix, p.retired); err != nil {
+	// is taken from the index. A delta recipe's base may be in either.
+	more, err := p.readObjects(retiredPrefix, p.retired)
+	if err != nil {
 		return err
 	}
+	p.resolve(append(deltas, more...))
 	if err := p.readSnapshots(); err != nil {
 		return err
 	}
@@ -51,12 +54,13 @@ func (p *pruner) listPacks() error {
 }
 
 // readObjects reads the index objects (or retired objects) under prefix
-// into p.loc and p.streams, recording their ids in read. A damaged one
-// makes the used data possibly incomplete.
-func (p *pruner) readObjects(prefix string, read map[index.ID]bool) error {
+// into p.loc and p.streams, recording their ids in read, and returns the
+// delta recipes to resolve. A damaged one makes the used data possibly
+// incomplete.
+func (p *pruner) readObjects(prefix string, read map[index.ID]bool) ([]*indexStream, error) {
 	ids, err := listIDs(p.ctx, p.r.store, prefix)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var deltas []*indexStream
 	done := int64(0)
@@ -66,7 +70,7 @@ func (p *pruner) readObjects(prefix string, read map[index.ID]bool) error {
 		o, err := p.r.readIndexObjectAt(p.ctx, prefix, id)
 		if err != nil {
 			if !damage(err) {
-				return err
+				return nil, err
 			}
 			p.missing = append(p.missing, err.Error())
 			continue
@@ -74,8 +78,7 @@ func (p *pruner) readObjects(prefix string, read map[index.ID]bool) error {
 		read[id] = true
 		deltas = append(deltas, p.merge(o)...)
 	}
-	p.resolve(deltas)
-	return nil
+	return deltas, nil
 }
 
 // merge adds what o names and p lacks; it returns o's delta recipes that

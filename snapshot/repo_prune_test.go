@@ -1,11 +1,19 @@
 package snapshot
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
@@ -96,5 +104,122 @@ func TestPruneFreesForgotten(t *testing.T) {
 	again := pruneOK(t, r, PruneOptions{})
 	if again.PacksDeleted != 0 || again.PacksRepacked != 0 || again.IndexWritten != 0 {
 		t.Errorf("second prune did something: %+v", again)
+	}
+}
+
+// gateStore holds the first Put under prefix until release is closed,
+// closing reached when it gets there.
+type gateStore struct {
+	remote.Store
+	prefix           string
+	reached, release chan struct{}
+	once             sync.Once
+}
+
+func (g *gateStore) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if strings.HasPrefix(key, g.prefix) {
+		g.once.Do(func() {
+			close(g.reached)
+			<-g.release
+		})
+	}
+	return g.Store.Put(ctx, key, r, size)
+}
+
+// TestPruneBesideOlderSnapshot: a snapshot that started before the prune,
+// deduplicated against data only a forgotten snapshot used (its parent,
+// against which it stores a delta recipe), and commits while the prune
+// runs, keeps that data: the prune waits for its lock and puts back what
+// it uses. When the prune's wait runs out first, the next prune finishes
+// the work from the retired objects left behind.
+func TestPruneBesideOlderSnapshot(t *testing.T) {
+	for _, waitOut := range []bool{false, true} {
+		t.Run(fmt.Sprintf("waitOut=%v", waitOut), func(t *testing.T) {
+			tmp := t.TempDir()
+			store := remote.NewMemory()
+			if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+				t.Fatal(err)
+			}
+			open := func(s remote.Store, name string) *Repo {
+				r, err := OpenRepo(t.Context(), s, RepoOptions{CacheDir: filepath.Join(tmp, "cache-"+name)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			src := filepath.Join(tmp, "src")
+			must(t, os.MkdirAll(src, 0o755))
+			big := wimtest.RandomBytes(1, 2<<20)
+			writeTestFile(t, filepath.Join(src, "big.bin"), big)
+			writeFiles(t, src, map[string]string{"a.txt": "first"})
+			ra := open(store, "a")
+			parent := snapshotOK(t, ra, src, TakeOptions{}).Manifest
+
+			// The second snapshot reads the changed file against its
+			// parent, then stops before committing.
+			copy(big[1<<20:], "changed")
+			writeTestFile(t, filepath.Join(src, "big.bin"), big)
+			gate := &gateStore{Store: store, prefix: indexPrefix, reached: make(chan struct{}), release: make(chan struct{})}
+			rb := open(gate, "a") // the same machine: its index knows the parent
+			done := make(chan TakeResult)
+			go func() {
+				res, err := rb.Snapshot(t.Context(), src, TakeOptions{Host: "testhost"})
+				if err != nil {
+					t.Error(err)
+				}
+				done <- res
+			}()
+			<-gate.reached
+			if _, err := ra.Forget(t.Context(), []*Manifest{parent}, LockOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			rp := open(store, "p")
+			opts := PruneOptions{Lock: LockOptions{Sleep: func(context.Context, time.Duration) error {
+				time.Sleep(10 * time.Millisecond)
+				return nil
+			}}}
+			var waited atomic.Bool
+			opts.Warn = func(err error) {
+				if !strings.Contains(err.Error(), "waiting up to") && !strings.Contains(err.Error(), "left for a later prune") {
+					t.Errorf("prune warning: %v", err)
+				}
+				waited.Store(true)
+				if !waitOut {
+					close(gate.release)
+				}
+			}
+			if waitOut {
+				opts.Wait = time.Nanosecond
+			}
+			res, err := rp.Prune(t.Context(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("prune: %+v", res)
+			if !waited.Load() {
+				t.Error("prune did not wait for the older snapshot")
+			}
+			if waitOut {
+				if res.Pending == 0 || res.PacksDeleted != 0 {
+					t.Errorf("a prune whose wait ran out: %+v", res)
+				}
+				close(gate.release)
+			} else if res.KeptForRunning == 0 {
+				t.Errorf("nothing was put back for the running snapshot: %+v", res)
+			}
+			second := <-done
+			if waitOut {
+				again := pruneOK(t, rp, PruneOptions{})
+				if again.Pending != 0 {
+					t.Errorf("second prune: %+v", again)
+				}
+			}
+			checkOK(t, rp)
+			out := filepath.Join(tmp, "out")
+			if _, err := rp.Restore(t.Context(), second.Manifest, out, RestoreOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+		})
 	}
 }

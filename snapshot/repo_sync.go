@@ -214,7 +214,7 @@ type pendingObject struct {
 // applyObjects puts index objects into the local index, each once the
 // base streams of its delta recipes are known (they may lie in an object
 // applied later); streams whose base no object has are left out and
-// reported.
+// reported, and their object is not marked as read.
 func (r *Repo) applyObjects(db *index.DB, pending []pendingObject, st *SyncStats, warn func(error)) error {
 	lookup := func(h index.SHA1) ([]index.ID, bool) {
 		rec, ok, err := db.Stream(h)
@@ -237,7 +237,12 @@ func (r *Repo) applyObjects(db *index.DB, pending []pendingObject, st *SyncStats
 			}
 			b := index.NewBatch()
 			p.obj.addTo(b)
-			b.AddIndex(p.id)
+			if len(missing) == 0 {
+				// An object with streams left out is read again by the
+				// next sync: their base may come (a prune puts bases
+				// back that it had retired).
+				b.AddIndex(p.id)
+			}
 			if err := db.Apply(b); err != nil {
 				return err
 			}
