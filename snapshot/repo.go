@@ -89,7 +89,7 @@ func InitRepo(ctx context.Context, store remote.Store, codec wim.Compression) (R
 	if _, err := rand.Read(id[:]); err != nil {
 		return RepoConfig{}, err
 	}
-	cond, err := remote.ProbeConditionalWrites(ctx, store, lockPrefix+"probe-"+hex.EncodeToString(id[:8]))
+	cond, err := remote.ProbeConditionalWrites(ctx, store, probePrefix+hex.EncodeToString(id[:8]))
 	if err != nil {
 		return RepoConfig{}, fmt.Errorf("snapshot: init: probing conditional writes: %w", err)
 	}

@@ -1,12 +1,12 @@
 package snapshot
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -25,20 +25,32 @@ type CheckOptions struct {
 	// ReadData reads every pack, checking its id, its trailer and every
 	// chunk's id after decompression.
 	ReadData bool
+	// Subset, unless zero, reads the packs it selects as ReadData reads
+	// all of them; the structure check still covers the whole repository.
+	// It may not be set together with ReadData.
+	Subset DataSubset
+	// Rand draws the packs of a percentage Subset; nil means a generator
+	// seeded at random.
+	Rand *rand.Rand
 	// Progress, if set, is called with the packs read so far.
 	Progress func(done, total int64)
+	// Lock configures the shared lock the check holds.
+	Lock LockOptions
 }
 
 // CheckResult is what Check found. Problems name the object (and for
 // snapshots the file) concerned.
 type CheckResult struct {
-	Snapshots    int      `json:"snapshots"`
-	Packs        int      `json:"packs"`
-	Chunks       int      `json:"chunks"`
-	Streams      int      `json:"streams_checked"`
-	PacksRead    int      `json:"packs_read"`
-	Unreferenced int      `json:"unreferenced_packs"`
-	Problems     []string `json:"problems"`
+	Snapshots int `json:"snapshots"`
+	Packs     int `json:"packs"`
+	Chunks    int `json:"chunks"`
+	Streams   int `json:"streams_checked"`
+	PacksRead int `json:"packs_read"`
+	// ReadDataSubset is CheckOptions.Subset as ParseDataSubset reads it,
+	// "" when every pack or none was read.
+	ReadDataSubset string   `json:"read_data_subset,omitempty"`
+	Unreferenced   int      `json:"unreferenced_packs"`
+	Problems       []string `json:"problems"`
 	// Damaged lists the snapshots (ids) that cannot be restored whole,
 	// those whose manifest cannot be read included.
 	Damaged []string `json:"damaged_snapshots"`
@@ -71,13 +83,26 @@ func (c *checker) problem(format string, args ...any) {
 // inside a pack that exists; every snapshot's metadata reads and every
 // stream it uses resolves through the index objects to chunks. With
 // ReadData every pack is read and every chunk it holds for the index is
-// expanded and checked against its id. The error wraps ErrCheckFailed when
-// problems were found; the local index is brought up to date (rebuilt if
-// damaged) first, which is not a problem of the repository.
+// expanded and checked against its id; with Subset only the packs it
+// selects are, and damage is reported only where they hold the chunks. The
+// error wraps ErrCheckFailed when problems were found; the local index is
+// brought up to date (rebuilt if damaged) first, which is not a problem of
+// the repository.
 func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, err error) {
-	err = r.retryCorrupt(ctx, func() error {
-		res, err = r.check(ctx, opts)
-		return err
+	if err := opts.Subset.validate(); err != nil {
+		return res, err
+	}
+	if opts.ReadData && !opts.Subset.IsZero() {
+		return res, errors.New("snapshot: check: ReadData and Subset are both set")
+	}
+	if opts.Rand == nil {
+		opts.Rand = newCheckRand()
+	}
+	err = r.withShared(ctx, opts.Lock, func(*Lock) error {
+		return r.retryCorrupt(ctx, func() error {
+			res, err = r.check(ctx, opts)
+			return err
+		})
 	})
 	return res, err
 }
@@ -92,13 +117,19 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error
 	}
 	defer closeIndex(db)
 	c.db = db
-	if c.packs, err = listIDs(ctx, r.store, packPrefix); err != nil {
-		return res, err
+	listPacks := func() (err error) {
+		// After the index: packs a prune wrote for it are there.
+		c.packs, err = listIDs(ctx, r.store, packPrefix)
+		res.Packs = len(c.packs)
+		return err
 	}
-	res.Packs = len(c.packs)
-	steps := []func() error{c.indexObjects, c.manifests, c.checkChunks}
-	if opts.ReadData {
-		steps = append(steps, func() error { return c.readPacks(opts.Progress) })
+	steps := []func() error{c.indexObjectsSettled, listPacks, c.manifests, c.checkChunks}
+	if opts.ReadData || !opts.Subset.IsZero() {
+		res.ReadDataSubset = opts.Subset.String()
+		steps = append(steps, func() error {
+			ids := opts.Subset.selectPacks(slices.Collect(mapKeys(c.packs)), opts.Rand)
+			return c.readPacks(ids, opts.Progress)
+		})
 	}
 	steps = append(steps, c.snapshots)
 	for _, step := range steps {
@@ -112,6 +143,25 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error
 	return res, nil
 }
 
+// indexObjectsSettled reads the index objects, again when one listed was
+// gone when read: a prune replaced it meanwhile (and waits for this
+// check's lock before it deletes any pack).
+func (c *checker) indexObjectsSettled() error {
+	for range 3 {
+		problems := len(c.res.Problems)
+		if err := c.indexObjects(); !errors.Is(err, errIndexMoved) {
+			return err
+		}
+		c.res.Problems = c.res.Problems[:problems]
+		clear(c.chunks)
+		clear(c.streams)
+	}
+	return fmt.Errorf("snapshot: check: the index objects keep changing (a prune is running?)")
+}
+
+// errIndexMoved means that an index object listed was gone when read.
+var errIndexMoved = errors.New("snapshot: check: an index object went away")
+
 // indexObjects reads every index object into c.chunks and c.streams.
 func (c *checker) indexObjects() error {
 	ids, err := listIDs(c.ctx, c.r.store, indexPrefix)
@@ -121,6 +171,9 @@ func (c *checker) indexObjects() error {
 	var deltas []*indexStream
 	for id := range ids {
 		o, err := c.r.readIndexObject(c.ctx, id)
+		if errors.Is(err, remote.ErrNotFound) {
+			return errIndexMoved
+		}
 		if err != nil {
 			if !damage(err) {
 				return err
@@ -240,10 +293,9 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 
 func hexID(id index.ID) string { return hex.EncodeToString(id[:]) }
 
-// readPacks reads every pack whole and checks the chunks the index places
-// in it.
-func (c *checker) readPacks(progress func(done, total int64)) error {
-	ids := slices.SortedFunc(mapKeys(c.packs), func(a, b index.ID) int { return bytes.Compare(a[:], b[:]) })
+// readPacks reads the packs ids whole and checks the chunks the index
+// places in them.
+func (c *checker) readPacks(ids []index.ID, progress func(done, total int64)) error {
 	inPack := map[index.ID][]index.ID{}
 	for id, l := range c.chunks {
 		inPack[l.Pack] = append(inPack[l.Pack], id)

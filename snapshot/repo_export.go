@@ -22,6 +22,8 @@ type ExportOptions struct {
 	BootIndex int
 	// Progress, if set, is called with the stream bytes written so far.
 	Progress func(done, total int64)
+	// Lock configures the shared lock the export holds.
+	Lock LockOptions
 }
 
 // ExportStats counts how an export wrote its streams.
@@ -41,9 +43,11 @@ type ExportStats struct {
 // file beside path and renamed into place when complete.
 func (r *Repo) Export(ctx context.Context, snaps []*Manifest, path string, opts ExportOptions) (ExportStats, error) {
 	var res ExportStats
-	err := r.retryCorrupt(ctx, func() (err error) {
-		res, err = r.export(ctx, snaps, path, opts)
-		return err
+	err := r.withShared(ctx, opts.Lock, func(*Lock) error {
+		return r.retryCorrupt(ctx, func() (err error) {
+			res, err = r.export(ctx, snaps, path, opts)
+			return err
+		})
 	})
 	return res, err
 }

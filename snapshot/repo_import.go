@@ -25,6 +25,8 @@ type ImportOptions struct {
 	// Progress, if set, is called with the stream bytes imported so far
 	// and the total of the image being imported.
 	Progress func(done, total int64)
+	// Lock configures the shared lock the import holds.
+	Lock LockOptions
 }
 
 // Import stores images of the WIM wr (read from the file named source) as
@@ -53,17 +55,20 @@ func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts I
 		return nil, err
 	}
 	var out []*Manifest
-	for _, i := range images {
-		m, err := r.importImage(ctx, wr, i, abs, &opts)
-		if err != nil {
-			return out, fmt.Errorf("image %d: %w", i, err)
+	err = r.withShared(ctx, opts.Lock, func(lock *Lock) error {
+		for _, i := range images {
+			m, err := r.importImage(ctx, wr, i, abs, &opts, lock)
+			if err != nil {
+				return fmt.Errorf("image %d: %w", i, err)
+			}
+			out = append(out, m)
 		}
-		out = append(out, m)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
-func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source string, opts *ImportOptions) (*Manifest, error) {
+func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source string, opts *ImportOptions, lock *Lock) (*Manifest, error) {
 	start := time.Now()
 	raw, err := wr.RawMetadata(i)
 	if err != nil {
@@ -98,6 +103,9 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 			Flags: info.Flags, Creator: info.Creator, Version: info.Version, Extra: info.Extra},
 		Metadata: StreamRef{SHA1: fmt.Sprintf("%x", sha1.Sum(raw)), Size: int64(len(raw))}}
 	man.Summary = summary(counts, &sink.counts, time.Since(start))
+	if err := lock.Err(); err != nil {
+		return nil, err
+	}
 	stored, id, err := r.commit(ctx, obj, man)
 	if err != nil {
 		return nil, err

@@ -149,6 +149,7 @@ type LockInfo struct {
 	Kind      string    // "shared" (snapshot, restore, check...), "prune" or "exclusive"
 	Since     time.Time // the store's time of its first write
 	ModTime   time.Time // the store's time of its last write (refresh)
+	Stale     bool      // not written for StaleAfter by the store's clock (set by Repo.Locks and RemoveLocks)
 }
 
 // LockedError reports the lock that kept a lock from being taken. It
@@ -222,6 +223,18 @@ type Lock struct {
 // with a *LockedError (after waiting up to opts.Wait for it to go).
 func (r *Repo) LockShared(ctx context.Context, opts LockOptions) (*Lock, error) {
 	return acquireLock(ctx, r.store, r.cfg.ConditionalWrites, false, opts)
+}
+
+// withShared runs fn holding a shared lock, as every command that reads
+// the repository's data or adds to it does: a prune waits for the shared
+// locks older than its new index before it deletes what they may read.
+func (r *Repo) withShared(ctx context.Context, opts LockOptions, fn func(*Lock) error) error {
+	lock, err := r.LockShared(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer lock.release(ctx, opts.Warn)
+	return fn(lock)
 }
 
 // LockExclusive takes an exclusive lock on the repository: any other lock

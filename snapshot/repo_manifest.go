@@ -187,10 +187,11 @@ func (r *Repo) FindSnapshot(ctx context.Context, ref string) (*Manifest, error) 
 	if err != nil {
 		return nil, err
 	}
-	return findSnapshot(list, ref)
+	return FindIn(list, ref)
 }
 
-func findSnapshot(list []*Manifest, ref string) (*Manifest, error) {
+// FindIn resolves ref among list (oldest first) as FindSnapshot does.
+func FindIn(list []*Manifest, ref string) (*Manifest, error) {
 	if ref == "latest" {
 		if len(list) == 0 {
 			return nil, fmt.Errorf("%w: the repository has no snapshots", ErrSnapshotNotFound)

@@ -1,9 +1,6 @@
 package snapshot
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -24,7 +21,7 @@ func (p *pruner) settle() error {
 	if len(p.doomed) == 0 && len(p.retKeys) == 0 {
 		return nil
 	}
-	t1, err := storeNow(p.ctx, p.r)
+	t1, err := storeTime(p.ctx, p.r.store)
 	if err != nil {
 		return err
 	}
@@ -49,28 +46,6 @@ func (p *pruner) settle() error {
 		}
 	}
 	return nil
-}
-
-// storeNow returns the store's clock: the ModTime of a probe object
-// written for the purpose (a key lock scans pass over), then deleted.
-func storeNow(ctx context.Context, r *Repo) (time.Time, error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return time.Time{}, err
-	}
-	key := lockPrefix + "probe-" + hex.EncodeToString(b[:])
-	if err := putBytes(ctx, r.store, key, []byte("clock\n")); err != nil {
-		return time.Time{}, fmt.Errorf("snapshot: reading the store's clock: %w", err)
-	}
-	info, err := r.store.Stat(ctx, key)
-	derr := r.store.Delete(ctx, key)
-	if err == nil {
-		err = derr
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("snapshot: reading the store's clock: %w", err)
-	}
-	return info.ModTime, nil
 }
 
 // waitOlder waits until no shared lock that is not stale was taken at or

@@ -20,6 +20,8 @@ type RestoreOptions struct {
 	Delete bool
 	// DryRun counts what would change without writing.
 	DryRun bool
+	// Lock configures the shared lock the restore holds.
+	Lock LockOptions
 }
 
 // Restore writes snapshot m into target, created if missing. Files whose
@@ -31,9 +33,11 @@ type RestoreOptions struct {
 // be run again to completion.
 func (r *Repo) Restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions) (ApplyStats, error) {
 	var res ApplyStats
-	err := r.retryCorrupt(ctx, func() (err error) {
-		res, err = r.restore(ctx, m, target, opts)
-		return err
+	err := r.withShared(ctx, opts.Lock, func(*Lock) error {
+		return r.retryCorrupt(ctx, func() (err error) {
+			res, err = r.restore(ctx, m, target, opts)
+			return err
+		})
 	})
 	return res, err
 }

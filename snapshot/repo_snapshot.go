@@ -232,7 +232,7 @@ func (r *Repo) snapshotParent(ctx context.Context, db *index.DB, abs string, opt
 	}
 	sortManifests(list)
 	if opts.Parent != "" {
-		return findSnapshot(list, opts.Parent)
+		return FindIn(list, opts.Parent)
 	}
 	for i := len(list) - 1; i >= 0; i-- {
 		if list[i].Host == opts.Host && list[i].Source == abs {

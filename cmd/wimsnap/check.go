@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,18 @@ that exists and every stream of every snapshot (its metadata first)
 resolves to chunks. --read-data also reads every pack whole and checks its
 id, its trailer, and every chunk's id after decompression.
 
+--read-data-subset reads only some of the packs, for large repositories:
+  n/t  group n of t (1 <= n <= t): the packs whose id's first 8 bytes, as
+       a big-endian number, are n-1 modulo t. A pack's group depends on
+       its id alone, so running 1/7 to 7/7 on seven nights reads every
+       pack exactly once; a pack added meanwhile is read in its group's
+       turn.
+  N%   a random N percent of the packs (0 < N <= 100, e.g. 2.5%): N% of
+       them rounded to a whole number, at least one.
+The structure check still covers the whole repository, and damage in the
+packs read is reported by snapshot and file as with --read-data. The two
+flags exclude each other.
+
 Problems are listed one a line, naming the pack, chunk, snapshot and file
 concerned; the snapshots that cannot be restored whole are named. The exit
 code is 1 when there are problems.
@@ -24,24 +37,52 @@ code is 1 when there are problems.
 
 With --json, stdout receives one document:
   {"repository", "ok", "snapshots", "packs", "chunks", "streams_checked",
-   "packs_read", "unreferenced_packs", "problems": [...],
-   "damaged_snapshots": [...], "duration_seconds"}`
+   "packs_read", "read_data_subset", "unreferenced_packs",
+   "problems": [...], "damaged_snapshots": [...], "duration_seconds"}
+"read_data_subset" is the subset read (as "3/7" or "2.5%"), present with
+--read-data-subset only; "packs_read" counts the packs read.`
 
 func (a *app) newCheckCommand() *cobra.Command {
 	var rf repoFlags
 	var readData bool
+	var subset string
 	cmd := &cobra.Command{
-		Use:   "check [--repo=LOCATION] [--read-data]",
+		Use:   "check [--repo=LOCATION] [--read-data | --read-data-subset=n/t|N%]",
 		Short: "Check the repository's structure (and with --read-data its contents)",
 		Long:  long(checkHelp),
 		Args:  argsBetween(0, 0),
-		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
-			return a.runCheck(ctx, &rf, readData)
+		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+			opts, err := checkOptions(readData, subset, cmd.Flags().Changed("read-data-subset"))
+			if err != nil {
+				return err
+			}
+			return a.runCheck(ctx, &rf, opts)
 		}),
 	}
 	addRepoFlags(cmd, &rf)
 	cmd.Flags().BoolVar(&readData, "read-data", false, "also read and check every pack and chunk")
+	cmd.Flags().StringVar(&subset, "read-data-subset", "",
+		"also read and check the packs of group n of t (n/t) or a random N% of the packs (N%)")
 	return cmd
+}
+
+// checkOptions turns check's data flags into options; subsetSet tells
+// whether --read-data-subset was given. Bad flags are usage errors.
+func checkOptions(readData bool, subset string, subsetSet bool) (snapshot.CheckOptions, error) {
+	opts := snapshot.CheckOptions{ReadData: readData}
+	if !subsetSet {
+		return opts, nil
+	}
+	if readData {
+		return opts, usagef("--read-data and --read-data-subset exclude each other (--read-data reads every pack)")
+	}
+	s, err := snapshot.ParseDataSubset(subset)
+	var se *snapshot.SubsetError
+	if errors.As(err, &se) {
+		return opts, usagef("--read-data-subset=%s: %s; want %s", subset, se.Reason, snapshot.SubsetForms)
+	}
+	opts.Subset = s
+	return opts, err
 }
 
 type checkSummary struct {
@@ -52,7 +93,7 @@ type checkSummary struct {
 	Requests        *remote.RequestCounts `json:"requests,omitempty"`
 }
 
-func (a *app) runCheck(ctx context.Context, rf *repoFlags, readData bool) error {
+func (a *app) runCheck(ctx context.Context, rf *repoFlags, opts snapshot.CheckOptions) error {
 	start := a.now()
 	r, err := a.openRepo(ctx, rf, false)
 	if err != nil {
@@ -60,10 +101,11 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, readData bool) error 
 	}
 	status := a.newStatus()
 	tr := &verifyTracker{verb: "reading packs", start: a.now(), now: a.now}
-	if readData {
+	if opts.ReadData || !opts.Subset.IsZero() {
 		status.start(func() string { return tr.render() })
 	}
-	res, err := r.Check(ctx, snapshot.CheckOptions{ReadData: readData, Progress: tr.update})
+	opts.Progress = tr.update
+	res, err := r.Check(ctx, opts)
 	status.finish()
 	if err != nil && res.Problems == nil {
 		return err
@@ -86,7 +128,11 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, readData bool) error 
 	if err != nil {
 		verdict = fmt.Sprintf("%d problems, %d damaged snapshots", len(res.Problems), len(res.Damaged))
 	}
-	fmt.Fprintf(a.stdout, "Checked %s: %d snapshots, %d packs (%d read), %d chunks, %d streams; %d unreferenced packs; %s\n",
-		loc, res.Snapshots, res.Packs, res.PacksRead, res.Chunks, res.Streams, res.Unreferenced, verdict)
+	read := fmt.Sprintf("%d read", res.PacksRead)
+	if res.ReadDataSubset != "" {
+		read += ": subset " + res.ReadDataSubset
+	}
+	fmt.Fprintf(a.stdout, "Checked %s: %d snapshots, %d packs (%s), %d chunks, %d streams; %d unreferenced packs; %s\n",
+		loc, res.Snapshots, res.Packs, read, res.Chunks, res.Streams, res.Unreferenced, verdict)
 	return err
 }

@@ -15,7 +15,7 @@ const (
 	exitOK          = 0   // success
 	exitFailure     = 1   // any failure not listed below
 	exitUsage       = 2   // bad command line: unknown command or flag, wrong arguments
-	exitPartial     = 3   // finished, but some files were skipped (see the warnings)
+	exitPartial     = 3   // finished, but some files were skipped (see the warnings), or prune left work
 	exitNoRepo      = 10  // no repository at the given location
 	exitLocked      = 11  // the repository is locked by another process
 	exitRemote      = 12  // the repository's server refused us or could not be reached
@@ -28,7 +28,8 @@ Exit codes:
   0    success
   1    failure (I/O error, malformed or corrupt WIM, unsupported feature, ...)
   2    usage error (unknown command or flag, wrong arguments)
-  3    partial: the command finished but skipped some files (see the warnings)
+  3    partial: the command finished but skipped some files (see the warnings),
+       or prune left packs for a later prune
   10   no repository at the given location (or its S3 bucket is missing)
   11   the repository is locked by another process (a snapshot, or a prune);
        a lock left by a process that died becomes stale after 30 minutes
@@ -47,12 +48,17 @@ func usagef(format string, args ...any) error {
 	return &usageError{fmt.Errorf(format, args...)}
 }
 
-// partialError reports a run that completed but skipped files (exit 3).
+// partialError reports a run that completed but skipped files, or left
+// work for a later run (exit 3).
 type partialError struct {
 	skipped int64
+	what    string // what was left, instead of skipped files
 }
 
 func (e *partialError) Error() string {
+	if e.what != "" {
+		return e.what
+	}
 	if e.skipped == 1 {
 		return "1 file skipped"
 	}
@@ -62,7 +68,7 @@ func (e *partialError) Error() string {
 // partial returns a partialError when skipped > 0 and nil otherwise.
 func partial(skipped int64) error {
 	if skipped > 0 {
-		return &partialError{skipped}
+		return &partialError{skipped: skipped}
 	}
 	return nil
 }

@@ -131,6 +131,7 @@ on the line.
 		a.newRestoreCommand(), a.newExportCommand(), a.newCheckCommand(),
 		a.newRebuildIndexCommand(), a.newStatsCommand(),
 		a.newLsCommand(), a.newDiffCommand(), a.newImportCommand(),
+		a.newForgetCommand(), a.newPruneCommand(), a.newUnlockCommand(),
 	)
 	return root
 }

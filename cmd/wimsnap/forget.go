@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/scheduler"
+	"github.com/wimsnap/wimsnap/snapshot"
+)
+
+const forgetHelp = `
+Remove snapshots from the repository: those named (SNAP: an id, a unique
+prefix of one, or "latest"), or those a retention policy does not keep.
+Their data stays until 'wimsnap prune' (or --prune) deletes what no other
+snapshot uses.
+
+The policy keeps, in each group of snapshots (by default the snapshots of
+one host and source; --group-by), the newest snapshot of each of the last
+N hours, days, weeks (ISO weeks), months and years that have snapshots,
+the N newest (--keep-last), those within a span of the newest
+(--keep-within 7d, 2w, 1y, 36h), and those with a given tag. A count of -1
+means unlimited. Periods are counted in --time-zone (default: the local
+zone), so a daylight saving change does not shift days. Without any
+--keep-* option and without SNAP, forget refuses to run.
+
+--host, --tag and --path limit forget to the snapshots that match. With
+--dry-run it lists what would go and why each kept snapshot is kept,
+changing nothing. Forget takes a shared lock: snapshots from other hosts
+may run at the same time.
+` + repoHelp + `
+
+With --json, stdout receives one document:
+  {"repository", "dry_run", "groups": [{"key", "keep": [{"id", "time",
+   "host", "source", "tags", "reasons"}], "remove": [...]}], "removed",
+   "prune": {...prune's document...}}`
+
+type forgetFlags struct {
+	repoFlags
+	pruneFlags
+	last, hourly, daily, weekly, monthly, yearly int
+	within                                       string
+	keepTags                                     []string
+	groupBy, timeZone                            string
+	hosts, tags, paths                           []string
+	prune                                        bool
+}
+
+func (a *app) newForgetCommand() *cobra.Command {
+	f := &forgetFlags{}
+	cmd := &cobra.Command{
+		Use:   "forget [SNAP...] [--repo=LOCATION] [--keep-last=N] [--keep-daily=N]... [--dry-run] [--prune]",
+		Short: "Remove snapshots, named or by a retention policy",
+		Long:  long(forgetHelp),
+		Args:  argsBetween(0, -1),
+		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			return a.runForget(ctx, f, args)
+		}),
+	}
+	addRepoFlags(cmd, &f.repoFlags)
+	addPruneFlags(cmd, &f.pruneFlags)
+	fl := cmd.Flags()
+	fl.IntVar(&f.last, "keep-last", 0, "keep the N newest snapshots")
+	fl.IntVar(&f.hourly, "keep-hourly", 0, "keep the newest snapshot of each of the last N hours with snapshots")
+	fl.IntVar(&f.daily, "keep-daily", 0, "keep the newest snapshot of each of the last N days with snapshots")
+	fl.IntVar(&f.weekly, "keep-weekly", 0, "keep the newest snapshot of each of the last N weeks with snapshots")
+	fl.IntVar(&f.monthly, "keep-monthly", 0, "keep the newest snapshot of each of the last N months with snapshots")
+	fl.IntVar(&f.yearly, "keep-yearly", 0, "keep the newest snapshot of each of the last N years with snapshots")
+	fl.StringVar(&f.within, "keep-within", "", "keep the snapshots within this span of the newest (7d, 2w, 1y, 36h)")
+	fl.StringArrayVar(&f.keepTags, "keep-tag", nil, "keep the snapshots with this tag (repeatable)")
+	fl.StringVar(&f.groupBy, "group-by", "host,paths", "apply the policy per group of these fields: host, paths, tags (\"\" for one group)")
+	fl.StringVar(&f.timeZone, "time-zone", "", "the time zone periods are counted in (default: local)")
+	fl.StringArrayVar(&f.hosts, "host", nil, "only snapshots of this host (repeatable)")
+	fl.StringArrayVar(&f.tags, "tag", nil, "only snapshots with this tag (repeatable)")
+	fl.StringArrayVar(&f.paths, "path", nil, "only snapshots of this source path (repeatable)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "list what would be removed and why the rest is kept, changing nothing")
+	fl.BoolVar(&f.prune, "prune", false, "prune after removing the snapshots")
+	return cmd
+}
+
+// policy reads the --keep-* flags.
+func (f *forgetFlags) policy() (scheduler.Policy, error) {
+	p := scheduler.Policy{Last: f.last, Hourly: f.hourly, Daily: f.daily, Weekly: f.weekly,
+		Monthly: f.monthly, Yearly: f.yearly, Tags: f.keepTags}
+	if f.within != "" {
+		d, err := parseSpan(f.within)
+		if err != nil {
+			return p, usagef("--keep-within=%s: %v", f.within, err)
+		}
+		p.Within = d
+	}
+	if err := p.Validate(); err != nil {
+		return p, usagef("%v", err)
+	}
+	return p, nil
+}
+
+// parseSpan reads a span such as 7d, 2w, 1y, 1y6w, 7d12h or 90m: leading
+// years (365 days), weeks and days, then what time.ParseDuration reads.
+func parseSpan(s string) (time.Duration, error) {
+	units := map[byte]time.Duration{'y': 365 * 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'd': 24 * time.Hour}
+	var total time.Duration
+	rest := s
+	for rest != "" {
+		i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		if i <= 0 {
+			break
+		}
+		unit, ok := units[rest[i]]
+		if !ok {
+			break
+		}
+		n, err := strconv.Atoi(rest[:i])
+		if err != nil || n > 10000 {
+			return 0, fmt.Errorf("want a span such as 7d, 2w, 1y or 36h")
+		}
+		total += time.Duration(n) * unit
+		rest = rest[i+1:]
+	}
+	if rest != "" {
+		d, err := time.ParseDuration(rest)
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("want a span such as 7d, 2w, 1y or 36h")
+		}
+		total += d
+	}
+	if total <= 0 {
+		return 0, fmt.Errorf("want a positive span such as 7d, 2w, 1y or 36h")
+	}
+	return total, nil
+}
+
+// forgetGroup is one group of --json output.
+type forgetGroup struct {
+	Key    string       `json:"key"`
+	Keep   []forgetSnap `json:"keep"`
+	Remove []forgetSnap `json:"remove"`
+}
+
+// forgetSnap is a snapshot in forget's output.
+type forgetSnap struct {
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
+	Host    string    `json:"host"`
+	Source  string    `json:"source"`
+	Tags    []string  `json:"tags"`
+	Reasons []string  `json:"reasons,omitempty"`
+}
+
+// forgetSummary is the --json document of forget.
+type forgetSummary struct {
+	Repository string        `json:"repository"`
+	DryRun     bool          `json:"dry_run"`
+	Groups     []forgetGroup `json:"groups"`
+	Removed    int           `json:"removed"`
+	Prune      *pruneSummary `json:"prune,omitempty"`
+}
+
+func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) error {
+	pol, err := f.policy()
+	if err != nil {
+		return err
+	}
+	if len(args) > 0 && !pol.Empty() {
+		return usagef("forget: give snapshots or --keep-* options, not both")
+	}
+	if len(args) == 0 && pol.Empty() {
+		return usagef("forget: no --keep-* option and no snapshot given; forget removes nothing without a policy")
+	}
+	by, err := scheduler.ParseGroupBy(f.groupBy)
+	if err != nil {
+		return usagef("--group-by=%s: %v", f.groupBy, err)
+	}
+	zone, err := f.zone()
+	if err != nil {
+		return err
+	}
+	pruneOpts, err := f.pruneFlags.options()
+	if err != nil {
+		return err
+	}
+	r, err := a.openRepo(ctx, &f.repoFlags, false)
+	if err != nil {
+		return err
+	}
+	list, err := r.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	var groups []forgetGroup
+	var gone []*snapshot.Manifest
+	if len(args) > 0 {
+		groups, gone, err = forgetNamed(list, args)
+	} else {
+		groups, gone = forgetByPolicy(f.filter(list), pol, by, zone)
+	}
+	if err != nil {
+		return err
+	}
+	loc, _, _ := a.repoLocation(&f.repoFlags)
+	sum := forgetSummary{Repository: loc, DryRun: f.dryRun, Groups: groups}
+	if !f.dryRun && len(gone) > 0 {
+		sum.Removed, err = r.Forget(ctx, gone, snapshot.LockOptions{})
+		if err != nil {
+			return err
+		}
+	}
+	return a.finishForget(ctx, r, f, sum, pruneOpts)
+}
+
+// finishForget prints the outcome and prunes when asked.
+func (a *app) finishForget(ctx context.Context, r *snapshot.Repo, f *forgetFlags, sum forgetSummary, opts snapshot.PruneOptions) error {
+	if !a.json {
+		a.printForget(sum)
+	}
+	if !f.prune {
+		if a.json {
+			return writeJSON(a.stdout, sum)
+		}
+		return nil
+	}
+	if !a.json {
+		return a.runPrune(ctx, r, sum.Repository, opts)
+	}
+	// One document: prune's inside forget's.
+	var pruneErr error
+	sum.Prune, pruneErr = a.pruneQuiet(ctx, r, sum.Repository, opts)
+	if err := writeJSON(a.stdout, sum); err != nil {
+		return err
+	}
+	return pruneErr
+}
+
+// pruneQuiet prunes and returns its summary instead of printing it.
+func (a *app) pruneQuiet(ctx context.Context, r *snapshot.Repo, loc string, opts snapshot.PruneOptions) (*pruneSummary, error) {
+	start := a.now()
+	warn := a.newWarnings(nil)
+	opts.Warn = func(err error) { warn.warn("prune", err) }
+	res, err := r.Prune(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	list, _ := warn.summary()
+	sum := &pruneSummary{Repository: loc, DryRun: opts.DryRun, PruneResult: res, Warnings: list,
+		DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
+	if res.Pending > 0 {
+		return sum, &partialError{what: fmt.Sprintf("%d packs left for a later prune", res.Pending)}
+	}
+	return sum, nil
+}
+
+func (f *forgetFlags) zone() (*time.Location, error) {
+	if f.timeZone == "" {
+		return time.Local, nil
+	}
+	z, err := time.LoadLocation(f.timeZone)
+	if err != nil {
+		return nil, usagef("--time-zone=%s: %v", f.timeZone, err)
+	}
+	return z, nil
+}
+
+// filter keeps the snapshots that match --host, --tag and --path.
+func (f *forgetFlags) filter(list []*snapshot.Manifest) []*snapshot.Manifest {
+	return slices.DeleteFunc(slices.Clone(list), func(m *snapshot.Manifest) bool {
+		if len(f.hosts) > 0 && !slices.Contains(f.hosts, m.Host) || len(f.paths) > 0 && !slices.Contains(f.paths, m.Source) {
+			return true
+		}
+		return len(f.tags) > 0 && !slices.ContainsFunc(f.tags, func(t string) bool { return slices.Contains(m.Tags, t) })
+	})
+}
+
+// forgetNamed resolves the snapshots named on the command line.
+func forgetNamed(list []*snapshot.Manifest, refs []string) ([]forgetGroup, []*snapshot.Manifest, error) {
+	g := forgetGroup{Keep: []forgetSnap{}, Remove: []forgetSnap{}}
+	var gone []*snapshot.Manifest
+	for _, ref := range refs {
+		m, err := snapshot.FindIn(list, ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !slices.Contains(gone, m) {
+			gone = append(gone, m)
+			g.Remove = append(g.Remove, snapOut(m, nil))
+		}
+	}
+	return []forgetGroup{g}, gone, nil
+}
+
+// forgetByPolicy applies the policy to each group.
+func forgetByPolicy(list []*snapshot.Manifest, pol scheduler.Policy, by scheduler.GroupBy, zone *time.Location) ([]forgetGroup, []*snapshot.Manifest) {
+	byID := map[string]*snapshot.Manifest{}
+	snaps := make([]scheduler.Snapshot, len(list))
+	for i, m := range list {
+		byID[m.ID] = m
+		snaps[i] = scheduler.Snapshot{ID: m.ID, Time: m.Time, Host: m.Host, Paths: []string{m.Source}, Tags: m.Tags}
+	}
+	var groups []forgetGroup
+	var gone []*snapshot.Manifest
+	for _, g := range scheduler.Groups(snaps, by) {
+		out := forgetGroup{Key: g.Key, Keep: []forgetSnap{}, Remove: []forgetSnap{}}
+		for _, d := range scheduler.Apply(pol, g.Snapshots, zone) {
+			m := byID[d.Snapshot.ID]
+			if d.Keep {
+				out.Keep = append(out.Keep, snapOut(m, d.Reasons))
+			} else {
+				out.Remove = append(out.Remove, snapOut(m, nil))
+				gone = append(gone, m)
+			}
+		}
+		groups = append(groups, out)
+	}
+	return groups, gone
+}
+
+func snapOut(m *snapshot.Manifest, reasons []string) forgetSnap {
+	return forgetSnap{ID: m.ID, Time: m.Time, Host: m.Host, Source: m.Source, Tags: nonNil(m.Tags), Reasons: reasons}
+}
+
+func (a *app) printForget(s forgetSummary) {
+	for _, g := range s.Groups {
+		if g.Key != "" {
+			fmt.Fprintf(a.stdout, "group %s:\n", g.Key)
+		}
+		for _, k := range g.Keep {
+			fmt.Fprintf(a.stdout, "  keep    %s  %s  %s %s  (%s)\n", k.ID[:8], k.Time.Local().Format("2006-01-02 15:04:05"),
+				k.Host, k.Source, strings.Join(k.Reasons, ", "))
+		}
+		for _, k := range g.Remove {
+			fmt.Fprintf(a.stdout, "  remove  %s  %s  %s %s\n", k.ID[:8], k.Time.Local().Format("2006-01-02 15:04:05"), k.Host, k.Source)
+		}
+	}
+	n := 0
+	for _, g := range s.Groups {
+		n += len(g.Remove)
+	}
+	if s.DryRun {
+		fmt.Fprintf(a.stdout, "%s: would remove %d snapshots (dry run)\n", s.Repository, n)
+		return
+	}
+	fmt.Fprintf(a.stdout, "%s: removed %d snapshots\n", s.Repository, s.Removed)
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+	_ "time/tzdata" // Europe/Berlin where the system has no zoneinfo
+)
+
+// runAt runs one command line in-process with the clock at now.
+func runAt(t *testing.T, env map[string]string, now time.Time, args ...string) (int, string, string) {
+	t.Helper()
+	a, out, errb := testApp(env)
+	a.now = func() time.Time { return now }
+	code := a.run(t.Context(), args)
+	return code, out.String(), errb.String()
+}
+
+// repoBytes sums the sizes of the files under the repository's packs.
+func repoBytes(t *testing.T, repo string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.Walk(filepath.Join(repo, "packs"), func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestForgetYear: a year of nightly snapshots (at 00:30 in Berlin, the
+// previous day in UTC) taken with an injected clock; forget with a
+// daily/weekly/monthly/yearly policy in Berlin time keeps exactly the
+// survivors listed by hand, prune frees what the others alone used, and
+// every survivor restores with its own day's file.
+func TestForgetYear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("365 snapshots")
+	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	repo, src := filepath.Join(dir, "repo"), filepath.Join(dir, "src")
+	env := map[string]string{envRepository: repo, envCacheDir: filepath.Join(dir, "cache"), "HOME": dir}
+	if code, _, errb := runApp(t, env, "init"); code != exitOK {
+		t.Fatalf("init: %s", errb)
+	}
+	writeFile(t, src, "etc/hostname", []byte("lab-07\n"))
+	days := map[string]int{} // snapshot id -> day of the year
+	for day := range 365 {
+		writeFile(t, src, "var/day.bin", randomBytes(uint64(day), 64<<10))
+		at := time.Date(2025, 1, 1, 0, 30, 0, 0, berlin).AddDate(0, 0, day)
+		code, out, errb := runAt(t, env, at, "snapshot", src, "--host=lab-07", "--json")
+		if code != exitOK {
+			t.Fatalf("snapshot of day %d: exit %d: %s", day, code, errb)
+		}
+		var s struct{ Snapshot string }
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatal(err)
+		}
+		days[s.Snapshot] = day
+	}
+	before := repoBytes(t, repo)
+
+	code, out, errb := runApp(t, env, "forget", "--keep-daily=7", "--keep-weekly=4", "--keep-monthly=12",
+		"--keep-yearly=2", "--time-zone=Europe/Berlin", "--prune", "--json")
+	if code != exitOK {
+		t.Fatalf("forget --prune: exit %d: %s\n%s", code, errb, out)
+	}
+	var res forgetSummary
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	// By hand: 2025-12-31 is a Wednesday in ISO week 2026-W01.
+	want := []string{
+		"2025-01-31", "2025-02-28", "2025-03-31", "2025-04-30", "2025-05-31", "2025-06-30",
+		"2025-07-31", "2025-08-31", "2025-09-30", "2025-10-31", "2025-11-30", // monthly
+		"2025-12-14", "2025-12-21", // weekly (W50, W51; W52 is the 28th, W01 the 31st)
+		"2025-12-25", "2025-12-26", "2025-12-27", "2025-12-28", "2025-12-29", "2025-12-30", "2025-12-31", // daily
+	}
+	if len(res.Groups) != 1 {
+		t.Fatalf("groups %+v", res.Groups)
+	}
+	var got []string
+	for _, k := range res.Groups[0].Keep {
+		got = append(got, k.Time.In(berlin).Format(time.DateOnly))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("survivors\n got %v\nwant %v", got, want)
+	}
+	if res.Removed != 365-len(want) || len(res.Groups[0].Remove) != res.Removed {
+		t.Errorf("removed %d, listed %d", res.Removed, len(res.Groups[0].Remove))
+	}
+	after := repoBytes(t, repo)
+	gone := int64(365-len(want)) * 64 << 10
+	if res.Prune == nil || before-after < gone*9/10 || res.Prune.BytesFreed != before-after {
+		t.Errorf("prune freed %d bytes (repository %d -> %d), the forgotten days alone hold %d", res.Prune.BytesFreed, before, after, gone)
+	}
+	if code, _, errb := runApp(t, env, "check", "--read-data"); code != exitOK {
+		t.Fatalf("check --read-data: %s", errb)
+	}
+	for _, k := range res.Groups[0].Keep {
+		target := filepath.Join(dir, "restore", k.ID[:8])
+		if code, _, errb := runApp(t, env, "restore", k.ID, "--target", target); code != exitOK {
+			t.Fatalf("restore %s: %s", k.ID, errb)
+		}
+		b, err := os.ReadFile(filepath.Join(target, "var/day.bin"))
+		if err != nil || !bytes.Equal(b, randomBytes(uint64(days[k.ID]), 64<<10)) {
+			t.Errorf("snapshot of day %d restores another day's file (%v)", days[k.ID], err)
+		}
+	}
+}
