@@ -96,7 +96,9 @@ func must(t *testing.T, err error) {
 // TestRestoreReadsEachPackOnce: files whose chunks lie in packs in an
 // order unlike the tree's (each directory grew over several snapshots)
 // are restored pack by pack, so each pack is read about once although
-// packCache keeps only a few.
+// packCache keeps only a few. Every file starts with a block of zeros,
+// stored once: files are ranked by their last chunk, not by that shared
+// first one.
 func TestRestoreReadsEachPackOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 100 MiB")
@@ -112,7 +114,9 @@ func TestRestoreReadsEachPackOnce(t *testing.T) {
 			for f := range files {
 				p := filepath.Join(src, fmt.Sprintf("d%d/r%d-%d", d, round, f))
 				must(t, os.MkdirAll(filepath.Dir(p), 0o755))
-				writeTestFile(t, p, wimtest.RandomBytes(uint64(round*100+d*10+f), 1<<20))
+				data := wimtest.RandomBytes(uint64(round*100+d*10+f), 1<<20)
+				clear(data[:RepoChunkSize])
+				writeTestFile(t, p, data)
 			}
 		}
 		m = snapshotOK(t, r, src, TakeOptions{}).Manifest
@@ -128,7 +132,9 @@ func TestRestoreReadsEachPackOnce(t *testing.T) {
 	wimtest.CompareTrees(t, src, filepath.Join(tmp, "out"), wimtest.CompareOptions{})
 	gets := faulty.Calls("get") - before
 	t.Logf("%d packs, %d reads", len(packs), gets)
-	if len(packs) <= packWindows || gets > len(packs)+2 {
+	// Files that straddle two packs may cost one more read each (one per
+	// round here), and two workers race; in file order it is 25 or more.
+	if len(packs) <= packWindows || gets > len(packs)*18/10 {
 		t.Errorf("restore read %d times from %d packs", gets, len(packs))
 	}
 }

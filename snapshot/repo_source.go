@@ -35,18 +35,20 @@ func (r *Repo) newSource(ctx context.Context, db *index.DB) *repoSource {
 		packOrd: map[index.ID]int{}}
 }
 
-// SolidOrder ranks stream h by where its first chunk lies: by pack, in the
+// SolidOrder ranks stream h by where its last chunk lies: by pack, in the
 // order the calls meet packs, then by offset in the pack. Apply writes
 // files in rank order, so the files of a pack are written one after the
 // other and the pack is read once while packCache holds it, however the
-// tree's order differs from the order its files were packed in. A stream
-// the index cannot place is not ranked (its error comes when it is read).
+// tree's order differs from the order its files were packed in. (The last
+// chunk, as files that share chunks mostly share their first: a header, a
+// run of zeros.) A stream the index cannot place is not ranked (its error
+// comes when it is read).
 func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 	rec, ok, err := s.db.Stream(index.SHA1(h))
 	if err != nil || !ok || len(rec.Chunks) == 0 {
 		return 0, false
 	}
-	l, ok, err := s.db.Chunk(rec.Chunks[0])
+	l, ok, err := s.db.Chunk(rec.Chunks[len(rec.Chunks)-1])
 	if err != nil || !ok {
 		return 0, false
 	}
