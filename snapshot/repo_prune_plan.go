@@ -105,7 +105,7 @@ func (p *pruner) repack() error {
 		}
 	}
 	ids := slices.SortedFunc(mapKeys(p.moved), func(a, b index.ID) int { return bytes.Compare(a[:], b[:]) })
-	w := &packWriter{p: p, b: &packBuilder{buf: make([]byte, 0, packTarget+packSlack)}, decs: &decoders{}}
+	w := newPackWriter(p, p.loc)
 	for i, id := range ids {
 		p.progress("repacking", int64(i), int64(len(ids)))
 		if err := w.copyFrom(id, inPack[id]); err != nil {
@@ -119,9 +119,14 @@ func (p *pruner) repack() error {
 // packWriter fills new packs with chunks copied from old ones.
 type packWriter struct {
 	p    *pruner
+	locs map[index.ID]index.Location // where the copies are recorded
 	b    *packBuilder
 	decs *decoders
 	raw  []byte
+}
+
+func newPackWriter(p *pruner, locs map[index.ID]index.Location) *packWriter {
+	return &packWriter{p: p, locs: locs, b: &packBuilder{buf: make([]byte, 0, packTarget+packSlack)}, decs: &decoders{}}
 }
 
 // copyFrom reads pack id and copies the chunks listed into new packs.
@@ -148,12 +153,18 @@ func (w *packWriter) copyFrom(id index.ID, chunks []index.ID) error {
 			return fmt.Errorf("%w: prune: chunk %s in pack %s is damaged; nothing was deleted: run 'wimsnap repair'",
 				ErrRepoFormat, hexID(c), hexID(id))
 		}
-		w.b.add(c, stored, int(l.Raw), l.Codec)
-		if len(w.b.buf) >= packTarget {
-			if err := w.flush(); err != nil {
-				return err
-			}
+		if err := w.add(c, stored, l); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// add appends a checked chunk, storing the pack once it is full.
+func (w *packWriter) add(c index.ID, stored []byte, l index.Location) error {
+	w.b.add(c, stored, int(l.Raw), l.Codec)
+	if len(w.b.buf) >= packTarget {
+		return w.flush()
 	}
 	return nil
 }
@@ -169,7 +180,7 @@ func (w *packWriter) flush() error {
 		return fmt.Errorf("snapshot: prune: storing a pack: %w", err)
 	}
 	for _, e := range w.b.entries {
-		p.loc[e.id] = index.Location{Pack: id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+		w.locs[e.id] = index.Location{Pack: id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
 	}
 	p.res.PacksWritten++
 	p.res.BytesFreed -= int64(len(buf))

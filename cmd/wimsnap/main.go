@@ -131,7 +131,7 @@ on the line.
 		a.newRestoreCommand(), a.newExportCommand(), a.newCheckCommand(),
 		a.newRebuildIndexCommand(), a.newStatsCommand(),
 		a.newLsCommand(), a.newDiffCommand(), a.newImportCommand(),
-		a.newForgetCommand(), a.newPruneCommand(), a.newUnlockCommand(),
+		a.newForgetCommand(), a.newPruneCommand(), a.newRepairCommand(), a.newUnlockCommand(),
 	)
 	return root
 }

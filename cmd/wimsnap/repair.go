@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/snapshot"
+)
+
+const repairHelp = `
+Make a damaged repository consistent again, keeping all that is intact:
+after a lost index object, a pack deleted or damaged on the server, a
+flipped byte. Repair holds the exclusive lock (no snapshot runs meanwhile),
+reads every pack and trusts only chunks that expand to their ids.
+
+It copies the intact chunks of damaged packs into new packs; rebuilds the
+index from the packs' own trailers (a lost index object loses no chunk,
+and files of up to 32 KiB whose recipes it held are found again); writes
+each snapshot that lost files again without them, tagged "repaired", and
+removes a snapshot whose image itself is lost. It lists every snapshot and
+file lost. Writes come first and deletions last, so a repair that stops
+can be run again; the next snapshot of a machine that still has a lost
+file stores it again.
+
+--dry-run reports what repair would do, changing nothing. The exit code is
+0 when the repository is consistent afterwards (or, with --dry-run, was
+found undamaged), 1 when repair found damage and --dry-run was given.
+` + repoHelp + `
+
+With --json, stdout receives one document:
+  {"repository", "dry_run", "packs_read", "damaged_packs", "missing_packs",
+   "damaged_index_objects", "lost_chunks", "lost_streams", "packs_written",
+   "index_objects_written", "snapshots": [{"id", "new_id", "removed",
+   "lost_files", "why"}], "duration_seconds", "requests"}`
+
+func (a *app) newRepairCommand() *cobra.Command {
+	var rf repoFlags
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "repair [--repo=LOCATION] [--dry-run]",
+		Short: "Salvage a damaged repository: keep what is intact, name what was lost",
+		Long:  long(repairHelp),
+		Args:  argsBetween(0, 0),
+		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
+			return a.runRepair(ctx, &rf, dryRun)
+		}),
+	}
+	addRepoFlags(cmd, &rf)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report the damage and what repair would do, changing nothing")
+	return cmd
+}
+
+// repairSummary is the --json document of repair.
+type repairSummary struct {
+	Repository string `json:"repository"`
+	DryRun     bool   `json:"dry_run"`
+	snapshot.RepairResult
+	DurationSeconds float64               `json:"duration_seconds"`
+	Requests        *remote.RequestCounts `json:"requests,omitempty"`
+}
+
+func (a *app) runRepair(ctx context.Context, rf *repoFlags, dryRun bool) error {
+	start := a.now()
+	r, err := a.openRepo(ctx, rf, false)
+	if err != nil {
+		return err
+	}
+	status := a.newStatus()
+	warn := a.newWarnings(status)
+	st := &stageTracker{}
+	status.start(st.render)
+	res, err := r.Repair(ctx, snapshot.RepairOptions{DryRun: dryRun, Progress: st.update,
+		Warn: func(err error) { warn.warn("repair", err) }})
+	status.finish()
+	if err != nil {
+		return err
+	}
+	loc, _, _ := a.repoLocation(rf)
+	sum := repairSummary{Repository: loc, DryRun: dryRun, RepairResult: res,
+		DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
+	if a.json {
+		err = writeJSON(a.stdout, sum)
+	} else {
+		a.printRepair(sum)
+	}
+	if err == nil && dryRun && res.Damaged() {
+		err = fmt.Errorf("the repository is damaged (run 'wimsnap repair' without --dry-run)")
+	}
+	return err
+}
+
+func (a *app) printRepair(s repairSummary) {
+	w := a.stdout
+	for _, p := range s.MissingPacks {
+		fmt.Fprintf(w, "missing pack %s\n", p)
+	}
+	for _, p := range s.DamagedPacks {
+		fmt.Fprintf(w, "damaged pack %s: its intact chunks are copied\n", p)
+	}
+	for _, o := range s.DamagedIndex {
+		fmt.Fprintf(w, "damaged index: %s\n", o)
+	}
+	for _, sn := range s.Snapshots {
+		switch {
+		case sn.Removed:
+			fmt.Fprintf(w, "snapshot %s is lost (%s)\n", sn.ID[:8], sn.Why)
+		case sn.NewID != "":
+			fmt.Fprintf(w, "snapshot %s lost %d files, written again as %s: %s\n", sn.ID[:8], len(sn.LostFiles),
+				sn.NewID[:8], strings.Join(sn.LostFiles, ", "))
+		default:
+			fmt.Fprintf(w, "snapshot %s lost %d files: %s\n", sn.ID[:8], len(sn.LostFiles), strings.Join(sn.LostFiles, ", "))
+		}
+	}
+	verdict := "no damage found"
+	if s.Damaged() && s.DryRun {
+		verdict = "damage found; nothing changed (dry run)"
+	} else if s.Damaged() {
+		verdict = fmt.Sprintf("repaired: %d packs written, %d index objects written", s.SalvagedPacks, s.IndexWritten)
+	}
+	fmt.Fprintf(w, "%s: %d packs read, %d chunks and %d streams lost; %s\n", s.Repository, s.PacksRead, s.LostChunks,
+		s.LostStreams, verdict)
+}

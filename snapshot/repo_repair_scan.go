@@ -1,0 +1,122 @@
+package snapshot
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"errors"
+	"slices"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+)
+
+// Repair's reading of the packs: which chunks are intact, and the copying
+// of a damaged pack's intact chunks into new packs.
+
+// scanPacks reads every pack and records its intact chunks in rp.good. The
+// intact chunks of a damaged pack (one whose bytes do not match its id, or
+// holding a chunk that does not expand to its id) are copied into new
+// packs at once (unless a sound pack read before has them), so that at
+// most one pack is held in memory.
+func (rp *repairer) scanPacks() error {
+	rp.salvage = newPackWriter(rp.pruner, rp.good)
+	byIndex := map[index.ID][]packEntry{}
+	for c, l := range rp.loc {
+		byIndex[l.Pack] = append(byIndex[l.Pack], packEntry{id: c, offset: l.Offset, stored: l.Stored, raw: l.Raw, codec: l.Codec})
+	}
+	for pack := range byIndex {
+		if _, ok := rp.packs[pack]; !ok {
+			rp.res.MissingPacks = append(rp.res.MissingPacks, hexID(pack))
+		}
+	}
+	slices.Sort(rp.res.MissingPacks)
+	ids := slices.SortedFunc(mapKeys(rp.packs), func(a, b index.ID) int { return bytes.Compare(a[:], b[:]) })
+	decs := &decoders{}
+	for i, id := range ids {
+		rp.progress("reading packs", int64(i), int64(len(ids)))
+		d, err := rp.scanPack(id, byIndex[id], decs)
+		if err == nil && d != nil {
+			err = rp.salvagePack(*d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if rp.opts.DryRun {
+		return nil
+	}
+	return rp.salvage.flush()
+}
+
+// damagedPack is a damaged pack's bytes and its intact chunks.
+type damagedPack struct {
+	id     index.ID
+	data   []byte
+	intact []packEntry
+}
+
+// scanPack reads pack id and records its intact chunks, or returns it as
+// damaged. indexed lists what the index places in it, for a pack whose
+// trailer is unreadable.
+func (rp *repairer) scanPack(id index.ID, indexed []packEntry, decs *decoders) (*damagedPack, error) {
+	rp.res.PacksRead++
+	data, err := rp.r.readObject(rp.ctx, packKey(id), id, maxPack)
+	if errors.Is(err, remote.ErrNotFound) {
+		rp.res.MissingPacks = append(rp.res.MissingPacks, hexID(id))
+		return nil, nil
+	}
+	if err != nil && !damage(err) {
+		return nil, err
+	}
+	entries, terr := parsePackBytes(rp.r.zstd, data)
+	if terr != nil {
+		entries = indexed
+	}
+	sound := err == nil && terr == nil && objectID(data) == id
+	var intact []packEntry
+	var raw []byte
+	for _, e := range entries {
+		if e.offset+uint64(e.stored) > uint64(len(data)) {
+			sound = false
+			continue
+		}
+		raw, err = decs.expandChunk(raw, data[e.offset:e.offset+uint64(e.stored)], int(e.raw), e.codec)
+		if err != nil || len(raw) != int(e.raw) || sha256.Sum256(raw) != e.id {
+			sound = false
+			continue
+		}
+		intact = append(intact, e)
+		rp.single[index.SHA1(sha1.Sum(raw))] = singleChunk{id: e.id, raw: e.raw}
+	}
+	if !sound {
+		rp.damaged[id] = true
+		rp.res.DamagedPacks = append(rp.res.DamagedPacks, hexID(id))
+		return &damagedPack{id: id, data: data, intact: intact}, nil
+	}
+	for _, e := range intact {
+		if _, ok := rp.good[e.id]; !ok {
+			rp.good[e.id] = index.Location{Pack: id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+		}
+	}
+	return nil, nil
+}
+
+// salvagePack copies the intact chunks of a damaged pack that no sound
+// pack holds into new packs (in a dry run it only counts them as good).
+func (rp *repairer) salvagePack(d damagedPack) error {
+	for _, e := range d.intact {
+		if _, ok := rp.good[e.id]; ok {
+			continue
+		}
+		l := index.Location{Pack: d.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+		if rp.opts.DryRun {
+			rp.good[e.id] = l
+			continue
+		}
+		if err := rp.salvage.add(e.id, d.data[e.offset:e.offset+uint64(e.stored)], l); err != nil {
+			return err
+		}
+	}
+	return nil
+}

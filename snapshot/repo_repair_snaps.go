@@ -1,0 +1,176 @@
+package snapshot
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"fmt"
+	"slices"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// Repair's snapshots: which lost files, written again without them.
+
+// repairedTag marks a snapshot written again without its lost files.
+const repairedTag = "repaired"
+
+// snapshots looks at every snapshot: one whose manifest or image is lost
+// is removed, one that lost files is written again without them.
+func (rp *repairer) snapshots() error {
+	ids, err := listIDs(rp.ctx, rp.r.store, snapPrefix)
+	if err != nil {
+		return err
+	}
+	sorted := slices.SortedFunc(mapKeys(ids), func(a, b index.ID) int { return bytes.Compare(a[:], b[:]) })
+	for i, id := range sorted {
+		rp.progress("reading snapshots", int64(i), int64(len(sorted)))
+		m, _, err := rp.r.readManifest(rp.ctx, id)
+		if err != nil {
+			if !damage(err) {
+				return err
+			}
+			rp.lose(id, RepairedSnapshot{ID: hexID(id), Removed: true, LostFiles: []string{}, Why: err.Error()})
+			continue
+		}
+		if err := rp.snapshot(id, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lose records a snapshot that lost data, to be deleted unless a dry run.
+func (rp *repairer) lose(id index.ID, rs RepairedSnapshot) {
+	rp.res.Snapshots = append(rp.res.Snapshots, rs)
+	rp.replaced[id] = true
+}
+
+// snapshot checks one snapshot's image and files.
+func (rp *repairer) snapshot(id index.ID, m *Manifest) error {
+	h, err := m.hash()
+	var md *wim.Metadata
+	if err == nil {
+		var b []byte
+		if b, err = rp.readStream(h, m.Metadata.Size); err == nil {
+			md, err = wim.ParseMetadata(b)
+		}
+	}
+	if err != nil {
+		rp.lose(id, RepairedSnapshot{ID: m.ID, Removed: true, LostFiles: []string{}, Why: "its image: " + err.Error()})
+		return nil
+	}
+	var lost []string
+	rp.dropLost(md.Root, "", &lost)
+	if len(lost) == 0 {
+		return nil
+	}
+	rs := RepairedSnapshot{ID: m.ID, LostFiles: lost}
+	if !rp.opts.DryRun {
+		if rs.NewID, err = rp.rewrite(m, md); err != nil {
+			return err
+		}
+	}
+	rp.lose(id, rs)
+	return nil
+}
+
+// dropLost removes from dir's tree the files whose data is not intact,
+// adding their paths to lost; a directory whose own streams are lost
+// stays, and is listed.
+func (rp *repairer) dropLost(dir *wim.Entry, path string, lost *[]string) {
+	kept := dir.Children[:0]
+	for _, c := range dir.Children {
+		p := path + "/" + c.Name
+		switch {
+		case c.IsDir():
+			if rp.entryLost(c) {
+				*lost = append(*lost, p+"/ (its named streams or reparse data)")
+			}
+			rp.dropLost(c, p, lost)
+		case rp.entryLost(c):
+			*lost = append(*lost, p)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	dir.Children = kept
+}
+
+// entryLost reports whether a stream of e is not intact.
+func (rp *repairer) entryLost(e *wim.Entry) bool {
+	for _, s := range entryStreams(e) {
+		if !s.Hash.IsZero() && !rp.intact(index.SHA1(s.Hash)) {
+			return true
+		}
+	}
+	return false
+}
+
+// readStream reads stream h, of size bytes, from its intact chunks.
+func (rp *repairer) readStream(h wim.Hash, size int64) ([]byte, error) {
+	if size > maxMetadata {
+		return nil, fmt.Errorf("%w: stream %x: %d bytes", ErrRepoFormat, h, size)
+	}
+	if !rp.intact(index.SHA1(h)) {
+		return nil, fmt.Errorf("%w: stream %x is lost", ErrRepoFormat, h)
+	}
+	decs := &decoders{}
+	out := make([]byte, 0, size)
+	var raw []byte
+	for _, c := range rp.streams[index.SHA1(h)].chunks {
+		l := rp.good[c]
+		stored, err := getRange(rp.ctx, rp.r.store, packKey(l.Pack), int64(l.Offset), int64(l.Stored))
+		if err != nil {
+			return nil, err
+		}
+		if raw, err = decs.expandChunk(raw, stored, int(l.Raw), l.Codec); err != nil {
+			return nil, err
+		}
+		out = append(out, raw...)
+	}
+	if int64(len(out)) != size || wim.Hash(sha1.Sum(out)) != h {
+		return nil, fmt.Errorf("%w: stream %x does not match its SHA-1", ErrRepoFormat, h)
+	}
+	return out, nil
+}
+
+// rewrite stores md as the image of a new snapshot that is m without its
+// lost files, tagged "repaired", and returns the new snapshot's id.
+func (rp *repairer) rewrite(m *Manifest, md *wim.Metadata) (string, error) {
+	meta, err := md.Marshal()
+	if err != nil {
+		return "", err
+	}
+	sink := newRepoSink(rp.ctx, rp.r, nil, 0)
+	h, err := sink.AddStream(bytes.NewReader(meta), int64(len(meta)))
+	if err != nil {
+		sink.abort()
+		return "", err
+	}
+	obj, err := sink.finish()
+	if err != nil {
+		return "", err
+	}
+	nm := *m
+	nm.ID = ""
+	nm.Tags = append(slices.DeleteFunc(slices.Clone(m.Tags), func(t string) bool { return t == repairedTag }), repairedTag)
+	nm.Metadata = StreamRef{SHA1: fmt.Sprintf("%x", h), Size: int64(len(meta))}
+	if err := rp.lock.Err(); err != nil {
+		return "", err
+	}
+	_, id, err := rp.r.commit(rp.ctx, obj, &nm)
+	if err != nil {
+		return "", err
+	}
+	// What the new image took is intact, for the new index.
+	for _, pk := range obj.packs {
+		for _, e := range pk.entries {
+			rp.good[e.id] = index.Location{Pack: pk.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+		}
+	}
+	for i := range obj.streams {
+		rp.streams[obj.streams[i].hash] = &obj.streams[i]
+	}
+	return hexID(id), nil
+}

@@ -1,0 +1,196 @@
+package snapshot
+
+import (
+	"crypto/sha1"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// repairRepo is a local repository of three snapshots: snapshot i adds
+// big<i>.bin (four chunks) and small<i>.txt (one chunk), each in the pack
+// of its own snapshot.
+type repairRepo struct {
+	r     *Repo
+	dir   string // the store's directory
+	src   string
+	snaps []*Manifest
+	big   [][]byte
+}
+
+func makeRepairRepo(t *testing.T) *repairRepo {
+	t.Helper()
+	tmp := t.TempDir()
+	rr := &repairRepo{dir: filepath.Join(tmp, "repo"), src: filepath.Join(tmp, "src")}
+	store, err := remote.NewLocal(rr.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := InitRepo(t.Context(), store, wim.CompressNone); err != nil {
+		t.Fatal(err)
+	}
+	if rr.r, err = OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		rr.big = append(rr.big, wimtest.RandomBytes(uint64(40+i), 4*RepoChunkSize))
+		writeFiles(t, rr.src, map[string]string{fmt.Sprintf("small%d.txt", i): fmt.Sprintf("small file %d\n", i),
+			fmt.Sprintf("big%d.bin", i): string(rr.big[i])})
+		rr.snaps = append(rr.snaps, snapshotOK(t, rr.r, rr.src, TakeOptions{}).Manifest)
+	}
+	return rr
+}
+
+// chunkPath returns the file of the pack holding chunk k of data, and
+// the chunk's offset in it.
+func (rr *repairRepo) chunkPath(t *testing.T, data []byte, k int) (string, int64) {
+	t.Helper()
+	db, err := rr.r.syncedIndex(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeIndex(db)
+	rec, ok, err := db.Stream(index.SHA1(sha1.Sum(data)))
+	if err != nil || !ok {
+		t.Fatalf("stream: %v %v", ok, err)
+	}
+	l, ok, err := db.Chunk(rec.Chunks[k])
+	if err != nil || !ok {
+		t.Fatalf("chunk: %v %v", ok, err)
+	}
+	return filepath.Join(rr.dir, filepath.FromSlash(packKey(l.Pack))), int64(l.Offset)
+}
+
+// wantCheckNames runs check --read-data, which must fail naming each of
+// the words.
+func wantCheckNames(t *testing.T, r *Repo, words ...string) {
+	t.Helper()
+	res, err := r.Check(t.Context(), CheckOptions{ReadData: true})
+	all := strings.Join(res.Problems, "\n") + "\n" + strings.Join(res.Damaged, " ")
+	for _, w := range words {
+		if err == nil || !strings.Contains(all, w) {
+			t.Errorf("check (%v) does not name %q:\n%s", err, w, all)
+		}
+	}
+}
+
+// TestRepair: a flipped byte in a pack, a deleted pack, a deleted index
+// object: check finds each and names the snapshots and files concerned;
+// a dry run changes nothing; repair writes the damaged snapshots again
+// without the lost files, which it names, and leaves a repository that
+// checks, whose snapshots restore with everything else intact.
+func TestRepair(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, rr *repairRepo)
+		lost   []string // files lost, by snapshot 0..2; "(removed)": its image
+		check  []string // what check must name besides the snapshots
+	}{
+		{"flipped byte", func(t *testing.T, rr *repairRepo) {
+			path, off := rr.chunkPath(t, rr.big[1], 2)
+			dmgFlip(t, path, off+100)
+		}, []string{"", "/big1.bin", "/big1.bin"}, []string{"/big1.bin"}},
+		{"deleted pack", func(t *testing.T, rr *repairRepo) {
+			// The third snapshot's pack, which holds its image too.
+			path, _ := rr.chunkPath(t, rr.big[2], 0)
+			must(t, os.Remove(path))
+		}, []string{"", "", "(removed)"}, []string{"is missing", "metadata"}},
+		{"deleted index object", func(t *testing.T, rr *repairRepo) {
+			// The second snapshot's own: it names big1.bin and small1.txt.
+			ids, err := listIDs(t.Context(), rr.r.store, indexPrefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for id := range ids {
+				o, err := rr.r.readIndexObject(t.Context(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if slices.ContainsFunc(o.streams, func(s indexStream) bool { return s.hash == index.SHA1(sha1.Sum(rr.big[1])) }) {
+					must(t, os.Remove(filepath.Join(rr.dir, filepath.FromSlash(indexKey(id)))))
+				}
+			}
+		}, []string{"", "/big1.bin", "/big1.bin"}, []string{"/big1.bin", "in no index object"}}, // small1.txt is one chunk: rebuilt
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rr := makeRepairRepo(t)
+			tc.damage(t, rr)
+			names := slices.Clone(tc.check)
+			for i, lost := range tc.lost {
+				if lost != "" {
+					names = append(names, rr.snaps[i].ShortID())
+				}
+			}
+			wantCheckNames(t, rr.r, names...)
+
+			dry, err := rr.r.Repair(t.Context(), RepairOptions{DryRun: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCheckNames(t, rr.r, names...) // the dry run changed nothing
+			res, err := rr.r.Repair(t.Context(), RepairOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("repair: %+v", res)
+			if len(dry.Snapshots) != len(res.Snapshots) {
+				t.Errorf("dry run %+v, repair %+v", dry, res)
+			}
+			got := map[string]string{}
+			newID := map[string]string{}
+			for _, s := range res.Snapshots {
+				got[s.ID], newID[s.ID] = strings.Join(s.LostFiles, " "), s.NewID
+				if s.Removed {
+					got[s.ID] = "(removed)"
+				}
+			}
+			for i, lost := range tc.lost {
+				if got[rr.snaps[i].ID] != lost {
+					t.Errorf("snapshot %d lost %q, want %q", i, got[rr.snaps[i].ID], lost)
+				}
+			}
+			checkOK(t, rr.r)
+			again, err := rr.r.Repair(t.Context(), RepairOptions{})
+			if err != nil || again.Damaged() {
+				t.Errorf("second repair: %+v %v", again, err)
+			}
+			// The newest snapshot left restores whole but for what it lost.
+			last := 2
+			if tc.lost[last] == "(removed)" {
+				last--
+			}
+			id := rr.snaps[last].ID
+			if newID[id] != "" {
+				id = newID[id]
+			}
+			m, err := rr.r.FindSnapshot(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.lost[last] != "" && !slices.Contains(m.Tags, repairedTag) {
+				t.Errorf("repaired snapshot tags %q", m.Tags)
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			if _, err := rr.r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			var ignore []string
+			for _, p := range strings.Fields(tc.lost[last]) {
+				ignore = append(ignore, strings.TrimPrefix(p, "/"))
+			}
+			for i := last + 1; i < 3; i++ {
+				ignore = append(ignore, fmt.Sprintf("big%d.bin", i), fmt.Sprintf("small%d.txt", i))
+			}
+			wimtest.CompareTrees(t, rr.src, out, wimtest.CompareOptions{IgnoreRoot: true, IgnorePaths: ignore})
+		})
+	}
+}
