@@ -95,15 +95,18 @@ func TestRepair(t *testing.T) {
 		check  []string // what check must name besides the snapshots
 	}{
 		{"flipped byte", func(t *testing.T, rr *repairRepo) {
+			t.Helper()
 			path, off := rr.chunkPath(t, rr.big[1], 2)
 			dmgFlip(t, path, off+100)
 		}, []string{"", "/big1.bin", "/big1.bin"}, []string{"/big1.bin"}},
 		{"deleted pack", func(t *testing.T, rr *repairRepo) {
+			t.Helper()
 			// The third snapshot's pack, which holds its image too.
 			path, _ := rr.chunkPath(t, rr.big[2], 0)
 			must(t, os.Remove(path))
 		}, []string{"", "", "(removed)"}, []string{"is missing", "metadata"}},
 		{"deleted index object", func(t *testing.T, rr *repairRepo) {
+			t.Helper()
 			// The second snapshot's own: it names big1.bin and small1.txt.
 			ids, err := listIDs(t.Context(), rr.r.store, indexPrefix)
 			if err != nil {

@@ -180,7 +180,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	if err != nil {
 		return err
 	}
-	pruneOpts, err := f.pruneFlags.options()
+	pruneOpts, err := f.options()
 	if err != nil {
 		return err
 	}
