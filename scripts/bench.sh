@@ -32,6 +32,8 @@
 #   restore   the latest snapshot into a new directory (both checked against the tree)
 #   check     wimsnap check --read-data of its repository, once (second round); a failure
 #             fails the run
+#   (lifecycle group: scripts/bench_lifecycle.sh, on $BENCH_ROOT only: a year of nightly
+#   snapshots, then check, forget --keep-last=30, prune, against restic)
 #   Each step's S3 requests are the difference of MinIO's request counters (its metrics v3
 #   endpoint /minio/metrics/v3/api/requests, which is not cached, unlike v2's 10 s) before
 #   and after the step, by API name and by kind; wimsnap's own count ("requests" in --json)
@@ -48,7 +50,9 @@
 #   BENCH_GROUPS   which groups of operations to run: "xpress" (capture, apply, update and
 #                  restic), "repo" (repository snapshots against restic and wimlib),
 #                  "codecs" (LZX and LZMS) and "s3" (snapshots to and restores from a local
-#                  MinIO server, against restic); default all four
+#                  MinIO server, against restic) and "lifecycle" (365 nightly snapshots of the
+#                  Debian tree, then check, forget and prune, against restic: ~20 minutes);
+#                  default all five
 #   BENCH_S3_CONNECTIONS  --connections for wimsnap's S3 commands (default: wimsnap's own)
 #   BENCH_CODEC_TREES  the trees the codecs group runs on (default "$BENCH_ROOT": LZX and LZMS
 #                  captures of /usr take the better part of an hour on two cores)
@@ -65,7 +69,7 @@ TOOLS=${TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/wimsnap/tools}
 BENCH_ROOT=${BENCH_ROOT:-$(dirname "$TOOLS")/bench-root}
 BENCH_TREES=${BENCH_TREES:-"$BENCH_ROOT /usr"}
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
-BENCH_GROUPS=${BENCH_GROUPS:-"xpress repo codecs s3"}
+BENCH_GROUPS=${BENCH_GROUPS:-"xpress repo codecs s3 lifecycle"}
 BENCH_CODEC_TREES=${BENCH_CODEC_TREES:-$BENCH_ROOT}
 TIME=/usr/bin/time
 
@@ -578,6 +582,11 @@ bench_tree() {
 	done
 	remove_tree "$w"
 	remove_tree "$src"
+	case " $BENCH_GROUPS " in *" lifecycle "*)
+		if [ "$tree" = "$BENCH_ROOT" ]; then
+			WIMSNAP=$WIMSNAP TIME=$TIME scripts/bench_lifecycle.sh "$tree" "$work/lifecycle" >>"$work/lifecycle.txt"
+		fi ;;
+	esac
 }
 
 case " $BENCH_GROUPS " in *" s3 "*) start_minio ;; esac
@@ -701,4 +710,7 @@ if [ -s "$s3_results" ]; then
 			printf "%s %s wimsnap: its own count (%s) differs from the server'"'"'s (%s)\n", $1, $2, $15, $13 }' "$s3_results"
 	echo
 	cat "$s3_notes"
+fi
+if [ -s "$work/lifecycle.txt" ]; then
+	cat "$work/lifecycle.txt"
 fi
