@@ -62,7 +62,8 @@ type CheckResult struct {
 type checker struct {
 	ctx     context.Context
 	r       *Repo
-	db      *index.DB // for reading metadata streams
+	db      *index.DB   // for reading metadata streams
+	src     *repoSource // reads them, one pack cache for all
 	res     *CheckResult
 	packs   map[index.ID]int64 // packs in the store, with sizes
 	chunks  map[index.ID]index.Location
@@ -116,7 +117,7 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error
 		return res, err
 	}
 	defer closeIndex(db)
-	c.db = db
+	c.db, c.src = db, r.newSource(ctx, db)
 	listPacks := func() (err error) {
 		// After the index: packs a prune wrote for it are there.
 		c.packs, err = listIDs(ctx, r.store, packPrefix)
@@ -385,7 +386,7 @@ func (c *checker) snapshot(m *Manifest) bool {
 	}
 	var md *wim.Metadata
 	if err == nil {
-		md, err = c.r.loadMetadata(c.ctx, c.db, m)
+		md, err = c.r.loadMetadataVia(c.src, c.db, m, false)
 	}
 	if errors.Is(err, index.ErrCorrupt) {
 		c.localErr = err // the local index, not the repository: rebuild and retry

@@ -151,6 +151,7 @@ func (p *pruner) readSnapshots() error {
 		return err
 	}
 	defer closeIndex(db)
+	src := p.r.newSource(p.ctx, db)
 	images := map[wim.Hash]bool{}
 	done := int64(0)
 	for id := range ids {
@@ -169,7 +170,7 @@ func (p *pruner) readSnapshots() error {
 		}
 		p.snaps[id] = true
 		p.res.Snapshots++
-		if err := p.useImage(db, m, images); err != nil {
+		if err := p.useImage(src, db, m, images); err != nil {
 			return err
 		}
 	}
@@ -178,7 +179,7 @@ func (p *pruner) readSnapshots() error {
 
 // useImage marks the metadata stream of m and every stream its image
 // names as used, once per distinct image.
-func (p *pruner) useImage(db *index.DB, m *Manifest, images map[wim.Hash]bool) error {
+func (p *pruner) useImage(src *repoSource, db *index.DB, m *Manifest, images map[wim.Hash]bool) error {
 	h, err := m.hash()
 	if err != nil {
 		p.missing = append(p.missing, fmt.Sprintf("snapshot %s: %v", m.ShortID(), err))
@@ -189,7 +190,7 @@ func (p *pruner) useImage(db *index.DB, m *Manifest, images map[wim.Hash]bool) e
 	}
 	images[h] = true
 	p.use(h, "snapshot "+m.ShortID()+": metadata")
-	md, err := p.r.loadMetadata(p.ctx, db, m)
+	md, err := p.r.loadMetadataVia(src, db, m, false)
 	if err != nil {
 		if !damage(err) {
 			return err

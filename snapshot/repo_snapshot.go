@@ -287,8 +287,18 @@ func (r *Repo) metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error)
 	return r.loadMetadata(ctx, db, m)
 }
 
-// loadMetadata reads and parses a snapshot's image metadata.
+// loadMetadata reads and parses a snapshot's image metadata, keeping it in
+// the local metadata cache.
 func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wim.Metadata, error) {
+	return r.loadMetadataVia(r.newSource(ctx, db), db, m, true)
+}
+
+// loadMetadataVia is loadMetadata reading through src, whose pack cache
+// serves the images of many snapshots in turn (check, prune: consecutive
+// snapshots' images share most chunks). keep puts what it reads into the
+// local metadata cache, which holds the few images a next snapshot or
+// restore may want, not a whole history.
+func (r *Repo) loadMetadataVia(src *repoSource, db *index.DB, m *Manifest, keep bool) (*wim.Metadata, error) {
 	h, err := m.hash()
 	if err != nil {
 		return nil, err
@@ -296,10 +306,12 @@ func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wi
 	cache := r.metaCache()
 	b, ok := cache.get(h, m.Metadata.Size)
 	if !ok {
-		if b, err = r.newSource(ctx, db).readStream(h, maxMetadata); err != nil {
+		if b, err = src.readStream(h, maxMetadata); err != nil {
 			return nil, fmt.Errorf("snapshot %s: metadata: %w", m.ShortID(), err)
 		}
-		cache.put(h, b)
+		if keep {
+			cache.put(h, b)
+		}
 	}
 	md, err := wim.ParseMetadata(b)
 	if err != nil {
