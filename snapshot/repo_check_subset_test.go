@@ -341,3 +341,24 @@ func TestCheckSubsetOptions(t *testing.T) {
 		t.Error("a refused check opened the local index")
 	}
 }
+
+// FuzzParseDataSubset: any input is refused or read into a valid subset
+// that String writes back into the same subset.
+func FuzzParseDataSubset(f *testing.F) {
+	for _, s := range []string{"1/7", "7/7", "2.5%", "100%", "0/3", "1/0", "%", "1e3%", "-1/2", "18446744073709551615/18446744073709551615"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sub, err := ParseDataSubset(s)
+		if err != nil {
+			return
+		}
+		if err := sub.validate(); err != nil || sub.IsZero() {
+			t.Fatalf("%q read as %+v: %v", s, sub, err)
+		}
+		again, err := ParseDataSubset(sub.String())
+		if err != nil || again != sub {
+			t.Fatalf("%q -> %+v -> %q -> %+v, %v", s, sub, sub.String(), again, err)
+		}
+	})
+}

@@ -100,6 +100,9 @@ func (f *forgetFlags) policy() (scheduler.Policy, error) {
 	return p, nil
 }
 
+// maxSpan bounds --keep-within (no sum of its parts overflows).
+const maxSpan = 100 * 365 * 24 * time.Hour
+
 // parseSpan reads a span such as 7d, 2w, 1y, 1y6w, 7d12h or 90m: leading
 // years (365 days), weeks and days, then what time.ParseDuration reads.
 func parseSpan(s string) (time.Duration, error) {
@@ -120,11 +123,14 @@ func parseSpan(s string) (time.Duration, error) {
 			return 0, fmt.Errorf("want a span such as 7d, 2w, 1y or 36h")
 		}
 		total += time.Duration(n) * unit
+		if total > maxSpan {
+			return 0, fmt.Errorf("longer than %d years", maxSpan/units['y'])
+		}
 		rest = rest[i+1:]
 	}
 	if rest != "" {
 		d, err := time.ParseDuration(rest)
-		if err != nil || d < 0 {
+		if err != nil || d < 0 || d > maxSpan {
 			return 0, fmt.Errorf("want a span such as 7d, 2w, 1y or 36h")
 		}
 		total += d

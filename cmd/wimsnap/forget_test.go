@@ -121,3 +121,44 @@ func TestForgetYear(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSpan(t *testing.T) {
+	day := 24 * time.Hour
+	good := map[string]time.Duration{"7d": 7 * day, "2w": 14 * day, "1y": 365 * day, "36h": 36 * time.Hour,
+		"1y6w": 365*day + 42*day, "7d12h": 7*day + 12*time.Hour, "90m": 90 * time.Minute, "1d1h30m": day + 90*time.Minute}
+	for in, want := range good {
+		if got, err := parseSpan(in); err != nil || got != want {
+			t.Errorf("parseSpan(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "d", "7", "7x", "-1d", "0d", "1d-2h", "99999y", "7d7", "1.5d"} {
+		if got, err := parseSpan(in); err == nil {
+			t.Errorf("parseSpan(%q) = %v, want an error", in, got)
+		}
+	}
+}
+
+func TestParseMaxUnused(t *testing.T) {
+	for in, want := range map[string]float64{"5%": 0.05, "100%": 1, "unlimited": -1, "2.5%": 0.025} {
+		if got, err := parseMaxUnused(in); err != nil || got != want {
+			t.Errorf("parseMaxUnused(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"5", "-1%", "x%", "", "1001%"} {
+		if _, err := parseMaxUnused(in); err == nil {
+			t.Errorf("parseMaxUnused(%q): no error", in)
+		}
+	}
+}
+
+// FuzzParseSpan: a span is refused or positive, and never panics.
+func FuzzParseSpan(f *testing.F) {
+	for _, s := range []string{"7d", "1y6w", "36h", "7d12h", "9999y9999w", "1d-1h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := parseSpan(s); err == nil && d <= 0 {
+			t.Fatalf("parseSpan(%q) = %v", s, d)
+		}
+	})
+}
