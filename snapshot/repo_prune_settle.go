@@ -13,7 +13,9 @@ import (
 // Step 2 of prune: waiting for the shared locks older than the new index,
 // putting back what the snapshots committed meanwhile use, and deleting.
 
-// errWaitedOut ends a wait for older locks that ran past PruneOptions.Wait.
+// errWaitedOut ends a settle that cannot delete safely now: the wait for
+// older locks ran past PruneOptions.Wait, or a snapshot committed during
+// the prune could not be read; PendingWhy says which.
 var errWaitedOut = errors.New("snapshot: prune: waited out")
 
 // settle finishes the prune: wait, put back, delete.
@@ -25,15 +27,16 @@ func (p *pruner) settle() error {
 	if err != nil {
 		return err
 	}
-	if err := p.waitOlder(t1); err != nil {
-		if !errors.Is(err, errWaitedOut) {
-			return err
-		}
+	err = p.waitOlder(t1)
+	if err == nil {
+		err = p.putBack()
+	}
+	if errors.Is(err, errWaitedOut) {
 		p.res.Pending = len(p.doomed)
 		p.opts.Warn(fmt.Errorf("%d packs are left for a later prune: %s", p.res.Pending, p.res.PendingWhy))
 		return nil
 	}
-	if err := p.putBack(); err != nil {
+	if err != nil {
 		return err
 	}
 	if err := p.lock.Err(); err != nil {
@@ -109,7 +112,7 @@ func (p *pruner) putBack() error {
 	if err := p.writeBack(); err != nil {
 		return err
 	}
-	db, err := p.r.syncedIndex(p.ctx)
+	db, err := p.freshIndex()
 	if err != nil {
 		return err
 	}
@@ -117,8 +120,9 @@ func (p *pruner) putBack() error {
 	for _, m := range snaps {
 		md, err := p.r.loadMetadata(p.ctx, db, m)
 		if err != nil {
-			p.opts.Warn(fmt.Errorf("prune: a snapshot committed during the prune: %w", err))
-			continue
+			// What it uses is unknown: delete nothing now.
+			p.res.PendingWhy = fmt.Sprintf("snapshot %s, committed during the prune, could not be read: %v", m.ShortID(), err)
+			return errWaitedOut
 		}
 		_ = md.Walk(func(_ string, e *wim.Entry) error {
 			for _, s := range entryStreams(e) {
@@ -130,6 +134,21 @@ func (p *pruner) putBack() error {
 		})
 	}
 	return p.writeBack()
+}
+
+// freshIndex brings the local index up to date and opens it; one that
+// another process is writing, and so may lack what the snapshots
+// committed meanwhile use, defers the deletion (errWaitedOut).
+func (p *pruner) freshIndex() (*index.DB, error) {
+	st, err := p.r.Sync(p.ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if st.Busy {
+		p.res.PendingWhy = "another process on this machine is writing the local index"
+		return nil, errWaitedOut
+	}
+	return p.r.openIndex(true)
 }
 
 // knownNow is what the repository's index names beside the new index:
