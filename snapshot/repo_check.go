@@ -386,7 +386,7 @@ func (c *checker) snapshot(m *Manifest) bool {
 	}
 	var md *wim.Metadata
 	if err == nil {
-		md, err = c.r.loadMetadataVia(c.src, c.db, m, false)
+		md, err = c.r.readImage(c.src, m, false)
 	}
 	if errors.Is(err, index.ErrCorrupt) {
 		c.localErr = err // the local index, not the repository: rebuild and retry

@@ -170,7 +170,7 @@ func (p *pruner) readSnapshots() error {
 		}
 		p.snaps[id] = true
 		p.res.Snapshots++
-		if err := p.useImage(src, db, m, images); err != nil {
+		if err := p.useImage(src, m, images); err != nil {
 			return err
 		}
 	}
@@ -179,7 +179,7 @@ func (p *pruner) readSnapshots() error {
 
 // useImage marks the metadata stream of m and every stream its image
 // names as used, once per distinct image.
-func (p *pruner) useImage(src *repoSource, db *index.DB, m *Manifest, images map[wim.Hash]bool) error {
+func (p *pruner) useImage(src *repoSource, m *Manifest, images map[wim.Hash]bool) error {
 	h, err := m.hash()
 	if err != nil {
 		p.missing = append(p.missing, fmt.Sprintf("snapshot %s: %v", m.ShortID(), err))
@@ -190,7 +190,7 @@ func (p *pruner) useImage(src *repoSource, db *index.DB, m *Manifest, images map
 	}
 	images[h] = true
 	p.use(h, "snapshot "+m.ShortID()+": metadata")
-	md, err := p.r.loadMetadataVia(src, db, m, false)
+	md, err := p.r.readImage(src, m, false)
 	if err != nil {
 		if !damage(err) {
 			return err

@@ -290,15 +290,25 @@ func (r *Repo) metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error)
 // loadMetadata reads and parses a snapshot's image metadata, keeping it in
 // the local metadata cache.
 func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wim.Metadata, error) {
-	return r.loadMetadataVia(r.newSource(ctx, db), db, m, true)
+	md, err := r.readImage(r.newSource(ctx, db), m, true)
+	if err != nil {
+		return nil, err
+	}
+	// Stream sizes from the index, as wim.Reader takes them from a WIM's
+	// blob table; an unknown stream keeps 0.
+	return md, md.SetStreamSizes(func(h wim.Hash) (int64, error) {
+		rec, _, err := db.Stream(index.SHA1(h))
+		return rec.Size, err
+	})
 }
 
-// loadMetadataVia is loadMetadata reading through src, whose pack cache
-// serves the images of many snapshots in turn (check, prune: consecutive
-// snapshots' images share most chunks). keep puts what it reads into the
-// local metadata cache, which holds the few images a next snapshot or
-// restore may want, not a whole history.
-func (r *Repo) loadMetadataVia(src *repoSource, db *index.DB, m *Manifest, keep bool) (*wim.Metadata, error) {
+// readImage reads and parses a snapshot's image through src, without the
+// stream sizes (check and prune need only the hashes). src's pack cache
+// may serve the images of many snapshots in turn: consecutive snapshots'
+// images share most chunks. keep puts what it reads into the local
+// metadata cache, which holds the few images a next snapshot or restore
+// may want, not a whole history.
+func (r *Repo) readImage(src *repoSource, m *Manifest, keep bool) (*wim.Metadata, error) {
 	h, err := m.hash()
 	if err != nil {
 		return nil, err
@@ -317,12 +327,7 @@ func (r *Repo) loadMetadataVia(src *repoSource, db *index.DB, m *Manifest, keep 
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", m.ShortID(), err)
 	}
-	// Stream sizes from the index, as wim.Reader takes them from a WIM's
-	// blob table; an unknown stream keeps 0.
-	return md, md.SetStreamSizes(func(h wim.Hash) (int64, error) {
-		rec, _, err := db.Stream(index.SHA1(h))
-		return rec.Size, err
-	})
+	return md, nil
 }
 
 // noSigs knows no signature, so no file is reused.
