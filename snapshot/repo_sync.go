@@ -79,21 +79,29 @@ func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error)
 // gone, so the index must not be deduplicated against until it is
 // rebuilt. (Sync rebuilds it; this is for an index Sync found busy.)
 func (r *Repo) checkCurrent(ctx context.Context, db *index.DB) error {
-	inStore, err := listIDs(ctx, r.store, indexPrefix)
-	if err != nil {
-		return err
+	_, _, dropped, err := r.indexState(ctx, db)
+	if err == nil && dropped {
+		err = fmt.Errorf("%w: the local index %s is out of date (the repository was pruned) and another process is writing it; try again when it is done",
+			index.ErrBusy, r.cache)
 	}
-	loaded, err := db.Indexes()
-	if err != nil {
-		return err
+	return err
+}
+
+// indexState lists the repository's index objects and those the local
+// index has read; dropped says that one of the latter is gone.
+func (r *Repo) indexState(ctx context.Context, db *index.DB) (inStore map[index.ID]int64, loaded map[index.ID]bool, dropped bool, err error) {
+	if inStore, err = listIDs(ctx, r.store, indexPrefix); err != nil {
+		return nil, nil, false, err
+	}
+	if loaded, err = db.Indexes(); err != nil {
+		return nil, nil, false, err
 	}
 	for id := range loaded {
 		if _, ok := inStore[id]; !ok {
-			return fmt.Errorf("%w: the local index %s is out of date (the repository was pruned) and another process is writing it; try again when it is done",
-				index.ErrBusy, r.cache)
+			return inStore, loaded, true, nil
 		}
 	}
-	return nil
+	return inStore, loaded, false, nil
 }
 
 // openIndexRW opens the index for writing, replacing a corrupt file.
@@ -161,25 +169,18 @@ func listIDs(ctx context.Context, s remote.Store, prefix string) (map[index.ID]i
 }
 
 func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, warn func(error)) error {
-	inStore, err := listIDs(ctx, r.store, indexPrefix)
+	inStore, loaded, dropped, err := r.indexState(ctx, db)
 	if err != nil {
 		return err
 	}
-	loaded, err := db.Indexes()
-	if err != nil {
-		return err
-	}
-	for id := range loaded {
-		if _, ok := inStore[id]; !ok {
-			// The repository dropped an index object (prune): what it
-			// named may be gone, so start again. File signatures stay.
-			if err := db.ResetRepository(); err != nil {
-				return err
-			}
-			loaded = nil
-			st.Rebuilt, st.Reason = true, "stale"
-			break
+	if dropped {
+		// The repository dropped an index object (prune): what it named
+		// may be gone, so start again. File signatures stay.
+		if err := db.ResetRepository(); err != nil {
+			return err
 		}
+		loaded = nil
+		st.Rebuilt, st.Reason = true, "stale"
 	}
 	var pending []pendingObject
 	for id := range inStore {

@@ -115,8 +115,9 @@ func TestS3PruneBesideSnapshots(t *testing.T) {
 }
 
 // TestPruneKilled kills prunes with SIGKILL at random points: after each,
-// check passes and every snapshot left restores; unlock --remove-all
-// (the killed prune's lock is fresh) and the next prune finish the work.
+// check passes; unlock --remove-all (the killed prune's lock is fresh)
+// lets the next round go on; at the end a prune finishes the work, check
+// --read-data passes and the latest snapshot restores.
 func TestPruneKilled(t *testing.T) {
 	bin := buildBinary(t)
 	tmp := t.TempDir()
