@@ -1,10 +1,27 @@
-// Package scheduler is the agent's clock: it decides which snapshots a
-// retention policy keeps, as pure functions of their inputs. Nothing here
-// reads the clock, the file system or a repository; the caller passes the
-// snapshots and the user's time zone, and acts on the answer.
+// Package scheduler is the agent's clock: it decides when a job runs and
+// which snapshots a retention policy keeps, as pure functions of their
+// inputs. Nothing here reads the clock, the file system or a repository;
+// the caller passes the time, the snapshots and the user's time zone, and
+// acts on the answer.
 //
-// The package is a leaf: it imports the standard library only, and knows
-// snapshots as plain values ([Snapshot]), not as repository manifests.
+// The package is a leaf: it imports the standard library and
+// github.com/robfig/cron/v3 only, and knows snapshots as plain values
+// ([Snapshot]), not as repository manifests.
+//
+// # Schedules and runs
+//
+// [ParseSchedule] reads a job's schedule in robfig/cron's standard syntax
+// ("30 2 * * *", "@daily", "@every 6h", "CRON_TZ=Europe/Berlin 30 2 * * *")
+// as wall clock times in the user's zone; [Schedule.Next] gives its slots,
+// each wall clock time once, also on the nights the clocks change.
+// [Jitter] derives a fixed delay from a host and job name so that hosts spread
+// their runs. [Missed] finds the slot to catch up once after the machine
+// was off, [Backoff.RetryAt] spaces the retries of a failed run up to the
+// next slot, and [Job] puts these rules together as a state machine fed
+// with events and their times (start-up, clock tick, run ended) that
+// answers what to run when, skipping a slot while a run is going. The
+// caller owns the timers and the goroutines; it persists a [History] per
+// job between starts.
 //
 // # Retention
 //
