@@ -144,6 +144,41 @@ func TestReset(t *testing.T) {
 	}
 }
 
+// TestResetRepository: what the repository's objects filled goes, the
+// file signatures stay.
+func TestResetRepository(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	b := NewBatch()
+	b.AddChunk(id("c"), Location{})
+	b.AddStream(SHA1{1}, Recipe{Size: 1, Chunks: []ID{id("c")}})
+	b.AddIndex(id("i"))
+	b.AddSnapshot(id("s"), []byte("manifest"))
+	b.SetFiles("host\x00/src", id("s"), map[string]Sig{"a": {Size: 1}})
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ResetRepository(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := db.Chunk(id("c")); ok {
+		t.Error("chunk survived")
+	}
+	if db.HasStream(SHA1{1}) {
+		t.Error("stream survived")
+	}
+	if idx, _ := db.Indexes(); len(idx) != 0 {
+		t.Error("index ids survived")
+	}
+	f, err := db.Files("host\x00/src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if sig, ok := f.Lookup([]byte("a")); !ok || sig.Size != 1 || f.Snapshot != id("s") {
+		t.Errorf("file signatures lost: %+v %v (snapshot %x)", sig, ok, f.Snapshot)
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "idx.db")
