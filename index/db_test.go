@@ -173,7 +173,7 @@ func TestResetRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if sig, ok := f.Lookup([]byte("a")); !ok || sig.Size != 1 || f.Snapshot != id("s") {
 		t.Errorf("file signatures lost: %+v %v (snapshot %x)", sig, ok, f.Snapshot)
 	}
