@@ -187,14 +187,20 @@ func (l *Lock) refresher() {
 }
 
 // refresh rewrites the lock, unless another process removed it (or took
-// its mutex) meanwhile: a removed lock is never written again.
+// its mutex) meanwhile: a removed lock is never written again. A lock whose
+// first write's time is not yet recorded (a shared lock, created without
+// asking) records it now, while the object still has it: a prune judges
+// by it whether the lock's holder started before its new index.
 func (l *Lock) refresh(ctx context.Context) error {
-	_, err := l.store.Stat(ctx, l.key)
+	info, err := l.store.Stat(ctx, l.key)
 	if errors.Is(err, remote.ErrNotFound) {
 		return fmt.Errorf("%w: %s was removed by another process, which took it for stale", ErrLockLost, l.key)
 	}
 	if err != nil {
 		return err
+	}
+	if l.rec.Acquired.IsZero() {
+		l.rec.Acquired = info.ModTime // only the refresher writes l.rec now
 	}
 	if l.marker != "" {
 		ours, _, err := l.ownsMarker(ctx)

@@ -783,6 +783,32 @@ func TestSnapshotLockLost(t *testing.T) {
 	wantKeys(t, s) // removed at the end all the same
 }
 
+// TestLockSharedKeepsSince: a shared lock taken with conditional writes
+// (created without asking the store's time) keeps the time of its first
+// write through its refreshes, so that a prune does not take a long
+// snapshot for one that started after its new index.
+func TestLockSharedKeepsSince(t *testing.T) {
+	s := newClockStore()
+	opts := lockOpts(t, "host-a")
+	opts.StaleAfter, opts.RefreshEvery = time.Hour, 10*time.Millisecond
+	l := takeLock(t, s, true, false, opts)
+	created := s.mod(l.key)
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.mod(l.key).After(created.Add(time.Second)) { // two refreshes
+		if time.Now().After(deadline) {
+			t.Fatal("the lock was not refreshed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e, err := l.read(t.Context(), remote.Info{Key: l.key, ModTime: s.mod(l.key)})
+	if err != nil || e == nil {
+		t.Fatal(err)
+	}
+	if !e.since().Equal(created) {
+		t.Errorf("since %v after refreshes, want the first write's %v", e.since(), created)
+	}
+}
+
 // TestLockPruneKinds: a prune lock coexists with shared locks, both ways
 // round, and excludes another prune lock and an exclusive lock, both ways
 // round, naming the holder.
