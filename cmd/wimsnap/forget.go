@@ -235,29 +235,11 @@ func (a *app) finishForget(ctx context.Context, r *snapshot.Repo, f *forgetFlags
 	}
 	// One document: prune's inside forget's.
 	var pruneErr error
-	sum.Prune, pruneErr = a.pruneQuiet(ctx, r, sum.Repository, opts)
+	sum.Prune, pruneErr = a.prune(ctx, r, sum.Repository, opts)
 	if err := writeJSON(a.stdout, sum); err != nil {
 		return err
 	}
 	return pruneErr
-}
-
-// pruneQuiet prunes and returns its summary instead of printing it.
-func (a *app) pruneQuiet(ctx context.Context, r *snapshot.Repo, loc string, opts snapshot.PruneOptions) (*pruneSummary, error) {
-	start := a.now()
-	warn := a.newWarnings(nil)
-	opts.Warn = func(err error) { warn.warn("prune", err) }
-	res, err := r.Prune(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	list, _ := warn.summary()
-	sum := &pruneSummary{Repository: loc, DryRun: opts.DryRun, PruneResult: res, Warnings: list,
-		DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
-	if res.Pending > 0 {
-		return sum, &partialError{what: fmt.Sprintf("%d packs left for a later prune", res.Pending)}
-	}
-	return sum, nil
 }
 
 func (f *forgetFlags) zone() (*time.Location, error) {

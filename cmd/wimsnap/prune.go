@@ -119,6 +119,24 @@ type pruneSummary struct {
 
 // runPrune prunes r and reports.
 func (a *app) runPrune(ctx context.Context, r *snapshot.Repo, loc string, opts snapshot.PruneOptions) error {
+	sum, err := a.prune(ctx, r, loc, opts)
+	if sum == nil {
+		return err
+	}
+	if a.json {
+		if jerr := writeJSON(a.stdout, sum); jerr != nil {
+			return jerr
+		}
+	} else {
+		a.printPrune(*sum)
+	}
+	return err
+}
+
+// prune prunes r, showing progress on a terminal, and returns its summary
+// (nil when it failed) and, when it left packs for a later prune, a
+// partialError.
+func (a *app) prune(ctx context.Context, r *snapshot.Repo, loc string, opts snapshot.PruneOptions) (*pruneSummary, error) {
 	start := a.now()
 	status := a.newStatus()
 	warn := a.newWarnings(status)
@@ -129,22 +147,15 @@ func (a *app) runPrune(ctx context.Context, r *snapshot.Repo, loc string, opts s
 	res, err := r.Prune(ctx, opts)
 	status.finish()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	list, _ := warn.summary()
-	sum := pruneSummary{Repository: loc, DryRun: opts.DryRun, PruneResult: res, Warnings: list,
+	sum := &pruneSummary{Repository: loc, DryRun: opts.DryRun, PruneResult: res, Warnings: list,
 		DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
-	if a.json {
-		if err := writeJSON(a.stdout, sum); err != nil {
-			return err
-		}
-	} else {
-		a.printPrune(sum)
-	}
 	if res.Pending > 0 {
-		return &partialError{what: fmt.Sprintf("%d packs left for a later prune", res.Pending)}
+		return sum, &partialError{what: fmt.Sprintf("%d packs left for a later prune", res.Pending)}
 	}
-	return nil
+	return sum, nil
 }
 
 func (a *app) printPrune(s pruneSummary) {
