@@ -206,20 +206,10 @@ func (c *checker) resolveDeltas(deltas []*indexStream) {
 		rec, ok := c.streams[h]
 		return rec.Chunks, ok
 	}
-	for progress := true; progress; {
-		progress = false
-		left := deltas[:0]
-		for _, s := range deltas {
-			if !s.resolve(lookup) {
-				left = append(left, s)
-				continue
-			}
-			c.streams[s.hash] = index.Recipe{Size: s.size, Chunks: s.chunks}
-			progress = true
-		}
-		deltas = left
-	}
-	for _, s := range deltas {
+	left := resolveDeltas(deltas, lookup, func(s *indexStream) {
+		c.streams[s.hash] = index.Recipe{Size: s.size, Chunks: s.chunks}
+	})
+	for _, s := range left {
 		c.problem("stream %x: its base stream %x is in no index object", s.hash, s.base)
 	}
 }

@@ -113,19 +113,7 @@ func (p *pruner) resolve(deltas []*indexStream) {
 		s, ok := p.streams[h]
 		return s.chunksIf(ok)
 	}
-	for progress := true; progress; {
-		progress = false
-		left := deltas[:0]
-		for _, s := range deltas {
-			if s.resolve(lookup) {
-				progress = true
-			} else {
-				left = append(left, s)
-			}
-		}
-		deltas = left
-	}
-	for _, s := range deltas {
+	for _, s := range resolveDeltas(deltas, lookup, func(*indexStream) {}) {
 		delete(p.streams, s.hash)
 	}
 }
