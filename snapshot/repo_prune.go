@@ -177,7 +177,7 @@ type pruner struct {
 	doomed  map[index.ID]bool           // packs to delete
 	moved   map[index.ID]bool           // packs repacked (doomed too)
 	kept    map[index.SHA1]*indexStream // recipes in the new index
-	written map[index.ID]bool           // index objects this prune wrote
+	stored  map[string]bool             // keys of the packs, index and retired objects this run wrote
 	retKeys []string                    // retired objects this prune wrote
 	back    *indexObject                // retired data being put back (step 2)
 }
@@ -187,7 +187,7 @@ func newPruner(ctx context.Context, r *Repo, opts PruneOptions, lock *Lock) *pru
 		loc: map[index.ID]index.Location{}, streams: map[index.SHA1]*indexStream{},
 		objects: map[index.ID]bool{}, retired: map[index.ID]bool{}, snaps: map[index.ID]bool{},
 		used: map[index.SHA1]bool{}, usedCh: map[index.ID]bool{}, doomed: map[index.ID]bool{},
-		moved: map[index.ID]bool{}, written: map[index.ID]bool{}, kept: map[index.SHA1]*indexStream{},
+		moved: map[index.ID]bool{}, stored: map[string]bool{}, kept: map[index.SHA1]*indexStream{},
 		back: &indexObject{}, sizes: map[index.ID]int64{}}
 }
 

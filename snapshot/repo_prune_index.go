@@ -39,9 +39,6 @@ func (p *pruner) rewriteIndex() error {
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		p.written[id] = true
-	}
 	p.res.IndexWritten += len(ids)
 	p.retKeys, err = p.writeRetired()
 	if err != nil {
@@ -49,13 +46,16 @@ func (p *pruner) rewriteIndex() error {
 	}
 	p.progress("deleting replaced index objects", 0, int64(len(p.objects)+len(p.retired)))
 	for id := range p.objects {
-		if err := p.deleteObject(indexKey(id)); err != nil {
+		deleted, err := p.deleteReplaced(indexKey(id))
+		if err != nil {
 			return err
 		}
-		p.res.IndexDeleted++
+		if deleted {
+			p.res.IndexDeleted++
+		}
 	}
 	for id := range p.retired {
-		if err := p.deleteObject(objectKey(retiredPrefix, id)); err != nil {
+		if _, err := p.deleteReplaced(objectKey(retiredPrefix, id)); err != nil {
 			return err
 		}
 	}
@@ -136,10 +136,24 @@ func (p *pruner) packsOf(pick func(index.ID) bool) []indexPack {
 func (p *pruner) putObject(prefix string, o *indexObject) (index.ID, error) {
 	stored := p.r.zstd.compress(o.encode())
 	id := objectID(stored)
-	if err := putBytes(p.ctx, p.r.store, objectKey(prefix, id), stored); err != nil {
-		return id, fmt.Errorf("snapshot: prune: storing %s: %w", objectKey(prefix, id), err)
+	key := objectKey(prefix, id)
+	if err := putBytes(p.ctx, p.r.store, key, stored); err != nil {
+		return id, fmt.Errorf("snapshot: prune: storing %s: %w", key, err)
 	}
+	p.stored[key] = true
 	return id, nil
+}
+
+// deleteReplaced deletes an object this run replaced, unless the run
+// stored an object under the same key: an old object and its replacement
+// may have the same bytes, and so the same key (the new index of a
+// repository that holds nothing unused is the old one's content). deleted
+// says whether it deleted.
+func (p *pruner) deleteReplaced(key string) (deleted bool, err error) {
+	if p.stored[key] {
+		return false, nil
+	}
+	return true, p.deleteObject(key)
 }
 
 // deleteObject deletes key; one gone already is fine.

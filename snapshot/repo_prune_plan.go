@@ -179,6 +179,7 @@ func (w *packWriter) flush() error {
 	if err := putBytes(p.ctx, p.r.store, packKey(id), buf); err != nil {
 		return fmt.Errorf("snapshot: prune: storing a pack: %w", err)
 	}
+	p.stored[packKey(id)] = true
 	for _, e := range w.b.entries {
 		w.locs[e.id] = index.Location{Pack: id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
 	}

@@ -168,7 +168,7 @@ func (p *pruner) newObjects() (*knownNow, error) {
 	}
 	var objs []*indexObject
 	for id := range ids {
-		if p.written[id] || p.objects[id] {
+		if p.stored[indexKey(id)] || p.objects[id] {
 			continue
 		}
 		o, err := p.r.readIndexObjectAt(p.ctx, indexPrefix, id)
@@ -273,18 +273,17 @@ func (p *pruner) writeBack() error {
 	if len(p.back.packs) == 0 && len(p.back.streams) == 0 {
 		return nil
 	}
-	id, err := p.putObject(indexPrefix, p.back)
-	if err != nil {
+	if _, err := p.putObject(indexPrefix, p.back); err != nil {
 		return err
 	}
-	p.written[id] = true
 	p.res.IndexWritten++
 	p.back = &indexObject{}
 	return nil
 }
 
-// deletePacks deletes the condemned packs, a few at a time. A pack that
-// cannot be deleted is warned about; the next prune finds it unused.
+// deletePacks deletes the condemned packs, a few at a time, but for one a
+// repack wrote again byte for byte (deleteReplaced). A pack that cannot be
+// deleted is warned about; the next prune finds it unused.
 func (p *pruner) deletePacks() {
 	ids := make(chan index.ID)
 	var mu sync.Mutex
@@ -293,12 +292,17 @@ func (p *pruner) deletePacks() {
 	for range 8 {
 		wg.Go(func() {
 			for id := range ids {
-				err := p.deleteObject(packKey(id))
+				deleted, err := p.deleteReplaced(packKey(id))
 				mu.Lock()
-				if err != nil {
+				switch {
+				case err != nil:
 					p.opts.Warn(err)
-				} else {
+				case deleted:
 					p.res.PacksDeleted++
+					p.res.BytesFreed += p.packs[id].Size
+				default:
+					// Repacked into the very same bytes: the copy counted
+					// as written is this pack, which stays.
 					p.res.BytesFreed += p.packs[id].Size
 				}
 				done++

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
@@ -222,4 +224,80 @@ func TestPruneBesideOlderSnapshot(t *testing.T) {
 			wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 		})
 	}
+}
+
+// TestBusyIndexAfterPrune: a local index that another process is writing
+// when a command starts is used as it is, but not when a prune has since
+// replaced index objects it read: then the command fails (it would
+// deduplicate against data the prune may delete) and says to try again.
+func TestBusyIndexAfterPrune(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the index lock")
+	}
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	must(t, os.MkdirAll(src, 0o755))
+	var snaps []*Manifest
+	for i := range 2 {
+		writeTestFile(t, filepath.Join(src, "f.bin"), wimtest.RandomBytes(uint64(i), 1<<20))
+		snaps = append(snaps, snapshotOK(t, r, src, TakeOptions{}).Manifest)
+	}
+	if _, err := r.Forget(t.Context(), snaps[:1], LockOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := OpenRepo(t.Context(), faulty, RepoOptions{CacheDir: filepath.Join(tmp, "other")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruneOK(t, other, PruneOptions{})
+
+	// Another process holds r's index for writing a little longer than
+	// Sync waits for it (writeWait), then lets go.
+	held, err := index.Open(r.IndexPath(), r.Config().ID, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(writeWait + time.Second)
+		_ = held.Close()
+	}()
+	_, err = r.Snapshot(t.Context(), src, TakeOptions{Host: "testhost"})
+	if !errors.Is(err, index.ErrBusy) || !strings.Contains(err.Error(), "out of date") {
+		t.Fatalf("snapshot with a busy, pruned-over index: %v", err)
+	}
+	snapshotOK(t, r, src, TakeOptions{}) // once it is free, Sync rebuilds it
+	checkOK(t, r)
+}
+
+// TestPruneKeepsIdenticalIndex: when the new index is byte for byte an old
+// index object (a repository pruned before, to which only forgotten data
+// was added), prune keeps it: it has the same key as the object it
+// replaces, which must not be deleted as replaced.
+func TestPruneKeepsIdenticalIndex(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	r, _ := faultyRepo(t, filepath.Join(tmp, "cache"))
+	must(t, os.MkdirAll(src, 0o755))
+	var snaps []*Manifest
+	for i := range 3 {
+		writeTestFile(t, filepath.Join(src, "f.bin"), wimtest.RandomBytes(uint64(10+i), 1<<20))
+		if i == 2 {
+			must(t, os.Remove(filepath.Join(src, "f.bin"))) // the kept snapshot lacks it
+		}
+		snaps = append(snaps, snapshotOK(t, r, src, TakeOptions{}).Manifest)
+		if i == 0 {
+			continue
+		}
+		// Forget the previous snapshot and prune: the second prune's new
+		// index is the first one's, the kept snapshot's data being the same.
+		if _, err := r.Forget(t.Context(), snaps[i-1:i], LockOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			pruneOK(t, r, PruneOptions{})
+		}
+	}
+	pruneOK(t, r, PruneOptions{})
+	checkOK(t, r)
 }

@@ -214,7 +214,7 @@ func (rp *repairer) commit() error {
 	slices.Sort(keys)
 	for i, key := range keys {
 		rp.progress("deleting what was replaced", int64(i), int64(len(keys)))
-		if err := rp.deleteObject(key); err != nil {
+		if _, err := rp.deleteReplaced(key); err != nil {
 			return fmt.Errorf("%w (run repair again)", err)
 		}
 	}
