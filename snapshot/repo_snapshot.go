@@ -90,10 +90,8 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 			return res, fmt.Errorf("snapshot: host name: %w", err)
 		}
 	}
-	if res.Sync, err = r.Sync(ctx, opts.Warn); err != nil {
-		return res, err
-	}
-	db, err := r.openIndex(true)
+	var db *index.DB
+	res.Sync, db, err = r.openSynced(ctx, opts.Warn)
 	if err != nil {
 		return res, err
 	}
@@ -102,11 +100,6 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 			closeIndex(db)
 		}
 	}()
-	if res.Sync.Busy {
-		if err := r.checkCurrent(ctx, db); err != nil {
-			return res, err
-		}
-	}
 	parent, err := r.snapshotParent(ctx, db, abs, &opts)
 	if err != nil {
 		return res, err

@@ -77,7 +77,8 @@ func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error)
 // checkCurrent fails when the local index names an index object the
 // repository no longer has: a prune replaced it, and what it named may be
 // gone, so the index must not be deduplicated against until it is
-// rebuilt. (Sync rebuilds it; this is for an index Sync found busy.)
+// rebuilt. (Sync rebuilds it; this is for an index Sync found busy:
+// openSynced.)
 func (r *Repo) checkCurrent(ctx context.Context, db *index.DB) error {
 	_, _, dropped, err := r.indexState(ctx, db)
 	if err == nil && dropped {
@@ -145,10 +146,31 @@ func closeIndex(db *index.DB) { _ = db.Close() }
 
 // syncedIndex brings the local index up to date and opens it read-only.
 func (r *Repo) syncedIndex(ctx context.Context) (*index.DB, error) {
-	if _, err := r.Sync(ctx, nil); err != nil {
-		return nil, err
+	_, db, err := r.openSynced(ctx, nil)
+	return db, err
+}
+
+// openSynced brings the local index up to date and opens it read-only.
+// An index that another process was writing, so that Sync left it as it
+// was, is used only when no index object it has read is gone (see
+// checkCurrent): every command deduplicates against it or reads packs
+// through it.
+func (r *Repo) openSynced(ctx context.Context, warn func(error)) (SyncStats, *index.DB, error) {
+	st, err := r.Sync(ctx, warn)
+	if err != nil {
+		return st, nil, err
 	}
-	return r.openIndex(true)
+	db, err := r.openIndex(true)
+	if err != nil {
+		return st, nil, err
+	}
+	if st.Busy {
+		if err := r.checkCurrent(ctx, db); err != nil {
+			closeIndex(db)
+			return st, nil, err
+		}
+	}
+	return st, db, nil
 }
 
 // listIDs lists the object ids under prefix; keys that are not ids are
