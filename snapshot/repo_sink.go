@@ -283,14 +283,28 @@ func (s *repoSink) finish() (*indexObject, error) {
 		return nil, err
 	}
 	o := &indexObject{packs: s.packs}
+	deltas := map[index.SHA1]bool{}
 	for _, h := range s.order {
 		st := *s.streams[h]
-		if base, ok := s.baseChunks(st.base); ok {
+		if base, ok := s.deltaBase(&st, deltas); ok {
 			st.makeDelta(st.base, base)
+			deltas[st.hash] = st.delta
 		}
 		o.streams = append(o.streams, st)
 	}
 	return o, nil
+}
+
+// deltaBase returns the chunks of the base st may be stored as a delta
+// of. Not itself (a file read again unchanged, its stream not in the
+// index, names itself), and not a stream this run stores as a delta (two
+// files that swapped similar contents would make a cycle no reader
+// resolves).
+func (s *repoSink) deltaBase(st *indexStream, deltas map[index.SHA1]bool) ([]index.ID, bool) {
+	if st.base == st.hash || deltas[st.base] {
+		return nil, false
+	}
+	return s.baseChunks(st.base)
 }
 
 // setBase names the stream the next AddStream is likely a changed version
