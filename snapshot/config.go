@@ -155,6 +155,17 @@ func parsePattern(s string) pattern {
 	return p
 }
 
+// Exclude adds the globs patterns to the exclusion list, in the syntax of
+// an [ExclusionList] line of WimScript.ini. Empty patterns are ignored.
+// It must not be called while the Config is in use by a capture.
+func (c *Config) Exclude(patterns ...string) {
+	for _, s := range patterns {
+		if p := parsePattern(unquote(strings.TrimSpace(s))); len(p.comps) > 0 {
+			c.exclude = append(c.exclude, p)
+		}
+	}
+}
+
 // Excluded reports whether the path rel (relative to the capture root,
 // components separated by '/', with or without a leading '/') is left out
 // of the capture. isDir tells whether rel is a directory: an excluded

@@ -53,10 +53,16 @@ type TakeResult struct {
 	Sync     SyncStats
 }
 
+// commitGrace bounds the commit of a snapshot whose context was cancelled
+// after all its packs were stored.
+const commitGrace = 10 * time.Second
+
 // Snapshot captures the tree source into the repository: packs first,
 // then an index object naming them and the new streams, then the manifest.
 // A failure or cancellation at any point leaves no manifest, so nothing
-// committed before is affected; what was stored is unreferenced.
+// committed before is affected; what was stored is unreferenced. A
+// cancellation that comes once every pack is stored lets the commit (the
+// index object and the manifest) finish, for at most 10 s.
 //
 // It holds a shared lock on the repository throughout, and fails with
 // ErrLocked when an exclusive lock is held, or with ErrLockLost (and no
@@ -147,7 +153,11 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	if err := lock.Err(); err != nil {
 		return res, err
 	}
-	stored, snapID, err := r.commit(ctx, obj, man)
+	// Every pack is stored: the run is nearly done, and a cancellation
+	// now lets it finish its two small writes rather than waste them.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitGrace)
+	defer cancel()
+	stored, snapID, err := r.commit(cctx, obj, man)
 	if err != nil {
 		return res, err
 	}

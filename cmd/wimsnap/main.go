@@ -72,6 +72,14 @@ type app struct {
 // run executes the command line args and returns the exit code, having
 // printed any error on stderr. A cancelled ctx means a signal arrived.
 func (a *app) run(ctx context.Context, args []string) int {
+	cmd, code, err := a.exec(ctx, args)
+	a.report(cmd, err, code)
+	return code
+}
+
+// exec executes the command line args like run, without printing the
+// error: it returns the command that ran, the exit code and the error.
+func (a *app) exec(ctx context.Context, args []string) (*cobra.Command, int, error) {
 	root := a.newRootCommand()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
@@ -79,9 +87,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if err != nil && !a.started && !errors.As(err, &ue) {
 		err = &usageError{err} // cobra's own: unknown flag, wrong argument count
 	}
-	code := exitCode(err, ctx.Err() != nil)
-	a.report(cmd, err, code)
-	return code
+	return cmd, exitCode(err, ctx.Err() != nil), err
 }
 
 // report prints err as one line on stderr, with a pointer to --help for
@@ -132,6 +138,7 @@ on the line.
 		a.newRebuildIndexCommand(), a.newStatsCommand(),
 		a.newLsCommand(), a.newDiffCommand(), a.newImportCommand(),
 		a.newForgetCommand(), a.newPruneCommand(), a.newRepairCommand(), a.newUnlockCommand(),
+		a.newAgentCommand(),
 	)
 	return root
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,7 +33,7 @@ With --json, stdout receives one document:
    "parent", "image": {"name", ...}, "dirs", "files", "symlinks", "special",
    "bytes", "files_read", "bytes_read", "files_unchanged", "skipped",
    "new_chunks", "new_bytes", "new_bytes_stored", "packs",
-   "duration_seconds", "index": {"rebuilt", "reason", ...},
+   "duration_seconds", "lock_wait_seconds", "index": {"rebuilt", "reason", ...},
    "warnings": [{"path", "error"}], "warnings_total"}
 "files_read" counts the files opened; "files_unchanged" the files taken
 from the parent without being opened.`
@@ -44,6 +45,8 @@ type snapshotFlags struct {
 	tags     []string
 	parent   string
 	noParent bool
+	exclude  []string
+	lockWait time.Duration
 }
 
 func (a *app) newSnapshotCommand() *cobra.Command {
@@ -64,6 +67,8 @@ func (a *app) newSnapshotCommand() *cobra.Command {
 	fl.StringArrayVar(&f.tags, "tag", nil, "tag the snapshot (repeatable)")
 	fl.StringVar(&f.parent, "parent", "", "snapshot whose unchanged files are reused (default: the newest of this host and PATH)")
 	fl.BoolVar(&f.noParent, "force", false, "read every file, as if there were no parent")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "leave out paths matching this WimScript.ini glob, relative to PATH (repeatable)")
+	fl.DurationVar(&f.lockWait, "lock-wait", 0, "wait this long for an exclusive lock (repair) to go before failing with exit 11")
 	return cmd
 }
 
@@ -79,6 +84,7 @@ type snapshotSummary struct {
 	Parent     string               `json:"parent"`
 	Image      snapshot.ImageFields `json:"image"`
 	snapshot.RunSummary
+	LockWaitSec   float64               `json:"lock_wait_seconds"`
 	Index         snapshot.SyncStats    `json:"index"`
 	Warnings      []warning             `json:"warnings"`
 	WarningsTotal int64                 `json:"warnings_total"`
@@ -97,6 +103,9 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	if f.threads < 0 {
 		return usagef("--threads must not be negative")
 	}
+	if f.lockWait < 0 {
+		return usagef("--lock-wait must not be negative")
+	}
 	if err := checkSource(source); err != nil {
 		return err
 	}
@@ -104,6 +113,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	if err != nil {
 		return err
 	}
+	cfg.Exclude(f.exclude...)
 	r, err := a.openRepo(ctx, &f.repoFlags, true)
 	if err != nil {
 		return err
@@ -113,6 +123,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	warn := a.newWarnings(status)
 	tr := newTracker("snapshot", a.now)
 	status.start(tr.render)
+	var waited time.Duration
 	res, err := r.Snapshot(ctx, source, snapshot.TakeOptions{
 		Capture: snapshot.CaptureOptions{Config: cfg, CrossMounts: f.crossMounts, NoUnixData: f.noUnixData,
 			Progress: tr.update, Warn: warn.warn, Skip: r.CachePaths()},
@@ -120,6 +131,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 		Image: snapshot.ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
 			Flags: info.Flags, Creator: info.Creator, Version: info.Version},
 		Warn: a.syncWarn(warn),
+		Lock: snapshot.LockOptions{Wait: f.lockWait, Sleep: countSleep(&waited)},
 	})
 	status.finish()
 	if err != nil {
@@ -130,11 +142,28 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	loc, _, _ := a.repoLocation(&f.repoFlags)
 	sum := snapshotSummary{Snapshot: m.ID, ShortID: m.ShortID(), Repository: loc, Time: m.Time.Format("2006-01-02T15:04:05Z"),
 		Host: m.Host, Source: m.Source, Tags: nonNil(m.Tags), Parent: m.Parent, Image: m.Image,
-		RunSummary: m.Summary, Index: res.Sync, Warnings: list, WarningsTotal: total, Requests: a.requests()}
+		RunSummary: m.Summary, LockWaitSec: seconds(waited), Index: res.Sync, Warnings: list, WarningsTotal: total, Requests: a.requests()}
 	if err := a.printSnapshot(sum); err != nil {
 		return err
 	}
 	return partial(m.Summary.Skipped)
+}
+
+// countSleep returns a lock's Sleep that adds the time it waits to
+// total. It is called from one goroutine at a time.
+func countSleep(total *time.Duration) func(ctx context.Context, d time.Duration) error {
+	return func(ctx context.Context, d time.Duration) error {
+		start := time.Now()
+		t := time.NewTimer(d)
+		defer t.Stop()
+		defer func() { *total += time.Since(start) }()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for a lock: %w", ctx.Err())
+		case <-t.C:
+			return nil
+		}
+	}
 }
 
 func nonNil(s []string) []string {

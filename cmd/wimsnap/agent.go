@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// defaultAgentConfig is the config file of 'agent' without --config.
+const defaultAgentConfig = "/etc/wimsnap/agent.toml"
+
+const agentHelp = `
+Run the snapshot agent: take each [[job]] of the config file (TOML, see
+docs/agent.md and docs/agent.example.toml) on its schedule, apply the
+job's retention after each snapshot, and prune and check the repository
+on the schedules of [prune] and [check]. It runs until SIGTERM or SIGINT.
+
+Rules:
+  - Never two runs of a job at once: a slot that comes while the job's
+    previous run is going is skipped, logged and counted.
+  - A run missed while the agent was stopped or the machine off or asleep
+    is taken once, at start-up or on waking (state in --state-file).
+  - A failed run is retried after 1m, 2m, 4m… (at most 1h, [job.retry]),
+    never past the job's next slot.
+  - SIGTERM or SIGINT stops within seconds: a snapshot going is abandoned
+    (no manifest, its lock released) unless all its data is stored, in
+    which case it commits; post hooks still run, for at most 20 s.
+  - SIGHUP reloads the config; a config that does not load is logged and
+    the running one kept.
+
+Each run writes one log line with its summary (JSON when stderr is not a
+terminal) to stderr. /status (JSON) and /metrics (Prometheus) are served
+on [status] listen (default ` + defaultStatusListen + `; "off" disables);
+'wimsnap agent status' shows them.
+
+--check-config loads the config, reports every mistake in it and prints
+each job's next run, without running anything.
+
+Exit codes: 0 after a signal, 2 for a config that does not load, 1 when
+the agent cannot start (the status address is in use, ...).`
+
+type agentFlags struct {
+	config  string
+	check   bool
+	verbose bool
+}
+
+func (a *app) newAgentCommand() *cobra.Command {
+	f := &agentFlags{}
+	cmd := &cobra.Command{
+		Use:   "agent [--config=FILE] [--check-config]",
+		Short: "Take snapshots on a schedule, apply retention, serve status",
+		Long:  long(agentHelp),
+		Args:  argsBetween(0, 0),
+		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
+			return a.runAgent(ctx, f)
+		}),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", defaultAgentConfig, "the agent's config file (TOML)")
+	fl.BoolVar(&f.check, "check-config", false, "check the config file and show the next runs, then exit")
+	fl.BoolVar(&f.verbose, "verbose", false, "also log each command line a run executes and each run's start")
+	cmd.AddCommand(a.newAgentStatusCommand())
+	return cmd
+}
+
+func (a *app) runAgent(ctx context.Context, f *agentFlags) error {
+	cfg, err := a.loadAgentConfig(f.config)
+	if err != nil {
+		return &usageError{err}
+	}
+	if f.check {
+		return a.printAgentPlan(cfg)
+	}
+	log := a.agentLogger(f.verbose)
+	ag, ln, err := a.newAgent(cfg, log)
+	if err != nil {
+		return err
+	}
+	sctx, stopServe := context.WithCancel(ctx)
+	defer stopServe()
+	if ln != nil {
+		served := serveStatus(sctx, ln, ag.board)
+		defer func() { <-served }()
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	log.Info("agent started", "config", cfg.path, "status", ag.state.Listen, "state", ag.statePath,
+		"jobs", ag.names(), "pid", os.Getpid())
+	ag.loop(ctx, hup)
+	return nil
+}
+
+// newAgent prepares the agent of cfg: its state, its status listener (nil
+// when off) and its tasks.
+func (a *app) newAgent(cfg *agentConfig, log *slog.Logger) (*agent, net.Listener, error) {
+	path := cfg.state
+	if path == "" {
+		p, err := a.defaultStatePath()
+		if err != nil {
+			return nil, nil, err
+		}
+		path = p
+	}
+	st, err := readAgentState(path)
+	if err != nil {
+		log.Warn("agent state unreadable", "error", err)
+	}
+	var ln net.Listener
+	st.Listen = ""
+	if cfg.status.listen != "" {
+		if ln, err = net.Listen("tcp", cfg.status.listen); err != nil {
+			return nil, nil, fmt.Errorf("status address: %w (is another agent running? set [status] listen)", err)
+		}
+		st.Listen = ln.Addr().String()
+	}
+	st.PID = os.Getpid()
+	host := cfg.hostName()
+	ag := &agent{app: a, cfg: cfg, log: log, tasks: map[string]*task{}, state: st, statePath: path,
+		board: newBoard(agentInfo{Config: cfg.path, Started: a.now(), PID: st.PID, Host: host}),
+		done:  make(chan outcome)}
+	ag.setTasks(cfg)
+	if err := st.write(path); err != nil {
+		if ln != nil {
+			_ = ln.Close() // not started: nothing was served
+		}
+		return nil, nil, err
+	}
+	return ag, ln, nil
+}
+
+// agentLogger logs JSON lines, or text on a terminal.
+func (a *app) agentLogger(verbose bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if verbose {
+		opts.Level = slog.LevelDebug
+	}
+	if a.stderrTTY {
+		return slog.New(slog.NewTextHandler(a.stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(a.stderr, opts))
+}
+
+// printAgentPlan prints what --check-config found: each task and its next
+// runs.
+func (a *app) printAgentPlan(cfg *agentConfig) error {
+	now := a.now()
+	type planned struct {
+		Name     string      `json:"name"`
+		Kind     taskKind    `json:"kind"`
+		Schedule string      `json:"schedule"`
+		Next     []time.Time `json:"next_runs"`
+		Commands [][]string  `json:"commands"`
+	}
+	var plan []planned
+	for _, t := range cfg.tasks {
+		p := planned{Name: t.name, Kind: t.kind, Schedule: t.sched.String()}
+		for at, i := now, 0; i < 3; i++ {
+			at = t.sched.Next(at)
+			p.Next = append(p.Next, at)
+		}
+		srcs := t.sources
+		if len(srcs) == 0 {
+			srcs = []string{""}
+		}
+		for _, s := range srcs {
+			p.Commands = append(p.Commands, cfg.commands(t, s)...)
+		}
+		plan = append(plan, p)
+	}
+	if a.json {
+		return writeJSON(a.stdout, map[string]any{"config": cfg.path, "ok": true, "jobs": plan})
+	}
+	fmt.Fprintf(a.stdout, "%s: OK, %d jobs\n", cfg.path, len(plan))
+	for _, p := range plan {
+		fmt.Fprintf(a.stdout, "\n%s (%s) %q\n", p.Name, p.Kind, p.Schedule)
+		for _, t := range p.Next {
+			fmt.Fprintf(a.stdout, "  next: %s\n", t.Format("2006-01-02 15:04:05 MST"))
+		}
+		for _, c := range p.Commands {
+			fmt.Fprintf(a.stdout, "  runs: wimsnap %s\n", quoteArgs(c))
+		}
+	}
+	return nil
+}
+

@@ -1,0 +1,412 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/wimsnap/wimsnap/scheduler"
+)
+
+// defaultStatusListen is where the agent serves /status and /metrics when
+// the config does not say.
+const defaultStatusListen = "127.0.0.1:9465"
+
+// Reserved task names: the maintenance tasks of [prune] and [check].
+const (
+	taskPrune = "prune"
+	taskCheck = "check"
+)
+
+// taskKind is what a task of the agent runs.
+type taskKind string
+
+const (
+	kindSnapshot taskKind = "snapshot"
+	kindPrune    taskKind = taskPrune
+	kindCheck    taskKind = taskCheck
+)
+
+// agentConfig is a validated agent configuration file.
+type agentConfig struct {
+	path     string
+	repo     string   // --repo for every command; "" means the default
+	repoArgs []string // flags for every repository command: --cacert, --connections, limits
+	host     string
+	env      map[string]string // from [credentials]: variables layered over the environment
+	state    string            // the state file
+	status   statusConfig
+	tasks    []*taskConfig
+}
+
+// statusConfig is the [status] table.
+type statusConfig struct {
+	listen string // "" when off
+}
+
+// taskConfig is one task of the agent: a [[job]], [prune] or [check].
+type taskConfig struct {
+	name    string
+	kind    taskKind
+	sched   scheduler.Schedule
+	backoff scheduler.Backoff
+	sources []string   // snapshot: one snapshot per source, in order
+	args    []string   // the command's flags besides --json and the repository's
+	forget  []string   // snapshot: forget's policy flags after a snapshot; nil: none
+	hooks   hookConfig // snapshot: pre and post hooks
+}
+
+// hookConfig is a job's [job.hooks] table.
+type hookConfig struct {
+	pre, post []string // argv; nil: none
+	timeout   time.Duration
+}
+
+// Defaults and bounds of the config's durations.
+const (
+	defaultHookTimeout = 10 * time.Minute
+	defaultLockWait    = 10 * time.Minute
+	maxConfigDuration  = 7 * 24 * time.Hour
+)
+
+// The keys of each table, mapped to the flags they stand for.
+var (
+	repoKeys = []flagKey{
+		{"cacert", "cacert", flagString},
+		{"connections", "connections", flagInt},
+		{"limit-upload", "limit-upload", flagInt},
+		{"limit-download", "limit-download", flagInt},
+	}
+	jobKeys = []flagKey{
+		{"tags", "tag", flagStrings},
+		{"exclude", "exclude", flagStrings},
+		{"exclusion-list", "config", flagString},
+		{"threads", "threads", flagInt},
+		{"cross-mounts", "cross-mounts", flagTrue},
+		{"unix-data", "no-unix-data", flagFalse},
+	}
+	imageKeys = []flagKey{
+		{"name", "name", flagString},
+		{"description", "description", flagString},
+		{"display-name", "display-name", flagString},
+		{"flags", "flags", flagString},
+		{"creator", "creator", flagString},
+		{"version", "version", flagString},
+	}
+	retentionKeys = []flagKey{
+		{"keep-last", "keep-last", flagInt},
+		{"keep-hourly", "keep-hourly", flagInt},
+		{"keep-daily", "keep-daily", flagInt},
+		{"keep-weekly", "keep-weekly", flagInt},
+		{"keep-monthly", "keep-monthly", flagInt},
+		{"keep-yearly", "keep-yearly", flagInt},
+		{"keep-within", "keep-within", flagString},
+		{"keep-tag", "keep-tag", flagStrings},
+	}
+	pruneKeys = []flagKey{{"max-unused", "max-unused", flagString}, {"wait", "wait", flagString}}
+	checkKeys = []flagKey{{"read-data-subset", "read-data-subset", flagString}, {"read-data", "read-data", flagTrue}}
+)
+
+// loadAgentConfig reads and validates the config file at path. Relative
+// paths in it are taken from the file's directory. Every mistake found is
+// reported, joined into one error.
+func (a *app) loadAgentConfig(path string) (*agentConfig, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("agent config: %w", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("agent config: %w", err)
+	}
+	doc, err := parseTOML(b)
+	if err != nil {
+		return nil, fmt.Errorf("agent config %s: %w", path, err)
+	}
+	var errs []error
+	c := a.decodeAgentConfig(path, newCfgTable("", doc, &errs))
+	if len(errs) == 0 {
+		errs = append(errs, a.checkTasks(c)...)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("agent config %s: %w", path, errors.Join(errs...))
+	}
+	return c, nil
+}
+
+func (a *app) decodeAgentConfig(path string, t *cfgTable) *agentConfig {
+	dir := filepath.Dir(path)
+	c := &agentConfig{path: path}
+	c.repo = t.str("repository", "")
+	if c.repo != "" && !isS3(c.repo) {
+		c.repo = absFrom(dir, c.repo)
+	}
+	c.repoArgs = t.flagArgs(repoKeys)
+	c.host = t.str("host", "")
+	zone := t.zone("time-zone", time.Local)
+	jitter := t.duration("jitter", 0, 0, maxConfigDuration)
+	lockWait := t.duration("lock-wait", defaultLockWait, 0, maxConfigDuration)
+	c.state = t.str("state-file", "")
+	if c.state != "" {
+		c.state = absFrom(dir, c.state)
+	}
+	c.env = decodeCredentials(t.table("credentials"), dir)
+	c.status = decodeStatus(t.table("status"))
+	names := map[string]bool{}
+	for _, jt := range t.tables("job") {
+		task := decodeJob(jt, dir, zone, jitter, c.host, lockWait)
+		if names[task.name] {
+			jt.fail("name", "job %q is defined twice", task.name)
+		}
+		names[task.name] = true
+		c.tasks = append(c.tasks, task)
+	}
+	if len(c.tasks) == 0 {
+		t.fail("job", "no [[job]]: the agent would have nothing to do")
+	}
+	if t.has("prune") {
+		c.tasks = append(c.tasks, decodeMaint(t.table("prune"), kindPrune, pruneKeys, zone, jitter, c.host))
+	}
+	if t.has("check") {
+		c.tasks = append(c.tasks, decodeMaint(t.table("check"), kindCheck, checkKeys, zone, jitter, c.host))
+	}
+	t.unused(append(knownKeys(repoKeys), "repository", "host", "time-zone", "jitter", "lock-wait",
+		"state-file", "credentials", "status", "job", "prune", "check")...)
+	return c
+}
+
+// zone returns the time zone named at key, or def when it is absent.
+func (t *cfgTable) zone(key string, def *time.Location) *time.Location {
+	s := t.str(key, "")
+	if s == "" {
+		return def
+	}
+	z, err := time.LoadLocation(s)
+	if err != nil {
+		t.fail(key, "unknown time zone %q", s)
+		return def
+	}
+	return z
+}
+
+// schedule reads the task's schedule and jitter; zone is its time zone.
+func (t *cfgTable) schedule(zone *time.Location, jitter time.Duration, jitterKey string) scheduler.Schedule {
+	jitter = t.duration("jitter", jitter, 0, maxConfigDuration)
+	spec := t.str("schedule", "")
+	if spec == "" {
+		t.fail("schedule", "missing: say when to run, as a cron spec (\"30 2 * * *\") or \"@every 6h\"")
+		return scheduler.Schedule{}
+	}
+	s, err := scheduler.ParseSchedule(spec, zone)
+	if err != nil {
+		t.fail("schedule", "%v", err)
+		return s
+	}
+	return s.WithJitter(scheduler.Jitter(jitterKey, jitter))
+}
+
+// retry reads a task's [retry] table.
+func (t *cfgTable) retry() scheduler.Backoff {
+	r := t.table("retry")
+	b := scheduler.Backoff{
+		Initial: r.duration("initial", 0, time.Second, maxConfigDuration),
+		Max:     r.duration("max", 0, time.Second, maxConfigDuration),
+	}
+	r.unused("initial", "max")
+	return b
+}
+
+func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duration, host string, lockWait time.Duration) *taskConfig {
+	task := &taskConfig{kind: kindSnapshot, name: t.str("name", "")}
+	switch {
+	case task.name == "":
+		t.fail("name", "missing")
+	case task.name == taskPrune || task.name == taskCheck:
+		t.fail("name", "%q is reserved for the [%s] table", task.name, task.name)
+	case strings.ContainsAny(task.name, "\x00\n\"\\{}=,"):
+		t.fail("name", "%q: use letters, digits, '-', '_' and '.'", task.name)
+	}
+	zone = t.zone("time-zone", zone)
+	task.sched = t.schedule(zone, jitter, jitterKey(host, task.name))
+	task.backoff = t.retry()
+	for _, s := range t.strings("sources") {
+		task.sources = append(task.sources, absFrom(dir, s))
+	}
+	if len(task.sources) == 0 {
+		t.fail("sources", "missing: list the directories to snapshot, such as [\"/\"]")
+	}
+	task.args = append(task.args, "--lock-wait="+lockWait.String())
+	task.args = append(task.args, t.flagArgs(jobKeys)...)
+	img := t.table("image")
+	task.args = append(task.args, img.flagArgs(imageKeys)...)
+	img.unused(knownKeys(imageKeys)...)
+	if t.has("retention") {
+		task.forget = decodeRetention(t.table("retention"), zone)
+	}
+	task.hooks = decodeHooks(t.table("hooks"))
+	t.unused(knownKeys(jobKeys, "name", "schedule", "time-zone", "jitter", "retry", "sources", "image", "retention", "hooks")...)
+	return task
+}
+
+// decodeRetention returns forget's flags for the [job.retention] table.
+func decodeRetention(t *cfgTable, zone *time.Location) []string {
+	args := append([]string{"--time-zone=" + zone.String()}, t.flagArgs(retentionKeys)...)
+	if w := t.str("keep-within", ""); w != "" {
+		if _, err := parseSpan(w); err != nil {
+			t.fail("keep-within", "%q: %v", w, err)
+		}
+	}
+	if len(args) == 1 {
+		t.fail("", "no keep-* key: a retention policy that keeps nothing is refused")
+	}
+	t.unused(knownKeys(retentionKeys)...)
+	return args
+}
+
+func decodeMaint(t *cfgTable, kind taskKind, keys []flagKey, zone *time.Location, jitter time.Duration, host string) *taskConfig {
+	task := &taskConfig{kind: kind, name: string(kind)}
+	zone = t.zone("time-zone", zone)
+	task.sched = t.schedule(zone, jitter, jitterKey(host, task.name))
+	task.backoff = t.retry()
+	task.args = t.flagArgs(keys)
+	t.unused(knownKeys(keys, "schedule", "time-zone", "jitter", "retry")...)
+	return task
+}
+
+// jitterKey tells this host's runs of a job from other hosts'.
+func jitterKey(host, job string) string {
+	if host == "" {
+		host, _ = os.Hostname() // no host name: every host gets the same delay
+	}
+	return host + "/" + job
+}
+
+func decodeHooks(t *cfgTable) hookConfig {
+	h := hookConfig{pre: t.command("pre"), post: t.command("post"),
+		timeout: t.duration("timeout", defaultHookTimeout, time.Second, maxConfigDuration)}
+	t.unused("pre", "post", "timeout")
+	return h
+}
+
+// command reads a hook: a string is a shell command line, run by
+// /bin/sh -c; an array is the program and its arguments.
+func (t *cfgTable) command(key string) []string {
+	v, ok := t.m[key]
+	if !ok {
+		return nil
+	}
+	if s, isStr := v.(string); isStr {
+		t.used[key] = true
+		if strings.TrimSpace(s) == "" {
+			t.fail(key, "empty command")
+			return nil
+		}
+		return []string{"/bin/sh", "-c", s}
+	}
+	argv := t.strings(key)
+	if len(argv) == 0 || argv[0] == "" {
+		t.fail(key, "empty command")
+		return nil
+	}
+	return argv
+}
+
+func decodeStatus(t *cfgTable) statusConfig {
+	s := statusConfig{listen: t.str("listen", defaultStatusListen)}
+	allowRemote := t.boolean("allow-remote", false)
+	t.unused("listen", "allow-remote")
+	if s.listen == "" || s.listen == "off" {
+		return statusConfig{}
+	}
+	host, _, err := net.SplitHostPort(s.listen)
+	if err != nil {
+		t.fail("listen", "%q: want HOST:PORT such as %s", s.listen, defaultStatusListen)
+		return s
+	}
+	ip := net.ParseIP(host)
+	if !allowRemote && (host == "" || ip == nil && host != "localhost" || ip != nil && !ip.IsLoopback()) {
+		t.fail("listen", "%q is not a loopback address; the status page has no authentication, "+
+			"so serving it beyond this machine needs allow-remote = true", s.listen)
+	}
+	return s
+}
+
+// decodeCredentials reads the [credentials] table: env-file is a file of
+// VAR=value lines (as systemd's EnvironmentFile) such as
+// AWS_ACCESS_KEY_ID=...; profile and shared-file select a profile of an
+// AWS shared credentials file. The variables are layered over the
+// agent's environment for its runs.
+func decodeCredentials(t *cfgTable, dir string) map[string]string {
+	env := map[string]string{}
+	if file := t.str("env-file", ""); file != "" {
+		vars, err := readEnvFile(absFrom(dir, file))
+		if err != nil {
+			t.fail("env-file", "%v", err)
+		}
+		for k, v := range vars {
+			env[k] = v
+		}
+	}
+	if p := t.str("profile", ""); p != "" {
+		env[envAWSProfile] = p
+	}
+	if f := t.str("shared-file", ""); f != "" {
+		env[envAWSCredFile] = absFrom(dir, f)
+	}
+	t.unused("env-file", "profile", "shared-file")
+	return env
+}
+
+// readEnvFile reads VAR=value lines; blank lines and lines starting with
+// # are skipped, and a value may be quoted with " or '. The error never
+// quotes a line: it may hold a secret.
+func readEnvFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("%s: line %d is not VAR=value", path, i+1)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		vars[k] = v
+	}
+	return vars, nil
+}
+
+// absFrom makes a relative path p relative to dir.
+func absFrom(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// checkTasks parses every command line the config's tasks will run, so a
+// value a flag refuses is reported at load rather than at 2 a.m.
+func (a *app) checkTasks(c *agentConfig) []error {
+	var errs []error
+	for _, t := range c.tasks {
+		for _, argv := range c.commands(t, "/") {
+			if err := a.checkArgs(argv); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %w", t.name, argv[0], err))
+			}
+		}
+	}
+	return errs
+}

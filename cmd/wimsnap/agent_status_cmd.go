@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+const agentStatusHelp = `
+Show the status of a running agent: each job's last run, its result and
+error, its last success and its next run, from the agent's /status page.
+The address is --address, else the [status] listen address of --config
+(the one the agent bound, from its state file, when the config says port
+0). With --json, stdout receives the /status document unchanged:
+  {"agent": {"config", "started", "pid", "host"},
+   "jobs": [{"name", "kind", "schedule", "running", "run_started",
+     "next_run", "last_run", "last_success", "last_result", "last_error",
+     "last_duration_seconds", "last_snapshots", "counts": {...},
+     "totals": {...}}]}
+
+Exits 1 when no agent answers.`
+
+func (a *app) newAgentStatusCommand() *cobra.Command {
+	var config, address string
+	cmd := &cobra.Command{
+		Use:   "status [--config=FILE | --address=HOST:PORT]",
+		Short: "Show the jobs of a running agent",
+		Long:  long(agentStatusHelp),
+		Args:  argsBetween(0, 0),
+		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+			if address == "" {
+				var err error
+				if address, err = a.agentAddress(config); err != nil {
+					return err
+				}
+			}
+			return a.runAgentStatus(ctx, address)
+		}),
+	}
+	cmd.Flags().StringVar(&config, "config", defaultAgentConfig, "the agent's config file")
+	cmd.Flags().StringVar(&address, "address", "", "the agent's status address (default: from the config)")
+	return cmd
+}
+
+// agentAddress finds the status address of the agent of config.
+func (a *app) agentAddress(config string) (string, error) {
+	cfg, err := a.loadAgentConfig(config)
+	if err != nil {
+		return "", &usageError{err}
+	}
+	if cfg.status.listen == "" {
+		return "", usagef("%s: the agent serves no status ([status] listen is off)", config)
+	}
+	if !strings.HasSuffix(cfg.status.listen, ":0") {
+		return cfg.status.listen, nil
+	}
+	path := cfg.state
+	if path == "" {
+		if path, err = a.defaultStatePath(); err != nil {
+			return "", err
+		}
+	}
+	st, err := readAgentState(path)
+	if err != nil || st.Listen == "" {
+		return "", fmt.Errorf("the agent of %s listens on a random port and its state file %s does not name it", config, path)
+	}
+	return st.Listen, nil
+}
+
+func (a *app) runAgentStatus(ctx context.Context, address string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+address+"/status", nil)
+	if err != nil {
+		return usagef("--address=%s: %v", address, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("no agent answers at %s: %w", address, err)
+	}
+	defer resp.Body.Close() //nolint:errcheck // a read body: nothing to lose
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("agent at %s: %w", address, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("agent at %s: %s", address, resp.Status)
+	}
+	var doc statusDoc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return fmt.Errorf("agent at %s: not a status document: %w", address, err)
+	}
+	if a.json {
+		_, err := a.stdout.Write(body)
+		return err
+	}
+	return a.printAgentStatus(doc)
+}
+
+func (a *app) printAgentStatus(d statusDoc) error {
+	fmt.Fprintf(a.stdout, "Agent on %s (pid %d, config %s), up since %s\n\n",
+		d.Agent.Host, d.Agent.PID, d.Agent.Config, stamp(d.Agent.Started))
+	tw := tabwriter.NewWriter(a.stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tKIND\tLAST RUN\tRESULT\tLAST SUCCESS\tNEXT RUN\tRUNS\tFAILED\tSKIPPED")
+	for _, j := range d.Jobs {
+		result, next := j.LastResult, stamp(j.NextRun)
+		if j.Running {
+			result, next = "running since "+stamp(j.RunStarted), "-"
+		}
+		if result == "" {
+			result = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", j.Name, j.Kind, stamp(j.LastRun), result,
+			stamp(j.LastSuccess), next, j.Stats.Runs, j.Stats.Failures, j.Stats.Skips)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, j := range d.Jobs {
+		if j.LastError != "" {
+			fmt.Fprintf(a.stdout, "\n%s: last error: %s\n", j.Name, j.LastError)
+		}
+	}
+	return nil
+}
+
+// stamp formats a time for a person, "-" for none.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/wimsnap/wimsnap/scheduler"
+)
+
+// Run results, as logged, shown on /status and counted in /metrics.
+const (
+	resultSuccess     = "success"
+	resultPartial     = "partial"     // done, but files were skipped, retention failed or prune left work
+	resultFailed      = "failed"      // will be retried
+	resultInterrupted = "interrupted" // the agent stopped during the run
+)
+
+// outcome is what one run of a task did.
+type outcome struct {
+	task       string
+	run        scheduler.Run
+	start, end time.Time
+	result     string
+	err        string   // the first error, for a person; "" on success
+	snapshots  []string // ids of the snapshots taken
+	totals     runTotals
+}
+
+// runTotals are the counters one run adds to /metrics.
+type runTotals struct {
+	FilesRead    int64   `json:"files_read"`
+	FilesSkipped int64   `json:"files_skipped"`
+	BytesRead    int64   `json:"bytes_read"`
+	BytesNew     int64   `json:"bytes_new"`
+	BytesStored  int64   `json:"bytes_uploaded"`
+	LockWaitSec  float64 `json:"lock_wait_seconds"`
+	Forgotten    int64   `json:"snapshots_forgotten"`
+}
+
+func (t *runTotals) add(o runTotals) {
+	t.FilesRead += o.FilesRead
+	t.FilesSkipped += o.FilesSkipped
+	t.BytesRead += o.BytesRead
+	t.BytesNew += o.BytesNew
+	t.BytesStored += o.BytesStored
+	t.LockWaitSec += o.LockWaitSec
+	t.Forgotten += o.Forgotten
+}
+
+// cmdOutput holds the fields the agent reads from its commands' --json
+// documents; a command fills those it has.
+type cmdOutput struct {
+	Snapshot    string  `json:"snapshot"`
+	FilesRead   int64   `json:"files_read"`
+	BytesRead   int64   `json:"bytes_read"`
+	Skipped     int64   `json:"skipped"`
+	NewBytes    int64   `json:"new_bytes"`
+	NewStored   int64   `json:"new_bytes_stored"`
+	LockWaitSec float64 `json:"lock_wait_seconds"`
+	Removed     int64   `json:"removed"`
+}
+
+// commands returns the command lines of task t for one source (snapshot
+// jobs; other tasks ignore it): the snapshot, then forget when the job has
+// a retention policy.
+func (c *agentConfig) commands(t *taskConfig, source string) [][]string {
+	repo := c.repoArgs
+	if c.repo != "" {
+		repo = append([]string{"--repo=" + c.repo}, repo...)
+	}
+	line := func(cmd string, args ...[]string) []string {
+		out := []string{cmd, "--json"}
+		out = append(out, repo...)
+		for _, a := range args {
+			out = append(out, a...)
+		}
+		return out
+	}
+	if t.kind != kindSnapshot {
+		return [][]string{line(string(t.kind), t.args)}
+	}
+	host := []string{"--host=" + c.hostName()}
+	snap := line("snapshot", host, t.args, []string{"--", source})
+	if t.forget == nil {
+		return [][]string{snap}
+	}
+	return [][]string{snap, line("forget", host, []string{"--path=" + source}, t.forget)}
+}
+
+// hostName is the host the agent's snapshots are recorded under.
+func (c *agentConfig) hostName() string {
+	if c.host != "" {
+		return c.host
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	return h
+}
+
+// checkArgs parses the command line argv as the command would, without
+// running it.
+func (a *app) checkArgs(argv []string) error {
+	scratch := &app{stdout: io.Discard, stderr: io.Discard, lookup: a.lookup, now: a.now}
+	root := scratch.newRootCommand()
+	cmd, rest, err := root.Find(argv)
+	if err != nil {
+		return err
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		return err
+	}
+	return cmd.ValidateArgs(cmd.Flags().Args())
+}
+
+// runner executes the runs of an agent's tasks. Its methods may be called
+// from several goroutines at once.
+type runner struct {
+	parent *app
+	cfg    *agentConfig
+	log    *slog.Logger
+}
+
+// execute runs one run of task t and reports what it did. It never
+// panics on a failed command; a cancelled ctx makes the run interrupted.
+func (r *runner) execute(ctx context.Context, t *taskConfig, run scheduler.Run) outcome {
+	o := outcome{task: t.name, run: run, start: r.parent.now(), result: resultSuccess, snapshots: []string{}}
+	if t.kind == kindSnapshot {
+		r.snapshotJob(ctx, t, &o)
+	} else {
+		r.command(ctx, t, t.name, r.cfg.commands(t, "")[0], &o)
+	}
+	o.end = r.parent.now()
+	if ctx.Err() != nil && o.result != resultSuccess {
+		o.result = resultInterrupted
+	}
+	return o
+}
+
+// snapshotJob runs a snapshot job: the pre hook, a snapshot and forget
+// per source, the post hook. The post hook runs whenever the pre hook was
+// started, also after a failure or at shutdown (then for at most
+// shutdownHookGrace), so that what the pre hook set up is taken down.
+func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome) {
+	env := []string{"WIMSNAP_JOB=" + t.name, "WIMSNAP_RUN_KIND=" + o.run.Kind.String(),
+		fmt.Sprintf("WIMSNAP_ATTEMPT=%d", o.run.Attempt)}
+	if t.hooks.pre != nil {
+		err := runHook(ctx, t.hooks.pre, t.hooks.timeout, append(env, "WIMSNAP_HOOK=pre"), r.hookLog(t.name, "pre"))
+		if err != nil {
+			o.fail(resultFailed, fmt.Errorf("pre hook: %w", err))
+		}
+	}
+	if o.result == resultSuccess {
+		for _, src := range t.sources {
+			cmds := r.cfg.commands(t, src)
+			if r.command(ctx, t, src, cmds[0], o) && len(cmds) > 1 {
+				r.command(ctx, t, src, cmds[1], o)
+			}
+		}
+	}
+	if t.hooks.post != nil {
+		hctx := ctx
+		if ctx.Err() != nil {
+			var cancel context.CancelFunc
+			hctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), min(t.hooks.timeout, shutdownHookGrace))
+			defer cancel()
+		}
+		env = append(env, "WIMSNAP_HOOK=post", "WIMSNAP_RESULT="+o.result,
+			"WIMSNAP_SNAPSHOTS="+strings.Join(o.snapshots, " "))
+		if err := runHook(hctx, t.hooks.post, t.hooks.timeout, env, r.hookLog(t.name, "post")); err != nil {
+			o.fail(resultFailed, fmt.Errorf("post hook: %w", err))
+		}
+	}
+}
+
+// shutdownHookGrace bounds a post hook that runs after the agent was told
+// to stop.
+const shutdownHookGrace = 20 * time.Second
+
+// command runs one wimsnap command line of a run in this process, as a
+// person would type it, and adds its outcome to o. It reports whether the
+// command finished (exit 0 or 3).
+func (r *runner) command(ctx context.Context, t *taskConfig, what string, argv []string, o *outcome) bool {
+	var stdout bytes.Buffer
+	stderr := &lineLog{log: r.log, attrs: []any{"job", t.name, "command", argv[0]}, level: slog.LevelWarn}
+	child := &app{stdout: &stdout, stderr: stderr, lookup: r.lookup, now: r.parent.now, termWidth: func() int { return 0 }}
+	r.log.Debug("command", "job", t.name, "line", "wimsnap "+quoteArgs(argv))
+	_, code, err := child.exec(ctx, argv)
+	stderr.flush()
+	var out cmdOutput
+	if code == exitOK || code == exitPartial {
+		if jerr := json.Unmarshal(stdout.Bytes(), &out); jerr != nil {
+			r.log.Warn("unreadable command output", "job", t.name, "command", argv[0], "error", jerr)
+		}
+		o.add(argv[0], out)
+	}
+	switch {
+	case err == nil:
+		return true
+	case code == exitPartial:
+		o.fail(resultPartial, fmt.Errorf("%s %s: %w", argv[0], what, err))
+		return true
+	case argv[0] == "forget":
+		// The snapshot is taken: a retention that failed does not make
+		// the run retried; the next run applies it again.
+		o.fail(resultPartial, fmt.Errorf("%s %s: %w", argv[0], what, err))
+	default:
+		o.fail(resultFailed, fmt.Errorf("%s %s: %w", argv[0], what, err))
+	}
+	return false
+}
+
+// add counts the output of a finished command.
+func (o *outcome) add(cmd string, out cmdOutput) {
+	if cmd == "snapshot" && out.Snapshot != "" {
+		o.snapshots = append(o.snapshots, out.Snapshot)
+	}
+	o.totals.add(runTotals{FilesRead: out.FilesRead, FilesSkipped: out.Skipped, BytesRead: out.BytesRead,
+		BytesNew: out.NewBytes, BytesStored: out.NewStored, LockWaitSec: out.LockWaitSec, Forgotten: out.Removed})
+}
+
+// fail records a failure: the worst result stands, and the first error.
+func (o *outcome) fail(result string, err error) {
+	if o.err == "" {
+		o.err = err.Error()
+	}
+	if result == resultFailed || o.result == resultSuccess {
+		o.result = result
+	}
+}
+
+// lookup is the environment of the agent's commands: the variables of
+// [credentials] over the agent's own.
+func (r *runner) lookup(name string) (string, bool) {
+	if v, ok := r.cfg.env[name]; ok {
+		return v, true
+	}
+	return r.parent.lookup(name)
+}
+
+// hookLog returns where a hook's output lines go.
+func (r *runner) hookLog(job, hook string) *lineLog {
+	return &lineLog{log: r.log, attrs: []any{"job", job, "hook", hook}, level: slog.LevelInfo}
+}
+
+// lineLog is an io.Writer that logs each line written to it, up to
+// maxLogLines lines of at most maxLogLine bytes; the rest is counted.
+type lineLog struct {
+	log     *slog.Logger
+	attrs   []any
+	level   slog.Level
+	buf     []byte
+	lines   int
+	dropped int
+}
+
+const (
+	maxLogLines = 100
+	maxLogLine  = 2048
+)
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.emit(l.buf[:i])
+		l.buf = l.buf[i+1:]
+	}
+	if len(l.buf) > maxLogLine {
+		l.emit(l.buf)
+		l.buf = l.buf[:0]
+	}
+	return len(p), nil
+}
+
+func (l *lineLog) emit(line []byte) {
+	line = bytes.TrimRight(line, "\r")
+	if len(line) == 0 {
+		return
+	}
+	if l.lines >= maxLogLines {
+		l.dropped++
+		return
+	}
+	l.lines++
+	if len(line) > maxLogLine {
+		line = line[:maxLogLine]
+	}
+	l.log.Log(context.Background(), l.level, "output", append(l.attrs, "line", strings.ToValidUTF8(string(line), "\uFFFD"))...)
+}
+
+// flush logs a last line without a newline and the count of dropped lines.
+func (l *lineLog) flush() {
+	l.emit(l.buf)
+	l.buf = nil
+	if l.dropped > 0 {
+		l.log.Log(context.Background(), l.level, "output truncated", append(l.attrs, "lines_dropped", l.dropped)...)
+		l.dropped = 0
+	}
+}
+
+// errInterrupted is the error of a run the agent's stop cut short.
+var errInterrupted = errors.New("interrupted: the agent is stopping")
