@@ -87,11 +87,11 @@ type History struct {
 
 // Stats counts the decisions of a [Job] since [NewJob].
 type Stats struct {
-	Runs     int // runs begun, of every kind
-	CatchUps int // runs begun of kind CatchUp
-	Retries  int // runs begun of kind Retry
-	Skips    int // slots skipped because a run was still going
-	Failures int // runs that ended in failure
+	Runs     int `json:"runs"`      // runs begun, of every kind
+	CatchUps int `json:"catch_ups"` // runs begun of kind CatchUp
+	Retries  int `json:"retries"`   // runs begun of kind Retry
+	Skips    int `json:"skips"`     // slots skipped because a run was still going
+	Failures int `json:"failures"`  // runs that ended in failure
 }
 
 // Options tune a [Job]. The zero Options are the defaults.

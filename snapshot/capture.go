@@ -50,7 +50,8 @@ type CaptureOptions struct {
 	Update *wim.Metadata
 	// Signatures, if set, narrows Update: a file is reused only when the
 	// signature stored for its path (relative to the root, '/'-separated)
-	// equals its current one (size, mtime, ctime, inode, device, mode).
+	// equals its current one (size, mtime, ctime, inode, mode; not the device
+	// number, which a file system snapshot mounted afresh changes).
 	Signatures SigLookup
 	// OnFile, if set, is called with the path (as for Signatures) and
 	// signature of every regular file captured, read or reused; the path

@@ -153,9 +153,18 @@ func (c *capturer) reusable(st *unix.Stat_t, old *wim.Entry) bool {
 	}
 	if c.opts.Signatures != nil {
 		sig, ok := c.opts.Signatures.Lookup(c.rel)
-		return ok && sig == sigOf(st)
+		return ok && sameFile(sig, sigOf(st))
 	}
 	return true
+}
+
+// sameFile reports whether two signatures name the same unchanged file.
+// The device number is left out: an LVM or btrfs snapshot mounted afresh
+// for each run keeps every inode number, time and size, but gets a new
+// device number each time, and its files must not all be read again.
+func sameFile(a, b index.Sig) bool {
+	a.Dev, b.Dev = 0, 0
+	return a == b
 }
 
 func fileAttributes(st *unix.Stat_t) uint32 {

@@ -26,7 +26,8 @@ Rules:
   - Never two runs of a job at once: a slot that comes while the job's
     previous run is going is skipped, logged and counted.
   - A run missed while the agent was stopped or the machine off or asleep
-    is taken once, at start-up or on waking (state in --state-file).
+    is taken once, at start-up or on waking (remembered in the state
+    file: state-file in the config).
   - A failed run is retried after 1m, 2m, 4m… (at most 1h, [job.retry]),
     never past the job's next slot.
   - SIGTERM or SIGINT stops within seconds: a snapshot going is abandoned
@@ -179,7 +180,7 @@ func (a *app) printAgentPlan(cfg *agentConfig) error {
 	if a.json {
 		return writeJSON(a.stdout, map[string]any{"config": cfg.path, "ok": true, "jobs": plan})
 	}
-	fmt.Fprintf(a.stdout, "%s: OK, %d jobs\n", cfg.path, len(plan))
+	fmt.Fprintf(a.stdout, "%s: OK, %s\n", cfg.path, plural(len(plan), "job"))
 	for _, p := range plan {
 		fmt.Fprintf(a.stdout, "\n%s (%s) %q\n", p.Name, p.Kind, p.Schedule)
 		for _, t := range p.Next {
@@ -191,4 +192,3 @@ func (a *app) printAgentPlan(cfg *agentConfig) error {
 	}
 	return nil
 }
-

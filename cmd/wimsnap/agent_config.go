@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ type taskConfig struct {
 	args    []string   // the command's flags besides --json and the repository's
 	forget  []string   // snapshot: forget's policy flags after a snapshot; nil: none
 	hooks   hookConfig // snapshot: pre and post hooks
+	parts   int        // check: read one part of this many at each run, in turn; 0: no rotation
 }
 
 // hookConfig is a job's [job.hooks] table.
@@ -76,39 +78,39 @@ const (
 // The keys of each table, mapped to the flags they stand for.
 var (
 	repoKeys = []flagKey{
-		{"cacert", "cacert", flagString},
-		{"connections", "connections", flagInt},
-		{"limit-upload", "limit-upload", flagInt},
-		{"limit-download", "limit-download", flagInt},
+		{"cacert", "cacert", flagPath, 0},
+		{"connections", "connections", flagInt, 1},
+		{"limit-upload", "limit-upload", flagInt, 0},
+		{"limit-download", "limit-download", flagInt, 0},
 	}
 	jobKeys = []flagKey{
-		{"tags", "tag", flagStrings},
-		{"exclude", "exclude", flagStrings},
-		{"exclusion-list", "config", flagString},
-		{"threads", "threads", flagInt},
-		{"cross-mounts", "cross-mounts", flagTrue},
-		{"unix-data", "no-unix-data", flagFalse},
+		{"tags", "tag", flagStrings, 0},
+		{"exclude", "exclude", flagStrings, 0},
+		{"exclusion-list", "config", flagPath, 0},
+		{"threads", "threads", flagInt, 0},
+		{"cross-mounts", "cross-mounts", flagTrue, 0},
+		{"unix-data", "no-unix-data", flagFalse, 0},
 	}
 	imageKeys = []flagKey{
-		{"name", "name", flagString},
-		{"description", "description", flagString},
-		{"display-name", "display-name", flagString},
-		{"flags", "flags", flagString},
-		{"creator", "creator", flagString},
-		{"version", "version", flagString},
+		{"name", "name", flagString, 0},
+		{"description", "description", flagString, 0},
+		{"display-name", "display-name", flagString, 0},
+		{"flags", "flags", flagString, 0},
+		{"creator", "creator", flagString, 0},
+		{"version", "version", flagString, 0},
 	}
 	retentionKeys = []flagKey{
-		{"keep-last", "keep-last", flagInt},
-		{"keep-hourly", "keep-hourly", flagInt},
-		{"keep-daily", "keep-daily", flagInt},
-		{"keep-weekly", "keep-weekly", flagInt},
-		{"keep-monthly", "keep-monthly", flagInt},
-		{"keep-yearly", "keep-yearly", flagInt},
-		{"keep-within", "keep-within", flagString},
-		{"keep-tag", "keep-tag", flagStrings},
+		{"keep-last", "keep-last", flagInt, -1},
+		{"keep-hourly", "keep-hourly", flagInt, -1},
+		{"keep-daily", "keep-daily", flagInt, -1},
+		{"keep-weekly", "keep-weekly", flagInt, -1},
+		{"keep-monthly", "keep-monthly", flagInt, -1},
+		{"keep-yearly", "keep-yearly", flagInt, -1},
+		{"keep-within", "keep-within", flagString, 0},
+		{"keep-tag", "keep-tag", flagStrings, 0},
 	}
-	pruneKeys = []flagKey{{"max-unused", "max-unused", flagString}, {"wait", "wait", flagString}}
-	checkKeys = []flagKey{{"read-data-subset", "read-data-subset", flagString}, {"read-data", "read-data", flagTrue}}
+	pruneKeys = []flagKey{{"max-unused", "max-unused", flagString, 0}, {"wait", "wait", flagString, 0}}
+	checkKeys = []flagKey{{"read-data-subset", "read-data-subset", flagString, 0}, {"read-data", "read-data", flagTrue, 0}}
 )
 
 // loadAgentConfig reads and validates the config file at path. Relative
@@ -129,8 +131,10 @@ func (a *app) loadAgentConfig(path string) (*agentConfig, error) {
 	}
 	var errs []error
 	c := a.decodeAgentConfig(path, newCfgTable("", doc, &errs))
+	errs = slices.CompactFunc(errs, func(a, b error) bool { return a.Error() == b.Error() })
 	if len(errs) == 0 {
-		errs = append(errs, a.checkTasks(c)...)
+		// Values the decoder checked do not reach here twice.
+		errs = a.checkTasks(c)
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("agent config %s: %w", path, errors.Join(errs...))
@@ -145,7 +149,7 @@ func (a *app) decodeAgentConfig(path string, t *cfgTable) *agentConfig {
 	if c.repo != "" && !isS3(c.repo) {
 		c.repo = absFrom(dir, c.repo)
 	}
-	c.repoArgs = t.flagArgs(repoKeys)
+	c.repoArgs = t.flagArgs(repoKeys, dir)
 	c.host = t.str("host", "")
 	zone := t.zone("time-zone", time.Local)
 	jitter := t.duration("jitter", 0, 0, maxConfigDuration)
@@ -159,7 +163,7 @@ func (a *app) decodeAgentConfig(path string, t *cfgTable) *agentConfig {
 	names := map[string]bool{}
 	for _, jt := range t.tables("job") {
 		task := decodeJob(jt, dir, zone, jitter, c.host, lockWait)
-		if names[task.name] {
+		if task.name != "" && names[task.name] {
 			jt.fail("name", "job %q is defined twice", task.name)
 		}
 		names[task.name] = true
@@ -227,7 +231,7 @@ func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duratio
 		t.fail("name", "missing")
 	case task.name == taskPrune || task.name == taskCheck:
 		t.fail("name", "%q is reserved for the [%s] table", task.name, task.name)
-	case strings.ContainsAny(task.name, "\x00\n\"\\{}=,"):
+	case !validJobName(task.name):
 		t.fail("name", "%q: use letters, digits, '-', '_' and '.'", task.name)
 	}
 	zone = t.zone("time-zone", zone)
@@ -240,9 +244,9 @@ func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duratio
 		t.fail("sources", "missing: list the directories to snapshot, such as [\"/\"]")
 	}
 	task.args = append(task.args, "--lock-wait="+lockWait.String())
-	task.args = append(task.args, t.flagArgs(jobKeys)...)
+	task.args = append(task.args, t.flagArgs(jobKeys, dir)...)
 	img := t.table("image")
-	task.args = append(task.args, img.flagArgs(imageKeys)...)
+	task.args = append(task.args, img.flagArgs(imageKeys, dir)...)
 	img.unused(knownKeys(imageKeys)...)
 	if t.has("retention") {
 		task.forget = decodeRetention(t.table("retention"), zone)
@@ -252,16 +256,35 @@ func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duratio
 	return task
 }
 
-// decodeRetention returns forget's flags for the [job.retention] table.
-func decodeRetention(t *cfgTable, zone *time.Location) []string {
-	args := append([]string{"--time-zone=" + zone.String()}, t.flagArgs(retentionKeys)...)
-	if w := t.str("keep-within", ""); w != "" {
-		if _, err := parseSpan(w); err != nil {
-			t.fail("keep-within", "%q: %v", w, err)
+// validJobName reports whether name is letters, digits, '-', '_' and '.'.
+func validJobName(name string) bool {
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
 		}
 	}
-	if len(args) == 1 {
-		t.fail("", "no keep-* key: a retention policy that keeps nothing is refused")
+	return name != ""
+}
+
+// decodeRetention returns forget's flags for the [job.retention] table,
+// refusing a policy forget would refuse or that keeps nothing.
+func decodeRetention(t *cfgTable, zone *time.Location) []string {
+	args := append([]string{"--time-zone=" + zone.String()}, t.flagArgs(retentionKeys, "")...)
+	p := scheduler.Policy{Last: int(t.integer("keep-last", 0, -1, 1<<30)), Hourly: int(t.integer("keep-hourly", 0, -1, 1<<30)),
+		Daily: int(t.integer("keep-daily", 0, -1, 1<<30)), Weekly: int(t.integer("keep-weekly", 0, -1, 1<<30)),
+		Monthly: int(t.integer("keep-monthly", 0, -1, 1<<30)), Yearly: int(t.integer("keep-yearly", 0, -1, 1<<30)),
+		Tags: t.strings("keep-tag")}
+	if w := t.str("keep-within", ""); w != "" {
+		d, err := parseSpan(w)
+		if err != nil {
+			t.fail("keep-within", "%q: %v", w, err)
+		}
+		p.Within = d
+	}
+	if err := p.Validate(); err != nil {
+		t.fail("", "%v", err)
+	} else if p.Empty() {
+		t.fail("", "no keep-* key keeps anything: a retention policy that keeps nothing is refused")
 	}
 	t.unused(knownKeys(retentionKeys)...)
 	return args
@@ -272,8 +295,23 @@ func decodeMaint(t *cfgTable, kind taskKind, keys []flagKey, zone *time.Location
 	zone = t.zone("time-zone", zone)
 	task.sched = t.schedule(zone, jitter, jitterKey(host, task.name))
 	task.backoff = t.retry()
-	task.args = t.flagArgs(keys)
-	t.unused(knownKeys(keys, "schedule", "time-zone", "jitter", "retry")...)
+	task.args = t.flagArgs(keys, "")
+	if kind == kindPrune {
+		if _, err := parseMaxUnused(t.str("max-unused", "5%")); err != nil {
+			t.fail("max-unused", "%v", err)
+		}
+		t.duration("wait", 0, 0, maxConfigDuration)
+	} else {
+		subset := t.str("read-data-subset", "")
+		if _, err := checkOptions(t.boolean("read-data", false), subset, subset != ""); err != nil {
+			t.fail("read-data-subset", "%v", err)
+		}
+		task.parts = int(t.integer("read-data-parts", 0, 2, 10000))
+		if task.parts > 0 && len(task.args) > 0 {
+			t.fail("read-data-parts", "give read-data-parts, read-data-subset or read-data, not several")
+		}
+	}
+	t.unused(knownKeys(keys, "schedule", "time-zone", "jitter", "retry", "read-data-parts")...)
 	return task
 }
 
@@ -404,7 +442,7 @@ func (a *app) checkTasks(c *agentConfig) []error {
 	for _, t := range c.tasks {
 		for _, argv := range c.commands(t, "/") {
 			if err := a.checkArgs(argv); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %w", t.name, argv[0], err))
+				errs = append(errs, fmt.Errorf("%s: %w", t.name, err))
 			}
 		}
 	}

@@ -19,7 +19,9 @@ const hookKillWait = 5 * time.Second
 // output written to out, and waits for it at most timeout. The hook runs
 // in its own process group: on timeout or when ctx is done the whole
 // group gets SIGTERM, then SIGKILL after hookKillWait. A hook that exits
-// with a status other than 0, or is killed, is an error that says so.
+// with a status other than 0, or is killed, is an error that says so. A
+// process the hook leaves running keeps running; if it holds the hook's
+// output open, the output is cut hookKillWait after the hook exits.
 func runHook(ctx context.Context, argv []string, timeout time.Duration, env []string, out io.Writer) error {
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -36,6 +38,10 @@ func runHook(ctx context.Context, argv []string, timeout time.Duration, env []st
 	err := cmd.Run()
 	switch {
 	case err == nil:
+		return nil
+	case errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success():
+		// The hook exited 0 but left a process holding its output open
+		// (a daemon it started): its output is cut, the hook succeeded.
 		return nil
 	case errors.Is(hctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
 		return fmt.Errorf("%s: timed out after %s and was killed", argv[0], timeout)

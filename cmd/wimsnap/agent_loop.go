@@ -109,9 +109,13 @@ func (ag *agent) begin(ctx context.Context, t *task, run scheduler.Run, now time
 	st.LastRun = now
 	ag.saveState()
 	ag.board.update(t.cfg.name, func(ts *taskStatus) { ts.RunStarted = now })
-	ag.log.Debug("run started", "job", t.cfg.name, "kind", run.Kind.String(), "attempt", run.Attempt, "slot", run.Slot)
+	ag.log.Debug("run started", "job", t.cfg.name, "trigger", run.Kind.String(), "attempt", run.Attempt, "slot", run.Slot)
+	part := 0
+	if t.cfg.parts > 0 {
+		part = st.Part%t.cfg.parts + 1
+	}
 	cfg, r := t.cfg, &runner{parent: ag.app, cfg: ag.cfg, log: ag.log}
-	go func() { ag.done <- r.execute(rctx, cfg, run) }()
+	go func() { ag.done <- r.execute(rctx, cfg, run, part) }()
 }
 
 // finish records the end of a run: in the task's schedule, the state file,
@@ -129,9 +133,15 @@ func (ag *agent) finish(o outcome) {
 	st.LastResult, st.LastError, st.LastDurationSec = o.result, o.err, o.end.Sub(o.start).Seconds()
 	if ok {
 		st.LastSuccess, st.LastSnapshots = o.end, o.snapshots
+		if o.part > 0 {
+			st.Part = o.part
+		}
 	}
 	ag.saveState()
-	ag.board.update(o.task, func(ts *taskStatus) { ts.Totals.add(o.totals) })
+	ag.board.update(o.task, func(ts *taskStatus) {
+		ts.Totals.add(o.totals)
+		ts.RunStarted = time.Time{}
+	})
 	ag.logRun(o)
 	ag.applyPending(t)
 }
@@ -145,11 +155,14 @@ func (ag *agent) logRun(o outcome) {
 	case resultFailed:
 		level = slog.LevelError
 	}
-	attrs := []any{"job", o.task, "kind", o.run.Kind.String(), "attempt", o.run.Attempt, "result", o.result,
+	attrs := []any{"job", o.task, "trigger", o.run.Kind.String(), "attempt", o.run.Attempt, "result", o.result,
 		"duration_seconds", roundSec(o.end.Sub(o.start)), "snapshots", o.snapshots,
 		"files_read", o.totals.FilesRead, "files_skipped", o.totals.FilesSkipped,
 		"bytes_read", o.totals.BytesRead, "bytes_new", o.totals.BytesNew, "bytes_uploaded", o.totals.BytesStored,
 		"lock_wait_seconds", o.totals.LockWaitSec, "snapshots_forgotten", o.totals.Forgotten}
+	if o.part > 0 {
+		attrs = append(attrs, "read_data_part", o.part)
+	}
 	if o.err != "" {
 		attrs = append(attrs, "error", o.err)
 	}

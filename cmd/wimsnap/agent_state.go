@@ -31,6 +31,9 @@ type taskState struct {
 	LastError       string    `json:"last_error,omitempty"`
 	LastDurationSec float64   `json:"last_duration_seconds,omitempty"`
 	LastSnapshots   []string  `json:"last_snapshots,omitempty"`
+	// Part is the part of the packs the last successful check with
+	// read-data-parts read (1 to read-data-parts).
+	Part int `json:"read_data_part,omitempty"`
 }
 
 // defaultStatePath is the state file when the config names none.

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,29 +52,48 @@ func (a *app) newAgentStatusCommand() *cobra.Command {
 	return cmd
 }
 
-// agentAddress finds the status address of the agent of config.
+// agentAddress finds the status address of the agent of config. It reads
+// only [status] and state-file, so that a user who may not read the
+// config's credentials may still ask.
 func (a *app) agentAddress(config string) (string, error) {
-	cfg, err := a.loadAgentConfig(config)
-	if err != nil {
-		return "", &usageError{err}
+	path, err := filepath.Abs(config)
+	if err == nil {
+		var b []byte
+		if b, err = os.ReadFile(path); err == nil {
+			var doc map[string]any
+			if doc, err = parseTOML(b); err == nil {
+				return a.statusAddress(path, doc)
+			}
+		}
 	}
-	if cfg.status.listen == "" {
-		return "", usagef("%s: the agent serves no status ([status] listen is off)", config)
+	return "", usagef("agent config %s: %v", config, err)
+}
+
+func (a *app) statusAddress(path string, doc map[string]any) (string, error) {
+	var errs []error
+	t := newCfgTable("", doc, &errs)
+	st := decodeStatus(t.table("status"))
+	state := absFrom(filepath.Dir(path), t.str("state-file", ""))
+	if len(errs) > 0 {
+		return "", usagef("agent config %s: %v", path, errors.Join(errs...))
 	}
-	if !strings.HasSuffix(cfg.status.listen, ":0") {
-		return cfg.status.listen, nil
+	if st.listen == "" {
+		return "", usagef("%s: the agent serves no status ([status] listen is off)", path)
 	}
-	path := cfg.state
-	if path == "" {
-		if path, err = a.defaultStatePath(); err != nil {
+	if !strings.HasSuffix(st.listen, ":0") {
+		return st.listen, nil
+	}
+	if state == "" {
+		var err error
+		if state, err = a.defaultStatePath(); err != nil {
 			return "", err
 		}
 	}
-	st, err := readAgentState(path)
-	if err != nil || st.Listen == "" {
-		return "", fmt.Errorf("the agent of %s listens on a random port and its state file %s does not name it", config, path)
+	sf, err := readAgentState(state)
+	if err != nil || sf.Listen == "" {
+		return "", fmt.Errorf("the agent of %s listens on a random port and its state file %s does not name it", path, state)
 	}
-	return st.Listen, nil
+	return sf.Listen, nil
 }
 
 func (a *app) runAgentStatus(ctx context.Context, address string) error {

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wimsnap/wimsnap/scheduler"
@@ -31,6 +31,7 @@ type outcome struct {
 	result     string
 	err        string   // the first error, for a person; "" on success
 	snapshots  []string // ids of the snapshots taken
+	part       int      // the part a check with read-data-parts read
 	totals     runTotals
 }
 
@@ -130,13 +131,19 @@ type runner struct {
 	log    *slog.Logger
 }
 
-// execute runs one run of task t and reports what it did. It never
-// panics on a failed command; a cancelled ctx makes the run interrupted.
-func (r *runner) execute(ctx context.Context, t *taskConfig, run scheduler.Run) outcome {
+// execute runs one run of task t and reports what it did; a cancelled
+// ctx makes the run interrupted. part is the part of the packs a check
+// with read-data-parts reads.
+func (r *runner) execute(ctx context.Context, t *taskConfig, run scheduler.Run, part int) outcome {
 	o := outcome{task: t.name, run: run, start: r.parent.now(), result: resultSuccess, snapshots: []string{}}
-	if t.kind == kindSnapshot {
+	switch {
+	case t.kind == kindSnapshot:
 		r.snapshotJob(ctx, t, &o)
-	} else {
+	case part > 0:
+		o.part = part
+		argv := append(r.cfg.commands(t, "")[0], fmt.Sprintf("--read-data-subset=%d/%d", part, t.parts))
+		r.command(ctx, t, t.name, argv, &o)
+	default:
 		r.command(ctx, t, t.name, r.cfg.commands(t, "")[0], &o)
 	}
 	o.end = r.parent.now()
@@ -148,8 +155,8 @@ func (r *runner) execute(ctx context.Context, t *taskConfig, run scheduler.Run) 
 
 // snapshotJob runs a snapshot job: the pre hook, a snapshot and forget
 // per source, the post hook. The post hook runs whenever the pre hook was
-// started, also after a failure or at shutdown (then for at most
-// shutdownHookGrace), so that what the pre hook set up is taken down.
+// started, also after a failure or at the agent's stop, so that what the
+// pre hook set up is taken down.
 func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome) {
 	env := []string{"WIMSNAP_JOB=" + t.name, "WIMSNAP_RUN_KIND=" + o.run.Kind.String(),
 		fmt.Sprintf("WIMSNAP_ATTEMPT=%d", o.run.Attempt)}
@@ -168,17 +175,26 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome) {
 		}
 	}
 	if t.hooks.post != nil {
-		hctx := ctx
-		if ctx.Err() != nil {
-			var cancel context.CancelFunc
-			hctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), min(t.hooks.timeout, shutdownHookGrace))
-			defer cancel()
-		}
-		env = append(env, "WIMSNAP_HOOK=post", "WIMSNAP_RESULT="+o.result,
-			"WIMSNAP_SNAPSHOTS="+strings.Join(o.snapshots, " "))
-		if err := runHook(hctx, t.hooks.post, t.hooks.timeout, env, r.hookLog(t.name, "post")); err != nil {
-			o.fail(resultFailed, fmt.Errorf("post hook: %w", err))
-		}
+		r.postHook(ctx, t, o, env)
+	}
+}
+
+// postHook runs the job's post hook. Once begun it is not stopped by the
+// agent's stop at once: it gets shutdownHookGrace from then. Its failure
+// makes the run partial, not failed: the snapshots are taken, and a retry
+// would only take them again.
+func (r *runner) postHook(ctx context.Context, t *taskConfig, o *outcome, env []string) {
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownHookGrace, cancel) })
+	defer stop()
+	result := o.result
+	if ctx.Err() != nil {
+		result = resultInterrupted
+	}
+	env = append(env, "WIMSNAP_HOOK=post", "WIMSNAP_RESULT="+result, "WIMSNAP_SNAPSHOTS="+strings.Join(o.snapshots, " "))
+	if err := runHook(hctx, t.hooks.post, t.hooks.timeout, env, r.hookLog(t.name, "post")); err != nil {
+		o.fail(resultPartial, fmt.Errorf("post hook: %w", err))
 	}
 }
 
@@ -253,12 +269,15 @@ func (r *runner) hookLog(job, hook string) *lineLog {
 }
 
 // lineLog is an io.Writer that logs each line written to it, up to
-// maxLogLines lines of at most maxLogLine bytes; the rest is counted.
+// maxLogLines lines of at most maxLogLine bytes; the rest is counted. It
+// may be written from several goroutines at once.
 type lineLog struct {
 	log     *slog.Logger
 	attrs   []any
 	level   slog.Level
+	mu      sync.Mutex
 	buf     []byte
+	skip    bool // the line going on was cut: drop the rest of it
 	lines   int
 	dropped int
 }
@@ -269,17 +288,25 @@ const (
 )
 
 func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.buf = append(l.buf, p...)
 	for {
 		i := bytes.IndexByte(l.buf, '\n')
 		if i < 0 {
 			break
 		}
-		l.emit(l.buf[:i])
+		if !l.skip {
+			l.emit(l.buf[:i])
+		}
+		l.skip = false
 		l.buf = l.buf[i+1:]
 	}
 	if len(l.buf) > maxLogLine {
-		l.emit(l.buf)
+		if !l.skip {
+			l.emit(l.buf)
+		}
+		l.skip = true
 		l.buf = l.buf[:0]
 	}
 	return len(p), nil
@@ -303,13 +330,14 @@ func (l *lineLog) emit(line []byte) {
 
 // flush logs a last line without a newline and the count of dropped lines.
 func (l *lineLog) flush() {
-	l.emit(l.buf)
-	l.buf = nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.skip {
+		l.emit(l.buf)
+	}
+	l.buf, l.skip = nil, false
 	if l.dropped > 0 {
 		l.log.Log(context.Background(), l.level, "output truncated", append(l.attrs, "lines_dropped", l.dropped)...)
 		l.dropped = 0
 	}
 }
-
-// errInterrupted is the error of a run the agent's stop cut short.
-var errInterrupted = errors.New("interrupted: the agent is stopping")

@@ -262,12 +262,14 @@ func knownKeys(specs []flagKey, more ...string) []string {
 type flagKey struct {
 	key, flag string
 	kind      flagKind
+	min       int64 // flagInt: the least value
 }
 
 type flagKind int
 
 const (
 	flagString flagKind = iota
+	flagPath            // a file name, relative to the config file's directory
 	flagInt
 	flagStrings // repeated flag
 	flagTrue    // a boolean that adds the flag when true
@@ -276,7 +278,8 @@ const (
 
 // flagArgs reads the keys specs from t and returns them as command line
 // flags ("--flag=value"), in the order of specs.
-func (t *cfgTable) flagArgs(specs []flagKey) []string {
+// Paths of flagPath keys are taken relative to dir.
+func (t *cfgTable) flagArgs(specs []flagKey, dir string) []string {
 	var args []string
 	for _, s := range specs {
 		if !t.has(s.key) {
@@ -285,8 +288,10 @@ func (t *cfgTable) flagArgs(specs []flagKey) []string {
 		switch s.kind {
 		case flagString:
 			args = append(args, "--"+s.flag+"="+t.str(s.key, ""))
+		case flagPath:
+			args = append(args, "--"+s.flag+"="+absFrom(dir, t.str(s.key, "")))
 		case flagInt:
-			args = append(args, "--"+s.flag+"="+strconv.FormatInt(t.integer(s.key, 0, -1, 1<<40), 10))
+			args = append(args, "--"+s.flag+"="+strconv.FormatInt(t.integer(s.key, 0, s.min, 1<<40), 10))
 		case flagStrings:
 			for _, v := range t.strings(s.key) {
 				args = append(args, "--"+s.flag+"="+v)

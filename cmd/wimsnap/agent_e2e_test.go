@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// agentProc is a wimsnap agent process started by a test.
+type agentProc struct {
+	cmd  *exec.Cmd
+	addr string // the status address it bound
+	mu   sync.Mutex
+	logs []map[string]any // its log lines, decoded
+	raw  strings.Builder
+	done chan struct{} // closed when its stderr is drained
+}
+
+// startAgent starts `wimsnap agent --config config` with env and waits
+// for its "agent started" line. The process is killed at the end of the
+// test if it still runs.
+func startAgent(t *testing.T, bin string, env []string, config string) *agentProc {
+	t.Helper()
+	p := &agentProc{done: make(chan struct{})}
+	p.cmd = exec.Command(bin, "agent", "--config", config)
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+	})
+	go p.read(stderr)
+	p.waitLog(t, 20*time.Second, func(l map[string]any) bool { return l["msg"] == "agent started" })
+	p.addr, _ = p.find(func(l map[string]any) bool { return l["msg"] == "agent started" })["status"].(string)
+	return p
+}
+
+// read decodes the agent's log lines until its stderr closes.
+func (p *agentProc) read(r io.Reader) {
+	defer close(p.done)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var l map[string]any
+		p.mu.Lock()
+		p.raw.WriteString(sc.Text() + "\n")
+		if json.Unmarshal(sc.Bytes(), &l) == nil {
+			p.logs = append(p.logs, l)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// find returns the last log line that matches, or nil.
+func (p *agentProc) find(match func(map[string]any) bool) map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.logs) - 1; i >= 0; i-- {
+		if match(p.logs[i]) {
+			return p.logs[i]
+		}
+	}
+	return nil
+}
+
+// count counts the log lines that match.
+func (p *agentProc) count(match func(map[string]any) bool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.logs {
+		if match(l) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor waits until cond holds.
+func (p *agentProc) waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s; the agent's log:\n%s", limit, what, p.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitLog waits until a log line matches and returns it.
+func (p *agentProc) waitLog(t *testing.T, limit time.Duration, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if l := p.find(match); l != nil {
+			return l
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no such log line within %s; the agent's log:\n%s", limit, p.log())
+	return nil
+}
+
+func (p *agentProc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.raw.String()
+}
+
+// stop sends sig and waits for the agent to exit; it returns the exit
+// code and how long the exit took.
+func (p *agentProc) stop(t *testing.T, sig syscall.Signal) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { <-p.done; exited <- p.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return code, time.Since(start)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the agent did not exit within 60 s of %v; its log:\n%s", sig, p.log())
+	}
+	return 0, 0
+}
+
+// status fetches and decodes /status.
+func (p *agentProc) status(t *testing.T) statusDoc {
+	t.Helper()
+	var d statusDoc
+	if err := json.Unmarshal([]byte(httpGet(t, "http://"+p.addr+"/status")), &d); err != nil {
+		t.Fatalf("/status: %v", err)
+	}
+	return d
+}
+
+func (d statusDoc) job(t *testing.T, name string) taskStatus {
+	t.Helper()
+	for _, j := range d.Jobs {
+		if j.Name == name {
+			return j
+		}
+	}
+	t.Fatalf("/status has no job %q: %+v", name, d.Jobs)
+	return taskStatus{}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url) //nolint:gosec,noctx // a test's loopback URL
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close() //nolint:errcheck // a read body
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %v %s", url, err, resp.Status)
+	}
+	return string(b)
+}
+
+// metricValue returns the value of the sample name{job="job",...} in a
+// /metrics page, or -1 when there is none.
+func metricValue(page, name, job string) float64 {
+	re := regexp.MustCompile(`(?m)^` + name + `\{job="` + regexp.QuoteMeta(job) + `",kind="[a-z]+"\} ([0-9.e+-]+)$`)
+	m := re.FindStringSubmatch(page)
+	if m == nil {
+		return -1
+	}
+	var v float64
+	fmt.Sscan(m[1], &v) //nolint:errcheck // the pattern admits numbers only
+	return v
+}
+
+// runsOf matches the "run finished" lines of job with result ("" for any).
+func runsOf(job, result string) func(map[string]any) bool {
+	return func(l map[string]any) bool {
+		return l["msg"] == "run finished" && l["job"] == job && (result == "" || l["result"] == result)
+	}
+}
+
+// writeConfig writes an agent config into dir and returns its path.
+func writeConfig(t *testing.T, dir, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, "agent.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// agentRoundTrip is the shown point of the issue for one repository: an
+// agent with a seconds-level schedule takes snapshots, applies retention,
+// reports on /status and /metrics, and stops within 5 s of SIGTERM
+// during a snapshot, leaving a repository check passes.
+func agentRoundTrip(t *testing.T, r *repoEnv, repoLine string, credentials string) {
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small")
+	makeTree(t, small)
+	big := filepath.Join(dir, "big")
+	addTextFiles(t, big, 16, 8<<20) // 128 MiB that one thread compresses in seconds
+	cfg := writeConfig(t, dir, fmt.Sprintf(`%s
+state-file = "state.json"
+%s
+[status]
+listen = "127.0.0.1:0"
+
+[[job]]
+name = "small"
+sources = ["small"]
+schedule = "@every 2s"
+tags = ["agent"]
+[job.retention]
+keep-last = 2
+
+[[job]]
+name = "big"
+sources = ["big"]
+schedule = "0 3 1 1 *"
+threads = 1
+`, repoLine, credentials))
+	ag := startAgent(t, r.bin, r.env, cfg)
+
+	// Several snapshots, each followed by retention.
+	ag.waitFor(t, 60*time.Second, "4 runs of small", func() bool { return ag.count(runsOf("small", resultSuccess)) >= 4 })
+	st := ag.status(t).job(t, "small")
+	if st.Stats.Runs < 4 || st.LastResult != resultSuccess || st.LastSuccess.IsZero() || st.NextRun.IsZero() ||
+		len(st.LastSnapshots) != 1 || st.Totals.Forgotten < 2 || st.Kind != kindSnapshot || st.Schedule != "@every 2s" {
+		t.Errorf("/status small = %+v", st)
+	}
+	page := httpGet(t, "http://"+ag.addr+"/metrics")
+	for name, min := range map[string]float64{
+		"wimsnap_agent_runs_total": 4, "wimsnap_agent_snapshots_forgotten_total": 2,
+		"wimsnap_agent_last_success_timestamp_seconds": float64(time.Now().Add(-time.Minute).Unix()),
+		"wimsnap_agent_read_bytes_total":               1, "wimsnap_agent_uploaded_bytes_total": 1,
+		"wimsnap_agent_last_run_success": 1, "wimsnap_agent_files_read_total": 1,
+	} {
+		if v := metricValue(page, name, "small"); v < min {
+			t.Errorf("/metrics %s{job=small} = %v, want at least %v\n%s", name, v, min, page)
+		}
+	}
+	if metricValue(page, "wimsnap_agent_last_run_timestamp_seconds", "big") != -1 {
+		t.Errorf("/metrics has a last run for big, which never ran:\n%s", page)
+	}
+	res := runBin(t, r.bin, r.env, "agent", "status", "--config", cfg)
+	if res.code != 0 || !regexp.MustCompile(`(?m)^small\s+snapshot\s+\S+ \S+\s+(success|running)`).MatchString(res.stdout) {
+		t.Errorf("agent status: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	ag.stop(t, syscall.SIGTERM)
+	if ids := r.snapshotIDs(t); len(ids) < 2 || len(ids) > 3 {
+		t.Errorf("%d snapshots after retention keep-last 2, want 2 (3 if stopped between snapshot and forget)", len(ids))
+	}
+
+	// A run missed while the agent was stopped is caught up at start: big
+	// "ran" last a year ago. SIGTERM during that snapshot stops the agent
+	// within 5 s, abandoning the snapshot cleanly.
+	setLastRun(t, filepath.Join(dir, "state.json"), "big", time.Now().AddDate(-1, 0, 0))
+	ag = startAgent(t, r.bin, r.env, cfg)
+	ag.waitFor(t, 20*time.Second, "big running", func() bool { return ag.status(t).job(t, "big").Running })
+	time.Sleep(300 * time.Millisecond)
+	if code, took := ag.stop(t, syscall.SIGTERM); code != 0 || took > 5*time.Second {
+		t.Errorf("SIGTERM during a snapshot: exit %d after %s, want 0 within 5 s\n%s", code, took, ag.log())
+	}
+	l := ag.find(runsOf("big", ""))
+	if l == nil || l["trigger"] != "catch-up" || l["result"] != resultInterrupted {
+		t.Errorf("big's run: %v, want an interrupted catch-up\n%s", l, ag.log())
+	}
+	requireOK(t, r.check(t, exitOK))
+	var snaps struct {
+		Snapshots []manifestJSON `json:"snapshots"`
+	}
+	r.runJSON(t, exitOK, &snaps, "snapshots")
+	for _, m := range snaps.Snapshots {
+		if m.Source == big {
+			t.Errorf("snapshot %s of big exists after its run was interrupted", m.ID)
+		}
+	}
+	var locks struct {
+		Removed, Kept []lockJSON
+	}
+	if r.runJSON(t, exitOK, &locks, "unlock"); len(locks.Removed)+len(locks.Kept) > 0 {
+		t.Errorf("locks left after the agent stopped: %+v", locks)
+	}
+}
+
+// addTextFiles writes n files of size random letters under dir: data that
+// compresses, slowly.
+func addTextFiles(t *testing.T, dir string, n, size int) {
+	t.Helper()
+	for i := range n {
+		b := randomBytes(uint64(700+i), size)
+		for j := range b {
+			b[j] = "abcdefghijklmnopqrstuvwxyz \n"[b[j]%28]
+		}
+		writeFile(t, dir, fmt.Sprintf("%02d.txt", i), b)
+	}
+}
+
+// setLastRun edits the agent's state file as if job last ran at when.
+func setLastRun(t *testing.T, path, job string, when time.Time) {
+	t.Helper()
+	st, err := readAgentState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Tasks[job] = &taskState{LastRun: when, LastSuccess: when.Add(time.Minute)}
+	if err := st.write(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAgentLocal(t *testing.T) {
+	bin := buildBinary(t)
+	r := newRepoEnv(t, bin)
+	r.run(t, exitOK, "init")
+	agentRoundTrip(t, r, fmt.Sprintf("repository = %q", r.repo), "")
+}
