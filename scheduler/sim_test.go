@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,11 @@ type simCase struct {
 	asleep   []span // the machine sleeps: the agent and its run are frozen
 	want     []string
 	stats    Stats // summed over the starts of the agent
+	// policy is applied after each successful run, as the agent does,
+	// to the snapshots the runs took (one per success, at its end);
+	// survivors are those left at the end, newest first.
+	policy    Policy
+	survivors []string
 }
 
 var simCases = []simCase{
@@ -122,7 +128,14 @@ var simCases = []simCase{
 			"10-29 02:30 begin scheduled 10-29 02:30 #1",
 			"10-30 02:30 begin scheduled 10-30 02:30 #1",
 		},
-		stats: Stats{Runs: 45, CatchUps: 2, Retries: 18, Skips: 1, Failures: 18},
+		stats:  Stats{Runs: 45, CatchUps: 2, Retries: 18, Skips: 1, Failures: 18},
+		policy: Policy{Last: 3, Daily: 7, Weekly: 4},
+		// 7 days (the 24th's from its retry at 08:00), and the newest of
+		// each of 4 ISO weeks: W44 and W43 are among the days; W42's is
+		// the 19th (the 25-hour run of the 20th ended on the 21st, in
+		// W43); W41's the 12th. Last 3 add nothing.
+		survivors: []string{"10-30 02:50", "10-29 02:50", "10-28 02:50", "10-27 02:50", "10-26 02:50",
+			"10-25 02:50", "10-24 08:20", "10-19 02:50", "10-12 02:50"},
 	},
 	{
 		name: "every 6h with jitter, slow runs and a repository down for a night",
@@ -201,12 +214,15 @@ var simCases = []simCase{
 func TestSimulation(t *testing.T) {
 	for _, c := range simCases {
 		t.Run(c.name, func(t *testing.T) {
-			got, stats := simulate(t, c)
+			got, stats, survivors := simulate(t, c)
 			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
 				t.Errorf("trace:\n%s", traceDiff(got, c.want))
 			}
 			if stats != c.stats {
 				t.Errorf("stats %+v, want %+v", stats, c.stats)
+			}
+			if strings.Join(survivors, "\n") != strings.Join(c.survivors, "\n") {
+				t.Errorf("survivors:\n%s", traceDiff(survivors, c.survivors))
 			}
 		})
 	}
@@ -226,9 +242,10 @@ type sim struct {
 	running bool
 	runEnd  time.Time
 	runOK   bool
+	snaps   []Snapshot // kept by the policy so far
 }
 
-func simulate(tb testing.TB, c simCase) ([]string, Stats) {
+func simulate(tb testing.TB, c simCase) ([]string, Stats, []string) {
 	tb.Helper()
 	s := mustSchedule(tb, c.spec, c.zone).WithJitter(c.jitter)
 	m := &sim{tb: tb, c: c, sched: s, loc: s.Location()}
@@ -247,7 +264,7 @@ func simulate(tb testing.TB, c simCase) ([]string, Stats) {
 			m.sleep(asleep[0][0], asleep[0][1])
 			asleep = asleep[1:]
 		case !next.Before(end):
-			return m.trace, addStats(m.total, m.job.Stats())
+			return m.trace, addStats(m.total, m.job.Stats()), m.survivors()
 		case done:
 			m.now = next
 			m.done()
@@ -257,7 +274,32 @@ func simulate(tb testing.TB, c simCase) ([]string, Stats) {
 		}
 	}
 	tb.Fatal("the simulation does not end")
-	return nil, Stats{}
+	return nil, Stats{}, nil
+}
+
+// retain records the snapshot of a successful run ending now and applies
+// the case's policy, as the agent's forget after each snapshot.
+func (m *sim) retain() {
+	if m.c.policy.Empty() {
+		return
+	}
+	all := append(m.snaps, Snapshot{ID: m.now.Format(time.RFC3339), Time: m.now})
+	m.snaps = nil
+	for _, d := range Apply(m.c.policy, all, m.loc) {
+		if d.Keep {
+			m.snaps = append(m.snaps, d.Snapshot)
+		}
+	}
+	slices.Reverse(m.snaps) // oldest first again
+}
+
+// survivors lists the snapshots left, newest first, as "01-02 15:04".
+func (m *sim) survivors() []string {
+	var out []string
+	for i := len(m.snaps) - 1; i >= 0; i-- {
+		out = append(out, m.snaps[i].Time.In(m.loc).Format("01-02 15:04"))
+	}
+	return out
 }
 
 // nextEvent returns when the next tick or end of a run comes, and whether
@@ -294,6 +336,8 @@ func (m *sim) done() {
 	m.running = false
 	if !m.runOK {
 		m.log(m.now, "failed")
+	} else {
+		m.retain()
 	}
 	if st.Action != Idle {
 		m.log(m.now, stepString(st, m.loc))

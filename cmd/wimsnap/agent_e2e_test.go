@@ -10,11 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wimsnap/wimsnap/remote/miniotest"
 )
 
 // agentProc is a wimsnap agent process started by a test.
@@ -219,7 +222,7 @@ func writeConfig(t *testing.T, dir, text string) string {
 // agent with a seconds-level schedule takes snapshots, applies retention,
 // reports on /status and /metrics, and stops within 5 s of SIGTERM
 // during a snapshot, leaving a repository check passes.
-func agentRoundTrip(t *testing.T, r *repoEnv, repoLine string, credentials string) {
+func agentRoundTrip(t *testing.T, r *repoEnv, agentEnv []string, repoLine string, credentials string) {
 	dir := t.TempDir()
 	small := filepath.Join(dir, "small")
 	makeTree(t, small)
@@ -245,7 +248,7 @@ sources = ["big"]
 schedule = "0 3 1 1 *"
 threads = 1
 `, repoLine, credentials))
-	ag := startAgent(t, r.bin, r.env, cfg)
+	ag := startAgent(t, r.bin, agentEnv, cfg)
 
 	// Several snapshots, each followed by retention.
 	ag.waitFor(t, 60*time.Second, "4 runs of small", func() bool { return ag.count(runsOf("small", resultSuccess)) >= 4 })
@@ -281,7 +284,7 @@ threads = 1
 	// "ran" last a year ago. SIGTERM during that snapshot stops the agent
 	// within 5 s, abandoning the snapshot cleanly.
 	setLastRun(t, filepath.Join(dir, "state.json"), "big", time.Now().AddDate(-1, 0, 0))
-	ag = startAgent(t, r.bin, r.env, cfg)
+	ag = startAgent(t, r.bin, agentEnv, cfg)
 	ag.waitFor(t, 20*time.Second, "big running", func() bool { return ag.status(t).job(t, "big").Running })
 	time.Sleep(300 * time.Millisecond)
 	if code, took := ag.stop(t, syscall.SIGTERM); code != 0 || took > 5*time.Second {
@@ -339,5 +342,22 @@ func TestAgentLocal(t *testing.T) {
 	bin := buildBinary(t)
 	r := newRepoEnv(t, bin)
 	r.run(t, exitOK, "init")
-	agentRoundTrip(t, r, fmt.Sprintf("repository = %q", r.repo), "")
+	agentRoundTrip(t, r, r.env, fmt.Sprintf("repository = %q", r.repo), "")
+}
+
+// TestAgentS3 runs the round trip against a real MinIO server, the agent
+// reading its credentials from an env-file rather than its environment.
+func TestAgentS3(t *testing.T) {
+	bin := buildBinary(t)
+	srv := miniotest.Start(t)
+	r := newS3Env(t, bin, srv, srv.URL, freshBucket())
+	r.run(t, exitOK, "init")
+	envFile := filepath.Join(t.TempDir(), "s3.env")
+	text := fmt.Sprintf("# the agent's keys\nAWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%q\n", srv.AccessKey, srv.SecretKey)
+	if err := os.WriteFile(envFile, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agentEnv := slices.DeleteFunc(slices.Clone(r.env), func(v string) bool { return strings.HasPrefix(v, "AWS_") })
+	agentRoundTrip(t, r, agentEnv, fmt.Sprintf("repository = %q", r.repo),
+		fmt.Sprintf("[credentials]\nenv-file = %q\n", envFile))
 }

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// errorOf matches the "run finished" lines of job whose result is result
+// and whose error contains want.
+func errorOf(job, result, want string) func(map[string]any) bool {
+	return func(l map[string]any) bool {
+		msg, _ := l["error"].(string)
+		return runsOf(job, result)(l) && strings.Contains(msg, want)
+	}
+}
+
+// TestAgentFaults runs an agent whose jobs fail in the ways the issue
+// names: a hook that fails, a hook that hangs past its timeout, a source
+// that is not there, and runs that take longer than their interval. Each
+// failure is logged with its reason and retried, the agent keeps
+// running, and once the cause is gone the next run works.
+func TestAgentFaults(t *testing.T) {
+	bin := buildBinary(t)
+	r := newRepoEnv(t, bin)
+	r.run(t, exitOK, "init")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	makeTree(t, src)
+	gone := filepath.Join(dir, "gone")
+	flag := func(name string) string { return filepath.Join(dir, "ok-"+name) }
+	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %[1]q
+state-file = "state.json"
+[status]
+listen = "127.0.0.1:0"
+
+[[job]]
+name = "hookfail"
+sources = [%[2]q]
+schedule = "@every 2s"
+[job.hooks]
+pre = "test -e %[3]s || { echo 'no volume to freeze' >&2; exit 7; }"
+[job.retry]
+initial = "1s"
+max = "1s"
+
+[[job]]
+name = "hookhang"
+sources = [%[2]q]
+schedule = "@every 3s"
+[job.hooks]
+pre = "test -e %[4]s || sleep 600"
+timeout = "1s"
+
+[[job]]
+name = "vanish"
+sources = [%[5]q]
+schedule = "@every 2s"
+
+[[job]]
+name = "overlap"
+sources = [%[2]q]
+schedule = "@every 1s"
+[job.hooks]
+pre = "sleep 2.5"
+`, r.repo, src, flag("hookfail"), flag("hookhang"), gone))
+	ag := startAgent(t, bin, r.env, cfg)
+
+	ag.waitFor(t, 30*time.Second, "a failed run of each faulty job", func() bool {
+		return ag.count(errorOf("hookfail", resultFailed, "pre hook: /bin/sh: exit status 7")) > 0 &&
+			ag.count(errorOf("hookhang", resultFailed, "pre hook: /bin/sh: timed out after 1s and was killed")) > 0 &&
+			ag.count(errorOf("vanish", resultFailed, gone)) > 0 &&
+			ag.count(runsOf("overlap", resultSuccess)) > 0
+	})
+	if l := ag.find(func(l map[string]any) bool { return l["hook"] == "pre" && l["job"] == "hookfail" }); l == nil || l["line"] != "no volume to freeze" {
+		t.Errorf("the failing hook's output was not logged: %v", l)
+	}
+	if ag.count(func(l map[string]any) bool { return runsOf("hookfail", "")(l) && l["trigger"] == "retry" }) == 0 {
+		ag.waitFor(t, 10*time.Second, "a retry of hookfail", func() bool {
+			return ag.count(func(l map[string]any) bool { return runsOf("hookfail", "")(l) && l["trigger"] == "retry" }) > 0
+		})
+	}
+	for _, f := range []string{flag("hookfail"), flag("hookhang")} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	makeTree(t, gone)
+	ag.waitFor(t, 30*time.Second, "a successful run of each job once its cause is gone", func() bool {
+		return ag.count(runsOf("hookfail", resultSuccess)) > 0 && ag.count(runsOf("hookhang", resultSuccess)) > 0 &&
+			ag.count(runsOf("vanish", resultSuccess)) > 0
+	})
+	d := ag.status(t)
+	if j := d.job(t, "overlap"); j.Stats.Skips == 0 || j.Stats.Runs == 0 {
+		t.Errorf("overlap: %+v; want runs and skipped slots", j.Stats)
+	}
+	if ag.count(func(l map[string]any) bool {
+		return l["msg"] == "run skipped: the previous run is still going" && l["job"] == "overlap"
+	}) == 0 {
+		t.Errorf("no skipped slot was logged:\n%s", ag.log())
+	}
+	for _, name := range []string{"hookfail", "hookhang", "vanish"} {
+		if j := d.job(t, name); j.Stats.Failures == 0 || j.LastSuccess.IsZero() {
+			t.Errorf("%s: %+v, last success %v; want failures, then a success", name, j.Stats, j.LastSuccess)
+		}
+	}
+	if code, _ := ag.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("agent exit %d", code)
+	}
+	requireOK(t, r.check(t, exitOK))
+}
+
+// TestAgentFullDisk fills the disk of the local repository and its index
+// cache: the run fails with the reason logged, the agent keeps running,
+// and once space is freed the next run works.
+func TestAgentFullDisk(t *testing.T) {
+	bin := buildBinary(t)
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	disk := filepath.Join(dir, "disk")
+	if err := os.Mkdir(disk, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=32m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(disk, syscall.MNT_DETACH) })
+	r := newRepoEnv(t, bin)
+	r.repo, r.cache = filepath.Join(disk, "repo"), filepath.Join(disk, "cache")
+	r.env = []string{"HOME=" + filepath.Join(dir, "home"), envRepository + "=" + r.repo, envCacheDir + "=" + r.cache}
+	r.run(t, exitOK, "init")
+	src := filepath.Join(dir, "src")
+	addBigFiles(t, src, 900, 2, 4<<20)
+	ballast := filepath.Join(disk, "ballast")
+	fillDisk(t, ballast, 2<<20) // leave 2 MiB: too little for 8 MiB of random data
+	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %q
+state-file = "state.json"
+[status]
+listen = "off"
+[[job]]
+name = "full"
+sources = [%q]
+schedule = "@every 2s"
+[job.retry]
+initial = "1s"
+`, r.repo, src))
+	ag := startAgent(t, bin, r.env, cfg)
+	ag.waitFor(t, 30*time.Second, "a run failed for lack of space", func() bool {
+		return ag.count(errorOf("full", resultFailed, "no space left on device")) > 0
+	})
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	ag.waitFor(t, 30*time.Second, "a successful run once space is free", func() bool {
+		return ag.count(runsOf("full", resultSuccess)) > 0
+	})
+	if code, _ := ag.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("agent exit %d", code)
+	}
+	requireOK(t, r.check(t, exitOK, "--read-data"))
+}
+
+// fillDisk writes path until its file system has about leave bytes free.
+func fillDisk(t *testing.T, path string, leave int64) {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	if err := os.WriteFile(path, make([]byte, max(free-leave, 0)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAgentReload sends SIGHUP: a config that does not load is refused
+// and the running one kept; a good one adds a job, which runs.
+func TestAgentReload(t *testing.T) {
+	bin := buildBinary(t)
+	r := newRepoEnv(t, bin)
+	r.run(t, exitOK, "init")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	makeTree(t, src)
+	head := fmt.Sprintf("repository = %q\nstate-file = \"state.json\"\n[status]\nlisten = \"127.0.0.1:0\"\n", r.repo)
+	job := func(name, sched string) string {
+		return fmt.Sprintf("[[job]]\nname = %q\nsources = [%q]\nschedule = %q\n", name, src, sched)
+	}
+	cfg := writeConfig(t, dir, head+job("first", "@every 1h"))
+	ag := startAgent(t, bin, r.env, cfg)
+
+	writeConfig(t, dir, head+job("first", "@every 1h")+"[job.retention]\nkeep-dayly = 3\n")
+	if err := ag.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	l := ag.waitLog(t, 10*time.Second, func(l map[string]any) bool { return l["msg"] == "reload refused; the running configuration stays" })
+	if msg, _ := l["error"].(string); !strings.Contains(msg, `job[1].retention.keep-dayly: unknown key; did you mean "keep-daily"?`) {
+		t.Errorf("refused reload: %q", msg)
+	}
+	if d := ag.status(t); len(d.Jobs) != 1 || d.Jobs[0].Name != "first" {
+		t.Errorf("after a refused reload: %+v", d.Jobs)
+	}
+
+	writeConfig(t, dir, head+job("first", "@every 1h")+job("second", "@every 1s"))
+	if err := ag.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	ag.waitLog(t, 10*time.Second, func(l map[string]any) bool { return l["msg"] == "configuration reloaded" })
+	ag.waitFor(t, 20*time.Second, "a run of the new job", func() bool { return ag.count(runsOf("second", resultSuccess)) > 0 })
+	if d := ag.status(t); len(d.Jobs) != 2 {
+		t.Errorf("after reload: %+v", d.Jobs)
+	}
+	if code, took := ag.stop(t, syscall.SIGINT); code != 0 || took > 5*time.Second {
+		t.Errorf("SIGINT: exit %d after %s", code, took)
+	}
+}
