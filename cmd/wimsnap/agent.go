@@ -89,7 +89,11 @@ func (a *app) runAgent(ctx context.Context, f *agentFlags) error {
 	defer stopServe()
 	if ln != nil {
 		served := serveStatus(sctx, ln, ag.board)
-		defer func() { <-served }()
+		defer func() {
+			if err := <-served; err != nil {
+				log.Error("status server failed", "error", err)
+			}
+		}()
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

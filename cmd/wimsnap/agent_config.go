@@ -258,12 +258,8 @@ func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duratio
 
 // validJobName reports whether name is letters, digits, '-', '_' and '.'.
 func validJobName(name string) bool {
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return name != ""
+	const ok = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+	return name != "" && strings.Trim(name, ok) == ""
 }
 
 // decodeRetention returns forget's flags for the [job.retention] table,

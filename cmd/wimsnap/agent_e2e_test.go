@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -143,7 +144,8 @@ func (p *agentProc) stop(t *testing.T, sig syscall.Signal) (int, time.Duration) 
 	select {
 	case err := <-exited:
 		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			code = ee.ExitCode()
 		}
 		return code, time.Since(start)
@@ -223,6 +225,7 @@ func writeConfig(t *testing.T, dir, text string) string {
 // reports on /status and /metrics, and stops within 5 s of SIGTERM
 // during a snapshot, leaving a repository check passes.
 func agentRoundTrip(t *testing.T, r *repoEnv, agentEnv []string, repoLine string, credentials string) {
+	t.Helper()
 	dir := t.TempDir()
 	small := filepath.Join(dir, "small")
 	makeTree(t, small)
