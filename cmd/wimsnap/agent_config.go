@@ -265,24 +265,40 @@ func validJobName(name string) bool {
 // decodeRetention returns forget's flags for the [job.retention] table,
 // refusing a policy forget would refuse or that keeps nothing.
 func decodeRetention(t *cfgTable, zone *time.Location) []string {
-	args := append([]string{"--time-zone=" + zone.String()}, t.flagArgs(retentionKeys, "")...)
-	p := scheduler.Policy{Last: int(t.integer("keep-last", 0, -1, 1<<30)), Hourly: int(t.integer("keep-hourly", 0, -1, 1<<30)),
-		Daily: int(t.integer("keep-daily", 0, -1, 1<<30)), Weekly: int(t.integer("keep-weekly", 0, -1, 1<<30)),
-		Monthly: int(t.integer("keep-monthly", 0, -1, 1<<30)), Yearly: int(t.integer("keep-yearly", 0, -1, 1<<30)),
-		Tags: t.strings("keep-tag")}
+	var p scheduler.Policy
+	args := []string{"--time-zone=" + zone.String()}
+	errs := len(*t.errs)
+	for _, k := range []struct {
+		key string
+		n   *int
+	}{{"keep-last", &p.Last}, {"keep-hourly", &p.Hourly}, {"keep-daily", &p.Daily},
+		{"keep-weekly", &p.Weekly}, {"keep-monthly", &p.Monthly}, {"keep-yearly", &p.Yearly}} {
+		if t.has(k.key) {
+			*k.n = int(t.integer(k.key, 0, -1, 1<<30))
+			args = append(args, fmt.Sprintf("--%s=%d", k.key, *k.n))
+		}
+	}
 	if w := t.str("keep-within", ""); w != "" {
 		d, err := parseSpan(w)
 		if err != nil {
 			t.fail("keep-within", "%q: %v", w, err)
 		}
 		p.Within = d
+		args = append(args, "--keep-within="+w)
+	}
+	p.Tags = t.strings("keep-tag")
+	for _, tag := range p.Tags {
+		args = append(args, "--keep-tag="+tag)
+	}
+	t.unused(knownKeys(retentionKeys)...)
+	if len(*t.errs) > errs {
+		return args
 	}
 	if err := p.Validate(); err != nil {
 		t.fail("", "%v", err)
 	} else if p.Empty() {
 		t.fail("", "no keep-* key keeps anything: a retention policy that keeps nothing is refused")
 	}
-	t.unused(knownKeys(retentionKeys)...)
 	return args
 }
 

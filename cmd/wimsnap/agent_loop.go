@@ -18,7 +18,7 @@ const (
 	minNap = 50 * time.Millisecond
 	// stopWait bounds how long a stopping agent waits for its runs to
 	// finish or abandon; post hooks get shutdownHookGrace within it.
-	stopWait = shutdownHookGrace + 5*time.Second
+	stopWait = shutdownHookGrace + 10*time.Second
 )
 
 // agent is the running agent: its tasks' schedules and runs. Its loop

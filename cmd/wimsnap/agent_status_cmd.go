@@ -25,7 +25,8 @@ The address is --address, else the [status] listen address of --config
   {"agent": {"config", "started", "pid", "host"},
    "jobs": [{"name", "kind", "schedule", "running", "run_started",
      "next_run", "last_run", "last_success", "last_result", "last_error",
-     "last_duration_seconds", "last_snapshots", "counts": {...},
+     "last_duration_seconds", "last_snapshots", "read_data_part",
+     "counts": {"runs", "catch_ups", "retries", "skips", "failures"},
      "totals": {...}}]}
 
 Exits 1 when no agent answers.`

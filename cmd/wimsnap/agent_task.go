@@ -179,8 +179,9 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome) {
 	}
 }
 
-// postHook runs the job's post hook. Once begun it is not stopped by the
-// agent's stop at once: it gets shutdownHookGrace from then. Its failure
+// postHook runs the job's post hook. It is not stopped by the agent's stop
+// at once: it gets shutdownHookGrace from the stop, or from its own start
+// when it begins after the stop. Its failure
 // makes the run partial, not failed: the snapshots are taken, and a retry
 // would only take them again.
 func (r *runner) postHook(ctx context.Context, t *taskConfig, o *outcome, env []string) {
