@@ -196,7 +196,7 @@ func (ex *exporter) stream(w *wim.Writer, h wim.Hash) error {
 	}
 	c := &chunkCursor{src: ex.src, hash: h, chunks: rec.Chunks}
 	err = w.AddRawStream(h, rec.Size, func(buf []byte) ([]byte, error) {
-		stored, _, err := c.nextStored()
+		stored, _, _, err := c.nextStored()
 		if err != nil {
 			return nil, err
 		}

@@ -23,8 +23,9 @@ type repoSource struct {
 	ctx   context.Context
 	r     *Repo
 	db    *index.DB
-	decs  *decoders
-	packs *packCache
+	decs   *decoders
+	packs  *packCache
+	shared *sharedChunks
 
 	orderMu sync.Mutex
 	packOrd map[index.ID]int // packs in the order SolidOrder met them
@@ -32,7 +33,7 @@ type repoSource struct {
 
 func (r *Repo) newSource(ctx context.Context, db *index.DB) *repoSource {
 	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: newPackCache(ctx, r.store),
-		packOrd: map[index.ID]int{}}
+		shared: newSharedChunks(), packOrd: map[index.ID]int{}}
 }
 
 // SolidOrder ranks stream h by where its last chunk lies: by pack, in the
@@ -42,12 +43,15 @@ func (r *Repo) newSource(ctx context.Context, db *index.DB) *repoSource {
 // tree's order differs from the order its files were packed in. (The last
 // chunk, as files that share chunks mostly share their first: a header, a
 // run of zeros.) A stream the index cannot place is not ranked (its error
-// comes when it is read).
+// comes when it is read). Each ranked stream is taken to be read once,
+// which lets chunks shared between streams be kept for their next reads
+// (sharedChunks).
 func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 	rec, ok, err := s.db.Stream(index.SHA1(h))
 	if err != nil || !ok || len(rec.Chunks) == 0 {
 		return 0, false
 	}
+	s.shared.expect(rec.Chunks)
 	l, ok, err := s.db.Chunk(rec.Chunks[len(rec.Chunks)-1])
 	if err != nil || !ok {
 		return 0, false
@@ -124,7 +128,7 @@ func (rs *repoStream) Read(p []byte) (int, error) {
 
 // advance expands the next chunk into cur, or ends the stream.
 func (rs *repoStream) advance() error {
-	stored, l, err := rs.nextStored()
+	stored, id, l, err := rs.nextStored()
 	if errors.Is(err, io.EOF) {
 		return rs.end()
 	}
@@ -134,6 +138,7 @@ func (rs *repoStream) advance() error {
 	cur, err := rs.src.decs.expandChunk(rs.cur, stored, int(l.Raw), l.Codec)
 	if err != nil {
 		rs.src.packs.drop(rs.used)
+		rs.src.shared.forget(id)
 		return fmt.Errorf("stream %x chunk %d (pack %s): %w", rs.hash, rs.next-len(rs.locs)+rs.ri-1,
 			hex.EncodeToString(l.Pack[:4]), err)
 	}
@@ -162,7 +167,7 @@ func (rs *repoStream) Close() error { return nil }
 
 // chunkCursor yields the stored bytes of a list of chunks in order,
 // fetching runs of chunks that lie back to back in one pack with one
-// ranged read.
+// ranged read, and taking chunks sharedChunks keeps from it.
 type chunkCursor struct {
 	src    *repoSource
 	hash   wim.Hash // the stream, for messages
@@ -175,26 +180,29 @@ type chunkCursor struct {
 }
 
 // nextStored returns the next chunk's stored bytes (valid until the next
-// call) and location, or io.EOF after the last.
-func (c *chunkCursor) nextStored() ([]byte, index.Location, error) {
+// call), id and location, or io.EOF after the last.
+func (c *chunkCursor) nextStored() ([]byte, index.ID, index.Location, error) {
 	if c.ri == len(c.locs) {
 		if c.next == len(c.chunks) {
-			return nil, index.Location{}, io.EOF
+			return nil, index.ID{}, index.Location{}, io.EOF
 		}
 		if err := c.fetch(); err != nil {
-			return nil, index.Location{}, err
+			return nil, index.ID{}, index.Location{}, err
 		}
 	}
+	id := c.chunks[c.next-len(c.locs)+c.ri]
 	l := c.locs[c.ri]
 	c.ri++
 	off := l.Offset - c.locs[0].Offset
-	return c.run[off : off+uint64(l.Stored)], l, nil
+	return c.run[off : off+uint64(l.Stored)], id, l, nil
 }
 
-// fetch reads the next run of chunks.
+// fetch reads the next run of chunks: one kept by sharedChunks, or those
+// that follow one another in a pack up to the next kept one.
 func (c *chunkCursor) fetch() error {
 	c.locs = c.locs[:0]
 	c.ri = 0
+	start := c.next
 	var size uint64
 	for c.next < len(c.chunks) {
 		id := c.chunks[c.next]
@@ -207,21 +215,38 @@ func (c *chunkCursor) fetch() error {
 		}
 		if len(c.locs) > 0 {
 			first, last := c.locs[0], c.locs[len(c.locs)-1]
-			if l.Pack != first.Pack || l.Offset != last.Offset+uint64(last.Stored) || size+uint64(l.Stored) > maxRun {
+			if l.Pack != first.Pack || l.Offset != last.Offset+uint64(last.Stored) || size+uint64(l.Stored) > maxRun ||
+				c.src.shared.has(id) {
 				break
 			}
+		} else if kept, ok := c.src.shared.get(c.run[:0], id); ok {
+			c.run, c.locs = kept, append(c.locs, l)
+			c.next++
+			return nil
 		}
 		c.locs = append(c.locs, l)
 		size += uint64(l.Stored)
 		c.next++
 	}
+	if err := c.read(size); err != nil {
+		return err
+	}
+	for i, l := range c.locs {
+		off := l.Offset - c.locs[0].Offset
+		c.src.shared.read(c.chunks[start+i], c.run[off:off+uint64(l.Stored)])
+	}
+	return nil
+}
+
+// read reads the run of c.locs, size bytes, into c.run, through the pack
+// window cache: a run of small files beside each other costs one read of
+// their pack.
+func (c *chunkCursor) read(size uint64) error {
 	first := c.locs[0]
 	if cap(c.run) < int(size) {
 		c.run = make([]byte, size)
 	}
 	c.run = c.run[:size]
-	// Through the pack window cache: a run of small files beside each
-	// other costs one read of their pack.
 	var err error
 	if c.used, err = c.src.packs.readAt(c.run, first.Pack, int64(first.Offset), c.used); err != nil {
 		return fmt.Errorf("snapshot: stream %x: %w", c.hash, err)
