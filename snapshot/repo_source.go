@@ -20,9 +20,9 @@ const maxRun = 4 << 20
 // repoSource reads streams back from a repository through the local index.
 // OpenStream may be called from several goroutines at once.
 type repoSource struct {
-	ctx   context.Context
-	r     *Repo
-	db    *index.DB
+	ctx    context.Context
+	r      *Repo
+	db     *index.DB
 	decs   *decoders
 	packs  *packCache
 	shared *sharedChunks
