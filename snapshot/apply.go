@@ -130,11 +130,6 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 		a.wg.Add(1)
 		go a.worker()
 	}
-	if tops == nil {
-		a.preloadReparse([]*wim.Entry{m.Root})
-	} else {
-		a.preloadReparse(tops)
-	}
 	walkErr := a.walk(tops, m.Root)
 	if walkErr == nil {
 		a.writeDeferred()
@@ -234,8 +229,7 @@ type applier struct {
 
 	path     []string // components of the entry being created
 	links    map[uint64]*linkGroup
-	deferred []deferredFile      // files whose contents are written after the walk
-	reparse  map[wim.Hash][]byte // solid reparse data read before the walk
+	deferred []deferredFile // files and symlinks made after the walk, in the order of their data
 	ticker   progressTicker
 }
 

@@ -341,15 +341,16 @@ func (a *applier) sameNode(dfd int, e *wim.Entry, target string) bool {
 	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev)
 }
 
-// renamedDir is a directory in which workers rename files after the walk
-// has set its times.
+// renamedDir is a directory in which workers rename files, or deferred
+// symlinks are made, after the walk has set its times.
 type renamedDir struct {
 	path []string
 	e    *wim.Entry
 }
 
 // retime sets again the times of the directories the workers renamed
-// files in (a rename changes a directory's mtime).
+// files in or deferred symlinks were made in (either changes a directory's
+// mtime).
 func (a *applier) retime() {
 	for _, d := range a.renamed {
 		fd, err := a.openPath(d.path)

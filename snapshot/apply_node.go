@@ -45,7 +45,16 @@ func (a *applier) openPath(comps []string) (int, error) {
 	return fd, nil
 }
 
+// symlink creates the symlink e in dfd, or defers it to the pass that
+// follows the walk when its reparse data lies in a solid resource or a
+// pack (deferLink).
 func (a *applier) symlink(dfd int, e *wim.Entry) {
+	if !a.deferLink(e) {
+		a.makeSymlink(dfd, e)
+	}
+}
+
+func (a *applier) makeSymlink(dfd int, e *wim.Entry) {
 	target, err := a.linkTarget(e)
 	if err != nil {
 		a.warn(true, err)
@@ -75,8 +84,8 @@ func (a *applier) linkTarget(e *wim.Entry) (string, error) {
 	if x.ReparseTag != wim.ReparseTagSymlink && x.ReparseTag != wim.ReparseTagMountPoint {
 		return "", fmt.Errorf("reparse point with tag %#x cannot be applied on UNIX; skipped", x.ReparseTag)
 	}
-	data, ok := a.reparse[x.Reparse.Hash]
-	if !ok && !x.Reparse.Hash.IsZero() {
+	var data []byte
+	if !x.Reparse.Hash.IsZero() {
 		var err error
 		if data, err = readReparse(a.src, x.Reparse.Hash); err != nil {
 			return "", fmt.Errorf("reparse data: %w", err)

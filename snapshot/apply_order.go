@@ -22,11 +22,15 @@ type solidOrderer interface {
 }
 
 // deferredFile is a regular file created empty by the walk whose contents
-// are written after it, in the order of its stream's rank.
+// are written after it, or a symlink created after it, in the order of its
+// stream's rank: the symlinks' reparse data lie among the files' data, and
+// reading them in the walk would read solid chunks or packs out of order,
+// and so again.
 type deferredFile struct {
 	rank int
 	e    *wim.Entry
 	path []string
+	link bool
 }
 
 // deferFile reports whether the contents of e wait for the second pass,
@@ -47,11 +51,38 @@ func (a *applier) deferFile(fd int, e *wim.Entry) bool {
 	return true
 }
 
-// writeDeferred hands the deferred files to the workers in stream order,
-// reopening each below the target without following any symlink.
+// deferLink reports whether the symlink e waits for the pass after the
+// walk, recording it if so.
+func (a *applier) deferLink(e *wim.Entry) bool {
+	o, ok := a.src.(solidOrderer)
+	if !ok || e.Ext == nil || e.Ext.Reparse.Hash.IsZero() {
+		return false
+	}
+	rank, solid := o.SolidOrder(e.Ext.Reparse.Hash)
+	if !solid {
+		return false
+	}
+	a.deferred = append(a.deferred, deferredFile{rank: rank, e: e, path: slices.Clone(a.path), link: true})
+	// Making the link changes its directory's times, which the walk sets.
+	if n := len(a.renamed); a.curDir != nil && (n == 0 || a.renamed[n-1].e != a.curDir) {
+		a.renamed = append(a.renamed, renamedDir{path: slices.Clone(a.path[:len(a.path)-1]), e: a.curDir})
+	}
+	return true
+}
+
+// writeDeferred hands the deferred files to the workers, and makes the
+// deferred symlinks, in stream order, reopening each directory below the
+// target without following any symlink.
 func (a *applier) writeDeferred() {
 	slices.SortStableFunc(a.deferred, func(x, y deferredFile) int { return cmp.Compare(x.rank, y.rank) })
 	for _, d := range a.deferred {
+		if a.ctx.Err() != nil {
+			return
+		}
+		if d.link {
+			a.deferredLink(d)
+			continue
+		}
 		fd, err := openBeneath(a.rootFD, d.path)
 		if err != nil {
 			a.warnPath(d.path, true, fmt.Errorf("reopen to write: %w", err))
@@ -63,6 +94,21 @@ func (a *applier) writeDeferred() {
 			closeFD(fd)
 			return
 		}
+	}
+}
+
+// deferredLink makes a deferred symlink in its directory.
+func (a *applier) deferredLink(d deferredFile) {
+	dfd, err := a.openPath(d.path[:len(d.path)-1])
+	if err != nil {
+		a.warnPath(d.path, true, fmt.Errorf("reopen the directory: %w", err))
+		return
+	}
+	a.path = d.path
+	a.makeSymlink(dfd, d.e)
+	a.progress(false)
+	if dfd != a.rootFD {
+		closeFD(dfd)
 	}
 }
 
@@ -100,46 +146,6 @@ func openBeneathSlow(rootFD int, comps []string) (int, error) {
 		closeFD(dfd)
 	}
 	return fd, err
-}
-
-// preloadReparse reads, in the order of their bytes, the reparse data of
-// the reparse points under roots whose streams lie in solid resources, so
-// that the walk, which creates symlinks in tree order, does not decompress
-// solid chunks out of order. A stream that fails to read is left for the
-// walk, which reports it.
-func (a *applier) preloadReparse(roots []*wim.Entry) {
-	o, ok := a.src.(solidOrderer)
-	if !ok {
-		return
-	}
-	type want struct {
-		rank int
-		h    wim.Hash
-	}
-	var ws []want
-	seen := map[wim.Hash]bool{}
-	var visit func(e *wim.Entry)
-	visit = func(e *wim.Entry) {
-		if x := e.Ext; e.IsReparse() && x != nil && !x.Reparse.Hash.IsZero() && !seen[x.Reparse.Hash] {
-			seen[x.Reparse.Hash] = true
-			if rank, solid := o.SolidOrder(x.Reparse.Hash); solid {
-				ws = append(ws, want{rank, x.Reparse.Hash})
-			}
-		}
-		for _, c := range e.Children {
-			visit(c)
-		}
-	}
-	for _, r := range roots {
-		visit(r)
-	}
-	slices.SortFunc(ws, func(x, y want) int { return cmp.Compare(x.rank, y.rank) })
-	a.reparse = make(map[wim.Hash][]byte, len(ws))
-	for _, w := range ws {
-		if data, err := readReparse(a.src, w.h); err == nil {
-			a.reparse[w.h] = data
-		}
-	}
 }
 
 // readReparse reads the reparse data stream h (at most 64 KiB, the most a

@@ -184,3 +184,37 @@ func TestRestoreSharedChunk(t *testing.T) {
 		t.Errorf("restore read %d times from %d packs", gets, len(packs))
 	}
 }
+
+// TestRestoreSymlinksAmongFiles: symlinks whose targets are stored among
+// the files' data, in every pack, are made in the same pass as the files
+// are written, pack by pack, rather than all read first, which read every
+// pack twice.
+func TestRestoreSymlinksAmongFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 100 MiB")
+	}
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	must(t, os.MkdirAll(src, 0o755))
+	for f := range 25 {
+		name := fmt.Sprintf("f%02d", f)
+		writeTestFile(t, filepath.Join(src, name), wimtest.RandomBytes(uint64(100+f), 4<<20))
+		must(t, os.Symlink(name+"/some/target", filepath.Join(src, name+"-link")))
+	}
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	packs, err := listIDs(t.Context(), faulty, packPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := faulty.Calls("get")
+	if _, err := r.Restore(t.Context(), m, filepath.Join(tmp, "out"), RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, filepath.Join(tmp, "out"), wimtest.CompareOptions{})
+	gets := faulty.Calls("get") - before
+	t.Logf("%d packs, %d reads", len(packs), gets)
+	if gets > len(packs)+1 {
+		t.Errorf("restore read %d times from %d packs", gets, len(packs))
+	}
+}
