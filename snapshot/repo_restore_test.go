@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/remote/remotetest"
 	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
@@ -122,21 +123,11 @@ func TestRestoreReadsEachPackOnce(t *testing.T) {
 		}
 		m = snapshotOK(t, r, src, TakeOptions{}).Manifest
 	}
-	packs, err := listIDs(t.Context(), faulty, packPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := faulty.Calls("get")
-	if _, err := r.Restore(t.Context(), m, filepath.Join(tmp, "out"), RestoreOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	wimtest.CompareTrees(t, src, filepath.Join(tmp, "out"), wimtest.CompareOptions{})
-	gets := faulty.Calls("get") - before
-	t.Logf("%d packs, %d reads", len(packs), gets)
+	packs, gets := restoreReads(t, r, faulty, m, src, filepath.Join(tmp, "out"))
 	// Files that straddle two packs may cost one more read each (one per
 	// round here), and two workers race; in file order it is 25 or more.
-	if len(packs) <= packWindows || gets > len(packs)*18/10 {
-		t.Errorf("restore read %d times from %d packs", gets, len(packs))
+	if packs <= packWindows || gets > packs*18/10 {
+		t.Errorf("restore read %d times from %d packs", gets, packs)
 	}
 }
 
@@ -166,22 +157,12 @@ func TestRestoreSharedChunk(t *testing.T) {
 		writeTestFile(t, filepath.Join(src, fmt.Sprintf("f%02d", f)), data)
 	}
 	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
-	packs, err := listIDs(t.Context(), faulty, packPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := faulty.Calls("get")
-	if _, err := r.Restore(t.Context(), m, filepath.Join(tmp, "out"), RestoreOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	wimtest.CompareTrees(t, src, filepath.Join(tmp, "out"), wimtest.CompareOptions{})
-	gets := faulty.Calls("get") - before
-	t.Logf("%d packs, %d reads", len(packs), gets)
+	packs, gets := restoreReads(t, r, faulty, m, src, filepath.Join(tmp, "out"))
 	// The header's first pack once and each pack of the files once; the
 	// header file's second pack is not needed. Reading the first pack
 	// again for each sharing file makes two more.
-	if gets > len(packs)-1 {
-		t.Errorf("restore read %d times from %d packs", gets, len(packs))
+	if gets > packs-1 {
+		t.Errorf("restore read %d times from %d packs", gets, packs)
 	}
 }
 
@@ -203,18 +184,26 @@ func TestRestoreSymlinksAmongFiles(t *testing.T) {
 		must(t, os.Symlink(name+"/some/target", filepath.Join(src, name+"-link")))
 	}
 	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
-	packs, err := listIDs(t.Context(), faulty, packPrefix)
+	packs, gets := restoreReads(t, r, faulty, m, src, filepath.Join(tmp, "out"))
+	if gets > packs+1 {
+		t.Errorf("restore read %d times from %d packs", gets, packs)
+	}
+}
+
+// restoreReads restores m into out, compares it with src, and returns the
+// repository's packs and the reads the restore made of the store.
+func restoreReads(t *testing.T, r *Repo, faulty *remotetest.Faulty, m *Manifest, src, out string) (packs, gets int) {
+	t.Helper()
+	ids, err := listIDs(t.Context(), faulty, packPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := faulty.Calls("get")
-	if _, err := r.Restore(t.Context(), m, filepath.Join(tmp, "out"), RestoreOptions{}); err != nil {
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wimtest.CompareTrees(t, src, filepath.Join(tmp, "out"), wimtest.CompareOptions{})
-	gets := faulty.Calls("get") - before
-	t.Logf("%d packs, %d reads", len(packs), gets)
-	if gets > len(packs)+1 {
-		t.Errorf("restore read %d times from %d packs", gets, len(packs))
-	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+	gets = faulty.Calls("get") - before
+	t.Logf("%d packs, %d reads", len(ids), gets)
+	return len(ids), gets
 }
