@@ -168,6 +168,9 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome) {
 	}
 	if o.result == resultSuccess {
 		for _, src := range t.sources {
+			if ctx.Err() != nil {
+				break // the agent is stopping: the other sources wait for the next run
+			}
 			cmds := r.cfg.commands(t, src)
 			if r.command(ctx, t, src, cmds[0], o) && len(cmds) > 1 {
 				r.command(ctx, t, src, cmds[1], o)
@@ -181,9 +184,8 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome) {
 
 // postHook runs the job's post hook. It is not stopped by the agent's stop
 // at once: it gets shutdownHookGrace from the stop, or from its own start
-// when it begins after the stop. Its failure
-// makes the run partial, not failed: the snapshots are taken, and a retry
-// would only take them again.
+// when it begins after the stop. Its failure makes the run partial, not
+// failed: the snapshots are taken, and a retry would only take them again.
 func (r *runner) postHook(ctx context.Context, t *taskConfig, o *outcome, env []string) {
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
