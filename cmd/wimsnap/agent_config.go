@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -121,10 +122,16 @@ func (a *app) loadAgentConfig(path string) (*agentConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent config: %w", err)
 	}
-	b, err := os.ReadFile(path)
+	b, err := readSmallFile(path, tomlMaxSize)
 	if err != nil {
 		return nil, fmt.Errorf("agent config: %w", err)
 	}
+	return a.parseAgentConfig(path, b)
+}
+
+// parseAgentConfig decodes and validates the config document b, read from
+// path (which relative paths in it are taken from).
+func (a *app) parseAgentConfig(path string, b []byte) (*agentConfig, error) {
 	doc, err := parseTOML(b)
 	if err != nil {
 		return nil, fmt.Errorf("agent config %s: %w", path, err)
@@ -415,7 +422,7 @@ func decodeCredentials(t *cfgTable, dir string) map[string]string {
 // # are skipped, and a value may be quoted with " or '. The error never
 // quotes a line: it may hold a secret.
 func readEnvFile(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSmallFile(path, maxEnvFile)
 	if err != nil {
 		return nil, err
 	}
@@ -437,6 +444,28 @@ func readEnvFile(path string) (map[string]string, error) {
 		vars[k] = v
 	}
 	return vars, nil
+}
+
+// maxEnvFile bounds the size of a credentials env-file.
+const maxEnvFile = 64 << 10
+
+// readSmallFile reads the file at path, refusing one of more than limit
+// bytes (or a device such as /dev/zero that never ends) rather than
+// reading it whole.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer closeRead(f)
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return b, nil
 }
 
 // absFrom makes a relative path p relative to dir.

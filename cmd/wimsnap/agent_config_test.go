@@ -670,3 +670,45 @@ func TestCheckArgs(t *testing.T) {
 		t.Errorf("checkArgs changed its app: json %v, stdout %q, stderr %q", a.json, out, errb)
 	}
 }
+
+// TestAgentConfigEndless: a config or env-file that never ends (a device)
+// is refused, not read until memory runs out.
+func TestAgentConfigEndless(t *testing.T) {
+	a, _, _ := testApp(nil)
+	if _, err := a.loadAgentConfig("/dev/zero"); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("config /dev/zero: %v", err)
+	}
+	_, _, err := loadConfigDoc(t, "[credentials]\nenv-file = \"/dev/zero\"\n"+minimalJob, nil)
+	if err == nil || !strings.Contains(err.Error(), "credentials.env-file: /dev/zero: larger than") {
+		t.Errorf("env-file /dev/zero: %v", err)
+	}
+}
+
+// FuzzAgentConfig decodes arbitrary documents: never a panic, and a
+// config that loads has a task for each job and a schedule for each task.
+func FuzzAgentConfig(f *testing.F) {
+	for _, seed := range []string{minimalJob, "repository = \"r\"\n[status]\nlisten = \"off\"\n" + minimalJob +
+		"[job.retention]\nkeep-last = 2\n[job.hooks]\npre = \"true\"\n[prune]\nschedule = \"@every 1h\"\n[check]\nschedule = \"0 5 * * *\"\nread-data-parts = 7\n",
+		"[[job]]\nname = \"a\"\nsources = \"/\"\nschedule = \"CRON_TZ=Europe/Berlin 30 2 * * *\"\n[job.image]\nname = 1\n"} {
+		f.Add([]byte(seed))
+	}
+	if b, err := os.ReadFile("../../docs/agent.example.toml"); err == nil {
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	a, _, _ := testApp(nil)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := a.parseAgentConfig(filepath.Join(dir, "agent.toml"), b)
+		if err != nil {
+			return
+		}
+		if len(c.tasks) == 0 {
+			t.Fatal("a config without tasks loaded")
+		}
+		for _, task := range c.tasks {
+			if task.sched.String() == "" || task.kind == kindSnapshot && len(task.sources) == 0 {
+				t.Fatalf("task %+v loaded", task)
+			}
+		}
+	})
+}
