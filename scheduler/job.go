@@ -94,6 +94,12 @@ type Stats struct {
 	Failures int `json:"failures"`  // runs that ended in failure
 }
 
+// Add returns the sum of s and o.
+func (s Stats) Add(o Stats) Stats {
+	return Stats{Runs: s.Runs + o.Runs, CatchUps: s.CatchUps + o.CatchUps, Retries: s.Retries + o.Retries,
+		Skips: s.Skips + o.Skips, Failures: s.Failures + o.Failures}
+}
+
 // Options tune a [Job]. The zero Options are the defaults.
 type Options struct {
 	// Backoff spaces the retries of a failed run; see [Backoff].

@@ -264,7 +264,7 @@ func simulate(tb testing.TB, c simCase) ([]string, Stats, []string) {
 			m.sleep(asleep[0][0], asleep[0][1])
 			asleep = asleep[1:]
 		case !next.Before(end):
-			return m.trace, addStats(m.total, m.job.Stats()), m.survivors()
+			return m.trace, m.total.Add(m.job.Stats()), m.survivors()
 		case done:
 			m.now = next
 			m.done()
@@ -352,7 +352,7 @@ func (m *sim) stop(t time.Time) {
 		m.log(t, "off")
 	}
 	m.running = false
-	m.total = addStats(m.total, m.job.Stats())
+	m.total = m.total.Add(m.job.Stats())
 }
 
 func (m *sim) start(t time.Time) {
@@ -408,11 +408,6 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-func addStats(a, b Stats) Stats {
-	return Stats{Runs: a.Runs + b.Runs, CatchUps: a.CatchUps + b.CatchUps, Retries: a.Retries + b.Retries,
-		Skips: a.Skips + b.Skips, Failures: a.Failures + b.Failures}
 }
 
 // traceDiff lists the lines of got and want side by side from the first

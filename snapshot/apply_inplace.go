@@ -302,9 +302,7 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	}
 	j := fileJob{fd: -1, e: e, path: slices.Clone(a.path), dir: dir, tmp: a.tempName(), verify: verify}
 	a.files.Add(1)
-	if n := len(a.renamed); n == 0 || a.renamed[n-1].e != a.curDir {
-		a.renamed = append(a.renamed, renamedDir{path: j.path[:len(j.path)-1], e: a.curDir})
-	}
+	a.retimeLater()
 	if e.LinkID != 0 {
 		if a.walkBuf == nil {
 			a.walkBuf = make([]byte, 1<<20)
@@ -346,6 +344,14 @@ func (a *applier) sameNode(dfd int, e *wim.Entry, target string) bool {
 type renamedDir struct {
 	path []string
 	e    *wim.Entry
+}
+
+// retimeLater records that the directory of the entry at a.path
+// (a.curDir) changes after the walk has set its times, for retime.
+func (a *applier) retimeLater() {
+	if n := len(a.renamed); a.curDir != nil && (n == 0 || a.renamed[n-1].e != a.curDir) {
+		a.renamed = append(a.renamed, renamedDir{path: slices.Clone(a.path[:len(a.path)-1]), e: a.curDir})
+	}
 }
 
 // retime sets again the times of the directories the workers renamed

@@ -63,10 +63,7 @@ func (a *applier) deferLink(e *wim.Entry) bool {
 		return false
 	}
 	a.deferred = append(a.deferred, deferredFile{rank: rank, e: e, path: slices.Clone(a.path), link: true})
-	// Making the link changes its directory's times, which the walk sets.
-	if n := len(a.renamed); a.curDir != nil && (n == 0 || a.renamed[n-1].e != a.curDir) {
-		a.renamed = append(a.renamed, renamedDir{path: slices.Clone(a.path[:len(a.path)-1]), e: a.curDir})
-	}
+	a.retimeLater() // making the link changes its directory's times
 	return true
 }
 

@@ -100,16 +100,9 @@ var (
 		{"creator", "creator", flagString, 0},
 		{"version", "version", flagString, 0},
 	}
-	retentionKeys = []flagKey{
-		{"keep-last", "keep-last", flagInt, -1},
-		{"keep-hourly", "keep-hourly", flagInt, -1},
-		{"keep-daily", "keep-daily", flagInt, -1},
-		{"keep-weekly", "keep-weekly", flagInt, -1},
-		{"keep-monthly", "keep-monthly", flagInt, -1},
-		{"keep-yearly", "keep-yearly", flagInt, -1},
-		{"keep-within", "keep-within", flagString, 0},
-		{"keep-tag", "keep-tag", flagStrings, 0},
-	}
+	// [job.retention] is read into a scheduler.Policy (decodeRetention).
+	retentionKeys = []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly",
+		"keep-yearly", "keep-within", "keep-tag"}
 	pruneKeys = []flagKey{{"max-unused", "max-unused", flagString, 0}, {"wait", "wait", flagString, 0}}
 	checkKeys = []flagKey{{"read-data-subset", "read-data-subset", flagString, 0}, {"read-data", "read-data", flagTrue, 0}}
 )
@@ -297,7 +290,7 @@ func decodeRetention(t *cfgTable, zone *time.Location) []string {
 	for _, tag := range p.Tags {
 		args = append(args, "--keep-tag="+tag)
 	}
-	t.unused(knownKeys(retentionKeys)...)
+	t.unused(retentionKeys...)
 	if len(*t.errs) > errs {
 		return args
 	}

@@ -636,7 +636,7 @@ func TestEditDistanceNearest(t *testing.T) {
 		{name: "one edit", key: "shedule", known: []string{"name", "schedule", "sources"}, want: "schedule"},
 		{name: "two edits", key: "sorcs", known: []string{"name", "schedule", "sources"}, want: "sources"},
 		{name: "closest wins", key: "keep-weakly", known: []string{"keep-yearly", "keep-weekly"}, want: "keep-weekly"},
-		{name: "retention keys", key: "keep-dayly", known: knownKeys(retentionKeys), want: "keep-daily"},
+		{name: "retention keys", key: "keep-dayly", known: retentionKeys, want: "keep-daily"},
 		{name: "three edits is too far", key: "naxyz", known: []string{"name"}, want: ""},
 		{name: "nothing near", key: "colour", known: []string{"name", "schedule"}, want: ""},
 		{name: "nothing known", key: "name", want: ""},

@@ -183,7 +183,7 @@ func (ag *agent) show(t *task) {
 	st := *ag.taskState(t.cfg.name)
 	ag.board.update(t.cfg.name, func(ts *taskStatus) {
 		ts.Kind, ts.Schedule = t.cfg.kind, t.cfg.sched.String()
-		ts.Running, ts.taskState, ts.Stats = t.job.Running(), st, addStats(t.base, t.job.Stats())
+		ts.Running, ts.taskState, ts.Stats = t.job.Running(), st, t.base.Add(t.job.Stats())
 		ts.NextRun = time.Time{}
 		if !ts.Running {
 			ts.NextRun = t.job.Wake()

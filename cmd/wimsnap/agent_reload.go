@@ -58,18 +58,13 @@ func (ag *agent) renewJob(t *task, tc *taskConfig, now time.Time) *scheduler.Job
 	if sameSchedule(t.cfg, tc) {
 		return t.job
 	}
-	t.base = addStats(t.base, t.job.Stats())
+	t.base = t.base.Add(t.job.Stats())
 	return ag.newJob(tc, now)
 }
 
 func sameSchedule(a, b *taskConfig) bool {
 	return a.sched.String() == b.sched.String() && a.sched.Jitter() == b.sched.Jitter() &&
 		a.sched.Location().String() == b.sched.Location().String() && a.backoff == b.backoff
-}
-
-func addStats(a, b scheduler.Stats) scheduler.Stats {
-	return scheduler.Stats{Runs: a.Runs + b.Runs, CatchUps: a.CatchUps + b.CatchUps, Retries: a.Retries + b.Retries,
-		Skips: a.Skips + b.Skips, Failures: a.Failures + b.Failures}
 }
 
 // applyPending applies a reload that came during t's run.

@@ -76,22 +76,19 @@ func (st *agentState) write(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("agent state: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".agent-*.tmp")
+	tmp, err := createTemp(path)
 	if err != nil {
 		return fmt.Errorf("agent state: %w", err)
 	}
-	_, err = tmp.Write(append(b, '\n'))
+	err = tmp.Chmod(0o600)
 	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+		_, err = tmp.Write(append(b, '\n'))
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = commitTemp(tmp, path)
 	}
 	if err != nil {
-		_ = os.Remove(tmp.Name()) // best effort: the write already failed
+		discardTemp(tmp)
 		return fmt.Errorf("agent state: %w", err)
 	}
 	return nil
