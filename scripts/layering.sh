@@ -3,7 +3,8 @@
 #
 #   wim/**                      standard library and wim/** only (no third-party modules
 #                               outside tests); the codecs wim/xpress, wim/lzx, wim/lzms
-#                               import nothing of the project outside their own subtree
+#                               and the registry hive reader wim/regf import nothing of
+#                               the project outside their own subtree
 #   index/**, remote/**,        nothing of the project outside their own subtree
 #   scheduler/**                (remote/remotetest may import remote, and so on)
 #   snapshot/**                 wim/**, index/**, remote/** and snapshot/** only
@@ -32,7 +33,7 @@ list | sort -u | awk -v mod="$mod" '
 	function under(p, dir) { return p == dir || index(p, dir "/") == 1 }
 	function top(p, a) { split(p, a, "/"); return a[1] }
 	function std(p, a) { split(p, a, "/"); return a[1] !~ /\./ }
-	function codec(p) { return under(p, "wim/xpress") || under(p, "wim/lzx") || under(p, "wim/lzms") }
+	function codec(p) { return under(p, "wim/xpress") || under(p, "wim/lzx") || under(p, "wim/lzms") || under(p, "wim/regf") }
 	function codecroot(p, a) { split(p, a, "/"); return a[1] "/" a[2] }
 	function helper(p, n, a) { n = split(p, a, "/"); return a[n] ~ /.test$/ }
 	function bad(pkg, imp, why) {
@@ -56,7 +57,7 @@ list | sort -u | awk -v mod="$mod" '
 		if (t == "wim") {
 			if (top(dep) != "wim") return "wim/** imports only wim/**"
 			if (codec(pkg) && !test && !under(dep, codecroot(pkg)))
-				return "a codec imports nothing of the project"
+				return "a codec (or wim/regf) imports nothing of the project"
 			return ""
 		}
 		if (t == "index" || t == "remote" || t == "scheduler") {

@@ -80,7 +80,7 @@ func (a *applier) writeDeferred() {
 			a.deferredLink(d)
 			continue
 		}
-		fd, err := openBeneath(a.rootFD, d.path)
+		fd, err := openBeneath(a.rootFD, d.path, unix.O_WRONLY)
 		if err != nil {
 			a.warnPath(d.path, true, fmt.Errorf("reopen to write: %w", err))
 			continue
@@ -109,24 +109,24 @@ func (a *applier) deferredLink(d deferredFile) {
 	}
 }
 
-// openBeneath opens the regular file at the path comps below the directory
-// rootFD for writing, following no symlink on the way: with openat2 where
-// the kernel has it (Linux 5.6), else one directory at a time with
-// O_NOFOLLOW.
-func openBeneath(rootFD int, comps []string) (int, error) {
+// openBeneath opens the file at the path comps below the directory rootFD
+// with the open flags mode (O_WRONLY, O_RDONLY...), following no symlink on
+// the way: with openat2 where the kernel has it (Linux 5.6), else one
+// directory at a time with O_NOFOLLOW.
+func openBeneath(rootFD int, comps []string, mode int) (int, error) {
 	how := &unix.OpenHow{
-		Flags:   unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Flags:   uint64(mode | unix.O_NOFOLLOW | unix.O_CLOEXEC),
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	fd, err := unix.Openat2(rootFD, strings.Join(comps, "/"), how)
 	if !errors.Is(err, unix.ENOSYS) {
 		return fd, err
 	}
-	return openBeneathSlow(rootFD, comps)
+	return openBeneathSlow(rootFD, comps, mode)
 }
 
 // openBeneathSlow is openBeneath without openat2.
-func openBeneathSlow(rootFD int, comps []string) (int, error) {
+func openBeneathSlow(rootFD int, comps []string, mode int) (int, error) {
 	dfd := rootFD
 	for _, c := range comps[:len(comps)-1] {
 		next, err := openDir(dfd, c, true)
@@ -138,7 +138,7 @@ func openBeneathSlow(rootFD int, comps []string) (int, error) {
 		}
 		dfd = next
 	}
-	fd, err := unix.Openat(dfd, comps[len(comps)-1], unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(dfd, comps[len(comps)-1], mode|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if dfd != rootFD {
 		closeFD(dfd)
 	}

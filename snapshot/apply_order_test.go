@@ -34,14 +34,14 @@ func TestOpenBeneath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeFD(rootFD)
-	for name, open := range map[string]func(int, []string) (int, error){"openat2": openBeneath, "fallback": openBeneathSlow} {
-		fd, err := open(rootFD, []string{"a", "b", "f"})
+	for name, open := range map[string]func(int, []string, int) (int, error){"openat2": openBeneath, "fallback": openBeneathSlow} {
+		fd, err := open(rootFD, []string{"a", "b", "f"}, unix.O_WRONLY)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		closeFD(fd)
 		for _, bad := range [][]string{{"link", "f"}, {"a", "flink"}} {
-			if fd, err := open(rootFD, bad); err == nil {
+			if fd, err := open(rootFD, bad, unix.O_RDONLY); err == nil {
 				closeFD(fd)
 				t.Errorf("%s: opened %v through a symlink", name, bad)
 			}

@@ -49,6 +49,14 @@ type ImageFields struct {
 	Extra []wim.XMLNode `json:"extra,omitempty"`
 }
 
+// setWindows records the WINDOWS element in Extra and fills the display
+// name and flags from it where they are empty, as a plain capture does.
+func (f *ImageFields) setWindows(w *wim.WindowsInfo) {
+	info := wim.ImageInfo{DisplayName: f.DisplayName, Flags: f.Flags, Extra: f.Extra}
+	info.SetWindows(w)
+	f.DisplayName, f.Flags, f.Extra = info.DisplayName, info.Flags, info.Extra
+}
+
 // StreamRef names a stream by SHA-1 (hex) and size.
 type StreamRef struct {
 	SHA1 string `json:"sha1"`

@@ -38,6 +38,9 @@ type TakeOptions struct {
 	// Threads is the number of hashing and compression goroutines; 0
 	// means GOMAXPROCS.
 	Threads int
+	// SystemRoot names the Windows directory whose registry fills the
+	// image's WINDOWS element when several exist (see WindowsInfo).
+	SystemRoot string
 	// Warn receives problems that do not stop the snapshot besides the
 	// capture's own (a local index that had to be rebuilt, for one).
 	Warn func(error)
@@ -143,6 +146,13 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	}
 	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: abs, Tags: opts.Tags, Image: opts.Image,
 		Metadata: StreamRef{SHA1: fmt.Sprintf("%x", wimHash(meta)), Size: int64(len(meta))}}
+	warn := copts.Warn
+	if warn == nil {
+		warn = func(string, error) {}
+	}
+	if win := WindowsInfo(source, m, opts.SystemRoot, warn); win != nil {
+		man.Image.setWindows(win)
+	}
 	if man.Image.Name == "" {
 		man.Image.Name = filepath.Base(abs)
 	}

@@ -32,6 +32,7 @@ type imageFlags struct {
 	check       bool
 	noUnixData  bool
 	crossMounts bool
+	systemRoot  string
 	updateOf    string // append only
 }
 
@@ -56,6 +57,19 @@ func addImageInfoFlags(cmd *cobra.Command, f *imageFlags) {
 	fl.StringVar(&f.config, "config", "", "exclusions in WimScript.ini format (default: DISM's default exclusions)")
 	fl.BoolVar(&f.noUnixData, "no-unix-data", false, "leave out UNIX owners, modes, device numbers and xattrs")
 	fl.BoolVar(&f.crossMounts, "cross-mounts", false, "descend into other file systems mounted under SOURCE")
+	fl.StringVar(&f.systemRoot, "system-root", "", "the top directory whose registry and kernel32.dll fill the image's WINDOWS\n"+
+		"information when several hold a Windows system (default: the last component of\n"+
+		"$"+envTargetSystemRoot+", else the one with most of them, \"Windows\" on a tie)")
+}
+
+// systemRootName is the Windows directory to prefer: --system-root, else
+// the last component of OSDTargetSystemRoot (such as C:\Windows).
+func systemRootName(f *imageFlags, env osdVars) string {
+	if f.systemRoot != "" {
+		return f.systemRoot
+	}
+	p := strings.TrimRight(env.SystemRoot, `/\`)
+	return p[strings.LastIndexAny(p, `/\`)+1:]
 }
 
 const captureHelp = `
@@ -115,6 +129,7 @@ type captureSpec struct {
 	noUnixData      bool
 	crossMounts     bool
 	updateOf        string
+	systemRoot      string      // the Windows directory to prefer
 	nameSet         bool        // --name was given: a taken name is an error
 	account         credentials // for remote destinations; unused for now
 }
@@ -143,7 +158,7 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 		compress: c, compressSet: changed("compress"),
 		threads: f.threads, check: f.check, config: f.config,
 		noUnixData: f.noUnixData, crossMounts: f.crossMounts,
-		updateOf: f.updateOf, nameSet: changed("name"), account: env.Account,
+		updateOf: f.updateOf, systemRoot: systemRootName(f, env), nameSet: changed("name"), account: env.Account,
 	}, nil
 }
 
@@ -317,6 +332,12 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 		Warn:        warn.warn,
 		Skip:        []string{out},
 	})
+	info := spec.info
+	if err == nil {
+		if win := snapshot.WindowsInfo(spec.source, m, spec.systemRoot, warn.warn); win != nil {
+			info.SetWindows(win)
+		}
+	}
 	status.finish()
 	res.stats = stats
 	res.warnings, res.warningsTotal = warn.summary()
@@ -326,7 +347,7 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	if err := w.AddImage(m, spec.info); err != nil {
+	if err := w.AddImage(m, info); err != nil {
 		return res, err
 	}
 	return res, w.Close()

@@ -129,6 +129,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 		Capture: snapshot.CaptureOptions{Config: cfg, CrossMounts: f.crossMounts, NoUnixData: f.noUnixData,
 			Progress: tr.update, Warn: warn.warn, Skip: r.CachePaths()},
 		Host: f.host, Tags: f.tags, Parent: f.parent, NoParent: f.noParent, Threads: f.threads,
+		SystemRoot: systemRootName(&f.imageFlags, env),
 		Image: snapshot.ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
 			Flags: info.Flags, Creator: info.Creator, Version: info.Version},
 		Warn: a.syncWarn(warn),
