@@ -64,6 +64,11 @@ type CaptureOptions struct {
 	// a problem. path is the file's path under the root as given.
 	Warn func(path string, err error)
 
+	// NTFS says whether Windows metadata is read through ntfs-3g's
+	// extended attributes (security descriptors, attributes, times, short
+	// names, named streams, reparse points) instead of UNIX data.
+	NTFS NTFSMode
+
 	// Skip lists files to leave out wherever they appear in the tree,
 	// matched by device and inode, such as the WIM being written into the
 	// source directory. Paths that do not exist are ignored.
@@ -139,9 +144,12 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 	}
 	c.rootDev = st.Dev
 	c.skip = skipSet(opts.Skip)
+	if err := c.probeNTFS(fd); err != nil {
+		return nil, c.stats, err
+	}
 	rootEntry := &wim.Entry{SecurityID: -1}
 	c.fill(rootEntry, &st, fd, false)
-	rootEntry.Attributes = wim.AttrDirectory
+	c.setAttributes(rootEntry, wim.AttrDirectory)
 	c.stats.Dirs++
 	var old *wim.Entry
 	if opts.Update != nil && opts.Update.Root != nil && opts.Update.Root.IsDir() {
@@ -151,7 +159,11 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 		return nil, c.stats, err
 	}
 	c.progress(true)
-	return &wim.Metadata{Root: rootEntry}, c.stats, nil
+	m := &wim.Metadata{Root: rootEntry}
+	if c.ntfs != nil {
+		m.Security = c.ntfs.security
+	}
+	return m, c.stats, nil
 }
 
 type devIno struct{ dev, ino uint64 }
@@ -201,6 +213,7 @@ type capturer struct {
 	ticker    progressTicker
 	noAtime   bool // O_NOATIME was refused once
 	noXattrAt bool // read xattrs by path: listxattrat is missing (ENOSYS)
+	ntfs      *ntfsState // an ntfs-3g mount: Windows metadata, no UNIX data
 
 	rel     []byte // path of the current entry relative to root, no leading '/'
 	xpath   []byte // NUL-terminated path for l*xattr calls
@@ -265,6 +278,11 @@ func (c *capturer) readNames(fd int) ([]string, error) {
 func (c *capturer) entry(dfd int, name string, old *wim.Entry) (*wim.Entry, error) {
 	var st unix.Stat_t
 	if err := fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if c.ntfs != nil && errors.Is(err, unix.EIO) && !c.cfg.Excluded(string(c.rel), false) {
+			// ntfs-3g fails stat on reparse points it cannot resolve
+			// (a junction to another volume); their data is still there.
+			return c.ntfsReparse(dfd, newEntry(name), &st)
+		}
 		c.warn(true, fmt.Errorf("stat: %w", err))
 		return nil, nil
 	}
@@ -285,9 +303,12 @@ func (c *capturer) entry(dfd int, name string, old *wim.Entry) (*wim.Entry, erro
 	case unix.S_IFREG:
 		return c.regular(dfd, e, &st, old)
 	case unix.S_IFLNK:
+		if c.ntfs != nil {
+			return c.ntfsReparse(dfd, e, &st)
+		}
 		return c.symlink(dfd, e, &st)
 	default:
-		if c.opts.NoUnixData {
+		if c.opts.NoUnixData || c.ntfs != nil {
 			c.warn(true, errors.New("special file skipped: it needs UNIX data"))
 			return nil, nil
 		}
@@ -313,7 +334,7 @@ func (c *capturer) subdir(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry
 		return nil, nil
 	}
 	c.fill(e, st, fd, false)
-	e.Attributes = wim.AttrDirectory
+	c.setAttributes(e, wim.AttrDirectory)
 	c.stats.Dirs++
 	if st.Dev != c.rootDev && !c.opts.CrossMounts {
 		e.Children = []*wim.Entry{}

@@ -74,9 +74,9 @@ func sigOf(st *unix.Stat_t) index.Sig {
 func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (bool, error) {
 	if c.reusable(st, old) {
 		c.fill(e, st, -1, true)
-		e.Attributes = fileAttributes(st)
+		c.setAttributes(e, fileAttributes(st))
 		e.Data = old.Data
-		if named := old.NamedStreams(); named != nil {
+		if named := old.NamedStreams(); named != nil && c.ntfs == nil {
 			e.Ext = &wim.EntryExt{Named: named}
 		}
 		c.stats.Reused++
@@ -84,7 +84,7 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 	}
 	if st.Size == 0 {
 		c.fill(e, st, -1, true)
-		e.Attributes = fileAttributes(st)
+		c.setAttributes(e, fileAttributes(st))
 		return true, nil
 	}
 	if c.opts.beforeOpen != nil {
@@ -102,7 +102,7 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 		return false, nil
 	}
 	c.fill(e, st, -1, true)
-	e.Attributes = fileAttributes(st)
+	c.setAttributes(e, fileAttributes(st))
 	c.file.reset(c.ctx, fd, st.Size, e.Attributes&wim.AttrSparseFile != 0)
 	if b, ok := c.sink.(baseSetter); ok && old != nil && !old.Data.Hash.IsZero() {
 		b.setBase(old.Data.Hash)

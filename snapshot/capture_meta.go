@@ -14,11 +14,20 @@ import (
 // data and xattrs.
 
 // fill sets times, UNIX data and xattrs of e from st. Xattrs are read from
-// fd when it is not -1, else by path (final component not followed).
+// fd when it is not -1, else by path (final component not followed). On an
+// ntfs-3g mount it sets the Windows metadata instead (see fillNTFS).
 func (c *capturer) fill(e *wim.Entry, st *unix.Stat_t, fd int, byPath bool) {
 	e.CreationTime = wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec)
 	e.LastWriteTime = e.CreationTime
 	e.LastAccessTime = wim.FiletimeFromUnix(st.Atim.Sec, st.Atim.Nsec)
+	if c.ntfs != nil {
+		t := xattrTarget{fd: fd, dfd: -1}
+		if byPath {
+			t = c.xattrTarget()
+		}
+		c.fillNTFS(e, t)
+		return
+	}
 	if c.opts.NoUnixData {
 		e.Unix = nil
 		return

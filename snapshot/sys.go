@@ -150,6 +150,9 @@ func (c *capturer) readXattrs(t xattrTarget) ([]wim.Xattr, error) {
 // getXattr returns the value of the xattr name (not NUL-terminated) of t,
 // valid until the next call.
 func (c *capturer) getXattr(t xattrTarget, name []byte) ([]byte, error) {
+	if c.xval == nil {
+		c.xval = make([]byte, 4096)
+	}
 	cname := append(name[:len(name):len(name)], 0) // copy with terminator
 	for {
 		n, err := t.get(cname, c.xval)

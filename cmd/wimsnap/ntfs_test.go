@@ -1,0 +1,281 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/snapshot"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// requireNTFS skips the test, or fails it when the wimlib oracle is
+// required, unless this machine can make and mount NTFS volumes: mkntfs and
+// ntfs-3g (Debian ntfs-3g), /dev/fuse and root.
+func requireNTFS(t *testing.T) {
+	t.Helper()
+	wimtest.Require(t, "wimlib-imagex")
+	var missing []string
+	for _, tool := range []string{"mkntfs", "ntfs-3g"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool+" (Debian ntfs-3g)")
+		}
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		missing = append(missing, "/dev/fuse")
+	}
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (to mount)")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if strings.Contains(os.Getenv(wimtest.RequireEnv), "wimlib") {
+		t.Fatalf("NTFS tests need %s, which the wimlib oracle set requires", strings.Join(missing, ", "))
+	}
+	t.Skipf("NTFS tests need %s", strings.Join(missing, ", "))
+}
+
+// ntfsVolume makes an empty NTFS volume image of 32 MiB.
+func ntfsVolume(t *testing.T, dir string) string {
+	t.Helper()
+	img := filepath.Join(dir, "vol.img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkntfs", "-F", "-Q", "-q", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkntfs: %v\n%s", err, out)
+	}
+	return img
+}
+
+// mountNTFS mounts img at mnt with ntfs-3g and returns the function that
+// unmounts it (also run at cleanup if not called).
+func mountNTFS(t *testing.T, img, mnt string, opts string) func() {
+	t.Helper()
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ntfs-3g", "-o", opts, img, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("ntfs-3g %s: %v\n%s", opts, err, out)
+	}
+	mounted := true
+	umount := func() {
+		if !mounted {
+			return
+		}
+		mounted = false
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", mnt, err, out)
+		}
+	}
+	t.Cleanup(umount)
+	return umount
+}
+
+// sid returns a SID S-1-auth-subs...
+func sid(auth byte, subs ...uint32) []byte {
+	b := []byte{1, byte(len(subs)), 0, 0, 0, 0, 0, auth}
+	for _, s := range subs {
+		b = binary.LittleEndian.AppendUint32(b, s)
+	}
+	return b
+}
+
+// securityDescriptor returns a self-relative descriptor owned by BUILTIN\
+// Administrators whose DACL allows mask to each of who.
+func securityDescriptor(mask uint32, who ...[]byte) []byte {
+	owner := sid(5, 32, 544)
+	var aces []byte
+	for _, s := range who {
+		ace := []byte{0, 0, 0, 0} // ACCESS_ALLOWED, no flags, size below
+		ace = binary.LittleEndian.AppendUint32(ace, mask)
+		ace = append(ace, s...)
+		binary.LittleEndian.PutUint16(ace[2:], uint16(len(ace)))
+		aces = append(aces, ace...)
+	}
+	acl := []byte{2, 0, 0, 0}
+	binary.LittleEndian.PutUint16(acl[2:], uint16(8+len(aces)))
+	acl = binary.LittleEndian.AppendUint16(acl, uint16(len(who)))
+	acl = append(acl, 0, 0)
+	acl = append(acl, aces...)
+	sd := []byte{1, 0, 0x04, 0x80}                                     // revision 1; DACL present, self-relative
+	sd = binary.LittleEndian.AppendUint32(sd, 20)                      // owner
+	sd = binary.LittleEndian.AppendUint32(sd, uint32(20+len(owner)))   // group
+	sd = binary.LittleEndian.AppendUint32(sd, 0)                       // SACL
+	sd = binary.LittleEndian.AppendUint32(sd, uint32(20+2*len(owner))) // DACL
+	sd = append(sd, owner...)
+	sd = append(sd, owner...)
+	return append(sd, acl...)
+}
+
+// reparseBuffer returns a reparse buffer (header included) for a mount
+// point (tag 0xA0000003) or a symlink (0xA000000C, flags 1: relative).
+func reparseBuffer(tag uint32, target string) []byte {
+	u := utf16.Encode([]rune(target))
+	name := make([]byte, 0, 2*len(u))
+	for _, c := range u {
+		name = binary.LittleEndian.AppendUint16(name, c)
+	}
+	var body []byte
+	if tag == 0xA0000003 {
+		body = binary.LittleEndian.AppendUint16(nil, 0)
+		body = binary.LittleEndian.AppendUint16(body, uint16(len(name)))
+		body = binary.LittleEndian.AppendUint16(body, uint16(len(name)+2))
+		body = binary.LittleEndian.AppendUint16(body, uint16(len(name)))
+		body = append(append(append(body, name...), 0, 0), append(name, 0, 0)...)
+	} else {
+		body = binary.LittleEndian.AppendUint16(nil, 0)
+		body = binary.LittleEndian.AppendUint16(body, uint16(len(name)))
+		body = binary.LittleEndian.AppendUint16(body, uint16(len(name)))
+		body = binary.LittleEndian.AppendUint16(body, uint16(len(name)))
+		body = binary.LittleEndian.AppendUint32(body, 1)
+		body = append(append(body, name...), name...)
+	}
+	buf := binary.LittleEndian.AppendUint32(nil, tag)
+	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(body)))
+	buf = binary.LittleEndian.AppendUint16(buf, 0)
+	return append(buf, body...)
+}
+
+// fillNTFSVolume writes files with distinct Windows metadata through the
+// ntfs-3g mount mnt.
+func fillNTFSVolume(t *testing.T, mnt string) {
+	t.Helper()
+	set := func(path, name string, value []byte) {
+		t.Helper()
+		if err := unix.Lsetxattr(filepath.Join(mnt, path), name, value, 0); err != nil {
+			t.Fatalf("set %s on %s: %v", name, path, err)
+		}
+	}
+	attr := func(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+	everyone, users := sid(1, 0), sid(5, 32, 545)
+	writeFile(t, mnt, "Program Files/App/app.exe", randomBytes(7, 200<<10))
+	writeFile(t, mnt, "Program Files/App/readme.txt", []byte(strings.Repeat("read me ", 500)))
+	writeFile(t, mnt, "Users/Public/LongDocumentName.docx", []byte("document"))
+	writeFile(t, mnt, "Users/Public/empty.txt", nil)
+	writeFile(t, mnt, "Users/Public/streams.txt", []byte("main data"))
+	writeFile(t, mnt, "Windows/System32/drivers/etc/hosts", []byte("127.0.0.1 localhost\r\n"))
+	writeFile(t, mnt, "Ünïcødé 名前/file.txt", []byte("unicode"))
+	if err := os.Link(filepath.Join(mnt, "Program Files/App/app.exe"), filepath.Join(mnt, "Program Files/App/app-link.exe")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("readme.txt", filepath.Join(mnt, "Program Files/App/interix-link")); err != nil {
+		t.Fatal(err)
+	}
+	set("Program Files/App/app.exe", "system.ntfs_acl", securityDescriptor(0x1200A9, everyone))
+	set("Program Files/App/readme.txt", "system.ntfs_acl", securityDescriptor(0x1F01FF, everyone, users))
+	set("Users/Public/streams.txt", "system.ntfs_acl", securityDescriptor(0x1F01FF, everyone, users))
+	set("Users/Public", "system.ntfs_acl", securityDescriptor(0x1301BF, users))
+	set("Users/Public/LongDocumentName.docx", "system.ntfs_dos_name", []byte("LONGDO~1.DOC"))
+	set("Users/Public/streams.txt", "user.Zone.Identifier", []byte("[ZoneTransfer]\r\nZoneId=3\r\n"))
+	set("Users/Public/streams.txt", "user.empty", nil)
+	set("Windows/System32/drivers/etc/hosts", "system.ntfs_attrib", attr(0x1|0x2|0x20))
+	set("Program Files/App/readme.txt", "system.ntfs_attrib", attr(0x4|0x20))
+	for _, d := range []string{"Documents and Settings", "Windows/System32/linked"} {
+		if err := os.Mkdir(filepath.Join(mnt, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, mnt, "Windows/System32/rel-link", nil)
+	// A junction to another volume and a relative symlink: ntfs-3g cannot
+	// show either (stat fails), but their reparse data is readable.
+	set("Documents and Settings", "system.ntfs_reparse_data", reparseBuffer(0xA0000003, `\??\D:\Users`))
+	set("Windows/System32/rel-link", "system.ntfs_reparse_data", reparseBuffer(0xA000000C, `..\nowhere.txt`))
+}
+
+// detailed returns wimlib-imagex's detailed listing of image 1 of path,
+// without the lines that depend on the WIM's layout (offsets, compressed
+// sizes, resource flags, reference counts, link group numbers).
+func detailed(t *testing.T, path string) string {
+	t.Helper()
+	var keep []string
+	for _, line := range strings.Split(wimtest.Wimlib(t, "dir", path, "1", "--detailed"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "Offset in WIM"), strings.HasPrefix(line, "Compressed size"),
+			strings.HasPrefix(line, "Part Number"), strings.HasPrefix(line, "Reference Count"),
+			strings.HasPrefix(line, "Link Group ID"), strings.HasPrefix(line, "Flags  "):
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "\n")
+}
+
+// TestNTFSCapture: an NTFS volume filled through ntfs-3g with distinct
+// security descriptors, named streams, short names, attributes, hard
+// links, an ntfs-3g symlink and reparse points, captured by wimsnap through
+// a read-only ntfs-3g mount, gives the same metadata as wimlib-imagex's
+// capture of the volume image in its NTFS mode: every line of
+// `wimlib-imagex dir --detailed` but WIM layout details is equal.
+func TestNTFSCapture(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	img := ntfsVolume(t, dir)
+	mnt := filepath.Join(dir, "mnt")
+	umount := mountNTFS(t, img, mnt, "rw")
+	fillNTFSVolume(t, mnt)
+	umount()
+
+	theirs := filepath.Join(dir, "wimlib.wim")
+	wimtest.Wimlib(t, "capture", img, theirs)
+	ours := filepath.Join(dir, "ours.wim")
+	umount = mountNTFS(t, img, mnt, "ro,noatime")
+	code, stdout, errb := runApp(t, nil, "capture", mnt, ours, "--json")
+	umount()
+	if code != exitOK {
+		t.Fatalf("capture: exit %d: %s\n%s", code, errb, stdout)
+	}
+	if !strings.Contains(stdout, `"warnings": []`) {
+		t.Errorf("capture warned:\n%s", stdout)
+	}
+	wimtest.Wimlib(t, "verify", ours)
+	want, got := detailed(t, theirs), detailed(t, ours)
+	if got != want {
+		wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+		for i := range max(len(wl), len(gl)) {
+			w, g := "", ""
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if w != g {
+				t.Fatalf("wimlib dir --detailed differs at line %d:\nwimlib: %.300s\nours:   %.300s", i+1, w, g)
+			}
+		}
+	}
+	for _, s := range []string{"Short Name          = \"LONGDO~1.DOC\"", "Named data stream \"Zone.Identifier\"", "Reparse Tag         = 0xa0000003"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("listing lacks %q: the volume was not filled as meant", s)
+		}
+	}
+}
+
+// TestNTFSForcedElsewhere: --ntfs on a tree that is not an ntfs-3g mount
+// is refused with a message saying so, and --no-ntfs is accepted.
+func TestNTFSForcedElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "src/a", []byte("a"))
+	code, _, errb := runApp(t, nil, "capture", filepath.Join(dir, "src"), filepath.Join(dir, "t.wim"), "--ntfs")
+	if code == exitOK || !strings.Contains(errb, snapshot.ErrNotNTFS.Error()) {
+		t.Errorf("--ntfs off NTFS: exit %d, %q", code, errb)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "t.wim")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused capture left a WIM: %v", err)
+	}
+	if code, _, errb := runApp(t, nil, "capture", filepath.Join(dir, "src"), filepath.Join(dir, "t.wim"), "--no-ntfs"); code != exitOK {
+		t.Errorf("--no-ntfs: exit %d: %s", code, errb)
+	}
+}

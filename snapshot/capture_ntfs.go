@@ -1,0 +1,233 @@
+package snapshot
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf16"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// This file holds capture from an NTFS volume mounted with ntfs-3g: the
+// Windows metadata ntfs-3g exposes as extended attributes takes the place
+// of UNIX data.
+//
+//	system.ntfs_attrib        u32 FILE_ATTRIBUTE_* bits
+//	system.ntfs_times         four FILETIMEs: creation, last write, last
+//	                          access, last MFT change
+//	system.ntfs_acl           the self-relative security descriptor
+//	system.ntfs_dos_name      the DOS (8.3) name, if the file has one
+//	system.ntfs_reparse_data  the reparse buffer, header included
+//	user.NAME                 named data stream NAME (streams_interface=xattr,
+//	                          ntfs-3g's default)
+//
+// The system.* names are not listed by listxattr; they are asked for.
+
+// NTFSMode says whether a capture reads Windows metadata through ntfs-3g.
+type NTFSMode int
+
+// The NTFS modes.
+const (
+	NTFSAuto NTFSMode = iota // when the root has system.ntfs_attrib
+	NTFSOn                   // always; a root without it is an error
+	NTFSOff                  // never: UNIX data as on any file system
+)
+
+// Extended attributes of ntfs-3g.
+var (
+	xNTFSAttrib  = []byte("system.ntfs_attrib")
+	xNTFSTimes   = []byte("system.ntfs_times")
+	xNTFSACL     = []byte("system.ntfs_acl")
+	xNTFSDosName = []byte("system.ntfs_dos_name")
+	xNTFSReparse = []byte("system.ntfs_reparse_data")
+)
+
+// ErrNotNTFS means an NTFS capture was asked for on a tree that is not on an
+// ntfs-3g mount.
+var ErrNotNTFS = errors.New("not on an ntfs-3g mount (no system.ntfs_attrib attribute)")
+
+// ntfsState is what an NTFS capture keeps across entries: the security
+// descriptors seen, each stored once.
+type ntfsState struct {
+	sdIndex  map[string]int32
+	security [][]byte
+}
+
+// probeNTFS decides the mode for the root directory fd.
+func (c *capturer) probeNTFS(fd int) error {
+	if c.opts.NTFS == NTFSOff {
+		return nil
+	}
+	_, err := c.getXattr(xattrTarget{fd: fd, dfd: -1}, xNTFSAttrib)
+	if err != nil {
+		if c.opts.NTFS == NTFSOn {
+			return fmt.Errorf("snapshot: %s: %w", c.root, ErrNotNTFS)
+		}
+		return nil
+	}
+	c.ntfs = &ntfsState{sdIndex: map[string]int32{}}
+	// ntfs-3g answers a buffer too small for a descriptor with EIO, not
+	// ERANGE: start with room for the largest one (64 KiB).
+	c.xval = make([]byte, 1<<16)
+	return nil
+}
+
+// fillNTFS sets e's attributes, times, security descriptor, short name and
+// named streams from ntfs-3g's attributes of t. A piece that cannot be read
+// is a warning; the entry keeps what stat gave for it.
+func (c *capturer) fillNTFS(e *wim.Entry, t xattrTarget) {
+	e.Unix, e.Xattrs = nil, nil
+	var errs []error
+	get := func(name []byte) []byte {
+		v, err := c.ntfsXattr(&t, name)
+		// No DOS name is ENODATA, or EPERM for the root directory.
+		absent := errors.Is(err, unix.ENODATA) || errors.Is(err, unix.EPERM) && bytes.Equal(name, xNTFSDosName)
+		if err != nil && !absent {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		return v
+	}
+	if v := get(xNTFSAttrib); len(v) == 4 {
+		e.Attributes = binary.LittleEndian.Uint32(v)
+	}
+	if v := get(xNTFSTimes); len(v) >= 24 {
+		e.CreationTime = wim.Filetime(binary.LittleEndian.Uint64(v))
+		e.LastWriteTime = wim.Filetime(binary.LittleEndian.Uint64(v[8:]))
+		e.LastAccessTime = wim.Filetime(binary.LittleEndian.Uint64(v[16:]))
+	}
+	if v := get(xNTFSACL); len(v) > 0 {
+		e.SecurityID = c.ntfs.securityID(v)
+	}
+	if v := get(xNTFSDosName); len(v) > 0 {
+		e.Ext = &wim.EntryExt{ShortName: string(v)}
+	}
+	if err := c.namedStreams(e, t); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		c.warn(false, errors.Join(errs...))
+	}
+}
+
+// ntfsXattr reads one xattr of t, falling back to a path once the kernel
+// turns out to lack getxattrat; the value is a copy.
+func (c *capturer) ntfsXattr(t *xattrTarget, name []byte) ([]byte, error) {
+	v, err := c.getXattr(*t, name)
+	if t.dfd >= 0 && errors.Is(err, unix.ENOSYS) {
+		c.noXattrAt = true
+		*t = c.xattrTarget()
+		v, err = c.getXattr(*t, name)
+	}
+	return bytes.Clone(v), err
+}
+
+// securityID returns the index of the descriptor sd, adding it when new.
+func (s *ntfsState) securityID(sd []byte) int32 {
+	if id, ok := s.sdIndex[string(sd)]; ok {
+		return id
+	}
+	id := int32(len(s.security))
+	s.sdIndex[string(sd)] = id
+	s.security = append(s.security, sd)
+	return id
+}
+
+// namedStreams stores the user.* xattrs of t, which ntfs-3g maps to named
+// data streams, as e's named streams.
+func (c *capturer) namedStreams(e *wim.Entry, t xattrTarget) error {
+	xs, err := c.readXattrs(t)
+	if err != nil {
+		return err
+	}
+	for _, x := range xs {
+		name, ok := strings.CutPrefix(x.Name, "user.")
+		if !ok || name == "" {
+			continue
+		}
+		c.rdr.Reset(x.Value)
+		h, err := c.sink.AddStream(&c.rdr, int64(len(x.Value)))
+		if err != nil {
+			return fmt.Errorf("storing stream %q: %w", name, err)
+		}
+		if e.Ext == nil {
+			e.Ext = new(wim.EntryExt)
+		}
+		e.Ext.Named = append(e.Ext.Named, wim.Stream{Name: name, Hash: h, Size: int64(len(x.Value))})
+	}
+	return nil
+}
+
+// ntfsReparse captures a reparse point, which ntfs-3g shows as a symlink,
+// from its raw reparse buffer: tag, reserved field and data as NTFS holds
+// them, without rewriting the target.
+func (c *capturer) ntfsReparse(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Entry, error) {
+	t := c.xattrTarget()
+	buf, err := c.ntfsXattr(&t, xNTFSReparse)
+	if errors.Is(err, unix.ENODATA) {
+		return c.interixLink(dfd, e, st)
+	}
+	if err != nil {
+		c.warn(true, fmt.Errorf("%s: %w", xNTFSReparse, err))
+		return nil, nil
+	}
+	if len(buf) < 8 || int(binary.LittleEndian.Uint16(buf[4:]))+8 > len(buf) {
+		c.warn(true, fmt.Errorf("%s: malformed reparse buffer of %d bytes", xNTFSReparse, len(buf)))
+		return nil, nil
+	}
+	data := buf[8 : 8+int(binary.LittleEndian.Uint16(buf[4:]))]
+	c.rdr.Reset(data)
+	h, err := c.sink.AddStream(&c.rdr, int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+	}
+	c.fill(e, st, -1, true)
+	e.Attributes |= wim.AttrReparsePoint
+	if e.Ext == nil {
+		e.Ext = new(wim.EntryExt)
+	}
+	x := e.Ext
+	x.ReparseTag = binary.LittleEndian.Uint32(buf)
+	x.ReparseReserved = binary.LittleEndian.Uint16(buf[6:])
+	x.Reparse = wim.Stream{Hash: h, Size: int64(len(data))}
+	c.stats.Symlinks++
+	return e, nil
+}
+
+// interixLink captures a symlink that ntfs-3g made itself (ln -s on the
+// mount): on the volume it is a system file holding "IntxLNK\x01" and the
+// target in UTF-16LE, not a reparse point, and that file is what an image
+// of the volume holds.
+func (c *capturer) interixLink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Entry, error) {
+	target, err := c.readlink(dfd, e.Name)
+	if err != nil {
+		c.warn(true, fmt.Errorf("readlink: %w", err))
+		return nil, nil
+	}
+	data := []byte("IntxLNK\x01")
+	for _, u := range utf16.Encode([]rune(target)) {
+		data = binary.LittleEndian.AppendUint16(data, u)
+	}
+	c.rdr.Reset(data)
+	h, err := c.sink.AddStream(&c.rdr, int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+	}
+	c.fill(e, st, -1, true)
+	c.setAttributes(e, wim.AttrSystem)
+	e.Data = wim.Stream{Hash: h, Size: int64(len(data))}
+	c.stats.Files++
+	return e, nil
+}
+
+// setAttributes gives e the attributes a derived from stat, unless the
+// file system supplied Windows attributes already.
+func (c *capturer) setAttributes(e *wim.Entry, a uint32) {
+	if c.ntfs == nil || e.Attributes == 0 {
+		e.Attributes = a
+	}
+}
