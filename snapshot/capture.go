@@ -211,8 +211,8 @@ type capturer struct {
 	links     map[devIno]*wim.Entry
 	nextLink  uint64
 	ticker    progressTicker
-	noAtime   bool // O_NOATIME was refused once
-	noXattrAt bool // read xattrs by path: listxattrat is missing (ENOSYS)
+	noAtime   bool       // O_NOATIME was refused once
+	noXattrAt bool       // read xattrs by path: listxattrat is missing (ENOSYS)
 	ntfs      *ntfsState // an ntfs-3g mount: Windows metadata, no UNIX data
 
 	rel     []byte // path of the current entry relative to root, no leading '/'

@@ -146,7 +146,7 @@ type captureSpec struct {
 	noUnixData      bool
 	crossMounts     bool
 	updateOf        string
-	systemRoot      string      // the Windows directory to prefer
+	systemRoot      string // the Windows directory to prefer
 	ntfs            snapshot.NTFSMode
 	nameSet         bool        // --name was given: a taken name is an error
 	account         credentials // for remote destinations; unused for now
