@@ -60,6 +60,12 @@ type ApplyOptions struct {
 	// first with the entry's path from the image root ("/a/b").
 	Delete    bool
 	Deletable func(path string) bool
+	// NTFS says whether Windows metadata (security descriptors,
+	// attributes, times, short names, named streams, reparse points) is
+	// written through ntfs-3g's extended attributes instead of UNIX data;
+	// NTFSAuto does so when the target is an ntfs-3g mount and the apply
+	// is not in place (not supported there yet).
+	NTFS NTFSMode
 	// DryRun (with InPlace) writes nothing and counts what would be done:
 	// Files, Symlinks and Special count what would be written or kept,
 	// Unchanged what would be kept, Bytes what would be written, Deleted
@@ -120,6 +126,9 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	}
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		a.procFD = true
+	}
+	if err := a.probeNTFS(m.Security); err != nil {
+		return ApplyStats{}, err
 	}
 	workers := opts.Workers
 	if workers <= 0 {
@@ -218,6 +227,7 @@ type applier struct {
 
 	dirs, files, symlinks, special, bytes, skipped, unchanged, deleted atomic.Int64
 
+	ntfs    *ntfsTarget  // an ntfs-3g target: Windows metadata, no UNIX data
 	token   string       // names this run's temporary files (in place)
 	tempSeq int          // numbers them
 	walkBuf []byte       // for files written on the walking goroutine
@@ -381,7 +391,7 @@ func (a *applier) regular(dfd int, e *wim.Entry) {
 		}
 		a.links[e.LinkID] = &linkGroup{path: slices.Clone(a.path), hash: e.Data.Hash}
 	}
-	if n := len(e.NamedStreams()); n > 0 {
+	if n := len(e.NamedStreams()); n > 0 && a.ntfs == nil {
 		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", n))
 	}
 	a.files.Add(1)

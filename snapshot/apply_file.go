@@ -113,6 +113,9 @@ func (a *applier) fillFile(j fileJob, buf []byte) error {
 // directory fd, in an order that keeps setuid bits and capabilities
 // (chown clears them; chmod comes after), and returns the problems.
 func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
+	if a.ntfs != nil {
+		return a.ntfsMetaErrors(fd, e)
+	}
 	var errs []error
 	if a.unixData && e.Unix != nil && a.isRoot {
 		if err := unix.Fchown(fd, int(e.Unix.UID), int(e.Unix.GID)); err != nil {

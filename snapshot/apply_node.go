@@ -55,6 +55,10 @@ func (a *applier) symlink(dfd int, e *wim.Entry) {
 }
 
 func (a *applier) makeSymlink(dfd int, e *wim.Entry) {
+	if a.ntfs != nil {
+		a.ntfsReparse(dfd, e)
+		return
+	}
 	target, err := a.linkTarget(e)
 	if err != nil {
 		a.warn(true, err)

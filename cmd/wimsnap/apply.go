@@ -94,6 +94,10 @@ UNIX data (owners, modes, device numbers, xattrs) is applied when the image
 carries it and the process may set it; --no-unix-data skips it. Nothing is
 written outside TARGET, and symlinks inside it are not followed.
 
+When TARGET is on an NTFS volume mounted with ntfs-3g (or with --ntfs), the
+Windows metadata is written instead: security descriptors, attributes,
+times, DOS names, named streams (up to 64 KiB each) and reparse points.
+
 Files that cannot be written are reported as warnings and skipped; the run
 then exits with code 3.
 
@@ -102,8 +106,28 @@ With --json, stdout receives one document:
    "special", "bytes", "skipped", "warnings": [{"path", "error"}],
    "warnings_total", "duration_seconds"}`
 
+// ntfsFlags are --ntfs and --no-ntfs of apply and extract.
+type ntfsFlags struct{ on, off bool }
+
+func addNTFSFlags(cmd *cobra.Command, f *ntfsFlags) {
+	cmd.Flags().BoolVar(&f.on, "ntfs", false, "write Windows metadata through ntfs-3g (default: when TARGET is on an ntfs-3g mount)")
+	cmd.Flags().BoolVar(&f.off, "no-ntfs", false, "apply to an ntfs-3g mount like to any file system")
+	cmd.MarkFlagsMutuallyExclusive("ntfs", "no-ntfs")
+}
+
+func (f ntfsFlags) mode() snapshot.NTFSMode {
+	switch {
+	case f.on:
+		return snapshot.NTFSOn
+	case f.off:
+		return snapshot.NTFSOff
+	}
+	return snapshot.NTFSAuto
+}
+
 func (a *app) newApplyCommand() *cobra.Command {
 	var noUnix bool
+	var nf ntfsFlags
 	cmd := &cobra.Command{
 		Use:   "apply WIMFILE [IMAGE] TARGET",
 		Short: "Apply an image to a directory",
@@ -111,10 +135,11 @@ func (a *app) newApplyCommand() *cobra.Command {
 		Args:  argsBetween(2, 3),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			wimfile, image, target := splitApplyArgs(args)
-			return a.runApply(ctx, applySpec{wimfile: wimfile, image: image, target: target, noUnixData: noUnix})
+			return a.runApply(ctx, applySpec{wimfile: wimfile, image: image, target: target, noUnixData: noUnix, ntfs: nf.mode()})
 		}),
 	}
 	cmd.Flags().BoolVar(&noUnix, "no-unix-data", false, "do not apply UNIX owners, modes, device numbers and xattrs")
+	addNTFSFlags(cmd, &nf)
 	return cmd
 }
 
@@ -130,6 +155,7 @@ Flags, warnings and the --json document are those of apply.`
 func (a *app) newExtractCommand() *cobra.Command {
 	var noUnix bool
 	var dest string
+	var nf ntfsFlags
 	cmd := &cobra.Command{
 		Use:   "extract WIMFILE IMAGE PATH... [--dest-dir=DIR]",
 		Short: "Extract files from an image",
@@ -138,12 +164,13 @@ func (a *app) newExtractCommand() *cobra.Command {
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			return a.runApply(ctx, applySpec{
 				wimfile: args[0], image: args[1], target: dest,
-				paths: imagePaths(args[2:]), noUnixData: noUnix,
+				paths: imagePaths(args[2:]), noUnixData: noUnix, ntfs: nf.mode(),
 			})
 		}),
 	}
 	cmd.Flags().BoolVar(&noUnix, "no-unix-data", false, "do not apply UNIX owners, modes, device numbers and xattrs")
 	cmd.Flags().StringVar(&dest, "dest-dir", ".", "directory to extract into (created if missing)")
+	addNTFSFlags(cmd, &nf)
 	return cmd
 }
 
@@ -161,6 +188,7 @@ type applySpec struct {
 	wimfile, image, target string
 	paths                  []string // nil: the whole image
 	noUnixData             bool
+	ntfs                   snapshot.NTFSMode
 }
 
 // applySummary is the --json document of apply and extract.
@@ -220,6 +248,7 @@ func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spe
 	status.start(tr.render)
 	stats, err := snapshot.Apply(ctx, m, r, spec.target, snapshot.ApplyOptions{
 		NoUnixData: spec.noUnixData,
+		NTFS:       spec.ntfs,
 		Paths:      spec.paths,
 		Progress:   tr.update,
 		Warn:       warn.warn,

@@ -47,6 +47,9 @@ func requireNTFS(t *testing.T) {
 func ntfsVolume(t *testing.T, dir string) string {
 	t.Helper()
 	img := filepath.Join(dir, "vol.img")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -241,25 +244,71 @@ func TestNTFSCapture(t *testing.T) {
 	}
 	wimtest.Wimlib(t, "verify", ours)
 	want, got := detailed(t, theirs), detailed(t, ours)
-	if got != want {
-		wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-		for i := range max(len(wl), len(gl)) {
-			w, g := "", ""
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if w != g {
-				t.Fatalf("wimlib dir --detailed differs at line %d:\nwimlib: %.300s\nours:   %.300s", i+1, w, g)
-			}
-		}
-	}
+	sameListing(t, "capture", want, got)
 	for _, s := range []string{"Short Name          = \"LONGDO~1.DOC\"", "Named data stream \"Zone.Identifier\"", "Reparse Tag         = 0xa0000003"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("listing lacks %q: the volume was not filled as meant", s)
 		}
+	}
+}
+
+// sameListing fails the test at the first line where two detailed
+// listings differ.
+func sameListing(t *testing.T, what, want, got string) {
+	t.Helper()
+	if got == want {
+		return
+	}
+	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := range max(len(wl), len(gl)) {
+		w, g := "", ""
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w != g {
+			t.Fatalf("%s: wimlib dir --detailed differs at line %d:\nwimlib: %.300s\nours:   %.300s", what, i+1, w, g)
+		}
+	}
+}
+
+// TestNTFSApply: the image TestNTFSCapture's volume gives, applied by
+// wimlib-imagex to a fresh NTFS volume image in its NTFS mode and by
+// wimsnap through ntfs-3g to another, reads back the same: wimlib's NTFS
+// captures of the two volumes list identically.
+func TestNTFSApply(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	src := ntfsVolume(t, dir)
+	mnt := filepath.Join(dir, "mnt")
+	umount := mountNTFS(t, src, mnt, "rw")
+	fillNTFSVolume(t, mnt)
+	umount()
+	image := filepath.Join(dir, "image.wim")
+	wimtest.Wimlib(t, "capture", src, image, "--compress=xpress")
+
+	byWimlib, byUs := ntfsVolume(t, filepath.Join(dir, "a")), ntfsVolume(t, filepath.Join(dir, "b"))
+	wimtest.Wimlib(t, "apply", image, "1", byWimlib)
+	umount = mountNTFS(t, byUs, mnt, "rw")
+	code, stdout, errb := runApp(t, nil, "apply", image, "1", mnt, "--json")
+	umount()
+	if code != exitOK {
+		t.Fatalf("apply: exit %d: %s\n%s", code, errb, stdout)
+	}
+	if !strings.Contains(stdout, `"warnings": []`) {
+		t.Errorf("apply warned:\n%s", stdout)
+	}
+	listings := map[string]string{}
+	for name, vol := range map[string]string{"wimlib": byWimlib, "wimsnap": byUs} {
+		w := filepath.Join(dir, name+"-readback.wim")
+		wimtest.Wimlib(t, "capture", vol, w)
+		listings[name] = detailed(t, w)
+	}
+	sameListing(t, "apply", listings["wimlib"], listings["wimsnap"])
+	if !strings.Contains(listings["wimsnap"], "LONGDO~1.DOC") {
+		t.Error("the applied volume lacks the short name: the listing compares too little")
 	}
 }
 
@@ -277,5 +326,9 @@ func TestNTFSForcedElsewhere(t *testing.T) {
 	}
 	if code, _, errb := runApp(t, nil, "capture", filepath.Join(dir, "src"), filepath.Join(dir, "t.wim"), "--no-ntfs"); code != exitOK {
 		t.Errorf("--no-ntfs: exit %d: %s", code, errb)
+	}
+	code, _, errb = runApp(t, nil, "apply", filepath.Join(dir, "t.wim"), filepath.Join(dir, "out"), "--ntfs")
+	if code == exitOK || !strings.Contains(errb, snapshot.ErrNotNTFS.Error()) {
+		t.Errorf("apply --ntfs off NTFS: exit %d, %q", code, errb)
 	}
 }
