@@ -46,11 +46,14 @@ type pattern struct {
 }
 
 // DefaultConfig returns DISM's default exclusions, relative to the capture
-// root, used when no configuration is given.
+// root, used when no configuration is given, and the working files a
+// ConfigMgr task sequence keeps on the volume it captures (its
+// _SMSTaskSequence folder and _SMSTSVolumeID marker files).
 func DefaultConfig() *Config {
 	c := &Config{}
 	for _, p := range []string{`\$ntfs.log`, `\hiberfil.sys`, `\pagefile.sys`, `\swapfile.sys`,
-		`\System Volume Information`, `\RECYCLER`, `\$Recycle.Bin`, `\Windows\CSC`} {
+		`\System Volume Information`, `\RECYCLER`, `\$Recycle.Bin`, `\Windows\CSC`,
+		`\_SMSTaskSequence`, `\_SMSTSVolumeID.*`} {
 		c.exclude = append(c.exclude, parsePattern(p))
 	}
 	return c

@@ -28,6 +28,10 @@ func TestDefaultConfig(t *testing.T) {
 		{"Windows", true, false},
 		{"Windows/CSCX", true, false},
 		{"sub/pagefile.sys", false, false},
+		{"_SMSTaskSequence", true, true},
+		{"_SMSTaskSequence/Packages/x", false, true},
+		{"_SMSTSVolumeID.8a4a0f8e-9a5b-4c1e-a2d7-1c2b3d4e5f60", false, true},
+		{"Users/_SMSTaskSequence", true, false},
 		{"", true, false},
 		{"etc/passwd", false, false},
 	}

@@ -80,7 +80,7 @@ func (a *app) appendTo(ctx context.Context, f *os.File, spec *captureSpec, cfg *
 		return wim.Header{}, captureResult{}, err
 	}
 	hdr := r.Header()
-	w, err := wim.NewAppendWriter(f, r, spec.writerOptions(a.now, true, hdr.HasIntegrity)...)
+	w, err := wim.NewAppendWriter(f, r, spec.writerOptions(a.now, true, hdr.HasIntegrity, r.ImageCount()+1)...)
 	if err != nil {
 		return hdr, captureResult{}, fmt.Errorf("%s: %w", spec.wimfile, err)
 	}

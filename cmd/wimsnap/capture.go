@@ -21,6 +21,7 @@ import (
 // imageFlags are the flags of capture and append.
 type imageFlags struct {
 	compress    string
+	boot        bool
 	name        string
 	description string
 	displayName string
@@ -42,6 +43,7 @@ func addImageFlags(cmd *cobra.Command, f *imageFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.compress, "compress", "xpress", "codec: none, xpress (or fast), lzx (or maximum), lzms (or recovery)")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
+	fl.BoolVar(&f.boot, "boot", false, "mark the new image as the WIM's boot image (the header's boot index)")
 	addImageInfoFlags(cmd, f)
 }
 
@@ -142,6 +144,7 @@ type captureSpec struct {
 	compressSet     bool // --compress was given
 	threads         int
 	check           bool
+	boot            bool
 	config          string
 	noUnixData      bool
 	crossMounts     bool
@@ -174,7 +177,7 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 		source: source, wimfile: wimfile,
 		info:     imageInfo(f, changed, env, source),
 		compress: c, compressSet: changed("compress"),
-		threads: f.threads, check: f.check, config: f.config,
+		threads: f.threads, check: f.check, boot: f.boot, config: f.config,
 		noUnixData: f.noUnixData, crossMounts: f.crossMounts,
 		updateOf: f.updateOf, systemRoot: systemRootName(f, env), ntfs: f.ntfsMode(),
 		nameSet: changed("name"), account: env.Account,
@@ -217,10 +220,14 @@ func defaultImageName(source string) string {
 	return name
 }
 
-// writerOptions turns the spec into wim.Writer options. For an append the
-// codec is passed only when given, and an existing integrity table is kept.
-func (s *captureSpec) writerOptions(now func() time.Time, appending, hadIntegrity bool) []wim.WriterOption {
+// writerOptions turns the spec into wim.Writer options for writing image
+// index. For an append the codec is passed only when given, and an
+// existing integrity table is kept.
+func (s *captureSpec) writerOptions(now func() time.Time, appending, hadIntegrity bool, index int) []wim.WriterOption {
 	opts := []wim.WriterOption{wim.WithNow(now)}
+	if s.boot {
+		opts = append(opts, wim.WithBootIndex(index))
+	}
 	if !appending || s.compressSet {
 		opts = append(opts, wim.WithCompression(s.compress))
 	}
@@ -269,7 +276,7 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	w, err := wim.NewWriter(tmp, spec.writerOptions(a.now, false, false)...)
+	w, err := wim.NewWriter(tmp, spec.writerOptions(a.now, false, false, 1)...)
 	if err != nil {
 		return err
 	}

@@ -179,6 +179,37 @@ func TestWindowsInfo(t *testing.T) {
 	}
 }
 
+// TestBootIndex: --boot marks the captured or appended image as the boot
+// image, as wimlib-imagex reads the header.
+func TestBootIndex(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "a.txt", []byte("a"))
+	w := filepath.Join(dir, "t.wim")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"capture", src, w, "--boot"}, "1"},
+		{[]string{"append", src, w, "--name=two"}, "1"},
+		{[]string{"append", src, w, "--name=three", "--boot"}, "3"},
+	} {
+		if code, _, errb := runApp(t, nil, c.args...); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", c.args, code, errb)
+		}
+		got := ""
+		for _, line := range strings.Split(wimtest.Wimlib(t, "info", w, "--header"), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == "Boot Index" {
+				got = strings.TrimSpace(v)
+			}
+		}
+		if got != c.want {
+			t.Errorf("after %v: wimlib-imagex shows boot index %q, want %s", c.args[:1], got, c.want)
+		}
+	}
+}
+
 // TestWindowsInfoDamaged: a malformed hive and a kernel32.dll that is not
 // a PE file leave their elements out with a warning naming the file; the
 // capture still succeeds with what the other files give.
