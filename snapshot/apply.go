@@ -1,10 +1,11 @@
+//go:build unix
+
 package snapshot
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,78 +18,6 @@ import (
 
 	"github.com/wimsnap/wimsnap/wim"
 )
-
-// StreamSource gives the contents of an image's streams. A *wim.Reader
-// satisfies it. OpenStream is called from several goroutines at once.
-type StreamSource interface {
-	OpenStream(h wim.Hash) (io.ReadCloser, error)
-}
-
-// ApplyOptions configures Apply. The zero value applies the whole image with
-// its UNIX data, using GOMAXPROCS workers.
-type ApplyOptions struct {
-	// NoUnixData ignores UNIX data and xattrs: owners are not set, modes
-	// are 0755 for directories and 0644 for files (0444 when READONLY),
-	// and special files become empty regular files.
-	NoUnixData bool
-	// Paths, if not empty, extracts only these image paths (separated by
-	// '/' or '\') and their subtrees; each is placed under the target by
-	// its base name. A path that the image lacks is an error wrapping
-	// ErrPathNotFound, reported before anything is written.
-	Paths []string
-	// Progress, if set, is called from Apply's goroutine at most every
-	// 100 ms, and once at the end.
-	Progress func(Progress)
-	// Warn, if set, is called once for every entry skipped or applied with
-	// a problem; calls are serialised.
-	Warn func(path string, err error)
-	// Workers is the number of goroutines writing file contents; 0 means
-	// runtime.GOMAXPROCS(0).
-	Workers int
-
-	// InPlace makes Apply a rollback of an existing tree: a regular file
-	// whose size, mtime, mode, owner and xattrs already match is left
-	// alone; one of the same size is hashed and, if its contents match,
-	// only its metadata is set; any other is written to a temporary name
-	// in its directory and renamed over the old one, so that it is
-	// replaced whole or not at all. Symlinks with the same target and
-	// special files of the same type are kept. Temporary files of an
-	// interrupted run are removed.
-	InPlace bool
-	// Delete (with InPlace) removes entries the image lacks, and a
-	// directory where the image has a file. Deletable, if set, is asked
-	// first with the entry's path from the image root ("/a/b").
-	Delete    bool
-	Deletable func(path string) bool
-	// NTFS says whether Windows metadata (security descriptors,
-	// attributes, times, short names, named streams, reparse points) is
-	// written through ntfs-3g's extended attributes instead of UNIX data;
-	// NTFSAuto does so when the target is an ntfs-3g mount and the apply
-	// is not in place (not supported there yet).
-	NTFS NTFSMode
-	// DryRun (with InPlace) writes nothing and counts what would be done:
-	// Files, Symlinks and Special count what would be written or kept,
-	// Unchanged what would be kept, Bytes what would be written, Deleted
-	// the entries that would be deleted (a directory counting once).
-	DryRun bool
-}
-
-// ApplyStats counts what Apply did. Files counts regular files (every name
-// of a hard-linked file), Bytes the content bytes written; Skipped counts
-// entries left out because of an error.
-// Unchanged counts the files, symlinks and special files an in-place
-// apply kept, Deleted the entries it removed.
-type ApplyStats struct {
-	Dirs, Files, Symlinks, Special, Bytes, Skipped, Unchanged, Deleted int64
-}
-
-// ErrPathNotFound is wrapped by Apply's error for an ApplyOptions.Paths
-// entry that the image lacks.
-var ErrPathNotFound = errors.New("snapshot: path not in image")
-
-// maxApplyDepth bounds the directory depth Apply descends to, as wimlib
-// bounds it when reading.
-const maxApplyDepth = 16384
 
 // Apply writes the image m, whose streams come from src, into the directory
 // target, which is created if missing. Existing non-directories in the way
@@ -157,35 +86,6 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	return st, ctx.Err()
 }
 
-// selectPaths resolves ApplyOptions.Paths to entries; nil means the whole
-// image.
-func selectPaths(root *wim.Entry, paths []string) ([]*wim.Entry, error) {
-	var tops []*wim.Entry
-	for _, p := range paths {
-		e := root
-		for _, comp := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
-			var next *wim.Entry
-			if e.IsDir() {
-				for _, ch := range e.Children {
-					if ch.Name == comp {
-						next = ch
-						break
-					}
-				}
-			}
-			if next == nil {
-				return nil, fmt.Errorf("%w: %q", ErrPathNotFound, p)
-			}
-			e = next
-		}
-		if e == root {
-			return nil, nil // the whole image
-		}
-		tops = append(tops, e)
-	}
-	return tops, nil
-}
-
 type fileJob struct {
 	fd   int
 	e    *wim.Entry
@@ -197,6 +97,11 @@ type fileJob struct {
 	dir    int
 	tmp    string
 	verify bool
+
+	// link: make the symlink e (fd is -1) in its directory, reopened
+	// below the target; a deferred symlink is made by the workers in the
+	// order of its data, beside the files around it.
+	link bool
 }
 
 // linkGroup is the first name applied of a hard-linked inode.

@@ -1,3 +1,5 @@
+//go:build unix
+
 package snapshot
 
 import (
@@ -49,6 +51,10 @@ func (a *applier) worker() {
 		if a.ctx.Err() != nil {
 			closeFD(j.fd) // still empty (or -1 in place)
 			closeFD(j.dir)
+			continue
+		}
+		if j.link {
+			a.deferredLink(j)
 			continue
 		}
 		if buf == nil {

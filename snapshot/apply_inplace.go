@@ -1,3 +1,5 @@
+//go:build unix
+
 package snapshot
 
 import (
@@ -94,7 +96,7 @@ func (a *applier) sameFile(dfd int, e *wim.Entry, st *unix.Stat_t) bool {
 	if a.isRoot && (st.Uid != e.Unix.UID || st.Gid != e.Unix.GID) {
 		return false
 	}
-	return xattrsEqual(a.xattrPath(dfd, e.Name), e.Xattrs)
+	return xattrsEqual(a.xattrPath(dfd, e.Name, a.path), e.Xattrs)
 }
 
 // xattrsEqual reports whether the file at path (not followed) has exactly

@@ -1,3 +1,5 @@
+//go:build unix
+
 package snapshot
 
 import (
@@ -50,33 +52,33 @@ func (a *applier) openPath(comps []string) (int, error) {
 // pack (deferLink).
 func (a *applier) symlink(dfd int, e *wim.Entry) {
 	if !a.deferLink(e) {
-		a.makeSymlink(dfd, e)
+		a.makeSymlink(dfd, e, a.path)
 	}
 }
 
-func (a *applier) makeSymlink(dfd int, e *wim.Entry) {
+func (a *applier) makeSymlink(dfd int, e *wim.Entry, path []string) {
 	if a.ntfs != nil {
-		a.ntfsReparse(dfd, e)
+		a.ntfsReparse(dfd, e, path)
 		return
 	}
 	target, err := a.linkTarget(e)
 	if err != nil {
-		a.warn(true, err)
+		a.warnPath(path, true, err)
 		return
 	}
 	name := e.Name
 	if a.opts.InPlace && a.sameNode(dfd, e, target) {
 		a.symlinks.Add(1)
 		a.unchanged.Add(1)
-		a.setMetaAt(dfd, e)
+		a.setMetaAt(dfd, e, path)
 		return
 	}
 	if err := replaceNode(dfd, name, func() error { return unix.Symlinkat(target, dfd, name) }); err != nil {
-		a.warn(true, fmt.Errorf("symlink: %w", err))
+		a.warnPath(path, true, fmt.Errorf("symlink: %w", err))
 		return
 	}
 	a.symlinks.Add(1)
-	a.setMetaAt(dfd, e)
+	a.setMetaAt(dfd, e, path)
 }
 
 // linkTarget returns the UNIX target of the reparse point e.
@@ -131,7 +133,7 @@ func (a *applier) specialFile(dfd int, e *wim.Entry) {
 	if a.opts.InPlace && a.sameNode(dfd, e, "") {
 		a.special.Add(1)
 		a.unchanged.Add(1)
-		a.setMetaAt(dfd, e)
+		a.setMetaAt(dfd, e, a.path)
 		return
 	}
 	mode := a.specialType(e) | 0o600
@@ -141,12 +143,12 @@ func (a *applier) specialFile(dfd int, e *wim.Entry) {
 		return
 	}
 	a.special.Add(1)
-	a.setMetaAt(dfd, e)
+	a.setMetaAt(dfd, e, a.path)
 }
 
 // setMetaAt sets owner, xattrs, mode and times of the symlink or special
-// file e in dfd without following it.
-func (a *applier) setMetaAt(dfd int, e *wim.Entry) {
+// file e in dfd without following it; path names it in warnings.
+func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) {
 	name := e.Name
 	var errs []error
 	if a.unixData && e.Unix != nil && a.isRoot {
@@ -155,7 +157,7 @@ func (a *applier) setMetaAt(dfd int, e *wim.Entry) {
 		}
 	}
 	if a.unixData && len(e.Xattrs) > 0 {
-		p := a.xattrPath(dfd, name)
+		p := a.xattrPath(dfd, name, path)
 		for _, x := range e.Xattrs {
 			if err := unix.Lsetxattr(p, x.Name, x.Value, 0); err != nil {
 				errs = append(errs, fmt.Errorf("xattr %q: %w", x.Name, err))
@@ -172,15 +174,15 @@ func (a *applier) setMetaAt(dfd int, e *wim.Entry) {
 		errs = append(errs, fmt.Errorf("times: %w", err))
 	}
 	if len(errs) > 0 {
-		a.warn(false, errors.Join(errs...))
+		a.warnPath(path, false, errors.Join(errs...))
 	}
 }
 
-func (a *applier) xattrPath(dfd int, name string) string {
+func (a *applier) xattrPath(dfd int, name string, path []string) string {
 	if a.procFD {
 		return "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + name
 	}
-	return a.display(a.path)
+	return a.display(path)
 }
 
 // checkName refuses names that could address something outside their

@@ -1,3 +1,5 @@
+//go:build unix
+
 package snapshot
 
 import (
@@ -107,11 +109,12 @@ func (a *applier) readSmallStream(s wim.Stream) ([]byte, error) {
 }
 
 // ntfsReparse makes the reparse point e in dfd: an empty file or
-// directory given e's reparse buffer, with its metadata.
-func (a *applier) ntfsReparse(dfd int, e *wim.Entry) {
+// directory given e's reparse buffer, with its metadata; path names it in
+// warnings.
+func (a *applier) ntfsReparse(dfd int, e *wim.Entry, path []string) {
 	x := e.Ext
 	if x == nil {
-		a.warn(true, errors.New("reparse point without reparse data"))
+		a.warnPath(path, true, errors.New("reparse point without reparse data"))
 		return
 	}
 	data, err := readReparse(a.src, x.Reparse.Hash)
@@ -119,7 +122,7 @@ func (a *applier) ntfsReparse(dfd int, e *wim.Entry) {
 		err = fmt.Errorf("reparse data of %d bytes", len(data))
 	}
 	if err != nil {
-		a.warn(true, fmt.Errorf("reparse data: %w", err))
+		a.warnPath(path, true, fmt.Errorf("reparse data: %w", err))
 		return
 	}
 	buf := binary.LittleEndian.AppendUint32(nil, x.ReparseTag)
@@ -140,16 +143,16 @@ func (a *applier) ntfsReparse(dfd int, e *wim.Entry) {
 		})
 	}
 	if err != nil {
-		a.warn(true, fmt.Errorf("create: %w", err))
+		a.warnPath(path, true, fmt.Errorf("create: %w", err))
 		return
 	}
 	defer closeFD(fd)
 	if err := unix.Fsetxattr(fd, string(xNTFSReparse), buf, 0); err != nil {
-		a.warn(true, fmt.Errorf("%s: %w", xNTFSReparse, err))
+		a.warnPath(path, true, fmt.Errorf("%s: %w", xNTFSReparse, err))
 		return
 	}
 	a.symlinks.Add(1)
 	if errs := a.ntfsMetaErrors(fd, e); len(errs) > 0 {
-		a.warn(false, errors.Join(errs...))
+		a.warnPath(path, false, errors.Join(errs...))
 	}
 }

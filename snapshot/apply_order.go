@@ -1,3 +1,5 @@
+//go:build unix
+
 package snapshot
 
 import (
@@ -67,43 +69,45 @@ func (a *applier) deferLink(e *wim.Entry) bool {
 	return true
 }
 
-// writeDeferred hands the deferred files to the workers, and makes the
-// deferred symlinks, in stream order, reopening each directory below the
-// target without following any symlink.
+// writeDeferred hands the deferred files and symlinks to the workers in
+// stream order, files reopened below the target without following any
+// symlink. Symlinks go through the workers too, so that reading their
+// reparse data never runs ahead of the files in the queue: the pack
+// windows the walk would touch early could push out those the workers
+// still read.
 func (a *applier) writeDeferred() {
 	slices.SortStableFunc(a.deferred, func(x, y deferredFile) int { return cmp.Compare(x.rank, y.rank) })
 	for _, d := range a.deferred {
 		if a.ctx.Err() != nil {
 			return
 		}
-		if d.link {
-			a.deferredLink(d)
-			continue
-		}
-		fd, err := openBeneath(a.rootFD, d.path, unix.O_WRONLY)
-		if err != nil {
-			a.warnPath(d.path, true, fmt.Errorf("reopen to write: %w", err))
-			continue
+		j := fileJob{fd: -1, e: d.e, path: d.path, dir: -1, link: d.link}
+		if !d.link {
+			fd, err := openBeneath(a.rootFD, d.path, unix.O_WRONLY)
+			if err != nil {
+				a.warnPath(d.path, true, fmt.Errorf("reopen to write: %w", err))
+				continue
+			}
+			j.fd = fd
 		}
 		select {
-		case a.jobs <- fileJob{fd: fd, e: d.e, path: d.path, dir: -1}:
+		case a.jobs <- j:
 		case <-a.ctx.Done():
-			closeFD(fd)
+			closeFD(j.fd)
 			return
 		}
+		a.progress(false)
 	}
 }
 
-// deferredLink makes a deferred symlink in its directory.
-func (a *applier) deferredLink(d deferredFile) {
-	dfd, err := a.openPath(d.path[:len(d.path)-1])
+// deferredLink makes a deferred symlink in its directory; workers call it.
+func (a *applier) deferredLink(j fileJob) {
+	dfd, err := a.openPath(j.path[:len(j.path)-1])
 	if err != nil {
-		a.warnPath(d.path, true, fmt.Errorf("reopen the directory: %w", err))
+		a.warnPath(j.path, true, fmt.Errorf("reopen the directory: %w", err))
 		return
 	}
-	a.path = d.path
-	a.makeSymlink(dfd, d.e)
-	a.progress(false)
+	a.makeSymlink(dfd, j.e, j.path)
 	if dfd != a.rootFD {
 		closeFD(dfd)
 	}

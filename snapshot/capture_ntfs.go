@@ -1,3 +1,5 @@
+//go:build unix
+
 package snapshot
 
 import (
@@ -28,16 +30,6 @@ import (
 //
 // The system.* names are not listed by listxattr; they are asked for.
 
-// NTFSMode says whether a capture reads Windows metadata through ntfs-3g.
-type NTFSMode int
-
-// The NTFS modes.
-const (
-	NTFSAuto NTFSMode = iota // when the root has system.ntfs_attrib
-	NTFSOn                   // always; a root without it is an error
-	NTFSOff                  // never: UNIX data as on any file system
-)
-
 // Extended attributes of ntfs-3g.
 var (
 	xNTFSAttrib  = []byte("system.ntfs_attrib")
@@ -46,10 +38,6 @@ var (
 	xNTFSDosName = []byte("system.ntfs_dos_name")
 	xNTFSReparse = []byte("system.ntfs_reparse_data")
 )
-
-// ErrNotNTFS means an NTFS capture was asked for on a tree that is not on an
-// ntfs-3g mount.
-var ErrNotNTFS = errors.New("not on an ntfs-3g mount (no system.ntfs_attrib attribute)")
 
 // ntfsState is what an NTFS capture keeps across entries: the security
 // descriptors seen, each stored once.

@@ -1,3 +1,5 @@
+//go:build unix
+
 package snapshot
 
 import (
@@ -6,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -53,9 +57,6 @@ func readDirNames(fd int, buf []byte) ([]string, error) {
 }
 
 func closeFD(fd int) { _ = unix.Close(fd) }
-
-// closeRead closes c, which was only read; its error has nothing to act on.
-func closeRead(c io.Closer) { _ = c.Close() }
 
 func fstat(fd int, st *unix.Stat_t) error {
 	for {
@@ -321,4 +322,24 @@ func futimens(fd int, ts *[2]unix.Timespec) error {
 		return e
 	}
 	return nil
+}
+
+// openRegular opens the regular file at the slash-separated path below the
+// open directory dir for reading, following no symlink; anything else (a FIFO,
+// a device) is refused without blocking.
+func openRegular(dir *os.File, path string) (*os.File, int64, error) {
+	fd, err := openBeneath(int(dir.Fd()), strings.Split(path, "/"), unix.O_RDONLY|unix.O_NONBLOCK)
+	if err != nil {
+		return nil, 0, err
+	}
+	var st unix.Stat_t
+	if err := fstat(fd, &st); err != nil {
+		closeFD(fd)
+		return nil, 0, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		closeFD(fd)
+		return nil, 0, errors.New("not a regular file")
+	}
+	return os.NewFile(uintptr(fd), path), st.Size, nil
 }

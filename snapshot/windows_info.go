@@ -1,13 +1,9 @@
 package snapshot
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/wimsnap/wimsnap/wim"
 )
@@ -40,7 +36,7 @@ func WindowsInfo(root string, m *wim.Metadata, prefer string, warn func(path str
 		if path == "" {
 			return nil
 		}
-		f, size, err := openRegular(int(dir.Fd()), path)
+		f, size, err := openRegular(dir, path)
 		if err != nil {
 			warn(path, err)
 			return nil
@@ -59,24 +55,4 @@ func WindowsInfo(root string, m *wim.Metadata, prefer string, warn func(path str
 		}
 	}
 	return info
-}
-
-// openRegular opens the regular file at the slash-separated path below the
-// directory dfd for reading, following no symlink; anything else (a FIFO,
-// a device) is refused without blocking.
-func openRegular(dfd int, path string) (*os.File, int64, error) {
-	fd, err := openBeneath(dfd, strings.Split(path, "/"), unix.O_RDONLY|unix.O_NONBLOCK)
-	if err != nil {
-		return nil, 0, err
-	}
-	var st unix.Stat_t
-	if err := fstat(fd, &st); err != nil {
-		closeFD(fd)
-		return nil, 0, err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		closeFD(fd)
-		return nil, 0, errors.New("not a regular file")
-	}
-	return os.NewFile(uintptr(fd), path), st.Size, nil
 }

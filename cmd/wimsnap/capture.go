@@ -36,6 +36,7 @@ type imageFlags struct {
 	systemRoot  string
 	ntfs        bool
 	noNTFS      bool
+	shadowCopy  bool
 	updateOf    string // append only
 }
 
@@ -65,6 +66,8 @@ func addImageInfoFlags(cmd *cobra.Command, f *imageFlags) {
 		"names, named streams, reparse points); default: when SOURCE is on an ntfs-3g mount")
 	fl.BoolVar(&f.noNTFS, "no-ntfs", false, "capture an ntfs-3g mount like any file system, with UNIX data")
 	cmd.MarkFlagsMutuallyExclusive("ntfs", "no-ntfs")
+	fl.BoolVar(&f.shadowCopy, "shadow-copy", false, "Windows: capture a volume shadow copy of SOURCE's volume, made for the run\n"+
+		"(files in use are captured as of one moment)")
 	fl.StringVar(&f.systemRoot, "system-root", "", "the top directory whose registry and kernel32.dll fill the image's WINDOWS\n"+
 		"information when several hold a Windows system (default: the last component of\n"+
 		"$"+envTargetSystemRoot+", else the one with most of them, \"Windows\" on a tie)")
@@ -151,6 +154,7 @@ type captureSpec struct {
 	updateOf        string
 	systemRoot      string // the Windows directory to prefer
 	ntfs            snapshot.NTFSMode
+	shadowCopy      bool
 	nameSet         bool        // --name was given: a taken name is an error
 	account         credentials // for remote destinations; unused for now
 }
@@ -179,7 +183,7 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 		compress: c, compressSet: changed("compress"),
 		threads: f.threads, check: f.check, boot: f.boot, config: f.config,
 		noUnixData: f.noUnixData, crossMounts: f.crossMounts,
-		updateOf: f.updateOf, systemRoot: systemRootName(f, env), ntfs: f.ntfsMode(),
+		updateOf: f.updateOf, systemRoot: systemRootName(f, env), ntfs: f.ntfsMode(), shadowCopy: f.shadowCopy,
 		nameSet: changed("name"), account: env.Account,
 	}, nil
 }
@@ -354,6 +358,7 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 		CrossMounts: spec.crossMounts,
 		NoUnixData:  spec.noUnixData,
 		NTFS:        spec.ntfs,
+		ShadowCopy:  spec.shadowCopy,
 		Update:      update,
 		Progress:    tr.update,
 		Warn:        warn.warn,

@@ -1,0 +1,228 @@
+//go:build windows
+
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/windows"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// This file is Apply on Windows. Every entry is created, then given its
+// contents, named streams, security descriptor and reparse buffer in one
+// BackupWrite stream (winbackup.go), then its short name, then its
+// attributes and times, last so that nothing written after changes them.
+// A directory gets its metadata once its children exist. Hard links are
+// made with CreateHardLink to the first name written. Paths use the \\?\
+// form, so depth and length are not limited by MAX_PATH.
+
+type winApplier struct {
+	ctx      context.Context
+	m        *wim.Metadata
+	src      StreamSource
+	opts     ApplyOptions
+	target   string            // as given, for messages
+	links    map[uint64]string // link group -> first path written
+	stats    ApplyStats
+	ticker   progressTicker
+	rel      string // image path of the current entry, '/'-separated
+	openFunc func(wim.Stream) (io.ReadCloser, error)
+}
+
+// Apply writes the image m into the directory target; see the UNIX
+// version's contract in apply.go. UNIX data does not apply on Windows; an
+// in-place apply (a rollback) and a dry run are not supported there yet.
+func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string, opts ApplyOptions) (ApplyStats, error) {
+	if m == nil || m.Root == nil || !m.Root.IsDir() {
+		return ApplyStats{}, errors.New("snapshot: image has no root directory")
+	}
+	if opts.InPlace || opts.DryRun {
+		return ApplyStats{}, fmt.Errorf("snapshot: an in-place restore on Windows: %w (restore into an empty directory, or apply an export)", wim.ErrUnsupported)
+	}
+	tops, err := selectPaths(m.Root, opts.Paths)
+	if err != nil {
+		return ApplyStats{}, err
+	}
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
+	}
+	base, err := longPath(target)
+	if err != nil {
+		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
+	}
+	enablePrivileges()
+	a := &winApplier{ctx: ctx, m: m, src: src, opts: opts, target: target, links: map[uint64]string{}}
+	a.openFunc = func(s wim.Stream) (io.ReadCloser, error) { return a.src.OpenStream(s.Hash) }
+	if tops == nil {
+		err = a.children(base, m.Root)
+		if err == nil {
+			a.stats.Dirs++
+			a.finish(base, m.Root, true)
+		}
+	} else {
+		for _, e := range tops {
+			a.rel = e.Name
+			if err = a.entry(base, e); err != nil {
+				break
+			}
+		}
+	}
+	a.progress(true)
+	if err == nil {
+		err = ctx.Err()
+	}
+	return a.stats, err
+}
+
+// children creates the children of the directory e inside dir.
+func (a *winApplier) children(dir string, e *wim.Entry) error {
+	rel := a.rel
+	defer func() { a.rel = rel }()
+	for _, ch := range e.Children {
+		if err := a.ctx.Err(); err != nil {
+			return err
+		}
+		a.rel = rel + "/" + ch.Name
+		if err := a.entry(dir, ch); err != nil {
+			return err
+		}
+		a.progress(false)
+	}
+	return nil
+}
+
+// entry creates e inside dir; an error ends the apply.
+func (a *winApplier) entry(dir string, e *wim.Entry) error {
+	if !validWindowsName(e.Name) {
+		a.warn(true, fmt.Errorf("name %q cannot be created on Windows; skipped", e.Name))
+		return nil
+	}
+	path := dir + `\` + e.Name
+	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 && !e.IsDir() {
+		if err := hardLink(path, first); err != nil {
+			a.warn(true, fmt.Errorf("hard link: %w", err))
+			return nil
+		}
+		a.stats.Files++
+		return nil
+	}
+	if e.IsDir() && !e.IsReparse() {
+		p, err := windows.UTF16PtrFromString(path)
+		if err == nil {
+			err = windows.CreateDirectory(p, nil)
+		}
+		if err != nil && !errors.Is(err, windows.ERROR_ALREADY_EXISTS) {
+			a.warn(true, fmt.Errorf("create directory: %w", err))
+			return nil
+		}
+		a.stats.Dirs++
+		if err := a.children(path, e); err != nil {
+			return err
+		}
+		a.finish(path, e, false)
+		return nil
+	}
+	if e.IsDir() { // a directory reparse point (junction, directory symlink)
+		p, err := windows.UTF16PtrFromString(path)
+		if err == nil {
+			err = windows.CreateDirectory(p, nil)
+		}
+		if err != nil {
+			a.warn(true, fmt.Errorf("create directory: %w", err))
+			return nil
+		}
+	}
+	a.finish(path, e, false)
+	if e.LinkID != 0 {
+		a.links[e.LinkID] = path
+	}
+	switch {
+	case e.IsReparse():
+		a.stats.Symlinks++
+	default:
+		a.stats.Files++
+		a.stats.Bytes += e.Data.Size
+	}
+	return nil
+}
+
+// finish writes e's streams and metadata to path: a new file is created,
+// an existing directory opened. Failures are warnings; a file whose
+// contents could not be written is deleted.
+func (a *winApplier) finish(path string, e *wim.Entry, isRoot bool) {
+	create := uint32(windows.CREATE_NEW)
+	if e.IsDir() {
+		create = windows.OPEN_EXISTING
+	}
+	h, err := openBackup(path, true, create)
+	if err != nil {
+		a.warn(true, fmt.Errorf("create: %w", err))
+		return
+	}
+	defer func() { _ = windows.CloseHandle(h) }()
+	var sd []byte
+	if id := int(e.SecurityID); id >= 0 && id < len(a.m.Security) {
+		sd = a.m.Security[id]
+	}
+	b := &backupStream{h: h, write: true}
+	err = writeBackup(b, e, sd, a.openFunc)
+	_ = b.Close()
+	if err != nil {
+		a.warn(!e.IsDir(), fmt.Errorf("writing contents and security: %w", err))
+		if !e.IsDir() {
+			_ = windows.CloseHandle(h)
+			h = windows.InvalidHandle
+			_ = os.Remove(path)
+		}
+		return
+	}
+	if n := e.ShortName(); n != "" && !isRoot {
+		if err := setShortName(h, n); err != nil {
+			a.warn(false, fmt.Errorf("short name %q: %w", n, err))
+		}
+	}
+	if err := setBasicInfo(h, e); err != nil {
+		a.warn(false, fmt.Errorf("attributes and times: %w", err))
+	}
+}
+
+// hardLink makes path a new name of the file first.
+func hardLink(path, first string) error {
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return err
+	}
+	f, err := windows.UTF16PtrFromString(first)
+	if err != nil {
+		return err
+	}
+	return windows.CreateHardLink(p, f, 0)
+}
+
+func (a *winApplier) displayPath() string {
+	return filepath.Join(a.target, filepath.FromSlash(a.rel))
+}
+
+func (a *winApplier) warn(skipped bool, err error) {
+	if skipped {
+		a.stats.Skipped++
+	}
+	if a.opts.Warn != nil {
+		a.opts.Warn(a.displayPath(), err)
+	}
+}
+
+func (a *winApplier) progress(final bool) {
+	if a.opts.Progress == nil || !a.ticker.due(final) {
+		return
+	}
+	a.opts.Progress(Progress{Files: a.stats.Files, Dirs: a.stats.Dirs, Bytes: a.stats.Bytes,
+		Skipped: a.stats.Skipped, Path: a.displayPath()})
+}

@@ -1,0 +1,221 @@
+//go:build windows
+
+package snapshot
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// This file holds the Win32 calls capture_windows.go and apply_windows.go
+// share: the backup API, privileges and long paths.
+
+var (
+	kernel32         = windows.NewLazySystemDLL("kernel32.dll")
+	procBackupRead   = kernel32.NewProc("BackupRead")
+	procBackupWrite  = kernel32.NewProc("BackupWrite")
+	procSetShortName = kernel32.NewProc("SetFileShortNameW")
+)
+
+// enablePrivileges turns on, once per process, the privileges that let the
+// backup API read and write any file with its security (SeBackupPrivilege,
+// SeRestorePrivilege, SeSecurityPrivilege for audit ACLs). A process that
+// lacks them still works on the files it may open.
+var enablePrivileges = sync.OnceValue(func() bool {
+	var tok windows.Token
+	if err := windows.OpenProcessToken(windows.CurrentProcess(), windows.TOKEN_ADJUST_PRIVILEGES|windows.TOKEN_QUERY, &tok); err != nil {
+		return false
+	}
+	defer func() { _ = tok.Close() }()
+	all := true
+	for _, name := range []string{"SeBackupPrivilege", "SeRestorePrivilege", "SeSecurityPrivilege"} {
+		var luid windows.LUID
+		p, _ := windows.UTF16PtrFromString(name)
+		if windows.LookupPrivilegeValue(nil, p, &luid) != nil {
+			all = false
+			continue
+		}
+		tp := windows.Tokenprivileges{PrivilegeCount: 1}
+		tp.Privileges[0] = windows.LUIDAndAttributes{Luid: luid, Attributes: windows.SE_PRIVILEGE_ENABLED}
+		// AdjustTokenPrivileges succeeds with ERROR_NOT_ALL_ASSIGNED when
+		// the privilege is not held.
+		err := windows.AdjustTokenPrivileges(tok, false, &tp, 0, nil, nil)
+		if err != nil || windows.GetLastError() == windows.ERROR_NOT_ALL_ASSIGNED {
+			all = false
+		}
+	}
+	return all
+})
+
+// longPath returns the absolute path p in the \\?\ form, which has no
+// MAX_PATH limit and takes names literally.
+func longPath(p string) (string, error) {
+	if strings.HasPrefix(p, `\\?\`) {
+		return p, nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(abs, `\\`) {
+		return `\\?\UNC\` + abs[2:], nil
+	}
+	return `\\?\` + abs, nil
+}
+
+// openBackup opens path for the backup API: for reading (or writing) with
+// its security, without following a reparse point.
+func openBackup(path string, write bool, create uint32) (windows.Handle, error) {
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return windows.InvalidHandle, err
+	}
+	access := uint32(windows.GENERIC_READ | windows.READ_CONTROL)
+	if write {
+		access = windows.GENERIC_WRITE | windows.WRITE_DAC | windows.WRITE_OWNER | windows.FILE_WRITE_ATTRIBUTES | windows.DELETE
+	}
+	flags := uint32(windows.FILE_FLAG_BACKUP_SEMANTICS | windows.FILE_FLAG_OPEN_REPARSE_POINT | windows.FILE_FLAG_SEQUENTIAL_SCAN)
+	share := uint32(windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE)
+	if enablePrivileges() {
+		h, err := windows.CreateFile(p, access|windows.ACCESS_SYSTEM_SECURITY, share, nil, create, flags, 0)
+		if err == nil {
+			return h, nil
+		}
+	}
+	return windows.CreateFile(p, access, share, nil, create, flags, 0)
+}
+
+// backupStream reads a file's backup stream through BackupRead, or writes
+// one through BackupWrite; Close releases the API's context.
+type backupStream struct {
+	h       windows.Handle
+	write   bool
+	context uintptr
+	err     error
+}
+
+func (b *backupStream) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var n uint32
+	r, _, err := procBackupRead.Call(uintptr(b.h), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+		uintptr(unsafe.Pointer(&n)), 0, 1, uintptr(unsafe.Pointer(&b.context)))
+	runtime.KeepAlive(p)
+	if r == 0 {
+		return int(n), err
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return int(n), nil
+}
+
+func (b *backupStream) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		var n uint32
+		r, _, err := procBackupWrite.Call(uintptr(b.h), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+			uintptr(unsafe.Pointer(&n)), 0, 1, uintptr(unsafe.Pointer(&b.context)))
+		runtime.KeepAlive(p)
+		if r == 0 {
+			return written, err
+		}
+		if n == 0 {
+			return written, io.ErrShortWrite
+		}
+		written += int(n)
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// Close frees the backup context (a call with bAbort set).
+func (b *backupStream) Close() error {
+	if b.context == 0 {
+		return nil
+	}
+	var n uint32
+	proc := procBackupRead
+	if b.write {
+		proc = procBackupWrite
+	}
+	_, _, _ = proc.Call(uintptr(b.h), 0, 0, uintptr(unsafe.Pointer(&n)), 1, 0, uintptr(unsafe.Pointer(&b.context)))
+	b.context = 0
+	return nil
+}
+
+// setShortName gives the open file h the DOS name name (SeRestorePrivilege
+// needed).
+func setShortName(h windows.Handle, name string) error {
+	p, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		return err
+	}
+	if r, _, err := procSetShortName.Call(uintptr(h), uintptr(unsafe.Pointer(p))); r == 0 {
+		return err
+	}
+	return nil
+}
+
+// fileBasicInfo is FILE_BASIC_INFO.
+type fileBasicInfo struct {
+	CreationTime, LastAccessTime, LastWriteTime, ChangeTime int64
+	FileAttributes                                          uint32
+	_                                                       uint32
+}
+
+// setBasicInfo sets times and attributes of the open file h.
+func setBasicInfo(h windows.Handle, e *wim.Entry) error {
+	info := fileBasicInfo{
+		CreationTime:   int64(e.CreationTime),
+		LastAccessTime: int64(e.LastAccessTime),
+		LastWriteTime:  int64(e.LastWriteTime),
+		FileAttributes: e.Attributes &^ (wim.AttrDirectory | wim.AttrReparsePoint | wim.AttrSparseFile | wim.AttrCompressed | wim.AttrEncrypted),
+	}
+	if info.FileAttributes == 0 {
+		info.FileAttributes = wim.AttrNormal
+	}
+	return windows.SetFileInformationByHandle(h, windows.FileBasicInfo, (*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
+}
+
+func filetime(t windows.Filetime) wim.Filetime {
+	return wim.Filetime(uint64(t.HighDateTime)<<32 | uint64(t.LowDateTime))
+}
+
+// validWindowsName reports whether an image name can be created as one
+// component on Windows without escaping its directory.
+func validWindowsName(n string) bool {
+	return n != "" && n != "." && n != ".." && !strings.ContainsAny(n, "\x00\\/:*?\"<>|")
+}
+
+var errNotOnWindows = errors.New("not supported on Windows yet")
+
+// openRegular opens the regular file at the slash-separated path below the
+// open directory dir for reading, without leaving dir (os.OpenInRoot), and
+// returns it with its size.
+func openRegular(dir *os.File, path string) (*os.File, int64, error) {
+	f, err := os.OpenInRoot(dir.Name(), filepath.FromSlash(path))
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		_ = f.Close()
+		if err == nil {
+			err = errors.New("not a regular file")
+		}
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}

@@ -1,0 +1,134 @@
+package snapshot
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+func storeBytes(t *testing.T, m *memStore, b []byte) wim.Stream {
+	t.Helper()
+	h, err := m.AddStream(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wim.Stream{Hash: h, Size: int64(len(b))}
+}
+
+func openFrom(m *memStore) func(wim.Stream) (io.ReadCloser, error) {
+	return func(s wim.Stream) (io.ReadCloser, error) { return m.OpenStream(s.Hash) }
+}
+
+// TestBackupRoundTrip: what writeBackup gives BackupWrite for an entry,
+// read back as BackupRead's stream, fills an entry with the same
+// descriptor, data, named streams and reparse point.
+func TestBackupRoundTrip(t *testing.T) {
+	src := newMemStore()
+	sd := []byte{1, 0, 4, 0x80, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0}
+	file := &wim.Entry{Name: "f", Attributes: wim.AttrArchive, Data: storeBytes(t, src, bytes.Repeat([]byte("data"), 30000)),
+		Ext: &wim.EntryExt{Named: []wim.Stream{
+			{Name: "Zone.Identifier", Hash: storeBytes(t, src, []byte("[ZoneTransfer]\r\nZoneId=3\r\n")).Hash, Size: 26},
+			{Name: "empty"},
+		}}}
+	link := &wim.Entry{Name: "l", Attributes: wim.AttrReparsePoint | wim.AttrDirectory,
+		Ext: &wim.EntryExt{ReparseTag: wim.ReparseTagMountPoint, ReparseReserved: 7, Reparse: storeBytes(t, src, []byte("\x00\x00\x10\x00target"))}}
+	for _, e := range []*wim.Entry{file, link} {
+		var stream bytes.Buffer
+		if err := writeBackup(&stream, e, sd, openFrom(src)); err != nil {
+			t.Fatal(err)
+		}
+		dst := newMemStore()
+		var sec securityTable
+		got := &wim.Entry{Name: e.Name, Attributes: e.Attributes &^ wim.AttrReparsePoint, SecurityID: -1}
+		if err := readBackup(bytes.NewReader(stream.Bytes()), e.Data.Size, got, dst, &sec); err != nil {
+			t.Fatalf("%s: %v", e.Name, err)
+		}
+		if got.SecurityID != 0 || len(sec.list) != 1 || !bytes.Equal(sec.list[0], sd) {
+			t.Errorf("%s: security %d %x", e.Name, got.SecurityID, sec.list)
+		}
+		if got.Data != e.Data && !(e.IsReparse() && got.Data.Hash.IsZero()) {
+			t.Errorf("%s: data %+v, want %+v", e.Name, got.Data, e.Data)
+		}
+		if len(got.NamedStreams()) != len(e.NamedStreams()) {
+			t.Fatalf("%s: named streams %+v, want %+v", e.Name, got.NamedStreams(), e.NamedStreams())
+		}
+		for i, s := range e.NamedStreams() {
+			if g := got.NamedStreams()[i]; g.Name != s.Name || g.Size != s.Size || g.Hash != s.Hash && s.Size > 0 {
+				t.Errorf("%s: named stream %d: %+v, want %+v", e.Name, i, g, s)
+			}
+		}
+		if got.Attributes != e.Attributes || got.ReparseStream() != e.ReparseStream() ||
+			e.IsReparse() && (got.Ext.ReparseTag != e.Ext.ReparseTag || got.Ext.ReparseReserved != 7) {
+			t.Errorf("%s: reparse %+v attributes %#x, want %+v %#x", e.Name, got.Ext, got.Attributes, e.Ext, e.Attributes)
+		}
+	}
+}
+
+// sparseStream is a BackupRead stream of a sparse file of size bytes: two
+// allocated ranges, then a named stream.
+func sparseStream(size int64) (stream, want []byte) {
+	want = make([]byte, size)
+	block := func(off int64, data string) []byte {
+		copy(want[off:], data)
+		b := backupSection(nil, backupSparseBlock, "", int64(8+len(data)))
+		b = binary.LittleEndian.AppendUint64(b, uint64(off))
+		return append(b, data...)
+	}
+	stream = append(stream, block(0, "head")...)
+	stream = append(stream, block(100000, "middle of the file")...)
+	stream = append(append(stream, backupSection(nil, backupAlternate, ":ads:$DATA", 3)...), "ads"...)
+	return stream, want
+}
+
+func TestBackupSparse(t *testing.T) {
+	stream, want := sparseStream(200000)
+	dst := newMemStore()
+	e := &wim.Entry{SecurityID: -1}
+	if err := readBackup(bytes.NewReader(stream), int64(len(want)), e, dst, &securityTable{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dst.blobs[e.Data.Hash], want) {
+		t.Errorf("sparse data: %d bytes stored, differs from the file", len(dst.blobs[e.Data.Hash]))
+	}
+	if n := e.NamedStreams(); len(n) != 1 || n[0].Name != "ads" || string(dst.blobs[n[0].Hash]) != "ads" {
+		t.Errorf("named stream after the sparse blocks: %+v", n)
+	}
+}
+
+// TestBackupHostile: every truncation of a valid stream, absurd sizes and
+// blocks outside the file give an error (or a shorter entry), never a
+// panic or an allocation of the claimed size.
+func TestBackupHostile(t *testing.T) {
+	stream, want := sparseStream(200000)
+	for n := range len(stream) {
+		_ = readBackup(bytes.NewReader(stream[:n]), int64(len(want)), &wim.Entry{}, newMemStore(), &securityTable{})
+	}
+	huge := backupSection(nil, backupSecurity, "", 1<<40)
+	if err := readBackup(bytes.NewReader(huge), 0, &wim.Entry{}, newMemStore(), &securityTable{}); !errors.Is(err, errBackupFormat) {
+		t.Errorf("a 1 TiB descriptor: %v", err)
+	}
+	neg := backupSection(nil, backupData, "", -5)
+	if err := readBackup(bytes.NewReader(neg), 0, &wim.Entry{}, newMemStore(), &securityTable{}); !errors.Is(err, errBackupFormat) {
+		t.Errorf("a negative size: %v", err)
+	}
+	outside := backupSection(nil, backupSparseBlock, "", 12)
+	outside = append(binary.LittleEndian.AppendUint64(outside, 1<<20), "abcd"...)
+	if err := readBackup(bytes.NewReader(outside), 100, &wim.Entry{}, newMemStore(), &securityTable{}); !errors.Is(err, errBackupFormat) {
+		t.Errorf("a block beyond the file: %v", err)
+	}
+}
+
+func FuzzReadBackup(f *testing.F) {
+	stream, _ := sparseStream(200000)
+	f.Add(stream, int64(200000))
+	f.Fuzz(func(t *testing.T, b []byte, size int64) {
+		if size < 0 || size > 1<<20 {
+			return
+		}
+		_ = readBackup(bytes.NewReader(b), size, &wim.Entry{}, newMemStore(), &securityTable{})
+	})
+}
