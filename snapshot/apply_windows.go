@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/windows"
 
@@ -114,6 +115,10 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 		return nil
 	}
 	if e.IsDir() && !e.IsReparse() {
+		if strings.Count(a.rel, "/") > maxApplyDepth {
+			a.warn(true, errors.New("directory nesting too deep; skipped"))
+			return nil
+		}
 		p, err := windows.UTF16PtrFromString(path)
 		if err == nil {
 			err = windows.CreateDirectory(p, nil)

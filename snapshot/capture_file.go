@@ -61,10 +61,6 @@ func (c *capturer) regular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entr
 	return e, nil
 }
 
-// baseSetter is a sink that stores a changed file's stream as the
-// differences from its previous version.
-type baseSetter interface{ setBase(h wim.Hash) }
-
 // sigOf is the signature of a file for CaptureOptions.Signatures.
 func sigOf(st *unix.Stat_t) index.Sig {
 	return index.Sig{Size: st.Size, MtimeNs: st.Mtim.Nano(), CtimeNs: st.Ctim.Nano(),

@@ -310,6 +310,9 @@ func (c *winCapturer) fill(h windows.Handle, e *wim.Entry, info *windows.ByHandl
 		c.onFile(sig)
 		return nil
 	}
+	if bs, ok := c.sink.(baseSetter); ok && old != nil && !old.IsDir() && !old.Data.Hash.IsZero() {
+		bs.setBase(old.Data.Hash) // a changed file is stored as its differences
+	}
 	b := &backupStream{h: h}
 	defer func() { _ = b.Close() }()
 	if err := readBackup(b, size, e, guardedSink{c.sink}, &c.sec); err != nil {

@@ -50,7 +50,7 @@ var enablePrivileges = sync.OnceValue(func() bool {
 		// AdjustTokenPrivileges succeeds with ERROR_NOT_ALL_ASSIGNED when
 		// the privilege is not held.
 		err := windows.AdjustTokenPrivileges(tok, false, &tp, 0, nil, nil)
-		if err != nil || windows.GetLastError() == windows.ERROR_NOT_ALL_ASSIGNED {
+		if err != nil || errors.Is(windows.GetLastError(), windows.ERROR_NOT_ALL_ASSIGNED) {
 			all = false
 		}
 	}
@@ -101,7 +101,6 @@ type backupStream struct {
 	h       windows.Handle
 	write   bool
 	context uintptr
-	err     error
 }
 
 func (b *backupStream) Read(p []byte) (int, error) {
@@ -198,8 +197,6 @@ func filetime(t windows.Filetime) wim.Filetime {
 func validWindowsName(n string) bool {
 	return n != "" && n != "." && n != ".." && !strings.ContainsAny(n, "\x00\\/:*?\"<>|")
 }
-
-var errNotOnWindows = errors.New("not supported on Windows yet")
 
 // openRegular opens the regular file at the slash-separated path below the
 // open directory dir for reading, without leaving dir (os.OpenInRoot), and

@@ -81,7 +81,7 @@ func (b *backupReader) Next() (*backupHeader, error) {
 	}
 	var raw [20]byte
 	if _, err := io.ReadFull(b.r, raw[:]); err != nil {
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
 		return nil, fmt.Errorf("%w: header: %w", errBackupFormat, noEOF(err))
@@ -115,7 +115,7 @@ func (b *backupReader) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p[:min(int64(len(p)), b.left)])
 	b.left -= int64(n)
-	if err == io.EOF && b.left > 0 {
+	if errors.Is(err, io.EOF) && b.left > 0 {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
@@ -134,7 +134,7 @@ func (b *backupReader) body(h *backupHeader, limit int64) ([]byte, error) {
 }
 
 func noEOF(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return io.ErrUnexpectedEOF
 	}
 	return err
@@ -178,7 +178,7 @@ func readBackup(r io.Reader, size int64, e *wim.Entry, sink StreamSink, sec *sec
 	b := &backupReader{r: r}
 	for {
 		h, err := b.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
@@ -297,7 +297,7 @@ func (s *sparseReader) Read(p []byte) (int, error) {
 	s.pos += int64(n)
 	s.blockOff += int64(n)
 	s.blockLeft -= int64(n)
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		err = nil
 	}
 	return n, err
@@ -306,7 +306,7 @@ func (s *sparseReader) Read(p []byte) (int, error) {
 // nextBlock moves to the next sparse block, or marks the end of blocks.
 func (s *sparseReader) nextBlock() error {
 	h, err := s.b.Next()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		s.done = true
 		return nil
 	}
