@@ -109,7 +109,13 @@ func (a *applier) fillFile(j fileJob, buf []byte) error {
 			return err
 		}
 	}
-	if errs := a.metaErrors(j.fd, j.e, false); len(errs) > 0 {
+	var errs []error
+	if a.ntfs != nil {
+		errs = a.ntfsMetaErrors(j.fd, j.e, j.tmp != "")
+	} else {
+		errs = a.metaErrors(j.fd, j.e, false)
+	}
+	if len(errs) > 0 {
 		a.warnPath(j.path, false, errors.Join(errs...))
 	}
 	return nil
@@ -120,7 +126,7 @@ func (a *applier) fillFile(j fileJob, buf []byte) error {
 // (chown clears them; chmod comes after), and returns the problems.
 func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
 	if a.ntfs != nil {
-		return a.ntfsMetaErrors(fd, e)
+		return a.ntfsMetaErrors(fd, e, false)
 	}
 	var errs []error
 	if a.unixData && e.Unix != nil && a.isRoot {

@@ -87,6 +87,9 @@ func (a *applier) sameFile(dfd int, e *wim.Entry, st *unix.Stat_t) bool {
 	if st.Size != e.Data.Size || wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) != e.LastWriteTime {
 		return false
 	}
+	if a.ntfs != nil {
+		return a.ntfsSame(dfd, e)
+	}
 	if st.Mode&0o7777 != a.mode(e, false) {
 		return false
 	}
@@ -210,6 +213,11 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 	}
 	if err == nil {
 		err = commitTemp(j)
+		if err == nil && a.ntfs != nil {
+			if nerr := a.ntfsAfterRename(j.dir, j.e); nerr != nil {
+				a.warnPath(j.path, false, nerr)
+			}
+		}
 	} else {
 		_ = unix.Unlinkat(j.dir, j.tmp, 0)
 	}

@@ -3,10 +3,13 @@
 package snapshot
 
 import (
+	"bytes"
+	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -30,7 +33,7 @@ const settableAttributes = wim.AttrReadonly | wim.AttrHidden | wim.AttrSystem | 
 // probeNTFS decides whether the apply target rootFD takes NTFS metadata.
 func (a *applier) probeNTFS(security [][]byte) error {
 	mode := a.opts.NTFS
-	if mode == NTFSOff || mode == NTFSAuto && a.opts.InPlace {
+	if mode == NTFSOff {
 		return nil
 	}
 	var b [4]byte
@@ -39,10 +42,6 @@ func (a *applier) probeNTFS(security [][]byte) error {
 			return fmt.Errorf("snapshot: apply target %s: %w", a.target, ErrNotNTFS)
 		}
 		return nil
-	}
-	if a.opts.InPlace {
-		return fmt.Errorf("snapshot: apply target %s: an in-place restore onto an ntfs-3g mount is not supported yet: %w",
-			a.target, wim.ErrUnsupported)
 	}
 	a.ntfs = &ntfsTarget{security: security}
 	return nil
@@ -54,15 +53,20 @@ type ntfsTarget struct {
 	security [][]byte
 }
 
-// ntfsMetaErrors writes e's named streams, security descriptor, DOS name,
-// attributes and times to the open file or directory fd, times last, and
-// returns the problems.
-func (a *applier) ntfsMetaErrors(fd int, e *wim.Entry) []error {
+// ntfsMetaErrors writes e's named streams, security descriptor, DOS name
+// (unless temp: a file written under a temporary name gets it once renamed,
+// as the name it replaces may hold it), attributes and times to the open
+// file or directory fd, times last, and returns the problems. In place,
+// named streams the image lacks are removed.
+func (a *applier) ntfsMetaErrors(fd int, e *wim.Entry, temp bool) []error {
 	var errs []error
 	set := func(name []byte, v []byte) {
 		if err := unix.Fsetxattr(fd, string(name), v, 0); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
+	}
+	if a.opts.InPlace {
+		errs = append(errs, a.removeStaleStreams(fd, e)...)
 	}
 	for _, s := range e.NamedStreams() {
 		v, err := a.readSmallStream(s)
@@ -75,16 +79,126 @@ func (a *applier) ntfsMetaErrors(fd int, e *wim.Entry) []error {
 	if id := int(e.SecurityID); id >= 0 && id < len(a.ntfs.security) {
 		set(xNTFSACL, a.ntfs.security[id])
 	}
-	if n := e.ShortName(); n != "" {
+	if n := e.ShortName(); n != "" && !temp && !a.hasDOSName(fd, n) {
 		set(xNTFSDosName, []byte(n))
 	}
 	set(xNTFSAttrib, binary.LittleEndian.AppendUint32(nil, e.Attributes&settableAttributes))
+	set(xNTFSTimes, ntfsTimes(e))
+	return errs
+}
+
+// ntfsTimes is system.ntfs_times for e: creation, last write, last access.
+func ntfsTimes(e *wim.Entry) []byte {
 	var times []byte
 	for _, t := range []wim.Filetime{e.CreationTime, e.LastWriteTime, e.LastAccessTime} {
 		times = binary.LittleEndian.AppendUint64(times, uint64(t))
 	}
-	set(xNTFSTimes, times)
+	return times
+}
+
+// hasDOSName reports whether the open file fd already has the DOS name n
+// (setting it again would fail: the name is taken, by the file itself).
+func (a *applier) hasDOSName(fd int, n string) bool {
+	var b [64]byte
+	k, err := unix.Fgetxattr(fd, string(xNTFSDosName), b[:])
+	return err == nil && string(b[:k]) == n
+}
+
+// removeStaleStreams removes the named streams of fd that e lacks.
+func (a *applier) removeStaleStreams(fd int, e *wim.Entry) []error {
+	names, err := listUserXattrs(func(dest []byte) (int, error) { return unix.Flistxattr(fd, dest) })
+	if err != nil {
+		return []error{fmt.Errorf("listing named streams: %w", err)}
+	}
+	var errs []error
+	for _, n := range names {
+		if !slices.ContainsFunc(e.NamedStreams(), func(s wim.Stream) bool { return "user."+s.Name == n }) {
+			if err := unix.Fremovexattr(fd, n); err != nil {
+				errs = append(errs, fmt.Errorf("removing named stream %q: %w", n[len("user."):], err))
+			}
+		}
+	}
 	return errs
+}
+
+// listUserXattrs returns the user.* xattr names list gives.
+func listUserXattrs(list func(dest []byte) (int, error)) ([]string, error) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := list(buf)
+		if errors.Is(err, unix.ERANGE) && len(buf) < 1<<20 {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, name := range bytes.Split(buf[:n], []byte{0}) {
+			if bytes.HasPrefix(name, []byte("user.")) {
+				names = append(names, string(name))
+			}
+		}
+		return names, nil
+	}
+}
+
+// ntfsSame reports whether the existing file name in dfd has e's Windows
+// metadata: attributes, descriptor, DOS name, creation time and named
+// streams (names and contents).
+func (a *applier) ntfsSame(dfd int, e *wim.Entry) bool {
+	p := a.xattrPath(dfd, e.Name, a.path)
+	get := func(name []byte) ([]byte, bool) {
+		buf := make([]byte, 1<<16)
+		n, err := unix.Lgetxattr(p, string(name), buf)
+		return buf[:max(n, 0)], err == nil
+	}
+	attr, ok := get(xNTFSAttrib)
+	if !ok || len(attr) != 4 || binary.LittleEndian.Uint32(attr)&settableAttributes != e.Attributes&settableAttributes {
+		return false
+	}
+	if id := int(e.SecurityID); id >= 0 && id < len(a.ntfs.security) {
+		if sd, ok := get(xNTFSACL); !ok || !bytes.Equal(sd, a.ntfs.security[id]) {
+			return false
+		}
+	}
+	if dos, _ := get(xNTFSDosName); string(dos) != e.ShortName() {
+		return false
+	}
+	if t, ok := get(xNTFSTimes); !ok || len(t) < 8 || wim.Filetime(binary.LittleEndian.Uint64(t)) != e.CreationTime {
+		return false
+	}
+	names, err := listUserXattrs(func(dest []byte) (int, error) { return unix.Llistxattr(p, dest) })
+	if err != nil || len(names) != len(e.NamedStreams()) {
+		return false
+	}
+	for _, s := range e.NamedStreams() {
+		v, ok := get([]byte("user." + s.Name))
+		if !ok || int64(len(v)) != s.Size || s.Size > 0 && wim.Hash(sha1.Sum(v)) != s.Hash {
+			return false
+		}
+	}
+	return true
+}
+
+// ntfsAfterRename gives the file that replaced name in dir its DOS name,
+// then its times again (a change of names touches them).
+func (a *applier) ntfsAfterRename(dir int, e *wim.Entry) error {
+	n := e.ShortName()
+	if n == "" {
+		return nil
+	}
+	fd, err := unix.Openat(dir, e.Name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer closeFD(fd)
+	if !a.hasDOSName(fd, n) {
+		if err := unix.Fsetxattr(fd, string(xNTFSDosName), []byte(n), 0); err != nil {
+			return fmt.Errorf("%s: %w", xNTFSDosName, err)
+		}
+	}
+	return unix.Fsetxattr(fd, string(xNTFSTimes), ntfsTimes(e), 0)
 }
 
 // readSmallStream reads a named stream whole; the xattr interface takes
@@ -152,7 +266,7 @@ func (a *applier) ntfsReparse(dfd int, e *wim.Entry, path []string) {
 		return
 	}
 	a.symlinks.Add(1)
-	if errs := a.ntfsMetaErrors(fd, e); len(errs) > 0 {
+	if errs := a.ntfsMetaErrors(fd, e, false); len(errs) > 0 {
 		a.warnPath(path, false, errors.Join(errs...))
 	}
 }

@@ -57,8 +57,8 @@ type ApplyOptions struct {
 	// NTFS says whether Windows metadata (security descriptors,
 	// attributes, times, short names, named streams, reparse points) is
 	// written through ntfs-3g's extended attributes instead of UNIX data;
-	// NTFSAuto does so when the target is an ntfs-3g mount and the apply
-	// is not in place (not supported there yet).
+	// NTFSAuto does so when the target is an ntfs-3g mount. In place, a
+	// file is kept when its size, times and Windows metadata match.
 	NTFS NTFSMode
 	// DryRun (with InPlace) writes nothing and counts what would be done:
 	// Files, Symlinks and Special count what would be written or kept,

@@ -314,6 +314,62 @@ func TestNTFSApply(t *testing.T) {
 	}
 }
 
+// TestNTFSRollback: a volume snapshot through ntfs-3g, then changed (a
+// file rewritten, one with a DOS name rewritten, a descriptor, attributes
+// and named streams changed, a file added), is rolled back in place with
+// restore --delete: wimlib's NTFS capture of the volume lists as before
+// the changes, and the files left alone are counted unchanged.
+func TestNTFSRollback(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	img := ntfsVolume(t, dir)
+	mnt := filepath.Join(dir, "mnt")
+	umount := mountNTFS(t, img, mnt, "rw")
+	fillNTFSVolume(t, mnt)
+	umount()
+	before := filepath.Join(dir, "before.wim")
+	wimtest.Wimlib(t, "capture", img, before)
+
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache")}
+	if code, _, errb := runApp(t, env, "init"); code != exitOK {
+		t.Fatalf("init: exit %d: %s", code, errb)
+	}
+	umount = mountNTFS(t, img, mnt, "rw,noatime")
+	if code, out, errb := runApp(t, env, "snapshot", mnt, "--json"); code != exitOK || !strings.Contains(out, `"warnings": []`) {
+		t.Fatalf("snapshot: exit %d: %s\n%s", code, errb, out)
+	}
+	writeFile(t, mnt, "Ünïcødé 名前/file.txt", []byte("changed"))
+	writeFile(t, mnt, "Users/Public/LongDocumentName.docx", []byte("a rewritten document"))
+	writeFile(t, mnt, "Users/Public/extra.txt", []byte("not in the snapshot"))
+	for _, c := range []struct {
+		path, name string
+		value      []byte
+	}{
+		{"Program Files/App/app.exe", "system.ntfs_acl", securityDescriptor(0x1F01FF, sid(5, 32, 545))},
+		{"Windows/System32/drivers/etc/hosts", "system.ntfs_attrib", []byte{0x20, 0, 0, 0}},
+		{"Windows/System32/drivers/etc/hosts", "user.added", []byte("a stream the image lacks")},
+	} {
+		if err := unix.Lsetxattr(filepath.Join(mnt, c.path), c.name, c.value, 0); err != nil {
+			t.Fatalf("change %s of %s: %v", c.name, c.path, err)
+		}
+	}
+	if err := unix.Lremovexattr(filepath.Join(mnt, "Users/Public/streams.txt"), "user.Zone.Identifier"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errb := runApp(t, env, "restore", "latest", "--target", mnt, "--delete", "--json")
+	umount()
+	if code != exitOK || !strings.Contains(out, `"warnings": []`) {
+		t.Fatalf("restore: exit %d: %s\n%s", code, errb, out)
+	}
+	if !strings.Contains(out, `"unchanged": `) || strings.Contains(out, `"unchanged": 0,`) {
+		t.Errorf("the rollback kept no file unchanged:\n%s", out)
+	}
+	t.Logf("restore: %s", out)
+	after := filepath.Join(dir, "after.wim")
+	wimtest.Wimlib(t, "capture", img, after)
+	sameListing(t, "rollback", detailed(t, before), detailed(t, after))
+}
+
 // TestNTFSForcedElsewhere: --ntfs on a tree that is not an ntfs-3g mount
 // is refused with a message saying so, and --no-ntfs is accepted.
 func TestNTFSForcedElsewhere(t *testing.T) {
