@@ -227,10 +227,9 @@ func (c *capturer) symlink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Entry, 
 	if rpFlags != 0 && c.realRoot != "" && c.realRoot != c.absRoot {
 		data, rpFlags = wim.SymlinkReparse(target, c.realRoot)
 	}
-	c.rdr.Reset(data)
-	h, err := c.sink.AddStream(&c.rdr, int64(len(data)))
+	h, err := c.storeBytes(data)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+		return nil, err
 	}
 	c.fill(e, st, -1, true)
 	e.Attributes = wim.AttrReparsePoint
@@ -258,4 +257,15 @@ func (c *capturer) readlink(dfd int, name string) (string, error) {
 		}
 		c.linkBuf = make([]byte, 2*len(c.linkBuf))
 	}
+}
+
+// storeBytes stores data, a stream read whole (reparse data, a named
+// stream), in the sink.
+func (c *capturer) storeBytes(data []byte) (wim.Hash, error) {
+	c.rdr.Reset(data)
+	h, err := c.sink.AddStream(&c.rdr, int64(len(data)))
+	if err != nil {
+		return h, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+	}
+	return h, nil
 }

@@ -137,10 +137,9 @@ func (c *capturer) namedStreams(e *wim.Entry, t xattrTarget) error {
 		if !ok || name == "" {
 			continue
 		}
-		c.rdr.Reset(x.Value)
-		h, err := c.sink.AddStream(&c.rdr, int64(len(x.Value)))
+		h, err := c.storeBytes(x.Value)
 		if err != nil {
-			return fmt.Errorf("storing stream %q: %w", name, err)
+			return fmt.Errorf("stream %q: %w", name, err)
 		}
 		if e.Ext == nil {
 			e.Ext = new(wim.EntryExt)
@@ -168,10 +167,9 @@ func (c *capturer) ntfsReparse(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Ent
 		return nil, nil
 	}
 	data := buf[8 : 8+int(binary.LittleEndian.Uint16(buf[4:]))]
-	c.rdr.Reset(data)
-	h, err := c.sink.AddStream(&c.rdr, int64(len(data)))
+	h, err := c.storeBytes(data)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+		return nil, err
 	}
 	c.fill(e, st, -1, true)
 	e.Attributes |= wim.AttrReparsePoint
@@ -200,10 +198,9 @@ func (c *capturer) interixLink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Ent
 	for _, u := range utf16.Encode([]rune(target)) {
 		data = binary.LittleEndian.AppendUint16(data, u)
 	}
-	c.rdr.Reset(data)
-	h, err := c.sink.AddStream(&c.rdr, int64(len(data)))
+	h, err := c.storeBytes(data)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+		return nil, err
 	}
 	c.fill(e, st, -1, true)
 	c.setAttributes(e, wim.AttrSystem)

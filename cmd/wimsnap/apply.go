@@ -106,14 +106,21 @@ With --json, stdout receives one document:
    "special", "bytes", "skipped", "warnings": [{"path", "error"}],
    "warnings_total", "duration_seconds"}`
 
-// ntfsFlags are --ntfs and --no-ntfs of apply and extract.
+// ntfsFlags are --ntfs and --no-ntfs.
 type ntfsFlags struct{ on, off bool }
 
-func addNTFSFlags(cmd *cobra.Command, f *ntfsFlags) {
-	cmd.Flags().BoolVar(&f.on, "ntfs", false, "write Windows metadata through ntfs-3g (default: when TARGET is on an ntfs-3g mount)")
-	cmd.Flags().BoolVar(&f.off, "no-ntfs", false, "apply to an ntfs-3g mount like to any file system")
+// addNTFSFlags adds --ntfs and --no-ntfs with the given help texts.
+func addNTFSFlags(cmd *cobra.Command, f *ntfsFlags, onHelp, offHelp string) {
+	cmd.Flags().BoolVar(&f.on, "ntfs", false, onHelp)
+	cmd.Flags().BoolVar(&f.off, "no-ntfs", false, offHelp)
 	cmd.MarkFlagsMutuallyExclusive("ntfs", "no-ntfs")
 }
+
+// Help texts of apply's and extract's NTFS flags.
+const (
+	applyNTFSHelp   = "write Windows metadata through ntfs-3g (default: when TARGET is on an ntfs-3g mount)"
+	applyNoNTFSHelp = "apply to an ntfs-3g mount like to any file system"
+)
 
 func (f ntfsFlags) mode() snapshot.NTFSMode {
 	switch {
@@ -139,7 +146,7 @@ func (a *app) newApplyCommand() *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVar(&noUnix, "no-unix-data", false, "do not apply UNIX owners, modes, device numbers and xattrs")
-	addNTFSFlags(cmd, &nf)
+	addNTFSFlags(cmd, &nf, applyNTFSHelp, applyNoNTFSHelp)
 	return cmd
 }
 
@@ -170,7 +177,7 @@ func (a *app) newExtractCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&noUnix, "no-unix-data", false, "do not apply UNIX owners, modes, device numbers and xattrs")
 	cmd.Flags().StringVar(&dest, "dest-dir", ".", "directory to extract into (created if missing)")
-	addNTFSFlags(cmd, &nf)
+	addNTFSFlags(cmd, &nf, applyNTFSHelp, applyNoNTFSHelp)
 	return cmd
 }
 

@@ -34,8 +34,7 @@ type imageFlags struct {
 	noUnixData  bool
 	crossMounts bool
 	systemRoot  string
-	ntfs        bool
-	noNTFS      bool
+	ntfs        ntfsFlags
 	shadowCopy  bool
 	updateOf    string // append only
 }
@@ -62,26 +61,14 @@ func addImageInfoFlags(cmd *cobra.Command, f *imageFlags) {
 	fl.StringVar(&f.config, "config", "", "exclusions in WimScript.ini format (default: DISM's default exclusions)")
 	fl.BoolVar(&f.noUnixData, "no-unix-data", false, "leave out UNIX owners, modes, device numbers and xattrs")
 	fl.BoolVar(&f.crossMounts, "cross-mounts", false, "descend into other file systems mounted under SOURCE")
-	fl.BoolVar(&f.ntfs, "ntfs", false, "read Windows metadata through ntfs-3g (security descriptors, attributes, short\n"+
-		"names, named streams, reparse points); default: when SOURCE is on an ntfs-3g mount")
-	fl.BoolVar(&f.noNTFS, "no-ntfs", false, "capture an ntfs-3g mount like any file system, with UNIX data")
-	cmd.MarkFlagsMutuallyExclusive("ntfs", "no-ntfs")
+	addNTFSFlags(cmd, &f.ntfs, "read Windows metadata through ntfs-3g (security descriptors, attributes, short\n"+
+		"names, named streams, reparse points); default: when SOURCE is on an ntfs-3g mount",
+		"capture an ntfs-3g mount like any file system, with UNIX data")
 	fl.BoolVar(&f.shadowCopy, "shadow-copy", false, "Windows: capture a volume shadow copy of SOURCE's volume, made for the run\n"+
 		"(files in use are captured as of one moment)")
 	fl.StringVar(&f.systemRoot, "system-root", "", "the top directory whose registry and kernel32.dll fill the image's WINDOWS\n"+
 		"information when several hold a Windows system (default: the last component of\n"+
 		"$"+envTargetSystemRoot+", else the one with most of them, \"Windows\" on a tie)")
-}
-
-// ntfsMode is what --ntfs and --no-ntfs ask for.
-func (f *imageFlags) ntfsMode() snapshot.NTFSMode {
-	switch {
-	case f.ntfs:
-		return snapshot.NTFSOn
-	case f.noNTFS:
-		return snapshot.NTFSOff
-	}
-	return snapshot.NTFSAuto
 }
 
 // systemRootName is the Windows directory to prefer: --system-root, else
@@ -183,7 +170,7 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 		compress: c, compressSet: changed("compress"),
 		threads: f.threads, check: f.check, boot: f.boot, config: f.config,
 		noUnixData: f.noUnixData, crossMounts: f.crossMounts,
-		updateOf: f.updateOf, systemRoot: systemRootName(f, env), ntfs: f.ntfsMode(), shadowCopy: f.shadowCopy,
+		updateOf: f.updateOf, systemRoot: systemRootName(f, env), ntfs: f.ntfs.mode(), shadowCopy: f.shadowCopy,
 		nameSet: changed("name"), account: env.Account,
 	}, nil
 }

@@ -199,6 +199,20 @@ func fillNTFSVolume(t *testing.T, mnt string) {
 	set("Windows/System32/rel-link", "system.ntfs_reparse_data", reparseBuffer(0xA000000C, `..\nowhere.txt`))
 }
 
+// filledNTFSVolume makes an NTFS volume image filled by fillNTFSVolume
+// and returns its directory, the image and a mount point for it.
+func filledNTFSVolume(t *testing.T) (dir, img, mnt string) {
+	t.Helper()
+	requireNTFS(t)
+	dir = t.TempDir()
+	img = ntfsVolume(t, dir)
+	mnt = filepath.Join(dir, "mnt")
+	umount := mountNTFS(t, img, mnt, "rw")
+	fillNTFSVolume(t, mnt)
+	umount()
+	return dir, img, mnt
+}
+
 // detailed returns wimlib-imagex's detailed listing of image 1 of path,
 // without the lines that depend on the WIM's layout (offsets, compressed
 // sizes, resource flags, reference counts, link group numbers).
@@ -224,18 +238,12 @@ func detailed(t *testing.T, path string) string {
 // capture of the volume image in its NTFS mode: every line of
 // `wimlib-imagex dir --detailed` but WIM layout details is equal.
 func TestNTFSCapture(t *testing.T) {
-	requireNTFS(t)
-	dir := t.TempDir()
-	img := ntfsVolume(t, dir)
-	mnt := filepath.Join(dir, "mnt")
-	umount := mountNTFS(t, img, mnt, "rw")
-	fillNTFSVolume(t, mnt)
-	umount()
+	dir, img, mnt := filledNTFSVolume(t)
 
 	theirs := filepath.Join(dir, "wimlib.wim")
 	wimtest.Wimlib(t, "capture", img, theirs)
 	ours := filepath.Join(dir, "ours.wim")
-	umount = mountNTFS(t, img, mnt, "ro,noatime")
+	umount := mountNTFS(t, img, mnt, "ro,noatime")
 	code, stdout, errb := runApp(t, nil, "capture", mnt, ours, "--json")
 	umount()
 	if code != exitOK {
@@ -281,19 +289,13 @@ func sameListing(t *testing.T, what, want, got string) {
 // wimsnap through ntfs-3g to another, reads back the same: wimlib's NTFS
 // captures of the two volumes list identically.
 func TestNTFSApply(t *testing.T) {
-	requireNTFS(t)
-	dir := t.TempDir()
-	src := ntfsVolume(t, dir)
-	mnt := filepath.Join(dir, "mnt")
-	umount := mountNTFS(t, src, mnt, "rw")
-	fillNTFSVolume(t, mnt)
-	umount()
+	dir, src, mnt := filledNTFSVolume(t)
 	image := filepath.Join(dir, "image.wim")
 	wimtest.Wimlib(t, "capture", src, image, "--compress=xpress")
 
 	byWimlib, byUs := ntfsVolume(t, filepath.Join(dir, "a")), ntfsVolume(t, filepath.Join(dir, "b"))
 	wimtest.Wimlib(t, "apply", image, "1", byWimlib)
-	umount = mountNTFS(t, byUs, mnt, "rw")
+	umount := mountNTFS(t, byUs, mnt, "rw")
 	code, stdout, errb := runApp(t, nil, "apply", image, "1", mnt, "--json")
 	umount()
 	if code != exitOK {
@@ -320,13 +322,7 @@ func TestNTFSApply(t *testing.T) {
 // restore --delete: wimlib's NTFS capture of the volume lists as before
 // the changes, and the files left alone are counted unchanged.
 func TestNTFSRollback(t *testing.T) {
-	requireNTFS(t)
-	dir := t.TempDir()
-	img := ntfsVolume(t, dir)
-	mnt := filepath.Join(dir, "mnt")
-	umount := mountNTFS(t, img, mnt, "rw")
-	fillNTFSVolume(t, mnt)
-	umount()
+	dir, img, mnt := filledNTFSVolume(t)
 	before := filepath.Join(dir, "before.wim")
 	wimtest.Wimlib(t, "capture", img, before)
 
@@ -334,7 +330,7 @@ func TestNTFSRollback(t *testing.T) {
 	if code, _, errb := runApp(t, env, "init"); code != exitOK {
 		t.Fatalf("init: exit %d: %s", code, errb)
 	}
-	umount = mountNTFS(t, img, mnt, "rw,noatime")
+	umount := mountNTFS(t, img, mnt, "rw,noatime")
 	if code, out, errb := runApp(t, env, "snapshot", mnt, "--json"); code != exitOK || !strings.Contains(out, `"warnings": []`) {
 		t.Fatalf("snapshot: exit %d: %s\n%s", code, errb, out)
 	}

@@ -52,7 +52,8 @@ func open(t *testing.T, b []byte) *regf.Hive {
 	return h
 }
 
-func str(t *testing.T, h *regf.Hive, key, name string) string {
+// value looks up key\name in h, failing the test when it is missing.
+func value(t *testing.T, h *regf.Hive, key, name string) regf.Value {
 	t.Helper()
 	k, err := h.Key(key)
 	if err != nil {
@@ -62,7 +63,12 @@ func str(t *testing.T, h *regf.Hive, key, name string) string {
 	if err != nil {
 		t.Fatalf("%s\\%s: %v", key, name, err)
 	}
-	s, err := v.String()
+	return v
+}
+
+func str(t *testing.T, h *regf.Hive, key, name string) string {
+	t.Helper()
+	s, err := value(t, h, key, name).String()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,15 +77,7 @@ func str(t *testing.T, h *regf.Hive, key, name string) string {
 
 func num(t *testing.T, h *regf.Hive, key, name string) uint64 {
 	t.Helper()
-	k, err := h.Key(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := k.Value(name)
-	if err != nil {
-		t.Fatalf("%s\\%s: %v", key, name, err)
-	}
-	n, err := v.Uint()
+	n, err := value(t, h, key, name).Uint()
 	if err != nil {
 		t.Fatal(err)
 	}
