@@ -297,3 +297,54 @@ func (in *ImageInfo) SetWindows(w *WindowsInfo) {
 		in.Flags = w.EditionID
 	}
 }
+
+// Windows returns the image's WINDOWS element read back into a
+// WindowsInfo (numbers that are missing or malformed are -1), and false
+// when the image has none.
+func (in *ImageInfo) Windows() (*WindowsInfo, bool) {
+	var n *XMLNode
+	for i := range in.Extra {
+		if in.Extra[i].XMLName.Local == "WINDOWS" {
+			n = &in.Extra[i]
+		}
+	}
+	if n == nil {
+		return nil, false
+	}
+	text := func(parent *XMLNode, name string) string {
+		if parent == nil {
+			return ""
+		}
+		if c := parent.child(name); c != nil {
+			return strings.TrimSpace(c.Text)
+		}
+		return ""
+	}
+	num := func(parent *XMLNode, name string) int64 {
+		v, err := strconv.ParseInt(text(parent, name), 10, 64)
+		if err != nil || v < 0 {
+			return -1
+		}
+		return v
+	}
+	w := &WindowsInfo{
+		Arch: int(num(n, "ARCH")), ProductName: text(n, "PRODUCTNAME"), EditionID: text(n, "EDITIONID"),
+		InstallationType: text(n, "INSTALLATIONTYPE"), HAL: text(n, "HAL"), ProductType: text(n, "PRODUCTTYPE"),
+		ProductSuite: text(n, "PRODUCTSUITE"), SystemRoot: text(n, "SYSTEMROOT"),
+	}
+	if w.Arch > 1<<16 {
+		w.Arch = -1
+	}
+	if l := n.child("LANGUAGES"); l != nil {
+		for _, c := range l.Nodes {
+			if c.XMLName.Local == "LANGUAGE" {
+				w.Languages = append(w.Languages, strings.TrimSpace(c.Text))
+			}
+		}
+		w.DefaultLanguage = text(l, "DEFAULT")
+	}
+	v := n.child("VERSION")
+	w.Major, w.Minor, w.Build = num(v, "MAJOR"), num(v, "MINOR"), text(v, "BUILD")
+	w.SPBuild, w.SPLevel = num(v, "SPBUILD"), num(v, "SPLEVEL")
+	return w, true
+}

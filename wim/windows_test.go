@@ -91,4 +91,13 @@ func TestSetWindows(t *testing.T) {
 	if s.String() != want {
 		t.Errorf("WINDOWS after a round trip:\n%s\nwant\n%s", s.String(), want)
 	}
+	back, ok := infos[0].Windows()
+	w.HAL = "" // not set above either
+	if !ok || back.Arch != 9 || back.ProductName != w.ProductName || back.Build != "22631" || back.Major != 10 ||
+		back.Minor != 0 || back.SPBuild != -1 || back.SPLevel != 0 || len(back.Languages) != 1 || back.SystemRoot != "WINDOWS" {
+		t.Errorf("Windows() = %+v, %v; want %+v", back, ok, w)
+	}
+	if _, ok := (&ImageInfo{}).Windows(); ok {
+		t.Error("an image without WINDOWS reports one")
+	}
 }

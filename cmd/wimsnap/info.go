@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -68,7 +69,13 @@ With --json, stdout receives one document:
    "images": [{"index", "name", "description", "display_name",
                "display_description", "flags", "creator", "version",
                "dir_count", "file_count", "total_bytes", "hard_link_bytes",
-               "creation_time", "modification_time"}]}
+               "creation_time", "modification_time",
+               "windows": {"arch", "arch_name", "product_name", "edition_id",
+                 "installation_type", "hal", "product_type", "product_suite",
+                 "languages", "default_language", "major", "minor", "build",
+                 "sp_build", "sp_level", "system_root"}}]}
+"windows" appears for Windows images only (the WINDOWS element DISM
+writes); numbers an image lacks are -1.
 Times are RFC 3339 in UTC, "" when unset; "guid" is 32 hex digits.`
 
 func (a *app) newInfoCommand() *cobra.Command {
@@ -116,6 +123,45 @@ type imageJSON struct {
 	HardLinkBytes      uint64 `json:"hard_link_bytes"`
 	CreationTime       string `json:"creation_time"`
 	ModificationTime   string `json:"modification_time"`
+	// Windows is the WINDOWS element of a Windows image.
+	Windows *windowsJSON `json:"windows,omitempty"`
+}
+
+// windowsJSON is an image's WINDOWS element; numbers the image lacks are
+// -1, strings "".
+type windowsJSON struct {
+	Arch             int      `json:"arch"`
+	ArchName         string   `json:"arch_name"`
+	ProductName      string   `json:"product_name"`
+	EditionID        string   `json:"edition_id"`
+	InstallationType string   `json:"installation_type"`
+	HAL              string   `json:"hal"`
+	ProductType      string   `json:"product_type"`
+	ProductSuite     string   `json:"product_suite"`
+	Languages        []string `json:"languages"`
+	DefaultLanguage  string   `json:"default_language"`
+	Major            int64    `json:"major"`
+	Minor            int64    `json:"minor"`
+	Build            string   `json:"build"`
+	SPBuild          int64    `json:"sp_build"`
+	SPLevel          int64    `json:"sp_level"`
+	SystemRoot       string   `json:"system_root"`
+}
+
+// archNames names the processor architectures of WINDOWS/ARCH.
+var archNames = map[int]string{0: "x86", 5: "ARM", 6: "ia64", 9: "x86_64", 12: "ARM64"}
+
+func newWindowsJSON(info wim.ImageInfo) *windowsJSON {
+	w, ok := info.Windows()
+	if !ok {
+		return nil
+	}
+	return &windowsJSON{
+		Arch: w.Arch, ArchName: archNames[w.Arch], ProductName: w.ProductName, EditionID: w.EditionID,
+		InstallationType: w.InstallationType, HAL: w.HAL, ProductType: w.ProductType, ProductSuite: w.ProductSuite,
+		Languages: nonNil(w.Languages), DefaultLanguage: w.DefaultLanguage, Major: w.Major, Minor: w.Minor,
+		Build: w.Build, SPBuild: w.SPBuild, SPLevel: w.SPLevel, SystemRoot: w.SystemRoot,
+	}
 }
 
 type infoJSON struct {
@@ -142,6 +188,7 @@ func newImageJSON(i int, info wim.ImageInfo) imageJSON {
 		DirCount: info.DirCount, FileCount: info.FileCount,
 		TotalBytes: info.TotalBytes, HardLinkBytes: info.HardLinkBytes,
 		CreationTime: rfc3339(info.CreationTime), ModificationTime: rfc3339(info.ModificationTime),
+		Windows: newWindowsJSON(info),
 	}
 }
 
@@ -225,6 +272,9 @@ func printImage(b *strings.Builder, im imageJSON) {
 	kv(b, 23, "Hard Link Bytes", fmt.Sprint(im.HardLinkBytes))
 	kv(b, 23, "Creation Time", im.CreationTime)
 	kv(b, 23, "Last Modification Time", im.ModificationTime)
+	if w := im.Windows; w != nil {
+		printWindows(b, w)
+	}
 }
 
 // kv writes "Key:" padded to width+2 columns, then the value.
@@ -237,4 +287,36 @@ func yesNo(v bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// printWindows prints a WINDOWS element as wimlib-imagex info does; what
+// the image lacks is left out.
+func printWindows(b *strings.Builder, w *windowsJSON) {
+	opt := func(key, val string) {
+		if val != "" {
+			kv(b, 23, key, val)
+		}
+	}
+	num := func(key string, v int64) {
+		if v >= 0 {
+			kv(b, 23, key, fmt.Sprint(v))
+		}
+	}
+	if w.Arch >= 0 {
+		opt("Architecture", cmp.Or(w.ArchName, fmt.Sprint(w.Arch)))
+	}
+	opt("Product Name", w.ProductName)
+	opt("Edition ID", w.EditionID)
+	opt("Installation Type", w.InstallationType)
+	opt("HAL", w.HAL)
+	opt("Product Type", w.ProductType)
+	opt("Product Suite", w.ProductSuite)
+	opt("Languages", strings.Join(w.Languages, " "))
+	opt("Default Language", w.DefaultLanguage)
+	opt("System Root", w.SystemRoot)
+	num("Major Version", w.Major)
+	num("Minor Version", w.Minor)
+	opt("Build", w.Build)
+	num("Service Pack Build", w.SPBuild)
+	num("Service Pack Level", w.SPLevel)
 }

@@ -140,6 +140,21 @@ func TestWindowsInfo(t *testing.T) {
 		}
 	}
 
+	// wimsnap info shows it too, in text and in --json.
+	_, text, _ := runApp(t, nil, "info", ours, "1")
+	for key, want := range map[string]string{"Architecture": "x86_64", "Product Name": "Windows 10 Pro",
+		"Languages": "de-DE en-US", "Default Language": "de-DE", "Service Pack Level": "2"} {
+		if got := infoValue(text, key); got != want {
+			t.Errorf("wimsnap info shows %s %q, want %q:\n%s", key, got, want, text)
+		}
+	}
+	_, js, _ := runApp(t, nil, "info", ours, "--json")
+	for _, field := range []string{`"arch": 9`, `"edition_id": "Professional"`, `"build": "19045"`, `"system_root": "WINDOWS"`} {
+		if !strings.Contains(js, field) {
+			t.Errorf("wimsnap info --json lacks %s:\n%s", field, js)
+		}
+	}
+
 	// A repository snapshot carries the element into its export.
 	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache")}
 	if code, _, errb := runApp(t, env, "init"); code != exitOK {
@@ -179,6 +194,16 @@ func TestWindowsInfo(t *testing.T) {
 			t.Errorf("--flags=Mine became %q: the registry must not override it", f)
 		}
 	}
+}
+
+// infoValue returns the value of the "Key: value" line of an info text.
+func infoValue(text, key string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // TestBootIndex: --boot marks the captured or appended image as the boot
