@@ -180,10 +180,7 @@ func setBasicInfo(h windows.Handle, e *wim.Entry) error {
 		CreationTime:   int64(e.CreationTime),
 		LastAccessTime: int64(e.LastAccessTime),
 		LastWriteTime:  int64(e.LastWriteTime),
-		FileAttributes: e.Attributes &^ (wim.AttrDirectory | wim.AttrReparsePoint | wim.AttrSparseFile | wim.AttrCompressed | wim.AttrEncrypted),
-	}
-	if info.FileAttributes == 0 {
-		info.FileAttributes = wim.AttrNormal
+		FileAttributes: settableWinAttributes(e.Attributes),
 	}
 	return windows.SetFileInformationByHandle(h, windows.FileBasicInfo, (*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
 }
@@ -192,11 +189,6 @@ func filetime(t windows.Filetime) wim.Filetime {
 	return wim.Filetime(uint64(t.HighDateTime)<<32 | uint64(t.LowDateTime))
 }
 
-// validWindowsName reports whether an image name can be created as one
-// component on Windows without escaping its directory.
-func validWindowsName(n string) bool {
-	return n != "" && n != "." && n != ".." && !strings.ContainsAny(n, "\x00\\/:*?\"<>|")
-}
 
 // openRegular opens the regular file at the slash-separated path below the
 // open directory dir for reading, without leaving dir (os.OpenInRoot), and

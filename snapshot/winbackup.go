@@ -147,7 +147,10 @@ func streamName(s string) (string, bool) {
 		return "", false
 	}
 	s, ok = strings.CutSuffix(s, ":$DATA")
-	return s, ok && s != ""
+	if !ok || s == "" {
+		return "", false
+	}
+	return s, true
 }
 
 // securityTable keeps an image's security descriptors, each once.
@@ -419,4 +422,23 @@ func (d dataSection) write(w io.Writer, open func(wim.Stream) (io.ReadCloser, er
 		err = fmt.Errorf("stream of %d bytes ended at %d", s.Size, n)
 	}
 	return err
+}
+
+// settableWinAttributes returns the attributes SetFileInformationByHandle
+// takes for an entry with attrs: those that follow from what the file is
+// (directory, reparse point, sparse, compressed, encrypted) are left out,
+// and no attribute at all is FILE_ATTRIBUTE_NORMAL.
+func settableWinAttributes(attrs uint32) uint32 {
+	a := attrs &^ (wim.AttrDirectory | wim.AttrReparsePoint | wim.AttrSparseFile | wim.AttrCompressed | wim.AttrEncrypted)
+	if a == 0 {
+		a = wim.AttrNormal
+	}
+	return a
+}
+
+// validWindowsName reports whether an image name can be created as one
+// component on Windows without escaping its directory: not empty, not "."
+// or "..", none of the characters Windows reserves.
+func validWindowsName(n string) bool {
+	return n != "" && n != "." && n != ".." && !strings.ContainsAny(n, "\x00\\/:*?\"<>|")
 }

@@ -155,3 +155,39 @@ func FuzzReadBackup(f *testing.F) {
 		_ = readBackup(bytes.NewReader(b), size, &wim.Entry{}, streamSink{}, &securityTable{})
 	})
 }
+
+func TestWindowsMapping(t *testing.T) {
+	for _, c := range []struct {
+		section string
+		name    string
+		ok      bool
+	}{
+		{":Zone.Identifier:$DATA", "Zone.Identifier", true},
+		{":名前:$DATA", "名前", true},
+		{"::$DATA", "", false},
+		{"Zone.Identifier:$DATA", "", false},
+		{":x:$INDEX_ALLOCATION", "", false},
+	} {
+		if name, ok := streamName(c.section); name != c.name || ok != c.ok {
+			t.Errorf("streamName(%q) = %q, %v; want %q, %v", c.section, name, ok, c.name, c.ok)
+		}
+	}
+	for _, c := range []struct{ in, want uint32 }{
+		{wim.AttrDirectory, wim.AttrNormal},
+		{wim.AttrDirectory | wim.AttrHidden | wim.AttrSystem, wim.AttrHidden | wim.AttrSystem},
+		{wim.AttrReparsePoint | wim.AttrArchive, wim.AttrArchive},
+		{wim.AttrSparseFile | wim.AttrCompressed | wim.AttrReadonly, wim.AttrReadonly},
+		{wim.AttrEncrypted, wim.AttrNormal},
+		{wim.AttrNotContentIndexed | wim.AttrTemporary, wim.AttrNotContentIndexed | wim.AttrTemporary},
+	} {
+		if got := settableWinAttributes(c.in); got != c.want {
+			t.Errorf("settableWinAttributes(%#x) = %#x, want %#x", c.in, got, c.want)
+		}
+	}
+	for name, ok := range map[string]bool{"file.txt": true, "名前 with space": true, "": false, ".": false, "..": false,
+		"a\\b": false, "a/b": false, "C:": false, "a\x00b": false, "what?": false, "<x>": false, "a|b": false, "...": true} {
+		if validWindowsName(name) != ok {
+			t.Errorf("validWindowsName(%q) = %v", name, !ok)
+		}
+	}
+}
