@@ -105,7 +105,7 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 		a.warn(true, fmt.Errorf("name %q cannot be created on Windows; skipped", e.Name))
 		return nil
 	}
-	path := dir + `\` + e.Name
+	path := winJoin(dir, e.Name)
 	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 && !e.IsDir() {
 		if err := hardLink(path, first); err != nil {
 			a.warn(true, fmt.Errorf("hard link: %w", err))

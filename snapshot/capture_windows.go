@@ -143,7 +143,7 @@ type listing struct{ name, short string }
 // list returns the entries of the directory path, sorted as a WIM stores
 // them.
 func list(path string) ([]listing, error) {
-	p, err := windows.UTF16PtrFromString(path + `\*`)
+	p, err := windows.UTF16PtrFromString(winJoin(path, "*"))
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (c *winCapturer) dir(path string, e *wim.Entry, old *wim.Entry) error {
 			return err
 		}
 		c.rel = strings.TrimPrefix(rel+"/"+l.name, "/")
-		ch, err := c.entry(path+`\`+l.name, l, oldChildren[l.name])
+		ch, err := c.entry(winJoin(path, l.name), l, oldChildren[l.name])
 		if err != nil {
 			return err
 		}

@@ -189,7 +189,6 @@ func filetime(t windows.Filetime) wim.Filetime {
 	return wim.Filetime(uint64(t.HighDateTime)<<32 | uint64(t.LowDateTime))
 }
 
-
 // openRegular opens the regular file at the slash-separated path below the
 // open directory dir for reading, without leaving dir (os.OpenInRoot), and
 // returns it with its size.

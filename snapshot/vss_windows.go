@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -54,11 +55,15 @@ func createShadow(volume string) (id, device string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if len(lines) != 2 || !strings.HasPrefix(lines[1], `\\?\GLOBALROOT\`) {
+	if len(lines) != 2 || !shadowID.MatchString(lines[0]) || !strings.HasPrefix(lines[1], `\\?\GLOBALROOT\`) {
 		return "", "", fmt.Errorf("unexpected answer %q", lines)
 	}
 	return lines[0], lines[1], nil
 }
+
+// shadowID is the form of a shadow copy id, which deleteShadow puts into a
+// script.
+var shadowID = regexp.MustCompile(`^\{[0-9A-Fa-f-]{36}\}$`)
 
 // deleteShadow deletes the shadow copy id; a failure leaves it for Windows
 // to reclaim and is not the capture's.

@@ -442,3 +442,9 @@ func settableWinAttributes(attrs uint32) uint32 {
 func validWindowsName(n string) bool {
 	return n != "" && n != "." && n != ".." && !strings.ContainsAny(n, "\x00\\/:*?\"<>|")
 }
+
+// winJoin joins a directory path and a name. A volume's root keeps its
+// backslash (\\?\C:\), which must not be doubled.
+func winJoin(dir, name string) string {
+	return strings.TrimSuffix(dir, `\`) + `\` + name
+}

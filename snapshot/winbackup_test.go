@@ -184,6 +184,12 @@ func TestWindowsMapping(t *testing.T) {
 			t.Errorf("settableWinAttributes(%#x) = %#x, want %#x", c.in, got, c.want)
 		}
 	}
+	for _, c := range [][3]string{{`\\?\C:\`, "Users", `\\?\C:\Users`}, {`\\?\C:\Users`, "*", `\\?\C:\Users\*`},
+		{`\\?\GLOBALROOT\Device\HarddiskVolumeShadowCopy1\`, "Windows", `\\?\GLOBALROOT\Device\HarddiskVolumeShadowCopy1\Windows`}} {
+		if got := winJoin(c[0], c[1]); got != c[2] {
+			t.Errorf("winJoin(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
 	for name, ok := range map[string]bool{"file.txt": true, "名前 with space": true, "": false, ".": false, "..": false,
 		"a\\b": false, "a/b": false, "C:": false, "a\x00b": false, "what?": false, "<x>": false, "a|b": false, "...": true} {
 		if validWindowsName(name) != ok {
