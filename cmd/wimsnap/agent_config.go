@@ -91,6 +91,8 @@ var (
 		{"threads", "threads", flagInt, 0},
 		{"cross-mounts", "cross-mounts", flagTrue, 0},
 		{"unix-data", "no-unix-data", flagFalse, 0},
+		{"shadow-copy", "shadow-copy", flagTrue, 0},
+		{"system-root", "system-root", flagString, 0},
 	}
 	imageKeys = []flagKey{
 		{"name", "name", flagString, 0},

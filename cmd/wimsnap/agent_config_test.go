@@ -287,6 +287,7 @@ exclusion-list = "/etc/wimsnap/exclusions.ini"
 threads = 4
 cross-mounts = true
 unix-data = false
+system-root = "WINDOWS"
 [job.image]
 name = "System"
 description = "The system disk"
@@ -354,7 +355,7 @@ func TestAgentConfigCommands(t *testing.T) {
 	}
 	systemArgs := []string{"--host=lab1", "--lock-wait=5m0s", "--tag=nightly", "--tag=system",
 		"--exclude=/var/tmp/*", "--exclude=*.iso", "--config=/etc/wimsnap/exclusions.ini", "--threads=4",
-		"--cross-mounts", "--no-unix-data", "--name=System", "--description=The system disk",
+		"--cross-mounts", "--no-unix-data", "--system-root=WINDOWS", "--name=System", "--description=The system disk",
 		"--display-name=System disk", "--flags=Professional", "--creator=ops", "--version=1.0"}
 	systemPolicy := []string{"--time-zone=Europe/Berlin", "--keep-last=3", "--keep-hourly=24", "--keep-daily=7",
 		"--keep-weekly=4", "--keep-monthly=12", "--keep-yearly=-1", "--keep-within=2w",
