@@ -54,23 +54,53 @@ func (b *Batch) SetFiles(source string, snap ID, sigs map[string]Sig) {
 	b.files = &fileSet{source: source, snap: snap, sigs: sigs}
 }
 
-// Apply commits the batch in one transaction: all of it or nothing.
+// maxTxKeys bounds the keys one transaction of Apply puts: bbolt holds a
+// transaction's dirty pages in memory until it commits, so one snapshot of
+// a large tree in one transaction (500k keys) cost over 200 MB.
+const maxTxKeys = 1 << 15
+
+// Apply commits the batch. Chunks, streams and file signatures go in
+// transactions of at most maxTxKeys keys each, in key order; the markers
+// that say what they complete (index objects loaded, snapshots cached, the
+// snapshot a file set belongs to) go in the last one. A crash part way
+// leaves keys whose index object is not marked loaded, which the next sync
+// puts again, or a file set lacking some signatures, whose files the next
+// snapshot reads: nothing that is wrong, only work to redo.
 func (d *DB) Apply(b *Batch) error {
+	// Keys go in sorted: bbolt splits nodes only at commit, so random
+	// order costs a memmove of the whole node per Put.
+	for ids := range slices.Chunk(sortedKeys(b.chunks, compareID), maxTxKeys) {
+		if err := d.update(func(tx *bolt.Tx) error {
+			chunks := data(tx, chunksBucket)
+			for _, id := range ids {
+				if err := chunks.Put(id[:], b.chunks[id].marshal()); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	for hs := range slices.Chunk(sortedKeys(b.streams, compareSHA1), maxTxKeys) {
+		if err := d.update(func(tx *bolt.Tx) error {
+			streams := data(tx, streamsBucket)
+			for _, h := range hs {
+				if err := streams.Put(h[:], b.streams[h].marshal()); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if b.files != nil {
+		if err := d.putFiles(b.files); err != nil {
+			return err
+		}
+	}
 	return d.update(func(tx *bolt.Tx) error {
-		// Keys go in sorted: bbolt splits nodes only at commit, so random
-		// order costs a memmove of the whole node per Put.
-		chunks := data(tx, chunksBucket)
-		for _, id := range sortedKeys(b.chunks, compareID) {
-			if err := chunks.Put(id[:], b.chunks[id].marshal()); err != nil {
-				return err
-			}
-		}
-		streams := data(tx, streamsBucket)
-		for _, h := range sortedKeys(b.streams, compareSHA1) {
-			if err := streams.Put(h[:], b.streams[h].marshal()); err != nil {
-				return err
-			}
-		}
 		indexes := data(tx, indexesBucket)
 		for _, id := range b.indexes {
 			if err := indexes.Put(id[:], nil); err != nil {
@@ -81,7 +111,7 @@ func (d *DB) Apply(b *Batch) error {
 			return err
 		}
 		if b.files != nil {
-			return putFiles(data(tx, filesBucket), b.files)
+			return data(tx, filesBucket).Bucket([]byte(b.files.source)).Put(fileSnapKey, b.files.snap[:])
 		}
 		return nil
 	})
@@ -101,23 +131,35 @@ func applySnaps(snaps *bolt.Bucket, b *Batch) error {
 	return nil
 }
 
-func putFiles(files *bolt.Bucket, fs *fileSet) error {
+// putFiles replaces the signatures of fs.source with fs.sigs, in
+// transactions of at most maxTxKeys keys; Apply sets the snapshot they
+// belong to afterwards.
+func (d *DB) putFiles(fs *fileSet) error {
 	key := []byte(fs.source)
-	if files.Bucket(key) != nil {
-		if err := files.DeleteBucket(key); err != nil {
-			return err
+	err := d.update(func(tx *bolt.Tx) error {
+		files := data(tx, filesBucket)
+		if files.Bucket(key) != nil {
+			if err := files.DeleteBucket(key); err != nil {
+				return err
+			}
 		}
-	}
-	bk, err := files.CreateBucket(key)
+		_, err := files.CreateBucket(key)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	bk.FillPercent = 0.9
-	if err := bk.Put(fileSnapKey, fs.snap[:]); err != nil {
-		return err
-	}
-	for _, p := range slices.Sorted(maps.Keys(fs.sigs)) {
-		if err := bk.Put([]byte(p), fs.sigs[p].marshal()); err != nil {
+	for paths := range slices.Chunk(slices.Sorted(maps.Keys(fs.sigs)), maxTxKeys) {
+		if err := d.update(func(tx *bolt.Tx) error {
+			bk := data(tx, filesBucket).Bucket(key)
+			bk.FillPercent = 0.9
+			for _, p := range paths {
+				if err := bk.Put([]byte(p), fs.sigs[p].marshal()); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
 	}

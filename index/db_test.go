@@ -271,3 +271,52 @@ func TestCorruptPages(t *testing.T) {
 		_ = d.Close()
 	}
 }
+
+// TestApplyLarge: a batch larger than one transaction takes (chunks,
+// streams and file signatures over maxTxKeys each) is applied whole, and a
+// second file set for the same source replaces the first.
+func TestApplyLarge(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	n := maxTxKeys*2 + 5
+	for round, snap := range []ID{id("s1"), id("s2")} {
+		b := NewBatch()
+		sigs := map[string]Sig{}
+		for i := range n {
+			var k [8]byte
+			binary.BigEndian.PutUint64(k[:], uint64(i))
+			b.AddChunk(ID(sha256.Sum256(k[:])), Location{Offset: uint64(i), Stored: 1, Raw: 1})
+			var h SHA1
+			copy(h[:], k[:])
+			b.AddStream(h, Recipe{Size: int64(i)})
+			sigs[string(k[:])] = Sig{Size: int64(i + round)}
+		}
+		b.AddIndex(snap)
+		b.SetFiles("src", snap, sigs)
+		if err := db.Apply(b); err != nil {
+			t.Fatal(err)
+		}
+		f, err := db.Files("src")
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := 0
+		for k, want := range sigs {
+			if s, ok := f.Lookup([]byte(k)); ok && s == want {
+				count++
+			}
+		}
+		if f.Snapshot != snap || count != n {
+			t.Errorf("round %d: file set of %x with %d of %d signatures", round, f.Snapshot[:4], count, n)
+		}
+		_ = f.Close()
+	}
+	chunks := 0
+	if err := db.ForEachChunk(func(ID, Location) error { chunks++; return nil }); err != nil || chunks != n {
+		t.Errorf("%d chunks (%v), want %d", chunks, err, n)
+	}
+	var last SHA1
+	binary.BigEndian.PutUint64(last[:], uint64(n-1))
+	if r, ok, err := db.Stream(last); err != nil || !ok || r.Size != int64(n-1) {
+		t.Errorf("last stream: %+v %v %v", r, ok, err)
+	}
+}

@@ -35,7 +35,9 @@
 //	                     device u64 | mode u32                 (44 bytes)
 //
 // Writes are batched: a Batch collects the results of one snapshot, rebuild
-// or sync step and Apply commits it in one transaction. A database whose
+// or sync step and Apply commits it in transactions of at most 32768 keys
+// (memory stays bounded), the markers of what is complete (index objects
+// loaded, cached manifests, a file set's snapshot) last. A database whose
 // version is newer than this package's is refused (ErrVersion); version 1
 // is the first, so there is nothing to migrate yet (a later version adds an
 // ordered migration list run inside Open). A file that bbolt
