@@ -69,31 +69,14 @@ const maxTxKeys = 1 << 15
 func (d *DB) Apply(b *Batch) error {
 	// Keys go in sorted: bbolt splits nodes only at commit, so random
 	// order costs a memmove of the whole node per Put.
-	for ids := range slices.Chunk(sortedKeys(b.chunks, compareID), maxTxKeys) {
-		if err := d.update(func(tx *bolt.Tx) error {
-			chunks := data(tx, chunksBucket)
-			for _, id := range ids {
-				if err := chunks.Put(id[:], b.chunks[id].marshal()); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
+	err := putRuns(d, chunksBucket, sortedKeys(b.chunks, compareID),
+		func(id ID) ([]byte, []byte) { return id[:], b.chunks[id].marshal() })
+	if err == nil {
+		err = putRuns(d, streamsBucket, sortedKeys(b.streams, compareSHA1),
+			func(h SHA1) ([]byte, []byte) { return h[:], b.streams[h].marshal() })
 	}
-	for hs := range slices.Chunk(sortedKeys(b.streams, compareSHA1), maxTxKeys) {
-		if err := d.update(func(tx *bolt.Tx) error {
-			streams := data(tx, streamsBucket)
-			for _, h := range hs {
-				if err := streams.Put(h[:], b.streams[h].marshal()); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	if b.files != nil {
 		if err := d.putFiles(b.files); err != nil {
@@ -125,6 +108,25 @@ func applySnaps(snaps *bolt.Bucket, b *Batch) error {
 	}
 	for _, id := range b.dropSnap {
 		if err := snaps.Delete(id[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putRuns puts the pairs kv gives for keys into the data bucket name, in
+// transactions of at most maxTxKeys keys.
+func putRuns[K any](d *DB, name []byte, keys []K, kv func(K) (k, v []byte)) error {
+	for run := range slices.Chunk(keys, maxTxKeys) {
+		if err := d.update(func(tx *bolt.Tx) error {
+			bk := data(tx, name)
+			for _, key := range run {
+				if err := bk.Put(kv(key)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
 	}

@@ -110,10 +110,9 @@ type capturer struct {
 	procFD   bool
 	curDir   int // descriptor of the directory whose entry is captured
 
-	stats     CaptureStats
+	walkReport
 	links     map[devIno]*wim.Entry
 	nextLink  uint64
-	ticker    progressTicker
 	noAtime   bool       // O_NOATIME was refused once
 	noXattrAt bool       // read xattrs by path: listxattrat is missing (ENOSYS)
 	ntfs      *ntfsState // an ntfs-3g mount: Windows metadata, no UNIX data
@@ -259,23 +258,9 @@ func (c *capturer) displayPath() string {
 // warn reports a problem with the current entry; skipped tells whether
 // the entry is left out.
 func (c *capturer) warn(skipped bool, err error) {
-	if skipped {
-		c.stats.Skipped++
-	} else {
-		c.stats.Warnings++
-	}
-	if c.opts.Warn != nil {
-		c.opts.Warn(c.displayPath(), err)
-	}
+	c.walkReport.warn(&c.opts, c.displayPath(), skipped, err)
 }
 
 func (c *capturer) progress(final bool) {
-	if c.opts.Progress == nil {
-		return
-	}
-	if !c.ticker.due(final) {
-		return
-	}
-	c.opts.Progress(Progress{Files: c.stats.Files, Dirs: c.stats.Dirs, Bytes: c.stats.Bytes,
-		Skipped: c.stats.Skipped, Path: c.displayPath()})
+	c.walkReport.progress(&c.opts, final, c.displayPath)
 }

@@ -138,3 +138,33 @@ var ErrNoShadowCopy = errors.New("snapshot: volume shadow copies exist on Window
 // baseSetter is a sink that stores a changed file's stream as the
 // differences from its previous version.
 type baseSetter interface{ setBase(h wim.Hash) }
+
+// walkReport is what a capture walk counts and how it reports warnings
+// and progress, on every platform.
+type walkReport struct {
+	stats  CaptureStats
+	ticker progressTicker
+}
+
+// warn counts a problem with the entry at path (skipped: left out) and
+// passes it to opts.Warn.
+func (r *walkReport) warn(opts *CaptureOptions, path string, skipped bool, err error) {
+	if skipped {
+		r.stats.Skipped++
+	} else {
+		r.stats.Warnings++
+	}
+	if opts.Warn != nil {
+		opts.Warn(path, err)
+	}
+}
+
+// progress reports to opts.Progress when a report is due; path names the
+// entry being captured.
+func (r *walkReport) progress(opts *CaptureOptions, final bool, path func() string) {
+	if opts.Progress == nil || !r.ticker.due(final) {
+		return
+	}
+	opts.Progress(Progress{Files: r.stats.Files, Dirs: r.stats.Dirs, Bytes: r.stats.Bytes,
+		Skipped: r.stats.Skipped, Path: path()})
+}

@@ -43,9 +43,8 @@ type winCapturer struct {
 	links    map[winFileID]*wim.Entry
 	nextLink uint64
 	skip     map[winFileID]bool
-	stats    CaptureStats
-	ticker   progressTicker
-	rel      string // path of the current entry below the root, '/'-separated
+	walkReport
+	rel string // path of the current entry below the root, '/'-separated
 }
 
 // Capture walks the directory root and returns its image; see the UNIX
@@ -370,20 +369,9 @@ func (c *winCapturer) displayPath() string {
 }
 
 func (c *winCapturer) warn(skipped bool, err error) {
-	if skipped {
-		c.stats.Skipped++
-	} else {
-		c.stats.Warnings++
-	}
-	if c.opts.Warn != nil {
-		c.opts.Warn(c.displayPath(), err)
-	}
+	c.walkReport.warn(&c.opts, c.displayPath(), skipped, err)
 }
 
 func (c *winCapturer) progress(final bool) {
-	if c.opts.Progress == nil || !c.ticker.due(final) {
-		return
-	}
-	c.opts.Progress(Progress{Files: c.stats.Files, Dirs: c.stats.Dirs, Bytes: c.stats.Bytes,
-		Skipped: c.stats.Skipped, Path: c.displayPath()})
+	c.walkReport.progress(&c.opts, final, c.displayPath)
 }
