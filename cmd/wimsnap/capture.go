@@ -89,6 +89,12 @@ failure or interrupt nothing is left behind.
 Files that cannot be read are reported as warnings and skipped; the run
 then exits with code 3.
 
+SOURCE on an NTFS volume mounted with ntfs-3g is captured with its Windows
+metadata (security descriptors, attributes, times, short names, named
+streams, reparse points) instead of UNIX data. A tree that holds a Windows
+system root gets the image's WINDOWS information (product, edition,
+version, languages...) from its own registry hives, as DISM writes it.
+
 ConfigMgr task sequence variables stand in for what the line omits:
   OSDCaptureDestination      WIMFILE (then "capture SOURCE" is enough)
   OSDTargetSystemRoot        SOURCE (when no SOURCE is given)
