@@ -128,5 +128,17 @@ func (f *Files) Lookup(path []byte) (s Sig, ok bool) {
 	return unmarshalSig(f.bucket.Get(path))
 }
 
+// HasStream reports whether the index knows stream h, as of when the view
+// was opened; a damaged page answers false (which only costs a re-read).
+func (f *Files) HasStream(h SHA1) (ok bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return data(f.tx, streamsBucket).Get(h[:]) != nil
+}
+
 // Close ends the view.
 func (f *Files) Close() error { return f.tx.Rollback() }

@@ -71,7 +71,7 @@ func sigOf(st *unix.Stat_t) index.Sig {
 // It reports false for a skipped file.
 func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (bool, error) {
 	if c.reusable(st, old) {
-		c.fill(e, st, -1, true)
+		c.fillUnchanged(e, st, old)
 		c.setAttributes(e, fileAttributes(st))
 		e.Data = old.Data
 		if named := old.NamedStreams(); named != nil && c.ntfs == nil {

@@ -15,6 +15,25 @@ import (
 // This file holds how capture records an entry's metadata: times, UNIX
 // data and xattrs.
 
+// fillUnchanged fills e, a file whose signature (ctime included) equals the
+// one recorded with old, the previous image's entry: times and UNIX data
+// from st, xattrs from old without asking the file system, since any change
+// of xattrs would have changed the ctime. Elsewhere it is fill.
+func (c *capturer) fillUnchanged(e *wim.Entry, st *unix.Stat_t, old *wim.Entry) {
+	if c.ntfs != nil || c.opts.NoUnixData || c.opts.Signatures == nil || old.Unix == nil {
+		c.fill(e, st, -1, true)
+		return
+	}
+	e.CreationTime = wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec)
+	e.LastWriteTime = e.CreationTime
+	e.LastAccessTime = wim.FiletimeFromUnix(st.Atim.Sec, st.Atim.Nsec)
+	if e.Unix == nil {
+		e.Unix = new(wim.UnixData)
+	}
+	*e.Unix = wim.UnixData{UID: st.Uid, GID: st.Gid, Mode: st.Mode, Rdev: uint32(st.Rdev)}
+	e.Xattrs = old.Xattrs
+}
+
 // fill sets times, UNIX data and xattrs of e from st. Xattrs are read from
 // fd when it is not -1, else by path (final component not followed). On an
 // ntfs-3g mount it sets the Windows metadata instead (see fillNTFS).

@@ -52,7 +52,8 @@ type sinkCounts struct {
 type repoSink struct {
 	ctx        context.Context
 	r          *Repo
-	db         *index.DB // committed index, read-only; nil for none
+	db         *index.DB    // committed index, read-only; nil for none
+	view       *index.Files // a read view of db for HasStream (useView), guarded by mu
 	sum        hash.Hash
 	tasks      chan *chunkTask
 	toPack     chan *chunkTask
@@ -111,8 +112,26 @@ func (s *repoSink) getErr() error {
 func (s *repoSink) HasStream(h wim.Hash) bool {
 	s.mu.Lock()
 	_, ok := s.streams[h]
+	view := s.view
 	s.mu.Unlock()
-	return ok || s.db != nil && s.db.HasStream(index.SHA1(h))
+	if ok {
+		return true
+	}
+	if view != nil {
+		return view.HasStream(index.SHA1(h))
+	}
+	return s.db != nil && s.db.HasStream(index.SHA1(h))
+}
+
+// useView makes HasStream ask the open read view v of the index (nil:
+// the database itself, a transaction per question). A walk asks once per
+// unchanged file, and one long view costs a fraction of a transaction
+// each; streams committed meanwhile by other processes are not seen, which
+// only costs reading their files.
+func (s *repoSink) useView(v *index.Files) {
+	s.mu.Lock()
+	s.view = v
+	s.mu.Unlock()
 }
 
 // AddStream stores size bytes from r; see StreamSink.

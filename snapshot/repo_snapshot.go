@@ -123,8 +123,13 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		}
 	}
 	sink := newRepoSink(ctx, r, db, opts.Threads)
+	f, _ := copts.Signatures.(*index.Files)
+	if f != nil {
+		sink.useView(f)
+	}
 	m, cst, err := Capture(ctx, source, sink, copts)
-	if f, ok := copts.Signatures.(*index.Files); ok {
+	if f != nil {
+		sink.useView(nil)
 		_ = f.Close() // a read transaction: nothing to lose
 	}
 	res.Capture = cst

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
@@ -200,6 +203,39 @@ func TestSnapshotIncremental(t *testing.T) {
 
 // TestSnapshotGiBOverwrite: a 1 MiB overwrite inside a 1 GiB file adds at
 // most 2 MiB to the repository.
+// TestSnapshotXattrChange: an unchanged re-snapshot takes a file's xattrs
+// from its parent without reading them, which holds only because changing
+// them changes the ctime: a file whose xattr changed is read again and
+// gets its new value, the untouched one keeps its old.
+func TestSnapshotXattrChange(t *testing.T) {
+	src := t.TempDir()
+	for _, n := range []string{"changed", "kept"} {
+		p := filepath.Join(src, n)
+		must(t, os.WriteFile(p, []byte(n), 0o644))
+		if err := unix.Setxattr(p, "user.tag", []byte("one"), 0); err != nil {
+			t.Skipf("xattrs: %v", err)
+		}
+	}
+	r := testRepo(t, wim.CompressXPRESS)
+	snapshotOK(t, r, src, TakeOptions{})
+	time.Sleep(20 * time.Millisecond) // past the clock tick of the ctime just recorded
+	must(t, unix.Setxattr(filepath.Join(src, "changed"), "user.tag", []byte("two"), 0))
+	res := snapshotOK(t, r, src, TakeOptions{})
+	if got := res.Manifest.Summary.FilesRead; got != 1 {
+		t.Errorf("%d files read, want the one whose xattr changed", got)
+	}
+	m, err := r.Metadata(t.Context(), res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"changed": "two", "kept": "one"} {
+		e := find(m.Root, name)
+		if e == nil || len(e.Xattrs) != 1 || string(e.Xattrs[0].Value) != want {
+			t.Errorf("%s: xattrs %+v, want user.tag=%s", name, e, want)
+		}
+	}
+}
+
 func TestSnapshotGiBOverwrite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes and snapshots a 1 GiB file twice")
