@@ -138,6 +138,10 @@ func putRuns[K any](d *DB, name []byte, keys []K, kv func(K) (k, v []byte)) erro
 // belong to afterwards.
 func (d *DB) putFiles(fs *fileSet) error {
 	key := []byte(fs.source)
+	paths := slices.Sorted(maps.Keys(fs.sigs))
+	if same, err := d.sameFiles(key, paths, fs.sigs); err != nil || same {
+		return err // the same signatures are stored: only the marker changes
+	}
 	err := d.update(func(tx *bolt.Tx) error {
 		files := data(tx, filesBucket)
 		if files.Bucket(key) != nil {
@@ -151,11 +155,11 @@ func (d *DB) putFiles(fs *fileSet) error {
 	if err != nil {
 		return err
 	}
-	for paths := range slices.Chunk(slices.Sorted(maps.Keys(fs.sigs)), maxTxKeys) {
+	for run := range slices.Chunk(paths, maxTxKeys) {
 		if err := d.update(func(tx *bolt.Tx) error {
 			bk := data(tx, filesBucket).Bucket(key)
 			bk.FillPercent = 0.9
-			for _, p := range paths {
+			for _, p := range run {
 				if err := bk.Put([]byte(p), fs.sigs[p].marshal()); err != nil {
 					return err
 				}
@@ -166,6 +170,32 @@ func (d *DB) putFiles(fs *fileSet) error {
 		}
 	}
 	return nil
+}
+
+// sameFiles reports whether the file set key holds exactly the signatures
+// sigs of the sorted paths (the marker aside): after an unchanged snapshot
+// it does, and reading it is cheaper than writing it again.
+func (d *DB) sameFiles(key []byte, paths []string, sigs map[string]Sig) (same bool, err error) {
+	err = d.view(func(tx *bolt.Tx) error {
+		bk := data(tx, filesBucket).Bucket(key)
+		if bk == nil {
+			return nil
+		}
+		c := bk.Cursor()
+		i := 0
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if bytes.Equal(k, fileSnapKey) {
+				continue
+			}
+			if i == len(paths) || string(k) != paths[i] || !bytes.Equal(v, sigs[paths[i]].marshal()) {
+				return nil
+			}
+			i++
+		}
+		same = i == len(paths)
+		return nil
+	})
+	return same, err
 }
 
 // sortedKeys returns the keys of m in the order cmp gives.

@@ -310,6 +310,43 @@ func TestApplyLarge(t *testing.T) {
 		}
 		_ = f.Close()
 	}
+	// The same signatures again, for a new snapshot: only the marker
+	// changes. Then one path fewer: it is gone. Then one more, at the end.
+	sigs := map[string]Sig{}
+	for i := range n {
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], uint64(i))
+		sigs[string(k[:])] = Sig{Size: int64(i + 1)}
+	}
+	for _, c := range []struct {
+		snap      ID
+		drop, add bool
+	}{{id("s3"), false, false}, {id("s4"), true, false}, {id("s5"), true, true}} {
+		b := NewBatch()
+		if c.drop {
+			delete(sigs, "\x00\x00\x00\x00\x00\x00\x00\x07")
+		}
+		if c.add {
+			sigs["\xff"] = Sig{Size: 1}
+		}
+		b.SetFiles("src", c.snap, sigs)
+		if err := db.Apply(b); err != nil {
+			t.Fatal(err)
+		}
+		f, err := db.Files("src")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, has7 := f.Lookup([]byte("\x00\x00\x00\x00\x00\x00\x00\x07"))
+		if _, hasFF := f.Lookup([]byte("\xff")); hasFF != c.add {
+			t.Errorf("file set of %x: the added path present %v, want %v", f.Snapshot[:4], hasFF, c.add)
+		}
+		last, ok := f.Lookup([]byte(string(binary.BigEndian.AppendUint64(nil, uint64(n-1)))))
+		if f.Snapshot != c.snap || !ok || last.Size != int64(n) || has7 == c.drop {
+			t.Errorf("file set of %x: last %+v %v, path 7 present %v (dropped %v)", f.Snapshot[:4], last, ok, has7, c.drop)
+		}
+		_ = f.Close()
+	}
 	chunks := 0
 	if err := db.ForEachChunk(func(ID, Location) error { chunks++; return nil }); err != nil || chunks != n {
 		t.Errorf("%d chunks (%v), want %d", chunks, err, n)
