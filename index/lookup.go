@@ -1,6 +1,7 @@
 package index
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime/debug"
 
@@ -35,6 +36,26 @@ func (d *DB) Stream(h SHA1) (r Recipe, ok bool, err error) {
 		return err
 	})
 	return r, ok, err
+}
+
+// StreamSizes runs fn with a size function that answers, from one read
+// transaction, the size of a stream's recipe (0 for a stream the index does
+// not know): the sizes of a whole image's streams cost one transaction, not
+// one each.
+func (d *DB) StreamSizes(fn func(size func(SHA1) (int64, error)) error) error {
+	return d.view(func(tx *bolt.Tx) error {
+		streams := data(tx, streamsBucket)
+		return fn(func(h SHA1) (int64, error) {
+			b := streams.Get(h[:])
+			if b == nil {
+				return 0, nil
+			}
+			if len(b) < 8 || (len(b)-8)%32 != 0 {
+				return 0, fmt.Errorf("%w: stream recipe of %d bytes", ErrCorrupt, len(b))
+			}
+			return int64(binary.BigEndian.Uint64(b)), nil
+		})
+	})
 }
 
 // HasStream reports whether the index knows stream h; an unreadable

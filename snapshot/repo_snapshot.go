@@ -314,9 +314,8 @@ func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wi
 	}
 	// Stream sizes from the index, as wim.Reader takes them from a WIM's
 	// blob table; an unknown stream keeps 0.
-	return md, md.SetStreamSizes(func(h wim.Hash) (int64, error) {
-		rec, _, err := db.Stream(index.SHA1(h))
-		return rec.Size, err
+	return md, db.StreamSizes(func(size func(index.SHA1) (int64, error)) error {
+		return md.SetStreamSizes(func(h wim.Hash) (int64, error) { return size(index.SHA1(h)) })
 	})
 }
 
