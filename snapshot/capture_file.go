@@ -43,6 +43,9 @@ func (c *capturer) joinLink(e *wim.Entry, st *unix.Stat_t) bool {
 
 func (c *capturer) regular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (*wim.Entry, error) {
 	if c.joinLink(e, st) {
+		if c.ntfs != nil {
+			c.ntfsLinkName(e)
+		}
 		c.stats.Files++
 		return e, nil
 	}

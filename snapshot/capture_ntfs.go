@@ -75,7 +75,11 @@ func (c *capturer) fillNTFS(e *wim.Entry, t xattrTarget) {
 		v, err := c.ntfsXattr(&t, name)
 		// No DOS name is ENODATA, or EPERM for the root directory.
 		absent := errors.Is(err, unix.ENODATA) || errors.Is(err, unix.EPERM) && bytes.Equal(name, xNTFSDosName)
-		if err != nil && !absent {
+		switch {
+		case err == nil || absent:
+		case errors.Is(err, unix.EMLINK) && bytes.Equal(name, xNTFSDosName):
+			errs = append(errs, errors.New("ntfs-3g does not give the DOS name of a file with several hard links; it is left out"))
+		default:
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 		return v
@@ -100,6 +104,26 @@ func (c *capturer) fillNTFS(e *wim.Entry, t xattrTarget) {
 	if len(errs) > 0 {
 		c.warn(false, errors.Join(errs...))
 	}
+}
+
+// ntfsLinkName gives e, a further name of a hard-linked file whose fields
+// were copied from its first name, its own DOS name: NTFS keeps a DOS name
+// per name, not per file.
+func (c *capturer) ntfsLinkName(e *wim.Entry) {
+	t := c.xattrTarget()
+	v, err := c.ntfsXattr(&t, xNTFSDosName)
+	if err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.EMLINK) { // EMLINK: see fillNTFS
+		c.warn(false, fmt.Errorf("%s: %w", xNTFSDosName, err))
+	}
+	if e.Ext == nil && len(v) == 0 {
+		return
+	}
+	x := wim.EntryExt{}
+	if e.Ext != nil {
+		x = *e.Ext // the first name's; not shared
+	}
+	x.ShortName = string(v)
+	e.Ext = &x
 }
 
 // ntfsXattr reads one xattr of t, falling back to a path once the kernel

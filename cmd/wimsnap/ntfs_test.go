@@ -366,6 +366,31 @@ func TestNTFSRollback(t *testing.T) {
 	sameListing(t, "rollback", detailed(t, before), detailed(t, after))
 }
 
+// TestNTFSLinkDOSName: ntfs-3g hides the DOS name of a hard-linked file
+// (EMLINK); the capture says so once and goes on.
+func TestNTFSLinkDOSName(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	img := ntfsVolume(t, dir)
+	mnt := filepath.Join(dir, "mnt")
+	umount := mountNTFS(t, img, mnt, "rw")
+	writeFile(t, mnt, "LongNameFile.txt", []byte("x"))
+	if err := unix.Lsetxattr(filepath.Join(mnt, "LongNameFile.txt"), "system.ntfs_dos_name", []byte("LONGNA~1.TXT"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(mnt, "LongNameFile.txt"), filepath.Join(mnt, "second.txt")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errb := runApp(t, nil, "capture", mnt, filepath.Join(dir, "t.wim"), "--json")
+	umount()
+	if code != exitOK {
+		t.Fatalf("capture: exit %d: %s", code, errb)
+	}
+	if n := strings.Count(out, "DOS name of a file with several hard links"); n != 1 {
+		t.Errorf("%d warnings about the hidden DOS name, want 1:\n%s", n, out)
+	}
+}
+
 // TestNTFSForcedElsewhere: --ntfs on a tree that is not an ntfs-3g mount
 // is refused with a message saying so, and --no-ntfs is accepted.
 func TestNTFSForcedElsewhere(t *testing.T) {
