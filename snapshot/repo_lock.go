@@ -206,7 +206,8 @@ type Lock struct {
 	rec    lockRecord // what it holds; Acquired is set after the first write
 	marker string     // the mutex it also holds (locks/exclusive or locks/prune), or ""
 
-	lastWrite time.Time // the monotonic start of the last write of key
+	lastWrite time.Time     // the monotonic start of the last write of key
+	waited    time.Duration // spent pausing for other locks while acquiring
 
 	ctx    context.Context // of the refresher; cancelled by Unlock
 	cancel context.CancelFunc

@@ -245,8 +245,13 @@ func (l *Lock) pause(ctx context.Context, waited time.Duration, holder *lockEntr
 	if err := l.opts.Sleep(ctx, d); err != nil {
 		return waited, err
 	}
+	l.waited += d
 	return waited + d, nil
 }
+
+// Waited returns how long acquiring the lock paused for other locks (the
+// durations asked of Sleep, which the default Sleep takes in full).
+func (l *Lock) Waited() time.Duration { return l.waited }
 
 func (l *Lock) lockedBy(holder *lockEntry, why string) error {
 	if holder == nil {

@@ -350,8 +350,8 @@ func TestLockWait(t *testing.T) {
 				if err != nil {
 					t.Fatalf("exclusive %v after the other unlocked: %v", exclusive, err)
 				}
-				if got := sl.total(); got == 0 || got > opts.Wait {
-					t.Errorf("waited %v, want some and at most %v", got, opts.Wait)
+				if got := sl.total(); got == 0 || got > opts.Wait || l.Waited() != got {
+					t.Errorf("waited %v (the lock says %v), want some and at most %v", got, l.Waited(), opts.Wait)
 				}
 				wantKeys(t, s, l)
 				if err := l.Unlock(t.Context()); err != nil {

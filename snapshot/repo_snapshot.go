@@ -54,6 +54,9 @@ type TakeResult struct {
 	Manifest *Manifest
 	Capture  CaptureStats
 	Sync     SyncStats
+	// LockWait is how long taking the shared lock waited for an
+	// exclusive one to go.
+	LockWait time.Duration
 }
 
 // commitGrace bounds the commit of a snapshot whose context was cancelled
@@ -84,6 +87,7 @@ func (r *Repo) Snapshot(ctx context.Context, source string, opts TakeOptions) (T
 		res, err = r.snapshot(ctx, source, opts, lock)
 		return err
 	})
+	res.LockWait = lock.Waited()
 	return res, err
 }
 

@@ -124,7 +124,6 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	warn := a.newWarnings(status)
 	tr := newTracker("snapshot", a.now)
 	status.start(tr.render)
-	var waited time.Duration
 	res, err := r.Snapshot(ctx, source, snapshot.TakeOptions{
 		Capture: snapshot.CaptureOptions{Config: cfg, CrossMounts: f.crossMounts, NoUnixData: f.noUnixData, NTFS: f.ntfs.mode(), ShadowCopy: f.shadowCopy,
 			Progress: tr.update, Warn: warn.warn, Skip: r.CachePaths()},
@@ -133,7 +132,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 		Image: snapshot.ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
 			Flags: info.Flags, Creator: info.Creator, Version: info.Version},
 		Warn: a.syncWarn(warn),
-		Lock: snapshot.LockOptions{Wait: f.lockWait, Sleep: countSleep(&waited)},
+		Lock: snapshot.LockOptions{Wait: f.lockWait},
 	})
 	status.finish()
 	if err != nil {
@@ -144,28 +143,11 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	loc, _, _ := a.repoLocation(&f.repoFlags)
 	sum := snapshotSummary{Snapshot: m.ID, ShortID: m.ShortID(), Repository: loc, Time: m.Time.Format("2006-01-02T15:04:05Z"),
 		Host: m.Host, Source: m.Source, Tags: nonNil(m.Tags), Parent: m.Parent, Image: m.Image,
-		RunSummary: m.Summary, LockWaitSec: seconds(waited), Index: res.Sync, Warnings: list, WarningsTotal: total, Requests: a.requests()}
+		RunSummary: m.Summary, LockWaitSec: seconds(res.LockWait), Index: res.Sync, Warnings: list, WarningsTotal: total, Requests: a.requests()}
 	if err := a.printSnapshot(sum); err != nil {
 		return err
 	}
 	return partial(m.Summary.Skipped)
-}
-
-// countSleep returns a lock's Sleep that adds the time it waits to
-// total. It is called from one goroutine at a time.
-func countSleep(total *time.Duration) func(ctx context.Context, d time.Duration) error {
-	return func(ctx context.Context, d time.Duration) error {
-		start := time.Now()
-		t := time.NewTimer(d)
-		defer t.Stop()
-		defer func() { *total += time.Since(start) }()
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for a lock: %w", ctx.Err())
-		case <-t.C:
-			return nil
-		}
-	}
 }
 
 func nonNil(s []string) []string {
