@@ -31,7 +31,7 @@ const settableAttributes = wim.AttrReadonly | wim.AttrHidden | wim.AttrSystem | 
 	wim.AttrTemporary | 0x1000 /* OFFLINE */ | wim.AttrNotContentIndexed
 
 // probeNTFS decides whether the apply target rootFD takes NTFS metadata.
-func (a *applier) probeNTFS(security [][]byte) error {
+func (a *applier) probeNTFS(m *wim.Metadata) error {
 	mode := a.opts.NTFS
 	if mode == NTFSOff {
 		return nil
@@ -43,14 +43,14 @@ func (a *applier) probeNTFS(security [][]byte) error {
 		}
 		return nil
 	}
-	a.ntfs = &ntfsTarget{security: security}
+	a.ntfs = &ntfsTarget{meta: m}
 	return nil
 }
 
-// ntfsTarget is what an NTFS apply needs besides the entry: the image's
-// security descriptors.
+// ntfsTarget is what an NTFS apply needs besides the entry: the image,
+// for its security descriptors.
 type ntfsTarget struct {
-	security [][]byte
+	meta *wim.Metadata
 }
 
 // ntfsMetaErrors writes e's named streams, security descriptor, DOS name
@@ -76,8 +76,8 @@ func (a *applier) ntfsMetaErrors(fd int, e *wim.Entry, temp bool) []error {
 		}
 		set([]byte("user."+s.Name), v)
 	}
-	if id := int(e.SecurityID); id >= 0 && id < len(a.ntfs.security) {
-		set(xNTFSACL, a.ntfs.security[id])
+	if sd := a.ntfs.meta.Descriptor(e); sd != nil {
+		set(xNTFSACL, sd)
 	}
 	if n := e.ShortName(); n != "" && !temp && !a.hasDOSName(fd, n) {
 		set(xNTFSDosName, []byte(n))
@@ -157,8 +157,8 @@ func (a *applier) ntfsSame(dfd int, e *wim.Entry) bool {
 	if !ok || len(attr) != 4 || binary.LittleEndian.Uint32(attr)&settableAttributes != e.Attributes&settableAttributes {
 		return false
 	}
-	if id := int(e.SecurityID); id >= 0 && id < len(a.ntfs.security) {
-		if sd, ok := get(xNTFSACL); !ok || !bytes.Equal(sd, a.ntfs.security[id]) {
+	if want := a.ntfs.meta.Descriptor(e); want != nil {
+		if sd, ok := get(xNTFSACL); !ok || !bytes.Equal(sd, want) {
 			return false
 		}
 	}
@@ -235,14 +235,14 @@ func (a *applier) ntfsReparse(dfd int, e *wim.Entry, path []string) {
 	if err == nil && len(data) > 0xFFFF-8 {
 		err = fmt.Errorf("reparse data of %d bytes", len(data))
 	}
+	var buf []byte
+	if err == nil {
+		buf, err = wim.ReparseBuffer(x.ReparseTag, x.ReparseReserved, data)
+	}
 	if err != nil {
 		a.warnPath(path, true, fmt.Errorf("reparse data: %w", err))
 		return
 	}
-	buf := binary.LittleEndian.AppendUint32(nil, x.ReparseTag)
-	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(data)))
-	buf = binary.LittleEndian.AppendUint16(buf, x.ReparseReserved)
-	buf = append(buf, data...)
 
 	var fd int
 	if e.Attributes&wim.AttrDirectory != 0 {

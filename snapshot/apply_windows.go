@@ -172,12 +172,8 @@ func (a *winApplier) finish(path string, e *wim.Entry, isRoot bool) {
 		return
 	}
 	defer func() { _ = windows.CloseHandle(h) }()
-	var sd []byte
-	if id := int(e.SecurityID); id >= 0 && id < len(a.m.Security) {
-		sd = a.m.Security[id]
-	}
 	b := &backupStream{h: h, write: true}
-	err = writeBackup(b, e, sd, a.openFunc)
+	err = writeBackup(b, e, a.m.Descriptor(e), a.openFunc)
 	_ = b.Close()
 	if err != nil {
 		a.warn(!e.IsDir(), fmt.Errorf("writing contents and security: %w", err))

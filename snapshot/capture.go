@@ -64,7 +64,7 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 	c.progress(true)
 	m := &wim.Metadata{Root: rootEntry}
 	if c.ntfs != nil {
-		m.Security = c.ntfs.security
+		m.Security = c.ntfs.sec.list
 	}
 	return m, c.stats, nil
 }
@@ -135,13 +135,7 @@ func (c *capturer) dir(fd int, e *wim.Entry, old *wim.Entry) error {
 		// Keep what could be read.
 	}
 	slices.SortFunc(names, wim.CompareNames)
-	var oldChildren map[string]*wim.Entry
-	if old != nil && len(old.Children) > 0 {
-		oldChildren = make(map[string]*wim.Entry, len(old.Children))
-		for _, ch := range old.Children {
-			oldChildren[ch.Name] = ch
-		}
-	}
+	oldChildren := childrenByName(old)
 	relLen := len(c.rel)
 	defer func() { c.rel = c.rel[:relLen] }()
 	e.Children = make([]*wim.Entry, 0, len(names))

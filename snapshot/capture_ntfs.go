@@ -42,8 +42,7 @@ var (
 // ntfsState is what an NTFS capture keeps across entries: the security
 // descriptors seen, each stored once.
 type ntfsState struct {
-	sdIndex  map[string]int32
-	security [][]byte
+	sec securityTable
 }
 
 // probeNTFS decides the mode for the root directory fd.
@@ -58,7 +57,7 @@ func (c *capturer) probeNTFS(fd int) error {
 		}
 		return nil
 	}
-	c.ntfs = &ntfsState{sdIndex: map[string]int32{}}
+	c.ntfs = &ntfsState{}
 	// ntfs-3g answers a buffer too small for a descriptor with EIO, not
 	// ERANGE: start with room for the largest one (64 KiB).
 	c.xval = make([]byte, 1<<16)
@@ -93,7 +92,7 @@ func (c *capturer) fillNTFS(e *wim.Entry, t xattrTarget) {
 		e.LastAccessTime = wim.Filetime(binary.LittleEndian.Uint64(v[16:]))
 	}
 	if v := get(xNTFSACL); len(v) > 0 {
-		e.SecurityID = c.ntfs.securityID(v)
+		e.SecurityID = c.ntfs.sec.id(v)
 	}
 	if v := get(xNTFSDosName); len(v) > 0 {
 		e.Ext = &wim.EntryExt{ShortName: string(v)}
@@ -138,17 +137,6 @@ func (c *capturer) ntfsXattr(t *xattrTarget, name []byte) ([]byte, error) {
 	return bytes.Clone(v), err
 }
 
-// securityID returns the index of the descriptor sd, adding it when new.
-func (s *ntfsState) securityID(sd []byte) int32 {
-	if id, ok := s.sdIndex[string(sd)]; ok {
-		return id
-	}
-	id := int32(len(s.security))
-	s.sdIndex[string(sd)] = id
-	s.security = append(s.security, sd)
-	return id
-}
-
 // namedStreams stores the user.* xattrs of t, which ntfs-3g maps to named
 // data streams, as e's named streams.
 func (c *capturer) namedStreams(e *wim.Entry, t xattrTarget) error {
@@ -165,10 +153,8 @@ func (c *capturer) namedStreams(e *wim.Entry, t xattrTarget) error {
 		if err != nil {
 			return fmt.Errorf("stream %q: %w", name, err)
 		}
-		if e.Ext == nil {
-			e.Ext = new(wim.EntryExt)
-		}
-		e.Ext.Named = append(e.Ext.Named, wim.Stream{Name: name, Hash: h, Size: int64(len(x.Value))})
+		ext := entryExt(e)
+		ext.Named = append(ext.Named, wim.Stream{Name: name, Hash: h, Size: int64(len(x.Value))})
 	}
 	return nil
 }
@@ -186,23 +172,19 @@ func (c *capturer) ntfsReparse(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Ent
 		c.warn(true, fmt.Errorf("%s: %w", xNTFSReparse, err))
 		return nil, nil
 	}
-	if len(buf) < 8 || int(binary.LittleEndian.Uint16(buf[4:]))+8 > len(buf) {
-		c.warn(true, fmt.Errorf("%s: malformed reparse buffer of %d bytes", xNTFSReparse, len(buf)))
+	tag, reserved, data, err := wim.SplitReparseBuffer(buf)
+	if err != nil {
+		c.warn(true, fmt.Errorf("%s: %w", xNTFSReparse, err))
 		return nil, nil
 	}
-	data := buf[8 : 8+int(binary.LittleEndian.Uint16(buf[4:]))]
 	h, err := c.storeBytes(data)
 	if err != nil {
 		return nil, err
 	}
 	c.fill(e, st, -1, true)
 	e.Attributes |= wim.AttrReparsePoint
-	if e.Ext == nil {
-		e.Ext = new(wim.EntryExt)
-	}
-	x := e.Ext
-	x.ReparseTag = binary.LittleEndian.Uint32(buf)
-	x.ReparseReserved = binary.LittleEndian.Uint16(buf[6:])
+	x := entryExt(e)
+	x.ReparseTag, x.ReparseReserved = tag, reserved
 	x.Reparse = wim.Stream{Hash: h, Size: int64(len(data))}
 	c.stats.Symlinks++
 	return e, nil

@@ -168,3 +168,16 @@ func (r *walkReport) progress(opts *CaptureOptions, final bool, path func() stri
 	opts.Progress(Progress{Files: r.stats.Files, Dirs: r.stats.Dirs, Bytes: r.stats.Bytes,
 		Skipped: r.stats.Skipped, Path: path()})
 }
+
+// childrenByName maps the children of old, the previous image's entry of
+// a directory being walked, by name; nil for none.
+func childrenByName(old *wim.Entry) map[string]*wim.Entry {
+	if old == nil || len(old.Children) == 0 {
+		return nil
+	}
+	m := make(map[string]*wim.Entry, len(old.Children))
+	for _, ch := range old.Children {
+		m[ch.Name] = ch
+	}
+	return m
+}

@@ -175,13 +175,7 @@ func (c *winCapturer) dir(path string, e *wim.Entry, old *wim.Entry) error {
 	if err != nil {
 		c.warn(true, fmt.Errorf("list directory: %w", err))
 	}
-	var oldChildren map[string]*wim.Entry
-	if old != nil {
-		oldChildren = make(map[string]*wim.Entry, len(old.Children))
-		for _, ch := range old.Children {
-			oldChildren[ch.Name] = ch
-		}
-	}
+	oldChildren := childrenByName(old)
 	rel := c.rel
 	defer func() { c.rel = rel }()
 	e.Children = make([]*wim.Entry, 0, len(names))

@@ -249,17 +249,16 @@ func entryExt(e *wim.Entry) *wim.EntryExt {
 // setReparse stores the reparse buffer buf (header included) as e's
 // reparse point.
 func setReparse(e *wim.Entry, buf []byte, sink StreamSink) error {
-	if len(buf) < 8 || 8+int(binary.LittleEndian.Uint16(buf[4:])) > len(buf) {
-		return fmt.Errorf("%w: reparse buffer of %d bytes", errBackupFormat, len(buf))
+	tag, reserved, data, err := wim.SplitReparseBuffer(buf)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBackupFormat, err)
 	}
-	data := buf[8 : 8+int(binary.LittleEndian.Uint16(buf[4:]))]
 	hash, err := sink.AddStream(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return err
 	}
 	x := entryExt(e)
-	x.ReparseTag = binary.LittleEndian.Uint32(buf)
-	x.ReparseReserved = binary.LittleEndian.Uint16(buf[6:])
+	x.ReparseTag, x.ReparseReserved = tag, reserved
 	x.Reparse = wim.Stream{Hash: hash, Size: int64(len(data))}
 	e.Attributes |= wim.AttrReparsePoint
 	return nil
@@ -372,10 +371,10 @@ func writeBackup(w io.Writer, e *wim.Entry, sd []byte, open func(wim.Stream) (io
 		if len(data) > maxBackupReparse-8 {
 			return fmt.Errorf("reparse data of %d bytes", len(data))
 		}
-		buf := binary.LittleEndian.AppendUint32(nil, x.ReparseTag)
-		buf = binary.LittleEndian.AppendUint16(buf, uint16(len(data)))
-		buf = binary.LittleEndian.AppendUint16(buf, x.ReparseReserved)
-		buf = append(buf, data...)
+		buf, err := wim.ReparseBuffer(x.ReparseTag, x.ReparseReserved, data)
+		if err != nil {
+			return err
+		}
 		hdr = append(backupSection(hdr, backupReparse, "", int64(len(buf))), buf...)
 	}
 	if _, err := w.Write(hdr); err != nil {

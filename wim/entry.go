@@ -201,6 +201,14 @@ type Metadata struct {
 	Root     *Entry
 }
 
+// Descriptor returns the security descriptor of e, nil when it has none.
+func (m *Metadata) Descriptor(e *Entry) []byte {
+	if id := int(e.SecurityID); id >= 0 && id < len(m.Security) {
+		return m.Security[id]
+	}
+	return nil
+}
+
 // Compression names a WIM codec.
 type Compression int
 

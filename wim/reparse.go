@@ -169,3 +169,27 @@ func stripNTPrefix(u []uint16) []uint16 {
 	}
 	return u
 }
+
+// ReparseBuffer returns the whole reparse buffer that Windows APIs take
+// (FSCTL_SET_REPARSE_POINT, BackupWrite, ntfs-3g's system.ntfs_reparse_data):
+// the 8-byte header (tag, data length, reserved field) that a WIM does not
+// store, then data. It fails when data is too long for the header's length.
+func ReparseBuffer(tag uint32, reserved uint16, data []byte) ([]byte, error) {
+	if len(data) > 0xFFFF {
+		return nil, fmt.Errorf("%w: reparse data of %d bytes", ErrFormat, len(data))
+	}
+	b := binary.LittleEndian.AppendUint32(make([]byte, 0, 8+len(data)), tag)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(data)))
+	b = binary.LittleEndian.AppendUint16(b, reserved)
+	return append(b, data...), nil
+}
+
+// SplitReparseBuffer splits a whole reparse buffer into its tag, reserved
+// field and data (a slice of buf), what a WIM stores of it.
+func SplitReparseBuffer(buf []byte) (tag uint32, reserved uint16, data []byte, err error) {
+	if len(buf) < 8 || 8+int(binary.LittleEndian.Uint16(buf[4:])) > len(buf) {
+		return 0, 0, nil, fmt.Errorf("%w: reparse buffer of %d bytes", ErrFormat, len(buf))
+	}
+	return binary.LittleEndian.Uint32(buf), binary.LittleEndian.Uint16(buf[6:]),
+		buf[8 : 8+int(binary.LittleEndian.Uint16(buf[4:]))], nil
+}

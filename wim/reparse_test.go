@@ -136,3 +136,23 @@ func FuzzParseSymlinkReparse(f *testing.F) {
 		}
 	})
 }
+
+func TestReparseBuffer(t *testing.T) {
+	data := []byte("\x00\x00\x10\x00target")
+	buf, err := ReparseBuffer(ReparseTagMountPoint, 7, data)
+	if err != nil || len(buf) != 8+len(data) {
+		t.Fatalf("ReparseBuffer: %d bytes, %v", len(buf), err)
+	}
+	tag, reserved, got, err := SplitReparseBuffer(buf)
+	if err != nil || tag != ReparseTagMountPoint || reserved != 7 || string(got) != string(data) {
+		t.Errorf("SplitReparseBuffer = %#x %d %q %v", tag, reserved, got, err)
+	}
+	for _, bad := range [][]byte{nil, buf[:7], buf[:len(buf)-1]} {
+		if _, _, _, err := SplitReparseBuffer(bad); !errors.Is(err, ErrFormat) {
+			t.Errorf("SplitReparseBuffer of %d bytes: %v", len(bad), err)
+		}
+	}
+	if _, err := ReparseBuffer(ReparseTagSymlink, 0, make([]byte, 1<<16)); !errors.Is(err, ErrFormat) {
+		t.Errorf("64 KiB of reparse data: %v", err)
+	}
+}
