@@ -148,8 +148,8 @@ func listUserXattrs(list func(dest []byte) (int, error)) ([]string, error) {
 // streams (names and contents).
 func (a *applier) ntfsSame(dfd int, e *wim.Entry) bool {
 	p := a.xattrPath(dfd, e.Name, a.path)
+	buf := make([]byte, 1<<16) // each value is looked at before the next get
 	get := func(name []byte) ([]byte, bool) {
-		buf := make([]byte, 1<<16)
 		n, err := unix.Lgetxattr(p, string(name), buf)
 		return buf[:max(n, 0)], err == nil
 	}
