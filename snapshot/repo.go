@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -66,8 +67,12 @@ type Repo struct {
 	cfg   RepoConfig
 	codec wim.Compression
 	cache string // the index file of this repository
-	now   func() time.Time
-	zstd  *zcodec
+	spool string // the directory of spool files (spool.go)
+	// packSize is the size at which new packs close: packTarget, smaller
+	// in tests that need many packs.
+	packSize int64
+	now      func() time.Time
+	zstd     *zcodec
 }
 
 // RepoOptions configures OpenRepo.
@@ -136,8 +141,13 @@ func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo,
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	spool := filepath.Join(opts.CacheDir, "spool")
+	if opts.CacheDir == "" {
+		spool = filepath.Join(os.TempDir(), "wimsnap-spool")
+	}
+	sweepSpool(spool, opts.Now())
 	return &Repo{store: store, cfg: cfg, codec: codec, now: opts.Now, zstd: newZcodec(),
-		cache: filepath.Join(opts.CacheDir, cfg.ID+".db")}, nil
+		cache: filepath.Join(opts.CacheDir, cfg.ID+".db"), spool: spool, packSize: packTarget}, nil
 }
 
 // Config returns the repository's config.
@@ -150,9 +160,9 @@ func (r *Repo) Store() remote.Store { return r.store }
 func (r *Repo) IndexPath() string { return r.cache }
 
 // CachePaths are the local files and directories of this repository's
-// caches (the index, the metadata cache), which a snapshot of a tree that
-// holds them leaves out.
-func (r *Repo) CachePaths() []string { return []string{r.cache, r.metaCache().dir} }
+// caches (the index, the metadata cache, the spool), which a snapshot of a
+// tree that holds them leaves out.
+func (r *Repo) CachePaths() []string { return []string{r.cache, r.metaCache().dir, r.spool} }
 
 // objectID is the id of a stored object: SHA-256 of its bytes.
 func objectID(b []byte) index.ID { return index.ID(sha256.Sum256(b)) }

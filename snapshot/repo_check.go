@@ -118,6 +118,7 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error
 	}
 	defer closeIndex(db)
 	c.db, c.src = db, r.newSource(ctx, db)
+	defer c.src.close()
 	listPacks := func() (err error) {
 		// After the index: packs a prune wrote for it are there.
 		c.packs, err = listIDs(ctx, r.store, packPrefix)

@@ -71,6 +71,7 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 		}
 	}()
 	ex := &exporter{ctx: ctx, r: r, src: r.newSource(ctx, db), opts: opts, stats: &st}
+	defer ex.src.close()
 	if err := ex.write(tmp, snaps); err != nil {
 		return st, err
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"reflect"
@@ -44,18 +45,19 @@ func makeRepoSeeds(tb testing.TB) repoSeeds {
 	z := newZcodec()
 	text := []byte(strings.Repeat("The quick brown fox jumps over the lazy dog. ", 1000))[:RepoChunkSize]
 	raw := []byte("a short chunk stored as it is")
-	var pb packBuilder
-	pb.add(index.ID(sha256.Sum256(raw)), raw, len(raw), uint8(wim.CompressNone))
-	for _, c := range []wim.Compression{wim.CompressXPRESS, wim.CompressLZX} {
-		stored := newChunkEncoder(c).Encode(nil, text)
-		if len(stored) == 0 || len(stored) >= len(text) {
-			tb.Fatalf("%v encoder: %d bytes of %d", c, len(stored), len(text))
+	var entries []packEntry
+	pack, packID := packBytes(tb, tb.TempDir(), z, func(pb *packBuilder) {
+		pb.add(index.ID(sha256.Sum256(raw)), raw, len(raw), uint8(wim.CompressNone))
+		for _, c := range []wim.Compression{wim.CompressXPRESS, wim.CompressLZX} {
+			stored := newChunkEncoder(c).Encode(nil, text)
+			if len(stored) == 0 || len(stored) >= len(text) {
+				tb.Fatalf("%v encoder: %d bytes of %d", c, len(stored), len(text))
+			}
+			pb.add(index.ID(sha256.Sum256(text)), stored, len(text), uint8(c))
 		}
-		pb.add(index.ID(sha256.Sum256(text)), stored, len(text), uint8(c))
-	}
-	entries := slices.Clone(pb.entries)
-	pack, packID := pb.finish(z)
-	s.pack = bytes.Clone(pack)
+		entries = slices.Clone(pb.entries)
+	})
+	s.pack = pack
 	tl := binary.LittleEndian.Uint32(pack[len(pack)-packFooterLen:])
 	s.dataLen = uint64(len(pack) - packFooterLen - int(tl))
 	t, err := z.expand(pack[s.dataLen:s.dataLen+uint64(tl)], "seed trailer")
@@ -63,9 +65,7 @@ func makeRepoSeeds(tb testing.TB) repoSeeds {
 		tb.Fatal(err)
 	}
 	s.trailer = t
-	pb.reset()
-	empty, _ := pb.finish(z)
-	s.empty = bytes.Clone(empty)
+	s.empty = appendPackTrailer(nil, nil, z)
 
 	streamA := append(bytes.Clone(text), raw...) // two chunks
 	o := indexObject{
@@ -171,8 +171,7 @@ func FuzzPackTrailer(f *testing.F) {
 			return
 		}
 		// Round trip through the real pack writer and whole-pack parser.
-		pb := packBuilder{buf: make([]byte, dataLen), entries: slices.Clone(entries)}
-		pack, _ := pb.finish(z)
+		pack := appendPackTrailer(make([]byte, dataLen), entries, z)
 		again, err := parsePackBytes(z, pack)
 		if err != nil {
 			t.Fatalf("re-encoded pack: %v", err)
@@ -195,6 +194,7 @@ func FuzzPackBytes(f *testing.F) {
 	f.Add([]byte(packMagic))
 	z := newZcodec()
 	r := newMemRepo(f)
+	spool := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		entries, err := parsePackBytes(z, data)
 		// readPackTrailer reads the same trailer with ranged reads.
@@ -224,11 +224,11 @@ func FuzzPackBytes(f *testing.F) {
 		tl := binary.LittleEndian.Uint32(data[len(data)-packFooterLen:])
 		checkPackEntries(t, entries, uint64(len(data)-packFooterLen-int(tl)))
 		// Round trip: the same chunks through packBuilder.
-		var pb packBuilder
-		for _, e := range entries {
-			pb.add(e.id, data[e.offset:e.offset+uint64(e.stored)], int(e.raw), e.codec)
-		}
-		pack, _ := pb.finish(z)
+		pack, _ := packBytes(t, spool, z, func(pb *packBuilder) {
+			for _, e := range entries {
+				pb.add(e.id, data[e.offset:e.offset+uint64(e.stored)], int(e.raw), e.codec)
+			}
+		})
 		again, err := parsePackBytes(z, pack)
 		if err != nil {
 			t.Fatalf("rebuilt pack: %v", err)
@@ -543,4 +543,22 @@ func TestRepoParseHostileCounts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// packBytes builds a pack in a spool file in dir with the chunks fill adds
+// to a packBuilder, and returns its bytes and id.
+func packBytes(tb testing.TB, dir string, z *zcodec, fill func(*packBuilder)) ([]byte, index.ID) {
+	tb.Helper()
+	p := newPackBuilder(dir)
+	fill(p)
+	f, id, err := p.finish(z)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	b, err := io.ReadAll(f.reader())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b, id
 }

@@ -3,8 +3,10 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -34,40 +36,87 @@ type packEntry struct {
 	codec  uint8
 }
 
-// packBuilder accumulates one pack in memory.
+// packBuilder writes one pack into a spool file (spool.go), hashing it
+// as it goes. A write error sticks: add does nothing after it, and finish
+// returns it.
 type packBuilder struct {
-	buf     []byte
+	spool   *spoolFile
+	sum     hash.Hash
 	entries []packEntry
+	err     error
+}
+
+// newPackBuilder starts an empty pack in a spool file in dir. When the
+// file cannot be made, the builder holds the error from the start.
+func newPackBuilder(dir string) *packBuilder {
+	f, err := newSpool(dir)
+	return &packBuilder{spool: f, sum: sha256.New(), err: err}
+}
+
+// size is the number of bytes of chunks added so far.
+func (p *packBuilder) size() int64 {
+	if p.spool == nil {
+		return 0
+	}
+	return p.spool.Size()
 }
 
 // add appends a chunk's stored bytes.
 func (p *packBuilder) add(id index.ID, stored []byte, raw int, codec uint8) {
-	p.entries = append(p.entries, packEntry{id: id, offset: uint64(len(p.buf)),
+	if p.err != nil {
+		return
+	}
+	p.entries = append(p.entries, packEntry{id: id, offset: uint64(p.size()),
 		stored: uint32(len(stored)), raw: uint32(raw), codec: codec})
-	p.buf = append(p.buf, stored...)
+	p.write(stored)
 }
 
-// finish appends the trailer and footer and returns the pack and its id.
-// The builder must be reset before reuse.
-func (p *packBuilder) finish(z *zcodec) ([]byte, index.ID) {
+func (p *packBuilder) write(b []byte) {
+	if p.err != nil {
+		return
+	}
+	p.sum.Write(b)
+	if _, err := p.spool.Write(b); err != nil {
+		p.err = fmt.Errorf("snapshot: writing a pack to the spool: %w", err)
+	}
+}
+
+// finish appends the trailer and footer and returns the spool file that
+// holds the pack, and the pack's id. The caller closes the spool file;
+// the builder cannot be used again.
+func (p *packBuilder) finish(z *zcodec) (*spoolFile, index.ID, error) {
+	p.write(appendPackTrailer(nil, p.entries, z))
+	if p.err != nil {
+		p.discard()
+		return nil, index.ID{}, p.err
+	}
+	var id index.ID
+	p.sum.Sum(id[:0])
+	return p.spool, id, nil
+}
+
+// discard drops the pack and its spool file.
+func (p *packBuilder) discard() {
+	if p.spool != nil {
+		_ = p.spool.Close() // a spool file: nothing to lose
+	}
+}
+
+// appendPackTrailer appends the trailer and footer of a pack whose chunks
+// are entries to b.
+func appendPackTrailer(b []byte, entries []packEntry, z *zcodec) []byte {
 	t := []byte(packTrailerMagic)
-	t = binary.AppendUvarint(t, uint64(len(p.entries)))
-	for _, e := range p.entries {
+	t = binary.AppendUvarint(t, uint64(len(entries)))
+	for _, e := range entries {
 		t = append(t, e.id[:]...)
 		t = binary.AppendUvarint(t, uint64(e.stored))
 		t = binary.AppendUvarint(t, uint64(e.raw))
 		t = append(t, e.codec)
 	}
 	zt := z.compress(t)
-	p.buf = append(p.buf, zt...)
-	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(zt)))
-	p.buf = append(p.buf, packMagic...)
-	return p.buf, objectID(p.buf)
-}
-
-func (p *packBuilder) reset() {
-	p.buf = p.buf[:0]
-	p.entries = p.entries[:0]
+	b = append(b, zt...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(zt)))
+	return append(b, packMagic...)
 }
 
 // parsePackTrailer parses an expanded trailer of a pack whose chunks take

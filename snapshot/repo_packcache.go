@@ -18,18 +18,22 @@ import (
 // the same order, so neighbouring files' chunks lie side by side in a pack.
 // packCache reads packs in windows of packWindow bytes and keeps the last
 // few, so that a run of small files costs one read per window. A window
-// holds a whole pack (16 MiB, plus the chunk that crosses the mark and the
-// trailer): one GET per pack, as restic reads them.
+// holds a whole pack (an own pack of a big stream is the largest, 1.5
+// packTarget, plus the chunk that crosses the mark and the trailer): one
+// GET per pack, as restic reads them. Windows wait in spool files
+// (spool.go), so memory does not grow with their size.
 const (
-	packWindow  = packTarget + packSlack
-	packWindows = 4 // windows kept: at most 68 MiB
+	packWindow  = packTarget + packTarget/2 + packSlack
+	packWindows = 4 // windows kept: at most 196 MiB of disk
 )
 
 // packCache is a small LRU cache of pack windows, safe for concurrent use;
-// concurrent readers of one window wait for the one read of it.
+// concurrent readers of one window wait for the one read of it. close
+// releases the windows' spool files.
 type packCache struct {
 	ctx   context.Context //nolint:containedctx // the restore's context, for the reads it makes on callers' behalf
 	store remote.Store
+	spool string // the directory of the windows' spool files
 
 	mu    sync.Mutex
 	sizes map[index.ID]int64
@@ -44,15 +48,18 @@ type winKey struct {
 	n    int64
 }
 
-// packWin is one window, ready once its read is done.
+// packWin is one window, ready once its read is done. A window forgotten
+// by the cache (gone) keeps its file until its last reader lets it go.
 type packWin struct {
 	ready chan struct{}
-	data  []byte
+	f     *spoolFile
 	err   error
+	refs  int  // readers holding it; guarded by packCache.mu
+	gone  bool // no longer in the cache; guarded by packCache.mu
 }
 
-func newPackCache(ctx context.Context, store remote.Store) *packCache {
-	return &packCache{ctx: ctx, store: store, sizes: map[index.ID]int64{}, wins: map[winKey]*packWin{}}
+func newPackCache(ctx context.Context, store remote.Store, spool string) *packCache {
+	return &packCache{ctx: ctx, store: store, spool: spool, sizes: map[index.ID]int64{}, wins: map[winKey]*packWin{}}
 }
 
 // readAt fills dst with the pack's bytes at off, from cached windows,
@@ -61,42 +68,99 @@ func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) 
 	for len(dst) > 0 {
 		k := winKey{pack, off / packWindow}
 		used = append(used, k)
-		data, err := c.window(k)
+		w, err := c.window(k)
 		if err != nil {
 			return used, err
 		}
-		start := off - k.n*packWindow
-		if start >= int64(len(data)) {
-			return used, fmt.Errorf("%w: pack %x: offset %d past its end", ErrRepoFormat, pack[:4], off)
+		n, err := w.readAt(dst, off-k.n*packWindow)
+		c.release(w)
+		if err != nil {
+			return used, fmt.Errorf("snapshot: pack %x: %w", pack[:4], err)
 		}
-		n := copy(dst, data[start:])
 		dst, off = dst[n:], off+int64(n)
 	}
 	return used, nil
 }
 
-// window returns the bytes of window k.
-func (c *packCache) window(k winKey) ([]byte, error) {
+// readAt copies the window's bytes at off into dst, as many as it has.
+// An offset past the pack's end is a format error; a failed read of the
+// spool file is not.
+func (w *packWin) readAt(dst []byte, off int64) (int, error) {
+	if off >= w.f.Size() {
+		return 0, fmt.Errorf("%w: offset %d past its end", ErrRepoFormat, off)
+	}
+	n := int(min(int64(len(dst)), w.f.Size()-off))
+	if _, err := w.f.ReadAt(dst[:n], off); err != nil {
+		return 0, fmt.Errorf("reading its spool file: %w", err)
+	}
+	return n, nil
+}
+
+// window returns window k, read when it is not cached, for the caller to
+// release.
+func (c *packCache) window(k winKey) (*packWin, error) {
 	c.mu.Lock()
 	w, ok := c.wins[k]
 	if ok {
 		c.touch(k)
+		w.refs++
 		c.mu.Unlock()
 		<-w.ready
-		return w.data, w.err
+		if w.err != nil {
+			c.release(w)
+			return nil, w.err
+		}
+		return w, nil
 	}
-	w = &packWin{ready: make(chan struct{})}
+	w = &packWin{ready: make(chan struct{}), refs: 1}
 	c.wins[k] = w
 	c.lru = append(c.lru, k)
 	c.evict()
 	c.mu.Unlock()
 
-	w.data, w.err = c.fetch(k)
+	w.f, w.err = c.fetch(k)
 	close(w.ready)
 	if w.err != nil {
 		c.drop([]winKey{k})
+		c.release(w)
+		return nil, w.err
 	}
-	return w.data, w.err
+	return w, nil
+}
+
+// release lets go of a window window returned.
+func (c *packCache) release(w *packWin) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w.refs--
+	c.closeIfDone(w)
+}
+
+// forget takes window k out of the cache. c.mu is held.
+func (c *packCache) forget(k winKey) {
+	w := c.wins[k]
+	delete(c.wins, k)
+	w.gone = true
+	c.closeIfDone(w)
+}
+
+// closeIfDone closes the file of a forgotten window no reader holds.
+// c.mu is held.
+func (c *packCache) closeIfDone(w *packWin) {
+	if w.gone && w.refs == 0 && w.f != nil {
+		_ = w.f.Close() // a spool file: nothing to lose
+		w.f = nil
+	}
+}
+
+// close forgets every window; readers that still hold one may finish.
+func (c *packCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.wins {
+		c.forget(k)
+	}
+	c.lru = nil
 }
 
 // touch makes k the most recently used window. c.mu is held.
@@ -110,7 +174,7 @@ func (c *packCache) touch(k winKey) {
 // readers that hold one keep their bytes. c.mu is held.
 func (c *packCache) evict() {
 	for len(c.lru) > packWindows {
-		delete(c.wins, c.lru[0])
+		c.forget(c.lru[0])
 		c.lru = c.lru[1:]
 	}
 }
@@ -122,14 +186,14 @@ func (c *packCache) drop(keys []winKey) {
 	defer c.mu.Unlock()
 	for _, k := range keys {
 		if _, ok := c.wins[k]; ok {
-			delete(c.wins, k)
+			c.forget(k)
 			c.lru = slices.DeleteFunc(c.lru, func(x winKey) bool { return x == k })
 		}
 	}
 }
 
-// fetch reads window k from the store.
-func (c *packCache) fetch(k winKey) ([]byte, error) {
+// fetch reads window k from the store into a spool file.
+func (c *packCache) fetch(k winKey) (*spoolFile, error) {
 	size, err := c.size(k.pack)
 	if err != nil {
 		return nil, err
@@ -144,11 +208,15 @@ func (c *packCache) fetch(k winKey) ([]byte, error) {
 		return nil, fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
 	}
 	defer closeRead(rc)
-	data := make([]byte, end-start)
-	if _, err := io.ReadFull(rc, data); err != nil {
+	f, err := newSpool(c.spool)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.CopyN(f, rc, end-start); err != nil {
+		_ = f.Close() // a spool file: nothing to lose
 		return nil, fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
 	}
-	return data, nil
+	return f, nil
 }
 
 // statsBeforeList is how many packs' sizes packCache asks for one by one

@@ -120,13 +120,13 @@ func (p *pruner) repack() error {
 type packWriter struct {
 	p    *pruner
 	locs map[index.ID]index.Location // where the copies are recorded
-	b    *packBuilder
+	b    *packBuilder                // the pack being filled, nil before its first chunk
 	decs *decoders
 	raw  []byte
 }
 
 func newPackWriter(p *pruner, locs map[index.ID]index.Location) *packWriter {
-	return &packWriter{p: p, locs: locs, b: &packBuilder{buf: make([]byte, 0, packTarget+packSlack)}, decs: &decoders{}}
+	return &packWriter{p: p, locs: locs, decs: &decoders{}}
 }
 
 // copyFrom reads pack id and copies the chunks listed into new packs.
@@ -162,8 +162,11 @@ func (w *packWriter) copyFrom(id index.ID, chunks []index.ID) error {
 
 // add appends a checked chunk, storing the pack once it is full.
 func (w *packWriter) add(c index.ID, stored []byte, l index.Location) error {
+	if w.b == nil {
+		w.b = newPackBuilder(w.p.r.spool)
+	}
 	w.b.add(c, stored, int(l.Raw), l.Codec)
-	if len(w.b.buf) >= packTarget {
+	if w.b.err != nil || w.b.size() >= w.p.r.packSize {
 		return w.flush()
 	}
 	return nil
@@ -171,20 +174,25 @@ func (w *packWriter) add(c index.ID, stored []byte, l index.Location) error {
 
 // flush stores the pack being filled and moves its chunks' locations.
 func (w *packWriter) flush() error {
-	if len(w.b.entries) == 0 {
+	b := w.b
+	if b == nil {
 		return nil
 	}
+	w.b = nil
 	p := w.p
-	buf, id := w.b.finish(p.r.zstd)
-	if err := putBytes(p.ctx, p.r.store, packKey(id), buf); err != nil {
+	f, id, err := b.finish(p.r.zstd)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }() // a spool file: nothing to lose
+	if err := p.r.store.Put(p.ctx, packKey(id), f.reader(), f.Size()); err != nil {
 		return fmt.Errorf("snapshot: prune: storing a pack: %w", err)
 	}
 	p.stored[packKey(id)] = true
-	for _, e := range w.b.entries {
+	for _, e := range b.entries {
 		w.locs[e.id] = index.Location{Pack: id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
 	}
 	p.res.PacksWritten++
-	p.res.BytesFreed -= int64(len(buf))
-	w.b.reset()
+	p.res.BytesFreed -= f.Size()
 	return nil
 }

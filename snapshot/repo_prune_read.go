@@ -140,6 +140,7 @@ func (p *pruner) readSnapshots() error {
 	}
 	defer closeIndex(db)
 	src := p.r.newSource(p.ctx, db)
+	defer src.close()
 	images := map[wim.Hash]bool{}
 	done := int64(0)
 	for id := range ids {

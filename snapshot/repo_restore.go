@@ -69,7 +69,9 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 			opts.Apply.Warn(path, err)
 		}
 	}
-	st, err := Apply(ctx, md, r.newSource(ctx, db), target, ao)
+	src := r.newSource(ctx, db)
+	defer src.close()
+	st, err := Apply(ctx, md, src, target, ao)
 	if err == nil && damaged > 0 {
 		err = fmt.Errorf("%w: %d files could not be restored: their data in the repository is damaged or missing (see 'wimsnap check --read-data')",
 			ErrRepoFormat, damaged)

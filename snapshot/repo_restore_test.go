@@ -110,6 +110,7 @@ func TestRestoreReadsEachPackOnce(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	r.packSize = 16 << 20 // the sizes below count in packs of 16 MiB
 	var m *Manifest
 	const rounds, dirs, files = 5, 5, 4
 	for round := range rounds {
@@ -145,6 +146,7 @@ func TestRestoreSharedChunk(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	r.packSize = 16 << 20 // the sizes below count in packs of 16 MiB
 	header := wimtest.RandomBytes(1, RepoChunkSize)
 	must(t, os.MkdirAll(src, 0o755))
 	writeTestFile(t, filepath.Join(src, "header"), append(header, wimtest.RandomBytes(2, 20<<20)...))
@@ -160,9 +162,9 @@ func TestRestoreSharedChunk(t *testing.T) {
 	}
 	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
 	packs, gets := restoreReads(t, r, faulty, m, src, filepath.Join(tmp, "out"))
-	// The header's first pack once and each pack of the files once; the
-	// header file's second pack is not needed. Reading the first pack
-	// again for each sharing file makes two more.
+	// The header's pack once and each pack of the files once; the first
+	// snapshot's shared pack (its metadata) is not needed. Reading the
+	// header's pack again for each sharing file makes two more.
 	if gets > packs-1 {
 		t.Errorf("restore read %d times from %d packs", gets, packs)
 	}
@@ -179,6 +181,7 @@ func TestRestoreSymlinksAmongFiles(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	r.packSize = 16 << 20 // the sizes below count in packs of 16 MiB
 	must(t, os.MkdirAll(src, 0o755))
 	for f := range 25 {
 		name := fmt.Sprintf("f%02d", f)

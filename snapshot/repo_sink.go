@@ -16,13 +16,16 @@ import (
 	"github.com/wimsnap/wimsnap/wim"
 )
 
-// packTarget is the size at which a pack is closed and uploaded.
-const packTarget = 16 << 20
+// packTarget is the size at which a pack is closed and uploaded. Packs
+// wait in spool files, not in memory (spool.go), so the size is chosen for
+// the store: fewer, larger objects cost fewer requests, and 32 MiB is
+// still a small object for S3.
+const packTarget = 32 << 20
 
-// maxUploads bounds the packs uploading at once (each held in memory).
+// maxUploads bounds the packs uploading at once.
 const maxUploads = 2
 
-// packSlack is room in a pack's buffer past packTarget for the chunk that
+// packSlack bounds what a pack holds past its target: the chunk that
 // crosses it and the trailer.
 const packSlack = 1 << 20
 
@@ -62,7 +65,6 @@ type repoSink struct {
 	packerDone chan struct{}
 	uploads    sync.WaitGroup
 	uploadSem  chan struct{}
-	free       chan []byte // pack buffers of stored packs, for reuse
 
 	nextBase wim.Hash // set by setBase for the next AddStream
 
@@ -83,7 +85,6 @@ func newRepoSink(ctx context.Context, r *Repo, db *index.DB, threads int) *repoS
 	q := 2*threads + 4
 	s := &repoSink{ctx: ctx, r: r, db: db, sum: sha1.New(), tasks: make(chan *chunkTask, q),
 		toPack: make(chan *chunkTask, q), packerDone: make(chan struct{}), uploadSem: make(chan struct{}, maxUploads),
-		free:    make(chan []byte, maxUploads+1),
 		claimed: map[index.ID]struct{}{}, streams: map[wim.Hash]*indexStream{}}
 	s.pool.New = func() any { return &chunkTask{in: make([]byte, 0, RepoChunkSize)} }
 	for range threads {
@@ -234,52 +235,58 @@ func (s *repoSink) claim(id index.ID) bool {
 // packer appends new chunks to packs and starts their uploads.
 func (s *repoSink) packer() {
 	defer close(s.packerDone)
-	p := s.newPack()
+	var p *packBuilder // the shared pack, started by its first chunk
 	owns := map[*streamGroup]*ownPacker{}
 	for t := range s.toPack {
 		if t.group != nil {
 			s.addOwn(owns, t)
 			continue
 		}
-		s.packTask(p, t)
-		if len(p.buf) >= packTarget {
-			s.upload(p)
+		if p == nil {
 			p = s.newPack()
+		}
+		s.packTask(p, t)
+		if p.size() >= s.r.packSize {
+			s.upload(p)
+			p = nil
 		}
 	}
 	s.flushOwn(owns)
-	if len(p.entries) > 0 {
+	if p != nil {
 		s.upload(p)
 	}
 }
 
-// newPack returns an empty pack whose buffer, recycled from a stored pack
-// when one is free, holds a whole pack without growing.
+// newPack starts an empty pack in a spool file. A failure to create the
+// file is the run's error, and the pack it returns takes no chunks.
 func (s *repoSink) newPack() *packBuilder {
-	select {
-	case buf := <-s.free:
-		return &packBuilder{buf: buf}
-	default:
-		return &packBuilder{buf: make([]byte, 0, packTarget+packSlack)}
+	p := newPackBuilder(s.r.spool)
+	if p.err != nil {
+		s.setErr(p.err)
 	}
+	return p
 }
 
 // upload finishes p and stores it in the background, at most maxUploads
-// at once.
+// at once; an empty p (every chunk of a stream was known) is dropped.
 func (s *repoSink) upload(p *packBuilder) {
-	buf, id := p.finish(s.r.zstd)
+	if len(p.entries) == 0 {
+		p.discard()
+		return
+	}
+	f, id, err := p.finish(s.r.zstd)
+	if err != nil {
+		s.setErr(err)
+		return
+	}
 	s.uploadSem <- struct{}{}
 	s.uploads.Add(1)
 	go func() {
 		defer s.uploads.Done()
 		defer func() { <-s.uploadSem }()
+		defer func() { _ = f.Close() }() // the spool file: nothing to lose
 		s.counts.packs.Add(1)
-		err := putBytes(s.ctx, s.r.store, packKey(id), buf)
-		select {
-		case s.free <- buf[:0]:
-		default:
-		}
-		if err != nil {
+		if err := s.r.store.Put(s.ctx, packKey(id), f.reader(), f.Size()); err != nil {
 			s.setErr(fmt.Errorf("snapshot: storing pack: %w", err))
 			return
 		}

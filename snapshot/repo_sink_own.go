@@ -11,10 +11,13 @@ import (
 // The new chunks of a stream of at least bigStream bytes (16 MiB: smaller
 // ones would multiply the packs, and the requests) do not join the
 // shared pack. They are packed in stream order into packs of their own,
-// each closed, as shared packs are, once it holds packTarget bytes, and
-// the last at the stream's end. The packs' bytes then depend only on the
-// stream and on which of its chunks the repository already had: two
-// machines that back up the same new file build byte-identical packs,
+// each closed once it holds a pack's size (packTarget) of bytes, unless
+// at most half of that is left of the stream (raw), which then joins it
+// rather than make a small pack of its own: an own pack holds at most 1.5
+// times the size. The
+// last pack closes at the stream's end. The packs' bytes then depend only
+// on the stream and on which of its chunks the repository already had:
+// two machines that back up the same new file build byte-identical packs,
 // whose id (the SHA-256 of the bytes) and so key are the same: when two
 // machines upload one at once, both write the same bytes. Their index
 // objects both name it, which readers take as they take any chunk listed
@@ -57,14 +60,14 @@ func (s *repoSink) addOwn(owns map[*streamGroup]*ownPacker, t *chunkTask) {
 		delete(o.pending, o.next)
 		s.packTask(o.p, next)
 		o.next++
-		if len(o.p.buf) >= packTarget && o.next < g.chunks {
-			s.closeOwn(o.p)
+		if o.p.size() >= s.r.packSize && int64(g.chunks-o.next)*RepoChunkSize > s.r.packSize/2 {
+			s.upload(o.p)
 			o.p = s.newPack()
 		}
 	}
 	if o.next == g.chunks {
 		delete(owns, g)
-		s.closeOwn(o.p)
+		s.upload(o.p)
 	}
 }
 
@@ -77,27 +80,17 @@ func (s *repoSink) flushOwn(owns map[*streamGroup]*ownPacker) {
 			s.packTask(o.p, o.pending[i])
 		}
 		delete(owns, g)
-		s.closeOwn(o.p)
+		s.upload(o.p)
 	}
-}
-
-// closeOwn uploads an own pack unless it is empty (every chunk was known).
-func (s *repoSink) closeOwn(p *packBuilder) {
-	if len(p.entries) == 0 {
-		select {
-		case s.free <- p.buf[:0]:
-		default:
-		}
-		return
-	}
-	s.upload(p)
 }
 
 // packTask appends t's chunk to p unless it is a skip, counts it, and
 // returns t to the pool.
 func (s *repoSink) packTask(p *packBuilder, t *chunkTask) {
 	if !t.skip {
-		p.add(*t.dst, t.stored, len(t.in), t.codec)
+		if p.add(*t.dst, t.stored, len(t.in), t.codec); p.err != nil {
+			s.setErr(p.err)
+		}
 		s.counts.newChunks.Add(1)
 		s.counts.newRaw.Add(int64(len(t.in)))
 		s.counts.newStored.Add(int64(len(t.stored)))

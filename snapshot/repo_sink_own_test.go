@@ -17,14 +17,16 @@ import (
 
 // TestOwnPacksDeduplicateHosts: two machines that snapshot the same new
 // big file at the same time, each unaware of the other, store it once:
-// its packs are byte-identical and share their keys.
+// its packs are byte-identical and share their keys. With 16 MiB packs,
+// the 36 MiB file makes two: the first full, the second with the last
+// 20 MiB, as the 4 MiB left after a second full pack join it.
 func TestOwnPacksDeduplicateHosts(t *testing.T) {
 	tmp := t.TempDir()
 	store := remote.NewMemory()
 	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
 		t.Fatal(err)
 	}
-	big := wimtest.RandomBytes(11, 20<<20+12345) // two packs and a bit
+	big := wimtest.RandomBytes(11, 36<<20+12345)
 	var repos [2]*Repo
 	var srcs [2]string
 	for i := range repos {
@@ -32,6 +34,7 @@ func TestOwnPacksDeduplicateHosts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		r.packSize = 16 << 20
 		repos[i] = r
 		srcs[i] = filepath.Join(tmp, "src", string(rune('a'+i)))
 		wimtest.MakeTree(t, srcs[i], wimtest.TreeOptions{})
@@ -62,13 +65,18 @@ func TestOwnPacksDeduplicateHosts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Every chunk of big.bin is in exactly one pack.
+	// Every chunk of big.bin is in exactly one pack, of two.
 	packs := chunkPacks(t, repos[0], store)
+	holding := map[string]bool{}
 	for off := 0; off < len(big); off += RepoChunkSize {
 		id := index.ID(sha256.Sum256(big[off:min(off+RepoChunkSize, len(big))]))
 		if len(packs[id]) != 1 {
 			t.Fatalf("chunk at %d of the big file is stored %d times", off, len(packs[id]))
 		}
+		holding[packs[id][0]] = true
+	}
+	if len(holding) != 2 {
+		t.Errorf("the big file is in %d packs, want 2", len(holding))
 	}
 	for i, r := range repos {
 		if cr, err := r.Check(t.Context(), CheckOptions{ReadData: true}); err != nil || len(cr.Problems) != 0 {

@@ -312,7 +312,9 @@ func (r *Repo) metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error)
 // loadMetadata reads and parses a snapshot's image metadata, keeping it in
 // the local metadata cache.
 func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wim.Metadata, error) {
-	md, err := r.readImage(r.newSource(ctx, db), m, true)
+	src := r.newSource(ctx, db)
+	md, err := r.readImage(src, m, true)
+	src.close()
 	if err != nil {
 		return nil, err
 	}

@@ -32,9 +32,12 @@ type repoSource struct {
 }
 
 func (r *Repo) newSource(ctx context.Context, db *index.DB) *repoSource {
-	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: newPackCache(ctx, r.store),
+	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: newPackCache(ctx, r.store, r.spool),
 		shared: newSharedChunks(), packOrd: map[index.ID]int{}}
 }
+
+// close releases the source's pack windows; streams still open may finish.
+func (s *repoSource) close() { s.packs.close() }
 
 // SolidOrder ranks stream h by where its last chunk lies: by pack, in the
 // order the calls meet packs, then by offset in the pack. Apply writes

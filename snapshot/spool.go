@@ -1,0 +1,98 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Packs are tens of MiB, and several are in flight at once (being filled,
+// uploading, being read by a restore). They wait in spool files on disk,
+// in the cache directory, rather than in memory: memory stays flat however
+// large packs are, and an upload that is retried reads its bytes again from
+// the spool.
+//
+// A spool file is anonymous where the system allows it: it is removed
+// right after it is created and lives until closed, so a crash leaves
+// nothing behind. Windows cannot remove an open file; there it is removed
+// on Close, and sweepSpool removes what a crash left.
+
+// spoolPrefix starts the names of spool files.
+const spoolPrefix = "spool-"
+
+// spoolMaxAge is how old a spool file must be before sweepSpool takes it
+// for a crash's leftover (no run holds one that long open).
+const spoolMaxAge = 24 * time.Hour
+
+// spoolFile is a temporary file of bytes written once, then read at will.
+// Writes must not run concurrently with each other; ReadAt may run
+// concurrently with itself.
+type spoolFile struct {
+	f    *os.File
+	size int64
+}
+
+// newSpool creates an empty spool file in dir, creating dir if needed.
+func newSpool(dir string) (*spoolFile, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("snapshot: spool: %w", err)
+	}
+	f, err := os.CreateTemp(dir, spoolPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: spool: %w", err)
+	}
+	if runtime.GOOS != "windows" {
+		_ = os.Remove(f.Name()) // anonymous from now on; if it stays, sweepSpool gets it
+	}
+	return &spoolFile{f: f}, nil
+}
+
+// Write appends p.
+func (s *spoolFile) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.size += int64(n)
+	return n, err
+}
+
+// ReadAt reads the spooled bytes at off.
+func (s *spoolFile) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
+
+// Size is the number of bytes written.
+func (s *spoolFile) Size() int64 { return s.size }
+
+// reader returns a reader of all spooled bytes that can seek back (for an
+// upload's retry).
+func (s *spoolFile) reader() *io.SectionReader { return io.NewSectionReader(s.f, 0, s.size) }
+
+// Close releases the file and its disk space.
+func (s *spoolFile) Close() error {
+	err := s.f.Close()
+	if rerr := os.Remove(s.f.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// sweepSpool removes spool files in dir older than spoolMaxAge: those a
+// crash left where spool files cannot be anonymous. Errors are ignored:
+// a leftover costs disk space, not correctness.
+func sweepSpool(dir string, now time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), spoolPrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && now.Sub(fi.ModTime()) > spoolMaxAge {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
