@@ -10,12 +10,19 @@ import (
 
 // Batch collects writes for one Apply. It is not safe for concurrent use.
 type Batch struct {
-	chunks   map[ID]Location
+	chunks   []chunkLoc // in the order added; Apply sorts them
 	streams  map[SHA1]Recipe
 	indexes  []ID
 	snaps    map[ID][]byte
 	dropSnap []ID
 	files    *fileSet
+}
+
+// chunkLoc is one AddChunk. A slice of them takes less than half the
+// memory of a map (a large snapshot adds hundreds of thousands).
+type chunkLoc struct {
+	id ID
+	l  Location
 }
 
 type fileSet struct {
@@ -26,15 +33,16 @@ type fileSet struct {
 
 // NewBatch returns an empty batch.
 func NewBatch() *Batch {
-	return &Batch{chunks: map[ID]Location{}, streams: map[SHA1]Recipe{}, snaps: map[ID][]byte{}}
+	return &Batch{streams: map[SHA1]Recipe{}, snaps: map[ID][]byte{}}
 }
 
-// Len is the number of chunks and streams in the batch, for callers that
+// Len is the number of chunk locations and streams added, for callers that
 // flush every so many.
 func (b *Batch) Len() int { return len(b.chunks) + len(b.streams) }
 
-// AddChunk records where chunk id is stored.
-func (b *Batch) AddChunk(id ID, l Location) { b.chunks[id] = l }
+// AddChunk records where chunk id is stored; of several for one id, the
+// last counts.
+func (b *Batch) AddChunk(id ID, l Location) { b.chunks = append(b.chunks, chunkLoc{id, l}) }
 
 // AddStream records the recipe of stream h.
 func (b *Batch) AddStream(h SHA1, r Recipe) { b.streams[h] = r }
@@ -69,8 +77,9 @@ const maxTxKeys = 1 << 15
 func (d *DB) Apply(b *Batch) error {
 	// Keys go in sorted: bbolt splits nodes only at commit, so random
 	// order costs a memmove of the whole node per Put.
-	err := putRuns(d, chunksBucket, sortedKeys(b.chunks, compareID),
-		func(id ID) ([]byte, []byte) { return id[:], b.chunks[id].marshal() })
+	// A stable sort keeps the last of several locations of a chunk last.
+	slices.SortStableFunc(b.chunks, func(x, y chunkLoc) int { return compareID(x.id, y.id) })
+	err := putRuns(d, chunksBucket, b.chunks, func(c chunkLoc) ([]byte, []byte) { return c.id[:], c.l.marshal() })
 	if err == nil {
 		err = putRuns(d, streamsBucket, sortedKeys(b.streams, compareSHA1),
 			func(h SHA1) ([]byte, []byte) { return h[:], b.streams[h].marshal() })

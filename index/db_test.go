@@ -30,6 +30,7 @@ func TestApplyAndLookup(t *testing.T) {
 	db := openTest(t, path)
 	b := NewBatch()
 	loc := Location{Pack: id("pack"), Offset: 1 << 40, Stored: 1234, Raw: 32768, Codec: 1}
+	b.AddChunk(id("c1"), Location{Pack: id("older")}) // of two locations, the last counts
 	b.AddChunk(id("c1"), loc)
 	rec := Recipe{Size: 40000, Chunks: []ID{id("c1"), id("c2")}}
 	var h SHA1
@@ -39,7 +40,7 @@ func TestApplyAndLookup(t *testing.T) {
 	b.AddSnapshot(id("snap"), []byte("manifest"))
 	sig := Sig{Size: 5, MtimeNs: -7, CtimeNs: 9, Ino: 11, Dev: 13, Mode: 0o100644}
 	b.SetFiles("host\x00/src", id("snap"), map[string]Sig{"a/b": sig})
-	if b.Len() != 2 {
+	if b.Len() != 3 {
 		t.Fatalf("Len = %d", b.Len())
 	}
 	if err := db.Apply(b); err != nil {

@@ -57,9 +57,12 @@ func (c metaCache) get(h wim.Hash, size int64) ([]byte, bool) {
 	return b, true
 }
 
-// put stores stream b under its hash h, then drops the least recently
-// used files beyond metaCacheKeep. Failures are ignored.
-func (c metaCache) put(h wim.Hash, b []byte) {
+// put stores stream b under its hash h; see putStored.
+func (c metaCache) put(h wim.Hash, b []byte) { c.putStored(h, c.z.compress(b)) }
+
+// putStored stores stream h, given zstd-compressed (zst), then drops the
+// least recently used files beyond metaCacheKeep. Failures are ignored.
+func (c metaCache) putStored(h wim.Hash, zst []byte) {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return
 	}
@@ -67,7 +70,7 @@ func (c metaCache) put(h wim.Hash, b []byte) {
 	if err != nil {
 		return
 	}
-	_, err = tmp.Write(c.z.compress(b))
+	_, err = tmp.Write(zst)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

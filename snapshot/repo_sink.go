@@ -70,8 +70,8 @@ type repoSink struct {
 
 	mu      sync.Mutex
 	claimed map[index.ID]struct{}
-	streams map[wim.Hash]*indexStream
-	order   []wim.Hash
+	streams map[wim.Hash]int // where in added each new stream is
+	added   []indexStream    // the new streams, in the order they came
 	packs   []indexPack
 	err     error
 
@@ -85,7 +85,7 @@ func newRepoSink(ctx context.Context, r *Repo, db *index.DB, threads int) *repoS
 	q := 2*threads + 4
 	s := &repoSink{ctx: ctx, r: r, db: db, sum: sha1.New(), tasks: make(chan *chunkTask, q),
 		toPack: make(chan *chunkTask, q), packerDone: make(chan struct{}), uploadSem: make(chan struct{}, maxUploads),
-		claimed: map[index.ID]struct{}{}, streams: map[wim.Hash]*indexStream{}}
+		claimed: map[index.ID]struct{}{}, streams: map[wim.Hash]int{}}
 	s.pool.New = func() any { return &chunkTask{in: make([]byte, 0, RepoChunkSize)} }
 	for range threads {
 		s.work.Add(1)
@@ -172,8 +172,8 @@ func (s *repoSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
 	s.sum.Sum(h[:0])
 	if !s.HasStream(h) {
 		s.mu.Lock()
-		s.streams[h] = &indexStream{hash: index.SHA1(h), size: size, chunks: ids, base: index.SHA1(base)}
-		s.order = append(s.order, h)
+		s.streams[h] = len(s.added)
+		s.added = append(s.added, indexStream{hash: index.SHA1(h), size: size, chunks: ids, base: index.SHA1(base)})
 		s.mu.Unlock()
 	}
 	return h, s.getErr()
@@ -298,7 +298,8 @@ func (s *repoSink) upload(p *packBuilder) {
 
 // finish waits for every chunk to be packed and every pack stored, and
 // returns what the run added: the packs and the new streams, as an index
-// object. The sink cannot be used afterwards.
+// object. The sink cannot be used afterwards, and lets go of what it kept
+// for the run.
 func (s *repoSink) finish() (*indexObject, error) {
 	close(s.tasks)
 	s.work.Wait()
@@ -308,16 +309,17 @@ func (s *repoSink) finish() (*indexObject, error) {
 	if err := s.getErr(); err != nil {
 		return nil, err
 	}
-	o := &indexObject{packs: s.packs}
+	s.claimed = nil
 	deltas := map[index.SHA1]bool{}
-	for _, h := range s.order {
-		st := *s.streams[h]
-		if base, ok := s.deltaBase(&st, deltas); ok {
+	for i := range s.added {
+		st := &s.added[i]
+		if base, ok := s.deltaBase(st, deltas); ok {
 			st.makeDelta(st.base, base)
 			deltas[st.hash] = st.delta
 		}
-		o.streams = append(o.streams, st)
 	}
+	o := &indexObject{packs: s.packs, streams: s.added}
+	s.packs, s.streams, s.added = nil, nil, nil
 	return o, nil
 }
 
@@ -344,8 +346,8 @@ func (s *repoSink) baseChunks(h index.SHA1) ([]index.ID, bool) {
 	if h == (index.SHA1{}) {
 		return nil, false
 	}
-	if st := s.streams[wim.Hash(h)]; st != nil {
-		return st.chunks, true
+	if i, ok := s.streams[wim.Hash(h)]; ok {
+		return s.added[i].chunks, true
 	}
 	if s.db == nil {
 		return nil, false

@@ -141,25 +141,23 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		sink.abort()
 		return res, err
 	}
-	meta, err := m.Marshal()
-	if err == nil {
-		_, err = sink.AddStream(bytes.NewReader(meta), int64(len(meta)))
+	warn := copts.Warn
+	if warn == nil {
+		warn = func(string, error) {}
 	}
+	win := WindowsInfo(source, m, opts.SystemRoot, warn)
+	img, err := r.storeImage(sink, m)
 	if err != nil {
 		sink.abort()
-		return res, fmt.Errorf("snapshot: storing the image metadata: %w", err)
+		return res, err
 	}
 	obj, err := sink.finish()
 	if err != nil {
 		return res, err
 	}
 	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: abs, Tags: opts.Tags, Image: opts.Image,
-		Metadata: StreamRef{SHA1: fmt.Sprintf("%x", wimHash(meta)), Size: int64(len(meta))}}
-	warn := copts.Warn
-	if warn == nil {
-		warn = func(string, error) {}
-	}
-	if win := WindowsInfo(source, m, opts.SystemRoot, warn); win != nil {
+		Metadata: img.ref}
+	if win != nil {
 		man.Image.setWindows(win)
 	}
 	if man.Image.Name == "" {
@@ -184,8 +182,32 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	closeIndex(db)
 	db = nil
 	r.recordSnapshot(obj, snapID, stored, sourceKey, sigs, opts.Warn)
-	r.metaCache().put(wimHash(meta), meta) // the next snapshot's parent
+	r.metaCache().putStored(img.hash, img.zst) // the next snapshot's parent
 	return res, nil
+}
+
+// storedImage is an image's metadata stream once stored: its reference
+// for the manifest, and its hash and zstd bytes for the metadata cache.
+type storedImage struct {
+	ref  StreamRef
+	hash wim.Hash
+	zst  []byte
+}
+
+// storeImage stores the metadata stream of image m through sink. Only
+// the compressed stream is kept for the cache: the tree and its encoding
+// are large, and the caller can let go of the tree.
+func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata) (storedImage, error) {
+	meta, err := m.Marshal()
+	if err == nil {
+		_, err = sink.AddStream(bytes.NewReader(meta), int64(len(meta)))
+	}
+	if err != nil {
+		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
+	}
+	h := wimHash(meta)
+	return storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: int64(len(meta))}, hash: h,
+		zst: r.zstd.compress(meta)}, nil
 }
 
 func wimHash(b []byte) wim.Hash {

@@ -19,7 +19,11 @@ type zcodec struct {
 }
 
 func newZcodec() *zcodec {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	// A 1 MiB window: the objects are records of random ids, which gain
+	// nothing from a longer one, and the encoder's history costs its size
+	// in memory for the whole run.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithWindowSize(1<<20))
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
