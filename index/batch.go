@@ -40,6 +40,11 @@ func NewBatch() *Batch {
 // flush every so many.
 func (b *Batch) Len() int { return len(b.chunks) + len(b.streams) }
 
+// Grow makes room for n more AddChunk calls without the batch growing
+// piecemeal: a large snapshot adds hundreds of thousands, and growing a
+// slice that large by appends allocates several times its size.
+func (b *Batch) Grow(n int) { b.chunks = slices.Grow(b.chunks, n) }
+
 // AddChunk records where chunk id is stored; of several for one id, the
 // last counts.
 func (b *Batch) AddChunk(id ID, l Location) { b.chunks = append(b.chunks, chunkLoc{id, l}) }

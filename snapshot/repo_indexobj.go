@@ -1,9 +1,13 @@
 package snapshot
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"io"
 
 	"github.com/wimsnap/wimsnap/index"
 )
@@ -115,7 +119,44 @@ type indexObject struct {
 	streams []indexStream
 }
 
+// putIndexObject stores o, zstd-compressed, under prefix (index/ or
+// retired/) and returns its id. The object is compressed into a spool
+// file as it is encoded, so it is never whole in memory.
+func (r *Repo) putIndexObject(ctx context.Context, prefix string, o *indexObject) (index.ID, error) {
+	f, err := newSpool(r.spool)
+	if err != nil {
+		return index.ID{}, err
+	}
+	defer func() { _ = f.Close() }() // a spool file: nothing to lose
+	sum := sha256.New()
+	zw := r.zstd.writer(io.MultiWriter(f, sum))
+	err = o.encodeTo(zw)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return index.ID{}, fmt.Errorf("snapshot: writing an index object to the spool: %w", err)
+	}
+	var id index.ID
+	sum.Sum(id[:0])
+	key := objectKey(prefix, id)
+	if err := r.store.Put(ctx, key, f.reader(), f.Size()); err != nil {
+		return id, fmt.Errorf("snapshot: storing %s: %w", key, err)
+	}
+	return id, nil
+}
+
+// encode returns the expanded index object.
 func (o *indexObject) encode() []byte {
+	var buf bytes.Buffer
+	_ = o.encodeTo(&buf) // a bytes.Buffer does not fail
+	return buf.Bytes()
+}
+
+// encodeTo writes the expanded index object to w, a record at a time: a
+// large object is never whole in memory.
+func (o *indexObject) encodeTo(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
 	b := []byte(indexMagic)
 	b = binary.AppendUvarint(b, uint64(len(o.packs)))
 	for _, p := range o.packs {
@@ -127,28 +168,47 @@ func (o *indexObject) encode() []byte {
 			b = binary.AppendUvarint(b, uint64(e.stored))
 			b = binary.AppendUvarint(b, uint64(e.raw))
 			b = append(b, e.codec)
+			b = flushRecords(bw, b)
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(o.streams)))
 	for _, s := range o.streams {
-		b = append(b, s.hash[:]...)
-		b = binary.AppendUvarint(b, uint64(s.size))
-		if !s.delta {
-			b = append(b, 0)
-			for _, c := range s.chunks {
-				b = append(b, c[:]...)
-			}
-			continue
+		b = appendStream(b, &s)
+		b = flushRecords(bw, b)
+	}
+	_, _ = bw.Write(b) // the error sticks in bw
+	return bw.Flush()
+}
+
+// flushRecords writes b to bw once it holds 32 KiB, and returns it
+// emptied; bw keeps the first error.
+func flushRecords(bw *bufio.Writer, b []byte) []byte {
+	if len(b) < 32<<10 {
+		return b
+	}
+	_, _ = bw.Write(b) // the error sticks in bw
+	return b[:0]
+}
+
+// appendStream appends the record of stream s.
+func appendStream(b []byte, s *indexStream) []byte {
+	b = append(b, s.hash[:]...)
+	b = binary.AppendUvarint(b, uint64(s.size))
+	if !s.delta {
+		b = append(b, 0)
+		for _, c := range s.chunks {
+			b = append(b, c[:]...)
 		}
-		b = append(b, 1)
-		b = append(b, s.base[:]...)
-		b = binary.AppendUvarint(b, uint64(len(s.patches)))
-		next := uint64(0)
-		for _, p := range s.patches {
-			b = binary.AppendUvarint(b, p.pos-next)
-			b = append(b, p.id[:]...)
-			next = p.pos + 1
-		}
+		return b
+	}
+	b = append(b, 1)
+	b = append(b, s.base[:]...)
+	b = binary.AppendUvarint(b, uint64(len(s.patches)))
+	next := uint64(0)
+	for _, p := range s.patches {
+		b = binary.AppendUvarint(b, p.pos-next)
+		b = append(b, p.id[:]...)
+		next = p.pos + 1
 	}
 	return b
 }
@@ -299,6 +359,11 @@ func (o *indexObject) resolve(lookup func(index.SHA1) ([]index.ID, bool)) []*ind
 // addTo records the object's chunks and streams in b; streams still
 // unresolved are left out.
 func (o *indexObject) addTo(b *index.Batch) {
+	n := 0
+	for _, p := range o.packs {
+		n += len(p.entries)
+	}
+	b.Grow(n)
 	for _, p := range o.packs {
 		for _, e := range p.entries {
 			b.AddChunk(e.id, index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec})

@@ -134,13 +134,11 @@ func (p *pruner) packsOf(pick func(index.ID) bool) []indexPack {
 
 // putObject stores o under prefix and returns its id.
 func (p *pruner) putObject(prefix string, o *indexObject) (index.ID, error) {
-	stored := p.r.zstd.compress(o.encode())
-	id := objectID(stored)
-	key := objectKey(prefix, id)
-	if err := putBytes(p.ctx, p.r.store, key, stored); err != nil {
-		return id, fmt.Errorf("snapshot: prune: storing %s: %w", key, err)
+	id, err := p.r.putIndexObject(p.ctx, prefix, o)
+	if err != nil {
+		return id, err
 	}
-	p.stored[key] = true
+	p.stored[objectKey(prefix, id)] = true
 	return id, nil
 }
 

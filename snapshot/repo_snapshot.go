@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -194,20 +195,24 @@ type storedImage struct {
 	zst  []byte
 }
 
-// storeImage stores the metadata stream of image m through sink. Only
-// the compressed stream is kept for the cache: the tree and its encoding
-// are large, and the caller can let go of the tree.
+// storeImage stores the metadata stream of image m through sink, encoded
+// as it is read: the encoding of a large tree is never whole in memory.
+// Only its compressed form is kept, for the cache.
 func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata) (storedImage, error) {
-	meta, err := m.Marshal()
-	if err == nil {
-		_, err = sink.AddStream(bytes.NewReader(meta), int64(len(meta)))
+	enc, size, err := m.Encoder()
+	if err != nil {
+		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
+	}
+	var zst bytes.Buffer
+	zw := r.zstd.writer(&zst)
+	h, err := sink.AddStream(io.TeeReader(enc, zw), size)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
 	}
-	h := wimHash(meta)
-	return storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: int64(len(meta))}, hash: h,
-		zst: r.zstd.compress(meta)}, nil
+	return storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: size}, hash: h, zst: zst.Bytes()}, nil
 }
 
 func wimHash(b []byte) wim.Hash {
@@ -225,10 +230,9 @@ func summary(cst CaptureStats, c *sinkCounts, d time.Duration) RunSummary {
 // the manifest.
 func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest) ([]byte, index.ID, error) {
 	if len(obj.packs) > 0 || len(obj.streams) > 0 {
-		stored := r.zstd.compress(obj.encode())
-		id := objectID(stored)
-		if err := putBytes(ctx, r.store, indexKey(id), stored); err != nil {
-			return nil, id, fmt.Errorf("snapshot: storing index object: %w", err)
+		id, err := r.putIndexObject(ctx, indexPrefix, obj)
+		if err != nil {
+			return nil, id, err
 		}
 		obj.id = id
 	}

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -22,8 +23,7 @@ func newZcodec() *zcodec {
 	// A 1 MiB window: the objects are records of random ids, which gain
 	// nothing from a longer one, and the encoder's history costs its size
 	// in memory for the whole run.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault),
-		zstd.WithWindowSize(1<<20))
+	enc, err := zstd.NewWriter(nil, zstdOptions()...)
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
@@ -35,7 +35,21 @@ func newZcodec() *zcodec {
 	return &zcodec{enc: enc, dec: dec}
 }
 
+func zstdOptions() []zstd.EOption {
+	return []zstd.EOption{zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(1 << 20)}
+}
+
 func (z *zcodec) compress(b []byte) []byte { return z.enc.EncodeAll(b, nil) }
+
+// writer returns a streaming compressor into w with compress's settings;
+// its Close ends the object.
+func (z *zcodec) writer(w io.Writer) *zstd.Encoder {
+	enc, err := zstd.NewWriter(w, zstdOptions()...)
+	if err != nil {
+		panic(err) // only invalid options fail
+	}
+	return enc
+}
 
 // expand decompresses a zstd object named what (for the error).
 func (z *zcodec) expand(b []byte, what string) ([]byte, error) {

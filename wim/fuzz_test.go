@@ -2,9 +2,11 @@ package wim
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/iotest"
 )
 
 // fuzzSeeds adds the WIMs this package writes and those in testdata (made
@@ -98,6 +100,15 @@ func FuzzParseMetadata(f *testing.F) {
 		}
 		if _, err := ParseMetadata(out); err != nil {
 			t.Fatalf("re-parse of marshalled metadata: %v", err)
+		}
+		// The streaming encoder gives the same bytes, read in small pieces.
+		enc, size, err := m.Encoder()
+		if err != nil {
+			t.Fatalf("Encoder after Marshal: %v", err)
+		}
+		streamed, err := io.ReadAll(iotest.HalfReader(enc))
+		if err != nil || size != int64(len(out)) || !bytes.Equal(streamed, out) {
+			t.Fatalf("Encoder: %d bytes of %d (%v), or bytes unlike Marshal's", len(streamed), size, err)
 		}
 	})
 }

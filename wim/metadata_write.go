@@ -18,15 +18,29 @@ import (
 // It sorts each Children slice in place. Streams are written in wimlib
 // 1.14.2's form (see doc.go).
 func (m *Metadata) Marshal() ([]byte, error) {
-	enc, err := newMetaEncoder(m)
+	r, size, err := m.Encoder()
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, enc.size)
-	if _, err := io.ReadFull(enc, b); err != nil {
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// Encoder returns a reader of the bytes Marshal returns, and their
+// length, for a caller that stores them without holding them whole: it
+// encodes one sibling list at a time. It checks and lays out the tree
+// (sorting each Children slice) before it returns, so its errors are
+// Marshal's, and reading cannot fail. m must not change until the reader
+// is done.
+func (m *Metadata) Encoder() (io.Reader, int64, error) {
+	enc, err := newMetaEncoder(m)
+	if err != nil {
+		return nil, 0, err
+	}
+	return enc, enc.size, nil
 }
 
 // metaEncoder produces the bytes Marshal returns piece by piece, one dentry
