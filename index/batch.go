@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"maps"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -28,7 +29,13 @@ type chunkLoc struct {
 type fileSet struct {
 	source string
 	snap   ID
-	sigs   map[string]Sig
+	sigs   []FileSig
+}
+
+// FileSig is the signature of one file of a file set.
+type FileSig struct {
+	Path string // relative to the source, as Files.Lookup takes it
+	Sig  Sig
 }
 
 // NewBatch returns an empty batch.
@@ -62,8 +69,9 @@ func (b *Batch) AddSnapshot(id ID, manifest []byte) { b.snaps[id] = manifest }
 func (b *Batch) DropSnapshot(id ID) { b.dropSnap = append(b.dropSnap, id) }
 
 // SetFiles replaces the file signatures of source with sigs, which belong
-// to snapshot snap.
-func (b *Batch) SetFiles(source string, snap ID, sigs map[string]Sig) {
+// to snapshot snap; of several for one path, the last counts. Apply sorts
+// sigs in place. (A slice, not a map: a file set can hold millions.)
+func (b *Batch) SetFiles(source string, snap ID, sigs []FileSig) {
 	b.files = &fileSet{source: source, snap: snap, sigs: sigs}
 }
 
@@ -152,8 +160,8 @@ func putRuns[K any](d *DB, name []byte, keys []K, kv func(K) (k, v []byte)) erro
 // belong to afterwards.
 func (d *DB) putFiles(fs *fileSet) error {
 	key := []byte(fs.source)
-	paths := slices.Sorted(maps.Keys(fs.sigs))
-	if same, err := d.sameFiles(key, paths, fs.sigs); err != nil || same {
+	sigs := sortedSigs(fs.sigs)
+	if same, err := d.sameFiles(key, sigs); err != nil || same {
 		return err // the same signatures are stored: only the marker changes
 	}
 	err := d.update(func(tx *bolt.Tx) error {
@@ -169,12 +177,12 @@ func (d *DB) putFiles(fs *fileSet) error {
 	if err != nil {
 		return err
 	}
-	for run := range slices.Chunk(paths, maxTxKeys) {
+	for run := range slices.Chunk(sigs, maxTxKeys) {
 		if err := d.update(func(tx *bolt.Tx) error {
 			bk := data(tx, filesBucket).Bucket(key)
 			bk.FillPercent = 0.9
 			for _, p := range run {
-				if err := bk.Put([]byte(p), fs.sigs[p].marshal()); err != nil {
+				if err := bk.Put([]byte(p.Path), p.Sig.marshal()); err != nil {
 					return err
 				}
 			}
@@ -187,9 +195,9 @@ func (d *DB) putFiles(fs *fileSet) error {
 }
 
 // sameFiles reports whether the file set key holds exactly the signatures
-// sigs of the sorted paths (the marker aside): after an unchanged snapshot
-// it does, and reading it is cheaper than writing it again.
-func (d *DB) sameFiles(key []byte, paths []string, sigs map[string]Sig) (same bool, err error) {
+// sigs, sorted by path (the marker aside): after an unchanged snapshot it
+// does, and reading it is cheaper than writing it again.
+func (d *DB) sameFiles(key []byte, sigs []FileSig) (same bool, err error) {
 	err = d.view(func(tx *bolt.Tx) error {
 		bk := data(tx, filesBucket).Bucket(key)
 		if bk == nil {
@@ -201,12 +209,12 @@ func (d *DB) sameFiles(key []byte, paths []string, sigs map[string]Sig) (same bo
 			if bytes.Equal(k, fileSnapKey) {
 				continue
 			}
-			if i == len(paths) || string(k) != paths[i] || !bytes.Equal(v, sigs[paths[i]].marshal()) {
+			if i == len(sigs) || string(k) != sigs[i].Path || !bytes.Equal(v, sigs[i].Sig.marshal()) {
 				return nil
 			}
 			i++
 		}
-		same = i == len(paths)
+		same = i == len(sigs)
 		return nil
 	})
 	return same, err
@@ -221,3 +229,17 @@ func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
 
 func compareID(a, b ID) int     { return bytes.Compare(a[:], b[:]) }
 func compareSHA1(a, b SHA1) int { return bytes.Compare(a[:], b[:]) }
+
+// sortedSigs sorts sigs by path in place and returns them without the
+// earlier of several for one path.
+func sortedSigs(sigs []FileSig) []FileSig {
+	slices.SortStableFunc(sigs, func(a, b FileSig) int { return strings.Compare(a.Path, b.Path) })
+	out := sigs[:0]
+	for i, s := range sigs {
+		if i+1 < len(sigs) && sigs[i+1].Path == s.Path {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}

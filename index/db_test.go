@@ -39,7 +39,7 @@ func TestApplyAndLookup(t *testing.T) {
 	b.AddIndex(id("idx"))
 	b.AddSnapshot(id("snap"), []byte("manifest"))
 	sig := Sig{Size: 5, MtimeNs: -7, CtimeNs: 9, Ino: 11, Dev: 13, Mode: 0o100644}
-	b.SetFiles("host\x00/src", id("snap"), map[string]Sig{"a/b": sig})
+	b.SetFiles("host\x00/src", id("snap"), []FileSig{{"a/b", Sig{Size: 99}}, {"a/b", sig}}) // the last counts
 	if b.Len() != 3 {
 		t.Fatalf("Len = %d", b.Len())
 	}
@@ -99,7 +99,7 @@ func TestSetFilesReplaces(t *testing.T) {
 			sigs[p] = Sig{Size: int64(i)}
 		}
 		b := NewBatch()
-		b.SetFiles("src", id(paths[0]), sigs)
+		b.SetFiles("src", id(paths[0]), fileSigs(sigs))
 		if err := db.Apply(b); err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestResetRepository(t *testing.T) {
 	b.AddStream(SHA1{1}, Recipe{Size: 1, Chunks: []ID{id("c")}})
 	b.AddIndex(id("i"))
 	b.AddSnapshot(id("s"), []byte("manifest"))
-	b.SetFiles("host\x00/src", id("s"), map[string]Sig{"a": {Size: 1}})
+	b.SetFiles("host\x00/src", id("s"), []FileSig{{"a", Sig{Size: 1}}})
 	if err := db.Apply(b); err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestApplyLarge(t *testing.T) {
 			sigs[string(k[:])] = Sig{Size: int64(i + round)}
 		}
 		b.AddIndex(snap)
-		b.SetFiles("src", snap, sigs)
+		b.SetFiles("src", snap, fileSigs(sigs))
 		if err := db.Apply(b); err != nil {
 			t.Fatal(err)
 		}
@@ -330,7 +330,7 @@ func TestApplyLarge(t *testing.T) {
 		if c.add {
 			sigs["\xff"] = Sig{Size: 1}
 		}
-		b.SetFiles("src", c.snap, sigs)
+		b.SetFiles("src", c.snap, fileSigs(sigs))
 		if err := db.Apply(b); err != nil {
 			t.Fatal(err)
 		}
@@ -357,4 +357,13 @@ func TestApplyLarge(t *testing.T) {
 	if r, ok, err := db.Stream(last); err != nil || !ok || r.Size != int64(n-1) {
 		t.Errorf("last stream: %+v %v %v", r, ok, err)
 	}
+}
+
+// fileSigs lists a map's signatures, in the map's (random) order.
+func fileSigs(m map[string]Sig) []FileSig {
+	var out []FileSig
+	for p, s := range m {
+		out = append(out, FileSig{p, s})
+	}
+	return out
 }

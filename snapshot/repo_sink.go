@@ -69,7 +69,7 @@ type repoSink struct {
 	nextBase wim.Hash // set by setBase for the next AddStream
 
 	mu      sync.Mutex
-	claimed map[index.ID]struct{}
+	claimed *idSet
 	streams map[wim.Hash]int // where in added each new stream is
 	added   []indexStream    // the new streams, in the order they came
 	packs   []indexPack
@@ -85,7 +85,7 @@ func newRepoSink(ctx context.Context, r *Repo, db *index.DB, threads int) *repoS
 	q := 2*threads + 4
 	s := &repoSink{ctx: ctx, r: r, db: db, sum: sha1.New(), tasks: make(chan *chunkTask, q),
 		toPack: make(chan *chunkTask, q), packerDone: make(chan struct{}), uploadSem: make(chan struct{}, maxUploads),
-		claimed: map[index.ID]struct{}{}, streams: map[wim.Hash]int{}}
+		claimed: newIDSet(), streams: map[wim.Hash]int{}}
 	s.pool.New = func() any { return &chunkTask{in: make([]byte, 0, RepoChunkSize)} }
 	for range threads {
 		s.work.Add(1)
@@ -225,11 +225,7 @@ func (s *repoSink) claim(id index.ID) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.claimed[id]; ok {
-		return false
-	}
-	s.claimed[id] = struct{}{}
-	return true
+	return s.claimed.add(id)
 }
 
 // packer appends new chunks to packs and starts their uploads.

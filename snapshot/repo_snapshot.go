@@ -119,9 +119,9 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		return res, err
 	}
 	sourceKey := opts.Host + "\x00" + abs
-	sigs := map[string]index.Sig{}
+	var sigs []index.FileSig
 	copts := opts.Capture
-	copts.OnFile = func(p []byte, s index.Sig) { sigs[string(p)] = s }
+	copts.OnFile = func(p []byte, s index.Sig) { sigs = append(sigs, index.FileSig{Path: string(p), Sig: s}) }
 	if parent != nil {
 		if err := r.useParent(ctx, db, parent, sourceKey, &copts); err != nil {
 			return res, err
@@ -242,7 +242,7 @@ func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest) ([]b
 // recordSnapshot puts what a committed snapshot added into the local
 // index. A failure only costs a later sync, so it is a warning.
 func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, sourceKey string,
-	sigs map[string]index.Sig, warn func(error)) {
+	sigs []index.FileSig, warn func(error)) {
 	db, err := r.openIndex(false)
 	if err == nil {
 		b := index.NewBatch()

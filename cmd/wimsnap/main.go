@@ -20,10 +20,12 @@ import (
 	"github.com/wimsnap/wimsnap/remote"
 )
 
-// gcPercent is the garbage collector's target when GOGC is not set: the
-// image trees wimsnap holds are long-lived, so a tighter target than Go's
-// 100 lowers peak memory by a fifth at no measurable cost in time.
-const gcPercent = 50
+// gcPercent is the garbage collector's target when GOGC is not set. What
+// a snapshot holds is long-lived (the image tree, the new chunks and
+// streams, the file signatures), so a target well below Go's 100 bounds
+// the peak at little cost: a first snapshot of /usr peaked at 290, 230
+// and 214 MB with 100, 50 and 30, in the same time within the noise.
+const gcPercent = 30
 
 func main() {
 	if _, set := os.LookupEnv("GOGC"); !set {
