@@ -121,7 +121,7 @@ func TestSpoolFullDisk(t *testing.T) {
 	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
 
 	ballast := filepath.Join(cache, "ballast")
-	fillSpoolDisk(t, ballast, 1<<20)
+	wimtest.FillDisk(t, ballast, 1<<20)
 	_, err = r.Restore(t.Context(), m, filepath.Join(tmp, "out1"), RestoreOptions{})
 	if !errors.Is(err, syscall.ENOSPC) || errors.Is(err, ErrRepoFormat) {
 		t.Fatalf("restore through a full spool: %v, want ENOSPC and not a format error", err)
@@ -163,14 +163,4 @@ func requireNothingCommitted(t *testing.T, r *Repo, store remote.Store) {
 	if objects != 0 {
 		t.Errorf("%d index objects stored by a failed run", objects)
 	}
-}
-
-// fillSpoolDisk writes path until its file system has about leave bytes
-// free.
-func fillSpoolDisk(t *testing.T, path string, leave int64) {
-	t.Helper()
-	var st unix.Statfs_t
-	must(t, unix.Statfs(filepath.Dir(path), &st))
-	free := int64(st.Bavail) * st.Bsize
-	must(t, os.WriteFile(path, make([]byte, max(free-leave, 0)), 0o600))
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // errorOf matches the "run finished" lines of job whose result is result
@@ -140,7 +142,7 @@ func TestAgentFullDisk(t *testing.T) {
 	src := filepath.Join(dir, "src")
 	addBigFiles(t, src, 900, 2, 4<<20)
 	ballast := filepath.Join(disk, "ballast")
-	fillDisk(t, ballast, 2<<20) // leave 2 MiB: too little for 8 MiB of random data
+	wimtest.FillDisk(t, ballast, 2<<20) // leave 2 MiB: too little for 8 MiB of random data
 	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %q
 state-file = "state.json"
 [status]
@@ -166,19 +168,6 @@ initial = "1s"
 		t.Errorf("agent exit %d", code)
 	}
 	requireOK(t, r.check(t, exitOK, "--read-data"))
-}
-
-// fillDisk writes path until its file system has about leave bytes free.
-func fillDisk(t *testing.T, path string, leave int64) {
-	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
-		t.Fatal(err)
-	}
-	free := int64(st.Bavail) * st.Bsize
-	if err := os.WriteFile(path, make([]byte, max(free-leave, 0)), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestAgentReload sends SIGHUP: a config that does not load is refused

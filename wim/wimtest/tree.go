@@ -270,3 +270,17 @@ func RandomBytes(seed uint64, n int) []byte {
 	}
 	return b
 }
+
+// FillDisk writes the file path until its file system has about leave
+// bytes free, for tests of a full disk; removing the file frees the space.
+func FillDisk(t testing.TB, path string, leave int64) {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(path), &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	if err := os.WriteFile(path, make([]byte, max(free-leave, 0)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
