@@ -75,7 +75,7 @@ func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) 
 		n, err := w.readAt(dst, off-k.n*packWindow)
 		c.release(w)
 		if err != nil {
-			return used, fmt.Errorf("snapshot: pack %x: %w", pack[:4], err)
+			return used, fmt.Errorf("pack %x: %w", pack[:4], err)
 		}
 		dst, off = dst[n:], off+int64(n)
 	}

@@ -14,15 +14,14 @@ import (
 // each closed once it holds a pack's size (packTarget) of bytes, unless
 // at most half of that is left of the stream (raw), which then joins it
 // rather than make a small pack of its own: an own pack holds at most 1.5
-// times the size. The
-// last pack closes at the stream's end. The packs' bytes then depend only
-// on the stream and on which of its chunks the repository already had:
-// two machines that back up the same new file build byte-identical packs,
-// whose id (the SHA-256 of the bytes) and so key are the same: when two
-// machines upload one at once, both write the same bytes. Their index
-// objects both name it, which readers take as they take any chunk listed
-// twice. (A Stat before each upload would spare the second upload only in
-// that race, at a request per pack always.)
+// times the size. The last pack closes at the stream's end. The packs'
+// bytes then depend only on the stream and on which of its chunks the
+// repository already had: two machines that back up the same new file
+// build byte-identical packs, whose id (the SHA-256 of the bytes) and so
+// key are the same: when two machines upload one at once, both write the
+// same bytes. Their index objects both name it, which readers take as they
+// take any chunk listed twice. (A Stat before each upload would spare the
+// second upload only in that race, at a request per pack always.)
 //
 // Chunks reach the packer out of order (several workers compress them),
 // so a stream's packer keeps the early arrivals until the chunks before
