@@ -128,8 +128,10 @@ func (r *Repo) putIndexObject(ctx context.Context, prefix string, o *indexObject
 		return index.ID{}, err
 	}
 	defer func() { _ = f.Close() }() // a spool file: nothing to lose
+	var size countWriter
+	_ = o.encodeTo(&size) // a countWriter does not fail
 	sum := sha256.New()
-	zw := r.zstd.writer(io.MultiWriter(f, sum))
+	zw := r.zstd.writer(io.MultiWriter(f, sum), int64(size))
 	err = o.encodeTo(zw)
 	if cerr := zw.Close(); err == nil {
 		err = cerr
@@ -144,6 +146,14 @@ func (r *Repo) putIndexObject(ctx context.Context, prefix string, o *indexObject
 		return id, fmt.Errorf("snapshot: storing %s: %w", key, err)
 	}
 	return id, nil
+}
+
+// countWriter counts the bytes written to it.
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
 }
 
 // encode returns the expanded index object.

@@ -1,9 +1,15 @@
 package snapshot
 
 import (
+	"bytes"
+	"io"
+	"slices"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // TestDeltaRecipe: a changed stream stored as a delta of its base parses
@@ -56,5 +62,40 @@ func TestDeltaRecipe(t *testing.T) {
 	alone, _ = parseIndexObject((&indexObject{streams: []indexStream{s}}).encode())
 	if missing := alone.resolve(short); len(missing) != 1 {
 		t.Fatal("a delta on a too short base resolved")
+	}
+}
+
+// TestStreamedObjectsCarrySize: objects compressed as they are encoded
+// (index objects, cached images) name their expanded size in the zstd
+// frame, as whole-buffer compression does, so that reading one allocates
+// it once rather than growing a buffer to its size; a writer given the
+// wrong size fails.
+func TestStreamedObjectsCarrySize(t *testing.T) {
+	z := newZcodec()
+	data := wimtest.RandomBytes(1, 12<<20) // many of the encoder's blocks, compressible
+	for i, b := range data {
+		data[i] = "ACGT"[b&3]
+	}
+	var out bytes.Buffer
+	w := z.writer(&out, int64(len(data)))
+	for part := range slices.Chunk(data, RepoChunkSize) {
+		_, err := w.Write(part)
+		must(t, err)
+	}
+	must(t, w.Close())
+	var h zstd.Header
+	must(t, h.Decode(out.Bytes()))
+	if !h.HasFCS || h.FrameContentSize != uint64(len(data)) {
+		t.Errorf("frame names size %d (%v), want %d", h.FrameContentSize, h.HasFCS, len(data))
+	}
+	back, err := z.expand(out.Bytes(), "test")
+	if err != nil || !bytes.Equal(back, data) {
+		t.Fatalf("expand: %v, or other bytes", err)
+	}
+	w = z.writer(io.Discard, int64(len(data))+1)
+	_, err = w.Write(data)
+	must(t, err)
+	if err := w.Close(); err == nil {
+		t.Error("a writer given the wrong size closed without error")
 	}
 }

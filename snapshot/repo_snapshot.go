@@ -204,7 +204,7 @@ func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata) (storedImage, error) 
 		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
 	}
 	var zst bytes.Buffer
-	zw := r.zstd.writer(&zst)
+	zw := r.zstd.writer(&zst, size)
 	h, err := sink.AddStream(io.TeeReader(enc, zw), size)
 	if cerr := zw.Close(); err == nil {
 		err = cerr

@@ -41,13 +41,16 @@ func zstdOptions() []zstd.EOption {
 
 func (z *zcodec) compress(b []byte) []byte { return z.enc.EncodeAll(b, nil) }
 
-// writer returns a streaming compressor into w with compress's settings;
-// its Close ends the object.
-func (z *zcodec) writer(w io.Writer) *zstd.Encoder {
-	enc, err := zstd.NewWriter(w, zstdOptions()...)
+// writer returns a streaming compressor into w with compress's settings,
+// for an object of size bytes; its Close ends the object and fails unless
+// size bytes were written. The size goes into the frame, as compress puts
+// it, so that expand allocates the object once rather than growing it.
+func (z *zcodec) writer(w io.Writer, size int64) *zstd.Encoder {
+	enc, err := zstd.NewWriter(nil, zstdOptions()...)
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
+	enc.ResetContentSize(w, size)
 	return enc
 }
 
