@@ -109,6 +109,7 @@ func (p *pruner) repack() error {
 	for i, id := range ids {
 		p.progress("repacking", int64(i), int64(len(ids)))
 		if err := w.copyFrom(id, inPack[id]); err != nil {
+			w.discard()
 			return err
 		}
 	}
@@ -170,6 +171,14 @@ func (w *packWriter) add(c index.ID, stored []byte, l index.Location) error {
 		return w.flush()
 	}
 	return nil
+}
+
+// discard drops the pack being filled, after a failure.
+func (w *packWriter) discard() {
+	if w.b != nil {
+		w.b.discard()
+		w.b = nil
+	}
 }
 
 // flush stores the pack being filled and moves its chunks' locations.
