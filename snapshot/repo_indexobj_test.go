@@ -3,13 +3,13 @@ package snapshot
 import (
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/wimsnap/wimsnap/index"
-	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // TestDeltaRecipe: a changed stream stored as a delta of its base parses
@@ -72,19 +72,25 @@ func TestDeltaRecipe(t *testing.T) {
 // wrong size fails.
 func TestStreamedObjectsCarrySize(t *testing.T) {
 	z := newZcodec()
-	data := wimtest.RandomBytes(1, 12<<20) // many of the encoder's blocks, compressible
-	for i, b := range data {
-		data[i] = "ACGT"[b&3]
+	rnd := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 12<<20) // many of the encoder's blocks, compressible
+	for i := range data {
+		data[i] = "ACGT"[rnd.IntN(4)]
 	}
 	var out bytes.Buffer
 	w := z.writer(&out, int64(len(data)))
 	for part := range slices.Chunk(data, RepoChunkSize) {
-		_, err := w.Write(part)
-		must(t, err)
+		if _, err := w.Write(part); err != nil {
+			t.Fatal(err)
+		}
 	}
-	must(t, w.Close())
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 	var h zstd.Header
-	must(t, h.Decode(out.Bytes()))
+	if err := h.Decode(out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
 	if !h.HasFCS || h.FrameContentSize != uint64(len(data)) {
 		t.Errorf("frame names size %d (%v), want %d", h.FrameContentSize, h.HasFCS, len(data))
 	}
@@ -93,8 +99,9 @@ func TestStreamedObjectsCarrySize(t *testing.T) {
 		t.Fatalf("expand: %v, or other bytes", err)
 	}
 	w = z.writer(io.Discard, int64(len(data))+1)
-	_, err = w.Write(data)
-	must(t, err)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err == nil {
 		t.Error("a writer given the wrong size closed without error")
 	}
