@@ -128,8 +128,10 @@ func TestRestoreReadsEachPackOnce(t *testing.T) {
 	}
 	packs, gets := restoreReads(t, r, faulty, m, src, filepath.Join(tmp, "out"))
 	// Files that straddle two packs may cost one more read each (one per
-	// round here), and two workers race; in file order it is 25 or more.
-	if packs <= packWindows || gets > packs*18/10 {
+	// round here), and two workers race: 15 to 18 reads of 10 packs on a
+	// quiet machine, 19 seen in CI under load. In file order it is 25 or
+	// more.
+	if packs <= packWindows || gets > packs*2 {
 		t.Errorf("restore read %d times from %d packs", gets, packs)
 	}
 }
