@@ -142,7 +142,7 @@ func (r *Repo) putIndexObject(ctx context.Context, prefix string, o *indexObject
 	var id index.ID
 	sum.Sum(id[:0])
 	key := objectKey(prefix, id)
-	if err := r.store.Put(ctx, key, f.reader(), f.Size()); err != nil {
+	if err := f.put(ctx, r.store, key); err != nil {
 		return id, fmt.Errorf("snapshot: storing %s: %w", key, err)
 	}
 	return id, nil

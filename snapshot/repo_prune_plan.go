@@ -194,7 +194,7 @@ func (w *packWriter) flush() error {
 		return err
 	}
 	defer func() { _ = f.Close() }() // a spool file: nothing to lose
-	if err := p.r.store.Put(p.ctx, packKey(id), f.reader(), f.Size()); err != nil {
+	if err := f.put(p.ctx, p.r.store, packKey(id)); err != nil {
 		return fmt.Errorf("snapshot: prune: storing a pack: %w", err)
 	}
 	p.stored[packKey(id)] = true

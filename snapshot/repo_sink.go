@@ -282,7 +282,7 @@ func (s *repoSink) upload(p *packBuilder) {
 		defer func() { <-s.uploadSem }()
 		defer func() { _ = f.Close() }() // the spool file: nothing to lose
 		s.counts.packs.Add(1)
-		if err := s.r.store.Put(s.ctx, packKey(id), f.reader(), f.Size()); err != nil {
+		if err := f.put(s.ctx, s.r.store, packKey(id)); err != nil {
 			s.setErr(fmt.Errorf("snapshot: storing pack: %w", err))
 			return
 		}

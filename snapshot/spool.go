@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/wimsnap/wimsnap/remote"
 )
 
 // Packs are tens of MiB, and several are in flight at once (being filled,
@@ -36,6 +39,7 @@ const spoolMaxAge = 24 * time.Hour
 type spoolFile struct {
 	f    *os.File
 	size int64
+	anon bool // removed from its directory already
 }
 
 // newSpool creates an empty spool file in dir, creating dir if needed.
@@ -47,10 +51,10 @@ func newSpool(dir string) (*spoolFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: spool: %w", err)
 	}
-	if runtime.GOOS != "windows" {
-		_ = os.Remove(f.Name()) // anonymous from now on; if it stays, sweepSpool gets it
-	}
-	return &spoolFile{f: f}, nil
+	// Anonymous from now on; if the removal fails, Close or sweepSpool
+	// removes it.
+	anon := runtime.GOOS != "windows" && os.Remove(f.Name()) == nil
+	return &spoolFile{f: f, anon: anon}, nil
 }
 
 // Write appends p.
@@ -70,9 +74,18 @@ func (s *spoolFile) Size() int64 { return s.size }
 // upload's retry).
 func (s *spoolFile) reader() *io.SectionReader { return io.NewSectionReader(s.f, 0, s.size) }
 
+// put stores the spooled bytes in store under key; a retry reads them
+// again from the file.
+func (s *spoolFile) put(ctx context.Context, store remote.Store, key string) error {
+	return store.Put(ctx, key, s.reader(), s.size)
+}
+
 // Close releases the file and its disk space.
 func (s *spoolFile) Close() error {
 	err := s.f.Close()
+	if s.anon {
+		return err
+	}
 	if rerr := os.Remove(s.f.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 		err = rerr
 	}

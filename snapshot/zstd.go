@@ -20,9 +20,6 @@ type zcodec struct {
 }
 
 func newZcodec() *zcodec {
-	// A 1 MiB window: the objects are records of random ids, which gain
-	// nothing from a longer one, and the encoder's history costs its size
-	// in memory for the whole run.
 	enc, err := zstd.NewWriter(nil, zstdOptions()...)
 	if err != nil {
 		panic(err) // only invalid options fail
@@ -35,6 +32,10 @@ func newZcodec() *zcodec {
 	return &zcodec{enc: enc, dec: dec}
 }
 
+// zstdOptions are compress's and writer's settings. A 1 MiB window: the
+// objects are mostly records of random ids, which gain nothing from a
+// longer one, and the encoder's history costs its size in memory for the
+// whole run.
 func zstdOptions() []zstd.EOption {
 	return []zstd.EOption{zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(1 << 20)}
 }
