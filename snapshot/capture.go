@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -54,11 +52,22 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 	c.fill(rootEntry, &st, fd, false)
 	c.setAttributes(rootEntry, wim.AttrDirectory)
 	c.stats.Dirs++
-	var old *wim.Entry
-	if opts.Update != nil && opts.Update.Root != nil && opts.Update.Root.IsDir() {
-		old = opts.Update.Root
+	stop, cancel := context.WithCancel(ctx)
+	c.scans = c.startScan(fd, stop)
+	defer drainScan(c.scans)
+	defer cancel() // before the drain: the scanner stops, then the channel empties
+	if err := c.opts.prepare(); err != nil {
+		return nil, c.stats, err
 	}
-	if err := c.dir(fd, rootEntry, old); err != nil {
+	var old *wim.Entry
+	if u := c.opts.Update; u != nil && u.Root != nil && u.Root.IsDir() {
+		old = u.Root
+	}
+	ds, err := c.nextScan()
+	if err != nil {
+		return nil, c.stats, err
+	}
+	if err := c.dir(fd, ds, rootEntry, old); err != nil {
 		return nil, c.stats, err
 	}
 	c.progress(true)
@@ -108,7 +117,9 @@ type capturer struct {
 	rootDev  uint64
 	skip     map[devIno]bool
 	procFD   bool
-	curDir   int // descriptor of the directory whose entry is captured
+	curDir   int             // descriptor of the directory whose entry is captured
+	scans    <-chan *dirScan // from the scanner (capture_scan.go)
+	budget   *scanBudget
 
 	walkReport
 	links     map[devIno]*wim.Entry
@@ -119,7 +130,6 @@ type capturer struct {
 
 	rel     []byte // path of the current entry relative to root, no leading '/'
 	xpath   []byte // NUL-terminated path for l*xattr calls
-	dirents []byte
 	xlist   []byte
 	xval    []byte
 	linkBuf []byte
@@ -127,29 +137,29 @@ type capturer struct {
 	rdr     bytes.Reader
 }
 
-// dir reads the directory open as fd into e.Children, recursing.
-func (c *capturer) dir(fd int, e *wim.Entry, old *wim.Entry) error {
-	names, err := c.readNames(fd)
-	if err != nil {
-		c.warn(true, err)
+// dir captures the directory fd, scanned as ds, into e.Children,
+// recursing.
+func (c *capturer) dir(fd int, ds *dirScan, e *wim.Entry, old *wim.Entry) error {
+	if ds.readErr != nil {
+		c.warn(true, ds.readErr)
 		// Keep what could be read.
 	}
-	slices.SortFunc(names, wim.CompareNames)
 	oldChildren := childrenByName(old)
 	relLen := len(c.rel)
 	defer func() { c.rel = c.rel[:relLen] }()
-	e.Children = make([]*wim.Entry, 0, len(names))
-	for _, name := range names {
+	e.Children = make([]*wim.Entry, 0, len(ds.entries))
+	for i := range ds.entries {
 		if err := c.ctx.Err(); err != nil {
 			return err
 		}
+		se := &ds.entries[i]
 		c.rel = c.rel[:relLen]
 		if relLen > 0 {
 			c.rel = append(c.rel, '/')
 		}
-		c.rel = append(c.rel, name...)
+		c.rel = append(c.rel, se.name...)
 		c.curDir = fd
-		ch, err := c.entry(fd, name, oldChildren[name])
+		ch, err := c.entry(fd, se, oldChildren[se.name])
 		if err != nil {
 			return err
 		}
@@ -161,19 +171,11 @@ func (c *capturer) dir(fd int, e *wim.Entry, old *wim.Entry) error {
 	return nil
 }
 
-// readNames returns the names in the directory fd, "." and ".." excluded.
-func (c *capturer) readNames(fd int) ([]string, error) {
-	if c.dirents == nil {
-		c.dirents = make([]byte, 64<<10)
-	}
-	return readDirNames(fd, c.dirents)
-}
-
-// entry captures the child name of the directory dfd. It returns nil for an
+// entry captures se, a child of the directory dfd. It returns nil for an
 // excluded or skipped entry, and an error only to end the capture.
-func (c *capturer) entry(dfd int, name string, old *wim.Entry) (*wim.Entry, error) {
-	var st unix.Stat_t
-	if err := fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+func (c *capturer) entry(dfd int, se *scanEntry, old *wim.Entry) (*wim.Entry, error) {
+	name, st := se.name, se.st
+	if err := se.err; err != nil {
 		if c.ntfs != nil && errors.Is(err, unix.EIO) && !c.cfg.Excluded(string(c.rel), false) {
 			// ntfs-3g fails stat on reparse points it cannot resolve
 			// (a junction to another volume); their data is still there.
@@ -182,20 +184,16 @@ func (c *capturer) entry(dfd int, name string, old *wim.Entry) (*wim.Entry, erro
 		c.warn(true, fmt.Errorf("stat: %w", err))
 		return nil, nil
 	}
-	mode := st.Mode & unix.S_IFMT
-	if c.skip[devIno{st.Dev, st.Ino}] {
-		return nil, nil
-	}
-	if c.cfg.Excluded(unsafe.String(unsafe.SliceData(c.rel), len(c.rel)), mode == unix.S_IFDIR) {
+	if se.skip {
 		return nil, nil
 	}
 	if !wim.NameIsValid(name) {
 		c.warn(false, errors.New("name is not valid UTF-8; kept byte for byte with wim's escape"))
 	}
 	e := newEntry(name)
-	switch mode {
+	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		return c.subdir(dfd, e, &st, old)
+		return c.subdir(dfd, se, e, &st, old)
 	case unix.S_IFREG:
 		return c.regular(dfd, e, &st, old)
 	case unix.S_IFLNK:
@@ -218,7 +216,23 @@ func (c *capturer) entry(dfd int, name string, old *wim.Entry) (*wim.Entry, erro
 	}
 }
 
-func (c *capturer) subdir(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (*wim.Entry, error) {
+// subdir captures the directory e of se in dfd, whose dirScan is the next
+// the scanner sends.
+func (c *capturer) subdir(dfd int, se *scanEntry, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (*wim.Entry, error) {
+	ds, err := c.nextScan()
+	if err != nil {
+		return nil, err
+	}
+	if ds.of != se {
+		return nil, fmt.Errorf("snapshot: internal error: the directory scan is out of step at %s", c.displayPath())
+	}
+	if ds.openErr != nil {
+		c.warn(true, ds.openErr)
+		return nil, nil
+	}
+	if c.opts.beforeDir != nil {
+		c.opts.beforeDir(c.displayPath())
+	}
 	fd, err := c.openDir(dfd, e.Name, true)
 	if err != nil {
 		c.warn(true, fmt.Errorf("open directory: %w", err))
@@ -229,17 +243,21 @@ func (c *capturer) subdir(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry
 		c.warn(true, fmt.Errorf("stat: %w", err))
 		return nil, nil
 	}
+	if st.Ino != ds.st.Ino || st.Dev != ds.st.Dev {
+		c.warn(true, errors.New("directory was replaced during capture"))
+		return nil, nil
+	}
 	c.fill(e, st, fd, false)
 	c.setAttributes(e, wim.AttrDirectory)
 	c.stats.Dirs++
-	if st.Dev != c.rootDev && !c.opts.CrossMounts {
+	if ds.foreign {
 		e.Children = []*wim.Entry{}
 		return e, nil
 	}
 	if old != nil && !old.IsDir() {
 		old = nil
 	}
-	return e, c.dir(fd, e, old)
+	return e, c.dir(fd, ds, e, old)
 }
 
 func (c *capturer) displayPath() string {

@@ -144,11 +144,11 @@ func (c *capturer) reusable(st *unix.Stat_t, old *wim.Entry) bool {
 	if u := old.Unix; u != nil && (u.Mode != st.Mode || u.UID != st.Uid || u.GID != st.Gid) {
 		return false
 	}
-	if st.Size > 0 && (old.Data.Hash.IsZero() || !c.sink.HasStream(old.Data.Hash)) {
+	if st.Size > 0 && !c.opts.held(c.sink, old.Data) {
 		return false
 	}
 	for _, s := range old.NamedStreams() {
-		if !s.Hash.IsZero() && !c.sink.HasStream(s.Hash) {
+		if !s.Hash.IsZero() && !c.opts.held(c.sink, s) {
 			return false
 		}
 	}

@@ -42,6 +42,16 @@ type CaptureOptions struct {
 	// reuses its streams without being opened, provided the sink holds
 	// them (HasStream).
 	Update *wim.Metadata
+	// Prepare, if set, is called once on the capturing goroutine after the
+	// scan of the tree has begun and before any entry is captured. It may
+	// set Update, UpdateHeld and Signatures, and nothing else: an
+	// incremental snapshot loads its parent meanwhile. Its error ends the
+	// capture.
+	Prepare func(*CaptureOptions) error
+	// UpdateHeld tells that Update's stream sizes were looked up in the
+	// sink, 0 for a stream it lacks: a stream with a hash and a size is
+	// then known to be held without asking HasStream once per file.
+	UpdateHeld bool
 	// Signatures, if set, narrows Update: a file is reused only when the
 	// signature stored for its path (relative to the root, '/'-separated)
 	// equals its current one (size, mtime, ctime, inode, mode; not the device
@@ -81,6 +91,9 @@ type CaptureOptions struct {
 	// beforeOpen is a test hook called with the path of each regular file
 	// before it is opened for reading.
 	beforeOpen func(path string)
+	// beforeDir is a test hook called with the path of each directory
+	// below the root once it is scanned, before the walk opens it.
+	beforeDir func(path string)
 }
 
 // SigLookup finds the stored signature of a path; *index.Files is one.
@@ -180,4 +193,25 @@ func childrenByName(old *wim.Entry) map[string]*wim.Entry {
 		m[ch.Name] = ch
 	}
 	return m
+}
+
+// held reports whether sink holds s, a stream of Update.
+func (o *CaptureOptions) held(sink StreamSink, s wim.Stream) bool {
+	if s.Hash.IsZero() {
+		return false
+	}
+	if o.UpdateHeld {
+		return s.Size > 0
+	}
+	return sink.HasStream(s.Hash)
+}
+
+// prepare runs Prepare once.
+func (o *CaptureOptions) prepare() error {
+	if o.Prepare == nil {
+		return nil
+	}
+	f := o.Prepare
+	o.Prepare = nil
+	return f(o)
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -464,4 +465,101 @@ func TestCaptureXattrsByPath(t *testing.T) {
 	if n == 0 {
 		t.Error("no xattrs captured: the test tree should have some")
 	}
+}
+
+// TestCaptureDirReplaced: a directory replaced between the scan and the
+// walk is skipped with a warning, not captured with the old one's names.
+func TestCaptureDirReplaced(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a/f": "f", "b/g": "g", "c/h": "h"})
+	var warns warnings
+	opts := CaptureOptions{Warn: warns.add}
+	opts.beforeDir = func(path string) {
+		if filepath.Base(path) != "b" {
+			return
+		}
+		if err := os.Rename(path, filepath.Join(src, "b.old")); err != nil {
+			t.Error(err)
+		}
+		if err := os.Mkdir(path, 0o755); err != nil {
+			t.Error(err)
+		}
+	}
+	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 1 || len(warns.list) != 1 || !strings.Contains(warns.list[0], "replaced") {
+		t.Errorf("stats %+v, warnings %q; want b skipped as replaced", st, warns.list)
+	}
+	if got := strings.Join(names(m.Root), ","); got != "a,c" {
+		t.Errorf("root children %s, want a,c", got)
+	}
+	if find(m.Root, "c/h") == nil {
+		t.Error("c/h missing: the walk lost its place in the scan")
+	}
+}
+
+// TestCaptureScanBounds: a directory with more entries than the scan's
+// budget and more directories than its queue are captured whole.
+func TestCaptureScanBounds(t *testing.T) {
+	src := t.TempDir()
+	wide := filepath.Join(src, "wide")
+	if err := os.Mkdir(wide, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range scanBudgetEntries + 10 {
+		f, err := os.Create(filepath.Join(wide, strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, f.Close())
+	}
+	for i := range scanQueue + 10 {
+		must(t, os.MkdirAll(filepath.Join(src, "many", strconv.Itoa(i), "x"), 0o755))
+	}
+	m, st, err := Capture(t.Context(), src, newMemStore(), CaptureOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != scanBudgetEntries+10 || st.Dirs != 1+1+1+2*(scanQueue+10) {
+		t.Errorf("stats %+v", st)
+	}
+	if got := len(find(m.Root, "many").Children); got != scanQueue+10 {
+		t.Errorf("many holds %d directories", got)
+	}
+}
+
+// TestCaptureCancelDuringScan: a capture cancelled while the scanner is
+// ahead ends with the context's error and leaves no descriptor open.
+func TestCaptureCancelDuringScan(t *testing.T) {
+	src := t.TempDir()
+	for i := range 200 {
+		writeFiles(t, src, map[string]string{filepath.Join(strconv.Itoa(i), "f"): "f"})
+	}
+	before := openFDs(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	opts := CaptureOptions{}
+	n := 0
+	opts.beforeOpen = func(string) {
+		if n++; n == 5 {
+			cancel()
+		}
+	}
+	_, _, err := Capture(ctx, src, newMemStore(), opts)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open after the capture, %d before", after, before)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
 }

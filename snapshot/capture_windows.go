@@ -88,6 +88,9 @@ func (c *winCapturer) capture(dir string) (*wim.Metadata, error) {
 	}
 	root.Attributes |= wim.AttrDirectory
 	c.stats.Dirs++
+	if err := c.opts.prepare(); err != nil {
+		return nil, err
+	}
 	var old *wim.Entry
 	if u := c.opts.Update; u != nil && u.Root != nil && u.Root.IsDir() {
 		old = u.Root
@@ -324,7 +327,7 @@ func (c *winCapturer) reusable(old, e *wim.Entry, size int64, sig index.Sig) boo
 	if old == nil || old.IsDir() || old.IsReparse() || old.Data.Size != size || old.LastWriteTime != e.LastWriteTime {
 		return false
 	}
-	if !c.sink.HasStream(old.Data.Hash) && size > 0 {
+	if size > 0 && !c.opts.held(c.sink, old.Data) {
 		return false
 	}
 	if c.opts.Signatures != nil {

@@ -186,15 +186,17 @@ func (c *Config) Excluded(rel string, isDir bool) bool {
 	// exception keeps everything below it; the first one excluded
 	// excludes everything below it, except what anchored exceptions name.
 	excludedAbove := false
+	depth := 0
 	for end := 0; end <= len(rel); end++ {
 		if end < len(rel) && rel[end] != '/' {
 			continue
 		}
+		depth++
 		prefix := rel[:end]
-		if matchAny(c.exceptions, prefix) {
+		if matchAny(c.exceptions, prefix, depth) {
 			return false
 		}
-		if !excludedAbove && matchAny(c.exclude, prefix) {
+		if !excludedAbove && matchAny(c.exclude, prefix, depth) {
 			excludedAbove = true
 		}
 	}
@@ -221,22 +223,28 @@ func (c *Config) NoCompress(rel string) bool {
 	if c == nil {
 		return false
 	}
-	return matchAny(c.noCompress, strings.Trim(rel, "/"))
+	rel = strings.Trim(rel, "/")
+	return matchAny(c.noCompress, rel, strings.Count(rel, "/")+1)
 }
 
-// matchAny reports whether one of ps matches path (no leading '/').
-func matchAny(ps []pattern, path string) bool {
+// matchAny reports whether one of ps matches path (no leading '/'), which
+// has depth components. The depth rules out most patterns without
+// looking at a name: a capture asks about every file.
+func matchAny(ps []pattern, path string, depth int) bool {
 	for i := range ps {
-		if ps[i].match(path) {
+		if ps[i].match(path, depth) {
 			return true
 		}
 	}
 	return false
 }
 
-func (p *pattern) match(path string) bool {
+func (p *pattern) match(path string, depth int) bool {
 	if p.anchored {
-		return matchComps(p.comps, path)
+		return len(p.comps) == depth && matchComps(p.comps, path)
+	}
+	if len(p.comps) > depth {
+		return false
 	}
 	// Match the last len(p.comps) components of path.
 	start := len(path) + 1 // just after a virtual '/' at the end

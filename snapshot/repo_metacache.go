@@ -61,8 +61,12 @@ func (c metaCache) get(h wim.Hash, size int64) ([]byte, bool) {
 func (c metaCache) put(h wim.Hash, b []byte) { c.putStored(h, c.z.compress(b)) }
 
 // putStored stores stream h, given zstd-compressed (zst), then drops the
-// least recently used files beyond metaCacheKeep. Failures are ignored.
+// least recently used files beyond metaCacheKeep. Failures are ignored,
+// and a nil zst stores nothing.
 func (c metaCache) putStored(h wim.Hash, zst []byte) {
+	if zst == nil {
+		return
+	}
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return
 	}

@@ -120,22 +120,28 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	}
 	sourceKey := opts.Host + "\x00" + abs
 	var sigs []index.FileSig
+	var paths strArena
 	copts := opts.Capture
-	copts.OnFile = func(p []byte, s index.Sig) { sigs = append(sigs, index.FileSig{Path: string(p), Sig: s}) }
+	copts.OnFile = func(p []byte, s index.Sig) { sigs = append(sigs, index.FileSig{Path: paths.str(p), Sig: s}) }
+	sink := newRepoSink(ctx, r, db, opts.Threads)
+	var view *index.Files
 	if parent != nil {
-		if err := r.useParent(ctx, db, parent, sourceKey, &copts); err != nil {
-			return res, err
+		sigs = make([]index.FileSig, 0, min(max(parent.Summary.Files, 0), 1<<22)) // a hint from a manifest: bounded
+		// The parent loads while the capture's scan begins.
+		copts.Prepare = func(o *CaptureOptions) error {
+			if err := r.useParent(ctx, db, parent, sourceKey, o); err != nil {
+				return err
+			}
+			if view, _ = o.Signatures.(*index.Files); view != nil {
+				sink.useView(view)
+			}
+			return nil
 		}
 	}
-	sink := newRepoSink(ctx, r, db, opts.Threads)
-	f, _ := copts.Signatures.(*index.Files)
-	if f != nil {
-		sink.useView(f)
-	}
 	m, cst, err := Capture(ctx, source, sink, copts)
-	if f != nil {
+	if view != nil {
 		sink.useView(nil)
-		_ = f.Close() // a read transaction: nothing to lose
+		_ = view.Close() // a read transaction: nothing to lose
 	}
 	res.Capture = cst
 	if err != nil {
@@ -197,22 +203,37 @@ type storedImage struct {
 
 // storeImage stores the metadata stream of image m through sink, encoded
 // as it is read: the encoding of a large tree is never whole in memory.
-// Only its compressed form is kept, for the cache.
+// Only its compressed form is kept, for the cache; it is compressed from
+// a second encoder on another goroutine, beside the sink's hashing. A
+// failure there only leaves the image out of the cache.
 func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata) (storedImage, error) {
 	enc, size, err := m.Encoder()
 	if err != nil {
 		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
 	}
+	zenc, _, err := m.Encoder() // m is laid out: both encoders only read it now
+	if err != nil {
+		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
+	}
 	var zst bytes.Buffer
-	zw := r.zstd.writer(&zst, size)
-	h, err := sink.AddStream(io.TeeReader(enc, zw), size)
-	if cerr := zw.Close(); err == nil {
-		err = cerr
+	zdone := make(chan error, 1)
+	go func() {
+		zw := r.zstd.writer(&zst, size)
+		_, err := io.Copy(zw, zenc)
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+		zdone <- err
+	}()
+	h, err := sink.AddStream(enc, size)
+	img := storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: size}, hash: h}
+	if <-zdone == nil {
+		img.zst = zst.Bytes()
 	}
 	if err != nil {
 		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
 	}
-	return storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: size}, hash: h, zst: zst.Bytes()}, nil
+	return img, nil
 }
 
 func wimHash(b []byte) wim.Hash {
@@ -301,6 +322,7 @@ func (r *Repo) useParent(ctx context.Context, db *index.DB, parent *Manifest, so
 		return err
 	}
 	copts.Update = pm
+	copts.UpdateHeld = true // loadMetadata took the sizes from db
 	f, err := db.Files(sourceKey)
 	if err != nil {
 		return err

@@ -161,10 +161,19 @@ func sortChildren(cs []*Entry) {
 // UTF-8 counting as its escape U+DC00+byte), then byte by byte. It
 // allocates nothing.
 func CompareNames(a, b string) int {
-	if c := compareFold(a, b); c != 0 {
+	// Equal bytes fold equally: start at the rune holding the first
+	// difference. Siblings often share long prefixes.
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	for i > 0 && (i < len(a) && !utf8.RuneStart(a[i]) || i < len(b) && !utf8.RuneStart(b[i])) {
+		i--
+	}
+	if c := compareFold(a[i:], b[i:]); c != 0 {
 		return c
 	}
-	return strings.Compare(a, b)
+	return strings.Compare(a[i:], b[i:])
 }
 
 // compareFold compares a and b rune by rune after upper-casing.

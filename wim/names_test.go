@@ -2,6 +2,7 @@ package wim
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -35,4 +36,22 @@ func TestCompareNames(t *testing.T) {
 			t.Errorf("CompareNames(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}
+}
+
+// FuzzCompareNames checks CompareNames's shortcut past a common prefix
+// against the rune-by-rune comparison of the whole names.
+func FuzzCompareNames(f *testing.F) {
+	for _, s := range []string{"abc", "ABD", "ab\xc3\xa9", "ab\xc3\x89", "a\x80\x80b", "a\x80\x80B", "\xe2\x82\xac", ""} {
+		f.Add(s, s+"x")
+		f.Add(s, strings.ToUpper(s))
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		want := compareFold(a, b)
+		if want == 0 {
+			want = strings.Compare(a, b)
+		}
+		if got := CompareNames(a, b); got != want {
+			t.Errorf("CompareNames(%q, %q) = %d, want %d", a, b, got, want)
+		}
+	})
 }
