@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -189,7 +191,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	closeIndex(db)
 	db = nil
 	r.recordSnapshot(obj, snapID, stored, sourceKey, sigs, opts.Warn)
-	r.metaCache().putStored(img.hash, img.zst) // the next snapshot's parent
+	r.metaCache().putStored(img.hash, img.zst()) // the next snapshot's parent
 	return res, nil
 }
 
@@ -198,42 +200,37 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 type storedImage struct {
 	ref  StreamRef
 	hash wim.Hash
-	zst  []byte
+	zst  func() []byte // waits for the zstd bytes; nil when they failed
 }
 
 // storeImage stores the metadata stream of image m through sink, encoded
 // as it is read: the encoding of a large tree is never whole in memory.
 // Only its compressed form is kept, for the cache; it is compressed from
-// a second encoder on another goroutine, beside the sink's hashing. A
-// failure there only leaves the image out of the cache.
+// a second reader of the encoding on another goroutine, beside the sink's
+// hashing and the rest of the run. A failure there only leaves the image
+// out of the cache.
 func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata) (storedImage, error) {
-	enc, size, err := m.Encoder()
+	encs, size, err := m.Encoders(2)
 	if err != nil {
 		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
 	}
-	zenc, _, err := m.Encoder() // m is laid out: both encoders only read it now
-	if err != nil {
-		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
-	}
-	var zst bytes.Buffer
-	zdone := make(chan error, 1)
+	zdone := make(chan []byte, 1)
 	go func() {
-		zw := r.zstd.writer(&zst, size)
-		_, err := io.Copy(zw, zenc)
-		if cerr := zw.Close(); err == nil {
-			err = cerr
+		var zst bytes.Buffer
+		zw := r.zstd.fastWriter(&zst, size)
+		_, err := io.Copy(zw, encs[1])
+		if cerr := zw.Close(); err != nil || cerr != nil {
+			zdone <- nil
+			return
 		}
-		zdone <- err
+		zdone <- zst.Bytes()
 	}()
-	h, err := sink.AddStream(enc, size)
-	img := storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: size}, hash: h}
-	if <-zdone == nil {
-		img.zst = zst.Bytes()
-	}
+	zst := sync.OnceValue(func() []byte { return <-zdone })
+	h, err := sink.AddStream(encs[0], size)
 	if err != nil {
 		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
 	}
-	return img, nil
+	return storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: size}, hash: h, zst: zst}, nil
 }
 
 func wimHash(b []byte) wim.Hash {
@@ -367,11 +364,35 @@ func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wi
 		return nil, err
 	}
 	// Stream sizes from the index, as wim.Reader takes them from a WIM's
-	// blob table; an unknown stream keeps 0.
-	return md, db.StreamSizes(func(size func(index.SHA1) (int64, error)) error {
-		return md.SetStreamSizes(func(h wim.Hash) (int64, error) { return size(index.SHA1(h)) })
+	// blob table; an unknown stream keeps 0. The index is asked in hash
+	// order.
+	type ref struct {
+		h index.SHA1
+		s *wim.Stream
+	}
+	var refs []ref
+	md.Streams(func(s *wim.Stream) {
+		s.Size = 0
+		if !s.Hash.IsZero() {
+			refs = append(refs, ref{index.SHA1(s.Hash), s})
+		}
 	})
+	slices.SortFunc(refs, func(a, b ref) int { return compareSHA1(a.h, b.h) })
+	hs := make([]index.SHA1, len(refs))
+	for i := range refs {
+		hs[i] = refs[i].h
+	}
+	sizes, err := db.StreamSizes(hs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range refs {
+		refs[i].s.Size = sizes[i]
+	}
+	return md, nil
 }
+
+func compareSHA1(a, b index.SHA1) int { return bytes.Compare(a[:], b[:]) }
 
 // readImage reads and parses a snapshot's image through src, without the
 // stream sizes (check and prune need only the hashes). src's pack cache

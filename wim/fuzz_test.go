@@ -101,14 +101,23 @@ func FuzzParseMetadata(f *testing.F) {
 		if _, err := ParseMetadata(out); err != nil {
 			t.Fatalf("re-parse of marshalled metadata: %v", err)
 		}
-		// The streaming encoder gives the same bytes, read in small pieces.
-		enc, size, err := m.Encoder()
+		// The streaming encoders give the same bytes, read in small pieces,
+		// two of one layout at once.
+		encs, size, err := m.Encoders(2)
 		if err != nil {
-			t.Fatalf("Encoder after Marshal: %v", err)
+			t.Fatalf("Encoders after Marshal: %v", err)
 		}
-		streamed, err := io.ReadAll(iotest.HalfReader(enc))
+		other := make(chan []byte)
+		go func() {
+			b, _ := io.ReadAll(iotest.OneByteReader(encs[1]))
+			other <- b
+		}()
+		streamed, err := io.ReadAll(iotest.HalfReader(encs[0]))
 		if err != nil || size != int64(len(out)) || !bytes.Equal(streamed, out) {
 			t.Fatalf("Encoder: %d bytes of %d (%v), or bytes unlike Marshal's", len(streamed), size, err)
+		}
+		if !bytes.Equal(<-other, out) {
+			t.Fatal("a second encoder of the same layout gives other bytes")
 		}
 	})
 }

@@ -163,36 +163,35 @@ func walk(path string, e *Entry, fn func(string, *Entry) error) error {
 // and named streams) to size(hash); an empty stream (zero hash) gets 0
 // without a call. The first error of size stops the walk and is returned.
 func (m *Metadata) SetStreamSizes(size func(Hash) (int64, error)) error {
-	return setSizes(m.Root, size)
+	var err error
+	m.Streams(func(s *Stream) {
+		switch {
+		case s.Hash.IsZero():
+			s.Size = 0
+		case err == nil:
+			s.Size, err = size(s.Hash)
+		}
+	})
+	return err
 }
 
-func setSizes(e *Entry, size func(Hash) (int64, error)) error {
-	set := func(s *Stream) error {
-		if s.Hash.IsZero() {
-			s.Size = 0
-			return nil
-		}
-		n, err := size(s.Hash)
-		s.Size = n
-		return err
+// Streams calls fn with every stream in the tree (data, reparse and named
+// streams, empty ones included), in tree order; fn may change the stream.
+func (m *Metadata) Streams(fn func(*Stream)) {
+	if m.Root != nil {
+		eachStream(m.Root, fn)
 	}
-	if err := set(&e.Data); err != nil {
-		return err
-	}
+}
+
+func eachStream(e *Entry, fn func(*Stream)) {
+	fn(&e.Data)
 	if x := e.Ext; x != nil {
-		if err := set(&x.Reparse); err != nil {
-			return err
-		}
+		fn(&x.Reparse)
 		for i := range x.Named {
-			if err := set(&x.Named[i]); err != nil {
-				return err
-			}
+			fn(&x.Named[i])
 		}
 	}
 	for _, c := range e.Children {
-		if err := setSizes(c, size); err != nil {
-			return err
-		}
+		eachStream(c, fn)
 	}
-	return nil
 }

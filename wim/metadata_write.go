@@ -36,11 +36,26 @@ func (m *Metadata) Marshal() ([]byte, error) {
 // Marshal's, and reading cannot fail. m must not change until the reader
 // is done.
 func (m *Metadata) Encoder() (io.Reader, int64, error) {
+	encs, size, err := m.Encoders(1)
+	if err != nil {
+		return nil, 0, err
+	}
+	return encs[0], size, nil
+}
+
+// Encoders is Encoder for n readers of the same bytes, which may be read
+// on different goroutines: the tree is checked and laid out once.
+func (m *Metadata) Encoders(n int) ([]io.Reader, int64, error) {
 	enc, err := newMetaEncoder(m)
 	if err != nil {
 		return nil, 0, err
 	}
-	return enc, enc.size, nil
+	encs := make([]io.Reader, n)
+	for i := range encs {
+		c := *enc // shares the layout (subdirs), which is only read from now on
+		encs[i] = &c
+	}
+	return encs, enc.size, nil
 }
 
 // metaEncoder produces the bytes Marshal returns piece by piece, one dentry

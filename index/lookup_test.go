@@ -1,0 +1,56 @@
+package index
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+)
+
+// TestStreamSizes: sizes come back in the order asked, 0 for unknown
+// streams, whether the hashes are sorted (stepping and seeking past gaps)
+// or not.
+func TestStreamSizes(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	b := NewBatch()
+	var known []SHA1
+	for i := range 1000 {
+		h := SHA1(sha1.Sum([]byte(strconv.Itoa(i))))
+		known = append(known, h)
+		b.AddStream(h, Recipe{Size: int64(i + 1)})
+	}
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	want := map[SHA1]int64{}
+	var ask []SHA1
+	for i, h := range known {
+		want[h] = int64(i + 1)
+		if i%3 != 0 || i > 900 { // gaps longer than the steps taken
+			ask = append(ask, h)
+		}
+	}
+	for i := range 50 {
+		u := SHA1(sha1.Sum([]byte("unknown" + strconv.Itoa(i))))
+		ask = append(ask, u) // want[u] is 0
+	}
+	check := func(name string, hs []SHA1) {
+		t.Helper()
+		sizes, err := db.StreamSizes(hs)
+		if err != nil || len(sizes) != len(hs) {
+			t.Fatalf("%s: %d sizes for %d hashes, %v", name, len(sizes), len(hs), err)
+		}
+		for i, h := range hs {
+			if sizes[i] != want[h] {
+				t.Fatalf("%s: size of %x = %d, want %d", name, h, sizes[i], want[h])
+			}
+		}
+	}
+	check("unsorted", ask)
+	slices.SortFunc(ask, func(a, b SHA1) int { return bytes.Compare(a[:], b[:]) })
+	check("sorted", ask)
+	check("none", nil)
+	check("past the last key", []SHA1{{0xff, 0xff, 0xff}})
+}
