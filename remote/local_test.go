@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -220,5 +221,42 @@ func TestLocalSymlinkedDirectory(t *testing.T) {
 	}
 	if got := remotetest.Keys(t, s, ""); !maps.Equal(got, map[string]int64{"packs/aa/p": 4}) {
 		t.Errorf("List of all through a link: got %v", got)
+	}
+}
+
+// TestLocalReadRange: ReadRange reads the bytes asked for, and tells a
+// missing object, a directory and a range past the end apart.
+func TestLocalReadRange(t *testing.T) {
+	s := newLocal(t, t.TempDir())
+	ctx := t.Context()
+	data := []byte("0123456789")
+	if err := s.Put(ctx, "packs/ab/obj", bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 4)
+	if err := s.ReadRange(ctx, "packs/ab/obj", p, 3); err != nil || string(p) != "3456" {
+		t.Fatalf("ReadRange = %q, %v", p, err)
+	}
+	if err := s.ReadRange(ctx, "packs/ab/obj", p[:0], 10); err != nil {
+		t.Fatalf("empty read at the end: %v", err)
+	}
+	for _, tt := range []struct {
+		key  string
+		off  int64
+		want error
+	}{
+		{"packs/ab/obj", 7, remote.ErrRange},
+		{"packs/ab/obj", -1, remote.ErrRange},
+		{"packs/ab/none", 0, remote.ErrNotFound},
+		{"packs/ab", 0, remote.ErrNotFound}, // a directory is no object
+	} {
+		if err := s.ReadRange(ctx, tt.key, p, tt.off); !errors.Is(err, tt.want) {
+			t.Errorf("ReadRange(%s, %d) = %v, want %v", tt.key, tt.off, err, tt.want)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.ReadRange(cancelled, "packs/ab/obj", p, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("ReadRange after cancel = %v", err)
 	}
 }

@@ -108,6 +108,17 @@ type Store interface {
 	Location() string
 }
 
+// RangeReader is implemented by stores for which reading a range of an
+// object costs no request of its own, as a file read does (Local). A reader
+// of many small ranges then reads each directly, rather than whole objects
+// into a cache of its own to save requests.
+type RangeReader interface {
+	// ReadRange fills p with the bytes of key at off. A missing object
+	// gives an error wrapping ErrNotFound; a range past the object's end,
+	// one wrapping ErrRange.
+	ReadRange(ctx context.Context, key string, p []byte, off int64) error
+}
+
 // ReadAll reads the whole object under key into memory. It refuses an
 // object larger than limit bytes with an error wrapping ErrTooLarge, reading
 // at most limit+1 bytes of it, so the caller's memory stays bounded by limit

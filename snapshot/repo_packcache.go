@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -29,11 +30,14 @@ const (
 
 // packCache is a small LRU cache of pack windows, safe for concurrent use;
 // concurrent readers of one window wait for the one read of it. close
-// releases the windows' spool files.
+// releases the windows' spool files. A store that reads ranges without a
+// request each (a local directory) is read directly, without windows:
+// copying whole packs would only cost time there.
 type packCache struct {
-	ctx   context.Context //nolint:containedctx // the restore's context, for the reads it makes on callers' behalf
-	store remote.Store
-	spool string // the directory of the windows' spool files
+	ctx    context.Context //nolint:containedctx // the restore's context, for the reads it makes on callers' behalf
+	store  remote.Store
+	direct remote.RangeReader // store's, when it has it
+	spool  string             // the directory of the windows' spool files
 
 	mu    sync.Mutex
 	sizes map[index.ID]int64
@@ -59,12 +63,17 @@ type packWin struct {
 }
 
 func newPackCache(ctx context.Context, store remote.Store, spool string) *packCache {
-	return &packCache{ctx: ctx, store: store, spool: spool, sizes: map[index.ID]int64{}, wins: map[winKey]*packWin{}}
+	direct, _ := store.(remote.RangeReader)
+	return &packCache{ctx: ctx, store: store, direct: direct, spool: spool, sizes: map[index.ID]int64{},
+		wins: map[winKey]*packWin{}}
 }
 
 // readAt fills dst with the pack's bytes at off, from cached windows,
 // reading the ones it lacks, and returns the windows it used.
 func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) ([]winKey, error) {
+	if c.direct != nil {
+		return used, c.readDirect(dst, pack, off)
+	}
 	for len(dst) > 0 {
 		k := winKey{pack, off / packWindow}
 		used = append(used, k)
@@ -80,6 +89,19 @@ func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) 
 		dst, off = dst[n:], off+int64(n)
 	}
 	return used, nil
+}
+
+// readDirect fills dst with the pack's bytes at off from the store. A
+// range past the pack's end is a format error, as it is through windows.
+func (c *packCache) readDirect(dst []byte, pack index.ID, off int64) error {
+	err := c.direct.ReadRange(c.ctx, packKey(pack), dst, off)
+	switch {
+	case errors.Is(err, remote.ErrRange):
+		return fmt.Errorf("%w: pack %x: %d bytes at offset %d past its end", ErrRepoFormat, pack[:4], len(dst), off)
+	case err != nil:
+		return fmt.Errorf("snapshot: reading pack %x: %w", pack[:4], err)
+	}
+	return nil
 }
 
 // readAt copies the window's bytes at off into dst, as many as it has.

@@ -5,11 +5,15 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/remote/remotetest"
 	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
@@ -213,4 +217,41 @@ func restoreReads(t *testing.T, r *Repo, faulty *remotetest.Faulty, m *Manifest,
 	gets = faulty.Calls("get") - before
 	t.Logf("%d packs, %d reads", len(ids), gets)
 	return len(ids), gets
+}
+
+// packGetCounter is a local store that counts the Gets of packs; its
+// ReadRange is the local store's.
+type packGetCounter struct {
+	*remote.Local
+	gets atomic.Int64
+}
+
+func (c *packGetCounter) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	if strings.HasPrefix(key, packPrefix) {
+		c.gets.Add(1)
+	}
+	return c.Local.Get(ctx, key, off, length)
+}
+
+// TestRestoreLocalReadsDirectly: a local repository's packs are read a
+// range at a time, not copied window by window into spool files.
+func TestRestoreLocalReadsDirectly(t *testing.T) {
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	local, err := remote.NewLocal(filepath.Join(tmp, "repo"))
+	must(t, err)
+	store := &packGetCounter{Local: local}
+	_, err = InitRepo(t.Context(), store, wim.CompressXPRESS)
+	must(t, err)
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	must(t, err)
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+	if n := store.gets.Load(); n != 0 {
+		t.Errorf("%d Gets of packs, want none: ranges are read directly", n)
+	}
 }
