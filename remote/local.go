@@ -147,33 +147,32 @@ func (l *Local) Get(ctx context.Context, key string, off, length int64) (io.Read
 	return nil, keyErr("get", key, err)
 }
 
-var _ RangeReader = (*Local)(nil)
+var _ Opener = (*Local)(nil)
 
-// ReadRange implements RangeReader.
-func (l *Local) ReadRange(ctx context.Context, key string, p []byte, off int64) error {
-	if err := checkKey(ctx, "read", key); err != nil {
-		return err
+// Open implements Opener.
+func (l *Local) Open(ctx context.Context, key string) (Object, error) {
+	if err := checkKey(ctx, "open", key); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(l.path(key))
 	if err != nil {
-		return keyErr("read", key, err)
+		return nil, keyErr("open", key, err)
 	}
-	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	fi, err := regular(f.Stat())
-	if err == nil {
-		_, err = checkRange(fi.Size(), off, int64(len(p)))
-	}
-	if err == nil {
-		_, err = f.ReadAt(p, off)
-		if errors.Is(err, io.EOF) { // shrunk since the Stat
-			err = fmt.Errorf("%d bytes at offset %d: %w", len(p), off, ErrRange)
-		}
-	}
 	if err != nil {
-		return keyErr("read", key, err)
+		_ = f.Close() // read-only: nothing to lose
+		return nil, keyErr("open", key, err)
 	}
-	return nil
+	return localObject{f, fi.Size()}, nil
 }
+
+// localObject is an object file open for reading.
+type localObject struct {
+	*os.File
+	size int64
+}
+
+func (o localObject) Size() int64 { return o.size }
 
 // Stat implements Store.
 func (l *Local) Stat(ctx context.Context, key string) (Info, error) {

@@ -224,39 +224,37 @@ func TestLocalSymlinkedDirectory(t *testing.T) {
 	}
 }
 
-// TestLocalReadRange: ReadRange reads the bytes asked for, and tells a
-// missing object, a directory and a range past the end apart.
-func TestLocalReadRange(t *testing.T) {
+// TestLocalOpen: Open gives an object read at any offset, and tells a
+// missing object and a directory from one.
+func TestLocalOpen(t *testing.T) {
 	s := newLocal(t, t.TempDir())
 	ctx := t.Context()
 	data := []byte("0123456789")
 	if err := s.Put(ctx, "packs/ab/obj", bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
+	o, err := s.Open(ctx, "packs/ab/obj")
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := make([]byte, 4)
-	if err := s.ReadRange(ctx, "packs/ab/obj", p, 3); err != nil || string(p) != "3456" {
-		t.Fatalf("ReadRange = %q, %v", p, err)
+	if _, err := o.ReadAt(p, 3); err != nil || string(p) != "3456" || o.Size() != 10 {
+		t.Fatalf("ReadAt = %q, %v; size %d", p, err, o.Size())
 	}
-	if err := s.ReadRange(ctx, "packs/ab/obj", p[:0], 10); err != nil {
-		t.Fatalf("empty read at the end: %v", err)
+	if _, err := o.ReadAt(p, 8); !errors.Is(err, io.EOF) {
+		t.Errorf("ReadAt past the end = %v, want io.EOF", err)
 	}
-	for _, tt := range []struct {
-		key  string
-		off  int64
-		want error
-	}{
-		{"packs/ab/obj", 7, remote.ErrRange},
-		{"packs/ab/obj", -1, remote.ErrRange},
-		{"packs/ab/none", 0, remote.ErrNotFound},
-		{"packs/ab", 0, remote.ErrNotFound}, // a directory is no object
-	} {
-		if err := s.ReadRange(ctx, tt.key, p, tt.off); !errors.Is(err, tt.want) {
-			t.Errorf("ReadRange(%s, %d) = %v, want %v", tt.key, tt.off, err, tt.want)
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"packs/ab/none", "packs/ab"} { // a directory is no object
+		if _, err := s.Open(ctx, key); !errors.Is(err, remote.ErrNotFound) {
+			t.Errorf("Open(%s) = %v, want ErrNotFound", key, err)
 		}
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := s.ReadRange(cancelled, "packs/ab/obj", p, 0); !errors.Is(err, context.Canceled) {
-		t.Errorf("ReadRange after cancel = %v", err)
+	if _, err := s.Open(cancelled, "packs/ab/obj"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Open after cancel = %v", err)
 	}
 }

@@ -108,15 +108,22 @@ type Store interface {
 	Location() string
 }
 
-// RangeReader is implemented by stores for which reading a range of an
-// object costs no request of its own, as a file read does (Local). A reader
-// of many small ranges then reads each directly, rather than whole objects
-// into a cache of its own to save requests.
-type RangeReader interface {
-	// ReadRange fills p with the bytes of key at off. A missing object
-	// gives an error wrapping ErrNotFound; a range past the object's end,
-	// one wrapping ErrRange.
-	ReadRange(ctx context.Context, key string, p []byte, off int64) error
+// Opener is implemented by stores whose objects can be opened as files
+// and read at any offset, each read costing no request (Local). A reader
+// of many small ranges then reads each directly, rather than whole
+// objects into a cache of its own to save requests.
+type Opener interface {
+	// Open opens key for reading. A missing object gives an error
+	// wrapping ErrNotFound.
+	Open(ctx context.Context, key string) (Object, error)
+}
+
+// Object is an object open for reading at any offset; Size is its size
+// when it was opened. ReadAt may be called concurrently.
+type Object interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
 }
 
 // ReadAll reads the whole object under key into memory. It refuses an

@@ -2,10 +2,10 @@ package snapshot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 
@@ -30,14 +30,15 @@ const (
 
 // packCache is a small LRU cache of pack windows, safe for concurrent use;
 // concurrent readers of one window wait for the one read of it. close
-// releases the windows' spool files. A store that reads ranges without a
-// request each (a local directory) is read directly, without windows:
-// copying whole packs would only cost time there.
+// releases the windows' spool files. A store whose objects open as files
+// (a local directory, remote.Opener) is read directly: a window is then a
+// whole pack, open, and copying packs would only cost time.
 type packCache struct {
-	ctx    context.Context //nolint:containedctx // the restore's context, for the reads it makes on callers' behalf
-	store  remote.Store
-	direct remote.RangeReader // store's, when it has it
-	spool  string             // the directory of the windows' spool files
+	ctx     context.Context //nolint:containedctx // the restore's context, for the reads it makes on callers' behalf
+	store   remote.Store
+	opener  remote.Opener // store's, when it has it
+	winSize int64         // packWindow, or a whole pack when opened
+	spool   string        // the directory of the windows' spool files
 
 	mu    sync.Mutex
 	sizes map[index.ID]int64
@@ -46,7 +47,7 @@ type packCache struct {
 	lru   []winKey // least recently used first
 }
 
-// winKey names window n of a pack: bytes [n*packWindow, (n+1)*packWindow).
+// winKey names window n of a pack: bytes [n*winSize, (n+1)*winSize).
 type winKey struct {
 	pack index.ID
 	n    int64
@@ -56,32 +57,39 @@ type winKey struct {
 // by the cache (gone) keeps its file until its last reader lets it go.
 type packWin struct {
 	ready chan struct{}
-	f     *spoolFile
+	f     packData
 	err   error
 	refs  int  // readers holding it; guarded by packCache.mu
 	gone  bool // no longer in the cache; guarded by packCache.mu
 }
 
 func newPackCache(ctx context.Context, store remote.Store, spool string) *packCache {
-	direct, _ := store.(remote.RangeReader)
-	return &packCache{ctx: ctx, store: store, direct: direct, spool: spool, sizes: map[index.ID]int64{},
+	c := &packCache{ctx: ctx, store: store, winSize: packWindow, spool: spool, sizes: map[index.ID]int64{},
 		wins: map[winKey]*packWin{}}
+	if o, ok := store.(remote.Opener); ok {
+		c.opener, c.winSize = o, math.MaxInt64
+	}
+	return c
+}
+
+// packData is what a window holds: a spool file, or an open pack.
+type packData interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
 }
 
 // readAt fills dst with the pack's bytes at off, from cached windows,
 // reading the ones it lacks, and returns the windows it used.
 func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) ([]winKey, error) {
-	if c.direct != nil {
-		return used, c.readDirect(dst, pack, off)
-	}
 	for len(dst) > 0 {
-		k := winKey{pack, off / packWindow}
+		k := winKey{pack, off / c.winSize}
 		used = append(used, k)
 		w, err := c.window(k)
 		if err != nil {
 			return used, err
 		}
-		n, err := w.readAt(dst, off-k.n*packWindow)
+		n, err := w.readAt(dst, off-k.n*c.winSize)
 		c.release(w)
 		if err != nil {
 			return used, fmt.Errorf("pack %x: %w", pack[:4], err)
@@ -89,19 +97,6 @@ func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) 
 		dst, off = dst[n:], off+int64(n)
 	}
 	return used, nil
-}
-
-// readDirect fills dst with the pack's bytes at off from the store. A
-// range past the pack's end is a format error, as it is through windows.
-func (c *packCache) readDirect(dst []byte, pack index.ID, off int64) error {
-	err := c.direct.ReadRange(c.ctx, packKey(pack), dst, off)
-	switch {
-	case errors.Is(err, remote.ErrRange):
-		return fmt.Errorf("%w: pack %x: %d bytes at offset %d past its end", ErrRepoFormat, pack[:4], len(dst), off)
-	case err != nil:
-		return fmt.Errorf("snapshot: reading pack %x: %w", pack[:4], err)
-	}
-	return nil
 }
 
 // readAt copies the window's bytes at off into dst, as many as it has.
@@ -113,7 +108,7 @@ func (w *packWin) readAt(dst []byte, off int64) (int, error) {
 	}
 	n := int(min(int64(len(dst)), w.f.Size()-off))
 	if _, err := w.f.ReadAt(dst[:n], off); err != nil {
-		return 0, fmt.Errorf("reading its spool file: %w", err)
+		return 0, fmt.Errorf("reading it: %w", err)
 	}
 	return n, nil
 }
@@ -170,7 +165,7 @@ func (c *packCache) forget(k winKey) {
 // c.mu is held.
 func (c *packCache) closeIfDone(w *packWin) {
 	if w.gone && w.refs == 0 && w.f != nil {
-		_ = w.f.Close() // a spool file: nothing to lose
+		_ = w.f.Close() // read only: nothing to lose
 		w.f = nil
 	}
 }
@@ -214,8 +209,16 @@ func (c *packCache) drop(keys []winKey) {
 	}
 }
 
-// fetch reads window k from the store into a spool file.
-func (c *packCache) fetch(k winKey) (*spoolFile, error) {
+// fetch reads window k from the store into a spool file, or opens the
+// pack.
+func (c *packCache) fetch(k winKey) (packData, error) {
+	if c.opener != nil {
+		f, err := c.opener.Open(c.ctx, packKey(k.pack))
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
+		}
+		return f, nil
+	}
 	size, err := c.size(k.pack)
 	if err != nil {
 		return nil, err

@@ -220,7 +220,7 @@ func restoreReads(t *testing.T, r *Repo, faulty *remotetest.Faulty, m *Manifest,
 }
 
 // packGetCounter is a local store that counts the Gets of packs; its
-// ReadRange is the local store's.
+// Open is the local store's.
 type packGetCounter struct {
 	*remote.Local
 	gets atomic.Int64
@@ -233,8 +233,8 @@ func (c *packGetCounter) Get(ctx context.Context, key string, off, length int64)
 	return c.Local.Get(ctx, key, off, length)
 }
 
-// TestRestoreLocalReadsDirectly: a local repository's packs are read a
-// range at a time, not copied window by window into spool files.
+// TestRestoreLocalReadsDirectly: a local repository's packs are opened and
+// read where needed, not copied window by window into spool files.
 func TestRestoreLocalReadsDirectly(t *testing.T) {
 	tmp := t.TempDir()
 	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
