@@ -15,10 +15,16 @@ import (
 func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, aligned bool) error {
 	r := &d.br
 	src, pos, buf, nbits := r.src, r.pos, r.buf, r.nbits
-	mainT, mainPB, mainSB := d.main.entries, d.main.primaryBits, d.main.subBits
-	lenT, lenPB, lenSB := d.length.entries, d.length.primaryBits, d.length.subBits
+	// The primary tables as arrays, indexed by a shift of buf: no bounds
+	// checks. out ends with the block, so that o < len(out) proves out[o].
+	mainT, mainSB := d.main.entries, d.main.subBits
+	mainP := (*[1 << mainTableBits]uint32)(mainT)
+	lenT, lenSB := d.length.entries, d.length.subBits
+	lenP := (*[1 << lenTableBits]uint32)(lenT)
+	alP := (*[1 << alignedTableBits]uint32)(d.aligned.entries)
+	out = out[:end]
 	r0, r1, r2 := reps[0], reps[1], reps[2]
-	for o < end {
+	for o < len(out) {
 		if nbits <= 48 {
 			if pos+8 <= len(src) {
 				buf, nbits, pos = refill8(src, pos, buf, nbits)
@@ -26,9 +32,9 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 				buf, nbits, pos = refill(src, pos, buf, nbits)
 			}
 		}
-		e := mainT[buf>>(64-mainPB)]
+		e := mainP[buf>>(64-mainTableBits)]
 		if e&subFlag != 0 {
-			e = mainT[(e&^subFlag)+uint32((buf<<mainPB)>>(64-mainSB))]
+			e = mainT[(e&^subFlag)+uint32((buf<<mainTableBits)>>(64-mainSB))]
 		}
 		l := uint(e & 31)
 		if l == 0 {
@@ -41,10 +47,10 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 			out[o] = byte(sym)
 			o++
 			// More literals while 16 bits remain for a codeword.
-			for o < end && nbits >= maxCodeLen {
-				e = mainT[buf>>(64-mainPB)]
+			for o < len(out) && nbits >= maxCodeLen {
+				e = mainP[buf>>(64-mainTableBits)]
 				if e&subFlag != 0 {
-					e = mainT[(e&^subFlag)+uint32((buf<<mainPB)>>(64-mainSB))]
+					e = mainT[(e&^subFlag)+uint32((buf<<mainTableBits)>>(64-mainSB))]
 				}
 				if sym = int(e >> 8 & 0xffff); sym >= numChars || e&31 == 0 {
 					break // decoded again in full by the next iteration
@@ -60,9 +66,9 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 		sym -= numChars
 		n := minMatch + sym&(numLenHeaders-1)
 		if n == minMatch+numLenHeaders-1 {
-			e := lenT[buf>>(64-lenPB)]
+			e := lenP[buf>>(64-lenTableBits)]
 			if e&subFlag != 0 {
-				e = lenT[(e&^subFlag)+uint32((buf<<lenPB)>>(64-lenSB))]
+				e = lenT[(e&^subFlag)+uint32((buf<<lenTableBits)>>(64-lenSB))]
 			}
 			l := uint(e & 31)
 			if l == 0 {
@@ -95,7 +101,7 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 				v := uint32(buf>>1>>(63-(fb-alignedLenBits))) << alignedLenBits
 				buf <<= fb - alignedLenBits
 				nbits -= fb - alignedLenBits
-				e := d.aligned.entries[buf>>(64-alignedTableBits)]
+				e := alP[buf>>(64-alignedTableBits)]
 				l := uint(e & 31)
 				if l == 0 {
 					return corrupt("invalid aligned offset codeword at %d", o)
@@ -113,7 +119,7 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 		if int(off) > o {
 			return corrupt("match offset %d before the start of the chunk at %d", off, o)
 		}
-		if n > end-o {
+		if n > len(out)-o {
 			return corrupt("match of %d bytes crosses the end of the block at %d", n, o)
 		}
 		if from := o - int(off); off >= 8 && o+n+16 <= len(out) {
