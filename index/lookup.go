@@ -24,6 +24,28 @@ func (d *DB) Chunk(id ID) (l Location, ok bool, err error) {
 	return l, ok, err
 }
 
+// Chunks returns where each of ids is stored, in order, from one read
+// transaction; known[i] is false for a chunk the index does not know.
+func (d *DB) Chunks(ids []ID) (locs []Location, known []bool, err error) {
+	locs, known = make([]Location, len(ids)), make([]bool, len(ids))
+	err = d.view(func(tx *bolt.Tx) error {
+		chunks := data(tx, chunksBucket)
+		for i, id := range ids {
+			v := chunks.Get(id[:])
+			if v == nil {
+				continue
+			}
+			l, err := unmarshalLocation(v)
+			if err != nil {
+				return err
+			}
+			locs[i], known[i] = l, true
+		}
+		return nil
+	})
+	return locs, known, err
+}
+
 // Stream returns the recipe of stream h, and false when the index does not
 // know it.
 func (d *DB) Stream(h SHA1) (r Recipe, ok bool, err error) {

@@ -54,3 +54,21 @@ func TestStreamSizes(t *testing.T) {
 	check("none", nil)
 	check("past the last key", []SHA1{{0xff, 0xff, 0xff}})
 }
+
+// TestChunks: locations come back in the order asked, unknown chunks
+// marked as such.
+func TestChunks(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	b := NewBatch()
+	a := Location{Pack: id("p"), Offset: 10, Stored: 5, Raw: 7, Codec: 1}
+	c := Location{Pack: id("q"), Offset: 99, Stored: 3, Raw: 3}
+	b.AddChunk(id("a"), a)
+	b.AddChunk(id("c"), c)
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	locs, known, err := db.Chunks([]ID{id("c"), id("b"), id("a")})
+	if err != nil || len(locs) != 3 || !known[0] || known[1] || !known[2] || locs[0] != c || locs[2] != a {
+		t.Fatalf("Chunks = %v %v %v", locs, known, err)
+	}
+}

@@ -22,7 +22,10 @@ import (
 // holds a whole pack (an own pack of a big stream is the largest, 1.5
 // packTarget, plus the chunk that crosses the mark and the trailer): one
 // GET per pack, as restic reads them. Windows wait in spool files
-// (spool.go), so memory does not grow with their size.
+// (spool.go), so memory does not grow with their size. A restore
+// announces the parts of packs its files lie in (expect); a window whose
+// part is under half of it fetches only that part (a restore of a few
+// files).
 const (
 	packWindow  = packTarget + packTarget/2 + packSlack
 	packWindows = 4 // windows kept: at most 196 MiB of disk
@@ -45,6 +48,7 @@ type packCache struct {
 	stats int // sizes asked for that were not known
 	wins  map[winKey]*packWin
 	lru   []winKey // least recently used first
+	spans map[index.ID]span
 }
 
 // winKey names window n of a pack: bytes [n*winSize, (n+1)*winSize).
@@ -58,14 +62,19 @@ type winKey struct {
 type packWin struct {
 	ready chan struct{}
 	f     packData
+	base  int64 // the pack offset f starts at
+	part  bool  // f holds only the part of the window the reads expected
 	err   error
 	refs  int  // readers holding it; guarded by packCache.mu
 	gone  bool // no longer in the cache; guarded by packCache.mu
 }
 
+// span is the part of a pack the reads to come are expected to want.
+type span struct{ lo, hi int64 }
+
 func newPackCache(ctx context.Context, store remote.Store, spool string) *packCache {
 	c := &packCache{ctx: ctx, store: store, winSize: packWindow, spool: spool, sizes: map[index.ID]int64{},
-		wins: map[winKey]*packWin{}}
+		wins: map[winKey]*packWin{}, spans: map[index.ID]span{}}
 	if o, ok := store.(remote.Opener); ok {
 		c.opener, c.winSize = o, math.MaxInt64
 	}
@@ -89,7 +98,13 @@ func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) 
 		if err != nil {
 			return used, err
 		}
-		n, err := w.readAt(dst, off-k.n*c.winSize)
+		if w.part && (off < w.base || off >= w.base+w.f.Size()) {
+			// Outside what was expected: read the whole window again.
+			c.release(w)
+			c.unexpect(pack)
+			continue
+		}
+		n, err := w.readAt(dst, off-w.base)
 		c.release(w)
 		if err != nil {
 			return used, fmt.Errorf("pack %x: %w", pack[:4], err)
@@ -135,7 +150,7 @@ func (c *packCache) window(k winKey) (*packWin, error) {
 	c.evict()
 	c.mu.Unlock()
 
-	w.f, w.err = c.fetch(k)
+	w.err = c.fetch(k, w)
 	close(w.ready)
 	if w.err != nil {
 		c.drop([]winKey{k})
@@ -209,39 +224,86 @@ func (c *packCache) drop(keys []winKey) {
 	}
 }
 
-// fetch reads window k from the store into a spool file, or opens the
-// pack.
-func (c *packCache) fetch(k winKey) (packData, error) {
+// expect widens the part of pack that reads are expected to want to take
+// in [lo, hi). A window then fetches only that part of itself when it is
+// under half of the window: a restore of a few files fetches their bytes,
+// not whole packs. A read outside it fetches the whole window.
+func (c *packCache) expect(pack index.ID, lo, hi int64) {
+	if c.opener != nil {
+		return // nothing is fetched
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sp, ok := c.spans[pack]; ok {
+		lo, hi = min(lo, sp.lo), max(hi, sp.hi)
+	}
+	c.spans[pack] = span{lo, hi}
+}
+
+// unexpect forgets pack's expected part and its windows that hold only
+// that part.
+func (c *packCache) unexpect(pack index.ID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.spans, pack)
+	for k, w := range c.wins {
+		select {
+		case <-w.ready:
+		default:
+			continue // being read; its part is not known yet
+		}
+		if k.pack == pack && w.part {
+			c.forget(k)
+			c.lru = slices.DeleteFunc(c.lru, func(x winKey) bool { return x == k })
+		}
+	}
+}
+
+// fetch reads window k (or the part of it reads are expected to want)
+// from the store into a spool file, or opens the pack, and sets w's f,
+// base and part.
+func (c *packCache) fetch(k winKey, w *packWin) error {
 	if c.opener != nil {
 		f, err := c.opener.Open(c.ctx, packKey(k.pack))
 		if err != nil {
-			return nil, fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
+			return fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
 		}
-		return f, nil
+		w.f = f
+		return nil
 	}
 	size, err := c.size(k.pack)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	start := k.n * packWindow
 	if start >= size {
-		return nil, fmt.Errorf("%w: pack %x: offset %d past its end", ErrRepoFormat, k.pack[:4], start)
+		return fmt.Errorf("%w: pack %x: offset %d past its end", ErrRepoFormat, k.pack[:4], start)
 	}
 	end := min(start+packWindow, size)
+	c.mu.Lock()
+	sp, ok := c.spans[k.pack]
+	c.mu.Unlock()
+	// Only a small part is worth a window of its own: a restore of a few
+	// files. A larger one (a whole restore) takes the window whole.
+	if lo, hi := max(start, sp.lo), min(end, sp.hi); ok && lo < hi && hi-lo < (end-start)/2 {
+		start, end, w.part = lo, hi, true
+	}
+	w.base = start
 	rc, err := c.store.Get(c.ctx, packKey(k.pack), start, end-start)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
+		return fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
 	}
 	defer closeRead(rc)
 	f, err := newSpool(c.spool)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := io.CopyN(f, rc, end-start); err != nil {
 		_ = f.Close() // a spool file: nothing to lose
-		return nil, fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
+		return fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
 	}
-	return f, nil
+	w.f = f
+	return nil
 }
 
 // statsBeforeList is how many packs' sizes packCache asks for one by one

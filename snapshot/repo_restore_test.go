@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -253,5 +254,46 @@ func TestRestoreLocalReadsDirectly(t *testing.T) {
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 	if n := store.gets.Load(); n != 0 {
 		t.Errorf("%d Gets of packs, want none: ranges are read directly", n)
+	}
+}
+
+// TestRestoreFewFilesFetchesLittle: restoring one file of a pack fetches
+// about that file's bytes, not the pack; a whole restore reads the pack in
+// one Get.
+func TestRestoreFewFilesFetchesLittle(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	for i := range 40 {
+		writeFiles(t, src, map[string]string{fmt.Sprintf("f%02d", i): string(wimtest.RandomBytes(uint64(i), 256<<10))})
+	}
+	store := &getLog{Store: remote.NewMemory()}
+	_, err := InitRepo(t.Context(), store, wim.CompressXPRESS)
+	must(t, err)
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	must(t, err)
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	store.take()
+	out := filepath.Join(tmp, "one")
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{Include: []string{"/f17"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "f17"))
+	must(t, err)
+	if !bytes.Equal(got, wimtest.RandomBytes(17, 256<<10)) {
+		t.Fatal("f17 restored wrong")
+	}
+	var fetched int64
+	for _, g := range store.take() {
+		fetched += g[1]
+	}
+	if fetched > 300<<10 {
+		t.Errorf("restoring one 256 KiB file fetched %d bytes", fetched)
+	}
+	if _, err := r.Restore(t.Context(), m, filepath.Join(tmp, "all"), RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, filepath.Join(tmp, "all"), wimtest.CompareOptions{})
+	if gets := store.take(); len(gets) != 1 {
+		t.Errorf("a whole restore made %d Gets of its one pack, want 1: %v", len(gets), gets)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -48,7 +49,8 @@ func (s *repoSource) close() { s.packs.close() }
 // run of zeros.) A stream the index cannot place is not ranked (its error
 // comes when it is read). Each ranked stream is taken to be read once,
 // which lets chunks shared between streams be kept for their next reads
-// (sharedChunks).
+// (sharedChunks), and the parts of packs where its chunks lie are
+// expected to be read (packCache.expect).
 func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 	rec, ok, err := s.db.Stream(index.SHA1(h))
 	if err != nil || !ok || len(rec.Chunks) == 0 {
@@ -59,6 +61,7 @@ func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 	if err != nil || !ok {
 		return 0, false
 	}
+	s.expectChunks(rec.Chunks)
 	s.orderMu.Lock()
 	defer s.orderMu.Unlock()
 	n, seen := s.packOrd[l.Pack]
@@ -67,6 +70,37 @@ func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 		s.packOrd[l.Pack] = n
 	}
 	return n<<32 | int(min(l.Offset, 1<<32-1)), true
+}
+
+// expectChunks tells the pack cache which part of each pack the chunks
+// lie in. A stream's chunks need not be in order in a pack (two workers
+// compress them), nor all in one (chunks it shares with older files), so
+// each is looked up.
+func (s *repoSource) expectChunks(chunks []index.ID) {
+	locs, known, err := s.db.Chunks(chunks)
+	if err != nil {
+		return // the reads will report it
+	}
+	type part struct {
+		pack   index.ID
+		lo, hi int64
+	}
+	var parts []part // few: most streams lie in one pack
+	for i, l := range locs {
+		if !known[i] {
+			continue
+		}
+		lo, hi := int64(l.Offset), int64(l.Offset)+int64(l.Stored)
+		j := slices.IndexFunc(parts, func(p part) bool { return p.pack == l.Pack })
+		if j < 0 {
+			parts = append(parts, part{l.Pack, lo, hi})
+			continue
+		}
+		parts[j].lo, parts[j].hi = min(parts[j].lo, lo), max(parts[j].hi, hi)
+	}
+	for _, p := range parts {
+		s.packs.expect(p.pack, p.lo, p.hi)
+	}
 }
 
 // OpenStream returns a reader of stream h that checks its SHA-1 at the end.

@@ -1,0 +1,82 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// getLog is a store that records the ranges Get was asked for.
+type getLog struct {
+	remote.Store
+	mu     sync.Mutex
+	ranges [][2]int64 // offset, length
+}
+
+func (g *getLog) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	g.mu.Lock()
+	g.ranges = append(g.ranges, [2]int64{off, length})
+	g.mu.Unlock()
+	return g.Store.Get(ctx, key, off, length)
+}
+
+func (g *getLog) take() [][2]int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.ranges
+	g.ranges = nil
+	return r
+}
+
+// TestPackCacheExpected: a window fetches only the small part of a pack
+// that reads were announced for; a read outside it fetches the whole
+// window, which then serves every read.
+func TestPackCacheExpected(t *testing.T) {
+	store := &getLog{Store: remote.NewMemory()}
+	pack := index.ID{1, 2, 3}
+	data := wimtest.RandomBytes(7, 4<<20)
+	if err := store.Put(t.Context(), packKey(pack), bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	c := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"))
+	defer c.close()
+	c.expect(pack, 1000, 3000)
+	c.expect(pack, 5000, 6000) // widens it: 1000 to 6000
+	read := func(off, n int64) {
+		t.Helper()
+		dst := make([]byte, n)
+		if _, err := c.readAt(dst, pack, off, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(dst, data[off:off+n]) {
+			t.Fatalf("bytes at %d differ", off)
+		}
+	}
+	read(1000, 500)
+	read(5500, 500)
+	if got := store.take(); len(got) != 1 || got[0] != [2]int64{1000, 5000} {
+		t.Errorf("Gets %v, want one of 5000 bytes at 1000", got)
+	}
+	read(3<<20, 100) // outside: the whole window
+	read(1000, 10)
+	if got := store.take(); len(got) != 1 || got[0] != [2]int64{0, int64(len(data))} {
+		t.Errorf("Gets %v, want the whole pack once", got)
+	}
+	// A large expected part is not worth a window of its own.
+	c2 := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"))
+	defer c2.close()
+	c2.expect(pack, 0, 3<<20)
+	if _, err := c2.readAt(make([]byte, 10), pack, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.take(); len(got) != 1 || got[0][1] != int64(len(data)) {
+		t.Errorf("Gets %v, want the whole pack", got)
+	}
+}
