@@ -56,12 +56,29 @@ func (c *capturer) regular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entr
 		}
 		return nil, err
 	}
+	if st.Nlink < 2 && sameEntry(e, old) {
+		// The previous image's entry serves: an incremental snapshot then
+		// holds one entry for each unchanged file, not two.
+		e = old
+	}
 	c.stats.Files++
 	c.stats.Bytes += st.Size
 	if c.opts.OnFile != nil {
 		c.opts.OnFile(c.rel, sigOf(st))
 	}
 	return e, nil
+}
+
+// sameEntry reports whether e, a regular file's new entry, equals old in
+// every field, its xattrs being old's own (as fillUnchanged takes them).
+// Only entries without hard links, extra data or children qualify.
+func sameEntry(e, old *wim.Entry) bool {
+	return old != nil && e.Name == old.Name && e.Attributes == old.Attributes && e.SecurityID == old.SecurityID &&
+		e.CreationTime == old.CreationTime && e.LastAccessTime == old.LastAccessTime &&
+		e.LastWriteTime == old.LastWriteTime && e.Data == old.Data && e.LinkID == 0 && old.LinkID == 0 &&
+		e.Unix != nil && old.Unix != nil && *e.Unix == *old.Unix &&
+		len(e.Xattrs) == len(old.Xattrs) && (len(e.Xattrs) == 0 || &e.Xattrs[0] == &old.Xattrs[0]) &&
+		e.Ext == nil && old.Ext == nil && e.Children == nil && old.Children == nil
 }
 
 // sigOf is the signature of a file for CaptureOptions.Signatures.

@@ -225,6 +225,12 @@ func TestCaptureUpdateReuse(t *testing.T) {
 	if find(m2.Root, "a").Data != find(m1.Root, "a").Data || find(m2.Root, "b").Data.Hash == find(m1.Root, "b").Data.Hash {
 		t.Error("streams not reused or not renewed")
 	}
+	// An unchanged file's entry is the previous image's own; a changed
+	// one's is new.
+	if find(m2.Root, "a") != find(m1.Root, "a") || find(m2.Root, "b") == find(m1.Root, "b") ||
+		find(m2.Root, "dir/d") == find(m1.Root, "dir/d") {
+		t.Error("entries of unchanged files not shared, or of changed ones shared")
+	}
 	// A sink that lacks the old streams makes everything be read again.
 	opened = nil
 	if _, _, err := Capture(t.Context(), src, newMemStore(), opts); err != nil {
