@@ -124,7 +124,7 @@ type capturer struct {
 	walkReport
 	links     map[devIno]*wim.Entry
 	nextLink  uint64
-	noAtime   bool       // O_NOATIME was refused once
+	quiet     quietOpener
 	noXattrAt bool       // read xattrs by path: listxattrat is missing (ENOSYS)
 	ntfs      *ntfsState // an ntfs-3g mount: Windows metadata, no UNIX data
 

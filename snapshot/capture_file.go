@@ -195,35 +195,44 @@ func fileAttributes(st *unix.Stat_t) uint32 {
 // openFile opens the regular file name in dfd for reading, without
 // following a symlink and, when permitted, without updating its atime.
 func (c *capturer) openFile(dfd int, name string) (int, error) {
-	return c.openQuiet(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK)
+	return c.quiet.open(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK)
 }
 
 // openDir is openDir without updating the directory's atime when
 // permitted, so that reading a tree leaves the atimes it records as they
 // were and the next snapshot of it sees the same metadata.
 func (c *capturer) openDir(dfd int, name string, noFollow bool) (int, error) {
+	return c.quiet.openDir(dfd, name, noFollow)
+}
+
+// quietOpener opens files with O_NOATIME, which only the file's owner (or
+// a privileged process) may use: after the first EPERM it opens without
+// it from then on. Each goroutine of a capture has its own.
+type quietOpener struct {
+	refused bool
+}
+
+func (q *quietOpener) openDir(dfd int, name string, noFollow bool) (int, error) {
 	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
 	if noFollow {
 		flags |= unix.O_NOFOLLOW
 	}
-	return c.openQuiet(dfd, name, flags)
+	return q.open(dfd, name, flags)
 }
 
-// openQuiet opens name in dfd with flags plus O_NOATIME, which only the
-// file's owner (or a privileged process) may use: after the first EPERM it
-// opens without it for the rest of the capture.
-func (c *capturer) openQuiet(dfd int, name string, flags int) (int, error) {
+// open opens name in dfd with flags plus O_NOATIME while permitted.
+func (q *quietOpener) open(dfd int, name string, flags int) (int, error) {
 	for {
 		f := flags
-		if !c.noAtime {
+		if !q.refused {
 			f |= unix.O_NOATIME
 		}
 		fd, err := unix.Openat(dfd, name, f, 0)
 		switch {
 		case err == unix.EINTR:
 			continue
-		case err == unix.EPERM && !c.noAtime:
-			c.noAtime = true
+		case err == unix.EPERM && !q.refused:
+			q.refused = true
 			continue
 		}
 		return fd, err

@@ -25,8 +25,9 @@ import (
 // the walk visits them. Which directories it descends into is its
 // decision, recorded in each scanEntry (descend), and the walk follows it:
 // it takes the next dirScan exactly when it meets an entry marked so.
-// The scanner closes each directory once listed; the walk opens it again
-// and checks that it is still the one scanned.
+// The scanner closes each directory once it has opened the directories
+// in it; the walk opens it again and checks that it is still the one
+// scanned.
 
 const (
 	// scanBudgetEntries bounds the entries scanned but not yet taken by
@@ -66,7 +67,7 @@ type scanner struct {
 	skip    map[devIno]bool
 	rootDev uint64
 	cross   bool
-	quiet   capturer // for openDir's O_NOATIME handling; used only here
+	quiet   quietOpener
 	rel     []byte
 	dirents []byte
 }
