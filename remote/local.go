@@ -129,39 +129,42 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 // Get implements Store. The reader reads the open file, so it sees the
 // object as it was at Get even if a Put replaces it meanwhile.
 func (l *Local) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
-	if err := checkKey(ctx, "get", key); err != nil {
+	o, err := l.open(ctx, "get", key)
+	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(l.path(key))
+	n, err := checkRange(o.size, off, length)
 	if err != nil {
+		_ = o.Close() // read-only: nothing to lose
 		return nil, keyErr("get", key, err)
 	}
-	fi, err := regular(f.Stat())
-	if err == nil {
-		var n int64
-		if n, err = checkRange(fi.Size(), off, length); err == nil {
-			return &rangeReader{ctx: ctx, r: io.NewSectionReader(f, off, n), c: f, left: n}, nil
-		}
-	}
-	_ = f.Close() // read-only: nothing to lose
-	return nil, keyErr("get", key, err)
+	return &rangeReader{ctx: ctx, r: io.NewSectionReader(o, off, n), c: o, left: n}, nil
 }
 
 var _ Opener = (*Local)(nil)
 
 // Open implements Opener.
 func (l *Local) Open(ctx context.Context, key string) (Object, error) {
-	if err := checkKey(ctx, "open", key); err != nil {
+	o, err := l.open(ctx, "open", key)
+	if err != nil {
 		return nil, err
+	}
+	return o, nil
+}
+
+// open opens the object file of key for op.
+func (l *Local) open(ctx context.Context, op, key string) (localObject, error) {
+	if err := checkKey(ctx, op, key); err != nil {
+		return localObject{}, err
 	}
 	f, err := os.Open(l.path(key))
 	if err != nil {
-		return nil, keyErr("open", key, err)
+		return localObject{}, keyErr(op, key, err)
 	}
 	fi, err := regular(f.Stat())
 	if err != nil {
 		_ = f.Close() // read-only: nothing to lose
-		return nil, keyErr("open", key, err)
+		return localObject{}, keyErr(op, key, err)
 	}
 	return localObject{f, fi.Size()}, nil
 }

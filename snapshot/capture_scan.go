@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -164,7 +165,8 @@ func (s *scanner) read(ds *dirScan) bool {
 		}
 		s.setRel(relLen, name)
 		isDir := e.st.Mode&unix.S_IFMT == unix.S_IFDIR
-		e.skip = s.skip[devIno{e.st.Dev, e.st.Ino}] || s.cfg.Excluded(string(s.rel), isDir)
+		rel := unsafe.String(unsafe.SliceData(s.rel), len(s.rel)) // Excluded keeps no reference
+		e.skip = s.skip[devIno{e.st.Dev, e.st.Ino}] || s.cfg.Excluded(rel, isDir)
 		e.descend = isDir && !e.skip
 	}
 	s.rel = s.rel[:relLen]
