@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
@@ -17,8 +20,10 @@ import (
 // ErrCheckFailed is returned by Check when it found damage.
 var ErrCheckFailed = errors.New("snapshot: repository check found problems")
 
-// maxPack bounds a pack read whole by check --read-data.
-const maxPack = 1 << 30
+// maxPack bounds a pack read whole (by check --read-data, packReaders at
+// once, by prune and by repair): ten times the largest pack wimsnap
+// writes, 48 MiB.
+const maxPack = 512 << 20
 
 // CheckOptions configures Repo.Check.
 type CheckOptions struct {
@@ -292,44 +297,110 @@ func (c *checker) readPacks(ids []index.ID, progress func(done, total int64)) er
 	for id, l := range c.chunks {
 		inPack[l.Pack] = append(inPack[l.Pack], id)
 	}
-	decs := &decoders{}
-	for i, id := range ids {
-		if err := c.ctx.Err(); err != nil {
+	results := make([]packCheck, len(ids))
+	c.eachPack(ids, progress, func(ctx context.Context, i int, decs *decoders) error {
+		results[i] = c.readPack(ctx, ids[i], inPack[ids[i]], decs)
+		return results[i].err
+	})
+	// The findings in the order of ids, whatever order the readers took.
+	for i, r := range results {
+		if err := cmp.Or(r.err, c.ctx.Err()); err != nil {
 			return err
 		}
-		if progress != nil {
-			progress(int64(i), int64(len(ids)))
-		}
+		id := ids[i]
 		c.res.PacksRead++
-		if err := c.readPack(id, inPack[id], decs); err != nil {
-			if !damage(err) {
-				return err
-			}
-			c.problem("pack %s: %v", hexID(id), err)
+		c.res.Problems = append(c.res.Problems, r.problems...)
+		for _, b := range r.bad {
+			c.bad[b.chunk] = b.why
+		}
+		if r.unreadable != nil {
+			c.problem("pack %s: %v", hexID(id), r.unreadable)
 			for _, cid := range inPack[id] {
 				c.bad[cid] = "pack " + hexID(id) + " is unreadable"
 			}
 		}
 	}
-	if progress != nil {
-		progress(int64(len(ids)), int64(len(ids)))
-	}
 	return nil
 }
 
+// packReaders is how many packs check reads at once: downloading one
+// overlaps expanding another, and expanding uses both cores.
+const packReaders = 2
+
+// eachPack calls check for each index of ids on packReaders goroutines,
+// each with its own decoders, reporting progress as packs are done. The
+// first error of check stops the others.
+func (c *checker) eachPack(ids []index.ID, progress func(done, total int64), check func(context.Context, int, *decoders) error) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	var (
+		next, done atomic.Int64
+		mu         sync.Mutex // serialises progress
+		wg         sync.WaitGroup
+	)
+	report := func(n int64) {
+		if progress != nil {
+			mu.Lock()
+			progress(n, int64(len(ids)))
+			mu.Unlock()
+		}
+	}
+	report(0)
+	for range min(packReaders, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			decs := &decoders{}
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(ids) {
+					return
+				}
+				if check(ctx, i, decs) != nil {
+					cancel()
+					return
+				}
+				report(done.Add(1))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// packCheck is what checking one pack found: problems of the pack,
+// chunks found damaged, or why it could not be read at all (unreadable, a
+// problem) or why the check must stop (err).
+type packCheck struct {
+	problems   []string
+	bad        []badChunk
+	unreadable error
+	err        error
+}
+
+type badChunk struct {
+	chunk index.ID
+	why   string
+}
+
 // readPack checks one pack: its id and trailer (problems of the pack
-// only), then each chunk the index places in it, which is marked damaged
-// in c.bad when it does not expand to its id.
-func (c *checker) readPack(id index.ID, chunks []index.ID, decs *decoders) error {
-	data, err := c.r.readObject(c.ctx, packKey(id), id, maxPack)
+// only), then each chunk the index places in it, which is damaged when it
+// does not expand to its id. It only reads c's maps, so packs may be
+// checked at once.
+func (c *checker) readPack(ctx context.Context, id index.ID, chunks []index.ID, decs *decoders) (pc packCheck) {
+	data, err := c.r.readObject(ctx, packKey(id), id, maxPack)
 	if err != nil {
-		return err
+		if damage(err) {
+			pc.unreadable = err
+		} else {
+			pc.err = err
+		}
+		return pc
 	}
 	if sha256.Sum256(data) != id {
-		c.problem("pack %s: contents do not match its id", hexID(id))
+		pc.problems = append(pc.problems, fmt.Sprintf("pack %s: contents do not match its id", hexID(id)))
 	}
 	if _, err := parsePackBytes(c.r.zstd, data); err != nil {
-		c.problem("pack %s: trailer: %v", hexID(id), err)
+		pc.problems = append(pc.problems, fmt.Sprintf("pack %s: trailer: %v", hexID(id), err))
 	}
 	var raw []byte
 	for _, cid := range chunks {
@@ -342,11 +413,11 @@ func (c *checker) readPack(id index.ID, chunks []index.ID, decs *decoders) error
 			err = fmt.Errorf("%w: contents do not match the id", ErrRepoFormat)
 		}
 		if err != nil {
-			c.bad[cid] = "chunk " + hexID(cid)[:16] + " in pack " + hexID(id)[:16] + " is corrupt"
-			c.problem("pack %s: chunk %s: %v", hexID(id), hexID(cid), err)
+			pc.bad = append(pc.bad, badChunk{cid, "chunk " + hexID(cid)[:16] + " in pack " + hexID(id)[:16] + " is corrupt"})
+			pc.problems = append(pc.problems, fmt.Sprintf("pack %s: chunk %s: %v", hexID(id), hexID(cid), err))
 		}
 	}
-	return nil
+	return pc
 }
 
 // snapshots checks that every readable snapshot's metadata and streams
