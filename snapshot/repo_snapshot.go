@@ -363,9 +363,13 @@ func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wi
 	if err != nil {
 		return nil, err
 	}
-	// Stream sizes from the index, as wim.Reader takes them from a WIM's
-	// blob table; an unknown stream keeps 0. The index is asked in hash
-	// order.
+	return md, setIndexSizes(db, md)
+}
+
+// setIndexSizes sets the sizes of md's streams from the index, as
+// wim.Reader takes them from a WIM's blob table; an unknown stream gets
+// 0. The index is asked in hash order.
+func setIndexSizes(db *index.DB, md *wim.Metadata) error {
 	type ref struct {
 		h index.SHA1
 		s *wim.Stream
@@ -384,12 +388,12 @@ func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wi
 	}
 	sizes, err := db.StreamSizes(hs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i := range refs {
 		refs[i].s.Size = sizes[i]
 	}
-	return md, nil
+	return nil
 }
 
 func compareSHA1(a, b index.SHA1) int { return bytes.Compare(a[:], b[:]) }
