@@ -236,16 +236,16 @@ func (c *capturer) subdir(dfd int, se *scanEntry, e *wim.Entry, st *unix.Stat_t,
 	fd, err := c.openDir(dfd, e.Name, true)
 	if err != nil {
 		c.warn(true, fmt.Errorf("open directory: %w", err))
-		return nil, nil
+		return nil, c.skipScans(ds)
 	}
 	defer closeFD(fd)
 	if err := fstat(fd, st); err != nil {
 		c.warn(true, fmt.Errorf("stat: %w", err))
-		return nil, nil
+		return nil, c.skipScans(ds)
 	}
 	if st.Ino != ds.st.Ino || st.Dev != ds.st.Dev {
 		c.warn(true, errors.New("directory was replaced during capture"))
-		return nil, nil
+		return nil, c.skipScans(ds)
 	}
 	c.fill(e, st, fd, false)
 	c.setAttributes(e, wim.AttrDirectory)
@@ -258,6 +258,24 @@ func (c *capturer) subdir(dfd int, se *scanEntry, e *wim.Entry, st *unix.Stat_t,
 		old = nil
 	}
 	return e, c.dir(fd, ds, e, old)
+}
+
+// skipScans takes the dirScans of the directories below ds, a directory
+// the walk leaves out, so that it stays in step with the scanner.
+func (c *capturer) skipScans(ds *dirScan) error {
+	for i := range ds.entries {
+		if !ds.entries[i].descend {
+			continue
+		}
+		sub, err := c.nextScan()
+		if err != nil {
+			return err
+		}
+		if err := c.skipScans(sub); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *capturer) displayPath() string {

@@ -477,7 +477,9 @@ func TestCaptureXattrsByPath(t *testing.T) {
 // walk is skipped with a warning, not captured with the old one's names.
 func TestCaptureDirReplaced(t *testing.T) {
 	src := t.TempDir()
-	writeFiles(t, src, map[string]string{"a/f": "f", "b/g": "g", "c/h": "h"})
+	// b's subdirectories have scans of their own, which the walk must
+	// pass over to reach c's.
+	writeFiles(t, src, map[string]string{"a/f": "f", "b/g": "g", "b/s/t/u": "u", "b/v/w": "w", "c/h": "h", "c/d/i": "i"})
 	var warns warnings
 	opts := CaptureOptions{Warn: warns.add}
 	opts.beforeDir = func(path string) {
@@ -501,8 +503,8 @@ func TestCaptureDirReplaced(t *testing.T) {
 	if got := strings.Join(names(m.Root), ","); got != "a,c" {
 		t.Errorf("root children %s, want a,c", got)
 	}
-	if find(m.Root, "c/h") == nil {
-		t.Error("c/h missing: the walk lost its place in the scan")
+	if find(m.Root, "c/h") == nil || find(m.Root, "c/d/i") == nil {
+		t.Error("c/h or c/d/i missing: the walk lost its place in the scan")
 	}
 }
 
@@ -568,4 +570,29 @@ func openFDs(t *testing.T) int {
 		t.Skip("no /proc/self/fd")
 	}
 	return len(ents)
+}
+
+// TestCaptureDirVanished: a directory with subdirectories removed between
+// the scan and the walk (a cache emptied during a nightly snapshot) is
+// reported and skipped, and the capture goes on past it.
+func TestCaptureDirVanished(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a/f": "f", "b/s/t/u": "u", "b/v/w": "w", "c/d/i": "i"})
+	var warns warnings
+	opts := CaptureOptions{Warn: warns.add}
+	opts.beforeDir = func(path string) {
+		if filepath.Base(path) == "b" {
+			must(t, os.RemoveAll(path))
+		}
+	}
+	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 1 || len(warns.list) != 1 || !strings.Contains(warns.list[0], "open directory") {
+		t.Errorf("stats %+v, warnings %q; want b skipped", st, warns.list)
+	}
+	if got := strings.Join(names(m.Root), ","); got != "a,c" || find(m.Root, "c/d/i") == nil {
+		t.Errorf("root children %s, c/d/i %v", got, find(m.Root, "c/d/i") != nil)
+	}
 }
