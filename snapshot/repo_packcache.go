@@ -229,9 +229,6 @@ func (c *packCache) drop(keys []winKey) {
 // under half of the window: a restore of a few files fetches their bytes,
 // not whole packs. A read outside it fetches the whole window.
 func (c *packCache) expect(pack index.ID, lo, hi int64) {
-	if c.opener != nil {
-		return // nothing is fetched
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if sp, ok := c.spans[pack]; ok {

@@ -61,7 +61,9 @@ func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 	if err != nil || !ok {
 		return 0, false
 	}
-	s.expectChunks(rec.Chunks)
+	if s.packs.opener == nil { // packs read directly need no parts
+		s.expectChunks(rec.Chunks)
+	}
 	s.orderMu.Lock()
 	defer s.orderMu.Unlock()
 	n, seen := s.packOrd[l.Pack]
