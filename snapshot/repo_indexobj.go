@@ -156,13 +156,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// encode returns the expanded index object.
-func (o *indexObject) encode() []byte {
-	var buf bytes.Buffer
-	_ = o.encodeTo(&buf) // a bytes.Buffer does not fail
-	return buf.Bytes()
-}
-
 // encodeTo writes the expanded index object to w, a record at a time: a
 // large object is never whole in memory.
 func (o *indexObject) encodeTo(w io.Writer) error {

@@ -12,6 +12,14 @@ import (
 	"github.com/wimsnap/wimsnap/index"
 )
 
+// encode returns the expanded index object (the stores write it as it is
+// encoded, with encodeTo).
+func (o *indexObject) encode() []byte {
+	var buf bytes.Buffer
+	_ = o.encodeTo(&buf) // a bytes.Buffer does not fail
+	return buf.Bytes()
+}
+
 // TestDeltaRecipe: a changed stream stored as a delta of its base parses
 // back, resolves to its chunks (also when the base lies in the same
 // object, and when the new stream is longer), and is refused when the
