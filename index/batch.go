@@ -91,10 +91,10 @@ func (d *DB) Apply(b *Batch) error {
 	// Keys go in sorted: bbolt splits nodes only at commit, so random
 	// order costs a memmove of the whole node per Put.
 	// A stable sort keeps the last of several locations of a chunk last.
-	slices.SortStableFunc(b.chunks, func(x, y chunkLoc) int { return compareID(x.id, y.id) })
+	slices.SortStableFunc(b.chunks, func(x, y chunkLoc) int { return x.id.Compare(y.id) })
 	err := putRuns(d, chunksBucket, b.chunks, func(c chunkLoc) ([]byte, []byte) { return c.id[:], c.l.marshal() })
 	if err == nil {
-		err = putRuns(d, streamsBucket, sortedKeys(b.streams, compareSHA1),
+		err = putRuns(d, streamsBucket, sortedKeys(b.streams, SHA1.Compare),
 			func(h SHA1) ([]byte, []byte) { return h[:], b.streams[h].marshal() })
 	}
 	if err != nil {
@@ -226,9 +226,6 @@ func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
 	slices.SortFunc(keys, cmp)
 	return keys
 }
-
-func compareID(a, b ID) int     { return bytes.Compare(a[:], b[:]) }
-func compareSHA1(a, b SHA1) int { return bytes.Compare(a[:], b[:]) }
 
 // sortedSigs sorts sigs by path in place and returns them without the
 // earlier of several for one path.

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -11,6 +12,12 @@ type ID [32]byte
 
 // SHA1 is a stream identifier, as in WIM.
 type SHA1 [20]byte
+
+// Compare orders ids by their bytes, as the index keys them.
+func (a ID) Compare(b ID) int { return bytes.Compare(a[:], b[:]) }
+
+// Compare orders hashes by their bytes, as the index keys them.
+func (a SHA1) Compare(b SHA1) int { return bytes.Compare(a[:], b[:]) }
 
 // Location is where a chunk is stored: a byte range of a pack, the length
 // the chunk expands to, and the codec of its stored bytes (the repository's

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -125,7 +124,7 @@ func packGroup(id index.ID, t uint64) uint64 {
 // draws a percentage's packs; the same ids (in any order) and the same
 // rnd state give the same selection. It does not modify ids.
 func (s DataSubset) selectPacks(ids []index.ID, rnd *rand.Rand) []index.ID {
-	sorted := slices.SortedFunc(slices.Values(ids), compareIDs)
+	sorted := slices.SortedFunc(slices.Values(ids), index.ID.Compare)
 	switch {
 	case s.Groups != 0:
 		return slices.DeleteFunc(sorted, func(id index.ID) bool { return packGroup(id, s.Groups) != s.Group })
@@ -139,11 +138,9 @@ func (s DataSubset) selectPacks(ids []index.ID, rnd *rand.Rand) []index.ID {
 		sorted[i], sorted[j] = sorted[j], sorted[i]
 	}
 	picked := sorted[:k]
-	slices.SortFunc(picked, compareIDs)
+	slices.SortFunc(picked, index.ID.Compare)
 	return picked
 }
-
-func compareIDs(a, b index.ID) int { return bytes.Compare(a[:], b[:]) }
 
 // newCheckRand returns a generator seeded at random, for percentage subsets
 // when CheckOptions.Rand is nil.

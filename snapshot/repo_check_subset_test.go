@@ -113,7 +113,7 @@ func TestSelectPacksGroups(t *testing.T) {
 		seen := map[index.ID]int{}
 		for n := uint64(1); n <= groups; n++ {
 			sel := DataSubset{Group: n, Groups: groups}.selectPacks(ids, nil)
-			if !slices.IsSortedFunc(sel, compareIDs) {
+			if !slices.IsSortedFunc(sel, index.ID.Compare) {
 				t.Errorf("%d/%d: not sorted", n, groups)
 			}
 			for _, id := range sel {
@@ -150,7 +150,7 @@ func TestSelectPacksPercent(t *testing.T) {
 			if len(got) != want {
 				t.Errorf("%v%% of %d packs: selected %d, want %d", p, n, len(got), want)
 			}
-			if !slices.IsSortedFunc(got, compareIDs) || len(slices.CompactFunc(slices.Clone(got), func(a, b index.ID) bool { return a == b })) != len(got) {
+			if !slices.IsSortedFunc(got, index.ID.Compare) || len(slices.CompactFunc(slices.Clone(got), func(a, b index.ID) bool { return a == b })) != len(got) {
 				t.Errorf("%v%% of %d packs: not sorted or not distinct", p, n)
 			}
 			for _, id := range got {

@@ -96,7 +96,7 @@ func (p *pruner) writeObjects(prefix string, chunk func(index.ID) bool, stream f
 			}
 		}
 	}
-	hashes := slices.SortedFunc(mapKeys(p.streams), func(a, b index.SHA1) int { return bytes.Compare(a[:], b[:]) })
+	hashes := slices.SortedFunc(mapKeys(p.streams), index.SHA1.Compare)
 	for _, h := range hashes {
 		if !stream(h) {
 			continue

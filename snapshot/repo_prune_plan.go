@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"fmt"
@@ -80,7 +79,7 @@ func (p *pruner) pickRepacks(partly []index.ID, unused map[index.ID]int64) {
 		if c := cmp.Compare(share(b), share(a)); c != 0 {
 			return c
 		}
-		return bytes.Compare(a[:], b[:])
+		return a.Compare(b)
 	})
 	for _, id := range partly {
 		if left <= limit {
@@ -104,7 +103,7 @@ func (p *pruner) repack() error {
 			inPack[l.Pack] = append(inPack[l.Pack], c)
 		}
 	}
-	ids := slices.SortedFunc(mapKeys(p.moved), func(a, b index.ID) int { return bytes.Compare(a[:], b[:]) })
+	ids := slices.SortedFunc(mapKeys(p.moved), index.ID.Compare)
 	w := newPackWriter(p, p.loc)
 	for i, id := range ids {
 		p.progress("repacking", int64(i), int64(len(ids)))

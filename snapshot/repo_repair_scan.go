@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"crypto/sha256"
 	"errors"
@@ -31,7 +30,7 @@ func (rp *repairer) scanPacks() error {
 		}
 	}
 	slices.Sort(rp.res.MissingPacks)
-	ids := slices.SortedFunc(mapKeys(rp.packs), func(a, b index.ID) int { return bytes.Compare(a[:], b[:]) })
+	ids := slices.SortedFunc(mapKeys(rp.packs), index.ID.Compare)
 	decs := &decoders{}
 	for i, id := range ids {
 		rp.progress("reading packs", int64(i), int64(len(ids)))

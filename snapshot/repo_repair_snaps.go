@@ -22,7 +22,7 @@ func (rp *repairer) snapshots() error {
 	if err != nil {
 		return err
 	}
-	sorted := slices.SortedFunc(mapKeys(ids), func(a, b index.ID) int { return bytes.Compare(a[:], b[:]) })
+	sorted := slices.SortedFunc(mapKeys(ids), index.ID.Compare)
 	for i, id := range sorted {
 		rp.progress("reading snapshots", int64(i), int64(len(sorted)))
 		m, _, err := rp.r.readManifest(rp.ctx, id)

@@ -381,7 +381,7 @@ func setIndexSizes(db *index.DB, md *wim.Metadata) error {
 			refs = append(refs, ref{index.SHA1(s.Hash), s})
 		}
 	})
-	slices.SortFunc(refs, func(a, b ref) int { return compareSHA1(a.h, b.h) })
+	slices.SortFunc(refs, func(a, b ref) int { return a.h.Compare(b.h) })
 	hs := make([]index.SHA1, len(refs))
 	for i := range refs {
 		hs[i] = refs[i].h
@@ -395,8 +395,6 @@ func setIndexSizes(db *index.DB, md *wim.Metadata) error {
 	}
 	return nil
 }
-
-func compareSHA1(a, b index.SHA1) int { return bytes.Compare(a[:], b[:]) }
 
 // readImage reads and parses a snapshot's image through src, without the
 // stream sizes (check and prune need only the hashes). src's pack cache
