@@ -57,12 +57,9 @@ func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 		return 0, false
 	}
 	s.shared.expect(rec.Chunks)
-	l, ok, err := s.db.Chunk(rec.Chunks[len(rec.Chunks)-1])
-	if err != nil || !ok {
+	l, ok := s.lastChunk(rec.Chunks)
+	if !ok {
 		return 0, false
-	}
-	if s.packs.opener == nil { // packs read directly need no parts
-		s.expectChunks(rec.Chunks)
 	}
 	s.orderMu.Lock()
 	defer s.orderMu.Unlock()
@@ -74,14 +71,20 @@ func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 	return n<<32 | int(min(l.Offset, 1<<32-1)), true
 }
 
-// expectChunks tells the pack cache which part of each pack the chunks
-// lie in. A stream's chunks need not be in order in a pack (two workers
-// compress them), nor all in one (chunks it shares with older files), so
-// each is looked up.
-func (s *repoSource) expectChunks(chunks []index.ID) {
+// lastChunk returns where the last of chunks lies. Unless packs are read
+// directly (and need no parts), it looks all of them up, in one
+// transaction, and tells the pack cache which part of each pack they lie
+// in: a stream's chunks need not be in order in a pack (two workers
+// compress them), nor all in one (chunks it shares with older files).
+func (s *repoSource) lastChunk(chunks []index.ID) (index.Location, bool) {
+	last := chunks[len(chunks)-1]
+	if s.packs.opener != nil {
+		l, ok, err := s.db.Chunk(last)
+		return l, err == nil && ok
+	}
 	locs, known, err := s.db.Chunks(chunks)
-	if err != nil {
-		return // the reads will report it
+	if err != nil || !known[len(chunks)-1] {
+		return index.Location{}, false
 	}
 	type part struct {
 		pack   index.ID
@@ -103,6 +106,7 @@ func (s *repoSource) expectChunks(chunks []index.ID) {
 	for _, p := range parts {
 		s.packs.expect(p.pack, p.lo, p.hi)
 	}
+	return locs[len(chunks)-1], true
 }
 
 // OpenStream returns a reader of stream h that checks its SHA-1 at the end.
