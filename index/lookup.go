@@ -155,6 +155,7 @@ func (d *DB) ForEachChunk(fn func(id ID, l Location) error) error {
 type Files struct {
 	tx     *bolt.Tx
 	bucket *bolt.Bucket
+	cursor *bolt.Cursor // for lookups: Bucket.Get allocates a cursor each time
 	// Snapshot is the snapshot the signatures belong to (zero when none).
 	Snapshot ID
 }
@@ -171,6 +172,7 @@ func (d *DB) Files(source string) (f *Files, err error) {
 	f = &Files{tx: tx, bucket: data(tx, filesBucket).Bucket([]byte(source))}
 	if f.bucket != nil {
 		copy(f.Snapshot[:], f.bucket.Get(fileSnapKey))
+		f.cursor = f.bucket.Cursor()
 	}
 	return f, nil
 }
@@ -186,7 +188,11 @@ func (f *Files) Lookup(path []byte) (s Sig, ok bool) {
 			s, ok = Sig{}, false // a damaged page: treat the file as changed
 		}
 	}()
-	return unmarshalSig(f.bucket.Get(path))
+	k, v := f.cursor.Seek(path)
+	if !bytes.Equal(k, path) {
+		return Sig{}, false
+	}
+	return unmarshalSig(v)
 }
 
 // HasStream reports whether the index knows stream h, as of when the view

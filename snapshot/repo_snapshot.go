@@ -374,9 +374,15 @@ func setIndexSizes(db *index.DB, md *wim.Metadata) error {
 		h index.SHA1
 		s *wim.Stream
 	}
-	var refs []ref
+	n := 0
 	md.Streams(func(s *wim.Stream) {
 		s.Size = 0
+		if !s.Hash.IsZero() {
+			n++
+		}
+	})
+	refs := make([]ref, 0, n) // sized first: a large tree's refs are megabytes
+	md.Streams(func(s *wim.Stream) {
 		if !s.Hash.IsZero() {
 			refs = append(refs, ref{index.SHA1(s.Hash), s})
 		}

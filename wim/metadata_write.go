@@ -219,8 +219,15 @@ func foldRune(s string) (rune, int) {
 	return unicode.ToUpper(r), n
 }
 
-// streamList returns the main hash and the extra stream entries for e.
+// streamList returns the main hash and the extra stream entries for e. The
+// common entry, without reparse data or named streams, costs no allocation.
 func streamList(e *Entry) (Hash, []Stream) {
+	if !e.IsReparse() && len(e.NamedStreams()) == 0 {
+		if e.Attributes&AttrDirectory != 0 {
+			return Hash{}, nil
+		}
+		return e.Data.Hash, nil
+	}
 	var all []Stream
 	if e.IsReparse() {
 		all = append(all, Stream{Hash: e.ReparseStream().Hash})
