@@ -99,9 +99,27 @@ type entryWithUnix struct {
 }
 
 func newEntry(name string) *wim.Entry {
-	p := &entryWithUnix{e: wim.Entry{Name: name, SecurityID: -1}}
+	p := new(entryWithUnix)
+	return p.reset(name)
+}
+
+// reset makes p a fresh entry named name and returns it.
+func (p *entryWithUnix) reset(name string) *wim.Entry {
+	*p = entryWithUnix{e: wim.Entry{Name: name, SecurityID: -1}}
 	p.e.Unix = &p.u
 	return &p.e
+}
+
+// own returns e, unless it is p's entry: then a copy of it that is its own.
+func (p *entryWithUnix) own(e *wim.Entry) *wim.Entry {
+	if e != &p.e {
+		return e
+	}
+	c := &entryWithUnix{e: p.e, u: p.u}
+	if c.e.Unix == &p.u {
+		c.e.Unix = &c.u
+	}
+	return &c.e
 }
 
 // capturer is the state of one capture walk; its buffers are reused for
@@ -127,6 +145,10 @@ type capturer struct {
 	quiet     quietOpener
 	noXattrAt bool       // read xattrs by path: listxattrat is missing (ENOSYS)
 	ntfs      *ntfsState // an ntfs-3g mount: Windows metadata, no UNIX data
+
+	// scratch is the entry of a regular file that may equal its entry in
+	// the previous image, which then serves instead (see capturer.regular).
+	scratch entryWithUnix
 
 	rel     []byte // path of the current entry relative to root, no leading '/'
 	xpath   []byte // NUL-terminated path for l*xattr calls
@@ -190,12 +212,20 @@ func (c *capturer) entry(dfd int, se *scanEntry, old *wim.Entry) (*wim.Entry, er
 	if !wim.NameIsValid(name) {
 		c.warn(false, errors.New("name is not valid UTF-8; kept byte for byte with wim's escape"))
 	}
-	e := newEntry(name)
+	var e *wim.Entry
+	if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink < 2 && old != nil {
+		// Such a file's entry mostly equals its previous one, which then
+		// serves (see regular): it is built in scratch space first.
+		e = c.scratch.reset(name)
+	} else {
+		e = newEntry(name)
+	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		return c.subdir(dfd, se, e, &st, old)
 	case unix.S_IFREG:
-		return c.regular(dfd, e, &st, old)
+		e, err := c.regular(dfd, e, &st, old)
+		return c.scratch.own(e), err
 	case unix.S_IFLNK:
 		if c.ntfs != nil {
 			return c.ntfsReparse(dfd, e, &st)

@@ -32,11 +32,13 @@ import (
 
 const (
 	// scanBudgetEntries bounds the entries scanned but not yet taken by
-	// the walk (about 200 bytes each).
+	// the walk (about 200 bytes each); each dirScan waiting counts as
+	// dirScanCost more, which bounds them in trees of empty directories.
 	scanBudgetEntries = 1 << 16
-	// scanQueue bounds the dirScans waiting, for trees of empty
-	// directories.
-	scanQueue = 4096
+	dirScanCost       = 4
+	// scanQueue holds as many dirScans as the budget allows, so that the
+	// scanner waits for the budget alone.
+	scanQueue = scanBudgetEntries / dirScanCost
 )
 
 // scanEntry is one name of a scanned directory.
@@ -131,16 +133,16 @@ func (s *scanner) subdir(parent *dirScan, e *scanEntry) (*dirScan, bool) {
 	fd, err := s.quiet.openDir(parent.fd, e.name, true)
 	if err != nil {
 		ds.openErr = fmt.Errorf("open directory: %w", err)
-		return ds, true
+		return ds, s.budget.take(dirScanCost)
 	}
 	ds.fd = fd // send closes it
 	if err := fstat(fd, &ds.st); err != nil {
 		ds.openErr = fmt.Errorf("stat: %w", err)
-		return ds, true
+		return ds, s.budget.take(dirScanCost)
 	}
 	if ds.st.Dev != s.rootDev && !s.cross {
 		ds.foreign = true
-		return ds, true
+		return ds, s.budget.take(dirScanCost)
 	}
 	return ds, s.read(ds)
 }
@@ -151,7 +153,7 @@ func (s *scanner) read(ds *dirScan) bool {
 	fd := ds.fd
 	names, err := readDirNames(fd, s.dirents)
 	ds.readErr = err
-	if !s.budget.take(len(names)) {
+	if !s.budget.take(len(names) + dirScanCost) {
 		return false
 	}
 	slices.SortFunc(names, wim.CompareNames)
@@ -191,7 +193,7 @@ func (c *capturer) nextScan() (*dirScan, error) {
 			}
 			return nil, fmt.Errorf("snapshot: internal error: the directory scan ended early at %s", c.displayPath())
 		}
-		c.budget.give(len(ds.entries))
+		c.budget.give(len(ds.entries) + dirScanCost)
 		return ds, nil
 	case <-c.ctx.Done():
 		return nil, c.ctx.Err()
@@ -203,23 +205,30 @@ type scanBudget struct {
 	mu      sync.Mutex
 	cond    sync.Cond
 	used    int
+	wakeAt  int // the scanner waits for used to drop to this; -1 if it is not waiting
 	stopped bool
 }
 
 func newScanBudget() *scanBudget {
-	b := &scanBudget{}
+	b := &scanBudget{wakeAt: -1}
 	b.cond.L = &b.mu
 	return b
 }
 
-// take waits until n more entries fit (a directory larger than the whole
-// budget fits once nothing else is waiting) and counts them; it reports
-// false once stopped.
+// take waits until n more entries fit and counts them; it reports false
+// once stopped. When they do not fit, it waits for the walk to take half
+// the budget (all of it, for a directory larger than half), so that
+// through a large tree the scanner and the walk run in bursts rather than
+// waking each other for every directory.
 func (b *scanBudget) take(n int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for !b.stopped && b.used > 0 && b.used+n > scanBudgetEntries {
-		b.cond.Wait()
+	if b.used > 0 && b.used+n > scanBudgetEntries {
+		b.wakeAt = max(min(scanBudgetEntries/2, scanBudgetEntries-n), 0)
+		for !b.stopped && b.used > b.wakeAt {
+			b.cond.Wait()
+		}
+		b.wakeAt = -1
 	}
 	b.used += n
 	return !b.stopped
@@ -228,8 +237,11 @@ func (b *scanBudget) take(n int) bool {
 func (b *scanBudget) give(n int) {
 	b.mu.Lock()
 	b.used -= n
+	wake := b.used <= b.wakeAt
 	b.mu.Unlock()
-	b.cond.Broadcast()
+	if wake {
+		b.cond.Broadcast()
+	}
 }
 
 func (b *scanBudget) stop() {

@@ -538,6 +538,63 @@ func TestCaptureScanBounds(t *testing.T) {
 	}
 }
 
+// TestScanBudgetWaitsForHalf: a scanner that finds the budget full waits
+// until the walk has taken half of it, not just enough for its directory;
+// a directory larger than the budget waits until nothing is waiting.
+func TestScanBudgetWaitsForHalf(t *testing.T) {
+	b := newScanBudget()
+	if !b.take(scanBudgetEntries - 10) {
+		t.Fatal("take on a fresh budget failed")
+	}
+	done := make(chan bool)
+	go func() { done <- b.take(20) }()
+	waitForTaker(t, b)
+	b.give(scanBudgetEntries/2 - 20) // 20 fit now, but half is not free yet
+	select {
+	case <-done:
+		t.Fatal("take returned before half the budget was free")
+	case <-time.After(100 * time.Millisecond):
+	}
+	b.give(10)
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatal("take failed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("take still waits with half the budget free")
+	}
+	go func() { done <- b.take(scanBudgetEntries * 2) }()
+	waitForTaker(t, b)
+	b.give(scanBudgetEntries/2 + 10) // all but the 20
+	select {
+	case <-done:
+		t.Fatal("a directory larger than the budget was let in beside others")
+	case <-time.After(100 * time.Millisecond):
+	}
+	b.give(20)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a directory larger than the budget still waits with nothing else waiting")
+	}
+}
+
+// waitForTaker waits until a take waits on b.
+func waitForTaker(t *testing.T, b *scanBudget) {
+	t.Helper()
+	for range 1000 {
+		b.mu.Lock()
+		waiting := b.wakeAt >= 0
+		b.mu.Unlock()
+		if waiting {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("take did not wait")
+}
+
 // TestCaptureCancelDuringScan: a capture cancelled while the scanner is
 // ahead ends with the context's error and leaves no descriptor open.
 func TestCaptureCancelDuringScan(t *testing.T) {
