@@ -115,6 +115,9 @@ func (d *DB) Apply(b *Batch) error {
 		if err := applySnaps(data(tx, snapsBucket), b); err != nil {
 			return err
 		}
+		if err := ensureGeneration(tx); err != nil {
+			return err
+		}
 		if b.files != nil {
 			return data(tx, filesBucket).Bucket([]byte(b.files.source)).Put(fileSnapKey, b.files.snap[:])
 		}

@@ -146,7 +146,7 @@ func (d *DB) init(repoID string, readOnly bool) error {
 				return err
 			}
 		}
-		return nil
+		return newGeneration(tx)
 	})
 }
 
@@ -159,7 +159,8 @@ func (d *DB) Path() string { return d.path }
 func (d *DB) Close() error { return d.bolt.Close() }
 
 // Reset empties every data bucket, keeping the repository id: the start of
-// a full rebuild.
+// a full rebuild. It and ResetRepository give the database a new
+// Generation.
 func (d *DB) Reset() error { return d.reset(dataBucketKeys) }
 
 // ResetRepository empties what the repository's objects fill (chunks,
@@ -181,7 +182,7 @@ func (d *DB) reset(keys [][]byte) error {
 				return err
 			}
 		}
-		return nil
+		return newGeneration(tx)
 	})
 }
 

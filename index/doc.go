@@ -19,6 +19,9 @@
 //	  "version"          key: u32 schema version (1)
 //	  meta/
 //	    "repo"           the repository id (its config's id, as text)
+//	    "generation"     16 random bytes, new with the file and at each
+//	                     reset (see Generation); added by the first Apply
+//	                     to a file written before it
 //	  chunks/            chunk id (SHA-256 of the raw chunk, 32 bytes) ->
 //	                     pack id (32) | offset u64 | stored length u32 |
 //	                     raw length u32 | codec u8            (49 bytes)
