@@ -42,28 +42,34 @@ func (c metaCache) path(h wim.Hash) string {
 	return filepath.Join(c.dir, hex.EncodeToString(h[:])+".zst")
 }
 
-// get returns the stream h of size bytes, or false.
-func (c metaCache) get(h wim.Hash, size int64) ([]byte, bool) {
-	z, err := os.ReadFile(c.path(h))
+// get returns the stream h of size bytes and the stream sizes stored with
+// it (see repo_sizes.go), or false.
+func (c metaCache) get(h wim.Hash, size int64) ([]byte, streamSizes, bool) {
+	f, err := os.ReadFile(c.path(h))
 	if err != nil {
-		return nil, false
+		return nil, streamSizes{}, false
 	}
-	b, err := c.z.expand(z, "cached metadata")
-	if err != nil || int64(len(b)) != size || wimHash(b) != h {
+	z, sizes, ok := splitSizes(f)
+	var b []byte
+	if ok {
+		b, err = c.z.expand(z, "cached metadata")
+	}
+	if !ok || err != nil || int64(len(b)) != size || wimHash(b) != h {
 		_ = os.Remove(c.path(h)) // damaged: fetch it again next time
-		return nil, false
+		return nil, streamSizes{}, false
 	}
 	_ = os.Chtimes(c.path(h), time.Now(), time.Now()) // recently used
-	return b, true
+	return b, sizes, true
 }
 
-// put stores stream b under its hash h; see putStored.
-func (c metaCache) put(h wim.Hash, b []byte) { c.putStored(h, c.z.compress(b)) }
+// put stores stream b under its hash h, without sizes; see putStored.
+func (c metaCache) put(h wim.Hash, b []byte) { c.putStored(h, c.z.compress(b), streamSizes{}) }
 
-// putStored stores stream h, given zstd-compressed (zst), then drops the
-// least recently used files beyond metaCacheKeep. Failures are ignored,
-// and a nil zst stores nothing.
-func (c metaCache) putStored(h wim.Hash, zst []byte) {
+// putStored stores stream h, given zstd-compressed (zst), with the sizes
+// of its streams when their generation is set, then drops the least
+// recently used files beyond metaCacheKeep. Failures are ignored, and a
+// nil zst stores nothing.
+func (c metaCache) putStored(h wim.Hash, zst []byte, sizes streamSizes) {
 	if zst == nil {
 		return
 	}
@@ -75,6 +81,9 @@ func (c metaCache) putStored(h wim.Hash, zst []byte) {
 		return
 	}
 	_, err = tmp.Write(zst)
+	if err == nil && !sizes.gen.IsZero() {
+		_, err = tmp.Write(sizes.appendTo(nil))
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

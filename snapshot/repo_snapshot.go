@@ -155,7 +155,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		warn = func(string, error) {}
 	}
 	win := WindowsInfo(source, m, opts.SystemRoot, warn)
-	img, err := r.storeImage(sink, m)
+	img, err := r.storeImage(sink, m, cst.Files+cst.Symlinks)
 	if err != nil {
 		sink.abort()
 		return res, err
@@ -190,8 +190,10 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	res.Manifest = man
 	closeIndex(db)
 	db = nil
-	r.recordSnapshot(obj, snapID, stored, sourceKey, sigs, opts.Warn)
-	r.metaCache().putStored(img.hash, img.zst()) // the next snapshot's parent
+	gen := r.recordSnapshot(obj, snapID, stored, sourceKey, sigs, opts.Warn)
+	sizes := img.sizes()
+	sizes.gen = gen
+	r.metaCache().putStored(img.hash, img.zst(), sizes) // the next snapshot's parent
 	return res, nil
 }
 
@@ -201,21 +203,27 @@ type storedImage struct {
 	ref  StreamRef
 	hash wim.Hash
 	zst  func() []byte // waits for the zstd bytes; nil when they failed
+	// sizes waits for the sizes of the image's streams, for the cache;
+	// their generation is the caller's to set.
+	sizes func() streamSizes
 }
 
-// storeImage stores the metadata stream of image m through sink, encoded
-// as it is read: the encoding of a large tree is never whole in memory.
-// Only its compressed form is kept, for the cache; it is compressed from
-// a second reader of the encoding on another goroutine, beside the sink's
-// hashing and the rest of the run. A failure there only leaves the image
-// out of the cache.
-func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata) (storedImage, error) {
+// storeImage stores the metadata stream of image m, which has about
+// streams streams, through sink, encoded as it is read: the encoding of a
+// large tree is never whole in memory. Only its compressed form is kept,
+// for the cache; it is compressed from a second reader of the encoding on
+// another goroutine, beside the sink's hashing and the rest of the run,
+// which then lists the stream sizes for the cache too. A failure there
+// only leaves the image out of the cache.
+func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata, streams int64) (storedImage, error) {
 	encs, size, err := m.Encoders(2)
 	if err != nil {
 		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
 	}
 	zdone := make(chan []byte, 1)
+	sdone := make(chan streamSizes, 1)
 	go func() {
+		defer func() { sdone <- imageSizes(m, streams) }()
 		var zst bytes.Buffer
 		zw := r.zstd.fastWriter(&zst, size)
 		_, err := io.Copy(zw, encs[1])
@@ -226,11 +234,12 @@ func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata) (storedImage, error) 
 		zdone <- zst.Bytes()
 	}()
 	zst := sync.OnceValue(func() []byte { return <-zdone })
+	sizes := sync.OnceValue(func() streamSizes { return <-sdone })
 	h, err := sink.AddStream(encs[0], size)
 	if err != nil {
 		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
 	}
-	return storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: size}, hash: h, zst: zst}, nil
+	return storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: size}, hash: h, zst: zst, sizes: sizes}, nil
 }
 
 func wimHash(b []byte) wim.Hash {
@@ -258,9 +267,10 @@ func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest) ([]b
 }
 
 // recordSnapshot puts what a committed snapshot added into the local
-// index. A failure only costs a later sync, so it is a warning.
+// index, and returns the index's generation then (zero on failure). A
+// failure only costs a later sync, so it is a warning.
 func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, sourceKey string,
-	sigs []index.FileSig, warn func(error)) {
+	sigs []index.FileSig, warn func(error)) (gen index.Generation) {
 	db, err := r.openIndex(false)
 	if err == nil {
 		b := index.NewBatch()
@@ -273,11 +283,18 @@ func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, 
 			b.SetFiles(sourceKey, snapID, sigs)
 		}
 		err = db.Apply(b)
+		if err == nil {
+			gen, err = db.Generation()
+		}
 		closeIndex(db)
 	}
 	if err != nil && warn != nil {
 		warn(fmt.Errorf("the local index was not updated (the next command reads it from the repository): %w", err))
 	}
+	if err != nil {
+		return index.Generation{}
+	}
+	return gen
 }
 
 // snapshotParent picks the parent snapshot, nil for none.
@@ -319,7 +336,7 @@ func (r *Repo) useParent(ctx context.Context, db *index.DB, parent *Manifest, so
 		return err
 	}
 	copts.Update = pm
-	copts.UpdateHeld = true // loadMetadata took the sizes from db
+	copts.UpdateHeld = true // loadMetadata took the sizes from db, or from the cache under its generation
 	f, err := db.Files(sourceKey)
 	if err != nil {
 		return err
@@ -358,10 +375,13 @@ func (r *Repo) metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error)
 // the local metadata cache.
 func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wim.Metadata, error) {
 	src := r.newSource(ctx, db)
-	md, err := r.readImage(src, m, true)
+	md, sizes, err := r.readCachedImage(src, m, true)
 	src.close()
 	if err != nil {
 		return nil, err
+	}
+	if gen, err := db.Generation(); err == nil && !gen.IsZero() && gen == sizes.gen && sizes.apply(md) {
+		return md, nil
 	}
 	return md, setIndexSizes(db, md)
 }
@@ -409,15 +429,22 @@ func setIndexSizes(db *index.DB, md *wim.Metadata) error {
 // metadata cache, which holds the few images a next snapshot or restore
 // may want, not a whole history.
 func (r *Repo) readImage(src *repoSource, m *Manifest, keep bool) (*wim.Metadata, error) {
+	md, _, err := r.readCachedImage(src, m, keep)
+	return md, err
+}
+
+// readCachedImage is readImage that also returns the stream sizes the
+// metadata cache holds with the image (none when it is not cached).
+func (r *Repo) readCachedImage(src *repoSource, m *Manifest, keep bool) (*wim.Metadata, streamSizes, error) {
 	h, err := m.hash()
 	if err != nil {
-		return nil, err
+		return nil, streamSizes{}, err
 	}
 	cache := r.metaCache()
-	b, ok := cache.get(h, m.Metadata.Size)
+	b, sizes, ok := cache.get(h, m.Metadata.Size)
 	if !ok {
 		if b, err = src.readStream(h, maxMetadata); err != nil {
-			return nil, fmt.Errorf("snapshot %s: metadata: %w", m.ShortID(), err)
+			return nil, streamSizes{}, fmt.Errorf("snapshot %s: metadata: %w", m.ShortID(), err)
 		}
 		if keep {
 			cache.put(h, b)
@@ -425,9 +452,9 @@ func (r *Repo) readImage(src *repoSource, m *Manifest, keep bool) (*wim.Metadata
 	}
 	md, err := wim.ParseMetadata(b)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", m.ShortID(), err)
+		return nil, streamSizes{}, fmt.Errorf("snapshot %s: %w", m.ShortID(), err)
 	}
-	return md, nil
+	return md, sizes, nil
 }
 
 // noSigs knows no signature, so no file is reused.
