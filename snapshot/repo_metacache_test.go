@@ -5,7 +5,9 @@ package snapshot
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/remote/remotetest"
@@ -88,5 +90,69 @@ func writeTestFile(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMetaCacheTrim: the cache keeps the newest images within its count
+// and byte budget (the newest whatever its size), and removes files of an
+// older layout and stale temporary files.
+func TestMetaCacheTrim(t *testing.T) {
+	c := metaCache{dir: t.TempDir()}
+	at := time.Now().Add(-2 * time.Hour)
+	file := func(name string, size int64, age time.Duration) {
+		t.Helper()
+		p := filepath.Join(c.dir, name)
+		writeTestFile(t, p, nil)
+		must(t, os.Truncate(p, size)) // sparse: only the size counts
+		must(t, os.Chtimes(p, at.Add(-age), at.Add(-age)))
+	}
+	file("new.img", 300, 0)
+	file("mid.img", 200, time.Minute)
+	file("old.img", 100, 2*time.Minute)
+	file("older.img", 10, 3*time.Minute)
+	file("legacy.zst", 10, 0)
+	file(".tmp-stale", 10, 0)
+	writeTestFile(t, filepath.Join(c.dir, ".tmp-busy"), nil) // being written now
+	c.trimTo(3, 550)
+	var names []string
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	// new and mid fit in 550 bytes, old does not; older would fit but
+	// comes after.
+	if want := []string{".tmp-busy", "mid.img", "new.img"}; !slices.Equal(names, want) {
+		t.Errorf("kept %q, want %q", names, want)
+	}
+	c.trimTo(3, 10) // the newest stays whatever its size
+	if _, err := os.Stat(filepath.Join(c.dir, "new.img")); err != nil {
+		t.Errorf("the newest image was removed: %v", err)
+	}
+}
+
+// TestGuardFault: reading a mapped file that was truncated meanwhile is a
+// reported fault, not the end of the process.
+func TestGuardFault(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	writeTestFile(t, p, make([]byte, 1<<16))
+	b, release, err := readMapped(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	must(t, os.Truncate(p, 0))
+	var sum byte
+	if !guardFault(func() {
+		for _, x := range b {
+			sum += x
+		}
+	}) {
+		t.Error("reading past the end of a truncated mapping did not fault")
+	}
+	if guardFault(func() {}) {
+		t.Error("a function that reads nothing faulted")
 	}
 }

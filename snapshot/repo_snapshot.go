@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha1"
 	"errors"
@@ -160,6 +159,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		sink.abort()
 		return res, err
 	}
+	defer img.drop() // the run failed, unless cached first
 	obj, err := sink.finish()
 	if err != nil {
 		return res, err
@@ -191,55 +191,66 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	closeIndex(db)
 	db = nil
 	gen := r.recordSnapshot(obj, snapID, stored, sourceKey, sigs, opts.Warn)
-	sizes := img.sizes()
-	sizes.gen = gen
-	r.metaCache().putStored(img.hash, img.zst(), sizes) // the next snapshot's parent
+	img.cache(gen) // the next snapshot's parent
 	return res, nil
 }
 
 // storedImage is an image's metadata stream once stored: its reference
-// for the manifest, and its hash and zstd bytes for the metadata cache.
+// for the manifest, and its copy for the metadata cache.
 type storedImage struct {
-	ref  StreamRef
-	hash wim.Hash
-	zst  func() []byte // waits for the zstd bytes; nil when they failed
-	// sizes waits for the sizes of the image's streams, for the cache;
-	// their generation is the caller's to set.
-	sizes func() streamSizes
+	ref StreamRef
+	// cache waits for the copy and puts it in the metadata cache, with
+	// the stream sizes under index generation gen (zero: without them).
+	cache func(gen index.Generation)
+	// drop waits for the copy and drops it, unless cache came first.
+	drop func()
 }
 
 // storeImage stores the metadata stream of image m, which has about
 // streams streams, through sink, encoded as it is read: the encoding of a
-// large tree is never whole in memory. Only its compressed form is kept,
-// for the cache; it is compressed from a second reader of the encoding on
-// another goroutine, beside the sink's hashing and the rest of the run,
-// which then lists the stream sizes for the cache too. A failure there
-// only leaves the image out of the cache.
+// large tree is never whole in memory. A copy goes to the metadata cache,
+// written from a second reader of the encoding on another goroutine,
+// beside the sink's hashing and the rest of the run, which then lists the
+// stream sizes for the cache too.
 func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata, streams int64) (storedImage, error) {
 	encs, size, err := m.Encoders(2)
 	if err != nil {
 		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
 	}
-	zdone := make(chan []byte, 1)
-	sdone := make(chan streamSizes, 1)
+	type copied struct {
+		f     *cacheFile
+		sizes streamSizes
+	}
+	done := make(chan copied, 1)
 	go func() {
-		defer func() { sdone <- imageSizes(m, streams) }()
-		var zst bytes.Buffer
-		zw := r.zstd.fastWriter(&zst, size)
-		_, err := io.Copy(zw, encs[1])
-		if cerr := zw.Close(); err != nil || cerr != nil {
-			zdone <- nil
-			return
+		f := r.metaCache().create()
+		if f != nil {
+			_, _ = io.Copy(f, encs[1]) // reading cannot fail; f keeps a write error
 		}
-		zdone <- zst.Bytes()
+		done <- copied{f, imageSizes(m, streams)}
 	}()
-	zst := sync.OnceValue(func() []byte { return <-zdone })
-	sizes := sync.OnceValue(func() streamSizes { return <-sdone })
+	var once sync.Once
+	finish := func(h wim.Hash, gen index.Generation, keep bool) {
+		once.Do(func() {
+			c := <-done
+			switch {
+			case c.f == nil:
+			case keep:
+				c.sizes.gen = gen
+				c.f.commit(h, c.sizes)
+			default:
+				c.f.abort()
+			}
+		})
+	}
 	h, err := sink.AddStream(encs[0], size)
 	if err != nil {
+		finish(h, index.Generation{}, false)
 		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
 	}
-	return storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: size}, hash: h, zst: zst, sizes: sizes}, nil
+	return storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: size},
+		cache: func(gen index.Generation) { finish(h, gen, true) },
+		drop:  func() { finish(h, index.Generation{}, false) }}, nil
 }
 
 func wimHash(b []byte) wim.Hash {
@@ -374,14 +385,15 @@ func (r *Repo) metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error)
 // loadMetadata reads and parses a snapshot's image metadata, keeping it in
 // the local metadata cache.
 func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wim.Metadata, error) {
-	src := r.newSource(ctx, db)
-	md, sizes, err := r.readCachedImage(src, m, true)
-	src.close()
+	gen, err := db.Generation()
 	if err != nil {
 		return nil, err
 	}
-	if gen, err := db.Generation(); err == nil && !gen.IsZero() && gen == sizes.gen && sizes.apply(md) {
-		return md, nil
+	src := r.newSource(ctx, db)
+	md, sized, err := r.readCachedImage(src, m, true, gen)
+	src.close()
+	if err != nil || sized {
+		return md, err
 	}
 	return md, setIndexSizes(db, md)
 }
@@ -429,32 +441,34 @@ func setIndexSizes(db *index.DB, md *wim.Metadata) error {
 // metadata cache, which holds the few images a next snapshot or restore
 // may want, not a whole history.
 func (r *Repo) readImage(src *repoSource, m *Manifest, keep bool) (*wim.Metadata, error) {
-	md, _, err := r.readCachedImage(src, m, keep)
+	md, _, err := r.readCachedImage(src, m, keep, index.Generation{})
 	return md, err
 }
 
-// readCachedImage is readImage that also returns the stream sizes the
-// metadata cache holds with the image (none when it is not cached).
-func (r *Repo) readCachedImage(src *repoSource, m *Manifest, keep bool) (*wim.Metadata, streamSizes, error) {
+// readCachedImage is readImage that also sets the image's stream sizes
+// when the metadata cache holds them under index generation gen, and
+// reports whether it did.
+func (r *Repo) readCachedImage(src *repoSource, m *Manifest, keep bool, gen index.Generation) (*wim.Metadata, bool, error) {
 	h, err := m.hash()
 	if err != nil {
-		return nil, streamSizes{}, err
+		return nil, false, err
 	}
 	cache := r.metaCache()
-	b, sizes, ok := cache.get(h, m.Metadata.Size)
-	if !ok {
+	md, sized, hit, err := cache.load(h, m.Metadata.Size, gen)
+	if !hit {
+		var b []byte
 		if b, err = src.readStream(h, maxMetadata); err != nil {
-			return nil, streamSizes{}, fmt.Errorf("snapshot %s: metadata: %w", m.ShortID(), err)
+			return nil, false, fmt.Errorf("snapshot %s: metadata: %w", m.ShortID(), err)
 		}
 		if keep {
 			cache.put(h, b)
 		}
+		md, err = wim.ParseMetadata(b)
 	}
-	md, err := wim.ParseMetadata(b)
 	if err != nil {
-		return nil, streamSizes{}, fmt.Errorf("snapshot %s: %w", m.ShortID(), err)
+		return nil, false, fmt.Errorf("snapshot %s: %w", m.ShortID(), err)
 	}
-	return md, sizes, nil
+	return md, sized, nil
 }
 
 // noSigs knows no signature, so no file is reused.

@@ -50,13 +50,6 @@ func (z *zcodec) writer(w io.Writer, size int64) *zstd.Encoder {
 	return newZstdWriter(w, size, zstdOptions())
 }
 
-// fastWriter is writer at zstd's fastest level, for the local metadata
-// cache: an image's metadata compresses to within 5% of the default
-// level in about half the time.
-func (z *zcodec) fastWriter(w io.Writer, size int64) *zstd.Encoder {
-	return newZstdWriter(w, size, append(zstdOptions(), zstd.WithEncoderLevel(zstd.SpeedFastest)))
-}
-
 func newZstdWriter(w io.Writer, size int64, opts []zstd.EOption) *zstd.Encoder {
 	enc, err := zstd.NewWriter(nil, opts...)
 	if err != nil {
