@@ -36,9 +36,10 @@ type chunkTask struct {
 	dst     *index.ID // where the chunk's id goes in its stream's recipe
 	stored  []byte    // out or in: what the pack gets
 	codec   uint8
-	group   *streamGroup // the big stream it belongs to, or nil (repo_sink_own.go)
-	index   int          // its position in that stream
-	skip    bool         // a big stream's chunk that is not new: only accounted for
+	known   map[index.ID]struct{} // chunks known to be in the repository (AddStream)
+	group   *streamGroup          // the big stream it belongs to, or nil (repo_sink_own.go)
+	index   int                   // its position in that stream
+	skip    bool                  // a big stream's chunk that is not new: only accounted for
 }
 
 // sinkCounts are the repository-side counts of a snapshot.
@@ -67,6 +68,7 @@ type repoSink struct {
 	uploadSem  chan struct{}
 
 	nextBase wim.Hash // set by setBase for the next AddStream
+	nextLike wim.Hash // set by setLike for the next AddStream
 
 	mu      sync.Mutex
 	claimed *idSet
@@ -143,9 +145,13 @@ func (s *repoSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
 	if size == 0 {
 		return wim.Hash{}, nil
 	}
-	base := s.nextBase
-	s.nextBase = wim.Hash{}
+	base, like := s.nextBase, s.nextLike
+	s.nextBase, s.nextLike = wim.Hash{}, wim.Hash{}
+	if like == (wim.Hash{}) {
+		like = base
+	}
 	n := (size + RepoChunkSize - 1) / RepoChunkSize
+	known := s.knownChunks(like, n)
 	ids := make([]index.ID, n)
 	var group *streamGroup
 	if size >= bigStream {
@@ -154,7 +160,7 @@ func (s *repoSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
 	s.sum.Reset()
 	for i := range ids {
 		t := s.pool.Get().(*chunkTask)
-		t.group, t.index = group, i
+		t.group, t.index, t.known = group, i, known
 		t.in = t.in[:min(RepoChunkSize, size-int64(i)*RepoChunkSize)]
 		if _, err := io.ReadFull(r, t.in); err != nil {
 			s.pool.Put(t)
@@ -193,7 +199,7 @@ func (s *repoSink) worker(enc chunkEncoder) {
 	for t := range s.tasks {
 		id := index.ID(sha256.Sum256(t.in))
 		*t.dst = id
-		if !s.claim(id) {
+		if _, ok := t.known[id]; ok || !s.claim(id) {
 			if t.group != nil {
 				t.skip = true
 				s.toPack <- t // its stream's packer counts it
@@ -333,8 +339,34 @@ func (s *repoSink) deltaBase(st *indexStream, deltas map[index.SHA1]bool) ([]ind
 
 // setBase names the stream the next AddStream is likely a changed version
 // of (the same file in the parent), so that its recipe can be stored as
-// the differences.
+// the differences, and its chunks are checked first (see setLike).
 func (s *repoSink) setBase(h wim.Hash) { s.nextBase = h }
+
+// setLike names a stream whose chunks the next AddStream likely shares
+// (the parent's image, for a snapshot's image), without making it a base
+// for the recipe: a chunk it has needs no look-up in the index.
+func (s *repoSink) setLike(h wim.Hash) { s.nextLike = h }
+
+// knownChunks returns the chunks of the committed stream h as a set, for
+// a coming stream of n chunks; nil when there is no h, h is not in the
+// index, or one chunk makes a set not worth it. Its chunks are in the
+// repository, and a changed stream mostly keeps its previous version's,
+// so the set spares most of its index look-ups (random reads all over the
+// chunks bucket, for an image of a large tree).
+func (s *repoSink) knownChunks(h wim.Hash, n int64) map[index.ID]struct{} {
+	if h == (wim.Hash{}) || n < 2 || s.db == nil {
+		return nil
+	}
+	rec, ok, err := s.db.Stream(index.SHA1(h))
+	if !ok || err != nil {
+		return nil
+	}
+	set := make(map[index.ID]struct{}, len(rec.Chunks))
+	for _, id := range rec.Chunks {
+		set[id] = struct{}{}
+	}
+	return set
+}
 
 // baseChunks returns the chunks of the base stream h, from this run or
 // the committed index.

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
@@ -50,4 +52,32 @@ func TestSnapshotNoDeltaCycles(t *testing.T) {
 		t.Fatal(err)
 	}
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+}
+
+// TestSinkKnownChunks: the chunks of a committed stream named by setLike
+// or setBase are taken as stored without looking them up, and only then:
+// an unknown stream, none, or a one-chunk stream gives no set.
+func TestSinkKnownChunks(t *testing.T) {
+	db, err := index.Open(filepath.Join(t.TempDir(), "idx.db"), "repo", index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeIndex(db)
+	chunks := []index.ID{{1}, {2}, {3}}
+	b := index.NewBatch()
+	b.AddStream(index.SHA1{9}, index.Recipe{Size: 3 * RepoChunkSize, Chunks: chunks})
+	must(t, db.Apply(b))
+	s := &repoSink{db: db}
+	set := s.knownChunks(wim.Hash{9}, 4)
+	if len(set) != len(chunks) {
+		t.Fatalf("known set %v, want the stream's %d chunks", set, len(chunks))
+	}
+	for _, id := range chunks {
+		if _, ok := set[id]; !ok {
+			t.Errorf("chunk %x missing from the known set", id[:1])
+		}
+	}
+	if s.knownChunks(wim.Hash{8}, 4) != nil || s.knownChunks(wim.Hash{}, 4) != nil || s.knownChunks(wim.Hash{9}, 1) != nil {
+		t.Error("a set for an unknown stream, no stream, or a one-chunk stream")
+	}
 }
