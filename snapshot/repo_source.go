@@ -30,7 +30,14 @@ type repoSource struct {
 
 	orderMu sync.Mutex
 	packOrd map[index.ID]int // packs in the order SolidOrder met them
+
+	bufs sync.Pool // *streamBufs of closed streams
 }
+
+// streamBufs are the buffers of a stream being read, kept for the next:
+// a restore reads thousands of streams, and fresh buffers cost their
+// zeroing and page faults each time.
+type streamBufs struct{ run, cur []byte }
 
 func (r *Repo) newSource(ctx context.Context, db *index.DB) *repoSource {
 	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: newPackCache(ctx, r.store, r.spool),
@@ -118,7 +125,11 @@ func (s *repoSource) OpenStream(h wim.Hash) (io.ReadCloser, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: stream %x is not in the repository's index", wim.ErrNotFound, h)
 	}
-	return &repoStream{chunkCursor: chunkCursor{src: s, hash: h, chunks: rec.Chunks}, rec: rec, sum: sha1.New()}, nil
+	rs := &repoStream{chunkCursor: chunkCursor{src: s, hash: h, chunks: rec.Chunks}, rec: rec, sum: sha1.New()}
+	if b, ok := s.bufs.Get().(*streamBufs); ok {
+		rs.run, rs.cur = b.run[:0], b.cur[:0]
+	}
+	return rs, nil
 }
 
 // readStream reads a whole stream (for metadata resources).
@@ -206,7 +217,17 @@ func (rs *repoStream) end() error {
 	return io.EOF
 }
 
-func (rs *repoStream) Close() error { return nil }
+// Close ends the stream, keeping its buffers for the next; a Read after
+// it fails.
+func (rs *repoStream) Close() error {
+	if rs.err != errStreamClosed {
+		rs.src.bufs.Put(&streamBufs{run: rs.run[:0], cur: rs.cur[:0]})
+		rs.run, rs.cur, rs.pos, rs.err = nil, nil, 0, errStreamClosed
+	}
+	return nil
+}
+
+var errStreamClosed = errors.New("snapshot: read of a closed stream")
 
 // chunkCursor yields the stored bytes of a list of chunks in order,
 // fetching runs of chunks that lie back to back in one pack with one
