@@ -40,6 +40,13 @@
 #   is shown beside them as a cross-check.
 # Page caches cannot be dropped reliably, so every group of runs is done twice and the
 # second (warm) round is kept.
+# Trees applied or restored during a round are moved aside, not deleted, and deleted at the
+# start of the next round (or sooner when free space runs short); every measured run then
+# starts at least a minute after the last deletion. ext4 without a journal (this machine's
+# root file system) passes over inodes freed in the last 60 s when it allocates new ones,
+# reading each one's inode table block: a restore right after another tool's restored tree
+# was deleted spent a third of its time there, more or less depending on which tool came
+# after which deletion.
 #
 # Environment:
 #   TOOLS          tools cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/wimsnap/tools)
@@ -57,6 +64,8 @@
 #   BENCH_CODEC_TREES  the trees the codecs group runs on (default "$BENCH_ROOT": LZX and LZMS
 #                  captures of /usr take the better part of an hour on two cores)
 #   WIMSNAP        wimsnap binary to measure (default: build bin/wimsnap)
+#   BENCH_MIN_FREE_GIB  free space below which the set-aside trees are deleted at once,
+#                  before the next run (default 30)
 # Run it as root (make bench does): debootstrap needs root (sudo is used otherwise), and the
 # Debian tree holds files only root may read and device nodes only root may create.
 # Usage: scripts/bench.sh [--prepare]   (--prepare only makes the debootstrap tree)
@@ -175,6 +184,7 @@ fi
 
 work=$(mktemp -d "$BENCH_TMPDIR/wimsnap-bench.XXXXXX")
 minio_pid= # the s3 group's MinIO server, stopped before its data goes
+trashed=0 deleted_at= # discard's count of trees set aside; when empty_trash last deleted
 cleanup() { stop_minio; remove_tree "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -191,11 +201,40 @@ s3_notes=$work/s3-notes.txt # the s3 group's checks
 : >"$s3_results"
 : >"$s3_notes"
 
+# discard DIR: moves DIR into the trash, to be deleted by empty_trash; at once when the file
+# system has less than BENCH_MIN_FREE_GIB free.
+discard() {
+	[ -e "$1" ] || return 0
+	mkdir -p "$work/trash"
+	trashed=$((trashed + 1))
+	mv "$1" "$work/trash/$trashed"
+	local free
+	free=$(df --output=avail -k "$work" | tail -n 1)
+	[ "$free" -ge $((${BENCH_MIN_FREE_GIB:-30} * 1024 * 1024)) ] || empty_trash
+}
+
+# empty_trash deletes what discard set aside and notes when (deleted_at, in $SECONDS).
+empty_trash() {
+	[ -e "$work/trash" ] || return 0
+	remove_tree "$work/trash"
+	deleted_at=$SECONDS
+}
+
+# settle waits until a minute has passed since empty_trash last deleted anything.
+settle() {
+	[ -n "$deleted_at" ] || return 0
+	local wait=$((deleted_at + 61 - SECONDS))
+	[ "$wait" -gt 0 ] || return 0
+	echo "bench.sh: waiting $wait s for inodes freed by the last deletion to age" >&2
+	sleep "$wait"
+}
+
 # measure LABEL CMD...: runs CMD under /usr/bin/time and sets secs and kib. CMD's stdout is
 # kept in $work/LABEL.out, its stderr in $work/LABEL.log.
 measure() {
 	local label=$1 log=$work/$1.log out=$work/$1.out
 	shift
+	settle
 	sync # start each run without the previous run's dirty pages still being written back
 	if ! "$TIME" -f '%e %M' -o "$work/time" "$@" >"$out" 2>"$log"; then
 		tail -n 20 "$out" "$log" >&2
@@ -223,10 +262,10 @@ bench_xpress() {
 
 	measure ws-apply "$WIMSNAP" apply "$w/ws.wim" 1 "$w/ws-apply"
 	record "$tree" apply wimsnap "$(dsize "$w/ws-apply")"
-	remove_tree "$w/ws-apply"
+	discard "$w/ws-apply"
 	measure wl-apply wimlib-imagex apply "$w/wl.wim" 1 "$w/wl-apply" --unix-data
 	record "$tree" apply wimlib "$(dsize "$w/wl-apply")"
-	remove_tree "$w/wl-apply"
+	discard "$w/wl-apply"
 
 	# Size of an unchanged update is what the append added to the file. The new image is
 	# named explicitly: its default name, the tree's base name, is taken by image 1.
@@ -247,7 +286,7 @@ bench_xpress() {
 	record "$tree" update restic "$(($(dsize "$w/restic") - before))"
 	measure rs-restore restic -q -r "$w/restic" restore latest --target "$w/rs-apply"
 	record "$tree" apply restic "$(dsize "$w/rs-apply")"
-	remove_tree "$w/rs-apply"
+	discard "$w/rs-apply"
 }
 
 # bench_codecs TREE W: LZX capture by each tool, and each tool applying the same LZX and LZMS
@@ -264,10 +303,10 @@ bench_codecs() {
 	for c in lzx esd; do
 		measure ws-apply-$c "$WIMSNAP" apply "$w/wl-$c.wim" 1 "$w/ws-apply"
 		record "$tree" apply-${c/esd/lzms} wimsnap "$(dsize "$w/ws-apply")"
-		remove_tree "$w/ws-apply"
+		discard "$w/ws-apply"
 		measure wl-apply-$c wimlib-imagex apply "$w/wl-$c.wim" 1 "$w/wl-apply" --unix-data
 		record "$tree" apply-${c/esd/lzms} wimlib "$(dsize "$w/wl-apply")"
-		remove_tree "$w/wl-apply"
+		discard "$w/wl-apply"
 	done
 	rm -f "$w/wl-lzx.wim" "$w/wl-esd.wim"
 }
@@ -378,10 +417,10 @@ bench_repo() {
 	if [ "$round" = 2 ]; then check_tree "$tree" "$src" "$w/ws-apply" "wimsnap restore"; fi
 	measure restic-restore "${rs[@]}" restore latest --target "$w/rs-apply"
 	record_repo "$tree" restore restic "$(dsize "$w/rs-apply")"
-	remove_tree "$w/rs-apply"
+	discard "$w/rs-apply"
 	measure wimlib-restore wimlib-imagex apply "$w/wl.wim" 3 "$w/wl-apply" --unix-data
 	record_repo "$tree" restore wimlib "$(dsize "$w/wl-apply")"
-	remove_tree "$w/wl-apply"
+	discard "$w/wl-apply"
 
 	# Rollback: ~1% of the restored files changed and one file added, which --delete removes.
 	change_files "$w/ws-apply"
@@ -389,7 +428,7 @@ bench_repo() {
 	measure wimsnap-rollback "$WIMSNAP" restore latest --target "$w/ws-apply" --delete --repo "$w/ws-repo"
 	record_repo "$tree" rollback wimsnap "$(dsize "$w/ws-apply")"
 	if [ "$round" = 2 ]; then check_tree "$tree" "$src" "$w/ws-apply" "wimsnap rollback"; fi
-	remove_tree "$w/ws-apply"
+	discard "$w/ws-apply"
 
 	measure wimsnap-export "$WIMSNAP" export latest "$w/export.wim" --repo "$w/ws-repo"
 	record_repo "$tree" export wimsnap "$(fsize "$w/export.wim")"
@@ -546,10 +585,10 @@ bench_s3() {
 	# absolute symlinks to inside the tree at the target: on /usr their sizes differ.
 	s3_step "$tree" restore wimsnap "$bytes" "$WIMSNAP" restore latest --target "$w/ws-s3-apply" "${wsr[@]}" --json
 	if [ "$round" = 2 ]; then check_tree "$tree" "$tree" "$w/ws-s3-apply" "s3: wimsnap restore" "$s3_notes"; fi
-	remove_tree "$w/ws-s3-apply"
+	discard "$w/ws-s3-apply"
 	s3_step "$tree" restore restic "$bytes" "${rs[@]}" restore latest --target "$w/rs-s3-apply"
 	if [ "$round" = 2 ]; then check_tree "$tree" "$tree" "$w/rs-s3-apply$tree" "s3: restic restore" "$s3_notes"; fi
-	remove_tree "$w/rs-s3-apply"
+	discard "$w/rs-s3-apply"
 
 	if [ "$round" = 2 ]; then
 		s3_step "$tree" check wimsnap "$bytes" "$WIMSNAP" check --read-data "${wsr[@]}"
@@ -569,7 +608,8 @@ bench_tree() {
 	esac
 	for round in 1 2; do
 		w=$work/$name
-		remove_tree "$w"
+		discard "$w"
+		empty_trash
 		mkdir -p "$w"
 		echo "bench.sh: $tree round $round" >&2
 
@@ -580,8 +620,8 @@ bench_tree() {
 		esac
 		case " $BENCH_GROUPS " in *" s3 "*) bench_s3 "$tree" "$w" ;; esac
 	done
-	remove_tree "$w"
-	remove_tree "$src"
+	discard "$w"
+	discard "$src"
 	case " $BENCH_GROUPS " in *" lifecycle "*)
 		if [ "$tree" = "$BENCH_ROOT" ]; then
 			WIMSNAP=$WIMSNAP TIME=$TIME scripts/bench_lifecycle.sh "$tree" "$work/lifecycle" >>"$work/lifecycle.txt"
