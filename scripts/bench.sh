@@ -40,13 +40,14 @@
 #   is shown beside them as a cross-check.
 # Page caches cannot be dropped reliably, so every group of runs is done twice and the
 # second (warm) round is kept.
-# Trees applied or restored during a round are moved aside, not deleted, and deleted at the
-# start of the next round (or sooner when free space runs short); every measured run then
-# starts at least a minute after the last deletion. ext4 without a journal (this machine's
-# root file system) passes over inodes freed in the last 60 s when it allocates new ones,
-# reading each one's inode table block: a restore right after another tool's restored tree
-# was deleted spent a third of its time there, more or less depending on which tool came
-# after which deletion.
+# Trees applied or restored are moved aside, not deleted, until the run ends or free space
+# runs short; a measured run starts at least 6 minutes after the run's last deletion. ext4
+# without a journal (this machine's root file system) passes over inodes freed in the last
+# 60 s when it allocates new ones, 360 s while their inode table block is dirty (as the new
+# files make it), reading each one's inode table block: a restore a minute after another
+# tool's restored tree was deleted spent a third of its time there, more or less depending
+# on which tool came after which deletion. For the same reason, start the bench at least 6
+# minutes after deleting a large tree.
 #
 # Environment:
 #   TOOLS          tools cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/wimsnap/tools)
@@ -220,10 +221,10 @@ empty_trash() {
 	deleted_at=$SECONDS
 }
 
-# settle waits until a minute has passed since empty_trash last deleted anything.
+# settle waits until 6 minutes have passed since empty_trash last deleted anything.
 settle() {
 	[ -n "$deleted_at" ] || return 0
-	local wait=$((deleted_at + 61 - SECONDS))
+	local wait=$((deleted_at + 361 - SECONDS))
 	[ "$wait" -gt 0 ] || return 0
 	echo "bench.sh: waiting $wait s for inodes freed by the last deletion to age" >&2
 	sleep "$wait"
@@ -609,7 +610,6 @@ bench_tree() {
 	for round in 1 2; do
 		w=$work/$name
 		discard "$w"
-		empty_trash
 		mkdir -p "$w"
 		echo "bench.sh: $tree round $round" >&2
 
