@@ -2,6 +2,7 @@ package wim
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
@@ -141,8 +142,17 @@ func FuzzNameRoundTrip(f *testing.F) {
 	f.Add([]byte("\xed\xb2\x80 and \xed\xa0\x80"))
 	f.Add([]byte("日本語 😀"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got := decodeName(encodeName(nil, string(b))); got != string(b) {
+		units := encodeName(nil, string(b))
+		if got := decodeName(units); got != string(b) {
 			t.Fatalf("%q came back as %q", b, got)
+		}
+		// The byte form, appended after a prefix, is the units in order.
+		want := []byte("pre")
+		for _, u := range units {
+			want = binary.LittleEndian.AppendUint16(want, u)
+		}
+		if got := appendNameUTF16LE([]byte("pre"), string(b)); !bytes.Equal(got, want) {
+			t.Fatalf("%q: UTF-16LE bytes %x, want %x", b, got, want)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package wim
 
 import (
 	"encoding/binary"
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -33,16 +34,28 @@ func encodeName(dst []uint16, name string) []uint16 {
 }
 
 // appendNameUTF16LE appends the UTF-16LE bytes of name to b, as
-// encodeName encodes it.
+// encodeName encodes it. No byte of name yields more than two bytes (one
+// unit per byte of a rune, at most), so b grows once; ASCII bytes, most
+// names, take no decoding.
 func appendNameUTF16LE(b []byte, name string) []byte {
+	start := len(b)
+	b = slices.Grow(b, 2*len(name))
+	out := b[start : start+2*len(name)]
+	j := 0
 	for i := 0; i < len(name); {
+		if c := name[i]; c < utf8.RuneSelf {
+			out[j], out[j+1] = c, 0
+			i, j = i+1, j+2
+			continue
+		}
 		u, nu, n := nextUnits(name[i:])
 		for _, c := range u[:nu] {
-			b = binary.LittleEndian.AppendUint16(b, c)
+			binary.LittleEndian.PutUint16(out[j:], c)
+			j += 2
 		}
 		i += n
 	}
-	return b
+	return b[:start+j]
 }
 
 // nextUnits returns the one or two UTF-16 code units of the first rune of
