@@ -159,6 +159,7 @@ func (s *scanner) read(ds *dirScan) bool {
 	slices.SortFunc(names, wim.CompareNames)
 	ds.entries = make([]scanEntry, len(names))
 	relLen := len(s.rel)
+	dirEx := s.cfg.dirExclusion(string(s.rel))
 	for i, name := range names {
 		e := &ds.entries[i]
 		e.name = name
@@ -167,8 +168,8 @@ func (s *scanner) read(ds *dirScan) bool {
 		}
 		s.setRel(relLen, name)
 		isDir := e.st.Mode&unix.S_IFMT == unix.S_IFDIR
-		rel := unsafe.String(unsafe.SliceData(s.rel), len(s.rel)) // Excluded keeps no reference
-		e.skip = s.skip[devIno{e.st.Dev, e.st.Ino}] || s.cfg.Excluded(rel, isDir)
+		rel := unsafe.String(unsafe.SliceData(s.rel), len(s.rel)) // excludedIn keeps no reference
+		e.skip = s.skip[devIno{e.st.Dev, e.st.Ino}] || s.cfg.excludedIn(dirEx, rel, isDir)
 		e.descend = isDir && !e.skip
 	}
 	s.rel = s.rel[:relLen]

@@ -182,25 +182,55 @@ func (c *Config) Excluded(rel string, isDir bool) bool {
 	if rel == "" {
 		return false
 	}
-	// Walk the ancestors from the top: the first one matched by an
-	// exception keeps everything below it; the first one excluded
-	// excludes everything below it, except what anchored exceptions name.
-	excludedAbove := false
-	depth := 0
-	for end := 0; end <= len(rel); end++ {
-		if end < len(rel) && rel[end] != '/' {
+	dir := ""
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		dir = rel[:i]
+	}
+	return c.excludedIn(c.dirExclusion(dir), rel, isDir)
+}
+
+// dirExclusion is what the directory of a path and its ancestors decide
+// for everything inside it: Excluded walks the ancestors from the top,
+// the first one matched by an exception keeps everything below it, and
+// the first one excluded excludes everything below it, except what
+// anchored exceptions name. A walk works it out once per directory.
+type dirExclusion struct {
+	depth         int  // components of the directory
+	kept          bool // an exception matches it or an ancestor
+	excludedAbove bool // an exclusion does
+}
+
+// dirExclusion works out the dirExclusion of dir (relative to the capture
+// root, no '/' at either end; "" for the root).
+func (c *Config) dirExclusion(dir string) dirExclusion {
+	var d dirExclusion
+	if c == nil || len(c.exclude) == 0 || dir == "" {
+		return d
+	}
+	for end := 0; end <= len(dir); end++ {
+		if end < len(dir) && dir[end] != '/' {
 			continue
 		}
-		depth++
-		prefix := rel[:end]
-		if matchAny(c.exceptions, prefix, depth) {
-			return false
+		d.depth++
+		prefix := dir[:end]
+		if matchAny(c.exceptions, prefix, d.depth) {
+			d.kept = true
+			return d
 		}
-		if !excludedAbove && matchAny(c.exclude, prefix, depth) {
-			excludedAbove = true
+		if !d.excludedAbove && matchAny(c.exclude, prefix, d.depth) {
+			d.excludedAbove = true
 		}
 	}
-	if !excludedAbove {
+	return d
+}
+
+// excludedIn is Excluded for rel, an entry of the directory d describes
+// (rel trimmed of '/').
+func (c *Config) excludedIn(d dirExclusion, rel string, isDir bool) bool {
+	if c == nil || len(c.exclude) == 0 || d.kept || matchAny(c.exceptions, rel, d.depth+1) {
+		return false
+	}
+	if !d.excludedAbove && !matchAny(c.exclude, rel, d.depth+1) {
 		return false
 	}
 	return !isDir || !c.exceptionBelow(rel)

@@ -234,3 +234,65 @@ func FuzzParseConfig(f *testing.F) {
 		c.NoCompress("x.zip")
 	})
 }
+
+// excludedByAncestors is the plain statement of Excluded's rule, one
+// prefix of rel at a time from the top, kept here to check the per-directory
+// form (dirExclusion, excludedIn) that Excluded and the scanner use.
+func excludedByAncestors(c *Config, rel string, isDir bool) bool {
+	rel = strings.Trim(rel, "/")
+	if rel == "" || len(c.exclude) == 0 {
+		return false
+	}
+	excludedAbove, depth := false, 0
+	for end := 0; end <= len(rel); end++ {
+		if end < len(rel) && rel[end] != '/' {
+			continue
+		}
+		depth++
+		if matchAny(c.exceptions, rel[:end], depth) {
+			return false
+		}
+		if matchAny(c.exclude, rel[:end], depth) {
+			excludedAbove = true
+		}
+	}
+	return excludedAbove && (!isDir || !c.exceptionBelow(rel))
+}
+
+// FuzzExcludedPerDirectory checks Excluded, and excludedIn with the
+// directory's dirExclusion worked out once, against excludedByAncestors.
+func FuzzExcludedPerDirectory(f *testing.F) {
+	for _, s := range []string{"Temp/keep/x", "Temp/other", "a/b/c.tmp", "logs/important.log", "logs/x.log",
+		"Program Files/Cache/y", "Users/bob/AppData/Local/Temp/z", "x/build/out/y", "keep.tmp", "a.bak"} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	configs := []*Config{DefaultConfig()}
+	for _, text := range []string{sampleIni, "[ExclusionList]\n\\dir\n[ExclusionException]\n\\dir\\sub\\file\n",
+		"[ExclusionList]\n*\n[ExclusionException]\nb\n\\a\\*\\c\n"} {
+		c, err := ParseConfig(strings.NewReader(text))
+		if err != nil {
+			f.Fatal(err)
+		}
+		configs = append(configs, c)
+	}
+	f.Fuzz(func(t *testing.T, rel string, isDir bool) {
+		rel = strings.Trim(rel, "/")
+		dir := ""
+		if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+			dir = rel[:i]
+		}
+		for i, c := range configs {
+			want := excludedByAncestors(c, rel, isDir)
+			if got := c.Excluded(rel, isDir); got != want {
+				t.Fatalf("config %d: Excluded(%q, %v) = %v, want %v", i, rel, isDir, got, want)
+			}
+			if rel == "" {
+				continue
+			}
+			if got := c.excludedIn(c.dirExclusion(dir), rel, isDir); got != want {
+				t.Fatalf("config %d: excludedIn(%q, %v) = %v, want %v", i, rel, isDir, got, want)
+			}
+		}
+	})
+}
