@@ -120,14 +120,13 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		return res, err
 	}
 	sourceKey := opts.Host + "\x00" + abs
-	var sigs []index.FileSig
-	var paths strArena
+	var sigs sigList
 	copts := opts.Capture
-	copts.OnFile = func(p []byte, s index.Sig) { sigs = append(sigs, index.FileSig{Path: paths.str(p), Sig: s}) }
+	copts.OnFile = sigs.add
 	sink := newRepoSink(ctx, r, db, opts.Threads)
 	var view *index.Files
 	if parent != nil {
-		sigs = make([]index.FileSig, 0, min(max(parent.Summary.Files, 0), 1<<22)) // a hint from a manifest: bounded
+		sigs.reserve(int(min(max(parent.Summary.Files, 0), 1<<22))) // a hint from a manifest: bounded
 		// The parent loads while the capture's scan begins.
 		copts.Prepare = func(o *CaptureOptions) error {
 			if err := r.useParent(ctx, db, parent, sourceKey, o); err != nil {
@@ -195,7 +194,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	res.Manifest = man
 	closeIndex(db)
 	db = nil
-	gen := r.recordSnapshot(obj, snapID, stored, sourceKey, sigs, opts.Warn)
+	gen := r.recordSnapshot(obj, snapID, stored, sourceKey, sigs.fileSigs(), opts.Warn)
 	img.cache(gen) // the next snapshot's parent
 	return res, nil
 }
