@@ -58,7 +58,16 @@ func (s *repoSource) close() { s.packs.close() }
 // which lets chunks shared between streams be kept for their next reads
 // (sharedChunks), and the parts of packs where its chunks lie are
 // expected to be read (packCache.expect).
+//
+// A store whose packs are read directly (a local directory) ranks nothing:
+// its packs cost nothing to read again out of order, and Apply then writes
+// each file as its walk creates it, beside the walk, instead of reopening
+// them all after it. On the Debian tree that restore took 0.75-1.44 s
+// where the ranked one took 0.91-1.73 s, in the same rounds.
 func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
+	if s.packs.opener != nil {
+		return 0, false
+	}
 	rec, ok, err := s.db.Stream(index.SHA1(h))
 	if err != nil || !ok || len(rec.Chunks) == 0 {
 		return 0, false
@@ -78,17 +87,12 @@ func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 	return n<<32 | int(min(l.Offset, 1<<32-1)), true
 }
 
-// lastChunk returns where the last of chunks lies. Unless packs are read
-// directly (and need no parts), it looks all of them up, in one
-// transaction, and tells the pack cache which part of each pack they lie
-// in: a stream's chunks need not be in order in a pack (two workers
-// compress them), nor all in one (chunks it shares with older files).
+// lastChunk returns where the last of chunks lies. It looks all of them
+// up, in one transaction, and tells the pack cache which part of each pack
+// they lie in: a stream's chunks need not be in order in a pack (two
+// workers compress them), nor all in one (chunks it shares with older
+// files).
 func (s *repoSource) lastChunk(chunks []index.ID) (index.Location, bool) {
-	last := chunks[len(chunks)-1]
-	if s.packs.opener != nil {
-		l, ok, err := s.db.Chunk(last)
-		return l, err == nil && ok
-	}
 	locs, known, err := s.db.Chunks(chunks)
 	if err != nil || !known[len(chunks)-1] {
 		return index.Location{}, false
