@@ -9,7 +9,7 @@ import (
 	"github.com/wimsnap/wimsnap/wim"
 )
 
-// An image's stream sizes, kept in the metadata cache after its zstd
+// An image's stream sizes, kept in the metadata cache after the image's
 // bytes, spare the next snapshot a lookup of each stream of its parent in
 // the index, and the sort that puts them in the index's order: 0.1 s and
 // 24 MB of mapped index pages for /usr. They are listed in the order
@@ -20,7 +20,7 @@ import (
 // which changes the generation, so while it holds every stream listed is
 // still in the repository.
 //
-// Layout, after the zstd frame:
+// Layout, after the image:
 //
 //	n entries: SHA-1 (20) | size u64 LE      the streams with a hash, in order
 //	generation (16) | n u32 LE | CRC-32C u32 LE of all before it | "wsSZ"
@@ -80,10 +80,9 @@ func (s streamSizes) appendTo(b []byte) []byte {
 	return append(b, sizesMagic...)
 }
 
-// splitSizes splits a cached file into its zstd bytes and its sizes. A
-// file without sizes is all zstd bytes; one whose sizes are damaged is
-// not ok.
-func splitSizes(b []byte) (zst []byte, s streamSizes, ok bool) {
+// splitSizes splits a cached file into the image and its sizes. A file
+// without sizes is all image; one whose sizes are damaged is not ok.
+func splitSizes(b []byte) (img []byte, s streamSizes, ok bool) {
 	if len(b) < sizeFooterLen || string(b[len(b)-4:]) != sizesMagic {
 		return b, streamSizes{}, true
 	}

@@ -15,23 +15,23 @@ import (
 )
 
 // TestStreamSizesEncoding: sizes survive the trip through a cache file;
-// a file without them is all zstd bytes; damaged ones are refused.
+// a file without them is all image; damaged ones are refused.
 func TestStreamSizesEncoding(t *testing.T) {
 	s := streamSizes{gen: index.Generation{7}}
 	for i := range 3 {
 		s.entries = append(s.entries, bytes.Repeat([]byte{byte(i + 1)}, 20)...)
 		s.entries = binary.LittleEndian.AppendUint64(s.entries, uint64(100*i+1))
 	}
-	zst := []byte("zstd frame bytes")
-	file := s.appendTo(bytes.Clone(zst))
+	img := []byte("image bytes")
+	file := s.appendTo(bytes.Clone(img))
 	z, got, ok := splitSizes(file)
-	if !ok || !bytes.Equal(z, zst) || got.gen != s.gen || !bytes.Equal(got.entries, s.entries) {
-		t.Fatalf("round trip: ok %v, zst %q, sizes %+v", ok, z, got)
+	if !ok || !bytes.Equal(z, img) || got.gen != s.gen || !bytes.Equal(got.entries, s.entries) {
+		t.Fatalf("round trip: ok %v, img %q, sizes %+v", ok, z, got)
 	}
-	if z, got, ok := splitSizes(zst); !ok || !bytes.Equal(z, zst) || !got.gen.IsZero() {
-		t.Errorf("a file without sizes: ok %v, zst %q, gen %x", ok, z, got.gen)
+	if z, got, ok := splitSizes(img); !ok || !bytes.Equal(z, img) || !got.gen.IsZero() {
+		t.Errorf("a file without sizes: ok %v, img %q, gen %x", ok, z, got.gen)
 	}
-	for _, at := range []int{len(zst) + 3, len(file) - 10} {
+	for _, at := range []int{len(img) + 3, len(file) - 10} {
 		bad := bytes.Clone(file)
 		bad[at] ^= 1
 		if _, _, ok := splitSizes(bad); ok {
@@ -57,7 +57,7 @@ func TestMetaCacheSizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zst, sizes, ok := splitSizes(file)
+	img, sizes, ok := splitSizes(file)
 	if !ok || len(sizes.entries) == 0 {
 		t.Fatalf("the cached image has no sizes (ok %v)", ok)
 	}
@@ -88,19 +88,19 @@ func TestMetaCacheSizes(t *testing.T) {
 	h0 := wim.Hash(odd.entries[:20])
 	binary.LittleEndian.PutUint64(odd.entries[20:], uint64(want[h0]+1))
 	odd.entries[sizeEntryLen+3] ^= 1 // the second stream is not the image's
-	writeTestFile(t, path, odd.appendTo(bytes.Clone(zst)))
+	writeTestFile(t, path, odd.appendTo(bytes.Clone(img)))
 	if got := streamSize(metadataOK(t, r, first), h0); got != want[h0] {
 		t.Errorf("sizes of another image: size %d, want the index's %d", got, want[h0])
 	}
 	odd.entries[sizeEntryLen+3] ^= 1
 	h := wim.Hash(odd.entries[:20])
 	binary.LittleEndian.PutUint64(odd.entries[20:], uint64(want[h]+1))
-	writeTestFile(t, path, odd.appendTo(bytes.Clone(zst)))
+	writeTestFile(t, path, odd.appendTo(bytes.Clone(img)))
 	if got := streamSize(metadataOK(t, r, first), h); got != want[h]+1 {
 		t.Errorf("under the index's generation: size %d, want the cached %d", got, want[h]+1)
 	}
 	odd.gen[0] ^= 1
-	writeTestFile(t, path, odd.appendTo(bytes.Clone(zst)))
+	writeTestFile(t, path, odd.appendTo(bytes.Clone(img)))
 	if got := streamSize(metadataOK(t, r, first), h); got != want[h] {
 		t.Errorf("under another generation: size %d, want the index's %d", got, want[h])
 	}
