@@ -75,6 +75,12 @@ func (b *Batch) SetFiles(source string, snap ID, sigs []FileSig) {
 	b.files = &fileSet{source: source, snap: snap, sigs: sigs}
 }
 
+// empty reports whether the batch writes nothing.
+func (b *Batch) empty() bool {
+	return len(b.chunks) == 0 && len(b.streams) == 0 && len(b.indexes) == 0 && len(b.snaps) == 0 &&
+		len(b.dropSnap) == 0 && b.files == nil
+}
+
 // maxTxKeys bounds the keys one transaction of Apply puts: bbolt holds a
 // transaction's dirty pages in memory until it commits, so one snapshot of
 // a large tree in one transaction (500k keys) cost over 200 MB.
@@ -86,8 +92,16 @@ const maxTxKeys = 1 << 15
 // snapshot a file set belongs to) go in the last one. A crash part way
 // leaves keys whose index object is not marked loaded, which the next sync
 // puts again, or a file set lacking some signatures, whose files the next
-// snapshot reads: nothing that is wrong, only work to redo.
+// snapshot reads: nothing that is wrong, only work to redo. An empty
+// batch writes nothing (no transaction, so no sync of the file: every
+// command syncs the index first, mostly finding nothing new), unless the
+// database has no generation yet.
 func (d *DB) Apply(b *Batch) error {
+	if b.empty() {
+		if g, err := d.Generation(); err != nil || !g.IsZero() {
+			return err
+		}
+	}
 	// Keys go in sorted: bbolt splits nodes only at commit, so random
 	// order costs a memmove of the whole node per Put.
 	// A stable sort keeps the last of several locations of a chunk last.

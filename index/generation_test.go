@@ -63,3 +63,32 @@ func TestGenerationAddedToOldFile(t *testing.T) {
 		t.Error("Apply gave an old file no generation")
 	}
 }
+
+// TestEmptyApplyWritesNothing: an empty batch on a database with a
+// generation commits no transaction (whose sync each command would pay).
+func TestEmptyApplyWritesNothing(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	txid := func() int {
+		tx, err := db.bolt.Begin(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback() }()
+		return tx.ID()
+	}
+	before := txid()
+	if err := db.Apply(NewBatch()); err != nil {
+		t.Fatal(err)
+	}
+	if after := txid(); after != before {
+		t.Errorf("an empty Apply committed %d transactions", after-before)
+	}
+	b := NewBatch()
+	b.AddIndex(id("i"))
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	if after := txid(); after == before {
+		t.Error("a batch with an index object committed nothing")
+	}
+}
