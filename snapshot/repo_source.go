@@ -224,7 +224,7 @@ func (rs *repoStream) end() error {
 // Close ends the stream, keeping its buffers for the next; a Read after
 // it fails.
 func (rs *repoStream) Close() error {
-	if rs.err != errStreamClosed {
+	if !errors.Is(rs.err, errStreamClosed) {
 		rs.src.bufs.Put(&streamBufs{run: rs.run[:0], cur: rs.cur[:0]})
 		rs.run, rs.cur, rs.pos, rs.err = nil, nil, 0, errStreamClosed
 	}
