@@ -156,3 +156,56 @@ func TestGuardFault(t *testing.T) {
 		t.Error("a function that reads nothing faulted")
 	}
 }
+
+// TestSnapshotSameImage: a re-snapshot of an unchanged tree takes its
+// parent's stored image, leaving the cached copy in place (the same file,
+// touched); a change that reads no file (a directory's mode) still makes
+// and caches a new image.
+func TestSnapshotSameImage(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	r, _ := faultyRepo(t, filepath.Join(tmp, "cache"))
+	first := snapshotOK(t, r, src, TakeOptions{})
+	cached := r.metaCache().path(mustHash(t, first.Manifest))
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(cached, old, old); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(cached)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	second := snapshotOK(t, r, src, TakeOptions{})
+	if second.Manifest.Metadata != first.Manifest.Metadata {
+		t.Errorf("unchanged tree: image %+v, want the parent's %+v", second.Manifest.Metadata, first.Manifest.Metadata)
+	}
+	after, err := os.Stat(cached)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || !after.ModTime().After(old) {
+		t.Errorf("the cached image was rewritten or not touched (same file %v, mtime %v)",
+			os.SameFile(before, after), after.ModTime())
+	}
+
+	if err := os.Chmod(filepath.Join(src, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	third := snapshotOK(t, r, src, TakeOptions{})
+	if third.Manifest.Summary.FilesRead != 0 || third.Manifest.Metadata == first.Manifest.Metadata {
+		t.Fatalf("a directory's mode changed: files read %d, image %+v (the parent's: %+v)",
+			third.Manifest.Summary.FilesRead, third.Manifest.Metadata, first.Manifest.Metadata)
+	}
+	if _, err := os.Stat(r.metaCache().path(mustHash(t, third.Manifest))); err != nil {
+		t.Errorf("the new image is not cached: %v", err)
+	}
+	m, err := r.Metadata(t.Context(), third.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := find(m.Root, "data"); d == nil || d.Unix == nil || d.Unix.Mode&0o777 != 0o700 {
+		t.Errorf("the new image lacks the change: %+v", d)
+	}
+}

@@ -153,15 +153,17 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		warn = func(string, error) {}
 	}
 	win := WindowsInfo(source, m, opts.SystemRoot, warn)
-	if parent != nil {
-		if h, err := parent.hash(); err == nil {
-			sink.setLike(h) // an image mostly shares its parent's chunks
+	img, same := r.sameImage(m, parent, cst)
+	if !same {
+		if parent != nil {
+			if h, err := parent.hash(); err == nil {
+				sink.setLike(h) // an image mostly shares its parent's chunks
+			}
 		}
-	}
-	img, err := r.storeImage(sink, m, cst.Files+cst.Symlinks)
-	if err != nil {
-		sink.abort()
-		return res, err
+		if img, err = r.storeImage(sink, m, cst.Files+cst.Symlinks); err != nil {
+			sink.abort()
+			return res, err
+		}
 	}
 	defer img.drop() // the run failed, unless cached first
 	obj, err := sink.finish()
