@@ -150,12 +150,19 @@ func (d *DB) ForEachChunk(fn func(id ID, l Location) error) error {
 	})
 }
 
+// dropEvery is how many lookups a Files view makes between drops of the
+// index pages mapped into the process (dropResident): 127k lookups of a
+// /usr snapshot held 35 MB of them mapped, in key order 4096 lookups touch
+// about a hundred pages.
+const dropEvery = 4096
+
 // Files is a read view of one source's file signatures. Close it when done;
 // it may be used from one goroutine at a time.
 type Files struct {
-	tx     *bolt.Tx
-	bucket *bolt.Bucket
-	cursor *bolt.Cursor // for lookups: Bucket.Get allocates a cursor each time
+	tx      *bolt.Tx
+	bucket  *bolt.Bucket
+	cursor  *bolt.Cursor // for lookups: Bucket.Get allocates a cursor each time
+	lookups int          // since the mapped pages were last dropped
 	// Snapshot is the snapshot the signatures belong to (zero when none).
 	Snapshot ID
 }
@@ -188,6 +195,11 @@ func (f *Files) Lookup(path []byte) (s Sig, ok bool) {
 			s, ok = Sig{}, false // a damaged page: treat the file as changed
 		}
 	}()
+	if f.lookups++; f.lookups == dropEvery {
+		// A capture looks up every file: its pages need not stay mapped.
+		f.lookups = 0
+		dropResident(f.tx.DB().Info().Data, f.tx.Size())
+	}
 	k, v := f.cursor.Seek(path)
 	if !bytes.Equal(k, path) {
 		return Sig{}, false

@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"crypto/sha1"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -70,5 +71,39 @@ func TestChunks(t *testing.T) {
 	locs, known, err := db.Chunks([]ID{id("c"), id("b"), id("a")})
 	if err != nil || len(locs) != 3 || !known[0] || known[1] || !known[2] || locs[0] != c || locs[2] != a {
 		t.Fatalf("Chunks = %v %v %v", locs, known, err)
+	}
+}
+
+// TestFilesLookupAcrossDrops: a view's lookups stay right across the drops
+// of the mapped pages that every dropEvery lookups make, in and out of key
+// order.
+func TestFilesLookupAcrossDrops(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	n := 3*dropEvery + 17
+	sigs := make([]FileSig, n)
+	for i := range sigs {
+		sigs[i] = FileSig{Path: fmt.Sprintf("dir%03d/file%06d", i%97, i), Sig: Sig{Size: int64(i), Ino: uint64(i) * 7}}
+	}
+	b := NewBatch()
+	b.SetFiles("src", id("snap"), slices.Clone(sigs))
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	f, err := db.Files("src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	for round := range 2 {
+		for _, s := range sigs {
+			got, ok := f.Lookup([]byte(s.Path))
+			if !ok || got != s.Sig {
+				t.Fatalf("round %d: %s: %+v %v, want %+v", round, s.Path, got, ok, s.Sig)
+			}
+		}
+		if _, ok := f.Lookup([]byte("dir000/missing")); ok {
+			t.Fatal("a missing path was found")
+		}
+		slices.Reverse(sigs)
 	}
 }

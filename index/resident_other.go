@@ -1,0 +1,6 @@
+//go:build !linux
+
+package index
+
+// dropResident does nothing where madvise is not used (see the Linux one).
+func dropResident(uintptr, int64) {}
