@@ -25,6 +25,17 @@ func openTest(t *testing.T, path string) *DB {
 
 func id(s string) ID { return ID(sha256.Sum256([]byte(s))) }
 
+// filesView opens the file signatures of source, closed when the test ends.
+func filesView(t *testing.T, db *DB, source string) *Files {
+	t.Helper()
+	f, err := db.Files(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return f
+}
+
 func TestApplyAndLookup(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "idx.db")
 	db := openTest(t, path)
@@ -104,11 +115,7 @@ func TestSetFilesReplaces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f, err := db.Files("src")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
+	f := filesView(t, db, "src")
 	if _, ok := f.Lookup([]byte("a")); ok {
 		t.Error("old signature survived SetFiles")
 	}

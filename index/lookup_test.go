@@ -89,11 +89,7 @@ func TestFilesLookupAcrossDrops(t *testing.T) {
 	if err := db.Apply(b); err != nil {
 		t.Fatal(err)
 	}
-	f, err := db.Files("src")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
+	f := filesView(t, db, "src")
 	for round := range 2 {
 		for _, s := range sigs {
 			got, ok := f.Lookup([]byte(s.Path))

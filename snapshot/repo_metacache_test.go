@@ -19,10 +19,7 @@ import (
 // local cache, not from the store; a damaged or missing cache file is a
 // miss that fetches the stream again, and the cache keeps few files.
 func TestMetaCache(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
-	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	src, r, faulty := cacheTestRepo(t)
 	first := snapshotOK(t, r, src, TakeOptions{})
 	cached := r.metaCache().path(mustHash(t, first.Manifest))
 	if _, err := os.Stat(cached); err != nil {
@@ -60,6 +57,17 @@ func TestMetaCache(t *testing.T) {
 	if entries, err = os.ReadDir(r.metaCache().dir); err != nil || len(entries) != metaCacheKeep {
 		t.Errorf("cache holds %d files (%v), want %d", len(entries), err, metaCacheKeep)
 	}
+}
+
+// cacheTestRepo makes a test tree and a repository in a counting store,
+// with its local cache in the test's directory.
+func cacheTestRepo(t *testing.T) (src string, r *Repo, faulty *remotetest.Faulty) {
+	t.Helper()
+	tmp := t.TempDir()
+	src = filepath.Join(tmp, "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	r, faulty = faultyRepo(t, filepath.Join(tmp, "cache"))
+	return src, r, faulty
 }
 
 // faultyRepo is a new in-memory repository behind a Faulty store, with
@@ -162,10 +170,7 @@ func TestGuardFault(t *testing.T) {
 // touched); a change that reads no file (a directory's mode) still makes
 // and caches a new image.
 func TestSnapshotSameImage(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
-	r, _ := faultyRepo(t, filepath.Join(tmp, "cache"))
+	src, r, _ := cacheTestRepo(t)
 	first := snapshotOK(t, r, src, TakeOptions{})
 	cached := r.metaCache().path(mustHash(t, first.Manifest))
 	old := time.Now().Add(-time.Hour)

@@ -6,12 +6,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
-	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // TestStreamSizesEncoding: sizes survive the trip through a cache file;
@@ -47,10 +45,7 @@ func TestStreamSizesEncoding(t *testing.T) {
 // under the index's generation, and loading it as a parent takes the sizes
 // from there; under another generation the index answers instead.
 func TestMetaCacheSizes(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
-	r, _ := faultyRepo(t, filepath.Join(tmp, "cache"))
+	src, r, _ := cacheTestRepo(t)
 	first := snapshotOK(t, r, src, TakeOptions{}).Manifest
 	path := r.metaCache().path(mustHash(t, first))
 	file, err := os.ReadFile(path)
