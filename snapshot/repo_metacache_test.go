@@ -167,8 +167,9 @@ func TestGuardFault(t *testing.T) {
 
 // TestSnapshotSameImage: a re-snapshot of an unchanged tree takes its
 // parent's stored image, leaving the cached copy in place (the same file,
-// touched); a change that reads no file (a directory's mode) still makes
-// and caches a new image.
+// touched); a cached copy without its stream sizes is written again, with
+// them; a change that reads no file (a directory's mode) still makes and
+// caches a new image.
 func TestSnapshotSameImage(t *testing.T) {
 	src, r, _ := cacheTestRepo(t)
 	first := snapshotOK(t, r, src, TakeOptions{})
@@ -193,6 +194,25 @@ func TestSnapshotSameImage(t *testing.T) {
 	if !os.SameFile(before, after) || !after.ModTime().After(old) {
 		t.Errorf("the cached image was rewritten or not touched (same file %v, mtime %v)",
 			os.SameFile(before, after), after.ModTime())
+	}
+
+	// The copy a cache miss keeps has no sizes: the next unchanged
+	// snapshot stores its image the usual way, which adds them.
+	file, err := os.ReadFile(cached)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _, ok := splitSizes(file)
+	if !ok {
+		t.Fatal("the cached image's sizes are damaged")
+	}
+	writeTestFile(t, cached, img)
+	snapshotOK(t, r, src, TakeOptions{})
+	if file, err = os.ReadFile(cached); err != nil {
+		t.Fatal(err)
+	}
+	if _, sizes, ok := splitSizes(file); !ok || sizes.gen.IsZero() {
+		t.Errorf("an unchanged snapshot left its parent's cached image without sizes (ok %v)", ok)
 	}
 
 	if err := os.Chmod(filepath.Join(src, "data"), 0o700); err != nil {

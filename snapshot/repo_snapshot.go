@@ -125,13 +125,16 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	copts.OnFile = sigs.add
 	sink := newRepoSink(ctx, r, db, opts.Threads)
 	var view *index.Files
+	parentCached := false // the parent's image and sizes came from the metadata cache
 	if parent != nil {
 		sigs.reserve(int(min(max(parent.Summary.Files, 0), 1<<22))) // a hint from a manifest: bounded
 		// The parent loads while the capture's scan begins.
 		copts.Prepare = func(o *CaptureOptions) error {
-			if err := r.useParent(ctx, db, parent, sourceKey, o); err != nil {
+			cached, err := r.useParent(ctx, db, parent, sourceKey, o)
+			if err != nil {
 				return err
 			}
+			parentCached = cached
 			if view, _ = o.Signatures.(*index.Files); view != nil {
 				sink.useView(view)
 			}
@@ -153,7 +156,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		warn = func(string, error) {}
 	}
 	win := WindowsInfo(source, m, opts.SystemRoot, warn)
-	img, same := r.sameImage(m, parent, cst)
+	img, same := sameImage(m, parent, parentCached, cst)
 	if !same {
 		if parent != nil {
 			if h, err := parent.hash(); err == nil {
@@ -308,10 +311,7 @@ func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, 
 	if err != nil && warn != nil {
 		warn(fmt.Errorf("the local index was not updated (the next command reads it from the repository): %w", err))
 	}
-	if err != nil {
-		return index.Generation{}
-	}
-	return gen
+	return gen // zero unless both Apply and Generation succeeded
 }
 
 // snapshotParent picks the parent snapshot, nil for none.
@@ -343,30 +343,31 @@ func (r *Repo) snapshotParent(ctx context.Context, db *index.DB, abs string, opt
 }
 
 // useParent loads the parent's image as the capture's Update, and the
-// file signatures recorded for it.
-func (r *Repo) useParent(ctx context.Context, db *index.DB, parent *Manifest, sourceKey string, copts *CaptureOptions) error {
-	pm, err := r.loadMetadata(ctx, db, parent)
+// file signatures recorded for it. cached reports that the image and its
+// stream sizes came from the metadata cache (see loadSizedMetadata).
+func (r *Repo) useParent(ctx context.Context, db *index.DB, parent *Manifest, sourceKey string, copts *CaptureOptions) (cached bool, err error) {
+	pm, cached, err := r.loadSizedMetadata(ctx, db, parent)
 	if errors.Is(err, wim.ErrNotFound) || errors.Is(err, ErrRepoFormat) {
-		return nil // an unreadable parent only costs reading every file
+		return false, nil // an unreadable parent only costs reading every file
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	copts.Update = pm
 	copts.UpdateHeld = true // loadMetadata took the sizes from db, or from the cache under its generation
 	f, err := db.Files(sourceKey)
 	if err != nil {
-		return err
+		return cached, err
 	}
 	if f.Snapshot != objectIDFromHex(parent.ID) {
 		// Signatures of another snapshot (or none, after an index
 		// rebuild): without ctime and inode to compare, read every file.
 		_ = f.Close()
 		copts.Signatures = noSigs{}
-		return nil
+		return cached, nil
 	}
 	copts.Signatures = f
-	return nil
+	return cached, nil
 }
 
 // Metadata reads snapshot m's image (its tree, stream sizes filled in).
@@ -391,17 +392,25 @@ func (r *Repo) metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error)
 // loadMetadata reads and parses a snapshot's image metadata, keeping it in
 // the local metadata cache.
 func (r *Repo) loadMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wim.Metadata, error) {
+	md, _, err := r.loadSizedMetadata(ctx, db, m)
+	return md, err
+}
+
+// loadSizedMetadata is loadMetadata that also reports whether the image
+// and its stream sizes came from the metadata cache, under the index's
+// generation (the cache file, a hit, is then marked recently used).
+func (r *Repo) loadSizedMetadata(ctx context.Context, db *index.DB, m *Manifest) (*wim.Metadata, bool, error) {
 	gen, err := db.Generation()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	src := r.newSource(ctx, db)
 	md, sized, err := r.readCachedImage(src, m, true, gen)
 	src.close()
 	if err != nil || sized {
-		return md, err
+		return md, sized, err
 	}
-	return md, setIndexSizes(db, md)
+	return md, false, setIndexSizes(db, md)
 }
 
 // setIndexSizes sets the sizes of md's streams from the index, as
