@@ -1,10 +1,8 @@
 package index
 
 import (
-	"bytes"
 	"maps"
 	"slices"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -24,18 +22,6 @@ type Batch struct {
 type chunkLoc struct {
 	id ID
 	l  Location
-}
-
-type fileSet struct {
-	source string
-	snap   ID
-	sigs   []FileSig
-}
-
-// FileSig is the signature of one file of a file set.
-type FileSig struct {
-	Path string // relative to the source, as Files.Lookup takes it
-	Sig  Sig
 }
 
 // NewBatch returns an empty batch.
@@ -67,13 +53,6 @@ func (b *Batch) AddSnapshot(id ID, manifest []byte) { b.snaps[id] = manifest }
 
 // DropSnapshot removes snapshot id from the cache.
 func (b *Batch) DropSnapshot(id ID) { b.dropSnap = append(b.dropSnap, id) }
-
-// SetFiles replaces the file signatures of source with sigs, which belong
-// to snapshot snap; of several for one path, the last counts. Apply sorts
-// sigs in place. (A slice, not a map: a file set can hold millions.)
-func (b *Batch) SetFiles(source string, snap ID, sigs []FileSig) {
-	b.files = &fileSet{source: source, snap: snap, sigs: sigs}
-}
 
 // empty reports whether the batch writes nothing.
 func (b *Batch) empty() bool {
@@ -172,88 +151,9 @@ func putRuns[K any](d *DB, name []byte, keys []K, kv func(K) (k, v []byte)) erro
 	return nil
 }
 
-// putFiles replaces the signatures of fs.source with fs.sigs, in
-// transactions of at most maxTxKeys keys; Apply sets the snapshot they
-// belong to afterwards.
-func (d *DB) putFiles(fs *fileSet) error {
-	key := []byte(fs.source)
-	sigs := sortedSigs(fs.sigs)
-	if same, err := d.sameFiles(key, sigs); err != nil || same {
-		return err // the same signatures are stored: only the marker changes
-	}
-	err := d.update(func(tx *bolt.Tx) error {
-		files := data(tx, filesBucket)
-		if files.Bucket(key) != nil {
-			if err := files.DeleteBucket(key); err != nil {
-				return err
-			}
-		}
-		_, err := files.CreateBucket(key)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for run := range slices.Chunk(sigs, maxTxKeys) {
-		if err := d.update(func(tx *bolt.Tx) error {
-			bk := data(tx, filesBucket).Bucket(key)
-			bk.FillPercent = 0.9
-			for _, p := range run {
-				if err := bk.Put([]byte(p.Path), p.Sig.marshal()); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// sameFiles reports whether the file set key holds exactly the signatures
-// sigs, sorted by path (the marker aside): after an unchanged snapshot it
-// does, and reading it is cheaper than writing it again.
-func (d *DB) sameFiles(key []byte, sigs []FileSig) (same bool, err error) {
-	err = d.view(func(tx *bolt.Tx) error {
-		bk := data(tx, filesBucket).Bucket(key)
-		if bk == nil {
-			return nil
-		}
-		c := bk.Cursor()
-		i := 0
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if bytes.Equal(k, fileSnapKey) {
-				continue
-			}
-			if i == len(sigs) || string(k) != sigs[i].Path || !bytes.Equal(v, sigs[i].Sig.marshal()) {
-				return nil
-			}
-			i++
-		}
-		same = i == len(sigs)
-		return nil
-	})
-	return same, err
-}
-
 // sortedKeys returns the keys of m in the order cmp gives.
 func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
 	keys := slices.Collect(maps.Keys(m))
 	slices.SortFunc(keys, cmp)
 	return keys
-}
-
-// sortedSigs sorts sigs by path in place and returns them without the
-// earlier of several for one path.
-func sortedSigs(sigs []FileSig) []FileSig {
-	slices.SortStableFunc(sigs, func(a, b FileSig) int { return strings.Compare(a.Path, b.Path) })
-	out := sigs[:0]
-	for i, s := range sigs {
-		if i+1 < len(sigs) && sigs[i+1].Path == s.Path {
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
 }

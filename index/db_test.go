@@ -50,7 +50,7 @@ func TestApplyAndLookup(t *testing.T) {
 	b.AddIndex(id("idx"))
 	b.AddSnapshot(id("snap"), []byte("manifest"))
 	sig := Sig{Size: 5, MtimeNs: -7, CtimeNs: 9, Ino: 11, Dev: 13, Mode: 0o100644}
-	b.SetFiles("host\x00/src", id("snap"), []FileSig{{"a/b", Sig{Size: 99}}, {"a/b", sig}}) // the last counts
+	b.SetFiles("host\x00/src", id("snap"), ID{}, SortFileSigs([]FileSig{{"a/b", Sig{Size: 99}}, {"a/b", sig}})) // the last counts
 	if b.Len() != 3 {
 		t.Fatalf("Len = %d", b.Len())
 	}
@@ -110,7 +110,7 @@ func TestSetFilesReplaces(t *testing.T) {
 			sigs[p] = Sig{Size: int64(i)}
 		}
 		b := NewBatch()
-		b.SetFiles("src", id(paths[0]), fileSigs(sigs))
+		b.SetFiles("src", id(paths[0]), ID{}, fileSigs(sigs))
 		if err := db.Apply(b); err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,7 @@ func TestResetRepository(t *testing.T) {
 	b.AddStream(SHA1{1}, Recipe{Size: 1, Chunks: []ID{id("c")}})
 	b.AddIndex(id("i"))
 	b.AddSnapshot(id("s"), []byte("manifest"))
-	b.SetFiles("host\x00/src", id("s"), []FileSig{{"a", Sig{Size: 1}}})
+	b.SetFiles("host\x00/src", id("s"), ID{}, SortFileSigs([]FileSig{{"a", Sig{Size: 1}}}))
 	if err := db.Apply(b); err != nil {
 		t.Fatal(err)
 	}
@@ -286,6 +286,7 @@ func TestCorruptPages(t *testing.T) {
 func TestApplyLarge(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
 	n := maxTxKeys*2 + 5
+	var base ID // the set each round's changes apply to
 	for round, snap := range []ID{id("s1"), id("s2")} {
 		b := NewBatch()
 		sigs := map[string]Sig{}
@@ -299,7 +300,8 @@ func TestApplyLarge(t *testing.T) {
 			sigs[string(k[:])] = Sig{Size: int64(i + round)}
 		}
 		b.AddIndex(snap)
-		b.SetFiles("src", snap, fileSigs(sigs))
+		b.SetFiles("src", snap, base, fileSigs(sigs))
+		base = snap
 		if err := db.Apply(b); err != nil {
 			t.Fatal(err)
 		}
@@ -337,7 +339,8 @@ func TestApplyLarge(t *testing.T) {
 		if c.add {
 			sigs["\xff"] = Sig{Size: 1}
 		}
-		b.SetFiles("src", c.snap, fileSigs(sigs))
+		b.SetFiles("src", c.snap, base, fileSigs(sigs))
+		base = c.snap
 		if err := db.Apply(b); err != nil {
 			t.Fatal(err)
 		}
@@ -366,11 +369,11 @@ func TestApplyLarge(t *testing.T) {
 	}
 }
 
-// fileSigs lists a map's signatures, in the map's (random) order.
-func fileSigs(m map[string]Sig) []FileSig {
+// fileSigs lists a map's signatures, taken in the map's (random) order.
+func fileSigs(m map[string]Sig) FileSigs {
 	var out []FileSig
 	for p, s := range m {
 		out = append(out, FileSig{p, s})
 	}
-	return out
+	return SortFileSigs(out)
 }

@@ -40,7 +40,11 @@
 // Writes are batched: a Batch collects the results of one snapshot, rebuild
 // or sync step and Apply commits it in transactions of at most 32768 keys
 // (memory stays bounded), the markers of what is complete (index objects
-// loaded, cached manifests, a file set's snapshot) last. A database whose
+// loaded, cached manifests, a file set's snapshot) last. A file set is
+// updated in place over the one of its base snapshot (only the signatures
+// that changed are put, the paths gone deleted), its "\x00snapshot" key
+// deleted in the first transaction, so that one cut short belongs to no
+// snapshot and is trusted by none. A database whose
 // version is newer than this package's is refused (ErrVersion); version 1
 // is the first, so there is nothing to migrate yet (a later version adds an
 // ordered migration list run inside Open). A file that bbolt

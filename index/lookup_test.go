@@ -85,7 +85,7 @@ func TestFilesLookupAcrossDrops(t *testing.T) {
 		sigs[i] = FileSig{Path: fmt.Sprintf("dir%03d/file%06d", i%97, i), Sig: Sig{Size: int64(i), Ino: uint64(i) * 7}}
 	}
 	b := NewBatch()
-	b.SetFiles("src", id("snap"), slices.Clone(sigs))
+	b.SetFiles("src", id("snap"), ID{}, SortFileSigs(slices.Clone(sigs)))
 	if err := db.Apply(b); err != nil {
 		t.Fatal(err)
 	}

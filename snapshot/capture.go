@@ -149,6 +149,9 @@ type capturer struct {
 	// scratch is the entry of a regular file that may equal its entry in
 	// the previous image, which then serves instead (see capturer.regular).
 	scratch entryWithUnix
+	// sigKept tells that the regular file being captured has the
+	// signature Signatures holds for it, exactly (reusable sets it).
+	sigKept bool
 
 	rel     []byte // path of the current entry relative to root, no leading '/'
 	xpath   []byte // NUL-terminated path for l*xattr calls

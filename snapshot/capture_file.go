@@ -64,7 +64,7 @@ func (c *capturer) regular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entr
 	c.stats.Files++
 	c.stats.Bytes += st.Size
 	if c.opts.OnFile != nil {
-		c.opts.OnFile(c.rel, sigOf(st))
+		c.opts.OnFile(c.rel, sigOf(st), c.sigKept)
 	}
 	return e, nil
 }
@@ -152,6 +152,7 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 // reusable reports whether the old entry of the same path has the streams
 // of the file st describes.
 func (c *capturer) reusable(st *unix.Stat_t, old *wim.Entry) bool {
+	c.sigKept = false
 	if old == nil || old.IsDir() || old.IsReparse() || old.Data.Size != st.Size {
 		return false
 	}
@@ -171,7 +172,9 @@ func (c *capturer) reusable(st *unix.Stat_t, old *wim.Entry) bool {
 	}
 	if c.opts.Signatures != nil {
 		sig, ok := c.opts.Signatures.Lookup(c.rel)
-		return ok && sameFile(sig, sigOf(st))
+		cur := sigOf(st)
+		c.sigKept = ok && sig == cur
+		return ok && sameFile(sig, cur)
 	}
 	return true
 }

@@ -58,9 +58,10 @@ type CaptureOptions struct {
 	// number, which a file system snapshot mounted afresh changes).
 	Signatures SigLookup
 	// OnFile, if set, is called with the path (as for Signatures) and
-	// signature of every regular file captured, read or reused; the path
-	// is valid only during the call.
-	OnFile func(path []byte, sig index.Sig)
+	// signature of every regular file captured, read or reused, and
+	// whether that signature is exactly the one Signatures holds for the
+	// path; the path is valid only during the call.
+	OnFile func(path []byte, sig index.Sig, stored bool)
 	// Progress, if set, is called from the walking goroutine at most every
 	// 100 ms, and once at the end.
 	Progress func(Progress)

@@ -290,7 +290,11 @@ func (c *winCapturer) fill(h windows.Handle, e *wim.Entry, info *windows.ByHandl
 	sig := index.Sig{Size: size, MtimeNs: int64(e.LastWriteTime), CtimeNs: int64(e.CreationTime),
 		Ino: uint64(info.FileIndexHigh)<<32 | uint64(info.FileIndexLow), Dev: uint64(info.VolumeSerialNumber), Mode: info.FileAttributes}
 	isDir := info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0
-	if !isDir && c.reusable(old, e, size, sig) {
+	reuse, kept := false, false
+	if !isDir {
+		reuse, kept = c.reusable(old, e, size, sig)
+	}
+	if reuse {
 		sd, err := securityOf(h)
 		if err != nil {
 			return err
@@ -303,7 +307,7 @@ func (c *winCapturer) fill(h windows.Handle, e *wim.Entry, info *windows.ByHandl
 			entryExt(e).Named = named
 		}
 		c.stats.Reused++
-		c.onFile(sig)
+		c.onFile(sig, kept)
 		return nil
 	}
 	if bs, ok := c.sink.(baseSetter); ok && old != nil && !old.IsDir() && !old.Data.Hash.IsZero() {
@@ -317,31 +321,35 @@ func (c *winCapturer) fill(h windows.Handle, e *wim.Entry, info *windows.ByHandl
 	if !isDir && e.Attributes&wim.AttrReparsePoint == 0 {
 		c.stats.Read++
 		c.stats.BytesRead += e.Data.Size
-		c.onFile(sig)
+		c.onFile(sig, false)
 	}
 	return nil
 }
 
-// reusable reports whether old holds the streams of the file e describes.
-func (c *winCapturer) reusable(old, e *wim.Entry, size int64, sig index.Sig) bool {
+// reusable reports whether old holds the streams of the file e describes,
+// and whether the signature Signatures holds for it is exactly sig.
+func (c *winCapturer) reusable(old, e *wim.Entry, size int64, sig index.Sig) (reuse, kept bool) {
 	if old == nil || old.IsDir() || old.IsReparse() || old.Data.Size != size || old.LastWriteTime != e.LastWriteTime {
-		return false
+		return false, false
 	}
 	if size > 0 && !c.opts.held(c.sink, old.Data) {
-		return false
+		return false, false
 	}
 	if c.opts.Signatures != nil {
 		stored, ok := c.opts.Signatures.Lookup([]byte(c.rel))
+		kept = ok && stored == sig
 		if !ok || stored.Size != sig.Size || stored.MtimeNs != sig.MtimeNs || stored.Ino != sig.Ino || stored.Mode != sig.Mode {
-			return false
+			return false, false
 		}
 	}
-	return true
+	return true, kept
 }
 
-func (c *winCapturer) onFile(sig index.Sig) {
+// onFile reports a regular file captured; kept tells that reusable found
+// its stored signature equal to sig.
+func (c *winCapturer) onFile(sig index.Sig, kept bool) {
 	if c.opts.OnFile != nil {
-		c.opts.OnFile([]byte(c.rel), sig)
+		c.opts.OnFile([]byte(c.rel), sig, kept)
 	}
 }
 

@@ -110,7 +110,7 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	if err != nil {
 		return nil, err
 	}
-	r.recordSnapshot(obj, id, stored, "", nil, nil)
+	r.recordSnapshot(obj, id, stored, fileSet{}, nil)
 	return man, nil
 }
 

@@ -125,6 +125,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	copts.OnFile = sigs.add
 	sink := newRepoSink(ctx, r, db, opts.Threads)
 	var view *index.Files
+	var sigBase index.ID  // the snapshot whose signatures view holds
 	parentCached := false // the parent's image and sizes came from the metadata cache
 	if parent != nil {
 		sigs.reserve(int(min(max(parent.Summary.Files, 0), 1<<22))) // a hint from a manifest: bounded
@@ -137,6 +138,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 			parentCached = cached
 			if view, _ = o.Signatures.(*index.Files); view != nil {
 				sink.useView(view)
+				sigBase = view.Snapshot
 			}
 			return nil
 		}
@@ -199,7 +201,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	res.Manifest = man
 	closeIndex(db)
 	db = nil
-	gen := r.recordSnapshot(obj, snapID, stored, sourceKey, sigs.fileSigs(), opts.Warn)
+	gen := r.recordSnapshot(obj, snapID, stored, fileSet{sourceKey, sigBase, sigs.sorted()}, opts.Warn)
 	img.cache(gen) // the next snapshot's parent
 	return res, nil
 }
@@ -286,11 +288,19 @@ func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest) ([]b
 	return r.putManifest(ctx, man)
 }
 
+// fileSet is the file signatures a snapshot records for its source
+// (source "": none), those kept being base's (see index.Batch.SetFiles).
+type fileSet struct {
+	source string
+	base   index.ID
+	sigs   index.FileSigs
+}
+
 // recordSnapshot puts what a committed snapshot added into the local
 // index, and returns the index's generation then (zero on failure). A
 // failure only costs a later sync, so it is a warning.
-func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, sourceKey string,
-	sigs []index.FileSig, warn func(error)) (gen index.Generation) {
+func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, files fileSet,
+	warn func(error)) (gen index.Generation) {
 	db, err := r.openIndex(false)
 	if err == nil {
 		b := index.NewBatch()
@@ -299,8 +309,8 @@ func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, 
 			b.AddIndex(obj.id)
 		}
 		b.AddSnapshot(snapID, stored)
-		if sourceKey != "" {
-			b.SetFiles(sourceKey, snapID, sigs)
+		if files.source != "" {
+			b.SetFiles(files.source, snapID, files.base, files.sigs)
 		}
 		err = db.Apply(b)
 		if err == nil {

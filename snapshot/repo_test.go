@@ -144,7 +144,7 @@ func TestExport(t *testing.T) {
 
 // TestSnapshotIncremental: an unchanged re-snapshot opens no file and adds
 // no chunk but the metadata's; a changed file is read again, and only its
-// new chunks are stored.
+// new chunks are stored; the snapshot after that reads nothing.
 func TestSnapshotIncremental(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
@@ -180,6 +180,11 @@ func TestSnapshotIncremental(t *testing.T) {
 	}
 	if s.NewRaw > 2<<20 {
 		t.Errorf("a 1 MiB overwrite added %d bytes", s.NewRaw)
+	}
+	// The index updated the file set in place (the changed file's
+	// signature, the others kept): the next snapshot reads nothing.
+	if s := snapshotOK(t, r, src, TakeOptions{}).Manifest.Summary; s.FilesRead != 0 {
+		t.Errorf("after the change was recorded: read %d files", s.FilesRead)
 	}
 	// The changed file's recipe is stored as the differences from its
 	// previous version: the index object is far smaller than its 512 ids.

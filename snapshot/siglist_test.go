@@ -2,41 +2,76 @@ package snapshot
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/index"
 )
 
-// TestSigList: paths and signatures come back as added while the source
-// buffer is reused and the list moves on to new blocks, including a path
-// larger than a block and an empty one.
+// TestSigList: files come back in path order with their signatures, or
+// as kept, while the source buffer is reused, the walk comes back to a
+// directory after a subdirectory, names sort across directories (a/b-x
+// before a/b/c: '-' is below '/'), and the list moves on to new blocks,
+// including a path larger than a block and an empty one.
 func TestSigList(t *testing.T) {
+	type file struct {
+		path string
+		sig  index.Sig
+		kept bool
+	}
 	var l sigList
 	l.reserve(10)
-	var want []index.FileSig
+	var want []file
+	add := func(p []byte, s index.Sig, kept bool) {
+		l.add(p, s, kept)
+		if kept {
+			s = index.Sig{}
+		}
+		want = append(want, file{string(p), s, kept})
+	}
 	buf := []byte{}
 	for i := range 100000 {
-		buf = strconv.AppendInt(buf[:0], int64(i), 10)
-		buf = append(buf, "/some/path/of/a/file"...)
-		s := index.Sig{Size: int64(i), Ino: uint64(i) * 3}
-		l.add(buf, s)
-		want = append(want, index.FileSig{Path: string(buf), Sig: s})
+		buf = strconv.AppendInt(buf[:0], int64(i/7), 10)
+		buf = append(buf, "/some/dir/file"...)
+		buf = strconv.AppendInt(buf, int64(i), 10)
+		add(buf, index.Sig{Size: int64(i), Ino: uint64(i) * 3}, i%3 == 0)
+	}
+	for i, p := range []string{"a/b-x", "a/b/c", "a/b/d", "a/b-y", "a/z", "x", "a/b", "a/b/c/d", "ab"} {
+		add([]byte(p), index.Sig{Mode: uint32(i)}, i == 2)
 	}
 	big := bytes.Repeat([]byte("x"), sigListBlock+1)
-	for i, p := range [][]byte{big, nil, []byte("after")} {
-		s := index.Sig{Mode: uint32(i)}
-		l.add(p, s)
-		want = append(want, index.FileSig{Path: string(p), Sig: s})
+	for i, p := range [][]byte{big, append(slices.Clone(big), "/y"...), nil, []byte("after")} {
+		add(p, index.Sig{Mode: uint32(i)}, false)
 	}
 	big[0] = 'y' // the source changes; the copy must not
-	got := l.fileSigs()
-	if len(got) != len(want) {
-		t.Fatalf("%d signatures, want %d", len(got), len(want))
+	got := l.sorted()
+	slices.SortFunc(want, func(a, b file) int { return strings.Compare(a.path, b.path) })
+	if got.Len() != len(want) {
+		t.Fatalf("%d signatures, want %d", got.Len(), len(want))
 	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("signature %d: %.40q %+v, want %.40q %+v", i, got[i].Path, got[i].Sig, want[i].Path, want[i].Sig)
+	for i, w := range want {
+		if p, s, kept := got.At(i); string(p) != w.path || s != w.sig || kept != w.kept {
+			t.Fatalf("file %d: %.40q %+v %v, want %.40q %+v %v", i, p, s, kept, w.path, w.sig, w.kept)
+		}
+	}
+}
+
+// TestCompareJoined: comparing two strings given in two parts each agrees
+// with comparing them joined, wherever the parts split them.
+func TestCompareJoined(t *testing.T) {
+	words := []string{"", "a", "a/", "a/b", "a-", "ab", "b", "a/b/c"}
+	for _, x := range words {
+		for _, y := range words {
+			for _, u := range words {
+				for _, v := range words {
+					want := strings.Compare(x+y, u+v)
+					if got := compareJoined([]byte(x), []byte(y), []byte(u), []byte(v)); got != want {
+						t.Fatalf("%q+%q vs %q+%q: %d, want %d", x, y, u, v, got, want)
+					}
+				}
+			}
 		}
 	}
 }
