@@ -139,6 +139,7 @@ func putRuns[K any](d *DB, name []byte, keys []K, kv func(K) (k, v []byte)) erro
 		if err := d.update(func(tx *bolt.Tx) error {
 			bk := data(tx, name)
 			for _, key := range run {
+				d.touched(tx, randomRead) // new ids land all over the bucket
 				if err := bk.Put(kv(key)); err != nil {
 					return err
 				}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -55,8 +56,9 @@ type Options struct {
 
 // DB is an open index database. Its methods may be called concurrently.
 type DB struct {
-	bolt *bolt.DB
-	path string
+	bolt  *bolt.DB
+	path  string
+	reads atomic.Int64 // since the mapped pages were last dropped (see touched)
 }
 
 // Open opens or creates the index file at path for the repository repoID.

@@ -106,6 +106,7 @@ func (d *DB) putFiles(fs *fileSet) error {
 				bk.FillPercent = 0.9 // keys go in in order, into an empty bucket
 			}
 			for j := start; j < min(start+maxTxKeys, ops); j++ {
+				d.touched(tx, randomRead) // a few changes spread over the set
 				if j < len(diff.dels) {
 					if err := bk.Delete(diff.dels[j]); err != nil {
 						return err
@@ -140,12 +141,8 @@ func (d *DB) diffFiles(key []byte, fs *fileSet) (diff fileDiff, err error) {
 			return nil
 		}
 		c := bk.Cursor()
-		steps := 0
 		next := func() ([]byte, []byte) {
-			if steps++; steps%dropEvery == 0 {
-				// As in Files.Lookup: the pages read need not stay mapped.
-				dropResident(tx.DB().Info().Data, tx.Size())
-			}
+			d.touched(tx, 1)
 			return c.Next()
 		}
 		k, v := c.First()

@@ -13,6 +13,7 @@ import (
 // not know it.
 func (d *DB) Chunk(id ID) (l Location, ok bool, err error) {
 	err = d.view(func(tx *bolt.Tx) error {
+		d.touched(tx, randomRead)
 		v := data(tx, chunksBucket).Get(id[:])
 		if v == nil {
 			return nil
@@ -31,6 +32,7 @@ func (d *DB) Chunks(ids []ID) (locs []Location, known []bool, err error) {
 	err = d.view(func(tx *bolt.Tx) error {
 		chunks := data(tx, chunksBucket)
 		for i, id := range ids {
+			d.touched(tx, randomRead)
 			v := chunks.Get(id[:])
 			if v == nil {
 				continue
@@ -50,6 +52,7 @@ func (d *DB) Chunks(ids []ID) (locs []Location, known []bool, err error) {
 // know it.
 func (d *DB) Stream(h SHA1) (r Recipe, ok bool, err error) {
 	err = d.view(func(tx *bolt.Tx) error {
+		d.touched(tx, randomRead)
 		v := data(tx, streamsBucket).Get(h[:])
 		if v == nil {
 			return nil
@@ -72,6 +75,7 @@ func (d *DB) StreamSizes(hs []SHA1) ([]int64, error) {
 		c := data(tx, streamsBucket).Cursor()
 		var k, v []byte
 		for i, h := range hs {
+			d.touched(tx, 1)
 			if i == 0 || k == nil || bytes.Compare(k, h[:]) > 0 {
 				k, v = c.Seek(h[:]) // first, or hs out of order
 			}
@@ -103,6 +107,7 @@ const maxSteps = 8
 func (d *DB) HasStream(h SHA1) bool {
 	var ok bool
 	_ = d.view(func(tx *bolt.Tx) error { // an error answers "unknown", which only costs a re-read
+		d.touched(tx, randomRead)
 		ok = data(tx, streamsBucket).Get(h[:]) != nil
 		return nil
 	})
@@ -150,20 +155,13 @@ func (d *DB) ForEachChunk(fn func(id ID, l Location) error) error {
 	})
 }
 
-// dropEvery is how many lookups a Files view makes (or keys a file set
-// comparison reads) between drops of the index pages mapped into the
-// process (dropResident): 127k lookups of a /usr snapshot held 35 MB of
-// them mapped. Dropping every 4096 still left up to 17 MB mapped at times;
-// every 1024, up to 10 MB, at no cost measured in time.
-const dropEvery = 1024
-
 // Files is a read view of one source's file signatures. Close it when done;
 // it may be used from one goroutine at a time.
 type Files struct {
-	tx      *bolt.Tx
-	bucket  *bolt.Bucket
-	cursor  *bolt.Cursor // for lookups: Bucket.Get allocates a cursor each time
-	lookups int          // since the mapped pages were last dropped
+	db     *DB
+	tx     *bolt.Tx
+	bucket *bolt.Bucket
+	cursor *bolt.Cursor // for lookups: Bucket.Get allocates a cursor each time
 	// Snapshot is the snapshot the signatures belong to (zero when none).
 	Snapshot ID
 }
@@ -177,7 +175,7 @@ func (d *DB) Files(source string) (f *Files, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	f = &Files{tx: tx, bucket: data(tx, filesBucket).Bucket([]byte(source))}
+	f = &Files{db: d, tx: tx, bucket: data(tx, filesBucket).Bucket([]byte(source))}
 	if f.bucket != nil {
 		copy(f.Snapshot[:], f.bucket.Get(fileSnapKey))
 		f.cursor = f.bucket.Cursor()
@@ -196,11 +194,7 @@ func (f *Files) Lookup(path []byte) (s Sig, ok bool) {
 			s, ok = Sig{}, false // a damaged page: treat the file as changed
 		}
 	}()
-	if f.lookups++; f.lookups == dropEvery {
-		// A capture looks up every file: its pages need not stay mapped.
-		f.lookups = 0
-		dropResident(f.tx.DB().Info().Data, f.tx.Size())
-	}
+	f.db.touched(f.tx, 1) // a capture looks up every file, in path order
 	k, v := f.cursor.Seek(path)
 	if !bytes.Equal(k, path) {
 		return Sig{}, false
@@ -217,6 +211,7 @@ func (f *Files) HasStream(h SHA1) (ok bool) {
 			ok = false
 		}
 	}()
+	f.db.touched(f.tx, randomRead)
 	return data(f.tx, streamsBucket).Get(h[:]) != nil
 }
 

@@ -103,3 +103,30 @@ func TestFilesLookupAcrossDrops(t *testing.T) {
 		slices.Reverse(sigs)
 	}
 }
+
+// TestChunksAcrossDrops: lookups at random keys, and the puts before them,
+// read right across many drops of the mapped pages (each counts
+// randomRead), in one transaction and in one each.
+func TestChunksAcrossDrops(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	n := 4 * dropEvery
+	ids := make([]ID, n)
+	b := NewBatch()
+	for i := range ids {
+		ids[i] = id(strconv.Itoa(i))
+		b.AddChunk(ids[i], Location{Offset: uint64(i), Stored: 1, Raw: 1})
+	}
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	locs, known, err := db.Chunks(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ids {
+		l, ok, err := db.Chunk(ids[i])
+		if err != nil || !ok || !known[i] || l.Offset != uint64(i) || locs[i] != l {
+			t.Fatalf("chunk %d: %+v %v %v, in one transaction %+v %v", i, l, ok, err, locs[i], known[i])
+		}
+	}
+}
