@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim/internal/codectest"
@@ -221,8 +222,11 @@ func TestX86Filter(t *testing.T) {
 	var f x86Filter
 	changed := 0
 	for i, n := range []int{0, 17, 18, 19, 40, 1000, 70000, 131072, 5000} {
-		for _, kind := range []string{"x86", "binary", "random", "mixed"} {
+		for _, kind := range []string{"x86", "binary", "random", "mixed", "near"} {
 			data, err := generated(kind, uint64(i), n)
+			if kind == "near" {
+				data, err = opcodeSoup(uint64(i), n), nil
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -243,6 +247,21 @@ func TestX86Filter(t *testing.T) {
 	if changed < 10 {
 		t.Errorf("only %d chunks changed", changed)
 	}
+}
+
+// opcodeSoup returns n bytes drawn from the opcodes and operand bytes the
+// filter looks for and their near misses (4C 8B, 48 8F, FF 25, F0 83 15,
+// ModR/M bytes ending in 101 with high bits set), so that every rule and
+// its neighbours meet in all alignments.
+func opcodeSoup(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 9))
+	set := []byte{0x48, 0x4C, 0x49, 0x8B, 0x8D, 0x89, 0x8F, 0x05, 0x0D, 0x15, 0x25, 0x85, 0x83,
+		0xE8, 0xE9, 0xEA, 0xF0, 0xFF, 0x00}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = set[r.IntN(len(set))]
+	}
+	return b
 }
 
 // referenceUndo undoes the x86 translation in a copy of b, one byte at a

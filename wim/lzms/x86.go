@@ -33,16 +33,11 @@ func (f *x86Filter) undo(b []byte) {
 	f.advance(len(b))
 	codeAt := -x86MaxReach - 1 // last position judged to be x86 code
 	end := len(b) - x86Tail
-	// Look at 8 bytes at a time (p+8 < len(b)), visiting the bytes that
+	// Look at 8 bytes at a time (p+10 < len(b)), visiting the bytes that
 	// may start an instruction.
 	for p := 1; p < end; {
-		// Flag the bytes that may start one. The opcodes other than
-		// 48 and 4C have their top bit set; ASCII text has none.
-		w := binary.LittleEndian.Uint64(b[p:])
-		m := rexBytes(w)
-		if w&0x8080808080808080 != 0 {
-			m |= highOpcodeBytes(w)
-		}
+		le := binary.LittleEndian
+		m := candidates(le.Uint64(b[p:]), le.Uint64(b[p+1:]), le.Uint64(b[p+2:]))
 		next := p + 8
 		for m != 0 {
 			q := p + bits.TrailingZeros64(m)>>3
@@ -84,24 +79,30 @@ func (f *x86Filter) undo(b []byte) {
 	}
 }
 
-// rexBytes flags the bytes of w (little-endian) that are 48 or 4C, setting
-// their top bits.
-func rexBytes(w uint64) uint64 {
-	return zeroBytes(w&0xFBFBFBFBFBFBFBFB ^ 0x4848484848484848)
+// candidates flags (sets the top bit of) the bytes of w, the 8 bytes at
+// some position, that may start an instruction undo translates or skips,
+// judging by them and the bytes after them (w1 and w2: the 8 bytes one and
+// two further on): E8, E9, FF 15, F0 83 05, and 48 or 4C followed by 89,
+// 8B, 8D or 8F and a byte ending in 101. It may flag more bytes than those
+// (see zeroish), and undo checks the exact rule for each; a byte left out
+// starts no instruction, so skipping it changes neither the data nor the
+// scan. In code, most 48 and FF bytes are other instructions, and text has
+// no byte with the top bit set.
+func candidates(w, w1, w2 uint64) uint64 {
+	m := zeroish(w&(0xFB*ones)^0x48*ones) & zeroish(w1&(0xF9*ones)^0x89*ones) & zeroish(w2&(0x07*ones)^0x05*ones)
+	if w&(0x80*ones) != 0 {
+		m |= zeroish(w&(0xFE*ones)^0xE8*ones) | zeroish(^w|w1^0x15*ones) |
+			zeroish(w^0xF0*ones|w1^0x83*ones|w2^0x05*ones)
+	}
+	return m
 }
 
-// highOpcodeBytes flags the bytes of w that are E8, E9, F0 or FF.
-func highOpcodeBytes(w uint64) uint64 {
-	return zeroBytes(w&0xFEFEFEFEFEFEFEFE^0xE8E8E8E8E8E8E8E8) |
-		zeroBytes(w^0xF0F0F0F0F0F0F0F0) | zeroBytes(^w)
-}
+const ones = 0x0101010101010101
 
-// zeroBytes sets the top bit of each byte of x that is zero, and clears the
-// others.
-func zeroBytes(x uint64) uint64 {
-	const low7 = 0x7F7F7F7F7F7F7F7F
-	return ^(x&low7 + low7 | x) &^ low7
-}
+// zeroish flags (sets the top bit of) each byte of x that is zero, and
+// may flag bytes above a zero one as well (the borrow of the subtraction
+// runs on), but never flags a byte when none below or at it is zero.
+func zeroish(x uint64) uint64 { return (x - ones) &^ x & (0x80 * ones) }
 
 // advance picks the base for a chunk of size bytes, clearing the table only
 // when the stored positions would overflow.
