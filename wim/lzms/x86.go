@@ -86,9 +86,12 @@ func (f *x86Filter) undo(b []byte) {
 // 8B, 8D or 8F and a byte ending in 101. It may flag more bytes than those
 // (see zeroish), and undo checks the exact rule for each; a byte left out
 // starts no instruction, so skipping it changes neither the data nor the
-// scan. In code, most 48 and FF bytes are other instructions, and text has
-// no byte with the top bit set.
+// scan. In code, most 48 and FF bytes are other instructions, and text
+// (no byte with the top bit set) has no candidates at all.
 func candidates(w, w1, w2 uint64) uint64 {
+	if (w|w1)&(0x80*ones) == 0 {
+		return 0 // every rule needs a byte with the top bit set there
+	}
 	m := zeroish(w&(0xFB*ones)^0x48*ones) & zeroish(w1&(0xF9*ones)^0x89*ones) & zeroish(w2&(0x07*ones)^0x05*ones)
 	if w&(0x80*ones) != 0 {
 		m |= zeroish(w&(0xFE*ones)^0xE8*ones) | zeroish(^w|w1^0x15*ones) |
