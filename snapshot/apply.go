@@ -52,6 +52,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	a := &applier{
 		ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: abs,
 		rootFD: rootFD, unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0, token: newRunToken(),
+		noXattrAt: opts.pathXattrs,
 	}
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		a.procFD = true
@@ -132,12 +133,16 @@ type applier struct {
 
 	dirs, files, symlinks, special, bytes, skipped, unchanged, deleted atomic.Int64
 
-	ntfs    *ntfsTarget  // an ntfs-3g target: Windows metadata, no UNIX data
-	token   string       // names this run's temporary files (in place)
-	tempSeq int          // numbers them
-	walkBuf []byte       // for files written on the walking goroutine
-	curDir  *wim.Entry   // the directory whose children the walk creates
-	renamed []renamedDir // directories whose times are set again at the end
+	ntfs    *ntfsTarget // an ntfs-3g target: Windows metadata, no UNIX data
+	token   string      // names this run's temporary files (in place)
+	tempSeq int         // numbers them
+	walkBuf []byte      // for files written on the walking goroutine
+	// The walking goroutine's xattr comparisons (xattrsEqual): names,
+	// and whether the kernel lacks listxattrat.
+	xname, xkey, xlist []byte
+	noXattrAt          bool
+	curDir             *wim.Entry   // the directory whose children the walk creates
+	renamed            []renamedDir // directories whose times are set again at the end
 
 	mu    sync.Mutex // guards fatal and Warn calls
 	fatal error
@@ -229,6 +234,7 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		return nil
 	}
 	name := e.Name
+	existed := false
 	err := unix.Mkdirat(dfd, name, 0o700)
 	if errors.Is(err, unix.EEXIST) {
 		var st unix.Stat_t
@@ -237,7 +243,7 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 				err = unix.Mkdirat(dfd, name, 0o700)
 			}
 		} else {
-			err = nil
+			err, existed = nil, true
 		}
 	}
 	if err != nil {
@@ -256,6 +262,11 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 	}
 	// Nothing is created in this directory any more: its times stay.
 	a.setMeta(fd, e, true)
+	if existed && a.opts.InPlace {
+		if err := a.dropOtherXattrs(fd, e); err != nil {
+			a.warn(false, err)
+		}
+	}
 	return nil
 }
 

@@ -99,37 +99,108 @@ func (a *applier) sameFile(dfd int, e *wim.Entry, st *unix.Stat_t) bool {
 	if a.isRoot && (st.Uid != e.Unix.UID || st.Gid != e.Unix.GID) {
 		return false
 	}
-	return xattrsEqual(a.xattrPath(dfd, e.Name, a.path), e.Xattrs)
+	return a.xattrsEqual(dfd, e.Name, e.Xattrs)
 }
 
-// xattrsEqual reports whether the file at path (not followed) has exactly
-// the xattrs want.
-func xattrsEqual(path string, want []wim.Xattr) bool {
-	buf := make([]byte, 4096)
-	n, err := unix.Llistxattr(path, buf)
+// xattrsEqual reports whether the file name in dfd (not followed) has
+// exactly the xattrs want. It reads them by name in dfd (listxattrat and
+// getxattrat, Linux 6.13) when the kernel has those calls, else through a
+// path, which costs a lookup of every component (of /proc/self/fd when
+// mounted) per call.
+func (a *applier) xattrsEqual(dfd int, name string, want []wim.Xattr) bool {
+	a.xname = append(append(a.xname[:0], name...), 0)
+	t := xattrTarget{fd: -1, dfd: dfd, name: a.xname}
+	if a.noXattrAt {
+		t = xattrTarget{fd: -1, dfd: -1, name: append([]byte(a.xattrPath(dfd, name, a.path)), 0)}
+	}
+	n, err := a.listXattrs(t)
+	if errors.Is(err, unix.ENOSYS) && t.dfd >= 0 { // a kernel before 6.13: paths from now on
+		a.noXattrAt = true
+		return a.xattrsEqual(dfd, name, want)
+	}
 	if err != nil {
 		return len(want) == 0 && xattrUnsupported(err)
 	}
-	var names []string
-	for _, nm := range bytes.Split(buf[:n], []byte{0}) {
-		if len(nm) > 0 {
-			names = append(names, string(nm))
-		}
-	}
-	if len(names) != len(want) {
+	names := a.xlist[:n]
+	if bytes.Count(names, []byte{0}) != len(want) {
 		return false
 	}
 	for _, x := range want {
-		if !slices.Contains(names, x.Name) {
+		a.xkey = append(append(a.xkey[:0], x.Name...), 0)
+		if !hasName(names, a.xkey) {
 			return false
 		}
 		v := make([]byte, len(x.Value)+1)
-		m, err := unix.Lgetxattr(path, x.Name, v)
+		m, err := t.get(a.xkey, v)
 		if err != nil || m != len(x.Value) || !bytes.Equal(v[:m], x.Value) {
 			return false
 		}
 	}
 	return true
+}
+
+// dropOtherXattrs removes from the open file fd, kept in place, the
+// xattrs that e lacks (setting e's leaves the others).
+func (a *applier) dropOtherXattrs(fd int, e *wim.Entry) error {
+	if !a.unixData || a.ntfs != nil || e.Unix == nil {
+		return nil
+	}
+	list := make([]byte, 4096)
+	t := xattrTarget{fd: fd, dfd: -1}
+	var n int
+	var err error
+	for n, err = t.list(list); errors.Is(err, unix.ERANGE); n, err = t.list(list) {
+		list = make([]byte, 2*len(list))
+	}
+	if err != nil {
+		if xattrUnsupported(err) {
+			return nil
+		}
+		return fmt.Errorf("listing xattrs: %w", err)
+	}
+	var errs []error
+	for _, name := range strings.Split(string(list[:n]), "\x00") {
+		if name == "" || slices.ContainsFunc(e.Xattrs, func(x wim.Xattr) bool { return x.Name == name }) {
+			continue
+		}
+		if err := unix.Fremovexattr(fd, name); err != nil && !errors.Is(err, unix.ENODATA) {
+			errs = append(errs, fmt.Errorf("removing xattr %q: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// listXattrs lists the xattr names of t into a.xlist, growing it as
+// needed, and returns their length.
+func (a *applier) listXattrs(t xattrTarget) (int, error) {
+	if a.xlist == nil {
+		a.xlist = make([]byte, 4096)
+	}
+	for {
+		n, err := t.list(a.xlist)
+		switch {
+		case errors.Is(err, unix.ERANGE):
+			a.xlist = make([]byte, 2*len(a.xlist))
+		case !errors.Is(err, unix.EINTR):
+			return n, err
+		}
+	}
+}
+
+// hasName reports whether the NUL-terminated name key is one of the
+// NUL-terminated names in list.
+func hasName(list, key []byte) bool {
+	for len(list) > 0 {
+		i := bytes.IndexByte(list, 0) + 1
+		if i == 0 {
+			return false
+		}
+		if bytes.Equal(list[:i], key) {
+			return true
+		}
+		list = list[i:]
+	}
+	return false
 }
 
 // addLinkGroup records the first applied name of a hard-linked inode.
@@ -190,7 +261,11 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 		if err == nil {
 			same := sameContents(fd, j.e.Data.Hash, j.e.Data.Size, buf)
 			if same {
-				if errs := a.metaErrors(fd, j.e, false); len(errs) > 0 {
+				errs := a.metaErrors(fd, j.e, false)
+				if err := a.dropOtherXattrs(fd, j.e); err != nil {
+					errs = append(errs, err)
+				}
+				if len(errs) > 0 {
 					a.warnPath(j.path, false, errors.Join(errs...))
 				}
 				a.unchanged.Add(1)

@@ -65,6 +65,10 @@ type ApplyOptions struct {
 	// Unchanged what would be kept, Bytes what would be written, Deleted
 	// the entries that would be deleted (a directory counting once).
 	DryRun bool
+
+	// pathXattrs is a test hook: compare xattrs in place through paths,
+	// as on kernels without listxattrat.
+	pathXattrs bool
 }
 
 // ApplyStats counts what Apply did. Files counts regular files (every name
