@@ -233,8 +233,35 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		a.warn(true, errors.New("directory nesting too deep; skipped"))
 		return nil
 	}
-	name := e.Name
-	existed := false
+	fd, existed := a.openExistingDir(dfd, e.Name)
+	if fd < 0 {
+		var ok bool
+		if fd, ok = a.makeDir(dfd, e.Name); !ok {
+			return nil
+		}
+	}
+	defer closeFD(fd)
+	a.dirs.Add(1)
+	if err := a.dir(fd, e); err != nil {
+		return err
+	}
+	// Nothing is created in this directory any more: its times stay.
+	if !existed {
+		a.setMeta(fd, e, true)
+		return nil
+	}
+	if !a.sameDirMeta(fd, e) {
+		a.setMeta(fd, e, true)
+		if err := a.dropOtherXattrs(fd, e); err != nil {
+			a.warn(false, err)
+		}
+	}
+	return nil
+}
+
+// makeDir creates the directory name in dfd, replacing a file of that
+// name, and opens it; it reports false, having warned, when it cannot.
+func (a *applier) makeDir(dfd int, name string) (int, bool) {
 	err := unix.Mkdirat(dfd, name, 0o700)
 	if errors.Is(err, unix.EEXIST) {
 		var st unix.Stat_t
@@ -243,31 +270,19 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 				err = unix.Mkdirat(dfd, name, 0o700)
 			}
 		} else {
-			err, existed = nil, true
+			err = nil
 		}
 	}
 	if err != nil {
 		a.warn(true, fmt.Errorf("mkdir: %w", err))
-		return nil
+		return -1, false
 	}
 	fd, err := openDir(dfd, name, true)
 	if err != nil {
 		a.warn(true, fmt.Errorf("open directory: %w", err))
-		return nil
+		return -1, false
 	}
-	defer closeFD(fd)
-	a.dirs.Add(1)
-	if err := a.dir(fd, e); err != nil {
-		return err
-	}
-	// Nothing is created in this directory any more: its times stay.
-	a.setMeta(fd, e, true)
-	if existed && a.opts.InPlace {
-		if err := a.dropOtherXattrs(fd, e); err != nil {
-			a.warn(false, err)
-		}
-	}
-	return nil
+	return fd, true
 }
 
 func (a *applier) regular(dfd int, e *wim.Entry) {

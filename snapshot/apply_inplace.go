@@ -113,30 +113,80 @@ func (a *applier) xattrsEqual(dfd int, name string, want []wim.Xattr) bool {
 	if a.noXattrAt {
 		t = xattrTarget{fd: -1, dfd: -1, name: append([]byte(a.xattrPath(dfd, name, a.path)), 0)}
 	}
-	n, err := a.listXattrs(t)
+	same, err := a.xattrsOf(t, want)
 	if errors.Is(err, unix.ENOSYS) && t.dfd >= 0 { // a kernel before 6.13: paths from now on
 		a.noXattrAt = true
 		return a.xattrsEqual(dfd, name, want)
 	}
+	return same
+}
+
+// xattrsMatch reports whether the file t names has exactly the xattrs want.
+func (a *applier) xattrsMatch(t xattrTarget, want []wim.Xattr) bool {
+	same, _ := a.xattrsOf(t, want)
+	return same
+}
+
+// xattrsOf is xattrsMatch, with the error of listing them.
+func (a *applier) xattrsOf(t xattrTarget, want []wim.Xattr) (bool, error) {
+	n, err := a.listXattrs(t)
 	if err != nil {
-		return len(want) == 0 && xattrUnsupported(err)
+		return len(want) == 0 && xattrUnsupported(err), err
 	}
 	names := a.xlist[:n]
 	if bytes.Count(names, []byte{0}) != len(want) {
-		return false
+		return false, nil
 	}
 	for _, x := range want {
 		a.xkey = append(append(a.xkey[:0], x.Name...), 0)
 		if !hasName(names, a.xkey) {
-			return false
+			return false, nil
 		}
 		v := make([]byte, len(x.Value)+1)
 		m, err := t.get(a.xkey, v)
 		if err != nil || m != len(x.Value) || !bytes.Equal(v[:m], x.Value) {
-			return false
+			return false, nil
 		}
 	}
-	return true
+	return true, nil
+}
+
+// openExistingDir opens the directory name in dfd, not following a
+// symlink, when the apply is in place and it is there (existed); it
+// returns -1 otherwise, and makeDir takes over. A rollback finds most
+// directories in place: opening one first spares a failing mkdir and a
+// stat.
+func (a *applier) openExistingDir(dfd int, name string) (fd int, existed bool) {
+	if !a.opts.InPlace {
+		return -1, false
+	}
+	fd, err := openDir(dfd, name, true)
+	if err != nil {
+		return -1, false
+	}
+	return fd, true
+}
+
+// sameDirMeta reports whether the existing directory fd has e's mode,
+// mtime, owner (when applied) and exactly its xattrs (when applied), so
+// that a rollback need not set them again. Its access time is left out, as
+// for files kept in place: reading a directory whose metadata changed
+// since it was last read sets it (relatime), so it would never match.
+func (a *applier) sameDirMeta(fd int, e *wim.Entry) bool {
+	var st unix.Stat_t
+	if a.ntfs != nil || fstat(fd, &st) != nil || st.Mode&0o7777 != a.mode(e, true) {
+		return false
+	}
+	if ts := timespecs(e); st.Mtim != ts[1] {
+		return false
+	}
+	if !a.unixData || e.Unix == nil {
+		return true
+	}
+	if a.isRoot && (st.Uid != e.Unix.UID || st.Gid != e.Unix.GID) {
+		return false
+	}
+	return a.xattrsMatch(xattrTarget{fd: fd, dfd: -1}, e.Xattrs)
 }
 
 // dropOtherXattrs removes from the open file fd, kept in place, the
@@ -408,9 +458,8 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 
 // sameNode reports whether name in dfd is already the symlink or special
 // file e would create (same target, or same type and device number).
-func (a *applier) sameNode(dfd int, e *wim.Entry, target string) bool {
-	var st unix.Stat_t
-	if fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+func (a *applier) sameNode(dfd int, e *wim.Entry, target string, st *unix.Stat_t) bool {
+	if fstatat(dfd, e.Name, st, unix.AT_SYMLINK_NOFOLLOW) != nil {
 		return false
 	}
 	if e.IsReparse() {
@@ -422,6 +471,19 @@ func (a *applier) sameNode(dfd int, e *wim.Entry, target string) bool {
 		return err == nil && string(buf[:n]) == target
 	}
 	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev)
+}
+
+// keepNode finishes a symlink or special file e that sameNode found in
+// place (stat st, path naming it): its metadata is set again only when
+// its mtime, mode (not a symlink's), owner or xattrs (when applied) differ.
+func (a *applier) keepNode(dfd int, e *wim.Entry, path []string, st *unix.Stat_t) {
+	same := st.Mtim == timespecs(e)[1] && (e.IsReparse() || st.Mode&0o7777 == a.mode(e, false))
+	if same && a.unixData && e.Unix != nil {
+		same = (!a.isRoot || st.Uid == e.Unix.UID && st.Gid == e.Unix.GID) && a.xattrsEqual(dfd, e.Name, e.Xattrs)
+	}
+	if !same {
+		a.setMetaAt(dfd, e, path)
+	}
 }
 
 // renamedDir is a directory in which workers rename files, or deferred

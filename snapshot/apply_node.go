@@ -67,10 +67,11 @@ func (a *applier) makeSymlink(dfd int, e *wim.Entry, path []string) {
 		return
 	}
 	name := e.Name
-	if a.opts.InPlace && a.sameNode(dfd, e, target) {
+	var st unix.Stat_t
+	if a.opts.InPlace && a.sameNode(dfd, e, target, &st) {
 		a.symlinks.Add(1)
 		a.unchanged.Add(1)
-		a.setMetaAt(dfd, e, path)
+		a.keepNode(dfd, e, path, &st)
 		return
 	}
 	if err := replaceNode(dfd, name, func() error { return unix.Symlinkat(target, dfd, name) }); err != nil {
@@ -130,10 +131,11 @@ func (a *applier) specialType(e *wim.Entry) uint32 {
 
 func (a *applier) specialFile(dfd int, e *wim.Entry) {
 	name := e.Name
-	if a.opts.InPlace && a.sameNode(dfd, e, "") {
+	var st unix.Stat_t
+	if a.opts.InPlace && a.sameNode(dfd, e, "", &st) {
 		a.special.Add(1)
 		a.unchanged.Add(1)
-		a.setMetaAt(dfd, e, a.path)
+		a.keepNode(dfd, e, a.path, &st)
 		return
 	}
 	mode := a.specialType(e) | 0o600

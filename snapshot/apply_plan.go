@@ -76,12 +76,12 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		return a.plan(sub, e)
 	case e.IsReparse():
 		a.symlinks.Add(1)
-		if target, err := a.linkTarget(e); exists && err == nil && a.sameNode(dfd, e, target) {
+		if target, err := a.linkTarget(e); exists && err == nil && a.sameNode(dfd, e, target, &st) {
 			a.unchanged.Add(1)
 		}
 	case a.specialType(e) != 0:
 		a.special.Add(1)
-		if exists && a.sameNode(dfd, e, "") {
+		if exists && a.sameNode(dfd, e, "", &st) {
 			a.unchanged.Add(1)
 		}
 	default:

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -53,6 +54,10 @@ func rollbackCase(t *testing.T, inPlace RestoreOptions) {
 	must(t, os.RemoveAll(filepath.Join(out, "data/zeros-200k.bin")))
 	must(t, os.MkdirAll(filepath.Join(out, "data/zeros-200k.bin/sub"), 0o755))
 	must(t, os.Truncate(filepath.Join(out, "data/random-4095.bin"), 4094))
+	must(t, os.Chmod(filepath.Join(out, "xattrs"), 0o700))                                    // a directory's mode
+	must(t, os.Chtimes(filepath.Join(out, "modes/sticky"), time.Unix(1, 0), time.Unix(2, 0))) // its times
+	ts := []unix.Timespec{{Sec: 1}, {Sec: 2}}                                                 // a symlink's
+	must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(out, "links/rel-file"), ts, unix.AT_SYMLINK_NOFOLLOW))
 	xattrsChanged := 0
 	for _, x := range []struct{ path, name, value string }{
 		{"xattrs/file", "user.test", "changed"}, // a value
