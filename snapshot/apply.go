@@ -52,8 +52,8 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	a := &applier{
 		ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: abs,
 		rootFD: rootFD, unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0, token: newRunToken(),
-		noXattrAt: opts.pathXattrs,
 	}
+	a.noXattrAt.Store(opts.pathXattrs)
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		a.procFD = true
 	}
@@ -133,16 +133,16 @@ type applier struct {
 
 	dirs, files, symlinks, special, bytes, skipped, unchanged, deleted atomic.Int64
 
-	ntfs    *ntfsTarget // an ntfs-3g target: Windows metadata, no UNIX data
-	token   string      // names this run's temporary files (in place)
-	tempSeq int         // numbers them
-	walkBuf []byte      // for files written on the walking goroutine
-	// The walking goroutine's xattr comparisons (xattrsEqual): names,
-	// and whether the kernel lacks listxattrat.
-	xname, xkey, xlist []byte
-	noXattrAt          bool
-	curDir             *wim.Entry   // the directory whose children the walk creates
-	renamed            []renamedDir // directories whose times are set again at the end
+	ntfs    *ntfsTarget  // an ntfs-3g target: Windows metadata, no UNIX data
+	token   string       // names this run's temporary files (in place)
+	tempSeq int          // numbers them
+	walkBuf []byte       // for files written on the walking goroutine
+	walkX   xattrBufs    // for xattr comparisons on the walking goroutine
+	curDir  *wim.Entry   // the directory whose children the walk creates
+	renamed []renamedDir // directories whose times are set again at the end
+	// noXattrAt says that the kernel lacks listxattrat: xattrs are
+	// compared through paths.
+	noXattrAt atomic.Bool
 
 	mu    sync.Mutex // guards fatal and Warn calls
 	fatal error

@@ -99,56 +99,71 @@ func (a *applier) sameFile(dfd int, e *wim.Entry, st *unix.Stat_t) bool {
 	if a.isRoot && (st.Uid != e.Unix.UID || st.Gid != e.Unix.GID) {
 		return false
 	}
-	return a.xattrsEqual(dfd, e.Name, e.Xattrs)
+	return a.xattrsEqual(&a.walkX, dfd, e.Name, a.path, e.Xattrs)
 }
 
-// xattrsEqual reports whether the file name in dfd (not followed) has
-// exactly the xattrs want. It reads them by name in dfd (listxattrat and
-// getxattrat, Linux 6.13) when the kernel has those calls, else through a
-// path, which costs a lookup of every component (of /proc/self/fd when
-// mounted) per call.
-func (a *applier) xattrsEqual(dfd int, name string, want []wim.Xattr) bool {
-	a.xname = append(append(a.xname[:0], name...), 0)
-	t := xattrTarget{fd: -1, dfd: dfd, name: a.xname}
-	if a.noXattrAt {
-		t = xattrTarget{fd: -1, dfd: -1, name: append([]byte(a.xattrPath(dfd, name, a.path)), 0)}
+// xattrBufs is the scratch space of xattr comparisons on one goroutine.
+type xattrBufs struct{ name, key, list []byte }
+
+// xattrsEqual reports whether the file name in dfd (not followed; path
+// names it from the target) has exactly the xattrs want. It reads them by
+// name in dfd (listxattrat and getxattrat, Linux 6.13) when the kernel has
+// those calls, else through a path, which costs a lookup of every
+// component (of /proc/self/fd when mounted) per call.
+func (a *applier) xattrsEqual(x *xattrBufs, dfd int, name string, path []string, want []wim.Xattr) bool {
+	x.name = append(append(x.name[:0], name...), 0)
+	t := xattrTarget{fd: -1, dfd: dfd, name: x.name}
+	if a.noXattrAt.Load() {
+		t = xattrTarget{fd: -1, dfd: -1, name: append([]byte(a.xattrPath(dfd, name, path)), 0)}
 	}
-	same, err := a.xattrsOf(t, want)
+	same, err := x.match(t, want)
 	if errors.Is(err, unix.ENOSYS) && t.dfd >= 0 { // a kernel before 6.13: paths from now on
-		a.noXattrAt = true
-		return a.xattrsEqual(dfd, name, want)
+		a.noXattrAt.Store(true)
+		return a.xattrsEqual(x, dfd, name, path, want)
 	}
 	return same
 }
 
-// xattrsMatch reports whether the file t names has exactly the xattrs want.
-func (a *applier) xattrsMatch(t xattrTarget, want []wim.Xattr) bool {
-	same, _ := a.xattrsOf(t, want)
-	return same
-}
-
-// xattrsOf is xattrsMatch, with the error of listing them.
-func (a *applier) xattrsOf(t xattrTarget, want []wim.Xattr) (bool, error) {
-	n, err := a.listXattrs(t)
+// match reports whether the file t names has exactly the xattrs want, and
+// the error of listing them.
+func (x *xattrBufs) match(t xattrTarget, want []wim.Xattr) (bool, error) {
+	n, err := x.listNames(t)
 	if err != nil {
 		return len(want) == 0 && xattrUnsupported(err), err
 	}
-	names := a.xlist[:n]
+	names := x.list[:n]
 	if bytes.Count(names, []byte{0}) != len(want) {
 		return false, nil
 	}
-	for _, x := range want {
-		a.xkey = append(append(a.xkey[:0], x.Name...), 0)
-		if !hasName(names, a.xkey) {
+	for _, w := range want {
+		x.key = append(append(x.key[:0], w.Name...), 0)
+		if !hasName(names, x.key) {
 			return false, nil
 		}
-		v := make([]byte, len(x.Value)+1)
-		m, err := t.get(a.xkey, v)
-		if err != nil || m != len(x.Value) || !bytes.Equal(v[:m], x.Value) {
+		v := make([]byte, len(w.Value)+1)
+		m, err := t.get(x.key, v)
+		if err != nil || m != len(w.Value) || !bytes.Equal(v[:m], w.Value) {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// listNames lists the xattr names of t into x.list, growing it as needed,
+// and returns their length.
+func (x *xattrBufs) listNames(t xattrTarget) (int, error) {
+	if x.list == nil {
+		x.list = make([]byte, 4096)
+	}
+	for {
+		n, err := t.list(x.list)
+		switch {
+		case errors.Is(err, unix.ERANGE):
+			x.list = make([]byte, 2*len(x.list))
+		case !errors.Is(err, unix.EINTR):
+			return n, err
+		}
+	}
 }
 
 // openExistingDir opens the directory name in dfd, not following a
@@ -186,7 +201,8 @@ func (a *applier) sameDirMeta(fd int, e *wim.Entry) bool {
 	if a.isRoot && (st.Uid != e.Unix.UID || st.Gid != e.Unix.GID) {
 		return false
 	}
-	return a.xattrsMatch(xattrTarget{fd: fd, dfd: -1}, e.Xattrs)
+	same, _ := a.walkX.match(xattrTarget{fd: fd, dfd: -1}, e.Xattrs)
+	return same
 }
 
 // dropOtherXattrs removes from the open file fd, kept in place, the
@@ -218,23 +234,6 @@ func (a *applier) dropOtherXattrs(fd int, e *wim.Entry) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// listXattrs lists the xattr names of t into a.xlist, growing it as
-// needed, and returns their length.
-func (a *applier) listXattrs(t xattrTarget) (int, error) {
-	if a.xlist == nil {
-		a.xlist = make([]byte, 4096)
-	}
-	for {
-		n, err := t.list(a.xlist)
-		switch {
-		case errors.Is(err, unix.ERANGE):
-			a.xlist = make([]byte, 2*len(a.xlist))
-		case !errors.Is(err, unix.EINTR):
-			return n, err
-		}
-	}
 }
 
 // hasName reports whether the NUL-terminated name key is one of the
@@ -474,12 +473,13 @@ func (a *applier) sameNode(dfd int, e *wim.Entry, target string, st *unix.Stat_t
 }
 
 // keepNode finishes a symlink or special file e that sameNode found in
-// place (stat st, path naming it): its metadata is set again only when
-// its mtime, mode (not a symlink's), owner or xattrs (when applied) differ.
-func (a *applier) keepNode(dfd int, e *wim.Entry, path []string, st *unix.Stat_t) {
+// place (stat st, path naming it; x the goroutine's scratch space): its
+// metadata is set again only when its mtime, mode (not a symlink's), owner
+// or xattrs (when applied) differ.
+func (a *applier) keepNode(x *xattrBufs, dfd int, e *wim.Entry, path []string, st *unix.Stat_t) {
 	same := st.Mtim == timespecs(e)[1] && (e.IsReparse() || st.Mode&0o7777 == a.mode(e, false))
 	if same && a.unixData && e.Unix != nil {
-		same = (!a.isRoot || st.Uid == e.Unix.UID && st.Gid == e.Unix.GID) && a.xattrsEqual(dfd, e.Name, e.Xattrs)
+		same = (!a.isRoot || st.Uid == e.Unix.UID && st.Gid == e.Unix.GID) && a.xattrsEqual(x, dfd, e.Name, path, e.Xattrs)
 	}
 	if !same {
 		a.setMetaAt(dfd, e, path)

@@ -52,11 +52,13 @@ func (a *applier) openPath(comps []string) (int, error) {
 // pack (deferLink).
 func (a *applier) symlink(dfd int, e *wim.Entry) {
 	if !a.deferLink(e) {
-		a.makeSymlink(dfd, e, a.path)
+		a.makeSymlink(&a.walkX, dfd, e, a.path)
 	}
 }
 
-func (a *applier) makeSymlink(dfd int, e *wim.Entry, path []string) {
+// makeSymlink makes the symlink e in dfd (path naming it from the
+// target), or keeps the one there; x is the goroutine's scratch space.
+func (a *applier) makeSymlink(x *xattrBufs, dfd int, e *wim.Entry, path []string) {
 	if a.ntfs != nil {
 		a.ntfsReparse(dfd, e, path)
 		return
@@ -71,7 +73,7 @@ func (a *applier) makeSymlink(dfd int, e *wim.Entry, path []string) {
 	if a.opts.InPlace && a.sameNode(dfd, e, target, &st) {
 		a.symlinks.Add(1)
 		a.unchanged.Add(1)
-		a.keepNode(dfd, e, path, &st)
+		a.keepNode(x, dfd, e, path, &st)
 		return
 	}
 	if err := replaceNode(dfd, name, func() error { return unix.Symlinkat(target, dfd, name) }); err != nil {
@@ -135,7 +137,7 @@ func (a *applier) specialFile(dfd int, e *wim.Entry) {
 	if a.opts.InPlace && a.sameNode(dfd, e, "", &st) {
 		a.special.Add(1)
 		a.unchanged.Add(1)
-		a.keepNode(dfd, e, a.path, &st)
+		a.keepNode(&a.walkX, dfd, e, a.path, &st)
 		return
 	}
 	mode := a.specialType(e) | 0o600

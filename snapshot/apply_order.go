@@ -107,7 +107,7 @@ func (a *applier) deferredLink(j fileJob) {
 		a.warnPath(j.path, true, fmt.Errorf("reopen the directory: %w", err))
 		return
 	}
-	a.makeSymlink(dfd, j.e, j.path)
+	a.makeSymlink(new(xattrBufs), dfd, j.e, j.path) // on a worker
 	if dfd != a.rootFD {
 		closeFD(dfd)
 	}

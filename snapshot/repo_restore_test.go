@@ -26,22 +26,41 @@ import (
 // TestRestoreRollback restores a snapshot over a modified copy of its
 // tree: the result is the snapshot, only what differed is written, and a
 // second restore writes nothing. Xattrs are compared by name in their
-// directory, or through paths on kernels without listxattrat.
+// directory, or through paths on kernels without listxattrat; from a store
+// read like a remote one, symlinks are made (or kept) by the workers after
+// the walk.
 func TestRestoreRollback(t *testing.T) {
-	for _, pathXattrs := range []bool{false, true} {
-		t.Run(fmt.Sprintf("xattrs by path %v", pathXattrs), func(t *testing.T) {
-			rollbackCase(t, RestoreOptions{Delete: true, Apply: ApplyOptions{pathXattrs: pathXattrs}})
+	local := func(t *testing.T) *Repo {
+		t.Helper()
+		return testRepo(t, wim.CompressXPRESS)
+	}
+	remoteLike := func(t *testing.T) *Repo {
+		t.Helper()
+		r, _ := faultyRepo(t, filepath.Join(t.TempDir(), "cache"))
+		return r
+	}
+	for _, c := range []struct {
+		name       string
+		repo       func(*testing.T) *Repo
+		pathXattrs bool
+	}{
+		{"local", local, false},
+		{"local, xattrs by path", local, true},
+		{"remote-like", remoteLike, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rollbackCase(t, c.repo(t), RestoreOptions{Delete: true, Apply: ApplyOptions{pathXattrs: c.pathXattrs}})
 		})
 	}
 }
 
-// rollbackCase is TestRestoreRollback with inPlace for the rollbacks.
-func rollbackCase(t *testing.T, inPlace RestoreOptions) {
+// rollbackCase is TestRestoreRollback with repository r and inPlace for
+// the rollbacks.
+func rollbackCase(t *testing.T, r *Repo, inPlace RestoreOptions) {
 	t.Helper()
 	tmp := t.TempDir()
 	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
-	r := testRepo(t, wim.CompressXPRESS)
 	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
 	full, err := r.Restore(t.Context(), m, out, RestoreOptions{})
 	if err != nil {
