@@ -252,7 +252,7 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 	}
 	if !a.sameDirMeta(fd, e) {
 		a.setMeta(fd, e, true)
-		if err := a.dropOtherXattrs(fd, e); err != nil {
+		if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, e); err != nil {
 			a.warn(false, err)
 		}
 	}

@@ -205,19 +205,15 @@ func (a *applier) sameDirMeta(fd int, e *wim.Entry) bool {
 	return same
 }
 
-// dropOtherXattrs removes from the open file fd, kept in place, the
-// xattrs that e lacks (setting e's leaves the others).
-func (a *applier) dropOtherXattrs(fd int, e *wim.Entry) error {
+// dropOtherXattrs removes from the file t names (an open descriptor, or a
+// NUL-terminated path not followed), kept in place, the xattrs that e
+// lacks: setting e's leaves the others.
+func (a *applier) dropOtherXattrs(t xattrTarget, e *wim.Entry) error {
 	if !a.unixData || a.ntfs != nil || e.Unix == nil {
 		return nil
 	}
-	list := make([]byte, 4096)
-	t := xattrTarget{fd: fd, dfd: -1}
-	var n int
-	var err error
-	for n, err = t.list(list); errors.Is(err, unix.ERANGE); n, err = t.list(list) {
-		list = make([]byte, 2*len(list))
-	}
+	var x xattrBufs
+	n, err := x.listNames(t)
 	if err != nil {
 		if xattrUnsupported(err) {
 			return nil
@@ -225,11 +221,16 @@ func (a *applier) dropOtherXattrs(fd int, e *wim.Entry) error {
 		return fmt.Errorf("listing xattrs: %w", err)
 	}
 	var errs []error
-	for _, name := range strings.Split(string(list[:n]), "\x00") {
+	for _, name := range strings.Split(string(x.list[:n]), "\x00") {
 		if name == "" || slices.ContainsFunc(e.Xattrs, func(x wim.Xattr) bool { return x.Name == name }) {
 			continue
 		}
-		if err := unix.Fremovexattr(fd, name); err != nil && !errors.Is(err, unix.ENODATA) {
+		if t.fd >= 0 {
+			err = unix.Fremovexattr(t.fd, name)
+		} else {
+			err = unix.Lremovexattr(string(bytes.TrimSuffix(t.name, []byte{0})), name)
+		}
+		if err != nil && !errors.Is(err, unix.ENODATA) {
 			errs = append(errs, fmt.Errorf("removing xattr %q: %w", name, err))
 		}
 	}
@@ -311,7 +312,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 			same := sameContents(fd, j.e.Data.Hash, j.e.Data.Size, buf)
 			if same {
 				errs := a.metaErrors(fd, j.e, false)
-				if err := a.dropOtherXattrs(fd, j.e); err != nil {
+				if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, j.e); err != nil {
 					errs = append(errs, err)
 				}
 				if len(errs) > 0 {
@@ -478,11 +479,20 @@ func (a *applier) sameNode(dfd int, e *wim.Entry, target string, st *unix.Stat_t
 // or xattrs (when applied) differ.
 func (a *applier) keepNode(x *xattrBufs, dfd int, e *wim.Entry, path []string, st *unix.Stat_t) {
 	same := st.Mtim == timespecs(e)[1] && (e.IsReparse() || st.Mode&0o7777 == a.mode(e, false))
-	if same && a.unixData && e.Unix != nil {
-		same = (!a.isRoot || st.Uid == e.Unix.UID && st.Gid == e.Unix.GID) && a.xattrsEqual(x, dfd, e.Name, path, e.Xattrs)
+	sameXattrs := true
+	if a.unixData && e.Unix != nil {
+		same = same && (!a.isRoot || st.Uid == e.Unix.UID && st.Gid == e.Unix.GID)
+		sameXattrs = a.xattrsEqual(x, dfd, e.Name, path, e.Xattrs)
 	}
-	if !same {
+	if !same || !sameXattrs {
 		a.setMetaAt(dfd, e, path)
+	}
+	if !sameXattrs {
+		// Rare, so through a path: no descriptor opens a symlink.
+		p := append([]byte(a.xattrPath(dfd, e.Name, path)), 0)
+		if err := a.dropOtherXattrs(xattrTarget{fd: -1, dfd: -1, name: p}, e); err != nil {
+			a.warnPath(path, false, err)
+		}
 	}
 }
 
