@@ -96,10 +96,16 @@ func (a *applier) sameFile(dfd int, e *wim.Entry, st *unix.Stat_t) bool {
 	if !a.unixData || e.Unix == nil {
 		return true
 	}
-	if a.isRoot && (st.Uid != e.Unix.UID || st.Gid != e.Unix.GID) {
+	if !a.sameOwner(st, e) {
 		return false
 	}
 	return a.xattrsEqual(&a.walkX, dfd, e.Name, a.path, e.Xattrs)
+}
+
+// sameOwner reports whether st has e's owner, or owners are not applied
+// (not root); e has UNIX data.
+func (a *applier) sameOwner(st *unix.Stat_t, e *wim.Entry) bool {
+	return !a.isRoot || st.Uid == e.Unix.UID && st.Gid == e.Unix.GID
 }
 
 // xattrBufs is the scratch space of xattr comparisons on one goroutine.
@@ -198,7 +204,7 @@ func (a *applier) sameDirMeta(fd int, e *wim.Entry) bool {
 	if !a.unixData || e.Unix == nil {
 		return true
 	}
-	if a.isRoot && (st.Uid != e.Unix.UID || st.Gid != e.Unix.GID) {
+	if !a.sameOwner(&st, e) {
 		return false
 	}
 	same, _ := a.walkX.match(xattrTarget{fd: fd, dfd: -1}, e.Xattrs)
@@ -481,7 +487,7 @@ func (a *applier) keepNode(x *xattrBufs, dfd int, e *wim.Entry, path []string, s
 	same := st.Mtim == timespecs(e)[1] && (e.IsReparse() || st.Mode&0o7777 == a.mode(e, false))
 	sameXattrs := true
 	if a.unixData && e.Unix != nil {
-		same = same && (!a.isRoot || st.Uid == e.Unix.UID && st.Gid == e.Unix.GID)
+		same = same && a.sameOwner(st, e)
 		sameXattrs = a.xattrsEqual(x, dfd, e.Name, path, e.Xattrs)
 	}
 	if !same || !sameXattrs {
