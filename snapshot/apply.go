@@ -147,7 +147,9 @@ type applier struct {
 	mu    sync.Mutex // guards fatal and Warn calls
 	fatal error
 
-	path     []string // components of the entry being created
+	path     []string     // components of the entry being created
+	check    *sharedCheck // a restore in place's helper, or nil
+	nextFile int          // the number of the next regular file (sharedCheck)
 	links    map[uint64]*linkGroup
 	deferred []deferredFile // files and symlinks made after the walk, in the order of their data
 	ticker   progressTicker
@@ -155,6 +157,8 @@ type applier struct {
 
 func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 	if tops == nil {
+		a.check = a.startCheck(root)
+		defer a.check.end()
 		if err := a.dir(a.rootFD, root); err != nil {
 			return err
 		}
@@ -170,7 +174,7 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 		}
 		seen[e.Name] = true
 		a.path = append(a.path[:0], e.Name)
-		if err := a.entry(a.rootFD, e); err != nil {
+		if err := a.entry(a.rootFD, e, nil); err != nil {
 			return err
 		}
 	}
@@ -184,7 +188,11 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 		seen = make(map[string]struct{}, len(e.Children))
 	}
 	depth := len(a.path)
+	next := a.nextFile
 	for _, ch := range e.Children {
+		n := next // the number of ch or of its first file (sharedCheck)
+		next += a.check.filesIn(a, ch)
+		a.nextFile = n
 		if err := a.ctx.Err(); err != nil {
 			return err
 		}
@@ -201,10 +209,15 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 			}
 			seen[ch.Name] = struct{}{}
 		}
-		if err := a.entry(dfd, ch); err != nil {
+		var found *fileCheck
+		if next == n+1 && !ch.IsDir() {
+			found = a.check.take(n)
+		}
+		if err := a.entry(dfd, ch, found); err != nil {
 			return err
 		}
 	}
+	a.nextFile = next
 	a.path = a.path[:depth]
 	if a.opts.InPlace {
 		a.deleteExtra(dfd, e)
@@ -212,8 +225,9 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 	return nil
 }
 
-// entry creates e, named by the last element of a.path, in dfd.
-func (a *applier) entry(dfd int, e *wim.Entry) error {
+// entry creates e, named by the last element of a.path, in dfd; found,
+// when not nil, is what the shared check found there (regular files).
+func (a *applier) entry(dfd int, e *wim.Entry, found *fileCheck) error {
 	defer a.progress(false)
 	switch {
 	case e.IsDir():
@@ -223,7 +237,7 @@ func (a *applier) entry(dfd int, e *wim.Entry) error {
 	case a.specialType(e) != 0:
 		a.specialFile(dfd, e)
 	default:
-		a.regular(dfd, e)
+		a.regular(dfd, e, found)
 	}
 	return nil
 }
@@ -285,10 +299,10 @@ func (a *applier) makeDir(dfd int, name string) (int, bool) {
 	return fd, true
 }
 
-func (a *applier) regular(dfd int, e *wim.Entry) {
+func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 	name := e.Name
 	if a.opts.InPlace {
-		done, existing, verify := a.inPlaceRegular(dfd, e)
+		done, existing, verify := a.inPlaceRegular(dfd, e, found)
 		if done {
 			return
 		}

@@ -47,9 +47,14 @@ func (a *applier) tempName() string {
 // unchanged, is a further name of an unchanged inode, or a directory is in
 // the way), and existing when a different regular file is there, to be
 // checked or replaced (same is then set when only its contents can tell).
-func (a *applier) inPlaceRegular(dfd int, e *wim.Entry) (done, existing, verify bool) {
+func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done, existing, verify bool) {
 	var st unix.Stat_t
-	if err := fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	switch {
+	case found != nil && !found.found:
+		return false, false, false
+	case found != nil:
+		st = found.stat()
+	case fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil:
 		return false, false, false
 	}
 	switch st.Mode & unix.S_IFMT {
@@ -72,7 +77,7 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry) (done, existing, verify 
 		}
 		return false, false, false // hardlink replaces it
 	}
-	if a.sameFile(dfd, e, &st) {
+	if found != nil && found.same || found == nil && a.sameFile(&a.walkX, dfd, e, &st, a.path) {
 		a.files.Add(1)
 		a.unchanged.Add(1)
 		a.addLinkGroup(e, &st)
@@ -81,9 +86,11 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry) (done, existing, verify 
 	return false, true, st.Size == e.Data.Size && st.Size > 0
 }
 
-// sameFile reports whether the existing regular file name has e's size,
-// mtime, mode, owner (when applied) and xattrs (when applied).
-func (a *applier) sameFile(dfd int, e *wim.Entry, st *unix.Stat_t) bool {
+// sameFile reports whether the existing regular file e.Name in dfd, whose
+// stat is st, has e's size, mtime, mode, owner (when applied) and xattrs
+// (when applied); path names it from the target and x is the calling
+// goroutine's scratch space.
+func (a *applier) sameFile(x *xattrBufs, dfd int, e *wim.Entry, st *unix.Stat_t, path []string) bool {
 	if st.Size != e.Data.Size || wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) != e.LastWriteTime {
 		return false
 	}
@@ -99,7 +106,7 @@ func (a *applier) sameFile(dfd int, e *wim.Entry, st *unix.Stat_t) bool {
 	if !a.sameOwner(st, e) {
 		return false
 	}
-	return a.xattrsEqual(&a.walkX, dfd, e.Name, a.path, e.Xattrs)
+	return a.xattrsEqual(x, dfd, e.Name, path, e.Xattrs)
 }
 
 // sameOwner reports whether st has e's owner, or owners are not applied

@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"strconv"
@@ -47,10 +48,13 @@ func (a *applier) openPath(comps []string) (int, error) {
 	return fd, nil
 }
 
-// symlink creates the symlink e in dfd, or defers it to the pass that
-// follows the walk when its reparse data lies in a solid resource or a
-// pack (deferLink).
+// symlink creates the symlink e in dfd, keeps the one in place
+// (keepLink), or defers it to the pass that follows the walk when its
+// reparse data lies in a solid resource or a pack (deferLink).
 func (a *applier) symlink(dfd int, e *wim.Entry) {
+	if a.opts.InPlace && a.ntfs == nil && a.keepLink(dfd, e) {
+		return
+	}
 	if !a.deferLink(e) {
 		a.makeSymlink(&a.walkX, dfd, e, a.path)
 	}
@@ -100,6 +104,45 @@ func (a *applier) linkTarget(e *wim.Entry) (string, error) {
 			return "", fmt.Errorf("reparse data: %w", err)
 		}
 	}
+	return a.targetOf(x, data)
+}
+
+// keepLink keeps the symlink e when dfd holds it with the snapshot's
+// target, without reading e's reparse data: the data its target there
+// would be captured as (wim.SymlinkReparse) must hash to e's reparse
+// stream and give back that target as e's data would. It reports whether
+// it kept the link; when it did not, nothing was changed.
+func (a *applier) keepLink(dfd int, e *wim.Entry) bool {
+	x := e.Ext
+	if x == nil || x.Reparse.Hash.IsZero() {
+		return false
+	}
+	var st unix.Stat_t
+	if fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return false
+	}
+	buf := make([]byte, st.Size+1)
+	n, err := unix.Readlinkat(dfd, e.Name, buf)
+	if err != nil || n == len(buf) {
+		return false
+	}
+	have := string(buf[:n])
+	data, _ := wim.SymlinkReparse(have, a.absTarget)
+	if wim.Hash(sha1.Sum(data)) != x.Reparse.Hash {
+		return false
+	}
+	if target, err := a.targetOf(x, data); err != nil || target != have {
+		return false
+	}
+	a.symlinks.Add(1)
+	a.unchanged.Add(1)
+	a.keepNode(&a.walkX, dfd, e, a.path, &st)
+	return true
+}
+
+// targetOf returns the UNIX target of the reparse point whose extra
+// fields are x and whose reparse data is data.
+func (a *applier) targetOf(x *wim.EntryExt, data []byte) (string, error) {
 	st, err := wim.ParseSymlinkReparse(x.ReparseTag, data)
 	if err != nil {
 		return "", err

@@ -69,6 +69,10 @@ type ApplyOptions struct {
 	// pathXattrs is a test hook: compare xattrs in place through paths,
 	// as on kernels without listxattrat.
 	pathXattrs bool
+	// checkFirst is a test hook: in place, the helper that shares the
+	// checks of regular files (sharedCheck) checks all of them before the
+	// walk starts, so that the walk decides on its findings alone.
+	checkFirst bool
 }
 
 // ApplyStats counts what Apply did. Files counts regular files (every name

@@ -89,7 +89,7 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR && a.mayDelete(e.Name) {
 			a.deleted.Add(1) // a directory in the way
 		}
-		if exists && st.Mode&unix.S_IFMT == unix.S_IFREG && a.sameFile(dfd, e, &st) {
+		if exists && st.Mode&unix.S_IFMT == unix.S_IFREG && a.sameFile(&a.walkX, dfd, e, &st, a.path) {
 			a.unchanged.Add(1)
 		} else {
 			a.bytes.Add(e.Data.Size)

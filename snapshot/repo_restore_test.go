@@ -41,16 +41,18 @@ func TestRestoreRollback(t *testing.T) {
 		return r
 	}
 	for _, c := range []struct {
-		name       string
-		repo       func(*testing.T) *Repo
-		pathXattrs bool
+		name  string
+		repo  func(*testing.T) *Repo
+		apply ApplyOptions
 	}{
-		{"local", local, false},
-		{"local, xattrs by path", local, true},
-		{"remote-like", remoteLike, false},
+		{"local", local, ApplyOptions{}},
+		{"local, xattrs by path", local, ApplyOptions{pathXattrs: true}},
+		{"local, files checked ahead", local, ApplyOptions{checkFirst: true}},
+		{"local, files checked ahead, xattrs by path", local, ApplyOptions{checkFirst: true, pathXattrs: true}},
+		{"remote-like", remoteLike, ApplyOptions{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rollbackCase(t, c.repo(t), RestoreOptions{Delete: true, Apply: ApplyOptions{pathXattrs: c.pathXattrs}})
+			rollbackCase(t, c.repo(t), RestoreOptions{Delete: true, Apply: c.apply})
 		})
 	}
 }
@@ -76,7 +78,16 @@ func rollbackCase(t *testing.T, r *Repo, inPlace RestoreOptions) {
 	must(t, os.Truncate(filepath.Join(out, "data/random-4095.bin"), 4094))
 	must(t, os.Chmod(filepath.Join(out, "xattrs"), 0o700))                                    // a directory's mode
 	must(t, os.Chtimes(filepath.Join(out, "modes/sticky"), time.Unix(1, 0), time.Unix(2, 0))) // its times
-	ts := []unix.Timespec{{Sec: 1}, {Sec: 2}}                                                 // a symlink's
+	for link, target := range map[string]string{                                              // symlinks' targets
+		"links/rel-dir":    "../../modes",                        // relative
+		"links/abs-inside": filepath.Join(src, "small.txt"),      // rooted in the snapshot, now elsewhere
+		"links/abs-root":   filepath.Join(out, "data"),           // rooted, now below the root
+		"links/dangling":   filepath.Join(out, "does/not/exist"), // relative, now rooted
+	} {
+		must(t, os.Remove(filepath.Join(out, link)))
+		must(t, os.Symlink(target, filepath.Join(out, link)))
+	}
+	ts := []unix.Timespec{{Sec: 1}, {Sec: 2}} // a symlink's
 	must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(out, "links/rel-file"), ts, unix.AT_SYMLINK_NOFOLLOW))
 	xattrsChanged := 0
 	for _, x := range []struct{ path, name, value string }{
@@ -109,7 +120,7 @@ func rollbackCase(t *testing.T, r *Repo, inPlace RestoreOptions) {
 	}
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 	t.Logf("full %+v\ndry run %+v\nrollback %+v", full, plan, st)
-	if st.Deleted < 2 || st.Unchanged < full.Files-6-int64(xattrsChanged) || st.Bytes > 600<<10 {
+	if st.Deleted < 2 || st.Unchanged < full.Files+full.Symlinks-10-int64(xattrsChanged) || st.Bytes > 600<<10 {
 		t.Errorf("rollback did more than needed: %+v", st)
 	}
 	// The dry run does not hash files whose metadata changed, so it counts
