@@ -1,20 +1,26 @@
 package wim
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // A Reader keeps at most solidCacheChunks decompressed solid chunks. Blobs
 // in a solid resource are small and many share a chunk, so without the
 // cache each would decompress its chunk again; readers that go through the
 // blobs in order (see Reader.SolidOrder), such as apply's workers, need the
 // chunk the slowest of them is in and the next, which is decompressed ahead
-// of them when chunks are at most maxPrefetchChunk bytes. Larger ones
-// (LZMS's 64 MiB) are decompressed when first needed, into the buffer of a
-// chunk no reader holds any more.
+// of them. Chunks of at most maxPrefetchChunk bytes are decompressed ahead
+// at once; larger ones (LZMS's 64 MiB) only while fewer than
+// solidCacheChunks chunk buffers are in use, into the buffer of a chunk no
+// reader holds any more, so that memory stays at two such chunks.
 const (
 	solidCacheChunks = 2
-	maxPrefetchChunk = 16 << 20
 	maxFreeBuffers   = 2
 )
+
+// maxPrefetchChunk is a variable for tests.
+var maxPrefetchChunk int64 = 16 << 20
 
 // chunkCache holds recently decompressed chunks of solid resources. It is
 // safe for concurrent use; a chunk several readers want at once is
@@ -24,8 +30,10 @@ const (
 type chunkCache struct {
 	mu      sync.Mutex
 	entries map[cacheKey]*cacheEntry
-	order   []cacheKey // least recently used first
-	free    [][]byte   // buffers of evicted chunks no reader holds
+	order   []cacheKey    // least recently used first
+	free    [][]byte      // buffers of evicted chunks no reader holds
+	using   []*cacheEntry // entries loading, cached or held
+	peak    int           // the most entries using has held, for tests
 }
 
 type cacheKey struct {
@@ -36,12 +44,14 @@ type cacheKey struct {
 // cacheEntry is one chunk; the fields after err are guarded by the cache's
 // mu.
 type cacheEntry struct {
+	key     cacheKey
 	ready   chan struct{} // closed once data or err is set
 	data    []byte
 	err     error
 	refs    int  // readers holding data
 	cached  bool // in entries
 	counted bool // loaded: may be evicted
+	inUse   bool // in the cache's using
 }
 
 // chunkRef is a reader's hold on a cached chunk.
@@ -61,39 +71,37 @@ func (r chunkRef) release() {
 	r.c.recycle(r.e)
 }
 
-// get returns chunk k of s, calling load to decompress it when it is not
-// cached. A failed load is not cached.
-func (c *chunkCache) get(s *solidRes, k int64, load func() ([]byte, error)) ([]byte, chunkRef, error) {
+// hold takes a hold on chunk k of s, entering it when it is not cached; it
+// reports whether the caller is then to load it (finish).
+func (c *chunkCache) hold(s *solidRes, k int64) (e *cacheEntry, load bool) {
 	key := cacheKey{s, k}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.entries == nil {
 		c.entries = map[cacheKey]*cacheEntry{}
 	}
 	if e, ok := c.entries[key]; ok {
 		e.refs++
 		c.touch(key)
-		c.mu.Unlock()
-		<-e.ready
-		ref := chunkRef{c, e}
-		if e.err != nil {
-			ref.release()
-			return nil, chunkRef{}, e.err
-		}
-		return e.data, ref, nil
+		return e, false
 	}
 	// Make room first, so that a chunk no reader holds lends its buffer.
-	c.evict(true)
-	e := &cacheEntry{ready: make(chan struct{}), refs: 1, cached: true}
-	c.entries[key] = e
-	c.order = append(c.order, key)
-	c.mu.Unlock()
+	c.evict(true, nil)
+	e = c.add(key)
+	e.refs = 1
+	return e, true
+}
 
-	c.finish(key, e, load)
+// wait returns the data of e, on which the caller has a hold, once it is
+// loaded; on failure the hold is released.
+func (c *chunkCache) wait(e *cacheEntry) ([]byte, chunkRef, error) {
+	<-e.ready
+	ref := chunkRef{c, e}
 	if e.err != nil {
-		chunkRef{c, e}.release()
+		ref.release()
 		return nil, chunkRef{}, e.err
 	}
-	return e.data, chunkRef{c, e}, nil
+	return e.data, ref, nil
 }
 
 // prefetch starts decompressing chunk k of s in the background unless it is
@@ -109,10 +117,61 @@ func (c *chunkCache) prefetch(s *solidRes, k int64, load func() ([]byte, error))
 	if _, ok := c.entries[key]; ok {
 		return
 	}
-	e := &cacheEntry{ready: make(chan struct{}), cached: true}
+	go c.finish(key, c.add(key), load)
+}
+
+// prefetchBounded is prefetch of chunk k+1 of s for a reader in chunk k,
+// into the buffer of a chunk no reader holds, evicted to make room while
+// solidCacheChunks chunk buffers or more are in use; it does nothing when
+// that leaves no room. Of s, only chunks before the lowest one a reader
+// holds are evicted: readers going through the blobs in order need none
+// of those again, but a reader whose blob goes on past its chunk needs
+// the chunks after it.
+func (c *chunkCache) prefetchBounded(s *solidRes, k int64, load func() ([]byte, error)) {
+	k++
+	key := cacheKey{s, k}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[cacheKey]*cacheEntry{}
+	}
+	if _, ok := c.entries[key]; ok {
+		return
+	}
+	behind := c.lowestHeld(s)
+	for i := 0; i < len(c.order) && len(c.using) >= solidCacheChunks; {
+		key := c.order[i]
+		if e := c.entries[key]; e.counted && e.refs == 0 && (key.res != s || key.chunk < behind) {
+			c.remove(key)
+		} else {
+			i++
+		}
+	}
+	if len(c.using) < solidCacheChunks {
+		go c.finish(key, c.add(key), load)
+	}
+}
+
+// add enters a new entry, loading, for key.
+func (c *chunkCache) add(key cacheKey) *cacheEntry {
+	e := &cacheEntry{key: key, ready: make(chan struct{}), cached: true, inUse: true}
 	c.entries[key] = e
 	c.order = append(c.order, key)
-	go c.finish(key, e, load)
+	c.using = append(c.using, e)
+	c.peak = max(c.peak, len(c.using))
+	return e
+}
+
+// lowestHeld returns the lowest number of a chunk of s that a reader
+// holds, or the chunk count when none is held.
+func (c *chunkCache) lowestHeld(s *solidRes) int64 {
+	low := s.n
+	for _, e := range c.using {
+		if e.refs > 0 && e.key.res == s {
+			low = min(low, e.key.chunk)
+		}
+	}
+	return low
 }
 
 // finish runs load for entry e and accounts for its result.
@@ -127,7 +186,7 @@ func (c *chunkCache) finish(key cacheKey, e *cacheEntry, load func() ([]byte, er
 		return
 	}
 	e.counted = true
-	c.evict(false)
+	c.evict(false, &key)
 }
 
 // buffer returns a free buffer of at least size bytes, or nil.
@@ -174,10 +233,14 @@ func (c *chunkCache) remove(key cacheKey) {
 // recycle keeps the buffer of an entry that is out of the cache and held by
 // no reader for the next decompression.
 func (c *chunkCache) recycle(e *cacheEntry) {
-	if e.cached || e.refs > 0 || e.data == nil {
+	if e.cached || e.refs > 0 {
 		return
 	}
-	if len(c.free) < maxFreeBuffers {
+	if e.inUse {
+		e.inUse = false
+		c.using = slices.DeleteFunc(c.using, func(u *cacheEntry) bool { return u == e })
+	}
+	if e.data != nil && len(c.free) < maxFreeBuffers {
 		c.free = append(c.free, e.data)
 	}
 	e.data = nil
@@ -185,17 +248,17 @@ func (c *chunkCache) recycle(e *cacheEntry) {
 
 // evict drops the least recently used finished chunks while the cache
 // holds more than solidCacheChunks, counting one more about to be added
-// when adding. Unless adding, the newest chunk always stays.
-func (c *chunkCache) evict(adding bool) {
-	keep, extra := 1, 0
+// when adding; keep, when not nil, stays.
+func (c *chunkCache) evict(adding bool, keep *cacheKey) {
+	extra := 0
 	if adding {
-		keep, extra = 0, 1
+		extra = 1
 	}
-	for i := 0; i < len(c.order)-keep && len(c.order)+extra > solidCacheChunks; {
-		if e := c.entries[c.order[i]]; e.counted {
-			c.remove(c.order[i])
+	for i := 0; i < len(c.order) && len(c.order)+extra > solidCacheChunks; {
+		if k := c.order[i]; c.entries[k].counted && (keep == nil || k != *keep) {
+			c.remove(k)
 		} else {
-			i++ // still loading
+			i++ // still loading, or to stay
 		}
 	}
 }

@@ -169,8 +169,12 @@ func (s *streamReader) openSolid() error {
 // solid resource's chunks.
 func (s *streamReader) readSolid(p []byte) (int, error) {
 	if len(s.view) == 0 {
-		s.releaseChunk()
+		// The next chunk is held before the current one is let go, so
+		// that the cache sees where this reader is (lowestHeld).
+		prev := s.held
+		s.held, s.view = chunkRef{}, nil
 		data, err := s.solidChunk()
+		prev.release()
 		if err != nil {
 			return 0, err
 		}
@@ -194,13 +198,31 @@ func (s *streamReader) solidChunk() ([]byte, error) {
 	if k >= sr.n {
 		return nil, fmt.Errorf("%w: blob %x runs past the end of its solid resource at offset %d", ErrFormat, s.b.hash, sr.entry.offset)
 	}
-	data, ref, err := s.r.cache.get(sr, k, func() ([]byte, error) { return s.r.decodeSolidChunk(sr, k) })
+	c := &s.r.cache
+	load := func() ([]byte, error) { return s.r.decodeSolidChunk(sr, k) }
+	next := k + 1
+	loadNext := func() ([]byte, error) { return s.r.decodeSolidChunk(sr, next) }
+	e, loadHere := c.hold(sr, k)
+	large := next < sr.n && sr.chunkSize > maxPrefetchChunk
+	if large {
+		// The next chunk is decompressed alongside this one, on another
+		// core, when there is room for it.
+		if loadHere {
+			go c.finish(cacheKey{sr, k}, e, load)
+			loadHere = false
+		}
+		c.prefetchBounded(sr, k, loadNext)
+	}
+	if loadHere {
+		c.finish(cacheKey{sr, k}, e, load)
+	}
+	data, ref, err := c.wait(e)
 	if err != nil {
 		return nil, fmt.Errorf("blob %x: %w", s.b.hash, err)
 	}
 	s.held = ref
-	if next := k + 1; next < sr.n && sr.chunkSize <= maxPrefetchChunk {
-		s.r.cache.prefetch(sr, next, func() ([]byte, error) { return s.r.decodeSolidChunk(sr, next) })
+	if next < sr.n && !large {
+		c.prefetch(sr, next, loadNext)
 	}
 	s.next++
 	return data, nil

@@ -2,7 +2,11 @@ package wim
 
 import (
 	"bytes"
+	"cmp"
 	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -55,5 +59,134 @@ func TestSolidRandomAccess(t *testing.T) {
 func waitDecodes(r *Reader, atLeast int64) {
 	for i := 0; i < 100 && r.solidDecoded.Load() < atLeast+1; i++ {
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSolidReadAheadBounded: two readers going through the streams in
+// SolidOrder, as apply's workers do, over chunks too large to read ahead
+// freely (every chunk counts as large here) decompress each chunk about
+// once, the next chunk alongside the current one, with never more than two
+// chunk buffers in use besides one a stream spanning two chunks holds.
+func TestSolidReadAheadBounded(t *testing.T) {
+	defer func(v int64) { maxPrefetchChunk = v }(maxPrefetchChunk)
+	maxPrefetchChunk = 0
+	_, r := readTestdata(t, "solid/many.wim")
+	var hashes []Hash
+	var chunks int64
+	for _, bl := range r.blobs {
+		hashes = append(hashes, bl.hash)
+		chunks = bl.solid.n
+	}
+	rank := func(h Hash) int { n, _ := r.SolidOrder(h); return n }
+	slices.SortFunc(hashes, func(a, b Hash) int { return cmp.Compare(rank(a), rank(b)) })
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(hashes)); i = next.Add(1) - 1 {
+				s, err := r.OpenStream(hashes[i])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := io.Copy(io.Discard, s); err != nil {
+					t.Error(err)
+				}
+				closeStream(s)
+			}
+		})
+	}
+	wg.Wait()
+	waitDecodes(r, chunks)
+	if got := r.solidDecoded.Load(); got > chunks+chunks/4 {
+		t.Errorf("two readers in order decompressed %d chunks of %d", got, chunks)
+	}
+}
+
+// TestChunkCacheReadAheadBounded steps two readers through the chunks of a
+// resource whose chunks are read ahead only while fewer than two chunk
+// buffers are in use: the next chunk is read alongside the first; the one
+// after once no reader holds the first, into its buffer. Each reader holds
+// the chunk it enters before it lets go of the one it leaves, as
+// readSolid does.
+func TestChunkCacheReadAheadBounded(t *testing.T) {
+	var c chunkCache
+	s := &solidRes{n: 4, chunkSize: 100}
+	loads := make(chan int64, 10)
+	load := func(k int64) func() ([]byte, error) {
+		return func() ([]byte, error) {
+			loads <- k
+			buf := c.buffer(100)
+			if k >= 2 && buf == nil {
+				t.Errorf("chunk %d: no free buffer to reuse", k)
+			}
+			if buf == nil {
+				buf = make([]byte, 0, 100)
+			}
+			return append(buf, byte(k)), nil
+		}
+	}
+	// enter holds chunk k for a stream, reading k+1 ahead when there is
+	// room, as solidChunk does, and returns the hold.
+	enter := func(k int64) chunkRef {
+		t.Helper()
+		e, loadHere := c.hold(s, k)
+		if loadHere {
+			go c.finish(cacheKey{s, k}, e, load(k))
+		}
+		c.prefetchBounded(s, k, load(k+1))
+		data, ref, err := c.wait(e)
+		if err != nil || data[0] != byte(k) {
+			t.Fatalf("chunk %d: %v %v", k, data, err)
+		}
+		return ref
+	}
+	loaded := func(want ...int64) {
+		t.Helper()
+		var got []int64
+		for range want {
+			got = append(got, <-loads)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("loaded %v, want %v", got, want)
+		}
+		select {
+		case k := <-loads:
+			t.Fatalf("chunk %d loaded too", k)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	a := enter(0)
+	loaded(0, 1)
+	b := enter(0)
+	loaded()
+	a2 := enter(1) // b holds 0: no room for 2
+	a.release()
+	loaded()
+	b2 := enter(1) // b itself still holds 0
+	b.release()
+	loaded()
+	b3 := enter(1) // b's next stream: 0 is free
+	b2.release()
+	loaded(2)
+	a3 := enter(2) // b holds 1: no room for 3
+	a2.release()
+	loaded()
+	a4 := enter(2) // a's next stream: 1 is still held
+	a3.release()
+	loaded()
+	b4 := enter(2) // b itself still holds 1
+	b3.release()
+	loaded()
+	a5 := enter(2) // 1 is free
+	a4.release()
+	loaded(3)
+	a5.release()
+	b4.release()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.peak > solidCacheChunks {
+		t.Errorf("%d chunk buffers in use at once, want at most %d", c.peak, solidCacheChunks)
 	}
 }
