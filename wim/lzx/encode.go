@@ -27,10 +27,11 @@ type Encoder struct {
 	prev      []uint32 // hash chain links
 	items     []item
 	cost      costs
-	sums      []uint32 // literal cost prefix sums, chunkSize+1 entries
-	matches   []match  // what findMatches saw, by position
-	matchAt   []uint32 // start of each position's matches, chunkSize+1 entries
-	nodes     []node   // optimalParse's positions, chunkSize+1 entries
+	sums      []uint32             // literal cost prefix sums, chunkSize+1 entries
+	matches   []match              // what findMatches saw, by position
+	matchAt   []uint32             // start of each position's matches, chunkSize+1 entries
+	nodes     []node               // optimalParse's positions, chunkSize+1 entries
+	reps      [][numRepeats]uint32 // the repeated offsets at each of those
 
 	mainFreq [maxMainSyms]uint32
 	lenFreq  [numLenSyms]uint32
@@ -65,6 +66,7 @@ func NewEncoder(chunkSize int) (*Encoder, error) {
 		sums:      make([]uint32, chunkSize+1),
 		matchAt:   make([]uint32, chunkSize+1),
 		nodes:     make([]node, chunkSize+1),
+		reps:      make([][numRepeats]uint32, chunkSize+1),
 	}, nil
 }
 
@@ -130,7 +132,7 @@ func (c *costs) fromLens(e *Encoder) {
 	}
 	set(c.lit[:], e.mainLens[:numChars])
 	set(c.main[:e.numMain], e.mainLens[:e.numMain])
-	set(c.len[:], e.lenLens[:])
+	set(c.len[:numLenSyms], e.lenLens[:])
 }
 
 // tally counts the symbols of e.items.

@@ -22,14 +22,22 @@ type match struct {
 }
 
 // node is the cheapest known way to reach a position: its price (1/16 bits
-// from the chunk start), the item that ends there and the repeated offsets
-// after it.
+// from the chunk start) and the item that ends there, packed: the match's
+// length above itemShift (0 for a literal), its formatted offset below.
+// The repeated offsets after the item are worked out once the position's
+// cheapest way is final (e.reps), which keeps relaxing a node to one
+// 8-byte store.
 type node struct {
-	price  uint32
-	length uint32 // of the match ending here; 0 for a literal
-	f      uint32 // the match's formatted offset
-	reps   [numRepeats]uint32
+	price uint32
+	item  uint32
 }
+
+// itemShift places a match's length above its formatted offset in
+// node.item: offsets of the largest window take 22 bits.
+const itemShift = 22
+
+func (n node) length() uint32 { return n.item >> itemShift }
+func (n node) f() uint32      { return n.item & (1<<itemShift - 1) }
 
 // findMatches fills e.matches and e.matchAt (matchAt[p]..matchAt[p+1] are
 // the matches at p) for the n window bytes.
@@ -96,19 +104,27 @@ func (e *Encoder) findMatches(n int) {
 // optimalParse fills e.items with the cheapest parse of the n window bytes
 // under costs c, using the matches findMatches recorded.
 func (e *Encoder) optimalParse(n int, c *costs) {
-	nodes := e.nodes[:n+1]
+	nodes, reps := e.nodes[:n+1], e.reps[:n+1]
 	for i := range nodes {
 		nodes[i].price = math.MaxUint32
 	}
-	nodes[0] = node{reps: [numRepeats]uint32{1, 1, 1}}
+	nodes[0] = node{}
+	reps[0] = [numRepeats]uint32{1, 1, 1}
 	w := e.win
 	for p := 0; p < n; {
 		cur := nodes[p]
-		relax(&nodes[p+1], cur.price+c.lit[w[p]], 0, 0, cur.reps)
+		if l := int(cur.length()); p > 0 {
+			if l == 0 {
+				reps[p] = reps[p-1]
+			} else {
+				reps[p] = updateReps(reps[p-l], cur.f())
+			}
+		}
+		relax(&nodes[p+1], cur.price+c.lit[w[p]], 0, 0)
 		maxLen := min(maxMatch, n-p)
-		if l, f := e.priceMatches(nodes, p, maxLen, c); l >= longMatch {
+		if l, f := e.priceMatches(nodes, p, maxLen, &reps[p], c); l >= longMatch {
 			// Take a long match whole and skip the positions it covers.
-			relax(&nodes[p+l], cur.price+uint32(c.matchCost(l, f)), l, f, updateReps(cur.reps, f))
+			relax(&nodes[p+l], cur.price+uint32(c.matchCost(l, f)), l, f)
 			p += l
 			continue
 		}
@@ -121,9 +137,8 @@ func (e *Encoder) optimalParse(n int, c *costs) {
 // the repeated offsets, then the recorded matches (each length from the
 // previous match's plus one up to its own). It returns the longest match
 // seen and its formatted offset.
-func (e *Encoder) priceMatches(nodes []node, p, maxLen int, c *costs) (int, uint32) {
-	cur := &nodes[p]
-	price, curReps := cur.price, cur.reps
+func (e *Encoder) priceMatches(nodes []node, p, maxLen int, reps *[numRepeats]uint32, c *costs) (int, uint32) {
+	price, curReps := nodes[p].price, *reps
 	longest, lf := 0, uint32(0)
 	w := e.win
 	for i, r := range curReps {
@@ -138,7 +153,7 @@ func (e *Encoder) priceMatches(nodes []node, p, maxLen int, c *costs) (int, uint
 		if l >= longMatch {
 			return longest, lf
 		}
-		relaxLengths(nodes[p:], price, minRepLen, l, uint32(i), updateReps(curReps, uint32(i)), c)
+		relaxLengths(nodes[p:], price, minRepLen, l, uint32(i), c)
 	}
 	// An explicit offset costs more than a repeated one of the same length:
 	// only longer matches are priced.
@@ -157,7 +172,7 @@ func (e *Encoder) priceMatches(nodes []node, p, maxLen int, c *costs) (int, uint
 		if l >= longMatch {
 			return longest, lf
 		}
-		relaxLengths(nodes[p:], price, from, l, f, updateReps(curReps, f), c)
+		relaxLengths(nodes[p:], price, from, l, f, c)
 		from = max(from, l+1)
 	}
 	return longest, lf
@@ -166,24 +181,34 @@ func (e *Encoder) priceMatches(nodes []node, p, maxLen int, c *costs) (int, uint
 // relaxLengths relaxes nodes[k] for matches of lengths from..to (to <
 // longMatch) with formatted offset f from a position of the given price
 // (nodes[0]).
-func relaxLengths(nodes []node, price uint32, from, to int, f uint32, reps [numRepeats]uint32, c *costs) {
+func relaxLengths(nodes []node, price uint32, from, to int, f uint32, c *costs) {
+	if from > to {
+		return
+	}
 	slot := slotOf(f)
-	hdr := c.main[numChars+slot*numLenHeaders:][:numLenHeaders]
+	hdr := (*[numLenHeaders]uint32)(c.main[numChars+slot*numLenHeaders:])
 	base := price + 16*uint32(footerBits[slot])
-	k := from
-	for ; k <= min(to, minMatch+numLenHeaders-2); k++ {
-		relax(&nodes[k], base+hdr[k-minMatch], k, f, reps)
+	ns := nodes[from : to+1] // ns[i] is the node a match of from+i bytes reaches
+	i := 0
+	for ; i < len(ns) && from+i < minMatch+numLenHeaders-1; i++ {
+		if p := base + hdr[(from+i-minMatch)&(numLenHeaders-1)]; p < ns[i].price {
+			ns[i] = node{price: p, item: uint32(from+i)<<itemShift | f}
+		}
 	}
 	base += hdr[numLenHeaders-1]
-	for ; k <= to; k++ {
-		relax(&nodes[k], base+c.len[k-minMatch-(numLenHeaders-1)], k, f, reps)
+	lens := &c.len
+	for ; i < len(ns); i++ {
+		k := from + i
+		if p := base + lens[uint8(k-minMatch-(numLenHeaders-1))]; p < ns[i].price {
+			ns[i] = node{price: p, item: uint32(k)<<itemShift | f}
+		}
 	}
 }
 
 // relax makes nd the end of the given item when that is cheaper.
-func relax(nd *node, price uint32, length int, f uint32, reps [numRepeats]uint32) {
+func relax(nd *node, price uint32, length int, f uint32) {
 	if price < nd.price {
-		*nd = node{price: price, length: uint32(length), f: f, reps: reps}
+		*nd = node{price: price, item: uint32(length)<<itemShift | f}
 	}
 }
 
@@ -192,17 +217,17 @@ func (e *Encoder) backtrack(n int) {
 	items := e.items[:0]
 	lits := uint32(0)
 	for p := n; p > 0; {
-		nd := &e.nodes[p]
-		if nd.length == 0 {
+		nd := e.nodes[p]
+		if nd.length() == 0 {
 			lits++
 			p--
 			continue
 		}
 		// Items are collected backwards: lits counts the literals after
 		// this match until it is known how many come before it.
-		items = append(items, item{lits: lits, length: nd.length, f: nd.f})
+		items = append(items, item{lits: lits, length: nd.length(), f: nd.f()})
 		lits = 0
-		p -= int(nd.length)
+		p -= int(nd.length())
 	}
 	// Reverse, then move each literal count to the match it precedes.
 	for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {

@@ -34,7 +34,7 @@ type item struct {
 type costs struct {
 	lit  [numChars]uint32
 	main [maxMainSyms]uint32 // match headers, indexed by main symbol
-	len  [numLenSyms]uint32
+	len  [256]uint32         // numLenSyms, and room for an index of one byte
 }
 
 // cand is a match candidate: its length, formatted offset and the bits it
