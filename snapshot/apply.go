@@ -138,6 +138,7 @@ type applier struct {
 	tempSeq int          // numbers them
 	walkBuf []byte       // for files written on the walking goroutine
 	walkX   xattrBufs    // for xattr comparisons on the walking goroutine
+	dirents []byte       // deleteExtra's listing buffer (walking goroutine)
 	curDir  *wim.Entry   // the directory whose children the walk creates
 	renamed []renamedDir // directories whose times are set again at the end
 	// noXattrAt says that the kernel lacks listxattrat: xattrs are

@@ -379,17 +379,22 @@ func (a *applier) mayDelete(name string) bool {
 // deleteExtra removes the names in dfd that the directory e lacks, and
 // leftover temporary files of earlier runs.
 func (a *applier) deleteExtra(dfd int, e *wim.Entry) {
-	names, err := readDirNames(dfd, make([]byte, 32<<10))
+	if a.dirents == nil {
+		a.dirents = make([]byte, 32<<10)
+	}
+	want := newNameSet(e.Children)
+	var names []string // those e lacks
+	err := eachDirName(dfd, a.dirents, func(name []byte) {
+		if !want.has(name) {
+			names = append(names, string(name))
+		}
+	})
 	if err != nil {
 		a.warn(false, fmt.Errorf("listing for --delete: %w", err))
 	}
-	want := make(map[string]bool, len(e.Children))
-	for _, c := range e.Children {
-		want[c.Name] = true
-	}
 	depth := len(a.path)
 	for _, n := range names {
-		if want[n] || isTempName(n) && strings.Contains(n, a.token) {
+		if isTempName(n) && strings.Contains(n, a.token) {
 			continue
 		}
 		a.path = append(a.path[:depth], n)
@@ -398,6 +403,40 @@ func (a *applier) deleteExtra(dfd int, e *wim.Entry) {
 		}
 	}
 	a.path = a.path[:depth]
+}
+
+// nameSet tells whether a name is one of a directory's entries: a map for
+// large directories, a look through the entries for small ones.
+type nameSet struct {
+	entries []*wim.Entry
+	names   map[string]struct{}
+}
+
+// bigDir is the most entries nameSet looks through.
+const bigDir = 16
+
+func newNameSet(entries []*wim.Entry) nameSet {
+	s := nameSet{entries: entries}
+	if len(entries) > bigDir {
+		s.names = make(map[string]struct{}, len(entries))
+		for _, c := range entries {
+			s.names[c.Name] = struct{}{}
+		}
+	}
+	return s
+}
+
+func (s nameSet) has(name []byte) bool {
+	if s.names != nil {
+		_, ok := s.names[string(name)]
+		return ok
+	}
+	for _, c := range s.entries {
+		if c.Name == string(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // removeAll deletes name in dfd and, for a directory, everything below

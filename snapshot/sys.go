@@ -5,6 +5,7 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -33,29 +34,69 @@ func openDir(dfd int, name string, noFollow bool) (int, error) {
 	}
 }
 
-// closeFD closes fd, a directory or a file that was only read or was left
-// empty: closing it loses no data, so there is no error to act on. A file
-// with written contents is closed by writeFile, which checks.
 // readDirNames returns the names in the directory fd, "." and ".."
 // excluded, reading through buf; what was read before an error is
 // returned with it.
 func readDirNames(fd int, buf []byte) ([]string, error) {
 	var names []string
+	err := eachDirName(fd, buf, func(name []byte) { names = append(names, string(name)) })
+	return names, err
+}
+
+// eachDirName calls fn with each name in the directory fd, "." and ".."
+// excluded, reading through buf; a name is valid only during its call.
+func eachDirName(fd int, buf []byte, fn func(name []byte)) error {
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return names, fmt.Errorf("reading directory: %w", err)
+			return fmt.Errorf("reading directory: %w", err)
 		}
 		if n <= 0 {
-			return names, nil
+			return nil
 		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+		if err := eachDirent(buf[:n], fn); err != nil {
+			return err
+		}
 	}
 }
 
+// Offsets in a struct linux_dirent64: inode number, record length, name.
+const (
+	direntIno    = 0
+	direntReclen = 16
+	direntName   = 19
+)
+
+// eachDirent calls fn with the name of each record of buf, which getdents64
+// filled, but . and .. and deleted entries (inode 0).
+func eachDirent(buf []byte, fn func(name []byte)) error {
+	for len(buf) > 0 {
+		if len(buf) < direntName {
+			return errors.New("reading directory: truncated record")
+		}
+		reclen := int(binary.NativeEndian.Uint16(buf[direntReclen:]))
+		if reclen < direntName || reclen > len(buf) {
+			return fmt.Errorf("reading directory: record of %d bytes", reclen)
+		}
+		name := buf[direntName:reclen]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		dot := string(name) == "." || string(name) == ".."
+		if binary.NativeEndian.Uint64(buf[direntIno:]) != 0 && !dot {
+			fn(name)
+		}
+		buf = buf[reclen:]
+	}
+	return nil
+}
+
+// closeFD closes fd, a directory or a file that was only read or was left
+// empty: closing it loses no data, so there is no error to act on. A file
+// with written contents is closed by writeFile, which checks.
 func closeFD(fd int) { _ = unix.Close(fd) }
 
 func fstat(fd int, st *unix.Stat_t) error {
