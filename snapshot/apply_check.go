@@ -21,8 +21,8 @@ import (
 // Files are numbered in the order the walk reaches them: the regular
 // files of the tree in pre-order. A directory's files are numbered from
 // where the walk enters it, and the walk, passing a directory, counts all
-// the files below it (fileCounts) whether or not it walked them, so the
-// numbers stay the helper's even when the walk skips a subtree.
+// the files below it (sharedCheck.counts) whether or not it walked them,
+// so the numbers stay the helper's even when the walk skips a subtree.
 
 // Claims on a fileCheck.
 const (

@@ -118,7 +118,8 @@ func (a *applier) keepLink(dfd int, e *wim.Entry) bool {
 		return false
 	}
 	var st unix.Stat_t
-	if fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+	if fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK ||
+		st.Size < 0 || st.Size >= maxReparse {
 		return false
 	}
 	buf := make([]byte, st.Size+1)

@@ -149,13 +149,16 @@ func openBeneathSlow(rootFD int, comps []string, mode int) (int, error) {
 	return fd, err
 }
 
-// readReparse reads the reparse data stream h (at most 64 KiB, the most a
-// reparse point holds).
+// maxReparse bounds the reparse data read (64 KiB, the most a reparse
+// point holds) and the symlink targets kept in place (keepLink).
+const maxReparse = 1 << 16
+
+// readReparse reads the reparse data stream h (at most maxReparse bytes).
 func readReparse(src StreamSource, h wim.Hash) ([]byte, error) {
 	rc, err := src.OpenStream(h)
 	if err != nil {
 		return nil, err
 	}
 	defer closeRead(rc)
-	return io.ReadAll(io.LimitReader(rc, 1<<16))
+	return io.ReadAll(io.LimitReader(rc, maxReparse))
 }
