@@ -77,10 +77,7 @@ func (c *chunkCache) hold(s *solidRes, k int64) (e *cacheEntry, load bool) {
 	key := cacheKey{s, k}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[cacheKey]*cacheEntry{}
-	}
-	if e, ok := c.entries[key]; ok {
+	if e, ok := c.lookup(key); ok {
 		e.refs++
 		c.touch(key)
 		return e, false
@@ -90,6 +87,15 @@ func (c *chunkCache) hold(s *solidRes, k int64) (e *cacheEntry, load bool) {
 	e = c.add(key)
 	e.refs = 1
 	return e, true
+}
+
+// lookup returns the entry of key, if any; the caller holds c.mu.
+func (c *chunkCache) lookup(key cacheKey) (*cacheEntry, bool) {
+	if c.entries == nil {
+		c.entries = map[cacheKey]*cacheEntry{}
+	}
+	e, ok := c.entries[key]
+	return e, ok
 }
 
 // wait returns the data of e, on which the caller has a hold, once it is
@@ -111,10 +117,7 @@ func (c *chunkCache) prefetch(s *solidRes, k int64, load func() ([]byte, error))
 	key := cacheKey{s, k}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[cacheKey]*cacheEntry{}
-	}
-	if _, ok := c.entries[key]; ok {
+	if _, ok := c.lookup(key); ok {
 		return
 	}
 	go c.finish(key, c.add(key), load)
@@ -132,10 +135,7 @@ func (c *chunkCache) prefetchBounded(s *solidRes, k int64, load func() ([]byte, 
 	key := cacheKey{s, k}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[cacheKey]*cacheEntry{}
-	}
-	if _, ok := c.entries[key]; ok {
+	if _, ok := c.lookup(key); ok {
 		return
 	}
 	behind := c.lowestHeld(s)
