@@ -53,10 +53,11 @@ type sharedCheck struct {
 }
 
 // startCheck starts the helper for a restore in place of the tree below
-// root, or returns nil when there is none (not in place, NTFS, or part of
-// the tree only).
+// root, or returns nil when there is none (not in place, NTFS, or an empty
+// target, where there is nothing to check and its memory, 40 bytes a
+// file, would be spent for nothing).
 func (a *applier) startCheck(root *wim.Entry) *sharedCheck {
-	if !a.opts.InPlace || a.ntfs != nil {
+	if !a.opts.InPlace || a.ntfs != nil || emptyDir(a.rootFD) {
 		return nil
 	}
 	c := &sharedCheck{counts: make(map[*wim.Entry]int), done: make(chan struct{})}
@@ -70,6 +71,26 @@ func (a *applier) startCheck(root *wim.Entry) *sharedCheck {
 		<-c.done
 	}
 	return c
+}
+
+// emptyDir reports whether the directory fd holds no entry; it reads a
+// descriptor of its own, leaving fd's position alone.
+func emptyDir(fd int) bool {
+	d, err := openDir(fd, ".", true)
+	if err != nil {
+		return false
+	}
+	defer closeFD(d)
+	var buf [1024]byte
+	n, err := unix.Getdents(d, buf[:])
+	if err != nil || n < 0 {
+		return false
+	}
+	empty := true
+	if eachDirent(buf[:n], func([]byte) { empty = false }) != nil {
+		return false
+	}
+	return empty
 }
 
 // count fills c.counts below dir and returns its count.

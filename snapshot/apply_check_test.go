@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSharedCheckNumbering: files stay numbered as the helper numbers them
@@ -65,5 +67,26 @@ func TestSharedCheckNumbering(t *testing.T) {
 	}
 	if st.Skipped != 1 || st.Unchanged < 8 {
 		t.Errorf("rollback %+v: want the duplicate skipped and a/ and dup/ kept", st)
+	}
+}
+
+// TestEmptyDir: a new directory is empty, one with a file is not, and
+// asking leaves the descriptor's own listing whole.
+func TestEmptyDir(t *testing.T) {
+	dir := t.TempDir()
+	fd, err := openDir(unix.AT_FDCWD, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFD(fd)
+	if !emptyDir(fd) {
+		t.Error("a new directory is not empty")
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "f"), nil, 0o600))
+	if emptyDir(fd) {
+		t.Error("a directory with a file is empty")
+	}
+	if names, err := readDirNames(fd, make([]byte, 4096)); err != nil || len(names) != 1 {
+		t.Errorf("listing after emptyDir: %q, %v", names, err)
 	}
 }
