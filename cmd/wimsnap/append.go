@@ -91,13 +91,14 @@ func (a *app) appendTo(ctx context.Context, f *os.File, spec *captureSpec, cfg *
 	return hdr, res, f.Sync()
 }
 
-// appendImage loads the --update-of image and captures into w.
+// appendImage captures into w, with the --update-of image as the base: it
+// is read while the scan of the tree begins.
 func (a *app) appendImage(ctx context.Context, w *wim.Writer, r *wim.Reader, spec *captureSpec, cfg *snapshot.Config) (captureResult, error) {
-	update, err := updateBase(r, spec.updateOf)
+	prepare, err := updateBase(r, spec.updateOf)
 	if err != nil {
 		return captureResult{}, errors.Join(err, w.Abort())
 	}
-	return a.captureInto(ctx, w, spec, cfg, update, spec.wimfile)
+	return a.captureInto(ctx, w, spec, cfg, prepare, spec.wimfile)
 }
 
 // readForAppend reads the WIM in f as it is and checks that the new
@@ -139,9 +140,10 @@ func checkNewName(r imageSet, name string) error {
 	return nil
 }
 
-// updateBase loads the metadata of the image --update-of names, or returns
-// nil without it.
-func updateBase(r *wim.Reader, spec string) (*wim.Metadata, error) {
+// updateBase checks the image --update-of names and returns the
+// CaptureOptions.Prepare that loads its metadata as the capture's Update,
+// or nil without --update-of.
+func updateBase(r *wim.Reader, spec string) (func(*snapshot.CaptureOptions) error, error) {
 	if spec == "" {
 		return nil, nil
 	}
@@ -149,9 +151,12 @@ func updateBase(r *wim.Reader, spec string) (*wim.Metadata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--update-of: %w", err)
 	}
-	m, err := r.Metadata(i)
-	if err != nil {
-		return nil, fmt.Errorf("--update-of: image %d: %w", i, err)
-	}
-	return m, nil
+	return func(o *snapshot.CaptureOptions) error {
+		m, err := r.Metadata(i)
+		if err != nil {
+			return fmt.Errorf("--update-of: image %d: %w", i, err)
+		}
+		o.Update = m
+		return nil
+	}, nil
 }

@@ -334,9 +334,11 @@ type captureResult struct {
 }
 
 // captureInto captures spec.source into w as a new image and closes w; on
-// failure it aborts w (an append is undone). The file out, which w writes,
-// is left out of the image when it lies inside the source.
-func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec, cfg *snapshot.Config, update *wim.Metadata, out string) (res captureResult, err error) {
+// failure it aborts w (an append is undone). prepare, when not nil, is the
+// capture's CaptureOptions.Prepare (it sets the base of an update). The
+// file out, which w writes, is left out of the image when it lies inside
+// the source.
+func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec, cfg *snapshot.Config, prepare func(*snapshot.CaptureOptions) error, out string) (res captureResult, err error) {
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, w.Abort())
@@ -352,7 +354,7 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 		NoUnixData:  spec.noUnixData,
 		NTFS:        spec.ntfs,
 		ShadowCopy:  spec.shadowCopy,
-		Update:      update,
+		Prepare:     prepare,
 		Progress:    tr.update,
 		Warn:        warn.warn,
 		Skip:        []string{out},
