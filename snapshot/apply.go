@@ -221,7 +221,7 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 	a.nextFile = next
 	a.path = a.path[:depth]
 	if a.opts.InPlace {
-		a.deleteExtra(dfd, e)
+		a.deleteExtra(dfd, e, seen)
 	}
 	return nil
 }

@@ -377,23 +377,24 @@ func (a *applier) mayDelete(name string) bool {
 }
 
 // deleteExtra removes the names in dfd that the directory e lacks, and
-// leftover temporary files of earlier runs.
-func (a *applier) deleteExtra(dfd int, e *wim.Entry) {
+// leftover temporary files of earlier runs. names, when not nil, holds the
+// names of e's entries (the walk's duplicate check made it).
+func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]struct{}) {
 	if a.dirents == nil {
 		a.dirents = make([]byte, 32<<10)
 	}
-	want := newNameSet(e.Children)
-	var names []string // those e lacks
+	want := newNameSet(e.Children, names)
+	var extra []string // the names e lacks
 	err := eachDirName(dfd, a.dirents, func(name []byte) {
 		if !want.has(name) {
-			names = append(names, string(name))
+			extra = append(extra, string(name))
 		}
 	})
 	if err != nil {
 		a.warn(false, fmt.Errorf("listing for --delete: %w", err))
 	}
 	depth := len(a.path)
-	for _, n := range names {
+	for _, n := range extra {
 		if isTempName(n) && strings.Contains(n, a.token) {
 			continue
 		}
@@ -415,9 +416,11 @@ type nameSet struct {
 // bigDir is the most entries nameSet looks through.
 const bigDir = 16
 
-func newNameSet(entries []*wim.Entry) nameSet {
-	s := nameSet{entries: entries}
-	if len(entries) > bigDir {
+// newNameSet returns the set of the entries' names; names, when not nil,
+// is a map of them already made.
+func newNameSet(entries []*wim.Entry, names map[string]struct{}) nameSet {
+	s := nameSet{entries: entries, names: names}
+	if names == nil && len(entries) > bigDir {
 		s.names = make(map[string]struct{}, len(entries))
 		for _, c := range entries {
 			s.names[c.Name] = struct{}{}

@@ -55,7 +55,7 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 	}
 	a.path = a.path[:depth]
 	if dfd >= 0 {
-		a.deleteExtra(dfd, e) // counts only: DryRun
+		a.deleteExtra(dfd, e, nil) // counts only: DryRun
 	}
 	return nil
 }
