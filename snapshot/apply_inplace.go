@@ -521,11 +521,21 @@ func (a *applier) sameNode(dfd int, e *wim.Entry, target string, st *unix.Stat_t
 		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
 			return false
 		}
-		buf := make([]byte, len(target)+1)
-		n, err := unix.Readlinkat(dfd, e.Name, buf)
-		return err == nil && string(buf[:n]) == target
+		have, ok := readLinkAt(dfd, e.Name, int64(len(target)))
+		return ok && have == target
 	}
 	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev)
+}
+
+// readLinkAt returns the target of the symlink name in dfd when it is at
+// most size bytes long.
+func readLinkAt(dfd int, name string, size int64) (string, bool) {
+	buf := make([]byte, size+1)
+	n, err := unix.Readlinkat(dfd, name, buf)
+	if err != nil || n == len(buf) {
+		return "", false
+	}
+	return string(buf[:n]), true
 }
 
 // keepNode finishes a symlink or special file e that sameNode found in

@@ -122,12 +122,10 @@ func (a *applier) keepLink(dfd int, e *wim.Entry) bool {
 		st.Size < 0 || st.Size >= maxReparse {
 		return false
 	}
-	buf := make([]byte, st.Size+1)
-	n, err := unix.Readlinkat(dfd, e.Name, buf)
-	if err != nil || n == len(buf) {
+	have, ok := readLinkAt(dfd, e.Name, st.Size)
+	if !ok {
 		return false
 	}
-	have := string(buf[:n])
 	data, _ := wim.SymlinkReparse(have, a.absTarget)
 	if wim.Hash(sha1.Sum(data)) != x.Reparse.Hash {
 		return false
