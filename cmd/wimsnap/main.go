@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -20,16 +19,9 @@ import (
 	"github.com/wimsnap/wimsnap/remote"
 )
 
-// gcPercent is the garbage collector's target when GOGC is not set. What
-// a snapshot holds is long-lived (the image tree, the new chunks and
-// streams, the file signatures), so a target well below Go's 100 bounds
-// the peak at little cost: a first snapshot of /usr peaked at 290, 230
-// and 214 MB with 100, 50 and 30, in the same time within the noise.
-const gcPercent = 30
-
 func main() {
 	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(gcPercent)
+		tuneGC()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	a := &app{
