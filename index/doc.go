@@ -2,10 +2,10 @@
 // database in the user's cache directory, one file per repository id. It
 // answers, without touching the repository, where a chunk is stored, which
 // chunks make up a stream, which index objects and snapshots have been seen,
-// and the stat signatures of the files of the last snapshot of a source
-// (for incremental snapshots). It holds nothing the repository does not:
-// deleting the file costs time, never data, and the snapshot package
-// rebuilds it from the repository's index objects.
+// and the stat signatures of the files and symlinks of the last snapshot of
+// a source (for incremental snapshots). It holds nothing the repository
+// does not: deleting the file costs time, never data, and the snapshot
+// package rebuilds it from the repository's index objects.
 //
 // The package is a leaf: it knows identifiers and byte layouts, not packs,
 // WIMs or stores.

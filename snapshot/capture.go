@@ -233,7 +233,7 @@ func (c *capturer) entry(dfd int, se *scanEntry, old *wim.Entry) (*wim.Entry, er
 		if c.ntfs != nil {
 			return c.ntfsReparse(dfd, e, &st)
 		}
-		return c.symlink(dfd, e, &st)
+		return c.symlink(dfd, e, &st, old)
 	default:
 		if c.opts.NoUnixData || c.ntfs != nil {
 			c.warn(true, errors.New("special file skipped: it needs UNIX data"))

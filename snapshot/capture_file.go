@@ -242,8 +242,43 @@ func (q *quietOpener) open(dfd int, name string, flags int) (int, error) {
 	}
 }
 
-func (c *capturer) symlink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Entry, error) {
-	target, err := c.readlink(dfd, e.Name)
+// symlink captures the symlink e. One whose signature is the one recorded
+// with old, the previous image's symlink at the same path, keeps old's
+// reparse data without reading its target: a symlink's target cannot change
+// in place, so a new target means a new inode or ctime.
+func (c *capturer) symlink(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.Entry) (*wim.Entry, error) {
+	if c.linkReusable(st, old) {
+		c.fillUnchanged(e, st, old)
+		x := old.Ext
+		e.Ext = &wim.EntryExt{ReparseTag: wim.ReparseTagSymlink, ReparseFlags: x.ReparseFlags, Reparse: x.Reparse}
+	} else {
+		ext, err := c.readSymlink(dfd, e.Name, st)
+		if ext == nil {
+			return nil, err
+		}
+		c.fill(e, st, -1, true)
+		e.Ext = ext
+	}
+	e.Attributes = wim.AttrReparsePoint
+	var tst unix.Stat_t
+	if fstatat(dfd, e.Name, &tst, 0) == nil && tst.Mode&unix.S_IFMT == unix.S_IFDIR {
+		e.Attributes |= wim.AttrDirectory
+	}
+	c.stats.Symlinks++
+	if c.opts.OnFile != nil {
+		c.opts.OnFile(c.rel, sigOf(st), c.sigKept)
+	}
+	return e, nil
+}
+
+// readSymlink reads the target of the symlink name in dfd and stores it as
+// reparse data. It returns nil for a link that could not be read (warned
+// about), with an error only when storing failed.
+func (c *capturer) readSymlink(dfd int, name string, st *unix.Stat_t) (*wim.EntryExt, error) {
+	if c.opts.beforeOpen != nil {
+		c.opts.beforeOpen(c.displayPath())
+	}
+	target, err := c.readlink(dfd, name)
 	if err != nil {
 		c.warn(true, fmt.Errorf("readlink: %w", err))
 		return nil, nil
@@ -252,7 +287,7 @@ func (c *capturer) symlink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Entry, 
 	// record the atime it leaves, which the next readlink keeps under
 	// relatime, so an unchanged link gives unchanged metadata.
 	var after unix.Stat_t
-	if fstatat(dfd, e.Name, &after, unix.AT_SYMLINK_NOFOLLOW) == nil && after.Ino == st.Ino && after.Dev == st.Dev {
+	if fstatat(dfd, name, &after, unix.AT_SYMLINK_NOFOLLOW) == nil && after.Ino == st.Ino && after.Dev == st.Dev {
 		st.Atim = after.Atim
 	}
 	data, rpFlags := wim.SymlinkReparse(target, c.absRoot)
@@ -263,16 +298,26 @@ func (c *capturer) symlink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Entry, 
 	if err != nil {
 		return nil, err
 	}
-	c.fill(e, st, -1, true)
-	e.Attributes = wim.AttrReparsePoint
-	var tst unix.Stat_t
-	if fstatat(dfd, e.Name, &tst, 0) == nil && tst.Mode&unix.S_IFMT == unix.S_IFDIR {
-		e.Attributes |= wim.AttrDirectory
+	return &wim.EntryExt{ReparseTag: wim.ReparseTagSymlink, ReparseFlags: rpFlags,
+		Reparse: wim.Stream{Hash: h, Size: int64(len(data))}}, nil
+}
+
+// linkReusable reports whether old, the previous image's entry at the same
+// path, holds the reparse data of the symlink st describes: a symlink
+// whose data the sink holds, with the signature recorded for the path.
+// The data of an absolute target depends on the capture root, so a root
+// reached through a symlink, which may lead elsewhere from one run to the
+// next, reuses nothing.
+func (c *capturer) linkReusable(st *unix.Stat_t, old *wim.Entry) bool {
+	c.sigKept = false
+	if c.opts.Signatures == nil || old == nil || old.Ext == nil || old.Ext.ReparseTag != wim.ReparseTagSymlink ||
+		c.realRoot != c.absRoot || !c.opts.held(c.sink, old.Ext.Reparse) {
+		return false
 	}
-	e.Ext = &wim.EntryExt{ReparseTag: wim.ReparseTagSymlink, ReparseFlags: rpFlags,
-		Reparse: wim.Stream{Hash: h, Size: int64(len(data))}}
-	c.stats.Symlinks++
-	return e, nil
+	sig, ok := c.opts.Signatures.Lookup(c.rel)
+	cur := sigOf(st)
+	c.sigKept = ok && sig == cur
+	return ok && sameFile(sig, cur)
 }
 
 func (c *capturer) readlink(dfd int, name string) (string, error) {

@@ -55,12 +55,14 @@ type CaptureOptions struct {
 	// Signatures, if set, narrows Update: a file is reused only when the
 	// signature stored for its path (relative to the root, '/'-separated)
 	// equals its current one (size, mtime, ctime, inode, mode; not the device
-	// number, which a file system snapshot mounted afresh changes).
+	// number, which a file system snapshot mounted afresh changes). It also
+	// lets a symlink keep Update's reparse data without its target being
+	// read, under the same condition.
 	Signatures SigLookup
 	// OnFile, if set, is called with the path (as for Signatures) and
-	// signature of every regular file captured, read or reused, and
-	// whether that signature is exactly the one Signatures holds for the
-	// path; the path is valid only during the call.
+	// signature of every regular file and symlink captured, read or
+	// reused, and whether that signature is exactly the one Signatures
+	// holds for the path; the path is valid only during the call.
 	OnFile func(path []byte, sig index.Sig, stored bool)
 	// Progress, if set, is called from the walking goroutine at most every
 	// 100 ms, and once at the end.
@@ -90,7 +92,8 @@ type CaptureOptions struct {
 	pathXattrs bool
 
 	// beforeOpen is a test hook called with the path of each regular file
-	// before it is opened for reading.
+	// before it is opened for reading, and of each symlink before its
+	// target is read.
 	beforeOpen func(path string)
 	// beforeDir is a test hook called with the path of each directory
 	// below the root once it is scanned, before the walk opens it.
