@@ -218,6 +218,7 @@ type applySummary struct {
 
 func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	start := a.now()
+	streamingGC()
 	f, r, err := openWIM(spec.wimfile)
 	if err != nil {
 		return err

@@ -254,6 +254,7 @@ func checkSource(source string) error {
 // it into place only when it is complete.
 func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	start := a.now()
+	streamingGC()
 	if err := checkSource(spec.source); err != nil {
 		return err
 	}
