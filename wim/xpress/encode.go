@@ -219,10 +219,21 @@ func (e *Encoder) parse(src []byte) {
 func (e *Encoder) tally(src []byte) (extraBits, nraw int) {
 	freq := &e.freq
 	*freq = [numSymbols]uint32{}
+	// Literals are counted in four tables, a byte to each in turn, so
+	// that a run of one byte value does not wait on its own count.
+	var lit [4][256]uint32
 	p := 0
 	for _, q := range e.seqs {
-		for _, b := range src[p : p+int(q.lits)] {
-			freq[b]++
+		run := src[p : p+int(q.lits)]
+		for len(run) >= 4 {
+			lit[0][run[0]]++
+			lit[1][run[1]]++
+			lit[2][run[2]]++
+			lit[3][run[3]]++
+			run = run[4:]
+		}
+		for _, b := range run {
+			lit[0][b]++
 		}
 		p += int(q.lits + q.length)
 		if q.length == 0 {
@@ -237,6 +248,9 @@ func (e *Encoder) tally(src []byte) (extraBits, nraw int) {
 				nraw += 2
 			}
 		}
+	}
+	for b := range 256 {
+		freq[b] = lit[0][b] + lit[1][b] + lit[2][b] + lit[3][b]
 	}
 	freq[endSymbol]++
 	return extraBits, nraw
