@@ -120,7 +120,7 @@ func (c *chunkCache) prefetch(s *solidRes, k int64, load func() ([]byte, error))
 	if _, ok := c.lookup(key); ok {
 		return
 	}
-	go c.finish(key, c.add(key), load)
+	go c.finish(c.add(key), load)
 }
 
 // prefetchBounded is prefetch of chunk k+1 of s for a reader in chunk k,
@@ -140,15 +140,15 @@ func (c *chunkCache) prefetchBounded(s *solidRes, k int64, load func() ([]byte, 
 	}
 	behind := c.lowestHeld(s)
 	for i := 0; i < len(c.order) && len(c.using) >= solidCacheChunks; {
-		key := c.order[i]
-		if e := c.entries[key]; e.counted && e.refs == 0 && (key.res != s || key.chunk < behind) {
-			c.remove(key)
+		old := c.order[i]
+		if e := c.entries[old]; e.counted && e.refs == 0 && (old.res != s || old.chunk < behind) {
+			c.remove(old)
 		} else {
 			i++
 		}
 	}
 	if len(c.using) < solidCacheChunks {
-		go c.finish(key, c.add(key), load)
+		go c.finish(c.add(key), load)
 	}
 }
 
@@ -175,18 +175,18 @@ func (c *chunkCache) lowestHeld(s *solidRes) int64 {
 }
 
 // finish runs load for entry e and accounts for its result.
-func (c *chunkCache) finish(key cacheKey, e *cacheEntry, load func() ([]byte, error)) {
+func (c *chunkCache) finish(e *cacheEntry, load func() ([]byte, error)) {
 	data, err := load()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e.data, e.err = data, err
 	close(e.ready)
 	if err != nil {
-		c.remove(key)
+		c.remove(e.key)
 		return
 	}
 	e.counted = true
-	c.evict(false, &key)
+	c.evict(false, &e.key)
 }
 
 // buffer returns a free buffer of at least size bytes, or nil.

@@ -208,13 +208,13 @@ func (s *streamReader) solidChunk() ([]byte, error) {
 		// The next chunk is decompressed alongside this one, on another
 		// core, when there is room for it.
 		if loadHere {
-			go c.finish(cacheKey{sr, k}, e, load)
+			go c.finish(e, load)
 			loadHere = false
 		}
 		c.prefetchBounded(sr, k, loadNext)
 	}
 	if loadHere {
-		c.finish(cacheKey{sr, k}, e, load)
+		c.finish(e, load)
 	}
 	data, ref, err := c.wait(e)
 	if err != nil {

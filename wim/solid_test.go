@@ -132,7 +132,7 @@ func TestChunkCacheReadAheadBounded(t *testing.T) {
 		t.Helper()
 		e, loadHere := c.hold(s, k)
 		if loadHere {
-			go c.finish(cacheKey{s, k}, e, load(k))
+			go c.finish(e, load(k))
 		}
 		c.prefetchBounded(s, k, load(k+1))
 		data, ref, err := c.wait(e)
