@@ -191,17 +191,13 @@ func relaxLengths(nodes []node, price uint32, from, to int, f uint32, c *costs) 
 	ns := nodes[from : to+1] // ns[i] is the node a match of from+i bytes reaches
 	i := 0
 	for ; i < len(ns) && from+i < minMatch+numLenHeaders-1; i++ {
-		if p := base + hdr[(from+i-minMatch)&(numLenHeaders-1)]; p < ns[i].price {
-			ns[i] = node{price: p, item: uint32(from+i)<<itemShift | f}
-		}
+		relax(&ns[i], base+hdr[(from+i-minMatch)&(numLenHeaders-1)], from+i, f)
 	}
 	base += hdr[numLenHeaders-1]
 	lens := &c.len
 	for ; i < len(ns); i++ {
 		k := from + i
-		if p := base + lens[uint8(k-minMatch-(numLenHeaders-1))]; p < ns[i].price {
-			ns[i] = node{price: p, item: uint32(k)<<itemShift | f}
-		}
+		relax(&ns[i], base+lens[uint8(k-minMatch-(numLenHeaders-1))], k, f)
 	}
 }
 
