@@ -31,10 +31,10 @@
 // warmed up, except that Encode and Decode grow dst when it lacks capacity.
 // Neither is safe for concurrent use; use one per goroutine.
 //
-// Encode may return output as large as or larger than its input. Storing such
-// a chunk uncompressed, and recognizing stored chunks when reading (stored size
-// equal to the uncompressed size), is the caller's job: Decode always treats
-// its input as compressed.
+// A chunk that does not shrink comes back from Encode as itself, as long as
+// its input. Storing such a chunk uncompressed, and recognizing stored chunks
+// when reading (stored size equal to the uncompressed size), is the caller's
+// job: Decode always treats its input as compressed.
 //
 // Decode never panics on malformed input, never reads or writes outside its
 // buffers and allocates at most the size it was asked to produce; malformed

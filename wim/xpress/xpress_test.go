@@ -12,10 +12,22 @@ import (
 )
 
 // roundTrip encodes src with e, checks that d decodes it back and returns
-// the compressed form.
+// the compressed form: the bit stream even where it does not shrink src, so
+// that every input tests it. It also checks that Encode gives that stream
+// when it is smaller than src, and src itself when it is not.
 func roundTrip(t testing.TB, e *Encoder, d *Decoder, src []byte) []byte {
 	t.Helper()
-	return codectest.RoundTrip(t, e.Encode, d.Decode, src)
+	stream := func(dst, src []byte) []byte { return e.encode(dst, src, true) }
+	comp := codectest.RoundTrip(t, stream, d.Decode, src)
+	want, what := comp, "the stream"
+	if len(comp) >= len(src) {
+		want, what = src, "the input itself"
+	}
+	prefix := []byte("prefix")
+	if got := e.Encode(prefix, src); !bytes.Equal(got[:len(prefix)], prefix) || !bytes.Equal(got[len(prefix):], want) {
+		t.Fatalf("Encode of %d bytes (stream of %d): %d bytes, not %s", len(src), len(comp), len(got)-len(prefix), what)
+	}
+	return comp
 }
 
 func TestRoundTrip(t *testing.T) {
