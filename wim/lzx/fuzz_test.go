@@ -43,8 +43,8 @@ func FuzzDecode(f *testing.F) {
 		append(corpus.Random(4, 300), corpus.Repeat(1, 40)...),
 		bytes.Repeat([]byte{0xE8, 0, 0, 0, 0}, 100),
 	} {
-		f.Add(e.Encode(nil, src), uint32(len(src)))
-		f.Add(e.Encode(nil, src), uint32(len(src)+1))
+		f.Add(e.encode(nil, src, true), uint32(len(src)))
+		f.Add(e.encode(nil, src, true), uint32(len(src)+1))
 	}
 	f.Add(uncompressedBlock([]byte("hello, world")), uint32(12))
 	f.Add(make([]byte, 300), uint32(10))

@@ -12,10 +12,39 @@ import (
 )
 
 // roundTrip encodes src with e, checks that d decodes it back and returns
-// the compressed form.
+// the compressed form: the bit stream even where it does not shrink src, so
+// that every input tests it. It also checks that Encode gives that stream,
+// or src itself.
 func roundTrip(t testing.TB, e *Encoder, d *Decoder, src []byte) []byte {
 	t.Helper()
-	return codectest.RoundTrip(t, e.Encode, d.Decode, src)
+	stream := func(dst, src []byte) []byte { return e.encode(dst, src, true) }
+	comp := codectest.RoundTrip(t, stream, d.Decode, src)
+	if got := e.Encode(nil, src); !bytes.Equal(got, comp) && !bytes.Equal(got, src) {
+		t.Fatalf("Encode of %d bytes: %d bytes, neither the stream (%d bytes) nor the input", len(src), len(got), len(comp))
+	}
+	return comp
+}
+
+// TestEncodeIncompressible checks that random chunks come back as
+// themselves, without the near-optimal parse, and that compressible ones
+// do not.
+func TestEncodeIncompressible(t *testing.T) {
+	e, _ := NewEncoder(32768)
+	prefix := []byte("prefix")
+	for i, n := range []int{100, 5000, 32768} {
+		src := corpus.Random(uint64(i), n)
+		if got := e.Encode(prefix, src); !bytes.Equal(got[len(prefix):], src) {
+			t.Errorf("%d random bytes: Encode gave %d bytes, not the input itself", n, len(got)-len(prefix))
+		}
+	}
+	for name, src := range inputs(32768) {
+		if name == "random" {
+			continue
+		}
+		if got := e.Encode(nil, src); len(got) >= len(src) {
+			t.Errorf("%s: Encode gave %d bytes of %d", name, len(got), len(src))
+		}
+	}
 }
 
 // inputs returns named test chunks of up to n bytes.
