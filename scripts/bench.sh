@@ -390,18 +390,18 @@ repo_step() {
 bench_repo() {
 	local tree=$1 src=$2 w=$3
 	local -x WIMSNAP_CACHE_DIR=$w/ws-cache # a cold index every round
-	local ws=(snapshot "$src" --repo "$w/ws-repo" --json) rs=(restic -q -r "$w/restic")
+	local ws=(snapshot "$src" --repo "$w/ws-repo" --json) rs=(restic -q -r "$w/rs-repo")
 	"$WIMSNAP" init --repo "$w/ws-repo" >/dev/null
 	"${rs[@]}" init >/dev/null
 
 	repo_step "$tree" snapshot wimsnap "$w/ws-repo" "$WIMSNAP" "${ws[@]}"
-	repo_step "$tree" snapshot restic "$w/restic" "${rs[@]}" backup "$src"
+	repo_step "$tree" snapshot restic "$w/rs-repo" "${rs[@]}" backup "$src"
 	repo_step "$tree" snapshot wimlib "$w/wl.wim" wimlib-imagex capture "$src" "$w/wl.wim" \
 		--compress=xpress --unix-data
 
 	# restic finds its parent itself; wimlib's images need unique names.
 	repo_step "$tree" resnap wimsnap "$w/ws-repo" "$WIMSNAP" "${ws[@]}"
-	repo_step "$tree" resnap restic "$w/restic" "${rs[@]}" backup "$src"
+	repo_step "$tree" resnap restic "$w/rs-repo" "${rs[@]}" backup "$src"
 	repo_step "$tree" resnap wimlib "$w/wl.wim" wimlib-imagex append "$src" "$w/wl.wim" resnap \
 		--update-of=1 --unix-data
 
@@ -410,7 +410,7 @@ bench_repo() {
 		echo "$tree: change: a line appended to $changed of the $total regular files" >>"$notes"
 	fi
 	repo_step "$tree" change wimsnap "$w/ws-repo" "$WIMSNAP" "${ws[@]}"
-	repo_step "$tree" change restic "$w/restic" "${rs[@]}" backup "$src"
+	repo_step "$tree" change restic "$w/rs-repo" "${rs[@]}" backup "$src"
 	repo_step "$tree" change wimlib "$w/wl.wim" wimlib-imagex append "$src" "$w/wl.wim" change \
 		--update-of=2 --unix-data
 
