@@ -75,8 +75,8 @@ func NewEncoder(chunkSize int) (*Encoder, error) {
 // may be as large as or larger than src; the caller then stores the chunk
 // raw. A chunk that the quick first parse cannot shrink comes back as src
 // itself, without the near-optimal parse, which costs most of the time and
-// rarely does better (in a Debian system tree it would have shrunk 6 of
-// 2,329 such chunks, by 227 bytes in all). Encode allocates only when dst
+// rarely does better (in a Debian system tree it would have shrunk 10 of
+// 2,333 such chunks, by 497 bytes in all). Encode allocates only when dst
 // lacks capacity for the result.
 func (e *Encoder) Encode(dst, src []byte) []byte { return e.encode(dst, src, false) }
 

@@ -118,7 +118,14 @@ func (e *Encoder) parse(n int, c *costs) {
 			cur = pend
 			pend = cand{}
 		} else if cur.length == 0 {
-			p++
+			// In a long stretch without matches (incompressible data),
+			// look at fewer and fewer positions, and chain only those.
+			if skip := (p - lit) >> 8; skip > 0 {
+				p += 1 + skip
+				ins = min(p, n)
+			} else {
+				p++
+			}
 			continue
 		} else if cur.length < niceLen && p+1 < n {
 			pend = cur
