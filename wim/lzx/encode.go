@@ -97,9 +97,9 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 	// price the near-optimal parse.
 	e.cost.setDefaults()
 	e.parse(n, &e.cost)
-	e.tally()
+	footer := e.tally()
 	e.buildCodes()
-	if !stream && e.itemBits() >= 8*n {
+	if !stream && e.itemBits(footer) >= 8*n {
 		return append(dst, src...)
 	}
 	e.cost.fromLens(e)
@@ -146,8 +146,9 @@ func (c *costs) fromLens(e *Encoder) {
 	set(c.len[:numLenSyms], e.lenLens[:])
 }
 
-// tally counts the symbols of e.items.
-func (e *Encoder) tally() {
+// tally counts the symbols of e.items and returns the footer bits of their
+// offsets as a verbatim block writes them.
+func (e *Encoder) tally() (footer int) {
 	clear(e.mainFreq[:])
 	clear(e.lenFreq[:])
 	clear(e.alFreq[:])
@@ -165,17 +166,21 @@ func (e *Encoder) tally() {
 		if n-minMatch >= numLenHeaders-1 {
 			e.lenFreq[n-minMatch-(numLenHeaders-1)]++
 		}
-		if slot := slotOf(it.f); footerBits[slot] >= alignedLenBits {
+		slot := slotOf(it.f)
+		footer += int(footerBits[slot]) // none for a repeated offset
+		if footerBits[slot] >= alignedLenBits {
 			e.alFreq[(it.f-2-slotBase[slot])&7]++
 		}
 	}
+	return footer
 }
 
 // itemBits estimates the bits of a block of e.items under e's codes: the
-// items exactly, verbatim, and about 4 bits for each used symbol's length in
-// the code tables.
-func (e *Encoder) itemBits() int {
-	bits := 0
+// items exactly, verbatim (footer is the offset footer bits tally
+// returned), and about 4 bits for each used symbol's length in the code
+// tables.
+func (e *Encoder) itemBits(footer int) int {
+	bits := footer
 	for s, f := range e.mainFreq[:e.numMain] {
 		bits += int(f) * int(e.mainLens[s])
 		if f != 0 {
@@ -186,11 +191,6 @@ func (e *Encoder) itemBits() int {
 		bits += int(f) * int(e.lenLens[s])
 		if f != 0 {
 			bits += 4
-		}
-	}
-	for _, it := range e.items {
-		if slot := slotOf(it.f); it.length != 0 && slot >= numRepeats {
-			bits += int(footerBits[slot])
 		}
 	}
 	return bits
