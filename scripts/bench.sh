@@ -179,7 +179,7 @@ done
 prepare_root
 
 if [ -z "${WIMSNAP:-}" ]; then
-	go build -o bin/wimsnap ./cmd/wimsnap
+	make build # static, as the project ships it
 	WIMSNAP=$repo_root/bin/wimsnap
 fi
 
