@@ -152,19 +152,26 @@ type applier struct {
 	check    *sharedCheck // a restore in place's helper, or nil
 	nextFile int          // the number of the next regular file (sharedCheck)
 	links    map[uint64]*linkGroup
-	deferred []deferredFile // files and symlinks made after the walk, in the order of their data
-	ticker   progressTicker
+	// applied are the trees the walk applies; linkNames counts the names
+	// of each hard-linked inode in them, when a rollback needs it.
+	applied       []*wim.Entry
+	linkNames     map[uint64]uint64
+	linkNamesOnce sync.Once
+	deferred      []deferredFile // files and symlinks made after the walk, in the order of their data
+	ticker        progressTicker
 }
 
 func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
+	a.applied = tops
 	if tops == nil {
+		a.applied = []*wim.Entry{root}
 		a.check = a.startCheck(root)
 		defer a.check.end()
 		if err := a.dir(a.rootFD, root); err != nil {
 			return err
 		}
 		a.dirs.Add(1)
-		a.setMeta(a.rootFD, root, true)
+		a.finishDir(a.rootFD, root, a.opts.InPlace)
 		return nil
 	}
 	seen := make(map[string]bool, len(tops))
@@ -261,17 +268,24 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		return err
 	}
 	// Nothing is created in this directory any more: its times stay.
-	if !existed {
+	a.finishDir(fd, e, existed)
+	return nil
+}
+
+// finishDir sets the metadata of the directory fd, made for e or, when
+// existed, found in place: there only when it differs, and then without
+// the xattrs e lacks, and never on a passage (ApplyOptions.Passages).
+func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
+	switch {
+	case existed && a.opts.Passages[e]:
+	case !existed:
 		a.setMeta(fd, e, true)
-		return nil
-	}
-	if !a.sameDirMeta(fd, e) {
+	case !a.sameDirMeta(fd, e):
 		a.setMeta(fd, e, true)
 		if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, e); err != nil {
 			a.warn(false, err)
 		}
 	}
-	return nil
 }
 
 // makeDir creates the directory name in dfd, replacing a file of that

@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"math"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +40,7 @@ type fileCheck struct {
 	found bool
 	same  bool
 	mode  uint32
+	nlink uint32
 	size  int64
 	ino   uint64
 	dev   uint64
@@ -178,6 +180,7 @@ func (c *sharedCheck) file(a *applier, x *xattrBufs, dfd int, e *wim.Entry, n in
 		return true
 	}
 	f.found, f.mode, f.size, f.ino, f.dev = true, st.Mode, st.Size, st.Ino, st.Dev
+	f.nlink = uint32(min(uint64(st.Nlink), math.MaxUint32))
 	f.same = st.Mode&unix.S_IFMT == unix.S_IFREG && a.sameFile(x, dfd, e, &st, path)
 	return true
 }
@@ -220,6 +223,11 @@ func (c *sharedCheck) end() {
 }
 
 // stat returns the stat the helper found, with the fields the walk uses.
+// setNlink sets a link count, whose type Stat_t varies with the platform.
+func setNlink[T uint16 | uint32 | uint64](p *T, n uint32) { *p = T(n) }
+
 func (f *fileCheck) stat() unix.Stat_t {
-	return unix.Stat_t{Mode: f.mode, Size: f.size, Ino: f.ino, Dev: f.dev}
+	st := unix.Stat_t{Mode: f.mode, Size: f.size, Ino: f.ino, Dev: f.dev}
+	setNlink(&st.Nlink, f.nlink)
+	return st
 }

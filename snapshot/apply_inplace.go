@@ -31,9 +31,23 @@ func newRunToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// isTempName reports whether name is a temporary file of some run.
+// isTempName reports whether name is a temporary file of some run: the
+// prefix, a token of 12 hex digits, '-', a decimal number and ".tmp", and
+// nothing looser, which a user's own file could match.
 func isTempName(name string) bool {
-	return strings.HasPrefix(name, tempPrefix) && strings.HasSuffix(name, ".tmp")
+	rest, ok := strings.CutPrefix(name, tempPrefix)
+	if !ok {
+		return false
+	}
+	if rest, ok = strings.CutSuffix(rest, ".tmp"); !ok || len(rest) < 14 || rest[12] != '-' {
+		return false
+	}
+	return isDigits(rest[:12], "0123456789abcdef") && isDigits(rest[13:], "0123456789")
+}
+
+// isDigits reports whether s is one or more of the given digits.
+func isDigits(s, digits string) bool {
+	return s != "" && strings.Trim(s, digits) == ""
 }
 
 // tempName is the temporary name of the n-th file of this run.
@@ -59,11 +73,11 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done,
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		if !a.mayDelete(e.Name) {
-			a.warn(true, errors.New("a directory is in the way (restore with --delete to replace it)"))
+		if !a.mayDelete(a.path) {
+			a.warn(true, errDirInWay)
 			return true, false, false
 		}
-		a.removeAll(dfd, e.Name)
+		a.removeAll(dfd, e.Name, a.path)
 		return false, false, false
 	case unix.S_IFREG:
 	default:
@@ -77,13 +91,49 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done,
 		}
 		return false, false, false // hardlink replaces it
 	}
+	if uint64(st.Nlink) > a.imageNames(e) {
+		// Names the image lacks share the inode, perhaps outside the
+		// target: a new file replaces it, which leaves them alone.
+		return false, true, false
+	}
 	if found != nil && found.same || found == nil && a.sameFile(&a.walkX, dfd, e, &st, a.path) {
 		a.files.Add(1)
 		a.unchanged.Add(1)
 		a.addLinkGroup(e, &st)
 		return true, false, false
 	}
-	return false, true, st.Size == e.Data.Size && st.Size > 0
+	// Setting the metadata of a file with further names would set theirs:
+	// only a file with one name is checked and kept.
+	return false, true, st.Size == e.Data.Size && st.Size > 0 && st.Nlink == 1
+}
+
+// imageNames returns how many names the image being applied gives the
+// inode of e.
+func (a *applier) imageNames(e *wim.Entry) uint64 {
+	if e.LinkID == 0 {
+		return 1
+	}
+	a.linkNamesOnce.Do(func() { a.linkNames = countLinkNames(a.applied) })
+	return max(a.linkNames[e.LinkID], 1)
+}
+
+// countLinkNames counts the names of each hard-linked inode (LinkID) in
+// the trees es.
+func countLinkNames(es []*wim.Entry) map[uint64]uint64 {
+	n := make(map[uint64]uint64)
+	var count func(e *wim.Entry)
+	count = func(e *wim.Entry) {
+		if e.LinkID != 0 && !e.IsDir() {
+			n[e.LinkID]++
+		}
+		for _, c := range e.Children {
+			count(c)
+		}
+	}
+	for _, e := range es {
+		count(e)
+	}
+	return n
 }
 
 // sameFile reports whether the existing regular file e.Name in dfd, whose
@@ -364,16 +414,24 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 	}
 }
 
-// mayDelete reports whether the entry name of the directory at a.path may
-// be deleted.
-func (a *applier) mayDelete(name string) bool {
+// mayDelete reports whether the entry at path (its components from the
+// target) may be deleted.
+func (a *applier) mayDelete(path []string) bool {
 	if !a.opts.Delete {
 		return false
 	}
-	if a.opts.Deletable == nil {
-		return true
+	return a.opts.Deletable == nil || a.opts.Deletable("/"+strings.Join(path, "/"))
+}
+
+// clearDir removes the directory name in dfd, at path, that is in the way
+// of a symlink or special file, when the restore is in place and may
+// delete it; otherwise the maker reports it in the way.
+func (a *applier) clearDir(dfd int, name string, path []string) {
+	var st unix.Stat_t
+	if a.opts.InPlace && a.mayDelete(path) && fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		a.removeAll(dfd, name, path)
 	}
-	return a.opts.Deletable("/" + strings.Join(append(slices.Clone(a.path[:len(a.path)-1]), name), "/"))
 }
 
 // deleteExtra removes the names in dfd that the directory e lacks, and
@@ -399,8 +457,8 @@ func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]struct{}) 
 			continue
 		}
 		a.path = append(a.path[:depth], n)
-		if isTempName(n) || a.mayDelete(n) {
-			a.removeAll(dfd, n)
+		if isTempName(n) || a.mayDelete(a.path) {
+			a.removeAll(dfd, n, a.path)
 		}
 	}
 	a.path = a.path[:depth]
@@ -442,41 +500,68 @@ func (s nameSet) has(name []byte) bool {
 	return false
 }
 
-// removeAll deletes name in dfd and, for a directory, everything below
-// it, never following a symlink.
-func (a *applier) removeAll(dfd int, name string) {
+// errHoldsExcluded tells that a directory was kept because it holds
+// paths that the filter keeps from deletion.
+var errHoldsExcluded = errors.New("kept: it holds paths excluded from the restore")
+
+// removeAll deletes name in dfd, the entry at path, and, for a directory,
+// everything below it that may be deleted (see ApplyOptions.Deletable),
+// never following a symlink.
+func (a *applier) removeAll(dfd int, name string, path []string) {
 	if a.opts.DryRun {
 		a.deleted.Add(1)
 		return
 	}
 	err := unix.Unlinkat(dfd, name, 0)
 	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) {
-		err = a.removeDir(dfd, name)
+		err = a.removeDir(dfd, name, "/"+strings.Join(path, "/"))
 	}
-	if err != nil && !errors.Is(err, unix.ENOENT) {
-		a.warn(false, fmt.Errorf("delete %s: %w", name, err))
+	switch {
+	case errors.Is(err, errHoldsExcluded):
+		a.warnPath(path, false, err) // as asked
+		return
+	case err != nil && !errors.Is(err, unix.ENOENT):
+		a.warnPath(path, true, fmt.Errorf("delete: %w", err)) // the target is not the snapshot: partial
 		return
 	}
 	a.deleted.Add(1)
 }
 
-func (a *applier) removeDir(dfd int, name string) error {
+// removeDir deletes the directory name in dfd, whose path from the target
+// is path, with what it holds; it keeps what the filter keeps from
+// deletion, and then the directories holding it (errHoldsExcluded).
+func (a *applier) removeDir(dfd int, name, path string) error {
 	fd, err := openDir(dfd, name, true)
 	if err != nil {
 		return err
 	}
 	names, err := readDirNames(fd, make([]byte, 32<<10))
+	kept := false
 	for _, n := range names {
+		p := path + "/" + n
+		if a.opts.Deletable != nil && !a.opts.Deletable(p) {
+			kept = true
+			continue
+		}
 		if e := unix.Unlinkat(fd, n, 0); e != nil && !errors.Is(e, unix.ENOENT) {
-			if e = a.removeDir(fd, n); e != nil {
+			e = a.removeDir(fd, n, p)
+			switch {
+			case errors.Is(e, errHoldsExcluded):
+				kept = true
+				continue
+			case e != nil:
 				err = errors.Join(err, e)
+				continue
 			}
 		}
 		a.deleted.Add(1)
 	}
 	closeFD(fd)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
+	case kept:
+		return errHoldsExcluded
 	}
 	return unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR)
 }
@@ -522,9 +607,9 @@ func (a *applier) sameNode(dfd int, e *wim.Entry, target string, st *unix.Stat_t
 			return false
 		}
 		have, ok := readLinkAt(dfd, e.Name, int64(len(target)))
-		return ok && have == target
+		return ok && have == target && st.Nlink == 1 // keepNode would set another name's metadata
 	}
-	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev)
+	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev) && st.Nlink == 1
 }
 
 // readLinkAt returns the target of the symlink name in dfd when it is at

@@ -80,6 +80,7 @@ func (a *applier) makeSymlink(x *xattrBufs, dfd int, e *wim.Entry, path []string
 		a.keepNode(x, dfd, e, path, &st)
 		return
 	}
+	a.clearDir(dfd, name, path)
 	if err := replaceNode(dfd, name, func() error { return unix.Symlinkat(target, dfd, name) }); err != nil {
 		a.warnPath(path, true, fmt.Errorf("symlink: %w", err))
 		return
@@ -183,6 +184,7 @@ func (a *applier) specialFile(dfd int, e *wim.Entry) {
 		return
 	}
 	mode := a.specialType(e) | 0o600
+	a.clearDir(dfd, name, a.path)
 	err := replaceNode(dfd, name, func() error { return unix.Mknodat(dfd, name, mode, int(e.Unix.Rdev)) })
 	if err != nil {
 		a.warn(true, fmt.Errorf("mknod: %w", err))
@@ -243,6 +245,10 @@ func checkName(name string) error {
 	return nil
 }
 
+// errDirInWay is a directory where a file is to be, which the restore may
+// not delete.
+var errDirInWay = errors.New("a directory is in the way (restore in place with --delete to replace it)")
+
 // replaceNode runs mk; if the name exists and is not a directory, it is
 // removed and mk runs again.
 func replaceNode(dfd int, name string, mk func() error) error {
@@ -252,7 +258,7 @@ func replaceNode(dfd int, name string, mk func() error) error {
 	}
 	var st unix.Stat_t
 	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return errors.New("a directory is in the way")
+		return errDirInWay
 	}
 	if err := unix.Unlinkat(dfd, name, 0); err != nil && err != unix.ENOENT {
 		return err

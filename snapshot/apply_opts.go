@@ -50,10 +50,16 @@ type ApplyOptions struct {
 	// interrupted run are removed.
 	InPlace bool
 	// Delete (with InPlace) removes entries the image lacks, and a
-	// directory where the image has a file. Deletable, if set, is asked
-	// first with the entry's path from the image root ("/a/b").
+	// directory where the image has another kind of entry. Deletable, if
+	// set, is asked first with the entry's path from the image root
+	// ("/a/b"), and for each entry below a directory to be removed: one
+	// it refuses is kept, and so are the directories holding it.
 	Delete    bool
 	Deletable func(path string) bool
+	// Passages (with InPlace) are the directories of the image that are
+	// there only to lead to what a filter selected (see Filter.Select):
+	// made when missing, but when present their metadata is left alone.
+	Passages map[*wim.Entry]bool
 	// NTFS says whether Windows metadata (security descriptors,
 	// attributes, times, short names, named streams, reparse points) is
 	// written through ntfs-3g's extended attributes instead of UNIX data;
@@ -77,7 +83,8 @@ type ApplyOptions struct {
 
 // ApplyStats counts what Apply did. Files counts regular files (every name
 // of a hard-linked file), Bytes the content bytes written; Skipped counts
-// entries left out because of an error.
+// entries left out, and extra entries left in place (Delete), because of
+// an error.
 // Unchanged counts the files, symlinks and special files an in-place
 // apply kept, Deleted the entries it removed.
 type ApplyStats struct {

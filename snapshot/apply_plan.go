@@ -30,6 +30,7 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 		fd = -1
 	}
 	a.dirs.Add(1)
+	a.applied = []*wim.Entry{m.Root}
 	perr := a.plan(fd, m.Root)
 	if fd >= 0 {
 		closeFD(fd)
@@ -63,8 +64,7 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 	var st unix.Stat_t
 	exists := dfd >= 0 && fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
-	switch {
-	case e.IsDir():
+	if e.IsDir() {
 		a.dirs.Add(1)
 		sub := -1
 		if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR {
@@ -74,6 +74,11 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 			}
 		}
 		return a.plan(sub, e)
+	}
+	if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR && a.mayDelete(a.path) {
+		a.deleted.Add(1) // a directory in the way
+	}
+	switch {
 	case e.IsReparse():
 		a.symlinks.Add(1)
 		if target, err := a.linkTarget(e); exists && err == nil && a.sameNode(dfd, e, target, &st) {
@@ -86,10 +91,8 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		}
 	default:
 		a.files.Add(1)
-		if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR && a.mayDelete(e.Name) {
-			a.deleted.Add(1) // a directory in the way
-		}
-		if exists && st.Mode&unix.S_IFMT == unix.S_IFREG && a.sameFile(&a.walkX, dfd, e, &st, a.path) {
+		if exists && st.Mode&unix.S_IFMT == unix.S_IFREG && uint64(st.Nlink) <= a.imageNames(e) &&
+			a.sameFile(&a.walkX, dfd, e, &st, a.path) {
 			a.unchanged.Add(1)
 		} else {
 			a.bytes.Add(e.Data.Size)

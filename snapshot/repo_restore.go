@@ -56,8 +56,8 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	if err != nil {
 		return ApplyStats{}, err
 	}
-	md.Root = f.Apply(md.Root)
 	ao := opts.Apply
+	md.Root, ao.Passages = f.Select(md.Root)
 	ao.Paths, ao.InPlace, ao.Delete, ao.DryRun = nil, true, opts.Delete, opts.DryRun
 	ao.Deletable = f.Deletable
 	var damaged int

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,6 +95,7 @@ func rollbackCase(t *testing.T, r *Repo, inPlace RestoreOptions) {
 		{"xattrs/file", "user.test", "changed"},  // a value
 		{"data/mixed.bin", "user.extra", "x"},    // one the snapshot lacks
 		{"data", "user.extra", "x"},              // on a directory
+		{"", "user.extra", "x"},                  // on the target itself
 		{"links/rel-file", "trusted.extra", "x"}, // on a symlink (as root: no user.* there)
 		{"special/fifo", "trusted.extra", "x"},   // on a FIFO
 	} {
@@ -365,5 +367,191 @@ func TestRestoreFewFilesFetchesLittle(t *testing.T) {
 	wimtest.CompareTrees(t, src, filepath.Join(tmp, "all"), wimtest.CompareOptions{})
 	if gets := store.take(); len(gets) != 1 {
 		t.Errorf("a whole restore made %d Gets of its one pack, want 1: %v", len(gets), gets)
+	}
+}
+
+// TestRestoreHardLinkOutside: a rollback over a target whose files share
+// their inode with names the snapshot lacks (one outside the target, two
+// names the snapshot has as separate files) leaves those names alone:
+// nothing outside the target changes, and the target's files become their
+// own, with the snapshot's metadata, so that a second rollback keeps them.
+func TestRestoreHardLinkOutside(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	tmp := t.TempDir()
+	src, out, outside := filepath.Join(tmp, "src"), filepath.Join(tmp, "out"), filepath.Join(tmp, "outside")
+	writeFiles(t, src, map[string]string{"f": "secret", "a": "same", "b": "same", "fifo-dir/x": "x"})
+	must(t, os.Chmod(filepath.Join(src, "f"), 0o644))
+	must(t, os.Chmod(filepath.Join(src, "a"), 0o640))
+	must(t, os.Chmod(filepath.Join(src, "b"), 0o604))
+	must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// out/f and out/fifo become further names of files outside, with the
+	// same contents (or type) and other metadata; out/a and out/b one
+	// inode.
+	writeFiles(t, outside, map[string]string{"shadow": "secret"})
+	shadow := filepath.Join(outside, "shadow")
+	must(t, os.Chmod(shadow, 0o600))
+	must(t, unix.Mkfifo(filepath.Join(outside, "fifo"), 0o600))
+	if os.Geteuid() == 0 { // owners are applied too
+		must(t, os.Lchown(shadow, 4321, 4321))
+		must(t, os.Lchown(filepath.Join(outside, "fifo"), 4321, 4321))
+	}
+	for _, l := range [][2]string{{shadow, "f"}, {filepath.Join(outside, "fifo"), "fifo"}, {filepath.Join(out, "a"), "b"}} {
+		must(t, os.Remove(filepath.Join(out, l[1])))
+		must(t, os.Link(l[0], filepath.Join(out, l[1])))
+	}
+	outsideBefore := statAll(t, outside)
+	for run := range 2 {
+		if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := statAll(t, outside); !maps.Equal(got, outsideBefore) {
+			t.Fatalf("run %d changed what is outside the target: %v, was %v", run+1, got, outsideBefore)
+		}
+		wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+		for _, n := range []string{"f", "a", "b", "fifo"} {
+			var st unix.Stat_t
+			must(t, unix.Lstat(filepath.Join(out, n), &st))
+			if st.Nlink != 1 {
+				t.Errorf("run %d: %s has %d names", run+1, n, st.Nlink)
+			}
+		}
+	}
+}
+
+// statAll returns the mode, owner, size and mtime of each file in dir.
+func statAll(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]string)
+	for _, e := range ents {
+		var st unix.Stat_t
+		must(t, unix.Lstat(filepath.Join(dir, e.Name()), &st))
+		out[e.Name()] = fmt.Sprintf("%o %d:%d %d %d.%d", st.Mode, st.Uid, st.Gid, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
+	}
+	return out
+}
+
+// TestRestoreDeleteKeepsExcluded: --delete with --exclude keeps the
+// excluded paths inside the directories it removes (and those directories,
+// which still hold them), whether the snapshot lacks the directory or has
+// a file in its place.
+func TestRestoreDeleteKeepsExcluded(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	writeFiles(t, src, map[string]string{"etc/conf": "c", "x": "a file"})
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Remove(filepath.Join(out, "x")))
+	writeFiles(t, out, map[string]string{
+		"cache/notes.keep": "mine", "cache/junk": "j", "etc/sub/site.keep": "mine", "etc/sub/deep/junk": "j",
+		"x/data.keep": "mine", "gone/junk": "j", ".wimsnap-notes.tmp": "mine", ".wimsnap-0123456789ab-7.tmp": "",
+	})
+	// Without --delete, only what an interrupted run left goes.
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, ".wimsnap-notes.tmp")); err != nil {
+		t.Errorf("a file of the user's was taken for a leftover: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, ".wimsnap-0123456789ab-7.tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a leftover temporary file was kept: %v", err)
+	}
+	var warns warnings
+	opts := RestoreOptions{Delete: true, Exclude: []string{"*.keep"}, Apply: ApplyOptions{Warn: warns.add}}
+	if _, err := r.Restore(t.Context(), m, out, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"cache/notes.keep", "etc/sub/site.keep", "x/data.keep"} {
+		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	for _, p := range []string{"cache/junk", "etc/sub/deep", "gone", ".wimsnap-notes.tmp"} {
+		if _, err := os.Lstat(filepath.Join(out, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s was not deleted: %v", p, err)
+		}
+	}
+	if got := strings.Join(warns.list, "\n"); !strings.Contains(got, "excluded") {
+		t.Errorf("warnings %q: nothing says why cache, etc/sub and x were kept", got)
+	}
+}
+
+// TestRestoreDirInWayOfNode: a directory where the snapshot has a symlink
+// or a FIFO (a merged /usr's lib -> usr/lib over a real lib/) is replaced
+// by a rollback with --delete, and reported in the way without it; the
+// dry run counts it as deleted.
+func TestRestoreDirInWayOfNode(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	writeFiles(t, src, map[string]string{"usr/lib/x": "x"})
+	must(t, os.Symlink("usr/lib", filepath.Join(src, "lib")))
+	must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	writeFiles(t, out, map[string]string{"lib/old": "o", "fifo/old": "o"})
+
+	var warns warnings
+	st, err := r.Restore(t.Context(), m, out, RestoreOptions{Apply: ApplyOptions{Warn: warns.add}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(warns.list, "\n"); strings.Count(got, "in the way") != 2 || st.Skipped != 2 {
+		t.Errorf("without --delete: %+v, warnings %q", st, got)
+	}
+	plan, err := r.Restore(t.Context(), m, out, RestoreOptions{Delete: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Deleted != 2 {
+		t.Errorf("dry run: %+v, want 2 deleted", plan)
+	}
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{Delete: true}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+}
+
+// TestRestoreIncludeLeavesPassages: a rollback of some paths (--include)
+// sets the metadata of what it selected, not of the directories leading
+// there (nor of the target itself), which it only makes when missing.
+func TestRestoreIncludeLeavesPassages(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	writeFiles(t, src, map[string]string{"etc/ssh/c": "c", "etc/passwd": "p"})
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	writeFiles(t, out, map[string]string{"etc/ssh/c": "changed"})
+	when := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, d := range []string{out, filepath.Join(out, "etc")} {
+		must(t, os.Chmod(d, 0o700))
+		must(t, os.Chtimes(d, when, when))
+	}
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{Include: []string{"/etc/ssh"}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "etc/ssh/c")); err != nil || string(b) != "c" {
+		t.Errorf("etc/ssh/c: %q, %v", b, err)
+	}
+	for _, d := range []string{out, filepath.Join(out, "etc")} {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o700 || !fi.ModTime().Equal(when) {
+			t.Errorf("%s: mode %v, mtime %v: its metadata was set", d, fi.Mode(), fi.ModTime())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "etc/passwd")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("etc/passwd, not included, was restored: %v", err)
 	}
 }

@@ -97,14 +97,23 @@ func (f Filter) Deletable(p string) bool { return f.Selected(p) }
 // Apply returns a copy of the tree root holding only the selected entries
 // and the directories leading to them. The entries are shared with root.
 func (f Filter) Apply(root *wim.Entry) *wim.Entry {
-	if len(f.Include) == 0 && len(f.Exclude) == 0 {
-		return root
-	}
-	out, _ := f.prune(root, "/")
+	out, _ := f.Select(root)
 	return out
 }
 
-func (f Filter) prune(e *wim.Entry, p string) (*wim.Entry, bool) {
+// Select is Apply, and also returns the passages: the directories of the
+// copy that are there only to lead to selected entries, not selected
+// themselves (the root, when Include is set).
+func (f Filter) Select(root *wim.Entry) (*wim.Entry, map[*wim.Entry]bool) {
+	if len(f.Include) == 0 && len(f.Exclude) == 0 {
+		return root, nil
+	}
+	passages := make(map[*wim.Entry]bool)
+	out, _ := f.prune(root, "/", passages)
+	return out, passages
+}
+
+func (f Filter) prune(e *wim.Entry, p string, passages map[*wim.Entry]bool) (*wim.Entry, bool) {
 	if p != "/" && matchFilter(f.Exclude, p) {
 		return nil, false
 	}
@@ -121,9 +130,12 @@ func (f Filter) prune(e *wim.Entry, p string) (*wim.Entry, bool) {
 	cp := *e
 	cp.Children = nil
 	for _, c := range e.Children {
-		if k, ok := f.prune(c, path.Join(p, c.Name)); ok {
+		if k, ok := f.prune(c, path.Join(p, c.Name), passages); ok {
 			cp.Children = append(cp.Children, k)
 		}
+	}
+	if !selected && (p != "/" || len(f.Include) > 0) {
+		passages[&cp] = true
 	}
 	return &cp, selected || len(cp.Children) > 0 || p == "/"
 }

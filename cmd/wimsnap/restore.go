@@ -13,16 +13,21 @@ import (
 const restoreHelp = `
 Restore snapshot SNAP (an id, a unique prefix of one, or "latest") into
 the directory --target, which is created if missing. Into an existing tree
-this is a rollback: files whose contents and metadata already match are
-left alone, changed files are replaced atomically (written beside and
-renamed over), and --delete removes what the snapshot lacks. Nothing is
-written outside the target or through a symlink, and an interrupted
-restore can simply be run again.
+this is a rollback: files that already match are left alone, changed files
+are replaced atomically (written beside and renamed over), and --delete
+removes what the snapshot lacks, directories in the way included. A file
+matches when its size, modification time, mode, owner and xattrs do (a
+quick check, as rsync's, that does not read it; one whose size matches but
+not its metadata is read and compared). Nothing is written outside the
+target or through a symlink: a file that shares its inode with names the
+snapshot lacks is replaced, not changed. An interrupted restore can simply
+be run again.
 
 --include and --exclude (repeatable) take paths or shell patterns matched
 against the path from the snapshot's root ("/etc/ssh", "/home/*/.cache")
 or, for a pattern without "/", against the base name; an excluded path is
-neither restored nor deleted. --dry-run prints what would change.
+neither restored nor deleted, nor is a directory that holds one.
+--dry-run prints what would change.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
