@@ -427,9 +427,7 @@ func (a *applier) mayDelete(path []string) bool {
 // of a symlink or special file, when the restore is in place and may
 // delete it; otherwise the maker reports it in the way.
 func (a *applier) clearDir(dfd int, name string, path []string) {
-	var st unix.Stat_t
-	if a.opts.InPlace && a.mayDelete(path) && fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
-		st.Mode&unix.S_IFMT == unix.S_IFDIR {
+	if a.opts.InPlace && a.mayDelete(path) && isDirAt(dfd, name) {
 		a.removeAll(dfd, name, path)
 	}
 }
@@ -513,7 +511,7 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 		return
 	}
 	err := unix.Unlinkat(dfd, name, 0)
-	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) {
+	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) && isDirAt(dfd, name) {
 		err = a.removeDir(dfd, name, "/"+strings.Join(path, "/"))
 	}
 	switch {
@@ -525,6 +523,12 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 		return
 	}
 	a.deleted.Add(1)
+}
+
+// isDirAt reports whether name in dfd is a directory (not followed).
+func isDirAt(dfd int, name string) bool {
+	var st unix.Stat_t
+	return fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
 // removeDir deletes the directory name in dfd, whose path from the target
@@ -544,13 +548,15 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 			continue
 		}
 		if e := unix.Unlinkat(fd, n, 0); e != nil && !errors.Is(e, unix.ENOENT) {
-			e = a.removeDir(fd, n, p)
+			if errors.Is(e, unix.EISDIR) || errors.Is(e, unix.EPERM) && isDirAt(fd, n) {
+				e = a.removeDir(fd, n, p)
+			}
 			switch {
 			case errors.Is(e, errHoldsExcluded):
 				kept = true
 				continue
 			case e != nil:
-				err = errors.Join(err, e)
+				err = errors.Join(err, fmt.Errorf("%s: %w", p, e))
 				continue
 			}
 		}
