@@ -159,10 +159,17 @@ func (r *Repo) Store() remote.Store { return r.store }
 // IndexPath is the bbolt index file of this repository.
 func (r *Repo) IndexPath() string { return r.cache }
 
-// CachePaths are the local files and directories of this repository's
-// caches (the index, the metadata cache, the spool), which a snapshot of a
-// tree that holds them leaves out.
-func (r *Repo) CachePaths() []string { return []string{r.cache, r.metaCache().dir, r.spool} }
+// LocalPaths are the local files and directories of this repository: its
+// caches (the index, the metadata cache, the spool) and, for a repository
+// on local disk, its directory. A snapshot of a tree that holds them
+// leaves them out, or each snapshot of / would store the repository again.
+func (r *Repo) LocalPaths() []string {
+	paths := []string{r.cache, r.metaCache().dir, r.spool}
+	if loc := r.store.Location(); filepath.IsAbs(loc) { // a local store's directory
+		paths = append(paths, loc)
+	}
+	return paths
+}
 
 // objectID is the id of a stored object: SHA-256 of its bytes.
 func objectID(b []byte) index.ID { return index.ID(sha256.Sum256(b)) }

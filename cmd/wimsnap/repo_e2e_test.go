@@ -810,3 +810,29 @@ func TestRepoDamage(t *testing.T) {
 		})
 	}
 }
+
+// TestRepoSnapshotLeavesRepositoryOut: a snapshot of a tree that holds
+// the local repository and its cache (as / holds the default ones) leaves
+// both out, so that snapshots of the unchanged tree read and store
+// nothing.
+func TestRepoSnapshotLeavesRepositoryOut(t *testing.T) {
+	bin := buildBinary(t)
+	src := filepath.Join(t.TempDir(), "src")
+	makeTree(t, src)
+	r := &repoEnv{bin: bin, repo: filepath.Join(src, "var", "repo"), cache: filepath.Join(src, "cache")}
+	r.env = []string{"HOME=" + filepath.Join(src, "home"), envRepository + "=" + r.repo, envCacheDir + "=" + r.cache}
+	r.run(t, exitOK, "init")
+	first := r.snapshot(t, src) // makes the cache: the tree's top directory changes
+	r.snapshot(t, src)
+	for i := range 2 {
+		s := r.snapshot(t, src)
+		if s.FilesRead != 0 || s.NewStored != 0 || s.Files != first.Files {
+			t.Errorf("snapshot %d of the unchanged tree: read %d files, stored %d bytes, %d files (first: %d)",
+				i+3, s.FilesRead, s.NewStored, s.Files, first.Files)
+		}
+	}
+	res := r.run(t, exitOK, "ls", "latest", "/var")
+	if strings.Contains(res.stdout, "repo") {
+		t.Errorf("the snapshot holds the repository:\n%s", res.stdout)
+	}
+}
