@@ -254,3 +254,35 @@ func verifyFlipped(t *testing.T, b []byte, off int64) error {
 	}
 	return r.Verify(nil)
 }
+
+// TestAppendResourcePastEnd: appending to a WIM whose blob table places a
+// stream far past the end of the file (1 TiB) fails as malformed before
+// writing anything; it once grew the file to that offset (and then hashed
+// the hole for the integrity table).
+func TestAppendResourcePastEnd(t *testing.T) {
+	path, _ := writeTestWIM(t, CompressXPRESS, 1)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The blob table's first entry after the metadata resource's.
+	binary.LittleEndian.PutUint64(b[r.hdr.blobTable.offset+blobEntrySize+8:], 1<<40)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, _, err := OpenAppend(f); !errors.Is(err, ErrFormat) {
+		t.Errorf("OpenAppend: %v, want ErrFormat", err)
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != int64(len(b)) {
+		t.Errorf("the file is now %d bytes, was %d (%v)", st.Size(), len(b), err)
+	}
+}

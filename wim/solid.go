@@ -1,6 +1,7 @@
 package wim
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -49,7 +50,10 @@ func openSolid(r io.ReaderAt, fileSize int64, e resHdr, logical int64) (*solidRe
 	if err := checkChunkSize(s.codec, uint32(s.chunkSize)); err != nil {
 		return nil, fmt.Errorf("solid resource at offset %d: %w", e.offset, err)
 	}
-	s.n = (s.size + s.chunkSize - 1) / s.chunkSize
+	s.n = s.size / s.chunkSize // without overflow, which a size near 2^63 would cause
+	if s.size%s.chunkSize != 0 {
+		s.n++
+	}
 	// Every chunk takes a 4-byte table entry and at least one stored byte.
 	if s.size == 0 || s.n > (e.storedSize-solidHeaderSize)/5 {
 		return nil, fmt.Errorf("%w: solid resource at offset %d: %d bytes in %d-byte chunks do not fit in %d stored bytes",
@@ -136,12 +140,17 @@ func (r *Reader) solidGroup(entries []blob) ([]*blob, error) {
 	return blobs, nil
 }
 
-// findSolid returns the resource holding size bytes at logical offset off.
+// findSolid returns the resource holding size bytes at logical offset off;
+// res is in increasing logical order (none is empty), so a binary search
+// finds it, which keeps a group of many resources and blobs linear.
 func findSolid(res []*solidRes, off, size int64) *solidRes {
-	for _, s := range res {
-		if off >= s.logical && off-s.logical < s.size && size <= s.size-(off-s.logical) {
-			return s
-		}
+	i, _ := slices.BinarySearchFunc(res, off, func(s *solidRes, off int64) int { return cmp.Compare(s.logical, off+1) })
+	if i == 0 {
+		return nil
+	}
+	s := res[i-1] // the last that starts at or before off
+	if off-s.logical < s.size && size <= s.size-(off-s.logical) {
+		return s
 	}
 	return nil
 }

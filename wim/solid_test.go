@@ -3,6 +3,8 @@ package wim
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
+	"errors"
 	"io"
 	"slices"
 	"sync"
@@ -188,5 +190,38 @@ func TestChunkCacheReadAheadBounded(t *testing.T) {
 	defer c.mu.Unlock()
 	if c.peak > solidCacheChunks {
 		t.Errorf("%d chunk buffers in use at once, want at most %d", c.peak, solidCacheChunks)
+	}
+}
+
+// TestSolidHugeSize: a solid resource header claiming close to 2^63 bytes
+// is refused as malformed; its chunk count once overflowed to a negative
+// number that passed the size check and made reading the table panic.
+func TestSolidHugeSize(t *testing.T) {
+	for _, size := range []uint64{1<<63 - 1, 1<<63 - 32768, 1 << 62} {
+		b := make([]byte, 200)
+		binary.LittleEndian.PutUint64(b, size)
+		binary.LittleEndian.PutUint32(b[8:], 32768)
+		binary.LittleEndian.PutUint32(b[12:], uint32(CompressXPRESS))
+		_, err := openSolid(bytes.NewReader(b), int64(len(b)), resHdr{storedSize: int64(len(b))}, 0)
+		if !errors.Is(err, ErrFormat) {
+			t.Errorf("size %d: err %v, want ErrFormat", size, err)
+		}
+	}
+}
+
+// TestFindSolid: a blob's logical range is found in the one resource of
+// its group that holds it whole, or in none.
+func TestFindSolid(t *testing.T) {
+	res := []*solidRes{{logical: 0, size: 10}, {logical: 10, size: 20}, {logical: 30, size: 5}}
+	for _, c := range []struct {
+		off, size int64
+		want      int // index in res, -1: none
+	}{
+		{0, 10, 0}, {9, 1, 0}, {9, 2, -1}, {10, 20, 1}, {29, 1, 1}, {30, 5, 2}, {34, 1, 2}, {35, 1, -1}, {34, 2, -1}, {-1, 1, -1},
+	} {
+		got := findSolid(res, c.off, c.size)
+		if c.want < 0 && got != nil || c.want >= 0 && got != res[c.want] {
+			t.Errorf("findSolid(%d, %d) = %v, want res[%d]", c.off, c.size, got, c.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package wim
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 )
 
@@ -118,6 +119,12 @@ func (w *Writer) adopt(r *Reader) error {
 		return fmt.Errorf("%w: header says %d images, blob table has %d metadata resources", ErrFormat, r.ImageCount(), len(r.metas))
 	}
 	w.pos = r.dataEnd()
+	if w.pos > r.size {
+		// A resource that the file does not hold (which only verify would
+		// notice otherwise): appending after it would grow the file to
+		// wherever the damaged entry points.
+		return fmt.Errorf("%w: a resource ends at offset %d, past the end of the %d-byte file", ErrFormat, w.pos, r.size)
+	}
 	if err := w.writeHeader(flagWriteInProgress); err != nil {
 		return err
 	}
@@ -125,17 +132,25 @@ func (w *Writer) adopt(r *Reader) error {
 	return nil
 }
 
-// dataEnd is the first offset after every structure of the file.
+// dataEnd is the first offset after every structure of the file; an entry
+// whose offset and size overflow counts as ending at the largest offset.
 func (r *Reader) dataEnd() int64 {
 	end := int64(headerSize)
-	for _, res := range []resHdr{r.hdr.blobTable, r.hdr.xml, r.hdr.integrity} {
+	add := func(res resHdr) {
+		if res.offset > math.MaxInt64-res.storedSize {
+			end = math.MaxInt64
+			return
+		}
 		end = max(end, res.offset+res.storedSize)
 	}
+	for _, res := range []resHdr{r.hdr.blobTable, r.hdr.xml, r.hdr.integrity} {
+		add(res)
+	}
 	for _, b := range r.blobs {
-		end = max(end, b.res.offset+b.res.storedSize)
+		add(b.res)
 	}
 	for _, b := range r.metas {
-		end = max(end, b.res.offset+b.res.storedSize)
+		add(b.res)
 	}
 	return end
 }
