@@ -59,6 +59,9 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 		return st, err
 	}
 	defer closeIndex(db)
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return st, fmt.Errorf("snapshot: export: %s is a directory", path)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return st, fmt.Errorf("snapshot: export: %w", err)
@@ -72,7 +75,12 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 	}()
 	ex := &exporter{ctx: ctx, r: r, src: r.newSource(ctx, db), opts: opts, stats: &st}
 	defer ex.src.close()
-	if err := ex.write(tmp, snaps); err != nil {
+	ex.check = newStreamChecker(ex.src.decs)
+	err = ex.write(tmp, snaps)
+	if cerr := ex.check.wait(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return st, err
 	}
 	if err := tmp.Sync(); err != nil {
@@ -100,6 +108,7 @@ type exporter struct {
 	stats *ExportStats
 	done  int64
 	total int64
+	check *streamChecker
 }
 
 func (ex *exporter) write(f io.WriteSeeker, snaps []*Manifest) error {
@@ -196,16 +205,22 @@ func (ex *exporter) stream(w *wim.Writer, h wim.Hash) error {
 		return err
 	}
 	c := &chunkCursor{src: ex.src, hash: h, chunks: rec.Chunks}
+	check := ex.check.start(h)
 	err = w.AddRawStream(h, rec.Size, func(buf []byte) ([]byte, error) {
-		stored, _, _, err := c.nextStored()
+		stored, _, l, err := c.nextStored()
 		if err != nil {
 			return nil, err
 		}
+		check.add(stored, l)
 		ex.stats.CopiedChunks++
 		return append(buf, stored...), nil
 	})
+	check.done()
 	ex.progress(rec.Size)
-	return err
+	if err != nil {
+		return err
+	}
+	return ex.check.failed() // an earlier stream's, to stop early
 }
 
 // copyable reports whether every chunk of rec can be copied as stored.

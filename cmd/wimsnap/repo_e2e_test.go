@@ -836,3 +836,43 @@ func TestRepoSnapshotLeavesRepositoryOut(t *testing.T) {
 		t.Errorf("the snapshot holds the repository:\n%s", res.stdout)
 	}
 }
+
+// TestRepoExportDamaged: export of a snapshot whose pack has a flipped byte
+// fails (exit 1, naming the stream and pointing at check --read-data) and
+// leaves no WIM, instead of copying the damage into a WIM that fails to
+// verify; export onto a directory fails before any work.
+func TestRepoExportDamaged(t *testing.T) {
+	bin := buildBinary(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, src, "data.bin", randomBytes(3, 300000))
+	writeFile(t, src, "text.txt", []byte(strings.Repeat("compressible text ", 20000)))
+	r := newRepoEnv(t, bin)
+	r.run(t, exitOK, "init")
+	r.snapshot(t, src)
+	out := filepath.Join(t.TempDir(), "out.wim")
+	r.run(t, exitOK, "export", "latest", out)
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	res := r.run(t, exitFailure, "export", "latest", t.TempDir())
+	if !strings.Contains(res.stderr, "is a directory") {
+		t.Errorf("export onto a directory: %q", res.stderr)
+	}
+	for _, p := range packFiles(t, r.repo) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/3] ^= 0x40 // in the chunks, before the trailer
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res = r.run(t, exitFailure, "export", "latest", out)
+	if !strings.Contains(res.stderr, "stream") || !strings.Contains(res.stderr, "check --read-data") {
+		t.Errorf("export of damaged chunks: stderr %q", res.stderr)
+	}
+	if _, err := os.Lstat(out); !os.IsNotExist(err) {
+		t.Errorf("a WIM was left: %v", err)
+	}
+}
