@@ -278,7 +278,7 @@ func TestAppendResourcePastEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, _, err := OpenAppend(f); !errors.Is(err, ErrFormat) {
 		t.Errorf("OpenAppend: %v, want ErrFormat", err)
 	}
