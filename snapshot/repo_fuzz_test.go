@@ -24,6 +24,8 @@ import (
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // repoSeeds are real repository objects, made by the code that writes
@@ -60,7 +62,7 @@ func makeRepoSeeds(tb testing.TB) repoSeeds {
 	s.pack = pack
 	tl := binary.LittleEndian.Uint32(pack[len(pack)-packFooterLen:])
 	s.dataLen = uint64(len(pack) - packFooterLen - int(tl))
-	t, err := z.expand(pack[s.dataLen:s.dataLen+uint64(tl)], "seed trailer")
+	t, err := z.expand(pack[s.dataLen:s.dataLen+uint64(tl)], "seed trailer", maxZstdObject)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -323,7 +325,7 @@ func FuzzIndexObjectStored(f *testing.F) {
 	r := newMemRepo(f)
 	f.Fuzz(func(t *testing.T, stored []byte) {
 		o, err := func() (*indexObject, error) {
-			b, err := z.expand(stored, "index object")
+			b, err := z.expand(stored, "index object", maxZstdObject)
 			if err != nil {
 				return nil, err
 			}
@@ -353,7 +355,7 @@ func FuzzIndexObjectStored(f *testing.F) {
 		if !reflect.DeepEqual(o, viaStore) {
 			t.Fatalf("expand+parse %+v, readIndexObject %+v", o, viaStore)
 		}
-		again, err := z.expand(z.compress(o.encode()), "again")
+		again, err := z.expand(z.compress(o.encode()), "again", maxZstdObject)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -483,6 +485,23 @@ func hostileIndexObjects() map[string][]byte {
 
 // zstdBomb is a zstd frame that declares contentSize bytes of content and
 // holds one empty raw block.
+// zstdUndeclared compresses b into a zstd frame without its content size.
+func zstdUndeclared(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	enc, err := zstd.NewWriter(&out, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enc.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
 func zstdBomb(contentSize uint64) []byte {
 	b := []byte{0x28, 0xb5, 0x2f, 0xfd, 0xc0, 0x00} // magic; 8-byte content size, window 1 KiB
 	b = binary.LittleEndian.AppendUint64(b, contentSize)
@@ -507,6 +526,7 @@ func TestRepoParseHostileCounts(t *testing.T) {
 	type hostile struct {
 		name  string
 		parse func() error
+		limit uint64 // of bytes allocated, when not the default
 	}
 	var cases []hostile
 	for _, n := range []uint64{hostileCount, 1 << 32, 1 << 24} {
@@ -514,7 +534,7 @@ func TestRepoParseHostileCounts(t *testing.T) {
 		cases = append(cases, hostile{fmt.Sprintf("pack trailer count %#x", n), func() error {
 			_, err := parsePackTrailer(b, 0)
 			return err
-		}})
+		}, 0})
 	}
 	objs := hostileIndexObjects()
 	for _, name := range slices.Sorted(maps.Keys(objs)) {
@@ -522,14 +542,30 @@ func TestRepoParseHostileCounts(t *testing.T) {
 		cases = append(cases, hostile{"index object " + name, func() error {
 			_, err := parseIndexObject(b)
 			return err
-		}})
+		}, 0})
 	}
 	for _, size := range []uint64{500 << 20, 1 << 40} {
 		b := zstdBomb(size)
 		cases = append(cases, hostile{fmt.Sprintf("zstd content size %#x", size), func() error {
-			_, err := z.expand(b, "bomb")
+			_, err := z.expand(b, "bomb", maxZstdObject)
 			return err
-		}})
+		}, 0})
+	}
+	// A manifest may expand to maxManifestJSON: a real frame of more
+	// (zeros compress to almost nothing) is refused for what it declares,
+	// and without a declared size, or behind a small first frame, once it
+	// has expanded to the limit, having allocated a few times that.
+	zeros := make([]byte, 64<<20)
+	undeclared := zstdUndeclared(t, zeros)
+	for name, b := range map[string][]byte{
+		"manifest declaring more than its limit": z.compress(zeros),
+		"manifest of undeclared size":            undeclared,
+		"manifest behind a small declared frame": append(z.compress([]byte("{}")), undeclared...),
+	} {
+		cases = append(cases, hostile{name, func() error {
+			_, err := z.expand(b, "snapshot", maxManifestJSON)
+			return err
+		}, 16 << 20}) // a streaming decoder's buffers beside the limit
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -538,7 +574,7 @@ func TestRepoParseHostileCounts(t *testing.T) {
 			if !errors.Is(err, ErrRepoFormat) {
 				t.Errorf("error %v, want ErrRepoFormat", err)
 			}
-			if n > limit {
+			if n > max(limit, c.limit) {
 				t.Errorf("bytesAllocated %d bytes", n)
 			}
 		})

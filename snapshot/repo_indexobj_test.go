@@ -102,7 +102,7 @@ func TestStreamedObjectsCarrySize(t *testing.T) {
 	if !h.HasFCS || h.FrameContentSize != uint64(len(data)) {
 		t.Errorf("frame names size %d (%v), want %d", h.FrameContentSize, h.HasFCS, len(data))
 	}
-	back, err := z.expand(out.Bytes(), "test")
+	back, err := z.expand(out.Bytes(), "test", maxZstdObject)
 	if err != nil || !bytes.Equal(back, data) {
 		t.Fatalf("expand: %v, or other bytes", err)
 	}

@@ -15,8 +15,14 @@ import (
 	"github.com/wimsnap/wimsnap/wim"
 )
 
-// maxManifest bounds a stored manifest.
-const maxManifest = 16 << 20
+// maxManifest bounds a stored manifest, and maxManifestJSON what it
+// expands to: a manifest is a few kilobytes of JSON, and each small JSON
+// value decodes into tens of bytes, so a bound much higher would let a few
+// hostile bytes claim gigabytes.
+const (
+	maxManifest     = 16 << 20
+	maxManifestJSON = 1 << 20
+)
 
 // Manifest is a snapshot: what was captured, when, from where, and the
 // image's metadata resource, stored as a stream. Stored as zstd-compressed
@@ -100,7 +106,7 @@ func (r *Repo) decodeManifest(id index.ID, stored []byte) (*Manifest, error) {
 	if objectID(stored) != id {
 		return nil, fmt.Errorf("%w: snapshot %s: checksum mismatch", ErrRepoFormat, name)
 	}
-	b, err := r.zstd.expand(stored, "snapshot "+name)
+	b, err := r.zstd.expand(stored, "snapshot "+name, maxManifestJSON)
 	if err != nil {
 		return nil, err
 	}

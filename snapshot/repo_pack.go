@@ -119,6 +119,11 @@ func appendPackTrailer(b []byte, entries []packEntry, z *zcodec) []byte {
 	return append(b, packMagic...)
 }
 
+// maxTrailerFor bounds the expanded trailer of a pack whose chunks take
+// dataLen bytes: a chunk stores a byte or more, and its entry takes at
+// most 53 bytes (id, two uvarints, codec).
+func maxTrailerFor(dataLen int64) int64 { return 64 + 53*max(dataLen, 0) }
+
 // parsePackTrailer parses an expanded trailer of a pack whose chunks take
 // dataLen bytes.
 func parsePackTrailer(t []byte, dataLen uint64) ([]packEntry, error) {
@@ -130,7 +135,7 @@ func parsePackTrailer(t []byte, dataLen uint64) ([]packEntry, error) {
 	}
 	t = t[len(packTrailerMagic):]
 	n, k := binary.Uvarint(t)
-	if k <= 0 || n > uint64(len(t))/35 {
+	if k <= 0 || n > uint64(len(t))/35 || n > dataLen { // every chunk stores a byte or more
 		return bad("bad count")
 	}
 	t = t[k:]
@@ -184,7 +189,7 @@ func (r *Repo) readPackTrailer(ctx context.Context, id index.ID, size int64) ([]
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.zstd.expand(zt, "pack "+key)
+	t, err := r.zstd.expand(zt, "pack "+key, maxTrailerFor(dataLen))
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +224,7 @@ func parsePackBytes(z *zcodec, data []byte) ([]packEntry, error) {
 		return nil, fmt.Errorf("%w: trailer of %d bytes", ErrRepoFormat, tl)
 	}
 	dataLen := uint64(len(data)-packFooterLen) - tl
-	t, err := z.expand(data[dataLen:dataLen+tl], "pack trailer")
+	t, err := z.expand(data[dataLen:dataLen+tl], "pack trailer", maxTrailerFor(int64(dataLen)))
 	if err != nil {
 		return nil, err
 	}

@@ -293,7 +293,7 @@ func (r *Repo) readIndexObjectAt(ctx context.Context, prefix string, id index.ID
 	if objectID(stored) != id {
 		return nil, fmt.Errorf("%w: %s: checksum mismatch", ErrRepoFormat, key)
 	}
-	b, err := r.zstd.expand(stored, key)
+	b, err := r.zstd.expand(stored, key, maxZstdObject)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -59,11 +60,69 @@ func newZstdWriter(w io.Writer, size int64, opts []zstd.EOption) *zstd.Encoder {
 	return enc
 }
 
-// expand decompresses a zstd object named what (for the error).
-func (z *zcodec) expand(b []byte, what string) ([]byte, error) {
-	out, err := z.dec.DecodeAll(b, nil)
+// expand decompresses a zstd object named what (for the error), which may
+// expand to at most limit bytes (at most maxZstdObject): a few hostile
+// bytes can claim gigabytes, which a manifest or pack trailer never needs.
+// An object that declares its size (as writer and compress write them) is
+// refused before decoding when it declares too much; one that does not is
+// decoded as a stream and cut at the limit.
+func (z *zcodec) expand(b []byte, what string, limit int64) ([]byte, error) {
+	limit = min(limit, maxZstdObject)
+	var h zstd.Header
+	err := h.Decode(b)
+	if err == nil && h.HasFCS && h.FrameContentSize > uint64(limit) {
+		return nil, fmt.Errorf("%w: %s: declares %d bytes expanded, more than the %d it may hold", ErrRepoFormat, what, h.FrameContentSize, limit)
+	}
+	if err == nil && h.HasFCS && singleFrame(b, &h) {
+		out, err := z.dec.DecodeAll(b, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: zstd: %w", ErrRepoFormat, what, err)
+		}
+		if int64(len(out)) > limit {
+			return nil, fmt.Errorf("%w: %s: expands past %d bytes", ErrRepoFormat, what, limit)
+		}
+		return out, nil
+	}
+	d, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxZstdObject),
+		zstd.WithDecoderMaxWindow(64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: zstd: %w", ErrRepoFormat, what, err)
 	}
+	defer d.Close()
+	out, err := io.ReadAll(io.LimitReader(d, limit+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: zstd: %w", ErrRepoFormat, what, err)
+	case int64(len(out)) > limit:
+		return nil, fmt.Errorf("%w: %s: expands past %d bytes", ErrRepoFormat, what, limit)
+	}
 	return out, nil
+}
+
+// singleFrame reports whether b, whose first frame header is h, holds that
+// frame alone: DecodeAll would decode further frames past any size check.
+func singleFrame(b []byte, h *zstd.Header) bool {
+	// Blocks follow the frame header: 3-byte headers (last bit, type,
+	// size), a 4-byte checksum after the last when the frame has one.
+	p := h.HeaderSize
+	for p+3 <= len(b) {
+		bh := uint32(b[p]) | uint32(b[p+1])<<8 | uint32(b[p+2])<<16
+		last, typ, size := bh&1 == 1, (bh>>1)&3, int(bh>>3)
+		p += 3
+		switch typ {
+		case 1: // RLE: one byte stored
+			p++
+		case 3: // reserved
+			return false
+		default:
+			p += size
+		}
+		if last {
+			if h.HasCheckSum {
+				p += 4
+			}
+			return p == len(b)
+		}
+	}
+	return false
 }
