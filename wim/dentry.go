@@ -22,6 +22,11 @@ type metaParser struct {
 	b       []byte
 	visited map[int64]bool // sibling lists already read, against cycles
 	entries int
+	// spanned sums the lengths of the dentries and stream entries read:
+	// real ones never overlap, so more than the resource holds means
+	// dentries nested in one another, whose copied names and items would
+	// otherwise cost a quadratic number of bytes.
+	spanned int64
 	slab    []parsedEntry // entries are carved from it, to allocate less often
 	u16     []uint16      // scratch for names
 	u8      []byte        // scratch for names
@@ -69,6 +74,9 @@ func (p *metaParser) parseDentry(off int64) (dentryResult, error) {
 	}
 	if length < dentryFixedSize || off+length > int64(len(b)) {
 		return dentryResult{}, errAt(off, "dentry length %d out of range", length)
+	}
+	if err := p.span(off, length); err != nil {
+		return dentryResult{}, err
 	}
 	d := b[off : off+length]
 	pe := p.newEntry()
@@ -124,6 +132,14 @@ func (p *metaParser) parseDentry(off int64) (dentryResult, error) {
 	return dentryResult{e: e, subdir: subdir, next: next}, nil
 }
 
+// span counts length more bytes read as a dentry or stream entry at off.
+func (p *metaParser) span(off, length int64) error {
+	if p.spanned += length; p.spanned > int64(len(p.b)) {
+		return errAt(off, "dentries overlap: they span more than the resource's %d bytes", len(p.b))
+	}
+	return nil
+}
+
 // readName reads a UTF-16LE name of n bytes at pos plus its terminator.
 func (p *metaParser) readName(d []byte, pos, n int64) (string, int64, error) {
 	if n == 0 {
@@ -151,6 +167,9 @@ func (p *metaParser) parseStreamEntry(off int64) (Stream, int64, error) {
 	length := int64(le.Uint64(b[off:]) & (1<<62 - 1))
 	if length < streamEntryFixed || off+length > int64(len(b)) {
 		return Stream{}, 0, errAt(off, "stream entry length %d out of range", length)
+	}
+	if err := p.span(off, length); err != nil {
+		return Stream{}, 0, err
 	}
 	var s Stream
 	copy(s.Hash[:], b[off+16:off+36])
