@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,7 +89,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 type fileJob struct {
 	fd   int
 	e    *wim.Entry
-	path []string // for messages
+	at   pathAt // for messages
 
 	// In place: the file replaces its name in the directory dir (a
 	// descriptor the job owns, -1 otherwise) through the temporary name
@@ -107,7 +106,7 @@ type fileJob struct {
 
 // linkGroup is the first name applied of a hard-linked inode.
 type linkGroup struct {
-	path     []string // components below the target
+	at       pathAt // its first name
 	hash     wim.Hash
 	ino, dev uint64 // the inode, when known (in place)
 }
@@ -149,6 +148,7 @@ type applier struct {
 	fatal error
 
 	path     []string     // components of the entry being created
+	walkDir  *dirPath     // the directory of that entry, as pathAt holds it
 	check    *sharedCheck // a restore in place's helper, or nil
 	nextFile int          // the number of the next regular file (sharedCheck)
 	links    map[uint64]*linkGroup
@@ -264,7 +264,10 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 	}
 	defer closeFD(fd)
 	a.dirs.Add(1)
-	if err := a.dir(fd, e); err != nil {
+	leave := a.enter()
+	err := a.dir(fd, e)
+	leave()
+	if err != nil {
 		return err
 	}
 	// Nothing is created in this directory any more: its times stay.
@@ -333,7 +336,7 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 				a.files.Add(1)
 				return
 			}
-			a.warn(false, fmt.Errorf("hard link to %s failed, writing a copy: %w", strings.Join(g.path, "/"), err))
+			a.warn(false, fmt.Errorf("hard link to %s failed, writing a copy: %w", strings.Join(g.at.comps(), "/"), err))
 		}
 	}
 	var fd int
@@ -349,7 +352,7 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 		if a.links == nil {
 			a.links = make(map[uint64]*linkGroup)
 		}
-		a.links[e.LinkID] = &linkGroup{path: slices.Clone(a.path), hash: e.Data.Hash}
+		a.links[e.LinkID] = &linkGroup{at: a.here(), hash: e.Data.Hash}
 	}
 	if n := len(e.NamedStreams()); n > 0 && a.ntfs == nil {
 		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", n))
@@ -359,7 +362,7 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 		return
 	}
 	select {
-	case a.jobs <- fileJob{fd: fd, e: e, path: slices.Clone(a.path), dir: -1}:
+	case a.jobs <- fileJob{fd: fd, e: e, at: a.here(), dir: -1}:
 	case <-a.ctx.Done():
 		closeFD(fd) // still empty
 	}

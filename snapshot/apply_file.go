@@ -90,11 +90,11 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 // apply ends when the disk is full.
 func (a *applier) fileError(j fileJob, err error) {
 	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
-		a.setFatal(fmt.Errorf("snapshot: writing %s: %w", a.display(j.path), err))
+		a.setFatal(fmt.Errorf("snapshot: writing %s: %w", a.display(j.at.comps()), err))
 		return
 	}
 	if a.ctx.Err() == nil {
-		a.warnPath(j.path, true, err)
+		a.warnPath(j.at.comps(), true, err)
 	}
 }
 
@@ -116,7 +116,7 @@ func (a *applier) fillFile(j fileJob, buf []byte) error {
 		errs = a.metaErrors(j.fd, j.e, false)
 	}
 	if len(errs) > 0 {
-		a.warnPath(j.path, false, errors.Join(errs...))
+		a.warnPath(j.at.comps(), false, errors.Join(errs...))
 	}
 	return nil
 }

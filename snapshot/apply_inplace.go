@@ -324,7 +324,7 @@ func (a *applier) addLinkGroup(e *wim.Entry, st *unix.Stat_t) {
 	if a.links == nil {
 		a.links = make(map[uint64]*linkGroup)
 	}
-	a.links[e.LinkID] = &linkGroup{path: slices.Clone(a.path), hash: e.Data.Hash, ino: st.Ino, dev: st.Dev}
+	a.links[e.LinkID] = &linkGroup{at: a.here(), hash: e.Data.Hash, ino: st.Ino, dev: st.Dev}
 }
 
 // commitTemp renames the finished temporary file over its final name.
@@ -379,7 +379,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 					errs = append(errs, err)
 				}
 				if len(errs) > 0 {
-					a.warnPath(j.path, false, errors.Join(errs...))
+					a.warnPath(j.at.comps(), false, errors.Join(errs...))
 				}
 				a.unchanged.Add(1)
 			}
@@ -391,7 +391,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 	}
 	fd, err := unix.Openat(j.dir, j.tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		a.warnPath(j.path, true, fmt.Errorf("create: %w", err))
+		a.warnPath(j.at.comps(), true, fmt.Errorf("create: %w", err))
 		return
 	}
 	j.fd = fd
@@ -403,7 +403,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 		err = commitTemp(j)
 		if err == nil && a.ntfs != nil {
 			if nerr := a.ntfsAfterRename(j.dir, j.e); nerr != nil {
-				a.warnPath(j.path, false, nerr)
+				a.warnPath(j.at.comps(), false, nerr)
 			}
 		}
 	} else {
@@ -581,7 +581,7 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 		a.warn(true, fmt.Errorf("dup: %w", err))
 		return
 	}
-	j := fileJob{fd: -1, e: e, path: slices.Clone(a.path), dir: dir, tmp: a.tempName(), verify: verify}
+	j := fileJob{fd: -1, e: e, at: a.here(), dir: dir, tmp: a.tempName(), verify: verify}
 	a.files.Add(1)
 	a.retimeLater()
 	if e.LinkID != 0 {

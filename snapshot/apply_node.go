@@ -20,14 +20,15 @@ import (
 
 // hardlink links the new name in dfd to the first name of g.
 func (a *applier) hardlink(dfd int, name string, g *linkGroup) error {
-	ofd, err := a.openPath(g.path[:len(g.path)-1])
+	comps := g.at.comps()
+	ofd, err := a.openPath(comps[:len(comps)-1])
 	if err != nil {
 		return err
 	}
 	if ofd != a.rootFD {
 		defer closeFD(ofd)
 	}
-	old := g.path[len(g.path)-1]
+	old := g.at.name
 	return replaceNode(dfd, name, func() error { return unix.Linkat(ofd, old, dfd, name, 0) })
 }
 

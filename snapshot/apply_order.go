@@ -31,7 +31,7 @@ type solidOrderer interface {
 type deferredFile struct {
 	rank int
 	e    *wim.Entry
-	path []string
+	at   pathAt
 	link bool
 }
 
@@ -49,7 +49,7 @@ func (a *applier) deferFile(fd int, e *wim.Entry) bool {
 		return false
 	}
 	closeFD(fd)
-	a.deferred = append(a.deferred, deferredFile{rank: rank, e: e, path: slices.Clone(a.path)})
+	a.deferred = append(a.deferred, deferredFile{rank: rank, e: e, at: a.here()})
 	return true
 }
 
@@ -64,7 +64,7 @@ func (a *applier) deferLink(e *wim.Entry) bool {
 	if !solid {
 		return false
 	}
-	a.deferred = append(a.deferred, deferredFile{rank: rank, e: e, path: slices.Clone(a.path), link: true})
+	a.deferred = append(a.deferred, deferredFile{rank: rank, e: e, at: a.here(), link: true})
 	a.retimeLater() // making the link changes its directory's times
 	return true
 }
@@ -81,11 +81,11 @@ func (a *applier) writeDeferred() {
 		if a.ctx.Err() != nil {
 			return
 		}
-		j := fileJob{fd: -1, e: d.e, path: d.path, dir: -1, link: d.link}
+		j := fileJob{fd: -1, e: d.e, at: d.at, dir: -1, link: d.link}
 		if !d.link {
-			fd, err := openBeneath(a.rootFD, d.path, unix.O_WRONLY)
+			fd, err := openBeneath(a.rootFD, d.at.comps(), unix.O_WRONLY)
 			if err != nil {
-				a.warnPath(d.path, true, fmt.Errorf("reopen to write: %w", err))
+				a.warnPath(d.at.comps(), true, fmt.Errorf("reopen to write: %w", err))
 				continue
 			}
 			j.fd = fd
@@ -102,12 +102,13 @@ func (a *applier) writeDeferred() {
 
 // deferredLink makes a deferred symlink in its directory; workers call it.
 func (a *applier) deferredLink(j fileJob) {
-	dfd, err := a.openPath(j.path[:len(j.path)-1])
+	path := j.at.comps()
+	dfd, err := a.openPath(path[:len(path)-1])
 	if err != nil {
-		a.warnPath(j.path, true, fmt.Errorf("reopen the directory: %w", err))
+		a.warnPath(path, true, fmt.Errorf("reopen the directory: %w", err))
 		return
 	}
-	a.makeSymlink(new(xattrBufs), dfd, j.e, j.path) // on a worker
+	a.makeSymlink(new(xattrBufs), dfd, j.e, path) // on a worker
 	if dfd != a.rootFD {
 		closeFD(dfd)
 	}
