@@ -87,9 +87,9 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 }
 
 type fileJob struct {
-	fd   int
-	e    *wim.Entry
-	at   pathAt // for messages
+	fd int
+	e  *wim.Entry
+	at pathAt // for messages
 
 	// In place: the file replaces its name in the directory dir (a
 	// descriptor the job owns, -1 otherwise) through the temporary name

@@ -331,7 +331,7 @@ func TestMetadataOverlappingDentries(t *testing.T) {
 		dirs = append(dirs, rawDentry(fmt.Sprintf("d%d", i), AttrDirectory, 1, 0)...)
 	}
 	ladder := level0 + int64(len(dirs)) + 8
-	const rung = 120 // a dentry (112 bytes) and its tagged item's header
+	const rung = 120       // a dentry (112 bytes) and its tagged item's header
 	end := ladder + rung*k // the terminator after the last rung
 	dirs = nil
 	for i := range k {
