@@ -875,4 +875,15 @@ func TestRepoExportDamaged(t *testing.T) {
 	if _, err := os.Lstat(out); !os.IsNotExist(err) {
 		t.Errorf("a WIM was left: %v", err)
 	}
+	// restore --json of the damaged snapshot still prints its document,
+	// naming the damaged file, with the error.
+	var doc struct {
+		Files    int64     `json:"files"`
+		Warnings []warning `json:"warnings"`
+		Error    string    `json:"error"`
+	}
+	res = r.runJSON(t, exitFailure, &doc, "restore", "latest", "--target", filepath.Join(t.TempDir(), "t"))
+	if doc.Error == "" || len(doc.Warnings) == 0 || doc.Files != 2 {
+		t.Errorf("restore --json of damaged data: %+v\nstderr %q", doc, res.stderr)
+	}
 }

@@ -33,7 +33,9 @@ neither restored nor deleted, nor is a directory that holds one.
 With --json, stdout receives one document:
   {"snapshot", "target", "dirs", "files", "symlinks", "special", "bytes",
    "unchanged", "deleted", "skipped", "dry_run", "warnings": [...],
-   "warnings_total", "duration_seconds"}`
+   "warnings_total", "duration_seconds", "error"}
+also when the restore fails once begun ("error" then says why; the exit
+code is the error's).`
 
 type restoreFlags struct {
 	repoFlags
@@ -87,6 +89,9 @@ type restoreSummary struct {
 	WarningsTotal   int64                 `json:"warnings_total"`
 	DurationSeconds float64               `json:"duration_seconds"`
 	Requests        *remote.RequestCounts `json:"requests,omitempty"`
+	// Error is why the restore failed, after it had begun; empty when it
+	// did not.
+	Error string `json:"error"`
 }
 
 func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error {
@@ -108,14 +113,20 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 		Include: f.include, Exclude: f.exclude, Delete: f.del, DryRun: f.dryRun,
 	})
 	status.finish()
-	if err != nil {
-		return err
-	}
 	list, total := warn.summary()
 	sum := restoreSummary{Snapshot: m.ID, Target: f.target, Dirs: st.Dirs, Files: st.Files, Symlinks: st.Symlinks,
 		Special: st.Special, Bytes: st.Bytes, Unchanged: st.Unchanged, Deleted: st.Deleted, Skipped: st.Skipped,
 		DryRun: f.dryRun, Warnings: list, WarningsTotal: total, DurationSeconds: seconds(a.now().Sub(start)),
 		Requests: a.requests()}
+	if err != nil {
+		// The document still tells a script what was done and which
+		// files failed; the error decides the exit code.
+		if a.json {
+			sum.Error = err.Error()
+			_ = writeJSON(a.stdout, sum)
+		}
+		return err
+	}
 	if a.json {
 		if err := writeJSON(a.stdout, sum); err != nil {
 			return err
