@@ -59,6 +59,10 @@ type PruneOptions struct {
 	MaxUnused float64
 	// DryRun works out and reports what would be done, changing nothing.
 	DryRun bool
+	// Forgotten (with DryRun only) are snapshots to count as gone, for the
+	// preview of a prune after a forget that has not run (forget --prune
+	// --dry-run).
+	Forgotten []*Manifest
 	// Wait bounds how long step 2 waits for older shared locks; when it
 	// runs out the condemned packs stay for a later prune. 0 means
 	// DefaultPruneWait.
@@ -100,6 +104,10 @@ type PruneResult struct {
 // repository). It refuses (ErrPruneRefused, nothing changed) when a
 // snapshot's objects are damaged or missing: check and repair come first.
 func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (PruneResult, error) {
+	if len(opts.Forgotten) > 0 && !opts.DryRun {
+		// A prune that ignored snapshots still there would delete their data.
+		return PruneResult{}, errors.New("snapshot: prune: Forgotten needs DryRun")
+	}
 	if opts.MaxUnused == 0 {
 		opts.MaxUnused = DefaultMaxUnused
 	}

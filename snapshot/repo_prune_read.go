@@ -143,6 +143,9 @@ func (p *pruner) readSnapshots() error {
 	defer src.close()
 	images := map[wim.Hash]bool{}
 	done := int64(0)
+	for _, m := range p.opts.Forgotten {
+		delete(ids, objectIDFromHex(m.ID))
+	}
 	for id := range ids {
 		if err := p.ctx.Err(); err != nil {
 			return err

@@ -210,6 +210,9 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	}
 	loc, _, _ := a.repoLocation(&f.repoFlags)
 	sum := forgetSummary{Repository: loc, DryRun: f.dryRun, Groups: groups}
+	if f.dryRun {
+		pruneOpts.Forgotten = gone // the preview prunes as if they were gone
+	}
 	if !f.dryRun && len(gone) > 0 {
 		sum.Removed, err = r.Forget(ctx, gone, snapshot.LockOptions{})
 		if err != nil {

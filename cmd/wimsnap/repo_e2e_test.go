@@ -887,3 +887,27 @@ func TestRepoExportDamaged(t *testing.T) {
 		t.Errorf("restore --json of damaged data: %+v\nstderr %q", doc, res.stderr)
 	}
 }
+
+// TestRepoForgetPruneDryRun: forget --prune --dry-run previews the prune
+// that would follow the forget (as if its snapshots were gone), so it
+// frees what the real run then frees.
+func TestRepoForgetPruneDryRun(t *testing.T) {
+	bin := buildBinary(t)
+	src := filepath.Join(t.TempDir(), "src")
+	r := newRepoEnv(t, bin)
+	r.run(t, exitOK, "init")
+	for i := range 4 {
+		if err := os.RemoveAll(src); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, src, fmt.Sprintf("f%d.bin", i), randomBytes(uint64(i+20), 40000))
+		r.snapshot(t, src)
+	}
+	var plan, done forgetSummary
+	r.runJSON(t, exitOK, &plan, "forget", "--keep-last=1", "--prune", "--dry-run", "--max-unused=0%")
+	r.runJSON(t, exitOK, &done, "forget", "--keep-last=1", "--prune", "--max-unused=0%")
+	if plan.Prune == nil || done.Prune == nil || plan.Prune.BytesFreed <= 0 ||
+		plan.Prune.BytesFreed != done.Prune.BytesFreed || plan.Prune.Snapshots != done.Prune.Snapshots {
+		t.Errorf("dry run %+v, run %+v: the preview is not the prune", plan.Prune, done.Prune)
+	}
+}
