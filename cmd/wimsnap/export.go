@@ -61,6 +61,9 @@ type exportSummary struct {
 
 func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out string) error {
 	start := a.now()
+	if f.threads < 0 {
+		return usagef("--threads must not be negative")
+	}
 	if f.boot < 0 || f.boot > len(refs) {
 		return usagef("--boot=%d: want 1 to %d", f.boot, len(refs))
 	}

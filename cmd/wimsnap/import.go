@@ -62,6 +62,9 @@ type importedJSON struct {
 
 func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageArgs []string) error {
 	start := a.now()
+	if f.threads < 0 {
+		return usagef("--threads must not be negative")
+	}
 	file, wr, err := openWIM(name)
 	if err != nil {
 		return err

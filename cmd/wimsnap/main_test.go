@@ -251,6 +251,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"dir", "a", "b", "c"}, "want WIMFILE [IMAGE]"},
 		{[]string{"verify"}, "want WIMFILE"},
 		{[]string{"verify", "--json=maybe", "x"}, "invalid argument"},
+		{[]string{"export", "latest", "x.wim", "--threads=-1"}, "--threads"},
+		{[]string{"import", "x.wim", "--threads=-1"}, "--threads"},
+		{[]string{"optimize", "x.wim", "--threads=-1"}, "--threads"},
+		{[]string{"restore", "latest", "--target=t", "--include=["}, "bad pattern"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

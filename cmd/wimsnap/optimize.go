@@ -67,6 +67,9 @@ type optimizeSummary struct {
 
 func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, compressSet bool) (err error) {
 	start := a.now()
+	if f.threads < 0 {
+		return usagef("--threads must not be negative")
+	}
 	src, r, err := openWIM(name)
 	if err != nil {
 		return err

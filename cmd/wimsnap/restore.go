@@ -96,6 +96,9 @@ type restoreSummary struct {
 
 func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error {
 	start := a.now()
+	if err := (snapshot.Filter{Include: f.include, Exclude: f.exclude}).Validate(); err != nil {
+		return usagef("%v", err)
+	}
 	r, err := a.openRepo(ctx, &f.repoFlags, false)
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ const (
 	envCACert        = "WIMSNAP_CACERT"
 	envS3Timeout     = "WIMSNAP_S3_TIMEOUT"
 	defaultS3Conns   = 8
-	defaultS3Retries = 5
+	defaultS3Attempts = 5
 )
 
 const s3Help = `
@@ -41,7 +41,7 @@ printed or stored in the repository. --cacert (or $WIMSNAP_CACERT) trusts
 a private certificate authority; $WIMSNAP_S3_TIMEOUT (a Go duration,
 default 2m) is how long a request may make no progress. Failed requests
 that may pass (connection lost, timeouts, HTTP 5xx, throttling) are
-retried up to 5 times with growing, jittered pauses.`
+tried up to 5 times in all, with growing, jittered pauses.`
 
 // s3Flags are the S3 flags of every repository command.
 type s3Flags struct {
@@ -82,7 +82,7 @@ func (a *app) openS3(loc string, f *s3Flags) (remote.Store, *remote.S3, error) {
 	}
 	store := remote.NewBandwidth(s3, f.upKiB<<10, f.downKiB<<10)
 	store = remote.NewLimit(store, f.connections)
-	store = remote.NewRetry(store, remote.RetryOptions{Attempts: defaultS3Retries, OnRetry: a.retryNote})
+	store = remote.NewRetry(store, remote.RetryOptions{Attempts: defaultS3Attempts, OnRetry: a.retryNote})
 	return store, s3, nil
 }
 
