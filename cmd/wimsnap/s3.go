@@ -16,16 +16,16 @@ import (
 // this order: the AWS variables, the ConfigMgr task-sequence capture
 // account, the shared credentials file.
 const (
-	envAWSKey        = "AWS_ACCESS_KEY_ID"
-	envAWSSecret     = "AWS_SECRET_ACCESS_KEY" //nolint:gosec // a variable's name, not a secret
-	envAWSToken      = "AWS_SESSION_TOKEN"
-	envAWSCredFile   = "AWS_SHARED_CREDENTIALS_FILE"
-	envAWSProfile    = "AWS_PROFILE"
-	envAWSRegion     = "AWS_REGION"
-	envAWSRegionOld  = "AWS_DEFAULT_REGION"
-	envCACert        = "WIMSNAP_CACERT"
-	envS3Timeout     = "WIMSNAP_S3_TIMEOUT"
-	defaultS3Conns   = 8
+	envAWSKey         = "AWS_ACCESS_KEY_ID"
+	envAWSSecret      = "AWS_SECRET_ACCESS_KEY" //nolint:gosec // a variable's name, not a secret
+	envAWSToken       = "AWS_SESSION_TOKEN"
+	envAWSCredFile    = "AWS_SHARED_CREDENTIALS_FILE"
+	envAWSProfile     = "AWS_PROFILE"
+	envAWSRegion      = "AWS_REGION"
+	envAWSRegionOld   = "AWS_DEFAULT_REGION"
+	envCACert         = "WIMSNAP_CACERT"
+	envS3Timeout      = "WIMSNAP_S3_TIMEOUT"
+	defaultS3Conns    = 8
 	defaultS3Attempts = 5
 )
 
