@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -232,7 +233,7 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	if err != nil {
 		return fmt.Errorf("%s: image %d: %w", spec.wimfile, idx, err)
 	}
-	stats, warns, total, err := a.applyTree(ctx, m, r, spec)
+	stats, warns, total, damaged, err := a.applyTree(ctx, m, r, spec)
 	if err != nil {
 		return err
 	}
@@ -245,25 +246,37 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	if err := a.printApply(sum); err != nil {
 		return err
 	}
+	if damaged > 0 {
+		// A damaged WIM is a failure (exit 1), as verify reports it, not
+		// a partial apply.
+		return fmt.Errorf("%w: %d files could not be applied: their data in %s is damaged (see 'wimsnap verify')",
+			wim.ErrChecksum, damaged, spec.wimfile)
+	}
 	return partial(stats.Skipped)
 }
 
-// applyTree runs snapshot.Apply with the status line and warnings.
-func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spec applySpec) (snapshot.ApplyStats, []warning, int64, error) {
+// applyTree runs snapshot.Apply with the status line and warnings; damaged
+// counts the files whose data in the WIM failed its checksum or format.
+func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spec applySpec) (stats snapshot.ApplyStats, list []warning, total, damaged int64, err error) {
 	status := a.newStatus()
 	warn := a.newWarnings(status)
 	tr := newTracker("applying", a.now)
 	status.start(tr.render)
-	stats, err := snapshot.Apply(ctx, m, r, spec.target, snapshot.ApplyOptions{
+	stats, err = snapshot.Apply(ctx, m, r, spec.target, snapshot.ApplyOptions{
 		NoUnixData: spec.noUnixData,
 		NTFS:       spec.ntfs,
 		Paths:      spec.paths,
 		Progress:   tr.update,
-		Warn:       warn.warn,
+		Warn: func(path string, err error) {
+			if errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat) {
+				damaged++ // Apply serialises Warn calls
+			}
+			warn.warn(path, err)
+		},
 	})
 	status.finish()
-	list, total := warn.summary()
-	return stats, list, total, err
+	list, total = warn.summary()
+	return stats, list, total, damaged, err
 }
 
 func (a *app) printApply(s applySummary) error {

@@ -911,3 +911,37 @@ func TestRepoForgetPruneDryRun(t *testing.T) {
 		t.Errorf("dry run %+v, run %+v: the preview is not the prune", plan.Prune, done.Prune)
 	}
 }
+
+// TestApplyDamagedWIM: apply of a WIM with a flipped byte in a stream
+// applies the rest, prints its summary, names the file, and fails (exit 1,
+// as verify does), not a partial success (exit 3).
+func TestApplyDamagedWIM(t *testing.T) {
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	src, wimPath := filepath.Join(tmp, "src"), filepath.Join(tmp, "x.wim")
+	writeFile(t, src, "big.bin", randomBytes(5, 300000))
+	writeFile(t, src, "small.txt", []byte("fine"))
+	if res := runBin(t, bin, nil, "capture", src, wimPath); res.code != exitOK {
+		t.Fatalf("capture: %d %s", res.code, res.stderr)
+	}
+	b, err := os.ReadFile(wimPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/3] ^= 0x10 // in big.bin's stream
+	if err := os.WriteFile(wimPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runBin(t, bin, nil, "apply", wimPath, filepath.Join(tmp, "out"), "--json")
+	var sum applySummary
+	if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+		t.Fatalf("stdout %q: %v", res.stdout, err)
+	}
+	if res.code != exitFailure || !strings.Contains(res.stderr, "damaged") || sum.Files != 2 ||
+		len(sum.Warnings) != 1 || !strings.HasSuffix(sum.Warnings[0].Path, "/big.bin") {
+		t.Errorf("exit %d, stderr %q, summary %+v", res.code, res.stderr, sum)
+	}
+	if got, err := os.ReadFile(filepath.Join(tmp, "out", "small.txt")); err != nil || string(got) != "fine" {
+		t.Errorf("small.txt: %q, %v", got, err)
+	}
+}
