@@ -54,13 +54,22 @@ func isDigits(s string) bool {
 
 // openWIM opens and parses the WIM at name. The caller closes the file.
 func openWIM(name string) (*os.File, *wim.Reader, error) {
+	// Checked before opening too: opening a FIFO would wait for a writer,
+	// beyond the reach of SIGINT.
+	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		return nil, nil, fmt.Errorf("%s: not a regular file", name)
+	}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, nil, err
 	}
 	st, err := f.Stat()
-	if err == nil && st.IsDir() {
+	switch {
+	case err != nil:
+	case st.IsDir():
 		err = fmt.Errorf("%s: is a directory", name)
+	case !st.Mode().IsRegular():
+		err = fmt.Errorf("%s: not a regular file", name)
 	}
 	if err != nil {
 		_ = f.Close()
