@@ -354,3 +354,17 @@ func TestMetadataOverlappingDentries(t *testing.T) {
 		t.Errorf("ParseMetadata of %d bytes: %v (%v allocations), want ErrFormat", len(meta), err, n)
 	}
 }
+
+// TestXMLManyTags: XML data of more tags than any WIM holds (empty
+// elements, which decode into far more memory than they take) is refused.
+func TestXMLManyTags(t *testing.T) {
+	text := "<WIM>" + strings.Repeat("<a/>", maxXMLTags) + "</WIM>"
+	u := utf16.Encode([]rune(text))
+	b := make([]byte, 2*len(u))
+	for i, c := range u {
+		binary.LittleEndian.PutUint16(b[2*i:], c)
+	}
+	if _, err := parseXML(b, 0); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "tags") {
+		t.Errorf("parseXML of %d tags: %v, want ErrFormat", maxXMLTags+2, err)
+	}
+}

@@ -11,8 +11,14 @@ import (
 )
 
 // maxXMLSize caps the XML resource a reader accepts (wimlib's own limit is
-// similar); real files hold a few KiB per image.
-const maxXMLSize = 64 << 20
+// similar); real files hold a few KiB per image. maxXMLTags caps its tags:
+// each element decodes into a node of about 100 bytes, so a resource of
+// empty elements would otherwise take 47 times its size (real files hold
+// some 60 elements per image).
+const (
+	maxXMLSize = 64 << 20
+	maxXMLTags = 1 << 18
+)
 
 // ImageInfo is one image's XML information. Counts and sizes are computed
 // by the Writer; Extra keeps elements this package does not interpret (such
@@ -68,6 +74,9 @@ func parseXML(b []byte, imageCount int) ([]ImageInfo, error) {
 		u = u[1:]
 	}
 	text := strings.TrimRight(string(utf16.Decode(u)), "\x00")
+	if n := strings.Count(text, "<"); n > maxXMLTags {
+		return nil, fmt.Errorf("%w: XML data of %d tags (at most %d)", ErrFormat, n, maxXMLTags)
+	}
 	var root XMLNode
 	if err := xml.Unmarshal([]byte(text), &root); err != nil {
 		return nil, fmt.Errorf("%w: XML data: %w", ErrFormat, err)
