@@ -165,6 +165,9 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 	a.applied = tops
 	if tops == nil {
 		a.applied = []*wim.Entry{root}
+		if a.opts.InPlace && !a.opts.Passages[root] {
+			a.openToSelf(a.rootFD)
+		}
 		a.check = a.startCheck(root)
 		defer a.check.end()
 		if err := a.dir(a.rootFD, root); err != nil {
@@ -256,6 +259,9 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		return nil
 	}
 	fd, existed := a.openExistingDir(dfd, e.Name)
+	if existed && !a.opts.Passages[e] { // a passage keeps its metadata, mode included
+		a.openToSelf(fd)
+	}
 	if fd < 0 {
 		var ok bool
 		if fd, ok = a.makeDir(dfd, e.Name); !ok {
@@ -281,6 +287,10 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
 	switch {
 	case existed && a.opts.Passages[e]:
+	case a.modeLater(e):
+		// Workers still write in it: the mode follows them (retime).
+		ts := timespecs(e)
+		_ = futimens(fd, &ts)
 	case !existed:
 		a.setMeta(fd, e, true)
 	case !a.sameDirMeta(fd, e):

@@ -669,19 +669,50 @@ func (a *applier) retimeLater() {
 
 // retime sets again the times of the directories the workers renamed
 // files in or deferred symlinks were made in (either changes a directory's
-// mtime).
+// mtime), and the metadata of those whose mode waited (modeLater).
 func (a *applier) retime() {
 	for _, d := range a.renamed {
 		fd, err := a.openPath(d.path)
 		if err != nil {
 			continue // reported when the directory was made
 		}
-		ts := timespecs(d.e)
-		if err := futimens(fd, &ts); err != nil {
-			a.warnPath(d.path, false, fmt.Errorf("times: %w", err))
+		if a.modeLater(d.e) {
+			a.setMeta(fd, d.e, true)
+			if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, d.e); err != nil {
+				a.warnPath(d.path, false, err)
+			}
+		} else {
+			ts := timespecs(d.e)
+			if err := futimens(fd, &ts); err != nil {
+				a.warnPath(d.path, false, fmt.Errorf("times: %w", err))
+			}
 		}
 		if fd != a.rootFD {
 			closeFD(fd)
 		}
 	}
+}
+
+// openToSelf gives the owner write and search permission on the existing
+// directory fd when the apply runs as its (unprivileged) owner and it
+// lacks them, so that a rollback can replace and delete what it holds
+// (root needs no permission); the image's mode is set when done.
+func (a *applier) openToSelf(fd int) {
+	var st unix.Stat_t
+	if a.isRoot || fstat(fd, &st) != nil || int(st.Uid) != unix.Geteuid() || st.Mode&0o300 == 0o300 {
+		return
+	}
+	_ = unix.Fchmod(fd, st.Mode&0o7777|0o300)
+}
+
+// modeLater reports whether the directory e, in which workers rename
+// files after the walk has left it (a.renamed), gets its mode only once
+// they are done: an unprivileged apply could not rename into it once it
+// has a mode without owner write permission.
+func (a *applier) modeLater(e *wim.Entry) bool {
+	if a.isRoot || !a.opts.InPlace || a.opts.Passages[e] || a.mode(e, true)&0o300 == 0o300 {
+		return false
+	}
+	n := len(a.renamed)
+	return n > 0 && a.renamed[n-1].e == e || slices.ContainsFunc(a.renamed, func(d renamedDir) bool { return d.e == e })
 }

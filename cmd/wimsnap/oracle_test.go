@@ -197,3 +197,71 @@ func TestFullDisk(t *testing.T) {
 		t.Errorf("apply onto a full disk: exit %d, stderr %q", res.code, res.stderr)
 	}
 }
+
+// TestRollbackReadOnlyDirsUnprivileged: as an unprivileged owner, a
+// rollback replaces and deletes files in directories without owner write
+// permission (the snapshot's mode, 0555), and a second rollback finds
+// nothing to do; the directories end with their mode.
+func TestRollbackReadOnlyDirsUnprivileged(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run as another user")
+	}
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	for _, d := range []string{filepath.Dir(tmp), tmp} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(tmp, "wimsnap")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(tmp, "home")
+	if err := os.Mkdir(home, 0o755); err != nil || os.Chown(home, 65534, 65534) != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HOME=" + home, envCacheDir + "=" + filepath.Join(home, "cache"), envRepository + "=" + filepath.Join(home, "repo")}
+	run := func(want int, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		cmd.Dir = home
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != want {
+			t.Fatalf("wimsnap %v as nobody: exit %d, want %d\n%s", args, code, want, out)
+		}
+		return string(out)
+	}
+	sh := func(script string) {
+		t.Helper()
+		cmd := exec.Command("sh", "-ec", script)
+		cmd.Dir = home
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+	}
+	sh("mkdir -p src/ro/sub && for i in 1 2 3 4 5 6 7 8; do echo $i > src/ro/f$i; done && echo s > src/ro/sub/s && chmod 555 src/ro/sub src/ro")
+	run(exitOK, "init")
+	run(exitOK, "snapshot", "src")
+	run(exitOK, "restore", "latest", "--target", "t")
+	sh("chmod 755 t/ro t/ro/sub && echo changed > t/ro/f3 && echo x > t/ro/extra && echo y > t/ro/sub/extra && chmod 555 t/ro/sub t/ro")
+	run(exitOK, "restore", "latest", "--target", "t", "--delete")
+	wimtest.CompareTrees(t, filepath.Join(home, "src"), filepath.Join(home, "t"), wimtest.CompareOptions{})
+	if out := run(exitOK, "restore", "latest", "--target", "t", "--delete"); !strings.Contains(out, "0 B written, 0 deleted") {
+		t.Errorf("second rollback: %s", out)
+	}
+}
