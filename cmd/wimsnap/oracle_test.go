@@ -79,17 +79,7 @@ func TestOracleCaptureAppend(t *testing.T) {
 // an unreadable file: the file is reported, the capture finishes, and the
 // exit code is the partial code 3.
 func TestPartialExit(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run the capture as another user")
-	}
-	bin := buildBinary(t)
-	tmp := t.TempDir()
-	// The test's temporary folders are closed to other users: open them.
-	for _, d := range []string{filepath.Dir(tmp), tmp} {
-		if err := os.Chmod(d, 0o777); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bin, tmp := binaryForNobody(t)
 	src := filepath.Join(tmp, "src")
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)
@@ -98,14 +88,6 @@ func TestPartialExit(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(src, name), []byte(name), mode); err != nil {
 			t.Fatal(err)
 		}
-	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin = filepath.Join(tmp, "wimsnap")
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "capture", src, filepath.Join(tmp, "p.wim"), "--json")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -203,24 +185,7 @@ func TestFullDisk(t *testing.T) {
 // permission (the snapshot's mode, 0555), and a second rollback finds
 // nothing to do; the directories end with their mode.
 func TestRollbackReadOnlyDirsUnprivileged(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run as another user")
-	}
-	bin := buildBinary(t)
-	tmp := t.TempDir()
-	for _, d := range []string{filepath.Dir(tmp), tmp} {
-		if err := os.Chmod(d, 0o777); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin = filepath.Join(tmp, "wimsnap")
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin, tmp := binaryForNobody(t)
 	home := filepath.Join(tmp, "home")
 	if err := os.Mkdir(home, 0o755); err != nil || os.Chown(home, 65534, 65534) != nil {
 		t.Fatal(err)
@@ -264,4 +229,30 @@ func TestRollbackReadOnlyDirsUnprivileged(t *testing.T) {
 	if out := run(exitOK, "restore", "latest", "--target", "t", "--delete"); !strings.Contains(out, "0 B written, 0 deleted") {
 		t.Errorf("second rollback: %s", out)
 	}
+}
+
+// binaryForNobody returns a copy of the binary that user nobody may run,
+// in a temporary folder (also returned) open to other users; it skips the
+// test unless it runs as root, which may run commands as nobody.
+func binaryForNobody(t *testing.T) (bin, tmp string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run commands as another user")
+	}
+	data, err := os.ReadFile(buildBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp = t.TempDir()
+	// The test's temporary folders are closed to other users: open them.
+	for _, d := range []string{filepath.Dir(tmp), tmp} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin = filepath.Join(tmp, "wimsnap")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin, tmp
 }
