@@ -551,10 +551,12 @@ func TestRepoParseHostileCounts(t *testing.T) {
 			return err
 		}, 0})
 	}
-	// A manifest may expand to maxManifestJSON: a real frame of more
-	// (zeros compress to almost nothing) is refused for what it declares,
-	// and without a declared size, or behind a small first frame, once it
-	// has expanded to the limit, having allocated a few times that.
+	// An object may expand to its kind's limit (1 MiB here): a real frame
+	// of more (zeros compress to almost nothing) is refused for what it
+	// declares, and without a declared size, or behind a small first
+	// frame, once it has expanded to the limit, having allocated a few
+	// times that.
+	const objLimit = 1 << 20
 	zeros := make([]byte, 64<<20)
 	undeclared := zstdUndeclared(t, zeros)
 	for name, b := range map[string][]byte{
@@ -563,7 +565,7 @@ func TestRepoParseHostileCounts(t *testing.T) {
 		"manifest behind a small declared frame": append(z.compress([]byte("{}")), undeclared...),
 	} {
 		cases = append(cases, hostile{name, func() error {
-			_, err := z.expand(b, "snapshot", maxManifestJSON)
+			_, err := z.expand(b, "snapshot", objLimit)
 			return err
 		}, 16 << 20}) // a streaming decoder's buffers beside the limit
 	}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
@@ -789,4 +790,35 @@ func TestRepoHostileConfig(t *testing.T) {
 			t.Errorf("error %v, want ErrRepoFormat naming the config", err)
 		}
 	})
+}
+
+// TestManifestBounds: a manifest carrying a large image description (an
+// imported WIM's, 1.2 MB) is stored and read back; one past the bounds is
+// refused when stored, and one read with too many JSON values is refused
+// as malformed, without decoding it.
+func TestManifestBounds(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	big := &Manifest{Time: time.Unix(1, 0).UTC(), Host: "h", Source: "/s",
+		Image: ImageFields{Name: "n", Description: strings.Repeat("long text ", 120000)}, Metadata: StreamRef{SHA1: strings.Repeat("ab", 20), Size: 1}}
+	stored, id, err := r.putManifest(t.Context(), big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := r.decodeManifest(id, stored); err != nil || m.Image.Description != big.Image.Description {
+		t.Fatalf("large description: %v", err)
+	}
+	tooMany := *big
+	tooMany.Image.Description = ""
+	tooMany.Tags = make([]string, maxManifestValues)
+	for i := range tooMany.Tags {
+		tooMany.Tags[i] = "{"
+	}
+	if _, _, err := r.putManifest(t.Context(), &tooMany); !errors.Is(err, ErrRepoFormat) {
+		t.Errorf("manifest of %d braces stored: %v", maxManifestValues, err)
+	}
+	b := []byte(`{"extra":[` + strings.Repeat("{},", maxManifestValues) + `{}]}`)
+	stored = r.zstd.compress(b)
+	if _, err := r.decodeManifest(objectID(stored), stored); !errors.Is(err, ErrRepoFormat) {
+		t.Errorf("manifest of %d JSON objects: %v, want ErrRepoFormat", maxManifestValues, err)
+	}
 }

@@ -15,14 +15,29 @@ import (
 	"github.com/wimsnap/wimsnap/wim"
 )
 
-// maxManifest bounds a stored manifest, and maxManifestJSON what it
-// expands to: a manifest is a few kilobytes of JSON, and each small JSON
-// value decodes into tens of bytes, so a bound much higher would let a few
-// hostile bytes claim gigabytes.
+// maxManifest bounds a stored manifest, maxManifestJSON what it expands
+// to, and maxManifestValues the JSON objects and arrays in it. A manifest
+// is mostly a few kilobytes, but carries one image's XML fields, which a
+// WIM may make as large as its XML (64 MiB); each small JSON value decodes
+// into about a hundred bytes, so the count bounds memory where the size
+// alone would let a few hostile bytes claim gigabytes. Snapshot and import
+// refuse to store a manifest past these bounds.
 const (
-	maxManifest     = 16 << 20
-	maxManifestJSON = 1 << 20
+	maxManifest       = 64 << 20
+	maxManifestJSON   = 64 << 20
+	maxManifestValues = 1 << 20
 )
+
+// checkManifestJSON refuses JSON that exceeds the manifest bounds.
+func checkManifestJSON(b []byte) error {
+	if len(b) > maxManifestJSON {
+		return fmt.Errorf("%w: manifest of %d bytes (at most %d)", ErrRepoFormat, len(b), maxManifestJSON)
+	}
+	if n := bytes.Count(b, []byte("{")) + bytes.Count(b, []byte("[")); n > maxManifestValues {
+		return fmt.Errorf("%w: manifest of %d JSON objects and arrays (at most %d)", ErrRepoFormat, n, maxManifestValues)
+	}
+	return nil
+}
 
 // Manifest is a snapshot: what was captured, when, from where, and the
 // image's metadata resource, stored as a stream. Stored as zstd-compressed
@@ -110,6 +125,9 @@ func (r *Repo) decodeManifest(id index.ID, stored []byte) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkManifestJSON(b); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: snapshot %s: %w", ErrRepoFormat, name, err)
@@ -141,6 +159,10 @@ func (r *Repo) putManifest(ctx context.Context, m *Manifest) ([]byte, index.ID, 
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, index.ID{}, err
+	}
+	if err := checkManifestJSON(b); err != nil {
+		// Stored, it would make every listing of the repository fail.
+		return nil, index.ID{}, fmt.Errorf("snapshot: the image's information is too large to store: %w", err)
 	}
 	stored := r.zstd.compress(b)
 	id := objectID(stored)

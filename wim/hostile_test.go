@@ -356,8 +356,16 @@ func TestMetadataOverlappingDentries(t *testing.T) {
 }
 
 // TestXMLManyTags: XML data of more tags than any WIM holds (empty
-// elements, which decode into far more memory than they take) is refused.
+// elements, which decode into far more memory than they take) is refused;
+// the XML of a WIM of 12,000 images is not.
 func TestXMLManyTags(t *testing.T) {
+	infos := make([]ImageInfo, 12000)
+	for i := range infos {
+		infos[i] = ImageInfo{Index: i + 1, Name: fmt.Sprint("image ", i+1), Description: "d"}
+	}
+	if _, err := parseXML(marshalXML(infos, 1), len(infos)); err != nil {
+		t.Errorf("XML of %d images: %v", len(infos), err)
+	}
 	text := "<WIM>" + strings.Repeat("<a/>", maxXMLTags) + "</WIM>"
 	u := utf16.Encode([]rune(text))
 	b := make([]byte, 2*len(u))

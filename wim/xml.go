@@ -11,13 +11,15 @@ import (
 )
 
 // maxXMLSize caps the XML resource a reader accepts (wimlib's own limit is
-// similar); real files hold a few KiB per image. maxXMLTags caps its tags:
+// similar); real files hold a few KiB per image. Its tags are capped too:
 // each element decodes into a node of about 100 bytes, so a resource of
-// empty elements would otherwise take 47 times its size (real files hold
-// some 60 elements per image).
+// empty elements ("<a/>", 8 bytes) would otherwise take 47 times its size.
+// Real files hold a tag per 25 bytes or more, so beyond maxXMLTags (which
+// thousands of images would pass) one per xmlBytesPerTag bytes is allowed.
 const (
-	maxXMLSize = 64 << 20
-	maxXMLTags = 1 << 18
+	maxXMLSize     = 64 << 20
+	maxXMLTags     = 1 << 18
+	xmlBytesPerTag = 16
 )
 
 // ImageInfo is one image's XML information. Counts and sizes are computed
@@ -74,8 +76,8 @@ func parseXML(b []byte, imageCount int) ([]ImageInfo, error) {
 		u = u[1:]
 	}
 	text := strings.TrimRight(string(utf16.Decode(u)), "\x00")
-	if n := strings.Count(text, "<"); n > maxXMLTags {
-		return nil, fmt.Errorf("%w: XML data of %d tags (at most %d)", ErrFormat, n, maxXMLTags)
+	if n, most := strings.Count(text, "<"), max(maxXMLTags, len(b)/xmlBytesPerTag); n > most {
+		return nil, fmt.Errorf("%w: XML data of %d tags in %d bytes (at most %d)", ErrFormat, n, len(b), most)
 	}
 	var root XMLNode
 	if err := xml.Unmarshal([]byte(text), &root); err != nil {
