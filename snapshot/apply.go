@@ -154,6 +154,8 @@ type applier struct {
 	links    map[uint64]*linkGroup
 	// applied are the trees the walk applies; linkNames counts the names
 	// of each hard-linked inode in them, when a rollback needs it.
+	renamedSet    map[*wim.Entry]bool             // the directories in renamed
+	passageTimes  map[*wim.Entry][2]unix.Timespec // of passages found in place, which keep them
 	applied       []*wim.Entry
 	linkNames     map[uint64]uint64
 	linkNamesOnce sync.Once
@@ -165,7 +167,10 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 	a.applied = tops
 	if tops == nil {
 		a.applied = []*wim.Entry{root}
-		if a.opts.InPlace && !a.opts.Passages[root] {
+		switch {
+		case a.opts.InPlace && a.opts.Passages[root]:
+			a.keepPassageTimes(a.rootFD, root)
+		case a.opts.InPlace:
 			a.openToSelf(a.rootFD)
 		}
 		a.check = a.startCheck(root)
@@ -259,7 +264,10 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		return nil
 	}
 	fd, existed := a.openExistingDir(dfd, e.Name)
-	if existed && !a.opts.Passages[e] { // a passage keeps its metadata, mode included
+	switch {
+	case existed && a.opts.Passages[e]: // a passage keeps its metadata, mode and times included
+		a.keepPassageTimes(fd, e)
+	case existed:
 		a.openToSelf(fd)
 	}
 	if fd < 0 {
@@ -287,6 +295,9 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
 	switch {
 	case existed && a.opts.Passages[e]:
+		if ts, ok := a.passageTimes[e]; ok {
+			_ = futimens(fd, &ts) // as they were, whatever the walk made in it
+		}
 	case a.modeLater(e):
 		// Workers still write in it: the mode follows them (retime).
 		ts := timespecs(e)

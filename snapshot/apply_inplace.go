@@ -539,6 +539,7 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 	if err != nil {
 		return err
 	}
+	a.openToSelf(fd) // it goes: no mode to put back
 	names, err := readDirNames(fd, make([]byte, 32<<10))
 	kept := false
 	for _, n := range names {
@@ -655,15 +656,19 @@ func (a *applier) keepNode(x *xattrBufs, dfd int, e *wim.Entry, path []string, s
 // renamedDir is a directory in which workers rename files, or deferred
 // symlinks are made, after the walk has set its times.
 type renamedDir struct {
-	path []string
-	e    *wim.Entry
+	dir *dirPath // nil: the target
+	e   *wim.Entry
 }
 
 // retimeLater records that the directory of the entry at a.path
 // (a.curDir) changes after the walk has set its times, for retime.
 func (a *applier) retimeLater() {
 	if n := len(a.renamed); a.curDir != nil && (n == 0 || a.renamed[n-1].e != a.curDir) {
-		a.renamed = append(a.renamed, renamedDir{path: slices.Clone(a.path[:len(a.path)-1]), e: a.curDir})
+		a.renamed = append(a.renamed, renamedDir{dir: a.walkDir, e: a.curDir})
+		if a.renamedSet == nil {
+			a.renamedSet = make(map[*wim.Entry]bool)
+		}
+		a.renamedSet[a.curDir] = true
 	}
 }
 
@@ -672,25 +677,40 @@ func (a *applier) retimeLater() {
 // mtime), and the metadata of those whose mode waited (modeLater).
 func (a *applier) retime() {
 	for _, d := range a.renamed {
-		fd, err := a.openPath(d.path)
+		path := d.dir.comps()
+		fd, err := a.openPath(path)
 		if err != nil {
 			continue // reported when the directory was made
+		}
+		ts := timespecs(d.e)
+		if orig, ok := a.passageTimes[d.e]; ok {
+			ts = orig // a passage keeps its own times
 		}
 		if a.modeLater(d.e) {
 			a.setMeta(fd, d.e, true)
 			if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, d.e); err != nil {
-				a.warnPath(d.path, false, err)
+				a.warnPath(path, false, err)
 			}
-		} else {
-			ts := timespecs(d.e)
-			if err := futimens(fd, &ts); err != nil {
-				a.warnPath(d.path, false, fmt.Errorf("times: %w", err))
-			}
+		} else if err := futimens(fd, &ts); err != nil {
+			a.warnPath(path, false, fmt.Errorf("times: %w", err))
 		}
 		if fd != a.rootFD {
 			closeFD(fd)
 		}
 	}
+}
+
+// keepPassageTimes records the times of the passage e, found in place as
+// fd, for retime to put back after the workers' renames in it.
+func (a *applier) keepPassageTimes(fd int, e *wim.Entry) {
+	var st unix.Stat_t
+	if fstat(fd, &st) != nil {
+		return
+	}
+	if a.passageTimes == nil {
+		a.passageTimes = make(map[*wim.Entry][2]unix.Timespec)
+	}
+	a.passageTimes[e] = [2]unix.Timespec{st.Atim, st.Mtim}
 }
 
 // openToSelf gives the owner write and search permission on the existing
@@ -710,9 +730,5 @@ func (a *applier) openToSelf(fd int) {
 // they are done: an unprivileged apply could not rename into it once it
 // has a mode without owner write permission.
 func (a *applier) modeLater(e *wim.Entry) bool {
-	if a.isRoot || !a.opts.InPlace || a.opts.Passages[e] || a.mode(e, true)&0o300 == 0o300 {
-		return false
-	}
-	n := len(a.renamed)
-	return n > 0 && a.renamed[n-1].e == e || slices.ContainsFunc(a.renamed, func(d renamedDir) bool { return d.e == e })
+	return !a.isRoot && a.opts.InPlace && !a.opts.Passages[e] && a.mode(e, true)&0o300 != 0o300 && a.renamedSet[e]
 }

@@ -35,18 +35,10 @@ func (a *applier) hardlink(dfd int, name string, g *linkGroup) error {
 // openPath opens the directory below the target named by comps, following
 // no symlink.
 func (a *applier) openPath(comps []string) (int, error) {
-	fd := a.rootFD
-	for _, c := range comps {
-		next, err := openDir(fd, c, true)
-		if fd != a.rootFD {
-			closeFD(fd)
-		}
-		if err != nil {
-			return -1, err
-		}
-		fd = next
+	if len(comps) == 0 {
+		return a.rootFD, nil
 	}
-	return fd, nil
+	return openBeneath(a.rootFD, comps, unix.O_RDONLY|unix.O_DIRECTORY) // one call, not one per component
 }
 
 // symlink creates the symlink e in dfd, keeps the one in place

@@ -20,6 +20,15 @@ type dirPath struct {
 	depth  int // components, its own included
 }
 
+// comps returns the components of d from the target; none for nil (the
+// target itself).
+func (d *dirPath) comps() []string {
+	if d == nil {
+		return nil
+	}
+	return pathAt{dir: d.parent, name: d.name}.comps()
+}
+
 // comps returns the components of p from the target.
 func (p pathAt) comps() []string {
 	n := 1

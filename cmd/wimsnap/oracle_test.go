@@ -223,7 +223,8 @@ func TestRollbackReadOnlyDirsUnprivileged(t *testing.T) {
 	run(exitOK, "init")
 	run(exitOK, "snapshot", "src")
 	run(exitOK, "restore", "latest", "--target", "t")
-	sh("chmod 755 t/ro t/ro/sub && echo changed > t/ro/f3 && echo x > t/ro/extra && echo y > t/ro/sub/extra && chmod 555 t/ro/sub t/ro")
+	sh("chmod 755 t/ro t/ro/sub && echo changed > t/ro/f3 && echo x > t/ro/extra && echo y > t/ro/sub/extra && " +
+		"mkdir -p t/ro/gone/deep && echo z > t/ro/gone/deep/z && chmod 555 t/ro/gone/deep t/ro/gone t/ro/sub t/ro")
 	run(exitOK, "restore", "latest", "--target", "t", "--delete")
 	wimtest.CompareTrees(t, filepath.Join(home, "src"), filepath.Join(home, "t"), wimtest.CompareOptions{})
 	if out := run(exitOK, "restore", "latest", "--target", "t", "--delete"); !strings.Contains(out, "0 B written, 0 deleted") {
