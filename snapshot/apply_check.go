@@ -222,10 +222,10 @@ func (c *sharedCheck) end() {
 	<-c.done
 }
 
-// stat returns the stat the helper found, with the fields the walk uses.
 // setNlink sets a link count, whose type Stat_t varies with the platform.
 func setNlink[T uint16 | uint32 | uint64](p *T, n uint32) { *p = T(n) }
 
+// stat returns the stat the helper found, with the fields the walk uses.
 func (f *fileCheck) stat() unix.Stat_t {
 	st := unix.Stat_t{Mode: f.mode, Size: f.size, Ino: f.ino, Dev: f.dev}
 	setNlink(&st.Nlink, f.nlink)

@@ -210,7 +210,7 @@ func (a *applier) copyContents(fd int, h wim.Hash, buf []byte) (int64, error) {
 			break
 		}
 		if rerr != nil {
-			return off, fmt.Errorf("read stream: %w", rerr)
+			return off, &streamReadError{rerr}
 		}
 	}
 	if err := unix.Ftruncate(fd, off); err != nil {
@@ -236,3 +236,10 @@ func pwriteAll(fd int, p []byte, off int64) error {
 	}
 	return nil
 }
+
+// streamReadError is a failure to read a file's data from the source.
+type streamReadError struct{ err error }
+
+func (e *streamReadError) Error() string        { return "read stream: " + e.err.Error() }
+func (e *streamReadError) Unwrap() error        { return e.err }
+func (e *streamReadError) Is(target error) bool { return target == ErrStreamRead }

@@ -91,6 +91,11 @@ type ApplyStats struct {
 	Dirs, Files, Symlinks, Special, Bytes, Skipped, Unchanged, Deleted int64
 }
 
+// ErrStreamRead is wrapped by the warning about a file whose data could
+// not be read from the source (a WIM or a repository), as opposed to one
+// that could not be written.
+var ErrStreamRead = errors.New("snapshot: reading a file's data")
+
 // ErrPathNotFound is wrapped by Apply's error for an ApplyOptions.Paths
 // entry that the image lacks.
 var ErrPathNotFound = errors.New("snapshot: path not in image")

@@ -265,7 +265,8 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 }
 
 // applyTree runs snapshot.Apply with the status line and warnings; damaged
-// counts the files whose data in the WIM failed its checksum or format.
+// counts the files whose data in the WIM failed its checksum or format
+// when read (not, say, a symlink's malformed reparse data).
 func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spec applySpec) (stats snapshot.ApplyStats, list []warning, total, damaged int64, err error) {
 	status := a.newStatus()
 	warn := a.newWarnings(status)
@@ -277,7 +278,7 @@ func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spe
 		Paths:      spec.paths,
 		Progress:   tr.update,
 		Warn: func(path string, err error) {
-			if errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat) {
+			if errors.Is(err, snapshot.ErrStreamRead) && (errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat)) {
 				damaged++ // Apply serialises Warn calls
 			}
 			warn.warn(path, err)
