@@ -147,15 +147,15 @@ type applier struct {
 	mu    sync.Mutex // guards fatal and Warn calls
 	fatal error
 
-	path     []string     // components of the entry being created
-	walkDir  *dirPath     // the directory of that entry, as pathAt holds it
-	check    *sharedCheck // a restore in place's helper, or nil
-	nextFile int          // the number of the next regular file (sharedCheck)
-	links    map[uint64]*linkGroup
+	path         []string     // components of the entry being created
+	walkDir      *dirPath     // the directory of that entry, as pathAt holds it
+	check        *sharedCheck // a restore in place's helper, or nil
+	nextFile     int          // the number of the next regular file (sharedCheck)
+	links        map[uint64]*linkGroup
+	renamedSet   map[*wim.Entry]bool             // the directories in renamed
+	passageTimes map[*wim.Entry][2]unix.Timespec // of passages found in place, which keep them
 	// applied are the trees the walk applies; linkNames counts the names
 	// of each hard-linked inode in them, when a rollback needs it.
-	renamedSet    map[*wim.Entry]bool             // the directories in renamed
-	passageTimes  map[*wim.Entry][2]unix.Timespec // of passages found in place, which keep them
 	applied       []*wim.Entry
 	linkNames     map[uint64]uint64
 	linkNamesOnce sync.Once
@@ -167,11 +167,8 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 	a.applied = tops
 	if tops == nil {
 		a.applied = []*wim.Entry{root}
-		switch {
-		case a.opts.InPlace && a.opts.Passages[root]:
-			a.keepPassageTimes(a.rootFD, root)
-		case a.opts.InPlace:
-			a.openToSelf(a.rootFD)
+		if a.opts.InPlace {
+			a.foundDir(a.rootFD, root)
 		}
 		a.check = a.startCheck(root)
 		defer a.check.end()
@@ -264,11 +261,8 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		return nil
 	}
 	fd, existed := a.openExistingDir(dfd, e.Name)
-	switch {
-	case existed && a.opts.Passages[e]: // a passage keeps its metadata, mode and times included
-		a.keepPassageTimes(fd, e)
-	case existed:
-		a.openToSelf(fd)
+	if existed {
+		a.foundDir(fd, e)
 	}
 	if fd < 0 {
 		var ok bool

@@ -510,10 +510,7 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 		a.deleted.Add(1)
 		return
 	}
-	err := unix.Unlinkat(dfd, name, 0)
-	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) && isDirAt(dfd, name) {
-		err = a.removeDir(dfd, name, "/"+strings.Join(path, "/"))
-	}
+	err := a.remove(dfd, name, "/"+strings.Join(path, "/"))
 	switch {
 	case errors.Is(err, errHoldsExcluded):
 		a.warnPath(path, false, err) // as asked
@@ -523,6 +520,16 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 		return
 	}
 	a.deleted.Add(1)
+}
+
+// remove deletes name in dfd, whose path from the target is path, and for
+// a directory what it holds (removeDir).
+func (a *applier) remove(dfd int, name, path string) error {
+	err := unix.Unlinkat(dfd, name, 0)
+	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) && isDirAt(dfd, name) {
+		err = a.removeDir(dfd, name, path)
+	}
+	return err
 }
 
 // isDirAt reports whether name in dfd is a directory (not followed).
@@ -548,10 +555,7 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 			kept = true
 			continue
 		}
-		if e := unix.Unlinkat(fd, n, 0); e != nil && !errors.Is(e, unix.ENOENT) {
-			if errors.Is(e, unix.EISDIR) || errors.Is(e, unix.EPERM) && isDirAt(fd, n) {
-				e = a.removeDir(fd, n, p)
-			}
+		if e := a.remove(fd, n, p); e != nil && !errors.Is(e, unix.ENOENT) {
 			switch {
 			case errors.Is(e, errHoldsExcluded):
 				kept = true
@@ -660,16 +664,17 @@ type renamedDir struct {
 	e   *wim.Entry
 }
 
-// retimeLater records that the directory of the entry at a.path
+// retimeLater records, once, that the directory of the entry at a.path
 // (a.curDir) changes after the walk has set its times, for retime.
 func (a *applier) retimeLater() {
-	if n := len(a.renamed); a.curDir != nil && (n == 0 || a.renamed[n-1].e != a.curDir) {
-		a.renamed = append(a.renamed, renamedDir{dir: a.walkDir, e: a.curDir})
-		if a.renamedSet == nil {
-			a.renamedSet = make(map[*wim.Entry]bool)
-		}
-		a.renamedSet[a.curDir] = true
+	if a.curDir == nil || a.renamedSet[a.curDir] {
+		return
 	}
+	a.renamed = append(a.renamed, renamedDir{dir: a.walkDir, e: a.curDir})
+	if a.renamedSet == nil {
+		a.renamedSet = make(map[*wim.Entry]bool)
+	}
+	a.renamedSet[a.curDir] = true
 }
 
 // retime sets again the times of the directories the workers renamed
@@ -698,6 +703,16 @@ func (a *applier) retime() {
 			closeFD(fd)
 		}
 	}
+}
+
+// foundDir prepares the directory e, found in place as fd, for the walk:
+// a passage's times are kept, any other is opened to its owner.
+func (a *applier) foundDir(fd int, e *wim.Entry) {
+	if a.opts.Passages[e] {
+		a.keepPassageTimes(fd, e)
+		return
+	}
+	a.openToSelf(fd)
 }
 
 // keepPassageTimes records the times of the passage e, found in place as

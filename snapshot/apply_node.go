@@ -20,8 +20,7 @@ import (
 
 // hardlink links the new name in dfd to the first name of g.
 func (a *applier) hardlink(dfd int, name string, g *linkGroup) error {
-	comps := g.at.comps()
-	ofd, err := a.openPath(comps[:len(comps)-1])
+	ofd, err := a.openPath(g.at.dir.comps())
 	if err != nil {
 		return err
 	}
@@ -249,8 +248,7 @@ func replaceNode(dfd int, name string, mk func() error) error {
 	if !errors.Is(err, unix.EEXIST) {
 		return err
 	}
-	var st unix.Stat_t
-	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+	if isDirAt(dfd, name) {
 		return errDirInWay
 	}
 	if err := unix.Unlinkat(dfd, name, 0); err != nil && err != unix.ENOENT {

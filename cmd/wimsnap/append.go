@@ -57,8 +57,8 @@ func (a *app) runAppend(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	if st, err := os.Stat(spec.wimfile); err == nil && !st.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file", spec.wimfile) // and a FIFO would block the open
+	if err := refuseSpecial(spec.wimfile); err != nil {
+		return err
 	}
 	f, err := os.OpenFile(spec.wimfile, os.O_RDWR, 0)
 	if err != nil {

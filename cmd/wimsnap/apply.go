@@ -52,12 +52,20 @@ func isDigits(s string) bool {
 	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
+// refuseSpecial refuses a WIM path that names a FIFO, device or socket,
+// before it is opened: opening a FIFO would wait for a writer, beyond the
+// reach of SIGINT. (A directory is left to the open's own error.)
+func refuseSpecial(name string) error {
+	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		return fmt.Errorf("%s: not a regular file", name)
+	}
+	return nil
+}
+
 // openWIM opens and parses the WIM at name. The caller closes the file.
 func openWIM(name string) (*os.File, *wim.Reader, error) {
-	// Checked before opening too: opening a FIFO would wait for a writer,
-	// beyond the reach of SIGINT.
-	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
-		return nil, nil, fmt.Errorf("%s: not a regular file", name)
+	if err := refuseSpecial(name); err != nil {
+		return nil, nil, err
 	}
 	f, err := os.Open(name)
 	if err != nil {
