@@ -45,6 +45,12 @@ func (b *Batch) AddChunk(id ID, l Location) { b.chunks = append(b.chunks, chunkL
 // AddStream records the recipe of stream h.
 func (b *Batch) AddStream(h SHA1, r Recipe) { b.streams[h] = r }
 
+// Stream returns the recipe of stream h as added to b.
+func (b *Batch) Stream(h SHA1) (Recipe, bool) {
+	r, ok := b.streams[h]
+	return r, ok
+}
+
 // AddIndex records that the index object id has been loaded.
 func (b *Batch) AddIndex(id ID) { b.indexes = append(b.indexes, id) }
 

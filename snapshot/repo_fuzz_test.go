@@ -273,7 +273,14 @@ func checkIndexObject(t *testing.T, o *indexObject, inputLen int) {
 	// Resolving never panics nor allocates beyond the base it is given.
 	cp := *o
 	cp.streams = append([]indexStream(nil), o.streams...)
-	cp.resolve(func(index.SHA1) ([]index.ID, bool) { return make([]index.ID, 3), true })
+	seen := map[*indexStream]bool{}
+	for _, s := range cp.order() {
+		seen[s] = true
+		s.resolve(func(index.SHA1) ([]index.ID, bool) { return make([]index.ID, 3), true })
+	}
+	if len(seen) != len(cp.streams) {
+		t.Fatalf("order gives %d of %d streams", len(seen), len(cp.streams))
+	}
 	b := o.encode()
 	if len(b) > inputLen {
 		t.Fatalf("re-encoded to %d bytes from %d", len(b), inputLen)

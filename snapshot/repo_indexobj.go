@@ -29,6 +29,11 @@ type indexPack struct {
 	entries []packEntry
 }
 
+// location is where entry e of p lies.
+func (p *indexPack) location(e packEntry) index.Location {
+	return index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+}
+
 // indexStream is a stream's recipe: its chunks, or (as stored) a base
 // stream and the positions where its chunks differ.
 type indexStream struct {
@@ -334,33 +339,8 @@ func parseIndexObject(b []byte) (*indexObject, error) {
 	return o, nil
 }
 
-// resolve fills in the chunks of the object's delta recipes from streams
-// of the object itself or from lookup; it returns the streams whose base
-// neither knows.
-func (o *indexObject) resolve(lookup func(index.SHA1) ([]index.ID, bool)) []*indexStream {
-	own := map[index.SHA1]*indexStream{}
-	for i := range o.streams {
-		own[o.streams[i].hash] = &o.streams[i]
-	}
-	var find func(h index.SHA1, depth int) ([]index.ID, bool)
-	find = func(h index.SHA1, depth int) ([]index.ID, bool) {
-		if s := own[h]; s != nil && depth < 64 {
-			ok := s.resolve(func(b index.SHA1) ([]index.ID, bool) { return find(b, depth+1) })
-			return s.chunks, ok
-		}
-		return lookup(h)
-	}
-	var missing []*indexStream
-	for i := range o.streams {
-		if _, ok := find(o.streams[i].hash, 0); !ok {
-			missing = append(missing, &o.streams[i])
-		}
-	}
-	return missing
-}
-
-// addTo records the object's chunks and streams in b; streams still
-// unresolved are left out.
+// addTo records in b the chunks and resolved streams of an object this
+// process wrote (streams whose chunks it does not hold are left out).
 func (o *indexObject) addTo(b *index.Batch) {
 	n := 0
 	for _, p := range o.packs {
@@ -369,7 +349,7 @@ func (o *indexObject) addTo(b *index.Batch) {
 	b.Grow(n)
 	for _, p := range o.packs {
 		for _, e := range p.entries {
-			b.AddChunk(e.id, index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec})
+			b.AddChunk(e.id, p.location(e))
 		}
 	}
 	for _, s := range o.streams {

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
+	"path/filepath"
+	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -54,23 +58,40 @@ func TestDeltaRecipe(t *testing.T) {
 	if parsed.streams[0].chunks != nil {
 		t.Fatal("a delta recipe parsed with chunks")
 	}
-	none := func(index.SHA1) ([]index.ID, bool) { return nil, false }
-	if missing := parsed.resolve(none); len(missing) != 0 {
-		t.Fatalf("unresolved with the base in the same object: %d", len(missing))
+	db := tempIndex(t)
+	if n, err := parsed.addResolved(db); err != nil || n != 3 || len(parsed.streams) != 0 {
+		t.Fatalf("with the base in the same object: %d added, %d left: %v", n, len(parsed.streams), err)
 	}
-	got := parsed.streams[0].chunks
-	if len(got) != len(changed) || got[7] != changed[7] || got[100] != changed[100] || got[50] != changed[50] {
-		t.Fatal("delta recipe resolved wrong")
+	rec, ok, err := db.Stream(s.hash)
+	got := rec.Chunks
+	if err != nil || !ok || !slices.Equal(got, changed) || rec.Size != s.size {
+		t.Fatalf("delta recipe resolved wrong: %v, %v", ok, err)
 	}
 	alone, _ := parseIndexObject((&indexObject{streams: []indexStream{s}}).encode())
-	if missing := alone.resolve(none); len(missing) != 1 {
-		t.Fatal("a delta without its base resolved")
+	if n, err := alone.addResolved(tempIndex(t)); n != 0 || len(alone.streams) != 1 || err != nil {
+		t.Fatalf("a delta without its base resolved: %d, %v", n, err)
 	}
-	short := func(index.SHA1) ([]index.ID, bool) { return base.chunks[:50], true }
+	short := tempIndex(t)
+	b := index.NewBatch()
+	b.AddStream(base.hash, index.Recipe{Size: 50 * RepoChunkSize, Chunks: base.chunks[:50]})
+	if err := short.Apply(b); err != nil {
+		t.Fatal(err)
+	}
 	alone, _ = parseIndexObject((&indexObject{streams: []indexStream{s}}).encode())
-	if missing := alone.resolve(short); len(missing) != 1 {
-		t.Fatal("a delta on a too short base resolved")
+	if n, err := alone.addResolved(short); n != 0 || len(alone.streams) != 1 || err != nil {
+		t.Fatalf("a delta on a too short base resolved: %d, %v", n, err)
 	}
+}
+
+// tempIndex opens a new local index in a temporary directory.
+func tempIndex(t *testing.T) *index.DB {
+	t.Helper()
+	db, err := index.Open(filepath.Join(t.TempDir(), "index.db"), "test", index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
 // TestStreamedObjectsCarrySize: objects compressed as they are encoded
@@ -113,4 +134,88 @@ func TestStreamedObjectsCarrySize(t *testing.T) {
 	if err := w.Close(); err == nil {
 		t.Error("a writer given the wrong size closed without error")
 	}
+}
+
+// TestSyncDeltaMemory: an index object of a few kilobytes whose delta
+// recipes each name a large base (here a chain, listed before its base,
+// resolving to 200 MiB of chunk ids) is read into the local index in
+// bounded memory, and every recipe resolves right.
+func TestSyncDeltaMemory(t *testing.T) {
+	const n, deltas = 32768, 200
+	r := newMemRepo(t)
+	same := make([]index.ID, n) // one id throughout: the object compresses to little
+	o := &indexObject{}
+	prev := index.SHA1{0xff}
+	for i := 1; i <= deltas; i++ {
+		h := index.SHA1{byte(i), byte(i >> 8)}
+		o.streams = append(o.streams, indexStream{hash: h, size: n * RepoChunkSize, delta: true, base: prev,
+			patches: []patch{{pos: uint64(i), id: index.ID{byte(i), byte(i >> 8), 1}}}})
+		prev = h
+	}
+	slices.Reverse(o.streams)
+	o.streams = append(o.streams, indexStream{hash: index.SHA1{0xff}, size: n * RepoChunkSize, chunks: same})
+	id, err := r.putIndexObject(t.Context(), indexPrefix, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := r.store.Stat(t.Context(), indexKey(id)); stored.Size > 64<<10 {
+		t.Fatalf("the object takes %d bytes", stored.Size)
+	}
+	peak := heapPeak(func() {
+		if st, err := r.Sync(t.Context(), nil); err != nil || st.Damaged != 0 {
+			t.Fatalf("sync: %+v: %v", st, err)
+		}
+	})
+	t.Logf("sync took %d MiB of heap", peak>>20)
+	if peak > 128<<20 { // 800 MiB when the object's recipes were resolved at once
+		t.Errorf("sync took %d MiB of heap", peak>>20)
+	}
+	db, err := r.openIndex(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeIndex(db)
+	for _, i := range []int{1, deltas / 2, deltas} {
+		rec, ok, err := db.Stream(index.SHA1{byte(i), byte(i >> 8)})
+		if err != nil || !ok || len(rec.Chunks) != n {
+			t.Fatalf("delta %d: %d chunks, %v, %v", i, len(rec.Chunks), ok, err)
+		}
+		for j, c := range rec.Chunks {
+			want := index.ID{}
+			if j >= 1 && j <= i {
+				want = index.ID{byte(j), byte(j >> 8), 1}
+			}
+			if c != want {
+				t.Fatalf("delta %d, chunk %d: %x, want %x", i, j, c[:3], want[:3])
+			}
+		}
+	}
+}
+
+// heapPeak runs f and returns the most heap it held above what was in
+// use before, sampled every millisecond.
+func heapPeak(f func()) uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		var m runtime.MemStats
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > before && m.HeapAlloc-before > peak.Load() {
+				peak.Store(m.HeapAlloc - before)
+			}
+		}
+	}()
+	f()
+	close(done)
+	return peak.Load()
 }

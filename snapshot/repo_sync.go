@@ -228,55 +228,6 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 	return r.applyObjects(db, pending, st, warn)
 }
 
-// pendingObject is an index object read but not yet in the local index.
-type pendingObject struct {
-	id  index.ID
-	obj *indexObject
-}
-
-// applyObjects puts index objects into the local index, each once the
-// base streams of its delta recipes are known (they may lie in an object
-// applied later); streams whose base no object has are left out and
-// reported, and their object is not marked as read.
-func (r *Repo) applyObjects(db *index.DB, pending []pendingObject, st *SyncStats, warn func(error)) error {
-	lookup := func(h index.SHA1) ([]index.ID, bool) {
-		rec, ok, err := db.Stream(h)
-		return rec.Chunks, ok && err == nil
-	}
-	for final := false; len(pending) > 0; {
-		var next []pendingObject
-		for _, p := range pending {
-			missing := p.obj.resolve(lookup)
-			if len(missing) > 0 && !final {
-				next = append(next, p)
-				continue
-			}
-			for _, s := range missing {
-				st.Damaged++
-				if warn != nil {
-					warn(fmt.Errorf("%w: %s: stream %x: its base stream %x is in no index object",
-						ErrRepoFormat, indexKey(p.id), s.hash, s.base))
-				}
-			}
-			b := index.NewBatch()
-			p.obj.addTo(b)
-			if len(missing) == 0 {
-				// An object with streams left out is read again by the
-				// next sync: their base may come (a prune puts bases
-				// back that it had retired).
-				b.AddIndex(p.id)
-			}
-			if err := db.Apply(b); err != nil {
-				return err
-			}
-			st.Indexes++
-		}
-		final = len(next) == len(pending) // no progress: apply what is left as it is
-		pending = next
-	}
-	return nil
-}
-
 // readIndexObject reads, checks and parses the index object id.
 func (r *Repo) readIndexObject(ctx context.Context, id index.ID) (*indexObject, error) {
 	return r.readIndexObjectAt(ctx, indexPrefix, id)
