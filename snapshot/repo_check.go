@@ -72,10 +72,11 @@ type checker struct {
 	res     *CheckResult
 	packs   map[index.ID]int64 // packs in the store, with sizes
 	chunks  map[index.ID]index.Location
-	streams map[index.SHA1]index.Recipe
+	streams *recipes
 	snaps   []*Manifest
 	bad     map[index.ID]string // chunks known damaged, with why
 	seen    map[wim.Hash]string // streams checked: "" ok, else why not
+	buf     []index.ID          // chunk ids of the stream being checked
 	// localErr is a failure of the local index met while reading metadata.
 	localErr error
 }
@@ -116,7 +117,7 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, e
 func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error) {
 	res := CheckResult{Problems: []string{}, Damaged: []string{}}
 	c := &checker{ctx: ctx, r: r, res: &res, bad: map[index.ID]string{}, seen: map[wim.Hash]string{},
-		chunks: map[index.ID]index.Location{}, streams: map[index.SHA1]index.Recipe{}}
+		chunks: map[index.ID]index.Location{}, streams: newRecipes()}
 	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return res, err
@@ -161,7 +162,7 @@ func (c *checker) indexObjectsSettled() error {
 		}
 		c.res.Problems = c.res.Problems[:problems]
 		clear(c.chunks)
-		clear(c.streams)
+		c.streams.reset()
 	}
 	return fmt.Errorf("snapshot: check: the index objects keep changing (a prune is running?)")
 }
@@ -175,7 +176,6 @@ func (c *checker) indexObjects() error {
 	if err != nil {
 		return err
 	}
-	var deltas []*indexStream
 	for id := range ids {
 		o, err := c.r.readIndexObject(c.ctx, id)
 		if errors.Is(err, remote.ErrNotFound) {
@@ -194,30 +194,13 @@ func (c *checker) indexObjects() error {
 			}
 		}
 		for i := range o.streams {
-			if s := &o.streams[i]; s.delta {
-				deltas = append(deltas, s)
-			} else {
-				c.streams[s.hash] = index.Recipe{Size: s.size, Chunks: s.chunks}
-			}
+			c.streams.add(&o.streams[i])
 		}
 	}
-	c.resolveDeltas(deltas)
+	for _, s := range c.streams.settle() {
+		c.problem("stream %x: its delta recipe does not resolve: base stream %x is in no index object, too short, or a delta of it", s.hash, s.base)
+	}
 	return nil
-}
-
-// resolveDeltas adds the delta recipes whose bases are known, repeating
-// while that makes progress; the rest are problems.
-func (c *checker) resolveDeltas(deltas []*indexStream) {
-	lookup := func(h index.SHA1) ([]index.ID, bool) {
-		rec, ok := c.streams[h]
-		return rec.Chunks, ok
-	}
-	left := resolveDeltas(deltas, lookup, func(s *indexStream) {
-		c.streams[s.hash] = index.Recipe{Size: s.size, Chunks: s.chunks}
-	})
-	for _, s := range left {
-		c.problem("stream %x: its base stream %x is in no index object", s.hash, s.base)
-	}
 }
 
 // damage reports whether err says an object is damaged or missing (a
@@ -486,11 +469,12 @@ func (c *checker) stream(h wim.Hash) string {
 }
 
 func (c *checker) streamProblem(h wim.Hash) string {
-	rec, ok := c.streams[index.SHA1(h)]
+	var ok bool
+	c.buf, ok = c.streams.chunks(index.SHA1(h), c.buf)
 	if !ok {
 		return fmt.Sprintf("stream %x is in no index object", h)
 	}
-	for _, id := range rec.Chunks {
+	for _, id := range c.buf {
 		if why := c.bad[id]; why != "" {
 			return why
 		}

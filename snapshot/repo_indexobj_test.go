@@ -143,24 +143,7 @@ func TestStreamedObjectsCarrySize(t *testing.T) {
 func TestSyncDeltaMemory(t *testing.T) {
 	const n, deltas = 32768, 200
 	r := newMemRepo(t)
-	same := make([]index.ID, n) // one id throughout: the object compresses to little
-	o := &indexObject{}
-	prev := index.SHA1{0xff}
-	for i := 1; i <= deltas; i++ {
-		h := index.SHA1{byte(i), byte(i >> 8)}
-		o.streams = append(o.streams, indexStream{hash: h, size: n * RepoChunkSize, delta: true, base: prev,
-			patches: []patch{{pos: uint64(i), id: index.ID{byte(i), byte(i >> 8), 1}}}})
-		prev = h
-	}
-	slices.Reverse(o.streams)
-	o.streams = append(o.streams, indexStream{hash: index.SHA1{0xff}, size: n * RepoChunkSize, chunks: same})
-	id, err := r.putIndexObject(t.Context(), indexPrefix, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stored, _ := r.store.Stat(t.Context(), indexKey(id)); stored.Size > 64<<10 {
-		t.Fatalf("the object takes %d bytes", stored.Size)
-	}
+	putDeltaChain(t, r, n, deltas)
 	peak := heapPeak(func() {
 		if st, err := r.Sync(t.Context(), nil); err != nil || st.Damaged != 0 {
 			t.Fatalf("sync: %+v: %v", st, err)
@@ -189,6 +172,52 @@ func TestSyncDeltaMemory(t *testing.T) {
 				t.Fatalf("delta %d, chunk %d: %x, want %x", i, j, c[:3], want[:3])
 			}
 		}
+	}
+}
+
+// putDeltaChain stores an index object of a few kilobytes: a stream of n
+// chunks (one id throughout, so that it compresses to little) and a chain
+// of deltas on it, delta i patching chunk i, listed before their bases.
+func putDeltaChain(t *testing.T, r *Repo, n, deltas int) {
+	t.Helper()
+	o := &indexObject{}
+	prev := index.SHA1{0xff}
+	for i := 1; i <= deltas; i++ {
+		h := index.SHA1{byte(i), byte(i >> 8)}
+		o.streams = append(o.streams, indexStream{hash: h, size: int64(n) * RepoChunkSize, delta: true, base: prev,
+			patches: []patch{{pos: uint64(i), id: index.ID{byte(i), byte(i >> 8), 1}}}})
+		prev = h
+	}
+	slices.Reverse(o.streams)
+	o.streams = append(o.streams, indexStream{hash: index.SHA1{0xff}, size: int64(n) * RepoChunkSize, chunks: make([]index.ID, n)})
+	id, err := r.putIndexObject(t.Context(), indexPrefix, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := r.store.Stat(t.Context(), indexKey(id))
+	t.Logf("the index object takes %d bytes", stored.Size)
+	if stored.Size > 64<<10 {
+		t.Fatalf("the object takes %d bytes", stored.Size)
+	}
+}
+
+// TestCheckDeltaMemory: check reads the same object in bounded memory,
+// working a delta's chunks out only for a stream it checks.
+func TestCheckDeltaMemory(t *testing.T) {
+	const n, deltas = 32768, 200
+	r := newMemRepo(t)
+	putDeltaChain(t, r, n, deltas)
+	if _, err := r.Sync(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	peak := heapPeak(func() {
+		if res, err := r.Check(t.Context(), CheckOptions{}); err != nil {
+			t.Fatalf("check: %+v: %v", res, err)
+		}
+	})
+	t.Logf("check took %d MiB of heap", peak>>20)
+	if peak > 64<<20 { // 200 MiB when every recipe was expanded
+		t.Errorf("check took %d MiB of heap", peak>>20)
 	}
 }
 
