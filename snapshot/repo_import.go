@@ -119,21 +119,29 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *repoSink, progress func(done, total int64)) (CaptureStats, error) {
 	var st CaptureStats
 	var todo []wim.Stream
+	var total int64 // of the distinct streams
 	seen := map[wim.Hash]bool{}
+	links := map[uint64]bool{}
 	_ = md.Walk(func(_ string, e *wim.Entry) error {
 		switch {
 		case e.IsDir():
 			st.Dirs++
 		case e.IsReparse():
 			st.Symlinks++
+		case isUnixSpecial(e):
+			st.Special++
 		default:
 			st.Files++
+			if e.LinkID == 0 || !links[e.LinkID] { // as a capture counts: once per inode
+				links[e.LinkID] = true
+				st.Bytes += wr.StreamSize(e.Data.Hash)
+			}
 		}
 		for _, s := range entryStreams(e) {
 			if !s.Hash.IsZero() && !seen[s.Hash] {
 				seen[s.Hash] = true
 				s.Size = wr.StreamSize(s.Hash)
-				st.Bytes += s.Size
+				total += s.Size
 				todo = append(todo, s)
 			}
 		}
@@ -155,10 +163,23 @@ func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *
 		st.BytesRead += s.Size
 		done += s.Size
 		if progress != nil {
-			progress(done, st.Bytes)
+			progress(done, total)
 		}
 	}
 	return st, nil
+}
+
+// isUnixSpecial reports whether e is a FIFO, socket or device by its UNIX
+// data (types as POSIX numbers them, on every platform).
+func isUnixSpecial(e *wim.Entry) bool {
+	if e.Unix == nil {
+		return false
+	}
+	switch e.Unix.Mode & 0o170000 {
+	case 0o010000, 0o020000, 0o060000, 0o140000: // FIFO, char, block, socket
+		return true
+	}
+	return false
 }
 
 func importStream(wr *wim.Reader, sink *repoSink, s wim.Stream) error {

@@ -21,6 +21,11 @@ func TestImportExport(t *testing.T) {
 	src := filepath.Join(tmp, "src")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
 	r := testRepo(t, wim.CompressXPRESS)
+	snap, err := testRepo(t, wim.CompressXPRESS).Snapshot(t.Context(), src, TakeOptions{Host: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := func(s RunSummary) [5]int64 { return [5]int64{s.Dirs, s.Files, s.Symlinks, s.Special, s.Bytes} }
 	var stored int64
 	for i, v := range wimtest.WimlibVariants {
 		if i > 0 && testing.Short() && v.Name != "lzx" && v.Name != "solid-lzms" {
@@ -36,6 +41,9 @@ func TestImportExport(t *testing.T) {
 			}
 			if len(list) != 1 || list[0].Image.Name != "img-"+v.Name {
 				t.Fatalf("imported %+v", list)
+			}
+			if got, want := counts(list[0].Summary), counts(snap.Manifest.Summary); got != want {
+				t.Errorf("import counts dirs, files, symlinks, special, bytes: %v; a snapshot of the tree: %v", got, want)
 			}
 			stored += list[0].Summary.NewRaw
 			if i > 0 && list[0].Summary.NewRaw > list[0].Metadata.Size {
