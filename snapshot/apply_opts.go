@@ -69,7 +69,9 @@ type ApplyOptions struct {
 	// DryRun (with InPlace) writes nothing and counts what would be done:
 	// Files, Symlinks and Special count what would be written or kept,
 	// Unchanged what would be kept, Bytes what would be written, Deleted
-	// the entries that would be deleted (a directory counting once).
+	// the entries that would be deleted (a directory counting once). Like
+	// the apply, it reads a file whose metadata alone differs to tell
+	// whether its contents match.
 	DryRun bool
 
 	// pathXattrs is a test hook: compare xattrs in place through paths,

@@ -91,12 +91,46 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		}
 	default:
 		a.files.Add(1)
-		if exists && st.Mode&unix.S_IFMT == unix.S_IFREG && uint64(st.Nlink) <= a.imageNames(e) &&
-			a.sameFile(&a.walkX, dfd, e, &st, a.path) {
-			a.unchanged.Add(1)
-		} else {
-			a.bytes.Add(e.Data.Size)
-		}
+		a.planRegular(dfd, e, exists && st.Mode&unix.S_IFMT == unix.S_IFREG, &st)
 	}
 	return nil
+}
+
+// planRegular counts the regular file e as regular and replaceFile would
+// apply it in place: a further name of an inode already planned is linked
+// (kept when it is that inode), a file whose size, times and metadata
+// match is kept, one whose metadata alone differs is kept when its
+// contents match, and any other is written. isReg says that a regular
+// file is there, with stat st.
+func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t) {
+	if g := a.links[e.LinkID]; e.LinkID != 0 && g != nil && g.hash == e.Data.Hash {
+		if isReg && g.ino == st.Ino && g.dev == st.Dev {
+			a.unchanged.Add(1)
+		}
+		return
+	}
+	switch {
+	case !isReg || uint64(st.Nlink) > a.imageNames(e):
+	case a.sameFile(&a.walkX, dfd, e, st, a.path),
+		st.Size == e.Data.Size && st.Size > 0 && st.Nlink == 1 && a.planSameContents(dfd, e):
+		a.unchanged.Add(1)
+		a.addLinkGroup(e, st)
+		return
+	}
+	a.bytes.Add(e.Data.Size)
+	a.addLinkGroup(e, &unix.Stat_t{}) // a new inode: its further names link to it
+}
+
+// planSameContents reports whether the file e.Name in dfd holds e's
+// contents, reading it as replaceFile does.
+func (a *applier) planSameContents(dfd int, e *wim.Entry) bool {
+	fd, err := unix.Openat(dfd, e.Name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer closeFD(fd)
+	if a.walkBuf == nil {
+		a.walkBuf = make([]byte, 1<<20)
+	}
+	return sameContents(fd, e.Data.Hash, e.Data.Size, a.walkBuf)
 }
