@@ -281,6 +281,7 @@ func checkIndexObject(t *testing.T, o *indexObject, inputLen int) {
 	if len(seen) != len(cp.streams) {
 		t.Fatalf("order gives %d of %d streams", len(seen), len(cp.streams))
 	}
+	checkRecipes(t, o)
 	b := o.encode()
 	if len(b) > inputLen {
 		t.Fatalf("re-encoded to %d bytes from %d", len(b), inputLen)
@@ -294,6 +295,45 @@ func checkIndexObject(t *testing.T, o *indexObject, inputLen int) {
 	}
 	if !bytes.Equal(again.encode(), b) {
 		t.Fatal("encoding is not stable")
+	}
+}
+
+// checkRecipes: the lazy recipes of o's streams drop only deltas, and
+// each one kept gives its size's count of chunks: its patches where it
+// has them, else its base's.
+func checkRecipes(t *testing.T, o *indexObject) {
+	t.Helper()
+	r := newRecipes()
+	for i := range o.streams {
+		r.add(&o.streams[i])
+	}
+	for _, s := range r.settle() {
+		if !s.delta {
+			t.Fatalf("whole recipe %x dropped", s.hash[:4])
+		}
+	}
+	for h, s := range r.streams {
+		got, ok := r.chunks(h, nil)
+		if !ok || int64(len(got)) != nchunks(s.size) {
+			t.Fatalf("stream %x of %d bytes: %d chunks, %v", h[:4], s.size, len(got), ok)
+		}
+		if !s.delta {
+			continue
+		}
+		base, _ := r.chunks(s.base, nil)
+		patched := map[uint64]index.ID{}
+		for _, p := range s.patches {
+			patched[p.pos] = p.id
+		}
+		for i, id := range got {
+			want, ok := patched[uint64(i)]
+			if !ok {
+				want = base[i]
+			}
+			if id != want {
+				t.Fatalf("stream %x, chunk %d: %x, want %x", h[:4], i, id[:4], want[:4])
+			}
+		}
 	}
 }
 
