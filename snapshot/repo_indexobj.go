@@ -97,26 +97,6 @@ func (s *indexStream) resolve(lookup func(index.SHA1) ([]index.ID, bool)) bool {
 	return true
 }
 
-// resolveDeltas resolves the delta recipes whose bases lookup knows,
-// calling resolved for each (which may teach lookup a new base), and
-// repeats while that makes progress; it returns those left unresolved.
-func resolveDeltas(deltas []*indexStream, lookup func(index.SHA1) ([]index.ID, bool), resolved func(*indexStream)) []*indexStream {
-	for progress := true; progress; {
-		progress = false
-		left := deltas[:0]
-		for _, s := range deltas {
-			if !s.resolve(lookup) {
-				left = append(left, s)
-				continue
-			}
-			resolved(s)
-			progress = true
-		}
-		deltas = left
-	}
-	return deltas
-}
-
 // indexObject is the content of one index object.
 type indexObject struct {
 	id      index.ID // set once stored

@@ -173,7 +173,8 @@ type pruner struct {
 
 	packs   map[index.ID]remote.Info    // in the store, as listed in step 1
 	loc     map[index.ID]index.Location // one location of every chunk named (by the index first, else a retired object)
-	streams map[index.SHA1]*indexStream // every recipe named, resolved
+	streams *recipes                    // every recipe named that resolves
+	buf     []index.ID                  // chunksOf's
 	objects map[index.ID]bool           // index objects read in step 1
 	retired map[index.ID]bool           // retired objects read in step 1
 	snaps   map[index.ID]bool           // manifests read in step 1
@@ -192,7 +193,7 @@ type pruner struct {
 
 func newPruner(ctx context.Context, r *Repo, opts PruneOptions, lock *Lock) *pruner {
 	return &pruner{ctx: ctx, r: r, opts: opts, lock: lock, res: &PruneResult{},
-		loc: map[index.ID]index.Location{}, streams: map[index.SHA1]*indexStream{},
+		loc: map[index.ID]index.Location{}, streams: newRecipes(),
 		objects: map[index.ID]bool{}, retired: map[index.ID]bool{}, snaps: map[index.ID]bool{},
 		used: map[index.SHA1]bool{}, usedCh: map[index.ID]bool{}, doomed: map[index.ID]bool{},
 		moved: map[index.ID]bool{}, stored: map[string]bool{}, kept: map[index.SHA1]*indexStream{},

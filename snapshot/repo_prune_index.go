@@ -31,7 +31,7 @@ func objectKey(prefix string, id index.ID) string { return prefix + hex.EncodeTo
 // readers take as they take any chunk listed twice.
 func (p *pruner) rewriteIndex() error {
 	for h := range p.used {
-		p.kept[h] = p.streams[h]
+		p.kept[h] = p.streams.streams[h]
 	}
 	used := func(c index.ID) bool { return p.usedCh[c] }
 	keptStream := func(h index.SHA1) bool { return p.used[h] }
@@ -96,17 +96,18 @@ func (p *pruner) writeObjects(prefix string, chunk func(index.ID) bool, stream f
 			}
 		}
 	}
-	hashes := slices.SortedFunc(mapKeys(p.streams), index.SHA1.Compare)
+	hashes := slices.SortedFunc(mapKeys(p.streams.streams), index.SHA1.Compare)
 	for _, h := range hashes {
 		if !stream(h) {
 			continue
 		}
-		s := *p.streams[h]
+		s := *p.streams.streams[h]
 		if s.delta && !stream(s.base) {
-			s.delta, s.base, s.patches = false, index.SHA1{}, nil
+			chunks, _ := p.chunksOf(h) // settled: it resolves
+			s = indexStream{hash: h, size: s.size, chunks: slices.Clone(chunks)}
 		}
 		o.streams = append(o.streams, s)
-		if n += len(s.chunks); n >= maxObjectEntries {
+		if n += len(s.chunks) + len(s.patches); n >= maxObjectEntries {
 			if err := flush(); err != nil {
 				return ids, err
 			}

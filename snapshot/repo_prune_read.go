@@ -16,17 +16,15 @@ func (p *pruner) read() error {
 	if err := p.listPacks(); err != nil {
 		return err
 	}
-	deltas, err := p.readObjects(indexPrefix, p.objects)
-	if err != nil {
+	if err := p.readObjects(indexPrefix, p.objects); err != nil {
 		return err
 	}
 	// Retired data counts below the index's: a chunk or stream both name
 	// is taken from the index. A delta recipe's base may be in either.
-	more, err := p.readObjects(retiredPrefix, p.retired)
-	if err != nil {
+	if err := p.readObjects(retiredPrefix, p.retired); err != nil {
 		return err
 	}
-	p.resolve(append(deltas, more...))
+	p.streams.settle() // a stream a snapshot uses whose delta was dropped shows as missing
 	if err := p.readSnapshots(); err != nil {
 		return err
 	}
@@ -54,15 +52,13 @@ func (p *pruner) listPacks() error {
 }
 
 // readObjects reads the index objects (or retired objects) under prefix
-// into p.loc and p.streams, recording their ids in read, and returns the
-// delta recipes to resolve. A damaged one makes the used data possibly
-// incomplete.
-func (p *pruner) readObjects(prefix string, read map[index.ID]bool) ([]*indexStream, error) {
+// into p.loc and p.streams, recording their ids in read. A damaged one
+// makes the used data possibly incomplete.
+func (p *pruner) readObjects(prefix string, read map[index.ID]bool) error {
 	ids, err := listIDs(p.ctx, p.r.store, prefix)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var deltas []*indexStream
 	done := int64(0)
 	for id := range ids {
 		p.progress("reading "+prefix, done, int64(len(ids)))
@@ -70,20 +66,19 @@ func (p *pruner) readObjects(prefix string, read map[index.ID]bool) ([]*indexStr
 		o, err := p.r.readIndexObjectAt(p.ctx, prefix, id)
 		if err != nil {
 			if !damage(err) {
-				return nil, err
+				return err
 			}
 			p.missing = append(p.missing, err.Error())
 			continue
 		}
 		read[id] = true
-		deltas = append(deltas, p.merge(o)...)
+		p.merge(o)
 	}
-	return deltas, nil
+	return nil
 }
 
-// merge adds what o names and p lacks; it returns o's delta recipes that
-// are still to resolve.
-func (p *pruner) merge(o *indexObject) []*indexStream {
+// merge adds what o names and p lacks.
+func (p *pruner) merge(o *indexObject) {
 	for _, pk := range o.packs {
 		for _, e := range pk.entries {
 			if _, ok := p.loc[e.id]; !ok {
@@ -91,40 +86,19 @@ func (p *pruner) merge(o *indexObject) []*indexStream {
 			}
 		}
 	}
-	var deltas []*indexStream
 	for i := range o.streams {
-		s := &o.streams[i]
-		if _, ok := p.streams[s.hash]; ok {
-			continue
+		if s := &o.streams[i]; p.streams.streams[s.hash] == nil {
+			p.streams.add(s)
 		}
-		p.streams[s.hash] = s
-		if s.chunks == nil {
-			deltas = append(deltas, s)
-		}
-	}
-	return deltas
-}
-
-// resolve fills in delta recipes from their bases, repeating while that
-// makes progress; what stays unresolved is dropped (a stream a snapshot
-// uses then shows as missing).
-func (p *pruner) resolve(deltas []*indexStream) {
-	lookup := func(h index.SHA1) ([]index.ID, bool) {
-		s, ok := p.streams[h]
-		return s.chunksIf(ok)
-	}
-	for _, s := range resolveDeltas(deltas, lookup, func(*indexStream) {}) {
-		delete(p.streams, s.hash)
 	}
 }
 
-// chunksIf returns the chunks of a resolved recipe; ok is false for an
-// unresolved one.
-func (s *indexStream) chunksIf(ok bool) ([]index.ID, bool) {
-	if !ok || s.chunks == nil {
-		return nil, false
-	}
-	return s.chunks, true
+// chunksOf returns the chunk ids of stream h, false when it has no recipe
+// that resolves; the slice holds until the next call.
+func (p *pruner) chunksOf(h index.SHA1) ([]index.ID, bool) {
+	var ok bool
+	p.buf, ok = p.streams.chunks(h, p.buf)
+	return p.buf, ok
 }
 
 // readSnapshots reads every manifest and its image and marks the streams
@@ -207,13 +181,13 @@ func (p *pruner) use(h wim.Hash, what string) {
 	if p.used[sh] {
 		return
 	}
-	s, ok := p.streams[sh]
+	chunks, ok := p.chunksOf(sh)
 	if !ok {
 		p.missing = append(p.missing, fmt.Sprintf("%s: stream %x is in no index object", what, h))
 		return
 	}
 	p.used[sh] = true
-	for _, c := range s.chunks {
+	for _, c := range chunks {
 		if _, ok := p.loc[c]; !ok {
 			p.missing = append(p.missing, fmt.Sprintf("%s: chunk %s of stream %x is in no index object", what, hexID(c)[:16], h))
 			return

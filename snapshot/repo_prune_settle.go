@@ -3,6 +3,7 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -190,8 +191,7 @@ func (p *pruner) newObjects() (*knownNow, error) {
 		if s := known.streams[h]; s != nil && s.chunks != nil {
 			return s.chunks, true
 		}
-		s, ok := p.streams[h]
-		return s.chunksIf(ok)
+		return p.chunksOf(h) // resolve copies what it takes
 	}
 	for _, o := range objs {
 		for i := range o.streams {
@@ -228,20 +228,21 @@ func (p *pruner) newSnapshots() ([]*Manifest, error) {
 // what the new index left out (and keeping its packs).
 func (p *pruner) keep(h wim.Hash, known *knownNow) {
 	sh := index.SHA1(h)
-	s := p.kept[sh]
-	if s == nil {
-		s = known.streams[sh]
-	}
-	if s == nil {
-		if s = p.streams[sh]; s == nil || s.chunks == nil {
+	var chunks []index.ID
+	if s := known.streams[sh]; p.kept[sh] == nil && s != nil {
+		chunks = s.chunks
+	} else {
+		var ok bool
+		if chunks, ok = p.chunksOf(sh); !ok {
 			return // not the prune's doing: check reports it
 		}
-		full := *s
-		full.delta, full.base, full.patches = false, index.SHA1{}, nil
-		p.back.streams = append(p.back.streams, full)
-		p.kept[sh] = s
+		if p.kept[sh] == nil {
+			s := p.streams.streams[sh]
+			p.back.streams = append(p.back.streams, indexStream{hash: sh, size: s.size, chunks: slices.Clone(chunks)})
+			p.kept[sh] = s
+		}
 	}
-	for _, c := range s.chunks {
+	for _, c := range chunks {
 		if p.usedCh[c] || known.chunks[c] {
 			continue
 		}

@@ -4,6 +4,7 @@ package snapshot
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
@@ -302,4 +303,68 @@ func TestPruneKeepsIdenticalIndex(t *testing.T) {
 	}
 	pruneOK(t, r, PruneOptions{})
 	checkOK(t, r)
+}
+
+// TestPruneDeltaRecipes: a file changed in a chunk between snapshots is
+// stored as a chain of delta recipes. Forgetting the first snapshot, then
+// the second, prune keeps each later recipe (written whole once its base
+// is gone, still a delta while its base is kept) and the snapshots left
+// check and restore.
+func TestPruneDeltaRecipes(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	r := testRepo(t, wim.CompressXPRESS)
+	big := wimtest.RandomBytes(7, 2<<20)
+	var snaps []*Manifest
+	var hashes []index.SHA1
+	for i := range 3 {
+		copy(big[i<<19:], fmt.Sprint("version ", i))
+		writeTestFile(t, filepath.Join(src, "big.bin"), big)
+		snaps = append(snaps, snapshotOK(t, r, src, TakeOptions{}).Manifest)
+		hashes = append(hashes, index.SHA1(sha1.Sum(big)))
+	}
+	recipes := func() map[index.SHA1]indexStream {
+		t.Helper()
+		ids, err := listIDs(t.Context(), r.store, indexPrefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := map[index.SHA1]indexStream{}
+		for id := range ids {
+			o, err := r.readIndexObject(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range o.streams {
+				found[s.hash] = s
+			}
+		}
+		return found
+	}
+	if got := recipes(); !got[hashes[1]].delta || !got[hashes[2]].delta {
+		t.Fatalf("the changed versions are not stored as deltas")
+	}
+	for i := range 2 {
+		if _, err := r.Forget(t.Context(), snaps[i:i+1], LockOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pruneOK(t, r, PruneOptions{MaxUnused: 1e-9}) // repack to the last unused byte
+		got := recipes()
+		if _, ok := got[hashes[i]]; ok {
+			t.Errorf("after forgetting snapshot %d, its version is still in the index", i)
+		}
+		if s := got[hashes[i+1]]; s.delta || len(s.chunks) != 64 {
+			t.Errorf("after forgetting snapshot %d, the next version's recipe: delta %v, %d chunks", i, s.delta, len(s.chunks))
+		}
+		if i == 0 && !got[hashes[2]].delta {
+			t.Error("the last version's recipe is no longer a delta of the kept one")
+		}
+		checkOK(t, r)
+		out := filepath.Join(tmp, fmt.Sprint("out-", i))
+		if _, err := r.Restore(t.Context(), snaps[2], out, RestoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+	}
 }

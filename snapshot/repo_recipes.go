@@ -10,7 +10,8 @@ import (
 // recipes holds stream recipes as index objects store them: whole, or as
 // a delta of another stream. A delta's chunks are worked out only when
 // asked for, so memory is that of the objects read, not of what their
-// deltas expand to (a few bytes of delta may name millions of chunks).
+// deltas expand to (a few bytes of delta may name millions of chunks). A
+// delta whose chunks are set (one a snapshot just wrote) needs no base.
 type recipes struct {
 	streams map[index.SHA1]*indexStream
 	length  map[index.SHA1]int64 // chunks of each settled delta
@@ -44,8 +45,8 @@ func (r *recipes) settle() []*indexStream {
 		path = path[:0]
 		base := int64(-1)
 		for t := s; ; {
-			if !t.delta {
-				base = nchunks(t.size)
+			if !t.delta || t.chunks != nil {
+				base = int64(len(t.chunks))
 				break
 			}
 			if n, ok := r.length[t.hash]; ok {
@@ -98,7 +99,7 @@ func deltaLength(s *indexStream, n int64) int64 {
 func (r *recipes) chunks(h index.SHA1, buf []index.ID) ([]index.ID, bool) {
 	s := r.streams[h]
 	var chain []*indexStream
-	for ; s != nil && s.delta; s = r.streams[s.base] {
+	for ; s != nil && s.delta && s.chunks == nil; s = r.streams[s.base] {
 		if len(chain) > len(r.streams) {
 			return nil, false // a cycle, which settle drops
 		}

@@ -111,15 +111,13 @@ type singleChunk struct {
 }
 
 func (rp *repairer) run() error {
-	deltas, err := rp.readObjects(indexPrefix, rp.objects)
-	if err != nil {
+	if err := rp.readObjects(indexPrefix, rp.objects); err != nil {
 		return err
 	}
-	more, err := rp.readObjects(retiredPrefix, rp.retired)
-	if err != nil {
+	if err := rp.readObjects(retiredPrefix, rp.retired); err != nil {
 		return err
 	}
-	rp.resolve(append(deltas, more...))
+	rp.streams.settle()
 	rp.res.DamagedIndex = append(rp.res.DamagedIndex, rp.missing...)
 	if err := rp.listPacks(); err != nil {
 		return err
@@ -145,7 +143,7 @@ func (rp *repairer) countLost() {
 			rp.res.LostChunks++
 		}
 	}
-	for h := range rp.streams {
+	for h := range rp.streams.streams {
 		if !rp.intact(h) {
 			rp.res.LostStreams++
 		}
@@ -155,16 +153,16 @@ func (rp *repairer) countLost() {
 // intact reports whether stream h has a recipe whose chunks are all good,
 // rebuilding the recipe of a stream of one chunk.
 func (rp *repairer) intact(h index.SHA1) bool {
-	s, ok := rp.streams[h]
-	if (!ok || s.chunks == nil) && rp.single[h].raw > 0 {
+	chunks, ok := rp.chunksOf(h)
+	if !ok && rp.single[h].raw > 0 {
 		one := rp.single[h]
-		s, ok = &indexStream{hash: h, size: int64(one.raw), chunks: []index.ID{one.id}}, true
-		rp.streams[h] = s
+		rp.streams.streams[h] = &indexStream{hash: h, size: int64(one.raw), chunks: []index.ID{one.id}}
+		chunks, ok = rp.chunksOf(h)
 	}
-	if !ok || s.chunks == nil {
+	if !ok {
 		return false
 	}
-	for _, c := range s.chunks {
+	for _, c := range chunks {
 		if _, ok := rp.good[c]; !ok {
 			return false
 		}
@@ -192,7 +190,7 @@ func (rp *repairer) commit() error {
 		}
 	}
 	rp.loc = rp.good
-	for h := range rp.streams {
+	for h := range rp.streams.streams {
 		if rp.intact(h) {
 			rp.used[h] = true
 		}

@@ -118,7 +118,8 @@ func (rp *repairer) readStream(h wim.Hash, size int64) ([]byte, error) {
 	decs := &decoders{}
 	out := make([]byte, 0, size)
 	var raw []byte
-	for _, c := range rp.streams[index.SHA1(h)].chunks {
+	chunks, _ := rp.chunksOf(index.SHA1(h)) // intact: it resolves
+	for _, c := range slices.Clone(chunks) {
 		l := rp.good[c]
 		stored, err := getRange(rp.ctx, rp.r.store, packKey(l.Pack), int64(l.Offset), int64(l.Stored))
 		if err != nil {
@@ -170,7 +171,7 @@ func (rp *repairer) rewrite(m *Manifest, md *wim.Metadata) (string, error) {
 		}
 	}
 	for i := range obj.streams {
-		rp.streams[obj.streams[i].hash] = &obj.streams[i]
+		rp.streams.streams[obj.streams[i].hash] = &obj.streams[i] // their chunks are set
 	}
 	return hexID(id), nil
 }
