@@ -368,3 +368,34 @@ func TestPruneDeltaRecipes(t *testing.T) {
 		wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 	}
 }
+
+// TestPruneDeltaMemory: so does prune, which retires the unused chain
+// (as stored, deltas and all) with a forgotten snapshot's data.
+func TestPruneDeltaMemory(t *testing.T) {
+	const n, deltas = 32768, 200
+	r := newMemRepo(t)
+	putDeltaChain(t, r, n, deltas)
+	src := filepath.Join(t.TempDir(), "src")
+	writeFiles(t, src, map[string]string{"a.txt": "forgotten"})
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	if _, err := r.Forget(t.Context(), []*Manifest{m}, LockOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Sync(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	var res PruneResult
+	peak := heapPeak(func() { res = pruneOK(t, r, PruneOptions{}) })
+	t.Logf("prune took %d MiB of heap", peak>>20)
+	if peak > 64<<20 { // 200 MiB when every recipe was expanded
+		t.Errorf("prune took %d MiB of heap", peak>>20)
+	}
+	if res.PacksDeleted != 1 {
+		t.Errorf("prune deleted %d packs, want the forgotten snapshot's", res.PacksDeleted)
+	}
+	ids, err := listIDs(t.Context(), r.store, indexPrefix)
+	if err != nil || len(ids) != 0 {
+		t.Errorf("%d index objects left, %v", len(ids), err) // nothing is used
+	}
+	checkOK(t, r)
+}

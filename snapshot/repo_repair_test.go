@@ -199,3 +199,74 @@ func TestRepair(t *testing.T) {
 		})
 	}
 }
+
+// TestRepairDeltaOnLostBase: a file changed in one chunk is stored as a
+// delta of its first version. With the first version's own chunk
+// damaged, repair loses that version only: the second, whose chunks are
+// all intact, resolves through the first's recipe and is written whole.
+func TestRepairDeltaOnLostBase(t *testing.T) {
+	tmp := t.TempDir()
+	rr := &repairRepo{dir: filepath.Join(tmp, "repo"), src: filepath.Join(tmp, "src")}
+	store, err := remote.NewLocal(rr.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := InitRepo(t.Context(), store, wim.CompressNone); err != nil {
+		t.Fatal(err)
+	}
+	if rr.r, err = OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")}); err != nil {
+		t.Fatal(err)
+	}
+	first := wimtest.RandomBytes(50, 4*RepoChunkSize)
+	second := slices.Clone(first)
+	copy(second[2*RepoChunkSize:], "changed")
+	for _, data := range [][]byte{first, second} {
+		writeFiles(t, rr.src, map[string]string{"big.bin": string(data)})
+		rr.snaps = append(rr.snaps, snapshotOK(t, rr.r, rr.src, TakeOptions{}).Manifest)
+	}
+	if s := recipeOf(t, rr.r, second); !s.delta {
+		t.Fatal("the second version is not stored as a delta")
+	}
+	path, off := rr.chunkPath(t, first, 2)
+	dmgFlip(t, path, off+100)
+
+	res, err := rr.r.Repair(t.Context(), RepairOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("repair: %+v", res)
+	if len(res.Snapshots) != 1 || res.Snapshots[0].ID != rr.snaps[0].ID || strings.Join(res.Snapshots[0].LostFiles, " ") != "/big.bin" {
+		t.Errorf("repaired %+v, want the first snapshot, without /big.bin", res.Snapshots)
+	}
+	checkOK(t, rr.r)
+	if s := recipeOf(t, rr.r, second); s.delta || len(s.chunks) != 4 {
+		t.Errorf("the second version's recipe: delta %v, %d chunks", s.delta, len(s.chunks))
+	}
+	out := filepath.Join(tmp, "out")
+	if _, err := rr.r.Restore(t.Context(), rr.snaps[1], out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, rr.src, out, wimtest.CompareOptions{})
+}
+
+// recipeOf returns the recipe of data's stream in r's index objects.
+func recipeOf(t *testing.T, r *Repo, data []byte) indexStream {
+	t.Helper()
+	ids, err := listIDs(t.Context(), r.store, indexPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range ids {
+		o, err := r.readIndexObject(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range o.streams {
+			if s.hash == index.SHA1(sha1.Sum(data)) {
+				return s
+			}
+		}
+	}
+	t.Fatal("no recipe")
+	return indexStream{}
+}
