@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -56,5 +57,57 @@ func TestRecipes(t *testing.T) {
 	r.reset()
 	if _, ok := r.chunks(h(1), nil); ok || len(r.settle()) != 0 {
 		t.Error("reset kept recipes")
+	}
+}
+
+// TestRecipesChain: each version of a file changed every night is a delta
+// of the one before; asked for in any order, every version expands right.
+func TestRecipesChain(t *testing.T) {
+	const n, versions = 64, 300
+	r := newRecipes()
+	want := make([][]index.ID, versions)
+	want[0] = make([]index.ID, n)
+	for j := range want[0] {
+		want[0][j] = index.ID{byte(j), 0xff}
+	}
+	r.add(&indexStream{hash: index.SHA1{0, 0}, size: n * RepoChunkSize, chunks: want[0]})
+	for i := 1; i < versions; i++ {
+		pos := uint64(i % n)
+		id := index.ID{byte(i), byte(i >> 8), 1}
+		want[i] = slices.Clone(want[i-1])
+		want[i][pos] = id
+		r.add(&indexStream{hash: index.SHA1{byte(i), byte(i >> 8)}, size: n * RepoChunkSize, delta: true,
+			base: index.SHA1{byte(i - 1), byte((i - 1) >> 8)}, patches: []patch{{pos: pos, id: id}}})
+	}
+	if bad := r.settle(); len(bad) != 0 {
+		t.Fatalf("dropped %d", len(bad))
+	}
+	var buf []index.ID
+	for _, i := range rand.Perm(versions) {
+		var ok bool
+		buf, ok = r.chunks(index.SHA1{byte(i), byte(i >> 8)}, buf)
+		if !ok || !slices.Equal(buf, want[i]) {
+			t.Fatalf("version %d: %v, chunks differ", i, ok)
+		}
+	}
+}
+
+// BenchmarkRecipesChain expands each of 365 nightly versions of a 1 GiB
+// file, each a delta of the one before: a version costs its base's chunk
+// ids and the patches along its chain, not a copy per link.
+func BenchmarkRecipesChain(b *testing.B) {
+	const n, versions = 32768, 365
+	r := newRecipes()
+	r.add(&indexStream{hash: index.SHA1{0, 0}, size: n * RepoChunkSize, chunks: make([]index.ID, n)})
+	for i := 1; i < versions; i++ {
+		r.add(&indexStream{hash: index.SHA1{byte(i), byte(i >> 8)}, size: n * RepoChunkSize, delta: true,
+			base: index.SHA1{byte(i - 1), byte((i - 1) >> 8)}, patches: []patch{{pos: uint64(i), id: index.ID{1}}}})
+	}
+	r.settle()
+	var buf []index.ID
+	for b.Loop() {
+		for i := range versions {
+			buf, _ = r.chunks(index.SHA1{byte(i), byte(i >> 8)}, buf)
+		}
 	}
 }
