@@ -403,35 +403,17 @@ func (c *checker) readPack(ctx context.Context, id index.ID, chunks []index.ID, 
 	return pc
 }
 
-// snapshots checks that every readable snapshot's metadata and streams
-// resolve.
-func (c *checker) snapshots() error {
-	c.res.Snapshots = len(c.snaps) + len(c.res.Damaged)
-	for _, m := range c.snaps {
-		if err := c.ctx.Err(); err != nil {
-			return err
-		}
-		if !c.snapshot(m) {
-			c.res.Damaged = append(c.res.Damaged, m.ID)
-		}
-		if c.localErr != nil {
-			return c.localErr
-		}
-	}
-	return nil
-}
-
 // snapshot checks one snapshot and reports whether it is whole.
-func (c *checker) snapshot(m *Manifest) bool {
+func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 	h, err := m.hash()
 	if err == nil {
 		if why := c.stream(h); why != "" {
 			err = errors.New(why)
 		}
 	}
-	var md *wim.Metadata
+	md := img.md
 	if err == nil {
-		md, err = c.r.readImage(c.src, m, false)
+		err = img.err
 	}
 	if errors.Is(err, index.ErrCorrupt) {
 		c.localErr = err // the local index, not the repository: rebuild and retry
