@@ -30,6 +30,20 @@ type repairRepo struct {
 
 func makeRepairRepo(t *testing.T) *repairRepo {
 	t.Helper()
+	rr := emptyRepairRepo(t)
+	for i := range 3 {
+		rr.big = append(rr.big, wimtest.RandomBytes(uint64(40+i), 4*RepoChunkSize))
+		writeFiles(t, rr.src, map[string]string{fmt.Sprintf("small%d.txt", i): fmt.Sprintf("small file %d\n", i),
+			fmt.Sprintf("big%d.bin", i): string(rr.big[i])})
+		rr.snaps = append(rr.snaps, snapshotOK(t, rr.r, rr.src, TakeOptions{}).Manifest)
+	}
+	return rr
+}
+
+// emptyRepairRepo returns a repairRepo with no snapshot yet, in a local
+// store whose packs tests damage in place.
+func emptyRepairRepo(t *testing.T) *repairRepo {
+	t.Helper()
 	tmp := t.TempDir()
 	rr := &repairRepo{dir: filepath.Join(tmp, "repo"), src: filepath.Join(tmp, "src")}
 	store, err := remote.NewLocal(rr.dir)
@@ -41,12 +55,6 @@ func makeRepairRepo(t *testing.T) *repairRepo {
 	}
 	if rr.r, err = OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")}); err != nil {
 		t.Fatal(err)
-	}
-	for i := range 3 {
-		rr.big = append(rr.big, wimtest.RandomBytes(uint64(40+i), 4*RepoChunkSize))
-		writeFiles(t, rr.src, map[string]string{fmt.Sprintf("small%d.txt", i): fmt.Sprintf("small file %d\n", i),
-			fmt.Sprintf("big%d.bin", i): string(rr.big[i])})
-		rr.snaps = append(rr.snaps, snapshotOK(t, rr.r, rr.src, TakeOptions{}).Manifest)
 	}
 	return rr
 }
@@ -205,18 +213,7 @@ func TestRepair(t *testing.T) {
 // damaged, repair loses that version only: the second, whose chunks are
 // all intact, resolves through the first's recipe and is written whole.
 func TestRepairDeltaOnLostBase(t *testing.T) {
-	tmp := t.TempDir()
-	rr := &repairRepo{dir: filepath.Join(tmp, "repo"), src: filepath.Join(tmp, "src")}
-	store, err := remote.NewLocal(rr.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := InitRepo(t.Context(), store, wim.CompressNone); err != nil {
-		t.Fatal(err)
-	}
-	if rr.r, err = OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")}); err != nil {
-		t.Fatal(err)
-	}
+	rr := emptyRepairRepo(t)
 	first := wimtest.RandomBytes(50, 4*RepoChunkSize)
 	second := slices.Clone(first)
 	copy(second[2*RepoChunkSize:], "changed")
@@ -242,7 +239,7 @@ func TestRepairDeltaOnLostBase(t *testing.T) {
 	if s := recipeOf(t, rr.r, second); s.delta || len(s.chunks) != 4 {
 		t.Errorf("the second version's recipe: delta %v, %d chunks", s.delta, len(s.chunks))
 	}
-	out := filepath.Join(tmp, "out")
+	out := filepath.Join(t.TempDir(), "out")
 	if _, err := rr.r.Restore(t.Context(), rr.snaps[1], out, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
