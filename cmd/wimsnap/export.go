@@ -94,7 +94,8 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	if a.json {
 		return writeJSON(a.stdout, sum)
 	}
-	_, err = fmt.Fprintf(a.stdout, "Exported %d snapshots to %s: %d streams, %s (%d chunks copied, %d streams recompressed); WIM is %s, %.1fs\n",
-		st.Images, out, st.Streams, formatBytes(st.Bytes), st.CopiedChunks, st.Recompressed, formatBytes(st.Size), sum.DurationSeconds)
+	_, err = fmt.Fprintf(a.stdout, "Exported %s to %s: %s, %s (%s copied, %s recompressed); WIM is %s, %.1fs\n",
+		plural(st.Images, "snapshot"), out, plural(int(st.Streams), "stream"), formatBytes(st.Bytes),
+		plural(int(st.CopiedChunks), "chunk"), plural(int(st.Recompressed), "stream"), formatBytes(st.Size), sum.DurationSeconds)
 	return err
 }
