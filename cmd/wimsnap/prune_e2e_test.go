@@ -116,7 +116,9 @@ func TestS3PruneBesideSnapshots(t *testing.T) {
 	}
 }
 
-// TestPruneKilled kills prunes with SIGKILL at random points: after each,
+// TestPruneKilled kills prunes with SIGKILL at random points (a file edited
+// in one chunk each time is stored as delta recipes of its last version,
+// whose bases each prune forgets): after each,
 // check passes; unlock --remove-all (the killed prune's lock is fresh)
 // lets the next round go on; at the end a prune finishes the work, check
 // --read-data passes and the latest snapshot restores.
@@ -132,6 +134,7 @@ func TestPruneKilled(t *testing.T) {
 		rounds = 3
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
+	edited := randomBytes(999, 1<<20) // a chunk changes each snapshot: a chain of delta recipes
 	var killed int
 	span := time.Duration(0) // how long a whole prune takes: round 0 measures it
 	for round := range rounds {
@@ -139,6 +142,8 @@ func TestPruneKilled(t *testing.T) {
 		// every prune deletes and repacks.
 		for k := range 2 {
 			writeFile(t, src, "var/round.bin", randomBytes(uint64(1000+2*round+k), 3<<20))
+			copy(edited[(2*round+k)%32*32768:], fmt.Sprint("snapshot ", 2*round+k))
+			writeFile(t, src, "var/edited.bin", edited)
 			writeFile(t, src, fmt.Sprintf("keep/%d-%d.txt", round, k), []byte("kept"))
 			r.snapshot(t, src, "--host=h")
 		}
