@@ -27,7 +27,8 @@ be run again.
 against the path from the snapshot's root ("/etc/ssh", "/home/*/.cache")
 or, for a pattern without "/", against the base name; an excluded path is
 neither restored nor deleted, nor is a directory that holds one.
---dry-run prints what would change.
+--dry-run writes nothing and counts what the restore would do, reading the
+files whose size matches but not their metadata as the restore would.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
