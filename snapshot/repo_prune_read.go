@@ -19,8 +19,9 @@ func (p *pruner) read() error {
 	if err := p.readObjects(indexPrefix, p.objects); err != nil {
 		return err
 	}
-	// Retired data counts below the index's: a chunk or stream both name
-	// is taken from the index. A delta recipe's base may be in either.
+	// Retired data counts below the index's: a chunk both name is taken
+	// from the index. Of a stream's recipes, settle keeps one that
+	// resolves (a whole one first); a delta recipe's base may be in either.
 	if err := p.readObjects(retiredPrefix, p.retired); err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func (p *pruner) readObjects(prefix string, read map[index.ID]bool) error {
 	return nil
 }
 
-// merge adds what o names and p lacks.
+// merge adds the chunk locations o names and p lacks, and o's recipes.
 func (p *pruner) merge(o *indexObject) {
 	for _, pk := range o.packs {
 		for _, e := range pk.entries {
@@ -87,9 +88,7 @@ func (p *pruner) merge(o *indexObject) {
 		}
 	}
 	for i := range o.streams {
-		if s := &o.streams[i]; p.streams.streams[s.hash] == nil {
-			p.streams.add(s)
-		}
+		p.streams.add(&o.streams[i]) // settle keeps one that resolves
 	}
 }
 

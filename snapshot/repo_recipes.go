@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -13,65 +14,91 @@ import (
 // deltas expand to (a few bytes of delta may name millions of chunks). A
 // delta whose chunks are set (one a snapshot just wrote) needs no base.
 type recipes struct {
-	streams map[index.SHA1]*indexStream
-	length  map[index.SHA1]int64 // chunks of each settled delta
+	streams map[index.SHA1]*indexStream // per stream: after settle, a recipe that resolves
+	others  []*indexStream              // further recipes of the streams, until settle
 }
 
 func newRecipes() *recipes {
-	return &recipes{streams: map[index.SHA1]*indexStream{}, length: map[index.SHA1]int64{}}
+	return &recipes{streams: map[index.SHA1]*indexStream{}}
 }
 
-// add records s. Of several recipes of one stream a whole one counts
-// (it needs no base), else the last.
+// add records s, one of possibly several recipes of its stream.
 func (r *recipes) add(s *indexStream) {
-	if old := r.streams[s.hash]; old == nil || old.delta || !s.delta {
+	old := r.streams[s.hash]
+	switch {
+	case old == nil:
 		r.streams[s.hash] = s
+	case needsBase(old) && !needsBase(s):
+		r.streams[s.hash], s = s, old
+		fallthrough
+	default:
+		r.others = append(r.others, s)
 	}
 }
 
 // reset forgets every recipe.
 func (r *recipes) reset() {
 	clear(r.streams)
-	clear(r.length)
+	r.others = nil
 }
 
-// settle drops the deltas that do not resolve and returns them, ordered
-// by hash: their base is unknown or has too few chunks, or is one of a
-// cycle of deltas. It keeps no memory beyond a word per delta.
+// needsBase reports whether s is a delta whose chunks are not known.
+func needsBase(s *indexStream) bool { return s.delta && s.chunks == nil }
+
+// length is the number of chunks of a recipe that resolves.
+func length(s *indexStream) int64 {
+	if s.chunks != nil {
+		return int64(len(s.chunks))
+	}
+	return nchunks(s.size)
+}
+
+// settle keeps, for each stream, one recipe that resolves: a whole one if
+// there is one, else a delta whose base resolves to enough chunks (bases
+// first, from the whole recipes outward, so cycles never resolve), and
+// drops the streams that have none. It returns the delta recipes that do
+// not resolve, ordered by stream then base, also those of a stream that
+// another recipe resolves.
 func (r *recipes) settle() []*indexStream {
-	var bad []*indexStream
-	var path []*indexStream
+	chosen := make(map[index.SHA1]*indexStream, len(r.streams))
+	deps := map[index.SHA1][]*indexStream{} // deltas by base
+	var queue []*indexStream                // resolved, their dependents to try
+	consider := func(s *indexStream) {
+		switch {
+		case needsBase(s):
+			deps[s.base] = append(deps[s.base], s)
+		case chosen[s.hash] == nil:
+			chosen[s.hash] = s
+			queue = append(queue, s)
+		}
+	}
 	for _, s := range r.streams {
-		path = path[:0]
-		base := int64(-1)
-		for t := s; ; {
-			if !t.delta || t.chunks != nil {
-				base = int64(len(t.chunks))
-				break
+		consider(s)
+	}
+	for _, s := range r.others {
+		consider(s)
+	}
+	for k := 0; k < len(queue); k++ {
+		base := queue[k]
+		for _, d := range deps[base.hash] {
+			if chosen[d.hash] == nil && deltaLength(d, length(base)) >= 0 {
+				chosen[d.hash] = d
+				queue = append(queue, d)
 			}
-			if n, ok := r.length[t.hash]; ok {
-				base = n
-				break
-			}
-			r.length[t.hash] = -1 // on the path: a cycle back to it finds no base
-			path = append(path, t)
-			if t = r.streams[t.base]; t == nil {
-				break
-			}
-		}
-		for i := len(path) - 1; i >= 0; i-- {
-			base = deltaLength(path[i], base)
-			r.length[path[i].hash] = base
 		}
 	}
-	for h, n := range r.length {
-		if n < 0 {
-			bad = append(bad, r.streams[h])
-			delete(r.streams, h)
+	var bad []*indexStream
+	for _, ds := range deps {
+		for _, d := range ds {
+			if b := chosen[d.base]; b == nil || deltaLength(d, length(b)) < 0 {
+				bad = append(bad, d)
+			}
 		}
 	}
-	clear(r.length) // what stays resolves
-	slices.SortFunc(bad, func(a, b *indexStream) int { return bytes.Compare(a.hash[:], b.hash[:]) })
+	r.streams, r.others = chosen, nil
+	slices.SortFunc(bad, func(a, b *indexStream) int {
+		return cmp.Or(bytes.Compare(a.hash[:], b.hash[:]), bytes.Compare(a.base[:], b.base[:]))
+	})
 	return bad
 }
 

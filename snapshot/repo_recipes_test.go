@@ -26,8 +26,9 @@ func TestRecipes(t *testing.T) {
 		delta(5, 9, 1),                 // base unknown
 		delta(6, 7, 1), delta(7, 6, 1), // a cycle
 		delta(8, 6, 1),                                                               // on a cycle
-		delta(1, 5, 4),                                                               // a whole recipe of 1 counts
-		full(10, id(1)), delta(10, 9, 1), delta(11, 10, 2, patch{pos: 1, id: id(2)}), // and a delta after it does not
+		delta(1, 5, 4),                                                               // a second recipe of 1: it does not resolve, the whole one serves
+		full(10, id(1)), delta(10, 9, 1), delta(11, 10, 2, patch{pos: 1, id: id(2)}), // the same, in the other order
+		delta(12, 13, 1), delta(13, 12, 1), delta(12, 1, 1), // a cycle, broken by another recipe of 12
 	} {
 		r.add(s)
 	}
@@ -35,14 +36,16 @@ func TestRecipes(t *testing.T) {
 	for _, s := range r.settle() {
 		bad = append(bad, s.hash[0])
 	}
-	if want := []byte{4, 5, 6, 7, 8}; !slices.Equal(bad, want) {
-		t.Fatalf("dropped %v, want %v", bad, want)
+	if want := []byte{1, 4, 5, 6, 7, 8, 10}; !slices.Equal(bad, want) {
+		t.Fatalf("recipes that do not resolve: %v, want %v", bad, want)
 	}
 	for name, want := range map[byte][]index.ID{
 		1:  {id(10), id(11), id(12), id(13)},
 		2:  {id(20), id(11), id(12)},
 		3:  {id(20), id(11), id(12), id(33)},
 		11: {id(1), id(2)},
+		12: {id(10)},
+		13: {id(10)},
 	} {
 		got, ok := r.chunks(h(name), nil)
 		if !ok || !slices.Equal(got, want) {
@@ -108,6 +111,75 @@ func BenchmarkRecipesChain(b *testing.B) {
 	for b.Loop() {
 		for i := range versions {
 			buf, _ = r.chunks(index.SHA1{byte(i), byte(i >> 8)}, buf)
+		}
+	}
+}
+
+// TestRecipesLikeFixpoint compares settle with the plain rule it
+// implements, on random small sets of recipes (whole, deltas that shrink
+// or grow their base, missing and short bases, cycles, several recipes of
+// one stream): a stream resolves when one of its recipes is whole or is a
+// delta whose base resolves to enough chunks, repeated until nothing
+// changes; a delta recipe is reported when its base does not resolve so.
+func TestRecipesLikeFixpoint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		nh := 1 + rng.IntN(6)
+		sizes := make([]int64, nh) // a stream's recipes agree on its size
+		for i := range sizes {
+			sizes[i] = int64(1+rng.IntN(5))*RepoChunkSize - int64(rng.IntN(2))
+		}
+		var ss []*indexStream
+		for k := rng.IntN(9); k > 0; k-- {
+			hh := rng.IntN(nh)
+			n := nchunks(sizes[hh])
+			s := &indexStream{hash: index.SHA1{byte(hh)}, size: sizes[hh]}
+			if rng.IntN(3) == 0 {
+				s.chunks = make([]index.ID, n)
+			} else {
+				s.delta, s.base = true, index.SHA1{byte(rng.IntN(nh + 1))}
+				for j := range uint64(n) {
+					if rng.IntN(2) == 0 {
+						s.patches = append(s.patches, patch{pos: j, id: index.ID{1}})
+					}
+				}
+			}
+			ss = append(ss, s)
+		}
+		resolved := map[index.SHA1]int64{} // chunks of each stream that resolves
+		fits := func(s *indexStream) bool {
+			n, ok := resolved[s.base]
+			return ok && deltaLength(s, n) >= 0
+		}
+		for progress := true; progress; {
+			progress = false
+			for _, s := range ss {
+				if _, ok := resolved[s.hash]; !ok && (!s.delta || fits(s)) {
+					resolved[s.hash], progress = nchunks(s.size), true
+				}
+			}
+		}
+		var wantBad []*indexStream
+		for _, s := range ss {
+			if s.delta && !fits(s) {
+				wantBad = append(wantBad, s)
+			}
+		}
+		r := newRecipes()
+		for _, s := range ss {
+			r.add(s)
+		}
+		gotBad := r.settle()
+		if len(gotBad) != len(wantBad) {
+			t.Fatalf("%d recipes reported, want %d", len(gotBad), len(wantBad))
+		}
+		for hh := range nh {
+			h := index.SHA1{byte(hh)}
+			got, ok := r.chunks(h, nil)
+			n, want := resolved[h]
+			if ok != want || ok && int64(len(got)) != n {
+				t.Fatalf("stream %d: %d chunks, %v; want %d, %v", hh, len(got), ok, n, want)
+			}
 		}
 	}
 }
