@@ -45,8 +45,8 @@ func (r *recipes) reset() {
 // needsBase reports whether s is a delta whose chunks are not known.
 func needsBase(s *indexStream) bool { return s.delta && s.chunks == nil }
 
-// length is the number of chunks of a recipe that resolves.
-func length(s *indexStream) int64 {
+// recipeLength is the number of chunks of a recipe that resolves.
+func recipeLength(s *indexStream) int64 {
 	if s.chunks != nil {
 		return int64(len(s.chunks))
 	}
@@ -81,7 +81,7 @@ func (r *recipes) settle() []*indexStream {
 	for k := 0; k < len(queue); k++ {
 		base := queue[k]
 		for _, d := range deps[base.hash] {
-			if chosen[d.hash] == nil && deltaLength(d, length(base)) >= 0 {
+			if chosen[d.hash] == nil && deltaLength(d, recipeLength(base)) >= 0 {
 				chosen[d.hash] = d
 				queue = append(queue, d)
 			}
@@ -90,7 +90,7 @@ func (r *recipes) settle() []*indexStream {
 	var bad []*indexStream
 	for _, ds := range deps {
 		for _, d := range ds {
-			if b := chosen[d.base]; b == nil || deltaLength(d, length(b)) < 0 {
+			if b := chosen[d.base]; b == nil || deltaLength(d, recipeLength(b)) < 0 {
 				bad = append(bad, d)
 			}
 		}
