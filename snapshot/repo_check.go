@@ -76,7 +76,6 @@ type checker struct {
 	snaps   []*Manifest
 	bad     map[index.ID]string // chunks known damaged, with why
 	seen    map[wim.Hash]string // streams checked: "" ok, else why not
-	buf     []index.ID          // chunk ids of the stream being checked
 	// localErr is a failure of the local index met while reading metadata.
 	localErr error
 }
@@ -451,12 +450,11 @@ func (c *checker) stream(h wim.Hash) string {
 }
 
 func (c *checker) streamProblem(h wim.Hash) string {
-	var ok bool
-	c.buf, ok = c.streams.chunks(index.SHA1(h), c.buf)
+	chunks, ok := c.streams.chunks(index.SHA1(h))
 	if !ok {
 		return fmt.Sprintf("stream %x is in no index object", h)
 	}
-	for _, id := range c.buf {
+	for _, id := range chunks {
 		if why := c.bad[id]; why != "" {
 			return why
 		}

@@ -174,7 +174,6 @@ type pruner struct {
 	packs   map[index.ID]remote.Info    // in the store, as listed in step 1
 	loc     map[index.ID]index.Location // one location of every chunk named (by the index first, else a retired object)
 	streams *recipes                    // every recipe named that resolves
-	buf     []index.ID                  // chunksOf's
 	objects map[index.ID]bool           // index objects read in step 1
 	retired map[index.ID]bool           // retired objects read in step 1
 	snaps   map[index.ID]bool           // manifests read in step 1

@@ -103,7 +103,7 @@ func (p *pruner) writeObjects(prefix string, chunk func(index.ID) bool, stream f
 		}
 		s := *p.streams.streams[h]
 		if s.delta && !stream(s.base) {
-			chunks, _ := p.chunksOf(h) // settled: it resolves
+			chunks, _ := p.streams.chunks(h) // settled: it resolves
 			s = indexStream{hash: h, size: s.size, chunks: slices.Clone(chunks)}
 		}
 		o.streams = append(o.streams, s)

@@ -92,14 +92,6 @@ func (p *pruner) merge(o *indexObject) {
 	}
 }
 
-// chunksOf returns the chunk ids of stream h, false when it has no recipe
-// that resolves; the slice holds until the next call.
-func (p *pruner) chunksOf(h index.SHA1) ([]index.ID, bool) {
-	var ok bool
-	p.buf, ok = p.streams.chunks(h, p.buf)
-	return p.buf, ok
-}
-
 // readSnapshots reads every manifest and its image and marks the streams
 // and chunks they use.
 func (p *pruner) readSnapshots() error {
@@ -180,7 +172,7 @@ func (p *pruner) use(h wim.Hash, what string) {
 	if p.used[sh] {
 		return
 	}
-	chunks, ok := p.chunksOf(sh)
+	chunks, ok := p.streams.chunks(sh)
 	if !ok {
 		p.missing = append(p.missing, fmt.Sprintf("%s: stream %x is in no index object", what, h))
 		return

@@ -191,7 +191,7 @@ func (p *pruner) newObjects() (*knownNow, error) {
 		if s := known.streams[h]; s != nil && s.chunks != nil {
 			return s.chunks, true
 		}
-		return p.chunksOf(h) // resolve copies what it takes
+		return p.streams.chunks(h) // resolve copies what it takes
 	}
 	for _, o := range objs {
 		for i := range o.streams {
@@ -233,7 +233,7 @@ func (p *pruner) keep(h wim.Hash, known *knownNow) {
 		chunks = s.chunks
 	} else {
 		var ok bool
-		if chunks, ok = p.chunksOf(sh); !ok {
+		if chunks, ok = p.streams.chunks(sh); !ok {
 			return // not the prune's doing: check reports it
 		}
 		if p.kept[sh] == nil {

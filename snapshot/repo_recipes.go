@@ -16,6 +16,7 @@ import (
 type recipes struct {
 	streams map[index.SHA1]*indexStream // per stream: after settle, a recipe that resolves
 	others  []*indexStream              // further recipes of the streams, until settle
+	buf     []index.ID                  // what chunks returns
 }
 
 func newRecipes() *recipes {
@@ -103,12 +104,9 @@ func (r *recipes) settle() []*indexStream {
 }
 
 // deltaLength is the number of chunks of delta s on a base of n chunks,
-// -1 when n is negative (no base) or leaves a chunk of s unnamed.
+// -1 when the base leaves a chunk of s unnamed.
 func deltaLength(s *indexStream, n int64) int64 {
 	want := nchunks(s.size)
-	if n < 0 {
-		return -1
-	}
 	beyond := int64(0) // patches past the base's end, which must name all of them
 	for _, p := range s.patches {
 		if int64(p.pos) >= n {
@@ -122,8 +120,8 @@ func deltaLength(s *indexStream, n int64) int64 {
 }
 
 // chunks returns the chunk ids of stream h, false when it has no recipe
-// that resolves. It may reuse buf.
-func (r *recipes) chunks(h index.SHA1, buf []index.ID) ([]index.ID, bool) {
+// that resolves. The slice holds until the next call.
+func (r *recipes) chunks(h index.SHA1) ([]index.ID, bool) {
 	s := r.streams[h]
 	var chain []*indexStream
 	for ; s != nil && s.delta && s.chunks == nil; s = r.streams[s.base] {
@@ -135,7 +133,7 @@ func (r *recipes) chunks(h index.SHA1, buf []index.ID) ([]index.ID, bool) {
 	if s == nil {
 		return nil, false
 	}
-	out := append(buf[:0], s.chunks...)
+	out := append(r.buf[:0], s.chunks...)
 	for i := len(chain) - 1; i >= 0; i-- {
 		d := chain[i]
 		n := int(nchunks(d.size))
@@ -147,5 +145,6 @@ func (r *recipes) chunks(h index.SHA1, buf []index.ID) ([]index.ID, bool) {
 			out[p.pos] = p.id
 		}
 	}
+	r.buf = out
 	return out, true
 }

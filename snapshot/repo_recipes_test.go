@@ -47,18 +47,18 @@ func TestRecipes(t *testing.T) {
 		12: {id(10)},
 		13: {id(10)},
 	} {
-		got, ok := r.chunks(h(name), nil)
+		got, ok := r.chunks(h(name))
 		if !ok || !slices.Equal(got, want) {
 			t.Errorf("stream %d: %x, %v; want %x", name, got, ok, want)
 		}
 	}
 	for _, name := range []byte{4, 5, 6, 9} {
-		if got, ok := r.chunks(h(name), nil); ok {
+		if got, ok := r.chunks(h(name)); ok {
 			t.Errorf("stream %d resolves to %x", name, got)
 		}
 	}
 	r.reset()
-	if _, ok := r.chunks(h(1), nil); ok || len(r.settle()) != 0 {
+	if _, ok := r.chunks(h(1)); ok || len(r.settle()) != 0 {
 		t.Error("reset kept recipes")
 	}
 }
@@ -85,11 +85,9 @@ func TestRecipesChain(t *testing.T) {
 	if bad := r.settle(); len(bad) != 0 {
 		t.Fatalf("dropped %d", len(bad))
 	}
-	var buf []index.ID
 	for _, i := range rand.Perm(versions) {
-		var ok bool
-		buf, ok = r.chunks(index.SHA1{byte(i), byte(i >> 8)}, buf)
-		if !ok || !slices.Equal(buf, want[i]) {
+		got, ok := r.chunks(index.SHA1{byte(i), byte(i >> 8)})
+		if !ok || !slices.Equal(got, want[i]) {
 			t.Fatalf("version %d: %v, chunks differ", i, ok)
 		}
 	}
@@ -107,10 +105,9 @@ func BenchmarkRecipesChain(b *testing.B) {
 			base: index.SHA1{byte(i - 1), byte((i - 1) >> 8)}, patches: []patch{{pos: uint64(i), id: index.ID{1}}}})
 	}
 	r.settle()
-	var buf []index.ID
 	for b.Loop() {
 		for i := range versions {
-			buf, _ = r.chunks(index.SHA1{byte(i), byte(i >> 8)}, buf)
+			r.chunks(index.SHA1{byte(i), byte(i >> 8)})
 		}
 	}
 }
@@ -175,7 +172,7 @@ func TestRecipesLikeFixpoint(t *testing.T) {
 		}
 		for hh := range nh {
 			h := index.SHA1{byte(hh)}
-			got, ok := r.chunks(h, nil)
+			got, ok := r.chunks(h)
 			n, want := resolved[h]
 			if ok != want || ok && int64(len(got)) != n {
 				t.Fatalf("stream %d: %d chunks, %v; want %d, %v", hh, len(got), ok, n, want)

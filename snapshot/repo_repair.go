@@ -153,11 +153,11 @@ func (rp *repairer) countLost() {
 // intact reports whether stream h has a recipe whose chunks are all good,
 // rebuilding the recipe of a stream of one chunk.
 func (rp *repairer) intact(h index.SHA1) bool {
-	chunks, ok := rp.chunksOf(h)
+	chunks, ok := rp.streams.chunks(h)
 	if !ok && rp.single[h].raw > 0 {
 		one := rp.single[h]
 		rp.streams.streams[h] = &indexStream{hash: h, size: int64(one.raw), chunks: []index.ID{one.id}}
-		chunks, ok = rp.chunksOf(h)
+		chunks, ok = rp.streams.chunks(h)
 	}
 	if !ok {
 		return false

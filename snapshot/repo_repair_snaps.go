@@ -118,7 +118,7 @@ func (rp *repairer) readStream(h wim.Hash, size int64) ([]byte, error) {
 	decs := &decoders{}
 	out := make([]byte, 0, size)
 	var raw []byte
-	chunks, _ := rp.chunksOf(index.SHA1(h)) // intact: it resolves
+	chunks, _ := rp.streams.chunks(index.SHA1(h)) // intact: it resolves
 	for _, c := range slices.Clone(chunks) {
 		l := rp.good[c]
 		stored, err := getRange(rp.ctx, rp.r.store, packKey(l.Pack), int64(l.Offset), int64(l.Stored))
