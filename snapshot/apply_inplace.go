@@ -336,6 +336,30 @@ func commitTemp(j fileJob) error {
 	return nil
 }
 
+// walkBuffer returns the buffer for files read or written on the walking
+// goroutine, made on first use.
+func (a *applier) walkBuffer() []byte {
+	if a.walkBuf == nil {
+		a.walkBuf = make([]byte, 1<<20)
+	}
+	return a.walkBuf
+}
+
+// openSame opens the existing file e.Name in dfd for reading when it holds
+// e's contents, read through buf, and returns it (the caller closes it);
+// otherwise it returns -1.
+func openSame(dfd int, e *wim.Entry, buf []byte) int {
+	fd, err := unix.Openat(dfd, e.Name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return -1
+	}
+	if !sameContents(fd, e.Data.Hash, e.Data.Size, buf) {
+		closeFD(fd)
+		return -1
+	}
+	return fd
+}
+
 // sameContents reports whether the open file fd holds exactly size bytes
 // whose SHA-1 is h.
 func sameContents(fd int, h wim.Hash, size int64, buf []byte) bool {
@@ -370,23 +394,17 @@ func sameContents(fd int, h wim.Hash, size int64, buf []byte) bool {
 func (a *applier) replaceFile(j fileJob, buf []byte) {
 	defer closeFD(j.dir)
 	if j.verify {
-		fd, err := unix.Openat(j.dir, j.e.Name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-		if err == nil {
-			same := sameContents(fd, j.e.Data.Hash, j.e.Data.Size, buf)
-			if same {
-				errs := a.metaErrors(fd, j.e, false)
-				if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, j.e); err != nil {
-					errs = append(errs, err)
-				}
-				if len(errs) > 0 {
-					a.warnPath(j.at.comps(), false, errors.Join(errs...))
-				}
-				a.unchanged.Add(1)
+		if fd := openSame(j.dir, j.e, buf); fd >= 0 {
+			errs := a.metaErrors(fd, j.e, false)
+			if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, j.e); err != nil {
+				errs = append(errs, err)
 			}
+			if len(errs) > 0 {
+				a.warnPath(j.at.comps(), false, errors.Join(errs...))
+			}
+			a.unchanged.Add(1)
 			closeFD(fd)
-			if same {
-				return
-			}
+			return
 		}
 	}
 	fd, err := unix.Openat(j.dir, j.tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
@@ -590,10 +608,7 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	a.files.Add(1)
 	a.retimeLater()
 	if e.LinkID != 0 {
-		if a.walkBuf == nil {
-			a.walkBuf = make([]byte, 1<<20)
-		}
-		a.replaceFile(j, a.walkBuf)
+		a.replaceFile(j, a.walkBuffer())
 		var st unix.Stat_t
 		if fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			a.addLinkGroup(e, &st)

@@ -156,14 +156,10 @@ func (a *applier) targetOf(x *wim.EntryExt, data []byte) (string, error) {
 // specialType returns the S_IFMT type of a FIFO, socket or device entry,
 // or 0.
 func (a *applier) specialType(e *wim.Entry) uint32 {
-	if !a.unixData || e.Unix == nil {
+	if !a.unixData {
 		return 0
 	}
-	switch t := e.Unix.Mode & unix.S_IFMT; t {
-	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR, unix.S_IFBLK:
-		return t
-	}
-	return 0
+	return unixSpecialType(e)
 }
 
 func (a *applier) specialFile(dfd int, e *wim.Entry) {

@@ -124,13 +124,9 @@ func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t
 // planSameContents reports whether the file e.Name in dfd holds e's
 // contents, reading it as replaceFile does.
 func (a *applier) planSameContents(dfd int, e *wim.Entry) bool {
-	fd, err := unix.Openat(dfd, e.Name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return false
+	fd := openSame(dfd, e, a.walkBuffer())
+	if fd >= 0 {
+		closeFD(fd)
 	}
-	defer closeFD(fd)
-	if a.walkBuf == nil {
-		a.walkBuf = make([]byte, 1<<20)
-	}
-	return sameContents(fd, e.Data.Hash, e.Data.Size, a.walkBuf)
+	return fd >= 0
 }

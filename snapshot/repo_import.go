@@ -128,7 +128,7 @@ func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *
 			st.Dirs++
 		case e.IsReparse():
 			st.Symlinks++
-		case isUnixSpecial(e):
+		case unixSpecialType(e) != 0:
 			st.Special++
 		default:
 			st.Files++
@@ -167,19 +167,6 @@ func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *
 		}
 	}
 	return st, nil
-}
-
-// isUnixSpecial reports whether e is a FIFO, socket or device by its UNIX
-// data (types as POSIX numbers them, on every platform).
-func isUnixSpecial(e *wim.Entry) bool {
-	if e.Unix == nil {
-		return false
-	}
-	switch e.Unix.Mode & 0o170000 {
-	case 0o010000, 0o020000, 0o060000, 0o140000: // FIFO, char, block, socket
-		return true
-	}
-	return false
 }
 
 func importStream(wr *wim.Reader, sink *repoSink, s wim.Stream) error {
