@@ -324,25 +324,7 @@ func TestPruneDeltaRecipes(t *testing.T) {
 		snaps = append(snaps, snapshotOK(t, r, src, TakeOptions{}).Manifest)
 		hashes = append(hashes, index.SHA1(sha1.Sum(big)))
 	}
-	recipes := func() map[index.SHA1]indexStream {
-		t.Helper()
-		ids, err := listIDs(t.Context(), r.store, indexPrefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		found := map[index.SHA1]indexStream{}
-		for id := range ids {
-			o, err := r.readIndexObject(t.Context(), id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range o.streams {
-				found[s.hash] = s
-			}
-		}
-		return found
-	}
-	if got := recipes(); !got[hashes[1]].delta || !got[hashes[2]].delta {
+	if got := indexRecipes(t, r); !got[hashes[1]].delta || !got[hashes[2]].delta {
 		t.Fatalf("the changed versions are not stored as deltas")
 	}
 	for i := range 2 {
@@ -350,7 +332,7 @@ func TestPruneDeltaRecipes(t *testing.T) {
 			t.Fatal(err)
 		}
 		pruneOK(t, r, PruneOptions{MaxUnused: 1e-9}) // repack to the last unused byte
-		got := recipes()
+		got := indexRecipes(t, r)
 		if _, ok := got[hashes[i]]; ok {
 			t.Errorf("after forgetting snapshot %d, its version is still in the index", i)
 		}

@@ -221,7 +221,7 @@ func TestRepairDeltaOnLostBase(t *testing.T) {
 		writeFiles(t, rr.src, map[string]string{"big.bin": string(data)})
 		rr.snaps = append(rr.snaps, snapshotOK(t, rr.r, rr.src, TakeOptions{}).Manifest)
 	}
-	if s := recipeOf(t, rr.r, second); !s.delta {
+	if s := indexRecipes(t, rr.r)[index.SHA1(sha1.Sum(second))]; !s.delta {
 		t.Fatal("the second version is not stored as a delta")
 	}
 	path, off := rr.chunkPath(t, first, 2)
@@ -236,7 +236,7 @@ func TestRepairDeltaOnLostBase(t *testing.T) {
 		t.Errorf("repaired %+v, want the first snapshot, without /big.bin", res.Snapshots)
 	}
 	checkOK(t, rr.r)
-	if s := recipeOf(t, rr.r, second); s.delta || len(s.chunks) != 4 {
+	if s := indexRecipes(t, rr.r)[index.SHA1(sha1.Sum(second))]; s.delta || len(s.chunks) != 4 {
 		t.Errorf("the second version's recipe: delta %v, %d chunks", s.delta, len(s.chunks))
 	}
 	out := filepath.Join(t.TempDir(), "out")
@@ -246,24 +246,22 @@ func TestRepairDeltaOnLostBase(t *testing.T) {
 	wimtest.CompareTrees(t, rr.src, out, wimtest.CompareOptions{})
 }
 
-// recipeOf returns the recipe of data's stream in r's index objects.
-func recipeOf(t *testing.T, r *Repo, data []byte) indexStream {
+// indexRecipes returns the recipes r's index objects hold, by stream.
+func indexRecipes(t *testing.T, r *Repo) map[index.SHA1]indexStream {
 	t.Helper()
 	ids, err := listIDs(t.Context(), r.store, indexPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
+	found := map[index.SHA1]indexStream{}
 	for id := range ids {
 		o, err := r.readIndexObject(t.Context(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range o.streams {
-			if s.hash == index.SHA1(sha1.Sum(data)) {
-				return s
-			}
+			found[s.hash] = s
 		}
 	}
-	t.Fatal("no recipe")
-	return indexStream{}
+	return found
 }
