@@ -11,6 +11,7 @@ import (
 type Batch struct {
 	chunks   []chunkLoc // in the order added; Apply sorts them
 	streams  map[SHA1]Recipe
+	deltas   map[SHA1]Delta
 	indexes  []ID
 	snaps    map[ID][]byte
 	dropSnap []ID
@@ -26,12 +27,12 @@ type chunkLoc struct {
 
 // NewBatch returns an empty batch.
 func NewBatch() *Batch {
-	return &Batch{streams: map[SHA1]Recipe{}, snaps: map[ID][]byte{}}
+	return &Batch{streams: map[SHA1]Recipe{}, deltas: map[SHA1]Delta{}, snaps: map[ID][]byte{}}
 }
 
 // Len is the number of chunk locations and streams added, for callers that
 // flush every so many.
-func (b *Batch) Len() int { return len(b.chunks) + len(b.streams) }
+func (b *Batch) Len() int { return len(b.chunks) + len(b.streams) + len(b.deltas) }
 
 // Grow makes room for n more AddChunk calls without the batch growing
 // piecemeal: a large snapshot adds hundreds of thousands, and growing a
@@ -42,13 +43,29 @@ func (b *Batch) Grow(n int) { b.chunks = slices.Grow(b.chunks, n) }
 // last counts.
 func (b *Batch) AddChunk(id ID, l Location) { b.chunks = append(b.chunks, chunkLoc{id, l}) }
 
-// AddStream records the recipe of stream h.
-func (b *Batch) AddStream(h SHA1, r Recipe) { b.streams[h] = r }
+// AddStream records the recipe of stream h, replacing a delta added for it.
+func (b *Batch) AddStream(h SHA1, r Recipe) {
+	delete(b.deltas, h)
+	b.streams[h] = r
+}
 
-// Stream returns the recipe of stream h as added to b.
-func (b *Batch) Stream(h SHA1) (Recipe, bool) {
-	r, ok := b.streams[h]
-	return r, ok
+// AddDelta records stream h as a delta, replacing a recipe added for it.
+// Its base must be in the index, or added to the same batch, by the time
+// the batch is applied, and the bases must not make a cycle: a reader
+// takes a delta it cannot resolve for a damaged index.
+func (b *Batch) AddDelta(h SHA1, d Delta) {
+	delete(b.streams, h)
+	b.deltas[h] = d
+}
+
+// StreamLen returns the number of chunks of stream h as added to b, and
+// false when b has no recipe for it.
+func (b *Batch) StreamLen(h SHA1) (int64, bool) {
+	if r, ok := b.streams[h]; ok {
+		return int64(len(r.Chunks)), true
+	}
+	d, ok := b.deltas[h]
+	return d.ChunkCount, ok
 }
 
 // AddIndex records that the index object id has been loaded.
@@ -62,7 +79,7 @@ func (b *Batch) DropSnapshot(id ID) { b.dropSnap = append(b.dropSnap, id) }
 
 // empty reports whether the batch writes nothing.
 func (b *Batch) empty() bool {
-	return len(b.chunks) == 0 && len(b.streams) == 0 && len(b.indexes) == 0 && len(b.snaps) == 0 &&
+	return len(b.chunks) == 0 && len(b.streams) == 0 && len(b.deltas) == 0 && len(b.indexes) == 0 && len(b.snaps) == 0 &&
 		len(b.dropSnap) == 0 && b.files == nil
 }
 
@@ -91,10 +108,23 @@ func (d *DB) Apply(b *Batch) error {
 	// order costs a memmove of the whole node per Put.
 	// A stable sort keeps the last of several locations of a chunk last.
 	slices.SortStableFunc(b.chunks, func(x, y chunkLoc) int { return x.id.Compare(y.id) })
-	err := putRuns(d, chunksBucket, b.chunks, func(c chunkLoc) ([]byte, []byte) { return c.id[:], c.l.marshal() })
+	err := putRuns(d, chunksBucket, b.chunks, func(_ *bolt.Tx, c chunkLoc) ([]byte, []byte) {
+		return c.id[:], c.l.marshal()
+	})
 	if err == nil {
-		err = putRuns(d, streamsBucket, sortedKeys(b.streams, SHA1.Compare),
-			func(h SHA1) ([]byte, []byte) { return h[:], b.streams[h].marshal() })
+		err = putRuns(d, streamsBucket, sortedKeys(b.streams, SHA1.Compare), func(_ *bolt.Tx, h SHA1) ([]byte, []byte) {
+			return h[:], b.streams[h].marshal()
+		})
+	}
+	if err == nil {
+		// A delta for a stream already known is not put: replacing a
+		// recipe by a delta could close a cycle of bases.
+		err = putRuns(d, deltasBucket, sortedKeys(b.deltas, SHA1.Compare), func(tx *bolt.Tx, h SHA1) ([]byte, []byte) {
+			if hasStream(tx, h) {
+				return nil, nil
+			}
+			return h[:], b.deltas[h].marshal()
+		})
 	}
 	if err != nil {
 		return err
@@ -139,14 +169,18 @@ func applySnaps(snaps *bolt.Bucket, b *Batch) error {
 }
 
 // putRuns puts the pairs kv gives for keys into the data bucket name, in
-// transactions of at most maxTxKeys keys.
-func putRuns[K any](d *DB, name []byte, keys []K, kv func(K) (k, v []byte)) error {
+// transactions of at most maxTxKeys keys; a nil k puts nothing.
+func putRuns[K any](d *DB, name []byte, keys []K, kv func(*bolt.Tx, K) (k, v []byte)) error {
 	for run := range slices.Chunk(keys, maxTxKeys) {
 		if err := d.update(func(tx *bolt.Tx) error {
 			bk := data(tx, name)
 			for _, key := range run {
 				d.touched(tx, randomRead) // new ids land all over the bucket
-				if err := bk.Put(kv(key)); err != nil {
+				k, v := kv(tx, key)
+				if k == nil {
+					continue
+				}
+				if err := bk.Put(k, v); err != nil {
 					return err
 				}
 			}

@@ -17,7 +17,7 @@ import (
 )
 
 // Version is the schema version this package writes.
-const Version = 1
+const Version = 2
 
 // Errors. Errors returned by DB wrap one of these or a bbolt error.
 var (
@@ -38,11 +38,12 @@ var (
 	repoKey        = []byte("repo")
 	chunksBucket   = []byte("chunks")
 	streamsBucket  = []byte("streams")
+	deltasBucket   = []byte("deltas")
 	indexesBucket  = []byte("indexes")
 	snapsBucket    = []byte("snapshots")
 	filesBucket    = []byte("files")
 	fileSnapKey    = []byte("\x00snapshot")
-	dataBucketKeys = [][]byte{chunksBucket, streamsBucket, indexesBucket, snapsBucket, filesBucket}
+	dataBucketKeys = [][]byte{chunksBucket, streamsBucket, deltasBucket, indexesBucket, snapsBucket, filesBucket}
 )
 
 // Options configures Open.
@@ -93,42 +94,60 @@ func Open(path, repoID string, opts Options) (db *DB, err error) {
 }
 
 // init checks the version and repository, creating the buckets of a new
-// file.
+// file and migrating an older one (not when read-only: a version 1 file
+// is read as it is).
 func (d *DB) init(repoID string, readOnly bool) error {
-	check := func(tx *bolt.Tx) error {
-		root := tx.Bucket(rootBucket)
-		if root == nil {
-			return errMissingRoot
-		}
-		v := root.Get(versionKey)
-		if len(v) != 4 {
-			return fmt.Errorf("%w: no schema version", ErrCorrupt)
-		}
-		if binary.BigEndian.Uint32(v) > Version {
-			return fmt.Errorf("%w: version %d", ErrVersion, binary.BigEndian.Uint32(v))
-		}
-		meta := root.Bucket(metaBucket)
-		if meta == nil {
-			return fmt.Errorf("%w: no meta bucket", ErrCorrupt)
-		}
-		if got := meta.Get(repoKey); !bytes.Equal(got, []byte(repoID)) {
-			return fmt.Errorf("%w: %q, not %q", ErrOtherRepo, got, repoID)
-		}
-		for _, k := range dataBucketKeys {
-			if root.Bucket(k) == nil {
-				return fmt.Errorf("%w: bucket %s missing", ErrCorrupt, k)
-			}
-		}
-		return nil
-	}
-	err := d.view(check)
-	if !errors.Is(err, errMissingRoot) || readOnly {
-		if errors.Is(err, errMissingRoot) {
-			return fmt.Errorf("%w: empty database", ErrCorrupt)
-		}
+	var version uint32
+	err := d.view(func(tx *bolt.Tx) (err error) {
+		version, err = checkRoot(tx, repoID)
 		return err
+	})
+	switch {
+	case errors.Is(err, errMissingRoot) && readOnly:
+		return fmt.Errorf("%w: empty database", ErrCorrupt)
+	case errors.Is(err, errMissingRoot):
+		return d.update(create(repoID))
+	case err != nil:
+		return err
+	case version < Version && !readOnly:
+		return d.update(migrate)
 	}
-	return d.update(func(tx *bolt.Tx) error {
+	return nil
+}
+
+// checkRoot checks the version, repository and buckets of tx's database,
+// and returns its version.
+func checkRoot(tx *bolt.Tx, repoID string) (uint32, error) {
+	root := tx.Bucket(rootBucket)
+	if root == nil {
+		return 0, errMissingRoot
+	}
+	v := root.Get(versionKey)
+	if len(v) != 4 {
+		return 0, fmt.Errorf("%w: no schema version", ErrCorrupt)
+	}
+	version := binary.BigEndian.Uint32(v)
+	if version > Version {
+		return 0, fmt.Errorf("%w: version %d", ErrVersion, version)
+	}
+	meta := root.Bucket(metaBucket)
+	if meta == nil {
+		return 0, fmt.Errorf("%w: no meta bucket", ErrCorrupt)
+	}
+	if got := meta.Get(repoKey); !bytes.Equal(got, []byte(repoID)) {
+		return 0, fmt.Errorf("%w: %q, not %q", ErrOtherRepo, got, repoID)
+	}
+	for _, k := range dataBucketKeys {
+		if root.Bucket(k) == nil && (version > 1 || !bytes.Equal(k, deltasBucket)) {
+			return 0, fmt.Errorf("%w: bucket %s missing", ErrCorrupt, k)
+		}
+	}
+	return version, nil
+}
+
+// create makes the buckets of a new database for repoID.
+func create(repoID string) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		root, err := tx.CreateBucket(rootBucket)
 		if err != nil {
 			return err
@@ -149,7 +168,17 @@ func (d *DB) init(repoID string, readOnly bool) error {
 			}
 		}
 		return newGeneration(tx)
-	})
+	}
+}
+
+// migrate brings a version 1 database to version 2, which adds the
+// deltas bucket; its full recipes stay as they are.
+func migrate(tx *bolt.Tx) error {
+	root := tx.Bucket(rootBucket)
+	if _, err := root.CreateBucketIfNotExists(deltasBucket); err != nil {
+		return err
+	}
+	return root.Put(versionKey, binary.BigEndian.AppendUint32(nil, Version))
 }
 
 var errMissingRoot = errors.New("index: no root bucket")

@@ -10,13 +10,13 @@
 // The package is a leaf: it knows identifiers and byte layouts, not packs,
 // WIMs or stores.
 //
-// # Schema (version 1)
+// # Schema (version 2)
 //
 // Everything lives under the root bucket "wimsnap-index". Integers are
 // big-endian; hashes are raw bytes.
 //
 //	wimsnap-index/
-//	  "version"          key: u32 schema version (1)
+//	  "version"          key: u32 schema version (2)
 //	  meta/
 //	    "repo"           the repository id (its config's id, as text)
 //	    "generation"     16 random bytes, new with the file and at each
@@ -27,8 +27,13 @@
 //	                     raw length u32 | codec u8            (49 bytes)
 //	  streams/           stream SHA-1 (20 bytes) ->
 //	                     size u64 | chunk id (32) * ceil(size / chunk size)
+//	  deltas/            stream SHA-1 (20 bytes) -> a changed version of
+//	                     another stream (see Delta): size u64 | chunk
+//	                     count u64 | base SHA-1 (20) | (position u64 |
+//	                     chunk id (32)) per patch, by ascending position
 //	  indexes/           index object id (32 bytes) -> empty: index objects
-//	                     whose chunks and streams are in chunks/ and streams/
+//	                     whose chunks and streams are in chunks/, streams/
+//	                     and deltas/
 //	  snapshots/         snapshot id (32 bytes) -> the manifest as stored
 //	                     (zstd-compressed JSON), a cache for listing
 //	  files/             one bucket per source key (host, NUL, absolute path) ->
@@ -40,16 +45,28 @@
 // Writes are batched: a Batch collects the results of one snapshot, rebuild
 // or sync step and Apply commits it in transactions of at most 32768 keys
 // (memory stays bounded), the markers of what is complete (index objects
-// loaded, cached manifests, a file set's snapshot) last. A file set is
-// updated in place over the one of its base snapshot (only the signatures
-// that changed are put, the paths gone deleted), its "\x00snapshot" key
-// deleted in the first transaction, so that one cut short belongs to no
-// snapshot and is trusted by none. A database whose
-// version is newer than this package's is refused (ErrVersion); version 1
-// is the first, so there is nothing to migrate yet (a later version adds an
-// ordered migration list run inside Open). A file that bbolt
-// cannot open, or whose pages fail while being read, is reported as
-// ErrCorrupt; the caller deletes it and rebuilds.
+// loaded, cached manifests, a file set's snapshot) last. A crash part way
+// leaves work to redo, never a wrong answer: the next sync puts again what
+// an unmarked index object names.
+//
+// A stream is in streams/ or deltas/ and stays there until a reset. A
+// delta's base is in the index before it, or in the same Batch, and a
+// stream the index knows is not put again, so bases never make a cycle
+// (Stream bounds the chain all the same). A large file kept for a year of
+// nights thus costs one full recipe and 364 small deltas, not 365 full
+// recipes (for a 20 GiB file, 20 MB instead of 7.5 GB).
+//
+// A file set is updated in place over the one of its base snapshot (only
+// the signatures that changed are put, the paths gone deleted), its
+// "\x00snapshot" key deleted in the first transaction, so that one cut
+// short belongs to no snapshot and is trusted by none.
+//
+// A database whose version is newer than this package's is refused
+// (ErrVersion). Opening a version 1 file for writing migrates it: version
+// 2 adds deltas/, and the full recipes stay (read-only, a version 1 file
+// is read as it is). A file that bbolt cannot open, or whose pages fail
+// while being read, is reported as ErrCorrupt; the caller deletes it and
+// rebuilds.
 //
 // Concurrency: a DB opened read-only shares the file with other read-only
 // openers (flock LOCK_SH); a read-write open excludes everyone and waits up

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime/debug"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -49,19 +50,45 @@ func (d *DB) Chunks(ids []ID) (locs []Location, known []bool, err error) {
 }
 
 // Stream returns the recipe of stream h, and false when the index does not
-// know it.
+// know it. A stream stored as a delta is resolved down its chain of bases.
 func (d *DB) Stream(h SHA1) (r Recipe, ok bool, err error) {
 	err = d.view(func(tx *bolt.Tx) error {
 		d.touched(tx, randomRead)
-		v := data(tx, streamsBucket).Get(h[:])
-		if v == nil {
-			return nil
-		}
-		ok = true
-		r, err = unmarshalRecipe(v)
+		r, ok, err = resolve(tx, h)
 		return err
 	})
 	return r, ok, err
+}
+
+// StreamLen returns the number of chunks of stream h, without resolving
+// a delta's chain, and false when the index does not know it.
+func (d *DB) StreamLen(h SHA1) (n int64, ok bool, err error) {
+	err = d.view(func(tx *bolt.Tx) error {
+		d.touched(tx, randomRead)
+		if v := data(tx, streamsBucket).Get(h[:]); v != nil {
+			ok = true
+			n, err = recipeLen(v)
+			return err
+		}
+		if deltas := deltasOf(tx); deltas != nil {
+			if v := deltaValue(deltas.Get(h[:])); v != nil {
+				if !v.ok() {
+					return fmt.Errorf("%w: delta recipe of %d bytes", ErrCorrupt, len(v))
+				}
+				n, ok = v.chunkCount(), true
+			}
+		}
+		return nil
+	})
+	return n, ok, err
+}
+
+// recipeLen is the number of chunks of the full recipe v.
+func recipeLen(v []byte) (int64, error) {
+	if len(v) < 8 || (len(v)-8)%32 != 0 {
+		return 0, fmt.Errorf("%w: stream recipe of %d bytes", ErrCorrupt, len(v))
+	}
+	return int64(len(v)-8) / 32, nil
 }
 
 // StreamSizes returns the recipe size of each stream of hs, in hs's order
@@ -72,31 +99,55 @@ func (d *DB) Stream(h SHA1) (r Recipe, ok bool, err error) {
 func (d *DB) StreamSizes(hs []SHA1) ([]int64, error) {
 	sizes := make([]int64, len(hs))
 	err := d.view(func(tx *bolt.Tx) error {
-		c := data(tx, streamsBucket).Cursor()
-		var k, v []byte
-		for i, h := range hs {
-			d.touched(tx, 1)
-			if i == 0 || k == nil || bytes.Compare(k, h[:]) > 0 {
-				k, v = c.Seek(h[:]) // first, or hs out of order
-			}
-			for steps := 0; k != nil && bytes.Compare(k, h[:]) < 0; steps++ {
-				if steps == maxSteps {
-					k, v = c.Seek(h[:])
-					break
+		found := make([]bool, len(hs))
+		err := d.sizesFrom(tx, data(tx, streamsBucket), hs, sizes, found, func(v []byte) error {
+			_, err := recipeLen(v)
+			return err
+		})
+		if deltas := deltasOf(tx); err == nil && deltas != nil && slices.Contains(found, false) {
+			err = d.sizesFrom(tx, deltas, hs, sizes, found, func(v []byte) error {
+				if !deltaValue(v).ok() {
+					return fmt.Errorf("%w: delta recipe of %d bytes", ErrCorrupt, len(v))
 				}
-				k, v = c.Next()
-			}
-			if k == nil || !bytes.Equal(k, h[:]) {
-				continue
-			}
-			if len(v) < 8 || (len(v)-8)%32 != 0 {
-				return fmt.Errorf("%w: stream recipe of %d bytes", ErrCorrupt, len(v))
-			}
-			sizes[i] = int64(binary.BigEndian.Uint64(v))
+				return nil
+			})
 		}
-		return nil
+		return err
 	})
 	return sizes, err
+}
+
+// sizesFrom sets sizes[i] and found[i] for each stream of hs not yet
+// found that bucket holds (both kinds of value start with the size u64),
+// after valid accepts the value.
+func (d *DB) sizesFrom(tx *bolt.Tx, bucket *bolt.Bucket, hs []SHA1, sizes []int64, found []bool,
+	valid func([]byte) error) error {
+	c := bucket.Cursor()
+	var k, v []byte
+	for i, h := range hs {
+		if found[i] {
+			continue
+		}
+		d.touched(tx, 1)
+		if k == nil || bytes.Compare(k, h[:]) > 0 {
+			k, v = c.Seek(h[:]) // first, or hs out of order
+		}
+		for steps := 0; k != nil && bytes.Compare(k, h[:]) < 0; steps++ {
+			if steps == maxSteps {
+				k, v = c.Seek(h[:])
+				break
+			}
+			k, v = c.Next()
+		}
+		if k == nil || !bytes.Equal(k, h[:]) {
+			continue
+		}
+		if err := valid(v); err != nil {
+			return err
+		}
+		sizes[i], found[i] = int64(binary.BigEndian.Uint64(v)), true
+	}
+	return nil
 }
 
 // maxSteps is how many keys StreamSizes steps over before it seeks.
@@ -108,10 +159,19 @@ func (d *DB) HasStream(h SHA1) bool {
 	var ok bool
 	_ = d.view(func(tx *bolt.Tx) error { // an error answers "unknown", which only costs a re-read
 		d.touched(tx, randomRead)
-		ok = data(tx, streamsBucket).Get(h[:]) != nil
+		ok = hasStream(tx, h)
 		return nil
 	})
 	return ok
+}
+
+// hasStream reports whether tx's index holds a recipe of stream h.
+func hasStream(tx *bolt.Tx, h SHA1) bool {
+	if data(tx, streamsBucket).Get(h[:]) != nil {
+		return true
+	}
+	deltas := deltasOf(tx)
+	return deltas != nil && deltas.Get(h[:]) != nil
 }
 
 // Indexes returns the ids of the index objects loaded.
@@ -212,7 +272,7 @@ func (f *Files) HasStream(h SHA1) (ok bool) {
 		}
 	}()
 	f.db.touched(f.tx, randomRead)
-	return data(f.tx, streamsBucket).Get(h[:]) != nil
+	return hasStream(f.tx, h)
 }
 
 // Close ends the view.

@@ -77,24 +77,38 @@ func (s *indexStream) resolve(lookup func(index.SHA1) ([]index.ID, bool)) bool {
 		return true
 	}
 	base, ok := lookup(s.base)
-	if !ok || nchunks(s.size) > int64(len(base)+len(s.patches)) {
+	if !ok || !s.fits(int64(len(base))) {
 		return false
 	}
 	chunks := make([]index.ID, nchunks(s.size))
-	p := 0
-	for i := range chunks {
-		switch {
-		case p < len(s.patches) && s.patches[p].pos == uint64(i):
-			chunks[i] = s.patches[p].id
-			p++
-		case i < len(base):
-			chunks[i] = base[i]
-		default:
-			return false
-		}
+	copy(chunks, base)
+	for _, p := range s.patches {
+		chunks[p.pos] = p.id
 	}
 	s.chunks = chunks
 	return true
+}
+
+// fits reports whether the delta s resolves on a base of n chunks: every
+// position at or past the base's end is patched (patches are in ascending
+// order, each below s's chunk count, as parse and makeDelta make them).
+func (s *indexStream) fits(n int64) bool {
+	past := int64(0)
+	for _, p := range s.patches {
+		if int64(p.pos) >= n {
+			past++
+		}
+	}
+	return nchunks(s.size) <= n+past
+}
+
+// indexDelta is the delta s as the local index stores it.
+func (s *indexStream) indexDelta() index.Delta {
+	d := index.Delta{Size: s.size, ChunkCount: nchunks(s.size), Base: s.base, Patches: make([]index.Patch, len(s.patches))}
+	for i, p := range s.patches {
+		d.Patches[i] = index.Patch{Pos: int64(p.pos), Chunk: p.id}
+	}
+	return d
 }
 
 // indexObject is the content of one index object.
@@ -319,9 +333,10 @@ func parseIndexObject(b []byte) (*indexObject, error) {
 	return o, nil
 }
 
-// addTo records in b the chunks and resolved streams of an object this
-// process wrote (streams whose chunks it does not hold are left out).
-func (o *indexObject) addTo(b *index.Batch) {
+// addTo records in b the chunks and streams of an object this process
+// wrote: a delta as a delta where its base is in b or db, else whole;
+// streams whose chunks it does not hold are left out.
+func (o *indexObject) addTo(b *index.Batch, db *index.DB) {
 	n := 0
 	for _, p := range o.packs {
 		n += len(p.entries)
@@ -332,9 +347,32 @@ func (o *indexObject) addTo(b *index.Batch) {
 			b.AddChunk(e.id, p.location(e))
 		}
 	}
-	for _, s := range o.streams {
-		if s.chunks != nil {
+	for _, s := range o.order() {
+		switch {
+		case s.chunks == nil:
+		case s.delta && baseFits(b, db, s):
+			b.AddDelta(s.hash, s.indexDelta())
+		default:
 			b.AddStream(s.hash, index.Recipe{Size: s.size, Chunks: s.chunks})
 		}
 	}
+}
+
+// baseFits reports whether the delta s resolves on its base as b or db
+// has it.
+func baseFits(b *index.Batch, db *index.DB, s *indexStream) bool {
+	n := knownLen(b, db, s.base)
+	return n >= 0 && s.fits(n)
+}
+
+// knownLen returns the chunk count of stream h as b or db has it, or -1
+// when neither does (or db cannot say).
+func knownLen(b *index.Batch, db *index.DB, h index.SHA1) int64 {
+	if n, ok := b.StreamLen(h); ok {
+		return n
+	}
+	if n, ok, err := db.StreamLen(h); ok && err == nil {
+		return n
+	}
+	return -1
 }

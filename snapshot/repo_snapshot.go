@@ -304,7 +304,7 @@ func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, 
 	db, err := r.openIndex(false)
 	if err == nil {
 		b := index.NewBatch()
-		obj.addTo(b)
+		obj.addTo(b, db)
 		if obj.id != (index.ID{}) {
 			b.AddIndex(obj.id)
 		}

@@ -72,9 +72,10 @@ func finishObject(db *index.DB, p pendingObject, warn func(error)) error {
 // addResolved writes o's chunk locations, and the recipes of the streams
 // that resolve, to db in batches of at most maxSyncBatchIDs chunk ids,
 // and leaves in o only the streams whose base is in neither o nor db. A
-// delta's base is taken from the batch or db, where a base in o has gone
-// first (see order), so memory holds one batch and the stream at hand.
-// It returns the number of streams written.
+// delta is written as a delta, once its base is in the batch or db (a
+// base in o goes first, see order), so memory holds one batch and the
+// index grows by the delta's patches, not by its whole recipe. It returns
+// the number of streams that resolved.
 func (o *indexObject) addResolved(db *index.DB) (int, error) {
 	b, ids := index.NewBatch(), 0
 	flush := func(limit int) error {
@@ -95,23 +96,24 @@ func (o *indexObject) addResolved(db *index.DB) (int, error) {
 		}
 	}
 	o.packs = nil
-	lookup := func(h index.SHA1) ([]index.ID, bool) {
-		if rec, ok := b.Stream(h); ok {
-			return rec.Chunks, true
-		}
-		rec, ok, err := db.Stream(h)
-		return rec.Chunks, ok && err == nil
-	}
 	var left []indexStream
 	added := 0
 	for _, s := range o.order() {
-		if !s.resolve(lookup) {
+		switch {
+		case knownLen(b, db, s.hash) >= 0:
+			// Every recipe of a stream names the same chunks; keeping
+			// the first also keeps the bases free of cycles.
+		case !s.delta:
+			b.AddStream(s.hash, index.Recipe{Size: s.size, Chunks: s.chunks})
+			ids += len(s.chunks)
+		case baseFits(b, db, s):
+			b.AddDelta(s.hash, s.indexDelta())
+			ids += 1 + len(s.patches)
+		default:
 			left = append(left, *s)
 			continue
 		}
-		b.AddStream(s.hash, index.Recipe{Size: s.size, Chunks: s.chunks})
-		ids += len(s.chunks)
-		s.chunks = nil // the batch holds them until it is written
+		s.chunks, s.patches = nil, nil // the batch holds them until it is written
 		added++
 		if err := flush(maxSyncBatchIDs); err != nil {
 			return added, err
