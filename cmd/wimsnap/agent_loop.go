@@ -119,7 +119,7 @@ func (ag *agent) begin(ctx context.Context, t *task, run scheduler.Run, now time
 }
 
 // finish records the end of a run: in the task's schedule, the state file,
-// the status board and the log.
+// the status board and the log, in that order.
 func (ag *agent) finish(o outcome) {
 	ag.running--
 	t := ag.tasks[o.task]
@@ -142,6 +142,7 @@ func (ag *agent) finish(o outcome) {
 		ts.Totals.add(o.totals)
 		ts.RunStarted = time.Time{}
 	})
+	ag.show(t) // before the log line: whoever reads it then finds /status agree
 	ag.logRun(o)
 	ag.applyPending(t)
 }
