@@ -232,3 +232,29 @@ func TestMigrateVersion1(t *testing.T) {
 	wantStream(t, db, sha("old"), 2, ids("a", "b"))
 	wantStream(t, db, sha("new"), 2, ids("z", "b"))
 }
+
+// FuzzDeltaApply: a delta value of any bytes, on a base of any length,
+// resolves or fails with ErrCorrupt; it never panics, and never grows the
+// base by more than its patches.
+func FuzzDeltaApply(f *testing.F) {
+	f.Add(uint16(3), Delta{Size: 5, ChunkCount: 5, Patches: []Patch{{1, id("B")}, {3, id("d")}, {4, id("e")}}}.marshal())
+	f.Add(uint16(8), Delta{Size: 2, ChunkCount: 2, Patches: []Patch{{0, id("A")}}}.marshal())
+	f.Add(uint16(0), Delta{ChunkCount: 1 << 60}.marshal())
+	f.Fuzz(func(t *testing.T, baseLen uint16, value []byte) {
+		v := deltaValue(value)
+		if !v.ok() {
+			return
+		}
+		base := make([]ID, baseLen)
+		out, err := v.apply(base)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v is not ErrCorrupt", err)
+			}
+			return
+		}
+		if int64(len(out)) != v.chunkCount() || len(out) > int(baseLen)+v.patches() {
+			t.Fatalf("%d chunks from a base of %d, count %d and %d patches", len(out), baseLen, v.chunkCount(), v.patches())
+		}
+	})
+}
