@@ -130,7 +130,7 @@ func (ex *exporter) write(f io.WriteSeeker, snaps []*Manifest) error {
 			return err
 		}
 	}
-	return w.Close()
+	return w.CloseContext(ex.ctx)
 }
 
 // image adds one snapshot as an image: its streams, then its metadata.

@@ -1,6 +1,7 @@
 package wim
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/binary"
 	"fmt"
@@ -18,9 +19,12 @@ func integrityRange(blobTable resHdr) (start, end int64) {
 }
 
 // hashRange returns the SHA-1 of every chunkSize bytes of r in [start, end).
-func hashRange(r io.ReaderAt, start, end, chunkSize int64, progress func(int64)) ([]Hash, error) {
+func hashRange(ctx context.Context, r io.ReaderAt, start, end, chunkSize int64, progress func(int64)) ([]Hash, error) {
 	var out []Hash
 	for off := start; off < end; off += chunkSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		h := sha1.New()
 		n := min(chunkSize, end-off)
 		if _, err := io.Copy(h, io.NewSectionReader(r, off, n)); err != nil {
@@ -70,7 +74,7 @@ func (r *Reader) CheckIntegrity(progress func(done int64)) error {
 			ErrFormat, r.hdr.integrity.offset, n, chunk, end-start)
 	}
 	var done int64
-	got, err := hashRange(r.ra, start, end, chunk, func(k int64) {
+	got, err := hashRange(context.Background(), r.ra, start, end, chunk, func(k int64) {
 		done += k
 		if progress != nil {
 			progress(done)

@@ -2,6 +2,7 @@ package wim
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -348,5 +349,44 @@ func TestAbortRestoresAppendedFile(t *testing.T) {
 	}
 	if !bytes.Equal(before, after) {
 		t.Fatalf("file changed by an aborted append: %d bytes before, %d after", len(before), len(after))
+	}
+}
+
+// TestCloseCancelledInIntegrity: a Close given up while it hashes the file
+// for the integrity table fails with the context's error, and an append
+// leaves the file byte for byte as it was.
+func TestCloseCancelledInIntegrity(t *testing.T) {
+	path, _ := writeTestWIM(t, CompressXPRESS, 1)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, r, err := OpenAppend(f, WithIntegrity(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Metadata(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddImage(m, ImageInfo{Name: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := w.CloseContext(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("CloseContext with a cancelled context: %v", err)
+	}
+	closeFile(t, f)
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatalf("file changed by a cancelled append: %d bytes before, %d after", len(before), len(after))
 	}
 }

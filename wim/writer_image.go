@@ -2,6 +2,7 @@ package wim
 
 import (
 	"cmp"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -122,7 +123,12 @@ func (w *Writer) addRefsTo(e *Entry, scratch []Stream) []Stream {
 // destination is truncated to the end of the WIM when it can be (an
 // *os.File can). Close does not close the destination. When Close fails on
 // an appended file, the file is put back as Abort does.
-func (w *Writer) Close() error {
+func (w *Writer) Close() error { return w.CloseContext(context.Background()) }
+
+// CloseContext is Close, given up when ctx is done while it hashes the file
+// for the integrity table (a read of the whole WIM): it then fails with
+// ctx's error and aborts as a failed Close does.
+func (w *Writer) CloseContext(ctx context.Context) error {
 	if w.closed {
 		return w.getErr()
 	}
@@ -135,7 +141,7 @@ func (w *Writer) Close() error {
 		err = errors.New("wim: no image was added")
 	}
 	if err == nil {
-		err = w.writeTables()
+		err = w.writeTables(ctx)
 	}
 	if err != nil {
 		return w.abortWith(w.setErr(err))
@@ -145,7 +151,7 @@ func (w *Writer) Close() error {
 }
 
 // writeTables writes everything after the resources and the final header.
-func (w *Writer) writeTables() error {
+func (w *Writer) writeTables(ctx context.Context) error {
 	table := w.blobTable()
 	w.hdr.blobTable = resHdr{storedSize: int64(len(table)), flags: resMetadata, offset: w.pos, size: int64(len(table))}
 	if err := w.write(table); err != nil {
@@ -164,7 +170,7 @@ func (w *Writer) writeTables() error {
 		return fmt.Errorf("wim: write: %w", err)
 	}
 	if w.integrity {
-		if err := w.writeIntegrity(); err != nil {
+		if err := w.writeIntegrity(ctx); err != nil {
 			return err
 		}
 	}
@@ -241,9 +247,9 @@ func appendBlobEntry(b []byte, bl *wblob) []byte {
 
 // writeIntegrity hashes the file from the header to the end of the blob
 // table and appends the table.
-func (w *Writer) writeIntegrity() error {
+func (w *Writer) writeIntegrity(ctx context.Context) error {
 	start, end := integrityRange(w.hdr.blobTable)
-	hashes, err := hashRange(w.dst.(io.ReaderAt), start, end, integrityChunk, nil)
+	hashes, err := hashRange(ctx, w.dst.(io.ReaderAt), start, end, integrityChunk, nil)
 	if err != nil {
 		return fmt.Errorf("wim: integrity table: %w", err)
 	}

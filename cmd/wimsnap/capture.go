@@ -378,7 +378,7 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 	if err := w.AddImage(m, info); err != nil {
 		return res, err
 	}
-	return res, w.Close()
+	return res, w.CloseContext(ctx)
 }
 
 // captureSummary is the --json document of capture and append.

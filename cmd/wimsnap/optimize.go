@@ -146,7 +146,7 @@ func copyImages(ctx context.Context, w *wim.Writer, r *wim.Reader, tr *verifyTra
 			return err
 		}
 	}
-	return w.Close()
+	return w.CloseContext(ctx)
 }
 
 // finishOptimize prints the result.
