@@ -756,9 +756,10 @@ func (a *applier) openToSelf(fd int) {
 }
 
 // modeLater reports whether the directory e, in which workers rename
-// files after the walk has left it (a.renamed), gets its mode only once
-// they are done: an unprivileged apply could not rename into it once it
-// has a mode without owner write permission.
+// files or make deferred symlinks after the walk has left it (a.renamed),
+// gets its mode only once they are done: an unprivileged apply could not
+// rename or make a symlink in it once it has a mode without owner write
+// permission.
 func (a *applier) modeLater(e *wim.Entry) bool {
-	return !a.isRoot && a.opts.InPlace && !a.opts.Passages[e] && a.mode(e, true)&0o300 != 0o300 && a.renamedSet[e]
+	return !a.isRoot && !a.opts.Passages[e] && a.mode(e, true)&0o300 != 0o300 && a.renamedSet[e]
 }

@@ -232,6 +232,33 @@ func TestRollbackReadOnlyDirsUnprivileged(t *testing.T) {
 	}
 }
 
+// TestApplySolidReadOnlyDirsUnprivileged: as an unprivileged user, apply
+// of a solid WIM (whose symlinks are made after the walk, in stream order)
+// makes the symlinks and files of a directory whose mode is 0555, and the
+// directory ends with its mode and times.
+func TestApplySolidReadOnlyDirsUnprivileged(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	bin, tmp := binaryForNobody(t)
+	src := filepath.Join(tmp, "src")
+	script := "mkdir -p src/ro && echo data > src/ro/f && echo r > src/ro/r && chmod 444 src/ro/r && " +
+		"ln -s f src/ro/link && chmod 555 src/ro && wimlib-imagex capture src solid.wim --solid --unix-data >/dev/null && chmod 644 solid.wim"
+	cmd := exec.Command("sh", "-ec", script)
+	cmd.Dir = tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out := filepath.Join(tmp, "out")
+	if err := os.Mkdir(out, 0o755); err != nil || os.Chown(out, 65534, 65534) != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(bin, "apply", filepath.Join(tmp, "solid.wim"), "1", out)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if b, err := cmd.CombinedOutput(); err != nil || strings.Contains(string(b), "warning") {
+		t.Fatalf("apply as nobody: %v\n%s", err, b)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreOwners: true, IgnoreRoot: true})
+}
+
 // binaryForNobody returns a copy of the binary that user nobody may run,
 // in a temporary folder (also returned) open to other users; it skips the
 // test unless it runs as root, which may run commands as nobody.
