@@ -49,13 +49,15 @@ func (b *Batch) AddStream(h SHA1, r Recipe) {
 	b.streams[h] = r
 }
 
-// AddDelta records stream h as a delta, replacing a recipe added for it.
-// Its base must be in the index, or added to the same batch, by the time
-// the batch is applied, and the bases must not make a cycle: a reader
-// takes a delta it cannot resolve for a damaged index.
+// AddDelta records stream h as a delta, unless b has a full recipe for
+// it. Its base must be in the index, or added to the same batch, by the
+// time the batch is applied: a reader takes a delta it cannot resolve for
+// a damaged index. A delta for a stream the index already knows is not
+// put (see Apply).
 func (b *Batch) AddDelta(h SHA1, d Delta) {
-	delete(b.streams, h)
-	b.deltas[h] = d
+	if _, ok := b.streams[h]; !ok {
+		b.deltas[h] = d
+	}
 }
 
 // StreamLen returns the number of chunks of stream h as added to b, and

@@ -176,11 +176,23 @@ func TestDeltaKeepsFirstRecipe(t *testing.T) {
 	b = NewBatch()
 	b.AddDelta(sha("x"), Delta{Size: 2, ChunkCount: 2, Base: sha("y"), Patches: []Patch{{1, id("b")}}})
 	b.AddDelta(sha("y"), Delta{Size: 2, ChunkCount: 2, Base: sha("x"), Patches: []Patch{{0, id("q")}}})
+	// In one batch too, a delta does not replace a full recipe.
+	b.AddStream(sha("z"), Recipe{Size: 2, Chunks: ids("z", "b")})
+	b.AddDelta(sha("z"), Delta{Size: 2, ChunkCount: 2, Base: sha("y"), Patches: []Patch{{0, id("z")}}})
 	if err := db.Apply(b); err != nil {
 		t.Fatal(err)
 	}
 	wantStream(t, db, sha("x"), 2, ids("a", "b"))
 	wantStream(t, db, sha("y"), 2, ids("a", "c"))
+	wantStream(t, db, sha("z"), 2, ids("z", "b"))
+	if err := db.view(func(tx *bolt.Tx) error {
+		if z := sha("z"); deltasOf(tx).Get(z[:]) != nil {
+			t.Error("a delta was put beside the full recipe of z")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestMigrateVersion1: a version 1 file (no deltas bucket) is read as it is

@@ -49,10 +49,11 @@
 // leaves work to redo, never a wrong answer: the next sync puts again what
 // an unmarked index object names.
 //
-// A stream is in streams/ or deltas/ and stays there until a reset. A
-// delta's base is in the index before it, or in the same Batch, and a
-// stream the index knows is not put again, so bases never make a cycle
-// (Stream bounds the chain all the same). A large file kept for a year of
+// A stream is in streams/ or deltas/ (a full recipe wins when both hold
+// it) and stays there until a reset. A delta's base is in the index
+// before it, or in the same Batch, and no delta is put for a stream the
+// index or the batch already knows, so bases never make a cycle (Stream
+// bounds the chain all the same). A large file kept for a year of
 // nights thus costs one full recipe and 364 small deltas, not 365 full
 // recipes (for a 20 GiB file, 20 MB instead of 7.5 GB).
 //

@@ -100,9 +100,6 @@ func (o *indexObject) addResolved(db *index.DB) (int, error) {
 	added := 0
 	for _, s := range o.order() {
 		switch {
-		case knownLen(b, db, s.hash) >= 0:
-			// Every recipe of a stream names the same chunks; keeping
-			// the first also keeps the bases free of cycles.
 		case !s.delta:
 			b.AddStream(s.hash, index.Recipe{Size: s.size, Chunks: s.chunks})
 			ids += len(s.chunks)
