@@ -319,19 +319,8 @@ func TestMissingStreamRejected(t *testing.T) {
 // TestAbortRestoresAppendedFile: an append that is aborted after writing
 // data leaves the file byte for byte as it was.
 func TestAbortRestoresAppendedFile(t *testing.T) {
-	path, _ := writeTestWIM(t, CompressXPRESS, 1)
-	before, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, _, err := OpenAppend(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openTestAppend(t)
+	w, f := a.w, a.f
 	data := bytes.Repeat([]byte("new data "), 100000)
 	if _, err := w.AddStream(bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
@@ -343,50 +332,66 @@ func TestAbortRestoresAppendedFile(t *testing.T) {
 		t.Error("AddStream after Abort succeeded")
 	}
 	closeFile(t, f)
-	after, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(before, after) {
-		t.Fatalf("file changed by an aborted append: %d bytes before, %d after", len(before), len(after))
-	}
+	a.wantUnchanged(t, "an aborted append")
 }
 
 // TestCloseCancelledInIntegrity: a Close given up while it hashes the file
 // for the integrity table fails with the context's error, and an append
 // leaves the file byte for byte as it was.
 func TestCloseCancelledInIntegrity(t *testing.T) {
-	path, _ := writeTestWIM(t, CompressXPRESS, 1)
-	before, err := os.ReadFile(path)
+	a := openTestAppend(t, WithIntegrity(true))
+	m, err := a.r.Metadata(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, r, err := OpenAppend(f, WithIntegrity(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := r.Metadata(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.AddImage(m, ImageInfo{Name: "again"}); err != nil {
+	if err := a.w.AddImage(m, ImageInfo{Name: "again"}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := w.CloseContext(ctx); !errors.Is(err, context.Canceled) {
+	if err := a.w.CloseContext(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("CloseContext with a cancelled context: %v", err)
 	}
-	closeFile(t, f)
-	after, err := os.ReadFile(path)
+	closeFile(t, a.f)
+	a.wantUnchanged(t, "a cancelled append")
+}
+
+// testAppend is an append opened on a one-image test WIM, with the file's
+// bytes before it.
+type testAppend struct {
+	path   string
+	before []byte
+	f      *os.File
+	w      *Writer
+	r      *Reader
+}
+
+func openTestAppend(t *testing.T, opts ...WriterOption) testAppend {
+	t.Helper()
+	a := testAppend{}
+	a.path, _ = writeTestWIM(t, CompressXPRESS, 1)
+	var err error
+	if a.before, err = os.ReadFile(a.path); err != nil {
+		t.Fatal(err)
+	}
+	if a.f, err = os.OpenFile(a.path, os.O_RDWR, 0); err != nil {
+		t.Fatal(err)
+	}
+	if a.w, a.r, err = OpenAppend(a.f, opts...); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// wantUnchanged fails the test unless the file holds its bytes from before
+// the append.
+func (a testAppend) wantUnchanged(t *testing.T, what string) {
+	t.Helper()
+	after, err := os.ReadFile(a.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(before, after) {
-		t.Fatalf("file changed by a cancelled append: %d bytes before, %d after", len(before), len(after))
+	if !bytes.Equal(a.before, after) {
+		t.Fatalf("file changed by %s: %d bytes before, %d after", what, len(a.before), len(after))
 	}
 }
