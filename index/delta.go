@@ -50,6 +50,14 @@ type deltaValue []byte
 func (v deltaValue) ok() bool {
 	return len(v) >= deltaHead && (len(v)-deltaHead)%patchBytes == 0
 }
+
+// check is ok as an error: ErrCorrupt for a value of the wrong length.
+func (v deltaValue) check() error {
+	if !v.ok() {
+		return fmt.Errorf("%w: delta recipe of %d bytes", ErrCorrupt, len(v))
+	}
+	return nil
+}
 func (v deltaValue) size() int64       { return int64(binary.BigEndian.Uint64(v)) }
 func (v deltaValue) chunkCount() int64 { return int64(binary.BigEndian.Uint64(v[8:])) }
 func (v deltaValue) base() SHA1        { return SHA1(v[16:deltaHead]) }
@@ -117,8 +125,8 @@ func resolve(tx *bolt.Tx, h SHA1) (r Recipe, ok bool, err error) {
 			return Recipe{}, false, nil
 		case v == nil:
 			return Recipe{}, false, fmt.Errorf("%w: stream %x: its delta base %x is not in the index", ErrCorrupt, h, cur)
-		case !v.ok():
-			return Recipe{}, false, fmt.Errorf("%w: delta recipe of %d bytes", ErrCorrupt, len(v))
+		case v.check() != nil:
+			return Recipe{}, false, v.check()
 		case len(chain) == maxChain:
 			return Recipe{}, false, fmt.Errorf("%w: stream %x: a delta chain of over %d links", ErrCorrupt, h, maxChain)
 		}

@@ -72,8 +72,8 @@ func (d *DB) StreamLen(h SHA1) (n int64, ok bool, err error) {
 		}
 		if deltas := deltasOf(tx); deltas != nil {
 			if v := deltaValue(deltas.Get(h[:])); v != nil {
-				if !v.ok() {
-					return fmt.Errorf("%w: delta recipe of %d bytes", ErrCorrupt, len(v))
+				if err := v.check(); err != nil {
+					return err
 				}
 				n, ok = v.chunkCount(), true
 			}
@@ -105,12 +105,7 @@ func (d *DB) StreamSizes(hs []SHA1) ([]int64, error) {
 			return err
 		})
 		if deltas := deltasOf(tx); err == nil && deltas != nil && slices.Contains(found, false) {
-			err = d.sizesFrom(tx, deltas, hs, sizes, found, func(v []byte) error {
-				if !deltaValue(v).ok() {
-					return fmt.Errorf("%w: delta recipe of %d bytes", ErrCorrupt, len(v))
-				}
-				return nil
-			})
+			err = d.sizesFrom(tx, deltas, hs, sizes, found, func(v []byte) error { return deltaValue(v).check() })
 		}
 		return err
 	})
