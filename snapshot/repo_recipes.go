@@ -82,7 +82,7 @@ func (r *recipes) settle() []*indexStream {
 	for k := 0; k < len(queue); k++ {
 		base := queue[k]
 		for _, d := range deps[base.hash] {
-			if chosen[d.hash] == nil && deltaLength(d, recipeLength(base)) >= 0 {
+			if chosen[d.hash] == nil && d.fits(recipeLength(base)) {
 				chosen[d.hash] = d
 				queue = append(queue, d)
 			}
@@ -91,7 +91,7 @@ func (r *recipes) settle() []*indexStream {
 	var bad []*indexStream
 	for _, ds := range deps {
 		for _, d := range ds {
-			if b := chosen[d.base]; b == nil || deltaLength(d, recipeLength(b)) < 0 {
+			if b := chosen[d.base]; b == nil || !d.fits(recipeLength(b)) {
 				bad = append(bad, d)
 			}
 		}
@@ -101,22 +101,6 @@ func (r *recipes) settle() []*indexStream {
 		return cmp.Or(bytes.Compare(a.hash[:], b.hash[:]), bytes.Compare(a.base[:], b.base[:]))
 	})
 	return bad
-}
-
-// deltaLength is the number of chunks of delta s on a base of n chunks,
-// -1 when the base leaves a chunk of s unnamed.
-func deltaLength(s *indexStream, n int64) int64 {
-	want := nchunks(s.size)
-	beyond := int64(0) // patches past the base's end, which must name all of them
-	for _, p := range s.patches {
-		if int64(p.pos) >= n {
-			beyond++
-		}
-	}
-	if want > n && beyond != want-n {
-		return -1
-	}
-	return want
 }
 
 // chunks returns the chunk ids of stream h, false when it has no recipe

@@ -146,7 +146,7 @@ func TestRecipesLikeFixpoint(t *testing.T) {
 		resolved := map[index.SHA1]int64{} // chunks of each stream that resolves
 		fits := func(s *indexStream) bool {
 			n, ok := resolved[s.base]
-			return ok && deltaLength(s, n) >= 0
+			return ok && s.fits(n)
 		}
 		for progress := true; progress; {
 			progress = false
