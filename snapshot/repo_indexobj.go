@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
 )
@@ -80,13 +81,23 @@ func (s *indexStream) resolve(lookup func(index.SHA1) ([]index.ID, bool)) bool {
 	if !ok || !s.fits(int64(len(base))) {
 		return false
 	}
-	chunks := make([]index.ID, nchunks(s.size))
-	copy(chunks, base)
+	s.chunks = s.applyTo(slices.Clone(base))
+	return true
+}
+
+// applyTo turns chunks, a base's that s fits, into the delta s's: cut or
+// grown to s's length, with its patches put in. It works in place when
+// chunks has the capacity.
+func (s *indexStream) applyTo(chunks []index.ID) []index.ID {
+	n := int(nchunks(s.size))
+	if n > len(chunks) {
+		chunks = append(chunks, make([]index.ID, n-len(chunks))...)
+	}
+	chunks = chunks[:n]
 	for _, p := range s.patches {
 		chunks[p.pos] = p.id
 	}
-	s.chunks = chunks
-	return true
+	return chunks
 }
 
 // fits reports whether the delta s resolves on a base of n chunks: every

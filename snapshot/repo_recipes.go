@@ -119,15 +119,7 @@ func (r *recipes) chunks(h index.SHA1) ([]index.ID, bool) {
 	}
 	out := append(r.buf[:0], s.chunks...)
 	for i := len(chain) - 1; i >= 0; i-- {
-		d := chain[i]
-		n := int(nchunks(d.size))
-		if n > len(out) {
-			out = append(out, make([]index.ID, n-len(out))...)
-		}
-		out = out[:n]
-		for _, p := range d.patches {
-			out[p.pos] = p.id
-		}
+		out = chain[i].applyTo(out)
 	}
 	r.buf = out
 	return out, true
