@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,12 +40,14 @@ type winApplier struct {
 
 // Apply writes the image m into the directory target; see the UNIX
 // version's contract in apply.go. UNIX data does not apply on Windows; an
-// in-place apply (a rollback) and a dry run are not supported there yet.
+// in-place apply (a rollback) over a directory that holds anything, and a
+// dry run, are not supported there yet: InPlace into a missing or empty
+// directory is a plain apply.
 func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string, opts ApplyOptions) (ApplyStats, error) {
 	if m == nil || m.Root == nil || !m.Root.IsDir() {
 		return ApplyStats{}, errors.New("snapshot: image has no root directory")
 	}
-	if opts.InPlace || opts.DryRun {
+	if opts.DryRun || opts.InPlace && !emptyOrMissing(target) {
 		return ApplyStats{}, fmt.Errorf("snapshot: an in-place restore on Windows: %w (restore into an empty directory, or apply an export)", wim.ErrUnsupported)
 	}
 	tops, err := selectPaths(m.Root, opts.Paths)
@@ -80,6 +83,12 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 		err = ctx.Err()
 	}
 	return a.stats, err
+}
+
+// emptyOrMissing reports whether dir does not exist or holds nothing.
+func emptyOrMissing(dir string) bool {
+	names, err := os.ReadDir(dir)
+	return errors.Is(err, fs.ErrNotExist) || err == nil && len(names) == 0
 }
 
 // children creates the children of the directory e inside dir.
@@ -172,9 +181,11 @@ func (a *winApplier) finish(path string, e *wim.Entry, isRoot bool) {
 		return
 	}
 	defer func() { _ = windows.CloseHandle(h) }()
-	b := &backupStream{h: h, write: true}
+	b := &backupStream{h: h, path: path, write: true}
 	err = writeBackup(b, e, a.m.Descriptor(e), a.openFunc)
-	_ = b.Close()
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		a.warn(!e.IsDir(), fmt.Errorf("writing contents and security: %w", err))
 		if !e.IsDir() {

@@ -81,7 +81,7 @@ func (c *winCapturer) capture(dir string) (*wim.Metadata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: capture root %s: %w", c.root, err)
 	}
-	err = c.fill(h, root, &info, nil)
+	err = c.fill(h, path, root, &info, nil)
 	_ = windows.CloseHandle(h)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: capture root %s: %w", c.root, err)
@@ -229,7 +229,7 @@ func (c *winCapturer) entry(path string, l listing, old *wim.Entry) (*wim.Entry,
 		}
 		c.links[id] = e
 	}
-	if err := c.fill(h, e, &info, old); err != nil {
+	if err := c.fill(h, path, e, &info, old); err != nil {
 		if errors.Is(err, errBackupFormat) || c.ctx.Err() == nil && !isSinkError(err) {
 			c.warn(true, err)
 			delete(c.links, id)
@@ -278,10 +278,11 @@ func (g guardedSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
 }
 
 // fill sets e's times and attributes from info and reads its streams,
-// security and reparse point through BackupRead, unless old (the entry of
+// security and reparse point through BackupRead from h, the open file at
+// path, unless old (the entry of
 // the previous image at the same path) has the same size and last write
 // time: then its streams are reused and only the descriptor is read.
-func (c *winCapturer) fill(h windows.Handle, e *wim.Entry, info *windows.ByHandleFileInformation, old *wim.Entry) error {
+func (c *winCapturer) fill(h windows.Handle, path string, e *wim.Entry, info *windows.ByHandleFileInformation, old *wim.Entry) error {
 	e.Attributes = info.FileAttributes
 	e.CreationTime = filetime(info.CreationTime)
 	e.LastAccessTime = filetime(info.LastAccessTime)
@@ -313,7 +314,7 @@ func (c *winCapturer) fill(h windows.Handle, e *wim.Entry, info *windows.ByHandl
 	if bs, ok := c.sink.(baseSetter); ok && old != nil && !old.IsDir() && !old.Data.Hash.IsZero() {
 		bs.setBase(old.Data.Hash) // a changed file is stored as its differences
 	}
-	b := &backupStream{h: h}
+	b := &backupStream{h: h, path: path}
 	defer func() { _ = b.Close() }()
 	if err := readBackup(b, size, e, guardedSink{c.sink}, &c.sec); err != nil {
 		return err

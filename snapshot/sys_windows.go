@@ -27,6 +27,16 @@ var (
 	procSetShortName = kernel32.NewProc("SetFileShortNameW")
 )
 
+// callProc calls proc, or fails with ERROR_CALL_NOT_IMPLEMENTED when this
+// Windows (or an emulation of it) lacks the function: LazyProc.Call would
+// panic.
+func callProc(proc *windows.LazyProc, args ...uintptr) (uintptr, uintptr, error) {
+	if proc.Find() != nil {
+		return 0, 0, windows.ERROR_CALL_NOT_IMPLEMENTED
+	}
+	return proc.Call(args...)
+}
+
 // enablePrivileges turns on, once per process, the privileges that let the
 // backup API read and write any file with its security (SeBackupPrivilege,
 // SeRestorePrivilege, SeSecurityPrivilege for audit ACLs). A process that
@@ -96,24 +106,39 @@ func openBackup(path string, write bool, create uint32) (windows.Handle, error) 
 }
 
 // backupStream reads a file's backup stream through BackupRead, or writes
-// one through BackupWrite; Close releases the API's context.
+// one through BackupWrite; Close releases the API's context. When the file
+// system turns down the API's first call, the stream is read or written
+// with plain calls instead (winplain_windows.go).
 type backupStream struct {
 	h       windows.Handle
+	path    string // the file's \\?\ path, for its named streams
 	write   bool
 	context uintptr
+	started bool         // a call of the API has succeeded
+	plain   *plainStream // the plain calls' stream, once the API was turned down
 }
 
 func (b *backupStream) Read(p []byte) (int, error) {
+	if b.plain != nil {
+		return b.plain.Read(p)
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
 	var n uint32
-	r, _, err := procBackupRead.Call(uintptr(b.h), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+	r, _, err := callProc(procBackupRead, uintptr(b.h), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
 		uintptr(unsafe.Pointer(&n)), 0, 1, uintptr(unsafe.Pointer(&b.context)))
 	runtime.KeepAlive(p)
 	if r == 0 {
+		if !b.started && n == 0 && noBackupAPI(err) {
+			if b.plain, err = readPlain(b.h, b.path); err != nil {
+				return 0, err
+			}
+			return b.plain.Read(p)
+		}
 		return int(n), err
 	}
+	b.started = true
 	if n == 0 {
 		return 0, io.EOF
 	}
@@ -121,15 +146,23 @@ func (b *backupStream) Read(p []byte) (int, error) {
 }
 
 func (b *backupStream) Write(p []byte) (int, error) {
+	if b.plain != nil {
+		return b.plain.Write(p)
+	}
 	written := 0
 	for len(p) > 0 {
 		var n uint32
-		r, _, err := procBackupWrite.Call(uintptr(b.h), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+		r, _, err := callProc(procBackupWrite, uintptr(b.h), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
 			uintptr(unsafe.Pointer(&n)), 0, 1, uintptr(unsafe.Pointer(&b.context)))
 		runtime.KeepAlive(p)
 		if r == 0 {
+			if !b.started && n == 0 && noBackupAPI(err) {
+				b.plain = writePlain(b.h, b.path)
+				return b.plain.Write(p)
+			}
 			return written, err
 		}
+		b.started = true
 		if n == 0 {
 			return written, io.ErrShortWrite
 		}
@@ -139,8 +172,14 @@ func (b *backupStream) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// Close frees the backup context (a call with bAbort set).
+// Close frees the backup context (a call with bAbort set). For a stream
+// written with plain calls, it returns the first failure to apply it.
 func (b *backupStream) Close() error {
+	if b.plain != nil {
+		err := b.plain.Close()
+		b.plain = nil
+		return err
+	}
 	if b.context == 0 {
 		return nil
 	}
@@ -149,7 +188,7 @@ func (b *backupStream) Close() error {
 	if b.write {
 		proc = procBackupWrite
 	}
-	_, _, _ = proc.Call(uintptr(b.h), 0, 0, uintptr(unsafe.Pointer(&n)), 1, 0, uintptr(unsafe.Pointer(&b.context)))
+	_, _, _ = callProc(proc, uintptr(b.h), 0, 0, uintptr(unsafe.Pointer(&n)), 1, 0, uintptr(unsafe.Pointer(&b.context)))
 	b.context = 0
 	return nil
 }
@@ -161,7 +200,7 @@ func setShortName(h windows.Handle, name string) error {
 	if err != nil {
 		return err
 	}
-	if r, _, err := procSetShortName.Call(uintptr(h), uintptr(unsafe.Pointer(p))); r == 0 {
+	if r, _, err := callProc(procSetShortName, uintptr(h), uintptr(unsafe.Pointer(p))); r == 0 {
 		return err
 	}
 	return nil

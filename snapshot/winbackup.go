@@ -75,7 +75,7 @@ func (b *backupReader) Next() (*backupHeader, error) {
 	}
 	if b.left > 0 {
 		if _, err := io.CopyN(io.Discard, b.r, b.left); err != nil {
-			return nil, fmt.Errorf("%w: %w", errBackupFormat, noEOF(err))
+			return nil, readError("", err)
 		}
 		b.left = 0
 	}
@@ -84,7 +84,7 @@ func (b *backupReader) Next() (*backupHeader, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
-		return nil, fmt.Errorf("%w: header: %w", errBackupFormat, noEOF(err))
+		return nil, readError("header: ", err)
 	}
 	h := &backupHeader{
 		ID:    binary.LittleEndian.Uint32(raw[0:]),
@@ -97,7 +97,7 @@ func (b *backupReader) Next() (*backupHeader, error) {
 	}
 	name := make([]byte, nameLen)
 	if _, err := io.ReadFull(b.r, name); err != nil {
-		return nil, fmt.Errorf("%w: name: %w", errBackupFormat, noEOF(err))
+		return nil, readError("name: ", err)
 	}
 	u := make([]uint16, nameLen/2)
 	for i := range u {
@@ -128,16 +128,19 @@ func (b *backupReader) body(h *backupHeader, limit int64) ([]byte, error) {
 	}
 	v := make([]byte, h.Size)
 	if _, err := io.ReadFull(b, v); err != nil {
-		return nil, fmt.Errorf("%w: %w", errBackupFormat, noEOF(err))
+		return nil, readError("", err)
 	}
 	return v, nil
 }
 
-func noEOF(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
+// readError describes a failed read of a backup stream: one that ended
+// early is malformed; any other failure is the file's or the system's, and
+// keeps its own error.
+func readError(what string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s%w", errBackupFormat, what, io.ErrUnexpectedEOF)
 	}
-	return err
+	return fmt.Errorf("reading backup stream: %s%w", what, err)
 }
 
 // streamName returns NAME of a named stream's section name ":NAME:$DATA".
@@ -325,7 +328,7 @@ func (s *sparseReader) nextBlock() error {
 		return fmt.Errorf("%w: sparse block of %d bytes", errBackupFormat, h.Size)
 	}
 	if _, err := io.ReadFull(s.b, off[:]); err != nil {
-		return fmt.Errorf("%w: %w", errBackupFormat, noEOF(err))
+		return readError("", err)
 	}
 	s.blockOff = int64(binary.LittleEndian.Uint64(off[:]))
 	s.blockLeft = h.Size - 8
@@ -446,4 +449,90 @@ func validWindowsName(n string) bool {
 // backslash (\\?\C:\), which must not be doubled.
 func winJoin(dir, name string) string {
 	return strings.TrimSuffix(dir, `\`) + `\` + name
+}
+
+// Parts of a security descriptor, as SECURITY_INFORMATION bits.
+const (
+	sdOwner = 1 << iota
+	sdGroup
+	sdDACL
+	sdSACL
+)
+
+// checkDescriptor checks that sd is a self-relative security descriptor
+// whose parts lie inside it: each SID and ACL header, and each ACE within
+// its ACL. It returns the parts sd sets, as SECURITY_INFORMATION bits (a
+// DACL or SACL flagged present counts even when null).
+func checkDescriptor(sd []byte) (uint32, error) {
+	const selfRelative, daclPresent, saclPresent = 0x8000, 0x0004, 0x0010
+	if len(sd) < 20 || sd[0] != 1 {
+		return 0, fmt.Errorf("security descriptor of %d bytes: no revision 1 header", len(sd))
+	}
+	control := binary.LittleEndian.Uint16(sd[2:])
+	if control&selfRelative == 0 {
+		return 0, errors.New("security descriptor is not self-relative")
+	}
+	parts := []struct {
+		bit     uint32
+		off     uint32
+		present bool
+		acl     bool
+	}{
+		{sdOwner, binary.LittleEndian.Uint32(sd[4:]), true, false},
+		{sdGroup, binary.LittleEndian.Uint32(sd[8:]), true, false},
+		{sdSACL, binary.LittleEndian.Uint32(sd[12:]), control&saclPresent != 0, true},
+		{sdDACL, binary.LittleEndian.Uint32(sd[16:]), control&daclPresent != 0, true},
+	}
+	var what uint32
+	for _, p := range parts {
+		if !p.present || p.off == 0 && !p.acl {
+			continue
+		}
+		what |= p.bit
+		if p.off == 0 {
+			continue // a null ACL
+		}
+		if uint64(p.off) >= uint64(len(sd)) {
+			return 0, fmt.Errorf("security descriptor of %d bytes: part at %d", len(sd), p.off)
+		}
+		check := checkSID
+		if p.acl {
+			check = checkACL
+		}
+		if err := check(sd[p.off:]); err != nil {
+			return 0, fmt.Errorf("security descriptor part at %d: %w", p.off, err)
+		}
+	}
+	return what, nil
+}
+
+// checkSID checks that b starts with a whole SID.
+func checkSID(b []byte) error {
+	if len(b) < 8 || b[0] != 1 || b[1] > 15 || len(b) < 8+4*int(b[1]) {
+		return fmt.Errorf("malformed SID")
+	}
+	return nil
+}
+
+// checkACL checks that b starts with a whole ACL whose ACEs lie inside it.
+func checkACL(b []byte) error {
+	if len(b) < 8 || b[0] != 2 && b[0] != 4 {
+		return errors.New("malformed ACL header")
+	}
+	size := int(binary.LittleEndian.Uint16(b[2:]))
+	if size < 8 || size > len(b) {
+		return fmt.Errorf("ACL of %d bytes in %d", size, len(b))
+	}
+	count := int(binary.LittleEndian.Uint16(b[4:]))
+	for i, pos := 0, 8; i < count; i++ {
+		if pos+4 > size {
+			return fmt.Errorf("ACE %d of %d past the ACL's end", i, count)
+		}
+		n := int(binary.LittleEndian.Uint16(b[pos+2:]))
+		if n < 4 || pos+n > size {
+			return fmt.Errorf("ACE %d of %d bytes past the ACL's end", i, n)
+		}
+		pos += n
+	}
+	return nil
 }

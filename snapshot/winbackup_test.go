@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"testing"
@@ -196,4 +197,80 @@ func TestWindowsMapping(t *testing.T) {
 			t.Errorf("validWindowsName(%q) = %v", name, !ok)
 		}
 	}
+}
+
+// wineSD is a self-relative descriptor as Wine reports it for a file:
+// owner, group and a DACL of three ACEs, the DACL last.
+const wineSD = "010004801400000030000000000000004c000000010500000000000515000000000000000000000000000000e803000001050000000000051500000000000000000000000000000001020000020054000300000000001400ff011f0001010000000000051200000000002400ff011f00010500000000000515000000000000000000000000000000e803000000001400a9001200010100000000000100000000"
+
+// TestCheckDescriptor: the check a descriptor passes before it is handed
+// to SetKernelObjectSecurity, which reads it without a length.
+func TestCheckDescriptor(t *testing.T) {
+	sd, err := hex.DecodeString(wineSD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	what, err := checkDescriptor(sd)
+	if err != nil || what != sdOwner|sdGroup|sdDACL {
+		t.Fatalf("Wine's descriptor: parts %#x, %v", what, err)
+	}
+	for n := range len(sd) {
+		if _, err := checkDescriptor(sd[:n]); err == nil {
+			t.Errorf("cut to %d of %d bytes: accepted", n, len(sd))
+		}
+	}
+	edit := func(f func(b []byte)) []byte {
+		b := bytes.Clone(sd)
+		f(b)
+		return b
+	}
+	const dacl = 0x4c // the DACL's offset in wineSD
+	for _, c := range []struct {
+		name string
+		sd   []byte
+	}{
+		{"revision 2", edit(func(b []byte) { b[0] = 2 })},
+		{"absolute form", edit(func(b []byte) { b[3] &^= 0x80 })},
+		{"owner past the end", edit(func(b []byte) { binary.LittleEndian.PutUint32(b[4:], uint32(len(b))) })},
+		{"owner at the last byte", edit(func(b []byte) { binary.LittleEndian.PutUint32(b[4:], uint32(len(b)-1)) })},
+		{"group of 16 subauthorities", edit(func(b []byte) { b[0x31] = 16 })},
+		{"ACL revision 3", edit(func(b []byte) { b[dacl] = 3 })},
+		{"ACL longer than the descriptor", edit(func(b []byte) { binary.LittleEndian.PutUint16(b[dacl+2:], 0x60) })},
+		{"ACL shorter than its header", edit(func(b []byte) { binary.LittleEndian.PutUint16(b[dacl+2:], 4) })},
+		{"one ACE more than the ACL holds", edit(func(b []byte) { b[dacl+4] = 4 })},
+		{"an ACE of size 0", edit(func(b []byte) { binary.LittleEndian.PutUint16(b[dacl+8+2:], 0) })},
+		{"an ACE past the ACL", edit(func(b []byte) { binary.LittleEndian.PutUint16(b[dacl+8+2:], 0x50) })},
+	} {
+		if _, err := checkDescriptor(c.sd); err == nil {
+			t.Errorf("%s: accepted", c.name)
+		}
+	}
+	// A DACL flagged present at offset 0 is a null DACL, which is set.
+	null := edit(func(b []byte) { binary.LittleEndian.PutUint32(b[16:], 0) })
+	if what, err := checkDescriptor(null[:dacl]); err != nil || what != sdOwner|sdGroup|sdDACL {
+		t.Errorf("null DACL: parts %#x, %v", what, err)
+	}
+	// No owner, no DACL flag: only the group is set.
+	part := edit(func(b []byte) { clear(b[4:8]); b[2] &^= 0x04 })
+	if what, err := checkDescriptor(part); err != nil || what != sdGroup {
+		t.Errorf("group alone: parts %#x, %v", what, err)
+	}
+}
+
+// FuzzCheckDescriptor: no input panics the check, and every part of an
+// accepted descriptor lies inside it.
+func FuzzCheckDescriptor(f *testing.F) {
+	sd, _ := hex.DecodeString(wineSD)
+	f.Add(sd)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := checkDescriptor(b); err != nil {
+			return
+		}
+		for i, at := range []int{4, 8, 12, 16} {
+			off := int(binary.LittleEndian.Uint32(b[at:]))
+			if off != 0 && off >= len(b) && (i < 2 || b[2]&[]byte{0x10, 0x04}[i-2] != 0) {
+				t.Fatalf("accepted with part %d at %d of %d", i, off, len(b))
+			}
+		}
+	})
 }
