@@ -116,10 +116,13 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	if err != nil {
 		return fmt.Errorf("optimize: %w", errors.Join(err, w.Abort()))
 	}
+	// Windows renames nothing over a file that is open.
+	images := r.ImageCount()
+	closeRead(src)
 	if err := commitTemp(tmp, name); err != nil {
 		return err
 	}
-	return a.finishOptimize(name, comp, r.ImageCount(), st.Size(), tr.bytes(), start)
+	return a.finishOptimize(name, comp, images, st.Size(), tr.bytes(), start)
 }
 
 // streamBytes returns the bytes of every stream the images of r use, as

@@ -138,7 +138,7 @@ func makeWineTree(t *testing.T, dir string) {
 // TestWineCaptureApply: the Windows build captures a tree into a WIM that
 // wimlib verifies and applies to the same tree, and applies it back
 // itself, with times, hard links, the read-only attribute and a security
-// descriptor on every entry.
+// descriptor on every entry; then it recompresses the WIM in place.
 func TestWineCaptureApply(t *testing.T) {
 	w := newWinePrefix(t)
 	dir := t.TempDir()
@@ -188,6 +188,16 @@ func TestWineCaptureApply(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(byWine, "ro.txt")); err != nil || st.Mode().Perm()&0o222 != 0 {
 		t.Errorf("ro.txt applied writable: %v %v", st.Mode(), err)
 	}
+
+	// optimize renames its new WIM over the old one, which Windows refuses
+	// while the old one is open.
+	if _, code := w.run(t, "optimize", winPath(wimFile), "--compress", "lzx"); code != 0 {
+		t.Fatalf("optimize: exit %d", code)
+	}
+	if c := wimtest.Open(t, wimFile).Header().Compression; c != wim.CompressLZX {
+		t.Errorf("optimized WIM is %v, want LZX", c)
+	}
+	wimtest.Wimlib(t, "verify", wimFile)
 }
 
 // TestWineSnapshotRestore: the Windows build snapshots a tree into a local
