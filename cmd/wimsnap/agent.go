@@ -7,14 +7,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 )
-
-// defaultAgentConfig is the config file of 'agent' without --config.
-const defaultAgentConfig = "/etc/wimsnap/agent.toml"
 
 const agentHelp = `
 Run the snapshot agent: take each [[job]] of the config file (TOML, see
@@ -36,6 +34,12 @@ Rules:
   - SIGHUP reloads the config; a config that does not load is logged and
     the running one kept.
 
+On Windows, Ctrl+C stops it, hooks given as a string run through cmd.exe,
+the default config is %ProgramData%\wimsnap\agent.toml, and --service
+runs it under the service control manager (sc create ... binPath= "...
+agent --service"), logging to %ProgramData%\wimsnap\agent.log unless
+--log-file says otherwise.
+
 Each run writes one log line with its summary (JSON when stderr is not a
 terminal) to stderr. /status (JSON) and /metrics (Prometheus) are served
 on [status] listen (default ` + defaultStatusListen + `; "off" disables);
@@ -51,6 +55,8 @@ type agentFlags struct {
 	config  string
 	check   bool
 	verbose bool
+	logFile string
+	service bool
 }
 
 func (a *app) newAgentCommand() *cobra.Command {
@@ -68,18 +74,62 @@ func (a *app) newAgentCommand() *cobra.Command {
 	fl.StringVar(&f.config, "config", defaultAgentConfig, "the agent's config file (TOML)")
 	fl.BoolVar(&f.check, "check-config", false, "check the config file and show the next runs, then exit")
 	fl.BoolVar(&f.verbose, "verbose", false, "also log each command line a run executes and each run's start")
+	fl.StringVar(&f.logFile, "log-file", "", "append the log (JSON lines) to this file instead of writing it to stderr")
+	fl.BoolVar(&f.service, "service", false, "run as a Windows service (found out by itself when the service manager starts it)")
 	cmd.AddCommand(a.newAgentStatusCommand())
 	return cmd
 }
 
 func (a *app) runAgent(ctx context.Context, f *agentFlags) error {
-	cfg, err := a.loadAgentConfig(f.config)
+	service, err := asService(f.service)
 	if err != nil {
 		return &usageError{err}
 	}
+	if service && f.logFile == "" {
+		f.logFile = defaultServiceLog()
+	}
 	if f.check {
+		cfg, err := a.loadAgentConfig(f.config)
+		if err != nil {
+			return &usageError{err}
+		}
 		return a.printAgentPlan(cfg)
 	}
+	if f.logFile != "" {
+		if err := a.logTo(f.logFile); err != nil {
+			return err
+		}
+	}
+	run := func(ctx context.Context) error {
+		cfg, err := a.loadAgentConfig(f.config)
+		if err != nil {
+			return &usageError{err}
+		}
+		return a.serveAgent(ctx, f, cfg)
+	}
+	if service {
+		return runService(ctx, run)
+	}
+	return run(ctx)
+}
+
+// logTo makes the file at path, appended to, the agent's stderr: its log
+// and its last error. The file stays open until the process exits, so
+// that the error that ends it is written there too.
+func (a *app) logTo(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("agent log: %w", err)
+	}
+	lf, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("agent log: %w", err)
+	}
+	a.stderr, a.stderrTTY = lf, false
+	return nil
+}
+
+// serveAgent runs the agent of cfg until ctx is done.
+func (a *app) serveAgent(ctx context.Context, f *agentFlags, cfg *agentConfig) error {
 	log := a.agentLogger(f.verbose)
 	ag, ln, err := a.newAgent(cfg, log)
 	if err != nil {

@@ -345,7 +345,8 @@ func decodeHooks(t *cfgTable) hookConfig {
 }
 
 // command reads a hook: a string is a shell command line, run by
-// /bin/sh -c; an array is the program and its arguments.
+// /bin/sh -c (cmd.exe /S /C on Windows); an array is the program and its
+// arguments.
 func (t *cfgTable) command(key string) []string {
 	v, ok := t.m[key]
 	if !ok {
@@ -357,7 +358,7 @@ func (t *cfgTable) command(key string) []string {
 			t.fail(key, "empty command")
 			return nil
 		}
-		return []string{"/bin/sh", "-c", s}
+		return shellCommand(s)
 	}
 	argv := t.strings(key)
 	if len(argv) == 0 || argv[0] == "" {

@@ -38,9 +38,15 @@ type agentProc struct {
 // test if it still runs.
 func startAgent(t *testing.T, bin string, env []string, config string) *agentProc {
 	t.Helper()
-	p := &agentProc{done: make(chan struct{})}
-	p.cmd = exec.Command(bin, "agent", "--config", config)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd := exec.Command(bin, "agent", "--config", config)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	return startAgentCmd(t, cmd)
+}
+
+// startAgentCmd starts the agent command cmd as startAgent does.
+func startAgentCmd(t *testing.T, cmd *exec.Cmd) *agentProc {
+	t.Helper()
+	p := &agentProc{done: make(chan struct{}), cmd: cmd}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -365,4 +371,65 @@ func TestAgentS3(t *testing.T) {
 	agentEnv := slices.DeleteFunc(slices.Clone(r.env), func(v string) bool { return strings.HasPrefix(v, "AWS_") })
 	agentRoundTrip(t, r, agentEnv, fmt.Sprintf("repository = %q", r.repo),
 		fmt.Sprintf("[credentials]\nenv-file = %q\n", envFile))
+}
+
+// TestAgentLogFile: with --log-file the agent's log goes to the file,
+// appended to, and nothing to stderr; a config that does not load is
+// reported there too. --service is refused off Windows.
+func TestAgentLogFile(t *testing.T) {
+	bin := buildBinary(t)
+	r := newRepoEnv(t, bin)
+	r.run(t, exitOK, "init")
+	dir := t.TempDir()
+	makeTree(t, filepath.Join(dir, "src"))
+	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %q
+state-file = "state.json"
+[status]
+listen = "off"
+[[job]]
+name = "logged"
+sources = ["src"]
+schedule = "@every 1s"
+`, r.repo))
+	logFile := filepath.Join(dir, "logs", "agent.log")
+	writeFile(t, dir, "logs/agent.log", []byte("an earlier line\n"))
+	cmd := exec.Command(bin, "agent", "--config", cfg, "--log-file", logFile)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, r.env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	read := func() string { b, _ := os.ReadFile(logFile); return string(b) }
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(read(), `"msg":"run finished"`); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("no run in the log file within 60 s:\n%s\nstderr: %s", read(), stderr.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("agent: %v", err)
+	}
+	got := read()
+	if !strings.HasPrefix(got, "an earlier line\n") || !strings.Contains(got, `"msg":"stopped"`) {
+		t.Errorf("the log file, appended to, should end with the stop:\n%s", got)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr with --log-file: %q", stderr.String())
+	}
+
+	writeFile(t, dir, "bad.toml", []byte("jobs = [\n"))
+	badLog := filepath.Join(dir, "bad.log")
+	res := runBin(t, bin, r.env, "agent", "--config", filepath.Join(dir, "bad.toml"), "--log-file", badLog)
+	if b, _ := os.ReadFile(badLog); res.code != exitUsage || !strings.Contains(string(b), "bad.toml") {
+		t.Errorf("a broken config with --log-file: exit %d, log %q", res.code, b)
+	}
+	res = runBin(t, bin, r.env, "agent", "--config", cfg, "--service")
+	if res.code != exitUsage || !strings.Contains(res.stderr, "only on Windows") {
+		t.Errorf("--service off Windows: exit %d, stderr %q", res.code, res.stderr)
+	}
 }

@@ -8,6 +8,12 @@ import (
 	"time"
 )
 
+// defaultAgentConfig is the config file of 'agent' without --config.
+const defaultAgentConfig = "/etc/wimsnap/agent.toml"
+
+// shellCommand is the command line that runs a hook given as a string.
+func shellCommand(s string) []string { return []string{"/bin/sh", "-c", s} }
+
 // setProcessGroup makes cmd the leader of a new process group, so that a
 // hook's children are stopped with it.
 func setProcessGroup(cmd *exec.Cmd) {

@@ -6,10 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,25 +93,31 @@ func winPath(p string) string { return "Z:" + strings.ReplaceAll(p, "/", `\`) }
 // stderr goes to the test log.
 func (w *winePrefix) run(t *testing.T, args ...string) (string, int) {
 	t.Helper()
+	return w.runProgram(t, w.exe, args...)
+}
+
+// runProgram runs the Windows program prog (wimsnap.exe, or one of Wine's
+// such as sc) with args, as run does.
+func (w *winePrefix) runProgram(t *testing.T, prog string, args ...string) (string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, w.wine, append([]string{w.exe}, args...)...)
+	cmd := exec.CommandContext(ctx, w.wine, append([]string{prog}, args...)...)
 	cmd.Env = w.env
+	// A process Wine starts for the program (a service) may inherit its
+	// output: wait for that only briefly once the program has exited.
+	cmd.WaitDelay = 5 * time.Second
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if stderr.Len() > 0 {
-		t.Logf("wimsnap.exe %s:\n%s", strings.Join(args, " "), stderr.String())
+		t.Logf("%s %s:\n%s", filepath.Base(prog), strings.Join(args, " "), stderr.String())
 	}
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("wimsnap.exe %s: %v", strings.Join(args, " "), err)
-		}
-		code = ee.ExitCode()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
+		t.Fatalf("%s %s: %v", filepath.Base(prog), strings.Join(args, " "), err)
 	}
-	return string(out), code
+	return string(out), cmd.ProcessState.ExitCode()
 }
 
 // makeWineTree writes a tree of what Wine can show a Windows program: a
@@ -238,5 +247,142 @@ func TestWineSnapshotRestore(t *testing.T) {
 	wimtest.CompareTrees(t, src, target, wimtest.CompareOptions{IgnoreModes: true, IgnoreOwners: true, IgnoreXattrs: true})
 	if out, code := w.run(t, "check", "--read-data", "--repo", repo); code != 0 {
 		t.Errorf("check: exit %d\n%s", code, out)
+	}
+}
+
+// TestWineAgent: the Windows build's agent takes a job on its schedule,
+// runs its pre hook through cmd.exe (with the job's variables, quotes and
+// an '&' kept), applies the retention, serves /status, and stops cleanly
+// on Ctrl+C (Wine turns SIGINT into the console's Ctrl+C).
+func TestWineAgent(t *testing.T) {
+	w := newWinePrefix(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "src/a.txt", []byte("a\n"))
+	w.env = append(w.env, "WIMSNAP_CACHE_DIR="+winPath(filepath.Join(dir, "cache")))
+	if out, code := w.run(t, "init", "--repo", winPath(filepath.Join(dir, "repo"))); code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, out)
+	}
+	marker := filepath.Join(dir, "pre.txt")
+	config := writeConfig(t, dir, fmt.Sprintf(`
+repository = '%s'
+state-file = '%s'
+[status]
+listen = "127.0.0.1:0"
+[[job]]
+name = "win"
+sources = ['%s']
+schedule = "@every 2s"
+[job.retention]
+keep-last = 2
+[job.hooks]
+pre = 'echo pre %%WIMSNAP_JOB%% "a & b"> %s'
+`, winPath(filepath.Join(dir, "repo")), winPath(filepath.Join(dir, "state.json")),
+		winPath(filepath.Join(dir, "src")), winPath(marker)))
+	cmd := exec.Command(w.wine, w.exe, "agent", "--config", winPath(config))
+	cmd.Env = w.env
+	p := startAgentCmd(t, cmd)
+	p.waitFor(t, 60*time.Second, "three successful runs", func() bool { return p.count(runsOf("win", "success")) >= 3 })
+	if got, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(got)) != `pre win "a & b"` {
+		t.Errorf("the pre hook wrote %q (%v), want %q", got, err, `pre win "a & b"`)
+	}
+	if j := p.status(t).job(t, "win"); j.LastResult != "success" {
+		t.Errorf("/status: last result %q", j.LastResult)
+	}
+	if code, took := p.stop(t, syscall.SIGINT); code != 0 {
+		t.Errorf("exit %d after Ctrl+C (%s); the log:\n%s", code, took, p.log())
+	}
+	if p.find(func(l map[string]any) bool { return l["msg"] == "stopped" }) == nil {
+		t.Errorf("no \"stopped\" line; the log:\n%s", p.log())
+	}
+	manifests, err := os.ReadDir(filepath.Join(dir, "repo", "snapshots"))
+	if err != nil || len(manifests) != 2 {
+		t.Errorf("%d snapshots kept (%v), want 2 (keep-last)", len(manifests), err)
+	}
+}
+
+// TestWineService: the agent runs as a Windows service. The service
+// control manager starts it (sc create, net start), it logs to its
+// --log-file and takes its job, and net stop ends it cleanly.
+func TestWineService(t *testing.T) {
+	w := newWinePrefix(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "src/a.txt", []byte("a\n"))
+	w.env = append(w.env, "WIMSNAP_CACHE_DIR="+winPath(filepath.Join(dir, "cache")))
+	if out, code := w.run(t, "init", "--repo", winPath(filepath.Join(dir, "repo"))); code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, out)
+	}
+	config := writeConfig(t, dir, fmt.Sprintf(`
+repository = '%s'
+state-file = '%s'
+[status]
+listen = "127.0.0.1:0"
+[[job]]
+name = "svc"
+sources = ['%s']
+schedule = "@every 2s"
+`, winPath(filepath.Join(dir, "repo")), winPath(filepath.Join(dir, "state.json")), winPath(filepath.Join(dir, "src"))))
+	logFile := filepath.Join(dir, "agent.log")
+
+	// Wine ends its services when the last other Windows process exits:
+	// a command prompt waiting on its input keeps one.
+	keep := exec.Command(w.wine, "cmd")
+	keep.Env = w.env
+	stdin, err := keep.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stdin.Close(); _ = keep.Wait() })
+
+	bin := fmt.Sprintf("%s agent --service --config %s --log-file %s", winPath(w.exe), winPath(config), winPath(logFile))
+	if out, code := w.runProgram(t, "sc", "create", "wimsnap-agent", "binPath=", bin); code != 0 {
+		t.Fatalf("sc create: exit %d\n%s", code, out)
+	}
+	if out, code := w.runProgram(t, "net", "start", "wimsnap-agent"); code != 0 {
+		t.Fatalf("net start: exit %d\n%s", code, out)
+	}
+	logged := func(msg string, n int) bool {
+		b, _ := os.ReadFile(logFile)
+		return strings.Count(string(b), `"msg":"`+msg+`"`) >= n
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !logged("run finished", 2) {
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logFile)
+			t.Fatalf("no two runs within 60 s; the log:\n%s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, code := w.runProgram(t, "net", "stop", "wimsnap-agent"); code != 0 {
+		t.Fatalf("net stop: exit %d\n%s", code, out)
+	}
+	if !logged("stopped", 1) {
+		b, _ := os.ReadFile(logFile)
+		t.Errorf("no \"stopped\" line after net stop; the log:\n%s", b)
+	}
+
+	// A config that does not load stops the service with exit code 2 and
+	// the reason in the log.
+	bad := filepath.Join(dir, "bad.toml")
+	writeFile(t, dir, "bad.toml", []byte("jobs = [\n"))
+	badLog := filepath.Join(dir, "bad.log")
+	bin = fmt.Sprintf("%s agent --service --config %s --log-file %s", winPath(w.exe), winPath(bad), winPath(badLog))
+	if out, code := w.runProgram(t, "sc", "create", "wimsnap-bad", "binPath=", bin); code != 0 {
+		t.Fatalf("sc create: exit %d\n%s", code, out)
+	}
+	w.runProgram(t, "net", "start", "wimsnap-bad")
+	var query string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if query, _ = w.runProgram(t, "sc", "query", "wimsnap-bad"); strings.Contains(query, "STOPPED") {
+			break
+		}
+	}
+	if !regexp.MustCompile(`SERVICE_EXIT_CODE\s*:\s*2\b`).MatchString(query) {
+		t.Errorf("the service with a broken config: want exit code 2, sc query says\n%s", query)
+	}
+	if b, _ := os.ReadFile(badLog); !strings.Contains(string(b), "bad.toml") {
+		t.Errorf("the broken config's log does not name it:\n%s", b)
 	}
 }
