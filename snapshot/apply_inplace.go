@@ -4,9 +4,7 @@ package snapshot
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,35 +18,6 @@ import (
 // This file holds what ApplyOptions.InPlace adds to Apply (a rollback):
 // leaving files that already match alone, replacing changed files through
 // a temporary name, and deleting what the image lacks.
-
-// tempPrefix starts the names of files being written in place; a run
-// adds its own token, so leftovers of an interrupted run are recognised.
-const tempPrefix = ".wimsnap-"
-
-func newRunToken() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:]) // crypto/rand does not fail on Linux
-	return hex.EncodeToString(b[:])
-}
-
-// isTempName reports whether name is a temporary file of some run: the
-// prefix, a token of 12 hex digits, '-', a decimal number and ".tmp", and
-// nothing looser, which a user's own file could match.
-func isTempName(name string) bool {
-	rest, ok := strings.CutPrefix(name, tempPrefix)
-	if !ok {
-		return false
-	}
-	if rest, ok = strings.CutSuffix(rest, ".tmp"); !ok || len(rest) < 14 || rest[12] != '-' {
-		return false
-	}
-	return isDigits(rest[:12], "0123456789abcdef") && isDigits(rest[13:], "0123456789")
-}
-
-// isDigits reports whether s is one or more of the given digits.
-func isDigits(s, digits string) bool {
-	return s != "" && strings.Trim(s, digits) == ""
-}
 
 // tempName is the temporary name of the n-th file of this run.
 func (a *applier) tempName() string {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,19 +35,21 @@ type winApplier struct {
 	ticker   progressTicker
 	rel      string // image path of the current entry, '/'-separated
 	openFunc func(wim.Stream) (io.ReadCloser, error)
+	token    string // this run's part of temporary names (in place)
+	tempSeq  int    // temporary names used so far
 }
 
 // Apply writes the image m into the directory target; see the UNIX
-// version's contract in apply.go. UNIX data does not apply on Windows; an
-// in-place apply (a rollback) over a directory that holds anything, and a
-// dry run, are not supported there yet: InPlace into a missing or empty
-// directory is a plain apply.
+// version's contract in apply.go. UNIX data does not apply on Windows. In
+// place (a rollback, apply_inplace_windows.go), a file is kept when its
+// size, last write time and attributes match; a dry run is not supported
+// there yet.
 func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string, opts ApplyOptions) (ApplyStats, error) {
 	if m == nil || m.Root == nil || !m.Root.IsDir() {
 		return ApplyStats{}, errors.New("snapshot: image has no root directory")
 	}
-	if opts.DryRun || opts.InPlace && !emptyOrMissing(target) {
-		return ApplyStats{}, fmt.Errorf("snapshot: an in-place restore on Windows: %w (restore into an empty directory, or apply an export)", wim.ErrUnsupported)
+	if opts.DryRun {
+		return ApplyStats{}, fmt.Errorf("snapshot: a dry run on Windows: %w", wim.ErrUnsupported)
 	}
 	tops, err := selectPaths(m.Root, opts.Paths)
 	if err != nil {
@@ -62,13 +63,15 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
 	}
 	enablePrivileges()
-	a := &winApplier{ctx: ctx, m: m, src: src, opts: opts, target: target, links: map[uint64]string{}}
+	a := &winApplier{ctx: ctx, m: m, src: src, opts: opts, target: target, links: map[uint64]string{}, token: newRunToken()}
 	a.openFunc = func(s wim.Stream) (io.ReadCloser, error) { return a.src.OpenStream(s.Hash) }
 	if tops == nil {
 		err = a.children(base, m.Root)
 		if err == nil {
 			a.stats.Dirs++
-			a.finish(base, m.Root, true)
+			if !a.opts.Passages[m.Root] {
+				a.finish(base, m.Root, true)
+			}
 		}
 	} else {
 		for _, e := range tops {
@@ -85,13 +88,8 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	return a.stats, err
 }
 
-// emptyOrMissing reports whether dir does not exist or holds nothing.
-func emptyOrMissing(dir string) bool {
-	names, err := os.ReadDir(dir)
-	return errors.Is(err, fs.ErrNotExist) || err == nil && len(names) == 0
-}
-
-// children creates the children of the directory e inside dir.
+// children creates the children of the directory e inside dir; in place,
+// it then removes what e lacks (deleteExtra).
 func (a *winApplier) children(dir string, e *wim.Entry) error {
 	rel := a.rel
 	defer func() { a.rel = rel }()
@@ -105,6 +103,10 @@ func (a *winApplier) children(dir string, e *wim.Entry) error {
 		}
 		a.progress(false)
 	}
+	if a.opts.InPlace {
+		a.rel = rel
+		a.deleteExtra(dir, e)
+	}
 	return nil
 }
 
@@ -115,6 +117,9 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 		return nil
 	}
 	path := winJoin(dir, e.Name)
+	if a.opts.InPlace && a.inPlace(dir, path, e) {
+		return nil
+	}
 	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 && !e.IsDir() {
 		if err := hardLink(path, first); err != nil {
 			a.warn(true, fmt.Errorf("hard link: %w", err))
@@ -132,7 +137,8 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 		if err == nil {
 			err = windows.CreateDirectory(p, nil)
 		}
-		if err != nil && !errors.Is(err, windows.ERROR_ALREADY_EXISTS) {
+		existed := errors.Is(err, windows.ERROR_ALREADY_EXISTS)
+		if err != nil && !existed {
 			a.warn(true, fmt.Errorf("create directory: %w", err))
 			return nil
 		}
@@ -140,7 +146,9 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 		if err := a.children(path, e); err != nil {
 			return err
 		}
-		a.finish(path, e, false)
+		if !existed || !a.opts.Passages[e] {
+			a.finish(path, e, false)
+		}
 		return nil
 	}
 	if e.IsDir() { // a directory reparse point (junction, directory symlink)
@@ -153,7 +161,9 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 			return nil
 		}
 	}
-	a.finish(path, e, false)
+	if !a.finish(path, e, false) {
+		return nil
+	}
 	if e.LinkID != 0 {
 		a.links[e.LinkID] = path
 	}
@@ -169,8 +179,10 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 
 // finish writes e's streams and metadata to path: a new file is created,
 // an existing directory opened. Failures are warnings; a file whose
-// contents could not be written is deleted.
-func (a *winApplier) finish(path string, e *wim.Entry, isRoot bool) {
+// contents could not be written is deleted, and finish reports false.
+// The root and a temporary file do not get their short name (a temporary
+// file gets it once renamed, as the file it replaces may hold it).
+func (a *winApplier) finish(path string, e *wim.Entry, noShortName bool) bool {
 	create := uint32(windows.CREATE_NEW)
 	if e.IsDir() {
 		create = windows.OPEN_EXISTING
@@ -178,7 +190,7 @@ func (a *winApplier) finish(path string, e *wim.Entry, isRoot bool) {
 	h, err := openBackup(path, true, create)
 	if err != nil {
 		a.warn(true, fmt.Errorf("create: %w", err))
-		return
+		return false
 	}
 	defer func() { _ = windows.CloseHandle(h) }()
 	b := &backupStream{h: h, path: path, write: true}
@@ -193,9 +205,9 @@ func (a *winApplier) finish(path string, e *wim.Entry, isRoot bool) {
 			h = windows.InvalidHandle
 			_ = os.Remove(path)
 		}
-		return
+		return false
 	}
-	if n := e.ShortName(); n != "" && !isRoot {
+	if n := e.ShortName(); n != "" && !noShortName {
 		if err := setShortName(h, n); err != nil {
 			a.warn(false, fmt.Errorf("short name %q: %w", n, err))
 		}
@@ -203,6 +215,7 @@ func (a *winApplier) finish(path string, e *wim.Entry, isRoot bool) {
 	if err := setBasicInfo(h, e); err != nil {
 		a.warn(false, fmt.Errorf("attributes and times: %w", err))
 	}
+	return true
 }
 
 // hardLink makes path a new name of the file first.

@@ -211,7 +211,8 @@ func TestWineCaptureApply(t *testing.T) {
 
 // TestWineSnapshotRestore: the Windows build snapshots a tree into a local
 // repository twice (the second run reads only the changed file) and
-// restores the latest snapshot, which check then finds sound.
+// restores the latest snapshot, which check then finds sound; then it
+// rolls a changed copy back in place (restore --delete) and again.
 func TestWineSnapshotRestore(t *testing.T) {
 	w := newWinePrefix(t)
 	dir := t.TempDir()
@@ -244,10 +245,58 @@ func TestWineSnapshotRestore(t *testing.T) {
 	if out, code := w.run(t, "restore", "--repo", repo, "latest", "--target", winPath(target)); code != 0 {
 		t.Fatalf("restore: exit %d\n%s", code, out)
 	}
-	wimtest.CompareTrees(t, src, target, wimtest.CompareOptions{IgnoreModes: true, IgnoreOwners: true, IgnoreXattrs: true})
+	opts := wimtest.CompareOptions{IgnoreModes: true, IgnoreOwners: true, IgnoreXattrs: true}
+	wimtest.CompareTrees(t, src, target, opts)
 	if out, code := w.run(t, "check", "--read-data", "--repo", repo); code != 0 {
 		t.Errorf("check: exit %d\n%s", code, out)
 	}
+
+	// A rollback: the restored tree changed, then restored in place.
+	writeFile(t, target, "big.bin", wimtest.RandomBytes(3, 3<<20)) // same size, new contents and time
+	writeFile(t, target, "f1", []byte("changed, longer\n"))        // f1link is the same file
+	ro := filepath.Join(target, "ro.txt")
+	if err := os.Chmod(ro, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, target, "ro.txt", []byte("changed\n"))
+	if err := os.Chmod(ro, 0o444); err != nil { // read-only again: replaced all the same
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(target, "empty")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, target, "extra.txt", []byte("not in the snapshot\n"))
+	writeFile(t, target, "extradir/sub/x.txt", []byte("not in the snapshot\n"))
+	if err := os.RemoveAll(filepath.Join(target, "ünï cødé")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, target, "ünï cødé", []byte("a file where the snapshot has a directory\n"))
+	writeFile(t, target, ".wimsnap-0123456789ab-7.tmp", []byte("left by an interrupted run\n"))
+	type restored struct {
+		Files, Bytes, Unchanged, Deleted int64
+	}
+	rollback := func() restored {
+		t.Helper()
+		out, code := w.run(t, "restore", "--json", "--delete", "--repo", repo, "latest", "--target", winPath(target))
+		var r restored
+		if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
+			t.Fatalf("restore --delete: exit %d, %v\n%s", code, err, out)
+		}
+		t.Logf("restore --delete: %+v", r)
+		return r
+	}
+	r := rollback()
+	wimtest.CompareTrees(t, src, target, opts)
+	// Kept: the deep file; written: big.bin, f1 (and f1link, a name of
+	// it), ro.txt, empty, 日本語.txt; deleted: extra.txt, extradir and the
+	// file in the way.
+	if r.Unchanged != 1 || r.Deleted != 3 || r.Bytes != 3<<20+4+10+2 {
+		t.Errorf("rollback: %+v, want 1 unchanged, 3 deleted, %d bytes written", r, 3<<20+4+10+2)
+	}
+	if r = rollback(); r.Bytes != 0 || r.Unchanged != r.Files || r.Deleted != 0 {
+		t.Errorf("a second rollback: %+v, want every file unchanged", r)
+	}
+	wimtest.CompareTrees(t, src, target, opts)
 }
 
 // TestWineAgent: the Windows build's agent takes a job on its schedule,

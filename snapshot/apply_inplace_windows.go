@@ -1,0 +1,314 @@
+//go:build windows
+
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/windows"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// This file is what ApplyOptions.InPlace adds to Apply on Windows (a
+// rollback). A file whose size, last write time and attributes match the
+// image's is kept, and only its security descriptor, attributes and times
+// are set again; any other is written under a temporary name in its
+// directory and renamed over the old one (MoveFileEx), so that it is
+// replaced whole or not at all. Reparse points are replaced the same way.
+// Delete removes what the image lacks, never through a reparse point: a
+// junction or symbolic link is removed itself, not what it points to.
+// Names are compared as Windows does, without regard to case.
+
+// errInTheWay is the warning for an entry kept because another kind of
+// entry is in its place and Delete does not allow removing it.
+var errInTheWay = errors.New("another kind of entry is in the way; left alone (restore --delete replaces it)")
+
+// inPlace looks at what path holds before e is written there. It reports
+// done when nothing more is to be done for e (kept, replaced, or left
+// alone with a warning); otherwise path is free, or holds the directory
+// that e, a directory, keeps.
+func (a *winApplier) inPlace(dir, path string, e *wim.Entry) (done bool) {
+	info, exists, err := statNoFollow(path)
+	if err != nil {
+		a.warn(true, fmt.Errorf("looking at the file in place: %w", err))
+		return true
+	}
+	if !exists {
+		return false
+	}
+	isDir := info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0
+	isReparse := info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0
+	switch {
+	case e.IsDir() && !e.IsReparse() && isDir && !isReparse:
+		return false // kept; its children come next
+	case isDir && !isReparse || e.IsDir() && !e.IsReparse():
+		// A directory where the image has a file, or the other way round.
+		if !a.mayDelete(a.rel) || !a.removeAll(path, a.rel) {
+			a.warn(true, errInTheWay)
+			return true
+		}
+		a.stats.Deleted++
+		return false
+	case e.IsDir(): // a directory reparse point, made afresh
+		if err := removeOne(path, info.FileAttributes); err != nil {
+			a.warn(true, fmt.Errorf("removing the entry in place: %w", err))
+			return true
+		}
+		return false
+	}
+	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 {
+		if sameFile(path, first) {
+			a.stats.Files++
+			a.stats.Unchanged++
+			return true
+		}
+		tmp := winJoin(dir, a.tempName())
+		if err := hardLink(tmp, first); err != nil {
+			a.warn(true, fmt.Errorf("hard link: %w", err))
+			return true
+		}
+		a.replace(tmp, path, &info, e)
+		a.stats.Files++
+		return true
+	}
+	if !isReparse && !e.IsReparse() && a.sameQuick(&info, e) {
+		a.setMeta(path, e)
+		a.stats.Files++
+		a.stats.Unchanged++
+		if e.LinkID != 0 {
+			a.links[e.LinkID] = path
+		}
+		return true
+	}
+	tmp := winJoin(dir, a.tempName())
+	if !a.finish(tmp, e, true) || !a.replace(tmp, path, &info, e) {
+		return true
+	}
+	if e.LinkID != 0 {
+		a.links[e.LinkID] = path
+	}
+	if e.IsReparse() {
+		a.stats.Symlinks++
+	} else {
+		a.stats.Files++
+		a.stats.Bytes += e.Data.Size
+	}
+	return true
+}
+
+// tempName is the temporary name of the n-th file of this run.
+func (a *winApplier) tempName() string {
+	a.tempSeq++
+	return fmt.Sprintf("%s%s-%d.tmp", tempPrefix, a.token, a.tempSeq)
+}
+
+// sameQuick reports whether the regular file info describes already holds
+// e, judged as a quick check: size, last write time and attributes.
+func (a *winApplier) sameQuick(info *windows.ByHandleFileInformation, e *wim.Entry) bool {
+	size := int64(info.FileSizeHigh)<<32 | int64(info.FileSizeLow)
+	return size == e.Data.Size && filetime(info.LastWriteTime) == e.LastWriteTime &&
+		settableWinAttributes(info.FileAttributes) == settableWinAttributes(e.Attributes)
+}
+
+// setMeta sets the security descriptor, attributes and times of e on the
+// existing file path, whose contents are kept.
+func (a *winApplier) setMeta(path string, e *wim.Entry) {
+	h, err := openMeta(path)
+	if err != nil {
+		a.warn(false, fmt.Errorf("opening for metadata: %w", err))
+		return
+	}
+	defer func() { _ = windows.CloseHandle(h) }()
+	if sd := a.m.Descriptor(e); sd != nil {
+		if err := setSecurity(h, sd); err != nil {
+			a.warn(false, err)
+		}
+	}
+	if err := setBasicInfo(h, e); err != nil {
+		a.warn(false, fmt.Errorf("attributes and times: %w", err))
+	}
+}
+
+// replace renames the temporary file tmp over path, which held what info
+// describes, and gives it e's short name; on failure it removes tmp, warns
+// and reports false.
+func (a *winApplier) replace(tmp, path string, info *windows.ByHandleFileInformation, e *wim.Entry) bool {
+	err := clearReadOnly(path, info.FileAttributes)
+	if err == nil && info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0 {
+		err = removeOne(path, info.FileAttributes) // a directory reparse point
+	}
+	if err == nil {
+		err = moveOver(tmp, path)
+	}
+	if err != nil {
+		_ = removeOne(tmp, 0)
+		a.warn(true, fmt.Errorf("replacing the file: %w", err))
+		return false
+	}
+	if n := e.ShortName(); n != "" {
+		if h, err := openMeta(path); err == nil {
+			if err := setShortName(h, n); err != nil {
+				a.warn(false, fmt.Errorf("short name %q: %w", n, err))
+			}
+			_ = windows.CloseHandle(h)
+		}
+	}
+	return true
+}
+
+// mayDelete reports whether the entry at image path rel may be removed.
+func (a *winApplier) mayDelete(rel string) bool {
+	return a.opts.Delete && (a.opts.Deletable == nil || a.opts.Deletable(rel))
+}
+
+// deleteExtra removes from the directory dir what the image directory e
+// lacks (with Delete), and temporary files of interrupted runs.
+func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
+	names, err := list(dir)
+	if err != nil {
+		a.warn(false, fmt.Errorf("listing for --delete: %w", err))
+		return
+	}
+	want := make(map[string]bool, len(e.Children))
+	for _, c := range e.Children {
+		want[strings.ToUpper(c.Name)] = true
+	}
+	for _, l := range names {
+		if want[strings.ToUpper(l.name)] {
+			continue
+		}
+		rel := a.rel + "/" + l.name
+		if !isTempName(l.name) && !a.mayDelete(rel) {
+			continue
+		}
+		if a.removeAll(winJoin(dir, l.name), rel) && !isTempName(l.name) {
+			a.stats.Deleted++
+		}
+	}
+}
+
+// removeAll removes path, at image path rel, and everything below it that
+// Deletable allows, and reports whether path is gone. A reparse point is
+// removed itself, never followed.
+func (a *winApplier) removeAll(path, rel string) bool {
+	info, exists, err := statNoFollow(path)
+	if err != nil || !exists {
+		return !exists && err == nil
+	}
+	attrs := info.FileAttributes
+	if attrs&windows.FILE_ATTRIBUTE_DIRECTORY != 0 && attrs&windows.FILE_ATTRIBUTE_REPARSE_POINT == 0 {
+		names, err := list(path)
+		if err != nil {
+			a.warn(false, fmt.Errorf("listing for --delete: %w", err))
+			return false
+		}
+		all := true
+		for _, l := range names {
+			r := rel + "/" + l.name
+			if a.opts.Deletable != nil && !a.opts.Deletable(r) || !a.removeAll(winJoin(path, l.name), r) {
+				all = false
+			}
+		}
+		if !all {
+			return false
+		}
+	}
+	if err := removeOne(path, attrs); err != nil {
+		a.warn(false, fmt.Errorf("deleting %s: %w", rel, err))
+		return false
+	}
+	return true
+}
+
+// statNoFollow returns the handle information of path itself (a reparse
+// point is not followed), and whether it exists.
+func statNoFollow(path string) (windows.ByHandleFileInformation, bool, error) {
+	var info windows.ByHandleFileInformation
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return info, false, err
+	}
+	share := uint32(windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE)
+	h, err := windows.CreateFile(p, windows.FILE_READ_ATTRIBUTES, share, nil, windows.OPEN_EXISTING,
+		windows.FILE_FLAG_BACKUP_SEMANTICS|windows.FILE_FLAG_OPEN_REPARSE_POINT, 0)
+	if errors.Is(err, windows.ERROR_FILE_NOT_FOUND) || errors.Is(err, windows.ERROR_PATH_NOT_FOUND) {
+		return info, false, nil
+	}
+	if err != nil {
+		return info, false, err
+	}
+	defer func() { _ = windows.CloseHandle(h) }()
+	err = windows.GetFileInformationByHandle(h, &info)
+	return info, err == nil, err
+}
+
+// sameFile reports whether the paths a and b name one file.
+func sameFile(a, b string) bool {
+	x, okA, errA := statNoFollow(a)
+	y, okB, errB := statNoFollow(b)
+	return errA == nil && errB == nil && okA && okB && fileID(&x) == fileID(&y)
+}
+
+// openMeta opens path, without following a reparse point, to set its
+// security descriptor, attributes, times and short name: not for writing
+// its data, which a read-only file refuses.
+func openMeta(path string) (windows.Handle, error) {
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return windows.InvalidHandle, err
+	}
+	access := uint32(windows.WRITE_DAC | windows.WRITE_OWNER | windows.FILE_WRITE_ATTRIBUTES | windows.READ_CONTROL | windows.DELETE)
+	flags := uint32(windows.FILE_FLAG_BACKUP_SEMANTICS | windows.FILE_FLAG_OPEN_REPARSE_POINT)
+	share := uint32(windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE)
+	if enablePrivileges() {
+		if h, err := windows.CreateFile(p, access|windows.ACCESS_SYSTEM_SECURITY, share, nil, windows.OPEN_EXISTING, flags, 0); err == nil {
+			return h, nil
+		}
+	}
+	return windows.CreateFile(p, access, share, nil, windows.OPEN_EXISTING, flags, 0)
+}
+
+// clearReadOnly clears the read-only attribute of path, which has attrs,
+// so that it can be replaced or deleted.
+func clearReadOnly(path string, attrs uint32) error {
+	if attrs&windows.FILE_ATTRIBUTE_READONLY == 0 {
+		return nil
+	}
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return err
+	}
+	return windows.SetFileAttributes(p, attrs&^windows.FILE_ATTRIBUTE_READONLY&^windows.FILE_ATTRIBUTE_REPARSE_POINT&^windows.FILE_ATTRIBUTE_DIRECTORY)
+}
+
+// removeOne removes the file, empty directory or reparse point path, which
+// has attrs.
+func removeOne(path string, attrs uint32) error {
+	if err := clearReadOnly(path, attrs); err != nil {
+		return err
+	}
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return err
+	}
+	if attrs&windows.FILE_ATTRIBUTE_DIRECTORY != 0 {
+		return windows.RemoveDirectory(p)
+	}
+	return windows.DeleteFile(p)
+}
+
+// moveOver renames from to to, replacing the file to.
+func moveOver(from, to string) error {
+	f, err := windows.UTF16PtrFromString(from)
+	if err != nil {
+		return err
+	}
+	t, err := windows.UTF16PtrFromString(to)
+	if err != nil {
+		return err
+	}
+	return windows.MoveFileEx(f, t, windows.MOVEFILE_REPLACE_EXISTING)
+}
