@@ -22,9 +22,9 @@ import (
 // junction or symbolic link is removed itself, not what it points to.
 // Names are compared as Windows does, without regard to case.
 
-// errInTheWay is the warning for an entry kept because another kind of
-// entry is in its place and Delete does not allow removing it.
-var errInTheWay = errors.New("another kind of entry is in the way; left alone (restore --delete replaces it)")
+// errInTheWay is the warning for an entry left out because a directory is
+// in its place and Delete does not allow removing it.
+var errInTheWay = errors.New("a directory is in the way; left alone (restore --delete replaces it)")
 
 // inPlace looks at what path holds before e is written there. It reports
 // done when nothing more is to be done for e (kept, replaced, or left
@@ -44,15 +44,21 @@ func (a *winApplier) inPlace(dir, path string, e *wim.Entry) (done bool) {
 	switch {
 	case e.IsDir() && !e.IsReparse() && isDir && !isReparse:
 		return false // kept; its children come next
-	case isDir && !isReparse || e.IsDir() && !e.IsReparse():
-		// A directory where the image has a file, or the other way round.
-		if !a.mayDelete(a.rel) || !a.removeAll(path, a.rel) {
+	case isDir && !isReparse:
+		// A directory where the image has a file or a reparse point.
+		if !a.mayDelete(a.rel) {
 			a.warn(true, errInTheWay)
+			return true
+		}
+		if !a.removeAll(path, a.rel) {
+			a.warn(true, errors.New("a directory is in the way and could not be removed whole; left alone"))
 			return true
 		}
 		a.stats.Deleted++
 		return false
-	case e.IsDir(): // a directory reparse point, made afresh
+	case e.IsDir():
+		// A file or reparse point where the image has a directory (made
+		// afresh, as a directory reparse point is), replaced as files are.
 		if err := removeOne(path, info.FileAttributes); err != nil {
 			a.warn(true, fmt.Errorf("removing the entry in place: %w", err))
 			return true
