@@ -197,8 +197,9 @@ func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
 }
 
 // removeAll removes path, at image path rel, and everything below it that
-// Deletable allows, and reports whether path is gone. A reparse point is
-// removed itself, never followed.
+// Deletable allows, and reports whether path is gone (with DryRun, would
+// be: nothing is removed). A reparse point is removed itself, never
+// followed.
 func (a *winApplier) removeAll(path, rel string) bool {
 	info, exists, err := statNoFollow(path)
 	if err != nil || !exists {
@@ -221,6 +222,9 @@ func (a *winApplier) removeAll(path, rel string) bool {
 		if !all {
 			return false
 		}
+	}
+	if a.opts.DryRun {
+		return true
 	}
 	if err := removeOne(path, attrs); err != nil {
 		a.warn(false, fmt.Errorf("deleting %s: %w", rel, err))

@@ -35,47 +35,53 @@ type winApplier struct {
 	ticker   progressTicker
 	rel      string // image path of the current entry, '/'-separated
 	openFunc func(wim.Stream) (io.ReadCloser, error)
-	token    string // this run's part of temporary names (in place)
-	tempSeq  int    // temporary names used so far
+	token    string          // this run's part of temporary names (in place)
+	tempSeq  int             // temporary names used so far
+	written  map[uint64]bool // DryRun: link groups whose first name is written
 }
 
 // Apply writes the image m into the directory target; see the UNIX
 // version's contract in apply.go. UNIX data does not apply on Windows. In
 // place (a rollback, apply_inplace_windows.go), a file is kept when its
-// size, last write time and attributes match; a dry run is not supported
-// there yet.
+// size, last write time and attributes match; a dry run
+// (apply_plan_windows.go) counts the in-place apply's decisions.
 func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string, opts ApplyOptions) (ApplyStats, error) {
 	if m == nil || m.Root == nil || !m.Root.IsDir() {
 		return ApplyStats{}, errors.New("snapshot: image has no root directory")
 	}
-	if opts.DryRun {
-		return ApplyStats{}, fmt.Errorf("snapshot: a dry run on Windows: %w", wim.ErrUnsupported)
-	}
+	opts.InPlace = opts.InPlace || opts.DryRun
 	tops, err := selectPaths(m.Root, opts.Paths)
 	if err != nil {
 		return ApplyStats{}, err
 	}
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
+	if !opts.DryRun {
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
+		}
 	}
 	base, err := longPath(target)
 	if err != nil {
 		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
 	}
 	enablePrivileges()
-	a := &winApplier{ctx: ctx, m: m, src: src, opts: opts, target: target, links: map[uint64]string{}, token: newRunToken()}
+	a := &winApplier{ctx: ctx, m: m, src: src, opts: opts, target: target, links: map[uint64]string{},
+		token: newRunToken(), written: map[uint64]bool{}}
 	a.openFunc = func(s wim.Stream) (io.ReadCloser, error) { return a.src.OpenStream(s.Hash) }
-	if tops == nil {
+	_, targetExists, _ := statNoFollow(base)
+	switch {
+	case tops == nil && opts.DryRun && !targetExists:
+		a.planNew(m.Root)
+	case tops == nil:
 		err = a.children(base, m.Root)
 		if err == nil {
 			a.stats.Dirs++
-			if !a.opts.Passages[m.Root] {
+			if !a.opts.Passages[m.Root] && !opts.DryRun {
 				a.finish(base, m.Root, true)
 			}
 		}
-	} else {
+	default:
 		for _, e := range tops {
-			a.rel = e.Name
+			a.rel = "/" + e.Name
 			if err = a.entry(base, e); err != nil {
 				break
 			}
@@ -117,6 +123,9 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 		return nil
 	}
 	path := winJoin(dir, e.Name)
+	if a.opts.DryRun {
+		return a.planEntry(path, e)
+	}
 	if a.opts.InPlace && a.inPlace(dir, path, e) {
 		return nil
 	}

@@ -212,7 +212,8 @@ func TestWineCaptureApply(t *testing.T) {
 // TestWineSnapshotRestore: the Windows build snapshots a tree into a local
 // repository twice (the second run reads only the changed file) and
 // restores the latest snapshot, which check then finds sound; then it
-// rolls a changed copy back in place (restore --delete) and again.
+// rolls a changed copy back in place (restore --delete, after a dry run
+// that counts the same and writes nothing) and again.
 func TestWineSnapshotRestore(t *testing.T) {
 	w := newWinePrefix(t)
 	dir := t.TempDir()
@@ -275,17 +276,36 @@ func TestWineSnapshotRestore(t *testing.T) {
 	type restored struct {
 		Files, Bytes, Unchanged, Deleted int64
 	}
-	rollback := func() restored {
+	rollback := func(flags ...string) restored {
 		t.Helper()
-		out, code := w.run(t, "restore", "--json", "--delete", "--repo", repo, "latest", "--target", winPath(target))
+		args := append([]string{"restore", "--json", "--delete", "--repo", repo, "latest", "--target", winPath(target)}, flags...)
+		out, code := w.run(t, args...)
 		var r restored
 		if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
-			t.Fatalf("restore --delete: exit %d, %v\n%s", code, err, out)
+			t.Fatalf("restore --delete %v: exit %d, %v\n%s", flags, code, err, out)
 		}
-		t.Logf("restore --delete: %+v", r)
+		t.Logf("restore --delete %v: %+v", flags, r)
 		return r
 	}
+	missing := filepath.Join(dir, "not-made")
+	out, code = w.run(t, "restore", "--json", "--dry-run", "--repo", repo, "latest", "--target", winPath(missing))
+	var fresh restored
+	if err := json.Unmarshal([]byte(out), &fresh); code != 0 || err != nil || fresh.Files != 7 || fresh.Bytes != 3<<20+21 {
+		t.Errorf("a dry run into a missing directory: exit %d, %v, %+v, want 7 files of %d bytes", code, err, fresh, 3<<20+21)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("a dry run made its target")
+	}
+	plan := rollback("--dry-run")
+	for _, p := range []string{"extra.txt", ".wimsnap-0123456789ab-7.tmp", "ünï cødé"} {
+		if _, err := os.Stat(filepath.Join(target, p)); err != nil {
+			t.Errorf("the dry run removed %s: %v", p, err)
+		}
+	}
 	r := rollback()
+	if plan != r {
+		t.Errorf("the dry run counted %+v, the rollback did %+v", plan, r)
+	}
 	wimtest.CompareTrees(t, src, target, opts)
 	// Kept: the deep file; written: big.bin, f1 (and f1link, a name of
 	// it), ro.txt, empty, 日本語.txt (the file in its directory's place
