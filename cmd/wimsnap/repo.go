@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,7 +28,8 @@ repository $XDG_DATA_HOME/wimsnap/repository (~/.local/share/wimsnap/repository)
 which 'snapshot' creates on first use. A repository is a local directory
 path or an s3: URL (see below). The local index (a cache of the
 repository's index, rebuilt when missing) lives in $WIMSNAP_CACHE_DIR, else
-$XDG_CACHE_HOME/wimsnap/index (~/.cache/wimsnap/index).
+$XDG_CACHE_HOME/wimsnap/index (~/.cache/wimsnap/index). On Windows both
+default to %LOCALAPPDATA%\wimsnap\repository and ...\wimsnap\index.
 ` + s3Help
 
 // repoFlags are the flags every repository command has.
@@ -61,9 +63,14 @@ func (a *app) repoLocation(f *repoFlags) (string, bool, error) {
 	return filepath.Join(dir, "wimsnap", "repository"), true, nil
 }
 
-// userDir returns $env, else $HOME/fallback.
+// userDir returns $env, else $HOME/fallback. On Windows, where per-user
+// data, caches and state all go to one folder, it returns $env, else
+// %LOCALAPPDATA%, else %USERPROFILE%/fallback.
 func (a *app) userDir(env, fallback string) (string, error) {
 	if v, ok := a.lookup(env); ok && filepath.IsAbs(v) {
+		return v, nil
+	}
+	if v, ok := a.lookup("LOCALAPPDATA"); ok && env != "" && runtime.GOOS == "windows" && filepath.IsAbs(v) {
 		return v, nil
 	}
 	home, ok := a.lookup("HOME")

@@ -46,8 +46,8 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 
 // winePrefix is a Wine prefix with the shim, and the Windows binary.
 type winePrefix struct {
-	wine, exe string
-	env       []string
+	wine, exe, prefix string
+	env               []string
 }
 
 // newWinePrefix makes a Wine prefix for the test and builds the Windows
@@ -57,8 +57,8 @@ func newWinePrefix(t *testing.T) *winePrefix {
 	wine := wimtest.Require(t, "wine")
 	gcc := wimtest.Require(t, "x86_64-w64-mingw32-gcc")
 	dir := t.TempDir()
-	w := &winePrefix{wine: wine, exe: filepath.Join(dir, "wimsnap.exe")}
-	w.env = append(os.Environ(), "WINEPREFIX="+filepath.Join(dir, "prefix"), "WINEDEBUG=-all",
+	w := &winePrefix{wine: wine, exe: filepath.Join(dir, "wimsnap.exe"), prefix: filepath.Join(dir, "prefix")}
+	w.env = append(os.Environ(), "WINEPREFIX="+w.prefix, "WINEDEBUG=-all",
 		"WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=")
 	build := exec.Command("go", "build", "-o", w.exe, ".")
 	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
@@ -335,6 +335,14 @@ func TestWineSnapshotRestore(t *testing.T) {
 	}
 	rollback()
 	wimtest.CompareTrees(t, src, target, opts)
+
+	// Without --repo, the default repository is made in %LOCALAPPDATA%.
+	if out, code := w.run(t, "snapshot", winPath(src)); code != 0 {
+		t.Fatalf("snapshot into the default repository: exit %d\n%s", code, out)
+	}
+	if m, _ := filepath.Glob(filepath.Join(w.prefix, "drive_c", "users", "*", "AppData", "Local", "wimsnap", "repository", "config")); len(m) != 1 {
+		t.Errorf("no default repository under %%LOCALAPPDATA%%\\wimsnap\\repository: %v", m)
+	}
 }
 
 // TestWineAgent: the Windows build's agent takes a job on its schedule,
