@@ -45,17 +45,7 @@ func (a *winApplier) inPlace(dir, path string, e *wim.Entry) (done bool) {
 	case e.IsDir() && !e.IsReparse() && isDir && !isReparse:
 		return false // kept; its children come next
 	case isDir && !isReparse:
-		// A directory where the image has a file or a reparse point.
-		if !a.mayDelete(a.rel) {
-			a.warn(true, errInTheWay)
-			return true
-		}
-		if !a.removeAll(path, a.rel) {
-			a.warn(true, errors.New("a directory is in the way and could not be removed whole; left alone"))
-			return true
-		}
-		a.stats.Deleted++
-		return false
+		return !a.clearDirInWay(path)
 	case e.IsDir():
 		// A file or reparse point where the image has a directory (made
 		// afresh, as a directory reparse point is), replaced as files are.
@@ -102,6 +92,22 @@ func (a *winApplier) inPlace(dir, path string, e *wim.Entry) (done bool) {
 		a.stats.Files++
 		a.stats.Bytes += e.Data.Size
 	}
+	return true
+}
+
+// clearDirInWay removes the directory at path, where the image has a file
+// or a reparse point, when Delete allows it (with DryRun, counts it), and
+// reports whether it is gone; if not, it has warned.
+func (a *winApplier) clearDirInWay(path string) bool {
+	if !a.mayDelete(a.rel) {
+		a.warn(true, errInTheWay)
+		return false
+	}
+	if !a.removeAll(path, a.rel) {
+		a.warn(true, errors.New("a directory is in the way and could not be removed whole; left alone"))
+		return false
+	}
+	a.stats.Deleted++
 	return true
 }
 

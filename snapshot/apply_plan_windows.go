@@ -31,15 +31,9 @@ func (a *winApplier) planEntry(path string, e *wim.Entry) error {
 		a.planNew(e) // made afresh; a file in its place is replaced
 		return nil
 	case isDir:
-		if !a.mayDelete(a.rel) {
-			a.warn(true, errInTheWay)
+		if !a.clearDirInWay(path) {
 			return nil
 		}
-		if !a.removeAll(path, a.rel) {
-			a.warn(true, fmt.Errorf("a directory is in the way and could not be removed whole; left alone"))
-			return nil
-		}
-		a.stats.Deleted++
 		exists = false
 	}
 	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 {

@@ -345,6 +345,29 @@ func TestWineSnapshotRestore(t *testing.T) {
 	}
 }
 
+// agentSetup makes, in dir, a source with one file, a repository and an
+// agent config with one job called name, taken every 2 s, followed by
+// extra lines, and returns the config's path. The index cache is in dir.
+func (w *winePrefix) agentSetup(t *testing.T, dir, name, extra string) string {
+	t.Helper()
+	writeFile(t, dir, "src/a.txt", []byte("a\n"))
+	w.env = append(w.env, "WIMSNAP_CACHE_DIR="+winPath(filepath.Join(dir, "cache")))
+	if out, code := w.run(t, "init", "--repo", winPath(filepath.Join(dir, "repo"))); code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, out)
+	}
+	return writeConfig(t, dir, fmt.Sprintf(`
+repository = '%s'
+state-file = '%s'
+[status]
+listen = "127.0.0.1:0"
+[[job]]
+name = "%s"
+sources = ['%s']
+schedule = "@every 2s"
+%s`, winPath(filepath.Join(dir, "repo")), winPath(filepath.Join(dir, "state.json")), name,
+		winPath(filepath.Join(dir, "src")), extra))
+}
+
 // TestWineAgent: the Windows build's agent takes a job on its schedule,
 // runs its pre hook through cmd.exe (with the job's variables, quotes and
 // an '&' kept), applies the retention, serves /status, and stops cleanly
@@ -352,27 +375,12 @@ func TestWineSnapshotRestore(t *testing.T) {
 func TestWineAgent(t *testing.T) {
 	w := newWinePrefix(t)
 	dir := t.TempDir()
-	writeFile(t, dir, "src/a.txt", []byte("a\n"))
-	w.env = append(w.env, "WIMSNAP_CACHE_DIR="+winPath(filepath.Join(dir, "cache")))
-	if out, code := w.run(t, "init", "--repo", winPath(filepath.Join(dir, "repo"))); code != 0 {
-		t.Fatalf("init: exit %d\n%s", code, out)
-	}
 	marker := filepath.Join(dir, "pre.txt")
-	config := writeConfig(t, dir, fmt.Sprintf(`
-repository = '%s'
-state-file = '%s'
-[status]
-listen = "127.0.0.1:0"
-[[job]]
-name = "win"
-sources = ['%s']
-schedule = "@every 2s"
-[job.retention]
+	config := w.agentSetup(t, dir, "win", fmt.Sprintf(`[job.retention]
 keep-last = 2
 [job.hooks]
 pre = 'echo pre %%WIMSNAP_JOB%% "a & b"> %s'
-`, winPath(filepath.Join(dir, "repo")), winPath(filepath.Join(dir, "state.json")),
-		winPath(filepath.Join(dir, "src")), winPath(marker)))
+`, winPath(marker)))
 	cmd := exec.Command(w.wine, w.exe, "agent", "--config", winPath(config))
 	cmd.Env = w.env
 	p := startAgentCmd(t, cmd)
@@ -401,21 +409,7 @@ pre = 'echo pre %%WIMSNAP_JOB%% "a & b"> %s'
 func TestWineService(t *testing.T) {
 	w := newWinePrefix(t)
 	dir := t.TempDir()
-	writeFile(t, dir, "src/a.txt", []byte("a\n"))
-	w.env = append(w.env, "WIMSNAP_CACHE_DIR="+winPath(filepath.Join(dir, "cache")))
-	if out, code := w.run(t, "init", "--repo", winPath(filepath.Join(dir, "repo"))); code != 0 {
-		t.Fatalf("init: exit %d\n%s", code, out)
-	}
-	config := writeConfig(t, dir, fmt.Sprintf(`
-repository = '%s'
-state-file = '%s'
-[status]
-listen = "127.0.0.1:0"
-[[job]]
-name = "svc"
-sources = ['%s']
-schedule = "@every 2s"
-`, winPath(filepath.Join(dir, "repo")), winPath(filepath.Join(dir, "state.json")), winPath(filepath.Join(dir, "src"))))
+	config := w.agentSetup(t, dir, "svc", "")
 	logFile := filepath.Join(dir, "agent.log")
 
 	// Wine ends its services when the last other Windows process exits:
