@@ -134,11 +134,7 @@ func (a *winApplier) setMeta(path string, e *wim.Entry) {
 		return
 	}
 	defer func() { _ = windows.CloseHandle(h) }()
-	if sd := a.m.Descriptor(e); sd != nil {
-		if err := setSecurity(h, sd); err != nil {
-			a.warn(false, err)
-		}
-	}
+	a.setSecurity(h, e)
 	if err := setBasicInfo(h, e); err != nil {
 		a.warn(false, fmt.Errorf("attributes and times: %w", err))
 	}

@@ -17,9 +17,10 @@ import (
 )
 
 // This file is Apply on Windows. Every entry is created, then given its
-// contents, named streams, security descriptor and reparse buffer in one
-// BackupWrite stream (winbackup.go), then its short name, then its
-// attributes and times, last so that nothing written after changes them.
+// contents, named streams and reparse buffer in one BackupWrite stream
+// (winbackup.go), then its security descriptor (setSecurity: what the
+// process may set of it), its short name, and its attributes and times,
+// last so that nothing written after changes them.
 // A directory gets its metadata once its children exist. Hard links are
 // made with CreateHardLink to the first name written. Paths use the \\?\
 // form, so depth and length are not limited by MAX_PATH.
@@ -203,7 +204,7 @@ func (a *winApplier) finish(path string, e *wim.Entry, noShortName bool) bool {
 	}
 	defer func() { _ = windows.CloseHandle(h) }()
 	b := &backupStream{h: h, path: path, write: true}
-	err = writeBackup(b, e, a.m.Descriptor(e), a.openFunc)
+	err = writeBackup(b, e, nil, a.openFunc)
 	if cerr := b.Close(); err == nil {
 		err = cerr
 	}
@@ -216,6 +217,7 @@ func (a *winApplier) finish(path string, e *wim.Entry, noShortName bool) bool {
 		}
 		return false
 	}
+	a.setSecurity(h, e)
 	if n := e.ShortName(); n != "" && !noShortName {
 		if err := setShortName(h, n); err != nil {
 			a.warn(false, fmt.Errorf("short name %q: %w", n, err))
@@ -225,6 +227,25 @@ func (a *winApplier) finish(path string, e *wim.Entry, noShortName bool) bool {
 		a.warn(false, fmt.Errorf("attributes and times: %w", err))
 	}
 	return true
+}
+
+// setSecurity gives the open file h e's security descriptor, or as much of
+// it as the process may set: without the restore and security privileges
+// (a prompt that is not elevated), an owner other than the user or an
+// audit ACL is refused, and the rest is set with a warning rather than
+// the file being lost.
+func (a *winApplier) setSecurity(h windows.Handle, e *wim.Entry) {
+	sd := a.m.Descriptor(e)
+	if sd == nil {
+		return
+	}
+	dropped, err := setSecurityParts(h, sd)
+	switch {
+	case err != nil:
+		a.warn(false, err)
+	case dropped != 0:
+		a.warn(false, fmt.Errorf("security descriptor set without its %s (run elevated to restore them)", partNames(dropped)))
+	}
 }
 
 // hardLink makes path a new name of the file first.

@@ -536,3 +536,47 @@ func checkACL(b []byte) error {
 	}
 	return nil
 }
+
+// securityFallbacks are the parts of a security descriptor tried in turn
+// when setting the whole of it is refused, as for a process without the
+// restore and security privileges: without the audit ACL (SeSecurity),
+// then without owner and group (an owner other than the caller needs
+// SeRestore), then the DACL alone.
+var securityFallbacks = []uint32{^uint32(sdSACL), ^uint32(sdSACL | sdOwner | sdGroup), sdDACL}
+
+// setDescriptorParts calls set with the parts what of a descriptor, then,
+// while it fails, with fewer parts (securityFallbacks). It returns the
+// parts that were left out (0: none) and, if even the last try failed,
+// the first error.
+func setDescriptorParts(what uint32, set func(parts uint32) error) (uint32, error) {
+	first := set(what)
+	if first == nil {
+		return 0, nil
+	}
+	tried := what
+	for _, keep := range securityFallbacks {
+		parts := what & keep
+		if parts == tried || parts == 0 {
+			continue
+		}
+		tried = parts
+		if set(parts) == nil {
+			return what &^ parts, nil
+		}
+	}
+	return what, first
+}
+
+// partNames names the parts of a descriptor, for messages.
+func partNames(parts uint32) string {
+	var names []string
+	for _, p := range []struct {
+		bit  uint32
+		name string
+	}{{sdOwner, "owner"}, {sdGroup, "group"}, {sdDACL, "DACL"}, {sdSACL, "SACL"}} {
+		if parts&p.bit != 0 {
+			names = append(names, p.name)
+		}
+	}
+	return strings.Join(names, ", ")
+}

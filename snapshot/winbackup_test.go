@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -273,4 +274,46 @@ func FuzzCheckDescriptor(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSetDescriptorParts: a descriptor refused whole is set with fewer
+// parts, in the order a process without privileges can set them.
+func TestSetDescriptorParts(t *testing.T) {
+	all := uint32(sdOwner | sdGroup | sdDACL | sdSACL)
+	refused := errors.New("refused")
+	for _, c := range []struct {
+		name     string
+		what     uint32
+		allowed  func(parts uint32) bool
+		dropped  uint32
+		failed   bool
+		attempts []uint32
+	}{
+		{"all allowed", all, func(uint32) bool { return true }, 0, false, []uint32{all}},
+		{"no SeSecurity", all, func(p uint32) bool { return p&sdSACL == 0 }, sdSACL, false,
+			[]uint32{all, sdOwner | sdGroup | sdDACL}},
+		{"no SeRestore", all, func(p uint32) bool { return p&(sdSACL|sdOwner) == 0 }, sdSACL | sdOwner | sdGroup, false,
+			[]uint32{all, sdOwner | sdGroup | sdDACL, sdDACL}},
+		{"no SACL to drop", sdOwner | sdGroup | sdDACL, func(p uint32) bool { return p&sdOwner == 0 }, sdOwner | sdGroup, false,
+			[]uint32{sdOwner | sdGroup | sdDACL, sdDACL}},
+		{"nothing allowed", all, func(uint32) bool { return false }, all, true,
+			[]uint32{all, sdOwner | sdGroup | sdDACL, sdDACL}},
+		{"owner alone refused", sdOwner, func(uint32) bool { return false }, sdOwner, true, []uint32{sdOwner}},
+	} {
+		var attempts []uint32
+		dropped, err := setDescriptorParts(c.what, func(p uint32) error {
+			attempts = append(attempts, p)
+			if c.allowed(p) {
+				return nil
+			}
+			return refused
+		})
+		if dropped != c.dropped || (err != nil) != c.failed || !slices.Equal(attempts, c.attempts) {
+			t.Errorf("%s: dropped %s, err %v, attempts %v; want dropped %s, failed %v, attempts %v",
+				c.name, partNames(dropped), err, attempts, partNames(c.dropped), c.failed, c.attempts)
+		}
+		if c.failed && !errors.Is(err, refused) {
+			t.Errorf("%s: error %v, want the first refusal", c.name, err)
+		}
+	}
 }

@@ -230,18 +230,29 @@ func applySections(h windows.Handle, path string, b *backupReader) error {
 // setSecurity gives h the self-relative descriptor sd, after checking that
 // it holds together: the call itself reads it without knowing its length.
 func setSecurity(h windows.Handle, sd []byte) error {
+	dropped, err := setSecurityParts(h, sd)
+	if err == nil && dropped != 0 {
+		err = fmt.Errorf("security descriptor: its %s could not be set", partNames(dropped))
+	}
+	return err
+}
+
+// setSecurityParts gives h what it may of the checked descriptor sd: the
+// whole, else fewer parts (setDescriptorParts). It returns the parts left
+// out, and an error when not even the DACL could be set.
+func setSecurityParts(h windows.Handle, sd []byte) (uint32, error) {
 	what, err := checkDescriptor(sd)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errBackupFormat, err)
-	}
-	if what&windows.SACL_SECURITY_INFORMATION != 0 && !enablePrivileges() {
-		what &^= windows.SACL_SECURITY_INFORMATION
+		return 0, fmt.Errorf("%w: %w", errBackupFormat, err)
 	}
 	d := (*windows.SECURITY_DESCRIPTOR)(unsafe.Pointer(&sd[0]))
-	if err := windows.SetKernelObjectSecurity(h, windows.SECURITY_INFORMATION(what), d); err != nil {
-		return fmt.Errorf("security descriptor: %w", err)
+	dropped, err := setDescriptorParts(what, func(parts uint32) error {
+		return windows.SetKernelObjectSecurity(h, windows.SECURITY_INFORMATION(parts), d)
+	})
+	if err != nil {
+		return dropped, fmt.Errorf("security descriptor: %w", err)
 	}
-	return nil
+	return dropped, nil
 }
 
 // writeNamed writes the named stream of section name (":NAME:$DATA") of the
