@@ -131,7 +131,11 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 		return nil
 	}
 	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 && !e.IsDir() {
-		if err := hardLink(path, first); err != nil {
+		err := hardLink(path, first)
+		if errors.Is(err, windows.ERROR_ALREADY_EXISTS) && clearNonDir(path) {
+			err = hardLink(path, first)
+		}
+		if err != nil {
 			a.warn(true, fmt.Errorf("hard link: %w", err))
 			return nil
 		}
@@ -198,6 +202,9 @@ func (a *winApplier) finish(path string, e *wim.Entry, noShortName bool) bool {
 		create = windows.OPEN_EXISTING
 	}
 	h, err := openBackup(path, true, create)
+	if errors.Is(err, windows.ERROR_FILE_EXISTS) && clearNonDir(path) {
+		h, err = openBackup(path, true, create)
+	}
 	if err != nil {
 		a.warn(true, fmt.Errorf("create: %w", err))
 		return false
@@ -246,6 +253,16 @@ func (a *winApplier) setSecurity(h windows.Handle, e *wim.Entry) {
 	case dropped != 0:
 		a.warn(false, fmt.Errorf("security descriptor set without its %s (run elevated to restore them)", partNames(dropped)))
 	}
+}
+
+// clearNonDir removes what path holds unless it is a directory, so that a
+// file of the image replaces it, as on UNIX; it reports whether it did.
+func clearNonDir(path string) bool {
+	info, exists, err := statNoFollow(path)
+	if err != nil || !exists || info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0 {
+		return false
+	}
+	return removeOne(path, info.FileAttributes) == nil
 }
 
 // hardLink makes path a new name of the file first.

@@ -197,6 +197,13 @@ func TestWineCaptureApply(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(byWine, "ro.txt")); err != nil || st.Mode().Perm()&0o222 != 0 {
 		t.Errorf("ro.txt applied writable: %v %v", st.Mode(), err)
 	}
+	// Applied again over the same tree, changed: its files are replaced,
+	// the read-only one and the hard links too, as wimlib does.
+	writeFile(t, byWine, "big.bin", []byte("changed"))
+	if _, code := w.run(t, "apply", winPath(wimFile), "1", winPath(byWine)); code != 0 {
+		t.Fatalf("apply over the applied tree: exit %d", code)
+	}
+	wimtest.CompareTrees(t, src, byWine, opts)
 
 	// optimize renames its new WIM over the old one, which Windows refuses
 	// while the old one is open.
