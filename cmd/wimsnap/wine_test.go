@@ -58,8 +58,9 @@ func newWinePrefix(t *testing.T) *winePrefix {
 	gcc := wimtest.Require(t, "x86_64-w64-mingw32-gcc")
 	dir := t.TempDir()
 	w := &winePrefix{wine: wine, exe: filepath.Join(dir, "wimsnap.exe"), prefix: filepath.Join(dir, "prefix")}
+	// TMPDIR keeps wineserver's socket directory inside the test's.
 	w.env = append(os.Environ(), "WINEPREFIX="+w.prefix, "WINEDEBUG=-all",
-		"WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=")
+		"WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=", "TMPDIR="+dir)
 	build := exec.Command("go", "build", "-o", w.exe, ".")
 	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
