@@ -29,9 +29,9 @@ import (
 // descriptors, attributes, times, hard links and long paths; streams,
 // reparse points and short names need a real Windows run.
 
-// primeShim is a bcryptprimitives.dll with ProcessPrng, which the Go
+// prngShim is a bcryptprimitives.dll with ProcessPrng, which the Go
 // runtime needs on Windows and Wine 8 lacks; it draws from RtlGenRandom.
-const primeShim = `#include <windows.h>
+const prngShim = `#include <windows.h>
 BOOLEAN WINAPI SystemFunction036(PVOID, ULONG);
 __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 	while (len > 0) {
@@ -79,7 +79,7 @@ func newWinePrefix(t *testing.T) *winePrefix {
 		t.Fatalf("wineboot: %v\n%s", err, out)
 	}
 	src := filepath.Join(dir, "prng.c")
-	writeFile(t, dir, "prng.c", []byte(primeShim))
+	writeFile(t, dir, "prng.c", []byte(prngShim))
 	dll := filepath.Join(dir, "prefix", "drive_c", "windows", "system32", "bcryptprimitives.dll")
 	if out, err := exec.Command(gcc, "-shared", "-O2", "-o", dll, src, "-ladvapi32").CombinedOutput(); err != nil {
 		t.Fatalf("building the ProcessPrng shim: %v\n%s", err, out)
