@@ -268,19 +268,8 @@ func sameFile(a, b string) bool {
 // security descriptor, attributes, times and short name: not for writing
 // its data, which a read-only file refuses.
 func openMeta(path string) (windows.Handle, error) {
-	p, err := windows.UTF16PtrFromString(path)
-	if err != nil {
-		return windows.InvalidHandle, err
-	}
 	access := uint32(windows.WRITE_DAC | windows.WRITE_OWNER | windows.FILE_WRITE_ATTRIBUTES | windows.READ_CONTROL | windows.DELETE)
-	flags := uint32(windows.FILE_FLAG_BACKUP_SEMANTICS | windows.FILE_FLAG_OPEN_REPARSE_POINT)
-	share := uint32(windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE)
-	if enablePrivileges() {
-		if h, err := windows.CreateFile(p, access|windows.ACCESS_SYSTEM_SECURITY, share, nil, windows.OPEN_EXISTING, flags, 0); err == nil {
-			return h, nil
-		}
-	}
-	return windows.CreateFile(p, access, share, nil, windows.OPEN_EXISTING, flags, 0)
+	return openNoFollow(path, access, windows.OPEN_EXISTING, 0)
 }
 
 // clearReadOnly clears the read-only attribute of path, which has attrs,

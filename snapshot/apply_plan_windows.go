@@ -36,9 +36,13 @@ func (a *winApplier) planEntry(path string, e *wim.Entry) error {
 		}
 		exists = false
 	}
+	if e.LinkID != 0 && a.written[e.LinkID] {
+		a.stats.Files++ // relinked to the name written
+		return nil
+	}
 	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 {
 		a.stats.Files++
-		if exists && !a.written[e.LinkID] && sameFile(path, first) {
+		if exists && sameFile(path, first) {
 			a.stats.Unchanged++
 		}
 		return nil
@@ -71,7 +75,6 @@ func (a *winApplier) planNew(e *wim.Entry) {
 		a.stats.Files++ // a further name: a link, no data
 	default:
 		if e.LinkID != 0 {
-			a.links[e.LinkID] = "" // written: never compared, see written
 			a.written[e.LinkID] = true
 		}
 		a.stats.Files++

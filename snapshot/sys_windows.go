@@ -86,15 +86,22 @@ func longPath(p string) (string, error) {
 // openBackup opens path for the backup API: for reading (or writing) with
 // its security, without following a reparse point.
 func openBackup(path string, write bool, create uint32) (windows.Handle, error) {
-	p, err := windows.UTF16PtrFromString(path)
-	if err != nil {
-		return windows.InvalidHandle, err
-	}
 	access := uint32(windows.GENERIC_READ | windows.READ_CONTROL)
 	if write {
 		access = windows.GENERIC_WRITE | windows.WRITE_DAC | windows.WRITE_OWNER | windows.FILE_WRITE_ATTRIBUTES | windows.DELETE
 	}
-	flags := uint32(windows.FILE_FLAG_BACKUP_SEMANTICS | windows.FILE_FLAG_OPEN_REPARSE_POINT | windows.FILE_FLAG_SEQUENTIAL_SCAN)
+	return openNoFollow(path, access, create, windows.FILE_FLAG_SEQUENTIAL_SCAN)
+}
+
+// openNoFollow opens path with backup semantics, without following a
+// reparse point, shared with every other opener, for access, and for its
+// audit ACL too when the process holds the privileges.
+func openNoFollow(path string, access, create, flags uint32) (windows.Handle, error) {
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return windows.InvalidHandle, err
+	}
+	flags |= windows.FILE_FLAG_BACKUP_SEMANTICS | windows.FILE_FLAG_OPEN_REPARSE_POINT
 	share := uint32(windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE)
 	if enablePrivileges() {
 		h, err := windows.CreateFile(p, access|windows.ACCESS_SYSTEM_SECURITY, share, nil, create, flags, 0)
