@@ -21,10 +21,11 @@ import (
 // large packs are, and an upload that is retried reads its bytes again from
 // the spool.
 //
-// A spool file is anonymous where the system allows it: it is removed
-// right after it is created and lives until closed, so a crash leaves
-// nothing behind. Windows cannot remove an open file; there it is removed
-// on Close, and sweepSpool removes what a crash left.
+// A spool file is anonymous where the system allows it: made without a
+// name (Linux's O_TMPFILE, which a local store can later link as an
+// object) or removed right after it is created, it lives until closed,
+// so a crash leaves nothing behind. Windows cannot remove an open file;
+// there it is removed on Close, and sweepSpool removes what a crash left.
 
 // spoolPrefix starts the names of spool files.
 const spoolPrefix = "spool-"
@@ -46,6 +47,9 @@ type spoolFile struct {
 func newSpool(dir string) (*spoolFile, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("snapshot: spool: %w", err)
+	}
+	if f, err := openAnon(dir); err == nil {
+		return &spoolFile{f: f, anon: true}, nil
 	}
 	f, err := os.CreateTemp(dir, spoolPrefix+"*")
 	if err != nil {
@@ -75,8 +79,12 @@ func (s *spoolFile) Size() int64 { return s.size }
 func (s *spoolFile) reader() *io.SectionReader { return io.NewSectionReader(s.f, 0, s.size) }
 
 // put stores the spooled bytes in store under key; a retry reads them
-// again from the file.
+// again from the file. A store that can take the file itself does
+// (remote.FilePutter), after which the file must not be written.
 func (s *spoolFile) put(ctx context.Context, store remote.Store, key string) error {
+	if fp, ok := store.(remote.FilePutter); ok {
+		return fp.PutFile(ctx, key, s.f, s.size)
+	}
 	return store.Put(ctx, key, s.reader(), s.size)
 }
 

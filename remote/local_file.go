@@ -1,0 +1,56 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// FilePutter is implemented by stores that can take an object's bytes
+// straight from a file, without copying them where the system allows
+// (Local on Linux, for a file on the store's file system).
+type FilePutter interface {
+	// PutFile stores the first size bytes of f under key, as Put does.
+	// The store may make f's file the object itself, so the caller must
+	// not write to f afterwards; it still closes f.
+	PutFile(ctx context.Context, key string, f *os.File, size int64) error
+}
+
+var _ FilePutter = (*Local)(nil)
+
+// PutFile implements FilePutter. When f holds exactly size bytes and can
+// be linked into the key's directory (an anonymous file made with
+// O_TMPFILE, or a file with a name, on the store's file system), the
+// object is f's file: it is fsynced, linked under a temporary name and
+// renamed into place, so a crash leaves it whole or absent as Put does.
+// Otherwise the bytes are copied as Put copies them.
+func (l *Local) PutFile(ctx context.Context, key string, f *os.File, size int64) error {
+	if err := checkKey(ctx, "put", key); err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+		return l.Put(ctx, key, io.NewSectionReader(f, 0, size), size)
+	}
+	dir, err := l.mkdirs(key)
+	if err != nil {
+		return fmt.Errorf("remote: put %s: %w", key, err)
+	}
+	tmp, err := linkTemp(f, dir)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return l.Put(ctx, key, io.NewSectionReader(f, 0, size), size)
+	}
+	if err != nil {
+		return fmt.Errorf("remote: put %s: %w", key, err)
+	}
+	if err := os.Rename(tmp, l.path(key)); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("remote: put %s: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("remote: put %s: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package remote_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// openTmp returns a linkable file without a name in dir holding data.
+func openTmp(t *testing.T, dir string, data []byte) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(dir, os.O_RDWR|unix.O_TMPFILE, 0o644)
+	if err != nil {
+		t.Skipf("O_TMPFILE in %s: %v", dir, err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestPutFileLinks: a file without a name on the store's file system
+// becomes the object itself, with its bytes, under its key; a file with
+// a name is linked too. Neither is copied.
+func TestPutFileLinks(t *testing.T) {
+	dir := t.TempDir()
+	s := newLocal(t, filepath.Join(dir, "store"))
+	data := bytes.Repeat([]byte("pack"), 5000)
+	if !putFile(t, s, "packs/ab/cd", openTmp(t, dir, data), int64(len(data)), data) {
+		t.Error("the object is a copy, want the anonymous file linked")
+	}
+	if !putFile(t, s, "index/ef", writeFile(t, dir, data[:7]), 7, data[:7]) {
+		t.Error("the object is a copy, want the named file linked")
+	}
+	// Putting a key again replaces the object, as Put does.
+	if !putFile(t, s, "packs/ab/cd", openTmp(t, dir, data[:9]), 9, data[:9]) {
+		t.Error("the replacing object is a copy")
+	}
+}
+
+// TestPutFileCopies: a file that cannot be linked (removed after it was
+// made, or on another file system) is copied.
+func TestPutFileCopies(t *testing.T) {
+	dir := t.TempDir()
+	s := newLocal(t, filepath.Join(dir, "store"))
+	data := bytes.Repeat([]byte("chunk"), 3000)
+	f := writeFile(t, dir, data)
+	if err := os.Remove(f.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if putFile(t, s, "packs/00/removed", f, int64(len(data)), data) {
+		t.Error("a removed file was linked")
+	}
+	var st, shm unix.Stat_t
+	if unix.Stat(dir, &st) != nil || unix.Stat("/dev/shm", &shm) != nil || st.Dev == shm.Dev {
+		t.Skip("no /dev/shm on a file system other than the test's")
+	}
+	g := openTmp(t, "/dev/shm", data)
+	if putFile(t, s, "packs/00/other", g, int64(len(data)), data) {
+		t.Error("a file on another file system was linked")
+	}
+}

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package snapshot
+
+import (
+	"errors"
+	"os"
+)
+
+// openAnon reports errors.ErrUnsupported: only Linux makes linkable files
+// without a name. newSpool then names and removes one.
+func openAnon(string) (*os.File, error) { return nil, errors.ErrUnsupported }
