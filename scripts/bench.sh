@@ -3,7 +3,7 @@
 #
 # Trees: a Debian root file system made once with `debootstrap --variant=minbase`
 # from the Debian mirror configured in /etc/apt (cached in $BENCH_ROOT), and /usr.
-# Operations, each timed with /usr/bin/time (wall seconds, peak RSS):
+# Operations, each timed to the millisecond, with its peak RSS from /usr/bin/time:
 #   capture   wimsnap capture --compress=xpress  vs  wimlib-imagex capture --compress=xpress --unix-data
 #   apply     wimsnap apply WIM 1 DIR            vs  wimlib-imagex apply --unix-data (fresh dir, same fs)
 #   update    wimsnap append --update-of=1       vs  wimlib-imagex append --update-of=1 (unchanged tree)
@@ -230,18 +230,24 @@ settle() {
 	sleep "$wait"
 }
 
-# measure LABEL CMD...: runs CMD under /usr/bin/time and sets secs and kib. CMD's stdout is
-# kept in $work/LABEL.out, its stderr in $work/LABEL.log.
+# measure LABEL CMD...: runs CMD under /usr/bin/time and sets secs (wall, to the millisecond)
+# and kib (peak RSS). CMD's stdout is kept in $work/LABEL.out, its stderr in $work/LABEL.log.
+# The wall time is taken around /usr/bin/time, whose %e has only 10 ms steps: too coarse for
+# steps of tens of milliseconds such as an unchanged re-snapshot. It includes time's own
+# start, about a millisecond, the same for every tool.
 measure() {
-	local label=$1 log=$work/$1.log out=$work/$1.out
+	local label=$1 log=$work/$1.log out=$work/$1.out t0 t1
 	shift
 	settle
 	sync # start each run without the previous run's dirty pages still being written back
+	t0=${EPOCHREALTIME/[.,]/}
 	if ! "$TIME" -f '%e %M' -o "$work/time" "$@" >"$out" 2>"$log"; then
 		tail -n 20 "$out" "$log" >&2
 		die "$label failed ($(head -n 1 "$work/time")): $*"
 	fi
-	read -r secs kib <"$work/time"
+	t1=${EPOCHREALTIME/[.,]/}
+	read -r _ kib <"$work/time"
+	secs=$(awk -v us=$((t1 - t0)) 'BEGIN { printf "%.3f", us / 1e6 }')
 }
 
 # record TREE OP TOOL SIZE: appends the last measurement if this is the kept round.
@@ -647,7 +653,7 @@ if [ -s "$all" ]; then
 	# The tables read their results twice: first for the width of the tree column.
 	awk -F'\t' 'NR == FNR { if (length($1) > w) w = length($1); next }
 		FNR == 1 { printf "%-*s %-8s %-8s %9s %10s %12s\n", w, "tree", "op", "tool", "seconds", "peak_MiB", "size_MiB" }
-		{ printf "%-*s %-8s %-8s %9.2f %10.1f %12.1f\n", w, $1, $2, $3, $4, $5 / 1024, $6 / 1048576 }' "$all" "$all"
+		{ printf "%-*s %-8s %-8s %9.3f %10.1f %12.1f\n", w, $1, $2, $3, $4, $5 / 1024, $6 / 1048576 }' "$all" "$all"
 fi
 if [ -s "$results" ]; then
 	echo
@@ -704,7 +710,7 @@ if [ -s "$repo_results" ]; then
 				}
 				k = trees[i] SUBSEP "rollback"; r = trees[i] SUBSEP "restore"
 				if ((k, "wimsnap") in t)
-					printf "%-*s %-8s %.2f s: %s of the full restore (%.2f s)\n", w, trees[i], "rollback",
+					printf "%-*s %-8s %.3f s: %s of the full restore (%.3f s)\n", w, trees[i], "rollback",
 						t[k, "wimsnap"], ratio(t[k, "wimsnap"], t[r, "wimsnap"]), t[r, "wimsnap"]
 				k = trees[i] SUBSEP "export"; r = trees[i] SUBSEP "snapshot"
 				if ((k, "wimsnap") in t)
