@@ -2,19 +2,17 @@ package lzx
 
 import (
 	"encoding/binary"
-	"math/bits"
 )
 
 // decodeBlock decodes the items of a verbatim or aligned block into
 // out[o:end]; out[:o] is the chunk decoded so far. Matches may not reach
 // before the chunk's start nor past the block's end.
 //
-// The bit reader lives in local variables here, refilled with one 8-byte
-// load while 8 bytes of input remain; match copies move 8-byte words while
-// the chunk has room for their overshoot.
+// The bit reader lives in local variables here; match copies move 8-byte
+// words while the chunk has room for their overshoot.
 func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, aligned bool) error {
 	r := &d.br
-	src, pos, buf, nbits := r.src, r.pos, r.buf, r.nbits
+	sw, pos, buf, nbits := r.sw, r.pos, r.buf, r.nbits
 	// The primary tables as arrays, indexed by a shift of buf: no bounds
 	// checks. out ends with the block, so that o < len(out) proves out[o].
 	mainT, mainSB := d.main.entries, d.main.subBits
@@ -26,11 +24,7 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 	r0, r1, r2 := reps[0], reps[1], reps[2]
 	for o < len(out) {
 		if nbits <= 48 {
-			if pos+8 <= len(src) {
-				buf, nbits, pos = refill8(src, pos, buf, nbits)
-			} else {
-				buf, nbits, pos = refill(src, pos, buf, nbits)
-			}
+			buf, nbits, pos = refill(sw, pos, buf, nbits)
 		}
 		e := mainP[buf>>(64-mainTableBits)]
 		if e&subFlag != 0 {
@@ -90,11 +84,7 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 			r0 = off
 		default:
 			if nbits <= 48 {
-				if pos+8 <= len(src) {
-					buf, nbits, pos = refill8(src, pos, buf, nbits)
-				} else {
-					buf, nbits, pos = refill(src, pos, buf, nbits)
-				}
+				buf, nbits, pos = refill(sw, pos, buf, nbits)
 			}
 			fb := uint(footerBits[slot&63])
 			if aligned && fb >= alignedLenBits {
@@ -137,39 +127,6 @@ func (d *Decoder) decodeBlock(out []byte, o, end int, reps *[numRepeats]uint32, 
 	r.pos, r.buf, r.nbits = pos, buf, nbits
 	reps[0], reps[1], reps[2] = r0, r1, r2
 	return nil
-}
-
-// halves masks the low 16-bit halves of a word's two 32-bit halves.
-const halves = 0x0000ffff0000ffff
-
-// refill8 is refill with 8 bytes of src left at pos: one load adds the
-// whole words that fit. It is small enough for the compiler to inline into
-// the decoding loop.
-func refill8(src []byte, pos int, buf uint64, nbits uint) (uint64, uint, int) {
-	v := bits.RotateLeft64(binary.LittleEndian.Uint64(src[pos:]), 32)
-	v = v>>16&halves | v&halves<<16 // the four words in stream order
-	k := (64 - nbits) >> 4
-	buf |= v >> nbits &^ (^uint64(0) >> (nbits + 16*k))
-	return buf, nbits + 16*k, pos + int(2*k)
-}
-
-// refill loads whole 16-bit words into buf (MSB-aligned, nbits <= 48 valid
-// bits, zero below) until more than 48 bits are held; words past the end of
-// src are zero.
-func refill(src []byte, pos int, buf uint64, nbits uint) (uint64, uint, int) {
-	if pos+8 <= len(src) {
-		return refill8(src, pos, buf, nbits)
-	}
-	for nbits <= 48 {
-		var w uint64
-		if pos+1 < len(src) {
-			w = uint64(binary.LittleEndian.Uint16(src[pos:]))
-		}
-		buf |= w << (48 - nbits)
-		nbits += 16
-		pos += 2
-	}
-	return buf, nbits, pos
 }
 
 // copyMatch writes the n bytes at offset off before o to out[o:]; the

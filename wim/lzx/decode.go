@@ -89,7 +89,7 @@ func (d *Decoder) decodeChunk(out, src []byte) (e8 bool, err error) {
 	clear(d.mainLens[:])
 	clear(d.lenLens[:])
 	r := &d.br
-	r.init(src, 0)
+	r.load(src)
 	reps := [numRepeats]uint32{1, 1, 1}
 	for o := 0; o < len(out); {
 		r.refill()
@@ -233,6 +233,6 @@ func (d *Decoder) copyBlock(out []byte, reps *[numRepeats]uint32) error {
 		reps[i] = v
 	}
 	copy(out, r.src[p+12:end])
-	r.init(r.src, end+len(out)&1)
+	r.seek(end + len(out)&1)
 	return nil
 }
