@@ -12,10 +12,14 @@ import (
 
 // linkTemp fsyncs f and gives its file a new temporary name in dir, which
 // it returns. It returns an error wrapping errors.ErrUnsupported when the
-// file cannot be linked there: another file system (EXDEV), an anonymous
-// file not made linkable (ENOENT), a file system without hard links, or
-// no /proc for a process that may not link by descriptor.
+// file cannot be linked there (another file system (EXDEV), an anonymous
+// file not made linkable (ENOENT), a file system without hard links, no
+// /proc for a process that may not link by descriptor) or should not be
+// (see inherits).
 func linkTemp(f *os.File, dir string) (string, error) {
+	if inherits(f, dir) {
+		return "", errors.ErrUnsupported
+	}
 	if err := f.Sync(); err != nil {
 		return "", err
 	}
@@ -35,4 +39,20 @@ func linkTemp(f *os.File, dir string) (string, error) {
 		return "", &os.LinkError{Op: "link", Old: f.Name(), New: name, Err: errors.Join(err, errors.ErrUnsupported)}
 	}
 	return "", &os.LinkError{Op: "link", Old: f.Name(), New: name, Err: err}
+}
+
+// inherits reports whether a file made in dir would take from it something
+// f's file lacks: the group of a set-group-ID directory (a repository
+// shared by a group), or a default ACL. Such a file is copied, so that the
+// object gets them as Put's files do.
+func inherits(f *os.File, dir string) bool {
+	var ds, fs unix.Stat_t
+	if unix.Stat(dir, &ds) != nil || unix.Fstat(int(f.Fd()), &fs) != nil {
+		return true
+	}
+	if ds.Mode&unix.S_ISGID != 0 && ds.Gid != fs.Gid {
+		return true
+	}
+	n, err := unix.Getxattr(dir, "system.posix_acl_default", nil)
+	return err == nil && n > 0
 }

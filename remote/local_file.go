@@ -22,8 +22,9 @@ var _ FilePutter = (*Local)(nil)
 
 // PutFile implements FilePutter. When f holds exactly size bytes and can
 // be linked into the key's directory (an anonymous file made with
-// O_TMPFILE, or a file with a name, on the store's file system), the
-// object is f's file: it is fsynced, linked under a temporary name and
+// O_TMPFILE, or a file with a name, on the store's file system, and the
+// directory gives its files no group or default ACL that f's file lacks),
+// the object is f's file: it is fsynced, linked under a temporary name and
 // renamed into place, so a crash leaves it whole or absent as Put does.
 // Otherwise the bytes are copied as Put copies them.
 func (l *Local) PutFile(ctx context.Context, key string, f *os.File, size int64) error {

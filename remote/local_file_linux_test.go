@@ -64,3 +64,46 @@ func TestPutFileCopies(t *testing.T) {
 		t.Error("a file on another file system was linked")
 	}
 }
+
+// TestPutFileInherits: in a set-group-ID directory of another group, and
+// in a directory with a default ACL, the object is a copy, made there, so
+// that it has the directory's group or ACL as Put's objects do.
+func TestPutFileInherits(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving a directory another group needs root")
+	}
+	dir := t.TempDir()
+	s := newLocal(t, filepath.Join(dir, "store"))
+	data := bytes.Repeat([]byte("g"), 1000)
+	shared := filepath.Join(dir, "store", "packs", "sg")
+	if err := os.MkdirAll(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const gid = 65534
+	if err := os.Chown(shared, 0, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o755|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	if putFile(t, s, "packs/sg/x", openTmp(t, dir, data), int64(len(data)), data) {
+		t.Error("linked into a set-group-ID directory of another group")
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(shared, "x"), &st); err != nil || st.Gid != gid {
+		t.Errorf("object's group %d (%v), want the directory's %d", st.Gid, err, gid)
+	}
+
+	acl := filepath.Join(dir, "store", "packs", "acl")
+	if err := os.MkdirAll(acl, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A default ACL of the three base entries: user rwx, group r-x, other r-x.
+	blob := []byte{2, 0, 0, 0, 1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff, 4, 0, 5, 0, 0xff, 0xff, 0xff, 0xff, 0x20, 0, 5, 0, 0xff, 0xff, 0xff, 0xff}
+	if err := unix.Setxattr(acl, "system.posix_acl_default", blob, 0); err != nil {
+		t.Skipf("no default ACL on this file system: %v", err)
+	}
+	if putFile(t, s, "packs/acl/x", openTmp(t, dir, data), int64(len(data)), data) {
+		t.Error("linked into a directory with a default ACL")
+	}
+}
