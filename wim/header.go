@@ -89,9 +89,6 @@ func (h *Header) validate() error {
 	if h.Parts == 0 || h.Part == 0 || h.Part > h.Parts {
 		return fmt.Errorf("%w: header: part %d of %d", ErrFormat, h.Part, h.Parts)
 	}
-	if h.Parts != 1 || h.Flags&flagSpanned != 0 {
-		return fmt.Errorf("%w: split WIM (part %d of %d)", ErrUnsupported, h.Part, h.Parts)
-	}
 	if h.ImageCount > maxImageCount {
 		return fmt.Errorf("%w: header: image count %d exceeds %d", ErrFormat, h.ImageCount, maxImageCount)
 	}
@@ -105,6 +102,10 @@ func (h *Header) validate() error {
 	}
 	return checkChunkSize(c, h.ChunkSize)
 }
+
+// Split reports whether the WIM is one part of a split WIM (an .swm file
+// of DISM's /Split-Image or wimlib-imagex split).
+func (h Header) Split() bool { return h.Parts > 1 || h.Flags&flagSpanned != 0 }
 
 // codec derives the codec from the header flags, in wimlib's test order.
 func (h *Header) codec() (Compression, error) {

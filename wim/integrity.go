@@ -55,7 +55,33 @@ func marshalIntegrity(hashes []Hash, chunkSize uint32) []byte {
 // CheckIntegrity verifies the integrity table against the file. It returns
 // nil when the WIM has no table (see Header.HasIntegrity), an error wrapping
 // ErrChecksum naming the first damaged span, or ErrFormat for a bad table.
+// Of a split WIM, it checks every part added, each against its own table.
 func (r *Reader) CheckIntegrity(progress func(done int64)) error {
+	if !r.hdr.Split() {
+		return r.checkIntegrity(progress)
+	}
+	var base int64
+	for _, p := range r.parts {
+		if p == nil {
+			continue
+		}
+		var done int64
+		err := p.checkIntegrity(func(n int64) {
+			done = n
+			if progress != nil {
+				progress(base + n)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("part %d: %w", p.hdr.Part, err)
+		}
+		base += done
+	}
+	return nil
+}
+
+// checkIntegrity is CheckIntegrity for r's own file.
+func (r *Reader) checkIntegrity(progress func(done int64)) error {
 	if !r.hdr.HasIntegrity {
 		return nil
 	}

@@ -26,13 +26,16 @@ type Reader struct {
 	states decoderPools
 	cache  chunkCache // decompressed chunks of solid resources
 	ranked sync.Once  // solid blobs' ranks are set (rankSolid)
+	parts  []*Reader  // of a split WIM, by part number less one: nil for one not added
+
 	// solidDecoded counts solid chunks decompressed, for tests.
 	solidDecoded atomic.Int64
 }
 
 // NewReader parses the header, blob table and XML of the WIM of the given
 // size in r. Errors wrap ErrFormat (damage, naming the structure and offset)
-// or ErrUnsupported (split, pipable or newer WIMs).
+// or ErrUnsupported (pipable or newer WIMs). A part of a split WIM reads as
+// the streams it holds; AddPart adds the others' (see split.go).
 func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 	buf := make([]byte, headerSize)
 	if size < headerSize {
@@ -46,6 +49,10 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 		return nil, err
 	}
 	wr := &Reader{ra: r, size: size, hdr: hdr, blobs: map[Hash]*blob{}}
+	if hdr.Split() {
+		wr.parts = make([]*Reader, hdr.Parts)
+		wr.parts[hdr.Part-1] = wr
+	}
 	if err := wr.readBlobTable(); err != nil {
 		return nil, err
 	}
@@ -101,7 +108,7 @@ func (r *Reader) readBlobTable() error {
 	for i := range slab {
 		e := b[i*blobEntrySize : (i+1)*blobEntrySize]
 		bl := &slab[i]
-		*bl = blob{res: parseResHdr(e), part: binary.LittleEndian.Uint16(e[24:]), refCount: binary.LittleEndian.Uint32(e[26:])}
+		*bl = blob{res: parseResHdr(e), part: binary.LittleEndian.Uint16(e[24:]), refCount: binary.LittleEndian.Uint32(e[26:]), in: r}
 		copy(bl.hash[:], e[30:50])
 	}
 	for i := 0; i < n; i++ {
@@ -156,6 +163,9 @@ func (r *Reader) readXML() error {
 // RawMetadata returns image i's (1-based) metadata resource as stored,
 // expanded and checked against its SHA-1; ParseMetadata parses it.
 func (r *Reader) RawMetadata(i int) ([]byte, error) {
+	if r.hdr.Split() && r.parts[0] == nil {
+		return nil, fmt.Errorf("%w: image %d: the images are in part 1 of the split WIM, which is missing", ErrNotFound, i)
+	}
 	if i < 1 || i > int(r.hdr.ImageCount) || i > len(r.metas) {
 		return nil, fmt.Errorf("%w: image %d (the WIM has %d)", ErrNoImage, i, min(int(r.hdr.ImageCount), len(r.metas)))
 	}
@@ -236,6 +246,9 @@ func (r *Reader) OpenStream(h Hash) (io.ReadCloser, error) {
 	}
 	bl := r.blobs[h]
 	if bl == nil {
+		if m := r.MissingParts(); len(m) > 0 {
+			return nil, fmt.Errorf("%w: %x (parts %s of the split WIM are missing)", ErrNotFound, h, partList(m))
+		}
 		return nil, fmt.Errorf("%w: %x", ErrNotFound, h)
 	}
 	return r.newStreamReader(bl)

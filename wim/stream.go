@@ -18,12 +18,14 @@ type blob struct {
 	rank     int       // a solid blob's place in the order of solid blobs
 	part     uint16
 	refCount uint32
+	in       *Reader // the part of a split WIM whose file holds the blob; for others, the Reader
 }
 
-// compareBlobs orders blobs by where their bytes lie in the file: by
-// resource, then by offset inside a solid resource.
+// compareBlobs orders blobs by where their bytes lie: by part of a split
+// WIM, by resource, then by offset inside a solid resource.
 func compareBlobs(a, b *blob) int {
-	return cmp.Or(cmp.Compare(a.fileOffset(), b.fileOffset()), cmp.Compare(a.res.offset, b.res.offset))
+	return cmp.Or(cmp.Compare(a.part, b.part), cmp.Compare(a.fileOffset(), b.fileOffset()),
+		cmp.Compare(a.res.offset, b.res.offset))
 }
 
 // fileOffset returns the file offset of the resource holding b.
@@ -55,6 +57,9 @@ type streamReader struct {
 }
 
 func (r *Reader) newStreamReader(b *blob) (*streamReader, error) {
+	if b.in != nil && b.in != r {
+		return b.in.newStreamReader(b) // in another part of a split WIM
+	}
 	if b.solid != nil {
 		s := &streamReader{r: r, b: b, sum: sha1.New(), remain: b.res.size}
 		return s, s.openSolid()

@@ -9,8 +9,8 @@ import (
 // VerifyProgress reports bytes checked so far out of total.
 type VerifyProgress func(done, total int64)
 
-// Verify does what `wimlib-imagex verify` does: checks the integrity table
-// when present, loads every image's metadata (checking its SHA-1 and
+// Verify does what `wimlib-imagex verify` does: checks that no part of a
+// split WIM is missing, the integrity table when present (each part's), loads every image's metadata (checking its SHA-1 and
 // structure), checks that every stream an image references exists, then
 // reads every blob and checks its SHA-1. It returns the first error found.
 func (r *Reader) Verify(p VerifyProgress) error {
@@ -23,6 +23,9 @@ func (r *Reader) Verify(p VerifyProgress) error {
 		if p != nil {
 			p(done, total)
 		}
+	}
+	if err := r.checkParts(); err != nil {
+		return err
 	}
 	if err := r.CheckIntegrity(nil); err != nil {
 		return err

@@ -36,6 +36,9 @@ func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, erro
 	if r.hdr.Flags&flagReadonly != 0 {
 		return nil, fmt.Errorf("%w: the WIM is marked read-only", ErrUnsupported)
 	}
+	if r.hdr.Split() {
+		return nil, fmt.Errorf("%w: appending to a part of a split WIM", ErrUnsupported)
+	}
 	if r.hdr.Version != versionDefault || r.hasSolid() {
 		return nil, fmt.Errorf("%w: appending to a WIM with solid resources", ErrUnsupported)
 	}

@@ -119,6 +119,11 @@ times, DOS names, named streams (up to 64 KiB each) and reparse points.
 Files that cannot be written are reported as warnings and skipped; the run
 then exits with code 3.
 
+WIMFILE may be any part of a split WIM (the .swm files of DISM's
+/Split-Image or wimlib-imagex split, as install media on FAT32 carry). The
+other parts are found beside it by their names (install.swm, install2.swm,
+install3.swm, ...), or given with --ref; every part must be there.
+
 With --json, stdout receives one document:
   {"wim", "image", "name", "target", "paths", "dirs", "files", "symlinks",
    "special", "bytes", "skipped", "warnings": [{"path", "error"}],
@@ -153,6 +158,7 @@ func (f ntfsFlags) mode() snapshot.NTFSMode {
 func (a *app) newApplyCommand() *cobra.Command {
 	var noUnix bool
 	var nf ntfsFlags
+	var refs []string
 	cmd := &cobra.Command{
 		Use:   "apply WIMFILE [IMAGE] TARGET",
 		Short: "Apply an image to a directory",
@@ -160,11 +166,12 @@ func (a *app) newApplyCommand() *cobra.Command {
 		Args:  argsBetween(2, 3),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			wimfile, image, target := splitApplyArgs(args)
-			return a.runApply(ctx, applySpec{wimfile: wimfile, image: image, target: target, noUnixData: noUnix, ntfs: nf.mode()})
+			return a.runApply(ctx, applySpec{wimfile: wimfile, image: image, target: target, noUnixData: noUnix, ntfs: nf.mode(), refs: refs})
 		}),
 	}
 	cmd.Flags().BoolVar(&noUnix, "no-unix-data", false, "do not apply UNIX owners, modes, device numbers and xattrs")
 	addNTFSFlags(cmd, &nf, applyNTFSHelp, applyNoNTFSHelp)
+	addRefFlag(cmd, &refs)
 	return cmd
 }
 
@@ -181,6 +188,7 @@ func (a *app) newExtractCommand() *cobra.Command {
 	var noUnix bool
 	var dest string
 	var nf ntfsFlags
+	var refs []string
 	cmd := &cobra.Command{
 		Use:   "extract WIMFILE IMAGE PATH... [--dest-dir=DIR]",
 		Short: "Extract files from an image",
@@ -189,13 +197,14 @@ func (a *app) newExtractCommand() *cobra.Command {
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			return a.runApply(ctx, applySpec{
 				wimfile: args[0], image: args[1], target: dest,
-				paths: imagePaths(args[2:]), noUnixData: noUnix, ntfs: nf.mode(),
+				paths: imagePaths(args[2:]), noUnixData: noUnix, ntfs: nf.mode(), refs: refs,
 			})
 		}),
 	}
 	cmd.Flags().BoolVar(&noUnix, "no-unix-data", false, "do not apply UNIX owners, modes, device numbers and xattrs")
 	cmd.Flags().StringVar(&dest, "dest-dir", ".", "directory to extract into (created if missing)")
 	addNTFSFlags(cmd, &nf, applyNTFSHelp, applyNoNTFSHelp)
+	addRefFlag(cmd, &refs)
 	return cmd
 }
 
@@ -214,6 +223,7 @@ type applySpec struct {
 	paths                  []string // nil: the whole image
 	noUnixData             bool
 	ntfs                   snapshot.NTFSMode
+	refs                   []string // --ref: the other parts of a split WIM
 }
 
 // applySummary is the --json document of apply and extract.
@@ -237,11 +247,11 @@ type applySummary struct {
 func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	start := a.now()
 	streamingGC()
-	f, r, err := openWIM(spec.wimfile)
+	r, done, err := openWIMSet(spec.wimfile, spec.refs, true)
 	if err != nil {
 		return err
 	}
-	defer closeRead(f)
+	defer done()
 	idx, err := selectImage(r, spec.image)
 	if err != nil {
 		return err

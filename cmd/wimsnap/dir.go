@@ -16,7 +16,9 @@ const dirHelp = `
 List the paths of image IMAGE of WIMFILE (a 1-based index or a name; may be
 left out when the WIM holds one image), one a line, "/"-separated from the
 image root, like wimlib-imagex dir. --detailed adds each entry's attributes,
-size, times, hashes, hard link group, security id and UNIX data.
+size, times, hashes, hard link group, security id and UNIX data. Of a
+split WIM, any part will do when part 1, which holds the images, is found
+(see 'wimsnap apply --help').
 
 With --json, stdout receives one document:
   {"wim", "image", "name", "paths": ["/", "/a", ...]}
@@ -30,6 +32,7 @@ Hashes are 40 hex digits, "" for an empty stream; times RFC 3339 in UTC.`
 
 func (a *app) newDirCommand() *cobra.Command {
 	var detailed bool
+	var refs []string
 	cmd := &cobra.Command{
 		Use:   "dir WIMFILE [IMAGE]",
 		Short: "List the files of an image",
@@ -40,19 +43,20 @@ func (a *app) newDirCommand() *cobra.Command {
 			if len(args) == 2 {
 				image = args[1]
 			}
-			return a.runDir(args[0], image, detailed)
+			return a.runDir(args[0], image, detailed, refs)
 		}),
 	}
 	cmd.Flags().BoolVar(&detailed, "detailed", false, "show each entry's metadata")
+	addRefFlag(cmd, &refs)
 	return cmd
 }
 
-func (a *app) runDir(name, image string, detailed bool) error {
-	f, r, err := openWIM(name)
+func (a *app) runDir(name, image string, detailed bool, refs []string) error {
+	r, done, err := openWIMSet(name, refs, false)
 	if err != nil {
 		return err
 	}
-	defer closeRead(f)
+	defer done()
 	idx, err := selectImage(r, image)
 	if err != nil {
 		return err

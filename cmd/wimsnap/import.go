@@ -16,7 +16,8 @@ solid ESD-style resources included) as snapshots, one per image: IMAGE...
 not stored again; the others are checked against their SHA-1 and stored
 in the repository's codec. The image's name, description, flags, creator,
 version and Windows information go into the snapshot, so 'export' gives a
-deployable image back.
+deployable image back. WIMFILE may be a part of a split WIM (see 'wimsnap
+apply --help'); the snapshots and an export of them are whole.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
@@ -28,6 +29,7 @@ type importFlags struct {
 	host    string
 	tags    []string
 	threads int
+	refs    []string // --ref: the other parts of a split WIM
 }
 
 func (a *app) newImportCommand() *cobra.Command {
@@ -46,6 +48,7 @@ func (a *app) newImportCommand() *cobra.Command {
 	fl.StringVar(&f.host, "host", "", "host name recorded in the snapshots (default: this machine's)")
 	fl.StringArrayVar(&f.tags, "tag", nil, "tag the snapshots (repeatable)")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
+	addRefFlag(cmd, &f.refs)
 	return cmd
 }
 
@@ -65,11 +68,11 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 	if f.threads < 0 {
 		return usagef("--threads must not be negative")
 	}
-	file, wr, err := openWIM(name)
+	wr, done, err := openWIMSet(name, f.refs, true)
 	if err != nil {
 		return err
 	}
-	defer closeRead(file)
+	defer done()
 	var images []int
 	for _, s := range imageArgs {
 		i, err := selectImage(wr, s)

@@ -75,6 +75,10 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		return err
 	}
 	defer closeRead(src)
+	if h := r.Header(); h.Split() {
+		return fmt.Errorf("%s: part %d of a %d-part split WIM: optimize rewrites a WIM file in place, and the parts are one WIM; "+
+			"import the split WIM into a repository and export it, or join it with wimlib-imagex join: %w", name, h.Part, h.Parts, wim.ErrUnsupported)
+	}
 	st, err := src.Stat()
 	if err != nil {
 		return err

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// refHelp is the help of --ref, the flag that names the other parts of a
+// split WIM.
+const refHelp = "another part of a split WIM (a file or a glob such as 'install*.swm'; repeatable); " +
+	"default: the parts named as DISM and wimlib name them beside WIMFILE (install.swm, install2.swm, ...)"
+
+// addRefFlag adds --ref to cmd.
+func addRefFlag(cmd *cobra.Command, refs *[]string) {
+	cmd.Flags().StringArrayVar(refs, "ref", nil, refHelp)
+}
+
+// openWIMSet opens the WIM at name. When it is a part of a split WIM, it
+// opens the other parts too: those named as DISM and wimlib name parts
+// (see partNames) that are there, and the files the patterns in refs
+// match; the Reader returned is then part 1's with the others added, which
+// reads the images and every part's streams. A file refs names must be a
+// part of the same split WIM; one found by its name is skipped when it is
+// not. With whole set, missing parts are an error naming them; without,
+// only a missing part 1, which holds the images (dir needs no more). done
+// closes every file opened.
+func openWIMSet(name string, refs []string, whole bool) (_ *wim.Reader, _ func(), err error) {
+	f, r, err := openWIM(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &partSet{name: name, hdr: r.Header(), files: []*os.File{f}, parts: []*wim.Reader{r}}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if !s.hdr.Split() {
+		if len(refs) > 0 {
+			return nil, nil, usagef("--ref names the other parts of a split WIM; %s is not split", name)
+		}
+		return r, s.close, nil
+	}
+	seen, err := os.Stat(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.seen = []fs.FileInfo{seen}
+	if err := s.addRefs(refs); err != nil {
+		return nil, nil, err
+	}
+	tried := partNames(name, int(s.hdr.Part), int(s.hdr.Parts))
+	s.addSiblings(tried)
+	r, err = joinParts(name, s.parts)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := r.MissingParts()
+	if !whole && len(m) > 0 && m[0] == 1 {
+		m = m[:1] // the images are in part 1
+	}
+	if len(m) > 0 && (whole || m[0] == 1) {
+		return nil, nil, missingParts(name, s.hdr, m, tried)
+	}
+	return r, s.close, nil
+}
+
+// partSet gathers the parts of the split WIM at name.
+type partSet struct {
+	name  string
+	hdr   wim.Header // name's
+	files []*os.File
+	parts []*wim.Reader
+	seen  []fs.FileInfo // the files opened
+	nums  []uint16      // the part numbers opened
+}
+
+func (s *partSet) close() {
+	for _, f := range s.files {
+		closeRead(f)
+	}
+}
+
+// addRefs opens the files the patterns match; each must be a part of the
+// split WIM.
+func (s *partSet) addRefs(refs []string) error {
+	for _, pat := range refs {
+		m, err := filepath.Glob(pat)
+		if err != nil || len(m) == 0 {
+			return usagef("--ref %q matches no file", pat)
+		}
+		for _, n := range m {
+			if err := s.open(n, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// addSiblings opens those of names that exist and are parts of the split
+// WIM not opened yet.
+func (s *partSet) addSiblings(names []string) {
+	for _, n := range names {
+		_ = s.open(n, false) // one that is not a part is no part of the set
+	}
+}
+
+// open adds the part at n, unless it is a file or a part number opened
+// already; a file that is not a part of the split WIM is an error when
+// strict, else left out.
+func (s *partSet) open(n string, strict bool) error {
+	st, err := os.Stat(n)
+	if err != nil {
+		return err
+	}
+	for _, o := range s.seen {
+		if os.SameFile(st, o) {
+			return nil
+		}
+	}
+	f, p, err := openWIM(n)
+	if err != nil {
+		return err
+	}
+	ph := p.Header()
+	switch {
+	case !ph.Split() || ph.GUID != s.hdr.GUID || ph.Parts != s.hdr.Parts:
+		closeRead(f)
+		if strict {
+			return fmt.Errorf("%s: not a part of the split WIM %s is part %d of (another GUID, or not split)", n, s.name, s.hdr.Part)
+		}
+		return nil
+	case ph.Part == s.hdr.Part || slices.Contains(s.nums, ph.Part):
+		closeRead(f) // a copy of a part opened already
+		return nil
+	}
+	s.seen = append(s.seen, st)
+	s.nums = append(s.nums, ph.Part)
+	s.files = append(s.files, f)
+	s.parts = append(s.parts, p)
+	return nil
+}
+
+// partNames returns the names DISM's /Split-Image and wimlib-imagex split
+// give the other parts of the split WIM whose part number part is name:
+// base.swm for part 1, then base2.swm to baseN.swm. A part k > 1 must be
+// named baseK.swm for base to be found.
+func partNames(name string, part, parts int) []string {
+	dir, file := filepath.Split(name)
+	ext := filepath.Ext(file)
+	stem := strings.TrimSuffix(file, ext)
+	if part > 1 {
+		var ok bool
+		if stem, ok = strings.CutSuffix(stem, strconv.Itoa(part)); !ok {
+			return nil
+		}
+	}
+	var names []string
+	for k := 1; k <= parts; k++ {
+		if k == part {
+			continue
+		}
+		n := stem + ext
+		if k > 1 {
+			n = stem + strconv.Itoa(k) + ext
+		}
+		names = append(names, filepath.Join(dir, n))
+	}
+	return names
+}
+
+// joinParts adds the other parts to part 1's Reader (or to the first's,
+// when part 1 is not among them) and returns it.
+func joinParts(name string, parts []*wim.Reader) (*wim.Reader, error) {
+	first := parts[0]
+	for _, p := range parts {
+		if p.Header().Part == 1 {
+			first = p
+		}
+	}
+	for _, p := range parts {
+		if p == first {
+			continue
+		}
+		if err := first.AddPart(p); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return first, nil
+}
+
+// missingParts describes the parts of the split WIM at name that were not
+// found, and the names looked for.
+func missingParts(name string, h wim.Header, missing []int, tried []string) error {
+	nums := make([]string, len(missing))
+	for i, m := range missing {
+		nums[i] = strconv.Itoa(m)
+	}
+	where := "give them with --ref"
+	if len(tried) > 0 {
+		where = "looked for " + strings.Join(tried, ", ") + "; give them with --ref"
+	}
+	return fmt.Errorf("%s: part %d of a %d-part split WIM: part(s) %s missing (%s)",
+		name, h.Part, h.Parts, strings.Join(nums, ", "), where)
+}

@@ -1,0 +1,144 @@
+//go:build unix
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// TestSplitWIMCommands: a WIM split by wimlib-imagex (as DISM's
+// /Split-Image splits install.wim onto FAT32 media) applies, extracts,
+// lists, verifies and imports from any of its parts, the others found by
+// their names or given with --ref, and the trees match wimlib's apply of
+// the whole WIM. Missing parts are named; optimize and append refuse a
+// part; --ref on a WIM that is not split is a usage error.
+func TestSplitWIMCommands(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	for i := range 6 {
+		p := filepath.Join(src, "big", fmt.Sprintf("r%d.bin", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, wimtest.RandomBytes(uint64(100+i), 400<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	whole := filepath.Join(tmp, "install.wim")
+	wimtest.Wimlib(t, "capture", src, whole, "--compress=lzx", "--unix-data")
+	media := filepath.Join(tmp, "media")
+	if err := os.Mkdir(media, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	swm := filepath.Join(media, "install.swm")
+	wimtest.Wimlib(t, "split", whole, swm, "1")
+	last := filepath.Join(media, "install3.swm")
+	if _, err := os.Stat(last); err != nil {
+		t.Fatalf("wimlib-imagex split made fewer than 3 parts: %v", err)
+	}
+	want := filepath.Join(tmp, "want")
+	wimtest.Wimlib(t, "apply", whole, "1", want, "--unix-data")
+
+	// apply from part 1 and from the last part: the others are found.
+	for _, part := range []string{swm, last} {
+		out := filepath.Join(tmp, "apply-"+filepath.Base(part))
+		mustRun(t, bin, 0, "apply", part, "1", out)
+		wimtest.CompareTrees(t, want, out, wimtest.CompareOptions{})
+	}
+	mustRun(t, bin, 0, "verify", last)
+	ext := filepath.Join(tmp, "ext")
+	mustRun(t, bin, 0, "extract", swm, "1", "/big", "--dest-dir", ext)
+	wimtest.CompareTrees(t, filepath.Join(want, "big"), filepath.Join(ext, "big"), wimtest.CompareOptions{})
+	if got, wantList := mustRun(t, bin, 0, "dir", last).stdout, mustRun(t, bin, 0, "dir", whole).stdout; got != wantList {
+		t.Errorf("dir of the last part lists\n%s\nwant\n%s", got, wantList)
+	}
+	var info infoJSON
+	if err := json.Unmarshal([]byte(mustRun(t, bin, 0, "info", last, "--json").stdout), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Header.Part != 3 || info.Header.Parts < 3 || len(info.Images) != 1 {
+		t.Errorf("info of the last part: part %d of %d, %d images", info.Header.Part, info.Header.Parts, len(info.Images))
+	}
+
+	// Renamed parts are found with --ref only; without them, the missing
+	// ones are named.
+	moved := filepath.Join(tmp, "moved")
+	if err := os.Mkdir(moved, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(last, filepath.Join(moved, "last-part.swm")); err != nil {
+		t.Fatal(err)
+	}
+	res := mustRun(t, bin, 1, "apply", swm, "1", filepath.Join(tmp, "incomplete"))
+	if !strings.Contains(res.stderr, "part(s) 3 missing") || !strings.Contains(res.stderr, "install3.swm") {
+		t.Errorf("apply without part 3: %s", res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "incomplete")); err == nil {
+		t.Error("apply without part 3 made its target")
+	}
+	mustRun(t, bin, 1, "verify", swm)
+	mustRun(t, bin, 0, "verify", swm, "--ref", filepath.Join(moved, "*.swm"))
+	withRef := filepath.Join(tmp, "with-ref")
+	mustRun(t, bin, 0, "apply", swm, "1", withRef, "--ref", filepath.Join(moved, "last-part.swm"), "--ref", filepath.Join(media, "*.swm"))
+	wimtest.CompareTrees(t, want, withRef, wimtest.CompareOptions{})
+
+	// A repository takes the split WIM's image as a snapshot.
+	env := []string{"WIMSNAP_REPOSITORY=" + filepath.Join(tmp, "repo"), "WIMSNAP_CACHE_DIR=" + filepath.Join(tmp, "cache")}
+	restored := filepath.Join(tmp, "restored")
+	for _, args := range [][]string{
+		{"init"},
+		{"import", swm, "--ref", filepath.Join(moved, "last-part.swm")},
+		{"restore", "latest", "--target", restored},
+	} {
+		if res := runBin(t, bin, env, args...); res.code != 0 {
+			t.Fatalf("wimsnap %s: exit %d\n%s", strings.Join(args, " "), res.code, res.stderr)
+		}
+	}
+	wimtest.CompareTrees(t, want, restored, wimtest.CompareOptions{})
+
+	// What a part cannot do.
+	mustRun(t, bin, 1, "optimize", swm)
+	mustRun(t, bin, 1, "append", src, swm)
+	mustRun(t, bin, 2, "verify", whole, "--ref", swm)
+	res = mustRun(t, bin, 1, "apply", swm, "1", filepath.Join(tmp, "wrong"), "--ref", whole)
+	if !strings.Contains(res.stderr, "not a part of the split WIM") {
+		t.Errorf("apply with a whole WIM as --ref: %s", res.stderr)
+	}
+}
+
+// TestPartNames: the names DISM and wimlib give a split WIM's parts are
+// found from any part's name.
+func TestPartNames(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		part, parts int
+		want        []string
+	}{
+		{"d/install.swm", 1, 3, []string{"d/install2.swm", "d/install3.swm"}},
+		{"d/install2.swm", 2, 3, []string{"d/install.swm", "d/install3.swm"}},
+		{"install12.swm", 12, 12, nil}, // filled below
+		{"d/renamed.swm", 2, 2, nil},   // part 2 not named base2: nothing to find
+		{"d/x", 1, 2, []string{"d/x2"}},
+	} {
+		if c.name == "install12.swm" {
+			c.want = []string{"install.swm"}
+			for k := 2; k <= 11; k++ {
+				c.want = append(c.want, fmt.Sprintf("install%d.swm", k))
+			}
+		}
+		if got := partNames(c.name, c.part, c.parts); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("partNames(%q, %d, %d) = %q, want %q", c.name, c.part, c.parts, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+//go:build unix
+
+package wim_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// splitWIM captures a tree of incompressible files with wimlib-imagex into
+// one WIM, splits it into 1 MiB parts with wimlib-imagex split, and
+// returns the whole WIM and the parts' paths (base.swm, base2.swm, ...).
+func splitWIM(t *testing.T, dir string) (whole string, parts []string) {
+	t.Helper()
+	src := filepath.Join(dir, "src")
+	for i := range 8 {
+		p := filepath.Join(src, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%d.bin", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, wimtest.RandomBytes(uint64(i), 300<<10+i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	whole = filepath.Join(dir, "whole.wim")
+	wimtest.Wimlib(t, "capture", src, whole, "--compress=xpress", "--unix-data")
+	wimtest.Wimlib(t, "split", whole, filepath.Join(dir, "set.swm"), "1")
+	parts = []string{filepath.Join(dir, "set.swm")}
+	for k := 2; ; k++ {
+		p := filepath.Join(dir, fmt.Sprintf("set%d.swm", k))
+		if _, err := os.Stat(p); err != nil {
+			break
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) < 3 {
+		t.Fatalf("wimlib-imagex split made %d parts, want 3 or more", len(parts))
+	}
+	return whole, parts
+}
+
+// streams returns every stream of image 1 of r, by hash, read whole.
+func streams(t *testing.T, r *wim.Reader) map[wim.Hash][]byte {
+	t.Helper()
+	m, err := r.Metadata(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[wim.Hash][]byte{}
+	err = m.Walk(func(p string, e *wim.Entry) error {
+		for _, s := range e.Streams() {
+			if s.Hash.IsZero() {
+				continue
+			}
+			rc, err := r.OpenStream(s.Hash)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			b, err := io.ReadAll(rc)
+			_ = rc.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			out[s.Hash] = b
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSplitWIM: the parts of a WIM split by wimlib-imagex, added to a
+// Reader of part 1 (or of any part, part 1 among those added), read the
+// same image and streams as the whole WIM and pass Verify.
+func TestSplitWIM(t *testing.T) {
+	whole, parts := splitWIM(t, t.TempDir())
+	want := streams(t, wimtest.Open(t, whole))
+	for _, first := range []int{0, len(parts) - 1} {
+		r := wimtest.Open(t, parts[first])
+		if h := r.Header(); !h.Split() || int(h.Part) != first+1 || int(h.Parts) != len(parts) {
+			t.Fatalf("%s: part %d of %d, split %v", parts[first], h.Part, h.Parts, h.Split())
+		}
+		for i, p := range parts {
+			if i != first {
+				if err := r.AddPart(wimtest.Open(t, p)); err != nil {
+					t.Fatalf("AddPart(%s): %v", p, err)
+				}
+			}
+		}
+		if m := r.MissingParts(); len(m) != 0 {
+			t.Errorf("MissingParts = %v with every part added", m)
+		}
+		if err := r.Verify(nil); err != nil {
+			t.Errorf("Verify of the whole set: %v", err)
+		}
+		got := streams(t, r)
+		if len(got) != len(want) {
+			t.Errorf("%d streams read from the parts, want %d", len(got), len(want))
+		}
+		for h, b := range want {
+			if !bytes.Equal(got[h], b) {
+				t.Errorf("stream %x differs when read from the parts", h)
+			}
+		}
+	}
+}
+
+// TestSplitWIMIncomplete: a set missing parts lists the images (they are
+// in part 1) but names the missing parts when a stream in them is read and
+// in Verify; parts of another WIM, a part given twice and parts added to a
+// WIM that is not split are refused; a part is not appended to.
+func TestSplitWIMIncomplete(t *testing.T) {
+	dir := t.TempDir()
+	whole, parts := splitWIM(t, dir)
+	r := wimtest.Open(t, parts[0])
+	if _, err := r.Metadata(1); err != nil {
+		t.Fatalf("part 1 alone: Metadata: %v", err)
+	}
+	if err := r.AddPart(wimtest.Open(t, parts[1])); err != nil {
+		t.Fatal(err)
+	}
+	missing := r.MissingParts()
+	if len(missing) != len(parts)-2 || missing[0] != 3 {
+		t.Errorf("MissingParts = %v, want 3 to %d", missing, len(parts))
+	}
+	err := r.Verify(nil)
+	if !errors.Is(err, wim.ErrNotFound) || !strings.Contains(err.Error(), "parts 3") {
+		t.Errorf("Verify without parts 3 on: %v, want ErrNotFound naming them", err)
+	}
+	if err := r.AddPart(wimtest.Open(t, parts[1])); !errors.Is(err, wim.ErrFormat) {
+		t.Errorf("a part added twice: %v, want ErrFormat", err)
+	}
+
+	// Part 2 alone has no images.
+	if _, err := wimtest.Open(t, parts[1]).Metadata(1); !errors.Is(err, wim.ErrNotFound) {
+		t.Errorf("part 2 alone: Metadata: %v, want ErrNotFound", err)
+	}
+
+	// Another split of the same WIM has another GUID.
+	other := filepath.Join(dir, "other.swm")
+	wimtest.Wimlib(t, "split", whole, other, "1")
+	if err := r.AddPart(wimtest.Open(t, filepath.Join(dir, "other3.swm"))); !errors.Is(err, wim.ErrFormat) {
+		t.Errorf("a part of another split WIM: %v, want ErrFormat", err)
+	}
+	if err := wimtest.Open(t, whole).AddPart(wimtest.Open(t, parts[1])); !errors.Is(err, wim.ErrUnsupported) {
+		t.Errorf("AddPart to a WIM that is not split: %v, want ErrUnsupported", err)
+	}
+
+	f, err := os.OpenFile(parts[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	if _, _, err := wim.OpenAppend(f); !errors.Is(err, wim.ErrUnsupported) {
+		t.Errorf("appending to part 1: %v, want ErrUnsupported", err)
+	}
+}
