@@ -166,3 +166,62 @@ func TestSplitWIMIncomplete(t *testing.T) {
 		t.Errorf("appending to part 1: %v, want ErrUnsupported", err)
 	}
 }
+
+// TestWriteSplit: WriteSplit's parts of a WIM pass wimlib-imagex verify,
+// which also reads the parts, with and without integrity tables, and read
+// back through AddPart as the whole WIM.
+func TestWriteSplit(t *testing.T) {
+	dir := t.TempDir()
+	whole, _ := splitWIM(t, dir)
+	want := streams(t, wimtest.Open(t, whole))
+	for _, integrity := range []bool{false, true} {
+		base := filepath.Join(dir, fmt.Sprintf("ours-%v", integrity))
+		var files []*os.File
+		n, err := wim.WriteSplit(t.Context(), wimtest.Open(t, whole), 1<<20, integrity,
+			func(k, n int) (*os.File, error) {
+				name := base + ".swm"
+				if k > 1 {
+					name = fmt.Sprintf("%s%d.swm", base, k)
+				}
+				f, err := os.Create(name)
+				files = append(files, f)
+				return f, err
+			}, nil)
+		for _, f := range files {
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err != nil || n < 3 {
+			t.Fatalf("WriteSplit: %d parts, %v; want 3 or more", n, err)
+		}
+		for k := 2; k <= n; k++ {
+			if st, err := os.Stat(fmt.Sprintf("%s%d.swm", base, k)); err != nil || st.Size() > 1<<20 {
+				t.Errorf("part %d: %v, or larger than 1 MiB", k, err)
+			}
+		}
+		out := wimtest.Wimlib(t, "verify", base+".swm", "--ref="+base+"*.swm")
+		if integrity && !strings.Contains(out, "integrity") {
+			t.Logf("wimlib-imagex verify: %s", out)
+		}
+		r := wimtest.Open(t, base+".swm")
+		for k := 2; k <= n; k++ {
+			if err := r.AddPart(wimtest.Open(t, fmt.Sprintf("%s%d.swm", base, k))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.Verify(nil); err != nil {
+			t.Errorf("Verify: %v", err)
+		}
+		got := streams(t, r)
+		for h, b := range want {
+			if !bytes.Equal(got[h], b) {
+				t.Errorf("stream %x differs in the parts", h)
+			}
+		}
+	}
+	r := wimtest.Open(t, filepath.Join(dir, "set.swm"))
+	if _, err := wim.WriteSplit(t.Context(), r, 1<<20, false, nil, nil); !errors.Is(err, wim.ErrUnsupported) {
+		t.Errorf("splitting a part: %v, want ErrUnsupported", err)
+	}
+}

@@ -142,3 +142,67 @@ func TestPartNames(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitCommand: wimsnap split writes parts no larger than asked that
+// wimlib-imagex verifies (integrity tables included) and
+// applies to the tree captured; wimsnap applies them too. A WIM that
+// cannot be split leaves no part nor temporary file behind.
+func TestSplitCommand(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	for i := range 12 {
+		p := filepath.Join(src, "big", fmt.Sprintf("r%d.bin", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, wimtest.RandomBytes(uint64(200+i), 400<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := filepath.Join(tmp, "t.wim")
+	mustRun(t, bin, 0, "capture", src, w, "--check")
+	out := filepath.Join(tmp, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The tree's largest file is 3 MiB: every part can keep to 3.5 MiB.
+	const limit = 3.5 * (1 << 20)
+	res := mustRun(t, bin, 0, "split", w, filepath.Join(out, "t.swm"), "3.5", "--json")
+	var sum splitSummary
+	if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Parts) < 3 {
+		t.Fatalf("split into %d parts, want 3 or more", len(sum.Parts))
+	}
+	for i, p := range sum.Parts {
+		if want := filepath.Join(out, fmt.Sprintf("t%d.swm", i+1)); i > 0 && p.File != want {
+			t.Errorf("part %d is %s, want %s", i+1, p.File, want)
+		}
+		if p.Bytes > limit {
+			t.Errorf("part %d holds %d bytes, more than 3.5 MiB", i+1, p.Bytes)
+		}
+	}
+	wimtest.Wimlib(t, "verify", sum.Parts[0].File, "--ref="+filepath.Join(out, "t*.swm"))
+	byWimlib := filepath.Join(tmp, "by-wimlib")
+	wimtest.Wimlib(t, "apply", sum.Parts[0].File, "1", byWimlib, "--ref="+filepath.Join(out, "t*.swm"), "--unix-data")
+	wimtest.CompareTrees(t, src, byWimlib, wimtest.CompareOptions{})
+	ours := filepath.Join(tmp, "ours")
+	mustRun(t, bin, 0, "apply", sum.Parts[len(sum.Parts)-1].File, "1", ours)
+	wimtest.CompareTrees(t, src, ours, wimtest.CompareOptions{})
+
+	solid := filepath.Join(tmp, "solid.wim")
+	wimtest.Wimlib(t, "capture", filepath.Join(src, "big"), solid, "--solid")
+	failed := filepath.Join(tmp, "failed")
+	if err := os.Mkdir(failed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, bin, 1, "split", solid, filepath.Join(failed, "s.swm"), "1")
+	if left, _ := os.ReadDir(failed); len(left) != 0 {
+		t.Errorf("a failed split left %d files", len(left))
+	}
+	mustRun(t, bin, 2, "split", w, filepath.Join(failed, "s.swm"), "0")
+}

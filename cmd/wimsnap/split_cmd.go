@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+const splitHelp = `
+Write WIMFILE as a split WIM whose parts hold at most SIZE MiB each, for
+media whose file system caps file sizes (FAT32: 4 GiB), as wimlib-imagex
+split and DISM's /Split-Image /FileSize do. The parts are SWMFILE,
+then its name with 2, 3, ... before the extension (install.swm,
+install2.swm, ...), the names DISM and wimsnap's apply look for. A part
+holding one resource larger than SIZE is larger. Resources are copied as
+they are, not recompressed; part 1 holds the image metadata.
+
+Every part is written under a temporary name and named only when all are
+complete: an interrupted or failed run leaves no part behind. --check
+writes an integrity table into each part (default: when WIMFILE has one).
+WIMs with solid resources (ESD-style) cannot be split; optimize them first.
+
+With --json, stdout receives one document:
+  {"wim", "parts": [{"file", "bytes"}], "duration_seconds"}`
+
+func (a *app) newSplitCommand() *cobra.Command {
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "split WIMFILE SWMFILE SIZE",
+		Short: "Write a WIM as a split WIM of SIZE-MiB parts",
+		Long:  long(splitHelp),
+		Args:  argsBetween(3, 3),
+		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
+			mib, err := strconv.ParseFloat(args[2], 64)
+			if err != nil || !(mib >= 0.01) || mib > 1<<30 {
+				return usagef("SIZE %q: want a number of MiB, at least 0.01", args[2])
+			}
+			return a.runSplit(ctx, args[0], args[1], int64(mib*(1<<20)), check, cmd.Flags().Changed("check"))
+		}),
+	}
+	cmd.Flags().BoolVar(&check, "check", false, "write an integrity table into each part")
+	return cmd
+}
+
+// splitPart is one part in the --json document of split.
+type splitPart struct {
+	File  string `json:"file"`
+	Bytes int64  `json:"bytes"`
+}
+
+// splitSummary is the --json document of split.
+type splitSummary struct {
+	WIM             string      `json:"wim"`
+	Parts           []splitPart `json:"parts"`
+	DurationSeconds float64     `json:"duration_seconds"`
+}
+
+func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check, checkSet bool) (err error) {
+	start := a.now()
+	f, r, err := openWIM(name)
+	if err != nil {
+		return err
+	}
+	defer closeRead(f)
+	if !checkSet {
+		check = r.Header().HasIntegrity
+	}
+	var tmps []*os.File
+	var names []string
+	defer func() {
+		if err != nil {
+			for _, t := range tmps {
+				discardTemp(t)
+			}
+		}
+	}()
+	create := func(k, n int) (*os.File, error) {
+		if k == 1 {
+			names = append([]string{swm}, partNames(swm, 1, n)...)
+		}
+		t, err := createTemp(names[k-1])
+		if err == nil {
+			tmps = append(tmps, t)
+		}
+		return t, err
+	}
+	tr := &verifyTracker{verb: "splitting", start: start, now: a.now, total: wimBytes(f)}
+	status := a.newStatus()
+	status.start(tr.render)
+	_, err = wim.WriteSplit(ctx, r, size, check, create, func(done int64) { tr.update(done, tr.total) })
+	status.finish()
+	if err != nil {
+		return fmt.Errorf("split: %s: %w", name, err)
+	}
+	sum := splitSummary{WIM: name, Parts: []splitPart{}}
+	for i, t := range tmps {
+		if err := commitTemp(t, names[i]); err != nil {
+			return errors.Join(err, removeParts(names[:i]))
+		}
+		st, err := os.Stat(names[i])
+		if err != nil {
+			return err
+		}
+		sum.Parts = append(sum.Parts, splitPart{File: names[i], Bytes: st.Size()})
+	}
+	sum.DurationSeconds = seconds(a.now().Sub(start))
+	if a.json {
+		return writeJSON(a.stdout, sum)
+	}
+	for _, p := range sum.Parts {
+		fmt.Fprintf(a.stdout, "%s: %s\n", p.File, formatBytes(p.Bytes))
+	}
+	return nil
+}
+
+// wimBytes returns the size of the open file f, 0 when unknown.
+func wimBytes(f *os.File) int64 {
+	st, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// removeParts removes parts already named by a split that then failed.
+func removeParts(names []string) error {
+	var errs []error
+	for _, n := range names {
+		if err := os.Remove(n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
