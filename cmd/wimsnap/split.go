@@ -202,11 +202,18 @@ func joinParts(name string, parts []*wim.Reader) (*wim.Reader, error) {
 // missingParts describes the parts of the split WIM at name that were not
 // found, and the names looked for.
 func missingParts(name string, h wim.Header, missing []int, tried []string) error {
-	nums := make([]string, len(missing))
-	for i, m := range missing {
-		nums[i] = strconv.Itoa(m)
+	const most = 10 // numbers and names given; a hostile header may claim 65535 parts
+	nums := make([]string, 0, most+1)
+	for _, m := range missing[:min(len(missing), most)] {
+		nums = append(nums, strconv.Itoa(m))
+	}
+	if len(missing) > most {
+		nums = append(nums, fmt.Sprintf("%d more", len(missing)-most))
 	}
 	where := "give them with --ref"
+	if len(tried) > most {
+		tried = append(tried[:most:most], "...")
+	}
 	if len(tried) > 0 {
 		where = "looked for " + strings.Join(tried, ", ") + "; give them with --ref"
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
@@ -205,4 +206,18 @@ func TestSplitCommand(t *testing.T) {
 		t.Errorf("a failed split left %d files", len(left))
 	}
 	mustRun(t, bin, 2, "split", w, filepath.Join(failed, "s.swm"), "0")
+}
+
+// TestMissingPartsMessage: a header claiming thousands of parts gives a
+// message naming ten of them, not all.
+func TestMissingPartsMessage(t *testing.T) {
+	var missing []int
+	for k := 2; k <= 65535; k++ {
+		missing = append(missing, k)
+	}
+	tried := partNames("a.swm", 1, 65535)
+	msg := missingParts("a.swm", wim.Header{Part: 1, Parts: 65535}, missing, tried).Error()
+	if len(msg) > 400 || !strings.Contains(msg, "65524 more") || !strings.Contains(msg, "a11.swm, ...") {
+		t.Errorf("message of %d bytes: %s", len(msg), msg)
+	}
 }
