@@ -64,7 +64,10 @@
 //     only the chunks it spans; the Reader keeps recently decompressed solid
 //     chunks (up to 128 MiB besides the latest, see chunk_cache.go), since
 //     many small blobs share one chunk.
+//   - A part of a split WIM (.swm) reads its own streams; Reader.AddPart
+//     joins the others (split.go), and WriteSplit writes a WIM as parts.
 //   - Not supported yet (errors wrap ErrUnsupported): writing LZMS or solid
 //     resources, appending to a WIM that has them (wimsnap optimize rewrites
-//     such a WIM in XPRESS or LZX first), split and pipable WIMs.
+//     such a WIM in XPRESS or LZX first) or to a split WIM, splitting one
+//     with solid resources, and pipable WIMs.
 package wim

@@ -13,8 +13,8 @@ import (
 // partSize bytes each, as wimlib-imagex split and DISM's /Split-Image do:
 // a part that holds one resource larger than that is larger. Resources are
 // copied as they are, never recompressed; part 1 holds the image metadata;
-// every part has r's GUID, XML data and an integrity table when integrity
-// is set. create makes the file of part k of n; WriteSplit writes, syncs
+// every part has r's GUID, image count and XML data, no boot image (as
+// wimlib's parts), and an integrity table when integrity is set. create makes the file of part k of n; WriteSplit writes, syncs
 // and leaves it open, for the caller to close and name. It returns the
 // number of parts. progress, when not nil, receives the bytes copied so
 // far. r must not be split nor hold solid resources.
@@ -98,7 +98,8 @@ func (w *splitWriter) write(blobs []*blob, xml []byte, integrity bool) error {
 	h := w.r.hdr
 	h.Part, h.Parts = uint16(w.part), uint16(w.parts)
 	h.Flags |= flagSpanned
-	h.boot, h.integrity = resHdr{}, resHdr{}
+	// No boot image, as wimlib-imagex split writes its parts.
+	h.boot, h.BootIndex, h.integrity = resHdr{}, 0, resHdr{}
 	if err := w.put(make([]byte, headerSize)); err != nil {
 		return err
 	}
@@ -107,10 +108,6 @@ func (w *splitWriter) write(blobs []*blob, xml []byte, integrity bool) error {
 		res, err := w.copyResource(b)
 		if err != nil {
 			return err
-		}
-		if b.res.flags&resMetadata != 0 && w.part == 1 && h.BootIndex > 0 && int(h.BootIndex) <= len(w.r.metas) &&
-			w.r.metas[h.BootIndex-1] == b {
-			h.boot = res
 		}
 		var e [blobEntrySize]byte
 		res.put(e[:])

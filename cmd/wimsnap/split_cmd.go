@@ -19,7 +19,8 @@ split and DISM's /Split-Image /FileSize do. The parts are SWMFILE,
 then its name with 2, 3, ... before the extension (install.swm,
 install2.swm, ...), the names DISM and wimsnap's apply look for. A part
 holding one resource larger than SIZE is larger. Resources are copied as
-they are, not recompressed; part 1 holds the image metadata.
+they are, not recompressed; part 1 holds the image metadata. As in
+wimlib's parts, no part marks a boot image.
 
 Every part is written under a temporary name and named only when all are
 complete: an interrupted or failed run leaves no part behind. --check
