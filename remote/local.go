@@ -84,6 +84,12 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	if err != nil {
 		return fmt.Errorf("remote: put %s: %w", key, err)
 	}
+	return l.place(tmp, dir, key)
+}
+
+// place renames tmp, a complete temporary file in dir, to key's file and
+// fsyncs dir; on failure it removes tmp.
+func (l *Local) place(tmp, dir, key string) error {
 	if err := os.Rename(tmp, l.path(key)); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("remote: put %s: %w", key, err)

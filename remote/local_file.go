@@ -46,12 +46,5 @@ func (l *Local) PutFile(ctx context.Context, key string, f *os.File, size int64)
 	if err != nil {
 		return fmt.Errorf("remote: put %s: %w", key, err)
 	}
-	if err := os.Rename(tmp, l.path(key)); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("remote: put %s: %w", key, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("remote: put %s: %w", key, err)
-	}
-	return nil
+	return l.place(tmp, dir, key)
 }

@@ -27,15 +27,7 @@ func TestSplitWIMCommands(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
-	for i := range 6 {
-		p := filepath.Join(src, "big", fmt.Sprintf("r%d.bin", i))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, wimtest.RandomBytes(uint64(100+i), 400<<10), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addRandomFiles(t, filepath.Join(src, "big"), 6, 100)
 	whole := filepath.Join(tmp, "install.wim")
 	wimtest.Wimlib(t, "capture", src, whole, "--compress=lzx", "--unix-data")
 	media := filepath.Join(tmp, "media")
@@ -118,6 +110,21 @@ func TestSplitWIMCommands(t *testing.T) {
 	}
 }
 
+// addRandomFiles writes n incompressible 400 KiB files r0.bin... into dir,
+// from seeds seed, seed+1, ...: enough for a 1 MiB split to need parts.
+func addRandomFiles(t *testing.T, dir string, n int, seed uint64) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("r%d.bin", i))
+		if err := os.WriteFile(p, wimtest.RandomBytes(seed+uint64(i), 400<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestPartNames: the names DISM and wimlib give a split WIM's parts are
 // found from any part's name.
 func TestPartNames(t *testing.T) {
@@ -154,15 +161,7 @@ func TestSplitCommand(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
-	for i := range 12 {
-		p := filepath.Join(src, "big", fmt.Sprintf("r%d.bin", i))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, wimtest.RandomBytes(uint64(200+i), 400<<10), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addRandomFiles(t, filepath.Join(src, "big"), 12, 200)
 	w := filepath.Join(tmp, "t.wim")
 	mustRun(t, bin, 0, "capture", src, w, "--check")
 	out := filepath.Join(tmp, "out")
