@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,21 +28,32 @@ names, descriptions, flags, creator, version, creation times and the boot
 index are kept; an integrity table is written when WIMFILE has one or
 --check is given.
 
+With --output, the new WIM goes to NEWFILE and WIMFILE is left alone; then
+--image (an index or a name, repeatable) picks the images to keep, in the
+order given, as 'wimlib-imagex export' picks one edition of an install.esd,
+and WIMFILE may be a split WIM (see 'wimsnap apply --help' and --ref),
+which NEWFILE joins into one file.
+
 With --json, stdout receives one document:
-  {"wim", "compression", "images", "old_bytes", "new_bytes", "stream_bytes",
-   "duration_seconds"}`
+  {"wim", "output", "compression", "images", "old_bytes", "new_bytes",
+   "stream_bytes", "duration_seconds"}
+"output" is the file written (WIMFILE without --output); "old_bytes" is
+WIMFILE's size.`
 
 type optimizeFlags struct {
 	compress string
 	check    bool
 	threads  int
+	output   string
+	images   []string
+	refs     []string
 }
 
 func (a *app) newOptimizeCommand() *cobra.Command {
 	var f optimizeFlags
 	cmd := &cobra.Command{
-		Use:   "optimize WIMFILE [--compress=none|xpress|lzx]",
-		Short: "Rewrite a WIM file, optionally in another codec",
+		Use:   "optimize WIMFILE [--compress=none|xpress|lzx] [--output=NEWFILE [--image=N]...]",
+		Short: "Rewrite a WIM file, optionally in another codec or with some of its images",
 		Long:  long(optimizeHelp),
 		Args:  argsBetween(1, 1),
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
@@ -51,12 +64,16 @@ func (a *app) newOptimizeCommand() *cobra.Command {
 	fl.StringVar(&f.compress, "compress", "", "codec: none, xpress (or fast), lzx (or maximum); default: the WIM's own")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
+	fl.StringVar(&f.output, "output", "", "write the new WIM to this file and leave WIMFILE as it is")
+	fl.StringArrayVar(&f.images, "image", nil, "with --output: an image to keep (index or name; repeatable); default: all")
+	addRefFlag(cmd, &f.refs)
 	return cmd
 }
 
 // optimizeSummary is the --json document of optimize.
 type optimizeSummary struct {
 	WIM             string  `json:"wim"`
+	Output          string  `json:"output"`
 	Compression     string  `json:"compression"`
 	Images          int     `json:"images"`
 	OldBytes        int64   `json:"old_bytes"`
@@ -70,16 +87,19 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	if f.threads < 0 {
 		return usagef("--threads must not be negative")
 	}
-	src, r, err := openWIM(name)
+	if f.output == "" && (len(f.images) > 0 || len(f.refs) > 0) {
+		return usagef("--image and --ref need --output: in place, the other images or the other parts would be lost")
+	}
+	st, err := os.Stat(name)
 	if err != nil {
 		return err
 	}
-	defer closeRead(src)
-	if h := r.Header(); h.Split() {
-		return fmt.Errorf("%s: part %d of a %d-part split WIM: optimize rewrites a WIM file in place, and the parts are one WIM; "+
-			"import the split WIM into a repository and export it, or join it with wimlib-imagex join: %w", name, h.Part, h.Parts, wim.ErrUnsupported)
+	r, done, err := a.openOptimized(name, f)
+	if err != nil {
+		return err
 	}
-	st, err := src.Stat()
+	defer func() { done() }()
+	images, err := pickImages(r, f.images)
 	if err != nil {
 		return err
 	}
@@ -91,7 +111,8 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		}
 		comp = c
 	}
-	tmp, err := createTemp(name)
+	target := cmp.Or(f.output, name)
+	tmp, err := createTemp(target)
 	if err != nil {
 		return err
 	}
@@ -104,7 +125,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		return err
 	}
 	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithNow(a.now),
-		wim.WithBootIndex(int(r.Header().BootIndex)), wim.WithIntegrity(f.check || r.Header().HasIntegrity)}
+		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity)}
 	if f.threads > 0 {
 		opts = append(opts, wim.WithThreads(f.threads))
 	}
@@ -112,43 +133,90 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	if err != nil {
 		return fmt.Errorf("optimize: %w", err)
 	}
-	tr := &verifyTracker{verb: "recompressing", start: start, now: a.now, total: streamBytes(r)}
+	tr := &verifyTracker{verb: "recompressing", start: start, now: a.now, total: streamBytes(r, images)}
 	status := a.newStatus()
 	status.start(tr.render)
-	err = copyImages(ctx, w, r, tr)
+	err = copyImages(ctx, w, r, images, tr)
 	status.finish()
 	if err != nil {
 		return fmt.Errorf("optimize: %w", errors.Join(err, w.Abort()))
 	}
 	// Windows renames nothing over a file that is open.
-	images := r.ImageCount()
-	closeRead(src)
-	if err := commitTemp(tmp, name); err != nil {
+	done()
+	done = func() {}
+	if err := commitTemp(tmp, target); err != nil {
 		return err
 	}
-	return a.finishOptimize(name, comp, images, st.Size(), tr.bytes(), start)
+	return a.finishOptimize(name, target, comp, len(images), st.Size(), tr.bytes(), start)
+}
+
+// openOptimized opens WIMFILE for optimize: with --output, with the other
+// parts of a split WIM; in place, a part is refused.
+func (a *app) openOptimized(name string, f optimizeFlags) (*wim.Reader, func(), error) {
+	if f.output != "" {
+		return openWIMSet(name, f.refs, true)
+	}
+	src, r, err := openWIM(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h := r.Header(); h.Split() {
+		closeRead(src)
+		return nil, nil, fmt.Errorf("%s: part %d of a %d-part split WIM: optimize rewrites a WIM file in place, "+
+			"and the parts are one WIM; give --output to join them into a new file: %w", name, h.Part, h.Parts, wim.ErrUnsupported)
+	}
+	return r, func() { closeRead(src) }, nil
+}
+
+// pickImages returns the indexes of the images specs name, in their order,
+// or of every image when there are none; an image named twice is refused.
+func pickImages(r *wim.Reader, specs []string) ([]int, error) {
+	var out []int
+	if len(specs) == 0 {
+		for i := 1; i <= r.ImageCount(); i++ {
+			out = append(out, i)
+		}
+		return out, nil
+	}
+	for _, s := range specs {
+		i, err := selectImage(r, s)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(out, i) {
+			return nil, usagef("--image %s: image %d is picked twice", s, i)
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}
+
+// newBootIndex returns the index the boot image gets among images (the
+// old indexes in their new order), 0 when it is not kept.
+func newBootIndex(boot int, images []int) int {
+	return slices.Index(images, boot) + 1
 }
 
 // streamBytes returns the bytes of every stream the images of r use, as
 // the XML counts them (hard links once).
-func streamBytes(r *wim.Reader) int64 {
+func streamBytes(r *wim.Reader, images []int) int64 {
 	var n int64
-	for i := 1; i <= r.ImageCount(); i++ {
+	for _, i := range images {
 		info := r.Image(i)
 		n += int64(info.TotalBytes - info.HardLinkBytes)
 	}
 	return n
 }
 
-// copyImages copies every image of r into w and closes w; a cancelled ctx
-// stops it within one read.
-func copyImages(ctx context.Context, w *wim.Writer, r *wim.Reader, tr *verifyTracker) error {
+// copyImages copies the images of r into w, in order, and closes w; a
+// cancelled ctx stops it within one read.
+func copyImages(ctx context.Context, w *wim.Writer, r *wim.Reader, images []int, tr *verifyTracker) error {
 	var done int64
 	progress := func(n int64) {
 		done += n
 		tr.update(done, max(tr.total, done))
 	}
-	for i := 1; i <= r.ImageCount(); i++ {
+	for _, i := range images {
 		if err := wim.CopyImage(ctx, w, r, i, progress); err != nil {
 			return err
 		}
@@ -157,16 +225,16 @@ func copyImages(ctx context.Context, w *wim.Writer, r *wim.Reader, tr *verifyTra
 }
 
 // finishOptimize prints the result.
-func (a *app) finishOptimize(name string, comp wim.Compression, images int, oldSize, streams int64, start time.Time) error {
-	st, err := os.Stat(name)
+func (a *app) finishOptimize(name, output string, comp wim.Compression, images int, oldSize, streams int64, start time.Time) error {
+	st, err := os.Stat(output)
 	if err != nil {
 		return err
 	}
-	sum := optimizeSummary{WIM: name, Compression: comp.String(), Images: images, OldBytes: oldSize,
+	sum := optimizeSummary{WIM: name, Output: output, Compression: comp.String(), Images: images, OldBytes: oldSize,
 		NewBytes: st.Size(), StreamBytes: streams, DurationSeconds: seconds(a.now().Sub(start))}
 	if a.json {
 		return writeJSON(a.stdout, sum)
 	}
-	fmt.Fprintf(a.stdout, "%s: %d images, %s -> %s (%s)\n", name, images, formatBytes(oldSize), formatBytes(sum.NewBytes), sum.Compression)
+	fmt.Fprintf(a.stdout, "%s: %d images, %s -> %s (%s)\n", output, images, formatBytes(oldSize), formatBytes(sum.NewBytes), sum.Compression)
 	return nil
 }

@@ -54,6 +54,32 @@ func TestOracleOptimize(t *testing.T) {
 		t.Error("a failed optimize changed the WIM")
 	}
 	t.Logf("lzms: %s", res.stderr)
+
+	// --output with --image exports one image, as wimlib-imagex export
+	// picks one edition of an install.esd: the boot image keeps its mark
+	// under its new index, and the source is untouched.
+	picked := filepath.Join(tmp, "picked.wim")
+	res = mustRun(t, bin, 0, "optimize", wimfile, "--output", picked, "--image", "two", "--json")
+	var sum optimizeSummary
+	if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Images != 1 || sum.Output != picked || sum.WIM != wimfile {
+		t.Errorf("summary %+v", sum)
+	}
+	if after, _ := os.ReadFile(wimfile); string(after) != string(before) {
+		t.Error("optimize --output changed its source")
+	}
+	wimtest.Wimlib(t, "verify", picked)
+	r := wimtest.Open(t, picked)
+	if h := r.Header(); h.ImageCount != 1 || h.BootIndex != 1 || r.Image(1).Name != "two" {
+		t.Errorf("picked: header %+v, images %+v", h, r.Images())
+	}
+	out := filepath.Join(tmp, "apply-picked")
+	wimtest.Wimlib(t, "apply", picked, "1", out, "--unix-data")
+	wimtest.CompareTrees(t, filepath.Join(src, "data"), out, wimtest.CompareOptions{})
+	mustRun(t, bin, exitUsage, "optimize", wimfile, "--image", "1")
+	mustRun(t, bin, exitUsage, "optimize", wimfile, "--output", picked, "--image", "1", "--image", "one")
 }
 
 // TestOptimizeInterrupt sends SIGINT during a long optimize: exit 130 soon

@@ -19,8 +19,9 @@ import (
 // /Split-Image splits install.wim onto FAT32 media) applies, extracts,
 // lists, verifies and imports from any of its parts, the others found by
 // their names or given with --ref, and the trees match wimlib's apply of
-// the whole WIM. Missing parts are named; optimize and append refuse a
-// part; --ref on a WIM that is not split is a usage error.
+// the whole WIM; optimize --output joins them. Missing parts are named;
+// optimize in place and append refuse a part; --ref on a WIM that is not
+// split is a usage error.
 func TestSplitWIMCommands(t *testing.T) {
 	wimtest.Require(t, "wimlib-imagex")
 	bin := buildBinary(t)
@@ -99,6 +100,14 @@ func TestSplitWIMCommands(t *testing.T) {
 		}
 	}
 	wimtest.CompareTrees(t, want, restored, wimtest.CompareOptions{})
+
+	// optimize --output joins the parts into one WIM.
+	joined := filepath.Join(tmp, "joined.wim")
+	mustRun(t, bin, 0, "optimize", swm, "--output", joined, "--ref", filepath.Join(moved, "last-part.swm"))
+	wimtest.Wimlib(t, "verify", joined)
+	fromJoined := filepath.Join(tmp, "from-joined")
+	wimtest.Wimlib(t, "apply", joined, "1", fromJoined, "--unix-data")
+	wimtest.CompareTrees(t, want, fromJoined, wimtest.CompareOptions{})
 
 	// What a part cannot do.
 	mustRun(t, bin, 1, "optimize", swm)
