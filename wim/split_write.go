@@ -12,12 +12,13 @@ import (
 // WriteSplit writes the WIM r as a split WIM whose parts hold at most
 // partSize bytes each, as wimlib-imagex split and DISM's /Split-Image do:
 // a part that holds one resource larger than that is larger. Resources are
-// copied as they are, never recompressed; part 1 holds the image metadata;
-// every part has r's GUID, image count and XML data, no boot image (as
-// wimlib's parts), and an integrity table when integrity is set. create makes the file of part k of n; WriteSplit writes, syncs
-// and leaves it open, for the caller to close and name. It returns the
-// number of parts. progress, when not nil, receives the bytes copied so
-// far. r must not be split nor hold solid resources.
+// copied as they are, neither recompressed nor checked (Verify the parts);
+// part 1 holds the image metadata; every part has r's GUID, image count
+// and XML data, no boot image (as wimlib's parts), and an integrity table
+// when integrity is set. create makes the file of part k of n; WriteSplit
+// writes, syncs and leaves it open, for the caller to close and name. It
+// returns the number of parts. progress, when not nil, receives the bytes
+// copied so far. r must not be split nor hold solid resources.
 func WriteSplit(ctx context.Context, r *Reader, partSize int64, integrity bool,
 	create func(k, n int) (*os.File, error), progress func(done int64)) (int, error) {
 	if r.hdr.Split() {
