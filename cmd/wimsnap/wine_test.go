@@ -148,7 +148,8 @@ func makeWineTree(t *testing.T, dir string) {
 // TestWineCaptureApply: the Windows build captures a tree into a WIM that
 // wimlib verifies and applies to the same tree, and applies it back
 // itself, with times, hard links, the read-only attribute and a security
-// descriptor on every entry; then it recompresses the WIM in place.
+// descriptor on every entry; then it recompresses the WIM in place, splits
+// it, applies the parts and joins them.
 func TestWineCaptureApply(t *testing.T) {
 	w := newWinePrefix(t)
 	dir := t.TempDir()
@@ -215,6 +216,23 @@ func TestWineCaptureApply(t *testing.T) {
 		t.Errorf("optimized WIM is %v, want LZX", c)
 	}
 	wimtest.Wimlib(t, "verify", wimFile)
+
+	// Split for FAT32 media, applied from the last part (the others found
+	// by their names in Windows paths), and joined again.
+	swm := filepath.Join(dir, "x.swm")
+	if _, code := w.run(t, "split", winPath(wimFile), winPath(swm), "1"); code != 0 {
+		t.Fatalf("split: exit %d", code)
+	}
+	fromParts := filepath.Join(dir, "from-parts")
+	if _, code := w.run(t, "apply", winPath(filepath.Join(dir, "x3.swm")), "1", winPath(fromParts)); code != 0 {
+		t.Fatalf("apply from the parts: exit %d", code)
+	}
+	wimtest.CompareTrees(t, src, fromParts, opts)
+	joined := filepath.Join(dir, "joined.wim")
+	if _, code := w.run(t, "optimize", winPath(swm), "--output", winPath(joined)); code != 0 {
+		t.Fatalf("optimize --output of the parts: exit %d", code)
+	}
+	wimtest.Wimlib(t, "verify", joined)
 }
 
 // TestWineSnapshotRestore: the Windows build snapshots a tree into a local
