@@ -27,8 +27,13 @@ complete: an interrupted or failed run leaves no part behind. --check
 writes an integrity table into each part (default: when WIMFILE has one).
 WIMs with solid resources (ESD-style) cannot be split; optimize them first.
 
+Files named as further parts (install4.swm after a split into three),
+left by an earlier split into more parts, get a warning: they are not part
+of the new set, and a glob such as install*.swm would take them in.
+
 With --json, stdout receives one document:
-  {"wim", "parts": [{"file", "bytes"}], "duration_seconds"}`
+  {"wim", "parts": [{"file", "bytes"}], "warnings": [{"path", "error"}],
+   "warnings_total", "duration_seconds"}`
 
 func (a *app) newSplitCommand() *cobra.Command {
 	var check bool
@@ -59,7 +64,24 @@ type splitPart struct {
 type splitSummary struct {
 	WIM             string      `json:"wim"`
 	Parts           []splitPart `json:"parts"`
+	Warnings        []warning   `json:"warnings"`
+	WarningsTotal   int64       `json:"warnings_total"`
 	DurationSeconds float64     `json:"duration_seconds"`
+}
+
+// staleParts returns the files named as parts n+1, n+2, ... of the split
+// WIM whose part 1 is swm that exist: left by an earlier split into more
+// parts, they would join this one's set under a glob.
+func staleParts(swm string, n int) []string {
+	var out []string
+	for k := n + 1; ; k++ {
+		names := partNames(swm, 1, k)
+		p := names[len(names)-1]
+		if _, err := os.Lstat(p); err != nil {
+			return out
+		}
+		out = append(out, p)
+	}
 }
 
 func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check, checkSet bool) (err error) {
@@ -110,6 +132,11 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 		}
 		sum.Parts = append(sum.Parts, splitPart{File: names[i], Bytes: st.Size()})
 	}
+	warn := a.newWarnings(nil)
+	for _, stale := range staleParts(swm, len(names)) {
+		warn.warn(stale, errors.New("left by an earlier split into more parts, and not part of this one; a glob of the parts' names would take it in"))
+	}
+	sum.Warnings, sum.WarningsTotal = warn.summary()
 	sum.DurationSeconds = seconds(a.now().Sub(start))
 	if a.json {
 		return writeJSON(a.stdout, sum)

@@ -203,6 +203,17 @@ func TestSplitCommand(t *testing.T) {
 	mustRun(t, bin, 0, "apply", sum.Parts[len(sum.Parts)-1].File, "1", ours)
 	wimtest.CompareTrees(t, src, ours, wimtest.CompareOptions{})
 
+	// Split again into fewer parts: the earlier ones beyond get a warning.
+	res = mustRun(t, bin, 0, "split", w, filepath.Join(out, "t.swm"), "100", "--json")
+	var again splitSummary
+	if err := json.Unmarshal([]byte(res.stdout), &again); err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Parts) != 1 || again.WarningsTotal != int64(len(sum.Parts)-1) ||
+		again.Warnings[0].Path != filepath.Join(out, "t2.swm") {
+		t.Errorf("a split into 1 part over %d older parts: %+v", len(sum.Parts), again)
+	}
+
 	solid := filepath.Join(tmp, "solid.wim")
 	wimtest.Wimlib(t, "capture", filepath.Join(src, "big"), solid, "--solid")
 	failed := filepath.Join(tmp, "failed")
