@@ -6,18 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// linkTemp fsyncs f and gives its file a new temporary name in dir, which
-// it returns. It returns an error wrapping errors.ErrUnsupported when the
+// linkTemp fsyncs f, whose file fi describes, and gives its file a new
+// temporary name in dir, which it returns. It returns an error wrapping errors.ErrUnsupported when the
 // file cannot be linked there (another file system (EXDEV), an anonymous
 // file not made linkable (ENOENT), a file system without hard links, no
 // /proc for a process that may not link by descriptor) or should not be
 // (see inherits).
-func linkTemp(f *os.File, dir string) (string, error) {
-	if inherits(f, dir) {
+func linkTemp(f *os.File, fi os.FileInfo, dir string) (string, error) {
+	if inherits(fi, dir) {
 		return "", errors.ErrUnsupported
 	}
 	if err := f.Sync(); err != nil {
@@ -42,12 +43,13 @@ func linkTemp(f *os.File, dir string) (string, error) {
 }
 
 // inherits reports whether a file made in dir would take from it something
-// f's file lacks: the group of a set-group-ID directory (a repository
+// the file fi describes lacks: the group of a set-group-ID directory (a repository
 // shared by a group), or a default ACL. Such a file is copied, so that the
 // object gets them as Put's files do.
-func inherits(f *os.File, dir string) bool {
-	var ds, fs unix.Stat_t
-	if unix.Stat(dir, &ds) != nil || unix.Fstat(int(f.Fd()), &fs) != nil {
+func inherits(fi os.FileInfo, dir string) bool {
+	var ds unix.Stat_t
+	fs, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || unix.Stat(dir, &ds) != nil {
 		return true
 	}
 	if ds.Mode&unix.S_ISGID != 0 && ds.Gid != fs.Gid {

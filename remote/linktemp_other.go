@@ -9,4 +9,4 @@ import (
 
 // linkTemp reports errors.ErrUnsupported: only Linux links a file by its
 // descriptor. PutFile then copies.
-func linkTemp(*os.File, string) (string, error) { return "", errors.ErrUnsupported }
+func linkTemp(*os.File, os.FileInfo, string) (string, error) { return "", errors.ErrUnsupported }

@@ -39,7 +39,7 @@ func (l *Local) PutFile(ctx context.Context, key string, f *os.File, size int64)
 	if err != nil {
 		return fmt.Errorf("remote: put %s: %w", key, err)
 	}
-	tmp, err := linkTemp(f, dir)
+	tmp, err := linkTemp(f, fi, dir)
 	if errors.Is(err, errors.ErrUnsupported) {
 		return l.Put(ctx, key, io.NewSectionReader(f, 0, size), size)
 	}

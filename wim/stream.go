@@ -57,7 +57,7 @@ type streamReader struct {
 }
 
 func (r *Reader) newStreamReader(b *blob) (*streamReader, error) {
-	if b.in != nil && b.in != r {
+	if b.in != r {
 		return b.in.newStreamReader(b) // in another part of a split WIM
 	}
 	if b.solid != nil {
