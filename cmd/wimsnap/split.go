@@ -156,27 +156,32 @@ func (s *partSet) open(n string, strict bool) error {
 // base.swm for part 1, then base2.swm to baseN.swm. A part k > 1 must be
 // named baseK.swm for base to be found.
 func partNames(name string, part, parts int) []string {
-	dir, file := filepath.Split(name)
-	ext := filepath.Ext(file)
-	stem := strings.TrimSuffix(file, ext)
+	first := name
 	if part > 1 {
-		var ok bool
-		if stem, ok = strings.CutSuffix(stem, strconv.Itoa(part)); !ok {
+		ext := filepath.Ext(name)
+		stem, ok := strings.CutSuffix(strings.TrimSuffix(name, ext), strconv.Itoa(part))
+		if !ok {
 			return nil
 		}
+		first = stem + ext
 	}
 	var names []string
 	for k := 1; k <= parts; k++ {
-		if k == part {
-			continue
+		if k != part {
+			names = append(names, partName(first, k))
 		}
-		n := stem + ext
-		if k > 1 {
-			n = stem + strconv.Itoa(k) + ext
-		}
-		names = append(names, filepath.Join(dir, n))
 	}
 	return names
+}
+
+// partName returns the name of part k of the split WIM whose part 1 is
+// first: first itself, else its name with k before the extension.
+func partName(first string, k int) string {
+	if k == 1 {
+		return first
+	}
+	ext := filepath.Ext(first)
+	return strings.TrimSuffix(first, ext) + strconv.Itoa(k) + ext
 }
 
 // joinParts adds the other parts to part 1's Reader (or to the first's,

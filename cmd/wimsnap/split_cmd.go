@@ -75,8 +75,7 @@ type splitSummary struct {
 func staleParts(swm string, n int) []string {
 	var out []string
 	for k := n + 1; ; k++ {
-		names := partNames(swm, 1, k)
-		p := names[len(names)-1]
+		p := partName(swm, k)
 		if _, err := os.Lstat(p); err != nil {
 			return out
 		}
@@ -103,10 +102,8 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 			}
 		}
 	}()
-	create := func(k, n int) (*os.File, error) {
-		if k == 1 {
-			names = append([]string{swm}, partNames(swm, 1, n)...)
-		}
+	create := func(k, _ int) (*os.File, error) {
+		names = append(names, partName(swm, k))
 		t, err := createTemp(names[k-1])
 		if err == nil {
 			tmps = append(tmps, t)
