@@ -211,7 +211,7 @@ func (a *winApplier) finish(path string, e *wim.Entry, noShortName bool) bool {
 	}
 	defer func() { _ = windows.CloseHandle(h) }()
 	b := &backupStream{h: h, path: path, write: true}
-	err = writeBackup(b, e, nil, a.openFunc)
+	err = writeBackup(b, e, a.openFunc)
 	if cerr := b.Close(); err == nil {
 		err = cerr
 	}

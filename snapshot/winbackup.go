@@ -353,13 +353,11 @@ func backupSection(dst []byte, id uint32, name string, size int64) []byte {
 }
 
 // writeBackup writes the backup stream BackupWrite takes to restore e:
-// security descriptor sd (if any), reparse buffer, data and named streams,
-// whose contents open returns.
-func writeBackup(w io.Writer, e *wim.Entry, sd []byte, open func(wim.Stream) (io.ReadCloser, error)) error {
+// reparse buffer, data and named streams, whose contents open returns. The
+// security descriptor is not in it: the applier sets it afterwards, as far
+// as the process may (winApplier.setSecurity).
+func writeBackup(w io.Writer, e *wim.Entry, open func(wim.Stream) (io.ReadCloser, error)) error {
 	var hdr []byte
-	if len(sd) > 0 {
-		hdr = append(backupSection(hdr, backupSecurity, "", int64(len(sd))), sd...)
-	}
 	if e.IsReparse() {
 		x := e.Ext
 		rc, err := open(x.Reparse)

@@ -195,14 +195,6 @@ func applySections(h windows.Handle, path string, b *backupReader) error {
 			return err
 		}
 		switch hdr.ID {
-		case backupSecurity:
-			sd, err := b.body(hdr, maxBackupSecurity)
-			if err != nil {
-				return err
-			}
-			if err := setSecurity(h, sd); err != nil {
-				return err
-			}
 		case backupReparse:
 			buf, err := b.body(hdr, maxBackupReparse)
 			if err != nil {
@@ -225,16 +217,6 @@ func applySections(h windows.Handle, path string, b *backupReader) error {
 			}
 		}
 	}
-}
-
-// setSecurity gives h the self-relative descriptor sd, after checking that
-// it holds together: the call itself reads it without knowing its length.
-func setSecurity(h windows.Handle, sd []byte) error {
-	dropped, err := setSecurityParts(h, sd)
-	if err == nil && dropped != 0 {
-		err = fmt.Errorf("security descriptor: its %s could not be set", partNames(dropped))
-	}
-	return err
 }
 
 // setSecurityParts gives h what it may of the checked descriptor sd: the
