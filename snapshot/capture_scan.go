@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -14,20 +15,23 @@ import (
 	"github.com/wimsnap/wimsnap/wim"
 )
 
-// A capture is two goroutines. The scanner lists each directory and stats
-// its entries, running ahead of the walk; the walk (capturer) turns what it
-// finds into entries, reading or reusing file contents. Through an
-// unchanged tree most system calls are the scanner's, so on two cores they
-// cost the walk little, and the scan starts while CaptureOptions.Prepare
-// (an incremental snapshot loading its parent) still runs.
+// A capture is two goroutines and the scanner's helpers. The scanner
+// lists each directory and stats its entries, running ahead of the walk;
+// the walk (capturer) turns what it finds into entries, reading or
+// reusing file contents. Through an unchanged tree most system calls are
+// the scanner's, so it hands the listing of directories it will reach
+// soon to helpers (a scanJob each), which work beside it on other cores
+// and keep a disk with a cold cache busy with several requests. The scan
+// starts while CaptureOptions.Prepare (an incremental snapshot loading its
+// parent) still runs.
 //
 // The scanner sends one dirScan per directory it descends into, in
 // depth-first order with names sorted as in the image, which is the order
 // the walk visits them. Which directories it descends into is its
 // decision, recorded in each scanEntry (descend), and the walk follows it:
 // it takes the next dirScan exactly when it meets an entry marked so.
-// The scanner closes each directory once it has opened the directories
-// in it; the walk opens it again and checks that it is still the one
+// The scanner closes each directory once the directories in it are
+// opened; the walk opens it again and checks that it is still the one
 // scanned.
 
 const (
@@ -39,6 +43,13 @@ const (
 	// scanQueue holds as many dirScans as the budget allows, so that the
 	// scanner waits for the budget alone.
 	scanQueue = scanBudgetEntries / dirScanCost
+	// scanHelpers list directories ahead of the scanner; scanAhead bounds
+	// the directories queued for them or listed and not yet reached, each
+	// of which holds a descriptor (and its entries, outside the budget).
+	scanHelpers = 3
+	scanAhead   = 32
+	// direntsBuf is each lister's getdents buffer.
+	direntsBuf = 32 << 10
 )
 
 // scanEntry is one name of a scanned directory.
@@ -63,41 +74,80 @@ type dirScan struct {
 
 // scanner is the state of the scanning goroutine.
 type scanner struct {
-	ctx     context.Context
-	out     chan<- *dirScan
-	budget  *scanBudget
+	ctx    context.Context
+	out    chan<- *dirScan
+	budget *scanBudget
+	lister
+	jobs  chan *scanJob // to the helpers
+	ahead int           // jobs queued or listed and not yet taken back
+}
+
+// lister lists directories: the scanner has one, and each helper.
+type lister struct {
 	cfg     *Config
 	skip    map[devIno]bool
 	rootDev uint64
 	cross   bool
 	quiet   quietOpener
-	rel     []byte
+	rel     []byte // the path of the directory listed, from the root
 	dirents []byte
+}
+
+// scanJob is a directory to list: parent's entry e, whose path is rel.
+// Whoever claims it first lists it: a helper it was queued for, or the
+// scanner when it reaches e.
+type scanJob struct {
+	parent  int // the parent's descriptor, open until the job is taken back
+	e       *scanEntry
+	rel     string
+	claimed atomic.Bool
+	done    chan struct{} // closed once a helper has listed it; nil if never queued
+	ds      *dirScan
 }
 
 // startScan scans the tree below root, the open directory whose entry the
 // capture has, on a new goroutine, and returns the channel of its
 // dirScans, the root's first. Cancelling stop ends it early; the channel is
-// closed when it ends.
+// closed when it ends, after its helpers.
 func (c *capturer) startScan(root int, stop context.Context) <-chan *dirScan {
 	ch := make(chan *dirScan, scanQueue)
 	c.budget = newScanBudget()
 	context.AfterFunc(stop, c.budget.stop)
-	s := &scanner{ctx: stop, out: ch, budget: c.budget, cfg: c.cfg, skip: c.skip, rootDev: c.rootDev,
-		cross: c.opts.CrossMounts, dirents: make([]byte, 64<<10)}
+	l := lister{cfg: c.cfg, skip: c.skip, rootDev: c.rootDev, cross: c.opts.CrossMounts}
+	s := &scanner{ctx: stop, out: ch, budget: c.budget, lister: l, jobs: make(chan *scanJob, scanAhead)}
+	s.dirents = make([]byte, direntsBuf)
+	var helpers sync.WaitGroup
+	for range scanHelpers {
+		helpers.Go(func() { l.help(s.jobs) })
+	}
 	go func() {
 		defer close(ch)
+		defer helpers.Wait()
+		defer close(s.jobs)
 		ds := &dirScan{fd: root} // Capture closes root
-		if s.read(ds) {
-			s.send(ds)
+		s.read(ds)
+		if s.budget.take(len(ds.entries) + dirScanCost) {
+			s.send(ds, "")
 		}
 	}()
 	return ch
 }
 
-// send hands ds to the walk, then scans the directories it descends into.
-// It reports false when the walk has stopped.
-func (s *scanner) send(ds *dirScan) bool {
+// help lists the directories of jobs that the scanner has not reached.
+func (l lister) help(jobs <-chan *scanJob) {
+	l.dirents = make([]byte, direntsBuf)
+	for j := range jobs {
+		if j.claimed.CompareAndSwap(false, true) {
+			j.ds = l.list(j)
+		}
+		close(j.done)
+	}
+}
+
+// send hands ds, the directory at rel, to the walk, then scans the
+// directories it descends into. It reports false when the walk has
+// stopped.
+func (s *scanner) send(ds *dirScan, rel string) bool {
 	if ds.of != nil && ds.fd >= 0 {
 		defer closeFD(ds.fd)
 	}
@@ -106,82 +156,141 @@ func (s *scanner) send(ds *dirScan) bool {
 	case <-s.ctx.Done():
 		return false
 	}
-	relLen := len(s.rel)
-	defer func() { s.rel = s.rel[:relLen] }()
+	var subs []*scanJob
 	for i := range ds.entries {
-		e := &ds.entries[i]
-		if !e.descend {
-			continue
+		if e := &ds.entries[i]; e.descend {
+			subs = append(subs, &scanJob{parent: ds.fd, e: e, rel: joinRel(rel, e.name)})
 		}
-		s.setRel(relLen, e.name)
-		sub, ok := s.subdir(ds, e)
-		if !ok {
+	}
+	for i, j := range subs {
+		s.queue(subs[i+1:])
+		sub := s.takeBack(j)
+		if !s.budget.take(len(sub.entries) + dirScanCost) {
 			closeFD(sub.fd)
+			s.settle(subs[i+1:])
 			return false
 		}
-		if !s.send(sub) {
+		if !s.send(sub, j.rel) {
+			s.settle(subs[i+1:])
 			return false
 		}
 	}
 	return true
 }
 
-// subdir opens and lists the directory of e, an entry of parent; it
-// reports false when the walk has stopped.
-func (s *scanner) subdir(parent *dirScan, e *scanEntry) (*dirScan, bool) {
-	ds := &dirScan{fd: -1, of: e}
-	fd, err := s.quiet.openDir(parent.fd, e.name, true)
+// joinRel returns the path of name in the directory at dir.
+func joinRel(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// queue hands the first jobs of subs that are not queued yet to the
+// helpers, while fewer than scanAhead are ahead.
+func (s *scanner) queue(subs []*scanJob) {
+	for _, j := range subs {
+		if s.ahead >= scanAhead {
+			return
+		}
+		if j.done != nil {
+			continue
+		}
+		j.done = make(chan struct{})
+		select {
+		case s.jobs <- j:
+			s.ahead++
+		default: // jobs taken back before a helper saw them fill it
+			j.done = nil
+			return
+		}
+	}
+}
+
+// takeBack returns j's directory, listing it here unless a helper has
+// claimed it (then waiting for it).
+func (s *scanner) takeBack(j *scanJob) *dirScan {
+	if j.done != nil {
+		s.ahead--
+	}
+	if j.claimed.CompareAndSwap(false, true) {
+		return s.list(j)
+	}
+	<-j.done
+	return j.ds
+}
+
+// settle takes back the jobs the scanner will not reach, since the walk
+// stopped, closing what the helpers opened: their parent closes next.
+func (s *scanner) settle(subs []*scanJob) {
+	for _, j := range subs {
+		if j.done == nil {
+			continue
+		}
+		s.ahead--
+		if j.claimed.CompareAndSwap(false, true) {
+			continue
+		}
+		<-j.done
+		if j.ds.fd >= 0 {
+			closeFD(j.ds.fd)
+		}
+	}
+}
+
+// list opens and lists j's directory.
+func (l *lister) list(j *scanJob) *dirScan {
+	l.rel = append(l.rel[:0], j.rel...)
+	ds := &dirScan{fd: -1, of: j.e}
+	fd, err := l.quiet.openDir(j.parent, j.e.name, true)
 	if err != nil {
 		ds.openErr = fmt.Errorf("open directory: %w", err)
-		return ds, s.budget.take(dirScanCost)
+		return ds
 	}
 	ds.fd = fd // send closes it
 	if err := fstat(fd, &ds.st); err != nil {
 		ds.openErr = fmt.Errorf("stat: %w", err)
-		return ds, s.budget.take(dirScanCost)
+		return ds
 	}
-	if ds.st.Dev != s.rootDev && !s.cross {
+	if ds.st.Dev != l.rootDev && !l.cross {
 		ds.foreign = true
-		return ds, s.budget.take(dirScanCost)
+		return ds
 	}
-	return ds, s.read(ds)
+	l.read(ds)
+	return ds
 }
 
-// read lists the directory ds.fd, whose path is s.rel, into ds and stats
-// its entries; it reports false when the walk has stopped.
-func (s *scanner) read(ds *dirScan) bool {
+// read lists the directory ds.fd, whose path is l.rel, into ds and stats
+// its entries.
+func (l *lister) read(ds *dirScan) {
 	fd := ds.fd
-	names, err := readDirNames(fd, s.dirents)
+	names, err := readDirNames(fd, l.dirents)
 	ds.readErr = err
-	if !s.budget.take(len(names) + dirScanCost) {
-		return false
-	}
 	slices.SortFunc(names, wim.CompareNames)
 	ds.entries = make([]scanEntry, len(names))
-	relLen := len(s.rel)
-	dirEx := s.cfg.dirExclusion(string(s.rel))
+	relLen := len(l.rel)
+	dirEx := l.cfg.dirExclusion(string(l.rel))
 	for i, name := range names {
 		e := &ds.entries[i]
 		e.name = name
 		if e.err = fstatat(fd, name, &e.st, unix.AT_SYMLINK_NOFOLLOW); e.err != nil {
 			continue
 		}
-		s.setRel(relLen, name)
+		l.setRel(relLen, name)
 		isDir := e.st.Mode&unix.S_IFMT == unix.S_IFDIR
-		rel := unsafe.String(unsafe.SliceData(s.rel), len(s.rel)) // excludedIn keeps no reference
-		e.skip = s.skip[devIno{e.st.Dev, e.st.Ino}] || s.cfg.excludedIn(dirEx, rel, isDir)
+		rel := unsafe.String(unsafe.SliceData(l.rel), len(l.rel)) // excludedIn keeps no reference
+		e.skip = l.skip[devIno{e.st.Dev, e.st.Ino}] || l.cfg.excludedIn(dirEx, rel, isDir)
 		e.descend = isDir && !e.skip
 	}
-	s.rel = s.rel[:relLen]
-	return true
+	l.rel = l.rel[:relLen]
 }
 
-func (s *scanner) setRel(relLen int, name string) {
-	s.rel = s.rel[:relLen]
+func (l *lister) setRel(relLen int, name string) {
+	l.rel = l.rel[:relLen]
 	if relLen > 0 {
-		s.rel = append(s.rel, '/')
+		l.rel = append(l.rel, '/')
 	}
-	s.rel = append(s.rel, name...)
+	l.rel = append(l.rel, name...)
 }
 
 // nextScan takes the walk's next dirScan.

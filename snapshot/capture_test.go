@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -535,6 +536,53 @@ func TestCaptureScanBounds(t *testing.T) {
 	}
 	if got := len(find(m.Root, "many").Children); got != scanQueue+10 {
 		t.Errorf("many holds %d directories", got)
+	}
+}
+
+// TestCaptureScanAhead: the scanner's helpers list directories ahead of it
+// in a tree both wide and deep, yet the walk gets every directory whole
+// and in order, and the descriptors open at once stay within the depth
+// plus what the helpers may hold.
+func TestCaptureScanAhead(t *testing.T) {
+	src := t.TempDir()
+	const width, depth = 3 * scanAhead, 12
+	for i := range width {
+		deep := filepath.Join(src, fmt.Sprintf("d%03d", i))
+		for range depth {
+			deep = filepath.Join(deep, "sub")
+		}
+		writeFiles(t, src, map[string]string{
+			filepath.Join(fmt.Sprintf("d%03d", i), "f"): "f",
+			filepath.Join(deep[len(src)+1:], "leaf"):    strconv.Itoa(i),
+		})
+	}
+	before := openFDs(t)
+	most := 0
+	opts := CaptureOptions{}
+	opts.beforeDir = func(string) { most = max(most, openFDs(t)) }
+	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Dirs != 1+width*(1+depth) || st.Files != 2*width {
+		t.Errorf("stats %+v, want %d directories and %d files", st, 1+width*(1+depth), 2*width)
+	}
+	for i, name := range names(m.Root) {
+		if want := fmt.Sprintf("d%03d", i); name != want {
+			t.Fatalf("root child %d is %s, want %s", i, name, want)
+		}
+		leaf := find(m.Root, name+strings.Repeat("/sub", depth)+"/leaf")
+		if leaf == nil || leaf.Data.Size != int64(len(strconv.Itoa(i))) {
+			t.Fatalf("%s: the leaf at depth %d is missing or wrong", name, depth)
+		}
+	}
+	// The walk's own descriptors, the scanner's path down the tree, the
+	// directories listed ahead, and one each helper may be opening.
+	if limit := before + 2*(depth+2) + scanAhead + scanHelpers; most > limit {
+		t.Errorf("%d descriptors open during the capture, more than %d", most, limit)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open after the capture, %d before", after, before)
 	}
 }
 
