@@ -3,6 +3,7 @@ package wim
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -74,6 +75,87 @@ func FuzzReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = readAll(b)
 	})
+}
+
+// FuzzSplitSet feeds the two parts of a split WIM: each part's header,
+// blob table and resources come from the input, and the streams of both
+// are read through the first.
+func FuzzSplitSet(f *testing.F) {
+	for _, c := range []Compression{CompressNone, CompressXPRESS} {
+		parts := splitSeed(f, smallWIM(f, c))
+		f.Add(parts[0], parts[1])
+		f.Add(parts[1], parts[0])
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		r, err := NewReader(bytes.NewReader(a), int64(len(a)))
+		if err != nil {
+			return
+		}
+		p, err := NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		if r.AddPart(p) == nil {
+			_ = readImages(r)
+		}
+	})
+}
+
+// splitSeed splits the WIM b into two parts, which read back whole: it
+// tries smaller part sizes until the split has two.
+func splitSeed(tb testing.TB, b []byte) [][]byte {
+	tb.Helper()
+	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for size := int64(len(b)); size > 0; size -= 32 {
+		parts := splitParts(tb, r, size)
+		if len(parts) != 2 {
+			continue
+		}
+		first, err := NewReader(bytes.NewReader(parts[0]), int64(len(parts[0])))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		second, err := NewReader(bytes.NewReader(parts[1]), int64(len(parts[1])))
+		if err == nil {
+			err = first.AddPart(second)
+		}
+		if err == nil {
+			err = readImages(first)
+		}
+		if err != nil {
+			tb.Fatalf("the seed parts do not read back: %v", err)
+		}
+		return parts
+	}
+	tb.Fatal("no part size splits the seed in two")
+	return nil
+}
+
+// splitParts returns the parts of r split at size bytes.
+func splitParts(tb testing.TB, r *Reader, size int64) [][]byte {
+	tb.Helper()
+	var files []*os.File
+	var parts [][]byte
+	_, err := WriteSplit(tb.Context(), r, size, false, func(k, _ int) (*os.File, error) {
+		f, err := os.Create(filepath.Join(tb.TempDir(), fmt.Sprintf("part%d.swm", k)))
+		files = append(files, f)
+		return f, err
+	}, nil)
+	for _, f := range files {
+		if err == nil {
+			var p []byte
+			p, err = os.ReadFile(f.Name())
+			parts = append(parts, p)
+		}
+		closeFile(tb, f)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return parts
 }
 
 // FuzzParseMetadata feeds metadata resources.

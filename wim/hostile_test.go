@@ -19,6 +19,11 @@ func readAll(b []byte) error {
 	if err != nil {
 		return err
 	}
+	return readImages(r)
+}
+
+// readImages reads every image of r, every stream they use, and verifies r.
+func readImages(r *Reader) error {
 	for i := 1; i <= r.ImageCount(); i++ {
 		m, err := r.Metadata(i)
 		if err != nil {
