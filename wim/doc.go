@@ -53,7 +53,9 @@
 //     Close; an append writes after the old tables, so an interrupted append
 //     leaves the old WIM intact.
 //   - Names: see name.go. Bytes that are not valid UTF-8 are kept as lone
-//     surrogates U+DC80..U+DCFF so every UNIX name survives.
+//     surrogates U+DC80..U+DCFF so every UNIX name survives, and the WTF-8
+//     form of other lone surrogates as the surrogates, so Windows names
+//     that are not valid UTF-16 survive too.
 //   - The Reader caps what headers can make it allocate: the XML at 64 MiB,
 //     a metadata resource at 1 GiB, chunk tables are read 4096 entries at a
 //     time, and nothing larger than the file is read. Every stream read is

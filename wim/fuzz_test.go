@@ -222,6 +222,7 @@ func FuzzNameRoundTrip(f *testing.F) {
 	f.Add([]byte("plain"))
 	f.Add([]byte("bad\xff\xfe"))
 	f.Add([]byte("\xed\xb2\x80 and \xed\xa0\x80"))
+	f.Add([]byte("\xed\xa0\x80\xed\xb0\x80\xed\xa0\x80\xff\xed\xbf\xbf"))
 	f.Add([]byte("日本語 😀"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		units := encodeName(nil, string(b))

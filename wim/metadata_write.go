@@ -185,6 +185,15 @@ func CompareNames(a, b string) int {
 	for i > 0 && (i < len(a) && !utf8.RuneStart(a[i]) || i < len(b) && !utf8.RuneStart(b[i])) {
 		i--
 	}
+	// Whether the WTF-8 form of a high surrogate encodes as itself depends
+	// on the bytes after it, up to maxHighRun more of them: start before
+	// those that end at the difference.
+	for k := 0; k < maxHighRun+2 && i >= 3; k++ {
+		if c, ok := wtf8Surrogate(a[i-3:]); !ok || c >= 0xDC00 {
+			break
+		}
+		i -= 3
+	}
 	if c := compareFold(a[i:], b[i:]); c != 0 {
 		return c
 	}
@@ -214,6 +223,9 @@ func foldRune(s string) (rune, int) {
 	}
 	r, n := utf8.DecodeRuneInString(s)
 	if r == utf8.RuneError && n == 1 {
+		if c, ok := loneSurrogate(s); ok {
+			return rune(c), 3 // as wim encodes it
+		}
 		return 0xDC00 + rune(s[0]), 1 // as wim escapes it
 	}
 	return unicode.ToUpper(r), n
