@@ -61,6 +61,8 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 	defer closeIndex(db)
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return st, fmt.Errorf("snapshot: export: %s is a directory", path)
+	} else if err == nil && !fi.Mode().IsRegular() {
+		return st, fmt.Errorf("snapshot: export: %s is not a regular file", path) // renaming over it would destroy it
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

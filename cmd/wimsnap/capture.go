@@ -258,10 +258,11 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	if err := checkSource(spec.source); err != nil {
 		return err
 	}
-	if st, err := os.Stat(spec.wimfile); err == nil && st.IsDir() {
-		return fmt.Errorf("%s: is a directory", spec.wimfile)
+	target, err := outputPath(spec.wimfile)
+	if err != nil {
+		return err
 	}
-	tmp, err := createTemp(spec.wimfile)
+	tmp, err := createTemp(target)
 	if err != nil {
 		return err
 	}
@@ -282,10 +283,59 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := commitTemp(tmp, spec.wimfile); err != nil {
+	if err := commitTemp(tmp, target); err != nil {
 		return err
 	}
 	return a.finishCapture(spec, res, 1, spec.compress, start)
+}
+
+// outputPath returns the file that writing a new file named name should
+// replace: name itself, or for a symbolic link the file it leads to (which
+// need not exist), as writing through the link would. It fails for a
+// directory, and for a device, pipe or socket, which a file renamed over it
+// would destroy (writing a WIM over /dev/null as root must not remove it).
+func outputPath(name string) (string, error) {
+	for range 40 {
+		st, err := os.Lstat(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return name, nil
+		case err != nil:
+			return "", err
+		case st.Mode()&fs.ModeSymlink != 0:
+			to, err := os.Readlink(name)
+			if err != nil {
+				return "", err
+			}
+			if !filepath.IsAbs(to) {
+				to = filepath.Join(filepath.Dir(name), to)
+			}
+			name = to
+		case st.IsDir():
+			return "", fmt.Errorf("%s: is a directory", name)
+		case !st.Mode().IsRegular():
+			return "", fmt.Errorf("%s: not a regular file (a %s): refusing to replace it", name, fileKind(st.Mode()))
+		default:
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", name)
+}
+
+// fileKind names the type of a file that is neither regular, a directory
+// nor a symbolic link.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file"
 }
 
 // discardTemp closes and removes a temporary file that will not be

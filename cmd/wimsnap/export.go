@@ -67,6 +67,10 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	if f.boot < 0 || f.boot > len(refs) {
 		return usagef("--boot=%d: want 1 to %d", f.boot, len(refs))
 	}
+	target, err := outputPath(out)
+	if err != nil {
+		return err
+	}
 	r, err := a.openRepo(ctx, &f.repoFlags, false)
 	if err != nil {
 		return err
@@ -84,7 +88,7 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	status := a.newStatus()
 	tr := &verifyTracker{verb: "exporting", start: a.now(), now: a.now}
 	status.start(tr.render)
-	st, err := r.Export(ctx, snaps, out, snapshot.ExportOptions{Threads: f.threads, Check: f.check,
+	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check,
 		BootIndex: f.boot, Progress: tr.update})
 	status.finish()
 	if err != nil {

@@ -111,7 +111,10 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		}
 		comp = c
 	}
-	target := cmp.Or(f.output, name)
+	target, err := outputPath(cmp.Or(f.output, name))
+	if err != nil {
+		return err
+	}
 	tmp, err := createTemp(target)
 	if err != nil {
 		return err

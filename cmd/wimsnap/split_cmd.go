@@ -103,8 +103,12 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 		}
 	}()
 	create := func(k, _ int) (*os.File, error) {
-		names = append(names, partName(swm, k))
-		t, err := createTemp(names[k-1])
+		part, err := outputPath(partName(swm, k))
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, part)
+		t, err := createTemp(part)
 		if err == nil {
 			tmps = append(tmps, t)
 		}
