@@ -16,7 +16,9 @@ import (
 
 const optimizeHelp = `
 Rewrite WIMFILE, keeping its images, in the codec --compress names (by
-default the one it has): every stream is read, checked against its SHA-1
+default the one it has, but lzx for an LZMS WIM such as an install.esd:
+wimsnap reads LZMS and does not write it): every stream is read, checked
+against its SHA-1
 and compressed again, and streams no image uses are dropped. This turns a
 DISM or wimlib WIM in any codec wimsnap reads (LZX, LZMS, solid ESD-style
 resources) into one it writes (none, xpress, lzx), like 'wimlib-imagex
@@ -61,7 +63,7 @@ func (a *app) newOptimizeCommand() *cobra.Command {
 		}),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.compress, "compress", "", "codec: none, xpress (or fast), lzx (or maximum); default: the WIM's own")
+	fl.StringVar(&f.compress, "compress", "", "codec: none, xpress (or fast), lzx (or maximum); default: the WIM's own (lzx for lzms)")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
 	fl.StringVar(&f.output, "output", "", "write the new WIM to this file and leave WIMFILE as it is")
@@ -104,6 +106,9 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		return err
 	}
 	comp := r.Header().Compression
+	if comp == wim.CompressLZMS {
+		comp = wim.CompressLZX // read, not written: the strongest codec written
+	}
 	if compressSet {
 		c, ok := wim.ParseCompression(f.compress)
 		if !ok {
@@ -238,6 +243,11 @@ func (a *app) finishOptimize(name, output string, comp wim.Compression, images i
 	if a.json {
 		return writeJSON(a.stdout, sum)
 	}
-	fmt.Fprintf(a.stdout, "%s: %d images, %s -> %s (%s)\n", output, images, formatBytes(oldSize), formatBytes(sum.NewBytes), sum.Compression)
+	if output != name {
+		fmt.Fprintf(a.stdout, "%s (%s) -> %s: %s, %s (%s)\n", name, formatBytes(oldSize), output, plural(images, "image"),
+			formatBytes(sum.NewBytes), sum.Compression)
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "%s: %s, %s -> %s (%s)\n", output, plural(images, "image"), formatBytes(oldSize), formatBytes(sum.NewBytes), sum.Compression)
 	return nil
 }

@@ -114,3 +114,28 @@ func TestOptimizeInterrupt(t *testing.T) {
 		t.Errorf("directory holds %v, want only z.wim", left)
 	}
 }
+
+// TestOracleOptimizeESD: an edition picked out of an ESD-style WIM (wimlib's
+// --solid: LZMS, which wimsnap reads and does not write) without --compress
+// comes out in LZX, which wimlib verifies and applies.
+func TestOracleOptimizeESD(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	src, esd, picked := filepath.Join(tmp, "src"), filepath.Join(tmp, "install.esd"), filepath.Join(tmp, "one.wim")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	wimtest.Wimlib(t, "capture", src+"/data", esd, "data", "--unix-data", "--solid")
+	wimtest.Wimlib(t, "append", src, esd, "all", "--unix-data", "--solid")
+	res := mustRun(t, bin, 0, "optimize", esd, "--output", picked, "--image", "all", "--json")
+	var sum optimizeSummary
+	if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Compression != "lzx" || sum.Images != 1 {
+		t.Errorf("summary %+v, want one image in lzx", sum)
+	}
+	wimtest.Wimlib(t, "verify", picked)
+	out := filepath.Join(tmp, "applied")
+	wimtest.Wimlib(t, "apply", picked, "1", out, "--unix-data")
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+}
