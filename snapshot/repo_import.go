@@ -93,8 +93,8 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 		return nil, err
 	}
 	obj, err := sink.finish()
-	closeIndex(db)
 	if err != nil {
+		closeIndex(db)
 		return nil, err
 	}
 	info := wr.Image(i)
@@ -104,9 +104,11 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 		Metadata: StreamRef{SHA1: fmt.Sprintf("%x", sha1.Sum(raw)), Size: int64(len(raw))}}
 	man.Summary = summary(counts, &sink.counts, time.Since(start))
 	if err := lock.Err(); err != nil {
+		closeIndex(db)
 		return nil, err
 	}
-	stored, id, err := r.commit(ctx, obj, man)
+	stored, id, err := r.commit(ctx, obj, man, r.redeclarer(ctx, db, obj, md, man))
+	closeIndex(db)
 	if err != nil {
 		return nil, err
 	}

@@ -134,12 +134,23 @@ func (g *gateStore) Put(ctx context.Context, key string, r io.Reader, size int64
 // TestPruneBesideOlderSnapshot: a snapshot that started before the prune,
 // deduplicated against data only a forgotten snapshot used (its parent,
 // against which it stores a delta recipe), and commits while the prune
-// runs, keeps that data: the prune waits for its lock and puts back what
-// it uses. When the prune's wait runs out first, the next prune finishes
-// the work from the retired objects left behind.
+// runs, keeps that data: the prune waits for its lock and deletes no pack
+// it uses, and the snapshot, finding the index it read replaced, names
+// that data again before its manifest. When the prune's wait runs out
+// first, the snapshot still checks and restores everywhere at once, and
+// the next prune finishes the work from the retired objects left behind.
+//
+// Stopped at its manifest instead, after that check, the snapshot relies
+// on the prune, which puts back what it uses; when that prune's wait runs
+// out, the snapshot does not check on another machine until repair (or the
+// next prune) puts the retired data back.
 func TestPruneBesideOlderSnapshot(t *testing.T) {
-	for _, waitOut := range []bool{false, true} {
-		t.Run(fmt.Sprintf("waitOut=%v", waitOut), func(t *testing.T) {
+	for _, tc := range []struct {
+		stopAt  string
+		waitOut bool
+	}{{indexPrefix, false}, {indexPrefix, true}, {snapPrefix, false}, {snapPrefix, true}} {
+		waitOut := tc.waitOut
+		t.Run(fmt.Sprintf("stopAt=%s,waitOut=%v", tc.stopAt, waitOut), func(t *testing.T) {
 			tmp := t.TempDir()
 			store := remote.NewMemory()
 			if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
@@ -164,7 +175,7 @@ func TestPruneBesideOlderSnapshot(t *testing.T) {
 			// parent, then stops before committing.
 			copy(big[1<<20:], "changed")
 			writeTestFile(t, filepath.Join(src, "big.bin"), big)
-			gate := &gateStore{Store: store, prefix: indexPrefix, reached: make(chan struct{}), release: make(chan struct{})}
+			gate := &gateStore{Store: store, prefix: tc.stopAt, reached: make(chan struct{}), release: make(chan struct{})}
 			rb := open(gate, "a") // the same machine: its index knows the parent
 			done := make(chan TakeResult)
 			go func() {
@@ -209,11 +220,33 @@ func TestPruneBesideOlderSnapshot(t *testing.T) {
 					t.Errorf("a prune whose wait ran out: %+v", res)
 				}
 				close(gate.release)
-			} else if res.KeptForRunning == 0 {
+			} else if res.PacksDeleted != 0 {
+				t.Errorf("the prune deleted packs the running snapshot uses: %+v", res)
+			} else if tc.stopAt == snapPrefix && res.KeptForRunning == 0 {
 				t.Errorf("nothing was put back for the running snapshot: %+v", res)
 			}
 			second := <-done
 			if waitOut {
+				// Before any other prune, the snapshot that committed after
+				// the wait ran out checks and restores on a machine that
+				// reads the repository afresh: it named again the data it
+				// reused, which only the retired objects named.
+				fresh := open(store, "fresh")
+				if tc.stopAt == snapPrefix {
+					if res, err := fresh.Check(t.Context(), CheckOptions{}); err == nil && len(res.Problems) == 0 {
+						t.Error("a snapshot using retired data only checks")
+					}
+					rep, err := fresh.Repair(t.Context(), RepairOptions{})
+					if err != nil || rep.Retired == 0 || rep.IndexWritten == 0 {
+						t.Fatalf("repair: %+v, %v", rep, err)
+					}
+					fresh = open(store, "after-repair")
+				}
+				checkOK(t, fresh)
+				if _, err := fresh.Restore(t.Context(), second.Manifest, filepath.Join(tmp, "fresh"), RestoreOptions{}); err != nil {
+					t.Fatalf("restore before the next prune: %v", err)
+				}
+				wimtest.CompareTrees(t, src, filepath.Join(tmp, "fresh"), wimtest.CompareOptions{})
 				again := pruneOK(t, rp, PruneOptions{})
 				if again.Pending != 0 {
 					t.Errorf("second prune: %+v", again)

@@ -51,6 +51,10 @@ type RepairResult struct {
 	LostStreams   int      `json:"lost_streams"`
 	SalvagedPacks int      `json:"packs_written"`
 	IndexWritten  int      `json:"index_objects_written"`
+	// Retired counts the retired objects of a prune that did not finish:
+	// a snapshot that committed after it may use their data, which the
+	// new index names again.
+	Retired int `json:"retired_objects"`
 	// Snapshots lists the snapshots that lost data.
 	Snapshots []RepairedSnapshot `json:"snapshots"`
 }
@@ -66,7 +70,8 @@ type RepairedSnapshot struct {
 
 // Damaged reports whether repair found anything to mend.
 func (res *RepairResult) Damaged() bool {
-	return len(res.DamagedPacks)+len(res.MissingPacks)+len(res.DamagedIndex)+res.LostChunks+res.LostStreams+len(res.Snapshots) > 0
+	return len(res.DamagedPacks)+len(res.MissingPacks)+len(res.DamagedIndex)+res.LostChunks+res.LostStreams+len(res.Snapshots)+
+		res.Retired > 0
 }
 
 // Repair mends the repository as described above.
@@ -117,6 +122,7 @@ func (rp *repairer) run() error {
 	if err := rp.readObjects(retiredPrefix, rp.retired); err != nil {
 		return err
 	}
+	rp.res.Retired = len(rp.retired)
 	rp.streams.settle()
 	rp.res.DamagedIndex = append(rp.res.DamagedIndex, rp.missing...)
 	if err := rp.listPacks(); err != nil {

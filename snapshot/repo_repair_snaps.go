@@ -160,7 +160,7 @@ func (rp *repairer) rewrite(m *Manifest, md *wim.Metadata) (string, error) {
 	if err := rp.lock.Err(); err != nil {
 		return "", err
 	}
-	_, id, err := rp.r.commit(rp.ctx, obj, &nm)
+	_, id, err := rp.r.commit(rp.ctx, obj, &nm, nil) // the exclusive lock: no prune runs
 	if err != nil {
 		return "", err
 	}

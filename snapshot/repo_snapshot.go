@@ -194,7 +194,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	// now lets it finish its two small writes rather than waste them.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitGrace)
 	defer cancel()
-	stored, snapID, err := r.commit(cctx, obj, man)
+	stored, snapID, err := r.commit(cctx, obj, man, r.redeclarer(cctx, db, obj, m, man))
 	if err != nil {
 		return res, err
 	}
@@ -277,13 +277,26 @@ func summary(cst CaptureStats, c *sinkCounts, d time.Duration) RunSummary {
 
 // commit stores the index object (when the run added anything) and then
 // the manifest.
-func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest) ([]byte, index.ID, error) {
+func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest, again func() (*indexObject, error)) ([]byte, index.ID, error) {
 	if len(obj.packs) > 0 || len(obj.streams) > 0 {
 		id, err := r.putIndexObject(ctx, indexPrefix, obj)
 		if err != nil {
 			return nil, id, err
 		}
 		obj.id = id
+	}
+	// Last, before the manifest: what a prune retired meanwhile is named
+	// again (repo_redeclare.go).
+	if again != nil {
+		o, err := again()
+		if err != nil {
+			return nil, index.ID{}, fmt.Errorf("snapshot: naming again the data a prune retired during the run: %w", err)
+		}
+		if o != nil && (len(o.packs) > 0 || len(o.streams) > 0) {
+			if _, err := r.putIndexObject(ctx, indexPrefix, o); err != nil {
+				return nil, index.ID{}, err
+			}
+		}
 	}
 	return r.putManifest(ctx, man)
 }

@@ -24,7 +24,10 @@ each snapshot that lost files again without them, tagged "repaired", and
 removes a snapshot whose image itself is lost. It lists every snapshot and
 file lost. Writes come first and deletions last, so a repair that stops
 can be run again; the next snapshot of a machine that still has a lost
-file stores it again.
+file stores it again. The retired objects of a prune that did not finish
+(its wait ran out, or it was killed) are ended the same way: what they
+name goes back into the index, for a snapshot that committed meanwhile
+may use it.
 
 --dry-run reports what repair would do, changing nothing. The exit code is
 0 when the repository is consistent afterwards (or, with --dry-run, was
@@ -34,7 +37,7 @@ found undamaged), 1 when repair found damage and --dry-run was given.
 With --json, stdout receives one document:
   {"repository", "dry_run", "packs_read", "damaged_packs", "missing_packs",
    "damaged_index_objects", "lost_chunks", "lost_streams", "packs_written",
-   "index_objects_written", "snapshots": [{"id", "new_id", "removed",
+   "index_objects_written", "retired_objects", "snapshots": [{"id", "new_id", "removed",
    "lost_files", "why"}], "duration_seconds", "requests"}`
 
 func (a *app) newRepairCommand() *cobra.Command {
@@ -114,6 +117,9 @@ func (a *app) printRepair(s repairSummary) {
 		default:
 			fmt.Fprintf(w, "snapshot %s lost %d files: %s\n", sn.ID[:8], len(sn.LostFiles), strings.Join(sn.LostFiles, ", "))
 		}
+	}
+	if s.Retired > 0 {
+		fmt.Fprintf(w, "%d retired objects of an unfinished prune: their data goes back into the index\n", s.Retired)
 	}
 	verdict := "no damage found"
 	if s.Damaged() && s.DryRun {

@@ -290,7 +290,9 @@ func TestS3EndToEnd(t *testing.T) {
 			"openDir) and reading symlinks after their lstat (snapshot/capture_file.go symlink)",
 			s2.NewChunks, s2.Packs)
 	}
-	const maxUnchangedRequests = 9
+	// 9, and since stop 30 the commit's list of index objects: did a prune
+	// replace them during the run? (snapshot/repo_redeclare.go)
+	const maxUnchangedRequests = 10
 	switch {
 	case s2.Requests == nil:
 		t.Error("unchanged snapshot: no request counts")

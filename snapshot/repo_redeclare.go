@@ -1,0 +1,138 @@
+package snapshot
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// A prune running beside a snapshot retires the data that only forgotten
+// snapshots used (docs/repository.md, "Prune"), and a snapshot that
+// deduplicated against such data names it when it commits. The prune's
+// second step puts that data back when the snapshot commits before the
+// prune's wait runs out; when the prune gave up waiting first, or was
+// killed, nothing would, and the snapshot would not restore: its data
+// would be named by retired objects alone. So a snapshot that finds, just
+// before it commits, that an index object it read is gone (a prune's first
+// step ran meanwhile) names again in its own index object every stream it
+// uses and did not store, with the locations of their chunks that it
+// deduplicated against. Those packs are still there: a prune deletes no
+// pack while a shared lock older than its new index is held.
+
+// indexReplaced reports whether an index object that db read is gone from
+// the repository; true too when that cannot be told.
+func (r *Repo) indexReplaced(ctx context.Context, db *index.DB) bool {
+	_, _, dropped, err := r.indexState(ctx, db)
+	return dropped || err != nil
+}
+
+// redeclarer is commit's check before it stores man, the manifest of
+// image m, whose run added obj and deduplicated against db (still open):
+// it returns what to name again, nil when no index object db read is gone.
+func (r *Repo) redeclarer(ctx context.Context, db *index.DB, obj *indexObject, m *wim.Metadata, man *Manifest) func() (*indexObject, error) {
+	return func() (*indexObject, error) {
+		if !r.indexReplaced(ctx, db) {
+			return nil, nil
+		}
+		h, err := man.hash()
+		if err != nil {
+			return nil, err
+		}
+		return redeclare(db, obj, m, h)
+	}
+}
+
+// redeclare returns an index object that names, from db, the whole recipe
+// of every stream that image m, its metadata stream meta and the delta
+// recipes of obj (the run's own object) use and obj lacks, and the
+// locations of their chunks that obj lacks. It fails when db does not know
+// one, which no stream reused from it can be.
+func redeclare(db *index.DB, obj *indexObject, m *wim.Metadata, meta wim.Hash) (*indexObject, error) {
+	named := make(map[index.SHA1]bool, len(obj.streams))
+	for _, s := range obj.streams {
+		named[s.hash] = true
+	}
+	located := map[index.ID]bool{}
+	for _, p := range obj.packs {
+		for _, e := range p.entries {
+			located[e.id] = true
+		}
+	}
+	again := &indexObject{}
+	var need []index.ID
+	add := func(h index.SHA1) error {
+		if h == (index.SHA1{}) || named[h] {
+			return nil
+		}
+		named[h] = true
+		rec, ok, err := db.Stream(h)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("stream %x is neither stored by this run nor in the local index", h)
+		}
+		again.streams = append(again.streams, indexStream{hash: h, size: rec.Size, chunks: rec.Chunks})
+		for _, c := range rec.Chunks {
+			if !located[c] {
+				located[c] = true
+				need = append(need, c)
+			}
+		}
+		return nil
+	}
+	if err := add(index.SHA1(meta)); err != nil {
+		return nil, err
+	}
+	for _, s := range obj.streams {
+		if s.delta {
+			if err := add(s.base); err != nil {
+				return nil, err
+			}
+		}
+	}
+	err := m.Walk(func(_ string, e *wim.Entry) error {
+		for _, s := range e.Streams() {
+			if err := add(index.SHA1(s.Hash)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return again, addLocations(db, again, need)
+}
+
+// addLocations adds to obj the locations db has of chunks ids, grouped by
+// pack in offset order.
+func addLocations(db *index.DB, obj *indexObject, ids []index.ID) error {
+	locs, known, err := db.Chunks(ids)
+	if err != nil {
+		return err
+	}
+	first := len(obj.packs)
+	at := map[index.ID]int{}
+	for i, id := range ids {
+		if !known[i] {
+			return fmt.Errorf("chunk %x is neither stored by this run nor in the local index", id)
+		}
+		l := locs[i]
+		j, ok := at[l.Pack]
+		if !ok {
+			j = len(obj.packs)
+			at[l.Pack] = j
+			obj.packs = append(obj.packs, indexPack{id: l.Pack})
+		}
+		obj.packs[j].entries = append(obj.packs[j].entries, packEntry{id: id, offset: l.Offset, stored: l.Stored, raw: l.Raw, codec: l.Codec})
+	}
+	for i := first; i < len(obj.packs); i++ {
+		slices.SortFunc(obj.packs[i].entries, func(a, b packEntry) int { return cmp.Compare(a.offset, b.offset) })
+	}
+	return nil
+}
