@@ -176,7 +176,7 @@ func damagedStream(err error) bool {
 func (a *applier) copyContents(fd int, h wim.Hash, buf []byte) (int64, error) {
 	rc, err := a.src.OpenStream(h)
 	if err != nil {
-		return 0, fmt.Errorf("open stream: %w", err)
+		return 0, &streamReadError{"open stream", err}
 	}
 	defer closeRead(rc)
 	const block = 32 << 10
@@ -210,7 +210,7 @@ func (a *applier) copyContents(fd int, h wim.Hash, buf []byte) (int64, error) {
 			break
 		}
 		if rerr != nil {
-			return off, &streamReadError{rerr}
+			return off, &streamReadError{"read stream", rerr}
 		}
 	}
 	if err := unix.Ftruncate(fd, off); err != nil {
@@ -238,8 +238,11 @@ func pwriteAll(fd int, p []byte, off int64) error {
 }
 
 // streamReadError is a failure to read a file's data from the source.
-type streamReadError struct{ err error }
+type streamReadError struct {
+	op  string // "open stream" or "read stream"
+	err error
+}
 
-func (e *streamReadError) Error() string        { return "read stream: " + e.err.Error() }
+func (e *streamReadError) Error() string        { return e.op + ": " + e.err.Error() }
 func (e *streamReadError) Unwrap() error        { return e.err }
 func (e *streamReadError) Is(target error) bool { return target == ErrStreamRead }

@@ -235,7 +235,7 @@ func checkName(name string) error {
 
 // errDirInWay is a directory where a file is to be, which the restore may
 // not delete.
-var errDirInWay = errors.New("a directory is in the way (restore in place with --delete to replace it)")
+var errDirInWay = errors.New("a directory is in the way and is kept (only a restore with --delete replaces one)")
 
 // replaceNode runs mk; if the name exists and is not a directory, it is
 // removed and mk runs again.

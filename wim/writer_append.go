@@ -39,8 +39,13 @@ func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, erro
 	if r.hdr.Split() {
 		return nil, fmt.Errorf("%w: appending to a part of a split WIM", ErrUnsupported)
 	}
-	if r.hdr.Version != versionDefault || r.hasSolid() {
+	switch {
+	case r.hdr.Compression == CompressLZMS:
+		return nil, fmt.Errorf("%w: appending to an LZMS WIM (LZMS is read, not written; optimize --compress=lzx rewrites it in LZX)", ErrUnsupported)
+	case r.hasSolid():
 		return nil, fmt.Errorf("%w: appending to a WIM with solid resources", ErrUnsupported)
+	case r.hdr.Version != versionDefault:
+		return nil, fmt.Errorf("%w: appending to a WIM of the solid format (version %#x)", ErrUnsupported, r.hdr.Version)
 	}
 	w, err := newWriter(f, append([]WriterOption{WithCompression(r.hdr.Compression)}, opts...))
 	if err != nil {

@@ -125,7 +125,7 @@ other parts are found beside it by their names (install.swm, install2.swm,
 install3.swm, ...), or given with --ref; every part must be there.
 
 With --json, stdout receives one document:
-  {"wim", "image", "name", "target", "paths", "dirs", "files", "symlinks",
+  {"wim", "image", "name", "target", "dirs", "files", "symlinks",
    "special", "bytes", "skipped", "warnings": [{"path", "error"}],
    "warnings_total", "duration_seconds"}`
 
@@ -141,7 +141,7 @@ func addNTFSFlags(cmd *cobra.Command, f *ntfsFlags, onHelp, offHelp string) {
 
 // Help texts of apply's and extract's NTFS flags.
 const (
-	applyNTFSHelp   = "write Windows metadata through ntfs-3g (default: when TARGET is on an ntfs-3g mount)"
+	applyNTFSHelp   = "write Windows metadata through ntfs-3g (default: when the target is on an ntfs-3g mount)"
 	applyNoNTFSHelp = "apply to an ntfs-3g mount like to any file system"
 )
 
@@ -182,7 +182,8 @@ from its root, "/"-separated ("\" is accepted too), as "wimsnap dir" prints
 it; a directory is extracted with everything under it, and each PATH lands in
 DIR under its base name.
 
-Flags, warnings and the --json document are those of apply.`
+Flags, warnings and the --json document are those of apply; the document
+also lists the PATHs extracted, as "paths".`
 
 func (a *app) newExtractCommand() *cobra.Command {
 	var noUnix bool
@@ -296,7 +297,10 @@ func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spe
 		Paths:      spec.paths,
 		Progress:   tr.update,
 		Warn: func(path string, err error) {
-			if errors.Is(err, snapshot.ErrStreamRead) && (errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat)) {
+			// A stream the blob table lacks is damage too (a missing
+			// part of a split WIM is refused before).
+			if errors.Is(err, snapshot.ErrStreamRead) && (errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat) ||
+				errors.Is(err, wim.ErrNotFound)) {
 				damaged++ // Apply serialises Warn calls
 			}
 			warn.warn(path, err)

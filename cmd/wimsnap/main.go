@@ -66,9 +66,34 @@ type app struct {
 // run executes the command line args and returns the exit code, having
 // printed any error on stderr. A cancelled ctx means a signal arrived.
 func (a *app) run(ctx context.Context, args []string) int {
+	out := &writeCounter{w: a.stdout}
+	a.stdout = out
 	cmd, code, err := a.exec(ctx, args)
 	a.report(cmd, err, code)
+	if err != nil && a.json && out.n == 0 {
+		// A command that failed before its document still gives one.
+		_ = writeJSON(out, failureDoc{Error: err.Error(), ExitCode: code})
+	}
 	return code
+}
+
+// failureDoc is the --json document of a command that failed before
+// writing its own.
+type failureDoc struct {
+	Error    string `json:"error"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// writeCounter counts the bytes written through it.
+type writeCounter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *writeCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // exec executes the command line args like run, without printing the

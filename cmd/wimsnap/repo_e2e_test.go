@@ -5,6 +5,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wimsnap/wimsnap/snapshot"
+	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
@@ -943,5 +945,67 @@ func TestApplyDamagedWIM(t *testing.T) {
 	}
 	if got, err := os.ReadFile(filepath.Join(tmp, "out", "small.txt")); err != nil || string(got) != "fine" {
 		t.Errorf("small.txt: %q, %v", got, err)
+	}
+}
+
+// TestApplyMissingStream: a WIM whose image names a stream its blob table
+// lacks is damaged like one with a flipped byte: apply writes the rest and
+// fails (exit 1), as verify does, rather than calling it a partial success.
+func TestApplyMissingStream(t *testing.T) {
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	wimPath := filepath.Join(tmp, "x.wim")
+	f, err := os.Create(wimPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wim.NewWriter(f, wim.WithCompression(wim.CompressNone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hs [2]wim.Hash
+	for i, s := range []string{"fine", "gone"} {
+		if hs[i], err = w.AddStream(strings.NewReader(s), 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := &wim.Entry{Attributes: wim.AttrDirectory, SecurityID: -1, Children: []*wim.Entry{
+		{Name: "fine.txt", Attributes: wim.AttrNormal, SecurityID: -1, Data: wim.Stream{Hash: hs[0], Size: 4}},
+		{Name: "gone.txt", Attributes: wim.AttrNormal, SecurityID: -1, Data: wim.Stream{Hash: hs[1], Size: 4}},
+	}}
+	if err := w.AddImage(&wim.Metadata{Root: root}, wim.ImageInfo{Name: "missing"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(w.Close(), f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	// The blob table, written after the metadata, names gone.txt's stream
+	// last in the file: change its entry's hash.
+	b, err := os.ReadFile(wimPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := strings.LastIndex(string(b), string(hs[1][:]))
+	if at < 0 {
+		t.Fatal("the stream's hash is not in the file")
+	}
+	b[at] ^= 0xFF
+	if err := os.WriteFile(wimPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := runBin(t, bin, nil, "verify", wimPath); res.code != exitFailure {
+		t.Errorf("verify: exit %d, %s", res.code, res.stderr)
+	}
+	res := runBin(t, bin, nil, "apply", wimPath, filepath.Join(tmp, "out"), "--json")
+	var sum applySummary
+	if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+		t.Fatalf("stdout %q: %v", res.stdout, err)
+	}
+	if res.code != exitFailure || len(sum.Warnings) != 1 || !strings.HasSuffix(sum.Warnings[0].Path, "/gone.txt") ||
+		!strings.Contains(sum.Warnings[0].Error, "stream not found") {
+		t.Errorf("exit %d, stderr %q, summary %+v", res.code, res.stderr, sum)
+	}
+	if got, err := os.ReadFile(filepath.Join(tmp, "out", "fine.txt")); err != nil || string(got) != "fine" {
+		t.Errorf("fine.txt: %q, %v", got, err)
 	}
 }
