@@ -22,6 +22,7 @@ type metaParser struct {
 	b       []byte
 	visited map[int64]bool // sibling lists already read, against cycles
 	entries int
+	dropped int // entries left out (see ParseMetadata)
 	// spanned sums the lengths of the dentries and stream entries read:
 	// real ones never overlap, so more than the resource holds means
 	// dentries nested in one another, whose copied names and items would

@@ -199,6 +199,9 @@ func (e *Entry) IsReparse() bool { return e.Attributes&AttrReparsePoint != 0 }
 type Metadata struct {
 	Security [][]byte // self-relative SECURITY_DESCRIPTORs, indexed by SecurityID
 	Root     *Entry
+	// Dropped counts the entries ParseMetadata left out for their names:
+	// empty, ".", "..", holding NUL, or a sibling's again. Not written.
+	Dropped int
 }
 
 // Descriptor returns the security descriptor of e, nil when it has none.

@@ -154,6 +154,35 @@ func TestMetadataHostile(t *testing.T) {
 	}
 }
 
+// TestMetadataDroppedNames: a second entry of one name and one named ".."
+// are left out, as wimlib leaves them, and counted in Dropped for the
+// caller's warning.
+func TestMetadataDroppedNames(t *testing.T) {
+	root := &Entry{Attributes: AttrDirectory, SecurityID: -1, Children: []*Entry{
+		{Name: "aa", Attributes: AttrNormal, SecurityID: -1},
+		{Name: "bb", Attributes: AttrNormal, SecurityID: -1},
+		{Name: "cc", Attributes: AttrNormal, SecurityID: -1},
+	}}
+	enc, _, err := (&Metadata{Root: root}).Encoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	utf16le := func(s string) []byte { return []byte{s[0], 0, s[1], 0} }
+	b = bytes.Replace(b, utf16le("bb"), utf16le("aa"), 1)
+	b = bytes.Replace(b, utf16le("cc"), utf16le(".."), 1)
+	m, err := ParseMetadata(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Root.Children) != 1 || m.Root.Children[0].Name != "aa" || m.Dropped != 2 {
+		t.Errorf("children %d (%q first), dropped %d; want aa alone and 2 dropped", len(m.Root.Children), m.Root.Children[0].Name, m.Dropped)
+	}
+}
+
 // TestCompressedResourceInUncompressedWIM flags a blob's resource as
 // compressed in a WIM whose header has no codec (chunk size 0): an error,
 // not a division by zero (found by fuzzing).

@@ -7,8 +7,10 @@ import (
 // ParseMetadata decodes an uncompressed metadata resource: the security data
 // and the directory tree. Entries that wimlib also drops (unnamed non-root
 // entries, "." and "..", names with NUL, a second entry of the same name,
-// children of non-directories) are dropped; structural damage is an error
-// wrapping ErrFormat. Memory use is bounded by a small multiple of len(b).
+// children of non-directories) are dropped; those dropped for their names
+// are counted in Metadata.Dropped, for the caller to warn about as wimlib
+// does. Structural damage is an error wrapping ErrFormat. Memory use is
+// bounded by a small multiple of len(b).
 func ParseMetadata(b []byte) (*Metadata, error) {
 	m := &Metadata{}
 	rootOff, err := parseSecurity(m, b)
@@ -34,6 +36,7 @@ func ParseMetadata(b []byte) (*Metadata, error) {
 		}
 	}
 	fixSecurityIDs(m.Root, len(m.Security))
+	m.Dropped = p.dropped
 	return m, nil
 }
 
@@ -94,6 +97,7 @@ func (p *metaParser) readChildren(dir *Entry, off int64, depth int) error {
 			return errAt(off, "more entries than the resource can hold")
 		}
 		if !validName(d.e.Name) || seen[d.e.Name] {
+			p.dropped++
 			continue
 		}
 		seen[d.e.Name] = true

@@ -283,6 +283,12 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	return partial(stats.Skipped)
 }
 
+// errDropped is the warning about entries the image's metadata names but
+// ParseMetadata left out.
+func errDropped(n int) error {
+	return fmt.Errorf("%d entries of the image left out: named \".\", \"..\" or nothing, holding NUL, or named as a sibling (as wimlib-imagex does)", n)
+}
+
 // applyTree runs snapshot.Apply with the status line and warnings; damaged
 // counts the files whose data in the WIM failed its checksum or format
 // when read (not, say, a symlink's malformed reparse data).
@@ -291,6 +297,9 @@ func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spe
 	warn := a.newWarnings(status)
 	tr := newTracker("applying", a.now)
 	status.start(tr.render)
+	if m.Dropped > 0 {
+		warn.warn(spec.wimfile, errDropped(m.Dropped))
+	}
 	stats, err = snapshot.Apply(ctx, m, r, spec.target, snapshot.ApplyOptions{
 		NoUnixData: spec.noUnixData,
 		NTFS:       spec.ntfs,

@@ -65,6 +65,9 @@ func (a *app) runDir(name, image string, detailed bool, refs []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: image %d: %w", name, idx, err)
 	}
+	if m.Dropped > 0 {
+		fmt.Fprintf(a.stderr, "wimsnap: warning: %s: %v\n", name, errDropped(m.Dropped))
+	}
 	if a.json {
 		return writeJSON(a.stdout, dirDoc(name, idx, r.Image(idx).Name, m, detailed))
 	}
