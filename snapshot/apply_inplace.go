@@ -494,7 +494,11 @@ var errHoldsExcluded = errors.New("kept: it holds paths excluded from the restor
 // never following a symlink.
 func (a *applier) removeAll(dfd int, name string, path []string) {
 	if a.opts.DryRun {
-		a.deleted.Add(1)
+		n, gone := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
+		a.deleted.Add(n)
+		if !gone {
+			a.warnPath(path, false, errHoldsExcluded)
+		}
 		return
 	}
 	err := a.remove(dfd, name, "/"+strings.Join(path, "/"))
@@ -507,6 +511,36 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 		return
 	}
 	a.deleted.Add(1)
+}
+
+// dryRemove counts the entries remove would delete of name in dfd, whose
+// path from the target is path, and reports whether name itself would go
+// (not a directory holding what the filter keeps from deletion).
+func (a *applier) dryRemove(dfd int, name, path string) (n int64, gone bool) {
+	if !isDirAt(dfd, name) {
+		return 1, true
+	}
+	fd, err := openDir(dfd, name, true)
+	if err != nil {
+		return 1, true // the removal would fail and say why
+	}
+	defer closeFD(fd)
+	names, _ := readDirNames(fd, make([]byte, 32<<10))
+	kept := false
+	for _, c := range names {
+		p := path + "/" + c
+		if a.opts.Deletable != nil && !a.opts.Deletable(p) {
+			kept = true
+			continue
+		}
+		m, g := a.dryRemove(fd, c, p)
+		n += m
+		kept = kept || !g
+	}
+	if kept {
+		return n, false
+	}
+	return n + 1, true
 }
 
 // remove deletes name in dfd, whose path from the target is path, and for

@@ -69,7 +69,7 @@ type ApplyOptions struct {
 	// DryRun (with InPlace) writes nothing and counts what would be done:
 	// Files, Symlinks and Special count what would be written or kept,
 	// Unchanged what would be kept, Bytes what would be written, Deleted
-	// the entries that would be deleted (a directory counting once). Like
+	// the entries that would be deleted, counted as the apply counts them. Like
 	// the apply, it reads a file whose metadata alone differs to tell
 	// whether its contents match.
 	DryRun bool

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -76,7 +77,8 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		return a.plan(sub, e)
 	}
 	if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR && a.mayDelete(a.path) {
-		a.deleted.Add(1) // a directory in the way
+		n, _ := a.dryRemove(dfd, e.Name, "/"+strings.Join(a.path, "/")) // a directory in the way
+		a.deleted.Add(n)
 	}
 	switch {
 	case e.IsReparse():
