@@ -53,9 +53,15 @@ type CheckResult struct {
 	PacksRead int `json:"packs_read"`
 	// ReadDataSubset is CheckOptions.Subset as ParseDataSubset reads it,
 	// "" when every pack or none was read.
-	ReadDataSubset string   `json:"read_data_subset,omitempty"`
-	Unreferenced   int      `json:"unreferenced_packs"`
-	Problems       []string `json:"problems"`
+	ReadDataSubset string `json:"read_data_subset,omitempty"`
+	Unreferenced   int    `json:"unreferenced_packs"`
+	// UnusedBroken counts the delta recipes that do not resolve and that
+	// nothing needs: of streams no snapshot uses, or that another recipe
+	// resolves. A prune stopped part way leaves them (their bases' index
+	// object deleted before theirs), and the next drops them. Not a
+	// problem; one a snapshot needs is.
+	UnusedBroken int      `json:"unused_unresolved_recipes"`
+	Problems     []string `json:"problems"`
 	// Damaged lists the snapshots (ids) that cannot be restored whole,
 	// those whose manifest cannot be read included.
 	Damaged []string `json:"damaged_snapshots"`
@@ -73,6 +79,7 @@ type checker struct {
 	packs   map[index.ID]int64 // packs in the store, with sizes
 	chunks  map[index.ID]index.Location
 	streams *recipes
+	broken  []*indexStream // delta recipes that do not resolve
 	snaps   []*Manifest
 	bad     map[index.ID]string // chunks known damaged, with why
 	seen    map[wim.Hash]string // streams checked: "" ok, else why not
@@ -138,7 +145,7 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error
 			return c.readPacks(ids, opts.Progress)
 		})
 	}
-	steps = append(steps, c.snapshots)
+	steps = append(steps, c.snapshots, c.brokenRecipes)
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return res, err
@@ -196,7 +203,26 @@ func (c *checker) indexObjects() error {
 			c.streams.add(&o.streams[i])
 		}
 	}
-	for _, s := range c.streams.settle() {
+	c.broken = c.streams.settle()
+	return nil
+}
+
+// brokenRecipes reports the delta recipes that do not resolve, once the
+// snapshots are checked: a problem for a stream one uses and no other
+// recipe resolves, else counted.
+func (c *checker) brokenRecipes() error {
+	meta := map[wim.Hash]bool{}
+	for _, m := range c.snaps {
+		if h, err := m.hash(); err == nil {
+			meta[h] = true
+		}
+	}
+	for _, s := range c.broken {
+		_, used := c.seen[wim.Hash(s.hash)]
+		if _, resolves := c.streams.streams[s.hash]; resolves || !used && !meta[wim.Hash(s.hash)] {
+			c.res.UnusedBroken++
+			continue
+		}
 		c.problem("stream %x: its delta recipe does not resolve: base stream %x is in no index object, too short, or a delta of it", s.hash, s.base)
 	}
 	return nil

@@ -6,10 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // TestCheckReadsImagesAhead: check reads the images of many snapshots
@@ -39,5 +43,52 @@ func TestCheckReadsImagesAhead(t *testing.T) {
 				t.Errorf("cancelled check: %v", err)
 			}
 		})
+	}
+}
+
+// TestCheckUnusedBrokenRecipe: a delta recipe whose base's index object is
+// gone, as a prune stopped between deleting two old index objects leaves
+// it, is counted, not a problem, while no snapshot uses the stream; one a
+// snapshot uses is a problem.
+func TestCheckUnusedBrokenRecipe(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	r := testRepo(t, wim.CompressXPRESS)
+	big := wimtest.RandomBytes(3, 8*RepoChunkSize)
+	must(t, os.MkdirAll(src, 0o755))
+	writeTestFile(t, filepath.Join(src, "big.bin"), big)
+	first := snapshotOK(t, r, src, TakeOptions{})
+	copy(big[RepoChunkSize:], "changed")
+	writeTestFile(t, filepath.Join(src, "big.bin"), big)
+	second := snapshotOK(t, r, src, TakeOptions{})
+	objects, err := listIDs(t.Context(), r.store, indexPrefix)
+	if err != nil || len(objects) != 2 {
+		t.Fatalf("%d index objects, %v; want one per snapshot", len(objects), err)
+	}
+	// The first snapshot's object holds the base of the second's delta.
+	var firstObj index.ID
+	for id := range objects {
+		o, err := r.readIndexObject(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(o.streams) > 0 && !o.streams[0].delta && slices.ContainsFunc(o.streams, func(s indexStream) bool { return s.size == int64(len(big)) }) {
+			firstObj = id
+		}
+	}
+	if firstObj == (index.ID{}) {
+		t.Fatal("no index object holds big.bin whole")
+	}
+	must(t, r.store.Delete(t.Context(), objectKey(indexPrefix, firstObj)))
+	res, err := r.Check(t.Context(), CheckOptions{})
+	if err == nil || res.UnusedBroken != 0 {
+		t.Errorf("with the delta's stream in use: %v, %+v; want problems", err, res)
+	}
+	if _, err := r.Forget(t.Context(), []*Manifest{first.Manifest, second.Manifest}, LockOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = r.Check(t.Context(), CheckOptions{})
+	if err != nil || res.UnusedBroken != 1 {
+		t.Errorf("unused: %v, %+v; want one broken recipe counted and no problem", err, res)
 	}
 }

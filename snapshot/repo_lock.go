@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wimsnap/wimsnap/remote"
@@ -30,6 +31,11 @@ var (
 	// ErrLocked means that another process holds a lock that conflicts
 	// with the one asked for. The error is a *LockedError naming the holder.
 	ErrLocked = errors.New("snapshot: repository is locked")
+	// ErrReadOnly is wrapped by the failure to take a lock for reading in
+	// a repository this process may not write (LockOptions.None).
+	ErrReadOnly = errors.New("snapshot: the repository cannot be written here, not even a lock")
+	// errReadOnlyFS is a write to a read-only file system.
+	errReadOnlyFS error = syscall.EROFS
 	// ErrLockLost means that a held lock could not be refreshed for half
 	// its StaleAfter, or that another process removed it as stale: others
 	// may now take the repository, so the work it protects must not commit.
@@ -79,6 +85,11 @@ type LockOptions struct {
 	// failed and will be retried, a lock that could not be removed. nil
 	// discards them.
 	Warn func(error)
+	// None takes no lock, for the commands that only read (restore,
+	// export, check): a repository on read-only media, or with read-only
+	// credentials, cannot take one. A prune running meanwhile may then
+	// delete what they read, which they report as missing.
+	None bool
 	// Sleep waits for d or until ctx is done, then returning an error
 	// wrapping ctx.Err(); it times Settle and the polls under Wait. nil
 	// means a timer. The refresher always uses timers and the monotonic
@@ -229,8 +240,15 @@ func (r *Repo) LockShared(ctx context.Context, opts LockOptions) (*Lock, error) 
 // withShared runs fn holding a shared lock, as every command that reads
 // the repository's data or adds to it does: a prune waits for the shared
 // locks older than its new index before it deletes what they may read.
+// With opts.None it runs fn(nil), holding none.
 func (r *Repo) withShared(ctx context.Context, opts LockOptions, fn func(*Lock) error) error {
+	if opts.None {
+		return fn(nil)
+	}
 	lock, err := r.LockShared(ctx, opts)
+	if err != nil && (errors.Is(err, os.ErrPermission) || errors.Is(err, errReadOnlyFS) || errors.Is(err, remote.ErrDenied)) {
+		return fmt.Errorf("%w: %w", ErrReadOnly, err)
+	}
 	if err != nil {
 		return err
 	}

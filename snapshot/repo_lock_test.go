@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // clockStore is an in-memory store whose ModTimes come from a fake clock
@@ -895,5 +897,89 @@ func TestLockPruneRace(t *testing.T) {
 				wantKeys(t, s)
 			}
 		})
+	}
+}
+
+// readOnlyStore refuses every write, as a repository on read-only media or
+// behind read-only credentials does.
+type readOnlyStore struct{ remote.Store }
+
+func (readOnlyStore) Put(context.Context, string, io.Reader, int64) error {
+	return fmt.Errorf("put: %w", remote.ErrDenied)
+}
+
+func (readOnlyStore) PutIfAbsent(context.Context, string, []byte) error {
+	return fmt.Errorf("put-if-absent: %w", remote.ErrDenied)
+}
+
+func (readOnlyStore) Delete(context.Context, string) error {
+	return fmt.Errorf("delete: %w", remote.ErrDenied)
+}
+
+// TestReadOnlyRepository: a repository that cannot be written, not even a
+// lock, fails restore and check with ErrReadOnly; with LockOptions.None
+// they read it without a lock.
+func TestReadOnlyRepository(t *testing.T) {
+	tmp := t.TempDir()
+	store := remote.NewMemory()
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": "read me", "d/b.txt": "and me"})
+	rw, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache-rw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := snapshotOK(t, rw, src, TakeOptions{}).Manifest
+	ro, err := OpenRepo(t.Context(), readOnlyStore{store}, RepoOptions{CacheDir: filepath.Join(tmp, "cache-ro")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ro.Restore(t.Context(), m, filepath.Join(tmp, "locked"), RestoreOptions{}); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("restore with a lock: %v, want ErrReadOnly", err)
+	}
+	if _, err := ro.Check(t.Context(), CheckOptions{}); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("check with a lock: %v, want ErrReadOnly", err)
+	}
+	out := filepath.Join(tmp, "out")
+	if _, err := ro.Restore(t.Context(), m, out, RestoreOptions{Lock: LockOptions{None: true}}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+	if res, err := ro.Check(t.Context(), CheckOptions{ReadData: true, Lock: LockOptions{None: true}}); err != nil || len(res.Problems) > 0 {
+		t.Errorf("check without a lock: %v %q", err, res.Problems)
+	}
+}
+
+// TestFindDamagedSnapshot: a snapshot whose manifest cannot be read is not
+// "no such snapshot" but named as damaged.
+func TestFindDamagedSnapshot(t *testing.T) {
+	tmp := t.TempDir()
+	store := remote.NewMemory()
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": "a"})
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	garbage := []byte("not a manifest")
+	if err := store.Put(t.Context(), snapPrefix+m.ID, bytes.NewReader(garbage), int64(len(garbage))); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "fresh")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fresh.FindSnapshot(t.Context(), m.ShortID())
+	if !errors.Is(err, ErrSnapshotNotFound) || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("FindSnapshot of a damaged manifest: %v", err)
+	}
+	if _, err := fresh.FindSnapshot(t.Context(), "0123abcd"); err == nil || strings.Contains(err.Error(), "damaged") {
+		t.Errorf("FindSnapshot of no snapshot: %v", err)
 	}
 }

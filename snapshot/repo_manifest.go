@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -223,7 +224,28 @@ func (r *Repo) FindSnapshot(ctx context.Context, ref string) (*Manifest, error) 
 	if err != nil {
 		return nil, err
 	}
-	return FindIn(list, ref)
+	m, err := FindIn(list, ref)
+	if errors.Is(err, ErrSnapshotNotFound) && ref != "latest" {
+		err = r.damagedMatch(ctx, ref, err)
+	}
+	return m, err
+}
+
+// damagedMatch returns notFound, the failure to find ref among the
+// readable manifests, or, when a manifest the repository holds matches
+// ref but could not be read, an error saying so.
+func (r *Repo) damagedMatch(ctx context.Context, ref string, notFound error) error {
+	ids, err := listIDs(ctx, r.store, snapPrefix)
+	if err != nil {
+		return notFound
+	}
+	for id := range ids {
+		if s := hex.EncodeToString(id[:]); ref != "" && strings.HasPrefix(s, strings.ToLower(ref)) {
+			return fmt.Errorf("%w: %q is snapshot %s, whose manifest is damaged and cannot be read (see 'wimsnap check')",
+				ErrSnapshotNotFound, ref, s[:8])
+		}
+	}
+	return notFound
 }
 
 // FindIn resolves ref among list (oldest first) as FindSnapshot does.

@@ -37,14 +37,14 @@ code is 1 when there are problems.
 
 With --json, stdout receives one document:
   {"repository", "ok", "snapshots", "packs", "chunks", "streams_checked",
-   "packs_read", "read_data_subset", "unreferenced_packs",
+   "packs_read", "read_data_subset", "unreferenced_packs", "unused_unresolved_recipes",
    "problems": [...], "damaged_snapshots": [...], "duration_seconds"}
 "read_data_subset" is the subset read (as "3/7" or "2.5%"), present with
 --read-data-subset only; "packs_read" counts the packs read.`
 
 func (a *app) newCheckCommand() *cobra.Command {
 	var rf repoFlags
-	var readData bool
+	var readData, noLock bool
 	var subset string
 	cmd := &cobra.Command{
 		Use:   "check [--repo=LOCATION] [--read-data | --read-data-subset=n/t|N%]",
@@ -56,10 +56,12 @@ func (a *app) newCheckCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opts.Lock.None = noLock
 			return a.runCheck(ctx, &rf, opts)
 		}),
 	}
 	addRepoFlags(cmd, &rf)
+	addNoLockFlag(cmd, &noLock)
 	cmd.Flags().BoolVar(&readData, "read-data", false, "also read and check every pack and chunk")
 	cmd.Flags().StringVar(&subset, "read-data-subset", "",
 		"also read and check the packs of group n of t (n/t) or a random N% of the packs (N%)")
@@ -106,6 +108,7 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, opts snapshot.CheckOp
 	}
 	opts.Progress = tr.update
 	res, err := r.Check(ctx, opts)
+	err = noLockHint(err)
 	status.finish()
 	if err != nil && res.Problems == nil {
 		return err
@@ -131,6 +134,10 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, opts snapshot.CheckOp
 	read := fmt.Sprintf("%d read", res.PacksRead)
 	if res.ReadDataSubset != "" {
 		read += ": subset " + res.ReadDataSubset
+	}
+	if res.UnusedBroken > 0 {
+		fmt.Fprintf(a.stdout, "%d delta recipes that nothing needs do not resolve (left by a prune stopped part way; the next prune drops them)\n",
+			res.UnusedBroken)
 	}
 	fmt.Fprintf(a.stdout, "Checked %s: %d snapshots, %d packs (%s), %d chunks, %d streams; %d unreferenced packs; %s\n",
 		loc, res.Snapshots, res.Packs, read, res.Chunks, res.Streams, res.Unreferenced, verdict)

@@ -30,6 +30,7 @@ type exportFlags struct {
 	check   bool
 	boot    int
 	threads int
+	noLock  bool
 }
 
 func (a *app) newExportCommand() *cobra.Command {
@@ -44,6 +45,7 @@ func (a *app) newExportCommand() *cobra.Command {
 		}),
 	}
 	addRepoFlags(cmd, &f.repoFlags)
+	addNoLockFlag(cmd, &f.noLock)
 	fl := cmd.Flags()
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.IntVar(&f.boot, "boot", 0, "mark image N (1-based) bootable")
@@ -89,7 +91,8 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	tr := &verifyTracker{verb: "exporting", start: a.now(), now: a.now}
 	status.start(tr.render)
 	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check,
-		BootIndex: f.boot, Progress: tr.update})
+		BootIndex: f.boot, Progress: tr.update, Lock: snapshot.LockOptions{None: f.noLock}})
+	err = noLockHint(err)
 	status.finish()
 	if err != nil {
 		return err

@@ -38,6 +38,22 @@ type repoFlags struct {
 	s3   s3Flags
 }
 
+// addNoLockFlag adds --no-lock to a command that only reads the
+// repository.
+func addNoLockFlag(cmd *cobra.Command, noLock *bool) {
+	cmd.Flags().BoolVar(noLock, "no-lock", false,
+		"take no lock, for a repository on read-only media or with read-only credentials (a prune running meanwhile may delete what is read)")
+}
+
+// noLockHint points a failure to take a lock in a repository that cannot
+// be written to --no-lock.
+func noLockHint(err error) error {
+	if errors.Is(err, snapshot.ErrReadOnly) {
+		return fmt.Errorf("%w (--no-lock reads it without one)", err)
+	}
+	return err
+}
+
 func addRepoFlags(cmd *cobra.Command, f *repoFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.repo, "repo", "", "repository location (default: $"+envRepository+", else the default local repository)")

@@ -46,6 +46,7 @@ type restoreFlags struct {
 	include    []string
 	exclude    []string
 	noUnixData bool
+	noLock     bool
 }
 
 func (a *app) newRestoreCommand() *cobra.Command {
@@ -63,6 +64,7 @@ func (a *app) newRestoreCommand() *cobra.Command {
 		}),
 	}
 	addRepoFlags(cmd, &f.repoFlags)
+	addNoLockFlag(cmd, &f.noLock)
 	fl := cmd.Flags()
 	fl.StringVar(&f.target, "target", "", "directory to restore into (required)")
 	fl.BoolVar(&f.del, "delete", false, "delete files in the target that the snapshot lacks")
@@ -115,7 +117,9 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 	st, err := r.Restore(ctx, m, f.target, snapshot.RestoreOptions{
 		Apply:   snapshot.ApplyOptions{NoUnixData: f.noUnixData, Progress: tr.update, Warn: warn.warn},
 		Include: f.include, Exclude: f.exclude, Delete: f.del, DryRun: f.dryRun,
+		Lock: snapshot.LockOptions{None: f.noLock},
 	})
+	err = noLockHint(err)
 	status.finish()
 	list, total := warn.summary()
 	sum := restoreSummary{Snapshot: m.ID, Target: f.target, Dirs: st.Dirs, Files: st.Files, Symlinks: st.Symlinks,
