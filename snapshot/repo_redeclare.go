@@ -16,12 +16,13 @@ import (
 // second step puts that data back when the snapshot commits before the
 // prune's wait runs out; when the prune gave up waiting first, or was
 // killed, nothing would, and the snapshot would not restore: its data
-// would be named by retired objects alone. So a snapshot that finds, just
-// before it commits, that an index object it read is gone (a prune's first
-// step ran meanwhile) names again in its own index object every stream it
-// uses and did not store, with the locations of their chunks that it
-// deduplicated against. Those packs are still there: a prune deletes no
-// pack while a shared lock older than its new index is held.
+// would be named by retired objects alone. So a snapshot that finds, after
+// storing its index object and just before its manifest, that an index
+// object it read is gone (a prune's first step ran meanwhile) names again,
+// in one more index object, every stream it uses and did not store, with
+// the locations of their chunks that it deduplicated against. Those packs
+// are still there: a prune deletes no pack while a shared lock older than
+// its new index is held.
 
 // indexReplaced reports whether an index object that db read is gone from
 // the repository; true too when that cannot be told.
