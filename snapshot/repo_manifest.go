@@ -226,21 +226,25 @@ func (r *Repo) FindSnapshot(ctx context.Context, ref string) (*Manifest, error) 
 	}
 	m, err := FindIn(list, ref)
 	if errors.Is(err, ErrSnapshotNotFound) && ref != "latest" {
-		err = r.damagedMatch(ctx, ref, err)
+		err = r.damagedMatch(ctx, ref, list, err)
 	}
 	return m, err
 }
 
 // damagedMatch returns notFound, the failure to find ref among the
-// readable manifests, or, when a manifest the repository holds matches
-// ref but could not be read, an error saying so.
-func (r *Repo) damagedMatch(ctx context.Context, ref string, notFound error) error {
+// readable manifests list, or, when a manifest the repository holds that
+// is not among them matches ref, an error saying it is damaged.
+func (r *Repo) damagedMatch(ctx context.Context, ref string, list []*Manifest, notFound error) error {
 	ids, err := listIDs(ctx, r.store, snapPrefix)
 	if err != nil {
 		return notFound
 	}
+	readable := make(map[string]bool, len(list))
+	for _, m := range list {
+		readable[m.ID] = true
+	}
 	for id := range ids {
-		if s := hex.EncodeToString(id[:]); ref != "" && strings.HasPrefix(s, strings.ToLower(ref)) {
+		if s := hex.EncodeToString(id[:]); ref != "" && !readable[s] && strings.HasPrefix(s, strings.ToLower(ref)) {
 			return fmt.Errorf("%w: %q is snapshot %s, whose manifest is damaged and cannot be read (see 'wimsnap check')",
 				ErrSnapshotNotFound, ref, s[:8])
 		}
