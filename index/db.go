@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -82,6 +83,10 @@ func Open(path, repoID string, opts Options) (db *DB, err error) {
 		return nil, fmt.Errorf("%w: %s", ErrBusy, path)
 	case errors.Is(err, os.ErrNotExist):
 		return nil, err
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) || errors.Is(err, os.ErrPermission):
+		// A new file could not be written: the disk, not the file, is
+		// at fault, and deleting it would not help.
+		return nil, fmt.Errorf("index: %s: %w", path, err)
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
 	}
