@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -33,6 +34,29 @@ type indexPack struct {
 // location is where entry e of p lies.
 func (p *indexPack) location(e packEntry) index.Location {
 	return index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+}
+
+// entryAt is the pack entry of chunk c at l (location's inverse).
+func entryAt(c index.ID, l index.Location) packEntry {
+	return packEntry{id: c, offset: l.Offset, stored: l.Stored, raw: l.Raw, codec: l.Codec}
+}
+
+// groupByPack lists the chunks of loc that pick selects (nil: all) by
+// pack, packs in id order and entries in offset order.
+func groupByPack(loc map[index.ID]index.Location, pick func(index.ID) bool) []indexPack {
+	byPack := map[index.ID][]packEntry{}
+	for c, l := range loc {
+		if pick == nil || pick(c) {
+			byPack[l.Pack] = append(byPack[l.Pack], entryAt(c, l))
+		}
+	}
+	packs := make([]indexPack, 0, len(byPack))
+	for id, es := range byPack {
+		slices.SortFunc(es, func(a, b packEntry) int { return cmp.Compare(a.offset, b.offset) })
+		packs = append(packs, indexPack{id: id, entries: es})
+	}
+	slices.SortFunc(packs, func(a, b indexPack) int { return bytes.Compare(a.id[:], b.id[:]) })
+	return packs
 }
 
 // indexStream is a stream's recipe: its chunks, or (as stored) a base

@@ -1,8 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
-	"cmp"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -117,21 +115,7 @@ func (p *pruner) writeObjects(prefix string, chunk func(index.ID) bool, stream f
 }
 
 // packsOf groups the chunks that pick selects by pack, in offset order.
-func (p *pruner) packsOf(pick func(index.ID) bool) []indexPack {
-	byPack := map[index.ID][]packEntry{}
-	for c, l := range p.loc {
-		if pick(c) {
-			byPack[l.Pack] = append(byPack[l.Pack], packEntry{id: c, offset: l.Offset, stored: l.Stored, raw: l.Raw, codec: l.Codec})
-		}
-	}
-	packs := make([]indexPack, 0, len(byPack))
-	for id, es := range byPack {
-		slices.SortFunc(es, func(a, b packEntry) int { return cmp.Compare(a.offset, b.offset) })
-		packs = append(packs, indexPack{id: id, entries: es})
-	}
-	slices.SortFunc(packs, func(a, b indexPack) int { return bytes.Compare(a.id[:], b.id[:]) })
-	return packs
-}
+func (p *pruner) packsOf(pick func(index.ID) bool) []indexPack { return groupByPack(p.loc, pick) }
 
 // putObject stores o under prefix and returns its id.
 func (p *pruner) putObject(prefix string, o *indexObject) (index.ID, error) {

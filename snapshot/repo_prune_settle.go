@@ -259,7 +259,7 @@ func (p *pruner) keep(h wim.Hash, known *knownNow) {
 func (p *pruner) putBackChunk(c index.ID, l index.Location) {
 	delete(p.doomed, l.Pack)
 	p.res.KeptForRunning++
-	e := packEntry{id: c, offset: l.Offset, stored: l.Stored, raw: l.Raw, codec: l.Codec}
+	e := entryAt(c, l)
 	for i := range p.back.packs {
 		if p.back.packs[i].id == l.Pack {
 			p.back.packs[i].entries = append(p.back.packs[i].entries, e)

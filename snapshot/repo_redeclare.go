@@ -1,10 +1,8 @@
 package snapshot
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
@@ -110,30 +108,20 @@ func redeclare(db *index.DB, obj *indexObject, m *wim.Metadata, meta wim.Hash) (
 	return again, addLocations(db, again, need)
 }
 
-// addLocations adds to obj the locations db has of chunks ids, grouped by
-// pack in offset order.
+// addLocations names in obj, which names no pack yet, the locations db
+// has of chunks ids, grouped by pack in offset order.
 func addLocations(db *index.DB, obj *indexObject, ids []index.ID) error {
 	locs, known, err := db.Chunks(ids)
 	if err != nil {
 		return err
 	}
-	first := len(obj.packs)
-	at := map[index.ID]int{}
+	loc := make(map[index.ID]index.Location, len(ids))
 	for i, id := range ids {
 		if !known[i] {
 			return fmt.Errorf("chunk %x is neither stored by this run nor in the local index", id)
 		}
-		l := locs[i]
-		j, ok := at[l.Pack]
-		if !ok {
-			j = len(obj.packs)
-			at[l.Pack] = j
-			obj.packs = append(obj.packs, indexPack{id: l.Pack})
-		}
-		obj.packs[j].entries = append(obj.packs[j].entries, packEntry{id: id, offset: l.Offset, stored: l.Stored, raw: l.Raw, codec: l.Codec})
+		loc[id] = locs[i]
 	}
-	for i := first; i < len(obj.packs); i++ {
-		slices.SortFunc(obj.packs[i].entries, func(a, b packEntry) int { return cmp.Compare(a.offset, b.offset) })
-	}
+	obj.packs = groupByPack(loc, nil)
 	return nil
 }

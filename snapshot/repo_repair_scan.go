@@ -22,7 +22,7 @@ func (rp *repairer) scanPacks() error {
 	rp.salvage = newPackWriter(rp.pruner, rp.good)
 	byIndex := map[index.ID][]packEntry{}
 	for c, l := range rp.loc {
-		byIndex[l.Pack] = append(byIndex[l.Pack], packEntry{id: c, offset: l.Offset, stored: l.Stored, raw: l.Raw, codec: l.Codec})
+		byIndex[l.Pack] = append(byIndex[l.Pack], entryAt(c, l))
 	}
 	for pack := range byIndex {
 		if _, ok := rp.packs[pack]; !ok {
