@@ -148,9 +148,56 @@ func (s *indexStream) indexDelta() index.Delta {
 
 // indexObject is the content of one index object.
 type indexObject struct {
-	id      index.ID // set once stored
+	ids     []index.ID // set once stored: one per piece (see split)
 	packs   []indexPack
 	streams []indexStream
+}
+
+// maxObjectEntries bounds the chunk entries plus recipe chunk ids of one
+// stored index object (about 12 MiB expanded), far below what readers
+// accept (maxIndexObject stored, maxZstdObject expanded). A variable so
+// that tests can make objects split.
+var maxObjectEntries = 1 << 18
+
+// split cuts o into pieces of at most about maxObjectEntries chunk entries
+// plus recipe chunk ids each, keeping every pack and stream whole and in
+// order. A delta recipe may land in another piece than its base, which
+// readers resolve across objects. An empty o gives no pieces.
+func (o *indexObject) split() []*indexObject {
+	var out []*indexObject
+	cur, n := &indexObject{}, 0
+	cut := func(add int) {
+		if n += add; n >= maxObjectEntries {
+			out = append(out, cur)
+			cur, n = &indexObject{}, 0
+		}
+	}
+	for _, pk := range o.packs {
+		cur.packs = append(cur.packs, pk)
+		cut(len(pk.entries))
+	}
+	for _, s := range o.streams {
+		cur.streams = append(cur.streams, s)
+		cut(len(s.chunks) + len(s.patches))
+	}
+	if len(cur.packs) > 0 || len(cur.streams) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// putIndexObjects stores o under prefix, split into pieces (see split), and
+// returns their ids, those stored before a failure included.
+func (r *Repo) putIndexObjects(ctx context.Context, prefix string, o *indexObject) ([]index.ID, error) {
+	var ids []index.ID
+	for _, piece := range o.split() {
+		id, err := r.putIndexObject(ctx, prefix, piece)
+		if err != nil {
+			return ids, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // putIndexObject stores o, zstd-compressed, under prefix (index/ or

@@ -17,10 +17,6 @@ import (
 // deleted (docs/repository.md): index objects only prune reads.
 const retiredPrefix = "retired/"
 
-// maxObjectEntries bounds the chunk entries plus recipe chunk ids of one
-// index object that prune writes (about 12 MiB expanded).
-const maxObjectEntries = 1 << 18
-
 func objectKey(prefix string, id index.ID) string { return prefix + hex.EncodeToString(id[:]) }
 
 // rewriteIndex writes index objects naming what is used and retired
@@ -75,25 +71,7 @@ func (p *pruner) writeRetired() ([]string, error) {
 // streams that the selectors pick, and returns their ids. A delta recipe
 // stays one when its base is picked too; otherwise it is written whole.
 func (p *pruner) writeObjects(prefix string, chunk func(index.ID) bool, stream func(index.SHA1) bool) ([]index.ID, error) {
-	var ids []index.ID
-	o, n := &indexObject{}, 0
-	flush := func() error {
-		if len(o.packs) == 0 && len(o.streams) == 0 {
-			return nil
-		}
-		id, err := p.putObject(prefix, o)
-		ids = append(ids, id)
-		o, n = &indexObject{}, 0
-		return err
-	}
-	for _, pk := range p.packsOf(chunk) {
-		o.packs = append(o.packs, pk)
-		if n += len(pk.entries); n >= maxObjectEntries {
-			if err := flush(); err != nil {
-				return ids, err
-			}
-		}
-	}
+	o := &indexObject{packs: p.packsOf(chunk)}
 	hashes := slices.SortedFunc(mapKeys(p.streams.streams), index.SHA1.Compare)
 	for _, h := range hashes {
 		if !stream(h) {
@@ -105,27 +83,22 @@ func (p *pruner) writeObjects(prefix string, chunk func(index.ID) bool, stream f
 			s = indexStream{hash: h, size: s.size, chunks: slices.Clone(chunks)}
 		}
 		o.streams = append(o.streams, s)
-		if n += len(s.chunks) + len(s.patches); n >= maxObjectEntries {
-			if err := flush(); err != nil {
-				return ids, err
-			}
-		}
 	}
-	return ids, flush()
+	return p.putObjects(prefix, o)
+}
+
+// putObjects stores o under prefix, split into pieces, and returns their
+// ids, noting each as stored by this run.
+func (p *pruner) putObjects(prefix string, o *indexObject) ([]index.ID, error) {
+	ids, err := p.r.putIndexObjects(p.ctx, prefix, o)
+	for _, id := range ids {
+		p.stored[objectKey(prefix, id)] = true
+	}
+	return ids, err
 }
 
 // packsOf groups the chunks that pick selects by pack, in offset order.
 func (p *pruner) packsOf(pick func(index.ID) bool) []indexPack { return groupByPack(p.loc, pick) }
-
-// putObject stores o under prefix and returns its id.
-func (p *pruner) putObject(prefix string, o *indexObject) (index.ID, error) {
-	id, err := p.r.putIndexObject(p.ctx, prefix, o)
-	if err != nil {
-		return id, err
-	}
-	p.stored[objectKey(prefix, id)] = true
-	return id, nil
-}
 
 // deleteReplaced deletes an object this run replaced, unless the run
 // stored an object under the same key: an old object and its replacement

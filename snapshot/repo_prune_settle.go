@@ -274,10 +274,11 @@ func (p *pruner) writeBack() error {
 	if len(p.back.packs) == 0 && len(p.back.streams) == 0 {
 		return nil
 	}
-	if _, err := p.putObject(indexPrefix, p.back); err != nil {
+	ids, err := p.putObjects(indexPrefix, p.back)
+	p.res.IndexWritten += len(ids)
+	if err != nil {
 		return err
 	}
-	p.res.IndexWritten++
 	p.back = &indexObject{}
 	return nil
 }

@@ -275,16 +275,14 @@ func summary(cst CaptureStats, c *sinkCounts, d time.Duration) RunSummary {
 		Packs: c.packs.Load(), DurationSec: d.Seconds()}
 }
 
-// commit stores the index object (when the run added anything) and then
-// the manifest.
+// commit stores the index object (none when the run added nothing, and
+// in pieces when it is large, see split) and then the manifest.
 func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest, again func() (*indexObject, error)) ([]byte, index.ID, error) {
-	if len(obj.packs) > 0 || len(obj.streams) > 0 {
-		id, err := r.putIndexObject(ctx, indexPrefix, obj)
-		if err != nil {
-			return nil, id, err
-		}
-		obj.id = id
+	ids, err := r.putIndexObjects(ctx, indexPrefix, obj)
+	if err != nil {
+		return nil, index.ID{}, err
 	}
+	obj.ids = ids
 	// Last, before the manifest: what a prune retired meanwhile is named
 	// again (repo_redeclare.go).
 	if again != nil {
@@ -292,8 +290,8 @@ func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest, agai
 		if err != nil {
 			return nil, index.ID{}, fmt.Errorf("snapshot: naming again the data a prune retired during the run: %w", err)
 		}
-		if o != nil && (len(o.packs) > 0 || len(o.streams) > 0) {
-			if _, err := r.putIndexObject(ctx, indexPrefix, o); err != nil {
+		if o != nil {
+			if _, err := r.putIndexObjects(ctx, indexPrefix, o); err != nil {
 				return nil, index.ID{}, err
 			}
 		}
@@ -318,8 +316,8 @@ func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, 
 	if err == nil {
 		b := index.NewBatch()
 		obj.addTo(b, db)
-		if obj.id != (index.ID{}) {
-			b.AddIndex(obj.id)
+		for _, id := range obj.ids {
+			b.AddIndex(id)
 		}
 		b.AddSnapshot(snapID, stored)
 		if files.source != "" {
