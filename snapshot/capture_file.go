@@ -139,14 +139,23 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 	case err != nil:
 		return false, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
 	}
-	size := st.Size
-	if err := fstat(fd, st); err == nil && st.Size != size {
-		c.warn(true, fmt.Errorf("%w: %d bytes, now %d", wim.ErrSizeChanged, size, st.Size))
-		return false, nil
-	}
-	e.Data = wim.Stream{Hash: h, Size: size}
+	c.sizeCheck(fd, st.Size)
+	e.Data = wim.Stream{Hash: h, Size: st.Size}
 	c.stats.Read++
 	return true, nil
+}
+
+// sizeCheck warns when the open file fd, read whole at size bytes, has
+// another size now. The stream read stays: for a file that grows as it is
+// written (a log), it is the file as it was when opened, and a newer image
+// takes the rest, as its size no longer matches. (A file that shrinks
+// while it is read ends the read early and is skipped.)
+func (c *capturer) sizeCheck(fd int, size int64) {
+	var now unix.Stat_t
+	if err := fstat(fd, &now); err == nil && now.Size != size {
+		c.warn(false, fmt.Errorf("%w while it was read: %d bytes, now %d; the %d bytes it had when opened are kept",
+			wim.ErrSizeChanged, size, now.Size, size))
+	}
 }
 
 // reusable reports whether the old entry of the same path has the streams
