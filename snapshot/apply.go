@@ -130,7 +130,7 @@ type applier struct {
 	jobs chan fileJob
 	wg   sync.WaitGroup
 
-	dirs, files, symlinks, special, bytes, skipped, unchanged, deleted atomic.Int64
+	dirs, files, symlinks, special, bytes, skipped, unchanged, fixed, deleted atomic.Int64
 
 	ntfs    *ntfsTarget  // an ntfs-3g target: Windows metadata, no UNIX data
 	token   string       // names this run's temporary files (in place)
@@ -426,7 +426,7 @@ func (a *applier) warnPath(comps []string, skipped bool, err error) {
 func (a *applier) statsSnapshot() ApplyStats {
 	return ApplyStats{Dirs: a.dirs.Load(), Files: a.files.Load(), Symlinks: a.symlinks.Load(),
 		Special: a.special.Load(), Bytes: a.bytes.Load(), Skipped: a.skipped.Load(),
-		Unchanged: a.unchanged.Load(), Deleted: a.deleted.Load()}
+		Unchanged: a.unchanged.Load(), Fixed: a.fixed.Load(), Deleted: a.deleted.Load()}
 }
 
 func (a *applier) progress(final bool) {

@@ -372,6 +372,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 				a.warnPath(j.at.comps(), false, errors.Join(errs...))
 			}
 			a.unchanged.Add(1)
+			a.fixed.Add(1)
 			closeFD(fd)
 			return
 		}
@@ -657,13 +658,9 @@ func readLinkAt(dfd int, name string, size int64) (string, bool) {
 // metadata is set again only when its mtime, mode (not a symlink's), owner
 // or xattrs (when applied) differ.
 func (a *applier) keepNode(x *xattrBufs, dfd int, e *wim.Entry, path []string, st *unix.Stat_t) {
-	same := st.Mtim == timespecs(e)[1] && (e.IsReparse() || st.Mode&0o7777 == a.mode(e, false))
-	sameXattrs := true
-	if a.unixData && e.Unix != nil {
-		same = same && a.sameOwner(st, e)
-		sameXattrs = a.xattrsEqual(x, dfd, e.Name, path, e.Xattrs)
-	}
+	same, sameXattrs := a.nodeMetaSame(x, dfd, e, path, st)
 	if !same || !sameXattrs {
+		a.fixed.Add(1)
 		a.setMetaAt(dfd, e, path)
 	}
 	if !sameXattrs {
@@ -673,6 +670,19 @@ func (a *applier) keepNode(x *xattrBufs, dfd int, e *wim.Entry, path []string, s
 			a.warnPath(path, false, err)
 		}
 	}
+}
+
+// nodeMetaSame reports whether the symlink or special file e.Name in dfd,
+// whose stat is st, has e's mtime, mode and owner (same) and xattrs
+// (sameXattrs), as far as they are applied.
+func (a *applier) nodeMetaSame(x *xattrBufs, dfd int, e *wim.Entry, path []string, st *unix.Stat_t) (same, sameXattrs bool) {
+	same = st.Mtim == timespecs(e)[1] && (e.IsReparse() || st.Mode&0o7777 == a.mode(e, false))
+	sameXattrs = true
+	if a.unixData && e.Unix != nil {
+		same = same && a.sameOwner(st, e)
+		sameXattrs = a.xattrsEqual(x, dfd, e.Name, path, e.Xattrs)
+	}
+	return same, sameXattrs
 }
 
 // renamedDir is a directory in which workers rename files, or deferred

@@ -68,7 +68,8 @@ type ApplyOptions struct {
 	NTFS NTFSMode
 	// DryRun (with InPlace) writes nothing and counts what would be done:
 	// Files, Symlinks and Special count what would be written or kept,
-	// Unchanged what would be kept, Bytes what would be written, Deleted
+	// Unchanged what would be kept, Fixed those of them whose metadata
+	// would be set, Bytes what would be written, Deleted
 	// the entries that would be deleted, counted as the apply counts them. Like
 	// the apply, it reads a file whose metadata alone differs to tell
 	// whether its contents match.
@@ -88,9 +89,10 @@ type ApplyOptions struct {
 // entries left out, and extra entries left in place (Delete), because of
 // an error.
 // Unchanged counts the files, symlinks and special files an in-place
-// apply kept, Deleted the entries it removed.
+// apply kept, Fixed those of them whose metadata alone (times, mode,
+// owner, xattrs) it set, and Deleted the entries it removed.
 type ApplyStats struct {
-	Dirs, Files, Symlinks, Special, Bytes, Skipped, Unchanged, Deleted int64
+	Dirs, Files, Symlinks, Special, Bytes, Skipped, Unchanged, Fixed, Deleted int64
 }
 
 // ErrStreamRead is wrapped by the warning about a file whose data could

@@ -84,12 +84,12 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 	case e.IsReparse():
 		a.symlinks.Add(1)
 		if target, err := a.linkTarget(e); exists && err == nil && a.sameNode(dfd, e, target, &st) {
-			a.unchanged.Add(1)
+			a.planKeptNode(dfd, e, &st)
 		}
 	case a.specialType(e) != 0:
 		a.special.Add(1)
 		if exists && a.sameNode(dfd, e, "", &st) {
-			a.unchanged.Add(1)
+			a.planKeptNode(dfd, e, &st)
 		}
 	default:
 		a.files.Add(1)
@@ -113,14 +113,27 @@ func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t
 	}
 	switch {
 	case !isReg || uint64(st.Nlink) > a.imageNames(e):
-	case a.sameFile(&a.walkX, dfd, e, st, a.path),
-		st.Size == e.Data.Size && st.Size > 0 && st.Nlink == 1 && a.planSameContents(dfd, e):
+	case a.sameFile(&a.walkX, dfd, e, st, a.path):
 		a.unchanged.Add(1)
+		a.addLinkGroup(e, st)
+		return
+	case st.Size == e.Data.Size && st.Size > 0 && st.Nlink == 1 && a.planSameContents(dfd, e):
+		a.unchanged.Add(1)
+		a.fixed.Add(1)
 		a.addLinkGroup(e, st)
 		return
 	}
 	a.bytes.Add(e.Data.Size)
 	a.addLinkGroup(e, &unix.Stat_t{}) // a new inode: its further names link to it
+}
+
+// planKeptNode counts the symlink or special file e.Name in dfd, of stat
+// st, as kept, and as fixed when keepNode would set its metadata.
+func (a *applier) planKeptNode(dfd int, e *wim.Entry, st *unix.Stat_t) {
+	a.unchanged.Add(1)
+	if same, sameXattrs := a.nodeMetaSame(&a.walkX, dfd, e, a.path, st); !same || !sameXattrs {
+		a.fixed.Add(1)
+	}
 }
 
 // planSameContents reports whether the file e.Name in dfd holds e's

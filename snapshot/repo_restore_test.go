@@ -128,8 +128,13 @@ func rollbackCase(t *testing.T, r *Repo, inPlace RestoreOptions) {
 	}
 	// The dry run counts what the rollback then does, a deleted
 	// directory with what it held.
-	counts := func(s ApplyStats) [7]int64 {
-		return [7]int64{s.Dirs, s.Files, s.Symlinks, s.Special, s.Bytes, s.Unchanged, s.Deleted}
+	counts := func(s ApplyStats) [8]int64 {
+		return [8]int64{s.Dirs, s.Files, s.Symlinks, s.Special, s.Bytes, s.Unchanged, s.Fixed, s.Deleted}
+	}
+	// A file's mode and a symlink's times at least were set on entries
+	// kept.
+	if st.Fixed < 2 || st.Fixed > st.Unchanged {
+		t.Errorf("rollback fixed the metadata of %d entries kept: %+v", st.Fixed, st)
 	}
 	if counts(plan) != counts(st) {
 		t.Errorf("dry run %+v, rollback %+v", plan, st)
@@ -138,7 +143,7 @@ func rollbackCase(t *testing.T, r *Repo, inPlace RestoreOptions) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Bytes != 0 || again.Deleted != 0 || again.Unchanged != full.Files+full.Symlinks+full.Special {
+	if again.Bytes != 0 || again.Deleted != 0 || again.Fixed != 0 || again.Unchanged != full.Files+full.Symlinks+full.Special {
 		t.Errorf("second rollback: %+v", again)
 	}
 }

@@ -466,6 +466,9 @@ func TestRepoRollback(t *testing.T) {
 		t.Errorf("rollback: deleted %d (want >= 3), unchanged %d (want %d), bytes %d, files %d (want %d)",
 			sum.Deleted, sum.Unchanged, entries-touched, sum.Bytes, sum.Files, s.Files)
 	}
+	if sum.MetadataFixed != 1 { // the chmod'ed file
+		t.Errorf("rollback: metadata fixed on %d entries kept, want 1", sum.MetadataFixed)
+	}
 	// A dry run does not hash contents, so the chmod'ed file may count as
 	// written; otherwise it predicts the restore, deletions included.
 	if !dry.DryRun || dry.Deleted != sum.Deleted || dry.Bytes == 0 || dry.Files != sum.Files ||
@@ -482,7 +485,7 @@ func TestRepoRollback(t *testing.T) {
 	before = treeState(t, target)
 	var again restoreSummary
 	r.runJSON(t, exitOK, &again, "restore", "latest", "--target", target, "--delete")
-	if again.Unchanged != entries || again.Bytes != 0 || again.Deleted != 0 || again.Files != s.Files {
+	if again.Unchanged != entries || again.MetadataFixed != 0 || again.Bytes != 0 || again.Deleted != 0 || again.Files != s.Files {
 		t.Errorf("second rollback: unchanged %d (want %d), bytes %d, deleted %d", again.Unchanged, entries, again.Bytes, again.Deleted)
 	}
 	sameState(t, "a second identical restore", before, treeState(t, target))

@@ -33,8 +33,11 @@ files whose size matches but not their metadata as the restore would.
 
 With --json, stdout receives one document:
   {"snapshot", "target", "dirs", "files", "symlinks", "special", "bytes",
-   "unchanged", "deleted", "skipped", "dry_run", "warnings": [...],
-   "warnings_total", "duration_seconds", "error"}
+   "unchanged", "metadata_fixed", "deleted", "skipped", "dry_run",
+   "warnings": [...], "warnings_total", "duration_seconds", "error"}
+"unchanged" counts the files, symlinks and special files kept (not
+rewritten), "metadata_fixed" those of them whose times, mode, owner or
+xattrs alone were set.
 also when the restore fails once begun ("error" then says why; the exit
 code is the error's).`
 
@@ -85,6 +88,7 @@ type restoreSummary struct {
 	Special         int64                 `json:"special"`
 	Bytes           int64                 `json:"bytes"`
 	Unchanged       int64                 `json:"unchanged"`
+	MetadataFixed   int64                 `json:"metadata_fixed"`
 	Deleted         int64                 `json:"deleted"`
 	Skipped         int64                 `json:"skipped"`
 	DryRun          bool                  `json:"dry_run"`
@@ -123,7 +127,7 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 	status.finish()
 	list, total := warn.summary()
 	sum := restoreSummary{Snapshot: m.ID, Target: f.target, Dirs: st.Dirs, Files: st.Files, Symlinks: st.Symlinks,
-		Special: st.Special, Bytes: st.Bytes, Unchanged: st.Unchanged, Deleted: st.Deleted, Skipped: st.Skipped,
+		Special: st.Special, Bytes: st.Bytes, Unchanged: st.Unchanged, MetadataFixed: st.Fixed, Deleted: st.Deleted, Skipped: st.Skipped,
 		DryRun: f.dryRun, Warnings: list, WarningsTotal: total, DurationSeconds: seconds(a.now().Sub(start)),
 		Requests: a.requests()}
 	if err != nil {
@@ -144,8 +148,8 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 		if f.dryRun {
 			verb = "Would restore"
 		}
-		fmt.Fprintf(a.stdout, "%s snapshot %s to %s: %d dirs, %d files (%d unchanged), %d symlinks, %d special, %s written, %d deleted, %.1fs\n",
-			verb, m.ShortID(), f.target, sum.Dirs, sum.Files, sum.Unchanged, sum.Symlinks, sum.Special,
+		fmt.Fprintf(a.stdout, "%s snapshot %s to %s: %d dirs, %d files (%d unchanged, %d of them with metadata fixed), %d symlinks, %d special, %s written, %d deleted, %.1fs\n",
+			verb, m.ShortID(), f.target, sum.Dirs, sum.Files, sum.Unchanged, sum.MetadataFixed, sum.Symlinks, sum.Special,
 			formatBytes(sum.Bytes), sum.Deleted, sum.DurationSeconds)
 	}
 	return partial(st.Skipped)

@@ -19,7 +19,7 @@ would write into a WIM, so 'export' gives back a WIM of it.
 A snapshot is incremental: the newest snapshot of the same host and PATH
 is its parent (or --parent), and files whose stat signature (size, mtime,
 ctime, inode, mode, owner; not the device number, which an LVM or btrfs
-snapshot mounted afresh changes) is unchanged since it are not opened.
+snapshot mounted afresh changes) has not changed since the parent are not opened.
 Changed files are read and cut into 32 KiB chunks; only chunks the
 repository lacks are compressed and stored. Packs are written first, then
 an index object, then the manifest: an interrupted snapshot leaves no
