@@ -78,7 +78,13 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	a.progress(true)
 	st := a.statsSnapshot()
 	if err := a.fatalErr(); err != nil {
+		if n := a.removeUnfilled(); n > 0 {
+			err = fmt.Errorf("%w (the %d files not yet written were removed; run it again once there is space)", err, n)
+		}
 		return st, err
+	}
+	if walkErr != nil || ctx.Err() != nil {
+		a.removeUnfilled()
 	}
 	if walkErr != nil {
 		return st, walkErr
@@ -160,6 +166,7 @@ type applier struct {
 	linkNames     map[uint64]uint64
 	linkNamesOnce sync.Once
 	deferred      []deferredFile // files and symlinks made after the walk, in the order of their data
+	unfilled      unfilledFiles  // new files not yet written
 	ticker        progressTicker
 }
 
@@ -373,6 +380,7 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", n))
 	}
 	a.files.Add(1)
+	a.unfilled.add(a.here())
 	if a.deferFile(fd, e) {
 		return
 	}

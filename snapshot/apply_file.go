@@ -81,6 +81,9 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 	if cerr := unix.Close(j.fd); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
+	if err == nil || !a.stoppedBy(err) {
+		a.unfilled.done(j.at)
+	}
 	if err != nil {
 		a.fileError(j, err)
 	}

@@ -117,7 +117,10 @@ Windows metadata is written instead: security descriptors, attributes,
 times, DOS names, named streams (up to 64 KiB each) and reparse points.
 
 Files that cannot be written are reported as warnings and skipped; the run
-then exits with code 3.
+then exits with code 3. A full disk stops the apply (exit 1), as an
+interrupt does: the files it had created but not yet written are removed,
+so that every file left holds the image's data, and running the same apply
+again, once there is space, writes the rest.
 
 WIMFILE may be any part of a split WIM (the .swm files of DISM's
 /Split-Image or wimlib-imagex split, as install media on FAT32 carry). The

@@ -1,0 +1,117 @@
+//go:build unix
+
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// unfilledTree captures a tree of many files with data, and two empty
+// ones, and returns the WIM's reader and image.
+func unfilledTree(t *testing.T) (*wim.Reader, *wim.Metadata, string) {
+	t.Helper()
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	files := map[string]string{"empty-a": "", "sub/empty-b": ""}
+	for i := range 60 {
+		files[fmt.Sprintf("sub/f%02d.bin", i)] = string(wimtest.RandomBytes(uint64(i), 64<<10))
+	}
+	writeFiles(t, src, files)
+	path := filepath.Join(tmp, "x.wim")
+	captureWIM(t, src, path, CaptureOptions{})
+	r, m := openWIM(t, path)
+	return r, m, src
+}
+
+// emptyButFull lists the files below dir that are empty while the image
+// gives them data.
+func emptyButFull(t *testing.T, dir string) []string {
+	t.Helper()
+	var bad []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil && fi.Size() == 0 && !strings.HasPrefix(d.Name(), "empty-") {
+			bad = append(bad, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bad
+}
+
+// TestApplyFullDiskRemovesUnfilled: an apply that a full disk stops
+// removes the files it had created and not yet written, says so, and
+// when run again after space is made gives the whole tree.
+func TestApplyFullDiskRemovesUnfilled(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	r, m, src := unfilledTree(t)
+	target := filepath.Join(t.TempDir(), "target")
+	must(t, os.Mkdir(target, 0o755))
+	if err := unix.Mount("wimsnap-apply", target, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
+	_, err := Apply(t.Context(), m, r, target, ApplyOptions{Warn: func(p string, err error) { t.Logf("warning %s: %v", p, err) }})
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "not yet written were removed") {
+		t.Fatalf("apply onto a full disk: %v, want ENOSPC and the files removed", err)
+	}
+	if bad := emptyButFull(t, target); len(bad) > 0 {
+		t.Errorf("empty files left for data not written: %q", bad)
+	}
+	must(t, unix.Mount("wimsnap-apply", target, "tmpfs", unix.MS_REMOUNT, "size=16m"))
+	applyOK(t, m, r, target, ApplyOptions{})
+	wimtest.CompareTrees(t, src, target, wimtest.CompareOptions{})
+}
+
+// cancellingSource cancels the apply as it opens its nth stream.
+type cancellingSource struct {
+	StreamSource
+	n      int
+	cancel func()
+}
+
+func (c *cancellingSource) OpenStream(h wim.Hash) (io.ReadCloser, error) {
+	if c.n--; c.n == 0 {
+		c.cancel()
+	}
+	return c.StreamSource.OpenStream(h)
+}
+
+// TestApplyCancelRemovesUnfilled: an apply interrupted half way, with
+// files created ahead of the worker, leaves no empty file where the image
+// has data.
+func TestApplyCancelRemovesUnfilled(t *testing.T) {
+	r, m, _ := unfilledTree(t)
+	target := filepath.Join(t.TempDir(), "target")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	src := &cancellingSource{StreamSource: r, n: 10, cancel: cancel}
+	_, err := Apply(ctx, m, src, target, ApplyOptions{Workers: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("apply: %v, want it cancelled", err)
+	}
+	if bad := emptyButFull(t, target); len(bad) > 0 {
+		t.Errorf("empty files left for data not written: %q", bad)
+	}
+}
