@@ -247,7 +247,7 @@ func (c *checker) manifests() error {
 			if !damage(err) {
 				return err
 			}
-			c.problem("snapshot %s: %v", hexID(id), err)
+			c.problem("snapshot %s: %v (its manifest cannot be read; 'wimsnap forget %s' removes it)", hexID(id), err, hexID(id)[:8])
 			c.res.Damaged = append(c.res.Damaged, hexID(id))
 			continue
 		}

@@ -235,21 +235,40 @@ func (r *Repo) FindSnapshot(ctx context.Context, ref string) (*Manifest, error) 
 // readable manifests list, or, when a manifest the repository holds that
 // is not among them matches ref, an error saying it is damaged.
 func (r *Repo) damagedMatch(ctx context.Context, ref string, list []*Manifest, notFound error) error {
+	if id := r.FindDamaged(ctx, ref, list); id != "" {
+		return fmt.Errorf("%w: %q is snapshot %s, whose manifest is damaged and cannot be read (see 'wimsnap check'; 'wimsnap forget %s' removes it)",
+			ErrSnapshotNotFound, ref, id[:8], id[:8])
+	}
+	return notFound
+}
+
+// FindDamaged returns the id of the manifest that ref (an id or a prefix
+// of one) names among those the repository holds that are not in list,
+// the readable manifests (Snapshots): a manifest that cannot be read.
+// It returns "" when none matches, or when the listing fails.
+func (r *Repo) FindDamaged(ctx context.Context, ref string, list []*Manifest) string {
+	ref = strings.ToLower(ref)
+	if ref == "" || ref == "latest" {
+		return ""
+	}
 	ids, err := listIDs(ctx, r.store, snapPrefix)
 	if err != nil {
-		return notFound
+		return ""
 	}
 	readable := make(map[string]bool, len(list))
 	for _, m := range list {
 		readable[m.ID] = true
 	}
+	found := ""
 	for id := range ids {
-		if s := hex.EncodeToString(id[:]); ref != "" && !readable[s] && strings.HasPrefix(s, strings.ToLower(ref)) {
-			return fmt.Errorf("%w: %q is snapshot %s, whose manifest is damaged and cannot be read (see 'wimsnap check')",
-				ErrSnapshotNotFound, ref, s[:8])
+		if s := hex.EncodeToString(id[:]); !readable[s] && strings.HasPrefix(s, ref) {
+			if found != "" {
+				return "" // ambiguous: not one snapshot
+			}
+			found = s
 		}
 	}
-	return notFound
+	return found
 }
 
 // FindIn resolves ref among list (oldest first) as FindSnapshot does.

@@ -17,6 +17,8 @@ import (
 const forgetHelp = `
 Remove snapshots from the repository: those named (SNAP: an id, a unique
 prefix of one, or "latest"), or those a retention policy does not keep.
+A snapshot whose manifest is damaged (see 'wimsnap check') is removed by
+naming its id.
 Their data stays until 'wimsnap prune' (or --prune) deletes what no other
 snapshot uses.
 
@@ -201,7 +203,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	var groups []forgetGroup
 	var gone []*snapshot.Manifest
 	if len(args) > 0 {
-		groups, gone, err = forgetNamed(list, args)
+		groups, gone, err = forgetNamed(list, args, func(ref string) string { return r.FindDamaged(ctx, ref, list) })
 	} else {
 		groups, gone = forgetByPolicy(f.filter(list), pol, by, zone)
 	}
@@ -267,17 +269,23 @@ func (f *forgetFlags) filter(list []*snapshot.Manifest) []*snapshot.Manifest {
 }
 
 // forgetNamed resolves the snapshots named on the command line.
-func forgetNamed(list []*snapshot.Manifest, refs []string) ([]forgetGroup, []*snapshot.Manifest, error) {
+func forgetNamed(list []*snapshot.Manifest, refs []string, damaged func(ref string) string) ([]forgetGroup, []*snapshot.Manifest, error) {
 	g := forgetGroup{Keep: []forgetSnap{}, Remove: []forgetSnap{}}
 	var gone []*snapshot.Manifest
 	for _, ref := range refs {
 		m, err := snapshot.FindIn(list, ref)
+		var reasons []string
 		if err != nil {
-			return nil, nil, err
+			// A manifest that cannot be read can only be named by its id.
+			id := damaged(ref)
+			if id == "" {
+				return nil, nil, err
+			}
+			m, reasons = &snapshot.Manifest{ID: id}, []string{"damaged manifest"}
 		}
-		if !slices.Contains(gone, m) {
+		if !slices.ContainsFunc(gone, func(o *snapshot.Manifest) bool { return o.ID == m.ID }) {
 			gone = append(gone, m)
-			g.Remove = append(g.Remove, snapOut(m, nil))
+			g.Remove = append(g.Remove, snapOut(m, reasons))
 		}
 	}
 	return []forgetGroup{g}, gone, nil
@@ -323,6 +331,10 @@ func (a *app) printForget(s forgetSummary) {
 				k.Host, k.Source, strings.Join(k.Reasons, ", "))
 		}
 		for _, k := range g.Remove {
+			if k.Time.IsZero() { // a damaged manifest: no more is known
+				fmt.Fprintf(a.stdout, "  remove  %s  (%s)\n", k.ID[:8], strings.Join(k.Reasons, ", "))
+				continue
+			}
 			fmt.Fprintf(a.stdout, "  remove  %s  %s  %s %s\n", k.ID[:8], k.Time.Local().Format("2006-01-02 15:04:05"), k.Host, k.Source)
 		}
 	}

@@ -1011,3 +1011,42 @@ func TestApplyMissingStream(t *testing.T) {
 		t.Errorf("fine.txt: %q, %v", got, err)
 	}
 }
+
+// TestForgetDamagedManifest: a snapshot whose manifest cannot be read is
+// named as damaged, with a pointer to forget, and forget removes it by its
+// id; the other snapshot stays and check passes.
+func TestForgetDamagedManifest(t *testing.T) {
+	bin := buildBinary(t)
+	src := t.TempDir()
+	writeFile(t, src, "a.txt", []byte("a"))
+	r := newRepoEnv(t, bin)
+	r.run(t, exitOK, "init")
+	first := r.snapshot(t, src)
+	writeFile(t, src, "b.txt", []byte("b"))
+	second := r.snapshot(t, src)
+	if err := os.WriteFile(filepath.Join(r.repo, "snapshots", first.Snapshot), []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(r.cache); err != nil { // which holds the manifest as it was
+		t.Fatal(err)
+	}
+	res := r.run(t, exitFailure, "restore", first.ShortID, "--target", t.TempDir())
+	if !strings.Contains(res.stderr, "damaged") || !strings.Contains(res.stderr, "forget "+first.ShortID) {
+		t.Errorf("restore of a damaged snapshot: stderr %q", res.stderr)
+	}
+	res = r.run(t, exitFailure, "check")
+	if !strings.Contains(res.stdout, "'wimsnap forget "+first.ShortID+"' removes it") {
+		t.Errorf("check of a damaged manifest: %q", res.stdout)
+	}
+	var f forgetSummary
+	r.runJSON(t, exitOK, &f, "forget", first.ShortID)
+	if f.Removed != 1 || len(f.Groups) != 1 || len(f.Groups[0].Remove) != 1 ||
+		f.Groups[0].Remove[0].ID != first.Snapshot || !slices.Equal(f.Groups[0].Remove[0].Reasons, []string{"damaged manifest"}) {
+		t.Errorf("forget of a damaged snapshot: %+v", f)
+	}
+	if ids := r.snapshotIDs(t); !slices.Equal(ids, []string{second.Snapshot}) {
+		t.Errorf("snapshots after forget: %q, want only %s", ids, second.ShortID)
+	}
+	requireOK(t, r.check(t, exitOK))
+	r.run(t, exitFailure, "forget", first.ShortID) // gone now: not found
+}
