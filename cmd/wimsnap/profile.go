@@ -5,17 +5,20 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
 // startProfile writes a CPU profile to the file named by the environment
-// variable WIMSNAP_CPUPROFILE, and a heap profile at the end to the file
+// variable WIMSNAP_CPUPROFILE, an execution trace (go tool trace) to the
+// file named by WIMSNAP_TRACE, and a heap profile at the end to the file
 // named by WIMSNAP_MEMPROFILE, for measuring; the returned function stops
-// them and returns what went wrong with either file. Without the variables
+// them and returns what went wrong with any file. Without the variables
 // it does nothing.
 func startProfile(lookup lookupFunc) func() error {
 	stopCPU := startCPUProfile(lookup)
+	stopTrace := startTrace(lookup)
 	return func() error {
-		err := stopCPU()
+		err := errors.Join(stopCPU(), stopTrace())
 		if path, ok := lookup("WIMSNAP_MEMPROFILE"); ok && path != "" {
 			err = errors.Join(err, writeHeapProfile(path))
 		}
@@ -39,6 +42,27 @@ func startCPUProfile(lookup lookupFunc) func() error {
 		pprof.StopCPUProfile()
 		if err := f.Close(); err != nil {
 			return fmt.Errorf("CPU profile: %w", err)
+		}
+		return nil
+	}
+}
+
+func startTrace(lookup lookupFunc) func() error {
+	path, ok := lookup("WIMSNAP_TRACE")
+	if !ok || path == "" {
+		return func() error { return nil }
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return func() error { return fmt.Errorf("trace: %w", err) }
+	}
+	if err := trace.Start(f); err != nil {
+		return func() error { return fmt.Errorf("trace: %w", errors.Join(err, f.Close())) }
+	}
+	return func() error {
+		trace.Stop()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("trace: %w", err)
 		}
 		return nil
 	}
