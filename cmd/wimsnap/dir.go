@@ -28,7 +28,9 @@ or with --detailed
    "last_access_time", "hash", "named_streams": [{"name", "hash", "size"}],
    "reparse_tag", "reparse_hash", "link_id", "security_id",
    "unix": {"uid", "gid", "mode", "rdev"}, "xattrs": [names]}]}
-Hashes are 40 hex digits, "" for an empty stream; times RFC 3339 in UTC.`
+Hashes are 40 hex digits, "" for an empty stream; times RFC 3339 in UTC.
+A path that is not valid UTF-8 shows with U+FFFD; an entry then also has
+"path_bytes", its exact bytes in base64.`
 
 func (a *app) newDirCommand() *cobra.Command {
 	var detailed bool
@@ -125,6 +127,7 @@ type unixJSON struct {
 
 type entryJSON struct {
 	Path           string       `json:"path"`
+	PathBytes      []byte       `json:"path_bytes,omitempty"` // see rawPath
 	ShortName      string       `json:"short_name"`
 	Attributes     uint32       `json:"attributes"`
 	AttributeNames []string     `json:"attribute_names"`
@@ -168,7 +171,7 @@ func hashString(h wim.Hash) string {
 
 func newEntryJSON(p string, e *wim.Entry) entryJSON {
 	j := entryJSON{
-		Path: p, ShortName: e.ShortName(),
+		Path: p, PathBytes: rawPath(p), ShortName: e.ShortName(),
 		Attributes: e.Attributes, AttributeNames: attributeNames(e.Attributes),
 		Size:         e.Data.Size,
 		CreationTime: rfc3339Nano(e.CreationTime), LastWriteTime: rfc3339Nano(e.LastWriteTime),

@@ -319,6 +319,27 @@ func TestEndToEnd(t *testing.T) {
 		if res.stderr != "" || len(sum.Warnings) != 1 || sum.WarningsTotal != 1 || sum.Skipped != 0 {
 			t.Errorf("json warnings: %+v, stderr %q", sum, res.stderr)
 		}
+		// JSON strings cannot hold the name; path_bytes does.
+		if len(sum.Warnings) == 1 && !strings.HasSuffix(string(sum.Warnings[0].PathBytes), "/bad\xffname") {
+			t.Errorf("json warning's path_bytes: %q", sum.Warnings[0].PathBytes)
+		}
+		var doc dirJSON
+		res = mustRun(t, bin, 0, "dir", filepath.Join(tmp, "odd2.wim"), "--json", "--detailed")
+		if err := json.Unmarshal([]byte(res.stdout), &doc); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range doc.Entries {
+			switch {
+			case e.Path == "/" && e.PathBytes != nil:
+				t.Errorf("path_bytes for a valid path: %+v", e)
+			case string(e.PathBytes) == "/bad\xffname":
+				found = true
+			}
+		}
+		if !found || !strings.Contains(res.stdout, `"path_bytes": "L2JhZP9uYW1l"`) {
+			t.Errorf("dir --json --detailed of a name that is not UTF-8:\n%s", res.stdout)
+		}
 	})
 
 	t.Run("errors", func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // maxJSONWarnings caps the "warnings" array of a --json summary; the
@@ -22,8 +23,19 @@ func writeJSON(w io.Writer, v any) error {
 
 // warning is one entry of a --json summary's "warnings" array.
 type warning struct {
-	Path  string `json:"path"`
-	Error string `json:"error"`
+	Path      string `json:"path"`
+	PathBytes []byte `json:"path_bytes,omitempty"` // see rawPath
+	Error     string `json:"error"`
+}
+
+// rawPath returns the bytes of path for a "path_bytes" field when JSON
+// cannot hold it (it is not valid UTF-8, which encoding/json replaces with
+// U+FFFD), else nil, which leaves the field out.
+func rawPath(path string) []byte {
+	if utf8.ValidString(path) {
+		return nil
+	}
+	return []byte(path)
 }
 
 // warnings collects per-file problems during a run. In text mode each one is
@@ -47,7 +59,7 @@ func (w *warnings) warn(path string, err error) {
 	w.total++
 	if w.json {
 		if len(w.list) < maxJSONWarnings {
-			w.list = append(w.list, warning{Path: path, Error: err.Error()})
+			w.list = append(w.list, warning{Path: path, PathBytes: rawPath(path), Error: err.Error()})
 		}
 		return
 	}
