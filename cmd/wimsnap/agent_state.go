@@ -67,11 +67,15 @@ func readAgentState(path string) (*agentState, error) {
 }
 
 // write replaces the state file at path atomically: a crash leaves the
-// old file or the new one, never a mix.
+// old file or the new one, never a mix. A symlink's target is replaced;
+// a device, pipe or socket is refused (see outputPath).
 func (st *agentState) write(path string) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
+	}
+	if path, err = outputPath(path); err != nil {
+		return fmt.Errorf("agent state: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("agent state: %w", err)
