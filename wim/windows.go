@@ -73,15 +73,21 @@ func ReadWindowsInfo(name string, f WindowsFiles) (*WindowsInfo, WindowsErrors) 
 	return w, errs
 }
 
-// Processor architectures by PE machine type.
-var peMachines = map[uint16]int{
-	0x014C: 0,  // i386
-	0x01C0: 5,  // ARM
-	0x01C2: 5,  // Thumb
-	0x01C4: 5,  // ARMv7
-	0x0200: 6,  // IA64
-	0x8664: 9,  // AMD64
-	0xAA64: 12, // ARM64
+// peMachine returns the processor architecture of a PE machine type.
+func peMachine(machine uint16) (arch int, ok bool) {
+	switch machine {
+	case 0x014C: // i386
+		return 0, true
+	case 0x01C0, 0x01C2, 0x01C4: // ARM, Thumb, ARMv7
+		return 5, true
+	case 0x0200: // IA64
+		return 6, true
+	case 0x8664: // AMD64
+		return 9, true
+	case 0xAA64: // ARM64
+		return 12, true
+	}
+	return -1, false
 }
 
 // peArch returns the processor architecture of a PE executable, or -1.
@@ -96,7 +102,7 @@ func peArch(r *io.SectionReader) (int, error) {
 		return -1, errors.New("not a PE executable: no PE header")
 	}
 	machine := binary.LittleEndian.Uint16(pe[4:])
-	arch, ok := peMachines[machine]
+	arch, ok := peMachine(machine)
 	if !ok {
 		return -1, fmt.Errorf("PE machine type %#x not known", machine)
 	}
@@ -220,7 +226,7 @@ func (w *WindowsInfo) readSystem(s *io.SectionReader) error {
 		r.note(err)
 	}
 	if id, err := strconv.ParseUint(r.str(keyNlsLanguage, "InstallLanguage"), 16, 16); err == nil {
-		w.DefaultLanguage = lcidNames[uint16(id)]
+		w.DefaultLanguage = lcidNames()[uint16(id)]
 	}
 	return r.err
 }
