@@ -247,7 +247,7 @@ func (r *Reader) OpenStream(h Hash) (io.ReadCloser, error) {
 	bl := r.blobs[h]
 	if bl == nil {
 		if m := r.MissingParts(); len(m) > 0 {
-			return nil, fmt.Errorf("%w: %x (parts %s of the split WIM are missing)", ErrNotFound, h, partList(m))
+			return nil, fmt.Errorf("%w: %x (parts %s of the split WIM are missing)", ErrNotFound, h, PartList(m))
 		}
 		return nil, fmt.Errorf("%w: %x", ErrNotFound, h)
 	}

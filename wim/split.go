@@ -54,13 +54,14 @@ func (r *Reader) MissingParts() []int {
 // checkParts fails when parts of a split WIM are missing, naming them.
 func (r *Reader) checkParts() error {
 	if m := r.MissingParts(); len(m) > 0 {
-		return fmt.Errorf("%w: parts %s of the %d-part split WIM are missing", ErrNotFound, partList(m), r.hdr.Parts)
+		return fmt.Errorf("%w: parts %s of the %d-part split WIM are missing", ErrNotFound, PartList(m), r.hdr.Parts)
 	}
 	return nil
 }
 
-// partList formats part numbers as "2, 3 and 5", giving at most 10.
-func partList(m []int) string {
+// PartList formats part numbers as "2, 3 and 5", giving at most 10 (a
+// hostile header may claim 65535 parts) and then how many more.
+func PartList(m []int) string {
 	s := make([]string, 0, min(len(m), 10))
 	for _, n := range m[:min(len(m), 10)] {
 		s = append(s, strconv.Itoa(n))

@@ -207,14 +207,7 @@ func joinParts(name string, parts []*wim.Reader) (*wim.Reader, error) {
 // missingParts describes the parts of the split WIM at name that were not
 // found, and the names looked for.
 func missingParts(name string, h wim.Header, missing []int, tried []string) error {
-	const most = 10 // numbers and names given; a hostile header may claim 65535 parts
-	nums := make([]string, 0, most+1)
-	for _, m := range missing[:min(len(missing), most)] {
-		nums = append(nums, strconv.Itoa(m))
-	}
-	if len(missing) > most {
-		nums = append(nums, fmt.Sprintf("%d more", len(missing)-most))
-	}
+	const most = 10 // names given; a hostile header may claim 65535 parts
 	where := "give them with --ref"
 	if len(tried) > most {
 		tried = append(tried[:most:most], "...")
@@ -223,5 +216,5 @@ func missingParts(name string, h wim.Header, missing []int, tried []string) erro
 		where = "looked for " + strings.Join(tried, ", ") + "; give them with --ref"
 	}
 	return fmt.Errorf("%s: part %d of a %d-part split WIM: part(s) %s missing (%s)",
-		name, h.Part, h.Parts, strings.Join(nums, ", "), where)
+		name, h.Part, h.Parts, wim.PartList(missing), where)
 }
