@@ -176,6 +176,8 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 		a.applied = []*wim.Entry{root}
 		if a.opts.InPlace {
 			a.foundDir(a.rootFD, root)
+		} else {
+			a.openToSelf(a.rootFD) // as makeDir does for one found
 		}
 		a.check = a.startCheck(root)
 		defer a.check.end()
@@ -317,6 +319,7 @@ func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
 // name, and opens it; it reports false, having warned, when it cannot.
 func (a *applier) makeDir(dfd int, name string) (int, bool) {
 	err := unix.Mkdirat(dfd, name, 0o700)
+	existed := false
 	if errors.Is(err, unix.EEXIST) {
 		var st unix.Stat_t
 		if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
@@ -324,7 +327,7 @@ func (a *applier) makeDir(dfd int, name string) (int, bool) {
 				err = unix.Mkdirat(dfd, name, 0o700)
 			}
 		} else {
-			err = nil
+			err, existed = nil, true
 		}
 	}
 	if err != nil {
@@ -335,6 +338,11 @@ func (a *applier) makeDir(dfd int, name string) (int, bool) {
 	if err != nil {
 		a.warn(true, fmt.Errorf("open directory: %w", err))
 		return -1, false
+	}
+	if existed {
+		// Left by an earlier apply, perhaps with the image's mode 0555:
+		// what it holds must be replaceable. Its mode is set when done.
+		a.openToSelf(fd)
 	}
 	return fd, true
 }

@@ -235,7 +235,8 @@ func TestRollbackReadOnlyDirsUnprivileged(t *testing.T) {
 // TestApplySolidReadOnlyDirsUnprivileged: as an unprivileged user, apply
 // of a solid WIM (whose symlinks are made after the walk, in stream order)
 // makes the symlinks and files of a directory whose mode is 0555, and the
-// directory ends with its mode and times.
+// directory ends with its mode and times; applied again over that tree,
+// it replaces them.
 func TestApplySolidReadOnlyDirsUnprivileged(t *testing.T) {
 	wimtest.Require(t, "wimlib-imagex")
 	bin, tmp := binaryForNobody(t)
@@ -251,12 +252,16 @@ func TestApplySolidReadOnlyDirsUnprivileged(t *testing.T) {
 	if err := os.Mkdir(out, 0o755); err != nil || os.Chown(out, 65534, 65534) != nil {
 		t.Fatal(err)
 	}
-	cmd = exec.Command(bin, "apply", filepath.Join(tmp, "solid.wim"), "1", out)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	if b, err := cmd.CombinedOutput(); err != nil || strings.Contains(string(b), "warning") {
-		t.Fatalf("apply as nobody: %v\n%s", err, b)
+	// The second apply goes over the first's tree, whose directory has
+	// mode 0555 by then: it must still replace what the directory holds.
+	for i := range 2 {
+		cmd = exec.Command(bin, "apply", filepath.Join(tmp, "solid.wim"), "1", out)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if b, err := cmd.CombinedOutput(); err != nil || strings.Contains(string(b), "warning") {
+			t.Fatalf("apply %d as nobody: %v\n%s", i+1, err, b)
+		}
+		wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreOwners: true, IgnoreRoot: true})
 	}
-	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreOwners: true, IgnoreRoot: true})
 }
 
 // binaryForNobody returns a copy of the binary that user nobody may run,
