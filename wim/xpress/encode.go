@@ -70,7 +70,7 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 		panic(fmt.Sprintf("xpress: chunk of %d bytes exceeds %d", len(src), MaxChunkSize))
 	}
 	e.parse(src)
-	nbits, nraw := e.tally(src)
+	nbits, nraw := e.tally()
 	e.cb.build(&e.freq, &e.lens)
 	canonicalCodes(&e.lens, &e.codes)
 	for s, f := range e.freq {
@@ -99,7 +99,9 @@ func matchSymbol(length, offset uint32) (sym int, offBits uint) {
 	return endSymbol + int(offBits)<<4 + int(min(length-minMatch, 15)), offBits
 }
 
-// parse fills e.seqs with a lazy parse of src.
+// parse fills e.seqs with a lazy parse of src, and the literal entries
+// of e.freq with the frequencies of the literals it leaves (the other
+// entries zero).
 //
 // The search is inlined: at each position the chain is searched for a match
 // longer than the one pending from the previous position (lazy evaluation);
@@ -116,6 +118,9 @@ func (e *Encoder) parse(src []byte) {
 	copy(w[:], src)
 	mf := &e.mf
 	mf.reset()
+	// Literal frequencies are counted as the parse decides on literals.
+	fr := &e.freq
+	*fr = [numSymbols]uint32{}
 
 	n := len(src)
 	last := n - 4 // last position the match finder can hash
@@ -187,18 +192,32 @@ func (e *Encoder) parse(src []byte) {
 			if pendLen == 0 {
 				// In a long stretch without matches (incompressible
 				// data), look at fewer and fewer positions.
-				p += 1 + (p-lit)>>skipShift
+				fr[w[uint16(p)]]++
+				if skip := (p - lit) >> skipShift; skip == 0 {
+					p++
+				} else {
+					for end := min(p+1+skip, n); p+1 < end; {
+						p++
+						fr[w[uint16(p)]]++
+					}
+					p++
+				}
 				continue
 			}
 			// Nothing beats the match pending at p-1: take it.
 			best, off = pendLen, pendOff
 			p--
 			pendLen = 0
-		} else if best < lazyLen && p < last {
-			pendLen, pendOff = best, off
-			p++
-			continue
 		} else {
+			if pendLen != 0 {
+				// The match at p replaces the one pending at p-1.
+				fr[w[uint16(p-1)]]++
+			}
+			if best < lazyLen && p < last {
+				pendLen, pendOff = best, off
+				p++
+				continue
+			}
 			pendLen = 0
 		}
 
@@ -213,9 +232,19 @@ func (e *Encoder) parse(src []byte) {
 		if best > skipAfter {
 			ins = max(ins, end-keepTail)
 		}
+		// 3-byte matches pay off only at short offsets (farOffset): of
+		// the positions a match covers, the 3-byte table gets only the
+		// last two, which cost +0.1-0.2% of output and save a store
+		// per position (3-4% of the time on text and binaries).
+		for ; ins < end-2; ins++ {
+			mf.insert4(w.load32(uint16(ins)), ins)
+		}
 		for ; ins < end; ins++ {
 			mf.insert(w.load32(uint16(ins)), ins)
 		}
+	}
+	for ; p < n; p++ {
+		fr[w[uint16(p)]]++
 	}
 	if lit < n {
 		seqs = append(seqs, seq{lits: uint32(n - lit)})
@@ -223,29 +252,12 @@ func (e *Encoder) parse(src []byte) {
 	e.seqs = seqs
 }
 
-// tally fills e.freq with the symbol frequencies of e.seqs over src and the
-// end symbol, and returns the number of offset bits and raw length bytes the
-// stream will hold.
-func (e *Encoder) tally(src []byte) (extraBits, nraw int) {
+// tally adds to e.freq, which parse left holding the literals' frequencies,
+// those of e.seqs' match symbols and the end symbol, and returns the number
+// of offset bits and raw length bytes the stream will hold.
+func (e *Encoder) tally() (extraBits, nraw int) {
 	freq := &e.freq
-	*freq = [numSymbols]uint32{}
-	// Literals are counted in four tables, a byte to each in turn, so
-	// that a run of one byte value does not wait on its own count.
-	var lit [4][256]uint32
-	p := 0
 	for _, q := range e.seqs {
-		run := src[p : p+int(q.lits)]
-		for len(run) >= 4 {
-			lit[0][run[0]]++
-			lit[1][run[1]]++
-			lit[2][run[2]]++
-			lit[3][run[3]]++
-			run = run[4:]
-		}
-		for _, b := range run {
-			lit[0][b]++
-		}
-		p += int(q.lits + q.length)
 		if q.length == 0 {
 			continue
 		}
@@ -258,9 +270,6 @@ func (e *Encoder) tally(src []byte) (extraBits, nraw int) {
 				nraw += 2
 			}
 		}
-	}
-	for b := range 256 {
-		freq[b] = lit[0][b] + lit[1][b] + lit[2][b] + lit[3][b]
 	}
 	freq[endSymbol]++
 	return extraBits, nraw

@@ -44,10 +44,16 @@ func hash3(v uint32) uint32 { return ((v << 8) * 0x9E3779B1) >> (32 - hash3Bits)
 
 // insert adds position p, where the 4 bytes v start, to the tables.
 func (m *matchFinder) insert(v uint32, p int) {
+	m.insert4(v, p)
+	m.head3[hash3(v)] = uint16(p + 1)
+}
+
+// insert4 adds position p, where the 4 bytes v start, to the 4-byte chains
+// only.
+func (m *matchFinder) insert4(v uint32, p int) {
 	h := hash4(v)
 	m.prev[uint16(p)] = m.head4[h]
 	m.head4[h] = uint16(p + 1)
-	m.head3[hash3(v)] = uint16(p + 1)
 }
 
 // matchLen returns the length of the common prefix of the bytes at a and b,

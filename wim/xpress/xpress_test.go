@@ -72,6 +72,36 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestParseLiteralCounts: the literal frequencies parse counts as it goes
+// are those of the literals its sequences leave, for inputs that take every
+// path of the parse (runs, skipping over incompressible data, lazy matches,
+// a tail too short to hash).
+func TestParseLiteralCounts(t *testing.T) {
+	e := NewEncoder()
+	for i, src := range [][]byte{
+		nil, []byte("abc"), []byte("hello, hello, hello world"),
+		corpus.Text(1, MaxChunkSize), corpus.Binary(2, 32768), corpus.Random(3, 20000),
+		append(corpus.Random(4, 3000), corpus.Text(5, 3000)...),
+		append(bytes.Repeat([]byte("ab"), 3000), corpus.Random(6, 777)...),
+	} {
+		e.parse(src)
+		var want [256]uint32
+		p := 0
+		for _, q := range e.seqs {
+			for _, b := range src[p : p+int(q.lits)] {
+				want[b]++
+			}
+			p += int(q.lits + q.length)
+		}
+		if p != len(src) {
+			t.Fatalf("input %d: the sequences cover %d of %d bytes", i, p, len(src))
+		}
+		if got := [256]uint32(e.freq[:256]); got != want {
+			t.Errorf("input %d: literal counts differ from the sequences'", i)
+		}
+	}
+}
+
 // TestMatchLengths covers every length around the escape boundaries, at
 // offsets with 0..15 extra bits, with literals before the match shifting the
 // bit position so that match symbols end on every position in a word,
