@@ -18,9 +18,7 @@ import (
 
 // setMeta sets owner, xattrs, mode and times of the open directory fd.
 func (a *applier) setMeta(fd int, e *wim.Entry, isDir bool) {
-	if errs := a.metaErrors(fd, e, isDir); len(errs) > 0 {
-		a.warn(false, errors.Join(errs...))
-	}
+	a.warnMeta(a.path, a.metaErrors(fd, e, isDir))
 }
 
 // mode returns the permission bits (with setuid, setgid, sticky) for e.
@@ -118,9 +116,7 @@ func (a *applier) fillFile(j fileJob, buf []byte) error {
 	} else {
 		errs = a.metaErrors(j.fd, j.e, false)
 	}
-	if len(errs) > 0 {
-		a.warnPath(j.at.comps(), false, errors.Join(errs...))
-	}
+	a.warnMeta(j.at.comps(), errs)
 	return nil
 }
 

@@ -60,31 +60,66 @@ type ntfsTarget struct {
 // named streams the image lacks are removed.
 func (a *applier) ntfsMetaErrors(fd int, e *wim.Entry, temp bool) []error {
 	var errs []error
-	set := func(name []byte, v []byte) {
+	set := func(name []byte, v []byte) error {
 		if err := unix.Fsetxattr(fd, string(name), v, 0); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return fmt.Errorf("%s: %w", name, err)
 		}
+		return nil
 	}
 	if a.opts.InPlace {
 		errs = append(errs, a.removeStaleStreams(fd, e)...)
 	}
 	for _, s := range e.NamedStreams() {
 		v, err := a.readSmallStream(s)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("named stream %q: %w", s.Name, err))
-			continue
+		if err == nil {
+			err = set([]byte("user."+s.Name), v)
 		}
-		set([]byte("user."+s.Name), v)
+		if err != nil {
+			errs = append(errs, partialError{fmt.Errorf("named stream %q not written: %w", s.Name, err)})
+		}
 	}
 	if sd := a.ntfs.meta.Descriptor(e); sd != nil {
-		set(xNTFSACL, sd)
+		if err := set(xNTFSACL, sd); err != nil {
+			// The file keeps the descriptor it inherited, which may be
+			// more open than the image's.
+			errs = append(errs, partialError{fmt.Errorf("security descriptor not set, the file keeps the one it inherited: %w", err)})
+		}
 	}
 	if n := e.ShortName(); n != "" && !temp && !a.hasDOSName(fd, n) {
-		set(xNTFSDosName, []byte(n))
+		if err := set(xNTFSDosName, []byte(n)); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	set(xNTFSAttrib, binary.LittleEndian.AppendUint32(nil, e.Attributes&settableAttributes))
-	set(xNTFSTimes, ntfsTimes(e))
+	for _, x := range []struct {
+		name, v []byte
+	}{
+		{xNTFSAttrib, binary.LittleEndian.AppendUint32(nil, e.Attributes&settableAttributes)},
+		{xNTFSTimes, ntfsTimes(e)}, // last: the others change them
+	} {
+		if err := set(x.name, x.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errs
+}
+
+// partialError marks a metadata problem that leaves a file short of the
+// image's data or protection (a named stream not written, a security
+// descriptor refused): the apply is then partial (exit 3), as when it
+// skips a file.
+type partialError struct{ error }
+
+func (p partialError) Unwrap() error { return p.error }
+
+// warnMeta reports the metadata problems errs of the entry at path, if
+// any, as partial when one of them is (partialError).
+func (a *applier) warnMeta(path []string, errs []error) {
+	if len(errs) == 0 {
+		return
+	}
+	err := errors.Join(errs...)
+	var p partialError
+	a.warnPath(path, errors.As(err, &p), err)
 }
 
 // ntfsTimes is system.ntfs_times for e: creation, last write, last access.
@@ -266,7 +301,5 @@ func (a *applier) ntfsReparse(dfd int, e *wim.Entry, path []string) {
 		return
 	}
 	a.symlinks.Add(1)
-	if errs := a.ntfsMetaErrors(fd, e, false); len(errs) > 0 {
-		a.warnPath(path, false, errors.Join(errs...))
-	}
+	a.warnMeta(path, a.ntfsMetaErrors(fd, e, false))
 }

@@ -61,14 +61,14 @@ func (c *capturer) fill(e *wim.Entry, st *unix.Stat_t, fd int, byPath bool) {
 	if byPath {
 		t = c.xattrTarget()
 	}
-	xs, err := c.readXattrs(t)
+	xs, err := c.readXattrs(t, maxXattrValue)
 	switch {
 	case t.dfd < 0:
 	case errors.Is(err, unix.ENOSYS): // a kernel before 6.13: paths from now on
 		c.noXattrAt = true
-		xs, err = c.readXattrs(c.xattrTarget())
+		xs, err = c.readXattrs(c.xattrTarget(), maxXattrValue)
 	case errors.Is(err, unix.EPERM): // perhaps a seccomp filter: try the path
-		xs, err = c.readXattrs(xattrTarget{fd: -1, dfd: -1, name: c.xattrPath()})
+		xs, err = c.readXattrs(xattrTarget{fd: -1, dfd: -1, name: c.xattrPath()}, maxXattrValue)
 	}
 	e.Xattrs = xs
 	if err != nil {

@@ -97,11 +97,11 @@ func (c *capturer) fillNTFS(e *wim.Entry, t xattrTarget) {
 	if v := get(xNTFSDosName); len(v) > 0 {
 		e.Ext = &wim.EntryExt{ShortName: string(v)}
 	}
-	if err := c.namedStreams(e, t); err != nil {
-		errs = append(errs, err)
-	}
 	if len(errs) > 0 {
 		c.warn(false, errors.Join(errs...))
+	}
+	if err := c.namedStreams(e, t); err != nil {
+		c.warn(true, err) // data left out: the run is partial
 	}
 }
 
@@ -138,25 +138,33 @@ func (c *capturer) ntfsXattr(t *xattrTarget, name []byte) ([]byte, error) {
 }
 
 // namedStreams stores the user.* xattrs of t, which ntfs-3g maps to named
-// data streams, as e's named streams.
+// streams (with streams_interface=xattr, its default). A stream that
+// cannot be read costs only itself: the others are kept, and the error
+// names it. ntfs-3g cannot show a stream over 64 KiB (the kernel's xattr
+// limit) this way; getxattr then fails with E2BIG.
 func (c *capturer) namedStreams(e *wim.Entry, t xattrTarget) error {
-	xs, err := c.readXattrs(t)
-	if err != nil {
-		return err
+	xs, err := c.readXattrs(t, 1<<16)
+	switch {
+	case errors.Is(err, unix.E2BIG):
+		err = fmt.Errorf("named streams over 64 KiB cannot be read through ntfs-3g and are left out: %w", err)
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EOPNOTSUPP):
+		err = fmt.Errorf("named streams cannot be listed (is the volume mounted with ntfs-3g's default streams_interface=xattr?): %w", err)
+	case err != nil:
+		err = fmt.Errorf("named streams left out: %w", err)
 	}
 	for _, x := range xs {
 		name, ok := strings.CutPrefix(x.Name, "user.")
 		if !ok || name == "" {
 			continue
 		}
-		h, err := c.storeBytes(x.Value)
-		if err != nil {
-			return fmt.Errorf("stream %q: %w", name, err)
+		h, serr := c.storeBytes(x.Value)
+		if serr != nil {
+			return fmt.Errorf("stream %q: %w", name, serr)
 		}
 		ext := entryExt(e)
 		ext.Named = append(ext.Named, wim.Stream{Name: name, Hash: h, Size: int64(len(x.Value))})
 	}
-	return nil
+	return err
 }
 
 // ntfsReparse captures a reparse point, which ntfs-3g shows as a symlink,

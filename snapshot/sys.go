@@ -126,15 +126,19 @@ func xattrUnsupported(err error) bool {
 // getxattrat (dfd >= 0, Linux 6.13), or a path. name is NUL-terminated and
 // is the name in dfd or the whole path; the final component is never
 // followed.
+// maxXattrValue is the largest UNIX xattr value a WIM holds.
+const maxXattrValue = 0xFFFF
+
 type xattrTarget struct {
 	fd, dfd int
 	name    []byte
 }
 
 // readXattrs returns the extended attributes of t in listxattr order.
-// Values over 65535 bytes cannot be stored in a WIM; they are left out
-// with an error.
-func (c *capturer) readXattrs(t xattrTarget) ([]wim.Xattr, error) {
+// Values over maxValue bytes are left out with an error (maxXattrValue for
+// UNIX xattrs, which a WIM stores with a 16-bit size), as are those that
+// cannot be read; the others are returned with the error.
+func (c *capturer) readXattrs(t xattrTarget, maxValue int) ([]wim.Xattr, error) {
 	if c.xlist == nil {
 		c.xlist = make([]byte, 4096)
 		c.xval = make([]byte, 4096)
@@ -180,7 +184,7 @@ func (c *capturer) readXattrs(t xattrTarget) ([]wim.Xattr, error) {
 			errs = append(errs, fmt.Errorf("xattr %q: %w", name, err))
 			continue
 		}
-		if len(v) > 0xFFFF || len(name) > 255 {
+		if len(v) > maxValue || len(name) > 255 {
 			errs = append(errs, fmt.Errorf("xattr %q: %d-byte value does not fit a WIM", name, len(v)))
 			continue
 		}

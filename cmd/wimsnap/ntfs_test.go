@@ -411,3 +411,52 @@ func TestNTFSForcedElsewhere(t *testing.T) {
 		t.Errorf("apply --ntfs off NTFS: exit %d, %q", code, errb)
 	}
 }
+
+// TestNTFSLargeStreams: ntfs-3g shows named streams as xattrs only up to
+// the kernel's 64 KiB. A capture keeps every stream it can read, one of
+// exactly 64 KiB included, and names the one it cannot, with the partial
+// exit code; before, one such stream dropped all of the file's streams
+// and the capture exited 0.
+func TestNTFSLargeStreams(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	img := ntfsVolume(t, dir)
+	mnt := filepath.Join(dir, "mnt")
+	umount := mountNTFS(t, img, mnt, "rw,streams_interface=windows") // "file:stream" paths write any size
+	writeFile(t, mnt, "f.txt", []byte("base"))
+	writeFile(t, mnt, "f.txt:small", []byte("hello"))
+	writeFile(t, mnt, "f.txt:big", make([]byte, 100000))
+	writeFile(t, mnt, "g.txt", []byte("base"))
+	writeFile(t, mnt, "g.txt:max", make([]byte, 1<<16))
+	umount()
+	umount = mountNTFS(t, img, mnt, "ro")
+	w := filepath.Join(dir, "t.wim")
+	code, out, errb := runApp(t, nil, "capture", mnt, w, "--json")
+	umount()
+	if code != exitPartial || !strings.Contains(out, "over 64 KiB") {
+		t.Fatalf("capture: exit %d, want %d and the big stream named: %s\n%s", code, exitPartial, errb, out)
+	}
+	listing := detailed(t, w)
+	for _, s := range []string{`Named data stream "small"`, `Named data stream "max"`} {
+		if !strings.Contains(listing, s) {
+			t.Errorf("the WIM lacks %s:\n%s", s, listing)
+		}
+	}
+	if strings.Contains(listing, `"big"`) {
+		t.Error("the WIM holds the stream that could not be read")
+	}
+
+	// wimlib reads the volume image itself and keeps the big stream; an
+	// apply through ntfs-3g writes the others and exits partial.
+	theirs := filepath.Join(dir, "wimlib.wim")
+	wimtest.Wimlib(t, "capture", img, theirs)
+	target := ntfsVolume(t, filepath.Join(dir, "target"))
+	umount = mountNTFS(t, target, mnt, "rw")
+	code, out, errb = runApp(t, nil, "apply", theirs, "1", mnt, "--json")
+	small, serr := unix.Getxattr(filepath.Join(mnt, "f.txt"), "user.small", make([]byte, 16))
+	umount()
+	if code != exitPartial || !strings.Contains(out, `named stream \"big\" not written`) || serr != nil || small != 5 {
+		t.Errorf("apply: exit %d, want %d with the big stream named and the small one written (%d, %v): %s\n%s",
+			code, exitPartial, small, serr, errb, out)
+	}
+}
