@@ -1,10 +1,12 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -60,10 +62,16 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	md.Root, ao.Passages = f.Select(md.Root)
 	ao.Paths, ao.InPlace, ao.Delete, ao.DryRun = nil, true, opts.Delete, opts.DryRun
 	ao.Deletable = f.Deletable
-	var damaged int
+	var damaged, unreached int
+	var remoteErr error // the first error of a store that could not be reached
 	ao.Warn = func(path string, err error) {
-		if errors.Is(err, ErrRepoFormat) || errors.Is(err, wim.ErrNotFound) {
-			damaged++ // Apply serialises Warn calls
+		switch { // Apply serialises Warn calls
+		case errors.Is(err, remote.ErrUnavailable), errors.Is(err, remote.ErrDenied):
+			unreached++
+			remoteErr = cmp.Or(remoteErr, err)
+		case errors.Is(err, ErrRepoFormat), errors.Is(err, wim.ErrNotFound), errors.Is(err, remote.ErrNotFound),
+			errors.Is(err, remote.ErrCorrupt):
+			damaged++
 		}
 		if opts.Apply.Warn != nil {
 			opts.Apply.Warn(path, err)
@@ -72,7 +80,13 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	src := r.newSource(ctx, db)
 	defer src.close()
 	st, err := Apply(ctx, md, src, target, ao)
-	if err == nil && damaged > 0 {
+	switch {
+	case err != nil:
+	case unreached > 0:
+		// Not partial: running it again once the store answers restores
+		// the rest. The error's class gives the exit code.
+		err = fmt.Errorf("%d files could not be restored: the repository could not be read: %w", unreached+damaged, remoteErr)
+	case damaged > 0:
 		err = fmt.Errorf("%w: %d files could not be restored: their data in the repository is damaged or missing (see 'wimsnap check --read-data')",
 			ErrRepoFormat, damaged)
 	}

@@ -570,3 +570,51 @@ func TestRestoreIncludeLeavesPassages(t *testing.T) {
 		}
 	}
 }
+
+// unreachableStore fails every Get of a pack as a server that cannot be
+// reached does.
+type unreachableStore struct{ remote.Store }
+
+func (u unreachableStore) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	if strings.HasPrefix(key, packPrefix) {
+		return nil, fmt.Errorf("get %s: injected: %w", key, remote.ErrUnavailable)
+	}
+	return u.Store.Get(ctx, key, off, length)
+}
+
+// TestRestoreMissingData: a restore whose packs are gone fails as damaged
+// data (ErrRepoFormat: exit 1), and one whose store cannot be reached
+// fails with the store's error (exit 12), not as a partial run.
+func TestRestoreMissingData(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": strings.Repeat("a", 50000), "b.txt": "bbb"})
+	store := remote.NewMemory()
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	open := func(s remote.Store) *Repo {
+		r, err := OpenRepo(t.Context(), s, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	m := snapshotOK(t, open(store), src, TakeOptions{}).Manifest
+	quiet := RestoreOptions{Apply: ApplyOptions{Warn: func(string, error) {}}}
+	_, err := open(unreachableStore{store}).Restore(t.Context(), m, filepath.Join(tmp, "out1"), quiet)
+	if !errors.Is(err, remote.ErrUnavailable) || errors.Is(err, ErrRepoFormat) {
+		t.Errorf("restore from a store that cannot be reached: %v", err)
+	}
+	packs, err := listIDs(t.Context(), store, packPrefix)
+	if err != nil || len(packs) == 0 {
+		t.Fatal(err)
+	}
+	for id := range packs {
+		must(t, store.Delete(t.Context(), packKey(id)))
+	}
+	_, err = open(store).Restore(t.Context(), m, filepath.Join(tmp, "out2"), quiet)
+	if !errors.Is(err, ErrRepoFormat) {
+		t.Errorf("restore with its packs gone: %v, want ErrRepoFormat", err)
+	}
+}
