@@ -110,8 +110,10 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, opts snapshot.CheckOp
 	res, err := r.Check(ctx, opts)
 	err = noLockHint(err)
 	status.finish()
-	if err != nil && res.Problems == nil {
-		return err
+	if err != nil && !errors.Is(err, snapshot.ErrCheckFailed) {
+		// The check stopped before the end (the store could not be
+		// read, say): its counts so far would read as a verdict.
+		return fmt.Errorf("the check did not finish: %w", err)
 	}
 	loc, _, _ := a.repoLocation(rf)
 	sum := checkSummary{Repository: loc, OK: err == nil, CheckResult: res, DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}

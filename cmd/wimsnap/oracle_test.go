@@ -289,3 +289,38 @@ func binaryForNobody(t *testing.T) (bin, tmp string) {
 	}
 	return bin, tmp
 }
+
+// TestCheckStopsUnfinished: a check that cannot read a pack (here: a pack
+// its user may not open) fails with that error and prints no verdict,
+// rather than counts that read as "0 snapshots, 0 problems".
+func TestCheckStopsUnfinished(t *testing.T) {
+	bin, tmp := binaryForNobody(t)
+	env := testRepoEnv(t)
+	repo := env[envRepository]
+	if err := filepath.WalkDir(filepath.Dir(repo), func(p string, d os.DirEntry, err error) error {
+		if err == nil {
+			err = os.Chmod(p, map[bool]os.FileMode{true: 0o777, false: 0o644}[d.IsDir()])
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	packs, _ := filepath.Glob(filepath.Join(repo, "packs", "*", "*"))
+	if len(packs) == 0 {
+		t.Fatal("no pack")
+	}
+	if err := os.Chmod(packs[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "check", "--read-data", "--json")
+	cmd.Env = []string{"HOME=" + tmp, envRepository + "=" + repo, envCacheDir + "=" + filepath.Join(tmp, "cache")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.Output()
+	var doc map[string]any
+	if jerr := json.Unmarshal(out, &doc); jerr != nil || err == nil {
+		t.Fatalf("check: %v, %v: %s", err, jerr, out)
+	}
+	if msg, _ := doc["error"].(string); doc["ok"] != nil || !strings.Contains(msg, "did not finish") {
+		t.Errorf("check that could not read a pack: %s", out)
+	}
+}
