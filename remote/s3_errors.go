@@ -77,7 +77,7 @@ func s3CodeKind(code string, status int) error {
 
 // transportKind classifies an error below HTTP: a connection refused, reset
 // or timed out may pass (ErrUnavailable); an untrusted certificate
-// (ErrUntrusted) or an unknown host name (no sentinel) will not.
+// (ErrUntrusted) or an unknown host name (ErrNoHost) will not.
 func transportKind(err error) error {
 	var unknownCA x509.UnknownAuthorityError
 	var hostname x509.HostnameError
@@ -88,7 +88,7 @@ func transportKind(err error) error {
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
 		return ErrUntrusted
 	case errors.As(err, &dnsErr) && !dnsErr.IsTemporary && !dnsErr.IsTimeout:
-		return nil
+		return ErrNoHost
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -67,8 +68,13 @@ func (c *S3Config) setEndpoint(u *url.URL) error {
 	if u.User != nil {
 		return errors.New("remote: s3 URL: credentials do not belong in the URL; use the environment or a credentials file")
 	}
-	if u.Host == "" {
+	if u.Host == "" || u.Hostname() == "" {
 		return errors.New("remote: s3 URL: no host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("remote: s3 URL: port %q: want 1 to 65535", p)
+		}
 	}
 	c.Endpoint = u.Host
 	return nil

@@ -47,6 +47,9 @@ func TestParseS3URLErrors(t *testing.T) {
 		{"s3:http://key:secret@h/b12", "credentials do not belong"},
 		{"s3:http://h/b12?secret=x", "unknown parameter"},
 		{"s3:http://h/b12?lookup=sideways", "lookup"},
+		{"s3:http://h:99999/b12", "port"},
+		{"s3:http://h:0/b12", "port"},
+		{"s3:http://:9000/b12", "no host"},
 	}
 	for _, tt := range tests {
 		_, err := ParseS3URL(tt.in)

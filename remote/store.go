@@ -37,6 +37,9 @@ var (
 	// ErrUntrusted means that the server's TLS certificate is not trusted
 	// (an unknown authority, a wrong host name, an expired certificate).
 	ErrUntrusted = errors.New("remote: server certificate not trusted")
+	// ErrNoHost means that the server's host name does not resolve; unlike
+	// ErrUnavailable it is not retried.
+	ErrNoHost = errors.New("remote: server host name not found")
 	// ErrCorrupt means that the bytes a store returned fail a check (a
 	// length or a checksum the server sent).
 	ErrCorrupt = errors.New("remote: data corrupt in transfer")

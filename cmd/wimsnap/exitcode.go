@@ -95,7 +95,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitNoRepo
 	case errors.Is(err, snapshot.ErrLocked):
 		return exitLocked
-	case errors.Is(err, remote.ErrDenied), errors.Is(err, remote.ErrUntrusted), errors.Is(err, remote.ErrUnavailable):
+	case errors.Is(err, remote.ErrDenied), errors.Is(err, remote.ErrUntrusted), errors.Is(err, remote.ErrUnavailable),
+		errors.Is(err, remote.ErrNoHost):
 		return exitRemote
 	}
 	return exitFailure

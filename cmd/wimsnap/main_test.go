@@ -209,6 +209,7 @@ func TestExitCode(t *testing.T) {
 		{"denied", fmt.Errorf("put: %w", remote.ErrDenied), false, exitRemote},
 		{"untrusted", fmt.Errorf("get: %w", remote.ErrUntrusted), false, exitRemote},
 		{"unavailable", fmt.Errorf("get: %w", remote.ErrUnavailable), false, exitRemote},
+		{"no such host", fmt.Errorf("get: %w", remote.ErrNoHost), false, exitRemote},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

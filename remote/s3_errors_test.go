@@ -1,0 +1,33 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"syscall"
+	"testing"
+)
+
+// TestTransportKind: errors below HTTP fall into the sentinels that decide
+// retries and exit codes: a host name that does not resolve is ErrNoHost
+// (not retried), one whose look-up timed out or a refused connection
+// ErrUnavailable.
+func TestTransportKind(t *testing.T) {
+	wrapURL := func(err error) error { return &url.Error{Op: "Get", URL: "http://h/b", Err: err} }
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"no such host", wrapURL(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "h", IsNotFound: true}}), ErrNoHost},
+		{"look-up timed out", wrapURL(&net.DNSError{Err: "i/o timeout", Name: "h", IsTimeout: true}), ErrUnavailable},
+		{"refused", wrapURL(&net.OpError{Op: "dial", Err: fmt.Errorf("connect: %w", syscall.ECONNREFUSED)}), ErrUnavailable},
+		{"other", errors.New("something else"), nil},
+	}
+	for _, tt := range tests {
+		if got := transportKind(tt.err); !errors.Is(got, tt.want) || (got == nil) != (tt.want == nil) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
