@@ -69,12 +69,29 @@ func (a *app) run(ctx context.Context, args []string) int {
 	out := &writeCounter{w: a.stdout}
 	a.stdout = out
 	cmd, code, err := a.exec(ctx, args)
+	if err != nil && !a.json && jsonAsked(args) {
+		a.json = true // flag parsing stopped at an error before it
+	}
 	a.report(cmd, err, code)
 	if err != nil && a.json && out.n == 0 {
 		// A command that failed before its document still gives one.
 		_ = writeJSON(out, failureDoc{Error: err.Error(), ExitCode: code})
 	}
 	return code
+}
+
+// jsonAsked reports whether args hold --json before any "--", for a
+// command line whose parsing failed before it reached the flag.
+func jsonAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "--json=true", "--json=1":
+			return true
+		}
+	}
+	return false
 }
 
 // failureDoc is the --json document of a command that failed before
@@ -102,6 +119,13 @@ func (a *app) exec(ctx context.Context, args []string) (*cobra.Command, int, err
 	root := a.newRootCommand()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && !a.started && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		// cobra parses the flags after an unknown command as the root's
+		// and names the first it lacks instead of the command.
+		if c, _, ferr := root.Find(args[:1]); ferr == nil && c == root {
+			err = a.runRoot(root, args[:1])
+		}
+	}
 	var ue *usageError
 	if err != nil && !a.started && !errors.As(err, &ue) {
 		err = &usageError{err} // cobra's own: unknown flag, wrong argument count

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -256,6 +257,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"import", "x.wim", "--threads=-1"}, "--threads"},
 		{[]string{"optimize", "x.wim", "--threads=-1"}, "--threads"},
 		{[]string{"restore", "latest", "--target=t", "--include=["}, "bad pattern"},
+		{[]string{"frobnicate", "--repo", "x"}, `unknown command "frobnicate"`}, // not "unknown flag: --repo"
+		{[]string{"snap", "--repo", "x"}, "did you mean snapshot"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -270,6 +273,27 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("stdout = %q, want nothing", out)
 			}
 		})
+	}
+}
+
+// TestUsageErrorJSON: --json gives the error document also when flag
+// parsing stopped before it, at an unknown flag or command.
+func TestUsageErrorJSON(t *testing.T) {
+	for _, args := range [][]string{
+		{"capture", "a", "b", "--bogus", "--json"},
+		{"forget", "--keep-last=abc", "--json"},
+		{"frobnicate", "--repo", "x", "--json"},
+	} {
+		a, out, _ := testApp(nil)
+		code := a.run(context.Background(), args)
+		var doc failureDoc
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil || code != exitUsage || doc.ExitCode != exitUsage || doc.Error == "" {
+			t.Errorf("%q: exit %d, stdout %q: %v", args, code, out, err)
+		}
+	}
+	a, out, _ := testApp(nil)
+	if a.run(context.Background(), []string{"capture", "a", "--bogus", "--", "--json"}); out.Len() != 0 {
+		t.Errorf("--json after -- gave a document: %q", out)
 	}
 }
 
