@@ -3,12 +3,15 @@
 package main
 
 import (
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestAgentStateSpecialFiles: a state path that is a symlink has its
@@ -39,5 +42,30 @@ func TestAgentStateSpecialFiles(t *testing.T) {
 	}
 	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Errorf("the FIFO was replaced: %v", err)
+	}
+}
+
+// TestAgentStatusNotAnAgent: a server that answers /status with JSON that
+// is not an agent's status document is refused (exit 1), in text and with
+// --json, instead of being shown as an agent with no jobs.
+func TestAgentStatusNotAnAgent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"hello": 1}`))
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	for _, json := range []bool{false, true} {
+		args := []string{"agent", "status", "--address", ln.Addr().String()}
+		if json {
+			args = append(args, "--json")
+		}
+		code, out, errb := runApp(t, nil, args...)
+		if code != exitFailure || !strings.Contains(errb+out, "not a status document") || strings.Contains(out, "hello") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errb)
+		}
 	}
 }

@@ -120,6 +120,9 @@ func (a *app) runAgentStatus(ctx context.Context, address string) error {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return fmt.Errorf("agent at %s: not a status document: %w", address, err)
 	}
+	if doc.Agent.PID <= 0 || doc.Agent.Started.IsZero() {
+		return fmt.Errorf("agent at %s: not a status document (no agent pid and start time): is that address another program's?", address)
+	}
 	if a.json {
 		_, err := a.stdout.Write(body)
 		return err
