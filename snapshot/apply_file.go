@@ -116,7 +116,9 @@ func (a *applier) fillFile(j fileJob, buf []byte) error {
 	} else {
 		errs = a.metaErrors(j.fd, j.e, false)
 	}
-	a.warnMeta(j.at.comps(), errs)
+	if len(errs) > 0 { // comps copies the path: only for a warning
+		a.warnMeta(j.at.comps(), errs)
+	}
 	return nil
 }
 

@@ -368,7 +368,9 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 			if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, j.e); err != nil {
 				errs = append(errs, err)
 			}
-			a.warnMeta(j.at.comps(), errs)
+			if len(errs) > 0 {
+				a.warnMeta(j.at.comps(), errs)
+			}
 			a.unchanged.Add(1)
 			a.fixed.Add(1)
 			closeFD(fd)
