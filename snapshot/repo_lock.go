@@ -148,6 +148,9 @@ type lockRecord struct {
 	// Lock, in locks/exclusive and locks/prune only, is the key of its
 	// holder's own lock.
 	Lock string `json:"lock,omitempty"`
+	// Mark names the holder's machine boot and PID namespace, for telling
+	// a lock whose process is gone (abandoned).
+	Mark string `json:"mark,omitempty"`
 }
 
 // LockInfo describes a lock object found in the repository.
@@ -288,8 +291,9 @@ func acquireKind(ctx context.Context, store remote.Store, conditional bool, kind
 	}
 	l := &Lock{store: store, opts: opts, key: lockPrefix + hex.EncodeToString(id[:]),
 		rec: lockRecord{Host: opts.Host, PID: os.Getpid(), User: userName(), Exclusive: kind.Exclusive,
-			Kind: kind.Kind},
+			Kind: kind.Kind, Mark: processMark()},
 		done: make(chan struct{}), lost: make(chan struct{})}
+	heldLocks.Store(l.key, true) // until remove: see abandoned
 	var err error
 	switch {
 	case !conditional:

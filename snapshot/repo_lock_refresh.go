@@ -103,6 +103,7 @@ func (l *Lock) touch(ctx context.Context) (time.Time, error) {
 // remove deletes what l wrote: its mutex if it is still l's, then its
 // own lock.
 func (l *Lock) remove(ctx context.Context) error {
+	defer heldLocks.Delete(l.key) // if the deletion fails, the lock is abandoned
 	var errs []error
 	if l.marker != "" {
 		ours, _, err := l.ownsMarker(ctx)

@@ -59,7 +59,11 @@ func (l *Lock) freshMarker(ctx context.Context, key string, storeNow func(contex
 	if l.stale(info.ModTime, now) {
 		return nil, nil
 	}
-	return l.read(ctx, info)
+	e, err := l.read(ctx, info)
+	if e != nil && abandoned(e.rec.Lock, e.rec) {
+		return nil, nil // left for the next locker of its kind to remove
+	}
+	return e, err
 }
 
 // acquireExclusive takes an exclusive lock with conditional writes: write
@@ -181,6 +185,12 @@ func (l *Lock) createMarker(ctx context.Context, key string, now time.Time) (*lo
 		return nil, err
 	case e.rec.Lock == l.key: // our own write, sent again by a retrying store
 		l.marker = key
+		return nil, nil
+	case abandoned(e.rec.Lock, e.rec):
+		if validID(strings.TrimPrefix(e.rec.Lock, lockPrefix)) {
+			l.removeStale(ctx, e.rec.Lock) // the holder's own lock, abandoned too
+		}
+		l.removeStale(ctx, key)
 		return nil, nil
 	case l.stale(info.ModTime, now):
 		l.removeStale(ctx, key)
@@ -336,10 +346,12 @@ func (l *Lock) scan(ctx context.Context, now time.Time) (own *lockEntry, others 
 			l.removeStale(ctx, i.Key)
 		default:
 			e, err := l.read(ctx, i)
-			if err != nil {
+			switch {
+			case err != nil:
 				return nil, nil, err
-			}
-			if e != nil {
+			case e != nil && abandoned(e.key, e.rec):
+				l.removeStale(ctx, e.key)
+			case e != nil:
 				others = append(others, *e)
 			}
 		}

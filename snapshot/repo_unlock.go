@@ -24,7 +24,7 @@ func isMutex(key string) bool { return key == exclusiveKey || key == pruneKey }
 // Locks lists the repository's locks, oldest first: every locks/<id>
 // object and the mutexes locks/exclusive and locks/prune, each with Stale
 // set when it was not written for DefaultLockStaleAfter by the store's
-// clock. A lock object that cannot be parsed is listed with an empty Host
+// clock, or when its process, of this machine, is gone (abandoned). A lock object that cannot be parsed is listed with an empty Host
 // (and counts as exclusive); one that vanishes while listed is left out.
 //
 // The store's time is learnt by writing a probe object
@@ -117,7 +117,11 @@ func (r *Repo) listLocks(ctx context.Context, staleAfter time.Duration) ([]LockI
 	locks := make([]LockInfo, len(es))
 	for i := range es {
 		locks[i] = es[i].info()
-		locks[i].Stale = reader.stale(es[i].mod, now)
+		holder := es[i].key
+		if isMutex(holder) {
+			holder = es[i].rec.Lock
+		}
+		locks[i].Stale = reader.stale(es[i].mod, now) || abandoned(holder, es[i].rec)
 	}
 	return locks, nil
 }

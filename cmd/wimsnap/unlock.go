@@ -14,7 +14,8 @@ import (
 const unlockHelp = `
 Remove the repository's stale locks: those not refreshed for 30 minutes
 by the store's clock, left by processes that were killed or lost their
-machine. Commands pass over stale locks anyway, so this tidies up; a lock
+machine, and at once those left by processes of this machine that are
+gone. Commands pass over stale locks anyway, so this tidies up; a lock
 that is still fresh is kept and named with its host, process id and age.
 The lock objects locks/exclusive and locks/prune, which exclusive and prune
 locks hold besides their own, are removed the same way. To read the

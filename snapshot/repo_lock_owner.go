@@ -1,0 +1,47 @@
+package snapshot
+
+import (
+	"os"
+	"strings"
+	"sync"
+)
+
+// A lock whose process is gone blocks its kind for StaleAfter (30
+// minutes) unless something knows that process is gone. A process knows it
+// for locks of its own machine, boot and PID namespace (the lock's mark):
+// a lock there whose PID runs no process, or whose PID is this process's
+// own while this process does not hold it (its release failed, the store
+// being down), is abandoned, and lockers and unlock remove it like a stale
+// one. Locks of other machines, or written before marks, wait to be stale.
+
+// heldLocks holds the keys of the locks this process holds.
+var heldLocks sync.Map
+
+// processMark names this machine's boot and PID namespace ("" where it
+// cannot be told: the lock is then never taken for abandoned).
+var processMark = sync.OnceValue(func() string {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(boot)) + "/" + ns
+})
+
+// abandoned reports whether the lock rec, under key (for a mutex, the key
+// of the lock it names), belongs to a process of this machine that is gone
+// or to this process without its holding it.
+func abandoned(key string, rec lockRecord) bool {
+	mark := processMark()
+	if mark == "" || rec.Mark != mark || rec.PID <= 0 {
+		return false
+	}
+	if rec.PID == os.Getpid() {
+		_, held := heldLocks.Load(key)
+		return !held
+	}
+	return !processAlive(rec.PID)
+}
