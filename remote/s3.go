@@ -265,7 +265,8 @@ func (b *s3Body) Read(p []byte) (int, error) {
 	case err == nil, err == io.EOF: //nolint:errorlint // io.Reader's contract: io.EOF itself
 		return n, err
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return n, fmt.Errorf("remote: get %s: body ended %d bytes early: %w", b.key, b.left, errors.Join(io.ErrUnexpectedEOF, ErrUnavailable))
+		// %w twice, not errors.Join, whose message would break the line.
+		return n, fmt.Errorf("remote: get %s: body ended %d bytes early: %w: %w", b.key, b.left, io.ErrUnexpectedEOF, ErrUnavailable)
 	}
 	return n, b.s.wrap(b.ctx, "get", b.key, err)
 }

@@ -14,6 +14,10 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
+// errCorruptRetry is ErrCorrupt and ErrUnavailable in one line (the
+// message of errors.Join would take two).
+var errCorruptRetry = fmt.Errorf("%w, %w", ErrCorrupt, ErrUnavailable)
+
 // wrap translates an SDK or transport error of operation op on key into an
 // error that names both and wraps the package's sentinel for its kind. The
 // S3 error code and message stay in the text; secrets never appear in them.
@@ -52,7 +56,7 @@ func s3CodeKind(code string, status int) error {
 		return ErrRange
 	case "BadDigest", "XAmzContentSHA256Mismatch", "XAmzContentChecksumMismatch", "IncompleteBody":
 		// The body arrived damaged or short; sending it again may work.
-		return errors.Join(ErrCorrupt, ErrUnavailable)
+		return errCorruptRetry
 	case "SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable",
 		"ConditionalRequestConflict", "OperationAborted", "XMinioServerNotInitialized", "XMinioStorageFull":
 		if code == "RequestTimeTooSkewed" {

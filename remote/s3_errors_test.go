@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -29,5 +30,14 @@ func TestTransportKind(t *testing.T) {
 		if got := transportKind(tt.err); !errors.Is(got, tt.want) || (got == nil) != (tt.want == nil) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestCorruptKindOneLine: a damaged body is ErrCorrupt and ErrUnavailable
+// (retried) in a message of one line, as log lines need.
+func TestCorruptKindOneLine(t *testing.T) {
+	err := s3CodeKind("BadDigest", 400)
+	if !errors.Is(err, ErrCorrupt) || !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("BadDigest: %q", err)
 	}
 }

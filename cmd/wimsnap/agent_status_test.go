@@ -322,3 +322,16 @@ func TestAgentStateWriteFails(t *testing.T) {
 		t.Errorf("the old agent.json is gone: %v", err)
 	}
 }
+
+func TestCommandLabel(t *testing.T) {
+	for _, tt := range []struct{ command, what, want string }{
+		{"prune", "prune", "prune"},
+		{"check", "", "check"},
+		{"snapshot", "/srv", "snapshot /srv"},
+		{"prune", "weekly", "prune weekly"},
+	} {
+		if got := commandLabel(tt.command, tt.what); got != tt.want {
+			t.Errorf("commandLabel(%q, %q) = %q, want %q", tt.command, tt.what, got, tt.want)
+		}
+	}
+}

@@ -201,6 +201,16 @@ func (r *runner) postHook(ctx context.Context, t *taskConfig, o *outcome, env []
 	}
 }
 
+// commandLabel names a command of a run in messages: "snapshot /srv",
+// "forget /srv", and "prune" rather than "prune prune" for a task named
+// after its command.
+func commandLabel(command, what string) string {
+	if what == "" || what == command {
+		return command
+	}
+	return command + " " + what
+}
+
 // shutdownHookGrace bounds a post hook that runs after the agent was told
 // to stop.
 const shutdownHookGrace = 20 * time.Second
@@ -226,14 +236,14 @@ func (r *runner) command(ctx context.Context, t *taskConfig, what string, argv [
 	case err == nil:
 		return true
 	case code == exitPartial:
-		o.fail(resultPartial, fmt.Errorf("%s %s: %w", argv[0], what, err))
+		o.fail(resultPartial, fmt.Errorf("%s: %w", commandLabel(argv[0], what), err))
 		return true
 	case argv[0] == "forget":
 		// The snapshot is taken: a retention that failed does not make
 		// the run retried; the next run applies it again.
-		o.fail(resultPartial, fmt.Errorf("%s %s: %w", argv[0], what, err))
+		o.fail(resultPartial, fmt.Errorf("%s: %w", commandLabel(argv[0], what), err))
 	default:
-		o.fail(resultFailed, fmt.Errorf("%s %s: %w", argv[0], what, err))
+		o.fail(resultFailed, fmt.Errorf("%s: %w", commandLabel(argv[0], what), err))
 	}
 	return false
 }
