@@ -13,7 +13,7 @@ type Change struct {
 	Path string `json:"path"`
 	// Kind is "+" (only in the second image), "-" (only in the first),
 	// "M" (contents differ) or "U" (metadata only: mode, owner, times,
-	// xattrs, attributes, link target).
+	// xattrs, attributes, link target, security descriptor, DOS name).
 	Kind string `json:"kind"`
 	// What lists the metadata that differ for "M" and "U".
 	What []string `json:"what,omitempty"`
@@ -22,14 +22,22 @@ type Change struct {
 // Diff lists the differences from image a to image b, in path order. A
 // directory present on one side only is listed once, not its contents.
 func Diff(a, b *wim.Metadata) []Change {
-	var out []Change
-	diffEntries("/", a.Root, b.Root, &out)
-	return out
+	d := differ{ma: a, mb: b}
+	d.entries("/", a.Root, b.Root)
+	return d.out
 }
 
-func diffEntries(p string, a, b *wim.Entry, out *[]Change) {
+// differ is the state of one Diff: the two images, for their security
+// descriptors, and the changes found.
+type differ struct {
+	ma, mb *wim.Metadata
+	out    []Change
+}
+
+func (d *differ) entries(p string, a, b *wim.Entry) {
+	out := &d.out
 	if p != "/" {
-		if what := entryDiff(a, b); len(what) > 0 {
+		if what := d.entryDiff(a, b); len(what) > 0 {
 			kind := "U"
 			if slices.Contains(what, "contents") || slices.Contains(what, "type") {
 				kind = "M"
@@ -60,7 +68,7 @@ func diffEntries(p string, a, b *wim.Entry, out *[]Change) {
 		case y == nil:
 			*out = append(*out, Change{Path: cp, Kind: "-"})
 		default:
-			diffEntries(cp, x, y, out)
+			d.entries(cp, x, y)
 		}
 	}
 }
@@ -73,8 +81,9 @@ func byName(es []*wim.Entry) map[string]*wim.Entry {
 	return m
 }
 
-// entryDiff names what differs between two entries at the same path.
-func entryDiff(a, b *wim.Entry) []string {
+// entryDiff names what differs between a, of image d.ma, and b, of
+// image d.mb, at the same path.
+func (d *differ) entryDiff(a, b *wim.Entry) []string {
 	var what []string
 	add := func(cond bool, name string) {
 		if cond {
@@ -95,5 +104,8 @@ func entryDiff(a, b *wim.Entry) []string {
 	add(!slices.EqualFunc(a.Xattrs, b.Xattrs, func(x, y wim.Xattr) bool {
 		return x.Name == y.Name && bytes.Equal(x.Value, y.Value)
 	}), "xattrs")
+	// Descriptors by their bytes: each image numbers its own.
+	add(!bytes.Equal(d.ma.Descriptor(a), d.mb.Descriptor(b)), "security")
+	add(a.ShortName() != b.ShortName(), "short-name")
 	return what
 }

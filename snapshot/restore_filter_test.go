@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -95,5 +96,26 @@ func TestDiff(t *testing.T) {
 	}
 	if len(Diff(a, a)) != 0 {
 		t.Error("an image differs from itself")
+	}
+
+	// NTFS metadata: a descriptor is compared by its bytes (each image
+	// numbers its own), and the DOS name.
+	withSD := func(id int32, short string) *wim.Entry {
+		e := file("f", 1, 1)
+		e.SecurityID = id
+		if short != "" {
+			e.Ext = &wim.EntryExt{ShortName: short}
+		}
+		return e
+	}
+	sdA, sdB := []byte("descriptor one"), []byte("descriptor two")
+	c := &wim.Metadata{Root: dir("", withSD(0, "F~1")), Security: [][]byte{sdA}}
+	renumbered := &wim.Metadata{Root: dir("", withSD(1, "F~1")), Security: [][]byte{sdB, sdA}}
+	if d := Diff(c, renumbered); len(d) != 0 {
+		t.Errorf("the same descriptor under another number: %+v", d)
+	}
+	other := &wim.Metadata{Root: dir("", withSD(0, "F~2")), Security: [][]byte{sdB}}
+	if d := Diff(c, other); len(d) != 1 || d[0].Kind != "U" || !slices.Equal(d[0].What, []string{"security", "short-name"}) {
+		t.Errorf("descriptor and DOS name changed: %+v", d)
 	}
 }

@@ -104,7 +104,8 @@ const diffHelp = `
 Show what changed from snapshot SNAP1 to SNAP2, one path a line:
   +  only in SNAP2          -  only in SNAP1
   M  contents (or type) differ, with what else differs
-  U  metadata only (mode, owner, times, xattrs, attributes)
+  U  metadata only (mode, owner, times, xattrs, attributes, security
+     descriptor, DOS name)
 A directory on one side only is listed once, not its contents.
 ` + repoHelp + `
 
