@@ -90,6 +90,15 @@ func (a *applier) ntfsMetaErrors(fd int, e *wim.Entry, temp bool) []error {
 			errs = append(errs, err)
 		}
 	}
+	if id := objectIDOf(e); id != nil && !temp { // unique on the volume, as a DOS name
+		if err := set(xNTFSObjID, id); err != nil {
+			errs = append(errs, err)
+		}
+	} else if a.opts.InPlace {
+		if err := unix.Fremovexattr(fd, string(xNTFSObjID)); err != nil && !errors.Is(err, unix.ENODATA) {
+			errs = append(errs, fmt.Errorf("removing %s: %w", xNTFSObjID, err))
+		}
+	}
 	for _, x := range []struct {
 		name, v []byte
 	}{
@@ -120,6 +129,14 @@ func (a *applier) warnMeta(path []string, errs []error) {
 	err := errors.Join(errs...)
 	var p partialError
 	a.warnPath(path, errors.As(err, &p), err)
+}
+
+// objectIDOf returns e's NTFS object id, nil if it has none.
+func objectIDOf(e *wim.Entry) []byte {
+	if e.Ext == nil {
+		return nil
+	}
+	return e.Ext.ObjectID
 }
 
 // ntfsTimes is system.ntfs_times for e: creation, last write, last access.
@@ -200,6 +217,9 @@ func (a *applier) ntfsSame(dfd int, e *wim.Entry) bool {
 	if dos, _ := get(xNTFSDosName); string(dos) != e.ShortName() {
 		return false
 	}
+	if id, _ := get(xNTFSObjID); !bytes.Equal(id, objectIDOf(e)) {
+		return false
+	}
 	if t, ok := get(xNTFSTimes); !ok || len(t) < 8 || wim.Filetime(binary.LittleEndian.Uint64(t)) != e.CreationTime {
 		return false
 	}
@@ -216,11 +236,13 @@ func (a *applier) ntfsSame(dfd int, e *wim.Entry) bool {
 	return true
 }
 
-// ntfsAfterRename gives the file that replaced name in dir its DOS name,
-// then its times again (a change of names touches them).
+// ntfsAfterRename gives the file that replaced name in dir its DOS name
+// and object id, which the file it replaced held until then (both are
+// unique on the volume), then its times again (a change of names touches
+// them).
 func (a *applier) ntfsAfterRename(dir int, e *wim.Entry) error {
-	n := e.ShortName()
-	if n == "" {
+	n, id := e.ShortName(), objectIDOf(e)
+	if n == "" && id == nil {
 		return nil
 	}
 	fd, err := unix.Openat(dir, e.Name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
@@ -228,9 +250,14 @@ func (a *applier) ntfsAfterRename(dir int, e *wim.Entry) error {
 		return err
 	}
 	defer closeFD(fd)
-	if !a.hasDOSName(fd, n) {
+	if n != "" && !a.hasDOSName(fd, n) {
 		if err := unix.Fsetxattr(fd, string(xNTFSDosName), []byte(n), 0); err != nil {
 			return fmt.Errorf("%s: %w", xNTFSDosName, err)
+		}
+	}
+	if id != nil {
+		if err := unix.Fsetxattr(fd, string(xNTFSObjID), id, 0); err != nil {
+			return fmt.Errorf("%s: %w", xNTFSObjID, err)
 		}
 	}
 	return unix.Fsetxattr(fd, string(xNTFSTimes), ntfsTimes(e), 0)

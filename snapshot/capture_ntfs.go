@@ -37,6 +37,7 @@ var (
 	xNTFSACL     = []byte("system.ntfs_acl")
 	xNTFSDosName = []byte("system.ntfs_dos_name")
 	xNTFSReparse = []byte("system.ntfs_reparse_data")
+	xNTFSObjID   = []byte("system.ntfs_object_id")
 )
 
 // ntfsState is what an NTFS capture keeps across entries: the security
@@ -96,6 +97,9 @@ func (c *capturer) fillNTFS(e *wim.Entry, t xattrTarget) {
 	}
 	if v := get(xNTFSDosName); len(v) > 0 {
 		e.Ext = &wim.EntryExt{ShortName: string(v)}
+	}
+	if v := get(xNTFSObjID); len(v) > 0 { // the $OBJECT_ID attribute, as wimlib stores it
+		entryExt(e).ObjectID = v
 	}
 	if len(errs) > 0 {
 		c.warn(false, errors.Join(errs...))

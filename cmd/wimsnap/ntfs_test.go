@@ -187,6 +187,7 @@ func fillNTFSVolume(t *testing.T, mnt string) {
 	set("Users/Public/streams.txt", "user.empty", nil)
 	set("Windows/System32/drivers/etc/hosts", "system.ntfs_attrib", attr(0x1|0x2|0x20))
 	set("Program Files/App/readme.txt", "system.ntfs_attrib", attr(0x4|0x20))
+	set("Users/Public/LongDocumentName.docx", "system.ntfs_object_id", []byte("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"))
 	for _, d := range []string{"Documents and Settings", "Windows/System32/linked"} {
 		if err := os.Mkdir(filepath.Join(mnt, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -255,7 +256,8 @@ func TestNTFSCapture(t *testing.T) {
 	wimtest.Wimlib(t, "verify", ours)
 	want, got := detailed(t, theirs), detailed(t, ours)
 	sameListing(t, "capture", want, got)
-	for _, s := range []string{"Short Name          = \"LONGDO~1.DOC\"", "Named data stream \"Zone.Identifier\"", "Reparse Tag         = 0xa0000003"} {
+	for _, s := range []string{"Short Name          = \"LONGDO~1.DOC\"", "Named data stream \"Zone.Identifier\"", "Reparse Tag         = 0xa0000003",
+		"Object ID           = 0x000102030405060708090a0b0c0d0e0f"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("listing lacks %q: the volume was not filled as meant", s)
 		}
