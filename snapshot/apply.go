@@ -279,6 +279,9 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 			return nil
 		}
 	}
+	if a.ntfs != nil {
+		a.ntfsCompressDir(fd, e)
+	}
 	defer closeFD(fd)
 	a.dirs.Add(1)
 	leave := a.enter()

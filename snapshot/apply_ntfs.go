@@ -30,6 +30,30 @@ const maxNTFSStream = 1 << 16
 const settableAttributes = wim.AttrReadonly | wim.AttrHidden | wim.AttrSystem | wim.AttrArchive |
 	wim.AttrTemporary | 0x1000 /* OFFLINE */ | wim.AttrNotContentIndexed
 
+// attributesFor returns the attributes an apply sets on e: for a
+// directory also COMPRESSED, which ntfs-3g sets on a directory (its new
+// files then inherit it) but not on a file.
+func attributesFor(e *wim.Entry) uint32 {
+	if e.IsDir() {
+		return settableAttributes | wim.AttrCompressed
+	}
+	return settableAttributes
+}
+
+// ntfsCompressDir marks the directory fd, made or found for e, compressed
+// before the walk writes what it holds when e is, so that its files are
+// compressed as in the image (NTFS compresses a file created in a
+// compressed directory). Its other attributes are set when it is done.
+func (a *applier) ntfsCompressDir(fd int, e *wim.Entry) {
+	if e.Attributes&wim.AttrCompressed == 0 {
+		return
+	}
+	attr := binary.LittleEndian.AppendUint32(nil, wim.AttrDirectory|wim.AttrCompressed)
+	if err := unix.Fsetxattr(fd, string(xNTFSAttrib), attr, 0); err != nil {
+		a.warn(false, fmt.Errorf("marking the directory compressed: %w", err))
+	}
+}
+
 // probeNTFS decides whether the apply target rootFD takes NTFS metadata.
 func (a *applier) probeNTFS(m *wim.Metadata) error {
 	mode := a.opts.NTFS
@@ -102,7 +126,7 @@ func (a *applier) ntfsMetaErrors(fd int, e *wim.Entry, temp bool) []error {
 	for _, x := range []struct {
 		name, v []byte
 	}{
-		{xNTFSAttrib, binary.LittleEndian.AppendUint32(nil, e.Attributes&settableAttributes)},
+		{xNTFSAttrib, binary.LittleEndian.AppendUint32(nil, e.Attributes&attributesFor(e))},
 		{xNTFSTimes, ntfsTimes(e)}, // last: the others change them
 	} {
 		if err := set(x.name, x.v); err != nil {
@@ -206,7 +230,7 @@ func (a *applier) ntfsSame(dfd int, e *wim.Entry) bool {
 		return buf[:max(n, 0)], err == nil
 	}
 	attr, ok := get(xNTFSAttrib)
-	if !ok || len(attr) != 4 || binary.LittleEndian.Uint32(attr)&settableAttributes != e.Attributes&settableAttributes {
+	if !ok || len(attr) != 4 || binary.LittleEndian.Uint32(attr)&attributesFor(e) != e.Attributes&attributesFor(e) {
 		return false
 	}
 	if want := a.ntfs.meta.Descriptor(e); want != nil {

@@ -194,6 +194,12 @@ func fillNTFSVolume(t *testing.T, mnt string) {
 		}
 	}
 	writeFile(t, mnt, "Windows/System32/rel-link", nil)
+	// A compressed folder, whose file inherits the attribute.
+	if err := os.Mkdir(filepath.Join(mnt, "Compressed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	set("Compressed", "system.ntfs_attrib", attr(0x10|0x800))
+	writeFile(t, mnt, "Compressed/log.txt", []byte(strings.Repeat("a log line\r\n", 3000)))
 	// A junction to another volume and a relative symlink: ntfs-3g cannot
 	// show either (stat fails), but their reparse data is readable.
 	set("Documents and Settings", "system.ntfs_reparse_data", reparseBuffer(0xA0000003, `\??\D:\Users`))
