@@ -91,7 +91,8 @@ func (r *Repo) Repair(ctx context.Context, opts RepairOptions) (RepairResult, er
 	rp := &repairer{pruner: p, opts: opts, res: &RepairResult{DamagedPacks: []string{}, MissingPacks: []string{},
 		DamagedIndex: []string{}, Snapshots: []RepairedSnapshot{}},
 		good: map[index.ID]index.Location{}, damaged: map[index.ID]bool{}, replaced: map[index.ID]bool{},
-		single: map[index.SHA1]singleChunk{}}
+		unknown: map[index.SHA1]bool{},
+		single:  map[index.SHA1]singleChunk{}}
 	err = rp.run()
 	return *rp.res, err
 }
@@ -106,6 +107,9 @@ type repairer struct {
 	replaced map[index.ID]bool           // manifests to delete
 	single   map[index.SHA1]singleChunk  // intact chunks by the SHA-1 of their bytes
 	salvage  *packWriter
+	// unknown holds the streams snapshots use that no index object names
+	// (one was damaged): lost too, beside those countLost counts.
+	unknown map[index.SHA1]bool
 }
 
 // singleChunk is an intact chunk that is also the whole of any stream
@@ -135,6 +139,7 @@ func (rp *repairer) run() error {
 	if err := rp.snapshots(); err != nil {
 		return err
 	}
+	rp.res.LostStreams += len(rp.unknown)
 	if rp.opts.DryRun || !rp.res.Damaged() {
 		return nil
 	}
@@ -159,6 +164,9 @@ func (rp *repairer) countLost() {
 // intact reports whether stream h has a recipe whose chunks are all good,
 // rebuilding the recipe of a stream of one chunk.
 func (rp *repairer) intact(h index.SHA1) bool {
+	if rp.streams.streams[h] == nil && rp.single[h].raw == 0 {
+		rp.unknown[h] = true
+	}
 	chunks, ok := rp.streams.chunks(h)
 	if !ok && rp.single[h].raw > 0 {
 		one := rp.single[h]

@@ -61,10 +61,13 @@ func (rp *repairer) snapshot(id index.ID, m *Manifest) error {
 		return nil
 	}
 	var lost []string
-	rp.dropLost(md.Root, "", &lost)
+	sum := m.Summary
+	rp.dropLost(md.Root, "", &lost, &sum)
 	if len(lost) == 0 {
 		return nil
 	}
+	sum.Bytes = rp.keptBytes(md.Root) // an image read alone has no sizes
+	m.Summary = sum                   // what the rewritten image holds
 	rs := RepairedSnapshot{ID: m.ID, LostFiles: lost}
 	if !rp.opts.DryRun {
 		if rs.NewID, err = rp.rewrite(m, md); err != nil {
@@ -76,9 +79,9 @@ func (rp *repairer) snapshot(id index.ID, m *Manifest) error {
 }
 
 // dropLost removes from dir's tree the files whose data is not intact,
-// adding their paths to lost; a directory whose own streams are lost
-// stays, and is listed.
-func (rp *repairer) dropLost(dir *wim.Entry, path string, lost *[]string) {
+// adding their paths to lost and taking them out of sum's counts; a
+// directory whose own streams are lost stays, and is listed.
+func (rp *repairer) dropLost(dir *wim.Entry, path string, lost *[]string, sum *RunSummary) {
 	kept := dir.Children[:0]
 	for _, c := range dir.Children {
 		p := path + "/" + c.Name
@@ -87,14 +90,41 @@ func (rp *repairer) dropLost(dir *wim.Entry, path string, lost *[]string) {
 			if rp.entryLost(c) {
 				*lost = append(*lost, p+"/ (its named streams or reparse data)")
 			}
-			rp.dropLost(c, p, lost)
+			rp.dropLost(c, p, lost, sum)
 		case rp.entryLost(c):
 			*lost = append(*lost, p)
+			switch {
+			case c.IsReparse():
+				sum.Symlinks--
+			case unixSpecialType(c) != 0:
+				sum.Special--
+			default:
+				sum.Files--
+			}
 			continue
 		}
 		kept = append(kept, c)
 	}
 	dir.Children = kept
+}
+
+// keptBytes sums the sizes of the regular files in dir's tree (each name
+// of a hard-linked one, as a capture counts them), as the index gives them:
+// every file left is intact.
+func (rp *repairer) keptBytes(dir *wim.Entry) int64 {
+	var n int64
+	for _, c := range dir.Children {
+		switch {
+		case c.IsDir():
+			n += rp.keptBytes(c)
+		case c.IsReparse(), unixSpecialType(c) != 0, c.Data.Hash.IsZero():
+		default:
+			if s := rp.streams.streams[index.SHA1(c.Data.Hash)]; s != nil {
+				n += s.size
+			}
+		}
+	}
+	return n
 }
 
 // entryLost reports whether a stream of e is not intact.

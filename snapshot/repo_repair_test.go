@@ -158,6 +158,9 @@ func TestRepair(t *testing.T) {
 			if len(dry.Snapshots) != len(res.Snapshots) {
 				t.Errorf("dry run %+v, repair %+v", dry, res)
 			}
+			if res.LostStreams == 0 && strings.Contains(strings.Join(tc.lost, ""), "/") {
+				t.Errorf("files were lost but no stream counted lost: %+v", res)
+			}
 			got := map[string]string{}
 			newID := map[string]string{}
 			for _, s := range res.Snapshots {
@@ -191,6 +194,11 @@ func TestRepair(t *testing.T) {
 			}
 			if tc.lost[last] != "" && !slices.Contains(m.Tags, repairedTag) {
 				t.Errorf("repaired snapshot tags %q", m.Tags)
+			}
+			if orig := rr.snaps[last].Summary; tc.lost[last] != "" &&
+				(m.Summary.Files != orig.Files-int64(len(strings.Fields(tc.lost[last]))) || m.Summary.Bytes >= orig.Bytes) {
+				t.Errorf("repaired snapshot counts %d files, %d bytes; the original %d, %d, and lost %q",
+					m.Summary.Files, m.Summary.Bytes, orig.Files, orig.Bytes, tc.lost[last])
 			}
 			out := filepath.Join(t.TempDir(), "out")
 			if _, err := rr.r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
