@@ -397,3 +397,18 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintPruneDryRun: a dry run names how many packs it would repack,
+// not the "0 new ones" that only a real run knows.
+func TestPrintPruneDryRun(t *testing.T) {
+	for _, dry := range []bool{true, false} {
+		a, out, _ := testApp(nil)
+		s := pruneSummary{Repository: "r", DryRun: dry}
+		s.PacksDeleted, s.PacksRepacked, s.PacksWritten = 4, 4, map[bool]int{true: 0, false: 1}[dry]
+		a.printPrune(s)
+		want := map[bool]string{true: "would delete 4 packs (4 of them repacked);", false: "deleted 4 packs (4 of them repacked into 1 new ones);"}[dry]
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry run %v: %q, want %q", dry, out, want)
+		}
+	}
+}

@@ -165,8 +165,11 @@ func (a *app) printPrune(s pruneSummary) {
 	}
 	fmt.Fprintf(a.stdout, "%s: %d snapshots; %d packs, %s, of which %s used\n", s.Repository, s.Snapshots, s.Packs,
 		formatBytes(s.Bytes), formatBytes(s.UsedBytes))
-	fmt.Fprintf(a.stdout, "%s %d packs (%d of them repacked into %d new ones); %s %s\n", verb, s.PacksDeleted,
-		s.PacksRepacked, s.PacksWritten, freed, formatBytes(max(s.BytesFreed, 0)))
+	repacked := fmt.Sprintf("%d of them repacked into %d new ones", s.PacksRepacked, s.PacksWritten)
+	if s.DryRun { // how many packs the kept chunks fill is known only once written
+		repacked = fmt.Sprintf("%d of them repacked", s.PacksRepacked)
+	}
+	fmt.Fprintf(a.stdout, "%s %d packs (%s); %s %s\n", verb, s.PacksDeleted, repacked, freed, formatBytes(max(s.BytesFreed, 0)))
 	if s.KeptForRunning > 0 {
 		fmt.Fprintf(a.stdout, "kept %d chunks that snapshots running meanwhile use\n", s.KeptForRunning)
 	}
