@@ -74,6 +74,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	}
 	close(a.jobs)
 	a.wg.Wait()
+	a.setDeferredDOSNames()
 	a.retime()
 	a.progress(true)
 	st := a.statsSnapshot()
@@ -167,6 +168,7 @@ type applier struct {
 	linkNamesOnce sync.Once
 	deferred      []deferredFile // files and symlinks made after the walk, in the order of their data
 	unfilled      unfilledFiles  // new files not yet written
+	dosQueue      dosQueue       // files whose DOS names others held (NTFS)
 	ticker        progressTicker
 }
 

@@ -110,7 +110,7 @@ func (a *applier) ntfsMetaErrors(fd int, e *wim.Entry, temp bool) []error {
 		}
 	}
 	if n := e.ShortName(); n != "" && !temp && !a.hasDOSName(fd, n) {
-		if err := set(xNTFSDosName, []byte(n)); err != nil {
+		if err := a.setDOSName(fd, e, n); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -275,8 +275,8 @@ func (a *applier) ntfsAfterRename(dir int, e *wim.Entry) error {
 	}
 	defer closeFD(fd)
 	if n != "" && !a.hasDOSName(fd, n) {
-		if err := unix.Fsetxattr(fd, string(xNTFSDosName), []byte(n), 0); err != nil {
-			return fmt.Errorf("%s: %w", xNTFSDosName, err)
+		if err := a.setDOSName(fd, e, n); err != nil {
+			return err
 		}
 	}
 	if id != nil {

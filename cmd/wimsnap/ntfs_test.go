@@ -468,3 +468,46 @@ func TestNTFSLargeStreams(t *testing.T) {
 			code, exitPartial, small, serr, errb, out)
 	}
 }
+
+// TestNTFSSwappedDOSNames: a rollback after two files swapped their DOS
+// names gives each its own back; each name is held by the other file
+// when first set.
+func TestNTFSSwappedDOSNames(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	img := ntfsVolume(t, dir)
+	mnt := filepath.Join(dir, "mnt")
+	a, b := "Long Name A.txt", "Long Name B.txt"
+	dos := func(name, short string) {
+		t.Helper()
+		if err := unix.Lsetxattr(filepath.Join(mnt, name), "system.ntfs_dos_name", []byte(short), 0); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	get := func(name string) string {
+		buf := make([]byte, 64)
+		n, _ := unix.Lgetxattr(filepath.Join(mnt, name), "system.ntfs_dos_name", buf)
+		return string(buf[:max(n, 0)])
+	}
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache")}
+	if code, _, errb := runApp(t, env, "init"); code != exitOK {
+		t.Fatalf("init: exit %d: %s", code, errb)
+	}
+	umount := mountNTFS(t, img, mnt, "rw")
+	writeFile(t, mnt, a, []byte("a"))
+	writeFile(t, mnt, b, []byte("b"))
+	dos(a, "LONGNA~1.TXT")
+	dos(b, "LONGNA~2.TXT")
+	if code, out, errb := runApp(t, env, "snapshot", mnt, "--json"); code != exitOK {
+		t.Fatalf("snapshot: exit %d: %s\n%s", code, errb, out)
+	}
+	dos(a, "LONGNA~3.TXT")
+	dos(b, "LONGNA~1.TXT")
+	dos(a, "LONGNA~2.TXT")
+	code, out, errb := runApp(t, env, "restore", "latest", "--target", mnt, "--delete", "--json")
+	gotA, gotB := get(a), get(b)
+	umount()
+	if code != exitOK || !strings.Contains(out, `"warnings": []`) || gotA != "LONGNA~1.TXT" || gotB != "LONGNA~2.TXT" {
+		t.Errorf("rollback: exit %d, DOS names %q and %q, want LONGNA~1.TXT and LONGNA~2.TXT: %s\n%s", code, gotA, gotB, errb, out)
+	}
+}
