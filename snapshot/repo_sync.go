@@ -31,6 +31,10 @@ type SyncStats struct {
 	// Damaged counts index objects and manifests that could not be read
 	// and were left out (each also passed to warn).
 	Damaged int `json:"damaged"`
+	// MissingPacks counts the packs that index objects name and the
+	// repository lacks, looked for when every index object is read (a
+	// rebuild); each is data lost until repair.
+	MissingPacks int `json:"missing_packs"`
 	// Busy is set when another process was writing the local index, so
 	// it was used as it was (see checkCurrent).
 	Busy bool `json:"busy,omitempty"`
@@ -225,7 +229,44 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 		}
 		pending = append(pending, pendingObject{id, o})
 	}
+	if len(loaded) == 0 { // every object is read: the packs they name can be checked at the cost of a listing
+		if err := r.countMissingPacks(ctx, pending, st, warn); err != nil {
+			return err
+		}
+	}
 	return r.applyObjects(db, pending, st, warn)
+}
+
+// countMissingPacks counts in st the packs that the index objects pending
+// name and the repository lacks, and warns about them: snapshots that use
+// their data cannot be restored whole, and snapshots deduplicated against
+// them would not be either, until repair mends the index.
+func (r *Repo) countMissingPacks(ctx context.Context, pending []pendingObject, st *SyncStats, warn func(error)) error {
+	named := map[index.ID]bool{}
+	for _, p := range pending {
+		for _, pk := range p.obj.packs {
+			named[pk.id] = true
+		}
+	}
+	if len(named) == 0 {
+		return nil
+	}
+	inStore, err := listIDs(ctx, r.store, packPrefix)
+	if err != nil {
+		return err
+	}
+	var example index.ID
+	for id := range named {
+		if _, ok := inStore[id]; !ok {
+			st.MissingPacks++
+			example = id
+		}
+	}
+	if st.MissingPacks > 0 && warn != nil {
+		warn(fmt.Errorf("%w: %d packs that the index names are missing, such as %s: snapshots using their data cannot be restored whole; run 'wimsnap check' and 'wimsnap repair'",
+			ErrRepoFormat, st.MissingPacks, packKey(example)))
+	}
+	return nil
 }
 
 // readIndexObject reads, checks and parses the index object id.

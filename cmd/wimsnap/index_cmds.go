@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/snapshot"
 )
 
 const rebuildIndexHelp = `
@@ -14,7 +16,10 @@ themselves when the local index is missing or damaged; this forces it.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
-  {"rebuilt", "reason", "index_objects_read", "manifests_read", "damaged"}`
+  {"rebuilt", "reason", "index_objects_read", "manifests_read", "damaged",
+   "missing_packs"}
+It exits 1 when packs that the index names are missing: data is lost, and
+snapshots that use it cannot be restored whole until 'wimsnap repair'.`
 
 func (a *app) newRebuildIndexCommand() *cobra.Command {
 	var rf repoFlags
@@ -34,10 +39,15 @@ func (a *app) newRebuildIndexCommand() *cobra.Command {
 				return err
 			}
 			if a.json {
-				return writeJSON(a.stdout, st)
+				err = writeJSON(a.stdout, st)
+			} else {
+				_, err = fmt.Fprintf(a.stdout, "Rebuilt %s from %d index objects and %d manifests (%d damaged, %d packs missing)\n",
+					r.IndexPath(), st.Indexes, st.Snapshots, st.Damaged, st.MissingPacks)
 			}
-			_, err = fmt.Fprintf(a.stdout, "Rebuilt %s from %d index objects and %d manifests (%d damaged)\n",
-				r.IndexPath(), st.Indexes, st.Snapshots, st.Damaged)
+			if err == nil && st.MissingPacks > 0 {
+				err = fmt.Errorf("%w: %d packs that the index names are missing (see 'wimsnap check', then 'wimsnap repair')",
+					snapshot.ErrRepoFormat, st.MissingPacks)
+			}
 			return err
 		}),
 	}

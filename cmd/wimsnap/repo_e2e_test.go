@@ -796,6 +796,12 @@ func TestRepoDamage(t *testing.T) {
 			if !strings.Contains(res.stdout, "problem: pack "+name) || !strings.Contains(res.stdout, "damaged snapshot: "+s2.Snapshot) {
 				t.Errorf("check text output:\n%s", res.stdout)
 			}
+			// A rebuilt index says that data is missing (exit 1).
+			var st snapshot.SyncStats
+			res = r.runJSON(t, exitFailure, &st, "rebuild-index")
+			if st.MissingPacks != 1 || !strings.Contains(res.stderr, "repair") {
+				t.Errorf("rebuild-index with a pack gone: %+v, stderr %q", st, res.stderr)
+			}
 
 			for _, s := range []snapshotSummary{s1, s2} {
 				target := filepath.Join(t.TempDir(), "target")
