@@ -28,6 +28,9 @@ var (
 	ErrRepoFormat = errors.New("snapshot: malformed repository object")
 	// ErrSnapshotNotFound: no snapshot matches the given id or prefix.
 	ErrSnapshotNotFound = errors.New("snapshot: no such snapshot")
+	// ErrSnapshotAmbiguous is wrapped, beside ErrSnapshotNotFound, by the
+	// error for a prefix that more than one snapshot id begins with.
+	ErrSnapshotAmbiguous = errors.New("snapshot: ambiguous snapshot reference")
 )
 
 // RepoVersion is the repository format version this package writes and

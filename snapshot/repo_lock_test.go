@@ -982,4 +982,22 @@ func TestFindDamagedSnapshot(t *testing.T) {
 	if _, err := fresh.FindSnapshot(t.Context(), "0123abcd"); err == nil || strings.Contains(err.Error(), "damaged") {
 		t.Errorf("FindSnapshot of no snapshot: %v", err)
 	}
+
+	// A prefix that begins more than one id, readable or not, names no
+	// damaged snapshot: forget must not pick one.
+	damaged, other := "ab00"+strings.Repeat("0", 60), "ab11"+strings.Repeat("1", 60)
+	for _, id := range []string{damaged, other} {
+		must(t, store.Put(t.Context(), snapPrefix+id, bytes.NewReader(garbage), int64(len(garbage))))
+	}
+	lone := "cd00" + strings.Repeat("0", 60) // damaged, beside a readable cd22...
+	must(t, store.Put(t.Context(), snapPrefix+lone, bytes.NewReader(garbage), int64(len(garbage))))
+	readable := []*Manifest{{ID: "ab22" + strings.Repeat("2", 60)}, {ID: "cd22" + strings.Repeat("2", 60)}}
+	for _, m := range readable {
+		must(t, store.Put(t.Context(), snapPrefix+m.ID, bytes.NewReader(garbage), int64(len(garbage))))
+	}
+	for ref, want := range map[string]string{"ab": "", "ab0": damaged, "ab1": other, "ab2": "", "ab3": "", "cd": "", "cd0": lone} {
+		if got := fresh.FindDamaged(t.Context(), ref, readable); got != want {
+			t.Errorf("FindDamaged(%q) = %q, want %q", ref, got, want)
+		}
+	}
 }

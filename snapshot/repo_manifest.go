@@ -225,11 +225,17 @@ func (r *Repo) FindSnapshot(ctx context.Context, ref string) (*Manifest, error) 
 		return nil, err
 	}
 	m, err := FindIn(list, ref)
-	if errors.Is(err, ErrSnapshotNotFound) && ref != "latest" {
+	if errors.Is(err, ErrSnapshotNotFound) && !errors.Is(err, ErrSnapshotAmbiguous) && ref != "latest" {
 		err = r.damagedMatch(ctx, ref, list, err)
 	}
 	return m, err
 }
+
+// noText wraps an error for errors.Is without adding to a message.
+type noText struct{ err error }
+
+func (n noText) Error() string { return "" }
+func (n noText) Unwrap() error { return n.err }
 
 // damagedMatch returns notFound, the failure to find ref among the
 // readable manifests list, or, when a manifest the repository holds that
@@ -245,7 +251,8 @@ func (r *Repo) damagedMatch(ctx context.Context, ref string, list []*Manifest, n
 // FindDamaged returns the id of the manifest that ref (an id or a prefix
 // of one) names among those the repository holds that are not in list,
 // the readable manifests (Snapshots): a manifest that cannot be read.
-// It returns "" when none matches, or when the listing fails.
+// It returns "" when none matches, when ref begins more than one id
+// (readable ones included), or when the listing fails.
 func (r *Repo) FindDamaged(ctx context.Context, ref string, list []*Manifest) string {
 	ref = strings.ToLower(ref)
 	if ref == "" || ref == "latest" {
@@ -259,14 +266,16 @@ func (r *Repo) FindDamaged(ctx context.Context, ref string, list []*Manifest) st
 	for _, m := range list {
 		readable[m.ID] = true
 	}
-	found := ""
+	found, matches := "", 0
 	for id := range ids {
-		if s := hex.EncodeToString(id[:]); !readable[s] && strings.HasPrefix(s, ref) {
-			if found != "" {
-				return "" // ambiguous: not one snapshot
+		if s := hex.EncodeToString(id[:]); strings.HasPrefix(s, ref) {
+			if matches++; !readable[s] {
+				found = s
 			}
-			found = s
 		}
+	}
+	if matches != 1 {
+		return "" // none, or ambiguous: not one snapshot
 	}
 	return found
 }
@@ -284,7 +293,8 @@ func FindIn(list []*Manifest, ref string) (*Manifest, error) {
 	for _, m := range list {
 		if ref != "" && strings.HasPrefix(m.ID, ref) {
 			if found != nil {
-				return nil, fmt.Errorf("%w: %q is ambiguous (%s, %s, ...)", ErrSnapshotNotFound, ref, found.ShortID(), m.ShortID())
+				return nil, fmt.Errorf("%w: %q is ambiguous (%s, %s, ...)%w", ErrSnapshotNotFound, ref, found.ShortID(), m.ShortID(),
+					noText{ErrSnapshotAmbiguous})
 			}
 			found = m
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -275,6 +276,9 @@ func forgetNamed(list []*snapshot.Manifest, refs []string, damaged func(ref stri
 	for _, ref := range refs {
 		m, err := snapshot.FindIn(list, ref)
 		var reasons []string
+		if errors.Is(err, snapshot.ErrSnapshotAmbiguous) || err != nil && !errors.Is(err, snapshot.ErrSnapshotNotFound) {
+			return nil, nil, err
+		}
 		if err != nil {
 			// A manifest that cannot be read can only be named by its id.
 			id := damaged(ref)
