@@ -163,7 +163,10 @@ type LockInfo struct {
 	Kind      string    // "shared" (snapshot, restore, check...), "prune" or "exclusive"
 	Since     time.Time // the store's time of its first write
 	ModTime   time.Time // the store's time of its last write (refresh)
-	Stale     bool      // not written for StaleAfter by the store's clock (set by Repo.Locks and RemoveLocks)
+	// Stale: not written for StaleAfter by the store's clock, or abandoned
+	// by a process of this machine that is gone (set by Repo.Locks and
+	// RemoveLocks).
+	Stale bool
 }
 
 // LockedError reports the lock that kept a lock from being taken. It
@@ -349,7 +352,8 @@ func (l *Lock) Err() error {
 // Calls after the first return nil at once. Use a context that outlives the
 // work's (context.WithoutCancel): an interrupted command should still
 // remove its lock. When Unlock fails, the lock becomes stale StaleAfter
-// after its last refresh.
+// after its last refresh, and at once abandoned for the locks this process
+// or another of its machine takes later (repo_lock_owner.go).
 func (l *Lock) Unlock(ctx context.Context) error {
 	l.mu.Lock()
 	released := l.released

@@ -8,11 +8,13 @@ import (
 
 // A lock whose process is gone blocks its kind for StaleAfter (30
 // minutes) unless something knows that process is gone. A process knows it
-// for locks of its own machine, boot and PID namespace (the lock's mark):
-// a lock there whose PID runs no process, or whose PID is this process's
-// own while this process does not hold it (its release failed, the store
-// being down), is abandoned, and lockers and unlock remove it like a stale
-// one. Locks of other machines, or written before marks, wait to be stale.
+// for locks of its own host name, boot and PID namespace (the lock's host
+// and mark): a lock there whose PID runs no process, or whose PID is this
+// process's own while this process does not hold it (its release failed,
+// the store being down), is abandoned, and lockers and unlock remove it
+// like a stale one. Locks of other machines, or written before marks, wait
+// to be stale. (Machines cloned from a running one share its boot id; the
+// host name tells them apart only if it was changed.)
 
 // heldLocks holds the keys of the locks this process holds.
 var heldLocks sync.Map
@@ -32,11 +34,11 @@ var processMark = sync.OnceValue(func() string {
 })
 
 // abandoned reports whether the lock rec, under key (for a mutex, the key
-// of the lock it names), belongs to a process of this machine that is gone
-// or to this process without its holding it.
-func abandoned(key string, rec lockRecord) bool {
+// of the lock it names), belongs to a process of this machine, whose host
+// name is host, that is gone, or to this process without its holding it.
+func abandoned(key string, rec lockRecord, host string) bool {
 	mark := processMark()
-	if mark == "" || rec.Mark != mark || rec.PID <= 0 {
+	if mark == "" || rec.Mark != mark || rec.Host != host || rec.PID <= 0 {
 		return false
 	}
 	if rec.PID == os.Getpid() {

@@ -27,6 +27,12 @@ func TestAbandoned(t *testing.T) {
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
+	host, _ := os.Hostname()
+	running := exec.Command("sleep", "60")
+	if err := running.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = running.Process.Kill(); _ = running.Wait() })
 	heldLocks.Store("locks/held", true)
 	t.Cleanup(func() { heldLocks.Delete("locks/held") })
 	tests := []struct {
@@ -35,15 +41,16 @@ func TestAbandoned(t *testing.T) {
 		rec  lockRecord
 		want bool
 	}{
-		{"process gone", "locks/a", lockRecord{PID: gone.Process.Pid, Mark: mark}, true},
-		{"process running", "locks/a", lockRecord{PID: os.Getppid(), Mark: mark}, false},
-		{"own, not held", "locks/a", lockRecord{PID: os.Getpid(), Mark: mark}, true},
-		{"own, held", "locks/held", lockRecord{PID: os.Getpid(), Mark: mark}, false},
-		{"other machine or boot", "locks/a", lockRecord{PID: gone.Process.Pid, Mark: "other/pid:[1]"}, false},
-		{"no mark", "locks/a", lockRecord{PID: gone.Process.Pid}, false},
+		{"process gone", "locks/a", lockRecord{Host: host, PID: gone.Process.Pid, Mark: mark}, true},
+		{"process running", "locks/a", lockRecord{Host: host, PID: running.Process.Pid, Mark: mark}, false},
+		{"own, not held", "locks/a", lockRecord{Host: host, PID: os.Getpid(), Mark: mark}, true},
+		{"own, held", "locks/held", lockRecord{Host: host, PID: os.Getpid(), Mark: mark}, false},
+		{"other machine or boot", "locks/a", lockRecord{Host: host, PID: gone.Process.Pid, Mark: "other/pid:[1]"}, false},
+		{"other host name", "locks/a", lockRecord{Host: host + "-clone", PID: gone.Process.Pid, Mark: mark}, false},
+		{"no mark", "locks/a", lockRecord{Host: host, PID: gone.Process.Pid}, false},
 	}
 	for _, tt := range tests {
-		if got := abandoned(tt.key, tt.rec); got != tt.want {
+		if got := abandoned(tt.key, tt.rec, host); got != tt.want {
 			t.Errorf("%s: abandoned = %v, want %v", tt.name, got, tt.want)
 		}
 	}
@@ -96,13 +103,14 @@ func TestPruneLockAfterFailedRelease(t *testing.T) {
 	// A lock of a process of this machine that is gone.
 	gone := exec.Command("true")
 	must(t, gone.Run())
-	rec := lockRecord{Host: "here", PID: gone.Process.Pid, Kind: kindPrune, Mark: processMark()}
+	host, _ := os.Hostname()
+	rec := lockRecord{Host: host, PID: gone.Process.Pid, Kind: kindPrune, Mark: processMark()}
 	b := fmt.Appendf(nil, `{"host":%q,"pid":%d,"kind":"prune","exclusive":false,"time":"2026-12-04T00:00:00Z","mark":%q}`,
 		rec.Host, rec.PID, rec.Mark)
 	key := lockPrefix + strings.Repeat("ab", 32)
 	must(t, store.PutIfAbsent(t.Context(), key, b))
-	must(t, store.PutIfAbsent(t.Context(), pruneKey, fmt.Appendf(nil, `{"host":"here","pid":%d,"kind":"prune","lock":%q,"mark":%q}`,
-		rec.PID, key, rec.Mark)))
+	must(t, store.PutIfAbsent(t.Context(), pruneKey, fmt.Appendf(nil, `{"host":%q,"pid":%d,"kind":"prune","lock":%q,"mark":%q}`,
+		rec.Host, rec.PID, key, rec.Mark)))
 	locks, err := r.Locks(t.Context())
 	if err != nil || len(locks) != 2 || !locks[0].Stale || !locks[1].Stale {
 		t.Fatalf("locks of a process that is gone: %+v, %v; want both stale", locks, err)

@@ -60,7 +60,7 @@ func (l *Lock) freshMarker(ctx context.Context, key string, storeNow func(contex
 		return nil, nil
 	}
 	e, err := l.read(ctx, info)
-	if e != nil && abandoned(e.rec.Lock, e.rec) {
+	if e != nil && abandoned(e.rec.Lock, e.rec, l.opts.Host) {
 		return nil, nil // left for the next locker of its kind to remove
 	}
 	return e, err
@@ -135,8 +135,20 @@ func (l *Lock) acquirePrune(ctx context.Context) error {
 		if err == nil && holder == nil {
 			holder, err = l.takeMarker(ctx, pruneKey, now)
 		}
-		if err != nil || holder == nil {
+		if err != nil {
 			return err
+		}
+		if holder == nil {
+			// Read back, as an exclusive locker does: another prune that
+			// removed the same stale mutex may have replaced this one.
+			if ours, other, err := l.ownsMarker(ctx); err != nil || !ours {
+				l.marker = ""
+				if err == nil {
+					err = l.lockedBy(other, "another prune took locks/prune meanwhile")
+				}
+				return err
+			}
+			return nil
 		}
 		if waited, err = l.pause(ctx, waited, holder); err != nil {
 			return err
@@ -186,17 +198,32 @@ func (l *Lock) createMarker(ctx context.Context, key string, now time.Time) (*lo
 	case e.rec.Lock == l.key: // our own write, sent again by a retrying store
 		l.marker = key
 		return nil, nil
-	case abandoned(e.rec.Lock, e.rec):
+	case abandoned(e.rec.Lock, e.rec, l.opts.Host):
 		if validID(strings.TrimPrefix(e.rec.Lock, lockPrefix)) {
 			l.removeStale(ctx, e.rec.Lock) // the holder's own lock, abandoned too
 		}
-		l.removeStale(ctx, key)
+		l.removeMutexOf(ctx, key, e.rec.Lock)
 		return nil, nil
 	case l.stale(info.ModTime, now):
-		l.removeStale(ctx, key)
+		l.removeMutexOf(ctx, key, e.rec.Lock)
 		return nil, nil
 	}
 	return e, nil
+}
+
+// removeMutexOf deletes the mutex key if it still names holder, the lock
+// found stale or abandoned in it: another locker that found the same may
+// have replaced it with its own meanwhile, which must stay. (Between this
+// read and the deletion a window remains; the winner's read-back and each
+// refresh catch a locker that lost its mutex in it.)
+func (l *Lock) removeMutexOf(ctx context.Context, key, holder string) {
+	info, err := l.store.Stat(ctx, key)
+	if err != nil {
+		return // gone, or unreadable: left for later
+	}
+	if e, err := l.read(ctx, info); err == nil && e != nil && e.rec.Lock == holder {
+		l.removeStale(ctx, key)
+	}
 }
 
 // acquireListing takes a lock without conditional writes (list-and-wait):
@@ -349,7 +376,7 @@ func (l *Lock) scan(ctx context.Context, now time.Time) (own *lockEntry, others 
 			switch {
 			case err != nil:
 				return nil, nil, err
-			case e != nil && abandoned(e.key, e.rec):
+			case e != nil && abandoned(e.key, e.rec, l.opts.Host):
 				l.removeStale(ctx, e.key)
 			case e != nil:
 				others = append(others, *e)

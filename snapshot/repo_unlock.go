@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -95,6 +96,7 @@ func (r *Repo) listLocks(ctx context.Context, staleAfter time.Duration) ([]LockI
 		return nil, fmt.Errorf("snapshot: listing locks: %w", err)
 	}
 	reader := &Lock{store: r.store, opts: LockOptions{StaleAfter: staleAfter}} // holds nothing
+	host, _ := os.Hostname()                                                   // as locks record it; "": none abandoned
 	var es []lockEntry
 	for _, i := range infos {
 		e, err := reader.read(ctx, i)
@@ -121,7 +123,7 @@ func (r *Repo) listLocks(ctx context.Context, staleAfter time.Duration) ([]LockI
 		if isMutex(holder) {
 			holder = es[i].rec.Lock
 		}
-		locks[i].Stale = reader.stale(es[i].mod, now) || abandoned(holder, es[i].rec)
+		locks[i].Stale = reader.stale(es[i].mod, now) || abandoned(holder, es[i].rec, host)
 	}
 	return locks, nil
 }

@@ -121,14 +121,14 @@ func xattrUnsupported(err error) bool {
 	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENODATA)
 }
 
+// maxXattrValue is the largest UNIX xattr value a WIM holds.
+const maxXattrValue = 0xFFFF
+
 // xattrTarget names the file whose xattrs are read: an open descriptor
 // (fd >= 0), a name in the directory dfd read with listxattrat and
 // getxattrat (dfd >= 0, Linux 6.13), or a path. name is NUL-terminated and
 // is the name in dfd or the whole path; the final component is never
 // followed.
-// maxXattrValue is the largest UNIX xattr value a WIM holds.
-const maxXattrValue = 0xFFFF
-
 type xattrTarget struct {
 	fd, dfd int
 	name    []byte
