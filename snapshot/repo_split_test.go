@@ -88,3 +88,46 @@ func TestIndexObjectsSplit(t *testing.T) {
 	}
 	wimtest.CompareTrees(t, src, restored, wimtest.CompareOptions{})
 }
+
+// TestCountMissingPacks: a pack gone while the index object naming it is
+// still there is counted missing; one whose index object went too (a
+// prune replaced it while the objects were read) is not.
+func TestCountMissingPacks(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a.bin": string(wimtest.RandomBytes(9, 3*RepoChunkSize))})
+	r := testRepo(t, wim.CompressXPRESS)
+	snapshotOK(t, r, src, TakeOptions{})
+	objs, err := listIDs(t.Context(), r.store, indexPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pending []pendingObject
+	for id := range objs {
+		o, err := r.readIndexObject(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, pendingObject{id, o})
+	}
+	packs, err := listIDs(t.Context(), r.store, packPrefix)
+	if err != nil || len(packs) == 0 {
+		t.Fatal(err)
+	}
+	for id := range packs {
+		must(t, r.store.Delete(t.Context(), packKey(id)))
+	}
+	var st SyncStats
+	var warned []error
+	must(t, r.countMissingPacks(t.Context(), pending, &st, func(err error) { warned = append(warned, err) }))
+	if st.MissingPacks != len(packs) || len(warned) != 1 {
+		t.Errorf("packs gone: %d counted, %d warnings; want %d and one", st.MissingPacks, len(warned), len(packs))
+	}
+	for id := range objs {
+		must(t, r.store.Delete(t.Context(), indexKey(id)))
+	}
+	st = SyncStats{}
+	must(t, r.countMissingPacks(t.Context(), pending, &st, nil))
+	if st.MissingPacks != 0 {
+		t.Errorf("packs gone with the objects naming them: %d counted missing", st.MissingPacks)
+	}
+}

@@ -240,15 +240,18 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 // countMissingPacks counts in st the packs that the index objects pending
 // name and the repository lacks, and warns about them: snapshots that use
 // their data cannot be restored whole, and snapshots deduplicated against
-// them would not be either, until repair mends the index.
+// them would not be either, until repair mends the index. A pack counts
+// only if, looked at again, it is still gone while an object naming it is
+// still there: a prune running meanwhile deletes packs only once it has
+// replaced the objects that name them.
 func (r *Repo) countMissingPacks(ctx context.Context, pending []pendingObject, st *SyncStats, warn func(error)) error {
-	named := map[index.ID]bool{}
+	namedBy := map[index.ID][]index.ID{} // pack -> the objects naming it
 	for _, p := range pending {
 		for _, pk := range p.obj.packs {
-			named[pk.id] = true
+			namedBy[pk.id] = append(namedBy[pk.id], p.id)
 		}
 	}
-	if len(named) == 0 {
+	if len(namedBy) == 0 {
 		return nil
 	}
 	inStore, err := listIDs(ctx, r.store, packPrefix)
@@ -256,17 +259,33 @@ func (r *Repo) countMissingPacks(ctx context.Context, pending []pendingObject, s
 		return err
 	}
 	var example index.ID
-	for id := range named {
-		if _, ok := inStore[id]; !ok {
-			st.MissingPacks++
-			example = id
+	for id, objs := range namedBy {
+		if _, ok := inStore[id]; ok || !r.stillMissing(ctx, id, objs) {
+			continue
 		}
+		st.MissingPacks++
+		example = id
 	}
 	if st.MissingPacks > 0 && warn != nil {
 		warn(fmt.Errorf("%w: %d packs that the index names are missing, such as %s: snapshots using their data cannot be restored whole; run 'wimsnap check' and 'wimsnap repair'",
 			ErrRepoFormat, st.MissingPacks, packKey(example)))
 	}
 	return nil
+}
+
+// stillMissing reports whether pack is still gone while one of the index
+// objects objs that name it is still there. A failure to tell counts as
+// missing.
+func (r *Repo) stillMissing(ctx context.Context, pack index.ID, objs []index.ID) bool {
+	if _, err := r.store.Stat(ctx, packKey(pack)); err == nil {
+		return false
+	}
+	for _, o := range objs {
+		if _, err := r.store.Stat(ctx, indexKey(o)); !errors.Is(err, remote.ErrNotFound) {
+			return true
+		}
+	}
+	return false
 }
 
 // readIndexObject reads, checks and parses the index object id.
