@@ -76,6 +76,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	a.wg.Wait()
 	a.setDeferredDOSNames()
 	a.retime()
+	a.setDeferredDOSNames() // those retime's metadata queued
 	a.progress(true)
 	st := a.statsSnapshot()
 	if err := a.fatalErr(); err != nil {

@@ -5,6 +5,9 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -43,7 +46,7 @@ func (a *applier) setDOSName(fd int, e *wim.Entry, n string) error {
 	}
 	dup, derr := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if derr != nil {
-		return fmt.Errorf("%s: %w", xNTFSDosName, err)
+		return fmt.Errorf("%s: %w (and keeping the file to set it later: %w)", xNTFSDosName, err, derr)
 	}
 	a.dosQueue.mu.Lock()
 	a.dosQueue.files = append(a.dosQueue.files, dosLater{fd: dup, e: e})
@@ -66,9 +69,20 @@ func (a *applier) setDeferredDOSNames() {
 			err = unix.Fsetxattr(d.fd, string(xNTFSTimes), ntfsTimes(d.e), 0)
 		}
 		if err != nil {
-			a.warnPath([]string{d.e.Name}, false, fmt.Errorf("%s %q: %w", xNTFSDosName, d.e.ShortName(), err))
+			a.warnPath(a.fdPath(d.fd, d.e), false, fmt.Errorf("%s %q: %w", xNTFSDosName, d.e.ShortName(), err))
 		}
 		closeFD(d.fd)
 	}
 	a.dosQueue.files = nil
+}
+
+// fdPath names the open file fd, e's, from the target for a message: by
+// /proc/self/fd, else by e's name alone.
+func (a *applier) fdPath(fd int, e *wim.Entry) []string {
+	p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	rel, ok := strings.CutPrefix(p, strings.TrimSuffix(a.absTarget, "/")+"/")
+	if err != nil || !ok {
+		return []string{e.Name}
+	}
+	return strings.Split(rel, "/")
 }

@@ -102,7 +102,7 @@ func (c *cancellingSource) OpenStream(h wim.Hash) (io.ReadCloser, error) {
 // files created ahead of the worker, leaves no empty file where the image
 // has data.
 func TestApplyCancelRemovesUnfilled(t *testing.T) {
-	r, m, _ := unfilledTree(t)
+	r, m, srcDir := unfilledTree(t)
 	target := filepath.Join(t.TempDir(), "target")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -113,5 +113,17 @@ func TestApplyCancelRemovesUnfilled(t *testing.T) {
 	}
 	if bad := emptyButFull(t, target); len(bad) > 0 {
 		t.Errorf("empty files left for data not written: %q", bad)
+	}
+	// The files written before the interrupt stay, whole.
+	kept, _ := filepath.Glob(filepath.Join(target, "sub", "f*.bin"))
+	for _, p := range kept {
+		got, err1 := os.ReadFile(p)
+		want, err2 := os.ReadFile(filepath.Join(srcDir, "sub", filepath.Base(p)))
+		if err := errors.Join(err1, err2); err != nil || string(got) != string(want) {
+			t.Errorf("%s: not the image's contents (%v)", p, err)
+		}
+	}
+	if len(kept) == 0 {
+		t.Error("no file written before the interrupt was kept")
 	}
 }
