@@ -74,8 +74,11 @@ type Repo struct {
 	// packSize is the size at which new packs close: packTarget, smaller
 	// in tests that need many packs.
 	packSize int64
-	now      func() time.Time
-	zstd     *zcodec
+	// objectEntries bounds the entries of an index object it writes:
+	// maxObjectEntries, smaller in tests that need many objects.
+	objectEntries int
+	now           func() time.Time
+	zstd          *zcodec
 }
 
 // RepoOptions configures OpenRepo.
@@ -150,7 +153,8 @@ func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo,
 	}
 	sweepSpool(spool, opts.Now())
 	return &Repo{store: store, cfg: cfg, codec: codec, now: opts.Now, zstd: newZcodec(),
-		cache: filepath.Join(opts.CacheDir, cfg.ID+".db"), spool: spool, packSize: packTarget}, nil
+		cache: filepath.Join(opts.CacheDir, cfg.ID+".db"), spool: spool, packSize: packTarget,
+		objectEntries: maxObjectEntries}, nil
 }
 
 // Config returns the repository's config.

@@ -155,19 +155,18 @@ type indexObject struct {
 
 // maxObjectEntries bounds the chunk entries plus recipe chunk ids of one
 // stored index object (about 12 MiB expanded), far below what readers
-// accept (maxIndexObject stored, maxZstdObject expanded). A variable so
-// that tests can make objects split.
-var maxObjectEntries = 1 << 18
+// accept (maxIndexObject stored, maxZstdObject expanded).
+const maxObjectEntries = 1 << 18
 
-// split cuts o into pieces of at most about maxObjectEntries chunk entries
-// plus recipe chunk ids each, keeping every pack and stream whole and in
-// order. A delta recipe may land in another piece than its base, which
-// readers resolve across objects. An empty o gives no pieces.
-func (o *indexObject) split() []*indexObject {
+// split cuts o into pieces of at most about most chunk entries plus recipe
+// chunk ids each, keeping every pack and stream whole and in order. A
+// delta recipe may land in another piece than its base, which readers
+// resolve across objects. An empty o gives no pieces.
+func (o *indexObject) split(most int) []*indexObject {
 	var out []*indexObject
 	cur, n := &indexObject{}, 0
 	cut := func(add int) {
-		if n += add; n >= maxObjectEntries {
+		if n += add; n >= most {
 			out = append(out, cur)
 			cur, n = &indexObject{}, 0
 		}
@@ -186,11 +185,12 @@ func (o *indexObject) split() []*indexObject {
 	return out
 }
 
-// putIndexObjects stores o under prefix, split into pieces (see split), and
+// putIndexObjects stores o under prefix, split into pieces of at most
+// about r.objectEntries entries (see split), and
 // returns their ids, those stored before a failure included.
 func (r *Repo) putIndexObjects(ctx context.Context, prefix string, o *indexObject) ([]index.ID, error) {
 	var ids []index.ID
-	for _, piece := range o.split() {
+	for _, piece := range o.split(r.objectEntries) {
 		id, err := r.putIndexObject(ctx, prefix, piece)
 		if err != nil {
 			return ids, err

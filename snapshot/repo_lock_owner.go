@@ -16,7 +16,10 @@ import (
 // to be stale. (Machines cloned from a running one share its boot id; the
 // host name tells them apart only if it was changed.)
 
-// heldLocks holds the keys of the locks this process holds.
+// heldLocks holds the keys of the locks this process holds. It is
+// package state on purpose: what it records, which locks of this
+// process's PID are live, belongs to the process, whatever Repo took them
+// (an agent runs several at once).
 var heldLocks sync.Map
 
 // processMark names this machine's boot and PID namespace ("" where it

@@ -17,15 +17,14 @@ import (
 // gives the tree back, delta recipes of a second snapshot included. So
 // does a prune that rewrites them.
 func TestIndexObjectsSplit(t *testing.T) {
-	old := maxObjectEntries
-	maxObjectEntries = 5
-	t.Cleanup(func() { maxObjectEntries = old })
+	const most = 5
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
 	big := wimtest.RandomBytes(5, 12*RepoChunkSize)
 	writeTestFile(t, filepath.Join(src, "big.bin"), big)
 	r := testRepo(t, wim.CompressXPRESS)
+	r.objectEntries = most
 	first := snapshotOK(t, r, src, TakeOptions{})
 	copy(big[5*RepoChunkSize:], "changed")
 	writeTestFile(t, filepath.Join(src, "big.bin"), big)
@@ -52,7 +51,7 @@ func TestIndexObjectsSplit(t *testing.T) {
 				deltas++
 			}
 		}
-		if n >= maxObjectEntries+largest {
+		if n >= most+largest {
 			t.Errorf("index object %x holds %d entries", id[:4], n)
 		}
 	}
