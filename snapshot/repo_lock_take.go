@@ -110,14 +110,20 @@ func (l *Lock) acquireExclusive(ctx context.Context) error {
 	// Two lockers that both found a stale locks/exclusive may both have
 	// created one, the later after the earlier's removal: the earlier
 	// finds out here.
-	if ours, holder, err := l.ownsMarker(ctx); err != nil || !ours {
+	return l.readBack(ctx, "another process took locks/exclusive meanwhile")
+}
+
+// readBack checks that l's mutex is still l's, and if not gives it up
+// and fails with why.
+func (l *Lock) readBack(ctx context.Context, why string) error {
+	ours, holder, err := l.ownsMarker(ctx)
+	if err != nil || !ours {
 		l.marker = ""
 		if err == nil {
-			err = l.lockedBy(holder, "another process took locks/exclusive meanwhile")
+			err = l.lockedBy(holder, why)
 		}
-		return err
 	}
-	return nil
+	return err
 }
 
 // acquirePrune takes a prune lock with conditional writes: write the own
@@ -141,14 +147,7 @@ func (l *Lock) acquirePrune(ctx context.Context) error {
 		if holder == nil {
 			// Read back, as an exclusive locker does: another prune that
 			// removed the same stale mutex may have replaced this one.
-			if ours, other, err := l.ownsMarker(ctx); err != nil || !ours {
-				l.marker = ""
-				if err == nil {
-					err = l.lockedBy(other, "another prune took locks/prune meanwhile")
-				}
-				return err
-			}
-			return nil
+			return l.readBack(ctx, "another prune took locks/prune meanwhile")
 		}
 		if waited, err = l.pause(ctx, waited, holder); err != nil {
 			return err

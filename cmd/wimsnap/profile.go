@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
@@ -27,42 +28,32 @@ func startProfile(lookup lookupFunc) func() error {
 }
 
 func startCPUProfile(lookup lookupFunc) func() error {
-	path, ok := lookup("WIMSNAP_CPUPROFILE")
-	if !ok || path == "" {
-		return func() error { return nil }
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return func() error { return fmt.Errorf("CPU profile: %w", err) }
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return func() error { return fmt.Errorf("CPU profile: %w", errors.Join(err, f.Close())) }
-	}
-	return func() error {
-		pprof.StopCPUProfile()
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("CPU profile: %w", err)
-		}
-		return nil
-	}
+	return startToFile(lookup, "WIMSNAP_CPUPROFILE", "CPU profile", pprof.StartCPUProfile, pprof.StopCPUProfile)
 }
 
 func startTrace(lookup lookupFunc) func() error {
-	path, ok := lookup("WIMSNAP_TRACE")
+	return startToFile(lookup, "WIMSNAP_TRACE", "trace", trace.Start, trace.Stop)
+}
+
+// startToFile starts writing what (a profile, a trace) with start to the
+// file that the environment variable env names, and returns the function
+// that stops it and closes the file. Without the variable it does nothing.
+func startToFile(lookup lookupFunc, env, what string, start func(io.Writer) error, stop func()) func() error {
+	path, ok := lookup(env)
 	if !ok || path == "" {
 		return func() error { return nil }
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return func() error { return fmt.Errorf("trace: %w", err) }
+		return func() error { return fmt.Errorf("%s: %w", what, err) }
 	}
-	if err := trace.Start(f); err != nil {
-		return func() error { return fmt.Errorf("trace: %w", errors.Join(err, f.Close())) }
+	if err := start(f); err != nil {
+		return func() error { return fmt.Errorf("%s: %w", what, errors.Join(err, f.Close())) }
 	}
 	return func() error {
-		trace.Stop()
+		stop()
 		if err := f.Close(); err != nil {
-			return fmt.Errorf("trace: %w", err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
 	}
