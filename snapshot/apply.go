@@ -170,7 +170,11 @@ type applier struct {
 	deferred      []deferredFile // files and symlinks made after the walk, in the order of their data
 	unfilled      unfilledFiles  // new files not yet written
 	dosQueue      dosQueue       // files whose DOS names others held (NTFS)
-	ticker        progressTicker
+	// widened holds the modes found of the directories (by descriptor)
+	// that widen opened to this user and whose own mode is not set yet;
+	// the walking goroutine's alone.
+	widened map[int]uint32
+	ticker  progressTicker
 }
 
 func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
@@ -180,11 +184,12 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 		if a.opts.InPlace {
 			a.foundDir(a.rootFD, root)
 		} else {
-			a.openToSelf(a.rootFD) // as makeDir does for one found
+			a.widen(a.rootFD) // as makeDir does for one found
 		}
 		a.check = a.startCheck(root)
 		defer a.check.end()
 		if err := a.dir(a.rootFD, root); err != nil {
+			a.unwiden(a.rootFD)
 			return err
 		}
 		a.dirs.Add(1)
@@ -291,8 +296,10 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 	err := a.dir(fd, e)
 	leave()
 	if err != nil {
+		a.unwiden(fd) // finishDir does not run: the mode found goes back
 		return err
 	}
+	delete(a.widened, fd) // finishDir sets the mode
 	// Nothing is created in this directory any more: its times stay.
 	a.finishDir(fd, e, existed)
 	return nil
@@ -348,7 +355,7 @@ func (a *applier) makeDir(dfd int, name string) (int, bool) {
 	if existed {
 		// Left by an earlier apply, perhaps with the image's mode 0555:
 		// what it holds must be replaceable. Its mode is set when done.
-		a.openToSelf(fd)
+		a.widen(fd)
 	}
 	return fd, true
 }

@@ -740,7 +740,7 @@ func (a *applier) foundDir(fd int, e *wim.Entry) {
 		a.keepPassageTimes(fd, e)
 		return
 	}
-	a.openToSelf(fd)
+	a.widen(fd)
 }
 
 // keepPassageTimes records the times of the passage e, found in place as
@@ -760,12 +760,32 @@ func (a *applier) keepPassageTimes(fd int, e *wim.Entry) {
 // directory fd when the apply runs as its (unprivileged) owner and it
 // lacks them, so that a rollback can replace and delete what it holds
 // (root needs no permission); the image's mode is set when done.
-func (a *applier) openToSelf(fd int) {
+func (a *applier) openToSelf(fd int) (found uint32, changed bool) {
 	var st unix.Stat_t
 	if a.isRoot || fstat(fd, &st) != nil || int(st.Uid) != unix.Geteuid() || st.Mode&0o300 == 0o300 {
-		return
+		return 0, false
 	}
-	_ = unix.Fchmod(fd, st.Mode&0o7777|0o300)
+	return st.Mode & 0o7777, unix.Fchmod(fd, st.Mode&0o7777|0o300) == nil
+}
+
+// widen is openToSelf for a directory the walk goes on to fill, whose
+// mode found it remembers until unwiden or finishDir.
+func (a *applier) widen(fd int) {
+	if m, ok := a.openToSelf(fd); ok {
+		if a.widened == nil {
+			a.widened = make(map[int]uint32)
+		}
+		a.widened[fd] = m
+	}
+}
+
+// unwiden gives the directory fd back the mode widen found, when a walk
+// that stops early leaves it before finishDir sets the image's.
+func (a *applier) unwiden(fd int) {
+	if m, ok := a.widened[fd]; ok {
+		_ = unix.Fchmod(fd, m)
+		delete(a.widened, fd)
+	}
 }
 
 // modeLater reports whether the directory e, in which workers rename

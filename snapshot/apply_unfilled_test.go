@@ -127,3 +127,33 @@ func TestApplyCancelRemovesUnfilled(t *testing.T) {
 		t.Error("no file written before the interrupt was kept")
 	}
 }
+
+// TestUnwiden: a directory an unprivileged apply opened to itself gets the
+// mode it had back when the walk leaves it early (unwiden), and keeps the
+// widened mode while the walk is in it.
+func TestUnwiden(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	must(t, os.Mkdir(dir, 0o755))
+	must(t, os.Chmod(dir, 0o555))
+	fd, err := openDir(unix.AT_FDCWD, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFD(fd)
+	a := &applier{isRoot: false} // the owner of dir, as an unprivileged apply is
+	mode := func() os.FileMode {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	a.widen(fd)
+	if got := mode(); got != 0o755 {
+		t.Fatalf("widened: %o, want 755", got)
+	}
+	a.unwiden(fd)
+	if got := mode(); got != 0o555 || len(a.widened) != 0 {
+		t.Errorf("after unwiden: %o (%d left), want 555", got, len(a.widened))
+	}
+}
