@@ -49,6 +49,7 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	if err := f.Validate(); err != nil {
 		return ApplyStats{}, err
 	}
+	f = f.Normalized()
 	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return ApplyStats{}, err

@@ -618,3 +618,40 @@ func TestRestoreMissingData(t *testing.T) {
 		t.Errorf("restore with its packs gone: %v, want ErrRepoFormat", err)
 	}
 }
+
+// TestRestoreExcludeRoot: --exclude / with --delete restores and deletes
+// nothing (it deleted what the snapshot lacked and rewrote changed files),
+// and "./a.txt" names the same path as "/a.txt".
+func TestRestoreExcludeRoot(t *testing.T) {
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	writeFiles(t, src, map[string]string{"a.txt": "a", "d/b.txt": "b"})
+	r := testRepo(t, wim.CompressXPRESS)
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, out, map[string]string{"precious": "mine", "a.txt": "changed", "d/b.txt": "changed too"})
+	st, err := r.Restore(t.Context(), m, out, RestoreOptions{Exclude: []string{"/"}, Delete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"precious": "mine", "a.txt": "changed", "d/b.txt": "changed too"} {
+		if b, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(b) != want {
+			t.Errorf("%s after restore --exclude / --delete: %q, %v; want %q", name, b, err, want)
+		}
+	}
+	if st.Deleted != 0 || st.Bytes != 0 {
+		t.Errorf("restore --exclude / --delete: %+v", st)
+	}
+	st, err = r.Restore(t.Context(), m, out, RestoreOptions{Exclude: []string{"./d"}, Delete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "d/b.txt")); string(b) != "changed too" {
+		t.Errorf("--exclude ./d rewrote d/b.txt: %+v", st)
+	}
+	if _, err := os.Stat(filepath.Join(out, "precious")); err == nil {
+		t.Error("--exclude ./d --delete kept a file outside d that the snapshot lacks")
+	}
+}

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -10,12 +11,35 @@ import (
 
 // Filter selects paths of an image for restore. A pattern with a '/' is
 // matched (path.Match) against the whole path from the image root, which
-// starts with '/' (a pattern without a leading '/' gets one); a pattern
-// without '/' against the base name. A path matched by a pattern selects
-// its whole subtree.
+// starts with '/' (a pattern without a leading '/' gets one, and it is
+// cleaned: "./docs", "//docs" and "docs/" are "/docs"); a pattern without
+// '/' against the base name. A path matched by a pattern selects its whole
+// subtree; "/" matches every path, so that excluding it restores and
+// deletes nothing and including it everything. Use Normalized before
+// matching.
 type Filter struct {
 	Include, Exclude []string
 }
+
+// Normalized returns f with its patterns in the form matching uses
+// (filterPattern), and without Include when one of them is "/" (all).
+func (f Filter) Normalized() Filter {
+	norm := func(ps []string) []string {
+		out := make([]string, 0, len(ps))
+		for _, p := range ps {
+			out = append(out, filterPattern(p))
+		}
+		return out
+	}
+	n := Filter{Include: norm(f.Include), Exclude: norm(f.Exclude)}
+	if slices.Contains(n.Include, "/") {
+		n.Include = nil
+	}
+	return n
+}
+
+// excludesAll reports whether f excludes every path.
+func (f Filter) excludesAll() bool { return slices.Contains(f.Exclude, "/") }
 
 // Validate reports a malformed pattern.
 func (f Filter) Validate() error {
@@ -28,16 +52,19 @@ func (f Filter) Validate() error {
 }
 
 func filterPattern(p string) string {
-	if strings.Contains(p, "/") && !strings.HasPrefix(p, "/") {
-		p = "/" + p
+	if !strings.Contains(p, "/") {
+		return p
 	}
-	return strings.TrimSuffix(p, "/")
+	return path.Clean("/" + p)
 }
 
 // matchAny reports whether p or one of its ancestors matches a pattern.
 func matchFilter(patterns []string, p string) bool {
 	for _, pat := range patterns {
 		pat = filterPattern(pat)
+		if pat == "/" {
+			return true // every path is below the root
+		}
 		for q := p; q != "/" && q != ""; q = path.Dir(q) {
 			target := q
 			if !strings.Contains(pat, "/") {
@@ -134,7 +161,7 @@ func (f Filter) prune(e *wim.Entry, p string, passages map[*wim.Entry]bool) (*wi
 			cp.Children = append(cp.Children, k)
 		}
 	}
-	if !selected && (p != "/" || len(f.Include) > 0) {
+	if !selected && (p != "/" || len(f.Include) > 0 || f.excludesAll()) {
 		passages[&cp] = true
 	}
 	return &cp, selected || len(cp.Children) > 0 || p == "/"

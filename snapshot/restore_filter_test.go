@@ -24,10 +24,16 @@ func TestFilterSelected(t *testing.T) {
 		{"exclude wins", []string{"/etc"}, []string{"/etc/ssh"}, "/etc/ssh/k", false},
 		{"exclude base name", nil, []string{"*.tmp"}, "/var/x.tmp", false},
 		{"exclude leaves others", nil, []string{"/var"}, "/etc/x", true},
+		{"exclude root excludes all", nil, []string{"/"}, "/etc/x", false},
+		{"include root includes all", []string{"/"}, nil, "/etc/x", true},
+		{"include root beside another", []string{"/etc", "/"}, nil, "/var/x", true},
+		{"dot slash is the root", nil, []string{"./etc"}, "/etc/x", false},
+		{"double slash", nil, []string{"//etc"}, "/etc/x", false},
+		{"trailing slash", nil, []string{"etc/"}, "/etc/x", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := Filter{Include: tt.include, Exclude: tt.exclude}
+			f := Filter{Include: tt.include, Exclude: tt.exclude}.Normalized()
 			if got := f.Selected(tt.path); got != tt.want {
 				t.Errorf("Selected(%q) = %v, want %v", tt.path, got, tt.want)
 			}
@@ -56,10 +62,12 @@ func TestFilterApply(t *testing.T) {
 		{"include base name", Filter{Include: []string{"*.conf"}}, []string{"/", "/top.conf"}},
 		{"include and exclude", Filter{Include: []string{"/etc"}, Exclude: []string{"passwd"}},
 			[]string{"/", "/etc", "/etc/ssh", "/etc/ssh/k"}},
+		{"exclude root", Filter{Exclude: []string{"/"}}, []string{"/"}},
+		{"include root", Filter{Include: []string{"/"}}, []string{"/", "/etc", "/etc/ssh", "/etc/ssh/k", "/etc/passwd", "/var", "/var/log", "/top.conf"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := paths(tt.f.Apply(root))
+			got := paths(tt.f.Normalized().Apply(root))
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %v, want %v", got, tt.want)
 			}

@@ -25,8 +25,9 @@ be run again.
 
 --include and --exclude (repeatable) take paths or shell patterns matched
 against the path from the snapshot's root ("/etc/ssh", "/home/*/.cache")
-or, for a pattern without "/", against the base name; an excluded path is
-neither restored nor deleted, nor is a directory that holds one.
+or, for a pattern without "/", against the base name ("./etc", "etc/" and
+"//etc" all mean "/etc", and "/" every path); an excluded path is neither
+restored nor deleted, nor is a directory that holds one.
 --dry-run writes nothing and counts what the restore would do, reading the
 files whose size matches but not their metadata as the restore would.
 ` + repoHelp + `
