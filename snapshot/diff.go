@@ -36,14 +36,12 @@ type differ struct {
 
 func (d *differ) entries(p string, a, b *wim.Entry) {
 	out := &d.out
-	if p != "/" {
-		if what := d.entryDiff(a, b); len(what) > 0 {
-			kind := "U"
-			if slices.Contains(what, "contents") || slices.Contains(what, "type") {
-				kind = "M"
-			}
-			*out = append(*out, Change{Path: p, Kind: kind, What: what})
+	if what := d.entryDiff(a, b); len(what) > 0 { // the root's metadata too
+		kind := "U"
+		if slices.Contains(what, "contents") || slices.Contains(what, "type") {
+			kind = "M"
 		}
+		*out = append(*out, Change{Path: p, Kind: kind, What: what})
 	}
 	if !a.IsDir() || !b.IsDir() {
 		return

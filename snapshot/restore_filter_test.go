@@ -85,10 +85,10 @@ func TestFilterApply(t *testing.T) {
 
 func TestDiff(t *testing.T) {
 	file := func(n string, h byte, mtime wim.Filetime) *wim.Entry {
-		return &wim.Entry{Name: n, Attributes: wim.AttrNormal, Data: wim.Stream{Hash: wim.Hash{h}}, LastWriteTime: mtime}
+		return &wim.Entry{Name: n, Attributes: wim.AttrNormal, Data: wim.Stream{Hash: wim.Hash{h}}, LastWriteTime: mtime, SecurityID: -1}
 	}
 	dir := func(n string, cs ...*wim.Entry) *wim.Entry {
-		return &wim.Entry{Name: n, Attributes: wim.AttrDirectory, Children: cs}
+		return &wim.Entry{Name: n, Attributes: wim.AttrDirectory, Children: cs, SecurityID: -1}
 	}
 	a := &wim.Metadata{Root: dir("", file("same", 1, 1), file("changed", 2, 1), file("touched", 3, 1), file("gone", 4, 1), dir("olddir", file("x", 5, 1)))}
 	b := &wim.Metadata{Root: dir("", file("same", 1, 1), file("changed", 9, 2), file("touched", 3, 7), file("new", 6, 1), dir("olddir", file("x", 5, 1)))}
@@ -104,6 +104,11 @@ func TestDiff(t *testing.T) {
 	}
 	if len(Diff(a, a)) != 0 {
 		t.Error("an image differs from itself")
+	}
+	touchedRoot := &wim.Metadata{Root: dir("", a.Root.Children...)}
+	touchedRoot.Root.LastWriteTime = 9
+	if d := Diff(a, touchedRoot); len(d) != 1 || d[0].Path != "/" || d[0].Kind != "U" {
+		t.Errorf("the root's mtime changed: %+v", d)
 	}
 
 	// NTFS metadata: a descriptor is compared by its bytes (each image
