@@ -1055,4 +1055,8 @@ func TestForgetDamagedManifest(t *testing.T) {
 	}
 	requireOK(t, r.check(t, exitOK))
 	r.run(t, exitFailure, "forget", first.ShortID) // gone now: not found
+	// A snapshot without tags lists them as [], as --help names the field.
+	if res := r.run(t, exitOK, "snapshots", "--json"); !strings.Contains(res.stdout, `"tags": []`) {
+		t.Errorf("snapshots --json without tags: %s", res.stdout)
+	}
 }

@@ -41,6 +41,7 @@ type manifestJSON struct {
 	ID      string `json:"id"`
 	ShortID string `json:"short_id"`
 	*snapshot.Manifest
+	Tags []string `json:"tags"` // [] when none: the stored manifest leaves them out
 }
 
 func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
@@ -56,7 +57,7 @@ func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
 	if a.json {
 		out := make([]manifestJSON, len(list))
 		for i, m := range list {
-			out[i] = manifestJSON{ID: m.ID, ShortID: m.ShortID(), Manifest: m}
+			out[i] = manifestJSON{ID: m.ID, ShortID: m.ShortID(), Manifest: m, Tags: nonNil(m.Tags)}
 		}
 		return writeJSON(a.stdout, map[string]any{"repository": loc, "snapshots": out})
 	}
