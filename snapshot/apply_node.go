@@ -235,7 +235,7 @@ func checkName(name string) error {
 
 // errDirInWay is a directory where a file is to be, which the restore may
 // not delete.
-var errDirInWay = errors.New("a directory is in the way and is kept (only a restore with --delete replaces one)")
+var errDirInWay = errors.New("a directory is in the way and is kept (a restore replaces one only with --delete, and never one that holds excluded paths)")
 
 // replaceNode runs mk; if the name exists and is not a directory, it is
 // removed and mk runs again.

@@ -76,9 +76,17 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		}
 		return a.plan(sub, e)
 	}
-	if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR && a.mayDelete(a.path) {
-		n, _ := a.dryRemove(dfd, e.Name, "/"+strings.Join(a.path, "/")) // a directory in the way
-		a.deleted.Add(n)
+	if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR { // a directory in the way
+		gone := false
+		if a.mayDelete(a.path) {
+			var n int64
+			n, gone = a.dryRemove(dfd, e.Name, "/"+strings.Join(a.path, "/"))
+			a.deleted.Add(n)
+		}
+		if !gone { // kept, as the restore keeps it: the entry is skipped
+			a.warn(true, errDirInWay)
+			return nil
+		}
 	}
 	switch {
 	case e.IsReparse():

@@ -655,3 +655,44 @@ func TestRestoreExcludeRoot(t *testing.T) {
 		t.Error("--exclude ./d --delete kept a file outside d that the snapshot lacks")
 	}
 }
+
+// TestRestoreDryRunDirInWay: a directory where the snapshot has a file,
+// kept because the restore may not delete it (no --delete, or it holds an
+// excluded path), is counted by --dry-run as the restore counts it: the
+// file skipped, not written.
+func TestRestoreDryRunDirInWay(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": "a", "d/f": "f"})
+	r := testRepo(t, wim.CompressXPRESS)
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	for _, tc := range []struct {
+		name string
+		opts RestoreOptions
+		keep string // the file in the directory in the way
+	}{
+		{"without --delete", RestoreOptions{}, "z"},
+		{"holding an excluded path", RestoreOptions{Delete: true, Exclude: []string{"*.log"}}, "z.log"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			writeFiles(t, out, map[string]string{"a.txt": "a", "d/f/" + tc.keep: "in the way"})
+			quiet := tc.opts
+			quiet.Apply.Warn = func(string, error) {}
+			dry := quiet
+			dry.DryRun = true
+			plan, err := r.Restore(t.Context(), m, out, dry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := r.Restore(t.Context(), m, out, quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts := func(s ApplyStats) [4]int64 { return [4]int64{s.Files, s.Bytes, s.Skipped, s.Deleted} }
+			if counts(plan) != counts(st) || st.Skipped != 1 {
+				t.Errorf("dry run %+v, restore %+v; want equal counts and one skipped", plan, st)
+			}
+		})
+	}
+}
