@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,7 +35,7 @@ func (a *app) newLsCommand() *cobra.Command {
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			p := "/"
 			if len(args) == 2 {
-				p = "/" + strings.Trim(args[1], "/")
+				p = imagePath(args[1])
 			}
 			return a.runLs(ctx, &rf, args[0], p, detailed)
 		}),
@@ -42,6 +43,13 @@ func (a *app) newLsCommand() *cobra.Command {
 	addRepoFlags(cmd, &rf)
 	cmd.Flags().BoolVar(&detailed, "detailed", false, "show each entry's metadata")
 	return cmd
+}
+
+// imagePath turns a path given for an image ("etc/ssh", "/etc/ssh/",
+// `\Windows\System32`, "/docs/../keep") into the form listings use:
+// "/"-separated from the root, and cleaned.
+func imagePath(arg string) string {
+	return path.Clean("/" + strings.ReplaceAll(arg, "\\", "/"))
 }
 
 // loadSnapshot resolves ref and reads its image.

@@ -412,3 +412,14 @@ func TestPrintPruneDryRun(t *testing.T) {
 		}
 	}
 }
+
+func TestImagePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "/", "/": "/", "etc/ssh": "/etc/ssh", "/etc/ssh/": "/etc/ssh",
+		`\Windows\System32`: "/Windows/System32", "/docs/../keep": "/keep", "//a//b": "/a/b",
+	} {
+		if got := imagePath(in); got != want {
+			t.Errorf("imagePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
