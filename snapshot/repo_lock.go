@@ -167,6 +167,8 @@ type LockInfo struct {
 	// by a process of this machine that is gone (set by Repo.Locks and
 	// RemoveLocks).
 	Stale bool
+
+	holder string // for a mutex, the key of the lock it names
 }
 
 // LockedError reports the lock that kept a lock from being taken. It

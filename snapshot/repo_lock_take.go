@@ -216,13 +216,19 @@ func (l *Lock) createMarker(ctx context.Context, key string, now time.Time) (*lo
 // read and the deletion a window remains; the winner's read-back and each
 // refresh catch a locker that lost its mutex in it.)
 func (l *Lock) removeMutexOf(ctx context.Context, key, holder string) {
-	info, err := l.store.Stat(ctx, key)
-	if err != nil {
-		return // gone, or unreadable: left for later
-	}
-	if e, err := l.read(ctx, info); err == nil && e != nil && e.rec.Lock == holder {
+	if l.mutexNames(ctx, key, holder) {
 		l.removeStale(ctx, key)
 	}
+}
+
+// mutexNames reports whether the mutex key is there and names holder.
+func (l *Lock) mutexNames(ctx context.Context, key, holder string) bool {
+	info, err := l.store.Stat(ctx, key)
+	if err != nil {
+		return false // gone, or unreadable: left for later
+	}
+	e, err := l.read(ctx, info)
+	return err == nil && e != nil && e.rec.Lock == holder
 }
 
 // acquireListing takes a lock without conditional writes (list-and-wait):
@@ -322,7 +328,8 @@ func (e *lockEntry) before(o *lockEntry) bool {
 }
 
 func (e *lockEntry) info() LockInfo {
-	i := LockInfo{Key: e.key, Exclusive: e.rec.Exclusive, Kind: "shared", Since: e.since(), ModTime: e.mod}
+	i := LockInfo{Key: e.key, Exclusive: e.rec.Exclusive, Kind: "shared", Since: e.since(), ModTime: e.mod,
+		holder: e.rec.Lock}
 	switch {
 	case e.rec.Exclusive:
 		i.Kind = "exclusive"

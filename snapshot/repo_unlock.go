@@ -60,9 +60,13 @@ func (r *Repo) RemoveLocks(ctx context.Context, all bool, staleAfter time.Durati
 		return nil, err
 	}
 	var removed []LockInfo
+	reader := &Lock{store: r.store} // holds nothing
 	for _, l := range locks {
 		if !all && !l.Stale {
 			continue
+		}
+		if !all && isMutex(l.Key) && !reader.mutexNames(ctx, l.Key, l.holder) {
+			continue // replaced since it was listed, by a locker that holds it now
 		}
 		err := r.store.Delete(ctx, l.Key)
 		switch {
