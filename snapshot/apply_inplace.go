@@ -526,15 +526,9 @@ func (a *applier) dryRemove(dfd int, name, path string) (n int64, gone bool) {
 		return 1, true // the removal would fail and say why
 	}
 	defer closeFD(fd)
-	names, _ := readDirNames(fd, make([]byte, 32<<10))
-	kept := false
+	names, kept, _ := a.deletableNames(fd, path)
 	for _, c := range names {
-		p := path + "/" + c
-		if a.opts.Deletable != nil && !a.opts.Deletable(p) {
-			kept = true
-			continue
-		}
-		m, g := a.dryRemove(fd, c, p)
+		m, g := a.dryRemove(fd, c, path+"/"+c)
 		n += m
 		kept = kept || !g
 	}
@@ -569,14 +563,9 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 		return err
 	}
 	a.openToSelf(fd) // it goes: no mode to put back
-	names, err := readDirNames(fd, make([]byte, 32<<10))
-	kept := false
+	names, kept, err := a.deletableNames(fd, path)
 	for _, n := range names {
 		p := path + "/" + n
-		if a.opts.Deletable != nil && !a.opts.Deletable(p) {
-			kept = true
-			continue
-		}
 		if e := a.remove(fd, n, p); e != nil && !errors.Is(e, unix.ENOENT) {
 			switch {
 			case errors.Is(e, errHoldsExcluded):
@@ -597,6 +586,21 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 		return errHoldsExcluded
 	}
 	return unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR)
+}
+
+// deletableNames lists the names in the directory fd, whose path from the
+// target is path, that the filter lets a restore delete; kept says that
+// it keeps some from deletion. removeDir and dryRemove walk the same.
+func (a *applier) deletableNames(fd int, path string) (names []string, kept bool, err error) {
+	all, err := readDirNames(fd, make([]byte, 32<<10))
+	for _, n := range all {
+		if a.opts.Deletable != nil && !a.opts.Deletable(path+"/"+n) {
+			kept = true
+			continue
+		}
+		names = append(names, n)
+	}
+	return names, kept, err
 }
 
 // replaceLater queues the replacement of the existing file e. A
