@@ -1,0 +1,24 @@
+package main
+
+import "testing"
+
+func TestDisplayPath(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"/plain/name with spaces", "/plain/name with spaces"},
+		{"/unicode/Grüße/日本", "/unicode/Grüße/日本"},
+		{`/back\slash:colon`, `/back\slash:colon`},
+		{"/a\nb", `"/a\nb"`},
+		{"/tab\tx", `"/tab\tx"`},
+		{"/esc\x1b[31mred", `"/esc\x1b[31mred"`},
+		{"/bidi\u202etxt.exe", `"/bidi\u202etxt.exe"`},
+		{"/bad\xffutf8", `"/bad\xffutf8"`},
+		{"/del\x7f", `"/del\x7f"`},
+		{`"quoted`, `"\"quoted"`},
+		{"/replacement\uFFFDchar", "/replacement\uFFFDchar"},
+		{"", ""},
+	} {
+		if got := displayPath(c.in); got != c.want {
+			t.Errorf("displayPath(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
