@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -17,7 +18,8 @@ var ErrConfig = errors.New("snapshot: bad capture configuration")
 
 // Config is a parsed capture configuration file in the WimScript.ini format
 // that DISM and wimlib read. Only the sections below matter for capture;
-// others (wimlib's [PrepopulateList], ...) are ignored.
+// wimlib's [AlignmentList] and [PrepopulateList] are ignored, and so are
+// the lines of a section neither knows, which [Config.Warnings] names.
 //
 //	[ExclusionList]             globs of paths left out (a directory with its contents)
 //	[ExclusionException]        globs kept even when excluded; a matched directory keeps
@@ -37,7 +39,13 @@ type Config struct {
 	exclude    []pattern
 	exceptions []pattern
 	noCompress []pattern
+	warnings   []string
 }
+
+// Warnings returns what ParseConfig read but ignored as a likely mistake,
+// one message per case ("line 3: unknown section [ExclusionLst], its lines
+// are ignored"), as wimlib warns of them; nil when there is none.
+func (c *Config) Warnings() []string { return slices.Clone(c.warnings) }
 
 // pattern is one glob, split into its components.
 type pattern struct {
@@ -95,8 +103,12 @@ func ParseConfig(r io.Reader) (*Config, error) {
 				section = &c.exceptions
 			case "compressionexclusionlist":
 				section = &c.noCompress
+			case "alignmentlist", "prepopulatelist":
+				section = nil
 			default:
 				section = nil
+				c.warnings = append(c.warnings, fmt.Sprintf("line %d: unknown section %s, its lines are ignored "+
+					"(known: [ExclusionList], [ExclusionException], [CompressionExclusionList])", lineNo, line[:end+1]))
 			}
 			continue
 		}

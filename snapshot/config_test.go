@@ -296,3 +296,21 @@ func FuzzExcludedPerDirectory(f *testing.F) {
 		}
 	})
 }
+
+func TestParseConfigWarnings(t *testing.T) {
+	text := "[ExclusionLst]\n\\kept\n[PrepopulateList]\n\\x\n[ExclusionList]\n\\gone\n"
+	c, err := ParseConfig(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Warnings()
+	if len(w) != 1 || !strings.Contains(w[0], "line 1: unknown section [ExclusionLst]") {
+		t.Fatalf("warnings %q, want one for line 1's [ExclusionLst] only", w)
+	}
+	if c.Excluded("kept", false) || !c.Excluded("gone", false) {
+		t.Error("the unknown section's lines must be ignored, the known one's kept")
+	}
+	if DefaultConfig().Warnings() != nil {
+		t.Error("the default configuration has warnings")
+	}
+}

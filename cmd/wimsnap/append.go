@@ -53,7 +53,7 @@ func (a *app) runAppend(ctx context.Context, spec *captureSpec) (err error) {
 	if err := checkSource(spec.source); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(spec.config)
+	cfg, err := a.loadConfig(spec.config)
 	if err != nil {
 		return err
 	}

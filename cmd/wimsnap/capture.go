@@ -271,7 +271,7 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 			discardTemp(tmp)
 		}
 	}()
-	cfg, err := loadConfig(spec.config)
+	cfg, err := a.loadConfig(spec.config)
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,9 @@ import (
 )
 
 // loadConfig reads the WimScript.ini at path, or returns DISM's defaults
-// when path is empty.
-func loadConfig(path string) (*snapshot.Config, error) {
+// when path is empty. What the file holds that is ignored as a likely
+// mistake (an unknown section) is warned of on stderr.
+func (a *app) loadConfig(path string) (*snapshot.Config, error) {
 	if path == "" {
 		return snapshot.DefaultConfig(), nil
 	}
@@ -21,6 +22,9 @@ func loadConfig(path string) (*snapshot.Config, error) {
 	cfg, err := snapshot.ParseConfig(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(a.stderr, "wimsnap: warning: %s: %s\n", path, w)
 	}
 	return cfg, nil
 }

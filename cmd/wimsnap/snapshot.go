@@ -110,7 +110,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	if err := checkSource(source); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(f.config)
+	cfg, err := a.loadConfig(f.config)
 	if err != nil {
 		return err
 	}
