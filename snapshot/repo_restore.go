@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
@@ -60,7 +62,14 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 		return ApplyStats{}, err
 	}
 	ao := opts.Apply
-	md.Root, ao.Passages = f.Select(md.Root)
+	if opts.Delete {
+		md.Root, ao.Passages = f.SelectDeleting(md.Root, func(p string) bool {
+			fi, err := os.Lstat(filepath.Join(target, filepath.FromSlash(p)))
+			return err == nil && fi.IsDir()
+		})
+	} else {
+		md.Root, ao.Passages = f.Select(md.Root)
+	}
 	ao.Paths, ao.InPlace, ao.Delete, ao.DryRun = nil, true, opts.Delete, opts.DryRun
 	ao.Deletable = f.Deletable
 	var damaged, unreached int

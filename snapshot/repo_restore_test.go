@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -694,5 +695,49 @@ func TestRestoreDryRunDirInWay(t *testing.T) {
 				t.Errorf("dry run %+v, restore %+v; want equal counts and one skipped", plan, st)
 			}
 		})
+	}
+}
+
+// TestRestoreIncludeDelete: restore --include '*.gz' --delete deletes the
+// matching files the snapshot lacks in every directory of the snapshot the
+// target has, not only in those holding a match (it kept a/extra.gz and
+// c/d/extra.gz), and neither creates the snapshot's directories that hold
+// no match nor touches what does not match.
+func TestRestoreIncludeDelete(t *testing.T) {
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	writeFiles(t, src, map[string]string{"a/readme": "1", "b/keep.gz": "2", "c/d/n.txt": "3", "e/f/g.txt": "4"})
+	r := testRepo(t, wim.CompressXPRESS)
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	extra := []string{"a/extra.gz", "b/extra.gz", "c/d/extra.gz", "top.gz"}
+	kept := map[string]string{"a/readme": "changed", "c/other.txt": "mine", "new/q.gz": "not in a snapshot dir"}
+	writeFiles(t, out, kept)
+	for _, p := range extra {
+		writeFiles(t, out, map[string]string{p: "extra"})
+	}
+	for _, dry := range []bool{true, false} {
+		st, err := r.Restore(t.Context(), m, out, RestoreOptions{Include: []string{"*.gz"}, Delete: true, DryRun: dry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Deleted != int64(len(extra)) {
+			t.Errorf("dry run %v: %d deleted, want %d", dry, st.Deleted, len(extra))
+		}
+	}
+	for _, p := range extra {
+		if _, err := os.Lstat(filepath.Join(out, p)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: the snapshot lacks it and it matches --include, but it is still there (%v)", p, err)
+		}
+	}
+	for p, want := range kept {
+		if b, err := os.ReadFile(filepath.Join(out, p)); err != nil || string(b) != want {
+			t.Errorf("%s: %q, %v; want it left as %q", p, b, err, want)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "b/keep.gz")); err != nil || string(b) != "2" {
+		t.Errorf("b/keep.gz: %q, %v", b, err)
+	}
+	if _, err := os.Lstat(filepath.Join(out, "e")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("e, which holds no match, was created (%v)", err)
 	}
 }

@@ -136,11 +136,32 @@ func (f Filter) Select(root *wim.Entry) (*wim.Entry, map[*wim.Entry]bool) {
 		return root, nil
 	}
 	passages := make(map[*wim.Entry]bool)
-	out, _ := f.prune(root, "/", passages)
+	out, _ := f.prune(root, "/", passages, nil)
 	return out, passages
 }
 
-func (f Filter) prune(e *wim.Entry, p string, passages map[*wim.Entry]bool) (*wim.Entry, bool) {
+// SelectDeleting is Select for a restore that deletes what the image lacks.
+// With Include set, Deletable allows paths in directories of the image that
+// hold no selected entry, which Select leaves out; SelectDeleting keeps
+// such a directory as a passage too when it may hold such a path and
+// isDir reports that the target has it (isDir takes the directory's path
+// from the image root), so that the restore deletes the same kind of path
+// in every directory, not only in those leading to a selected entry. A
+// directory the target lacks holds nothing to delete and is left out, so
+// that the restore does not create it.
+func (f Filter) SelectDeleting(root *wim.Entry, isDir func(path string) bool) (*wim.Entry, map[*wim.Entry]bool) {
+	if len(f.Include) == 0 {
+		return f.Select(root)
+	}
+	passages := make(map[*wim.Entry]bool)
+	out, _ := f.prune(root, "/", passages, isDir)
+	return out, passages
+}
+
+// prune returns the copy of e, at path p, that f keeps, and whether e is
+// kept. Passages are recorded in passages; isDir, if not nil, keeps the
+// directories that the target has (see SelectDeleting).
+func (f Filter) prune(e *wim.Entry, p string, passages map[*wim.Entry]bool, isDir func(string) bool) (*wim.Entry, bool) {
 	if p != "/" && matchFilter(f.Exclude, p) {
 		return nil, false
 	}
@@ -154,15 +175,20 @@ func (f Filter) prune(e *wim.Entry, p string, passages map[*wim.Entry]bool) (*wi
 	if !selected && !prefixOfMatch(f.Include, p) {
 		return nil, false
 	}
+	// A directory the target lacks has no subdirectory there either.
+	probed := isDir != nil && !selected && p != "/" && isDir(p)
+	if !probed && p != "/" {
+		isDir = nil
+	}
 	cp := *e
 	cp.Children = nil
 	for _, c := range e.Children {
-		if k, ok := f.prune(c, path.Join(p, c.Name), passages); ok {
+		if k, ok := f.prune(c, path.Join(p, c.Name), passages, isDir); ok {
 			cp.Children = append(cp.Children, k)
 		}
 	}
 	if !selected && (p != "/" || len(f.Include) > 0 || f.excludesAll()) {
 		passages[&cp] = true
 	}
-	return &cp, selected || len(cp.Children) > 0 || p == "/"
+	return &cp, selected || len(cp.Children) > 0 || p == "/" || probed
 }

@@ -27,7 +27,11 @@ be run again.
 against the path from the snapshot's root ("/etc/ssh", "/home/*/.cache")
 or, for a pattern without "/", against the base name ("./etc", "etc/" and
 "//etc" all mean "/etc", and "/" every path); an excluded path is neither
-restored nor deleted, nor is a directory that holds one.
+restored nor deleted, nor is a directory that holds one. With --include,
+--delete removes only paths that match, in every directory of the snapshot
+(--include '*.gz' --delete removes the .gz files the snapshot lacks from
+each of its directories); a directory the snapshot lacks is removed only
+if it matches itself.
 --dry-run writes nothing and counts what the restore would do, reading the
 files whose size matches but not their metadata as the restore would.
 ` + repoHelp + `
