@@ -169,6 +169,7 @@ func (a *app) newAgent(cfg *agentConfig, log *slog.Logger) (*agent, net.Listener
 	if err != nil {
 		log.Warn("agent state unreadable", "error", err)
 	}
+	st.markUnfinished()
 	var ln net.Listener
 	st.Listen = ""
 	if cfg.status.listen != "" {

@@ -131,6 +131,7 @@ func (ag *agent) finish(o outcome) {
 	}
 	st := ag.taskState(o.task)
 	st.LastResult, st.LastError, st.LastDurationSec = o.result, o.err, o.end.Sub(o.start).Seconds()
+	st.LastEnd = o.end
 	if ok {
 		st.LastSuccess, st.LastSnapshots = o.end, o.snapshots
 		if o.part > 0 {

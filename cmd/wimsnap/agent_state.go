@@ -26,6 +26,7 @@ type agentState struct {
 // taskState is the remembered part of a task's status.
 type taskState struct {
 	LastRun         time.Time `json:"last_run,omitzero"`
+	LastEnd         time.Time `json:"last_end,omitzero"` // of the last run that ended, whatever its result
 	LastSuccess     time.Time `json:"last_success,omitzero"`
 	LastResult      string    `json:"last_result,omitempty"`
 	LastError       string    `json:"last_error,omitempty"`
@@ -38,7 +39,7 @@ type taskState struct {
 
 // defaultStatePath is the state file when the config names none.
 func (a *app) defaultStatePath() (string, error) {
-	dir, err := a.userDir("XDG_STATE_HOME", ".local/state")
+	dir, err := a.userDir("XDG_STATE_HOME", ".local/state", "the default state file (or set state-file in the config)")
 	if err != nil {
 		return "", err
 	}
@@ -64,6 +65,28 @@ func readAgentState(path string) (*agentState, error) {
 		got.Tasks = map[string]*taskState{}
 	}
 	return &got, nil
+}
+
+// markUnfinished records, for each task whose last run began and never
+// ended (the agent was killed or the machine stopped: finish did not run),
+// that run's result as unfinished, so that the result and error of the
+// run before it are not shown as its own. It reports whether it changed
+// anything. A state file written before LastEnd was kept, which has a
+// result and no end, is taken as ended.
+func (st *agentState) markUnfinished() bool {
+	changed := false
+	for _, ts := range st.Tasks {
+		if ts.LastRun.IsZero() || ts.LastEnd.After(ts.LastRun) || ts.LastEnd.Equal(ts.LastRun) ||
+			ts.LastEnd.IsZero() && ts.LastResult != "" {
+			continue
+		}
+		ts.LastResult = resultUnfinished
+		ts.LastError = "the run did not end: the agent was killed or the machine stopped during it"
+		ts.LastDurationSec = 0
+		ts.LastEnd = ts.LastRun
+		changed = true
+	}
+	return changed
 }
 
 // write replaces the state file at path atomically: a crash leaves the

@@ -335,3 +335,33 @@ func TestCommandLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkUnfinished: a run that began after the last one ended, and never
+// ended itself (the agent was SIGKILLed), shows as unfinished at the next
+// start, not with the result and error of the run before it.
+func TestMarkUnfinished(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 2, 30, 0, 0, time.UTC)
+	st := &agentState{Version: agentStateVersion, Tasks: map[string]*taskState{
+		"killed": {LastRun: t0.Add(time.Hour), LastEnd: t0.Add(time.Minute), LastResult: resultInterrupted,
+			LastError: "context canceled", LastDurationSec: 60},
+		"first-killed": {LastRun: t0},
+		"ended":        {LastRun: t0, LastEnd: t0.Add(time.Minute), LastResult: resultSuccess, LastDurationSec: 60},
+		"old-format":   {LastRun: t0, LastResult: resultFailed, LastError: "lock held"},
+		"never":        {},
+	}}
+	if !st.markUnfinished() {
+		t.Fatal("markUnfinished changed nothing")
+	}
+	for name, ts := range st.Tasks {
+		unfinished := name == "killed" || name == "first-killed"
+		if got := ts.LastResult == resultUnfinished; got != unfinished {
+			t.Errorf("%s: result %q, error %q", name, ts.LastResult, ts.LastError)
+		}
+		if unfinished && (ts.LastError == "context canceled" || ts.LastDurationSec != 0 || ts.LastEnd.Before(ts.LastRun)) {
+			t.Errorf("%s keeps the earlier run's figures: %+v", name, ts)
+		}
+	}
+	if st.markUnfinished() {
+		t.Error("a second markUnfinished changed something")
+	}
+}

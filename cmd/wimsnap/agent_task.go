@@ -21,6 +21,9 @@ const (
 	resultPartial     = "partial"     // done, but files were skipped, retention failed or prune left work
 	resultFailed      = "failed"      // will be retried
 	resultInterrupted = "interrupted" // the agent stopped during the run
+	// The agent was killed, or the machine stopped, during the run: found
+	// at the next start, as a run begun and never ended.
+	resultUnfinished = "unfinished"
 )
 
 // outcome is what one run of a task did.
