@@ -42,6 +42,9 @@ func (a *app) newAppendCommand() *cobra.Command {
 		}),
 	}
 	addImageFlags(cmd, f)
+	// The WIM's own codec is the default and the only choice.
+	comp := cmd.Flags().Lookup("compress")
+	comp.DefValue, comp.Usage = "", "codec; default: the WIM's own, which is the only one accepted"
 	cmd.Flags().StringVar(&f.updateOf, "update-of", "", "reuse the unchanged files' streams of this image (index or name)")
 	return cmd
 }

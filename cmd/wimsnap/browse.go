@@ -100,7 +100,7 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, p string, detailed 
 	}
 	bw := bufio.NewWriter(a.stdout)
 	for _, q := range paths {
-		fmt.Fprintln(bw, displayPath(q))
+		fmt.Fprintln(bw, printable(q))
 	}
 	for _, e := range entries {
 		printEntry(bw, e)
@@ -164,9 +164,9 @@ func (a *app) runDiff(ctx context.Context, rf *repoFlags, ref1, ref2 string) err
 	bw := bufio.NewWriter(a.stdout)
 	for _, c := range changes {
 		if len(c.What) > 0 {
-			fmt.Fprintf(bw, "%s  %s  (%s)\n", c.Kind, displayPath(c.Path), strings.Join(c.What, ", "))
+			fmt.Fprintf(bw, "%s  %s  (%s)\n", c.Kind, printable(c.Path), strings.Join(c.What, ", "))
 		} else {
-			fmt.Fprintf(bw, "%s  %s\n", c.Kind, displayPath(c.Path))
+			fmt.Fprintf(bw, "%s  %s\n", c.Kind, printable(c.Path))
 		}
 	}
 	fmt.Fprintf(bw, "%d added, %d removed, %d modified, %d metadata only\n", counts["+"], counts["-"], counts["M"], counts["U"])

@@ -41,7 +41,7 @@ type imageFlags struct {
 
 func addImageFlags(cmd *cobra.Command, f *imageFlags) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.compress, "compress", "xpress", "codec: none, xpress (or fast), lzx (or maximum), lzms (or recovery)")
+	fl.StringVar(&f.compress, "compress", "xpress", "codec: none, xpress (or fast), lzx (or maximum); LZMS is read, not written")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.BoolVar(&f.boot, "boot", false, "mark the new image as the WIM's boot image (the header's boot index)")
 	addImageInfoFlags(cmd, f)
@@ -58,7 +58,7 @@ func addImageInfoFlags(cmd *cobra.Command, f *imageFlags) {
 	fl.StringVar(&f.creator, "creator", "", "image creator (default: $"+envImageCreator+")")
 	fl.StringVar(&f.version, "version", "", "image version (default: $"+envImageVersion+")")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
-	fl.StringVar(&f.config, "config", "", "exclusions in WimScript.ini format (default: DISM's default exclusions)")
+	fl.StringVar(&f.config, "config", "", "exclusions in WimScript.ini format (default: DISM's default exclusions and ConfigMgr's working files, _SMSTaskSequence and _SMSTSVolumeID.*)")
 	fl.BoolVar(&f.noUnixData, "no-unix-data", false, "leave out UNIX owners, modes, device numbers and xattrs")
 	fl.BoolVar(&f.crossMounts, "cross-mounts", false, "descend into other file systems mounted under SOURCE")
 	addNTFSFlags(cmd, &f.ntfs, "read Windows metadata through ntfs-3g (security descriptors, attributes, short\n"+

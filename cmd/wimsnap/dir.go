@@ -78,7 +78,7 @@ func (a *app) runDir(name, image string, detailed bool, refs []string) error {
 		if detailed {
 			printEntry(bw, newEntryJSON(p, e))
 		} else {
-			fmt.Fprintln(bw, displayPath(p))
+			fmt.Fprintln(bw, printable(p))
 		}
 	})
 	return bw.Flush()

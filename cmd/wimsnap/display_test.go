@@ -17,8 +17,8 @@ func TestDisplayPath(t *testing.T) {
 		{"/replacement\uFFFDchar", "/replacement\uFFFDchar"},
 		{"", ""},
 	} {
-		if got := displayPath(c.in); got != c.want {
-			t.Errorf("displayPath(%q) = %s, want %s", c.in, got, c.want)
+		if got := printable(c.in); got != c.want {
+			t.Errorf("printable(%q) = %s, want %s", c.in, got, c.want)
 		}
 	}
 }

@@ -277,9 +277,9 @@ func printImage(b *strings.Builder, im imageJSON) {
 	}
 }
 
-// kv writes "Key:" padded to width+2 columns, then the value.
+// kv writes "Key:" padded to width+2 columns, then the value (printable).
 func kv(b *strings.Builder, width int, key, val string) {
-	fmt.Fprintf(b, "%-*s %s\n", width+1, key+":", val)
+	fmt.Fprintf(b, "%-*s %s\n", width+1, key+":", printable(val))
 }
 
 func yesNo(v bool) string {

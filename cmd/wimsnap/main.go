@@ -183,7 +183,27 @@ on the line.
 		a.newForgetCommand(), a.newPruneCommand(), a.newRepairCommand(), a.newUnlockCommand(),
 		a.newAgentCommand(),
 	)
+	root.SetHelpCommand(newHelpCommand(root))
 	return root
+}
+
+// newHelpCommand returns "wimsnap help [COMMAND...]", which prints a
+// command's help as --help does, and fails as a usage error (exit 2) on a
+// command that does not exist, where cobra's printed the overall help and
+// exited 0.
+func newHelpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND...]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 || (target == root && len(args) > 0) {
+				return usagef("unknown help topic %q", strings.Join(args, " "))
+			}
+			return target.Help()
+		},
+	}
 }
 
 // runRoot handles a line without a known command.

@@ -63,7 +63,7 @@ func (w *warnings) warn(path string, err error) {
 		}
 		return
 	}
-	w.status.printf(w.stderr, "wimsnap: warning: %s: %v\n", displayPath(path), err)
+	w.status.printf(w.stderr, "wimsnap: warning: %s: %v\n", printable(path), err)
 }
 
 // summary returns the kept warnings (never nil, so JSON shows []) and the

@@ -72,7 +72,7 @@ func (a *app) repoLocation(f *repoFlags) (string, bool, error) {
 	if v, ok := a.lookup(envRepository); ok && v != "" {
 		return v, false, nil
 	}
-	dir, err := a.userDir("XDG_DATA_HOME", ".local/share")
+	dir, err := a.userDir("XDG_DATA_HOME", ".local/share", "the default repository")
 	if err != nil {
 		return "", false, err
 	}
@@ -81,8 +81,9 @@ func (a *app) repoLocation(f *repoFlags) (string, bool, error) {
 
 // userDir returns $env, else $HOME/fallback. On Windows, where per-user
 // data, caches and state all go to one folder, it returns $env, else
-// %LOCALAPPDATA%, else %USERPROFILE%/fallback.
-func (a *app) userDir(env, fallback string) (string, error) {
+// %LOCALAPPDATA%, else %USERPROFILE%/fallback. What the folder is for
+// ("the default repository") names it in the error when there is no home.
+func (a *app) userDir(env, fallback, what string) (string, error) {
 	if v, ok := a.lookup(env); ok && filepath.IsAbs(v) {
 		return v, nil
 	}
@@ -93,7 +94,7 @@ func (a *app) userDir(env, fallback string) (string, error) {
 	if !ok || home == "" {
 		h, err := os.UserHomeDir()
 		if err != nil {
-			return "", fmt.Errorf("no home directory for the default repository: %w", err)
+			return "", fmt.Errorf("no home directory for %s: %w", what, err)
 		}
 		home = h
 	}
@@ -104,7 +105,7 @@ func (a *app) cacheDir() (string, error) {
 	if v, ok := a.lookup(envCacheDir); ok && v != "" {
 		return v, nil
 	}
-	dir, err := a.userDir("XDG_CACHE_HOME", ".cache")
+	dir, err := a.userDir("XDG_CACHE_HOME", ".cache", "the index cache (or set "+envCacheDir+")")
 	if err != nil {
 		return "", err
 	}

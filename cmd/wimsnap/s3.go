@@ -108,7 +108,7 @@ func (a *app) s3Credentials(cfg *remote.S3Config) error {
 	}
 	file := a.firstEnv(envAWSCredFile)
 	if file == "" {
-		home, err := a.userDir("", "")
+		home, err := a.userDir("", "", "~/.aws/credentials (or set "+envAWSCredFile+")")
 		if err != nil {
 			return err
 		}

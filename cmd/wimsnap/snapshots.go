@@ -65,7 +65,8 @@ func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
 	fmt.Fprintln(tw, "ID\tTIME\tHOST\tSOURCE\tNAME\tFILES\tSIZE\tTAGS")
 	for _, m := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ShortID(), m.Time.Format("2006-01-02 15:04:05"),
-			m.Host, m.Source, m.Image.Name, m.Summary.Files, formatBytes(m.Summary.Bytes), strings.Join(m.Tags, ","))
+			printable(m.Host), printable(m.Source), printable(m.Image.Name), m.Summary.Files, formatBytes(m.Summary.Bytes),
+			printable(strings.Join(m.Tags, ",")))
 	}
 	fmt.Fprintf(tw, "%d snapshots\n", len(list))
 	return tw.Flush()
