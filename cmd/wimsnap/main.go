@@ -201,6 +201,7 @@ func newHelpCommand(root *cobra.Command) *cobra.Command {
 			if err != nil || len(rest) > 0 || (target == root && len(args) > 0) {
 				return usagef("unknown help topic %q", strings.Join(args, " "))
 			}
+			target.InitDefaultHelpFlag() // as on the command's own run, so that --help is listed
 			return target.Help()
 		},
 	}

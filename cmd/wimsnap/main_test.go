@@ -283,6 +283,8 @@ func TestUsageErrorJSON(t *testing.T) {
 		{"capture", "a", "b", "--bogus", "--json"},
 		{"forget", "--keep-last=abc", "--json"},
 		{"frobnicate", "--repo", "x", "--json"},
+		{"help", "nosuch", "--json"},
+		{"help", "agent", "nosuch", "--json"},
 	} {
 		a, out, _ := testApp(nil)
 		code := a.run(context.Background(), args)
@@ -305,6 +307,10 @@ func TestHelp(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "Exit codes:") || !strings.Contains(out.String(), "--json") {
 			t.Errorf("%s --help lacks exit codes or flags:\n%s", c, out)
+		}
+		a, hout, _ := testApp(nil)
+		if code := a.run(context.Background(), []string{"help", c}); code != exitOK || hout.String() != out.String() {
+			t.Errorf("help %s: exit %d, and its text differs from %s --help's", c, code, c)
 		}
 	}
 }
