@@ -116,6 +116,12 @@ When TARGET is on an NTFS volume mounted with ntfs-3g (or with --ntfs), the
 Windows metadata is written instead: security descriptors, attributes,
 times, DOS names, named streams (up to 64 KiB each) and reparse points.
 
+Into a TARGET that already holds files (an earlier apply), files that match
+the image (size, times, mode, owner, xattrs) are left alone and the others
+are written beside and renamed over, so that each old file stays whole until
+its replacement is; entries the image lacks are kept (a repository's
+restore --delete removes them).
+
 Files that cannot be written are reported as warnings and skipped; the run
 then exits with code 3. A full disk stops the apply (exit 1), as an
 interrupt does: the files it had created but not yet written are removed,
@@ -292,6 +298,21 @@ func errDropped(n int) error {
 	return fmt.Errorf("%d entries of the image left out: named \".\", \"..\" or nothing, holding NUL, or named as a sibling (as wimlib-imagex does)", n)
 }
 
+// nonEmptyDir reports whether path is a directory that holds something
+// (not through a symlink).
+func nonEmptyDir(path string) bool {
+	if fi, err := os.Lstat(path); err != nil || !fi.IsDir() {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer closeRead(f)
+	names, _ := f.Readdirnames(1)
+	return len(names) > 0
+}
+
 // applyTree runs snapshot.Apply with the status line and warnings; damaged
 // counts the files whose data in the WIM failed its checksum or format
 // when read (not, say, a symlink's malformed reparse data).
@@ -304,6 +325,9 @@ func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spe
 		warn.warn(spec.wimfile, errDropped(m.Dropped))
 	}
 	stats, err = snapshot.Apply(ctx, m, r, spec.target, snapshot.ApplyOptions{
+		// Over an earlier tree, replace files whole, never remove one
+		// before its new data is written.
+		InPlace:    spec.paths == nil && nonEmptyDir(spec.target),
 		NoUnixData: spec.noUnixData,
 		NTFS:       spec.ntfs,
 		Paths:      spec.paths,
