@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
@@ -122,5 +123,29 @@ func TestPruneLockAfterFailedRelease(t *testing.T) {
 	must(t, l.Unlock(t.Context()))
 	if _, err := store.Stat(t.Context(), key); !errors.Is(err, remote.ErrNotFound) {
 		t.Errorf("the abandoned lock is still there: %v", err)
+	}
+}
+
+// TestProcessAliveZombie: a process that has exited but is not reaped (a
+// killed wimsnap whose parent, timeout -s KILL, died with it) is not alive,
+// so that its locks are abandoned at once, not after 30 minutes.
+func TestProcessAliveZombie(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Wait() }()
+	pid := cmd.Process.Pid
+	for i := 0; !zombie(pid); i++ {
+		if i == 1000 {
+			t.Fatal("the child never became a zombie")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if processAlive(pid) {
+		t.Error("a zombie is taken for alive")
+	}
+	if !processAlive(os.Getpid()) || zombie(os.Getpid()) {
+		t.Error("this process is not taken for alive")
 	}
 }
