@@ -69,7 +69,7 @@ func openWIMSet(name string, refs []string, whole bool) (_ *wim.Reader, _ func()
 		m = m[:1] // the images are in part 1
 	}
 	if len(m) > 0 && (whole || m[0] == 1) {
-		return nil, nil, missingParts(name, s.hdr, m, tried)
+		return nil, nil, missingParts(name, s.hdr, m, tried, s.foreign)
 	}
 	return r, s.close, nil
 }
@@ -82,6 +82,9 @@ type partSet struct {
 	parts []*wim.Reader
 	seen  []fs.FileInfo // the files opened
 	nums  []uint16      // the part numbers opened
+	// foreign are the files found under the parts' names that belong to
+	// another split WIM (or are no split WIM), left out.
+	foreign []string
 }
 
 func (s *partSet) close() {
@@ -139,6 +142,7 @@ func (s *partSet) open(n string, strict bool) error {
 		if strict {
 			return fmt.Errorf("%s: not a part of the split WIM %s is part %d of (another GUID, or not split)", n, s.name, s.hdr.Part)
 		}
+		s.foreign = append(s.foreign, n)
 		return nil
 	case ph.Part == s.hdr.Part || slices.Contains(s.nums, ph.Part):
 		closeRead(f) // a copy of a part opened already
@@ -205,15 +209,24 @@ func joinParts(name string, parts []*wim.Reader) (*wim.Reader, error) {
 }
 
 // missingParts describes the parts of the split WIM at name that were not
-// found, and the names looked for.
-func missingParts(name string, h wim.Header, missing []int, tried []string) error {
+// found, the names looked for, and those of them that were found but
+// belong to another split WIM (an interrupted split over an older set
+// leaves such a mix).
+func missingParts(name string, h wim.Header, missing []int, tried, foreign []string) error {
 	const most = 10 // names given; a hostile header may claim 65535 parts
-	where := "give them with --ref"
-	if len(tried) > most {
-		tried = append(tried[:most:most], "...")
+	cut := func(names []string) string {
+		if len(names) > most {
+			names = append(names[:most:most], "...")
+		}
+		return strings.Join(names, ", ")
 	}
+	where := "give them with --ref"
 	if len(tried) > 0 {
-		where = "looked for " + strings.Join(tried, ", ") + "; give them with --ref"
+		where = "looked for " + cut(tried) + "; give them with --ref"
+	}
+	if len(foreign) > 0 {
+		where += "; " + cut(foreign) + " belong to another split WIM (another GUID), as after a split " +
+			"over an older set that did not finish: split again"
 	}
 	return fmt.Errorf("%s: part %d of a %d-part split WIM: part(s) %s missing (%s)",
 		name, h.Part, h.Parts, wim.PartList(missing), where)

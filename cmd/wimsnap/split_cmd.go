@@ -122,9 +122,17 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 	if err != nil {
 		return fmt.Errorf("split: %s: %w", name, err)
 	}
+	// Every part reaches the disk before the first rename, so that the
+	// renames, which replace an older set's parts, follow one another at
+	// once: an interrupt leaves a mix of two sets only in that moment.
+	for _, t := range tmps {
+		if err := errors.Join(t.Sync(), t.Close()); err != nil {
+			return err
+		}
+	}
 	sum := splitSummary{WIM: name, Parts: []splitPart{}}
 	for i, t := range tmps {
-		if err := commitTemp(t, names[i]); err != nil {
+		if err := os.Rename(t.Name(), names[i]); err != nil {
 			return errors.Join(err, removeParts(names[:i]))
 		}
 		st, err := os.Stat(names[i])

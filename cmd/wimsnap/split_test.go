@@ -213,6 +213,12 @@ func TestSplitCommand(t *testing.T) {
 		again.Warnings[0].Path != filepath.Join(out, "t2.swm") {
 		t.Errorf("a split into 1 part over %d older parts: %+v", len(sum.Parts), again)
 	}
+	// An older part beside the new t.swm names it as another set's, not as
+	// missing only.
+	res = mustRun(t, bin, 1, "apply", filepath.Join(out, "t2.swm"), "1", filepath.Join(tmp, "mixed"))
+	if !strings.Contains(res.stderr, "t.swm belong to another split WIM") {
+		t.Errorf("apply of a part whose part 1 is of another set: %s", res.stderr)
+	}
 
 	solid := filepath.Join(tmp, "solid.wim")
 	wimtest.Wimlib(t, "capture", filepath.Join(src, "big"), solid, "--solid")
@@ -235,7 +241,7 @@ func TestMissingPartsMessage(t *testing.T) {
 		missing = append(missing, k)
 	}
 	tried := partNames("a.swm", 1, 65535)
-	msg := missingParts("a.swm", wim.Header{Part: 1, Parts: 65535}, missing, tried).Error()
+	msg := missingParts("a.swm", wim.Header{Part: 1, Parts: 65535}, missing, tried, nil).Error()
 	if len(msg) > 400 || !strings.Contains(msg, "65524 more") || !strings.Contains(msg, "a11.swm, ...") {
 		t.Errorf("message of %d bytes: %s", len(msg), msg)
 	}
