@@ -24,6 +24,10 @@ type ExportOptions struct {
 	Progress func(done, total int64)
 	// Lock configures the shared lock the export holds.
 	Lock LockOptions
+	// CreateTemp, if set, creates the file the WIM is written to, in the
+	// directory of the export's path, before it is renamed to that path;
+	// by default an os.CreateTemp file named after the path.
+	CreateTemp func(path string) (*os.File, error)
 }
 
 // ExportStats counts how an export wrote its streams.
@@ -64,7 +68,13 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 	} else if err == nil && !fi.Mode().IsRegular() {
 		return st, fmt.Errorf("snapshot: export: %s is not a regular file", path) // renaming over it would destroy it
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	create := opts.CreateTemp
+	if create == nil {
+		create = func(path string) (*os.File, error) {
+			return os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+		}
+	}
+	tmp, err := create(path)
 	if err != nil {
 		return st, fmt.Errorf("snapshot: export: %w", err)
 	}

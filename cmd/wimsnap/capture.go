@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -336,45 +334,6 @@ func fileKind(m fs.FileMode) string {
 		return "socket"
 	}
 	return "special file"
-}
-
-// discardTemp closes and removes a temporary file that will not be
-// committed; there is nothing to do about a failure to.
-func discardTemp(tmp *os.File) {
-	_ = tmp.Close()
-	_ = os.Remove(tmp.Name())
-}
-
-// createTemp creates an empty file beside target, named after it, with the
-// permissions a new file gets (0666 less the umask).
-func createTemp(target string) (*os.File, error) {
-	dir, base := filepath.Split(target)
-	for range 100 {
-		var rnd [6]byte
-		_, _ = rand.Read(rnd[:]) // never fails (crypto/rand)
-		name := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("create %s: %w", target, pe.Err)
-		}
-		return f, err
-	}
-	return nil, fmt.Errorf("create %s: no free temporary name", target)
-}
-
-// commitTemp syncs and closes tmp and renames it to target.
-func commitTemp(tmp *os.File, target string) error {
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), target)
 }
 
 // captureResult is what captureInto learned.

@@ -90,7 +90,7 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	status := a.newStatus()
 	tr := &verifyTracker{verb: "exporting", start: a.now(), now: a.now}
 	status.start(tr.render)
-	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check,
+	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check, CreateTemp: createTemp,
 		BootIndex: f.boot, Progress: tr.update, Lock: snapshot.LockOptions{None: f.noLock}})
 	err = noLockHint(err)
 	status.finish()

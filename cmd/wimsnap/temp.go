@@ -1,0 +1,105 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// WIM files, split parts and exports are written to a temporary file
+// beside the target, ".NAME.tmp-XXXXXXXXXXXX", and renamed over it when
+// complete. The process writing one holds a lock on it (flock, where there
+// is one). A run killed before its rename leaves its temporary file; the
+// next createTemp for the same target removes such leftovers: files of that
+// name that no process holds and that were not written for staleTempAge.
+
+// staleTempAge is how long a temporary file must have gone unwritten
+// before createTemp takes it for a killed run's leftover (with the lock
+// free, as a further check; without locks, as on Windows, a file a live
+// process has open cannot be removed).
+const staleTempAge = time.Minute
+
+// tempInfix joins a target's base name to the random part of the names of
+// its temporary files.
+const tempInfix = ".tmp-"
+
+// discardTemp closes and removes a temporary file that will not be
+// committed; there is nothing to do about a failure to.
+func discardTemp(tmp *os.File) {
+	_ = tmp.Close()
+	_ = os.Remove(tmp.Name())
+}
+
+// createTemp creates an empty file beside target, named after it, with the
+// permissions a new file gets (0666 less the umask), and locks it for this
+// process. It first removes the leftovers of killed runs (sweepTemps).
+func createTemp(target string) (*os.File, error) {
+	sweepTemps(target)
+	dir, base := filepath.Split(target)
+	for range 100 {
+		var rnd [6]byte
+		_, _ = rand.Read(rnd[:]) // never fails (crypto/rand)
+		name := filepath.Join(dir, "."+base+tempInfix+hex.EncodeToString(rnd[:]))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("create %s: %w", target, pe.Err)
+		}
+		if err == nil {
+			holdTemp(f)
+		}
+		return f, err
+	}
+	return nil, fmt.Errorf("create %s: no free temporary name", target)
+}
+
+// commitTemp syncs and closes tmp and renames it to target.
+func commitTemp(tmp *os.File, target string) error {
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), target)
+}
+
+// sweepTemps removes the temporary files of target that killed runs left:
+// named as createTemp names them, regular, unwritten for staleTempAge and
+// held by no process. It reports how many it removed; what it cannot read
+// or remove is left alone.
+func sweepTemps(target string) int {
+	dir, base := filepath.Split(target)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	prefix, n := "."+base+tempInfix, 0
+	for _, e := range entries {
+		rnd, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.Type().IsRegular() || len(rnd) != 12 || strings.Trim(rnd, "0123456789abcdef") != "" {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < staleTempAge {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if tempUnheld(path) && os.Remove(path) == nil {
+			n++
+		}
+	}
+	return n
+}

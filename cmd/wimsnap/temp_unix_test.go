@@ -1,0 +1,52 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestSweepTemps: a capture removes the temporary files of its target
+// that killed runs left, and only those: not one a live process holds, not
+// one written lately, not another target's, not a name of another form.
+func TestSweepTemps(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "a.wim")
+	old := time.Now().Add(-2 * staleTempAge)
+	mk := func(name string, age time.Time) string {
+		p := filepath.Join(dir, name)
+		must(t, os.WriteFile(p, []byte("leftover"), 0o644))
+		must(t, os.Chtimes(p, age, age))
+		return p
+	}
+	stale := mk(".a.wim.tmp-0123456789ab", old)
+	held, err := createTemp(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer discardTemp(held)
+	must(t, os.Chtimes(held.Name(), old, old))
+	kept := []string{
+		held.Name(),
+		mk(".a.wim.tmp-aaaaaaaaaaaa", time.Now()),
+		mk(".b.wim.tmp-0123456789ab", old),
+		mk(".a.wim.tmp-0123456789ab.keep", old),
+		mk(".a.wim.tmp-notmine", old),
+	}
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "f", []byte("data"))
+	if code, _, errb := runApp(t, nil, "capture", src, target); code != exitOK {
+		t.Fatalf("capture: exit %d: %s", code, errb)
+	}
+	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
+		t.Errorf("the stale temporary file is still there (%v)", err)
+	}
+	for _, p := range kept {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(p), err)
+		}
+	}
+}
