@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/remote/remotetest"
@@ -256,5 +257,46 @@ func TestLocalOpen(t *testing.T) {
 	cancel()
 	if _, err := s.Open(cancelled, "packs/ab/obj"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Open after cancel = %v", err)
+	}
+}
+
+// TestLocalSweepTemps: SweepTemps removes the temporary files of killed
+// Puts that are old enough, at the root and in keys' directories (through
+// a symlinked one too), and nothing else.
+func TestLocalSweepTemps(t *testing.T) {
+	dir := t.TempDir()
+	other := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink(other, filepath.Join(dir, "snapshots")))
+	s := newLocal(t, dir)
+	remotetest.Put(t, s, "packs/aa/p", []byte("pack"))
+	old, fresh := time.Now().Add(-2*remote.StaleTempAge), time.Now()
+	files := map[string]time.Time{
+		"packs/aa/.tmp-killed": old, "index/.tmp-killed": old, ".tmp-root": old, "snapshots/.tmp-killed": old,
+		"packs/aa/.tmp-running": fresh, ".git/.tmp-not-ours": old, "packs/aa/b/c/.tmp-too-deep": old,
+	}
+	for name, mtime := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		must(os.MkdirAll(filepath.Dir(p), 0o755))
+		must(os.WriteFile(p, []byte("junk"), 0o644))
+		must(os.Chtimes(p, mtime, mtime))
+	}
+	if n := s.SweepTemps(remote.StaleTempAge); n != 4 {
+		t.Errorf("SweepTemps removed %d files, want 4", n)
+	}
+	for name, mtime := range files {
+		_, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(name)))
+		gone := mtime.Equal(old) && !strings.Contains(name, "not-ours") && !strings.Contains(name, "too-deep")
+		if gone != os.IsNotExist(err) {
+			t.Errorf("%s: gone %v, want %v (%v)", name, os.IsNotExist(err), gone, err)
+		}
+	}
+	if got := remotetest.Get(t, s, "packs/aa/p", 0, -1); string(got) != "pack" {
+		t.Errorf("the pack after SweepTemps: %q", got)
 	}
 }

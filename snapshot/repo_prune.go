@@ -96,6 +96,15 @@ type PruneResult struct {
 	// older shared locks outlasted Wait; PendingWhy names one.
 	Pending    int    `json:"packs_pending"`
 	PendingWhy string `json:"pending_reason,omitempty"`
+	// TempFiles counts the temporary files of killed writers removed
+	// from a local repository (see tempSweeper).
+	TempFiles int `json:"temp_files_removed"`
+}
+
+// tempSweeper is a store that can remove what killed writers left, as
+// remote.Local does; prune asks it to.
+type tempSweeper interface {
+	SweepTemps(olderThan time.Duration) int
 }
 
 // Prune deletes the packs no snapshot needs and repacks those mostly
@@ -143,6 +152,9 @@ func (p *pruner) run() error {
 	}
 	if err := p.plan(); err != nil {
 		return err
+	}
+	if s, ok := p.r.store.(tempSweeper); ok && !p.opts.DryRun {
+		p.res.TempFiles = s.SweepTemps(remote.StaleTempAge)
 	}
 	if p.opts.DryRun || len(p.doomed) == 0 && len(p.retired) == 0 {
 		// Nothing to delete or finish: unused index entries stay, harmless.

@@ -35,7 +35,10 @@ With --json, stdout receives one document:
    "unused_bytes", "packs_deleted", "packs_repacked", "packs_written",
    "bytes_freed", "index_objects_written", "index_objects_deleted",
    "chunks_kept_for_concurrent_snapshots", "packs_pending",
-   "pending_reason", "warnings": [...], "duration_seconds", "requests"}`
+   "pending_reason", "temp_files_removed", "warnings": [...],
+   "duration_seconds", "requests"}
+"temp_files_removed" counts the temporary files that writers killed or
+crashed left in a local repository over an hour ago, which prune removes.`
 
 // pruneFlags are the options of prune, also offered by forget --prune.
 type pruneFlags struct {
@@ -175,6 +178,9 @@ func (a *app) printPrune(s pruneSummary) {
 	}
 	if s.Pending > 0 {
 		fmt.Fprintf(a.stdout, "%d packs are left for a later prune: %s\n", s.Pending, s.PendingWhy)
+	}
+	if s.TempFiles > 0 {
+		fmt.Fprintf(a.stdout, "removed %d temporary files left by killed writers\n", s.TempFiles)
 	}
 }
 

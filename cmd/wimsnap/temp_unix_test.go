@@ -5,6 +5,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,5 +49,22 @@ func TestSweepTemps(t *testing.T) {
 		if _, err := os.Lstat(p); err != nil {
 			t.Errorf("%s was removed: %v", filepath.Base(p), err)
 		}
+	}
+}
+
+// TestPruneSweepsRepoTemps: prune removes the local store's temporary
+// files that a killed snapshot left an hour ago or more, and says so.
+func TestPruneSweepsRepoTemps(t *testing.T) {
+	env := testRepoEnv(t)
+	old := time.Now().Add(-2 * time.Hour)
+	stale := filepath.Join(env[envRepository], "index", ".tmp-KILLEDSNAPSHOT")
+	must(t, os.WriteFile(stale, []byte("half an index object"), 0o644))
+	must(t, os.Chtimes(stale, old, old))
+	code, out, errb := runApp(t, env, "prune", "--json")
+	if code != exitOK || !strings.Contains(out, `"temp_files_removed": 1`) {
+		t.Fatalf("prune: exit %d: %s %s", code, out, errb)
+	}
+	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
+		t.Errorf("the temporary file is still there (%v)", err)
 	}
 }
