@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -27,6 +28,18 @@ type ImportOptions struct {
 	Progress func(done, total int64)
 	// Lock configures the shared lock the import holds.
 	Lock LockOptions
+	// Again imports every image anew. Without it an image of which a
+	// snapshot exists already, imported from the same file (its path and
+	// image number) with the same metadata, is not imported again, so
+	// that an import that was interrupted can be run again to complete.
+	Again bool
+}
+
+// Imported is what Import did with one image.
+type Imported struct {
+	Image    int       // 1-based, in the WIM
+	Manifest *Manifest // the snapshot of the image
+	Existing bool      // the snapshot was there already (ImportOptions.Again)
 }
 
 // Import stores images of the WIM wr (read from the file named source) as
@@ -36,7 +49,10 @@ type ImportOptions struct {
 // repository's codec whatever the WIM's. The image's metadata resource is
 // stored as it is, and its XML fields (WINDOWS included) go into the
 // manifest, so an export gives the image back.
-func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts ImportOptions) ([]*Manifest, error) {
+//
+// It returns what it did with each image, in order, also when it fails:
+// the images before the failing one are committed.
+func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts ImportOptions) ([]Imported, error) {
 	images := opts.Images
 	if len(images) == 0 {
 		for i := 1; i <= wr.ImageCount(); i++ {
@@ -54,33 +70,62 @@ func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts I
 	if err != nil {
 		return nil, err
 	}
-	var out []*Manifest
+	var out []Imported
 	err = r.withShared(ctx, opts.Lock, func(lock *Lock) error {
+		var done map[string]*Manifest // Source "path#N" and metadata SHA-1 to snapshot
+		if !opts.Again {
+			if done, err = r.importedFrom(ctx, abs); err != nil {
+				return err
+			}
+		}
 		for _, i := range images {
-			m, err := r.importImage(ctx, wr, i, abs, &opts, lock)
+			res, err := r.importImage(ctx, wr, i, abs, &opts, lock, done)
 			if err != nil {
 				return fmt.Errorf("image %d: %w", i, err)
 			}
-			out = append(out, m)
+			out = append(out, res)
 		}
 		return nil
 	})
 	return out, err
 }
 
-func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source string, opts *ImportOptions, lock *Lock) (*Manifest, error) {
+// importedFrom returns the snapshots imported from the WIM file at path,
+// keyed by importKey.
+func (r *Repo) importedFrom(ctx context.Context, path string) (map[string]*Manifest, error) {
+	list, err := r.snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]*Manifest{}
+	for _, m := range list {
+		if strings.HasPrefix(m.Source, path+"#") {
+			done[m.Source+" "+m.Metadata.SHA1] = m
+		}
+	}
+	return done, nil
+}
+
+// importImage imports image i, unless done (see importedFrom) holds a
+// snapshot of it.
+func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source string, opts *ImportOptions, lock *Lock,
+	done map[string]*Manifest) (Imported, error) {
 	start := time.Now()
 	raw, err := wr.RawMetadata(i)
 	if err != nil {
-		return nil, err
+		return Imported{}, err
+	}
+	src, sum := fmt.Sprintf("%s#%d", source, i), fmt.Sprintf("%x", sha1.Sum(raw))
+	if m := done[src+" "+sum]; m != nil {
+		return Imported{Image: i, Manifest: m, Existing: true}, nil
 	}
 	md, err := wim.ParseMetadata(raw)
 	if err != nil {
-		return nil, err
+		return Imported{}, err
 	}
 	db, err := r.syncedIndex(ctx)
 	if err != nil {
-		return nil, err
+		return Imported{}, err
 	}
 	sink := newRepoSink(ctx, r, db, opts.Threads)
 	counts, err := importStreams(ctx, wr, md, sink, opts.Progress)
@@ -90,30 +135,30 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	if err != nil {
 		sink.abort()
 		closeIndex(db)
-		return nil, err
+		return Imported{}, err
 	}
 	obj, err := sink.finish()
 	if err != nil {
 		closeIndex(db)
-		return nil, err
+		return Imported{}, err
 	}
 	info := wr.Image(i)
-	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: fmt.Sprintf("%s#%d", source, i), Tags: opts.Tags,
+	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: src, Tags: opts.Tags,
 		Image: ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
 			Flags: info.Flags, Creator: info.Creator, Version: info.Version, Extra: info.Extra},
-		Metadata: StreamRef{SHA1: fmt.Sprintf("%x", sha1.Sum(raw)), Size: int64(len(raw))}}
+		Metadata: StreamRef{SHA1: sum, Size: int64(len(raw))}}
 	man.Summary = summary(counts, &sink.counts, time.Since(start))
 	if err := lock.Err(); err != nil {
 		closeIndex(db)
-		return nil, err
+		return Imported{}, err
 	}
 	stored, id, err := r.commit(ctx, obj, man, r.redeclarer(ctx, db, obj, md, man))
 	closeIndex(db)
 	if err != nil {
-		return nil, err
+		return Imported{}, err
 	}
 	r.recordSnapshot(obj, id, stored, fileSet{}, nil)
-	return man, nil
+	return Imported{Image: i, Manifest: man}, nil
 }
 
 // importStreams stores every stream of the image md from wr, counting as

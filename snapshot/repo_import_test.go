@@ -35,9 +35,13 @@ func TestImportExport(t *testing.T) {
 			w := filepath.Join(tmp, v.Name+".wim")
 			wimtest.Wimlib(t, append([]string{"capture", src, w, "img-" + v.Name, "--unix-data"}, v.Flags...)...)
 			rd := wimtest.Open(t, w)
-			list, err := r.Import(t.Context(), rd, w, ImportOptions{Host: "h"})
+			res, err := r.Import(t.Context(), rd, w, ImportOptions{Host: "h"})
 			if err != nil {
 				t.Fatal(err)
+			}
+			var list []*Manifest
+			for _, im := range res {
+				list = append(list, im.Manifest)
 			}
 			if len(list) != 1 || list[0].Image.Name != "img-"+v.Name {
 				t.Fatalf("imported %+v", list)
@@ -66,5 +70,43 @@ func TestImportExport(t *testing.T) {
 				t.Errorf("exported image name %q", got)
 			}
 		})
+	}
+}
+
+// TestImportAgain: importing the same WIM again passes over the images a
+// snapshot holds already (an interrupted import run again completes
+// without duplicates), and imports them anew with Again.
+func TestImportAgain(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": "a", "d/b.txt": "b"})
+	r := testRepo(t, wim.CompressXPRESS)
+	m1 := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	writeFiles(t, src, map[string]string{"c.txt": "c"})
+	m2 := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	w := filepath.Join(tmp, "two.wim")
+	if _, err := r.Export(t.Context(), []*Manifest{m1, m2}, w, ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dst := testRepo(t, wim.CompressXPRESS)
+	imp := func(opts ImportOptions) []Imported {
+		t.Helper()
+		res, err := dst.Import(t.Context(), wimtest.Open(t, w), w, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first := imp(ImportOptions{Images: []int{1}}) // as if stopped after image 1
+	all := imp(ImportOptions{})
+	if len(all) != 2 || !all[0].Existing || all[1].Existing || all[0].Manifest.ID != first[0].Manifest.ID || all[1].Image != 2 {
+		t.Fatalf("import run again: %+v", all)
+	}
+	again := imp(ImportOptions{Again: true})
+	if again[0].Existing || again[1].Existing || again[0].Manifest.ID == first[0].Manifest.ID {
+		t.Fatalf("import with Again: %+v", again)
+	}
+	if list, err := dst.Snapshots(t.Context()); err != nil || len(list) != 4 {
+		t.Errorf("%d snapshots (%v), want 4: two imported, then both again", len(list), err)
 	}
 }

@@ -18,11 +18,17 @@ in the repository's codec. The image's name, description, flags, creator,
 version and Windows information go into the snapshot, so 'export' gives a
 deployable image back. WIMFILE may be a part of a split WIM (see 'wimsnap
 apply --help'); the snapshots and an export of them are whole.
+
+Each image is committed on its own. An image imported before from the same
+file (path and image number) with the same contents is passed over, named
+with its snapshot ("existing": true), so that an import that was
+interrupted can be run again to complete; --again imports it anew.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
   {"wim", "snapshots": [{"snapshot", "image", "name", "files", "bytes",
-   "bytes_read", "new_bytes", "new_bytes_stored"}], "duration_seconds"}`
+   "bytes_read", "new_bytes", "new_bytes_stored", "existing"}],
+   "duration_seconds"}`
 
 type importFlags struct {
 	repoFlags
@@ -30,6 +36,7 @@ type importFlags struct {
 	tags    []string
 	threads int
 	refs    []string // --ref: the other parts of a split WIM
+	again   bool
 }
 
 func (a *app) newImportCommand() *cobra.Command {
@@ -48,6 +55,7 @@ func (a *app) newImportCommand() *cobra.Command {
 	fl.StringVar(&f.host, "host", "", "host name recorded in the snapshots (default: this machine's)")
 	fl.StringArrayVar(&f.tags, "tag", nil, "tag the snapshots (repeatable)")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
+	fl.BoolVar(&f.again, "again", false, "import images anew that were imported from this file before")
 	addRefFlag(cmd, &f.refs)
 	return cmd
 }
@@ -61,6 +69,7 @@ type importedJSON struct {
 	BytesRead int64  `json:"bytes_read"`
 	NewRaw    int64  `json:"new_bytes"`
 	NewStored int64  `json:"new_bytes_stored"`
+	Existing  bool   `json:"existing"` // imported before: nothing read or stored now
 }
 
 func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageArgs []string) error {
@@ -94,23 +103,41 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 	tr := &verifyTracker{verb: "importing", start: a.now(), now: a.now}
 	status.start(tr.render)
 	list, err := r.Import(ctx, wr, name, snapshot.ImportOptions{Images: images, Host: f.host, Tags: f.tags,
-		Threads: f.threads, Progress: tr.update})
+		Threads: f.threads, Progress: tr.update, Again: f.again})
 	status.finish()
 	out := []importedJSON{}
-	for k, m := range list {
-		s := m.Summary
-		out = append(out, importedJSON{Snapshot: m.ID, Image: images[k], Name: m.Image.Name, Files: s.Files,
-			Bytes: s.Bytes, BytesRead: s.BytesRead, NewRaw: s.NewRaw, NewStored: s.NewStored})
+	for _, im := range list {
+		m, s := im.Manifest, im.Manifest.Summary
+		j := importedJSON{Snapshot: m.ID, Image: im.Image, Name: m.Image.Name, Files: s.Files, Bytes: s.Bytes,
+			Existing: im.Existing}
+		if !im.Existing {
+			j.BytesRead, j.NewRaw, j.NewStored = s.BytesRead, s.NewRaw, s.NewStored
+		}
+		out = append(out, j)
 	}
 	if err != nil {
+		// Name what was committed before the failure: running the same
+		// import again passes over it.
+		if !a.json {
+			a.printImported(name, out)
+		}
 		return err
 	}
 	if a.json {
 		return writeJSON(a.stdout, map[string]any{"wim": name, "snapshots": out, "duration_seconds": seconds(a.now().Sub(start))})
 	}
-	for _, j := range out {
-		fmt.Fprintf(a.stdout, "Imported image %d (%q) of %s as snapshot %s: %d files, %s; added %s (%s stored)\n",
-			j.Image, j.Name, name, j.Snapshot[:8], j.Files, formatBytes(j.Bytes), formatBytes(j.NewRaw), formatBytes(j.NewStored))
-	}
+	a.printImported(name, out)
 	return nil
+}
+
+func (a *app) printImported(name string, out []importedJSON) {
+	for _, j := range out {
+		if j.Existing {
+			fmt.Fprintf(a.stdout, "Image %d (%s) of %s is snapshot %s already (imported before; --again imports it anew)\n",
+				j.Image, printable(j.Name), name, j.Snapshot[:8])
+			continue
+		}
+		fmt.Fprintf(a.stdout, "Imported image %d (%s) of %s as snapshot %s: %d files, %s; added %s (%s stored)\n",
+			j.Image, printable(j.Name), name, j.Snapshot[:8], j.Files, formatBytes(j.Bytes), formatBytes(j.NewRaw), formatBytes(j.NewStored))
+	}
 }
