@@ -272,7 +272,7 @@ func summary(cst CaptureStats, c *sinkCounts, d time.Duration) RunSummary {
 	return RunSummary{Dirs: cst.Dirs, Files: cst.Files, Symlinks: cst.Symlinks, Special: cst.Special,
 		Bytes: cst.Bytes, FilesRead: cst.Read, BytesRead: cst.BytesRead, Reused: cst.Reused, Skipped: cst.Skipped,
 		NewChunks: c.newChunks.Load(), NewRaw: c.newRaw.Load(), NewStored: c.newStored.Load(),
-		Packs: c.packs.Load(), DurationSec: d.Seconds()}
+		Packs: c.packs.Load(), DurationSec: d.Round(time.Millisecond).Seconds()}
 }
 
 // commit stores the index object (none when the run added nothing, and

@@ -141,7 +141,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	m := res.Manifest
 	list, total := warn.summary()
 	loc, _, _ := a.repoLocation(&f.repoFlags)
-	sum := snapshotSummary{Snapshot: m.ID, ShortID: m.ShortID(), Repository: loc, Time: m.Time.Format("2006-01-02T15:04:05Z"),
+	sum := snapshotSummary{Snapshot: m.ID, ShortID: m.ShortID(), Repository: loc, Time: m.Time.Format(time.RFC3339Nano),
 		Host: m.Host, Source: m.Source, Tags: nonNil(m.Tags), Parent: m.Parent, Image: m.Image,
 		RunSummary: m.Summary, LockWaitSec: seconds(res.LockWait), Index: res.Sync, Warnings: list, WarningsTotal: total, Requests: a.requests()}
 	if err := a.printSnapshot(sum); err != nil {
