@@ -75,7 +75,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	a.report(cmd, err, code)
 	if err != nil && a.json && out.n == 0 {
 		// A command that failed before its document still gives one.
-		_ = writeJSON(out, failureDoc{Error: err.Error(), ExitCode: code})
+		_ = writeJSON(out, failureDoc{Error: err.Error(), Errors: joinedMessages(err), ExitCode: code})
 	}
 	return code
 }
@@ -97,8 +97,27 @@ func jsonAsked(args []string) bool {
 // failureDoc is the --json document of a command that failed before
 // writing its own.
 type failureDoc struct {
-	Error    string `json:"error"`
-	ExitCode int    `json:"exit_code"`
+	Error string `json:"error"`
+	// Errors lists the mistakes of an error that joins several (every
+	// mistake of an agent config), one message each.
+	Errors   []string `json:"errors,omitempty"`
+	ExitCode int      `json:"exit_code"`
+}
+
+// joinedMessages returns the messages of the errors that the first error
+// in err's chain joining several (errors.Join) holds, or nil.
+func joinedMessages(err error) []string {
+	for err != nil {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			var out []string
+			for _, e := range j.Unwrap() {
+				out = append(out, e.Error())
+			}
+			return out
+		}
+		err = errors.Unwrap(err)
+	}
+	return nil
 }
 
 // writeCounter counts the bytes written through it.

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -427,5 +429,17 @@ func TestImagePath(t *testing.T) {
 		if got := imagePath(in); got != want {
 			t.Errorf("imagePath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestJoinedMessages: the JSON failure document lists each mistake of a
+// joined error (an agent config's), wrapped or not.
+func TestJoinedMessages(t *testing.T) {
+	joined := fmt.Errorf("agent config x: %w", errors.Join(errors.New("job[1].name: missing"), errors.New("prune.schedule: bad")))
+	if got := joinedMessages(joined); !slices.Equal(got, []string{"job[1].name: missing", "prune.schedule: bad"}) {
+		t.Errorf("joinedMessages = %q", got)
+	}
+	if got := joinedMessages(fmt.Errorf("open: %w", os.ErrNotExist)); got != nil {
+		t.Errorf("a single error gave %q", got)
 	}
 }
