@@ -377,6 +377,7 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 			err := a.hardlink(dfd, name, g)
 			if err == nil {
 				a.files.Add(1)
+				a.unfilled.link(g.at, a.here())
 				return
 			}
 			a.warn(false, fmt.Errorf("hard link to %s failed, writing a copy: %w", strings.Join(g.at.comps(), "/"), err))

@@ -15,19 +15,30 @@ import (
 // not yet filled would stay as empty files with mode 0600 that look like
 // the image's. unfilledFiles tracks them so that they are removed: the
 // target holds only files written whole, and running the apply again
-// writes the rest.
+// writes the rest. The further names of a hard-linked file, linked to it
+// before it is filled, go with it.
 type unfilledFiles struct {
 	mu  sync.Mutex
-	set map[pathAt]struct{}
+	set map[pathAt][]pathAt // a new, empty file: the names linked to it
 }
 
 // add records the new, empty file at p.
 func (u *unfilledFiles) add(p pathAt) {
 	u.mu.Lock()
 	if u.set == nil {
-		u.set = make(map[pathAt]struct{})
+		u.set = make(map[pathAt][]pathAt)
 	}
-	u.set[p] = struct{}{}
+	u.set[p] = nil
+	u.mu.Unlock()
+}
+
+// link records that the name at p was linked to the file at first, if
+// that is not filled yet.
+func (u *unfilledFiles) link(first, p pathAt) {
+	u.mu.Lock()
+	if names, ok := u.set[first]; ok {
+		u.set[first] = append(names, p)
+	}
 	u.mu.Unlock()
 }
 
@@ -47,24 +58,51 @@ func (a *applier) stoppedBy(err error) bool {
 }
 
 // removeUnfilled removes the files the apply created and did not fill,
-// each only while it is still an empty regular file with one name. It
-// returns how many it removed.
+// each only while it is still an empty regular file whose names are all
+// this run's (the one it was created with and those linked to it). It
+// returns how many names it removed.
 func (a *applier) removeUnfilled() int {
 	removed := 0
-	for p := range a.unfilled.set { // the workers are done
-		dfd, err := a.openPath(p.dir.comps())
-		if err != nil {
+	for p, links := range a.unfilled.set { // the workers are done
+		st, ok := a.statAt(p)
+		if !ok || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 || uint64(st.Nlink) != uint64(1+len(links)) {
 			continue
 		}
-		var st unix.Stat_t
-		if fstatat(dfd, p.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
-			st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 && st.Nlink == 1 &&
-			unix.Unlinkat(dfd, p.name, 0) == nil {
-			removed++
-		}
-		if dfd != a.rootFD {
-			closeFD(dfd)
+		for _, l := range append(links, p) { // the first name last: it is in the set
+			if a.unlinkSame(l, st) {
+				removed++
+			}
 		}
 	}
 	return removed
+}
+
+// statAt returns the lstat of the entry at p.
+func (a *applier) statAt(p pathAt) (unix.Stat_t, bool) {
+	var st unix.Stat_t
+	dfd, err := a.openPath(p.dir.comps())
+	if err != nil {
+		return st, false
+	}
+	defer a.closeOpened(dfd)
+	return st, fstatat(dfd, p.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+}
+
+// unlinkSame removes the name at p if it is still the file of want.
+func (a *applier) unlinkSame(p pathAt, want unix.Stat_t) bool {
+	dfd, err := a.openPath(p.dir.comps())
+	if err != nil {
+		return false
+	}
+	defer a.closeOpened(dfd)
+	var st unix.Stat_t
+	return fstatat(dfd, p.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Dev == want.Dev && st.Ino == want.Ino &&
+		unix.Unlinkat(dfd, p.name, 0) == nil
+}
+
+// closeOpened closes a directory openPath opened (not the root's).
+func (a *applier) closeOpened(dfd int) {
+	if dfd != a.rootFD {
+		closeFD(dfd)
+	}
 }

@@ -20,8 +20,9 @@ import (
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
-// unfilledTree captures a tree of many files with data, and two empty
-// ones, and returns the WIM's reader and image.
+// unfilledTree captures a tree of many files with data, one of them with
+// three names (hard links), and two empty ones, and returns the WIM's
+// reader and image.
 func unfilledTree(t *testing.T) (*wim.Reader, *wim.Metadata, string) {
 	t.Helper()
 	tmp := t.TempDir()
@@ -31,6 +32,9 @@ func unfilledTree(t *testing.T) (*wim.Reader, *wim.Metadata, string) {
 		files[fmt.Sprintf("sub/f%02d.bin", i)] = string(wimtest.RandomBytes(uint64(i), 64<<10))
 	}
 	writeFiles(t, src, files)
+	for _, l := range []string{"sub/f11-b.bin", "sub/f11-c.bin"} {
+		must(t, os.Link(filepath.Join(src, "sub/f11.bin"), filepath.Join(src, l)))
+	}
 	path := filepath.Join(tmp, "x.wim")
 	captureWIM(t, src, path, CaptureOptions{})
 	r, m := openWIM(t, path)
