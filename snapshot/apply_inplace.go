@@ -239,9 +239,9 @@ func (a *applier) sameDirMeta(fd int, e *wim.Entry) bool {
 
 // dropOtherXattrs removes from the file t names (an open descriptor, or a
 // NUL-terminated path not followed), kept in place, the xattrs that e
-// lacks: setting e's leaves the others.
+// lacks: setting e's leaves the others. With KeepXattrs it does nothing.
 func (a *applier) dropOtherXattrs(t xattrTarget, e *wim.Entry) error {
-	if !a.unixData || a.ntfs != nil || e.Unix == nil {
+	if !a.unixData || a.ntfs != nil || e.Unix == nil || a.opts.KeepXattrs {
 		return nil
 	}
 	var x xattrBufs

@@ -60,6 +60,12 @@ type ApplyOptions struct {
 	// there only to lead to what a filter selected (see Filter.Select):
 	// made when missing, but when present their metadata is left alone.
 	Passages map[*wim.Entry]bool
+	// KeepXattrs (with InPlace) keeps the xattrs that a directory, or a
+	// file whose contents match, found in place has and the image lacks:
+	// an apply over an earlier tree sets the image's and leaves the
+	// others, where a restore removes them so that the tree is the
+	// snapshot's.
+	KeepXattrs bool
 	// NTFS says whether Windows metadata (security descriptors,
 	// attributes, times, short names, named streams, reparse points) is
 	// written through ntfs-3g's extended attributes instead of UNIX data;

@@ -119,8 +119,9 @@ times, DOS names, named streams (up to 64 KiB each) and reparse points.
 Into a TARGET that already holds files (an earlier apply), files that match
 the image (size, times, mode, owner, xattrs) are left alone and the others
 are written beside and renamed over, so that each old file stays whole until
-its replacement is; entries the image lacks are kept (a repository's
-restore --delete removes them).
+its replacement is; entries the image lacks are kept, and so are xattrs the
+image lacks on directories and unchanged files (a repository's restore
+--delete removes both).
 
 Files that cannot be written are reported as warnings and skipped; the run
 then exits with code 3. A full disk stops the apply (exit 1), as an
@@ -298,10 +299,10 @@ func errDropped(n int) error {
 	return fmt.Errorf("%d entries of the image left out: named \".\", \"..\" or nothing, holding NUL, or named as a sibling (as wimlib-imagex does)", n)
 }
 
-// nonEmptyDir reports whether path is a directory that holds something
-// (not through a symlink).
+// nonEmptyDir reports whether path is a directory that holds something;
+// a symlink to one counts, as Apply follows a target that is a symlink.
 func nonEmptyDir(path string) bool {
-	if fi, err := os.Lstat(path); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
 		return false
 	}
 	f, err := os.Open(path)
@@ -328,6 +329,7 @@ func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spe
 		// Over an earlier tree, replace files whole, never remove one
 		// before its new data is written.
 		InPlace:    spec.paths == nil && nonEmptyDir(spec.target),
+		KeepXattrs: true,
 		NoUnixData: spec.noUnixData,
 		NTFS:       spec.ntfs,
 		Paths:      spec.paths,

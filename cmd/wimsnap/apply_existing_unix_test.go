@@ -15,11 +15,19 @@ import (
 
 // TestApplyOverTreeFullDisk: apply over an earlier tree that runs out of
 // space leaves every old file whole, where it removed files before writing
-// their new data, and the same apply completes once there is room.
+// their new data, and the same apply completes once there is room; also
+// when TARGET is a symlink to the tree.
 func TestApplyOverTreeFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root")
 	}
+	for _, link := range []bool{false, true} {
+		t.Run(fmt.Sprintf("symlink=%v", link), func(t *testing.T) { applyOverTreeFullDisk(t, link) })
+	}
+}
+
+func applyOverTreeFullDisk(t *testing.T, link bool) {
+	t.Helper()
 	dir := t.TempDir()
 	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
 	const n = 8
@@ -38,7 +46,12 @@ func TestApplyOverTreeFullDisk(t *testing.T) {
 	for i := range n {
 		writeFile(t, target, fmt.Sprintf("r%d", i), old)
 	}
-	code, _, errb := runApp(t, nil, "apply", wimfile, target)
+	arg := target
+	if link {
+		arg = filepath.Join(dir, "current")
+		must(t, os.Symlink(target, arg))
+	}
+	code, _, errb := runApp(t, nil, "apply", wimfile, arg)
 	if code != exitFailure || !strings.Contains(errb, "no space left") {
 		t.Fatalf("apply onto a full disk: exit %d: %s", code, errb)
 	}
@@ -51,7 +64,7 @@ func TestApplyOverTreeFullDisk(t *testing.T) {
 		}
 	}
 	must(t, unix.Mount("wimsnap-apply", target, "tmpfs", unix.MS_REMOUNT, "size=16m"))
-	if code, _, errb := runApp(t, nil, "apply", wimfile, target); code != exitOK {
+	if code, _, errb := runApp(t, nil, "apply", wimfile, arg); code != exitOK {
 		t.Fatalf("apply again: exit %d: %s", code, errb)
 	}
 	for i := range n {
@@ -61,5 +74,31 @@ func TestApplyOverTreeFullDisk(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s after the second apply: not the image's contents", name)
 		}
+	}
+}
+
+// TestApplyOverTreeKeepsXattrs: apply over an earlier tree leaves the
+// xattrs a directory there has and the image lacks, as it did before it
+// replaced files in place (restore --delete removes them).
+func TestApplyOverTreeKeepsXattrs(t *testing.T) {
+	dir := t.TempDir()
+	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
+	writeFile(t, src, "d/f", []byte("image"))
+	if code, _, errb := runApp(t, nil, "capture", src, wimfile); code != exitOK {
+		t.Fatalf("capture: exit %d: %s", code, errb)
+	}
+	writeFile(t, target, "d/f", []byte("earlier"))
+	if err := unix.Setxattr(filepath.Join(target, "d"), "user.mine", []byte("kept"), 0); err != nil {
+		t.Skipf("no user xattrs here: %v", err)
+	}
+	if code, _, errb := runApp(t, nil, "apply", wimfile, target); code != exitOK {
+		t.Fatalf("apply: exit %d: %s", code, errb)
+	}
+	buf := make([]byte, 16)
+	if n, err := unix.Getxattr(filepath.Join(target, "d"), "user.mine", buf); err != nil || string(buf[:n]) != "kept" {
+		t.Errorf("d's xattr user.mine after apply: %q, %v", buf[:max(n, 0)], err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "d/f")); string(b) != "image" {
+		t.Errorf("d/f after apply: %q", b)
 	}
 }
