@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -139,7 +138,7 @@ func (a *app) parseAgentConfig(path string, b []byte) (*agentConfig, error) {
 		errs = a.checkTasks(c)
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("agent config %s: %w", path, errors.Join(errs...))
+		return nil, fmt.Errorf("agent config %s: %w", path, mistakes(errs))
 	}
 	return c, nil
 }

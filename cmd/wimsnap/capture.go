@@ -162,7 +162,7 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 	}
 	c, ok := wim.ParseCompression(strings.ToLower(f.compress))
 	if !ok {
-		return nil, usagef("unknown compression %q: want none, xpress, lzx or lzms", f.compress)
+		return nil, usagef("unknown compression %q: want none, xpress (fast) or lzx (maximum)", f.compress)
 	}
 	if f.threads < 0 {
 		return nil, usagef("--threads must not be negative")

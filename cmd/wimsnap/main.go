@@ -98,26 +98,32 @@ func jsonAsked(args []string) bool {
 // writing its own.
 type failureDoc struct {
 	Error string `json:"error"`
-	// Errors lists the mistakes of an error that joins several (every
-	// mistake of an agent config), one message each.
+	// Errors lists the mistakes of a failure that found several (every
+	// mistake of an agent config: mistakes), one message each.
 	Errors   []string `json:"errors,omitempty"`
 	ExitCode int      `json:"exit_code"`
 }
 
-// joinedMessages returns the messages of the errors that the first error
-// in err's chain joining several (errors.Join) holds, or nil.
+// mistakes are the several mistakes one check found, each its own error
+// (an agent config's). Its message puts one on each line.
+type mistakes []error
+
+func (m mistakes) Error() string   { return errors.Join(m...).Error() }
+func (m mistakes) Unwrap() []error { return m }
+
+// joinedMessages returns the messages of the mistakes in err's chain, or
+// nil. Other errors that wrap several (errors.Join, fmt.Errorf with two
+// %w) are one failure and are not split.
 func joinedMessages(err error) []string {
-	for err != nil {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			var out []string
-			for _, e := range j.Unwrap() {
-				out = append(out, e.Error())
-			}
-			return out
-		}
-		err = errors.Unwrap(err)
+	var m mistakes
+	if !errors.As(err, &m) {
+		return nil
 	}
-	return nil
+	out := make([]string, len(m))
+	for i, e := range m {
+		out[i] = e.Error()
+	}
+	return out
 }
 
 // writeCounter counts the bytes written through it.

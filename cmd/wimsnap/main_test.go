@@ -435,11 +435,17 @@ func TestImagePath(t *testing.T) {
 // TestJoinedMessages: the JSON failure document lists each mistake of a
 // joined error (an agent config's), wrapped or not.
 func TestJoinedMessages(t *testing.T) {
-	joined := fmt.Errorf("agent config x: %w", errors.Join(errors.New("job[1].name: missing"), errors.New("prune.schedule: bad")))
+	joined := fmt.Errorf("agent config x: %w", mistakes{errors.New("job[1].name: missing"), errors.New("prune.schedule: bad")})
 	if got := joinedMessages(joined); !slices.Equal(got, []string{"job[1].name: missing", "prune.schedule: bad"}) {
 		t.Errorf("joinedMessages = %q", got)
 	}
-	if got := joinedMessages(fmt.Errorf("open: %w", os.ErrNotExist)); got != nil {
-		t.Errorf("a single error gave %q", got)
+	for _, err := range []error{
+		fmt.Errorf("open: %w", os.ErrNotExist),
+		fmt.Errorf("config: %w: %w", os.ErrNotExist, io.ErrUnexpectedEOF), // one failure, two causes
+		errors.Join(os.ErrNotExist, os.ErrClosed),
+	} {
+		if got := joinedMessages(err); got != nil {
+			t.Errorf("%v gave %q", err, got)
+		}
 	}
 }
