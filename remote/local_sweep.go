@@ -14,42 +14,45 @@ import (
 // Put's file is that old.
 const StaleTempAge = time.Hour
 
-// sweepDepth bounds how deep SweepTemps looks: keys have at most three
-// components ("packs/ab/<id>"), so temporary files lie at most two
-// directories down.
-const sweepDepth = 2
+// sweepDirs are the directories of a repository's keys below the store's
+// directory ("packs/*" standing for each of packs' subdirectories). Other
+// folders that share the directory (the store may be the root of a disk)
+// are not the store's and are left alone.
+var sweepDirs = []string{".", "index", "snapshots", "locks", "packs/*"}
 
-// SweepTemps removes the temporary files of Puts that never finished,
-// those not written for olderThan (at least StaleTempAge is safe beside
-// running writers), from the store's directory and the directories of its
-// keys, and reports how many it removed. What it cannot read or remove is
-// left alone; it never fails.
-func (l *Local) SweepTemps(olderThan time.Duration) int {
-	return sweepDir(l.root, 0, time.Now().Add(-olderThan))
+// SweepTemps removes the temporary files of Puts that never finished, those
+// last written before before (now less at least StaleTempAge is safe beside
+// running writers), from the store's directory and its keys' directories
+// (sweepDirs), and reports how many it removed. What it cannot read or
+// remove is left alone; it never fails.
+func (l *Local) SweepTemps(before time.Time) int {
+	n := 0
+	for _, d := range sweepDirs {
+		dirs := []string{filepath.Join(l.root, filepath.FromSlash(d))}
+		if strings.HasSuffix(d, "/*") {
+			dirs, _ = filepath.Glob(filepath.Join(l.root, filepath.FromSlash(d))) // a key's directory may be a symlink
+		}
+		for _, dir := range dirs {
+			n += sweepDir(dir, before)
+		}
+	}
+	return n
 }
 
-// sweepDir is SweepTemps in dir, at depth below the root.
-func sweepDir(dir string, depth int, before time.Time) int {
+// sweepDir removes the temporary files in dir last written before before.
+func sweepDir(dir string, before time.Time) int {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0
 	}
 	n := 0
 	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		if strings.HasPrefix(e.Name(), tmpPrefix) {
-			if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(before) &&
-				os.Remove(p) == nil {
-				n++
-			}
+		if !strings.HasPrefix(e.Name(), tmpPrefix) {
 			continue
 		}
-		if depth >= sweepDepth || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		// A key's directory may be a symlink to another disk.
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			n += sweepDir(p, depth+1, before)
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(before) &&
+			os.Remove(filepath.Join(dir, e.Name())) == nil {
+			n++
 		}
 	}
 	return n

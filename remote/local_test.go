@@ -262,7 +262,8 @@ func TestLocalOpen(t *testing.T) {
 
 // TestLocalSweepTemps: SweepTemps removes the temporary files of killed
 // Puts that are old enough, at the root and in keys' directories (through
-// a symlinked one too), and nothing else.
+// a symlinked one too), and nothing else: not in folders that share the
+// store's directory.
 func TestLocalSweepTemps(t *testing.T) {
 	dir := t.TempDir()
 	other := t.TempDir()
@@ -278,7 +279,8 @@ func TestLocalSweepTemps(t *testing.T) {
 	old, fresh := time.Now().Add(-2*remote.StaleTempAge), time.Now()
 	files := map[string]time.Time{
 		"packs/aa/.tmp-killed": old, "index/.tmp-killed": old, ".tmp-root": old, "snapshots/.tmp-killed": old,
-		"packs/aa/.tmp-running": fresh, ".git/.tmp-not-ours": old, "packs/aa/b/c/.tmp-too-deep": old,
+		"packs/aa/.tmp-running": fresh, ".git/.tmp-not-ours": old, "packs/aa/b/.tmp-too-deep": old,
+		"photos/.tmp-not-ours": old, "photos/2024/.tmp-not-ours": old,
 	}
 	for name, mtime := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -286,7 +288,7 @@ func TestLocalSweepTemps(t *testing.T) {
 		must(os.WriteFile(p, []byte("junk"), 0o644))
 		must(os.Chtimes(p, mtime, mtime))
 	}
-	if n := s.SweepTemps(remote.StaleTempAge); n != 4 {
+	if n := s.SweepTemps(time.Now().Add(-remote.StaleTempAge)); n != 4 {
 		t.Errorf("SweepTemps removed %d files, want 4", n)
 	}
 	for name, mtime := range files {

@@ -104,7 +104,7 @@ type PruneResult struct {
 // tempSweeper is a store that can remove what killed writers left, as
 // remote.Local does; prune asks it to.
 type tempSweeper interface {
-	SweepTemps(olderThan time.Duration) int
+	SweepTemps(before time.Time) int
 }
 
 // Prune deletes the packs no snapshot needs and repacks those mostly
@@ -154,7 +154,7 @@ func (p *pruner) run() error {
 		return err
 	}
 	if s, ok := p.r.store.(tempSweeper); ok && !p.opts.DryRun {
-		p.res.TempFiles = s.SweepTemps(remote.StaleTempAge)
+		p.res.TempFiles = s.SweepTemps(p.r.now().Add(-remote.StaleTempAge))
 	}
 	if p.opts.DryRun || len(p.doomed) == 0 && len(p.retired) == 0 {
 		// Nothing to delete or finish: unused index entries stay, harmless.

@@ -124,14 +124,19 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 	}
 	// Every part reaches the disk before the first rename, so that the
 	// renames, which replace an older set's parts, follow one another at
-	// once: an interrupt leaves a mix of two sets only in that moment.
+	// once: an interrupt leaves a mix of two sets only in that moment. A
+	// part stays open, and so locked against another run's sweepTemps,
+	// until just before its rename.
 	for _, t := range tmps {
-		if err := errors.Join(t.Sync(), t.Close()); err != nil {
+		if err := t.Sync(); err != nil {
 			return err
 		}
 	}
 	sum := splitSummary{WIM: name, Parts: []splitPart{}}
 	for i, t := range tmps {
+		if err := t.Close(); err != nil {
+			return errors.Join(err, removeParts(names[:i]))
+		}
 		if err := os.Rename(t.Name(), names[i]); err != nil {
 			return errors.Join(err, removeParts(names[:i]))
 		}

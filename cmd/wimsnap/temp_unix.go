@@ -10,7 +10,7 @@ import (
 
 // holdTemp locks the temporary file f for as long as it is open, so that
 // sweepTemps in another process leaves it alone. Where the file system has
-// no locks the age check alone guards it.
+// no locks, sweepTemps cannot take the lock either and removes nothing.
 func holdTemp(f *os.File) {
 	_ = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 }
