@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,8 +32,9 @@ type ImportOptions struct {
 	Lock LockOptions
 	// Again imports every image anew. Without it an image of which a
 	// snapshot exists already, imported from the same file (its path and
-	// image number) with the same metadata, is not imported again, so
-	// that an import that was interrupted can be run again to complete.
+	// image number) with the same metadata, XML fields, host and tags, is
+	// not imported again, so that an import that was interrupted can be
+	// run again to complete.
 	Again bool
 }
 
@@ -72,7 +75,7 @@ func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts I
 	}
 	var out []Imported
 	err = r.withShared(ctx, opts.Lock, func(lock *Lock) error {
-		var done map[string]*Manifest // Source "path#N" and metadata SHA-1 to snapshot
+		var done map[string][]*Manifest // see importedFrom
 		if !opts.Again {
 			if done, err = r.importedFrom(ctx, abs); err != nil {
 				return err
@@ -91,33 +94,52 @@ func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts I
 }
 
 // importedFrom returns the snapshots imported from the WIM file at path,
-// keyed by importKey.
-func (r *Repo) importedFrom(ctx context.Context, path string) (map[string]*Manifest, error) {
+// keyed by their source ("path#N") and metadata SHA-1.
+func (r *Repo) importedFrom(ctx context.Context, path string) (map[string][]*Manifest, error) {
 	list, err := r.snapshots(ctx)
 	if err != nil {
 		return nil, err
 	}
-	done := map[string]*Manifest{}
+	done := map[string][]*Manifest{}
 	for _, m := range list {
 		if strings.HasPrefix(m.Source, path+"#") {
-			done[m.Source+" "+m.Metadata.SHA1] = m
+			k := m.Source + " " + m.Metadata.SHA1
+			done[k] = append(done[k], m)
 		}
 	}
 	return done, nil
 }
 
+// sameImport reports whether the snapshot m is what importing again would
+// store: the same host, tags and image fields (the metadata matched). The
+// fields compare as the manifest stores them, in JSON.
+func sameImport(m *Manifest, host string, tags []string, img ImageFields) bool {
+	a, b := slices.Sorted(slices.Values(m.Tags)), slices.Sorted(slices.Values(tags))
+	if m.Host != host || !slices.Equal(slices.Compact(a), slices.Compact(b)) {
+		return false
+	}
+	x, err1 := json.Marshal(m.Image)
+	y, err2 := json.Marshal(img)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
 // importImage imports image i, unless done (see importedFrom) holds a
-// snapshot of it.
+// snapshot of it that sameImport takes for the same.
 func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source string, opts *ImportOptions, lock *Lock,
-	done map[string]*Manifest) (Imported, error) {
+	done map[string][]*Manifest) (Imported, error) {
 	start := time.Now()
 	raw, err := wr.RawMetadata(i)
 	if err != nil {
 		return Imported{}, err
 	}
+	info := wr.Image(i)
+	img := ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
+		Flags: info.Flags, Creator: info.Creator, Version: info.Version, Extra: info.Extra}
 	src, sum := fmt.Sprintf("%s#%d", source, i), fmt.Sprintf("%x", sha1.Sum(raw))
-	if m := done[src+" "+sum]; m != nil {
-		return Imported{Image: i, Manifest: m, Existing: true}, nil
+	for _, m := range slices.Backward(done[src+" "+sum]) { // the latest first
+		if sameImport(m, opts.Host, opts.Tags, img) {
+			return Imported{Image: i, Manifest: m, Existing: true}, nil
+		}
 	}
 	md, err := wim.ParseMetadata(raw)
 	if err != nil {
@@ -142,10 +164,7 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 		closeIndex(db)
 		return Imported{}, err
 	}
-	info := wr.Image(i)
-	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: src, Tags: opts.Tags,
-		Image: ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
-			Flags: info.Flags, Creator: info.Creator, Version: info.Version, Extra: info.Extra},
+	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: src, Tags: opts.Tags, Image: img,
 		Metadata: StreamRef{SHA1: sum, Size: int64(len(raw))}}
 	man.Summary = summary(counts, &sink.counts, time.Since(start))
 	if err := lock.Err(); err != nil {

@@ -106,7 +106,16 @@ func TestImportAgain(t *testing.T) {
 	if again[0].Existing || again[1].Existing || again[0].Manifest.ID == first[0].Manifest.ID {
 		t.Fatalf("import with Again: %+v", again)
 	}
-	if list, err := dst.Snapshots(t.Context()); err != nil || len(list) != 4 {
-		t.Errorf("%d snapshots (%v), want 4: two imported, then both again", len(list), err)
+	// Another tag or host is another snapshot, not the one there.
+	for _, opts := range []ImportOptions{{Images: []int{1}, Tags: []string{"golden"}}, {Images: []int{1}, Host: "other"}} {
+		if res := imp(opts); res[0].Existing {
+			t.Errorf("import with %+v passed over the image", opts)
+		}
+	}
+	if res := imp(ImportOptions{Images: []int{1}, Tags: []string{"golden", "golden"}}); !res[0].Existing {
+		t.Error("the tagged import run again imported the image anew")
+	}
+	if list, err := dst.Snapshots(t.Context()); err != nil || len(list) != 6 {
+		t.Errorf("%d snapshots (%v), want 6: two imported, then both again, then image 1 tagged and of another host", len(list), err)
 	}
 }

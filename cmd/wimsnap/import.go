@@ -28,7 +28,9 @@ interrupted can be run again to complete; --again imports it anew.
 With --json, stdout receives one document:
   {"wim", "snapshots": [{"snapshot", "image", "name", "files", "bytes",
    "bytes_read", "new_bytes", "new_bytes_stored", "existing"}],
-   "duration_seconds"}`
+   "duration_seconds", "error"}
+"error" is there when the import failed; "snapshots" then lists the images
+committed before the failure.`
 
 type importFlags struct {
 	repoFlags
@@ -115,16 +117,20 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		}
 		out = append(out, j)
 	}
+	doc := map[string]any{"wim": name, "snapshots": out, "duration_seconds": seconds(a.now().Sub(start))}
 	if err != nil {
 		// Name what was committed before the failure: running the same
-		// import again passes over it.
-		if !a.json {
+		// import again passes over it. The error decides the exit code.
+		if a.json {
+			doc["error"] = err.Error()
+			_ = writeJSON(a.stdout, doc)
+		} else {
 			a.printImported(name, out)
 		}
 		return err
 	}
 	if a.json {
-		return writeJSON(a.stdout, map[string]any{"wim": name, "snapshots": out, "duration_seconds": seconds(a.now().Sub(start))})
+		return writeJSON(a.stdout, doc)
 	}
 	a.printImported(name, out)
 	return nil
