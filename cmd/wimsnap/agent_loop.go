@@ -106,7 +106,7 @@ func (ag *agent) begin(ctx context.Context, t *task, run scheduler.Run, now time
 	t.cancel = cancel
 	ag.running++
 	st := ag.taskState(t.cfg.name)
-	st.LastRun = now
+	st.LastRun, st.Running = now, true
 	ag.saveState()
 	ag.board.update(t.cfg.name, func(ts *taskStatus) { ts.RunStarted = now })
 	ag.log.Debug("run started", "job", t.cfg.name, "trigger", run.Kind.String(), "attempt", run.Attempt, "slot", run.Slot)
@@ -131,7 +131,7 @@ func (ag *agent) finish(o outcome) {
 	}
 	st := ag.taskState(o.task)
 	st.LastResult, st.LastError, st.LastDurationSec = o.result, o.err, o.end.Sub(o.start).Seconds()
-	st.LastEnd = o.end
+	st.Running = false
 	if ok {
 		st.LastSuccess, st.LastSnapshots = o.end, o.snapshots
 		if o.part > 0 {

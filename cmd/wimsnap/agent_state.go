@@ -25,8 +25,10 @@ type agentState struct {
 
 // taskState is the remembered part of a task's status.
 type taskState struct {
-	LastRun         time.Time `json:"last_run,omitzero"`
-	LastEnd         time.Time `json:"last_end,omitzero"` // of the last run that ended, whatever its result
+	LastRun time.Time `json:"last_run,omitzero"`
+	// Running is set while a run goes: found set at a start, it tells of
+	// a run the agent never saw end.
+	Running         bool      `json:"running,omitempty"`
 	LastSuccess     time.Time `json:"last_success,omitzero"`
 	LastResult      string    `json:"last_result,omitempty"`
 	LastError       string    `json:"last_error,omitempty"`
@@ -71,19 +73,17 @@ func readAgentState(path string) (*agentState, error) {
 // ended (the agent was killed or the machine stopped: finish did not run),
 // that run's result as unfinished, so that the result and error of the
 // run before it are not shown as its own. It reports whether it changed
-// anything. A state file written before LastEnd was kept, which has a
-// result and no end, is taken as ended.
+// anything.
 func (st *agentState) markUnfinished() bool {
 	changed := false
 	for _, ts := range st.Tasks {
-		if ts.LastRun.IsZero() || ts.LastEnd.After(ts.LastRun) || ts.LastEnd.Equal(ts.LastRun) ||
-			ts.LastEnd.IsZero() && ts.LastResult != "" {
+		if !ts.Running {
 			continue
 		}
+		ts.Running = false
 		ts.LastResult = resultUnfinished
 		ts.LastError = "the run did not end: the agent was killed or the machine stopped during it"
 		ts.LastDurationSec = 0
-		ts.LastEnd = ts.LastRun
 		changed = true
 	}
 	return changed

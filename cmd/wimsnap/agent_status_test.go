@@ -336,16 +336,16 @@ func TestCommandLabel(t *testing.T) {
 	}
 }
 
-// TestMarkUnfinished: a run that began after the last one ended, and never
-// ended itself (the agent was SIGKILLed), shows as unfinished at the next
-// start, not with the result and error of the run before it.
+// TestMarkUnfinished: a run that began and never ended (the agent was
+// SIGKILLed) shows as unfinished at the next start, not with the result
+// and error of the run before it.
 func TestMarkUnfinished(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 2, 30, 0, 0, time.UTC)
 	st := &agentState{Version: agentStateVersion, Tasks: map[string]*taskState{
-		"killed": {LastRun: t0.Add(time.Hour), LastEnd: t0.Add(time.Minute), LastResult: resultInterrupted,
+		"killed": {LastRun: t0.Add(time.Hour), Running: true, LastResult: resultInterrupted,
 			LastError: "context canceled", LastDurationSec: 60},
-		"first-killed": {LastRun: t0},
-		"ended":        {LastRun: t0, LastEnd: t0.Add(time.Minute), LastResult: resultSuccess, LastDurationSec: 60},
+		"first-killed": {LastRun: t0, Running: true},
+		"ended":        {LastRun: t0, LastResult: resultSuccess, LastDurationSec: 60},
 		"old-format":   {LastRun: t0, LastResult: resultFailed, LastError: "lock held"},
 		"never":        {},
 	}}
@@ -357,7 +357,7 @@ func TestMarkUnfinished(t *testing.T) {
 		if got := ts.LastResult == resultUnfinished; got != unfinished {
 			t.Errorf("%s: result %q, error %q", name, ts.LastResult, ts.LastError)
 		}
-		if unfinished && (ts.LastError == "context canceled" || ts.LastDurationSec != 0 || ts.LastEnd.Before(ts.LastRun)) {
+		if unfinished && (ts.LastError == "context canceled" || ts.LastDurationSec != 0 || ts.Running) {
 			t.Errorf("%s keeps the earlier run's figures: %+v", name, ts)
 		}
 	}
