@@ -449,13 +449,13 @@ func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 		return false
 	}
 	ok := true
-	_ = md.Walk(func(p string, e *wim.Entry) error {
+	_ = md.Visit(func(e *wim.Entry, path func() string) error {
 		for _, s := range entryStreams(e) {
 			if s.Hash.IsZero() {
 				continue
 			}
 			if why := c.stream(s.Hash); why != "" {
-				c.problem("snapshot %s: %s: %s", m.ShortID(), p, why)
+				c.problem("snapshot %s: %s: %s", m.ShortID(), path(), why)
 				ok = false
 			}
 		}

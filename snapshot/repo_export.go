@@ -152,7 +152,7 @@ func (ex *exporter) image(w *wim.Writer, m *Manifest, names map[string]bool) err
 		return err
 	}
 	var hashes []wim.Hash
-	_ = md.Walk(func(_ string, e *wim.Entry) error {
+	_ = md.Visit(func(e *wim.Entry, _ func() string) error {
 		for _, s := range entryStreams(e) {
 			if !s.Hash.IsZero() && !w.HasStream(s.Hash) {
 				hashes = append(hashes, s.Hash)

@@ -188,7 +188,7 @@ func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *
 	var total int64 // of the distinct streams
 	seen := map[wim.Hash]bool{}
 	links := map[uint64]bool{}
-	_ = md.Walk(func(_ string, e *wim.Entry) error {
+	_ = md.Visit(func(e *wim.Entry, _ func() string) error {
 		switch {
 		case e.IsDir():
 			st.Dirs++

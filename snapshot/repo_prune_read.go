@@ -146,7 +146,7 @@ func (p *pruner) useImage(src *repoSource, m *Manifest, images map[wim.Hash]bool
 		return nil
 	}
 	images[h] = true
-	p.use(h, "snapshot "+m.ShortID()+": metadata")
+	p.use(h, func() string { return "snapshot " + m.ShortID() + ": metadata" })
 	md, err := p.r.readImage(src, m, false)
 	if err != nil {
 		if !damage(err) {
@@ -155,10 +155,10 @@ func (p *pruner) useImage(src *repoSource, m *Manifest, images map[wim.Hash]bool
 		p.missing = append(p.missing, err.Error())
 		return nil
 	}
-	return md.Walk(func(path string, e *wim.Entry) error {
+	return md.Visit(func(e *wim.Entry, path func() string) error {
 		for _, s := range entryStreams(e) {
 			if !s.Hash.IsZero() {
-				p.use(s.Hash, "snapshot "+m.ShortID()+": "+path)
+				p.use(s.Hash, func() string { return "snapshot " + m.ShortID() + ": " + path() })
 			}
 		}
 		return nil
@@ -166,21 +166,21 @@ func (p *pruner) useImage(src *repoSource, m *Manifest, images map[wim.Hash]bool
 }
 
 // use marks stream h and its chunks as used; what is not there makes the
-// used data incomplete.
-func (p *pruner) use(h wim.Hash, what string) {
+// used data incomplete, named by what (called only then).
+func (p *pruner) use(h wim.Hash, what func() string) {
 	sh := index.SHA1(h)
 	if p.used[sh] {
 		return
 	}
 	chunks, ok := p.streams.chunks(sh)
 	if !ok {
-		p.missing = append(p.missing, fmt.Sprintf("%s: stream %x is in no index object", what, h))
+		p.missing = append(p.missing, fmt.Sprintf("%s: stream %x is in no index object", what(), h))
 		return
 	}
 	p.used[sh] = true
 	for _, c := range chunks {
 		if _, ok := p.loc[c]; !ok {
-			p.missing = append(p.missing, fmt.Sprintf("%s: chunk %s of stream %x is in no index object", what, hexID(c)[:16], h))
+			p.missing = append(p.missing, fmt.Sprintf("%s: chunk %s of stream %x is in no index object", what(), hexID(c)[:16], h))
 			return
 		}
 		p.usedCh[c] = true

@@ -125,7 +125,7 @@ func (p *pruner) putBack() error {
 			p.res.PendingWhy = fmt.Sprintf("snapshot %s, committed during the prune, could not be read: %v", m.ShortID(), err)
 			return errWaitedOut
 		}
-		_ = md.Walk(func(_ string, e *wim.Entry) error {
+		_ = md.Visit(func(e *wim.Entry, _ func() string) error {
 			for _, s := range entryStreams(e) {
 				if !s.Hash.IsZero() {
 					p.keep(s.Hash, known)

@@ -94,7 +94,7 @@ func redeclare(db *index.DB, obj *indexObject, m *wim.Metadata, meta wim.Hash) (
 			}
 		}
 	}
-	err := m.Walk(func(_ string, e *wim.Entry) error {
+	err := m.Visit(func(e *wim.Entry, _ func() string) error {
 		for _, s := range e.Streams() {
 			if err := add(index.SHA1(s.Hash)); err != nil {
 				return err

@@ -22,14 +22,14 @@ func CopyImage(ctx context.Context, w *Writer, r *Reader, i int, progress func(n
 	}
 	var scratch []Stream
 	var walkErr error
-	err = m.Walk(func(path string, e *Entry) error {
+	err = m.Visit(func(e *Entry, path func() string) error {
 		scratch = e.appendStreams(scratch[:0])
 		for _, s := range scratch {
 			if s.Hash.IsZero() || w.HasStream(s.Hash) {
 				continue
 			}
 			if walkErr = copyStream(ctx, w, r, s.Hash, progress); walkErr != nil {
-				return fmt.Errorf("image %d: %s: %w", i, path, walkErr)
+				return fmt.Errorf("image %d: %s: %w", i, path(), walkErr)
 			}
 		}
 		return nil

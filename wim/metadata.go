@@ -2,6 +2,7 @@ package wim
 
 import (
 	"encoding/binary"
+	"strings"
 )
 
 // ParseMetadata decodes an uncompressed metadata resource: the security data
@@ -139,28 +140,62 @@ func fixSecurityIDs(e *Entry, n int) {
 
 // Walk calls fn for every entry of the tree in depth-first pre-order, with
 // its path from the root ("/" for the root, "/a/b" below it). It stops at the
-// first error fn returns.
+// first error fn returns. Each path is built for its call and not kept, so
+// memory stays in proportion to the deepest path; a walk that needs paths
+// only for messages should use Visit, which builds none unless asked.
 func (m *Metadata) Walk(fn func(path string, e *Entry) error) error {
-	return walk("", m.Root, fn)
+	return m.Visit(func(e *Entry, path func() string) error { return fn(path(), e) })
 }
 
-func walk(path string, e *Entry, fn func(string, *Entry) error) error {
-	p := path + "/" + e.Name
-	if path == "" && e.Name == "" {
-		p = "/"
+// Visit calls fn for every entry of the tree in depth-first pre-order, as
+// Walk does; path returns the entry's path, built when called and valid
+// during the call only. A tree thousands of levels deep with long names has
+// paths of megabytes, which a walk that builds none (or builds one for an
+// error) does not pay for.
+func (m *Metadata) Visit(fn func(e *Entry, path func() string) error) error {
+	if m.Root == nil {
+		return nil
 	}
-	if err := fn(p, e); err != nil {
-		return err
-	}
-	if p == "/" {
-		p = ""
-	}
-	for _, c := range e.Children {
-		if err := walk(p, c, fn); err != nil {
+	var stack []*Entry // the entry being visited and its ancestors, root first
+	path := func() string { return joinPath(stack) }
+	var visit func(e *Entry) error
+	visit = func(e *Entry) error {
+		stack = append(stack, e)
+		defer func() { stack = stack[:len(stack)-1] }()
+		if err := fn(e, path); err != nil {
 			return err
 		}
+		for _, c := range e.Children {
+			if err := visit(c); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	return nil
+	return visit(m.Root)
+}
+
+// joinPath returns the path of the last entry of stack, whose first is the
+// root: "/" for the root alone, else "/a/b" (a root's name, which images
+// leave empty, is its first component).
+func joinPath(stack []*Entry) string {
+	if len(stack) > 0 && stack[0].Name == "" {
+		stack = stack[1:]
+	}
+	if len(stack) == 0 {
+		return "/"
+	}
+	n := 0
+	for _, e := range stack {
+		n += 1 + len(e.Name)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, e := range stack {
+		b.WriteByte('/')
+		b.WriteString(e.Name)
+	}
+	return b.String()
 }
 
 // SetStreamSizes sets the Size of every stream in the tree (data, reparse

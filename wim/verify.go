@@ -50,10 +50,10 @@ func (r *Reader) Verify(p VerifyProgress) error {
 
 // checkReferences reports the first stream of image i missing from the table.
 func (r *Reader) checkReferences(i int, m *Metadata) error {
-	return m.Walk(func(path string, e *Entry) error {
+	return m.Visit(func(e *Entry, path func() string) error {
 		for _, s := range e.Streams() {
 			if !s.Hash.IsZero() && r.blobs[s.Hash] == nil {
-				return fmt.Errorf("%w: image %d: %s: stream %x is not in the blob table", ErrNotFound, i, path, s.Hash)
+				return fmt.Errorf("%w: image %d: %s: stream %x is not in the blob table", ErrNotFound, i, path(), s.Hash)
 			}
 		}
 		return nil

@@ -74,19 +74,29 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, p string, detailed 
 	if err != nil {
 		return err
 	}
+	// Text is written as the walk goes (a listing's memory does not grow
+	// with it); JSON is one document, gathered first.
 	var paths []string
 	var entries []entryJSON
+	bw := bufio.NewWriter(a.stdout)
+	found, under := false, strings.TrimSuffix(p, "/")+"/"
 	walkEntries(md.Root, func(q string, e *wim.Entry) {
-		if q != p && !strings.HasPrefix(q, strings.TrimSuffix(p, "/")+"/") {
+		if q != p && !strings.HasPrefix(q, under) {
 			return
 		}
-		if detailed {
+		found = true
+		switch {
+		case a.json && detailed:
 			entries = append(entries, newEntryJSON(q, e))
-		} else {
+		case a.json:
 			paths = append(paths, q)
+		case detailed:
+			printEntry(bw, newEntryJSON(q, e))
+		default:
+			fmt.Fprintln(bw, printable(q))
 		}
 	})
-	if paths == nil && entries == nil {
+	if !found {
 		return fmt.Errorf("%w: %s in snapshot %s", snapshot.ErrPathNotFound, p, m.ShortID())
 	}
 	if a.json {
@@ -97,13 +107,6 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, p string, detailed 
 			doc["paths"] = paths
 		}
 		return writeJSON(a.stdout, doc)
-	}
-	bw := bufio.NewWriter(a.stdout)
-	for _, q := range paths {
-		fmt.Fprintln(bw, printable(q))
-	}
-	for _, e := range entries {
-		printEntry(bw, e)
 	}
 	return bw.Flush()
 }

@@ -85,23 +85,13 @@ func (a *app) runDir(name, image string, detailed bool, refs []string) error {
 }
 
 // walkEntries calls fn for root and everything under it, depth first in
-// stored order, with each entry's "/"-separated path.
+// stored order, with each entry's "/"-separated path (wim.Metadata.Walk:
+// memory in proportion to the deepest path, not to depth times it).
 func walkEntries(root *wim.Entry, fn func(path string, e *wim.Entry)) {
-	if root == nil {
-		return
-	}
-	var walk func(p string, e *wim.Entry)
-	walk = func(p string, e *wim.Entry) {
+	_ = (&wim.Metadata{Root: root}).Walk(func(p string, e *wim.Entry) error {
 		fn(p, e)
-		prefix := p
-		if prefix != "/" {
-			prefix += "/"
-		}
-		for _, c := range e.Children {
-			walk(prefix+c.Name, c)
-		}
-	}
-	walk("/", root)
+		return nil
+	})
 }
 
 type dirJSON struct {
