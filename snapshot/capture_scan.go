@@ -93,13 +93,15 @@ type lister struct {
 	dirents []byte
 }
 
-// scanJob is a directory to list: parent's entry e, whose path is rel.
-// Whoever claims it first lists it: a helper it was queued for, or the
-// scanner when it reaches e.
+// scanJob is a directory to list: parent's entry e, whose parent
+// directory is up's (nil: the root). Whoever claims it first lists it: a
+// helper it was queued for, or the scanner when it reaches e. Its path is
+// built from the chain of jobs when listed, not kept: the paths of a deep
+// tree's ancestors together would grow with the square of its depth.
 type scanJob struct {
 	parent  int // the parent's descriptor, open until the job is taken back
 	e       *scanEntry
-	rel     string
+	up      *scanJob
 	claimed atomic.Bool
 	done    chan struct{} // closed once a helper has listed it; nil if never queued
 	ds      *dirScan
@@ -127,7 +129,7 @@ func (c *capturer) startScan(root int, stop context.Context) <-chan *dirScan {
 		ds := &dirScan{fd: root} // Capture closes root
 		s.read(ds)
 		if s.budget.take(len(ds.entries) + dirScanCost) {
-			s.send(ds, "")
+			s.send(ds, nil)
 		}
 	}()
 	return ch
@@ -144,10 +146,22 @@ func (l lister) help(jobs <-chan *scanJob) {
 	}
 }
 
-// send hands ds, the directory at rel, to the walk, then scans the
-// directories it descends into. It reports false when the walk has
-// stopped.
-func (s *scanner) send(ds *dirScan, rel string) bool {
+// appendRel appends the path of j's directory from the root to b.
+func (j *scanJob) appendRel(b []byte) []byte {
+	if j == nil {
+		return b
+	}
+	b = j.up.appendRel(b)
+	if len(b) > 0 {
+		b = append(b, '/')
+	}
+	return append(b, j.e.name...)
+}
+
+// send hands ds, the directory of job (nil for the root), to the walk,
+// then scans the directories it descends into. It reports false when the
+// walk has stopped.
+func (s *scanner) send(ds *dirScan, job *scanJob) bool {
 	if ds.of != nil && ds.fd >= 0 {
 		defer closeFD(ds.fd)
 	}
@@ -159,7 +173,7 @@ func (s *scanner) send(ds *dirScan, rel string) bool {
 	var subs []*scanJob
 	for i := range ds.entries {
 		if e := &ds.entries[i]; e.descend {
-			subs = append(subs, &scanJob{parent: ds.fd, e: e, rel: joinRel(rel, e.name)})
+			subs = append(subs, &scanJob{parent: ds.fd, e: e, up: job})
 		}
 	}
 	for i, j := range subs {
@@ -170,20 +184,12 @@ func (s *scanner) send(ds *dirScan, rel string) bool {
 			s.settle(subs[i+1:])
 			return false
 		}
-		if !s.send(sub, j.rel) {
+		if !s.send(sub, j) {
 			s.settle(subs[i+1:])
 			return false
 		}
 	}
 	return true
-}
-
-// joinRel returns the path of name in the directory at dir.
-func joinRel(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
 }
 
 // queue hands the first jobs of subs that are not queued yet to the
@@ -240,7 +246,7 @@ func (s *scanner) settle(subs []*scanJob) {
 
 // list opens and lists j's directory.
 func (l *lister) list(j *scanJob) *dirScan {
-	l.rel = append(l.rel[:0], j.rel...)
+	l.rel = j.appendRel(l.rel[:0])
 	ds := &dirScan{fd: -1, of: j.e}
 	fd, err := l.quiet.openDir(j.parent, j.e.name, true)
 	if err != nil {
@@ -269,7 +275,7 @@ func (l *lister) read(ds *dirScan) {
 	slices.SortFunc(names, wim.CompareNames)
 	ds.entries = make([]scanEntry, len(names))
 	relLen := len(l.rel)
-	dirEx := l.cfg.dirExclusion(string(l.rel))
+	dirEx := l.cfg.dirExclusion(unsafe.String(unsafe.SliceData(l.rel), len(l.rel))) // keeps no reference
 	for i, name := range names {
 		e := &ds.entries[i]
 		e.name = name
