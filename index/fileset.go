@@ -56,6 +56,11 @@ type fileSet struct {
 	sigs       FileSigs
 }
 
+// MaxFilePath is the longest file path whose signature the index stores (a
+// bbolt key's limit). FileSigs must hold no longer path; a file with one is
+// simply read by every snapshot.
+const MaxFilePath = bolt.MaxKeySize
+
 // SetFiles replaces the file signatures of source with sigs, which belong
 // to snapshot snap. A signature that sigs gives as kept is the one the set
 // stored for snapshot base holds for the path: a capture that looked it up

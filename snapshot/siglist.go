@@ -42,8 +42,13 @@ const sigListBlock = 1 << 20
 func (l *sigList) reserve(n int) { l.recs = make([]sigRec, 0, n) }
 
 // add records the file at path (copied) with signature s, or as kept: its
-// signature is the one stored for it (see index.Batch.SetFiles).
+// signature is the one stored for it (see index.Batch.SetFiles). A path
+// longer than the index stores (index.MaxFilePath, in trees thousands of
+// levels deep) is left out: that file is read again by the next snapshot.
 func (l *sigList) add(path []byte, s index.Sig, kept bool) {
+	if len(path) > index.MaxFilePath {
+		return
+	}
 	cut := bytes.LastIndexByte(path, '/') + 1
 	dir, name := path[:cut], path[cut:]
 	if last := len(l.dirs) - 1; last < 0 || !bytes.Equal(l.bytes(l.dirs[last]), dir) {

@@ -41,7 +41,7 @@ func TestSigList(t *testing.T) {
 	for i, p := range []string{"a/b-x", "a/b/c", "a/b/d", "a/b-y", "a/z", "x", "a/b", "a/b/c/d", "ab"} {
 		add([]byte(p), index.Sig{Mode: uint32(i)}, i == 2)
 	}
-	big := bytes.Repeat([]byte("x"), sigListBlock+1)
+	big := bytes.Repeat([]byte("x"), index.MaxFilePath-2) // the longest stored, with "/y"
 	for i, p := range [][]byte{big, append(slices.Clone(big), "/y"...), nil, []byte("after")} {
 		add(p, index.Sig{Mode: uint32(i)}, false)
 	}
@@ -73,5 +73,21 @@ func TestCompareJoined(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSigListLongPath: a path longer than the index stores is left out
+// (its file is read by every snapshot), where it failed the whole update
+// of the local index ("key too large") after each snapshot.
+func TestSigListLongPath(t *testing.T) {
+	var l sigList
+	long := bytes.Repeat([]byte("d/"), index.MaxFilePath/2) // one byte over with the name
+	l.add(append(long, 'f'), index.Sig{}, false)
+	l.add([]byte("a/short"), index.Sig{}, false)
+	if l.Len() != 1 {
+		t.Fatalf("%d records, want only the short path's", l.Len())
+	}
+	if p, _, _ := l.At(0); string(p) != "a/short" {
+		t.Errorf("record %q", p)
 	}
 }
