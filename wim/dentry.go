@@ -68,13 +68,16 @@ func (p *metaParser) parseDentry(off int64) (dentryResult, error) {
 	if off < 0 || off+8 > int64(len(b)) {
 		return dentryResult{}, errAt(off, "dentry beyond the end of the resource (%d bytes)", len(b))
 	}
+	// The whole 64-bit length counts: a length with its top bits set is
+	// out of range, not an end marker.
 	le := binary.LittleEndian
-	length := int64(le.Uint64(b[off:]) & (1<<62 - 1))
-	if length <= 8 {
+	raw := le.Uint64(b[off:])
+	if raw <= 8 {
 		return dentryResult{next: off + 8}, nil
 	}
+	length := int64(min(raw, uint64(len(b))+1))
 	if length < dentryFixedSize || off+length > int64(len(b)) {
-		return dentryResult{}, errAt(off, "dentry length %d out of range", length)
+		return dentryResult{}, errAt(off, "dentry length %d out of range", raw)
 	}
 	if err := p.span(off, length); err != nil {
 		return dentryResult{}, err
@@ -165,9 +168,10 @@ func (p *metaParser) parseStreamEntry(off int64) (Stream, int64, error) {
 		return Stream{}, 0, errAt(off, "stream entry beyond the end of the resource")
 	}
 	le := binary.LittleEndian
-	length := int64(le.Uint64(b[off:]) & (1<<62 - 1))
+	raw := le.Uint64(b[off:])
+	length := int64(min(raw, uint64(len(b))+1))
 	if length < streamEntryFixed || off+length > int64(len(b)) {
-		return Stream{}, 0, errAt(off, "stream entry length %d out of range", length)
+		return Stream{}, 0, errAt(off, "stream entry length %d out of range", raw)
 	}
 	if err := p.span(off, length); err != nil {
 		return Stream{}, 0, err

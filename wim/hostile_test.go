@@ -144,6 +144,11 @@ func TestMetadataHostile(t *testing.T) {
 		"subdir past end":  root(1 << 40),
 		"root not dir":     func() []byte { b := root(0); le.PutUint32(b[16:], 0); return b }(),
 		"dentry len short": func() []byte { b := root(0); le.PutUint64(b[8:], 20); return b }(),
+		// Top bits set: out of range, not taken modulo 2^62 (104 here,
+		// a whole dentry; 0, an end marker that dropped the rest, after
+		// a first entry).
+		"dentry len bit 62": func() []byte { b := root(0); le.PutUint64(b[8:], 104|1<<62); return b }(),
+		"dentry len bit 63": func() []byte { b := root(0); le.PutUint64(b[8:], 104|1<<63); return b }(),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
