@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"bytes"
-	"path"
 	"slices"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -23,25 +22,35 @@ type Change struct {
 // directory present on one side only is listed once, not its contents.
 func Diff(a, b *wim.Metadata) []Change {
 	d := differ{ma: a, mb: b}
-	d.entries("/", a.Root, b.Root)
+	d.entries(a.Root, b.Root)
 	return d.out
 }
 
 // differ is the state of one Diff: the two images, for their security
-// descriptors, and the changes found.
+// descriptors, the changes found, and the path of the entries compared
+// (one buffer, so that a deep tree's ancestors do not each keep theirs).
 type differ struct {
 	ma, mb *wim.Metadata
 	out    []Change
+	path   []byte
 }
 
-func (d *differ) entries(p string, a, b *wim.Entry) {
+// at returns the path of the entries compared: "/" for the roots.
+func (d *differ) at() string {
+	if len(d.path) == 0 {
+		return "/"
+	}
+	return string(d.path)
+}
+
+func (d *differ) entries(a, b *wim.Entry) {
 	out := &d.out
 	if what := d.entryDiff(a, b); len(what) > 0 { // the root's metadata too
 		kind := "U"
 		if slices.Contains(what, "contents") || slices.Contains(what, "type") {
 			kind = "M"
 		}
-		*out = append(*out, Change{Path: p, Kind: kind, What: what})
+		*out = append(*out, Change{Path: d.at(), Kind: kind, What: what})
 	}
 	if !a.IsDir() || !b.IsDir() {
 		return
@@ -57,18 +66,20 @@ func (d *differ) entries(p string, a, b *wim.Entry) {
 		}
 	}
 	slices.Sort(names)
+	parent := len(d.path)
 	for _, n := range names {
-		cp := path.Join(p, n)
+		d.path = append(append(d.path[:parent], '/'), n...)
 		x, y := ac[n], bc[n]
 		switch {
 		case x == nil:
-			*out = append(*out, Change{Path: cp, Kind: "+"})
+			*out = append(*out, Change{Path: d.at(), Kind: "+"})
 		case y == nil:
-			*out = append(*out, Change{Path: cp, Kind: "-"})
+			*out = append(*out, Change{Path: d.at(), Kind: "-"})
 		default:
-			d.entries(cp, x, y)
+			d.entries(x, y)
 		}
 	}
+	d.path = d.path[:parent]
 }
 
 func byName(es []*wim.Entry) map[string]*wim.Entry {

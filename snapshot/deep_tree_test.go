@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // makeDeepTree makes below dir a chain of depth directories named with
@@ -61,5 +63,33 @@ func TestCaptureDeepTree(t *testing.T) {
 	// 225 MB, allocated twice.
 	if got := after.TotalAlloc - before.TotalAlloc; got > 100<<20 {
 		t.Errorf("the capture allocated %d MB", got>>20)
+	}
+}
+
+// TestDiffDeepTree: Diff keeps one path buffer, not every ancestor's path
+// (11.7 GB for a 5 MB WIM 8000 levels deep), and names the change right.
+func TestDiffDeepTree(t *testing.T) {
+	deep := func(leaf string) *wim.Metadata {
+		root := &wim.Entry{Attributes: wim.AttrDirectory}
+		e := root
+		for range 3000 {
+			c := &wim.Entry{Name: strings.Repeat("n", 200), Attributes: wim.AttrDirectory}
+			e.Children = []*wim.Entry{c}
+			e = c
+		}
+		e.Children = []*wim.Entry{{Name: leaf}}
+		return &wim.Metadata{Root: root}
+	}
+	a, b := deep("old"), deep("new")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	changes := Diff(a, b)
+	runtime.ReadMemStats(&after)
+	if len(changes) != 2 || changes[0].Kind != "+" || !strings.HasSuffix(changes[0].Path, "/"+strings.Repeat("n", 200)+"/new") ||
+		len(changes[0].Path) != 3000*201+4 {
+		t.Fatalf("%d changes, the first %.20q... of %d bytes", len(changes), changes[0].Kind, len(changes[0].Path))
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 20<<20 {
+		t.Errorf("Diff allocated %d MB", got>>20)
 	}
 }
