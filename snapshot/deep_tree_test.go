@@ -93,3 +93,32 @@ func TestDiffDeepTree(t *testing.T) {
 		t.Errorf("Diff allocated %d MB", got>>20)
 	}
 }
+
+// TestFilterDeepTree: selecting for a restore keeps no path of every
+// ancestor either, and finds the deep match.
+func TestFilterDeepTree(t *testing.T) {
+	root := &wim.Entry{Attributes: wim.AttrDirectory}
+	e := root
+	for range 1500 {
+		c := &wim.Entry{Name: strings.Repeat("n", 200), Attributes: wim.AttrDirectory}
+		e.Children = []*wim.Entry{c}
+		e = c
+	}
+	e.Children = []*wim.Entry{{Name: "a.txt"}, {Name: "b.bin"}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	out, _ := Filter{Include: []string{"*.txt"}}.Normalized().Select(root)
+	runtime.ReadMemStats(&after)
+	for range 1500 {
+		if out = out.Children[0]; out == nil {
+			t.Fatal("the selection lost a level")
+		}
+	}
+	if len(out.Children) != 1 || out.Children[0].Name != "a.txt" {
+		t.Errorf("the deepest directory keeps %d entries", len(out.Children))
+	}
+	// The ancestors' paths together were 225 MB.
+	if got := after.TotalAlloc - before.TotalAlloc; got > 100<<20 {
+		t.Errorf("Select allocated %d MB", got>>20)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/wimsnap/wimsnap/wim"
 )
@@ -58,21 +59,31 @@ func filterPattern(p string) string {
 	return path.Clean("/" + p)
 }
 
-// matchAny reports whether p or one of its ancestors matches a pattern.
+// matchFilter reports whether p or one of its ancestors matches a pattern.
 func matchFilter(patterns []string, p string) bool {
+	for q := p; q != "/" && q != ""; q = path.Dir(q) {
+		if matchSelf(patterns, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchSelf reports whether p itself (not an ancestor) matches a pattern:
+// the whole path, or its base name for a pattern without '/'. "/" matches
+// every path.
+func matchSelf(patterns []string, p string) bool {
 	for _, pat := range patterns {
 		pat = filterPattern(pat)
 		if pat == "/" {
 			return true // every path is below the root
 		}
-		for q := p; q != "/" && q != ""; q = path.Dir(q) {
-			target := q
-			if !strings.Contains(pat, "/") {
-				target = path.Base(q)
-			}
-			if ok, _ := path.Match(pat, target); ok {
-				return true
-			}
+		target := p
+		if !strings.Contains(pat, "/") {
+			target = path.Base(p)
+		}
+		if ok, _ := path.Match(pat, target); ok {
+			return true
 		}
 	}
 	return false
@@ -90,10 +101,10 @@ func prefixOfMatch(patterns []string, p string) bool {
 			return true // a base-name pattern may match anywhere below
 		}
 		comps := strings.Split(strings.TrimPrefix(pat, "/"), "/")
-		have := strings.Split(strings.TrimPrefix(p, "/"), "/")
-		if len(have) >= len(comps) {
-			continue
+		if strings.Count(p, "/") >= len(comps) {
+			continue // deeper than the pattern (and no split of a deep path)
 		}
+		have := strings.Split(strings.TrimPrefix(p, "/"), "/")
 		ok := true
 		for i, c := range have {
 			if m, _ := path.Match(comps[i], c); !m {
@@ -136,7 +147,7 @@ func (f Filter) Select(root *wim.Entry) (*wim.Entry, map[*wim.Entry]bool) {
 		return root, nil
 	}
 	passages := make(map[*wim.Entry]bool)
-	out, _ := f.prune(root, "/", passages, nil)
+	out, _ := f.prune(root, new([]byte), false, passages, nil)
 	return out, passages
 }
 
@@ -154,41 +165,58 @@ func (f Filter) SelectDeleting(root *wim.Entry, isDir func(path string) bool) (*
 		return f.Select(root)
 	}
 	passages := make(map[*wim.Entry]bool)
-	out, _ := f.prune(root, "/", passages, isDir)
+	out, _ := f.prune(root, new([]byte), false, passages, isDir)
 	return out, passages
 }
 
-// prune returns the copy of e, at path p, that f keeps, and whether e is
-// kept. Passages are recorded in passages; isDir, if not nil, keeps the
-// directories that the target has (see SelectDeleting).
-func (f Filter) prune(e *wim.Entry, p string, passages map[*wim.Entry]bool, isDir func(string) bool) (*wim.Entry, bool) {
-	if p != "/" && matchFilter(f.Exclude, p) {
+// prune returns the copy of e, at the path *buf holds ("" for the root),
+// that f keeps, and whether e is kept; included says an ancestor matched
+// Include (none matched Exclude, or prune would not be here). Passages are
+// recorded in passages; isDir, if not nil, keeps the directories that the
+// target has (see SelectDeleting).
+//
+// The path is one buffer, extended for each child and cut back after it,
+// and matched as it is (each pattern against the entry itself, the
+// ancestors' matches coming down), so that a tree thousands of levels deep
+// costs neither a copy of every ancestor's path nor a match of every
+// ancestor at every entry.
+func (f Filter) prune(e *wim.Entry, buf *[]byte, included bool, passages map[*wim.Entry]bool, isDir func(string) bool) (*wim.Entry, bool) {
+	p := "/"
+	if len(*buf) > 0 {
+		p = unsafe.String(unsafe.SliceData(*buf), len(*buf)) // not kept past the children's loop, which changes buf
+	}
+	if p != "/" && matchSelf(f.Exclude, p) {
 		return nil, false
 	}
-	if p != "/" && (len(f.Include) == 0 || matchFilter(f.Include, p)) && len(f.Exclude) == 0 {
+	included = included || len(f.Include) == 0 || p != "/" && matchSelf(f.Include, p)
+	if p != "/" && included && len(f.Exclude) == 0 {
 		return e, true // the whole subtree
 	}
-	selected := p != "/" && f.Selected(p)
+	selected := p != "/" && included
 	if !e.IsDir() {
 		return e, selected
 	}
 	if !selected && !prefixOfMatch(f.Include, p) {
 		return nil, false
 	}
+	root := p == "/"
 	// A directory the target lacks has no subdirectory there either.
-	probed := isDir != nil && !selected && p != "/" && isDir(p)
-	if !probed && p != "/" {
+	probed := isDir != nil && !selected && !root && isDir(p)
+	if !probed && !root {
 		isDir = nil
 	}
 	cp := *e
 	cp.Children = nil
+	parent := len(*buf)
 	for _, c := range e.Children {
-		if k, ok := f.prune(c, path.Join(p, c.Name), passages, isDir); ok {
+		*buf = append(append((*buf)[:parent], '/'), c.Name...)
+		if k, ok := f.prune(c, buf, included, passages, isDir); ok {
 			cp.Children = append(cp.Children, k)
 		}
 	}
-	if !selected && (p != "/" || len(f.Include) > 0 || f.excludesAll()) {
+	*buf = (*buf)[:parent]
+	if !selected && (!root || len(f.Include) > 0 || f.excludesAll()) {
 		passages[&cp] = true
 	}
-	return &cp, selected || len(cp.Children) > 0 || p == "/" || probed
+	return &cp, selected || len(cp.Children) > 0 || root || probed
 }
