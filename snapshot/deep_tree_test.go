@@ -66,20 +66,24 @@ func TestCaptureDeepTree(t *testing.T) {
 	}
 }
 
+// deepChain returns the root of a chain of depth directories named with
+// 200 bytes each, in memory, whose last holds leaves.
+func deepChain(depth int, leaves ...*wim.Entry) *wim.Entry {
+	root := &wim.Entry{Attributes: wim.AttrDirectory}
+	e := root
+	for range depth {
+		c := &wim.Entry{Name: strings.Repeat("n", 200), Attributes: wim.AttrDirectory}
+		e.Children = []*wim.Entry{c}
+		e = c
+	}
+	e.Children = leaves
+	return root
+}
+
 // TestDiffDeepTree: Diff keeps one path buffer, not every ancestor's path
 // (11.7 GB for a 5 MB WIM 8000 levels deep), and names the change right.
 func TestDiffDeepTree(t *testing.T) {
-	deep := func(leaf string) *wim.Metadata {
-		root := &wim.Entry{Attributes: wim.AttrDirectory}
-		e := root
-		for range 3000 {
-			c := &wim.Entry{Name: strings.Repeat("n", 200), Attributes: wim.AttrDirectory}
-			e.Children = []*wim.Entry{c}
-			e = c
-		}
-		e.Children = []*wim.Entry{{Name: leaf}}
-		return &wim.Metadata{Root: root}
-	}
+	deep := func(leaf string) *wim.Metadata { return &wim.Metadata{Root: deepChain(3000, &wim.Entry{Name: leaf})} }
 	a, b := deep("old"), deep("new")
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -97,14 +101,7 @@ func TestDiffDeepTree(t *testing.T) {
 // TestFilterDeepTree: selecting for a restore keeps no path of every
 // ancestor either, and finds the deep match.
 func TestFilterDeepTree(t *testing.T) {
-	root := &wim.Entry{Attributes: wim.AttrDirectory}
-	e := root
-	for range 1500 {
-		c := &wim.Entry{Name: strings.Repeat("n", 200), Attributes: wim.AttrDirectory}
-		e.Children = []*wim.Entry{c}
-		e = c
-	}
-	e.Children = []*wim.Entry{{Name: "a.txt"}, {Name: "b.bin"}}
+	root := deepChain(1500, &wim.Entry{Name: "a.txt"}, &wim.Entry{Name: "b.bin"})
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	out, _ := Filter{Include: []string{"*.txt"}}.Normalized().Select(root)
