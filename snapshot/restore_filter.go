@@ -59,8 +59,14 @@ func filterPattern(p string) string {
 	return path.Clean("/" + p)
 }
 
-// matchFilter reports whether p or one of its ancestors matches a pattern.
+// matchFilter reports whether p or one of its ancestors matches a pattern;
+// "/" matches every path, the root's too.
 func matchFilter(patterns []string, p string) bool {
+	for _, pat := range patterns {
+		if filterPattern(pat) == "/" {
+			return true
+		}
+	}
 	for q := p; q != "/" && q != ""; q = path.Dir(q) {
 		if matchSelf(patterns, q) {
 			return true

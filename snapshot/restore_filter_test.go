@@ -132,3 +132,14 @@ func TestDiff(t *testing.T) {
 		t.Errorf("descriptor and DOS name changed: %+v", d)
 	}
 }
+
+// TestFilterRootPattern: "/" matches every path, the root's too, so that
+// --exclude / leaves the root alone as well.
+func TestFilterRootPattern(t *testing.T) {
+	f := Filter{Exclude: []string{"/"}}.Normalized()
+	for _, p := range []string{"/", "/a", "/a/b"} {
+		if f.Selected(p) || f.Deletable(p) {
+			t.Errorf("--exclude / selects %s", p)
+		}
+	}
+}
