@@ -299,21 +299,6 @@ func errDropped(n int) error {
 	return fmt.Errorf("%d entries of the image left out: named \".\", \"..\" or nothing, holding NUL, or named as a sibling (as wimlib-imagex does)", n)
 }
 
-// nonEmptyDir reports whether path is a directory that holds something;
-// a symlink to one counts, as Apply follows a target that is a symlink.
-func nonEmptyDir(path string) bool {
-	if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
-		return false
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer closeRead(f)
-	names, _ := f.Readdirnames(1)
-	return len(names) > 0
-}
-
 // applyTree runs snapshot.Apply with the status line and warnings; damaged
 // counts the files whose data in the WIM failed its checksum or format
 // when read (not, say, a symlink's malformed reparse data).
@@ -327,8 +312,9 @@ func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spe
 	}
 	stats, err = snapshot.Apply(ctx, m, r, spec.target, snapshot.ApplyOptions{
 		// Over an earlier tree, replace files whole, never remove one
-		// before its new data is written.
-		InPlace:    spec.paths == nil && nonEmptyDir(spec.target),
+		// before its new data is written; into an empty or new TARGET
+		// Apply skips the in-place checks itself (emptyDir of its root).
+		InPlace:    spec.paths == nil,
 		KeepXattrs: true,
 		NoUnixData: spec.noUnixData,
 		NTFS:       spec.ntfs,
