@@ -24,9 +24,7 @@ func (a *applier) hardlink(dfd int, name string, g *linkGroup) error {
 	if err != nil {
 		return err
 	}
-	if ofd != a.rootFD {
-		defer closeFD(ofd)
-	}
+	defer a.closeOpened(ofd)
 	old := g.at.name
 	return replaceNode(dfd, name, func() error { return unix.Linkat(ofd, old, dfd, name, 0) })
 }
@@ -38,6 +36,13 @@ func (a *applier) openPath(comps []string) (int, error) {
 		return a.rootFD, nil
 	}
 	return openBeneath(a.rootFD, comps, unix.O_RDONLY|unix.O_DIRECTORY) // one call, not one per component
+}
+
+// closeOpened closes a directory openPath opened (not the root's).
+func (a *applier) closeOpened(dfd int) {
+	if dfd != a.rootFD {
+		closeFD(dfd)
+	}
 }
 
 // symlink creates the symlink e in dfd, keeps the one in place

@@ -109,9 +109,7 @@ func (a *applier) deferredLink(j fileJob) {
 		return
 	}
 	a.makeSymlink(new(xattrBufs), dfd, j.e, path) // on a worker
-	if dfd != a.rootFD {
-		closeFD(dfd)
-	}
+	a.closeOpened(dfd)
 }
 
 // openBeneath opens the file at the path comps below the directory rootFD

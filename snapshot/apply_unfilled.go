@@ -99,10 +99,3 @@ func (a *applier) unlinkSame(p pathAt, want unix.Stat_t) bool {
 	return fstatat(dfd, p.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Dev == want.Dev && st.Ino == want.Ino &&
 		unix.Unlinkat(dfd, p.name, 0) == nil
 }
-
-// closeOpened closes a directory openPath opened (not the root's).
-func (a *applier) closeOpened(dfd int) {
-	if dfd != a.rootFD {
-		closeFD(dfd)
-	}
-}
