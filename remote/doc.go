@@ -16,7 +16,8 @@
 // # Decorators
 //
 //   - [NewRetry] sends again the requests that failed with [ErrUnavailable],
-//     with exponential, jittered backoff.
+//     with exponential, jittered backoff; one that timed out ([ErrTimeout])
+//     only once.
 //   - [NewLimit] bounds the requests in flight.
 //   - [NewBandwidth] bounds upload and download rates.
 //
@@ -47,7 +48,8 @@
 // wrap one of the sentinels where one applies: [ErrNotFound] for a missing
 // object, [ErrExists] from PutIfAbsent, [ErrInvalidKey], [ErrRange] for a
 // read outside an object, [ErrTooLarge] from [ReadAll], and for network
-// stores [ErrUnavailable] (worth a retry), [ErrDenied], [ErrNoBucket],
+// stores [ErrUnavailable] (worth a retry; with [ErrTimeout] when the
+// server did not answer in time), [ErrDenied], [ErrNoBucket],
 // [ErrUntrusted] and [ErrCorrupt]. A cancelled
 // context gives an error wrapping ctx.Err(). Callers test them with
 // errors.Is.

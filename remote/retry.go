@@ -14,9 +14,10 @@ import (
 
 // Defaults of RetryOptions.
 const (
-	defaultAttempts = 5
-	defaultBase     = 250 * time.Millisecond
-	defaultMax      = 15 * time.Second
+	defaultAttempts        = 5
+	defaultTimeoutAttempts = 2
+	defaultBase            = 250 * time.Millisecond
+	defaultMax             = 15 * time.Second
 )
 
 // RetryOptions configures NewRetry. The zero value gives the defaults; a
@@ -26,6 +27,12 @@ type RetryOptions struct {
 	// included; 1 means no retries. Default 5, which with the default Base
 	// waits at most 3.75 s in all (0.25+0.5+1+2 s) before giving up.
 	Attempts int
+	// TimeoutAttempts caps the tries of one operation whose attempts time
+	// out (ErrTimeout), the first one included: each of them waited the
+	// store's full timeout already, and a server that did not answer twice
+	// is not worth four times that wait. Default 2; it is never more than
+	// Attempts.
+	TimeoutAttempts int
 	// Base is the longest wait before the first retry; the longest wait
 	// doubles with every further retry. Default 250ms.
 	Base time.Duration
@@ -51,6 +58,10 @@ func (o *RetryOptions) applyDefaults() {
 	if o.Attempts <= 0 {
 		o.Attempts = defaultAttempts
 	}
+	if o.TimeoutAttempts <= 0 {
+		o.TimeoutAttempts = defaultTimeoutAttempts
+	}
+	o.TimeoutAttempts = min(o.TimeoutAttempts, o.Attempts)
 	if o.Base <= 0 {
 		o.Base = defaultBase
 	}
@@ -105,8 +116,9 @@ type retryStore struct {
 // fail with an error wrapping ErrUnavailable, waiting a random, growing time
 // before each retry (see RetryOptions). Every other error, and every error
 // once ctx is done, is returned at once; a done ctx also cuts a wait short.
-// When the attempts run out the error wraps the last one and says how many
-// attempts were made. Location is s's.
+// When the attempts run out (RetryOptions.Attempts, or TimeoutAttempts of
+// them timed out) the error wraps the last one and says how many attempts
+// were made. Location is s's.
 //
 // A retry repeats a request whose effect is unknown, so each method states
 // what it does about that:
@@ -145,9 +157,10 @@ func NewRetry(s Store, o RetryOptions) Store {
 // attempts counts the failed attempts of one operation and decides after
 // each whether to try again.
 type attempts struct {
-	o       *RetryOptions
-	op, key string
-	failed  int
+	o        *RetryOptions
+	op, key  string
+	failed   int
+	timeouts int // of failed, those with ErrTimeout
 }
 
 func (r *retryStore) attempts(op, key string) *attempts {
@@ -163,13 +176,16 @@ func (a *attempts) again(ctx context.Context, err error) (bool, error) {
 		return false, err
 	}
 	a.failed++
+	if errors.Is(err, ErrTimeout) {
+		a.timeouts++
+	}
 	if cerr := ctx.Err(); cerr != nil {
 		if errors.Is(err, cerr) {
 			return false, err
 		}
 		return false, fmt.Errorf("%w (not retried: %w)", err, cerr)
 	}
-	if a.failed >= a.o.Attempts {
+	if a.failed >= a.o.Attempts || a.timeouts >= a.o.TimeoutAttempts {
 		return false, fmt.Errorf("%w (gave up after %d attempts)", err, a.failed)
 	}
 	wait := a.o.backoff(a.failed)

@@ -33,16 +33,49 @@ type S3Config struct {
 	// CAFile is a PEM file of certificate authorities to trust in addition
 	// to the system's, for servers with a private CA.
 	CAFile string
-	// Timeout is how long a connection may make no progress (no byte sent
-	// or received, no response headers) before the request fails with
-	// ErrUnavailable; 0 means DefaultS3Timeout.
+	// Timeout is how long a transfer may make no progress (no byte of a
+	// request or response sent or received) before the request fails with
+	// ErrUnavailable and ErrTimeout; 0 means DefaultS3Timeout. It never
+	// caps a transfer that keeps moving, however long it takes.
 	Timeout time.Duration
+	// AnswerTimeout is how long the server may take to answer: to accept
+	// a connection and finish the TLS handshake, and, for a request whose
+	// body is at most AnswerBodyMax bytes (every request but the upload of
+	// a large object), to send the response's headers, counted from the
+	// start of the request. A large upload waits for its headers up to
+	// Timeout once its body is sent, since the last of it may still sit in
+	// the kernel's buffers. Past it the request fails with ErrUnavailable
+	// and ErrTimeout. 0 means DefaultS3AnswerTimeout, or Timeout if that
+	// is shorter.
+	AnswerTimeout time.Duration
 }
 
-// DefaultS3Timeout is the stall timeout of S3 requests when S3Config leaves
-// it zero: long enough for a busy server to answer a 64 MiB upload, short
-// enough that a dead connection is noticed.
-const DefaultS3Timeout = 2 * time.Minute
+// Defaults of S3Config.
+const (
+	// DefaultS3Timeout is the stall timeout of S3 transfers: long enough
+	// for a busy server to take the next bytes of a 64 MiB upload, short
+	// enough that a dead connection is noticed.
+	DefaultS3Timeout = 2 * time.Minute
+	// DefaultS3AnswerTimeout is how long a server may take to accept a
+	// connection and to answer a request without a large body. With the
+	// retry policy of NewRetry (a timed-out request is sent twice) a
+	// server that accepts connections but never answers fails a command
+	// after about twice this.
+	DefaultS3AnswerTimeout = 30 * time.Second
+	// AnswerBodyMax is the largest request body whose response headers
+	// must come within AnswerTimeout of the request's start.
+	AnswerBodyMax = 64 << 10
+)
+
+// applyDefaults fills the zero timeouts of cfg.
+func (cfg *S3Config) applyDefaults() {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultS3Timeout
+	}
+	if cfg.AnswerTimeout <= 0 {
+		cfg.AnswerTimeout = min(DefaultS3AnswerTimeout, cfg.Timeout)
+	}
+}
 
 // S3 is a Store in an S3-compatible bucket, under a key prefix. Objects are
 // written with single PUT requests carrying a Content-MD5 header, which the
@@ -66,9 +99,7 @@ func NewS3(cfg S3Config) (*S3, error) {
 	if cfg.Endpoint == "" || cfg.Bucket == "" {
 		return nil, errors.New("remote: s3: endpoint and bucket are required")
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultS3Timeout
-	}
+	cfg.applyDefaults()
 	count := &requestCounter{}
 	tr, err := s3Transport(cfg, count)
 	if err != nil {

@@ -18,6 +18,9 @@ import (
 // message of errors.Join would take two).
 var errCorruptRetry = fmt.Errorf("%w, %w", ErrCorrupt, ErrUnavailable)
 
+// errTimeoutRetry is ErrUnavailable and ErrTimeout in one line.
+var errTimeoutRetry = fmt.Errorf("%w, %w", ErrUnavailable, ErrTimeout)
+
 // wrap translates an SDK or transport error of operation op on key into an
 // error that names both and wraps the package's sentinel for its kind. The
 // S3 error code and message stay in the text; secrets never appear in them.
@@ -79,8 +82,9 @@ func s3CodeKind(code string, status int) error {
 	return nil
 }
 
-// transportKind classifies an error below HTTP: a connection refused, reset
-// or timed out may pass (ErrUnavailable); an untrusted certificate
+// transportKind classifies an error below HTTP: a connection refused or
+// reset may pass (ErrUnavailable), and so may a timeout (ErrUnavailable
+// and ErrTimeout); an untrusted certificate
 // (ErrUntrusted) or an unknown host name (ErrNoHost) will not.
 func transportKind(err error) error {
 	var unknownCA x509.UnknownAuthorityError
@@ -98,9 +102,12 @@ func transportKind(err error) error {
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return ErrUnavailable
 	}
-	var opErr *net.OpError
 	var netErr net.Error
-	if errors.As(err, &opErr) || errors.As(err, &netErr) && netErr.Timeout() {
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return errTimeoutRetry
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
 		return ErrUnavailable
 	}
 	return nil

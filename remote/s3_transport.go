@@ -69,9 +69,10 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 // s3Transport is the HTTP transport of an S3 store: connections that fail
-// after cfg.Timeout without progress, the extra CAs of cfg.CAFile, no
+// after cfg.Timeout without progress, a server that must answer within
+// cfg.AnswerTimeout (see S3Config), the extra CAs of cfg.CAFile, no
 // transparent decompression (it would change the lengths of ranged reads),
-// and a request counter.
+// and a request counter. cfg has its defaults applied.
 func s3Transport(cfg S3Config, count *requestCounter) (http.RoundTripper, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
@@ -81,7 +82,7 @@ func s3Transport(cfg S3Config, count *requestCounter) (http.RoundTripper, error)
 		}
 		tlsConf.RootCAs = pool
 	}
-	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: cfg.AnswerTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -92,15 +93,15 @@ func s3Transport(cfg S3Config, count *requestCounter) (http.RoundTripper, error)
 			return &stallConn{Conn: c, timeout: cfg.Timeout}, nil
 		},
 		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   30 * time.Second,
-		ResponseHeaderTimeout: cfg.Timeout,
+		TLSHandshakeTimeout:   cfg.AnswerTimeout,
+		ResponseHeaderTimeout: cfg.Timeout, // of a large upload, once it is sent
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConns:          64,
 		MaxIdleConnsPerHost:   32,
 		DisableCompression:    true,
 	}
-	return &countingTransport{next: tr, count: count}, nil
+	return &countingTransport{next: &answerTransport{next: tr, timeout: cfg.AnswerTimeout}, count: count}, nil
 }
 
 // certPool is the system's certificate pool plus the PEM certificates of

@@ -43,6 +43,12 @@ var (
 	// ErrCorrupt means that the bytes a store returned fail a check (a
 	// length or a checksum the server sent).
 	ErrCorrupt = errors.New("remote: data corrupt in transfer")
+	// ErrTimeout marks an ErrUnavailable error (it always comes with one)
+	// of a request that the server did not answer in time, or of a
+	// transfer that stopped making progress. Retry sends such a request at
+	// most RetryOptions.TimeoutAttempts times, so that a server that
+	// accepts connections but never answers is reported soon.
+	ErrTimeout = errors.New("remote: server did not answer in time")
 )
 
 // Info describes one stored object.

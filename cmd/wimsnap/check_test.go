@@ -12,15 +12,6 @@ import (
 	"github.com/wimsnap/wimsnap/snapshot"
 )
 
-// runApp runs one command line in-process with a fresh app and env, and
-// returns its exit code and outputs.
-func runApp(t *testing.T, env map[string]string, args ...string) (int, string, string) {
-	t.Helper()
-	a, out, errb := testApp(env)
-	code := a.run(t.Context(), args)
-	return code, out.String(), errb.String()
-}
-
 // testRepoEnv makes a local repository with two snapshots of a small tree
 // and returns the environment that names it and its cache.
 func testRepoEnv(t *testing.T) map[string]string {

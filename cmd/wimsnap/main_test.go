@@ -226,6 +226,15 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
+// runApp runs one command line in-process with a fresh app and env, and
+// returns its exit code and outputs.
+func runApp(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	a, out, errb := testApp(env)
+	code := a.run(t.Context(), args)
+	return code, out.String(), errb.String()
+}
+
 // testApp returns an app writing into buffers, with the given environment.
 func testApp(env map[string]string) (*app, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer

@@ -38,10 +38,15 @@ variables $OSDCaptureAccount and $OSDCaptureAccountPassword, else from the
 shared credentials file ($AWS_SHARED_CREDENTIALS_FILE, else
 ~/.aws/credentials; profile $AWS_PROFILE, else "default"). They are never
 printed or stored in the repository. --cacert (or $WIMSNAP_CACERT) trusts
-a private certificate authority; $WIMSNAP_S3_TIMEOUT (a Go duration,
-default 2m) is how long a request may make no progress. Failed requests
-that may pass (connection lost, timeouts, HTTP 5xx, throttling) are
-tried up to 5 times in all, with growing, jittered pauses.`
+a private certificate authority. The server must accept a connection and
+answer a request within 30s (a large upload: within 2m of sending it),
+and a transfer fails when it makes no progress for 2m; however long a
+transfer that keeps moving takes, it is never cut. $WIMSNAP_S3_TIMEOUT (a
+Go duration such as 90s) sets all of these. Failed requests that may pass
+(connection lost, timeouts, HTTP 5xx, throttling) are tried up to 5 times
+in all, with growing, jittered pauses, but one that timed out only twice:
+a server that accepts connections and never answers fails the command
+(exit 12) after about a minute.`
 
 // s3Flags are the S3 flags of every repository command.
 type s3Flags struct {
@@ -74,7 +79,7 @@ func (a *app) openS3(loc string, f *s3Flags) (remote.Store, *remote.S3, error) {
 		if err != nil || d <= 0 {
 			return nil, nil, usagef("$%s=%q: want a positive duration such as 90s", envS3Timeout, v)
 		}
-		cfg.Timeout = d
+		cfg.Timeout, cfg.AnswerTimeout = d, d
 	}
 	s3, err := remote.NewS3(cfg)
 	if err != nil {

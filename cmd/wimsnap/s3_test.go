@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/remote/miniotest"
 )
 
 func TestS3Credentials(t *testing.T) {
@@ -90,5 +92,32 @@ func TestS3Flags(t *testing.T) {
 	a, _, errb := testApp(map[string]string{envAWSKey: "k", envAWSSecret: "s", envS3Timeout: "soon"})
 	if code := a.run(t.Context(), []string{"snapshots", "--repo=s3:http://127.0.0.1:1/bucket"}); code != exitUsage {
 		t.Errorf("a bad %s: exit %d (%s)", envS3Timeout, code, errb)
+	}
+}
+
+// TestS3BlackHole runs a command against a server that accepts
+// connections and never answers: with $WIMSNAP_S3_TIMEOUT at 300ms it
+// exits 12 after two attempts of 300ms each (not five), and the help
+// states the finite default.
+func TestS3BlackHole(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	hole := miniotest.NewBlackHole(t)
+	env := map[string]string{envAWSKey: "k", envAWSSecret: "s", envS3Timeout: timeout.String(),
+		envCacheDir: t.TempDir(), envRepository: "s3:http://" + hole.Addr + "/bucket"}
+	start := time.Now()
+	code, _, errb := runApp(t, env, "snapshots")
+	took := time.Since(start)
+	if code != exitRemote || !strings.Contains(errb, "did not answer in time") {
+		t.Errorf("snapshots against a black hole: exit %d, want %d: %s", code, exitRemote, errb)
+	}
+	if took < 2*timeout || took > 2*timeout+3*time.Second {
+		t.Errorf("snapshots against a black hole took %v, want about 2 x %v", took, timeout)
+	}
+	if n := hole.Accepted(); n != 2 {
+		t.Errorf("%d connections, want 2 (a timed-out request is sent once more)", n)
+	}
+	def := remote.DefaultS3AnswerTimeout
+	if def <= 0 || def > time.Minute || !strings.Contains(s3Help, "within "+def.String()) {
+		t.Errorf("DefaultS3AnswerTimeout %v: want a finite bound of at most a minute, stated in the help:%s", def, s3Help)
 	}
 }

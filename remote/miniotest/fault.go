@@ -1,6 +1,7 @@
 package miniotest
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -136,4 +137,68 @@ func (resetMidResponse) inject(p *Proxy, w http.ResponseWriter, r *http.Request)
 	writeHead(w, resp)
 	_, _ = w.Write(body[:len(body)/2]) // the reset follows either way
 	reset(w, true)
+}
+
+// Trickle returns a fault that forwards the request faithfully but
+// slowly: it reads the request body, and then sends the response body, in
+// pieces of n bytes, one every d. A client whose timeouts count progress
+// sees a slow but live server; one that caps a whole transfer gives up.
+func Trickle(n int, d time.Duration) Fault { return trickle{n: n, d: d} }
+
+type trickle struct {
+	n int
+	d time.Duration
+}
+
+func (t trickle) String() string { return fmt.Sprintf("Trickle(%d, %v)", t.n, t.d) }
+
+func (t trickle) inject(p *Proxy, w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > 0 {
+		r.Body = io.NopCloser(&slowReader{r: r.Body, t: t, done: r.Context().Done()})
+	}
+	resp, err := p.transport.RoundTrip(p.outgoing(r))
+	if err != nil {
+		p.badGateway(w, r, err)
+		return
+	}
+	defer resp.Body.Close() //nolint:errcheck // read-only; a failed read aborts the response
+	writeHead(w, resp)
+	rc := http.NewResponseController(w)
+	body := &slowReader{r: resp.Body, t: t, done: r.Context().Done()}
+	for {
+		buf := make([]byte, t.n)
+		k, err := body.Read(buf)
+		if _, werr := w.Write(buf[:k]); werr != nil || rc.Flush() != nil {
+			panic(http.ErrAbortHandler)
+		}
+		if err == io.EOF { //nolint:errorlint // io.Reader's contract: io.EOF itself
+			return
+		}
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// slowReader reads at most t.n bytes of r per call, each after a pause of
+// t.d, until done is closed.
+type slowReader struct {
+	r    io.Reader
+	t    trickle
+	done <-chan struct{}
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	timer := time.NewTimer(s.t.d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-s.done:
+		return 0, http.ErrAbortHandler
+	}
+	k, err := io.ReadFull(s.r, p[:min(len(p), s.t.n)])
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil // the next call reports io.EOF
+	}
+	return k, err
 }
