@@ -22,7 +22,10 @@ type imageSet interface {
 }
 
 // selectImage resolves IMAGE: a 1-based index, or an image name; "" picks
-// the only image of a one-image WIM.
+// the only image of a one-image WIM. An IMAGE that names no image of the
+// WIM is a usage error (exit 2) wrapping wim.ErrNoImage, as is an omitted
+// one when the WIM holds several; an omitted one when the WIM holds none
+// is wim.ErrNoImage alone (exit 1), the file's fault, not the caller's.
 func selectImage(r imageSet, spec string) (int, error) {
 	n := r.ImageCount()
 	if spec == "" {
@@ -36,7 +39,7 @@ func selectImage(r imageSet, spec string) (int, error) {
 	}
 	if i, err := strconv.Atoi(spec); err == nil && isDigits(spec) {
 		if i < 1 || i > n {
-			return 0, fmt.Errorf("image %d: %w (the WIM holds %d)", i, wim.ErrNoImage, n)
+			return 0, usagef("image %d: %w (the WIM holds %d)", i, wim.ErrNoImage, n)
 		}
 		return i, nil
 	}
@@ -45,7 +48,7 @@ func selectImage(r imageSet, spec string) (int, error) {
 			return i, nil
 		}
 	}
-	return 0, fmt.Errorf("image %q: %w (no image has that name)", spec, wim.ErrNoImage)
+	return 0, usagef("image %q: %w (no image has that name)", spec, wim.ErrNoImage)
 }
 
 func isDigits(s string) bool {

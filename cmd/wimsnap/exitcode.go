@@ -27,7 +27,8 @@ const exitCodesHelp = `
 Exit codes:
   0    success
   1    failure (I/O error, malformed or corrupt WIM, unsupported feature, ...)
-  2    usage error (unknown command or flag, wrong arguments)
+  2    usage error (unknown command or flag, wrong arguments, an IMAGE the
+       WIM does not hold)
   3    partial: the command finished but skipped some files (see the warnings),
        or prune left packs for a later prune
   10   no repository at the given location (or its S3 bucket is missing)

@@ -150,32 +150,36 @@ func TestSelectImage(t *testing.T) {
 		set  imageSet
 		spec string
 		want int
-		err  error // nil, wim.ErrNoImage, or errUsage
+		err  error // nil, wim.ErrNoImage, errUsage, or errNoImageUsage
 	}{
 		{name: "omitted, one image", set: fakeImages{"only"}, want: 1},
 		{name: "omitted, two images", set: two, err: errUsage},
 		{name: "omitted, no image", set: fakeImages{}, err: wim.ErrNoImage},
 		{name: "index", set: two, spec: "2", want: 2},
 		{name: "index first", set: two, spec: "1", want: 1},
-		{name: "index zero", set: two, spec: "0", err: wim.ErrNoImage},
-		{name: "index too big", set: two, spec: "3", err: wim.ErrNoImage},
+		{name: "index zero", set: two, spec: "0", err: errNoImageUsage},
+		{name: "index too big", set: two, spec: "3", err: errNoImageUsage},
 		{name: "name", set: two, spec: "base", want: 1},
-		{name: "numeric name is an index first", set: two, spec: "42", err: wim.ErrNoImage},
-		{name: "signed is a name", set: two, spec: "+1", err: wim.ErrNoImage},
-		{name: "unknown name", set: two, spec: "nope", err: wim.ErrNoImage},
-		{name: "names are case-sensitive", set: two, spec: "BASE", err: wim.ErrNoImage},
+		{name: "numeric name is an index first", set: two, spec: "42", err: errNoImageUsage},
+		{name: "signed is a name", set: two, spec: "+1", err: errNoImageUsage},
+		{name: "unknown name", set: two, spec: "nope", err: errNoImageUsage},
+		{name: "names are case-sensitive", set: two, spec: "BASE", err: errNoImageUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := selectImage(tt.set, tt.spec)
+			var ue *usageError
 			switch {
 			case errors.Is(tt.err, errUsage):
-				var ue *usageError
 				if !errors.As(err, &ue) {
 					t.Fatalf("err = %v, want a usage error", err)
 				}
+			case errors.Is(tt.err, errNoImageUsage):
+				if !errors.As(err, &ue) || !errors.Is(err, wim.ErrNoImage) {
+					t.Fatalf("err = %v, want a usage error wrapping wim.ErrNoImage", err)
+				}
 			case tt.err != nil:
-				if !errors.Is(err, tt.err) {
+				if !errors.Is(err, tt.err) || errors.As(err, &ue) {
 					t.Fatalf("err = %v, want %v", err, tt.err)
 				}
 			case err != nil || got != tt.want:
@@ -185,8 +189,12 @@ func TestSelectImage(t *testing.T) {
 	}
 }
 
-// errUsage marks an expected usage error in tables.
-var errUsage = errors.New("usage error expected")
+// errUsage marks an expected usage error in tables, and errNoImageUsage
+// one that also wraps wim.ErrNoImage.
+var (
+	errUsage        = errors.New("usage error expected")
+	errNoImageUsage = errors.New("usage error wrapping wim.ErrNoImage expected")
+)
 
 func TestExitCode(t *testing.T) {
 	tests := []struct {
