@@ -20,7 +20,10 @@ import (
 
 // Apply writes the image m, whose streams come from src, into the directory
 // target, which is created if missing. Existing non-directories in the way
-// are replaced; existing directories are merged into. The error is non-nil
+// are replaced, a regular file whole (its replacement is written to a
+// temporary name beside it and renamed over it, so that a failed or
+// interrupted apply leaves it as it was), another kind removed first;
+// existing directories are merged into. The error is non-nil
 // only when the apply could not finish: target unusable, a path of Paths
 // missing, a write failing for lack of space, or ctx cancelled.
 func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string, opts ApplyOptions) (ApplyStats, error) {
@@ -383,11 +386,13 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 			a.warn(false, fmt.Errorf("hard link to %s failed, writing a copy: %w", strings.Join(g.at.comps(), "/"), err))
 		}
 	}
-	var fd int
-	err := replaceNode(dfd, name, func() (err error) {
-		fd, err = unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		return err
-	})
+	fd, err := createRegular(dfd, name)
+	if errors.Is(err, errRegularInWay) {
+		// Not in place (extract onto existing files): the file stays whole
+		// until its replacement is written beside it and renamed over it.
+		a.replaceLater(dfd, e, false)
+		return
+	}
 	if err != nil {
 		a.warn(true, fmt.Errorf("create: %w", err))
 		return

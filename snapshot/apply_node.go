@@ -242,6 +242,29 @@ func checkName(name string) error {
 // not delete.
 var errDirInWay = errors.New("a directory is in the way and is kept (a restore replaces one only with --delete, and never one that holds excluded paths)")
 
+// errRegularInWay is createRegular's error for a regular file in the way.
+var errRegularInWay = errors.New("a regular file is in the way")
+
+// createRegular creates the empty file name in dfd, open for writing. A
+// regular file of that name is left alone (errRegularInWay), for the
+// caller to replace whole; another non-directory is removed first.
+func createRegular(dfd int, name string) (int, error) {
+	fd := -1
+	create := func() (err error) {
+		fd, err = unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		return err
+	}
+	err := create()
+	if errors.Is(err, unix.EEXIST) {
+		var st unix.Stat_t
+		if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			return -1, errRegularInWay
+		}
+		err = replaceNode(dfd, name, create)
+	}
+	return fd, err
+}
+
 // replaceNode runs mk; if the name exists and is not a directory, it is
 // removed and mk runs again.
 func replaceNode(dfd int, name string, mk func() error) error {

@@ -77,6 +77,71 @@ func applyOverTreeFullDisk(t *testing.T, link bool) {
 	}
 }
 
+// TestExtractOverFilesFullDisk extracts eight 300 KiB files of an image
+// onto files of those names in a 1 MiB tmpfs: the disk fills, and every
+// name still holds either its old contents or the image's, none is lost
+// or cut short, and no temporary file is left; with room, the same
+// extract replaces them all.
+func TestExtractOverFilesFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
+	const n = 8
+	args := []string{"extract", wimfile, "1", "--dest-dir=" + target}
+	for i := range n {
+		writeFile(t, src, fmt.Sprintf("r%d", i), randomBytes(uint64(20+i), 300<<10))
+		args = append(args, fmt.Sprintf("/r%d", i))
+	}
+	if code, _, errb := runApp(t, nil, "capture", src, wimfile, "--compress=none"); code != exitOK {
+		t.Fatalf("capture: exit %d: %s", code, errb)
+	}
+	must(t, os.Mkdir(target, 0o755))
+	if err := unix.Mount("wimsnap-extract", target, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
+	old := []byte("the file that was there\n")
+	for i := range n {
+		writeFile(t, target, fmt.Sprintf("r%d", i), old)
+	}
+	code, _, errb := runApp(t, nil, args...)
+	if code != exitFailure || !strings.Contains(errb, "no space left") {
+		t.Fatalf("extract onto a full disk: exit %d: %s", code, errb)
+	}
+	kept := 0
+	for i := range n {
+		name := fmt.Sprintf("r%d", i)
+		got, err := os.ReadFile(filepath.Join(target, name))
+		want, _ := os.ReadFile(filepath.Join(src, name))
+		switch {
+		case err == nil && bytes.Equal(got, old):
+			kept++
+		case err != nil || !bytes.Equal(got, want):
+			t.Errorf("%s: %d bytes, %v: neither the old file nor the image's", name, len(got), err)
+		}
+	}
+	if kept == 0 {
+		t.Error("every file was replaced: the disk did not fill")
+	}
+	if ents, _ := os.ReadDir(target); len(ents) != n {
+		t.Errorf("%d names in the target after the failed extract, want %d (no temporary files)", len(ents), n)
+	}
+	must(t, unix.Mount("wimsnap-extract", target, "tmpfs", unix.MS_REMOUNT, "size=16m"))
+	if code, _, errb := runApp(t, nil, args...); code != exitOK {
+		t.Fatalf("extract again: exit %d: %s", code, errb)
+	}
+	for i := range n {
+		name := fmt.Sprintf("r%d", i)
+		got, _ := os.ReadFile(filepath.Join(target, name))
+		want, _ := os.ReadFile(filepath.Join(src, name))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s after the second extract: not the image's contents", name)
+		}
+	}
+}
+
 // TestApplyOverTreeKeepsXattrs: apply over an earlier tree leaves the
 // xattrs a directory there has and the image lacks, as it did before it
 // replaced files in place (restore --delete removes them).
