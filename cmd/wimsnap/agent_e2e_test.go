@@ -302,8 +302,8 @@ threads = 1
 		t.Errorf("SIGTERM during a snapshot: exit %d after %s, want 0 within 5 s\n%s", code, took, ag.log())
 	}
 	l := ag.find(runsOf("big", ""))
-	if l == nil || l["trigger"] != "catch-up" || l["result"] != resultInterrupted {
-		t.Errorf("big's run: %v, want an interrupted catch-up\n%s", l, ag.log())
+	if l == nil || l["trigger"] != "catch-up" || l["result"] != resultInterrupted || l["totals_incomplete"] != true {
+		t.Errorf("big's run: %v, want an interrupted catch-up with totals_incomplete\n%s", l, ag.log())
 	}
 	requireOK(t, r.check(t, exitOK))
 	var snaps struct {

@@ -165,6 +165,9 @@ func (ag *agent) logRun(o outcome) {
 	if o.part > 0 {
 		attrs = append(attrs, "read_data_part", o.part)
 	}
+	if o.incomplete {
+		attrs = append(attrs, "totals_incomplete", true)
+	}
 	if o.err != "" {
 		attrs = append(attrs, "error", o.err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,6 +37,10 @@ type outcome struct {
 	snapshots  []string // ids of the snapshots taken
 	part       int      // the part a check with read-data-parts read
 	totals     runTotals
+	// incomplete is set when a snapshot of the run ended without its
+	// summary (failed or interrupted): totals hold what its capture had
+	// read by then, not the new and uploaded bytes it never reported.
+	incomplete bool
 }
 
 // runTotals are the counters one run adds to /metrics.
@@ -234,6 +239,8 @@ func (r *runner) command(ctx context.Context, t *taskConfig, what string, argv [
 			r.log.Warn("unreadable command output", "job", t.name, "command", argv[0], "error", jerr)
 		}
 		o.add(argv[0], out)
+	} else if argv[0] == "snapshot" {
+		o.addEnded(err)
 	}
 	switch {
 	case err == nil:
@@ -258,6 +265,16 @@ func (o *outcome) add(cmd string, out cmdOutput) {
 	}
 	o.totals.add(runTotals{FilesRead: out.FilesRead, FilesSkipped: out.Skipped, BytesRead: out.BytesRead,
 		BytesNew: out.NewBytes, BytesStored: out.NewStored, LockWaitSec: out.LockWaitSec, Forgotten: out.Removed})
+}
+
+// addEnded counts what a snapshot that ended without its summary (err)
+// had read, when err says, and marks the totals incomplete.
+func (o *outcome) addEnded(err error) {
+	o.incomplete = true
+	var ended *snapshotEnded
+	if errors.As(err, &ended) {
+		o.totals.add(runTotals{FilesRead: ended.read.Read, FilesSkipped: ended.read.Skipped, BytesRead: ended.read.BytesRead})
+	}
 }
 
 // fail records a failure: the worst result stands, and the first error.

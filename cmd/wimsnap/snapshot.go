@@ -136,7 +136,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	})
 	status.finish()
 	if err != nil {
-		return err
+		return &snapshotEnded{err: err, read: res.Capture}
 	}
 	m := res.Manifest
 	list, total := warn.summary()
@@ -149,6 +149,18 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	}
 	return partial(m.Summary.Skipped)
 }
+
+// snapshotEnded is the error of a snapshot that failed or was interrupted:
+// it carries what the capture had done by then (nothing, when it failed
+// before the capture began), which no summary reports. The agent counts
+// it in its run's totals.
+type snapshotEnded struct {
+	err  error
+	read snapshot.CaptureStats
+}
+
+func (e *snapshotEnded) Error() string { return e.err.Error() }
+func (e *snapshotEnded) Unwrap() error { return e.err }
 
 func nonNil(s []string) []string {
 	if s == nil {

@@ -1,0 +1,73 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/scheduler"
+)
+
+// TestAgentRunTotalsEnded runs a snapshot job whose snapshot reads its
+// three files and then fails to store its pack (the repository's packs
+// directory is a file): the "run finished" line counts the files and
+// bytes read, not 0, and says that the totals are incomplete.
+func TestAgentRunTotalsEnded(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), "HOME": filepath.Join(dir, "home")}
+	if code, _, errb := runApp(t, env, "init", "--compress=none", "--repo", repo); code != exitOK {
+		t.Fatalf("init: exit %d: %s", code, errb)
+	}
+	must(t, os.RemoveAll(filepath.Join(repo, "packs")))
+	must(t, os.WriteFile(filepath.Join(repo, "packs"), nil, 0o600))
+	src := filepath.Join(dir, "src")
+	for i := range 3 {
+		writeFile(t, src, fmt.Sprintf("f%d", i), randomBytes(uint64(30+i), 10<<10))
+	}
+	cfg, cfgDir, err := loadConfigDoc(t, fmt.Sprintf(`repository = %q
+[status]
+listen = "off"
+[[job]]
+name = "j"
+sources = [%q]
+schedule = "@every 6h"
+`, repo, src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.state = filepath.Join(cfgDir, "state.json")
+	a, _, _ := testApp(env)
+	var logged bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logged, nil))
+	r := &runner{parent: a, cfg: cfg, log: log}
+	o := r.execute(t.Context(), cfg.tasks[0], scheduler.Run{Kind: scheduler.Scheduled, Attempt: 1}, 0)
+	ag := &agent{app: a, cfg: cfg, log: log, tasks: map[string]*task{}}
+	ag.logRun(o)
+	var line struct {
+		Msg        string  `json:"msg"`
+		Result     string  `json:"result"`
+		FilesRead  int64   `json:"files_read"`
+		BytesRead  int64   `json:"bytes_read"`
+		Incomplete *bool   `json:"totals_incomplete"`
+		Error      *string `json:"error"`
+	}
+	last := logged.String()[strings.LastIndex(strings.TrimSuffix(logged.String(), "\n"), "\n")+1:]
+	if err := json.Unmarshal([]byte(last), &line); err != nil || line.Msg != "run finished" {
+		t.Fatalf("last log line %q: %v", last, err)
+	}
+	if line.Result != resultFailed || line.Error == nil {
+		t.Fatalf("the run: %s, want a failed one\n%s", last, logged.String())
+	}
+	if line.FilesRead != 3 || line.BytesRead != 3*10<<10 || line.Incomplete == nil || !*line.Incomplete {
+		t.Errorf("run finished: files_read %d, bytes_read %d, totals_incomplete %v; want 3, %d, true\n%s",
+			line.FilesRead, line.BytesRead, line.Incomplete, 3*10<<10, last)
+	}
+}
