@@ -3,7 +3,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -219,10 +218,6 @@ func (a *applier) copyContents(fd int, h wim.Hash, buf []byte) (int64, error) {
 	}
 	return off, nil
 }
-
-var zeroBlock [32 << 10]byte
-
-func isZero(b []byte) bool { return bytes.Equal(b, zeroBlock[:len(b)]) }
 
 func pwriteAll(fd int, p []byte, off int64) error {
 	for len(p) > 0 {
