@@ -251,10 +251,14 @@ func TestEndToEnd(t *testing.T) {
 		}
 		mustRun(t, bin, 0, "verify", awim)
 		before, _ := os.ReadFile(awim)
-		for _, args := range [][]string{{"--update-of=9"}, {"--compress=none"}} {
+		for _, tc := range []struct {
+			args []string
+			code int
+		}{{[]string{"--update-of=9"}, exitUsage}, {[]string{"--compress=none"}, exitFailure}} {
+			args := tc.args
 			res := runBin(t, bin, nil, append([]string{"append", src, awim, "--name=third"}, args...)...)
 			after, _ := os.ReadFile(awim)
-			if res.code != exitFailure || !bytes.Equal(before, after) {
+			if res.code != tc.code || !bytes.Equal(before, after) {
 				t.Errorf("failed append %v: exit %d (stderr %q), file restored: %v", args, res.code, res.stderr, bytes.Equal(before, after))
 			}
 		}
@@ -366,7 +370,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("capture without WIMFILE: exit %d, stderr %q", res.code, res.stderr)
 		}
 		res = runBin(t, bin, nil, "apply", wimfile, "7", filepath.Join(tmp, "x"))
-		if res.code != exitFailure || !strings.Contains(res.stderr, "image 7") {
+		if res.code != exitUsage || !strings.Contains(res.stderr, "image 7") {
 			t.Errorf("apply of image 7: exit %d, stderr %q", res.code, res.stderr)
 		}
 		res = runBin(t, bin, nil, "capture", filepath.Join(tmp, "nosuchdir"), filepath.Join(tmp, "n.wim"))
