@@ -61,6 +61,9 @@ type app struct {
 	json    bool       // --json
 	s3      *remote.S3 // the S3 store a command opened, for its request counts
 	started bool       // a command's body ran: its errors are not usage errors
+	// tempCache is the temporary index cache of a command whose cache
+	// directory could not be written (see usableCache); run removes it.
+	tempCache string
 }
 
 // run executes the command line args and returns the exit code, having
@@ -69,6 +72,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 	out := &writeCounter{w: a.stdout}
 	a.stdout = out
 	cmd, code, err := a.exec(ctx, args)
+	if a.tempCache != "" {
+		_ = os.RemoveAll(a.tempCache) // in the temporary directory: nothing to tell
+	}
 	if err != nil && !a.json && jsonAsked(args) {
 		a.json = true // flag parsing stopped at an error before it
 	}

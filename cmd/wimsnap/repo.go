@@ -152,6 +152,7 @@ func (a *app) openRepo(ctx context.Context, f *repoFlags, create bool) (*snapsho
 	if err != nil {
 		return nil, err
 	}
+	cache = a.usableCache(cache)
 	r, err := snapshot.OpenRepo(ctx, store, snapshot.RepoOptions{CacheDir: cache, Now: a.now})
 	if errors.Is(err, remote.ErrNoBucket) {
 		return nil, fmt.Errorf("%w: %s: the bucket does not exist (run 'wimsnap init --repo %s' to create it and the repository)",

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// usableCache returns dir, the index cache directory, if the command can
+// create files in it (making it if missing). Otherwise (a read-only home,
+// a cache owned by another user, a path through a file) it warns and
+// returns a temporary directory, removed when the command ends, so that
+// the command still runs: the index is a cache that every command rebuilds
+// from the repository when it is missing, at the cost of reading the
+// repository's index objects once more.
+func (a *app) usableCache(dir string) string {
+	err := probeDir(dir)
+	if err == nil {
+		return dir
+	}
+	tmp, terr := os.MkdirTemp("", "wimsnap-index-")
+	if terr != nil {
+		return dir // the command reports what fails in dir
+	}
+	a.tempCache = tmp
+	fmt.Fprintf(a.stderr, "wimsnap: warning: the index cache %s is not usable (%v); this run rebuilds the index in a temporary directory (set $%s to a writable directory to keep it)\n",
+		dir, err, envCacheDir)
+	return tmp
+}
+
+// probeDir makes dir if missing and checks that a file can be created in
+// it.
+func probeDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	_ = f.Close() // empty, and removed next
+	return os.Remove(name)
+}
