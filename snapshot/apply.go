@@ -206,7 +206,11 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 			continue
 		}
 		seen[e.Name] = true
+		if err := a.ctx.Err(); err != nil {
+			return err
+		}
 		a.path = append(a.path[:0], e.Name)
+		a.curDir = nil // the target's own times are not the image's to set
 		if err := a.entry(a.rootFD, e, nil); err != nil {
 			return err
 		}

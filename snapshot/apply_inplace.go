@@ -359,8 +359,10 @@ func sameContents(fd int, h wim.Hash, size int64, buf []byte) bool {
 // replaceFile writes a file that exists with other contents or metadata:
 // when only its times or metadata may differ (j.verify), its contents are
 // hashed first and, if they match, only its metadata is set; otherwise a
-// temporary file is written and renamed over it.
-func (a *applier) replaceFile(j fileJob, buf []byte) {
+// temporary file is written and renamed over it. It reports whether the
+// name now holds the image's file; if not, it holds the old one, warned
+// about.
+func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 	defer closeFD(j.dir)
 	if j.verify {
 		if fd := openSame(j.dir, j.e, buf); fd >= 0 {
@@ -374,13 +376,13 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 			a.unchanged.Add(1)
 			a.fixed.Add(1)
 			closeFD(fd)
-			return
+			return true
 		}
 	}
 	fd, err := unix.Openat(j.dir, j.tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		a.warnPath(j.at.comps(), true, fmt.Errorf("create: %w", err))
-		return
+		return false
 	}
 	j.fd = fd
 	err = a.fillFile(j, buf)
@@ -400,6 +402,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) {
 	if err != nil {
 		a.fileError(j, err)
 	}
+	return err == nil
 }
 
 // mayDelete reports whether the entry at path (its components from the
@@ -605,7 +608,8 @@ func (a *applier) deletableNames(fd int, path string) (names []string, kept bool
 
 // replaceLater queues the replacement of the existing file e. A
 // hard-linked file is replaced at once, so that its further names link to
-// the new inode.
+// the new inode; if that fails, they are left to be made or replaced on
+// their own rather than linked to the old file.
 func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	dir, err := unix.FcntlInt(uintptr(dfd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -616,9 +620,8 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	a.files.Add(1)
 	a.retimeLater()
 	if e.LinkID != 0 {
-		a.replaceFile(j, a.walkBuffer())
 		var st unix.Stat_t
-		if fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		if a.replaceFile(j, a.walkBuffer()) && fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			a.addLinkGroup(e, &st)
 		}
 		return

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -165,5 +166,76 @@ func TestApplyOverTreeKeepsXattrs(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(target, "d/f")); string(b) != "image" {
 		t.Errorf("d/f after apply: %q", b)
+	}
+}
+
+// TestExtractKeepsTargetTimes: extracting a directory and then a file
+// that exists in the destination leaves the destination directory's own
+// times and mode to the file system (its mtime is that of the names
+// created in it); they were set to the extracted directory's.
+func TestExtractKeepsTargetTimes(t *testing.T) {
+	dir := t.TempDir()
+	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
+	writeFile(t, filepath.Join(src, "d"), "x", []byte("inside\n"))
+	writeFile(t, src, "f", []byte("new\n"))
+	must(t, os.Chmod(filepath.Join(src, "d"), 0o555))
+	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	must(t, os.Chtimes(filepath.Join(src, "d"), old, old))
+	if code, _, errb := runApp(t, nil, "capture", src, wimfile); code != exitOK {
+		t.Fatalf("capture: exit %d: %s", code, errb)
+	}
+	writeFile(t, target, "f", []byte("old\n"))
+	mine := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	must(t, os.Chtimes(target, mine, mine))
+	if code, _, errb := runApp(t, nil, "extract", wimfile, "1", "/d", "/f", "--dest-dir="+target); code != exitOK {
+		t.Fatalf("extract: exit %d: %s", code, errb)
+	}
+	fi, err := os.Stat(target)
+	must(t, err)
+	if fi.ModTime().Before(mine) || fi.Mode().Perm() != 0o755 {
+		t.Errorf("destination after extract: mtime %v mode %v, want after %v (names were added) and 0755 as before", fi.ModTime().UTC(), fi.Mode().Perm(), mine)
+	}
+	if got, _ := os.ReadFile(filepath.Join(target, "f")); string(got) != "new\n" {
+		t.Errorf("f = %q, want the image's", got)
+	}
+}
+
+// TestExtractLinkedNamesAfterFailure: when the first name of a hard-linked
+// file cannot be replaced (its data in the WIM is damaged), its other
+// names are not linked to the old file that stayed: each keeps its own
+// contents.
+func TestExtractLinkedNamesAfterFailure(t *testing.T) {
+	dir := t.TempDir()
+	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
+	marker := []byte("the linked file's contents, a marker to find in the WIM\n")
+	writeFile(t, src, "a", marker)
+	must(t, os.Link(filepath.Join(src, "a"), filepath.Join(src, "b")))
+	if code, _, errb := runApp(t, nil, "capture", src, wimfile, "--compress=none"); code != exitOK {
+		t.Fatalf("capture: exit %d: %s", code, errb)
+	}
+	b, err := os.ReadFile(wimfile)
+	must(t, err)
+	i := bytes.Index(b, marker)
+	if i < 0 {
+		t.Fatal("the file's contents are not in the uncompressed WIM")
+	}
+	b[i] ^= 0x20
+	must(t, os.WriteFile(wimfile, b, 0o644))
+	writeFile(t, target, "a", []byte("old a\n"))
+	writeFile(t, target, "b", []byte("old b\n"))
+	code, _, errb := runApp(t, nil, "extract", wimfile, "1", "/a", "/b", "--dest-dir="+target)
+	if code == exitOK {
+		t.Fatalf("extract of a damaged stream: exit 0: %s", errb)
+	}
+	for name, want := range map[string]string{"a": "old a\n", "b": "old b\n"} {
+		if got, _ := os.ReadFile(filepath.Join(target, name)); string(got) != want {
+			t.Errorf("%s = %q, want %q kept", name, got, want)
+		}
+	}
+	var sa, sb unix.Stat_t
+	must(t, unix.Stat(filepath.Join(target, "a"), &sa))
+	must(t, unix.Stat(filepath.Join(target, "b"), &sb))
+	if sa.Ino == sb.Ino {
+		t.Error("a and b were linked to one another after a's replacement failed")
 	}
 }
