@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wimsnap/wimsnap/scheduler"
+	"github.com/wimsnap/wimsnap/snapshot"
 )
 
 // Run results, as logged, shown on /status and counted in /metrics.
@@ -268,13 +269,15 @@ func (o *outcome) add(cmd string, out cmdOutput) {
 }
 
 // addEnded counts what a snapshot that ended without its summary (err)
-// had read, when err says, and marks the totals incomplete.
+// had read and marks the totals incomplete, unless it ended before its
+// capture began: then it read and stored nothing, and the totals stand.
 func (o *outcome) addEnded(err error) {
-	o.incomplete = true
 	var ended *snapshotEnded
-	if errors.As(err, &ended) {
-		o.totals.add(runTotals{FilesRead: ended.read.Read, FilesSkipped: ended.read.Skipped, BytesRead: ended.read.BytesRead})
+	if !errors.As(err, &ended) || ended.read == (snapshot.CaptureStats{}) {
+		return
 	}
+	o.incomplete = true
+	o.totals.add(runTotals{FilesRead: ended.read.Read, FilesSkipped: ended.read.Skipped, BytesRead: ended.read.BytesRead})
 }
 
 // fail records a failure: the worst result stands, and the first error.
