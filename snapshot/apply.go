@@ -164,6 +164,7 @@ type applier struct {
 	nextFile     int          // the number of the next regular file (sharedCheck)
 	links        map[uint64]*linkGroup
 	renamedSet   map[*wim.Entry]bool             // the directories in renamed
+	swept        map[*wim.Entry]bool             // directories sweepTemps has cleared (nil key: the target)
 	passageTimes map[*wim.Entry][2]unix.Timespec // of passages found in place, which keep them
 	// applied are the trees the walk applies; linkNames counts the names
 	// of each hard-linked inode in them, when a rollback needs it.

@@ -616,6 +616,7 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 		a.warn(true, fmt.Errorf("dup: %w", err))
 		return
 	}
+	a.sweepTemps(dfd)
 	j := fileJob{fd: -1, e: e, at: a.here(), dir: dir, tmp: a.tempName(), verify: verify}
 	a.files.Add(1)
 	a.retimeLater()
@@ -690,6 +691,35 @@ func (a *applier) nodeMetaSame(x *xattrBufs, dfd int, e *wim.Entry, path []strin
 		sameXattrs = a.xattrsEqual(x, dfd, e.Name, path, e.Xattrs)
 	}
 	return same, sameXattrs
+}
+
+// sweepTemps removes, the first time a file is replaced in the directory
+// dfd (a.curDir's) outside in-place mode, the temporary files that other
+// runs left there: an extract killed while it wrote a replacement leaves
+// it under its temporary name, which otherwise only an in-place apply's
+// listing of the directory would find.
+func (a *applier) sweepTemps(dfd int) {
+	if a.opts.InPlace || a.swept[a.curDir] {
+		return
+	}
+	if a.swept == nil {
+		a.swept = make(map[*wim.Entry]bool)
+	}
+	a.swept[a.curDir] = true
+	fd, err := unix.Openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return // nothing is lost: the leftovers stay
+	}
+	defer closeFD(fd)
+	var stale []string
+	_ = eachDirName(fd, a.walkBuffer(), func(name []byte) {
+		if n := string(name); isTempName(n) && !strings.Contains(n, a.token) {
+			stale = append(stale, n)
+		}
+	})
+	for _, n := range stale {
+		_ = unix.Unlinkat(fd, n, 0) // a leftover another run removed meanwhile is gone either way
+	}
 }
 
 // renamedDir is a directory in which workers rename files, or deferred

@@ -239,3 +239,30 @@ func TestExtractLinkedNamesAfterFailure(t *testing.T) {
 		t.Error("a and b were linked to one another after a's replacement failed")
 	}
 }
+
+// TestExtractSweepsLeftovers: extract onto an existing file removes the
+// temporary files a killed run left beside it, and nothing else.
+func TestExtractSweepsLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
+	writeFile(t, src, "f", []byte("new\n"))
+	if code, _, errb := runApp(t, nil, "capture", src, wimfile); code != exitOK {
+		t.Fatalf("capture: exit %d: %s", code, errb)
+	}
+	writeFile(t, target, "f", []byte("old\n"))
+	leftover, mine := ".wimsnap-0123456789ab-1.tmp", ".wimsnap-not-a-temp.tmp"
+	writeFile(t, target, leftover, []byte("half of a killed run's file"))
+	writeFile(t, target, mine, []byte("the user's"))
+	if code, _, errb := runApp(t, nil, "extract", wimfile, "1", "/f", "--dest-dir="+target); code != exitOK {
+		t.Fatalf("extract: exit %d: %s", code, errb)
+	}
+	if _, err := os.Lstat(filepath.Join(target, leftover)); !os.IsNotExist(err) {
+		t.Errorf("the leftover %s is still there (%v)", leftover, err)
+	}
+	if _, err := os.Lstat(filepath.Join(target, mine)); err != nil {
+		t.Errorf("a file that only looks like a leftover was removed: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(target, "f")); string(got) != "new\n" {
+		t.Errorf("f = %q, want the image's", got)
+	}
+}
