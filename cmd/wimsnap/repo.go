@@ -28,8 +28,10 @@ repository $XDG_DATA_HOME/wimsnap/repository (~/.local/share/wimsnap/repository)
 which 'snapshot' creates on first use. A repository is a local directory
 path or an s3: URL (see below). The local index (a cache of the
 repository's index, rebuilt when missing) lives in $WIMSNAP_CACHE_DIR, else
-$XDG_CACHE_HOME/wimsnap/index (~/.cache/wimsnap/index). On Windows both
-default to %LOCALAPPDATA%\wimsnap\repository and ...\wimsnap\index.
+$XDG_CACHE_HOME/wimsnap/index (~/.cache/wimsnap/index); where that cannot
+be written, a command warns and uses a temporary one it removes at the end.
+On Windows both default to %LOCALAPPDATA%\wimsnap\repository and
+...\wimsnap\index.
 ` + s3Help
 
 // repoFlags are the flags every repository command has.
