@@ -27,17 +27,12 @@ func (a *app) usableCache(dir string) string {
 	return tmp
 }
 
-// probeDir makes dir if missing and checks that a file can be created in
-// it.
+// probeDir makes dir if missing and checks that files can be created in
+// it, without changing it: the cache may lie inside the tree a snapshot
+// captures.
 func probeDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".probe-*")
-	if err != nil {
-		return err
-	}
-	name := f.Name()
-	_ = f.Close() // empty, and removed next
-	return os.Remove(name)
+	return writableDir(dir)
 }

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package main
+
+// writableDir reports nothing here: without access(2) a check would have
+// to create a file, and the command reports a cache it cannot write.
+func writableDir(string) error { return nil }
