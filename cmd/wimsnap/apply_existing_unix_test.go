@@ -38,11 +38,7 @@ func applyOverTreeFullDisk(t *testing.T, link bool) {
 	if code, _, errb := runApp(t, nil, "capture", src, wimfile, "--compress=none"); code != exitOK {
 		t.Fatalf("capture: exit %d: %s", code, errb)
 	}
-	must(t, os.Mkdir(target, 0o755))
-	if err := unix.Mount("wimsnap-apply", target, "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
+	mountSmall(t, "wimsnap-apply", target)
 	old := []byte("the earlier tree's file\n")
 	for i := range n {
 		writeFile(t, target, fmt.Sprintf("r%d", i), old)
@@ -98,11 +94,7 @@ func TestExtractOverFilesFullDisk(t *testing.T) {
 	if code, _, errb := runApp(t, nil, "capture", src, wimfile, "--compress=none"); code != exitOK {
 		t.Fatalf("capture: exit %d: %s", code, errb)
 	}
-	must(t, os.Mkdir(target, 0o755))
-	if err := unix.Mount("wimsnap-extract", target, "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
+	mountSmall(t, "wimsnap-extract", target)
 	old := []byte("the file that was there\n")
 	for i := range n {
 		writeFile(t, target, fmt.Sprintf("r%d", i), old)
@@ -265,4 +257,15 @@ func TestExtractSweepsLeftovers(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(target, "f")); string(got) != "new\n" {
 		t.Errorf("f = %q, want the image's", got)
 	}
+}
+
+// mountSmall mounts a tmpfs of 1 MiB named name on target, a new
+// directory, for the test's length.
+func mountSmall(t *testing.T, name, target string) {
+	t.Helper()
+	must(t, os.Mkdir(target, 0o755))
+	if err := unix.Mount(name, target, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
 }

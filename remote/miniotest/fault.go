@@ -156,28 +156,26 @@ func (t trickle) inject(p *Proxy, w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > 0 {
 		r.Body = io.NopCloser(&slowReader{r: r.Body, t: t, done: r.Context().Done()})
 	}
-	resp, err := p.transport.RoundTrip(p.outgoing(r))
-	if err != nil {
-		p.badGateway(w, r, err)
-		return
-	}
-	defer resp.Body.Close() //nolint:errcheck // read-only; a failed read aborts the response
-	writeHead(w, resp)
-	rc := http.NewResponseController(w)
-	body := &slowReader{r: resp.Body, t: t, done: r.Context().Done()}
-	for {
+	p.relay(w, r, func(resp io.Reader) error {
+		rc := http.NewResponseController(w)
+		body := &slowReader{r: resp, t: t, done: r.Context().Done()}
 		buf := make([]byte, t.n)
-		k, err := body.Read(buf)
-		if _, werr := w.Write(buf[:k]); werr != nil || rc.Flush() != nil {
-			panic(http.ErrAbortHandler)
+		for {
+			k, err := body.Read(buf)
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return werr
+			}
+			if ferr := rc.Flush(); ferr != nil {
+				return ferr
+			}
+			if err == io.EOF { //nolint:errorlint // io.Reader's contract: io.EOF itself
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 		}
-		if err == io.EOF { //nolint:errorlint // io.Reader's contract: io.EOF itself
-			return
-		}
-		if err != nil {
-			panic(http.ErrAbortHandler)
-		}
-	}
+	})
 }
 
 // slowReader reads at most t.n bytes of r per call, each after a pause of

@@ -19,6 +19,14 @@ var hopHeaders = []string{
 // body aborts the client connection, so that the client sees an error
 // rather than a short body.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
+	p.relay(w, r, func(body io.Reader) error {
+		_, err := io.Copy(w, body)
+		return err
+	})
+}
+
+// relay is forward with the copy of the response body done by send.
+func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, send func(body io.Reader) error) {
 	resp, err := p.transport.RoundTrip(p.outgoing(r))
 	if err != nil {
 		p.badGateway(w, r, err)
@@ -26,7 +34,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close() //nolint:errcheck // read-only; a failed read aborts the response
 	writeHead(w, resp)
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	if err := send(resp.Body); err != nil {
 		panic(http.ErrAbortHandler)
 	}
 }
