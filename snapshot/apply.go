@@ -55,6 +55,9 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 		ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: abs,
 		rootFD: rootFD, unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0, token: newRunToken(),
 	}
+	if a.guard, err = newGuard(rootFD, opts.Keep); err != nil {
+		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", &os.PathError{Op: "stat", Path: target, Err: err})
+	}
 	a.noXattrAt.Store(opts.pathXattrs)
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		a.procFD = true
@@ -145,6 +148,7 @@ type applier struct {
 
 	ntfs    *ntfsTarget  // an ntfs-3g target: Windows metadata, no UNIX data
 	token   string       // names this run's temporary files (in place)
+	guard   guard        // what deletions leave alone (in place)
 	tempSeq int          // numbers them
 	walkBuf []byte       // for files written on the walking goroutine
 	walkX   xattrBufs    // for xattr comparisons on the walking goroutine

@@ -427,6 +427,10 @@ func (a *applier) clearDir(dfd int, name string, path []string) {
 // leftover temporary files of earlier runs. names, when not nil, holds the
 // names of e's entries (the walk's duplicate check made it).
 func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]struct{}) {
+	if err := a.guard.leaveAlone(dfd); err != nil {
+		a.warn(false, err)
+		return
+	}
 	if a.dirents == nil {
 		a.dirents = make([]byte, 32<<10)
 	}
@@ -498,17 +502,17 @@ var errHoldsExcluded = errors.New("kept: it holds paths excluded from the restor
 // never following a symlink.
 func (a *applier) removeAll(dfd int, name string, path []string) {
 	if a.opts.DryRun {
-		n, gone := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
+		n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
 		a.deleted.Add(n)
-		if !gone {
-			a.warnPath(path, false, errHoldsExcluded)
+		if kept != nil {
+			a.warnPath(path, false, kept)
 		}
 		return
 	}
 	err := a.remove(dfd, name, "/"+strings.Join(path, "/"))
 	switch {
-	case errors.Is(err, errHoldsExcluded):
-		a.warnPath(path, false, err) // as asked
+	case errors.Is(err, errHoldsExcluded), errors.Is(err, errHoldsLeftAlone):
+		a.warnPath(path, false, err) // as asked, or warned about below
 		return
 	case err != nil && !errors.Is(err, unix.ENOENT):
 		a.warnPath(path, true, fmt.Errorf("delete: %w", err)) // the target is not the snapshot: partial
@@ -518,28 +522,41 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 }
 
 // dryRemove counts the entries remove would delete of name in dfd, whose
-// path from the target is path, and reports whether name itself would go
-// (not a directory holding what the filter keeps from deletion).
-func (a *applier) dryRemove(dfd int, name, path string) (n int64, gone bool) {
+// path from the target is path, and returns, when name itself would stay,
+// the error remove would keep it with (errHoldsExcluded or
+// errHoldsLeftAlone, having warned about what guard leaves alone).
+func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 	if !isDirAt(dfd, name) {
-		return 1, true
+		return 1, nil
 	}
 	fd, err := openDir(dfd, name, true)
 	if err != nil {
-		return 1, true // the removal would fail and say why
+		return 1, nil // the removal would fail and say why
 	}
 	defer closeFD(fd)
-	names, kept, _ := a.deletableNames(fd, path)
+	if err := a.guard.leaveAlone(fd); err != nil {
+		a.warnPath(splitPath(path), false, err)
+		return 0, errHoldsLeftAlone
+	}
+	names, filtered, _ := a.deletableNames(fd, path)
+	if filtered {
+		kept = errHoldsExcluded
+	}
 	for _, c := range names {
-		m, g := a.dryRemove(fd, c, path+"/"+c)
+		m, k := a.dryRemove(fd, c, path+"/"+c)
 		n += m
-		kept = kept || !g
+		if kept == nil {
+			kept = k
+		}
 	}
-	if kept {
-		return n, false
+	if kept != nil {
+		return n, kept
 	}
-	return n + 1, true
+	return n + 1, nil
 }
+
+// splitPath returns the components of a path from the target ("/a/b").
+func splitPath(path string) []string { return strings.Split(strings.TrimPrefix(path, "/"), "/") }
 
 // remove deletes name in dfd, whose path from the target is path, and for
 // a directory what it holds (removeDir).
@@ -565,14 +582,25 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 	if err != nil {
 		return err
 	}
+	if err := a.guard.leaveAlone(fd); err != nil {
+		closeFD(fd)
+		a.warnPath(splitPath(path), false, err)
+		return errHoldsLeftAlone
+	}
 	a.openToSelf(fd) // it goes: no mode to put back
-	names, kept, err := a.deletableNames(fd, path)
+	names, filtered, err := a.deletableNames(fd, path)
+	var kept error // why the directory stays, if it does
+	if filtered {
+		kept = errHoldsExcluded
+	}
 	for _, n := range names {
 		p := path + "/" + n
 		if e := a.remove(fd, n, p); e != nil && !errors.Is(e, unix.ENOENT) {
 			switch {
-			case errors.Is(e, errHoldsExcluded):
-				kept = true
+			case errors.Is(e, errHoldsExcluded), errors.Is(e, errHoldsLeftAlone):
+				if kept == nil {
+					kept = e
+				}
 				continue
 			case e != nil:
 				err = errors.Join(err, fmt.Errorf("%s: %w", p, e))
@@ -585,8 +613,8 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 	switch {
 	case err != nil:
 		return err
-	case kept:
-		return errHoldsExcluded
+	case kept != nil:
+		return kept
 	}
 	return unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR)
 }

@@ -56,6 +56,12 @@ type ApplyOptions struct {
 	// it refuses is kept, and so are the directories holding it.
 	Delete    bool
 	Deletable func(path string) bool
+	// Keep (with Delete) names directories never deleted, nor anything in
+	// them, nor the directories holding them: the repository and its local
+	// index when they lie inside the target. Nothing is ever deleted in a
+	// file system other than the target's either (a mount point, a bind
+	// mount). Each such directory is warned about and left as it is.
+	Keep []string
 	// Passages (with InPlace) are the directories of the image that are
 	// there only to lead to what a filter selected (see Filter.Select):
 	// made when missing, but when present their metadata is left alone.

@@ -30,6 +30,12 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 	if err != nil {
 		fd = -1
 	}
+	if fd >= 0 {
+		if a.guard, err = newGuard(fd, opts.Keep); err != nil {
+			closeFD(fd)
+			return ApplyStats{}, &os.PathError{Op: "stat", Path: target, Err: err}
+		}
+	}
 	a.dirs.Add(1)
 	a.applied = []*wim.Entry{m.Root}
 	perr := a.plan(fd, m.Root)
@@ -79,9 +85,9 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 	if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR { // a directory in the way
 		gone := false
 		if a.mayDelete(a.path) {
-			var n int64
-			n, gone = a.dryRemove(dfd, e.Name, "/"+strings.Join(a.path, "/"))
+			n, kept := a.dryRemove(dfd, e.Name, "/"+strings.Join(a.path, "/"))
 			a.deleted.Add(n)
+			gone = kept == nil
 		}
 		if !gone { // kept, as the restore keeps it: the entry is skipped
 			a.warn(true, errDirInWay)

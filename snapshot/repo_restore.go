@@ -72,6 +72,7 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	}
 	ao.Paths, ao.InPlace, ao.Delete, ao.DryRun = nil, true, opts.Delete, opts.DryRun
 	ao.Deletable = f.Deletable
+	ao.Keep = append(append(ao.Keep, r.LocalPaths()...), filepath.Dir(r.cache)) // a rollback of / or of a home
 	var damaged, unreached int
 	var remoteErr error // the first error of a store that could not be reached
 	ao.Warn = func(path string, err error) {

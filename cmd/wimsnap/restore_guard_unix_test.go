@@ -1,0 +1,87 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestRollbackLeavesMountsAlone: a rollback (restore --delete) of a tree
+// with a file system mounted inside it, which the snapshot (on one file
+// system) recorded as an empty directory, and with a directory from
+// outside bind-mounted into it after the snapshot, deletes nothing in
+// either: the data there is not the tree's. It used to empty both and
+// report success. The dry run counts the same.
+func TestRollbackLeavesMountsAlone(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := t.TempDir()
+	tree, outside := filepath.Join(dir, "tree"), filepath.Join(dir, "outside")
+	writeFile(t, tree, "f", []byte("tree file\n"))
+	must(t, os.Mkdir(filepath.Join(tree, "data"), 0o755))
+	if err := unix.Mount("wimsnap-guard", filepath.Join(tree, "data"), "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(tree, "data"), unix.MNT_DETACH) })
+	writeFile(t, filepath.Join(tree, "data"), "precious.txt", []byte("on another file system\n"))
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
+	if code, _, errb := runApp(t, env, "init"); code != exitOK {
+		t.Fatalf("init: exit %d: %s", code, errb)
+	}
+	if code, _, errb := runApp(t, env, "snapshot", tree); code != exitOK {
+		t.Fatalf("snapshot: exit %d: %s", code, errb)
+	}
+	writeFile(t, outside, "same-fs.txt", []byte("outside the tree\n"))
+	must(t, os.Mkdir(filepath.Join(tree, "bind"), 0o755))
+	if err := unix.Mount(outside, filepath.Join(tree, "bind"), "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(tree, "bind"), unix.MNT_DETACH) })
+	writeFile(t, tree, "extra", []byte("made after the snapshot\n"))
+
+	code, dry, errb := runApp(t, env, "restore", "latest", "--target", tree, "--delete", "--dry-run", "--json")
+	if code != exitOK || !strings.Contains(dry, `"deleted": 1`) {
+		t.Errorf("dry run: exit %d, want 1 deleted (extra only): %s%s", code, dry, errb)
+	}
+	code, _, errb = runApp(t, env, "restore", "latest", "--target", tree, "--delete")
+	if code != exitOK || !strings.Contains(errb, "another file system is mounted here") {
+		t.Errorf("rollback: exit %d, want 0 with a warning about the mount points: %s", code, errb)
+	}
+	for _, p := range []string{filepath.Join(tree, "data", "precious.txt"), filepath.Join(outside, "same-fs.txt")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was deleted: %v", p, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(tree, "extra")); !os.IsNotExist(err) {
+		t.Errorf("extra, which the snapshot lacks, is still there (%v)", err)
+	}
+}
+
+// TestRollbackKeepsRepository: a rollback of a tree that holds the
+// repository and the index cache (the default layout: PATH / and the
+// repository in the home directory) keeps both, though the snapshot
+// leaves them out; it used to delete them and report success.
+func TestRollbackKeepsRepository(t *testing.T) {
+	tree := filepath.Join(t.TempDir(), "tree")
+	writeFile(t, tree, "f", []byte("tree file\n"))
+	env := map[string]string{envCacheDir: filepath.Join(tree, "home", ".cache", "index"),
+		envRepository: filepath.Join(tree, "home", ".local", "repo")}
+	for _, args := range [][]string{{"init"}, {"snapshot", tree}, {"restore", "latest", "--target", tree, "--delete"}, {"snapshots"}} {
+		code, out, errb := runApp(t, env, args...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s%s", strings.Join(args, " "), code, out, errb)
+		}
+		if args[0] == "restore" && !strings.Contains(errb, "holds the repository or its local index") {
+			t.Errorf("restore: no warning about what it kept: %s", errb)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tree, "home", ".local", "repo", "config")); err != nil {
+		t.Errorf("the repository is gone: %v", err)
+	}
+}

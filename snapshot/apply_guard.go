@@ -1,0 +1,69 @@
+//go:build unix
+
+package snapshot
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// A restore with --delete never deletes into a file system other than the
+// target's: a file system mounted inside the target (a snapshot taken on
+// one file system records its mount point as an empty directory), or a
+// directory bind-mounted there from elsewhere, holds data that is not the
+// tree's. Nor does it delete the directories ApplyOptions.Keep names: the
+// repository and its local index, when they lie inside the target.
+
+var (
+	errMountPoint = errors.New("left alone: another file system is mounted here, which a restore does not delete into")
+	errKeptDir    = errors.New("left alone: it holds the repository or its local index")
+	// errHoldsLeftAlone keeps the directories above what guard leaves
+	// alone.
+	errHoldsLeftAlone = errors.New("kept: it holds a mount point, the repository or its local index")
+)
+
+// guard tells the directories a restore must not delete into.
+type guard struct {
+	mount mountID
+	keep  map[devIno]bool
+}
+
+// newGuard returns the guard of the target open as rootFD, keeping the
+// directories of keep that exist.
+func newGuard(rootFD int, keep []string) (guard, error) {
+	m, err := mountOf(rootFD)
+	if err != nil {
+		return guard{}, err
+	}
+	g := guard{mount: m}
+	for _, p := range keep {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil {
+			if g.keep == nil {
+				g.keep = make(map[devIno]bool)
+			}
+			g.keep[devIno{uint64(st.Dev), st.Ino}] = true //nolint:unconvert // Dev is 32 bits on some systems
+		}
+	}
+	return g, nil
+}
+
+// leaveAlone returns why nothing in the open directory fd may be deleted,
+// nil if it may.
+func (g guard) leaveAlone(fd int) error {
+	if m, err := mountOf(fd); err != nil || m != g.mount {
+		if err != nil {
+			return &os.PathError{Op: "stat", Path: ".", Err: err}
+		}
+		return errMountPoint
+	}
+	if len(g.keep) > 0 {
+		var st unix.Stat_t
+		if err := fstat(fd, &st); err != nil || g.keep[devIno{uint64(st.Dev), st.Ino}] { //nolint:unconvert // as above
+			return errKeptDir
+		}
+	}
+	return nil
+}
