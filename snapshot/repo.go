@@ -171,6 +171,11 @@ func (r *Repo) IndexPath() string { return r.cache }
 // on local disk, its directory. A snapshot of a tree that holds them
 // leaves them out, or each snapshot of / would store the repository again.
 func (r *Repo) LocalPaths() []string {
+	// The cache's directories are made now if missing: one made later,
+	// while a snapshot walks the tree that holds it, would be captured.
+	for _, d := range []string{r.metaCache().dir, r.spool} {
+		_ = os.MkdirAll(d, 0o700) // else nothing is there to capture
+	}
 	paths := []string{r.cache, r.metaCache().dir, r.spool}
 	if loc := r.store.Location(); filepath.IsAbs(loc) { // a local store's directory
 		paths = append(paths, loc)

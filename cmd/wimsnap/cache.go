@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/wimsnap/wimsnap/snapshot"
 )
 
 // usableCache returns dir, the index cache directory, if the command can
@@ -35,4 +37,15 @@ func probeDir(dir string) error {
 		return err
 	}
 	return writableDir(dir)
+}
+
+// ownPaths are the files and directories of r on this machine, which a
+// snapshot leaves out: the repository's (see snapshot.Repo.LocalPaths),
+// and the temporary cache directory itself when the run uses one.
+func (a *app) ownPaths(r *snapshot.Repo) []string {
+	paths := r.LocalPaths()
+	if a.tempCache != "" {
+		paths = append(paths, a.tempCache)
+	}
+	return paths
 }

@@ -126,7 +126,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	status.start(tr.render)
 	res, err := r.Snapshot(ctx, source, snapshot.TakeOptions{
 		Capture: snapshot.CaptureOptions{Config: cfg, CrossMounts: f.crossMounts, NoUnixData: f.noUnixData, NTFS: f.ntfs.mode(), ShadowCopy: f.shadowCopy,
-			Progress: tr.update, Warn: warn.warn, Skip: r.LocalPaths()},
+			Progress: tr.update, Warn: warn.warn, Skip: a.ownPaths(r)},
 		Host: f.host, Tags: f.tags, Parent: f.parent, NoParent: f.noParent, Threads: f.threads,
 		SystemRoot: systemRootName(&f.imageFlags, env),
 		Image: snapshot.ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
