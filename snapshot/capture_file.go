@@ -119,7 +119,12 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 		c.warn(true, errors.New("file was replaced during capture"))
 		return false, nil
 	}
-	c.fill(e, st, -1, true)
+	if c.opts.afterOpen != nil {
+		c.opts.afterOpen(c.displayPath())
+	}
+	// The xattrs come from the open file, as the contents do: by name they
+	// could be another file's, renamed over this one meanwhile.
+	c.fill(e, st, fd, false)
 	c.setAttributes(e, fileAttributes(st))
 	c.file.reset(c.ctx, fd, st.Size, e.Attributes&wim.AttrSparseFile != 0)
 	if b, ok := c.sink.(baseSetter); ok && old != nil && !old.Data.Hash.IsZero() {

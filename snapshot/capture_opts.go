@@ -95,6 +95,9 @@ type CaptureOptions struct {
 	// before it is opened for reading, and of each symlink before its
 	// target is read.
 	beforeOpen func(path string)
+	// afterOpen is a test hook called with the path of each regular file
+	// read, once it is open and before its metadata is taken.
+	afterOpen func(path string)
 	// beforeDir is a test hook called with the path of each directory
 	// below the root once it is scanned, before the walk opens it.
 	beforeDir func(path string)

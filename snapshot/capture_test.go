@@ -705,3 +705,51 @@ func TestCaptureDirVanished(t *testing.T) {
 		t.Errorf("root children %s, c/d/i %v", got, find(m.Root, "c/d/i") != nil)
 	}
 }
+
+// TestCaptureXattrsOfOpenedFile: a file renamed over the one being read,
+// between its open and the taking of its metadata, does not lend it its
+// xattrs: contents and xattrs both come from the file opened. They came
+// from the new file by name, so a binary could be captured with another's
+// capabilities or ACL.
+func TestCaptureXattrsOfOpenedFile(t *testing.T) {
+	src := t.TempDir()
+	prog := filepath.Join(src, "prog")
+	writeFiles(t, src, map[string]string{"prog": "OLD contents"})
+	if err := unix.Setxattr(prog, "user.v", []byte("old"), 0); err != nil {
+		t.Skipf("no user xattrs here: %v", err)
+	}
+	opts := CaptureOptions{Warn: func(string, error) {}}
+	opts.afterOpen = func(path string) {
+		if filepath.Base(path) != "prog" {
+			return
+		}
+		next := filepath.Join(src, ".prog.new")
+		if err := os.WriteFile(next, []byte("NEW contents, longer"), 0o644); err != nil {
+			t.Error(err)
+		}
+		if err := unix.Setxattr(next, "user.v", []byte("new"), 0); err != nil {
+			t.Error(err)
+		}
+		if err := os.Rename(next, prog); err != nil {
+			t.Error(err)
+		}
+	}
+	sink := newMemStore()
+	m, _, err := Capture(t.Context(), src, sink, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := find(m.Root, "prog")
+	if e == nil {
+		t.Fatal("prog is not in the image")
+	}
+	var got string
+	for _, x := range e.Xattrs {
+		if x.Name == "user.v" {
+			got = string(x.Value)
+		}
+	}
+	if e.Data.Size != int64(len("OLD contents")) || got != "old" {
+		t.Errorf("prog: %d bytes with user.v=%q, want the opened file's %d bytes and user.v=\"old\"", e.Data.Size, got, len("OLD contents"))
+	}
+}
