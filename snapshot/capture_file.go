@@ -114,10 +114,20 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 		return false, nil
 	}
 	defer closeFD(fd)
-	ino, dev := st.Ino, st.Dev
-	if err := fstat(fd, st); err != nil || st.Ino != ino || st.Dev != dev || st.Mode&unix.S_IFMT != unix.S_IFREG {
+	ino, dev, links := st.Ino, st.Dev, st.Nlink
+	if err := fstat(fd, st); err != nil || st.Dev != dev || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		c.warn(true, errors.New("file was replaced during capture"))
 		return false, nil
+	}
+	if st.Ino != ino {
+		if links > 1 || st.Nlink > 1 { // its names belong to other link groups
+			c.warn(true, errors.New("file was replaced during capture"))
+			return false, nil
+		}
+		// Another file was renamed to the name since the scan (a log
+		// rotated): the file now there is captured, as a later snapshot
+		// would find it, rather than none.
+		c.warn(false, errors.New("file was replaced during capture; the new file is captured"))
 	}
 	if c.opts.afterOpen != nil {
 		c.opts.afterOpen(c.displayPath())

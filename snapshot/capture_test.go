@@ -753,3 +753,35 @@ func TestCaptureXattrsOfOpenedFile(t *testing.T) {
 		t.Errorf("prog: %d bytes with user.v=%q, want the opened file's %d bytes and user.v=\"old\"", e.Data.Size, got, len("OLD contents"))
 	}
 }
+
+// TestCaptureRotatedFile: a file replaced by another between the scan and
+// its reading (a log rotated: a.log renamed away, a new a.log made) is
+// captured as the file then at its name, with a warning, not dropped.
+func TestCaptureRotatedFile(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a.log": "old log lines\n", "b": "bbb"})
+	var warns warnings
+	opts := CaptureOptions{Warn: warns.add}
+	opts.beforeOpen = func(path string) {
+		if filepath.Base(path) != "a.log" {
+			return
+		}
+		if err := os.Rename(path, path+".1"); err != nil {
+			t.Error(err)
+		}
+		if err := os.WriteFile(path, []byte("new log\n"), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := find(m.Root, "a.log")
+	if e == nil || e.Data.Size != int64(len("new log\n")) {
+		t.Fatalf("a.log: %+v, want the new file's %d bytes", e, len("new log\n"))
+	}
+	if st.Skipped != 0 || len(warns.list) != 1 || !strings.Contains(warns.list[0], "the new file is captured") {
+		t.Errorf("skipped %d, warnings %q; want none skipped and one warning", st.Skipped, warns.list)
+	}
+}
