@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"errors"
@@ -168,6 +169,8 @@ func TestPruneBesideOlderSnapshot(t *testing.T) {
 			big := wimtest.RandomBytes(1, 2<<20)
 			writeTestFile(t, filepath.Join(src, "big.bin"), big)
 			writeFiles(t, src, map[string]string{"a.txt": "first"})
+			gone := wimtest.RandomBytes(7, 1<<20)
+			writeTestFile(t, filepath.Join(src, "gone.bin"), gone)
 			ra := open(store, "a")
 			parent := snapshotOK(t, ra, src, TakeOptions{}).Manifest
 
@@ -175,6 +178,11 @@ func TestPruneBesideOlderSnapshot(t *testing.T) {
 			// parent, then stops before committing.
 			copy(big[1<<20:], "changed")
 			writeTestFile(t, filepath.Join(src, "big.bin"), big)
+			// A new file holds a deleted one's data: its chunks are
+			// deduplicated, not stored, by a stream the run stores, and
+			// only the forgotten parent's objects name them.
+			must(t, os.Remove(filepath.Join(src, "gone.bin")))
+			writeTestFile(t, filepath.Join(src, "copy.bin"), append(bytes.Clone(gone), "suffix"...))
 			gate := &gateStore{Store: store, prefix: tc.stopAt, reached: make(chan struct{}), release: make(chan struct{})}
 			rb := open(gate, "a") // the same machine: its index knows the parent
 			done := make(chan TakeResult)

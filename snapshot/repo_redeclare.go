@@ -48,8 +48,9 @@ func (r *Repo) redeclarer(ctx context.Context, db *index.DB, obj *indexObject, m
 // redeclare returns an index object that names, from db, the whole recipe
 // of every stream that image m, its metadata stream meta and the delta
 // recipes of obj (the run's own object) use and obj lacks, and the
-// locations of their chunks that obj lacks. It fails when db does not know
-// one, which no stream reused from it can be.
+// locations of their chunks, and of the chunks of obj's own streams, that
+// obj lacks. It fails when db does not know one, which no stream or chunk
+// reused from it can be.
 func redeclare(db *index.DB, obj *indexObject, m *wim.Metadata, meta wim.Hash) (*indexObject, error) {
 	named := make(map[index.SHA1]bool, len(obj.streams))
 	for _, s := range obj.streams {
@@ -91,6 +92,14 @@ func redeclare(db *index.DB, obj *indexObject, m *wim.Metadata, meta wim.Hash) (
 		if s.delta {
 			if err := add(s.base); err != nil {
 				return nil, err
+			}
+		}
+		// A stream the run stored may hold chunks it deduplicated
+		// against db rather than stored: their locations too.
+		for _, c := range s.chunks {
+			if !located[c] {
+				located[c] = true
+				need = append(need, c)
 			}
 		}
 	}
