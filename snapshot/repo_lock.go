@@ -349,6 +349,23 @@ func (l *Lock) Err() error {
 	return l.err
 }
 
+// Confirm reports, as Err does, whether the lock is lost, having first
+// checked that its object is still there: work that commits calls it just
+// before, so that a lock removed by another process (unlock --remove-all,
+// after which a prune waits for nobody) is noticed then, not at the next
+// refresh minutes later. It costs one request.
+func (l *Lock) Confirm(ctx context.Context) error {
+	if err := l.Err(); err != nil {
+		return err
+	}
+	_, err := l.store.Stat(ctx, l.key)
+	if errors.Is(err, remote.ErrNotFound) {
+		err = fmt.Errorf("%w: %s was removed by another process", ErrLockLost, l.key)
+		l.setLost(err)
+	}
+	return err
+}
+
 // Unlock stops the refresher and deletes the lock (locks/exclusive too,
 // while it is still this lock's). A lock object already gone is fine.
 // Calls after the first return nil at once. Use a context that outlives the

@@ -472,3 +472,45 @@ func TestRecipeAlternatives(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshotLockRemovedBeforeCommit: a snapshot whose lock another
+// process removed while it ran (unlock --remove-all, after which a prune
+// waits for nobody and may delete the data it deduplicated against)
+// commits nothing: it checks its lock just before the manifest rather than
+// trusting it until its next refresh, minutes later.
+func TestSnapshotLockRemovedBeforeCommit(t *testing.T) {
+	tmp := t.TempDir()
+	store := remote.NewMemory()
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	gate := &gateStore{Store: store, prefix: packPrefix, reached: make(chan struct{}), release: make(chan struct{})}
+	r, err := OpenRepo(t.Context(), gate, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(tmp, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	writeTestFile(t, filepath.Join(src, "data.bin"), wimtest.RandomBytes(3, 1<<20))
+	done := make(chan error)
+	go func() {
+		_, err := r.Snapshot(t.Context(), src, TakeOptions{Host: "testhost"})
+		done <- err
+	}()
+	<-gate.reached
+	var locks []string
+	must(t, store.List(t.Context(), lockPrefix, func(i remote.Info) error {
+		locks = append(locks, i.Key)
+		return nil
+	}))
+	for _, k := range locks {
+		must(t, store.Delete(t.Context(), k))
+	}
+	close(gate.release)
+	if err := <-done; !errors.Is(err, ErrLockLost) {
+		t.Fatalf("snapshot after its lock was removed: %v, want ErrLockLost", err)
+	}
+	if list, err := r.Snapshots(t.Context()); err != nil || len(list) != 0 {
+		t.Errorf("snapshots after the failed one: %d, %v; want none", len(list), err)
+	}
+}

@@ -187,7 +187,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		man.Parent = parent.ID
 	}
 	man.Summary = summary(cst, &sink.counts, time.Since(start))
-	if err := lock.Err(); err != nil {
+	if err := lock.Confirm(ctx); err != nil {
 		return res, err
 	}
 	// Every pack is stored: the run is nearly done, and a cancellation
