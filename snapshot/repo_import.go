@@ -167,7 +167,7 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: src, Tags: opts.Tags, Image: img,
 		Metadata: StreamRef{SHA1: sum, Size: int64(len(raw))}}
 	man.Summary = summary(counts, &sink.counts, time.Since(start))
-	if err := lock.Err(); err != nil {
+	if err := lock.Confirm(ctx); err != nil {
 		closeIndex(db)
 		return Imported{}, err
 	}
