@@ -19,12 +19,15 @@ const gcPercent = 30
 // gcSlack is the least a run may allocate between two collections. With
 // gcPercent alone a small heap is collected every megabyte or two: an
 // unchanged re-snapshot of a Debian tree (4 MB live) ran 11 collections,
-// and took 78 ms (median of 10) against 65 ms with this slack and one
-// collection; a rollback of that tree took 74 ms against 62. A heap above
-// gcSlack/gcPercent (27 MB) is unaffected, so large runs keep their peaks;
-// a small run's peak grows by at most gcSlack (a restore of that tree: 33
-// MB to 40). See streamingGC for the commands that do without it.
-const gcSlack = 8 << 20
+// and took 78 ms (median of 10) against 65 ms with an 8 MB slack and one
+// collection; a rollback of that tree took 74 ms against 62. With 16 MB it
+// runs none: 33.5 -> 29.4 ms and 32.2 -> 27.9 ms (medians of 20
+// alternating runs, CPU 44 -> 40 ms), its peak unchanged at 20 MB. A heap
+// above gcSlack/gcPercent (53 MB) is unaffected, so large runs keep their
+// peaks; a small run's peak grows by at most gcSlack (a restore of that
+// tree: 33 MB with none, 40 with 8 MB, 46 with 16 MB; restic's is 73). See
+// streamingGC for the commands that do without it.
+const gcSlack = 16 << 20
 
 // gcTuner keeps the collector's target at gcPercent of the live heap, but
 // never below its slack of allocation. It re-tunes after every
