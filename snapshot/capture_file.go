@@ -168,7 +168,7 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 func (c *capturer) sizeCheck(fd int, size int64) {
 	var now unix.Stat_t
 	if err := fstat(fd, &now); err == nil && now.Size != size {
-		c.warn(false, fmt.Errorf("%w while it was read: %d bytes, now %d; the %d bytes it had when opened are kept",
+		c.warn(false, fmt.Errorf("%w: %d bytes, now %d; the %d bytes it had when opened are kept",
 			wim.ErrSizeChanged, size, now.Size, size))
 	}
 }

@@ -172,7 +172,13 @@ func (a *app) printPrune(s pruneSummary) {
 	if s.DryRun { // how many packs the kept chunks fill is known only once written
 		repacked = fmt.Sprintf("%d of them repacked", s.PacksRepacked)
 	}
-	fmt.Fprintf(a.stdout, "%s %d packs (%s); %s %s\n", verb, s.PacksDeleted, repacked, freed, formatBytes(max(s.BytesFreed, 0)))
+	size := freed + " " + formatBytes(s.BytesFreed)
+	if s.BytesFreed < 0 {
+		// The new packs are written before the old ones may go: a prune
+		// that leaves those for later ends larger, until that prune.
+		size = "the repository grew by " + formatBytes(-s.BytesFreed) + " until a later prune deletes the packs left"
+	}
+	fmt.Fprintf(a.stdout, "%s %d packs (%s); %s\n", verb, s.PacksDeleted, repacked, size)
 	if s.KeptForRunning > 0 {
 		fmt.Fprintf(a.stdout, "kept %d chunks that snapshots running meanwhile use\n", s.KeptForRunning)
 	}
