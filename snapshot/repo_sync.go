@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -160,11 +161,19 @@ func (r *Repo) syncedIndex(ctx context.Context) (*index.DB, error) {
 // checkCurrent): every command deduplicates against it or reads packs
 // through it.
 func (r *Repo) openSynced(ctx context.Context, warn func(error)) (SyncStats, *index.DB, error) {
-	st, err := r.Sync(ctx, warn)
-	if err != nil {
-		return st, nil, err
+	var st SyncStats
+	var db *index.DB
+	var err error
+	// An index removed between the sync and the open (rebuild-index in
+	// another process) is synced again: a few times, not forever.
+	for range 3 {
+		if st, err = r.Sync(ctx, warn); err != nil {
+			return st, nil, err
+		}
+		if db, err = r.openIndex(true); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
 	}
-	db, err := r.openIndex(true)
 	if err != nil {
 		return st, nil, err
 	}
