@@ -81,8 +81,10 @@ type checker struct {
 	streams *recipes
 	broken  []*indexStream // delta recipes that do not resolve
 	snaps   []*Manifest
-	bad     map[index.ID]string // chunks known damaged, with why
-	seen    map[wim.Hash]string // streams checked: "" ok, else why not
+	// manifestIDs are the manifests listed before the index objects.
+	manifestIDs map[index.ID]int64
+	bad         map[index.ID]string // chunks known damaged, with why
+	seen        map[wim.Hash]string // streams checked: "" ok, else why not
 	// localErr is a failure of the local index met while reading metadata.
 	localErr error
 }
@@ -137,7 +139,10 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error
 		res.Packs = len(c.packs)
 		return err
 	}
-	steps := []func() error{c.indexObjectsSettled, listPacks, c.manifests, c.checkChunks}
+	// Manifests are listed first: a snapshot committed meanwhile stored its
+	// index object before its manifest, so that object is in the listing
+	// of index objects that follows.
+	steps := []func() error{c.listManifests, c.indexObjectsSettled, listPacks, c.manifests, c.checkChunks}
 	if opts.ReadData || !opts.Subset.IsZero() {
 		res.ReadDataSubset = opts.Subset.String()
 		steps = append(steps, func() error {
@@ -236,14 +241,18 @@ func damage(err error) bool {
 }
 
 // manifests reads every manifest; an unreadable one is a damaged snapshot.
+func (c *checker) listManifests() (err error) {
+	c.manifestIDs, err = listIDs(c.ctx, c.r.store, snapPrefix)
+	return err
+}
+
 func (c *checker) manifests() error {
-	ids, err := listIDs(c.ctx, c.r.store, snapPrefix)
-	if err != nil {
-		return err
-	}
-	for id := range ids {
+	for id := range c.manifestIDs {
 		m, _, err := c.r.readManifest(c.ctx, id)
 		if err != nil {
+			if errors.Is(err, remote.ErrNotFound) {
+				continue // forgotten since it was listed
+			}
 			if !damage(err) {
 				return err
 			}
@@ -322,6 +331,9 @@ func (c *checker) readPacks(ids []index.ID, progress func(done, total int64)) er
 			c.bad[b.chunk] = b.why
 		}
 		if r.unreadable != nil {
+			if len(inPack[id]) == 0 && errors.Is(r.unreadable, remote.ErrNotFound) {
+				continue // unreferenced, and deleted by a prune since it was listed
+			}
 			c.problem("pack %s: %v", hexID(id), r.unreadable)
 			for _, cid := range inPack[id] {
 				c.bad[cid] = "pack " + hexID(id) + " is unreadable"

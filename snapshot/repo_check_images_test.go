@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
@@ -90,5 +92,59 @@ func TestCheckUnusedBrokenRecipe(t *testing.T) {
 	res, err = r.Check(t.Context(), CheckOptions{})
 	if err != nil || res.UnusedBroken != 1 {
 		t.Errorf("unused: %v, %+v; want one broken recipe counted and no problem", err, res)
+	}
+}
+
+// listHookStore runs hook once, before the first listing of prefix.
+type listHookStore struct {
+	remote.Store
+	prefix string
+	hook   func()
+	once   sync.Once
+}
+
+func (s *listHookStore) List(ctx context.Context, prefix string, fn func(remote.Info) error) error {
+	if prefix == s.prefix {
+		s.once.Do(s.hook)
+	}
+	return s.Store.List(ctx, prefix, fn)
+}
+
+// TestCheckBesideSnapshot: a snapshot that another host commits while a
+// check runs, between the check's listings, is no problem: the check lists
+// manifests before index objects, so the index object that the snapshot
+// stored before its manifest is read. Listed the other way round, the new
+// manifest's streams were "in no index object".
+func TestCheckBesideSnapshot(t *testing.T) {
+	tmp := t.TempDir()
+	store := remote.NewMemory()
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	other, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "other")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a": "first"})
+	snapshotOK(t, other, src, TakeOptions{})
+	hooked := &listHookStore{Store: store, prefix: packPrefix, hook: func() {
+		writeFiles(t, src, map[string]string{"b": "committed during the check"})
+		snapshotOK(t, other, src, TakeOptions{})
+	}}
+	r, err := OpenRepo(t.Context(), hooked, RepoOptions{CacheDir: filepath.Join(tmp, "checker")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A first sync of a fresh cache lists packs too: let it, then hook
+	// the check's listing of packs, which comes between its listings of
+	// index objects and of manifests in the old order.
+	if _, err := r.Sync(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	hooked.once = sync.Once{}
+	res, err := r.Check(t.Context(), CheckOptions{})
+	if err != nil || len(res.Problems) != 0 {
+		t.Fatalf("check beside a snapshot: %v, problems %q", err, res.Problems)
 	}
 }
