@@ -268,7 +268,7 @@ func (c *capturer) subdir(dfd int, se *scanEntry, e *wim.Entry, st *unix.Stat_t,
 	}
 	fd, err := c.openDir(dfd, e.Name, true)
 	if err != nil {
-		c.warn(true, fmt.Errorf("open directory: %w", err))
+		c.warn(true, fmt.Errorf("open directory: %w", replacedDir(err)))
 		return nil, c.skipScans(ds)
 	}
 	defer closeFD(fd)

@@ -304,6 +304,9 @@ func (c *capturer) readSymlink(dfd int, name string, st *unix.Stat_t) (*wim.Entr
 	}
 	target, err := c.readlink(dfd, name)
 	if err != nil {
+		if errors.Is(err, unix.EINVAL) { // no longer a symlink
+			err = errors.New("symlink was replaced during capture")
+		}
 		c.warn(true, fmt.Errorf("readlink: %w", err))
 		return nil, nil
 	}

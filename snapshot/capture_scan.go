@@ -4,6 +4,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -250,7 +251,7 @@ func (l *lister) list(j *scanJob) *dirScan {
 	ds := &dirScan{fd: -1, of: j.e}
 	fd, err := l.quiet.openDir(j.parent, j.e.name, true)
 	if err != nil {
-		ds.openErr = fmt.Errorf("open directory: %w", err)
+		ds.openErr = fmt.Errorf("open directory: %w", replacedDir(err))
 		return ds
 	}
 	ds.fd = fd // send closes it
@@ -373,4 +374,14 @@ func (b *scanBudget) stop() {
 func drainScan(ch <-chan *dirScan) {
 	for range ch {
 	}
+}
+
+// replacedDir names the error of opening, without following, what the
+// scan saw as a directory: ENOTDIR or ELOOP mean that something else (a
+// file, a symlink) has taken its name since.
+func replacedDir(err error) error {
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("directory was replaced during capture (%w)", err)
+	}
+	return err
 }

@@ -785,3 +785,33 @@ func TestCaptureRotatedFile(t *testing.T) {
 		t.Errorf("skipped %d, warnings %q; want none skipped and one warning", st.Skipped, warns.list)
 	}
 }
+
+// TestCaptureSwappedEntries: a directory replaced by a symlink, and a
+// symlink replaced by a directory, between the scan and the walk are
+// skipped with a warning that says they were replaced, not followed.
+func TestCaptureSwappedEntries(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"d/x": "inside", "keep": "k"})
+	must(t, os.Symlink("keep", filepath.Join(src, "l")))
+	var warns warnings
+	opts := CaptureOptions{Warn: warns.add}
+	opts.beforeDir = func(path string) {
+		if filepath.Base(path) == "d" {
+			must(t, os.RemoveAll(path))
+			must(t, os.Symlink("/", path))
+		}
+	}
+	opts.beforeOpen = func(path string) {
+		if filepath.Base(path) == "l" {
+			must(t, os.Remove(path))
+			must(t, os.Mkdir(path, 0o755))
+		}
+	}
+	if _, _, err := Capture(t.Context(), src, newMemStore(), opts); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(warns.list, "\n")
+	if strings.Count(joined, "was replaced during capture") != 2 {
+		t.Errorf("warnings %q, want two saying the entries were replaced", warns.list)
+	}
+}
