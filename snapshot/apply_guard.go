@@ -22,6 +22,10 @@ var (
 	// errHoldsLeftAlone keeps the directories above what guard leaves
 	// alone.
 	errHoldsLeftAlone = errors.New("kept: it holds a mount point, the repository or its local index")
+	// errLeftAlone is removeDir's error for a directory guard leaves
+	// alone, already warned about; its parents are kept with
+	// errHoldsLeftAlone.
+	errLeftAlone = errors.New("left alone")
 )
 
 // guard tells the directories a restore must not delete into.

@@ -504,13 +504,15 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 	if a.opts.DryRun {
 		n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
 		a.deleted.Add(n)
-		if kept != nil {
+		if kept != nil && !errors.Is(kept, errLeftAlone) {
 			a.warnPath(path, false, kept)
 		}
 		return
 	}
 	err := a.remove(dfd, name, "/"+strings.Join(path, "/"))
 	switch {
+	case errors.Is(err, errLeftAlone): // warned about
+		return
 	case errors.Is(err, errHoldsExcluded), errors.Is(err, errHoldsLeftAlone):
 		a.warnPath(path, false, err) // as asked, or warned about below
 		return
@@ -523,8 +525,9 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 
 // dryRemove counts the entries remove would delete of name in dfd, whose
 // path from the target is path, and returns, when name itself would stay,
-// the error remove would keep it with (errHoldsExcluded or
-// errHoldsLeftAlone, having warned about what guard leaves alone).
+// the error remove would keep it with: errHoldsExcluded, errHoldsLeftAlone
+// for a directory above what guard leaves alone, errLeftAlone for that
+// directory itself, warned about here.
 func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 	if !isDirAt(dfd, name) {
 		return 1, nil
@@ -536,7 +539,7 @@ func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 	defer closeFD(fd)
 	if err := a.guard.leaveAlone(fd); err != nil {
 		a.warnPath(splitPath(path), false, err)
-		return 0, errHoldsLeftAlone
+		return 0, errLeftAlone
 	}
 	names, filtered, _ := a.deletableNames(fd, path)
 	if filtered {
@@ -545,6 +548,9 @@ func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 	for _, c := range names {
 		m, k := a.dryRemove(fd, c, path+"/"+c)
 		n += m
+		if errors.Is(k, errLeftAlone) {
+			k = errHoldsLeftAlone
+		}
 		if kept == nil {
 			kept = k
 		}
@@ -585,7 +591,7 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 	if err := a.guard.leaveAlone(fd); err != nil {
 		closeFD(fd)
 		a.warnPath(splitPath(path), false, err)
-		return errHoldsLeftAlone
+		return errLeftAlone
 	}
 	a.openToSelf(fd) // it goes: no mode to put back
 	names, filtered, err := a.deletableNames(fd, path)
@@ -597,6 +603,11 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 		p := path + "/" + n
 		if e := a.remove(fd, n, p); e != nil && !errors.Is(e, unix.ENOENT) {
 			switch {
+			case errors.Is(e, errLeftAlone):
+				if kept == nil {
+					kept = errHoldsLeftAlone
+				}
+				continue
 			case errors.Is(e, errHoldsExcluded), errors.Is(e, errHoldsLeftAlone):
 				if kept == nil {
 					kept = e
