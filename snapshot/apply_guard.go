@@ -17,7 +17,7 @@ import (
 // repository and its local index, when they lie inside the target.
 
 var (
-	errMountPoint = errors.New("left alone: another file system is mounted here, which a restore does not delete into")
+	errMountPoint = errors.New("left alone: it is another file system, subvolume or mount, which a restore does not delete into")
 	errKeptDir    = errors.New("left alone: it holds the repository or its local index")
 	// errHoldsLeftAlone keeps the directories above what guard leaves
 	// alone.
@@ -57,10 +57,11 @@ func newGuard(rootFD int, keep []string) (guard, error) {
 // leaveAlone returns why nothing in the open directory fd may be deleted,
 // nil if it may.
 func (g guard) leaveAlone(fd int) error {
-	if m, err := mountOf(fd); err != nil || m != g.mount {
-		if err != nil {
-			return &os.PathError{Op: "stat", Path: ".", Err: err}
-		}
+	m, err := mountOf(fd)
+	if err != nil {
+		return &os.PathError{Op: "stat", Path: ".", Err: err}
+	}
+	if !sameMount(m, g.mount) {
 		return errMountPoint
 	}
 	if len(g.keep) > 0 {
@@ -70,4 +71,12 @@ func (g guard) leaveAlone(fd int) error {
 		}
 	}
 	return nil
+}
+
+// sameMount reports whether a and b lie on one file system and mount: the
+// same device (a nested btrfs subvolume has its own, under its parent's
+// mount) and, where both are known, the same mount (a directory
+// bind-mounted from the same file system has another).
+func sameMount(a, b mountID) bool {
+	return a.dev == b.dev && (a.mnt == 0 || b.mnt == 0 || a.mnt == b.mnt)
 }

@@ -427,10 +427,6 @@ func (a *applier) clearDir(dfd int, name string, path []string) {
 // leftover temporary files of earlier runs. names, when not nil, holds the
 // names of e's entries (the walk's duplicate check made it).
 func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]struct{}) {
-	if err := a.guard.leaveAlone(dfd); err != nil {
-		a.warn(false, err)
-		return
-	}
 	if a.dirents == nil {
 		a.dirents = make([]byte, 32<<10)
 	}
@@ -445,14 +441,24 @@ func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]struct{}) 
 		a.warn(false, fmt.Errorf("listing for --delete: %w", err))
 	}
 	depth := len(a.path)
+	guarded := false // checked: dfd is not left alone
 	for _, n := range extra {
 		if isTempName(n) && strings.Contains(n, a.token) {
 			continue
 		}
 		a.path = append(a.path[:depth], n)
-		if isTempName(n) || a.mayDelete(a.path) {
-			a.removeAll(dfd, n, a.path)
+		if !isTempName(n) && !a.mayDelete(a.path) {
+			continue
 		}
+		if !guarded {
+			if err := a.guard.leaveAlone(dfd); err != nil {
+				a.path = a.path[:depth]
+				a.warn(false, err)
+				return
+			}
+			guarded = true
+		}
+		a.removeAll(dfd, n, a.path)
 	}
 	a.path = a.path[:depth]
 }

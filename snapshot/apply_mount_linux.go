@@ -2,29 +2,44 @@ package snapshot
 
 import "golang.org/x/sys/unix"
 
-// mountID identifies the mount that holds a file: the kernel's mount id,
-// which also tells a bind mount of a directory of the same file system
-// apart, else (before Linux 5.8) the device number.
+// mountID identifies where a file lies: its device (a btrfs subvolume has
+// its own, though it shares its parent's mount) and its mount, which also
+// tells a directory bind-mounted from the same file system apart. The
+// mount is the kernel's mount id from statx (Linux 5.8), else from
+// name_to_handle_at; 0 when neither gives it, which leaves the device.
 type mountID struct {
-	id    uint64
-	isDev bool
+	dev, mnt uint64
 }
 
-// mountOf returns the mount of the open file fd.
+// mountOf returns where the open file fd lies.
 func mountOf(fd int) (mountID, error) {
 	var stx unix.Statx_t
-	for {
-		err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
+	err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx)
+	for err == unix.EINTR {
+		err = unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx)
+	}
+	if err != nil { // no statx (before Linux 4.11, or a seccomp filter)
+		var st unix.Stat_t
+		if err := fstat(fd, &st); err != nil {
 			return mountID{}, err
 		}
-		break
+		return mountID{dev: uint64(st.Dev), mnt: handleMount(fd)}, nil //nolint:unconvert // Dev is 32 bits on some systems
 	}
+	m := mountID{dev: uint64(stx.Dev_major)<<32 | uint64(stx.Dev_minor)}
 	if stx.Mask&unix.STATX_MNT_ID != 0 {
-		return mountID{id: stx.Mnt_id}, nil
+		m.mnt = stx.Mnt_id
+	} else {
+		m.mnt = handleMount(fd)
 	}
-	return mountID{id: uint64(stx.Dev_major)<<32 | uint64(stx.Dev_minor), isDev: true}, nil
+	return m, nil
+}
+
+// handleMount returns the mount id name_to_handle_at gives for fd, 0 when
+// it gives none (a file system without file handles).
+func handleMount(fd int) uint64 {
+	_, mnt, err := unix.NameToHandleAt(fd, "", unix.AT_EMPTY_PATH)
+	if err != nil {
+		return 0
+	}
+	return uint64(mnt) //nolint:gosec // a mount id is not negative
 }
