@@ -49,3 +49,11 @@ func (a *app) ownPaths(r *snapshot.Repo) []string {
 	}
 	return paths
 }
+
+// dropTempCache removes the temporary cache of a command, if it made one.
+func (a *app) dropTempCache() {
+	if a.tempCache != "" {
+		_ = os.RemoveAll(a.tempCache) // in the temporary directory: nothing to tell
+		a.tempCache = ""
+	}
+}

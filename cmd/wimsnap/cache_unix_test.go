@@ -36,3 +36,24 @@ func TestUnusableCacheInsideTree(t *testing.T) {
 		t.Errorf("the snapshot holds the temporary index:\n%s", out)
 	}
 }
+
+// TestUnusableCacheExec: the temporary index is removed by exec itself, as
+// the agent runs its commands, not only by run: an agent whose cache
+// cannot be written left one in $TMPDIR for every command.
+func TestUnusableCacheExec(t *testing.T) {
+	dir := t.TempDir()
+	tmpdir := filepath.Join(dir, "tmp")
+	must(t, os.MkdirAll(tmpdir, 0o700))
+	t.Setenv("TMPDIR", tmpdir)
+	writeFile(t, dir, "file", []byte("x"))
+	env := map[string]string{envCacheDir: filepath.Join(dir, "file", "index"), envRepository: filepath.Join(dir, "repo")}
+	for _, args := range [][]string{{"init"}, {"snapshot", filepath.Join(dir, "tmp")}, {"snapshots"}} {
+		a, _, errb := testApp(env)
+		if _, code, err := a.exec(t.Context(), args); code != exitOK {
+			t.Fatalf("%s: exit %d, %v: %s", args[0], code, err, errb)
+		}
+		if left, _ := os.ReadDir(tmpdir); len(left) != 0 {
+			t.Fatalf("%s left %s in TMPDIR", args[0], left[0].Name())
+		}
+	}
+}

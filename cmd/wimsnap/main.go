@@ -62,7 +62,7 @@ type app struct {
 	s3      *remote.S3 // the S3 store a command opened, for its request counts
 	started bool       // a command's body ran: its errors are not usage errors
 	// tempCache is the temporary index cache of a command whose cache
-	// directory could not be written (see usableCache); run removes it.
+	// directory could not be written (see usableCache); exec removes it.
 	tempCache string
 }
 
@@ -72,9 +72,6 @@ func (a *app) run(ctx context.Context, args []string) int {
 	out := &writeCounter{w: a.stdout}
 	a.stdout = out
 	cmd, code, err := a.exec(ctx, args)
-	if a.tempCache != "" {
-		_ = os.RemoveAll(a.tempCache) // in the temporary directory: nothing to tell
-	}
 	if err != nil && !a.json && jsonAsked(args) {
 		a.json = true // flag parsing stopped at an error before it
 	}
@@ -147,6 +144,7 @@ func (c *writeCounter) Write(p []byte) (int, error) {
 // exec executes the command line args like run, without printing the
 // error: it returns the command that ran, the exit code and the error.
 func (a *app) exec(ctx context.Context, args []string) (*cobra.Command, int, error) {
+	defer a.dropTempCache() // also for the agent's commands, which run through exec
 	root := a.newRootCommand()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
