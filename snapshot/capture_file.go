@@ -114,13 +114,15 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 		return false, nil
 	}
 	defer closeFD(fd)
-	ino, dev, links := st.Ino, st.Dev, st.Nlink
-	if err := fstat(fd, st); err != nil || st.Dev != dev || st.Mode&unix.S_IFMT != unix.S_IFREG {
+	// st stays the scanned status until the open file is accepted: the
+	// caller forgets a skipped file's link group by it.
+	var now unix.Stat_t
+	if err := fstat(fd, &now); err != nil || now.Dev != st.Dev || now.Mode&unix.S_IFMT != unix.S_IFREG {
 		c.warn(true, errors.New("file was replaced during capture"))
 		return false, nil
 	}
-	if st.Ino != ino {
-		if links > 1 || st.Nlink > 1 { // its names belong to other link groups
+	if now.Ino != st.Ino {
+		if st.Nlink > 1 || now.Nlink > 1 { // its names belong to other link groups
 			c.warn(true, errors.New("file was replaced during capture"))
 			return false, nil
 		}
@@ -129,6 +131,7 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 		// would find it, rather than none.
 		c.warn(false, errors.New("file was replaced during capture; the new file is captured"))
 	}
+	*st = now
 	if c.opts.afterOpen != nil {
 		c.opts.afterOpen(c.displayPath())
 	}

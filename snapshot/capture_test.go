@@ -815,3 +815,29 @@ func TestCaptureSwappedEntries(t *testing.T) {
 		t.Errorf("warnings %q, want two saying the entries were replaced", warns.list)
 	}
 }
+
+// TestCaptureLinkReplaced: when one name of a hard-linked file is
+// replaced between the scan and its reading, that name is skipped and the
+// other is captured whole; it was captured empty, joining the link group
+// of the skipped name, which was forgotten under the new file's inode.
+func TestCaptureLinkReplaced(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a": "linked contents"})
+	must(t, os.Link(filepath.Join(src, "a"), filepath.Join(src, "b")))
+	opts := CaptureOptions{Warn: func(string, error) {}}
+	opts.beforeOpen = func(path string) {
+		if filepath.Base(path) == "a" {
+			next := filepath.Join(src, ".a.new")
+			must(t, os.WriteFile(next, []byte("a new file"), 0o644))
+			must(t, os.Rename(next, path))
+		}
+	}
+	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := find(m.Root, "b")
+	if b == nil || b.Data.Size != int64(len("linked contents")) || st.Skipped != 1 {
+		t.Fatalf("b: %+v, skipped %d; want b whole and a skipped", b, st.Skipped)
+	}
+}
