@@ -18,7 +18,6 @@ import (
 
 var (
 	errMountPoint = errors.New("left alone: it is another file system, subvolume or mount, which a restore does not delete into")
-	errKeptDir    = errors.New("left alone: it holds the repository or its local index")
 	// errHoldsLeftAlone keeps the directories above what guard leaves
 	// alone.
 	errHoldsLeftAlone = errors.New("kept: it holds a mount point, the repository or its local index")

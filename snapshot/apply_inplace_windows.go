@@ -175,6 +175,10 @@ func (a *winApplier) mayDelete(rel string) bool {
 // deleteExtra removes from the directory dir what the image directory e
 // lacks (with Delete), and temporary files of interrupted runs.
 func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
+	if a.keep[strings.ToUpper(dir)] {
+		a.warn(false, errKeptDir)
+		return
+	}
 	names, err := list(dir)
 	if err != nil {
 		a.warn(false, fmt.Errorf("listing for --delete: %w", err))
@@ -203,6 +207,10 @@ func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
 // be: nothing is removed). A reparse point is removed itself, never
 // followed.
 func (a *winApplier) removeAll(path, rel string) bool {
+	if a.keep[strings.ToUpper(path)] {
+		a.warn(false, fmt.Errorf("%s: %w", rel, errKeptDir))
+		return false
+	}
 	info, exists, err := statNoFollow(path)
 	if err != nil || !exists {
 		return !exists && err == nil
@@ -312,4 +320,18 @@ func moveOver(from, to string) error {
 		return err
 	}
 	return windows.MoveFileEx(f, t, windows.MOVEFILE_REPLACE_EXISTING)
+}
+
+// keepPaths returns the directories of keep as the upper-case \\?\ paths
+// the walk compares with: Windows compares names without case. The
+// comparison is by path, so a directory reached through a junction is not
+// recognised; the walk never follows one.
+func keepPaths(keep []string) map[string]bool {
+	m := make(map[string]bool, len(keep))
+	for _, k := range keep {
+		if p, err := longPath(k); err == nil {
+			m[strings.ToUpper(p)] = true // Abs, within longPath, cleaned it
+		}
+	}
+	return m
 }

@@ -151,3 +151,7 @@ func selectPaths(root *wim.Entry, paths []string) ([]*wim.Entry, error) {
 	}
 	return tops, nil
 }
+
+// errKeptDir is the warning for a directory of ApplyOptions.Keep, which a
+// restore does not delete into.
+var errKeptDir = errors.New("left alone: it holds the repository or its local index")

@@ -37,6 +37,7 @@ type winApplier struct {
 	rel      string // image path of the current entry, '/'-separated
 	openFunc func(wim.Stream) (io.ReadCloser, error)
 	token    string          // this run's part of temporary names (in place)
+	keep     map[string]bool // ApplyOptions.Keep as upper-case \\?\ paths
 	tempSeq  int             // temporary names used so far
 	written  map[uint64]bool // DryRun: link groups whose first name is written
 }
@@ -66,7 +67,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	}
 	enablePrivileges()
 	a := &winApplier{ctx: ctx, m: m, src: src, opts: opts, target: target, links: map[uint64]string{},
-		token: newRunToken(), written: map[uint64]bool{}}
+		token: newRunToken(), written: map[uint64]bool{}, keep: keepPaths(opts.Keep)}
 	a.openFunc = func(s wim.Stream) (io.ReadCloser, error) { return a.src.OpenStream(s.Hash) }
 	_, targetExists, _ := statNoFollow(base)
 	switch {

@@ -501,3 +501,27 @@ func TestWineService(t *testing.T) {
 		t.Errorf("the broken config's log does not name it:\n%s", b)
 	}
 }
+
+// TestWineRollbackKeepsRepository: on Windows too, a rollback of a tree
+// that holds the repository and the index cache (a user's profile with
+// %LOCALAPPDATA%) keeps both, though the snapshot leaves them out.
+func TestWineRollbackKeepsRepository(t *testing.T) {
+	w := newWinePrefix(t)
+	tree := filepath.Join(t.TempDir(), "tree")
+	writeFile(t, tree, "f.txt", []byte("tree file\n"))
+	repo := winPath(filepath.Join(tree, "AppData", "repo"))
+	w.env = append(w.env, "WIMSNAP_CACHE_DIR="+winPath(filepath.Join(tree, "AppData", "index")))
+	for _, args := range [][]string{
+		{"init", "--repo", repo},
+		{"snapshot", "--repo", repo, winPath(tree)},
+		{"restore", "--delete", "--repo", repo, "latest", "--target", winPath(tree)},
+		{"snapshots", "--repo", repo},
+	} {
+		if out, code := w.run(t, args...); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", args[0], code, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tree, "AppData", "repo", "config")); err != nil {
+		t.Errorf("the repository is gone: %v", err)
+	}
+}
