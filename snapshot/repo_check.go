@@ -240,12 +240,14 @@ func damage(err error) bool {
 		errors.Is(err, wim.ErrFormat) || errors.Is(err, remote.ErrTooLarge)
 }
 
-// manifests reads every manifest; an unreadable one is a damaged snapshot.
+// listManifests lists the manifests, before the index objects are read.
 func (c *checker) listManifests() (err error) {
 	c.manifestIDs, err = listIDs(c.ctx, c.r.store, snapPrefix)
 	return err
 }
 
+// manifests reads every manifest listed; an unreadable one is a damaged
+// snapshot, and one gone since the listing was forgotten meanwhile.
 func (c *checker) manifests() error {
 	for id := range c.manifestIDs {
 		m, _, err := c.r.readManifest(c.ctx, id)

@@ -16,10 +16,10 @@ the directory --target, which is created if missing. Into an existing tree
 this is a rollback: files that already match are left alone, changed files
 are replaced atomically (written beside and renamed over), and --delete
 removes what the snapshot lacks, directories in the way included, but
-never anything on another file system (a mount point or a bind mount in
-the target, which a snapshot on one file system records as an empty
-directory) nor the repository and its local index: those are warned about
-and left as they are. A file
+never anything on another file system, btrfs subvolume or mount (a mount
+point or a bind mount in the target, which a snapshot on one file system
+records as an empty directory) nor the repository and its local index:
+those are warned about and left as they are. A file
 matches when its size, modification time, mode, owner and xattrs do (a
 quick check, as rsync's, that does not read it; one whose size matches but
 not its metadata is read and compared). Nothing is written outside the
