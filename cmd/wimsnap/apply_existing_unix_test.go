@@ -64,14 +64,7 @@ func applyOverTreeFullDisk(t *testing.T, link bool) {
 	if code, _, errb := runApp(t, nil, "apply", wimfile, arg); code != exitOK {
 		t.Fatalf("apply again: exit %d: %s", code, errb)
 	}
-	for i := range n {
-		name := fmt.Sprintf("r%d", i)
-		got, _ := os.ReadFile(filepath.Join(target, name))
-		want, _ := os.ReadFile(filepath.Join(src, name))
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s after the second apply: not the image's contents", name)
-		}
-	}
+	wantImageFiles(t, src, target, n, "the second apply")
 }
 
 // TestExtractOverFilesFullDisk extracts eight 300 KiB files of an image
@@ -125,14 +118,7 @@ func TestExtractOverFilesFullDisk(t *testing.T) {
 	if code, _, errb := runApp(t, nil, args...); code != exitOK {
 		t.Fatalf("extract again: exit %d: %s", code, errb)
 	}
-	for i := range n {
-		name := fmt.Sprintf("r%d", i)
-		got, _ := os.ReadFile(filepath.Join(target, name))
-		want, _ := os.ReadFile(filepath.Join(src, name))
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s after the second extract: not the image's contents", name)
-		}
-	}
+	wantImageFiles(t, src, target, n, "the second extract")
 }
 
 // TestApplyOverTreeKeepsXattrs: apply over an earlier tree leaves the
@@ -268,4 +254,18 @@ func mountSmall(t *testing.T, name, target string) {
 		t.Fatalf("mount tmpfs: %v", err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
+}
+
+// wantImageFiles checks that the files r0 to r(n-1) in target hold what
+// the same names in src do, after what.
+func wantImageFiles(t *testing.T, src, target string, n int, after string) {
+	t.Helper()
+	for i := range n {
+		name := fmt.Sprintf("r%d", i)
+		got, _ := os.ReadFile(filepath.Join(target, name))
+		want, _ := os.ReadFile(filepath.Join(src, name))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s after %s: not the image's contents", name, after)
+		}
+	}
 }
