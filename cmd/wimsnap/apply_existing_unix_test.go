@@ -35,9 +35,7 @@ func applyOverTreeFullDisk(t *testing.T, link bool) {
 	for i := range n {
 		writeFile(t, src, fmt.Sprintf("r%d", i), randomBytes(uint64(10+i), 300<<10))
 	}
-	if code, _, errb := runApp(t, nil, "capture", src, wimfile, "--compress=none"); code != exitOK {
-		t.Fatalf("capture: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "capture", src, wimfile, "--compress=none")
 	mountSmall(t, "wimsnap-apply", target)
 	old := []byte("the earlier tree's file\n")
 	for i := range n {
@@ -61,9 +59,7 @@ func applyOverTreeFullDisk(t *testing.T, link bool) {
 		}
 	}
 	must(t, unix.Mount("wimsnap-apply", target, "tmpfs", unix.MS_REMOUNT, "size=16m"))
-	if code, _, errb := runApp(t, nil, "apply", wimfile, arg); code != exitOK {
-		t.Fatalf("apply again: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "apply", wimfile, arg)
 	wantImageFiles(t, src, target, n, "the second apply")
 }
 
@@ -84,9 +80,7 @@ func TestExtractOverFilesFullDisk(t *testing.T) {
 		writeFile(t, src, fmt.Sprintf("r%d", i), randomBytes(uint64(20+i), 300<<10))
 		args = append(args, fmt.Sprintf("/r%d", i))
 	}
-	if code, _, errb := runApp(t, nil, "capture", src, wimfile, "--compress=none"); code != exitOK {
-		t.Fatalf("capture: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "capture", src, wimfile, "--compress=none")
 	mountSmall(t, "wimsnap-extract", target)
 	old := []byte("the file that was there\n")
 	for i := range n {
@@ -115,9 +109,7 @@ func TestExtractOverFilesFullDisk(t *testing.T) {
 		t.Errorf("%d names in the target after the failed extract, want %d (no temporary files)", len(ents), n)
 	}
 	must(t, unix.Mount("wimsnap-extract", target, "tmpfs", unix.MS_REMOUNT, "size=16m"))
-	if code, _, errb := runApp(t, nil, args...); code != exitOK {
-		t.Fatalf("extract again: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, args...)
 	wantImageFiles(t, src, target, n, "the second extract")
 }
 
@@ -128,16 +120,12 @@ func TestApplyOverTreeKeepsXattrs(t *testing.T) {
 	dir := t.TempDir()
 	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
 	writeFile(t, src, "d/f", []byte("image"))
-	if code, _, errb := runApp(t, nil, "capture", src, wimfile); code != exitOK {
-		t.Fatalf("capture: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "capture", src, wimfile)
 	writeFile(t, target, "d/f", []byte("earlier"))
 	if err := unix.Setxattr(filepath.Join(target, "d"), "user.mine", []byte("kept"), 0); err != nil {
 		t.Skipf("no user xattrs here: %v", err)
 	}
-	if code, _, errb := runApp(t, nil, "apply", wimfile, target); code != exitOK {
-		t.Fatalf("apply: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "apply", wimfile, target)
 	buf := make([]byte, 16)
 	if n, err := unix.Getxattr(filepath.Join(target, "d"), "user.mine", buf); err != nil || string(buf[:n]) != "kept" {
 		t.Errorf("d's xattr user.mine after apply: %q, %v", buf[:max(n, 0)], err)
@@ -159,15 +147,11 @@ func TestExtractKeepsTargetTimes(t *testing.T) {
 	must(t, os.Chmod(filepath.Join(src, "d"), 0o555))
 	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 	must(t, os.Chtimes(filepath.Join(src, "d"), old, old))
-	if code, _, errb := runApp(t, nil, "capture", src, wimfile); code != exitOK {
-		t.Fatalf("capture: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "capture", src, wimfile)
 	writeFile(t, target, "f", []byte("old\n"))
 	mine := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	must(t, os.Chtimes(target, mine, mine))
-	if code, _, errb := runApp(t, nil, "extract", wimfile, "1", "/d", "/f", "--dest-dir="+target); code != exitOK {
-		t.Fatalf("extract: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "extract", wimfile, "1", "/d", "/f", "--dest-dir="+target)
 	fi, err := os.Stat(target)
 	must(t, err)
 	if fi.ModTime().Before(mine) || fi.Mode().Perm() != 0o755 {
@@ -188,9 +172,7 @@ func TestExtractLinkedNamesAfterFailure(t *testing.T) {
 	marker := []byte("the linked file's contents, a marker to find in the WIM\n")
 	writeFile(t, src, "a", marker)
 	must(t, os.Link(filepath.Join(src, "a"), filepath.Join(src, "b")))
-	if code, _, errb := runApp(t, nil, "capture", src, wimfile, "--compress=none"); code != exitOK {
-		t.Fatalf("capture: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "capture", src, wimfile, "--compress=none")
 	b, err := os.ReadFile(wimfile)
 	must(t, err)
 	i := bytes.Index(b, marker)
@@ -224,16 +206,12 @@ func TestExtractSweepsLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
 	writeFile(t, src, "f", []byte("new\n"))
-	if code, _, errb := runApp(t, nil, "capture", src, wimfile); code != exitOK {
-		t.Fatalf("capture: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "capture", src, wimfile)
 	writeFile(t, target, "f", []byte("old\n"))
 	leftover, mine := ".wimsnap-0123456789ab-1.tmp", ".wimsnap-not-a-temp.tmp"
 	writeFile(t, target, leftover, []byte("half of a killed run's file"))
 	writeFile(t, target, mine, []byte("the user's"))
-	if code, _, errb := runApp(t, nil, "extract", wimfile, "1", "/f", "--dest-dir="+target); code != exitOK {
-		t.Fatalf("extract: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "extract", wimfile, "1", "/f", "--dest-dir="+target)
 	if _, err := os.Lstat(filepath.Join(target, leftover)); !os.IsNotExist(err) {
 		t.Errorf("the leftover %s is still there (%v)", leftover, err)
 	}

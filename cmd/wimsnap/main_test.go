@@ -243,6 +243,17 @@ func runApp(t *testing.T, env map[string]string, args ...string) (int, string, s
 	return code, out.String(), errb.String()
 }
 
+// runAppOK is runApp for a command that must succeed (exit 0): it fails
+// the test otherwise, naming the command, and returns its stdout.
+func runAppOK(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	code, out, errb := runApp(t, env, args...)
+	if code != exitOK {
+		t.Fatalf("%s: exit %d: %s%s", args[0], code, out, errb)
+	}
+	return out
+}
+
 // testApp returns an app writing into buffers, with the given environment.
 func testApp(env map[string]string) (*app, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer

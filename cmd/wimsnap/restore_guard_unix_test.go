@@ -31,12 +31,8 @@ func TestRollbackLeavesMountsAlone(t *testing.T) {
 	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(tree, "data"), unix.MNT_DETACH) })
 	writeFile(t, filepath.Join(tree, "data"), "precious.txt", []byte("on another file system\n"))
 	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
-	if code, _, errb := runApp(t, env, "init"); code != exitOK {
-		t.Fatalf("init: exit %d: %s", code, errb)
-	}
-	if code, _, errb := runApp(t, env, "snapshot", tree); code != exitOK {
-		t.Fatalf("snapshot: exit %d: %s", code, errb)
-	}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", tree)
 	writeFile(t, outside, "same-fs.txt", []byte("outside the tree\n"))
 	must(t, os.Mkdir(filepath.Join(tree, "bind"), 0o755))
 	if err := unix.Mount(outside, filepath.Join(tree, "bind"), "", unix.MS_BIND, ""); err != nil {

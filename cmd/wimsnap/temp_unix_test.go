@@ -39,9 +39,7 @@ func TestSweepTemps(t *testing.T) {
 	}
 	src := filepath.Join(dir, "src")
 	writeFile(t, src, "f", []byte("data"))
-	if code, _, errb := runApp(t, nil, "capture", src, target); code != exitOK {
-		t.Fatalf("capture: exit %d: %s", code, errb)
-	}
+	runAppOK(t, nil, "capture", src, target)
 	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
 		t.Errorf("the stale temporary file is still there (%v)", err)
 	}
