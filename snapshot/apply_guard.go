@@ -36,7 +36,7 @@ type guard struct {
 // newGuard returns the guard of the target open as rootFD, keeping the
 // directories of keep that exist.
 func newGuard(rootFD int, keep []string) (guard, error) {
-	m, err := mountOf(rootFD)
+	m, _, err := mountOf(rootFD)
 	if err != nil {
 		return guard{}, err
 	}
@@ -56,18 +56,15 @@ func newGuard(rootFD int, keep []string) (guard, error) {
 // leaveAlone returns why nothing in the open directory fd may be deleted,
 // nil if it may.
 func (g guard) leaveAlone(fd int) error {
-	m, err := mountOf(fd)
+	m, ino, err := mountOf(fd)
 	if err != nil {
 		return &os.PathError{Op: "stat", Path: ".", Err: err}
 	}
 	if !sameMount(m, g.mount) {
 		return errMountPoint
 	}
-	if len(g.keep) > 0 {
-		var st unix.Stat_t
-		if err := fstat(fd, &st); err != nil || g.keep[devIno{uint64(st.Dev), st.Ino}] { //nolint:unconvert // as above
-			return errKeptDir
-		}
+	if g.keep[devIno{m.dev, ino}] {
+		return errKeptDir
 	}
 	return nil
 }

@@ -11,8 +11,9 @@ type mountID struct {
 	dev, mnt uint64
 }
 
-// mountOf returns where the open file fd lies.
-func mountOf(fd int) (mountID, error) {
+// mountOf returns where the open file fd lies, and its inode number. The
+// device is in stat's encoding, whichever call gave it.
+func mountOf(fd int) (mountID, uint64, error) {
 	var stx unix.Statx_t
 	err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx)
 	for err == unix.EINTR {
@@ -21,17 +22,17 @@ func mountOf(fd int) (mountID, error) {
 	if err != nil { // no statx (before Linux 4.11, or a seccomp filter)
 		var st unix.Stat_t
 		if err := fstat(fd, &st); err != nil {
-			return mountID{}, err
+			return mountID{}, 0, err
 		}
-		return mountID{dev: uint64(st.Dev), mnt: handleMount(fd)}, nil //nolint:unconvert // Dev is 32 bits on some systems
+		return mountID{dev: uint64(st.Dev), mnt: handleMount(fd)}, st.Ino, nil //nolint:unconvert // Dev is 32 bits on some systems
 	}
-	m := mountID{dev: uint64(stx.Dev_major)<<32 | uint64(stx.Dev_minor)}
+	m := mountID{dev: unix.Mkdev(stx.Dev_major, stx.Dev_minor)}
 	if stx.Mask&unix.STATX_MNT_ID != 0 {
 		m.mnt = stx.Mnt_id
 	} else {
 		m.mnt = handleMount(fd)
 	}
-	return m, nil
+	return m, stx.Ino, nil
 }
 
 // handleMount returns the mount id name_to_handle_at gives for fd, 0 when
