@@ -443,7 +443,7 @@ func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]struct{}) 
 	depth := len(a.path)
 	guarded := false // checked: dfd is not left alone
 	for _, n := range extra {
-		if isTempName(n) && strings.Contains(n, a.token) {
+		if a.ownTemp(n) {
 			continue
 		}
 		a.path = append(a.path[:depth], n)
@@ -738,6 +738,11 @@ func (a *applier) nodeMetaSame(x *xattrBufs, dfd int, e *wim.Entry, path []strin
 	return same, sameXattrs
 }
 
+// ownTemp reports whether name is one of this run's temporary files.
+func (a *applier) ownTemp(name string) bool {
+	return isTempName(name) && strings.Contains(name, a.token)
+}
+
 // sweepTemps removes, the first time a file is replaced in the directory
 // dfd (a.curDir's) outside in-place mode, the temporary files that other
 // runs left there: an extract killed while it wrote a replacement leaves
@@ -758,7 +763,7 @@ func (a *applier) sweepTemps(dfd int) {
 	defer closeFD(fd)
 	var stale []string
 	_ = eachDirName(fd, a.walkBuffer(), func(name []byte) {
-		if n := string(name); isTempName(n) && !strings.Contains(n, a.token) {
+		if n := string(name); isTempName(n) && !a.ownTemp(n) {
 			stale = append(stale, n)
 		}
 	})
