@@ -7,9 +7,10 @@ import (
 	"slices"
 )
 
-// Parsing parameters, tuned against wimlib's default XPRESS level: about
-// 3% larger output on text and 1% on executables, for 10-15% more speed
-// than a search twice as deep.
+// Parameters of the chain parse (parse), which text chunks get, tuned
+// against wimlib's default XPRESS level: about 3% larger output on text, for
+// 10-15% more speed than a search twice as deep. Other chunks get the hashed
+// parse of parse_fast.go.
 const (
 	searchDepth = 8  // chain entries examined per position
 	niceLen     = 48 // a match this long is taken without searching further
@@ -35,11 +36,12 @@ type seq struct {
 
 // Encoder compresses chunks. Its zero value is ready to use, though
 // [NewEncoder] is the usual way to get one. An Encoder is reusable and keeps
-// its working memory (about 400 KiB) between calls; it is not safe for
+// its working memory (about 530 KiB) between calls; it is not safe for
 // concurrent use.
 type Encoder struct {
 	win   window
 	mf    matchFinder
+	ht    hashTables
 	seqs  []seq
 	freq  [numSymbols]uint32
 	lens  [numSymbols]uint8
@@ -69,7 +71,20 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 	if len(src) > MaxChunkSize {
 		panic(fmt.Sprintf("xpress: chunk of %d bytes exceeds %d", len(src), MaxChunkSize))
 	}
-	e.parse(src)
+	if e.seqs == nil {
+		e.seqs = make([]seq, 0, MaxChunkSize/minMatch+1)
+	}
+	if textLike(src) {
+		e.parse(src)
+	} else {
+		e.parseFast(src)
+	}
+	return e.finish(dst, src, stream)
+}
+
+// finish appends to dst the compressed form of src that e.seqs and e.freq,
+// filled by a parse of src, describe, or src itself as encode does.
+func (e *Encoder) finish(dst, src []byte, stream bool) []byte {
 	nbits, nraw := e.tally()
 	e.cb.build(&e.freq, &e.lens)
 	canonicalCodes(&e.lens, &e.codes)
@@ -99,9 +114,9 @@ func matchSymbol(length, offset uint32) (sym int, offBits uint) {
 	return endSymbol + int(offBits)<<4 + int(min(length-minMatch, 15)), offBits
 }
 
-// parse fills e.seqs with a lazy parse of src, and the literal entries
-// of e.freq with the frequencies of the literals it leaves (the other
-// entries zero).
+// parse fills e.seqs (which must not be nil) with a lazy parse of src, and
+// the literal entries of e.freq with the frequencies of the literals it
+// leaves (the other entries zero).
 //
 // The search is inlined: at each position the chain is searched for a match
 // longer than the one pending from the previous position (lazy evaluation);
@@ -110,9 +125,6 @@ func matchSymbol(length, offset uint32) (sym int, offBits uint) {
 // loop keeps few variables live, which matters more to its speed than the
 // work it does per position.
 func (e *Encoder) parse(src []byte) {
-	if e.seqs == nil {
-		e.seqs = make([]seq, 0, MaxChunkSize/minMatch+1)
-	}
 	seqs := e.seqs[:0]
 	w := &e.win
 	copy(w[:], src)

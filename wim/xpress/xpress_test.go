@@ -72,32 +72,83 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestParseLiteralCounts: the literal frequencies parse counts as it goes
-// are those of the literals its sequences leave, for inputs that take every
-// path of the parse (runs, skipping over incompressible data, lazy matches,
-// a tail too short to hash).
-func TestParseLiteralCounts(t *testing.T) {
-	e := NewEncoder()
-	for i, src := range [][]byte{
+// parseInputs take every path of both parses: runs, skipping over
+// incompressible data, lazy matches, matches extended backwards, a tail too
+// short to hash.
+func parseInputs() [][]byte {
+	return [][]byte{
 		nil, []byte("abc"), []byte("hello, hello, hello world"),
 		corpus.Text(1, MaxChunkSize), corpus.Binary(2, 32768), corpus.Random(3, 20000),
 		append(corpus.Random(4, 3000), corpus.Text(5, 3000)...),
 		append(bytes.Repeat([]byte("ab"), 3000), corpus.Random(6, 777)...),
-	} {
-		e.parse(src)
-		var want [256]uint32
-		p := 0
-		for _, q := range e.seqs {
-			for _, b := range src[p : p+int(q.lits)] {
-				want[b]++
+		corpus.Binary(7, MaxChunkSize), make([]byte, MaxChunkSize),
+		append(corpus.Random(8, 9000), corpus.Random(8, 9000)...),
+	}
+}
+
+// parsers are the encoder's two parses, by name.
+func parsers(e *Encoder) map[string]func([]byte) {
+	return map[string]func([]byte){"chain": e.parse, "hashed": e.parseFast}
+}
+
+// TestParseLiteralCounts: the literal frequencies each parse counts as it
+// goes are those of the literals its sequences leave, and the sequences
+// cover the input.
+func TestParseLiteralCounts(t *testing.T) {
+	e := NewEncoder()
+	for name, parse := range parsers(e) {
+		for i, src := range parseInputs() {
+			parse(src)
+			var want [256]uint32
+			p := 0
+			for _, q := range e.seqs {
+				for _, b := range src[p : p+int(q.lits)] {
+					want[b]++
+				}
+				p += int(q.lits + q.length)
 			}
-			p += int(q.lits + q.length)
+			if p != len(src) {
+				t.Fatalf("%s parse, input %d: the sequences cover %d of %d bytes", name, i, p, len(src))
+			}
+			if got := [256]uint32(e.freq[:256]); got != want {
+				t.Errorf("%s parse, input %d: literal counts differ from the sequences'", name, i)
+			}
 		}
-		if p != len(src) {
-			t.Fatalf("input %d: the sequences cover %d of %d bytes", i, p, len(src))
+	}
+}
+
+// TestParsesRoundTrip: the stream of either parse decodes to its input,
+// whichever parse Encode would pick for it.
+func TestParsesRoundTrip(t *testing.T) {
+	e, d := NewEncoder(), NewDecoder()
+	for name, parse := range parsers(e) {
+		for i, src := range parseInputs() {
+			parse(src)
+			c := e.finish(nil, src, true)
+			got, err := d.Decode(nil, c, len(src))
+			if err != nil || !bytes.Equal(got, src) {
+				t.Fatalf("%s parse, input %d: round trip failed (%v)", name, i, err)
+			}
 		}
-		if got := [256]uint32(e.freq[:256]); got != want {
-			t.Errorf("input %d: literal counts differ from the sequences'", i)
+	}
+}
+
+// TestTextLike: the chain parse gets text, the hashed parse the rest.
+func TestTextLike(t *testing.T) {
+	for _, tt := range []struct {
+		src  []byte
+		want bool
+	}{
+		{nil, true},
+		{corpus.Text(1, 4096), true},
+		{[]byte("#!/bin/sh\n\tset -e\r\n"), true},
+		{corpus.Binary(1, 4096), false},
+		{corpus.Random(1, 4096), false},
+		{append(corpus.Text(3, 600), corpus.Random(3, 4096)...), true}, // judged by its start
+		{append(make([]byte, 60), corpus.Text(2, 4096)...), false},
+	} {
+		if got := textLike(tt.src); got != tt.want {
+			t.Errorf("textLike(%.20q...) = %v, want %v", tt.src, got, tt.want)
 		}
 	}
 }

@@ -1,0 +1,160 @@
+package xpress
+
+import "encoding/binary"
+
+// Table sizes of the hashed parse: one entry per position of a 32 KiB chunk.
+const (
+	longBits  = 15
+	shortBits = 15
+	// After 1<<fastSkipShift literals in a row, parseFast starts skipping
+	// positions, one more for every further 1<<fastSkipShift literals.
+	fastSkipShift = 6
+)
+
+// hashTables holds the two single-entry tables of [Encoder.parseFast]:
+// long maps a hash of the 8 bytes at a position to the latest position with
+// that hash, short a hash of its first 4 bytes. Positions are stored plus
+// one, so 0 means "none".
+type hashTables struct {
+	long  [1 << longBits]uint16
+	short [1 << shortBits]uint16
+}
+
+// load64 returns the 8 bytes at i, little-endian.
+func (w *window) load64(i uint16) uint64 { return binary.LittleEndian.Uint64(w[i:]) }
+
+func hashLong(v uint64) uint32  { return uint32((v * 0xCF1BBCDCB7A56463) >> (64 - longBits)) }
+func hashShort(v uint64) uint32 { return uint32(((v << 32) * 0x9E3779B185EBCA87) >> (64 - shortBits)) }
+
+// textLike reports whether src starts like text: nine in ten of its first
+// 512 bytes printable ASCII or white space. On text the chain search of
+// [Encoder.parse] finds matches that parseFast misses (5% smaller output);
+// on executables and other binary data it gains 2%, for 1.6x the time.
+func textLike(src []byte) bool {
+	s := src[:min(len(src), 512)]
+	t := 0
+	for _, b := range s {
+		if b >= 0x20 && b < 0x7f || b == '\n' || b == '\t' || b == '\r' {
+			t++
+		}
+	}
+	return t*10 >= len(s)*9
+}
+
+// parseFast fills e.seqs and the literal entries of e.freq as parse does,
+// with a greedy parse that looks up one candidate per table instead of
+// searching chains, after zstd's "double fast" strategy: a match of 8 bytes
+// from the long table is taken at once; a match of 4 from the short table
+// gives way to a long match, or a longer short one, starting one position
+// later. A match found is extended backwards over the pending literals.
+// Inside a match only four positions are added to the tables.
+//
+// On the Debian tree of make bench it is 1.6x as fast as parse, for 2.3%
+// more output.
+func (e *Encoder) parseFast(src []byte) {
+	seqs := e.seqs[:0]
+	w := &e.win
+	copy(w[:], src)
+	t := &e.ht
+	*t = hashTables{}
+	fr := &e.freq
+	*fr = [numSymbols]uint32{}
+
+	n := len(src)
+	last := n - 9 // the last position whose successor can load 8 bytes
+	lit := 0      // start of the pending literal run
+	p := 0
+	for p <= last {
+		v := w.load64(uint16(p))
+		hl, hs := hashLong(v), hashShort(v)
+		cl, cs := int(t.long[hl]), int(t.short[hs])
+		t.long[hl], t.short[hs] = uint16(p+1), uint16(p+1)
+		var length, cand int
+		switch {
+		case cl != 0 && w.load64(uint16(cl-1)) == v:
+			cand = cl - 1
+			length = 8 + w.matchLen(cand+8, p+8, n-p-8)
+		case cs != 0 && w.load32(uint16(cs-1)) == uint32(v):
+			cand, length = cs-1, 4+w.matchLen(cs-1+4, p+4, n-p-4)
+			if c, l := e.fastNext(p+1, length, n); l != 0 {
+				fr[w[uint16(p)]]++
+				p++
+				cand, length = c, l
+			}
+		default:
+			// In a long stretch without matches (incompressible data),
+			// look at fewer and fewer positions.
+			fr[w[uint16(p)]]++
+			if skip := (p - lit) >> fastSkipShift; skip == 0 {
+				p++
+			} else {
+				for end := min(p+1+skip, n); p+1 < end; {
+					p++
+					fr[w[uint16(p)]]++
+				}
+				p++
+			}
+			continue
+		}
+		for p > lit && cand > 0 && w[uint16(p-1)] == w[uint16(cand-1)] {
+			p--
+			cand--
+			length++
+			fr[w[uint16(p)]]--
+		}
+		seqs = append(seqs, seq{uint32(p - lit), uint32(length), uint32(p - cand)})
+		start := p
+		p += length
+		lit = p
+		if p <= last {
+			t.seed(w, start+2, p)
+		}
+	}
+	for ; p < n; p++ {
+		fr[w[uint16(p)]]++
+	}
+	if lit < n {
+		seqs = append(seqs, seq{lits: uint32(n - lit)})
+	}
+	e.seqs = seqs
+}
+
+// fastNext looks at position q of a chunk of n bytes, one past a short
+// match of length l, for a better match: an 8-byte one from the long table
+// or, when l is under 8, a short one at least 2 bytes longer. It returns the
+// match's start and length, or length 0 if there is none. It adds q to the
+// tables it consults.
+func (e *Encoder) fastNext(q, l, n int) (cand, length int) {
+	w, t := &e.win, &e.ht
+	v := w.load64(uint16(q))
+	h := hashLong(v)
+	c := int(t.long[h])
+	t.long[h] = uint16(q + 1)
+	if c != 0 && w.load64(uint16(c-1)) == v {
+		return c - 1, 8 + w.matchLen(c-1+8, q+8, n-q-8)
+	}
+	if l >= 8 {
+		return 0, 0
+	}
+	h = hashShort(v)
+	c = int(t.short[h])
+	t.short[h] = uint16(q + 1)
+	if c != 0 && w.load32(uint16(c-1)) == uint32(v) {
+		if l2 := 4 + w.matchLen(c-1+4, q+4, n-q-4); l2 > l+1 {
+			return c - 1, l2
+		}
+	}
+	return 0, 0
+}
+
+// seed adds to the tables, of a match from start-2 to end, the positions
+// start, end-2 (long table) and end-1 (short table), as zstd does.
+func (t *hashTables) seed(w *window, start, end int) {
+	v := w.load64(uint16(start))
+	t.long[hashLong(v)] = uint16(start + 1)
+	t.short[hashShort(v)] = uint16(start + 1)
+	v = w.load64(uint16(end - 2))
+	t.long[hashLong(v)] = uint16(end - 1)
+	v = w.load64(uint16(end - 1))
+	t.short[hashShort(v)] = uint16(end)
+}
