@@ -9,15 +9,20 @@ const (
 	// After 1<<fastSkipShift literals in a row, parseFast starts skipping
 	// positions, one more for every further 1<<fastSkipShift literals.
 	fastSkipShift = 6
+	// nearOffset is the largest offset at which parseFast takes a match of
+	// 3 bytes: at most 8 offset bits, so that the match costs less than its
+	// literals.
+	nearOffset = 256
 )
 
-// hashTables holds the two single-entry tables of [Encoder.parseFast]:
-// long maps a hash of the 8 bytes at a position to the latest position with
-// that hash, short a hash of its first 4 bytes. Positions are stored plus
-// one, so 0 means "none".
+// hashTables holds the single-entry tables of [Encoder.parseFast]: long
+// maps a hash of the 8 bytes at a position to the latest position with that
+// hash, short a hash of its first 4 bytes, and three of its first 3.
+// Positions are stored plus one, so 0 means "none".
 type hashTables struct {
 	long  [1 << longBits]uint16
 	short [1 << shortBits]uint16
+	three [1 << hash3Bits]uint16
 }
 
 // load64 returns the 8 bytes at i, little-endian.
@@ -46,11 +51,14 @@ func textLike(src []byte) bool {
 // searching chains, after zstd's "double fast" strategy: a match of 8 bytes
 // from the long table is taken at once; a match of 4 from the short table
 // gives way to a long match, or a longer short one, starting one position
-// later. A match found is extended backwards over the pending literals.
-// Inside a match only four positions are added to the tables.
+// later; failing both, a match of 3 bytes at most nearOffset back is taken
+// unless a match of 4 starts one position later. A match found is extended
+// backwards over the pending literals. Inside a match only four positions
+// are added to the tables.
 //
-// On the Debian tree of make bench it is 1.6x as fast as parse, for 2.3%
-// more output.
+// On the binary data of the Debian tree of make bench it is 1.3x as fast as
+// parse, for 1.6% more output; on /usr/bin (large C++ executables), 1.3x for
+// 3%. Without the 3-byte matches it is 1.45x as fast, for 2.3% and 5.3%.
 func (e *Encoder) parseFast(src []byte) {
 	seqs := e.seqs[:0]
 	w := &e.win
@@ -69,6 +77,9 @@ func (e *Encoder) parseFast(src []byte) {
 		hl, hs := hashLong(v), hashShort(v)
 		cl, cs := int(t.long[hl]), int(t.short[hs])
 		t.long[hl], t.short[hs] = uint16(p+1), uint16(p+1)
+		h3 := hash3(uint32(v))
+		c3 := int(t.three[h3])
+		t.three[h3] = uint16(p + 1)
 		var length, cand int
 		switch {
 		case cl != 0 && w.load64(uint16(cl-1)) == v:
@@ -81,6 +92,10 @@ func (e *Encoder) parseFast(src []byte) {
 				p++
 				cand, length = c, l
 			}
+		case c3 != 0 && p-(c3-1) <= nearOffset && (w.load32(uint16(c3-1))^uint32(v))&0xFFFFFF == 0 &&
+			!t.hasShort(w, p+1):
+			cand = c3 - 1
+			length = 3 + w.matchLen(cand+3, p+3, n-p-3)
 		default:
 			// In a long stretch without matches (incompressible data),
 			// look at fewer and fewer positions.
@@ -145,6 +160,14 @@ func (e *Encoder) fastNext(q, l, n int) (cand, length int) {
 		}
 	}
 	return 0, 0
+}
+
+// hasShort reports whether the short table holds a match of 4 bytes for
+// position q.
+func (t *hashTables) hasShort(w *window, q int) bool {
+	v := w.load64(uint16(q))
+	c := int(t.short[hashShort(v)])
+	return c != 0 && w.load32(uint16(c-1)) == uint32(v)
 }
 
 // seed adds to the tables, of a match from start-2 to end, the positions
