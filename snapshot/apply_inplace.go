@@ -360,8 +360,8 @@ func sameContents(fd int, h wim.Hash, size int64, buf []byte) bool {
 // when only its times or metadata may differ (j.verify), its contents are
 // hashed first and, if they match, only its metadata is set; otherwise a
 // temporary file is written and renamed over it. It reports whether the
-// name now holds the image's file; if not, it holds the old one, warned
-// about.
+// name now holds the image's file, and only then counts it among the
+// files applied; if not, it holds the old one, warned about and skipped.
 func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 	defer closeFD(j.dir)
 	if j.verify {
@@ -373,6 +373,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 			if len(errs) > 0 {
 				a.warnMeta(j.at.comps(), errs)
 			}
+			a.files.Add(1)
 			a.unchanged.Add(1)
 			a.fixed.Add(1)
 			closeFD(fd)
@@ -401,8 +402,10 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 	}
 	if err != nil {
 		a.fileError(j, err)
+		return false
 	}
-	return err == nil
+	a.files.Add(1)
+	return true
 }
 
 // mayDelete reports whether the entry at path (its components from the
@@ -663,7 +666,6 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	}
 	a.sweepTemps(dfd)
 	j := fileJob{fd: -1, e: e, at: a.here(), dir: dir, tmp: a.tempName(), verify: verify}
-	a.files.Add(1)
 	a.retimeLater()
 	if e.LinkID != 0 {
 		var st unix.Stat_t
