@@ -289,7 +289,7 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		a.warn(true, errors.New("directory nesting too deep; skipped"))
 		return nil
 	}
-	fd, existed := a.openExistingDir(dfd, e.Name)
+	fd, existed := a.openExistingDir(dfd, e.Name, e)
 	if existed {
 		a.foundDir(fd, e)
 	}

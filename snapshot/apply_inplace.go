@@ -202,16 +202,50 @@ func (x *xattrBufs) listNames(t xattrTarget) (int, error) {
 // symlink, when the apply is in place and it is there (existed); it
 // returns -1 otherwise, and makeDir takes over. A rollback finds most
 // directories in place: opening one first spares a failing mkdir and a
-// stat.
-func (a *applier) openExistingDir(dfd int, name string) (fd int, existed bool) {
+// stat. A directory of the image (not a passage) that the apply may not
+// read is opened to its owner first (openOwnDir); widened then holds the
+// mode it had, for unwiden, until finishDir sets the image's.
+func (a *applier) openExistingDir(dfd int, name string, e *wim.Entry) (fd int, existed bool) {
 	if !a.opts.InPlace {
 		return -1, false
 	}
-	fd, err := openDir(dfd, name, true)
+	if a.opts.Passages[e] {
+		fd, err := openDir(dfd, name, true)
+		return fd, err == nil
+	}
+	fd, found, changed, err := a.openOwnDir(dfd, name)
 	if err != nil {
 		return -1, false
 	}
+	if changed {
+		a.rememberMode(fd, found)
+	}
 	return fd, true
+}
+
+// openOwnDir opens the directory name in dfd, not following a symlink.
+// When the mode of the directory refuses the apply (000, say) and the
+// apply runs unprivileged as its owner, it first gives it u+rwx, so that
+// a rollback can read, replace and delete what it holds, and returns the
+// mode it found (changed); the caller sets a mode afterwards, or removes
+// the directory. The chmod goes by name: a directory swapped for a
+// symlink meanwhile has its target's mode changed, which the owner of
+// both could do anyway; the open after it does not follow the symlink.
+func (a *applier) openOwnDir(dfd int, name string) (fd int, found uint32, changed bool, err error) {
+	fd, err = openDir(dfd, name, true)
+	if !errors.Is(err, unix.EACCES) || a.isRoot {
+		return fd, 0, false, err
+	}
+	var st unix.Stat_t
+	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR ||
+		int(st.Uid) != unix.Geteuid() || unix.Fchmodat(dfd, name, st.Mode&0o7777|0o700, 0) != nil {
+		return fd, 0, false, err
+	}
+	if fd, err = openDir(dfd, name, true); err != nil {
+		_ = unix.Fchmodat(dfd, name, st.Mode&0o7777, 0)
+		return fd, 0, false, err
+	}
+	return fd, st.Mode & 0o7777, true, nil
 }
 
 // sameDirMeta reports whether the existing directory fd has e's mode,
@@ -360,8 +394,8 @@ func sameContents(fd int, h wim.Hash, size int64, buf []byte) bool {
 // when only its times or metadata may differ (j.verify), its contents are
 // hashed first and, if they match, only its metadata is set; otherwise a
 // temporary file is written and renamed over it. It reports whether the
-// name now holds the image's file; if not, it holds the old one, warned
-// about.
+// name now holds the image's file, and only then counts it among the
+// files applied; if not, it holds the old one, warned about and skipped.
 func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 	defer closeFD(j.dir)
 	if j.verify {
@@ -373,6 +407,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 			if len(errs) > 0 {
 				a.warnMeta(j.at.comps(), errs)
 			}
+			a.files.Add(1)
 			a.unchanged.Add(1)
 			a.fixed.Add(1)
 			closeFD(fd)
@@ -401,8 +436,10 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 	}
 	if err != nil {
 		a.fileError(j, err)
+		return false
 	}
-	return err == nil
+	a.files.Add(1)
+	return true
 }
 
 // mayDelete reports whether the entry at path (its components from the
@@ -590,9 +627,12 @@ func isDirAt(dfd int, name string) bool {
 // is path, with what it holds; it keeps what the filter keeps from
 // deletion, and then the directories holding it (errHoldsExcluded).
 func (a *applier) removeDir(dfd int, name, path string) error {
-	fd, err := openDir(dfd, name, true)
+	fd, found, changed, err := a.openOwnDir(dfd, name)
 	if err != nil {
 		return err
+	}
+	if changed { // when it stays, it keeps the mode it had
+		defer func() { _ = unix.Fchmodat(dfd, name, found, 0) }()
 	}
 	if err := a.guard.leaveAlone(fd); err != nil {
 		closeFD(fd)
@@ -663,7 +703,6 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	}
 	a.sweepTemps(dfd)
 	j := fileJob{fd: -1, e: e, at: a.here(), dir: dir, tmp: a.tempName(), verify: verify}
-	a.files.Add(1)
 	a.retimeLater()
 	if e.LinkID != 0 {
 		var st unix.Stat_t
@@ -859,9 +898,17 @@ func (a *applier) openToSelf(fd int) (found uint32, changed bool) {
 // mode found it remembers until unwiden or finishDir.
 func (a *applier) widen(fd int) {
 	if m, ok := a.openToSelf(fd); ok {
-		if a.widened == nil {
-			a.widened = make(map[int]uint32)
-		}
+		a.rememberMode(fd, m)
+	}
+}
+
+// rememberMode records the mode m that the directory fd had before the
+// apply opened it to itself, for unwiden; a mode already recorded stays.
+func (a *applier) rememberMode(fd int, m uint32) {
+	if a.widened == nil {
+		a.widened = make(map[int]uint32)
+	}
+	if _, ok := a.widened[fd]; !ok {
 		a.widened[fd] = m
 	}
 }

@@ -55,22 +55,14 @@ func (a *winApplier) inPlace(dir, path string, e *wim.Entry) (done bool) {
 		}
 		return false
 	}
-	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 {
-		if sameFile(path, first) {
-			a.stats.Files++
-			a.stats.Unchanged++
-			return true
-		}
-		tmp := winJoin(dir, a.tempName())
-		if err := hardLink(tmp, first); err != nil {
-			a.warn(true, fmt.Errorf("hard link: %w", err))
-			return true
-		}
-		a.replace(tmp, path, &info, e)
+	first, linked := a.links[e.LinkID]
+	linked = linked && e.LinkID != 0
+	if linked && sameFile(path, first) {
 		a.stats.Files++
+		a.stats.Unchanged++
 		return true
 	}
-	if !isReparse && !e.IsReparse() && a.sameQuick(&info, e) {
+	if !linked && !isReparse && !e.IsReparse() && a.sameQuick(&info, e) {
 		a.setMeta(path, e)
 		a.stats.Files++
 		a.stats.Unchanged++
@@ -79,9 +71,29 @@ func (a *winApplier) inPlace(dir, path string, e *wim.Entry) (done bool) {
 		}
 		return true
 	}
+	a.rewrite(dir, path, &info, e)
+	return true
+}
+
+// rewrite writes e, not a directory, under a temporary name in dir (a
+// further name of its link group, or a new file) and renames it over
+// path, which holds the file or reparse point info describes: path holds
+// the old entry or e, never neither, nor part of e. e is counted once
+// path holds it; a failure leaves the old entry, with a warning.
+func (a *winApplier) rewrite(dir, path string, info *windows.ByHandleFileInformation, e *wim.Entry) {
 	tmp := winJoin(dir, a.tempName())
-	if !a.finish(tmp, e, true) || !a.replace(tmp, path, &info, e) {
-		return true
+	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 {
+		if err := hardLink(tmp, first); err != nil {
+			a.warn(true, fmt.Errorf("hard link: %w", err))
+			return
+		}
+		if a.replace(tmp, path, info, e) {
+			a.stats.Files++
+		}
+		return
+	}
+	if !a.finish(tmp, e, true) || !a.replace(tmp, path, info, e) {
+		return
 	}
 	if e.LinkID != 0 {
 		a.links[e.LinkID] = path
@@ -92,7 +104,54 @@ func (a *winApplier) inPlace(dir, path string, e *wim.Entry) (done bool) {
 		a.stats.Files++
 		a.stats.Bytes += e.Data.Size
 	}
+}
+
+// replaceInWay writes e, not a directory, over what path holds when that
+// is a file or a reparse point, through rewrite, and reports whether it
+// did: an apply that is not in place (extract) replaces an existing file
+// whole, as the UNIX one does, instead of removing it before the new
+// contents are written. The temporary files of other runs in dir go
+// first (sweepTemps).
+func (a *winApplier) replaceInWay(dir, path string, e *wim.Entry) bool {
+	info, exists, err := statNoFollow(path)
+	attrs := info.FileAttributes
+	if err != nil || !exists || attrs&windows.FILE_ATTRIBUTE_DIRECTORY != 0 && attrs&windows.FILE_ATTRIBUTE_REPARSE_POINT == 0 {
+		return false
+	}
+	a.sweepTemps(dir)
+	a.rewrite(dir, path, &info, e)
 	return true
+}
+
+// ownTemp reports whether name is one of this run's temporary files.
+func (a *winApplier) ownTemp(name string) bool {
+	return isTempName(name) && strings.Contains(name, a.token)
+}
+
+// sweepTemps removes, the first time a file is replaced in the directory
+// dir outside in-place mode, the temporary files other runs left there
+// (an extract killed while it wrote a replacement); in place,
+// deleteExtra removes them.
+func (a *winApplier) sweepTemps(dir string) {
+	if a.swept[dir] {
+		return
+	}
+	if a.swept == nil {
+		a.swept = make(map[string]bool)
+	}
+	a.swept[dir] = true
+	names, err := list(dir)
+	if err != nil {
+		return // nothing is lost: the leftovers stay
+	}
+	for _, l := range names {
+		if isTempName(l.name) && !a.ownTemp(l.name) {
+			p := winJoin(dir, l.name)
+			if info, ok, err := statNoFollow(p); err == nil && ok {
+				_ = removeOne(p, info.FileAttributes) // one removed meanwhile is gone either way
+			}
+		}
+	}
 }
 
 // clearDirInWay removes the directory at path, where the image has a file

@@ -39,6 +39,7 @@ type winApplier struct {
 	token    string          // this run's part of temporary names (in place)
 	keep     map[string]bool // ApplyOptions.Keep as upper-case \\?\ paths
 	tempSeq  int             // temporary names used so far
+	swept    map[string]bool // directories sweepTemps has cleared
 	written  map[uint64]bool // DryRun: link groups whose first name is written
 }
 
@@ -131,12 +132,11 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 	if a.opts.InPlace && a.inPlace(dir, path, e) {
 		return nil
 	}
+	if !a.opts.InPlace && !e.IsDir() && a.replaceInWay(dir, path, e) {
+		return nil
+	}
 	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 && !e.IsDir() {
-		err := hardLink(path, first)
-		if errors.Is(err, windows.ERROR_ALREADY_EXISTS) && clearNonDir(path) {
-			err = hardLink(path, first)
-		}
-		if err != nil {
+		if err := hardLink(path, first); err != nil {
 			a.warn(true, fmt.Errorf("hard link: %w", err))
 			return nil
 		}
@@ -192,8 +192,9 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 	return nil
 }
 
-// finish writes e's streams and metadata to path: a new file is created,
-// an existing directory opened. Failures are warnings; a file whose
+// finish writes e's streams and metadata to path: a new file is created
+// (what is in its way was replaced by rewrite or removed before), an
+// existing directory opened. Failures are warnings; a file whose
 // contents could not be written is deleted, and finish reports false.
 // The root and a temporary file do not get their short name (a temporary
 // file gets it once renamed, as the file it replaces may hold it).
@@ -203,9 +204,6 @@ func (a *winApplier) finish(path string, e *wim.Entry, noShortName bool) bool {
 		create = windows.OPEN_EXISTING
 	}
 	h, err := openBackup(path, true, create)
-	if errors.Is(err, windows.ERROR_FILE_EXISTS) && clearNonDir(path) {
-		h, err = openBackup(path, true, create)
-	}
 	if err != nil {
 		a.warn(true, fmt.Errorf("create: %w", err))
 		return false
@@ -254,16 +252,6 @@ func (a *winApplier) setSecurity(h windows.Handle, e *wim.Entry) {
 	case dropped != 0:
 		a.warn(false, fmt.Errorf("security descriptor set without its %s (run elevated to restore them)", partNames(dropped)))
 	}
-}
-
-// clearNonDir removes what path holds unless it is a directory, so that a
-// file of the image replaces it, as on UNIX; it reports whether it did.
-func clearNonDir(path string) bool {
-	info, exists, err := statNoFollow(path)
-	if err != nil || !exists || info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0 {
-		return false
-	}
-	return removeOne(path, info.FileAttributes) == nil
 }
 
 // hardLink makes path a new name of the file first.

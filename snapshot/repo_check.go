@@ -18,7 +18,7 @@ import (
 )
 
 // ErrCheckFailed is returned by Check when it found damage.
-var ErrCheckFailed = errors.New("snapshot: repository check found problems")
+var ErrCheckFailed = errors.New("check: the repository is damaged")
 
 // maxPack bounds a pack read whole (by check --read-data, packReaders at
 // once, by prune and by repair): ten times the largest pack wimsnap
@@ -108,7 +108,7 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, e
 		return res, err
 	}
 	if opts.ReadData && !opts.Subset.IsZero() {
-		return res, errors.New("snapshot: check: ReadData and Subset are both set")
+		return res, errors.New("check: ReadData and Subset are both set")
 	}
 	if opts.Rand == nil {
 		opts.Rand = newCheckRand()
@@ -175,11 +175,11 @@ func (c *checker) indexObjectsSettled() error {
 		clear(c.chunks)
 		c.streams.reset()
 	}
-	return fmt.Errorf("snapshot: check: the index objects keep changing (a prune is running?)")
+	return fmt.Errorf("check: the index objects keep changing (a prune is running?)")
 }
 
 // errIndexMoved means that an index object listed was gone when read.
-var errIndexMoved = errors.New("snapshot: check: an index object went away")
+var errIndexMoved = errors.New("check: an index object went away")
 
 // indexObjects reads every index object into c.chunks and c.streams.
 func (c *checker) indexObjects() error {

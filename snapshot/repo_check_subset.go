@@ -42,7 +42,7 @@ type SubsetError struct {
 }
 
 func (e *SubsetError) Error() string {
-	return fmt.Sprintf("snapshot: data subset %q: %s; want %s", e.Input, e.Reason, SubsetForms)
+	return fmt.Sprintf("check: data subset %q: %s; want %s", e.Input, e.Reason, SubsetForms)
 }
 
 // ParseDataSubset parses "n/t" (decimal integers, 1 <= n <= t) or "N%"
@@ -106,11 +106,11 @@ func (s DataSubset) validate() error {
 	group := s.Groups != 0 || s.Group != 0
 	switch {
 	case group && s.Percent != 0:
-		return errors.New("snapshot: data subset: both a group and a percentage")
+		return errors.New("check: data subset: both a group and a percentage")
 	case group && (s.Group == 0 || s.Group > s.Groups):
-		return fmt.Errorf("snapshot: data subset: group %d of %d", s.Group, s.Groups)
+		return fmt.Errorf("check: data subset: group %d of %d", s.Group, s.Groups)
 	case !group && (math.IsNaN(s.Percent) || s.Percent < 0 || s.Percent > 100):
-		return fmt.Errorf("snapshot: data subset: %v percent", s.Percent)
+		return fmt.Errorf("check: data subset: %v percent", s.Percent)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ const DefaultMaxUnused = 0.05
 
 // ErrPruneRefused means that prune found snapshots it cannot account for
 // (damaged or missing objects) and changed nothing.
-var ErrPruneRefused = errors.New("snapshot: prune refused")
+var ErrPruneRefused = errors.New("prune refused")
 
 // PruneOptions configures Repo.Prune.
 type PruneOptions struct {
@@ -115,7 +115,7 @@ type tempSweeper interface {
 func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (PruneResult, error) {
 	if len(opts.Forgotten) > 0 && !opts.DryRun {
 		// A prune that ignored snapshots still there would delete their data.
-		return PruneResult{}, errors.New("snapshot: prune: Forgotten needs DryRun")
+		return PruneResult{}, errors.New("prune: Forgotten needs DryRun")
 	}
 	if opts.MaxUnused == 0 {
 		opts.MaxUnused = DefaultMaxUnused

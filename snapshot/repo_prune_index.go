@@ -115,7 +115,7 @@ func (p *pruner) deleteReplaced(key string) (deleted bool, err error) {
 // deleteObject deletes key; one gone already is fine.
 func (p *pruner) deleteObject(key string) error {
 	if err := p.r.store.Delete(p.ctx, key); err != nil && !errors.Is(err, remote.ErrNotFound) {
-		return fmt.Errorf("snapshot: prune: deleting %s: %w", key, err)
+		return fmt.Errorf("prune: deleting %s: %w", key, err)
 	}
 	return nil
 }

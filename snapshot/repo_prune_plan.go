@@ -134,7 +134,7 @@ func (w *packWriter) copyFrom(id index.ID, chunks []index.ID) error {
 	p := w.p
 	data, err := p.r.readObject(p.ctx, packKey(id), id, maxPack)
 	if err != nil {
-		return fmt.Errorf("snapshot: prune: reading pack %s: %w", hexID(id), err)
+		return fmt.Errorf("prune: reading pack %s: %w", hexID(id), err)
 	}
 	if objectID(data) != id {
 		return fmt.Errorf("%w: prune: pack %s does not match its id; nothing was deleted: run 'wimsnap check --read-data' and 'wimsnap repair'",
@@ -194,7 +194,7 @@ func (w *packWriter) flush() error {
 	}
 	defer func() { _ = f.Close() }() // a spool file: nothing to lose
 	if err := f.put(p.ctx, p.r.store, packKey(id)); err != nil {
-		return fmt.Errorf("snapshot: prune: storing a pack: %w", err)
+		return fmt.Errorf("prune: storing a pack: %w", err)
 	}
 	p.stored[packKey(id)] = true
 	for _, e := range b.entries {

@@ -17,7 +17,7 @@ import (
 // errWaitedOut ends a settle that cannot delete safely now: the wait for
 // older locks ran past PruneOptions.Wait, or a snapshot committed during
 // the prune could not be read; PendingWhy says which.
-var errWaitedOut = errors.New("snapshot: prune: waited out")
+var errWaitedOut = errors.New("prune: waited out")
 
 // settle finishes the prune: wait, put back, delete.
 func (p *pruner) settle() error {
@@ -174,7 +174,7 @@ func (p *pruner) newObjects() (*knownNow, error) {
 		}
 		o, err := p.r.readIndexObjectAt(p.ctx, indexPrefix, id)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot: prune: reading an index object committed during the prune: %w", err)
+			return nil, fmt.Errorf("prune: reading an index object committed during the prune: %w", err)
 		}
 		objs = append(objs, o)
 		for _, pk := range o.packs {
@@ -217,7 +217,7 @@ func (p *pruner) newSnapshots() ([]*Manifest, error) {
 		}
 		m, _, err := p.r.readManifest(p.ctx, id)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot: prune: reading a snapshot committed during the prune: %w", err)
+			return nil, fmt.Errorf("prune: reading a snapshot committed during the prune: %w", err)
 		}
 		list = append(list, m)
 	}

@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,5 +107,21 @@ func TestCheckSubsetCommand(t *testing.T) {
 	code, _, errb = runApp(t, env, "check", "--read-data-subset=0/3")
 	if code != exitUsage || !strings.Contains(errb, "--read-data-subset=0/3") || !strings.Contains(errb, "N%") {
 		t.Errorf("bad subset: exit %d, stderr %q", code, errb)
+	}
+}
+
+// TestCheckErrorPrefix: check's error names the command, not the
+// snapshot package, which reads as the snapshot command: "wimsnap:
+// check: ...", as the CLI's other messages name what failed.
+func TestCheckErrorPrefix(t *testing.T) {
+	env := testRepoEnv(t)
+	packs, _ := filepath.Glob(filepath.Join(env[envRepository], "packs", "*", "*"))
+	if len(packs) == 0 {
+		t.Fatal("no pack in the repository")
+	}
+	must(t, os.Remove(packs[0]))
+	code, _, errb := runApp(t, env, "check")
+	if code == exitOK || !strings.HasPrefix(errb, "wimsnap: check: ") || strings.Contains(errb, "snapshot:") {
+		t.Errorf("check of a damaged repository: exit %d, stderr %q; want it to start \"wimsnap: check: \" and not name the snapshot package", code, errb)
 	}
 }

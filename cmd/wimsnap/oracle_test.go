@@ -190,13 +190,54 @@ func TestRollbackReadOnlyDirsUnprivileged(t *testing.T) {
 	if err := os.Mkdir(home, 0o755); err != nil || os.Chown(home, 65534, 65534) != nil {
 		t.Fatal(err)
 	}
+	run, sh := nobodyIn(t, bin, home)
+	sh("mkdir -p src/ro/sub && for i in 1 2 3 4 5 6 7 8; do echo $i > src/ro/f$i; done && echo s > src/ro/sub/s && chmod 555 src/ro/sub src/ro")
+	run(exitOK, "init")
+	run(exitOK, "snapshot", "src")
+	run(exitOK, "restore", "latest", "--target", "t")
+	sh("chmod 755 t/ro t/ro/sub && echo changed > t/ro/f3 && echo x > t/ro/extra && echo y > t/ro/sub/extra && " +
+		"mkdir -p t/ro/gone/deep && echo z > t/ro/gone/deep/z && chmod 555 t/ro/gone/deep t/ro/gone t/ro/sub t/ro")
+	run(exitOK, "restore", "latest", "--target", "t", "--delete")
+	wimtest.CompareTrees(t, filepath.Join(home, "src"), filepath.Join(home, "t"), wimtest.CompareOptions{})
+	if out := run(exitOK, "restore", "latest", "--target", "t", "--delete"); !strings.Contains(out, "0 B written, 0 deleted") {
+		t.Errorf("second rollback: %s", out)
+	}
+}
+
+// TestRollbackModeZeroDirsUnprivileged: as an unprivileged owner, a
+// rollback empties and removes a directory of mode 000 that the snapshot
+// lacks, and deletes the extra files of one of mode 000 that it has (the
+// directory then gets the snapshot's mode), where it could not read them.
+func TestRollbackModeZeroDirsUnprivileged(t *testing.T) {
+	bin, tmp := binaryForNobody(t)
+	home := filepath.Join(tmp, "home")
+	if err := os.Mkdir(home, 0o755); err != nil || os.Chown(home, 65534, 65534) != nil {
+		t.Fatal(err)
+	}
+	run, sh := nobodyIn(t, bin, home)
+	sh("mkdir -p src/d && echo f > src/d/f")
+	run(exitOK, "init")
+	run(exitOK, "snapshot", "src")
+	run(exitOK, "restore", "latest", "--target", "t")
+	sh("echo x > t/d/extra && mkdir -p t/gone/deep && echo z > t/gone/deep/z && chmod 000 t/gone/deep t/gone t/d")
+	run(exitOK, "restore", "latest", "--target", "t", "--delete")
+	wimtest.CompareTrees(t, filepath.Join(home, "src"), filepath.Join(home, "t"), wimtest.CompareOptions{})
+}
+
+// nobodyIn returns run, which runs bin with args as user 65534 in home
+// (with its repository and cache there) and fails the test unless it
+// exits with want, returning its output, and sh, which runs a shell
+// script as that user in home and fails the test if it fails.
+func nobodyIn(t *testing.T, bin, home string) (run func(want int, args ...string) string, sh func(script string)) {
+	t.Helper()
 	env := []string{"HOME=" + home, envCacheDir + "=" + filepath.Join(home, "cache"), envRepository + "=" + filepath.Join(home, "repo")}
-	run := func(want int, args ...string) string {
+	nobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	run = func(want int, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env
 		cmd.Dir = home
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		cmd.SysProcAttr = nobody
 		out, err := cmd.CombinedOutput()
 		code := 0
 		var ee *exec.ExitError
@@ -210,26 +251,16 @@ func TestRollbackReadOnlyDirsUnprivileged(t *testing.T) {
 		}
 		return string(out)
 	}
-	sh := func(script string) {
+	sh = func(script string) {
 		t.Helper()
 		cmd := exec.Command("sh", "-ec", script)
 		cmd.Dir = home
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		cmd.SysProcAttr = nobody
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", script, err, out)
 		}
 	}
-	sh("mkdir -p src/ro/sub && for i in 1 2 3 4 5 6 7 8; do echo $i > src/ro/f$i; done && echo s > src/ro/sub/s && chmod 555 src/ro/sub src/ro")
-	run(exitOK, "init")
-	run(exitOK, "snapshot", "src")
-	run(exitOK, "restore", "latest", "--target", "t")
-	sh("chmod 755 t/ro t/ro/sub && echo changed > t/ro/f3 && echo x > t/ro/extra && echo y > t/ro/sub/extra && " +
-		"mkdir -p t/ro/gone/deep && echo z > t/ro/gone/deep/z && chmod 555 t/ro/gone/deep t/ro/gone t/ro/sub t/ro")
-	run(exitOK, "restore", "latest", "--target", "t", "--delete")
-	wimtest.CompareTrees(t, filepath.Join(home, "src"), filepath.Join(home, "t"), wimtest.CompareOptions{})
-	if out := run(exitOK, "restore", "latest", "--target", "t", "--delete"); !strings.Contains(out, "0 B written, 0 deleted") {
-		t.Errorf("second rollback: %s", out)
-	}
+	return run, sh
 }
 
 // TestApplySolidReadOnlyDirsUnprivileged: as an unprivileged user, apply

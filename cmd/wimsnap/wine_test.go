@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
@@ -524,4 +527,56 @@ func TestWineRollbackKeepsRepository(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tree, "AppData", "repo", "config")); err != nil {
 		t.Errorf("the repository is gone: %v", err)
 	}
+}
+
+// TestWineExtractOverFilesFullDisk: the Windows build extracts eight
+// 300 KiB files of an image onto files of those names in a 1 MiB tmpfs:
+// the disk fills, and every name still holds either its old contents or
+// the image's (it removed a file before writing its replacement), and no
+// temporary file is left; with room, the same extract replaces them all.
+func TestWineExtractOverFilesFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	w := newWinePrefix(t)
+	dir := t.TempDir()
+	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
+	const n = 8
+	args := []string{"extract", winPath(wimfile), "1", "--dest-dir", winPath(target)}
+	for i := range n {
+		writeFile(t, src, fmt.Sprintf("r%d", i), randomBytes(uint64(30+i), 300<<10))
+		args = append(args, fmt.Sprintf("/r%d", i))
+	}
+	runAppOK(t, nil, "capture", src, wimfile, "--compress=none")
+	mountSmall(t, "wimsnap-wine-extract", target)
+	old := []byte("the file that was there\n")
+	for i := range n {
+		writeFile(t, target, fmt.Sprintf("r%d", i), old)
+	}
+	if out, code := w.run(t, args...); code == exitOK {
+		t.Fatalf("extract onto a full disk: exit 0\n%s", out)
+	}
+	kept := 0
+	for i := range n {
+		name := fmt.Sprintf("r%d", i)
+		got, err := os.ReadFile(filepath.Join(target, name))
+		want, _ := os.ReadFile(filepath.Join(src, name))
+		switch {
+		case err == nil && bytes.Equal(got, old):
+			kept++
+		case err != nil || !bytes.Equal(got, want):
+			t.Errorf("%s: %d bytes, %v: neither the old file nor the image's", name, len(got), err)
+		}
+	}
+	if kept == 0 {
+		t.Error("every file was replaced: the disk did not fill")
+	}
+	if ents, _ := os.ReadDir(target); len(ents) != n {
+		t.Errorf("%d names in the target after the failed extract, want %d (no temporary files)", len(ents), n)
+	}
+	must(t, unix.Mount("wimsnap-wine-extract", target, "tmpfs", unix.MS_REMOUNT, "size=16m"))
+	if out, code := w.run(t, args...); code != exitOK {
+		t.Fatalf("extract with room: exit %d\n%s", code, out)
+	}
+	wantImageFiles(t, src, target, n, "the second extract")
 }
