@@ -36,7 +36,7 @@ type seq struct {
 
 // Encoder compresses chunks. Its zero value is ready to use, though
 // [NewEncoder] is the usual way to get one. An Encoder is reusable and keeps
-// its working memory (about 540 KiB) between calls; it is not safe for
+// its working memory (about 670 KiB) between calls; it is not safe for
 // concurrent use.
 type Encoder struct {
 	win   window
