@@ -20,11 +20,14 @@ type chunkDecoder interface {
 	Decode(dst, src []byte, size int) ([]byte, error)
 }
 
-// newChunkEncoder returns an encoder for c, nil for none.
+// newChunkEncoder returns an encoder for c, nil for none. XPRESS chunks get
+// the fast encoder, which gives text the hashed parse too: a nightly
+// snapshot's speed counts more than a few percent of its size on text
+// (a repository of the Debian tree of make bench grew by 0.5%).
 func newChunkEncoder(c wim.Compression) chunkEncoder {
 	switch c {
 	case wim.CompressXPRESS:
-		return xpress.NewEncoder()
+		return xpress.NewFastEncoder()
 	case wim.CompressLZX:
 		enc, err := lzx.NewEncoder(RepoChunkSize)
 		if err != nil {

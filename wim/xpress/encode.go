@@ -49,11 +49,24 @@ type Encoder struct {
 	sym   [numSymbols]uint32 // codes[s]<<8 | lens[s], for emit
 	cb    codeBuilder
 	bw    bitWriter
+	fast  bool // text too gets the hashed parse (NewFastEncoder)
 }
 
-// NewEncoder returns an Encoder.
+// NewEncoder returns an Encoder. It gives text the chain parse (parse) and
+// other data the hashed one (parseFast), for output within 5% of wimlib's.
 func NewEncoder() *Encoder {
 	return &Encoder{seqs: make([]seq, 0, MaxChunkSize/minMatch+1)}
+}
+
+// NewFastEncoder returns an Encoder that gives every chunk the hashed
+// parse, for uses that value speed over the last percents of size: on text
+// it is 1.35x as fast as NewEncoder's, for 5% more output; other data it
+// encodes as NewEncoder's does. A first snapshot of the Debian tree of make
+// bench took 0.92 s with it against 1.04 s, for 0.5% more.
+func NewFastEncoder() *Encoder {
+	e := NewEncoder()
+	e.fast = true
+	return e
 }
 
 // Encode appends the compressed form of src to dst and returns the extended
@@ -74,7 +87,7 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 	if e.seqs == nil {
 		e.seqs = make([]seq, 0, MaxChunkSize/minMatch+1)
 	}
-	if textLike(src) {
+	if !e.fast && textLike(src) {
 		e.parse(src)
 	} else {
 		e.parseFast(src)

@@ -133,6 +133,21 @@ func TestParsesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestFastEncoder: NewFastEncoder gives text the hashed parse (output
+// unlike NewEncoder's, and larger), binary data the same parse as
+// NewEncoder, and its output decodes.
+func TestFastEncoder(t *testing.T) {
+	e, f, d := NewEncoder(), NewFastEncoder(), NewDecoder()
+	text, bin := corpus.Text(9, 32768), corpus.Binary(9, 32768)
+	ct, ft := e.Encode(nil, text), roundTrip(t, f, d, text)
+	if len(ft) <= len(ct) {
+		t.Errorf("text: fast encoder gave %d bytes, the default %d; want more", len(ft), len(ct))
+	}
+	if cb, fb := e.Encode(nil, bin), roundTrip(t, f, d, bin); !bytes.Equal(cb, fb) {
+		t.Errorf("binary data: the encoders differ (%d and %d bytes)", len(cb), len(fb))
+	}
+}
+
 // TestTextLike: the chain parse gets text, the hashed parse the rest.
 func TestTextLike(t *testing.T) {
 	for _, tt := range []struct {
