@@ -21,9 +21,10 @@ type chunkDecoder interface {
 }
 
 // newChunkEncoder returns an encoder for c, nil for none. XPRESS chunks get
-// the fast encoder, which gives text the hashed parse too: a nightly
-// snapshot's speed counts more than a few percent of its size on text
-// (a repository of the Debian tree of make bench grew by 0.5%).
+// the fast encoder (xpress.NewFastEncoder): a nightly snapshot's speed
+// counts more than a few percent of its size. A first snapshot of the
+// Debian tree of make bench takes a fifth less time with it, and the
+// repository grows by 1.2%, to 1.03 of restic's.
 func newChunkEncoder(c wim.Compression) chunkEncoder {
 	switch c {
 	case wim.CompressXPRESS:

@@ -56,7 +56,8 @@ func textLike(src []byte) bool {
 // from the long table is taken at once; a match of 4 from the short table
 // gives way to a long match, or a longer short one, starting one position
 // later; failing both, a match of 3 bytes at most nearOffset back is taken
-// unless a match of 4 starts one position later. A match found is extended
+// unless a match of 4 starts one position later (not by a fast encoder,
+// which saves the third table's work). A match found is extended
 // backwards over the pending literals. Of the positions a match covers, only
 // three are added to the tables (see [hashTables.seed]). Lookups stop where
 // the next position's 8-byte load would pass the chunk's end, so no match
@@ -83,9 +84,12 @@ func (e *Encoder) parseFast(src []byte) {
 		hl, hs := hashLong(v), hashShort(v)
 		cl, cs := int(t.long[hl]), int(t.short[hs])
 		t.long[hl], t.short[hs] = uint16(p+1), uint16(p+1)
-		h3 := hash3(uint32(v))
-		c3 := int(t.three[h3])
-		t.three[h3] = uint16(p + 1)
+		c3 := 0
+		if !e.fast {
+			h3 := hash3(uint32(v))
+			c3 = int(t.three[h3])
+			t.three[h3] = uint16(p + 1)
+		}
 		var length, cand int
 		switch {
 		case cl != 0 && w.load64(uint16(cl-1)) == v:

@@ -81,11 +81,11 @@ func edgeInputs() map[string][]byte {
 	return in
 }
 
-// TestParseEdges checks both parses on edgeInputs, each parsed by a fresh
+// TestParseEdges checks every parse on edgeInputs, each parsed by a fresh
 // encoder and by one whose window holds the bytes of a previous chunk that
 // would extend the input's matches past its end.
 func TestParseEdges(t *testing.T) {
-	for _, name := range []string{"chain", "hashed"} {
+	for _, name := range []string{"chain", "hashed", "hashed, fast"} {
 		fresh, used := NewEncoder(), NewEncoder()
 		parseFresh, parseUsed := parsers(fresh)[name], parsers(used)[name]
 		for in, src := range edgeInputs() {
