@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -376,4 +377,28 @@ func fileSigs(m map[string]Sig) FileSigs {
 		out = append(out, FileSig{p, s})
 	}
 	return SortFileSigs(out)
+}
+
+// TestApplyLastLocationWins: of several locations added for one chunk,
+// the last counts, among thousands of chunks added in no order (an
+// unstable sort, unlike the insertion sort of a few, would scramble them).
+func TestApplyLastLocationWins(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	b := NewBatch()
+	const n = 3000
+	for round := range 3 {
+		for i := range n {
+			k := (i * 7919) % n // every chunk once per round, scattered
+			b.AddChunk(id(fmt.Sprint(k)), Location{Pack: id("pack"), Offset: uint64(round*n + k)})
+		}
+	}
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	for k := range n {
+		l, ok, err := db.Chunk(id(fmt.Sprint(k)))
+		if err != nil || !ok || l.Offset != uint64(2*n+k) {
+			t.Fatalf("chunk %d: location %+v, %v, %v; want the last, offset %d", k, l, ok, err, 2*n+k)
+		}
+	}
 }
