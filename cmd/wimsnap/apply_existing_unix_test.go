@@ -90,24 +90,7 @@ func TestExtractOverFilesFullDisk(t *testing.T) {
 	if code != exitFailure || !strings.Contains(errb, "no space left") {
 		t.Fatalf("extract onto a full disk: exit %d: %s", code, errb)
 	}
-	kept := 0
-	for i := range n {
-		name := fmt.Sprintf("r%d", i)
-		got, err := os.ReadFile(filepath.Join(target, name))
-		want, _ := os.ReadFile(filepath.Join(src, name))
-		switch {
-		case err == nil && bytes.Equal(got, old):
-			kept++
-		case err != nil || !bytes.Equal(got, want):
-			t.Errorf("%s: %d bytes, %v: neither the old file nor the image's", name, len(got), err)
-		}
-	}
-	if kept == 0 {
-		t.Error("every file was replaced: the disk did not fill")
-	}
-	if ents, _ := os.ReadDir(target); len(ents) != n {
-		t.Errorf("%d names in the target after the failed extract, want %d (no temporary files)", len(ents), n)
-	}
+	wantOldOrNew(t, target, src, old, n)
 	must(t, unix.Mount("wimsnap-extract", target, "tmpfs", unix.MS_REMOUNT, "size=16m"))
 	runAppOK(t, nil, args...)
 	wantImageFiles(t, src, target, n, "the second extract")
@@ -245,5 +228,31 @@ func wantImageFiles(t *testing.T, src, target string, n int, after string) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s after %s: not the image's contents", name, after)
 		}
+	}
+}
+
+// wantOldOrNew checks, after an extract of the files r0..r(n-1) of src over
+// target ran out of space, that each name holds either its old contents or
+// the image's, that some kept the old (the disk did fill), and that no
+// temporary file is left.
+func wantOldOrNew(t *testing.T, target, src string, old []byte, n int) {
+	t.Helper()
+	kept := 0
+	for i := range n {
+		name := fmt.Sprintf("r%d", i)
+		got, err := os.ReadFile(filepath.Join(target, name))
+		want, _ := os.ReadFile(filepath.Join(src, name))
+		switch {
+		case err == nil && bytes.Equal(got, old):
+			kept++
+		case err != nil || !bytes.Equal(got, want):
+			t.Errorf("%s: %d bytes, %v: neither the old file nor the image's", name, len(got), err)
+		}
+	}
+	if kept == 0 {
+		t.Error("every file was replaced: the disk did not fill")
+	}
+	if ents, _ := os.ReadDir(target); len(ents) != n {
+		t.Errorf("%d names in the target after the failed extract, want %d (no temporary files)", len(ents), n)
 	}
 }

@@ -216,18 +216,7 @@ func (e *Encoder) parse(src []byte) {
 		ins := p + 1 // the next position to add to the chains
 		if off == 0 {
 			if pendLen == 0 {
-				// In a long stretch without matches (incompressible
-				// data), look at fewer and fewer positions.
-				fr[w[uint16(p)]]++
-				if skip := (p - lit) >> skipShift; skip == 0 {
-					p++
-				} else {
-					for end := min(p+1+skip, n); p+1 < end; {
-						p++
-						fr[w[uint16(p)]]++
-					}
-					p++
-				}
+				p = e.skipLiterals(p, (p-lit)>>skipShift, n)
 				continue
 			}
 			// Nothing beats the match pending at p-1: take it.
@@ -276,6 +265,20 @@ func (e *Encoder) parse(src []byte) {
 		seqs = append(seqs, seq{lits: uint32(n - lit)})
 	}
 	e.seqs = seqs
+}
+
+// skipLiterals counts the byte at p of a chunk of n bytes as a literal and,
+// with skip above 0, the skip bytes after it too, and returns the position
+// after them: in a long stretch without matches (incompressible data) a
+// parse looks at fewer and fewer positions, skip growing with the stretch.
+func (e *Encoder) skipLiterals(p, skip, n int) int {
+	w, fr := &e.win, &e.freq
+	fr[w[uint16(p)]]++
+	for end := min(p+1+skip, n); p+1 < end; {
+		p++
+		fr[w[uint16(p)]]++
+	}
+	return p + 1
 }
 
 // tally adds to e.freq, which parse left holding the literals' frequencies,

@@ -107,18 +107,7 @@ func (e *Encoder) parseFast(src []byte) {
 			cand = c3 - 1
 			length = 3 + w.matchLen(cand+3, p+3, n-p-3)
 		default:
-			// In a long stretch without matches (incompressible data),
-			// look at fewer and fewer positions.
-			fr[w[uint16(p)]]++
-			if skip := (p - lit) >> fastSkipShift; skip == 0 {
-				p++
-			} else {
-				for end := min(p+1+skip, n); p+1 < end; {
-					p++
-					fr[w[uint16(p)]]++
-				}
-				p++
-			}
+			p = e.skipLiterals(p, (p-lit)>>fastSkipShift, n)
 			continue
 		}
 		for p > lit && cand > 0 && w[uint16(p-1)] == w[uint16(cand-1)] {
