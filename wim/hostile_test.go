@@ -415,3 +415,63 @@ func TestXMLManyTags(t *testing.T) {
 		t.Errorf("parseXML of %d tags: %v, want ErrFormat", maxXMLTags+2, err)
 	}
 }
+
+// TestAppendZeroRefCounts: appending to a WIM whose blob table counts the
+// old image's blobs as unreferenced (wimlib reads such a file) keeps them;
+// they were once left out of the new table, and the old image's files came
+// out empty.
+func TestAppendZeroRefCounts(t *testing.T) {
+	path, want := writeTestWIM(t, CompressXPRESS, 1)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := b[r.hdr.blobTable.offset:][:r.hdr.blobTable.storedSize]
+	zeroed := 0
+	for e := tab; len(e) >= blobEntrySize; e = e[blobEntrySize:] {
+		if e[7]&resMetadata == 0 {
+			binary.LittleEndian.PutUint32(e[26:], 0)
+			zeroed++
+		}
+	}
+	if zeroed == 0 {
+		t.Fatal("no data blob in the table")
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := OpenAppend(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An image that shares no blob with the old one.
+	h, err := w.AddStream(strings.NewReader("new"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := &Entry{Attributes: AttrDirectory, SecurityID: -1, Children: []*Entry{{Name: "n", Attributes: AttrNormal, SecurityID: -1, Data: Stream{Hash: h}}}}
+	if err := w.AddImage(&Metadata{Root: root}, ImageInfo{Name: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closeFile(t, f)
+	r = openTestWIM(t, path)
+	if err := r.Verify(nil); err != nil {
+		t.Fatalf("verify after the append: %v", err)
+	}
+	m1, err := r.Metadata(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffTrees(t, m1, want[0])
+}

@@ -101,3 +101,17 @@ func TestSetWindows(t *testing.T) {
 		t.Error("an image without WINDOWS reports one")
 	}
 }
+
+// TestXMLDropsWIMBoot: an image written here loses a WIMBOOT mark it came
+// with (this writer's chunks are not the 4 KiB ones WIMBoot needs) and
+// keeps its other extra elements.
+func TestXMLDropsWIMBoot(t *testing.T) {
+	in := ImageInfo{Name: "x", Extra: []XMLNode{{XMLName: xmlName("WIMBOOT"), Text: "1"}, {XMLName: xmlName("OTHER"), Text: "kept"}}}
+	infos, err := parseXML(marshalXML([]ImageInfo{in}, 0), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex := infos[0].Extra; len(ex) != 1 || ex[0].XMLName.Local != "OTHER" {
+		t.Errorf("extra elements after a write: %+v", ex)
+	}
+}

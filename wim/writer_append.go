@@ -126,6 +126,9 @@ func (w *Writer) adopt(r *Reader) error {
 	if len(w.images) != r.ImageCount() {
 		return fmt.Errorf("%w: header says %d images, blob table has %d metadata resources", ErrFormat, r.ImageCount(), len(r.metas))
 	}
+	if err := w.recount(r); err != nil {
+		return err
+	}
 	w.pos = r.dataEnd()
 	if w.pos > r.size {
 		// A resource that the file does not hold (which only verify would
@@ -137,6 +140,37 @@ func (w *Writer) adopt(r *Reader) error {
 		return err
 	}
 	w.start()
+	return nil
+}
+
+// recount gives every adopted blob that the file counts as unreferenced
+// (reference count 0) the number of references its images make to it. The
+// blob table keeps only referenced blobs; wimlib leaves a soft-deleted
+// image's blobs at 0, and they go, but a WIM from another tool may record
+// 0 for a blob an image uses, which wimlib accepts and which must not be
+// dropped. Only then are the images' metadata resources read: a WIM whose
+// counts are all above 0 costs nothing.
+func (w *Writer) recount(r *Reader) error {
+	zero := map[Hash]*wblob{}
+	for h, b := range w.blobs {
+		if b.refs == 0 {
+			zero[h] = b
+		}
+	}
+	if len(zero) == 0 {
+		return nil
+	}
+	for i := 1; i <= r.ImageCount(); i++ {
+		m, err := r.Metadata(i)
+		if err != nil {
+			return fmt.Errorf("counting the references of blobs the file counts as unused: %w", err)
+		}
+		m.Streams(func(s *Stream) {
+			if b := zero[s.Hash]; b != nil {
+				b.refs++
+			}
+		})
+	}
 	return nil
 }
 

@@ -183,6 +183,12 @@ func writeImage(s *strings.Builder, in *ImageInfo, index int) {
 	elem(s, "CREATOR", in.Creator)
 	elem(s, "IMAGEVERSION", in.Version)
 	for i := range in.Extra {
+		if in.Extra[i].XMLName.Local == "WIMBOOT" {
+			// WIMBoot needs XPRESS in 4 KiB chunks, which this writer
+			// never writes (wimlib's --wimboot does): an image it writes
+			// is not WIMBoot-compatible, whatever its source was.
+			continue
+		}
 		writeNode(s, &in.Extra[i])
 	}
 	s.WriteString("</IMAGE>")

@@ -290,7 +290,7 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	if damaged > 0 {
 		// A damaged WIM is a failure (exit 1), as verify reports it, not
 		// a partial apply.
-		return fmt.Errorf("%w: %d files could not be applied: their data in %s is damaged (see 'wimsnap verify')",
+		return fmt.Errorf("%w: %d files could not be applied: their data in %s is damaged or missing (see 'wimsnap verify')",
 			wim.ErrChecksum, damaged, spec.wimfile)
 	}
 	return partial(stats.Skipped)

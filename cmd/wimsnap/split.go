@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -69,7 +70,7 @@ func openWIMSet(name string, refs []string, whole bool) (_ *wim.Reader, _ func()
 		m = m[:1] // the images are in part 1
 	}
 	if len(m) > 0 && (whole || m[0] == 1) {
-		return nil, nil, missingParts(name, s.hdr, m, tried, s.foreign)
+		return nil, nil, missingParts(name, s.hdr, m, tried, s)
 	}
 	return r, s.close, nil
 }
@@ -85,6 +86,9 @@ type partSet struct {
 	// foreign are the files found under the parts' names that belong to
 	// another split WIM (or are no split WIM), left out.
 	foreign []string
+	// unreadable are the errors of files found under the parts' names
+	// that could not be read as WIMs (a truncated copy, say).
+	unreadable []error
 }
 
 func (s *partSet) close() {
@@ -111,10 +115,13 @@ func (s *partSet) addRefs(refs []string) error {
 }
 
 // addSiblings opens those of names that exist and are parts of the split
-// WIM not opened yet.
+// WIM not opened yet; one that is not a part is no part of the set, and
+// one that exists but cannot be read is remembered in unreadable.
 func (s *partSet) addSiblings(names []string) {
 	for _, n := range names {
-		_ = s.open(n, false) // one that is not a part is no part of the set
+		if err := s.open(n, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.unreadable = append(s.unreadable, err)
+		}
 	}
 }
 
@@ -209,10 +216,10 @@ func joinParts(name string, parts []*wim.Reader) (*wim.Reader, error) {
 }
 
 // missingParts describes the parts of the split WIM at name that were not
-// found, the names looked for, and those of them that were found but
-// belong to another split WIM (an interrupted split over an older set
-// leaves such a mix).
-func missingParts(name string, h wim.Header, missing []int, tried, foreign []string) error {
+// found, the names looked for, those of them that were found but belong
+// to another split WIM (an interrupted split over an older set leaves such
+// a mix) and those that could not be read, with why.
+func missingParts(name string, h wim.Header, missing []int, tried []string, s *partSet) error {
 	const most = 10 // names given; a hostile header may claim 65535 parts
 	cut := func(names []string) string {
 		if len(names) > most {
@@ -224,9 +231,16 @@ func missingParts(name string, h wim.Header, missing []int, tried, foreign []str
 	if len(tried) > 0 {
 		where = "looked for " + cut(tried) + "; give them with --ref"
 	}
-	if len(foreign) > 0 {
-		where += "; " + cut(foreign) + " belong to another split WIM (another GUID), as after a split " +
+	if len(s.foreign) > 0 {
+		where += "; " + cut(s.foreign) + " belong to another split WIM (another GUID), as after a split " +
 			"over an older set that did not finish: split again"
+	}
+	for i, err := range s.unreadable {
+		if i == most {
+			where += "; ..."
+			break
+		}
+		where += "; cannot read " + err.Error()
 	}
 	return fmt.Errorf("%s: part %d of a %d-part split WIM: part(s) %s missing (%s)",
 		name, h.Part, h.Parts, wim.PartList(missing), where)

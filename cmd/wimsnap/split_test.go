@@ -220,6 +220,19 @@ func TestSplitCommand(t *testing.T) {
 		t.Errorf("apply of a part whose part 1 is of another set: %s", res.stderr)
 	}
 
+	// A part that is there but cannot be read (a truncated copy) is named,
+	// with why, not only called missing.
+	cut := filepath.Join(tmp, "cut")
+	if err := os.Mkdir(cut, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, bin, 0, "split", w, filepath.Join(cut, "t.swm"), "3.5")
+	must(t, os.Truncate(filepath.Join(cut, "t2.swm"), 1000))
+	res = mustRun(t, bin, 1, "verify", filepath.Join(cut, "t.swm"))
+	if !strings.Contains(res.stderr, "missing") || !strings.Contains(res.stderr, "cannot read "+filepath.Join(cut, "t2.swm")) {
+		t.Errorf("verify beside a truncated part 2: %s", res.stderr)
+	}
+
 	solid := filepath.Join(tmp, "solid.wim")
 	wimtest.Wimlib(t, "capture", filepath.Join(src, "big"), solid, "--solid")
 	failed := filepath.Join(tmp, "failed")
@@ -241,7 +254,7 @@ func TestMissingPartsMessage(t *testing.T) {
 		missing = append(missing, k)
 	}
 	tried := partNames("a.swm", 1, 65535)
-	msg := missingParts("a.swm", wim.Header{Part: 1, Parts: 65535}, missing, tried, nil).Error()
+	msg := missingParts("a.swm", wim.Header{Part: 1, Parts: 65535}, missing, tried, &partSet{}).Error()
 	if len(msg) > 400 || !strings.Contains(msg, "65524 more") || !strings.Contains(msg, "a11.swm, ...") {
 		t.Errorf("message of %d bytes: %s", len(msg), msg)
 	}
