@@ -211,3 +211,44 @@ func TestAgentReload(t *testing.T) {
 		t.Errorf("SIGINT: exit %d after %s", code, took)
 	}
 }
+
+// TestAgentStopDuringPostHook: a stop while a snapshot job's post hook
+// runs, which then fails, leaves the run partial with its snapshot
+// recorded, as a post hook's failure does; it was once counted as
+// interrupted, and the next start took the snapshot again.
+func TestAgentStopDuringPostHook(t *testing.T) {
+	bin := buildBinary(t)
+	r := newRepoEnv(t, bin)
+	r.run(t, exitOK, "init")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	makeTree(t, src)
+	started := filepath.Join(dir, "post-started")
+	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %[1]q
+state-file = "state.json"
+[status]
+listen = "off"
+
+[[job]]
+name = "slowpost"
+sources = [%[2]q]
+schedule = "@every 2s"
+[job.hooks]
+post = "touch %[3]s; sleep 2; exit 1"
+`, r.repo, src, started))
+	ag := startAgent(t, bin, r.env, cfg)
+	ag.waitFor(t, 30*time.Second, "the post hook to start", func() bool {
+		_, err := os.Stat(started)
+		return err == nil
+	})
+	if code, _ := ag.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("agent exit %d", code)
+	}
+	l := ag.find(runsOf("slowpost", ""))
+	if l == nil || l["result"] != resultPartial || !strings.Contains(fmt.Sprint(l["error"]), "post hook") {
+		t.Fatalf("the run: %v, want partial for its post hook\n%s", l, ag.log())
+	}
+	if snaps, _ := l["snapshots"].([]any); len(snaps) != 1 {
+		t.Errorf("the run's snapshots: %v, want the one taken", l["snapshots"])
+	}
+}

@@ -42,6 +42,10 @@ type outcome struct {
 	// summary (failed or interrupted): totals hold what its capture had
 	// read by then, not the new and uploaded bytes it never reported.
 	incomplete bool
+	// sourcesDone is set when a snapshot job's sources were all taken on
+	// before the agent's stop: a stop during its post hook then leaves the
+	// result as the post hook made it, not interrupted.
+	sourcesDone bool
 }
 
 // runTotals are the counters one run adds to /metrics.
@@ -156,7 +160,7 @@ func (r *runner) execute(ctx context.Context, t *taskConfig, run scheduler.Run, 
 		r.command(ctx, t, t.name, r.cfg.commands(t, "")[0], &o)
 	}
 	o.end = r.parent.now()
-	if ctx.Err() != nil && o.result != resultSuccess {
+	if ctx.Err() != nil && o.result != resultSuccess && !o.sourcesDone {
 		o.result = resultInterrupted
 	}
 	return o
@@ -186,6 +190,7 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome) {
 			}
 		}
 	}
+	o.sourcesDone = ctx.Err() == nil
 	if t.hooks.post != nil {
 		r.postHook(ctx, t, o, env)
 	}
@@ -195,6 +200,8 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome) {
 // at once: it gets shutdownHookGrace from the stop, or from its own start
 // when it begins after the stop. Its failure makes the run partial, not
 // failed: the snapshots are taken, and a retry would only take them again.
+// So does its failure when the stop came while it ran (it was killed at
+// the end of its grace, say).
 func (r *runner) postHook(ctx context.Context, t *taskConfig, o *outcome, env []string) {
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
