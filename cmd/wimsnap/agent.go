@@ -27,7 +27,8 @@ Rules:
     is taken once, at start-up or on waking (remembered in the state
     file: state-file in the config).
   - A failed run is retried after 1m, 2m, 4m… (at most 1h, [job.retry]),
-    never past the job's next slot.
+    never past the job's next slot; a retry takes only the sources the
+    failed run did not take.
   - SIGTERM or SIGINT stops within seconds: a snapshot going is abandoned
     (no manifest, its lock released) unless all its data is stored, in
     which case it commits; post hooks still run, for at most 20 s.

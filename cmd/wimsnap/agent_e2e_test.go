@@ -94,6 +94,13 @@ func (p *agentProc) find(match func(map[string]any) bool) map[string]any {
 	return nil
 }
 
+// lines returns the log lines read so far.
+func (p *agentProc) lines() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.logs)
+}
+
 // count counts the log lines that match.
 func (p *agentProc) count(match func(map[string]any) bool) int {
 	p.mu.Lock()

@@ -252,3 +252,48 @@ post = "touch %[3]s; sleep 2; exit 1"
 		t.Errorf("the run's snapshots: %v, want the one taken", l["snapshots"])
 	}
 }
+
+// TestAgentRetryTakesLeftSources: a retry of a job whose run failed for one
+// missing source takes that source only, not the others again (each of
+// which would add a snapshot and let its forget drop an older one); a
+// scheduled run takes them all.
+func TestAgentRetryTakesLeftSources(t *testing.T) {
+	bin := buildBinary(t)
+	r := newRepoEnv(t, bin)
+	r.run(t, exitOK, "init")
+	dir := t.TempDir()
+	good, gone := filepath.Join(dir, "good"), filepath.Join(dir, "gone")
+	makeTree(t, good)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %[1]q
+state-file = "state.json"
+[status]
+listen = "off"
+
+[[job]]
+name = "two"
+sources = [%[2]q, %[3]q]
+schedule = "@every 4s"
+[job.retry]
+initial = "1s"
+max = "1s"
+`, r.repo, gone, good))
+	ag := startAgent(t, bin, r.env, cfg)
+	retries := func(result string) func(map[string]any) bool {
+		return func(l map[string]any) bool { return runsOf("two", result)(l) && l["trigger"] == "retry" }
+	}
+	ag.waitFor(t, 30*time.Second, "two failed retries", func() bool { return ag.count(retries(resultFailed)) >= 2 })
+	makeTree(t, gone)
+	ag.waitFor(t, 30*time.Second, "a successful run", func() bool { return ag.count(runsOf("two", resultSuccess)) > 0 })
+	if code, _ := ag.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("agent exit %d", code)
+	}
+	for _, l := range ag.lines() {
+		snaps, _ := l["snapshots"].([]any)
+		switch {
+		case retries(resultFailed)(l) && len(snaps) != 0:
+			t.Errorf("a failed retry took %d snapshots, want none (the good source was taken before): %v", len(snaps), l)
+		case runsOf("two", resultFailed)(l) && l["trigger"] == "scheduled" && len(snaps) != 1:
+			t.Errorf("a failed scheduled run took %d snapshots, want the good source's: %v", len(snaps), l)
+		}
+	}
+}

@@ -43,6 +43,9 @@ type task struct {
 	pending *taskConfig        // a reload's config, applied when the run ends
 	removed bool               // a reload dropped the task: drop it when the run ends
 	base    scheduler.Stats    // counts of the task's jobs before a reload replaced its job
+	// left are the sources of a snapshot job that its last run, failed or
+	// interrupted, did not take; a retry takes only those.
+	left []string
 }
 
 // loop runs the agent until ctx is done, then stops its runs and returns.
@@ -114,8 +117,12 @@ func (ag *agent) begin(ctx context.Context, t *task, run scheduler.Run, now time
 	if t.cfg.parts > 0 {
 		part = st.Part%t.cfg.parts + 1
 	}
+	var only []string // nil: every source
+	if run.Kind == scheduler.Retry {
+		only = t.left
+	}
 	cfg, r := t.cfg, &runner{parent: ag.app, cfg: ag.cfg, log: ag.log}
-	go func() { ag.done <- r.execute(rctx, cfg, run, part) }()
+	go func() { ag.done <- r.execute(rctx, cfg, run, part, only) }()
 }
 
 // finish records the end of a run: in the task's schedule, the state file,
@@ -126,6 +133,10 @@ func (ag *agent) finish(o outcome) {
 	t.cancel()
 	t.cancel = nil
 	ok := o.result == resultSuccess || o.result == resultPartial
+	t.left = nil
+	if !ok {
+		t.left = o.left
+	}
 	if skip := t.job.Done(o.end, ok); skip.Action == scheduler.Skip {
 		ag.log.Warn("run skipped: the previous run was still going", "job", o.task, "slot", skip.Run.Slot)
 	}

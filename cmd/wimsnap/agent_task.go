@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,9 @@ type outcome struct {
 	// before the agent's stop: a stop during its post hook then leaves the
 	// result as the post hook made it, not interrupted.
 	sourcesDone bool
+	// left are the sources of a snapshot job that the run did not take
+	// (their snapshot failed, or it was not reached).
+	left []string
 }
 
 // runTotals are the counters one run adds to /metrics.
@@ -146,12 +150,13 @@ type runner struct {
 
 // execute runs one run of task t and reports what it did; a cancelled
 // ctx makes the run interrupted. part is the part of the packs a check
-// with read-data-parts reads.
-func (r *runner) execute(ctx context.Context, t *taskConfig, run scheduler.Run, part int) outcome {
+// with read-data-parts reads. A snapshot job takes only those of its
+// sources that only names, when only is not nil (a retry).
+func (r *runner) execute(ctx context.Context, t *taskConfig, run scheduler.Run, part int, only []string) outcome {
 	o := outcome{task: t.name, run: run, start: r.parent.now(), result: resultSuccess, snapshots: []string{}}
 	switch {
 	case t.kind == kindSnapshot:
-		r.snapshotJob(ctx, t, &o)
+		r.snapshotJob(ctx, t, &o, only)
 	case part > 0:
 		o.part = part
 		argv := append(r.cfg.commands(t, "")[0], fmt.Sprintf("--read-data-subset=%d/%d", part, t.parts))
@@ -167,10 +172,11 @@ func (r *runner) execute(ctx context.Context, t *taskConfig, run scheduler.Run, 
 }
 
 // snapshotJob runs a snapshot job: the pre hook, a snapshot and forget
-// per source, the post hook. The post hook runs whenever the pre hook was
-// started, also after a failure or at the agent's stop, so that what the
-// pre hook set up is taken down.
-func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome) {
+// per source (of those only names, when it is not nil), the post hook.
+// The post hook runs whenever the pre hook was started, also after a
+// failure or at the agent's stop, so that what the pre hook set up is
+// taken down. The sources it did not take go in o.left.
+func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome, only []string) {
 	env := []string{"WIMSNAP_JOB=" + t.name, "WIMSNAP_RUN_KIND=" + o.run.Kind.String(),
 		fmt.Sprintf("WIMSNAP_ATTEMPT=%d", o.run.Attempt)}
 	if t.hooks.pre != nil {
@@ -179,15 +185,24 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome) {
 			o.fail(resultFailed, fmt.Errorf("pre hook: %w", err))
 		}
 	}
-	if o.result == resultSuccess {
-		for _, src := range t.sources {
-			if ctx.Err() != nil {
-				break // the agent is stopping: the other sources wait for the next run
-			}
-			cmds := r.cfg.commands(t, src)
-			if r.command(ctx, t, src, cmds[0], o) && len(cmds) > 1 {
-				r.command(ctx, t, src, cmds[1], o)
-			}
+	sources := t.sources
+	if only != nil {
+		sources = slices.DeleteFunc(slices.Clone(sources), func(s string) bool { return !slices.Contains(only, s) })
+	}
+	for i, src := range sources {
+		if o.result != resultSuccess && i == 0 || ctx.Err() != nil {
+			// The pre hook failed, or the agent is stopping: the
+			// sources wait for the next run.
+			o.left = append(o.left, sources[i:]...)
+			break
+		}
+		cmds := r.cfg.commands(t, src)
+		if !r.command(ctx, t, src, cmds[0], o) {
+			o.left = append(o.left, src)
+			continue
+		}
+		if len(cmds) > 1 {
+			r.command(ctx, t, src, cmds[1], o)
 		}
 	}
 	o.sourcesDone = ctx.Err() == nil

@@ -80,7 +80,7 @@ schedule = "@every 6h"
 	var logged bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logged, nil))
 	r := &runner{parent: a, cfg: cfg, log: log}
-	o := r.execute(t.Context(), cfg.tasks[0], scheduler.Run{Kind: scheduler.Scheduled, Attempt: 1}, 0)
+	o := r.execute(t.Context(), cfg.tasks[0], scheduler.Run{Kind: scheduler.Scheduled, Attempt: 1}, 0, nil)
 	ag := &agent{app: a, cfg: cfg, log: log, tasks: map[string]*task{}}
 	ag.logRun(o)
 	var line runLine
