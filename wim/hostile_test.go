@@ -302,14 +302,7 @@ func verifyFlipped(t *testing.T, b []byte, off int64) error {
 // the hole for the integrity table).
 func TestAppendResourcePastEnd(t *testing.T) {
 	path, _ := writeTestWIM(t, CompressXPRESS, 1)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, r := readTestWIM(t, path)
 	// The blob table's first entry after the metadata resource's.
 	binary.LittleEndian.PutUint64(b[r.hdr.blobTable.offset+blobEntrySize+8:], 1<<40)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -422,14 +415,7 @@ func TestXMLManyTags(t *testing.T) {
 // out empty.
 func TestAppendZeroRefCounts(t *testing.T) {
 	path, want := writeTestWIM(t, CompressXPRESS, 1)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, r := readTestWIM(t, path)
 	tab := b[r.hdr.blobTable.offset:][:r.hdr.blobTable.storedSize]
 	zeroed := 0
 	for e := tab; len(e) >= blobEntrySize; e = e[blobEntrySize:] {

@@ -111,6 +111,13 @@ func closeFile(t testing.TB, f *os.File) {
 
 func openTestWIM(t *testing.T, path string) *Reader {
 	t.Helper()
+	_, r := readTestWIM(t, path)
+	return r
+}
+
+// readTestWIM returns the bytes of the WIM at path and a Reader of them.
+func readTestWIM(t *testing.T, path string) ([]byte, *Reader) {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +126,7 @@ func openTestWIM(t *testing.T, path string) *Reader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return b, r
 }
 
 func TestRoundTrip(t *testing.T) {
