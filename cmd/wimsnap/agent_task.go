@@ -189,8 +189,9 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome, onl
 	if only != nil {
 		sources = slices.DeleteFunc(slices.Clone(sources), func(s string) bool { return !slices.Contains(only, s) })
 	}
+	preFailed := o.result != resultSuccess
 	for i, src := range sources {
-		if o.result != resultSuccess && i == 0 || ctx.Err() != nil {
+		if preFailed || ctx.Err() != nil {
 			// The pre hook failed, or the agent is stopping: the
 			// sources wait for the next run.
 			o.left = append(o.left, sources[i:]...)
