@@ -72,28 +72,16 @@ func TestExtractOverFilesFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root")
 	}
-	dir := t.TempDir()
-	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
-	const n = 8
-	args := []string{"extract", wimfile, "1", "--dest-dir=" + target}
-	for i := range n {
-		writeFile(t, src, fmt.Sprintf("r%d", i), randomBytes(uint64(20+i), 300<<10))
-		args = append(args, fmt.Sprintf("/r%d", i))
-	}
-	runAppOK(t, nil, "capture", src, wimfile, "--compress=none")
-	mountSmall(t, "wimsnap-extract", target)
-	old := []byte("the file that was there\n")
-	for i := range n {
-		writeFile(t, target, fmt.Sprintf("r%d", i), old)
-	}
+	src, wimfile, target, files := fullExtract(t, "wimsnap-extract", 20)
+	args := append([]string{"extract", wimfile, "1", "--dest-dir=" + target}, files...)
 	code, _, errb := runApp(t, nil, args...)
 	if code != exitFailure || !strings.Contains(errb, "no space left") {
 		t.Fatalf("extract onto a full disk: exit %d: %s", code, errb)
 	}
-	wantOldOrNew(t, target, src, old, n)
+	wantOldOrNew(t, target, src)
 	must(t, unix.Mount("wimsnap-extract", target, "tmpfs", unix.MS_REMOUNT, "size=16m"))
 	runAppOK(t, nil, args...)
-	wantImageFiles(t, src, target, n, "the second extract")
+	wantImageFiles(t, src, target, fullExtractFiles, "the second extract")
 }
 
 // TestApplyOverTreeKeepsXattrs: apply over an earlier tree leaves the
@@ -231,19 +219,46 @@ func wantImageFiles(t *testing.T, src, target string, n int, after string) {
 	}
 }
 
-// wantOldOrNew checks, after an extract of the files r0..r(n-1) of src over
-// target ran out of space, that each name holds either its old contents or
-// the image's, that some kept the old (the disk did fill), and that no
+// fullExtractFiles is how many files fullExtract makes.
+const fullExtractFiles = 8
+
+// fullExtract sets up an extract onto a full disk: fullExtractFiles files
+// r0, r1... of 300 KiB (random, from seed) in a source tree captured into a
+// WIM without compression, and a small tmpfs called name as the target,
+// already holding a file oldContents under each of their names. It returns
+// the tree, the WIM, the target and the files' paths in the image.
+func fullExtract(t *testing.T, name string, seed uint64) (src, wimfile, target string, files []string) {
+	t.Helper()
+	dir := t.TempDir()
+	src, wimfile, target = filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
+	for i := range fullExtractFiles {
+		writeFile(t, src, fmt.Sprintf("r%d", i), randomBytes(seed+uint64(i), 300<<10))
+		files = append(files, fmt.Sprintf("/r%d", i))
+	}
+	runAppOK(t, nil, "capture", src, wimfile, "--compress=none")
+	mountSmall(t, name, target)
+	for i := range fullExtractFiles {
+		writeFile(t, target, fmt.Sprintf("r%d", i), oldContents)
+	}
+	return src, wimfile, target, files
+}
+
+// oldContents is what fullExtract puts in the target before the extract.
+var oldContents = []byte("the file that was there\n")
+
+// wantOldOrNew checks, after an extract of fullExtract's files of src over
+// target ran out of space, that each name holds either oldContents or the
+// image's, that some kept the old (the disk did fill), and that no
 // temporary file is left.
-func wantOldOrNew(t *testing.T, target, src string, old []byte, n int) {
+func wantOldOrNew(t *testing.T, target, src string) {
 	t.Helper()
 	kept := 0
-	for i := range n {
+	for i := range fullExtractFiles {
 		name := fmt.Sprintf("r%d", i)
 		got, err := os.ReadFile(filepath.Join(target, name))
 		want, _ := os.ReadFile(filepath.Join(src, name))
 		switch {
-		case err == nil && bytes.Equal(got, old):
+		case err == nil && bytes.Equal(got, oldContents):
 			kept++
 		case err != nil || !bytes.Equal(got, want):
 			t.Errorf("%s: %d bytes, %v: neither the old file nor the image's", name, len(got), err)
@@ -252,7 +267,7 @@ func wantOldOrNew(t *testing.T, target, src string, old []byte, n int) {
 	if kept == 0 {
 		t.Error("every file was replaced: the disk did not fill")
 	}
-	if ents, _ := os.ReadDir(target); len(ents) != n {
-		t.Errorf("%d names in the target after the failed extract, want %d (no temporary files)", len(ents), n)
+	if ents, _ := os.ReadDir(target); len(ents) != fullExtractFiles {
+		t.Errorf("%d names in the target after the failed extract, want %d (no temporary files)", len(ents), fullExtractFiles)
 	}
 }

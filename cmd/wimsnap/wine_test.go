@@ -538,27 +538,15 @@ func TestWineExtractOverFilesFullDisk(t *testing.T) {
 		t.Skip("mounting a small tmpfs needs root")
 	}
 	w := newWinePrefix(t)
-	dir := t.TempDir()
-	src, wimfile, target := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim"), filepath.Join(dir, "target")
-	const n = 8
-	args := []string{"extract", winPath(wimfile), "1", "--dest-dir", winPath(target)}
-	for i := range n {
-		writeFile(t, src, fmt.Sprintf("r%d", i), randomBytes(uint64(30+i), 300<<10))
-		args = append(args, fmt.Sprintf("/r%d", i))
-	}
-	runAppOK(t, nil, "capture", src, wimfile, "--compress=none")
-	mountSmall(t, "wimsnap-wine-extract", target)
-	old := []byte("the file that was there\n")
-	for i := range n {
-		writeFile(t, target, fmt.Sprintf("r%d", i), old)
-	}
+	src, wimfile, target, files := fullExtract(t, "wimsnap-wine-extract", 30)
+	args := append([]string{"extract", winPath(wimfile), "1", "--dest-dir", winPath(target)}, files...)
 	if out, code := w.run(t, args...); code == exitOK {
 		t.Fatalf("extract onto a full disk: exit 0\n%s", out)
 	}
-	wantOldOrNew(t, target, src, old, n)
+	wantOldOrNew(t, target, src)
 	must(t, unix.Mount("wimsnap-wine-extract", target, "tmpfs", unix.MS_REMOUNT, "size=16m"))
 	if out, code := w.run(t, args...); code != exitOK {
 		t.Fatalf("extract with room: exit %d\n%s", code, out)
 	}
-	wantImageFiles(t, src, target, n, "the second extract")
+	wantImageFiles(t, src, target, fullExtractFiles, "the second extract")
 }
