@@ -127,6 +127,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	var view *index.Files
 	var sigBase index.ID  // the snapshot whose signatures view holds
 	parentCached := false // the parent's image and sizes came from the metadata cache
+	var parentImage *wim.Metadata
 	if parent != nil {
 		sigs.reserve(int(min(max(parent.Summary.Files, 0), 1<<22))) // a hint from a manifest: bounded
 		// The parent loads while the capture's scan begins.
@@ -135,7 +136,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 			if err != nil {
 				return err
 			}
-			parentCached = cached
+			parentCached, parentImage = cached, o.Update
 			if view, _ = o.Signatures.(*index.Files); view != nil {
 				sink.useView(view)
 				sigBase = view.Snapshot
@@ -158,7 +159,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		warn = func(string, error) {}
 	}
 	win := WindowsInfo(source, m, opts.SystemRoot, warn)
-	img, same := sameImage(m, parent, parentCached, cst)
+	img, same := sameImage(m, parent, parentImage, parentCached, cst)
 	if !same {
 		if parent != nil {
 			if h, err := parent.hash(); err == nil {
