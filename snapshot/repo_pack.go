@@ -37,14 +37,20 @@ type packEntry struct {
 }
 
 // packBuilder writes one pack into a spool file (spool.go), hashing it
-// as it goes. A write error sticks: add does nothing after it, and finish
-// returns it.
+// as it goes. Chunks are gathered in buf and written packWriteSize bytes at
+// a time: a chunk is about 15 KiB stored, and one write each cost a capture
+// thousands of system calls. A write error sticks: add does nothing after
+// it, and finish returns it.
 type packBuilder struct {
 	spool   *spoolFile
+	buf     []byte // written to spool when full, and by finish
 	sum     hash.Hash
 	entries []packEntry
 	err     error
 }
+
+// packWriteSize is the size of packBuilder's writes to its spool file.
+const packWriteSize = 256 << 10
 
 // newPackBuilder starts an empty pack in a spool file in dir. When the
 // file cannot be made, the builder holds the error from the start.
@@ -58,7 +64,7 @@ func (p *packBuilder) size() int64 {
 	if p.spool == nil {
 		return 0
 	}
-	return p.spool.Size()
+	return p.spool.Size() + int64(len(p.buf))
 }
 
 // add appends a chunk's stored bytes.
@@ -76,6 +82,31 @@ func (p *packBuilder) write(b []byte) {
 		return
 	}
 	p.sum.Write(b)
+	if len(p.buf)+len(b) > packWriteSize {
+		p.flush()
+	}
+	if len(b) >= packWriteSize {
+		p.spoolWrite(b)
+		return
+	}
+	if p.buf == nil {
+		p.buf = make([]byte, 0, packWriteSize)
+	}
+	p.buf = append(p.buf, b...)
+}
+
+// flush writes what buf holds to the spool file.
+func (p *packBuilder) flush() {
+	if len(p.buf) > 0 {
+		p.spoolWrite(p.buf)
+		p.buf = p.buf[:0]
+	}
+}
+
+func (p *packBuilder) spoolWrite(b []byte) {
+	if p.err != nil {
+		return
+	}
 	if _, err := p.spool.Write(b); err != nil {
 		p.err = fmt.Errorf("snapshot: writing a pack to the spool: %w", err)
 	}
@@ -86,6 +117,8 @@ func (p *packBuilder) write(b []byte) {
 // the builder cannot be used again.
 func (p *packBuilder) finish(z *zcodec) (*spoolFile, index.ID, error) {
 	p.write(appendPackTrailer(nil, p.entries, z))
+	p.flush()
+	p.buf = nil
 	if p.err != nil {
 		p.discard()
 		return nil, index.ID{}, p.err
