@@ -127,7 +127,9 @@ image lacks on directories and unchanged files (a repository's restore
 --delete removes both).
 
 Files that cannot be written are reported as warnings and skipped; the run
-then exits with code 3. A full disk stops the apply (exit 1), as an
+then exits with code 3. A file whose data in the WIM is damaged or missing
+is reported and skipped too, with all its names, and no empty file is left
+in its place; the run then exits with code 1, as 'wimsnap verify' does. A full disk stops the apply (exit 1), as an
 interrupt does: the files it had created but not yet written are removed,
 so that every file left holds the image's data, and running the same apply
 again, once there is space, writes the rest.
