@@ -107,6 +107,7 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 	list, err := r.Import(ctx, wr, name, snapshot.ImportOptions{Images: images, Host: f.host, Tags: f.tags,
 		Threads: f.threads, Progress: tr.update, Again: f.again})
 	status.finish()
+	err = deltaHint(wr, err)
 	out := []importedJSON{}
 	for _, im := range list {
 		m, s := im.Manifest, im.Manifest.Summary
