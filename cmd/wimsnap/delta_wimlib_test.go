@@ -81,3 +81,52 @@ func TestOracleDeltaRef(t *testing.T) {
 		}
 	}
 }
+
+// TestOracleDeltaImport: a delta WIM imports with --ref naming its base,
+// or without it into a repository that holds the base's streams, and in
+// both the snapshot counts the files and bytes of the whole image, as an
+// import of the tree captured whole (wimlib-imagex) does, not only those
+// the delta holds; it restores to the tree. Without the base anywhere, the
+// import fails pointing at --ref.
+func TestOracleDeltaImport(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	src, base, delta := deltaWIM(t, tmp)
+	whole := filepath.Join(tmp, "whole.wim")
+	wimtest.Wimlib(t, "capture", src, whole, "--unix-data")
+	imported := func(r *repoEnv, args ...string) importedJSON {
+		t.Helper()
+		var doc struct{ Snapshots []importedJSON }
+		r.runJSON(t, exitOK, &doc, append([]string{"import"}, args...)...)
+		if len(doc.Snapshots) != 1 {
+			t.Fatalf("import %q: %d snapshots", args, len(doc.Snapshots))
+		}
+		return doc.Snapshots[0]
+	}
+	ref := newRepoEnv(t, bin)
+	ref.run(t, exitOK, "init")
+	want := imported(ref, whole)
+
+	withRef := newRepoEnv(t, bin)
+	withRef.run(t, exitOK, "init")
+	res := withRef.run(t, exitFailure, "import", delta)
+	if !strings.Contains(res.stderr, "--ref") {
+		t.Errorf("import of the delta alone: stderr %q, want a pointer to --ref", res.stderr)
+	}
+	inRepo := newRepoEnv(t, bin)
+	inRepo.run(t, exitOK, "init")
+	imported(inRepo, base)
+	for name, got := range map[string]importedJSON{
+		"--ref":              imported(withRef, delta, "--ref", base),
+		"base in repository": imported(inRepo, delta),
+	} {
+		if got.Files != want.Files || got.Bytes != want.Bytes {
+			t.Errorf("import of the delta, %s: %d files, %d bytes; the whole image: %d files, %d bytes",
+				name, got.Files, got.Bytes, want.Files, want.Bytes)
+		}
+	}
+	target := filepath.Join(tmp, "restored")
+	inRepo.run(t, exitOK, "restore", "latest", "--target", target)
+	wimtest.CompareTrees(t, src, target, wimtest.CompareOptions{})
+}
