@@ -81,6 +81,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	close(a.jobs)
 	a.wg.Wait()
 	a.setDeferredDOSNames()
+	a.retimeDropped()
 	a.retime()
 	a.setDeferredDOSNames() // those retime's metadata queued
 	a.progress(true)
@@ -159,8 +160,11 @@ type applier struct {
 	// compared through paths.
 	noXattrAt atomic.Bool
 
-	mu    sync.Mutex // guards fatal and Warn calls
+	mu    sync.Mutex // guards fatal, dropped and Warn calls
 	fatal error
+	// dropped are the directories files were removed from by workers
+	// (dropFailed), whose times retime sets again.
+	dropped []renamedDir
 
 	path         []string     // components of the entry being created
 	walkDir      *dirPath     // the directory of that entry, as pathAt holds it
@@ -304,7 +308,7 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 	}
 	defer closeFD(fd)
 	a.dirs.Add(1)
-	leave := a.enter()
+	leave := a.enter(e)
 	err := a.dir(fd, e)
 	leave()
 	if err != nil {
@@ -385,14 +389,8 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 		}
 	}
 	if e.LinkID != 0 {
-		if g := a.links[e.LinkID]; g != nil && g.hash == e.Data.Hash {
-			err := a.hardlink(dfd, name, g)
-			if err == nil {
-				a.files.Add(1)
-				a.unfilled.link(g.at, a.here())
-				return
-			}
-			a.warn(false, fmt.Errorf("hard link to %s failed, writing a copy: %w", strings.Join(g.at.comps(), "/"), err))
+		if g := a.links[e.LinkID]; g != nil && g.hash == e.Data.Hash && a.linkName(dfd, name, g) {
+			return
 		}
 	}
 	fd, err := createRegular(dfd, name)

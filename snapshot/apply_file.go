@@ -70,19 +70,24 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 		return
 	}
 	err := a.fillFile(j, buf)
+	var st unix.Stat_t
 	if err != nil {
 		// Never leave contents that are not the image's (a stream that
-		// failed its checksum half way, say): the file stays, empty.
+		// failed its checksum half way, say): the file is emptied, then
+		// removed.
 		_ = unix.Ftruncate(j.fd, 0)
+		_ = unix.Fstat(j.fd, &st)
 	}
 	if cerr := unix.Close(j.fd); err == nil && cerr != nil {
-		err = fmt.Errorf("close: %w", cerr)
+		err = fmt.Errorf("close: %w", cerr) // st is zero: dropFailed leaves the file
 	}
-	if err == nil || !a.stoppedBy(err) {
+	switch {
+	case err == nil:
 		a.unfilled.done(j.at)
-	}
-	if err != nil {
-		a.fileError(j, err)
+	case a.stoppedBy(err):
+		a.fileError(j, err) // removeUnfilled removes it
+	default:
+		a.dropFailed(j.at, st, err)
 	}
 }
 
@@ -104,10 +109,10 @@ func (a *applier) fileError(j fileJob, err error) {
 func (a *applier) fillFile(j fileJob, buf []byte) error {
 	if h := j.e.Data.Hash; !h.IsZero() {
 		n, err := a.writeContents(j.fd, h, buf)
-		a.bytes.Add(n)
 		if err != nil {
-			return err
+			return err // the file is not applied: its bytes do not count
 		}
+		a.bytes.Add(n)
 	}
 	var errs []error
 	if a.ntfs != nil {

@@ -29,6 +29,28 @@ func (a *applier) hardlink(dfd int, name string, g *linkGroup) error {
 	return replaceNode(dfd, name, func() error { return unix.Linkat(ofd, old, dfd, name, 0) })
 }
 
+// linkName makes name in dfd (at a.path) a further name of the file g
+// and reports whether it did; when not, the caller writes a copy. A file
+// whose contents failed is removed (dropFailed), and gets no further
+// name: its copies fail in their turn, each reported.
+func (a *applier) linkName(dfd int, name string, g *linkGroup) bool {
+	if a.unfilled.hasFailed(g.at) {
+		return false
+	}
+	if err := a.hardlink(dfd, name, g); err != nil {
+		if !a.unfilled.hasFailed(g.at) { // else removed meanwhile
+			a.warn(false, fmt.Errorf("hard link to %s failed, writing a copy: %w", strings.Join(g.at.comps(), "/"), err))
+		}
+		return false
+	}
+	if !a.unfilled.link(g.at, a.here()) {
+		_ = unix.Unlinkat(dfd, name, 0) // its contents failed meanwhile
+		return false
+	}
+	a.files.Add(1)
+	return true
+}
+
 // openPath opens the directory below the target named by comps, following
 // no symlink.
 func (a *applier) openPath(comps []string) (int, error) {

@@ -97,9 +97,11 @@ type ApplyOptions struct {
 }
 
 // ApplyStats counts what Apply did. Files counts regular files (every name
-// of a hard-linked file), Bytes the content bytes written; Skipped counts
-// entries left out, and extra entries left in place (Delete), because of
-// an error.
+// of a hard-linked file) applied, Bytes the content bytes written; Skipped
+// counts entries left out, and extra entries left in place (Delete),
+// because of an error. A new file whose data cannot be read from the
+// source (damaged or missing) is left out, skipped, with every name of
+// it: no empty file stands in for it.
 // Unchanged counts the files, symlinks and special files an in-place
 // apply kept, Fixed those of them whose metadata alone (times, mode,
 // owner, xattrs) it set, and Deleted the entries it removed.
@@ -113,8 +115,9 @@ type ApplyStats struct {
 var ErrStreamRead = errors.New("snapshot: reading a file's data")
 
 // ErrPathNotFound is wrapped by Apply's error for an ApplyOptions.Paths
-// entry that the image lacks.
-var ErrPathNotFound = errors.New("snapshot: path not in image")
+// entry that the image lacks. Its text names no package: the command line
+// shows it as it is ("wimsnap: path not in image: ...").
+var ErrPathNotFound = errors.New("path not in image")
 
 // maxApplyDepth bounds the directory depth Apply descends to, as wimlib
 // bounds it when reading.

@@ -2,6 +2,8 @@
 
 package snapshot
 
+import "github.com/wimsnap/wimsnap/wim"
+
 // pathAt names an entry below the target without a copy of its
 // directory's path: the files an apply queues or remembers (jobs, hard-link
 // groups, deferred files) would otherwise cost their depth each, which in a
@@ -17,7 +19,8 @@ type pathAt struct {
 type dirPath struct {
 	parent *dirPath
 	name   string
-	depth  int // components, its own included
+	depth  int        // components, its own included
+	e      *wim.Entry // its entry in the image
 }
 
 // comps returns the components of d from the target; none for nil (the
@@ -46,9 +49,9 @@ func (p pathAt) comps() []string {
 // here is the entry at a.path, the one the walk is at.
 func (a *applier) here() pathAt { return pathAt{dir: a.walkDir, name: a.path[len(a.path)-1]} }
 
-// enter makes the entry at a.path the walk's directory until leave.
-func (a *applier) enter() (leave func()) {
+// enter makes the directory e, at a.path, the walk's directory until leave.
+func (a *applier) enter(e *wim.Entry) (leave func()) {
 	parent := a.walkDir
-	a.walkDir = &dirPath{parent: parent, name: a.path[len(a.path)-1], depth: len(a.path)}
+	a.walkDir = &dirPath{parent: parent, name: a.path[len(a.path)-1], depth: len(a.path), e: e}
 	return func() { a.walkDir = parent }
 }

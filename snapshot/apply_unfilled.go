@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // An apply creates each new regular file empty on the walk and fills it
@@ -17,9 +19,14 @@ import (
 // target holds only files written whole, and running the apply again
 // writes the rest. The further names of a hard-linked file, linked to it
 // before it is filled, go with it.
+//
+// A new file whose contents cannot be written (its data in the source is
+// damaged or missing) is removed the same way, at once, with the names
+// linked to it (dropFailed): an empty file would pass for the image's.
 type unfilledFiles struct {
-	mu  sync.Mutex
-	set map[pathAt][]pathAt // a new, empty file: the names linked to it
+	mu     sync.Mutex
+	set    map[pathAt][]pathAt // a new, empty file: the names linked to it
+	failed map[pathAt]bool     // files removed by dropFailed: nothing links to them
 }
 
 // add records the new, empty file at p.
@@ -33,13 +40,37 @@ func (u *unfilledFiles) add(p pathAt) {
 }
 
 // link records that the name at p was linked to the file at first, if
-// that is not filled yet.
-func (u *unfilledFiles) link(first, p pathAt) {
+// that is not filled yet. It reports false when first failed (see fail):
+// the caller removes the name it linked.
+func (u *unfilledFiles) link(first, p pathAt) bool {
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	if names, ok := u.set[first]; ok {
 		u.set[first] = append(names, p)
 	}
-	u.mu.Unlock()
+	return !u.failed[first]
+}
+
+// fail records that the file at p could not be filled and is to be
+// removed: it leaves the set, and names linked to it from now on are
+// refused (link). It returns the names linked to it so far.
+func (u *unfilledFiles) fail(p pathAt) []pathAt {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	names := u.set[p]
+	delete(u.set, p)
+	if u.failed == nil {
+		u.failed = make(map[pathAt]bool)
+	}
+	u.failed[p] = true
+	return names
+}
+
+// hasFailed reports whether fail was called for the file at p.
+func (u *unfilledFiles) hasFailed(p pathAt) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.failed[p]
 }
 
 // done records that the file at p was filled, or was left empty on
@@ -98,4 +129,48 @@ func (a *applier) unlinkSame(p pathAt, want unix.Stat_t) bool {
 	var st unix.Stat_t
 	return fstatat(dfd, p.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Dev == want.Dev && st.Ino == want.Ino &&
 		unix.Unlinkat(dfd, p.name, 0) == nil
+}
+
+// dropFailed removes the new file at p, which is st and whose contents
+// could not be written for err (not the apply stopping), with the names
+// linked to it: each name removed is reported with err, skipped, and no
+// longer counted among the files applied. A name that cannot be removed
+// stays, empty (the caller truncated it), and is reported as skipped.
+func (a *applier) dropFailed(p pathAt, st unix.Stat_t, err error) {
+	for _, l := range append([]pathAt{p}, a.unfilled.fail(p)...) {
+		if a.unlinkSame(l, st) {
+			a.files.Add(-1)
+			a.mu.Lock()
+			a.dropped = append(a.dropped, renamedDir{dir: l.dir, e: a.dirEntry(l.dir)})
+			a.mu.Unlock()
+		}
+		a.warnPath(l.comps(), true, err)
+	}
+}
+
+// dirEntry returns the image's entry of the directory d, or nil for the
+// target when its times are not the image's to set (Paths).
+func (a *applier) dirEntry(d *dirPath) *wim.Entry {
+	switch {
+	case d != nil:
+		return d.e
+	case len(a.opts.Paths) == 0:
+		return a.applied[0] // the root
+	}
+	return nil
+}
+
+// retimeDropped gives retime the directories dropFailed removed files
+// from (a removal changes a directory's mtime); it runs once the workers
+// are done.
+func (a *applier) retimeDropped() {
+	for _, d := range a.dropped {
+		if d.e != nil && !a.renamedSet[d.e] {
+			a.renamed = append(a.renamed, d)
+			if a.renamedSet == nil {
+				a.renamedSet = make(map[*wim.Entry]bool)
+			}
+			a.renamedSet[d.e] = true
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -149,6 +150,10 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	if err != nil {
 		return Imported{}, err
 	}
+	if err := importSizes(wr, db, md); err != nil {
+		closeIndex(db)
+		return Imported{}, err
+	}
 	sink := newRepoSink(ctx, r, db, opts.Threads)
 	counts, err := importStreams(ctx, wr, md, sink, opts.Progress)
 	if err == nil {
@@ -180,8 +185,32 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	return Imported{Image: i, Manifest: man}, nil
 }
 
-// importStreams stores every stream of the image md from wr, counting as
-// a capture does.
+// importSizes sets the sizes of md's streams: wr's, and for a stream wr
+// lacks (a delta WIM's, whose base holds it) the repository's, when its
+// index db knows the stream; one that neither holds stays 0 (its import
+// fails).
+func importSizes(wr *wim.Reader, db *index.DB, md *wim.Metadata) error {
+	lacking := false
+	md.Streams(func(s *wim.Stream) {
+		s.Size = wr.StreamSize(s.Hash)
+		lacking = lacking || (!s.Hash.IsZero() && !wr.HasStream(s.Hash))
+	})
+	if !lacking {
+		return nil
+	}
+	if err := setIndexSizes(db, md); err != nil {
+		return err
+	}
+	md.Streams(func(s *wim.Stream) {
+		if wr.HasStream(s.Hash) {
+			s.Size = wr.StreamSize(s.Hash)
+		}
+	})
+	return nil
+}
+
+// importStreams stores every stream of the image md, whose sizes are set
+// (importSizes), from wr, counting as a capture does.
 func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *repoSink, progress func(done, total int64)) (CaptureStats, error) {
 	var st CaptureStats
 	var todo []wim.Stream
@@ -200,13 +229,12 @@ func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *
 			st.Files++
 			if e.LinkID == 0 || !links[e.LinkID] { // as a capture counts: once per inode
 				links[e.LinkID] = true
-				st.Bytes += wr.StreamSize(e.Data.Hash)
+				st.Bytes += e.Data.Size
 			}
 		}
 		for _, s := range entryStreams(e) {
 			if !s.Hash.IsZero() && !seen[s.Hash] {
 				seen[s.Hash] = true
-				s.Size = wr.StreamSize(s.Hash)
 				total += s.Size
 				todo = append(todo, s)
 			}

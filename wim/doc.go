@@ -68,6 +68,8 @@
 //     many small blobs share one chunk.
 //   - A part of a split WIM (.swm) reads its own streams; Reader.AddPart
 //     joins the others (split.go), and WriteSplit writes a WIM as parts.
+//   - A delta WIM (wimlib-imagex --delta-from) lacks the streams of the WIMs
+//     it was made against; Reader.AddRef adds theirs (ref.go).
 //   - Not supported yet (errors wrap ErrUnsupported): writing LZMS or solid
 //     resources, appending to a WIM that has them (wimsnap optimize rewrites
 //     such a WIM in XPRESS or LZX first) or to a split WIM, splitting one

@@ -127,7 +127,9 @@ image lacks on directories and unchanged files (a repository's restore
 --delete removes both).
 
 Files that cannot be written are reported as warnings and skipped; the run
-then exits with code 3. A full disk stops the apply (exit 1), as an
+then exits with code 3. A file whose data in the WIM is damaged or missing
+is reported and skipped too, with all its names, and no empty file is left
+in its place; the run then exits with code 1, as 'wimsnap verify' does. A full disk stops the apply (exit 1), as an
 interrupt does: the files it had created but not yet written are removed,
 so that every file left holds the image's data, and running the same apply
 again, once there is space, writes the rest.
@@ -136,6 +138,10 @@ WIMFILE may be any part of a split WIM (the .swm files of DISM's
 /Split-Image or wimlib-imagex split, as install media on FAT32 carry). The
 other parts are found beside it by their names (install.swm, install2.swm,
 install3.swm, ...), or given with --ref; every part must be there.
+
+WIMFILE may be a delta WIM (wimlib-imagex capture or append with
+--delta-from), which holds only the streams its base WIMs lack: name those
+with --ref, as for wimlib-imagex apply --ref.
 
 With --json, stdout receives one document:
   {"wim", "image", "name", "target", "dirs", "files", "symlinks",
@@ -274,7 +280,7 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	if err != nil {
 		return fmt.Errorf("%s: image %d: %w", spec.wimfile, idx, err)
 	}
-	stats, warns, total, damaged, err := a.applyTree(ctx, m, r, spec)
+	stats, warns, total, dmg, err := a.applyTree(ctx, m, r, spec)
 	if err != nil {
 		return err
 	}
@@ -287,11 +293,15 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	if err := a.printApply(sum); err != nil {
 		return err
 	}
-	if damaged > 0 {
+	if dmg.files > 0 {
 		// A damaged WIM is a failure (exit 1), as verify reports it, not
 		// a partial apply.
-		return fmt.Errorf("%w: %d files could not be applied: their data in %s is damaged or missing (see 'wimsnap verify')",
-			wim.ErrChecksum, damaged, spec.wimfile)
+		see := "see 'wimsnap verify'"
+		if dmg.missing > 0 && !r.Header().Split() {
+			see += "; " + deltaHelp
+		}
+		return fmt.Errorf("%w: %d files could not be applied: their data in %s is damaged or missing (%s)",
+			wim.ErrChecksum, dmg.files, spec.wimfile, see)
 	}
 	return partial(stats.Skipped)
 }
@@ -302,10 +312,14 @@ func errDropped(n int) error {
 	return fmt.Errorf("%d entries of the image left out: named \".\", \"..\" or nothing, holding NUL, or named as a sibling (as wimlib-imagex does)", n)
 }
 
-// applyTree runs snapshot.Apply with the status line and warnings; damaged
-// counts the files whose data in the WIM failed its checksum or format
-// when read (not, say, a symlink's malformed reparse data).
-func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spec applySpec) (stats snapshot.ApplyStats, list []warning, total, damaged int64, err error) {
+// applyDamage counts the files whose data in the WIM failed its checksum
+// or format when read, or was missing (not, say, a symlink's malformed
+// reparse data), and of them those whose data was missing.
+type applyDamage struct{ files, missing int64 }
+
+// applyTree runs snapshot.Apply with the status line and warnings, and
+// counts the files the WIM's damage left out.
+func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spec applySpec) (stats snapshot.ApplyStats, list []warning, total int64, dmg applyDamage, err error) {
 	status := a.newStatus()
 	warn := a.newWarnings(status)
 	tr := newTracker("applying", a.now)
@@ -328,14 +342,17 @@ func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spe
 			// part of a split WIM is refused before).
 			if errors.Is(err, snapshot.ErrStreamRead) && (errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat) ||
 				errors.Is(err, wim.ErrNotFound)) {
-				damaged++ // Apply serialises Warn calls
+				dmg.files++ // Apply serialises Warn calls
+				if errors.Is(err, wim.ErrNotFound) {
+					dmg.missing++
+				}
 			}
 			warn.warn(path, err)
 		},
 	})
 	status.finish()
 	list, total = warn.summary()
-	return stats, list, total, damaged, err
+	return stats, list, total, dmg, err
 }
 
 func (a *app) printApply(s applySummary) error {

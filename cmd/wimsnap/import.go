@@ -16,8 +16,10 @@ solid ESD-style resources included) as snapshots, one per image: IMAGE...
 not stored again; the others are checked against their SHA-1 and stored
 in the repository's codec. The image's name, description, flags, creator,
 version and Windows information go into the snapshot, so 'export' gives a
-deployable image back. WIMFILE may be a part of a split WIM (see 'wimsnap
-apply --help'); the snapshots and an export of them are whole.
+deployable image back. WIMFILE may be a part of a split WIM, or a delta
+WIM with its bases named by --ref (see 'wimsnap apply --help'); the
+snapshots and an export of them are whole. A delta WIM needs no --ref for
+the streams the repository holds already (its base imported before).
 
 Each image is committed on its own. An image imported before from the same
 file (path and image number) with the same contents is passed over, named
@@ -107,6 +109,7 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 	list, err := r.Import(ctx, wr, name, snapshot.ImportOptions{Images: images, Host: f.host, Tags: f.tags,
 		Threads: f.threads, Progress: tr.update, Again: f.again})
 	status.finish()
+	err = deltaHint(wr, err)
 	out := []importedJSON{}
 	for _, im := range list {
 		m, s := im.Manifest, im.Manifest.Summary

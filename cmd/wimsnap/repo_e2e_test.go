@@ -893,7 +893,7 @@ func TestRepoExportDamaged(t *testing.T) {
 		Error    string    `json:"error"`
 	}
 	res = r.runJSON(t, exitFailure, &doc, "restore", "latest", "--target", filepath.Join(t.TempDir(), "t"))
-	if doc.Error == "" || len(doc.Warnings) == 0 || doc.Files != 2 {
+	if doc.Error == "" || len(doc.Warnings) == 0 || doc.Files != 1 {
 		t.Errorf("restore --json of damaged data: %+v\nstderr %q", doc, res.stderr)
 	}
 }
@@ -924,7 +924,8 @@ func TestRepoForgetPruneDryRun(t *testing.T) {
 
 // TestApplyDamagedWIM: apply of a WIM with a flipped byte in a stream
 // applies the rest, prints its summary, names the file, and fails (exit 1,
-// as verify does), not a partial success (exit 3).
+// as verify does), not a partial success (exit 3). The damaged file is
+// counted skipped, not applied, and not left behind empty.
 func TestApplyDamagedWIM(t *testing.T) {
 	bin := buildBinary(t)
 	tmp := t.TempDir()
@@ -947,9 +948,12 @@ func TestApplyDamagedWIM(t *testing.T) {
 	if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
 		t.Fatalf("stdout %q: %v", res.stdout, err)
 	}
-	if res.code != exitFailure || !strings.Contains(res.stderr, "damaged") || sum.Files != 2 ||
-		len(sum.Warnings) != 1 || !strings.HasSuffix(sum.Warnings[0].Path, "/big.bin") {
+	if res.code != exitFailure || !strings.Contains(res.stderr, "damaged") || sum.Files != 1 || sum.Skipped != 1 ||
+		sum.Bytes != 4 || len(sum.Warnings) != 1 || !strings.HasSuffix(sum.Warnings[0].Path, "/big.bin") {
 		t.Errorf("exit %d, stderr %q, summary %+v", res.code, res.stderr, sum)
+	}
+	if _, err := os.Lstat(filepath.Join(tmp, "out", "big.bin")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("big.bin, whose data is damaged, was left behind (%v)", err)
 	}
 	if got, err := os.ReadFile(filepath.Join(tmp, "out", "small.txt")); err != nil || string(got) != "fine" {
 		t.Errorf("small.txt: %q, %v", got, err)

@@ -16,8 +16,9 @@ import (
 )
 
 // refHelp is the help of --ref, the flag that names the other parts of a
-// split WIM.
-const refHelp = "another part of a split WIM (a file or a glob such as 'install*.swm'; repeatable); " +
+// split WIM, or the WIMs a delta WIM refers to.
+const refHelp = "another part of a split WIM, or a WIM that holds streams WIMFILE refers to (the base of a delta WIM " +
+	"written with wimlib-imagex --delta-from); a file or a glob such as 'install*.swm'; repeatable; " +
 	"default: the parts named as DISM and wimlib name them beside WIMFILE (install.swm, install2.swm, ...)"
 
 // addRefFlag adds --ref to cmd.
@@ -32,8 +33,10 @@ func addRefFlag(cmd *cobra.Command, refs *[]string) {
 // reads the images and every part's streams. A file refs names must be a
 // part of the same split WIM; one found by its name is skipped when it is
 // not. With whole set, missing parts are an error naming them; without,
-// only a missing part 1, which holds the images (dir needs no more). done
-// closes every file opened.
+// only a missing part 1, which holds the images (dir needs no more). When
+// name is not split, refs name WIMs whose streams its images use (a delta
+// WIM's bases), added with wim.Reader.AddRef. done closes every file
+// opened.
 func openWIMSet(name string, refs []string, whole bool) (_ *wim.Reader, _ func(), err error) {
 	f, r, err := openWIM(name)
 	if err != nil {
@@ -45,17 +48,17 @@ func openWIMSet(name string, refs []string, whole bool) (_ *wim.Reader, _ func()
 			s.close()
 		}
 	}()
-	if !s.hdr.Split() {
-		if len(refs) > 0 {
-			return nil, nil, usagef("--ref names the other parts of a split WIM; %s is not split", name)
-		}
-		return r, s.close, nil
-	}
 	seen, err := os.Stat(name)
 	if err != nil {
 		return nil, nil, err
 	}
 	s.seen = []fs.FileInfo{seen}
+	if !s.hdr.Split() {
+		if err := s.addBases(refs); err != nil {
+			return nil, nil, err
+		}
+		return r, s.close, nil
+	}
 	if err := s.addRefs(refs); err != nil {
 		return nil, nil, err
 	}
@@ -114,6 +117,46 @@ func (s *partSet) addRefs(refs []string) error {
 	return nil
 }
 
+// addBases opens the files the patterns match, WIMs whose streams the
+// WIM at s.name (not split) refers to, and adds their streams to its
+// Reader. A file matched twice, or name itself, is opened once.
+func (s *partSet) addBases(refs []string) error {
+	for _, pat := range refs {
+		m, err := filepath.Glob(pat)
+		if err != nil || len(m) == 0 {
+			return usagef("--ref %q matches no file", pat)
+		}
+		for _, n := range m {
+			if err := s.openBase(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// openBase opens the WIM at n, unless opened already, and adds its
+// streams to s.parts[0].
+func (s *partSet) openBase(n string) error {
+	st, err := os.Stat(n)
+	if err != nil {
+		return err
+	}
+	for _, o := range s.seen {
+		if os.SameFile(st, o) {
+			return nil
+		}
+	}
+	f, p, err := openWIM(n)
+	if err != nil {
+		return err
+	}
+	s.seen = append(s.seen, st)
+	s.files = append(s.files, f)
+	s.parts[0].AddRef(p)
+	return nil
+}
+
 // addSiblings opens those of names that exist and are parts of the split
 // WIM not opened yet; one that is not a part is no part of the set, and
 // one that exists but cannot be read is remembered in unreadable.
@@ -161,6 +204,19 @@ func (s *partSet) open(n string, strict bool) error {
 	s.parts = append(s.parts, p)
 	return nil
 }
+
+// deltaHint adds to err, when it is a stream missing from the WIM r (not
+// split: a missing part is named before), that a delta WIM reads with the
+// WIMs it was made against.
+func deltaHint(r *wim.Reader, err error) error {
+	if err == nil || r.Header().Split() || !errors.Is(err, wim.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, deltaHelp)
+}
+
+// deltaHelp says what a WIM lacking streams may need.
+const deltaHelp = "a delta WIM, written with --delta-from, needs the WIMs it was made against: give them with --ref"
 
 // partNames returns the names DISM's /Split-Image and wimlib-imagex split
 // give the other parts of the split WIM whose part number part is name:

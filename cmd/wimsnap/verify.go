@@ -53,7 +53,7 @@ func (a *app) runVerify(ctx context.Context, name string, refs []string) error {
 		tr := &verifyTracker{start: start, now: a.now}
 		status := a.newStatus()
 		status.start(tr.render)
-		err = runCancellable(ctx, func() error { return r.Verify(tr.update) })
+		err = runCancellable(ctx, func() error { return deltaHint(r, r.Verify(tr.update)) })
 		status.finish()
 		sum.Bytes = tr.bytes()
 	}
