@@ -69,7 +69,7 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 		a.replaceFile(j, buf)
 		return
 	}
-	err := a.fillFile(j, buf)
+	n, err := a.fillFile(j, buf)
 	if err != nil {
 		// Never leave contents that are not the image's (a stream that
 		// failed its checksum half way, say): the file stays, empty.
@@ -83,7 +83,9 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 	}
 	if err != nil {
 		a.fileError(j, err)
+		return
 	}
+	a.bytes.Add(n)
 }
 
 // fileError reports a file whose writing failed: it is skipped, or the
@@ -99,14 +101,15 @@ func (a *applier) fileError(j fileJob, err error) {
 }
 
 // fillFile writes the contents of one regular file, then its metadata,
-// whose problems it reports as warnings. It returns the error that stopped
-// the contents.
-func (a *applier) fillFile(j fileJob, buf []byte) error {
+// whose problems it reports as warnings. It returns the bytes of contents
+// written and the error that stopped them; the caller counts the bytes
+// once the file is in place (ApplyStats.Bytes counts only files applied).
+func (a *applier) fillFile(j fileJob, buf []byte) (int64, error) {
+	var n int64
 	if h := j.e.Data.Hash; !h.IsZero() {
-		n, err := a.writeContents(j.fd, h, buf)
-		a.bytes.Add(n)
-		if err != nil {
-			return err
+		var err error
+		if n, err = a.writeContents(j.fd, h, buf); err != nil {
+			return n, err
 		}
 	}
 	var errs []error
@@ -118,7 +121,7 @@ func (a *applier) fillFile(j fileJob, buf []byte) error {
 	if len(errs) > 0 { // comps copies the path: only for a warning
 		a.warnMeta(j.at.comps(), errs)
 	}
-	return nil
+	return n, nil
 }
 
 // metaErrors sets owner, xattrs, mode and times of the open file or

@@ -420,7 +420,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 		return false
 	}
 	j.fd = fd
-	err = a.fillFile(j, buf)
+	n, err := a.fillFile(j, buf)
 	if cerr := unix.Close(fd); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
@@ -439,6 +439,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 		return false
 	}
 	a.files.Add(1)
+	a.bytes.Add(n)
 	return true
 }
 

@@ -97,7 +97,8 @@ type ApplyOptions struct {
 }
 
 // ApplyStats counts what Apply did. Files counts regular files (every name
-// of a hard-linked file), Bytes the content bytes written; Skipped counts
+// of a hard-linked file), Bytes the content bytes of the files applied
+// (not of one whose writing or replacement failed); Skipped counts
 // entries left out, and extra entries left in place (Delete), because of
 // an error.
 // Unchanged counts the files, symlinks and special files an in-place
