@@ -233,19 +233,28 @@ func (a *applier) openExistingDir(dfd int, name string, e *wim.Entry) (fd int, e
 // both could do anyway; the open after it does not follow the symlink.
 func (a *applier) openOwnDir(dfd int, name string) (fd int, found uint32, changed bool, err error) {
 	fd, err = openDir(dfd, name, true)
-	if !errors.Is(err, unix.EACCES) || a.isRoot {
-		return fd, 0, false, err
-	}
-	var st unix.Stat_t
-	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR ||
-		int(st.Uid) != unix.Geteuid() || unix.Fchmodat(dfd, name, st.Mode&0o7777|0o700, 0) != nil {
+	mode, own := a.closedOwnDir(dfd, name, err)
+	if !own || unix.Fchmodat(dfd, name, mode|0o700, 0) != nil {
 		return fd, 0, false, err
 	}
 	if fd, err = openDir(dfd, name, true); err != nil {
-		_ = unix.Fchmodat(dfd, name, st.Mode&0o7777, 0)
+		_ = unix.Fchmodat(dfd, name, mode, 0)
 		return fd, 0, false, err
 	}
-	return fd, st.Mode & 0o7777, true, nil
+	return fd, mode, true, nil
+}
+
+// closedOwnDir reports whether err, the error of opening the directory
+// name in dfd, is one that openOwnDir gets past: permission denied to an
+// unprivileged apply that runs as the directory's owner. It returns the
+// directory's mode then.
+func (a *applier) closedOwnDir(dfd int, name string, err error) (mode uint32, own bool) {
+	var st unix.Stat_t
+	if !errors.Is(err, unix.EACCES) || a.isRoot || fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil ||
+		st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != unix.Geteuid() {
+		return 0, false
+	}
+	return st.Mode & 0o7777, true
 }
 
 // sameDirMeta reports whether the existing directory fd has e's mode,
@@ -546,11 +555,7 @@ var errHoldsExcluded = errors.New("kept: it holds paths excluded from the restor
 // never following a symlink.
 func (a *applier) removeAll(dfd int, name string, path []string) {
 	if a.opts.DryRun {
-		n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
-		a.deleted.Add(n)
-		if kept != nil && !errors.Is(kept, errLeftAlone) {
-			a.warnPath(path, false, kept)
-		}
+		a.dryRemoveAll(dfd, name, path)
 		return
 	}
 	err := a.remove(dfd, name, "/"+strings.Join(path, "/"))
@@ -565,44 +570,6 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 		return
 	}
 	a.deleted.Add(1)
-}
-
-// dryRemove counts the entries remove would delete of name in dfd, whose
-// path from the target is path, and returns, when name itself would stay,
-// the error remove would keep it with: errHoldsExcluded, errHoldsLeftAlone
-// for a directory above what guard leaves alone, errLeftAlone for that
-// directory itself, warned about here.
-func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
-	if !isDirAt(dfd, name) {
-		return 1, nil
-	}
-	fd, err := openDir(dfd, name, true)
-	if err != nil {
-		return 1, nil // the removal would fail and say why
-	}
-	defer closeFD(fd)
-	if err := a.guard.leaveAlone(fd); err != nil {
-		a.warnPath(splitPath(path), false, err)
-		return 0, errLeftAlone
-	}
-	names, filtered, _ := a.deletableNames(fd, path)
-	if filtered {
-		kept = errHoldsExcluded
-	}
-	for _, c := range names {
-		m, k := a.dryRemove(fd, c, path+"/"+c)
-		n += m
-		if errors.Is(k, errLeftAlone) {
-			k = errHoldsLeftAlone
-		}
-		if kept == nil {
-			kept = k
-		}
-	}
-	if kept != nil {
-		return n, kept
-	}
-	return n + 1, nil
 }
 
 // splitPath returns the components of a path from the target ("/a/b").
