@@ -162,11 +162,12 @@ func (a *winApplier) clearDirInWay(path string) bool {
 		a.warn(true, errInTheWay)
 		return false
 	}
-	if !a.removeAll(path, a.rel) {
+	n, gone := a.removeAll(path, a.rel)
+	a.stats.Deleted += n
+	if !gone {
 		a.warn(true, errors.New("a directory is in the way and could not be removed whole; left alone"))
 		return false
 	}
-	a.stats.Deleted++
 	return true
 }
 
@@ -255,51 +256,56 @@ func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
 		if !isTempName(l.name) && !a.mayDelete(rel) {
 			continue
 		}
-		if a.removeAll(winJoin(dir, l.name), rel) && !isTempName(l.name) {
-			a.stats.Deleted++
+		if n, _ := a.removeAll(winJoin(dir, l.name), rel); !isTempName(l.name) {
+			a.stats.Deleted += n
 		}
 	}
 }
 
 // removeAll removes path, at image path rel, and everything below it that
-// Deletable allows, and reports whether path is gone (with DryRun, would
-// be: nothing is removed). A reparse point is removed itself, never
-// followed.
-func (a *winApplier) removeAll(path, rel string) bool {
+// Deletable allows, and returns how many entries it removed, path and
+// those below it, as the UNIX apply counts them, and whether path is gone
+// (with DryRun, would be, and would remove: nothing is removed). A
+// reparse point is removed itself, never followed.
+func (a *winApplier) removeAll(path, rel string) (n int64, gone bool) {
 	if a.keep[strings.ToUpper(path)] {
 		a.warn(false, fmt.Errorf("%s: %w", rel, errKeptDir))
-		return false
+		return 0, false
 	}
 	info, exists, err := statNoFollow(path)
 	if err != nil || !exists {
-		return !exists && err == nil
+		return 0, !exists && err == nil
 	}
 	attrs := info.FileAttributes
 	if attrs&windows.FILE_ATTRIBUTE_DIRECTORY != 0 && attrs&windows.FILE_ATTRIBUTE_REPARSE_POINT == 0 {
 		names, err := list(path)
 		if err != nil {
 			a.warn(false, fmt.Errorf("listing for --delete: %w", err))
-			return false
+			return 0, false
 		}
 		all := true
 		for _, l := range names {
 			r := rel + "/" + l.name
-			if a.opts.Deletable != nil && !a.opts.Deletable(r) || !a.removeAll(winJoin(path, l.name), r) {
+			if a.opts.Deletable != nil && !a.opts.Deletable(r) {
 				all = false
+				continue
 			}
+			m, ok := a.removeAll(winJoin(path, l.name), r)
+			n += m
+			all = all && ok
 		}
 		if !all {
-			return false
+			return n, false
 		}
 	}
 	if a.opts.DryRun {
-		return true
+		return n + 1, true
 	}
 	if err := removeOne(path, attrs); err != nil {
 		a.warn(false, fmt.Errorf("deleting %s: %w", rel, err))
-		return false
+		return n, false
 	}
-	return true
+	return n + 1, true
 }
 
 // statNoFollow returns the handle information of path itself (a reparse
