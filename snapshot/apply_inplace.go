@@ -46,7 +46,10 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done,
 			a.warn(true, errDirInWay)
 			return true, false, false
 		}
-		a.removeAll(dfd, e.Name, a.path)
+		if a.removableWhole(dfd, e.Name, "/"+strings.Join(a.path, "/")) {
+			return false, true, false // written beside, then swapped in (commitTemp)
+		}
+		a.removeAll(dfd, e.Name, a.path) // what may go goes; a file only if all did
 		return false, false, false
 	case unix.S_IFREG:
 	default:
@@ -339,9 +342,14 @@ func (a *applier) addLinkGroup(e *wim.Entry, st *unix.Stat_t) {
 	a.links[e.LinkID] = &linkGroup{at: a.here(), hash: e.Data.Hash, ino: st.Ino, dev: st.Dev}
 }
 
-// commitTemp renames the finished temporary file over its final name.
-func commitTemp(j fileJob) error {
-	if err := unix.Renameat(j.dir, j.tmp, j.dir, j.e.Name); err != nil {
+// commitTemp renames the finished temporary file over its final name, or
+// swaps it in for a directory there (swapDir).
+func (a *applier) commitTemp(j fileJob) error {
+	err := unix.Renameat(j.dir, j.tmp, j.dir, j.e.Name)
+	if j.aside != "" && errors.Is(err, unix.EISDIR) {
+		err = a.swapDir(j)
+	}
+	if err != nil {
 		_ = unix.Unlinkat(j.dir, j.tmp, 0)
 		return fmt.Errorf("rename into place: %w", err)
 	}
@@ -434,7 +442,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 		err = fmt.Errorf("close: %w", cerr)
 	}
 	if err == nil {
-		err = commitTemp(j)
+		err = a.commitTemp(j)
 		if err == nil && a.ntfs != nil {
 			if nerr := a.ntfsAfterRename(j.dir, j.e); nerr != nil {
 				a.warnPath(j.at.comps(), false, nerr)
@@ -662,7 +670,9 @@ func (a *applier) deletableNames(fd int, path string) (names []string, kept bool
 // replaceLater queues the replacement of the existing file e. A
 // hard-linked file is replaced at once, so that its further names link to
 // the new inode; if that fails, they are left to be made or replaced on
-// their own rather than linked to the old file.
+// their own rather than linked to the old file. So is a file that takes
+// the place of a directory (swapDir), which is deleted by the walk's
+// goroutine as other deletions are.
 func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	dir, err := unix.FcntlInt(uintptr(dfd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -672,7 +682,10 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	a.sweepTemps(dfd)
 	j := fileJob{fd: -1, e: e, at: a.here(), dir: dir, tmp: a.tempName(), verify: verify}
 	a.retimeLater()
-	if e.LinkID != 0 {
+	if a.opts.InPlace && a.mayDelete(a.path) && isDirAt(dfd, e.Name) { // inPlaceRegular found it removable whole
+		j.aside = a.tempName()
+	}
+	if e.LinkID != 0 || j.aside != "" {
 		var st unix.Stat_t
 		if a.replaceFile(j, a.walkBuffer()) && fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			a.addLinkGroup(e, &st)

@@ -134,3 +134,52 @@ func TestRollbackFullDiskBytes(t *testing.T) {
 		t.Errorf("bytes %d, want %d: the data of the files restored alone", sum.Bytes, restored)
 	}
 }
+
+// TestRollbackDirInWayFullDisk: where the snapshot has a file and the
+// tree a directory, a rollback writes the file under a temporary name
+// before it touches the directory, and swaps it in only then: with the
+// disk full, the directory stays whole (it was removed first, and then
+// the file could not be written: both were lost), and the next rollback,
+// with room, puts the file in its place.
+func TestRollbackDirInWayFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": filepath.Join(dir, "home")}
+	data := randomBytes(5, 600<<10)
+	writeFile(t, filepath.Join(dir, "src"), "f", data)
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", filepath.Join(dir, "src"))
+	target := filepath.Join(dir, "target")
+	mountSmall(t, "wimsnap-rollback-dir", target)
+	inside := []byte("in the directory in the way\n")
+	writeFile(t, target, "f/inside.txt", inside)
+	writeFile(t, target, "filler", randomBytes(6, 600<<10)) // excluded: it stays
+	if code, _, _ := runApp(t, env, "restore", "latest", "--target", target, "--delete", "--exclude", "/filler"); code == exitOK {
+		t.Fatal("rollback onto a full disk: exit 0")
+	}
+	if b, err := os.ReadFile(filepath.Join(target, "f", "inside.txt")); err != nil || !bytes.Equal(b, inside) {
+		t.Errorf("the directory in the file's place after a rollback that could not write the file: %q, %v", b, err)
+	}
+	must(t, os.Remove(filepath.Join(target, "filler")))
+	var dry, done restoreSummary
+	for _, run := range []struct {
+		sum   *restoreSummary
+		flags []string
+	}{{&dry, []string{"--dry-run"}}, {&done, nil}} {
+		args := append([]string{"restore", "latest", "--target", target, "--delete", "--json"}, run.flags...)
+		if err := json.Unmarshal([]byte(runAppOK(t, env, args...)), run.sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if done.Deleted != 2 || countsOf(dry) != countsOf(done) {
+		t.Errorf("the rollback with room: %+v, want 2 deleted (the directory and its file), as the dry run counted: %+v", done, dry)
+	}
+	if b, err := os.ReadFile(filepath.Join(target, "f")); err != nil || !bytes.Equal(b, data) {
+		t.Errorf("f after the rollback with room: %d bytes, %v; want the snapshot's", len(b), err)
+	}
+	if ents, _ := os.ReadDir(target); len(ents) != 1 {
+		t.Errorf("%d names in the target, want f alone (no temporary name left)", len(ents))
+	}
+}
