@@ -108,9 +108,12 @@ type fileJob struct {
 
 	// In place: the file replaces its name in the directory dir (a
 	// descriptor the job owns, -1 otherwise) through the temporary name
-	// tmp, unless verify is set and the contents already match.
+	// tmp, unless verify is set and the contents already match. Where a
+	// directory holds the name, aside is the temporary name it is
+	// renamed to (swapDir), and the job runs on the walk's goroutine.
 	dir    int
 	tmp    string
+	aside  string
 	verify bool
 
 	// link: make the symlink e (fd is -1) in its directory, reopened

@@ -69,7 +69,7 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 		a.replaceFile(j, buf)
 		return
 	}
-	err := a.fillFile(j, buf)
+	n, err := a.fillFile(j, buf)
 	var st unix.Stat_t
 	if err != nil {
 		// Never leave contents that are not the image's (a stream that
@@ -84,6 +84,7 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 	switch {
 	case err == nil:
 		a.unfilled.done(j.at)
+		a.bytes.Add(n)
 	case a.stoppedBy(err):
 		a.fileError(j, err) // removeUnfilled removes it
 	default:
@@ -104,15 +105,16 @@ func (a *applier) fileError(j fileJob, err error) {
 }
 
 // fillFile writes the contents of one regular file, then its metadata,
-// whose problems it reports as warnings. It returns the error that stopped
-// the contents.
-func (a *applier) fillFile(j fileJob, buf []byte) error {
+// whose problems it reports as warnings. It returns the bytes of contents
+// written and the error that stopped them; the caller counts the bytes
+// once the file is in place (ApplyStats.Bytes counts only files applied).
+func (a *applier) fillFile(j fileJob, buf []byte) (int64, error) {
+	var n int64
 	if h := j.e.Data.Hash; !h.IsZero() {
-		n, err := a.writeContents(j.fd, h, buf)
-		if err != nil {
-			return err // the file is not applied: its bytes do not count
+		var err error
+		if n, err = a.writeContents(j.fd, h, buf); err != nil {
+			return n, err // the file is not applied: its bytes do not count
 		}
-		a.bytes.Add(n)
 	}
 	var errs []error
 	if a.ntfs != nil {
@@ -123,7 +125,7 @@ func (a *applier) fillFile(j fileJob, buf []byte) error {
 	if len(errs) > 0 { // comps copies the path: only for a warning
 		a.warnMeta(j.at.comps(), errs)
 	}
-	return nil
+	return n, nil
 }
 
 // metaErrors sets owner, xattrs, mode and times of the open file or

@@ -46,7 +46,10 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done,
 			a.warn(true, errDirInWay)
 			return true, false, false
 		}
-		a.removeAll(dfd, e.Name, a.path)
+		if a.removableWhole(dfd, e.Name, "/"+strings.Join(a.path, "/")) {
+			return false, true, false // written beside, then swapped in (commitTemp)
+		}
+		a.removeAll(dfd, e.Name, a.path) // what may go goes; a file only if all did
 		return false, false, false
 	case unix.S_IFREG:
 	default:
@@ -233,19 +236,28 @@ func (a *applier) openExistingDir(dfd int, name string, e *wim.Entry) (fd int, e
 // both could do anyway; the open after it does not follow the symlink.
 func (a *applier) openOwnDir(dfd int, name string) (fd int, found uint32, changed bool, err error) {
 	fd, err = openDir(dfd, name, true)
-	if !errors.Is(err, unix.EACCES) || a.isRoot {
-		return fd, 0, false, err
-	}
-	var st unix.Stat_t
-	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR ||
-		int(st.Uid) != unix.Geteuid() || unix.Fchmodat(dfd, name, st.Mode&0o7777|0o700, 0) != nil {
+	mode, own := a.closedOwnDir(dfd, name, err)
+	if !own || unix.Fchmodat(dfd, name, mode|0o700, 0) != nil {
 		return fd, 0, false, err
 	}
 	if fd, err = openDir(dfd, name, true); err != nil {
-		_ = unix.Fchmodat(dfd, name, st.Mode&0o7777, 0)
+		_ = unix.Fchmodat(dfd, name, mode, 0)
 		return fd, 0, false, err
 	}
-	return fd, st.Mode & 0o7777, true, nil
+	return fd, mode, true, nil
+}
+
+// closedOwnDir reports whether err, the error of opening the directory
+// name in dfd, is one that openOwnDir gets past: permission denied to an
+// unprivileged apply that runs as the directory's owner. It returns the
+// directory's mode then.
+func (a *applier) closedOwnDir(dfd int, name string, err error) (mode uint32, own bool) {
+	var st unix.Stat_t
+	if !errors.Is(err, unix.EACCES) || a.isRoot || fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil ||
+		st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != unix.Geteuid() {
+		return 0, false
+	}
+	return st.Mode & 0o7777, true
 }
 
 // sameDirMeta reports whether the existing directory fd has e's mode,
@@ -330,9 +342,14 @@ func (a *applier) addLinkGroup(e *wim.Entry, st *unix.Stat_t) {
 	a.links[e.LinkID] = &linkGroup{at: a.here(), hash: e.Data.Hash, ino: st.Ino, dev: st.Dev}
 }
 
-// commitTemp renames the finished temporary file over its final name.
-func commitTemp(j fileJob) error {
-	if err := unix.Renameat(j.dir, j.tmp, j.dir, j.e.Name); err != nil {
+// commitTemp renames the finished temporary file over its final name, or
+// swaps it in for a directory there (swapDir).
+func (a *applier) commitTemp(j fileJob) error {
+	err := unix.Renameat(j.dir, j.tmp, j.dir, j.e.Name)
+	if j.aside != "" && errors.Is(err, unix.EISDIR) {
+		err = a.swapDir(j)
+	}
+	if err != nil {
 		_ = unix.Unlinkat(j.dir, j.tmp, 0)
 		return fmt.Errorf("rename into place: %w", err)
 	}
@@ -420,12 +437,12 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 		return false
 	}
 	j.fd = fd
-	err = a.fillFile(j, buf)
+	n, err := a.fillFile(j, buf)
 	if cerr := unix.Close(fd); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
 	if err == nil {
-		err = commitTemp(j)
+		err = a.commitTemp(j)
 		if err == nil && a.ntfs != nil {
 			if nerr := a.ntfsAfterRename(j.dir, j.e); nerr != nil {
 				a.warnPath(j.at.comps(), false, nerr)
@@ -439,6 +456,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 		return false
 	}
 	a.files.Add(1)
+	a.bytes.Add(n)
 	return true
 }
 
@@ -545,11 +563,7 @@ var errHoldsExcluded = errors.New("kept: it holds paths excluded from the restor
 // never following a symlink.
 func (a *applier) removeAll(dfd int, name string, path []string) {
 	if a.opts.DryRun {
-		n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
-		a.deleted.Add(n)
-		if kept != nil && !errors.Is(kept, errLeftAlone) {
-			a.warnPath(path, false, kept)
-		}
+		a.dryRemoveAll(dfd, name, path)
 		return
 	}
 	err := a.remove(dfd, name, "/"+strings.Join(path, "/"))
@@ -564,44 +578,6 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 		return
 	}
 	a.deleted.Add(1)
-}
-
-// dryRemove counts the entries remove would delete of name in dfd, whose
-// path from the target is path, and returns, when name itself would stay,
-// the error remove would keep it with: errHoldsExcluded, errHoldsLeftAlone
-// for a directory above what guard leaves alone, errLeftAlone for that
-// directory itself, warned about here.
-func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
-	if !isDirAt(dfd, name) {
-		return 1, nil
-	}
-	fd, err := openDir(dfd, name, true)
-	if err != nil {
-		return 1, nil // the removal would fail and say why
-	}
-	defer closeFD(fd)
-	if err := a.guard.leaveAlone(fd); err != nil {
-		a.warnPath(splitPath(path), false, err)
-		return 0, errLeftAlone
-	}
-	names, filtered, _ := a.deletableNames(fd, path)
-	if filtered {
-		kept = errHoldsExcluded
-	}
-	for _, c := range names {
-		m, k := a.dryRemove(fd, c, path+"/"+c)
-		n += m
-		if errors.Is(k, errLeftAlone) {
-			k = errHoldsLeftAlone
-		}
-		if kept == nil {
-			kept = k
-		}
-	}
-	if kept != nil {
-		return n, kept
-	}
-	return n + 1, nil
 }
 
 // splitPath returns the components of a path from the target ("/a/b").
@@ -694,7 +670,9 @@ func (a *applier) deletableNames(fd int, path string) (names []string, kept bool
 // replaceLater queues the replacement of the existing file e. A
 // hard-linked file is replaced at once, so that its further names link to
 // the new inode; if that fails, they are left to be made or replaced on
-// their own rather than linked to the old file.
+// their own rather than linked to the old file. So is a file that takes
+// the place of a directory (swapDir), which is deleted by the walk's
+// goroutine as other deletions are.
 func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	dir, err := unix.FcntlInt(uintptr(dfd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -704,7 +682,10 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	a.sweepTemps(dfd)
 	j := fileJob{fd: -1, e: e, at: a.here(), dir: dir, tmp: a.tempName(), verify: verify}
 	a.retimeLater()
-	if e.LinkID != 0 {
+	if a.opts.InPlace && a.mayDelete(a.path) && isDirAt(dfd, e.Name) { // inPlaceRegular found it removable whole
+		j.aside = a.tempName()
+	}
+	if e.LinkID != 0 || j.aside != "" {
 		var st unix.Stat_t
 		if a.replaceFile(j, a.walkBuffer()) && fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			a.addLinkGroup(e, &st)

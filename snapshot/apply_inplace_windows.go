@@ -18,6 +18,10 @@ import (
 // are set again; any other is written under a temporary name in its
 // directory and renamed over the old one (MoveFileEx), so that it is
 // replaced whole or not at all. Reparse points are replaced the same way.
+// Where a rename cannot replace the old entry (it or the new one is a
+// directory or a directory reparse point), the new one is made under a
+// temporary name all the same and swapped in (swap): the old one is
+// renamed aside, the new one in, and the old one removed only then.
 // Delete removes what the image lacks, never through a reparse point: a
 // junction or symbolic link is removed itself, not what it points to.
 // Names are compared as Windows does, without regard to case.
@@ -29,7 +33,8 @@ var errInTheWay = errors.New("a directory is in the way; left alone (restore --d
 // inPlace looks at what path holds before e is written there. It reports
 // done when nothing more is to be done for e (kept, replaced, or left
 // alone with a warning); otherwise path is free, or holds the directory
-// that e, a directory, keeps.
+// that e, a directory, keeps (found there, or swapped in empty for what
+// was there).
 func (a *winApplier) inPlace(dir, path string, e *wim.Entry) (done bool) {
 	info, exists, err := statNoFollow(path)
 	if err != nil {
@@ -45,15 +50,11 @@ func (a *winApplier) inPlace(dir, path string, e *wim.Entry) (done bool) {
 	case e.IsDir() && !e.IsReparse() && isDir && !isReparse:
 		return false // kept; its children come next
 	case isDir && !isReparse:
-		return !a.clearDirInWay(path)
-	case e.IsDir():
-		// A file or reparse point where the image has a directory (made
-		// afresh, as a directory reparse point is), replaced as files are.
-		if err := removeOne(path, info.FileAttributes); err != nil {
-			a.warn(true, fmt.Errorf("removing the entry in place: %w", err))
-			return true
-		}
-		return false
+		return a.replaceDir(dir, path, &info, e)
+	case e.IsDir() && !e.IsReparse():
+		// A file or reparse point where the image has a directory: an
+		// empty one is swapped in, then filled as one found.
+		return !a.swapInDir(dir, path, &info)
 	}
 	first, linked := a.links[e.LinkID]
 	linked = linked && e.LinkID != 0
@@ -75,11 +76,12 @@ func (a *winApplier) inPlace(dir, path string, e *wim.Entry) (done bool) {
 	return true
 }
 
-// rewrite writes e, not a directory, under a temporary name in dir (a
-// further name of its link group, or a new file) and renames it over
-// path, which holds the file or reparse point info describes: path holds
-// the old entry or e, never neither, nor part of e. e is counted once
-// path holds it; a failure leaves the old entry, with a warning.
+// rewrite writes e, not a plain directory, under a temporary name in dir
+// (a further name of its link group, a new file or reparse point) and
+// puts it in place of what path holds, which info describes (replace):
+// path holds the old entry or e, never neither, nor part of e. e is
+// counted once path holds it; a failure leaves the old entry, with a
+// warning.
 func (a *winApplier) rewrite(dir, path string, info *windows.ByHandleFileInformation, e *wim.Entry) {
 	tmp := winJoin(dir, a.tempName())
 	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 {
@@ -87,12 +89,12 @@ func (a *winApplier) rewrite(dir, path string, info *windows.ByHandleFileInforma
 			a.warn(true, fmt.Errorf("hard link: %w", err))
 			return
 		}
-		if a.replace(tmp, path, info, e) {
+		if a.replace(dir, tmp, path, info, e) {
 			a.stats.Files++
 		}
 		return
 	}
-	if !a.finish(tmp, e, true) || !a.replace(tmp, path, info, e) {
+	if !a.writeTemp(tmp, e) || !a.replace(dir, tmp, path, info, e) {
 		return
 	}
 	if e.LinkID != 0 {
@@ -162,11 +164,12 @@ func (a *winApplier) clearDirInWay(path string) bool {
 		a.warn(true, errInTheWay)
 		return false
 	}
-	if !a.removeAll(path, a.rel) {
+	n, gone := a.removeAll(path, a.rel)
+	a.stats.Deleted += n
+	if !gone {
 		a.warn(true, errors.New("a directory is in the way and could not be removed whole; left alone"))
 		return false
 	}
-	a.stats.Deleted++
 	return true
 }
 
@@ -199,19 +202,23 @@ func (a *winApplier) setMeta(path string, e *wim.Entry) {
 	}
 }
 
-// replace renames the temporary file tmp over path, which held what info
-// describes, and gives it e's short name; on failure it removes tmp, warns
-// and reports false.
-func (a *winApplier) replace(tmp, path string, info *windows.ByHandleFileInformation, e *wim.Entry) bool {
+// replace puts the finished temporary entry tmp, e, in place of what
+// path held, which info describes: renamed over it, or swapped in
+// (swapIn) where either is a directory; then it gives it e's short name.
+// On failure it removes tmp, warns and reports false.
+func (a *winApplier) replace(dir, tmp, path string, info *windows.ByHandleFileInformation, e *wim.Entry) bool {
 	err := clearReadOnly(path, info.FileAttributes)
-	if err == nil && info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0 {
-		err = removeOne(path, info.FileAttributes) // a directory reparse point
-	}
-	if err == nil {
+	if err == nil && (info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0 || e.IsDir()) {
+		err = a.swapIn(dir, tmp, path, info.FileAttributes)
+	} else if err == nil {
 		err = moveOver(tmp, path)
 	}
+	if errors.Is(err, errOldLeft) {
+		a.warn(false, err) // the new entry is in place
+		err = nil
+	}
 	if err != nil {
-		_ = removeOne(tmp, 0)
+		_ = removeOne(tmp, tempAttrs(e))
 		a.warn(true, fmt.Errorf("replacing the file: %w", err))
 		return false
 	}
@@ -255,51 +262,56 @@ func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
 		if !isTempName(l.name) && !a.mayDelete(rel) {
 			continue
 		}
-		if a.removeAll(winJoin(dir, l.name), rel) && !isTempName(l.name) {
-			a.stats.Deleted++
+		if n, _ := a.removeAll(winJoin(dir, l.name), rel); !isTempName(l.name) {
+			a.stats.Deleted += n
 		}
 	}
 }
 
 // removeAll removes path, at image path rel, and everything below it that
-// Deletable allows, and reports whether path is gone (with DryRun, would
-// be: nothing is removed). A reparse point is removed itself, never
-// followed.
-func (a *winApplier) removeAll(path, rel string) bool {
+// Deletable allows, and returns how many entries it removed, path and
+// those below it, as the UNIX apply counts them, and whether path is gone
+// (with DryRun, would be, and would remove: nothing is removed). A
+// reparse point is removed itself, never followed.
+func (a *winApplier) removeAll(path, rel string) (n int64, gone bool) {
 	if a.keep[strings.ToUpper(path)] {
 		a.warn(false, fmt.Errorf("%s: %w", rel, errKeptDir))
-		return false
+		return 0, false
 	}
 	info, exists, err := statNoFollow(path)
 	if err != nil || !exists {
-		return !exists && err == nil
+		return 0, !exists && err == nil
 	}
 	attrs := info.FileAttributes
 	if attrs&windows.FILE_ATTRIBUTE_DIRECTORY != 0 && attrs&windows.FILE_ATTRIBUTE_REPARSE_POINT == 0 {
 		names, err := list(path)
 		if err != nil {
 			a.warn(false, fmt.Errorf("listing for --delete: %w", err))
-			return false
+			return 0, false
 		}
 		all := true
 		for _, l := range names {
 			r := rel + "/" + l.name
-			if a.opts.Deletable != nil && !a.opts.Deletable(r) || !a.removeAll(winJoin(path, l.name), r) {
+			if a.opts.Deletable != nil && !a.opts.Deletable(r) {
 				all = false
+				continue
 			}
+			m, ok := a.removeAll(winJoin(path, l.name), r)
+			n += m
+			all = all && ok
 		}
 		if !all {
-			return false
+			return n, false
 		}
 	}
 	if a.opts.DryRun {
-		return true
+		return n + 1, true
 	}
 	if err := removeOne(path, attrs); err != nil {
 		a.warn(false, fmt.Errorf("deleting %s: %w", rel, err))
-		return false
+		return n, false
 	}
-	return true
+	return n + 1, true
 }
 
 // statNoFollow returns the handle information of path itself (a reparse

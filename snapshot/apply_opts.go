@@ -97,7 +97,8 @@ type ApplyOptions struct {
 }
 
 // ApplyStats counts what Apply did. Files counts regular files (every name
-// of a hard-linked file) applied, Bytes the content bytes written; Skipped
+// of a hard-linked file) applied, Bytes the content bytes of the files
+// applied (not of one whose writing or replacement failed); Skipped
 // counts entries left out, and extra entries left in place (Delete),
 // because of an error. A new file whose data cannot be read from the
 // source (damaged or missing) is left out, skipped, with every name of

@@ -3,8 +3,10 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -72,14 +74,14 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 	var st unix.Stat_t
 	exists := dfd >= 0 && fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
 	if e.IsDir() {
-		a.dirs.Add(1)
-		sub := -1
-		if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			if fd, err := openDir(dfd, e.Name, true); err == nil {
-				sub = fd
-				defer closeFD(fd)
-			}
+		sub, ok := a.planOpenDir(dfd, e, exists && st.Mode&unix.S_IFMT == unix.S_IFDIR)
+		if !ok {
+			return nil
 		}
+		if sub >= 0 {
+			defer closeFD(sub)
+		}
+		a.dirs.Add(1)
 		return a.plan(sub, e)
 	}
 	if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR { // a directory in the way
@@ -158,4 +160,111 @@ func (a *applier) planSameContents(dfd int, e *wim.Entry) bool {
 		closeFD(fd)
 	}
 	return fd >= 0
+}
+
+// errDryUnlisted is the warning of a dry run about a directory it may not
+// list, which the restore, running as its owner, opens to itself first
+// (openOwnDir): what it holds is not counted as the restore counts it.
+var errDryUnlisted = errors.New("dry run: cannot look inside (no permission to read it, which the restore, " +
+	"as its owner, gives itself): what it holds is not counted")
+
+// planOpenDir opens the directory e.Name in dfd, when one is there
+// (isDir), for a dry run to compare what it holds, and returns -1 when
+// there is none, as for a directory to be made. It reports false, having
+// warned and counted it skipped as the restore does, when the restore
+// could not enter it either; for one the restore opens to itself, it
+// warns that it cannot look inside and returns -1.
+func (a *applier) planOpenDir(dfd int, e *wim.Entry, isDir bool) (int, bool) {
+	if !isDir {
+		return -1, true
+	}
+	fd, err := openDir(dfd, e.Name, true)
+	if err == nil {
+		return fd, true
+	}
+	if _, own := a.closedOwnDir(dfd, e.Name, err); own && !a.opts.Passages[e] {
+		a.warn(false, errDryUnlisted)
+		return -1, true
+	}
+	a.warn(true, fmt.Errorf("open directory: %w", err))
+	return -1, false
+}
+
+// dryRemoveAll is removeAll with DryRun: it counts and warns about what
+// removeAll would delete and report.
+func (a *applier) dryRemoveAll(dfd int, name string, path []string) {
+	n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
+	a.deleted.Add(n)
+	switch {
+	case kept == nil, errors.Is(kept, errLeftAlone): // warned about
+	case keptOnPurpose(kept):
+		a.warnPath(path, false, kept)
+	default:
+		a.warnPath(path, true, fmt.Errorf("delete: %w", kept))
+	}
+}
+
+// keptOnPurpose reports whether err is one remove keeps a directory
+// with, as asked (errHoldsExcluded) or for what the guard leaves alone,
+// rather than a failure.
+func keptOnPurpose(err error) bool {
+	return errors.Is(err, errHoldsExcluded) || errors.Is(err, errHoldsLeftAlone) || errors.Is(err, errLeftAlone)
+}
+
+// dryRemove counts the entries remove would delete of name in dfd, whose
+// path from the target is path, as remove counts them: a directory with
+// everything in it. When name itself would stay, it returns why: as
+// remove would fail, or errHoldsExcluded, errHoldsLeftAlone for a
+// directory above what guard leaves alone, errLeftAlone for that
+// directory itself, warned about here.
+func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
+	if !isDirAt(dfd, name) {
+		return 1, nil
+	}
+	fd, err := openDir(dfd, name, true)
+	if err != nil {
+		return a.dryUnopened(dfd, name, path, err)
+	}
+	defer closeFD(fd)
+	if err := a.guard.leaveAlone(fd); err != nil {
+		a.warnPath(splitPath(path), false, err)
+		return 0, errLeftAlone
+	}
+	names, filtered, failed := a.deletableNames(fd, path)
+	if filtered {
+		kept = errHoldsExcluded
+	}
+	for _, c := range names {
+		p := path + "/" + c
+		m, k := a.dryRemove(fd, c, p)
+		n += m
+		switch {
+		case errors.Is(k, errLeftAlone):
+			k = errHoldsLeftAlone
+		case k != nil && !keptOnPurpose(k):
+			failed = errors.Join(failed, fmt.Errorf("%s: %w", p, k))
+			continue
+		}
+		kept = cmp.Or(kept, k)
+	}
+	if failed != nil {
+		return n, failed
+	}
+	if kept != nil {
+		return n, kept
+	}
+	return n + 1, nil
+}
+
+// dryUnopened is dryRemove for the directory name in dfd that it could not
+// open (err). The restore, as the unprivileged owner of a directory it may
+// not read, opens it to itself first and deletes it with what it holds,
+// which a dry run, changing nothing, cannot list: it counts the directory
+// alone and warns so. Any other the restore fails to delete, for err.
+func (a *applier) dryUnopened(dfd int, name, path string, err error) (int64, error) {
+	if _, own := a.closedOwnDir(dfd, name, err); !own {
+		return 0, err
+	}
+	a.warnPath(splitPath(path), false, errDryUnlisted)
+	return 1, nil
 }

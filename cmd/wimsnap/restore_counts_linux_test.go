@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -15,8 +16,8 @@ import (
 // TestRollbackFailedReplaceCounts: a rollback whose replacement of one
 // changed file fails (the file is immutable, so the rename over it is
 // refused) keeps that file whole, exits with the partial code, and counts
-// it as skipped only: the --json files count holds the file written and
-// the one unchanged, not the one it could not replace.
+// it as skipped only: the --json files and bytes counts hold the file
+// written and the one unchanged, not the one it could not replace.
 func TestRollbackFailedReplaceCounts(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("setting the immutable flag needs root")
@@ -46,6 +47,9 @@ func TestRollbackFailedReplaceCounts(t *testing.T) {
 	if sum.Files != 2 || sum.Unchanged != 1 || sum.Skipped != 1 {
 		t.Errorf("files %d, unchanged %d, skipped %d; want 2 files (one written, one unchanged) and 1 skipped",
 			sum.Files, sum.Unchanged, sum.Skipped)
+	}
+	if want := int64(len("snapshot's changed.txt\n")); sum.Bytes != want {
+		t.Errorf("bytes %d, want %d: those of changed.txt alone, not of locked.txt's replacement that was not renamed in", sum.Bytes, want)
 	}
 	if b, _ := os.ReadFile(filepath.Join(target, "locked.txt")); string(b) != "changed and immutable\n" {
 		t.Errorf("locked.txt: %q, want it whole as it was", b)
@@ -83,4 +87,99 @@ func setImmutable(t *testing.T, path string) {
 			_ = f.Close()
 		}
 	})
+}
+
+// TestRollbackFullDiskBytes: a rollback that runs out of space counts in
+// --json "bytes" the data of the files it restored, not what it wrote of a
+// file whose replacement the full disk cut short (its old contents stay).
+// The large file is larger than the 1 MiB the apply copies at a time, so
+// that its replacement fails after some of its data is written.
+func TestRollbackFullDiskBytes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": filepath.Join(dir, "home")}
+	src, target := filepath.Join(dir, "src"), filepath.Join(dir, "target")
+	sizes := map[string]int{"small": 100 << 10, "large": 3 << 20}
+	for name, size := range sizes {
+		writeFile(t, src, name, randomBytes(uint64(len(name)), size))
+	}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	mountSmall(t, "wimsnap-rollback", target)
+	must(t, unix.Mount("wimsnap-rollback", target, "tmpfs", unix.MS_REMOUNT, "size=2m"))
+	for name := range sizes {
+		writeFile(t, target, name, oldContents)
+	}
+	code, out, errb := runApp(t, env, "restore", "latest", "--target", target, "--json")
+	if code != exitFailure || !strings.Contains(errb, "no space left") {
+		t.Fatalf("rollback onto a full disk: exit %d: %s", code, errb)
+	}
+	var sum restoreSummary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var restored int64
+	for name, size := range sizes {
+		b, _ := os.ReadFile(filepath.Join(target, name))
+		switch {
+		case len(b) == size:
+			restored += int64(size)
+		case !bytes.Equal(b, oldContents):
+			t.Errorf("%s: %d bytes, neither the old file nor the snapshot's", name, len(b))
+		}
+	}
+	if sum.Bytes != restored {
+		t.Errorf("bytes %d, want %d: the data of the files restored alone", sum.Bytes, restored)
+	}
+}
+
+// TestRollbackDirInWayFullDisk: where the snapshot has a file and the
+// tree a directory, a rollback writes the file under a temporary name
+// before it touches the directory, and swaps it in only then: with the
+// disk full, the directory stays whole (it was removed first, and then
+// the file could not be written: both were lost), and the next rollback,
+// with room, puts the file in its place.
+func TestRollbackDirInWayFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": filepath.Join(dir, "home")}
+	data := randomBytes(5, 600<<10)
+	writeFile(t, filepath.Join(dir, "src"), "f", data)
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", filepath.Join(dir, "src"))
+	target := filepath.Join(dir, "target")
+	mountSmall(t, "wimsnap-rollback-dir", target)
+	inside := []byte("in the directory in the way\n")
+	writeFile(t, target, "f/inside.txt", inside)
+	writeFile(t, target, "filler", randomBytes(6, 600<<10)) // excluded: it stays
+	if code, _, _ := runApp(t, env, "restore", "latest", "--target", target, "--delete", "--exclude", "/filler"); code == exitOK {
+		t.Fatal("rollback onto a full disk: exit 0")
+	}
+	if b, err := os.ReadFile(filepath.Join(target, "f", "inside.txt")); err != nil || !bytes.Equal(b, inside) {
+		t.Errorf("the directory in the file's place after a rollback that could not write the file: %q, %v", b, err)
+	}
+	must(t, os.Remove(filepath.Join(target, "filler")))
+	var dry, done restoreSummary
+	for _, run := range []struct {
+		sum   *restoreSummary
+		flags []string
+	}{{&dry, []string{"--dry-run"}}, {&done, nil}} {
+		args := append([]string{"restore", "latest", "--target", target, "--delete", "--json"}, run.flags...)
+		if err := json.Unmarshal([]byte(runAppOK(t, env, args...)), run.sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if done.Deleted != 2 || countsOf(dry) != countsOf(done) {
+		t.Errorf("the rollback with room: %+v, want 2 deleted (the directory and its file), as the dry run counted: %+v", done, dry)
+	}
+	if b, err := os.ReadFile(filepath.Join(target, "f")); err != nil || !bytes.Equal(b, data) {
+		t.Errorf("f after the rollback with room: %d bytes, %v; want the snapshot's", len(b), err)
+	}
+	if ents, _ := os.ReadDir(target); len(ents) != 1 {
+		t.Errorf("%d names in the target, want f alone (no temporary name left)", len(ents))
+	}
 }

@@ -1,0 +1,163 @@
+//go:build unix
+
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestRestoreDryRunDeleteCounts: restore --delete --dry-run counts what
+// the restore then does: a directory the snapshot lacks is deleted with
+// everything in it, and the dry run counts every entry the restore
+// counts, also below directories of modes 555 and 000, as root and as an
+// unprivileged owner; where the dry run cannot look inside (mode 000, as
+// the owner, which the restore opens to itself), it says so instead. A
+// directory another user owns that the restore cannot delete or enter is
+// reported and skipped by both alike. It counted such directories as one
+// deletion each, without a word.
+func TestRestoreDryRunDeleteCounts(t *testing.T) {
+	bin, tmp := binaryForNobody(t)
+	// What each case adds to a restored tree T, as its owner: nine entries
+	// that --delete removes (gone with five below it, and three in d).
+	extra := func(mode string) string {
+		return "mkdir -p T/gone/deep/deeper T/d/xdir && echo y > T/gone/y && echo z > T/gone/deep/z && " +
+			"echo w > T/gone/deep/deeper/w && echo x > T/d/extra && echo q > T/d/xdir/q && " +
+			"chmod " + mode + " T/gone/deep/deeper T/gone/deep T/d/xdir T/d"
+	}
+	for _, user := range []string{"root", "nobody"} {
+		t.Run(user, func(t *testing.T) {
+			home := filepath.Join(tmp, user)
+			run, sh := dryRunUser(t, bin, home, user == "nobody")
+			sh(asUser, "mkdir -p src/d src/keep && echo f > src/d/f && echo k > src/keep/k")
+			if code, _ := run("init"); code != exitOK {
+				t.Fatal("init failed")
+			}
+			if code, _ := run("snapshot", "src"); code != exitOK {
+				t.Fatal("snapshot failed")
+			}
+			cases := []struct {
+				name, owner, root string // scripts that change the restored tree T
+				unlisted          []string
+			}{
+				{name: "555", owner: extra("555")},
+				{name: "000", owner: extra("000")},
+				// Not the user's: a directory it cannot delete and one of
+				// the snapshot's it cannot enter.
+				{name: "foreign", owner: "mkdir T/other && echo o > T/other/o",
+					root: "mkdir T/other/foreign && echo r > T/other/foreign/r && chmod 000 T/other/foreign && " +
+						"chown 0:0 T/keep && chmod 000 T/keep"},
+			}
+			if user == "nobody" {
+				cases[1].unlisted = []string{"/gone/deep", "/d"}
+			}
+			for _, c := range cases {
+				target := "t-" + c.name
+				if code, _ := run("restore", "latest", "--target", target); code != exitOK {
+					t.Fatalf("%s: first restore failed", c.name)
+				}
+				sh(asUser, strings.ReplaceAll(c.owner, "T/", target+"/"))
+				if c.root != "" {
+					sh(asRoot, strings.ReplaceAll(c.root, "T/", target+"/"))
+				}
+				dryCode, dry := run("restore", "latest", "--target", target, "--delete", "--dry-run", "--json")
+				code, real := run("restore", "latest", "--target", target, "--delete", "--json")
+				if c.name != "foreign" && real.Deleted != 9 {
+					t.Errorf("%s: the restore deleted %d entries, want 9", c.name, real.Deleted)
+				}
+				if c.unlisted != nil {
+					wantUnlisted(t, c.name, dry, c.unlisted)
+					continue
+				}
+				if dryCode != code || countsOf(dry) != countsOf(real) {
+					t.Errorf("%s: dry run exit %d, %+v\nrestore exit %d, %+v", c.name, dryCode, dry, code, real)
+				}
+			}
+		})
+	}
+}
+
+// restoreCounts are the counts of a restore summary.
+type restoreCounts struct{ dirs, files, symlinks, special, bytes, unchanged, fixed, deleted, skipped int64 }
+
+func countsOf(s restoreSummary) restoreCounts {
+	return restoreCounts{s.Dirs, s.Files, s.Symlinks, s.Special, s.Bytes, s.Unchanged, s.MetadataFixed, s.Deleted, s.Skipped}
+}
+
+// wantUnlisted checks that the dry run sum of case name warned, of each of
+// paths (from the target), that it could not look inside.
+func wantUnlisted(t *testing.T, name string, sum restoreSummary, paths []string) {
+	t.Helper()
+	for _, p := range paths {
+		found := false
+		for _, w := range sum.Warnings {
+			found = found || strings.HasSuffix(w.Path, p) && strings.Contains(w.Error, "dry run: cannot look inside")
+		}
+		if !found {
+			t.Errorf("%s: no warning that the dry run could not look inside %s: %+v", name, p, sum.Warnings)
+		}
+	}
+}
+
+// Who a script of dryRunUser's sh runs as: the test's user, or root.
+const (
+	asUser = false
+	asRoot = true
+)
+
+// dryRunUser returns run, which runs bin with args in home (made for the
+// user, with its repository and cache there) as user 65534 when nobody
+// is set, else as the test's user (root), and returns its exit code and
+// its --json summary (zero without --json), and sh, which runs a shell
+// script in home as that user, or as root with asRoot, and fails the test
+// if it fails.
+func dryRunUser(t *testing.T, bin, home string, nobody bool) (run func(args ...string) (int, restoreSummary), sh func(asRoot bool, script string)) {
+	t.Helper()
+	var cred *syscall.SysProcAttr
+	sh = func(asRoot bool, script string) {
+		t.Helper()
+		cmd := exec.Command("sh", "-ec", script)
+		cmd.Dir = home
+		if !asRoot {
+			cmd.SysProcAttr = cred
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+	}
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if nobody {
+		cred = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		sh(asRoot, "chown 65534:65534 .")
+	}
+	env := []string{"HOME=" + home, envCacheDir + "=" + filepath.Join(home, "cache"), envRepository + "=" + filepath.Join(home, "repo")}
+	run = func(args ...string) (int, restoreSummary) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env, cmd.Dir, cmd.SysProcAttr = env, home, cred
+		out, err := cmd.Output()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		var sum restoreSummary
+		if strings.Contains(strings.Join(args, " "), "--json") {
+			if err := json.Unmarshal(out, &sum); err != nil {
+				t.Fatalf("wimsnap %v: %v\n%s", args, err, out)
+			}
+		}
+		return code, sum
+	}
+	return run, sh
+}
