@@ -30,7 +30,8 @@ type Schedule struct {
 //   - five fields, minute, hour, day of month, month and day of week
 //     ("30 2 * * *", "0 */4 * * 1-5"), with robfig's ranges, steps and
 //     names; when both day fields are restricted, either one matching is
-//     enough, as in Vixie cron;
+//     enough, as in Vixie cron; Sunday is 0 or 7 ("0 3 * * 7", "5-7"), as
+//     in standard cron, where robfig takes 0 only;
 //   - the descriptors @yearly (@annually), @monthly, @weekly, @daily
 //     (@midnight) and @hourly;
 //   - "@every d" with a Go duration of whole seconds, at least 1s.
@@ -120,8 +121,16 @@ func parseEvery(args []string) (time.Duration, error) {
 // parseCron reads five fields or a descriptor. The result works on wall
 // clock readings written as UTC times; see [Schedule.nextWall].
 func parseCron(spec string) (*cron.SpecSchedule, error) {
-	if n := len(strings.Fields(spec)); !strings.HasPrefix(spec, "@") && n != 5 {
-		return nil, fmt.Errorf("%d fields, want 5: minute hour day-of-month month day-of-week", n)
+	if f := strings.Fields(spec); !strings.HasPrefix(spec, "@") {
+		if len(f) != 5 {
+			return nil, fmt.Errorf("%d fields, want 5: minute hour day-of-month month day-of-week", len(f))
+		}
+		dow, err := sundaySeven(f[4])
+		if err != nil {
+			return nil, err
+		}
+		f[4] = dow
+		spec = strings.Join(f, " ")
 	}
 	parsed, err := cron.ParseStandard(spec)
 	if err != nil {

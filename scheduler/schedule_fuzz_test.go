@@ -15,7 +15,7 @@ import (
 // Missed over that span finds that slot.
 func FuzzSchedule(f *testing.F) {
 	for _, spec := range []string{
-		"30 2 * * *", "*/15 * * * *", "0 */4 * * 1-5", "0 0 1 * mon", "0 0 29 2 *", "5-10/2 1,3 1-7 jan-mar *",
+		"30 2 * * *", "*/15 * * * *", "0 */4 * * 1-5", "0 0 1 * mon", "0 0 29 2 *", "5-10/2 1,3 1-7 jan-mar *", "0 3 * * 5-7", "0 3 1 * 1-7/3,7",
 		"@daily", "@hourly", "@weekly", "@monthly", "@yearly", "@every 6h", "@every 97m", "@every 1s",
 		"CRON_TZ=Europe/Berlin 30 2 * * *", "TZ=America/New_York 0 2 * * *", "CRON_TZ=Europe/Berlin",
 		"0 0 30 2 *", "30 , * * *", "@every 1.5s", "", "TZ=", "* * * * * *",

@@ -30,7 +30,7 @@ func TestParseScheduleErrors(t *testing.T) {
 		{"30 25 * * *", "end of range (25) above maximum (23)"},
 		{"60 2 * * *", "end of range (60) above maximum (59)"},
 		{"30 2 0 * *", "beginning of range (0) below minimum (1)"},
-		{"30 2 * * 7", "end of range (7) above maximum (6)"},
+		{"30 2 * * 8", "day of week 8 above 7 (0 and 7 are Sunday)"},
 		{"0 30 2 * * *", "6 fields, want 5: minute hour day-of-month month day-of-week"},
 		{"30 2 * *", "4 fields, want 5"},
 		{"30 2 * * mon-fri/0", "step of range should be a positive number"},

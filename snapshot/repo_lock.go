@@ -287,12 +287,20 @@ func acquireLock(ctx context.Context, store remote.Store, conditional, exclusive
 
 // acquireKind takes a lock of the kind kind.Exclusive and kind.Kind say.
 func acquireKind(ctx context.Context, store remote.Store, conditional bool, kind lockRecord, opts LockOptions) (*Lock, error) {
+	l, _, err := acquireWaited(ctx, store, conditional, kind, opts)
+	return l, err
+}
+
+// acquireWaited is acquireKind that also returns how long it paused for
+// other locks (Lock.Waited), on failure too: a lock given up after
+// waiting, for its context or for Wait, still waited.
+func acquireWaited(ctx context.Context, store remote.Store, conditional bool, kind lockRecord, opts LockOptions) (*Lock, time.Duration, error) {
 	if err := opts.applyDefaults(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var id [32]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	l := &Lock{store: store, opts: opts, key: lockPrefix + hex.EncodeToString(id[:]),
 		rec: lockRecord{Host: opts.Host, PID: os.Getpid(), User: userName(), Exclusive: kind.Exclusive,
@@ -316,11 +324,11 @@ func acquireKind(ctx context.Context, store remote.Store, conditional bool, kind
 		if rerr := l.remove(cctx); rerr != nil {
 			opts.Warn(rerr)
 		}
-		return nil, err
+		return nil, l.waited, err
 	}
 	l.ctx, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go l.refresher()
-	return l, nil
+	return l, l.waited, nil
 }
 
 func userName() string {

@@ -278,13 +278,16 @@ func (l *Lock) acquireListing(ctx context.Context) error {
 
 // pause waits before the next attempt, or returns a *LockedError naming
 // holder once Wait is used up. Waiting is counted in the durations asked
-// of Sleep, so an injected Sleep decides it.
+// of Sleep, so an injected Sleep decides it; a Sleep cut short (the
+// context is done) counts the time it took, at most the duration asked.
 func (l *Lock) pause(ctx context.Context, waited time.Duration, holder *lockEntry) (time.Duration, error) {
 	if waited >= l.opts.Wait {
 		return waited, l.lockedBy(holder, "")
 	}
 	d := min(lockPoll, l.opts.Wait-waited)
+	start := time.Now()
 	if err := l.opts.Sleep(ctx, d); err != nil {
+		l.waited += min(time.Since(start), d)
 		return waited, err
 	}
 	l.waited += d
@@ -292,7 +295,8 @@ func (l *Lock) pause(ctx context.Context, waited time.Duration, holder *lockEntr
 }
 
 // Waited returns how long acquiring the lock paused for other locks (the
-// durations asked of Sleep, which the default Sleep takes in full).
+// durations asked of Sleep, which the default Sleep takes in full, and
+// the part taken of one cut short).
 func (l *Lock) Waited() time.Duration { return l.waited }
 
 func (l *Lock) lockedBy(holder *lockEntry, why string) error {

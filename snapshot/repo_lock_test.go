@@ -376,6 +376,49 @@ func TestLockWait(t *testing.T) {
 	}
 }
 
+// TestLockWaitGivenUp: a lock given up after waiting, for Wait or because
+// its context ended during a poll, reports the time it waited, which a
+// snapshot's TakeResult carries.
+func TestLockWaitGivenUp(t *testing.T) {
+	for _, m := range lockModes() {
+		t.Run(m.name, func(t *testing.T) {
+			s, cond := m.store(t), m.cond
+			takeLock(t, s, cond, true, lockOpts(t, "host-a"))
+			opts := lockOpts(t, "host-b")
+			opts.Wait = 12 * time.Second
+			_, waited, err := acquireWaited(t.Context(), s, cond, lockRecord{}, opts)
+			wantLocked(t, err, "host-a", true)
+			if waited != opts.Wait {
+				t.Errorf("given up for Wait: waited %v, want %v", waited, opts.Wait)
+			}
+
+			// The context ends in the third poll, after 50 ms of it.
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			polls := 0
+			opts.Wait = time.Hour
+			opts.Sleep = func(ctx context.Context, d time.Duration) error {
+				if d < lockPoll {
+					return nil // Settle
+				}
+				if polls++; polls < 3 {
+					return nil
+				}
+				time.Sleep(50 * time.Millisecond)
+				cancel()
+				return ctx.Err()
+			}
+			_, waited, err = acquireWaited(ctx, s, cond, lockRecord{}, opts)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("stopped: %v, want context.Canceled", err)
+			}
+			if low := 2*lockPoll + 50*time.Millisecond; waited < low || waited > 3*lockPoll {
+				t.Errorf("stopped: waited %v, want between %v and %v", waited, low, 3*lockPoll)
+			}
+		})
+	}
+}
+
 // TestLockStale: locks that were not refreshed for StaleAfter by the
 // store's clock do not block and are removed by the next exclusive locker.
 func TestLockStale(t *testing.T) {

@@ -57,7 +57,8 @@ type TakeResult struct {
 	Capture  CaptureStats
 	Sync     SyncStats
 	// LockWait is how long taking the shared lock waited for an
-	// exclusive one to go.
+	// exclusive one to go; it is set also when Snapshot fails, and then
+	// counts a wait that was given up (a stop, Wait used up).
 	LockWait time.Duration
 }
 
@@ -79,9 +80,9 @@ func (r *Repo) Snapshot(ctx context.Context, source string, opts TakeOptions) (T
 	if opts.Lock.Warn == nil {
 		opts.Lock.Warn = opts.Warn
 	}
-	lock, err := r.LockShared(ctx, opts.Lock)
+	lock, waited, err := acquireWaited(ctx, r.store, r.cfg.ConditionalWrites, lockRecord{}, opts.Lock)
 	if err != nil {
-		return TakeResult{}, err
+		return TakeResult{LockWait: waited}, err
 	}
 	defer lock.release(ctx, opts.Warn)
 	var res TakeResult
@@ -89,7 +90,7 @@ func (r *Repo) Snapshot(ctx context.Context, source string, opts TakeOptions) (T
 		res, err = r.snapshot(ctx, source, opts, lock)
 		return err
 	})
-	res.LockWait = lock.Waited()
+	res.LockWait = waited
 	return res, err
 }
 

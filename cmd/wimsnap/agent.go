@@ -34,6 +34,8 @@ Rules:
     which case it commits; post hooks still run, for at most 20 s.
   - SIGHUP reloads the config; a config that does not load is logged and
     the running one kept.
+  - One agent per state file: a second one with the same state file
+    refuses to start (a lock on the state file's ".lock" file beside it).
 
 On Windows, Ctrl+C stops it, hooks given as a string run through cmd.exe,
 the default config is %ProgramData%\wimsnap\agent.toml, and --service
@@ -50,7 +52,8 @@ on [status] listen (default ` + defaultStatusListen + `; "off" disables);
 each job's next run, without running anything.
 
 Exit codes: 0 after a signal, 2 for a config that does not load, 1 when
-the agent cannot start (the status address is in use, ...).`
+the agent cannot start (another agent uses the state file, the status
+address is in use, ...).`
 
 type agentFlags struct {
 	config  string
@@ -136,6 +139,7 @@ func (a *app) serveAgent(ctx context.Context, f *agentFlags, cfg *agentConfig) e
 	if err != nil {
 		return err
 	}
+	defer ag.lock.release() //nolint:errcheck // the agent is ending; the system drops the lock anyway
 	sctx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	if ln != nil {
@@ -155,9 +159,10 @@ func (a *app) serveAgent(ctx context.Context, f *agentFlags, cfg *agentConfig) e
 	return nil
 }
 
-// newAgent prepares the agent of cfg: its state, its status listener (nil
-// when off) and its tasks.
-func (a *app) newAgent(cfg *agentConfig, log *slog.Logger) (*agent, net.Listener, error) {
+// newAgent prepares the agent of cfg: the lock of its state file (see
+// agentLock), which the caller releases, its state, its status listener
+// (nil when off) and its tasks.
+func (a *app) newAgent(cfg *agentConfig, log *slog.Logger) (ag *agent, ln net.Listener, err error) {
 	path := cfg.state
 	if path == "" {
 		p, err := a.defaultStatePath()
@@ -166,12 +171,20 @@ func (a *app) newAgent(cfg *agentConfig, log *slog.Logger) (*agent, net.Listener
 		}
 		path = p
 	}
+	lock, err := lockAgentState(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = lock.release() // not started: nothing to keep
+		}
+	}()
 	st, err := readAgentState(path)
 	if err != nil {
 		log.Warn("agent state unreadable", "error", err)
 	}
 	st.markUnfinished()
-	var ln net.Listener
 	st.Listen = ""
 	if cfg.status.listen != "" {
 		if ln, err = net.Listen("tcp", cfg.status.listen); err != nil {
@@ -181,7 +194,7 @@ func (a *app) newAgent(cfg *agentConfig, log *slog.Logger) (*agent, net.Listener
 	}
 	st.PID = os.Getpid()
 	host := cfg.hostName()
-	ag := &agent{app: a, cfg: cfg, log: log, tasks: map[string]*task{}, state: st, statePath: path,
+	ag = &agent{app: a, cfg: cfg, log: log, tasks: map[string]*task{}, state: st, statePath: path, lock: lock,
 		board: newBoard(agentInfo{Config: cfg.path, Started: a.now(), PID: st.PID, Host: host}),
 		done:  make(chan outcome)}
 	ag.setTasks(cfg)

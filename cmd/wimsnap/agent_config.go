@@ -238,9 +238,7 @@ func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duratio
 	zone = t.zone("time-zone", zone)
 	task.sched = t.schedule(zone, jitter, jitterKey(host, task.name))
 	task.backoff = t.retry()
-	for _, s := range t.strings("sources") {
-		task.sources = append(task.sources, absFrom(dir, s))
-	}
+	task.sources = t.jobSources(task.name, dir)
 	if len(task.sources) == 0 {
 		t.fail("sources", "missing: list the directories to snapshot, such as [\"/\"]")
 	}
@@ -255,6 +253,25 @@ func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duratio
 	task.hooks = decodeHooks(t.table("hooks"))
 	t.unused(knownKeys(jobKeys, "name", "schedule", "time-zone", "jitter", "retry", "sources", "image", "retention", "hooks")...)
 	return task
+}
+
+// jobSources reads the sources of the job named job: absolute (relative
+// ones from dir) and cleaned, as the snapshots record them, so that
+// forget's --path matches them. A path listed twice, in any spelling, is
+// a mistake: its snapshots would be taken twice a run.
+func (t *cfgTable) jobSources(job, dir string) []string {
+	var sources []string
+	for _, s := range t.strings("sources") {
+		if s = absFrom(dir, s); s != "" {
+			s = filepath.Clean(s)
+		}
+		if slices.Contains(sources, s) {
+			t.fail("sources", "job %q lists %s twice", job, s)
+			continue
+		}
+		sources = append(sources, s)
+	}
+	return sources
 }
 
 // validJobName reports whether name is letters, digits, '-', '_' and '.'.

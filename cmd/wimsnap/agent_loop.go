@@ -30,6 +30,7 @@ type agent struct {
 	tasks     map[string]*task
 	state     *agentState
 	statePath string
+	lock      *agentLock // of the state file, held until the agent exits
 	board     *board
 	done      chan outcome
 	running   int

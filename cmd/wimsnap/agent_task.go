@@ -292,11 +292,16 @@ func (o *outcome) add(cmd string, out cmdOutput) {
 }
 
 // addEnded counts what a snapshot that ended without its summary (err)
-// had read and marks the totals incomplete, unless it ended before its
-// capture began: then it read and stored nothing, and the totals stand.
+// had read and how long it waited for the repository lock, and marks the
+// totals incomplete, unless it ended before its capture began: then it
+// read and stored nothing, and the totals stand.
 func (o *outcome) addEnded(err error) {
 	var ended *snapshotEnded
-	if !errors.As(err, &ended) || ended.read == (snapshot.CaptureStats{}) {
+	if !errors.As(err, &ended) {
+		return
+	}
+	o.totals.add(runTotals{LockWaitSec: seconds(ended.lockWait)})
+	if ended.read == (snapshot.CaptureStats{}) {
 		return
 	}
 	o.incomplete = true

@@ -136,7 +136,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	})
 	status.finish()
 	if err != nil {
-		return &snapshotEnded{err: err, read: res.Capture}
+		return &snapshotEnded{err: err, read: res.Capture, lockWait: res.LockWait}
 	}
 	m := res.Manifest
 	list, total := warn.summary()
@@ -152,11 +152,13 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 
 // snapshotEnded is the error of a snapshot that failed or was interrupted:
 // it carries what the capture had done by then (nothing, when it failed
-// before the capture began), which no summary reports. The agent counts
-// it in its run's totals.
+// before the capture began) and how long it waited for the repository
+// lock, which no summary reports. The agent counts them in its run's
+// totals.
 type snapshotEnded struct {
-	err  error
-	read snapshot.CaptureStats
+	err      error
+	read     snapshot.CaptureStats
+	lockWait time.Duration
 }
 
 func (e *snapshotEnded) Error() string { return e.err.Error() }
