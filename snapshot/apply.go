@@ -168,6 +168,8 @@ type applier struct {
 	// dropped are the directories files were removed from by workers
 	// (dropFailed), whose times retime sets again.
 	dropped []renamedDir
+	// dropMu serialises the directory mode changes of unlinkInOwnDir.
+	dropMu sync.Mutex
 
 	path         []string     // components of the entry being created
 	walkDir      *dirPath     // the directory of that entry, as pathAt holds it

@@ -4,6 +4,7 @@ package snapshot
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -134,18 +135,48 @@ func (a *applier) unlinkSame(p pathAt, want unix.Stat_t) bool {
 // dropFailed removes the new file at p, which is st and whose contents
 // could not be written for err (not the apply stopping), with the names
 // linked to it: each name removed is reported with err, skipped, and no
-// longer counted among the files applied. A name that cannot be removed
-// stays, empty (the caller truncated it), and is reported as skipped.
+// longer counted among the files applied. A directory that already has
+// its image's mode without owner write permission (0555) is opened to
+// the owner for the removal (unlinkInOwnDir). A name that still cannot be
+// removed stays, empty (the caller truncated it), and is reported as
+// skipped, its warning saying that it stays.
 func (a *applier) dropFailed(p pathAt, st unix.Stat_t, err error) {
 	for _, l := range append([]pathAt{p}, a.unfilled.fail(p)...) {
-		if a.unlinkSame(l, st) {
+		werr := err
+		if a.unlinkSame(l, st) || a.unlinkInOwnDir(l, st) {
 			a.files.Add(-1)
 			a.mu.Lock()
 			a.dropped = append(a.dropped, renamedDir{dir: l.dir, e: a.dirEntry(l.dir)})
 			a.mu.Unlock()
+		} else {
+			werr = fmt.Errorf("%w (the file stays, empty: it could not be removed)", err)
 		}
-		a.warnPath(l.comps(), true, err)
+		a.warnPath(l.comps(), true, werr)
 	}
+}
+
+// unlinkInOwnDir is unlinkSame for a name whose directory lacks owner
+// write or search permission (its image's mode, given when the walk left
+// it): when the apply runs unprivileged as the directory's owner, the
+// directory gets u+wx for the removal and its mode back after, as a
+// rollback opens such a directory to itself (openToSelf). It reports false
+// when the directory needed no change or could not get it. Calls are
+// serialised, so that two in one directory never give it back the mode
+// the other widened it to.
+func (a *applier) unlinkInOwnDir(p pathAt, want unix.Stat_t) bool {
+	a.dropMu.Lock()
+	defer a.dropMu.Unlock()
+	dfd, err := a.openPath(p.dir.comps())
+	if err != nil {
+		return false
+	}
+	defer a.closeOpened(dfd)
+	m, changed := a.openToSelf(dfd)
+	if !changed {
+		return false
+	}
+	defer func() { _ = unix.Fchmod(dfd, m) }()
+	return a.unlinkSame(p, want)
 }
 
 // dirEntry returns the image's entry of the directory d, or nil for the

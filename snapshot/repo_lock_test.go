@@ -739,10 +739,10 @@ func TestLockedErrorMessage(t *testing.T) {
 		want string
 	}{
 		{"exclusive", LockInfo{Host: "lab-07", PID: 4242, Exclusive: true, Since: since},
-			"snapshot: repository is locked exclusively by host lab-07 (pid 4242) since 2026-12-02 09:00:08 UTC; " +
+			"repository is locked exclusively by host lab-07 (pid 4242) since 2026-12-02 09:00:08 UTC; " +
 				"if that process is gone, the lock becomes stale 30 minutes after its last refresh"},
 		{"shared with user", LockInfo{Host: "lab-07", PID: 7, User: "root", Since: since},
-			"snapshot: repository is locked by host lab-07 (pid 7, user root) since 2026-12-02 09:00:08 UTC; " +
+			"repository is locked by host lab-07 (pid 7, user root) since 2026-12-02 09:00:08 UTC; " +
 				"if that process is gone, the lock becomes stale 30 minutes after its last refresh"},
 	}
 	for _, tt := range tests {

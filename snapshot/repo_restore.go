@@ -17,7 +17,9 @@ type RestoreOptions struct {
 	// Apply configures the writing; its Paths, InPlace, Delete, Deletable
 	// and DryRun are set by Restore.
 	Apply ApplyOptions
-	// Include and Exclude select paths (see Filter).
+	// Include and Exclude select paths (see Filter). An Include pattern
+	// that matches no path of the snapshot is warned about (ErrNoMatch),
+	// not an error.
 	Include, Exclude []string
 	// Delete removes what the target holds and the snapshot lacks (within
 	// what Include and Exclude select).
@@ -60,6 +62,11 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	md, err := r.loadMetadata(ctx, db, m)
 	if err != nil {
 		return ApplyStats{}, err
+	}
+	if opts.Apply.Warn != nil {
+		for _, p := range (Filter{Include: opts.Include}).Unmatched(md.Root) {
+			opts.Apply.Warn(p, ErrNoMatch)
+		}
 	}
 	ao := opts.Apply
 	if opts.Delete {

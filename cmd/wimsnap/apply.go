@@ -296,12 +296,7 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	if dmg.files > 0 {
 		// A damaged WIM is a failure (exit 1), as verify reports it, not
 		// a partial apply.
-		see := "see 'wimsnap verify'"
-		if dmg.missing > 0 && !r.Header().Split() {
-			see += "; " + deltaHelp
-		}
-		return fmt.Errorf("%w: %d files could not be applied: their data in %s is damaged or missing (%s)",
-			wim.ErrChecksum, dmg.files, spec.wimfile, see)
+		return dmg.err(spec.wimfile, r.Header().Split())
 	}
 	return partial(stats.Skipped)
 }
@@ -316,6 +311,31 @@ func errDropped(n int) error {
 // or format when read, or was missing (not, say, a symlink's malformed
 // reparse data), and of them those whose data was missing.
 type applyDamage struct{ files, missing int64 }
+
+// err returns the error of an apply from wimfile that left out d.files
+// files (d.files > 0). When every one of them lacked its data, it wraps
+// wim.ErrNotFound and says so, pointing at --ref unless the WIM is split
+// (a missing part is refused before); otherwise it wraps wim.ErrChecksum.
+func (d applyDamage) err(wimfile string, split bool) error {
+	const verify = "see 'wimsnap verify'"
+	see := verify
+	if d.missing > 0 && !split {
+		see = deltaHelp
+		if d.missing < d.files {
+			see = verify + "; " + deltaHelp
+		}
+	}
+	if d.missing == d.files {
+		return fmt.Errorf("%w: %d files could not be applied: their data is missing from %s (%s)",
+			wim.ErrNotFound, d.files, wimfile, see)
+	}
+	if d.missing > 0 {
+		return fmt.Errorf("%w: %d files could not be applied: the data of %d is damaged in %s and that of %d missing from it (%s)",
+			wim.ErrChecksum, d.files, d.files-d.missing, wimfile, d.missing, see)
+	}
+	return fmt.Errorf("%w: %d files could not be applied: their data in %s is damaged (%s)",
+		wim.ErrChecksum, d.files, wimfile, see)
+}
 
 // applyTree runs snapshot.Apply with the status line and warnings, and
 // counts the files the WIM's damage left out.

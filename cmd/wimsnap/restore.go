@@ -35,7 +35,10 @@ restored nor deleted, nor is a directory that holds one. With --include,
 --delete removes only paths that match, in every directory of the snapshot
 (--include '*.gz' --delete removes the .gz files the snapshot lacks from
 each of its directories); a directory the snapshot lacks is removed only
-if it matches itself.
+if it matches itself. An --include pattern that matches nothing in the
+snapshot is warned about ("--json": a warning whose "path" is the
+pattern); the restore goes on and its exit code is unchanged, as such a
+pattern may still select what --delete removes.
 --dry-run writes nothing and counts what the restore would do, reading the
 files whose size matches but not their metadata as the restore would.
 ` + repoHelp + `

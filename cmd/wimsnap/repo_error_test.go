@@ -1,0 +1,61 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRepoErrorMessages: the repository's errors read as the CLI's other
+// messages, naming what failed ("wimsnap: no such snapshot: ..."), without
+// the snapshot package's prefix, and keep their exit codes.
+func TestRepoErrorMessages(t *testing.T) {
+	env := testRepoEnv(t)
+	empty := map[string]string{envRepository: filepath.Join(t.TempDir(), "none"), envCacheDir: t.TempDir(),
+		"HOME": t.TempDir()}
+	damaged := func(t *testing.T) {
+		t.Helper()
+		for _, p := range packFiles(t, env[envRepository]) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/3] ^= 0x40 // in the chunks, before the trailer
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name  string
+		env   map[string]string
+		setup func(t *testing.T)
+		args  []string
+		code  int
+		want  string // stderr contains it
+	}{
+		{name: "no repository", env: empty, args: []string{"snapshots"}, code: exitNoRepo,
+			want: "wimsnap: no repository at this location: "},
+		{name: "no such snapshot", env: env, args: []string{"restore", "deadbeef", "--target", t.TempDir()},
+			code: exitFailure, want: `wimsnap: no such snapshot: "deadbeef"`},
+		{name: "repository exists", env: env, args: []string{"init"}, code: exitFailure,
+			want: "wimsnap: a repository exists at this location"},
+		{name: "damaged restore", env: env, setup: damaged, args: []string{"restore", "latest", "--target", t.TempDir()},
+			code: exitFailure, want: "wimsnap: malformed repository object: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.setup != nil {
+				tt.setup(t)
+			}
+			code, _, errb := runApp(t, tt.env, tt.args...)
+			prefixed := strings.Contains(errb, "wimsnap: snapshot: ") || strings.Contains(errb, ": snapshot: ")
+			if code != tt.code || !strings.Contains(errb, tt.want) || prefixed {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q, no \"snapshot: \" prefix", code, errb, tt.code, tt.want)
+			}
+		})
+	}
+}
