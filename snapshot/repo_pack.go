@@ -47,6 +47,13 @@ type packBuilder struct {
 	sum     hash.Hash
 	entries []packEntry
 	err     error
+	// writeBehind starts the spool file's writeback as it fills: set when
+	// the store takes the file itself (a local store links it), whose
+	// fsync then finds the data written or on its way rather than writing
+	// it all while the run waits for its last pack (23 ms for 32 MiB on
+	// the bench machine, against 1). Other stores read the spool and drop
+	// it, and most of it need never reach the disk.
+	writeBehind bool
 }
 
 // packWriteSize is the size of packBuilder's writes to its spool file.
@@ -57,6 +64,14 @@ const packWriteSize = 256 << 10
 func newPackBuilder(dir string) *packBuilder {
 	f, err := newSpool(dir)
 	return &packBuilder{spool: f, sum: sha256.New(), err: err}
+}
+
+// newRepoPack starts an empty pack for r (see newPackBuilder), writing
+// behind when r's store takes spool files itself.
+func (r *Repo) newRepoPack() *packBuilder {
+	p := newPackBuilder(r.spool)
+	_, p.writeBehind = r.store.(remote.FilePutter)
+	return p
 }
 
 // size is the number of bytes of chunks added so far.
@@ -98,7 +113,11 @@ func (p *packBuilder) write(b []byte) {
 // flush writes what buf holds to the spool file.
 func (p *packBuilder) flush() {
 	if len(p.buf) > 0 {
+		off := p.spool.Size()
 		p.spoolWrite(p.buf)
+		if p.writeBehind && p.err == nil {
+			p.spool.writeBehind(off, int64(len(p.buf)))
+		}
 		p.buf = p.buf[:0]
 	}
 }

@@ -163,7 +163,7 @@ func (w *packWriter) copyFrom(id index.ID, chunks []index.ID) error {
 // add appends a checked chunk, storing the pack once it is full.
 func (w *packWriter) add(c index.ID, stored []byte, l index.Location) error {
 	if w.b == nil {
-		w.b = newPackBuilder(w.p.r.spool)
+		w.b = w.p.r.newRepoPack()
 	}
 	w.b.add(c, stored, int(l.Raw), l.Codec)
 	if w.b.err != nil || w.b.size() >= w.p.r.packSize {

@@ -275,7 +275,7 @@ func (s *repoSink) packer() {
 // newPack starts an empty pack in a spool file. A failure to create the
 // file is the run's error, and the pack it returns takes no chunks.
 func (s *repoSink) newPack() *packBuilder {
-	p := newPackBuilder(s.r.spool)
+	p := s.r.newRepoPack()
 	if p.err != nil {
 		s.setErr(p.err)
 	}

@@ -71,6 +71,10 @@ func (s *spoolFile) Write(p []byte) (int, error) {
 // ReadAt reads the spooled bytes at off.
 func (s *spoolFile) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
 
+// writeBehind starts writing to the disk the n bytes written at off (see
+// startWriteback).
+func (s *spoolFile) writeBehind(off, n int64) { startWriteback(s.f, off, n) }
+
 // Size is the number of bytes written.
 func (s *spoolFile) Size() int64 { return s.size }
 

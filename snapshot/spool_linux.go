@@ -14,3 +14,11 @@ import (
 func openAnon(dir string) (*os.File, error) {
 	return os.OpenFile(dir, os.O_RDWR|unix.O_TMPFILE, 0o644)
 }
+
+// startWriteback starts writing the n bytes of f at off to the disk,
+// without waiting for them (sync_file_range with SYNC_FILE_RANGE_WRITE),
+// so that a later fsync finds them written or on their way. It is a hint:
+// errors are left to that fsync.
+func startWriteback(f *os.File, off, n int64) {
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}
