@@ -1,6 +1,10 @@
 package main
 
-import "path/filepath"
+import (
+	"path/filepath"
+	"runtime"
+	"strings"
+)
 
 // sourceSpellings returns the values of a --path filter in the forms a
 // snapshot's recorded source may take: each as given (a source recorded
@@ -17,4 +21,17 @@ func sourceSpellings(paths []string) []string {
 		}
 	}
 	return out
+}
+
+// pathsFoldCase reports whether this system's paths compare without
+// regard to letter case (Windows: C:\Data and c:\data are one directory).
+const pathsFoldCase = runtime.GOOS == "windows"
+
+// samePath reports whether the cleaned paths a and b name one path,
+// letter case folded (Unicode simple folding) when fold is set.
+func samePath(a, b string, fold bool) bool {
+	if fold {
+		return strings.EqualFold(a, b)
+	}
+	return a == b
 }
