@@ -28,7 +28,7 @@ import (
 // missing, a write failing for lack of space, or ctx cancelled.
 func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string, opts ApplyOptions) (ApplyStats, error) {
 	if m == nil || m.Root == nil || !m.Root.IsDir() {
-		return ApplyStats{}, errors.New("snapshot: image has no root directory")
+		return ApplyStats{}, errors.New("image has no root directory")
 	}
 	tops, err := selectPaths(m.Root, opts.Paths)
 	if err != nil {
@@ -38,16 +38,16 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 		return planApply(ctx, m, src, target, opts)
 	}
 	if err := os.MkdirAll(target, 0o755); err != nil {
-		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
+		return ApplyStats{}, fmt.Errorf("apply target: %w", err)
 	}
 	rootFD, err := openDir(unix.AT_FDCWD, target, false)
 	if err != nil {
-		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", &os.PathError{Op: "open", Path: target, Err: err})
+		return ApplyStats{}, fmt.Errorf("apply target: %w", &os.PathError{Op: "open", Path: target, Err: err})
 	}
 	defer closeFD(rootFD)
 	abs, err := filepath.Abs(target)
 	if err != nil {
-		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
+		return ApplyStats{}, fmt.Errorf("apply target: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -56,7 +56,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 		rootFD: rootFD, unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0, token: newRunToken(),
 	}
 	if a.guard, err = newGuard(rootFD, opts.Keep); err != nil {
-		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", &os.PathError{Op: "stat", Path: target, Err: err})
+		return ApplyStats{}, fmt.Errorf("apply target: %w", &os.PathError{Op: "stat", Path: target, Err: err})
 	}
 	a.noXattrAt.Store(opts.pathXattrs)
 	if _, err := os.Stat("/proc/self/fd"); err == nil {

@@ -96,7 +96,7 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 // apply ends when the disk is full.
 func (a *applier) fileError(j fileJob, err error) {
 	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
-		a.setFatal(fmt.Errorf("snapshot: writing %s: %w", a.display(j.at.comps()), err))
+		a.setFatal(fmt.Errorf("writing %s: %w", a.display(j.at.comps()), err))
 		return
 	}
 	if a.ctx.Err() == nil {

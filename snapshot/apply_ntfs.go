@@ -63,7 +63,7 @@ func (a *applier) probeNTFS(m *wim.Metadata) error {
 	var b [4]byte
 	if _, err := unix.Fgetxattr(a.rootFD, string(xNTFSAttrib), b[:]); err != nil {
 		if mode == NTFSOn {
-			return fmt.Errorf("snapshot: apply target %s: %w", a.target, ErrNotNTFS)
+			return fmt.Errorf("apply target %s: %w", a.target, ErrNotNTFS)
 		}
 		return nil
 	}

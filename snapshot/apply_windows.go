@@ -50,7 +50,7 @@ type winApplier struct {
 // (apply_plan_windows.go) counts the in-place apply's decisions.
 func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string, opts ApplyOptions) (ApplyStats, error) {
 	if m == nil || m.Root == nil || !m.Root.IsDir() {
-		return ApplyStats{}, errors.New("snapshot: image has no root directory")
+		return ApplyStats{}, errors.New("image has no root directory")
 	}
 	opts.InPlace = opts.InPlace || opts.DryRun
 	tops, err := selectPaths(m.Root, opts.Paths)
@@ -59,12 +59,12 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	}
 	if !opts.DryRun {
 		if err := os.MkdirAll(target, 0o755); err != nil {
-			return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
+			return ApplyStats{}, fmt.Errorf("apply target: %w", err)
 		}
 	}
 	base, err := longPath(target)
 	if err != nil {
-		return ApplyStats{}, fmt.Errorf("snapshot: apply target: %w", err)
+		return ApplyStats{}, fmt.Errorf("apply target: %w", err)
 	}
 	enablePrivileges()
 	a := &winApplier{ctx: ctx, m: m, src: src, opts: opts, target: target, links: map[uint64]string{},

@@ -36,12 +36,12 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 	}
 	fd, err := c.openDir(unix.AT_FDCWD, root, false)
 	if err != nil {
-		return nil, c.stats, fmt.Errorf("snapshot: capture root: %w", &os.PathError{Op: "open", Path: root, Err: err})
+		return nil, c.stats, fmt.Errorf("capture root: %w", &os.PathError{Op: "open", Path: root, Err: err})
 	}
 	defer closeFD(fd)
 	var st unix.Stat_t
 	if err := fstat(fd, &st); err != nil {
-		return nil, c.stats, fmt.Errorf("snapshot: capture root: %w", &os.PathError{Op: "stat", Path: root, Err: err})
+		return nil, c.stats, fmt.Errorf("capture root: %w", &os.PathError{Op: "stat", Path: root, Err: err})
 	}
 	c.rootDev = st.Dev
 	c.skip = skipSet(opts.Skip)
@@ -257,7 +257,7 @@ func (c *capturer) subdir(dfd int, se *scanEntry, e *wim.Entry, st *unix.Stat_t,
 		return nil, err
 	}
 	if ds.of != se {
-		return nil, fmt.Errorf("snapshot: internal error: the directory scan is out of step at %s", c.displayPath())
+		return nil, fmt.Errorf("internal error: the directory scan is out of step at %s", c.displayPath())
 	}
 	if ds.openErr != nil {
 		c.warn(true, ds.openErr)

@@ -155,7 +155,7 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 		c.warn(true, err)
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+		return false, fmt.Errorf("storing %s: %w", c.displayPath(), err)
 	}
 	c.sizeCheck(fd, st.Size)
 	e.Data = wim.Stream{Hash: h, Size: st.Size}
@@ -372,7 +372,7 @@ func (c *capturer) storeBytes(data []byte) (wim.Hash, error) {
 	c.rdr.Reset(data)
 	h, err := c.sink.AddStream(&c.rdr, int64(len(data)))
 	if err != nil {
-		return h, fmt.Errorf("snapshot: storing %s: %w", c.displayPath(), err)
+		return h, fmt.Errorf("storing %s: %w", c.displayPath(), err)
 	}
 	return h, nil
 }

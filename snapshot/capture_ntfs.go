@@ -54,7 +54,7 @@ func (c *capturer) probeNTFS(fd int) error {
 	_, err := c.getXattr(xattrTarget{fd: fd, dfd: -1}, xNTFSAttrib)
 	if err != nil {
 		if c.opts.NTFS == NTFSOn {
-			return fmt.Errorf("snapshot: %s: %w", c.root, ErrNotNTFS)
+			return fmt.Errorf("%s: %w", c.root, ErrNotNTFS)
 		}
 		return nil
 	}

@@ -308,7 +308,7 @@ func (c *capturer) nextScan() (*dirScan, error) {
 			if err := c.ctx.Err(); err != nil {
 				return nil, err
 			}
-			return nil, fmt.Errorf("snapshot: internal error: the directory scan ended early at %s", c.displayPath())
+			return nil, fmt.Errorf("internal error: the directory scan ended early at %s", c.displayPath())
 		}
 		c.budget.give(len(ds.entries) + dirScanCost)
 		return ds, nil

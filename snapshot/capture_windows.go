@@ -73,18 +73,18 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 func (c *winCapturer) capture(dir string) (*wim.Metadata, error) {
 	path, err := longPath(dir)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: capture root: %w", err)
+		return nil, fmt.Errorf("capture root: %w", err)
 	}
 	c.skip = c.skipSet(c.opts.Skip)
 	root := &wim.Entry{SecurityID: -1}
 	h, info, err := c.open(path)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: capture root %s: %w", c.root, err)
+		return nil, fmt.Errorf("capture root %s: %w", c.root, err)
 	}
 	err = c.fill(h, path, root, &info, nil)
 	_ = windows.CloseHandle(h)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: capture root %s: %w", c.root, err)
+		return nil, fmt.Errorf("capture root %s: %w", c.root, err)
 	}
 	root.Attributes |= wim.AttrDirectory
 	c.stats.Dirs++
@@ -235,7 +235,7 @@ func (c *winCapturer) entry(path string, l listing, old *wim.Entry) (*wim.Entry,
 			delete(c.links, id)
 			return nil, nil
 		}
-		return nil, fmt.Errorf("snapshot: storing %s: %w", c.rel, err)
+		return nil, fmt.Errorf("storing %s: %w", c.rel, err)
 	}
 	if l.short != "" && !strings.EqualFold(l.short, l.name) {
 		entryExt(e).ShortName = l.short

@@ -74,7 +74,7 @@ func DefaultConfig() *Config {
 func ParseConfig(r io.Reader) (*Config, error) {
 	raw, err := io.ReadAll(io.LimitReader(r, 16<<20))
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: reading capture configuration: %w", err)
+		return nil, fmt.Errorf("reading capture configuration: %w", err)
 	}
 	text, err := decodeConfigText(raw)
 	if err != nil {

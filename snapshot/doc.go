@@ -28,4 +28,9 @@
 // directory); a symlink is never followed while writing. File contents are
 // written by ApplyOptions.Workers goroutines; all-zero 32 KiB blocks become
 // holes.
+//
+// The package's error texts name the operation that failed ("apply target:
+// ...", "export: ...", "lock: ...") and no package prefix: the command
+// line shows them as they are ("wimsnap: export: ..."). Callers tell
+// errors apart with errors.Is and errors.As, never by their text.
 package snapshot

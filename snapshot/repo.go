@@ -95,7 +95,7 @@ type RepoOptions struct {
 // when the store has one already.
 func InitRepo(ctx context.Context, store remote.Store, codec wim.Compression) (RepoConfig, error) {
 	if codec != wim.CompressNone && codec != wim.CompressXPRESS && codec != wim.CompressLZX {
-		return RepoConfig{}, fmt.Errorf("snapshot: repository codec %v: none, xpress or lzx", codec)
+		return RepoConfig{}, fmt.Errorf("repository codec %v: none, xpress or lzx", codec)
 	}
 	var id [32]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -103,7 +103,7 @@ func InitRepo(ctx context.Context, store remote.Store, codec wim.Compression) (R
 	}
 	cond, err := remote.ProbeConditionalWrites(ctx, store, probePrefix+hex.EncodeToString(id[:8]))
 	if err != nil {
-		return RepoConfig{}, fmt.Errorf("snapshot: init: probing conditional writes: %w", err)
+		return RepoConfig{}, fmt.Errorf("init: probing conditional writes: %w", err)
 	}
 	cfg := RepoConfig{Version: RepoVersion, ID: hex.EncodeToString(id[:]), ChunkSize: RepoChunkSize,
 		Codec: codec.String(), Created: time.Now().UTC().Truncate(time.Second), ConditionalWrites: cond}
@@ -116,7 +116,7 @@ func InitRepo(ctx context.Context, store remote.Store, codec wim.Compression) (R
 		return RepoConfig{}, fmt.Errorf("%w: %s", ErrRepositoryExists, store.Location())
 	}
 	if err != nil {
-		return RepoConfig{}, fmt.Errorf("snapshot: init: %w", err)
+		return RepoConfig{}, fmt.Errorf("init: %w", err)
 	}
 	return cfg, nil
 }
@@ -128,7 +128,7 @@ func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo,
 		return nil, fmt.Errorf("%w: %s", ErrNoRepository, store.Location())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: reading repository config: %w", err)
+		return nil, fmt.Errorf("reading repository config: %w", err)
 	}
 	var cfg RepoConfig
 	if err := json.Unmarshal(b, &cfg); err != nil {

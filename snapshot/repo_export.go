@@ -64,9 +64,9 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 	}
 	defer closeIndex(db)
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return st, fmt.Errorf("snapshot: export: %s is a directory", path)
+		return st, fmt.Errorf("export: %s is a directory", path)
 	} else if err == nil && !fi.Mode().IsRegular() {
-		return st, fmt.Errorf("snapshot: export: %s is not a regular file", path) // renaming over it would destroy it
+		return st, fmt.Errorf("export: %s is not a regular file", path) // renaming over it would destroy it
 	}
 	create := opts.CreateTemp
 	if create == nil {
@@ -76,7 +76,7 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 	}
 	tmp, err := create(path)
 	if err != nil {
-		return st, fmt.Errorf("snapshot: export: %w", err)
+		return st, fmt.Errorf("export: %w", err)
 	}
 	ok := false
 	defer func() {
@@ -96,16 +96,16 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 		return st, err
 	}
 	if err := tmp.Sync(); err != nil {
-		return st, fmt.Errorf("snapshot: export: %w", err)
+		return st, fmt.Errorf("export: %w", err)
 	}
 	if fi, err := tmp.Stat(); err == nil {
 		st.Size = fi.Size()
 	}
 	if err := tmp.Close(); err != nil {
-		return st, fmt.Errorf("snapshot: export: %w", err)
+		return st, fmt.Errorf("export: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return st, fmt.Errorf("snapshot: export: %w", err)
+		return st, fmt.Errorf("export: %w", err)
 	}
 	ok = true
 	return st, nil

@@ -23,7 +23,7 @@ func (r *Repo) Forget(ctx context.Context, snaps []*Manifest, lockOpts LockOptio
 	for _, m := range snaps {
 		id, ok := parseID(m.ID)
 		if !ok {
-			errs = append(errs, fmt.Errorf("snapshot: forget: %q is not a snapshot id", m.ID))
+			errs = append(errs, fmt.Errorf("forget: %q is not a snapshot id", m.ID))
 			continue
 		}
 		if err := lock.Err(); err != nil {
@@ -34,7 +34,7 @@ func (r *Repo) Forget(ctx context.Context, snaps []*Manifest, lockOpts LockOptio
 		case err == nil:
 			n++
 		case !errors.Is(err, remote.ErrNotFound):
-			errs = append(errs, fmt.Errorf("snapshot: forget %s: %w", m.ShortID(), err))
+			errs = append(errs, fmt.Errorf("forget %s: %w", m.ShortID(), err))
 		}
 	}
 	return n, errors.Join(errs...)

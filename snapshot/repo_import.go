@@ -66,7 +66,7 @@ func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts I
 	if opts.Host == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return nil, fmt.Errorf("snapshot: host name: %w", err)
+			return nil, fmt.Errorf("host name: %w", err)
 		}
 		opts.Host = h
 	}

@@ -218,13 +218,13 @@ func (r *Repo) putIndexObject(ctx context.Context, prefix string, o *indexObject
 		err = cerr
 	}
 	if err != nil {
-		return index.ID{}, fmt.Errorf("snapshot: writing an index object to the spool: %w", err)
+		return index.ID{}, fmt.Errorf("writing an index object to the spool: %w", err)
 	}
 	var id index.ID
 	sum.Sum(id[:0])
 	key := objectKey(prefix, id)
 	if err := f.put(ctx, r.store, key); err != nil {
-		return id, fmt.Errorf("snapshot: storing %s: %w", key, err)
+		return id, fmt.Errorf("storing %s: %w", key, err)
 	}
 	return id, nil
 }

@@ -101,7 +101,7 @@ type LockOptions struct {
 
 func (o *LockOptions) applyDefaults() error {
 	if o.StaleAfter < 0 || o.RefreshEvery < 0 || o.Settle < 0 || o.Wait < 0 {
-		return errors.New("snapshot: lock options: negative duration")
+		return errors.New("lock options: negative duration")
 	}
 	if o.StaleAfter == 0 {
 		o.StaleAfter = DefaultLockStaleAfter
@@ -110,7 +110,7 @@ func (o *LockOptions) applyDefaults() error {
 		o.RefreshEvery = o.StaleAfter / 6
 	}
 	if o.RefreshEvery <= 0 || o.RefreshEvery >= o.StaleAfter/2 {
-		return fmt.Errorf("snapshot: lock options: refreshing every %v does not keep a lock that is stale after %v", o.RefreshEvery, o.StaleAfter)
+		return fmt.Errorf("lock options: refreshing every %v does not keep a lock that is stale after %v", o.RefreshEvery, o.StaleAfter)
 	}
 	if o.Settle == 0 {
 		o.Settle = DefaultLockSettle
@@ -121,7 +121,7 @@ func (o *LockOptions) applyDefaults() error {
 	if o.Host == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return fmt.Errorf("snapshot: lock: host name: %w", err)
+			return fmt.Errorf("lock: host name: %w", err)
 		}
 		o.Host = h
 	}
@@ -411,7 +411,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("snapshot: waiting for a lock: %w", ctx.Err())
+		return fmt.Errorf("waiting for a lock: %w", ctx.Err())
 	case <-t.C:
 		return nil
 	}

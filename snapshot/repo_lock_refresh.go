@@ -33,7 +33,7 @@ func (l *Lock) writeOwn(ctx context.Context, first bool) (time.Time, error) {
 		// ModTime is still there to read, until this write replaces it.
 		info, err := l.store.Stat(ctx, l.key)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("snapshot: lock: %w", err)
+			return time.Time{}, fmt.Errorf("lock: %w", err)
 		}
 		l.rec.Acquired = info.ModTime
 	}
@@ -47,11 +47,11 @@ func (l *Lock) writeOwn(ctx context.Context, first bool) (time.Time, error) {
 		err = putBytes(ctx, l.store, l.key, b)
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("snapshot: writing lock: %w", err)
+		return time.Time{}, fmt.Errorf("writing lock: %w", err)
 	}
 	info, err := l.store.Stat(ctx, l.key)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("snapshot: lock: %w", err)
+		return time.Time{}, fmt.Errorf("lock: %w", err)
 	}
 	if first {
 		l.rec.Acquired = info.ModTime
@@ -66,7 +66,7 @@ func (l *Lock) createOwn(ctx context.Context) error {
 	l.lastWrite = time.Now()
 	l.rec.Acquired = time.Time{}
 	if err := l.create(ctx); err != nil {
-		return fmt.Errorf("snapshot: writing lock: %w", err)
+		return fmt.Errorf("writing lock: %w", err)
 	}
 	return nil
 }
@@ -76,7 +76,7 @@ func (l *Lock) createOwn(ctx context.Context) error {
 func (l *Lock) storeNow(ctx context.Context) (time.Time, error) {
 	info, err := l.store.Stat(ctx, l.key)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("snapshot: lock: %w", err)
+		return time.Time{}, fmt.Errorf("lock: %w", err)
 	}
 	return info.ModTime, nil
 }
@@ -94,7 +94,7 @@ func (l *Lock) touch(ctx context.Context) (time.Time, error) {
 	now, err := l.writeOwn(ctx, false)
 	if err == nil && l.marker != "" {
 		if err = putBytes(ctx, l.store, l.marker, l.encode(true)); err != nil {
-			err = fmt.Errorf("snapshot: writing lock: %w", err)
+			err = fmt.Errorf("writing lock: %w", err)
 		}
 	}
 	return now, err
@@ -114,7 +114,7 @@ func (l *Lock) remove(ctx context.Context) error {
 	}
 	errs = append(errs, l.deleteKey(ctx, l.key))
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("snapshot: removing lock %s (it becomes stale %s after its last refresh): %w",
+		return fmt.Errorf("removing lock %s (it becomes stale %s after its last refresh): %w",
 			l.key, fmtDuration(l.opts.StaleAfter), err)
 	}
 	return nil
@@ -127,7 +127,7 @@ func (l *Lock) ownsMarker(ctx context.Context) (bool, *lockEntry, error) {
 		return false, nil, nil
 	}
 	if err != nil {
-		return false, nil, fmt.Errorf("snapshot: lock: %w", err)
+		return false, nil, fmt.Errorf("lock: %w", err)
 	}
 	e, err := l.read(ctx, info)
 	if err != nil || e == nil {

@@ -50,7 +50,7 @@ func (l *Lock) freshMarker(ctx context.Context, key string, storeNow func(contex
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: lock: %w", err)
+		return nil, fmt.Errorf("lock: %w", err)
 	}
 	now, err := storeNow(ctx)
 	if err != nil {
@@ -168,7 +168,7 @@ func (l *Lock) takeMarker(ctx context.Context, key string, now time.Time) (*lock
 		}
 		// A stale one removed, or one gone meanwhile: try again.
 	}
-	return nil, fmt.Errorf("snapshot: lock: %s keeps changing", key)
+	return nil, fmt.Errorf("lock: %s keeps changing", key)
 }
 
 // createMarker tries to create the mutex key. It sets l.marker when it
@@ -181,14 +181,14 @@ func (l *Lock) createMarker(ctx context.Context, key string, now time.Time) (*lo
 		return nil, nil
 	}
 	if !errors.Is(err, remote.ErrExists) {
-		return nil, fmt.Errorf("snapshot: lock: %w", err)
+		return nil, fmt.Errorf("lock: %w", err)
 	}
 	info, err := l.store.Stat(ctx, key)
 	switch {
 	case errors.Is(err, remote.ErrNotFound):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("snapshot: lock: %w", err)
+		return nil, fmt.Errorf("lock: %w", err)
 	}
 	e, err := l.read(ctx, info)
 	switch {
@@ -253,7 +253,7 @@ func (l *Lock) acquireListing(ctx context.Context) error {
 			return err
 		}
 		if own == nil {
-			return fmt.Errorf("snapshot: lock: %s is not listed %v after it was written", l.key, l.opts.Settle)
+			return fmt.Errorf("lock: %s is not listed %v after it was written", l.key, l.opts.Settle)
 		}
 		if first {
 			// The time others see in the list, which may be finer than
@@ -372,7 +372,7 @@ func (l *Lock) scan(ctx context.Context, now time.Time) (own *lockEntry, others 
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("snapshot: listing locks: %w", err)
+		return nil, nil, fmt.Errorf("listing locks: %w", err)
 	}
 	for _, i := range infos {
 		switch {
@@ -403,7 +403,7 @@ func (l *Lock) read(ctx context.Context, i remote.Info) (*lockEntry, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: reading lock: %w", err)
+		return nil, fmt.Errorf("reading lock: %w", err)
 	}
 	e := &lockEntry{key: i.Key, mod: i.ModTime}
 	if json.Unmarshal(b, &e.rec) != nil {
@@ -424,7 +424,7 @@ func (l *Lock) removeStale(ctx context.Context, key string) {
 // deleteKey deletes key; one already gone is fine.
 func (l *Lock) deleteKey(ctx context.Context, key string) error {
 	if err := l.store.Delete(ctx, key); err != nil && !errors.Is(err, remote.ErrNotFound) {
-		return fmt.Errorf("snapshot: lock: %w", err)
+		return fmt.Errorf("lock: %w", err)
 	}
 	return nil
 }

@@ -163,12 +163,12 @@ func (r *Repo) putManifest(ctx context.Context, m *Manifest) ([]byte, index.ID, 
 	}
 	if err := checkManifestJSON(b); err != nil {
 		// Stored, it would make every listing of the repository fail.
-		return nil, index.ID{}, fmt.Errorf("snapshot: the image's information is too large to store: %w", err)
+		return nil, index.ID{}, fmt.Errorf("the image's information is too large to store: %w", err)
 	}
 	stored := r.zstd.compress(b)
 	id := objectID(stored)
 	if err := putBytes(ctx, r.store, snapKey(id), stored); err != nil {
-		return nil, id, fmt.Errorf("snapshot: storing manifest: %w", err)
+		return nil, id, fmt.Errorf("storing manifest: %w", err)
 	}
 	m.ID = hex.EncodeToString(id[:])
 	return stored, id, nil

@@ -127,7 +127,7 @@ func (p *packBuilder) spoolWrite(b []byte) {
 		return
 	}
 	if _, err := p.spool.Write(b); err != nil {
-		p.err = fmt.Errorf("snapshot: writing a pack to the spool: %w", err)
+		p.err = fmt.Errorf("writing a pack to the spool: %w", err)
 	}
 }
 
@@ -261,7 +261,7 @@ func getRange(ctx context.Context, s remote.Store, key string, off, length int64
 	defer closeRead(rc)
 	b := make([]byte, length)
 	if _, err := io.ReadFull(rc, b); err != nil {
-		return nil, fmt.Errorf("snapshot: reading %s at %d: %w", key, off, err)
+		return nil, fmt.Errorf("reading %s at %d: %w", key, off, err)
 	}
 	return b, nil
 }

@@ -263,7 +263,7 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 	if c.opener != nil {
 		f, err := c.opener.Open(c.ctx, packKey(k.pack))
 		if err != nil {
-			return fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
+			return fmt.Errorf("reading pack %x: %w", k.pack[:4], err)
 		}
 		w.f = f
 		return nil
@@ -288,7 +288,7 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 	w.base = start
 	rc, err := c.store.Get(c.ctx, packKey(k.pack), start, end-start)
 	if err != nil {
-		return fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
+		return fmt.Errorf("reading pack %x: %w", k.pack[:4], err)
 	}
 	defer closeRead(rc)
 	f, err := newSpool(c.spool)
@@ -297,7 +297,7 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 	}
 	if _, err := io.CopyN(f, rc, end-start); err != nil {
 		_ = f.Close() // a spool file: nothing to lose
-		return fmt.Errorf("snapshot: reading pack %x: %w", k.pack[:4], err)
+		return fmt.Errorf("reading pack %x: %w", k.pack[:4], err)
 	}
 	w.f = f
 	return nil
@@ -330,7 +330,7 @@ func (c *packCache) size(pack index.ID) (int64, error) {
 	}
 	info, err := c.store.Stat(c.ctx, packKey(pack))
 	if err != nil {
-		return 0, fmt.Errorf("snapshot: pack %x: %w", pack[:4], err)
+		return 0, fmt.Errorf("pack %x: %w", pack[:4], err)
 	}
 	c.mu.Lock()
 	c.sizes[pack] = info.Size

@@ -47,7 +47,7 @@ func (p *pruner) listPacks() error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("snapshot: listing packs: %w", err)
+		return fmt.Errorf("listing packs: %w", err)
 	}
 	return nil
 }

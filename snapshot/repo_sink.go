@@ -302,7 +302,7 @@ func (s *repoSink) upload(p *packBuilder) {
 		defer func() { _ = f.Close() }() // the spool file: nothing to lose
 		s.counts.packs.Add(1)
 		if err := f.put(s.ctx, s.r.store, packKey(id)); err != nil {
-			s.setErr(fmt.Errorf("snapshot: storing pack: %w", err))
+			s.setErr(fmt.Errorf("storing pack: %w", err))
 			return
 		}
 		s.mu.Lock()
@@ -399,6 +399,6 @@ func (s *repoSink) baseChunks(h index.SHA1) ([]index.ID, bool) {
 // abort stops the pipeline after a failed run; nothing it stored is named
 // by an index object.
 func (s *repoSink) abort() {
-	s.setErr(errors.New("snapshot: aborted"))
+	s.setErr(errors.New("the run was aborted"))
 	_, _ = s.finish()
 }

@@ -103,7 +103,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	}
 	if opts.Host == "" {
 		if opts.Host, err = os.Hostname(); err != nil {
-			return res, fmt.Errorf("snapshot: host name: %w", err)
+			return res, fmt.Errorf("host name: %w", err)
 		}
 	}
 	var db *index.DB
@@ -228,7 +228,7 @@ type storedImage struct {
 func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata, streams int64) (storedImage, error) {
 	encs, size, err := m.Encoders(2)
 	if err != nil {
-		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
+		return storedImage{}, fmt.Errorf("storing the image metadata: %w", err)
 	}
 	type copied struct {
 		f     *cacheFile
@@ -259,7 +259,7 @@ func (r *Repo) storeImage(sink *repoSink, m *wim.Metadata, streams int64) (store
 	h, err := sink.AddStream(encs[0], size)
 	if err != nil {
 		finish(h, index.Generation{}, false)
-		return storedImage{}, fmt.Errorf("snapshot: storing the image metadata: %w", err)
+		return storedImage{}, fmt.Errorf("storing the image metadata: %w", err)
 	}
 	return storedImage{ref: StreamRef{SHA1: fmt.Sprintf("%x", h), Size: size},
 		cache: func(gen index.Generation) { finish(h, gen, true) },
@@ -290,7 +290,7 @@ func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest, agai
 	if again != nil {
 		o, err := again()
 		if err != nil {
-			return nil, index.ID{}, fmt.Errorf("snapshot: naming again the data a prune retired during the run: %w", err)
+			return nil, index.ID{}, fmt.Errorf("naming again the data a prune retired during the run: %w", err)
 		}
 		if o != nil {
 			if _, err := r.putIndexObjects(ctx, indexPrefix, o); err != nil {

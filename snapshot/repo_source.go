@@ -231,7 +231,7 @@ func (rs *repoStream) Close() error {
 	return nil
 }
 
-var errStreamClosed = errors.New("snapshot: read of a closed stream")
+var errStreamClosed = errors.New("read of a closed stream")
 
 // chunkCursor yields the stored bytes of a list of chunks in order,
 // fetching runs of chunks that lie back to back in one pack with one
@@ -317,7 +317,7 @@ func (c *chunkCursor) read(size uint64) error {
 	c.run = c.run[:size]
 	var err error
 	if c.used, err = c.src.packs.readAt(c.run, first.Pack, int64(first.Offset), c.used); err != nil {
-		return fmt.Errorf("snapshot: stream %x: %w", c.hash, err)
+		return fmt.Errorf("stream %x: %w", c.hash, err)
 	}
 	return nil
 }

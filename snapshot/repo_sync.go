@@ -72,7 +72,7 @@ func (r *Repo) Sync(ctx context.Context, warn func(error)) (SyncStats, error) {
 // Rebuild deletes the local index and builds it again from the repository.
 func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error) {
 	if err := os.Remove(r.cache); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return SyncStats{}, fmt.Errorf("snapshot: removing the index: %w", err)
+		return SyncStats{}, fmt.Errorf("removing the index: %w", err)
 	}
 	st, err := r.Sync(ctx, warn)
 	st.Rebuilt, st.Reason = true, "asked"
@@ -121,13 +121,13 @@ func (r *Repo) openIndexRW(st *SyncStats, warn func(error)) (*index.DB, error) {
 			warn(fmt.Errorf("local index %s unusable, rebuilding it: %w", r.cache, err))
 		}
 		if rmErr := os.Remove(r.cache); rmErr != nil {
-			return nil, fmt.Errorf("snapshot: removing the damaged index: %w", rmErr)
+			return nil, fmt.Errorf("removing the damaged index: %w", rmErr)
 		}
 		st.Rebuilt, st.Reason = true, "corrupt"
 		db, err = index.Open(r.cache, r.cfg.ID, index.Options{})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: local index: %w", err)
+		return nil, fmt.Errorf("local index: %w", err)
 	}
 	return db, nil
 }
@@ -142,7 +142,7 @@ func (r *Repo) openIndex(readOnly bool) (*index.DB, error) {
 	}
 	db, err := index.Open(r.cache, r.cfg.ID, opts)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: local index: %w", err)
+		return nil, fmt.Errorf("local index: %w", err)
 	}
 	return db, nil
 }
@@ -198,7 +198,7 @@ func listIDs(ctx context.Context, s remote.Store, prefix string) (map[index.ID]i
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: listing %s: %w", prefix, err)
+		return nil, fmt.Errorf("listing %s: %w", prefix, err)
 	}
 	return ids, nil
 }
@@ -308,7 +308,7 @@ func (r *Repo) readIndexObjectAt(ctx context.Context, prefix string, id index.ID
 	key := objectKey(prefix, id)
 	stored, err := r.readObject(ctx, key, id, maxIndexObject)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: reading %s: %w", key, err)
+		return nil, fmt.Errorf("reading %s: %w", key, err)
 	}
 	if objectID(stored) != id {
 		return nil, fmt.Errorf("%w: %s: checksum mismatch", ErrRepoFormat, key)

@@ -51,7 +51,7 @@ func (r *Repo) Locks(ctx context.Context) ([]LockInfo, error) {
 func (r *Repo) RemoveLocks(ctx context.Context, all bool, staleAfter time.Duration) ([]LockInfo, error) {
 	switch {
 	case staleAfter < 0:
-		return nil, fmt.Errorf("snapshot: remove locks: negative stale time %v", staleAfter)
+		return nil, fmt.Errorf("remove locks: negative stale time %v", staleAfter)
 	case staleAfter == 0:
 		staleAfter = DefaultLockStaleAfter
 	}
@@ -72,7 +72,7 @@ func (r *Repo) RemoveLocks(ctx context.Context, all bool, staleAfter time.Durati
 		switch {
 		case errors.Is(err, remote.ErrNotFound):
 		case err != nil:
-			return removed, fmt.Errorf("snapshot: removing lock %s: %w", l.Key, err)
+			return removed, fmt.Errorf("removing lock %s: %w", l.Key, err)
 		default:
 			removed = append(removed, l)
 		}
@@ -97,7 +97,7 @@ func (r *Repo) listLocks(ctx context.Context, staleAfter time.Duration) ([]LockI
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: listing locks: %w", err)
+		return nil, fmt.Errorf("listing locks: %w", err)
 	}
 	reader := &Lock{store: r.store, opts: LockOptions{StaleAfter: staleAfter}} // holds nothing
 	host, _ := os.Hostname()                                                   // as locks record it; "": none abandoned
@@ -146,7 +146,7 @@ func storeTime(ctx context.Context, s remote.Store) (time.Time, error) {
 	}
 	key := probePrefix + hex.EncodeToString(id[:])
 	if err := putBytes(ctx, s, key, []byte("wimsnap: the store's time\n")); err != nil {
-		return time.Time{}, fmt.Errorf("snapshot: learning the store's time: %w", err)
+		return time.Time{}, fmt.Errorf("learning the store's time: %w", err)
 	}
 	info, err := s.Stat(ctx, key)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockCleanup)
@@ -155,7 +155,7 @@ func storeTime(ctx context.Context, s remote.Store) (time.Time, error) {
 		err = errors.Join(err, derr)
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("snapshot: learning the store's time: %w", err)
+		return time.Time{}, fmt.Errorf("learning the store's time: %w", err)
 	}
 	return info.ModTime, nil
 }

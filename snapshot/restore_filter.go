@@ -46,7 +46,7 @@ func (f Filter) excludesAll() bool { return slices.Contains(f.Exclude, "/") }
 func (f Filter) Validate() error {
 	for _, p := range append(append([]string{}, f.Include...), f.Exclude...) {
 		if _, err := path.Match(filterPattern(p), "/"); err != nil || p == "" {
-			return fmt.Errorf("snapshot: bad pattern %q", p)
+			return fmt.Errorf("bad pattern %q", p)
 		}
 	}
 	return nil

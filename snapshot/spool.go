@@ -46,14 +46,14 @@ type spoolFile struct {
 // newSpool creates an empty spool file in dir, creating dir if needed.
 func newSpool(dir string) (*spoolFile, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("snapshot: spool: %w", err)
+		return nil, fmt.Errorf("spool: %w", err)
 	}
 	if f, err := openAnon(dir); err == nil {
 		return &spoolFile{f: f, anon: true}, nil
 	}
 	f, err := os.CreateTemp(dir, spoolPrefix+"*")
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: spool: %w", err)
+		return nil, fmt.Errorf("spool: %w", err)
 	}
 	// Anonymous from now on; if the removal fails, Close or sweepSpool
 	// removes it.

@@ -25,11 +25,11 @@ func withShadowCopy(root string, fn func(shadowRoot string) error) error {
 	}
 	vol := filepath.VolumeName(abs)
 	if len(vol) != 2 || vol[1] != ':' {
-		return fmt.Errorf("snapshot: shadow copy of %s: only drive-letter volumes are supported", root)
+		return fmt.Errorf("shadow copy of %s: only drive-letter volumes are supported", root)
 	}
 	id, device, err := createShadow(vol + `\`)
 	if err != nil {
-		return fmt.Errorf("snapshot: creating a shadow copy of %s: %w", vol, err)
+		return fmt.Errorf("creating a shadow copy of %s: %w", vol, err)
 	}
 	defer deleteShadow(id)
 	return fn(device + strings.TrimPrefix(abs, vol))

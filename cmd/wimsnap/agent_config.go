@@ -257,15 +257,16 @@ func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duratio
 
 // jobSources reads the sources of the job named job: absolute (relative
 // ones from dir) and cleaned, as the snapshots record them, so that
-// forget's --path matches them. A path listed twice, in any spelling, is
-// a mistake: its snapshots would be taken twice a run.
+// forget's --path matches them. A path listed twice, in any spelling (on
+// Windows also in another letter case), is a mistake: its snapshots would
+// be taken twice a run.
 func (t *cfgTable) jobSources(job, dir string) []string {
 	var sources []string
 	for _, s := range t.strings("sources") {
 		if s = absFrom(dir, s); s != "" {
 			s = filepath.Clean(s)
 		}
-		if slices.Contains(sources, s) {
+		if slices.ContainsFunc(sources, func(p string) bool { return samePath(p, s, pathsFoldCase) }) {
 			t.fail("sources", "job %q lists %s twice", job, s)
 			continue
 		}

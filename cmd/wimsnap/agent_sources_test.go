@@ -6,24 +6,32 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
 
 // TestAgentConfigDuplicateSources: a job that lists one path twice, also
-// in two spellings that clean to one, is a config error naming the job
+// in two spellings that clean to one (on Windows also in two letter
+// cases; elsewhere those are two paths), is a config error naming the job
 // and the path; sources are cleaned, so that forget's --path matches the
 // source its snapshots record.
 func TestAgentConfigDuplicateSources(t *testing.T) {
 	sep := string(filepath.Separator)
 	root := filepath.VolumeName(os.TempDir()) + sep
 	a, aSlash := filepath.Join(root, "a"), filepath.Join(root, "a")+sep
-	tests := []struct {
+	type dupCase struct {
 		name    string
 		sources []string
 		want    string // the error, after "job[1].sources: "; "" for none
 		clean   []string
-	}{
+	}
+	upper := filepath.Join(root, "A")
+	caseDiffers := dupCase{name: "letter case differs", sources: []string{a, upper}, clean: []string{a, upper}}
+	if runtime.GOOS == "windows" { // paths compare case-insensitively
+		caseDiffers = dupCase{name: caseDiffers.name, sources: caseDiffers.sources, want: `job "sys" lists ` + upper + " twice"}
+	}
+	tests := []dupCase{
 		{name: "distinct", sources: []string{a, filepath.Join(root, "b")}, clean: []string{a, filepath.Join(root, "b")}},
 		{name: "trailing separator cleaned", sources: []string{aSlash}, clean: []string{a}},
 		{name: "same path twice", sources: []string{a, a}, want: `job "sys" lists ` + a + " twice"},
@@ -32,6 +40,7 @@ func TestAgentConfigDuplicateSources(t *testing.T) {
 			want: `job "sys" lists ` + filepath.Join(root, "a", "b") + " twice"},
 		{name: "relative and absolute", sources: []string{"src", "{dir}" + sep + "src" + sep},
 			want: `job "sys" lists {dir}` + sep + "src twice"},
+		caseDiffers,
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,3 +113,24 @@ func loadConfigIn(t *testing.T, dir, doc string) (*agentConfig, error) {
 
 // tomlString quotes s as a TOML literal string (no escapes: Windows paths).
 func tomlString(s string) string { return "'" + s + "'" }
+
+// TestSamePath: paths differing in letter case are one path only when
+// case is folded, as on Windows; otherwise two.
+func TestSamePath(t *testing.T) {
+	tests := []struct {
+		a, b       string
+		fold, want bool
+	}{
+		{`C:\Data`, `C:\Data`, false, true},
+		{`C:\Data`, `c:\data`, false, false},
+		{`C:\Data`, `c:\data`, true, true},
+		{`C:\Data`, `C:\Date`, true, false},
+		{"/srv/Ä", "/srv/ä", true, true},
+		{"/srv/a", "/srv/A", false, false},
+	}
+	for _, tt := range tests {
+		if got := samePath(tt.a, tt.b, tt.fold); got != tt.want {
+			t.Errorf("samePath(%q, %q, fold %v) = %v, want %v", tt.a, tt.b, tt.fold, got, tt.want)
+		}
+	}
+}

@@ -32,8 +32,10 @@ means unlimited. Periods are counted in --time-zone (default: the local
 zone), so a daylight saving change does not shift days. Without any
 --keep-* option and without SNAP, forget refuses to run.
 
---host, --tag and --path limit forget to the snapshots that match. With
---dry-run it lists what would go and why each kept snapshot is kept,
+--host, --tag and --path limit forget to the snapshots that match. A
+--path matches as given and as snapshot records a source: absolute (a
+relative one from the working directory) and cleaned, so /srv/ and
+/srv/data/.. name /srv. With --dry-run it lists what would go and why each kept snapshot is kept,
 changing nothing. Forget takes a shared lock: snapshots from other hosts
 may run at the same time.
 ` + repoHelp + `
@@ -80,7 +82,7 @@ func (a *app) newForgetCommand() *cobra.Command {
 	fl.StringVar(&f.timeZone, "time-zone", "", "the time zone periods are counted in (default: local)")
 	fl.StringArrayVar(&f.hosts, "host", nil, "only snapshots of this host (repeatable)")
 	fl.StringArrayVar(&f.tags, "tag", nil, "only snapshots with this tag (repeatable)")
-	fl.StringArrayVar(&f.paths, "path", nil, "only snapshots of this source path (repeatable)")
+	fl.StringArrayVar(&f.paths, "path", nil, "only snapshots of this source path, relative to the working directory (repeatable)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "list what would be removed and why the rest is kept, changing nothing")
 	fl.BoolVar(&f.prune, "prune", false, "prune after removing the snapshots")
 	return cmd
@@ -261,8 +263,9 @@ func (f *forgetFlags) zone() (*time.Location, error) {
 
 // filter keeps the snapshots that match --host, --tag and --path.
 func (f *forgetFlags) filter(list []*snapshot.Manifest) []*snapshot.Manifest {
+	paths := sourceSpellings(f.paths)
 	return slices.DeleteFunc(slices.Clone(list), func(m *snapshot.Manifest) bool {
-		if len(f.hosts) > 0 && !slices.Contains(f.hosts, m.Host) || len(f.paths) > 0 && !slices.Contains(f.paths, m.Source) {
+		if len(f.hosts) > 0 && !slices.Contains(f.hosts, m.Host) || len(paths) > 0 && !slices.Contains(paths, m.Source) {
 			return true
 		}
 		return len(f.tags) > 0 && !slices.ContainsFunc(f.tags, func(t string) bool { return slices.Contains(m.Tags, t) })

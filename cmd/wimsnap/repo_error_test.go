@@ -9,9 +9,11 @@ import (
 	"testing"
 )
 
-// TestRepoErrorMessages: the repository's errors read as the CLI's other
-// messages, naming what failed ("wimsnap: no such snapshot: ..."), without
-// the snapshot package's prefix, and keep their exit codes.
+// TestRepoErrorMessages: the repository's errors, and the errors of what
+// it does (a bad restore pattern, an export or restore target it cannot
+// use), read as the CLI's other messages, naming what failed ("wimsnap: no
+// such snapshot: ..."), without the snapshot package's prefix, and keep
+// their exit codes.
 func TestRepoErrorMessages(t *testing.T) {
 	env := testRepoEnv(t)
 	empty := map[string]string{envRepository: filepath.Join(t.TempDir(), "none"), envCacheDir: t.TempDir(),
@@ -29,6 +31,10 @@ func TestRepoErrorMessages(t *testing.T) {
 			}
 		}
 	}
+	missing, file := filepath.Join(t.TempDir(), "missing"), filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name  string
 		env   map[string]string
@@ -45,6 +51,12 @@ func TestRepoErrorMessages(t *testing.T) {
 			want: "wimsnap: a repository exists at this location"},
 		{name: "damaged restore", env: env, setup: damaged, args: []string{"restore", "latest", "--target", t.TempDir()},
 			code: exitFailure, want: "wimsnap: malformed repository object: "},
+		{name: "bad pattern", env: env, args: []string{"restore", "latest", "--target", t.TempDir(), "--include=["},
+			code: exitUsage, want: `wimsnap: bad pattern "["`},
+		{name: "export into a missing directory", env: env, args: []string{"export", "latest", filepath.Join(missing, "x.wim")},
+			code: exitFailure, want: "wimsnap: export: "},
+		{name: "restore under a file", env: env, args: []string{"restore", "latest", "--target", filepath.Join(file, "t")},
+			code: exitFailure, want: "wimsnap: apply target: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,58 @@
+//go:build unix
+
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestForgetPathSpellings: --path names a source however it is spelled
+// (a trailing slash, "." and ".." segments, relative to the working
+// directory), as the snapshot command records it cleaned and absolute.
+func TestForgetPathSpellings(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	src, other := filepath.Join(dir, "src"), filepath.Join(dir, "other")
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": dir}
+	runAppOK(t, env, "init")
+	writeFile(t, src, "a", []byte("a"))
+	writeFile(t, other, "b", []byte("b"))
+	for _, s := range []string{src, src, other} {
+		runAppOK(t, env, "snapshot", s, "--host=h")
+	}
+	for _, p := range []string{src, src + "/", dir + "/./other/../src", "src", "./src/"} {
+		out := runAppOK(t, env, "forget", "--keep-last=1", "--dry-run", "--json", "--path="+p)
+		var res forgetSummary
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Groups) != 1 || len(res.Groups[0].Keep) != 1 || len(res.Groups[0].Remove) != 1 ||
+			res.Groups[0].Keep[0].Source != src {
+			t.Errorf("--path=%s: groups %+v, want src's two snapshots", p, res.Groups)
+		}
+	}
+}
+
+// TestSourceSpellings: a --path value is kept as given (another host's
+// spelling) and added cleaned and absolute when that differs.
+func TestSourceSpellings(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"/srv", []string{"/srv"}},
+		{"/srv/", []string{"/srv/", "/srv"}},
+		{"/srv/./a/..", []string{"/srv/./a/..", "/srv"}},
+		{"rel", []string{"rel", filepath.Join(dir, "rel")}},
+	}
+	for _, tt := range tests {
+		if got := sourceSpellings([]string{tt.in}); !slices.Equal(got, tt.want) {
+			t.Errorf("sourceSpellings(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
