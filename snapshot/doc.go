@@ -29,8 +29,9 @@
 // written by ApplyOptions.Workers goroutines; all-zero 32 KiB blocks become
 // holes.
 //
-// The package's error texts name the operation that failed ("apply target:
-// ...", "export: ...", "lock: ...") and no package prefix: the command
-// line shows them as they are ("wimsnap: export: ..."). Callers tell
+// Errors: the exported sentinels carry the package prefix ("snapshot: no
+// such snapshot"), as the style guide asks; an error that wraps another
+// names the operation that failed ("apply target: ...", "export: ...")
+// without it, so that the command line shows no prefix twice. Callers tell
 // errors apart with errors.Is and errors.As, never by their text.
 package snapshot

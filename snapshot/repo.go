@@ -17,21 +17,20 @@ import (
 	"github.com/wimsnap/wimsnap/wim"
 )
 
-// Repository errors. Their texts name no package: the command line shows
-// them as they are ("wimsnap: no such snapshot: ...").
+// Repository errors.
 var (
 	// ErrNoRepository: the store holds no repository config.
-	ErrNoRepository = errors.New("no repository at this location")
+	ErrNoRepository = errors.New("snapshot: no repository at this location")
 	// ErrRepositoryExists: init found a config already.
-	ErrRepositoryExists = errors.New("a repository exists at this location")
+	ErrRepositoryExists = errors.New("snapshot: a repository exists at this location")
 	// ErrRepoFormat: an object of the repository is malformed or fails its
 	// checksum.
-	ErrRepoFormat = errors.New("malformed repository object")
+	ErrRepoFormat = errors.New("snapshot: malformed repository object")
 	// ErrSnapshotNotFound: no snapshot matches the given id or prefix.
-	ErrSnapshotNotFound = errors.New("no such snapshot")
+	ErrSnapshotNotFound = errors.New("snapshot: no such snapshot")
 	// ErrSnapshotAmbiguous is wrapped, beside ErrSnapshotNotFound, by the
 	// error for a prefix that more than one snapshot id begins with.
-	ErrSnapshotAmbiguous = errors.New("ambiguous snapshot reference")
+	ErrSnapshotAmbiguous = errors.New("snapshot: ambiguous snapshot reference")
 )
 
 // RepoVersion is the repository format version this package writes and

@@ -27,21 +27,20 @@ import (
 // removed by anyone. A holder rewrites its lock every RefreshEvery and
 // gives it up as lost when it could not for StaleAfter/2.
 
-// Lock errors. Their texts name no package: the command line shows them as
-// they are.
+// Lock errors.
 var (
 	// ErrLocked means that another process holds a lock that conflicts
 	// with the one asked for. The error is a *LockedError naming the holder.
-	ErrLocked = errors.New("repository is locked")
+	ErrLocked = errors.New("snapshot: repository is locked")
 	// ErrReadOnly is wrapped by the failure to take a lock for reading in
 	// a repository this process may not write (LockOptions.None).
-	ErrReadOnly = errors.New("the repository cannot be written here, not even a lock")
+	ErrReadOnly = errors.New("snapshot: the repository cannot be written here, not even a lock")
 	// errReadOnlyFS is a write to a read-only file system.
 	errReadOnlyFS error = syscall.EROFS
 	// ErrLockLost means that a held lock could not be refreshed for half
 	// its StaleAfter, or that another process removed it as stale: others
 	// may now take the repository, so the work it protects must not commit.
-	ErrLockLost = errors.New("repository lock lost")
+	ErrLockLost = errors.New("snapshot: repository lock lost")
 )
 
 // Defaults of LockOptions.

@@ -10,9 +10,8 @@ import (
 // ErrNoMatch is the warning Restore gives, through ApplyOptions.Warn with
 // the pattern as the path, for an Include pattern that matches no path of
 // the snapshot. The restore goes on: a pattern may still select what
-// Delete removes from the target. Its text names no package, as the command
-// line shows it.
-var ErrNoMatch = errors.New("include pattern matches nothing in the snapshot")
+// Delete removes from the target.
+var ErrNoMatch = errors.New("snapshot: include pattern matches nothing in the snapshot")
 
 // Unmatched returns the Include patterns, as given, that match no path of
 // the tree root (Exclude is not considered), in their order. "/" always

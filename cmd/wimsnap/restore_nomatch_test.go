@@ -17,7 +17,7 @@ func TestRestoreIncludeNoMatch(t *testing.T) {
 	env := testRepoEnv(t)
 	target := filepath.Join(t.TempDir(), "t")
 	code, _, errb := runApp(t, env, "restore", "latest", "--target", target, "--include", "/nope", "--include", "b.txt")
-	if code != exitOK || !strings.Contains(errb, "wimsnap: warning: /nope: include pattern matches nothing in the snapshot") ||
+	if code != exitOK || !strings.Contains(errb, "wimsnap: warning: /nope: snapshot: include pattern matches nothing in the snapshot") ||
 		strings.Contains(errb, "b.txt") {
 		t.Errorf("exit %d, stderr %q; want exit 0 and a warning about /nope only", code, errb)
 	}
@@ -29,7 +29,7 @@ func TestRestoreIncludeNoMatch(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != exitOK {
 		t.Fatalf("--json: exit %d, %v: %s%s", code, err, out, errb)
 	}
-	want := warning{Path: "/nope", Error: "include pattern matches nothing in the snapshot"}
+	want := warning{Path: "/nope", Error: "snapshot: include pattern matches nothing in the snapshot"}
 	if doc.WarningsTotal != 1 || len(doc.Warnings) != 1 || doc.Warnings[0].Path != want.Path ||
 		doc.Warnings[0].Error != want.Error || doc.Files != 0 {
 		t.Errorf("--json: %+v; want one warning %+v and no files", doc, want)
