@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -85,14 +84,8 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		return a.plan(sub, e)
 	}
 	if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR { // a directory in the way
-		gone := false
-		if a.mayDelete(a.path) {
-			n, kept := a.dryRemove(dfd, e.Name, "/"+strings.Join(a.path, "/"))
-			a.deleted.Add(n)
-			gone = kept == nil
-		}
-		if !gone { // kept, as the restore keeps it: the entry is skipped
-			a.warn(true, errDirInWay)
+		if err := a.clearDirInWay(dfd, e.Name, a.path); err != nil { // kept, as the restore keeps it
+			a.warn(true, err)
 			return nil
 		}
 	}
@@ -188,20 +181,6 @@ func (a *applier) planOpenDir(dfd int, e *wim.Entry, isDir bool) (int, bool) {
 	}
 	a.warn(true, fmt.Errorf("open directory: %w", err))
 	return -1, false
-}
-
-// dryRemoveAll is removeAll with DryRun: it counts and warns about what
-// removeAll would delete and report.
-func (a *applier) dryRemoveAll(dfd int, name string, path []string) {
-	n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
-	a.deleted.Add(n)
-	switch {
-	case kept == nil, errors.Is(kept, errLeftAlone): // warned about
-	case keptOnPurpose(kept):
-		a.warnPath(path, false, kept)
-	default:
-		a.warnPath(path, true, fmt.Errorf("delete: %w", kept))
-	}
 }
 
 // keptOnPurpose reports whether err is one remove keeps a directory
