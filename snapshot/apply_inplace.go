@@ -468,6 +468,18 @@ func (a *applier) mayDelete(path []string) bool {
 	return a.opts.Deletable == nil || a.opts.Deletable("/"+strings.Join(path, "/"))
 }
 
+// mayDeleteIn reports whether the restore may delete names in the
+// directory dfd: as root, as its owner (removeDir opens a directory to
+// itself first, the walk one of the image), or with write and search
+// permission on it. A sticky directory's rule is not looked at.
+func (a *applier) mayDeleteIn(dfd int) bool {
+	var st unix.Stat_t
+	if a.isRoot || fstat(dfd, &st) == nil && int(st.Uid) == unix.Geteuid() {
+		return true
+	}
+	return unix.Faccessat(dfd, ".", unix.W_OK|unix.X_OK, unix.AT_EACCESS) == nil
+}
+
 // errDirKept is clearDirInWay's error for a directory in the way of an
 // entry that it could not delete whole: what may go is gone, the rest and
 // the directory stay, and the entry is skipped.

@@ -195,8 +195,12 @@ func keptOnPurpose(err error) bool {
 // everything in it. When name itself would stay, it returns why: as
 // remove would fail, or errHoldsExcluded, errHoldsLeftAlone for a
 // directory above what guard leaves alone, errLeftAlone for that
-// directory itself, warned about here.
+// directory itself, warned about here. A name in a directory the restore
+// may not delete in (mayDeleteIn) stays, with EACCES, as remove's would.
 func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
+	if !a.mayDeleteIn(dfd) { // remove's unlink fails
+		return 0, unix.EACCES
+	}
 	if !isDirAt(dfd, name) {
 		return 1, nil
 	}

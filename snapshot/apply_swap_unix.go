@@ -17,14 +17,15 @@ import (
 // removableWhole reports whether remove would delete the directory name in
 // dfd, whose path from the target is path, whole, as far as a look tells:
 // nothing in it is kept from deletion (ApplyOptions.Deletable) or left
-// alone by the guard, and every directory in it can be opened and listed.
+// alone by the guard, and every directory in it can be opened and listed,
+// and names deleted in it (mayDeleteIn).
 func (a *applier) removableWhole(dfd int, name, path string) bool {
 	fd, err := openDir(dfd, name, true)
 	if err != nil {
 		return false
 	}
 	defer closeFD(fd)
-	if a.guard.leaveAlone(fd) != nil {
+	if a.guard.leaveAlone(fd) != nil || !a.mayDeleteIn(fd) {
 		return false
 	}
 	names, kept, err := a.deletableNames(fd, path)
