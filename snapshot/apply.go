@@ -153,12 +153,15 @@ type applier struct {
 	ntfs    *ntfsTarget  // an ntfs-3g target: Windows metadata, no UNIX data
 	token   string       // names this run's temporary files (in place)
 	guard   guard        // what deletions leave alone (in place)
-	tempSeq int          // numbers them
+	tempSeq atomic.Int64 // numbers them (workers make deferred symlinks)
 	walkBuf []byte       // for files written on the walking goroutine
 	walkX   xattrBufs    // for xattr comparisons on the walking goroutine
 	dirents []byte       // deleteExtra's listing buffer (walking goroutine)
 	curDir  *wim.Entry   // the directory whose children the walk creates
 	renamed []renamedDir // directories whose times are set again at the end
+	// mkdir makes a directory of mode 0700 (nil: unix.Mkdirat); tests
+	// inject failures.
+	mkdir func(dfd int, name string) error
 	// noXattrAt says that the kernel lacks listxattrat: xattrs are
 	// compared through paths.
 	noXattrAt atomic.Bool
@@ -349,17 +352,16 @@ func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
 	}
 }
 
-// makeDir creates the directory name in dfd, replacing a file of that
-// name, and opens it; it reports false, having warned, when it cannot.
+// makeDir creates the directory name in dfd, replacing any other entry of
+// that name (swapInDir), and opens it; it reports false, having warned,
+// when it cannot.
 func (a *applier) makeDir(dfd int, name string) (int, bool) {
-	err := unix.Mkdirat(dfd, name, 0o700)
+	err := a.mkdirAt(dfd, name)
 	existed := false
 	if errors.Is(err, unix.EEXIST) {
 		var st unix.Stat_t
 		if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			if err = unix.Unlinkat(dfd, name, 0); err == nil {
-				err = unix.Mkdirat(dfd, name, 0o700)
-			}
+			err = a.swapInDir(dfd, name)
 		} else {
 			err, existed = nil, true
 		}
@@ -379,6 +381,15 @@ func (a *applier) makeDir(dfd int, name string) (int, bool) {
 		a.widen(fd)
 	}
 	return fd, true
+}
+
+// mkdirAt creates the directory name in dfd, of mode 0700 until the
+// apply sets its own.
+func (a *applier) mkdirAt(dfd int, name string) error {
+	if a.mkdir != nil {
+		return a.mkdir(dfd, name)
+	}
+	return unix.Mkdirat(dfd, name, 0o700)
 }
 
 func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {

@@ -19,10 +19,10 @@ import (
 // leaving files that already match alone, replacing changed files through
 // a temporary name, and deleting what the image lacks.
 
-// tempName is the temporary name of the n-th file of this run.
+// tempName is the temporary name of the n-th file of this run; any
+// goroutine may call it.
 func (a *applier) tempName() string {
-	a.tempSeq++
-	return fmt.Sprintf("%s%s-%d.tmp", tempPrefix, a.token, a.tempSeq)
+	return fmt.Sprintf("%s%s-%d.tmp", tempPrefix, a.token, a.tempSeq.Add(1))
 }
 
 // inPlaceRegular looks at what the name of the regular file e holds in
@@ -42,14 +42,13 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done,
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		if !a.mayDelete(a.path) {
-			a.warn(true, errDirInWay)
-			return true, false, false
-		}
-		if a.removableWhole(dfd, e.Name, "/"+strings.Join(a.path, "/")) {
+		if a.mayDelete(a.path) && a.removableWhole(dfd, e.Name, "/"+strings.Join(a.path, "/")) {
 			return false, true, false // written beside, then swapped in (commitTemp)
 		}
-		a.removeAll(dfd, e.Name, a.path) // what may go goes; a file only if all did
+		if err := a.clearDirInWay(dfd, e.Name, a.path); err != nil { // what may go goes; a file only if all did
+			a.warn(true, err)
+			return true, false, false
+		}
 		return false, false, false
 	case unix.S_IFREG:
 	default:
@@ -469,13 +468,45 @@ func (a *applier) mayDelete(path []string) bool {
 	return a.opts.Deletable == nil || a.opts.Deletable("/"+strings.Join(path, "/"))
 }
 
-// clearDir removes the directory name in dfd, at path, that is in the way
-// of a symlink or special file, when the restore is in place and may
-// delete it; otherwise the maker reports it in the way.
-func (a *applier) clearDir(dfd int, name string, path []string) {
-	if a.opts.InPlace && a.mayDelete(path) && isDirAt(dfd, name) {
-		a.removeAll(dfd, name, path)
+// mayDeleteIn reports whether the restore may delete names in the
+// directory dfd: as root, as its owner (removeDir opens a directory to
+// itself first, the walk one of the image), or with write and search
+// permission on it. A sticky directory's rule is not looked at.
+func (a *applier) mayDeleteIn(dfd int) bool {
+	var st unix.Stat_t
+	if a.isRoot || fstat(dfd, &st) == nil && int(st.Uid) == unix.Geteuid() {
+		return true
 	}
+	return unix.Faccessat(dfd, ".", unix.W_OK|unix.X_OK, unix.AT_EACCESS) == nil
+}
+
+// errDirKept is clearDirInWay's error for a directory in the way of an
+// entry that it could not delete whole: what may go is gone, the rest and
+// the directory stay, and the entry is skipped.
+var errDirKept = errors.New("a directory is in the way and could not be deleted whole")
+
+// clearDirInWay deletes (with DryRun, counts) the directory name in dfd,
+// at path, where the image has a file, a symlink or a special file, and
+// returns nil once nothing is in the way, or nothing was. A directory the
+// restore may not delete gives errDirInWay; one it deleted only in part,
+// errDirKept with why. Either way nothing else warns about it: the caller
+// warns once, the entry skipped, so that a dry run and the restore count
+// it alike.
+func (a *applier) clearDirInWay(dfd int, name string, path []string) error {
+	if !isDirAt(dfd, name) {
+		return nil
+	}
+	if !a.mayDelete(path) {
+		return errDirInWay
+	}
+	kept := a.removeCounted(dfd, name, path)
+	switch {
+	case kept == nil:
+		return nil
+	case keptOnPurpose(kept):
+		return fmt.Errorf("%w: %w", errDirKept, kept)
+	}
+	return fmt.Errorf("%w: delete: %w", errDirKept, kept)
 }
 
 // deleteExtra removes the names in dfd that the directory e lacks, and
@@ -560,24 +591,33 @@ var errHoldsExcluded = errors.New("kept: it holds paths excluded from the restor
 
 // removeAll deletes name in dfd, the entry at path, and, for a directory,
 // everything below it that may be deleted (see ApplyOptions.Deletable),
-// never following a symlink.
+// never following a symlink; it warns about what stays. With DryRun it
+// counts and warns alike, and deletes nothing.
 func (a *applier) removeAll(dfd int, name string, path []string) {
+	switch kept := a.removeCounted(dfd, name, path); {
+	case kept == nil, errors.Is(kept, errLeftAlone): // warned about
+	case keptOnPurpose(kept):
+		a.warnPath(path, false, kept) // as asked, or warned about below
+	default:
+		a.warnPath(path, true, fmt.Errorf("delete: %w", kept)) // the target is not the snapshot: partial
+	}
+}
+
+// removeCounted is removeAll without its warnings: it counts what it
+// deletes (with DryRun, what it would) and returns why name stays, nil
+// when it is gone. errLeftAlone is warned about already.
+func (a *applier) removeCounted(dfd int, name string, path []string) error {
 	if a.opts.DryRun {
-		a.dryRemoveAll(dfd, name, path)
-		return
+		n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
+		a.deleted.Add(n)
+		return kept
 	}
 	err := a.remove(dfd, name, "/"+strings.Join(path, "/"))
-	switch {
-	case errors.Is(err, errLeftAlone): // warned about
-		return
-	case errors.Is(err, errHoldsExcluded), errors.Is(err, errHoldsLeftAlone):
-		a.warnPath(path, false, err) // as asked, or warned about below
-		return
-	case err != nil && !errors.Is(err, unix.ENOENT):
-		a.warnPath(path, true, fmt.Errorf("delete: %w", err)) // the target is not the snapshot: partial
-		return
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
 	}
 	a.deleted.Add(1)
+	return nil
 }
 
 // splitPath returns the components of a path from the target ("/a/b").

@@ -99,8 +99,7 @@ func (a *applier) makeSymlink(x *xattrBufs, dfd int, e *wim.Entry, path []string
 		a.keepNode(x, dfd, e, path, &st)
 		return
 	}
-	a.clearDir(dfd, name, path)
-	if err := replaceNode(dfd, name, func() error { return unix.Symlinkat(target, dfd, name) }); err != nil {
+	if err := a.makeNode(dfd, name, path, func(at string) error { return unix.Symlinkat(target, dfd, at) }); err != nil {
 		a.warnPath(path, true, fmt.Errorf("symlink: %w", err))
 		return
 	}
@@ -199,8 +198,7 @@ func (a *applier) specialFile(dfd int, e *wim.Entry) {
 		return
 	}
 	mode := a.specialType(e) | 0o600
-	a.clearDir(dfd, name, a.path)
-	err := replaceNode(dfd, name, func() error { return unix.Mknodat(dfd, name, mode, int(e.Unix.Rdev)) })
+	err := a.makeNode(dfd, name, a.path, func(at string) error { return unix.Mknodat(dfd, at, mode, int(e.Unix.Rdev)) })
 	if err != nil {
 		a.warn(true, fmt.Errorf("mknod: %w", err))
 		return

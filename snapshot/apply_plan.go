@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -85,14 +84,8 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		return a.plan(sub, e)
 	}
 	if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR { // a directory in the way
-		gone := false
-		if a.mayDelete(a.path) {
-			n, kept := a.dryRemove(dfd, e.Name, "/"+strings.Join(a.path, "/"))
-			a.deleted.Add(n)
-			gone = kept == nil
-		}
-		if !gone { // kept, as the restore keeps it: the entry is skipped
-			a.warn(true, errDirInWay)
+		if err := a.clearDirInWay(dfd, e.Name, a.path); err != nil { // kept, as the restore keeps it
+			a.warn(true, err)
 			return nil
 		}
 	}
@@ -190,20 +183,6 @@ func (a *applier) planOpenDir(dfd int, e *wim.Entry, isDir bool) (int, bool) {
 	return -1, false
 }
 
-// dryRemoveAll is removeAll with DryRun: it counts and warns about what
-// removeAll would delete and report.
-func (a *applier) dryRemoveAll(dfd int, name string, path []string) {
-	n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
-	a.deleted.Add(n)
-	switch {
-	case kept == nil, errors.Is(kept, errLeftAlone): // warned about
-	case keptOnPurpose(kept):
-		a.warnPath(path, false, kept)
-	default:
-		a.warnPath(path, true, fmt.Errorf("delete: %w", kept))
-	}
-}
-
 // keptOnPurpose reports whether err is one remove keeps a directory
 // with, as asked (errHoldsExcluded) or for what the guard leaves alone,
 // rather than a failure.
@@ -216,8 +195,12 @@ func keptOnPurpose(err error) bool {
 // everything in it. When name itself would stay, it returns why: as
 // remove would fail, or errHoldsExcluded, errHoldsLeftAlone for a
 // directory above what guard leaves alone, errLeftAlone for that
-// directory itself, warned about here.
+// directory itself, warned about here. A name in a directory the restore
+// may not delete in (mayDeleteIn) stays, with EACCES, as remove's would.
 func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
+	if !a.mayDeleteIn(dfd) { // remove's unlink fails
+		return 0, unix.EACCES
+	}
 	if !isDirAt(dfd, name) {
 		return 1, nil
 	}

@@ -3,24 +3,29 @@
 package snapshot
 
 import (
+	"strings"
+
 	"golang.org/x/sys/unix"
 )
 
-// This file puts a file in place of a directory in a rollback in swap's
-// order: the file is written beside first, so that a failure to write it
-// (a full disk, damaged data) leaves the directory whole.
+// This file puts an entry in place of one of another kind in swap's
+// order: a file, symlink or special file in place of a directory in a
+// rollback, and a directory in place of any other entry. The new entry is
+// made beside first, so that a failure to make it (a full disk, a quota,
+// damaged data) leaves the old one whole.
 
 // removableWhole reports whether remove would delete the directory name in
 // dfd, whose path from the target is path, whole, as far as a look tells:
 // nothing in it is kept from deletion (ApplyOptions.Deletable) or left
-// alone by the guard, and every directory in it can be opened and listed.
+// alone by the guard, and every directory in it can be opened and listed,
+// and names deleted in it (mayDeleteIn).
 func (a *applier) removableWhole(dfd int, name, path string) bool {
 	fd, err := openDir(dfd, name, true)
 	if err != nil {
 		return false
 	}
 	defer closeFD(fd)
-	if a.guard.leaveAlone(fd) != nil {
+	if a.guard.leaveAlone(fd) != nil || !a.mayDeleteIn(fd) {
 		return false
 	}
 	names, kept, err := a.deletableNames(fd, path)
@@ -41,14 +46,79 @@ func (a *applier) removableWhole(dfd int, name, path string) bool {
 // j.aside, which a later in-place apply removes if anything of it stays.
 // It runs on the walk's goroutine.
 func (a *applier) swapDir(j fileJob) error {
-	path := j.at.comps()
-	ops := swapOps{
-		rename: func(from, to string) error { return unix.Renameat(j.dir, from, j.dir, to) },
+	_, err := swap(j.tmp, j.e.Name, j.aside, a.dirSwapOps(j.dir, j.at.comps()))
+	return err
+}
+
+// dirSwapOps are swap's calls for entries in the directory dfd: the old
+// entry, at path, is deleted with what it holds (removeAll, which counts
+// and warns).
+func (a *applier) dirSwapOps(dfd int, path []string) swapOps {
+	return swapOps{
+		rename: func(from, to string) error { return unix.Renameat(dfd, from, dfd, to) },
 		removeOld: func(aside string) error {
-			a.removeAll(j.dir, aside, path)
+			a.removeAll(dfd, aside, path)
 			return nil
 		},
 	}
-	_, err := swap(j.tmp, j.e.Name, j.aside, ops)
-	return err
+}
+
+// makeNode makes the symlink or special file name in dfd, at path, with
+// mk, which makes it under the name it is given. In place, a directory
+// there that the restore may delete whole is swapped for it (swapNode);
+// of any other, what may go is deleted first, and the entry is made only
+// if the directory is gone (else the error says why it is kept). Any
+// other entry in the way is replaced (replaceNode). It runs on the walk's
+// goroutine or, for a deferred symlink, on a worker.
+func (a *applier) makeNode(dfd int, name string, path []string, mk func(at string) error) error {
+	if a.opts.InPlace && isDirAt(dfd, name) {
+		if a.mayDelete(path) && a.removableWhole(dfd, name, "/"+strings.Join(path, "/")) {
+			return a.swapNode(dfd, name, path, mk)
+		}
+		if err := a.clearDirInWay(dfd, name, path); err != nil {
+			return err
+		}
+	}
+	return replaceNode(dfd, name, func() error { return mk(name) })
+}
+
+// swapNode makes the new entry with mk under a temporary name beside the
+// directory name in dfd, at path, and swaps it in; if either fails, the
+// directory stays whole and the temporary entry is gone.
+func (a *applier) swapNode(dfd int, name string, path []string, mk func(at string) error) error {
+	tmp := a.tempName()
+	if err := mk(tmp); err != nil {
+		return err
+	}
+	if swapped, err := swap(tmp, name, a.tempName(), a.dirSwapOps(dfd, path)); !swapped {
+		_ = unix.Unlinkat(dfd, tmp, 0)
+		return err
+	}
+	return nil
+}
+
+// swapInDir puts an empty directory in place of the entry name in dfd
+// that is not one (a file, a symlink), for the walk to fill: the directory
+// is made under a temporary name first, so that a failure to make it
+// leaves the old entry. An old entry that cannot be removed once the
+// directory is in place stays under its temporary name, warned about,
+// which a later in-place apply removes. It runs on the walk's goroutine.
+func (a *applier) swapInDir(dfd int, name string) error {
+	tmp := a.tempName()
+	if err := a.mkdirAt(dfd, tmp); err != nil {
+		return err
+	}
+	ops := swapOps{
+		rename:    func(from, to string) error { return unix.Renameat(dfd, from, dfd, to) },
+		removeOld: func(aside string) error { return unix.Unlinkat(dfd, aside, 0) },
+	}
+	swapped, err := swap(tmp, name, a.tempName(), ops)
+	if !swapped {
+		_ = unix.Unlinkat(dfd, tmp, unix.AT_REMOVEDIR)
+		return err
+	}
+	if err != nil {
+		a.warn(false, err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,5 +182,74 @@ func TestRollbackDirInWayFullDisk(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(target); len(ents) != 1 {
 		t.Errorf("%d names in the target, want f alone (no temporary name left)", len(ents))
+	}
+}
+
+// TestRollbackDirInWayOfSymlinkFullDisk: where the snapshot has a symlink
+// and the tree a directory, a rollback makes the symlink under a
+// temporary name before it touches the directory: with the disk full (a
+// long target takes a block of tmpfs), the directory stays whole (it was
+// removed first, and then the symlink could not be made: both were
+// lost), and the next rollback, with room, swaps the symlink in.
+func TestRollbackDirInWayOfSymlinkFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": filepath.Join(dir, "home")}
+	link := strings.Repeat("x/", 1000) + "t"
+	must(t, os.MkdirAll(filepath.Join(dir, "src"), 0o755))
+	must(t, os.Symlink(link, filepath.Join(dir, "src", "l")))
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", filepath.Join(dir, "src"))
+	target := filepath.Join(dir, "target")
+	mountSmall(t, "wimsnap-rollback-link", target)
+	writeFile(t, target, "l/inside.txt", nil) // empty: deleting it frees no room
+
+	fillUp(t, filepath.Join(target, "filler"))
+	if code, _, _ := runApp(t, env, "restore", "latest", "--target", target, "--delete", "--exclude", "/filler"); code == exitOK {
+		t.Fatal("rollback onto a full disk: exit 0")
+	}
+	if _, err := os.Stat(filepath.Join(target, "l", "inside.txt")); err != nil {
+		t.Errorf("the directory in the symlink's place after a rollback that could not make it: %v", err)
+	}
+	must(t, os.Remove(filepath.Join(target, "filler")))
+	var dry, done restoreSummary
+	for _, run := range []struct {
+		sum   *restoreSummary
+		flags []string
+	}{{&dry, []string{"--dry-run"}}, {&done, nil}} {
+		args := append([]string{"restore", "latest", "--target", target, "--delete", "--json"}, run.flags...)
+		if err := json.Unmarshal([]byte(runAppOK(t, env, args...)), run.sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if done.Deleted != 2 || countsOf(dry) != countsOf(done) {
+		t.Errorf("the rollback with room: %+v, want 2 deleted (the directory and its file), as the dry run counted: %+v", done, dry)
+	}
+	if got, err := os.Readlink(filepath.Join(target, "l")); err != nil || got != link {
+		t.Errorf("l after the rollback with room: %d bytes, %v; want the snapshot's symlink", len(got), err)
+	}
+	if ents, _ := os.ReadDir(target); len(ents) != 1 {
+		t.Errorf("%d names in the target, want l alone (no temporary name left)", len(ents))
+	}
+}
+
+// fillUp writes the file path until its file system is full.
+func fillUp(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, unix.ENOSPC) {
+				t.Fatalf("filling %s: %v", path, err)
+			}
+			return
+		}
 	}
 }

@@ -21,7 +21,11 @@ import (
 // the owner, which the restore opens to itself), it says so instead. A
 // directory another user owns that the restore cannot delete or enter is
 // reported and skipped by both alike. It counted such directories as one
-// deletion each, without a word.
+// deletion each, without a word. A file in whose place a directory stays
+// (it holds one the user cannot delete) is skipped once by both: the
+// restore counted it twice, for the deletion and for the file, and the
+// dry run counted what a directory the user may not write to holds as
+// deleted.
 func TestRestoreDryRunDeleteCounts(t *testing.T) {
 	bin, tmp := binaryForNobody(t)
 	// What each case adds to a restored tree T, as its owner: nine entries
@@ -53,6 +57,14 @@ func TestRestoreDryRunDeleteCounts(t *testing.T) {
 				{name: "foreign", owner: "mkdir T/other && echo o > T/other/o",
 					root: "mkdir T/other/foreign && echo r > T/other/foreign/r && chmod 000 T/other/foreign && " +
 						"chown 0:0 T/keep && chmod 000 T/keep"},
+				// A directory in the way of the file d/f, holding one the
+				// user cannot delete: the file is skipped, once.
+				{name: "inway", owner: "rm T/d/f && mkdir T/d/f",
+					root: "mkdir T/d/f/r && echo r > T/d/f/r/x && chmod 000 T/d/f/r"},
+				// The same, the directory it cannot delete readable: the
+				// dry run counted what it holds deleted, and the file made.
+				{name: "inway-readable", owner: "rm T/d/f && mkdir T/d/f",
+					root: "mkdir T/d/f/r && echo r > T/d/f/r/x"},
 			}
 			if user == "nobody" {
 				cases[1].unlisted = []string{"/gone/deep", "/d"}
@@ -68,8 +80,11 @@ func TestRestoreDryRunDeleteCounts(t *testing.T) {
 				}
 				dryCode, dry := run("restore", "latest", "--target", target, "--delete", "--dry-run", "--json")
 				code, real := run("restore", "latest", "--target", target, "--delete", "--json")
-				if c.name != "foreign" && real.Deleted != 9 {
+				if (c.name == "555" || c.name == "000") && real.Deleted != 9 {
 					t.Errorf("%s: the restore deleted %d entries, want 9", c.name, real.Deleted)
+				}
+				if strings.HasPrefix(c.name, "inway") && real.Skipped != map[string]int64{"root": 0, "nobody": 1}[user] {
+					t.Errorf("%s: the restore skipped %d entries, want the file alone as %s", c.name, real.Skipped, user)
 				}
 				if c.unlisted != nil {
 					wantUnlisted(t, c.name, dry, c.unlisted)
