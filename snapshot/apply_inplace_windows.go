@@ -382,6 +382,11 @@ func removeOne(path string, attrs uint32) error {
 
 // moveOver renames from to to, replacing the file to.
 func moveOver(from, to string) error {
+	return moveFile(from, to, windows.MOVEFILE_REPLACE_EXISTING)
+}
+
+// moveFile renames from to to with MoveFileEx and flags.
+func moveFile(from, to string, flags uint32) error {
 	f, err := windows.UTF16PtrFromString(from)
 	if err != nil {
 		return err
@@ -390,7 +395,7 @@ func moveOver(from, to string) error {
 	if err != nil {
 		return err
 	}
-	return windows.MoveFileEx(f, t, windows.MOVEFILE_REPLACE_EXISTING)
+	return windows.MoveFileEx(f, t, flags)
 }
 
 // keepPaths returns the directories of keep as the upper-case \\?\ paths

@@ -143,14 +143,4 @@ func (a *winApplier) swapIn(dir, tmp, path string, attrs uint32) error {
 
 // moveNew renames from to to, which must not exist: a file, a directory or
 // a reparse point (renamed itself).
-func moveNew(from, to string) error {
-	f, err := windows.UTF16PtrFromString(from)
-	if err != nil {
-		return err
-	}
-	t, err := windows.UTF16PtrFromString(to)
-	if err != nil {
-		return err
-	}
-	return windows.MoveFileEx(f, t, 0)
-}
+func moveNew(from, to string) error { return moveFile(from, to, 0) }

@@ -164,16 +164,7 @@ func TestRollbackDirInWayFullDisk(t *testing.T) {
 		t.Errorf("the directory in the file's place after a rollback that could not write the file: %q, %v", b, err)
 	}
 	must(t, os.Remove(filepath.Join(target, "filler")))
-	var dry, done restoreSummary
-	for _, run := range []struct {
-		sum   *restoreSummary
-		flags []string
-	}{{&dry, []string{"--dry-run"}}, {&done, nil}} {
-		args := append([]string{"restore", "latest", "--target", target, "--delete", "--json"}, run.flags...)
-		if err := json.Unmarshal([]byte(runAppOK(t, env, args...)), run.sum); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dry, done := dryThenRollback(t, env, target)
 	if done.Deleted != 2 || countsOf(dry) != countsOf(done) {
 		t.Errorf("the rollback with room: %+v, want 2 deleted (the directory and its file), as the dry run counted: %+v", done, dry)
 	}
@@ -214,16 +205,7 @@ func TestRollbackDirInWayOfSymlinkFullDisk(t *testing.T) {
 		t.Errorf("the directory in the symlink's place after a rollback that could not make it: %v", err)
 	}
 	must(t, os.Remove(filepath.Join(target, "filler")))
-	var dry, done restoreSummary
-	for _, run := range []struct {
-		sum   *restoreSummary
-		flags []string
-	}{{&dry, []string{"--dry-run"}}, {&done, nil}} {
-		args := append([]string{"restore", "latest", "--target", target, "--delete", "--json"}, run.flags...)
-		if err := json.Unmarshal([]byte(runAppOK(t, env, args...)), run.sum); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dry, done := dryThenRollback(t, env, target)
 	if done.Deleted != 2 || countsOf(dry) != countsOf(done) {
 		t.Errorf("the rollback with room: %+v, want 2 deleted (the directory and its file), as the dry run counted: %+v", done, dry)
 	}
@@ -252,4 +234,20 @@ func fillUp(t *testing.T, path string) {
 			return
 		}
 	}
+}
+
+// dryThenRollback runs a dry run of a rollback of the latest snapshot onto
+// target with --delete, then the rollback, and returns their summaries.
+func dryThenRollback(t *testing.T, env map[string]string, target string) (dry, done restoreSummary) {
+	t.Helper()
+	for _, run := range []struct {
+		sum   *restoreSummary
+		flags []string
+	}{{&dry, []string{"--dry-run"}}, {&done, nil}} {
+		args := append([]string{"restore", "latest", "--target", target, "--delete", "--json"}, run.flags...)
+		if err := json.Unmarshal([]byte(runAppOK(t, env, args...)), run.sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dry, done
 }

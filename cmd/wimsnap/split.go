@@ -138,23 +138,30 @@ func (s *partSet) addBases(refs []string) error {
 // openBase opens the WIM at n, unless opened already, and adds its
 // streams to s.parts[0].
 func (s *partSet) openBase(n string) error {
-	st, err := os.Stat(n)
-	if err != nil {
-		return err
-	}
-	for _, o := range s.seen {
-		if os.SameFile(st, o) {
-			return nil
-		}
-	}
-	f, p, err := openWIM(n)
-	if err != nil {
+	f, p, st, err := s.openUnseen(n)
+	if err != nil || f == nil {
 		return err
 	}
 	s.seen = append(s.seen, st)
 	s.files = append(s.files, f)
 	s.parts[0].AddRef(p)
 	return nil
+}
+
+// openUnseen opens the WIM at n and returns its file, reader and status,
+// or a nil file when that file is one opened already.
+func (s *partSet) openUnseen(n string) (*os.File, *wim.Reader, os.FileInfo, error) {
+	st, err := os.Stat(n)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, o := range s.seen {
+		if os.SameFile(st, o) {
+			return nil, nil, nil, nil
+		}
+	}
+	f, p, err := openWIM(n)
+	return f, p, st, err
 }
 
 // addSiblings opens those of names that exist and are parts of the split
@@ -172,17 +179,8 @@ func (s *partSet) addSiblings(names []string) {
 // already; a file that is not a part of the split WIM is an error when
 // strict, else left out.
 func (s *partSet) open(n string, strict bool) error {
-	st, err := os.Stat(n)
-	if err != nil {
-		return err
-	}
-	for _, o := range s.seen {
-		if os.SameFile(st, o) {
-			return nil
-		}
-	}
-	f, p, err := openWIM(n)
-	if err != nil {
+	f, p, st, err := s.openUnseen(n)
+	if err != nil || f == nil {
 		return err
 	}
 	ph := p.Header()
