@@ -160,7 +160,7 @@ func updateBase(r *wim.Reader, spec string) (func(*snapshot.CaptureOptions) erro
 	return func(o *snapshot.CaptureOptions) error {
 		m, err := r.Metadata(i)
 		if err != nil {
-			return fmt.Errorf("--update-of: image %d: %w", i, err)
+			return fmt.Errorf("--update-of: %w", err) // err names the image
 		}
 		o.Update = m
 		return nil

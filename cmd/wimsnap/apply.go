@@ -278,7 +278,7 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	}
 	m, err := r.Metadata(idx)
 	if err != nil {
-		return fmt.Errorf("%s: image %d: %w", spec.wimfile, idx, err)
+		return fmt.Errorf("%s: %w", spec.wimfile, err) // err names the image
 	}
 	stats, warns, total, dmg, err := a.applyTree(ctx, m, r, spec)
 	if err != nil {
