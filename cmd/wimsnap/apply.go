@@ -74,6 +74,11 @@ func openWIM(name string) (*os.File, *wim.Reader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return readWIM(f, name)
+}
+
+// readWIM reads the WIM file f, opened as name, and closes f on failure.
+func readWIM(f *os.File, name string) (*os.File, *wim.Reader, error) {
 	st, err := f.Stat()
 	switch {
 	case err != nil:
