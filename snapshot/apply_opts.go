@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -27,8 +28,9 @@ type ApplyOptions struct {
 	NoUnixData bool
 	// Paths, if not empty, extracts only these image paths (separated by
 	// '/' or '\') and their subtrees; each is placed under the target by
-	// its base name. A path that the image lacks is an error wrapping
-	// ErrPathNotFound, reported before anything is written.
+	// its base name; one named twice is extracted once. A path that the
+	// image lacks is an error wrapping ErrPathNotFound, reported before
+	// anything is written.
 	Paths []string
 	// Progress, if set, is called from Apply's goroutine at most every
 	// 100 ms, and once at the end.
@@ -126,8 +128,8 @@ const maxApplyDepth = 16384
 // closeRead closes c, which was only read; its error has nothing to act on.
 func closeRead(c io.Closer) { _ = c.Close() }
 
-// selectPaths resolves ApplyOptions.Paths to entries; nil means the whole
-// image.
+// selectPaths resolves ApplyOptions.Paths to entries, each once however
+// often it is named; nil means the whole image.
 func selectPaths(root *wim.Entry, paths []string) ([]*wim.Entry, error) {
 	var tops []*wim.Entry
 	for _, p := range paths {
@@ -150,7 +152,9 @@ func selectPaths(root *wim.Entry, paths []string) ([]*wim.Entry, error) {
 		if e == root {
 			return nil, nil // the whole image
 		}
-		tops = append(tops, e)
+		if !slices.Contains(tops, e) { // a path named twice is applied once
+			tops = append(tops, e)
+		}
 	}
 	return tops, nil
 }

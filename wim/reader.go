@@ -161,7 +161,8 @@ func (r *Reader) readXML() error {
 }
 
 // RawMetadata returns image i's (1-based) metadata resource as stored,
-// expanded and checked against its SHA-1; ParseMetadata parses it.
+// expanded and checked against its SHA-1; ParseMetadata parses it. Its
+// errors name the image ("image 2 metadata: ..."), so callers need not.
 func (r *Reader) RawMetadata(i int) ([]byte, error) {
 	if r.hdr.Split() && r.parts[0] == nil {
 		return nil, fmt.Errorf("%w: image %d: the images are in part 1 of the split WIM, which is missing", ErrNotFound, i)
@@ -181,7 +182,8 @@ func (r *Reader) RawMetadata(i int) ([]byte, error) {
 }
 
 // Metadata loads and parses image i's (1-based) metadata resource, checking
-// its SHA-1. Stream sizes are filled in from the blob table.
+// its SHA-1. Stream sizes are filled in from the blob table. Its errors
+// name the image, as RawMetadata's do.
 func (r *Reader) Metadata(i int) (*Metadata, error) {
 	b, err := r.RawMetadata(i)
 	if err != nil {

@@ -23,8 +23,10 @@ With --update-of=IMAGE (an index or a name), files whose size and times match
 the same path in that image reuse its streams without being read.
 
 If the append fails before the WIM is finished, the file is cut back to its
-old length. Exit codes, variables and the --json document are those of
-capture.`
+old length. A WIM that another process is writing (an append, by wimsnap
+or wimlib-imagex, or an optimize) is refused with exit code 1: append holds
+the lock wimlib-imagex takes (flock) while it writes. Exit codes, variables
+and the --json document are those of capture.`
 
 func (a *app) newAppendCommand() *cobra.Command {
 	f := &imageFlags{}
@@ -49,8 +51,8 @@ func (a *app) newAppendCommand() *cobra.Command {
 	return cmd
 }
 
-// runAppend adds an image to an existing WIM in place. A failure puts the
-// file back as it was (wim.Writer.Abort).
+// runAppend adds an image to an existing WIM in place, holding lockWIM's
+// lock. A failure puts the file back as it was (wim.Writer.Abort).
 func (a *app) runAppend(ctx context.Context, spec *captureSpec) (err error) {
 	start := a.now()
 	if err := checkSource(spec.source); err != nil {
@@ -65,6 +67,10 @@ func (a *app) runAppend(ctx context.Context, spec *captureSpec) (err error) {
 	}
 	f, err := os.OpenFile(spec.wimfile, os.O_RDWR, 0)
 	if err != nil {
+		return err
+	}
+	if err := lockWIM(f, spec.wimfile); err != nil {
+		closeRead(f) // nothing written yet
 		return err
 	}
 	hdr, res, err := a.appendTo(ctx, f, spec, cfg)
@@ -160,7 +166,7 @@ func updateBase(r *wim.Reader, spec string) (func(*snapshot.CaptureOptions) erro
 	return func(o *snapshot.CaptureOptions) error {
 		m, err := r.Metadata(i)
 		if err != nil {
-			return fmt.Errorf("--update-of: image %d: %w", i, err)
+			return fmt.Errorf("--update-of: %w", err) // err names the image
 		}
 		o.Update = m
 		return nil

@@ -74,6 +74,11 @@ func openWIM(name string) (*os.File, *wim.Reader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return readWIM(f, name)
+}
+
+// readWIM reads the WIM file f, opened as name, and closes f on failure.
+func readWIM(f *os.File, name string) (*os.File, *wim.Reader, error) {
 	st, err := f.Stat()
 	switch {
 	case err != nil:
@@ -278,7 +283,7 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 	}
 	m, err := r.Metadata(idx)
 	if err != nil {
-		return fmt.Errorf("%s: image %d: %w", spec.wimfile, idx, err)
+		return fmt.Errorf("%s: %w", spec.wimfile, err) // err names the image
 	}
 	stats, warns, total, dmg, err := a.applyTree(ctx, m, r, spec)
 	if err != nil {

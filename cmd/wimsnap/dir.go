@@ -65,7 +65,7 @@ func (a *app) runDir(name, image string, detailed bool, refs []string) error {
 	}
 	m, err := r.Metadata(idx)
 	if err != nil {
-		return fmt.Errorf("%s: image %d: %w", name, idx, err)
+		return fmt.Errorf("%s: %w", name, err) // err names the image
 	}
 	if m.Dropped > 0 {
 		fmt.Fprintf(a.stderr, "wimsnap: warning: %s: %v\n", name, errDropped(m.Dropped))

@@ -25,7 +25,9 @@ resources) into one it writes (none, xpress, lzx), like 'wimlib-imagex
 optimize --recompress'.
 
 The new WIM is written beside WIMFILE and renamed over it only when it is
-complete: an interrupted or failed run leaves WIMFILE as it was. Image
+complete: an interrupted or failed run leaves WIMFILE as it was. While it
+reads WIMFILE, optimize holds the lock append holds, so that neither loses
+the other's work; a WIMFILE being appended to is refused (exit 1). Image
 names, descriptions, flags, creator, version, creation times and the boot
 index are kept; an integrity table is written when WIMFILE has one or
 --check is given.
@@ -149,9 +151,10 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	if err != nil {
 		return fmt.Errorf("optimize: %w", errors.Join(err, w.Abort()))
 	}
-	// Windows renames nothing over a file that is open.
-	done()
-	done = func() {}
+	if renameNeedsClose {
+		done()
+		done = func() {}
+	}
 	if err := commitTemp(tmp, target); err != nil {
 		return err
 	}
@@ -159,12 +162,14 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 }
 
 // openOptimized opens WIMFILE for optimize: with --output, with the other
-// parts of a split WIM; in place, a part is refused.
+// parts of a split WIM; in place, holding lockWIM's lock until the new
+// file is renamed over it (on Windows, until just before), and a part is
+// refused.
 func (a *app) openOptimized(name string, f optimizeFlags) (*wim.Reader, func(), error) {
 	if f.output != "" {
 		return openWIMSet(name, f.refs, true)
 	}
-	src, r, err := openWIM(name)
+	src, r, err := openWIMLocked(name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 const verifyHelp = `
@@ -53,7 +55,7 @@ func (a *app) runVerify(ctx context.Context, name string, refs []string) error {
 		tr := &verifyTracker{start: start, now: a.now}
 		status := a.newStatus()
 		status.start(tr.render)
-		err = runCancellable(ctx, func() error { return deltaHint(r, r.Verify(tr.update)) })
+		err = runCancellable(ctx, func() error { return verifyWIM(r, name, tr) })
 		status.finish()
 		sum.Bytes = tr.bytes()
 	}
@@ -71,6 +73,15 @@ func (a *app) runVerify(ctx context.Context, name string, refs []string) error {
 		fmt.Fprintf(a.stdout, "%s: OK, %d images, %s checked\n", name, sum.Images, formatBytes(sum.Bytes))
 	}
 	return err
+}
+
+// verifyWIM runs r.Verify; its error names the WIM, as an error of the
+// open does.
+func verifyWIM(r *wim.Reader, name string, tr *verifyTracker) error {
+	if err := deltaHint(r, r.Verify(tr.update)); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 // runCancellable runs fn, which cannot be stopped, and returns its error,

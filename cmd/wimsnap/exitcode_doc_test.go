@@ -1,0 +1,60 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestExitCodeDocs: the exit code tables of README.md and
+// README-commands.md list the codes the command line uses, and both put an
+// IMAGE the WIM does not hold under 2, the usage error selectImage returns
+// (as --help's table does), not under 1.
+func TestExitCodeDocs(t *testing.T) {
+	codes := []int{exitOK, exitFailure, exitUsage, exitPartial, exitNoRepo, exitLocked, exitRemote, exitInterrupted}
+	for _, file := range []string{"../../README.md", "README-commands.md"} {
+		rows := exitCodeRows(t, file)
+		var got []int
+		for code := range rows {
+			got = append(got, code)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, codes) {
+			t.Errorf("%s: exit codes %v, want %v", file, got, codes)
+		}
+		for code, text := range rows {
+			if mentionsImage(text) != (code == exitUsage) {
+				t.Errorf("%s: code %d: %q; an IMAGE the WIM does not hold is exit %d only", file, code, text, exitUsage)
+			}
+		}
+	}
+	if !mentionsImage(exitCodesHelp) {
+		t.Errorf("exitCodesHelp does not mention an IMAGE the WIM does not hold")
+	}
+}
+
+// exitCodeRows returns the rows "| N | text |" of file's exit code table.
+func exitCodeRows(t *testing.T, file string) map[int]string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^\| (\d+) \| (.*) \|$`)
+	rows := map[int]string{}
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		code, _ := strconv.Atoi(m[1])
+		rows[code] = m[2]
+	}
+	return rows
+}
+
+// mentionsImage reports whether an exit code's text covers an image the
+// WIM does not hold.
+func mentionsImage(text string) bool {
+	text = strings.ToLower(strings.Join(strings.Fields(text), " "))
+	return strings.Contains(text, "no such image") || strings.Contains(text, "image the wim does not hold")
+}
