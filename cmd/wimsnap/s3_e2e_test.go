@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -474,6 +475,33 @@ func TestS3Faults(t *testing.T) {
 				}
 			})
 		}
+	})
+
+	t.Run("store gone during restore", func(t *testing.T) {
+		// The metadata is in the local cache: only the files' packs fail.
+		p := miniotest.NewProxy(t, srv.Addr)
+		p.Add(miniotest.Rule{PathContains: "/packs/", Fault: miniotest.Status(503)})
+		target := filepath.Join(t.TempDir(), "target")
+		res, took := timedRun(t, through(p), exitRemote, 30*time.Second, "restore", s1.Snapshot, "--target", target)
+		var warned int
+		for line := range strings.Lines(res.stderr) {
+			if strings.HasPrefix(line, "wimsnap: warning: "+target) {
+				warned++
+			}
+		}
+		t.Logf("restore with the packs unavailable: %v, %d files warned about, proxy saw %v, last line %q",
+			took.Round(time.Millisecond), warned, p.Counts(), lastLine(res.stderr))
+		// Only the files in flight when the store was found gone: the
+		// others do not each wait out the retries.
+		if workers := runtime.GOMAXPROCS(0); warned > workers {
+			t.Errorf("%d files warned about, want at most one per worker (%d)", warned, workers)
+		}
+		if !strings.Contains(lastLine(res.stderr), "run it again") {
+			t.Errorf("last line %q does not say to run the restore again", lastLine(res.stderr))
+		}
+		requireNoWrongFile(t, src, target)
+		direct.run(t, exitOK, "restore", s1.Snapshot, "--target", target)
+		compareTrees(t, src, target)
 	})
 
 	t.Run("corrupt downloads", func(t *testing.T) {
