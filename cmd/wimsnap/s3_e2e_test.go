@@ -504,6 +504,27 @@ func TestS3Faults(t *testing.T) {
 		compareTrees(t, src, target)
 	})
 
+	t.Run("store gone during check", func(t *testing.T) {
+		// check --read-data reads the packs in id order on two readers:
+		// the first pack's download hangs while the others fail for
+		// good, so that the reader of the first is cancelled. The
+		// failure is the store's (exit 12), not an interrupt (130).
+		packs := listKeys(t, srv, bucket, "repo/packs/")
+		if len(packs) < 2 {
+			t.Fatalf("%d packs, want several", len(packs))
+		}
+		p := miniotest.NewProxy(t, srv.Addr)
+		p.Add(miniotest.Rule{Method: "GET", PathContains: slices.Min(packs), Fault: miniotest.Stall(25 * time.Second)})
+		p.Add(miniotest.Rule{PathContains: "/packs/", Fault: miniotest.Status(503)})
+		r := direct.at(p.URL + "/" + bucket + "/repo") // the default timeouts: the hang outlasts the failures
+		res, took := timedRun(t, r, exitRemote, 20*time.Second, "check", "--read-data")
+		t.Logf("check --read-data with the packs unavailable: %v, proxy saw %v, last line %q",
+			took.Round(time.Millisecond), p.Counts(), lastLine(res.stderr))
+		if !strings.Contains(lastLine(res.stderr), "unavailable") {
+			t.Errorf("last line %q does not name the store unavailable", lastLine(res.stderr))
+		}
+	})
+
 	t.Run("corrupt downloads", func(t *testing.T) {
 		p := miniotest.NewProxy(t, srv.Addr)
 		p.Add(miniotest.Rule{Method: "GET", PathContains: "/packs/", Fault: miniotest.FlipByte()})
