@@ -317,15 +317,15 @@ func (c *checker) readPacks(ids []index.ID, progress func(done, total int64)) er
 		inPack[l.Pack] = append(inPack[l.Pack], id)
 	}
 	results := make([]packCheck, len(ids))
-	c.eachPack(ids, progress, func(ctx context.Context, i int, decs *decoders) error {
+	err := c.eachPack(ids, progress, func(ctx context.Context, i int, decs *decoders) error {
 		results[i] = c.readPack(ctx, ids[i], inPack[ids[i]], decs)
 		return results[i].err
 	})
+	if err := cmp.Or(err, c.ctx.Err()); err != nil {
+		return err
+	}
 	// The findings in the order of ids, whatever order the readers took.
 	for i, r := range results {
-		if err := cmp.Or(r.err, c.ctx.Err()); err != nil {
-			return err
-		}
 		id := ids[i]
 		c.res.PacksRead++
 		c.res.Problems = append(c.res.Problems, r.problems...)
@@ -351,14 +351,18 @@ const packReaders = 2
 
 // eachPack calls check for each index of ids on packReaders goroutines,
 // each with its own decoders, reporting progress as packs are done. The
-// first error of check stops the others.
-func (c *checker) eachPack(ids []index.ID, progress func(done, total int64), check func(context.Context, int, *decoders) error) {
+// first error of check stops the others and is returned: not the
+// cancellation that the others then see, which would read as an
+// interrupt.
+func (c *checker) eachPack(ids []index.ID, progress func(done, total int64), check func(context.Context, int, *decoders) error) error {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	var (
 		next, done atomic.Int64
 		mu         sync.Mutex // serialises progress
 		wg         sync.WaitGroup
+		stopOnce   sync.Once
+		first      error // the error that stopped the readers
 	)
 	report := func(n int64) {
 		if progress != nil {
@@ -378,8 +382,8 @@ func (c *checker) eachPack(ids []index.ID, progress func(done, total int64), che
 				if i >= len(ids) {
 					return
 				}
-				if check(ctx, i, decs) != nil {
-					cancel()
+				if err := check(ctx, i, decs); err != nil {
+					stopOnce.Do(func() { first = err; cancel() })
 					return
 				}
 				report(done.Add(1))
@@ -387,6 +391,7 @@ func (c *checker) eachPack(ids []index.ID, progress func(done, total int64), che
 		}()
 	}
 	wg.Wait()
+	return first
 }
 
 // packCheck is what checking one pack found: problems of the pack,

@@ -35,7 +35,10 @@ type RestoreOptions struct {
 // the error wrap ErrRepoFormat once the rest is restored. Into an
 // existing tree it is a rollback (ApplyOptions.InPlace): what already
 // matches is kept, changed files are replaced atomically, and with Delete
-// what the snapshot lacks is removed. A restore interrupted half way can
+// what the snapshot lacks is removed. A store that cannot be read (after
+// the store's own retries) stops the restore with an error wrapping the
+// store's (remote.ErrUnavailable, say); the files not yet written are
+// removed, as when ctx is cancelled. A restore interrupted half way can
 // be run again to completion.
 func (r *Repo) Restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions) (ApplyStats, error) {
 	var res ApplyStats
@@ -80,6 +83,12 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	ao.Paths, ao.InPlace, ao.Delete, ao.DryRun = nil, true, opts.Delete, opts.DryRun
 	ao.Deletable = f.Deletable
 	ao.Keep = append(append(ao.Keep, r.LocalPaths()...), filepath.Dir(r.cache)) // a rollback of / or of a home
+	// A store that cannot be read after the retries ends the restore: the
+	// other files would each wait out the same retries (hours, for a
+	// system volume) to fail alike. What was not yet written is removed,
+	// as on an interrupt, and running the restore again finishes it.
+	applyCtx, stop := context.WithCancel(ctx)
+	defer stop()
 	var damaged, unreached int
 	var remoteErr error // the first error of a store that could not be reached
 	ao.Warn = func(path string, err error) {
@@ -87,6 +96,7 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 		case errors.Is(err, remote.ErrUnavailable), errors.Is(err, remote.ErrDenied):
 			unreached++
 			remoteErr = cmp.Or(remoteErr, err)
+			stop()
 		case errors.Is(err, ErrRepoFormat), errors.Is(err, wim.ErrNotFound), errors.Is(err, remote.ErrNotFound),
 			errors.Is(err, remote.ErrCorrupt):
 			damaged++
@@ -95,15 +105,16 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 			opts.Apply.Warn(path, err)
 		}
 	}
-	src := r.newSource(ctx, db)
+	src := r.newSource(applyCtx, db)
 	defer src.close()
-	st, err := Apply(ctx, md, src, target, ao)
+	st, err := Apply(applyCtx, md, src, target, ao)
 	switch {
-	case err != nil:
+	case ctx.Err() != nil: // interrupted
 	case unreached > 0:
 		// Not partial: running it again once the store answers restores
 		// the rest. The error's class gives the exit code.
-		err = fmt.Errorf("%d files could not be restored: the repository could not be read: %w", unreached+damaged, remoteErr)
+		err = fmt.Errorf("restore stopped (run it again to finish it): the repository could not be read: %w", remoteErr)
+	case err != nil:
 	case damaged > 0:
 		err = fmt.Errorf("%w: %d files could not be restored: their data in the repository is damaged or missing (see 'wimsnap check --read-data')",
 			ErrRepoFormat, damaged)

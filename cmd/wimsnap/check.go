@@ -107,6 +107,7 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, opts snapshot.CheckOp
 		status.start(func() string { return tr.render() })
 	}
 	opts.Progress = tr.update
+	opts.Lock.Warn = a.lockWarn(status)
 	res, err := r.Check(ctx, opts)
 	err = noLockHint(err)
 	status.finish()

@@ -91,7 +91,7 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	tr := &verifyTracker{verb: "exporting", start: a.now(), now: a.now}
 	status.start(tr.render)
 	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check, CreateTemp: createTemp,
-		BootIndex: f.boot, Progress: tr.update, Lock: snapshot.LockOptions{None: f.noLock}})
+		BootIndex: f.boot, Progress: tr.update, Lock: snapshot.LockOptions{None: f.noLock, Warn: a.lockWarn(status)}})
 	err = noLockHint(err)
 	status.finish()
 	if err != nil {

@@ -219,7 +219,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 		pruneOpts.Forgotten = gone // the preview prunes as if they were gone
 	}
 	if !f.dryRun && len(gone) > 0 {
-		sum.Removed, err = r.Forget(ctx, gone, snapshot.LockOptions{})
+		sum.Removed, err = r.Forget(ctx, gone, snapshot.LockOptions{Warn: a.lockWarn(nil)})
 		if err != nil {
 			return err
 		}

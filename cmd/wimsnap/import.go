@@ -107,7 +107,7 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 	tr := &verifyTracker{verb: "importing", start: a.now(), now: a.now}
 	status.start(tr.render)
 	list, err := r.Import(ctx, wr, name, snapshot.ImportOptions{Images: images, Host: f.host, Tags: f.tags,
-		Threads: f.threads, Progress: tr.update, Again: f.again})
+		Threads: f.threads, Progress: tr.update, Again: f.again, Lock: snapshot.LockOptions{Warn: a.lockWarn(status)}})
 	status.finish()
 	err = deltaHint(wr, err)
 	out := []importedJSON{}

@@ -187,3 +187,13 @@ func (a *app) noS3Repo(ctx context.Context, loc string, err error) error {
 func (a *app) syncWarn(w *warnings) func(error) {
 	return func(err error) { w.warn("repository", err) }
 }
+
+// lockWarn returns a LockOptions.Warn for the commands whose JSON document
+// has no warnings: the lock problems that do not end the command (a lock
+// left behind because it could not be removed, a refresh that failed and
+// is retried) are printed on stderr as "wimsnap: warning: repository:
+// ...", in JSON mode too, so that nobody is left wondering why the next
+// prune waits for a stale lock. status may be nil.
+func (a *app) lockWarn(status *statusLine) func(error) {
+	return a.syncWarn(&warnings{status: status, stderr: a.stderr})
+}

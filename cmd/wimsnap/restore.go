@@ -133,7 +133,7 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 	st, err := r.Restore(ctx, m, f.target, snapshot.RestoreOptions{
 		Apply:   snapshot.ApplyOptions{NoUnixData: f.noUnixData, Progress: tr.update, Warn: warn.warn},
 		Include: f.include, Exclude: f.exclude, Delete: f.del, DryRun: f.dryRun,
-		Lock: snapshot.LockOptions{None: f.noLock},
+		Lock: snapshot.LockOptions{None: f.noLock, Warn: a.syncWarn(warn)},
 	})
 	err = noLockHint(err)
 	status.finish()

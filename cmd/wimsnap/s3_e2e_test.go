@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -473,6 +474,54 @@ func TestS3Faults(t *testing.T) {
 					t.Errorf("the failed snapshot left locks behind: %q", locks)
 				}
 			})
+		}
+	})
+
+	t.Run("store gone during restore", func(t *testing.T) {
+		// The metadata is in the local cache: only the files' packs fail.
+		p := miniotest.NewProxy(t, srv.Addr)
+		p.Add(miniotest.Rule{PathContains: "/packs/", Fault: miniotest.Status(503)})
+		target := filepath.Join(t.TempDir(), "target")
+		res, took := timedRun(t, through(p), exitRemote, 30*time.Second, "restore", s1.Snapshot, "--target", target)
+		var warned int
+		for line := range strings.Lines(res.stderr) {
+			if strings.HasPrefix(line, "wimsnap: warning: "+target) {
+				warned++
+			}
+		}
+		t.Logf("restore with the packs unavailable: %v, %d files warned about, proxy saw %v, last line %q",
+			took.Round(time.Millisecond), warned, p.Counts(), lastLine(res.stderr))
+		// Only the files in flight when the store was found gone: the
+		// others do not each wait out the retries.
+		if workers := runtime.GOMAXPROCS(0); warned > workers {
+			t.Errorf("%d files warned about, want at most one per worker (%d)", warned, workers)
+		}
+		if !strings.Contains(lastLine(res.stderr), "run it again") {
+			t.Errorf("last line %q does not say to run the restore again", lastLine(res.stderr))
+		}
+		requireNoWrongFile(t, src, target)
+		direct.run(t, exitOK, "restore", s1.Snapshot, "--target", target)
+		compareTrees(t, src, target)
+	})
+
+	t.Run("store gone during check", func(t *testing.T) {
+		// check --read-data reads the packs in id order on two readers:
+		// the first pack's download hangs while the others fail for
+		// good, so that the reader of the first is cancelled. The
+		// failure is the store's (exit 12), not an interrupt (130).
+		packs := listKeys(t, srv, bucket, "repo/packs/")
+		if len(packs) < 2 {
+			t.Fatalf("%d packs, want several", len(packs))
+		}
+		p := miniotest.NewProxy(t, srv.Addr)
+		p.Add(miniotest.Rule{Method: "GET", PathContains: slices.Min(packs), Fault: miniotest.Stall(25 * time.Second)})
+		p.Add(miniotest.Rule{PathContains: "/packs/", Fault: miniotest.Status(503)})
+		r := direct.at(p.URL + "/" + bucket + "/repo") // the default timeouts: the hang outlasts the failures
+		res, took := timedRun(t, r, exitRemote, 20*time.Second, "check", "--read-data")
+		t.Logf("check --read-data with the packs unavailable: %v, proxy saw %v, last line %q",
+			took.Round(time.Millisecond), p.Counts(), lastLine(res.stderr))
+		if !strings.Contains(lastLine(res.stderr), "unavailable") {
+			t.Errorf("last line %q does not name the store unavailable", lastLine(res.stderr))
 		}
 	})
 

@@ -7,6 +7,10 @@
 // through Binary: a missing MinIO skips the test unless RequireEnv lists
 // "minio", as CI does.
 //
+// Server.Restricted returns temporary credentials that an IAM policy
+// narrows (read-only, no deletes, ...), for tests of what a user with
+// fewer rights than root sees.
+//
 // NewProxy puts a plain-HTTP proxy in front of a server. It forwards
 // requests unchanged, Host header included, so AWS V4 signatures made for
 // the proxy's address still verify at the server, and it counts them by
