@@ -35,7 +35,8 @@ Exit codes:
   11   the repository is locked by another process (a snapshot, or a prune);
        a lock left by a process that died becomes stale after 30 minutes
   12   the repository's server refused the credentials or the request, its
-       TLS certificate is not trusted, or it could not be reached (after retries)
+       TLS certificate is not trusted, its host name does not resolve, or it
+       could not be reached (after retries)
   130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind`
 
 // usageError marks a mistake on the command line (exit 2).

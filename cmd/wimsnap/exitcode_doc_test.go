@@ -34,6 +34,17 @@ func TestExitCodeDocs(t *testing.T) {
 	if !mentionsImage(exitCodesHelp) {
 		t.Errorf("exitCodesHelp does not mention an IMAGE the WIM does not hold")
 	}
+	// A name that does not resolve is a remote error (exit 12), which
+	// each of the three texts says.
+	texts := []string{exitCodesHelp}
+	for _, file := range []string{"../../README.md", "README-commands.md"} {
+		texts = append(texts, exitCodeRows(t, file)[exitRemote])
+	}
+	for i, text := range texts {
+		if !strings.Contains(strings.Join(strings.Fields(text), " "), "host name does not resolve") {
+			t.Errorf("exit code text %d of 3 (help, README.md, README-commands.md) leaves out a host name that does not resolve", i+1)
+		}
+	}
 }
 
 // exitCodeRows returns the rows "| N | text |" of file's exit code table.
