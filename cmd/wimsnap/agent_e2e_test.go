@@ -356,6 +356,19 @@ func setLastRun(t *testing.T, path, job string, when time.Time) {
 	}
 }
 
+// agentSetup builds the binary, makes a local repository for it (r) and
+// a test tree in src, below dir, the directory for the test's config.
+func agentSetup(t *testing.T) (bin string, r *repoEnv, dir, src string) {
+	t.Helper()
+	bin = buildBinary(t)
+	r = newRepoEnv(t, bin)
+	r.run(t, exitOK, "init")
+	dir = t.TempDir()
+	src = filepath.Join(dir, "src")
+	makeTree(t, src)
+	return bin, r, dir, src
+}
+
 func TestAgentLocal(t *testing.T) {
 	bin := buildBinary(t)
 	r := newRepoEnv(t, bin)

@@ -29,12 +29,7 @@ func errorOf(job, result, want string) func(map[string]any) bool {
 // failure is logged with its reason and retried, the agent keeps
 // running, and once the cause is gone the next run works.
 func TestAgentFaults(t *testing.T) {
-	bin := buildBinary(t)
-	r := newRepoEnv(t, bin)
-	r.run(t, exitOK, "init")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	makeTree(t, src)
+	bin, r, dir, src := agentSetup(t)
 	gone := filepath.Join(dir, "gone")
 	flag := func(name string) string { return filepath.Join(dir, "ok-"+name) }
 	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %[1]q
@@ -173,12 +168,7 @@ initial = "1s"
 // TestAgentReload sends SIGHUP: a config that does not load is refused
 // and the running one kept; a good one adds a job, which runs.
 func TestAgentReload(t *testing.T) {
-	bin := buildBinary(t)
-	r := newRepoEnv(t, bin)
-	r.run(t, exitOK, "init")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	makeTree(t, src)
+	bin, r, dir, src := agentSetup(t)
 	head := fmt.Sprintf("repository = %q\nstate-file = \"state.json\"\n[status]\nlisten = \"127.0.0.1:0\"\n", r.repo)
 	job := func(name, sched string) string {
 		return fmt.Sprintf("[[job]]\nname = %q\nsources = [%q]\nschedule = %q\n", name, src, sched)
@@ -217,12 +207,7 @@ func TestAgentReload(t *testing.T) {
 // recorded, as a post hook's failure does; it was once counted as
 // interrupted, and the next start took the snapshot again.
 func TestAgentStopDuringPostHook(t *testing.T) {
-	bin := buildBinary(t)
-	r := newRepoEnv(t, bin)
-	r.run(t, exitOK, "init")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	makeTree(t, src)
+	bin, r, dir, src := agentSetup(t)
 	started := filepath.Join(dir, "post-started")
 	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %[1]q
 state-file = "state.json"

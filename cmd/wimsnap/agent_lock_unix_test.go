@@ -21,12 +21,7 @@ import (
 // agent, and leaves the state file alone; once the first is killed
 // (SIGKILL: no clean-up), its lock does not block a new agent.
 func TestAgentOneStateFile(t *testing.T) {
-	bin := buildBinary(t)
-	r := newRepoEnv(t, bin)
-	r.run(t, exitOK, "init")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	makeTree(t, src)
+	bin, r, dir, src := agentSetup(t)
 	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %q
 state-file = "state.json"
 [status]
