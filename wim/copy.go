@@ -14,7 +14,9 @@ import (
 // of stream bytes copied as they go. This is how a WIM is recompressed in
 // another codec, or images are exported from one WIM to another. A
 // cancelled ctx stops the copy within one read, with ctx's error; w is then
-// to be aborted.
+// to be aborted. The name is kept even when an image of w already has it:
+// a WIM that holds two images of one name (wimlib and DISM read them, and
+// wimlib's optimize and export keep them) is copied as it is.
 func CopyImage(ctx context.Context, w *Writer, r *Reader, i int, progress func(n int64)) error {
 	m, err := r.Metadata(i)
 	if err != nil {
@@ -39,7 +41,7 @@ func CopyImage(ctx context.Context, w *Writer, r *Reader, i int, progress func(n
 	}
 	info := r.Image(i)
 	info.Index = 0
-	return w.AddImage(m, info)
+	return w.addImage(m, info)
 }
 
 // copyStream copies the blob with hash h from r to w.

@@ -15,15 +15,21 @@ import (
 // modification time in info are computed here (CreationTime defaults to
 // now); Index is assigned. Every stream m references must have been added
 // with AddStream or exist in the appended file. m's children are sorted in
-// place.
+// place. A name another image of w has is refused, as wimlib refuses it;
+// CopyImage, which keeps a name as it was, is the one way to a second one.
 func (w *Writer) AddImage(m *Metadata, info ImageInfo) error {
-	if err := w.getErr(); err != nil {
-		return err
-	}
 	for _, im := range w.images {
 		if info.Name != "" && im.info.Name == info.Name {
 			return fmt.Errorf("wim: an image named %q already exists", info.Name)
 		}
+	}
+	return w.addImage(m, info)
+}
+
+// addImage is AddImage without the check that the name is free.
+func (w *Writer) addImage(m *Metadata, info ImageInfo) error {
+	if err := w.getErr(); err != nil {
+		return err
 	}
 	if err := w.countImage(m, &info); err != nil {
 		return err

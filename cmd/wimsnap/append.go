@@ -15,9 +15,10 @@ import (
 const appendHelp = `
 Capture the directory tree SOURCE as a new image at the end of the existing
 WIM file WIMFILE. Streams already in the WIM are stored once. The new image's
-name must differ from every other image's. The WIM's codec is kept; a
-different --compress is an error. An integrity table is kept when the WIM has
-one and added with --check.
+name must differ from every other image's: a --name another image has is a
+usage error (exit 2), and a default name that is taken gets a suffix " (N)".
+The WIM's codec is kept; a different --compress is a usage error too. An
+integrity table is kept when the WIM has one and added with --check.
 
 With --update-of=IMAGE (an index or a name), files whose size and times match
 the same path in that image reuse its streams without being read.
@@ -92,6 +93,9 @@ func (a *app) appendTo(ctx context.Context, f *os.File, spec *captureSpec, cfg *
 		return wim.Header{}, captureResult{}, err
 	}
 	hdr := r.Header()
+	if err := checkAppendCodec(spec, hdr.Compression); err != nil {
+		return hdr, captureResult{}, err
+	}
 	w, err := wim.NewAppendWriter(f, r, spec.writerOptions(a.now, true, hdr.HasIntegrity, r.ImageCount()+1)...)
 	if err != nil {
 		return hdr, captureResult{}, fmt.Errorf("%s: %w", spec.wimfile, err)
@@ -101,6 +105,17 @@ func (a *app) appendTo(ctx context.Context, f *os.File, spec *captureSpec, cfg *
 		return hdr, res, err
 	}
 	return hdr, res, f.Sync()
+}
+
+// checkAppendCodec refuses a --compress other than the codec of the WIM,
+// which append keeps, with a usage error (exit 2). An LZMS WIM is left to
+// wim.NewAppendWriter, which refuses any append to it and says why.
+func checkAppendCodec(spec *captureSpec, c wim.Compression) error {
+	if !spec.compressSet || spec.compress == c || c == wim.CompressLZMS {
+		return nil
+	}
+	return usagef("--compress=%v: %s uses %v compression, which append keeps (leave out --compress, or rewrite the WIM with optimize --compress first)",
+		spec.compress, spec.wimfile, c)
 }
 
 // appendImage captures into w, with the --update-of image as the base: it
@@ -142,11 +157,13 @@ func uniqueName(r imageSet, name string) string {
 	}
 }
 
-// checkNewName fails when an image of r is already called name.
+// checkNewName fails when an image of r is already called name, with a
+// usage error (exit 2): the name is the caller's to change, as an IMAGE
+// the WIM does not hold is.
 func checkNewName(r imageSet, name string) error {
 	for i := 1; i <= r.ImageCount(); i++ {
 		if r.Image(i).Name == name {
-			return fmt.Errorf("image name %q is already used by image %d (choose another with --name)", name, i)
+			return usagef("image name %q is already used by image %d (choose another with --name)", name, i)
 		}
 	}
 	return nil

@@ -24,8 +24,9 @@ type imageSet interface {
 // selectImage resolves IMAGE: a 1-based index, or an image name; "" picks
 // the only image of a one-image WIM. An IMAGE that names no image of the
 // WIM is a usage error (exit 2) wrapping wim.ErrNoImage, as is an omitted
-// one when the WIM holds several; an omitted one when the WIM holds none
-// is wim.ErrNoImage alone (exit 1), the file's fault, not the caller's.
+// one when the WIM holds none; an omitted one when the WIM holds several,
+// and a name that several images have (wimlib reads such a WIM, and picks
+// the first), are usage errors too, which ask for an index.
 func selectImage(r imageSet, spec string) (int, error) {
 	n := r.ImageCount()
 	if spec == "" {
@@ -33,7 +34,7 @@ func selectImage(r imageSet, spec string) (int, error) {
 		case 1:
 			return 1, nil
 		case 0:
-			return 0, fmt.Errorf("the WIM holds no image: %w", wim.ErrNoImage)
+			return 0, usagef("the WIM holds no image: %w", wim.ErrNoImage)
 		}
 		return 0, usagef("the WIM holds %d images: name one with IMAGE (an index or a name)", n)
 	}
@@ -43,12 +44,32 @@ func selectImage(r imageSet, spec string) (int, error) {
 		}
 		return i, nil
 	}
+	var named []int
 	for i := 1; i <= n; i++ {
 		if r.Image(i).Name == spec {
-			return i, nil
+			named = append(named, i)
 		}
 	}
-	return 0, usagef("image %q: %w (no image has that name)", spec, wim.ErrNoImage)
+	switch len(named) {
+	case 0:
+		return 0, usagef("image %q: %w (no image has that name)", spec, wim.ErrNoImage)
+	case 1:
+		return named[0], nil
+	}
+	return 0, usagef("image %q: images %s have that name: name one by its index", spec, joinInts(named))
+}
+
+// joinInts formats ns as "1, 2 and 3".
+func joinInts(ns []int) string {
+	s := strconv.Itoa(ns[0])
+	for i, n := range ns[1:] {
+		sep := ", "
+		if i == len(ns)-2 {
+			sep = " and "
+		}
+		s += sep + strconv.Itoa(n)
+	}
+	return s
 }
 
 func isDigits(s string) bool {

@@ -238,7 +238,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		removeAtEnd(t, filepath.Join(src, "new.txt"))
 		res := runBin(t, bin, nil, "append", src, awim, "--name=src")
-		if res.code != exitFailure || !strings.Contains(res.stderr, `"src" is already used`) {
+		if res.code != exitUsage || !strings.Contains(res.stderr, `"src" is already used`) {
 			t.Fatalf("append with a taken name: exit %d, stderr %q", res.code, res.stderr)
 		}
 		var sum captureSummary
@@ -254,7 +254,7 @@ func TestEndToEnd(t *testing.T) {
 		for _, tc := range []struct {
 			args []string
 			code int
-		}{{[]string{"--update-of=9"}, exitUsage}, {[]string{"--compress=none"}, exitFailure}} {
+		}{{[]string{"--update-of=9"}, exitUsage}, {[]string{"--compress=none"}, exitUsage}} {
 			args := tc.args
 			res := runBin(t, bin, nil, append([]string{"append", src, awim, "--name=third"}, args...)...)
 			after, _ := os.ReadFile(awim)

@@ -154,7 +154,7 @@ func TestSelectImage(t *testing.T) {
 	}{
 		{name: "omitted, one image", set: fakeImages{"only"}, want: 1},
 		{name: "omitted, two images", set: two, err: errUsage},
-		{name: "omitted, no image", set: fakeImages{}, err: wim.ErrNoImage},
+		{name: "omitted, no image", set: fakeImages{}, err: errNoImageUsage},
 		{name: "index", set: two, spec: "2", want: 2},
 		{name: "index first", set: two, spec: "1", want: 1},
 		{name: "index zero", set: two, spec: "0", err: errNoImageUsage},
@@ -164,6 +164,8 @@ func TestSelectImage(t *testing.T) {
 		{name: "signed is a name", set: two, spec: "+1", err: errNoImageUsage},
 		{name: "unknown name", set: two, spec: "nope", err: errNoImageUsage},
 		{name: "names are case-sensitive", set: two, spec: "BASE", err: errNoImageUsage},
+		{name: "name two images have", set: fakeImages{"a", "dup", "dup"}, spec: "dup", err: errUsage},
+		{name: "index of a name two images have", set: fakeImages{"dup", "dup"}, spec: "2", want: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
