@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"time"
@@ -36,7 +37,8 @@ With --output, the new WIM goes to NEWFILE and WIMFILE is left alone; then
 --image (an index or a name, repeatable) picks the images to keep, in the
 order given, as 'wimlib-imagex export' picks one edition of an install.esd,
 and WIMFILE may be a split WIM (see 'wimsnap apply --help' and --ref),
-which NEWFILE joins into one file.
+which NEWFILE joins into one file. An existing NEWFILE is refused (exit 2)
+unless --force is given, and WIMFILE itself even then.
 
 With --json, stdout receives one document:
   {"wim", "output", "compression", "images", "old_bytes", "new_bytes",
@@ -51,6 +53,7 @@ type optimizeFlags struct {
 	output   string
 	images   []string
 	refs     []string
+	force    bool // replace an existing --output
 }
 
 func (a *app) newOptimizeCommand() *cobra.Command {
@@ -69,6 +72,7 @@ func (a *app) newOptimizeCommand() *cobra.Command {
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
 	fl.StringVar(&f.output, "output", "", "write the new WIM to this file and leave WIMFILE as it is")
+	fl.BoolVar(&f.force, "force", false, "with --output: replace NEWFILE when it exists")
 	fl.StringArrayVar(&f.images, "image", nil, "with --output: an image to keep (index or name; repeatable); default: all")
 	addRefFlag(cmd, &f.refs)
 	return cmd
@@ -94,9 +98,21 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	if f.output == "" && (len(f.images) > 0 || len(f.refs) > 0) {
 		return usagef("--image and --ref need --output: in place, the other images or the other parts would be lost")
 	}
+	if f.output == "" && f.force {
+		return usagef("--force needs --output: it lets NEWFILE be replaced")
+	}
 	st, err := os.Stat(name)
 	if err != nil {
 		return err
+	}
+	target, err := outputPath(cmp.Or(f.output, name))
+	if err != nil {
+		return err
+	}
+	if f.output != "" {
+		if err := checkOutput(st, target, f.force); err != nil {
+			return err
+		}
 	}
 	r, done, err := a.openOptimized(name, f)
 	if err != nil {
@@ -117,10 +133,6 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 			return usagef("unknown compression %q: want none, xpress or lzx", f.compress)
 		}
 		comp = c
-	}
-	target, err := outputPath(cmp.Or(f.output, name))
-	if err != nil {
-		return err
 	}
 	tmp, err := createTemp(target)
 	if err != nil {
@@ -159,6 +171,25 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		return err
 	}
 	return a.finishOptimize(name, target, comp, len(images), st.Size(), tr.bytes(), start)
+}
+
+// checkOutput refuses an existing NEWFILE (target, which outputPath
+// resolved) unless force is set, with a usage error (exit 2), so that a
+// mistyped --output loses no WIM; WIMFILE itself (wimfile) is refused even
+// then: in place, optimize rewrites it under its lock, and keeps its images.
+func checkOutput(wimfile fs.FileInfo, target string, force bool) error {
+	st, err := os.Stat(target)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case os.SameFile(st, wimfile):
+		return usagef("--output=%s is WIMFILE itself: leave out --output to rewrite it in place", target)
+	case !force:
+		return usagef("--output=%s exists: give --force to replace it", target)
+	}
+	return nil
 }
 
 // openOptimized opens WIMFILE for optimize: with --output, with the other

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim/wimtest"
@@ -80,6 +81,38 @@ func TestOracleOptimize(t *testing.T) {
 	wimtest.CompareTrees(t, filepath.Join(src, "data"), out, wimtest.CompareOptions{})
 	mustRun(t, bin, exitUsage, "optimize", wimfile, "--image", "1")
 	mustRun(t, bin, exitUsage, "optimize", wimfile, "--output", picked, "--image", "1", "--image", "one")
+}
+
+// TestOptimizeOutputExists: optimize --output refuses a NEWFILE that
+// exists (exit 2, the file untouched) unless --force is given, and refuses
+// WIMFILE itself, under its name or a symbolic link's, even with --force.
+func TestOptimizeOutputExists(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "a.txt", []byte("hello"))
+	a, b := filepath.Join(dir, "a.wim"), filepath.Join(dir, "b.wim")
+	runAppOK(t, nil, "capture", src, a, "--name=first")
+	runAppOK(t, nil, "capture", src, b, "--name=other")
+	must(t, os.Symlink("a.wim", filepath.Join(dir, "link.wim")))
+	before, err := os.ReadFile(b)
+	must(t, err)
+	for _, args := range [][]string{
+		{"optimize", a, "--output=" + b},
+		{"optimize", a, "--output=" + a, "--force"},
+		{"optimize", a, "--output=" + filepath.Join(dir, "link.wim"), "--force", "--image=1"},
+		{"optimize", a, "--force"},
+	} {
+		if code, _, errb := runApp(t, nil, args...); code != exitUsage {
+			t.Errorf("wimsnap %s: exit %d, want %d: %s", strings.Join(args, " "), code, exitUsage, errb)
+		}
+	}
+	if after, err := os.ReadFile(b); err != nil || !bytes.Equal(after, before) {
+		t.Fatalf("a refused optimize changed %s (err %v)", b, err)
+	}
+	runAppOK(t, nil, "optimize", a, "--output="+b, "--force")
+	if r := wimtest.Open(t, b); r.ImageCount() != 1 || r.Image(1).Name != "first" {
+		t.Errorf("--force: %s holds %+v, want a.wim's image", b, r.Images())
+	}
 }
 
 // TestOptimizeInterrupt sends SIGINT during a long optimize: exit 130 soon

@@ -10,9 +10,10 @@ import (
 	"testing"
 )
 
-// TestOutputThroughSymlink: capture, optimize (in place and --output) and
-// export write the file a symbolic link leads to and keep the link, as
-// writing through the link does (and wimlib-imagex does).
+// TestOutputThroughSymlink: capture, optimize (in place and --output, to a
+// new file and with --force over it) and export write the file a symbolic
+// link leads to and keep the link, as writing through the link does (and
+// wimlib-imagex does).
 func TestOutputThroughSymlink(t *testing.T) {
 	env := testRepoEnv(t)
 	dir := t.TempDir()
@@ -24,7 +25,6 @@ func TestOutputThroughSymlink(t *testing.T) {
 	for _, args := range [][]string{
 		{"capture", src, link},
 		{"optimize", link, "--compress=lzx"},
-		{"optimize", link, "--output", link, "--compress=none"},
 		{"export", "latest", link},
 	} {
 		if code, _, errb := runApp(t, env, args...); code != exitOK {
@@ -36,6 +36,18 @@ func TestOutputThroughSymlink(t *testing.T) {
 		if code, _, errb := runApp(t, env, "verify", filepath.Join(dir, "real", "t.wim")); code != exitOK {
 			t.Fatalf("after %s, the link's target does not verify: exit %d: %s", args[0], code, errb)
 		}
+	}
+	// --output through a link, to a new file and (--force) over it.
+	out := filepath.Join(dir, "out.wim")
+	must(t, os.Symlink("real/u.wim", out))
+	for _, force := range []string{"--compress=none", "--force"} {
+		if code, _, errb := runApp(t, env, "optimize", link, "--output", out, force); code != exitOK {
+			t.Fatalf("optimize --output %s: exit %d: %s", force, code, errb)
+		}
+		if to, err := os.Readlink(out); err != nil || to != "real/u.wim" {
+			t.Fatalf("optimize --output %s replaced the link: %q, %v", force, to, err)
+		}
+		runAppOK(t, env, "verify", filepath.Join(dir, "real", "u.wim"))
 	}
 }
 
