@@ -22,7 +22,8 @@ that entry and what is below it. --detailed adds each entry's metadata, as
 
 With --json, stdout receives one document:
   {"snapshot", "paths": [...]} or, with --detailed, {"snapshot", "entries": [...]}
-with entries as 'dir --json --detailed' has them.`
+with entries, and "path_bytes" for paths that are not UTF-8, as 'dir --json'
+has them.`
 
 func (a *app) newLsCommand() *cobra.Command {
 	var rf repoFlags
@@ -105,6 +106,9 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, p string, detailed 
 			doc["entries"] = entries
 		} else {
 			doc["paths"] = paths
+			if b := pathsBytes(paths); b != nil {
+				doc["path_bytes"] = b
+			}
 		}
 		return writeJSON(a.stdout, doc)
 	}
@@ -122,7 +126,9 @@ A directory on one side only is listed once, not its contents.
 
 With --json, stdout receives one document:
   {"from", "to", "changes": [{"path", "kind", "what": [...]}],
-   "added", "removed", "modified", "metadata_only"}`
+   "added", "removed", "modified", "metadata_only"}
+A change whose path is not valid UTF-8 also has "path_bytes", its exact
+bytes in base64.`
 
 func (a *app) newDiffCommand() *cobra.Command {
 	var rf repoFlags
@@ -158,10 +164,7 @@ func (a *app) runDiff(ctx context.Context, rf *repoFlags, ref1, ref2 string) err
 		counts[c.Kind]++
 	}
 	if a.json {
-		if changes == nil {
-			changes = []snapshot.Change{}
-		}
-		return writeJSON(a.stdout, map[string]any{"from": m1.ID, "to": m2.ID, "changes": changes,
+		return writeJSON(a.stdout, map[string]any{"from": m1.ID, "to": m2.ID, "changes": changesJSON(changes),
 			"added": counts["+"], "removed": counts["-"], "modified": counts["M"], "metadata_only": counts["U"]})
 	}
 	bw := bufio.NewWriter(a.stdout)
@@ -174,4 +177,20 @@ func (a *app) runDiff(ctx context.Context, rf *repoFlags, ref1, ref2 string) err
 	}
 	fmt.Fprintf(bw, "%d added, %d removed, %d modified, %d metadata only\n", counts["+"], counts["-"], counts["M"], counts["U"])
 	return bw.Flush()
+}
+
+// changeJSON is one of diff's --json "changes": a snapshot.Change, with
+// "path_bytes" when its path is not valid UTF-8 (see rawPath).
+type changeJSON struct {
+	snapshot.Change
+	PathBytes []byte `json:"path_bytes,omitempty"`
+}
+
+// changesJSON returns changes as diff's --json has them (never nil).
+func changesJSON(changes []snapshot.Change) []changeJSON {
+	out := make([]changeJSON, 0, len(changes))
+	for _, c := range changes {
+		out = append(out, changeJSON{Change: c, PathBytes: rawPath(c.Path)})
+	}
+	return out
 }

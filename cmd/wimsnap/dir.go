@@ -30,7 +30,9 @@ or with --detailed
    "unix": {"uid", "gid", "mode", "rdev"}, "xattrs": [names]}]}
 Hashes are 40 hex digits, "" for an empty stream; times RFC 3339 in UTC.
 A path that is not valid UTF-8 shows with U+FFFD; an entry then also has
-"path_bytes", its exact bytes in base64.`
+"path_bytes", its exact bytes in base64. Without --detailed, "path_bytes"
+is then a list beside "paths": for each path in the same place, its bytes
+in base64, or null for a path that is valid UTF-8.`
 
 func (a *app) newDirCommand() *cobra.Command {
 	var detailed bool
@@ -95,11 +97,13 @@ func walkEntries(root *wim.Entry, fn func(path string, e *wim.Entry)) {
 }
 
 type dirJSON struct {
-	WIM     string      `json:"wim"`
-	Image   int         `json:"image"`
-	Name    string      `json:"name"`
-	Paths   []string    `json:"paths,omitempty"`
-	Entries []entryJSON `json:"entries,omitempty"`
+	WIM   string   `json:"wim"`
+	Image int      `json:"image"`
+	Name  string   `json:"name"`
+	Paths []string `json:"paths,omitempty"`
+	// PathBytes is pathsBytes(Paths).
+	PathBytes [][]byte    `json:"path_bytes,omitempty"`
+	Entries   []entryJSON `json:"entries,omitempty"`
 }
 
 type streamJSON struct {
@@ -149,6 +153,7 @@ func dirDoc(name string, idx int, imageName string, m *wim.Metadata, detailed bo
 			doc.Paths = append(doc.Paths, p)
 		}
 	})
+	doc.PathBytes = pathsBytes(doc.Paths)
 	return doc
 }
 

@@ -38,6 +38,22 @@ func rawPath(path string) []byte {
 	return []byte(path)
 }
 
+// pathsBytes returns the "path_bytes" list that goes beside a "paths" list:
+// each path's rawPath, null for one JSON holds, in the same order; or nil,
+// which leaves the field out, when JSON holds every path.
+func pathsBytes(paths []string) [][]byte {
+	var out [][]byte
+	for i, p := range paths {
+		if b := rawPath(p); b != nil {
+			if out == nil {
+				out = make([][]byte, len(paths))
+			}
+			out[i] = b
+		}
+	}
+	return out
+}
+
 // warnings collects per-file problems during a run. In text mode each one is
 // printed at once on stderr as "wimsnap: warning: PATH: ERR"; in JSON mode
 // the first maxJSONWarnings are kept for the summary. Its methods may be
