@@ -29,9 +29,29 @@ func (s *S3) wrap(ctx context.Context, op, key string, err error) error {
 		return fmt.Errorf("remote: %s %s: %w", op, key, ctxErr)
 	}
 	if kind := s3Kind(err); kind != nil {
+		if why := s.deniedWrite(op, err); why != "" {
+			return fmt.Errorf("remote: %s %s: %w: %s: %w", op, key, kind, why, err)
+		}
 		return fmt.Errorf("remote: %s %s: %w: %w", op, key, kind, err)
 	}
 	return fmt.Errorf("remote: %s %s: %w", op, key, err)
+}
+
+// deniedWrite explains an AccessDenied answer to a write (op put,
+// put-if-absent or delete): the request was signed with valid credentials
+// (a wrong key or secret has its own codes), so their policy does not
+// allow it, as for a read-only user. It is "" for any other error.
+func (s *S3) deniedWrite(op string, err error) string {
+	if minio.ToErrorResponse(err).Code != "AccessDenied" {
+		return ""
+	}
+	switch op {
+	case "put", "put-if-absent":
+		return "the credentials may not write to bucket " + s.cfg.Bucket
+	case "delete":
+		return "the credentials may not delete from bucket " + s.cfg.Bucket
+	}
+	return ""
 }
 
 // s3Kind is the sentinel that err belongs to, or nil.

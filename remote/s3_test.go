@@ -98,6 +98,21 @@ func TestS3Errors(t *testing.T) {
 			t.Errorf("error shows the secret: %v", err)
 		}
 	})
+	t.Run("ReadOnlyCredentials", func(t *testing.T) {
+		cfg := s3Config(t, srv, srv.Addr, bucket, "")
+		creds := srv.Restricted(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",`+
+			`"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::`+bucket+`","arn:aws:s3:::`+bucket+`/*"]}]}`)
+		cfg.AccessKey, cfg.SecretKey, cfg.SessionToken = creds.AccessKey, remote.Secret(creds.SecretKey), remote.Secret(creds.SessionToken)
+		s := newS3(t, cfg)
+		want := "remote: put-if-absent locks/l: access denied: the credentials may not write to bucket " + bucket + ": "
+		err := s.PutIfAbsent(ctx, "locks/l", []byte("x"))
+		remotetest.WantErr(t, "PutIfAbsent with read-only credentials", err, remote.ErrDenied)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("PutIfAbsent with read-only credentials: %v; want it to start %q", err, want)
+		}
+		_, err = s.Stat(ctx, "locks/l")
+		remotetest.WantErr(t, "Stat with read-only credentials", err, remote.ErrNotFound)
+	})
 	t.Run("MissingBucket", func(t *testing.T) {
 		s := newS3(t, s3Config(t, srv, srv.Addr, "no-such-bucket", ""))
 		if err := s.BucketExists(ctx); !errors.Is(err, remote.ErrNoBucket) {

@@ -92,8 +92,8 @@ func (c *S3Config) setPath(p string) error {
 	}
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {
-		if err := ValidKey(prefix); err != nil {
-			return fmt.Errorf("remote: s3 URL: prefix: %w", err)
+		if reason := keyProblem(prefix); reason != "" {
+			return fmt.Errorf("remote: s3 URL: prefix %q: %w: %s", prefix, ErrInvalidKey, reason)
 		}
 	}
 	c.Bucket, c.Prefix = bucket, prefix

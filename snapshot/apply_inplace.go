@@ -468,16 +468,26 @@ func (a *applier) mayDelete(path []string) bool {
 	return a.opts.Deletable == nil || a.opts.Deletable("/"+strings.Join(path, "/"))
 }
 
-// mayDeleteIn reports whether the restore may delete names in the
-// directory dfd: as root, as its owner (removeDir opens a directory to
-// itself first, the walk one of the image), or with write and search
-// permission on it. A sticky directory's rule is not looked at.
-func (a *applier) mayDeleteIn(dfd int) bool {
+// mayDeleteIn returns nil when the restore may delete (or rename) name in
+// the directory dfd, and otherwise the error unlink would give: it may as
+// root, as the directory's owner (removeDir opens a directory to itself
+// first, the walk one of the image), or with write and search permission
+// on it (else EACCES), and in a sticky directory (such as /tmp) only if it
+// also owns name (else EPERM).
+func (a *applier) mayDeleteIn(dfd int, name string) error {
 	var st unix.Stat_t
 	if a.isRoot || fstat(dfd, &st) == nil && int(st.Uid) == unix.Geteuid() {
-		return true
+		return nil
 	}
-	return unix.Faccessat(dfd, ".", unix.W_OK|unix.X_OK, unix.AT_EACCESS) == nil
+	if unix.Faccessat(dfd, ".", unix.W_OK|unix.X_OK, unix.AT_EACCESS) != nil {
+		return unix.EACCES
+	}
+	var nst unix.Stat_t
+	if st.Mode&unix.S_ISVTX != 0 && fstatat(dfd, name, &nst, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		int(nst.Uid) != unix.Geteuid() {
+		return unix.EPERM
+	}
+	return nil
 }
 
 // errDirKept is clearDirInWay's error for a directory in the way of an

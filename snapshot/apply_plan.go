@@ -195,13 +195,19 @@ func keptOnPurpose(err error) bool {
 // everything in it. When name itself would stay, it returns why: as
 // remove would fail, or errHoldsExcluded, errHoldsLeftAlone for a
 // directory above what guard leaves alone, errLeftAlone for that
-// directory itself, warned about here. A name in a directory the restore
-// may not delete in (mayDeleteIn) stays, with EACCES, as remove's would.
+// directory itself, warned about here. A name the restore may not delete
+// (mayDeleteIn) stays, with unlink's error, as remove's would; a directory
+// that stays for the sticky bit (EPERM) is emptied first, as removeDir
+// empties it before its rmdir fails.
 func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
-	if !a.mayDeleteIn(dfd) { // remove's unlink fails
-		return 0, unix.EACCES
+	denied := a.mayDeleteIn(dfd, name)
+	if errors.Is(denied, unix.EACCES) { // remove's unlink fails
+		return 0, denied
 	}
 	if !isDirAt(dfd, name) {
+		if denied != nil {
+			return 0, denied
+		}
 		return 1, nil
 	}
 	fd, err := openDir(dfd, name, true)
@@ -235,6 +241,9 @@ func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 	}
 	if kept != nil {
 		return n, kept
+	}
+	if denied != nil { // removeDir's rmdir fails
+		return n, denied
 	}
 	return n + 1, nil
 }

@@ -17,15 +17,19 @@ import (
 // removableWhole reports whether remove would delete the directory name in
 // dfd, whose path from the target is path, whole, as far as a look tells:
 // nothing in it is kept from deletion (ApplyOptions.Deletable) or left
-// alone by the guard, and every directory in it can be opened and listed,
-// and names deleted in it (mayDeleteIn).
+// alone by the guard, it and every name in it may be deleted
+// (mayDeleteIn, the sticky bit included), and every directory in it can
+// be opened and listed.
 func (a *applier) removableWhole(dfd int, name, path string) bool {
+	if a.mayDeleteIn(dfd, name) != nil {
+		return false
+	}
 	fd, err := openDir(dfd, name, true)
 	if err != nil {
 		return false
 	}
 	defer closeFD(fd)
-	if a.guard.leaveAlone(fd) != nil || !a.mayDeleteIn(fd) {
+	if a.guard.leaveAlone(fd) != nil {
 		return false
 	}
 	names, kept, err := a.deletableNames(fd, path)
@@ -33,7 +37,7 @@ func (a *applier) removableWhole(dfd int, name, path string) bool {
 		return false
 	}
 	for _, n := range names {
-		if isDirAt(fd, n) && !a.removableWhole(fd, n, path+"/"+n) {
+		if isDirAt(fd, n) && !a.removableWhole(fd, n, path+"/"+n) || a.mayDeleteIn(fd, n) != nil {
 			return false
 		}
 	}

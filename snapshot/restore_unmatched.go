@@ -15,13 +15,21 @@ var ErrNoMatch = errors.New("snapshot: include pattern matches nothing in the sn
 
 // Unmatched returns the Include patterns, as given, that match no path of
 // the tree root (Exclude is not considered), in their order. "/" always
-// matches. Only the directories that may hold a match are walked, and the
-// walk for a pattern stops at its first match.
+// matches. Patterns that mean the same ("/etc" given twice, or as "etc/"
+// and "//etc") are one pattern: only its first spelling is returned. Only
+// the directories that may hold a match are walked, and the walk for a
+// pattern stops at its first match.
 func (f Filter) Unmatched(root *wim.Entry) []string {
 	var out []string
+	seen := make(map[string]bool, len(f.Include))
 	buf := make([]byte, 0, 256)
 	for _, pat := range f.Include {
-		if filterPattern(pat) != "/" && !anyMatch([]string{pat}, root, &buf) {
+		norm := filterPattern(pat)
+		if seen[norm] {
+			continue
+		}
+		seen[norm] = true
+		if norm != "/" && !anyMatch([]string{pat}, root, &buf) {
 			out = append(out, pat)
 		}
 	}

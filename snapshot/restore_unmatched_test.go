@@ -26,6 +26,8 @@ func TestFilterUnmatched(t *testing.T) {
 		{name: "base name", include: []string{"*.gz", "hosts", "ssh", "passwd"}, want: []string{"passwd"}},
 		{name: "deeper than the tree", include: []string{"/etc/hosts/x"}, want: []string{"/etc/hosts/x"}},
 		{name: "an empty tree", tree: dir(""), include: []string{"etc"}, want: []string{"etc"}},
+		{name: "given twice", include: []string{"/nope", "/hosts", "/nope"}, want: []string{"/nope", "/hosts"}},
+		{name: "spelt twice", include: []string{"/nope/", "//nope", "./nope", "nope"}, want: []string{"/nope/", "nope"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,15 +43,19 @@ pattern may still select what --delete removes.
 files whose size matches but not their metadata as the restore would.
 ` + repoHelp + `
 
-With --json, stdout receives one document:
+With --json, stdout receives one document, also when the restore fails
+once begun ("error" then says why; the exit code is the error's):
   {"snapshot", "target", "dirs", "files", "symlinks", "special", "bytes",
    "unchanged", "metadata_fixed", "deleted", "skipped", "dry_run",
-   "warnings": [...], "warnings_total", "duration_seconds", "error"}
-"unchanged" counts the files, symlinks and special files kept (not
-rewritten), "metadata_fixed" those of them whose times, mode, owner or
-xattrs alone were set.
-also when the restore fails once begun ("error" then says why; the exit
-code is the error's).`
+   "warnings": [...], "warnings_total", "duration_seconds", "requests",
+   "error"}
+"files", "symlinks" and "special" count all that the snapshot put in the
+target: those written ("bytes" of contents) and those "unchanged", left in
+place because they already matched; "metadata_fixed" counts those of the
+unchanged whose times, mode, owner or xattrs alone were set. "requests"
+(an S3 repository only) counts the requests sent. The summary without
+--json says the same in words: how many were written, how many left in
+place.`
 
 type restoreFlags struct {
 	repoFlags
@@ -156,13 +160,25 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 			return err
 		}
 	} else {
-		verb := "Restored"
-		if f.dryRun {
-			verb = "Would restore"
-		}
-		fmt.Fprintf(a.stdout, "%s snapshot %s to %s: %d dirs, %d files (%d unchanged, %d of them with metadata fixed), %d symlinks, %d special, %s written, %d deleted, %.1fs\n",
-			verb, m.ShortID(), f.target, sum.Dirs, sum.Files, sum.Unchanged, sum.MetadataFixed, sum.Symlinks, sum.Special,
-			formatBytes(sum.Bytes), sum.Deleted, sum.DurationSeconds)
+		fmt.Fprintln(a.stdout, restoreLine(m.ShortID(), f.target, f.dryRun, sum))
 	}
 	return partial(st.Skipped)
+}
+
+// restoreLine is the summary of restore without --json: what the target
+// holds of the snapshot, then how much of it was written and how much left
+// in place (a rollback), and what was deleted.
+func restoreLine(id, target string, dryRun bool, sum restoreSummary) string {
+	verb, written, kept, fixed, deleted := "Restored", "written", "left in place", "with metadata fixed", "deleted"
+	if dryRun {
+		verb, written, kept, fixed, deleted = "Would restore", "to write", "to leave in place", "with metadata to fix", "to delete"
+	}
+	entries := sum.Files + sum.Symlinks + sum.Special
+	line := fmt.Sprintf("%s snapshot %s to %s: %d dirs, %d files, %d symlinks, %d special; %d %s (%s), %d %s",
+		verb, id, target, sum.Dirs, sum.Files, sum.Symlinks, sum.Special,
+		entries-sum.Unchanged, written, formatBytes(sum.Bytes), sum.Unchanged, kept)
+	if sum.MetadataFixed > 0 {
+		line += fmt.Sprintf(" (%d %s)", sum.MetadataFixed, fixed)
+	}
+	return line + fmt.Sprintf(", %d %s, %.1fs", sum.Deleted, deleted, sum.DurationSeconds)
 }

@@ -25,7 +25,8 @@ import (
 // (it holds one the user cannot delete) is skipped once by both: the
 // restore counted it twice, for the deletion and for the file, and the
 // dry run counted what a directory the user may not write to holds as
-// deleted.
+// deleted. In a sticky directory the dry run counted the names of other
+// users as deleted, which the restore may not delete.
 func TestRestoreDryRunDeleteCounts(t *testing.T) {
 	bin, tmp := binaryForNobody(t)
 	// What each case adds to a restored tree T, as its owner: nine entries
@@ -49,6 +50,7 @@ func TestRestoreDryRunDeleteCounts(t *testing.T) {
 			cases := []struct {
 				name, owner, root string // scripts that change the restored tree T
 				unlisted          []string
+				deleted           map[string]int64 // by the restore, per user; nil: not checked
 			}{
 				{name: "555", owner: extra("555")},
 				{name: "000", owner: extra("000")},
@@ -65,6 +67,13 @@ func TestRestoreDryRunDeleteCounts(t *testing.T) {
 				// dry run counted what it holds deleted, and the file made.
 				{name: "inway-readable", owner: "rm T/d/f && mkdir T/d/f",
 					root: "mkdir T/d/f/r && echo r > T/d/f/r/x"},
+				// A sticky directory, as /tmp: the user may delete its own
+				// names only, also what a directory of another's holds,
+				// which then stays. The dry run counted all four deleted.
+				{name: "sticky", owner: "echo m > T/d/mine",
+					root: "chown 0:0 T/d && chmod 1777 T/d && echo r > T/d/r && mkdir -m 777 T/d/rd && " +
+						"echo x > T/d/rd/x && chown 65534:65534 T/d/rd/x",
+					deleted: map[string]int64{"root": 4, "nobody": 2}},
 			}
 			if user == "nobody" {
 				cases[1].unlisted = []string{"/gone/deep", "/d"}
@@ -82,6 +91,9 @@ func TestRestoreDryRunDeleteCounts(t *testing.T) {
 				code, real := run("restore", "latest", "--target", target, "--delete", "--json")
 				if (c.name == "555" || c.name == "000") && real.Deleted != 9 {
 					t.Errorf("%s: the restore deleted %d entries, want 9", c.name, real.Deleted)
+				}
+				if c.deleted != nil && real.Deleted != c.deleted[user] {
+					t.Errorf("%s: the restore deleted %d entries, want %d as %s", c.name, real.Deleted, c.deleted[user], user)
 				}
 				if strings.HasPrefix(c.name, "inway") && real.Skipped != map[string]int64{"root": 0, "nobody": 1}[user] {
 					t.Errorf("%s: the restore skipped %d entries, want the file alone as %s", c.name, real.Skipped, user)

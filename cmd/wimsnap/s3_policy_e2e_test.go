@@ -43,8 +43,9 @@ func TestS3RestrictedCredentials(t *testing.T) {
 	t.Run("read-only", func(t *testing.T) {
 		r := root.as(srv.Restricted(t, policyAllowing(bucket, "s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation")))
 		res := r.run(t, exitRemote, "snapshot", src)
-		if !strings.Contains(res.stderr, "access denied") {
-			t.Errorf("snapshot with read-only credentials: stderr %q; want the access denied named", res.stderr)
+		if !strings.Contains(res.stderr, "access denied: the credentials may not write to bucket "+bucket) ||
+			strings.Count(res.stderr, "remote:") != 1 {
+			t.Errorf("snapshot with read-only credentials: stderr %q; want the access denied explained, with one \"remote:\"", res.stderr)
 		}
 		res = r.run(t, exitRemote, "restore", "latest", "--target", filepath.Join(t.TempDir(), "locked"))
 		if !strings.Contains(res.stderr, "--no-lock") {

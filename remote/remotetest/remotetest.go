@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/remote"
@@ -94,11 +95,16 @@ func Keys(t *testing.T, s remote.Store, prefix string) map[string]int64 {
 	return got
 }
 
-// WantErr fails t unless err wraps target.
+// WantErr fails t unless err wraps target, and unless its text has the
+// package prefix "remote:" at most once (a sentinel wrapped in an error
+// that names the operation must not repeat it).
 func WantErr(t *testing.T, what string, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Errorf("%s: got error %v, want one wrapping %v", what, err, target)
+	}
+	if err != nil && strings.Count(err.Error(), "remote:") > 1 {
+		t.Errorf("%s: error %q repeats its prefix", what, err)
 	}
 }
 
