@@ -97,7 +97,7 @@ func (r *Repo) Snapshot(ctx context.Context, source string, opts TakeOptions) (T
 func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lock *Lock) (TakeResult, error) {
 	start := time.Now()
 	var res TakeResult
-	abs, err := filepath.Abs(source)
+	abs, err := sourcePath(source)
 	if err != nil {
 		return res, err
 	}
@@ -358,7 +358,7 @@ func (r *Repo) snapshotParent(ctx context.Context, db *index.DB, abs string, opt
 		return FindIn(list, opts.Parent)
 	}
 	for i := len(list) - 1; i >= 0; i-- {
-		if list[i].Host == opts.Host && list[i].Source == abs {
+		if list[i].Host == opts.Host && sameSource(list[i].Source, abs) {
 			return list[i], nil
 		}
 	}

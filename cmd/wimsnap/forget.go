@@ -35,7 +35,8 @@ zone), so a daylight saving change does not shift days. Without any
 --host, --tag and --path limit forget to the snapshots that match. A
 --path matches as given and as snapshot records a source: absolute (a
 relative one from the working directory) and cleaned, so /srv/ and
-/srv/data/.. name /srv. With --dry-run it lists what would go and why each kept snapshot is kept,
+/srv/data/.. name /srv (on Windows in any letter case, as snapshot records
+C:\Data for c:\data). With --dry-run it lists what would go and why each kept snapshot is kept,
 changing nothing. Forget takes a shared lock: snapshots from other hosts
 may run at the same time.
 ` + repoHelp + `
@@ -265,7 +266,7 @@ func (f *forgetFlags) zone() (*time.Location, error) {
 func (f *forgetFlags) filter(list []*snapshot.Manifest) []*snapshot.Manifest {
 	paths := sourceSpellings(f.paths)
 	return slices.DeleteFunc(slices.Clone(list), func(m *snapshot.Manifest) bool {
-		if len(f.hosts) > 0 && !slices.Contains(f.hosts, m.Host) || len(paths) > 0 && !slices.Contains(paths, m.Source) {
+		if len(f.hosts) > 0 && !slices.Contains(f.hosts, m.Host) || len(paths) > 0 && !slices.ContainsFunc(paths, func(p string) bool { return samePath(p, m.Source, pathsFoldCase) }) {
 			return true
 		}
 		return len(f.tags) > 0 && !slices.ContainsFunc(f.tags, func(t string) bool { return slices.Contains(m.Tags, t) })

@@ -16,6 +16,9 @@ Capture the directory tree PATH (default: $OSDTargetSystemRoot, else /)
 into the repository as a new snapshot. The image is the one 'capture'
 would write into a WIM, so 'export' gives back a WIM of it.
 
+The snapshot records PATH absolute and cleaned (on Windows in the letter
+case the file system stores: c:\data is recorded as C:\Data).
+
 A snapshot is incremental: the newest snapshot of the same host and PATH
 is its parent (or --parent), and files whose stat signature (size, mtime,
 ctime, inode, mode, owner; not the device number, which an LVM or btrfs

@@ -1,0 +1,65 @@
+//go:build unix && amd64
+
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWineSourceCase: on Windows a source is one directory in any letter
+// case. The Windows build records it as the file system spells it, so a
+// snapshot of the same directory spelled otherwise finds its parent (and
+// opens no unchanged file), and forget --path in yet another spelling (as
+// the agent runs it, with the config's) matches both snapshots.
+func TestWineSourceCase(t *testing.T) {
+	w := newWinePrefix(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "Data")
+	for _, name := range []string{"One.txt", "Sub/Two.txt"} {
+		writeFile(t, src, name, []byte(name+"\n"))
+	}
+	repo := winPath(filepath.Join(dir, "repo"))
+	w.env = append(w.env, "WIMSNAP_CACHE_DIR="+winPath(filepath.Join(dir, "cache")))
+	if out, code := w.run(t, "init", "--repo", repo); code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, out)
+	}
+	type summary struct {
+		Snapshot  string `json:"snapshot"`
+		Source    string `json:"source"`
+		Parent    string `json:"parent"`
+		FilesRead int    `json:"files_read"`
+	}
+	snap := func(spelling string) summary {
+		t.Helper()
+		out, code := w.run(t, "snapshot", "--json", "--repo", repo, spelling)
+		var s summary
+		if err := json.Unmarshal([]byte(out), &s); code != 0 || err != nil {
+			t.Fatalf("snapshot %s: exit %d, %v\n%s", spelling, code, err, out)
+		}
+		return s
+	}
+	want := winPath(src)
+	first := snap(strings.ToLower(want))
+	if first.Source != want {
+		t.Errorf("source recorded as %q, want %q (the file system's spelling)", first.Source, want)
+	}
+	second := snap(strings.ToUpper(want))
+	if second.Source != want || second.Parent != first.Snapshot || second.FilesRead != 0 {
+		t.Errorf("second snapshot: source %q, parent %q, %d files read; want %q, %q, 0",
+			second.Source, second.Parent, second.FilesRead, want, first.Snapshot)
+	}
+	out, code := w.run(t, "forget", "--json", "--repo", repo, "--keep-last=1", "--path", winPath(filepath.Join(dir, "dATA")))
+	var res struct {
+		Removed int `json:"removed"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Removed != 1 {
+		t.Errorf("forget --path in another case: exit %d, %v, %d removed, want 1\n%s", code, err, res.Removed, out)
+	}
+	if _, err := os.Stat(src); err != nil {
+		t.Fatal(err)
+	}
+}

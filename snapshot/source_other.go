@@ -1,0 +1,9 @@
+//go:build !windows
+
+package snapshot
+
+// foldCase reports whether paths compare without regard to letter case.
+const foldCase = false
+
+// realCase returns p: a UNIX path has one spelling.
+func realCase(p string) string { return p }

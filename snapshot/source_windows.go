@@ -1,0 +1,62 @@
+package snapshot
+
+import (
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/windows"
+)
+
+// foldCase reports whether paths compare without regard to letter case.
+const foldCase = true
+
+// realCase returns the absolute path p with its drive letter in upper case
+// and each name after the volume spelled as its directory lists it (which
+// also turns a short 8.3 name into the long one). A name that cannot be
+// looked up (missing, no access) ends the lookup: it and the names after
+// it stay as given.
+func realCase(p string) string {
+	vol := filepath.VolumeName(p)
+	if len(vol) == 2 && vol[1] == ':' {
+		vol = strings.ToUpper(vol)
+	}
+	out := vol
+	names := strings.Split(strings.Trim(p[len(filepath.VolumeName(p)):], `\`), `\`)
+	for i, name := range names {
+		if name == "" {
+			break
+		}
+		real, ok := listedName(out + `\` + name)
+		if !ok {
+			return out + `\` + strings.Join(names[i:], `\`)
+		}
+		out += `\` + real
+	}
+	if out == vol {
+		return vol + `\`
+	}
+	return out
+}
+
+// listedName returns the name of the file at path as its directory lists
+// it, and whether it could be looked up.
+func listedName(path string) (string, bool) {
+	if strings.ContainsAny(filepath.Base(path), "*?") {
+		return "", false // FindFirstFile would take it for a pattern
+	}
+	lp, err := longPath(path)
+	if err != nil {
+		return "", false
+	}
+	p, err := windows.UTF16PtrFromString(lp)
+	if err != nil {
+		return "", false
+	}
+	var fd windows.Win32finddata
+	h, err := windows.FindFirstFile(p, &fd)
+	if err != nil {
+		return "", false
+	}
+	_ = windows.FindClose(h)
+	return windows.UTF16ToString(fd.FileName[:]), true
+}
