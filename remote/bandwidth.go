@@ -153,7 +153,7 @@ func (t *throttledReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
 	if n > 0 {
 		if werr := t.bucket.wait(t.ctx, n); werr != nil {
-			return 0, fmt.Errorf("remote: waiting for bandwidth: %w", werr)
+			return 0, fmt.Errorf("waiting for bandwidth: %w", werr)
 		}
 	}
 	return n, err

@@ -44,8 +44,9 @@
 //
 // # Errors
 //
-// Errors name the operation and the key ("remote: get index/ab..: ...") once,
-// with the package prefix once, and wrap one of the sentinels where one applies: [ErrNotFound] for a missing
+// Errors name the operation and the key ("get index/ab..: ...") and wrap
+// one of the sentinels, whose text carries the package prefix ("remote:
+// object not found"), where one applies: [ErrNotFound] for a missing
 // object, [ErrExists] from PutIfAbsent, [ErrInvalidKey], [ErrRange] for a
 // read outside an object, [ErrTooLarge] from [ReadAll], and for network
 // stores [ErrUnavailable] (worth a retry; with [ErrTimeout] when the

@@ -21,7 +21,7 @@ const maxComponentLen = 255
 // "a/../b" and "a/.tmp-x" are invalid.
 func ValidKey(key string) error {
 	if reason := keyProblem(key); reason != "" {
-		return fmt.Errorf("remote: %w %q: %s", ErrInvalidKey, key, reason)
+		return fmt.Errorf("%w %q: %s", ErrInvalidKey, key, reason)
 	}
 	return nil
 }
@@ -80,10 +80,10 @@ func validPrefix(prefix string) error {
 // checkKey validates key for operation op, and checks ctx.
 func checkKey(ctx context.Context, op, key string) error {
 	if reason := keyProblem(key); reason != "" {
-		return fmt.Errorf("remote: %s %q: %w: %s", op, key, ErrInvalidKey, reason)
+		return fmt.Errorf("%s %q: %w: %s", op, key, ErrInvalidKey, reason)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("remote: %s %s: %w", op, key, err)
+		return fmt.Errorf("%s %s: %w", op, key, err)
 	}
 	return nil
 }

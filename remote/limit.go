@@ -47,7 +47,7 @@ func (l *limitStore) acquire(ctx context.Context, op, key string) error {
 	case l.slots <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("remote: %s %s: waiting for a request slot: %w", op, key, ctx.Err())
+		return fmt.Errorf("%s %s: waiting for a request slot: %w", op, key, ctx.Err())
 	}
 }
 

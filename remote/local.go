@@ -57,10 +57,10 @@ var errNotRegular = errors.New("not a regular file")
 func NewLocal(dir string) (*Local, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("remote: local store %s: %w", dir, err)
+		return nil, fmt.Errorf("local store %s: %w", dir, err)
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("remote: local store: %w", err)
+		return nil, fmt.Errorf("local store: %w", err)
 	}
 	return &Local{root: root}, nil
 }
@@ -78,11 +78,11 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	}
 	dir, err := l.mkdirs(key)
 	if err != nil {
-		return fmt.Errorf("remote: put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
 	tmp, err := writeTemp(ctx, dir, r, size)
 	if err != nil {
-		return fmt.Errorf("remote: put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return l.place(tmp, dir, key)
 }
@@ -92,10 +92,10 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) er
 func (l *Local) place(tmp, dir, key string) error {
 	if err := os.Rename(tmp, l.path(key)); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("remote: put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
 	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("remote: put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
 }
@@ -108,26 +108,26 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 	}
 	p := l.path(key)
 	if _, err := os.Lstat(p); err == nil {
-		return fmt.Errorf("remote: put-if-absent %s: %w", key, ErrExists)
+		return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
 	}
 	dir, err := l.mkdirs(key)
 	if err != nil {
-		return fmt.Errorf("remote: put-if-absent %s: %w", key, err)
+		return fmt.Errorf("put-if-absent %s: %w", key, err)
 	}
 	tmp, err := writeTemp(ctx, dir, bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return fmt.Errorf("remote: put-if-absent %s: %w", key, err)
+		return fmt.Errorf("put-if-absent %s: %w", key, err)
 	}
 	err = os.Link(tmp, p)
 	_ = os.Remove(tmp) // a leftover temporary file is harmless
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("remote: put-if-absent %s: %w", key, ErrExists)
+		return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
 	}
 	if err == nil {
 		err = syncDir(dir)
 	}
 	if err != nil {
-		return fmt.Errorf("remote: put-if-absent %s: %w", key, err)
+		return fmt.Errorf("put-if-absent %s: %w", key, err)
 	}
 	return nil
 }
@@ -284,7 +284,7 @@ func regular(fi fs.FileInfo, err error) (fs.FileInfo, error) {
 // is not a regular file.
 func keyErr(op, key string, err error) error {
 	if gone(err) || errors.Is(err, errNotRegular) {
-		return fmt.Errorf("remote: %s %s: %w: %w", op, key, ErrNotFound, err)
+		return fmt.Errorf("%s %s: %w: %w", op, key, ErrNotFound, err)
 	}
-	return fmt.Errorf("remote: %s %s: %w", op, key, err)
+	return fmt.Errorf("%s %s: %w", op, key, err)
 }

@@ -37,14 +37,14 @@ func (l *Local) PutFile(ctx context.Context, key string, f *os.File, size int64)
 	}
 	dir, err := l.mkdirs(key)
 	if err != nil {
-		return fmt.Errorf("remote: put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
 	tmp, err := linkTemp(f, fi, dir)
 	if errors.Is(err, errors.ErrUnsupported) {
 		return l.Put(ctx, key, io.NewSectionReader(f, 0, size), size)
 	}
 	if err != nil {
-		return fmt.Errorf("remote: put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return l.place(tmp, dir, key)
 }

@@ -21,10 +21,10 @@ import (
 // per level of depth.
 func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) error {
 	if err := validPrefix(prefix); err != nil {
-		return fmt.Errorf("remote: list: %w", err)
+		return fmt.Errorf("list: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("remote: list %s: %w", prefix, err)
+		return fmt.Errorf("list %s: %w", prefix, err)
 	}
 	w := &lister{ctx: ctx, root: l.root, prefix: prefix, fn: fn}
 	dir := ""
@@ -36,7 +36,7 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) er
 		return w.fnErr
 	}
 	if err != nil {
-		return fmt.Errorf("remote: list %s: %w", prefix, err)
+		return fmt.Errorf("list %s: %w", prefix, err)
 	}
 	return nil
 }

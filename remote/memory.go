@@ -39,7 +39,7 @@ func (m *Memory) Put(ctx context.Context, key string, r io.Reader, size int64) e
 	}
 	var buf bytes.Buffer
 	if err := copyExact(ctx, &buf, r, size); err != nil {
-		return fmt.Errorf("remote: put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -55,7 +55,7 @@ func (m *Memory) PutIfAbsent(ctx context.Context, key string, data []byte) error
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.objs[key]; ok {
-		return fmt.Errorf("remote: put-if-absent %s: %w", key, ErrExists)
+		return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
 	}
 	m.objs[key] = memObject{data: bytes.Clone(data), mod: time.Now()}
 	return nil
@@ -70,11 +70,11 @@ func (m *Memory) Get(ctx context.Context, key string, off, length int64) (io.Rea
 	o, ok := m.objs[key]
 	m.mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("remote: get %s: %w", key, ErrNotFound)
+		return nil, fmt.Errorf("get %s: %w", key, ErrNotFound)
 	}
 	n, err := checkRange(int64(len(o.data)), off, length)
 	if err != nil {
-		return nil, fmt.Errorf("remote: get %s: %w", key, err)
+		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
 	data := bytes.Clone(o.data[off : off+n])
 	return io.NopCloser(bytes.NewReader(data)), nil
@@ -89,7 +89,7 @@ func (m *Memory) Stat(ctx context.Context, key string) (Info, error) {
 	o, ok := m.objs[key]
 	m.mu.Unlock()
 	if !ok {
-		return Info{}, fmt.Errorf("remote: stat %s: %w", key, ErrNotFound)
+		return Info{}, fmt.Errorf("stat %s: %w", key, ErrNotFound)
 	}
 	return Info{Key: key, Size: int64(len(o.data)), ModTime: o.mod}, nil
 }
@@ -98,10 +98,10 @@ func (m *Memory) Stat(ctx context.Context, key string) (Info, error) {
 // calls fn without holding the lock.
 func (m *Memory) List(ctx context.Context, prefix string, fn func(Info) error) error {
 	if err := validPrefix(prefix); err != nil {
-		return fmt.Errorf("remote: list: %w", err)
+		return fmt.Errorf("list: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("remote: list %s: %w", prefix, err)
+		return fmt.Errorf("list %s: %w", prefix, err)
 	}
 	var infos []Info
 	m.mu.Lock()
@@ -113,7 +113,7 @@ func (m *Memory) List(ctx context.Context, prefix string, fn func(Info) error) e
 	m.mu.Unlock()
 	for _, info := range infos {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("remote: list %s: %w", prefix, err)
+			return fmt.Errorf("list %s: %w", prefix, err)
 		}
 		if err := fn(info); err != nil {
 			return err
@@ -130,7 +130,7 @@ func (m *Memory) Delete(ctx context.Context, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.objs[key]; !ok {
-		return fmt.Errorf("remote: delete %s: %w", key, ErrNotFound)
+		return fmt.Errorf("delete %s: %w", key, ErrNotFound)
 	}
 	delete(m.objs, key)
 	return nil

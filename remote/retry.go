@@ -211,7 +211,7 @@ func (r *retryStore) Put(ctx context.Context, key string, rd io.Reader, size int
 			return err
 		}
 		if serr := rewind(); serr != nil {
-			return fmt.Errorf("remote: put %s: rewinding the reader for a retry: %w", key, serr)
+			return fmt.Errorf("put %s: rewinding the reader for a retry: %w", key, serr)
 		}
 	}
 }

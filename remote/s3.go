@@ -115,7 +115,7 @@ func NewS3(cfg S3Config) (*S3, error) {
 		MaxRetries:   1, // NewRetry retries, with a policy that knows our errors
 	})
 	if err != nil {
-		return nil, fmt.Errorf("remote: s3 %s: %w", cfg.Endpoint, err)
+		return nil, fmt.Errorf("s3 %s: %w", cfg.Endpoint, err)
 	}
 	return &S3{client: client, core: minio.Core{Client: client}, cfg: cfg, count: count}, nil
 }
@@ -154,7 +154,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 	}
 	body, err := exactBody(ctx, r, size)
 	if err != nil {
-		return fmt.Errorf("remote: put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return s.put(ctx, "put", key, body, size, minio.PutObjectOptions{})
 }
@@ -223,7 +223,7 @@ func (s *S3) Get(ctx context.Context, key string, off, length int64) (io.ReadClo
 		return nil, err
 	}
 	if off < 0 {
-		return nil, fmt.Errorf("remote: get %s: offset %d: %w", key, off, ErrRange)
+		return nil, fmt.Errorf("get %s: offset %d: %w", key, off, ErrRange)
 	}
 	if length == 0 || off > 0 && length < 0 {
 		return s.getEdge(ctx, key, off, length)
@@ -231,7 +231,7 @@ func (s *S3) Get(ctx context.Context, key string, off, length int64) (io.ReadClo
 	var opts minio.GetObjectOptions
 	if off > 0 || length > 0 {
 		if err := opts.SetRange(off, off+length-1); err != nil {
-			return nil, fmt.Errorf("remote: get %s: %w", key, err)
+			return nil, fmt.Errorf("get %s: %w", key, err)
 		}
 	}
 	body, info, header, err := s.core.GetObject(ctx, s.cfg.Bucket, s.object(key), opts)
@@ -246,9 +246,9 @@ func (s *S3) Get(ctx context.Context, key string, off, length int64) (io.ReadClo
 		// S3 shortens a range that runs past the end of the object.
 		_ = body.Close()
 		if total, ok := rangeTotal(header.Get("Content-Range")); ok && off+length > total {
-			return nil, fmt.Errorf("remote: get %s: bytes %d+%d of %d: %w", key, off, length, total, ErrRange)
+			return nil, fmt.Errorf("get %s: bytes %d+%d of %d: %w", key, off, length, total, ErrRange)
 		}
-		return nil, fmt.Errorf("remote: get %s: server sent %d bytes, want %d: %w", key, info.Size, want, ErrCorrupt)
+		return nil, fmt.Errorf("get %s: server sent %d bytes, want %d: %w", key, info.Size, want, ErrCorrupt)
 	}
 	return &s3Body{rangeReader: rangeReader{ctx: ctx, r: body, c: body, left: want}, key: key, s: s}, nil
 }
@@ -273,7 +273,7 @@ func (s *S3) getEdge(ctx context.Context, key string, off, length int64) (io.Rea
 	}
 	n, err := checkRange(info.Size, off, length)
 	if err != nil {
-		return nil, fmt.Errorf("remote: get %s: %w", key, err)
+		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
 	if n == 0 {
 		return io.NopCloser(bytes.NewReader(nil)), nil
@@ -297,7 +297,7 @@ func (b *s3Body) Read(p []byte) (int, error) {
 		return n, err
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		// %w twice, not errors.Join, whose message would break the line.
-		return n, fmt.Errorf("remote: get %s: body ended %d bytes early: %w: %w", b.key, b.left, io.ErrUnexpectedEOF, ErrUnavailable)
+		return n, fmt.Errorf("get %s: body ended %d bytes early: %w: %w", b.key, b.left, io.ErrUnexpectedEOF, ErrUnavailable)
 	}
 	return n, b.s.wrap(b.ctx, "get", b.key, err)
 }
@@ -317,10 +317,10 @@ func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 // List pages through ListObjectsV2 (one request per 1000 objects).
 func (s *S3) List(ctx context.Context, prefix string, fn func(Info) error) error {
 	if err := validPrefix(prefix); err != nil {
-		return fmt.Errorf("remote: list: %w", err)
+		return fmt.Errorf("list: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("remote: list %s: %w", prefix, err)
+		return fmt.Errorf("list %s: %w", prefix, err)
 	}
 	base := ""
 	if s.cfg.Prefix != "" {
@@ -349,7 +349,7 @@ func (s *S3) List(ctx context.Context, prefix string, fn func(Info) error) error
 func (s *S3) Delete(ctx context.Context, key string) error {
 	if _, err := s.Stat(ctx, key); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("remote: delete %s: %w", key, ErrNotFound)
+			return fmt.Errorf("delete %s: %w", key, ErrNotFound)
 		}
 		return err
 	}
@@ -367,7 +367,7 @@ func (s *S3) BucketExists(ctx context.Context) error {
 		return s.wrap(ctx, "bucket", s.cfg.Bucket, err)
 	}
 	if !ok {
-		return fmt.Errorf("remote: bucket %s at %s: %w", s.cfg.Bucket, s.cfg.Endpoint, ErrNoBucket)
+		return fmt.Errorf("bucket %s at %s: %w", s.cfg.Bucket, s.cfg.Endpoint, ErrNoBucket)
 	}
 	return nil
 }

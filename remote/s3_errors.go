@@ -26,15 +26,15 @@ var errTimeoutRetry = fmt.Errorf("%w, %w", ErrUnavailable, ErrTimeout)
 // S3 error code and message stay in the text; secrets never appear in them.
 func (s *S3) wrap(ctx context.Context, op, key string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("remote: %s %s: %w", op, key, ctxErr)
+		return fmt.Errorf("%s %s: %w", op, key, ctxErr)
 	}
 	if kind := s3Kind(err); kind != nil {
 		if why := s.deniedWrite(op, err); why != "" {
-			return fmt.Errorf("remote: %s %s: %w: %s: %w", op, key, kind, why, err)
+			return fmt.Errorf("%s %s: %w: %s: %w", op, key, kind, why, err)
 		}
-		return fmt.Errorf("remote: %s %s: %w: %w", op, key, kind, err)
+		return fmt.Errorf("%s %s: %w: %w", op, key, kind, err)
 	}
-	return fmt.Errorf("remote: %s %s: %w", op, key, err)
+	return fmt.Errorf("%s %s: %w", op, key, err)
 }
 
 // deniedWrite explains an AccessDenied answer to a write (op put,

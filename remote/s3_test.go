@@ -104,7 +104,7 @@ func TestS3Errors(t *testing.T) {
 			`"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::`+bucket+`","arn:aws:s3:::`+bucket+`/*"]}]}`)
 		cfg.AccessKey, cfg.SecretKey, cfg.SessionToken = creds.AccessKey, remote.Secret(creds.SecretKey), remote.Secret(creds.SessionToken)
 		s := newS3(t, cfg)
-		want := "remote: put-if-absent locks/l: access denied: the credentials may not write to bucket " + bucket + ": "
+		want := "put-if-absent locks/l: remote: access denied: the credentials may not write to bucket " + bucket + ": "
 		err := s.PutIfAbsent(ctx, "locks/l", []byte("x"))
 		remotetest.WantErr(t, "PutIfAbsent with read-only credentials", err, remote.ErrDenied)
 		if err == nil || !strings.HasPrefix(err.Error(), want) {

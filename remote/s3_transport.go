@@ -109,7 +109,7 @@ func s3Transport(cfg S3Config, count *requestCounter) (http.RoundTripper, error)
 func certPool(file string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("remote: CA file: %w", err)
+		return nil, fmt.Errorf("CA file: %w", err)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil {

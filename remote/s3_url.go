@@ -41,7 +41,7 @@ func ParseS3URL(s string) (S3Config, error) {
 	}
 	u, err := url.Parse(rest)
 	if err != nil {
-		return c, fmt.Errorf("remote: s3 URL: %w", err)
+		return c, fmt.Errorf("s3 URL: %w", err)
 	}
 	if err := c.setEndpoint(u); err != nil {
 		return c, err
@@ -93,7 +93,7 @@ func (c *S3Config) setPath(p string) error {
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {
 		if reason := keyProblem(prefix); reason != "" {
-			return fmt.Errorf("remote: s3 URL: prefix %q: %w: %s", prefix, ErrInvalidKey, reason)
+			return fmt.Errorf("s3 URL: prefix %q: %w: %s", prefix, ErrInvalidKey, reason)
 		}
 	}
 	c.Bucket, c.Prefix = bucket, prefix

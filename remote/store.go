@@ -9,49 +9,48 @@ import (
 	"time"
 )
 
-// Sentinel errors. Store methods wrap them with the operation and the key;
-// test for them with errors.Is. Their text has no package prefix (as
-// io/fs's sentinels have none): they appear only inside an error whose
-// text starts with "remote: " and names the operation, so that the prefix
-// is read once ("remote: get config: access denied: ...").
+// Sentinel errors. Their text has the package prefix; Store methods wrap
+// them in an error that names the operation and the key without it, so
+// that the prefix is read once ("get config: remote: access denied: ...").
+// Test for them with errors.Is.
 var (
 	// ErrNotFound means that no object has the key.
-	ErrNotFound = errors.New("object not found")
+	ErrNotFound = errors.New("remote: object not found")
 	// ErrExists means that PutIfAbsent found an object under the key.
-	ErrExists = errors.New("object exists")
+	ErrExists = errors.New("remote: object exists")
 	// ErrInvalidKey means that a key or a List prefix breaks the rules of
 	// ValidKey.
-	ErrInvalidKey = errors.New("invalid key")
+	ErrInvalidKey = errors.New("remote: invalid key")
 	// ErrRange means that Get asked for bytes outside the object.
-	ErrRange = errors.New("range outside object")
+	ErrRange = errors.New("remote: range outside object")
 	// ErrTooLarge means that ReadAll found an object larger than its limit.
-	ErrTooLarge = errors.New("object too large")
+	ErrTooLarge = errors.New("remote: object too large")
 	// ErrUnavailable means a failure that may pass if the request is sent
 	// again: a dropped or refused connection, a timeout, a server error
 	// (HTTP 5xx) or throttling (HTTP 429, SlowDown). Retry retries exactly
 	// the errors that wrap it.
-	ErrUnavailable = errors.New("store unavailable")
+	ErrUnavailable = errors.New("remote: store unavailable")
 	// ErrDenied means that the store refused the credentials or the
 	// operation (HTTP 403, an unknown access key, a bad signature).
-	ErrDenied = errors.New("access denied")
+	ErrDenied = errors.New("remote: access denied")
 	// ErrNoBucket means that the container of the store (an S3 bucket) does
 	// not exist.
-	ErrNoBucket = errors.New("bucket not found")
+	ErrNoBucket = errors.New("remote: bucket not found")
 	// ErrUntrusted means that the server's TLS certificate is not trusted
 	// (an unknown authority, a wrong host name, an expired certificate).
-	ErrUntrusted = errors.New("server certificate not trusted")
+	ErrUntrusted = errors.New("remote: server certificate not trusted")
 	// ErrNoHost means that the server's host name does not resolve; unlike
 	// ErrUnavailable it is not retried.
-	ErrNoHost = errors.New("server host name not found")
+	ErrNoHost = errors.New("remote: server host name not found")
 	// ErrCorrupt means that the bytes a store returned fail a check (a
 	// length or a checksum the server sent).
-	ErrCorrupt = errors.New("data corrupt in transfer")
+	ErrCorrupt = errors.New("remote: data corrupt in transfer")
 	// ErrTimeout marks an ErrUnavailable error (it always comes with one)
 	// of a request that the server did not answer in time, or of a
 	// transfer that stopped making progress. Retry sends such a request at
 	// most RetryOptions.TimeoutAttempts times, so that a server that
 	// accepts connections but never answers is reported soon.
-	ErrTimeout = errors.New("server did not answer in time")
+	ErrTimeout = errors.New("remote: server did not answer in time")
 )
 
 // Info describes one stored object.
@@ -159,10 +158,10 @@ func ReadAll(ctx context.Context, s Store, key string, limit int64) ([]byte, err
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("remote: read %s: %w", key, err)
+		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("remote: read %s: more than %d bytes: %w", key, limit, ErrTooLarge)
+		return nil, fmt.Errorf("read %s: more than %d bytes: %w", key, limit, ErrTooLarge)
 	}
 	return data, nil
 }
