@@ -20,8 +20,9 @@ import (
 //   - the intact chunks of a damaged pack are copied into a new pack, and
 //     the damaged pack deleted;
 //   - a snapshot some of whose files lost data is written again without
-//     those files (tagged "repaired"), and one whose image is lost is
-//     removed; the result names each snapshot and file;
+//     those files (tagged "repaired"); one whose image is lost is written
+//     again from the local cache of recent images when that holds it, and
+//     removed otherwise; the result names each snapshot and file;
 //   - the index objects are replaced by ones naming exactly the intact
 //     chunks and streams.
 //

@@ -108,15 +108,7 @@ func (a *app) printRepair(s repairSummary) {
 		fmt.Fprintf(w, "damaged index: %s\n", o)
 	}
 	for _, sn := range s.Snapshots {
-		switch {
-		case sn.Removed:
-			fmt.Fprintf(w, "snapshot %s is lost (%s)\n", sn.ID[:8], sn.Why)
-		case sn.NewID != "":
-			fmt.Fprintf(w, "snapshot %s lost %d files, written again as %s: %s\n", sn.ID[:8], len(sn.LostFiles),
-				sn.NewID[:8], strings.Join(sn.LostFiles, ", "))
-		default:
-			fmt.Fprintf(w, "snapshot %s lost %d files: %s\n", sn.ID[:8], len(sn.LostFiles), strings.Join(sn.LostFiles, ", "))
-		}
+		fmt.Fprintln(w, repairedLine(sn))
 	}
 	if s.Retired > 0 {
 		fmt.Fprintf(w, "%d retired objects of an unfinished prune: their data goes back into the index\n", s.Retired)
@@ -129,4 +121,24 @@ func (a *app) printRepair(s repairSummary) {
 	}
 	fmt.Fprintf(w, "%s: %d packs read, %d chunks and %d streams lost; %s\n", s.Repository, s.PacksRead, s.LostChunks,
 		s.LostStreams, verdict)
+}
+
+// repairedLine tells what became of one snapshot that lost data: removed,
+// or written again (or, in a dry run, to be) without the files it lost,
+// with why when repair gave a reason.
+func repairedLine(sn snapshot.RepairedSnapshot) string {
+	if sn.Removed {
+		return fmt.Sprintf("snapshot %s is lost (%s)", sn.ID[:8], sn.Why)
+	}
+	line := fmt.Sprintf("snapshot %s lost %d files", sn.ID[:8], len(sn.LostFiles))
+	if sn.Why != "" {
+		line += " (" + sn.Why + ")"
+	}
+	if sn.NewID != "" {
+		line += ", written again as " + sn.NewID[:8]
+	}
+	if len(sn.LostFiles) > 0 {
+		line += ": " + strings.Join(sn.LostFiles, ", ")
+	}
+	return line
 }
