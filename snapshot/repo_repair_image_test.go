@@ -65,3 +65,51 @@ func TestRepairImageFromCache(t *testing.T) {
 		})
 	}
 }
+
+// TestRepairManifestFromIndex: the second snapshot's manifest is damaged
+// in the repository; the local index keeps a copy that hashes to its id.
+// Repair puts that copy back (the snapshot keeps its id and every file);
+// it used to remove the snapshot. Without the local index it is lost.
+func TestRepairManifestFromIndex(t *testing.T) {
+	for _, cached := range []bool{true, false} {
+		t.Run(map[bool]string{true: "cached", false: "not cached"}[cached], func(t *testing.T) {
+			rr := makeRepairRepo(t)
+			if _, err := rr.r.Snapshots(t.Context()); err != nil { // the local index reads the manifests
+				t.Fatal(err)
+			}
+			second := rr.snaps[1]
+			id := objectIDFromHex(second.ID)
+			dmgFlip(t, filepath.Join(rr.dir, filepath.FromSlash(snapKey(id))), 20)
+			if !cached {
+				must(t, os.Remove(rr.r.cache))
+			}
+			res, err := rr.r.Repair(t.Context(), RepairOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("repair: %+v", res)
+			if !cached {
+				if len(res.Snapshots) != 1 || !res.Snapshots[0].Removed {
+					t.Errorf("without the local index the manifest is lost, but %+v", res.Snapshots)
+				}
+				checkOK(t, rr.r)
+				return
+			}
+			if len(res.Snapshots) != 0 || len(res.Manifests) != 1 || res.Manifests[0] != second.ID {
+				t.Fatalf("repair %+v, want the second manifest put back and no snapshot lost", res)
+			}
+			checkOK(t, rr.r)
+			must(t, os.Remove(rr.r.cache)) // what follows reads the repository's manifest
+			m, err := rr.r.FindSnapshot(t.Context(), second.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			if _, err := rr.r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			wimtest.CompareTrees(t, rr.src, out, wimtest.CompareOptions{IgnoreRoot: true,
+				IgnorePaths: []string{"big2.bin", "small2.txt"}})
+		})
+	}
+}

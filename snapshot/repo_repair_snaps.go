@@ -30,14 +30,60 @@ func (rp *repairer) snapshots() error {
 			if !damage(err) {
 				return err
 			}
-			rp.lose(id, RepairedSnapshot{ID: hexID(id), Removed: true, LostFiles: []string{}, Why: err.Error()})
-			continue
+			if m, err = rp.putBackManifest(id, err); err != nil {
+				if !damage(err) {
+					return err
+				}
+				rp.lose(id, RepairedSnapshot{ID: hexID(id), Removed: true, LostFiles: []string{}, Why: err.Error()})
+				continue
+			}
 		}
 		if err := rp.snapshot(id, m); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// putBackManifest returns manifest id, damaged in the repository (lost),
+// from the local index's copy when that hashes to id, and stores the copy
+// over the damaged one unless a dry run. Without such a copy it returns
+// lost.
+func (rp *repairer) putBackManifest(id index.ID, lost error) (*Manifest, error) {
+	stored := rp.cachedManifest(id)
+	if stored == nil {
+		return nil, lost
+	}
+	m, err := rp.r.decodeManifest(id, stored)
+	if err != nil {
+		return nil, lost
+	}
+	if !rp.opts.DryRun {
+		if err := putBytes(rp.ctx, rp.r.store, snapKey(id), stored); err != nil {
+			return nil, fmt.Errorf("putting back manifest %s: %w", hexID(id), err)
+		}
+	}
+	rp.res.Manifests = append(rp.res.Manifests, hexID(id))
+	return m, nil
+}
+
+// cachedManifest returns the local index's copy of manifest id when it
+// hashes to id, or nil. The index is only read, and a failure to open it
+// (none, busy, damaged) is a miss.
+func (rp *repairer) cachedManifest(id index.ID) []byte {
+	db, err := index.Open(rp.r.cache, rp.r.cfg.ID, index.Options{ReadOnly: true, Timeout: writeWait})
+	if err != nil {
+		return nil
+	}
+	defer closeIndex(db)
+	var stored []byte
+	_ = db.Snapshots(func(got index.ID, b []byte) error {
+		if got == id && objectID(b) == id {
+			stored = slices.Clone(b) // b lives as long as the transaction
+		}
+		return nil
+	})
+	return stored
 }
 
 // lose records a snapshot that lost data, to be deleted unless a dry run.
