@@ -20,8 +20,9 @@ import (
 //   - the intact chunks of a damaged pack are copied into a new pack, and
 //     the damaged pack deleted;
 //   - a snapshot some of whose files lost data is written again without
-//     those files (tagged "repaired"), and one whose image is lost is
-//     removed; the result names each snapshot and file;
+//     those files (tagged "repaired"); one whose image is lost is written
+//     again from the local cache of recent images when that holds it, and
+//     removed otherwise; the result names each snapshot and file;
 //   - the index objects are replaced by ones naming exactly the intact
 //     chunks and streams.
 //
@@ -55,6 +56,9 @@ type RepairResult struct {
 	// a snapshot that committed after it may use their data, which the
 	// new index names again.
 	Retired int `json:"retired_objects"`
+	// Manifests lists the snapshots whose manifest, damaged or missing in
+	// the repository, was put back from the local index's copy.
+	Manifests []string `json:"manifests_restored"`
 	// Snapshots lists the snapshots that lost data.
 	Snapshots []RepairedSnapshot `json:"snapshots"`
 }
@@ -71,7 +75,7 @@ type RepairedSnapshot struct {
 // Damaged reports whether repair found anything to mend.
 func (res *RepairResult) Damaged() bool {
 	return len(res.DamagedPacks)+len(res.MissingPacks)+len(res.DamagedIndex)+res.LostChunks+res.LostStreams+len(res.Snapshots)+
-		res.Retired > 0
+		len(res.Manifests)+res.Retired > 0
 }
 
 // Repair mends the repository as described above.
@@ -89,7 +93,7 @@ func (r *Repo) Repair(ctx context.Context, opts RepairOptions) (RepairResult, er
 	defer lock.release(ctx, opts.Warn)
 	p := newPruner(ctx, r, PruneOptions{Progress: opts.Progress, Warn: opts.Warn}, lock)
 	rp := &repairer{pruner: p, opts: opts, res: &RepairResult{DamagedPacks: []string{}, MissingPacks: []string{},
-		DamagedIndex: []string{}, Snapshots: []RepairedSnapshot{}},
+		DamagedIndex: []string{}, Manifests: []string{}, Snapshots: []RepairedSnapshot{}},
 		good: map[index.ID]index.Location{}, damaged: map[index.ID]bool{}, replaced: map[index.ID]bool{},
 		unknown: map[index.SHA1]bool{},
 		single:  map[index.SHA1]singleChunk{}}

@@ -30,8 +30,13 @@ func (rp *repairer) snapshots() error {
 			if !damage(err) {
 				return err
 			}
-			rp.lose(id, RepairedSnapshot{ID: hexID(id), Removed: true, LostFiles: []string{}, Why: err.Error()})
-			continue
+			if m, err = rp.putBackManifest(id, err); err != nil {
+				if !damage(err) {
+					return err
+				}
+				rp.lose(id, RepairedSnapshot{ID: hexID(id), Removed: true, LostFiles: []string{}, Why: err.Error()})
+				continue
+			}
 		}
 		if err := rp.snapshot(id, m); err != nil {
 			return err
@@ -40,35 +45,82 @@ func (rp *repairer) snapshots() error {
 	return nil
 }
 
+// putBackManifest returns manifest id, damaged in the repository (lost),
+// from the local index's copy when that hashes to id, and stores the copy
+// over the damaged one unless a dry run. Without such a copy it returns
+// lost.
+func (rp *repairer) putBackManifest(id index.ID, lost error) (*Manifest, error) {
+	stored := rp.cachedManifest(id)
+	if stored == nil {
+		return nil, lost
+	}
+	m, err := rp.r.decodeManifest(id, stored)
+	if err != nil {
+		return nil, lost
+	}
+	if !rp.opts.DryRun {
+		if err := putBytes(rp.ctx, rp.r.store, snapKey(id), stored); err != nil {
+			return nil, fmt.Errorf("putting back manifest %s: %w", hexID(id), err)
+		}
+	}
+	rp.res.Manifests = append(rp.res.Manifests, hexID(id))
+	return m, nil
+}
+
+// cachedManifest returns the local index's copy of manifest id when it
+// hashes to id, or nil. The index is only read, and a failure to open it
+// (none, busy, damaged) is a miss.
+func (rp *repairer) cachedManifest(id index.ID) []byte {
+	db, err := index.Open(rp.r.cache, rp.r.cfg.ID, index.Options{ReadOnly: true, Timeout: writeWait})
+	if err != nil {
+		return nil
+	}
+	defer closeIndex(db)
+	var stored []byte
+	_ = db.Snapshots(func(got index.ID, b []byte) error {
+		if got == id && objectID(b) == id {
+			stored = slices.Clone(b) // b lives as long as the transaction
+		}
+		return nil
+	})
+	return stored
+}
+
 // lose records a snapshot that lost data, to be deleted unless a dry run.
 func (rp *repairer) lose(id index.ID, rs RepairedSnapshot) {
 	rp.res.Snapshots = append(rp.res.Snapshots, rs)
 	rp.replaced[id] = true
 }
 
-// snapshot checks one snapshot's image and files.
+// snapshot checks one snapshot's image and files. A snapshot whose image
+// came from the local cache is written again even when it lost no file,
+// so that the repository holds its image once more.
 func (rp *repairer) snapshot(id index.ID, m *Manifest) error {
 	h, err := m.hash()
 	var md *wim.Metadata
+	var cached bool
 	if err == nil {
-		var b []byte
-		if b, err = rp.readStream(h, m.Metadata.Size); err == nil {
-			md, err = wim.ParseMetadata(b)
-		}
+		md, cached, err = rp.image(h, m.Metadata.Size)
 	}
 	if err != nil {
+		if !damage(err) {
+			return err
+		}
 		rp.lose(id, RepairedSnapshot{ID: m.ID, Removed: true, LostFiles: []string{}, Why: "its image: " + err.Error()})
 		return nil
 	}
-	var lost []string
+	lost := []string{}
 	sum := m.Summary
 	rp.dropLost(md.Root, "", &lost, &sum)
-	if len(lost) == 0 {
+	if len(lost) == 0 && !cached {
 		return nil
 	}
 	sum.Bytes = rp.keptBytes(md.Root) // an image read alone has no sizes
 	m.Summary = sum                   // what the rewritten image holds
 	rs := RepairedSnapshot{ID: m.ID, LostFiles: lost}
+	if cached {
+		rs.Why = "its image was lost and is stored again from the local cache"
+	}
 	if !rp.opts.DryRun {
 		if rs.NewID, err = rp.rewrite(m, md); err != nil {
 			return err
@@ -135,6 +187,24 @@ func (rp *repairer) entryLost(e *wim.Entry) bool {
 		}
 	}
 	return false
+}
+
+// image returns the image h, of size bytes, read from its intact chunks
+// or, when they are lost, from the local cache of recent images (cached),
+// whose files are used only when they hash to their names.
+func (rp *repairer) image(h wim.Hash, size int64) (md *wim.Metadata, cached bool, err error) {
+	b, err := rp.readStream(h, size)
+	if err == nil {
+		md, err = wim.ParseMetadata(b)
+		return md, false, err
+	}
+	if !damage(err) {
+		return nil, false, err
+	}
+	if cmd, _, hit, cerr := rp.r.metaCache().load(h, size, index.Generation{}); hit && cerr == nil {
+		return cmd, true, nil
+	}
+	return nil, false, err
 }
 
 // readStream reads stream h, of size bytes, from its intact chunks.

@@ -63,12 +63,19 @@ func emptyRepairRepo(t *testing.T) *repairRepo {
 // the chunk's offset in it.
 func (rr *repairRepo) chunkPath(t *testing.T, data []byte, k int) (string, int64) {
 	t.Helper()
+	return rr.streamChunkPath(t, index.SHA1(sha1.Sum(data)), k)
+}
+
+// streamChunkPath returns the file of the pack holding chunk k of stream
+// h, and the chunk's offset in it.
+func (rr *repairRepo) streamChunkPath(t *testing.T, h index.SHA1, k int) (string, int64) {
+	t.Helper()
 	db, err := rr.r.syncedIndex(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeIndex(db)
-	rec, ok, err := db.Stream(index.SHA1(sha1.Sum(data)))
+	rec, ok, err := db.Stream(h)
 	if err != nil || !ok {
 		t.Fatalf("stream: %v %v", ok, err)
 	}
@@ -111,10 +118,11 @@ func TestRepair(t *testing.T) {
 		}, []string{"", "/big1.bin", "/big1.bin"}, []string{"/big1.bin"}},
 		{"deleted pack", func(t *testing.T, rr *repairRepo) {
 			t.Helper()
-			// The third snapshot's pack, which holds its image too.
+			// The third snapshot's pack, which holds its image too: the
+			// local cache still has the image (TestRepairImageFromCache).
 			path, _ := rr.chunkPath(t, rr.big[2], 0)
 			must(t, os.Remove(path))
-		}, []string{"", "", "(removed)"}, []string{"is missing", "metadata"}},
+		}, []string{"", "", "/big2.bin /small2.txt"}, []string{"is missing", "metadata"}},
 		{"deleted index object", func(t *testing.T, rr *repairRepo) {
 			t.Helper()
 			// The second snapshot's own: it names big1.bin and small1.txt.

@@ -21,8 +21,10 @@ It copies the intact chunks of damaged packs into new packs; rebuilds the
 index from the packs' own trailers (a lost index object loses no chunk,
 and files of up to 32 KiB whose recipes it held are found again); writes
 each snapshot that lost files again without them, tagged "repaired", and
-removes a snapshot whose image itself is lost. It lists every snapshot and
-file lost. Writes come first and deletions last, so a repair that stops
+removes a snapshot whose image itself is lost. An image or a manifest that
+this machine's cache still holds intact (the local index, the images of
+recent snapshots) is stored again from there rather than lost. It lists
+every snapshot and file lost. Writes come first and deletions last, so a repair that stops
 can be run again; the next snapshot of a machine that still has a lost
 file stores it again. The retired objects of a prune that did not finish
 (its wait ran out, or it was killed) are ended the same way: what they
@@ -37,7 +39,7 @@ found undamaged), 1 when repair found damage and --dry-run was given.
 With --json, stdout receives one document:
   {"repository", "dry_run", "packs_read", "damaged_packs", "missing_packs",
    "damaged_index_objects", "lost_chunks", "lost_streams", "packs_written",
-   "index_objects_written", "retired_objects", "snapshots": [{"id", "new_id", "removed",
+   "index_objects_written", "retired_objects", "manifests_restored", "snapshots": [{"id", "new_id", "removed",
    "lost_files", "why"}], "duration_seconds", "requests"}`
 
 func (a *app) newRepairCommand() *cobra.Command {
@@ -107,16 +109,11 @@ func (a *app) printRepair(s repairSummary) {
 	for _, o := range s.DamagedIndex {
 		fmt.Fprintf(w, "damaged index: %s\n", o)
 	}
+	for _, id := range s.Manifests {
+		fmt.Fprintf(w, "snapshot %s: its damaged manifest is put back from the local index\n", id[:8])
+	}
 	for _, sn := range s.Snapshots {
-		switch {
-		case sn.Removed:
-			fmt.Fprintf(w, "snapshot %s is lost (%s)\n", sn.ID[:8], sn.Why)
-		case sn.NewID != "":
-			fmt.Fprintf(w, "snapshot %s lost %d files, written again as %s: %s\n", sn.ID[:8], len(sn.LostFiles),
-				sn.NewID[:8], strings.Join(sn.LostFiles, ", "))
-		default:
-			fmt.Fprintf(w, "snapshot %s lost %d files: %s\n", sn.ID[:8], len(sn.LostFiles), strings.Join(sn.LostFiles, ", "))
-		}
+		fmt.Fprintln(w, repairedLine(sn))
 	}
 	if s.Retired > 0 {
 		fmt.Fprintf(w, "%d retired objects of an unfinished prune: their data goes back into the index\n", s.Retired)
@@ -129,4 +126,24 @@ func (a *app) printRepair(s repairSummary) {
 	}
 	fmt.Fprintf(w, "%s: %d packs read, %d chunks and %d streams lost; %s\n", s.Repository, s.PacksRead, s.LostChunks,
 		s.LostStreams, verdict)
+}
+
+// repairedLine tells what became of one snapshot that lost data: removed,
+// or written again (or, in a dry run, to be) without the files it lost,
+// with why when repair gave a reason.
+func repairedLine(sn snapshot.RepairedSnapshot) string {
+	if sn.Removed {
+		return fmt.Sprintf("snapshot %s is lost (%s)", sn.ID[:8], sn.Why)
+	}
+	line := fmt.Sprintf("snapshot %s lost %d files", sn.ID[:8], len(sn.LostFiles))
+	if sn.Why != "" {
+		line += " (" + sn.Why + ")"
+	}
+	if sn.NewID != "" {
+		line += ", written again as " + sn.NewID[:8]
+	}
+	if len(sn.LostFiles) > 0 {
+		line += ": " + strings.Join(sn.LostFiles, ", ")
+	}
+	return line
 }
