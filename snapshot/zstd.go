@@ -16,21 +16,35 @@ const maxZstdObject = 512 << 20
 // zcodec compresses and expands the repository's zstd objects. Safe for
 // concurrent use.
 type zcodec struct {
-	enc *zstd.Encoder
-	dec *zstd.Decoder
+	enc   *zstd.Encoder
+	small *zstd.Encoder // for objects under smallObject bytes
+	dec   *zstd.Decoder
 }
+
+// smallObject is the size under which compress uses the fastest level: its
+// match table is a fifth of the default level's, and a manifest (a few
+// hundred bytes) touches a page of the table per position it hashes. On an
+// unchanged re-snapshot of the Debian tree of make bench that was 430 page
+// faults and 1 ms of CPU fewer (perf stat, 2 x 25 alternating runs), for a
+// manifest a few bytes larger.
+const smallObject = 16 << 10
 
 func newZcodec() *zcodec {
 	enc, err := zstd.NewWriter(nil, zstdOptions()...)
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
+	small, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithWindowSize(1<<20))
+	if err != nil {
+		panic(err)
+	}
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxZstdObject),
 		zstd.WithDecoderMaxWindow(64<<20))
 	if err != nil {
 		panic(err)
 	}
-	return &zcodec{enc: enc, dec: dec}
+	return &zcodec{enc: enc, small: small, dec: dec}
 }
 
 // zstdOptions are compress's and writer's settings. A 1 MiB window: the
@@ -41,7 +55,13 @@ func zstdOptions() []zstd.EOption {
 	return []zstd.EOption{zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(1 << 20)}
 }
 
-func (z *zcodec) compress(b []byte) []byte { return z.enc.EncodeAll(b, nil) }
+// compress returns b compressed as one zstd frame.
+func (z *zcodec) compress(b []byte) []byte {
+	if len(b) < smallObject {
+		return z.small.EncodeAll(b, nil)
+	}
+	return z.enc.EncodeAll(b, nil)
+}
 
 // writer returns a streaming compressor into w with compress's settings,
 // for an object of size bytes; its Close ends the object and fails unless
