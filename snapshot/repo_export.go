@@ -166,9 +166,8 @@ func (ex *exporter) image(w *wim.Writer, m *Manifest, names map[string]bool) err
 			return fmt.Errorf("snapshot %s: %w", m.ShortID(), err)
 		}
 	}
-	info := wim.ImageInfo{Name: m.Image.Name, Description: m.Image.Description, DisplayName: m.Image.DisplayName,
-		Flags: m.Image.Flags, Creator: m.Image.Creator, Version: m.Image.Version, Extra: m.Image.Extra,
-		CreationTime: wim.FiletimeFromTime(m.Time)}
+	info := m.Image.info()
+	info.CreationTime = wim.FiletimeFromTime(m.Time)
 	if names[info.Name] {
 		info.Name += " (" + m.ShortID() + ")"
 	}

@@ -134,8 +134,7 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 		return Imported{}, err
 	}
 	info := wr.Image(i)
-	img := ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
-		Flags: info.Flags, Creator: info.Creator, Version: info.Version, Extra: info.Extra}
+	img := imageFields(&info)
 	src, sum := fmt.Sprintf("%s#%d", source, i), fmt.Sprintf("%x", sha1.Sum(raw))
 	for _, m := range slices.Backward(done[src+" "+sum]) { // the latest first
 		if sameImport(m, opts.Host, opts.Tags, img) {

@@ -5,6 +5,7 @@ package snapshot
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -117,5 +118,37 @@ func TestImportAgain(t *testing.T) {
 	}
 	if list, err := dst.Snapshots(t.Context()); err != nil || len(list) != 6 {
 		t.Errorf("%d snapshots (%v), want 6: two imported, then both again, then image 1 tagged and of another host", len(list), err)
+	}
+}
+
+// TestImportExportXMLFields: an image's XML fields that DISM and wimlib
+// set (name, description, display name and description, flags, the
+// WINDOWS element) come back unchanged in the export of its import, so a
+// golden image exported from the repository shows in WDS and ConfigMgr as
+// it did.
+func TestImportExportXMLFields(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": "a"})
+	w := filepath.Join(tmp, "golden.wim")
+	wimtest.Wimlib(t, "capture", src, w, "Windows 10 Pro", "Golden image", "--flags=Professional")
+	wimtest.Wimlib(t, "info", w, "1", "--image-property", "DISPLAYNAME=Windows 10 Pro (shown)",
+		"--image-property", "DISPLAYDESCRIPTION=The customer's golden image", "--image-property", "WINDOWS/EDITIONID=Professional")
+	r := testRepo(t, wim.CompressXPRESS)
+	res, err := r.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{Host: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := filepath.Join(tmp, "export.wim")
+	if _, err := r.Export(t.Context(), []*Manifest{res[0].Manifest}, x, ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want, got := wimtest.Open(t, w).Image(1), wimtest.Open(t, x).Image(1)
+	fields := func(in wim.ImageInfo) []string {
+		return []string{in.Name, in.Description, in.DisplayName, in.DisplayDescription, in.Flags, fmt.Sprint(in.Extra)}
+	}
+	if g, w := fields(got), fields(want); !slices.Equal(g, w) {
+		t.Errorf("exported name, description, display name, display description, flags, extra:\n%q\nimported from\n%q", g, w)
 	}
 }

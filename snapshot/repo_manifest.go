@@ -60,23 +60,40 @@ type Manifest struct {
 
 // ImageFields are the WIM XML fields a snapshot carries into an export.
 type ImageFields struct {
-	Name        string `json:"name,omitempty"`
-	Description string `json:"description,omitempty"`
-	DisplayName string `json:"display_name,omitempty"`
-	Flags       string `json:"flags,omitempty"`
-	Creator     string `json:"creator,omitempty"`
-	Version     string `json:"version,omitempty"`
+	Name               string `json:"name,omitempty"`
+	Description        string `json:"description,omitempty"`
+	DisplayName        string `json:"display_name,omitempty"`
+	DisplayDescription string `json:"display_description,omitempty"`
+	Flags              string `json:"flags,omitempty"`
+	Creator            string `json:"creator,omitempty"`
+	Version            string `json:"version,omitempty"`
 	// Extra keeps XML elements of an imported image that wimsnap does not
 	// interpret (DISM's WINDOWS element), so an export carries them.
 	Extra []wim.XMLNode `json:"extra,omitempty"`
 }
 
 // setWindows records the WINDOWS element in Extra and fills the display
-// name and flags from it where they are empty, as a plain capture does.
+// name, display description and flags from it where they are empty, as a
+// plain capture does.
 func (f *ImageFields) setWindows(w *wim.WindowsInfo) {
-	info := wim.ImageInfo{DisplayName: f.DisplayName, Flags: f.Flags, Extra: f.Extra}
+	info := f.info()
 	info.SetWindows(w)
-	f.DisplayName, f.Flags, f.Extra = info.DisplayName, info.Flags, info.Extra
+	*f = imageFields(&info)
+}
+
+// imageFields returns the fields of an image's XML that a snapshot keeps.
+func imageFields(in *wim.ImageInfo) ImageFields {
+	return ImageFields{Name: in.Name, Description: in.Description, DisplayName: in.DisplayName,
+		DisplayDescription: in.DisplayDescription, Flags: in.Flags, Creator: in.Creator, Version: in.Version,
+		Extra: in.Extra}
+}
+
+// info returns the fields as an image's XML information, without the
+// counts, sizes and times the WIM writer sets.
+func (f *ImageFields) info() wim.ImageInfo {
+	return wim.ImageInfo{Name: f.Name, Description: f.Description, DisplayName: f.DisplayName,
+		DisplayDescription: f.DisplayDescription, Flags: f.Flags, Creator: f.Creator, Version: f.Version,
+		Extra: f.Extra}
 }
 
 // StreamRef names a stream by SHA-1 (hex) and size.

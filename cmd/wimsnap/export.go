@@ -16,8 +16,8 @@ Write the snapshots SNAP... (ids, unique prefixes, or "latest") as images
 wimlib-imagex. The WIM is in the repository's codec and its chunks are
 copied as stored, not compressed again, so an export takes a fraction of
 a capture's time. Each image keeps the snapshot's name, description,
-display name, flags, creator and version; a name used twice gets the
-snapshot's short id appended. WIMFILE is written beside and renamed into
+display name and description, flags, creator and version; a name used
+twice gets the snapshot's short id appended. WIMFILE is written beside and renamed into
 place when complete.
 ` + repoHelp + `
 

@@ -14,9 +14,9 @@ Store images of the WIM file WIMFILE (any codec DISM or wimlib writes,
 solid ESD-style resources included) as snapshots, one per image: IMAGE...
 (indexes or names) or all of them. Streams the repository already has are
 not stored again; the others are checked against their SHA-1 and stored
-in the repository's codec. The image's name, description, flags, creator,
-version and Windows information go into the snapshot, so 'export' gives a
-deployable image back. WIMFILE may be a part of a split WIM, or a delta
+in the repository's codec. The image's name, description, display name
+and description, flags, creator, version and Windows information go into
+the snapshot, so 'export' gives a deployable image back. WIMFILE may be a part of a split WIM, or a delta
 WIM with its bases named by --ref (see 'wimsnap apply --help'); the
 snapshots and an export of them are whole. A delta WIM needs no --ref for
 the streams the repository holds already (its base imported before).

@@ -170,8 +170,8 @@ func TestWindowsInfo(t *testing.T) {
 	if got := windowsNode(t, exported); !maps.Equal(got, want) {
 		t.Errorf("exported snapshot: WINDOWS = %v, want %v", got, want)
 	}
-	if f := wimtest.Open(t, exported).Image(1).Flags; f != "Professional" {
-		t.Errorf("exported snapshot: flags %q, want the EditionID", f)
+	if in := wimtest.Open(t, exported).Image(1); in.Flags != "Professional" || in.DisplayDescription != "Windows 10 Pro" {
+		t.Errorf("exported snapshot: flags %q, display description %q; want the EditionID and product name", in.Flags, in.DisplayDescription)
 	}
 
 	// The decoy is taken when named, by flag or by the task sequence.
