@@ -20,7 +20,9 @@ type ExportOptions struct {
 	Check bool
 	// BootIndex marks an image bootable (1-based; 0 for none).
 	BootIndex int
-	// Progress, if set, is called with the stream bytes written so far.
+	// Progress, if set, is called with the stream bytes written so far
+	// and the total of the images begun: with none before an image's
+	// first stream, then as chunks are written, from Export's goroutine.
 	Progress func(done, total int64)
 	// Lock configures the shared lock the export holds.
 	Lock LockOptions
@@ -152,15 +154,18 @@ func (ex *exporter) image(w *wim.Writer, m *Manifest, names map[string]bool) err
 		return err
 	}
 	var hashes []wim.Hash
+	seen := map[wim.Hash]bool{} // a hard link's or copy's stream is written once
 	_ = md.Visit(func(e *wim.Entry, _ func() string) error {
 		for _, s := range entryStreams(e) {
-			if !s.Hash.IsZero() && !w.HasStream(s.Hash) {
+			if !s.Hash.IsZero() && !seen[s.Hash] && !w.HasStream(s.Hash) {
+				seen[s.Hash] = true
 				hashes = append(hashes, s.Hash)
 				ex.total += s.Size
 			}
 		}
 		return nil
 	})
+	ex.progress(0) // the total, before the first stream ends
 	for _, h := range hashes {
 		if err := ex.stream(w, h); err != nil {
 			return fmt.Errorf("snapshot %s: %w", m.ShortID(), err)
@@ -211,8 +216,7 @@ func (ex *exporter) stream(w *wim.Writer, h wim.Hash) error {
 			return err
 		}
 		defer closeRead(rc)
-		_, err = w.AddStream(rc, rec.Size)
-		ex.progress(rec.Size)
+		_, err = w.AddStream(&progressReader{r: rc, add: ex.progress}, rec.Size)
 		return err
 	}
 	c := &chunkCursor{src: ex.src, hash: h, chunks: rec.Chunks}
@@ -224,10 +228,10 @@ func (ex *exporter) stream(w *wim.Writer, h wim.Hash) error {
 		}
 		check.add(stored, l)
 		ex.stats.CopiedChunks++
+		ex.progress(int64(l.Raw))
 		return append(buf, stored...), nil
 	})
 	check.done()
-	ex.progress(rec.Size)
 	if err != nil {
 		return err
 	}

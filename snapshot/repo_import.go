@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,7 +28,9 @@ type ImportOptions struct {
 	// Threads is the number of hashing and compression goroutines.
 	Threads int
 	// Progress, if set, is called with the stream bytes imported so far
-	// and the total of the image being imported.
+	// and the total of the image being imported: with none before the
+	// first stream, then as streams are read (a stream the repository
+	// has counts whole at once), from Import's goroutine.
 	Progress func(done, total int64)
 	// Lock configures the shared lock the import holds.
 	Lock LockOptions
@@ -241,34 +244,48 @@ func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *
 		return nil
 	})
 	var done int64
+	report := func(n int64) {
+		done += n
+		progress(done, total)
+	}
+	if progress == nil {
+		report = nil
+	} else {
+		report(0) // the total, before the first stream ends
+	}
 	for _, s := range todo {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
 		if sink.HasStream(s.Hash) {
 			st.Reused++
+			if report != nil {
+				report(s.Size)
+			}
 			continue
 		}
-		if err := importStream(wr, sink, s); err != nil {
+		if err := importStream(wr, sink, s, report); err != nil {
 			return st, err
 		}
 		st.Read++
 		st.BytesRead += s.Size
-		done += s.Size
-		if progress != nil {
-			progress(done, total)
-		}
 	}
 	return st, nil
 }
 
-func importStream(wr *wim.Reader, sink *repoSink, s wim.Stream) error {
+// importStream stores the stream s of wr through sink, telling report (if
+// not nil) the bytes read as it goes.
+func importStream(wr *wim.Reader, sink *repoSink, s wim.Stream, report func(int64)) error {
 	rc, err := wr.OpenStream(s.Hash)
 	if err != nil {
 		return err
 	}
 	defer closeRead(rc)
-	h, err := sink.AddStream(rc, s.Size)
+	var r io.Reader = rc
+	if report != nil {
+		r = &progressReader{r: rc, add: report}
+	}
+	h, err := sink.AddStream(r, s.Size)
 	if err != nil {
 		return fmt.Errorf("stream %x: %w", s.Hash, err)
 	}

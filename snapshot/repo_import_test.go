@@ -152,3 +152,59 @@ func TestImportExportXMLFields(t *testing.T) {
 		t.Errorf("exported name, description, display name, display description, flags, extra:\n%q\nimported from\n%q", g, w)
 	}
 }
+
+// progressCalls records the calls of a Progress function.
+type progressCalls [][2]int64
+
+func (p *progressCalls) add(done, total int64) { *p = append(*p, [2]int64{done, total}) }
+
+// check reports a run whose first call does not give the total, whose
+// calls never fall inside a stream of size big (the WIM's one large file),
+// or whose last call is not the total.
+func (p progressCalls) check(t *testing.T, what string, big int64) {
+	t.Helper()
+	if len(p) == 0 || p[0][0] != 0 || p[0][1] < big {
+		t.Errorf("%s: first progress %v, want none done of a total of at least %d", what, p, big)
+		return
+	}
+	if last := p[len(p)-1]; last[0] != last[1] {
+		t.Errorf("%s: last progress %v, want all done", what, last)
+	}
+	if !slices.ContainsFunc(p, func(c [2]int64) bool { return c[0] > 0 && c[0] < big }) {
+		t.Errorf("%s: no progress while the %d-byte stream was read: %v", what, big, p)
+	}
+}
+
+// TestImportExportProgress: import and export tell their Progress the
+// total before the first stream ends and how far a large stream got while
+// it is read (a WIM holding one large file showed "0 B of 0 B" until it
+// was done), and end at the total, also when the repository has every
+// stream or the image holds a stream twice.
+func TestImportExportProgress(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	big := wimtest.RandomBytes(7, 1<<20)
+	writeFiles(t, src, map[string]string{"big.bin": string(big), "copy.bin": string(big), "small.txt": "small"})
+	w := filepath.Join(tmp, "one.wim")
+	captureWIM(t, src, w, CaptureOptions{}, wim.WithCompression(wim.CompressLZX))
+	r := testRepo(t, wim.CompressXPRESS)
+	var list []*Manifest
+	for _, name := range []string{"import", "import of what the repository has"} {
+		var calls progressCalls
+		res, err := r.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{Host: "h", Again: true, Progress: calls.add})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list = append(list, res[0].Manifest)
+		if name == "import" {
+			calls.check(t, name, int64(len(big)))
+		} else if len(calls) == 0 || calls[len(calls)-1][0] != calls[len(calls)-1][1] {
+			t.Errorf("%s: progress %v, want it to end at the total", name, calls)
+		}
+	}
+	var calls progressCalls
+	if _, err := r.Export(t.Context(), list[:1], filepath.Join(tmp, "x.wim"), ExportOptions{Progress: calls.add}); err != nil {
+		t.Fatal(err)
+	}
+	calls.check(t, "export", int64(len(big)))
+}
