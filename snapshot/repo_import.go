@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -265,7 +266,7 @@ func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *
 			continue
 		}
 		if err := importStream(wr, sink, s, report); err != nil {
-			return st, err
+			return st, fmt.Errorf("%s (stream %x): %w", streamPath(md, s.Hash), s.Hash, err)
 		}
 		st.Read++
 		st.BytesRead += s.Size
@@ -287,10 +288,29 @@ func importStream(wr *wim.Reader, sink *repoSink, s wim.Stream, report func(int6
 	}
 	h, err := sink.AddStream(r, s.Size)
 	if err != nil {
-		return fmt.Errorf("stream %x: %w", s.Hash, err)
+		return err
 	}
 	if h != s.Hash {
-		return fmt.Errorf("%w: stream %x reads back as %x", wim.ErrChecksum, s.Hash, h)
+		return fmt.Errorf("%w: reads back as %x", wim.ErrChecksum, h)
 	}
 	return nil
+}
+
+// errFound stops a walk that found what it looked for.
+var errFound = errors.New("found")
+
+// streamPath returns the path of the first entry of md that holds the
+// stream h, for a message: the walk runs only when a stream failed.
+func streamPath(md *wim.Metadata, h wim.Hash) string {
+	found := "?"
+	_ = md.Visit(func(e *wim.Entry, path func() string) error {
+		for _, s := range entryStreams(e) {
+			if s.Hash == h {
+				found = path()
+				return errFound
+			}
+		}
+		return nil
+	})
+	return found
 }

@@ -3,9 +3,13 @@
 package snapshot
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -207,4 +211,37 @@ func TestImportExportProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls.check(t, "export", int64(len(big)))
+}
+
+// TestImportDamaged: a WIM whose file data is damaged fails to import with
+// an error that names the file in the image and its stream (the stream's
+// SHA-1 alone does not tell an admin which file of a golden image is
+// bad), and leaves no snapshot.
+func TestImportDamaged(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	victim := wimtest.RandomBytes(3, 64<<10)
+	writeFiles(t, src, map[string]string{"ok.txt": "fine", "dir/victim.bin": string(victim)})
+	w := filepath.Join(tmp, "damaged.wim")
+	captureWIM(t, src, w, CaptureOptions{}, wim.WithCompression(wim.CompressNone))
+	b, err := os.ReadFile(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(b, victim[:64])
+	if at < 0 {
+		t.Fatal("victim.bin's data is not in the WIM as it is")
+	}
+	b[at+40000] ^= 0xff
+	if err := os.WriteFile(w, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := testRepo(t, wim.CompressXPRESS)
+	_, err = r.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{Host: "h"})
+	if !errors.Is(err, wim.ErrChecksum) || !strings.Contains(err.Error(), "/dir/victim.bin (stream ") {
+		t.Errorf("import of a damaged WIM: %v; want a checksum mismatch naming /dir/victim.bin and its stream", err)
+	}
+	if list, err := r.Snapshots(t.Context()); err != nil || len(list) != 0 {
+		t.Errorf("%d snapshots (%v) after a failed import, want none", len(list), err)
+	}
 }
