@@ -172,7 +172,9 @@ func (ex *exporter) image(w *wim.Writer, m *Manifest, names map[string]bool) err
 		}
 	}
 	info := m.Image.info()
-	info.CreationTime = wim.FiletimeFromTime(m.Time)
+	if info.CreationTime == 0 {
+		info.CreationTime = wim.FiletimeFromTime(m.Time)
+	}
 	if names[info.Name] {
 		info.Name += " (" + m.ShortID() + ")"
 	}

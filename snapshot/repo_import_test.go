@@ -127,9 +127,9 @@ func TestImportAgain(t *testing.T) {
 
 // TestImportExportXMLFields: an image's XML fields that DISM and wimlib
 // set (name, description, display name and description, flags, the
-// WINDOWS element) come back unchanged in the export of its import, so a
-// golden image exported from the repository shows in WDS and ConfigMgr as
-// it did.
+// WINDOWS element, the creation time) come back unchanged in the export of
+// its import, as from wimlib-imagex export, so a golden image exported
+// from the repository shows in WDS and ConfigMgr as it did.
 func TestImportExportXMLFields(t *testing.T) {
 	wimtest.Require(t, "wimlib-imagex")
 	tmp := t.TempDir()
@@ -150,10 +150,11 @@ func TestImportExportXMLFields(t *testing.T) {
 	}
 	want, got := wimtest.Open(t, w).Image(1), wimtest.Open(t, x).Image(1)
 	fields := func(in wim.ImageInfo) []string {
-		return []string{in.Name, in.Description, in.DisplayName, in.DisplayDescription, in.Flags, fmt.Sprint(in.Extra)}
+		return []string{in.Name, in.Description, in.DisplayName, in.DisplayDescription, in.Flags, fmt.Sprint(in.Extra),
+			in.CreationTime.Time().String()}
 	}
 	if g, w := fields(got), fields(want); !slices.Equal(g, w) {
-		t.Errorf("exported name, description, display name, display description, flags, extra:\n%q\nimported from\n%q", g, w)
+		t.Errorf("exported name, description, display name, display description, flags, extra, creation time:\n%q\nimported from\n%q", g, w)
 	}
 }
 

@@ -67,6 +67,10 @@ type ImageFields struct {
 	Flags              string `json:"flags,omitempty"`
 	Creator            string `json:"creator,omitempty"`
 	Version            string `json:"version,omitempty"`
+	// Created is an imported image's CREATIONTIME, which an export keeps
+	// as wimlib-imagex export and DISM /Export-Image do; zero for a
+	// snapshot of a tree, whose export is created at the snapshot's time.
+	Created time.Time `json:"created,omitzero"`
 	// Extra keeps XML elements of an imported image that wimsnap does not
 	// interpret (DISM's WINDOWS element), so an export carries them.
 	Extra []wim.XMLNode `json:"extra,omitempty"`
@@ -83,17 +87,25 @@ func (f *ImageFields) setWindows(w *wim.WindowsInfo) {
 
 // imageFields returns the fields of an image's XML that a snapshot keeps.
 func imageFields(in *wim.ImageInfo) ImageFields {
-	return ImageFields{Name: in.Name, Description: in.Description, DisplayName: in.DisplayName,
+	f := ImageFields{Name: in.Name, Description: in.Description, DisplayName: in.DisplayName,
 		DisplayDescription: in.DisplayDescription, Flags: in.Flags, Creator: in.Creator, Version: in.Version,
 		Extra: in.Extra}
+	if in.CreationTime != 0 {
+		f.Created = in.CreationTime.Time()
+	}
+	return f
 }
 
 // info returns the fields as an image's XML information, without the
-// counts, sizes and times the WIM writer sets.
+// counts, sizes and modification time the WIM writer sets.
 func (f *ImageFields) info() wim.ImageInfo {
-	return wim.ImageInfo{Name: f.Name, Description: f.Description, DisplayName: f.DisplayName,
+	in := wim.ImageInfo{Name: f.Name, Description: f.Description, DisplayName: f.DisplayName,
 		DisplayDescription: f.DisplayDescription, Flags: f.Flags, Creator: f.Creator, Version: f.Version,
 		Extra: f.Extra}
+	if !f.Created.IsZero() {
+		in.CreationTime = wim.FiletimeFromTime(f.Created)
+	}
+	return in
 }
 
 // StreamRef names a stream by SHA-1 (hex) and size.

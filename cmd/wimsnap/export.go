@@ -14,10 +14,11 @@ const exportHelp = `
 Write the snapshots SNAP... (ids, unique prefixes, or "latest") as images
 1, 2, ... of a new WIM file WIMFILE, deployable with DISM, ConfigMgr or
 wimlib-imagex. The WIM is in the repository's codec and its chunks are
-copied as stored, not compressed again, so an export takes a fraction of
-a capture's time. Each image keeps the snapshot's name, description,
-display name and description, flags, creator and version; a name used
-twice gets the snapshot's short id appended. WIMFILE is written beside and renamed into
+copied as stored, not compressed again, so an export takes a fraction of a
+capture's time. Each image keeps the snapshot's name, description, display
+name and description, flags, creator and version, and its creation time
+(an imported image's own, else the snapshot's); a name used twice gets the
+snapshot's short id appended. WIMFILE is written beside and renamed into
 place when complete.
 ` + repoHelp + `
 

@@ -19,7 +19,7 @@ source, image name, files and bytes.
 With --json, stdout receives one document: {"repository", "snapshots":
 [{"id", "short_id", "time", "host", "source", "parent", "tags", "image":
 {"name", "description", "display_name", "display_description", "flags",
-"creator", "version"},
+"creator", "version", "created"},
 "metadata": {"sha1", "size"}, "summary": {...}}]}`
 
 func (a *app) newSnapshotsCommand() *cobra.Command {
