@@ -175,7 +175,7 @@ func (ex *exporter) image(w *wim.Writer, m *Manifest, names map[string]bool) err
 	if info.CreationTime == 0 {
 		info.CreationTime = wim.FiletimeFromTime(m.Time)
 	}
-	if names[info.Name] {
+	if info.Name != "" && names[info.Name] { // unnamed images may be several, as in wimlib
 		info.Name += " (" + m.ShortID() + ")"
 	}
 	names[info.Name] = true
