@@ -89,7 +89,7 @@ func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts I
 		for _, i := range images {
 			res, err := r.importImage(ctx, wr, i, abs, &opts, lock, done)
 			if err != nil {
-				return fmt.Errorf("image %d: %w", i, err)
+				return fmt.Errorf("%s: %w", source, err) // as apply names the WIM
 			}
 			out = append(out, res)
 		}
@@ -129,13 +129,14 @@ func sameImport(m *Manifest, host string, tags []string, img ImageFields) bool {
 }
 
 // importImage imports image i, unless done (see importedFrom) holds a
-// snapshot of it that sameImport takes for the same.
+// snapshot of it that sameImport takes for the same. Its errors name the
+// image.
 func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source string, opts *ImportOptions, lock *Lock,
 	done map[string][]*Manifest) (Imported, error) {
 	start := time.Now()
 	raw, err := wr.RawMetadata(i)
 	if err != nil {
-		return Imported{}, err
+		return Imported{}, err // "image N metadata: ..."
 	}
 	info := wr.Image(i)
 	img := imageFields(&info)
@@ -145,17 +146,30 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 			return Imported{Image: i, Manifest: m, Existing: true}, nil
 		}
 	}
+	man := &Manifest{Host: opts.Host, Source: src, Tags: opts.Tags, Image: img,
+		Metadata: StreamRef{SHA1: sum, Size: int64(len(raw))}}
+	if err := r.importNew(ctx, wr, raw, man, opts, lock, start); err != nil {
+		return Imported{}, fmt.Errorf("image %d: %w", i, err)
+	}
+	return Imported{Image: i, Manifest: man}, nil
+}
+
+// importNew stores the streams of an image, whose metadata resource is
+// raw, and commits man as its snapshot, setting its time and its summary
+// (the run began at start).
+func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, raw []byte, man *Manifest, opts *ImportOptions, lock *Lock,
+	start time.Time) error {
 	md, err := wim.ParseMetadata(raw)
 	if err != nil {
-		return Imported{}, err
+		return err
 	}
 	db, err := r.syncedIndex(ctx)
 	if err != nil {
-		return Imported{}, err
+		return err
 	}
 	if err := importSizes(wr, db, md); err != nil {
 		closeIndex(db)
-		return Imported{}, err
+		return err
 	}
 	sink := newRepoSink(ctx, r, db, opts.Threads)
 	counts, err := importStreams(ctx, wr, md, sink, opts.Progress)
@@ -165,27 +179,26 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	if err != nil {
 		sink.abort()
 		closeIndex(db)
-		return Imported{}, err
+		return err
 	}
 	obj, err := sink.finish()
 	if err != nil {
 		closeIndex(db)
-		return Imported{}, err
+		return err
 	}
-	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: src, Tags: opts.Tags, Image: img,
-		Metadata: StreamRef{SHA1: sum, Size: int64(len(raw))}}
+	man.Time = r.now().UTC()
 	man.Summary = summary(counts, &sink.counts, time.Since(start))
 	if err := lock.Confirm(ctx); err != nil {
 		closeIndex(db)
-		return Imported{}, err
+		return err
 	}
 	stored, id, err := r.commit(ctx, obj, man, r.redeclarer(ctx, db, obj, md, man))
 	closeIndex(db)
 	if err != nil {
-		return Imported{}, err
+		return err
 	}
 	r.recordSnapshot(obj, id, stored, fileSet{}, nil)
-	return Imported{Image: i, Manifest: man}, nil
+	return nil
 }
 
 // importSizes sets the sizes of md's streams: wr's, and for a stream wr

@@ -215,9 +215,9 @@ func TestImportExportProgress(t *testing.T) {
 }
 
 // TestImportDamaged: a WIM whose file data is damaged fails to import with
-// an error that names the file in the image and its stream (the stream's
-// SHA-1 alone does not tell an admin which file of a golden image is
-// bad), and leaves no snapshot.
+// an error that names the WIM, as apply's do, the image, the file in the
+// image and its stream (the stream's SHA-1 alone does not tell an admin
+// which file of a golden image is bad), and leaves no snapshot.
 func TestImportDamaged(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
@@ -239,8 +239,8 @@ func TestImportDamaged(t *testing.T) {
 	}
 	r := testRepo(t, wim.CompressXPRESS)
 	_, err = r.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{Host: "h"})
-	if !errors.Is(err, wim.ErrChecksum) || !strings.Contains(err.Error(), "/dir/victim.bin (stream ") {
-		t.Errorf("import of a damaged WIM: %v; want a checksum mismatch naming /dir/victim.bin and its stream", err)
+	if want := w + ": image 1: /dir/victim.bin (stream "; !errors.Is(err, wim.ErrChecksum) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("import of a damaged WIM: %v; want a checksum mismatch beginning %q", err, want)
 	}
 	if list, err := r.Snapshots(t.Context()); err != nil || len(list) != 0 {
 		t.Errorf("%d snapshots (%v) after a failed import, want none", len(list), err)
