@@ -20,7 +20,8 @@ import (
 
 // ImportOptions configures Repo.Import.
 type ImportOptions struct {
-	// Images lists the 1-based images to import; empty means all.
+	// Images lists the 1-based images to import; empty means all. An
+	// image listed twice (by number and by name, say) is imported once.
 	Images []int
 	// Host is recorded in the snapshots; empty means os.Hostname.
 	Host string
@@ -61,7 +62,7 @@ type Imported struct {
 // It returns what it did with each image, in order, also when it fails:
 // the images before the failing one are committed.
 func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts ImportOptions) ([]Imported, error) {
-	images := opts.Images
+	images := distinct(opts.Images)
 	if len(images) == 0 {
 		for i := 1; i <= wr.ImageCount(); i++ {
 			images = append(images, i)
@@ -96,6 +97,17 @@ func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts I
 		return nil
 	})
 	return out, err
+}
+
+// distinct returns list without repeats, in the order of first appearance.
+func distinct(list []int) []int {
+	var out []int
+	for _, v := range list {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // importedFrom returns the snapshots imported from the WIM file at path,

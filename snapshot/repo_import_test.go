@@ -246,3 +246,26 @@ func TestImportDamaged(t *testing.T) {
 		t.Errorf("%d snapshots (%v) after a failed import, want none", len(list), err)
 	}
 }
+
+// TestImportImageTwice: an image named twice in one import (by number and
+// by name) becomes one snapshot, not two alike, with Again too.
+func TestImportImageTwice(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": "a"})
+	w := filepath.Join(tmp, "one.wim")
+	captureWIM(t, src, w, CaptureOptions{})
+	r := testRepo(t, wim.CompressXPRESS)
+	for _, again := range []bool{false, true} {
+		res, err := r.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{Images: []int{1, 1}, Again: again})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != 1 || res[0].Existing {
+			t.Errorf("import of image 1 named twice (again %v): %+v, want one new snapshot", again, res)
+		}
+	}
+	if list, err := r.Snapshots(t.Context()); err != nil || len(list) != 2 {
+		t.Errorf("%d snapshots (%v), want 2: one per import", len(list), err)
+	}
+}
