@@ -21,8 +21,8 @@ type ExportOptions struct {
 	// BootIndex marks an image bootable (1-based; 0 for none).
 	BootIndex int
 	// Progress, if set, is called with the stream bytes written so far
-	// and the total of the images begun: with none before an image's
-	// first stream, then as chunks are written, from Export's goroutine.
+	// and the total of every snapshot's distinct streams: with none done
+	// first, then as chunks are written, from Export's goroutine.
 	Progress func(done, total int64)
 	// Lock configures the shared lock the export holds.
 	Lock LockOptions
@@ -122,7 +122,10 @@ type exporter struct {
 	stats *ExportStats
 	done  int64
 	total int64
-	check *streamChecker
+	// planned says total holds every image's streams (plan), not only
+	// those of the images begun.
+	planned bool
+	check   *streamChecker
 }
 
 func (ex *exporter) write(f io.WriteSeeker, snaps []*Manifest) error {
@@ -136,6 +139,12 @@ func (ex *exporter) write(f io.WriteSeeker, snaps []*Manifest) error {
 	w, err := wim.NewWriter(f, wopts...)
 	if err != nil {
 		return err
+	}
+	if ex.opts.Progress != nil && len(snaps) > 1 {
+		if err := ex.plan(snaps); err != nil {
+			_ = w.Abort()
+			return err
+		}
 	}
 	names := map[string]bool{}
 	for _, m := range snaps {
@@ -160,7 +169,9 @@ func (ex *exporter) image(w *wim.Writer, m *Manifest, names map[string]bool) err
 			if !s.Hash.IsZero() && !seen[s.Hash] && !w.HasStream(s.Hash) {
 				seen[s.Hash] = true
 				hashes = append(hashes, s.Hash)
-				ex.total += s.Size
+				if !ex.planned {
+					ex.total += s.Size
+				}
 			}
 		}
 		return nil
@@ -181,6 +192,30 @@ func (ex *exporter) image(w *wim.Writer, m *Manifest, names map[string]bool) err
 	names[info.Name] = true
 	ex.stats.Images++
 	return w.AddImage(md, info)
+}
+
+// plan sets the total to the size of the distinct streams of all snaps,
+// so that the progress of an export of several does not fall back as each
+// image adds its own; it reads each image's metadata once more (from the
+// local cache, mostly).
+func (ex *exporter) plan(snaps []*Manifest) error {
+	sizes := map[wim.Hash]int64{}
+	for _, m := range snaps {
+		md, err := ex.r.loadMetadata(ex.ctx, ex.src.db, m)
+		if err != nil {
+			return err
+		}
+		md.Streams(func(s *wim.Stream) {
+			if !s.Hash.IsZero() {
+				sizes[s.Hash] = s.Size
+			}
+		})
+	}
+	for _, n := range sizes {
+		ex.total += n
+	}
+	ex.planned = true
+	return nil
 }
 
 // entryStreams lists the streams of an entry: data, named, reparse.

@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -33,5 +34,36 @@ func TestExportNames(t *testing.T) {
 	}
 	if want := []string{"golden", "golden (" + m.ShortID() + ")", "", ""}; !slices.Equal(got, want) {
 		t.Errorf("exported image names %q, want %q", got, want)
+	}
+}
+
+// TestExportProgressSeveral: an export of several snapshots tells its
+// Progress the total of all of them from the start, so the count never
+// falls back as an image begins (it went from 81% to 69% when the second
+// image's streams were added), and ends at that total.
+func TestExportProgressSeveral(t *testing.T) {
+	tmp := t.TempDir()
+	r := testRepo(t, wim.CompressXPRESS)
+	var snaps []*Manifest
+	for i := range 3 {
+		src := filepath.Join(tmp, fmt.Sprint("src", i))
+		writeFiles(t, src, map[string]string{"big.bin": string(wimtest.RandomBytes(uint64(i), 256<<10)), "same.txt": "same"})
+		snaps = append(snaps, snapshotOK(t, r, src, TakeOptions{}).Manifest)
+	}
+	var calls progressCalls
+	if _, err := r.Export(t.Context(), snaps, filepath.Join(tmp, "x.wim"), ExportOptions{Progress: calls.add}); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) == 0 {
+		t.Fatal("no progress")
+	}
+	total := calls[len(calls)-1][1]
+	for i, c := range calls {
+		if c[1] != total || i > 0 && c[0] < calls[i-1][0] {
+			t.Fatalf("progress %v, call %d: want the total %d throughout and done never falling", calls, i, total)
+		}
+	}
+	if last := calls[len(calls)-1]; last[0] != total || total < 3*256<<10 {
+		t.Errorf("last progress %v, want all of the three images' %d bytes and more", last, 3*256<<10)
 	}
 }
