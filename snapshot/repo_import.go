@@ -29,11 +29,12 @@ type ImportOptions struct {
 	Tags []string
 	// Threads is the number of hashing and compression goroutines.
 	Threads int
-	// Progress, if set, is called with the stream bytes imported so far
-	// and the total of the image being imported: with none before the
-	// first stream, then as streams are read (a stream the repository
-	// has counts whole at once), from Import's goroutine.
-	Progress func(done, total int64)
+	// Progress, if set, is called with the image being imported (its
+	// number in the WIM), the bytes of its streams imported so far and
+	// their total: with none before the first stream, then as streams are
+	// read (a stream the repository has counts whole at once), from
+	// Import's goroutine. Each image counts from 0.
+	Progress func(image int, done, total int64)
 	// Lock configures the shared lock the import holds.
 	Lock LockOptions
 	// Again imports every image anew. Without it an image of which a
@@ -160,16 +161,16 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	}
 	man := &Manifest{Host: opts.Host, Source: src, Tags: opts.Tags, Image: img,
 		Metadata: StreamRef{SHA1: sum, Size: int64(len(raw))}}
-	if err := r.importNew(ctx, wr, raw, man, opts, lock, start); err != nil {
+	if err := r.importNew(ctx, wr, i, raw, man, opts, lock, start); err != nil {
 		return Imported{}, fmt.Errorf("image %d: %w", i, err)
 	}
 	return Imported{Image: i, Manifest: man}, nil
 }
 
-// importNew stores the streams of an image, whose metadata resource is
+// importNew stores the streams of image i, whose metadata resource is
 // raw, and commits man as its snapshot, setting its time and its summary
 // (the run began at start).
-func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, raw []byte, man *Manifest, opts *ImportOptions, lock *Lock,
+func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, i int, raw []byte, man *Manifest, opts *ImportOptions, lock *Lock,
 	start time.Time) error {
 	md, err := wim.ParseMetadata(raw)
 	if err != nil {
@@ -184,7 +185,11 @@ func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, raw []byte, man *M
 		return err
 	}
 	sink := newRepoSink(ctx, r, db, opts.Threads)
-	counts, err := importStreams(ctx, wr, md, sink, opts.Progress)
+	var progress func(done, total int64)
+	if opts.Progress != nil {
+		progress = func(done, total int64) { opts.Progress(i, done, total) }
+	}
+	counts, err := importStreams(ctx, wr, md, sink, progress)
 	if err == nil {
 		_, err = sink.AddStream(bytes.NewReader(raw), int64(len(raw)))
 	}

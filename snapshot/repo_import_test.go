@@ -196,7 +196,8 @@ func TestImportExportProgress(t *testing.T) {
 	var list []*Manifest
 	for _, name := range []string{"import", "import of what the repository has"} {
 		var calls progressCalls
-		res, err := r.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{Host: "h", Again: true, Progress: calls.add})
+		res, err := r.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{Host: "h", Again: true,
+			Progress: func(_ int, done, total int64) { calls.add(done, total) }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -92,7 +93,9 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		if err != nil {
 			return err
 		}
-		images = append(images, i)
+		if !slices.Contains(images, i) { // by number and by name, say
+			images = append(images, i)
+		}
 	}
 	if len(images) == 0 {
 		for i := 1; i <= wr.ImageCount(); i++ {
@@ -104,7 +107,7 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		return err
 	}
 	status := a.newStatus()
-	tr := &verifyTracker{verb: "importing", start: a.now(), now: a.now}
+	tr := newImportTracker(len(images), a.now)
 	status.start(tr.render)
 	list, err := r.Import(ctx, wr, name, snapshot.ImportOptions{Images: images, Host: f.host, Tags: f.tags,
 		Threads: f.threads, Progress: tr.update, Again: f.again, Lock: snapshot.LockOptions{Warn: a.lockWarn(status)}})

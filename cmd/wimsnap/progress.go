@@ -174,11 +174,17 @@ func (t *verifyTracker) update(done, total int64) {
 	t.mu.Unlock()
 }
 
+// restart counts anew from now, as verb.
+func (t *verifyTracker) restart(verb string) {
+	t.mu.Lock()
+	t.verb, t.start, t.done, t.total = verb, t.now(), 0, 0
+	t.mu.Unlock()
+}
+
 func (t *verifyTracker) render() string {
 	t.mu.Lock()
-	done, total := t.done, t.total
+	done, total, verb, start := t.done, t.total, t.verb, t.start
 	t.mu.Unlock()
-	verb := t.verb
 	if verb == "" {
 		verb = "verifying"
 	}
@@ -186,13 +192,41 @@ func (t *verifyTracker) render() string {
 	if total > 0 {
 		line += fmt.Sprintf(" (%d%%)", done*100/total)
 	}
-	el := t.now().Sub(t.start)
+	el := t.now().Sub(start)
 	if done > 0 && total > done && el > 0 {
 		rate := float64(done) / el.Seconds()
 		eta := time.Duration(float64(total-done) / rate * float64(time.Second))
 		line += fmt.Sprintf(", %s/s, ETA %s", formatBytes(int64(rate)), eta.Round(time.Second))
 	}
 	return line
+}
+
+// importTracker is the status line source for import, whose count starts
+// anew with each image: it names the image when there are several, and
+// takes the rate from when the image began.
+type importTracker struct {
+	verifyTracker
+	images  int // how many the import takes
+	image   int // the one being imported
+	ordinal int // its place among them
+}
+
+func newImportTracker(images int, now func() time.Time) *importTracker {
+	return &importTracker{verifyTracker: verifyTracker{verb: "importing", start: now(), now: now}, images: images}
+}
+
+// update is snapshot.ImportOptions.Progress.
+func (t *importTracker) update(image int, done, total int64) {
+	if image != t.image {
+		t.image = image
+		t.ordinal++
+		if t.images > 1 {
+			t.restart(fmt.Sprintf("importing image %d (%d of %d)", image, t.ordinal, t.images))
+		} else {
+			t.restart("importing")
+		}
+	}
+	t.verifyTracker.update(done, total)
 }
 
 // bytes returns the bytes checked so far.
