@@ -65,6 +65,10 @@ type CheckResult struct {
 	// Damaged lists the snapshots (ids) that cannot be restored whole,
 	// those whose manifest cannot be read included.
 	Damaged []string `json:"damaged_snapshots"`
+	// LocalIndexRebuilt says why the local index was rebuilt during the
+	// check (it was damaged: it disagreed with the repository's index
+	// objects, say), "" when it was not. Not a problem of the repository.
+	LocalIndexRebuilt string `json:"local_index_rebuilt,omitempty"`
 }
 
 // checker is the state of one Check. It works from the repository's own
@@ -85,8 +89,12 @@ type checker struct {
 	manifestIDs map[index.ID]int64
 	bad         map[index.ID]string // chunks known damaged, with why
 	seen        map[wim.Hash]string // streams checked: "" ok, else why not
-	// localErr is a failure of the local index met while reading metadata.
+	// localErr is a failure of the local index met while reading metadata,
+	// or its disagreement with the index objects (compareLocal).
 	localErr error
+	// compareLocal compares the local index with the index objects for
+	// every stream checked: false once Check has rebuilt it from them.
+	compareLocal bool
 }
 
 func (c *checker) problem(format string, args ...any) {
@@ -100,9 +108,11 @@ func (c *checker) problem(format string, args ...any) {
 // ReadData every pack is read and every chunk it holds for the index is
 // expanded and checked against its id; with Subset only the packs it
 // selects are, and damage is reported only where they hold the chunks. The
-// error wraps ErrCheckFailed when problems were found; the local index is
-// brought up to date (rebuilt if damaged) first, which is not a problem of
-// the repository.
+// error wraps ErrCheckFailed when problems were found. The local index is
+// brought up to date first, and every stream checked is looked up in it
+// too: one it lacks or resolves otherwise than the index objects means a
+// damaged index, which is rebuilt and the check run again
+// (LocalIndexRebuilt); that is not a problem of the repository.
 func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, err error) {
 	if err := opts.Subset.validate(); err != nil {
 		return res, err
@@ -114,18 +124,23 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, e
 		opts.Rand = newCheckRand()
 	}
 	err = r.withShared(ctx, opts.Lock, func(*Lock) error {
-		return r.retryCorrupt(ctx, func() error {
-			res, err = r.check(ctx, opts)
+		return r.retryRebuilt(ctx, func(rebuiltFor error) error {
+			res, err = r.check(ctx, opts, rebuiltFor == nil)
+			if rebuiltFor != nil {
+				res.LocalIndexRebuilt = rebuiltFor.Error()
+			}
 			return err
 		})
 	})
 	return res, err
 }
 
-func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error) {
+// check is Check with the local index as it is; compareLocal compares it
+// with the index objects.
+func (r *Repo) check(ctx context.Context, opts CheckOptions, compareLocal bool) (CheckResult, error) {
 	res := CheckResult{Problems: []string{}, Damaged: []string{}}
 	c := &checker{ctx: ctx, r: r, res: &res, bad: map[index.ID]string{}, seen: map[wim.Hash]string{},
-		chunks: map[index.ID]index.Location{}, streams: newRecipes()}
+		chunks: map[index.ID]index.Location{}, streams: newRecipes(), compareLocal: compareLocal}
 	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return res, err
@@ -459,7 +474,7 @@ func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 	if err == nil {
 		err = img.err
 	}
-	if errors.Is(err, index.ErrCorrupt) {
+	if errors.Is(err, index.ErrCorrupt) || c.compareLocal && errors.Is(err, errIndexMiss) {
 		c.localErr = err // the local index, not the repository: rebuild and retry
 		return true
 	}
@@ -506,6 +521,9 @@ func (c *checker) streamProblem(h wim.Hash) string {
 		if _, ok := c.chunks[id]; !ok {
 			return fmt.Sprintf("chunk %s of stream %x is in no index object", hexID(id)[:16], h)
 		}
+	}
+	if c.compareLocal && c.localErr == nil {
+		c.localErr = c.localAgrees(h, chunks)
 	}
 	return ""
 }

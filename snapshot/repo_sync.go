@@ -11,6 +11,7 @@ import (
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // writeWait bounds how long a command waits to write the local index
@@ -362,14 +363,27 @@ func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, st *SyncStats, w
 
 // retryCorrupt runs fn; when it fails because the local index is damaged
 // in a way opening it did not show, the index is rebuilt from the
-// repository and fn runs once more.
+// repository and fn runs once more (see retryRebuilt).
 func (r *Repo) retryCorrupt(ctx context.Context, fn func() error) error {
-	err := fn()
-	if !errors.Is(err, index.ErrCorrupt) {
+	return r.retryRebuilt(ctx, func(error) error { return fn() })
+}
+
+// retryRebuilt runs fn(nil); when it fails with an error that wraps
+// index.ErrCorrupt or errIndexMiss (bbolt keeps no checksums, so a damaged
+// page may only show as a stream or chunk the index lacks), the index is
+// rebuilt from the repository and fn runs once more, given that error: a
+// miss then means that the repository lacks the stream too.
+func (r *Repo) retryRebuilt(ctx context.Context, fn func(rebuiltFor error) error) error {
+	err := fn(nil)
+	if !errors.Is(err, index.ErrCorrupt) && !errors.Is(err, errIndexMiss) {
 		return err
 	}
 	if _, rerr := r.Rebuild(ctx, nil); rerr != nil {
 		return errors.Join(err, rerr)
 	}
-	return fn()
+	return fn(err)
 }
+
+// errIndexMiss is wrapped by the error for a stream or chunk that the
+// local index lacks. It wraps wim.ErrNotFound and reads as it does.
+var errIndexMiss = fmt.Errorf("%w", wim.ErrNotFound)
