@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -426,12 +427,14 @@ type badChunk struct {
 
 // readPack checks one pack: its id and trailer (problems of the pack
 // only), then each chunk the index places in it, which is damaged when it
-// does not expand to its id. It only reads c's maps, so packs may be
+// does not expand to its id. A pack that is missing, too large, or that
+// the local store may not open (its file's permissions) is unreadable, a
+// problem; other failures of the store stop the check. It only reads c's maps, so packs may be
 // checked at once.
 func (c *checker) readPack(ctx context.Context, id index.ID, chunks []index.ID, decs *decoders) (pc packCheck) {
 	data, err := c.r.readObject(ctx, packKey(id), id, maxPack)
 	if err != nil {
-		if damage(err) {
+		if damage(err) || errors.Is(err, fs.ErrPermission) { // one pack the local store may not open
 			pc.unreadable = err
 		} else {
 			pc.err = err
