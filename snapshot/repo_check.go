@@ -274,7 +274,7 @@ func (c *checker) manifests() error {
 			if !damage(err) {
 				return err
 			}
-			c.problem("snapshot %s: %v (its manifest cannot be read; 'wimsnap forget %s' removes it)", hexID(id), err, hexID(id)[:8])
+			c.problem("snapshot %s: %v (%s)", hexID(id), err, c.manifestAdvice(id))
 			c.res.Damaged = append(c.res.Damaged, hexID(id))
 			continue
 		}

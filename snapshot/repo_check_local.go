@@ -55,3 +55,15 @@ func (c *checker) localAgrees(h wim.Hash, chunks []index.ID) error {
 	}
 	return nil
 }
+
+// manifestAdvice says what to do about manifest id, which cannot be read
+// from the repository: repair puts it back when the local index holds a
+// copy that hashes to id and decodes, else forget removes the snapshot.
+func (c *checker) manifestAdvice(id index.ID) string {
+	if stored := cachedManifest(c.db, id); stored != nil {
+		if _, err := c.r.decodeManifest(id, stored); err == nil {
+			return "its manifest cannot be read; the local index holds a copy, which 'wimsnap repair' puts back"
+		}
+	}
+	return fmt.Sprintf("its manifest cannot be read; 'wimsnap forget %s' removes it", hexID(id)[:8])
+}
