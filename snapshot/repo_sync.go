@@ -44,10 +44,28 @@ type SyncStats struct {
 
 // Sync brings the local index up to date with the repository: it reads
 // the index objects and manifests it has not seen, rebuilds from scratch a
-// file that is missing or corrupt or names index objects the repository no
-// longer has, and drops manifests that are gone. Objects that cannot be
-// read are passed to warn (which may be nil) and left out.
+// file that is missing or corrupt (when opened, or when a page fails while
+// it is read) or names index objects the repository no longer has, and
+// drops manifests that are gone. Objects that cannot be read are passed to
+// warn (which may be nil) and left out.
 func (r *Repo) Sync(ctx context.Context, warn func(error)) (SyncStats, error) {
+	st, err := r.sync(ctx, warn)
+	if !errors.Is(err, index.ErrCorrupt) || st.Reason == "corrupt" {
+		return st, err
+	}
+	if warn != nil {
+		warn(fmt.Errorf("local index %s unusable, rebuilding it: %w", r.cache, err))
+	}
+	if rmErr := os.Remove(r.cache); rmErr != nil {
+		return st, errors.Join(err, fmt.Errorf("removing the damaged index: %w", rmErr))
+	}
+	st, err = r.sync(ctx, warn)
+	st.Rebuilt, st.Reason = true, "corrupt"
+	return st, err
+}
+
+// sync is Sync without the rebuild of a file found damaged while read.
+func (r *Repo) sync(ctx context.Context, warn func(error)) (SyncStats, error) {
 	var st SyncStats
 	db, err := r.openIndexRW(&st, warn)
 	if errors.Is(err, index.ErrBusy) && !st.Rebuilt {
