@@ -90,12 +90,16 @@ type checker struct {
 	manifestIDs map[index.ID]int64
 	bad         map[index.ID]string // chunks known damaged, with why
 	seen        map[wim.Hash]string // streams checked: "" ok, else why not
-	// localErr is a failure of the local index met while reading metadata,
-	// or its disagreement with the index objects (compareLocal).
+	// localErr is a failure of the local index met while reading metadata.
 	localErr error
 	// compareLocal compares the local index with the index objects for
-	// every stream checked: false once Check has rebuilt it from them.
+	// the streams checked (repo_check_local.go): false once Check has
+	// rebuilt it from them. localSnaps are the snapshots it has cached,
+	// whose streams are compared (localNeed, those that resolve).
 	compareLocal bool
+	localSnaps   map[string]bool
+	localNeed    map[index.SHA1]struct{}
+	comparing    bool // the snapshot being checked is in localSnaps
 }
 
 func (c *checker) problem(format string, args ...any) {
@@ -158,7 +162,7 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions, compareLocal bool) 
 	// Manifests are listed first: a snapshot committed meanwhile stored its
 	// index object before its manifest, so that object is in the listing
 	// of index objects that follows.
-	steps := []func() error{c.listManifests, c.indexObjectsSettled, listPacks, c.manifests, c.checkChunks}
+	steps := []func() error{c.localSnapshots, c.listManifests, c.indexObjectsSettled, listPacks, c.manifests, c.checkChunks}
 	if opts.ReadData || !opts.Subset.IsZero() {
 		res.ReadDataSubset = opts.Subset.String()
 		steps = append(steps, func() error {
@@ -166,7 +170,7 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions, compareLocal bool) 
 			return c.readPacks(ids, opts.Progress)
 		})
 	}
-	steps = append(steps, c.snapshots, c.brokenRecipes)
+	steps = append(steps, c.snapshots, c.localIndex, c.brokenRecipes)
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return res, err
@@ -477,7 +481,7 @@ func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 	if err == nil {
 		err = img.err
 	}
-	if errors.Is(err, index.ErrCorrupt) || c.compareLocal && errors.Is(err, errIndexMiss) {
+	if errors.Is(err, index.ErrCorrupt) || c.comparing && errors.Is(err, errIndexMiss) {
 		c.localErr = err // the local index, not the repository: rebuild and retry
 		return true
 	}
@@ -525,8 +529,8 @@ func (c *checker) streamProblem(h wim.Hash) string {
 			return fmt.Sprintf("chunk %s of stream %x is in no index object", hexID(id)[:16], h)
 		}
 	}
-	if c.compareLocal && c.localErr == nil {
-		c.localErr = c.localAgrees(h, chunks)
+	if c.comparing {
+		c.localNeed[index.SHA1(h)] = struct{}{}
 	}
 	return ""
 }

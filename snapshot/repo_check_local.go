@@ -5,53 +5,82 @@ import (
 	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
-	"github.com/wimsnap/wimsnap/wim"
 )
 
 // localIndexError is what check found wrong with the local index: a
-// stream that the repository's index objects resolve and the local index
-// lacks or resolves otherwise. It wraps errIndexMiss, so that Check
+// stream or chunk that the repository's index objects hold and the local
+// index lacks or holds otherwise. It wraps errIndexMiss, so that Check
 // rebuilds the index and checks again; it is never a problem of the
 // repository.
-type localIndexError struct {
-	stream wim.Hash
-	why    string
-}
+type localIndexError struct{ why string }
 
-func (e *localIndexError) Error() string {
-	return fmt.Sprintf("local index: stream %x: %s", e.stream, e.why)
-}
-
+func (e *localIndexError) Error() string { return "local index: " + e.why }
 func (e *localIndexError) Unwrap() error { return errIndexMiss }
 
-// localAgrees compares the local index's recipe of stream h, and where it
-// places the recipe's chunks, with chunks, the stream's chunks by the
-// repository's index objects. It returns a *localIndexError when they
-// differ. A chunk stored twice (by two snapshots at once) may lie in
-// either pack, so its place need only lie inside a pack that exists.
-func (c *checker) localAgrees(h wim.Hash, chunks []index.ID) error {
-	rec, ok, err := c.db.Stream(index.SHA1(h))
-	switch {
-	case err != nil:
-		return err
-	case !ok:
-		return &localIndexError{h, "missing, though the repository's index objects have it"}
-	case !slices.Equal(rec.Chunks, chunks):
-		return &localIndexError{h, "its chunks differ from the repository's index objects'"}
+// localSnapshots notes the snapshots whose manifests the local index has
+// cached: their streams are compared with it (a snapshot committed since
+// the index was synced is not in it yet).
+func (c *checker) localSnapshots() error {
+	if !c.compareLocal {
+		return nil
 	}
-	locs, known, err := c.db.Chunks(chunks)
+	c.localSnaps, c.localNeed = map[string]bool{}, map[index.SHA1]struct{}{}
+	return c.db.Snapshots(func(id index.ID, _ []byte) error {
+		c.localSnaps[hexID(id)] = true
+		return nil
+	})
+}
+
+// localIndex compares the local index with the index objects for the
+// streams noted in c.localNeed (those of the snapshots it has cached that
+// the index objects resolve): each must be in it, a full recipe with the
+// same chunks, each chunk inside a pack that exists with its raw length.
+// A chunk stored twice (by two snapshots at once) may lie in either pack,
+// so its place is not compared. It walks the index's buckets in order,
+// which costs far less than a lookup per stream and chunk.
+func (c *checker) localIndex() error {
+	if len(c.localNeed) == 0 {
+		return nil
+	}
+	chunks := map[index.ID]struct{}{}
+	err := c.db.ForEachStream(func(h index.SHA1, r index.Recipe, full bool) error {
+		if _, ok := c.localNeed[h]; !ok {
+			return nil
+		}
+		delete(c.localNeed, h)
+		want, _ := c.streams.chunks(h)
+		if full && !slices.Equal(r.Chunks, want) {
+			return &localIndexError{fmt.Sprintf("stream %x: its chunks differ from the repository's index objects'", h)}
+		}
+		for _, id := range want {
+			chunks[id] = struct{}{}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	for i, id := range chunks {
-		l, want := locs[i], c.chunks[id]
-		size, inPack := c.packs[l.Pack]
-		switch {
-		case !known[i]:
-			return &localIndexError{h, fmt.Sprintf("chunk %s is missing", hexID(id)[:16])}
-		case l.Raw != want.Raw || !inPack || int64(l.Offset)+int64(l.Stored) > size:
-			return &localIndexError{h, fmt.Sprintf("chunk %s is placed where no pack holds it", hexID(id)[:16])}
+	if len(c.localNeed) > 0 {
+		h := slices.SortedFunc(mapKeys(c.localNeed), index.SHA1.Compare)[0]
+		return &localIndexError{fmt.Sprintf("stream %x is missing, though the repository's index objects have it", h)}
+	}
+	err = c.db.ForEachChunk(func(id index.ID, l index.Location) error {
+		if _, ok := chunks[id]; !ok {
+			return nil
 		}
+		delete(chunks, id)
+		size, inPack := c.packs[l.Pack]
+		if l.Raw != c.chunks[id].Raw || !inPack || int64(l.Offset)+int64(l.Stored) > size {
+			return &localIndexError{fmt.Sprintf("chunk %s: the local index places it where no pack holds it", hexID(id))}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(chunks) > 0 {
+		id := slices.SortedFunc(mapKeys(chunks), index.ID.Compare)[0]
+		return &localIndexError{fmt.Sprintf("chunk %s is missing, though the repository's index objects have it", hexID(id))}
 	}
 	return nil
 }

@@ -5,11 +5,11 @@ package snapshot
 import (
 	"bytes"
 	"crypto/sha1"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
@@ -77,27 +77,25 @@ func TestDamagedIndexMiss(t *testing.T) {
 			t.Fatalf("export: %v", err)
 		}
 	})
-	t.Run("check", func(t *testing.T) {
-		r, _, _ := indexDamageRepo(t)
-		damageIndexKey(t, r, stream("b"))
-		res, err := r.Check(t.Context(), CheckOptions{})
-		if err != nil || len(res.Problems) > 0 {
-			t.Fatalf("check: %v %q", err, res.Problems)
-		}
-		if res.LocalIndexRebuilt == "" {
-			t.Error("check did not say that it rebuilt the damaged local index")
-		}
-		db, err := index.Open(r.IndexPath(), r.Config().ID, index.Options{ReadOnly: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, ok, err := db.Stream(index.SHA1(stream("b")))
-		closeIndex(db)
-		if !ok || err != nil {
-			t.Errorf("after check the local index still lacks the stream (%v)", err)
-		}
-		if res, err := r.Check(t.Context(), CheckOptions{}); err != nil || res.LocalIndexRebuilt != "" {
-			t.Errorf("second check: %v, rebuilt %q", err, res.LocalIndexRebuilt)
-		}
-	})
+	chunk := sha256.Sum256(bytes.Repeat([]byte("d/c"), 50000)[:RepoChunkSize])
+	for what, key := range map[string][]byte{"stream": stream("b"), "chunk": chunk[:]} {
+		t.Run("check "+what, func(t *testing.T) {
+			r, m, _ := indexDamageRepo(t)
+			damageIndexKey(t, r, key)
+			res, err := r.Check(t.Context(), CheckOptions{})
+			if err != nil || len(res.Problems) > 0 {
+				t.Fatalf("check: %v %q", err, res.Problems)
+			}
+			if res.LocalIndexRebuilt == "" {
+				t.Error("check did not say that it rebuilt the damaged local index")
+			}
+			// Rebuilt: the restore needs no second rebuild to succeed.
+			if _, err := r.restore(t.Context(), m, filepath.Join(t.TempDir(), "out"), RestoreOptions{}, false); err != nil {
+				t.Errorf("restore after check: %v", err)
+			}
+			if res, err := r.Check(t.Context(), CheckOptions{}); err != nil || res.LocalIndexRebuilt != "" {
+				t.Errorf("second check: %v, rebuilt %q", err, res.LocalIndexRebuilt)
+			}
+		})
+	}
 }
