@@ -13,20 +13,24 @@ import (
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
-// damageIndexKey flips a byte of the first copy of key in the local index
-// file, as a damaged disk page would: bbolt keeps no checksums, so the
-// file still opens and the stream is simply not found.
+// damageIndexKey flips a byte of each copy of key in the local index file
+// (a freed page may hold an old one), as a damaged disk page would: bbolt
+// keeps no checksums, so the file still opens and the key is simply not
+// found.
 func damageIndexKey(t *testing.T, r *Repo, key []byte) {
 	t.Helper()
 	b, err := os.ReadFile(r.IndexPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := bytes.Index(b, key)
-	if i < 0 {
+	n := 0
+	for i := bytes.Index(b, key); i >= 0; i = bytes.Index(b, key) {
+		b[i+len(key)-1] ^= 0xff
+		n++
+	}
+	if n == 0 {
 		t.Fatalf("key %x is not in %s", key, r.IndexPath())
 	}
-	b[i+len(key)-1] ^= 0xff
 	if err := os.WriteFile(r.IndexPath(), b, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -89,11 +89,18 @@ func (r *Repo) sync(ctx context.Context, warn func(error)) (SyncStats, error) {
 }
 
 // Rebuild deletes the local index and builds it again from the repository.
+// The cached manifests that still hash to their ids are kept for the
+// snapshots whose manifests the repository holds damaged: they are what
+// repair puts back (see keptManifests).
 func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error) {
+	kept := r.keptManifests()
 	if err := os.Remove(r.cache); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return SyncStats{}, fmt.Errorf("removing the index: %w", err)
 	}
 	st, err := r.Sync(ctx, warn)
+	if err == nil && st.Damaged > 0 && len(kept) > 0 {
+		err = r.restoreKept(ctx, kept)
+	}
 	st.Rebuilt, st.Reason = true, "asked"
 	return st, err
 }
