@@ -116,8 +116,11 @@ func (c *checker) problem(format string, args ...any) {
 // error wraps ErrCheckFailed when problems were found. The local index is
 // brought up to date first, and every stream checked is looked up in it
 // too: one it lacks or resolves otherwise than the index objects means a
-// damaged index, which is rebuilt and the check run again
-// (LocalIndexRebuilt); that is not a problem of the repository.
+// damaged index, which is rebuilt when the check is done
+// (LocalIndexRebuilt); that is not a problem of the repository, and the
+// check, which goes by the index objects, is not run again. (A local index
+// that fails while metadata is read through it is rebuilt and the check
+// run again.)
 func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, err error) {
 	if err := opts.Subset.validate(); err != nil {
 		return res, err
@@ -133,6 +136,10 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, e
 			res, err = r.check(ctx, opts, rebuiltFor == nil)
 			if rebuiltFor != nil {
 				res.LocalIndexRebuilt = rebuiltFor.Error()
+			} else if res.LocalIndexRebuilt != "" && (err == nil || errors.Is(err, ErrCheckFailed)) {
+				if _, rerr := r.Rebuild(ctx, nil); rerr != nil {
+					return errors.Join(err, fmt.Errorf("rebuilding the damaged local index: %w", rerr))
+				}
 			}
 			return err
 		})

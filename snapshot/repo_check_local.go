@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -9,13 +10,10 @@ import (
 
 // localIndexError is what check found wrong with the local index: a
 // stream or chunk that the repository's index objects hold and the local
-// index lacks or holds otherwise. It wraps errIndexMiss, so that Check
-// rebuilds the index and checks again; it is never a problem of the
-// repository.
+// index lacks or holds otherwise: never a problem of the repository.
 type localIndexError struct{ why string }
 
 func (e *localIndexError) Error() string { return "local index: " + e.why }
-func (e *localIndexError) Unwrap() error { return errIndexMiss }
 
 // localSnapshots notes the snapshots whose manifests the local index has
 // cached: their streams are compared with it (a snapshot committed since
@@ -31,14 +29,27 @@ func (c *checker) localSnapshots() error {
 	})
 }
 
-// localIndex compares the local index with the index objects for the
+// localIndex compares the local index with the index objects (see
+// localMismatch); a disagreement goes into LocalIndexRebuilt, for Check to
+// rebuild the index once the check is done.
+func (c *checker) localIndex() error {
+	err := c.localMismatch()
+	var le *localIndexError
+	if errors.As(err, &le) {
+		c.res.LocalIndexRebuilt = le.Error()
+		return nil
+	}
+	return err
+}
+
+// localMismatch compares the local index with the index objects for the
 // streams noted in c.localNeed (those of the snapshots it has cached that
 // the index objects resolve): each must be in it, a full recipe with the
 // same chunks, each chunk inside a pack that exists with its raw length.
 // A chunk stored twice (by two snapshots at once) may lie in either pack,
 // so its place is not compared. It walks the index's buckets in order,
 // which costs far less than a lookup per stream and chunk.
-func (c *checker) localIndex() error {
+func (c *checker) localMismatch() error {
 	if len(c.localNeed) == 0 {
 		return nil
 	}
