@@ -130,3 +130,23 @@ func TestChunksAcrossDrops(t *testing.T) {
 		}
 	}
 }
+
+// TestForEachStream: the walk yields the full recipes, then the deltas
+// (without a recipe), each once.
+func TestForEachStream(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	b := NewBatch()
+	b.AddStream(sha("full"), Recipe{Size: 20, Chunks: ids("a", "b")})
+	b.AddDelta(sha("delta"), Delta{Size: 20, ChunkCount: 2, Base: sha("full"), Patches: []Patch{{1, id("c")}}})
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := db.ForEachStream(func(h SHA1, r Recipe, full bool) error {
+		got = append(got, fmt.Sprintf("%v %v %d", h == sha("full"), full, len(r.Chunks)))
+		return nil
+	})
+	if want := []string{"true true 2", "false false 0"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("ForEachStream: %q, %v; want %q", got, err, want)
+	}
+}

@@ -21,6 +21,10 @@ import (
 var (
 	// ErrNoRepository: the store holds no repository config.
 	ErrNoRepository = errors.New("snapshot: no repository at this location")
+	// ErrConfigMissing: the store holds a repository's data (packs,
+	// index objects or snapshots) but not its config. It is not
+	// ErrNoRepository: no new config may be written over that data.
+	ErrConfigMissing = errors.New("snapshot: the repository's config is missing")
 	// ErrRepositoryExists: init found a config already.
 	ErrRepositoryExists = errors.New("snapshot: a repository exists at this location")
 	// ErrRepoFormat: an object of the repository is malformed or fails its
@@ -91,10 +95,16 @@ type RepoOptions struct {
 
 // InitRepo writes a new repository's config into store. codec is the
 // chunk codec (none, XPRESS or LZX). It fails with ErrRepositoryExists
-// when the store has one already.
+// when the store has one already, and with ErrConfigMissing when it holds
+// a repository's data without one.
 func InitRepo(ctx context.Context, store remote.Store, codec wim.Compression) (RepoConfig, error) {
 	if codec != wim.CompressNone && codec != wim.CompressXPRESS && codec != wim.CompressLZX {
 		return RepoConfig{}, fmt.Errorf("repository codec %v: none, xpress or lzx", codec)
+	}
+	if err := noData(ctx, store); err != nil {
+		if _, serr := store.Stat(ctx, configKey); serr != nil { // with a config: ErrRepositoryExists below
+			return RepoConfig{}, fmt.Errorf("init: %w", err)
+		}
 	}
 	var id [32]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -120,10 +130,15 @@ func InitRepo(ctx context.Context, store remote.Store, codec wim.Compression) (R
 	return cfg, nil
 }
 
-// OpenRepo reads the config of the repository in store.
+// OpenRepo reads the config of the repository in store. Without one it
+// fails with ErrNoRepository, or ErrConfigMissing when the store holds a
+// repository's data.
 func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo, error) {
 	b, err := remote.ReadAll(ctx, store, configKey, maxConfigLen)
 	if errors.Is(err, remote.ErrNotFound) {
+		if err := noData(ctx, store); errors.Is(err, ErrConfigMissing) {
+			return nil, err // a store that cannot be listed is taken for empty
+		}
 		return nil, fmt.Errorf("%w: %s", ErrNoRepository, store.Location())
 	}
 	if err != nil {

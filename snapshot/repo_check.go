@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -65,6 +66,10 @@ type CheckResult struct {
 	// Damaged lists the snapshots (ids) that cannot be restored whole,
 	// those whose manifest cannot be read included.
 	Damaged []string `json:"damaged_snapshots"`
+	// LocalIndexRebuilt says why the local index was rebuilt during the
+	// check (it was damaged: it disagreed with the repository's index
+	// objects, say), "" when it was not. Not a problem of the repository.
+	LocalIndexRebuilt string `json:"local_index_rebuilt,omitempty"`
 }
 
 // checker is the state of one Check. It works from the repository's own
@@ -87,6 +92,14 @@ type checker struct {
 	seen        map[wim.Hash]string // streams checked: "" ok, else why not
 	// localErr is a failure of the local index met while reading metadata.
 	localErr error
+	// compareLocal compares the local index with the index objects for
+	// the streams checked (repo_check_local.go): false once Check has
+	// rebuilt it from them. localSnaps are the snapshots it has cached,
+	// whose streams are compared (localNeed, those that resolve).
+	compareLocal bool
+	localSnaps   map[string]bool
+	localNeed    map[index.SHA1]struct{}
+	comparing    bool // the snapshot being checked is in localSnaps
 }
 
 func (c *checker) problem(format string, args ...any) {
@@ -100,9 +113,14 @@ func (c *checker) problem(format string, args ...any) {
 // ReadData every pack is read and every chunk it holds for the index is
 // expanded and checked against its id; with Subset only the packs it
 // selects are, and damage is reported only where they hold the chunks. The
-// error wraps ErrCheckFailed when problems were found; the local index is
-// brought up to date (rebuilt if damaged) first, which is not a problem of
-// the repository.
+// error wraps ErrCheckFailed when problems were found. The local index is
+// brought up to date first, and every stream checked is looked up in it
+// too: one it lacks or resolves otherwise than the index objects means a
+// damaged index, which is rebuilt when the check is done
+// (LocalIndexRebuilt); that is not a problem of the repository, and the
+// check, which goes by the index objects, is not run again. (A local index
+// that fails while metadata is read through it is rebuilt and the check
+// run again.)
 func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, err error) {
 	if err := opts.Subset.validate(); err != nil {
 		return res, err
@@ -114,18 +132,27 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, e
 		opts.Rand = newCheckRand()
 	}
 	err = r.withShared(ctx, opts.Lock, func(*Lock) error {
-		return r.retryCorrupt(ctx, func() error {
-			res, err = r.check(ctx, opts)
+		return r.retryRebuilt(ctx, func(rebuiltFor error) error {
+			res, err = r.check(ctx, opts, rebuiltFor == nil)
+			if rebuiltFor != nil {
+				res.LocalIndexRebuilt = rebuiltFor.Error()
+			} else if res.LocalIndexRebuilt != "" && (err == nil || errors.Is(err, ErrCheckFailed)) {
+				if _, rerr := r.Rebuild(ctx, nil); rerr != nil {
+					return errors.Join(err, fmt.Errorf("rebuilding the damaged local index: %w", rerr))
+				}
+			}
 			return err
 		})
 	})
 	return res, err
 }
 
-func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error) {
+// check is Check with the local index as it is; compareLocal compares it
+// with the index objects.
+func (r *Repo) check(ctx context.Context, opts CheckOptions, compareLocal bool) (CheckResult, error) {
 	res := CheckResult{Problems: []string{}, Damaged: []string{}}
 	c := &checker{ctx: ctx, r: r, res: &res, bad: map[index.ID]string{}, seen: map[wim.Hash]string{},
-		chunks: map[index.ID]index.Location{}, streams: newRecipes()}
+		chunks: map[index.ID]index.Location{}, streams: newRecipes(), compareLocal: compareLocal}
 	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return res, err
@@ -142,7 +169,7 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error
 	// Manifests are listed first: a snapshot committed meanwhile stored its
 	// index object before its manifest, so that object is in the listing
 	// of index objects that follows.
-	steps := []func() error{c.listManifests, c.indexObjectsSettled, listPacks, c.manifests, c.checkChunks}
+	steps := []func() error{c.localSnapshots, c.listManifests, c.indexObjectsSettled, listPacks, c.manifests, c.checkChunks}
 	if opts.ReadData || !opts.Subset.IsZero() {
 		res.ReadDataSubset = opts.Subset.String()
 		steps = append(steps, func() error {
@@ -150,7 +177,7 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions) (CheckResult, error
 			return c.readPacks(ids, opts.Progress)
 		})
 	}
-	steps = append(steps, c.snapshots, c.brokenRecipes)
+	steps = append(steps, c.snapshots, c.localIndex, c.brokenRecipes)
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return res, err
@@ -258,7 +285,7 @@ func (c *checker) manifests() error {
 			if !damage(err) {
 				return err
 			}
-			c.problem("snapshot %s: %v (its manifest cannot be read; 'wimsnap forget %s' removes it)", hexID(id), err, hexID(id)[:8])
+			c.problem("snapshot %s: %v (%s)", hexID(id), err, c.manifestAdvice(id))
 			c.res.Damaged = append(c.res.Damaged, hexID(id))
 			continue
 		}
@@ -411,12 +438,14 @@ type badChunk struct {
 
 // readPack checks one pack: its id and trailer (problems of the pack
 // only), then each chunk the index places in it, which is damaged when it
-// does not expand to its id. It only reads c's maps, so packs may be
+// does not expand to its id. A pack that is missing, too large, or that
+// the local store may not open (its file's permissions) is unreadable, a
+// problem; other failures of the store stop the check. It only reads c's maps, so packs may be
 // checked at once.
 func (c *checker) readPack(ctx context.Context, id index.ID, chunks []index.ID, decs *decoders) (pc packCheck) {
 	data, err := c.r.readObject(ctx, packKey(id), id, maxPack)
 	if err != nil {
-		if damage(err) {
+		if damage(err) || errors.Is(err, fs.ErrPermission) { // one pack the local store may not open
 			pc.unreadable = err
 		} else {
 			pc.err = err
@@ -459,7 +488,7 @@ func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 	if err == nil {
 		err = img.err
 	}
-	if errors.Is(err, index.ErrCorrupt) {
+	if errors.Is(err, index.ErrCorrupt) || c.comparing && errors.Is(err, errIndexMiss) {
 		c.localErr = err // the local index, not the repository: rebuild and retry
 		return true
 	}
@@ -506,6 +535,9 @@ func (c *checker) streamProblem(h wim.Hash) string {
 		if _, ok := c.chunks[id]; !ok {
 			return fmt.Sprintf("chunk %s of stream %x is in no index object", hexID(id)[:16], h)
 		}
+	}
+	if c.comparing {
+		c.localNeed[index.SHA1(h)] = struct{}{}
 	}
 	return ""
 }

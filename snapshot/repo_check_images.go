@@ -24,6 +24,7 @@ func (c *checker) snapshots() error {
 			return err
 		}
 		img := <-ra.out[i]
+		c.comparing = c.compareLocal && c.localSnaps[m.ID]
 		ok := c.snapshot(m, img)
 		ra.release(i)
 		if !ok {

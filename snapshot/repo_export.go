@@ -238,7 +238,7 @@ func (ex *exporter) stream(w *wim.Writer, h wim.Hash) error {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w: stream %x is not in the repository's index", wim.ErrNotFound, h)
+		return fmt.Errorf("%w: stream %x is not in the repository's index", errIndexMiss, h)
 	}
 	ex.stats.Streams++
 	ex.stats.Bytes += rec.Size
@@ -283,7 +283,7 @@ func (ex *exporter) copyable(rec index.Recipe) (bool, error) {
 			return false, err
 		}
 		if !ok {
-			return false, fmt.Errorf("%w: chunk %x is not in the repository's index", wim.ErrNotFound, id[:8])
+			return false, fmt.Errorf("%w: chunk %x is not in the repository's index", errIndexMiss, id[:8])
 		}
 		if l.Stored != l.Raw && wim.Compression(l.Codec) != ex.r.codec {
 			return false, nil

@@ -76,6 +76,12 @@ func (rp *repairer) cachedManifest(id index.ID) []byte {
 		return nil
 	}
 	defer closeIndex(db)
+	return cachedManifest(db, id)
+}
+
+// cachedManifest returns db's copy of manifest id when it hashes to id,
+// or nil (a failure to read db is a miss).
+func cachedManifest(db *index.DB, id index.ID) []byte {
 	var stored []byte
 	_ = db.Snapshots(func(got index.ID, b []byte) error {
 		if got == id && objectID(b) == id {

@@ -43,15 +43,19 @@ type RestoreOptions struct {
 func (r *Repo) Restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions) (ApplyStats, error) {
 	var res ApplyStats
 	err := r.withShared(ctx, opts.Lock, func(*Lock) error {
-		return r.retryCorrupt(ctx, func() (err error) {
-			res, err = r.restore(ctx, m, target, opts)
+		return r.retryRebuilt(ctx, func(rebuiltFor error) (err error) {
+			res, err = r.restore(ctx, m, target, opts, rebuiltFor == nil)
 			return err
 		})
 	})
 	return res, err
 }
 
-func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions) (ApplyStats, error) {
+// restore is Restore with the local index as it is. With suspectIndex set,
+// a stream the index lacks stops the restore (without a warning) with an
+// error wrapping errIndexMiss, for Restore to rebuild the index and run it
+// again: bbolt keeps no checksums, and a damaged page reads as keys gone.
+func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions, suspectIndex bool) (ApplyStats, error) {
 	f := Filter{Include: opts.Include, Exclude: opts.Exclude}
 	if err := f.Validate(); err != nil {
 		return ApplyStats{}, err
@@ -91,8 +95,13 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	defer stop()
 	var damaged, unreached int
 	var remoteErr error // the first error of a store that could not be reached
+	var missed error    // the first stream a suspect index lacked
 	ao.Warn = func(path string, err error) {
 		switch { // Apply serialises Warn calls
+		case suspectIndex && errors.Is(err, errIndexMiss):
+			missed = cmp.Or(missed, err)
+			stop()
+			return
 		case errors.Is(err, remote.ErrUnavailable), errors.Is(err, remote.ErrDenied):
 			unreached++
 			remoteErr = cmp.Or(remoteErr, err)
@@ -110,6 +119,8 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	st, err := Apply(applyCtx, md, src, target, ao)
 	switch {
 	case ctx.Err() != nil: // interrupted
+	case missed != nil:
+		err = fmt.Errorf("restore stopped: the local index lacks a stream of the snapshot: %w", missed)
 	case unreached > 0:
 		// Not partial: running it again once the store answers restores
 		// the rest. The error's class gives the exit code.

@@ -127,7 +127,7 @@ func (s *repoSource) OpenStream(h wim.Hash) (io.ReadCloser, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: stream %x is not in the repository's index", wim.ErrNotFound, h)
+		return nil, fmt.Errorf("%w: stream %x is not in the repository's index", errIndexMiss, h)
 	}
 	rs := &repoStream{chunkCursor: chunkCursor{src: s, hash: h, chunks: rec.Chunks}, rec: rec, sum: sha1.New()}
 	if b, ok := s.bufs.Get().(*streamBufs); ok {
@@ -279,7 +279,7 @@ func (c *chunkCursor) fetch() error {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("%w: stream %x: chunk %s is not in the repository's index", wim.ErrNotFound, c.hash, hex.EncodeToString(id[:]))
+			return fmt.Errorf("%w: stream %x: chunk %s is not in the repository's index", errIndexMiss, c.hash, hex.EncodeToString(id[:]))
 		}
 		if len(c.locs) > 0 {
 			first, last := c.locs[0], c.locs[len(c.locs)-1]

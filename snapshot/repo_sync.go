@@ -11,6 +11,7 @@ import (
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // writeWait bounds how long a command waits to write the local index
@@ -43,10 +44,28 @@ type SyncStats struct {
 
 // Sync brings the local index up to date with the repository: it reads
 // the index objects and manifests it has not seen, rebuilds from scratch a
-// file that is missing or corrupt or names index objects the repository no
-// longer has, and drops manifests that are gone. Objects that cannot be
-// read are passed to warn (which may be nil) and left out.
+// file that is missing or corrupt (when opened, or when a page fails while
+// it is read) or names index objects the repository no longer has, and
+// drops manifests that are gone. Objects that cannot be read are passed to
+// warn (which may be nil) and left out.
 func (r *Repo) Sync(ctx context.Context, warn func(error)) (SyncStats, error) {
+	st, err := r.sync(ctx, warn)
+	if !errors.Is(err, index.ErrCorrupt) || st.Reason == "corrupt" {
+		return st, err
+	}
+	if warn != nil {
+		warn(fmt.Errorf("local index %s unusable, rebuilding it: %w", r.cache, err))
+	}
+	if rmErr := os.Remove(r.cache); rmErr != nil {
+		return st, errors.Join(err, fmt.Errorf("removing the damaged index: %w", rmErr))
+	}
+	st, err = r.sync(ctx, warn)
+	st.Rebuilt, st.Reason = true, "corrupt"
+	return st, err
+}
+
+// sync is Sync without the rebuild of a file found damaged while read.
+func (r *Repo) sync(ctx context.Context, warn func(error)) (SyncStats, error) {
 	var st SyncStats
 	db, err := r.openIndexRW(&st, warn)
 	if errors.Is(err, index.ErrBusy) && !st.Rebuilt {
@@ -70,11 +89,18 @@ func (r *Repo) Sync(ctx context.Context, warn func(error)) (SyncStats, error) {
 }
 
 // Rebuild deletes the local index and builds it again from the repository.
+// The cached manifests that still hash to their ids are kept for the
+// snapshots whose manifests the repository holds damaged: they are what
+// repair puts back (see keptManifests).
 func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error) {
+	kept := r.keptManifests()
 	if err := os.Remove(r.cache); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return SyncStats{}, fmt.Errorf("removing the index: %w", err)
 	}
 	st, err := r.Sync(ctx, warn)
+	if err == nil && st.Damaged > 0 && len(kept) > 0 {
+		err = r.restoreKept(ctx, kept)
+	}
 	st.Rebuilt, st.Reason = true, "asked"
 	return st, err
 }
@@ -362,14 +388,27 @@ func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, st *SyncStats, w
 
 // retryCorrupt runs fn; when it fails because the local index is damaged
 // in a way opening it did not show, the index is rebuilt from the
-// repository and fn runs once more.
+// repository and fn runs once more (see retryRebuilt).
 func (r *Repo) retryCorrupt(ctx context.Context, fn func() error) error {
-	err := fn()
-	if !errors.Is(err, index.ErrCorrupt) {
+	return r.retryRebuilt(ctx, func(error) error { return fn() })
+}
+
+// retryRebuilt runs fn(nil); when it fails with an error that wraps
+// index.ErrCorrupt or errIndexMiss (bbolt keeps no checksums, so a damaged
+// page may only show as a stream or chunk the index lacks), the index is
+// rebuilt from the repository and fn runs once more, given that error: a
+// miss then means that the repository lacks the stream too.
+func (r *Repo) retryRebuilt(ctx context.Context, fn func(rebuiltFor error) error) error {
+	err := fn(nil)
+	if !errors.Is(err, index.ErrCorrupt) && !errors.Is(err, errIndexMiss) {
 		return err
 	}
 	if _, rerr := r.Rebuild(ctx, nil); rerr != nil {
 		return errors.Join(err, rerr)
 	}
-	return fn()
+	return fn(err)
 }
+
+// errIndexMiss is wrapped by the error for a stream or chunk that the
+// local index lacks. It wraps wim.ErrNotFound and reads as it does.
+var errIndexMiss = fmt.Errorf("%w", wim.ErrNotFound)

@@ -38,7 +38,12 @@ code is 1 when there are problems.
 With --json, stdout receives one document:
   {"repository", "ok", "snapshots", "packs", "chunks", "streams_checked",
    "packs_read", "read_data_subset", "unreferenced_packs", "unused_unresolved_recipes",
-   "problems": [...], "damaged_snapshots": [...], "duration_seconds"}
+   "problems": [...], "damaged_snapshots": [...], "local_index_rebuilt",
+   "duration_seconds"}
+"local_index_rebuilt", present only when the check found the local index
+damaged (it lacked a stream, or resolved one otherwise than the
+repository's index objects) and rebuilt it, says why; that is not a
+problem of the repository.
 "read_data_subset" is the subset read (as "3/7" or "2.5%"), present with
 --read-data-subset only; "packs_read" counts the packs read.`
 
@@ -123,6 +128,9 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, opts snapshot.CheckOp
 			return jerr
 		}
 		return err
+	}
+	if res.LocalIndexRebuilt != "" {
+		fmt.Fprintf(a.stdout, "The local index was damaged and has been rebuilt from the repository (%s)\n", res.LocalIndexRebuilt)
 	}
 	for _, p := range res.Problems {
 		fmt.Fprintf(a.stdout, "problem: %s\n", p)

@@ -16,7 +16,7 @@ const (
 	exitFailure     = 1   // any failure not listed below
 	exitUsage       = 2   // bad command line: unknown command or flag, wrong arguments
 	exitPartial     = 3   // finished, but some files were skipped (see the warnings), or prune left work
-	exitNoRepo      = 10  // no repository at the given location
+	exitNoRepo      = 10  // no repository at the given location, or one without its config
 	exitLocked      = 11  // the repository is locked by another process
 	exitRemote      = 12  // the repository's server refused us or could not be reached
 	exitInterrupted = 130 // interrupted by SIGINT or SIGTERM (128 + SIGINT)
@@ -33,7 +33,8 @@ Exit codes:
        image, or --compress other than the WIM's codec)
   3    partial: the command finished but skipped some files (see the warnings),
        or prune left packs for a later prune
-  10   no repository at the given location (or its S3 bucket is missing)
+  10   no repository at the given location (or its S3 bucket is missing), or
+       one whose config is missing (its data is there; nothing is created)
   11   the repository is locked by another process (a snapshot, or a prune);
        a lock left by a process that died becomes stale after 30 minutes
   12   the repository's server refused the credentials or the request, its
@@ -95,7 +96,7 @@ func exitCode(err error, interrupted bool) int {
 		return exitUsage
 	case errors.As(err, &pe):
 		return exitPartial
-	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, remote.ErrNoBucket):
+	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrConfigMissing), errors.Is(err, remote.ErrNoBucket):
 		return exitNoRepo
 	case errors.Is(err, snapshot.ErrLocked):
 		return exitLocked

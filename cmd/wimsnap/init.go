@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,7 +20,9 @@ is also the codec of the WIMs 'export' writes by copying them: xpress
 ` + repoHelp + `
 
 With --json, stdout receives one document: {"repository", "id", "codec", "chunk_size"}.
-Fails with exit code 1 when a repository exists there already.`
+Fails with exit code 1 when a repository exists there already, and with
+exit code 10 when the location holds a repository's packs, index objects
+or snapshots without its config: a new config is never written over them.`
 
 func (a *app) newInitCommand() *cobra.Command {
 	var rf repoFlags
@@ -57,6 +60,9 @@ func (a *app) runInit(ctx context.Context, rf *repoFlags, c wim.Compression) err
 		}
 	}
 	cfg, err := snapshot.InitRepo(ctx, store, c)
+	if errors.Is(err, snapshot.ErrConfigMissing) {
+		return configMissing(err)
+	}
 	if err != nil {
 		return err
 	}

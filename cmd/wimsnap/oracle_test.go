@@ -321,9 +321,11 @@ func binaryForNobody(t *testing.T) (bin, tmp string) {
 	return bin, tmp
 }
 
-// TestCheckStopsUnfinished: a check that cannot read a pack (here: a pack
-// its user may not open) fails with that error and prints no verdict,
-// rather than counts that read as "0 snapshots, 0 problems".
+// TestCheckStopsUnfinished: a pack its user may not open is named as a
+// problem and the other packs are still read; a check that cannot go on
+// (here: the index objects cannot be listed) fails with that error and
+// prints no verdict, rather than counts that read as "0 snapshots, 0
+// problems".
 func TestCheckStopsUnfinished(t *testing.T) {
 	bin, tmp := binaryForNobody(t)
 	env := testRepoEnv(t)
@@ -343,15 +345,29 @@ func TestCheckStopsUnfinished(t *testing.T) {
 	if err := os.Chmod(packs[0], 0); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "check", "--read-data", "--json")
-	cmd.Env = []string{"HOME=" + tmp, envRepository + "=" + repo, envCacheDir + "=" + filepath.Join(tmp, "cache")}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.Output()
-	var doc map[string]any
-	if jerr := json.Unmarshal(out, &doc); jerr != nil || err == nil {
-		t.Fatalf("check: %v, %v: %s", err, jerr, out)
+	check := func() map[string]any {
+		t.Helper()
+		cmd := exec.Command(bin, "check", "--read-data", "--json")
+		cmd.Env = []string{"HOME=" + tmp, envRepository + "=" + repo, envCacheDir + "=" + filepath.Join(tmp, "cache")}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.Output()
+		var doc map[string]any
+		if jerr := json.Unmarshal(out, &doc); jerr != nil || err == nil {
+			t.Fatalf("check: %v, %v: %s", err, jerr, out)
+		}
+		return doc
 	}
+	doc := check()
+	problems, _ := json.Marshal(doc["problems"])
+	if doc["ok"] != false || doc["packs_read"] != float64(len(packs)) ||
+		!strings.Contains(string(problems), filepath.Base(packs[0])+": get ") || !strings.Contains(string(problems), "permission denied") {
+		t.Errorf("check with a pack it may not read: %v", doc)
+	}
+	if err := os.Chmod(filepath.Join(repo, "index"), 0); err != nil {
+		t.Fatal(err)
+	}
+	doc = check()
 	if msg, _ := doc["error"].(string); doc["ok"] != nil || !strings.Contains(msg, "did not finish") {
-		t.Errorf("check that could not read a pack: %s", out)
+		t.Errorf("check that could not list the index objects: %v", doc)
 	}
 }

@@ -160,6 +160,9 @@ func (a *app) openRepo(ctx context.Context, f *repoFlags, create bool) (*snapsho
 		return nil, fmt.Errorf("%w: %s: the bucket does not exist (run 'wimsnap init --repo %s' to create it and the repository)",
 			snapshot.ErrNoRepository, loc, loc)
 	}
+	if errors.Is(err, snapshot.ErrConfigMissing) {
+		return nil, configMissing(err)
+	}
 	if errors.Is(err, snapshot.ErrNoRepository) && a.s3 != nil {
 		return nil, a.noS3Repo(ctx, loc, err)
 	}
@@ -171,6 +174,12 @@ func (a *app) openRepo(ctx context.Context, f *repoFlags, create bool) (*snapsho
 		return snapshot.OpenRepo(ctx, store, snapshot.RepoOptions{CacheDir: cache, Now: a.now})
 	}
 	return r, err
+}
+
+// configMissing says what to do about a repository without its config
+// (err wraps snapshot.ErrConfigMissing).
+func configMissing(err error) error {
+	return fmt.Errorf("%w; put back the object 'config' from a backup of the repository ('wimsnap init' does not write a new one over its data)", err)
 }
 
 // noS3Repo explains a missing S3 repository: the bucket is missing, or it
