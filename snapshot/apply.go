@@ -182,6 +182,10 @@ type applier struct {
 	renamedSet   map[*wim.Entry]bool             // the directories in renamed
 	swept        map[*wim.Entry]bool             // directories sweepTemps has cleared (nil key: the target)
 	passageTimes map[*wim.Entry][2]unix.Timespec // of passages found in place, which keep them
+	metaWarned   map[*wim.Entry]bool             // directories whose metadata finishDir warned about
+	// touched: a dry run's note that the directory it plans changes (a
+	// name made, replaced or deleted in it), which sets its mtime.
+	touched bool
 	// applied are the trees the walk applies; linkNames counts the names
 	// of each hard-linked inode in them, when a rollback needs it.
 	applied       []*wim.Entry
@@ -343,13 +347,28 @@ func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
 		ts := timespecs(e)
 		_ = futimens(fd, &ts)
 	case !existed:
-		a.setMeta(fd, e, true)
+		a.setDirMeta(fd, e)
 	case !a.sameDirMeta(fd, e):
-		a.setMeta(fd, e, true)
+		a.setDirMeta(fd, e)
 		if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, e); err != nil {
 			a.warn(false, err)
 		}
 	}
+}
+
+// setDirMeta is setMeta for the directory e, open as fd, in finishDir; it
+// records that it warned (metaWarned), so that retime, setting its times
+// again, does not warn twice about the same directory.
+func (a *applier) setDirMeta(fd int, e *wim.Entry) {
+	errs := a.metaErrors(fd, e, true)
+	if len(errs) == 0 {
+		return
+	}
+	a.warnMeta(a.path, errs)
+	if a.metaWarned == nil {
+		a.metaWarned = make(map[*wim.Entry]bool)
+	}
+	a.metaWarned[e] = true
 }
 
 // makeDir creates the directory name in dfd, replacing any other entry of

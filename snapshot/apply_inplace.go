@@ -409,7 +409,9 @@ func sameContents(fd int, h wim.Hash, size int64, buf []byte) bool {
 // replaceFile writes a file that exists with other contents or metadata:
 // when only its times or metadata may differ (j.verify), its contents are
 // hashed first and, if they match, only its metadata is set; otherwise a
-// temporary file is written and renamed over it. It reports whether the
+// temporary file is written and renamed over it, unless the directory
+// refuses that rename (replaceDenied: another user's file in a sticky
+// directory, say), which is warned about before anything is written. It reports whether the
 // name now holds the image's file, and only then counts it among the
 // files applied; if not, it holds the old one, warned about and skipped.
 func (a *applier) replaceFile(j fileJob, buf []byte) bool {
@@ -429,6 +431,10 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 			closeFD(fd)
 			return true
 		}
+	}
+	if err := a.replaceDenied(j.dir, j.e.Name); err != nil { // the rename would fail: nothing written
+		a.warnPath(j.at.comps(), true, fmt.Errorf("replace: %w", err))
+		return false
 	}
 	fd, err := unix.Openat(j.dir, j.tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -620,6 +626,7 @@ func (a *applier) removeCounted(dfd int, name string, path []string) error {
 	if a.opts.DryRun {
 		n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
 		a.deleted.Add(n)
+		a.touched = a.touched || kept == nil
 		return kept
 	}
 	err := a.remove(dfd, name, "/"+strings.Join(path, "/"))
@@ -864,7 +871,9 @@ func (a *applier) retimeLater() {
 
 // retime sets again the times of the directories the workers renamed
 // files in or deferred symlinks were made in (either changes a directory's
-// mtime), and the metadata of those whose mode waited (modeLater).
+// mtime), and the metadata of those whose mode waited (modeLater). It
+// warns about a directory's times only when finishDir did not warn about
+// its metadata already (metaWarned): one warning per entry.
 func (a *applier) retime() {
 	for _, d := range a.renamed {
 		path := d.dir.comps()
@@ -881,7 +890,7 @@ func (a *applier) retime() {
 			if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, d.e); err != nil {
 				a.warnPath(path, false, err)
 			}
-		} else if err := futimens(fd, &ts); err != nil {
+		} else if err := futimens(fd, &ts); err != nil && !a.metaWarned[d.e] {
 			a.warnPath(path, false, fmt.Errorf("times: %w", err))
 		}
 		if fd != a.rootFD {

@@ -46,9 +46,13 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 	return a.statsSnapshot(), perr
 }
 
-// plan counts the children of e against the directory dfd (-1: missing).
+// plan counts the children of e against the directory dfd (-1: missing),
+// and warns as finishDir would about e's metadata.
 func (a *applier) plan(dfd int, e *wim.Entry) error {
 	depth := len(a.path)
+	outer := a.touched
+	a.touched = false
+	defer func() { a.touched = outer }()
 	for _, ch := range e.Children {
 		if err := a.ctx.Err(); err != nil {
 			return err
@@ -65,15 +69,51 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 	a.path = a.path[:depth]
 	if dfd >= 0 {
 		a.deleteExtra(dfd, e, nil) // counts only: DryRun
+		a.planDirMeta(dfd, e)
 	}
 	return nil
+}
+
+// planDirMeta warns, as finishDir and retime would (once), about the
+// directory e found in place as fd whose metadata the restore sets (it
+// differs, or the restore changes what the directory holds) while it is
+// another user's.
+func (a *applier) planDirMeta(fd int, e *wim.Entry) {
+	var st unix.Stat_t
+	if a.opts.Passages[e] || fstat(fd, &st) != nil || !a.notOwner(&st) {
+		return
+	}
+	if a.touched || !a.sameDirMeta(fd, e) {
+		a.warn(false, errNotOwnerMeta)
+	}
+}
+
+// planDenied reports whether the restore may not make or replace name in
+// dfd (replaceDenied), having warned and counted it skipped as the
+// restore does. A name in a directory still to be made (dfd -1) is
+// never denied.
+func (a *applier) planDenied(dfd int, name string) bool {
+	if dfd < 0 {
+		return false
+	}
+	err := a.replaceDenied(dfd, name)
+	if err != nil {
+		a.warn(true, fmt.Errorf("dry run: cannot make or replace it: %w", err))
+		return true
+	}
+	a.touched = true
+	return false
 }
 
 func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 	var st unix.Stat_t
 	exists := dfd >= 0 && fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
 	if e.IsDir() {
-		sub, ok := a.planOpenDir(dfd, e, exists && st.Mode&unix.S_IFMT == unix.S_IFDIR)
+		isDir := exists && st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if !isDir && a.planDenied(dfd, e.Name) { // mkdir or its swap fails
+			return nil
+		}
+		sub, ok := a.planOpenDir(dfd, e, isDir)
 		if !ok {
 			return nil
 		}
@@ -91,17 +131,20 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 	}
 	switch {
 	case e.IsReparse():
-		a.symlinks.Add(1)
 		if target, err := a.linkTarget(e); exists && err == nil && a.sameNode(dfd, e, target, &st) {
+			a.symlinks.Add(1)
 			a.planKeptNode(dfd, e, &st)
+		} else if !a.planDenied(dfd, e.Name) {
+			a.symlinks.Add(1)
 		}
 	case a.specialType(e) != 0:
-		a.special.Add(1)
 		if exists && a.sameNode(dfd, e, "", &st) {
+			a.special.Add(1)
 			a.planKeptNode(dfd, e, &st)
+		} else if !a.planDenied(dfd, e.Name) {
+			a.special.Add(1)
 		}
 	default:
-		a.files.Add(1)
 		a.planRegular(dfd, e, exists && st.Mode&unix.S_IFMT == unix.S_IFREG, &st)
 	}
 	return nil
@@ -111,37 +154,59 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 // apply it in place: a further name of an inode already planned is linked
 // (kept when it is that inode), a file whose size, times and metadata
 // match is kept, one whose metadata alone differs is kept when its
-// contents match, and any other is written. isReg says that a regular
-// file is there, with stat st.
+// contents match (warned about when it is another user's), and any other
+// is written, or skipped when the directory refuses it (planDenied).
+// isReg says that a regular file is there, with stat st.
 func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t) {
 	if g := a.links[e.LinkID]; e.LinkID != 0 && g != nil && g.hash == e.Data.Hash {
-		if isReg && g.ino == st.Ino && g.dev == st.Dev {
+		switch {
+		case isReg && g.ino == st.Ino && g.dev == st.Dev:
+			a.files.Add(1)
 			a.unchanged.Add(1)
+		case !a.planDenied(dfd, e.Name):
+			a.files.Add(1)
 		}
 		return
 	}
 	switch {
 	case !isReg || uint64(st.Nlink) > a.imageNames(e):
 	case a.sameFile(&a.walkX, dfd, e, st, a.path):
+		a.files.Add(1)
 		a.unchanged.Add(1)
 		a.addLinkGroup(e, st)
 		return
 	case st.Size == e.Data.Size && st.Size > 0 && st.Nlink == 1 && a.planSameContents(dfd, e):
+		a.files.Add(1)
 		a.unchanged.Add(1)
 		a.fixed.Add(1)
+		a.planOwnerMeta(st)
 		a.addLinkGroup(e, st)
 		return
 	}
+	if a.planDenied(dfd, e.Name) {
+		return
+	}
+	a.files.Add(1)
 	a.bytes.Add(e.Data.Size)
 	a.addLinkGroup(e, &unix.Stat_t{}) // a new inode: its further names link to it
 }
 
 // planKeptNode counts the symlink or special file e.Name in dfd, of stat
-// st, as kept, and as fixed when keepNode would set its metadata.
+// st, as kept, and as fixed when keepNode would set its metadata (warned
+// about when it is another user's).
 func (a *applier) planKeptNode(dfd int, e *wim.Entry, st *unix.Stat_t) {
 	a.unchanged.Add(1)
 	if same, sameXattrs := a.nodeMetaSame(&a.walkX, dfd, e, a.path, st); !same || !sameXattrs {
 		a.fixed.Add(1)
+		a.planOwnerMeta(st)
+	}
+}
+
+// planOwnerMeta warns, as the restore would, about an entry of stat st
+// whose metadata it sets, when it is another user's.
+func (a *applier) planOwnerMeta(st *unix.Stat_t) {
+	if a.notOwner(st) {
+		a.warn(false, errNotOwnerMeta)
 	}
 }
 

@@ -40,7 +40,11 @@ snapshot is warned about ("--json": a warning whose "path" is the
 pattern); the restore goes on and its exit code is unchanged, as such a
 pattern may still select what --delete removes.
 --dry-run writes nothing and counts what the restore would do, reading the
-files whose size matches but not their metadata as the restore would.
+files whose size matches but not their metadata as the restore would. It
+warns, and counts skipped, as the restore does, where another user's
+directory refuses a change to this one (an entry of another user in a
+sticky directory such as /tmp, a directory it may not write in), and where
+the restore cannot set the mode and times of another user's entry.
 ` + repoHelp + `
 
 With --json, stdout receives one document, also when the restore fails
