@@ -436,7 +436,7 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 		return
 	}
 	if err != nil {
-		a.warn(true, fmt.Errorf("create: %w", err))
+		a.warn(true, fmt.Errorf("create: %w", a.explain(dfd, name, err)))
 		return
 	}
 	if e.LinkID != 0 && a.links[e.LinkID] == nil {

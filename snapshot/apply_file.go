@@ -155,6 +155,9 @@ func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
 	if err := futimens(fd, &ts); err != nil {
 		errs = append(errs, fmt.Errorf("times: %w", err))
 	}
+	if len(errs) > 0 {
+		errs = append(errs, a.metaWhy(fd)...)
+	}
 	return errs
 }
 

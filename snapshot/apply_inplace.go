@@ -615,6 +615,9 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 	case keptOnPurpose(kept):
 		a.warnPath(path, false, kept) // as asked, or warned about below
 	default:
+		if !isDirAt(dfd, name) { // a directory's error names what it holds
+			kept = a.explain(dfd, name, kept)
+		}
 		a.warnPath(path, true, fmt.Errorf("delete: %w", kept)) // the target is not the snapshot: partial
 	}
 }
@@ -871,9 +874,10 @@ func (a *applier) retimeLater() {
 
 // retime sets again the times of the directories the workers renamed
 // files in or deferred symlinks were made in (either changes a directory's
-// mtime), and the metadata of those whose mode waited (modeLater). It
-// warns about a directory's times only when finishDir did not warn about
-// its metadata already (metaWarned): one warning per entry.
+// mtime), and the metadata of those whose mode waited (modeLater). A
+// directory whose mtime is still the one set is left alone, and it warns
+// about a directory's times only when finishDir did not warn about its
+// metadata already (metaWarned): one warning per entry.
 func (a *applier) retime() {
 	for _, d := range a.renamed {
 		path := d.dir.comps()
@@ -890,6 +894,10 @@ func (a *applier) retime() {
 			if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, d.e); err != nil {
 				a.warnPath(path, false, err)
 			}
+		} else if mtimeIs(fd, ts[1]) {
+			// Nothing changed it since its times were set (a replacement
+			// the directory refused, say): setting them again would only
+			// fail again where they could not be set.
 		} else if err := futimens(fd, &ts); err != nil && !a.metaWarned[d.e] {
 			a.warnPath(path, false, fmt.Errorf("times: %w", err))
 		}
@@ -897,6 +905,12 @@ func (a *applier) retime() {
 			closeFD(fd)
 		}
 	}
+}
+
+// mtimeIs reports whether the open file fd has the mtime t.
+func mtimeIs(fd int, t unix.Timespec) bool {
+	var st unix.Stat_t
+	return fstat(fd, &st) == nil && st.Mtim == t
 }
 
 // foundDir prepares the directory e, found in place as fd, for the walk:

@@ -77,14 +77,14 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 // planDirMeta warns, as finishDir and retime would (once), about the
 // directory e found in place as fd whose metadata the restore sets (it
 // differs, or the restore changes what the directory holds) while it is
-// another user's.
+// another user's, or immutable.
 func (a *applier) planDirMeta(fd int, e *wim.Entry) {
 	var st unix.Stat_t
-	if a.opts.Passages[e] || fstat(fd, &st) != nil || !a.notOwner(&st) {
+	if a.opts.Passages[e] || fstat(fd, &st) != nil || !a.touched && a.sameDirMeta(fd, e) {
 		return
 	}
-	if a.touched || !a.sameDirMeta(fd, e) {
-		a.warn(false, errNotOwnerMeta)
+	if err := a.metaDenied(fd, "", &st); err != nil {
+		a.warn(false, err)
 	}
 }
 
@@ -179,7 +179,7 @@ func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t
 		a.files.Add(1)
 		a.unchanged.Add(1)
 		a.fixed.Add(1)
-		a.planOwnerMeta(st)
+		a.planOwnerMeta(dfd, e.Name, st)
 		a.addLinkGroup(e, st)
 		return
 	}
@@ -198,15 +198,15 @@ func (a *applier) planKeptNode(dfd int, e *wim.Entry, st *unix.Stat_t) {
 	a.unchanged.Add(1)
 	if same, sameXattrs := a.nodeMetaSame(&a.walkX, dfd, e, a.path, st); !same || !sameXattrs {
 		a.fixed.Add(1)
-		a.planOwnerMeta(st)
+		a.planOwnerMeta(dfd, e.Name, st)
 	}
 }
 
-// planOwnerMeta warns, as the restore would, about an entry of stat st
-// whose metadata it sets, when it is another user's.
-func (a *applier) planOwnerMeta(st *unix.Stat_t) {
-	if a.notOwner(st) {
-		a.warn(false, errNotOwnerMeta)
+// planOwnerMeta warns, as the restore would, about the entry name in dfd,
+// of stat st, whose metadata it sets, when it may not (metaDenied).
+func (a *applier) planOwnerMeta(dfd int, name string, st *unix.Stat_t) {
+	if err := a.metaDenied(dfd, name, st); err != nil {
+		a.warn(false, err)
 	}
 }
 
@@ -261,11 +261,14 @@ func keptOnPurpose(err error) bool {
 // remove would fail, or errHoldsExcluded, errHoldsLeftAlone for a
 // directory above what guard leaves alone, errLeftAlone for that
 // directory itself, warned about here. A name the restore may not delete
-// (mayDeleteIn) stays, with unlink's error, as remove's would; a directory
-// that stays for the sticky bit (EPERM) is emptied first, as removeDir
-// empties it before its rmdir fails.
+// (mayDeleteIn, lockedIn) stays, with unlink's error, as remove's would; a
+// directory that stays for the sticky bit or its flags (EPERM) is emptied
+// first, as removeDir empties it before its rmdir fails.
 func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 	denied := a.mayDeleteIn(dfd, name)
+	if denied == nil {
+		denied = lockedIn(dfd, name)
+	}
 	if errors.Is(denied, unix.EACCES) { // remove's unlink fails
 		return 0, denied
 	}

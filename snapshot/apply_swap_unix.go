@@ -3,7 +3,6 @@
 package snapshot
 
 import (
-	"errors"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -74,7 +73,7 @@ func (a *applier) dirSwapOps(dfd int, path []string) swapOps {
 // of any other, what may go is deleted first, and the entry is made only
 // if the directory is gone (else the error says why it is kept). Any
 // other entry in the way is replaced (replaceNode); when the directory
-// refuses that, the error says why (replaceDenied). It runs on the walk's
+// refuses that, the error says why (explain). It runs on the walk's
 // goroutine or, for a deferred symlink, on a worker.
 func (a *applier) makeNode(dfd int, name string, path []string, mk func(at string) error) error {
 	if a.opts.InPlace && isDirAt(dfd, name) {
@@ -85,13 +84,7 @@ func (a *applier) makeNode(dfd int, name string, path []string, mk func(at strin
 			return err
 		}
 	}
-	err := replaceNode(dfd, name, func() error { return mk(name) })
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		if why := a.replaceDenied(dfd, name); why != nil {
-			return why // the same error, saying why
-		}
-	}
-	return err
+	return a.explain(dfd, name, replaceNode(dfd, name, func() error { return mk(name) }))
 }
 
 // swapNode makes the new entry with mk under a temporary name beside the
