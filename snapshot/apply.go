@@ -386,7 +386,7 @@ func (a *applier) makeDir(dfd int, name string) (int, bool) {
 		}
 	}
 	if err != nil {
-		a.warn(true, fmt.Errorf("mkdir: %w", err))
+		a.warn(true, fmt.Errorf("mkdir: %w", a.explain(dfd, name, err)))
 		return -1, false
 	}
 	fd, err := openDir(dfd, name, true)

@@ -17,7 +17,8 @@ import (
 // FIFO in a sticky directory (mode 1777): it said "rename into place:
 // operation not permitted" only after writing the file, and the dry run
 // counted them written and exited 0; now both skip them, the restore
-// saying that the directory is sticky. Neither may it make a directory or
+// saying that the directory is sticky, also of root's symlink where the
+// snapshot has a directory ("mkdir: renaming the old entry aside"). Neither may it make a directory or
 // replace a file in root's directory of mode 755. Neither may set the
 // mode and times of root's directory whose contents or metadata change,
 // nor of root's file whose metadata alone changed: the dry run did not
@@ -27,9 +28,10 @@ import (
 func TestRestoreDryRunForeignEntries(t *testing.T) {
 	bin, tmp := binaryForNobody(t)
 	testRollbacks(t, bin, tmp, []rollbackCase{
-		{name: "sticky", says: "the directory is sticky", saidTo: "nobody", warned: 4,
+		{name: "sticky", says: "the directory is sticky", saidTo: "nobody", warned: 5,
 			root: "chown 0:0 T/d && chmod 1777 T/d && echo c > T/d/f && chown 0:0 T/d/f && " +
-				"ln -sfn elsewhere T/d/l && chown -h 0:0 T/d/l && rm T/d/p && echo x > T/d/p && chown 0:0 T/d/p"},
+				"ln -sfn elsewhere T/d/l && chown -h 0:0 T/d/l && rm T/d/p && echo x > T/d/p && chown 0:0 T/d/p && " +
+				"rmdir T/d/sub && ln -s /etc T/d/sub && chown -h 0:0 T/d/sub"},
 		{name: "closed", owner: "rm -r T/d/sub",
 			root: "chown 0:0 T/d && chmod 755 T/d && echo c > T/d/f && chown 0:0 T/d/f"},
 		{name: "open", owner: "echo c > T/d/f && echo x > T/d/extra", root: "chown 0:0 T/d && chmod 777 T/d"},
