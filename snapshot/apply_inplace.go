@@ -874,10 +874,7 @@ func (a *applier) retimeLater() {
 
 // retime sets again the times of the directories the workers renamed
 // files in or deferred symlinks were made in (either changes a directory's
-// mtime), and the metadata of those whose mode waited (modeLater). A
-// directory whose mtime is still the one set is left alone, and it warns
-// about a directory's times only when finishDir did not warn about its
-// metadata already (metaWarned): one warning per entry.
+// mtime), and the metadata of those whose mode waited (modeLater).
 func (a *applier) retime() {
 	for _, d := range a.renamed {
 		path := d.dir.comps()
@@ -885,24 +882,37 @@ func (a *applier) retime() {
 		if err != nil {
 			continue // reported when the directory was made
 		}
-		ts := timespecs(d.e)
-		if orig, ok := a.passageTimes[d.e]; ok {
-			ts = orig // a passage keeps its own times
-		}
-		if a.modeLater(d.e) {
-			a.setMeta(fd, d.e, true)
-			if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, d.e); err != nil {
-				a.warnPath(path, false, err)
-			}
-		} else if mtimeIs(fd, ts[1]) {
-			// Nothing changed it since its times were set (a replacement
-			// the directory refused, say): setting them again would only
-			// fail again where they could not be set.
-		} else if err := futimens(fd, &ts); err != nil && !a.metaWarned[d.e] {
-			a.warnPath(path, false, fmt.Errorf("times: %w", err))
-		}
+		a.retimeDir(fd, d.e, path)
 		if fd != a.rootFD {
 			closeFD(fd)
+		}
+	}
+}
+
+// retimeDir is retime for the directory e, open as fd, at path. One whose
+// mtime is still the one set is left alone. It warns about a directory's
+// times only when finishDir did not warn about its metadata already
+// (metaWarned), one warning per entry, and never about a passage found in
+// place, whose times it puts back where it can, as finishDir does.
+func (a *applier) retimeDir(fd int, e *wim.Entry, path []string) {
+	ts := timespecs(e)
+	orig, passage := a.passageTimes[e]
+	if passage {
+		ts = orig // a passage keeps its own times
+	}
+	switch {
+	case a.modeLater(e):
+		a.setMeta(fd, e, true)
+		if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, e); err != nil {
+			a.warnPath(path, false, err)
+		}
+	case mtimeIs(fd, ts[1]):
+		// Nothing changed it since its times were set (a replacement the
+		// directory refused, say): setting them again would only fail
+		// again where they could not be set.
+	default:
+		if err := futimens(fd, &ts); err != nil && !passage && !a.metaWarned[e] {
+			a.warnPath(path, false, fmt.Errorf("times: %w", err))
 		}
 	}
 }
