@@ -347,20 +347,24 @@ func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
 		ts := timespecs(e)
 		_ = futimens(fd, &ts)
 	case !existed:
-		a.setDirMeta(fd, e)
+		a.setDirMeta(fd, e, false)
 	case !a.sameDirMeta(fd, e):
-		a.setDirMeta(fd, e)
-		if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, e); err != nil {
-			a.warn(false, err)
-		}
+		a.setDirMeta(fd, e, true)
 	}
 }
 
-// setDirMeta is setMeta for the directory e, open as fd, in finishDir; it
-// records that it warned (metaWarned), so that retime, setting its times
-// again, does not warn twice about the same directory.
-func (a *applier) setDirMeta(fd int, e *wim.Entry) {
+// setDirMeta is setMeta for the directory e, open as fd, in finishDir,
+// which also removes the xattrs e lacks with dropOthers. It warns once
+// about what failed, and records that it warned (metaWarned), so that
+// retime, setting its times again, does not warn twice about the same
+// directory.
+func (a *applier) setDirMeta(fd int, e *wim.Entry, dropOthers bool) {
 	errs := a.metaErrors(fd, e, true)
+	if dropOthers {
+		if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, e); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) == 0 {
 		return
 	}
