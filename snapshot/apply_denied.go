@@ -29,6 +29,9 @@ var (
 	// another user whose metadata the restore would set, which only its
 	// owner or root may do.
 	errNotOwnerMeta = fmt.Errorf("dry run: chmod, times: %w: it is another user's (the restore warns so)", unix.EPERM)
+	// errReadOnlyMeta is that warning about an entry on a file system
+	// mounted read-only.
+	errReadOnlyMeta = fmt.Errorf("dry run: chmod, times: %w (the restore warns so)", unix.EROFS)
 	// errImmutableMeta is that warning about an immutable or
 	// append-only entry.
 	errImmutableMeta = fmt.Errorf("dry run: chmod, times: %w: it is immutable or append-only (the restore warns so)", unix.EPERM)
@@ -94,8 +97,12 @@ func (a *applier) notOwner(st *unix.Stat_t) bool {
 
 // metaDenied returns the warning of a dry run about the entry name in dfd
 // ("" for dfd itself), of stat st, whose metadata the restore would set
-// and may not, or nil: it is another user's, or immutable or append-only.
+// and may not, or nil: it is another user's, or immutable or append-only,
+// or on a file system mounted read-only.
 func (a *applier) metaDenied(dfd int, name string, st *unix.Stat_t) error {
+	if readOnlyFS(dfd) {
+		return errReadOnlyMeta
+	}
 	if imm, app, _ := lockedFlags(dfd, name); imm || app {
 		return errImmutableMeta
 	}

@@ -19,3 +19,11 @@ func lockedFlags(dfd int, name string) (immutable, appendOnly, ok bool) {
 	has := func(attr uint64) bool { return stx.Attributes_mask&attr != 0 && stx.Attributes&attr != 0 }
 	return has(unix.STATX_ATTR_IMMUTABLE), has(unix.STATX_ATTR_APPEND), true
 }
+
+// readOnlyFS reports whether the open file fd lies on a file system
+// mounted read-only, where nothing can be made, replaced, deleted or have
+// its metadata set.
+func readOnlyFS(fd int) bool {
+	var st unix.Statfs_t
+	return unix.Fstatfs(fd, &st) == nil && int64(st.Flags)&unix.ST_RDONLY != 0
+}

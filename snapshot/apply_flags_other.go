@@ -14,3 +14,7 @@ func lockedFlags(dfd int, name string) (immutable, appendOnly, ok bool) {
 	}
 	return false, false, fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
 }
+
+// readOnlyFS reports false: only Linux tells here whether a file system
+// is mounted read-only.
+func readOnlyFS(int) bool { return false }

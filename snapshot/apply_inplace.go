@@ -479,8 +479,12 @@ func (a *applier) mayDelete(path []string) bool {
 // root, as the directory's owner (removeDir opens a directory to itself
 // first, the walk one of the image), or with write and search permission
 // on it (else EACCES), and in a sticky directory (such as /tmp) only if it
-// also owns name (else EPERM).
+// also owns name (else EPERM); never on a file system mounted read-only
+// (EROFS).
 func (a *applier) mayDeleteIn(dfd int, name string) error {
+	if readOnlyFS(dfd) {
+		return unix.EROFS
+	}
 	var st unix.Stat_t
 	if a.isRoot || fstat(dfd, &st) == nil && int(st.Uid) == unix.Geteuid() {
 		return nil

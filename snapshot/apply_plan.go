@@ -269,7 +269,7 @@ func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 	if denied == nil {
 		denied = lockedIn(dfd, name)
 	}
-	if errors.Is(denied, unix.EACCES) { // remove's unlink fails
+	if errors.Is(denied, unix.EACCES) || errors.Is(denied, unix.EROFS) { // remove's unlink fails
 		return 0, denied
 	}
 	if !isDirAt(dfd, name) {

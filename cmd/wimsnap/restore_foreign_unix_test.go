@@ -82,6 +82,31 @@ func TestRestoreDryRunLockedEntries(t *testing.T) {
 	})
 }
 
+// TestRestoreDryRunReadOnlyMount: a rollback of a tree mounted read-only
+// is predicted by its dry run, which counted the files written and the
+// extra entries deleted and exited 0, where the restore skipped them all
+// and warned ("read-only file system"). It needs bind mounts.
+func TestRestoreDryRunReadOnlyMount(t *testing.T) {
+	bin, tmp := binaryForNobody(t)
+	probe := filepath.Join(tmp, "probe")
+	if err := os.Mkdir(probe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "--bind", probe, probe).CombinedOutput(); err != nil {
+		t.Skipf("mount --bind: %v: %s", err, out)
+	}
+	_ = exec.Command("umount", probe).Run()
+	t.Cleanup(func() { // before TempDir removes them
+		for _, user := range []string{"root", "nobody"} {
+			_ = exec.Command("umount", "-l", filepath.Join(tmp, user, "t-ro")).Run()
+		}
+	})
+	testRollbacks(t, bin, tmp, []rollbackCase{
+		{name: "ro", owner: "echo c > T/d/f && echo x > T/extra && mkdir T/gone && echo g > T/gone/g",
+			root: "mount --bind T T && mount -o remount,ro,bind T", says: "read-only file system", warned: 4},
+	})
+}
+
 // rollbackCase changes a restored tree T with scripts run as its owner
 // and as root before restore --delete rolls it back.
 type rollbackCase struct {
