@@ -127,3 +127,16 @@ func (a *applier) metaWhy(fd int) []error {
 	}
 	return nil
 }
+
+// errDevice says why an unprivileged restore makes no device file.
+var errDevice = errors.New("only root makes device files")
+
+// deviceDenied returns, for the special file e of S_IFMT type typ, the
+// error saying that this restore may not make it, a device, unprivileged;
+// else nil.
+func (a *applier) deviceDenied(typ uint32) error {
+	if a.isRoot || typ != unix.S_IFCHR && typ != unix.S_IFBLK {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", unix.EPERM, errDevice)
+}

@@ -141,6 +141,8 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		if exists && a.sameNode(dfd, e, "", &st) {
 			a.special.Add(1)
 			a.planKeptNode(dfd, e, &st)
+		} else if err := a.deviceDenied(a.specialType(e)); err != nil {
+			a.warn(true, fmt.Errorf("dry run: mknod: %w", err))
 		} else if !a.planDenied(dfd, e.Name) {
 			a.special.Add(1)
 		}

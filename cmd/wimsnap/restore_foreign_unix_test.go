@@ -199,3 +199,31 @@ func setXattr(t *testing.T, p, name string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRestoreDryRunDevices: restoring a device file unprivileged fails
+// (mknod: only root makes device files), which the dry run predicts,
+// into a new target and in place: it counted the device made and exited
+// 0.
+func TestRestoreDryRunDevices(t *testing.T) {
+	bin, tmp := binaryForNobody(t)
+	run, sh := dryRunUser(t, bin, filepath.Join(tmp, "nobody"), true)
+	sh(asUser, "mkdir -p src/d && echo f > src/d/f")
+	sh(asRoot, "mknod src/d/null c 1 3")
+	if code, _ := run("init"); code != exitOK {
+		t.Fatal("init failed")
+	}
+	if code, _ := run("snapshot", "src"); code != exitOK {
+		t.Fatal("snapshot failed")
+	}
+	for _, args := range [][]string{{}, {"--delete"}} {
+		restore := append([]string{"restore", "latest", "--target", "t", "--json"}, args...)
+		dryCode, dry := run(append(restore, "--dry-run")...)
+		code, real := run(restore...)
+		if dryCode != code || countsOf(dry) != countsOf(real) || dry.WarningsTotal != real.WarningsTotal {
+			t.Errorf("%v: dry run exit %d, %+v\nrestore exit %d, %+v", args, dryCode, dry, code, real)
+		}
+		if len(real.Warnings) != 1 || !strings.Contains(real.Warnings[0].Error, "only root makes device files") {
+			t.Errorf("%v: want one warning that only root makes device files: %+v", args, real.Warnings)
+		}
+	}
+}
