@@ -894,7 +894,8 @@ func (a *applier) retime() {
 }
 
 // retimeDir is retime for the directory e, open as fd, at path. One whose
-// mtime is still the one set is left alone. It warns about a directory's
+// mtime is still the one set, or whose mode waited but whose metadata is
+// the image's already, is left alone. It warns about a directory's
 // times only when finishDir did not warn about its metadata already
 // (metaWarned), one warning per entry, and never about a passage found in
 // place, whose times it puts back where it can, as finishDir does.
@@ -906,10 +907,14 @@ func (a *applier) retimeDir(fd int, e *wim.Entry, path []string) {
 	}
 	switch {
 	case a.modeLater(e):
-		a.setMeta(fd, e, true)
-		if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, e); err != nil {
-			a.warnPath(path, false, err)
+		if a.sameDirMeta(fd, e) {
+			return // a replacement refused, or a file's metadata alone set
 		}
+		errs := a.metaErrors(fd, e, true)
+		if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, e); err != nil {
+			errs = append(errs, err)
+		}
+		a.warnMeta(path, errs)
 	case mtimeIs(fd, ts[1]):
 		// Nothing changed it since its times were set (a replacement the
 		// directory refused, say): setting them again would only fail

@@ -44,6 +44,12 @@ func TestRestoreDryRunForeignEntries(t *testing.T) {
 		// failed too, warned about apart ("removing xattr"), a second
 		// warning about the same directory.
 		{name: "xattr", root: "chown 0:0 T/d", xattr: "d"},
+		// Root's file of a directory of mode 555 whose metadata alone
+		// changed, the directory root's too: the restore set the
+		// directory's metadata again at the end, though it had not
+		// changed, and warned about it under the target's path.
+		{name: "modelater", root: "chown 0:0 T/r T/r/r && touch -d 2001-01-01 T/r/r", warned: 1,
+			says: "another user's", saidTo: "nobody"},
 		// A passage to what is restored: its times are put back where
 		// they can be, without a word, as when the walk leaves it. The
 		// restore warned "times: operation not permitted" after it
@@ -112,7 +118,7 @@ func TestRestoreDryRunReadOnlyMount(t *testing.T) {
 type rollbackCase struct {
 	name, owner, root string
 	// says is in each warning of the restore as saidTo ("": any user)
-	// about an entry of T/d, and warned is how many paths it warned
+	// about an entry of T/d or T/r, and warned is how many paths it warned
 	// about then (0: not checked).
 	says, saidTo string
 	warned       int
@@ -131,7 +137,8 @@ func testRollbacks(t *testing.T, bin, tmp string, cases []rollbackCase) {
 	for _, user := range []string{"root", "nobody"} {
 		t.Run(user, func(t *testing.T) {
 			run, sh := dryRunUser(t, bin, filepath.Join(tmp, user), user == "nobody")
-			sh(asUser, "mkdir -p src/d/sub && echo f > src/d/f && ln -s f src/d/l && mkfifo src/d/p")
+			sh(asUser, "mkdir -p src/d/sub src/r && echo f > src/d/f && ln -s f src/d/l && mkfifo src/d/p && "+
+				"echo r > src/r/r && chmod 555 src/r")
 			if code, _ := run("init"); code != exitOK {
 				t.Fatal("init failed")
 			}
@@ -169,7 +176,7 @@ func testRollbacks(t *testing.T, bin, tmp string, cases []rollbackCase) {
 
 // wantOnceEach checks that the restore sum of case c warned at most once
 // about each path, and, with says, that each warning about an entry of
-// d says c.says, and that it warned about c.warned paths.
+// d or r says c.says, and that it warned about c.warned paths.
 func wantOnceEach(t *testing.T, c rollbackCase, sum restoreSummary, says bool) {
 	t.Helper()
 	seen := map[string]bool{}
@@ -178,7 +185,8 @@ func wantOnceEach(t *testing.T, c rollbackCase, sum restoreSummary, says bool) {
 			t.Errorf("%s: warned twice about %s: %+v", c.name, w.Path, sum.Warnings)
 		}
 		seen[w.Path] = true
-		if says && strings.Contains(w.Path, "/d/") && !strings.Contains(w.Error, c.says) {
+		inside := strings.Contains(w.Path, "/d/") || strings.Contains(w.Path, "/r/")
+		if says && inside && !strings.Contains(w.Error, c.says) {
 			t.Errorf("%s: the warning about %s does not say %q: %s", c.name, w.Path, c.says, w.Error)
 		}
 	}
