@@ -239,6 +239,10 @@ func (a *applier) planOpenDir(dfd int, e *wim.Entry, isDir bool) (int, bool) {
 		return -1, true
 	}
 	fd, err := openDir(dfd, e.Name, true)
+	if err == nil && a.unsearchableOwn(fd) {
+		closeFD(fd)
+		err = unix.EACCES // as for one it may not read
+	}
 	if err == nil {
 		return fd, true
 	}
@@ -248,6 +252,16 @@ func (a *applier) planOpenDir(dfd int, e *wim.Entry, isDir bool) (int, bool) {
 	}
 	a.warn(true, fmt.Errorf("open directory: %w", err))
 	return -1, false
+}
+
+// unsearchableOwn reports whether the directory fd is the unprivileged
+// user's own and readable but not searchable (mode 644, say): a dry run
+// can list it but look at nothing in it, which the restore, as its owner,
+// opens to itself first (widen).
+func (a *applier) unsearchableOwn(fd int) bool {
+	var st unix.Stat_t
+	return !a.isRoot && fstat(fd, &st) == nil && int(st.Uid) == unix.Geteuid() &&
+		unix.Faccessat(fd, ".", unix.X_OK, unix.AT_EACCESS) != nil
 }
 
 // keptOnPurpose reports whether err is one remove keeps a directory
@@ -281,6 +295,10 @@ func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 		return 1, nil
 	}
 	fd, err := openDir(dfd, name, true)
+	if err == nil && a.unsearchableOwn(fd) {
+		closeFD(fd)
+		err = unix.EACCES // as for one it may not read
+	}
 	if err != nil {
 		return a.dryUnopened(dfd, name, path, err)
 	}
