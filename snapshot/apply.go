@@ -353,11 +353,11 @@ func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
 	}
 }
 
-// setDirMeta is setMeta for the directory e, open as fd, in finishDir,
-// which also removes the xattrs e lacks with dropOthers. It warns once
-// about what failed, and records that it warned (metaWarned), so that
-// retime, setting its times again, does not warn twice about the same
-// directory.
+// setDirMeta sets the owner, xattrs, mode and times of the directory e,
+// open as fd, in finishDir, and removes the xattrs e lacks with
+// dropOthers. It warns once about what failed, and records that it warned
+// (metaWarned), so that retime, setting its times again, does not warn
+// twice about the same directory.
 func (a *applier) setDirMeta(fd int, e *wim.Entry, dropOthers bool) {
 	errs := a.metaErrors(fd, e, true)
 	if dropOthers {
