@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -26,9 +27,12 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 	}
 	fd, err := openDir(unix.AT_FDCWD, target, false)
 	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return ApplyStats{}, &os.PathError{Op: "open", Path: target, Err: err}
+		return ApplyStats{}, fmt.Errorf("apply target: %w", &os.PathError{Op: "open", Path: target, Err: err})
 	}
 	if err != nil {
+		if err := targetMakeable(target); err != nil {
+			return ApplyStats{}, fmt.Errorf("apply target: %w", err)
+		}
 		fd = -1
 	}
 	if fd >= 0 {
@@ -44,6 +48,35 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 		closeFD(fd)
 	}
 	return a.statsSnapshot(), perr
+}
+
+// targetMakeable returns the error with which Apply's MkdirAll would fail
+// to make the missing directory target, as far as its nearest existing
+// ancestor tells: the shallowest missing directory cannot be made in it
+// (not a directory, no permission to write in it, a read-only file
+// system); nil otherwise.
+func targetMakeable(target string) error {
+	missing := filepath.Clean(target)
+	for {
+		parent := filepath.Dir(missing)
+		var st unix.Stat_t
+		err := unix.Stat(parent, &st)
+		switch {
+		case errors.Is(err, unix.ENOENT) && parent != missing:
+			missing = parent
+			continue
+		case err != nil:
+			return nil // MkdirAll tells
+		case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+			err = unix.ENOTDIR
+		default:
+			err = unix.Faccessat(unix.AT_FDCWD, parent, unix.W_OK|unix.X_OK, unix.AT_EACCESS)
+		}
+		if err != nil {
+			return &os.PathError{Op: "mkdir", Path: missing, Err: err}
+		}
+		return nil
+	}
 }
 
 // plan counts the children of e against the directory dfd (-1: missing),

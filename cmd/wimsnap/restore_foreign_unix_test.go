@@ -235,3 +235,30 @@ func TestRestoreDryRunDevices(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreDryRunTargetUnmakeable: a dry run into a target that the
+// user may not make (below root's directory) fails as the restore does,
+// where it said what it would restore and exited 0; one it may make
+// passes.
+func TestRestoreDryRunTargetUnmakeable(t *testing.T) {
+	bin, tmp := binaryForNobody(t)
+	run, sh := dryRunUser(t, bin, filepath.Join(tmp, "nobody"), true)
+	sh(asUser, "mkdir -p src && echo f > src/f")
+	sh(asRoot, "mkdir rootonly")
+	if code, _ := run("init"); code != exitOK {
+		t.Fatal("init failed")
+	}
+	if code, _ := run("snapshot", "src"); code != exitOK {
+		t.Fatal("snapshot failed")
+	}
+	for _, c := range []struct {
+		target string
+		want   int
+	}{{"rootonly/new/t", exitFailure}, {"mine/new/t", exitOK}} {
+		dry, _ := run("restore", "latest", "--target", c.target, "--dry-run")
+		code, _ := run("restore", "latest", "--target", c.target)
+		if dry != c.want || code != c.want {
+			t.Errorf("%s: dry run exit %d, restore exit %d, want %d", c.target, dry, code, c.want)
+		}
+	}
+}
