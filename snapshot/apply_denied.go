@@ -9,9 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// This file holds what an unprivileged restore may not do in directories
-// of other users, told before it tries (a dry run predicts it; the
-// restore says why).
+// This file holds what a restore may not do, told before it tries (a dry
+// run predicts it; the restore says why): unprivileged, change entries of
+// other users' directories or set the metadata of their entries, or make
+// devices; as anyone, change immutable or append-only entries, or what a
+// read-only file system holds.
 
 var (
 	// errStickyOther says why a sticky directory (such as /tmp) refuses
