@@ -116,12 +116,15 @@ func (a *applier) metaDenied(dfd int, name string, st *unix.Stat_t) error {
 
 // metaWhy returns why setting the metadata of the open file fd failed,
 // when it can tell: it is immutable or append-only, or another user's.
-func (a *applier) metaWhy(fd int) []error {
+func (a *applier) metaWhy(fd int) []error { return a.metaWhyAt(fd, "") }
+
+// metaWhyAt is metaWhy for name in dfd, not followed ("" for dfd).
+func (a *applier) metaWhyAt(dfd int, name string) []error {
 	var st unix.Stat_t
-	if fstat(fd, &st) != nil {
+	if name == "" && fstat(dfd, &st) != nil || name != "" && fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
 		return nil
 	}
-	if imm, app, _ := lockedFlags(fd, ""); imm || app {
+	if imm, app, _ := lockedFlags(dfd, name); imm || app {
 		return []error{errors.New("it is immutable or append-only (chattr +i, +a)")}
 	}
 	if a.notOwner(&st) {

@@ -238,6 +238,7 @@ func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) {
 		errs = append(errs, fmt.Errorf("times: %w", err))
 	}
 	if len(errs) > 0 {
+		errs = append(errs, a.metaWhyAt(dfd, name)...)
 		a.warnPath(path, false, errors.Join(errs...))
 	}
 }

@@ -38,7 +38,11 @@ func TestRestoreDryRunForeignEntries(t *testing.T) {
 		{name: "closed", owner: "rm -r T/d/sub",
 			root: "chown 0:0 T/d && chmod 755 T/d && echo c > T/d/f && chown 0:0 T/d/f"},
 		{name: "open", owner: "echo c > T/d/f && echo x > T/d/extra", root: "chown 0:0 T/d && chmod 777 T/d"},
-		{name: "metadata", root: "chown 0:0 T/d/f && touch -d 2001-01-01 T/d/f"},
+		// Root's file and FIFO whose metadata alone changed: the
+		// restore cannot set it, and says why (the FIFO's warning did
+		// not).
+		{name: "metadata", root: "chown 0:0 T/d/f T/d/p && touch -d 2001-01-01 T/d/f T/d/p",
+			says: "another user's", saidTo: "nobody", warned: 2},
 		{name: "target", owner: "echo x > T/extra", root: "chown 0:0 T && chmod 777 T"},
 		// An xattr the snapshot lacks on root's directory: its removal
 		// failed too, warned about apart ("removing xattr"), a second
