@@ -182,6 +182,10 @@ type applier struct {
 	renamedSet   map[*wim.Entry]bool             // the directories in renamed
 	swept        map[*wim.Entry]bool             // directories sweepTemps has cleared (nil key: the target)
 	passageTimes map[*wim.Entry][2]unix.Timespec // of passages found in place, which keep them
+	metaWarned   map[*wim.Entry]bool             // directories whose metadata finishDir warned about
+	// touched: a dry run's note that the directory it plans changes (a
+	// name made, replaced or deleted in it), which sets its mtime.
+	touched bool
 	// applied are the trees the walk applies; linkNames counts the names
 	// of each hard-linked inode in them, when a rollback needs it.
 	applied       []*wim.Entry
@@ -343,13 +347,32 @@ func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
 		ts := timespecs(e)
 		_ = futimens(fd, &ts)
 	case !existed:
-		a.setMeta(fd, e, true)
+		a.setDirMeta(fd, e, false)
 	case !a.sameDirMeta(fd, e):
-		a.setMeta(fd, e, true)
+		a.setDirMeta(fd, e, true)
+	}
+}
+
+// setDirMeta sets the owner, xattrs, mode and times of the directory e,
+// open as fd, in finishDir, and removes the xattrs e lacks with
+// dropOthers. It warns once about what failed, and records that it warned
+// (metaWarned), so that retime, setting its times again, does not warn
+// twice about the same directory.
+func (a *applier) setDirMeta(fd int, e *wim.Entry, dropOthers bool) {
+	errs := a.metaErrors(fd, e, true)
+	if dropOthers {
 		if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, e); err != nil {
-			a.warn(false, err)
+			errs = append(errs, err)
 		}
 	}
+	if len(errs) == 0 {
+		return
+	}
+	a.warnMeta(a.path, errs)
+	if a.metaWarned == nil {
+		a.metaWarned = make(map[*wim.Entry]bool)
+	}
+	a.metaWarned[e] = true
 }
 
 // makeDir creates the directory name in dfd, replacing any other entry of
@@ -367,7 +390,7 @@ func (a *applier) makeDir(dfd int, name string) (int, bool) {
 		}
 	}
 	if err != nil {
-		a.warn(true, fmt.Errorf("mkdir: %w", err))
+		a.warn(true, fmt.Errorf("mkdir: %w", a.explain(dfd, name, err)))
 		return -1, false
 	}
 	fd, err := openDir(dfd, name, true)
@@ -417,7 +440,7 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 		return
 	}
 	if err != nil {
-		a.warn(true, fmt.Errorf("create: %w", err))
+		a.warn(true, fmt.Errorf("create: %w", a.explain(dfd, name, err)))
 		return
 	}
 	if e.LinkID != 0 && a.links[e.LinkID] == nil {

@@ -15,11 +15,6 @@ import (
 // This file holds what Apply's workers do: write a regular file's
 // contents (with holes) and its metadata.
 
-// setMeta sets owner, xattrs, mode and times of the open directory fd.
-func (a *applier) setMeta(fd int, e *wim.Entry, isDir bool) {
-	a.warnMeta(a.path, a.metaErrors(fd, e, isDir))
-}
-
 // mode returns the permission bits (with setuid, setgid, sticky) for e.
 func (a *applier) mode(e *wim.Entry, isDir bool) uint32 {
 	if a.unixData && e.Unix != nil {
@@ -154,6 +149,9 @@ func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
 	ts := timespecs(e)
 	if err := futimens(fd, &ts); err != nil {
 		errs = append(errs, fmt.Errorf("times: %w", err))
+	}
+	if len(errs) > 0 {
+		errs = append(errs, a.metaWhy(fd)...)
 	}
 	return errs
 }

@@ -409,7 +409,9 @@ func sameContents(fd int, h wim.Hash, size int64, buf []byte) bool {
 // replaceFile writes a file that exists with other contents or metadata:
 // when only its times or metadata may differ (j.verify), its contents are
 // hashed first and, if they match, only its metadata is set; otherwise a
-// temporary file is written and renamed over it. It reports whether the
+// temporary file is written and renamed over it, unless the directory
+// refuses that rename (replaceDenied: another user's file in a sticky
+// directory, say), which is warned about before anything is written. It reports whether the
 // name now holds the image's file, and only then counts it among the
 // files applied; if not, it holds the old one, warned about and skipped.
 func (a *applier) replaceFile(j fileJob, buf []byte) bool {
@@ -429,6 +431,10 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 			closeFD(fd)
 			return true
 		}
+	}
+	if err := a.replaceDenied(j.dir, j.e.Name); err != nil { // the rename would fail: nothing written
+		a.warnPath(j.at.comps(), true, fmt.Errorf("replace: %w", err))
+		return false
 	}
 	fd, err := unix.Openat(j.dir, j.tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -473,8 +479,12 @@ func (a *applier) mayDelete(path []string) bool {
 // root, as the directory's owner (removeDir opens a directory to itself
 // first, the walk one of the image), or with write and search permission
 // on it (else EACCES), and in a sticky directory (such as /tmp) only if it
-// also owns name (else EPERM).
+// also owns name (else EPERM); never on a file system mounted read-only
+// (EROFS).
 func (a *applier) mayDeleteIn(dfd int, name string) error {
+	if readOnlyFS(dfd) {
+		return unix.EROFS
+	}
 	var st unix.Stat_t
 	if a.isRoot || fstat(dfd, &st) == nil && int(st.Uid) == unix.Geteuid() {
 		return nil
@@ -609,6 +619,9 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 	case keptOnPurpose(kept):
 		a.warnPath(path, false, kept) // as asked, or warned about below
 	default:
+		if !isDirAt(dfd, name) { // a directory's error names what it holds
+			kept = a.explain(dfd, name, kept)
+		}
 		a.warnPath(path, true, fmt.Errorf("delete: %w", kept)) // the target is not the snapshot: partial
 	}
 }
@@ -620,6 +633,7 @@ func (a *applier) removeCounted(dfd int, name string, path []string) error {
 	if a.opts.DryRun {
 		n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
 		a.deleted.Add(n)
+		a.touched = a.touched || kept == nil
 		return kept
 	}
 	err := a.remove(dfd, name, "/"+strings.Join(path, "/"))
@@ -872,22 +886,50 @@ func (a *applier) retime() {
 		if err != nil {
 			continue // reported when the directory was made
 		}
-		ts := timespecs(d.e)
-		if orig, ok := a.passageTimes[d.e]; ok {
-			ts = orig // a passage keeps its own times
-		}
-		if a.modeLater(d.e) {
-			a.setMeta(fd, d.e, true)
-			if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, d.e); err != nil {
-				a.warnPath(path, false, err)
-			}
-		} else if err := futimens(fd, &ts); err != nil {
-			a.warnPath(path, false, fmt.Errorf("times: %w", err))
-		}
+		a.retimeDir(fd, d.e, path)
 		if fd != a.rootFD {
 			closeFD(fd)
 		}
 	}
+}
+
+// retimeDir is retime for the directory e, open as fd, at path. One whose
+// mtime is still the one set, or whose mode waited but whose metadata is
+// the image's already, is left alone. It warns about a directory's
+// times only when finishDir did not warn about its metadata already
+// (metaWarned), one warning per entry, and never about a passage found in
+// place, whose times it puts back where it can, as finishDir does.
+func (a *applier) retimeDir(fd int, e *wim.Entry, path []string) {
+	ts := timespecs(e)
+	orig, passage := a.passageTimes[e]
+	if passage {
+		ts = orig // a passage keeps its own times
+	}
+	switch {
+	case a.modeLater(e):
+		if a.sameDirMeta(fd, e) {
+			return // a replacement refused, or a file's metadata alone set
+		}
+		errs := a.metaErrors(fd, e, true)
+		if err := a.dropOtherXattrs(xattrTarget{fd: fd, dfd: -1}, e); err != nil {
+			errs = append(errs, err)
+		}
+		a.warnMeta(path, errs)
+	case mtimeIs(fd, ts[1]):
+		// Nothing changed it since its times were set (a replacement the
+		// directory refused, say): setting them again would only fail
+		// again where they could not be set.
+	default:
+		if err := futimens(fd, &ts); err != nil && !passage && !a.metaWarned[e] {
+			a.warnPath(path, false, fmt.Errorf("times: %w", err))
+		}
+	}
+}
+
+// mtimeIs reports whether the open file fd has the mtime t.
+func mtimeIs(fd int, t unix.Timespec) bool {
+	var st unix.Stat_t
+	return fstat(fd, &st) == nil && st.Mtim == t
 }
 
 // foundDir prepares the directory e, found in place as fd, for the walk:

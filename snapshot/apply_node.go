@@ -199,6 +199,9 @@ func (a *applier) specialFile(dfd int, e *wim.Entry) {
 	}
 	mode := a.specialType(e) | 0o600
 	err := a.makeNode(dfd, name, a.path, func(at string) error { return unix.Mknodat(dfd, at, mode, int(e.Unix.Rdev)) })
+	if derr := a.deviceDenied(a.specialType(e)); errors.Is(err, unix.EPERM) && derr != nil {
+		err = derr // says why
+	}
 	if err != nil {
 		a.warn(true, fmt.Errorf("mknod: %w", err))
 		return
@@ -235,6 +238,7 @@ func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) {
 		errs = append(errs, fmt.Errorf("times: %w", err))
 	}
 	if len(errs) > 0 {
+		errs = append(errs, a.metaWhyAt(dfd, name)...)
 		a.warnPath(path, false, errors.Join(errs...))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -26,9 +27,12 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 	}
 	fd, err := openDir(unix.AT_FDCWD, target, false)
 	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return ApplyStats{}, &os.PathError{Op: "open", Path: target, Err: err}
+		return ApplyStats{}, fmt.Errorf("apply target: %w", &os.PathError{Op: "open", Path: target, Err: err})
 	}
 	if err != nil {
+		if err := targetMakeable(target); err != nil {
+			return ApplyStats{}, fmt.Errorf("apply target: %w", err)
+		}
 		fd = -1
 	}
 	if fd >= 0 {
@@ -46,9 +50,42 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 	return a.statsSnapshot(), perr
 }
 
-// plan counts the children of e against the directory dfd (-1: missing).
+// targetMakeable returns the error with which Apply's MkdirAll would fail
+// to make the missing directory target, as far as its nearest existing
+// ancestor tells: the shallowest missing directory cannot be made in it
+// (not a directory, no permission to write in it, a read-only file
+// system); nil otherwise.
+func targetMakeable(target string) error {
+	missing := filepath.Clean(target)
+	for {
+		parent := filepath.Dir(missing)
+		var st unix.Stat_t
+		err := unix.Stat(parent, &st)
+		switch {
+		case errors.Is(err, unix.ENOENT) && parent != missing:
+			missing = parent
+			continue
+		case err != nil:
+			return nil // MkdirAll tells
+		case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+			err = unix.ENOTDIR
+		default:
+			err = unix.Faccessat(unix.AT_FDCWD, parent, unix.W_OK|unix.X_OK, unix.AT_EACCESS)
+		}
+		if err != nil {
+			return &os.PathError{Op: "mkdir", Path: missing, Err: err}
+		}
+		return nil
+	}
+}
+
+// plan counts the children of e against the directory dfd (-1: missing),
+// and warns as finishDir would about e's metadata.
 func (a *applier) plan(dfd int, e *wim.Entry) error {
 	depth := len(a.path)
+	outer := a.touched
+	a.touched = false
+	defer func() { a.touched = outer }()
 	for _, ch := range e.Children {
 		if err := a.ctx.Err(); err != nil {
 			return err
@@ -65,15 +102,51 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 	a.path = a.path[:depth]
 	if dfd >= 0 {
 		a.deleteExtra(dfd, e, nil) // counts only: DryRun
+		a.planDirMeta(dfd, e)
 	}
 	return nil
+}
+
+// planDirMeta warns, as finishDir and retime would (once), about the
+// directory e found in place as fd whose metadata the restore sets (it
+// differs, or the restore changes what the directory holds) while it is
+// another user's, or immutable.
+func (a *applier) planDirMeta(fd int, e *wim.Entry) {
+	var st unix.Stat_t
+	if a.opts.Passages[e] || fstat(fd, &st) != nil || !a.touched && a.sameDirMeta(fd, e) {
+		return
+	}
+	if err := a.metaDenied(fd, "", &st); err != nil {
+		a.warn(false, err)
+	}
+}
+
+// planDenied reports whether the restore may not make or replace name in
+// dfd (replaceDenied), having warned and counted it skipped as the
+// restore does. A name in a directory still to be made (dfd -1) is
+// never denied.
+func (a *applier) planDenied(dfd int, name string) bool {
+	if dfd < 0 {
+		return false
+	}
+	err := a.replaceDenied(dfd, name)
+	if err != nil {
+		a.warn(true, fmt.Errorf("dry run: cannot make or replace it: %w", err))
+		return true
+	}
+	a.touched = true
+	return false
 }
 
 func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 	var st unix.Stat_t
 	exists := dfd >= 0 && fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
 	if e.IsDir() {
-		sub, ok := a.planOpenDir(dfd, e, exists && st.Mode&unix.S_IFMT == unix.S_IFDIR)
+		isDir := exists && st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if !isDir && a.planDenied(dfd, e.Name) { // mkdir or its swap fails
+			return nil
+		}
+		sub, ok := a.planOpenDir(dfd, e, isDir)
 		if !ok {
 			return nil
 		}
@@ -91,17 +164,22 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 	}
 	switch {
 	case e.IsReparse():
-		a.symlinks.Add(1)
 		if target, err := a.linkTarget(e); exists && err == nil && a.sameNode(dfd, e, target, &st) {
+			a.symlinks.Add(1)
 			a.planKeptNode(dfd, e, &st)
+		} else if !a.planDenied(dfd, e.Name) {
+			a.symlinks.Add(1)
 		}
 	case a.specialType(e) != 0:
-		a.special.Add(1)
 		if exists && a.sameNode(dfd, e, "", &st) {
+			a.special.Add(1)
 			a.planKeptNode(dfd, e, &st)
+		} else if err := a.deviceDenied(a.specialType(e)); err != nil {
+			a.warn(true, fmt.Errorf("dry run: mknod: %w", err))
+		} else if !a.planDenied(dfd, e.Name) {
+			a.special.Add(1)
 		}
 	default:
-		a.files.Add(1)
 		a.planRegular(dfd, e, exists && st.Mode&unix.S_IFMT == unix.S_IFREG, &st)
 	}
 	return nil
@@ -111,37 +189,59 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 // apply it in place: a further name of an inode already planned is linked
 // (kept when it is that inode), a file whose size, times and metadata
 // match is kept, one whose metadata alone differs is kept when its
-// contents match, and any other is written. isReg says that a regular
-// file is there, with stat st.
+// contents match (warned about when it is another user's), and any other
+// is written, or skipped when the directory refuses it (planDenied).
+// isReg says that a regular file is there, with stat st.
 func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t) {
 	if g := a.links[e.LinkID]; e.LinkID != 0 && g != nil && g.hash == e.Data.Hash {
-		if isReg && g.ino == st.Ino && g.dev == st.Dev {
+		switch {
+		case isReg && g.ino == st.Ino && g.dev == st.Dev:
+			a.files.Add(1)
 			a.unchanged.Add(1)
+		case !a.planDenied(dfd, e.Name):
+			a.files.Add(1)
 		}
 		return
 	}
 	switch {
 	case !isReg || uint64(st.Nlink) > a.imageNames(e):
 	case a.sameFile(&a.walkX, dfd, e, st, a.path):
+		a.files.Add(1)
 		a.unchanged.Add(1)
 		a.addLinkGroup(e, st)
 		return
 	case st.Size == e.Data.Size && st.Size > 0 && st.Nlink == 1 && a.planSameContents(dfd, e):
+		a.files.Add(1)
 		a.unchanged.Add(1)
 		a.fixed.Add(1)
+		a.planOwnerMeta(dfd, e.Name, st)
 		a.addLinkGroup(e, st)
 		return
 	}
+	if a.planDenied(dfd, e.Name) {
+		return
+	}
+	a.files.Add(1)
 	a.bytes.Add(e.Data.Size)
 	a.addLinkGroup(e, &unix.Stat_t{}) // a new inode: its further names link to it
 }
 
 // planKeptNode counts the symlink or special file e.Name in dfd, of stat
-// st, as kept, and as fixed when keepNode would set its metadata.
+// st, as kept, and as fixed when keepNode would set its metadata (warned
+// about when it is another user's).
 func (a *applier) planKeptNode(dfd int, e *wim.Entry, st *unix.Stat_t) {
 	a.unchanged.Add(1)
 	if same, sameXattrs := a.nodeMetaSame(&a.walkX, dfd, e, a.path, st); !same || !sameXattrs {
 		a.fixed.Add(1)
+		a.planOwnerMeta(dfd, e.Name, st)
+	}
+}
+
+// planOwnerMeta warns, as the restore would, about the entry name in dfd,
+// of stat st, whose metadata it sets, when it may not (metaDenied).
+func (a *applier) planOwnerMeta(dfd int, name string, st *unix.Stat_t) {
+	if err := a.metaDenied(dfd, name, st); err != nil {
+		a.warn(false, err)
 	}
 }
 
@@ -172,6 +272,10 @@ func (a *applier) planOpenDir(dfd int, e *wim.Entry, isDir bool) (int, bool) {
 		return -1, true
 	}
 	fd, err := openDir(dfd, e.Name, true)
+	if err == nil && a.unsearchableOwn(fd) {
+		closeFD(fd)
+		err = unix.EACCES // as for one it may not read
+	}
 	if err == nil {
 		return fd, true
 	}
@@ -181,6 +285,16 @@ func (a *applier) planOpenDir(dfd int, e *wim.Entry, isDir bool) (int, bool) {
 	}
 	a.warn(true, fmt.Errorf("open directory: %w", err))
 	return -1, false
+}
+
+// unsearchableOwn reports whether the directory fd is the unprivileged
+// user's own and readable but not searchable (mode 644, say): a dry run
+// can list it but look at nothing in it, which the restore, as its owner,
+// opens to itself first (widen).
+func (a *applier) unsearchableOwn(fd int) bool {
+	var st unix.Stat_t
+	return !a.isRoot && fstat(fd, &st) == nil && int(st.Uid) == unix.Geteuid() &&
+		unix.Faccessat(fd, ".", unix.X_OK, unix.AT_EACCESS) != nil
 }
 
 // keptOnPurpose reports whether err is one remove keeps a directory
@@ -196,12 +310,15 @@ func keptOnPurpose(err error) bool {
 // remove would fail, or errHoldsExcluded, errHoldsLeftAlone for a
 // directory above what guard leaves alone, errLeftAlone for that
 // directory itself, warned about here. A name the restore may not delete
-// (mayDeleteIn) stays, with unlink's error, as remove's would; a directory
-// that stays for the sticky bit (EPERM) is emptied first, as removeDir
-// empties it before its rmdir fails.
+// (mayDeleteIn, lockedIn) stays, with unlink's error, as remove's would; a
+// directory that stays for the sticky bit or its flags (EPERM) is emptied
+// first, as removeDir empties it before its rmdir fails.
 func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 	denied := a.mayDeleteIn(dfd, name)
-	if errors.Is(denied, unix.EACCES) { // remove's unlink fails
+	if denied == nil {
+		denied = lockedIn(dfd, name)
+	}
+	if errors.Is(denied, unix.EACCES) || errors.Is(denied, unix.EROFS) { // remove's unlink fails
 		return 0, denied
 	}
 	if !isDirAt(dfd, name) {
@@ -211,6 +328,10 @@ func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 		return 1, nil
 	}
 	fd, err := openDir(dfd, name, true)
+	if err == nil && a.unsearchableOwn(fd) {
+		closeFD(fd)
+		err = unix.EACCES // as for one it may not read
+	}
 	if err != nil {
 		return a.dryUnopened(dfd, name, path, err)
 	}

@@ -72,7 +72,8 @@ func (a *applier) dirSwapOps(dfd int, path []string) swapOps {
 // there that the restore may delete whole is swapped for it (swapNode);
 // of any other, what may go is deleted first, and the entry is made only
 // if the directory is gone (else the error says why it is kept). Any
-// other entry in the way is replaced (replaceNode). It runs on the walk's
+// other entry in the way is replaced (replaceNode); when the directory
+// refuses that, the error says why (explain). It runs on the walk's
 // goroutine or, for a deferred symlink, on a worker.
 func (a *applier) makeNode(dfd int, name string, path []string, mk func(at string) error) error {
 	if a.opts.InPlace && isDirAt(dfd, name) {
@@ -83,7 +84,7 @@ func (a *applier) makeNode(dfd int, name string, path []string, mk func(at strin
 			return err
 		}
 	}
-	return replaceNode(dfd, name, func() error { return mk(name) })
+	return a.explain(dfd, name, replaceNode(dfd, name, func() error { return mk(name) }))
 }
 
 // swapNode makes the new entry with mk under a temporary name beside the

@@ -40,7 +40,13 @@ snapshot is warned about ("--json": a warning whose "path" is the
 pattern); the restore goes on and its exit code is unchanged, as such a
 pattern may still select what --delete removes.
 --dry-run writes nothing and counts what the restore would do, reading the
-files whose size matches but not their metadata as the restore would.
+files whose size matches but not their metadata as the restore would. It
+warns, and counts skipped, as the restore does, where another user's
+directory refuses a change to this one (an entry of another user in a
+sticky directory such as /tmp, a directory it may not write in), where an
+entry or its directory is immutable or append-only (chattr +i, +a, which
+stop root too) or on a file system mounted read-only, and where the restore
+cannot set the mode and times of such an entry or of another user's.
 ` + repoHelp + `
 
 With --json, stdout receives one document, also when the restore fails

@@ -16,9 +16,11 @@ import (
 // TestRestoreDryRunDeleteCounts: restore --delete --dry-run counts what
 // the restore then does: a directory the snapshot lacks is deleted with
 // everything in it, and the dry run counts every entry the restore
-// counts, also below directories of modes 555 and 000, as root and as an
-// unprivileged owner; where the dry run cannot look inside (mode 000, as
-// the owner, which the restore opens to itself), it says so instead. A
+// counts, also below directories of modes 555, 000 and 644, as root and
+// as an unprivileged owner; where the dry run cannot look inside (mode 000,
+// or 644, readable but not searchable, as the owner, which the restore
+// opens to itself), it says so instead: of 644 it counted what it holds
+// as missing, written anew, or as files, deleted alone. A
 // directory another user owns that the restore cannot delete or enter is
 // reported and skipped by both alike. It counted such directories as one
 // deletion each, without a word. A file in whose place a directory stays
@@ -54,6 +56,7 @@ func TestRestoreDryRunDeleteCounts(t *testing.T) {
 			}{
 				{name: "555", owner: extra("555")},
 				{name: "000", owner: extra("000")},
+				{name: "644", owner: extra("644")},
 				// Not the user's: a directory it cannot delete and one of
 				// the snapshot's it cannot enter.
 				{name: "foreign", owner: "mkdir T/other && echo o > T/other/o",
@@ -77,6 +80,7 @@ func TestRestoreDryRunDeleteCounts(t *testing.T) {
 			}
 			if user == "nobody" {
 				cases[1].unlisted = []string{"/gone/deep", "/d"}
+				cases[2].unlisted = cases[1].unlisted
 			}
 			for _, c := range cases {
 				target := "t-" + c.name
@@ -89,7 +93,7 @@ func TestRestoreDryRunDeleteCounts(t *testing.T) {
 				}
 				dryCode, dry := run("restore", "latest", "--target", target, "--delete", "--dry-run", "--json")
 				code, real := run("restore", "latest", "--target", target, "--delete", "--json")
-				if (c.name == "555" || c.name == "000") && real.Deleted != 9 {
+				if (c.name == "555" || c.name == "000" || c.name == "644") && real.Deleted != 9 {
 					t.Errorf("%s: the restore deleted %d entries, want 9", c.name, real.Deleted)
 				}
 				if c.deleted != nil && real.Deleted != c.deleted[user] {
