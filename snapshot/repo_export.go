@@ -24,6 +24,10 @@ type ExportOptions struct {
 	// and the total of every snapshot's distinct streams: with none done
 	// first, then as chunks are written, from Export's goroutine.
 	Progress func(done, total int64)
+	// IntegrityProgress, if set, is called as Progress is while the
+	// integrity table is computed (Check), after the last stream: a read
+	// of the whole WIM, counted in bytes of it from none to the total.
+	IntegrityProgress func(done, total int64)
 	// Lock configures the shared lock the export holds.
 	Lock LockOptions
 	// CreateTemp, if set, creates the file the WIM is written to, in the
@@ -130,6 +134,9 @@ type exporter struct {
 
 func (ex *exporter) write(f io.WriteSeeker, snaps []*Manifest) error {
 	wopts := []wim.WriterOption{wim.WithCompression(ex.r.codec), wim.WithIntegrity(ex.opts.Check)}
+	if ex.opts.IntegrityProgress != nil {
+		wopts = append(wopts, wim.WithIntegrityProgress(ex.opts.IntegrityProgress))
+	}
 	if ex.opts.Threads > 0 {
 		wopts = append(wopts, wim.WithThreads(ex.opts.Threads))
 	}

@@ -92,7 +92,7 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	tr := &verifyTracker{verb: "exporting", start: a.now(), now: a.now}
 	status.start(tr.render)
 	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check, CreateTemp: createTemp,
-		BootIndex: f.boot, Progress: tr.update, Lock: snapshot.LockOptions{None: f.noLock, Warn: a.lockWarn(status)}})
+		BootIndex: f.boot, Progress: tr.update, IntegrityProgress: integrityProgress(tr), Lock: snapshot.LockOptions{None: f.noLock, Warn: a.lockWarn(status)}})
 	err = noLockHint(err)
 	status.finish()
 	if err != nil {
@@ -106,4 +106,15 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 		plural(st.Images, "snapshot"), out, plural(int(st.Streams), "stream"), formatBytes(st.Bytes),
 		plural(int(st.CopiedChunks), "chunk"), plural(int(st.Recompressed), "stream"), formatBytes(st.Size), sum.DurationSeconds)
 	return err
+}
+
+// integrityProgress shows on tr, which counted the streams until then,
+// the read of the exported WIM for its integrity table (--check).
+func integrityProgress(tr *verifyTracker) func(done, total int64) {
+	return func(done, total int64) {
+		if done == 0 {
+			tr.restart("writing integrity table")
+		}
+		tr.update(done, total)
+	}
 }
