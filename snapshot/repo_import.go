@@ -321,6 +321,12 @@ func importStream(wr *wim.Reader, sink *repoSink, s wim.Stream, report func(int6
 		return err
 	}
 	if h != s.Hash {
+		// The stream's reader, read to its end, says so naming the file
+		// the stream lies in (a part of a split WIM, a --ref WIM).
+		var one [1]byte
+		if _, err := rc.Read(one[:]); err != nil && err != io.EOF {
+			return err
+		}
 		return fmt.Errorf("%w: reads back as %x", wim.ErrChecksum, h)
 	}
 	return nil
