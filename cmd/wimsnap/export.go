@@ -20,6 +20,8 @@ name and description, flags, creator and version, and its creation time
 (an imported image's own, else the snapshot's); a name used twice gets the
 snapshot's short id appended. WIMFILE is written beside and renamed into
 place when complete.
+A local index found damaged is rebuilt from the repository and warned
+about on stderr.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
@@ -74,7 +76,8 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	if err != nil {
 		return err
 	}
-	r, err := a.openRepo(ctx, &f.repoFlags, false)
+	status := a.newStatus()
+	r, err := a.openRepoWarn(ctx, &f.repoFlags, false, a.lockWarn(status))
 	if err != nil {
 		return err
 	}
@@ -88,7 +91,6 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 		snaps = append(snaps, m)
 		ids = append(ids, m.ID)
 	}
-	status := a.newStatus()
 	tr := &verifyTracker{verb: "exporting", start: a.now(), now: a.now}
 	status.start(tr.render)
 	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check, CreateTemp: createTemp,

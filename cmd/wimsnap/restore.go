@@ -41,6 +41,8 @@ pattern); the restore goes on and its exit code is unchanged, as such a
 pattern may still select what --delete removes.
 --dry-run writes nothing and counts what the restore would do, reading the
 files whose size matches but not their metadata as the restore would.
+A local index found damaged is rebuilt from the repository and warned
+about ("--json": a warning whose "path" is "repository").
 ` + repoHelp + `
 
 With --json, stdout receives one document, also when the restore fails
@@ -122,7 +124,9 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 	if err := (snapshot.Filter{Include: f.include, Exclude: f.exclude}).Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	r, err := a.openRepo(ctx, &f.repoFlags, false)
+	status := a.newStatus()
+	warn := a.newWarnings(status)
+	r, err := a.openRepoWarn(ctx, &f.repoFlags, false, a.syncWarn(warn))
 	if err != nil {
 		return err
 	}
@@ -130,8 +134,6 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 	if err != nil {
 		return err
 	}
-	status := a.newStatus()
-	warn := a.newWarnings(status)
 	tr := newTracker("restoring", a.now)
 	status.start(tr.render)
 	st, err := r.Restore(ctx, m, f.target, snapshot.RestoreOptions{
