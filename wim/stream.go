@@ -102,6 +102,7 @@ func (s *streamReader) Read(p []byte) (int, error) {
 		return 0, s.err
 	}
 	n, err := s.read(p)
+	//nolint:errorlint // the end is io.EOF itself; a wrapped one (a short read) is a failure
 	if err != nil && err != io.EOF && s.where != "" {
 		s.err = fmt.Errorf("%s: %w", s.where, err)
 		err = s.err
