@@ -96,3 +96,26 @@ func TestExportIntegrityProgress(t *testing.T) {
 		t.Errorf("integrity table progress from %v to %v, want from none to all of the WIM (at least %d bytes)", first, last, 256<<10)
 	}
 }
+
+// TestExportBootIndex: the image an export marks bootable: the one asked
+// for, none for a negative BootIndex, and by default the first snapshot
+// imported as its WIM's boot image (none when there is none, as for the
+// manifests written before Image.Boot).
+func TestExportBootIndex(t *testing.T) {
+	plain, boot := &Manifest{}, &Manifest{Image: ImageFields{Boot: true}}
+	for _, c := range []struct {
+		name  string
+		opt   int
+		snaps []*Manifest
+		want  int
+	}{
+		{"default, none boots", 0, []*Manifest{plain, plain}, 0},
+		{"default", 0, []*Manifest{plain, boot, boot}, 2},
+		{"asked", 1, []*Manifest{plain, boot}, 1},
+		{"none asked", -1, []*Manifest{plain, boot}, 0},
+	} {
+		if got := bootIndex(c.opt, c.snaps); got != c.want {
+			t.Errorf("%s: image %d boots, want %d", c.name, got, c.want)
+		}
+	}
+}

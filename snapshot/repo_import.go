@@ -153,6 +153,7 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	}
 	info := wr.Image(i)
 	img := imageFields(&info)
+	img.Boot = int(wr.Header().BootIndex) == i
 	src, sum := fmt.Sprintf("%s#%d", source, i), fmt.Sprintf("%x", sha1.Sum(raw))
 	for _, m := range slices.Backward(done[src+" "+sum]) { // the latest first
 		if sameImport(m, opts.Host, opts.Tags, img) {
