@@ -83,6 +83,7 @@ type Repo struct {
 	objectEntries int
 	now           func() time.Time
 	zstd          *zcodec
+	warn          func(error) // RepoOptions.Warn, or nil
 }
 
 // RepoOptions configures OpenRepo.
@@ -91,6 +92,12 @@ type RepoOptions struct {
 	CacheDir string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Warn, if set, is told, once for each rebuild, that a method found
+	// the local index damaged and rebuilt it from the repository: a file
+	// that did not open, or one that lacked a stream or chunk the
+	// repository has (see retryRebuilt). Check says so in its result too,
+	// and Snapshot to its own Warn. It may be called from any goroutine.
+	Warn func(error)
 }
 
 // InitRepo writes a new repository's config into store. codec is the
@@ -167,7 +174,7 @@ func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo,
 		spool = filepath.Join(os.TempDir(), "wimsnap-spool")
 	}
 	sweepSpool(spool, opts.Now())
-	return &Repo{store: store, cfg: cfg, codec: codec, now: opts.Now, zstd: newZcodec(),
+	return &Repo{store: store, cfg: cfg, codec: codec, now: opts.Now, zstd: newZcodec(), warn: opts.Warn,
 		cache: filepath.Join(opts.CacheDir, cfg.ID+".db"), spool: spool, packSize: packTarget,
 		objectEntries: maxObjectEntries}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
@@ -18,12 +19,19 @@ type ExportOptions struct {
 	Threads int
 	// Check writes an integrity table.
 	Check bool
-	// BootIndex marks an image bootable (1-based; 0 for none).
+	// BootIndex marks image BootIndex (1-based) bootable. 0 marks the
+	// first snapshot imported as the boot image of its WIM (Image.Boot),
+	// if any, so that an import and export give a boot WIM back whole;
+	// a negative BootIndex marks none.
 	BootIndex int
 	// Progress, if set, is called with the stream bytes written so far
 	// and the total of every snapshot's distinct streams: with none done
 	// first, then as chunks are written, from Export's goroutine.
 	Progress func(done, total int64)
+	// IntegrityProgress, if set, is called as Progress is while the
+	// integrity table is computed (Check), after the last stream: a read
+	// of the whole WIM, counted in bytes of it from none to the total.
+	IntegrityProgress func(done, total int64)
 	// Lock configures the shared lock the export holds.
 	Lock LockOptions
 	// CreateTemp, if set, creates the file the WIM is written to, in the
@@ -40,6 +48,8 @@ type ExportStats struct {
 	CopiedChunks int64 `json:"chunks_copied"`
 	Recompressed int64 `json:"streams_recompressed"`
 	Size         int64 `json:"wim_size"`
+	// BootIndex is the image marked bootable (1-based), 0 for none.
+	BootIndex int `json:"boot_index"`
 }
 
 // Export writes the snapshots, in order, as the images of a new WIM file
@@ -130,11 +140,15 @@ type exporter struct {
 
 func (ex *exporter) write(f io.WriteSeeker, snaps []*Manifest) error {
 	wopts := []wim.WriterOption{wim.WithCompression(ex.r.codec), wim.WithIntegrity(ex.opts.Check)}
+	if ex.opts.IntegrityProgress != nil {
+		wopts = append(wopts, wim.WithIntegrityProgress(ex.opts.IntegrityProgress))
+	}
 	if ex.opts.Threads > 0 {
 		wopts = append(wopts, wim.WithThreads(ex.opts.Threads))
 	}
-	if ex.opts.BootIndex > 0 {
-		wopts = append(wopts, wim.WithBootIndex(ex.opts.BootIndex))
+	if boot := bootIndex(ex.opts.BootIndex, snaps); boot > 0 {
+		wopts = append(wopts, wim.WithBootIndex(boot))
+		ex.stats.BootIndex = boot
 	}
 	w, err := wim.NewWriter(f, wopts...)
 	if err != nil {
@@ -154,6 +168,15 @@ func (ex *exporter) write(f io.WriteSeeker, snaps []*Manifest) error {
 		}
 	}
 	return w.CloseContext(ex.ctx)
+}
+
+// bootIndex returns the image of an export of snaps to mark bootable, 0
+// for none, from ExportOptions.BootIndex opt.
+func bootIndex(opt int, snaps []*Manifest) int {
+	if opt != 0 {
+		return max(opt, 0)
+	}
+	return slices.IndexFunc(snaps, func(m *Manifest) bool { return m.Image.Boot }) + 1
 }
 
 // image adds one snapshot as an image: its streams, then its metadata.

@@ -67,3 +67,55 @@ func TestExportProgressSeveral(t *testing.T) {
 		t.Errorf("last progress %v, want all of the three images' %d bytes and more", last, 3*256<<10)
 	}
 }
+
+// TestExportIntegrityProgress: an export with Check reports the hashing
+// of the WIM for its integrity table, from none to all of the WIM that the
+// table covers, after the streams; it showed 100% of the streams, with no
+// sign of life, for as long as that read of the whole file took.
+func TestExportIntegrityProgress(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"big.bin": string(wimtest.RandomBytes(1, 256<<10))})
+	r := testRepo(t, wim.CompressXPRESS)
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	var streams, table progressCalls
+	opts := ExportOptions{Check: true, Progress: func(done, total int64) {
+		if len(table) > 0 {
+			t.Errorf("stream progress %d of %d after the integrity table's", done, total)
+		}
+		streams.add(done, total)
+	}, IntegrityProgress: table.add}
+	if _, err := r.Export(t.Context(), []*Manifest{m}, filepath.Join(tmp, "x.wim"), opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(streams) == 0 || len(table) < 2 {
+		t.Fatalf("progress of the streams %v, of the integrity table %v: want both", streams, table)
+	}
+	first, last := table[0], table[len(table)-1]
+	if first[0] != 0 || last[0] != last[1] || last[1] < 256<<10 {
+		t.Errorf("integrity table progress from %v to %v, want from none to all of the WIM (at least %d bytes)", first, last, 256<<10)
+	}
+}
+
+// TestExportBootIndex: the image an export marks bootable: the one asked
+// for, none for a negative BootIndex, and by default the first snapshot
+// imported as its WIM's boot image (none when there is none, as for the
+// manifests written before Image.Boot).
+func TestExportBootIndex(t *testing.T) {
+	plain, boot := &Manifest{}, &Manifest{Image: ImageFields{Boot: true}}
+	for _, c := range []struct {
+		name  string
+		opt   int
+		snaps []*Manifest
+		want  int
+	}{
+		{"default, none boots", 0, []*Manifest{plain, plain}, 0},
+		{"default", 0, []*Manifest{plain, boot, boot}, 2},
+		{"asked", 1, []*Manifest{plain, boot}, 1},
+		{"none asked", -1, []*Manifest{plain, boot}, 0},
+	} {
+		if got := bootIndex(c.opt, c.snaps); got != c.want {
+			t.Errorf("%s: image %d boots, want %d", c.name, got, c.want)
+		}
+	}
+}

@@ -153,6 +153,7 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	}
 	info := wr.Image(i)
 	img := imageFields(&info)
+	img.Boot = int(wr.Header().BootIndex) == i
 	src, sum := fmt.Sprintf("%s#%d", source, i), fmt.Sprintf("%x", sha1.Sum(raw))
 	for _, m := range slices.Backward(done[src+" "+sum]) { // the latest first
 		if sameImport(m, opts.Host, opts.Tags, img) {
@@ -321,6 +322,12 @@ func importStream(wr *wim.Reader, sink *repoSink, s wim.Stream, report func(int6
 		return err
 	}
 	if h != s.Hash {
+		// The stream's reader, read to its end, says so naming the file
+		// the stream lies in (a part of a split WIM, a --ref WIM).
+		var one [1]byte
+		if _, err := rc.Read(one[:]); err != nil && err != io.EOF {
+			return err
+		}
 		return fmt.Errorf("%w: reads back as %x", wim.ErrChecksum, h)
 	}
 	return nil

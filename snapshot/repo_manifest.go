@@ -74,15 +74,20 @@ type ImageFields struct {
 	// Extra keeps XML elements of an imported image that wimsnap does not
 	// interpret (DISM's WINDOWS element), so an export carries them.
 	Extra []wim.XMLNode `json:"extra,omitempty"`
+	// Boot says that the image was the boot image of the WIM it was
+	// imported from (the header's boot index), which an export marks it
+	// again (ExportOptions.BootIndex). Older manifests lack it: false.
+	Boot bool `json:"boot,omitempty"`
 }
 
 // setWindows records the WINDOWS element in Extra and fills the display
 // name, display description and flags from it where they are empty, as a
 // plain capture does.
 func (f *ImageFields) setWindows(w *wim.WindowsInfo) {
-	info := f.info()
+	info, boot := f.info(), f.Boot
 	info.SetWindows(w)
 	*f = imageFields(&info)
+	f.Boot = boot
 }
 
 // imageFields returns the fields of an image's XML that a snapshot keeps.

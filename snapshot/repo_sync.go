@@ -177,8 +177,18 @@ func closeIndex(db *index.DB) { _ = db.Close() }
 
 // syncedIndex brings the local index up to date and opens it read-only.
 func (r *Repo) syncedIndex(ctx context.Context) (*index.DB, error) {
-	_, db, err := r.openSynced(ctx, nil)
+	_, db, err := r.openSynced(ctx, r.damageWarn)
 	return db, err
+}
+
+// damageWarn passes a warning of Sync to RepoOptions.Warn when it says
+// that the local index was damaged (and is rebuilt), and drops the others
+// (an index object left out, an index busy), which the callers of
+// syncedIndex have never reported.
+func (r *Repo) damageWarn(err error) {
+	if r.warn != nil && errors.Is(err, index.ErrCorrupt) {
+		r.warn(err)
+	}
 }
 
 // openSynced brings the local index up to date and opens it read-only.
@@ -405,6 +415,9 @@ func (r *Repo) retryRebuilt(ctx context.Context, fn func(rebuiltFor error) error
 	}
 	if _, rerr := r.Rebuild(ctx, nil); rerr != nil {
 		return errors.Join(err, rerr)
+	}
+	if r.warn != nil {
+		r.warn(fmt.Errorf("local index %s damaged (%w), rebuilt it from the repository", r.cache, err))
 	}
 	return fn(err)
 }

@@ -38,6 +38,26 @@ func (r *Reader) AddPart(p *Reader) error {
 	return nil
 }
 
+// fileName names r's file for an error about a blob in it read through
+// another Reader: by the name of the io.ReaderAt given to NewReader where
+// it has a Name method (an *os.File's), with the part number of a part of
+// a split WIM.
+func (r *Reader) fileName() string {
+	var name string
+	if f, ok := r.ra.(interface{ Name() string }); ok {
+		name = f.Name()
+	}
+	switch {
+	case !r.hdr.Split() && name == "":
+		return "referenced WIM"
+	case !r.hdr.Split():
+		return name
+	case name == "":
+		return fmt.Sprintf("part %d of %d", r.hdr.Part, r.hdr.Parts)
+	}
+	return fmt.Sprintf("%s (part %d of %d)", name, r.hdr.Part, r.hdr.Parts)
+}
+
 // MissingParts returns the part numbers of the split WIM that r lacks (its
 // own part and those added are there), in increasing order; none for a WIM
 // that is not split.

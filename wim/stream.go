@@ -54,11 +54,20 @@ type streamReader struct {
 	*chunkState                   // decoder and buffers, pooled by the Reader
 	pos         int
 	err         error
+	// where names the file of a blob read through another Reader (a part
+	// of a split WIM, a WIM added by AddRef), for the errors; "" for a
+	// blob in the file of the Reader opened.
+	where string
 }
 
 func (r *Reader) newStreamReader(b *blob) (*streamReader, error) {
-	if b.in != r {
-		return b.in.newStreamReader(b) // in another part of a split WIM
+	if b.in != r { // in another part of a split WIM, or a WIM added by AddRef
+		s, err := b.in.newStreamReader(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.in.fileName(), err)
+		}
+		s.where = b.in.fileName()
+		return s, nil
 	}
 	if b.solid != nil {
 		s := &streamReader{r: r, b: b, sum: sha1.New(), remain: b.res.size}
@@ -86,8 +95,23 @@ func (r *Reader) newStreamReader(b *blob) (*streamReader, error) {
 	return s, nil
 }
 
-// Read implements io.Reader.
+// Read implements io.Reader. The errors about a blob in the file of
+// another Reader (see where) name that file first.
 func (s *streamReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.read(p)
+	//nolint:errorlint // the end is io.EOF itself; a wrapped one (a short read) is a failure
+	if err != nil && err != io.EOF && s.where != "" {
+		s.err = fmt.Errorf("%s: %w", s.where, err)
+		err = s.err
+	}
+	return n, err
+}
+
+// read is Read without the file's name; it returns s.err with what it read.
+func (s *streamReader) read(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
 	}

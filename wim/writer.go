@@ -62,6 +62,15 @@ func WithIntegrity(on bool) WriterOption {
 	}
 }
 
+// WithIntegrityProgress sets a function that Close calls while it hashes
+// the file for the integrity table (a read of the whole WIM, which takes
+// a while for a large one): with none done first, then after each chunk,
+// with the bytes hashed so far and the total, from Close's goroutine.
+// The default is none; it has no effect without WithIntegrity.
+func WithIntegrityProgress(fn func(done, total int64)) WriterOption {
+	return func(w *Writer) error { w.integrityProgress = fn; return nil }
+}
+
 // WithNow sets the clock used for image times (default time.Now).
 func WithNow(now func() time.Time) WriterOption {
 	return func(w *Writer) error { w.now = now; return nil }
@@ -94,8 +103,10 @@ type Writer struct {
 	comp      Compression
 	threads   int
 	integrity bool
-	boot      *int // WithBootIndex
-	now       func() time.Time
+	// integrityProgress is WithIntegrityProgress's function, or nil.
+	integrityProgress func(done, total int64)
+	boot              *int // WithBootIndex
+	now               func() time.Time
 
 	blobs  map[Hash]*wblob
 	sizes  map[int64]int // number of blobs of each size, for holding back duplicates

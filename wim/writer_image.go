@@ -255,7 +255,16 @@ func appendBlobEntry(b []byte, bl *wblob) []byte {
 // table and appends the table.
 func (w *Writer) writeIntegrity(ctx context.Context) error {
 	start, end := integrityRange(w.hdr.blobTable)
-	hashes, err := hashRange(ctx, w.dst.(io.ReaderAt), start, end, integrityChunk, nil)
+	var progress func(int64)
+	if fn := w.integrityProgress; fn != nil {
+		var done int64
+		fn(0, end-start)
+		progress = func(n int64) {
+			done += n
+			fn(done, end-start)
+		}
+	}
+	hashes, err := hashRange(ctx, w.dst.(io.ReaderAt), start, end, integrityChunk, progress)
 	if err != nil {
 		return fmt.Errorf("wim: integrity table: %w", err)
 	}

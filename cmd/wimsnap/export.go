@@ -20,16 +20,24 @@ name and description, flags, creator and version, and its creation time
 (an imported image's own, else the snapshot's); a name used twice gets the
 snapshot's short id appended. WIMFILE is written beside and renamed into
 place when complete.
+A snapshot imported from a WIM's boot image (its header's boot index)
+is marked bootable again: the first such one; --boot=N marks image N
+instead, --boot=0 none. (wimlib-imagex export marks none unless given
+--boot: its images come from one WIM, whose boot image it names.)
+A local index found damaged is rebuilt from the repository and warned
+about on stderr.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
   {"wim", "snapshots", "images", "streams", "bytes", "chunks_copied",
-   "streams_recompressed", "wim_size", "duration_seconds"}`
+   "streams_recompressed", "wim_size", "boot_index", "duration_seconds"}
+"boot_index" is the image marked bootable, 0 for none.`
 
 type exportFlags struct {
 	repoFlags
 	check   bool
 	boot    int
+	bootSet bool // --boot given: f.boot, 0 included, rules
 	threads int
 	noLock  bool
 }
@@ -41,7 +49,8 @@ func (a *app) newExportCommand() *cobra.Command {
 		Short: "Write snapshots as the images of a WIM file",
 		Long:  long(exportHelp),
 		Args:  argsBetween(2, -1),
-		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
+		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
+			f.bootSet = cmd.Flags().Changed("boot")
 			return a.runExport(ctx, f, args[:len(args)-1], args[len(args)-1])
 		}),
 	}
@@ -49,7 +58,7 @@ func (a *app) newExportCommand() *cobra.Command {
 	addNoLockFlag(cmd, &f.noLock)
 	fl := cmd.Flags()
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
-	fl.IntVar(&f.boot, "boot", 0, "mark image N (1-based) bootable")
+	fl.IntVar(&f.boot, "boot", 0, "mark image N (1-based) bootable, 0 none (default: the snapshot imported as a WIM's boot image)")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads for streams that need recompressing (default: number of CPUs)")
 	return cmd
 }
@@ -74,7 +83,8 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	if err != nil {
 		return err
 	}
-	r, err := a.openRepo(ctx, &f.repoFlags, false)
+	status := a.newStatus()
+	r, err := a.openRepoWarn(ctx, &f.repoFlags, false, a.lockWarn(status))
 	if err != nil {
 		return err
 	}
@@ -88,11 +98,10 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 		snaps = append(snaps, m)
 		ids = append(ids, m.ID)
 	}
-	status := a.newStatus()
 	tr := &verifyTracker{verb: "exporting", start: a.now(), now: a.now}
 	status.start(tr.render)
 	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check, CreateTemp: createTemp,
-		BootIndex: f.boot, Progress: tr.update, Lock: snapshot.LockOptions{None: f.noLock, Warn: a.lockWarn(status)}})
+		BootIndex: exportBoot(f), Progress: tr.update, IntegrityProgress: integrityProgress(tr), Lock: snapshot.LockOptions{None: f.noLock, Warn: a.lockWarn(status)}})
 	err = noLockHint(err)
 	status.finish()
 	if err != nil {
@@ -105,5 +114,29 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	_, err = fmt.Fprintf(a.stdout, "Exported %s to %s: %s, %s (%s copied, %s recompressed); WIM is %s, %.1fs\n",
 		plural(st.Images, "snapshot"), out, plural(int(st.Streams), "stream"), formatBytes(st.Bytes),
 		plural(int(st.CopiedChunks), "chunk"), plural(int(st.Recompressed), "stream"), formatBytes(st.Size), sum.DurationSeconds)
+	if err == nil && st.BootIndex > 0 {
+		_, err = fmt.Fprintf(a.stdout, "Image %d (snapshot %s) is the boot image\n", st.BootIndex, ids[st.BootIndex-1][:8])
+	}
 	return err
+}
+
+// exportBoot returns ExportOptions.BootIndex for the flags: --boot's
+// image, none for --boot=0, and without --boot the snapshot imported as
+// its WIM's boot image.
+func exportBoot(f *exportFlags) int {
+	if f.bootSet && f.boot == 0 {
+		return -1
+	}
+	return f.boot
+}
+
+// integrityProgress shows on tr, which counted the streams until then,
+// the read of the exported WIM for its integrity table (--check).
+func integrityProgress(tr *verifyTracker) func(done, total int64) {
+	return func(done, total int64) {
+		if done == 0 {
+			tr.restart("writing integrity table")
+		}
+		tr.update(done, total)
+	}
 }

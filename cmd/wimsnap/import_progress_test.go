@@ -38,3 +38,20 @@ func TestImportTracker(t *testing.T) {
 		t.Errorf("one image: %q, want %q", got, want)
 	}
 }
+
+// TestExportIntegrityStatus: export --check's status line says that the
+// integrity table is being written, with its own count and rate, once the
+// streams are done; it stayed at "exporting: ... (100%)" meanwhile.
+func TestExportIntegrityStatus(t *testing.T) {
+	clock := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	tr := &verifyTracker{verb: "exporting", start: clock, now: func() time.Time { return clock }}
+	tr.update(1<<20, 1<<20)
+	clock = clock.Add(time.Minute)
+	p := integrityProgress(tr)
+	p(0, 4<<20)
+	clock = clock.Add(time.Second)
+	p(1<<20, 4<<20)
+	if got, want := tr.render(), "writing integrity table: 1.0 MiB of 4.0 MiB (25%), 1.0 MiB/s, ETA 3s"; got != want {
+		t.Errorf("status %q, want %q", got, want)
+	}
+}

@@ -137,6 +137,12 @@ func (a *app) openStore(loc string, f *repoFlags) (remote.Store, error) {
 // openRepo opens the repository of f. With create set and the default
 // location, a missing repository is created (XPRESS chunks).
 func (a *app) openRepo(ctx context.Context, f *repoFlags, create bool) (*snapshot.Repo, error) {
+	return a.openRepoWarn(ctx, f, create, nil)
+}
+
+// openRepoWarn is openRepo for a command that tells the user, through
+// warn, of a damaged local index that it rebuilt (snapshot.RepoOptions.Warn).
+func (a *app) openRepoWarn(ctx context.Context, f *repoFlags, create bool, warn func(error)) (*snapshot.Repo, error) {
 	loc, isDefault, err := a.repoLocation(f)
 	if err != nil {
 		return nil, err
@@ -155,7 +161,8 @@ func (a *app) openRepo(ctx context.Context, f *repoFlags, create bool) (*snapsho
 		return nil, err
 	}
 	cache = a.usableCache(cache)
-	r, err := snapshot.OpenRepo(ctx, store, snapshot.RepoOptions{CacheDir: cache, Now: a.now})
+	opts := snapshot.RepoOptions{CacheDir: cache, Now: a.now, Warn: warn}
+	r, err := snapshot.OpenRepo(ctx, store, opts)
 	if errors.Is(err, remote.ErrNoBucket) {
 		return nil, fmt.Errorf("%w: %s: the bucket does not exist (run 'wimsnap init --repo %s' to create it and the repository)",
 			snapshot.ErrNoRepository, loc, loc)
@@ -171,7 +178,7 @@ func (a *app) openRepo(ctx context.Context, f *repoFlags, create bool) (*snapsho
 			return nil, err
 		}
 		fmt.Fprintf(a.stderr, "wimsnap: created the default repository %s\n", loc)
-		return snapshot.OpenRepo(ctx, store, snapshot.RepoOptions{CacheDir: cache, Now: a.now})
+		return snapshot.OpenRepo(ctx, store, opts)
 	}
 	return r, err
 }

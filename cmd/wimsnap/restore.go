@@ -47,6 +47,8 @@ sticky directory such as /tmp, a directory it may not write in), where an
 entry or its directory is immutable or append-only (chattr +i, +a, which
 stop root too) or on a file system mounted read-only, and where the restore
 cannot set the mode and times of such an entry or of another user's.
+A local index found damaged is rebuilt from the repository and warned
+about ("--json": a warning whose "path" is "repository").
 ` + repoHelp + `
 
 With --json, stdout receives one document, also when the restore fails
@@ -128,7 +130,9 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 	if err := (snapshot.Filter{Include: f.include, Exclude: f.exclude}).Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	r, err := a.openRepo(ctx, &f.repoFlags, false)
+	status := a.newStatus()
+	warn := a.newWarnings(status)
+	r, err := a.openRepoWarn(ctx, &f.repoFlags, false, a.syncWarn(warn))
 	if err != nil {
 		return err
 	}
@@ -136,8 +140,6 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 	if err != nil {
 		return err
 	}
-	status := a.newStatus()
-	warn := a.newWarnings(status)
 	tr := newTracker("restoring", a.now)
 	status.start(tr.render)
 	st, err := r.Restore(ctx, m, f.target, snapshot.RestoreOptions{

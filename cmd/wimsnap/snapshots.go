@@ -19,8 +19,10 @@ source, image name, files and bytes.
 With --json, stdout receives one document: {"repository", "snapshots":
 [{"id", "short_id", "time", "host", "source", "parent", "tags", "image":
 {"name", "description", "display_name", "display_description", "flags",
-"creator", "version", "created"},
-"metadata": {"sha1", "size"}, "summary": {...}}]}`
+"creator", "version", "created", "boot"},
+"metadata": {"sha1", "size"}, "summary": {...}}]}
+"boot": true marks a snapshot imported from a WIM's boot image, which
+'export' marks bootable again.`
 
 func (a *app) newSnapshotsCommand() *cobra.Command {
 	var rf repoFlags
