@@ -564,9 +564,23 @@ func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]struct{}) 
 			}
 			guarded = true
 		}
+		if isTempName(n) && !isDirAt(dfd, n) {
+			a.dropLeftover(dfd, n)
+			continue
+		}
 		a.removeAll(dfd, n, a.path)
 	}
 	a.path = a.path[:depth]
+}
+
+// dropLeftover removes name in dfd, a file an earlier run was writing when
+// it was killed: not the user's, so not counted as deleted (as on
+// Windows), and not one a dry run reports. An old directory a killed run
+// had renamed aside is the user's, and goes through removeAll, counted.
+func (a *applier) dropLeftover(dfd int, name string) {
+	if !a.opts.DryRun {
+		_ = unix.Unlinkat(dfd, name, 0) // one that stays, the next run removes
+	}
 }
 
 // nameSet tells whether a name is one of a directory's entries: a map for

@@ -107,7 +107,8 @@ type ApplyOptions struct {
 // it: no empty file stands in for it.
 // Unchanged counts the files, symlinks and special files an in-place
 // apply kept, Fixed those of them whose metadata alone (times, mode,
-// owner, xattrs) it set, and Deleted the entries it removed.
+// owner, xattrs) it set, and Deleted the entries it removed (not the
+// temporary files of killed runs, which it removes too).
 type ApplyStats struct {
 	Dirs, Files, Symlinks, Special, Bytes, Skipped, Unchanged, Fixed, Deleted int64
 }

@@ -125,7 +125,7 @@ func (a *app) appendImage(ctx context.Context, w *wim.Writer, r *wim.Reader, spe
 	if err != nil {
 		return captureResult{}, errors.Join(err, w.Abort())
 	}
-	return a.captureInto(ctx, w, spec, cfg, prepare, spec.wimfile)
+	return a.captureInto(ctx, w, spec, cfg, prepare, append(tempsOf(spec.wimfile), spec.wimfile))
 }
 
 // readForAppend reads the WIM in f as it is and checks that the new

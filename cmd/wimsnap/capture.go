@@ -277,7 +277,7 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	res, err := a.captureInto(ctx, w, spec, cfg, nil, tmp.Name())
+	res, err := a.captureInto(ctx, w, spec, cfg, nil, tempsOf(target)) // tmp is one of them
 	if err != nil {
 		return err
 	}
@@ -346,9 +346,9 @@ type captureResult struct {
 // captureInto captures spec.source into w as a new image and closes w; on
 // failure it aborts w (an append is undone). prepare, when not nil, is the
 // capture's CaptureOptions.Prepare (it sets the base of an update). The
-// file out, which w writes, is left out of the image when it lies inside
-// the source.
-func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec, cfg *snapshot.Config, prepare func(*snapshot.CaptureOptions) error, out string) (res captureResult, err error) {
+// files skip, the one w writes and the temporary files of the WIM
+// (tempsOf), are left out of the image when they lie inside the source.
+func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec, cfg *snapshot.Config, prepare func(*snapshot.CaptureOptions) error, skip []string) (res captureResult, err error) {
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, w.Abort())
@@ -367,7 +367,7 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 		Prepare:     prepare,
 		Progress:    tr.update,
 		Warn:        warn.warn,
-		Skip:        []string{out},
+		Skip:        skip,
 	})
 	info := spec.info
 	if err == nil {

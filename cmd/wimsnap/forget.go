@@ -21,7 +21,10 @@ prefix of one, or "latest"), or those a retention policy does not keep.
 A snapshot whose manifest is damaged (see 'wimsnap check') is removed by
 naming its id.
 Their data stays until 'wimsnap prune' (or --prune) deletes what no other
-snapshot uses.
+snapshot uses. With --prune, a SNAP that is not there is skipped rather
+than refused, so that a forget --prune stopped during its prune can be run
+again to the end: the rest goes, the prune runs, and forget exits with
+code 3.
 
 The policy keeps, in each group of snapshots (by default the snapshots of
 one host and source; --group-by), the newest snapshot of each of the last
@@ -206,8 +209,10 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	}
 	var groups []forgetGroup
 	var gone []*snapshot.Manifest
+	var missing []string // named with --prune, and not there
 	if len(args) > 0 {
-		groups, gone, err = forgetNamed(list, args, func(ref string) string { return r.FindDamaged(ctx, ref, list) })
+		damaged := func(ref string) string { return r.FindDamaged(ctx, ref, list) }
+		groups, gone, missing, err = forgetNamed(list, args, damaged, f.prune)
 	} else {
 		groups, gone = forgetByPolicy(f.filter(list), pol, by, zone)
 	}
@@ -225,7 +230,10 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 			return err
 		}
 	}
-	return a.finishForget(ctx, r, f, sum, pruneOpts)
+	if err := a.finishForget(ctx, r, f, sum, pruneOpts); err != nil || len(missing) == 0 {
+		return err
+	}
+	return &partialError{what: fmt.Sprintf("no such snapshot: %s (forgotten already?), skipped", strings.Join(missing, ", "))}
 }
 
 // finishForget prints the outcome and prunes when asked.
@@ -273,21 +281,26 @@ func (f *forgetFlags) filter(list []*snapshot.Manifest) []*snapshot.Manifest {
 	})
 }
 
-// forgetNamed resolves the snapshots named on the command line.
-func forgetNamed(list []*snapshot.Manifest, refs []string, damaged func(ref string) string) ([]forgetGroup, []*snapshot.Manifest, error) {
+// forgetNamed resolves the snapshots named on the command line. A ref
+// that matches no snapshot is an error, unless skipMissing: then it is
+// listed, quoted, in missing.
+func forgetNamed(list []*snapshot.Manifest, refs []string, damaged func(ref string) string, skipMissing bool) (groups []forgetGroup, gone []*snapshot.Manifest, missing []string, err error) {
 	g := forgetGroup{Keep: []forgetSnap{}, Remove: []forgetSnap{}}
-	var gone []*snapshot.Manifest
 	for _, ref := range refs {
 		m, err := snapshot.FindIn(list, ref)
 		var reasons []string
 		if errors.Is(err, snapshot.ErrSnapshotAmbiguous) || err != nil && !errors.Is(err, snapshot.ErrSnapshotNotFound) {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if err != nil {
 			// A manifest that cannot be read can only be named by its id.
 			id := damaged(ref)
-			if id == "" {
-				return nil, nil, err
+			switch {
+			case id == "" && skipMissing:
+				missing = append(missing, strconv.Quote(ref))
+				continue
+			case id == "":
+				return nil, nil, nil, err
 			}
 			m, reasons = &snapshot.Manifest{ID: id}, []string{"damaged manifest"}
 		}
@@ -296,7 +309,7 @@ func forgetNamed(list []*snapshot.Manifest, refs []string, damaged func(ref stri
 			g.Remove = append(g.Remove, snapOut(m, reasons))
 		}
 	}
-	return []forgetGroup{g}, gone, nil
+	return []forgetGroup{g}, gone, missing, nil
 }
 
 // forgetByPolicy applies the policy to each group.

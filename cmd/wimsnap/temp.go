@@ -86,10 +86,9 @@ func sweepTemps(target string) int {
 	if err != nil {
 		return 0
 	}
-	prefix, n := "."+base+tempInfix, 0
+	n := 0
 	for _, e := range entries {
-		rnd, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok || !e.Type().IsRegular() || len(rnd) != 12 || strings.Trim(rnd, "0123456789abcdef") != "" {
+		if !isTempOf(e, base) {
 			continue
 		}
 		info, err := e.Info()
@@ -102,4 +101,34 @@ func sweepTemps(target string) int {
 		}
 	}
 	return n
+}
+
+// isTempOf reports whether e is named as createTemp names the temporary
+// files of a target whose base name is base, and is a regular file.
+func isTempOf(e fs.DirEntry, base string) bool {
+	rnd, ok := strings.CutPrefix(e.Name(), "."+base+tempInfix)
+	return ok && e.Type().IsRegular() && len(rnd) == 12 && strings.Trim(rnd, "0123456789abcdef") == ""
+}
+
+// tempsOf lists the temporary files of target that are there now, of
+// live runs and killed ones alike, whatever their age: a capture leaves
+// them out of its image, for they are never the user's data. A killed
+// capture into its own source leaves one, which sweepTemps removes only
+// once it is staleTempAge old.
+func tempsOf(target string) []string {
+	dir, base := filepath.Split(target)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var paths []string
+	for _, e := range entries {
+		if isTempOf(e, base) {
+			paths = append(paths, filepath.Join(dir, e.Name()))
+		}
+	}
+	return paths
 }
