@@ -94,7 +94,7 @@ func (l *Local) place(tmp, dir, key string) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := SyncDir(dir); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
@@ -124,7 +124,7 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 		return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = SyncDir(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("put-if-absent %s: %w", key, err)
@@ -207,7 +207,7 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 		err = os.Remove(p)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(p))
+		err = SyncDir(filepath.Dir(p))
 	}
 	if err != nil {
 		return keyErr("delete", key, err)
@@ -236,7 +236,7 @@ func (l *Local) mkdirs(key string) (string, error) {
 		err := os.Mkdir(cur, 0o755)
 		switch {
 		case err == nil:
-			if err := syncDir(parent); err != nil {
+			if err := SyncDir(parent); err != nil {
 				return "", err
 			}
 		case errors.Is(err, fs.ErrExist):

@@ -8,10 +8,11 @@ import (
 	"syscall"
 )
 
-// syncDir fsyncs a directory so that the names made or removed in it are
+// SyncDir fsyncs a directory so that the names made or removed in it are
 // durable. File systems that cannot sync a directory (EINVAL, ENOTSUP) are
-// taken as they are.
-func syncDir(dir string) error {
+// taken as they are. The local store uses it, and so do commands that
+// rename a finished file into place.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -1,5 +1,5 @@
 package remote
 
-// syncDir does nothing on Windows, where directories cannot be opened for
+// SyncDir does nothing on Windows, where directories cannot be opened for
 // fsync; NTFS journals its directory changes.
-func syncDir(string) error { return nil }
+func SyncDir(string) error { return nil }

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -120,6 +121,9 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 		return st, fmt.Errorf("export: %w", err)
 	}
 	ok = true
+	if err := remote.SyncDir(filepath.Dir(path)); err != nil {
+		return st, fmt.Errorf("export: %w", err)
+	}
 	return st, nil
 }
 

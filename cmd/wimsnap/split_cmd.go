@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -145,6 +147,9 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 			return err
 		}
 		sum.Parts = append(sum.Parts, splitPart{File: names[i], Bytes: st.Size()})
+	}
+	if err := remote.SyncDir(filepath.Dir(names[0])); err != nil {
+		return err
 	}
 	warn := a.newWarnings(nil)
 	for _, stale := range staleParts(swm, len(names)) {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/wimsnap/wimsnap/remote"
 )
 
 // WIM files, split parts and exports are written to a temporary file
@@ -62,7 +64,8 @@ func createTemp(target string) (*os.File, error) {
 	return nil, fmt.Errorf("create %s: no free temporary name", target)
 }
 
-// commitTemp syncs and closes tmp and renames it to target.
+// commitTemp syncs and closes tmp, renames it to target and syncs the
+// directory, so that target is durable once it returns.
 func commitTemp(tmp *os.File, target string) error {
 	if err := tmp.Sync(); err != nil {
 		return err
@@ -70,7 +73,10 @@ func commitTemp(tmp *os.File, target string) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), target)
+	if err := os.Rename(tmp.Name(), target); err != nil {
+		return err
+	}
+	return remote.SyncDir(filepath.Dir(target))
 }
 
 // sweepTemps removes the temporary files of target that killed runs left:
