@@ -67,7 +67,7 @@ func (a *app) loadSnapshot(ctx context.Context, r *snapshot.Repo, ref string) (*
 }
 
 func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, p string, detailed bool) error {
-	r, err := a.openRepo(ctx, rf, false)
+	r, err := a.openRepoWarn(ctx, rf, false, a.lockWarn(nil))
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (a *app) newDiffCommand() *cobra.Command {
 }
 
 func (a *app) runDiff(ctx context.Context, rf *repoFlags, ref1, ref2 string) error {
-	r, err := a.openRepo(ctx, rf, false)
+	r, err := a.openRepoWarn(ctx, rf, false, a.lockWarn(nil))
 	if err != nil {
 		return err
 	}

@@ -199,7 +199,11 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	if err != nil {
 		return err
 	}
-	r, err := a.openRepo(ctx, &f.repoFlags, false)
+	// The repository's warnings go to stderr, or with --prune --json to
+	// the prune document's warnings, forget's having none.
+	warn := a.newWarnings(a.newStatus())
+	warn.json = a.json && f.prune
+	r, err := a.openRepoWarn(ctx, &f.repoFlags, false, a.syncWarn(warn))
 	if err != nil {
 		return err
 	}
@@ -230,14 +234,15 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 			return err
 		}
 	}
-	if err := a.finishForget(ctx, r, f, sum, pruneOpts); err != nil || len(missing) == 0 {
+	if err := a.finishForget(ctx, r, f, sum, pruneOpts, warn); err != nil || len(missing) == 0 {
 		return err
 	}
 	return &partialError{what: fmt.Sprintf("no such snapshot: %s (forgotten already?), skipped", strings.Join(missing, ", "))}
 }
 
-// finishForget prints the outcome and prunes when asked.
-func (a *app) finishForget(ctx context.Context, r *snapshot.Repo, f *forgetFlags, sum forgetSummary, opts snapshot.PruneOptions) error {
+// finishForget prints the outcome and prunes when asked, the prune's
+// warnings going to warn.
+func (a *app) finishForget(ctx context.Context, r *snapshot.Repo, f *forgetFlags, sum forgetSummary, opts snapshot.PruneOptions, warn *warnings) error {
 	if !a.json {
 		a.printForget(sum)
 	}
@@ -248,11 +253,11 @@ func (a *app) finishForget(ctx context.Context, r *snapshot.Repo, f *forgetFlags
 		return nil
 	}
 	if !a.json {
-		return a.runPrune(ctx, r, sum.Repository, opts)
+		return a.runPrune(ctx, r, sum.Repository, opts, warn)
 	}
 	// One document: prune's inside forget's.
 	var pruneErr error
-	sum.Prune, pruneErr = a.prune(ctx, r, sum.Repository, opts)
+	sum.Prune, pruneErr = a.prune(ctx, r, sum.Repository, opts, warn)
 	if err := writeJSON(a.stdout, sum); err != nil {
 		return err
 	}

@@ -102,11 +102,11 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 			images = append(images, i)
 		}
 	}
-	r, err := a.openRepo(ctx, &f.repoFlags, false)
+	status := a.newStatus()
+	r, err := a.openRepoWarn(ctx, &f.repoFlags, false, a.lockWarn(status))
 	if err != nil {
 		return err
 	}
-	status := a.newStatus()
 	tr := newImportTracker(len(images), a.now)
 	status.start(tr.render)
 	list, err := r.Import(ctx, wr, name, snapshot.ImportOptions{Images: images, Host: f.host, Tags: f.tags,

@@ -73,7 +73,7 @@ func (a *app) newStatsCommand() *cobra.Command {
 		Long:  long(statsHelp),
 		Args:  argsBetween(0, 0),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
-			r, err := a.openRepo(ctx, &rf, false)
+			r, err := a.openRepoWarn(ctx, &rf, false, a.lockWarn(nil))
 			if err != nil {
 				return err
 			}

@@ -68,12 +68,13 @@ func (a *app) newPruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := a.openRepo(ctx, &rf, false)
+			warn := a.newWarnings(a.newStatus())
+			r, err := a.openRepoWarn(ctx, &rf, false, a.syncWarn(warn))
 			if err != nil {
 				return err
 			}
 			loc, _, _ := a.repoLocation(&rf)
-			return a.runPrune(ctx, r, loc, opts)
+			return a.runPrune(ctx, r, loc, opts, warn)
 		}),
 	}
 	addRepoFlags(cmd, &rf)
@@ -121,8 +122,8 @@ type pruneSummary struct {
 }
 
 // runPrune prunes r and reports.
-func (a *app) runPrune(ctx context.Context, r *snapshot.Repo, loc string, opts snapshot.PruneOptions) error {
-	sum, err := a.prune(ctx, r, loc, opts)
+func (a *app) runPrune(ctx context.Context, r *snapshot.Repo, loc string, opts snapshot.PruneOptions, warn *warnings) error {
+	sum, err := a.prune(ctx, r, loc, opts, warn)
 	if sum == nil {
 		return err
 	}
@@ -136,13 +137,13 @@ func (a *app) runPrune(ctx context.Context, r *snapshot.Repo, loc string, opts s
 	return err
 }
 
-// prune prunes r, showing progress on a terminal, and returns its summary
-// (nil when it failed) and, when it left packs for a later prune, a
-// partialError.
-func (a *app) prune(ctx context.Context, r *snapshot.Repo, loc string, opts snapshot.PruneOptions) (*pruneSummary, error) {
+// prune prunes r, showing progress on warn's status line on a terminal,
+// and returns its summary (nil when it failed), whose warnings are those
+// given to warn (the repository's own, opened with it, too), and, when it
+// left packs for a later prune, a partialError.
+func (a *app) prune(ctx context.Context, r *snapshot.Repo, loc string, opts snapshot.PruneOptions, warn *warnings) (*pruneSummary, error) {
 	start := a.now()
-	status := a.newStatus()
-	warn := a.newWarnings(status)
+	status := warn.status
 	st := &stageTracker{}
 	status.start(st.render)
 	opts.Progress = st.update

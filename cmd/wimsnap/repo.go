@@ -204,12 +204,14 @@ func (a *app) syncWarn(w *warnings) func(error) {
 	return func(err error) { w.warn("repository", err) }
 }
 
-// lockWarn returns a LockOptions.Warn for the commands whose JSON document
-// has no warnings: the lock problems that do not end the command (a lock
-// left behind because it could not be removed, a refresh that failed and
-// is retried) are printed on stderr as "wimsnap: warning: repository:
-// ...", in JSON mode too, so that nobody is left wondering why the next
-// prune waits for a stale lock. status may be nil.
+// lockWarn returns a LockOptions.Warn (or a RepoOptions.Warn, through
+// openRepoWarn) for the commands whose JSON document has no warnings: the
+// lock problems that do not end the command (a lock left behind because it
+// could not be removed, a refresh that failed and is retried), and a
+// damaged local index that was rebuilt, are printed on stderr as
+// "wimsnap: warning: repository: ...", in JSON mode too, so that nobody is
+// left wondering why the next prune waits for a stale lock, or why the
+// command took long. status may be nil.
 func (a *app) lockWarn(status *statusLine) func(error) {
 	return a.syncWarn(&warnings{status: status, stderr: a.stderr})
 }

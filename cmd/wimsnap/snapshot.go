@@ -118,13 +118,13 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 		return err
 	}
 	cfg.Exclude(f.exclude...)
-	r, err := a.openRepo(ctx, &f.repoFlags, true)
+	status := a.newStatus()
+	warn := a.newWarnings(status)
+	r, err := a.openRepoWarn(ctx, &f.repoFlags, true, a.syncWarn(warn))
 	if err != nil {
 		return err
 	}
 	info := imageInfo(&f.imageFlags, func(n string) bool { return cmd.Flags().Changed(n) }, env, source)
-	status := a.newStatus()
-	warn := a.newWarnings(status)
 	tr := newTracker("snapshot", a.now)
 	status.start(tr.render)
 	res, err := r.Snapshot(ctx, source, snapshot.TakeOptions{

@@ -48,7 +48,7 @@ type manifestJSON struct {
 }
 
 func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
-	r, err := a.openRepo(ctx, rf, false)
+	r, err := a.openRepoWarn(ctx, rf, false, a.lockWarn(nil))
 	if err != nil {
 		return err
 	}
