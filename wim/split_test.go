@@ -225,3 +225,52 @@ func TestWriteSplit(t *testing.T) {
 		t.Errorf("splitting a part: %v, want ErrUnsupported", err)
 	}
 }
+
+// TestWriteSplitIntegrityProgress: WithSplitIntegrityProgress reports the
+// hashing of each part for its integrity table, part by part, from none
+// to the whole range; WriteSplit reported only the copy, which then sat
+// at its end meanwhile.
+func TestWriteSplitIntegrityProgress(t *testing.T) {
+	dir := t.TempDir()
+	whole, _ := splitWIM(t, dir)
+	type call struct {
+		part        int
+		done, total int64
+	}
+	var calls []call
+	var files []*os.File
+	n, err := wim.WriteSplit(t.Context(), wimtest.Open(t, whole), 1<<20, true,
+		func(k, _ int) (*os.File, error) {
+			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("p%d.swm", k)))
+			files = append(files, f)
+			return f, err
+		}, nil, wim.WithSplitIntegrityProgress(func(part int, done, total int64) {
+			calls = append(calls, call{part, done, total})
+		}))
+	for _, f := range files {
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := 0
+	for i, c := range calls {
+		switch {
+		case c.done == 0:
+			if c.part != part+1 || c.total <= 0 {
+				t.Fatalf("call %d: %+v after part %d", i, c, part)
+			}
+			part = c.part
+		case c.part != part || c.done > c.total || c.done <= calls[i-1].done:
+			t.Fatalf("call %d: %+v after %+v", i, c, calls[i-1])
+		}
+		if (i+1 == len(calls) || calls[i+1].done == 0) && c.done != c.total {
+			t.Errorf("part %d: the last call is %+v, short of the total", c.part, c)
+		}
+	}
+	if part != n {
+		t.Errorf("integrity progress of %d parts, want %d: %+v", part, n, calls)
+	}
+}

@@ -20,7 +20,13 @@ import (
 // returns the number of parts. progress, when not nil, receives the bytes
 // copied so far. r must not be split nor hold solid resources.
 func WriteSplit(ctx context.Context, r *Reader, partSize int64, integrity bool,
-	create func(k, n int) (*os.File, error), progress func(done int64)) (int, error) {
+	create func(k, n int) (*os.File, error), progress func(done int64), opts ...SplitOption) (int, error) {
+	var cfg splitConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return 0, err
+		}
+	}
 	if r.hdr.Split() {
 		return 0, fmt.Errorf("%w: splitting a WIM that is split already", ErrUnsupported)
 	}
@@ -41,7 +47,8 @@ func WriteSplit(ctx context.Context, r *Reader, partSize int64, integrity bool,
 		if err != nil {
 			return 0, err
 		}
-		sw := &splitWriter{ctx: ctx, r: r, f: f, part: k + 1, parts: len(plan), done: &done, progress: progress}
+		sw := &splitWriter{ctx: ctx, r: r, f: f, part: k + 1, parts: len(plan), done: &done, progress: progress,
+			integrityProgress: cfg.integrityProgress}
 		if err := sw.write(blobs, xml, integrity); err != nil {
 			return 0, fmt.Errorf("wim: part %d: %w", k+1, err)
 		}
@@ -82,6 +89,38 @@ func (r *Reader) planSplit(partSize, xmlSize int64, integrity bool) [][]*blob {
 	return parts
 }
 
+// SplitOption configures WriteSplit; it fails on a bad value.
+type SplitOption func(*splitConfig) error
+
+// splitConfig is what the SplitOptions set.
+type splitConfig struct {
+	integrityProgress func(part int, done, total int64)
+}
+
+// WithSplitIntegrityProgress sets a function that WriteSplit calls while
+// it hashes part k (from 1) for its integrity table (a read of the whole
+// part): with none done first, then after each chunk, with the bytes
+// hashed so far and the total, from WriteSplit's goroutine. The default
+// is none; it has no effect unless WriteSplit writes integrity tables.
+func WithSplitIntegrityProgress(fn func(part int, done, total int64)) SplitOption {
+	return func(c *splitConfig) error { c.integrityProgress = fn; return nil }
+}
+
+// hashProgress returns hashRange's progress function for hashing total
+// bytes of the part for its integrity table, nil when nobody asked.
+func (w *splitWriter) hashProgress(total int64) func(int64) {
+	fn := w.integrityProgress
+	if fn == nil {
+		return nil
+	}
+	var done int64
+	fn(w.part, 0, total)
+	return func(n int64) {
+		done += n
+		fn(w.part, done, total)
+	}
+}
+
 // splitWriter writes one part of a split WIM.
 type splitWriter struct {
 	ctx         context.Context
@@ -91,6 +130,8 @@ type splitWriter struct {
 	pos         int64
 	done        *int64
 	progress    func(int64)
+	// integrityProgress is WithSplitIntegrityProgress's function, or nil.
+	integrityProgress func(part int, done, total int64)
 }
 
 // write writes the part holding blobs: header, resources, blob table, XML,
@@ -127,7 +168,7 @@ func (w *splitWriter) write(blobs []*blob, xml []byte, integrity bool) error {
 	}
 	if integrity {
 		start, end := integrityRange(h.blobTable)
-		hashes, err := hashRange(w.ctx, w.f, start, end, integrityChunk, nil)
+		hashes, err := hashRange(w.ctx, w.f, start, end, integrityChunk, w.hashProgress(end-start))
 		if err != nil {
 			return fmt.Errorf("integrity table: %w", err)
 		}

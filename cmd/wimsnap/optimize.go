@@ -146,18 +146,14 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
 		return err
 	}
-	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithNow(a.now),
-		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity)}
-	if f.threads > 0 {
-		opts = append(opts, wim.WithThreads(f.threads))
-	}
-	w, err := wim.NewWriter(tmp, opts...)
+	tr := &verifyTracker{verb: "recompressing", start: start, now: a.now, total: streamBytes(r, images)}
+	it := newIntegrityTracker(tr)
+	w, err := wim.NewWriter(tmp, f.writerOptions(r, comp, images, a.now, it)...)
 	if err != nil {
 		return fmt.Errorf("optimize: %w", err)
 	}
-	tr := &verifyTracker{verb: "recompressing", start: start, now: a.now, total: streamBytes(r, images)}
 	status := a.newStatus()
-	status.start(tr.render)
+	status.start(it.render)
 	err = copyImages(ctx, w, r, images, tr)
 	status.finish()
 	if err != nil {
@@ -171,6 +167,20 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		return err
 	}
 	return a.finishOptimize(name, target, comp, len(images), st.Size(), tr.bytes(), start)
+}
+
+// writerOptions returns the options of the new WIM holding images of r,
+// compressed with comp, whose integrity table (with --check, or when r
+// has one) is shown on it.
+func (f *optimizeFlags) writerOptions(r *wim.Reader, comp wim.Compression, images []int, now func() time.Time,
+	it *integrityTracker) []wim.WriterOption {
+	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithNow(now),
+		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity),
+		wim.WithIntegrityProgress(it.update)}
+	if f.threads > 0 {
+		opts = append(opts, wim.WithThreads(f.threads))
+	}
+	return opts
 }
 
 // checkOutput refuses an existing NEWFILE (target, which outputPath

@@ -1,0 +1,71 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// TestOptimizeIntegrityStatus: optimize --check's status line says that
+// the integrity table is being written, once the streams are done; it
+// stayed at "recompressing: ... (100%)" meanwhile. The count of the
+// streams, which the summary reports, is kept.
+func TestOptimizeIntegrityStatus(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFile(t, src, "f", []byte(strings.Repeat("data", 50000)))
+	wimfile := filepath.Join(tmp, "a.wim")
+	runAppOK(t, nil, "capture", src, wimfile)
+	r := wimtest.Open(t, wimfile)
+	tr := &verifyTracker{verb: "recompressing", start: time.Now(), now: time.Now, total: streamBytes(r, []int{1})}
+	it := newIntegrityTracker(tr)
+	f := &optimizeFlags{check: true}
+	out, err := os.Create(filepath.Join(tmp, "b.wim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w, err := wim.NewWriter(out, f.writerOptions(r, wim.CompressLZX, []int{1}, time.Now, it)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := copyImages(t.Context(), w, r, []int{1}, tr); err != nil {
+		t.Fatal(err)
+	}
+	if got := it.render(); !strings.HasPrefix(got, "writing integrity table: ") || !strings.Contains(got, "(100%)") {
+		t.Errorf("status %q, want the integrity table written", got)
+	}
+	if tr.bytes() != tr.total || tr.total == 0 {
+		t.Errorf("streams counted: %d of %d", tr.bytes(), tr.total)
+	}
+}
+
+// TestSplitIntegrityStatus: split's status line shows the integrity table
+// of each part while it is written, with its own count and rate, and the
+// copy again after it; it stayed at "splitting: ..." meanwhile.
+func TestSplitIntegrityStatus(t *testing.T) {
+	clock := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	tr := &verifyTracker{verb: "splitting", start: clock, now: now, total: 8 << 20}
+	it := newIntegrityTracker(tr)
+	copied := splitProgress(it)
+	copied(2 << 20)
+	clock = clock.Add(time.Minute)
+	it.updatePart(1, 0, 4<<20)
+	clock = clock.Add(time.Second)
+	it.updatePart(1, 1<<20, 4<<20)
+	if got, want := it.render(), "writing integrity table of part 1: 1.0 MiB of 4.0 MiB (25%), 1.0 MiB/s, ETA 3s"; got != want {
+		t.Errorf("status %q, want %q", got, want)
+	}
+	copied(4 << 20)
+	if got, want := it.render(), "splitting: 4.0 MiB of 8.0 MiB (50%)"; !strings.HasPrefix(got, want) {
+		t.Errorf("status %q, want %q...", got, want)
+	}
+}
