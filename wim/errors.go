@@ -12,3 +12,16 @@ var (
 	ErrSizeChanged = errors.New("wim: stream size changed while reading")
 	ErrNoImage     = errors.New("wim: no such image")
 )
+
+// FileError is the error of reading a blob that is not in the one file a
+// Reader was opened on: in a part of a split WIM (the part opened too),
+// or in a WIM added by AddRef. File names that file as fileName does: the
+// file's name, with "(part K of N)" for a part.
+type FileError struct {
+	File string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.File + ": " + e.Err.Error() }
+
+func (e *FileError) Unwrap() error { return e.Err }

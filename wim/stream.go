@@ -54,21 +54,29 @@ type streamReader struct {
 	*chunkState                   // decoder and buffers, pooled by the Reader
 	pos         int
 	err         error
-	// where names the file of a blob read through another Reader (a part
-	// of a split WIM, a WIM added by AddRef), for the errors; "" for a
-	// blob in the file of the Reader opened.
+	// where names the file of a blob in a part of a split WIM or in a
+	// WIM added by AddRef, for the errors (FileError); "" for a blob in
+	// the one file of a Reader that is not split.
 	where string
 }
 
 func (r *Reader) newStreamReader(b *blob) (*streamReader, error) {
-	if b.in != r { // in another part of a split WIM, or a WIM added by AddRef
-		s, err := b.in.newStreamReader(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.in.fileName(), err)
-		}
-		s.where = b.in.fileName()
-		return s, nil
+	s, err := b.in.openBlob(b)
+	if b.in == r && !r.hdr.Split() {
+		return s, err
 	}
+	// In a part of a split WIM (this one too, since the set is one WIM
+	// whose parts the errors must tell apart), or in a WIM added by AddRef.
+	where := b.in.fileName()
+	if err != nil {
+		return nil, &FileError{File: where, Err: err}
+	}
+	s.where = where
+	return s, nil
+}
+
+// openBlob is newStreamReader for a blob in r's own file.
+func (r *Reader) openBlob(b *blob) (*streamReader, error) {
 	if b.solid != nil {
 		s := &streamReader{r: r, b: b, sum: sha1.New(), remain: b.res.size}
 		return s, s.openSolid()
@@ -104,7 +112,7 @@ func (s *streamReader) Read(p []byte) (int, error) {
 	n, err := s.read(p)
 	//nolint:errorlint // the end is io.EOF itself; a wrapped one (a short read) is a failure
 	if err != nil && err != io.EOF && s.where != "" {
-		s.err = fmt.Errorf("%s: %w", s.where, err)
+		s.err = &FileError{File: s.where, Err: err}
 		err = s.err
 	}
 	return n, err

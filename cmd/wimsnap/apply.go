@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -333,36 +332,6 @@ func errDropped(n int) error {
 	return fmt.Errorf("%d entries of the image left out: named \".\", \"..\" or nothing, holding NUL, or named as a sibling (as wimlib-imagex does)", n)
 }
 
-// applyDamage counts the files whose data in the WIM failed its checksum
-// or format when read, or was missing (not, say, a symlink's malformed
-// reparse data), and of them those whose data was missing.
-type applyDamage struct{ files, missing int64 }
-
-// err returns the error of an apply from wimfile that left out d.files
-// files (d.files > 0). When every one of them lacked its data, it wraps
-// wim.ErrNotFound and says so, pointing at --ref unless the WIM is split
-// (a missing part is refused before); otherwise it wraps wim.ErrChecksum.
-func (d applyDamage) err(wimfile string, split bool) error {
-	const verify = "see 'wimsnap verify'"
-	see := verify
-	if d.missing > 0 && !split {
-		see = deltaHelp
-		if d.missing < d.files {
-			see = verify + "; " + deltaHelp
-		}
-	}
-	if d.missing == d.files {
-		return fmt.Errorf("%w: %d files could not be applied: their data is missing from %s (%s)",
-			wim.ErrNotFound, d.files, wimfile, see)
-	}
-	if d.missing > 0 {
-		return fmt.Errorf("%w: %d files could not be applied: the data of %d is damaged in %s and that of %d missing from it (%s)",
-			wim.ErrChecksum, d.files, d.files-d.missing, wimfile, d.missing, see)
-	}
-	return fmt.Errorf("%w: %d files could not be applied: their data in %s is damaged (%s)",
-		wim.ErrChecksum, d.files, wimfile, see)
-}
-
 // applyTree runs snapshot.Apply with the status line and warnings, and
 // counts the files the WIM's damage left out.
 func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spec applySpec) (stats snapshot.ApplyStats, list []warning, total int64, dmg applyDamage, err error) {
@@ -384,15 +353,7 @@ func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spe
 		Paths:      spec.paths,
 		Progress:   tr.update,
 		Warn: func(path string, err error) {
-			// A stream the blob table lacks is damage too (a missing
-			// part of a split WIM is refused before).
-			if errors.Is(err, snapshot.ErrStreamRead) && (errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat) ||
-				errors.Is(err, wim.ErrNotFound)) {
-				dmg.files++ // Apply serialises Warn calls
-				if errors.Is(err, wim.ErrNotFound) {
-					dmg.missing++
-				}
-			}
+			dmg.add(err) // Apply serialises Warn calls
 			warn.warn(path, err)
 		},
 	})

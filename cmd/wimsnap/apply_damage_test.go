@@ -30,6 +30,9 @@ func TestApplyDamageError(t *testing.T) {
 			wantNot: []string{"missing", "--ref"}},
 		{name: "both", dmg: applyDamage{files: 3, missing: 2}, is: wim.ErrChecksum,
 			want: []string{"the data of 1 is damaged in x.wim and that of 2 missing from it (see 'wimsnap verify'; a delta WIM", "--ref"}},
+		{name: "damaged in parts", dmg: applyDamage{files: 3, missing: 1, in: map[string]bool{"x3.swm (part 3 of 3)": true, "x.wim": true}},
+			split: true, is: wim.ErrChecksum,
+			want: []string{"the data of 2 is damaged in x.wim, x3.swm (part 3 of 3) and that of 1 missing from x.wim (see 'wimsnap verify')"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

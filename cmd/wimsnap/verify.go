@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -76,12 +77,14 @@ func (a *app) runVerify(ctx context.Context, name string, refs []string) error {
 }
 
 // verifyWIM runs r.Verify; its error names the WIM, as an error of the
-// open does.
+// open does, unless it names the file at fault already (a part of a
+// split WIM, which need not be the part named, or a --ref WIM).
 func verifyWIM(r *wim.Reader, name string, tr *verifyTracker) error {
-	if err := deltaHint(r, r.Verify(tr.update)); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+	err := deltaHint(r, r.Verify(tr.update))
+	if fe := (*wim.FileError)(nil); err == nil || errors.As(err, &fe) {
+		return err
 	}
-	return nil
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 // runCancellable runs fn, which cannot be stopped, and returns its error,
