@@ -632,10 +632,7 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 	case kept == nil, errors.Is(kept, errLeftAlone): // warned about
 	case keptOnPurpose(kept):
 		a.warnPath(path, false, kept) // as asked, or warned about below
-	default:
-		if !isDirAt(dfd, name) { // a directory's error names what it holds
-			kept = a.explain(dfd, name, kept)
-		}
+	default: // explained by remove
 		a.warnPath(path, true, fmt.Errorf("delete: %w", kept)) // the target is not the snapshot: partial
 	}
 }
@@ -662,13 +659,15 @@ func (a *applier) removeCounted(dfd int, name string, path []string) error {
 func splitPath(path string) []string { return strings.Split(strings.TrimPrefix(path, "/"), "/") }
 
 // remove deletes name in dfd, whose path from the target is path, and for
-// a directory what it holds (removeDir).
+// a directory what it holds (removeDir). A permission error says why
+// (explain), at whatever depth it was met: a directory's error names what
+// in it stays.
 func (a *applier) remove(dfd int, name, path string) error {
 	err := unix.Unlinkat(dfd, name, 0)
 	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) && isDirAt(dfd, name) {
-		err = a.removeDir(dfd, name, path)
+		return a.removeDir(dfd, name, path)
 	}
-	return err
+	return a.explain(dfd, name, err)
 }
 
 // isDirAt reports whether name in dfd is a directory (not followed).
@@ -727,7 +726,7 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 	case kept != nil:
 		return kept
 	}
-	return unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR)
+	return a.explain(dfd, name, unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR))
 }
 
 // deletableNames lists the names in the directory fd, whose path from the

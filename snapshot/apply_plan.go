@@ -310,14 +310,11 @@ func keptOnPurpose(err error) bool {
 // remove would fail, or errHoldsExcluded, errHoldsLeftAlone for a
 // directory above what guard leaves alone, errLeftAlone for that
 // directory itself, warned about here. A name the restore may not delete
-// (mayDeleteIn, lockedIn) stays, with unlink's error, as remove's would; a
+// (replaceDenied) stays, with unlink's error explained, as remove's; a
 // directory that stays for the sticky bit or its flags (EPERM) is emptied
 // first, as removeDir empties it before its rmdir fails.
 func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
-	denied := a.mayDeleteIn(dfd, name)
-	if denied == nil {
-		denied = lockedIn(dfd, name)
-	}
+	denied := a.replaceDenied(dfd, name)
 	if errors.Is(denied, unix.EACCES) || errors.Is(denied, unix.EROFS) { // remove's unlink fails
 		return 0, denied
 	}

@@ -44,6 +44,12 @@ func TestRestoreDryRunForeignEntries(t *testing.T) {
 		{name: "metadata", root: "chown 0:0 T/d/f T/d/p && touch -d 2001-01-01 T/d/f T/d/p",
 			says: "another user's", saidTo: "nobody", warned: 2},
 		{name: "target", owner: "echo x > T/extra", root: "chown 0:0 T && chmod 777 T"},
+		// Root's file in root's sticky directory in one that --delete
+		// removes: it stays, and so do the directories, and the warning
+		// about them says why (it gave the bare error of the file).
+		{name: "extra", owner: "mkdir -p T/gone/sub && echo y > T/gone/y",
+			root: "chown 0:0 T/gone/sub && chmod 1777 T/gone/sub && echo z > T/gone/sub/z",
+			says: "the directory is sticky", saidTo: "nobody", warned: 1},
 		// An xattr the snapshot lacks on root's directory: its removal
 		// failed too, warned about apart ("removing xattr"), a second
 		// warning about the same directory.
@@ -189,7 +195,7 @@ func wantOnceEach(t *testing.T, c rollbackCase, sum restoreSummary, says bool) {
 			t.Errorf("%s: warned twice about %s: %+v", c.name, w.Path, sum.Warnings)
 		}
 		seen[w.Path] = true
-		inside := strings.Contains(w.Path, "/d/") || strings.Contains(w.Path, "/r/")
+		inside := strings.Contains(w.Path, "/d/") || strings.Contains(w.Path, "/r/") || strings.Contains(w.Path, "/gone")
 		if says && inside && !strings.Contains(w.Error, c.says) {
 			t.Errorf("%s: the warning about %s does not say %q: %s", c.name, w.Path, c.says, w.Error)
 		}
