@@ -31,7 +31,7 @@ func TestOptimizeIntegrityStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer out.Close()
+	defer func() { _ = out.Close() }()
 	w, err := wim.NewWriter(out, f.writerOptions(r, wim.CompressLZX, []int{1}, time.Now, it)...)
 	if err != nil {
 		t.Fatal(err)
