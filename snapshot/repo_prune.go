@@ -140,16 +140,23 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (PruneResult, error
 		return PruneResult{}, err
 	}
 	defer lock.release(ctx, opts.Warn)
-	p := newPruner(ctx, r, opts, lock)
-	err = p.run()
+	// An image the local index lacks the data of, when the local index
+	// may be at fault, has it rebuilt and the reading done again, rather
+	// than the prune refused for damage the repository need not have.
+	var p *pruner
+	err = r.retryRebuilt(ctx, func(rebuiltFor error) error {
+		p = newPruner(ctx, r, opts, lock)
+		p.suspectIndex = rebuiltFor == nil
+		return p.read()
+	})
+	if err == nil {
+		err = p.run()
+	}
 	return *p.res, err
 }
 
-// run is Prune's work under its lock.
+// run is Prune's work under its lock, after read.
 func (p *pruner) run() error {
-	if err := p.read(); err != nil {
-		return err
-	}
 	if err := p.plan(); err != nil {
 		return err
 	}
@@ -193,6 +200,10 @@ type pruner struct {
 	usedCh  map[index.ID]bool           // chunks of used streams
 	sizes   map[index.ID]int64          // bytes of used chunks in each pack
 	missing []string                    // why the used data is incomplete
+	// suspectIndex says that a stream the local index lacks may be
+	// there: read fails, for the index to be rebuilt, rather than count
+	// it missing.
+	suspectIndex bool
 
 	doomed  map[index.ID]bool           // packs to delete
 	moved   map[index.ID]bool           // packs repacked (doomed too)

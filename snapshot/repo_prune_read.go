@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -149,7 +150,7 @@ func (p *pruner) useImage(src *repoSource, m *Manifest, images map[wim.Hash]bool
 	p.use(h, func() string { return "snapshot " + m.ShortID() + ": metadata" })
 	md, err := p.r.readImage(src, m, false)
 	if err != nil {
-		if !damage(err) {
+		if !damage(err) || p.suspectIndex && errors.Is(err, errIndexMiss) {
 			return err
 		}
 		p.missing = append(p.missing, err.Error())

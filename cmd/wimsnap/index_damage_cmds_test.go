@@ -28,8 +28,10 @@ func TestDamagedIndexWarnedByEveryCommand(t *testing.T) {
 			damagedIndexWarned(t, "unreadable", args)
 		})
 	}
-	// Those that read an image (the others do not miss the key).
-	for _, args := range cmds[2:4] {
+	// Those that read an image (the others do not miss the key). Prune
+	// refused ("run 'wimsnap check' and 'wimsnap repair' first"), taking
+	// the local index's damage for the repository's.
+	for _, args := range append(cmds[2:6:6], cmds[7]) {
 		t.Run("key "+strings.Join(args, " "), func(t *testing.T) {
 			damagedIndexWarned(t, "key", args)
 		})
@@ -135,6 +137,41 @@ func damageMetadataKey(t *testing.T, env map[string]string, cache string) {
 	for _, dir := range meta {
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestPruneRefusesLostIndex: a prune that still lacks a snapshot's image
+// once it rebuilt the local index (the repository lost its index
+// objects) refuses, changing nothing, as before it rebuilt the local
+// index for such a miss.
+func TestPruneRefusesLostIndex(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache, repo := filepath.Join(tmp, "cache"), filepath.Join(tmp, "repo")
+	env := map[string]string{"WIMSNAP_CACHE_DIR": cache, "WIMSNAP_REPOSITORY": repo}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	if err := os.RemoveAll(filepath.Join(repo, "index")); err != nil {
+		t.Fatal(err)
+	}
+	packs, err := filepath.Glob(filepath.Join(repo, "packs", "*", "*"))
+	if err != nil || len(packs) == 0 {
+		t.Fatalf("packs: %v %v", packs, err)
+	}
+	code, out, errb := runApp(t, env, "prune")
+	if code != exitFailure || !strings.Contains(errb, "prune refused") {
+		t.Errorf("prune: exit %d, %s%s; want it refused", code, out, errb)
+	}
+	for _, p := range packs {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("pack %s: %v", p, err)
 		}
 	}
 }
