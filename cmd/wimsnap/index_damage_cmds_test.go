@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -40,19 +39,8 @@ func TestDamagedIndexWarnedByEveryCommand(t *testing.T) {
 
 func damagedIndexWarned(t *testing.T, damage string, args []string) {
 	t.Helper()
-	tmp := t.TempDir()
-	data := bytes.Repeat([]byte("data"), 20000)
-	src := filepath.Join(tmp, "src")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(src, "f"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cache, repo := filepath.Join(tmp, "cache"), filepath.Join(tmp, "repo")
-	env := map[string]string{"WIMSNAP_CACHE_DIR": cache, "WIMSNAP_REPOSITORY": repo}
-	runAppOK(t, env, "init")
-	runAppOK(t, env, "snapshot", src)
+	tmp, src, _, env := damageSetup(t)
+	cache := env["WIMSNAP_CACHE_DIR"]
 	wimFile := filepath.Join(tmp, "x.wim")
 	if err := os.WriteFile(filepath.Join(src, "g"), []byte("other"), 0o644); err != nil {
 		t.Fatal(err)

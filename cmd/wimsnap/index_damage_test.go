@@ -20,19 +20,8 @@ import (
 func TestDamagedIndexWarned(t *testing.T) {
 	for _, cmd := range []string{"restore", "restore --json", "export", "export unreadable"} {
 		t.Run(cmd, func(t *testing.T) {
-			tmp := t.TempDir()
-			data := bytes.Repeat([]byte("data"), 20000)
-			src := filepath.Join(tmp, "src")
-			if err := os.MkdirAll(src, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(src, "f"), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cache, repo := filepath.Join(tmp, "cache"), filepath.Join(tmp, "repo")
-			env := map[string]string{"WIMSNAP_CACHE_DIR": cache, "WIMSNAP_REPOSITORY": repo}
-			runAppOK(t, env, "init")
-			runAppOK(t, env, "snapshot", src)
+			tmp, _, data, env := damageSetup(t)
+			cache := env["WIMSNAP_CACHE_DIR"]
 			want := "rebuilt it from the repository"
 			if cmd == "export unreadable" {
 				want = "unusable, rebuilding it"
@@ -67,6 +56,26 @@ func TestDamagedIndexWarned(t *testing.T) {
 			}
 		})
 	}
+}
+
+// damageSetup makes a repository in a temporary directory tmp with one
+// snapshot of src, which holds the file f of data, and returns them with
+// the environment that names the repository and its local index.
+func damageSetup(t *testing.T) (tmp, src string, data []byte, env map[string]string) {
+	t.Helper()
+	tmp = t.TempDir()
+	data = bytes.Repeat([]byte("data"), 20000)
+	src = filepath.Join(tmp, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "f"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env = map[string]string{"WIMSNAP_CACHE_DIR": filepath.Join(tmp, "cache"), "WIMSNAP_REPOSITORY": filepath.Join(tmp, "repo")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	return tmp, src, data, env
 }
 
 // garbleIndexFile overwrites the one local index file in cache with bytes
