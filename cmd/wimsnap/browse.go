@@ -98,7 +98,7 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, p string, detailed 
 		}
 	})
 	if !found {
-		return fmt.Errorf("%w: %s in snapshot %s", snapshot.ErrPathNotFound, p, m.ShortID())
+		return fmt.Errorf("%w: %s in snapshot %s", snapshot.ErrPathNotFound, printable(p), m.ShortID())
 	}
 	if a.json {
 		doc := map[string]any{"snapshot": m.ID}
