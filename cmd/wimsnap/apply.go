@@ -407,7 +407,7 @@ func (a *app) printApply(s applySummary) error {
 	}
 	_, err := fmt.Fprintf(a.stdout,
 		"Applied image %d (%q) of %s to %s: %d dirs, %d files, %d symlinks, %d special, %s, %.1fs\n",
-		s.Image, s.Name, s.WIM, s.Target, s.Dirs, s.Files, s.Symlinks, s.Special,
+		s.Image, s.Name, printable(s.WIM), printable(s.Target), s.Dirs, s.Files, s.Symlinks, s.Special,
 		formatBytes(s.Bytes), s.DurationSeconds)
 	return err
 }

@@ -146,10 +146,10 @@ func (a *app) printImported(name string, out []importedJSON) {
 	for _, j := range out {
 		if j.Existing {
 			fmt.Fprintf(a.stdout, "Image %d (%s) of %s is snapshot %s already (imported before; --again imports it anew)\n",
-				j.Image, printable(j.Name), name, j.Snapshot[:8])
+				j.Image, printable(j.Name), printable(name), j.Snapshot[:8])
 			continue
 		}
 		fmt.Fprintf(a.stdout, "Imported image %d (%s) of %s as snapshot %s: %d files, %s; added %s (%s stored)\n",
-			j.Image, printable(j.Name), name, j.Snapshot[:8], j.Files, formatBytes(j.Bytes), formatBytes(j.NewRaw), formatBytes(j.NewStored))
+			j.Image, printable(j.Name), printable(name), j.Snapshot[:8], j.Files, formatBytes(j.Bytes), formatBytes(j.NewRaw), formatBytes(j.NewStored))
 	}
 }

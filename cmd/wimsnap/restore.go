@@ -183,7 +183,7 @@ func restoreLine(id, target string, dryRun bool, sum restoreSummary) string {
 	}
 	entries := sum.Files + sum.Symlinks + sum.Special
 	line := fmt.Sprintf("%s snapshot %s to %s: %d dirs, %d files, %d symlinks, %d special; %d %s (%s), %d %s",
-		verb, id, target, sum.Dirs, sum.Files, sum.Symlinks, sum.Special,
+		verb, id, printable(target), sum.Dirs, sum.Files, sum.Symlinks, sum.Special,
 		entries-sum.Unchanged, written, formatBytes(sum.Bytes), sum.Unchanged, kept)
 	if sum.MetadataFixed > 0 {
 		line += fmt.Sprintf(" (%d %s)", sum.MetadataFixed, fixed)
