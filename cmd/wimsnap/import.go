@@ -82,6 +82,9 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 	if f.threads < 0 {
 		return usagef("--threads must not be negative")
 	}
+	if err := checkLabels(f.host, f.tags); err != nil {
+		return err
+	}
 	wr, done, err := openWIMSet(name, f.refs, true)
 	if err != nil {
 		return err

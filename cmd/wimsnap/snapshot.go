@@ -34,8 +34,9 @@ then exits with code 3.
 
 With --json, stdout receives one document:
   {"snapshot", "short_id", "repository", "time", "host", "source",
-   "source_bytes", "tags", "parent", "image": {"name", ...}, "dirs", "files", "symlinks", "special",
-   "bytes", "files_read", "bytes_read", "files_unchanged", "skipped",
+   "source_bytes", "tags", "parent", "image": {"name", ...}, "dirs",
+   "files", "symlinks", "special", "bytes", "files_read", "bytes_read",
+   "files_unchanged", "skipped",
    "new_chunks", "new_bytes", "new_bytes_stored", "packs",
    "duration_seconds", "lock_wait_seconds", "index": {"rebuilt", "reason", ...},
    "warnings": [{"path", "error"}], "warnings_total"}
@@ -111,6 +112,9 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	}
 	if f.lockWait < 0 {
 		return usagef("--lock-wait must not be negative")
+	}
+	if err := checkLabels(f.host, f.tags); err != nil {
+		return err
 	}
 	if err := checkSource(source); err != nil {
 		return err
