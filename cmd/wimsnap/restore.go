@@ -30,7 +30,8 @@ be run again.
 --include and --exclude (repeatable) take paths or shell patterns matched
 against the path from the snapshot's root ("/etc/ssh", "/home/*/.cache")
 or, for a pattern without "/", against the base name ("./etc", "etc/" and
-"//etc" all mean "/etc", and "/" every path); an excluded path is neither
+"//etc" all mean "/etc", and "/" every path; a '\' makes the next character
+match itself: 'back\\slash', '\[draft\]'); an excluded path is neither
 restored nor deleted, nor is a directory that holds one. With --include,
 --delete removes only paths that match, in every directory of the snapshot
 (--include '*.gz' --delete removes the .gz files the snapshot lacks from
