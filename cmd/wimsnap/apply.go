@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 
@@ -223,9 +222,10 @@ func (a *app) newApplyCommand() *cobra.Command {
 const extractHelp = `
 Extract the files and directories PATH... of image IMAGE of WIMFILE into
 --dest-dir (default: the current directory). Each PATH is a path in the image
-from its root, "/"-separated ("\" is accepted too), as "wimsnap dir" prints
-it; a directory is extracted with everything under it, and each PATH lands in
-DIR under its base name.
+from its root, "/"-separated, as "wimsnap dir" prints it ("/back\slash" is a
+name that holds a "\"; where the image has no such name, "\" separates too:
+"\Windows\System32"); a directory is extracted with everything under it, and
+each PATH lands in DIR under its base name.
 
 Flags, warnings and the --json document are those of apply; the document
 also lists the PATHs extracted, as "paths".`
@@ -254,11 +254,13 @@ func (a *app) newExtractCommand() *cobra.Command {
 	return cmd
 }
 
-// imagePaths normalises PATH arguments to "/"-rooted, cleaned image paths.
+// imagePaths normalises PATH arguments to "/"-rooted, cleaned image paths,
+// keeping a '\', which snapshot.ApplyOptions.Paths reads as part of a name
+// where the image has one, else as a separator.
 func imagePaths(args []string) []string {
 	out := make([]string, len(args))
 	for i, p := range args {
-		out[i] = path.Clean("/" + strings.ReplaceAll(p, `\`, "/"))
+		out[i] = literalPath(p)
 	}
 	return out
 }
