@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// TestOddSourceNames: a source directory named with a newline or with a
-// byte that is not UTF-8 keeps its exact name: forget --path finds it,
+// TestOddSourceNames: a source directory (or an imported WIM) named with a
+// newline or with a byte that is not UTF-8 keeps its exact name: forget
+// --path finds it, an import run again finds its image imported before,
 // --json gives its bytes ("source_bytes"), and text output quotes it, so
 // that a newline in it cannot forge a line of snapshot's or forget's
 // output.
@@ -19,6 +20,16 @@ func TestOddSourceNames(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": dir}
 	runAppOK(t, env, "init")
+	// An import's source is the WIM's path and image: run again, it finds
+	// the image imported before (it imported it anew, as the lossy source
+	// never matched).
+	wimfile := filepath.Join(dir, "caf\xe9.wim")
+	writeFile(t, filepath.Join(dir, "wim"), "f", []byte("f"))
+	runAppOK(t, env, "capture", filepath.Join(dir, "wim"), wimfile)
+	runAppOK(t, env, "import", wimfile)
+	if out := runAppOK(t, env, "import", wimfile); !strings.Contains(out, "already") {
+		t.Errorf("second import of %q: %q, want the image found imported before", wimfile, out)
+	}
 	for _, name := range []string{"caf\xe9", "a\nremove  forged"} {
 		src := filepath.Join(dir, name)
 		writeFile(t, src, "f", []byte("f"))
@@ -61,7 +72,7 @@ func TestOddSourceNames(t *testing.T) {
 	if err := json.Unmarshal([]byte(runAppOK(t, env, "snapshots", "--json")), &list); err != nil {
 		t.Fatal(err)
 	}
-	if s := list.Snapshots[0]; string(s.SourceBytes) != filepath.Join(dir, "caf\xe9") {
+	if s := list.Snapshots[1]; string(s.SourceBytes) != filepath.Join(dir, "caf\xe9") { // [0] is the import
 		t.Errorf("snapshots --json: source %q, source_bytes %q; want the bytes %q", s.Source, s.SourceBytes, filepath.Join(dir, "caf\xe9"))
 	}
 }
