@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strings"
 
@@ -26,11 +27,13 @@ type ApplyOptions struct {
 	// are 0755 for directories and 0644 for files (0444 when READONLY),
 	// and special files become empty regular files.
 	NoUnixData bool
-	// Paths, if not empty, extracts only these image paths (separated by
-	// '/' or '\') and their subtrees; each is placed under the target by
-	// its base name; one named twice is extracted once. A path that the
-	// image lacks is an error wrapping ErrPathNotFound, reported before
-	// anything is written.
+	// Paths, if not empty, extracts only these image paths and their
+	// subtrees; each is placed under the target by its base name; one named
+	// twice is extracted once. A path is '/'-separated, a '\' being part of
+	// a name (a Linux name may hold one); where the image has no such path,
+	// '\' separates too (`\Windows\System32`). A path that the image lacks
+	// is an error wrapping ErrPathNotFound, reported before anything is
+	// written.
 	Paths []string
 	// Progress, if set, is called from Apply's goroutine at most every
 	// 100 ms, and once at the end.
@@ -134,21 +137,12 @@ func closeRead(c io.Closer) { _ = c.Close() }
 func selectPaths(root *wim.Entry, paths []string) ([]*wim.Entry, error) {
 	var tops []*wim.Entry
 	for _, p := range paths {
-		e := root
-		for _, comp := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
-			var next *wim.Entry
-			if e.IsDir() {
-				for _, ch := range e.Children {
-					if ch.Name == comp {
-						next = ch
-						break
-					}
-				}
-			}
-			if next == nil {
-				return nil, fmt.Errorf("%w: %q", ErrPathNotFound, p)
-			}
-			e = next
+		e := findPath(root, p)
+		if e == nil && strings.Contains(p, `\`) {
+			e = findPath(root, path.Clean("/"+strings.ReplaceAll(p, `\`, "/")))
+		}
+		if e == nil {
+			return nil, fmt.Errorf("%w: %q", ErrPathNotFound, p)
 		}
 		if e == root {
 			return nil, nil // the whole image
@@ -158,6 +152,28 @@ func selectPaths(root *wim.Entry, paths []string) ([]*wim.Entry, error) {
 		}
 	}
 	return tops, nil
+}
+
+// findPath returns the entry at the '/'-separated path p below root, nil
+// if there is none.
+func findPath(root *wim.Entry, p string) *wim.Entry {
+	e := root
+	for _, comp := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' }) {
+		var next *wim.Entry
+		if e.IsDir() {
+			for _, ch := range e.Children {
+				if ch.Name == comp {
+					next = ch
+					break
+				}
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		e = next
+	}
+	return e
 }
 
 // errKeptDir is the warning for a directory of ApplyOptions.Keep, which a

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
@@ -44,15 +45,21 @@ func checkManifestJSON(b []byte) error {
 // image's metadata resource, stored as a stream. Stored as zstd-compressed
 // JSON under snapshots/<id>, id being the SHA-256 of the stored bytes.
 type Manifest struct {
-	Version  int         `json:"version"`
-	Time     time.Time   `json:"time"`
-	Host     string      `json:"host"`
-	Source   string      `json:"source"`
-	Parent   string      `json:"parent,omitempty"`
-	Tags     []string    `json:"tags,omitempty"`
-	Image    ImageFields `json:"image"`
-	Metadata StreamRef   `json:"metadata"`
-	Summary  RunSummary  `json:"summary"`
+	Version int       `json:"version"`
+	Time    time.Time `json:"time"`
+	Host    string    `json:"host"`
+	Source  string    `json:"source"`
+	// SourceBytes holds Source's exact bytes when Source is not valid UTF-8,
+	// which JSON cannot carry ("source" then has U+FFFD for those bytes);
+	// putManifest sets it and decodeManifest takes Source back from it, so
+	// that a directory named in latin-1 keeps its own parent and forget
+	// --path finds it. Nil (left out) for a valid UTF-8 Source.
+	SourceBytes []byte      `json:"source_bytes,omitempty"`
+	Parent      string      `json:"parent,omitempty"`
+	Tags        []string    `json:"tags,omitempty"`
+	Image       ImageFields `json:"image"`
+	Metadata    StreamRef   `json:"metadata"`
+	Summary     RunSummary  `json:"summary"`
 
 	// ID is the snapshot id (hex); not part of the stored JSON.
 	ID string `json:"-"`
@@ -171,6 +178,9 @@ func (r *Repo) decodeManifest(id index.ID, stored []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: snapshot %s: version %d", ErrRepoFormat, name, m.Version)
 	}
 	m.ID = name
+	if m.SourceBytes != nil {
+		m.Source = string(m.SourceBytes)
+	}
 	if _, err := m.hash(); err != nil {
 		return nil, err
 	}
@@ -191,6 +201,10 @@ func (r *Repo) readManifest(ctx context.Context, id index.ID) (*Manifest, []byte
 // putManifest stores m and sets its ID.
 func (r *Repo) putManifest(ctx context.Context, m *Manifest) ([]byte, index.ID, error) {
 	m.Version = RepoVersion
+	m.SourceBytes = nil
+	if !utf8.ValidString(m.Source) {
+		m.SourceBytes = []byte(m.Source)
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, index.ID{}, err

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -42,11 +43,16 @@ func (f Filter) Normalized() Filter {
 // excludesAll reports whether f excludes every path.
 func (f Filter) excludesAll() bool { return slices.Contains(f.Exclude, "/") }
 
-// Validate reports a malformed pattern.
+// Validate reports a malformed pattern (an empty one, a '[' without its
+// ']', a '\' that ends it), saying how to match '[', '*', '?' or '\'
+// themselves, which a file name may hold.
 func (f Filter) Validate() error {
 	for _, p := range append(append([]string{}, f.Include...), f.Exclude...) {
-		if _, err := path.Match(filterPattern(p), "/"); err != nil || p == "" {
-			return fmt.Errorf("bad pattern %q", p)
+		if p == "" {
+			return errors.New(`bad pattern "": empty`)
+		}
+		if _, err := path.Match(filterPattern(p), "/"); err != nil {
+			return fmt.Errorf(`bad pattern %q: a malformed [...] or a '\' at its end (\[ \* \? \\ match those characters themselves)`, p)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -141,5 +142,20 @@ func TestFilterRootPattern(t *testing.T) {
 		if f.Selected(p) || f.Deletable(p) {
 			t.Errorf("--exclude / selects %s", p)
 		}
+	}
+}
+
+// TestFilterValidateHint: a malformed pattern's error says how to match a
+// '[' (or '*', '?', '\') that a file name holds, which a user typing the
+// name as it is ("star[1") does not know from "bad pattern" alone.
+func TestFilterValidateHint(t *testing.T) {
+	for _, p := range []string{"star*q?br[ack", "/a/b[", `back\`} {
+		err := Filter{Include: []string{p}}.Validate()
+		if err == nil || !strings.Contains(err.Error(), `\[ \* \? \\`) {
+			t.Errorf("Validate(%q) = %v; want an error naming the escapes", p, err)
+		}
+	}
+	if err := (Filter{Exclude: []string{`star\*q\?br\[ack`, `back\\slash`}}).Validate(); err != nil {
+		t.Errorf("escaped patterns: %v", err)
 	}
 }

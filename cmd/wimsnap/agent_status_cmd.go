@@ -132,7 +132,7 @@ func (a *app) runAgentStatus(ctx context.Context, address string) error {
 
 func (a *app) printAgentStatus(d statusDoc) error {
 	fmt.Fprintf(a.stdout, "Agent on %s (pid %d, config %s), up since %s\n\n",
-		d.Agent.Host, d.Agent.PID, d.Agent.Config, stamp(d.Agent.Started))
+		printable(d.Agent.Host), d.Agent.PID, printable(d.Agent.Config), stamp(d.Agent.Started))
 	tw := tabwriter.NewWriter(a.stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tKIND\tLAST RUN\tRESULT\tLAST SUCCESS\tNEXT RUN\tRUNS\tFAILED\tSKIPPED")
 	for _, j := range d.Jobs {
@@ -151,7 +151,7 @@ func (a *app) printAgentStatus(d statusDoc) error {
 	}
 	for _, j := range d.Jobs {
 		if j.LastError != "" {
-			fmt.Fprintf(a.stdout, "\n%s: last error: %s\n", j.Name, j.LastError)
+			fmt.Fprintf(a.stdout, "\n%s: last error: %s\n", j.Name, oneLine(j.LastError))
 		}
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 
@@ -222,9 +221,10 @@ func (a *app) newApplyCommand() *cobra.Command {
 const extractHelp = `
 Extract the files and directories PATH... of image IMAGE of WIMFILE into
 --dest-dir (default: the current directory). Each PATH is a path in the image
-from its root, "/"-separated ("\" is accepted too), as "wimsnap dir" prints
-it; a directory is extracted with everything under it, and each PATH lands in
-DIR under its base name.
+from its root, "/"-separated, as "wimsnap dir" prints it ("/back\slash" is a
+name that holds a "\"; where the image has no such name, "\" separates too:
+"\Windows\System32"); a directory is extracted with everything under it, and
+each PATH lands in DIR under its base name.
 
 Flags, warnings and the --json document are those of apply; the document
 also lists the PATHs extracted, as "paths".`
@@ -253,11 +253,13 @@ func (a *app) newExtractCommand() *cobra.Command {
 	return cmd
 }
 
-// imagePaths normalises PATH arguments to "/"-rooted, cleaned image paths.
+// imagePaths normalises PATH arguments to "/"-rooted, cleaned image paths,
+// keeping a '\', which snapshot.ApplyOptions.Paths reads as part of a name
+// where the image has one, else as a separator.
 func imagePaths(args []string) []string {
 	out := make([]string, len(args))
 	for i, p := range args {
-		out[i] = path.Clean("/" + strings.ReplaceAll(p, `\`, "/"))
+		out[i] = literalPath(p)
 	}
 	return out
 }
@@ -368,7 +370,7 @@ func (a *app) printApply(s applySummary) error {
 	}
 	_, err := fmt.Fprintf(a.stdout,
 		"Applied image %d (%q) of %s to %s: %d dirs, %d files, %d symlinks, %d special, %s, %.1fs\n",
-		s.Image, s.Name, s.WIM, s.Target, s.Dirs, s.Files, s.Symlinks, s.Special,
+		s.Image, s.Name, printable(s.WIM), printable(s.Target), s.Dirs, s.Files, s.Symlinks, s.Special,
 		formatBytes(s.Bytes), s.DurationSeconds)
 	return err
 }

@@ -16,8 +16,9 @@ import (
 const lsHelp = `
 List the paths of snapshot SNAP (an id, a unique prefix of one, or
 "latest"), one a line, "/"-separated from the image root; with PATH only
-that entry and what is below it. --detailed adds each entry's metadata, as
-'dir --detailed' shows it for a WIM.
+that entry and what is below it (PATH as ls prints it; "\" separates too
+where the snapshot has no name that holds it). --detailed adds each entry's
+metadata, as 'dir --detailed' shows it for a WIM.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
@@ -36,7 +37,7 @@ func (a *app) newLsCommand() *cobra.Command {
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			p := "/"
 			if len(args) == 2 {
-				p = imagePath(args[1])
+				p = args[1]
 			}
 			return a.runLs(ctx, &rf, args[0], p, detailed)
 		}),
@@ -53,6 +54,12 @@ func imagePath(arg string) string {
 	return path.Clean("/" + strings.ReplaceAll(arg, "\\", "/"))
 }
 
+// literalPath is imagePath for a path whose '\' is part of a name, as a
+// Linux file name may hold one: "/back\\slash" as ls prints it.
+func literalPath(arg string) string {
+	return path.Clean("/" + arg)
+}
+
 // loadSnapshot resolves ref and reads its image.
 func (a *app) loadSnapshot(ctx context.Context, r *snapshot.Repo, ref string) (*snapshot.Manifest, *wim.Metadata, error) {
 	m, err := r.FindSnapshot(ctx, ref)
@@ -66,7 +73,10 @@ func (a *app) loadSnapshot(ctx context.Context, r *snapshot.Repo, ref string) (*
 	return m, md, nil
 }
 
-func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, p string, detailed bool) error {
+// runLs lists arg (a PATH as given) in snapshot ref: the path with each
+// '\' part of a name (literalPath), or, where the snapshot has no such
+// path, with '\' a separator (imagePath).
+func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, arg string, detailed bool) error {
 	r, err := a.openRepoWarn(ctx, rf, false, a.lockWarn(nil))
 	if err != nil {
 		return err
@@ -80,25 +90,34 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, p string, detailed 
 	var paths []string
 	var entries []entryJSON
 	bw := bufio.NewWriter(a.stdout)
-	found, under := false, strings.TrimSuffix(p, "/")+"/"
-	walkEntries(md.Root, func(q string, e *wim.Entry) {
-		if q != p && !strings.HasPrefix(q, under) {
-			return
-		}
-		found = true
-		switch {
-		case a.json && detailed:
-			entries = append(entries, newEntryJSON(q, e))
-		case a.json:
-			paths = append(paths, q)
-		case detailed:
-			printEntry(bw, newEntryJSON(q, e))
-		default:
-			fmt.Fprintln(bw, printable(q))
-		}
-	})
+	list := func(p string) (found bool) {
+		under := strings.TrimSuffix(p, "/") + "/"
+		walkEntries(md.Root, func(q string, e *wim.Entry) {
+			if q != p && !strings.HasPrefix(q, under) {
+				return
+			}
+			found = true
+			switch {
+			case a.json && detailed:
+				entries = append(entries, newEntryJSON(q, e))
+			case a.json:
+				paths = append(paths, q)
+			case detailed:
+				printEntry(bw, newEntryJSON(q, e))
+			default:
+				fmt.Fprintln(bw, printable(q))
+			}
+		})
+		return found
+	}
+	p := literalPath(arg)
+	found := list(p)
+	if !found && imagePath(arg) != p {
+		p = imagePath(arg)
+		found = list(p)
+	}
 	if !found {
-		return fmt.Errorf("%w: %s in snapshot %s", snapshot.ErrPathNotFound, p, m.ShortID())
+		return fmt.Errorf("%w: %s in snapshot %s", snapshot.ErrPathNotFound, printable(p), m.ShortID())
 	}
 	if a.json {
 		doc := map[string]any{"snapshot": m.ID}

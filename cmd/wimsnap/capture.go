@@ -438,7 +438,7 @@ func (a *app) printCapture(s captureSummary) error {
 	}
 	_, err := fmt.Fprintf(a.stdout,
 		"Captured %s as image %d (%q) of %s: %d dirs, %d files, %d symlinks, %d special, %s; WIM is %s (%s), %.1fs\n",
-		s.Source, s.Image, s.Name, s.WIM, s.Dirs, s.Files, s.Symlinks, s.Special,
+		printable(s.Source), s.Image, s.Name, printable(s.WIM), s.Dirs, s.Files, s.Symlinks, s.Special,
 		formatBytes(s.Bytes), formatBytes(s.CompressedBytes), s.Compression, s.DurationSeconds)
 	return err
 }

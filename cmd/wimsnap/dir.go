@@ -70,7 +70,7 @@ func (a *app) runDir(name, image string, detailed bool, refs []string) error {
 		return fmt.Errorf("%s: %w", name, err) // err names the image
 	}
 	if m.Dropped > 0 {
-		fmt.Fprintf(a.stderr, "wimsnap: warning: %s: %v\n", name, errDropped(m.Dropped))
+		fmt.Fprintf(a.stderr, "wimsnap: warning: %s: %v\n", printable(name), errDropped(m.Dropped))
 	}
 	if a.json {
 		return writeJSON(a.stdout, dirDoc(name, idx, r.Image(idx).Name, m, detailed))

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -28,4 +30,29 @@ func printable(path string) string {
 		}
 	}
 	return path
+}
+
+// oneLine returns msg, an error's text that may hold a path or a name as
+// it came (an os.PathError's), with each character that is not printable
+// replaced by its Go escape ("\n", "\x1b", "\u202e") and each byte that is
+// not UTF-8 by "\xff", so that the message stays one line on a terminal
+// and cannot forge another. Printable text, backslashes included, is kept
+// as it is: the line is for a person, not for parsing (--json is).
+func oneLine(msg string) string {
+	if printable(msg) == msg { // nothing to escape (printable quotes a leading '"' too)
+		return msg
+	}
+	var b strings.Builder
+	for i, r := range msg {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(msg[i:], string(utf8.RuneError)):
+			fmt.Fprintf(&b, "\\x%02x", msg[i])
+		case !strconv.IsPrint(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

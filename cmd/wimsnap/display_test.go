@@ -22,3 +22,18 @@ func TestDisplayPath(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"stat /srv/a b: no such file", "stat /srv/a b: no such file"},
+		{`"quoted" and \back`, `"quoted" and \back`},
+		{"stat /a\nb: x", `stat /a\nb: x`},
+		{"/esc\x1b[31mred\tx", `/esc\x1b[31mred\tx`},
+		{"/bidi\u202etxt", `/bidi\u202etxt`},
+		{"/caf\xe9 and \uFFFD", `/caf\xe9 and ` + "\uFFFD"},
+	} {
+		if got := oneLine(c.in); got != c.want {
+			t.Errorf("oneLine(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}

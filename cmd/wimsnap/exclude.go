@@ -24,7 +24,7 @@ func (a *app) loadConfig(path string) (*snapshot.Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, w := range cfg.Warnings() {
-		fmt.Fprintf(a.stderr, "wimsnap: warning: %s: %s\n", path, w)
+		fmt.Fprintf(a.stderr, "wimsnap: warning: %s: %s\n", printable(path), oneLine(w))
 	}
 	return cfg, nil
 }

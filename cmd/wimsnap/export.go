@@ -112,7 +112,7 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 		return writeJSON(a.stdout, sum)
 	}
 	_, err = fmt.Fprintf(a.stdout, "Exported %s to %s: %s, %s (%s copied, %s recompressed); WIM is %s, %.1fs\n",
-		plural(st.Images, "snapshot"), out, plural(int(st.Streams), "stream"), formatBytes(st.Bytes),
+		plural(st.Images, "snapshot"), printable(out), plural(int(st.Streams), "stream"), formatBytes(st.Bytes),
 		plural(int(st.CopiedChunks), "chunk"), plural(int(st.Recompressed), "stream"), formatBytes(st.Size), sum.DurationSeconds)
 	if err == nil && st.BootIndex > 0 {
 		_, err = fmt.Fprintf(a.stdout, "Image %d (snapshot %s) is the boot image\n", st.BootIndex, ids[st.BootIndex-1][:8])

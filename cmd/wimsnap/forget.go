@@ -46,8 +46,10 @@ may run at the same time.
 
 With --json, stdout receives one document:
   {"repository", "dry_run", "groups": [{"key", "keep": [{"id", "time",
-   "host", "source", "tags", "reasons"}], "remove": [...]}], "removed",
-   "prune": {...prune's document...}}`
+   "host", "source", "source_bytes", "tags", "reasons"}], "remove": [...]}],
+   "removed", "prune": {...prune's document...}}
+"source_bytes" is there when the source path is not valid UTF-8: its
+exact bytes in base64.`
 
 type forgetFlags struct {
 	repoFlags
@@ -163,6 +165,7 @@ type forgetSnap struct {
 	Time    time.Time `json:"time"`
 	Host    string    `json:"host"`
 	Source  string    `json:"source"`
+	SourceB []byte    `json:"source_bytes,omitempty"` // see rawPath
 	Tags    []string  `json:"tags"`
 	Reasons []string  `json:"reasons,omitempty"`
 }
@@ -344,7 +347,7 @@ func forgetByPolicy(list []*snapshot.Manifest, pol scheduler.Policy, by schedule
 }
 
 func snapOut(m *snapshot.Manifest, reasons []string) forgetSnap {
-	return forgetSnap{ID: m.ID, Time: m.Time, Host: m.Host, Source: m.Source, Tags: nonNil(m.Tags), Reasons: reasons}
+	return forgetSnap{ID: m.ID, Time: m.Time, Host: m.Host, Source: m.Source, SourceB: rawPath(m.Source), Tags: nonNil(m.Tags), Reasons: reasons}
 }
 
 func (a *app) printForget(s forgetSummary) {
@@ -354,14 +357,14 @@ func (a *app) printForget(s forgetSummary) {
 		}
 		for _, k := range g.Keep {
 			fmt.Fprintf(a.stdout, "  keep    %s  %s  %s %s  (%s)\n", k.ID[:8], k.Time.Local().Format("2006-01-02 15:04:05"),
-				k.Host, k.Source, strings.Join(k.Reasons, ", "))
+				printable(k.Host), printable(k.Source), strings.Join(k.Reasons, ", "))
 		}
 		for _, k := range g.Remove {
 			if k.Time.IsZero() { // a damaged manifest: no more is known
 				fmt.Fprintf(a.stdout, "  remove  %s  (%s)\n", k.ID[:8], strings.Join(k.Reasons, ", "))
 				continue
 			}
-			fmt.Fprintf(a.stdout, "  remove  %s  %s  %s %s\n", k.ID[:8], k.Time.Local().Format("2006-01-02 15:04:05"), k.Host, k.Source)
+			fmt.Fprintf(a.stdout, "  remove  %s  %s  %s %s\n", k.ID[:8], k.Time.Local().Format("2006-01-02 15:04:05"), printable(k.Host), printable(k.Source))
 		}
 	}
 	n := 0

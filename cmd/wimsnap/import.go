@@ -82,6 +82,9 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 	if f.threads < 0 {
 		return usagef("--threads must not be negative")
 	}
+	if err := checkLabels(f.host, f.tags); err != nil {
+		return err
+	}
 	wr, done, err := openWIMSet(name, f.refs, true)
 	if err != nil {
 		return err
@@ -146,10 +149,10 @@ func (a *app) printImported(name string, out []importedJSON) {
 	for _, j := range out {
 		if j.Existing {
 			fmt.Fprintf(a.stdout, "Image %d (%s) of %s is snapshot %s already (imported before; --again imports it anew)\n",
-				j.Image, printable(j.Name), name, j.Snapshot[:8])
+				j.Image, printable(j.Name), printable(name), j.Snapshot[:8])
 			continue
 		}
 		fmt.Fprintf(a.stdout, "Imported image %d (%s) of %s as snapshot %s: %d files, %s; added %s (%s stored)\n",
-			j.Image, printable(j.Name), name, j.Snapshot[:8], j.Files, formatBytes(j.Bytes), formatBytes(j.NewRaw), formatBytes(j.NewStored))
+			j.Image, printable(j.Name), printable(name), j.Snapshot[:8], j.Files, formatBytes(j.Bytes), formatBytes(j.NewRaw), formatBytes(j.NewStored))
 	}
 }

@@ -170,12 +170,12 @@ func (a *app) report(cmd *cobra.Command, err error, code int) {
 	case code == exitInterrupted:
 		fmt.Fprintln(a.stderr, "wimsnap: interrupted")
 	case code == exitUsage:
-		fmt.Fprintf(a.stderr, "wimsnap: %v\n", err)
+		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(err.Error()))
 		if cmd != nil {
 			fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
 	default:
-		fmt.Fprintf(a.stderr, "wimsnap: %v\n", err)
+		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(err.Error()))
 	}
 }
 

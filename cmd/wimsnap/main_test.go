@@ -361,7 +361,7 @@ func TestArgsBetween(t *testing.T) {
 
 func TestImagePaths(t *testing.T) {
 	got := imagePaths([]string{"etc/passwd", "/usr/", `Windows\System32`, "a/../b", "/"})
-	want := []string{"/etc/passwd", "/usr", "/Windows/System32", "/b", "/"}
+	want := []string{"/etc/passwd", "/usr", `/Windows\System32`, "/b", "/"} // '\' is resolved against the image
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("imagePaths = %q, want %q", got, want)
 	}

@@ -79,7 +79,7 @@ func (w *warnings) warn(path string, err error) {
 		}
 		return
 	}
-	w.status.printf(w.stderr, "wimsnap: warning: %s: %v\n", printable(path), err)
+	w.status.printf(w.stderr, "wimsnap: warning: %s: %s\n", printable(path), oneLine(err.Error()))
 }
 
 // summary returns the kept warnings (never nil, so JSON shows []) and the

@@ -138,7 +138,8 @@ func (t *tracker) update(p snapshot.Progress) {
 	t.mu.Unlock()
 }
 
-// render formats the status line: counts, bytes, rate and current path.
+// render formats the status line: counts, bytes, rate and current path
+// (quoted when it is not printable, as listings print it).
 func (t *tracker) render() string {
 	t.mu.Lock()
 	p := t.last
@@ -153,7 +154,7 @@ func (t *tracker) render() string {
 	}
 	if p.Path != "" {
 		b.WriteString("  ")
-		b.WriteString(p.Path)
+		b.WriteString(printable(p.Path))
 	}
 	return b.String()
 }

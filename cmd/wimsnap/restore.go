@@ -30,7 +30,8 @@ be run again.
 --include and --exclude (repeatable) take paths or shell patterns matched
 against the path from the snapshot's root ("/etc/ssh", "/home/*/.cache")
 or, for a pattern without "/", against the base name ("./etc", "etc/" and
-"//etc" all mean "/etc", and "/" every path); an excluded path is neither
+"//etc" all mean "/etc", and "/" every path; a '\' makes the next character
+match itself: 'back\\slash', '\[draft\]'); an excluded path is neither
 restored nor deleted, nor is a directory that holds one. With --include,
 --delete removes only paths that match, in every directory of the snapshot
 (--include '*.gz' --delete removes the .gz files the snapshot lacks from
@@ -183,7 +184,7 @@ func restoreLine(id, target string, dryRun bool, sum restoreSummary) string {
 	}
 	entries := sum.Files + sum.Symlinks + sum.Special
 	line := fmt.Sprintf("%s snapshot %s to %s: %d dirs, %d files, %d symlinks, %d special; %d %s (%s), %d %s",
-		verb, id, target, sum.Dirs, sum.Files, sum.Symlinks, sum.Special,
+		verb, id, printable(target), sum.Dirs, sum.Files, sum.Symlinks, sum.Special,
 		entries-sum.Unchanged, written, formatBytes(sum.Bytes), sum.Unchanged, kept)
 	if sum.MetadataFixed > 0 {
 		line += fmt.Sprintf(" (%d %s)", sum.MetadataFixed, fixed)

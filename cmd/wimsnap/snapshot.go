@@ -33,14 +33,16 @@ then exits with code 3.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
-  {"snapshot", "short_id", "repository", "time", "host", "source", "tags",
-   "parent", "image": {"name", ...}, "dirs", "files", "symlinks", "special",
-   "bytes", "files_read", "bytes_read", "files_unchanged", "skipped",
+  {"snapshot", "short_id", "repository", "time", "host", "source",
+   "source_bytes", "tags", "parent", "image": {"name", ...}, "dirs",
+   "files", "symlinks", "special", "bytes", "files_read", "bytes_read",
+   "files_unchanged", "skipped",
    "new_chunks", "new_bytes", "new_bytes_stored", "packs",
    "duration_seconds", "lock_wait_seconds", "index": {"rebuilt", "reason", ...},
    "warnings": [{"path", "error"}], "warnings_total"}
 "files_read" counts the files opened; "files_unchanged" the files taken
-from the parent without being opened.`
+from the parent without being opened. "source_bytes" is there when the
+source path is not valid UTF-8: its exact bytes in base64.`
 
 type snapshotFlags struct {
 	repoFlags
@@ -84,6 +86,7 @@ type snapshotSummary struct {
 	Time       string               `json:"time"`
 	Host       string               `json:"host"`
 	Source     string               `json:"source"`
+	SourceB    []byte               `json:"source_bytes,omitempty"` // see rawPath
 	Tags       []string             `json:"tags"`
 	Parent     string               `json:"parent"`
 	Image      snapshot.ImageFields `json:"image"`
@@ -109,6 +112,9 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	}
 	if f.lockWait < 0 {
 		return usagef("--lock-wait must not be negative")
+	}
+	if err := checkLabels(f.host, f.tags); err != nil {
+		return err
 	}
 	if err := checkSource(source); err != nil {
 		return err
@@ -145,7 +151,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	list, total := warn.summary()
 	loc, _, _ := a.repoLocation(&f.repoFlags)
 	sum := snapshotSummary{Snapshot: m.ID, ShortID: m.ShortID(), Repository: loc, Time: m.Time.Format(time.RFC3339Nano),
-		Host: m.Host, Source: m.Source, Tags: nonNil(m.Tags), Parent: m.Parent, Image: m.Image,
+		Host: m.Host, Source: m.Source, SourceB: rawPath(m.Source), Tags: nonNil(m.Tags), Parent: m.Parent, Image: m.Image,
 		RunSummary: m.Summary, LockWaitSec: seconds(res.LockWait), Index: res.Sync, Warnings: list, WarningsTotal: total, Requests: a.requests()}
 	if err := a.printSnapshot(sum); err != nil {
 		return err
@@ -180,7 +186,7 @@ func (a *app) printSnapshot(s snapshotSummary) error {
 	}
 	_, err := fmt.Fprintf(a.stdout,
 		"Snapshot %s of %s saved: %d dirs, %d files (%d read, %d unchanged), %s; added %s in %d chunks (%s stored), %.1fs\n",
-		s.ShortID, s.Source, s.Dirs, s.Files, s.FilesRead, s.Reused, formatBytes(s.Bytes),
+		s.ShortID, printable(s.Source), s.Dirs, s.Files, s.FilesRead, s.Reused, formatBytes(s.Bytes),
 		formatBytes(s.NewRaw), s.NewChunks, formatBytes(s.NewStored), s.DurationSec)
 	return err
 }

@@ -17,11 +17,12 @@ source, image name, files and bytes.
 ` + repoHelp + `
 
 With --json, stdout receives one document: {"repository", "snapshots":
-[{"id", "short_id", "time", "host", "source", "parent", "tags", "image":
-{"name", "description", "display_name", "display_description", "flags",
+[{"id", "short_id", "time", "host", "source", "source_bytes", "parent",
+"tags", "image": {"name", "description", "display_name", "display_description", "flags",
 "creator", "version", "created", "boot"},
 "metadata": {"sha1", "size"}, "summary": {...}}]}
-"boot": true marks a snapshot imported from a WIM's boot image, which
+"source_bytes" is there when the source path is not valid UTF-8: its
+exact bytes in base64. "boot": true marks a snapshot imported from a WIM's boot image, which
 'export' marks bootable again.`
 
 func (a *app) newSnapshotsCommand() *cobra.Command {
