@@ -212,7 +212,7 @@ func (c *capturer) entry(dfd int, se *scanEntry, old *wim.Entry) (*wim.Entry, er
 	if se.skip {
 		return nil, nil
 	}
-	if !wim.NameIsValid(name) {
+	if old == nil && !wim.NameIsValid(name) { // a name the previous image had was warned about then
 		c.warn(false, errors.New("name is not valid UTF-8; kept byte for byte with wim's escape"))
 	}
 	var e *wim.Entry

@@ -5,9 +5,11 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -167,6 +169,31 @@ func TestRoundTripNonUTF8(t *testing.T) {
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 	if _, err := exec.LookPath("wimlib-imagex"); err == nil {
 		wimtest.Wimlib(t, "verify", w)
+	}
+}
+
+// TestUpdateNonUTF8WarnsNewNames: a capture against the previous image of
+// the tree (a snapshot with a parent, append --update-of) warns only about
+// names that are not UTF-8 and new since that image; a file server with
+// latin-1 names would otherwise get the same warnings every night.
+func TestUpdateNonUTF8WarnsNewNames(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{NonUTF8: true})
+	store := newMemStore()
+	var first warnings
+	m, _, err := Capture(t.Context(), src, store, CaptureOptions{Warn: first.add})
+	if err != nil || len(first.list) != 2 {
+		t.Fatalf("first capture: %v, warnings %q; want 2", err, first.list)
+	}
+	if err := os.WriteFile(filepath.Join(src, "new\xe9.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var again warnings
+	if _, _, err := Capture(t.Context(), src, store, CaptureOptions{Warn: again.add, Update: m}); err != nil {
+		t.Fatal(err)
+	}
+	if len(again.list) != 1 || !strings.Contains(again.list[0], "new\\xe9.txt") {
+		t.Errorf("update capture warnings %q; want one, about the new name", again.list)
 	}
 }
 
