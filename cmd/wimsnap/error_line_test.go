@@ -13,12 +13,7 @@ import (
 // newline, escape character and byte that is not UTF-8 escaped, so that a
 // name cannot forge a line or spoof the terminal.
 func TestErrorOneLine(t *testing.T) {
-	dir := t.TempDir()
-	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": dir}
-	runAppOK(t, env, "init")
-	src := filepath.Join(dir, "src")
-	writeFile(t, src, "f", []byte("f"))
-	runAppOK(t, env, "snapshot", src)
+	dir, _, _, env := oneFileRepo(t)
 	odd := "a\nwimsnap: forged\x1b[31m\xe9"
 	for _, args := range [][]string{
 		{"ls", "latest", "/" + odd},

@@ -39,7 +39,7 @@ func TestDamagedIndexWarnedByEveryCommand(t *testing.T) {
 
 func damagedIndexWarned(t *testing.T, damage string, args []string) {
 	t.Helper()
-	tmp, src, _, env := damageSetup(t)
+	tmp, src, _, env := oneFileRepo(t)
 	cache := env["WIMSNAP_CACHE_DIR"]
 	wimFile := filepath.Join(tmp, "x.wim")
 	if err := os.WriteFile(filepath.Join(src, "g"), []byte("other"), 0o644); err != nil {

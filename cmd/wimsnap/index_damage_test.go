@@ -20,7 +20,7 @@ import (
 func TestDamagedIndexWarned(t *testing.T) {
 	for _, cmd := range []string{"restore", "restore --json", "export", "export unreadable"} {
 		t.Run(cmd, func(t *testing.T) {
-			tmp, _, data, env := damageSetup(t)
+			tmp, _, data, env := oneFileRepo(t)
 			cache := env["WIMSNAP_CACHE_DIR"]
 			want := "rebuilt it from the repository"
 			if cmd == "export unreadable" {
@@ -58,10 +58,11 @@ func TestDamagedIndexWarned(t *testing.T) {
 	}
 }
 
-// damageSetup makes a repository in a temporary directory tmp with one
+// oneFileRepo makes a repository in a temporary directory tmp with one
 // snapshot of src, which holds the file f of data, and returns them with
-// the environment that names the repository and its local index.
-func damageSetup(t *testing.T) (tmp, src string, data []byte, env map[string]string) {
+// the environment that names the repository, its local index and HOME
+// (tmp, so that no default location outside it is used).
+func oneFileRepo(t *testing.T) (tmp, src string, data []byte, env map[string]string) {
 	t.Helper()
 	tmp = t.TempDir()
 	data = bytes.Repeat([]byte("data"), 20000)
@@ -72,7 +73,7 @@ func damageSetup(t *testing.T) (tmp, src string, data []byte, env map[string]str
 	if err := os.WriteFile(filepath.Join(src, "f"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env = map[string]string{"WIMSNAP_CACHE_DIR": filepath.Join(tmp, "cache"), "WIMSNAP_REPOSITORY": filepath.Join(tmp, "repo")}
+	env = map[string]string{envCacheDir: filepath.Join(tmp, "cache"), envRepository: filepath.Join(tmp, "repo"), "HOME": tmp}
 	runAppOK(t, env, "init")
 	runAppOK(t, env, "snapshot", src)
 	return tmp, src, data, env

@@ -43,12 +43,7 @@ func TestRestoreDryRunDeleteCounts(t *testing.T) {
 			home := filepath.Join(tmp, user)
 			run, sh := dryRunUser(t, bin, home, user == "nobody")
 			sh(asUser, "mkdir -p src/d src/keep && echo f > src/d/f && echo k > src/keep/k")
-			if code, _ := run("init"); code != exitOK {
-				t.Fatal("init failed")
-			}
-			if code, _ := run("snapshot", "src"); code != exitOK {
-				t.Fatal("snapshot failed")
-			}
+			initSnapshot(t, run)
 			cases := []struct {
 				name, owner, root string // scripts that change the restored tree T
 				unlisted          []string
@@ -141,6 +136,18 @@ const (
 	asUser = false
 	asRoot = true
 )
+
+// initSnapshot makes the repository of a dryRunUser run and a snapshot of
+// its src, failing t if either fails.
+func initSnapshot(t *testing.T, run func(args ...string) (int, restoreSummary)) {
+	t.Helper()
+	if code, _ := run("init"); code != exitOK {
+		t.Fatal("init failed")
+	}
+	if code, _ := run("snapshot", "src"); code != exitOK {
+		t.Fatal("snapshot failed")
+	}
+}
 
 // dryRunUser returns run, which runs bin with args in home (made for the
 // user, with its repository and cache there) as user 65534 when nobody

@@ -149,12 +149,7 @@ func testRollbacks(t *testing.T, bin, tmp string, cases []rollbackCase) {
 			run, sh := dryRunUser(t, bin, filepath.Join(tmp, user), user == "nobody")
 			sh(asUser, "mkdir -p src/d/sub src/r && echo f > src/d/f && ln -s f src/d/l && mkfifo src/d/p && "+
 				"echo r > src/r/r && chmod 555 src/r")
-			if code, _ := run("init"); code != exitOK {
-				t.Fatal("init failed")
-			}
-			if code, _ := run("snapshot", "src"); code != exitOK {
-				t.Fatal("snapshot failed")
-			}
+			initSnapshot(t, run)
 			for _, c := range cases {
 				target := "t-" + c.name
 				if code, _ := run("restore", "latest", "--target", target); code != exitOK {
@@ -227,12 +222,7 @@ func TestRestoreDryRunDevices(t *testing.T) {
 	run, sh := dryRunUser(t, bin, filepath.Join(tmp, "nobody"), true)
 	sh(asUser, "mkdir -p src/d && echo f > src/d/f")
 	sh(asRoot, "mknod src/d/null c 1 3")
-	if code, _ := run("init"); code != exitOK {
-		t.Fatal("init failed")
-	}
-	if code, _ := run("snapshot", "src"); code != exitOK {
-		t.Fatal("snapshot failed")
-	}
+	initSnapshot(t, run)
 	for _, args := range [][]string{{}, {"--delete"}} {
 		restore := append([]string{"restore", "latest", "--target", "t", "--json"}, args...)
 		dryCode, dry := run(append(restore, "--dry-run")...)
@@ -255,12 +245,7 @@ func TestRestoreDryRunTargetUnmakeable(t *testing.T) {
 	run, sh := dryRunUser(t, bin, filepath.Join(tmp, "nobody"), true)
 	sh(asUser, "mkdir -p src && echo f > src/f")
 	sh(asRoot, "mkdir rootonly")
-	if code, _ := run("init"); code != exitOK {
-		t.Fatal("init failed")
-	}
-	if code, _ := run("snapshot", "src"); code != exitOK {
-		t.Fatal("snapshot failed")
-	}
+	initSnapshot(t, run)
 	for _, c := range []struct {
 		target string
 		want   int

@@ -12,12 +12,7 @@ import (
 // and import quotes a file name it prints (printable), as the listings do,
 // so that a newline in a target or WIM name cannot forge another line.
 func TestSummaryOneLine(t *testing.T) {
-	dir := t.TempDir()
-	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": dir}
-	runAppOK(t, env, "init")
-	src := filepath.Join(dir, "src")
-	writeFile(t, src, "f", []byte("f"))
-	runAppOK(t, env, "snapshot", src)
+	dir, src, _, env := oneFileRepo(t)
 	odd := func(name string) string { return filepath.Join(dir, name+"\nforged") }
 	for _, args := range [][]string{
 		{"capture", src, odd("c.wim")},
