@@ -99,9 +99,10 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 		ids = append(ids, m.ID)
 	}
 	tr := &verifyTracker{verb: "exporting", start: a.now(), now: a.now}
-	status.start(tr.render)
+	it := newIntegrityTracker(tr)
+	status.start(it.render)
 	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check, CreateTemp: createTemp,
-		BootIndex: exportBoot(f), Progress: tr.update, IntegrityProgress: integrityProgress(tr), Lock: snapshot.LockOptions{None: f.noLock, Warn: a.lockWarn(status)}})
+		BootIndex: exportBoot(f), Progress: tr.update, IntegrityProgress: it.update, Lock: snapshot.LockOptions{None: f.noLock, Warn: a.lockWarn(status)}})
 	err = noLockHint(err)
 	status.finish()
 	if err != nil {
@@ -128,15 +129,4 @@ func exportBoot(f *exportFlags) int {
 		return -1
 	}
 	return f.boot
-}
-
-// integrityProgress shows on tr, which counted the streams until then,
-// the read of the exported WIM for its integrity table (--check).
-func integrityProgress(tr *verifyTracker) func(done, total int64) {
-	return func(done, total int64) {
-		if done == 0 {
-			tr.restart("writing integrity table")
-		}
-		tr.update(done, total)
-	}
 }

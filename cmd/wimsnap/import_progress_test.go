@@ -47,11 +47,11 @@ func TestExportIntegrityStatus(t *testing.T) {
 	tr := &verifyTracker{verb: "exporting", start: clock, now: func() time.Time { return clock }}
 	tr.update(1<<20, 1<<20)
 	clock = clock.Add(time.Minute)
-	p := integrityProgress(tr)
-	p(0, 4<<20)
+	it := newIntegrityTracker(tr)
+	it.update(0, 4<<20)
 	clock = clock.Add(time.Second)
-	p(1<<20, 4<<20)
-	if got, want := tr.render(), "writing integrity table: 1.0 MiB of 4.0 MiB (25%), 1.0 MiB/s, ETA 3s"; got != want {
+	it.update(1<<20, 4<<20)
+	if got, want := it.render(), "writing integrity table: 1.0 MiB of 4.0 MiB (25%), 1.0 MiB/s, ETA 3s"; got != want {
 		t.Errorf("status %q, want %q", got, want)
 	}
 }
