@@ -333,7 +333,7 @@ func importStream(wr *wim.Reader, sink *repoSink, s wim.Stream, report func(int6
 	return nil
 }
 
-// errFound stops a walk that found what it looked for.
+// errFound stops a walk or a listing that found what it looked for.
 var errFound = errors.New("found")
 
 // streamPath returns the path of the first entry of md that holds the

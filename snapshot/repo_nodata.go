@@ -8,16 +8,13 @@ import (
 	"github.com/wimsnap/wimsnap/remote"
 )
 
-// errHasKey stops a listing at its first key.
-var errHasKey = errors.New("found")
-
 // noData returns an error wrapping ErrConfigMissing when store holds
 // packs, index objects or snapshots, nil when it holds none (locks and
 // other keys are no repository's data), or the error of listing them.
 func noData(ctx context.Context, store remote.Store) error {
 	for _, prefix := range []string{snapPrefix, indexPrefix, packPrefix} {
-		err := store.List(ctx, prefix, func(remote.Info) error { return errHasKey })
-		if errors.Is(err, errHasKey) {
+		err := store.List(ctx, prefix, func(remote.Info) error { return errFound })
+		if errors.Is(err, errFound) {
 			return fmt.Errorf("%w: %s holds its %s", ErrConfigMissing, store.Location(), prefix)
 		}
 		if err != nil {
