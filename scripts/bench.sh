@@ -38,8 +38,10 @@
 #   endpoint /minio/metrics/v3/api/requests, which is not cached, unlike v2's 10 s) before
 #   and after the step, by API name and by kind; wimsnap's own count ("requests" in --json)
 #   is shown beside them as a cross-check.
-# Page caches cannot be dropped reliably, so every group of runs is done twice and the
-# second (warm) round is kept.
+# Page caches cannot be dropped reliably, so every group of runs is done once as a warm-up that
+# is not kept, then BENCH_ROUNDS times; the tables show each figure's median over the kept
+# rounds (with BENCH_ROUNDS above 1, a table of every kept round's seconds follows, to show the
+# spread). Checks of restored trees and exported WIMs are made in the first kept round.
 # Trees applied or restored are moved aside, not deleted, until the run ends or free space
 # runs short; a measured run starts at least 6 minutes after the run's last deletion. ext4
 # without a journal (this machine's root file system) passes over inodes freed in the last
@@ -65,6 +67,8 @@
 #   BENCH_CODEC_TREES  the trees the codecs group runs on (default "$BENCH_ROOT": LZX and LZMS
 #                  captures of /usr take the better part of an hour on two cores)
 #   WIMSNAP        wimsnap binary to measure (default: build bin/wimsnap)
+#   BENCH_ROUNDS   kept rounds after the warm-up (default 1); on a shared, noisy machine 3 or 5
+#                  give medians that move less between runs
 #   BENCH_MIN_FREE_GIB  free space below which the set-aside trees are deleted at once,
 #                  before the next run (default 30)
 # Run it as root (make bench does): debootstrap needs root (sudo is used otherwise), and the
@@ -81,6 +85,7 @@ BENCH_TREES=${BENCH_TREES:-"$BENCH_ROOT /usr"}
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
 BENCH_GROUPS=${BENCH_GROUPS:-"xpress repo codecs s3 lifecycle"}
 BENCH_CODEC_TREES=${BENCH_CODEC_TREES:-$BENCH_ROOT}
+BENCH_ROUNDS=${BENCH_ROUNDS:-1}
 TIME=/usr/bin/time
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
@@ -250,9 +255,12 @@ measure() {
 	secs=$(awk -v us=$((t1 - t0)) 'BEGIN { printf "%.3f", us / 1e6 }')
 }
 
-# record TREE OP TOOL SIZE: appends the last measurement if this is the kept round.
+# kept: whether this round's figures are kept (every round after the warm-up).
+kept() { [ "$round" -ge 2 ]; }
+
+# record TREE OP TOOL SIZE: appends the last measurement if this round is kept.
 record() {
-	[ "$round" = 2 ] || return 0
+	kept || return 0
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$secs" "$kib" "$4" >>"$results"
 }
 
@@ -323,7 +331,7 @@ bench_codecs() {
 
 # record_repo TREE OP TOOL SIZE [FILES_READ FILES_UNCHANGED]: record for the repo group.
 record_repo() {
-	[ "$round" = 2 ] || return 0
+	kept || return 0
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$secs" "$kib" "$4" "${5:--}" "${6:--}" >>"$repo_results"
 }
 
@@ -568,7 +576,7 @@ s3_step() {
 			own=$((own + v))
 		done
 	fi
-	[ "$round" = 2 ] || return 0
+	kept || return 0
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tree" "$op" "$tool" "$secs" "$kib" "$bytes" \
 		"$(s3_delta "$work/s3-before" "$work/s3-after")" "$own" >>"$s3_results"
 }
@@ -616,7 +624,7 @@ bench_tree() {
 		echo "bench.sh: copying $tree" >&2
 		cp -a "$tree" "$src" ;;
 	esac
-	for round in 1 2; do
+	for round in $(seq 1 $((BENCH_ROUNDS + 1))); do
 		w=$work/$name
 		discard "$w"
 		mkdir -p "$w"
@@ -644,11 +652,48 @@ for tree in $BENCH_TREES; do
 done
 stop_minio
 
+# medians FILE: rewrites FILE, whose rows are TREE OP TOOL SECONDS KIB ... with one row per kept
+# round, to one row per TREE OP TOOL: the median seconds and peak memory of its rounds (the
+# mean of the middle two for an even count), the other fields from its last round. Rows keep
+# the order in which their TREE OP TOOL first came.
+medians() {
+	awk -F'\t' -v OFS='\t' '
+		function median(list,   v, n, i, j, x) {
+			n = split(list, v, " ")
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+			return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		}
+		{ k = $1 SUBSEP $2 SUBSEP $3; if (!(k in row)) order[++n] = k; row[k] = $0; secs[k] = secs[k] " " $4; kib[k] = kib[k] " " $5 }
+		END {
+			for (i = 1; i <= n; i++) {
+				k = order[i]; c = split(row[k], f, "\t")
+				f[4] = sprintf("%.3f", median(secs[k])); f[5] = sprintf("%.0f", median(kib[k]))
+				line = f[1]; for (j = 2; j <= c; j++) line = line OFS f[j]; print line
+			}
+		}' "$1" >"$1.median"
+	mv "$1.median" "$1"
+}
+
+# rounds_table FILE...: every kept round's seconds of each TREE OP TOOL, from the rows of FILEs.
+rounds_table() {
+	awk -F'\t' '
+		{ k = $1 SUBSEP $2 SUBSEP $3; if (!(k in secs)) order[++n] = k; secs[k] = secs[k] sprintf(" %8.3f", $4)
+		  if (length($1) > w) w = length($1) }
+		END {
+			for (i = 1; i <= n; i++) { split(order[i], p, SUBSEP); printf "%-*s %-8s %-8s%s\n", w, p[1], p[2], p[3], secs[order[i]] }
+		}' "$@"
+}
+
 all=$work/all.tsv
+if [ "$BENCH_ROUNDS" -gt 1 ]; then
+	rounds_table "$results" "$repo_results" >"$work/rounds.txt"
+	rounds_table "$s3_results" | sed 's/^/s3: /' >>"$work/rounds.txt"
+fi
+for f in "$results" "$repo_results" "$s3_results"; do medians "$f"; done
 cat "$results" "$repo_results" >"$all"
 if [ -s "$all" ]; then
 	echo
-	echo "Absolute figures (second of two rounds; size: WIM/repository bytes, applied or restored tree bytes,"
+	echo "Absolute figures (median of $BENCH_ROUNDS kept round(s); size: WIM/repository bytes, applied or restored tree bytes,"
 	echo "bytes added by an update, resnap or change, exported WIM bytes)"
 	# The tables read their results twice: first for the width of the tree column.
 	awk -F'\t' 'NR == FNR { if (length($1) > w) w = length($1); next }
@@ -724,7 +769,7 @@ if [ -s "$repo_results" ]; then
 fi
 if [ -s "$s3_results" ]; then
 	echo
-	echo "S3 group: wimsnap and restic against one MinIO server on 127.0.0.1 (second of two rounds; wimsnap"
+	echo "S3 group: wimsnap and restic against one MinIO server on 127.0.0.1 (median of $BENCH_ROUNDS kept round(s); wimsnap"
 	echo "--connections ${BENCH_S3_CONNECTIONS:-default}, restic's defaults). MiB/s: the tree's bytes (du -sb) / seconds."
 	echo "Requests: those MinIO counted during the step, by HTTP method (other: GetBucketLocation, POSTs);"
 	echo "own: wimsnap's count in its --json summary (check has none)."
@@ -759,6 +804,11 @@ if [ -s "$s3_results" ]; then
 			printf "%s %s wimsnap: its own count (%s) differs from the server'"'"'s (%s)\n", $1, $2, $15, $13 }' "$s3_results"
 	echo
 	cat "$s3_notes"
+fi
+if [ -s "$work/rounds.txt" ]; then
+	echo
+	echo "Seconds in each of the $BENCH_ROUNDS kept rounds (the tables above show their medians)"
+	cat "$work/rounds.txt"
 fi
 if [ -s "$work/lifecycle.txt" ]; then
 	cat "$work/lifecycle.txt"
