@@ -94,6 +94,6 @@
 //   - Not supported yet (errors wrap ErrUnsupported): writing LZMS or solid
 //     resources, appending to a WIM that has them (wimsnap optimize rewrites
 //     such a WIM in XPRESS or LZX first) or to a split WIM, splitting one
-//     with solid resources, writing pipable WIMs or appending to one, and
-//     reading one from a pipe (it is read from a file).
+//     with solid resources, writing pipable WIMs, appending to or
+//     splitting one, and reading one from a pipe (it is read from a file).
 package wim

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -204,5 +207,25 @@ func TestPipableEveryByte(t *testing.T) {
 				t.Fatalf("%s with byte %d flipped: %v", name, i, err)
 			}
 		}
+	}
+}
+
+// TestSplitPipableRefused: WriteSplit copies resources as they are stored,
+// so it refuses a pipable WIM, whose resources a normal part cannot hold;
+// it wrote parts that failed to read.
+func TestSplitPipableRefused(t *testing.T) {
+	_, r := readTestdata(t, "wimlib-pipable-lzx.wim")
+	dir := t.TempDir()
+	var files []*os.File
+	_, err := WriteSplit(t.Context(), r, 4096, false, func(k, _ int) (*os.File, error) {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("part%d.swm", k)))
+		files = append(files, f)
+		return f, err
+	}, nil)
+	for _, f := range files {
+		closeFile(t, f)
+	}
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "pipable") {
+		t.Fatalf("got %v (%d parts), want ErrUnsupported naming pipable WIMs", err, len(files))
 	}
 }
