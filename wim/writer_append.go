@@ -40,7 +40,7 @@ func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, erro
 		return nil, fmt.Errorf("%w: appending to a part of a split WIM", ErrUnsupported)
 	}
 	if r.hdr.Pipable {
-		return nil, fmt.Errorf("%w: appending to a pipable WIM (wimsnap optimize rewrites it as a normal WIM)", ErrUnsupported)
+		return nil, fmt.Errorf("%w: appending to a pipable WIM (optimize rewrites it as a normal WIM first)", ErrUnsupported)
 	}
 	switch {
 	case r.hdr.Compression == CompressLZMS:
