@@ -13,13 +13,16 @@ const chunkTableBlock = 4096
 // chunkTable locates the chunks of one non-solid compressed resource. The
 // table is read lazily, a block of entries at a time.
 type chunkTable struct {
-	r         io.ReaderAt
-	res       resHdr
-	chunkSize int64
-	n         int64 // number of chunks
-	width     int64 // 4 or 8
-	dataStart int64 // file offset of chunk 0
-	dataSize  int64 // stored bytes after the table
+	r          io.ReaderAt
+	res        resHdr
+	chunkSize  int64
+	n          int64 // number of chunks
+	width      int64 // 4 or 8
+	tableStart int64 // file offset of the table
+	dataStart  int64 // file offset of chunk 0 (of its size prefix when pipable)
+	dataSize   int64 // stored bytes of the chunks, without size prefixes
+	prefix     int64 // bytes before each chunk: pwmChunkHdrSize when pipable, else 0
+	prefixBuf  [pwmChunkHdrSize]byte
 
 	blockFirst int64 // index of the first entry in block, -1 when empty
 	block      []int64
@@ -27,8 +30,9 @@ type chunkTable struct {
 }
 
 // newChunkTable validates res as a compressed resource with the given chunk
-// size and prepares to locate its chunks.
-func newChunkTable(r io.ReaderAt, res resHdr, chunkSize int64) (*chunkTable, error) {
+// size and prepares to locate its chunks; pipable selects the layout of a
+// pipable WIM (size-prefixed chunks, the table after them).
+func newChunkTable(r io.ReaderAt, res resHdr, chunkSize int64, pipable bool) (*chunkTable, error) {
 	if chunkSize <= 0 {
 		return nil, fmt.Errorf("%w: compressed resource at offset %d in a WIM without compression", ErrFormat, res.offset)
 	}
@@ -38,12 +42,20 @@ func newChunkTable(r io.ReaderAt, res resHdr, chunkSize int64) (*chunkTable, err
 		t.width = 8
 	}
 	tableBytes := (t.n - 1) * t.width
-	if t.n == 0 || tableBytes > res.storedSize || tableBytes < 0 {
+	overhead := tableBytes
+	if pipable {
+		t.prefix = pwmChunkHdrSize
+		overhead += t.n * t.prefix
+	}
+	if t.n == 0 || overhead > res.storedSize || tableBytes < 0 {
 		return nil, fmt.Errorf("%w: resource at offset %d: chunk table of %d chunks does not fit in %d stored bytes",
 			ErrFormat, res.offset, t.n, res.storedSize)
 	}
-	t.dataStart = res.offset + tableBytes
-	t.dataSize = res.storedSize - tableBytes
+	t.tableStart, t.dataStart = res.offset, res.offset+tableBytes
+	if pipable {
+		t.tableStart, t.dataStart = res.offset+res.storedSize-tableBytes, res.offset
+	}
+	t.dataSize = res.storedSize - overhead
 	return t, nil
 }
 
@@ -73,7 +85,7 @@ func (t *chunkTable) load(i int64) error {
 		t.raw = make([]byte, need)
 	}
 	t.raw = t.raw[:need]
-	if _, err := t.r.ReadAt(t.raw, t.res.offset+first*t.width); err != nil {
+	if _, err := t.r.ReadAt(t.raw, t.tableStart+first*t.width); err != nil {
 		return fmt.Errorf("%w: resource at offset %d: reading chunk table: %w", ErrFormat, t.res.offset, err)
 	}
 	t.block = t.block[:0]
@@ -115,5 +127,22 @@ func (t *chunkTable) chunk(k int64) (off, stored, size int64, err error) {
 		return 0, 0, 0, fmt.Errorf("%w: resource at offset %d: chunk %d has bad bounds %d..%d (expands to %d, %d stored bytes)",
 			ErrFormat, t.res.offset, k, s, e, size, t.dataSize)
 	}
-	return t.dataStart + s, stored, size, nil
+	return t.dataStart + s + t.prefix*(k+1), stored, size, nil
+}
+
+// checkPrefix checks that the size prefix of chunk k, at file offset off
+// with stored bytes, agrees with the chunk table; a resource not in a
+// pipable WIM has none.
+func (t *chunkTable) checkPrefix(k, off, stored int64) error {
+	if t.prefix == 0 {
+		return nil
+	}
+	if _, err := t.r.ReadAt(t.prefixBuf[:], off-t.prefix); err != nil {
+		return fmt.Errorf("%w: resource at offset %d: reading the size of chunk %d: %w", ErrFormat, t.res.offset, k, err)
+	}
+	if got := int64(binary.LittleEndian.Uint32(t.prefixBuf[:])); got != stored {
+		return fmt.Errorf("%w: resource at offset %d: chunk %d at offset %d: size prefix %d, the chunk table says %d",
+			ErrFormat, t.res.offset, k, off-t.prefix, got, stored)
+	}
+	return nil
 }

@@ -28,6 +28,27 @@
 // stored raw. A resource that does not shrink is stored raw with the
 // COMPRESSED flag clear.
 //
+// A pipable WIM (wimlib-imagex --pipable, for writing to and applying from
+// a pipe) has magic "WLPWM\0\0\0" and is laid out as
+//
+//	header (208 bytes)         without blob table and XML entries: ignored
+//	XML data                   an extra copy, as a blob (below): ignored
+//	metadata resources, then   each blob preceded by a 40-byte blob header
+//	file data resources        (u64 magic 0x2B9B9BA2443DB9D8, u64 size,
+//	                           SHA-1, u32 resource flags); the blob table's
+//	                           offset points past it
+//	blob table, XML data,
+//	integrity table            as in a WIM
+//	header (208 bytes)         the last 208 bytes: the header that counts
+//
+// Its compressed resources put a u32 stored size before each chunk and the
+// chunk table after the chunks, its entries counting the chunks' bytes
+// without those prefixes; a chunk that does not shrink is stored raw in a
+// resource that stays compressed. There are no solid resources. The Reader
+// reads a pipable WIM from a file (random access) and checks each blob
+// header and chunk prefix against the tables, though wimlib, reading from a
+// file, passes over them.
+//
 // A metadata resource holds the security descriptors (8-byte aligned), the
 // root dentry, an 8-byte zero, then one sibling list per directory in
 // depth-first pre-order, each ended by 8 zero bytes. A dentry is a 102-byte
@@ -73,5 +94,6 @@
 //   - Not supported yet (errors wrap ErrUnsupported): writing LZMS or solid
 //     resources, appending to a WIM that has them (wimsnap optimize rewrites
 //     such a WIM in XPRESS or LZX first) or to a split WIM, splitting one
-//     with solid resources, and pipable WIMs.
+//     with solid resources, writing pipable WIMs, appending to or
+//     splitting one, and reading one from a pipe (it is read from a file).
 package wim

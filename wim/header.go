@@ -16,6 +16,9 @@ const (
 
 var wimMagic = [8]byte{'M', 'S', 'W', 'I', 'M', 0, 0, 0}
 
+// pipableMagic starts both headers of a pipable WIM (see pipable.go).
+var pipableMagic = [8]byte{'W', 'L', 'P', 'W', 'M', 0, 0, 0}
+
 // Header flags.
 const (
 	flagCompression     = 0x00000002
@@ -42,6 +45,9 @@ type Header struct {
 	BootIndex    uint32
 	Compression  Compression
 	HasIntegrity bool
+	// Pipable reports wimlib's pipable variant (magic "WLPWM"): the
+	// fields are those of the header at the end of the file.
+	Pipable bool
 
 	blobTable resHdr
 	xml       resHdr
@@ -55,10 +61,11 @@ func parseHeader(b []byte) (Header, error) {
 	if len(b) < headerSize {
 		return h, fmt.Errorf("%w: header: file is %d bytes, shorter than the 208-byte header", ErrFormat, len(b))
 	}
-	if [8]byte(b[0:8]) != wimMagic {
-		if string(b[0:5]) == "WLPWM" {
-			return h, fmt.Errorf("%w: pipable WIM (wimlib's streaming variant)", ErrUnsupported)
-		}
+	switch [8]byte(b[0:8]) {
+	case wimMagic:
+	case pipableMagic:
+		h.Pipable = true
+	default:
 		return h, fmt.Errorf("%w: header: bad magic % x (not a WIM file)", ErrFormat, b[0:8])
 	}
 	le := binary.LittleEndian

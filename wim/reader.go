@@ -44,7 +44,13 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 	if _, err := r.ReadAt(buf, 0); err != nil {
 		return nil, fmt.Errorf("wim: reading header: %w", err)
 	}
-	hdr, err := parseHeader(buf)
+	var hdr Header
+	var err error
+	if [8]byte(buf[:8]) == pipableMagic {
+		hdr, err = readPipableHeader(r, size)
+	} else {
+		hdr, err = parseHeader(buf)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +120,8 @@ func (r *Reader) readBlobTable() error {
 	for i := 0; i < n; i++ {
 		bl := &slab[i]
 		switch {
+		case bl.res.flags&resSolid != 0 && r.hdr.Pipable:
+			return fmt.Errorf("%w: pipable WIM: blob table entry %d is a solid resource, which pipable WIMs cannot hold", ErrFormat, i)
 		case bl.res.flags&resSolid != 0:
 			j := i + 1
 			for j < n && slab[j].res.flags&resSolid != 0 {

@@ -18,7 +18,7 @@ import (
 // when integrity is set. create makes the file of part k of n; WriteSplit
 // writes, syncs and leaves it open, for the caller to close and name. It
 // returns the number of parts. progress, when not nil, receives the bytes
-// copied so far. r must not be split nor hold solid resources.
+// copied so far. r must not be split, pipable, nor hold solid resources.
 func WriteSplit(ctx context.Context, r *Reader, partSize int64, integrity bool,
 	create func(k, n int) (*os.File, error), progress func(done int64), opts ...SplitOption) (int, error) {
 	var cfg splitConfig
@@ -32,6 +32,9 @@ func WriteSplit(ctx context.Context, r *Reader, partSize int64, integrity bool,
 	}
 	if r.hasSolid() {
 		return 0, fmt.Errorf("%w: splitting a WIM with solid resources", ErrUnsupported)
+	}
+	if r.hdr.Pipable { // its resources are laid out otherwise, and would be copied as they are
+		return 0, fmt.Errorf("%w: splitting a pipable WIM (optimize rewrites it as a normal WIM first)", ErrUnsupported)
 	}
 	if partSize <= 0 {
 		return 0, fmt.Errorf("wim: part size %d", partSize)

@@ -85,6 +85,11 @@ func (r *Reader) openBlob(b *blob) (*streamReader, error) {
 		return nil, fmt.Errorf("%w: blob %x: resource at offset %d of %d bytes lies outside the %d-byte file",
 			ErrFormat, b.hash, b.res.offset, b.res.storedSize, r.size)
 	}
+	if r.hdr.Pipable {
+		if err := r.checkBlobHeader(b); err != nil {
+			return nil, err
+		}
+	}
 	s := &streamReader{r: r, b: b, sum: sha1.New(), remain: b.res.size}
 	if b.res.flags&resCompressed == 0 {
 		if b.res.storedSize != b.res.size {
@@ -94,7 +99,7 @@ func (r *Reader) openBlob(b *blob) (*streamReader, error) {
 		s.raw = io.NewSectionReader(r.ra, b.res.offset, b.res.size)
 		return s, nil
 	}
-	t, err := newChunkTable(r.ra, b.res, int64(r.hdr.ChunkSize))
+	t, err := newChunkTable(r.ra, b.res, int64(r.hdr.ChunkSize), r.hdr.Pipable)
 	if err != nil {
 		return nil, fmt.Errorf("blob %x: %w", b.hash, err)
 	}
@@ -180,6 +185,9 @@ func (s *streamReader) readChunked(p []byte) (int, error) {
 // loadChunk decompresses the next chunk, appending it to dst.
 func (s *streamReader) loadChunk(dst []byte) ([]byte, error) {
 	off, stored, size, err := s.table.chunk(s.next)
+	if err == nil {
+		err = s.table.checkPrefix(s.next, off, stored)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("blob %x: %w", s.b.hash, err)
 	}

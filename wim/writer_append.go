@@ -39,6 +39,9 @@ func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, erro
 	if r.hdr.Split() {
 		return nil, fmt.Errorf("%w: appending to a part of a split WIM", ErrUnsupported)
 	}
+	if r.hdr.Pipable {
+		return nil, fmt.Errorf("%w: appending to a pipable WIM (optimize rewrites it as a normal WIM first)", ErrUnsupported)
+	}
 	switch {
 	case r.hdr.Compression == CompressLZMS:
 		return nil, fmt.Errorf("%w: appending to an LZMS WIM (LZMS is read, not written; optimize --compress=lzx rewrites it in LZX)", ErrUnsupported)

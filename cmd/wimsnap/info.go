@@ -106,6 +106,7 @@ type headerJSON struct {
 	ImageCount  uint32   `json:"image_count"`
 	BootIndex   uint32   `json:"boot_index"`
 	Integrity   bool     `json:"integrity"`
+	Pipable     bool     `json:"pipable"`
 }
 
 type imageJSON struct {
@@ -177,6 +178,7 @@ func newHeaderJSON(h wim.Header) headerJSON {
 		ChunkSize: h.ChunkSize, Compression: h.Compression.String(),
 		GUID: hex.EncodeToString(h.GUID[:]), Part: h.Part, Parts: h.Parts,
 		ImageCount: h.ImageCount, BootIndex: h.BootIndex, Integrity: h.HasIntegrity,
+		Pipable: h.Pipable,
 	}
 }
 
@@ -244,6 +246,9 @@ func printInfo(w io.Writer, doc infoJSON, withHeader bool) error {
 		kv(&b, 12, "Boot Index", fmt.Sprint(h.BootIndex))
 		kv(&b, 12, "Size", fmt.Sprintf("%d bytes", doc.Size))
 		kv(&b, 12, "Integrity", yesNo(h.Integrity))
+		if h.Pipable {
+			kv(&b, 12, "Pipable", "yes")
+		}
 		kv(&b, 12, "Flags", fmt.Sprintf("0x%08x %s", h.Flags, strings.Join(h.FlagNames, ", ")))
 		fmt.Fprintf(&b, "\nAvailable Images:\n-----------------\n")
 	}

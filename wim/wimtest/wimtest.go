@@ -95,8 +95,9 @@ func (v Variant) Version() uint32 {
 }
 
 // WimlibVariants are the captures the interop tests ask wimlib-imagex for:
-// every codec it writes, chunk sizes other than the default, and solid
-// resources whose codec differs from the WIM's own.
+// every codec it writes, chunk sizes other than the default, solid
+// resources whose codec differs from the WIM's own, and pipable WIMs in
+// each codec (wimlib refuses --pipable with --solid).
 var WimlibVariants = []Variant{
 	{"none", []string{"--compress=none"}},
 	{"xpress", []string{"--compress=xpress"}},
@@ -110,4 +111,8 @@ var WimlibVariants = []Variant{
 	{"lzms-1m", []string{"--compress=lzms", "--chunk-size=1048576"}},
 	{"solid-lzms", []string{"--solid"}},
 	{"solid-lzms-small", []string{"--solid", "--solid-chunk-size=65536"}},
+	{"pipable-none", []string{"--pipable", "--compress=none"}},
+	{"pipable-xpress", []string{"--pipable", "--compress=xpress"}},
+	{"pipable-lzx", []string{"--pipable", "--compress=lzx"}},
+	{"pipable-lzms", []string{"--pipable", "--compress=lzms"}},
 }
