@@ -117,10 +117,10 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 		return t, err
 	}
 	tr := &verifyTracker{verb: "splitting", start: start, now: a.now, total: wimBytes(f)}
-	it := newIntegrityTracker(tr)
+	it := newIntegrityTracker(tr, a.now)
 	status := a.newStatus()
 	status.start(it.render)
-	_, err = wim.WriteSplit(ctx, r, size, check, create, splitProgress(it), wim.WithSplitIntegrityProgress(it.updatePart))
+	_, err = wim.WriteSplit(ctx, r, size, check, create, splitProgress(it, tr), wim.WithSplitIntegrityProgress(it.updatePart))
 	status.finish()
 	if err != nil {
 		return fmt.Errorf("split: %s: %w", name, err)
@@ -187,12 +187,12 @@ func removeParts(names []string) error {
 	return errors.Join(errs...)
 }
 
-// splitProgress returns WriteSplit's progress function: it counts on it's
-// main tracker the bytes copied, which follow the integrity table of the
-// part before.
-func splitProgress(it *integrityTracker) func(done int64) {
+// splitProgress returns WriteSplit's progress function: it counts on tr,
+// the main tracker of it, the bytes copied, which follow the integrity
+// table of the part before.
+func splitProgress(it *integrityTracker, tr *verifyTracker) func(done int64) {
 	return func(done int64) {
 		it.resume()
-		it.main.update(done, it.main.total)
+		tr.update(done, tr.total)
 	}
 }
