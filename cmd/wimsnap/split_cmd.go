@@ -129,7 +129,7 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 	// renames, which replace an older set's parts, follow one another at
 	// once: an interrupt leaves a mix of two sets only in that moment. A
 	// part stays open, and so locked against another run's sweepTemps,
-	// until just before its rename.
+	// until its rename (placeTemp).
 	for _, t := range tmps {
 		if err := t.Sync(); err != nil {
 			return err
@@ -137,10 +137,7 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 	}
 	sum := splitSummary{WIM: name, Parts: []splitPart{}}
 	for i, t := range tmps {
-		if err := t.Close(); err != nil {
-			return errors.Join(err, removeParts(names[:i]))
-		}
-		if err := os.Rename(t.Name(), names[i]); err != nil {
+		if err := placeTemp(t, names[i]); err != nil {
 			return errors.Join(err, removeParts(names[:i]))
 		}
 		st, err := os.Stat(names[i])
