@@ -203,7 +203,11 @@ func imageInfo(f *imageFlags, changed func(string) bool, env osdVars, source str
 }
 
 // defaultImageName is SOURCE's base name, as wimlib-imagex chooses it; the
-// root directory gives "root".
+// root directory gives "root". A byte of it that is not UTF-8 is written
+// as its escape, "\xe9", as the one-line output writes it (utf8Escaped),
+// so that capture and snapshot name the image alike: a snapshot's manifest
+// is JSON, which would keep U+FFFD for the byte, and wimlib-imagex refuses
+// such a name, which other tools show with U+FFFD.
 func defaultImageName(source string) string {
 	if abs, err := filepath.Abs(source); err == nil {
 		source = abs
@@ -212,7 +216,7 @@ func defaultImageName(source string) string {
 	if name == "/" || name == "." || name == "" {
 		return "root"
 	}
-	return name
+	return utf8Escaped(name)
 }
 
 // writerOptions turns the spec into wim.Writer options for writing image
