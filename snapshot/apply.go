@@ -145,6 +145,10 @@ type applier struct {
 	isRoot    bool
 	procFD    bool
 
+	groupsOnce sync.Once // sets groups, the supplementary groups (keepsSetgid)
+	groups     []int
+	groupsErr  bool // they could not be read
+
 	jobs chan fileJob
 	wg   sync.WaitGroup
 

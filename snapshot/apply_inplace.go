@@ -118,7 +118,7 @@ func (a *applier) sameFile(x *xattrBufs, dfd int, e *wim.Entry, st *unix.Stat_t,
 	if a.ntfs != nil {
 		return a.ntfsSame(dfd, e)
 	}
-	if st.Mode&0o7777 != a.mode(e, false) {
+	if !a.sameMode(st, a.mode(e, false)) {
 		return false
 	}
 	if !a.unixData || e.Unix == nil {
@@ -266,7 +266,7 @@ func (a *applier) closedOwnDir(dfd int, name string, err error) (mode uint32, ow
 // since it was last read sets it (relatime), so it would never match.
 func (a *applier) sameDirMeta(fd int, e *wim.Entry) bool {
 	var st unix.Stat_t
-	if a.ntfs != nil || fstat(fd, &st) != nil || st.Mode&0o7777 != a.mode(e, true) {
+	if a.ntfs != nil || fstat(fd, &st) != nil || !a.sameMode(&st, a.mode(e, true)) {
 		return false
 	}
 	if ts := timespecs(e); st.Mtim != ts[1] {
@@ -424,10 +424,11 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 			}
 			if len(errs) > 0 {
 				a.warnMeta(j.at.comps(), errs)
+			} else {
+				a.fixed.Add(1)
 			}
 			a.files.Add(1)
 			a.unchanged.Add(1)
-			a.fixed.Add(1)
 			closeFD(fd)
 			return true
 		}
@@ -806,12 +807,12 @@ func readLinkAt(dfd int, name string, size int64) (string, bool) {
 // keepNode finishes a symlink or special file e that sameNode found in
 // place (stat st, path naming it; x the goroutine's scratch space): its
 // metadata is set again only when its mtime, mode (not a symlink's), owner
-// or xattrs (when applied) differ.
+// or xattrs (when applied) differ, and it counts as fixed when that
+// succeeded.
 func (a *applier) keepNode(x *xattrBufs, dfd int, e *wim.Entry, path []string, st *unix.Stat_t) {
 	same, sameXattrs := a.nodeMetaSame(x, dfd, e, path, st)
-	if !same || !sameXattrs {
+	if (!same || !sameXattrs) && a.setMetaAt(dfd, e, path) {
 		a.fixed.Add(1)
-		a.setMetaAt(dfd, e, path)
 	}
 	if !sameXattrs {
 		// Rare, so through a path: no descriptor opens a symlink.
@@ -826,7 +827,7 @@ func (a *applier) keepNode(x *xattrBufs, dfd int, e *wim.Entry, path []string, s
 // whose stat is st, has e's mtime, mode and owner (same) and xattrs
 // (sameXattrs), as far as they are applied.
 func (a *applier) nodeMetaSame(x *xattrBufs, dfd int, e *wim.Entry, path []string, st *unix.Stat_t) (same, sameXattrs bool) {
-	same = st.Mtim == timespecs(e)[1] && (e.IsReparse() || st.Mode&0o7777 == a.mode(e, false))
+	same = st.Mtim == timespecs(e)[1] && (e.IsReparse() || a.sameMode(st, a.mode(e, false)))
 	sameXattrs = true
 	if a.unixData && e.Unix != nil {
 		same = same && a.sameOwner(st, e)

@@ -211,8 +211,9 @@ func (a *applier) specialFile(dfd int, e *wim.Entry) {
 }
 
 // setMetaAt sets owner, xattrs, mode and times of the symlink or special
-// file e in dfd without following it; path names it in warnings.
-func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) {
+// file e in dfd without following it; path names it in warnings. It
+// reports whether all of them were set.
+func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) bool {
 	name := e.Name
 	var errs []error
 	if a.unixData && e.Unix != nil && a.isRoot {
@@ -241,6 +242,7 @@ func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) {
 		errs = append(errs, a.metaWhyAt(dfd, name)...)
 		a.warnPath(path, false, errors.Join(errs...))
 	}
+	return len(errs) == 0
 }
 
 func (a *applier) xattrPath(dfd int, name string, path []string) string {

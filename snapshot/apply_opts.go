@@ -86,7 +86,7 @@ type ApplyOptions struct {
 	// DryRun (with InPlace) writes nothing and counts what would be done:
 	// Files, Symlinks and Special count what would be written or kept,
 	// Unchanged what would be kept, Fixed those of them whose metadata
-	// would be set, Bytes what would be written, Deleted
+	// would be set and may be, Bytes what would be written, Deleted
 	// the entries that would be deleted, counted as the apply counts them. Like
 	// the apply, it reads a file whose metadata alone differs to tell
 	// whether its contents match.
@@ -110,7 +110,9 @@ type ApplyOptions struct {
 // it: no empty file stands in for it.
 // Unchanged counts the files, symlinks and special files an in-place
 // apply kept, Fixed those of them whose metadata alone (times, mode,
-// owner, xattrs) it set, and Deleted the entries it removed (not the
+// owner, xattrs) it set, without an error (a mode bit that the kernel
+// drops for an unprivileged apply, setgid on a file of another group,
+// counts as set), and Deleted the entries it removed (not the
 // temporary files of killed runs, which it removes too).
 type ApplyStats struct {
 	Dirs, Files, Symlinks, Special, Bytes, Skipped, Unchanged, Fixed, Deleted int64

@@ -213,8 +213,9 @@ func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t
 	case st.Size == e.Data.Size && st.Size > 0 && st.Nlink == 1 && a.planSameContents(dfd, e):
 		a.files.Add(1)
 		a.unchanged.Add(1)
-		a.fixed.Add(1)
-		a.planOwnerMeta(dfd, e.Name, st)
+		if a.planOwnerMeta(dfd, e.Name, st) {
+			a.fixed.Add(1)
+		}
 		a.addLinkGroup(e, st)
 		return
 	}
@@ -227,22 +228,24 @@ func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t
 }
 
 // planKeptNode counts the symlink or special file e.Name in dfd, of stat
-// st, as kept, and as fixed when keepNode would set its metadata (warned
-// about when it is another user's).
+// st, as kept, and as fixed when keepNode would set its metadata and may
+// (else it is warned about).
 func (a *applier) planKeptNode(dfd int, e *wim.Entry, st *unix.Stat_t) {
 	a.unchanged.Add(1)
-	if same, sameXattrs := a.nodeMetaSame(&a.walkX, dfd, e, a.path, st); !same || !sameXattrs {
+	if same, sameXattrs := a.nodeMetaSame(&a.walkX, dfd, e, a.path, st); (!same || !sameXattrs) && a.planOwnerMeta(dfd, e.Name, st) {
 		a.fixed.Add(1)
-		a.planOwnerMeta(dfd, e.Name, st)
 	}
 }
 
-// planOwnerMeta warns, as the restore would, about the entry name in dfd,
-// of stat st, whose metadata it sets, when it may not (metaDenied).
-func (a *applier) planOwnerMeta(dfd int, name string, st *unix.Stat_t) {
+// planOwnerMeta reports whether the restore may set the metadata of the
+// entry name in dfd, of stat st; if not (metaDenied) it warns, as the
+// restore would.
+func (a *applier) planOwnerMeta(dfd int, name string, st *unix.Stat_t) bool {
 	if err := a.metaDenied(dfd, name, st); err != nil {
 		a.warn(false, err)
+		return false
 	}
+	return true
 }
 
 // planSameContents reports whether the file e.Name in dfd holds e's

@@ -39,6 +39,10 @@ type ExportOptions struct {
 	// directory of the export's path, before it is renamed to that path;
 	// by default an os.CreateTemp file named after the path.
 	CreateTemp func(path string) (*os.File, error)
+	// PlaceTemp, if set, gives the complete and synced file that
+	// CreateTemp made its final name, path, and closes it; by default the
+	// file is closed, then renamed.
+	PlaceTemp func(tmp *os.File, path string) error
 }
 
 // ExportStats counts how an export wrote its streams.
@@ -114,10 +118,11 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 	if fi, err := tmp.Stat(); err == nil {
 		st.Size = fi.Size()
 	}
-	if err := tmp.Close(); err != nil {
-		return st, fmt.Errorf("export: %w", err)
+	place := opts.PlaceTemp
+	if place == nil {
+		place = closeRename
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := place(tmp, path); err != nil {
 		return st, fmt.Errorf("export: %w", err)
 	}
 	ok = true
@@ -125,6 +130,15 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 		return st, fmt.Errorf("export: %w", err)
 	}
 	return st, nil
+}
+
+// closeRename closes tmp, then renames it to path: ExportOptions.PlaceTemp
+// by default.
+func closeRename(tmp *os.File, path string) error {
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // exporter is the state of one Export.

@@ -96,11 +96,12 @@ func (a *app) appendTo(ctx context.Context, f *os.File, spec *captureSpec, cfg *
 	if err := checkAppendCodec(spec, hdr.Compression); err != nil {
 		return hdr, captureResult{}, err
 	}
-	w, err := wim.NewAppendWriter(f, r, spec.writerOptions(a.now, true, hdr.HasIntegrity, r.ImageCount()+1)...)
+	st := newCaptureStatus(a.now)
+	w, err := wim.NewAppendWriter(f, r, spec.writerOptions(a.now, true, hdr.HasIntegrity, r.ImageCount()+1, st)...)
 	if err != nil {
 		return hdr, captureResult{}, fmt.Errorf("%s: %w", spec.wimfile, err)
 	}
-	res, err := a.appendImage(ctx, w, r, spec, cfg)
+	res, err := a.appendImage(ctx, w, r, spec, cfg, st)
 	if err != nil {
 		return hdr, res, err
 	}
@@ -118,14 +119,15 @@ func checkAppendCodec(spec *captureSpec, c wim.Compression) error {
 		spec.compress, spec.wimfile, c)
 }
 
-// appendImage captures into w, with the --update-of image as the base: it
-// is read while the scan of the tree begins.
-func (a *app) appendImage(ctx context.Context, w *wim.Writer, r *wim.Reader, spec *captureSpec, cfg *snapshot.Config) (captureResult, error) {
+// appendImage captures into w, shown on st, with the --update-of image as
+// the base: it is read while the scan of the tree begins.
+func (a *app) appendImage(ctx context.Context, w *wim.Writer, r *wim.Reader, spec *captureSpec, cfg *snapshot.Config,
+	st *captureStatus) (captureResult, error) {
 	prepare, err := updateBase(r, spec.updateOf)
 	if err != nil {
 		return captureResult{}, errors.Join(err, w.Abort())
 	}
-	return a.captureInto(ctx, w, spec, cfg, prepare, append(tempsOf(spec.wimfile), spec.wimfile))
+	return a.captureInto(ctx, w, spec, cfg, st, prepare, append(tempsOf(spec.wimfile), spec.wimfile))
 }
 
 // readForAppend reads the WIM in f as it is and checks that the new

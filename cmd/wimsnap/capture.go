@@ -203,7 +203,11 @@ func imageInfo(f *imageFlags, changed func(string) bool, env osdVars, source str
 }
 
 // defaultImageName is SOURCE's base name, as wimlib-imagex chooses it; the
-// root directory gives "root".
+// root directory gives "root". A byte of it that is not UTF-8 is written
+// as its escape, "\xe9", as the one-line output writes it (utf8Escaped),
+// so that capture and snapshot name the image alike: a snapshot's manifest
+// is JSON, which would keep U+FFFD for the byte, and wimlib-imagex refuses
+// such a name, which other tools show with U+FFFD.
 func defaultImageName(source string) string {
 	if abs, err := filepath.Abs(source); err == nil {
 		source = abs
@@ -212,14 +216,14 @@ func defaultImageName(source string) string {
 	if name == "/" || name == "." || name == "" {
 		return "root"
 	}
-	return name
+	return utf8Escaped(name)
 }
 
 // writerOptions turns the spec into wim.Writer options for writing image
-// index. For an append the codec is passed only when given, and an
-// existing integrity table is kept.
-func (s *captureSpec) writerOptions(now func() time.Time, appending, hadIntegrity bool, index int) []wim.WriterOption {
-	opts := []wim.WriterOption{wim.WithNow(now)}
+// index, the hashing of whose integrity table st shows. For an append the
+// codec is passed only when given, and an existing integrity table is kept.
+func (s *captureSpec) writerOptions(now func() time.Time, appending, hadIntegrity bool, index int, st *captureStatus) []wim.WriterOption {
+	opts := []wim.WriterOption{wim.WithNow(now), wim.WithIntegrityProgress(st.update)}
 	if s.boot {
 		opts = append(opts, wim.WithBootIndex(index))
 	}
@@ -273,11 +277,12 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	w, err := wim.NewWriter(tmp, spec.writerOptions(a.now, false, false, 1)...)
+	st := newCaptureStatus(a.now)
+	w, err := wim.NewWriter(tmp, spec.writerOptions(a.now, false, false, 1, st)...)
 	if err != nil {
 		return err
 	}
-	res, err := a.captureInto(ctx, w, spec, cfg, nil, tempsOf(target)) // tmp is one of them
+	res, err := a.captureInto(ctx, w, spec, cfg, st, nil, tempsOf(target)) // tmp is one of them
 	if err != nil {
 		return err
 	}
@@ -343,21 +348,24 @@ type captureResult struct {
 	warningsTotal int64
 }
 
-// captureInto captures spec.source into w as a new image and closes w; on
-// failure it aborts w (an append is undone). prepare, when not nil, is the
-// capture's CaptureOptions.Prepare (it sets the base of an update). The
-// files skip, the one w writes and the temporary files of the WIM
-// (tempsOf), are left out of the image when they lie inside the source.
-func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec, cfg *snapshot.Config, prepare func(*snapshot.CaptureOptions) error, skip []string) (res captureResult, err error) {
+// captureInto captures spec.source into w as a new image and closes w,
+// showing the walk and then the hashing of w's integrity table on st (w's
+// options were writerOptions with st); on failure it aborts w (an append
+// is undone). prepare, when not nil, is the capture's
+// CaptureOptions.Prepare (it sets the base of an update). The files skip,
+// the one w writes and the temporary files of the WIM (tempsOf), are left
+// out of the image when they lie inside the source.
+func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec, cfg *snapshot.Config, st *captureStatus,
+	prepare func(*snapshot.CaptureOptions) error, skip []string) (res captureResult, err error) {
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, w.Abort())
 		}
 	}()
 	status := a.newStatus()
+	defer status.finish()
 	warn := a.newWarnings(status)
-	tr := newTracker("capturing", a.now)
-	status.start(tr.render)
+	status.start(st.render)
 	m, stats, err := snapshot.Capture(ctx, spec.source, w, snapshot.CaptureOptions{
 		Config:      cfg,
 		CrossMounts: spec.crossMounts,
@@ -365,7 +373,7 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 		NTFS:        spec.ntfs,
 		ShadowCopy:  spec.shadowCopy,
 		Prepare:     prepare,
-		Progress:    tr.update,
+		Progress:    st.walk.update,
 		Warn:        warn.warn,
 		Skip:        skip,
 	})
@@ -375,7 +383,6 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 			info.SetWindows(win)
 		}
 	}
-	status.finish()
 	res.stats = stats
 	res.warnings, res.warningsTotal = warn.summary()
 	if err != nil {

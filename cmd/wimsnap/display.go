@@ -32,6 +32,23 @@ func printable(path string) string {
 	return path
 }
 
+// utf8Escaped returns s with each byte that is not UTF-8 replaced by its
+// Go escape ("\xe9"), as oneLine writes it; a valid s is returned as it is.
+func utf8Escaped(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)) {
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // oneLine returns msg, an error's text that may hold a path or a name as
 // it came (an os.PathError's), with each character that is not printable
 // replaced by its Go escape ("\n", "\x1b", "\u202e") and each byte that is

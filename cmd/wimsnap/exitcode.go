@@ -32,8 +32,8 @@ Exit codes:
        by a name several images have; append's --name taken by another
        image, or --compress other than the WIM's codec)
   3    partial: the command finished but skipped some files (see the warnings),
-       or prune left packs for a later prune, or forget --prune skipped a
-       snapshot that was not there
+       or prune left packs for a later prune, or forget skipped a snapshot
+       it was given that was not there
   10   no repository at the given location (or its S3 bucket is missing), or
        one whose config is missing (its data is there; nothing is created)
   11   the repository is locked by another process (a snapshot, or a prune);

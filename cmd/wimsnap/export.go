@@ -99,9 +99,9 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 		ids = append(ids, m.ID)
 	}
 	tr := &verifyTracker{verb: "exporting", start: a.now(), now: a.now}
-	it := newIntegrityTracker(tr)
+	it := newIntegrityTracker(tr, a.now)
 	status.start(it.render)
-	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check, CreateTemp: createTemp,
+	st, err := r.Export(ctx, snaps, target, snapshot.ExportOptions{Threads: f.threads, Check: f.check, CreateTemp: createTemp, PlaceTemp: placeTemp,
 		BootIndex: exportBoot(f), Progress: tr.update, IntegrityProgress: it.update, Lock: snapshot.LockOptions{None: f.noLock, Warn: a.lockWarn(status)}})
 	err = noLockHint(err)
 	status.finish()

@@ -21,10 +21,11 @@ prefix of one, or "latest"), or those a retention policy does not keep.
 A snapshot whose manifest is damaged (see 'wimsnap check') is removed by
 naming its id.
 Their data stays until 'wimsnap prune' (or --prune) deletes what no other
-snapshot uses. With --prune, a SNAP that is not there is skipped rather
-than refused, so that a forget --prune stopped during its prune can be run
-again to the end: the rest goes, the prune runs, and forget exits with
-code 3.
+snapshot uses. A SNAP that is not there is skipped rather than refused,
+so that a forget stopped part way (during its removals or its prune) can
+be run again with the same line to the end: the rest goes, the prune
+runs, and forget names the SNAPs it skipped and exits with code 3. A SNAP
+that is the prefix of more than one id is refused, and nothing goes.
 
 The policy keeps, in each group of snapshots (by default the snapshots of
 one host and source; --group-by), the newest snapshot of each of the last
@@ -216,10 +217,10 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	}
 	var groups []forgetGroup
 	var gone []*snapshot.Manifest
-	var missing []string // named with --prune, and not there
+	var missing []string // named, and not there
 	if len(args) > 0 {
 		damaged := func(ref string) string { return r.FindDamaged(ctx, ref, list) }
-		groups, gone, missing, err = forgetNamed(list, args, damaged, f.prune)
+		groups, gone, missing, err = forgetNamed(list, args, damaged)
 	} else {
 		groups, gone = forgetByPolicy(f.filter(list), pol, by, zone)
 	}
@@ -290,9 +291,10 @@ func (f *forgetFlags) filter(list []*snapshot.Manifest) []*snapshot.Manifest {
 }
 
 // forgetNamed resolves the snapshots named on the command line. A ref
-// that matches no snapshot is an error, unless skipMissing: then it is
-// listed, quoted, in missing.
-func forgetNamed(list []*snapshot.Manifest, refs []string, damaged func(ref string) string, skipMissing bool) (groups []forgetGroup, gone []*snapshot.Manifest, missing []string, err error) {
+// that matches no snapshot, forgotten already by a run that was stopped
+// part way or never there, is listed, quoted, in missing; one that matches
+// more than one is an error.
+func forgetNamed(list []*snapshot.Manifest, refs []string, damaged func(ref string) string) (groups []forgetGroup, gone []*snapshot.Manifest, missing []string, err error) {
 	g := forgetGroup{Keep: []forgetSnap{}, Remove: []forgetSnap{}}
 	for _, ref := range refs {
 		m, err := snapshot.FindIn(list, ref)
@@ -303,12 +305,9 @@ func forgetNamed(list []*snapshot.Manifest, refs []string, damaged func(ref stri
 		if err != nil {
 			// A manifest that cannot be read can only be named by its id.
 			id := damaged(ref)
-			switch {
-			case id == "" && skipMissing:
+			if id == "" {
 				missing = append(missing, strconv.Quote(ref))
 				continue
-			case id == "":
-				return nil, nil, nil, err
 			}
 			m, reasons = &snapshot.Manifest{ID: id}, []string{"damaged manifest"}
 		}

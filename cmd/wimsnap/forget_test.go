@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // Europe/Berlin where the system has no zoneinfo
@@ -163,4 +164,35 @@ func FuzzParseSpan(f *testing.F) {
 			t.Fatalf("parseSpan(%q) = %v", s, d)
 		}
 	})
+}
+
+// TestForgetNamedRerun: forget A B run again after a run stopped once A
+// was gone, with the same line, removes B and names A as skipped (exit 3);
+// it refused, and B stayed.
+func TestForgetNamedRerun(t *testing.T) {
+	env := testRepoEnv(t)
+	src := filepath.Join(t.TempDir(), "src")
+	var ids []string
+	for i := range 3 {
+		writeFile(t, src, "f", []byte{byte(i)})
+		out := runAppOK(t, env, "snapshot", src, "--json")
+		var sum struct{ Snapshot string }
+		must(t, json.Unmarshal([]byte(out), &sum))
+		ids = append(ids, sum.Snapshot)
+	}
+	runAppOK(t, env, "forget", ids[0])
+	code, out, errb := runApp(t, env, "forget", ids[0][:8], ids[1][:8])
+	if code != exitPartial || !strings.Contains(errb, ids[0][:8]) || !strings.Contains(out, "removed 1 snapshots") {
+		t.Fatalf("rerun: exit %d, want %d: %s%s", code, exitPartial, out, errb)
+	}
+	var left struct{ Snapshots []struct{ ID string } }
+	must(t, json.Unmarshal([]byte(runAppOK(t, env, "snapshots", "--json")), &left))
+	for _, m := range left.Snapshots {
+		if m.ID == ids[1] {
+			t.Errorf("%s is still there after the rerun", ids[1][:8])
+		}
+	}
+	if n := len(left.Snapshots); n != 3 { // testRepoEnv's two and ids[2]
+		t.Errorf("%d snapshots after the rerun, want 3", n)
+	}
 }

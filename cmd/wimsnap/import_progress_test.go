@@ -47,7 +47,7 @@ func TestExportIntegrityStatus(t *testing.T) {
 	tr := &verifyTracker{verb: "exporting", start: clock, now: func() time.Time { return clock }}
 	tr.update(1<<20, 1<<20)
 	clock = clock.Add(time.Minute)
-	it := newIntegrityTracker(tr)
+	it := newIntegrityTracker(tr, tr.now)
 	it.update(0, 4<<20)
 	clock = clock.Add(time.Second)
 	it.update(1<<20, 4<<20)

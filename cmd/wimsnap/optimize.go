@@ -147,7 +147,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		return err
 	}
 	tr := &verifyTracker{verb: "recompressing", start: start, now: a.now, total: streamBytes(r, images)}
-	it := newIntegrityTracker(tr)
+	it := newIntegrityTracker(tr, a.now)
 	w, err := wim.NewWriter(tmp, f.writerOptions(r, comp, images, a.now, it)...)
 	if err != nil {
 		return fmt.Errorf("optimize: %w", err)

@@ -3,22 +3,28 @@ package main
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 )
 
 // integrityTracker is the status line source of a command that writes an
 // integrity table after (or, for split, after each part of) its main
-// work, counted by main: from the first report of the hashing, which
-// reads the whole file again, it shows that with its own count and rate,
-// until resume goes back to main. main keeps its own count, which the
-// command may report at the end.
+// work, shown by main: from the first report of the hashing, which reads
+// the whole file again, it shows that with its own count and rate, until
+// resume goes back to main. main keeps its own count, which the command
+// may report at the end.
 type integrityTracker struct {
-	main *verifyTracker
+	main renderer
 	hash verifyTracker
 	on   atomic.Bool // the hashing is shown
 }
 
-func newIntegrityTracker(main *verifyTracker) *integrityTracker {
-	return &integrityTracker{main: main, hash: verifyTracker{now: main.now}}
+// renderer is a status line source: a tracker of the main work.
+type renderer interface{ render() string }
+
+// newIntegrityTracker returns the tracker showing main, and the hashing
+// of the integrity table timed by now.
+func newIntegrityTracker(main renderer, now func() time.Time) *integrityTracker {
+	return &integrityTracker{main: main, hash: verifyTracker{now: now}}
 }
 
 // update has the signature of wim.WithIntegrityProgress's function.
@@ -49,4 +55,17 @@ func (t *integrityTracker) render() string {
 		return t.hash.render()
 	}
 	return t.main.render()
+}
+
+// captureStatus is the status line source of capture and append: the
+// walk's counts, then the hashing of the integrity table, when the WIM
+// gets one, which reads the whole WIM again after the walk.
+type captureStatus struct {
+	walk *tracker
+	*integrityTracker
+}
+
+func newCaptureStatus(now func() time.Time) *captureStatus {
+	walk := newTracker("capturing", now)
+	return &captureStatus{walk: walk, integrityTracker: newIntegrityTracker(walk, now)}
 }

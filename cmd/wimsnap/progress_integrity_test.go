@@ -25,7 +25,7 @@ func TestOptimizeIntegrityStatus(t *testing.T) {
 	runAppOK(t, nil, "capture", src, wimfile)
 	r := wimtest.Open(t, wimfile)
 	tr := &verifyTracker{verb: "recompressing", start: time.Now(), now: time.Now, total: streamBytes(r, []int{1})}
-	it := newIntegrityTracker(tr)
+	it := newIntegrityTracker(tr, tr.now)
 	f := &optimizeFlags{check: true}
 	out, err := os.Create(filepath.Join(tmp, "b.wim"))
 	if err != nil {
@@ -54,8 +54,8 @@ func TestSplitIntegrityStatus(t *testing.T) {
 	clock := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
 	now := func() time.Time { return clock }
 	tr := &verifyTracker{verb: "splitting", start: clock, now: now, total: 8 << 20}
-	it := newIntegrityTracker(tr)
-	copied := splitProgress(it)
+	it := newIntegrityTracker(tr, tr.now)
+	copied := splitProgress(it, tr)
 	copied(2 << 20)
 	clock = clock.Add(time.Minute)
 	it.updatePart(1, 0, 4<<20)
@@ -68,4 +68,51 @@ func TestSplitIntegrityStatus(t *testing.T) {
 	if got, want := it.render(), "splitting: 4.0 MiB of 8.0 MiB (50%)"; !strings.HasPrefix(got, want) {
 		t.Errorf("status %q, want %q...", got, want)
 	}
+}
+
+// TestCaptureIntegrityStatus: capture --check's and append --check's status
+// line says that the integrity table is being written, once the walk is
+// done; the line was cleared meanwhile, which on a large WIM looked like a
+// hang.
+func TestCaptureIntegrityStatus(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFile(t, src, "f", []byte(strings.Repeat("data", 50000)))
+	wimfile := filepath.Join(tmp, "a.wim")
+	a, _, _ := testApp(nil)
+	spec := &captureSpec{source: src, wimfile: wimfile, info: wim.ImageInfo{Name: "one"}, compress: wim.CompressXPRESS, check: true}
+	f, err := os.Create(wimfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	st := newCaptureStatus(time.Now)
+	w, err := wim.NewWriter(f, spec.writerOptions(time.Now, false, false, 1, st)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.captureInto(t.Context(), w, spec, nil, st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantIntegrity := func(what string, st *captureStatus) {
+		t.Helper()
+		if got := st.render(); !strings.HasPrefix(got, "writing integrity table: ") || !strings.Contains(got, "(100%)") {
+			t.Errorf("%s: status %q, want the integrity table written", what, got)
+		}
+	}
+	wantIntegrity("capture", st)
+	spec.info.Name, spec.check = "two", false // the WIM's table is kept
+	r, err := readForAppend(f, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = newCaptureStatus(time.Now)
+	w, err = wim.NewAppendWriter(f, r, spec.writerOptions(time.Now, true, r.Header().HasIntegrity, 2, st)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.appendImage(t.Context(), w, r, spec, nil, st); err != nil {
+		t.Fatal(err)
+	}
+	wantIntegrity("append", st)
 }

@@ -1058,7 +1058,9 @@ func TestForgetDamagedManifest(t *testing.T) {
 		t.Errorf("snapshots after forget: %q, want only %s", ids, second.ShortID)
 	}
 	requireOK(t, r.check(t, exitOK))
-	r.run(t, exitFailure, "forget", first.ShortID) // gone now: not found
+	if res := r.run(t, exitPartial, "forget", first.ShortID); !strings.Contains(res.stderr, "no such snapshot") { // gone now: skipped
+		t.Errorf("forget of a snapshot forgotten already: stderr %q", res.stderr)
+	}
 	// A snapshot without tags lists them as [], as --help names the field.
 	if res := r.run(t, exitOK, "snapshots", "--json"); !strings.Contains(res.stdout, `"tags": []`) {
 		t.Errorf("snapshots --json without tags: %s", res.stdout)

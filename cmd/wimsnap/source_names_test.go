@@ -15,7 +15,9 @@ import (
 // --path finds it, an import run again finds its image imported before,
 // --json gives its bytes ("source_bytes"), and text output quotes it, so
 // that a newline in it cannot forge a line of snapshot's or forget's
-// output.
+// output. The image of a directory whose own name is not UTF-8 is named
+// with the byte escaped ("caf\xe9"), by snapshot as by capture; snapshot
+// named it "caf\ufffd".
 func TestOddSourceNames(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": dir}
@@ -67,6 +69,9 @@ func TestOddSourceNames(t *testing.T) {
 		Snapshots []struct {
 			Source      string `json:"source"`
 			SourceBytes []byte `json:"source_bytes"`
+			Image       struct {
+				Name string `json:"name"`
+			} `json:"image"`
 		} `json:"snapshots"`
 	}
 	if err := json.Unmarshal([]byte(runAppOK(t, env, "snapshots", "--json")), &list); err != nil {
@@ -74,5 +79,14 @@ func TestOddSourceNames(t *testing.T) {
 	}
 	if s := list.Snapshots[1]; string(s.SourceBytes) != filepath.Join(dir, "caf\xe9") { // [0] is the import
 		t.Errorf("snapshots --json: source %q, source_bytes %q; want the bytes %q", s.Source, s.SourceBytes, filepath.Join(dir, "caf\xe9"))
+	}
+	// The image is named as capture names it: the byte escaped, not U+FFFD.
+	if got := list.Snapshots[1].Image.Name; got != `caf\xe9` {
+		t.Errorf("the snapshot's image name: %q, want %q", got, `caf\xe9`)
+	}
+	captured := filepath.Join(dir, "captured.wim")
+	runAppOK(t, nil, "capture", filepath.Join(dir, "caf\xe9"), captured)
+	if out := runAppOK(t, nil, "info", "--json", captured); !strings.Contains(out, `"name": "caf\\xe9"`) {
+		t.Errorf("capture's image name, want %q: %s", `caf\xe9`, out)
 	}
 }

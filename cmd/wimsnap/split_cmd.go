@@ -117,10 +117,10 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 		return t, err
 	}
 	tr := &verifyTracker{verb: "splitting", start: start, now: a.now, total: wimBytes(f)}
-	it := newIntegrityTracker(tr)
+	it := newIntegrityTracker(tr, a.now)
 	status := a.newStatus()
 	status.start(it.render)
-	_, err = wim.WriteSplit(ctx, r, size, check, create, splitProgress(it), wim.WithSplitIntegrityProgress(it.updatePart))
+	_, err = wim.WriteSplit(ctx, r, size, check, create, splitProgress(it, tr), wim.WithSplitIntegrityProgress(it.updatePart))
 	status.finish()
 	if err != nil {
 		return fmt.Errorf("split: %s: %w", name, err)
@@ -129,7 +129,7 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 	// renames, which replace an older set's parts, follow one another at
 	// once: an interrupt leaves a mix of two sets only in that moment. A
 	// part stays open, and so locked against another run's sweepTemps,
-	// until just before its rename.
+	// until its rename (placeTemp).
 	for _, t := range tmps {
 		if err := t.Sync(); err != nil {
 			return err
@@ -137,10 +137,7 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 	}
 	sum := splitSummary{WIM: name, Parts: []splitPart{}}
 	for i, t := range tmps {
-		if err := t.Close(); err != nil {
-			return errors.Join(err, removeParts(names[:i]))
-		}
-		if err := os.Rename(t.Name(), names[i]); err != nil {
+		if err := placeTemp(t, names[i]); err != nil {
 			return errors.Join(err, removeParts(names[:i]))
 		}
 		st, err := os.Stat(names[i])
@@ -187,12 +184,12 @@ func removeParts(names []string) error {
 	return errors.Join(errs...)
 }
 
-// splitProgress returns WriteSplit's progress function: it counts on it's
-// main tracker the bytes copied, which follow the integrity table of the
-// part before.
-func splitProgress(it *integrityTracker) func(done int64) {
+// splitProgress returns WriteSplit's progress function: it counts on tr,
+// the main tracker of it, the bytes copied, which follow the integrity
+// table of the part before.
+func splitProgress(it *integrityTracker, tr *verifyTracker) func(done int64) {
 	return func(done int64) {
 		it.resume()
-		it.main.update(done, it.main.total)
+		tr.update(done, tr.total)
 	}
 }

@@ -9,23 +9,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/wimsnap/wimsnap/remote"
 )
 
 // WIM files, split parts and exports are written to a temporary file
 // beside the target, ".NAME.tmp-XXXXXXXXXXXX", and renamed over it when
-// complete. The process writing one holds a lock on it (flock, where there
-// is one). A run killed before its rename leaves its temporary file; the
-// next createTemp for the same target removes such leftovers: files of that
-// name that no process holds and that were not written for staleTempAge.
-
-// staleTempAge is how long a temporary file must have gone unwritten
-// before createTemp takes it for a killed run's leftover (with the lock
-// free, as a further check; without locks, as on Windows, a file a live
-// process has open cannot be removed).
-const staleTempAge = time.Minute
+// complete. Where there are locks (flock), the process writing one holds a
+// lock on it from its creation until it has been renamed (placeTemp), so
+// that a file of that name that no process holds is a killed run's
+// leftover, which the next createTemp for the same target removes at once
+// (sweepTemps). Without locks, as on Windows, a leftover is removed once
+// it has gone unwritten for staleTempAge, and a file a live process has
+// open cannot be removed.
 
 // tempInfix joins a target's base name to the random part of the names of
 // its temporary files.
@@ -56,33 +52,32 @@ func createTemp(target string) (*os.File, error) {
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("create %s: %w", target, pe.Err)
 		}
-		if err == nil {
-			holdTemp(f)
+		if err == nil && !holdTemp(f) {
+			_ = f.Close() // the sweepTemps that took it removes it
+			continue
 		}
 		return f, err
 	}
 	return nil, fmt.Errorf("create %s: no free temporary name", target)
 }
 
-// commitTemp syncs and closes tmp, renames it to target and syncs the
-// directory, so that target is durable once it returns.
+// commitTemp syncs tmp, renames it to target and closes it (placeTemp) and
+// syncs the directory, so that target is durable once it returns.
 func commitTemp(tmp *os.File, target string) error {
 	if err := tmp.Sync(); err != nil {
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
+	if err := placeTemp(tmp, target); err != nil {
 		return err
 	}
 	return remote.SyncDir(filepath.Dir(target))
 }
 
 // sweepTemps removes the temporary files of target that killed runs left:
-// named as createTemp names them, regular, unwritten for staleTempAge and
-// held by no process. It reports how many it removed; what it cannot read
-// or remove is left alone.
+// named as createTemp names them, regular, and left over (removeLeftover:
+// held by no process, or without locks unwritten for staleTempAge). It
+// reports how many it removed; what it cannot read or remove is left
+// alone.
 func sweepTemps(target string) int {
 	dir, base := filepath.Split(target)
 	if dir == "" {
@@ -98,11 +93,7 @@ func sweepTemps(target string) int {
 			continue
 		}
 		info, err := e.Info()
-		if err != nil || time.Since(info.ModTime()) < staleTempAge {
-			continue
-		}
-		path := filepath.Join(dir, e.Name())
-		if tempUnheld(path) && os.Remove(path) == nil {
+		if err == nil && removeLeftover(filepath.Join(dir, e.Name()), info) {
 			n++
 		}
 	}
@@ -119,8 +110,8 @@ func isTempOf(e fs.DirEntry, base string) bool {
 // tempsOf lists the temporary files of target that are there now, of
 // live runs and killed ones alike, whatever their age: a capture leaves
 // them out of its image, for they are never the user's data. A killed
-// capture into its own source leaves one, which sweepTemps removes only
-// once it is staleTempAge old.
+// capture into its own source leaves one, which the next sweepTemps
+// removes.
 func tempsOf(target string) []string {
 	dir, base := filepath.Split(target)
 	if dir == "" {

@@ -8,22 +8,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSweepTemps: a capture removes the temporary files of its target
 // that killed runs left, and only those: not one a live process holds, not
-// one written lately, not another target's, not a name of another form.
+// another target's, not a name of another form. A leftover is removed at
+// once, however lately it was written: no process holds it; it stayed for
+// a minute.
 func TestSweepTemps(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "a.wim")
-	old := time.Now().Add(-2 * staleTempAge)
+	old := time.Now().Add(-2 * time.Hour)
 	mk := func(name string, age time.Time) string {
 		p := filepath.Join(dir, name)
 		must(t, os.WriteFile(p, []byte("leftover"), 0o644))
 		must(t, os.Chtimes(p, age, age))
 		return p
 	}
-	stale := mk(".a.wim.tmp-0123456789ab", old)
+	stale := []string{mk(".a.wim.tmp-0123456789ab", old), mk(".a.wim.tmp-aaaaaaaaaaaa", time.Now())}
 	held, err := createTemp(target)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +36,6 @@ func TestSweepTemps(t *testing.T) {
 	must(t, os.Chtimes(held.Name(), old, old))
 	kept := []string{
 		held.Name(),
-		mk(".a.wim.tmp-aaaaaaaaaaaa", time.Now()),
 		mk(".b.wim.tmp-0123456789ab", old),
 		mk(".a.wim.tmp-0123456789ab.keep", old),
 		mk(".a.wim.tmp-notmine", old),
@@ -40,13 +43,40 @@ func TestSweepTemps(t *testing.T) {
 	src := filepath.Join(dir, "src")
 	writeFile(t, src, "f", []byte("data"))
 	runAppOK(t, nil, "capture", src, target)
-	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
-		t.Errorf("the stale temporary file is still there (%v)", err)
+	for _, p := range stale {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("the leftover %s is still there (%v)", filepath.Base(p), err)
+		}
 	}
 	for _, p := range kept {
 		if _, err := os.Lstat(p); err != nil {
 			t.Errorf("%s was removed: %v", filepath.Base(p), err)
 		}
+	}
+}
+
+// TestHoldTempTaken: a temporary file that a sweepTemps of another
+// process locked between its creation and createTemp's lock is not used,
+// nor one that it removed meanwhile; createTemp makes another.
+func TestHoldTempTaken(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, ".a.wim.tmp-0123456789ab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	sweeper, err := os.Open(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, unix.Flock(int(sweeper.Fd()), unix.LOCK_EX))
+	if holdTemp(f) {
+		t.Error("holdTemp took a file another sweepTemps holds")
+	}
+	must(t, os.Remove(f.Name()))
+	must(t, sweeper.Close())
+	if holdTemp(f) {
+		t.Error("holdTemp took a file another sweepTemps removed")
 	}
 }
 
