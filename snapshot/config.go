@@ -25,7 +25,10 @@ var ErrConfig = errors.New("snapshot: bad capture configuration")
 //	[ExclusionException]        globs kept even when excluded; a matched directory keeps
 //	                            all its contents; an anchored one re-includes a path
 //	                            inside an excluded directory
-//	[CompressionExclusionList]  globs of files stored without compression
+//	[CompressionExclusionList]  globs of files whose contents a WIM stores without
+//	                            compression, as DISM does (wimlib compresses them):
+//	                            Capture uses a sink's AddStoredStream for them when
+//	                            it has one (a *wim.Writer); a repository's sink has none
 //
 // A glob starting with `\` or `/` is anchored at the capture root and
 // matches a whole path, one component per component; any other glob

@@ -56,7 +56,8 @@ func addImageInfoFlags(cmd *cobra.Command, f *imageFlags) {
 	fl.StringVar(&f.creator, "creator", "", "image creator (default: $"+envImageCreator+")")
 	fl.StringVar(&f.version, "version", "", "image version (default: $"+envImageVersion+")")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
-	fl.StringVar(&f.config, "config", "", "exclusions in WimScript.ini format (default: DISM's default exclusions and ConfigMgr's working files, _SMSTaskSequence and _SMSTSVolumeID.*)")
+	fl.StringVar(&f.config, "config", "", "WimScript.ini of exclusions and compression exclusions (default: DISM's default exclusions\n"+
+		"and ConfigMgr's working files, listed in 'wimsnap capture --help')")
 	fl.BoolVar(&f.noUnixData, "no-unix-data", false, "leave out UNIX owners, modes, device numbers and xattrs")
 	fl.BoolVar(&f.crossMounts, "cross-mounts", false, "descend into other file systems mounted under SOURCE")
 	addNTFSFlags(cmd, &f.ntfs, "read Windows metadata through ntfs-3g (security descriptors, attributes, short\n"+
@@ -93,6 +94,13 @@ streams, reparse points) instead of UNIX data. A tree that holds a Windows
 system root gets the image's WINDOWS information (product, edition,
 version, languages...) from its own registry hives, as DISM writes it.
 
+Without --config, DISM's default exclusions are left out, each relative to
+SOURCE: \$ntfs.log, \hiberfil.sys, \pagefile.sys, \swapfile.sys,
+\System Volume Information, \RECYCLER, \$Recycle.Bin and \Windows\CSC, and
+so are a ConfigMgr task sequence's working files, \_SMSTaskSequence and
+\_SMSTSVolumeID.*. An empty file (--config=/dev/null) leaves out nothing.
+` + configHelp + `
+
 ConfigMgr task sequence variables stand in for what the line omits:
   OSDCaptureDestination      WIMFILE (then "capture SOURCE" is enough)
   OSDTargetSystemRoot        SOURCE (when no SOURCE is given)
@@ -109,6 +117,19 @@ With --json, stdout receives one document:
    "warnings": [{"path", "error"}], "warnings_total", "duration_seconds",
    "compressed_bytes"}
 "warnings" holds at most 1000 entries; "warnings_total" counts them all.`
+
+// configHelp explains --config for capture, append and snapshot.
+const configHelp = `--config reads a WimScript.ini as DISM and wimlib-imagex do, in UTF-8 or
+UTF-16LE with a BOM (as Notepad saves it); ';' and '#' start comments:
+  [ExclusionList]             paths left out (a directory with its contents)
+  [ExclusionException]        paths kept although an exclusion matches them
+  [CompressionExclusionList]  files stored uncompressed in a WIM, as DISM
+                              stores them (wimlib-imagex compresses them; a
+                              snapshot's chunks keep the repository's codec)
+A path starting with \ or / is relative to SOURCE ("C:" before it is
+ignored); one without matches a name (or the last names) at any depth. '*'
+and '?' match within a name; names compare case-insensitively, as on
+Windows.`
 
 func (a *app) newCaptureCommand() *cobra.Command {
 	f := &imageFlags{}

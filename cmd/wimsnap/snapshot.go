@@ -30,6 +30,10 @@ snapshot behind and loses nothing committed before.
 
 Files that cannot be read are reported as warnings and skipped; the run
 then exits with code 3.
+
+Without --config, the exclusions are those of capture (wimsnap capture
+--help lists them); --exclude adds to them, or to the --config file's.
+` + configHelp + `
 ` + repoHelp + `
 
 With --json, stdout receives one document:
