@@ -35,9 +35,9 @@ var ErrConfig = errors.New("snapshot: bad capture configuration")
 // matches the last component (or the last components, if it has
 // separators) of a path at any depth. `*` matches any run of characters
 // within one component and `?` one character. Both separators are
-// accepted, a drive letter (`C:`) is ignored, and names compare
-// case-insensitively as on Windows. A Config is immutable and safe for
-// concurrent use.
+// accepted, a drive letter before an absolute glob (`C:\`) is ignored,
+// and names compare case-insensitively as on Windows. A Config is
+// immutable and safe for concurrent use.
 type Config struct {
 	exclude    []pattern
 	exceptions []pattern
@@ -72,8 +72,9 @@ func DefaultConfig() *Config {
 
 // ParseConfig reads a WimScript.ini file: UTF-8 (with or without a BOM) or
 // UTF-16LE with a BOM. Lines starting with `;` or `#` are comments; a glob
-// may be quoted with " or '. A non-empty line outside any section is an
-// error wrapping ErrConfig.
+// may be quoted with " or '. A non-empty line outside any section, and a
+// drive-relative glob (`C:file`), are errors wrapping ErrConfig; a glob
+// that names no path below the root (`\`) is ignored with a warning.
 func ParseConfig(r io.Reader) (*Config, error) {
 	raw, err := io.ReadAll(io.LimitReader(r, 16<<20))
 	if err != nil {
@@ -116,17 +117,36 @@ func ParseConfig(r io.Reader) (*Config, error) {
 			continue
 		}
 		if !inSection {
-			return nil, fmt.Errorf("%w: line %d: %q is not in a section", ErrConfig, lineNo, line)
+			return nil, fmt.Errorf("%w: line %d: \"%s\" is not in a section (such as [ExclusionList])", ErrConfig, lineNo, line)
 		}
 		if section == nil {
 			continue
 		}
-		if p := parsePattern(unquote(line)); len(p.comps) > 0 {
-			*section = append(*section, p)
+		if err := c.addLine(section, unquote(line), lineNo); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
 }
+
+// addLine adds the glob of line lineNo to section. A drive-relative path
+// ("C:file", relative to the drive's current directory, which a capture
+// has none of) is an error, as in wimlib; a glob that names no path below
+// the root ("\", "C:\") is warned of and ignored.
+func (c *Config) addLine(section *[]pattern, glob string, lineNo int) error {
+	if len(glob) >= 2 && glob[1] == ':' && isLetter(glob[0]) && (len(glob) == 2 || glob[2] != '\\' && glob[2] != '/') {
+		return fmt.Errorf("%w: line %d: \"%s\": a path with a drive letter must be absolute (\"%s\\%s\")", ErrConfig, lineNo, glob, glob[:2], glob[2:])
+	}
+	p := parsePattern(glob)
+	if len(p.comps) == 0 {
+		c.warnings = append(c.warnings, fmt.Sprintf("line %d: \"%s\" names no path below the capture root, the line is ignored", lineNo, glob))
+		return nil
+	}
+	*section = append(*section, p)
+	return nil
+}
+
+func isLetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
 
 // decodeConfigText converts the file's bytes to a string.
 func decodeConfigText(raw []byte) (string, error) {
@@ -160,7 +180,7 @@ func unquote(s string) string {
 
 // parsePattern splits a glob into components, dropping a drive letter.
 func parsePattern(s string) pattern {
-	if len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z') {
+	if len(s) >= 2 && s[1] == ':' && isLetter(s[0]) {
 		s = s[2:]
 	}
 	s = strings.ReplaceAll(s, `\`, "/")

@@ -314,3 +314,29 @@ func TestParseConfigWarnings(t *testing.T) {
 		t.Error("the default configuration has warnings")
 	}
 }
+
+// TestParseConfigDriveLetters: "C:\pagefile.sys" is \pagefile.sys, but a
+// drive-relative "C:pagefile.sys" is refused, as wimlib refuses it; it was
+// taken as "pagefile.sys", which matches at every depth. A line that names
+// no path below the root ("\", "C:\") is warned of; it was dropped silently.
+func TestParseConfigDriveLetters(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader("[ExclusionList]\r\nC:\\pagefile.sys\r\n\\\r\nC:\\\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Excluded("pagefile.sys", false) || c.Excluded("sub/pagefile.sys", false) || c.Excluded("keep", false) {
+		t.Error(`C:\pagefile.sys must exclude \pagefile.sys only`)
+	}
+	w := c.Warnings()
+	if len(w) != 2 || !strings.Contains(w[0], `line 3: "\" names no path below the capture root`) ||
+		!strings.Contains(w[1], `line 4: "C:\"`) {
+		t.Errorf("warnings %q, want one for line 3 and one for line 4", w)
+	}
+	for _, glob := range []string{"C:pagefile.sys", "d:", `"c:Program Files"`} {
+		_, err := ParseConfig(strings.NewReader("[ExclusionList]\n" + glob + "\n"))
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "line 2: ") ||
+			!strings.Contains(err.Error(), "must be absolute") {
+			t.Errorf("%s: error %v, want ErrConfig naming line 2 and asking for an absolute path", glob, err)
+		}
+	}
+}
