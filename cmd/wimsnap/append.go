@@ -35,7 +35,7 @@ func (a *app) newAppendCommand() *cobra.Command {
 		Use:   "append SOURCE WIMFILE",
 		Short: "Capture a directory tree as a new image of an existing WIM file",
 		Long:  long(appendHelp),
-		Args:  argsBetween(0, 2),
+		Args:  captureArgs,
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			spec, err := a.captureSpec(cmd, f, args)
 			if err != nil {

@@ -137,7 +137,7 @@ func (a *app) newCaptureCommand() *cobra.Command {
 		Use:   "capture SOURCE WIMFILE",
 		Short: "Capture a directory tree into a new WIM file",
 		Long:  long(captureHelp),
-		Args:  argsBetween(0, 2),
+		Args:  captureArgs,
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			spec, err := a.captureSpec(cmd, f, args)
 			if err != nil {
@@ -148,6 +148,17 @@ func (a *app) newCaptureCommand() *cobra.Command {
 	}
 	addImageFlags(cmd, f)
 	return cmd
+}
+
+// captureArgs takes capture's and append's SOURCE and WIMFILE. A third and
+// fourth argument, as wimlib-imagex takes IMAGE_NAME and IMAGE_DESC, are
+// refused with a pointer to the flags that set them.
+func captureArgs(cmd *cobra.Command, args []string) error {
+	err := argsBetween(0, 2)(cmd, args)
+	if err != nil && len(args) <= 4 {
+		return usagef("%w; the image name and description (wimlib-imagex's IMAGE_NAME and IMAGE_DESC) are --name and --description", err)
+	}
+	return err
 }
 
 // captureSpec is a resolved capture or append: everything taken from the

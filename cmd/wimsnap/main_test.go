@@ -274,6 +274,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"capture"}, "missing SOURCE"},
 		{[]string{"capture", "src"}, "missing WIMFILE"},
 		{[]string{"capture", "a", "b", "c"}, "want SOURCE WIMFILE"},
+		{[]string{"capture", "a", "b", "Win11", "Reference"}, "are --name and --description"},
+		{[]string{"append", "a", "b", "Win11"}, "are --name and --description"},
 		{[]string{"capture", "--compress=zip", "a", "b"}, `unknown compression "zip"`},
 		{[]string{"capture", "a", "b", "--threads=-1"}, "--threads"},
 		{[]string{"capture", "a", "b", "--bogus"}, "unknown flag: --bogus"},
