@@ -70,8 +70,8 @@ func DefaultConfig() *Config {
 	return c
 }
 
-// ParseConfig reads a WimScript.ini file: UTF-8 (with or without a BOM) or
-// UTF-16LE with a BOM. Lines starting with `;` or `#` are comments; a glob
+// ParseConfig reads a WimScript.ini file: UTF-8 or UTF-16LE, each with or
+// without a BOM. Lines starting with `;` or `#` are comments; a glob
 // may be quoted with " or '. A non-empty line outside any section, and a
 // drive-relative glob (`C:file`), are errors wrapping ErrConfig; a glob
 // that names no path below the root (`\`) is ignored with a warning.
@@ -148,27 +148,36 @@ func (c *Config) addLine(section *[]pattern, glob string, lineNo int) error {
 
 func isLetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
 
-// decodeConfigText converts the file's bytes to a string.
+// decodeConfigText converts the file's bytes to a string: UTF-16LE when
+// it starts with its BOM, or without one when the first character is
+// ASCII and so its second byte zero (as wimlib reads it; no UTF-8 text has
+// a NUL there), else UTF-8.
 func decodeConfigText(raw []byte) (string, error) {
 	switch {
 	case bytes.HasPrefix(raw, []byte{0xFF, 0xFE}):
-		raw = raw[2:]
-		if len(raw)%2 != 0 {
-			return "", fmt.Errorf("%w: UTF-16 text has an odd length", ErrConfig)
-		}
-		u := make([]uint16, len(raw)/2)
-		for i := range u {
-			u[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
-		}
-		return string(utf16.Decode(u)), nil
+		return decodeUTF16LE(raw[2:])
 	case bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
 		return "", fmt.Errorf("%w: UTF-16BE is not supported, use UTF-16LE or UTF-8", ErrConfig)
+	case len(raw) >= 2 && raw[0] != 0 && raw[0] < utf8.RuneSelf && raw[1] == 0:
+		return decodeUTF16LE(raw)
 	}
 	raw = bytes.TrimPrefix(raw, []byte{0xEF, 0xBB, 0xBF})
 	if !utf8.Valid(raw) {
-		return "", fmt.Errorf("%w: text is neither UTF-8 nor UTF-16LE with a BOM", ErrConfig)
+		return "", fmt.Errorf("%w: text is neither UTF-8 nor UTF-16LE", ErrConfig)
 	}
 	return string(raw), nil
+}
+
+// decodeUTF16LE decodes UTF-16LE text without its BOM.
+func decodeUTF16LE(raw []byte) (string, error) {
+	if len(raw)%2 != 0 {
+		return "", fmt.Errorf("%w: UTF-16 text has an odd length", ErrConfig)
+	}
+	u := make([]uint16, len(raw)/2)
+	for i := range u {
+		u[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+	}
+	return string(utf16.Decode(u)), nil
 }
 
 func unquote(s string) string {

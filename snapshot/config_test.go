@@ -165,6 +165,7 @@ func TestParseConfigEncodings(t *testing.T) {
 		"utf8":        []byte(text),
 		"utf8 bom":    append([]byte{0xEF, 0xBB, 0xBF}, text...),
 		"utf16le bom": utf16le,
+		"utf16le":     utf16le[2:], // wimlib reads it too; it was taken for UTF-8 with NULs
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := ParseConfig(strings.NewReader(string(raw)))
@@ -186,11 +187,12 @@ func TestParseConfigEncodings(t *testing.T) {
 
 func TestParseConfigErrors(t *testing.T) {
 	for name, text := range map[string]string{
-		"outside section": "*.tmp\n",
-		"bad header":      "[ExclusionList\n",
-		"utf16be":         "\xFE\xFF\x00[",
-		"odd utf16":       "\xFF\xFE[\x00x",
-		"not utf8":        "[ExclusionList]\n\xff\xfe\xfd",
+		"outside section":  "*.tmp\n",
+		"bad header":       "[ExclusionList\n",
+		"utf16be":          "\xFE\xFF\x00[",
+		"odd utf16":        "\xFF\xFE[\x00x",
+		"odd utf16 no bom": "[\x00x",
+		"not utf8":         "[ExclusionList]\n\xff\xfe\xfd",
 	} {
 		if _, err := ParseConfig(strings.NewReader(text)); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: err %v, want ErrConfig", name, err)

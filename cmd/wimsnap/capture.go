@@ -120,7 +120,7 @@ With --json, stdout receives one document:
 
 // configHelp explains --config for capture, append and snapshot.
 const configHelp = `--config reads a WimScript.ini as DISM and wimlib-imagex do, in UTF-8 or
-UTF-16LE with a BOM (as Notepad saves it); ';' and '#' start comments:
+UTF-16LE (as Notepad saves it); ';' and '#' start comments:
   [ExclusionList]             paths left out (a directory with its contents)
   [ExclusionException]        paths kept although an exclusion matches them
   [CompressionExclusionList]  files stored uncompressed in a WIM, as DISM
