@@ -103,7 +103,10 @@ so are a ConfigMgr task sequence's working files, \_SMSTaskSequence and
 
 ConfigMgr task sequence variables stand in for what the line omits:
   OSDCaptureDestination      WIMFILE (then "capture SOURCE" is enough)
-  OSDTargetSystemRoot        SOURCE (when no SOURCE is given)
+  OSDTargetSystemRoot        SOURCE (when no SOURCE is given): the volume
+                             that holds this Windows directory (C:\Windows
+                             captures C:\), or the directory itself when it
+                             holds no System32
   OSDImageDescription        --description
   OSDImageCreator            --creator
   OSDImageVersion            --version
@@ -185,7 +188,7 @@ type captureSpec struct {
 // captureSpec resolves args, flags and the ConfigMgr variables.
 func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*captureSpec, error) {
 	env := readOSD(a.lookup)
-	source, wimfile, err := resolveCaptureArgs(args, env)
+	source, wimfile, err := resolveCaptureArgs(args, env, isDir)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,8 @@ import (
 )
 
 const snapshotHelp = `
-Capture the directory tree PATH (default: $OSDTargetSystemRoot, else /)
+Capture the directory tree PATH (default: the volume of the Windows
+directory $OSDTargetSystemRoot as capture takes it, else /)
 into the repository as a new snapshot. The image is the one 'capture'
 would write into a WIM, so 'export' gives back a WIM of it.
 
@@ -109,7 +110,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	case len(args) == 1:
 		source = args[0]
 	case env.SystemRoot != "":
-		source = env.SystemRoot
+		source = osdTree(env.SystemRoot, isDir)
 	}
 	if f.threads < 0 {
 		return usagef("--threads must not be negative")
