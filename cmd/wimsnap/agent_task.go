@@ -126,7 +126,8 @@ func (c *agentConfig) hostName() string {
 }
 
 // checkArgs parses the command line argv as the command would, without
-// running it.
+// running it, and reads a snapshot's exclusion list (--config), which
+// would fail every run if it did not load.
 func (a *app) checkArgs(argv []string) error {
 	scratch := &app{stdout: io.Discard, stderr: io.Discard, lookup: a.lookup, now: a.now}
 	root := scratch.newRootCommand()
@@ -137,7 +138,14 @@ func (a *app) checkArgs(argv []string) error {
 	if err := cmd.ParseFlags(rest); err != nil {
 		return err
 	}
-	return cmd.ValidateArgs(cmd.Flags().Args())
+	if err := cmd.ValidateArgs(cmd.Flags().Args()); err != nil {
+		return err
+	}
+	if f := cmd.Flags().Lookup("config"); cmd.Name() == "snapshot" && f != nil && f.Changed {
+		_, err := scratch.loadConfig(f.Value.String()) // an exclusion list that would fail every run
+		return err
+	}
+	return nil
 }
 
 // runner executes the runs of an agent's tasks. Its methods may be called
