@@ -129,17 +129,38 @@ func ParseConfig(r io.Reader) (*Config, error) {
 	return c, nil
 }
 
-// addLine adds the glob of line lineNo to section. A drive-relative path
-// ("C:file", relative to the drive's current directory, which a capture
-// has none of) is an error, as in wimlib; a glob that names no path below
-// the root ("\", "C:\") is warned of and ignored.
-func (c *Config) addLine(section *[]pattern, glob string, lineNo int) error {
+// The reasons parseGlob refuses a glob.
+var (
+	// errDriveRelative: "C:file" is relative to the drive's current
+	// directory, which a capture has none of (wimlib refuses it too).
+	errDriveRelative = errors.New("a path with a drive letter must be absolute")
+	// errNoPath: "\\" or "C:\\" would name the capture root itself.
+	errNoPath = errors.New("names no path below the capture root")
+)
+
+// parseGlob parses one glob of a section, or fails with errDriveRelative
+// or errNoPath.
+func parseGlob(glob string) (pattern, error) {
 	if len(glob) >= 2 && glob[1] == ':' && isLetter(glob[0]) && (len(glob) == 2 || glob[2] != '\\' && glob[2] != '/') {
-		return fmt.Errorf("%w: line %d: \"%s\": a path with a drive letter must be absolute (\"%s\\%s\")", ErrConfig, lineNo, glob, glob[:2], glob[2:])
+		return pattern{}, errDriveRelative
 	}
 	p := parsePattern(glob)
 	if len(p.comps) == 0 {
-		c.warnings = append(c.warnings, fmt.Sprintf("line %d: \"%s\" names no path below the capture root, the line is ignored", lineNo, glob))
+		return p, errNoPath
+	}
+	return p, nil
+}
+
+// addLine adds the glob of line lineNo to section. A drive-relative glob
+// is an error, as in wimlib; one that names no path below the root is
+// warned of and ignored.
+func (c *Config) addLine(section *[]pattern, glob string, lineNo int) error {
+	p, err := parseGlob(glob)
+	switch {
+	case errors.Is(err, errDriveRelative):
+		return fmt.Errorf("%w: line %d: \"%s\": %w (\"%s\\%s\")", ErrConfig, lineNo, glob, err, glob[:2], glob[2:])
+	case err != nil:
+		c.warnings = append(c.warnings, fmt.Sprintf("line %d: \"%s\" %v, the line is ignored", lineNo, glob, err))
 		return nil
 	}
 	*section = append(*section, p)
@@ -203,14 +224,22 @@ func parsePattern(s string) pattern {
 }
 
 // Exclude adds the globs patterns to the exclusion list, in the syntax of
-// an [ExclusionList] line of WimScript.ini. Empty patterns are ignored.
-// It must not be called while the Config is in use by a capture.
-func (c *Config) Exclude(patterns ...string) {
+// an [ExclusionList] line of WimScript.ini. A glob that is drive-relative
+// ("C:file") or names no path below the root ("\\", "") is an error
+// wrapping ErrConfig, and then none is added. It must not be called while
+// the Config is in use by a capture.
+func (c *Config) Exclude(patterns ...string) error {
+	ps := make([]pattern, 0, len(patterns))
 	for _, s := range patterns {
-		if p := parsePattern(unquote(strings.TrimSpace(s))); len(p.comps) > 0 {
-			c.exclude = append(c.exclude, p)
+		glob := unquote(strings.TrimSpace(s))
+		p, err := parseGlob(glob)
+		if err != nil {
+			return fmt.Errorf("%w: \"%s\": %w", ErrConfig, glob, err)
 		}
+		ps = append(ps, p)
 	}
+	c.exclude = append(c.exclude, ps...)
+	return nil
 }
 
 // Excluded reports whether the path rel (relative to the capture root,

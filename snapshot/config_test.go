@@ -342,3 +342,26 @@ func TestParseConfigDriveLetters(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigExclude: --exclude globs take the [ExclusionList] syntax; one
+// that names no path or is drive-relative is refused and none is added.
+// They were dropped silently, or ("C:x") taken to match at every depth.
+func TestConfigExclude(t *testing.T) {
+	c := &Config{}
+	if err := c.Exclude(`C:\pagefile.sys`, ` "*.iso" `, `Windows\Temp`); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Excluded("pagefile.sys", false) || !c.Excluded("a/b.ISO", false) || !c.Excluded("x/Windows/Temp", true) {
+		t.Error("good globs not added")
+	}
+	for _, bad := range []string{`\`, "", "C:x", `C:\`} {
+		c := &Config{}
+		err := c.Exclude("*.tmp", bad)
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `"`+bad+`": `) {
+			t.Errorf("Exclude(%q): %v, want ErrConfig naming it", bad, err)
+		}
+		if c.Excluded("a.tmp", false) {
+			t.Errorf("Exclude(%q) failed but added the good glob", bad)
+		}
+	}
+}

@@ -70,6 +70,8 @@ func TestAgentConfigErrors(t *testing.T) {
 		{name: "exclusion list not in a section", doc: minimalJob + "exclusion-list = \"WimScript.ini\"\n",
 			files: map[string]string{"WimScript.ini": "\\pagefile.sys\r\n"},
 			want:  []string{"sys: ", "WimScript.ini: ", `line 1: "\pagefile.sys" is not in a section`}},
+		{name: "exclude naming the root", doc: minimalJob + "exclude = [\"\\\\\"]\n",
+			want: []string{"sys: ", `--exclude: `, `"\": names no path below the capture root`}},
 		{name: "exclusion list missing", doc: minimalJob + "exclusion-list = \"nowhere.ini\"\n",
 			want: []string{"sys: ", "nowhere.ini: no such file"}},
 		{name: "misspelt image key", doc: minimalJob + "[job.image]\ndescripton = \"d\"\n",

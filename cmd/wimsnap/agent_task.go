@@ -126,8 +126,8 @@ func (c *agentConfig) hostName() string {
 }
 
 // checkArgs parses the command line argv as the command would, without
-// running it, and reads a snapshot's exclusion list (--config), which
-// would fail every run if it did not load.
+// running it, and reads a snapshot's exclusions (--config, --exclude),
+// which would fail every run if they did not load.
 func (a *app) checkArgs(argv []string) error {
 	scratch := &app{stdout: io.Discard, stderr: io.Discard, lookup: a.lookup, now: a.now}
 	root := scratch.newRootCommand()
@@ -141,11 +141,19 @@ func (a *app) checkArgs(argv []string) error {
 	if err := cmd.ValidateArgs(cmd.Flags().Args()); err != nil {
 		return err
 	}
-	if f := cmd.Flags().Lookup("config"); cmd.Name() == "snapshot" && f != nil && f.Changed {
-		_, err := scratch.loadConfig(f.Value.String()) // an exclusion list that would fail every run
+	if cmd.Name() != "snapshot" {
+		return nil
+	}
+	config, err := cmd.Flags().GetString("config")
+	if err != nil {
 		return err
 	}
-	return nil
+	exclude, err := cmd.Flags().GetStringArray("exclude")
+	if err != nil {
+		return err
+	}
+	_, err = scratch.exclusions(config, exclude) // exclusions that would fail every run
+	return err
 }
 
 // runner executes the runs of an agent's tasks. Its methods may be called

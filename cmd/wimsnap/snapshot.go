@@ -124,11 +124,10 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	if err := checkSource(source); err != nil {
 		return err
 	}
-	cfg, err := a.loadConfig(f.config)
+	cfg, err := a.exclusions(f.config, f.exclude)
 	if err != nil {
 		return err
 	}
-	cfg.Exclude(f.exclude...)
 	status := a.newStatus()
 	warn := a.newWarnings(status)
 	r, err := a.openRepoWarn(ctx, &f.repoFlags, true, a.syncWarn(warn))
