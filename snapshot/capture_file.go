@@ -143,7 +143,7 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 	if b, ok := c.sink.(baseSetter); ok && old != nil && !old.Data.Hash.IsZero() {
 		b.setBase(old.Data.Hash)
 	}
-	h, err := c.sink.AddStream(&c.file, st.Size)
+	h, err := fileSink(c.sink, c.cfg, string(c.rel)).AddStream(&c.file, st.Size)
 	c.stats.BytesRead += c.file.read
 	switch {
 	case c.ctx.Err() != nil:

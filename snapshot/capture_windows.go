@@ -316,7 +316,7 @@ func (c *winCapturer) fill(h windows.Handle, path string, e *wim.Entry, info *wi
 	}
 	b := &backupStream{h: h, path: path}
 	defer func() { _ = b.Close() }()
-	if err := readBackup(b, size, e, guardedSink{c.sink}, &c.sec); err != nil {
+	if err := readBackup(b, size, e, guardedSink{fileSink(c.sink, c.cfg, c.rel)}, &c.sec); err != nil {
 		return err
 	}
 	if !isDir && e.Attributes&wim.AttrReparsePoint == 0 {

@@ -25,16 +25,19 @@ var ErrConfig = errors.New("snapshot: bad capture configuration")
 //	[ExclusionException]        globs kept even when excluded; a matched directory keeps
 //	                            all its contents; an anchored one re-includes a path
 //	                            inside an excluded directory
-//	[CompressionExclusionList]  globs of files stored without compression
+//	[CompressionExclusionList]  globs of files whose contents a WIM stores without
+//	                            compression, as DISM does (wimlib compresses them):
+//	                            Capture uses a sink's AddStoredStream for them when
+//	                            it has one (a *wim.Writer); a repository's sink has none
 //
 // A glob starting with `\` or `/` is anchored at the capture root and
 // matches a whole path, one component per component; any other glob
 // matches the last component (or the last components, if it has
 // separators) of a path at any depth. `*` matches any run of characters
 // within one component and `?` one character. Both separators are
-// accepted, a drive letter (`C:`) is ignored, and names compare
-// case-insensitively as on Windows. A Config is immutable and safe for
-// concurrent use.
+// accepted, a drive letter before an absolute glob (`C:\`) is ignored,
+// and names compare case-insensitively as on Windows. A Config is
+// immutable and safe for concurrent use.
 type Config struct {
 	exclude    []pattern
 	exceptions []pattern
@@ -67,10 +70,11 @@ func DefaultConfig() *Config {
 	return c
 }
 
-// ParseConfig reads a WimScript.ini file: UTF-8 (with or without a BOM) or
-// UTF-16LE with a BOM. Lines starting with `;` or `#` are comments; a glob
-// may be quoted with " or '. A non-empty line outside any section is an
-// error wrapping ErrConfig.
+// ParseConfig reads a WimScript.ini file: UTF-8 or UTF-16LE, each with or
+// without a BOM. Lines starting with `;` or `#` are comments; a glob
+// may be quoted with " or '. A non-empty line outside any section, and a
+// drive-relative glob (`C:file`), are errors wrapping ErrConfig; a glob
+// that names no path below the root (`\`) is ignored with a warning.
 func ParseConfig(r io.Reader) (*Config, error) {
 	raw, err := io.ReadAll(io.LimitReader(r, 16<<20))
 	if err != nil {
@@ -113,39 +117,88 @@ func ParseConfig(r io.Reader) (*Config, error) {
 			continue
 		}
 		if !inSection {
-			return nil, fmt.Errorf("%w: line %d: %q is not in a section", ErrConfig, lineNo, line)
+			return nil, fmt.Errorf("%w: line %d: \"%s\" is not in a section (such as [ExclusionList])", ErrConfig, lineNo, line)
 		}
 		if section == nil {
 			continue
 		}
-		if p := parsePattern(unquote(line)); len(p.comps) > 0 {
-			*section = append(*section, p)
+		if err := c.addLine(section, unquote(line), lineNo); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
 }
 
-// decodeConfigText converts the file's bytes to a string.
+// The reasons parseGlob refuses a glob.
+var (
+	// errDriveRelative: "C:file" is relative to the drive's current
+	// directory, which a capture has none of (wimlib refuses it too).
+	errDriveRelative = errors.New("a path with a drive letter must be absolute")
+	// errNoPath: "\\" or "C:\\" would name the capture root itself.
+	errNoPath = errors.New("names no path below the capture root")
+)
+
+// parseGlob parses one glob of a section, or fails with errDriveRelative
+// or errNoPath.
+func parseGlob(glob string) (pattern, error) {
+	if len(glob) >= 2 && glob[1] == ':' && isLetter(glob[0]) && (len(glob) == 2 || glob[2] != '\\' && glob[2] != '/') {
+		return pattern{}, errDriveRelative
+	}
+	p := parsePattern(glob)
+	if len(p.comps) == 0 {
+		return p, errNoPath
+	}
+	return p, nil
+}
+
+// addLine adds the glob of line lineNo to section. A drive-relative glob
+// is an error, as in wimlib; one that names no path below the root is
+// warned of and ignored.
+func (c *Config) addLine(section *[]pattern, glob string, lineNo int) error {
+	p, err := parseGlob(glob)
+	switch {
+	case errors.Is(err, errDriveRelative):
+		return fmt.Errorf("%w: line %d: \"%s\": %w (\"%s\\%s\")", ErrConfig, lineNo, glob, err, glob[:2], glob[2:])
+	case err != nil:
+		c.warnings = append(c.warnings, fmt.Sprintf("line %d: \"%s\" %v, the line is ignored", lineNo, glob, err))
+		return nil
+	}
+	*section = append(*section, p)
+	return nil
+}
+
+func isLetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
+
+// decodeConfigText converts the file's bytes to a string: UTF-16LE when
+// it starts with its BOM, or without one when the first character is
+// ASCII and so its second byte zero (as wimlib reads it; no UTF-8 text has
+// a NUL there), else UTF-8.
 func decodeConfigText(raw []byte) (string, error) {
 	switch {
 	case bytes.HasPrefix(raw, []byte{0xFF, 0xFE}):
-		raw = raw[2:]
-		if len(raw)%2 != 0 {
-			return "", fmt.Errorf("%w: UTF-16 text has an odd length", ErrConfig)
-		}
-		u := make([]uint16, len(raw)/2)
-		for i := range u {
-			u[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
-		}
-		return string(utf16.Decode(u)), nil
+		return decodeUTF16LE(raw[2:])
 	case bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
 		return "", fmt.Errorf("%w: UTF-16BE is not supported, use UTF-16LE or UTF-8", ErrConfig)
+	case len(raw) >= 2 && raw[0] != 0 && raw[0] < utf8.RuneSelf && raw[1] == 0:
+		return decodeUTF16LE(raw)
 	}
 	raw = bytes.TrimPrefix(raw, []byte{0xEF, 0xBB, 0xBF})
 	if !utf8.Valid(raw) {
-		return "", fmt.Errorf("%w: text is neither UTF-8 nor UTF-16LE with a BOM", ErrConfig)
+		return "", fmt.Errorf("%w: text is neither UTF-8 nor UTF-16LE", ErrConfig)
 	}
 	return string(raw), nil
+}
+
+// decodeUTF16LE decodes UTF-16LE text without its BOM.
+func decodeUTF16LE(raw []byte) (string, error) {
+	if len(raw)%2 != 0 {
+		return "", fmt.Errorf("%w: UTF-16 text has an odd length", ErrConfig)
+	}
+	u := make([]uint16, len(raw)/2)
+	for i := range u {
+		u[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+	}
+	return string(utf16.Decode(u)), nil
 }
 
 func unquote(s string) string {
@@ -157,7 +210,7 @@ func unquote(s string) string {
 
 // parsePattern splits a glob into components, dropping a drive letter.
 func parsePattern(s string) pattern {
-	if len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z') {
+	if len(s) >= 2 && s[1] == ':' && isLetter(s[0]) {
 		s = s[2:]
 	}
 	s = strings.ReplaceAll(s, `\`, "/")
@@ -171,14 +224,22 @@ func parsePattern(s string) pattern {
 }
 
 // Exclude adds the globs patterns to the exclusion list, in the syntax of
-// an [ExclusionList] line of WimScript.ini. Empty patterns are ignored.
-// It must not be called while the Config is in use by a capture.
-func (c *Config) Exclude(patterns ...string) {
+// an [ExclusionList] line of WimScript.ini. A glob that is drive-relative
+// ("C:file") or names no path below the root ("\\", "") is an error
+// wrapping ErrConfig, and then none is added. It must not be called while
+// the Config is in use by a capture.
+func (c *Config) Exclude(patterns ...string) error {
+	ps := make([]pattern, 0, len(patterns))
 	for _, s := range patterns {
-		if p := parsePattern(unquote(strings.TrimSpace(s))); len(p.comps) > 0 {
-			c.exclude = append(c.exclude, p)
+		glob := unquote(strings.TrimSpace(s))
+		p, err := parseGlob(glob)
+		if err != nil {
+			return fmt.Errorf("%w: \"%s\": %w", ErrConfig, glob, err)
 		}
+		ps = append(ps, p)
 	}
+	c.exclude = append(c.exclude, ps...)
+	return nil
 }
 
 // Excluded reports whether the path rel (relative to the capture root,

@@ -165,6 +165,7 @@ func TestParseConfigEncodings(t *testing.T) {
 		"utf8":        []byte(text),
 		"utf8 bom":    append([]byte{0xEF, 0xBB, 0xBF}, text...),
 		"utf16le bom": utf16le,
+		"utf16le":     utf16le[2:], // wimlib reads it too; it was taken for UTF-8 with NULs
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := ParseConfig(strings.NewReader(string(raw)))
@@ -186,11 +187,12 @@ func TestParseConfigEncodings(t *testing.T) {
 
 func TestParseConfigErrors(t *testing.T) {
 	for name, text := range map[string]string{
-		"outside section": "*.tmp\n",
-		"bad header":      "[ExclusionList\n",
-		"utf16be":         "\xFE\xFF\x00[",
-		"odd utf16":       "\xFF\xFE[\x00x",
-		"not utf8":        "[ExclusionList]\n\xff\xfe\xfd",
+		"outside section":  "*.tmp\n",
+		"bad header":       "[ExclusionList\n",
+		"utf16be":          "\xFE\xFF\x00[",
+		"odd utf16":        "\xFF\xFE[\x00x",
+		"odd utf16 no bom": "[\x00x",
+		"not utf8":         "[ExclusionList]\n\xff\xfe\xfd",
 	} {
 		if _, err := ParseConfig(strings.NewReader(text)); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: err %v, want ErrConfig", name, err)
@@ -312,5 +314,54 @@ func TestParseConfigWarnings(t *testing.T) {
 	}
 	if DefaultConfig().Warnings() != nil {
 		t.Error("the default configuration has warnings")
+	}
+}
+
+// TestParseConfigDriveLetters: "C:\pagefile.sys" is \pagefile.sys, but a
+// drive-relative "C:pagefile.sys" is refused, as wimlib refuses it; it was
+// taken as "pagefile.sys", which matches at every depth. A line that names
+// no path below the root ("\", "C:\") is warned of; it was dropped silently.
+func TestParseConfigDriveLetters(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader("[ExclusionList]\r\nC:\\pagefile.sys\r\n\\\r\nC:\\\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Excluded("pagefile.sys", false) || c.Excluded("sub/pagefile.sys", false) || c.Excluded("keep", false) {
+		t.Error(`C:\pagefile.sys must exclude \pagefile.sys only`)
+	}
+	w := c.Warnings()
+	if len(w) != 2 || !strings.Contains(w[0], `line 3: "\" names no path below the capture root`) ||
+		!strings.Contains(w[1], `line 4: "C:\"`) {
+		t.Errorf("warnings %q, want one for line 3 and one for line 4", w)
+	}
+	for _, glob := range []string{"C:pagefile.sys", "d:", `"c:Program Files"`} {
+		_, err := ParseConfig(strings.NewReader("[ExclusionList]\n" + glob + "\n"))
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "line 2: ") ||
+			!strings.Contains(err.Error(), "must be absolute") {
+			t.Errorf("%s: error %v, want ErrConfig naming line 2 and asking for an absolute path", glob, err)
+		}
+	}
+}
+
+// TestConfigExclude: --exclude globs take the [ExclusionList] syntax; one
+// that names no path or is drive-relative is refused and none is added.
+// They were dropped silently, or ("C:x") taken to match at every depth.
+func TestConfigExclude(t *testing.T) {
+	c := &Config{}
+	if err := c.Exclude(`C:\pagefile.sys`, ` "*.iso" `, `Windows\Temp`); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Excluded("pagefile.sys", false) || !c.Excluded("a/b.ISO", false) || !c.Excluded("x/Windows/Temp", true) {
+		t.Error("good globs not added")
+	}
+	for _, bad := range []string{`\`, "", "C:x", `C:\`} {
+		c := &Config{}
+		err := c.Exclude("*.tmp", bad)
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `"`+bad+`": `) {
+			t.Errorf("Exclude(%q): %v, want ErrConfig naming it", bad, err)
+		}
+		if c.Excluded("a.tmp", false) {
+			t.Errorf("Exclude(%q) failed but added the good glob", bad)
+		}
 	}
 }

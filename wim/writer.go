@@ -210,23 +210,48 @@ func (w *Writer) AddStream(r io.Reader, size int64) (Hash, error) {
 	if size == 0 {
 		return Hash{}, nil
 	}
-	b, err := w.addResource(r, size, false)
+	b, err := w.addResource(r, newPendingRes(size))
 	if err != nil {
 		return Hash{}, err
 	}
 	return b.hash, nil
 }
 
-// addResource runs a resource through the pipeline. Metadata resources are
-// never deduplicated and not entered into the blob map.
-func (w *Writer) addResource(r io.Reader, size int64, metadata bool) (*wblob, error) {
+// AddStoredStream is AddStream for contents stored without compression
+// whatever the Writer's codec (a resource with COMPRESSED clear), as DISM
+// stores the files a capture configuration's [CompressionExclusionList]
+// names. Deduplication is the same as AddStream's: contents the WIM holds
+// already keep the form they were first stored in, and a later AddStream
+// of these contents reuses this uncompressed blob.
+func (w *Writer) AddStoredStream(r io.Reader, size int64) (Hash, error) {
+	if size == 0 {
+		return Hash{}, nil
+	}
+	res := newPendingRes(size)
+	res.stored = true
+	b, err := w.addResource(r, res)
+	if err != nil {
+		return Hash{}, err
+	}
+	return b.hash, nil
+}
+
+// newPendingRes returns the pendingRes of a resource of size bytes.
+func newPendingRes(size int64) *pendingRes {
+	return &pendingRes{size: size, nchunks: (size + chunkSize - 1) / chunkSize}
+}
+
+// addResource runs the resource res, read from r, through the pipeline.
+// Metadata resources are never deduplicated and not entered into the blob
+// map.
+func (w *Writer) addResource(r io.Reader, res *pendingRes) (*wblob, error) {
 	if err := w.getErr(); err != nil {
 		return nil, err
 	}
 	if w.closed {
 		return nil, errors.New("wim: write to closed Writer")
 	}
-	res := &pendingRes{size: size, nchunks: (size + chunkSize - 1) / chunkSize, meta: metadata}
+	size, metadata := res.size, res.meta
 	// When a blob of the same size exists, a short stream is held back until
 	// its hash is known, so that a duplicate is never compressed.
 	hold := !metadata && res.nchunks <= maxHeld && w.sizes[size] > 0
@@ -250,7 +275,7 @@ func (w *Writer) addResource(r io.Reader, size int64, metadata bool) (*wblob, er
 		if hold {
 			held = append(held, j)
 		} else {
-			w.pipe.submit(j)
+			w.queue(j)
 		}
 		left -= n
 	}
@@ -272,12 +297,23 @@ func (w *Writer) addResource(r io.Reader, size int64, metadata bool) (*wblob, er
 		w.sizes[size]++
 	}
 	for _, j := range held {
-		w.pipe.submit(j)
+		w.queue(j)
 	}
 	w.held = held[:0]
 	res.blob = b
 	w.pipe.end(res)
 	return b, w.getErr()
+}
+
+// queue hands a filled chunk of a resource to the pipeline: to the workers
+// to be compressed, or straight to the output for a stored resource.
+func (w *Writer) queue(j *chunkJob) {
+	if j.res.stored {
+		j.raw = true
+		w.pipe.submitDone(j)
+		return
+	}
+	w.pipe.submit(j)
 }
 
 // sizeError turns a short read into ErrSizeChanged; other errors pass.
@@ -310,7 +346,7 @@ func (w *Writer) emit(j *chunkJob) error {
 	}
 	if len(res.sizes) == 0 {
 		res.start = w.pos
-		if w.comp != CompressNone {
+		if w.comp != CompressNone && !res.stored {
 			if err := w.write(make([]byte, tableBytes(res.size, res.nchunks))); err != nil {
 				return err
 			}

@@ -25,7 +25,7 @@ func (w *Writer) finish(res *pendingRes) error {
 	switch {
 	case res.single != nil:
 		hdr, err = w.finishSingle(res)
-	case w.comp == CompressNone:
+	case w.comp == CompressNone || res.stored:
 		hdr = resHdr{storedSize: res.size, offset: res.start, size: res.size}
 	default:
 		hdr, err = w.finishChunked(res)

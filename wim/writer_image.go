@@ -38,7 +38,9 @@ func (w *Writer) addImage(m *Metadata, info ImageInfo) error {
 	if err != nil {
 		return w.setErr(err)
 	}
-	meta, err := w.addResource(enc, enc.size, true)
+	res := newPendingRes(enc.size)
+	res.meta = true
+	meta, err := w.addResource(enc, res)
 	if err != nil {
 		return w.setErr(err)
 	}

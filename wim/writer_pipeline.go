@@ -22,6 +22,7 @@ type pendingRes struct {
 	size    int64
 	nchunks int64
 	meta    bool   // a metadata resource
+	stored  bool   // written without compression whatever the codec (AddStoredStream)
 	blob    *wblob // set before the end marker is queued; nil = drop (duplicate or aborted)
 	// fields below belong to the output goroutine
 	start  int64

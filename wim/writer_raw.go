@@ -30,7 +30,7 @@ func (w *Writer) AddRawStream(h Hash, size int64, next func(buf []byte) ([]byte,
 	if w.blobs[h] != nil {
 		return nil
 	}
-	res := &pendingRes{size: size, nchunks: (size + chunkSize - 1) / chunkSize}
+	res := newPendingRes(size)
 	for i := range res.nchunks {
 		j := w.pipe.get(res)
 		if err := w.fillRaw(j, i, size, next); err != nil {

@@ -65,6 +65,15 @@ func TestAgentConfigErrors(t *testing.T) {
 		{name: "misspelt retention key", doc: minimalJob + "[job.retention]\nkeep-dayly = 7\n",
 			want:    []string{`job[1].retention.keep-dayly: unknown key; did you mean "keep-daily"?`},
 			notWant: []string{"no keep-* key"}}, // the misspelling is the one mistake
+		// The exclusion list is read as the snapshot reads it: --check-config
+		// said OK, and every run failed.
+		{name: "exclusion list not in a section", doc: minimalJob + "exclusion-list = \"WimScript.ini\"\n",
+			files: map[string]string{"WimScript.ini": "\\pagefile.sys\r\n"},
+			want:  []string{"sys: ", "WimScript.ini: ", `line 1: "\pagefile.sys" is not in a section`}},
+		{name: "exclude naming the root", doc: minimalJob + "exclude = [\"\\\\\"]\n",
+			want: []string{"sys: ", `--exclude: `, `"\": names no path below the capture root`}},
+		{name: "exclusion list missing", doc: minimalJob + "exclusion-list = \"nowhere.ini\"\n",
+			want: []string{"sys: ", "nowhere.ini: no such file"}},
 		{name: "misspelt image key", doc: minimalJob + "[job.image]\ndescripton = \"d\"\n",
 			want: []string{`job[1].image.descripton: unknown key; did you mean "description"?`}},
 		{name: "misspelt check key", doc: minimalJob + "[check]\nschedule = \"@every 24h\"\nread-dat = true\n",
@@ -283,7 +292,7 @@ sources = ["/", "srv"]
 schedule = "30 2 * * *"
 tags = ["nightly", "system"]
 exclude = ["/var/tmp/*", "*.iso"]
-exclusion-list = "/etc/wimsnap/exclusions.ini"
+exclusion-list = "exclusions.ini"
 threads = 4
 cross-mounts = true
 unix-data = false
@@ -339,7 +348,8 @@ read-data-subset = "1/7"
 
 func TestAgentConfigCommands(t *testing.T) {
 	c, dir, err := loadConfigDoc(t, fullConfig, map[string]string{
-		"s3.env": "# lab\nexport AWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=\"s3cr3t value\"\n",
+		"s3.env":         "# lab\nexport AWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=\"s3cr3t value\"\n",
+		"exclusions.ini": "[ExclusionList]\r\n\\pagefile.sys\r\n",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -354,7 +364,7 @@ func TestAgentConfigCommands(t *testing.T) {
 		return out
 	}
 	systemArgs := []string{"--host=lab1", "--lock-wait=5m0s", "--tag=nightly", "--tag=system",
-		"--exclude=/var/tmp/*", "--exclude=*.iso", "--config=/etc/wimsnap/exclusions.ini", "--threads=4",
+		"--exclude=/var/tmp/*", "--exclude=*.iso", "--config=" + filepath.Join(dir, "exclusions.ini"), "--threads=4",
 		"--cross-mounts", "--no-unix-data", "--system-root=WINDOWS", "--name=System", "--description=The system disk",
 		"--display-name=System disk", "--flags=Professional", "--creator=ops", "--version=1.0"}
 	systemPolicy := []string{"--time-zone=Europe/Berlin", "--keep-last=3", "--keep-hourly=24", "--keep-daily=7",

@@ -126,7 +126,8 @@ func (c *agentConfig) hostName() string {
 }
 
 // checkArgs parses the command line argv as the command would, without
-// running it.
+// running it, and reads a snapshot's exclusions (--config, --exclude),
+// which would fail every run if they did not load.
 func (a *app) checkArgs(argv []string) error {
 	scratch := &app{stdout: io.Discard, stderr: io.Discard, lookup: a.lookup, now: a.now}
 	root := scratch.newRootCommand()
@@ -137,7 +138,22 @@ func (a *app) checkArgs(argv []string) error {
 	if err := cmd.ParseFlags(rest); err != nil {
 		return err
 	}
-	return cmd.ValidateArgs(cmd.Flags().Args())
+	if err := cmd.ValidateArgs(cmd.Flags().Args()); err != nil {
+		return err
+	}
+	if cmd.Name() != "snapshot" {
+		return nil
+	}
+	config, err := cmd.Flags().GetString("config")
+	if err != nil {
+		return err
+	}
+	exclude, err := cmd.Flags().GetStringArray("exclude")
+	if err != nil {
+		return err
+	}
+	_, err = scratch.exclusions(config, exclude) // exclusions that would fail every run
+	return err
 }
 
 // runner executes the runs of an agent's tasks. Its methods may be called

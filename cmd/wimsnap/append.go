@@ -26,8 +26,8 @@ the same path in that image reuse its streams without being read.
 If the append fails before the WIM is finished, the file is cut back to its
 old length. A WIM that another process is writing (an append, by wimsnap
 or wimlib-imagex, or an optimize) is refused with exit code 1: append holds
-the lock wimlib-imagex takes (flock) while it writes. Exit codes, variables
-and the --json document are those of capture.`
+the lock wimlib-imagex takes (flock) while it writes. Exit codes, variables,
+exclusions (--config) and the --json document are those of capture.`
 
 func (a *app) newAppendCommand() *cobra.Command {
 	f := &imageFlags{}
@@ -35,7 +35,7 @@ func (a *app) newAppendCommand() *cobra.Command {
 		Use:   "append SOURCE WIMFILE",
 		Short: "Capture a directory tree as a new image of an existing WIM file",
 		Long:  long(appendHelp),
-		Args:  argsBetween(0, 2),
+		Args:  captureArgs,
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			spec, err := a.captureSpec(cmd, f, args)
 			if err != nil {

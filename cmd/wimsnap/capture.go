@@ -56,7 +56,8 @@ func addImageInfoFlags(cmd *cobra.Command, f *imageFlags) {
 	fl.StringVar(&f.creator, "creator", "", "image creator (default: $"+envImageCreator+")")
 	fl.StringVar(&f.version, "version", "", "image version (default: $"+envImageVersion+")")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
-	fl.StringVar(&f.config, "config", "", "exclusions in WimScript.ini format (default: DISM's default exclusions and ConfigMgr's working files, _SMSTaskSequence and _SMSTSVolumeID.*)")
+	fl.StringVar(&f.config, "config", "", "WimScript.ini of exclusions and compression exclusions (default: DISM's default exclusions\n"+
+		"and ConfigMgr's working files, listed in 'wimsnap capture --help')")
 	fl.BoolVar(&f.noUnixData, "no-unix-data", false, "leave out UNIX owners, modes, device numbers and xattrs")
 	fl.BoolVar(&f.crossMounts, "cross-mounts", false, "descend into other file systems mounted under SOURCE")
 	addNTFSFlags(cmd, &f.ntfs, "read Windows metadata through ntfs-3g (security descriptors, attributes, short\n"+
@@ -93,9 +94,19 @@ streams, reparse points) instead of UNIX data. A tree that holds a Windows
 system root gets the image's WINDOWS information (product, edition,
 version, languages...) from its own registry hives, as DISM writes it.
 
+Without --config, DISM's default exclusions are left out, each relative to
+SOURCE: \$ntfs.log, \hiberfil.sys, \pagefile.sys, \swapfile.sys,
+\System Volume Information, \RECYCLER, \$Recycle.Bin and \Windows\CSC, and
+so are a ConfigMgr task sequence's working files, \_SMSTaskSequence and
+\_SMSTSVolumeID.*. An empty file (--config=/dev/null) leaves out nothing.
+` + configHelp + `
+
 ConfigMgr task sequence variables stand in for what the line omits:
   OSDCaptureDestination      WIMFILE (then "capture SOURCE" is enough)
-  OSDTargetSystemRoot        SOURCE (when no SOURCE is given)
+  OSDTargetSystemRoot        SOURCE (when no SOURCE is given): the volume
+                             that holds this Windows directory (C:\Windows
+                             captures C:\), or the directory itself when it
+                             holds no System32
   OSDImageDescription        --description
   OSDImageCreator            --creator
   OSDImageVersion            --version
@@ -110,13 +121,26 @@ With --json, stdout receives one document:
    "compressed_bytes"}
 "warnings" holds at most 1000 entries; "warnings_total" counts them all.`
 
+// configHelp explains --config for capture, append and snapshot.
+const configHelp = `--config reads a WimScript.ini as DISM and wimlib-imagex do, in UTF-8 or
+UTF-16LE (as Notepad saves it); ';' and '#' start comments:
+  [ExclusionList]             paths left out (a directory with its contents)
+  [ExclusionException]        paths kept although an exclusion matches them
+  [CompressionExclusionList]  files stored uncompressed in a WIM, as DISM
+                              stores them (wimlib-imagex compresses them; a
+                              snapshot's chunks keep the repository's codec)
+A path starting with \ or / is relative to SOURCE ("C:" before it is
+ignored); one without matches a name (or the last names) at any depth. '*'
+and '?' match within a name; names compare case-insensitively, as on
+Windows.`
+
 func (a *app) newCaptureCommand() *cobra.Command {
 	f := &imageFlags{}
 	cmd := &cobra.Command{
 		Use:   "capture SOURCE WIMFILE",
 		Short: "Capture a directory tree into a new WIM file",
 		Long:  long(captureHelp),
-		Args:  argsBetween(0, 2),
+		Args:  captureArgs,
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			spec, err := a.captureSpec(cmd, f, args)
 			if err != nil {
@@ -127,6 +151,17 @@ func (a *app) newCaptureCommand() *cobra.Command {
 	}
 	addImageFlags(cmd, f)
 	return cmd
+}
+
+// captureArgs takes capture's and append's SOURCE and WIMFILE. A third and
+// fourth argument, as wimlib-imagex takes IMAGE_NAME and IMAGE_DESC, are
+// refused with a pointer to the flags that set them.
+func captureArgs(cmd *cobra.Command, args []string) error {
+	err := argsBetween(0, 2)(cmd, args)
+	if err != nil && len(args) <= 4 {
+		return usagef("%w; the image name and description (wimlib-imagex's IMAGE_NAME and IMAGE_DESC) are --name and --description", err)
+	}
+	return err
 }
 
 // captureSpec is a resolved capture or append: everything taken from the
@@ -153,7 +188,7 @@ type captureSpec struct {
 // captureSpec resolves args, flags and the ConfigMgr variables.
 func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*captureSpec, error) {
 	env := readOSD(a.lookup)
-	source, wimfile, err := resolveCaptureArgs(args, env)
+	source, wimfile, err := resolveCaptureArgs(args, env, isDir)
 	if err != nil {
 		return nil, err
 	}

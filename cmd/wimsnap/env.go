@@ -1,5 +1,10 @@
 package main
 
+import (
+	"os"
+	"path/filepath"
+)
+
 // lookupFunc reads one environment variable, like os.LookupEnv. It is
 // injected so that argument resolution can be tested without touching the
 // process environment.
@@ -14,7 +19,7 @@ const (
 	envImageCreator       = "OSDImageCreator"           // --creator
 	envImageDescription   = "OSDImageDescription"       // --description
 	envImageVersion       = "OSDImageVersion"           // --version
-	envTargetSystemRoot   = "OSDTargetSystemRoot"       // SOURCE
+	envTargetSystemRoot   = "OSDTargetSystemRoot"       // SOURCE: the volume of this Windows directory
 )
 
 // osdVars holds the ConfigMgr variables. An empty value counts as unset.
@@ -64,16 +69,39 @@ func readOSD(lookup lookupFunc) osdVars {
 	}
 }
 
+// isDirFunc reports whether path is a directory, like os.Stat; injected so
+// that argument resolution can be tested without the file system.
+type isDirFunc func(path string) bool
+
+// isDir is the isDirFunc of the real file system.
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
+// osdTree is the tree to capture for OSDTargetSystemRoot root. ConfigMgr
+// sets it to the Windows directory of the system (C:\Windows) and captures
+// that system's volume, so when root holds System32 the tree is the
+// directory that holds root; otherwise root names the tree itself.
+func osdTree(root string, isDir isDirFunc) string {
+	if root == "" || !isDir(filepath.Join(root, "System32")) && !isDir(filepath.Join(root, "system32")) {
+		return root
+	}
+	return filepath.Dir(filepath.Clean(root))
+}
+
 // resolveCaptureArgs finds SOURCE and WIMFILE for capture and append from
-// the positional arguments and the ConfigMgr variables:
+// the positional arguments and the ConfigMgr variables (the tree of
+// OSDTargetSystemRoot is osdTree's):
 //
 //	SOURCE WIMFILE  both given, variables ignored
 //	SOURCE          WIMFILE from OSDCaptureDestination; when that is unset
 //	                and OSDTargetSystemRoot is set, the one argument is
-//	                WIMFILE and SOURCE is OSDTargetSystemRoot
-//	(none)          SOURCE from OSDTargetSystemRoot, WIMFILE from
+//	                WIMFILE and SOURCE is OSDTargetSystemRoot's tree
+//	(none)          SOURCE from OSDTargetSystemRoot's tree, WIMFILE from
 //	                OSDCaptureDestination
-func resolveCaptureArgs(args []string, env osdVars) (source, wimfile string, err error) {
+func resolveCaptureArgs(args []string, env osdVars, isDir isDirFunc) (source, wimfile string, err error) {
+	tree := osdTree(env.SystemRoot, isDir)
 	switch len(args) {
 	case 2:
 		return args[0], args[1], nil
@@ -81,18 +109,18 @@ func resolveCaptureArgs(args []string, env osdVars) (source, wimfile string, err
 		if env.Destination != "" {
 			return args[0], env.Destination, nil
 		}
-		if env.SystemRoot != "" {
-			return env.SystemRoot, args[0], nil
+		if tree != "" {
+			return tree, args[0], nil
 		}
 		return "", "", usagef("missing WIMFILE (give it or set %s)", envCaptureDestination)
 	case 0:
 		switch {
-		case env.SystemRoot == "":
+		case tree == "":
 			return "", "", usagef("missing SOURCE (give it or set %s)", envTargetSystemRoot)
 		case env.Destination == "":
 			return "", "", usagef("missing WIMFILE (give it or set %s)", envCaptureDestination)
 		}
-		return env.SystemRoot, env.Destination, nil
+		return tree, env.Destination, nil
 	}
 	return "", "", usagef("too many arguments: want SOURCE WIMFILE, got %d arguments", len(args))
 }

@@ -28,3 +28,17 @@ func (a *app) loadConfig(path string) (*snapshot.Config, error) {
 	}
 	return cfg, nil
 }
+
+// exclusions are a snapshot's: the WimScript.ini at config (DISM's
+// defaults when empty) and the --exclude globs. A bad glob is a usage
+// error.
+func (a *app) exclusions(config string, exclude []string) (*snapshot.Config, error) {
+	cfg, err := a.loadConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Exclude(exclude...); err != nil {
+		return nil, usagef("--exclude: %w", err)
+	}
+	return cfg, nil
+}

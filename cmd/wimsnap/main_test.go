@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -56,10 +57,18 @@ func TestResolveCaptureArgs(t *testing.T) {
 		{name: "no source", env: map[string]string{envCaptureDestination: "d.wim"}, usage: true},
 		{name: "no destination", env: map[string]string{envTargetSystemRoot: "/sys"}, usage: true},
 		{name: "too many", args: []string{"a", "b", "c"}, usage: true},
+		// ConfigMgr names the Windows directory; its volume is captured.
+		// It was captured itself, without the rest of the system.
+		{name: "windows directory stands for its volume", env: map[string]string{envCaptureDestination: "d.wim",
+			envTargetSystemRoot: filepath.FromSlash("/mnt/c/Windows")}, source: filepath.FromSlash("/mnt/c"), wfile: "d.wim"},
+		{name: "windows directory with a slash", args: []string{"out.wim"},
+			env:    map[string]string{envTargetSystemRoot: filepath.FromSlash("/mnt/c/Windows/")},
+			source: filepath.FromSlash("/mnt/c"), wfile: "out.wim"},
 	}
+	isDir := func(p string) bool { return p == filepath.FromSlash("/mnt/c/Windows/System32") }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, wf, err := resolveCaptureArgs(tt.args, readOSD(mapEnv(tt.env)))
+			src, wf, err := resolveCaptureArgs(tt.args, readOSD(mapEnv(tt.env)), isDir)
 			if tt.usage {
 				var ue *usageError
 				if !errors.As(err, &ue) {
@@ -275,6 +284,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"capture"}, "missing SOURCE"},
 		{[]string{"capture", "src"}, "missing WIMFILE"},
 		{[]string{"capture", "a", "b", "c"}, "want SOURCE WIMFILE"},
+		{[]string{"capture", "a", "b", "Win11", "Reference"}, "are --name and --description"},
+		{[]string{"append", "a", "b", "Win11"}, "are --name and --description"},
 		{[]string{"capture", "--compress=zip", "a", "b"}, `unknown compression "zip"`},
 		{[]string{"capture", "a", "b", "--threads=-1"}, "--threads"},
 		{[]string{"capture", "a", "b", "--bogus"}, "unknown flag: --bogus"},

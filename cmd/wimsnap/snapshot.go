@@ -12,7 +12,8 @@ import (
 )
 
 const snapshotHelp = `
-Capture the directory tree PATH (default: $OSDTargetSystemRoot, else /)
+Capture the directory tree PATH (default: the volume of the Windows
+directory $OSDTargetSystemRoot as capture takes it, else /)
 into the repository as a new snapshot. The image is the one 'capture'
 would write into a WIM, so 'export' gives back a WIM of it.
 
@@ -30,6 +31,10 @@ snapshot behind and loses nothing committed before.
 
 Files that cannot be read are reported as warnings and skipped; the run
 then exits with code 3.
+
+Without --config, the exclusions are those of capture (wimsnap capture
+--help lists them); --exclude adds to them, or to the --config file's.
+` + configHelp + `
 ` + repoHelp + `
 
 With --json, stdout receives one document:
@@ -105,7 +110,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	case len(args) == 1:
 		source = args[0]
 	case env.SystemRoot != "":
-		source = env.SystemRoot
+		source = osdTree(env.SystemRoot, isDir)
 	}
 	if f.threads < 0 {
 		return usagef("--threads must not be negative")
@@ -119,11 +124,10 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	if err := checkSource(source); err != nil {
 		return err
 	}
-	cfg, err := a.loadConfig(f.config)
+	cfg, err := a.exclusions(f.config, f.exclude)
 	if err != nil {
 		return err
 	}
-	cfg.Exclude(f.exclude...)
 	status := a.newStatus()
 	warn := a.newWarnings(status)
 	r, err := a.openRepoWarn(ctx, &f.repoFlags, true, a.syncWarn(warn))
