@@ -238,7 +238,8 @@ func imageInfo(f *imageFlags, changed func(string) bool, env osdVars, source str
 }
 
 // defaultImageName is SOURCE's base name, as wimlib-imagex chooses it; the
-// root directory gives "root". A byte of it that is not UTF-8 is written
+// UNIX root gives "root", a Windows volume's root its drive ("C:") or, for
+// a share, the share's name. A byte of it that is not UTF-8 is written
 // as its escape, "\xe9", as the one-line output writes it (utf8Escaped),
 // so that capture and snapshot name the image alike: a snapshot's manifest
 // is JSON, which would keep U+FFFD for the byte, and wimlib-imagex refuses
@@ -248,6 +249,12 @@ func defaultImageName(source string) string {
 		source = abs
 	}
 	name := filepath.Base(source)
+	if name == string(filepath.Separator) {
+		// The root of a Windows volume, C:\ or \\server\share\: named as
+		// wimlib-imagex names it, "C:" or "share" (UNIX's / has no volume).
+		vol := filepath.VolumeName(source)
+		name = vol[strings.LastIndexAny(vol, `\/`)+1:]
+	}
 	if name == "/" || name == "." || name == "" {
 		return "root"
 	}

@@ -236,6 +236,19 @@ func TestWineCaptureApply(t *testing.T) {
 		t.Fatalf("optimize --output of the parts: exit %d", code)
 	}
 	wimtest.Wimlib(t, "verify", joined)
+
+	// A volume's root, drive Q: mapped to src, names its image "Q:", as
+	// wimlib-imagex does, not after the path separator Go's Base gives.
+	if err := os.Symlink(src, filepath.Join(w.prefix, "dosdevices", "q:")); err != nil {
+		t.Fatal(err)
+	}
+	volWim := filepath.Join(dir, "volume.wim")
+	if _, code := w.run(t, "capture", `Q:\`, winPath(volWim)); code != 0 {
+		t.Fatalf("capture Q:\\: exit %d", code)
+	}
+	if name := wimtest.Open(t, volWim).Image(1).Name; name != "Q:" {
+		t.Errorf("capture Q:\\ named its image %q, want \"Q:\"", name)
+	}
 }
 
 // TestWineSnapshotRestore: the Windows build snapshots a tree into a local
