@@ -18,6 +18,14 @@ import (
 // a WIM that holds two images of one name (wimlib and DISM read them, and
 // wimlib's optimize and export keep them) is copied as it is.
 func CopyImage(ctx context.Context, w *Writer, r *Reader, i int, progress func(n int64)) error {
+	return CopyImageAs(ctx, w, r, i, r.Image(i), progress)
+}
+
+// CopyImageAs is CopyImage with info in place of image i's XML fields:
+// how an image is renamed or described anew while its WIM is rewritten.
+// info's Index, counts, sizes and modification time are ignored (w
+// computes them), and its name is not checked against w's other images.
+func CopyImageAs(ctx context.Context, w *Writer, r *Reader, i int, info ImageInfo, progress func(n int64)) error {
 	m, err := r.Metadata(i)
 	if err != nil {
 		return err
@@ -39,7 +47,6 @@ func CopyImage(ctx context.Context, w *Writer, r *Reader, i int, progress func(n
 	if err != nil {
 		return err
 	}
-	info := r.Image(i)
 	info.Index = 0
 	return w.addImage(m, info)
 }

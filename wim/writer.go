@@ -76,6 +76,13 @@ func WithNow(now func() time.Time) WriterOption {
 	return func(w *Writer) error { w.now = now; return nil }
 }
 
+// WithEmpty lets Close finish a WIM that holds no image, as wimlib leaves
+// one when the last image is deleted. By default (off) Close refuses it:
+// a capture that added no image has failed.
+func WithEmpty(on bool) WriterOption {
+	return func(w *Writer) error { w.empty = on; return nil }
+}
+
 // wblob is a blob the Writer knows: carried over from an appended file or
 // written by it. res is final once the output goroutine has written it.
 type wblob struct {
@@ -106,6 +113,7 @@ type Writer struct {
 	// integrityProgress is WithIntegrityProgress's function, or nil.
 	integrityProgress func(done, total int64)
 	boot              *int // WithBootIndex
+	empty             bool // WithEmpty
 	now               func() time.Time
 
 	blobs  map[Hash]*wblob

@@ -1,0 +1,138 @@
+//go:build unix && wimlib
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// threeImageWIM has wimlib-imagex capture the trees a, b and c (each with
+// a file of its own, a, b and c.txt, of distinct random bytes) into
+// tmp/w.wim as images "a", "b" (the boot image) and "c", with an
+// integrity table. It returns the WIM and the trees by name.
+func threeImageWIM(t *testing.T, tmp string) (string, map[string]string) {
+	t.Helper()
+	w := filepath.Join(tmp, "w.wim")
+	trees := map[string]string{}
+	for k, name := range []string{"a", "b", "c"} {
+		dir := filepath.Join(tmp, "src", name)
+		writeFile(t, dir, name+".txt", wimtest.RandomBytes(uint64(k+1), 200<<10))
+		writeFile(t, dir, "shared.txt", []byte("in every image"))
+		trees[name] = dir
+		args := []string{"append", dir, w, name, "--check"}
+		switch name {
+		case "a":
+			args[0] = "capture"
+		case "b":
+			args = append(args, "--boot")
+		}
+		wimtest.Wimlib(t, args...)
+	}
+	return w, trees
+}
+
+// wimlibImages returns the names of the images of w, in index order, as
+// wimlib-imagex info lists them.
+func wimlibImages(t *testing.T, w string) []string {
+	t.Helper()
+	names := []string{}
+	for _, line := range strings.Split(wimtest.Wimlib(t, "info", w), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Name" {
+			names = append(names, strings.TrimSpace(v))
+		}
+	}
+	return names
+}
+
+// checkOracleImages has wimlib-imagex verify w and checks that it holds
+// the images names (in order), with the boot index boot and an integrity
+// table, and that each image applies as the tree it was captured from.
+func checkOracleImages(t *testing.T, w string, trees map[string]string, names []string, boot string) {
+	t.Helper()
+	wimtest.Wimlib(t, "verify", w)
+	if got := wimlibImages(t, w); strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Errorf("wimlib-imagex lists images %q, want %q", got, names)
+	}
+	if got := wimlibBootIndex(t, w); got != boot {
+		t.Errorf("boot index %s, want %s", got, boot)
+	}
+	if info := wimtest.Wimlib(t, "info", w); !strings.Contains(info, "Integrity info") {
+		t.Errorf("the integrity table was dropped:\n%s", info)
+	}
+	for i, name := range names {
+		out := filepath.Join(t.TempDir(), "out")
+		wimtest.Wimlib(t, "apply", w, fmt.Sprint(i+1), out)
+		wimtest.CompareTrees(t, trees[name], out, wimtest.CompareOptions{IgnoreOwners: true, IgnoreRoot: true})
+	}
+}
+
+// TestOracleDelete deletes images from a WIM of wimlib-imagex's: the rest
+// are renumbered, the boot index follows its image (0 when it is the one
+// deleted), the integrity table stays, wimlib-imagex verifies the result
+// and applies every remaining image as it was captured, and the deleted
+// images' own streams are gone from the file. Deleting every image leaves
+// a WIM of none, as wimlib-imagex delete does.
+func TestOracleDelete(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		args  []string
+		names []string
+		boot  string
+	}{
+		{"before the boot image", []string{"a"}, []string{"b", "c"}, "1"},
+		{"after the boot image", []string{"3"}, []string{"a", "b"}, "2"},
+		{"the boot image", []string{"b"}, []string{"a", "c"}, "0"},
+		{"two", []string{"3", "a"}, []string{"b"}, "1"},
+		{"all", []string{"all"}, []string{}, "0"},
+		{"each", []string{"1", "2", "c"}, []string{}, "0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			w, trees := threeImageWIM(t, tmp)
+			var sum deleteSummary
+			out := runAppOK(t, nil, append([]string{"delete", w, "--json"}, c.args...)...)
+			must(t, json.Unmarshal([]byte(out), &sum))
+			if sum.Images != len(c.names) || fmt.Sprint(sum.BootIndex) != c.boot {
+				t.Errorf("--json: %d images, boot index %d; want %d, %s", sum.Images, sum.BootIndex, len(c.names), c.boot)
+			}
+			checkOracleImages(t, w, trees, c.names, c.boot)
+			// Each image has 200 KiB of incompressible data of its own.
+			if gone := 3 - len(c.names); sum.OldBytes-sum.NewBytes < int64(gone)*200<<10 {
+				t.Errorf("%d -> %d bytes: the deleted images' streams were kept", sum.OldBytes, sum.NewBytes)
+			}
+		})
+	}
+}
+
+// TestOracleRenameImage renames and describes an image with info --name
+// and --description: wimlib-imagex reads the new name and description,
+// the other images and the boot index are as they were, and the WIM
+// verifies and applies as before. A name another image has is refused
+// with exit code 2 and the file left alone; an image may keep its own.
+func TestOracleRenameImage(t *testing.T) {
+	tmp := t.TempDir()
+	w, trees := threeImageWIM(t, tmp)
+	trees["renamed"] = trees["c"]
+	out := runAppOK(t, nil, "info", w, "c", "--name=renamed", "--description=new text", "--json")
+	var doc infoJSON
+	must(t, json.Unmarshal([]byte(out), &doc))
+	if len(doc.Images) != 1 || doc.Images[0].Index != 3 || doc.Images[0].Name != "renamed" {
+		t.Errorf("--json shows %+v, want image 3 named renamed", doc.Images)
+	}
+	checkOracleImages(t, w, trees, []string{"a", "b", "renamed"}, "2")
+	if info := wimtest.Wimlib(t, "info", w, "3"); !strings.Contains(info, "new text") {
+		t.Errorf("wimlib-imagex shows no new description:\n%s", info)
+	}
+	code, _, errb := runApp(t, nil, "info", w, "1", "--name=b")
+	if code != exitUsage || !strings.Contains(errb, `image name "b" is already used by image 2`) {
+		t.Errorf("rename to a taken name: exit %d, stderr %q; want exit 2", code, errb)
+	}
+	runAppOK(t, nil, "info", w, "2", "--name=b", "--description=boot")
+	checkOracleImages(t, w, trees, []string{"a", "b", "renamed"}, "2")
+}
