@@ -18,14 +18,30 @@ import (
 // a WIM that holds two images of one name (wimlib and DISM read them, and
 // wimlib's optimize and export keep them) is copied as it is.
 func CopyImage(ctx context.Context, w *Writer, r *Reader, i int, progress func(n int64)) error {
-	return CopyImageAs(ctx, w, r, i, r.Image(i), progress)
+	return CopyImageWith(ctx, w, r, i, CopyOptions{Progress: progress})
 }
 
-// CopyImageAs is CopyImage with info in place of image i's XML fields:
-// how an image is renamed or described anew while its WIM is rewritten.
-// info's Index, counts, sizes and modification time are ignored (w
-// computes them), and its name is not checked against w's other images.
-func CopyImageAs(ctx context.Context, w *Writer, r *Reader, i int, info ImageInfo, progress func(n int64)) error {
+// CopyOptions says how CopyImageWith copies an image. The zero value
+// copies as CopyImage does.
+type CopyOptions struct {
+	// Info, when not nil, replaces the image's XML fields: how an image is
+	// renamed or described anew while its WIM is rewritten. Its Index,
+	// counts, sizes and modification time are ignored (w computes them),
+	// and its name is not checked against w's other images.
+	Info *ImageInfo
+	// Raw copies the stored chunks of each stream as they are, neither
+	// decompressed, recompressed nor checked against the SHA-1 (zip's
+	// Copy; how wimlib rebuilds a WIM), when the stream is in a
+	// non-solid resource of r's own file, r is not pipable, and r's codec
+	// and chunk size are w's. Other streams are recompressed as without Raw.
+	Raw bool
+	// Progress, when not nil, receives the number of stream bytes copied
+	// (expanded) as they go.
+	Progress func(n int64)
+}
+
+// CopyImageWith is CopyImage with options.
+func CopyImageWith(ctx context.Context, w *Writer, r *Reader, i int, opts CopyOptions) error {
 	m, err := r.Metadata(i)
 	if err != nil {
 		return err
@@ -38,7 +54,7 @@ func CopyImageAs(ctx context.Context, w *Writer, r *Reader, i int, info ImageInf
 			if s.Hash.IsZero() || w.HasStream(s.Hash) {
 				continue
 			}
-			if walkErr = copyStream(ctx, w, r, s.Hash, progress); walkErr != nil {
+			if walkErr = copyStream(ctx, w, r, s.Hash, opts); walkErr != nil {
 				return fmt.Errorf("image %d: %s: %w", i, path(), walkErr)
 			}
 		}
@@ -47,22 +63,29 @@ func CopyImageAs(ctx context.Context, w *Writer, r *Reader, i int, info ImageInf
 	if err != nil {
 		return err
 	}
+	info := r.Image(i)
+	if opts.Info != nil {
+		info = *opts.Info
+	}
 	info.Index = 0
 	return w.addImage(m, info)
 }
 
 // copyStream copies the blob with hash h from r to w.
-func copyStream(ctx context.Context, w *Writer, r *Reader, h Hash, progress func(n int64)) error {
+func copyStream(ctx context.Context, w *Writer, r *Reader, h Hash, opts CopyOptions) error {
 	b := r.blobs[h]
 	if b == nil {
 		return fmt.Errorf("%w: %x", ErrNotFound, h)
+	}
+	if opts.Raw && r.rawCopies(b, w) {
+		return copyRaw(ctx, w, r, b, opts.Progress)
 	}
 	s, err := r.OpenStream(h)
 	if err != nil {
 		return err
 	}
 	defer closeStream(s)
-	got, err := w.AddStream(&progressReader{ctx: ctx, r: s, fn: progress}, b.res.size)
+	got, err := w.AddStream(&progressReader{ctx: ctx, r: s, fn: opts.Progress}, b.res.size)
 	if err != nil {
 		return err
 	}

@@ -19,15 +19,16 @@ and the XML's follow. The boot index follows its image, and becomes 0 when
 the boot image is deleted. Deleting every image, the only one included,
 leaves a WIM that holds none, as wimlib-imagex does.
 
-WIMFILE is rewritten as 'wimsnap optimize' rewrites it (wimlib-imagex
-rebuilds it too): the new WIM is written beside it and renamed over it
-only when it is complete, so an interrupted or failed run leaves WIMFILE
-as it was. Streams no remaining image uses are dropped: the space is
-reclaimed at once. Every stream kept is read, checked against its SHA-1
-and compressed again in the WIM's codec (LZX for an LZMS WIM, which
-wimsnap reads and does not write). The other images keep their names,
-descriptions, flags and creation times; an integrity table is written
-when WIMFILE has one or --check is given.
+WIMFILE is rebuilt, as wimlib-imagex delete rebuilds it: the new WIM is
+written beside it and renamed over it only when it is complete, so an
+interrupted or failed run leaves WIMFILE as it was. Streams no remaining
+image uses are dropped: the space is reclaimed at once. The streams kept
+are copied as they are stored, neither decompressed nor checked ('wimsnap
+verify' checks them); those of an LZMS WIM or of solid resources, which
+wimsnap reads and does not write, are read, checked against their SHA-1
+and compressed again in LZX, and the WIM becomes an LZX WIM. The other
+images keep their names, descriptions, flags and creation times; an
+integrity table is written when WIMFILE has one or --check is given.
 
 Refused with exit code 2: an IMAGE the WIM does not hold, a name several
 images have, an image named twice. Refused with exit code 1: a part of a

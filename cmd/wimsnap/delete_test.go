@@ -139,12 +139,13 @@ func TestDeleteKilled(t *testing.T) {
 	w := filepath.Join(tmp, "k.wim")
 	src := filepath.Join(tmp, "src")
 	writeFile(t, src, "small.txt", []byte("small"))
-	// Something to keep the delete busy: compressing the zeros of a sparse
-	// file takes a while.
+	// Something to keep the delete busy, which copies the streams as they
+	// are stored: 512 MiB stored uncompressed, and hashed again for the
+	// integrity table, take a second or two.
 	wimtest.SparseFile(t, filepath.Join(src, "big"), 512<<20)
-	mustRun(t, bin, 0, "capture", src, w, "--name=a")
+	mustRun(t, bin, 0, "capture", src, w, "--name=a", "--compress=none", "--check")
 	mustRun(t, bin, 0, "append", src, w, "--name=b")
-	for _, delay := range []time.Duration{20 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond} {
+	for _, delay := range []time.Duration{20 * time.Millisecond, 300 * time.Millisecond, 800 * time.Millisecond} {
 		cmd := exec.Command(bin, "delete", w, "a")
 		must(t, cmd.Start())
 		time.Sleep(delay)

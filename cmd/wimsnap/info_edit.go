@@ -13,10 +13,10 @@ With --name or --description, IMAGE is renamed or described anew, as
 'wimlib-imagex info WIMFILE IMAGE NEWNAME [NEWDESC]' and DISM
 /Set-ImageName do, and the image is then shown as above. A name another
 image has is refused with exit code 2 (an empty --name removes the name).
-WIMFILE is rewritten as 'wimsnap delete --help' describes: beside it,
+WIMFILE is rebuilt as 'wimsnap delete --help' describes: beside it,
 renamed over it once complete (an interrupted run leaves it as it was),
-under the lock append holds, every stream read and compressed again; the
-same files are refused (exit 1). The other images, the boot index and
+under the lock append holds, its streams copied as they are stored (an
+LZMS WIM becomes LZX); the same files are refused (exit 1). The other images, the boot index and
 the integrity table are kept.`
 
 // infoEdit holds info's --name and --description.

@@ -12,11 +12,14 @@ import (
 
 // rewriteSpec is what rewriteWIM writes.
 type rewriteSpec struct {
-	verb   string // the command, for errors; its status line reads "recompressing"
+	verb   string // the command, for errors
 	images []int  // the indexes in r of the images to keep, in their new order
 	// infos, when not nil, holds the XML fields of each of images (as
-	// wim.CopyImageAs takes them); nil keeps r's.
+	// wim.CopyOptions.Info takes them); nil keeps r's.
 	infos []wim.ImageInfo
+	// raw copies streams as they are stored where the codec stays the
+	// same (wim.CopyOptions.Raw), instead of recompressing them all.
+	raw   bool
 	opts  []wim.WriterOption // the new WIM's options, but for its integrity progress
 	start time.Time          // when the command began, for the status line
 }
@@ -26,8 +29,9 @@ type rewriteSpec struct {
 // is complete and synced: an interrupted or failed rewrite leaves target as
 // it was, and its temporary file is removed (or, after a kill, swept by the
 // next createTemp). Every stream the kept images use is read, checked
-// against its SHA-1 and compressed again; streams no kept image uses are
-// dropped. release, called just before the rename where a file must be
+// against its SHA-1 and compressed again (with spec.raw, only those whose
+// codec changes; the others are copied as they are stored); streams no kept
+// image uses are dropped. release, called just before the rename where a file must be
 // closed first (Windows), lets go of r's file and its lock; *release is
 // then replaced by a function that does nothing. It returns the bytes of
 // the streams copied.
@@ -45,7 +49,11 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 	if err := tmp.Chmod(perm); err != nil {
 		return 0, err
 	}
-	tr := &verifyTracker{verb: "recompressing", start: spec.start, now: a.now, total: streamBytes(r, spec.images)}
+	verb := "recompressing"
+	if spec.raw {
+		verb = "copying"
+	}
+	tr := &verifyTracker{verb: verb, start: spec.start, now: a.now, total: streamBytes(r, spec.images)}
 	it := newIntegrityTracker(tr, a.now)
 	w, err := wim.NewWriter(tmp, append(spec.opts, wim.WithIntegrityProgress(it.update))...)
 	if err != nil {
@@ -77,11 +85,11 @@ func copyImages(ctx context.Context, w *wim.Writer, r *wim.Reader, spec rewriteS
 		tr.update(done, max(tr.total, done))
 	}
 	for k, i := range spec.images {
-		info := r.Image(i)
+		opts := wim.CopyOptions{Raw: spec.raw, Progress: progress}
 		if spec.infos != nil {
-			info = spec.infos[k]
+			opts.Info = &spec.infos[k]
 		}
-		if err := wim.CopyImageAs(ctx, w, r, i, info, progress); err != nil {
+		if err := wim.CopyImageWith(ctx, w, r, i, opts); err != nil {
 			return err
 		}
 	}

@@ -9,7 +9,8 @@ import (
 	"github.com/wimsnap/wimsnap/wim"
 )
 
-// editInPlace rewrites the WIM file name where it is (rewriteWIM), holding
+// editInPlace rewrites the WIM file name where it is (rewriteWIM, copying
+// the streams as they are stored where it can), holding
 // lockWIM's lock from before it is read until the new file replaces it.
 // plan, given the WIM as it is, says what the new one holds; an error of
 // plan leaves the file untouched. Refused, as wimlib refuses them: a file
@@ -41,7 +42,7 @@ func (a *app) editInPlace(ctx context.Context, name string, spec rewriteSpec,
 	if err != nil {
 		return 0, err
 	}
-	spec.images, spec.infos, spec.opts = p.images, p.infos, p.opts
+	spec.images, spec.infos, spec.opts, spec.raw = p.images, p.infos, p.opts, true
 	_, err = a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
 	return st.Size(), err
 }
