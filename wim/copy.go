@@ -35,6 +35,10 @@ type CopyOptions struct {
 	// non-solid resource of r's own file, r is not pipable, and r's codec
 	// and chunk size are w's. Other streams are recompressed as without Raw.
 	Raw bool
+	// KeepModified keeps the image's modification time, which is
+	// otherwise the time of the copy: a WIM rebuilt to delete or rename
+	// images, as wimlib rebuilds it, leaves the others as they were.
+	KeepModified bool
 	// Progress, when not nil, receives the number of stream bytes copied
 	// (expanded) as they go.
 	Progress func(n int64)
@@ -68,7 +72,13 @@ func CopyImageWith(ctx context.Context, w *Writer, r *Reader, i int, opts CopyOp
 		info = *opts.Info
 	}
 	info.Index = 0
-	return w.addImage(m, info)
+	if err := w.addImage(m, info); err != nil {
+		return err
+	}
+	if opts.KeepModified {
+		w.images[len(w.images)-1].info.ModificationTime = info.ModificationTime
+	}
+	return nil
 }
 
 // copyStream copies the blob with hash h from r to w.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
@@ -72,10 +73,32 @@ func checkOracleImages(t *testing.T, w string, trees map[string]string, names []
 	}
 }
 
+// modifiedTimes maps each image name of w to its modification time.
+func modifiedTimes(t *testing.T, w string) map[string]wim.Filetime {
+	t.Helper()
+	times := map[string]wim.Filetime{}
+	for _, info := range wimtest.Open(t, w).Images() {
+		times[info.Name] = info.ModificationTime
+	}
+	return times
+}
+
+// checkModifiedTimes checks that the images of w have the modification
+// times of the same names in want: a rebuild, as wimlib's, keeps them.
+func checkModifiedTimes(t *testing.T, w string, want map[string]wim.Filetime) {
+	t.Helper()
+	for name, got := range modifiedTimes(t, w) {
+		if got != want[name] {
+			t.Errorf("image %q: modified %v, was %v", name, got.Time(), want[name].Time())
+		}
+	}
+}
+
 // TestOracleDelete deletes images from a WIM of wimlib-imagex's: the rest
 // are renumbered, the boot index follows its image (0 when it is the one
 // deleted), the integrity table stays, wimlib-imagex verifies the result
-// and applies every remaining image as it was captured, and the deleted
+// and applies every remaining image as it was captured (its modification
+// time kept, as wimlib-imagex keeps it), and the deleted
 // images' own streams are gone from the file. Deleting every image leaves
 // a WIM of none, as wimlib-imagex delete does.
 func TestOracleDelete(t *testing.T) {
@@ -95,6 +118,7 @@ func TestOracleDelete(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tmp := t.TempDir()
 			w, trees := threeImageWIM(t, tmp)
+			modified := modifiedTimes(t, w)
 			var sum deleteSummary
 			out := runAppOK(t, nil, append([]string{"delete", w, "--json"}, c.args...)...)
 			must(t, json.Unmarshal([]byte(out), &sum))
@@ -102,6 +126,7 @@ func TestOracleDelete(t *testing.T) {
 				t.Errorf("--json: %d images, boot index %d; want %d, %s", sum.Images, sum.BootIndex, len(c.names), c.boot)
 			}
 			checkOracleImages(t, w, trees, c.names, c.boot)
+			checkModifiedTimes(t, w, modified)
 			// Each image has 200 KiB of incompressible data of its own.
 			if gone := 3 - len(c.names); sum.OldBytes-sum.NewBytes < int64(gone)*200<<10 {
 				t.Errorf("%d -> %d bytes: the deleted images' streams were kept", sum.OldBytes, sum.NewBytes)
@@ -112,12 +137,15 @@ func TestOracleDelete(t *testing.T) {
 
 // TestOracleRenameImage renames and describes an image with info --name
 // and --description: wimlib-imagex reads the new name and description,
-// the other images and the boot index are as they were, and the WIM
+// the other images, the boot index and the modification times are as
+// they were, and the WIM
 // verifies and applies as before. A name another image has is refused
 // with exit code 2 and the file left alone; an image may keep its own.
 func TestOracleRenameImage(t *testing.T) {
 	tmp := t.TempDir()
 	w, trees := threeImageWIM(t, tmp)
+	modified := modifiedTimes(t, w)
+	modified["renamed"] = modified["c"]
 	trees["renamed"] = trees["c"]
 	out := runAppOK(t, nil, "info", w, "c", "--name=renamed", "--description=new text", "--json")
 	var doc infoJSON
@@ -126,6 +154,7 @@ func TestOracleRenameImage(t *testing.T) {
 		t.Errorf("--json shows %+v, want image 3 named renamed", doc.Images)
 	}
 	checkOracleImages(t, w, trees, []string{"a", "b", "renamed"}, "2")
+	checkModifiedTimes(t, w, modified)
 	if info := wimtest.Wimlib(t, "info", w, "3"); !strings.Contains(info, "new text") {
 		t.Errorf("wimlib-imagex shows no new description:\n%s", info)
 	}

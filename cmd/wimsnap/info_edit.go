@@ -16,8 +16,8 @@ image has is refused with exit code 2 (an empty --name removes the name).
 WIMFILE is rebuilt as 'wimsnap delete --help' describes: beside it,
 renamed over it once complete (an interrupted run leaves it as it was),
 under the lock append holds, its streams copied as they are stored (an
-LZMS WIM becomes LZX); the same files are refused (exit 1). The other images, the boot index and
-the integrity table are kept.`
+LZMS WIM becomes LZX); the same files are refused (exit 1). The other images, the boot index, the
+modification times and the integrity table are kept.`
 
 // infoEdit holds info's --name and --description.
 type infoEdit struct {

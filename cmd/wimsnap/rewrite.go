@@ -17,11 +17,13 @@ type rewriteSpec struct {
 	// infos, when not nil, holds the XML fields of each of images (as
 	// wim.CopyOptions.Info takes them); nil keeps r's.
 	infos []wim.ImageInfo
-	// raw copies streams as they are stored where the codec stays the
-	// same (wim.CopyOptions.Raw), instead of recompressing them all.
-	raw   bool
-	opts  []wim.WriterOption // the new WIM's options, but for its integrity progress
-	start time.Time          // when the command began, for the status line
+	// rebuild copies streams as they are stored where the codec stays
+	// the same (wim.CopyOptions.Raw) instead of recompressing them all,
+	// and keeps the images' modification times: the WIM is rebuilt to
+	// delete or rename images, as wimlib rebuilds it.
+	rebuild bool
+	opts    []wim.WriterOption // the new WIM's options, but for its integrity progress
+	start   time.Time          // when the command began, for the status line
 }
 
 // rewriteWIM writes the images spec names, read from r, into a new WIM
@@ -29,7 +31,7 @@ type rewriteSpec struct {
 // is complete and synced: an interrupted or failed rewrite leaves target as
 // it was, and its temporary file is removed (or, after a kill, swept by the
 // next createTemp). Every stream the kept images use is read, checked
-// against its SHA-1 and compressed again (with spec.raw, only those whose
+// against its SHA-1 and compressed again (with spec.rebuild, only those whose
 // codec changes; the others are copied as they are stored); streams no kept
 // image uses are dropped. release, called just before the rename where a file must be
 // closed first (Windows), lets go of r's file and its lock; *release is
@@ -50,7 +52,7 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 		return 0, err
 	}
 	verb := "recompressing"
-	if spec.raw {
+	if spec.rebuild {
 		verb = "copying"
 	}
 	tr := &verifyTracker{verb: verb, start: spec.start, now: a.now, total: streamBytes(r, spec.images)}
@@ -85,7 +87,7 @@ func copyImages(ctx context.Context, w *wim.Writer, r *wim.Reader, spec rewriteS
 		tr.update(done, max(tr.total, done))
 	}
 	for k, i := range spec.images {
-		opts := wim.CopyOptions{Raw: spec.raw, Progress: progress}
+		opts := wim.CopyOptions{Raw: spec.rebuild, KeepModified: spec.rebuild, Progress: progress}
 		if spec.infos != nil {
 			opts.Info = &spec.infos[k]
 		}

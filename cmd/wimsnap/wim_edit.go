@@ -42,7 +42,7 @@ func (a *app) editInPlace(ctx context.Context, name string, spec rewriteSpec,
 	if err != nil {
 		return 0, err
 	}
-	spec.images, spec.infos, spec.opts, spec.raw = p.images, p.infos, p.opts, true
+	spec.images, spec.infos, spec.opts, spec.rebuild = p.images, p.infos, p.opts, true
 	_, err = a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
 	return st.Size(), err
 }
