@@ -28,7 +28,8 @@ verify' checks them); those of an LZMS WIM or of solid resources, which
 wimsnap reads and does not write, are read, checked against their SHA-1
 and compressed again in LZX, and the WIM becomes an LZX WIM. The other
 images keep their names, descriptions, flags, creation and modification
-times; an integrity table is written when WIMFILE has one or --check is given.
+times, and the WIM its GUID; an integrity table is written when WIMFILE
+has one or --check is given.
 
 Refused with exit code 2: an IMAGE the WIM does not hold, a name several
 images have, an image named twice. Refused with exit code 1: a part of a

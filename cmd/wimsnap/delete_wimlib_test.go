@@ -52,11 +52,15 @@ func wimlibImages(t *testing.T, w string) []string {
 }
 
 // checkOracleImages has wimlib-imagex verify w and checks that it holds
-// the images names (in order), with the boot index boot and an integrity
-// table, and that each image applies as the tree it was captured from.
-func checkOracleImages(t *testing.T, w string, trees map[string]string, names []string, boot string) {
+// the images names (in order), with the boot index boot, an integrity
+// table and the GUID guid, and that each image applies as the tree it was
+// captured from.
+func checkOracleImages(t *testing.T, w string, trees map[string]string, names []string, boot string, guid [16]byte) {
 	t.Helper()
 	wimtest.Wimlib(t, "verify", w)
+	if got := wimtest.Open(t, w).Header().GUID; got != guid {
+		t.Errorf("GUID %x, want the WIM's own %x", got, guid)
+	}
 	if got := wimlibImages(t, w); strings.Join(got, ",") != strings.Join(names, ",") {
 		t.Errorf("wimlib-imagex lists images %q, want %q", got, names)
 	}
@@ -118,14 +122,14 @@ func TestOracleDelete(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tmp := t.TempDir()
 			w, trees := threeImageWIM(t, tmp)
-			modified := modifiedTimes(t, w)
+			modified, guid := modifiedTimes(t, w), wimtest.Open(t, w).Header().GUID
 			var sum deleteSummary
 			out := runAppOK(t, nil, append([]string{"delete", w, "--json"}, c.args...)...)
 			must(t, json.Unmarshal([]byte(out), &sum))
 			if sum.Images != len(c.names) || fmt.Sprint(sum.BootIndex) != c.boot {
 				t.Errorf("--json: %d images, boot index %d; want %d, %s", sum.Images, sum.BootIndex, len(c.names), c.boot)
 			}
-			checkOracleImages(t, w, trees, c.names, c.boot)
+			checkOracleImages(t, w, trees, c.names, c.boot, guid)
 			checkModifiedTimes(t, w, modified)
 			// Each image has 200 KiB of incompressible data of its own.
 			if gone := 3 - len(c.names); sum.OldBytes-sum.NewBytes < int64(gone)*200<<10 {
@@ -144,7 +148,7 @@ func TestOracleDelete(t *testing.T) {
 func TestOracleRenameImage(t *testing.T) {
 	tmp := t.TempDir()
 	w, trees := threeImageWIM(t, tmp)
-	modified := modifiedTimes(t, w)
+	modified, guid := modifiedTimes(t, w), wimtest.Open(t, w).Header().GUID
 	modified["renamed"] = modified["c"]
 	trees["renamed"] = trees["c"]
 	out := runAppOK(t, nil, "info", w, "c", "--name=renamed", "--description=new text", "--json")
@@ -153,7 +157,7 @@ func TestOracleRenameImage(t *testing.T) {
 	if len(doc.Images) != 1 || doc.Images[0].Index != 3 || doc.Images[0].Name != "renamed" {
 		t.Errorf("--json shows %+v, want image 3 named renamed", doc.Images)
 	}
-	checkOracleImages(t, w, trees, []string{"a", "b", "renamed"}, "2")
+	checkOracleImages(t, w, trees, []string{"a", "b", "renamed"}, "2", guid)
 	checkModifiedTimes(t, w, modified)
 	if info := wimtest.Wimlib(t, "info", w, "3"); !strings.Contains(info, "new text") {
 		t.Errorf("wimlib-imagex shows no new description:\n%s", info)
@@ -163,7 +167,7 @@ func TestOracleRenameImage(t *testing.T) {
 		t.Errorf("rename to a taken name: exit %d, stderr %q; want exit 2", code, errb)
 	}
 	runAppOK(t, nil, "info", w, "2", "--name=b", "--description=boot")
-	checkOracleImages(t, w, trees, []string{"a", "b", "renamed"}, "2")
+	checkOracleImages(t, w, trees, []string{"a", "b", "renamed"}, "2", guid)
 }
 
 // TestOracleDeleteCopiesStored: delete copies the streams it keeps as
