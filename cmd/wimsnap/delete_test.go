@@ -131,8 +131,9 @@ func TestDeleteReadOnlyFileUnprivileged(t *testing.T) {
 }
 
 // TestDeleteKilled kills deletes with SIGKILL at several moments: each
-// time the WIM still verifies and holds either its two images or the one
-// left, never anything between.
+// time the WIM still verifies and holds its two images. A delete stopped
+// by SIGINT exits 130 and leaves the WIM and no temporary file. The one
+// let run leaves the other image alone.
 func TestDeleteKilled(t *testing.T) {
 	bin := buildBinary(t)
 	tmp := t.TempDir()
@@ -157,6 +158,18 @@ func TestDeleteKilled(t *testing.T) {
 		if n := wimtest.Open(t, w).ImageCount(); n != 2 {
 			t.Fatalf("after a kill at %v: %d images, want the old 2", delay, n)
 		}
+	}
+	before, err := os.Stat(w)
+	must(t, err)
+	killed := tempsOf(w) // the killed runs' temporary files, swept once a minute old
+	if code, stderr := runInterrupted(t, bin, tmp, "delete", w, "a"); code != exitInterrupted {
+		t.Errorf("SIGINT: exit %d, want %d; stderr %q", code, exitInterrupted, stderr)
+	}
+	if after, err := os.Stat(w); err != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("SIGINT: the WIM changed (%v)", err)
+	}
+	if temps := tempsOf(w); len(temps) != len(killed) {
+		t.Errorf("SIGINT left temporary files: %v, were %v", temps, killed)
 	}
 	mustRun(t, bin, 0, "delete", w, "a")
 	mustRun(t, bin, 0, "verify", w)
