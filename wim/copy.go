@@ -18,6 +18,34 @@ import (
 // a WIM that holds two images of one name (wimlib and DISM read them, and
 // wimlib's optimize and export keep them) is copied as it is.
 func CopyImage(ctx context.Context, w *Writer, r *Reader, i int, progress func(n int64)) error {
+	return CopyImageWith(ctx, w, r, i, CopyOptions{Progress: progress})
+}
+
+// CopyOptions says how CopyImageWith copies an image. The zero value
+// copies as CopyImage does.
+type CopyOptions struct {
+	// Info, when not nil, replaces the image's XML fields: how an image is
+	// renamed or described anew while its WIM is rewritten. Its Index,
+	// counts, sizes and modification time are ignored (w computes them),
+	// and its name is not checked against w's other images.
+	Info *ImageInfo
+	// Raw copies the stored chunks of each stream as they are, neither
+	// decompressed, recompressed nor checked against the SHA-1 (zip's
+	// Copy; how wimlib rebuilds a WIM), when the stream is in a
+	// non-solid resource of r's own file, r is not pipable, and r's codec
+	// and chunk size are w's. Other streams are recompressed as without Raw.
+	Raw bool
+	// KeepModified keeps the image's modification time, which is
+	// otherwise the time of the copy: a WIM rebuilt to delete or rename
+	// images, as wimlib rebuilds it, leaves the others as they were.
+	KeepModified bool
+	// Progress, when not nil, receives the number of stream bytes copied
+	// (expanded) as they go.
+	Progress func(n int64)
+}
+
+// CopyImageWith is CopyImage with options.
+func CopyImageWith(ctx context.Context, w *Writer, r *Reader, i int, opts CopyOptions) error {
 	m, err := r.Metadata(i)
 	if err != nil {
 		return err
@@ -30,7 +58,7 @@ func CopyImage(ctx context.Context, w *Writer, r *Reader, i int, progress func(n
 			if s.Hash.IsZero() || w.HasStream(s.Hash) {
 				continue
 			}
-			if walkErr = copyStream(ctx, w, r, s.Hash, progress); walkErr != nil {
+			if walkErr = copyStream(ctx, w, r, s.Hash, opts); walkErr != nil {
 				return fmt.Errorf("image %d: %s: %w", i, path(), walkErr)
 			}
 		}
@@ -40,22 +68,34 @@ func CopyImage(ctx context.Context, w *Writer, r *Reader, i int, progress func(n
 		return err
 	}
 	info := r.Image(i)
+	if opts.Info != nil {
+		info = *opts.Info
+	}
 	info.Index = 0
-	return w.addImage(m, info)
+	if err := w.addImage(m, info); err != nil {
+		return err
+	}
+	if opts.KeepModified {
+		w.images[len(w.images)-1].info.ModificationTime = info.ModificationTime
+	}
+	return nil
 }
 
 // copyStream copies the blob with hash h from r to w.
-func copyStream(ctx context.Context, w *Writer, r *Reader, h Hash, progress func(n int64)) error {
+func copyStream(ctx context.Context, w *Writer, r *Reader, h Hash, opts CopyOptions) error {
 	b := r.blobs[h]
 	if b == nil {
 		return fmt.Errorf("%w: %x", ErrNotFound, h)
+	}
+	if opts.Raw && r.rawCopies(b, w) {
+		return copyRaw(ctx, w, r, b, opts.Progress)
 	}
 	s, err := r.OpenStream(h)
 	if err != nil {
 		return err
 	}
 	defer closeStream(s)
-	got, err := w.AddStream(&progressReader{ctx: ctx, r: s, fn: progress}, b.res.size)
+	got, err := w.AddStream(&progressReader{ctx: ctx, r: s, fn: opts.Progress}, b.res.size)
 	if err != nil {
 		return err
 	}

@@ -110,6 +110,10 @@ func (h *Header) validate() error {
 	return checkChunkSize(c, h.ChunkSize)
 }
 
+// ReadOnly reports whether the header marks the WIM read-only, which
+// wimlib and DISM honour by changing nothing in it.
+func (h Header) ReadOnly() bool { return h.Flags&flagReadonly != 0 }
+
 // Split reports whether the WIM is one part of a split WIM (an .swm file
 // of DISM's /Split-Image or wimlib-imagex split).
 func (h Header) Split() bool { return h.Parts > 1 || h.Flags&flagSpanned != 0 }

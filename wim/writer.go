@@ -76,6 +76,20 @@ func WithNow(now func() time.Time) WriterOption {
 	return func(w *Writer) error { w.now = now; return nil }
 }
 
+// WithEmpty lets Close finish a WIM that holds no image, as wimlib leaves
+// one when the last image is deleted. By default (off) Close refuses it:
+// a capture that added no image has failed.
+func WithEmpty(on bool) WriterOption {
+	return func(w *Writer) error { w.empty = on; return nil }
+}
+
+// WithGUID gives a new WIM the GUID g, as a WIM rebuilt in place keeps
+// its own (wimlib keeps it). The default is a random one. An appended WIM
+// keeps its GUID whatever this says.
+func WithGUID(g [16]byte) WriterOption {
+	return func(w *Writer) error { w.guid = &g; return nil }
+}
+
 // wblob is a blob the Writer knows: carried over from an appended file or
 // written by it. res is final once the output goroutine has written it.
 type wblob struct {
@@ -105,7 +119,9 @@ type Writer struct {
 	integrity bool
 	// integrityProgress is WithIntegrityProgress's function, or nil.
 	integrityProgress func(done, total int64)
-	boot              *int // WithBootIndex
+	boot              *int      // WithBootIndex
+	empty             bool      // WithEmpty
+	guid              *[16]byte // WithGUID
 	now               func() time.Time
 
 	blobs  map[Hash]*wblob
@@ -128,7 +144,9 @@ func NewWriter(w io.WriteSeeker, opts ...WriterOption) (*Writer, error) {
 		return nil, err
 	}
 	wr.hdr = Header{Version: versionDefault, Part: 1, Parts: 1}
-	if _, err := rand.Read(wr.hdr.GUID[:]); err != nil {
+	if wr.guid != nil {
+		wr.hdr.GUID = *wr.guid
+	} else if _, err := rand.Read(wr.hdr.GUID[:]); err != nil {
 		return nil, fmt.Errorf("wim: GUID: %w", err)
 	}
 	if err := wr.writeHeader(flagWriteInProgress); err != nil {

@@ -145,7 +145,7 @@ func (w *Writer) CloseContext(ctx context.Context) error {
 	}
 	w.pipe = nil
 	err := w.getErr()
-	if err == nil && len(w.images) == 0 {
+	if err == nil && len(w.images) == 0 && !w.empty {
 		err = errors.New("wim: no image was added")
 	}
 	if err == nil {

@@ -79,19 +79,27 @@ writes); numbers an image lacks are -1.
 Times are RFC 3339 in UTC, "" when unset; "guid" is 32 hex digits.`
 
 func (a *app) newInfoCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "info WIMFILE [IMAGE]",
-		Short: "Show a WIM file's header and image information",
-		Long:  long(infoHelp),
+	var e infoEdit
+	cmd := &cobra.Command{
+		Use:   "info WIMFILE [IMAGE] [--name=NAME] [--description=TEXT]",
+		Short: "Show a WIM file's header and image information, or rename an image",
+		Long:  long(infoHelp + infoEditHelp),
 		Args:  argsBetween(1, 2),
-		RunE: a.body(func(_ context.Context, _ *cobra.Command, args []string) error {
+		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			image := ""
 			if len(args) == 2 {
 				image = args[1]
 			}
+			e.nameSet, e.descSet = cmd.Flags().Changed("name"), cmd.Flags().Changed("description")
+			if e.nameSet || e.descSet {
+				return a.runInfoEdit(ctx, args[0], image, e)
+			}
 			return a.runInfo(args[0], image)
 		}),
 	}
+	cmd.Flags().StringVar(&e.name, "name", "", "give IMAGE this name, which no other image may have")
+	cmd.Flags().StringVar(&e.desc, "description", "", "give IMAGE this description")
+	return cmd
 }
 
 type headerJSON struct {

@@ -204,7 +204,7 @@ on the line.
 		a.newCaptureCommand(), a.newAppendCommand(),
 		a.newApplyCommand(), a.newExtractCommand(),
 		a.newInfoCommand(), a.newDirCommand(),
-		a.newVerifyCommand(), a.newOptimizeCommand(), a.newSplitCommand(),
+		a.newVerifyCommand(), a.newOptimizeCommand(), a.newSplitCommand(), a.newDeleteCommand(),
 		a.newInitCommand(), a.newSnapshotCommand(), a.newSnapshotsCommand(),
 		a.newRestoreCommand(), a.newExportCommand(), a.newCheckCommand(),
 		a.newRebuildIndexCommand(), a.newStatsCommand(),

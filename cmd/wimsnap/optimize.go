@@ -90,7 +90,7 @@ type optimizeSummary struct {
 	DurationSeconds float64 `json:"duration_seconds"`
 }
 
-func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, compressSet bool) (err error) {
+func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, compressSet bool) error {
 	start := a.now()
 	if f.threads < 0 {
 		return usagef("--threads must not be negative")
@@ -134,49 +134,20 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		}
 		comp = c
 	}
-	tmp, err := createTemp(target)
+	spec := rewriteSpec{verb: "optimize", images: images, opts: f.writerOptions(r, comp, images, a.now), start: start}
+	streams, err := a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			discardTemp(tmp)
-		}
-	}()
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		return err
-	}
-	tr := &verifyTracker{verb: "recompressing", start: start, now: a.now, total: streamBytes(r, images)}
-	it := newIntegrityTracker(tr, a.now)
-	w, err := wim.NewWriter(tmp, f.writerOptions(r, comp, images, a.now, it)...)
-	if err != nil {
-		return fmt.Errorf("optimize: %w", err)
-	}
-	status := a.newStatus()
-	status.start(it.render)
-	err = copyImages(ctx, w, r, images, tr)
-	status.finish()
-	if err != nil {
-		return fmt.Errorf("optimize: %w", errors.Join(err, w.Abort()))
-	}
-	if renameNeedsClose {
-		done()
-		done = func() {}
-	}
-	if err := commitTemp(tmp, target); err != nil {
-		return err
-	}
-	return a.finishOptimize(name, target, comp, len(images), st.Size(), tr.bytes(), start)
+	return a.finishOptimize(name, target, comp, len(images), st.Size(), streams, start)
 }
 
 // writerOptions returns the options of the new WIM holding images of r,
-// compressed with comp, whose integrity table (with --check, or when r
-// has one) is shown on it.
-func (f *optimizeFlags) writerOptions(r *wim.Reader, comp wim.Compression, images []int, now func() time.Time,
-	it *integrityTracker) []wim.WriterOption {
+// compressed with comp, with an integrity table with --check or when r
+// has one.
+func (f *optimizeFlags) writerOptions(r *wim.Reader, comp wim.Compression, images []int, now func() time.Time) []wim.WriterOption {
 	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithNow(now),
-		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity),
-		wim.WithIntegrityProgress(it.update)}
+		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity)}
 	if f.threads > 0 {
 		opts = append(opts, wim.WithThreads(f.threads))
 	}
@@ -210,16 +181,7 @@ func (a *app) openOptimized(name string, f optimizeFlags) (*wim.Reader, func(), 
 	if f.output != "" {
 		return openWIMSet(name, f.refs, true)
 	}
-	src, r, err := openWIMLocked(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	if h := r.Header(); h.Split() {
-		closeRead(src)
-		return nil, nil, fmt.Errorf("%s: part %d of a %d-part split WIM: optimize rewrites a WIM file in place, "+
-			"and the parts are one WIM; give --output to join them into a new file: %w", name, h.Part, h.Parts, wim.ErrUnsupported)
-	}
-	return r, func() { closeRead(src) }, nil
+	return openInPlace(name, "optimize")
 }
 
 // pickImages returns the indexes of the images specs name, in their order,
@@ -260,22 +222,6 @@ func streamBytes(r *wim.Reader, images []int) int64 {
 		n += int64(info.TotalBytes - info.HardLinkBytes)
 	}
 	return n
-}
-
-// copyImages copies the images of r into w, in order, and closes w; a
-// cancelled ctx stops it within one read.
-func copyImages(ctx context.Context, w *wim.Writer, r *wim.Reader, images []int, tr *verifyTracker) error {
-	var done int64
-	progress := func(n int64) {
-		done += n
-		tr.update(done, max(tr.total, done))
-	}
-	for _, i := range images {
-		if err := wim.CopyImage(ctx, w, r, i, progress); err != nil {
-			return err
-		}
-	}
-	return w.CloseContext(ctx)
 }
 
 // finishOptimize prints the result.

@@ -32,11 +32,11 @@ func TestOptimizeIntegrityStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = out.Close() }()
-	w, err := wim.NewWriter(out, f.writerOptions(r, wim.CompressLZX, []int{1}, time.Now, it)...)
+	w, err := wim.NewWriter(out, append(f.writerOptions(r, wim.CompressLZX, []int{1}, time.Now), wim.WithIntegrityProgress(it.update))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := copyImages(t.Context(), w, r, []int{1}, tr); err != nil {
+	if err := copyImages(t.Context(), w, r, rewriteSpec{images: []int{1}}, tr); err != nil {
 		t.Fatal(err)
 	}
 	if got := it.render(); !strings.HasPrefix(got, "writing integrity table: ") || !strings.Contains(got, "(100%)") {

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+const deleteHelp = `
+Delete the image IMAGE (a 1-based index or a name; several may be given,
+or "all" for every image) from WIMFILE, like 'wimlib-imagex delete' and
+DISM /Delete-Image. The images after a deleted one move up: their indexes
+and the XML's follow. The boot index follows its image, and becomes 0 when
+the boot image is deleted. Deleting every image, the only one included,
+leaves a WIM that holds none, as wimlib-imagex does.
+
+WIMFILE is rebuilt, as wimlib-imagex delete rebuilds it: the new WIM is
+written beside it and renamed over it only when it is complete, so an
+interrupted or failed run leaves WIMFILE as it was. Streams no remaining
+image uses are dropped: the space is reclaimed at once. The streams kept
+are copied as they are stored, neither decompressed nor checked ('wimsnap
+verify' checks them); those of an LZMS WIM or of solid resources, which
+wimsnap reads and does not write, are read, checked against their SHA-1
+and compressed again in LZX, and the WIM becomes an LZX WIM. The other
+images keep their names, descriptions, flags, creation and modification
+times, and the WIM its GUID; an integrity table is written when WIMFILE
+has one or --check is given.
+
+Refused with exit code 2: an IMAGE the WIM does not hold, a name several
+images have, an image named twice. Refused with exit code 1: a part of a
+split WIM (as wimlib-imagex refuses it), a WIM its header marks read-only,
+a file this user may not write, and a WIM another process is writing (an
+append or an optimize, by wimsnap or wimlib-imagex): delete holds the
+lock append holds.
+
+With --json, stdout receives one document:
+  {"wim", "deleted": [{"index", "name"}], "images", "boot_index",
+   "old_bytes", "new_bytes", "duration_seconds"}
+"deleted" gives the deleted images' old indexes; "images" is how many
+are left, "boot_index" the boot index now.`
+
+func (a *app) newDeleteCommand() *cobra.Command {
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "delete WIMFILE IMAGE... [--check]",
+		Short: "Delete images from a WIM file",
+		Long:  long(deleteHelp),
+		Args:  argsBetween(2, -1),
+		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			return a.runDelete(ctx, args[0], args[1:], check)
+		}),
+	}
+	cmd.Flags().BoolVar(&check, "check", false, "write an integrity table")
+	return cmd
+}
+
+// deleteSummary is the --json document of delete.
+type deleteSummary struct {
+	WIM             string         `json:"wim"`
+	Deleted         []deletedImage `json:"deleted"`
+	Images          int            `json:"images"`
+	BootIndex       int            `json:"boot_index"`
+	OldBytes        int64          `json:"old_bytes"`
+	NewBytes        int64          `json:"new_bytes"`
+	DurationSeconds float64        `json:"duration_seconds"`
+}
+
+// deletedImage is an image delete removed, by its old index.
+type deletedImage struct {
+	Index int    `json:"index"`
+	Name  string `json:"name"`
+}
+
+func (a *app) runDelete(ctx context.Context, name string, specs []string, check bool) error {
+	start := a.now()
+	sum := deleteSummary{WIM: name}
+	plan := func(r *wim.Reader) (rewriteSpec, error) {
+		gone, err := imagesToDelete(r, specs)
+		if err != nil {
+			return rewriteSpec{}, err
+		}
+		var keep []int
+		for i := 1; i <= r.ImageCount(); i++ {
+			if slices.Contains(gone, i) {
+				sum.Deleted = append(sum.Deleted, deletedImage{Index: i, Name: r.Image(i).Name})
+			} else {
+				keep = append(keep, i)
+			}
+		}
+		sum.Images = len(keep)
+		sum.BootIndex = newBootIndex(int(r.Header().BootIndex), keep)
+		return rewriteSpec{images: keep, opts: editOptions(r, keep, check, a.now)}, nil
+	}
+	old, err := a.editInPlace(ctx, name, rewriteSpec{verb: "delete", start: start}, plan)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	sum.OldBytes, sum.NewBytes, sum.DurationSeconds = old, st.Size(), seconds(a.now().Sub(start))
+	if a.json {
+		return writeJSON(a.stdout, sum)
+	}
+	for _, d := range sum.Deleted {
+		fmt.Fprintf(a.stdout, "%s: deleted image %d (%q)\n", name, d.Index, d.Name)
+	}
+	fmt.Fprintf(a.stdout, "%s: %s left, boot index %d, %s -> %s\n", name, plural(sum.Images, "image"), sum.BootIndex,
+		formatBytes(old), formatBytes(sum.NewBytes))
+	return nil
+}
+
+// imagesToDelete returns the indexes of the images specs name (each an
+// index or a name, or "all", which wimlib-imagex reads as every image
+// before it looks for a name), in ascending order. An empty spec, and an
+// image named twice, are usage errors.
+func imagesToDelete(r *wim.Reader, specs []string) ([]int, error) {
+	var out []int
+	for _, s := range specs {
+		if s == "all" {
+			return pickImages(r, nil)
+		}
+	}
+	for _, s := range specs {
+		if s == "" {
+			return nil, usagef("IMAGE is empty: give an index or a name")
+		}
+		i, err := selectImage(r, s)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(out, i) {
+			return nil, usagef("image %s: image %d is named twice", s, i)
+		}
+		out = append(out, i)
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// rewriteSpec is what rewriteWIM writes.
+type rewriteSpec struct {
+	verb   string // the command, for errors
+	images []int  // the indexes in r of the images to keep, in their new order
+	// infos, when not nil, holds the XML fields of each of images (as
+	// wim.CopyOptions.Info takes them); nil keeps r's.
+	infos []wim.ImageInfo
+	// rebuild copies streams as they are stored where the codec stays
+	// the same (wim.CopyOptions.Raw) instead of recompressing them all,
+	// and keeps the images' modification times: the WIM is rebuilt to
+	// delete or rename images, as wimlib rebuilds it.
+	rebuild bool
+	opts    []wim.WriterOption // the new WIM's options, but for its integrity progress
+	start   time.Time          // when the command began, for the status line
+}
+
+// rewriteWIM writes the images spec names, read from r, into a new WIM
+// beside target with permissions perm, and renames it over target once it
+// is complete and synced: an interrupted or failed rewrite leaves target as
+// it was, and its temporary file is removed (or, after a kill, swept by the
+// next createTemp). Every stream the kept images use is read, checked
+// against its SHA-1 and compressed again (with spec.rebuild, only those whose
+// codec changes; the others are copied as they are stored); streams no kept
+// image uses are dropped. release, called just before the rename where a file must be
+// closed first (Windows), lets go of r's file and its lock; *release is
+// then replaced by a function that does nothing. It returns the bytes of
+// the streams copied.
+func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm fs.FileMode, spec rewriteSpec,
+	release *func()) (_ int64, err error) {
+	tmp, err := createTemp(target)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			discardTemp(tmp)
+		}
+	}()
+	if err := tmp.Chmod(perm); err != nil {
+		return 0, err
+	}
+	verb := "recompressing"
+	if spec.rebuild {
+		verb = "copying"
+	}
+	tr := &verifyTracker{verb: verb, start: spec.start, now: a.now, total: streamBytes(r, spec.images)}
+	it := newIntegrityTracker(tr, a.now)
+	w, err := wim.NewWriter(tmp, append(spec.opts, wim.WithIntegrityProgress(it.update))...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", spec.verb, err)
+	}
+	status := a.newStatus()
+	status.start(it.render)
+	err = copyImages(ctx, w, r, spec, tr)
+	status.finish()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", spec.verb, errors.Join(err, w.Abort()))
+	}
+	if renameNeedsClose {
+		(*release)()
+		*release = func() {}
+	}
+	if err := commitTemp(tmp, target); err != nil {
+		return 0, err
+	}
+	return tr.bytes(), nil
+}
+
+// copyImages copies the images spec names from r into w, in order, and
+// closes w; a cancelled ctx stops it within one read.
+func copyImages(ctx context.Context, w *wim.Writer, r *wim.Reader, spec rewriteSpec, tr *verifyTracker) error {
+	var done int64
+	progress := func(n int64) {
+		done += n
+		tr.update(done, max(tr.total, done))
+	}
+	for k, i := range spec.images {
+		opts := wim.CopyOptions{Raw: spec.rebuild, KeepModified: spec.rebuild, Progress: progress}
+		if spec.infos != nil {
+			opts.Info = &spec.infos[k]
+		}
+		if err := wim.CopyImageWith(ctx, w, r, i, opts); err != nil {
+			return err
+		}
+	}
+	return w.CloseContext(ctx)
+}
+
+// openInPlace opens WIMFILE for a command (verb) that rewrites it in
+// place, holding lockWIM's lock until it is released; a part of a split
+// WIM is refused, for the parts are one WIM.
+func openInPlace(name, verb string) (*wim.Reader, func(), error) {
+	src, r, err := openWIMLocked(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h := r.Header(); h.Split() {
+		closeRead(src)
+		return nil, nil, fmt.Errorf("%s: part %d of a %d-part split WIM: %s rewrites a WIM file in place, "+
+			"and the parts are one WIM; join them first with 'wimsnap optimize --output': %w", name, h.Part, h.Parts, verb, wim.ErrUnsupported)
+	}
+	return r, func() { closeRead(src) }, nil
+}

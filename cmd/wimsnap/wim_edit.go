@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// editInPlace rewrites the WIM file name where it is (rewriteWIM, copying
+// the streams as they are stored where it can), holding
+// lockWIM's lock from before it is read until the new file replaces it.
+// plan, given the WIM as it is, says what the new one holds; an error of
+// plan leaves the file untouched. Refused, as wimlib refuses them: a file
+// this user may not write (a rename over it would pass its protection by),
+// a WIM its header marks read-only, and a part of a split WIM. It returns
+// the file's size before.
+func (a *app) editInPlace(ctx context.Context, name string, spec rewriteSpec,
+	plan func(r *wim.Reader) (rewriteSpec, error)) (int64, error) {
+	target, err := outputPath(name)
+	if err != nil {
+		return 0, err
+	}
+	r, done, err := openInPlace(name, spec.verb) // refuses a device or pipe before checkWritable opens it
+	if err != nil {
+		return 0, err
+	}
+	defer func() { done() }()
+	if err := checkWritable(name); err != nil {
+		return 0, err
+	}
+	if r.Header().ReadOnly() {
+		return 0, fmt.Errorf("%s: %w: the WIM is marked read-only", name, wim.ErrUnsupported)
+	}
+	st, err := os.Stat(name) // under the lock: the file r reads
+	if err != nil {
+		return 0, err
+	}
+	p, err := plan(r)
+	if err != nil {
+		return 0, err
+	}
+	spec.images, spec.infos, spec.opts, spec.rebuild = p.images, p.infos, p.opts, true
+	_, err = a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
+	return st.Size(), err
+}
+
+// checkWritable fails when this user may not write the file name (it is
+// opened for writing, and closed at once; nothing is written).
+func checkWritable(name string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// editOptions returns the options of a WIM that replaces r with images
+// (r's indexes, in their new order): r's codec (LZX for LZMS, which is
+// read and not written), the boot index following its image, and an
+// integrity table when r has one or check is set, and r's GUID, as
+// wimlib keeps it. A WIM of no images may be written, as wimlib leaves one.
+func editOptions(r *wim.Reader, images []int, check bool, now func() time.Time) []wim.WriterOption {
+	h := r.Header()
+	comp := h.Compression
+	if comp == wim.CompressLZMS {
+		comp = wim.CompressLZX
+	}
+	return []wim.WriterOption{wim.WithCompression(comp), wim.WithNow(now), wim.WithEmpty(true), wim.WithGUID(h.GUID),
+		wim.WithBootIndex(newBootIndex(int(h.BootIndex), images)), wim.WithIntegrity(check || h.HasIntegrity)}
+}
