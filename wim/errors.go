@@ -11,6 +11,9 @@ var (
 	ErrNotFound    = errors.New("wim: stream not found")
 	ErrSizeChanged = errors.New("wim: stream size changed while reading")
 	ErrNoImage     = errors.New("wim: no such image")
+	// ErrProperty is the error of an image property path or value that
+	// ImageInfo.SetProperty refuses.
+	ErrProperty = errors.New("wim: bad image property")
 )
 
 // FileError is the error of reading a blob that is not in the one file a
