@@ -34,7 +34,8 @@ type imageFlags struct {
 	systemRoot  string
 	ntfs        ntfsFlags
 	shadowCopy  bool
-	updateOf    string // append only
+	updateOf    string   // append only
+	props       []string // --image-property, capture and append only
 }
 
 func addImageFlags(cmd *cobra.Command, f *imageFlags) {
@@ -42,6 +43,7 @@ func addImageFlags(cmd *cobra.Command, f *imageFlags) {
 	fl.StringVar(&f.compress, "compress", "xpress", "codec: none, xpress (or fast), lzx (or maximum); LZMS is read, not written")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.BoolVar(&f.boot, "boot", false, "mark the new image as the WIM's boot image (the header's boot index)")
+	addImagePropertyFlag(cmd, &f.props)
 	addImageInfoFlags(cmd, f)
 }
 
@@ -100,6 +102,11 @@ SOURCE: \$ntfs.log, \hiberfil.sys, \pagefile.sys, \swapfile.sys,
 so are a ConfigMgr task sequence's working files, \_SMSTaskSequence and
 \_SMSTSVolumeID.*. An empty file (--config=/dev/null) leaves out nothing.
 ` + configHelp + `
+
+--image-property NAME=VALUE, which may be repeated, sets any element of the
+new image's XML information, over what the flags above and the WINDOWS
+information found put there:
+` + imagePropertyHelp + `
 
 ConfigMgr task sequence variables stand in for what the line omits:
   OSDCaptureDestination      WIMFILE (then "capture SOURCE" is enough)
@@ -181,8 +188,9 @@ type captureSpec struct {
 	systemRoot      string // the Windows directory to prefer
 	ntfs            snapshot.NTFSMode
 	shadowCopy      bool
-	nameSet         bool        // --name was given: a taken name is an error
-	account         credentials // for remote destinations; unused for now
+	nameSet         bool            // --name (or --image-property NAME=) was given: a taken name is an error
+	props           []imageProperty // set on the image last, over the WINDOWS information found
+	account         credentials     // for remote destinations; unused for now
 }
 
 // captureSpec resolves args, flags and the ConfigMgr variables.
@@ -195,22 +203,33 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 	if strings.HasPrefix(wimfile, "s3:") {
 		return nil, fmt.Errorf("destination %s: remote destinations are not supported yet: %w", wimfile, wim.ErrUnsupported)
 	}
-	c, ok := wim.ParseCompression(strings.ToLower(f.compress))
-	if !ok {
-		return nil, usagef("unknown compression %q: want none, xpress (fast) or lzx (maximum)", f.compress)
+	if err := checkImageText(cmd); err != nil {
+		return nil, err
+	}
+	c, err := parseWriteCodec(f.compress)
+	if err != nil {
+		return nil, err
 	}
 	if f.threads < 0 {
 		return nil, usagef("--threads must not be negative")
 	}
 	changed := func(name string) bool { return cmd.Flags().Changed(name) }
+	info := imageInfo(f, changed, env, source)
+	props, err := parseImageProperties(f.props)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyProperties(&info, props); err != nil {
+		return nil, err
+	}
 	return &captureSpec{
 		source: source, wimfile: wimfile,
-		info:     imageInfo(f, changed, env, source),
+		info: info, props: props,
 		compress: c, compressSet: changed("compress"),
 		threads: f.threads, check: f.check, boot: f.boot, config: f.config,
 		noUnixData: f.noUnixData, crossMounts: f.crossMounts,
 		updateOf: f.updateOf, systemRoot: systemRootName(f, env), ntfs: f.ntfs.mode(), shadowCopy: f.shadowCopy,
-		nameSet: changed("name"), account: env.Account,
+		nameSet: changed("name") || setsName(props), account: env.Account,
 	}, nil
 }
 
@@ -424,6 +443,7 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 		if win := snapshot.WindowsInfo(spec.source, m, spec.systemRoot, warn.warn); win != nil {
 			info.SetWindows(win)
 		}
+		err = applyProperties(&info, spec.props) // checked by captureSpec
 	}
 	res.stats = stats
 	res.warnings, res.warningsTotal = warn.summary()

@@ -52,7 +52,7 @@ func TestDeleteRenameRefused(t *testing.T) {
 		{"empty", nil, []string{""}, "delete", exitUsage, "IMAGE is empty"},
 		{"name taken", nil, []string{"2", "--name=one"}, "info", exitUsage, `image name "one" is already used by image 1`},
 		{"unknown image to rename", nil, []string{"3", "--name=x"}, "info", exitUsage, "image 3: wim: no such image"},
-		{"rename without IMAGE", nil, []string{"--description=x"}, "info", exitUsage, "--name and --description need IMAGE"},
+		{"rename without IMAGE", nil, []string{"--description=x"}, "info", exitUsage, "--boot need IMAGE"},
 		{"locked", lockedWIM, []string{"1"}, "delete", exitFailure,
 			"x.wim: another process is writing this WIM"},
 		{"locked rename", lockedWIM, []string{"1", "--name=x"}, "info",

@@ -81,8 +81,8 @@ Times are RFC 3339 in UTC, "" when unset; "guid" is 32 hex digits.`
 func (a *app) newInfoCommand() *cobra.Command {
 	var e infoEdit
 	cmd := &cobra.Command{
-		Use:   "info WIMFILE [IMAGE] [--name=NAME] [--description=TEXT]",
-		Short: "Show a WIM file's header and image information, or rename an image",
+		Use:   "info WIMFILE [IMAGE] [--name=NAME] [--description=TEXT] [--image-property=NAME=VALUE]... [--boot]",
+		Short: "Show a WIM file's header and image information, or change an image's",
 		Long:  long(infoHelp + infoEditHelp),
 		Args:  argsBetween(1, 2),
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
@@ -90,8 +90,14 @@ func (a *app) newInfoCommand() *cobra.Command {
 			if len(args) == 2 {
 				image = args[1]
 			}
+			if err := checkImageText(cmd); err != nil {
+				return err
+			}
 			e.nameSet, e.descSet = cmd.Flags().Changed("name"), cmd.Flags().Changed("description")
-			if e.nameSet || e.descSet {
+			if cmd.Flags().Changed("boot") && !e.boot {
+				return usagef("--boot takes no value: 'info WIMFILE 0 --boot' leaves the WIM with no boot image")
+			}
+			if e.editing() {
 				return a.runInfoEdit(ctx, args[0], image, e)
 			}
 			return a.runInfo(args[0], image)
@@ -99,6 +105,8 @@ func (a *app) newInfoCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&e.name, "name", "", "give IMAGE this name, which no other image may have")
 	cmd.Flags().StringVar(&e.desc, "description", "", "give IMAGE this description")
+	addImagePropertyFlag(cmd, &e.props)
+	cmd.Flags().BoolVar(&e.boot, "boot", false, "make IMAGE the WIM's boot image (IMAGE 0: no boot image)")
 	return cmd
 }
 
@@ -178,6 +186,8 @@ type infoJSON struct {
 	Size   int64       `json:"size"`
 	Header headerJSON  `json:"header"`
 	Images []imageJSON `json:"images"`
+	// Changed, in the edit form only, says whether the WIM was rewritten.
+	Changed *bool `json:"changed,omitempty"`
 }
 
 func newHeaderJSON(h wim.Header) headerJSON {
@@ -210,13 +220,17 @@ func rfc3339(t wim.Filetime) string {
 	return t.Time().Format(time.RFC3339)
 }
 
-func (a *app) runInfo(name, image string) error {
+func (a *app) runInfo(name, image string) error { return a.showInfo(name, image, nil) }
+
+// showInfo shows image (all, for "") of WIMFILE name; changed, when not
+// nil, is the edit form's "changed".
+func (a *app) showInfo(name, image string, changed *bool) error {
 	f, r, err := openWIM(name)
 	if err != nil {
 		return err
 	}
 	defer closeRead(f)
-	doc := infoJSON{WIM: name, Header: newHeaderJSON(r.Header()), Images: []imageJSON{}}
+	doc := infoJSON{WIM: name, Header: newHeaderJSON(r.Header()), Images: []imageJSON{}, Changed: changed}
 	if st, err := f.Stat(); err == nil {
 		doc.Size = st.Size()
 	}

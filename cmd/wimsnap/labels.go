@@ -1,6 +1,10 @@
 package main
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+)
 
 // checkLabels refuses a --host or --tag that is not valid UTF-8 (a usage
 // error). A snapshot's manifest is JSON, which would keep such a label with
@@ -14,6 +18,29 @@ func checkLabels(host string, tags []string) error {
 	for _, t := range tags {
 		if !utf8.ValidString(t) {
 			return usagef("--tag %s is not valid UTF-8", printable(t))
+		}
+	}
+	return nil
+}
+
+// imageTextFlags are the flags whose text goes into an image's XML
+// information (capture, append, snapshot, info).
+var imageTextFlags = []string{"name", "description", "display-name", "flags", "creator", "version"}
+
+// checkImageText refuses, as checkLabels does --host, a value given to one
+// of cmd's imageTextFlags that is not valid UTF-8 (a usage error). The XML
+// information is UTF-16, which would hold U+FFFD for such bytes, and a
+// snapshot's manifest is JSON: the image would not be called what was
+// asked, and no IMAGE argument given the same bytes would select it. A
+// default name made from SOURCE is escaped instead (defaultImageName).
+func checkImageText(cmd *cobra.Command) error {
+	for _, name := range imageTextFlags {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || !f.Changed {
+			continue
+		}
+		if v := f.Value.String(); !utf8.ValidString(v) {
+			return usagef("--%s %s is not valid UTF-8", name, printable(v))
 		}
 	}
 	return nil

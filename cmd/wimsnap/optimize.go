@@ -101,6 +101,14 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	if f.output == "" && f.force {
 		return usagef("--force needs --output: it lets NEWFILE be replaced")
 	}
+	var comp wim.Compression
+	if compressSet {
+		c, err := parseWriteCodec(f.compress)
+		if err != nil {
+			return err
+		}
+		comp = c
+	}
 	st, err := os.Stat(name)
 	if err != nil {
 		return err
@@ -123,16 +131,11 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	if err != nil {
 		return err
 	}
-	comp := r.Header().Compression
-	if comp == wim.CompressLZMS {
-		comp = wim.CompressLZX // read, not written: the strongest codec written
-	}
-	if compressSet {
-		c, ok := wim.ParseCompression(f.compress)
-		if !ok {
-			return usagef("unknown compression %q: want none, xpress or lzx", f.compress)
+	if !compressSet {
+		comp = r.Header().Compression
+		if comp == wim.CompressLZMS {
+			comp = wim.CompressLZX // read, not written: the strongest codec written
 		}
-		comp = c
 	}
 	spec := rewriteSpec{verb: "optimize", images: images, opts: f.writerOptions(r, comp, images, a.now), start: start}
 	streams, err := a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)

@@ -23,7 +23,10 @@ type rewriteSpec struct {
 	// delete or rename images, as wimlib rebuilds it.
 	rebuild bool
 	opts    []wim.WriterOption // the new WIM's options, but for its integrity progress
-	start   time.Time          // when the command began, for the status line
+	// noop, set by an editInPlace plan, says the WIM is already as asked:
+	// it is left as it is.
+	noop  bool
+	start time.Time // when the command began, for the status line
 }
 
 // rewriteWIM writes the images spec names, read from r, into a new WIM

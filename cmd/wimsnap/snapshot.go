@@ -121,6 +121,9 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	if err := checkLabels(f.host, f.tags); err != nil {
 		return err
 	}
+	if err := checkImageText(cmd); err != nil {
+		return err
+	}
 	if err := checkSource(source); err != nil {
 		return err
 	}

@@ -13,10 +13,12 @@ import (
 // the streams as they are stored where it can), holding
 // lockWIM's lock from before it is read until the new file replaces it.
 // plan, given the WIM as it is, says what the new one holds; an error of
-// plan leaves the file untouched. Refused, as wimlib refuses them: a file
-// this user may not write (a rename over it would pass its protection by),
-// a WIM its header marks read-only, and a part of a split WIM. It returns
-// the file's size before.
+// plan, or a plan whose noop is set (then nothing is written, and the
+// file need not be writable), leaves the file untouched. Refused, as
+// wimlib refuses them: a part of a split WIM, and, unless plan is a noop,
+// a file this user may not write (a rename over it would pass its
+// protection by) and a WIM its header marks read-only. It returns the
+// file's size before.
 func (a *app) editInPlace(ctx context.Context, name string, spec rewriteSpec,
 	plan func(r *wim.Reader) (rewriteSpec, error)) (int64, error) {
 	target, err := outputPath(name)
@@ -28,19 +30,19 @@ func (a *app) editInPlace(ctx context.Context, name string, spec rewriteSpec,
 		return 0, err
 	}
 	defer func() { done() }()
-	if err := checkWritable(name); err != nil {
-		return 0, err
-	}
-	if r.Header().ReadOnly() {
-		return 0, fmt.Errorf("%s: %w: the WIM is marked read-only", name, wim.ErrUnsupported)
-	}
 	st, err := os.Stat(name) // under the lock: the file r reads
 	if err != nil {
 		return 0, err
 	}
 	p, err := plan(r)
-	if err != nil {
+	if err != nil || p.noop {
+		return st.Size(), err
+	}
+	if err := checkWritable(name); err != nil {
 		return 0, err
+	}
+	if r.Header().ReadOnly() {
+		return 0, fmt.Errorf("%s: %w: the WIM is marked read-only", name, wim.ErrUnsupported)
 	}
 	spec.images, spec.infos, spec.opts, spec.rebuild = p.images, p.infos, p.opts, true
 	_, err = a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
