@@ -90,3 +90,16 @@ func TestForgetImportAndTreeNamedAlike(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentForgetPathOfTree: the agent's forget after a snapshot of a
+// directory named like an import's source names the tree, not the image.
+func TestAgentForgetPathOfTree(t *testing.T) {
+	c := &agentConfig{host: "h"}
+	task := &taskConfig{kind: kindSnapshot, forget: []string{"--keep-last=1"}}
+	for source, want := range map[string]string{"/srv/x.wim#1": "--path=/srv/x.wim#1/", "/srv": "--path=/srv"} {
+		lines := c.commands(task, source)
+		if len(lines) != 2 || !slices.Contains(lines[1], want) {
+			t.Errorf("commands for %s: %q, want forget with %s", source, lines, want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -34,7 +33,7 @@ func sourceSpellings(paths []string) []string {
 func sourceKeys(paths []string) []string {
 	var out []string
 	for _, p := range paths {
-		trimmed := strings.TrimRight(p, "/"+string(os.PathSeparator))
+		trimmed := strings.TrimRightFunc(p, func(r rune) bool { return r == '/' || r == filepath.Separator })
 		if trimmed == p || snapshot.TreeKey(trimmed) == trimmed {
 			out = append(out, sourceSpellings([]string{p})...)
 			continue
