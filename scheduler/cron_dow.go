@@ -15,7 +15,9 @@ var dayNames = map[string]int{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, 
 
 // sundaySeven returns the day-of-week field of a cron spec as robfig must
 // read it: each comma-separated part whose range ends at 7 ("7", "5-7",
-// "fri-7", "1-7/2") becomes the list of its days, with 7 written 0. Every
+// "fri-7", "1-7/2", and "N/step", which runs from N to the end of the
+// week: "5/2" is Friday and Sunday, where robfig stops at 6) becomes the
+// list of its days, with 7 written 0. Every
 // other part is left as it is, for robfig to read or refuse. A day above 7
 // is an error, as is a range that ends at 7 and is not one.
 func sundaySeven(field string) (string, error) {
@@ -37,8 +39,11 @@ func sundaySeven(field string) (string, error) {
 func sevenPart(part string) (string, error) {
 	rng, stepText, stepped := strings.Cut(part, "/")
 	lowText, highText, ranged := strings.Cut(rng, "-")
-	if !ranged {
-		highText = lowText // "7", or "7/2" read as robfig reads "N/step": N to the end
+	switch {
+	case !ranged && stepped:
+		highText = "7" // "N/step" is N to the end of the week, which ends at 7 ("5/2": Friday, Sunday)
+	case !ranged:
+		highText = lowText // "7"
 	}
 	high, err := strconv.Atoi(highText)
 	switch {

@@ -25,6 +25,23 @@ func TestSundaySeven(t *testing.T) {
 		{"0 3 * * 2-7/5", "0 3 * * 0,2"},
 		{"0 3 * * 2-7/2", "0 3 * * 2,4,6"},
 		{"0 3 * * mon,7", "0 3 * * 0,1"},
+		// "N/step" runs from N to the end of the week, 7 in standard cron.
+		{"0 3 * * 5/2", "0 3 * * 0,5"},
+		{"0 3 * * 1/2", "0 3 * * 0,1,3,5"},
+		{"0 3 * * fri/2", "0 3 * * 0,5"},
+		{"0 3 * * 0/2", "0 3 * * 0,2,4,6"},
+		{"0 3 * * 7/2", "0 3 * * 0"},
+		{"0 3 * * */2", "0 3 * * 0,2,4,6"},
+		// Names in any case, in ranges; descriptors.
+		{"0 3 * * MON-FRI", "0 3 * * 1-5"},
+		{"0 3 * * Mon-Fri", "0 3 * * 1-5"},
+		{"0 3 * JAN,Jul *", "0 3 * 1,7 *"},
+		{"@daily", "0 0 * * *"},
+		{"@weekly", "0 0 * * 0"},
+		{"@midnight", "0 0 * * *"},
+		{"@annually", "0 0 1 1 *"},
+		{"CRON_TZ=Asia/Tokyo @daily", "CRON_TZ=Asia/Tokyo 0 0 * * *"},
+		{"TZ=Europe/Berlin 0 3 * * 7", "CRON_TZ=Europe/Berlin 0 3 * * 0"},
 		{"0 3 * * 3,7,4-5", "0 3 * * 0,3-5"},
 		{"CRON_TZ=Europe/Berlin 0 3 * * 7", "CRON_TZ=Europe/Berlin 0 3 * * sun"},
 		// Both day fields restricted: either matches, as with 0.

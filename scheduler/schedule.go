@@ -30,8 +30,9 @@ type Schedule struct {
 //   - five fields, minute, hour, day of month, month and day of week
 //     ("30 2 * * *", "0 */4 * * 1-5"), with robfig's ranges, steps and
 //     names; when both day fields are restricted, either one matching is
-//     enough, as in Vixie cron; Sunday is 0 or 7 ("0 3 * * 7", "5-7"), as
-//     in standard cron, where robfig takes 0 only;
+//     enough, as in Vixie cron; Sunday is 0 or 7 ("0 3 * * 7", "5-7",
+//     and "5/2", Friday and Sunday), as in standard cron, where robfig
+//     takes 0 only;
 //   - the descriptors @yearly (@annually), @monthly, @weekly, @daily
 //     (@midnight) and @hourly;
 //   - "@every d" with a Go duration of whole seconds, at least 1s.

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -37,11 +36,14 @@ type ImportOptions struct {
 	Progress func(image int, done, total int64)
 	// Lock configures the shared lock the import holds.
 	Lock LockOptions
-	// Again imports every image anew. Without it an image of which a
-	// snapshot exists already, imported from the same file (its path and
-	// image number) with the same metadata, XML fields, host and tags, is
-	// not imported again, so that an import that was interrupted can be
-	// run again to complete.
+	// Again imports every image anew. Without it an image of which an
+	// imported snapshot exists already with the same metadata (SHA-1 of
+	// the metadata resource, which covers every file's names, times and
+	// contents), XML fields, host and tags, is not imported again, from
+	// whichever file, at whichever image number it was imported: so that
+	// an import that was interrupted can be run again to complete, and an
+	// import of a WIM that moved or was copied does not double the
+	// snapshots of its unchanged images.
 	Again bool
 }
 
@@ -82,9 +84,9 @@ func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts I
 	}
 	var out []Imported
 	err = r.withShared(ctx, opts.Lock, func(lock *Lock) error {
-		var done map[string][]*Manifest // see importedFrom
+		var done map[string][]*Manifest // see imported
 		if !opts.Again {
-			if done, err = r.importedFrom(ctx, abs); err != nil {
+			if done, err = r.imported(ctx); err != nil {
 				return err
 			}
 		}
@@ -111,18 +113,17 @@ func distinct(list []int) []int {
 	return out
 }
 
-// importedFrom returns the snapshots imported from the WIM file at path,
-// keyed by their source ("path#N") and metadata SHA-1.
-func (r *Repo) importedFrom(ctx context.Context, path string) (map[string][]*Manifest, error) {
+// imported returns the imported snapshots keyed by their metadata SHA-1,
+// each key's in the order of time.
+func (r *Repo) imported(ctx context.Context) (map[string][]*Manifest, error) {
 	list, err := r.snapshots(ctx)
 	if err != nil {
 		return nil, err
 	}
 	done := map[string][]*Manifest{}
 	for _, m := range list {
-		if strings.HasPrefix(m.Source, path+"#") {
-			k := m.Source + " " + m.Metadata.SHA1
-			done[k] = append(done[k], m)
+		if m.IsImport() {
+			done[m.Metadata.SHA1] = append(done[m.Metadata.SHA1], m)
 		}
 	}
 	return done, nil
@@ -141,9 +142,29 @@ func sameImport(m *Manifest, host string, tags []string, img ImageFields) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
-// importImage imports image i, unless done (see importedFrom) holds a
-// snapshot of it that sameImport takes for the same. Its errors name the
-// image.
+// sameImported returns the snapshot of list (of one metadata SHA-1, in the
+// order of time) that importing the image with fields img from source
+// would store again (sameImport): the latest of source, else the latest of
+// another; nil for none.
+func sameImported(list []*Manifest, source string, opts *ImportOptions, img ImageFields) *Manifest {
+	var other *Manifest
+	for _, m := range slices.Backward(list) {
+		if !sameImport(m, opts.Host, opts.Tags, img) {
+			continue
+		}
+		if sameSource(m.Source, source) {
+			return m
+		}
+		if other == nil {
+			other = m
+		}
+	}
+	return other
+}
+
+// importImage imports image i, unless done (see imported) holds a snapshot
+// of it that sameImport takes for the same: the latest from the same
+// source if there is one, else the latest. Its errors name the image.
 func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source string, opts *ImportOptions, lock *Lock,
 	done map[string][]*Manifest) (Imported, error) {
 	start := time.Now()
@@ -155,12 +176,10 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	img := imageFields(&info)
 	img.Boot = int(wr.Header().BootIndex) == i
 	src, sum := fmt.Sprintf("%s#%d", source, i), fmt.Sprintf("%x", sha1.Sum(raw))
-	for _, m := range slices.Backward(done[src+" "+sum]) { // the latest first
-		if sameImport(m, opts.Host, opts.Tags, img) {
-			return Imported{Image: i, Manifest: m, Existing: true}, nil
-		}
+	if m := sameImported(done[sum], src, opts, img); m != nil {
+		return Imported{Image: i, Manifest: m, Existing: true}, nil
 	}
-	man := &Manifest{Host: opts.Host, Source: src, Tags: opts.Tags, Image: img,
+	man := &Manifest{Host: opts.Host, Source: src, Kind: KindImport, Tags: opts.Tags, Image: img,
 		Metadata: StreamRef{SHA1: sum, Size: int64(len(raw))}}
 	if err := r.importNew(ctx, wr, i, raw, man, opts, lock, start); err != nil {
 		return Imported{}, fmt.Errorf("image %d: %w", i, err)

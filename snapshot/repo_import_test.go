@@ -270,3 +270,91 @@ func TestImportImageTwice(t *testing.T) {
 		t.Errorf("%d snapshots (%v), want 2: one per import", len(list), err)
 	}
 }
+
+// TestImportMovedWIM: a WIM imported again from another path (moved, or
+// copied) gives its unchanged images' snapshots, not new ones; Again still
+// imports them anew.
+func TestImportMovedWIM(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": "a"})
+	r := testRepo(t, wim.CompressXPRESS)
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	w := filepath.Join(tmp, "one.wim")
+	if _, err := r.Export(t.Context(), []*Manifest{m}, w, ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(tmp, "moved.wim")
+	if err := os.Rename(w, moved); err != nil {
+		t.Fatal(err)
+	}
+	dst := testRepo(t, wim.CompressXPRESS)
+	first, err := dst.Import(t.Context(), wimtest.Open(t, moved), moved, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(moved, w); err != nil {
+		t.Fatal(err)
+	}
+	res, err := dst.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{})
+	if err != nil || !res[0].Existing || res[0].Manifest.ID != first[0].Manifest.ID {
+		t.Fatalf("import of the moved WIM: %+v, %v; want snapshot %s", res, err, first[0].Manifest.ID)
+	}
+	res, err = dst.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{Again: true})
+	if err != nil || res[0].Existing || res[0].Manifest.Source != w+"#1" {
+		t.Fatalf("import with Again: %+v, %v", res, err)
+	}
+	// Both now match; the one of the same path is named.
+	res, err = dst.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{})
+	if err != nil || res[0].Manifest.Source != w+"#1" {
+		t.Fatalf("import run again: %+v, %v; want the snapshot of %s#1", res, err, w)
+	}
+}
+
+// TestTreeNamedLikeImport: a directory named as an import's source
+// ("x.wim#1") is a source of its own: its snapshot takes no imported image
+// as its parent, and its SourceKey differs from the import's. A manifest
+// without Kind (an older build's) whose source ends as an import's counts
+// as an import, so that an older repository groups as before.
+func TestTreeNamedLikeImport(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": "a"})
+	r := testRepo(t, wim.CompressXPRESS)
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	w := filepath.Join(tmp, "x.wim")
+	if _, err := r.Export(t.Context(), []*Manifest{m}, w, ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{Host: m.Host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp := res[0].Manifest
+	dir := w + "#1"
+	writeFiles(t, dir, map[string]string{"b.txt": "b"})
+	tree := snapshotOK(t, r, dir, TakeOptions{Host: m.Host}).Manifest
+	if tree.Source != imp.Source || tree.Parent != "" || !imp.IsImport() || tree.IsImport() || tree.SourceKey() == imp.SourceKey() {
+		t.Fatalf("tree %s (parent %q, key %q), import %s (key %q)", tree.Source, tree.Parent, tree.SourceKey(), imp.Source, imp.SourceKey())
+	}
+	if res, err := r.Import(t.Context(), wimtest.Open(t, w), w, ImportOptions{Host: m.Host}); err != nil || res[0].Manifest.ID != imp.ID {
+		t.Fatalf("import run again: %+v, %v", res, err)
+	}
+	for _, c := range []struct {
+		m        Manifest
+		isImport bool
+		key      string
+	}{
+		{Manifest{Source: "/w/x.wim#1"}, true, "/w/x.wim#1"},
+		{Manifest{Source: "/w/x.wim#12"}, true, "/w/x.wim#12"},
+		{Manifest{Source: "/w/x#"}, false, "/w/x#"},
+		{Manifest{Source: "/w/x#a1"}, false, "/w/x#a1"},
+		{Manifest{Source: "/w/x.wim#1", Kind: KindTree}, false, "/w/x.wim#1/"},
+		{Manifest{Source: "/w/x.wim#1", Kind: KindImport}, true, "/w/x.wim#1"},
+		{Manifest{Source: "/srv", Kind: KindTree}, false, "/srv"},
+	} {
+		if got, key := c.m.IsImport(), c.m.SourceKey(); got != c.isImport || key != c.key {
+			t.Errorf("%+v: IsImport %v, SourceKey %q; want %v, %q", c.m, got, key, c.isImport, c.key)
+		}
+	}
+}

@@ -54,12 +54,16 @@ type Manifest struct {
 	// putManifest sets it and decodeManifest takes Source back from it, so
 	// that a directory named in latin-1 keeps its own parent and forget
 	// --path finds it. Nil (left out) for a valid UTF-8 Source.
-	SourceBytes []byte      `json:"source_bytes,omitempty"`
-	Parent      string      `json:"parent,omitempty"`
-	Tags        []string    `json:"tags,omitempty"`
-	Image       ImageFields `json:"image"`
-	Metadata    StreamRef   `json:"metadata"`
-	Summary     RunSummary  `json:"summary"`
+	SourceBytes []byte `json:"source_bytes,omitempty"`
+	// Kind is KindTree or KindImport, which tells a tree whose path looks
+	// like an import's source ("x.wim#1") from an imported image; empty in
+	// manifests of builds before it (see IsImport).
+	Kind     string      `json:"kind,omitempty"`
+	Parent   string      `json:"parent,omitempty"`
+	Tags     []string    `json:"tags,omitempty"`
+	Image    ImageFields `json:"image"`
+	Metadata StreamRef   `json:"metadata"`
+	Summary  RunSummary  `json:"summary"`
 
 	// ID is the snapshot id (hex); not part of the stored JSON.
 	ID string `json:"-"`

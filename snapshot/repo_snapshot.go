@@ -177,7 +177,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	if err != nil {
 		return res, err
 	}
-	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: abs, Tags: opts.Tags, Image: opts.Image,
+	man := &Manifest{Time: r.now().UTC(), Host: opts.Host, Source: abs, Kind: KindTree, Tags: opts.Tags, Image: opts.Image,
 		Metadata: img.ref}
 	if win != nil {
 		man.Image.setWindows(win)
@@ -358,7 +358,7 @@ func (r *Repo) snapshotParent(ctx context.Context, db *index.DB, abs string, opt
 		return FindIn(list, opts.Parent)
 	}
 	for i := len(list) - 1; i >= 0; i-- {
-		if list[i].Host == opts.Host && sameSource(list[i].Source, abs) {
+		if list[i].Host == opts.Host && !list[i].IsImport() && sameSource(list[i].Source, abs) {
 			return list[i], nil
 		}
 	}

@@ -12,7 +12,10 @@ import (
 )
 
 // fuzzSeeds adds the WIMs this package writes and those in testdata (made
-// by wimlib-imagex) as seeds.
+// by wimlib-imagex) as seeds. Inputs of their size (2 to 9 KiB) take Go's
+// whole -fuzzminimizetime to shrink, a minute by default, during which no
+// worker fuzzes: run the targets that use them as make fuzz does, with
+// -fuzzminimizetime=1000x (see FUZZMINIMIZETIME in the Makefile).
 func fuzzSeeds(f *testing.F) [][]byte {
 	f.Helper()
 	var seeds [][]byte

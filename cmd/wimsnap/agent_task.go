@@ -110,7 +110,9 @@ func (c *agentConfig) commands(t *taskConfig, source string) [][]string {
 	if t.forget == nil {
 		return [][]string{snap}
 	}
-	return [][]string{snap, line("forget", host, []string{"--path=" + source}, t.forget)}
+	// The tree's key: a directory named like an import's source
+	// (x.wim#1) is named with a final separator, apart from the import.
+	return [][]string{snap, line("forget", host, []string{"--path=" + snapshot.TreeKey(source)}, t.forget)}
 }
 
 // hostName is the host the agent's snapshots are recorded under.

@@ -140,7 +140,11 @@ Show what changed from snapshot SNAP1 to SNAP2, one path a line:
   M  contents (or type) differ, with what else differs
   U  metadata only (mode, owner, times, xattrs, attributes, security
      descriptor, DOS name)
-A directory on one side only is listed once, not its contents.
+A directory on one side only is listed once, not its contents. Two
+paths of the listing that are one text in two Unicode spellings (NFC "é",
+U+00E9, and NFD "e" with U+0301, which a terminal shows alike) print
+quoted with every character that is not ASCII escaped ("caf\u00e9"),
+so that such a rename shows; --json has the paths as they are.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
@@ -187,11 +191,16 @@ func (a *app) runDiff(ctx context.Context, rf *repoFlags, ref1, ref2 string) err
 			"added": counts["+"], "removed": counts["-"], "modified": counts["M"], "metadata_only": counts["U"]})
 	}
 	bw := bufio.NewWriter(a.stdout)
+	paths := make([]string, len(changes))
+	for i, c := range changes {
+		paths[i] = c.Path
+	}
+	show := printableApart(paths)
 	for _, c := range changes {
 		if len(c.What) > 0 {
-			fmt.Fprintf(bw, "%s  %s  (%s)\n", c.Kind, printable(c.Path), strings.Join(c.What, ", "))
+			fmt.Fprintf(bw, "%s  %s  (%s)\n", c.Kind, show(c.Path), strings.Join(c.What, ", "))
 		} else {
-			fmt.Fprintf(bw, "%s  %s\n", c.Kind, printable(c.Path))
+			fmt.Fprintf(bw, "%s  %s\n", c.Kind, show(c.Path))
 		}
 	}
 	fmt.Fprintf(bw, "%d added, %d removed, %d modified, %d metadata only\n", counts["+"], counts["-"], counts["M"], counts["U"])

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // printable returns path, or another string that came from a file system
@@ -72,4 +74,28 @@ func oneLine(msg string) string {
 		}
 	}
 	return b.String()
+}
+
+// printableApart returns a printable for the listing of paths: a path that
+// another of the list spells otherwise but that is the same text under
+// Unicode canonical equivalence (NFC "é" U+00E9 and NFD "e" U+0301, which
+// a terminal shows alike) prints quoted with every character that is not
+// ASCII escaped ("caf\u00e9", "cafe\u0301"), so that a rename between
+// the two does not read as a file removed and added unchanged; every
+// other path prints as printable has it.
+func printableApart(paths []string) func(string) string {
+	spellings := map[string]map[string]bool{} // NFC -> the paths of that text
+	for _, p := range paths {
+		k := norm.NFC.String(p)
+		if spellings[k] == nil {
+			spellings[k] = map[string]bool{}
+		}
+		spellings[k][p] = true
+	}
+	return func(p string) string {
+		if len(spellings[norm.NFC.String(p)]) > 1 {
+			return strconv.QuoteToASCII(p)
+		}
+		return printable(p)
+	}
 }

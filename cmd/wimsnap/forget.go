@@ -40,7 +40,10 @@ zone), so a daylight saving change does not shift days. Without any
 --path matches as given and as snapshot records a source: absolute (a
 relative one from the working directory) and cleaned, so /srv/ and
 /srv/data/.. name /srv (on Windows in any letter case, as snapshot records
-C:\Data for c:\data). With --dry-run it lists what would go and why each kept snapshot is kept,
+C:\Data for c:\data). An imported image's source is the WIM's path, "#"
+and the image number (/srv/x.wim#1); a directory of that name is a source
+of its own, which groups apart as /srv/x.wim#1/ and which --path names
+with that final separator. With --dry-run it lists what would go and why each kept snapshot is kept,
 changing nothing. Forget takes a shared lock: snapshots from other hosts
 may run at the same time.
 ` + repoHelp + `
@@ -281,9 +284,9 @@ func (f *forgetFlags) zone() (*time.Location, error) {
 
 // filter keeps the snapshots that match --host, --tag and --path.
 func (f *forgetFlags) filter(list []*snapshot.Manifest) []*snapshot.Manifest {
-	paths := sourceSpellings(f.paths)
+	paths := sourceKeys(f.paths)
 	return slices.DeleteFunc(slices.Clone(list), func(m *snapshot.Manifest) bool {
-		if len(f.hosts) > 0 && !slices.Contains(f.hosts, m.Host) || len(paths) > 0 && !slices.ContainsFunc(paths, func(p string) bool { return samePath(p, m.Source, pathsFoldCase) }) {
+		if len(f.hosts) > 0 && !slices.Contains(f.hosts, m.Host) || len(paths) > 0 && !slices.ContainsFunc(paths, func(p string) bool { return samePath(p, m.SourceKey(), pathsFoldCase) }) {
 			return true
 		}
 		return len(f.tags) > 0 && !slices.ContainsFunc(f.tags, func(t string) bool { return slices.Contains(m.Tags, t) })
@@ -325,7 +328,7 @@ func forgetByPolicy(list []*snapshot.Manifest, pol scheduler.Policy, by schedule
 	snaps := make([]scheduler.Snapshot, len(list))
 	for i, m := range list {
 		byID[m.ID] = m
-		snaps[i] = scheduler.Snapshot{ID: m.ID, Time: m.Time, Host: m.Host, Paths: []string{m.Source}, Tags: m.Tags}
+		snaps[i] = scheduler.Snapshot{ID: m.ID, Time: m.Time, Host: m.Host, Paths: []string{m.SourceKey()}, Tags: m.Tags}
 	}
 	var groups []forgetGroup
 	var gone []*snapshot.Manifest

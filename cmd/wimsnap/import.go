@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -22,15 +23,23 @@ WIM with its bases named by --ref (see 'wimsnap apply --help'); the
 snapshots and an export of them are whole. A delta WIM needs no --ref for
 the streams the repository holds already (its base imported before).
 
-Each image is committed on its own. An image imported before from the same
-file (path and image number) with the same contents is passed over, named
-with its snapshot ("existing": true), so that an import that was
-interrupted can be run again to complete; --again imports it anew.
+Each image is committed on its own. An image imported before with the
+same contents (its metadata: every file's names, times and data), XML
+fields, host and tags is passed over, named with its snapshot ("existing":
+true), from whichever file it was imported: so that an import that was
+interrupted can be run again to complete, and a nightly import of a WIM
+that moved, or of a copy of it, adds no snapshot for an unchanged image
+(the snapshot named is the latest of this file's path if there is one, and
+keeps the source it was imported from). --again imports it anew.
+
+An image's snapshot records the WIM's absolute path, "#" and the image
+number as its source (/srv/x.wim#1); snapshots of a directory of that name
+are apart from it (see 'wimsnap forget --help').
 ` + repoHelp + `
 
 With --json, stdout receives one document:
-  {"wim", "snapshots": [{"snapshot", "image", "name", "files", "bytes",
-   "bytes_read", "new_bytes", "new_bytes_stored", "existing"}],
+  {"wim", "snapshots": [{"snapshot", "source", "image", "name", "files",
+   "bytes", "bytes_read", "new_bytes", "new_bytes_stored", "existing"}],
    "duration_seconds", "error"}
 "error" is there when the import failed; "snapshots" then lists the images
 committed before the failure.`
@@ -67,6 +76,7 @@ func (a *app) newImportCommand() *cobra.Command {
 
 type importedJSON struct {
 	Snapshot  string `json:"snapshot"`
+	Source    string `json:"source"` // the snapshot's: another WIM's path for one imported from there before
 	Image     int    `json:"image"`
 	Name      string `json:"name"`
 	Files     int64  `json:"files"`
@@ -119,7 +129,7 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 	out := []importedJSON{}
 	for _, im := range list {
 		m, s := im.Manifest, im.Manifest.Summary
-		j := importedJSON{Snapshot: m.ID, Image: im.Image, Name: m.Image.Name, Files: s.Files, Bytes: s.Bytes,
+		j := importedJSON{Snapshot: m.ID, Source: m.Source, Image: im.Image, Name: m.Image.Name, Files: s.Files, Bytes: s.Bytes,
 			Existing: im.Existing}
 		if !im.Existing {
 			j.BytesRead, j.NewRaw, j.NewStored = s.BytesRead, s.NewRaw, s.NewStored
@@ -148,11 +158,22 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 func (a *app) printImported(name string, out []importedJSON) {
 	for _, j := range out {
 		if j.Existing {
-			fmt.Fprintf(a.stdout, "Image %d (%s) of %s is snapshot %s already (imported before; --again imports it anew)\n",
-				j.Image, printable(j.Name), printable(name), j.Snapshot[:8])
+			fmt.Fprintf(a.stdout, "Image %d (%s) of %s is snapshot %s already (imported before%s; --again imports it anew)\n",
+				j.Image, printable(j.Name), printable(name), j.Snapshot[:8], importedFrom(j.Source, name, j.Image))
 			continue
 		}
 		fmt.Fprintf(a.stdout, "Imported image %d (%s) of %s as snapshot %s: %d files, %s; added %s (%s stored)\n",
 			j.Image, printable(j.Name), printable(name), j.Snapshot[:8], j.Files, formatBytes(j.Bytes), formatBytes(j.NewRaw), formatBytes(j.NewStored))
 	}
+}
+
+// importedFrom names, for the line of an image passed over, the source of
+// its snapshot when another WIM's (" from /old/x.wim#1"); empty for this
+// WIM's image.
+func importedFrom(source, wimfile string, image int) string {
+	abs, err := filepath.Abs(wimfile)
+	if err == nil && source == fmt.Sprintf("%s#%d", abs, image) {
+		return ""
+	}
+	return " from " + printable(source)
 }

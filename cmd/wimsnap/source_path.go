@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/wimsnap/wimsnap/snapshot"
 )
 
 // sourceSpellings returns the values of a --path filter in the forms a
@@ -18,6 +20,26 @@ func sourceSpellings(paths []string) []string {
 		out = append(out, p)
 		if abs, err := filepath.Abs(p); err == nil && abs != p {
 			out = append(out, abs)
+		}
+	}
+	return out
+}
+
+// sourceKeys returns the keys of snapshots' sources (Manifest.SourceKey)
+// a --path filter matches: its sourceSpellings, and for a path given with
+// a final separator, those of a tree (snapshot.TreeKey), so that
+// /srv/x.wim#1/ names the directory of that name and /srv/x.wim#1 the
+// image imported from /srv/x.wim.
+func sourceKeys(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		trimmed := strings.TrimRightFunc(p, func(r rune) bool { return r == '/' || r == filepath.Separator })
+		if trimmed == p || snapshot.TreeKey(trimmed) == trimmed {
+			out = append(out, sourceSpellings([]string{p})...)
+			continue
+		}
+		for _, s := range sourceSpellings([]string{trimmed}) {
+			out = append(out, snapshot.TreeKey(s))
 		}
 	}
 	return out
