@@ -5,19 +5,18 @@ import (
 	"math/bits"
 )
 
-// Match finder parameters. LZX matches are 2 to 257 bytes; the finder
+// Match finder parameters. LZX matches are 2 to 257 bytes; the parser
 // looks for 3 bytes or more through hash chains and tries the three repeated
 // offsets at every position, where 2 bytes already pay.
 const (
-	hashBits   = 15
-	hash3Bits  = 14
-	chainDepth = 16  // chain entries the match finder examines per position
-	lazyDepth  = 2   // the same for the quick lazy parse
-	niceLen    = 257 // a match this long is taken without looking further
-	minRepLen  = 2
-	minLZLen   = 3
-	winPad     = 8  // window slack for 8-byte loads past the chunk's end
-	keepTail   = 16 // positions at the end of a long match that are chained
+	hashBits  = 14
+	lazyDepth = 32  // chain entries examined per position
+	niceLen   = 257 // a match this long is taken without looking further
+	longMatch = 64  // from this length only a match's tail is chained
+	minRepLen = 2
+	minLZLen  = 3
+	winPad    = 8  // window slack for 8-byte loads past the chunk's end
+	keepTail  = 16 // positions at the end of a long match that are chained
 )
 
 // item is one parse item: lits literals, then a match of length bytes
@@ -27,14 +26,6 @@ type item struct {
 	lits   uint32
 	length uint32
 	f      uint32
-}
-
-// costs estimates the coded size, in 1/16 bits, of literals and match
-// symbols; parse uses it to weigh matches against literals.
-type costs struct {
-	lit  [numChars]uint32
-	main [maxMainSyms]uint32 // match headers, indexed by main symbol
-	len  [256]uint32         // numLenSyms, and room for an index of one byte
 }
 
 // cand is a match candidate: its length, formatted offset and the bits it
@@ -77,9 +68,7 @@ func (c *costs) matchCost(n int, f uint32) int {
 // load32 returns the 4 bytes at p of the window.
 func load32(w []byte, p int) uint32 { return binary.LittleEndian.Uint32(w[p:]) }
 
-func hash3(v uint32) uint32 { return ((v << 8) * 0x9E3779B1) >> (32 - hash3Bits) }
-
-func hash4(v uint32) uint32 { return (v * 0x9E3779B1) >> (32 - hashBits) }
+func hash3(v uint32) uint32 { return ((v << 8) * 0x9E3779B1) >> (32 - hashBits) }
 
 // matchLen returns the length of the common prefix of w[a:] and w[b:], at
 // most max (b+max <= len(w)-winPad).
