@@ -74,7 +74,7 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 	clear(e.win[n : n+winPad])
 	doE8(e.win[:n])
 	e.cost.fromHist(e, n)
-	e.parse(n, &e.cost)
+	e.parse(n, firstDepth, &e.cost)
 	footer := e.tally()
 	e.buildCodes()
 	if !stream && e.itemBits(footer) >= 8*n {
@@ -82,9 +82,9 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 	}
 	if textLike(src) {
 		// Text gains most from costs that fit the chunk: parse it again
-		// with the first parse's code lengths.
+		// with the first parse's code lengths, and deeper.
 		e.cost.fromLens(e)
-		e.parse(n, &e.cost)
+		e.parse(n, textDepth, &e.cost)
 		e.tally()
 		e.buildCodes()
 	}

@@ -9,8 +9,13 @@ import (
 // looks for 3 bytes or more through hash chains and tries the three repeated
 // offsets at every position, where 2 bytes already pay.
 const (
-	hashBits  = 14
-	lazyDepth = 32  // chain entries examined per position
+	hashBits   = 14
+	firstDepth = 32 // chain entries examined per position in a first parse
+	textDepth  = 64 // the same in a text chunk's second parse
+	// lazyBias is what a candidate must gain (in 1/16 bits) beyond the
+	// pending one at the position before to displace it: the pending match
+	// ends sooner, which leaves room for a match after it.
+	lazyBias  = 16
 	niceLen   = 257 // a match this long is taken without looking further
 	longMatch = 64  // from this length only a match's tail is chained
 	minRepLen = 2
@@ -84,10 +89,11 @@ func matchLen(w []byte, a, b, max int) int {
 	return max
 }
 
-// parse fills e.items with a lazy parse of the n window bytes under costs c.
-// At each position it finds the best candidate; a candidate is taken unless
-// the next position has a better one.
-func (e *Encoder) parse(n int, c *costs) {
+// parse fills e.items with a lazy parse of the n window bytes under costs c,
+// examining up to depth hash chain entries per position. At each position
+// it finds the best candidate; a candidate is taken unless the next
+// position has a better one by more than lazyBias.
+func (e *Encoder) parse(n, depth int, c *costs) {
 	clear(e.head)
 	items := e.items[:0]
 	reps := [numRepeats]uint32{1, 1, 1}
@@ -96,9 +102,9 @@ func (e *Encoder) parse(n int, c *costs) {
 	var pend cand // candidate at p-1, when length > 0
 	for p < n {
 		ins = e.insertUpTo(ins, p+1, n)
-		cur := e.best(p, n, &reps, c)
+		cur := e.best(p, n, depth, &reps, c)
 		if pend.length > 0 {
-			if cur.gain > pend.gain {
+			if cur.gain > pend.gain+lazyBias {
 				pend = cur // a literal at p-1, then maybe this one
 				p++
 				continue
@@ -165,8 +171,9 @@ func (e *Encoder) insertUpTo(from, end, n int) int {
 }
 
 // best returns the best candidate at p: the repeated offsets first, then
-// the hash chain, each weighed by its estimated gain over literals.
-func (e *Encoder) best(p, n int, reps *[numRepeats]uint32, c *costs) cand {
+// up to depth hash chain entries, each weighed by its estimated gain over
+// literals.
+func (e *Encoder) best(p, n, depth int, reps *[numRepeats]uint32, c *costs) cand {
 	w, sums := e.win, e.sums
 	maxLen := min(maxMatch, n-p)
 	var b cand
@@ -194,7 +201,7 @@ func (e *Encoder) best(p, n int, reps *[numRepeats]uint32, c *costs) cand {
 	v := load32(w, p) & 0xFFFFFF
 	best := max(longest, minLZLen-1)
 	cp := int(e.prev[p])
-	for depth := lazyDepth; cp != 0 && depth > 0; depth-- {
+	for ; cp != 0 && depth > 0; depth-- {
 		q := cp - 1
 		cp = int(e.prev[q])
 		if w[q+best] != w[p+best] || load32(w, q)&0xFFFFFF != v {
