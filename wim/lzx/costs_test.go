@@ -18,7 +18,7 @@ func TestFromHist(t *testing.T) {
 	n := copy(e.win, src)
 	var c costs
 	c.fromHist(e, n)
-	if !(c.lit['a'] < c.lit['b'] && c.lit['b'] < c.lit['c']) {
+	if c.lit['a'] >= c.lit['b'] || c.lit['b'] >= c.lit['c'] {
 		t.Errorf("costs a %d, b %d, c %d: want rising with rarity", c.lit['a'], c.lit['b'], c.lit['c'])
 	}
 	if c.lit['a'] < 16 {

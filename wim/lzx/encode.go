@@ -14,6 +14,7 @@ type Encoder struct {
 	chunkSize int
 	win       []byte   // the chunk after E8 translation, plus winPad bytes
 	head      []uint32 // hash chain heads, positions plus one
+	head3     []uint32 // latest position of each 3-byte hash, plus one
 	prev      []uint32 // hash chain links
 	items     []item
 	cost      costs
@@ -46,7 +47,8 @@ func NewEncoder(chunkSize int) (*Encoder, error) {
 		numMain:   numChars + numLenHeaders*numSlots[order],
 		chunkSize: chunkSize,
 		win:       make([]byte, chunkSize+winPad),
-		head:      make([]uint32, 1<<hashBits),
+		head:      make([]uint32, 1<<hash4Bits),
+		head3:     make([]uint32, 1<<hashBits),
 		prev:      make([]uint32, chunkSize),
 		sums:      make([]uint32, chunkSize+1),
 	}, nil
