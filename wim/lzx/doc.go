@@ -27,13 +27,23 @@
 // # Encoder
 //
 // [Encoder] writes one block per chunk, verbatim or aligned offset,
-// whichever is smaller. It parses a chunk twice: a quick lazy parse with
-// default costs gives Huffman codes, whose lengths then price a
-// near-optimal parse (optimal.go): a shortest-path search over every
-// position with literals, matches at the three repeated offsets and matches
-// from hash chains, keeping the repeated offsets of each position's cheapest
-// path. Output is within 2% of wimlib's default LZX level on text and
-// executables.
+// whichever is smaller, from a lazy parse (parse.go): at each position the
+// best of the matches at the three repeated offsets, the nearest 3-byte
+// match and up to 16 entries of a 4-byte hash chain, weighed by the bits it
+// saves over literals, is taken unless the next position offers a better
+// one. The first parse prices a literal by its frequency in the chunk and
+// match symbols by tables of mean code lengths (costs.go); a chunk that
+// looks like text is parsed again, 32 entries deep, with the code lengths
+// of the first parse, which shrinks text by about 1.5% (binary chunks gain
+// a third of that for the same time again).
+//
+// On a Debian minbase tree (202 MB in 32 KiB chunks) this costs 0.4x the
+// CPU time of the near-optimal parse (a shortest-path search over every
+// position) that it replaced, for 0.7% more output: 95.36 MB instead of
+// 94.69 MB. `wimsnap capture --compress=lzx --threads=1` of that tree takes
+// 0.4x the user time it took with the near-optimal parse and 0.5x
+// wimlib-imagex's (its default LZX level, --unix-data), for a WIM 1.7%
+// larger than wimlib's (it was 1.0%).
 //
 // # Contracts
 //

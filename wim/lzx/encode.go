@@ -5,15 +5,6 @@ import (
 	"slices"
 )
 
-// Default symbol costs (in 1/16 bits) for the quick first parse of a
-// chunk; the near-optimal parse uses the code lengths it produced.
-const (
-	defaultLitCost   = 8 * 16
-	defaultMatchCost = 9 * 16
-	defaultRepCost   = 6 * 16
-	defaultLenCost   = 6 * 16
-)
-
 // Encoder compresses chunks for resources with one chunk size. It is
 // reusable and keeps its working memory between calls; it is not safe for
 // concurrent use.
@@ -27,11 +18,7 @@ type Encoder struct {
 	prev      []uint32 // hash chain links
 	items     []item
 	cost      costs
-	sums      []uint32             // literal cost prefix sums, chunkSize+1 entries
-	matches   []match              // what findMatches saw, by position
-	matchAt   []uint32             // start of each position's matches, chunkSize+1 entries
-	nodes     []node               // optimalParse's positions, chunkSize+1 entries
-	reps      [][numRepeats]uint32 // the repeated offsets at each of those
+	sums      []uint32 // literal cost prefix sums, chunkSize+1 entries
 
 	mainFreq [maxMainSyms]uint32
 	lenFreq  [numLenSyms]uint32
@@ -60,24 +47,19 @@ func NewEncoder(chunkSize int) (*Encoder, error) {
 		numMain:   numChars + numLenHeaders*numSlots[order],
 		chunkSize: chunkSize,
 		win:       make([]byte, chunkSize+winPad),
-		head:      make([]uint32, 1<<hashBits),
-		head3:     make([]uint32, 1<<hash3Bits),
+		head:      make([]uint32, 1<<hash4Bits),
+		head3:     make([]uint32, 1<<hashBits),
 		prev:      make([]uint32, chunkSize),
 		sums:      make([]uint32, chunkSize+1),
-		matchAt:   make([]uint32, chunkSize+1),
-		nodes:     make([]node, chunkSize+1),
-		reps:      make([][numRepeats]uint32, chunkSize+1),
 	}, nil
 }
 
 // Encode appends the compressed form of src to dst and returns the extended
 // slice. It panics if len(src) exceeds the Encoder's chunk size. The result
 // may be as large as or larger than src; the caller then stores the chunk
-// raw. A chunk that the quick first parse cannot shrink comes back as src
-// itself, without the near-optimal parse, which costs most of the time and
-// rarely does better (in a Debian system tree it would have shrunk 10 of
-// 2,333 such chunks, by 497 bytes in all). Encode allocates only when dst
-// lacks capacity for the result.
+// raw. A chunk that the first parse cannot shrink comes back as src itself,
+// without a second parse. Encode allocates only when dst lacks capacity for
+// the result.
 func (e *Encoder) Encode(dst, src []byte) []byte { return e.encode(dst, src, false) }
 
 // encode is Encode; with stream set it writes the compressed form of every
@@ -93,20 +75,21 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 	copy(e.win, src)
 	clear(e.win[n : n+winPad])
 	doE8(e.win[:n])
-	// A quick lazy parse with default costs yields codes whose lengths
-	// price the near-optimal parse.
-	e.cost.setDefaults()
-	e.parse(n, &e.cost)
+	e.cost.fromHist(e, n)
+	e.parse(n, firstDepth, &e.cost)
 	footer := e.tally()
 	e.buildCodes()
 	if !stream && e.itemBits(footer) >= 8*n {
 		return append(dst, src...)
 	}
-	e.cost.fromLens(e)
-	e.findMatches(n)
-	e.optimalParse(n, &e.cost)
-	e.tally()
-	e.buildCodes()
+	if textLike(src) {
+		// Text gains most from costs that fit the chunk: parse it again
+		// with the first parse's code lengths, and deeper.
+		e.cost.fromLens(e)
+		e.parse(n, textDepth, &e.cost)
+		e.tally()
+		e.buildCodes()
+	}
 	e.bw = bitWriter{out: slices.Grow(dst, n+n/8+2048)}
 	e.writeBlock(n)
 	out := e.bw.out
@@ -114,36 +97,17 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 	return out
 }
 
-// setDefaults sets the costs used before any code is known.
-func (c *costs) setDefaults() {
-	for i := range c.lit {
-		c.lit[i] = defaultLitCost
-	}
-	for i := range c.main {
-		c.main[i] = defaultMatchCost
-		if i < numChars+numRepeats*numLenHeaders {
-			c.main[i] = defaultRepCost
+// textLike reports whether src looks like text: 90% of its first 512 bytes
+// printable ASCII or white space (the test wim/xpress makes).
+func textLike(src []byte) bool {
+	s := src[:min(len(src), 512)]
+	t := 0
+	for _, b := range s {
+		if b >= 0x20 && b < 0x7f || b == '\n' || b == '\t' || b == '\r' {
+			t++
 		}
 	}
-	for i := range c.len {
-		c.len[i] = defaultLenCost
-	}
-}
-
-// fromLens sets the costs to the code lengths of e's codes; an unused
-// symbol costs a little more than the longest code.
-func (c *costs) fromLens(e *Encoder) {
-	set := func(dst []uint32, lens []uint8) {
-		for i, l := range lens {
-			if l == 0 {
-				l = maxCodeLen + 1
-			}
-			dst[i] = uint32(l) * 16
-		}
-	}
-	set(c.lit[:], e.mainLens[:numChars])
-	set(c.main[:e.numMain], e.mainLens[:e.numMain])
-	set(c.len[:numLenSyms], e.lenLens[:])
+	return t*10 >= len(s)*9
 }
 
 // tally counts the symbols of e.items and returns the footer bits of their

@@ -26,7 +26,7 @@ func roundTrip(t testing.TB, e *Encoder, d *Decoder, src []byte) []byte {
 }
 
 // TestEncodeIncompressible checks that random chunks come back as
-// themselves, without the near-optimal parse, and that compressible ones
+// themselves, without a second parse, and that compressible ones
 // do not.
 func TestEncodeIncompressible(t *testing.T) {
 	e, _ := NewEncoder(32768)

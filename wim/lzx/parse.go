@@ -5,19 +5,25 @@ import (
 	"math/bits"
 )
 
-// Match finder parameters. LZX matches are 2 to 257 bytes; the finder
-// looks for 3 bytes or more through hash chains and tries the three repeated
-// offsets at every position, where 2 bytes already pay.
+// Match finder parameters. LZX matches are 2 to 257 bytes; the parser
+// tries the three repeated offsets at every position, where 2 bytes already
+// pay, the latest position with the same 3 bytes, and a chain of positions
+// sharing a hash of 4 bytes.
 const (
-	hashBits   = 15
-	hash3Bits  = 14
-	chainDepth = 16  // chain entries the match finder examines per position
-	lazyDepth  = 2   // the same for the quick lazy parse
-	niceLen    = 257 // a match this long is taken without looking further
-	minRepLen  = 2
-	minLZLen   = 3
-	winPad     = 8  // window slack for 8-byte loads past the chunk's end
-	keepTail   = 16 // positions at the end of a long match that are chained
+	hashBits   = 14 // of the 3-byte hash
+	hash4Bits  = 15 // of the 4-byte hash, which heads the chains
+	firstDepth = 16 // chain entries examined per position in a first parse
+	textDepth  = 32 // the same in a text chunk's second parse
+	// lazyBias is what a candidate must gain (in 1/16 bits) beyond the
+	// pending one at the position before to displace it: the pending match
+	// ends sooner, which leaves room for a match after it.
+	lazyBias  = 16
+	niceLen   = 257 // a match this long is taken without looking further
+	longMatch = 64  // from this length only a match's tail is chained
+	minRepLen = 2
+	minLZLen  = 3
+	winPad    = 8  // window slack for 8-byte loads past the chunk's end
+	keepTail  = 16 // positions at the end of a long match that are chained
 )
 
 // item is one parse item: lits literals, then a match of length bytes
@@ -27,14 +33,6 @@ type item struct {
 	lits   uint32
 	length uint32
 	f      uint32
-}
-
-// costs estimates the coded size, in 1/16 bits, of literals and match
-// symbols; parse uses it to weigh matches against literals.
-type costs struct {
-	lit  [numChars]uint32
-	main [maxMainSyms]uint32 // match headers, indexed by main symbol
-	len  [256]uint32         // numLenSyms, and room for an index of one byte
 }
 
 // cand is a match candidate: its length, formatted offset and the bits it
@@ -77,9 +75,9 @@ func (c *costs) matchCost(n int, f uint32) int {
 // load32 returns the 4 bytes at p of the window.
 func load32(w []byte, p int) uint32 { return binary.LittleEndian.Uint32(w[p:]) }
 
-func hash3(v uint32) uint32 { return ((v << 8) * 0x9E3779B1) >> (32 - hash3Bits) }
+func hash3(v uint32) uint32 { return ((v << 8) * 0x9E3779B1) >> (32 - hashBits) }
 
-func hash4(v uint32) uint32 { return (v * 0x9E3779B1) >> (32 - hashBits) }
+func hash4(v uint32) uint32 { return (v * 0x9E3779B1) >> (32 - hash4Bits) }
 
 // matchLen returns the length of the common prefix of w[a:] and w[b:], at
 // most max (b+max <= len(w)-winPad).
@@ -95,21 +93,24 @@ func matchLen(w []byte, a, b, max int) int {
 	return max
 }
 
-// parse fills e.items with a lazy parse of the n window bytes under costs c.
-// At each position it finds the best candidate; a candidate is taken unless
-// the next position has a better one.
-func (e *Encoder) parse(n int, c *costs) {
+// parse fills e.items with a lazy parse of the n window bytes under costs c,
+// examining up to depth hash chain entries per position. At each position
+// it finds the best candidate; a candidate is taken unless the next
+// position has a better one by more than lazyBias.
+func (e *Encoder) parse(n, depth int, c *costs) {
 	clear(e.head)
+	clear(e.head3)
 	items := e.items[:0]
 	reps := [numRepeats]uint32{1, 1, 1}
 	e.litSums(n, c)
 	lit, ins, p := 0, 0, 0
 	var pend cand // candidate at p-1, when length > 0
 	for p < n {
+		ins = e.insertUpTo(ins, p, n)
+		cur := e.best(p, n, depth, &reps, c)
 		ins = e.insertUpTo(ins, p+1, n)
-		cur := e.best(p, n, &reps, c)
 		if pend.length > 0 {
-			if cur.gain > pend.gain {
+			if cur.gain > pend.gain+lazyBias {
 				pend = cur // a literal at p-1, then maybe this one
 				p++
 				continue
@@ -163,21 +164,25 @@ func updateReps(r [numRepeats]uint32, f uint32) [numRepeats]uint32 {
 	return r
 }
 
-// insertUpTo adds positions from to end-1 to the hash chains (those with 3
-// bytes left) and returns end.
+// insertUpTo adds positions from to end-1 (those with 3 bytes left) to the
+// hash chains and the 3-byte table, and returns end (from when larger).
 func (e *Encoder) insertUpTo(from, end, n int) int {
-	w, head, prev := e.win, e.head, e.prev
+	w, head, prev, head3 := e.win, e.head, e.prev, e.head3
 	for p := from; p < min(end, n-2); p++ {
-		h := hash3(load32(w, p))
+		v := load32(w, p)
+		h := hash4(v)
 		prev[p] = head[h]
 		head[h] = uint32(p + 1)
+		head3[hash3(v)] = uint32(p + 1)
 	}
 	return max(from, end)
 }
 
 // best returns the best candidate at p: the repeated offsets first, then
-// the hash chain, each weighed by its estimated gain over literals.
-func (e *Encoder) best(p, n int, reps *[numRepeats]uint32, c *costs) cand {
+// the latest 3-byte match and up to depth entries of the 4-byte hash chain,
+// each weighed by its estimated gain over literals. The hash tables must
+// hold the positions before p, not p itself.
+func (e *Encoder) best(p, n, depth int, reps *[numRepeats]uint32, c *costs) cand {
 	w, sums := e.win, e.sums
 	maxLen := min(maxMatch, n-p)
 	var b cand
@@ -202,13 +207,26 @@ func (e *Encoder) best(p, n int, reps *[numRepeats]uint32, c *costs) cand {
 	if longest >= niceLen || longest == maxLen || maxLen < minLZLen {
 		return b
 	}
-	v := load32(w, p) & 0xFFFFFF
+	v := load32(w, p)
 	best := max(longest, minLZLen-1)
-	cp := int(e.prev[p])
-	for depth := lazyDepth; cp != 0 && depth > 0; depth-- {
+	if c3 := int(e.head3[hash3(v)]); c3 != 0 && best < minLZLen && load32(w, c3-1)&0xFFFFFF == v&0xFFFFFF {
+		// The nearest 3-byte match, which the 4-byte chain may not hold.
+		l := matchLen(w, c3-1, p, maxLen)
+		best = l
+		off := uint32(p - c3 + 1)
+		f := off + 2
+		for i, r := range reps {
+			if r == off {
+				f = uint32(i)
+			}
+		}
+		try(l, f)
+	}
+	cp := int(e.head[hash4(v)])
+	for ; cp != 0 && depth > 0; depth-- {
 		q := cp - 1
 		cp = int(e.prev[q])
-		if w[q+best] != w[p+best] || load32(w, q)&0xFFFFFF != v {
+		if w[q+best] != w[p+best] || load32(w, q) != v {
 			continue
 		}
 		l := matchLen(w, q, p, maxLen)

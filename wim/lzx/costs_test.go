@@ -1,0 +1,73 @@
+package lzx
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/internal/corpus"
+)
+
+// TestFromHist checks the first parse's costs: a frequent byte costs less
+// than a rare one, at least one bit, an absent byte more than the longest
+// code, and match headers of slots past the learned table take its last
+// row.
+func TestFromHist(t *testing.T) {
+	e, _ := NewEncoder(MaxChunkSize)
+	src := slices.Concat(bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("b"), 200), []byte("c"))
+	n := copy(e.win, src)
+	var c costs
+	c.fromHist(e, n)
+	if c.lit['a'] >= c.lit['b'] || c.lit['b'] >= c.lit['c'] {
+		t.Errorf("costs a %d, b %d, c %d: want rising with rarity", c.lit['a'], c.lit['b'], c.lit['c'])
+	}
+	if c.lit['a'] < 16 {
+		t.Errorf("cost of a = %d, under one bit", c.lit['a'])
+	}
+	if c.lit['z'] != (maxCodeLen+1)*16 {
+		t.Errorf("cost of an absent byte = %d, want %d", c.lit['z'], (maxCodeLen+1)*16)
+	}
+	last := learnedMain[len(learnedMain)-1]
+	lastSlot := c.main[e.numMain-numLenHeaders : e.numMain]
+	for i, v := range lastSlot {
+		if v != uint32(last[i]) {
+			t.Fatalf("slot %d costs %v, want the table's last row %v", numSlots[maxOrder]-1, lastSlot, last)
+		}
+	}
+}
+
+// TestTextSecondParse checks that a text chunk is parsed again with the
+// first parse's code lengths, and that this pays: Encode's output is
+// smaller than the first parse's.
+func TestTextSecondParse(t *testing.T) {
+	src := corpus.Text(1, 32768)
+	if !textLike(src) {
+		t.Fatal("corpus text is not textLike")
+	}
+	e, _ := NewEncoder(32768)
+	got := e.Encode(nil, src)
+	first := firstParseOnly(e, src)
+	if len(got) >= len(first) {
+		t.Errorf("Encode gave %d bytes, the first parse alone %d", len(got), len(first))
+	}
+	d, _ := NewDecoder(32768)
+	if out, err := d.Decode(nil, got, len(src)); err != nil || !slices.Equal(out, src) {
+		t.Errorf("Decode: %v, equal %t", err, slices.Equal(out, src))
+	}
+}
+
+// firstParseOnly returns the chunk compressed from Encode's first parse.
+func firstParseOnly(e *Encoder, src []byte) []byte {
+	n := copy(e.win, src)
+	clear(e.win[n : n+winPad])
+	doE8(e.win[:n])
+	e.cost.fromHist(e, n)
+	e.parse(n, firstDepth, &e.cost)
+	e.tally()
+	e.buildCodes()
+	e.bw = bitWriter{}
+	e.writeBlock(n)
+	out := e.bw.out
+	e.bw.out = nil
+	return out
+}
