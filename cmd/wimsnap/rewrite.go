@@ -30,7 +30,7 @@ type rewriteSpec struct {
 }
 
 // rewriteWIM writes the images spec names, read from r, into a new WIM
-// beside target with permissions perm, and renames it over target once it
+// beside target with permissions perm (0: those of a new file), and renames it over target once it
 // is complete and synced: an interrupted or failed rewrite leaves target as
 // it was, and its temporary file is removed (or, after a kill, swept by the
 // next createTemp). Every stream the kept images use is read, checked
@@ -51,8 +51,10 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 			discardTemp(tmp)
 		}
 	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return 0, err
+	if perm != 0 {
+		if err := tmp.Chmod(perm); err != nil {
+			return 0, err
+		}
 	}
 	verb := "recompressing"
 	if spec.rebuild {
