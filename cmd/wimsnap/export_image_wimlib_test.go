@@ -54,7 +54,9 @@ func checkExported(t *testing.T, w string, names []string, boot string, src stri
 func TestOracleExportImageNew(t *testing.T) {
 	tmp := t.TempDir()
 	src, _ := threeImageWIM(t, tmp)
-	wimtest.Wimlib(t, "info", src, "3", "--image-property", "DESCRIPTION=third", "--image-property", "FLAGS=Professional")
+	wimtest.Wimlib(t, "info", src, "3", "--image-property", "DESCRIPTION=third", "--image-property", "FLAGS=Professional",
+		"--image-property", "DISPLAYNAME=Shown C", "--image-property", "WINDOWS/EDITIONID=Professional",
+		"--image-property", "WINDOWS/VERSION/BUILD=22631")
 
 	one := filepath.Join(tmp, "one.wim")
 	sum := exportImageJSON(t, src, "c", one, "--boot", "--name=C", "--description=renamed")
@@ -64,6 +66,12 @@ func TestOracleExportImageNew(t *testing.T) {
 	checkExported(t, one, []string{"C"}, "1", src, []int{3})
 	if info := wimtest.Wimlib(t, "info", one, "1"); !strings.Contains(info, "renamed") || !strings.Contains(info, "Professional") {
 		t.Errorf("the description or the flags were not carried over:\n%s", info)
+	}
+	info := strings.Join(strings.Fields(wimtest.Wimlib(t, "info", one, "1")), " ")
+	for _, want := range []string{"Display Name: Shown C", "Edition ID: Professional", "Build: 22631"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("wimlib-imagex info lacks %q:\n%s", want, info)
+		}
 	}
 
 	all := filepath.Join(tmp, "all.wim")
