@@ -72,6 +72,7 @@ type exportImageFlags struct {
 	boot, check       bool
 	compress          string
 	compressSet       bool
+	threads           int
 	refs              []string
 }
 
@@ -94,6 +95,7 @@ func (a *app) newExportImageCommand() *cobra.Command {
 	fl.BoolVar(&f.boot, "boot", false, "make the exported image (of several: SRC_WIM's boot image) DEST_WIM's boot image")
 	fl.StringVar(&f.compress, "compress", "", "codec of a new DEST_WIM: none, xpress, lzx; default: SRC_WIM's (lzx for lzms)")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
+	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
 	addRefFlag(cmd, &f.refs)
 	return cmd
 }
@@ -123,6 +125,9 @@ type exportedImage struct {
 
 func (a *app) runExportImage(ctx context.Context, src string, specs []string, dest string, f exportImageFlags) error {
 	start := a.now()
+	if f.threads < 0 {
+		return usagef("--threads must not be negative")
+	}
 	target, err := outputPath(dest)
 	if err != nil {
 		return err

@@ -25,7 +25,7 @@ func exportImageJSON(t *testing.T, args ...string) exportImageSummary {
 // checkExported has wimlib-imagex verify w and checks that it lists the
 // images names with the boot index boot, and that image k of w applies,
 // with wimlib-imagex apply --unix-data and with wimsnap apply, as image
-// from[k] of src does.
+// from[k] of src does (0: not checked).
 func checkExported(t *testing.T, w string, names []string, boot string, src string, from []int) {
 	t.Helper()
 	wimtest.Wimlib(t, "verify", w)
@@ -36,6 +36,9 @@ func checkExported(t *testing.T, w string, names []string, boot string, src stri
 		t.Errorf("boot index %s, want %s", got, boot)
 	}
 	for k, i := range from {
+		if i == 0 {
+			continue
+		}
 		tmp := t.TempDir()
 		want, got, ours := filepath.Join(tmp, "want"), filepath.Join(tmp, "got"), filepath.Join(tmp, "ours")
 		wimtest.Wimlib(t, "apply", src, fmt.Sprint(i), want, "--unix-data")
@@ -145,8 +148,21 @@ func TestOracleExportImageSolid(t *testing.T) {
 		t.Errorf("not an LZX WIM:\n%s", info)
 	}
 	xp := filepath.Join(tmp, "xpress.wim")
-	exportImageJSON(t, src, "all", xp, "--compress=xpress")
+	exportImageJSON(t, src, "all", xp, "--compress=xpress", "--threads=2")
 	checkExported(t, xp, []string{"Pro", "Home"}, "0", src, []int{1, 2})
+	// Into the existing LZX WIM, which holds every stream of Pro already.
+	if sum := exportImageJSON(t, src, "Pro", lzx); sum.StreamBytes != 0 || sum.Compression != "lzx" {
+		t.Errorf("Pro, whose streams the LZX WIM holds, into it: %+v", sum)
+	}
+	checkExported(t, lzx, []string{"Home", "Pro"}, "0", src, []int{2, 1})
+	// From XPRESS into an existing LZX WIM that lacks the streams.
+	other, small := filepath.Join(tmp, "other.wim"), filepath.Join(tmp, "small")
+	writeFile(t, small, "f.txt", []byte("small"))
+	wimtest.Wimlib(t, "capture", small, other, "small", "--compress=lzx")
+	if sum := exportImageJSON(t, xp, "Home", other, "--boot"); sum.StreamBytes == 0 || sum.BootIndex != 2 {
+		t.Errorf("Home from XPRESS into LZX: %+v", sum)
+	}
+	checkExported(t, other, []string{"small", "Home"}, "2", src, []int{0, 2})
 }
 
 // TestOracleExportImageErrors: an IMAGE the source lacks, a name DEST has

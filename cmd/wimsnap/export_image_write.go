@@ -28,7 +28,7 @@ func (a *app) exportToNew(ctx context.Context, src, target string, specs []strin
 	if err != nil {
 		return err
 	}
-	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithNow(a.now), wim.WithBootIndex(p.boot), wim.WithIntegrity(f.check)}
+	opts := append(f.writerOptions(a.now), wim.WithCompression(comp), wim.WithBootIndex(p.boot), wim.WithIntegrity(f.check))
 	spec := rewriteSpec{verb: "export-image", images: p.images, infos: p.infos, rebuild: true, opts: opts, start: start}
 	n, err := a.rewriteWIM(ctx, r, target, 0, spec, &done)
 	if err != nil {
@@ -36,6 +36,16 @@ func (a *app) exportToNew(ctx context.Context, src, target string, specs []strin
 	}
 	sum.fill(p, 0, p.boot, comp, n)
 	return nil
+}
+
+// writerOptions returns the options of the destination's Writer that the
+// destination being new or not leaves alone: the clock and --threads.
+func (f *exportImageFlags) writerOptions(now func() time.Time) []wim.WriterOption {
+	opts := []wim.WriterOption{wim.WithNow(now)}
+	if f.threads > 0 {
+		opts = append(opts, wim.WithThreads(f.threads))
+	}
+	return opts
 }
 
 // codec returns the codec of a new destination: --compress, or the
@@ -99,7 +109,7 @@ func (a *app) exportAppend(ctx context.Context, fd *os.File, src, target string,
 	if err != nil {
 		return err
 	}
-	opts := []wim.WriterOption{wim.WithNow(a.now), wim.WithIntegrity(f.check || h.HasIntegrity)}
+	opts := append(f.writerOptions(a.now), wim.WithIntegrity(f.check || h.HasIntegrity))
 	boot := int(h.BootIndex)
 	if p.boot != 0 {
 		boot = p.boot
