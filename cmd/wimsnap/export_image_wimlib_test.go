@@ -96,10 +96,11 @@ func TestOracleExportImageNew(t *testing.T) {
 // wimlib-imagex's: they get the next indexes, keep the integrity table,
 // and the data DEST holds already is not stored again (DEST grows by
 // about the new images' own data); --boot moves the boot index to the
-// exported image. SRC may be DEST itself, under another name.
+// exported image. SRC may be DEST itself, under another name; an image of
+// another WIM adds only the data DEST lacks.
 func TestOracleExportImageExisting(t *testing.T) {
 	tmp := t.TempDir()
-	src, _ := threeImageWIM(t, tmp)
+	src, trees := threeImageWIM(t, tmp)
 	dest := filepath.Join(tmp, "dest.wim")
 	wimtest.Wimlib(t, "export", src, "1", dest, "--check")
 	st, err := os.Stat(dest)
@@ -126,6 +127,15 @@ func TestOracleExportImageExisting(t *testing.T) {
 		t.Errorf("export into the same file: %+v", sum)
 	}
 	checkExported(t, dest, []string{"a", "b", "c", "b again", "a again"}, "2", src, []int{1, 2, 3, 2, 1})
+	// From another WIM, with a file DEST lacks and files it holds.
+	other := filepath.Join(tmp, "other.wim")
+	writeFile(t, trees["a"], "new.bin", wimtest.RandomBytes(9, 100<<10))
+	wimtest.Wimlib(t, "capture", trees["a"], other, "a2", "--compress=lzx")
+	sum = exportImageJSON(t, other, "a2", dest)
+	if grew := sum.NewBytes - sum.OldBytes; sum.StreamBytes != 100<<10 || grew > 100<<10+64<<10 {
+		t.Errorf("an image of another WIM with 100 KiB of new data: copied %d stream bytes, DEST grew %d bytes", sum.StreamBytes, grew)
+	}
+	checkExported(t, dest, []string{"a", "b", "c", "b again", "a again", "a2"}, "2", other, []int{0, 0, 0, 0, 0, 1})
 }
 
 // TestOracleExportImageSolid exports the images of a wimlib-imagex --solid
