@@ -123,6 +123,9 @@ type exportedImage struct {
 	Name        string `json:"name"`
 }
 
+// runExportImage copies the images specs name, of the WIM src, into dest:
+// a new WIM when dest does not exist (exportToNew), appended to it when it
+// does (exportToExisting).
 func (a *app) runExportImage(ctx context.Context, src string, specs []string, dest string, f exportImageFlags) error {
 	start := a.now()
 	if f.threads < 0 {
