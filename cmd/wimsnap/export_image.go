@@ -30,8 +30,9 @@ it) or the one --compress names. Streams whose codec and chunk size stay
 the same are copied as they are stored, neither decompressed nor checked;
 the others (another codec, solid resources, a pipable or split SRC_WIM)
 are read, checked against their SHA-1 and compressed again. DEST_WIM is
-written beside its name and renamed into place when it is complete, so
-an interrupted run leaves no DEST_WIM.
+written beside its name and put in place when it is complete, so an
+interrupted run leaves no DEST_WIM, and a DEST_WIM another process creates
+meanwhile is kept (the run fails, exit 1).
 
 When DEST_WIM exists, the images are appended to it as 'wimsnap append'
 appends one: they get the next indexes, streams DEST_WIM already holds are

@@ -29,7 +29,7 @@ func (a *app) exportToNew(ctx context.Context, src, target string, specs []strin
 		return err
 	}
 	opts := append(f.writerOptions(a.now), wim.WithCompression(comp), wim.WithBootIndex(p.boot), wim.WithIntegrity(f.check))
-	spec := rewriteSpec{verb: "export-image", images: p.images, infos: p.infos, rebuild: true, opts: opts, start: start}
+	spec := rewriteSpec{verb: "export-image", images: p.images, infos: p.infos, rebuild: true, create: true, opts: opts, start: start}
 	n, err := a.rewriteWIM(ctx, r, target, 0, spec, &done)
 	if err != nil {
 		return err

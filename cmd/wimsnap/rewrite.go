@@ -22,7 +22,11 @@ type rewriteSpec struct {
 	// and keeps the images' modification times: the WIM is rebuilt to
 	// delete or rename images, as wimlib rebuilds it.
 	rebuild bool
-	opts    []wim.WriterOption // the new WIM's options, but for its integrity progress
+	// create says that target did not exist: a file another process
+	// creates there meanwhile is kept, and the rewrite fails
+	// (commitNewTemp).
+	create bool
+	opts   []wim.WriterOption // the new WIM's options, but for its integrity progress
 	// noop, set by an editInPlace plan, says the WIM is already as asked:
 	// it is left as it is.
 	noop  bool
@@ -77,7 +81,11 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 		(*release)()
 		*release = func() {}
 	}
-	if err := commitTemp(tmp, target); err != nil {
+	commit := commitTemp
+	if spec.create {
+		commit = commitNewTemp
+	}
+	if err := commit(tmp, target); err != nil {
 		return 0, err
 	}
 	return tr.bytes(), nil
