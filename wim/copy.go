@@ -33,7 +33,9 @@ type CopyOptions struct {
 	// decompressed, recompressed nor checked against the SHA-1 (zip's
 	// Copy; how wimlib rebuilds a WIM), when the stream is in a
 	// non-solid resource of r's own file, r is not pipable, and r's codec
-	// and chunk size are w's. Other streams are recompressed as without Raw.
+	// and chunk size are w's; a stream stored uncompressed stays so, its
+	// SHA-1 checked as it is copied. Other streams are recompressed as
+	// without Raw.
 	Raw bool
 	// KeepModified keeps the image's modification time, which is
 	// otherwise the time of the copy: a WIM rebuilt to delete or rename

@@ -3,6 +3,7 @@ package wim
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 )
 
@@ -15,8 +16,9 @@ func (r *Reader) rawCopies(b *blob, w *Writer) bool {
 }
 
 // copyRaw copies the blob b of r into w chunk by chunk, as it is stored
-// (AddRawStream): an uncompressed resource in 32 KiB slices, a compressed
-// one by its chunk table.
+// (AddRawStream): a compressed resource by its chunk table, an uncompressed
+// one in 32 KiB slices into an uncompressed WIM, and as an uncompressed
+// resource into a compressed one (copyStored).
 func copyRaw(ctx context.Context, w *Writer, r *Reader, b *blob, progress func(n int64)) error {
 	res := b.res
 	if res.offset < 0 || res.storedSize > r.size-res.offset {
@@ -33,6 +35,8 @@ func copyRaw(ctx context.Context, w *Writer, r *Reader, b *blob, progress func(n
 	} else if res.storedSize != res.size {
 		return fmt.Errorf("%w: blob %x: uncompressed resource at offset %d has stored size %d != size %d",
 			ErrFormat, b.hash, res.offset, res.storedSize, res.size)
+	} else if w.comp != CompressNone {
+		return copyStored(ctx, w, r, b, progress)
 	}
 	var k int64
 	next := func(buf []byte) ([]byte, error) {
@@ -57,4 +61,20 @@ func copyRaw(ctx context.Context, w *Writer, r *Reader, b *blob, progress func(n
 		return buf, nil
 	}
 	return w.AddRawStream(b.hash, res.size, next)
+}
+
+// copyStored copies the uncompressed resource of the blob b of r into w as
+// an uncompressed resource (AddStoredStream), as wimlib keeps a stream that
+// did not compress: chunked, it would gain a chunk table and lose nothing.
+// Its SHA-1 is checked as it goes, which costs no decompression.
+func copyStored(ctx context.Context, w *Writer, r *Reader, b *blob, progress func(n int64)) error {
+	sr := io.NewSectionReader(r.ra, b.res.offset, b.res.size)
+	got, err := w.AddStoredStream(&progressReader{ctx: ctx, r: sr, fn: progress}, b.res.size)
+	if err != nil {
+		return fmt.Errorf("blob %x: %w", b.hash, err)
+	}
+	if got != b.hash {
+		return fmt.Errorf("%w: stream %x read back as %x", ErrChecksum, b.hash, got)
+	}
+	return nil
 }

@@ -29,8 +29,9 @@ Exit codes:
   1    failure (I/O error, malformed or corrupt WIM, unsupported feature, ...)
   2    usage error (unknown command or flag, wrong arguments, an IMAGE the
        WIM does not hold, left out when it holds none or several, or named
-       by a name several images have; append's or info's --name taken by
-       another image, or append's --compress other than the WIM's codec)
+       by a name several images have; append's, info's or export-image's
+       --name taken by another image, or append's or export-image's
+       --compress other than the existing WIM's codec)
   3    partial: the command finished but skipped some files (see the warnings),
        or prune left packs for a later prune, or forget skipped a snapshot
        it was given that was not there

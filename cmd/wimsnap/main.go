@@ -205,6 +205,7 @@ on the line.
 		a.newApplyCommand(), a.newExtractCommand(),
 		a.newInfoCommand(), a.newDirCommand(),
 		a.newVerifyCommand(), a.newOptimizeCommand(), a.newSplitCommand(), a.newDeleteCommand(),
+		a.newExportImageCommand(),
 		a.newInitCommand(), a.newSnapshotCommand(), a.newSnapshotsCommand(),
 		a.newRestoreCommand(), a.newExportCommand(), a.newCheckCommand(),
 		a.newRebuildIndexCommand(), a.newStatsCommand(),

@@ -357,7 +357,7 @@ func TestUsageErrorJSON(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, c := range []string{"capture", "append", "apply", "extract", "info", "dir", "verify"} {
+	for _, c := range []string{"capture", "append", "apply", "extract", "info", "dir", "verify", "export-image"} {
 		a, out, _ := testApp(nil)
 		if code := a.run(context.Background(), []string{c, "--help"}); code != exitOK {
 			t.Fatalf("%s --help: exit %d", c, code)

@@ -22,7 +22,11 @@ type rewriteSpec struct {
 	// and keeps the images' modification times: the WIM is rebuilt to
 	// delete or rename images, as wimlib rebuilds it.
 	rebuild bool
-	opts    []wim.WriterOption // the new WIM's options, but for its integrity progress
+	// create says that target did not exist: a file another process
+	// creates there meanwhile is kept, and the rewrite fails
+	// (commitNewTemp).
+	create bool
+	opts   []wim.WriterOption // the new WIM's options, but for its integrity progress
 	// noop, set by an editInPlace plan, says the WIM is already as asked:
 	// it is left as it is.
 	noop  bool
@@ -30,7 +34,7 @@ type rewriteSpec struct {
 }
 
 // rewriteWIM writes the images spec names, read from r, into a new WIM
-// beside target with permissions perm, and renames it over target once it
+// beside target with permissions perm (0: those of a new file), and renames it over target once it
 // is complete and synced: an interrupted or failed rewrite leaves target as
 // it was, and its temporary file is removed (or, after a kill, swept by the
 // next createTemp). Every stream the kept images use is read, checked
@@ -51,8 +55,10 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 			discardTemp(tmp)
 		}
 	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return 0, err
+	if perm != 0 {
+		if err := tmp.Chmod(perm); err != nil {
+			return 0, err
+		}
 	}
 	verb := "recompressing"
 	if spec.rebuild {
@@ -75,7 +81,11 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 		(*release)()
 		*release = func() {}
 	}
-	if err := commitTemp(tmp, target); err != nil {
+	commit := commitTemp
+	if spec.create {
+		commit = commitNewTemp
+	}
+	if err := commit(tmp, target); err != nil {
 		return 0, err
 	}
 	return tr.bytes(), nil

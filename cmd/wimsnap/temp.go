@@ -64,13 +64,44 @@ func createTemp(target string) (*os.File, error) {
 // commitTemp syncs tmp, renames it to target and closes it (placeTemp) and
 // syncs the directory, so that target is durable once it returns.
 func commitTemp(tmp *os.File, target string) error {
+	return commitTempWith(tmp, target, placeTemp)
+}
+
+// commitNewTemp is commitTemp for a target that did not exist: a file
+// another process created there meanwhile is kept, and the error wraps
+// fs.ErrExist (placeNewTemp).
+func commitNewTemp(tmp *os.File, target string) error {
+	return commitTempWith(tmp, target, placeNewTemp)
+}
+
+// commitTempWith syncs tmp, gives it its name with place and syncs the
+// directory.
+func commitTempWith(tmp *os.File, target string, place func(*os.File, string) error) error {
 	if err := tmp.Sync(); err != nil {
 		return err
 	}
-	if err := placeTemp(tmp, target); err != nil {
+	if err := place(tmp, target); err != nil {
 		return err
 	}
 	return remote.SyncDir(filepath.Dir(target))
+}
+
+// placeIfAbsent is placeTemp when nothing is at target; a window remains
+// between the check and the rename, which placeNewTemp closes where it can.
+func placeIfAbsent(tmp *os.File, target string) error {
+	if _, err := os.Lstat(target); !errors.Is(err, fs.ErrNotExist) {
+		return errCreatedMeanwhile(target, err)
+	}
+	return placeTemp(tmp, target)
+}
+
+// errCreatedMeanwhile reports a target that a new file was to take but
+// that exists now (or cannot be checked: err).
+func errCreatedMeanwhile(target string, err error) error {
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return fmt.Errorf("%s: another process created it meanwhile: %w", target, fs.ErrExist)
 }
 
 // sweepTemps removes the temporary files of target that killed runs left:

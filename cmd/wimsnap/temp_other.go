@@ -32,3 +32,6 @@ func placeTemp(tmp *os.File, target string) error {
 	}
 	return os.Rename(tmp.Name(), target)
 }
+
+// placeNewTemp is placeIfAbsent: target must not exist.
+func placeNewTemp(tmp *os.File, target string) error { return placeIfAbsent(tmp, target) }

@@ -49,6 +49,22 @@ func removeLeftover(path string, _ fs.FileInfo) bool {
 	return os.Remove(path) == nil
 }
 
+// placeNewTemp gives tmp the name target, which must not exist, and closes
+// it: a hard link, which fails rather than replace a file another process
+// created at target meanwhile; where the file system has no hard links,
+// placeIfAbsent.
+func placeNewTemp(tmp *os.File, target string) error {
+	err := os.Link(tmp.Name(), target)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return errCreatedMeanwhile(target, err)
+	case err != nil:
+		return placeIfAbsent(tmp, target)
+	}
+	_ = os.Remove(tmp.Name()) // a name left behind is a leftover link that sweepTemps removes
+	return tmp.Close()
+}
+
 // placeTemp renames tmp to target, then closes it: a temporary file is
 // held until it has its final name, so that removeLeftover never takes a
 // complete one for a leftover between the two.

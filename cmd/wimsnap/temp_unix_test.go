@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +96,35 @@ func TestPruneSweepsRepoTemps(t *testing.T) {
 	}
 	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
 		t.Errorf("the temporary file is still there (%v)", err)
+	}
+}
+
+// TestCommitNewTemp: a new file committed to a target that did not exist
+// takes its name; a file another process created at the target meanwhile
+// is kept (export-image to a new DEST_WIM replaced it), the commit fails
+// with fs.ErrExist, and no temporary file is left once it is discarded.
+func TestCommitNewTemp(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "new.wim")
+	commit := func(data string) error {
+		tmp, err := createTemp(target)
+		must(t, err)
+		_, err = tmp.WriteString(data)
+		must(t, err)
+		if err = commitNewTemp(tmp, target); err != nil {
+			discardTemp(tmp)
+		}
+		return err
+	}
+	must(t, commit("ours"))
+	must(t, os.WriteFile(target, []byte("theirs"), 0o644))
+	if err := commit("late"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("commit over a file created meanwhile: %v, want fs.ErrExist", err)
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "theirs" {
+		t.Errorf("the file created meanwhile holds %q (%v)", b, err)
+	}
+	if left := tempsOf(target); len(left) != 0 {
+		t.Errorf("temporary files left: %q", left)
 	}
 }
