@@ -23,8 +23,8 @@ WIMFILE is rebuilt, as wimlib-imagex delete rebuilds it: the new WIM is
 written beside it and renamed over it only when it is complete, so an
 interrupted or failed run leaves WIMFILE as it was. Streams no remaining
 image uses are dropped: the space is reclaimed at once. The streams kept
-are copied as they are stored, neither decompressed nor checked ('wimsnap
-verify' checks them); those of an LZMS WIM or of solid resources, which
+are copied as they are stored, compressed ones neither decompressed nor
+checked ('wimsnap verify' checks them), uncompressed ones checked; those of an LZMS WIM or of solid resources, which
 wimsnap reads and does not write, are read, checked against their SHA-1
 and compressed again in LZX, and the WIM becomes an LZX WIM. The other
 images keep their names, descriptions, flags, creation and modification
@@ -116,30 +116,10 @@ func (a *app) runDelete(ctx context.Context, name string, specs []string, check 
 	return nil
 }
 
-// imagesToDelete returns the indexes of the images specs name (each an
-// index or a name, or "all", which wimlib-imagex reads as every image
-// before it looks for a name), in ascending order. An empty spec, and an
-// image named twice, are usage errors.
+// imagesToDelete returns the indexes of the images specs name
+// (selectImages) in ascending order.
 func imagesToDelete(r *wim.Reader, specs []string) ([]int, error) {
-	var out []int
-	for _, s := range specs {
-		if s == "all" {
-			return pickImages(r, nil)
-		}
-	}
-	for _, s := range specs {
-		if s == "" {
-			return nil, usagef("IMAGE is empty: give an index or a name")
-		}
-		i, err := selectImage(r, s)
-		if err != nil {
-			return nil, err
-		}
-		if slices.Contains(out, i) {
-			return nil, usagef("image %s: image %d is named twice", s, i)
-		}
-		out = append(out, i)
-	}
+	out, err := selectImages(r, specs, "IMAGE")
 	slices.Sort(out)
-	return out, nil
+	return out, err
 }

@@ -48,7 +48,7 @@ func TestDeleteRenameRefused(t *testing.T) {
 	}{
 		{"unknown index", nil, []string{"3"}, "delete", exitUsage, "image 3: wim: no such image (the WIM holds 2)"},
 		{"unknown name", nil, []string{"one", "three"}, "delete", exitUsage, `image "three": wim: no such image`},
-		{"twice", nil, []string{"1", "one"}, "delete", exitUsage, "image one: image 1 is named twice"},
+		{"twice", nil, []string{"1", "one"}, "delete", exitUsage, "IMAGE one: image 1 is named twice"},
 		{"empty", nil, []string{""}, "delete", exitUsage, "IMAGE is empty"},
 		{"name taken", nil, []string{"2", "--name=one"}, "info", exitUsage, `image name "one" is already used by image 1`},
 		{"unknown image to rename", nil, []string{"3", "--name=x"}, "info", exitUsage, "image 3: wim: no such image"},

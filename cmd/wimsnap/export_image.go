@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,7 +26,8 @@ with one IMAGE only, replace its name and description.
 When DEST_WIM does not exist, it is created in the codec of SRC_WIM (lzx
 for LZMS, such as an install.esd: wimsnap reads LZMS and does not write
 it) or the one --compress names. Streams whose codec and chunk size stay
-the same are copied as they are stored, neither decompressed nor checked;
+the same are copied as they are stored (compressed ones neither
+decompressed nor checked, uncompressed ones checked);
 the others (another codec, solid resources, a pipable or split SRC_WIM)
 are read, checked against their SHA-1 and compressed again. DEST_WIM is
 written beside its name and put in place when it is complete, so an
@@ -132,6 +132,11 @@ func (a *app) runExportImage(ctx context.Context, src string, specs []string, de
 	if f.threads < 0 {
 		return usagef("--threads must not be negative")
 	}
+	if f.compressSet {
+		if _, err := parseWriteCodec(f.compress); err != nil {
+			return err
+		}
+	}
 	target, err := outputPath(dest)
 	if err != nil {
 		return err
@@ -228,36 +233,14 @@ func exportBootIndex(src *wim.Reader, images []int, base int) (int, error) {
 	return 0, usagef("--boot: the source's boot image, %d, is not among the images exported", boot)
 }
 
-// imagesToExport returns the indexes of the images specs name, in their
-// order; "all" is every image, as wimlib-imagex reads it before it looks
-// for a name. An empty spec, and an image named twice, are usage errors.
+// imagesToExport returns the indexes of the images specs name
+// (selectImages), in their order; a source without images is a usage
+// error.
 func imagesToExport(r *wim.Reader, specs []string) ([]int, error) {
-	for _, s := range specs {
-		if s == "all" {
-			if len(specs) > 1 {
-				return nil, usagef("IMAGE all is every image: give no other")
-			}
-			if r.ImageCount() == 0 {
-				return nil, usagef("the source WIM holds no image: %w", wim.ErrNoImage)
-			}
-			return pickImages(r, nil)
-		}
+	if r.ImageCount() == 0 {
+		return nil, usagef("the source WIM holds no image: %w", wim.ErrNoImage)
 	}
-	var out []int
-	for _, s := range specs {
-		if s == "" {
-			return nil, usagef("IMAGE is empty: give an index or a name")
-		}
-		i, err := selectImage(r, s)
-		if err != nil {
-			return nil, err
-		}
-		if slices.Contains(out, i) {
-			return nil, usagef("image %s: image %d is named twice", s, i)
-		}
-		out = append(out, i)
-	}
-	return out, nil
+	return selectImages(r, specs, "IMAGE")
 }
 
 // finishExportImage prints the result.

@@ -52,11 +52,7 @@ func (f *exportImageFlags) writerOptions(now func() time.Time) []wim.WriterOptio
 // source's (src), LZX for LZMS, which is read and not written.
 func (f *exportImageFlags) codec(src wim.Compression) (wim.Compression, error) {
 	if f.compressSet {
-		c, ok := wim.ParseCompression(f.compress)
-		if !ok {
-			return 0, usagef("unknown compression %q: want none, xpress or lzx", f.compress)
-		}
-		return c, nil
+		return parseWriteCodec(f.compress)
 	}
 	if src == wim.CompressLZMS {
 		return wim.CompressLZX, nil

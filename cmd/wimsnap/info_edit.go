@@ -117,7 +117,7 @@ func planInfoEdit(r *wim.Reader, spec string, noBoot, boot bool, props []imagePr
 			return infoEditPlan{index: i}, err
 		}
 	}
-	all, _ := pickImages(r, nil) // never fails without specs
+	all := allImages(r)
 	opts := editOptions(r, all, false, now)
 	if boot && int(r.Header().BootIndex) != i {
 		changed, opts = true, append(opts, wim.WithBootIndex(i))

@@ -291,6 +291,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"append", "--compress=LZMS", "a", "b"}, "LZMS is read, not written"},
 		{[]string{"optimize", "x.wim", "--compress=lzms"}, "LZMS is read, not written"},
 		{[]string{"optimize", "x.wim", "--compress=zip"}, `unknown compression "zip"`},
+		{[]string{"export-image", "x.wim", "1", "y.wim", "--compress=lzms"}, "LZMS is read, not written"},
 		{[]string{"capture", "a", "b", "--name=\xffx"}, `--name "\xffx" is not valid UTF-8`},
 		{[]string{"append", "a", "b", "--description=\xff"}, "--description"},
 		{[]string{"capture", "a", "b", "--display-name=\xff"}, "--display-name"},

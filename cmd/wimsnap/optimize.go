@@ -187,27 +187,14 @@ func (a *app) openOptimized(name string, f optimizeFlags) (*wim.Reader, func(), 
 	return openInPlace(name, "optimize")
 }
 
-// pickImages returns the indexes of the images specs name, in their order,
-// or of every image when there are none; an image named twice is refused.
+// pickImages returns the indexes of the images specs name (namedImages:
+// "all" is the name of an image, as --image takes names), in their order,
+// or of every image when there are none.
 func pickImages(r *wim.Reader, specs []string) ([]int, error) {
-	var out []int
 	if len(specs) == 0 {
-		for i := 1; i <= r.ImageCount(); i++ {
-			out = append(out, i)
-		}
-		return out, nil
+		return allImages(r), nil
 	}
-	for _, s := range specs {
-		i, err := selectImage(r, s)
-		if err != nil {
-			return nil, err
-		}
-		if slices.Contains(out, i) {
-			return nil, usagef("--image %s: image %d is picked twice", s, i)
-		}
-		out = append(out, i)
-	}
-	return out, nil
+	return namedImages(r, specs, "--image")
 }
 
 // newBootIndex returns the index the boot image gets among images (the
