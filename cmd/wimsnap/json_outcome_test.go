@@ -1,0 +1,132 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestJSONOutcome runs every command with --json, in success, partial,
+// usage error and failure cases, and checks that stdout is one JSON
+// object, holding "error" and "exit_code" (the process's) exactly when the
+// exit code is not 0, whether the command failed before its own document
+// or after it.
+func TestJSONOutcome(t *testing.T) {
+	env := testRepoEnv(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "a", []byte("hello"))
+	writeFile(t, src, "d/b", []byte("world"))
+	w := filepath.Join(dir, "x.wim")
+	bad := filepath.Join(dir, "bad.wim")
+	writeFile(t, dir, "bad.wim", []byte("garbage"))
+	cfg := writeConfig(t, dir, "repository = \""+env[envRepository]+"\"\n[[job]]\nname = \"j\"\nschedule = \"@daily\"\nsources = [\""+src+"\"]\n[job.retention]\nkeep-last = 3\n")
+	norepo := "--repo=" + filepath.Join(dir, "norepo")
+	at := func(name string) string { return filepath.Join(dir, name) }
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"capture", []string{"capture", src, w}, exitOK},
+		{"append", []string{"append", src, w, "--name=two"}, exitOK},
+		{"append taken name", []string{"append", src, w, "--name=two"}, exitUsage},
+		{"apply", []string{"apply", w, "1", at("t1")}, exitOK},
+		{"apply no such image", []string{"apply", w, "9", at("t2")}, exitUsage},
+		{"extract", []string{"extract", w, "1", "/a", "--dest-dir=" + at("t3")}, exitOK},
+		{"extract missing path", []string{"extract", w, "1", "/zz", "--dest-dir=" + at("t3")}, exitFailure},
+		{"info", []string{"info", w}, exitOK},
+		{"info missing file", []string{"info", at("nosuch.wim")}, exitFailure},
+		{"dir", []string{"dir", w, "1"}, exitOK},
+		{"dir detailed", []string{"dir", w, "1", "--detailed"}, exitOK},
+		{"verify", []string{"verify", w}, exitOK},
+		{"verify malformed", []string{"verify", bad}, exitFailure},
+		{"optimize", []string{"optimize", w}, exitOK},
+		{"split", []string{"split", w, at("sp.swm"), "1"}, exitOK},
+		{"split bad size", []string{"split", w, at("sp2.swm"), "64K"}, exitUsage},
+		{"init", []string{"init", "--repo=" + at("repo2")}, exitOK},
+		{"init again", []string{"init", "--repo=" + at("repo2")}, exitFailure},
+		{"snapshot", []string{"snapshot", src}, exitOK},
+		{"snapshot no repository", []string{"snapshot", src, norepo}, exitNoRepo},
+		{"snapshots", []string{"snapshots"}, exitOK},
+		{"ls", []string{"ls", "latest"}, exitOK},
+		{"ls missing path", []string{"ls", "latest", "/nope"}, exitFailure},
+		{"diff", []string{"diff", "latest", "latest"}, exitOK},
+		{"diff one snapshot", []string{"diff", "latest"}, exitUsage},
+		{"restore", []string{"restore", "latest", "--target=" + at("r")}, exitOK},
+		{"restore no such snapshot", []string{"restore", "ffff", "--target=" + at("r")}, exitFailure},
+		{"export", []string{"export", "latest", at("e.wim")}, exitOK},
+		{"import", []string{"import", w}, exitOK},
+		{"import malformed", []string{"import", bad}, exitFailure},
+		{"check", []string{"check", "--read-data"}, exitOK},
+		{"rebuild-index", []string{"rebuild-index"}, exitOK},
+		{"stats", []string{"stats"}, exitOK},
+		{"forget dry run", []string{"forget", "--keep-last=1", "--dry-run"}, exitOK},
+		{"forget missing snapshot", []string{"forget", "deadbeef"}, exitPartial},
+		{"forget missing snapshot and prune", []string{"forget", "deadbeef", "--prune"}, exitPartial},
+		{"prune", []string{"prune"}, exitOK},
+		{"repair dry run", []string{"repair", "--dry-run"}, exitOK},
+		{"unlock", []string{"unlock"}, exitOK},
+		{"unlock no repository", []string{"unlock", norepo}, exitNoRepo},
+		{"agent check-config", []string{"agent", "--check-config", "--config=" + cfg}, exitOK},
+		{"agent missing config", []string{"agent", "--check-config", "--config=" + at("no.toml")}, exitUsage},
+		{"agent status, none", []string{"agent", "status", "--address=127.0.0.1:1"}, exitFailure},
+		{"unknown flag", []string{"stats", "--bogus"}, exitUsage},
+		{"unknown command", []string{"frob"}, exitUsage},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.args[0]] = true
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errb := runApp(t, env, append(tt.args, "--json")...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tt.code, errb)
+			}
+			var doc map[string]any
+			dec := json.NewDecoder(strings.NewReader(out))
+			if err := dec.Decode(&doc); err != nil || dec.More() {
+				t.Fatalf("stdout is not one JSON object (%v): %q", err, out)
+			}
+			exit, hasExit := doc["exit_code"]
+			msg, _ := doc["error"].(string)
+			switch {
+			case code == exitOK && hasExit:
+				t.Errorf("exit 0, yet the document has exit_code %v", exit)
+			case code != exitOK && (exit != float64(code) || msg == ""):
+				t.Errorf("exit %d: document has exit_code %v, error %q; want both:\n%s", code, exit, msg, out)
+			}
+		})
+	}
+	for _, c := range (&app{}).newRootCommand().Commands() {
+		if c.Name() != "help" && !covered[c.Name()] {
+			t.Errorf("command %s has no case", c.Name())
+		}
+	}
+}
+
+// TestWithOutcome: the members a failed run adds keep the document's own
+// members, their order and its layout, and text that is not one JSON
+// object is left alone.
+func TestWithOutcome(t *testing.T) {
+	var doc bytes.Buffer
+	must(t, writeJSON(&doc, map[string]any{"a": []int{1, 2}, "b": "<x&y>", "error": ""}))
+	got, ok := withOutcome(doc.Bytes(), "a <b> failed", 3)
+	want := "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": \"<x&y>\",\n  \"error\": \"a <b> failed\",\n  \"exit_code\": 3\n}\n"
+	if !ok || string(got) != want {
+		t.Errorf("withOutcome = %q, %v; want %q", got, ok, want)
+	}
+	got, _ = withOutcome([]byte(`{"error": "own", "exit_code": 0}`), "other", 1)
+	if !bytes.Contains(got, []byte(`"error": "own"`)) || !bytes.Contains(got, []byte(`"exit_code": 1`)) {
+		t.Errorf("withOutcome over error and exit_code: %s", got)
+	}
+	for _, text := range []string{"Usage: wimsnap\n", "[1, 2]\n", "{} {}\n", `{"a": }`} {
+		if _, ok := withOutcome([]byte(text), "x", 1); ok {
+			t.Errorf("withOutcome(%q) took it for an object", text)
+		}
+	}
+}
