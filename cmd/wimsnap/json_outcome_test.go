@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,6 +93,11 @@ func TestJSONOutcome(t *testing.T) {
 			if err := dec.Decode(&doc); err != nil || dec.More() {
 				t.Fatalf("stdout is not one JSON object (%v): %q", err, out)
 			}
+			if _, ok := doc["warnings"]; ok {
+				if _, ok := doc["warnings_total"].(float64); !ok {
+					t.Errorf("the document has warnings and no warnings_total:\n%s", out)
+				}
+			}
 			exit, hasExit := doc["exit_code"]
 			msg, _ := doc["error"].(string)
 			switch {
@@ -106,6 +112,28 @@ func TestJSONOutcome(t *testing.T) {
 		if c.Name() != "help" && !covered[c.Name()] {
 			t.Errorf("command %s has no case", c.Name())
 		}
+	}
+}
+
+// TestRebuildIndexWarningsJSON: the damaged index object rebuild-index
+// leaves out is warned about in its --json document, as it is on stderr
+// without --json, not dropped.
+func TestRebuildIndexWarningsJSON(t *testing.T) {
+	env := testRepoEnv(t)
+	objs, err := filepath.Glob(filepath.Join(env[envRepository], "index", "*"))
+	if err != nil || len(objs) == 0 {
+		t.Fatalf("no index objects: %v", err)
+	}
+	must(t, os.WriteFile(objs[0], []byte("garbage"), 0o600))
+	var doc struct {
+		Damaged       int       `json:"damaged"`
+		Warnings      []warning `json:"warnings"`
+		WarningsTotal int64     `json:"warnings_total"`
+	}
+	out := runAppOK(t, env, "rebuild-index", "--json")
+	must(t, json.Unmarshal([]byte(out), &doc))
+	if doc.Damaged != 1 || doc.WarningsTotal != 1 || len(doc.Warnings) != 1 || !strings.Contains(doc.Warnings[0].Error, filepath.Base(objs[0])) {
+		t.Errorf("rebuild-index --json of a damaged index object:\n%s", out)
 	}
 }
 
