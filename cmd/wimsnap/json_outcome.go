@@ -37,15 +37,20 @@ func (s *runOutput) Write(p []byte) (int, error) {
 }
 
 // finish writes the held --json output. A run that exits with code != 0
-// gives one document holding "error" and "exit_code" whatever failed: the
+// gives one document holding "error" (the message report prints) and
+// "exit_code" whatever failed: the
 // command's own document with them added (an "error" it holds already is
 // kept), or failureDoc when it wrote none. Held output that is not one
 // JSON object (a help text) is written as it is.
 func (s *runOutput) finish(err error, code int) error {
 	if err != nil && *s.json {
+		msg := err.Error()
+		if code == exitInterrupted {
+			msg = "interrupted" // as report says, not the context's "canceled"
+		}
 		if s.n == 0 {
-			_ = writeJSON(&s.held, failureDoc{Error: err.Error(), Errors: joinedMessages(err), ExitCode: code})
-		} else if doc, ok := withOutcome(s.held.Bytes(), err.Error(), code); ok {
+			_ = writeJSON(&s.held, failureDoc{Error: msg, Errors: joinedMessages(err), ExitCode: code})
+		} else if doc, ok := withOutcome(s.held.Bytes(), msg, code); ok {
 			s.held.Reset()
 			s.held.Write(doc)
 		}

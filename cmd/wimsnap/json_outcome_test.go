@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -134,6 +135,21 @@ func TestRebuildIndexWarningsJSON(t *testing.T) {
 	must(t, json.Unmarshal([]byte(out), &doc))
 	if doc.Damaged != 1 || doc.WarningsTotal != 1 || len(doc.Warnings) != 1 || !strings.Contains(doc.Warnings[0].Error, filepath.Base(objs[0])) {
 		t.Errorf("rebuild-index --json of a damaged index object:\n%s", out)
+	}
+}
+
+// TestJSONInterrupted: an interrupted run's --json document says
+// "interrupted", as stderr does, with exit_code 130.
+func TestJSONInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "src/a", []byte("hello"))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	a, out, errb := testApp(nil)
+	code := a.run(ctx, []string{"capture", filepath.Join(dir, "src"), filepath.Join(dir, "x.wim"), "--json"})
+	var doc failureDoc
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || code != exitInterrupted || doc.ExitCode != exitInterrupted || doc.Error != "interrupted" {
+		t.Errorf("exit %d, stdout %q (%v), stderr %q", code, out, err, errb)
 	}
 }
 
