@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // TestJSONOutcome runs every command with --json, in success, partial,
@@ -114,6 +116,20 @@ func TestJSONOutcome(t *testing.T) {
 			t.Errorf("command %s has no case", c.Name())
 		}
 	}
+}
+
+// TestJSONHelp: the help of every command says what --json prints.
+func TestJSONHelp(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Name() != "help" && !strings.Contains(sub.Long, "--json") {
+				t.Errorf("%s --help does not say what --json prints", sub.CommandPath())
+			}
+			walk(sub)
+		}
+	}
+	walk((&app{}).newRootCommand())
 }
 
 // TestRebuildIndexWarningsJSON: the damaged index object rebuild-index
