@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,6 +86,7 @@ func TestJSONOutcome(t *testing.T) {
 		{"unknown command", []string{"frob"}, exitUsage},
 	}
 	covered := map[string]bool{}
+	var warned []string // commands whose document has "warnings"
 	for _, tt := range tests {
 		covered[tt.args[0]] = true
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +100,9 @@ func TestJSONOutcome(t *testing.T) {
 				t.Fatalf("stdout is not one JSON object (%v): %q", err, out)
 			}
 			if _, ok := doc["warnings"]; ok {
+				if !slices.Contains(warned, tt.args[0]) {
+					warned = append(warned, tt.args[0])
+				}
 				if _, ok := doc["warnings_total"].(float64); !ok {
 					t.Errorf("the document has warnings and no warnings_total:\n%s", out)
 				}
@@ -116,6 +122,33 @@ func TestJSONOutcome(t *testing.T) {
 			t.Errorf("command %s has no case", c.Name())
 		}
 	}
+	if doc := documentedWarnings(t); !slices.Equal(doc, slices.Sorted(slices.Values(warned))) {
+		t.Errorf("README-commands.md lists %q as the commands whose document has warnings; they are %q", doc, warned)
+	}
+}
+
+// documentedWarnings returns, sorted, the commands README-commands.md
+// names in its sentence on the documents that hold warnings.
+func documentedWarnings(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("README-commands.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(b)), " ")
+	_, after, ok := strings.Cut(text, "Warnings go into the document's `warnings` array")
+	sentence, _, _ := strings.Cut(after, "(and ")
+	if !ok {
+		t.Fatal("README-commands.md does not say which documents hold warnings")
+	}
+	var out []string
+	for _, m := range regexp.MustCompile("`([a-z-]+)`").FindAllStringSubmatch(sentence, -1) {
+		if m[1] != "warnings_total" {
+			out = append(out, m[1])
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestJSONHelp: the help of every command says what --json prints.
