@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -223,5 +224,21 @@ func TestWithOutcome(t *testing.T) {
 		if _, ok := withOutcome([]byte(text), "x", 1); ok {
 			t.Errorf("withOutcome(%q) took it for an object", text)
 		}
+	}
+}
+
+// failWriter fails every write, as stdout on a full disk does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestJSONWriteError: a --json document that cannot be written, held
+// until the end of the run, still fails the run (exit 1) and says why.
+func TestJSONWriteError(t *testing.T) {
+	a, _, errb := testApp(nil)
+	a.stdout = failWriter{}
+	if code := a.run(t.Context(), []string{"init", "--repo=" + filepath.Join(t.TempDir(), "repo"), "--json"}); code != exitFailure ||
+		!strings.Contains(errb.String(), "no space left") {
+		t.Errorf("exit %d, stderr %q; want %d and the write error", code, errb, exitFailure)
 	}
 }
