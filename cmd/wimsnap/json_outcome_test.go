@@ -21,7 +21,8 @@ import (
 // usage error and failure cases, and checks that stdout is one JSON
 // object, holding "error" and "exit_code" (the process's) exactly when the
 // exit code is not 0, whether the command failed before its own document
-// or after it.
+// or after it, with no null member, and "warnings_total" beside
+// "warnings".
 func TestJSONOutcome(t *testing.T) {
 	env := testRepoEnv(t)
 	dir := t.TempDir()
@@ -76,6 +77,7 @@ func TestJSONOutcome(t *testing.T) {
 		{"rebuild-index", []string{"rebuild-index"}, exitOK},
 		{"stats", []string{"stats"}, exitOK},
 		{"forget dry run", []string{"forget", "--keep-last=1", "--dry-run"}, exitOK},
+		{"forget, nothing matches", []string{"forget", "--keep-last=1", "--host=nobody"}, exitOK},
 		{"forget missing snapshot", []string{"forget", "deadbeef"}, exitPartial},
 		{"forget missing snapshot and prune", []string{"forget", "deadbeef", "--prune"}, exitPartial},
 		{"prune", []string{"prune"}, exitOK},
@@ -101,6 +103,11 @@ func TestJSONOutcome(t *testing.T) {
 			dec := json.NewDecoder(strings.NewReader(out))
 			if err := dec.Decode(&doc); err != nil || dec.More() {
 				t.Fatalf("stdout is not one JSON object (%v): %q", err, out)
+			}
+			for k, v := range doc {
+				if v == nil {
+					t.Errorf("%q is null (an empty list is [], an absent value left out):\n%s", k, out)
+				}
 			}
 			if _, ok := doc["warnings"]; ok {
 				if !slices.Contains(warned, tt.args[0]) {
