@@ -65,7 +65,8 @@ func (s *runOutput) finish(err error, code int) error {
 
 // withOutcome returns doc, one indented JSON object as writeJSON writes
 // it, with "exit_code" added and "error" set to msg unless it holds a
-// non-empty one. The other members keep their order. ok is false when doc
+// non-empty one (which an interrupted run's msg replaces: its own says
+// "context canceled"). The other members keep their order. ok is false when doc
 // is not one JSON object.
 func withOutcome(doc []byte, msg string, code int) (_ []byte, ok bool) {
 	var members []jsonMember
@@ -91,7 +92,7 @@ func withOutcome(doc []byte, msg string, code int) (_ []byte, ok bool) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, false // more after the object
 	}
-	members = setMember(members, "error", msg, false)
+	members = setMember(members, "error", msg, code == exitInterrupted)
 	members = setMember(members, "exit_code", code, true)
 	return encodeMembers(members), true
 }

@@ -227,6 +227,10 @@ func TestWithOutcome(t *testing.T) {
 	if !bytes.Contains(got, []byte(`"error": "own"`)) || !bytes.Contains(got, []byte(`"exit_code": 1`)) {
 		t.Errorf("withOutcome over error and exit_code: %s", got)
 	}
+	got, _ = withOutcome([]byte(`{"error": "context canceled"}`), "interrupted", exitInterrupted)
+	if !bytes.Contains(got, []byte(`"error": "interrupted"`)) {
+		t.Errorf("withOutcome of an interrupted run: %s", got)
+	}
 	for _, text := range []string{"Usage: wimsnap\n", "[1, 2]\n", "{} {}\n", `{"a": }`} {
 		if _, ok := withOutcome([]byte(text), "x", 1); ok {
 			t.Errorf("withOutcome(%q) took it for an object", text)
