@@ -21,8 +21,8 @@ import (
 // usage error and failure cases, and checks that stdout is one JSON
 // object, holding "error" and "exit_code" (the process's) exactly when the
 // exit code is not 0, whether the command failed before its own document
-// or after it, with no null member, and "warnings_total" beside
-// "warnings".
+// or after it, with no null member, "warnings_total" beside "warnings",
+// and a repository command's naming its "repository".
 func TestJSONOutcome(t *testing.T) {
 	env := testRepoEnv(t)
 	dir := t.TempDir()
@@ -92,6 +92,11 @@ func TestJSONOutcome(t *testing.T) {
 	}
 	covered := map[string]bool{}
 	var warned []string // commands whose document has "warnings"
+	root := (&app{}).newRootCommand()
+	takesRepo := func(args []string) bool {
+		c, _, err := root.Find(args)
+		return err == nil && c.Flags().Lookup("repo") != nil
+	}
 	for _, tt := range tests {
 		covered[tt.args[0]] = true
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,6 +122,9 @@ func TestJSONOutcome(t *testing.T) {
 					t.Errorf("the document has warnings and no warnings_total:\n%s", out)
 				}
 			}
+			if _, ok := doc["repository"].(string); code == exitOK && takesRepo(tt.args) && !ok {
+				t.Errorf("the document of a repository command does not name its repository:\n%s", out)
+			}
 			exit, hasExit := doc["exit_code"]
 			msg, _ := doc["error"].(string)
 			switch {
@@ -127,7 +135,7 @@ func TestJSONOutcome(t *testing.T) {
 			}
 		})
 	}
-	for _, c := range (&app{}).newRootCommand().Commands() {
+	for _, c := range root.Commands() {
 		if c.Name() != "help" && !covered[c.Name()] {
 			t.Errorf("command %s has no case", c.Name())
 		}
