@@ -49,7 +49,13 @@ on [status] listen (default ` + defaultStatusListen + `; "off" disables);
 'wimsnap agent status' shows them.
 
 --check-config loads the config, reports every mistake in it and prints
-each job's next run, without running anything.
+each job's next run, without running anything. With --json, it prints
+one document:
+  {"config", "ok", "jobs": [{"name", "kind", "schedule", "next_runs",
+   "commands"}]}
+or, for a config that does not load, {"error", "errors": [...],
+"exit_code"} with each mistake in "errors". The agent itself prints nothing
+on stdout, --json or not.
 
 Exit codes: 0 after a signal, 2 for a config that does not load, 1 when
 the agent cannot start (another agent uses the state file, the status

@@ -22,7 +22,8 @@ metadata, as 'dir --detailed' shows it for a WIM.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
-  {"snapshot", "paths": [...]} or, with --detailed, {"snapshot", "entries": [...]}
+  {"repository", "snapshot", "paths": [...]} or, with --detailed,
+  {"repository", "snapshot", "entries": [...]}
 with entries, and "path_bytes" for paths that are not UTF-8, as 'dir --json'
 has them.`
 
@@ -120,7 +121,8 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, arg string, detaile
 		return fmt.Errorf("%w: %s in snapshot %s", snapshot.ErrPathNotFound, printable(p), m.ShortID())
 	}
 	if a.json {
-		doc := map[string]any{"snapshot": m.ID}
+		loc, _, _ := a.repoLocation(rf)
+		doc := map[string]any{"repository": loc, "snapshot": m.ID}
 		if detailed {
 			doc["entries"] = entries
 		} else {
@@ -148,7 +150,7 @@ so that such a rename shows; --json has the paths as they are.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
-  {"from", "to", "changes": [{"path", "kind", "what": [...]}],
+  {"repository", "from", "to", "changes": [{"path", "kind", "what": [...]}],
    "added", "removed", "modified", "metadata_only"}
 A change whose path is not valid UTF-8 also has "path_bytes", its exact
 bytes in base64.`
@@ -187,7 +189,8 @@ func (a *app) runDiff(ctx context.Context, rf *repoFlags, ref1, ref2 string) err
 		counts[c.Kind]++
 	}
 	if a.json {
-		return writeJSON(a.stdout, map[string]any{"from": m1.ID, "to": m2.ID, "changes": changesJSON(changes),
+		loc, _, _ := a.repoLocation(rf)
+		return writeJSON(a.stdout, map[string]any{"repository": loc, "from": m1.ID, "to": m2.ID, "changes": changesJSON(changes),
 			"added": counts["+"], "removed": counts["-"], "modified": counts["M"], "metadata_only": counts["U"]})
 	}
 	bw := bufio.NewWriter(a.stdout)

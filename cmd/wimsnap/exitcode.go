@@ -26,7 +26,8 @@ const (
 const exitCodesHelp = `
 Exit codes:
   0    success
-  1    failure (I/O error, malformed or corrupt WIM, unsupported feature, ...)
+  1    failure (I/O error, malformed or corrupt WIM, unsupported feature, a
+       SNAP the repository does not hold, a PATH the image lacks, ...)
   2    usage error (unknown command or flag, wrong arguments, an IMAGE the
        WIM does not hold, left out when it holds none or several, or named
        by a name several images have; append's, info's or export-image's

@@ -29,10 +29,16 @@ func TestExitCodeDocs(t *testing.T) {
 			if mentionsImage(text) != (code == exitUsage) {
 				t.Errorf("%s: code %d: %q; an IMAGE the WIM does not hold is exit %d only", file, code, text, exitUsage)
 			}
+			if mentionsSnap(text) != (code == exitFailure) {
+				t.Errorf("%s: code %d: %q; a SNAP the repository does not hold is exit %d only", file, code, text, exitFailure)
+			}
 		}
 	}
 	if !mentionsImage(exitCodesHelp) {
 		t.Errorf("exitCodesHelp does not mention an IMAGE the WIM does not hold")
+	}
+	if !mentionsSnap(exitCodesHelp) {
+		t.Errorf("exitCodesHelp does not mention a SNAP the repository does not hold")
 	}
 	// A name that does not resolve is a remote error (exit 12), which
 	// each of the three texts says.
@@ -68,4 +74,11 @@ func exitCodeRows(t *testing.T, file string) map[int]string {
 func mentionsImage(text string) bool {
 	text = strings.ToLower(strings.Join(strings.Fields(text), " "))
 	return strings.Contains(text, "no such image") || strings.Contains(text, "image the wim does not hold")
+}
+
+// mentionsSnap reports whether an exit code's text covers a SNAP the
+// repository does not hold (ls, diff, restore, export; exit 1, which
+// TestJSONOutcome checks).
+func mentionsSnap(text string) bool {
+	return strings.Contains(strings.Join(strings.Fields(text), " "), "SNAP the repository does not hold")
 }

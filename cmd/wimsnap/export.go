@@ -29,7 +29,7 @@ about on stderr.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
-  {"wim", "snapshots", "images", "streams", "bytes", "chunks_copied",
+  {"repository", "wim", "snapshots", "images", "streams", "bytes", "chunks_copied",
    "streams_recompressed", "wim_size", "boot_index", "duration_seconds"}
 "boot_index" is the image marked bootable, 0 for none.`
 
@@ -64,8 +64,9 @@ func (a *app) newExportCommand() *cobra.Command {
 }
 
 type exportSummary struct {
-	WIM       string   `json:"wim"`
-	Snapshots []string `json:"snapshots"`
+	Repository string   `json:"repository"`
+	WIM        string   `json:"wim"`
+	Snapshots  []string `json:"snapshots"`
 	snapshot.ExportStats
 	DurationSeconds float64               `json:"duration_seconds"`
 	Requests        *remote.RequestCounts `json:"requests,omitempty"`
@@ -108,7 +109,8 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	if err != nil {
 		return err
 	}
-	sum := exportSummary{WIM: out, Snapshots: ids, ExportStats: st, DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
+	loc, _, _ := a.repoLocation(&f.repoFlags)
+	sum := exportSummary{Repository: loc, WIM: out, Snapshots: ids, ExportStats: st, DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
 	if a.json {
 		return writeJSON(a.stdout, sum)
 	}

@@ -330,7 +330,7 @@ func forgetByPolicy(list []*snapshot.Manifest, pol scheduler.Policy, by schedule
 		byID[m.ID] = m
 		snaps[i] = scheduler.Snapshot{ID: m.ID, Time: m.Time, Host: m.Host, Paths: []string{m.SourceKey()}, Tags: m.Tags}
 	}
-	var groups []forgetGroup
+	groups := []forgetGroup{} // [] in JSON when no snapshot matches, not null
 	var gone []*snapshot.Manifest
 	for _, g := range scheduler.Groups(snaps, by) {
 		out := forgetGroup{Key: g.Key, Keep: []forgetSnap{}, Remove: []forgetSnap{}}

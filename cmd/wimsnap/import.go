@@ -38,8 +38,8 @@ are apart from it (see 'wimsnap forget --help').
 ` + repoHelp + `
 
 With --json, stdout receives one document:
-  {"wim", "snapshots": [{"snapshot", "source", "image", "name", "files",
-   "bytes", "bytes_read", "new_bytes", "new_bytes_stored", "existing"}],
+  {"repository", "wim", "snapshots": [{"snapshot", "source", "image", "name",
+   "files", "bytes", "bytes_read", "new_bytes", "new_bytes_stored", "existing"}],
    "duration_seconds", "error"}
 "error" is there when the import failed; "snapshots" then lists the images
 committed before the failure.`
@@ -136,7 +136,8 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		}
 		out = append(out, j)
 	}
-	doc := map[string]any{"wim": name, "snapshots": out, "duration_seconds": seconds(a.now().Sub(start))}
+	loc, _, _ := a.repoLocation(&f.repoFlags)
+	doc := map[string]any{"repository": loc, "wim": name, "snapshots": out, "duration_seconds": seconds(a.now().Sub(start))}
 	if err != nil {
 		// Name what was committed before the failure: running the same
 		// import again passes over it. The error decides the exit code.

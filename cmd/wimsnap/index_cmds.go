@@ -16,10 +16,19 @@ themselves when the local index is missing or damaged; this forces it.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
-  {"rebuilt", "reason", "index_objects_read", "manifests_read", "damaged",
-   "missing_packs"}
+  {"repository", "rebuilt", "reason", "index_objects_read", "manifests_read",
+   "damaged", "missing_packs", "warnings": [{"path", "error"}], "warnings_total"}
+The warnings name each damaged object left out (path "repository").
 It exits 1 when packs that the index names are missing: data is lost, and
 snapshots that use it cannot be restored whole until 'wimsnap repair'.`
+
+// rebuildSummary is the --json document of rebuild-index.
+type rebuildSummary struct {
+	Repository string `json:"repository"`
+	snapshot.SyncStats
+	Warnings      []warning `json:"warnings"`
+	WarningsTotal int64     `json:"warnings_total"`
+}
 
 func (a *app) newRebuildIndexCommand() *cobra.Command {
 	var rf repoFlags
@@ -39,7 +48,10 @@ func (a *app) newRebuildIndexCommand() *cobra.Command {
 				return err
 			}
 			if a.json {
-				err = writeJSON(a.stdout, st)
+				loc, _, _ := a.repoLocation(&rf)
+				sum := rebuildSummary{Repository: loc, SyncStats: st}
+				sum.Warnings, sum.WarningsTotal = warn.summary()
+				err = writeJSON(a.stdout, sum)
 			} else {
 				_, err = fmt.Fprintf(a.stdout, "Rebuilt %s from %d index objects and %d manifests (%d damaged, %d packs missing)\n",
 					r.IndexPath(), st.Indexes, st.Snapshots, st.Damaged, st.MissingPacks)
@@ -62,8 +74,14 @@ deduplication and compression reduce to the stored bytes.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
-  {"id", "codec", "snapshots", "packs", "pack_bytes", "index_objects",
+  {"repository", "id", "codec", "snapshots", "packs", "pack_bytes", "index_objects",
    "chunks", "chunk_bytes", "stored_bytes", "snapshot_bytes"}`
+
+// statsSummary is the --json document of stats; "id" is the repository's.
+type statsSummary struct {
+	Repository string `json:"repository"`
+	snapshot.RepoStats
+}
 
 func (a *app) newStatsCommand() *cobra.Command {
 	var rf repoFlags
@@ -82,7 +100,8 @@ func (a *app) newStatsCommand() *cobra.Command {
 				return err
 			}
 			if a.json {
-				return writeJSON(a.stdout, st)
+				loc, _, _ := a.repoLocation(&rf)
+				return writeJSON(a.stdout, statsSummary{Repository: loc, RepoStats: st})
 			}
 			_, err = fmt.Fprintf(a.stdout, "Repository %s (%s chunks): %d snapshots holding %s; %d chunks of %s stored as %s in %d packs (%s), %d index objects\n",
 				st.ID[:16], st.Codec, st.Snapshots, formatBytes(st.SnapshotBytes), st.Chunks, formatBytes(st.ChunkBytes),

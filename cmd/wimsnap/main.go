@@ -69,16 +69,16 @@ type app struct {
 // run executes the command line args and returns the exit code, having
 // printed any error on stderr. A cancelled ctx means a signal arrived.
 func (a *app) run(ctx context.Context, args []string) int {
-	out := &writeCounter{w: a.stdout}
+	out := &runOutput{w: a.stdout, json: &a.json}
 	a.stdout = out
 	cmd, code, err := a.exec(ctx, args)
 	if err != nil && !a.json && jsonAsked(args) {
 		a.json = true // flag parsing stopped at an error before it
 	}
 	a.report(cmd, err, code)
-	if err != nil && a.json && out.n == 0 {
-		// A command that failed before its document still gives one.
-		_ = writeJSON(out, failureDoc{Error: err.Error(), Errors: joinedMessages(err), ExitCode: code})
+	if werr := out.finish(err, code); werr != nil && code == exitOK {
+		fmt.Fprintf(a.stderr, "wimsnap: %v\n", werr)
+		code = exitFailure
 	}
 	return code
 }
@@ -95,16 +95,6 @@ func jsonAsked(args []string) bool {
 		}
 	}
 	return false
-}
-
-// failureDoc is the --json document of a command that failed before
-// writing its own.
-type failureDoc struct {
-	Error string `json:"error"`
-	// Errors lists the mistakes of a failure that found several (every
-	// mistake of an agent config: mistakes), one message each.
-	Errors   []string `json:"errors,omitempty"`
-	ExitCode int      `json:"exit_code"`
 }
 
 // mistakes are the several mistakes one check found, each its own error
@@ -127,18 +117,6 @@ func joinedMessages(err error) []string {
 		out[i] = e.Error()
 	}
 	return out
-}
-
-// writeCounter counts the bytes written through it.
-type writeCounter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *writeCounter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // exec executes the command line args like run, without printing the
@@ -199,7 +177,7 @@ on the line.
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.PersistentFlags().BoolVar(&a.json, "json", false, "print one JSON document on stdout instead of text")
+	root.PersistentFlags().BoolVar(&a.json, "json", false, "print one JSON document on stdout instead of text; on exit codes other than 0 it holds \"error\" and \"exit_code\"")
 	root.AddCommand(
 		a.newCaptureCommand(), a.newAppendCommand(),
 		a.newApplyCommand(), a.newExtractCommand(),

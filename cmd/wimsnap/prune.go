@@ -35,8 +35,8 @@ With --json, stdout receives one document:
    "unused_bytes", "packs_deleted", "packs_repacked", "packs_written",
    "bytes_freed", "index_objects_written", "index_objects_deleted",
    "chunks_kept_for_concurrent_snapshots", "packs_pending",
-   "pending_reason", "temp_files_removed", "warnings": [...],
-   "duration_seconds", "requests"}
+   "pending_reason", "temp_files_removed", "warnings": [{"path", "error"}],
+   "warnings_total", "duration_seconds", "requests"}
 "temp_files_removed" counts the temporary files that writers killed or
 crashed left in a local repository over an hour ago, which prune removes.`
 
@@ -117,6 +117,7 @@ type pruneSummary struct {
 	DryRun     bool   `json:"dry_run"`
 	snapshot.PruneResult
 	Warnings        []warning             `json:"warnings"`
+	WarningsTotal   int64                 `json:"warnings_total"`
 	DurationSeconds float64               `json:"duration_seconds"`
 	Requests        *remote.RequestCounts `json:"requests,omitempty"`
 }
@@ -153,8 +154,8 @@ func (a *app) prune(ctx context.Context, r *snapshot.Repo, loc string, opts snap
 	if err != nil {
 		return nil, err
 	}
-	list, _ := warn.summary()
-	sum := &pruneSummary{Repository: loc, DryRun: opts.DryRun, PruneResult: res, Warnings: list,
+	list, total := warn.summary()
+	sum := &pruneSummary{Repository: loc, DryRun: opts.DryRun, PruneResult: res, Warnings: list, WarningsTotal: total,
 		DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
 	if res.Pending > 0 {
 		return sum, &partialError{what: fmt.Sprintf("%d packs left for a later prune", res.Pending)}

@@ -40,7 +40,8 @@ With --json, stdout receives one document:
   {"repository", "dry_run", "packs_read", "damaged_packs", "missing_packs",
    "damaged_index_objects", "lost_chunks", "lost_streams", "packs_written",
    "index_objects_written", "retired_objects", "manifests_restored", "snapshots": [{"id", "new_id", "removed",
-   "lost_files", "why"}], "duration_seconds", "requests"}`
+   "lost_files", "why"}], "warnings": [{"path", "error"}], "warnings_total",
+   "duration_seconds", "requests"}`
 
 func (a *app) newRepairCommand() *cobra.Command {
 	var rf repoFlags
@@ -64,6 +65,8 @@ type repairSummary struct {
 	Repository string `json:"repository"`
 	DryRun     bool   `json:"dry_run"`
 	snapshot.RepairResult
+	Warnings        []warning             `json:"warnings"`
+	WarningsTotal   int64                 `json:"warnings_total"`
 	DurationSeconds float64               `json:"duration_seconds"`
 	Requests        *remote.RequestCounts `json:"requests,omitempty"`
 }
@@ -87,6 +90,7 @@ func (a *app) runRepair(ctx context.Context, rf *repoFlags, dryRun bool) error {
 	loc, _, _ := a.repoLocation(rf)
 	sum := repairSummary{Repository: loc, DryRun: dryRun, RepairResult: res,
 		DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
+	sum.Warnings, sum.WarningsTotal = warn.summary()
 	if a.json {
 		err = writeJSON(a.stdout, sum)
 	} else {

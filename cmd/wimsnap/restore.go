@@ -54,7 +54,7 @@ about ("--json": a warning whose "path" is "repository").
 
 With --json, stdout receives one document, also when the restore fails
 once begun ("error" then says why; the exit code is the error's):
-  {"snapshot", "target", "dirs", "files", "symlinks", "special", "bytes",
+  {"repository", "snapshot", "target", "dirs", "files", "symlinks", "special", "bytes",
    "unchanged", "metadata_fixed", "deleted", "skipped", "dry_run",
    "warnings": [...], "warnings_total", "duration_seconds", "requests",
    "error"}
@@ -105,6 +105,7 @@ func (a *app) newRestoreCommand() *cobra.Command {
 
 // restoreSummary is the --json document of restore.
 type restoreSummary struct {
+	Repository      string                `json:"repository"`
 	Snapshot        string                `json:"snapshot"`
 	Target          string                `json:"target"`
 	Dirs            int64                 `json:"dirs"`
@@ -151,7 +152,8 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 	err = noLockHint(err)
 	status.finish()
 	list, total := warn.summary()
-	sum := restoreSummary{Snapshot: m.ID, Target: f.target, Dirs: st.Dirs, Files: st.Files, Symlinks: st.Symlinks,
+	loc, _, _ := a.repoLocation(&f.repoFlags)
+	sum := restoreSummary{Repository: loc, Snapshot: m.ID, Target: f.target, Dirs: st.Dirs, Files: st.Files, Symlinks: st.Symlinks,
 		Special: st.Special, Bytes: st.Bytes, Unchanged: st.Unchanged, MetadataFixed: st.Fixed, Deleted: st.Deleted, Skipped: st.Skipped,
 		DryRun: f.dryRun, Warnings: list, WarningsTotal: total, DurationSeconds: seconds(a.now().Sub(start)),
 		Requests: a.requests()}
