@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 )
 
 // tmpPrefix starts the names of the temporary files of Put and PutIfAbsent.
@@ -31,7 +32,8 @@ const tmpPrefix = ".tmp-"
 // crash can leave temporary files behind; List ignores them and they are
 // safe to delete when no Put is running. PutIfAbsent needs hard links, which
 // some file systems (FAT, some FUSE and SMB mounts) refuse: it then fails
-// and stores nothing. Delete fsyncs the directory too.
+// and stores nothing. Delete fsyncs the directory too. Under an Ephemeral
+// context none of them fsyncs (but for new directories).
 //
 // Files that are not regular files (directories, devices) are not objects:
 // Get, Stat and Delete report ErrNotFound for them and List skips them.
@@ -43,7 +45,8 @@ const tmpPrefix = ".tmp-"
 // A Local is safe for concurrent use by several goroutines and processes
 // sharing the directory.
 type Local struct {
-	root string
+	root  string
+	syncs atomic.Int64 // fsyncs of files and directories, for tests
 }
 
 var _ Store = (*Local)(nil)
@@ -80,21 +83,21 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	tmp, err := writeTemp(ctx, dir, r, size)
+	tmp, err := l.writeTemp(ctx, dir, r, size)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	return l.place(tmp, dir, key)
+	return l.place(ctx, tmp, dir, key)
 }
 
 // place renames tmp, a complete temporary file in dir, to key's file and
-// fsyncs dir; on failure it removes tmp.
-func (l *Local) place(tmp, dir, key string) error {
+// fsyncs dir (unless ctx is Ephemeral); on failure it removes tmp.
+func (l *Local) place(ctx context.Context, tmp, dir, key string) error {
 	if err := os.Rename(tmp, l.path(key)); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := SyncDir(dir); err != nil {
+	if err := l.syncDir(ctx, dir); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
@@ -114,7 +117,7 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 	if err != nil {
 		return fmt.Errorf("put-if-absent %s: %w", key, err)
 	}
-	tmp, err := writeTemp(ctx, dir, bytes.NewReader(data), int64(len(data)))
+	tmp, err := l.writeTemp(ctx, dir, bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return fmt.Errorf("put-if-absent %s: %w", key, err)
 	}
@@ -124,7 +127,7 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 		return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
 	}
 	if err == nil {
-		err = SyncDir(dir)
+		err = l.syncDir(ctx, dir)
 	}
 	if err != nil {
 		return fmt.Errorf("put-if-absent %s: %w", key, err)
@@ -207,7 +210,7 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 		err = os.Remove(p)
 	}
 	if err == nil {
-		err = SyncDir(filepath.Dir(p))
+		err = l.syncDir(ctx, filepath.Dir(p))
 	}
 	if err != nil {
 		return keyErr("delete", key, err)
@@ -249,15 +252,17 @@ func (l *Local) mkdirs(key string) (string, error) {
 }
 
 // writeTemp writes exactly size bytes of r to a new temporary file in dir
-// and fsyncs it. It returns the file's name, or removes the file on error.
-func writeTemp(ctx context.Context, dir string, r io.Reader, size int64) (string, error) {
+// and fsyncs it (unless ctx is Ephemeral). It returns the file's name, or
+// removes the file on error.
+func (l *Local) writeTemp(ctx context.Context, dir string, r io.Reader, size int64) (string, error) {
 	name := filepath.Join(dir, tmpPrefix+rand.Text())
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return "", err
 	}
 	err = copyExact(ctx, f, r, size)
-	if err == nil {
+	if err == nil && Durable(ctx) {
+		l.syncs.Add(1)
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -268,6 +273,16 @@ func writeTemp(ctx context.Context, dir string, r io.Reader, size int64) (string
 		return "", err
 	}
 	return name, nil
+}
+
+// syncDir fsyncs dir, so that the names made or removed in it last,
+// unless ctx is Ephemeral.
+func (l *Local) syncDir(ctx context.Context, dir string) error {
+	if !Durable(ctx) {
+		return nil
+	}
+	l.syncs.Add(1)
+	return SyncDir(dir)
 }
 
 // regular passes on the result of a stat, turning a file that is not a

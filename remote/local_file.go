@@ -46,5 +46,5 @@ func (l *Local) PutFile(ctx context.Context, key string, f *os.File, size int64)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	return l.place(tmp, dir, key)
+	return l.place(ctx, tmp, dir, key)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"sync"
@@ -303,7 +304,7 @@ func acquireWaited(ctx context.Context, store remote.Store, conditional bool, ki
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, 0, err
 	}
-	l := &Lock{store: store, opts: opts, key: lockPrefix + hex.EncodeToString(id[:]),
+	l := &Lock{store: lockStore{store}, opts: opts, key: lockPrefix + hex.EncodeToString(id[:]),
 		rec: lockRecord{Host: opts.Host, PID: os.Getpid(), User: userName(), Exclusive: kind.Exclusive,
 			Kind: kind.Kind, Mark: processMark()},
 		done: make(chan struct{}), lost: make(chan struct{})}
@@ -414,4 +415,24 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// lockStore is the store as a Lock writes to it: its writes and deletions
+// are remote.Ephemeral. A lock needs no durability: it dies with its
+// holder, and one that a crash brings back (its deletion lost) is stale
+// and passed over, as a killed holder's is. On a local directory this
+// spares five fsyncs per locked command (creating, then deleting the lock
+// file), a sixth of an unchanged re-snapshot's time.
+type lockStore struct{ remote.Store }
+
+func (s lockStore) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	return s.Store.Put(remote.Ephemeral(ctx), key, r, size)
+}
+
+func (s lockStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	return s.Store.PutIfAbsent(remote.Ephemeral(ctx), key, data)
+}
+
+func (s lockStore) Delete(ctx context.Context, key string) error {
+	return s.Store.Delete(remote.Ephemeral(ctx), key)
 }
