@@ -247,6 +247,19 @@ func validID(s string) bool {
 	return true
 }
 
+// keyID returns the id of key, an object under prefix, when key is
+// exactly the key the repository stores that id under.
+func keyID(prefix, key string) (index.ID, bool) {
+	id, ok := parseID(key[len(key)-min(len(key), 64):])
+	if !ok {
+		return id, false
+	}
+	if prefix == packPrefix {
+		return id, key == packKey(id)
+	}
+	return id, key == objectKey(prefix, id)
+}
+
 // parseID parses the hexadecimal id at the end of a key.
 func parseID(s string) (index.ID, bool) {
 	var id index.ID

@@ -40,7 +40,7 @@ func (p *pruner) read() error {
 func (p *pruner) listPacks() error {
 	p.packs = map[index.ID]remote.Info{}
 	err := p.r.store.List(p.ctx, packPrefix, func(info remote.Info) error {
-		if id, ok := parseID(info.Key[len(info.Key)-min(len(info.Key), 64):]); ok && info.Key == packKey(id) {
+		if id, ok := keyID(packPrefix, info.Key); ok {
 			p.packs[id] = info
 			p.res.Packs++
 			p.res.Bytes += info.Size

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -222,13 +221,15 @@ func (r *Repo) openSynced(ctx context.Context, warn func(error)) (SyncStats, *in
 	return st, db, nil
 }
 
-// listIDs lists the object ids under prefix; keys that are not ids are
-// ignored (they are not ours).
+// listIDs lists the object ids under prefix. Only keys of the form the
+// repository writes count: prefix and the id in lower-case hex, packs one
+// directory deeper (packKey); other keys are ignored (they are not ours),
+// as docs/repository.md says, rather than taken for an object that then
+// cannot be read under its own key.
 func listIDs(ctx context.Context, s remote.Store, prefix string) (map[index.ID]int64, error) {
 	ids := map[index.ID]int64{}
 	err := s.List(ctx, prefix, func(info remote.Info) error {
-		name := info.Key[strings.LastIndexByte(info.Key, '/')+1:]
-		if id, ok := parseID(name); ok {
+		if id, ok := keyID(prefix, info.Key); ok {
 			ids[id] = info.Size
 		}
 		return nil
