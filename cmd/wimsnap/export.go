@@ -30,8 +30,10 @@ about on stderr.
 
 With --json, stdout receives one document:
   {"repository", "wim", "snapshots", "images", "streams", "bytes", "chunks_copied",
-   "streams_recompressed", "wim_size", "boot_index", "duration_seconds"}
-"boot_index" is the image marked bootable, 0 for none.`
+   "streams_recompressed", "wim_size", "boot_index", "duration_seconds",
+   "requests"}
+"boot_index" is the image marked bootable, 0 for none. "requests" (an S3
+repository only) counts the requests sent, as in 'snapshot --json'.`
 
 type exportFlags struct {
 	repoFlags
