@@ -45,8 +45,7 @@ damaged (it lacked a stream, or resolved one otherwise than the
 repository's index objects) and rebuilt it, says why; that is not a
 problem of the repository.
 "read_data_subset" is the subset read (as "3/7" or "2.5%"), present with
---read-data-subset only; "packs_read" counts the packs read. "requests"
-(an S3 repository only) counts the requests sent, as in 'snapshot --json'.`
+--read-data-subset only; "packs_read" counts the packs read.` + requestsHelp
 
 func (a *app) newCheckCommand() *cobra.Command {
 	var rf repoFlags

@@ -32,8 +32,7 @@ With --json, stdout receives one document:
   {"repository", "wim", "snapshots", "images", "streams", "bytes", "chunks_copied",
    "streams_recompressed", "wim_size", "boot_index", "duration_seconds",
    "requests"}
-"boot_index" is the image marked bootable, 0 for none. "requests" (an S3
-repository only) counts the requests sent, as in 'snapshot --json'.`
+"boot_index" is the image marked bootable, 0 for none.` + requestsHelp
 
 type exportFlags struct {
 	repoFlags

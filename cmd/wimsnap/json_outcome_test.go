@@ -84,6 +84,7 @@ func TestJSONOutcome(t *testing.T) {
 		{"stats", []string{"stats"}, exitOK},
 		{"forget dry run", []string{"forget", "--keep-last=1", "--dry-run"}, exitOK},
 		{"forget, nothing matches", []string{"forget", "--keep-last=1", "--host=nobody"}, exitOK},
+		{"forget and prune", []string{"forget", "--keep-last=5", "--prune"}, exitOK},
 		{"forget missing snapshot", []string{"forget", "deadbeef"}, exitPartial},
 		{"forget missing snapshot and prune", []string{"forget", "deadbeef", "--prune"}, exitPartial},
 		{"prune", []string{"prune"}, exitOK},
@@ -158,13 +159,14 @@ func TestJSONOutcome(t *testing.T) {
 
 // jsonHelp returns the --help text that describes the --json document of
 // the command line args: the command's own, and that of the command whose
-// document it shares (append's is capture's, extract's apply's).
+// document it shares or holds (append's is capture's, extract's apply's,
+// forget --prune's holds prune's).
 func jsonHelp(root *cobra.Command, args []string) string {
 	c, _, err := root.Find(args)
 	if err != nil {
 		return ""
 	}
-	shares := map[string]string{"append": "capture", "extract": "apply"}
+	shares := map[string]string{"append": "capture", "extract": "apply", "forget": "prune"}
 	help := c.Long
 	if other, ok := shares[c.Name()]; ok {
 		if o, _, err := root.Find([]string{other}); err == nil {

@@ -48,10 +48,9 @@ With --json, stdout receives one document:
    "warnings": [{"path", "error"}], "warnings_total", "requests"}
 "files_read" counts the files opened; "files_unchanged" the files taken
 from the parent without being opened. "index" tells whether the local
-index was rebuilt first, as 'rebuild-index --json' does. "requests" (an
-S3 repository only) counts the requests sent: {"put", "get", "head",
-"list", "delete", "other"}. "source_bytes" is there when the
-source path is not valid UTF-8: its exact bytes in base64.`
+index was rebuilt first, as 'rebuild-index --json' does. "source_bytes"
+is there when the source path is not valid UTF-8: its exact bytes in
+base64.` + requestsHelp
 
 type snapshotFlags struct {
 	repoFlags
