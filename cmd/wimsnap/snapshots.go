@@ -13,7 +13,7 @@ import (
 
 const snapshotsHelp = `
 List the repository's snapshots, oldest first: id, time (UTC), host,
-source, image name, files and bytes.
+source, image name, files, bytes and tags.
 ` + repoHelp + `
 
 With --json, stdout receives one document: {"repository", "snapshots":
