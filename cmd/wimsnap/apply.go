@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -84,8 +86,20 @@ func refuseSpecial(name string) error {
 	return nil
 }
 
+// refuseStdin refuses "-" when no file has that name: wimlib-imagex reads
+// a pipable WIM from standard input there, which wimsnap does not.
+func refuseStdin(name string) error {
+	if _, err := os.Lstat(name); name == "-" && errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: reading a WIM from standard input (\"-\"); save it to a file and name that", wim.ErrUnsupported)
+	}
+	return nil
+}
+
 // openWIM opens and parses the WIM at name. The caller closes the file.
 func openWIM(name string) (*os.File, *wim.Reader, error) {
+	if err := refuseStdin(name); err != nil {
+		return nil, nil, err
+	}
 	if err := refuseSpecial(name); err != nil {
 		return nil, nil, err
 	}

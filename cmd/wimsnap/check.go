@@ -39,13 +39,13 @@ With --json, stdout receives one document:
   {"repository", "ok", "snapshots", "packs", "chunks", "streams_checked",
    "packs_read", "read_data_subset", "unreferenced_packs", "unused_unresolved_recipes",
    "problems": [...], "damaged_snapshots": [...], "local_index_rebuilt",
-   "duration_seconds"}
+   "duration_seconds", "requests"}
 "local_index_rebuilt", present only when the check found the local index
 damaged (it lacked a stream, or resolved one otherwise than the
 repository's index objects) and rebuilt it, says why; that is not a
 problem of the repository.
 "read_data_subset" is the subset read (as "3/7" or "2.5%"), present with
---read-data-subset only; "packs_read" counts the packs read.`
+--read-data-subset only; "packs_read" counts the packs read.` + requestsHelp
 
 func (a *app) newCheckCommand() *cobra.Command {
 	var rf repoFlags

@@ -30,8 +30,9 @@ about on stderr.
 
 With --json, stdout receives one document:
   {"repository", "wim", "snapshots", "images", "streams", "bytes", "chunks_copied",
-   "streams_recompressed", "wim_size", "boot_index", "duration_seconds"}
-"boot_index" is the image marked bootable, 0 for none.`
+   "streams_recompressed", "wim_size", "boot_index", "duration_seconds",
+   "requests"}
+"boot_index" is the image marked bootable, 0 for none.` + requestsHelp
 
 type exportFlags struct {
 	repoFlags

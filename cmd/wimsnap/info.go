@@ -65,7 +65,7 @@ With --json, stdout receives one document:
   {"wim", "size",
    "header": {"version", "flags", "flag_names", "chunk_size", "compression",
               "guid", "part", "parts", "image_count", "boot_index",
-              "integrity"},
+              "integrity", "pipable"},
    "images": [{"index", "name", "description", "display_name",
                "display_description", "flags", "creator", "version",
                "dir_count", "file_count", "total_bytes", "hard_link_bytes",

@@ -50,11 +50,13 @@ func TestJSONOutcome(t *testing.T) {
 		{"extract missing path", []string{"extract", w, "1", "/zz", "--dest-dir=" + at("t3")}, exitFailure},
 		{"info", []string{"info", w}, exitOK},
 		{"info missing file", []string{"info", at("nosuch.wim")}, exitFailure},
+		{"info rename", []string{"info", w, "2", "--name=second", "--boot"}, exitOK},
 		{"dir", []string{"dir", w, "1"}, exitOK},
 		{"dir detailed", []string{"dir", w, "1", "--detailed"}, exitOK},
 		{"verify", []string{"verify", w}, exitOK},
 		{"verify malformed", []string{"verify", bad}, exitFailure},
 		{"optimize", []string{"optimize", w}, exitOK},
+		{"optimize output", []string{"optimize", w, "--output=" + at("o.wim"), "--image=1"}, exitOK},
 		{"split", []string{"split", w, at("sp.swm"), "1"}, exitOK},
 		{"split bad size", []string{"split", w, at("sp2.swm"), "64K"}, exitUsage},
 		{"export-image", []string{"export-image", w, "1", at("ei.wim")}, exitOK},
@@ -82,6 +84,7 @@ func TestJSONOutcome(t *testing.T) {
 		{"stats", []string{"stats"}, exitOK},
 		{"forget dry run", []string{"forget", "--keep-last=1", "--dry-run"}, exitOK},
 		{"forget, nothing matches", []string{"forget", "--keep-last=1", "--host=nobody"}, exitOK},
+		{"forget and prune", []string{"forget", "--keep-last=5", "--prune"}, exitOK},
 		{"forget missing snapshot", []string{"forget", "deadbeef"}, exitPartial},
 		{"forget missing snapshot and prune", []string{"forget", "deadbeef", "--prune"}, exitPartial},
 		{"prune", []string{"prune"}, exitOK},
@@ -126,6 +129,11 @@ func TestJSONOutcome(t *testing.T) {
 					t.Errorf("the document has warnings and no warnings_total:\n%s", out)
 				}
 			}
+			if code == exitOK {
+				for _, k := range undocumentedKeys(doc, jsonHelp(root, tt.args)) {
+					t.Errorf("the document's %q is not named in --help:\n%s", k, out)
+				}
+			}
 			if _, ok := doc["repository"].(string); code == exitOK && takesRepo(tt.args) && !ok {
 				t.Errorf("the document of a repository command does not name its repository:\n%s", out)
 			}
@@ -147,6 +155,50 @@ func TestJSONOutcome(t *testing.T) {
 	if doc := documentedWarnings(t); !slices.Equal(doc, slices.Sorted(slices.Values(warned))) {
 		t.Errorf("README-commands.md lists %q as the commands whose document has warnings; they are %q", doc, warned)
 	}
+}
+
+// jsonHelp returns the --help text that describes the --json document of
+// the command line args: the command's own, and that of the command whose
+// document it shares or holds (append's is capture's, extract's apply's,
+// forget --prune's holds prune's).
+func jsonHelp(root *cobra.Command, args []string) string {
+	c, _, err := root.Find(args)
+	if err != nil {
+		return ""
+	}
+	shares := map[string]string{"append": "capture", "extract": "apply", "forget": "prune"}
+	help := c.Long
+	if other, ok := shares[c.Name()]; ok {
+		if o, _, err := root.Find([]string{other}); err == nil {
+			help += o.Long
+		}
+	}
+	return help
+}
+
+// undocumentedKeys returns, sorted, the keys of doc (and of the objects
+// nested in it, in lists too) that help does not name in quotes.
+func undocumentedKeys(doc map[string]any, help string) []string {
+	var missing []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if !strings.Contains(help, `"`+k+`"`) && !slices.Contains(missing, k) {
+					missing = append(missing, k)
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	slices.Sort(missing)
+	return missing
 }
 
 // documentedWarnings returns, sorted, the commands README-commands.md

@@ -38,7 +38,7 @@ With --json, stdout receives one document:
    "pending_reason", "temp_files_removed", "warnings": [{"path", "error"}],
    "warnings_total", "duration_seconds", "requests"}
 "temp_files_removed" counts the temporary files that writers killed or
-crashed left in a local repository over an hour ago, which prune removes.`
+crashed left in a local repository over an hour ago, which prune removes.` + requestsHelp
 
 // pruneFlags are the options of prune, also offered by forget --prune.
 type pruneFlags struct {

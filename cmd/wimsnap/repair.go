@@ -41,7 +41,7 @@ With --json, stdout receives one document:
    "damaged_index_objects", "lost_chunks", "lost_streams", "packs_written",
    "index_objects_written", "retired_objects", "manifests_restored", "snapshots": [{"id", "new_id", "removed",
    "lost_files", "why"}], "warnings": [{"path", "error"}], "warnings_total",
-   "duration_seconds", "requests"}`
+   "duration_seconds", "requests"}` + requestsHelp
 
 func (a *app) newRepairCommand() *cobra.Command {
 	var rf repoFlags

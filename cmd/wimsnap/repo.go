@@ -22,6 +22,12 @@ const (
 	envCacheDir   = "WIMSNAP_CACHE_DIR"  // where the local index files live
 )
 
+// requestsHelp describes the "requests" member of the --json documents
+// of the commands that count the requests they send to an S3 repository.
+const requestsHelp = `
+"requests" (an S3 repository only) counts the requests sent, by kind:
+{"put", "get", "head", "list", "delete", "other"}.`
+
 const repoHelp = `
 The repository is --repo, else $WIMSNAP_REPOSITORY, else the default local
 repository $XDG_DATA_HOME/wimsnap/repository (~/.local/share/wimsnap/repository),

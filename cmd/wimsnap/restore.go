@@ -61,10 +61,9 @@ once begun ("error" then says why; the exit code is the error's):
 "files", "symlinks" and "special" count all that the snapshot put in the
 target: those written ("bytes" of contents) and those "unchanged", left in
 place because they already matched; "metadata_fixed" counts those of the
-unchanged whose times, mode, owner or xattrs alone were set. "requests"
-(an S3 repository only) counts the requests sent. The summary without
---json says the same in words: how many were written, how many left in
-place.`
+unchanged whose times, mode, owner or xattrs alone were set. The summary
+without --json says the same in words: how many were written, how many
+left in place.` + requestsHelp
 
 type restoreFlags struct {
 	repoFlags

@@ -43,11 +43,14 @@ With --json, stdout receives one document:
    "files", "symlinks", "special", "bytes", "files_read", "bytes_read",
    "files_unchanged", "skipped",
    "new_chunks", "new_bytes", "new_bytes_stored", "packs",
-   "duration_seconds", "lock_wait_seconds", "index": {"rebuilt", "reason", ...},
-   "warnings": [{"path", "error"}], "warnings_total"}
+   "duration_seconds", "lock_wait_seconds", "index": {"rebuilt", "reason",
+   "index_objects_read", "manifests_read", "damaged", "missing_packs"},
+   "warnings": [{"path", "error"}], "warnings_total", "requests"}
 "files_read" counts the files opened; "files_unchanged" the files taken
-from the parent without being opened. "source_bytes" is there when the
-source path is not valid UTF-8: its exact bytes in base64.`
+from the parent without being opened. "index" tells whether the local
+index was rebuilt first, as 'rebuild-index --json' does. "source_bytes"
+is there when the source path is not valid UTF-8: its exact bytes in
+base64.` + requestsHelp
 
 type snapshotFlags struct {
 	repoFlags

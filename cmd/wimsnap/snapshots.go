@@ -13,14 +13,21 @@ import (
 
 const snapshotsHelp = `
 List the repository's snapshots, oldest first: id, time (UTC), host,
-source, image name, files and bytes.
+source, image name, files, bytes and tags.
 ` + repoHelp + `
 
 With --json, stdout receives one document: {"repository", "snapshots":
-[{"id", "short_id", "time", "host", "source", "source_bytes", "parent",
-"tags", "image": {"name", "description", "display_name", "display_description", "flags",
-"creator", "version", "created", "boot"},
-"metadata": {"sha1", "size"}, "summary": {...}}]}
+[{"id", "short_id", "version", "time", "host", "source", "source_bytes",
+"kind", "parent", "tags", "image": {"name", "description", "display_name",
+"display_description", "flags", "creator", "version", "created", "boot"},
+"metadata": {"sha1", "size"}, "summary": {"dirs", "files", "symlinks",
+"special", "bytes", "files_read", "bytes_read", "files_unchanged",
+"skipped", "new_chunks", "new_bytes", "new_bytes_stored", "packs",
+"duration_seconds"}}]}
+The first "version" is the manifest's format version; "kind" is "tree" for
+a snapshot of a directory tree and "import" for an image imported from a
+WIM (absent in manifests written before it was recorded); "summary" is the
+snapshot's run, as its 'snapshot --json' document counted it.
 "source_bytes" is there when the source path is not valid UTF-8: its
 exact bytes in base64. "boot": true marks a snapshot imported from a WIM's boot image, which
 'export' marks bootable again.`
