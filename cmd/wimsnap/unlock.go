@@ -102,7 +102,7 @@ func (a *app) runUnlock(ctx context.Context, rf *repoFlags, all bool) error {
 		fmt.Fprintf(a.stdout, "kept %s: held by %s since %s, refreshed %s; use --remove-all only if that process is gone\n",
 			lockName(l), lockHolder(l), lockTime(l.Since), lockTime(l.ModTime))
 	}
-	fmt.Fprintf(a.stdout, "%s: removed %d locks, kept %d\n", loc, len(removed), len(kept))
+	fmt.Fprintf(a.stdout, "%s: removed %s, kept %d\n", loc, plural(len(removed), "lock"), len(kept))
 	return nil
 }
 

@@ -69,7 +69,7 @@ func TestUnlockCommand(t *testing.T) {
 		"removed stale shared lock 0d0d0d0d of host dead-host pid 4242 user root since 2026-01-02 03:04:05 UTC\n",
 		"kept shared lock 1e1e1e1e: held by host live-host pid 77 user root since ",
 		"; use --remove-all only if that process is gone\n",
-		repo + ": removed 1 locks, kept 1\n",
+		repo + ": removed 1 lock, kept 1\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("unlock output lacks %q:\n%s", want, out)

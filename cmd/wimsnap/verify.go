@@ -71,7 +71,7 @@ func (a *app) runVerify(ctx context.Context, name string, refs []string) error {
 			return werr
 		}
 	} else if err == nil {
-		fmt.Fprintf(a.stdout, "%s: OK, %d images, %s checked\n", name, sum.Images, formatBytes(sum.Bytes))
+		fmt.Fprintf(a.stdout, "%s: OK, %s, %s checked\n", name, plural(sum.Images, "image"), formatBytes(sum.Bytes))
 	}
 	return err
 }
