@@ -71,3 +71,18 @@ func firstParseOnly(e *Encoder, src []byte) []byte {
 	e.bw.out = nil
 	return out
 }
+
+// TestByteHist checks byteHist against a plain count, for lengths that
+// leave each remainder of its four-byte steps.
+func TestByteHist(t *testing.T) {
+	src := corpus.Text(3, 1003)
+	for _, n := range []int{0, 1, 2, 3, 4, 1000, 1001, 1002, 1003} {
+		var want [numChars]uint32
+		for _, b := range src[:n] {
+			want[b]++
+		}
+		if got := byteHist(src[:n]); got != want {
+			t.Errorf("byteHist of %d bytes differs from a plain count", n)
+		}
+	}
+}
