@@ -14,6 +14,10 @@ const (
 	hash4Bits  = 15 // of the 4-byte hash, which heads the chains
 	firstDepth = 16 // chain entries examined per position in a first parse
 	textDepth  = 32 // the same in a text chunk's second parse
+	// textFirstDepth is firstDepth for a text chunk, whose first parse
+	// only yields the code lengths that price the second: a shallow one
+	// prices it as well (within 0.02% of the output on source trees).
+	textFirstDepth = 4
 	// lazyBias is what a candidate must gain (in 1/16 bits) beyond the
 	// pending one at the position before to displace it: the pending match
 	// ends sooner, which leaves room for a match after it.
