@@ -17,10 +17,7 @@ type costs struct {
 // the longest code for an absent byte; match headers and lengths from
 // learnedMain and learnedLen.
 func (c *costs) fromHist(e *Encoder, n int) {
-	var hist [numChars]uint32
-	for _, b := range e.win[:n] {
-		hist[b]++
-	}
+	hist := byteHist(e.win[:n])
 	used := 0
 	for _, f := range hist {
 		if f != 0 {
@@ -40,6 +37,26 @@ func (c *costs) fromHist(e *Encoder, n int) {
 	for i, l := range learnedLen {
 		c.len[i] = uint32(l)
 	}
+}
+
+// byteHist returns the number of each byte value in w. It counts into four
+// tables in turn, so that a run of one byte does not wait on its own
+// increments.
+func byteHist(w []byte) [numChars]uint32 {
+	var h [4][numChars]uint32
+	for ; len(w) >= 4; w = w[4:] {
+		h[0][w[0]]++
+		h[1][w[1]]++
+		h[2][w[2]]++
+		h[3][w[3]]++
+	}
+	for _, b := range w {
+		h[0][b]++
+	}
+	for i := range h[0] {
+		h[0][i] += h[1][i] + h[2][i] + h[3][i]
+	}
+	return h[0]
 }
 
 // bitCost returns the cost in 1/16 bits of a symbol of probability p, at

@@ -56,18 +56,70 @@ func TestTextSecondParse(t *testing.T) {
 	}
 }
 
+// TestTextFirstDepth checks that a text chunk's first parse, which only
+// prices the second, examines textFirstDepth chain entries, not firstDepth.
+func TestTextFirstDepth(t *testing.T) {
+	src := corpus.Text(1, 32768)
+	e, _ := NewEncoder(32768)
+	got := e.Encode(nil, src)
+	if want := parsedTwice(e, src, textFirstDepth); !bytes.Equal(got, want) {
+		t.Errorf("Encode gave %d bytes, the first parse %d deep then the second %d", len(got), textFirstDepth, len(want))
+	}
+}
+
+// parsedTwice returns the chunk compressed from a first parse depth
+// entries deep and a second parse priced by its code lengths.
+func parsedTwice(e *Encoder, src []byte, depth int) []byte {
+	n := firstParse(e, src, depth)
+	e.cost.fromLens(e)
+	e.parse(n, textDepth, &e.cost)
+	e.tally()
+	e.buildCodes()
+	return writeChunk(e, n)
+}
+
 // firstParseOnly returns the chunk compressed from Encode's first parse.
 func firstParseOnly(e *Encoder, src []byte) []byte {
+	depth := firstDepth
+	if textLike(src) {
+		depth = textFirstDepth
+	}
+	return writeChunk(e, firstParse(e, src, depth))
+}
+
+// firstParse makes Encode's first parse of src, depth entries deep, and its
+// codes, and returns the chunk's size.
+func firstParse(e *Encoder, src []byte, depth int) int {
 	n := copy(e.win, src)
 	clear(e.win[n : n+winPad])
 	doE8(e.win[:n])
 	e.cost.fromHist(e, n)
-	e.parse(n, firstDepth, &e.cost)
+	e.parse(n, depth, &e.cost)
 	e.tally()
 	e.buildCodes()
+	return n
+}
+
+// writeChunk returns the block of e.items for a chunk of n bytes.
+func writeChunk(e *Encoder, n int) []byte {
 	e.bw = bitWriter{}
 	e.writeBlock(n)
 	out := e.bw.out
 	e.bw.out = nil
 	return out
+}
+
+// TestByteHist checks byteHist against a plain count, for lengths that
+// leave each remainder of its four-byte steps.
+func TestByteHist(t *testing.T) {
+	src := corpus.Text(3, 1003)
+	for _, n := range []int{0, 1, 2, 3, 4, 1000, 1001, 1002, 1003} {
+		var want [numChars]uint32
+		for _, b := range src[:n] {
+			want[b]++
+		}
+		if got := byteHist(src[:n]); got != want {
+			t.Errorf("byteHist of %d bytes differs from a plain count", n)
+		}
+	}
 }

@@ -76,13 +76,18 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 	clear(e.win[n : n+winPad])
 	doE8(e.win[:n])
 	e.cost.fromHist(e, n)
-	e.parse(n, firstDepth, &e.cost)
+	text := textLike(src)
+	depth := firstDepth
+	if text {
+		depth = textFirstDepth // only its code lengths are kept
+	}
+	e.parse(n, depth, &e.cost)
 	footer := e.tally()
 	e.buildCodes()
 	if !stream && e.itemBits(footer) >= 8*n {
 		return append(dst, src...)
 	}
-	if textLike(src) {
+	if text {
 		// Text gains most from costs that fit the chunk: parse it again
 		// with the first parse's code lengths, and deeper.
 		e.cost.fromLens(e)

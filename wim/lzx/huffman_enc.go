@@ -10,10 +10,15 @@ type codeLengths struct {
 	weights []uint64 // weights of internal nodes
 }
 
-type symFreq struct {
-	freq uint32
-	sym  uint16
-}
+// symFreq is a used symbol and its frequency, packed so that sorting the
+// values orders them by frequency, then by symbol.
+type symFreq uint64
+
+func packSymFreq(s int, f uint32) symFreq { return symFreq(f)<<16 | symFreq(s) }
+
+func (x symFreq) freq() uint64 { return uint64(x >> 16) }
+
+func (x symFreq) sym() int { return int(x & 0xffff) }
 
 // build sets lens[s] to the code length of symbol s, so that the symbols
 // with a nonzero freq get a complete prefix code with no codeword longer
@@ -25,24 +30,19 @@ func (c *codeLengths) build(freq []uint32, lens []uint8, limit int) {
 	c.syms = c.syms[:0]
 	for s, f := range freq {
 		if f != 0 {
-			c.syms = append(c.syms, symFreq{f, uint16(s)})
+			c.syms = append(c.syms, packSymFreq(s, f))
 		}
 	}
 	switch len(c.syms) {
 	case 0:
 		return
 	case 1:
-		s := int(c.syms[0].sym)
+		s := c.syms[0].sym()
 		lens[s] = 1
 		lens[(s+1)%len(lens)] = 1
 		return
 	}
-	slices.SortFunc(c.syms, func(a, b symFreq) int {
-		if a.freq != b.freq {
-			return int(a.freq) - int(b.freq)
-		}
-		return int(a.sym) - int(b.sym)
-	})
+	slices.Sort(c.syms)
 	depths := c.treeDepths()
 	var count [maxCodeLen + 1]int
 	for _, d := range depths {
@@ -53,7 +53,7 @@ func (c *codeLengths) build(freq []uint32, lens []uint8, limit int) {
 	i := 0
 	for l := limit; l >= 1; l-- {
 		for range count[l] {
-			lens[c.syms[i].sym] = uint8(l)
+			lens[c.syms[i].sym()] = uint8(l)
 			i++
 		}
 	}
@@ -70,9 +70,9 @@ func (c *codeLengths) treeDepths() []uint32 {
 	parent := slices.Grow(c.nodes[:0], 2*n)[:2*n] // leaves 0..n-1, nodes n..2n-2
 	leaf, node := 0, 0
 	take := func() (int, uint64) {
-		if leaf < n && (node >= len(w) || uint64(c.syms[leaf].freq) <= w[node]) {
+		if leaf < n && (node >= len(w) || c.syms[leaf].freq() <= w[node]) {
 			leaf++
-			return leaf - 1, uint64(c.syms[leaf-1].freq)
+			return leaf - 1, c.syms[leaf-1].freq()
 		}
 		node++
 		return n + node - 1, w[node-1]
