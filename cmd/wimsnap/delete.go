@@ -78,7 +78,7 @@ type deletedImage struct {
 
 func (a *app) runDelete(ctx context.Context, name string, specs []string, check bool) error {
 	start := a.now()
-	sum := deleteSummary{WIM: name}
+	sum := deleteSummary{WIM: name, Deleted: []deletedImage{}} // [] in --json when none is
 	plan := func(r *wim.Reader) (rewriteSpec, error) {
 		gone, err := imagesToDelete(r, specs)
 		if err != nil {
