@@ -88,8 +88,8 @@ func (in *ImageInfo) SetProperty(path, value string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPropertyValue(value); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrProperty, path, err)
+	if err := CheckText(value); err != nil {
+		return fmt.Errorf("%w: %s: value %w", ErrProperty, path, err)
 	}
 	top := steps[0].name
 	if computedProperties[top] {
@@ -207,15 +207,18 @@ func xmlNameOK(name string) bool {
 	return name != ""
 }
 
-// checkPropertyValue refuses text that is not UTF-8 or holds control
-// characters XML 1.0 cannot carry, as wimlib does.
-func checkPropertyValue(v string) error {
+// CheckText fails when v cannot be the text of an element of an image's
+// XML information as it is (a name, a description, a property): when it
+// is not UTF-8, or holds a control character other than white space,
+// which XML 1.0 cannot carry (wimlib refuses such a value; the Writer would
+// store U+FFFD for it). The error quotes v.
+func CheckText(v string) error {
 	if !utf8.ValidString(v) {
-		return fmt.Errorf("value %q is not valid UTF-8", v)
+		return fmt.Errorf("%q is not valid UTF-8", v)
 	}
 	for _, r := range v {
 		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
-			return fmt.Errorf("value %q holds control character %U", v, r)
+			return fmt.Errorf("%q holds control character %U", v, r)
 		}
 	}
 	return nil
