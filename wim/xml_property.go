@@ -81,8 +81,9 @@ func (in *ImageInfo) Property(path string) (string, bool) {
 // removes the element. The fields the Writer computes (counts, sizes and
 // times) are refused, and so are a path that is not one, an index past
 // that, and a value that is not UTF-8 or holds control characters other
-// than white space; the error wraps ErrProperty. SetProperty does not
-// check that a NAME is unique: that is the caller's to check.
+// than white space; the error wraps ErrProperty, and in is left as it
+// was. SetProperty does not check that a NAME is unique: that is the
+// caller's to check.
 func (in *ImageInfo) SetProperty(path, value string) error {
 	steps, err := parsePropertyPath(path)
 	if err != nil {
@@ -103,16 +104,16 @@ func (in *ImageInfo) SetProperty(path, value string) error {
 		return nil
 	}
 	root := XMLNode{Nodes: cloneNodes(in.Extra)} // in may share Extra with a Reader's copy
-	defer func() { in.Extra = root.Nodes }()
 	if value == "" {
 		root.remove(steps)
-		return nil
+	} else {
+		n, err := root.walk(steps, true)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrProperty, path, err) // in is as it was
+		}
+		n.Nodes, n.Attrs, n.Text = nil, nil, value
 	}
-	n, err := root.walk(steps, true)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrProperty, path, err)
-	}
-	n.Nodes, n.Attrs, n.Text = nil, nil, value
+	in.Extra = root.Nodes
 	return nil
 }
 
