@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/wimsnap/wimsnap/wim"
 )
 
 // TestAppendNameGiven: a name append is given, by --name or by
@@ -38,13 +36,9 @@ func TestAppendNameGiven(t *testing.T) {
 	runAppOK(t, nil, "info", w, "1", "--name=")
 	runAppOK(t, nil, "append", filepath.Join(tmp, "one"), w, "--name=")
 	runAppOK(t, nil, "append", filepath.Join(tmp, "two"), w, "--image-property", "NAME=")
-	f, err := os.Open(w)
+	f, r, err := openWIM(w)
 	must(t, err)
-	defer f.Close()
-	st, err := f.Stat()
-	must(t, err)
-	r, err := wim.NewReader(f, st.Size())
-	must(t, err)
+	defer closeRead(f)
 	var names []string
 	for i := 1; i <= r.ImageCount(); i++ {
 		names = append(names, r.Image(i).Name)
