@@ -138,7 +138,8 @@ func TestImageInfo(t *testing.T) {
 
 func TestDefaultImageName(t *testing.T) {
 	for in, want := range map[string]string{"/srv/data": "data", "/srv/data/": "data", "/": "root", "rel/dir": "dir",
-		"/srv/caf\xe9": `caf\xe9`, "/srv/caf\u00e9": "caf\u00e9", "/srv/\ufffd\xff": "\ufffd" + `\xff`} {
+		"/srv/caf\xe9": `caf\xe9`, "/srv/caf\u00e9": "caf\u00e9", "/srv/\ufffd\xff": "\ufffd" + `\xff`,
+		"/srv/a\x01b\x1b": `a\x01b\x1b`, "/srv/tab\there": "tab\there"} {
 		if got := defaultImageName(in); got != want {
 			t.Errorf("defaultImageName(%q) = %q, want %q", in, got, want)
 		}
