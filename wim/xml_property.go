@@ -50,8 +50,9 @@ func (in *ImageInfo) field(name string) *string {
 	return nil
 }
 
-// Property returns the text of the property path and whether the image
-// has it; an element holding other elements has no text ("", true).
+// Property returns the text of the property path as it is stored, white
+// space included, and whether the image has it; an element holding other
+// elements has no text ("", true).
 func (in *ImageInfo) Property(path string) (string, bool) {
 	steps, err := parsePropertyPath(path)
 	if err != nil {
@@ -71,7 +72,7 @@ func (in *ImageInfo) Property(path string) (string, bool) {
 	if len(n.Nodes) > 0 {
 		return "", true
 	}
-	return strings.TrimSpace(n.Text), true
+	return n.Text, true
 }
 
 // SetProperty sets the property path to value, as wimlib-imagex's
