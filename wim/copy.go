@@ -31,10 +31,10 @@ type CopyOptions struct {
 	Info *ImageInfo
 	// Raw copies the stored chunks of each stream as they are, neither
 	// decompressed, recompressed nor checked against the SHA-1 (zip's
-	// Copy; how wimlib rebuilds a WIM), when the stream is in a
-	// non-solid resource of r's own file, r is not pipable, and r's codec
-	// and chunk size are w's; a stream stored uncompressed stays so, its
-	// SHA-1 checked as it is copied. Other streams are recompressed as
+	// Copy; how wimlib rebuilds a WIM), when the stream is in a non-solid
+	// resource of r's own file, r is neither split nor pipable, and r's
+	// codec and chunk size are w's; a stream stored uncompressed stays so,
+	// its SHA-1 checked as it is copied. Other streams are recompressed as
 	// without Raw.
 	Raw bool
 	// KeepModified keeps the image's modification time, which is

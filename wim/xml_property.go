@@ -50,8 +50,9 @@ func (in *ImageInfo) field(name string) *string {
 	return nil
 }
 
-// Property returns the text of the property path and whether the image
-// has it; an element holding other elements has no text ("", true).
+// Property returns the text of the property path as it is stored, white
+// space included, and whether the image has it; an element holding other
+// elements has no text ("", true).
 func (in *ImageInfo) Property(path string) (string, bool) {
 	steps, err := parsePropertyPath(path)
 	if err != nil {
@@ -71,7 +72,7 @@ func (in *ImageInfo) Property(path string) (string, bool) {
 	if len(n.Nodes) > 0 {
 		return "", true
 	}
-	return strings.TrimSpace(n.Text), true
+	return n.Text, true
 }
 
 // SetProperty sets the property path to value, as wimlib-imagex's
@@ -81,15 +82,16 @@ func (in *ImageInfo) Property(path string) (string, bool) {
 // removes the element. The fields the Writer computes (counts, sizes and
 // times) are refused, and so are a path that is not one, an index past
 // that, and a value that is not UTF-8 or holds control characters other
-// than white space; the error wraps ErrProperty. SetProperty does not
-// check that a NAME is unique: that is the caller's to check.
+// than white space; the error wraps ErrProperty, and in is left as it
+// was. SetProperty does not check that a NAME is unique: that is the
+// caller's to check.
 func (in *ImageInfo) SetProperty(path, value string) error {
 	steps, err := parsePropertyPath(path)
 	if err != nil {
 		return err
 	}
-	if err := checkPropertyValue(value); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrProperty, path, err)
+	if err := CheckText(value); err != nil {
+		return fmt.Errorf("%w: %s: value %w", ErrProperty, path, err)
 	}
 	top := steps[0].name
 	if computedProperties[top] {
@@ -103,16 +105,16 @@ func (in *ImageInfo) SetProperty(path, value string) error {
 		return nil
 	}
 	root := XMLNode{Nodes: cloneNodes(in.Extra)} // in may share Extra with a Reader's copy
-	defer func() { in.Extra = root.Nodes }()
 	if value == "" {
 		root.remove(steps)
-		return nil
+	} else {
+		n, err := root.walk(steps, true)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrProperty, path, err) // in is as it was
+		}
+		n.Nodes, n.Attrs, n.Text = nil, nil, value
 	}
-	n, err := root.walk(steps, true)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrProperty, path, err)
-	}
-	n.Nodes, n.Attrs, n.Text = nil, nil, value
+	in.Extra = root.Nodes
 	return nil
 }
 
@@ -207,15 +209,18 @@ func xmlNameOK(name string) bool {
 	return name != ""
 }
 
-// checkPropertyValue refuses text that is not UTF-8 or holds control
-// characters XML 1.0 cannot carry, as wimlib does.
-func checkPropertyValue(v string) error {
+// CheckText fails when v cannot be the text of an element of an image's
+// XML information as it is (a name, a description, a property): when it
+// is not UTF-8, or holds a control character other than white space,
+// which XML 1.0 cannot carry (wimlib refuses such a value; the Writer would
+// store U+FFFD for it). The error quotes v.
+func CheckText(v string) error {
 	if !utf8.ValidString(v) {
-		return fmt.Errorf("value %q is not valid UTF-8", v)
+		return fmt.Errorf("%q is not valid UTF-8", v)
 	}
 	for _, r := range v {
 		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
-			return fmt.Errorf("value %q holds control character %U", v, r)
+			return fmt.Errorf("%q holds control character %U", v, r)
 		}
 	}
 	return nil

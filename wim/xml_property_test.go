@@ -2,6 +2,7 @@ package wim
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -75,5 +76,23 @@ func TestSetPropertyCopies(t *testing.T) {
 	}
 	if v, _ := a.Property("WINDOWS/EDITIONID"); v != "Core" {
 		t.Errorf("original changed to %q", v)
+	}
+}
+
+// TestSetPropertyRefusedChangesNothing: a SetProperty that fails leaves
+// the image as it was, without the parents it would have created.
+func TestSetPropertyRefusedChangesNothing(t *testing.T) {
+	var in ImageInfo
+	if err := in.SetProperty("L/X", "a"); err != nil {
+		t.Fatal(err)
+	}
+	before := fmt.Sprint(in.Extra)
+	for _, path := range []string{"NEW/X[2]", "L/X[3]", "L/Y/Z[2]"} {
+		if err := in.SetProperty(path, "b"); !errors.Is(err, ErrProperty) {
+			t.Fatalf("SetProperty(%q) = %v, want ErrProperty", path, err)
+		}
+		if after := fmt.Sprint(in.Extra); after != before {
+			t.Errorf("SetProperty(%q) refused, yet the elements changed: %s, were %s", path, after, before)
+		}
 	}
 }

@@ -161,8 +161,12 @@ func uniqueName(r imageSet, name string) string {
 
 // checkNewName fails when an image of r is already called name, with a
 // usage error (exit 2): the name is the caller's to change, as an IMAGE
-// the WIM does not hold is.
+// the WIM does not hold is. An empty name is never taken: several images
+// may have none, as wimlib (and wim.Writer) allow.
 func checkNewName(r imageSet, name string) error {
+	if name == "" {
+		return nil
+	}
 	for i := 1; i <= r.ImageCount(); i++ {
 		if r.Image(i).Name == name {
 			return usagef("image name %q is already used by image %d (choose another with --name)", name, i)

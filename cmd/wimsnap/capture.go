@@ -258,10 +258,11 @@ func imageInfo(f *imageFlags, changed func(string) bool, env osdVars, source str
 
 // defaultImageName is SOURCE's base name, as wimlib-imagex chooses it; the
 // UNIX root gives "root", a Windows volume's root its drive ("C:") or, for
-// a share, the share's name. A byte of it that is not UTF-8 is written
-// as its escape, "\xe9", as the one-line output writes it (utf8Escaped),
-// so that capture and snapshot name the image alike: a snapshot's manifest
-// is JSON, which would keep U+FFFD for the byte, and wimlib-imagex refuses
+// a share, the share's name. A byte of it that is not UTF-8, or a control
+// character, is written as its escape, "\xe9", as the one-line output
+// writes it (textEscaped), so that capture and snapshot name the image
+// alike: a snapshot's manifest is JSON, which would keep U+FFFD for the
+// byte, and the XML would hold U+FFFD for either; wimlib-imagex refuses
 // such a name, which other tools show with U+FFFD.
 func defaultImageName(source string) string {
 	if abs, err := filepath.Abs(source); err == nil {
@@ -277,7 +278,7 @@ func defaultImageName(source string) string {
 	if name == "/" || name == "." || name == "" {
 		return "root"
 	}
-	return utf8Escaped(name)
+	return textEscaped(name)
 }
 
 // writerOptions turns the spec into wim.Writer options for writing image

@@ -24,9 +24,12 @@ written beside it and renamed over it only when it is complete, so an
 interrupted or failed run leaves WIMFILE as it was. Streams no remaining
 image uses are dropped: the space is reclaimed at once. The streams kept
 are copied as they are stored, compressed ones neither decompressed nor
-checked ('wimsnap verify' checks them), uncompressed ones checked; those of an LZMS WIM or of solid resources, which
-wimsnap reads and does not write, are read, checked against their SHA-1
-and compressed again in LZX, and the WIM becomes an LZX WIM. The other
+checked ('wimsnap verify' checks them), uncompressed ones checked; those
+of an LZMS WIM or of solid resources, which wimsnap reads and does not
+write, are read, checked against their SHA-1 and compressed again in LZX,
+and the WIM becomes an LZX WIM. A pipable WIM (wimlib-imagex --pipable)
+has its streams compressed again too, and becomes a normal WIM, which
+wimsnap writes (wimlib-imagex keeps it pipable). The other
 images keep their names, descriptions, flags, creation and modification
 times, and the WIM its GUID; an integrity table is written when WIMFILE
 has one or --check is given.
@@ -78,7 +81,7 @@ type deletedImage struct {
 
 func (a *app) runDelete(ctx context.Context, name string, specs []string, check bool) error {
 	start := a.now()
-	sum := deleteSummary{WIM: name}
+	sum := deleteSummary{WIM: name, Deleted: []deletedImage{}} // [] in --json when none is
 	plan := func(r *wim.Reader) (rewriteSpec, error) {
 		gone, err := imagesToDelete(r, specs)
 		if err != nil {

@@ -180,3 +180,14 @@ func TestDeleteKilled(t *testing.T) {
 		t.Errorf("after the delete: %d images, the first %q; want b alone", r.ImageCount(), r.Image(1).Name)
 	}
 }
+
+// TestDeleteJSONNoneDeleted: delete "all" of a WIM that holds no image
+// gives "deleted" as an empty list, not null.
+func TestDeleteJSONNoneDeleted(t *testing.T) {
+	w := twoImageWIM(t, t.TempDir())
+	runAppOK(t, nil, "delete", w, "all")
+	out := runAppOK(t, nil, "--json", "delete", w, "all")
+	if !strings.Contains(out, `"deleted": []`) {
+		t.Errorf("--json of a delete of nothing: %s", out)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // printable returns path, or another string that came from a file system
@@ -34,19 +36,24 @@ func printable(path string) string {
 	return path
 }
 
-// utf8Escaped returns s with each byte that is not UTF-8 replaced by its
-// Go escape ("\xe9"), as oneLine writes it; a valid s is returned as it is.
-func utf8Escaped(s string) string {
-	if utf8.ValidString(s) {
+// textEscaped returns s as the text of an image's XML information can
+// hold it (wim.CheckText): each byte that is not UTF-8, and each control
+// character other than white space, replaced by its Go escape ("\xe9",
+// "\x01"), as oneLine writes it; any other s is returned as it is.
+func textEscaped(s string) string {
+	if wim.CheckText(s) == nil {
 		return s
 	}
 	var b strings.Builder
 	for i, r := range s {
-		if r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)) {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
 			fmt.Fprintf(&b, "\\x%02x", s[i])
-			continue
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r':
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
 		}
-		b.WriteRune(r)
 	}
 	return b.String()
 }

@@ -85,6 +85,9 @@ func (a *app) newExportImageCommand() *cobra.Command {
 		Long:  long(exportImageHelp),
 		Args:  argsBetween(3, -1),
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
+			if err := checkImageText(cmd); err != nil {
+				return err
+			}
 			fl := cmd.Flags()
 			f.nameSet, f.descSet, f.compressSet = fl.Changed("name"), fl.Changed("description"), fl.Changed("compress")
 			return a.runExportImage(ctx, args[0], args[1:len(args)-1], args[len(args)-1], f)

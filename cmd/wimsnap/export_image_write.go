@@ -158,20 +158,13 @@ func checkExportCodec(f exportImageFlags, name string, c wim.Compression) error 
 // reads from fd, and syncs fd. A failure puts the file back as it was
 // (wim.Writer.Abort). It returns the bytes of the streams copied.
 func (a *app) appendImages(ctx context.Context, fd *os.File, dr, r *wim.Reader, spec rewriteSpec) (int64, error) {
-	tr := &verifyTracker{verb: "copying", start: spec.start, now: a.now, total: streamBytes(r, spec.images)}
-	it := newIntegrityTracker(tr, a.now)
-	w, err := wim.NewAppendWriter(fd, dr, append(spec.opts, wim.WithIntegrityProgress(it.update))...)
+	n, err := a.copyShown(ctx, r, spec, fd.Name(), func(opts []wim.WriterOption) (*wim.Writer, error) {
+		return wim.NewAppendWriter(fd, dr, opts...)
+	})
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", fd.Name(), err)
+		return 0, err
 	}
-	status := a.newStatus()
-	status.start(it.render)
-	err = copyImages(ctx, w, r, spec, tr)
-	status.finish()
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", spec.verb, errors.Join(err, w.Abort()))
-	}
-	return tr.bytes(), fd.Sync()
+	return n, fd.Sync()
 }
 
 // fill records in sum the images of p, exported after base images of the

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -55,9 +54,16 @@ func applyProperties(info *wim.ImageInfo, props []imageProperty) error {
 	return nil
 }
 
-// setsName reports whether props set the image's NAME.
+// setsName reports whether props set the image's NAME, however their
+// paths spell it ("NAME", "NAME[1]"): they are set on a probe whose name
+// no property can give.
 func setsName(props []imageProperty) bool {
-	return slices.ContainsFunc(props, func(p imageProperty) bool { return p.path == "NAME" })
+	const unset = "\x00" // a control character, which SetProperty refuses
+	probe := wim.ImageInfo{Name: unset}
+	for _, p := range props {
+		_ = probe.SetProperty(p.path, p.value) // what it refuses sets nothing
+	}
+	return probe.Name != unset
 }
 
 // propertyError makes a property wim refuses a usage error.

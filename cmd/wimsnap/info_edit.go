@@ -142,7 +142,7 @@ func setProperties(r imageSet, info *wim.ImageInfo, props []imageProperty) (bool
 		}
 		changed = true
 	}
-	if info.Name != old && info.Name != "" {
+	if info.Name != old {
 		return changed, checkNewName(r, info.Name)
 	}
 	return changed, nil

@@ -105,6 +105,18 @@ func TestInfoEditProperty(t *testing.T) {
 	}
 }
 
+// TestInfoEditUnchangedSpaces: a property set again to the value it holds,
+// white space at its ends included, leaves the WIM as it is.
+func TestInfoEditUnchangedSpaces(t *testing.T) {
+	w := twoImageWIM(t, t.TempDir())
+	for _, prop := range []string{"WINDOWS/EDITIONID= Pro ", "A/B=x\t"} {
+		runAppOK(t, nil, "info", w, "1", "--image-property", prop)
+		if out := runAppOK(t, nil, "info", w, "1", "--image-property", prop); !strings.Contains(out, "left as it is") {
+			t.Errorf("--image-property %q again rewrote the WIM: %q", prop, out)
+		}
+	}
+}
+
 // TestInfoEditUnchangedReadOnly: an edit that changes nothing succeeds on
 // a WIM its header marks read-only, since nothing is written; a change is
 // refused.

@@ -4,6 +4,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // checkLabels refuses a --host or --tag that is not valid UTF-8 (a usage
@@ -24,23 +26,25 @@ func checkLabels(host string, tags []string) error {
 }
 
 // imageTextFlags are the flags whose text goes into an image's XML
-// information (capture, append, snapshot, info).
+// information (capture, append, snapshot, info, export-image).
 var imageTextFlags = []string{"name", "description", "display-name", "flags", "creator", "version"}
 
 // checkImageText refuses, as checkLabels does --host, a value given to one
-// of cmd's imageTextFlags that is not valid UTF-8 (a usage error). The XML
-// information is UTF-16, which would hold U+FFFD for such bytes, and a
-// snapshot's manifest is JSON: the image would not be called what was
-// asked, and no IMAGE argument given the same bytes would select it. A
-// default name made from SOURCE is escaped instead (defaultImageName).
+// of cmd's imageTextFlags that is not valid UTF-8 or holds a control
+// character other than white space (wim.CheckText; a usage error). The
+// XML information is UTF-16 XML, which would hold U+FFFD for such bytes
+// and characters, and a snapshot's manifest is JSON: the image would not
+// be called what was asked, and no IMAGE argument given the same bytes
+// would select it. A default name made from SOURCE is escaped instead
+// (defaultImageName).
 func checkImageText(cmd *cobra.Command) error {
 	for _, name := range imageTextFlags {
 		f := cmd.Flags().Lookup(name)
 		if f == nil || !f.Changed {
 			continue
 		}
-		if v := f.Value.String(); !utf8.ValidString(v) {
-			return usagef("--%s %s is not valid UTF-8", name, printable(v))
+		if err := wim.CheckText(f.Value.String()); err != nil {
+			return usagef("--%s %w", name, err)
 		}
 	}
 	return nil

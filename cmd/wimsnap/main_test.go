@@ -138,7 +138,8 @@ func TestImageInfo(t *testing.T) {
 
 func TestDefaultImageName(t *testing.T) {
 	for in, want := range map[string]string{"/srv/data": "data", "/srv/data/": "data", "/": "root", "rel/dir": "dir",
-		"/srv/caf\xe9": `caf\xe9`, "/srv/caf\u00e9": "caf\u00e9", "/srv/\ufffd\xff": "\ufffd" + `\xff`} {
+		"/srv/caf\xe9": `caf\xe9`, "/srv/caf\u00e9": "caf\u00e9", "/srv/\ufffd\xff": "\ufffd" + `\xff`,
+		"/srv/a\x01b\x1b": `a\x01b\x1b`, "/srv/tab\there": "tab\there"} {
 		if got := defaultImageName(in); got != want {
 			t.Errorf("defaultImageName(%q) = %q, want %q", in, got, want)
 		}
@@ -299,6 +300,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"info", "x.wim", "1", "--name=\xff"}, "not valid UTF-8"},
 		{[]string{"info", "x.wim", "1", "--description=\xff"}, "not valid UTF-8"},
 		{[]string{"capture", "a", "b", "--image-property=A=\xff"}, "not valid UTF-8"},
+		{[]string{"capture", "a", "b", "--name=a\x01b"}, `--name "a\x01b" holds control character U+0001`},
+		{[]string{"info", "x.wim", "1", "--name=a\x1b"}, `--name "a\x1b" holds control character`},
+		{[]string{"export-image", "x.wim", "1", "y.wim", "--name=\xff"}, `--name "\xff" is not valid UTF-8`},
+		{[]string{"export-image", "x.wim", "1", "y.wim", "--description=a\x02"}, "--description"},
 		{[]string{"capture", "a", "b", "--image-property=NOVALUE"}, "want NAME=VALUE"},
 		{[]string{"capture", "a", "b", "--image-property=DIRCOUNT=3"}, "computed"},
 		{[]string{"capture", "a", "b", "--threads=-1"}, "--threads"},

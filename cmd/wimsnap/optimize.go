@@ -145,12 +145,13 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	return a.finishOptimize(name, target, comp, len(images), st.Size(), streams, start)
 }
 
-// writerOptions returns the options of the new WIM holding images of r,
-// compressed with comp, with an integrity table with --check or when r
-// has one.
+// writerOptions returns the options of the new WIM holding images of r
+// (none when r holds none), compressed with comp, with an integrity table
+// with --check or when r has one.
 func (f *optimizeFlags) writerOptions(r *wim.Reader, comp wim.Compression, images []int, now func() time.Time) []wim.WriterOption {
 	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithNow(now),
-		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity)}
+		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity),
+		wim.WithEmpty(len(images) == 0)} // a WIM of no images, as delete leaves one, stays one
 	if f.threads > 0 {
 		opts = append(opts, wim.WithThreads(f.threads))
 	}

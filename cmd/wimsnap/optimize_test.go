@@ -172,3 +172,25 @@ func TestOracleOptimizeESD(t *testing.T) {
 	wimtest.Wimlib(t, "apply", picked, "1", out, "--unix-data")
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 }
+
+// TestOptimizeEmpty: a WIM of no images, as delete of every image leaves
+// it, is optimized in place and into --output as wimlib-imagex optimizes
+// it, rather than refused for adding no image.
+func TestOptimizeEmpty(t *testing.T) {
+	tmp := t.TempDir()
+	w := twoImageWIM(t, tmp)
+	runAppOK(t, nil, "delete", w, "all")
+	runAppOK(t, nil, "optimize", w)
+	out := filepath.Join(tmp, "out.wim")
+	runAppOK(t, nil, "optimize", w, "--output", out, "--compress=none")
+	for _, name := range []string{w, out} {
+		f, r, err := openWIM(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := r.ImageCount(); n != 0 {
+			t.Errorf("%s: %d images, want 0", name, n)
+		}
+		closeRead(f)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -60,22 +61,11 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 			return 0, err
 		}
 	}
-	verb := "recompressing"
-	if spec.rebuild {
-		verb = "copying"
-	}
-	tr := &verifyTracker{verb: verb, start: spec.start, now: a.now, total: streamBytes(r, spec.images)}
-	it := newIntegrityTracker(tr, a.now)
-	w, err := wim.NewWriter(tmp, append(spec.opts, wim.WithIntegrityProgress(it.update))...)
+	n, err := a.copyShown(ctx, r, spec, spec.verb, func(opts []wim.WriterOption) (*wim.Writer, error) {
+		return wim.NewWriter(tmp, opts...)
+	})
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", spec.verb, err)
-	}
-	status := a.newStatus()
-	status.start(it.render)
-	err = copyImages(ctx, w, r, spec, tr)
-	status.finish()
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", spec.verb, errors.Join(err, w.Abort()))
+		return 0, err
 	}
 	if renameNeedsClose {
 		(*release)()
@@ -87,6 +77,33 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 	}
 	if err := commit(tmp, target); err != nil {
 		return 0, err
+	}
+	return n, nil
+}
+
+// copyShown makes a Writer with open, given spec.opts and the progress of
+// its integrity table (an error of open names what), and copies the images
+// spec names from r into it (copyImages), shown on the status line; a
+// failure to copy aborts the Writer. It returns the bytes of the streams
+// copied.
+func (a *app) copyShown(ctx context.Context, r *wim.Reader, spec rewriteSpec, what string,
+	open func(opts []wim.WriterOption) (*wim.Writer, error)) (int64, error) {
+	verb := "recompressing"
+	if spec.rebuild {
+		verb = "copying"
+	}
+	tr := &verifyTracker{verb: verb, start: spec.start, now: a.now, total: streamBytes(r, spec.images)}
+	it := newIntegrityTracker(tr, a.now)
+	w, err := open(append(slices.Clip(spec.opts), wim.WithIntegrityProgress(it.update)))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	status := a.newStatus()
+	status.start(it.render)
+	err = copyImages(ctx, w, r, spec, tr)
+	status.finish()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", spec.verb, errors.Join(err, w.Abort()))
 	}
 	return tr.bytes(), nil
 }
