@@ -137,7 +137,9 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 			comp = wim.CompressLZX // read, not written: the strongest codec written
 		}
 	}
-	spec := rewriteSpec{verb: "optimize", images: images, opts: f.writerOptions(r, comp, images, a.now), start: start}
+	// A new --output keeps a file another process makes there meanwhile.
+	spec := rewriteSpec{verb: "optimize", images: images, opts: f.writerOptions(r, comp, images, a.now), start: start,
+		create: f.output != "" && !f.force}
 	streams, err := a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
 	if err != nil {
 		return err

@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
@@ -192,5 +194,47 @@ func TestOptimizeEmpty(t *testing.T) {
 			t.Errorf("%s: %d images, want 0", name, n)
 		}
 		closeRead(f)
+	}
+}
+
+// TestOptimizeOutputMadeMeanwhile: a NEWFILE that another process creates
+// while optimize --output writes it (without --force) is kept, and the
+// optimize fails, leaving no temporary file; it was replaced.
+func TestOptimizeOutputMadeMeanwhile(t *testing.T) {
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	must(t, os.Mkdir(src, 0o755))
+	// Zeros: a small WIM whose recompression takes long enough to make
+	// NEWFILE while it runs.
+	wimtest.SparseFile(t, filepath.Join(src, "zeros"), 64<<20)
+	dir := filepath.Join(tmp, "out")
+	must(t, os.Mkdir(dir, 0o755))
+	wimfile, newfile := filepath.Join(dir, "z.wim"), filepath.Join(dir, "new.wim")
+	mustRun(t, bin, 0, "capture", src, wimfile)
+	cmd := exec.Command(bin, "optimize", wimfile, "--output="+newfile, "--compress=lzx")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	must(t, cmd.Start())
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if ms, _ := filepath.Glob(filepath.Join(dir, ".new.wim"+tempInfix+"*")); len(ms) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatal("optimize made no temporary file")
+		}
+	}
+	precious := []byte("made by another process")
+	must(t, os.WriteFile(newfile, precious, 0o644))
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitFailure || !strings.Contains(stderr.String(), "new.wim") {
+		t.Errorf("exit %d (%v), want %d naming new.wim; stderr %q", code, err, exitFailure, stderr.String())
+	}
+	if b, err := os.ReadFile(newfile); err != nil || !bytes.Equal(b, precious) {
+		t.Errorf("new.wim holds %d bytes (%v), want the other process's file", len(b), err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 2 {
+		t.Errorf("directory holds %v, want z.wim and new.wim only", left)
 	}
 }
