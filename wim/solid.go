@@ -26,9 +26,10 @@ type solidRes struct {
 	codec     Compression
 	n         int64 // number of chunks
 
-	once   sync.Once
-	starts []int64 // start of each chunk relative to the data, n+1 entries
-	err    error
+	once      sync.Once
+	starts    []int64 // start of each chunk relative to the data, n+1 entries
+	maxStored int64   // the most stored bytes of a chunk
+	err       error
 }
 
 // openSolid reads the header of the solid resource that e describes.
@@ -78,6 +79,7 @@ func (s *solidRes) load(r io.ReaderAt) error {
 		for k := range s.n {
 			stored := int64(binary.LittleEndian.Uint32(b[4*k:]))
 			starts[k+1] = starts[k] + stored
+			s.maxStored = max(s.maxStored, stored)
 			if stored == 0 || stored > s.chunkLen(k) || starts[k+1] > avail {
 				s.err = fmt.Errorf("%w: solid resource at offset %d: chunk %d of %d stored bytes (expands to %d, %d stored bytes in all)",
 					ErrFormat, s.entry.offset, k, stored, s.chunkLen(k), avail)
@@ -212,16 +214,6 @@ func (s *streamReader) solidChunk() ([]byte, error) {
 	next := k + 1
 	loadNext := func() ([]byte, error) { return s.r.decodeSolidChunk(sr, next) }
 	e, loadHere := c.hold(sr, k)
-	large := next < sr.n && sr.chunkSize > maxPrefetchChunk
-	if large {
-		// The next chunk is decompressed alongside this one, on another
-		// core, when there is room for it.
-		if loadHere {
-			go c.finish(e, load)
-			loadHere = false
-		}
-		c.prefetchBounded(sr, k, loadNext)
-	}
 	if loadHere {
 		c.finish(e, load)
 	}
@@ -230,7 +222,15 @@ func (s *streamReader) solidChunk() ([]byte, error) {
 		return nil, fmt.Errorf("blob %x: %w", s.b.hash, err)
 	}
 	s.held = ref
-	if next < sr.n && !large {
+	// The next chunk is decompressed while this one is read, on another
+	// core; a large one only when there is room for it, and only once
+	// this one is done, as large chunks are decompressed one at a time
+	// (solidInputs).
+	switch {
+	case next >= sr.n:
+	case sr.chunkSize > maxPrefetchChunk:
+		c.prefetchBounded(sr, k, loadNext)
+	default:
 		c.prefetch(sr, next, loadNext)
 	}
 	s.next++
@@ -254,10 +254,8 @@ func (r *Reader) decodeSolidChunk(sr *solidRes, k int64) ([]byte, error) {
 	}
 	cs := r.getChunkState(sr.codec, sr.chunkSize)
 	defer r.putChunkState(cs)
-	if int64(cap(cs.in)) < stored {
-		cs.in = make([]byte, stored)
-	}
-	in := cs.in[:stored]
+	in, done := r.solidInputs.take(sr, k, cs)
+	defer done()
 	if _, err := r.ra.ReadAt(in, off); err != nil {
 		return nil, fmt.Errorf("%w: solid resource at offset %d: reading chunk %d at offset %d: %w", ErrFormat, sr.entry.offset, k, off, err)
 	}
