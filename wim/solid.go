@@ -214,6 +214,16 @@ func (s *streamReader) solidChunk() ([]byte, error) {
 	next := k + 1
 	loadNext := func() ([]byte, error) { return s.r.decodeSolidChunk(sr, next) }
 	e, loadHere := c.hold(sr, k)
+	large := next < sr.n && sr.chunkSize > maxPrefetchChunk
+	if large {
+		// The next chunk is decompressed alongside this one, on another
+		// core, when there is room for it.
+		if loadHere {
+			go c.finish(e, load)
+			loadHere = false
+		}
+		c.prefetchBounded(sr, k, loadNext)
+	}
 	if loadHere {
 		c.finish(e, load)
 	}
@@ -222,15 +232,7 @@ func (s *streamReader) solidChunk() ([]byte, error) {
 		return nil, fmt.Errorf("blob %x: %w", s.b.hash, err)
 	}
 	s.held = ref
-	// The next chunk is decompressed while this one is read, on another
-	// core; a large one only when there is room for it, and only once
-	// this one is done, as large chunks are decompressed one at a time
-	// (solidInputs).
-	switch {
-	case next >= sr.n:
-	case sr.chunkSize > maxPrefetchChunk:
-		c.prefetchBounded(sr, k, loadNext)
-	default:
+	if next < sr.n && !large {
 		c.prefetch(sr, next, loadNext)
 	}
 	s.next++
@@ -254,12 +256,7 @@ func (r *Reader) decodeSolidChunk(sr *solidRes, k int64) ([]byte, error) {
 	}
 	cs := r.getChunkState(sr.codec, sr.chunkSize)
 	defer r.putChunkState(cs)
-	in, done := r.solidInputs.take(sr, k, cs)
-	defer done()
-	if _, err := r.ra.ReadAt(in, off); err != nil {
-		return nil, fmt.Errorf("%w: solid resource at offset %d: reading chunk %d at offset %d: %w", ErrFormat, sr.entry.offset, k, off, err)
-	}
-	out, err := cs.dec.Decode(buf, in, int(size))
+	out, err := r.decodeCompressed(cs, buf, sr, k)
 	if err != nil {
 		if errors.Is(err, ErrUnsupported) {
 			return nil, err
@@ -267,6 +264,22 @@ func (r *Reader) decodeSolidChunk(sr *solidRes, k int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: solid resource at offset %d: %v chunk %d at offset %d: %w", ErrFormat, sr.entry.offset, sr.codec, k, off, err)
 	}
 	return out, nil
+}
+
+// decodeCompressed appends compressed chunk k of sr, decompressed, to buf.
+// A large chunk is read as it is decompressed when the codec can do that
+// (LZMS); otherwise its compressed bytes are read whole (solidInputs).
+func (r *Reader) decodeCompressed(cs *chunkState, buf []byte, sr *solidRes, k int64) ([]byte, error) {
+	off, stored, size := sr.chunk(k)
+	if at, ok := cs.dec.(chunkDecoderAt); ok && sr.chunkSize > maxPrefetchChunk {
+		return at.DecodeAt(buf, r.ra, off, stored, int(size))
+	}
+	in, done := r.solidInputs.take(sr, k, cs)
+	defer done()
+	if _, err := r.ra.ReadAt(in, off); err != nil {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	return cs.dec.Decode(buf, in, int(size))
 }
 
 // hasSolid reports whether any blob lies in a solid resource.

@@ -107,7 +107,7 @@ func TestSolidReadAheadBounded(t *testing.T) {
 
 // TestChunkCacheReadAheadBounded steps two readers through the chunks of a
 // resource whose chunks are read ahead only while fewer than two chunk
-// buffers are in use: the next chunk is read once the first is; the one
+// buffers are in use: the next chunk is read alongside the first; the one
 // after once no reader holds the first, into its buffer. Each reader holds
 // the chunk it enters before it lets go of the one it leaves, as
 // readSolid does.
@@ -129,18 +129,18 @@ func TestChunkCacheReadAheadBounded(t *testing.T) {
 		}
 	}
 	// enter holds chunk k for a stream, reading k+1 ahead when there is
-	// room once k is loaded, as solidChunk does, and returns the hold.
+	// room, as solidChunk does, and returns the hold.
 	enter := func(k int64) chunkRef {
 		t.Helper()
 		e, loadHere := c.hold(s, k)
 		if loadHere {
-			c.finish(e, load(k))
+			go c.finish(e, load(k))
 		}
+		c.prefetchBounded(s, k, load(k+1))
 		data, ref, err := c.wait(e)
 		if err != nil || data[0] != byte(k) {
 			t.Fatalf("chunk %d: %v %v", k, data, err)
 		}
-		c.prefetchBounded(s, k, load(k+1))
 		return ref
 	}
 	loaded := func(want ...int64) {
