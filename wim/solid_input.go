@@ -6,13 +6,14 @@ import (
 )
 
 // solidInputs holds the compressed bytes of solid chunks while they are
-// decompressed. Large chunks (of resources whose chunk size is more than
-// maxPrefetchChunk bytes, such as LZMS's 64 MiB) are decompressed one at a time, through one buffer that
-// lives as long as the Reader: readers that want several at once (apply's
-// workers and the chunk read ahead for them) would otherwise each hold a
-// chunk's compressed bytes, up to its size, on top of the decompressed
-// chunks the cache bounds. Small chunks use the pooled chunkState's
-// buffer and do not wait. It is safe for concurrent use.
+// decompressed by a codec that needs them whole (all but LZMS, which reads
+// them as it goes: chunkDecoderAt). Large chunks (of resources whose chunk
+// size is more than maxPrefetchChunk bytes) are decompressed one at a
+// time, through one buffer that lives as long as the Reader: readers that
+// want several at once (apply's workers and the chunk read ahead for them)
+// would otherwise each hold a chunk's compressed bytes, up to its size, on
+// top of the decompressed chunks the cache bounds. Small chunks use the
+// pooled chunkState's buffer and do not wait. It is safe for concurrent use.
 type solidInputs struct {
 	mu  sync.Mutex // held while a large chunk's bytes are in buf
 	buf []byte
