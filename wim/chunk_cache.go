@@ -13,7 +13,8 @@ import (
 // of them. Chunks of at most maxPrefetchChunk bytes are decompressed ahead
 // at once; larger ones (LZMS's 64 MiB) only while fewer than
 // solidCacheChunks chunk buffers are in use, into the buffer of a chunk no
-// reader holds any more, so that memory stays at two such chunks.
+// reader holds any more, so that memory stays at two such chunks (LZMS
+// reads compressed bytes as it decompresses; see also solidInputs).
 const (
 	solidCacheChunks = 2
 	maxFreeBuffers   = 2

@@ -2,6 +2,7 @@ package wim
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/wimsnap/wimsnap/wim/lzms"
 	"github.com/wimsnap/wimsnap/wim/lzx"
@@ -11,6 +12,12 @@ import (
 // chunkDecoder expands one compressed chunk; see the codec packages.
 type chunkDecoder interface {
 	Decode(dst, src []byte, size int) ([]byte, error)
+}
+
+// chunkDecoderAt is a chunkDecoder that can read its compressed chunk, the
+// stored bytes at off in r, as it goes rather than all at once.
+type chunkDecoderAt interface {
+	DecodeAt(dst []byte, r io.ReaderAt, off, stored int64, size int) ([]byte, error)
 }
 
 // chunkEncoder compresses one chunk; the result may not be smaller.

@@ -28,6 +28,8 @@ type Reader struct {
 	ranked sync.Once  // solid blobs' ranks are set (rankSolid)
 	parts  []*Reader  // of a split WIM, by part number less one: nil for one not added
 
+	solidInputs solidInputs // compressed solid chunks being decompressed
+
 	// solidDecoded counts solid chunks decompressed, for tests.
 	solidDecoded atomic.Int64
 }

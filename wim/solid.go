@@ -26,9 +26,10 @@ type solidRes struct {
 	codec     Compression
 	n         int64 // number of chunks
 
-	once   sync.Once
-	starts []int64 // start of each chunk relative to the data, n+1 entries
-	err    error
+	once      sync.Once
+	starts    []int64 // start of each chunk relative to the data, n+1 entries
+	maxStored int64   // the most stored bytes of a chunk
+	err       error
 }
 
 // openSolid reads the header of the solid resource that e describes.
@@ -78,6 +79,7 @@ func (s *solidRes) load(r io.ReaderAt) error {
 		for k := range s.n {
 			stored := int64(binary.LittleEndian.Uint32(b[4*k:]))
 			starts[k+1] = starts[k] + stored
+			s.maxStored = max(s.maxStored, stored)
 			if stored == 0 || stored > s.chunkLen(k) || starts[k+1] > avail {
 				s.err = fmt.Errorf("%w: solid resource at offset %d: chunk %d of %d stored bytes (expands to %d, %d stored bytes in all)",
 					ErrFormat, s.entry.offset, k, stored, s.chunkLen(k), avail)
@@ -254,14 +256,7 @@ func (r *Reader) decodeSolidChunk(sr *solidRes, k int64) ([]byte, error) {
 	}
 	cs := r.getChunkState(sr.codec, sr.chunkSize)
 	defer r.putChunkState(cs)
-	if int64(cap(cs.in)) < stored {
-		cs.in = make([]byte, stored)
-	}
-	in := cs.in[:stored]
-	if _, err := r.ra.ReadAt(in, off); err != nil {
-		return nil, fmt.Errorf("%w: solid resource at offset %d: reading chunk %d at offset %d: %w", ErrFormat, sr.entry.offset, k, off, err)
-	}
-	out, err := cs.dec.Decode(buf, in, int(size))
+	out, err := r.decodeCompressed(cs, buf, sr, k)
 	if err != nil {
 		if errors.Is(err, ErrUnsupported) {
 			return nil, err
@@ -269,6 +264,22 @@ func (r *Reader) decodeSolidChunk(sr *solidRes, k int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: solid resource at offset %d: %v chunk %d at offset %d: %w", ErrFormat, sr.entry.offset, sr.codec, k, off, err)
 	}
 	return out, nil
+}
+
+// decodeCompressed appends compressed chunk k of sr, decompressed, to buf.
+// A large chunk is read as it is decompressed when the codec can do that
+// (LZMS); otherwise its compressed bytes are read whole (solidInputs).
+func (r *Reader) decodeCompressed(cs *chunkState, buf []byte, sr *solidRes, k int64) ([]byte, error) {
+	off, stored, size := sr.chunk(k)
+	if at, ok := cs.dec.(chunkDecoderAt); ok && sr.chunkSize > maxPrefetchChunk {
+		return at.DecodeAt(buf, r.ra, off, stored, int(size))
+	}
+	in, done := r.solidInputs.take(sr, k, cs)
+	defer done()
+	if _, err := r.ra.ReadAt(in, off); err != nil {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	return cs.dec.Decode(buf, in, int(size))
 }
 
 // hasSolid reports whether any blob lies in a solid resource.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 )
 
@@ -40,6 +41,7 @@ type Decoder struct {
 	power    *adaptiveCode
 	builder  codeBuilder
 	x86      x86Filter
+	win      windows
 }
 
 // b2u returns 1 for true and 0 for false.
@@ -95,10 +97,35 @@ func (d *Decoder) Decode(dst, src []byte, size int) ([]byte, error) {
 	if len(src) < 4 || len(src)%2 != 0 {
 		return dst, corrupt("compressed size %d is odd or less than 4", len(src))
 	}
+	d.whole(src)
+	return d.decode(dst, size)
+}
+
+// DecodeAt is Decode of the n compressed bytes at off in r, read in
+// windows (about 512 KiB, kept between calls) rather than all at once.
+// Errors reading r are returned wrapped, not as ErrCorrupt.
+func (d *Decoder) DecodeAt(dst []byte, r io.ReaderAt, off, n int64, size int) ([]byte, error) {
+	if size < 0 || size > MaxChunkSize {
+		return dst, corrupt("uncompressed size %d out of range", size)
+	}
+	if size == 0 {
+		return dst, nil
+	}
+	if n < 4 || n%2 != 0 {
+		return dst, corrupt("compressed size %d is odd or less than 4", n)
+	}
+	if err := d.open(r, off, n); err != nil {
+		return dst, err
+	}
+	return d.decode(dst, size)
+}
+
+// decode appends the chunk of size bytes, whose windows are open.
+func (d *Decoder) decode(dst []byte, size int) ([]byte, error) {
 	start := len(dst)
 	dst = slices.Grow(dst, size)
 	out := dst[start : start+size]
-	d.reset(src, size)
+	d.reset(size)
 	if err := d.decodeItems(out); err != nil {
 		return dst[:start], err
 	}
@@ -106,10 +133,8 @@ func (d *Decoder) Decode(dst, src []byte, size int) ([]byte, error) {
 	return dst[:start+size], nil
 }
 
-// reset prepares the decoder for the chunk src of size bytes.
-func (d *Decoder) reset(src []byte, size int) {
-	d.rd.init(src)
-	d.br.init(src)
+// reset prepares the decoder for a chunk of size bytes.
+func (d *Decoder) reset(size int) {
 	d.classes.reset()
 	d.lzReps = newRepQueue()
 	d.dtReps = newRepQueue()
@@ -130,7 +155,8 @@ func (d *Decoder) reset(src []byte, size int) {
 // near the start of the chunk. The literal code's table lookup is written
 // out to index a fixed-size primary table without bounds checks.
 func (d *Decoder) decodeItems(out []byte) error {
-	src := d.rd.src
+	fsrc, bsrc := d.rd.src, d.br.src
+	fLimit, bLimit := d.win.fLimit, d.win.bLimit
 	rng, code, rpos := d.rd.rng, d.rd.code, d.rd.pos
 	buf, nbits, bpos := d.br.buf, d.br.nbits, d.br.pos
 	c := &d.classes
@@ -138,9 +164,17 @@ func (d *Decoder) decodeItems(out []byte) error {
 	lit := d.literal
 	litTable := (*[1 << literalTableBits]uint32)(lit.table.entries)
 	for o := 0; o < len(out); {
+		if rpos > fLimit || bpos < bLimit {
+			var err error
+			if rpos, bpos, err = d.slide(rpos, bpos); err != nil {
+				return err
+			}
+			fsrc, bsrc = d.rd.src, d.br.src
+			fLimit, bLimit = d.win.fLimit, d.win.bLimit
+		}
 		if nbits < refillBits {
 			if bpos >= 8 {
-				buf, nbits, bpos = refillFast(buf, nbits, bpos, src)
+				buf, nbits, bpos = refillFast(buf, nbits, bpos, bsrc)
 			} else {
 				buf, nbits, bpos = d.refillSlow(buf, nbits, bpos)
 				if d.br.overrun() {
@@ -151,11 +185,11 @@ func (d *Decoder) decodeItems(out []byte) error {
 		if rng < 1<<16 {
 			// Each item starts here, so a stream that ran off its end
 			// stops within a few items.
-			if rpos+2 > len(src) {
+			if rpos+2 > len(fsrc) {
 				return corrupt("range coder runs past the end at %d", o)
 			}
 			rng <<= 16
-			code = code<<16 | uint32(binary.LittleEndian.Uint16(src[rpos:]))
+			code = code<<16 | uint32(binary.LittleEndian.Uint16(fsrc[rpos:]))
 			rpos += 2
 		}
 
@@ -175,7 +209,7 @@ func (d *Decoder) decodeItems(out []byte) error {
 			continue
 		}
 
-		rng, code, rpos = normalized(rng, code, rpos, src)
+		rng, code, rpos = normalized(rng, code, rpos, fsrc)
 		rng, code, bit = decide(rng, code, c.match.at(mask5))
 		c.match.push(bit)
 		if bit != 0 {
@@ -192,7 +226,7 @@ func (d *Decoder) decodeItems(out []byte) error {
 		}
 
 		// An LZ match: its offset, explicit or repeated, then its length.
-		rng, code, rpos = normalized(rng, code, rpos, src)
+		rng, code, rpos = normalized(rng, code, rpos, fsrc)
 		rng, code, bit = decide(rng, code, c.lz.at(mask6))
 		c.lz.push(bit)
 		var offset uint64
@@ -205,12 +239,12 @@ func (d *Decoder) decodeItems(out []byte) error {
 			offset = uint64(s.base() + extra)
 			d.lzReps.push(offset)
 		} else {
-			rng, code, rpos = normalized(rng, code, rpos, src)
+			rng, code, rpos = normalized(rng, code, rpos, fsrc)
 			rng, code, bit = decide(rng, code, c.lzRep[0].at(mask6))
 			c.lzRep[0].push(bit)
 			j := bit
 			if bit != 0 {
-				rng, code, rpos = normalized(rng, code, rpos, src)
+				rng, code, rpos = normalized(rng, code, rpos, fsrc)
 				rng, code, bit = decide(rng, code, c.lzRep[1].at(mask6))
 				c.lzRep[1].push(bit)
 				j += bit
@@ -220,7 +254,7 @@ func (d *Decoder) decodeItems(out []byte) error {
 
 		if nbits < refillBits {
 			if bpos >= 8 {
-				buf, nbits, bpos = refillFast(buf, nbits, bpos, src)
+				buf, nbits, bpos = refillFast(buf, nbits, bpos, bsrc)
 			} else {
 				buf, nbits, bpos = d.refillSlow(buf, nbits, bpos)
 			}

@@ -85,7 +85,8 @@ func TestGoldenCoverage(t *testing.T) {
 	d := NewDecoder()
 	for _, g := range goldenChunks(t) {
 		out := make([]byte, len(g.data))
-		d.reset(g.comp, len(out))
+		d.whole(g.comp)
+		d.reset(len(out))
 		if err := d.decodeItems(out); err != nil {
 			t.Fatalf("%s: %v", g.name, err)
 		}

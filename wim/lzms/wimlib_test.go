@@ -91,6 +91,13 @@ func checkWimlib(t *testing.T, d *Decoder, src []byte, chunkSize int, level uint
 	if !bytes.Equal(got[1:], src) || got[0] != 'x' {
 		t.Fatalf("decoded chunk differs at byte %d", codectest.FirstDiff(got[1:], src))
 	}
+	got, err = d.DecodeAt(got[:0], bytes.NewReader(comp), 0, int64(len(comp)), len(src))
+	if err != nil {
+		t.Fatalf("DecodeAt: %v", err)
+	}
+	if !bytes.Equal(got, src) {
+		t.Fatalf("DecodeAt: decoded chunk differs at byte %d", codectest.FirstDiff(got, src))
+	}
 }
 
 // update rewrites the golden chunks in TestGoldenUpdate.
