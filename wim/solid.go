@@ -26,10 +26,9 @@ type solidRes struct {
 	codec     Compression
 	n         int64 // number of chunks
 
-	once      sync.Once
-	starts    []int64 // start of each chunk relative to the data, n+1 entries
-	maxStored int64   // the most stored bytes of a chunk
-	err       error
+	once   sync.Once
+	starts []int64 // start of each chunk relative to the data, n+1 entries
+	err    error
 }
 
 // openSolid reads the header of the solid resource that e describes.
@@ -79,7 +78,6 @@ func (s *solidRes) load(r io.ReaderAt) error {
 		for k := range s.n {
 			stored := int64(binary.LittleEndian.Uint32(b[4*k:]))
 			starts[k+1] = starts[k] + stored
-			s.maxStored = max(s.maxStored, stored)
 			if stored == 0 || stored > s.chunkLen(k) || starts[k+1] > avail {
 				s.err = fmt.Errorf("%w: solid resource at offset %d: chunk %d of %d stored bytes (expands to %d, %d stored bytes in all)",
 					ErrFormat, s.entry.offset, k, stored, s.chunkLen(k), avail)
