@@ -36,3 +36,11 @@ func BenchmarkEncodeRandom(b *testing.B) { benchEncode(b, corpus.Random(43, 4<<2
 func BenchmarkDecodeText(b *testing.B)   { t, _ := benchData(); benchDecode(b, t) }
 func BenchmarkDecodeBinary(b *testing.B) { _, x := benchData(); benchDecode(b, x) }
 func BenchmarkDecodeZeros(b *testing.B)  { benchDecode(b, make([]byte, 4<<20)) }
+
+func benchFastEncode(b *testing.B, data []byte) {
+	b.Helper()
+	codectest.BenchEncode(b, NewFastEncoder().Encode, data, benchChunk)
+}
+
+func BenchmarkFastEncodeText(b *testing.B)   { t, _ := benchData(); benchFastEncode(b, t) }
+func BenchmarkFastEncodeBinary(b *testing.B) { _, x := benchData(); benchFastEncode(b, x) }
