@@ -32,6 +32,9 @@ type seq struct {
 	lits   uint32
 	length uint32
 	offset uint32
+	// sym is the match's symbol and, from bit 16, its offset's bit count,
+	// set by tally for emit.
+	sym uint32
 }
 
 // Encoder compresses chunks. Its zero value is ready to use, though
@@ -116,7 +119,7 @@ func (e *Encoder) finish(dst, src []byte, stream bool) []byte {
 	for i := range tableBytes {
 		out[i] = e.lens[2*i] | e.lens[2*i+1]<<4
 	}
-	if n := e.emit(out[tableBytes:], src); n != size-tableBytes {
+	if n := e.emit(out[tableBytes:]); n != size-tableBytes {
 		panic(fmt.Sprintf("xpress: internal error: stream is %d bytes, expected %d", n, size-tableBytes))
 	}
 	return dst
@@ -237,7 +240,7 @@ func (e *Encoder) parse(src []byte) {
 		}
 
 		// A match of best bytes at offset off starts at p.
-		seqs = append(seqs, seq{uint32(p - lit), uint32(best), uint32(off)})
+		seqs = append(seqs, seq{lits: uint32(p - lit), length: uint32(best), offset: uint32(off)})
 		// Insert the positions the match covers. Inside a long match (a
 		// run, or a repeated block) only the last few are worth it, and
 		// skipping the rest keeps runs linear and fast.
@@ -286,11 +289,14 @@ func (e *Encoder) skipLiterals(p, skip, n int) int {
 // of offset bits and raw length bytes the stream will hold.
 func (e *Encoder) tally() (extraBits, nraw int) {
 	freq := &e.freq
-	for _, q := range e.seqs {
+	seqs := e.seqs
+	for i := range seqs {
+		q := &seqs[i]
 		if q.length == 0 {
 			continue
 		}
 		sym, offBits := matchSymbol(q.length, q.offset)
+		q.sym = uint32(sym) | uint32(offBits)<<16
 		freq[sym]++
 		extraBits += int(offBits)
 		if q.length >= 18 {
@@ -313,7 +319,7 @@ func (e *Encoder) tally() (extraBits, nraw int) {
 // the same layout as writing each word once 17 bits are pending as long as
 // no raw byte intervenes; before raw bytes the accumulator is flushed the
 // exact way.
-func (e *Encoder) emit(out, src []byte) int {
+func (e *Encoder) emit(out []byte) int {
 	tab := &e.sym
 	var (
 		acc          uint64 // pending bits, right-aligned
@@ -321,22 +327,24 @@ func (e *Encoder) emit(out, src []byte) int {
 		slot0, slot1 = 0, 2 // reserved word positions, older first
 		pos          = 4    // append position
 	)
+	// Literals load from e.win, the parse's copy of src, whose 16-bit
+	// indices need no bounds checks.
+	w := &e.win
 	p := 0
 	for _, q := range e.seqs {
-		lits := src[p : p+int(q.lits)]
-		p += int(q.lits)
-		for len(lits) >= 2 {
-			a, b := tab[lits[0]], tab[lits[1]]
+		end := p + int(q.lits)
+		for ; p+1 < end; p += 2 {
+			a, b := tab[w[uint16(p)]], tab[w[uint16(p+1)]]
 			acc = (acc<<(a&15)|uint64(a>>8))<<(b&15) | uint64(b>>8)
 			n += uint(a&15 + b&15)
-			lits = lits[2:]
 			if n >= 32 {
 				n -= 32
 				slot0, slot1, pos = put32(out, uint32(acc>>n), slot0, slot1, pos)
 			}
 		}
-		if len(lits) != 0 {
-			a := tab[lits[0]]
+		if p < end {
+			a := tab[w[uint16(p)]]
+			p++
 			acc = acc<<(a&15) | uint64(a>>8)
 			n += uint(a & 15)
 			if n >= 32 {
@@ -348,8 +356,8 @@ func (e *Encoder) emit(out, src []byte) int {
 			continue
 		}
 		p += int(q.length)
-		sym, offBits := matchSymbol(q.length, q.offset)
-		h := tab[sym]
+		offBits := uint(q.sym >> 16)
+		h := tab[q.sym&(numSymbols-1)]
 		acc = acc<<(h&15) | uint64(h>>8)
 		n += uint(h & 15)
 		if q.length >= 18 {
@@ -381,9 +389,9 @@ func (e *Encoder) emit(out, src []byte) int {
 	h := tab[endSymbol]
 	acc = acc<<(h&15) | uint64(h>>8)
 	n += uint(h & 15)
-	w := &e.bw
-	*w = bitWriter{out: out, acc: acc, n: n, slot0: slot0, slot1: slot1, pos: pos}
-	return w.finish()
+	bw := &e.bw
+	*bw = bitWriter{out: out, acc: acc, n: n, slot0: slot0, slot1: slot1, pos: pos}
+	return bw.finish()
 }
 
 // put32 writes 32 bits as two words into the reserved slots, reserves two

@@ -116,7 +116,7 @@ func (e *Encoder) parseFast(src []byte) {
 			length++
 			fr[w[uint16(p)]]--
 		}
-		seqs = append(seqs, seq{uint32(p - lit), uint32(length), uint32(p - cand)})
+		seqs = append(seqs, seq{lits: uint32(p - lit), length: uint32(length), offset: uint32(p - cand)})
 		start := p
 		p += length
 		lit = p
