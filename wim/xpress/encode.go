@@ -327,11 +327,15 @@ func (e *Encoder) emit(out []byte) int {
 		slot0, slot1 = 0, 2 // reserved word positions, older first
 		pos          = 4    // append position
 	)
+	// Variable shift counts are masked (n&63, offBits&31), bounds they
+	// never exceed, so that the compiler need not handle larger counts.
 	// Literals load from e.win, the parse's copy of src, whose 16-bit
 	// indices need no bounds checks.
 	w := &e.win
 	p := 0
-	for _, q := range e.seqs {
+	seqs := e.seqs
+	for i := range seqs {
+		q := &seqs[i]
 		end := p + int(q.lits)
 		for ; p+1 < end; p += 2 {
 			a, b := tab[w[uint16(p)]], tab[w[uint16(p+1)]]
@@ -339,7 +343,7 @@ func (e *Encoder) emit(out []byte) int {
 			n += uint(a&15 + b&15)
 			if n >= 32 {
 				n -= 32
-				slot0, slot1, pos = put32(out, uint32(acc>>n), slot0, slot1, pos)
+				slot0, slot1, pos = put32(out, uint32(acc>>(n&63)), slot0, slot1, pos)
 			}
 		}
 		if p < end {
@@ -349,21 +353,21 @@ func (e *Encoder) emit(out []byte) int {
 			n += uint(a & 15)
 			if n >= 32 {
 				n -= 32
-				slot0, slot1, pos = put32(out, uint32(acc>>n), slot0, slot1, pos)
+				slot0, slot1, pos = put32(out, uint32(acc>>(n&63)), slot0, slot1, pos)
 			}
 		}
 		if q.length == 0 {
 			continue
 		}
 		p += int(q.length)
-		offBits := uint(q.sym >> 16)
+		offBits := uint(q.sym>>16) & 31
 		h := tab[q.sym&(numSymbols-1)]
 		acc = acc<<(h&15) | uint64(h>>8)
 		n += uint(h & 15)
 		if q.length >= 18 {
 			for n > 16 {
 				n -= 16
-				out[slot0] = byte(acc >> n)
+				out[slot0] = byte(acc >> (n & 63))
 				out[slot0+1] = byte(acc >> (n + 8))
 				slot0, slot1 = slot1, pos
 				pos += 2
@@ -383,7 +387,7 @@ func (e *Encoder) emit(out []byte) int {
 		n += offBits
 		if n >= 32 {
 			n -= 32
-			slot0, slot1, pos = put32(out, uint32(acc>>n), slot0, slot1, pos)
+			slot0, slot1, pos = put32(out, uint32(acc>>(n&63)), slot0, slot1, pos)
 		}
 	}
 	h := tab[endSymbol]
