@@ -27,6 +27,10 @@ const (
 	skipShift = 5
 )
 
+// maxSeqs is the most sequences a parse of a chunk gives: one per match of
+// at least minMatch bytes, and a run of literals at the end.
+const maxSeqs = MaxChunkSize/minMatch + 1
+
 // seq is a run of literals followed by a match (length 0: none).
 type seq struct {
 	lits   uint32
@@ -58,7 +62,7 @@ type Encoder struct {
 // NewEncoder returns an Encoder. It gives text the chain parse (parse) and
 // other data the hashed one (parseFast), for output within 5% of wimlib's.
 func NewEncoder() *Encoder {
-	return &Encoder{seqs: make([]seq, 0, MaxChunkSize/minMatch+1)}
+	return &Encoder{seqs: make([]seq, 0, maxSeqs)}
 }
 
 // NewFastEncoder returns an Encoder that gives every chunk the hashed
@@ -89,7 +93,7 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 		panic(fmt.Sprintf("xpress: chunk of %d bytes exceeds %d", len(src), MaxChunkSize))
 	}
 	if e.seqs == nil {
-		e.seqs = make([]seq, 0, MaxChunkSize/minMatch+1)
+		e.seqs = make([]seq, 0, maxSeqs)
 	}
 	if !e.fast && textLike(src) {
 		e.parse(src)
@@ -142,7 +146,7 @@ func matchSymbol(length, offset uint32) (sym int, offBits uint) {
 // loop keeps few variables live, which matters more to its speed than the
 // work it does per position.
 func (e *Encoder) parse(src []byte) {
-	seqs := e.seqs[:0]
+	seqs, ns := (*[maxSeqs]seq)(e.seqs[:maxSeqs]), 0 // as in parseFast
 	w := &e.win
 	copy(w[:], src)
 	mf := &e.mf
@@ -240,7 +244,8 @@ func (e *Encoder) parse(src []byte) {
 		}
 
 		// A match of best bytes at offset off starts at p.
-		seqs = append(seqs, seq{lits: uint32(p - lit), length: uint32(best), offset: uint32(off)})
+		seqs[ns] = seq{lits: uint32(p - lit), length: uint32(best), offset: uint32(off)}
+		ns++
 		// Insert the positions the match covers. Inside a long match (a
 		// run, or a repeated block) only the last few are worth it, and
 		// skipping the rest keeps runs linear and fast.
@@ -265,9 +270,10 @@ func (e *Encoder) parse(src []byte) {
 		fr[w[uint16(p)]]++
 	}
 	if lit < n {
-		seqs = append(seqs, seq{lits: uint32(n - lit)})
+		seqs[ns] = seq{lits: uint32(n - lit)}
+		ns++
 	}
-	e.seqs = seqs
+	e.seqs = seqs[:ns]
 }
 
 // skipLiterals counts the byte at p of a chunk of n bytes as a literal and,
