@@ -36,3 +36,25 @@ func BenchmarkEncodeRandom(b *testing.B) { benchEncode(b, corpus.Random(43, 4<<2
 func BenchmarkDecodeText(b *testing.B)   { t, _ := benchData(); benchDecode(b, t) }
 func BenchmarkDecodeBinary(b *testing.B) { _, x := benchData(); benchDecode(b, x) }
 func BenchmarkDecodeZeros(b *testing.B)  { benchDecode(b, make([]byte, 4<<20)) }
+
+func benchFastEncode(b *testing.B, data []byte) {
+	b.Helper()
+	codectest.BenchEncode(b, NewFastEncoder().Encode, data, benchChunk)
+}
+
+func BenchmarkFastEncodeText(b *testing.B)   { t, _ := benchData(); benchFastEncode(b, t) }
+func BenchmarkFastEncodeBinary(b *testing.B) { _, x := benchData(); benchFastEncode(b, x) }
+
+// BenchmarkCode measures building the Huffman code of a small chunk (2 KiB
+// of text), which a tree of small files does once per file.
+func BenchmarkCode(b *testing.B) {
+	t, _ := benchData()
+	e := NewEncoder()
+	e.parse(t[:2048])
+	e.tally()
+	b.ReportAllocs()
+	for b.Loop() {
+		e.cb.build(&e.freq, &e.lens)
+		canonicalCodes(&e.lens, &e.codes)
+	}
+}

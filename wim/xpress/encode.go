@@ -27,11 +27,18 @@ const (
 	skipShift = 5
 )
 
+// maxSeqs is the most sequences a parse of a chunk gives: one per match of
+// at least minMatch bytes, and a run of literals at the end.
+const maxSeqs = MaxChunkSize/minMatch + 1
+
 // seq is a run of literals followed by a match (length 0: none).
 type seq struct {
 	lits   uint32
 	length uint32
 	offset uint32
+	// sym is the match's symbol and, from bit 16, its offset's bit count,
+	// set by tally for emit.
+	sym uint32
 }
 
 // Encoder compresses chunks. Its zero value is ready to use, though
@@ -55,7 +62,7 @@ type Encoder struct {
 // NewEncoder returns an Encoder. It gives text the chain parse (parse) and
 // other data the hashed one (parseFast), for output within 5% of wimlib's.
 func NewEncoder() *Encoder {
-	return &Encoder{seqs: make([]seq, 0, MaxChunkSize/minMatch+1)}
+	return &Encoder{seqs: make([]seq, 0, maxSeqs)}
 }
 
 // NewFastEncoder returns an Encoder that gives every chunk the hashed
@@ -86,7 +93,7 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 		panic(fmt.Sprintf("xpress: chunk of %d bytes exceeds %d", len(src), MaxChunkSize))
 	}
 	if e.seqs == nil {
-		e.seqs = make([]seq, 0, MaxChunkSize/minMatch+1)
+		e.seqs = make([]seq, 0, maxSeqs)
 	}
 	if !e.fast && textLike(src) {
 		e.parse(src)
@@ -116,7 +123,7 @@ func (e *Encoder) finish(dst, src []byte, stream bool) []byte {
 	for i := range tableBytes {
 		out[i] = e.lens[2*i] | e.lens[2*i+1]<<4
 	}
-	if n := e.emit(out[tableBytes:], src); n != size-tableBytes {
+	if n := e.emit(out[tableBytes:]); n != size-tableBytes {
 		panic(fmt.Sprintf("xpress: internal error: stream is %d bytes, expected %d", n, size-tableBytes))
 	}
 	return dst
@@ -139,7 +146,7 @@ func matchSymbol(length, offset uint32) (sym int, offBits uint) {
 // loop keeps few variables live, which matters more to its speed than the
 // work it does per position.
 func (e *Encoder) parse(src []byte) {
-	seqs := e.seqs[:0]
+	seqs, ns := (*[maxSeqs]seq)(e.seqs[:maxSeqs]), 0 // as in parseFast
 	w := &e.win
 	copy(w[:], src)
 	mf := &e.mf
@@ -237,7 +244,8 @@ func (e *Encoder) parse(src []byte) {
 		}
 
 		// A match of best bytes at offset off starts at p.
-		seqs = append(seqs, seq{uint32(p - lit), uint32(best), uint32(off)})
+		seqs[ns] = seq{lits: uint32(p - lit), length: uint32(best), offset: uint32(off)}
+		ns++
 		// Insert the positions the match covers. Inside a long match (a
 		// run, or a repeated block) only the last few are worth it, and
 		// skipping the rest keeps runs linear and fast.
@@ -262,9 +270,10 @@ func (e *Encoder) parse(src []byte) {
 		fr[w[uint16(p)]]++
 	}
 	if lit < n {
-		seqs = append(seqs, seq{lits: uint32(n - lit)})
+		seqs[ns] = seq{lits: uint32(n - lit)}
+		ns++
 	}
-	e.seqs = seqs
+	e.seqs = seqs[:ns]
 }
 
 // skipLiterals counts the byte at p of a chunk of n bytes as a literal and,
@@ -286,11 +295,14 @@ func (e *Encoder) skipLiterals(p, skip, n int) int {
 // of offset bits and raw length bytes the stream will hold.
 func (e *Encoder) tally() (extraBits, nraw int) {
 	freq := &e.freq
-	for _, q := range e.seqs {
+	seqs := e.seqs
+	for i := range seqs {
+		q := &seqs[i]
 		if q.length == 0 {
 			continue
 		}
 		sym, offBits := matchSymbol(q.length, q.offset)
+		q.sym = uint32(sym) | uint32(offBits)<<16
 		freq[sym]++
 		extraBits += int(offBits)
 		if q.length >= 18 {
@@ -313,7 +325,7 @@ func (e *Encoder) tally() (extraBits, nraw int) {
 // the same layout as writing each word once 17 bits are pending as long as
 // no raw byte intervenes; before raw bytes the accumulator is flushed the
 // exact way.
-func (e *Encoder) emit(out, src []byte) int {
+func (e *Encoder) emit(out []byte) int {
 	tab := &e.sym
 	var (
 		acc          uint64 // pending bits, right-aligned
@@ -321,41 +333,47 @@ func (e *Encoder) emit(out, src []byte) int {
 		slot0, slot1 = 0, 2 // reserved word positions, older first
 		pos          = 4    // append position
 	)
+	// Variable shift counts are masked (n&63, offBits&31), bounds they
+	// never exceed, so that the compiler need not handle larger counts.
+	// Literals load from e.win, the parse's copy of src, whose 16-bit
+	// indices need no bounds checks.
+	w := &e.win
 	p := 0
-	for _, q := range e.seqs {
-		lits := src[p : p+int(q.lits)]
-		p += int(q.lits)
-		for len(lits) >= 2 {
-			a, b := tab[lits[0]], tab[lits[1]]
+	seqs := e.seqs
+	for i := range seqs {
+		q := &seqs[i]
+		end := p + int(q.lits)
+		for ; p+1 < end; p += 2 {
+			a, b := tab[w[uint16(p)]], tab[w[uint16(p+1)]]
 			acc = (acc<<(a&15)|uint64(a>>8))<<(b&15) | uint64(b>>8)
 			n += uint(a&15 + b&15)
-			lits = lits[2:]
 			if n >= 32 {
 				n -= 32
-				slot0, slot1, pos = put32(out, uint32(acc>>n), slot0, slot1, pos)
+				slot0, slot1, pos = put32(out, uint32(acc>>(n&63)), slot0, slot1, pos)
 			}
 		}
-		if len(lits) != 0 {
-			a := tab[lits[0]]
+		if p < end {
+			a := tab[w[uint16(p)]]
+			p++
 			acc = acc<<(a&15) | uint64(a>>8)
 			n += uint(a & 15)
 			if n >= 32 {
 				n -= 32
-				slot0, slot1, pos = put32(out, uint32(acc>>n), slot0, slot1, pos)
+				slot0, slot1, pos = put32(out, uint32(acc>>(n&63)), slot0, slot1, pos)
 			}
 		}
 		if q.length == 0 {
 			continue
 		}
 		p += int(q.length)
-		sym, offBits := matchSymbol(q.length, q.offset)
-		h := tab[sym]
+		offBits := uint(q.sym>>16) & 31
+		h := tab[q.sym&(numSymbols-1)]
 		acc = acc<<(h&15) | uint64(h>>8)
 		n += uint(h & 15)
 		if q.length >= 18 {
 			for n > 16 {
 				n -= 16
-				out[slot0] = byte(acc >> n)
+				out[slot0] = byte(acc >> (n & 63))
 				out[slot0+1] = byte(acc >> (n + 8))
 				slot0, slot1 = slot1, pos
 				pos += 2
@@ -375,15 +393,15 @@ func (e *Encoder) emit(out, src []byte) int {
 		n += offBits
 		if n >= 32 {
 			n -= 32
-			slot0, slot1, pos = put32(out, uint32(acc>>n), slot0, slot1, pos)
+			slot0, slot1, pos = put32(out, uint32(acc>>(n&63)), slot0, slot1, pos)
 		}
 	}
 	h := tab[endSymbol]
 	acc = acc<<(h&15) | uint64(h>>8)
 	n += uint(h & 15)
-	w := &e.bw
-	*w = bitWriter{out: out, acc: acc, n: n, slot0: slot0, slot1: slot1, pos: pos}
-	return w.finish()
+	bw := &e.bw
+	*bw = bitWriter{out: out, acc: acc, n: n, slot0: slot0, slot1: slot1, pos: pos}
+	return bw.finish()
 }
 
 // put32 writes 32 bits as two words into the reserved slots, reserves two

@@ -59,11 +59,18 @@ func (b *codeBuilder) build(freq *[numSymbols]uint32, lens *[numSymbols]uint8) {
 // sorted by comparison (it holds few symbols).
 func (b *codeBuilder) sortSymbols(freq *[numSymbols]uint32) []uint64 {
 	const top = numSymbols - 1
-	var count [numSymbols]uint16
-	for _, f := range freq {
-		count[min(f, top)]++
+	// Unused symbols, which come in runs, are counted in turn into 4
+	// entries past the buckets: incrementing one entry over and over waits
+	// each time for the store before it.
+	var count [numSymbols + 4]uint16
+	for s, f := range freq {
+		i := int(min(f, top))
+		if f == 0 {
+			i = numSymbols + s&3
+		}
+		count[i]++
 	}
-	used := numSymbols - int(count[0])
+	used := numSymbols - int(count[numSymbols]+count[numSymbols+1]+count[numSymbols+2]+count[numSymbols+3])
 	start := &b.start
 	total := uint16(0)
 	for f := 1; f < numSymbols; f++ {
@@ -159,11 +166,16 @@ func limitLengths(count *[maxCodeLen + 1]int) {
 // (length, symbol), each the previous plus one, shifted left when the length
 // grows. lens must describe a code that satisfies Kraft's inequality.
 func canonicalCodes(lens *[numSymbols]uint8, codes *[numSymbols]uint16) {
-	var count [maxCodeLen + 1]uint16
-	for _, l := range lens {
-		count[l]++
+	// Counted into 4 tables in turn, as lengths come in runs (see
+	// sortSymbols).
+	var c4 [4][maxCodeLen + 1]uint16
+	for s, l := range lens {
+		c4[s&3][l&maxCodeLen]++
 	}
-	count[0] = 0
+	var count [maxCodeLen + 1]uint16
+	for l := 1; l <= maxCodeLen; l++ {
+		count[l] = c4[0][l] + c4[1][l] + c4[2][l] + c4[3][l]
+	}
 	var next [maxCodeLen + 1]uint16
 	code := uint16(0)
 	for l := 1; l <= maxCodeLen; l++ {

@@ -58,16 +58,18 @@ func textLike(src []byte) bool {
 // later; failing both, a match of 3 bytes at most nearOffset back is taken
 // unless a match of 4 starts one position later (not by a fast encoder,
 // which saves the third table's work). A match found is extended
-// backwards over the pending literals. Of the positions a match covers, only
-// three are added to the tables (see [hashTables.seed]). Lookups stop where
-// the next position's 8-byte load would pass the chunk's end, so no match
-// starts in its last 7 bytes.
+// backwards over the pending literals. Of the positions a match covers,
+// only three are added to the tables (see [hashTables.seedStart]). Lookups
+// stop where the next position's 8-byte load would pass the chunk's end, so
+// no match starts in its last 7 bytes.
 //
 // On the binary data of the Debian tree of make bench it is 1.3x as fast as
 // parse, for 1.6% more output; on /usr/bin (large C++ executables), 1.3x for
 // 3%. Without the 3-byte matches it is 1.45x as fast, for 2.3% and 5.3%.
 func (e *Encoder) parseFast(src []byte) {
-	seqs := e.seqs[:0]
+	// Sequences go into e.seqs' backing array, through a pointer to an
+	// array of its capacity, which takes fewer registers than a slice.
+	seqs, ns := (*[maxSeqs]seq)(e.seqs[:maxSeqs]), 0
 	w := &e.win
 	copy(w[:], src)
 	t := &e.ht
@@ -116,21 +118,24 @@ func (e *Encoder) parseFast(src []byte) {
 			length++
 			fr[w[uint16(p)]]--
 		}
-		seqs = append(seqs, seq{uint32(p - lit), uint32(length), uint32(p - cand)})
+		seqs[ns] = seq{lits: uint32(p - lit), length: uint32(length), offset: uint32(p - cand)}
+		ns++
 		start := p
 		p += length
 		lit = p
 		if p <= last {
-			t.seed(w, start, p)
+			t.seedStart(w, start)
+			t.seedEnd(w, p)
 		}
 	}
 	for ; p < n; p++ {
 		fr[w[uint16(p)]]++
 	}
 	if lit < n {
-		seqs = append(seqs, seq{lits: uint32(n - lit)})
+		seqs[ns] = seq{lits: uint32(n - lit)}
+		ns++
 	}
-	e.seqs = seqs
+	e.seqs = seqs[:ns]
 }
 
 // fastNext looks at position q of a chunk of n bytes, one past a short
@@ -169,17 +174,20 @@ func (t *hashTables) hasShort(w *window, q int) bool {
 	return c != 0 && w.load32(uint16(c-1)) == uint32(v)
 }
 
-// seed adds to the tables positions of a match from start to end (end
-// excluded, at most the chunk's length minus 9 so that every load stays in
-// the chunk), as zstd's double fast does: start+2 to the long and short
-// tables, end-2 to the long one and end-1 to the short one. The three table
-// gets none.
-func (t *hashTables) seed(w *window, start, end int) {
+// seedStart and seedEnd add to the tables positions of a match from start
+// to end (end excluded, at most the chunk's length minus 9 so that every
+// load stays in the chunk), as zstd's double fast does: seedStart adds
+// start+2 to the long and short tables, seedEnd end-2 to the long one and
+// end-1 to the short one. The three table gets none. They are two so that
+// the compiler inlines them: a call makes parseFast's loop spill its
+// registers.
+func (t *hashTables) seedStart(w *window, start int) {
 	v := w.load64(uint16(start + 2))
 	t.long[hashLong(v)] = uint16(start + 3)
 	t.short[hashShort(v)] = uint16(start + 3)
-	v = w.load64(uint16(end - 2))
-	t.long[hashLong(v)] = uint16(end - 1)
-	v = w.load64(uint16(end - 1))
-	t.short[hashShort(v)] = uint16(end)
+}
+
+func (t *hashTables) seedEnd(w *window, end int) {
+	t.long[hashLong(w.load64(uint16(end-2)))] = uint16(end - 1)
+	t.short[hashShort(w.load64(uint16(end-1)))] = uint16(end)
 }
