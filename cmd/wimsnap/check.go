@@ -150,7 +150,8 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, opts snapshot.CheckOp
 		fmt.Fprintf(a.stdout, "%d delta recipes that nothing needs do not resolve (left by a prune stopped part way; the next prune drops them)\n",
 			res.UnusedBroken)
 	}
-	fmt.Fprintf(a.stdout, "Checked %s: %d snapshots, %d packs (%s), %d chunks, %d streams; %d unreferenced packs; %s\n",
-		loc, res.Snapshots, res.Packs, read, res.Chunks, res.Streams, res.Unreferenced, verdict)
+	fmt.Fprintf(a.stdout, "Checked %s: %s, %s (%s), %s, %s; %s; %s\n", loc, plural(res.Snapshots, "snapshot"),
+		plural(res.Packs, "pack"), read, plural(res.Chunks, "chunk"), plural(res.Streams, "stream"),
+		plural(res.Unreferenced, "unreferenced pack"), verdict)
 	return err
 }
