@@ -33,7 +33,8 @@ const tmpPrefix = ".tmp-"
 // safe to delete when no Put is running. PutIfAbsent needs hard links, which
 // some file systems (FAT, some FUSE and SMB mounts) refuse: it then fails
 // and stores nothing. Delete fsyncs the directory too. Under an Ephemeral
-// context none of them fsyncs (but for new directories).
+// context they skip the fsyncs of the object's directory (but for new
+// directories): the object is still whole, if there, after a crash.
 //
 // Files that are not regular files (directories, devices) are not objects:
 // Get, Stat and Delete report ErrNotFound for them and List skips them.
@@ -252,8 +253,9 @@ func (l *Local) mkdirs(key string) (string, error) {
 }
 
 // writeTemp writes exactly size bytes of r to a new temporary file in dir
-// and fsyncs it (unless ctx is Ephemeral). It returns the file's name, or
-// removes the file on error.
+// and fsyncs it, also under an Ephemeral context: a name that a crash
+// keeps must never lead to a file that lost its bytes. It returns the
+// file's name, or removes the file on error.
 func (l *Local) writeTemp(ctx context.Context, dir string, r io.Reader, size int64) (string, error) {
 	name := filepath.Join(dir, tmpPrefix+rand.Text())
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -261,7 +263,7 @@ func (l *Local) writeTemp(ctx context.Context, dir string, r io.Reader, size int
 		return "", err
 	}
 	err = copyExact(ctx, f, r, size)
-	if err == nil && Durable(ctx) {
+	if err == nil {
 		l.syncs.Add(1)
 		err = f.Sync()
 	}

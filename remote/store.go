@@ -75,7 +75,7 @@ type Store interface {
 	// fails, Put fails, nothing new is visible and an old object under key is
 	// intact; the error wraps r's error, or io.ErrUnexpectedEOF when r ends
 	// early. When Put returns nil the object is durable, unless ctx is
-	// Ephemeral (then it may be lost, whole, in a crash). A negative size is
+	// Ephemeral (then a crash may lose it, whole). A negative size is
 	// an error. Put reads r to at most size+1 bytes and does not close it.
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 
