@@ -5,6 +5,7 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -143,7 +144,8 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 	if b, ok := c.sink.(baseSetter); ok && old != nil && !old.Data.Hash.IsZero() {
 		b.setBase(old.Data.Hash)
 	}
-	h, err := fileSink(c.sink, c.cfg, string(c.rel)).AddStream(&c.file, st.Size)
+	rel := unsafe.String(unsafe.SliceData(c.rel), len(c.rel)) // fileSink keeps no reference
+	h, err := fileSink(c.sink, c.cfg, rel).AddStream(&c.file, st.Size)
 	c.stats.BytesRead += c.file.read
 	switch {
 	case c.ctx.Err() != nil:

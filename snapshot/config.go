@@ -323,7 +323,7 @@ func (c *Config) exceptionBelow(dir string) bool {
 
 // NoCompress reports whether the file rel matches [CompressionExclusionList].
 func (c *Config) NoCompress(rel string) bool {
-	if c == nil {
+	if c == nil || len(c.noCompress) == 0 {
 		return false
 	}
 	rel = strings.Trim(rel, "/")
