@@ -330,9 +330,10 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
+	out := &writebackFile{File: tmp}
 	defer func() {
 		if err != nil {
-			discardTemp(tmp)
+			out.discard()
 		}
 	}()
 	cfg, err := a.loadConfig(spec.config)
@@ -340,7 +341,7 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 		return err
 	}
 	st := newCaptureStatus(a.now)
-	w, err := wim.NewWriter(tmp, spec.writerOptions(a.now, false, false, 1, st)...)
+	w, err := wim.NewWriter(out, spec.writerOptions(a.now, false, false, 1, st)...)
 	if err != nil {
 		return err
 	}
@@ -348,7 +349,7 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := commitTemp(tmp, target); err != nil {
+	if err := out.commit(target, commitTemp); err != nil {
 		return err
 	}
 	return a.finishCapture(spec, res, 1, spec.compress, start)

@@ -51,9 +51,10 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 	if err != nil {
 		return 0, err
 	}
+	out := &writebackFile{File: tmp}
 	defer func() {
 		if err != nil {
-			discardTemp(tmp)
+			out.discard()
 		}
 	}()
 	if perm != 0 {
@@ -62,7 +63,7 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 		}
 	}
 	n, err := a.copyShown(ctx, r, spec, spec.verb, func(opts []wim.WriterOption) (*wim.Writer, error) {
-		return wim.NewWriter(tmp, opts...)
+		return wim.NewWriter(out, opts...)
 	})
 	if err != nil {
 		return 0, err
@@ -75,7 +76,7 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 	if spec.create {
 		commit = commitNewTemp
 	}
-	if err := commit(tmp, target); err != nil {
+	if err := out.commit(target, commit); err != nil {
 		return 0, err
 	}
 	return n, nil
