@@ -206,6 +206,9 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 	if err := checkImageText(cmd); err != nil {
 		return nil, err
 	}
+	if err := env.checkText(cmd.Flags().Changed); err != nil {
+		return nil, err
+	}
 	c, err := parseWriteCodec(f.compress)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // lookupFunc reads one environment variable, like os.LookupEnv. It is
@@ -67,6 +69,28 @@ func readOSD(lookup lookupFunc) osdVars {
 		SystemRoot:  get(envTargetSystemRoot),
 		Account:     credentials{User: get(envCaptureAccount), Password: get(envCapturePassword)},
 	}
+}
+
+// checkText refuses, as checkImageText refuses such a flag, an
+// OSDImageCreator, OSDImageDescription or OSDImageVersion that is not
+// valid UTF-8 or holds a control character other than white space
+// (wim.CheckText; a usage error naming the variable), unless the matching
+// flag, which takes its place, is given (changed reports that). Such a
+// value would reach the image's XML as U+FFFD.
+func (v osdVars) checkText(changed func(flag string) bool) error {
+	for _, c := range []struct{ flag, name, value string }{
+		{"creator", envImageCreator, v.Creator},
+		{"description", envImageDescription, v.Description},
+		{"version", envImageVersion, v.Version},
+	} {
+		if changed(c.flag) {
+			continue
+		}
+		if err := wim.CheckText(c.value); err != nil {
+			return usagef("%s %w", c.name, err)
+		}
+	}
+	return nil
 }
 
 // isDirFunc reports whether path is a directory, like os.Stat; injected so
