@@ -158,7 +158,7 @@ func (a *app) prune(ctx context.Context, r *snapshot.Repo, loc string, opts snap
 	sum := &pruneSummary{Repository: loc, DryRun: opts.DryRun, PruneResult: res, Warnings: list, WarningsTotal: total,
 		DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
 	if res.Pending > 0 {
-		return sum, &partialError{what: fmt.Sprintf("%d packs left for a later prune", res.Pending)}
+		return sum, &partialError{what: plural(res.Pending, "pack") + " left for a later prune"}
 	}
 	return sum, nil
 }
@@ -168,9 +168,9 @@ func (a *app) printPrune(s pruneSummary) {
 	if s.DryRun {
 		verb, freed = "would delete", "would free"
 	}
-	fmt.Fprintf(a.stdout, "%s: %d snapshots; %d packs, %s, of which %s used\n", s.Repository, s.Snapshots, s.Packs,
-		formatBytes(s.Bytes), formatBytes(s.UsedBytes))
-	repacked := fmt.Sprintf("%d of them repacked into %d new ones", s.PacksRepacked, s.PacksWritten)
+	fmt.Fprintf(a.stdout, "%s: %s; %s, %s, of which %s used\n", s.Repository, plural(s.Snapshots, "snapshot"),
+		plural(s.Packs, "pack"), formatBytes(s.Bytes), formatBytes(s.UsedBytes))
+	repacked := fmt.Sprintf("%d of them repacked into %s", s.PacksRepacked, plural(s.PacksWritten, "new pack"))
 	if s.DryRun { // how many packs the kept chunks fill is known only once written
 		repacked = fmt.Sprintf("%d of them repacked", s.PacksRepacked)
 	}
@@ -180,15 +180,15 @@ func (a *app) printPrune(s pruneSummary) {
 		// that leaves those for later ends larger, until that prune.
 		size = "the repository grew by " + formatBytes(-s.BytesFreed) + " until a later prune deletes the packs left"
 	}
-	fmt.Fprintf(a.stdout, "%s %d packs (%s); %s\n", verb, s.PacksDeleted, repacked, size)
+	fmt.Fprintf(a.stdout, "%s %s (%s); %s\n", verb, plural(s.PacksDeleted, "pack"), repacked, size)
 	if s.KeptForRunning > 0 {
-		fmt.Fprintf(a.stdout, "kept %d chunks that snapshots running meanwhile use\n", s.KeptForRunning)
+		fmt.Fprintf(a.stdout, "kept %s that snapshots running meanwhile use\n", plural(s.KeptForRunning, "chunk"))
 	}
 	if s.Pending > 0 {
-		fmt.Fprintf(a.stdout, "%d packs are left for a later prune: %s\n", s.Pending, s.PendingWhy)
+		fmt.Fprintf(a.stdout, "%s left for a later prune: %s\n", plural(s.Pending, "pack"), s.PendingWhy)
 	}
 	if s.TempFiles > 0 {
-		fmt.Fprintf(a.stdout, "removed %d temporary files left by killed writers\n", s.TempFiles)
+		fmt.Fprintf(a.stdout, "removed %s left by killed writers\n", plural(s.TempFiles, "temporary file"))
 	}
 }
 
