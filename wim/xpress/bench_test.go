@@ -50,7 +50,7 @@ func BenchmarkFastEncodeBinary(b *testing.B) { _, x := benchData(); benchFastEnc
 func BenchmarkCode(b *testing.B) {
 	t, _ := benchData()
 	e := NewEncoder()
-	e.parse(t[:2048])
+	e.parseText(t[:2048])
 	e.tally()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -7,26 +7,6 @@ import (
 	"slices"
 )
 
-// Parameters of the chain parse (parse), which text chunks get, tuned
-// against wimlib's default XPRESS level: about 3% larger output on text, for
-// 10-15% more speed than a search twice as deep. Other chunks get the hashed
-// parse of parse_fast.go.
-const (
-	searchDepth = 8  // chain entries examined per position
-	niceLen     = 48 // a match this long is taken without searching further
-	lazyLen     = 16 // a match this long is taken without trying the next position
-	// farOffset is the offset beyond which a minimum-length match costs more
-	// than the literals it replaces, so it is not used.
-	farOffset = 8192
-	// Of a match longer than skipAfter, only the last keepTail positions
-	// are added to the match finder.
-	skipAfter = 256
-	keepTail  = 16
-	// After 1<<skipShift literals in a row, the parser starts skipping
-	// positions, one more for every further 1<<skipShift literals.
-	skipShift = 5
-)
-
 // maxSeqs is the most sequences a parse of a chunk gives: one per match of
 // at least minMatch bytes, and a run of literals at the end.
 const maxSeqs = MaxChunkSize/minMatch + 1
@@ -43,11 +23,11 @@ type seq struct {
 
 // Encoder compresses chunks. Its zero value is ready to use, though
 // [NewEncoder] is the usual way to get one. An Encoder is reusable and keeps
-// its working memory (about 670 KiB) between calls; it is not safe for
+// its working memory (about 680 KiB) between calls; it is not safe for
 // concurrent use.
 type Encoder struct {
 	win   window
-	mf    matchFinder
+	bt    buckets
 	ht    hashTables
 	seqs  []seq
 	freq  [numSymbols]uint32
@@ -59,18 +39,18 @@ type Encoder struct {
 	fast  bool // text too gets the hashed parse, without 3-byte matches (NewFastEncoder)
 }
 
-// NewEncoder returns an Encoder. It gives text the chain parse (parse) and
-// other data the hashed one (parseFast), for output within 5% of wimlib's.
+// NewEncoder returns an Encoder. It gives text the bucket parse (parseText)
+// and other data the hashed one (parseFast), for output within 5% of
+// wimlib's.
 func NewEncoder() *Encoder {
 	return &Encoder{seqs: make([]seq, 0, maxSeqs)}
 }
 
 // NewFastEncoder returns an Encoder that gives every chunk the hashed
 // parse, without its 3-byte matches, for uses that value speed over the
-// last percents of size: text is 1.35x as fast as with NewEncoder, for 5-8%
-// more output (C headers); binary data is 1.1x as fast, for 1-2% more. A
-// first snapshot of the Debian tree of make bench took 0.82 s with it
-// against 1.04 s, for 1.2% more.
+// last percents of size: encoding text takes 0.77x the instructions it
+// takes with NewEncoder, for 4-5% more output (the text of the Debian tree
+// of make bench, C headers); binary data is 1.1x as fast, for 1-2% more.
 func NewFastEncoder() *Encoder {
 	e := NewEncoder()
 	e.fast = true
@@ -96,7 +76,7 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 		e.seqs = make([]seq, 0, maxSeqs)
 	}
 	if !e.fast && textLike(src) {
-		e.parse(src)
+		e.parseText(src)
 	} else {
 		e.parseFast(src)
 	}
@@ -135,147 +115,6 @@ func matchSymbol(length, offset uint32) (sym int, offBits uint) {
 	return endSymbol + int(offBits)<<4 + int(min(length-minMatch, 15)), offBits
 }
 
-// parse fills e.seqs (which must not be nil) with a lazy parse of src, and
-// the literal entries of e.freq with the frequencies of the literals it
-// leaves (the other entries zero).
-//
-// The search is inlined: at each position the chain is searched for a match
-// longer than the one pending from the previous position (lazy evaluation);
-// if none is found the pending match is taken. Loads go through e.win, a
-// padded copy of src that 16-bit positions index without bounds checks. The
-// loop keeps few variables live, which matters more to its speed than the
-// work it does per position.
-func (e *Encoder) parse(src []byte) {
-	seqs, ns := (*[maxSeqs]seq)(e.seqs[:maxSeqs]), 0 // as in parseFast
-	w := &e.win
-	copy(w[:], src)
-	mf := &e.mf
-	mf.reset()
-	// Literal frequencies are counted as the parse decides on literals.
-	fr := &e.freq
-	*fr = [numSymbols]uint32{}
-
-	n := len(src)
-	last := n - 4 // last position the match finder can hash
-	lit := 0      // start of the pending literal run
-	// A match found at p-1, kept while p is searched for a longer one.
-	pendLen, pendOff := 0, 0
-	p := 0
-	for p <= last {
-		v := w.load32(uint16(p))
-		h4, h3 := hash4(v), hash3(v)
-		c := int(mf.head4[h4])
-		mf.prev[uint16(p)] = uint16(c)
-		mf.head4[h4] = uint16(p + 1)
-		c3 := int(mf.head3[h3])
-		mf.head3[h3] = uint16(p + 1)
-
-		limit := min(niceLen, n-p)
-		best, off := max(pendLen, minMatch), 0
-		if best < limit {
-			depth := searchDepth
-			if pendLen != 0 {
-				// The lazy look one position ahead searches half as deep.
-				depth = searchDepth / 2
-			}
-			if best < 4 {
-				// No 4-byte match yet: only the first 4 bytes need comparing.
-				for c != 0 && w.load32(uint16(c-1)) != v {
-					if depth--; depth == 0 {
-						c = 0
-						break
-					}
-					c = int(mf.prev[uint16(c-1)])
-				}
-				if c != 0 {
-					cp := c - 1
-					best, off = 4+w.matchLen(cp+4, p+4, n-p-4), p-cp
-					c = int(mf.prev[uint16(cp)])
-					if depth--; best >= limit || depth == 0 {
-						c = 0
-					}
-				}
-			}
-			// Look for a longer match: the byte that would extend it
-			// decides, checked with the 4 bytes that end in it.
-			for c != 0 {
-				cp := c - 1
-				if w.load32(uint16(cp+best-3)) == w.load32(uint16(p+best-3)) && w.load32(uint16(cp)) == v {
-					l := 4 + w.matchLen(cp+4, p+4, n-p-4)
-					if l > best {
-						best, off = l, p-cp
-						if l >= limit {
-							break
-						}
-					}
-				}
-				if depth--; depth == 0 {
-					break
-				}
-				c = int(mf.prev[uint16(cp)])
-			}
-			if off == 0 && pendLen == 0 && c3 != 0 && p-(c3-1) <= farOffset &&
-				(w.load32(uint16(c3-1))^v)&0xFFFFFF == 0 {
-				off = p - (c3 - 1)
-			}
-		}
-
-		ins := p + 1 // the next position to add to the chains
-		if off == 0 {
-			if pendLen == 0 {
-				p = e.skipLiterals(p, (p-lit)>>skipShift, n)
-				continue
-			}
-			// Nothing beats the match pending at p-1: take it.
-			best, off = pendLen, pendOff
-			p--
-			pendLen = 0
-		} else {
-			if pendLen != 0 {
-				// The match at p replaces the one pending at p-1.
-				fr[w[uint16(p-1)]]++
-			}
-			if best < lazyLen && p < last {
-				pendLen, pendOff = best, off
-				p++
-				continue
-			}
-			pendLen = 0
-		}
-
-		// A match of best bytes at offset off starts at p.
-		seqs[ns] = seq{lits: uint32(p - lit), length: uint32(best), offset: uint32(off)}
-		ns++
-		// Insert the positions the match covers. Inside a long match (a
-		// run, or a repeated block) only the last few are worth it, and
-		// skipping the rest keeps runs linear and fast.
-		p += best
-		lit = p
-		end := min(p, last+1)
-		if best > skipAfter {
-			ins = max(ins, end-keepTail)
-		}
-		// 3-byte matches pay off only at short offsets (farOffset): of
-		// the positions a match covers, the 3-byte table gets only the
-		// last two, which cost +0.1-0.2% of output and save a store
-		// per position (3-4% of the time on text and binaries).
-		for ; ins < end-2; ins++ {
-			mf.insert4(w.load32(uint16(ins)), ins)
-		}
-		for ; ins < end; ins++ {
-			mf.insert(w.load32(uint16(ins)), ins)
-		}
-	}
-	for ; p < n; p++ {
-		fr[w[uint16(p)]]++
-	}
-	if lit < n {
-		seqs[ns] = seq{lits: uint32(n - lit)}
-		ns++
-	}
-	e.seqs = seqs[:ns]
-}
-
 // skipLiterals counts the byte at p of a chunk of n bytes as a literal and,
 // with skip above 0, the skip bytes after it too, and returns the position
 // after them: in a long stretch without matches (incompressible data) a
@@ -290,7 +129,7 @@ func (e *Encoder) skipLiterals(p, skip, n int) int {
 	return p + 1
 }
 
-// tally adds to e.freq, which parse left holding the literals' frequencies,
+// tally adds to e.freq, which a parse left holding the literals' frequencies,
 // those of e.seqs' match symbols and the end symbol, and returns the number
 // of offset bits and raw length bytes the stream will hold.
 func (e *Encoder) tally() (extraBits, nraw int) {

@@ -3,8 +3,7 @@ package xpress
 import "encoding/binary"
 
 // Table sizes of the hashed parse: one entry per position of a 32 KiB chunk
-// for the long and short tables (the three table has 1<<hash3Bits, like the
-// chain parse's head3).
+// for the long and short tables (the three table has 1<<hash3Bits).
 const (
 	longBits  = 15
 	shortBits = 15
@@ -36,9 +35,9 @@ func hashShort(v uint64) uint32 { return uint32(((v << 32) * 0x9E3779B185EBCA87)
 
 // textLike reports whether src starts like text: nine in ten of its first
 // 512 bytes printable ASCII, tab, CR or LF (an empty src counts as text).
-// Text gets the chain search of [Encoder.parse], which finds matches that
-// parseFast misses (2-8% smaller output on the tests' text corpora); other
-// data gets parseFast, for the figures in its comment.
+// Text gets the bucket parse of [Encoder.parseText], which finds matches
+// that parseFast misses (2-7% smaller output on the tests' text corpora);
+// other data gets parseFast, for the figures in its comment.
 func textLike(src []byte) bool {
 	s := src[:min(len(src), 512)]
 	t := 0
@@ -64,7 +63,7 @@ func textLike(src []byte) bool {
 // no match starts in its last 7 bytes.
 //
 // On the binary data of the Debian tree of make bench it is 1.3x as fast as
-// parse, for 1.6% more output; on /usr/bin (large C++ executables), 1.3x for
+// a lazy parse searching hash chains 8 deep, for 1.6% more output; on /usr/bin (large C++ executables), 1.3x for
 // 3%. Without the 3-byte matches it is 1.45x as fast, for 2.3% and 5.3%.
 func (e *Encoder) parseFast(src []byte) {
 	// Sequences go into e.seqs' backing array, through a pointer to an

@@ -141,7 +141,7 @@ func storedSize(t *testing.T, data []byte, chunkSize int, compress func([]byte) 
 
 // TestWimlibRatio compares the stored size of 32 KiB chunks (the WIM
 // default) with wimlib's default XPRESS level. Ours may be at most 5%
-// larger, on text (the chain parse) and on executables (the hashed parse).
+// larger, on text (the bucket parse) and on executables (the hashed parse).
 func TestWimlibRatio(t *testing.T) {
 	e := NewEncoder()
 	ourCompress := func(b []byte) []byte { return e.Encode(nil, b) }

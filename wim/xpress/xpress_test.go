@@ -86,10 +86,10 @@ func parseInputs() [][]byte {
 	}
 }
 
-// parsers are the encoder's parses, by name: the chain parse, and the
-// hashed parse of a default and of a fast encoder (no 3-byte matches).
+// parsers are the encoder's parses, by name: the bucket parse of text, and
+// the hashed parse of a default and of a fast encoder (no 3-byte matches).
 func parsers(e *Encoder) map[string]func([]byte) {
-	return map[string]func([]byte){"chain": e.parse, "hashed": e.parseFast,
+	return map[string]func([]byte){"text": e.parseText, "hashed": e.parseFast,
 		"hashed, fast": func(src []byte) {
 			e.fast = true
 			defer func() { e.fast = false }()
@@ -150,7 +150,7 @@ func TestFastEncoder(t *testing.T) {
 	roundTrip(t, f, d, corpus.Binary(9, 32768))
 }
 
-// TestTextLike: the chain parse gets text, the hashed parse the rest.
+// TestTextLike: the bucket parse gets text, the hashed parse the rest.
 func TestTextLike(t *testing.T) {
 	for _, tt := range []struct {
 		src  []byte
