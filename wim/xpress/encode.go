@@ -107,10 +107,12 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 // filled by a parse of src, describe, or src itself as encode does.
 func (e *Encoder) finish(dst, src []byte, stream bool) []byte {
 	nbits, nraw := e.tally()
-	e.cb.build(&e.freq, &e.lens)
-	canonicalCodes(&e.lens, &e.codes)
-	for s, f := range e.freq {
-		nbits += int(f) * int(e.lens[s])
+	used := e.cb.build(&e.freq, &e.lens)
+	e.cb.codes(&e.lens, &e.codes)
+	// Only used symbols get an entry in e.sym: emit reads no other.
+	for _, k := range used {
+		s := k & (numSymbols - 1)
+		nbits += int(k>>16) * int(e.lens[s])
 		e.sym[s] = uint32(e.codes[s])<<8 | uint32(e.lens[s])
 	}
 	size := tableBytes + streamSize(nbits, nraw)
