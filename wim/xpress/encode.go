@@ -122,13 +122,23 @@ func (e *Encoder) finish(dst, src []byte, stream bool) []byte {
 	start := len(dst)
 	dst = slices.Grow(dst, size)[:start+size]
 	out := dst[start:]
-	for i := range tableBytes {
-		out[i] = e.lens[2*i] | e.lens[2*i+1]<<4
-	}
+	packLengths(out[:tableBytes], &e.lens)
 	if n := e.emit(out[tableBytes:]); n != size-tableBytes {
 		panic(fmt.Sprintf("xpress: internal error: stream is %d bytes, expected %d", n, size-tableBytes))
 	}
 	return dst
+}
+
+// packLengths writes lens into table as the chunk header stores them: two
+// 4-bit lengths a byte, the even symbol's in the low half. It packs eight
+// lengths at a time (lengths are below 16, so a byte's high half is free).
+func packLengths(table []byte, lens *[numSymbols]uint8) {
+	for i := 0; i+4 <= len(table); i += 4 {
+		x := binary.LittleEndian.Uint64(lens[2*i:])
+		x = (x | x>>4) & 0x00FF00FF00FF00FF // byte 2k: lens 2k and 2k+1
+		x = (x | x>>8) & 0x0000FFFF0000FFFF
+		binary.LittleEndian.PutUint32(table[i:], uint32(x|x>>16))
+	}
 }
 
 // matchSymbol returns the symbol for a match and its offset's bit count.
