@@ -417,13 +417,15 @@ func (e *Encoder) emit(out []byte) int {
 }
 
 // put32 writes 32 bits as two words into the reserved slots, reserves two
-// new ones, and returns the new slot and append positions.
+// new ones, and returns the new slot and append positions. Its stores index
+// out rather than slice it, which costs fewer instructions, and write the
+// words apart even when the slots are adjacent, which spares a branch.
 func put32(out []byte, v uint32, slot0, slot1, pos int) (int, int, int) {
-	if slot1 == slot0+2 {
-		binary.LittleEndian.PutUint32(out[slot0:], v<<16|v>>16)
-	} else {
-		binary.LittleEndian.PutUint16(out[slot0:], uint16(v>>16))
-		binary.LittleEndian.PutUint16(out[slot1:], uint16(v))
-	}
+	_ = out[slot0+1]
+	out[slot0] = byte(v >> 16)
+	out[slot0+1] = byte(v >> 24)
+	_ = out[slot1+1]
+	out[slot1] = byte(v)
+	out[slot1+1] = byte(v >> 8)
 	return pos, pos + 2, pos + 4
 }
