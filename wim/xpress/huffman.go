@@ -178,6 +178,7 @@ func limitLengths(count *[maxCodeLen + 1]int) {
 // canonicalCodes assigns canonical codewords to lens: codes in order of
 // (length, symbol), each the previous plus one, shifted left when the length
 // grows. lens must describe a code that satisfies Kraft's inequality.
+// Unused symbols (length 0) get arbitrary codewords.
 func canonicalCodes(lens *[numSymbols]uint8, codes *[numSymbols]uint16) {
 	// Counted into 4 tables in turn, as lengths come in runs (see
 	// sortSymbols).
