@@ -55,6 +55,6 @@ func BenchmarkCode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e.cb.build(&e.freq, &e.lens)
-		canonicalCodes(&e.lens, &e.codes)
+		e.cb.codes(&e.lens, &e.codes)
 	}
 }

@@ -87,10 +87,12 @@ func (e *Encoder) encode(dst, src []byte, stream bool) []byte {
 // filled by a parse of src, describe, or src itself as encode does.
 func (e *Encoder) finish(dst, src []byte, stream bool) []byte {
 	nbits, nraw := e.tally()
-	e.cb.build(&e.freq, &e.lens)
-	canonicalCodes(&e.lens, &e.codes)
-	for s, f := range e.freq {
-		nbits += int(f) * int(e.lens[s])
+	used := e.cb.build(&e.freq, &e.lens)
+	e.cb.codes(&e.lens, &e.codes)
+	// Only used symbols get an entry in e.sym: emit reads no other.
+	for _, k := range used {
+		s := k & (numSymbols - 1)
+		nbits += int(k>>16) * int(e.lens[s])
 		e.sym[s] = uint32(e.codes[s])<<8 | uint32(e.lens[s])
 	}
 	size := tableBytes + streamSize(nbits, nraw)
@@ -100,13 +102,23 @@ func (e *Encoder) finish(dst, src []byte, stream bool) []byte {
 	start := len(dst)
 	dst = slices.Grow(dst, size)[:start+size]
 	out := dst[start:]
-	for i := range tableBytes {
-		out[i] = e.lens[2*i] | e.lens[2*i+1]<<4
-	}
+	packLengths(out[:tableBytes], &e.lens)
 	if n := e.emit(out[tableBytes:]); n != size-tableBytes {
 		panic(fmt.Sprintf("xpress: internal error: stream is %d bytes, expected %d", n, size-tableBytes))
 	}
 	return dst
+}
+
+// packLengths writes lens into table as the chunk header stores them: two
+// 4-bit lengths a byte, the even symbol's in the low half. It packs eight
+// lengths at a time (lengths are below 16, so a byte's high half is free).
+func packLengths(table []byte, lens *[numSymbols]uint8) {
+	for i := 0; i+4 <= len(table); i += 4 {
+		x := binary.LittleEndian.Uint64(lens[2*i:])
+		x = (x | x>>4) & 0x00FF00FF00FF00FF // byte 2k: lens 2k and 2k+1
+		x = (x | x>>8) & 0x0000FFFF0000FFFF
+		binary.LittleEndian.PutUint32(table[i:], uint32(x|x>>16))
+	}
 }
 
 // matchSymbol returns the symbol for a match and its offset's bit count.
@@ -244,13 +256,15 @@ func (e *Encoder) emit(out []byte) int {
 }
 
 // put32 writes 32 bits as two words into the reserved slots, reserves two
-// new ones, and returns the new slot and append positions.
+// new ones, and returns the new slot and append positions. Its stores index
+// out rather than slice it, which costs fewer instructions, and write the
+// words apart even when the slots are adjacent, which spares a branch.
 func put32(out []byte, v uint32, slot0, slot1, pos int) (int, int, int) {
-	if slot1 == slot0+2 {
-		binary.LittleEndian.PutUint32(out[slot0:], v<<16|v>>16)
-	} else {
-		binary.LittleEndian.PutUint16(out[slot0:], uint16(v>>16))
-		binary.LittleEndian.PutUint16(out[slot1:], uint16(v))
-	}
+	_ = out[slot0+1]
+	out[slot0] = byte(v >> 16)
+	out[slot0+1] = byte(v >> 24)
+	_ = out[slot1+1]
+	out[slot1] = byte(v)
+	out[slot1+1] = byte(v >> 8)
 	return pos, pos + 2, pos + 4
 }

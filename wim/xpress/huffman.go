@@ -8,14 +8,17 @@ type codeBuilder struct {
 	keys  [numSymbols]uint64 // freq<<16 | symbol, for used symbols
 	depth [numSymbols]uint32 // in-place tree construction workspace
 	start [numSymbols]uint16 // counting sort bucket starts
+	// count is the number of codes of each length in the last code built.
+	count [maxCodeLen + 1]uint16
 }
 
 // build sets lens to the lengths of a complete prefix code for the symbols
 // with nonzero freq, no code longer than maxCodeLen bits. Unused symbols get
 // length 0. If only one symbol is used, a second one gets a 1-bit codeword
 // too, because decoders accept only complete codes. At least one frequency
-// must be nonzero.
-func (b *codeBuilder) build(freq *[numSymbols]uint32, lens *[numSymbols]uint8) {
+// must be nonzero. It returns freq<<16 | symbol for the used symbols, valid
+// until the next build, so that callers need not scan all numSymbols.
+func (b *codeBuilder) build(freq *[numSymbols]uint32, lens *[numSymbols]uint8) []uint64 {
 	*lens = [numSymbols]uint8{}
 	keys := b.sortSymbols(freq)
 	switch len(keys) {
@@ -28,7 +31,8 @@ func (b *codeBuilder) build(freq *[numSymbols]uint32, lens *[numSymbols]uint8) {
 			partner = 1
 		}
 		lens[s], lens[partner] = 1, 1
-		return
+		b.count = [maxCodeLen + 1]uint16{1: 2}
+		return keys
 	}
 	n := len(keys)
 	a := b.depth[:n]
@@ -46,11 +50,20 @@ func (b *codeBuilder) build(freq *[numSymbols]uint32, lens *[numSymbols]uint8) {
 	limitLengths(&count)
 	i := 0
 	for l := maxCodeLen; l >= 1; l-- {
+		b.count[l] = uint16(count[l])
 		for c := count[l]; c > 0; c-- {
 			lens[keys[i]&0xFFFF] = uint8(l)
 			i++
 		}
 	}
+	return keys
+}
+
+// codes assigns to codes the canonical codewords of lens, the lengths of the
+// last code built, as canonicalCodes does without counting them again.
+// Unused symbols get arbitrary codewords.
+func (b *codeBuilder) codes(lens *[numSymbols]uint8, codes *[numSymbols]uint16) {
+	assignCodes(lens, &b.count, codes)
 }
 
 // sortSymbols returns freq<<16 | symbol for the used symbols, ascending. A
@@ -165,6 +178,7 @@ func limitLengths(count *[maxCodeLen + 1]int) {
 // canonicalCodes assigns canonical codewords to lens: codes in order of
 // (length, symbol), each the previous plus one, shifted left when the length
 // grows. lens must describe a code that satisfies Kraft's inequality.
+// Unused symbols (length 0) get arbitrary codewords.
 func canonicalCodes(lens *[numSymbols]uint8, codes *[numSymbols]uint16) {
 	// Counted into 4 tables in turn, as lengths come in runs (see
 	// sortSymbols).
@@ -176,6 +190,14 @@ func canonicalCodes(lens *[numSymbols]uint8, codes *[numSymbols]uint16) {
 	for l := 1; l <= maxCodeLen; l++ {
 		count[l] = c4[0][l] + c4[1][l] + c4[2][l] + c4[3][l]
 	}
+	assignCodes(lens, &count, codes)
+}
+
+// assignCodes is canonicalCodes given count, the number of codes of each
+// length in lens (count[0] zero). Unused symbols get arbitrary codewords:
+// writing one for every symbol spares a branch per symbol, which mispredicts
+// where used and unused symbols alternate.
+func assignCodes(lens *[numSymbols]uint8, count *[maxCodeLen + 1]uint16, codes *[numSymbols]uint16) {
 	var next [maxCodeLen + 1]uint16
 	code := uint16(0)
 	for l := 1; l <= maxCodeLen; l++ {
@@ -183,9 +205,8 @@ func canonicalCodes(lens *[numSymbols]uint8, codes *[numSymbols]uint16) {
 		next[l] = code
 	}
 	for s, l := range lens {
-		if l != 0 {
-			codes[s] = next[l]
-			next[l]++
-		}
+		c := &next[l&maxCodeLen]
+		codes[s] = *c
+		*c++
 	}
 }
