@@ -39,11 +39,12 @@ func newDecoder(c Compression, chunkSize int) (chunkDecoder, error) {
 	}
 }
 
-// newEncoder returns an encoder for codec c and chunks of chunkSize bytes.
-func newEncoder(c Compression, chunkSize int) (chunkEncoder, error) {
+// newEncoder returns an encoder for codec c, chunks of chunkSize bytes and
+// the compression level (see WithCompressionLevel; only XPRESS uses it).
+func newEncoder(c Compression, chunkSize, level int) (chunkEncoder, error) {
 	switch c {
 	case CompressXPRESS:
-		return xpress.NewEncoder(), nil
+		return xpress.NewEncoderLevel(level), nil
 	case CompressLZX:
 		return lzx.NewEncoder(chunkSize)
 	default:

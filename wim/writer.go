@@ -2,6 +2,7 @@ package wim
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/rand"
 	"crypto/sha1"
 	"errors"
@@ -29,11 +30,30 @@ type WriterOption func(*Writer) error
 func WithCompression(c Compression) WriterOption {
 	return func(w *Writer) error {
 		if c != CompressNone {
-			if _, err := newEncoder(c, chunkSize); err != nil {
+			if _, err := newEncoder(c, chunkSize, defaultLevel); err != nil {
 				return err
 			}
 		}
 		w.comp = c
+		return nil
+	}
+}
+
+// defaultLevel is the compression level of WithCompressionLevel(0).
+const defaultLevel = 50
+
+// WithCompressionLevel sets the compression level on wimlib's scale: 20 is
+// quick, 50 medium and 100 high compression, and any positive value may be
+// given. 0 means the default, 50; a negative level is an error. Only
+// XPRESS uses it (see xpress.NewEncoderLevel for the mapping); LZX and
+// none ignore it. It applies to the chunks the Writer compresses, not to
+// those it copies as they are stored.
+func WithCompressionLevel(level int) WriterOption {
+	return func(w *Writer) error {
+		if level < 0 {
+			return fmt.Errorf("wim: compression level %d (want a positive level, or 0 for the default)", level)
+		}
+		w.level = cmp.Or(level, defaultLevel)
 		return nil
 	}
 }
@@ -115,6 +135,7 @@ type Writer struct {
 	pos       int64 // end of the data written so far (output goroutine)
 	hdr       Header
 	comp      Compression
+	level     int // WithCompressionLevel
 	threads   int
 	integrity bool
 	// integrityProgress is WithIntegrityProgress's function, or nil.
@@ -158,7 +179,7 @@ func NewWriter(w io.WriteSeeker, opts ...WriterOption) (*Writer, error) {
 }
 
 func newWriter(w io.WriteSeeker, opts []WriterOption) (*Writer, error) {
-	wr := &Writer{dst: w, comp: CompressXPRESS, threads: runtime.GOMAXPROCS(0), now: time.Now, blobs: map[Hash]*wblob{}, sizes: map[int64]int{}}
+	wr := &Writer{dst: w, comp: CompressXPRESS, level: defaultLevel, threads: runtime.GOMAXPROCS(0), now: time.Now, blobs: map[Hash]*wblob{}, sizes: map[int64]int{}}
 	for _, o := range opts {
 		if err := o(wr); err != nil {
 			return nil, err
@@ -178,7 +199,7 @@ func (w *Writer) start() {
 	var newEnc func() chunkEncoder
 	if w.comp != CompressNone {
 		w.hdr.ChunkSize = chunkSize
-		newEnc = func() chunkEncoder { e, _ := newEncoder(w.comp, chunkSize); return e }
+		newEnc = func() chunkEncoder { e, _ := newEncoder(w.comp, chunkSize, w.level); return e }
 	} else {
 		newEnc = func() chunkEncoder { return nil }
 	}

@@ -20,6 +20,8 @@ usage error (exit 2), and a default name that is taken gets a suffix " (N)".
 The WIM's codec is kept; a different --compress is a usage error too. An
 integrity table is kept when the WIM has one and added with --check.
 
+` + compressHelp + ` The level applies to the new image's data.
+
 With --update-of=IMAGE (an index or a name), files whose size and times match
 the same path in that image reuse its streams without being read.
 
@@ -47,7 +49,7 @@ func (a *app) newAppendCommand() *cobra.Command {
 	addImageFlags(cmd, f)
 	// The WIM's own codec is the default and the only choice.
 	comp := cmd.Flags().Lookup("compress")
-	comp.DefValue, comp.Usage = "", "codec; default: the WIM's own, which is the only one accepted"
+	comp.DefValue, comp.Usage = "", "codec[:level]; default: the WIM's own, which is the only codec accepted (see --help)"
 	cmd.Flags().StringVar(&f.updateOf, "update-of", "", "reuse the unchanged files' streams of this image (index or name)")
 	return cmd
 }

@@ -40,7 +40,8 @@ type imageFlags struct {
 
 func addImageFlags(cmd *cobra.Command, f *imageFlags) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.compress, "compress", "xpress", "codec: none, xpress (or fast), lzx (or maximum); LZMS is read, not written")
+	fl.StringVar(&f.compress, "compress", "xpress", "codec[:level]: none, xpress (or fast), lzx (or maximum), e.g. xpress:20 (see --help);\n"+
+		"LZMS is read, not written")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.BoolVar(&f.boot, "boot", false, "mark the new image as the WIM's boot image (the header's boot index)")
 	addImagePropertyFlag(cmd, &f.props)
@@ -89,6 +90,8 @@ failure or interrupt nothing is left behind.
 
 Files that cannot be read are reported as warnings and skipped; the run
 then exits with code 3.
+
+` + compressHelp + `
 
 SOURCE on an NTFS volume mounted with ntfs-3g is captured with its Windows
 metadata (security descriptors, attributes, times, short names, named
@@ -177,6 +180,7 @@ type captureSpec struct {
 	source, wimfile string
 	info            wim.ImageInfo
 	compress        wim.Compression
+	level           int  // --compress's LEVEL, 0 when not given
 	compressSet     bool // --compress was given
 	threads         int
 	check           bool
@@ -209,7 +213,7 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 	if err := env.checkText(cmd.Flags().Changed); err != nil {
 		return nil, err
 	}
-	c, err := parseWriteCodec(f.compress)
+	c, level, err := parseWriteCodec(f.compress)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +232,7 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 	return &captureSpec{
 		source: source, wimfile: wimfile,
 		info: info, props: props,
-		compress: c, compressSet: changed("compress"),
+		compress: c, level: level, compressSet: changed("compress"),
 		threads: f.threads, check: f.check, boot: f.boot, config: f.config,
 		noUnixData: f.noUnixData, crossMounts: f.crossMounts,
 		updateOf: f.updateOf, systemRoot: systemRootName(f, env), ntfs: f.ntfs.mode(), shadowCopy: f.shadowCopy,
@@ -286,7 +290,8 @@ func defaultImageName(source string) string {
 
 // writerOptions turns the spec into wim.Writer options for writing image
 // index, the hashing of whose integrity table st shows. For an append the
-// codec is passed only when given, and an existing integrity table is kept.
+// codec is passed only when given, and an existing integrity table is kept;
+// the level applies to the new image's data in either case.
 func (s *captureSpec) writerOptions(now func() time.Time, appending, hadIntegrity bool, index int, st *captureStatus) []wim.WriterOption {
 	opts := []wim.WriterOption{wim.WithNow(now), wim.WithIntegrityProgress(st.update)}
 	if s.boot {
@@ -294,6 +299,9 @@ func (s *captureSpec) writerOptions(now func() time.Time, appending, hadIntegrit
 	}
 	if !appending || s.compressSet {
 		opts = append(opts, wim.WithCompression(s.compress))
+	}
+	if s.level > 0 {
+		opts = append(opts, wim.WithCompressionLevel(s.level))
 	}
 	if s.threads > 0 {
 		opts = append(opts, wim.WithThreads(s.threads))

@@ -34,6 +34,8 @@ written beside its name and put in place when it is complete, so an
 interrupted run leaves no DEST_WIM, and a DEST_WIM another process creates
 meanwhile is kept (the run fails, exit 1).
 
+` + compressHelp + ` The level applies to the streams compressed again.
+
 When DEST_WIM exists, the images are appended to it as 'wimsnap append'
 appends one: they get the next indexes, streams DEST_WIM already holds are
 not stored again, its codec is kept (another --compress is refused with
@@ -73,6 +75,7 @@ type exportImageFlags struct {
 	boot, check       bool
 	compress          string
 	compressSet       bool
+	level             int // --compress's LEVEL, set by runExportImage; 0 when not given
 	threads           int
 	refs              []string
 }
@@ -97,7 +100,8 @@ func (a *app) newExportImageCommand() *cobra.Command {
 	fl.StringVar(&f.name, "name", "", "the exported image's name in DEST_WIM (one IMAGE only)")
 	fl.StringVar(&f.description, "description", "", "the exported image's description (one IMAGE only)")
 	fl.BoolVar(&f.boot, "boot", false, "make the exported image (of several: SRC_WIM's boot image) DEST_WIM's boot image")
-	fl.StringVar(&f.compress, "compress", "", "codec of a new DEST_WIM: none, xpress, lzx; default: SRC_WIM's (lzx for lzms)")
+	fl.StringVar(&f.compress, "compress", "", "codec[:level] of a new DEST_WIM: none, xpress, lzx, e.g. xpress:20 (see --help);\n"+
+		"default: SRC_WIM's (lzx for lzms)")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
 	addRefFlag(cmd, &f.refs)
@@ -136,9 +140,11 @@ func (a *app) runExportImage(ctx context.Context, src string, specs []string, de
 		return usagef("--threads must not be negative")
 	}
 	if f.compressSet {
-		if _, err := parseWriteCodec(f.compress); err != nil {
+		_, level, err := parseWriteCodec(f.compress)
+		if err != nil {
 			return err
 		}
+		f.level = level
 	}
 	target, err := outputPath(dest)
 	if err != nil {

@@ -39,9 +39,10 @@ func (a *app) exportToNew(ctx context.Context, src, target string, specs []strin
 }
 
 // writerOptions returns the options of the destination's Writer that the
-// destination being new or not leaves alone: the clock and --threads.
+// destination being new or not leaves alone: the clock, --threads and
+// --compress's level, for the streams compressed again.
 func (f *exportImageFlags) writerOptions(now func() time.Time) []wim.WriterOption {
-	opts := []wim.WriterOption{wim.WithNow(now)}
+	opts := []wim.WriterOption{wim.WithNow(now), wim.WithCompressionLevel(f.level)}
 	if f.threads > 0 {
 		opts = append(opts, wim.WithThreads(f.threads))
 	}
@@ -52,7 +53,8 @@ func (f *exportImageFlags) writerOptions(now func() time.Time) []wim.WriterOptio
 // source's (src), LZX for LZMS, which is read and not written.
 func (f *exportImageFlags) codec(src wim.Compression) (wim.Compression, error) {
 	if f.compressSet {
-		return parseWriteCodec(f.compress)
+		c, _, err := parseWriteCodec(f.compress)
+		return c, err
 	}
 	if src == wim.CompressLZMS {
 		return wim.CompressLZX, nil

@@ -25,6 +25,8 @@ DISM or wimlib WIM in any codec wimsnap reads (LZX, LZMS, solid ESD-style
 resources) into one it writes (none, xpress, lzx), like 'wimlib-imagex
 optimize --recompress'.
 
+` + compressHelp + `
+
 The new WIM is written beside WIMFILE and renamed over it only when it is
 complete: an interrupted or failed run leaves WIMFILE as it was. While it
 reads WIMFILE, optimize holds the lock append holds, so that neither loses
@@ -59,7 +61,7 @@ type optimizeFlags struct {
 func (a *app) newOptimizeCommand() *cobra.Command {
 	var f optimizeFlags
 	cmd := &cobra.Command{
-		Use:   "optimize WIMFILE [--compress=none|xpress|lzx] [--output=NEWFILE [--image=N]...]",
+		Use:   "optimize WIMFILE [--compress=TYPE[:LEVEL]] [--output=NEWFILE [--image=N]...]",
 		Short: "Rewrite a WIM file, optionally in another codec or with some of its images",
 		Long:  long(optimizeHelp),
 		Args:  argsBetween(1, 1),
@@ -68,7 +70,8 @@ func (a *app) newOptimizeCommand() *cobra.Command {
 		}),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.compress, "compress", "", "codec: none, xpress (or fast), lzx (or maximum); default: the WIM's own (lzx for lzms)")
+	fl.StringVar(&f.compress, "compress", "", "codec[:level]: none, xpress (or fast), lzx (or maximum), e.g. xpress:20 (see --help);\n"+
+		"default: the WIM's own (lzx for lzms)")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
 	fl.StringVar(&f.output, "output", "", "write the new WIM to this file and leave WIMFILE as it is")
@@ -102,12 +105,13 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		return usagef("--force needs --output: it lets NEWFILE be replaced")
 	}
 	var comp wim.Compression
+	var level int
 	if compressSet {
-		c, err := parseWriteCodec(f.compress)
+		c, l, err := parseWriteCodec(f.compress)
 		if err != nil {
 			return err
 		}
-		comp = c
+		comp, level = c, l
 	}
 	st, err := os.Stat(name)
 	if err != nil {
@@ -138,7 +142,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		}
 	}
 	// A new --output keeps a file another process makes there meanwhile.
-	spec := rewriteSpec{verb: "optimize", images: images, opts: f.writerOptions(r, comp, images, a.now), start: start,
+	spec := rewriteSpec{verb: "optimize", images: images, opts: f.writerOptions(r, comp, level, images, a.now), start: start,
 		create: f.output != "" && !f.force}
 	streams, err := a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
 	if err != nil {
@@ -148,10 +152,10 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 }
 
 // writerOptions returns the options of the new WIM holding images of r
-// (none when r holds none), compressed with comp, with an integrity table
-// with --check or when r has one.
-func (f *optimizeFlags) writerOptions(r *wim.Reader, comp wim.Compression, images []int, now func() time.Time) []wim.WriterOption {
-	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithNow(now),
+// (none when r holds none), compressed with comp at level (0: the
+// default), with an integrity table with --check or when r has one.
+func (f *optimizeFlags) writerOptions(r *wim.Reader, comp wim.Compression, level int, images []int, now func() time.Time) []wim.WriterOption {
+	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithCompressionLevel(level), wim.WithNow(now),
 		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity),
 		wim.WithEmpty(len(images) == 0)} // a WIM of no images, as delete leaves one, stays one
 	if f.threads > 0 {

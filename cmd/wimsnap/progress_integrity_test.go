@@ -32,7 +32,7 @@ func TestOptimizeIntegrityStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = out.Close() }()
-	w, err := wim.NewWriter(out, append(f.writerOptions(r, wim.CompressLZX, []int{1}, time.Now), wim.WithIntegrityProgress(it.update))...)
+	w, err := wim.NewWriter(out, append(f.writerOptions(r, wim.CompressLZX, 0, []int{1}, time.Now), wim.WithIntegrityProgress(it.update))...)
 	if err != nil {
 		t.Fatal(err)
 	}
