@@ -85,29 +85,36 @@ func (e *Encoder) parseFast(src []byte) {
 		hl, hs := hashLong(v), hashShort(v)
 		cl, cs := int(t.long[hl]), int(t.short[hs])
 		t.long[hl], t.short[hs] = uint16(p+1), uint16(p+1)
-		c3 := 0
-		if !e.fast {
-			h3 := hash3(uint32(v))
-			c3 = int(t.three[h3])
-			t.three[h3] = uint16(p + 1)
-		}
+		// The three table, when used, gets p in each branch rather than
+		// here: a check of e.fast shared by all of them costs more.
 		var length, cand int
 		switch {
 		case cl != 0 && w.load64(uint16(cl-1)) == v:
+			if !e.fast {
+				t.addThree(v, p)
+			}
 			cand = cl - 1
 			length = 8 + w.matchLen(cand+8, p+8, n-p-8)
 		case cs != 0 && w.load32(uint16(cs-1)) == uint32(v):
+			if !e.fast {
+				t.addThree(v, p)
+			}
 			cand, length = cs-1, 4+w.matchLen(cs-1+4, p+4, n-p-4)
 			if c, l := e.fastNext(p+1, length, n); l != 0 {
 				fr[w[uint16(p)]]++
 				p++
 				cand, length = c, l
 			}
-		case c3 != 0 && p-(c3-1) <= nearOffset && (w.load32(uint16(c3-1))^uint32(v))&0xFFFFFF == 0 &&
-			!t.hasShort(w, p+1):
-			cand = c3 - 1
-			length = 3 + w.matchLen(cand+3, p+3, n-p-3)
 		default:
+			if !e.fast {
+				c3 := t.addThree(v, p)
+				if c3 != 0 && p-(c3-1) <= nearOffset && (w.load32(uint16(c3-1))^uint32(v))&0xFFFFFF == 0 &&
+					!t.hasShort(w, p+1) {
+					cand = c3 - 1
+					length = 3 + w.matchLen(cand+3, p+3, n-p-3)
+					break
+				}
+			}
 			p = e.skipLiterals(p, (p-lit)>>fastSkipShift, n)
 			continue
 		}
@@ -163,6 +170,15 @@ func (e *Encoder) fastNext(q, l, n int) (cand, length int) {
 		}
 	}
 	return 0, 0
+}
+
+// addThree adds position p, whose first bytes are v, to the three table
+// and returns the entry it replaces.
+func (t *hashTables) addThree(v uint64, p int) int {
+	h := hash3(uint32(v))
+	c := int(t.three[h])
+	t.three[h] = uint16(p + 1)
+	return c
 }
 
 // hasShort reports whether the short table holds a match of 4 bytes for
