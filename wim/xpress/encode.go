@@ -7,6 +7,12 @@ import (
 	"slices"
 )
 
+// streamBits sizes the scratch buffer emit writes into: 1<<streamBits
+// bytes hold the longest stream of a chunk (MaxChunkSize literals of 15
+// bits, about 120 KiB), so emit can mask its positions instead of checking
+// them.
+const streamBits = 17
+
 // maxSeqs is the most sequences a parse of a chunk gives: one per match of
 // at least minMatch bytes, and a run of literals at the end.
 const maxSeqs = MaxChunkSize/minMatch + 1
@@ -23,7 +29,7 @@ type seq struct {
 
 // Encoder compresses chunks. Its zero value is ready to use, though
 // [NewEncoder] is the usual way to get one. An Encoder is reusable and keeps
-// its working memory (about 680 KiB) between calls; it is not safe for
+// its working memory (about 810 KiB) between calls; it is not safe for
 // concurrent use.
 type Encoder struct {
 	win   window
@@ -36,7 +42,10 @@ type Encoder struct {
 	sym   [numSymbols]uint32 // codes[s]<<8 | lens[s], for emit
 	cb    codeBuilder
 	bw    bitWriter
-	fast  bool // text too gets the hashed parse, without 3-byte matches (NewFastEncoder)
+	// stream is emit's output before finish copies it out; the 2 bytes
+	// past 1<<streamBits take a word stored at the last masked position.
+	stream [1<<streamBits + 2]byte
+	fast   bool // text too gets the hashed parse, without 3-byte matches (NewFastEncoder)
 }
 
 // NewEncoder returns an Encoder. It gives text the bucket parse (parseText)
@@ -103,9 +112,10 @@ func (e *Encoder) finish(dst, src []byte, stream bool) []byte {
 	dst = slices.Grow(dst, size)[:start+size]
 	out := dst[start:]
 	packLengths(out[:tableBytes], &e.lens)
-	if n := e.emit(out[tableBytes:]); n != size-tableBytes {
+	if n := e.emit(size - tableBytes); n != size-tableBytes {
 		panic(fmt.Sprintf("xpress: internal error: stream is %d bytes, expected %d", n, size-tableBytes))
 	}
+	copy(out[tableBytes:], e.stream[:size-tableBytes])
 	return dst
 }
 
@@ -167,17 +177,23 @@ func (e *Encoder) tally() (extraBits, nraw int) {
 	return extraBits, nraw
 }
 
-// emit writes the bit stream for e.seqs and the end symbol into out, which
-// must be exactly the size parse and the code lengths imply, and returns the
-// bytes written.
+// emit writes the bit stream for e.seqs and the end symbol into e.stream
+// and returns the bytes written. size must be the stream's length, which
+// parse and the code lengths imply; emit panics if it exceeds
+// 1<<streamBits.
 //
 // It is bitWriter unrolled into locals: bits gather in a 64-bit accumulator
 // and go out 32 at a time (two words, to the two reserved slots), which gives
 // the same layout as writing each word once 17 bits are pending as long as
 // no raw byte intervenes; before raw bytes the accumulator is flushed the
-// exact way.
-func (e *Encoder) emit(out []byte) int {
-	tab := &e.sym
+// exact way. Positions are masked to the buffer, which costs fewer
+// instructions and registers than checking them against a slice's length;
+// with size in bounds the masks change none of them.
+func (e *Encoder) emit(size int) int {
+	if size > 1<<streamBits {
+		panic(fmt.Sprintf("xpress: internal error: stream of %d bytes", size))
+	}
+	tab, out := &e.sym, &e.stream
 	var (
 		acc          uint64 // pending bits, right-aligned
 		n            uint   // number of pending bits, below 32 between items
@@ -224,19 +240,18 @@ func (e *Encoder) emit(out []byte) int {
 		if q.length >= 18 {
 			for n > 16 {
 				n -= 16
-				out[slot0] = byte(acc >> (n & 63))
-				out[slot0+1] = byte(acc >> (n + 8))
+				putWord(out, uint16(acc>>(n&63)), slot0)
 				slot0, slot1 = slot1, pos
 				pos += 2
 			}
+			m := pos & (1<<streamBits - 1)
 			if v := q.length - 18; v < 255 {
-				out[pos] = byte(v)
+				out[m] = byte(v)
 				pos++
 			} else {
 				v = q.length - minMatch
-				out[pos] = 255
-				out[pos+1] = byte(v)
-				out[pos+2] = byte(v >> 8)
+				out[m] = 255
+				putWord(out, uint16(v), pos+1)
 				pos += 3
 			}
 		}
@@ -251,20 +266,23 @@ func (e *Encoder) emit(out []byte) int {
 	acc = acc<<(h&15) | uint64(h>>8)
 	n += uint(h & 15)
 	bw := &e.bw
-	*bw = bitWriter{out: out, acc: acc, n: n, slot0: slot0, slot1: slot1, pos: pos}
+	*bw = bitWriter{out: out[:size], acc: acc, n: n, slot0: slot0, slot1: slot1, pos: pos}
 	return bw.finish()
 }
 
 // put32 writes 32 bits as two words into the reserved slots, reserves two
-// new ones, and returns the new slot and append positions. Its stores index
-// out rather than slice it, which costs fewer instructions, and write the
+// new ones, and returns the new slot and append positions. It writes the
 // words apart even when the slots are adjacent, which spares a branch.
-func put32(out []byte, v uint32, slot0, slot1, pos int) (int, int, int) {
-	_ = out[slot0+1]
-	out[slot0] = byte(v >> 16)
-	out[slot0+1] = byte(v >> 24)
-	_ = out[slot1+1]
-	out[slot1] = byte(v)
-	out[slot1+1] = byte(v >> 8)
+func put32(out *[1<<streamBits + 2]byte, v uint32, slot0, slot1, pos int) (int, int, int) {
+	putWord(out, uint16(v>>16), slot0)
+	putWord(out, uint16(v), slot1)
 	return pos, pos + 2, pos + 4
+}
+
+// putWord stores v little-endian at position i of out, masked to
+// 1<<streamBits.
+func putWord(out *[1<<streamBits + 2]byte, v uint16, i int) {
+	i &= 1<<streamBits - 1
+	out[i] = byte(v)
+	out[i+1] = byte(v >> 8)
 }
