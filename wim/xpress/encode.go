@@ -112,7 +112,10 @@ func (e *Encoder) finish(dst, src []byte, stream bool) []byte {
 	dst = slices.Grow(dst, size)[:start+size]
 	out := dst[start:]
 	packLengths(out[:tableBytes], &e.lens)
-	if n := e.emit(size - tableBytes); n != size-tableBytes {
+	if size-tableBytes > 1<<streamBits {
+		panic(fmt.Sprintf("xpress: internal error: stream of %d bytes", size-tableBytes))
+	}
+	if n := e.emit(); n != size-tableBytes {
 		panic(fmt.Sprintf("xpress: internal error: stream is %d bytes, expected %d", n, size-tableBytes))
 	}
 	copy(out[tableBytes:], e.stream[:size-tableBytes])
@@ -178,9 +181,8 @@ func (e *Encoder) tally() (extraBits, nraw int) {
 }
 
 // emit writes the bit stream for e.seqs and the end symbol into e.stream
-// and returns the bytes written. size must be the stream's length, which
-// parse and the code lengths imply; emit panics if it exceeds
-// 1<<streamBits.
+// and returns the bytes written. The caller checks that the stream's length,
+// which parse and the code lengths imply, is at most 1<<streamBits.
 //
 // It is bitWriter unrolled into locals: bits gather in a 64-bit accumulator
 // and go out 32 at a time (two words, to the two reserved slots), which gives
@@ -188,11 +190,8 @@ func (e *Encoder) tally() (extraBits, nraw int) {
 // no raw byte intervenes; before raw bytes the accumulator is flushed the
 // exact way. Positions are masked to the buffer, which costs fewer
 // instructions and registers than checking them against a slice's length;
-// with size in bounds the masks change none of them.
-func (e *Encoder) emit(size int) int {
-	if size > 1<<streamBits {
-		panic(fmt.Sprintf("xpress: internal error: stream of %d bytes", size))
-	}
+// with the length in bounds the masks change none of them.
+func (e *Encoder) emit() int {
 	tab, out := &e.sym, &e.stream
 	var (
 		acc          uint64 // pending bits, right-aligned
@@ -266,7 +265,7 @@ func (e *Encoder) emit(size int) int {
 	acc = acc<<(h&15) | uint64(h>>8)
 	n += uint(h & 15)
 	bw := &e.bw
-	*bw = bitWriter{out: out[:size], acc: acc, n: n, slot0: slot0, slot1: slot1, pos: pos}
+	*bw = bitWriter{out: out[:], acc: acc, n: n, slot0: slot0, slot1: slot1, pos: pos}
 	return bw.finish()
 }
 
