@@ -23,7 +23,7 @@ type seq struct {
 	length uint32
 	offset uint32
 	// sym is the match's symbol and, from bit 16, its offset's bit count,
-	// set by tally for emit.
+	// set by tally for emit (parseFast leaves it stale).
 	sym uint32
 }
 

@@ -124,7 +124,9 @@ func (e *Encoder) parseFast(src []byte) {
 			length++
 			fr[w[uint16(p)]]--
 		}
-		seqs[ns] = seq{lits: uint32(p - lit), length: uint32(length), offset: uint32(p - cand)}
+		// sym is left for tally to set.
+		sq := &seqs[ns]
+		sq.lits, sq.length, sq.offset = uint32(p-lit), uint32(length), uint32(p-cand)
 		ns++
 		start := p
 		p += length
