@@ -61,6 +61,9 @@ type DB struct {
 	bolt  *bolt.DB
 	path  string
 	reads atomic.Int64 // since the mapped pages were last dropped (see touched)
+	// keepMapped is the largest database whose mapped pages are never
+	// dropped (keepMappedSize; tests lower it to see drops).
+	keepMapped int64
 }
 
 // Open opens or creates the index file at path for the repository repoID.
@@ -90,7 +93,7 @@ func Open(path, repoID string, opts Options) (db *DB, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
 	}
-	db = &DB{bolt: b, path: path}
+	db = &DB{bolt: b, path: path, keepMapped: keepMappedSize}
 	if err := db.init(repoID, opts.ReadOnly); err != nil {
 		_ = b.Close()
 		return nil, err

@@ -79,6 +79,7 @@ func TestChunks(t *testing.T) {
 // order.
 func TestFilesLookupAcrossDrops(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	db.keepMapped = 0 // drop pages however small the database
 	n := 3*dropEvery + 17
 	sigs := make([]FileSig, n)
 	for i := range sigs {
@@ -109,6 +110,7 @@ func TestFilesLookupAcrossDrops(t *testing.T) {
 // randomRead), in one transaction and in one each.
 func TestChunksAcrossDrops(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	db.keepMapped = 0 // drop pages however small the database
 	n := 4 * dropEvery
 	ids := make([]ID, n)
 	b := NewBatch()
@@ -148,5 +150,31 @@ func TestForEachStream(t *testing.T) {
 	})
 	if want := []string{"true true 2", "false false 0"}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("ForEachStream: %q, %v; want %q", got, err, want)
+	}
+}
+
+// TestSmallDatabaseKeepsPages: reads of a database no larger than
+// keepMappedSize count toward no drop of its mapped pages, however many.
+func TestSmallDatabaseKeepsPages(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	b := NewBatch()
+	b.AddChunk(id("a"), Location{Offset: 1, Stored: 1, Raw: 1})
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 * dropEvery / randomRead {
+		if _, ok, err := db.Chunk(id("a")); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+	}
+	if n := db.reads.Load(); n != 0 {
+		t.Errorf("%d reads counted toward a drop in a database under %d bytes", n, keepMappedSize)
+	}
+	db.keepMapped = 0
+	if _, _, err := db.Chunk(id("a")); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.reads.Load(); n != randomRead {
+		t.Errorf("a read of a database above keepMapped counted %d, want %d", n, randomRead)
 	}
 }
