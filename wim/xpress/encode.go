@@ -154,6 +154,26 @@ func (e *Encoder) skipLiterals(p, skip, n int) int {
 	return p + 1
 }
 
+// endParse ends a parse of the n-byte chunk in e.win that stopped
+// searching at p, with the pending literals from lit: it counts the bytes
+// from p on as literals in e.freq and sets e.seqs to seqs, which shares
+// e.seqs' backing array, plus a last sequence of the pending literals if
+// there are any. It stays out of line: inlined into the two parses, it
+// changed their loops' register allocation, for 0.5% more instructions
+// in parseFast (callgrind, 8 MB of the bench tree); out of line the
+// whole encode takes 0.3% fewer than with the tail written in each.
+//
+//go:noinline
+func (e *Encoder) endParse(seqs []seq, p, lit, n int) {
+	for ; p < n; p++ {
+		e.freq[e.win[uint16(p)]]++
+	}
+	if lit < n {
+		seqs = append(seqs, seq{lits: uint32(n - lit)})
+	}
+	e.seqs = seqs
+}
+
 // tally adds to e.freq, which a parse left holding the literals' frequencies,
 // those of e.seqs' match symbols and the end symbol, and returns the number
 // of offset bits and raw length bytes the stream will hold.

@@ -136,14 +136,7 @@ func (e *Encoder) parseFast(src []byte) {
 			t.seedEnd(w, p)
 		}
 	}
-	for ; p < n; p++ {
-		fr[w[uint16(p)]]++
-	}
-	if lit < n {
-		seqs[ns] = seq{lits: uint32(n - lit)}
-		ns++
-	}
-	e.seqs = seqs[:ns]
+	e.endParse(seqs[:ns], p, lit, n)
 }
 
 // fastNext looks at position q of a chunk of n bytes, one past a short

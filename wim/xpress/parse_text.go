@@ -126,14 +126,7 @@ func (e *Encoder) parseText(src []byte) {
 			t.add(w.load32(uint16(ins)), ins)
 		}
 	}
-	for ; p < n; p++ {
-		fr[w[uint16(p)]]++
-	}
-	if lit < n {
-		seqs[ns] = seq{lits: uint32(n - lit)}
-		ns++
-	}
-	e.seqs = seqs[:ns]
+	e.endParse(seqs[:ns], p, lit, n)
 }
 
 // lazyMatch returns the start and length of the longest match longer than
