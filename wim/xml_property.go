@@ -219,11 +219,17 @@ func CheckText(v string) error {
 		return fmt.Errorf("%q is not valid UTF-8", v)
 	}
 	for _, r := range v {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
+		if IsTextControl(r) {
 			return fmt.Errorf("%q holds control character %U", v, r)
 		}
 	}
 	return nil
+}
+
+// IsTextControl reports whether r is a control character that CheckText
+// refuses: below U+0020 and not tab, line feed or carriage return.
+func IsTextControl(r rune) bool {
+	return r < 0x20 && r != '\t' && r != '\n' && r != '\r'
 }
 
 // cloneNodes returns a deep copy of nodes.

@@ -49,7 +49,7 @@ func textEscaped(s string) string {
 		switch {
 		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
 			fmt.Fprintf(&b, "\\x%02x", s[i])
-		case r < 0x20 && r != '\t' && r != '\n' && r != '\r':
+		case wim.IsTextControl(r):
 			fmt.Fprintf(&b, "\\x%02x", r)
 		default:
 			b.WriteRune(r)
