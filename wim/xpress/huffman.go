@@ -60,7 +60,7 @@ func (b *codeBuilder) build(freq *[numSymbols]uint32, lens *[numSymbols]uint8) [
 }
 
 // codes assigns to codes the canonical codewords of lens, the lengths of the
-// last code built, as canonicalCodes does without counting them again.
+// last code built (assignCodes), without counting them again.
 // Unused symbols get arbitrary codewords.
 func (b *codeBuilder) codes(lens *[numSymbols]uint8, codes *[numSymbols]uint16) {
 	assignCodes(lens, &b.count, codes)
@@ -175,26 +175,11 @@ func limitLengths(count *[maxCodeLen + 1]int) {
 	}
 }
 
-// canonicalCodes assigns canonical codewords to lens: codes in order of
-// (length, symbol), each the previous plus one, shifted left when the length
-// grows. lens must describe a code that satisfies Kraft's inequality.
-// Unused symbols (length 0) get arbitrary codewords.
-func canonicalCodes(lens *[numSymbols]uint8, codes *[numSymbols]uint16) {
-	// Counted into 4 tables in turn, as lengths come in runs (see
-	// sortSymbols).
-	var c4 [4][maxCodeLen + 1]uint16
-	for s, l := range lens {
-		c4[s&3][l&maxCodeLen]++
-	}
-	var count [maxCodeLen + 1]uint16
-	for l := 1; l <= maxCodeLen; l++ {
-		count[l] = c4[0][l] + c4[1][l] + c4[2][l] + c4[3][l]
-	}
-	assignCodes(lens, &count, codes)
-}
-
-// assignCodes is canonicalCodes given count, the number of codes of each
-// length in lens (count[0] zero). Unused symbols get arbitrary codewords:
+// assignCodes assigns canonical codewords to lens: codes in order of
+// (length, symbol), each the previous plus one, shifted left when the
+// length grows. count is the number of codes of each length in lens
+// (count[0] zero); lens must describe a code that satisfies Kraft's
+// inequality. Unused symbols get arbitrary codewords:
 // writing one for every symbol spares a branch per symbol, which mispredicts
 // where used and unused symbols alternate.
 func assignCodes(lens *[numSymbols]uint8, count *[maxCodeLen + 1]uint16, codes *[numSymbols]uint16) {

@@ -279,8 +279,13 @@ func handStream(lens map[int]uint8, write func(w *bitWriter, codes *[numSymbols]
 	for s, v := range lens {
 		l[s] = v
 	}
+	var count [maxCodeLen + 1]uint16
+	for _, v := range l {
+		count[v]++
+	}
+	count[0] = 0
 	var codes [numSymbols]uint16
-	canonicalCodes(&l, &codes)
+	assignCodes(&l, &count, &codes)
 	out := make([]byte, tableBytes+1024)
 	for i := range tableBytes {
 		out[i] = l[2*i] | l[2*i+1]<<4
