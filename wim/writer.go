@@ -304,13 +304,13 @@ func (w *Writer) addResource(r io.Reader, res *pendingRes) (*wblob, error) {
 	for left := size; left > 0; {
 		j := w.pipe.get(res)
 		n := min(left, chunkSize)
-		j.in = j.in[:n]
-		if _, err := io.ReadFull(r, j.in); err != nil {
+		j.data = j.data[:n]
+		if _, err := io.ReadFull(r, j.data); err != nil {
 			w.pipe.put(j)
 			readErr = err
 			break
 		}
-		h.Write(j.in)
+		h.Write(j.data)
 		if hold {
 			held = append(held, j)
 		} else {
@@ -391,12 +391,8 @@ func (w *Writer) emit(j *chunkJob) error {
 			}
 		}
 	}
-	data := j.in
-	if !j.raw && w.comp != CompressNone {
-		data = j.out
-	}
-	res.sizes = append(res.sizes, int64(len(data)))
-	err := w.write(data)
+	res.sizes = append(res.sizes, int64(len(j.data)))
+	err := w.write(j.data)
 	w.pipe.put(j)
 	return err
 }

@@ -43,13 +43,11 @@ func (w *Writer) finishSingle(res *pendingRes) (resHdr, error) {
 	j := res.single
 	defer w.pipe.put(j)
 	hdr := resHdr{offset: w.pos, size: res.size}
-	data := j.in
 	if !j.raw && w.comp != CompressNone {
-		data = j.out
 		hdr.flags = resCompressed
 	}
-	hdr.storedSize = int64(len(data))
-	return hdr, w.write(data)
+	hdr.storedSize = int64(len(j.data))
+	return hdr, w.write(j.data)
 }
 
 // finishChunked fills in the chunk table reserved at the resource start.

@@ -51,19 +51,20 @@ func (w *Writer) AddRawStream(h Hash, size int64, next func(buf []byte) ([]byte,
 // fillRaw puts chunk i of a raw stream into job j.
 func (w *Writer) fillRaw(j *chunkJob, i, size int64, next func([]byte) ([]byte, error)) error {
 	want := min(chunkSize, size-i*chunkSize)
-	stored, err := next(j.out[:0])
+	stored, err := next(j.data[:0])
 	if err != nil {
 		return err
 	}
 	switch n := int64(len(stored)); {
 	case n == want:
-		j.in = append(j.in[:0], stored...)
 		j.raw = true
 	case n == 0 || n > want || w.comp == CompressNone:
 		return fmt.Errorf("%w: raw chunk %d of stream: %d stored bytes for %d", ErrFormat, i, n, want)
 	default:
-		j.out = append(j.out[:0], stored...) // the pool reuses j.out: never keep the caller's buffer
 		j.raw = false
 	}
+	// stored may be the caller's buffer or lie in j.data (append copies
+	// with memmove): the pool reuses j.data, so never keep the caller's.
+	j.data = append(j.data[:0], stored...)
 	return nil
 }
