@@ -40,7 +40,7 @@ type imageFlags struct {
 
 func addImageFlags(cmd *cobra.Command, f *imageFlags) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.compress, "compress", "xpress", "codec[:level]: none, xpress (or fast), lzx (or maximum), e.g. xpress:20 (see --help);\n"+
+	fl.StringVar(&f.compress, "compress", "xpress", "codec[:level]: none, xpress (or fast), lzx (or maximum, max), e.g. xpress:20 (see --help);\n"+
 		"LZMS is read, not written")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.BoolVar(&f.boot, "boot", false, "mark the new image as the WIM's boot image (the header's boot index)")

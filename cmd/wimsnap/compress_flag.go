@@ -11,10 +11,22 @@ import (
 // compressHelp explains --compress=TYPE[:LEVEL] in the help of the
 // commands that write a WIM.
 const compressHelp = `--compress=TYPE[:LEVEL] takes TYPE none, xpress (or fast) or lzx (or
-maximum), in any case, and optionally a LEVEL as wimlib-imagex does, a
+maximum, or max), in any case, and optionally a LEVEL as wimlib-imagex does, a
 positive integer (20 quick, 50 medium, the default, 100 high): XPRESS
 below 35 uses a faster encoder for somewhat larger output; LZX and none
 ignore it.`
+
+// parseCodecName parses a codec's name as wimlib-imagex's --compress
+// takes it: wim.ParseCompression's names in any case, and "max" for LZX.
+// The alias is the command line's: a repository's config names its codec
+// canonically.
+func parseCodecName(name string) (wim.Compression, bool) {
+	name = strings.ToLower(name)
+	if name == "max" {
+		return wim.CompressLZX, true
+	}
+	return wim.ParseCompression(name)
+}
 
 // parseWriteCodec parses the --compress of a command that writes a WIM
 // (capture, append, optimize, export-image): TYPE[:LEVEL], TYPE in any
@@ -25,7 +37,7 @@ ignore it.`
 // the value is the caller's to change.
 func parseWriteCodec(s string) (wim.Compression, int, error) {
 	name, levelText, hasLevel := strings.Cut(s, ":")
-	c, ok := wim.ParseCompression(strings.ToLower(name))
+	c, ok := parseCodecName(name)
 	switch {
 	case !ok:
 		return 0, 0, usagef("unknown compression %q: want none, xpress (fast) or lzx (maximum), optionally with :LEVEL", name)

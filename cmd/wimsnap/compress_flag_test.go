@@ -20,6 +20,8 @@ func TestParseWriteCodec(t *testing.T) {
 		{in: "fast", comp: wim.CompressXPRESS},
 		{in: "lzx", comp: wim.CompressLZX},
 		{in: "Maximum", comp: wim.CompressLZX},
+		{in: "MAX", comp: wim.CompressLZX}, // wimlib-imagex's alias
+		{in: "max:100", comp: wim.CompressLZX, level: 100},
 		{in: "none", comp: wim.CompressNone},
 		{in: "xpress:80", comp: wim.CompressXPRESS, level: 80},
 		{in: "XPRESS:20", comp: wim.CompressXPRESS, level: 20},

@@ -18,7 +18,7 @@ func TestOracleCaptureCompressLevel(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	addWordFiles(t, src, 4, 100<<10)
-	for _, c := range []string{"xpress:20", "fast:100", "lzx:20", "LZX:100"} {
+	for _, c := range []string{"xpress:20", "fast:100", "lzx:20", "LZX:100", "max:50"} {
 		wimfile := filepath.Join(tmp, strings.ReplaceAll(c, ":", "-")+".wim")
 		runAppOK(t, nil, "capture", src, wimfile, "--compress="+c)
 		wimtest.Wimlib(t, "verify", wimfile)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,7 +32,7 @@ func (a *app) newInitCommand() *cobra.Command {
 		Long:  long(initHelp),
 		Args:  argsBetween(0, 0),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
-			c, ok := wim.ParseCompression(strings.ToLower(compress))
+			c, ok := parseCodecName(compress)
 			if !ok || c == wim.CompressLZMS {
 				return usagef("unknown repository codec %q: want xpress, lzx or none", compress)
 			}

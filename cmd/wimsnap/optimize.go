@@ -70,7 +70,7 @@ func (a *app) newOptimizeCommand() *cobra.Command {
 		}),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.compress, "compress", "", "codec[:level]: none, xpress (or fast), lzx (or maximum), e.g. xpress:20 (see --help);\n"+
+	fl.StringVar(&f.compress, "compress", "", "codec[:level]: none, xpress (or fast), lzx (or maximum, max), e.g. xpress:20 (see --help);\n"+
 		"default: the WIM's own (lzx for lzms)")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
