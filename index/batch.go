@@ -95,12 +95,11 @@ func (b *Batch) empty() bool {
 const maxTxKeys = 1 << 15
 
 // Apply commits the batch. Chunks, streams and file signatures go in
-// key order, in as few transactions as maxTxKeys keys each allow (one for
-// a batch of at most that many, see txChain); the markers that say what
-// they complete (index objects loaded, snapshots cached, the snapshot a
-// file set belongs to) go in the last one. A crash part way leaves keys
-// whose index object is not marked loaded, which the next sync puts
-// again, or a file set lacking some signatures, whose files the next
+// transactions of at most maxTxKeys keys each, in key order; the markers
+// that say what they complete (index objects loaded, snapshots cached, the
+// snapshot a file set belongs to) go in the last one. A crash part way
+// leaves keys whose index object is not marked loaded, which the next sync
+// puts again, or a file set lacking some signatures, whose files the next
 // snapshot reads: nothing that is wrong, only work to redo. An empty
 // batch writes nothing (no transaction, so no sync of the file: every
 // command syncs the index first, mostly finding nothing new), unless the
@@ -111,70 +110,56 @@ func (d *DB) Apply(b *Batch) error {
 			return err
 		}
 	}
-	var diff fileDiff
-	if b.files != nil {
-		var err error
-		if diff, err = d.diffFiles([]byte(b.files.source), b.files); err != nil {
-			return err
-		}
-	}
 	// Keys go in sorted: bbolt splits nodes only at commit, so random
 	// order costs a memmove of the whole node per Put.
 	// The last of several locations of a chunk stays last, by seq: a
 	// stable sort would, but it moves each element O(log² n) times (a
 	// tenth of a first snapshot's index update).
 	slices.SortFunc(b.chunks, func(x, y chunkLoc) int { return cmp.Or(x.id.Compare(y.id), cmp.Compare(x.seq, y.seq)) })
-	return d.chain(func(c *txChain) error {
-		err := putRuns(c, chunksBucket, b.chunks, func(_ *bolt.Tx, c chunkLoc) ([]byte, []byte) {
-			return c.id[:], c.l.marshal()
-		})
-		if err == nil {
-			err = putRuns(c, streamsBucket, sortedKeys(b.streams, SHA1.Compare), func(_ *bolt.Tx, h SHA1) ([]byte, []byte) {
-				return h[:], b.streams[h].marshal()
-			})
-		}
-		if err == nil {
-			// A delta for a stream already known is not put: replacing a
-			// recipe by a delta could close a cycle of bases.
-			err = putRuns(c, deltasBucket, sortedKeys(b.deltas, SHA1.Compare), func(tx *bolt.Tx, h SHA1) ([]byte, []byte) {
-				if hasStream(tx, h) {
-					return nil, nil
-				}
-				return h[:], b.deltas[h].marshal()
-			})
-		}
-		if err == nil && b.files != nil {
-			err = c.putFiles(b.files, &diff)
-		}
-		if err != nil {
-			return err
-		}
-		return c.markers(b)
+	err := putRuns(d, chunksBucket, b.chunks, func(_ *bolt.Tx, c chunkLoc) ([]byte, []byte) {
+		return c.id[:], c.l.marshal()
 	})
-}
-
-// markers puts b's markers (see Apply) in the open transaction of c.
-func (c *txChain) markers(b *Batch) error {
-	tx, err := c.current()
+	if err == nil {
+		err = putRuns(d, streamsBucket, sortedKeys(b.streams, SHA1.Compare), func(_ *bolt.Tx, h SHA1) ([]byte, []byte) {
+			return h[:], b.streams[h].marshal()
+		})
+	}
+	if err == nil {
+		// A delta for a stream already known is not put: replacing a
+		// recipe by a delta could close a cycle of bases.
+		err = putRuns(d, deltasBucket, sortedKeys(b.deltas, SHA1.Compare), func(tx *bolt.Tx, h SHA1) ([]byte, []byte) {
+			if hasStream(tx, h) {
+				return nil, nil
+			}
+			return h[:], b.deltas[h].marshal()
+		})
+	}
 	if err != nil {
 		return err
 	}
-	indexes := data(tx, indexesBucket)
-	for _, id := range b.indexes {
-		if err := indexes.Put(id[:], nil); err != nil {
+	if b.files != nil {
+		if err := d.putFiles(b.files); err != nil {
 			return err
 		}
 	}
-	if err := applySnaps(data(tx, snapsBucket), b); err != nil {
-		return err
-	}
-	if err := ensureGeneration(tx); err != nil {
-		return err
-	}
-	if b.files != nil {
-		return data(tx, filesBucket).Bucket([]byte(b.files.source)).Put(fileSnapKey, b.files.snap[:])
-	}
-	return nil
+	return d.update(func(tx *bolt.Tx) error {
+		indexes := data(tx, indexesBucket)
+		for _, id := range b.indexes {
+			if err := indexes.Put(id[:], nil); err != nil {
+				return err
+			}
+		}
+		if err := applySnaps(data(tx, snapsBucket), b); err != nil {
+			return err
+		}
+		if err := ensureGeneration(tx); err != nil {
+			return err
+		}
+		if b.files != nil {
+			return data(tx, filesBucket).Bucket([]byte(b.files.source)).Put(fileSnapKey, b.files.snap[:])
+		}
+		return nil
+	})
 }
 
 func applySnaps(snaps *bolt.Bucket, b *Batch) error {
@@ -191,23 +176,24 @@ func applySnaps(snaps *bolt.Bucket, b *Batch) error {
 	return nil
 }
 
-// putRuns puts the pairs kv gives for keys into the data bucket name,
-// through c; a nil k puts nothing.
-func putRuns[K any](c *txChain, name []byte, keys []K, kv func(*bolt.Tx, K) (k, v []byte)) error {
-	for _, key := range keys {
-		bk, err := c.bucket(name)
-		if err != nil {
-			return err
-		}
-		c.d.touched(c.tx, randomRead) // new ids land all over the bucket
-		k, v := kv(c.tx, key)
-		if k == nil {
-			continue
-		}
-		if err := bk.Put(k, v); err != nil {
-			return err
-		}
-		if err := c.step(); err != nil {
+// putRuns puts the pairs kv gives for keys into the data bucket name, in
+// transactions of at most maxTxKeys keys; a nil k puts nothing.
+func putRuns[K any](d *DB, name []byte, keys []K, kv func(*bolt.Tx, K) (k, v []byte)) error {
+	for run := range slices.Chunk(keys, maxTxKeys) {
+		if err := d.update(func(tx *bolt.Tx) error {
+			bk := data(tx, name)
+			for _, key := range run {
+				d.touched(tx, randomRead) // new ids land all over the bucket
+				k, v := kv(tx, key)
+				if k == nil {
+					continue
+				}
+				if err := bk.Put(k, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
 	}

@@ -78,52 +78,53 @@ type fileDiff struct {
 	puts    []int32  // the new signatures (indexes into FileSigs) to store
 }
 
-// putFiles turns the stored signatures of fs.source into fs.sigs through
-// c, putting and deleting only what diff (diffFiles) says differs; Apply
-// sets the snapshot they belong to afterwards. The set's snapshot marker
-// goes first, so that a crash part way, after a commit of c, leaves a set
-// of no snapshot, whose signatures no capture trusts (useParent compares
-// the marker with the parent): only work to redo.
-func (c *txChain) putFiles(fs *fileSet, diff *fileDiff) error {
-	if !diff.rewrite && len(diff.dels) == 0 && len(diff.puts) == 0 {
-		return nil // the same signatures are stored: only the marker changes
-	}
+// putFiles turns the stored signatures of fs.source into fs.sigs, putting
+// and deleting only what differs, in transactions of at most maxTxKeys
+// keys; Apply sets the snapshot they belong to afterwards. The first
+// transaction takes the set's snapshot marker away, so that a crash part
+// way leaves a set of no snapshot, whose signatures no capture trusts
+// (useParent compares the marker with the parent): only work to redo.
+func (d *DB) putFiles(fs *fileSet) error {
 	key := []byte(fs.source)
-	files, err := c.bucket(filesBucket)
-	if err != nil {
-		return err
+	diff, err := d.diffFiles(key, fs)
+	if err != nil || !diff.rewrite && len(diff.dels) == 0 && len(diff.puts) == 0 {
+		return err // the same signatures are stored: only the marker changes
 	}
-	switch {
-	case !diff.rewrite:
-		err = files.Bucket(key).Delete(fileSnapKey)
-	case files.Bucket(key) != nil:
-		err = files.DeleteBucket(key)
-	}
-	if err == nil && diff.rewrite {
-		_, err = files.CreateBucket(key)
-	}
-	var bk *bolt.Bucket
-	var in *bolt.Tx // bk's transaction
-	for j := 0; err == nil && j < len(diff.dels)+len(diff.puts); j++ {
-		if c.tx == nil || c.tx != in {
-			if files, err = c.bucket(filesBucket); err != nil {
+	err = d.update(func(tx *bolt.Tx) error {
+		files := data(tx, filesBucket)
+		if !diff.rewrite {
+			return files.Bucket(key).Delete(fileSnapKey)
+		}
+		if files.Bucket(key) != nil {
+			if err := files.DeleteBucket(key); err != nil {
 				return err
 			}
-			bk, in = files.Bucket(key), c.tx
+		}
+		_, err := files.CreateBucket(key)
+		return err
+	})
+	ops := len(diff.dels) + len(diff.puts)
+	for start := 0; err == nil && start < ops; start += maxTxKeys {
+		err = d.update(func(tx *bolt.Tx) error {
+			bk := data(tx, filesBucket).Bucket(key)
 			if diff.rewrite {
 				bk.FillPercent = 0.9 // keys go in in order, into an empty bucket
 			}
-		}
-		c.d.touched(c.tx, randomRead) // a few changes spread over the set
-		if j < len(diff.dels) {
-			err = bk.Delete(diff.dels[j])
-		} else {
-			path, s, _ := fs.sigs.At(int(diff.puts[j-len(diff.dels)]))
-			err = bk.Put(path, s.marshal())
-		}
-		if err == nil {
-			err = c.step()
-		}
+			for j := start; j < min(start+maxTxKeys, ops); j++ {
+				d.touched(tx, randomRead) // a few changes spread over the set
+				if j < len(diff.dels) {
+					if err := bk.Delete(diff.dels[j]); err != nil {
+						return err
+					}
+					continue
+				}
+				path, s, _ := fs.sigs.At(int(diff.puts[j-len(diff.dels)]))
+				if err := bk.Put(path, s.marshal()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	return err
 }

@@ -148,8 +148,7 @@ func TestFileSetOtherBase(t *testing.T) {
 
 // TestFileSetInterrupted: once putFiles has begun changing a set, the set
 // belongs to no snapshot until Apply's last transaction names the new
-// one, so a crash in between (here: after putFiles' transaction commits,
-// before the markers) leaves signatures that no capture trusts.
+// one, so a crash in between leaves signatures that no capture trusts.
 func TestFileSetInterrupted(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
 	storeFileSet(t, db, 10, id("a"))
@@ -159,12 +158,7 @@ func TestFileSetInterrupted(t *testing.T) {
 		s.Size++
 		l.add(fileSetPath(i), s, false)
 	}
-	fs := &fileSet{source: "src", snap: id("b"), base: id("a"), sigs: &l}
-	diff, err := db.diffFiles([]byte(fs.source), fs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.chain(func(c *txChain) error { return c.putFiles(fs, &diff) }); err != nil {
+	if err := db.putFiles(&fileSet{source: "src", snap: id("b"), base: id("a"), sigs: &l}); err != nil {
 		t.Fatal(err)
 	}
 	checkFileSet(t, db, ID{}, map[string]Sig{fileSetPath(3): l.sigs[3]}, nil)
