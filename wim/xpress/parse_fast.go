@@ -30,8 +30,13 @@ type hashTables struct {
 // load64 returns the 8 bytes at i, little-endian.
 func (w *window) load64(i uint16) uint64 { return binary.LittleEndian.Uint64(w[i:]) }
 
+// hashLong hashes the 8 bytes of v, hashShort its low 4. hashShort is
+// ((v<<32) * 0x9E3779B185EBCA87) >> (64-shortBits) computed in 32 bits (the
+// product's low 32 bits are those of the low halves'): one multiply by an
+// immediate, where the 64-bit form takes a copy of v, a shift and a
+// 10-byte constant load on every position parseFast looks at.
 func hashLong(v uint64) uint32  { return uint32((v * 0xCF1BBCDCB7A56463) >> (64 - longBits)) }
-func hashShort(v uint64) uint32 { return uint32(((v << 32) * 0x9E3779B185EBCA87) >> (64 - shortBits)) }
+func hashShort(v uint64) uint32 { return (uint32(v) * 0x85EBCA87) >> (32 - shortBits) }
 
 // textLike reports whether src starts like text: nine in ten of its first
 // 512 bytes printable ASCII, tab, CR or LF (an empty src counts as text).
@@ -58,7 +63,7 @@ func textLike(src []byte) bool {
 // unless a match of 4 starts one position later (not by a fast encoder,
 // which saves the third table's work). A match found is extended
 // backwards over the pending literals. Of the positions a match covers,
-// only three are added to the tables (see [hashTables.seedStart]). Lookups
+// only three are added to the tables (see the loop's end). Lookups
 // stop where the next position's 8-byte load would pass the chunk's end, so
 // no match starts in its last 7 bytes.
 //
@@ -66,9 +71,7 @@ func textLike(src []byte) bool {
 // a lazy parse searching hash chains 8 deep, for 1.6% more output; on /usr/bin (large C++ executables), 1.3x for
 // 3%. Without the 3-byte matches it is 1.45x as fast, for 2.3% and 5.3%.
 func (e *Encoder) parseFast(src []byte) {
-	// Sequences go into e.seqs' backing array, through a pointer to an
-	// array of its capacity, which takes fewer registers than a slice.
-	seqs, ns := (*[maxSeqs]seq)(e.seqs[:maxSeqs]), 0
+	ns := 0
 	w := &e.win
 	copy(w[:], src)
 	t := &e.ht
@@ -82,40 +85,74 @@ func (e *Encoder) parseFast(src []byte) {
 	p := 0
 	for p <= last {
 		v := w.load64(uint16(p))
-		hl, hs := hashLong(v), hashShort(v)
-		cl, cs := int(t.long[hl]), int(t.short[hs])
-		t.long[hl], t.short[hs] = uint16(p+1), uint16(p+1)
+		// Inlined calls in this loop sit on lines that have an
+		// instruction of parseFast's own (a load, a store, a test of
+		// the result): a call whose line has none costs a NOP, its
+		// inline mark. With the hashes on lines of their own, those
+		// NOPs and addThree's were four of the ~60 instructions of a
+		// literal position. The three table's stores and the seeding
+		// of the tables after a match are written out for this reason.
+		cl, cs := int(t.long[hashLong(v)]), int(t.short[hashShort(v)])
+		t.long[hashLong(v)], t.short[hashShort(v)] = uint16(p+1), uint16(p+1)
 		// The three table, when used, gets p in each branch rather than
 		// here: a check of e.fast shared by all of them costs more.
 		var length, cand int
 		switch {
 		case cl != 0 && w.load64(uint16(cl-1)) == v:
 			if !e.fast {
-				t.addThree(v, p)
+				t.three[hash3(uint32(v))] = uint16(p + 1)
 			}
 			cand = cl - 1
 			length = 8 + w.matchLen(cand+8, p+8, n-p-8)
 		case cs != 0 && w.load32(uint16(cs-1)) == uint32(v):
 			if !e.fast {
-				t.addThree(v, p)
+				t.three[hash3(uint32(v))] = uint16(p + 1)
 			}
 			cand, length = cs-1, 4+w.matchLen(cs-1+4, p+4, n-p-4)
-			if c, l := e.fastNext(p+1, length, n); l != 0 {
-				fr[w[uint16(p)]]++
-				p++
-				cand, length = c, l
+			// Position q = p+1 gives a better match if it has one of 8
+			// bytes in the long table or, when this one is under 8, a
+			// short one at least 2 bytes longer; q goes into the tables
+			// consulted. Written out here: as a call, it made the loop
+			// spill and reload its values around it, for 6% more of
+			// parseFast's instructions (callgrind, 30 MB of /usr/bin:
+			// 802M with the call, 756M without).
+			q, vq := p+1, w.load64(uint16(p+1))
+			c, l := int(t.long[hashLong(vq)]), 0
+			t.long[hashLong(vq)] = uint16(q + 1)
+			if c != 0 && w.load64(uint16(c-1)) == vq {
+				l = 8 + w.matchLen(c-1+8, q+8, n-q-8)
+			} else if length < 8 {
+				c = int(t.short[hashShort(vq)])
+				t.short[hashShort(vq)] = uint16(q + 1)
+				if c != 0 && w.load32(uint16(c-1)) == uint32(vq) {
+					if l = 4 + w.matchLen(c-1+4, q+4, n-q-4); l <= length+1 {
+						l = 0
+					}
+				}
+			}
+			if l != 0 {
+				fr[uint8(v)]++
+				p, cand, length = q, c-1, l
 			}
 		default:
 			if !e.fast {
-				c3 := t.addThree(v, p)
-				if c3 != 0 && p-(c3-1) <= nearOffset && (w.load32(uint16(c3-1))^uint32(v))&0xFFFFFF == 0 &&
+				if c3 := t.addThree(v, p); c3 != 0 && p < c3+nearOffset && (w.load32(uint16(c3-1))^uint32(v))&0xFFFFFF == 0 &&
 					!t.hasShort(w, p+1) {
 					cand = c3 - 1
 					length = 3 + w.matchLen(cand+3, p+3, n-p-3)
 					break
 				}
 			}
-			p = e.skipLiterals(p, (p-lit)>>fastSkipShift, n)
+			// The usual literal, before any skipping, is counted here
+			// from v's low byte in 6 instructions; skipLiterals' loop
+			// bounded by n took 14. This and the NOPs above: parseFast
+			// 911M -> 823M instructions (callgrind, 30 MB of /usr/bin).
+			if p >= lit+1<<fastSkipShift {
+				p = e.skipLiterals(p, (p-lit)>>fastSkipShift, n)
+				continue
+			}
+			fr[uint8(v)]++
+			p++
 			continue
 		}
 		for p > lit && cand > 0 && w[uint16(p-1)] == w[uint16(cand-1)] {
@@ -125,54 +162,33 @@ func (e *Encoder) parseFast(src []byte) {
 			fr[w[uint16(p)]]--
 		}
 		// sym is left for tally to set.
-		sq := &seqs[ns]
+		sq := &e.seqBuf[ns]
 		sq.lits, sq.length, sq.offset = uint32(p-lit), uint32(length), uint32(p-cand)
 		ns++
 		start := p
 		p += length
 		lit = p
 		if p <= last {
-			t.seedStart(w, start)
-			t.seedEnd(w, p)
+			// Of the match's positions, start+2 goes into the long and
+			// short tables, p-2 into the long one and p-1 into the
+			// short one, as zstd's double fast does (p <= last keeps
+			// the loads in the chunk; the three table gets none).
+			vs := w.load64(uint16(start + 2))
+			t.long[hashLong(vs)], t.short[hashShort(vs)] = uint16(start+3), uint16(start+3)
+			t.long[hashLong(w.load64(uint16(p-2)))] = uint16(p - 1)
+			t.short[hashShort(w.load64(uint16(p-1)))] = uint16(p)
 		}
 	}
-	e.endParse(seqs[:ns], p, lit, n)
-}
-
-// fastNext looks at position q of a chunk of n bytes, one past a short
-// match of length l, for a better match: an 8-byte one from the long table
-// or, when l is under 8, a short one at least 2 bytes longer. It returns the
-// match's start and length, or length 0 if there is none. It adds q to the
-// tables it consults.
-func (e *Encoder) fastNext(q, l, n int) (cand, length int) {
-	w, t := &e.win, &e.ht
-	v := w.load64(uint16(q))
-	h := hashLong(v)
-	c := int(t.long[h])
-	t.long[h] = uint16(q + 1)
-	if c != 0 && w.load64(uint16(c-1)) == v {
-		return c - 1, 8 + w.matchLen(c-1+8, q+8, n-q-8)
-	}
-	if l >= 8 {
-		return 0, 0
-	}
-	h = hashShort(v)
-	c = int(t.short[h])
-	t.short[h] = uint16(q + 1)
-	if c != 0 && w.load32(uint16(c-1)) == uint32(v) {
-		if l2 := 4 + w.matchLen(c-1+4, q+4, n-q-4); l2 > l+1 {
-			return c - 1, l2
-		}
-	}
-	return 0, 0
+	e.endParse(e.seqBuf[:ns], p, lit, n)
 }
 
 // addThree adds position p, whose first bytes are v, to the three table
-// and returns the entry it replaces.
+// and returns the entry it replaces. The hash is on the lines of the load
+// and store and the caller tests the result on the line of the call, so
+// that the inlined calls cost no NOPs (see parseFast).
 func (t *hashTables) addThree(v uint64, p int) int {
-	h := hash3(uint32(v))
-	c := int(t.three[h])
-	t.three[h] = uint16(p + 1)
+	c := int(t.three[hash3(uint32(v))])
+	t.three[hash3(uint32(v))] = uint16(p + 1)
 	return c
 }
 
@@ -182,22 +198,4 @@ func (t *hashTables) hasShort(w *window, q int) bool {
 	v := w.load64(uint16(q))
 	c := int(t.short[hashShort(v)])
 	return c != 0 && w.load32(uint16(c-1)) == uint32(v)
-}
-
-// seedStart and seedEnd add to the tables positions of a match from start
-// to end (end excluded, at most the chunk's length minus 9 so that every
-// load stays in the chunk), as zstd's double fast does: seedStart adds
-// start+2 to the long and short tables, seedEnd end-2 to the long one and
-// end-1 to the short one. The three table gets none. They are two so that
-// the compiler inlines them: a call makes parseFast's loop spill its
-// registers.
-func (t *hashTables) seedStart(w *window, start int) {
-	v := w.load64(uint16(start + 2))
-	t.long[hashLong(v)] = uint16(start + 3)
-	t.short[hashShort(v)] = uint16(start + 3)
-}
-
-func (t *hashTables) seedEnd(w *window, end int) {
-	t.long[hashLong(w.load64(uint16(end-2)))] = uint16(end - 1)
-	t.short[hashShort(w.load64(uint16(end-1)))] = uint16(end)
 }

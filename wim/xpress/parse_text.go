@@ -28,9 +28,9 @@ func (t *buckets) add(v uint32, p int) {
 	t[h] = t[h]<<16 | uint64(p+1)
 }
 
-// parseText fills e.seqs (which must not be nil) with a lazy parse of src,
-// and the literal entries of e.freq with the frequencies of the literals it
-// leaves (the other entries zero).
+// parseText fills e.seqs with a lazy parse of src, and the literal entries
+// of e.freq with the frequencies of the literals it leaves (the other
+// entries zero).
 //
 // At each position it takes the longest match among the four positions of
 // its bucket; then, while that match is shorter than niceLen, it looks one
@@ -51,7 +51,7 @@ func (t *buckets) add(v uint32, p int) {
 // cost a fifth more instructions. The lazy search is not, for inlined it
 // costs more (register spills).
 func (e *Encoder) parseText(src []byte) {
-	seqs, ns := (*[maxSeqs]seq)(e.seqs[:maxSeqs]), 0 // as in parseFast
+	ns := 0
 	w := &e.win
 	copy(w[:], src)
 	t := &e.bt
@@ -109,7 +109,7 @@ func (e *Encoder) parseText(src []byte) {
 			length++
 			fr[w[uint16(p)]]--
 		}
-		seqs[ns] = seq{lits: uint32(p - lit), length: uint32(length), offset: uint32(p - cand)}
+		e.seqBuf[ns] = seq{lits: uint32(p - lit), length: uint32(length), offset: uint32(p - cand)}
 		ns++
 		p += length
 		lit = p
@@ -126,7 +126,7 @@ func (e *Encoder) parseText(src []byte) {
 			t.add(w.load32(uint16(ins)), ins)
 		}
 	}
-	e.endParse(seqs[:ns], p, lit, n)
+	e.endParse(e.seqBuf[:ns], p, lit, n)
 }
 
 // lazyMatch returns the start and length of the longest match longer than

@@ -16,7 +16,9 @@ type window [MaxChunkSize + 8]byte
 // load32 returns the 4 bytes at i, little-endian.
 func (w *window) load32(i uint16) uint32 { return binary.LittleEndian.Uint32(w[i:]) }
 
-func hash3(v uint32) uint32 { return ((v << 8) * 0x9E3779B1) >> (32 - hash3Bits) }
+// hash3 hashes the low 3 bytes of v: ((v<<8) * 0x9E3779B1) >> (32-hash3Bits),
+// with the shift folded into the multiplier.
+func hash3(v uint32) uint32 { return (v * 0x3779B100) >> (32 - hash3Bits) }
 
 // matchLen returns the length of the common prefix of the bytes at a and b,
 // at most max (a, b < b+max <= MaxChunkSize). Bytes past the chunk's end may
