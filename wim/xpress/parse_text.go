@@ -22,15 +22,15 @@ const (
 // for every chunk, so it never points outside it.
 type buckets [1 << bucketBits]uint64
 
-// hashMul is the multiplier of hashBucket. parseText writes the hash out
-// (v*hashMul>>(32-bucketBits)) and its 4-byte loads, and adds positions as
-// b<<16 + p + 1: each inlined call leaves a NOP where no instruction of its
-// own line marks the call (one per position searched, three per position
-// added), and p+1 would be a value the literal step's p++ shares, kept
-// live across the search.
+// hashMul is the multiplier of the hash of 4 bytes v that picks their
+// bucket, v*hashMul>>(32-bucketBits). parseText and lazyMatch write it out,
+// and the 4-byte load of the position they search, and add positions as
+// b<<16 + p + 1, without helpers: an inlined call leaves a NOP where no
+// instruction of the call's own line can mark it (one per position
+// searched, three per position added: 17 M instructions of 10 MB of
+// /usr/include), and p+1 would be a value the literal step's p++ shares,
+// kept live across the search.
 const hashMul = 0x9E3779B1
-
-func hashBucket(v uint32) uint32 { return (v * hashMul) >> (32 - bucketBits) }
 
 // parseText fills e.seqs (reusing its backing array, which must hold
 // maxSeqs sequences not to grow) with a lazy parse of src,
@@ -68,9 +68,12 @@ func hashBucket(v uint32) uint32 { return (v * hashMul) >> (32 - bucketBits) }
 // as last alone; a literal is counted from the loaded v, and the skipping
 // step counts from p+1, so that uint16(p) is not kept for them; the first
 // search keeps its best length in best alone. Against the loop before
-// (one flat loop), parseText with lazyMatch executes 251 M instructions
-// instead of 306 on the data above, and 66.0 M instead of 80.0 on 10 MB
-// of the text and binaries of the bench tree's /usr/share.
+// (one flat loop), parseText with lazyMatch executes 249 M instructions
+// instead of 306 on the data above, and 65.5 M instead of 80.0 on 10 MB
+// of the text and binaries of the bench tree's /usr/share. Tried and
+// worse: the first search's 4 bytes at p+best-3 kept in a variable, as
+// lazyMatch keeps them (+6 M), and a sequence written field by field
+// (+4.6 M).
 func (e *Encoder) parseText(src []byte) {
 	e.seqs = e.seqs[:0]
 	w := &e.win
@@ -117,7 +120,9 @@ outer:
 			fr[byte(v)]++
 			p++
 			if p > lit+1<<skipShift {
-				p = e.skipLiterals(p, (p-1-lit)>>skipShift-1, last+4)
+				// It stops at last+1, not at the end, which needs no
+				// register of its own; endParse counts the bytes after.
+				p = e.skipLiterals(p, (p-1-lit)>>skipShift-1, last+1)
 			}
 		}
 		length := best
@@ -173,10 +178,10 @@ outer:
 // and adds q to the bucket.
 func (e *Encoder) lazyMatch(q, last, best int) (cand, length int) {
 	w, t := &e.win, &e.bt
-	v := w.load32(uint16(q))
-	h := hashBucket(v)
+	v := binary.LittleEndian.Uint32(w[uint16(q):])
+	h := v * hashMul >> (32 - bucketBits)
 	b := t[h]
-	t[h] = b<<16 | uint64(q+1)
+	t[h] = b<<16 + uint64(q) + 1
 	limit := min(niceLen, last+4-q)
 	qb := w.load32(uint16(q + best - 3))
 	for ; b != 0; b >>= 16 {
