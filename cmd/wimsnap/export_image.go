@@ -75,7 +75,8 @@ type exportImageFlags struct {
 	boot, check       bool
 	compress          string
 	compressSet       bool
-	level             int // --compress's LEVEL, set by runExportImage; 0 when not given
+	comp              wim.Compression // --compress's codec, set by runExportImage when compressSet
+	level             int             // --compress's LEVEL, set by runExportImage; 0 when not given
 	threads           int
 	refs              []string
 }
@@ -140,11 +141,11 @@ func (a *app) runExportImage(ctx context.Context, src string, specs []string, de
 		return usagef("--threads must not be negative")
 	}
 	if f.compressSet {
-		_, level, err := parseWriteCodec(f.compress)
+		c, level, err := parseWriteCodec(f.compress)
 		if err != nil {
 			return err
 		}
-		f.level = level
+		f.comp, f.level = c, level
 	}
 	target, err := outputPath(dest)
 	if err != nil {

@@ -24,10 +24,7 @@ func (a *app) exportToNew(ctx context.Context, src, target string, specs []strin
 	if err != nil {
 		return err
 	}
-	comp, err := f.codec(r.Header().Compression)
-	if err != nil {
-		return err
-	}
+	comp := f.codec(r.Header().Compression)
 	opts := append(f.writerOptions(a.now), wim.WithCompression(comp), wim.WithBootIndex(p.boot), wim.WithIntegrity(f.check))
 	spec := rewriteSpec{verb: "export-image", images: p.images, infos: p.infos, rebuild: true, create: true, opts: opts, start: start}
 	n, err := a.rewriteWIM(ctx, r, target, 0, spec, &done)
@@ -49,17 +46,17 @@ func (f *exportImageFlags) writerOptions(now func() time.Time) []wim.WriterOptio
 	return opts
 }
 
-// codec returns the codec of a new destination: --compress, or the
-// source's (src), LZX for LZMS, which is read and not written.
-func (f *exportImageFlags) codec(src wim.Compression) (wim.Compression, error) {
-	if f.compressSet {
-		c, _, err := parseWriteCodec(f.compress)
-		return c, err
+// codec returns the codec of a new destination: --compress (as
+// runExportImage parsed it), or the source's (src), LZX for LZMS, which is
+// read and not written.
+func (f *exportImageFlags) codec(src wim.Compression) wim.Compression {
+	switch {
+	case f.compressSet:
+		return f.comp
+	case src == wim.CompressLZMS:
+		return wim.CompressLZX
 	}
-	if src == wim.CompressLZMS {
-		return wim.CompressLZX, nil
-	}
-	return src, nil
+	return src
 }
 
 // exportToExisting appends the images specs name, of src, to the existing
@@ -148,9 +145,9 @@ func checkExportCodec(f exportImageFlags, name string, c wim.Compression) error 
 	if !f.compressSet {
 		return nil
 	}
-	want, err := f.codec(c)
-	if err != nil || want == c {
-		return err
+	want := f.codec(c)
+	if want == c {
+		return nil
 	}
 	return usagef("--compress=%v: %s uses %v compression, which export-image keeps when it adds to a WIM "+
 		"(leave out --compress, or rewrite it with optimize --compress first)", want, name, c)
