@@ -2,7 +2,6 @@ package wim
 
 import (
 	"bufio"
-	"cmp"
 	"crypto/rand"
 	"crypto/sha1"
 	"errors"
@@ -30,7 +29,7 @@ type WriterOption func(*Writer) error
 func WithCompression(c Compression) WriterOption {
 	return func(w *Writer) error {
 		if c != CompressNone {
-			if _, err := newEncoder(c, chunkSize, defaultLevel); err != nil {
+			if _, err := newEncoder(c, chunkSize, 0); err != nil {
 				return err
 			}
 		}
@@ -38,9 +37,6 @@ func WithCompression(c Compression) WriterOption {
 		return nil
 	}
 }
-
-// defaultLevel is the compression level of WithCompressionLevel(0).
-const defaultLevel = 50
 
 // WithCompressionLevel sets the compression level on wimlib's scale: 20 is
 // quick, 50 medium and 100 high compression, and any positive value may be
@@ -53,7 +49,7 @@ func WithCompressionLevel(level int) WriterOption {
 		if level < 0 {
 			return fmt.Errorf("wim: compression level %d (want a positive level, or 0 for the default)", level)
 		}
-		w.level = cmp.Or(level, defaultLevel)
+		w.level = level // 0 stays 0: xpress.NewEncoderLevel takes it as 50
 		return nil
 	}
 }
@@ -135,7 +131,7 @@ type Writer struct {
 	pos       int64 // end of the data written so far (output goroutine)
 	hdr       Header
 	comp      Compression
-	level     int // WithCompressionLevel
+	level     int // WithCompressionLevel's; 0 for the default
 	threads   int
 	integrity bool
 	// integrityProgress is WithIntegrityProgress's function, or nil.
@@ -179,7 +175,7 @@ func NewWriter(w io.WriteSeeker, opts ...WriterOption) (*Writer, error) {
 }
 
 func newWriter(w io.WriteSeeker, opts []WriterOption) (*Writer, error) {
-	wr := &Writer{dst: w, comp: CompressXPRESS, level: defaultLevel, threads: runtime.GOMAXPROCS(0), now: time.Now, blobs: map[Hash]*wblob{}, sizes: map[int64]int{}}
+	wr := &Writer{dst: w, comp: CompressXPRESS, threads: runtime.GOMAXPROCS(0), now: time.Now, blobs: map[Hash]*wblob{}, sizes: map[int64]int{}}
 	for _, o := range opts {
 		if err := o(wr); err != nil {
 			return nil, err
