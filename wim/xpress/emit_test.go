@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/wimsnap/wimsnap/wim/internal/corpus"
 )
 
 // bitWriterStream writes the stream for e.seqs, as a parse and finish left
@@ -54,17 +52,7 @@ func TestEmitMatchesBitWriter(t *testing.T) {
 	inputs := pinnedCorpus()
 	r := rand.New(rand.NewPCG(5, 5))
 	for i := range 200 {
-		var b []byte
-		for len(b) < 40000 {
-			b = append(b, corpus.Random(uint64(i*1000+len(b)), r.IntN(4))...)
-			if len(b) > 0 {
-				off := 1 + r.IntN(len(b))
-				for range 18 + r.IntN(300) {
-					b = append(b, b[len(b)-off])
-				}
-			}
-		}
-		inputs = append(inputs, b)
+		inputs = append(inputs, repeatsInput(r, i, 40000, 4, false))
 	}
 	e := NewEncoder()
 	for i, src := range inputs {

@@ -195,22 +195,31 @@ func TestWordBoundaries(t *testing.T) {
 	e, d := NewEncoder(), NewDecoder()
 	r := rand.New(rand.NewPCG(9, 9))
 	for i := range 500 {
-		var b []byte
-		for len(b) < 60000 {
-			b = append(b, corpus.Random(uint64(i*1000+len(b)), r.IntN(40))...)
-			if len(b) > 0 {
-				off := 1 + r.IntN(len(b))
-				l := 18 + r.IntN(300)
-				if r.IntN(4) == 0 {
-					l = 3 + r.IntN(20)
-				}
-				for range l {
-					b = append(b, b[len(b)-off])
-				}
-			}
-		}
+		b := repeatsInput(r, i, 60000, 40, true)
 		roundTrip(t, e, d, b[:min(len(b), MaxChunkSize)])
 	}
+}
+
+// repeatsInput returns input number i of at least size bytes, drawn from
+// r: runs of up to maxLits-1 random bytes, each followed by a repeat of
+// 18 to 317 earlier bytes (a match with a raw length byte) or, with short,
+// one time in four of 3 to 22.
+func repeatsInput(r *rand.Rand, i, size, maxLits int, short bool) []byte {
+	var b []byte
+	for len(b) < size {
+		b = append(b, corpus.Random(uint64(i*1000+len(b)), r.IntN(maxLits))...)
+		if len(b) > 0 {
+			off := 1 + r.IntN(len(b))
+			l := 18 + r.IntN(300)
+			if short && r.IntN(4) == 0 {
+				l = 3 + r.IntN(20)
+			}
+			for range l {
+				b = append(b, b[len(b)-off])
+			}
+		}
+	}
+	return b
 }
 
 func TestRealFiles(t *testing.T) {
