@@ -277,6 +277,12 @@ func TestCorruptPages(t *testing.T) {
 		}
 		_ = d.ForEachChunk(func(ID, Location) error { return nil })
 		_, _, _ = d.Chunk(id("x"))
+		if v, err := d.ChunkView(); err == nil {
+			for i := range 50 {
+				_, _, _ = v.Chunk(id(string(rune(i * 40))))
+			}
+			_ = v.Close()
+		}
 		_ = d.Close()
 	}
 }

@@ -49,6 +49,60 @@ func (d *DB) Chunks(ids []ID) (locs []Location, known []bool, err error) {
 	return locs, known, err
 }
 
+// ChunkView is a read view of the index's chunks, as of when it was opened:
+// one read transaction for many lookups. DB.Chunk opens a transaction per
+// lookup, and each takes locks that every goroutine of the process shares,
+// so goroutines that look up thousands of chunks side by side (a
+// snapshot's compression workers) each keep a view instead. A view may be
+// used from one goroutine at a time. While one is open, a write to the
+// database that must grow its mapping waits for it to close: a caller does
+// not write to the index until its views are closed.
+type ChunkView struct {
+	db     *DB
+	tx     *bolt.Tx
+	chunks *bolt.Bucket
+}
+
+// ChunkView opens a view of the chunks; close it when done.
+func (d *DB) ChunkView() (*ChunkView, error) {
+	v := &ChunkView{db: d}
+	if err := v.open(); err != nil {
+		if v.tx != nil {
+			_ = v.tx.Rollback()
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+// open begins v's transaction and finds the chunks, turning a panic of
+// bbolt on a damaged page into ErrCorrupt.
+func (v *ChunkView) open() (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer catch(&err)
+	if v.tx, err = v.db.bolt.Begin(false); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	v.chunks = data(v.tx, chunksBucket)
+	return nil
+}
+
+// Chunk returns where chunk id is stored, as DB.Chunk does.
+func (v *ChunkView) Chunk(id ID) (l Location, ok bool, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer catch(&err)
+	v.db.touched(v.tx, randomRead)
+	b := v.chunks.Get(id[:])
+	if b == nil {
+		return Location{}, false, nil
+	}
+	l, err = unmarshalLocation(b)
+	return l, true, err
+}
+
+// Close ends the view's read transaction.
+func (v *ChunkView) Close() error { return v.tx.Rollback() }
+
 // Stream returns the recipe of stream h, and false when the index does not
 // know it. A stream stored as a delta is resolved down its chain of bases.
 func (d *DB) Stream(h SHA1) (r Recipe, ok bool, err error) {

@@ -125,12 +125,89 @@ func TestChunksAcrossDrops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	v := chunkView(t, db)
 	for i := range ids {
 		l, ok, err := db.Chunk(ids[i])
 		if err != nil || !ok || !known[i] || l.Offset != uint64(i) || locs[i] != l {
 			t.Fatalf("chunk %d: %+v %v %v, in one transaction %+v %v", i, l, ok, err, locs[i], known[i])
 		}
+		if vl, ok, err := v.Chunk(ids[i]); err != nil || !ok || vl != l {
+			t.Fatalf("chunk %d in a view: %+v %v %v, want %+v", i, vl, ok, err, l)
+		}
 	}
+}
+
+// chunkView opens a view of db's chunks, closed when the test ends.
+func chunkView(t *testing.T, db *DB) *ChunkView {
+	t.Helper()
+	v, err := db.ChunkView()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	return v
+}
+
+// TestChunkView: a view answers as DB.Chunk does, for known and unknown
+// chunks, from several goroutines at once (each with its own view), and
+// closing it lets a write that grows the database go ahead.
+func TestChunkView(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	b := NewBatch()
+	want := map[ID]Location{}
+	for i := range 500 {
+		l := Location{Pack: id("p" + strconv.Itoa(i%7)), Offset: uint64(i) * 100, Stored: uint32(i), Raw: 1000, Codec: uint8(i % 3)}
+		want[id(strconv.Itoa(i))] = l
+		b.AddChunk(id(strconv.Itoa(i)), l)
+	}
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			errs <- viewAnswers(db, want, g)
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The views are closed: a batch that grows the file far past its
+	// mapping is applied (it would wait for an open view).
+	big := NewBatch()
+	for i := range 20000 {
+		big.AddChunk(id("big"+strconv.Itoa(i)), Location{Offset: uint64(i)})
+	}
+	if err := db.Apply(big); err != nil {
+		t.Fatal(err)
+	}
+	v := chunkView(t, db)
+	if l, ok, err := v.Chunk(id("big19999")); err != nil || !ok || l.Offset != 19999 {
+		t.Fatalf("a chunk added before the view opened: %+v %v %v", l, ok, err)
+	}
+}
+
+// viewAnswers checks a view of db against want and unknown chunks, in an
+// order that depends on seed.
+func viewAnswers(db *DB, want map[ID]Location, seed int) error {
+	v, err := db.ChunkView()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = v.Close() }()
+	for i := range 600 {
+		k := id(strconv.Itoa((i*7 + seed*13) % 600)) // 500..599 are unknown
+		l, ok, err := v.Chunk(k)
+		if err != nil {
+			return fmt.Errorf("view %d, chunk %x: %w", seed, k[:4], err)
+		}
+		if w, known := want[k]; ok != known || l != w {
+			return fmt.Errorf("view %d, chunk %x: %+v %v, want %+v %v", seed, k[:4], l, ok, w, known)
+		}
+	}
+	return nil
 }
 
 // TestForEachStream: the walk yields the full recipes, then the deltas

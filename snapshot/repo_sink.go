@@ -56,7 +56,7 @@ type sinkCounts struct {
 type repoSink struct {
 	ctx        context.Context
 	r          *Repo
-	db         *index.DB    // committed index, read-only; nil for none
+	db         *index.DB    // committed index, read-only until finish (the workers keep views of it); nil for none
 	view       *index.Files // a read view of db for HasStream (useView), guarded by mu
 	sum        hash.Hash
 	tasks      chan *chunkTask
@@ -193,13 +193,28 @@ func sizeError(err error, size int64) error {
 	return err
 }
 
-// worker hashes chunks and compresses the new ones.
+// chunkIndex looks chunks up: an index.DB, or a worker's index.ChunkView.
+type chunkIndex interface {
+	Chunk(id index.ID) (index.Location, bool, error)
+}
+
+// worker hashes chunks and compresses the new ones. It looks chunks up in
+// a view of the index of its own, if it can open one: a transaction per
+// chunk would have the workers contend for the index's locks.
 func (s *repoSink) worker(enc chunkEncoder) {
 	defer s.work.Done()
+	var known chunkIndex // nil: no index
+	if s.db != nil {
+		known = s.db
+		if v, err := s.db.ChunkView(); err == nil {
+			defer func() { _ = v.Close() }() // a read transaction: nothing to lose
+			known = v
+		}
+	}
 	for t := range s.tasks {
 		id := chunkID(t.in)
 		*t.dst = id
-		if t.index < len(t.like) && t.like[t.index] == id || !s.claim(id) {
+		if t.index < len(t.like) && t.like[t.index] == id || !s.claim(id, known) {
 			if t.group != nil {
 				t.skip = true
 				s.toPack <- t // its stream's packer counts it
@@ -232,11 +247,11 @@ func chunkID(b []byte) index.ID {
 	return index.ID(sha256.Sum256(b))
 }
 
-// claim reports whether chunk id is new: not in the repository and not
-// claimed before in this run.
-func (s *repoSink) claim(id index.ID) bool {
-	if s.db != nil {
-		if _, ok, err := s.db.Chunk(id); ok {
+// claim reports whether chunk id is new: not in the repository (as known
+// says, when not nil) and not claimed before in this run.
+func (s *repoSink) claim(id index.ID, known chunkIndex) bool {
+	if known != nil {
+		if _, ok, err := known.Chunk(id); ok {
 			return false
 		} else if err != nil {
 			s.setErr(err)
