@@ -162,6 +162,10 @@ type applier struct {
 	walkX   xattrBufs    // for xattr comparisons on the walking goroutine
 	dirents []byte       // deleteExtra's listing buffer (walking goroutine)
 	curDir  *wim.Entry   // the directory whose children the walk creates
+	// fresh: the walk is in a directory this apply made (or an empty
+	// target), where nothing else is: in place, there is nothing to
+	// compare or delete. The walking goroutine's alone (see inPlace).
+	fresh   bool
 	renamed []renamedDir // directories whose times are set again at the end
 	// mkdir makes a directory of mode 0700 (nil: unix.Mkdirat); tests
 	// inject failures.
@@ -214,6 +218,7 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 		} else {
 			a.widen(a.rootFD) // as makeDir does for one found
 		}
+		a.fresh = a.opts.InPlace && a.ntfs == nil && emptyDir(a.rootFD)
 		a.check = a.startCheck(root)
 		defer a.check.end()
 		if err := a.dir(a.rootFD, root); err != nil {
@@ -281,11 +286,17 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 	}
 	a.nextFile = next
 	a.path = a.path[:depth]
-	if a.opts.InPlace {
+	if a.inPlace() {
 		a.deleteExtra(dfd, e, seen)
 	}
 	return nil
 }
+
+// inPlace reports whether the walk restores in place where it is: with
+// ApplyOptions.InPlace, outside the directories this apply made, where
+// every name is new, as in an apply that is not in place. The walking
+// goroutine's alone: workers go by ApplyOptions.InPlace.
+func (a *applier) inPlace() bool { return a.opts.InPlace && !a.fresh }
 
 // entry creates e, named by the last element of a.path, in dfd; found,
 // when not nil, is what the shared check found there (regular files).
@@ -313,9 +324,10 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 	if existed {
 		a.foundDir(fd, e)
 	}
+	made := false
 	if fd < 0 {
 		var ok bool
-		if fd, ok = a.makeDir(dfd, e.Name); !ok {
+		if fd, made, ok = a.makeDir(dfd, e.Name); !ok {
 			return nil
 		}
 	}
@@ -325,7 +337,10 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 	defer closeFD(fd)
 	a.dirs.Add(1)
 	leave := a.enter(e)
+	wasFresh := a.fresh
+	a.fresh = wasFresh || made && a.ntfs == nil
 	err := a.dir(fd, e)
+	a.fresh = wasFresh
 	leave()
 	if err != nil {
 		a.unwiden(fd) // finishDir does not run: the mode found goes back
@@ -380,9 +395,10 @@ func (a *applier) setDirMeta(fd int, e *wim.Entry, dropOthers bool) {
 }
 
 // makeDir creates the directory name in dfd, replacing any other entry of
-// that name (swapInDir), and opens it; it reports false, having warned,
-// when it cannot.
-func (a *applier) makeDir(dfd int, name string) (int, bool) {
+// that name (swapInDir), and opens it; made reports that mkdir made it
+// (one found is used as it is), and ok false, having warned, that it
+// cannot.
+func (a *applier) makeDir(dfd int, name string) (fd int, made, ok bool) {
 	err := a.mkdirAt(dfd, name)
 	existed := false
 	if errors.Is(err, unix.EEXIST) {
@@ -395,19 +411,19 @@ func (a *applier) makeDir(dfd int, name string) (int, bool) {
 	}
 	if err != nil {
 		a.warn(true, fmt.Errorf("mkdir: %w", a.explain(dfd, name, err)))
-		return -1, false
+		return -1, false, false
 	}
-	fd, err := openDir(dfd, name, true)
+	fd, err = openDir(dfd, name, true)
 	if err != nil {
 		a.warn(true, fmt.Errorf("open directory: %w", err))
-		return -1, false
+		return -1, false, false
 	}
 	if existed {
 		// Left by an earlier apply, perhaps with the image's mode 0555:
 		// what it holds must be replaceable. Its mode is set when done.
 		a.widen(fd)
 	}
-	return fd, true
+	return fd, !existed, true
 }
 
 // mkdirAt creates the directory name in dfd, of mode 0700 until the
@@ -421,7 +437,7 @@ func (a *applier) mkdirAt(dfd int, name string) error {
 
 func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 	name := e.Name
-	if a.opts.InPlace {
+	if a.inPlace() {
 		done, existing, verify := a.inPlaceRegular(dfd, e, found)
 		if done {
 			return

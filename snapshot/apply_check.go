@@ -56,10 +56,10 @@ type sharedCheck struct {
 
 // startCheck starts the helper for a restore in place of the tree below
 // root, or returns nil when there is none (not in place, NTFS, or an empty
-// target, where there is nothing to check and its memory, 40 bytes a
-// file, would be spent for nothing).
+// target (a.fresh), where there is nothing to check and its memory, 40
+// bytes a file, would be spent for nothing).
 func (a *applier) startCheck(root *wim.Entry) *sharedCheck {
-	if !a.opts.InPlace || a.ntfs != nil || emptyDir(a.rootFD) {
+	if !a.inPlace() || a.ntfs != nil {
 		return nil
 	}
 	c := &sharedCheck{counts: make(map[*wim.Entry]int), done: make(chan struct{})}

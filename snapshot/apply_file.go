@@ -156,8 +156,9 @@ func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
 	return errs
 }
 
-// writeContents copies the stream h into fd, leaving holes for all-zero
-// 32 KiB blocks, and sets the file size. It returns the bytes copied. A
+// writeContents copies the stream h into fd, an empty file (every file the
+// apply writes is made with O_EXCL), leaving holes for all-zero 32 KiB
+// blocks, and sets the file size. It returns the bytes copied. A
 // stream that fails its checksum or does not decode is read once more from
 // the start, into the emptied file: from a remote store the damage may
 // have been in transfer only.
@@ -185,7 +186,7 @@ func (a *applier) copyContents(fd int, h wim.Hash, buf []byte) (int64, error) {
 	}
 	defer closeRead(rc)
 	const block = 32 << 10
-	var off int64
+	var off, size int64 // size: where the last write ended, the file's size
 	for {
 		if err := a.ctx.Err(); err != nil {
 			return off, err
@@ -208,6 +209,7 @@ func (a *applier) copyContents(fd int, h wim.Hash, buf []byte) (int64, error) {
 			if err := pwriteAll(fd, buf[i:end], off+int64(i)); err != nil {
 				return off, fmt.Errorf("write: %w", err)
 			}
+			size = off + int64(end)
 			i = end
 		}
 		off += int64(n)
@@ -217,6 +219,9 @@ func (a *applier) copyContents(fd int, h wim.Hash, buf []byte) (int64, error) {
 		if rerr != nil {
 			return off, &streamReadError{"read stream", rerr}
 		}
+	}
+	if size == off {
+		return off, nil // no hole at the end: the writes made the size
 	}
 	if err := unix.Ftruncate(fd, off); err != nil {
 		return off, fmt.Errorf("truncate: %w", err)

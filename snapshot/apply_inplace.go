@@ -208,7 +208,7 @@ func (x *xattrBufs) listNames(t xattrTarget) (int, error) {
 // read is opened to its owner first (openOwnDir); widened then holds the
 // mode it had, for unwiden, until finishDir sets the image's.
 func (a *applier) openExistingDir(dfd int, name string, e *wim.Entry) (fd int, existed bool) {
-	if !a.opts.InPlace {
+	if !a.inPlace() {
 		return -1, false
 	}
 	if a.opts.Passages[e] {

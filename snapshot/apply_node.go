@@ -71,7 +71,7 @@ func (a *applier) closeOpened(dfd int) {
 // (keepLink), or defers it to the pass that follows the walk when its
 // reparse data lies in a solid resource or a pack (deferLink).
 func (a *applier) symlink(dfd int, e *wim.Entry) {
-	if a.opts.InPlace && a.ntfs == nil && a.keepLink(dfd, e) {
+	if a.inPlace() && a.ntfs == nil && a.keepLink(dfd, e) {
 		return
 	}
 	if !a.deferLink(e) {
@@ -191,7 +191,7 @@ func (a *applier) specialType(e *wim.Entry) uint32 {
 func (a *applier) specialFile(dfd int, e *wim.Entry) {
 	name := e.Name
 	var st unix.Stat_t
-	if a.opts.InPlace && a.sameNode(dfd, e, "", &st) {
+	if a.inPlace() && a.sameNode(dfd, e, "", &st) {
 		a.special.Add(1)
 		a.unchanged.Add(1)
 		a.keepNode(&a.walkX, dfd, e, a.path, &st)

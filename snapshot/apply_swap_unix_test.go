@@ -40,12 +40,12 @@ func TestMakeDirInPlaceOfEntryFullDisk(t *testing.T) {
 						return unix.ENOSPC
 					}
 				}
-				sub, ok := a.makeDir(fd, "d")
+				sub, made, ok := a.makeDir(fd, "d")
 				if ok {
 					closeFD(sub)
 				}
-				if ok == full {
-					t.Fatalf("makeDir onto a disk full %v: %v", full, ok)
+				if ok == full || made != ok { // the directory swapped in is new, and empty
+					t.Fatalf("makeDir onto a disk full %v: made %v, ok %v", full, made, ok)
 				}
 				wantOnly(t, dir, "d")
 				fi, _ := os.Lstat(old)
