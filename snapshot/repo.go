@@ -56,11 +56,16 @@ const (
 
 // RepoConfig is the repository's config object (JSON).
 type RepoConfig struct {
-	Version   int       `json:"version"`
-	ID        string    `json:"id"`
-	ChunkSize int       `json:"chunk_size"`
-	Codec     string    `json:"codec"`
-	Created   time.Time `json:"created"`
+	Version   int    `json:"version"`
+	ID        string `json:"id"`
+	ChunkSize int    `json:"chunk_size"`
+	Codec     string `json:"codec"`
+	// Level is the compression level of new XPRESS chunks, as
+	// --compress=xpress:LEVEL gives it (wimlib's scale: 20 quick, 50
+	// medium, 100 high); 0, or absent, is the repository's default, the
+	// fast encoder (see newChunkEncoder). Other codecs ignore it.
+	Level   int       `json:"level,omitempty"`
+	Created time.Time `json:"created"`
 	// ConditionalWrites records whether the store refused a second
 	// create-if-absent write of one key when the repository was made (S3
 	// servers that ignore If-None-Match do not). Locks rely on it.
@@ -105,8 +110,17 @@ type RepoOptions struct {
 // when the store has one already, and with ErrConfigMissing when it holds
 // a repository's data without one.
 func InitRepo(ctx context.Context, store remote.Store, codec wim.Compression) (RepoConfig, error) {
+	return InitRepoLevel(ctx, store, codec, 0)
+}
+
+// InitRepoLevel is InitRepo with the compression level of new chunks
+// (RepoConfig.Level): 0 for the default, else positive.
+func InitRepoLevel(ctx context.Context, store remote.Store, codec wim.Compression, level int) (RepoConfig, error) {
 	if codec != wim.CompressNone && codec != wim.CompressXPRESS && codec != wim.CompressLZX {
 		return RepoConfig{}, fmt.Errorf("repository codec %v: none, xpress or lzx", codec)
+	}
+	if level < 0 {
+		return RepoConfig{}, fmt.Errorf("repository compression level %d: want 0 (the default) or more", level)
 	}
 	if err := noData(ctx, store); err != nil {
 		if _, serr := store.Stat(ctx, configKey); serr != nil { // with a config: ErrRepositoryExists below
@@ -122,7 +136,7 @@ func InitRepo(ctx context.Context, store remote.Store, codec wim.Compression) (R
 		return RepoConfig{}, fmt.Errorf("init: probing conditional writes: %w", err)
 	}
 	cfg := RepoConfig{Version: RepoVersion, ID: hex.EncodeToString(id[:]), ChunkSize: RepoChunkSize,
-		Codec: codec.String(), Created: time.Now().UTC().Truncate(time.Second), ConditionalWrites: cond}
+		Codec: codec.String(), Level: level, Created: time.Now().UTC().Truncate(time.Second), ConditionalWrites: cond}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return RepoConfig{}, err
@@ -163,6 +177,8 @@ func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo,
 		return nil, fmt.Errorf("%w: config: chunk size %d", ErrRepoFormat, cfg.ChunkSize)
 	case !ok || codec == wim.CompressLZMS:
 		return nil, fmt.Errorf("%w: config: codec %q", ErrRepoFormat, cfg.Codec)
+	case cfg.Level < 0:
+		return nil, fmt.Errorf("%w: config: compression level %d", ErrRepoFormat, cfg.Level)
 	case !validID(cfg.ID):
 		return nil, fmt.Errorf("%w: config: id %q is not 64 hexadecimal digits", ErrRepoFormat, cfg.ID)
 	}

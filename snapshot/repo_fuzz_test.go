@@ -51,7 +51,7 @@ func makeRepoSeeds(tb testing.TB) repoSeeds {
 	pack, packID := packBytes(tb, tb.TempDir(), z, func(pb *packBuilder) {
 		pb.add(index.ID(sha256.Sum256(raw)), raw, len(raw), uint8(wim.CompressNone))
 		for _, c := range []wim.Compression{wim.CompressXPRESS, wim.CompressLZX} {
-			stored := newChunkEncoder(c).Encode(nil, text)
+			stored := newChunkEncoder(c, 0).Encode(nil, text)
 			if len(stored) == 0 || len(stored) >= len(text) {
 				tb.Fatalf("%v encoder: %d bytes of %d", c, len(stored), len(text))
 			}

@@ -716,6 +716,9 @@ func TestRepoHostileConfig(t *testing.T) {
 		return fmt.Appendf(nil, `{"version":%d,"id":%q,"chunk_size":%d,"codec":%q,"created":"2025-01-01T00:00:00Z"}`,
 			version, id, chunk, codec)
 	}
+	withLevel := func(config []byte, level string) []byte { // the field as given, any JSON value
+		return fmt.Appendf(nil, `%s,"level":%s}`, config[:len(config)-1], level)
+	}
 	// escape is 64 characters that name a file beside the cache
 	// directory: cache/<id>.db is ../victim.db.
 	escape := "../" + strings.Repeat("./", 27) + "/victim"
@@ -740,6 +743,10 @@ func TestRepoHostileConfig(t *testing.T) {
 		{"id not hexadecimal", cfg(1, strings.Repeat("g", 64), RepoChunkSize, "xpress"), ErrRepoFormat, "config: id"},
 		{"id with a path", cfg(1, escape, RepoChunkSize, "xpress"), ErrRepoFormat, "config: id"},
 		{"too large", append(cfg(1, id, RepoChunkSize, "xpress"), bytes.Repeat([]byte(" "), maxConfigLen)...), remote.ErrTooLarge, "config"},
+		{"level", withLevel(cfg(1, id, RepoChunkSize, "xpress"), "80"), nil, ""},
+		{"negative level", withLevel(cfg(1, id, RepoChunkSize, "xpress"), "-1"), ErrRepoFormat, "config: compression level -1"},
+		{"level not a number", withLevel(cfg(1, id, RepoChunkSize, "xpress"), `"high"`), ErrRepoFormat, "config"},
+		{"level out of range", withLevel(cfg(1, id, RepoChunkSize, "xpress"), "1e30"), ErrRepoFormat, "config"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -91,7 +91,7 @@ func newRepoSink(ctx context.Context, r *Repo, db *index.DB, threads int) *repoS
 	s.pool.New = func() any { return &chunkTask{in: make([]byte, 0, RepoChunkSize)} }
 	for range threads {
 		s.work.Add(1)
-		go s.worker(newChunkEncoder(r.codec))
+		go s.worker(newChunkEncoder(r.codec, r.cfg.Level))
 	}
 	go s.packer()
 	return s

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -68,5 +69,49 @@ func TestCaptureCompressLevel(t *testing.T) {
 		if st.Size() <= def {
 			t.Errorf("%s: %d bytes, xpress %d: want more", filepath.Base(wimfile), st.Size(), def)
 		}
+	}
+}
+
+// TestInitCompressLevel: init --compress=xpress:LEVEL records the level in
+// the repository's config, and that repository's snapshots store a text
+// tree in fewer bytes than one made with the default (the fast encoder),
+// and restore it; a level with another codec is not recorded, and a level
+// of 0 is a usage error.
+func TestInitCompressLevel(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	addWordFiles(t, src, 6, 200<<10)
+	env := map[string]string{envCacheDir: filepath.Join(tmp, "cache"), "HOME": filepath.Join(tmp, "home")}
+	stored := map[string]int64{}
+	for _, c := range []string{"xpress", "xpress:80", "lzx:80"} {
+		repo := filepath.Join(tmp, strings.ReplaceAll(c, ":", "-"))
+		var created struct {
+			Codec string `json:"codec"`
+			Level int    `json:"level"`
+		}
+		must(t, json.Unmarshal([]byte(runAppOK(t, env, "init", "--repo", repo, "--compress="+c, "--json")), &created))
+		cfg, err := os.ReadFile(filepath.Join(repo, "config"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"xpress:80": 80}[c]
+		if created.Level != want || strings.Contains(string(cfg), `"level"`) != (want != 0) {
+			t.Errorf("init --compress=%s: level %d, config %s; want level %d", c, created.Level, cfg, want)
+		}
+		var snap struct {
+			Stored int64 `json:"new_bytes_stored"`
+		}
+		must(t, json.Unmarshal([]byte(runAppOK(t, env, "snapshot", src, "--repo", repo, "--json")), &snap))
+		stored[c] = snap.Stored
+		target := filepath.Join(tmp, "restored-"+filepath.Base(repo))
+		runAppOK(t, env, "restore", "latest", "--target", target, "--repo", repo)
+		compareTrees(t, src, target)
+	}
+	if stored["xpress:80"] <= 0 || stored["xpress:80"] >= stored["xpress"] {
+		t.Errorf("new chunks stored: %d bytes at level 80, %d by default: want fewer", stored["xpress:80"], stored["xpress"])
+	}
+	code, _, errb := runApp(t, env, "init", "--repo", filepath.Join(tmp, "zero"), "--compress=xpress:0")
+	if code != exitUsage || !strings.Contains(errb, "not a positive integer") {
+		t.Errorf("init --compress=xpress:0: exit %d, %s; want a usage error", code, errb)
 	}
 }

@@ -13,12 +13,18 @@ import (
 
 const initHelp = `
 Create a repository at --repo (or $WIMSNAP_REPOSITORY, or the default
-local repository). --compress chooses the codec chunks are stored in, which
-is also the codec of the WIMs 'export' writes by copying them: xpress
-(default, fast), lzx (smaller, slower to capture) or none.
+local repository). --compress=TYPE[:LEVEL] chooses the codec chunks are
+stored in, which is also the codec of the WIMs 'export' writes by copying
+them: xpress (default, fast), lzx (smaller, slower to capture) or none.
+LEVEL, a positive integer on wimlib's scale (20 quick, 50 medium, 100
+high), is kept in the repository's config for the XPRESS chunks its
+snapshots add: 35 and over compress them somewhat smaller and more
+slowly; without it, or below 35, snapshots use the fast XPRESS encoder.
+LZX and none ignore it.
 ` + repoHelp + `
 
-With --json, stdout receives one document: {"repository", "id", "codec", "chunk_size"}.
+With --json, stdout receives one document: {"repository", "id", "codec", "level",
+"chunk_size"} ("level" 0 when none was given).
 Fails with exit code 1 when a repository exists there already, and with
 exit code 10 when the location holds a repository's packs, index objects
 or snapshots without its config: a new config is never written over them.`
@@ -27,24 +33,27 @@ func (a *app) newInitCommand() *cobra.Command {
 	var rf repoFlags
 	var compress string
 	cmd := &cobra.Command{
-		Use:   "init [--repo=LOCATION] [--compress=xpress|lzx|none]",
+		Use:   "init [--repo=LOCATION] [--compress=xpress|lzx|none[:LEVEL]]",
 		Short: "Create a repository",
 		Long:  long(initHelp),
 		Args:  argsBetween(0, 0),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
-			c, ok := parseCodecName(compress)
-			if !ok || c == wim.CompressLZMS {
-				return usagef("unknown repository codec %q: want xpress, lzx or none", compress)
+			c, level, err := parseWriteCodec(compress)
+			if err != nil {
+				return err
 			}
-			return a.runInit(ctx, &rf, c)
+			if c != wim.CompressXPRESS {
+				level = 0 // ignored, as capture ignores it: not recorded
+			}
+			return a.runInit(ctx, &rf, c, level)
 		}),
 	}
 	addRepoFlags(cmd, &rf)
-	cmd.Flags().StringVar(&compress, "compress", "xpress", "chunk codec: xpress, lzx or none")
+	cmd.Flags().StringVar(&compress, "compress", "xpress", "chunk codec, xpress, lzx or none, and optionally :LEVEL for XPRESS")
 	return cmd
 }
 
-func (a *app) runInit(ctx context.Context, rf *repoFlags, c wim.Compression) error {
+func (a *app) runInit(ctx context.Context, rf *repoFlags, c wim.Compression, level int) error {
 	loc, _, err := a.repoLocation(rf)
 	if err != nil {
 		return err
@@ -58,7 +67,7 @@ func (a *app) runInit(ctx context.Context, rf *repoFlags, c wim.Compression) err
 			return err
 		}
 	}
-	cfg, err := snapshot.InitRepo(ctx, store, c)
+	cfg, err := snapshot.InitRepoLevel(ctx, store, c, level)
 	if errors.Is(err, snapshot.ErrConfigMissing) {
 		return configMissing(err)
 	}
@@ -66,8 +75,13 @@ func (a *app) runInit(ctx context.Context, rf *repoFlags, c wim.Compression) err
 		return err
 	}
 	if a.json {
-		return writeJSON(a.stdout, map[string]any{"repository": loc, "id": cfg.ID, "codec": cfg.Codec, "chunk_size": cfg.ChunkSize})
+		return writeJSON(a.stdout, map[string]any{"repository": loc, "id": cfg.ID, "codec": cfg.Codec, "level": cfg.Level,
+			"chunk_size": cfg.ChunkSize})
 	}
-	_, err = fmt.Fprintf(a.stdout, "Created repository %s (id %s, %s chunks)\n", loc, cfg.ID[:16], cfg.Codec)
+	chunks := cfg.Codec
+	if cfg.Level != 0 {
+		chunks += fmt.Sprintf(" level %d", cfg.Level)
+	}
+	_, err = fmt.Fprintf(a.stdout, "Created repository %s (id %s, %s chunks)\n", loc, cfg.ID[:16], chunks)
 	return err
 }
