@@ -283,7 +283,11 @@ func TestCorruptPages(t *testing.T) {
 			}
 			_ = v.Close()
 		}
-		_ = d.Close()
+		if f, err := d.Files("src"); err == nil {
+			_, _ = f.Lookup([]byte("a"))
+			_ = f.Close()
+		}
+		_ = d.Close() // waits for any read transaction a view left open
 	}
 }
 

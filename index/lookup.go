@@ -66,25 +66,32 @@ type ChunkView struct {
 // ChunkView opens a view of the chunks; close it when done.
 func (d *DB) ChunkView() (*ChunkView, error) {
 	v := &ChunkView{db: d}
-	if err := v.open(); err != nil {
-		if v.tx != nil {
-			_ = v.tx.Rollback()
-		}
+	tx, err := d.beginView(func(tx *bolt.Tx) { v.chunks = data(tx, chunksBucket) })
+	if err != nil {
 		return nil, err
 	}
+	v.tx = tx
 	return v, nil
 }
 
-// open begins v's transaction and finds the chunks, turning a panic of
-// bbolt on a damaged page into ErrCorrupt.
-func (v *ChunkView) open() (err error) {
+// beginView begins a read transaction for a view and runs find in it, to
+// find what the view reads; a panic of bbolt on a damaged page becomes
+// ErrCorrupt. On an error the transaction is rolled back: a read
+// transaction left open would hold DB.Close back for ever.
+func (d *DB) beginView(find func(*bolt.Tx)) (tx *bolt.Tx, err error) {
+	defer func() { // runs last, once catch has set err
+		if err != nil && tx != nil {
+			_ = tx.Rollback()
+			tx = nil
+		}
+	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catch(&err)
-	if v.tx, err = v.db.bolt.Begin(false); err != nil {
-		return fmt.Errorf("index: %w", err)
+	if tx, err = d.bolt.Begin(false); err != nil {
+		return nil, fmt.Errorf("index: %w", err)
 	}
-	v.chunks = data(v.tx, chunksBucket)
-	return nil
+	find(tx)
+	return tx, nil
 }
 
 // Chunk returns where chunk id is stored, as DB.Chunk does.
@@ -305,18 +312,18 @@ type Files struct {
 
 // Files opens the signatures stored for source; with none stored, the view
 // is empty.
-func (d *DB) Files(source string) (f *Files, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer catch(&err)
-	tx, err := d.bolt.Begin(false)
+func (d *DB) Files(source string) (*Files, error) {
+	f := &Files{db: d}
+	tx, err := d.beginView(func(tx *bolt.Tx) {
+		if f.bucket = data(tx, filesBucket).Bucket([]byte(source)); f.bucket != nil {
+			copy(f.Snapshot[:], f.bucket.Get(fileSnapKey))
+			f.cursor = f.bucket.Cursor()
+		}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("index: %w", err)
+		return nil, err
 	}
-	f = &Files{db: d, tx: tx, bucket: data(tx, filesBucket).Bucket([]byte(source))}
-	if f.bucket != nil {
-		copy(f.Snapshot[:], f.bucket.Get(fileSnapKey))
-		f.cursor = f.bucket.Cursor()
-	}
+	f.tx = tx
 	return f, nil
 }
 

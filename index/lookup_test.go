@@ -3,11 +3,15 @@ package index
 import (
 	"bytes"
 	"crypto/sha1"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestStreamSizes: sizes come back in the order asked, 0 for unknown
@@ -253,5 +257,29 @@ func TestSmallDatabaseKeepsPages(t *testing.T) {
 	}
 	if n := db.reads.Load(); n != randomRead {
 		t.Errorf("a read of a database above keepMapped counted %d, want %d", n, randomRead)
+	}
+}
+
+// TestViewFailureRollsBack: a view whose finding fails (bbolt panics on a
+// damaged page) reports ErrCorrupt and leaves no read transaction open,
+// which would keep Close waiting for ever.
+func TestViewFailureRollsBack(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "idx.db"), "repo-a", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.beginView(func(*bolt.Tx) { panic("a damaged page") })
+	if tx != nil || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("beginView = %v, %v; want no transaction and ErrCorrupt", tx, err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still waits: the failed view's transaction is open")
 	}
 }
