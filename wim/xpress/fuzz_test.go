@@ -18,12 +18,13 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add(append(corpus.Random(9, 300), corpus.Repeat(3, 33)...))
 	f.Add(append(append(corpus.Random(10, 300), corpus.Repeat(12, 300)...), 7, 7))
 	f.Add(corpus.Repeat(7, 300))
-	e, d := NewEncoder(), NewDecoder()
+	e, fast, d := NewEncoder(), NewFastEncoder(), NewDecoder()
 	f.Fuzz(func(t *testing.T, src []byte) {
 		if len(src) > MaxChunkSize {
 			src = src[:MaxChunkSize]
 		}
 		roundTrip(t, e, d, src)
+		roundTrip(t, fast, d, src)
 	})
 }
 

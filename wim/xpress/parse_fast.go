@@ -60,16 +60,16 @@ func textLike(src []byte) bool {
 // from the long table is taken at once; a match of 4 from the short table
 // gives way to a long match, or a longer short one, starting one position
 // later; failing both, a match of 3 bytes at most nearOffset back is taken
-// unless a match of 4 starts one position later (not by a fast encoder,
-// which saves the third table's work). A match found is extended
+// unless a match of 4 starts one position later. A match found is extended
 // backwards over the pending literals. Of the positions a match covers,
 // only three are added to the tables (see the loop's end). Lookups
 // stop where the next position's 8-byte load would pass the chunk's end, so
 // no match starts in its last 7 bytes.
 //
 // On the binary data of the Debian tree of make bench it is 1.3x as fast as
-// a lazy parse searching hash chains 8 deep, for 1.6% more output; on /usr/bin (large C++ executables), 1.3x for
-// 3%. Without the 3-byte matches it is 1.45x as fast, for 2.3% and 5.3%.
+// a lazy parse searching hash chains 8 deep, for 1.6% more output; on
+// /usr/bin (large C++ executables), 1.3x for 3%. A fast encoder gives up
+// its second table and 3-byte matches for parseSingle.
 func (e *Encoder) parseFast(src []byte) {
 	ns := 0
 	w := &e.win
@@ -94,20 +94,16 @@ func (e *Encoder) parseFast(src []byte) {
 		// of the tables after a match are written out for this reason.
 		cl, cs := int(t.long[hashLong(v)]), int(t.short[hashShort(v)])
 		t.long[hashLong(v)], t.short[hashShort(v)] = uint16(p+1), uint16(p+1)
-		// The three table, when used, gets p in each branch rather than
-		// here: a check of e.fast shared by all of them costs more.
+		// The three table gets p in each branch: the last one reads the
+		// entry p replaces.
 		var length, cand int
 		switch {
 		case cl != 0 && w.load64(uint16(cl-1)) == v:
-			if !e.fast {
-				t.three[hash3(uint32(v))] = uint16(p + 1)
-			}
+			t.three[hash3(uint32(v))] = uint16(p + 1)
 			cand = cl - 1
 			length = 8 + w.matchLen(cand+8, p+8, n-p-8)
 		case cs != 0 && w.load32(uint16(cs-1)) == uint32(v):
-			if !e.fast {
-				t.three[hash3(uint32(v))] = uint16(p + 1)
-			}
+			t.three[hash3(uint32(v))] = uint16(p + 1)
 			cand, length = cs-1, 4+w.matchLen(cs-1+4, p+4, n-p-4)
 			// Position q = p+1 gives a better match if it has one of 8
 			// bytes in the long table or, when this one is under 8, a
@@ -135,13 +131,11 @@ func (e *Encoder) parseFast(src []byte) {
 				p, cand, length = q, c-1, l
 			}
 		default:
-			if !e.fast {
-				if c3 := t.addThree(v, p); c3 != 0 && p < c3+nearOffset && (w.load32(uint16(c3-1))^uint32(v))&0xFFFFFF == 0 &&
-					!t.hasShort(w, p+1) {
-					cand = c3 - 1
-					length = 3 + w.matchLen(cand+3, p+3, n-p-3)
-					break
-				}
+			if c3 := t.addThree(v, p); c3 != 0 && p < c3+nearOffset && (w.load32(uint16(c3-1))^uint32(v))&0xFFFFFF == 0 &&
+				!t.hasShort(w, p+1) {
+				cand = c3 - 1
+				length = 3 + w.matchLen(cand+3, p+3, n-p-3)
+				break
 			}
 			// The usual literal, before any skipping, is counted here
 			// from v's low byte in 6 instructions; skipLiterals' loop

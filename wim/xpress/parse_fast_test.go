@@ -85,7 +85,7 @@ func edgeInputs() map[string][]byte {
 // encoder and by one whose window holds the bytes of a previous chunk that
 // would extend the input's matches past its end.
 func TestParseEdges(t *testing.T) {
-	for _, name := range []string{"text", "hashed", "hashed, fast"} {
+	for _, name := range []string{"text", "hashed", "single"} {
 		fresh, used := NewEncoder(), NewEncoder()
 		parseFresh, parseUsed := parsers(fresh)[name], parsers(used)[name]
 		for in, src := range edgeInputs() {
@@ -137,9 +137,9 @@ func equalSeqs(a, b []seq) bool {
 	return true
 }
 
-// FuzzParseFast checks the hashed parse of arbitrary chunks, the window past
-// each holding bytes that continue it (a repetition of it, or of its last
-// byte), which a match must never count.
+// FuzzParseFast checks the hashed parse and the single-table parse of
+// arbitrary chunks, the window past each holding bytes that continue it (a
+// repetition of it, or of its last byte), which a match must never count.
 func FuzzParseFast(f *testing.F) {
 	f.Add([]byte{}, false)
 	f.Add(make([]byte, 30), true)
@@ -158,7 +158,9 @@ func FuzzParseFast(f *testing.F) {
 				}
 			}
 		}
-		e.parseFast(src)
-		checkParse(t, e, src)
+		for _, parse := range []func([]byte){e.parseFast, e.parseSingle} {
+			parse(src) // neither writes the window past src
+			checkParse(t, e, src)
+		}
 	})
 }

@@ -85,43 +85,49 @@ func edgeCorpus() []corpusChunk {
 
 // TestWimlibInterop checks both directions on every corpus chunk: wimlib's
 // compressed output decodes exactly with Decode, and wimlib decompresses
-// Encode's output exactly.
+// the output of Encode, by a default and by a fast encoder, exactly.
 func TestWimlibInterop(t *testing.T) {
 	var all []corpusChunk
 	all = append(all, edgeCorpus()...)
 	all = append(all, chunks("text", textCorpus()[:2<<20], 32768)...)
 	all = append(all, chunks("binary", binaryCorpus()[:2<<20], MaxChunkSize)...)
-	e, d := NewEncoder(), NewDecoder()
-	ours, theirs := 0, 0
+	d := NewDecoder()
+	theirs := 0
 	for i, c := range all {
 		wc, err := wimlibc.Compress(wimlibc.XPRESS, c.data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if wc != nil {
-			theirs++
-			got, err := d.Decode(nil, wc, len(c.data))
-			if err != nil {
-				t.Fatalf("chunk %d (%s): decoding wimlib's output: %v", i, c.name, err)
-			}
-			if !bytes.Equal(got, c.data) {
-				t.Fatalf("chunk %d (%s): decoding wimlib's output differs at %d", i, c.name, codectest.FirstDiff(got, c.data))
-			}
+		if wc == nil {
+			continue
 		}
-		oc := e.Encode(nil, c.data)
-		if len(oc) >= len(c.data) {
-			continue // a WIM stores this chunk raw
-		}
-		ours++
-		got, err := wimlibc.Decompress(wimlibc.XPRESS, oc, len(c.data))
+		theirs++
+		got, err := d.Decode(nil, wc, len(c.data))
 		if err != nil {
-			t.Fatalf("chunk %d (%s): wimlib rejects our output: %v", i, c.name, err)
+			t.Fatalf("chunk %d (%s): decoding wimlib's output: %v", i, c.name, err)
 		}
 		if !bytes.Equal(got, c.data) {
-			t.Fatalf("chunk %d (%s): wimlib decodes our output differently at %d", i, c.name, codectest.FirstDiff(got, c.data))
+			t.Fatalf("chunk %d (%s): decoding wimlib's output differs at %d", i, c.name, codectest.FirstDiff(got, c.data))
 		}
 	}
-	t.Logf("%d chunks: %d compressed by wimlib decoded by us, %d compressed by us decoded by wimlib", len(all), theirs, ours)
+	ours := map[string]int{}
+	for name, e := range map[string]*Encoder{"default": NewEncoder(), "fast": NewFastEncoder()} {
+		for i, c := range all {
+			oc := e.Encode(nil, c.data)
+			if len(oc) >= len(c.data) {
+				continue // a WIM stores this chunk raw
+			}
+			ours[name]++
+			got, err := wimlibc.Decompress(wimlibc.XPRESS, oc, len(c.data))
+			if err != nil {
+				t.Fatalf("%s encoder, chunk %d (%s): wimlib rejects our output: %v", name, i, c.name, err)
+			}
+			if !bytes.Equal(got, c.data) {
+				t.Fatalf("%s encoder, chunk %d (%s): wimlib decodes our output differently at %d", name, i, c.name, codectest.FirstDiff(got, c.data))
+			}
+		}
+	}
+	t.Logf("%d chunks: %d compressed by wimlib decoded by us; compressed by us and decoded by wimlib: %v", len(all), theirs, ours)
 }
 
 // storedSize returns the bytes a WIM holds for data in chunks of chunkSize

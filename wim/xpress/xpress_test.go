@@ -86,15 +86,10 @@ func parseInputs() [][]byte {
 	}
 }
 
-// parsers are the encoder's parses, by name: the bucket parse of text, and
-// the hashed parse of a default and of a fast encoder (no 3-byte matches).
+// parsers are the encoder's parses, by name: the bucket parse of text, the
+// hashed parse of other data, and the single-table parse of a fast encoder.
 func parsers(e *Encoder) map[string]func([]byte) {
-	return map[string]func([]byte){"text": e.parseText, "hashed": e.parseFast,
-		"hashed, fast": func(src []byte) {
-			e.fast = true
-			defer func() { e.fast = false }()
-			e.parseFast(src)
-		}}
+	return map[string]func([]byte){"text": e.parseText, "hashed": e.parseFast, "single": e.parseSingle}
 }
 
 // TestParseLiteralCounts: the literal frequencies each parse counts as it
@@ -139,7 +134,7 @@ func TestParsesRoundTrip(t *testing.T) {
 	}
 }
 
-// TestFastEncoder: NewFastEncoder gives text the hashed parse (output
+// TestFastEncoder: NewFastEncoder gives text the single-table parse (output
 // unlike NewEncoder's, and larger), and its output decodes.
 func TestFastEncoder(t *testing.T) {
 	e, f, d := NewEncoder(), NewFastEncoder(), NewDecoder()
