@@ -1,9 +1,11 @@
-// Package lzms implements the LZMS decompressor in the form WIM files use for
-// compressed chunks: one LZMS block per chunk, no state carried from one
-// chunk to the next. Non-solid LZMS resources use 128 KiB chunks; solid
+// Package lzms implements the LZMS decompressor, and a compressor, in the
+// form WIM files use for compressed chunks: one LZMS block per chunk, no
+// state carried from one chunk to the next. Non-solid LZMS resources use 128 KiB chunks; solid
 // resources (ESD files and wimlib's --solid) use chunks of up to 64 MiB. The
 // format is Microsoft's and undocumented; this package follows the behaviour
-// of wimlib's decompressor, whose output it reproduces byte for byte.
+// of wimlib's decompressor, whose output it reproduces byte for byte. The
+// compressor (Encoder, encode.go) writes a subset of the format that
+// wimlib's decompressor reads.
 //
 // # Format
 //

@@ -238,3 +238,69 @@ func BenchmarkDecodeLZMSText(b *testing.B)         { benchDecode(b, "text") }
 func BenchmarkDecodeLZMSBinary(b *testing.B)       { benchDecode(b, "binary") }
 func BenchmarkWimlibDecodeLZMSText(b *testing.B)   { benchWimlibDecode(b, "text") }
 func BenchmarkWimlibDecodeLZMSBinary(b *testing.B) { benchWimlibDecode(b, "binary") }
+
+// TestWimlibDecodesEncoder: wimlib decompresses what Encode makes, for
+// every oracle input in chunks from 16 bytes to 128 KiB (the non-solid
+// chunk size) and one of 5 MiB, and the sizes are logged against wimlib's
+// own level 50.
+func TestWimlibDecodesEncoder(t *testing.T) {
+	const chunkSize = 131072
+	e := NewEncoder()
+	check := func(t *testing.T, src []byte, maxBlock int) {
+		t.Helper()
+		c := e.Encode(nil, src)
+		if len(c) >= len(src) {
+			return // stored raw
+		}
+		got, err := wimlibc.DecompressBlock(wimlibc.LZMS, c, len(src), maxBlock)
+		if err != nil {
+			t.Fatalf("%d bytes: wimlib rejects our output: %v", len(src), err)
+		}
+		if !bytes.Equal(got, src) {
+			t.Fatalf("%d bytes: wimlib decodes our output differently at %d", len(src), codectest.FirstDiff(got, src))
+		}
+	}
+	for name, data := range oracleInputs(chunkSize) {
+		t.Run(name, func(t *testing.T) {
+			for _, n := range []int{len(data), len(data)/3 + 1, 5000, 300, 20, 16} {
+				check(t, data[:n], chunkSize)
+			}
+			ours := len(e.Encode(nil, data))
+			theirs, err := wimlibc.CompressBlock(wimlibc.LZMS, data, chunkSize, wimlibc.DefaultLevel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d bytes: ours %d, wimlib %d", len(data), ours, len(theirs))
+		})
+	}
+	large := oracleInputs(5 << 20)["files"]
+	check(t, large, 8<<20)
+}
+
+// benchEncode measures Encode, and wimlib's compressor at its default
+// level, on the benchmark data in chunks of benchChunk bytes; both report
+// their output's ratio.
+func benchEncode(b *testing.B, text bool) {
+	b.Helper()
+	t, bin := codectest.BenchData()
+	data := bin
+	if text {
+		data = t
+	}
+	codectest.BenchEncode(b, NewEncoder().Encode, data, benchChunk)
+}
+
+func benchWimlibEncode(b *testing.B, text bool) {
+	b.Helper()
+	t, bin := codectest.BenchData()
+	data := bin
+	if text {
+		data = t
+	}
+	codectest.BenchWimlibEncode(b, wimlibc.LZMS, data, benchChunk)
+}
+
+func BenchmarkEncodeLZMSText(b *testing.B)         { benchEncode(b, true) }
+func BenchmarkEncodeLZMSBinary(b *testing.B)       { benchEncode(b, false) }
+func BenchmarkWimlibEncodeLZMSText(b *testing.B)   { benchWimlibEncode(b, true) }
+func BenchmarkWimlibEncodeLZMSBinary(b *testing.B) { benchWimlibEncode(b, false) }

@@ -6,8 +6,8 @@ import (
 	"math/bits"
 )
 
-// x86Filter undoes the compressor's x86 address translation (see the package
-// comment). It remembers, for each 16-bit target, the position of the last
+// x86Filter makes (compressing) or undoes (decompressing) the x86 address
+// translation (see the package comment). It remembers, for each 16-bit target, the position of the last
 // instruction that used it. Positions are stored plus base, which moves on
 // past the previous chunk's positions and the target window from one chunk
 // to the next, so entries from earlier chunks are always too old to count
@@ -26,7 +26,15 @@ const x86MinSize = 18
 const x86Tail = 16
 
 // undo reverses the translation in the decoded chunk b.
-func (f *x86Filter) undo(b []byte) {
+func (f *x86Filter) undo(b []byte) { f.filter(b, true) }
+
+// apply makes the translation in b, a chunk about to be encoded, that undo
+// reverses: both scan the chunk alike and make the same decisions, which
+// depend only on opcode bytes and on operands as they are untranslated.
+func (f *x86Filter) apply(b []byte) { f.filter(b, false) }
+
+// filter makes the translation in b, or undoes it when undo is set.
+func (f *x86Filter) filter(b []byte, undo bool) {
 	if len(b) < x86MinSize {
 		return
 	}
@@ -66,7 +74,7 @@ func (f *x86Filter) undo(b []byte) {
 				}
 			}
 			if n != 0 {
-				codeAt = f.translate(b, q, n, reach, codeAt)
+				codeAt = f.translate(b, q, n, reach, codeAt, undo)
 				skip = n + 4
 			}
 			if q+skip >= next {
@@ -123,15 +131,24 @@ func (f *x86Filter) advance(size int) {
 }
 
 // translate handles the instruction at p with an n-byte opcode followed by a
-// 32-bit operand: it turns the operand back into a relative address when p
-// is within reach of codeAt, and returns the new last code position.
-func (f *x86Filter) translate(b []byte, p, n, reach, codeAt int) int {
+// 32-bit operand: when p is within reach of codeAt, it turns the operand
+// back into a relative address (undo) or into an absolute one, and returns
+// the new last code position. The target that decides it is taken from the
+// relative operand in both directions.
+func (f *x86Filter) translate(b []byte, p, n, reach, codeAt int, undo bool) int {
 	op := b[p+n : p+n+4]
+	rel := binary.LittleEndian.Uint16(op)
 	if p-codeAt <= reach {
 		v := binary.LittleEndian.Uint32(op)
-		binary.LittleEndian.PutUint32(op, v-uint32(p))
+		if undo {
+			v -= uint32(p)
+			rel = uint16(v)
+		} else {
+			v += uint32(p)
+		}
+		binary.LittleEndian.PutUint32(op, v)
 	}
-	target := uint16(p) + binary.LittleEndian.Uint16(op)
+	target := uint16(p) + rel
 	last := p + n + 3 // the operand's last byte
 	at := f.base + int32(last)
 	if at-f.lastUsed[target] <= x86TargetWindow {
