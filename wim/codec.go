@@ -47,7 +47,9 @@ func newEncoder(c Compression, chunkSize, level int) (chunkEncoder, error) {
 		return xpress.NewEncoderLevel(level), nil
 	case CompressLZX:
 		return lzx.NewEncoder(chunkSize)
+	case CompressLZMS:
+		return lzms.NewEncoder(), nil
 	default:
-		return nil, fmt.Errorf("%w: writing compression %v (none, xpress and lzx are supported)", ErrUnsupported, c)
+		return nil, fmt.Errorf("%w: writing compression %v (none, xpress, lzx and lzms are supported)", ErrUnsupported, c)
 	}
 }

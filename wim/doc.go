@@ -8,7 +8,8 @@
 // everything else is found through 24-byte resource headers (56-bit stored
 // size, 8 flag bits, u64 offset, u64 uncompressed size):
 //
-//	header (208 bytes)         magic "MSWIM\0\0\0", version 0x10d00, flags,
+//	header (208 bytes)         magic "MSWIM\0\0\0", version 0x10d00 (0xe00
+//	                           for LZMS), flags,
 //	                           chunk size, GUID, part/parts, image count, and
 //	                           resource headers of the blob table, XML, boot
 //	                           metadata and integrity table
@@ -24,7 +25,7 @@
 // A compressed resource is a chunk table (one entry per chunk but the first,
 // 4 bytes, or 8 when the stream exceeds 4 GiB, giving chunk starts relative
 // to the end of the table) followed by the chunks, each 32 KiB when expanded
-// (the last shorter). A chunk whose stored size equals its expanded size is
+// (128 KiB for LZMS; the last shorter). A chunk whose stored size equals its expanded size is
 // stored raw. A resource that does not shrink is stored raw with the
 // COMPRESSED flag clear.
 //
@@ -61,7 +62,9 @@
 // # Decisions
 //
 //   - The Writer writes version 0x10d00 with 32 KiB chunks, compression none,
-//     XPRESS or LZX, streams in wimlib 1.14.2's form (main hash when a dentry has
+//     XPRESS or LZX, or LZMS as wimlib writes it: version 0xe00 (the solid
+//     format's, which WIMGAPI wants for LZMS) with 128 KiB chunks, in
+//     resources that are not solid; streams in wimlib 1.14.2's form (main hash when a dentry has
 //     exactly one unnamed stream, else all streams as extra entries), siblings
 //     sorted case-insensitively then case-sensitively, XML in wimlib's element
 //     order plus IMAGE/CREATOR and IMAGE/IMAGEVERSION for ConfigMgr's
@@ -91,9 +94,9 @@
 //     joins the others (split.go), and WriteSplit writes a WIM as parts.
 //   - A delta WIM (wimlib-imagex --delta-from) lacks the streams of the WIMs
 //     it was made against; Reader.AddRef adds theirs (ref.go).
-//   - Not supported yet (errors wrap ErrUnsupported): writing LZMS or solid
+//   - Not supported yet (errors wrap ErrUnsupported): writing solid
 //     resources, appending to a WIM that has them (wimsnap optimize rewrites
-//     such a WIM in XPRESS or LZX first) or to a split WIM, splitting one
+//     such a WIM without them first) or to a split WIM, splitting one
 //     with solid resources, writing pipable WIMs, appending to or
 //     splitting one, and reading one from a pipe (it is read from a file).
 package wim

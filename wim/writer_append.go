@@ -43,11 +43,9 @@ func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, erro
 		return nil, fmt.Errorf("%w: appending to a pipable WIM (optimize rewrites it as a normal WIM first)", ErrUnsupported)
 	}
 	switch {
-	case r.hdr.Compression == CompressLZMS:
-		return nil, fmt.Errorf("%w: appending to an LZMS WIM (LZMS is read, not written; optimize --compress=lzx rewrites it in LZX)", ErrUnsupported)
 	case r.hasSolid():
 		return nil, fmt.Errorf("%w: appending to a WIM with solid resources", ErrUnsupported)
-	case r.hdr.Version != versionDefault:
+	case r.hdr.Version != versionFor(r.hdr.Compression):
 		return nil, fmt.Errorf("%w: appending to a WIM of the solid format (version %#x)", ErrUnsupported, r.hdr.Version)
 	}
 	w, err := newWriter(f, append([]WriterOption{WithCompression(r.hdr.Compression)}, opts...))
@@ -57,7 +55,7 @@ func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, erro
 	if w.comp != r.hdr.Compression {
 		return nil, fmt.Errorf("wim: the WIM uses %v compression; cannot append with %v", r.hdr.Compression, w.comp)
 	}
-	if r.hdr.Compression != CompressNone && r.hdr.ChunkSize != chunkSize {
+	if r.hdr.Compression != CompressNone && r.hdr.ChunkSize != uint32(chunkSizeFor(r.hdr.Compression)) {
 		return nil, fmt.Errorf("%w: appending to a WIM with %d-byte chunks", ErrUnsupported, r.hdr.ChunkSize)
 	}
 	w.orig = &original{size: r.size, header: make([]byte, headerSize)}

@@ -38,7 +38,7 @@ func (w *Writer) addImage(m *Metadata, info ImageInfo) error {
 	if err != nil {
 		return w.setErr(err)
 	}
-	res := newPendingRes(enc.size)
+	res := w.newPendingRes(enc.size)
 	res.meta = true
 	meta, err := w.addResource(enc, res)
 	if err != nil {

@@ -30,7 +30,7 @@ func (w *Writer) AddRawStream(h Hash, size int64, next func(buf []byte) ([]byte,
 	if w.blobs[h] != nil {
 		return nil
 	}
-	res := newPendingRes(size)
+	res := w.newPendingRes(size)
 	for i := range res.nchunks {
 		j := w.pipe.get(res)
 		if err := w.fillRaw(j, i, size, next); err != nil {
@@ -50,7 +50,8 @@ func (w *Writer) AddRawStream(h Hash, size int64, next func(buf []byte) ([]byte,
 
 // fillRaw puts chunk i of a raw stream into job j.
 func (w *Writer) fillRaw(j *chunkJob, i, size int64, next func([]byte) ([]byte, error)) error {
-	want := min(chunkSize, size-i*chunkSize)
+	cs := int64(chunkSizeFor(w.comp))
+	want := min(cs, size-i*cs)
 	stored, err := next(j.data[:0])
 	if err != nil {
 		return err

@@ -111,10 +111,9 @@ func (a *app) appendTo(ctx context.Context, f *os.File, spec *captureSpec, cfg *
 }
 
 // checkAppendCodec refuses a --compress other than the codec of the WIM,
-// which append keeps, with a usage error (exit 2). An LZMS WIM is left to
-// wim.NewAppendWriter, which refuses any append to it and says why.
+// which append keeps, with a usage error (exit 2).
 func checkAppendCodec(spec *captureSpec, c wim.Compression) error {
-	if !spec.compressSet || spec.compress == c || c == wim.CompressLZMS {
+	if !spec.compressSet || spec.compress == c {
 		return nil
 	}
 	return usagef("--compress=%v: %s uses %v compression, which append keeps (leave out --compress, or rewrite the WIM with optimize --compress first)",

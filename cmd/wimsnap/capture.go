@@ -40,8 +40,8 @@ type imageFlags struct {
 
 func addImageFlags(cmd *cobra.Command, f *imageFlags) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.compress, "compress", "xpress", "codec[:level]: none, xpress (or fast), lzx (or maximum, max), e.g. xpress:20 (see --help);\n"+
-		"LZMS is read, not written")
+	fl.StringVar(&f.compress, "compress", "xpress", "codec[:level]: none, xpress (or fast), lzx (or maximum, max), lzms (or recovery;\n"+
+		"128 KiB chunks), e.g. xpress:20 (see --help)")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.BoolVar(&f.boot, "boot", false, "mark the new image as the WIM's boot image (the header's boot index)")
 	addImagePropertyFlag(cmd, &f.props)

@@ -32,17 +32,14 @@ func parseCodecName(name string) (wim.Compression, bool) {
 // (capture, append, optimize, export-image): TYPE[:LEVEL], TYPE in any
 // case, as wimlib-imagex takes it. The level is 0 when none is given (the
 // default), else a positive integer below 2^32, as wimlib accepts; only
-// XPRESS uses it (wim.WithCompressionLevel). A name no codec has, LZMS
-// (which is read, not written) and a bad level are usage errors (exit 2):
-// the value is the caller's to change.
+// XPRESS uses it (wim.WithCompressionLevel). A name no codec has and a bad
+// level are usage errors (exit 2): the value is the caller's to change.
 func parseWriteCodec(s string) (wim.Compression, int, error) {
 	name, levelText, hasLevel := strings.Cut(s, ":")
 	c, ok := parseCodecName(name)
 	switch {
 	case !ok:
-		return 0, 0, usagef("unknown compression %q: want none, xpress (fast) or lzx (maximum), optionally with :LEVEL", name)
-	case c == wim.CompressLZMS:
-		return 0, 0, usagef("--compress=%s: LZMS is read, not written: want none, xpress (fast) or lzx (maximum)", s)
+		return 0, 0, usagef("unknown compression %q: want none, xpress (fast), lzx (maximum) or lzms (recovery), optionally with :LEVEL", name)
 	case !hasLevel:
 		return c, 0, nil
 	}

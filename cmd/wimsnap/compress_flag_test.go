@@ -41,8 +41,8 @@ func TestParseWriteCodec(t *testing.T) {
 		{in: "xpress:99999999999", bad: `level "99999999999"`},
 		{in: "zip:50", bad: `unknown compression "zip"`},
 		{in: ":50", bad: `unknown compression ""`},
-		{in: "lzms:50", bad: "LZMS is read, not written"},
-		{in: "recovery", bad: "LZMS is read, not written"},
+		{in: "lzms:50", comp: wim.CompressLZMS, level: 50},
+		{in: "recovery", comp: wim.CompressLZMS}, // DISM's name
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

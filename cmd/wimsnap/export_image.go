@@ -24,8 +24,8 @@ element), creator, version and times; --name and --description, given
 with one IMAGE only, replace its name and description.
 
 When DEST_WIM does not exist, it is created in the codec of SRC_WIM (lzx
-for LZMS, such as an install.esd: wimsnap reads LZMS and does not write
-it) or the one --compress names. Streams whose codec and chunk size stay
+for LZMS, such as an install.esd exported to be deployed: LZX is what
+every WIMGAPI reads) or the one --compress names (lzms included). Streams whose codec and chunk size stay
 the same are copied as they are stored (compressed ones neither
 decompressed nor checked, uncompressed ones checked);
 the others (another codec, solid resources, a pipable or split SRC_WIM)
@@ -101,7 +101,7 @@ func (a *app) newExportImageCommand() *cobra.Command {
 	fl.StringVar(&f.name, "name", "", "the exported image's name in DEST_WIM (one IMAGE only)")
 	fl.StringVar(&f.description, "description", "", "the exported image's description (one IMAGE only)")
 	fl.BoolVar(&f.boot, "boot", false, "make the exported image (of several: SRC_WIM's boot image) DEST_WIM's boot image")
-	fl.StringVar(&f.compress, "compress", "", "codec[:level] of a new DEST_WIM: none, xpress, lzx, e.g. xpress:20 (see --help);\n"+
+	fl.StringVar(&f.compress, "compress", "", "codec[:level] of a new DEST_WIM: none, xpress, lzx, lzms, e.g. xpress:20 (see --help);\n"+
 		"default: SRC_WIM's (lzx for lzms)")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")

@@ -47,8 +47,9 @@ func (f *exportImageFlags) writerOptions(now func() time.Time) []wim.WriterOptio
 }
 
 // codec returns the codec of a new destination: --compress (as
-// runExportImage parsed it), or the source's (src), LZX for LZMS, which is
-// read and not written.
+// runExportImage parsed it), or the source's (src), but LZX for LZMS: an
+// install.esd is exported to be deployed, and LZX is the codec every
+// WIMGAPI and deployment tool reads (--compress=lzms keeps LZMS).
 func (f *exportImageFlags) codec(src wim.Compression) wim.Compression {
 	switch {
 	case f.compressSet:

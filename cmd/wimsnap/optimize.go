@@ -17,12 +17,12 @@ import (
 
 const optimizeHelp = `
 Rewrite WIMFILE, keeping its images, in the codec --compress names (by
-default the one it has, but lzx for an LZMS WIM such as an install.esd:
-wimsnap reads LZMS and does not write it): every stream is read, checked
+default the one it has, but lzx for an LZMS WIM such as an install.esd,
+as export-image chooses): every stream is read, checked
 against its SHA-1
 and compressed again, and streams no image uses are dropped. This turns a
 DISM or wimlib WIM in any codec wimsnap reads (LZX, LZMS, solid ESD-style
-resources) into one it writes (none, xpress, lzx), like 'wimlib-imagex
+resources) into one it writes (none, xpress, lzx, lzms), like 'wimlib-imagex
 optimize --recompress'.
 
 ` + compressHelp + `
@@ -70,8 +70,8 @@ func (a *app) newOptimizeCommand() *cobra.Command {
 		}),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.compress, "compress", "", "codec[:level]: none, xpress (or fast), lzx (or maximum, max), e.g. xpress:20 (see --help);\n"+
-		"default: the WIM's own (lzx for lzms)")
+	fl.StringVar(&f.compress, "compress", "", "codec[:level]: none, xpress (or fast), lzx (or maximum, max), lzms (or recovery),\n"+
+		"e.g. xpress:20 (see --help); default: the WIM's own (lzx for lzms)")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
 	fl.StringVar(&f.output, "output", "", "write the new WIM to this file and leave WIMFILE as it is")
@@ -138,7 +138,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	if !compressSet {
 		comp = r.Header().Compression
 		if comp == wim.CompressLZMS {
-			comp = wim.CompressLZX // read, not written: the strongest codec written
+			comp = wim.CompressLZX // as export-image chooses (exportImageFlags.codec)
 		}
 	}
 	// A new --output keeps a file another process makes there meanwhile.

@@ -49,14 +49,13 @@ func TestOracleOptimize(t *testing.T) {
 	if ents, _ := os.ReadDir(tmp); len(ents) != 4 {
 		t.Errorf("directory holds %d entries, want src, o.wim and two applied trees", len(ents))
 	}
-	// A codec it cannot write is a usage error, and the WIM is untouched.
+	// A codec it does not know is a usage error, and the WIM is untouched.
 	before, _ := os.ReadFile(wimfile)
-	mustRun(t, bin, exitUsage, "optimize", wimfile, "--compress=bogus")
-	res := mustRun(t, bin, exitUsage, "optimize", wimfile, "--compress=lzms")
+	res := mustRun(t, bin, exitUsage, "optimize", wimfile, "--compress=bogus")
 	if after, _ := os.ReadFile(wimfile); string(after) != string(before) {
 		t.Error("a failed optimize changed the WIM")
 	}
-	t.Logf("lzms: %s", res.stderr)
+	t.Logf("bogus: %s", res.stderr)
 
 	// --output with --image exports one image, as wimlib-imagex export
 	// picks one edition of an install.esd: the boot image keeps its mark
@@ -151,8 +150,8 @@ func TestOptimizeInterrupt(t *testing.T) {
 }
 
 // TestOracleOptimizeESD: an edition picked out of an ESD-style WIM (wimlib's
-// --solid: LZMS, which wimsnap reads and does not write) without --compress
-// comes out in LZX, which wimlib verifies and applies.
+// --solid LZMS) without --compress comes out in LZX, as export-image makes
+// it, which wimlib verifies and applies.
 func TestOracleOptimizeESD(t *testing.T) {
 	wimtest.Require(t, "wimlib-imagex")
 	bin := buildBinary(t)
