@@ -114,4 +114,11 @@ func TestInitCompressLevel(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errb, "not a positive integer") {
 		t.Errorf("init --compress=xpress:0: exit %d, %s; want a usage error", code, errb)
 	}
+	// LZMS, which WIMs take, is not a repository codec: a usage error,
+	// and no repository.
+	lzms := filepath.Join(tmp, "lzms")
+	code, _, errb = runApp(t, env, "init", "--repo", lzms, "--compress=lzms")
+	if _, err := os.Stat(lzms); code != exitUsage || !strings.Contains(errb, "none, xpress or lzx") || err == nil {
+		t.Errorf("init --compress=lzms: exit %d, %s (stat: %v); want a usage error and no repository", code, errb, err)
+	}
 }

@@ -42,6 +42,9 @@ func (a *app) newInitCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if c == wim.CompressLZMS {
+				return usagef("--compress=%s: a repository stores its chunks in none, xpress or lzx (LZMS is for WIM files)", compress)
+			}
 			if c != wim.CompressXPRESS {
 				level = 0 // ignored, as capture ignores it: not recorded
 			}
