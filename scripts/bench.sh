@@ -9,6 +9,8 @@
 #   update    wimsnap append --update-of=1       vs  wimlib-imagex append --update-of=1 (unchanged tree)
 #   restic    backup (fresh repo), unchanged re-backup, restore: reference figures only.
 #   capture-lzx  wimsnap capture --compress=lzx  vs  wimlib-imagex capture --compress=lzx
+#   capture-lzms wimsnap capture --compress=lzms vs  wimlib-imagex capture --compress=lzms (both
+#                128 KiB chunks, not solid)
 #   apply-lzx    both tools apply the same WIM, wimlib's LZX capture of the tree
 #   apply-lzms   both tools apply the same WIM, wimlib's --solid (LZMS, 64 MiB chunks) capture
 # Each tool applies the WIM it captured itself. Threads are left at each tool's default.
@@ -307,8 +309,8 @@ bench_xpress() {
 	discard "$w/rs-apply"
 }
 
-# bench_codecs TREE W: LZX capture by each tool, and each tool applying the same LZX and LZMS
-# (solid) WIMs that wimlib made.
+# bench_codecs TREE W: LZX and LZMS captures by each tool, and each tool applying the same LZX
+# and LZMS (solid) WIMs that wimlib made.
 bench_codecs() {
 	local tree=$1 w=$2
 	measure ws-capture-lzx "$WIMSNAP" capture "$tree" "$w/ws-lzx.wim" --compress=lzx
@@ -316,6 +318,11 @@ bench_codecs() {
 	measure wl-capture-lzx wimlib-imagex capture "$tree" "$w/wl-lzx.wim" --compress=lzx --unix-data
 	record "$tree" capture-lzx wimlib "$(fsize "$w/wl-lzx.wim")"
 	rm -f "$w/ws-lzx.wim"
+	measure ws-capture-lzms "$WIMSNAP" capture "$tree" "$w/ws-lzms.wim" --compress=lzms
+	record "$tree" capture-lzms wimsnap "$(fsize "$w/ws-lzms.wim")"
+	measure wl-capture-lzms wimlib-imagex capture "$tree" "$w/wl-lzms.wim" --compress=lzms --unix-data
+	record "$tree" capture-lzms wimlib "$(fsize "$w/wl-lzms.wim")"
+	rm -f "$w/ws-lzms.wim" "$w/wl-lzms.wim"
 	wimlib-imagex capture "$tree" "$w/wl-esd.wim" --solid --unix-data >/dev/null
 	local c
 	for c in lzx esd; do
