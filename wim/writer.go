@@ -14,7 +14,7 @@ import (
 )
 
 // maxHeld is the most chunks AddStream holds back to learn a stream's hash
-// before compressing it (see addResource): 1 MiB.
+// before compressing it (see addResource): 1 MiB (4 MiB of LZMS chunks).
 const maxHeld = 32
 
 // chunkSize is the uncompressed chunk size wimsnap writes with XPRESS and

@@ -277,27 +277,27 @@ func TestWimlibDecodesEncoder(t *testing.T) {
 	check(t, large, 8<<20)
 }
 
+// encodeBenchData returns the benchmark data the encoding benchmarks
+// compress: text or binaries.
+func encodeBenchData(text bool) []byte {
+	t, bin := codectest.BenchData()
+	if text {
+		return t
+	}
+	return bin
+}
+
 // benchEncode measures Encode, and wimlib's compressor at its default
 // level, on the benchmark data in chunks of benchChunk bytes; both report
 // their output's ratio.
 func benchEncode(b *testing.B, text bool) {
 	b.Helper()
-	t, bin := codectest.BenchData()
-	data := bin
-	if text {
-		data = t
-	}
-	codectest.BenchEncode(b, NewEncoder().Encode, data, benchChunk)
+	codectest.BenchEncode(b, NewEncoder().Encode, encodeBenchData(text), benchChunk)
 }
 
 func benchWimlibEncode(b *testing.B, text bool) {
 	b.Helper()
-	t, bin := codectest.BenchData()
-	data := bin
-	if text {
-		data = t
-	}
-	codectest.BenchWimlibEncode(b, wimlibc.LZMS, data, benchChunk)
+	codectest.BenchWimlibEncode(b, wimlibc.LZMS, encodeBenchData(text), benchChunk)
 }
 
 func BenchmarkEncodeLZMSText(b *testing.B)         { benchEncode(b, true) }

@@ -7,8 +7,8 @@ import (
 )
 
 // x86Filter makes (compressing) or undoes (decompressing) the x86 address
-// translation (see the package comment). It remembers, for each 16-bit target, the position of the last
-// instruction that used it. Positions are stored plus base, which moves on
+// translation (see the package comment). It remembers, for each 16-bit
+// target, the position of the last instruction that used it. Positions are stored plus base, which moves on
 // past the previous chunk's positions and the target window from one chunk
 // to the next, so entries from earlier chunks are always too old to count
 // and the table needs no clearing per chunk.
