@@ -42,6 +42,21 @@ func TestOracleLZMS(t *testing.T) {
 	wimtest.Wimlib(t, "apply", wimfile, "2", out, "--unix-data")
 	wimtest.CompareTrees(t, src+"/data", out, wimtest.CompareOptions{})
 
+	// export-image into a new LZMS WIM and delete copy the 128 KiB chunks
+	// as they are stored.
+	exported := filepath.Join(tmp, "exported.wim")
+	mustRun(t, bin, 0, "export-image", wimfile, "3", exported, "--compress=lzms")
+	mustRun(t, bin, 0, "delete", wimfile, "2")
+	for _, f := range []string{exported, wimfile} {
+		wimtest.Wimlib(t, "verify", f)
+		if h := wimtest.Open(t, f).Header(); h.Compression != wim.CompressLZMS || h.ChunkSize != 131072 {
+			t.Fatalf("%s: %v, %d-byte chunks", f, h.Compression, h.ChunkSize)
+		}
+	}
+	out = filepath.Join(tmp, "exported")
+	wimtest.Wimlib(t, "apply", exported, "1", out, "--unix-data")
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+
 	theirs := filepath.Join(tmp, "wimlib.wim")
 	wimtest.Wimlib(t, "capture", src, theirs, "--unix-data", "--compress=lzms")
 	mustRun(t, bin, 0, "optimize", theirs, "--compress=lzms")
