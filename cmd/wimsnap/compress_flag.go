@@ -10,11 +10,12 @@ import (
 
 // compressHelp explains --compress=TYPE[:LEVEL] in the help of the
 // commands that write a WIM.
-const compressHelp = `--compress=TYPE[:LEVEL] takes TYPE none, xpress (or fast) or lzx (or
-maximum, or max), in any case, and optionally a LEVEL as wimlib-imagex does, a
-positive integer (20 quick, 50 medium, the default, 100 high): XPRESS
-below 35 uses a faster encoder for somewhat larger output; LZX and none
-ignore it.`
+const compressHelp = `--compress=TYPE[:LEVEL] takes TYPE none, xpress (or fast), lzx (or
+maximum, or max) or lzms (or recovery; written as wimlib writes it, in
+128 KiB chunks, not solid), in any case, and optionally a LEVEL as
+wimlib-imagex does, a positive integer (20 quick, 50 medium, the default,
+100 high): XPRESS below 35 uses a faster encoder for somewhat larger
+output; LZX, LZMS and none ignore it.`
 
 // parseCodecName parses a codec's name as wimlib-imagex's --compress
 // takes it: wim.ParseCompression's names in any case, and "max" for LZX.
