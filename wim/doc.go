@@ -63,7 +63,7 @@
 //
 //   - The Writer writes version 0x10d00 with 32 KiB chunks, compression none,
 //     XPRESS or LZX, or LZMS as wimlib writes it: version 0xe00 (the solid
-//     format's, which WIMGAPI wants for LZMS) with 128 KiB chunks, in
+//     format's, which wimlib sets for LZMS too) with 128 KiB chunks, in
 //     resources that are not solid; streams in wimlib 1.14.2's form (main hash when a dentry has
 //     exactly one unnamed stream, else all streams as extra entries), siblings
 //     sorted case-insensitively then case-sensitively, XML in wimlib's element

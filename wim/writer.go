@@ -27,8 +27,9 @@ const chunkSize = 32768
 const lzmsChunkSize = 131072
 
 // versionFor returns the WIM version wimsnap writes with codec c: that of
-// the solid format for LZMS, as wimlib writes it (WIMGAPI takes LZMS only
-// in files of that version), though the resources are not solid.
+// the solid format for LZMS, as wimlib writes it (src/write.c sets it for
+// LZMS as for --solid), though the resources are not solid. wimlib's
+// manual gives LZMS WIMs to WIMGAPI from Windows 8 and DISM from 8.1.
 func versionFor(c Compression) uint32 {
 	if c == CompressLZMS {
 		return versionSolid
