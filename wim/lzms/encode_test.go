@@ -66,29 +66,20 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 }
 
-// TestX86ApplyUndo: undo reverses apply on chunks in a row, each filter
-// keeping its own state, and apply translates code.
+// TestX86ApplyUndo: undo reverses apply on the x86 filter test's chunks in
+// a row, each filter keeping its own state, and apply translates code.
 func TestX86ApplyUndo(t *testing.T) {
 	var fwd, back x86Filter
 	changed := 0
-	for i, n := range []int{17, 18, 19, 40, 1000, 70000, 131072, 5000} {
-		for _, kind := range []string{"x86", "binary", "random", "mixed", "near"} {
-			data, err := generated(kind, uint64(i), n)
-			if kind == "near" {
-				data, err = opcodeSoup(uint64(i), n), nil
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := append([]byte(nil), data...)
-			fwd.apply(b)
-			if !bytes.Equal(b, data) {
-				changed++
-			}
-			back.undo(b)
-			if d := codectest.FirstDiff(b, data); d != len(data) {
-				t.Fatalf("%s, %d bytes: differs at %d after apply and undo", kind, n, d)
-			}
+	for _, in := range x86Inputs(t) {
+		b := append([]byte(nil), in.data...)
+		fwd.apply(b)
+		if !bytes.Equal(b, in.data) {
+			changed++
+		}
+		back.undo(b)
+		if d := codectest.FirstDiff(b, in.data); d != len(in.data) {
+			t.Fatalf("%s, %d bytes: differs at %d after apply and undo", in.kind, len(in.data), d)
 		}
 	}
 	if changed < 10 {

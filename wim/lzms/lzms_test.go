@@ -221,6 +221,38 @@ func referenceLengths(freqs []uint32) []uint8 {
 func TestX86Filter(t *testing.T) {
 	var f x86Filter
 	changed := 0
+	for _, in := range x86Inputs(t) {
+		data, n := in.data, len(in.data)
+		want := referenceUndo(data)
+		got := append([]byte(nil), data...)
+		if n == 131072 {
+			f.next = math.MaxInt32 - int32(n/2) // force a reset
+		}
+		f.undo(got)
+		if d := codectest.FirstDiff(got, want); d != len(want) {
+			t.Fatalf("%s, %d bytes: differs at %d", in.kind, n, d)
+		}
+		if !bytes.Equal(got, data) {
+			changed++
+		}
+	}
+	if changed < 10 {
+		t.Errorf("only %d chunks changed", changed)
+	}
+}
+
+// x86Input is a chunk of the x86 filter's tests and its kind.
+type x86Input struct {
+	kind string
+	data []byte
+}
+
+// x86Inputs returns the x86 filter tests' chunks in the order they are
+// filtered: code, binary, random and mixed data and opcodeSoup ("near") at
+// sizes around the filter's bounds and up to 128 KiB.
+func x86Inputs(t *testing.T) []x86Input {
+	t.Helper()
+	var ins []x86Input
 	for i, n := range []int{0, 17, 18, 19, 40, 1000, 70000, 131072, 5000} {
 		for _, kind := range []string{"x86", "binary", "random", "mixed", "near"} {
 			data, err := generated(kind, uint64(i), n)
@@ -230,23 +262,10 @@ func TestX86Filter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := referenceUndo(data)
-			got := append([]byte(nil), data...)
-			if n == 131072 {
-				f.next = math.MaxInt32 - int32(n/2) // force a reset
-			}
-			f.undo(got)
-			if d := codectest.FirstDiff(got, want); d != len(want) {
-				t.Fatalf("%s, %d bytes: differs at %d", kind, n, d)
-			}
-			if !bytes.Equal(got, data) {
-				changed++
-			}
+			ins = append(ins, x86Input{kind, data})
 		}
 	}
-	if changed < 10 {
-		t.Errorf("only %d chunks changed", changed)
-	}
+	return ins
 }
 
 // opcodeSoup returns n bytes drawn from the opcodes and operand bytes the
