@@ -29,8 +29,16 @@ type metaParser struct {
 	// otherwise cost a quadratic number of bytes.
 	spanned int64
 	slab    []parsedEntry // entries are carved from it, to allocate less often
+	kids    []*Entry      // scratch: the children of the directory being read
+	subs    []subdirAt    // stack: subdirectories whose children are still to read
 	u16     []uint16      // scratch for names
 	u8      []byte        // scratch for names
+}
+
+// subdirAt is a directory and the offset of its children.
+type subdirAt struct {
+	e   *Entry
+	off int64
 }
 
 // parsedEntry lets an entry and its UNIX data share one allocation.
@@ -84,14 +92,12 @@ func (p *metaParser) parseDentry(off int64) (dentryResult, error) {
 	}
 	d := b[off : off+length]
 	pe := p.newEntry()
-	e := &pe.e
-	*e = Entry{
-		Attributes:     le.Uint32(d[0x08:]),
-		SecurityID:     int32(le.Uint32(d[0x0C:])),
-		CreationTime:   Filetime(le.Uint64(d[0x28:])),
-		LastAccessTime: Filetime(le.Uint64(d[0x30:])),
-		LastWriteTime:  Filetime(le.Uint64(d[0x38:])),
-	}
+	e := &pe.e // zero: set field by field, which needs no write barriers
+	e.Attributes = le.Uint32(d[0x08:])
+	e.SecurityID = int32(le.Uint32(d[0x0C:]))
+	e.CreationTime = Filetime(le.Uint64(d[0x28:]))
+	e.LastAccessTime = Filetime(le.Uint64(d[0x30:]))
+	e.LastWriteTime = Filetime(le.Uint64(d[0x38:]))
 	subdir := int64(le.Uint64(d[0x10:]) & (1<<62 - 1))
 	var mainHash Hash
 	copy(mainHash[:], d[0x40:0x54])
@@ -123,7 +129,8 @@ func (p *metaParser) parseDentry(off int64) (dentryResult, error) {
 		return dentryResult{}, errAt(off, "%v", err)
 	}
 	next := off + align8(length)
-	extra := make([]Stream, 0, nstreams)
+	var few [2]Stream // most dentries have no stream entries, a few one or two
+	extra := few[:0]
 	for i := 0; i < nstreams; i++ {
 		s, n, err := p.parseStreamEntry(next)
 		if err != nil {
@@ -190,7 +197,12 @@ func (p *metaParser) parseStreamEntry(off int64) (Stream, int64, error) {
 // assignStreams distributes the main hash and extra entries over the data,
 // reparse and named streams, as wimlib interprets every writer's output.
 func assignStreams(e *Entry, main Hash, extra []Stream) {
-	unnamed := []Hash{}
+	if len(extra) == 0 && !e.IsReparse() {
+		e.Data.Hash = main // most entries
+		return
+	}
+	var few [3]Hash
+	unnamed := few[:0]
 	hasUnnamedExtra := false
 	for _, s := range extra {
 		if s.Name == "" {

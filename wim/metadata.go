@@ -2,6 +2,7 @@ package wim
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 )
 
@@ -79,12 +80,12 @@ func (p *metaParser) readChildren(dir *Entry, off int64, depth int) error {
 		return errAt(off, "sibling list reached twice (cycle)")
 	}
 	p.visited[off] = true
-	seen := map[string]bool{}
-	type sub struct {
-		e   *Entry
-		off int64
-	}
-	var subs []sub
+	// The children gather in p.kids and are copied out once, at their
+	// number; the subdirectories wait on p.subs above those of the
+	// directories being read.
+	var names siblings
+	kids := p.kids[:0]
+	base := len(p.subs)
 	for {
 		d, err := p.parseDentry(off)
 		if err != nil {
@@ -97,22 +98,55 @@ func (p *metaParser) readChildren(dir *Entry, off int64, depth int) error {
 		if p.entries++; p.entries > len(p.b)/8 {
 			return errAt(off, "more entries than the resource can hold")
 		}
-		if !validName(d.e.Name) || seen[d.e.Name] {
+		if !validName(d.e.Name) || !names.add(kids, d.e.Name) {
 			p.dropped++
 			continue
 		}
-		seen[d.e.Name] = true
-		dir.Children = append(dir.Children, d.e)
+		kids = append(kids, d.e)
 		if d.e.IsDir() && d.subdir != 0 {
-			subs = append(subs, sub{d.e, d.subdir})
+			p.subs = append(p.subs, subdirAt{d.e, d.subdir})
 		}
 	}
-	for _, s := range subs {
+	p.kids = kids
+	if len(kids) > 0 {
+		dir.Children = slices.Clone(kids)
+	}
+	end := len(p.subs)
+	for i := base; i < end; i++ {
+		s := p.subs[i]
 		if err := p.readChildren(s.e, s.off, depth+1); err != nil {
 			return err
 		}
 	}
+	p.subs = p.subs[:base]
 	return nil
+}
+
+// siblings finds a second child of the same name in one directory.
+// Writers sort siblings (wimsnap and wimlib by CompareNames), so a name
+// after the last one kept in that order is new without a lookup; the set
+// of names is built only for a list out of that order.
+type siblings struct {
+	seen map[string]bool // nil while the names are in order
+}
+
+// add reports whether name is new among kept, the names kept so far, to
+// which the caller then appends it.
+func (s *siblings) add(kept []*Entry, name string) bool {
+	if s.seen == nil {
+		if len(kept) == 0 || CompareNames(kept[len(kept)-1].Name, name) < 0 {
+			return true
+		}
+		s.seen = make(map[string]bool, 2*len(kept))
+		for _, e := range kept {
+			s.seen[e.Name] = true
+		}
+	}
+	if s.seen[name] {
+		return false
+	}
+	s.seen[name] = true
+	return true
 }
 
 // validName reports whether a child name is one wimlib keeps.
