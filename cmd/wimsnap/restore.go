@@ -127,6 +127,7 @@ type restoreSummary struct {
 }
 
 func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error {
+	hugeHeap()
 	start := a.now()
 	if err := (snapshot.Filter{Include: f.include, Exclude: f.exclude}).Validate(); err != nil {
 		return usagef("%v", err)

@@ -107,6 +107,7 @@ type snapshotSummary struct {
 }
 
 func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFlags, args []string) error {
+	hugeHeap()
 	env := readOSD(a.lookup)
 	source := "/"
 	switch {
