@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"unsafe"
@@ -21,7 +22,7 @@ import (
 // Go maps its heap in pieces as it grows and advises none of them, so
 // hugeHeap grows it first: it allocates hugeHeapBytes, which the runtime
 // maps without touching, advises that mapping (adviseHuge), and frees it
-// with a collection. The allocations that follow reuse the advised
+// with one collection. The allocations that follow reuse the advised
 // memory; those beyond it get ordinary pages, as before. The cost is RSS
 // rounded up to whole huge pages (about 2 MiB more at the peak of a
 // capture of a Debian tree), which is why capture and apply, whose peak
@@ -45,7 +46,12 @@ func hugeHeap() {
 		if strings.Contains(os.Getenv("GODEBUG"), "disablethp=1") {
 			return
 		}
+		// Allocating that much would start a collection, and the one
+		// that frees it a second; each costs its sweep a few hundred
+		// page faults of the runtime's own (its span sets).
+		percent := debug.SetGCPercent(-1)
 		growAdvised(hugeHeapBytes)
+		debug.SetGCPercent(percent)
 		runtime.GC() // frees what growAdvised allocated
 	})
 }
