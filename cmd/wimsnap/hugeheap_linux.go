@@ -23,14 +23,18 @@ import (
 // hugeHeap grows it first: it allocates hugeHeapBytes, which the runtime
 // maps without touching, advises that mapping (adviseHuge), and frees it
 // with one collection. The allocations that follow reuse the advised
-// memory; those beyond it get ordinary pages, as before. The cost is RSS
+// memory; those beyond it get ordinary pages, as before. The costs: RSS
 // rounded up to whole huge pages (about 2 MiB more at the peak of a
-// capture of a Debian tree), which is why capture and apply, whose peak
-// is one of their goals, do not call it. GODEBUG=disablethp=1, the
-// runtime's own switch for huge pages, turns it off.
+// capture of a Debian tree, which is why capture and apply, whose peak is
+// one of their goals, do not call it), and, where memory is fragmented,
+// the kernel compacting it to make a huge page (transparent_hugepage/defrag
+// "madvise", its default) or falling back to small ones.
+// GODEBUG=disablethp=1, the runtime's own switch for huge pages, turns it
+// off.
 
 // hugeHeapBytes is how far hugeHeap grows the heap: more than an
-// unchanged snapshot of a hundred thousand files holds.
+// unchanged snapshot or a rollback of a Debian tree (7,000 files)
+// allocates in all; a larger run gets huge pages for that much of it.
 const hugeHeapBytes = 32 << 20
 
 // hugePageSize is the size of a transparent huge page on amd64 and on
