@@ -7,23 +7,36 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
-// TestAdviseHuge: the whole huge pages of a slice get MADV_HUGEPAGE (the
-// "hg" flag of their mapping in /proc/self/smaps), and slices holding no
-// whole huge page are left alone without a fault.
+// TestAdviseHuge: the whole huge pages inside a slice get MADV_HUGEPAGE
+// (the "hg" flag of their mapping in /proc/self/smaps) and the part of a
+// huge page it holds does not; slices holding no whole huge page are
+// passed over. The memory is mapped here, not taken from the heap, which
+// an earlier test's snapshot may have advised already.
 func TestAdviseHuge(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage"); err != nil {
 		t.Skip("no transparent huge pages here")
 	}
 	adviseHuge(nil)
 	adviseHuge(make([]byte, 100))
-	b := make([]byte, 3*hugePageSize)
+	m, err := unix.Mmap(-1, 0, 5*hugePageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = unix.Munmap(m) }()
+	base := uintptr(unsafe.Pointer(&m[0]))
+	first := int((base+hugePageSize-1)&^(hugePageSize-1) - base) // m[first:] starts a huge page
+	b := m[first+4096 : first+4096+3*hugePageSize]               // holds two whole huge pages
 	adviseHuge(b)
-	addr := uintptr(unsafe.Pointer(&b[0]))
-	inside := (addr + hugePageSize - 1) &^ (hugePageSize - 1)
-	if !strings.Contains(vmFlags(t, inside), " hg") {
-		t.Errorf("the mapping at %#x has no hg flag after adviseHuge", inside)
+	at := func(i int) uintptr { return base + uintptr(first+i*hugePageSize) }
+	if !strings.Contains(vmFlags(t, at(1)), " hg") || !strings.Contains(vmFlags(t, at(2)), " hg") {
+		t.Errorf("the huge pages inside the slice lack the hg flag")
+	}
+	if strings.Contains(vmFlags(t, at(0)+4096), " hg") {
+		t.Errorf("the huge page the slice starts inside has the hg flag")
 	}
 }
 
