@@ -145,14 +145,7 @@ func BenchmarkParseMetadata(b *testing.B) {
 		}
 		root.Children = append(root.Children, dir)
 	}
-	enc, _, err := (&Metadata{Root: root}).Encoder()
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw, err := io.ReadAll(enc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	raw := metadataBytes(b, root)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -189,6 +189,20 @@ func TestMetadataDroppedNames(t *testing.T) {
 	}
 }
 
+// metadataBytes returns the metadata resource of the tree root.
+func metadataBytes(tb testing.TB, root *Entry) []byte {
+	tb.Helper()
+	enc, _, err := (&Metadata{Root: root}).Encoder()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := io.ReadAll(enc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
 // siblingsAs returns a metadata resource whose root has three files
 // named names, two UTF-16 units each, written in that order.
 func siblingsAs(t *testing.T, names [3]string) []byte {
@@ -197,14 +211,7 @@ func siblingsAs(t *testing.T, names [3]string) []byte {
 	for _, n := range []string{"x1", "x2", "x3"} {
 		root.Children = append(root.Children, &Entry{Name: n, Attributes: AttrNormal, SecurityID: -1})
 	}
-	enc, _, err := (&Metadata{Root: root}).Encoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(enc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := metadataBytes(t, root)
 	utf16le := func(s string) []byte { return []byte{s[0], 0, s[1], 0} }
 	for i, n := range names {
 		b = bytes.Replace(b, utf16le(root.Children[i].Name), utf16le(n), 1)
