@@ -50,3 +50,14 @@ func parseWriteCodec(s string) (wim.Compression, int, error) {
 	}
 	return c, int(min(level, math.MaxInt32)), nil
 }
+
+// defaultRewriteCodec returns the codec optimize and export-image write a
+// WIM of codec src in when no --compress is given: src's own, but LZX for
+// LZMS: an install.esd is rewritten to be deployed, and LZX is the codec
+// every WIMGAPI and deployment tool reads (--compress=lzms keeps LZMS).
+func defaultRewriteCodec(src wim.Compression) wim.Compression {
+	if src == wim.CompressLZMS {
+		return wim.CompressLZX
+	}
+	return src
+}

@@ -47,17 +47,12 @@ func (f *exportImageFlags) writerOptions(now func() time.Time) []wim.WriterOptio
 }
 
 // codec returns the codec of a new destination: --compress (as
-// runExportImage parsed it), or the source's (src), but LZX for LZMS: an
-// install.esd is exported to be deployed, and LZX is the codec every
-// WIMGAPI and deployment tool reads (--compress=lzms keeps LZMS).
+// runExportImage parsed it), else defaultRewriteCodec(src).
 func (f *exportImageFlags) codec(src wim.Compression) wim.Compression {
-	switch {
-	case f.compressSet:
+	if f.compressSet {
 		return f.comp
-	case src == wim.CompressLZMS:
-		return wim.CompressLZX
 	}
-	return src
+	return defaultRewriteCodec(src)
 }
 
 // exportToExisting appends the images specs name, of src, to the existing

@@ -136,10 +136,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 		return err
 	}
 	if !compressSet {
-		comp = r.Header().Compression
-		if comp == wim.CompressLZMS {
-			comp = wim.CompressLZX // as export-image chooses (exportImageFlags.codec)
-		}
+		comp = defaultRewriteCodec(r.Header().Compression)
 	}
 	// A new --output keeps a file another process makes there meanwhile.
 	spec := rewriteSpec{verb: "optimize", images: images, opts: f.writerOptions(r, comp, level, images, a.now), start: start,
