@@ -8,10 +8,11 @@ import (
 
 // x86Filter makes (compressing) or undoes (decompressing) the x86 address
 // translation (see the package comment). It remembers, for each 16-bit
-// target, the position of the last instruction that used it. Positions are stored plus base, which moves on
-// past the previous chunk's positions and the target window from one chunk
-// to the next, so entries from earlier chunks are always too old to count
-// and the table needs no clearing per chunk.
+// target, the position of the last instruction that used it. Positions
+// are stored plus base, which moves on past the previous chunk's positions
+// and the target window from one chunk to the next, so entries from
+// earlier chunks are always too old to count and the table needs no
+// clearing per chunk.
 type x86Filter struct {
 	base     int32 // added to this chunk's positions
 	next     int32 // the least base for the next chunk; 0 to clear first
