@@ -91,7 +91,7 @@ func newRepoSink(ctx context.Context, r *Repo, db *index.DB, threads int) *repoS
 	s.pool.New = func() any { return &chunkTask{in: make([]byte, 0, RepoChunkSize)} }
 	for range threads {
 		s.work.Add(1)
-		go s.worker(newChunkEncoder(r.codec, r.cfg.Level))
+		go s.worker()
 	}
 	go s.packer()
 	return s
@@ -201,8 +201,13 @@ type chunkIndex interface {
 // worker hashes chunks and compresses the new ones. It looks chunks up in
 // a view of the index of its own, if it can open one: a transaction per
 // chunk would have the workers contend for the index's locks.
-func (s *repoSink) worker(enc chunkEncoder) {
+func (s *repoSink) worker() {
 	defer s.work.Done()
+	// The encoder (an XPRESS one is about 1 MiB of tables) is made for the
+	// first chunk to compress: a snapshot of an unchanged tree compresses
+	// none, and zeroing fresh memory is most of what making one costs.
+	var enc chunkEncoder
+	made := false
 	var known chunkIndex // nil: no index
 	if s.db != nil {
 		known = s.db
@@ -224,6 +229,9 @@ func (s *repoSink) worker(enc chunkEncoder) {
 			continue
 		}
 		t.stored, t.codec = t.in, 0
+		if !made {
+			enc, made = newChunkEncoder(s.r.codec, s.r.cfg.Level), true
+		}
 		if enc != nil {
 			t.out = enc.Encode(t.out[:0], t.in)
 			if len(t.out) < len(t.in) {
