@@ -14,10 +14,13 @@ type Batch struct {
 	streams  map[SHA1]Recipe
 	deltas   map[SHA1]Delta
 	indexes  []ID
-	snaps    map[ID][]byte
+	snaps    map[ID]snapEntry
 	dropSnap []ID
 	files    *fileSet
 }
+
+// snapEntry is one AddSnapshot: the stored manifest and its summary.
+type snapEntry struct{ manifest, info []byte }
 
 // chunkLoc is one AddChunk, the seq-th. A slice of them takes less than
 // half the memory of a map (a large snapshot adds hundreds of thousands).
@@ -29,7 +32,7 @@ type chunkLoc struct {
 
 // NewBatch returns an empty batch.
 func NewBatch() *Batch {
-	return &Batch{streams: map[SHA1]Recipe{}, deltas: map[SHA1]Delta{}, snaps: map[ID][]byte{}}
+	return &Batch{streams: map[SHA1]Recipe{}, deltas: map[SHA1]Delta{}, snaps: map[ID]snapEntry{}}
 }
 
 // Len is the number of chunk locations and streams added, for callers that
@@ -77,10 +80,13 @@ func (b *Batch) StreamLen(h SHA1) (int64, bool) {
 // AddIndex records that the index object id has been loaded.
 func (b *Batch) AddIndex(id ID) { b.indexes = append(b.indexes, id) }
 
-// AddSnapshot caches the stored manifest of snapshot id.
-func (b *Batch) AddSnapshot(id ID, manifest []byte) { b.snaps[id] = manifest }
+// AddSnapshot caches the stored manifest of snapshot id and info, the
+// caller's summary of it (see SnapshotInfos); a nil info stores none.
+func (b *Batch) AddSnapshot(id ID, manifest, info []byte) {
+	b.snaps[id] = snapEntry{manifest, info}
+}
 
-// DropSnapshot removes snapshot id from the cache.
+// DropSnapshot removes snapshot id, and its summary, from the cache.
 func (b *Batch) DropSnapshot(id ID) { b.dropSnap = append(b.dropSnap, id) }
 
 // empty reports whether the batch writes nothing.
@@ -149,7 +155,7 @@ func (d *DB) Apply(b *Batch) error {
 				return err
 			}
 		}
-		if err := applySnaps(data(tx, snapsBucket), b); err != nil {
+		if err := applySnaps(tx, b); err != nil {
 			return err
 		}
 		if err := ensureGeneration(tx); err != nil {
@@ -162,14 +168,31 @@ func (d *DB) Apply(b *Batch) error {
 	})
 }
 
-func applySnaps(snaps *bolt.Bucket, b *Batch) error {
-	for id, m := range b.snaps {
-		if err := snaps.Put(id[:], m); err != nil {
+// applySnaps puts and drops b's snapshots and their summaries. A snapshot
+// added without a summary loses the one it had: it is the same manifest
+// (ids are hashes), but a summary is only ever trusted beside the caller's
+// own writing of it.
+func applySnaps(tx *bolt.Tx, b *Batch) error {
+	snaps, infos := data(tx, snapsBucket), data(tx, snapInfoBucket)
+	for id, e := range b.snaps {
+		if err := snaps.Put(id[:], e.manifest); err != nil {
+			return err
+		}
+		var err error
+		if e.info != nil {
+			err = infos.Put(id[:], e.info)
+		} else {
+			err = infos.Delete(id[:])
+		}
+		if err != nil {
 			return err
 		}
 	}
 	for _, id := range b.dropSnap {
 		if err := snaps.Delete(id[:]); err != nil {
+			return err
+		}
+		if err := infos.Delete(id[:]); err != nil {
 			return err
 		}
 	}

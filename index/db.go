@@ -18,7 +18,7 @@ import (
 )
 
 // Version is the schema version this package writes.
-const Version = 2
+const Version = 3
 
 // Errors. Errors returned by DB wrap one of these or a bbolt error.
 var (
@@ -42,9 +42,10 @@ var (
 	deltasBucket   = []byte("deltas")
 	indexesBucket  = []byte("indexes")
 	snapsBucket    = []byte("snapshots")
+	snapInfoBucket = []byte("snapinfo")
 	filesBucket    = []byte("files")
 	fileSnapKey    = []byte("\x00snapshot")
-	dataBucketKeys = [][]byte{chunksBucket, streamsBucket, deltasBucket, indexesBucket, snapsBucket, filesBucket}
+	dataBucketKeys = [][]byte{chunksBucket, streamsBucket, deltasBucket, indexesBucket, snapsBucket, snapInfoBucket, filesBucket}
 )
 
 // Options configures Open.
@@ -146,7 +147,7 @@ func checkRoot(tx *bolt.Tx, repoID string) (uint32, error) {
 		return 0, fmt.Errorf("%w: %q, not %q", ErrOtherRepo, got, repoID)
 	}
 	for _, k := range dataBucketKeys {
-		if root.Bucket(k) == nil && (version > 1 || !bytes.Equal(k, deltasBucket)) {
+		if root.Bucket(k) == nil && !addedAfter(k, version) {
 			return 0, fmt.Errorf("%w: bucket %s missing", ErrCorrupt, k)
 		}
 	}
@@ -179,12 +180,22 @@ func create(repoID string) func(tx *bolt.Tx) error {
 	}
 }
 
-// migrate brings a version 1 database to version 2, which adds the
-// deltas bucket; its full recipes stay as they are.
+// addedAfter reports whether the data bucket k is one that a database of
+// version lacks: version 2 added deltas/, version 3 snapinfo/.
+func addedAfter(k []byte, version uint32) bool {
+	return version < 2 && bytes.Equal(k, deltasBucket) || version < 3 && bytes.Equal(k, snapInfoBucket)
+}
+
+// migrate brings an older database to this version by adding the buckets
+// it lacks (see addedAfter); what it holds stays as it is: full recipes
+// of version 1, and snapshots without summaries, which readers then
+// summarise themselves.
 func migrate(tx *bolt.Tx) error {
 	root := tx.Bucket(rootBucket)
-	if _, err := root.CreateBucketIfNotExists(deltasBucket); err != nil {
-		return err
+	for _, k := range [][]byte{deltasBucket, snapInfoBucket} {
+		if _, err := root.CreateBucketIfNotExists(k); err != nil {
+			return err
+		}
 	}
 	return root.Put(versionKey, binary.BigEndian.AppendUint32(nil, Version))
 }

@@ -49,7 +49,7 @@ func TestApplyAndLookup(t *testing.T) {
 	copy(h[:], "0123456789abcdefghij")
 	b.AddStream(h, rec)
 	b.AddIndex(id("idx"))
-	b.AddSnapshot(id("snap"), []byte("manifest"))
+	b.AddSnapshot(id("snap"), []byte("manifest"), nil)
 	sig := Sig{Size: 5, MtimeNs: -7, CtimeNs: 9, Ino: 11, Dev: 13, Mode: 0o100644}
 	b.SetFiles("host\x00/src", id("snap"), ID{}, SortFileSigs([]FileSig{{"a/b", Sig{Size: 99}}, {"a/b", sig}})) // the last counts
 	if b.Len() != 3 {
@@ -161,7 +161,7 @@ func TestResetRepository(t *testing.T) {
 	b.AddChunk(id("c"), Location{})
 	b.AddStream(SHA1{1}, Recipe{Size: 1, Chunks: []ID{id("c")}})
 	b.AddIndex(id("i"))
-	b.AddSnapshot(id("s"), []byte("manifest"))
+	b.AddSnapshot(id("s"), []byte("manifest"), []byte("info"))
 	b.SetFiles("host\x00/src", id("s"), ID{}, SortFileSigs([]FileSig{{"a", Sig{Size: 1}}}))
 	if err := db.Apply(b); err != nil {
 		t.Fatal(err)

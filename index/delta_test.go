@@ -196,8 +196,8 @@ func TestDeltaKeepsFirstRecipe(t *testing.T) {
 }
 
 // TestMigrateVersion1: a version 1 file (no deltas bucket) is read as it is
-// when opened read-only, and opened for writing becomes version 2 with its
-// recipes kept.
+// when opened read-only, and opened for writing becomes the current
+// version with its recipes kept.
 func TestMigrateVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idx.db")
 	db := openTest(t, path)
@@ -208,8 +208,10 @@ func TestMigrateVersion1(t *testing.T) {
 	}
 	if err := db.bolt.Update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(rootBucket)
-		if err := root.DeleteBucket(deltasBucket); err != nil {
-			return err
+		for _, k := range [][]byte{deltasBucket, snapInfoBucket} {
+			if err := root.DeleteBucket(k); err != nil {
+				return err
+			}
 		}
 		return root.Put(versionKey, binary.BigEndian.AppendUint32(nil, 1))
 	}); err != nil {

@@ -10,13 +10,13 @@
 // The package is a leaf: it knows identifiers and byte layouts, not packs,
 // WIMs or stores.
 //
-// # Schema (version 2)
+// # Schema (version 3)
 //
 // Everything lives under the root bucket "wimsnap-index". Integers are
 // big-endian; hashes are raw bytes.
 //
 //	wimsnap-index/
-//	  "version"          key: u32 schema version (2)
+//	  "version"          key: u32 schema version (3)
 //	  meta/
 //	    "repo"           the repository id (its config's id, as text)
 //	    "generation"     16 random bytes, new with the file and at each
@@ -36,6 +36,12 @@
 //	                     and deltas/
 //	  snapshots/         snapshot id (32 bytes) -> the manifest as stored
 //	                     (zstd-compressed JSON), a cache for listing
+//	  snapinfo/          snapshot id (32 bytes) -> the snapshot package's
+//	                     summary of that manifest (time, kind, host,
+//	                     source), from which it picks a parent or the
+//	                     latest snapshot without decoding every manifest;
+//	                     a snapshot may have none, and an entry counts only
+//	                     beside one in snapshots/
 //	  files/             one bucket per source key (host, NUL, absolute path) ->
 //	    "\x00snapshot"   the snapshot id these signatures belong to
 //	    path             path relative to the source ('/'-separated) ->
@@ -63,9 +69,10 @@
 // short belongs to no snapshot and is trusted by none.
 //
 // A database whose version is newer than this package's is refused
-// (ErrVersion). Opening a version 1 file for writing migrates it: version
-// 2 adds deltas/, and the full recipes stay (read-only, a version 1 file
-// is read as it is). A file that bbolt cannot open, or whose pages fail
+// (ErrVersion). Opening an older file for writing migrates it: version 2
+// added deltas/ (a version 1 file's full recipes stay), version 3
+// snapinfo/ (snapshots cached before it have no summary until their
+// reader writes one). Read-only, an older file is read as it is. A file that bbolt cannot open, or whose pages fail
 // while being read, is reported as ErrCorrupt; the caller deletes it and
 // rebuilds.
 //

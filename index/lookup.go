@@ -258,6 +258,45 @@ func (d *DB) Snapshots(fn func(id ID, manifest []byte) error) error {
 	})
 }
 
+// SnapshotInfos calls fn with the id of every cached snapshot and the
+// summary added with it (Batch.AddSnapshot), nil when there is none (it
+// was added without one, or by a wimsnap before summaries, or the file
+// is of an older version opened read-only). info is valid only during
+// the call. It reads no manifest: in a repository of a year of nightly
+// snapshots a summary is a small fraction of a manifest to decode.
+func (d *DB) SnapshotInfos(fn func(id ID, info []byte) error) error {
+	return d.view(func(tx *bolt.Tx) error {
+		infos := data(tx, snapInfoBucket) // nil in an older file
+		c := data(tx, snapsBucket).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if len(k) != 32 {
+				return fmt.Errorf("%w: snapshot key of %d bytes", ErrCorrupt, len(k))
+			}
+			var info []byte
+			if infos != nil {
+				info = infos.Get(k)
+			}
+			if err := fn(ID(k), info); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SnapshotManifest returns a copy of the cached manifest of snapshot id,
+// and false when the cache has none.
+func (d *DB) SnapshotManifest(id ID) ([]byte, bool, error) {
+	var m []byte
+	err := d.view(func(tx *bolt.Tx) error {
+		if v := data(tx, snapsBucket).Get(id[:]); v != nil {
+			m = bytes.Clone(v)
+		}
+		return nil
+	})
+	return m, m != nil, err
+}
+
 // ForEachChunk calls fn with every chunk's location, in id order.
 func (d *DB) ForEachChunk(fn func(id ID, l Location) error) error {
 	return d.view(func(tx *bolt.Tx) error {

@@ -20,13 +20,25 @@ import (
 // missing prefix directory lists nothing. The walk holds one open directory
 // per level of depth.
 func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) error {
+	return l.list(ctx, &lister{ctx: ctx, root: l.root, prefix: prefix, fn: fn})
+}
+
+// ListKeys implements KeyLister: List without a stat of each file. A
+// file that vanishes after its directory entry was read may be reported.
+func (l *Local) ListKeys(ctx context.Context, prefix string, fn func(key string) error) error {
+	return l.list(ctx, &lister{ctx: ctx, root: l.root, prefix: prefix, keysOnly: true,
+		fn: func(i Info) error { return fn(i.Key) }})
+}
+
+// list runs the walk w.
+func (l *Local) list(ctx context.Context, w *lister) error {
+	prefix := w.prefix
 	if err := validPrefix(prefix); err != nil {
 		return fmt.Errorf("list: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("list %s: %w", prefix, err)
 	}
-	w := &lister{ctx: ctx, root: l.root, prefix: prefix, fn: fn}
 	dir := ""
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		dir = prefix[:i]
@@ -48,6 +60,8 @@ type lister struct {
 	prefix string
 	fn     func(Info) error
 	fnErr  error // fn's error, returned unwrapped
+	// keysOnly leaves Size and ModTime zero, sparing each file's stat.
+	keysOnly bool
 }
 
 // walk reports the objects in the directory of key prefix rel ("" for the
@@ -111,7 +125,7 @@ func (w *lister) entry(rel string, e fs.DirEntry) error {
 		if !strings.HasPrefix(key, w.prefix) {
 			return nil
 		}
-		if fi == nil {
+		if fi == nil && !w.keysOnly {
 			var err error
 			if fi, err = e.Info(); gone(err) {
 				return nil
@@ -119,7 +133,11 @@ func (w *lister) entry(rel string, e fs.DirEntry) error {
 				return err
 			}
 		}
-		if err := w.fn(Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+		info := Info{Key: key}
+		if fi != nil {
+			info.Size, info.ModTime = fi.Size(), fi.ModTime()
+		}
+		if err := w.fn(info); err != nil {
 			w.fnErr = err
 			return err
 		}

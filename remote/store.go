@@ -120,6 +120,24 @@ type Store interface {
 	Location() string
 }
 
+// KeyLister is implemented by stores that list keys alone more cheaply
+// than List lists them with their Info (Local, which stats every file
+// for a size and time).
+type KeyLister interface {
+	// ListKeys is List reporting keys alone: the same objects, by the
+	// same rules.
+	ListKeys(ctx context.Context, prefix string, fn func(key string) error) error
+}
+
+// ListKeys lists the keys under prefix as List does, through s's ListKeys
+// when it has one (KeyLister).
+func ListKeys(ctx context.Context, s Store, prefix string, fn func(key string) error) error {
+	if kl, ok := s.(KeyLister); ok {
+		return kl.ListKeys(ctx, prefix, fn)
+	}
+	return s.List(ctx, prefix, func(i Info) error { return fn(i.Key) })
+}
+
 // Opener is implemented by stores whose objects can be opened as files
 // and read at any offset, each read costing no request (Local). A reader
 // of many small ranges then reads each directly, rather than whole

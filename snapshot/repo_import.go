@@ -234,7 +234,7 @@ func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, i int, raw []byte,
 	if err != nil {
 		return err
 	}
-	r.recordSnapshot(obj, id, stored, fileSet{}, nil)
+	r.recordSnapshot(obj, id, stored, encodeInfo(man), fileSet{}, nil)
 	return nil
 }
 

@@ -159,7 +159,10 @@ func (m *Manifest) hash() (wim.Hash, error) {
 }
 
 // ShortID is the first 8 hex digits of the id.
-func (m *Manifest) ShortID() string { return m.ID[:min(8, len(m.ID))] }
+func (m *Manifest) ShortID() string { return shortID(m.ID) }
+
+// shortID returns the first 8 characters of the id (hex) id.
+func shortID(id string) string { return id[:min(8, len(id))] }
 
 // decodeManifest parses a stored manifest whose id is id.
 func (r *Repo) decodeManifest(id index.ID, stored []byte) (*Manifest, error) {
@@ -272,6 +275,11 @@ func sortManifests(list []*Manifest) {
 // FindSnapshot resolves a snapshot id, a unique prefix of one, or "latest"
 // (the newest snapshot).
 func (r *Repo) FindSnapshot(ctx context.Context, ref string) (*Manifest, error) {
+	if m, err := r.findCached(ctx, ref); err == nil {
+		return m, nil
+	}
+	// What went wrong is said, as before the summaries, by the listing of
+	// every manifest (a damaged one that ref names among them).
 	list, err := r.Snapshots(ctx)
 	if err != nil {
 		return nil, err
@@ -281,6 +289,21 @@ func (r *Repo) FindSnapshot(ctx context.Context, ref string) (*Manifest, error) 
 		err = r.damagedMatch(ctx, ref, list, err)
 	}
 	return m, err
+}
+
+// findCached resolves ref as FindSnapshot does from the summaries of the
+// snapshots the local index caches, decoding only the manifest it names.
+func (r *Repo) findCached(ctx context.Context, ref string) (*Manifest, error) {
+	db, err := r.syncedIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closeIndex(db)
+	infos, err := r.snapInfos(db)
+	if err != nil {
+		return nil, err
+	}
+	return r.resolveInfo(db, infos, ref)
 }
 
 // noText wraps an error for errors.Is without adding to a message.
@@ -334,25 +357,35 @@ func (r *Repo) FindDamaged(ctx context.Context, ref string, list []*Manifest) st
 
 // FindIn resolves ref among list (oldest first) as FindSnapshot does.
 func FindIn(list []*Manifest, ref string) (*Manifest, error) {
+	i, err := findRef(len(list), func(i int) string { return list[i].ID }, ref)
+	if err != nil {
+		return nil, err
+	}
+	return list[i], nil
+}
+
+// findRef resolves ref as FindIn does among n snapshots, oldest first,
+// the i-th of which has the id (hex) id(i), and returns its position.
+func findRef(n int, id func(i int) string, ref string) (int, error) {
 	if ref == "latest" {
-		if len(list) == 0 {
-			return nil, fmt.Errorf("%w: the repository has no snapshots", ErrSnapshotNotFound)
+		if n == 0 {
+			return 0, fmt.Errorf("%w: the repository has no snapshots", ErrSnapshotNotFound)
 		}
-		return list[len(list)-1], nil
+		return n - 1, nil
 	}
 	ref = strings.ToLower(ref)
-	var found *Manifest
-	for _, m := range list {
-		if ref != "" && strings.HasPrefix(m.ID, ref) {
-			if found != nil {
-				return nil, fmt.Errorf("%w: %q is ambiguous (%s, %s, ...)%w", ErrSnapshotNotFound, ref, found.ShortID(), m.ShortID(),
+	found := -1
+	for i := range n {
+		if ref != "" && strings.HasPrefix(id(i), ref) {
+			if found >= 0 {
+				return 0, fmt.Errorf("%w: %q is ambiguous (%s, %s, ...)%w", ErrSnapshotNotFound, ref, shortID(id(found)), shortID(id(i)),
 					noText{ErrSnapshotAmbiguous})
 			}
-			found = m
+			found = i
 		}
 	}
-	if found == nil {
-		return nil, fmt.Errorf("%w: %q", ErrSnapshotNotFound, ref)
+	if found < 0 {
+		return 0, fmt.Errorf("%w: %q", ErrSnapshotNotFound, ref)
 	}
 	return found, nil
 }

@@ -46,7 +46,7 @@ func (r *Repo) restoreKept(ctx context.Context, kept map[index.ID][]byte) error 
 	b := index.NewBatch()
 	for id, stored := range kept {
 		if _, listed := inStore[id]; listed && !cached[id] {
-			b.AddSnapshot(id, stored)
+			b.AddSnapshot(id, stored, nil) // summarised by the next sync
 		}
 	}
 	return db.Apply(b)

@@ -203,7 +203,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	res.Manifest = man
 	closeIndex(db)
 	db = nil
-	gen := r.recordSnapshot(obj, snapID, stored, fileSet{sourceKey, sigBase, sigs.sorted()}, opts.Warn)
+	gen := r.recordSnapshot(obj, snapID, stored, encodeInfo(man), fileSet{sourceKey, sigBase, sigs.sorted()}, opts.Warn)
 	img.cache(gen) // the next snapshot's parent
 	return res, nil
 }
@@ -310,9 +310,10 @@ type fileSet struct {
 }
 
 // recordSnapshot puts what a committed snapshot added into the local
-// index, and returns the index's generation then (zero on failure). A
-// failure only costs a later sync, so it is a warning.
-func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, files fileSet,
+// index, its stored manifest with info (encodeInfo) among it, and returns
+// the index's generation then (zero on failure). A failure only costs a
+// later sync, so it is a warning.
+func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored, info []byte, files fileSet,
 	warn func(error)) (gen index.Generation) {
 	db, err := r.openIndex(false)
 	if err == nil {
@@ -321,7 +322,7 @@ func (r *Repo) recordSnapshot(obj *indexObject, snapID index.ID, stored []byte, 
 		for _, id := range obj.ids {
 			b.AddIndex(id)
 		}
-		b.AddSnapshot(snapID, stored)
+		b.AddSnapshot(snapID, stored, info)
 		if files.source != "" {
 			b.SetFiles(files.source, snapID, files.base, files.sigs)
 		}
@@ -342,24 +343,22 @@ func (r *Repo) snapshotParent(ctx context.Context, db *index.DB, abs string, opt
 	if opts.NoParent {
 		return nil, nil
 	}
-	var list []*Manifest
-	err := db.Snapshots(func(id index.ID, stored []byte) error {
-		m, err := r.decodeManifest(id, stored)
-		if err == nil {
-			list = append(list, m)
-		}
-		return nil
-	})
+	infos, err := r.snapInfos(db)
 	if err != nil {
 		return nil, err
 	}
-	sortManifests(list)
 	if opts.Parent != "" {
-		return FindIn(list, opts.Parent)
+		return r.resolveInfo(db, infos, opts.Parent)
 	}
-	for i := len(list) - 1; i >= 0; i-- {
-		if list[i].Host == opts.Host && !list[i].IsImport() && sameSource(list[i].Source, abs) {
-			return list[i], nil
+	for i := len(infos) - 1; i >= 0; i-- {
+		in := &infos[i]
+		if in.host != opts.Host || in.imported || !sameSource(in.source, abs) {
+			continue
+		}
+		// One that does not decode is passed over, as when every
+		// manifest was decoded to choose.
+		if m, err := r.cachedManifest(db, in.id); err == nil {
+			return m, nil
 		}
 	}
 	return nil, nil

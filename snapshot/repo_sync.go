@@ -120,15 +120,15 @@ func (r *Repo) checkCurrent(ctx context.Context, db *index.DB) error {
 
 // indexState lists the repository's index objects and those the local
 // index has read; dropped says that one of the latter is gone.
-func (r *Repo) indexState(ctx context.Context, db *index.DB) (inStore map[index.ID]int64, loaded map[index.ID]bool, dropped bool, err error) {
-	if inStore, err = listIDs(ctx, r.store, indexPrefix); err != nil {
+func (r *Repo) indexState(ctx context.Context, db *index.DB) (inStore, loaded map[index.ID]bool, dropped bool, err error) {
+	if inStore, err = listIDSet(ctx, r.store, indexPrefix); err != nil {
 		return nil, nil, false, err
 	}
 	if loaded, err = db.Indexes(); err != nil {
 		return nil, nil, false, err
 	}
 	for id := range loaded {
-		if _, ok := inStore[id]; !ok {
+		if !inStore[id] {
 			return inStore, loaded, true, nil
 		}
 	}
@@ -231,6 +231,24 @@ func listIDs(ctx context.Context, s remote.Store, prefix string) (map[index.ID]i
 	err := s.List(ctx, prefix, func(info remote.Info) error {
 		if id, ok := keyID(prefix, info.Key); ok {
 			ids[id] = info.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", prefix, err)
+	}
+	return ids, nil
+}
+
+// listIDSet lists the object ids under prefix as listIDs does, without
+// their sizes (remote.ListKeys): a local repository then stats none of
+// its files, and one of a year of nightly snapshots holds hundreds of
+// manifests and index objects, which every command lists.
+func listIDSet(ctx context.Context, s remote.Store, prefix string) (map[index.ID]bool, error) {
+	ids := map[index.ID]bool{}
+	err := remote.ListKeys(ctx, s, prefix, func(key string) error {
+		if id, ok := keyID(prefix, key); ok {
+			ids[id] = true
 		}
 		return nil
 	})
@@ -362,25 +380,30 @@ func (r *Repo) readIndexObjectAt(ctx context.Context, prefix string, id index.ID
 }
 
 func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, st *SyncStats, warn func(error)) error {
-	inStore, err := listIDs(ctx, r.store, snapPrefix)
+	inStore, err := listIDSet(ctx, r.store, snapPrefix)
 	if err != nil {
 		return err
 	}
-	cached := map[index.ID]bool{}
-	if err := db.Snapshots(func(id index.ID, _ []byte) error { cached[id] = true; return nil }); err != nil {
+	cached := map[index.ID]bool{} // whether it has a summary
+	if err := db.SnapshotInfos(func(id index.ID, info []byte) error {
+		_, cached[id] = decodeInfo(id, info)
+		return nil
+	}); err != nil {
 		return err
 	}
 	b := index.NewBatch()
-	for id := range cached {
-		if _, ok := inStore[id]; !ok {
+	for id, summarised := range cached {
+		if !inStore[id] {
 			b.DropSnapshot(id)
+		} else if !summarised {
+			r.summarise(db, b, id)
 		}
 	}
 	for id := range inStore {
-		if cached[id] {
+		if _, ok := cached[id]; ok {
 			continue
 		}
-		_, stored, err := r.readManifest(ctx, id)
+		m, stored, err := r.readManifest(ctx, id)
 		if err != nil {
 			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, remote.ErrNotFound) {
 				return err
@@ -391,10 +414,23 @@ func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, st *SyncStats, w
 			}
 			continue
 		}
-		b.AddSnapshot(id, stored)
+		b.AddSnapshot(id, stored, encodeInfo(m))
 		st.Snapshots++
 	}
 	return db.Apply(b)
+}
+
+// summarise adds to b a summary of the cached snapshot id, which has
+// none (cached by a wimsnap before summaries), from its cached manifest;
+// one that does not decode is left as it is, for check to report.
+func (r *Repo) summarise(db *index.DB, b *index.Batch, id index.ID) {
+	stored, ok, err := db.SnapshotManifest(id)
+	if err != nil || !ok {
+		return
+	}
+	if m, err := r.decodeManifest(id, stored); err == nil {
+		b.AddSnapshot(id, stored, encodeInfo(m))
+	}
 }
 
 // retryCorrupt runs fn; when it fails because the local index is damaged

@@ -108,6 +108,13 @@ func (s suite) list(t *testing.T) {
 		if got := Keys(t, st, tc.prefix); !maps.Equal(got, tc.want) {
 			t.Errorf("List(%q): got %v, want %v", tc.prefix, got, tc.want)
 		}
+		keys := map[string]bool{}
+		if err := remote.ListKeys(t.Context(), st, tc.prefix, func(k string) error { keys[k] = true; return nil }); err != nil {
+			t.Errorf("ListKeys(%q): %v", tc.prefix, err)
+		}
+		if !maps.EqualFunc(keys, tc.want, func(bool, int64) bool { return true }) {
+			t.Errorf("ListKeys(%q): got %v, want the keys of %v", tc.prefix, keys, tc.want)
+		}
 	}
 	// fn may use the store.
 	err := st.List(t.Context(), "index/", func(fi remote.Info) error {
@@ -135,6 +142,14 @@ func (s suite) listStops(t *testing.T) {
 	})
 	if !errors.Is(err, errStop) || calls != 1 {
 		t.Errorf("List with fn failing: got %v after %d calls, want %v after 1", err, calls, errStop)
+	}
+	calls = 0
+	err = remote.ListKeys(t.Context(), st, "index/", func(string) error {
+		calls++
+		return errStop
+	})
+	if !errors.Is(err, errStop) || calls != 1 {
+		t.Errorf("ListKeys with fn failing: got %v after %d calls, want %v after 1", err, calls, errStop)
 	}
 }
 
