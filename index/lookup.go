@@ -266,15 +266,25 @@ func (d *DB) Snapshots(fn func(id ID, manifest []byte) error) error {
 // snapshots a summary is a small fraction of a manifest to decode.
 func (d *DB) SnapshotInfos(fn func(id ID, info []byte) error) error {
 	return d.view(func(tx *bolt.Tx) error {
-		infos := data(tx, snapInfoBucket) // nil in an older file
+		// Both buckets are in key order: a second cursor walks the
+		// summaries beside the snapshots, rather than a lookup each.
+		var ik, iv []byte
+		var ic *bolt.Cursor
+		if infos := data(tx, snapInfoBucket); infos != nil { // nil in an older file
+			ic = infos.Cursor()
+			ik, iv = ic.First()
+		}
 		c := data(tx, snapsBucket).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			if len(k) != 32 {
 				return fmt.Errorf("%w: snapshot key of %d bytes", ErrCorrupt, len(k))
 			}
+			for ik != nil && bytes.Compare(ik, k) < 0 {
+				ik, iv = ic.Next()
+			}
 			var info []byte
-			if infos != nil {
-				info = infos.Get(k)
+			if ik != nil && bytes.Equal(ik, k) {
+				info = iv
 			}
 			if err := fn(ID(k), info); err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -264,19 +265,42 @@ func validID(s string) bool {
 }
 
 // keyID returns the id of key, an object under prefix, when key is
-// exactly the key the repository stores that id under.
+// exactly the key the repository stores that id under (objectKey, or
+// packKey for packs). It allocates nothing: a listing of a large
+// repository calls it for every pack, index object and manifest.
 func keyID(prefix, key string) (index.ID, bool) {
-	id, ok := parseID(key[len(key)-min(len(key), 64):])
-	if !ok {
+	var id index.ID
+	dir := prefix
+	if prefix == packPrefix {
+		// packs/ab/abcd...: the directory is the id's first two digits.
+		n := len(packPrefix)
+		if len(key) != n+3+64 || key[n+2] != '/' || key[n:n+2] != key[n+3:n+5] {
+			return id, false
+		}
+		dir = key[:n+3]
+	}
+	if len(key) != len(dir)+64 || !strings.HasPrefix(key, dir) {
 		return id, false
 	}
-	if prefix == packPrefix {
-		return id, key == packKey(id)
+	h := key[len(dir):]
+	if !validID(h) {
+		return id, false
 	}
-	return id, key == objectKey(prefix, id)
+	for i := range id {
+		id[i] = hexDigit(h[2*i])<<4 | hexDigit(h[2*i+1])
+	}
+	return id, true
 }
 
-// parseID parses the hexadecimal id at the end of a key.
+// hexDigit returns the value of the lower-case hexadecimal digit c.
+func hexDigit(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
+}
+
+// parseID parses the 64 hexadecimal digits s (a manifest's ID) into an id.
 func parseID(s string) (index.ID, bool) {
 	var id index.ID
 	if len(s) != 64 {

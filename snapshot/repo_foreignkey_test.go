@@ -33,6 +33,9 @@ func TestKeyID(t *testing.T) {
 		{"index object in a directory", indexPrefix, indexPrefix + "x/" + lower, false},
 		{"short name", indexPrefix, indexPrefix + lower[:63], false},
 		{"not hex", indexPrefix, indexPrefix + strings.Repeat("g", 64), false},
+		{"manifest under another prefix", snapPrefix, indexPrefix + lower, false},
+		{"pack directory without its slash", packPrefix, packPrefix + "abx" + lower, false},
+		{"long name", snapPrefix, snapPrefix + lower + "0", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := keyID(tc.prefix, tc.key)
@@ -40,6 +43,26 @@ func TestKeyID(t *testing.T) {
 				t.Errorf("keyID(%q, %q) = %x, %v; want ok %v", tc.prefix, tc.key, got, ok, tc.ok)
 			}
 		})
+	}
+}
+
+// TestKeyIDDigits: every id comes back from the key it is stored under,
+// whatever its digits.
+func TestKeyIDDigits(t *testing.T) {
+	for i := range 64 {
+		var id index.ID
+		for j := range id {
+			id[j] = byte(i*37 + j*11)
+		}
+		for _, prefix := range []string{indexPrefix, snapPrefix, packPrefix} {
+			key := objectKey(prefix, id)
+			if prefix == packPrefix {
+				key = packKey(id)
+			}
+			if got, ok := keyID(prefix, key); !ok || got != id {
+				t.Fatalf("keyID(%q, %q) = %x, %v", prefix, key, got, ok)
+			}
+		}
 	}
 }
 
