@@ -169,9 +169,8 @@ func (d *DB) Apply(b *Batch) error {
 }
 
 // applySnaps puts and drops b's snapshots and their summaries. A snapshot
-// added without a summary loses the one it had: it is the same manifest
-// (ids are hashes), but a summary is only ever trusted beside the caller's
-// own writing of it.
+// put without a summary loses any it had, so that every summary was
+// written with its manifest.
 func applySnaps(tx *bolt.Tx, b *Batch) error {
 	snaps, infos := data(tx, snapsBucket), data(tx, snapInfoBucket)
 	for id, e := range b.snaps {

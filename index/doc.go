@@ -72,9 +72,9 @@
 // (ErrVersion). Opening an older file for writing migrates it: version 2
 // added deltas/ (a version 1 file's full recipes stay), version 3
 // snapinfo/ (snapshots cached before it have no summary until their
-// reader writes one). Read-only, an older file is read as it is. A file that bbolt cannot open, or whose pages fail
-// while being read, is reported as ErrCorrupt; the caller deletes it and
-// rebuilds.
+// reader writes one). Read-only, an older file is read as it is. A file
+// that bbolt cannot open, or whose pages fail while being read, is
+// reported as ErrCorrupt; the caller deletes it and rebuilds.
 //
 // Concurrency: a DB opened read-only shares the file with other read-only
 // openers (flock LOCK_SH); a read-write open excludes everyone and waits up

@@ -262,8 +262,8 @@ func (d *DB) Snapshots(fn func(id ID, manifest []byte) error) error {
 // summary added with it (Batch.AddSnapshot), nil when there is none (it
 // was added without one, or by a wimsnap before summaries, or the file
 // is of an older version opened read-only). info is valid only during
-// the call. It reads no manifest: in a repository of a year of nightly
-// snapshots a summary is a small fraction of a manifest to decode.
+// the call. It decodes no manifest, which is what a summary spares its
+// caller.
 func (d *DB) SnapshotInfos(fn func(id ID, info []byte) error) error {
 	return d.view(func(tx *bolt.Tx) error {
 		// Both buckets are in key order: a second cursor walks the
