@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"time"
 
@@ -29,12 +30,15 @@ type snapInfo struct {
 
 // infoFormat is the first byte of an encoded summary; a summary of another
 // format is ignored (the manifest is decoded instead).
-const infoFormat = 1
+const infoFormat = 2
 
 // encodeInfo returns the summary of m: infoFormat u8 | seconds i64 |
-// nanoseconds u32 | imported u8 | host length uvarint | host | source.
+// nanoseconds u32 | imported u8 | host length uvarint | host | source |
+// CRC-32C of what precedes u32. bbolt keeps no checksums, and a damaged
+// time would make another snapshot "latest"; a summary that fails its
+// check is ignored like a missing one.
 func encodeInfo(m *Manifest) []byte {
-	b := make([]byte, 0, 14+binary.MaxVarintLen64+len(m.Host)+len(m.Source))
+	b := make([]byte, 0, 18+binary.MaxVarintLen64+len(m.Host)+len(m.Source))
 	b = append(b, infoFormat)
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Time.Unix()))
 	b = binary.BigEndian.AppendUint32(b, uint32(m.Time.Nanosecond()))
@@ -45,13 +49,18 @@ func encodeInfo(m *Manifest) []byte {
 	b = append(b, imported)
 	b = binary.AppendUvarint(b, uint64(len(m.Host)))
 	b = append(b, m.Host...)
-	return append(b, m.Source...)
+	b = append(b, m.Source...)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
 // decodeInfo parses the summary b of snapshot id; false when b is not one
 // encodeInfo wrote.
 func decodeInfo(id index.ID, b []byte) (snapInfo, bool) {
-	if len(b) < 14 || b[0] != infoFormat || b[13] > 1 {
+	if len(b) < 18 || crc32.Checksum(b[:len(b)-4], castagnoli) != binary.BigEndian.Uint32(b[len(b)-4:]) {
+		return snapInfo{}, false
+	}
+	b = b[:len(b)-4]
+	if b[0] != infoFormat || b[13] > 1 {
 		return snapInfo{}, false
 	}
 	sec, nsec := int64(binary.BigEndian.Uint64(b[1:])), binary.BigEndian.Uint32(b[9:])

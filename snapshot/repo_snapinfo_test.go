@@ -1,6 +1,8 @@
 package snapshot
 
 import (
+	"encoding/binary"
+	"hash/crc32"
 	"testing"
 	"time"
 
@@ -25,21 +27,30 @@ func TestSnapInfoRoundTrip(t *testing.T) {
 			got.source != want.source || got.id != id {
 			t.Errorf("round trip of %+v: %+v %v, want %+v", m, got, ok, want)
 		}
-		for n := range len(b) - len(m.Source) {
-			if _, ok := decodeInfo(id, b[:n]); ok && n < 14 {
-				t.Errorf("summary cut to %d bytes accepted", n)
+		for n := range len(b) {
+			if _, ok := decodeInfo(id, b[:n]); ok {
+				t.Errorf("summary cut to %d of %d bytes accepted", n, len(b))
+			}
+		}
+		for i := range len(b) {
+			c := append([]byte(nil), b...)
+			c[i] ^= 0x10
+			if in, ok := decodeInfo(id, c); ok {
+				t.Errorf("summary with byte %d changed accepted as %+v", i, in)
 			}
 		}
 	}
+	// Well-formed but for one field, with a checksum made to match.
 	good := encodeInfo(&Manifest{Time: time.Unix(5, 0), Host: "h", Source: "/s"})
 	for name, mutate := range map[string]func(b []byte){
-		"format":      func(b []byte) { b[0] = 2 },
+		"format":      func(b []byte) { b[0] = infoFormat + 1 },
 		"nanoseconds": func(b []byte) { b[9], b[10], b[11], b[12] = 0x3b, 0x9a, 0xca, 0x00 }, // 1e9
 		"import flag": func(b []byte) { b[13] = 2 },
 		"host length": func(b []byte) { b[14] = 100 },
 	} {
-		b := append([]byte(nil), good...)
+		b := append([]byte(nil), good[:len(good)-4]...)
 		mutate(b)
+		b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 		if in, ok := decodeInfo(id, b); ok {
 			t.Errorf("%s: malformed summary accepted as %+v", name, in)
 		}
@@ -53,7 +64,8 @@ func TestSnapInfoRoundTrip(t *testing.T) {
 // what decodes fits in them.
 func FuzzDecodeInfo(f *testing.F) {
 	f.Add(encodeInfo(&Manifest{Time: time.Unix(5, 7), Host: "host", Source: "/src", Kind: KindTree}))
-	f.Add([]byte{infoFormat, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	long := []byte{infoFormat, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}
+	f.Add(binary.BigEndian.AppendUint32(long, crc32.Checksum(long, castagnoli))) // a host length past the end
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in, ok := decodeInfo(index.ID{}, b)
 		if ok && len(in.host)+len(in.source) > len(b) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/wimsnap/wimsnap/index"
 )
@@ -98,5 +99,47 @@ func TestParentFromSummaries(t *testing.T) {
 	}
 	if n, all := summaryCount(t, r); n != all || all != 6 {
 		t.Errorf("%d of %d snapshots summarised after a sync", n, all)
+	}
+}
+
+// TestDamagedSummaryIgnored: a summary damaged in the local index (bbolt
+// keeps no checksums) is not believed: the older snapshot's, changed to
+// a later time, does not make it "latest", and the newer one's, changed
+// to an earlier time, does not hide it.
+func TestDamagedSummaryIgnored(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := testRepo(t, 0)
+	older := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	newer := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	db, err := index.Open(r.cache, r.cfg.ID, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := index.NewBatch()
+	for _, d := range []struct {
+		m     *Manifest
+		shift time.Duration
+	}{{older, time.Hour}, {newer, -time.Hour}} {
+		id, ok := parseID(d.m.ID)
+		stored, found, err := db.SnapshotManifest(id)
+		if !ok || !found || err != nil {
+			t.Fatalf("snapshot %s not cached: %v", d.m.ShortID(), err)
+		}
+		good := encodeInfo(d.m)
+		moved := *d.m
+		moved.Time = d.m.Time.Add(d.shift)
+		bad := encodeInfo(&moved)
+		copy(bad[len(bad)-4:], good[len(good)-4:]) // the checksum of the true summary
+		b.AddSnapshot(id, stored, bad)
+	}
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	if m, err := r.FindSnapshot(t.Context(), "latest"); err != nil || m.ID != newer.ID {
+		t.Errorf("latest is %v (%v), want %s", m, err, newer.ShortID())
 	}
 }
