@@ -54,7 +54,7 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 	c.stats.Dirs++
 	stop, cancel := context.WithCancel(ctx)
 	c.scans = c.startScan(fd, stop)
-	defer drainScan(c.scans)
+	defer func() { drainScan(c.scans, c.kept) }()
 	defer cancel() // before the drain: the scanner stops, then the channel empties
 	if err := c.opts.prepare(); err != nil {
 		return nil, c.stats, err
@@ -137,6 +137,7 @@ type capturer struct {
 	procFD   bool
 	curDir   int             // descriptor of the directory whose entry is captured
 	scans    <-chan *dirScan // from the scanner (capture_scan.go)
+	kept     *keptDirs       // descriptors of dirScans the walk holds
 	budget   *scanBudget
 
 	walkReport
@@ -256,6 +257,7 @@ func (c *capturer) subdir(dfd int, se *scanEntry, e *wim.Entry, st *unix.Stat_t,
 	if err != nil {
 		return nil, err
 	}
+	defer c.kept.give(ds)
 	if ds.of != se {
 		return nil, fmt.Errorf("internal error: the directory scan is out of step at %s", c.displayPath())
 	}
@@ -266,19 +268,13 @@ func (c *capturer) subdir(dfd int, se *scanEntry, e *wim.Entry, st *unix.Stat_t,
 	if c.opts.beforeDir != nil {
 		c.opts.beforeDir(c.displayPath())
 	}
-	fd, err := c.openDir(dfd, e.Name, true)
+	fd, own, err := c.openScanned(dfd, e.Name, ds, st)
 	if err != nil {
-		c.warn(true, fmt.Errorf("open directory: %w", replacedDir(err)))
+		c.warn(true, err)
 		return nil, c.skipScans(ds)
 	}
-	defer closeFD(fd)
-	if err := fstat(fd, st); err != nil {
-		c.warn(true, fmt.Errorf("stat: %w", err))
-		return nil, c.skipScans(ds)
-	}
-	if st.Ino != ds.st.Ino || st.Dev != ds.st.Dev {
-		c.warn(true, errors.New("directory was replaced during capture"))
-		return nil, c.skipScans(ds)
+	if own {
+		defer closeFD(fd)
 	}
 	c.fill(e, st, fd, false)
 	c.setAttributes(e, wim.AttrDirectory)
@@ -293,6 +289,37 @@ func (c *capturer) subdir(dfd int, se *scanEntry, e *wim.Entry, st *unix.Stat_t,
 	return e, c.dir(fd, ds, e, old)
 }
 
+// openScanned returns a descriptor of the directory name in dfd, scanned
+// as ds, and its stat in st: the scanner's when it handed it over (valid
+// until the walk gives ds back), else one it opens and checks against the
+// scan, which the caller closes (own). The scanner's is refused once the
+// directory has been removed; moved or renamed since the scan, it is
+// captured as scanned, under the name it had.
+func (c *capturer) openScanned(dfd int, name string, ds *dirScan, st *unix.Stat_t) (fd int, own bool, err error) {
+	if ds.walkFD {
+		if err := fstat(ds.fd, st); err != nil {
+			return -1, false, fmt.Errorf("stat: %w", err)
+		}
+		if st.Nlink == 0 {
+			return -1, false, fmt.Errorf("open directory: directory was removed during capture (%w)", unix.ENOENT)
+		}
+		return ds.fd, false, nil
+	}
+	fd, err = c.openDir(dfd, name, true)
+	if err != nil {
+		return -1, false, fmt.Errorf("open directory: %w", replacedDir(err))
+	}
+	if err := fstat(fd, st); err != nil {
+		closeFD(fd)
+		return -1, false, fmt.Errorf("stat: %w", err)
+	}
+	if st.Ino != ds.st.Ino || st.Dev != ds.st.Dev {
+		closeFD(fd)
+		return -1, false, errors.New("directory was replaced during capture")
+	}
+	return fd, true, nil
+}
+
 // skipScans takes the dirScans of the directories below ds, a directory
 // the walk leaves out, so that it stays in step with the scanner.
 func (c *capturer) skipScans(ds *dirScan) error {
@@ -304,6 +331,7 @@ func (c *capturer) skipScans(ds *dirScan) error {
 		if err != nil {
 			return err
 		}
+		c.kept.give(sub)
 		if err := c.skipScans(sub); err != nil {
 			return err
 		}

@@ -99,8 +99,12 @@ type CaptureOptions struct {
 	// read, once it is open and before its metadata is taken.
 	afterOpen func(path string)
 	// beforeDir is a test hook called with the path of each directory
-	// below the root once it is scanned, before the walk opens it.
+	// below the root once it is scanned, before the walk opens it (or
+	// takes the scanner's descriptor of it).
 	beforeDir func(path string)
+	// keptDirs, for tests, replaces keptDirsMax when positive; negative
+	// means that the scanner hands the walk no descriptors.
+	keptDirs int
 }
 
 // SigLookup finds the stored signature of a path; *index.Files is one.

@@ -31,9 +31,12 @@ import (
 // the walk visits them. Which directories it descends into is its
 // decision, recorded in each scanEntry (descend), and the walk follows it:
 // it takes the next dirScan exactly when it meets an entry marked so.
-// The scanner closes each directory once the directories in it are
-// opened; the walk opens it again and checks that it is still the one
-// scanned.
+// The scanner hands the walk its descriptor of each directory (a dirScan
+// then has two holders, and the second to let go closes it), so that the
+// walk need not open the directory again. While the walk holds
+// keptDirsMax of them, the scanner closes each once the directories in it
+// are opened, and the walk opens it again and checks that it is still the
+// one scanned.
 
 const (
 	// scanBudgetEntries bounds the entries scanned but not yet taken by
@@ -51,6 +54,10 @@ const (
 	scanAhead   = 32
 	// direntsBuf is each lister's getdents buffer.
 	direntsBuf = 32 << 10
+	// keptDirsMax bounds the descriptors handed to the walk and not yet
+	// released (see keptDirs); a quarter of the process's limit on
+	// descriptors bounds them too.
+	keptDirsMax = 1024
 )
 
 // scanEntry is one name of a scanned directory.
@@ -71,6 +78,17 @@ type dirScan struct {
 	foreign bool  // on another file system: not listed unless CrossMounts
 	readErr error // while listing; the names read before it are kept
 	entries []scanEntry
+	// holders counts who still needs fd, when it is handed to the walk
+	// (walkFD); the last to let go closes it (release).
+	holders atomic.Int32
+	walkFD  bool
+}
+
+// release lets go of ds's descriptor; the last holder closes it.
+func (ds *dirScan) release() {
+	if ds.holders.Add(-1) == 0 {
+		closeFD(ds.fd)
+	}
 }
 
 // scanner is the state of the scanning goroutine.
@@ -81,6 +99,7 @@ type scanner struct {
 	lister
 	jobs  chan *scanJob // to the helpers
 	ahead int           // jobs queued or listed and not yet taken back
+	kept  *keptDirs
 }
 
 // lister lists directories: the scanner has one, and each helper.
@@ -117,7 +136,8 @@ func (c *capturer) startScan(root int, stop context.Context) <-chan *dirScan {
 	c.budget = newScanBudget()
 	context.AfterFunc(stop, c.budget.stop)
 	l := lister{cfg: c.cfg, skip: c.skip, rootDev: c.rootDev, cross: c.opts.CrossMounts}
-	s := &scanner{ctx: stop, out: ch, budget: c.budget, lister: l, jobs: make(chan *scanJob, scanAhead)}
+	c.kept = newKeptDirs(c.opts.keptDirs)
+	s := &scanner{ctx: stop, out: ch, budget: c.budget, lister: l, jobs: make(chan *scanJob, scanAhead), kept: c.kept}
 	s.dirents = make([]byte, direntsBuf)
 	var helpers sync.WaitGroup
 	for range scanHelpers {
@@ -164,11 +184,19 @@ func (j *scanJob) appendRel(b []byte) []byte {
 // walk has stopped.
 func (s *scanner) send(ds *dirScan, job *scanJob) bool {
 	if ds.of != nil && ds.fd >= 0 {
-		defer closeFD(ds.fd)
+		ds.holders.Store(1)
+		if ds.openErr == nil && s.kept.take() {
+			ds.walkFD = true
+			ds.holders.Store(2)
+		}
+		defer ds.release()
 	}
 	select {
 	case s.out <- ds:
 	case <-s.ctx.Done():
+		if ds.walkFD {
+			s.kept.give(ds)
+		}
 		return false
 	}
 	var subs []*scanJob
@@ -371,8 +399,50 @@ func (b *scanBudget) stop() {
 // drainScan waits for the scanner to end (once its stop context is
 // cancelled it ends at its next dirScan), so that the root's descriptor
 // can be closed.
-func drainScan(ch <-chan *dirScan) {
-	for range ch {
+func drainScan(ch <-chan *dirScan, kept *keptDirs) {
+	for ds := range ch {
+		kept.give(ds)
+	}
+}
+
+// keptDirs counts the descriptors the scanner has handed to the walk
+// (dirScan.walkFD) and the walk has not released.
+type keptDirs struct {
+	n   atomic.Int32
+	max int32
+}
+
+// newKeptDirs allows keptDirsMax descriptors, or a quarter of the
+// process's limit if that is fewer, or override if not 0 (see
+// CaptureOptions.keptDirs).
+func newKeptDirs(override int) *keptDirs {
+	k := &keptDirs{max: keptDirsMax}
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur/4 < keptDirsMax {
+		k.max = int32(rl.Cur / 4)
+	}
+	if override != 0 {
+		k.max = int32(max(override, 0))
+	}
+	return k
+}
+
+// take counts one more kept descriptor and reports true, or false when
+// there are as many as allowed.
+func (k *keptDirs) take() bool {
+	if k.n.Add(1) > k.max {
+		k.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+// give releases the walk's hold on ds's descriptor, if it has one.
+func (k *keptDirs) give(ds *dirScan) {
+	if ds.walkFD {
+		ds.walkFD = false
+		k.n.Add(-1)
+		ds.release()
 	}
 }
 

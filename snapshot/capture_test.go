@@ -151,7 +151,9 @@ func dropDACCaps(t *testing.T) {
 
 // TestCaptureUnreadable: files and directories that cannot be read are
 // skipped and the capture finishes. As root, the capture runs on a thread
-// without the capabilities that bypass file modes.
+// without the capabilities that bypass file modes. The scanner's threads
+// keep them, so the walk opens each directory itself (keptDirs -1): a
+// descriptor from the scanner would let it into "closed".
 func TestCaptureUnreadable(t *testing.T) {
 	src := t.TempDir()
 	writeFiles(t, src, map[string]string{"a": "aaa", "secret": "s", "closed/x": "x", "z": "zzz"})
@@ -177,7 +179,7 @@ func TestCaptureUnreadable(t *testing.T) {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 		dropDACCaps(t)
 		var warns warnings
-		m, st, err := Capture(context.Background(), src, newMemStore(), CaptureOptions{Warn: warns.add})
+		m, st, err := Capture(context.Background(), src, newMemStore(), CaptureOptions{Warn: warns.add, keptDirs: -1})
 		done <- result{m, st, err, warns.list}
 	}()
 	r := <-done
@@ -478,38 +480,45 @@ func TestCaptureXattrsByPath(t *testing.T) {
 	}
 }
 
-// TestCaptureDirReplaced: a directory replaced between the scan and the
-// walk is skipped with a warning, not captured with the old one's names.
+// TestCaptureDirReplaced: a directory renamed away and replaced by a new
+// one between the scan and the walk is skipped with a warning when the walk
+// opens it again (keptDirs -1), not captured with the old one's names; with
+// the scanner's descriptor it is captured as scanned, under its old name.
+// Either way the walk keeps its place in the scan.
 func TestCaptureDirReplaced(t *testing.T) {
-	src := t.TempDir()
-	// b's subdirectories have scans of their own, which the walk must
-	// pass over to reach c's.
-	writeFiles(t, src, map[string]string{"a/f": "f", "b/g": "g", "b/s/t/u": "u", "b/v/w": "w", "c/h": "h", "c/d/i": "i"})
-	var warns warnings
-	opts := CaptureOptions{Warn: warns.add}
-	opts.beforeDir = func(path string) {
-		if filepath.Base(path) != "b" {
-			return
+	for _, kept := range []int{-1, 0} {
+		src := t.TempDir()
+		// b's subdirectories have scans of their own, which the walk must
+		// pass over to reach c's.
+		writeFiles(t, src, map[string]string{"a/f": "f", "b/g": "g", "b/s/t/u": "u", "b/v/w": "w", "c/h": "h", "c/d/i": "i"})
+		var warns warnings
+		opts := CaptureOptions{Warn: warns.add, keptDirs: kept}
+		opts.beforeDir = func(path string) {
+			if filepath.Base(path) != "b" {
+				return
+			}
+			if err := os.Rename(path, filepath.Join(src, "b.old")); err != nil {
+				t.Error(err)
+			}
+			if err := os.Mkdir(path, 0o755); err != nil {
+				t.Error(err)
+			}
 		}
-		if err := os.Rename(path, filepath.Join(src, "b.old")); err != nil {
-			t.Error(err)
+		m, st, err := Capture(t.Context(), src, newMemStore(), opts)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := os.Mkdir(path, 0o755); err != nil {
-			t.Error(err)
+		got := strings.Join(names(m.Root), ",")
+		if kept < 0 {
+			if st.Skipped != 1 || len(warns.list) != 1 || !strings.Contains(warns.list[0], "replaced") || got != "a,c" {
+				t.Errorf("reopened: stats %+v, warnings %q, root children %s; want b skipped as replaced", st, warns.list, got)
+			}
+		} else if st.Skipped != 0 || len(warns.list) != 0 || got != "a,b,c" || find(m.Root, "b/s/t/u") == nil {
+			t.Errorf("kept: stats %+v, warnings %q, root children %s; want b whole", st, warns.list, got)
 		}
-	}
-	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Skipped != 1 || len(warns.list) != 1 || !strings.Contains(warns.list[0], "replaced") {
-		t.Errorf("stats %+v, warnings %q; want b skipped as replaced", st, warns.list)
-	}
-	if got := strings.Join(names(m.Root), ","); got != "a,c" {
-		t.Errorf("root children %s, want a,c", got)
-	}
-	if find(m.Root, "c/h") == nil || find(m.Root, "c/d/i") == nil {
-		t.Error("c/h or c/d/i missing: the walk lost its place in the scan")
+		if find(m.Root, "c/h") == nil || find(m.Root, "c/d/i") == nil {
+			t.Error("c/h or c/d/i missing: the walk lost its place in the scan")
+		}
 	}
 }
 
@@ -562,7 +571,8 @@ func TestCaptureScanAhead(t *testing.T) {
 	}
 	before := openFDs(t)
 	most := 0
-	opts := CaptureOptions{}
+	const kept = 16
+	opts := CaptureOptions{keptDirs: kept}
 	opts.beforeDir = func(string) { most = max(most, openFDs(t)) }
 	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
 	if err != nil {
@@ -581,8 +591,9 @@ func TestCaptureScanAhead(t *testing.T) {
 		}
 	}
 	// The walk's own descriptors, the scanner's path down the tree, the
-	// directories listed ahead, and one each helper may be opening.
-	if limit := before + 2*(depth+2) + scanAhead + scanHelpers; most > limit {
+	// directories listed ahead, one each helper may be opening, and those
+	// handed to the walk.
+	if limit := before + 2*(depth+2) + scanAhead + scanHelpers + kept; most > limit {
 		t.Errorf("%d descriptors open during the capture, more than %d", most, limit)
 	}
 	if after := openFDs(t); after != before {
@@ -683,26 +694,33 @@ func openFDs(t *testing.T) int {
 
 // TestCaptureDirVanished: a directory with subdirectories removed between
 // the scan and the walk (a cache emptied during a nightly snapshot) is
-// reported and skipped, and the capture goes on past it.
+// reported and skipped, and the capture goes on past it, whether the walk
+// opens it again (keptDirs -1) or has the scanner's descriptor of it.
 func TestCaptureDirVanished(t *testing.T) {
-	src := t.TempDir()
-	writeFiles(t, src, map[string]string{"a/f": "f", "b/s/t/u": "u", "b/v/w": "w", "c/d/i": "i"})
-	var warns warnings
-	opts := CaptureOptions{Warn: warns.add}
-	opts.beforeDir = func(path string) {
-		if filepath.Base(path) == "b" {
-			must(t, os.RemoveAll(path))
+	for _, kept := range []int{-1, 0} {
+		src := t.TempDir()
+		writeFiles(t, src, map[string]string{"a/f": "f", "b/s/t/u": "u", "b/v/w": "w", "c/d/i": "i"})
+		var warns warnings
+		opts := CaptureOptions{Warn: warns.add, keptDirs: kept}
+		opts.beforeDir = func(path string) {
+			if filepath.Base(path) == "b" {
+				must(t, os.RemoveAll(path))
+			}
 		}
-	}
-	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Skipped != 1 || len(warns.list) != 1 || !strings.Contains(warns.list[0], "open directory") {
-		t.Errorf("stats %+v, warnings %q; want b skipped", st, warns.list)
-	}
-	if got := strings.Join(names(m.Root), ","); got != "a,c" || find(m.Root, "c/d/i") == nil {
-		t.Errorf("root children %s, c/d/i %v", got, find(m.Root, "c/d/i") != nil)
+		before := openFDs(t)
+		m, st, err := Capture(t.Context(), src, newMemStore(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Skipped != 1 || len(warns.list) != 1 || !strings.Contains(warns.list[0], "open directory") {
+			t.Errorf("keptDirs %d: stats %+v, warnings %q; want b skipped", kept, st, warns.list)
+		}
+		if got := strings.Join(names(m.Root), ","); got != "a,c" || find(m.Root, "c/d/i") == nil {
+			t.Errorf("keptDirs %d: root children %s, c/d/i %v", kept, got, find(m.Root, "c/d/i") != nil)
+		}
+		if after := openFDs(t); after != before {
+			t.Errorf("keptDirs %d: %d descriptors open after the capture, %d before", kept, after, before)
+		}
 	}
 }
 
@@ -788,31 +806,40 @@ func TestCaptureRotatedFile(t *testing.T) {
 
 // TestCaptureSwappedEntries: a directory replaced by a symlink, and a
 // symlink replaced by a directory, between the scan and the walk are
-// skipped with a warning that says they were replaced, not followed.
+// skipped with a warning that says what happened, not followed: the walk
+// that opens the directory again finds it replaced (keptDirs -1), the one
+// with the scanner's descriptor finds it removed.
 func TestCaptureSwappedEntries(t *testing.T) {
-	src := t.TempDir()
-	writeFiles(t, src, map[string]string{"d/x": "inside", "keep": "k"})
-	must(t, os.Symlink("keep", filepath.Join(src, "l")))
-	var warns warnings
-	opts := CaptureOptions{Warn: warns.add}
-	opts.beforeDir = func(path string) {
-		if filepath.Base(path) == "d" {
-			must(t, os.RemoveAll(path))
-			must(t, os.Symlink("/", path))
+	for _, kept := range []int{-1, 0} {
+		src := t.TempDir()
+		writeFiles(t, src, map[string]string{"d/x": "inside", "keep": "k"})
+		must(t, os.Symlink("keep", filepath.Join(src, "l")))
+		var warns warnings
+		opts := CaptureOptions{Warn: warns.add, keptDirs: kept}
+		opts.beforeDir = func(path string) {
+			if filepath.Base(path) == "d" {
+				must(t, os.RemoveAll(path))
+				must(t, os.Symlink("/", path))
+			}
 		}
-	}
-	opts.beforeOpen = func(path string) {
-		if filepath.Base(path) == "l" {
-			must(t, os.Remove(path))
-			must(t, os.Mkdir(path, 0o755))
+		opts.beforeOpen = func(path string) {
+			if filepath.Base(path) == "l" {
+				must(t, os.Remove(path))
+				must(t, os.Mkdir(path, 0o755))
+			}
 		}
-	}
-	if _, _, err := Capture(t.Context(), src, newMemStore(), opts); err != nil {
-		t.Fatal(err)
-	}
-	joined := strings.Join(warns.list, "\n")
-	if strings.Count(joined, "was replaced during capture") != 2 {
-		t.Errorf("warnings %q, want two saying the entries were replaced", warns.list)
+		m, _, err := Capture(t.Context(), src, newMemStore(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := strings.Join(warns.list, "\n")
+		replaced, removed := strings.Count(joined, "was replaced during capture"), strings.Count(joined, "was removed during capture")
+		if kept < 0 && (replaced != 2 || removed != 0) || kept >= 0 && (replaced != 1 || removed != 1) || len(warns.list) != 2 {
+			t.Errorf("keptDirs %d: warnings %q", kept, warns.list)
+		}
+		if got := strings.Join(names(m.Root), ","); got != "keep" {
+			t.Errorf("keptDirs %d: root children %s, want keep", kept, got)
+		}
 	}
 }
 
