@@ -63,8 +63,9 @@ type DB struct {
 	path  string
 	reads atomic.Int64 // since the mapped pages were last dropped (see touched)
 	// keepMapped is the largest database whose mapped pages are never
-	// dropped (keepMappedSize; tests lower it to see drops).
-	keepMapped int64
+	// dropped, dropEvery the read units between drops above it
+	// (keepMappedSize and dropEveryUnits; tests lower them to see drops).
+	keepMapped, dropEvery int64
 }
 
 // Open opens or creates the index file at path for the repository repoID.
@@ -94,7 +95,7 @@ func Open(path, repoID string, opts Options) (db *DB, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
 	}
-	db = &DB{bolt: b, path: path, keepMapped: keepMappedSize}
+	db = &DB{bolt: b, path: path, keepMapped: keepMappedSize, dropEvery: dropEveryUnits}
 	if err := db.init(repoID, opts.ReadOnly); err != nil {
 		_ = b.Close()
 		return nil, err

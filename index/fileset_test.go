@@ -71,8 +71,8 @@ func checkFileSet(t *testing.T, db *DB, snap ID, want map[string]Sig, gone []str
 // kept files keep their stored signatures.
 func TestFileSetUpdate(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
-	db.keepMapped = 0 // drop pages however small the database
-	n := 3*dropEvery + 17
+	db.keepMapped, db.dropEvery = 0, testDropEvery // drop pages however small the database, often
+	n := 3*testDropEvery + 17
 	storeFileSet(t, db, n, id("a"))
 
 	var l testSigs

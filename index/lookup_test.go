@@ -78,13 +78,17 @@ func TestChunks(t *testing.T) {
 	}
 }
 
+// testDropEvery is DB.dropEvery in the tests that drop mapped pages: low,
+// so that a few thousand reads make several drops.
+const testDropEvery = 1024
+
 // TestFilesLookupAcrossDrops: a view's lookups stay right across the drops
-// of the mapped pages that every dropEvery lookups make, in and out of key
+// of the mapped pages that every testDropEvery lookups make, in and out of key
 // order.
 func TestFilesLookupAcrossDrops(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
-	db.keepMapped = 0 // drop pages however small the database
-	n := 3*dropEvery + 17
+	db.keepMapped, db.dropEvery = 0, testDropEvery // drop pages however small the database, often
+	n := 3*testDropEvery + 17
 	sigs := make([]FileSig, n)
 	for i := range sigs {
 		sigs[i] = FileSig{Path: fmt.Sprintf("dir%03d/file%06d", i%97, i), Sig: Sig{Size: int64(i), Ino: uint64(i) * 7}}
@@ -114,8 +118,8 @@ func TestFilesLookupAcrossDrops(t *testing.T) {
 // randomRead), in one transaction and in one each.
 func TestChunksAcrossDrops(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
-	db.keepMapped = 0 // drop pages however small the database
-	n := 4 * dropEvery
+	db.keepMapped, db.dropEvery = 0, testDropEvery // drop pages however small the database, often
+	n := 4 * testDropEvery
 	ids := make([]ID, n)
 	b := NewBatch()
 	for i := range ids {
@@ -243,7 +247,7 @@ func TestSmallDatabaseKeepsPages(t *testing.T) {
 	if err := db.Apply(b); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 * dropEvery / randomRead {
+	for range 2 * dropEveryUnits / randomRead {
 		if _, ok, err := db.Chunk(id("a")); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
