@@ -269,11 +269,21 @@ record() {
 fsize() { stat -c %s "$1"; }
 dsize() { du -sb "$1" | cut -f1; }
 
+# read_tree DIR: reads every regular file of DIR, so that each tool's full read of a tree
+# (capture, first snapshot) starts on the same page cache. Writes since the tree was last
+# read (a round's restores write three copies of it) may have pushed it out of the cache;
+# the tool measured first would then pay for the reads that warm it for the others.
+read_tree() {
+	find "$1" -type f -print0 | xargs -0 -r cat >/dev/null 2>&1 || true
+}
+
 # bench_xpress TREE W: XPRESS capture, apply and unchanged update against wimlib, and restic.
 bench_xpress() {
 	local tree=$1 w=$2
+	read_tree "$tree"
 	measure ws-capture "$WIMSNAP" capture "$tree" "$w/ws.wim" --compress=xpress
 	record "$tree" capture wimsnap "$(fsize "$w/ws.wim")"
+	read_tree "$tree"
 	measure wl-capture wimlib-imagex capture "$tree" "$w/wl.wim" --compress=xpress --unix-data
 	record "$tree" capture wimlib "$(fsize "$w/wl.wim")"
 
@@ -415,8 +425,11 @@ bench_repo() {
 	"$WIMSNAP" init --repo "$w/ws-repo" >/dev/null
 	"${rs[@]}" init >/dev/null
 
+	read_tree "$src"
 	repo_step "$tree" snapshot wimsnap "$w/ws-repo" "$WIMSNAP" "${ws[@]}"
+	read_tree "$src"
 	repo_step "$tree" snapshot restic "$w/rs-repo" "${rs[@]}" backup "$src"
+	read_tree "$src"
 	repo_step "$tree" snapshot wimlib "$w/wl.wim" wimlib-imagex capture "$src" "$w/wl.wim" \
 		--compress=xpress --unix-data
 
