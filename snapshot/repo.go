@@ -283,29 +283,40 @@ func keyID(prefix, key string) (index.ID, bool) {
 		return id, false
 	}
 	h := key[len(dir):]
-	if !validID(h) {
+	if !validID(h) { // lower case only, as objectKey writes
 		return id, false
 	}
-	for i := range id {
-		id[i] = hexDigit(h[2*i])<<4 | hexDigit(h[2*i+1])
-	}
-	return id, true
+	return parseID(h)
 }
 
-// hexDigit returns the value of the lower-case hexadecimal digit c.
-func hexDigit(c byte) byte {
-	if c <= '9' {
-		return c - '0'
-	}
-	return c - 'a' + 10
-}
-
-// parseID parses the 64 hexadecimal digits s (a manifest's ID) into an id.
+// parseID parses the 64 hexadecimal digits s (a manifest's ID), of either
+// case, into an id. It allocates nothing: keyID calls it for every key of
+// a listing.
 func parseID(s string) (index.ID, bool) {
 	var id index.ID
 	if len(s) != 64 {
 		return id, false
 	}
-	_, err := hex.Decode(id[:], []byte(s))
-	return id, err == nil
+	for i := range id {
+		hi, okHi := hexValue(s[2*i])
+		lo, okLo := hexValue(s[2*i+1])
+		if !okHi || !okLo {
+			return index.ID{}, false
+		}
+		id[i] = hi<<4 | lo
+	}
+	return id, true
+}
+
+// hexValue returns the value of the hexadecimal digit c.
+func hexValue(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
