@@ -54,7 +54,7 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 	c.stats.Dirs++
 	stop, cancel := context.WithCancel(ctx)
 	c.scans = c.startScan(fd, stop)
-	defer func() { drainScan(c.scans, c.kept) }()
+	defer drainScan(c.scans, c.kept)
 	defer cancel() // before the drain: the scanner stops, then the channel empties
 	if err := c.opts.prepare(); err != nil {
 		return nil, c.stats, err

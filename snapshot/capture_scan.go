@@ -194,9 +194,7 @@ func (s *scanner) send(ds *dirScan, job *scanJob) bool {
 	select {
 	case s.out <- ds:
 	case <-s.ctx.Done():
-		if ds.walkFD {
-			s.kept.give(ds)
-		}
+		s.kept.give(ds) // the walk will not
 		return false
 	}
 	var subs []*scanJob
