@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"cmp"
 	"maps"
 	"slices"
@@ -100,6 +101,14 @@ func (b *Batch) empty() bool {
 // a large tree in one transaction (500k keys) cost over 200 MB.
 const maxTxKeys = 1 << 15
 
+// appendFill is the fill factor of the pages a transaction writes when its
+// keys all sort after those of the bucket: bbolt splits a node at its
+// FillPercent, 0.5 by default, which suits keys that land all over a
+// bucket (a full page splits into two half-full ones that fill up as keys
+// arrive), but leaves half of every page empty for good when keys only
+// ever go at the end, as in a first snapshot or a rebuild.
+const appendFill = 0.9
+
 // Apply commits the batch. Chunks, streams and file signatures go in
 // transactions of at most maxTxKeys keys each, in key order; the markers
 // that say what they complete (index objects loaded, snapshots cached, the
@@ -198,18 +207,25 @@ func applySnaps(tx *bolt.Tx, b *Batch) error {
 	return nil
 }
 
-// putRuns puts the pairs kv gives for keys into the data bucket name, in
-// transactions of at most maxTxKeys keys; a nil k puts nothing.
+// putRuns puts the pairs kv gives for keys, which must be in key order,
+// into the data bucket name, in transactions of at most maxTxKeys keys; a
+// nil k puts nothing. A transaction whose first key sorts after the
+// bucket's last fills its pages to appendFill.
 func putRuns[K any](d *DB, name []byte, keys []K, kv func(*bolt.Tx, K) (k, v []byte)) error {
 	for run := range slices.Chunk(keys, maxTxKeys) {
 		if err := d.update(func(tx *bolt.Tx) error {
 			bk := data(tx, name)
+			first := true
 			for _, key := range run {
 				d.touched(tx, randomRead) // new ids land all over the bucket
 				k, v := kv(tx, key)
 				if k == nil {
 					continue
 				}
+				if first && appends(bk, k) {
+					bk.FillPercent = appendFill
+				}
+				first = false
 				if err := bk.Put(k, v); err != nil {
 					return err
 				}
@@ -220,6 +236,12 @@ func putRuns[K any](d *DB, name []byte, keys []K, kv func(*bolt.Tx, K) (k, v []b
 		}
 	}
 	return nil
+}
+
+// appends reports whether k sorts after every key of bk.
+func appends(bk *bolt.Bucket, k []byte) bool {
+	last, _ := bk.Cursor().Last()
+	return last == nil || bytes.Compare(k, last) > 0
 }
 
 // sortedKeys returns the keys of m in the order cmp gives.

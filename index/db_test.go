@@ -412,3 +412,54 @@ func TestApplyLastLocationWins(t *testing.T) {
 		}
 	}
 }
+
+// leafFill returns the share of the leaf pages of the data bucket name
+// that its keys and values use.
+func leafFill(t *testing.T, db *DB, name []byte) float64 {
+	t.Helper()
+	var s bolt.BucketStats
+	if err := db.bolt.View(func(tx *bolt.Tx) error { s = data(tx, name).Stats(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return float64(s.LeafInuse) / float64(s.LeafAlloc)
+}
+
+// TestApplyFillsAppendedPages checks that keys put after all of a bucket's
+// (a first snapshot's) fill its pages, and that keys put among them later
+// still go in.
+func TestApplyFillsAppendedPages(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	n := maxTxKeys*2 + 5
+	add := func(from, to int) {
+		b := NewBatch()
+		for i := from; i < to; i++ {
+			var k [8]byte
+			binary.BigEndian.PutUint64(k[:], uint64(i))
+			b.AddChunk(ID(sha256.Sum256(k[:])), Location{Offset: uint64(i), Stored: 1, Raw: 1})
+			var h SHA1
+			copy(h[:], k[:])
+			b.AddStream(h, Recipe{Size: int64(i)})
+		}
+		if err := db.Apply(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(0, n)
+	for _, name := range [][]byte{chunksBucket, streamsBucket} {
+		if f := leafFill(t, db, name); f < 0.8 {
+			t.Errorf("%s: leaf pages %.2f full after a first batch, want at least 0.8", name, f)
+		}
+	}
+	add(n, n+1000) // chunk ids land all over the bucket, streams at its end
+	chunks := 0
+	if err := db.ForEachChunk(func(ID, Location) error { chunks++; return nil }); err != nil || chunks != n+1000 {
+		t.Errorf("%d chunks (%v), want %d", chunks, err, n+1000)
+	}
+	for _, i := range []int{0, n - 1, n, n + 999} {
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], uint64(i))
+		if l, ok, err := db.Chunk(ID(sha256.Sum256(k[:]))); err != nil || !ok || l.Offset != uint64(i) {
+			t.Errorf("chunk %d: %+v %v %v", i, l, ok, err)
+		}
+	}
+}

@@ -108,7 +108,7 @@ func (d *DB) putFiles(fs *fileSet) error {
 		err = d.update(func(tx *bolt.Tx) error {
 			bk := data(tx, filesBucket).Bucket(key)
 			if diff.rewrite {
-				bk.FillPercent = 0.9 // keys go in in order, into an empty bucket
+				bk.FillPercent = appendFill // keys go in in order, into an empty bucket
 			}
 			for j := start; j < min(start+maxTxKeys, ops); j++ {
 				d.touched(tx, randomRead) // a few changes spread over the set
