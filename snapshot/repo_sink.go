@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -72,8 +73,8 @@ type repoSink struct {
 
 	mu      sync.Mutex
 	claimed *idSet
-	streams map[wim.Hash]int // where in added each new stream is
-	added   []indexStream    // the new streams, in the order they came
+	streams posIndex      // where in added each new stream is (addedAt)
+	added   []indexStream // the new streams, in the order they came
 	packs   []indexPack
 	err     error
 
@@ -87,7 +88,7 @@ func newRepoSink(ctx context.Context, r *Repo, db *index.DB, threads int) *repoS
 	q := 2*threads + 4
 	s := &repoSink{ctx: ctx, r: r, db: db, sum: sha1.New(), tasks: make(chan *chunkTask, q),
 		toPack: make(chan *chunkTask, q), packerDone: make(chan struct{}), uploadSem: make(chan struct{}, maxUploads),
-		claimed: newIDSet(), streams: map[wim.Hash]int{}}
+		claimed: newIDSet()}
 	s.pool.New = func() any { return &chunkTask{in: make([]byte, 0, RepoChunkSize)} }
 	for range threads {
 		s.work.Add(1)
@@ -114,7 +115,7 @@ func (s *repoSink) getErr() error {
 // HasStream reports whether the repository or this run holds stream h.
 func (s *repoSink) HasStream(h wim.Hash) bool {
 	s.mu.Lock()
-	_, ok := s.streams[h]
+	ok := s.addedAt(index.SHA1(h)) >= 0
 	view := s.view
 	s.mu.Unlock()
 	if ok {
@@ -178,12 +179,20 @@ func (s *repoSink) AddStream(r io.Reader, size int64) (wim.Hash, error) {
 	s.sum.Sum(h[:0])
 	if !s.HasStream(h) {
 		s.mu.Lock()
-		s.streams[h] = len(s.added)
+		s.streams.put(sha1Hash(index.SHA1(h)), int32(len(s.added)), func(p int32) uint64 { return sha1Hash(s.added[p].hash) })
 		s.added = append(s.added, indexStream{hash: index.SHA1(h), size: size, chunks: ids, base: index.SHA1(base)})
 		s.mu.Unlock()
 	}
 	return h, s.getErr()
 }
+
+// addedAt returns where in s.added stream h is, -1 when it is not.
+func (s *repoSink) addedAt(h index.SHA1) int32 {
+	return s.streams.get(sha1Hash(h), func(p int32) bool { return s.added[p].hash == h })
+}
+
+// sha1Hash is the posIndex hash of a stream: the first 8 bytes of its SHA-1.
+func sha1Hash(h index.SHA1) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
 
 // sizeError turns a short read into wim.ErrSizeChanged; other errors pass.
 func sizeError(err error, size int64) error {
@@ -357,7 +366,7 @@ func (s *repoSink) finish() (*indexObject, error) {
 		}
 	}
 	o := &indexObject{packs: s.packs, streams: s.added}
-	s.packs, s.streams, s.added = nil, nil, nil
+	s.packs, s.streams, s.added = nil, posIndex{}, nil
 	return o, nil
 }
 
@@ -409,7 +418,7 @@ func (s *repoSink) baseChunks(h index.SHA1) ([]index.ID, bool) {
 	if h == (index.SHA1{}) {
 		return nil, false
 	}
-	if i, ok := s.streams[wim.Hash(h)]; ok {
+	if i := s.addedAt(h); i >= 0 {
 		return s.added[i].chunks, true
 	}
 	if s.db == nil {
