@@ -302,12 +302,7 @@ func TestApplyLarge(t *testing.T) {
 		b := NewBatch()
 		sigs := map[string]Sig{}
 		for i := range n {
-			var k [8]byte
-			binary.BigEndian.PutUint64(k[:], uint64(i))
-			b.AddChunk(ID(sha256.Sum256(k[:])), Location{Offset: uint64(i), Stored: 1, Raw: 1})
-			var h SHA1
-			copy(h[:], k[:])
-			b.AddStream(h, Recipe{Size: int64(i)})
+			k := addNumbered(b, i)
 			sigs[string(k[:])] = Sig{Size: int64(i + round)}
 		}
 		b.AddIndex(snap)
@@ -380,6 +375,19 @@ func TestApplyLarge(t *testing.T) {
 	}
 }
 
+// addNumbered adds to b chunk i, the SHA-256 of k (i, 8 bytes big-endian),
+// at offset i, and stream i, whose SHA-1 starts with k, of i bytes; it
+// returns k.
+func addNumbered(b *Batch, i int) [8]byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], uint64(i))
+	b.AddChunk(ID(sha256.Sum256(k[:])), Location{Offset: uint64(i), Stored: 1, Raw: 1})
+	var h SHA1
+	copy(h[:], k[:])
+	b.AddStream(h, Recipe{Size: int64(i)})
+	return k
+}
+
 // fileSigs lists a map's signatures, taken in the map's (random) order.
 func fileSigs(m map[string]Sig) FileSigs {
 	var out []FileSig
@@ -433,12 +441,7 @@ func TestApplyFillsAppendedPages(t *testing.T) {
 	add := func(from, to int) {
 		b := NewBatch()
 		for i := from; i < to; i++ {
-			var k [8]byte
-			binary.BigEndian.PutUint64(k[:], uint64(i))
-			b.AddChunk(ID(sha256.Sum256(k[:])), Location{Offset: uint64(i), Stored: 1, Raw: 1})
-			var h SHA1
-			copy(h[:], k[:])
-			b.AddStream(h, Recipe{Size: int64(i)})
+			addNumbered(b, i)
 		}
 		if err := db.Apply(b); err != nil {
 			t.Fatal(err)

@@ -8,14 +8,15 @@ import (
 // posIndex finds the elements of a list that its caller keeps (idSet's
 // chunk ids, repoSink's new streams) by a key the elements hold, in 4-byte
 // slots of which at most three quarters are used: 5 to 11 bytes an
-// element, where a Go map from the keys (20 or 32 bytes) to positions
-// takes 30 to 60. That matters for the hundreds of thousands of new chunks
-// and streams of a first snapshot of a large tree (/usr: 16 MB less at its
-// peak). The keys are hashes, and the caller gives their first 8 bytes as
-// h; a seed drawn for each index and a multiplication spread them over the
-// slots, so that keys chosen to share their low bits (files crafted to
-// make a backup slow) do not crowd together. The zero value is an empty
-// index. Positions are below 2^31. Not safe for concurrent use.
+// element. The Go maps it replaced took 37 bytes an element (idSet's,
+// keyed by 8 bytes of an id) and 64 (repoSink's, keyed by a SHA-1): for a
+// first snapshot of /usr, 10.7 and 7.8 MB of a heap profile, against
+// about 3 MB of slots. The keys are hashes, and the caller gives their
+// first 8 bytes as h; a seed drawn for each index and a multiplication
+// spread them over the slots, so that keys chosen to share their low bits
+// (files crafted to make a backup slow) do not crowd together. The zero
+// value is an empty index. Positions are below 2^31. Not safe for
+// concurrent use.
 type posIndex struct {
 	slots []int32 // position + 1; 0: empty
 	n     int     // positions held
