@@ -51,7 +51,10 @@
 // Writes are batched: a Batch collects the results of one snapshot, rebuild
 // or sync step and Apply commits it in transactions of at most 32768 keys
 // (memory stays bounded), the markers of what is complete (index objects
-// loaded, cached manifests, a file set's snapshot) last. A crash part way
+// loaded, cached manifests, a file set's snapshot) last. Keys go in
+// sorted; a transaction whose keys all sort after its bucket's (a first
+// snapshot, a rebuild, a rewritten file set) fills its pages to 90%, any
+// other splits them at bbolt's default of half. A crash part way
 // leaves work to redo, never a wrong answer: the next sync puts again what
 // an unmarked index object names.
 //
