@@ -9,8 +9,9 @@ import (
 // idSet is a set of chunk ids: the list of them and a posIndex into it,
 // about 40 bytes an id (32 of them the id itself) where the list with a
 // map of id prefixes it had before took about 70, for the hundreds of
-// thousands of new chunks a first snapshot of a large tree claims. The zero value is an empty set; newIDSet returns one. Not
-// safe for concurrent use.
+// thousands of new chunks a first snapshot of a large tree claims. The
+// zero value is an empty set; newIDSet returns one. Not safe for
+// concurrent use.
 type idSet struct {
 	ids []index.ID
 	at  posIndex
