@@ -375,17 +375,23 @@ func TestApplyLarge(t *testing.T) {
 	}
 }
 
-// addNumbered adds to b chunk i, the SHA-256 of k (i, 8 bytes big-endian),
-// at offset i, and stream i, whose SHA-1 starts with k, of i bytes; it
+// addNumbered adds to b chunk i (numberedChunk) at offset i, and stream
+// i, whose SHA-1 starts with k (i, 8 bytes big-endian), of i bytes; it
 // returns k.
 func addNumbered(b *Batch, i int) [8]byte {
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], uint64(i))
-	b.AddChunk(ID(sha256.Sum256(k[:])), Location{Offset: uint64(i), Stored: 1, Raw: 1})
+	b.AddChunk(numberedChunk(i), Location{Offset: uint64(i), Stored: 1, Raw: 1})
 	var h SHA1
 	copy(h[:], k[:])
 	b.AddStream(h, Recipe{Size: int64(i)})
 	return k
+}
+
+// numberedChunk is the id of addNumbered's chunk i: the SHA-256 of i, 8
+// bytes big-endian.
+func numberedChunk(i int) ID {
+	return ID(sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))))
 }
 
 // fileSigs lists a map's signatures, taken in the map's (random) order.
@@ -459,9 +465,7 @@ func TestApplyFillsAppendedPages(t *testing.T) {
 		t.Errorf("%d chunks (%v), want %d", chunks, err, n+1000)
 	}
 	for _, i := range []int{0, n - 1, n, n + 999} {
-		var k [8]byte
-		binary.BigEndian.PutUint64(k[:], uint64(i))
-		if l, ok, err := db.Chunk(ID(sha256.Sum256(k[:]))); err != nil || !ok || l.Offset != uint64(i) {
+		if l, ok, err := db.Chunk(numberedChunk(i)); err != nil || !ok || l.Offset != uint64(i) {
 			t.Errorf("chunk %d: %+v %v %v", i, l, ok, err)
 		}
 	}
