@@ -139,6 +139,7 @@ func resolve(tx *bolt.Tx, h SHA1) (r Recipe, ok bool, err error) {
 		}
 		r.Size = chain[i].size()
 	}
+	r.Deltas = len(chain)
 	return r, true, nil
 }
 

@@ -60,6 +60,9 @@ func unmarshalLocation(b []byte) (Location, error) {
 type Recipe struct {
 	Size   int64
 	Chunks []ID
+	// Deltas is the number of deltas applied to resolve it (Stream): 0
+	// for a full recipe. Batch.AddStream ignores it.
+	Deltas int
 }
 
 func (r Recipe) marshal() []byte {

@@ -52,7 +52,11 @@ type ExportStats struct {
 	Bytes        int64 `json:"bytes"`
 	CopiedChunks int64 `json:"chunks_copied"`
 	Recompressed int64 `json:"streams_recompressed"`
-	Size         int64 `json:"wim_size"`
+	// Expanded counts the streams copied that were expanded to check
+	// them, rather than vouched for by their packs (packSeals): those
+	// resolved from deltas, and those with chunks in a damaged pack.
+	Expanded int64 `json:"streams_expanded"`
+	Size     int64 `json:"wim_size"`
 	// BootIndex is the image marked bootable (1-based), 0 for none.
 	BootIndex int `json:"boot_index"`
 }
@@ -104,11 +108,12 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 	}()
 	ex := &exporter{ctx: ctx, r: r, src: r.newSource(ctx, db), opts: opts, stats: &st}
 	defer ex.src.close()
-	ex.check = newStreamChecker(ex.src.decs)
-	err = ex.write(tmp, snaps)
+	ex.check = newStreamChecker(ex.src, r.newPackSeals(ctx, ex.src.packs))
+	err = ex.write(&behindFile{File: tmp}, snaps)
 	if cerr := ex.check.wait(); err == nil {
 		err = cerr
 	}
+	st.Expanded = ex.check.expanded.Load()
 	if err != nil {
 		return st, err
 	}
@@ -283,11 +288,11 @@ func (ex *exporter) stream(w *wim.Writer, h wim.Hash) error {
 	}
 	ex.stats.Streams++
 	ex.stats.Bytes += rec.Size
-	copyable, err := ex.copyable(rec)
+	locs, err := ex.locate(rec)
 	if err != nil {
 		return err
 	}
-	if !copyable {
+	if locs == nil {
 		ex.stats.Recompressed++
 		rc, err := ex.src.OpenStream(h)
 		if err != nil {
@@ -297,40 +302,53 @@ func (ex *exporter) stream(w *wim.Writer, h wim.Hash) error {
 		_, err = w.AddStream(&progressReader{r: rc, add: ex.progress}, rec.Size)
 		return err
 	}
-	c := &chunkCursor{src: ex.src, hash: h, chunks: rec.Chunks}
-	check := ex.check.start(h)
+	c := &chunkCursor{src: ex.src, hash: h, chunks: rec.Chunks, known: locs}
+	var check *streamCheck
+	if rec.Deltas > 0 {
+		check = ex.check.start(h) // no pack vouches for a delta's positions
+	} else {
+		ex.check.vouch(h, rec, locs)
+	}
 	err = w.AddRawStream(h, rec.Size, func(buf []byte) ([]byte, error) {
 		stored, _, l, err := c.nextStored()
 		if err != nil {
 			return nil, err
 		}
-		check.add(stored, l)
+		if check != nil {
+			check.add(stored, l)
+		}
 		ex.stats.CopiedChunks++
 		ex.progress(int64(l.Raw))
 		return append(buf, stored...), nil
 	})
-	check.done()
+	if check != nil {
+		check.done()
+	}
 	if err != nil {
 		return err
 	}
 	return ex.check.failed() // an earlier stream's, to stop early
 }
 
-// copyable reports whether every chunk of rec can be copied as stored.
-func (ex *exporter) copyable(rec index.Recipe) (bool, error) {
+// locate returns the locations of rec's chunks, in order, or nil when a
+// chunk is stored in another codec than the WIM's, so that the stream
+// cannot be copied as stored.
+func (ex *exporter) locate(rec index.Recipe) ([]index.Location, error) {
+	locs := make([]index.Location, 0, len(rec.Chunks))
 	for _, id := range rec.Chunks {
 		l, ok, err := ex.src.db.Chunk(id)
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		if !ok {
-			return false, fmt.Errorf("%w: chunk %x is not in the repository's index", errIndexMiss, id[:8])
+			return nil, fmt.Errorf("%w: chunk %x is not in the repository's index", errIndexMiss, id[:8])
 		}
 		if l.Stored != l.Raw && wim.Compression(l.Codec) != ex.r.codec {
-			return false, nil
+			return nil, nil
 		}
+		locs = append(locs, l)
 	}
-	return true, nil
+	return locs, nil
 }
 
 func (ex *exporter) progress(n int64) {

@@ -3,52 +3,108 @@ package snapshot
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
 // An export copies stored chunks without expanding them, but damage in the
-// repository must not become a WIM that fails to verify: so beside the
-// copying, each stream's chunks are expanded and the stream's SHA-1
-// checked, as a restore checks what it writes. Expanding, the costly part,
-// runs on a pool of decoders, one per core, chunk by chunk, so that a
-// large stream is expanded on every core; a goroutine per stream hashes
-// its chunks in order as they come back. Copying runs ahead of the checks
-// by a few chunks per stream and a few streams at a time.
+// repository must not become a WIM that fails to verify. Most streams are
+// vouched for by their packs (repo_export_seal.go): a goroutine takes them
+// in turn as the copying goes on. The others (a recipe resolved from
+// deltas, chunks in a pack that is damaged or too large to hash) are
+// expanded and their SHA-1 checked, as a restore checks what it writes:
+// a delta's chunks as they are copied, the others read again. Expanding,
+// the costly part, runs on a pool of decoders, one per core, chunk by
+// chunk, so that a large stream is expanded on every core; a goroutine per
+// stream hashes its chunks in order as they come back. Copying runs ahead
+// of the checks by a few chunks per stream and a few streams at a time.
 const (
-	checkChunksAhead = 8 // chunks queued per stream
+	checkChunksAhead = 8  // chunks queued per stream
+	vouchAhead       = 64 // streams queued for their packs to vouch for
 )
 
 // streamChecker checks the streams of one export.
 type streamChecker struct {
-	decs    *decoders
-	slots   chan struct{}    // one per stream being checked
-	jobs    chan *checkChunk // chunks to expand
-	workers sync.WaitGroup
-	chunks  sync.Pool // *checkChunk, with their buffers
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	err     error // the first failure
+	src      *repoSource
+	seals    *packSeals
+	vouches  chan vouchItem
+	vouching sync.WaitGroup
+	expanded atomic.Int64     // streams checked by expanding them
+	slots    chan struct{}    // one per stream being checked
+	jobs     chan *checkChunk // chunks to expand
+	workers  sync.WaitGroup
+	chunks   sync.Pool // *checkChunk, with their buffers
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	err      error // the first failure
 }
 
-func newStreamChecker(decs *decoders) *streamChecker {
+// vouchItem is a stream copied from the chunks at locs (its recipe's, in
+// order), for its packs to vouch for.
+type vouchItem struct {
+	hash wim.Hash
+	rec  index.Recipe
+	locs []index.Location
+}
+
+func newStreamChecker(src *repoSource, seals *packSeals) *streamChecker {
 	n := runtime.GOMAXPROCS(0)
-	c := &streamChecker{decs: decs, slots: make(chan struct{}, 2*n), jobs: make(chan *checkChunk, 2*n*checkChunksAhead)}
+	c := &streamChecker{src: src, seals: seals, vouches: make(chan vouchItem, vouchAhead),
+		slots: make(chan struct{}, 2*n), jobs: make(chan *checkChunk, 2*n*checkChunksAhead)}
 	for range n {
 		c.workers.Go(c.expand)
 	}
+	c.vouching.Go(c.vouchAll)
 	return c
+}
+
+// vouch queues stream h, copied from the chunks at locs, which the
+// checker now owns, for its packs to vouch for.
+func (c *streamChecker) vouch(h wim.Hash, rec index.Recipe, locs []index.Location) {
+	c.vouches <- vouchItem{h, rec, locs}
+}
+
+// vouchAll asks the packs to vouch for each stream queued until vouches
+// closes; a stream they do not vouch for is read again and expanded.
+// After a failure it drops the rest: the export fails anyway.
+func (c *streamChecker) vouchAll() {
+	for it := range c.vouches {
+		if c.failed() == nil && !c.seals.sound(it.rec, it.locs) {
+			c.reread(it)
+		}
+	}
+}
+
+// reread checks a stream by reading its chunks again and expanding them.
+func (c *streamChecker) reread(it vouchItem) {
+	cur := &chunkCursor{src: c.src, hash: it.hash, chunks: it.rec.Chunks, known: it.locs}
+	sc := c.start(it.hash)
+	defer sc.done()
+	for {
+		stored, _, l, err := cur.nextStored()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		sc.add(stored, l)
+	}
 }
 
 // expand is a decoder of the pool: it expands chunks until jobs closes.
 func (c *streamChecker) expand() {
 	for ch := range c.jobs {
 		l := ch.loc
-		ch.raw, ch.err = c.decs.expandChunk(ch.raw, ch.stored, int(l.Raw), l.Codec)
+		ch.raw, ch.err = c.src.decs.expandChunk(ch.raw, ch.stored, int(l.Raw), l.Codec)
 		close(ch.done)
 	}
 }
@@ -74,6 +130,7 @@ type checkChunk struct {
 // start begins the check of stream h, waiting while as many are running
 // as there are slots.
 func (c *streamChecker) start(h wim.Hash) *streamCheck {
+	c.expanded.Add(1)
 	c.slots <- struct{}{}
 	sc := &streamCheck{c: c, hash: h, chunks: make(chan *checkChunk, checkChunksAhead)}
 	c.wg.Add(1)
@@ -119,11 +176,16 @@ func (sc *streamCheck) run() {
 			ErrRepoFormat, sc.hash, got)
 	}
 	if err != nil {
-		sc.c.mu.Lock()
-		if sc.c.err == nil {
-			sc.c.err = err
-		}
-		sc.c.mu.Unlock()
+		sc.c.fail(err)
+	}
+}
+
+// fail records err unless a failure came first.
+func (c *streamChecker) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
 	}
 }
 
@@ -135,8 +197,11 @@ func (c *streamChecker) failed() error {
 }
 
 // wait waits for every check, stops the decoders and returns the first
-// failure. Every stream started must have been ended with done.
+// failure. Every stream started must have been ended with done, and none
+// be queued to vouch for after it.
 func (c *streamChecker) wait() error {
+	close(c.vouches)
+	c.vouching.Wait()
 	c.wg.Wait()
 	close(c.jobs)
 	c.workers.Wait()

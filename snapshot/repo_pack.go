@@ -222,10 +222,18 @@ func parsePackTrailer(t []byte, dataLen uint64) ([]packEntry, error) {
 // long, without reading its chunks.
 func (r *Repo) readPackTrailer(ctx context.Context, id index.ID, size int64) ([]packEntry, error) {
 	key := packKey(id)
+	return packTrailer(r.zstd, key, size, func(off, length int64) ([]byte, error) {
+		return getRange(ctx, r.store, key, off, length)
+	})
+}
+
+// packTrailer reads and parses the trailer of the pack key, size bytes
+// long, through read, which returns the length bytes of the pack at off.
+func packTrailer(z *zcodec, key string, size int64, read func(off, length int64) ([]byte, error)) ([]packEntry, error) {
 	if size < int64(packFooterLen) {
 		return nil, fmt.Errorf("%w: pack %s: %d bytes", ErrRepoFormat, key, size)
 	}
-	foot, err := getRange(ctx, r.store, key, size-int64(packFooterLen), int64(packFooterLen))
+	foot, err := read(size-int64(packFooterLen), int64(packFooterLen))
 	if err != nil {
 		return nil, err
 	}
@@ -237,11 +245,11 @@ func (r *Repo) readPackTrailer(ctx context.Context, id index.ID, size int64) ([]
 		return nil, fmt.Errorf("%w: pack %s: trailer of %d bytes", ErrRepoFormat, key, tl)
 	}
 	dataLen := size - int64(packFooterLen) - tl
-	zt, err := getRange(ctx, r.store, key, dataLen, tl)
+	zt, err := read(dataLen, tl)
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.zstd.expand(zt, "pack "+key, maxTrailerFor(dataLen))
+	t, err := z.expand(zt, "pack "+key, maxTrailerFor(dataLen))
 	if err != nil {
 		return nil, err
 	}

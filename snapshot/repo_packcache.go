@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"maps"
@@ -49,6 +50,9 @@ type packCache struct {
 	wins  map[winKey]*packWin
 	lru   []winKey // least recently used first
 	spans map[index.ID]span
+	// sums says, of each pack fetched whole from a store that does not
+	// open packs as files, whether it hashed to its id (packSeals).
+	sums map[index.ID]bool
 }
 
 // winKey names window n of a pack: bytes [n*winSize, (n+1)*winSize).
@@ -74,7 +78,7 @@ type span struct{ lo, hi int64 }
 
 func newPackCache(ctx context.Context, store remote.Store, spool string) *packCache {
 	c := &packCache{ctx: ctx, store: store, winSize: packWindow, spool: spool, sizes: map[index.ID]int64{},
-		wins: map[winKey]*packWin{}, spans: map[index.ID]span{}}
+		wins: map[winKey]*packWin{}, spans: map[index.ID]span{}, sums: map[index.ID]bool{}}
 	if o, ok := store.(remote.Opener); ok {
 		c.opener, c.winSize = o, math.MaxInt64
 	}
@@ -295,12 +299,32 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.CopyN(f, rc, end-start); err != nil {
+	var src io.Reader = rc
+	whole := start == 0 && end == size
+	sum := sha256.New()
+	if whole {
+		src = io.TeeReader(rc, sum)
+	}
+	if _, err := io.CopyN(f, src, end-start); err != nil {
 		_ = f.Close() // a spool file: nothing to lose
 		return fmt.Errorf("reading pack %x: %w", k.pack[:4], err)
 	}
+	if whole {
+		c.mu.Lock()
+		c.sums[k.pack] = index.ID(sum.Sum(nil)) == k.pack
+		c.mu.Unlock()
+	}
 	w.f = f
 	return nil
+}
+
+// hashed reports whether pack hashed to its id when it was fetched whole;
+// known is false when it has not been.
+func (c *packCache) hashed(pack index.ID) (ok, known bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ok, known = c.sums[pack]
+	return ok, known
 }
 
 // statsBeforeList is how many packs' sizes packCache asks for one by one

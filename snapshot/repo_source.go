@@ -240,8 +240,9 @@ type chunkCursor struct {
 	src    *repoSource
 	hash   wim.Hash // the stream, for messages
 	chunks []index.ID
-	next   int    // index of the next chunk to fetch
-	run    []byte // stored bytes of the fetched run
+	known  []index.Location // chunks' locations, when the caller has them; else looked up
+	next   int              // index of the next chunk to fetch
+	run    []byte           // stored bytes of the fetched run
 	locs   []index.Location
 	ri     int      // next chunk of the run
 	used   []winKey // the pack windows read through
@@ -274,12 +275,9 @@ func (c *chunkCursor) fetch() error {
 	var size uint64
 	for c.next < len(c.chunks) {
 		id := c.chunks[c.next]
-		l, ok, err := c.src.db.Chunk(id)
+		l, err := c.location(id)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: stream %x: chunk %s is not in the repository's index", errIndexMiss, c.hash, hex.EncodeToString(id[:]))
 		}
 		if len(c.locs) > 0 {
 			first, last := c.locs[0], c.locs[len(c.locs)-1]
@@ -304,6 +302,18 @@ func (c *chunkCursor) fetch() error {
 		c.src.shared.read(c.chunks[start+i], c.run[off:off+uint64(l.Stored)])
 	}
 	return nil
+}
+
+// location returns the location of chunk id, the next to fetch.
+func (c *chunkCursor) location(id index.ID) (index.Location, error) {
+	if c.known != nil {
+		return c.known[c.next], nil
+	}
+	l, ok, err := c.src.db.Chunk(id)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: stream %x: chunk %s is not in the repository's index", errIndexMiss, c.hash, hex.EncodeToString(id[:]))
+	}
+	return l, err
 }
 
 // read reads the run of c.locs, size bytes, into c.run, through the pack

@@ -24,15 +24,20 @@ A snapshot imported from a WIM's boot image (its header's boot index)
 is marked bootable again: the first such one; --boot=N marks image N
 instead, --boot=0 none. (wimlib-imagex export marks none unless given
 --boot: its images come from one WIM, whose boot image it names.)
-A local index found damaged is rebuilt from the repository and warned
-about on stderr.
+A stream is checked before it is trusted: its packs must hash to their
+ids and list its chunks where the local index puts them, or else (a
+delta recipe, a damaged pack) its chunks are expanded and its SHA-1
+checked; a stream that fails fails the export and leaves no WIM. A local
+index found damaged is rebuilt from the repository and warned about on
+stderr.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
   {"repository", "wim", "snapshots", "images", "streams", "bytes", "chunks_copied",
-   "streams_recompressed", "wim_size", "boot_index", "duration_seconds",
-   "requests"}
-"boot_index" is the image marked bootable, 0 for none.` + requestsHelp
+   "streams_recompressed", "streams_expanded", "wim_size", "boot_index",
+   "duration_seconds", "requests"}
+"streams_expanded" counts the streams whose chunks were expanded to check
+them; "boot_index" is the image marked bootable, 0 for none.` + requestsHelp
 
 type exportFlags struct {
 	repoFlags
