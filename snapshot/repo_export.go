@@ -108,6 +108,10 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 	}()
 	ex := &exporter{ctx: ctx, r: r, src: r.newSource(ctx, db), opts: opts, stats: &st}
 	defer ex.src.close()
+	if ex.chunks, err = db.ChunkView(); err != nil {
+		return st, err
+	}
+	defer ex.chunks.Close()
 	ex.check = newStreamChecker(ex.src, r.newPackSeals(ctx, ex.src.packs))
 	err = ex.write(&behindFile{File: tmp}, snaps)
 	if cerr := ex.check.wait(); err == nil {
@@ -159,6 +163,8 @@ type exporter struct {
 	// those of the images begun.
 	planned bool
 	check   *streamChecker
+	chunks  *index.ChunkView // the export's look-ups of chunks, in one read transaction
+	cur     chunkCursor      // the stream being copied
 }
 
 func (ex *exporter) write(f io.WriteSeeker, snaps []*Manifest) error {
@@ -302,7 +308,8 @@ func (ex *exporter) stream(w *wim.Writer, h wim.Hash) error {
 		_, err = w.AddStream(&progressReader{r: rc, add: ex.progress}, rec.Size)
 		return err
 	}
-	c := &chunkCursor{src: ex.src, hash: h, chunks: rec.Chunks, known: locs}
+	c := &ex.cur // its buffers kept for the next stream
+	*c = chunkCursor{src: ex.src, hash: h, chunks: rec.Chunks, known: locs, run: c.run[:0], locs: c.locs[:0]}
 	var check *streamCheck
 	if rec.Deltas > 0 {
 		check = ex.check.start(h) // no pack vouches for a delta's positions
@@ -334,9 +341,9 @@ func (ex *exporter) stream(w *wim.Writer, h wim.Hash) error {
 // chunk is stored in another codec than the WIM's, so that the stream
 // cannot be copied as stored.
 func (ex *exporter) locate(rec index.Recipe) ([]index.Location, error) {
-	locs := make([]index.Location, 0, len(rec.Chunks))
+	locs := ex.check.spareLocs(len(rec.Chunks))
 	for _, id := range rec.Chunks {
-		l, ok, err := ex.src.db.Chunk(id)
+		l, ok, err := ex.chunks.Chunk(id)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -35,6 +36,7 @@ type streamChecker struct {
 	src      *repoSource
 	seals    *packSeals
 	vouches  chan vouchItem
+	spare    chan []index.Location // vouched for items' locs, for the next
 	vouching sync.WaitGroup
 	expanded atomic.Int64     // streams checked by expanding them
 	slots    chan struct{}    // one per stream being checked
@@ -57,6 +59,7 @@ type vouchItem struct {
 func newStreamChecker(src *repoSource, seals *packSeals) *streamChecker {
 	n := runtime.GOMAXPROCS(0)
 	c := &streamChecker{src: src, seals: seals, vouches: make(chan vouchItem, vouchAhead),
+		spare: make(chan []index.Location, vouchAhead),
 		slots: make(chan struct{}, 2*n), jobs: make(chan *checkChunk, 2*n*checkChunksAhead)}
 	for range n {
 		c.workers.Go(c.expand)
@@ -79,6 +82,21 @@ func (c *streamChecker) vouchAll() {
 		if c.failed() == nil && !c.seals.sound(it.rec, it.locs) {
 			c.reread(it)
 		}
+		select {
+		case c.spare <- it.locs[:0]:
+		default:
+		}
+	}
+}
+
+// spareLocs returns an empty slice for the locations of n chunks, one
+// that a stream vouched for left when there is one.
+func (c *streamChecker) spareLocs(n int) []index.Location {
+	select {
+	case l := <-c.spare:
+		return slices.Grow(l, n)
+	default:
+		return make([]index.Location, 0, n)
 	}
 }
 
