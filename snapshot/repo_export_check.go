@@ -27,8 +27,17 @@ import (
 // stream hashes its chunks in order as they come back. Copying runs ahead
 // of the checks by a few chunks per stream and a few streams at a time.
 const (
-	checkChunksAhead = 8  // chunks queued per stream
-	vouchAhead       = 64 // streams queued for their packs to vouch for
+	checkChunksAhead = 8 // chunks queued per stream
+	// Streams wait for their packs to vouch for them in a queue of up to
+	// vouchAhead streams and vouchChunks of their chunks (a pack's worth
+	// of small files, so that the copying goes on while the next pack is
+	// hashed, and 4.5 MiB of locations).
+	vouchAhead  = 4096
+	vouchChunks = 1 << 16
+	// The location lists of up to spareLocs streams of up to spareLocsCap
+	// chunks are kept for the next streams (1.2 MiB).
+	spareLocs    = 256
+	spareLocsCap = 64
 )
 
 // streamChecker checks the streams of one export.
@@ -36,6 +45,9 @@ type streamChecker struct {
 	src      *repoSource
 	seals    *packSeals
 	vouches  chan vouchItem
+	queueMu  sync.Mutex
+	queueOut *sync.Cond            // signalled as queued falls
+	queued   int                   // chunks of the streams queued
 	spare    chan []index.Location // vouched for items' locs, for the next
 	vouching sync.WaitGroup
 	expanded atomic.Int64     // streams checked by expanding them
@@ -59,11 +71,12 @@ type vouchItem struct {
 func newStreamChecker(src *repoSource, seals *packSeals) *streamChecker {
 	n := runtime.GOMAXPROCS(0)
 	c := &streamChecker{src: src, seals: seals, vouches: make(chan vouchItem, vouchAhead),
-		spare: make(chan []index.Location, vouchAhead),
+		spare: make(chan []index.Location, spareLocs),
 		slots: make(chan struct{}, 2*n), jobs: make(chan *checkChunk, 2*n*checkChunksAhead)}
 	for range n {
 		c.workers.Go(c.expand)
 	}
+	c.queueOut = sync.NewCond(&c.queueMu)
 	c.vouching.Go(c.vouchAll)
 	return c
 }
@@ -71,6 +84,12 @@ func newStreamChecker(src *repoSource, seals *packSeals) *streamChecker {
 // vouch queues stream h, copied from the chunks at locs, which the
 // checker now owns, for its packs to vouch for.
 func (c *streamChecker) vouch(h wim.Hash, rec index.Recipe, locs []index.Location) {
+	c.queueMu.Lock()
+	for c.queued > 0 && c.queued+len(locs) > vouchChunks {
+		c.queueOut.Wait()
+	}
+	c.queued += len(locs)
+	c.queueMu.Unlock()
 	c.vouches <- vouchItem{h, rec, locs}
 }
 
@@ -82,9 +101,15 @@ func (c *streamChecker) vouchAll() {
 		if c.failed() == nil && !c.seals.sound(it.rec, it.locs) {
 			c.reread(it)
 		}
-		select {
-		case c.spare <- it.locs[:0]:
-		default:
+		c.queueMu.Lock()
+		c.queued -= len(it.locs)
+		c.queueMu.Unlock()
+		c.queueOut.Signal()
+		if cap(it.locs) <= spareLocsCap {
+			select {
+			case c.spare <- it.locs[:0]:
+			default:
+			}
 		}
 	}
 }
