@@ -111,11 +111,15 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 	if ex.chunks, err = db.ChunkView(); err != nil {
 		return st, err
 	}
-	defer ex.chunks.Close()
+	defer func() { _ = ex.chunks.Close() }() // a read transaction: nothing to lose
 	ex.check = newStreamChecker(ex.src, r.newPackSeals(ctx, ex.src.packs))
-	err = ex.write(&behindFile{File: tmp}, snaps)
+	out := &WritebackFile{File: tmp}
+	err = ex.write(out, snaps)
 	if cerr := ex.check.wait(); err == nil {
 		err = cerr
+	}
+	if serr := out.Settle(); err == nil && serr != nil {
+		err = fmt.Errorf("export: %w", serr)
 	}
 	st.Expanded = ex.check.expanded.Load()
 	if err != nil {

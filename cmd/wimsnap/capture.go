@@ -341,10 +341,10 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	out := &writebackFile{File: tmp}
+	out := &snapshot.WritebackFile{File: tmp}
 	defer func() {
 		if err != nil {
-			out.discard()
+			discardWriteback(out)
 		}
 	}()
 	cfg, err := a.loadConfig(spec.config)
@@ -360,7 +360,7 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := out.commit(target, commitTemp); err != nil {
+	if err := commitWriteback(out, target, commitTemp); err != nil {
 		return err
 	}
 	return a.finishCapture(spec, res, 1, spec.compress, start)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/wimsnap/wimsnap/snapshot"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -51,10 +52,10 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 	if err != nil {
 		return 0, err
 	}
-	out := &writebackFile{File: tmp}
+	out := &snapshot.WritebackFile{File: tmp}
 	defer func() {
 		if err != nil {
-			out.discard()
+			discardWriteback(out)
 		}
 	}()
 	if perm != 0 {
@@ -76,7 +77,7 @@ func (a *app) rewriteWIM(ctx context.Context, r *wim.Reader, target string, perm
 	if spec.create {
 		commit = commitNewTemp
 	}
-	if err := out.commit(target, commit); err != nil {
+	if err := commitWriteback(out, target, commit); err != nil {
 		return 0, err
 	}
 	return n, nil

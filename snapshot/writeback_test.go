@@ -1,4 +1,4 @@
-package main
+package snapshot
 
 import (
 	"bytes"
@@ -8,17 +8,17 @@ import (
 	"testing"
 )
 
-// TestWritebackFileContents writes through a writebackFile as the WIM
+// TestWritebackFileContents writes through a WritebackFile as the WIM
 // writer does, past several writeback and background-sync steps and with a
 // header rewritten at offset 0, and checks that the file holds exactly what
-// was written and that settle reports no error.
+// was written and that Settle reports no error.
 func TestWritebackFileContents(t *testing.T) {
 	tmp, err := os.Create(filepath.Join(t.TempDir(), "out"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = tmp.Close() }()
-	f := &writebackFile{File: tmp}
+	f := &WritebackFile{File: tmp}
 	want := make([]byte, 2*backgroundSyncStep+12345)
 	for i := range want {
 		want[i] = byte(i*7 + i>>12)
@@ -43,7 +43,7 @@ func TestWritebackFileContents(t *testing.T) {
 	if f.off != int64(len(want)) || f.synced < backgroundSyncStep || f.sent < f.off-writebackStep {
 		t.Errorf("offset %d, synced %d, sent %d after writing %d bytes", f.off, f.synced, f.sent, len(want))
 	}
-	if err := f.settle(); err != nil {
+	if err := f.Settle(); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(tmp.Name())
@@ -55,7 +55,7 @@ func TestWritebackFileContents(t *testing.T) {
 	}
 }
 
-// TestWritebackFileSyncError checks that settle returns the error of a
+// TestWritebackFileSyncError checks that Settle returns the error of a
 // background sync, which the final fsync may no longer report: a pipe
 // accepts writes but cannot be synced.
 func TestWritebackFileSyncError(t *testing.T) {
@@ -65,12 +65,12 @@ func TestWritebackFileSyncError(t *testing.T) {
 	}
 	defer func() { _ = r.Close() }()
 	go func() { _, _ = io.Copy(io.Discard, r) }()
-	f := &writebackFile{File: w}
+	f := &WritebackFile{File: w}
 	if _, err := f.Write(make([]byte, backgroundSyncStep)); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.settle(); err == nil {
-		t.Error("settle after a failed background sync: no error")
+	if err := f.Settle(); err == nil {
+		t.Error("Settle after a failed background sync: no error")
 	}
 	_ = w.Close()
 }
