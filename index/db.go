@@ -63,8 +63,9 @@ type DB struct {
 	path  string
 	reads atomic.Int64 // since the mapped pages were last dropped (see touched)
 	// keepMapped is the largest database whose mapped pages are never
-	// dropped, dropEvery the read units between drops above it
-	// (keepMappedSize and dropEveryUnits; tests lower them to see drops).
+	// dropped, dropEvery the bytes of reads between drops above it
+	// (keepMappedSize and dropEveryBytes, or LimitMapped's; tests lower
+	// them to see drops).
 	keepMapped, dropEvery int64
 }
 
@@ -95,7 +96,7 @@ func Open(path, repoID string, opts Options) (db *DB, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
 	}
-	db = &DB{bolt: b, path: path, keepMapped: keepMappedSize, dropEvery: dropEveryUnits}
+	db = &DB{bolt: b, path: path, keepMapped: keepMappedSize, dropEvery: dropEveryBytes}
 	if err := db.init(repoID, opts.ReadOnly); err != nil {
 		_ = b.Close()
 		return nil, err

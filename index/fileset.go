@@ -147,7 +147,7 @@ func (d *DB) diffFiles(key []byte, fs *fileSet) (diff fileDiff, err error) {
 		}
 		c := bk.Cursor()
 		next := func() ([]byte, []byte) {
-			d.touched(tx, 1)
+			d.touched(tx, seqRead)
 			return c.Next()
 		}
 		k, v := c.First()

@@ -72,7 +72,7 @@ func checkFileSet(t *testing.T, db *DB, snap ID, want map[string]Sig, gone []str
 func TestFileSetUpdate(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
 	db.keepMapped, db.dropEvery = 0, testDropEvery // drop pages however small the database, often
-	n := 3*testDropEvery + 17
+	n := 3*testDropEvery/seqRead + 17
 	storeFileSet(t, db, n, id("a"))
 
 	var l testSigs

@@ -114,8 +114,8 @@ func (v *ChunkView) Close() error { return v.tx.Rollback() }
 // know it. A stream stored as a delta is resolved down its chain of bases.
 func (d *DB) Stream(h SHA1) (r Recipe, ok bool, err error) {
 	err = d.view(func(tx *bolt.Tx) error {
-		d.touched(tx, randomRead)
 		r, ok, err = resolve(tx, h)
+		d.touched(tx, randomRead*int64(1+r.Deltas)) // a read for each link of a delta's chain
 		return err
 	})
 	return r, ok, err
@@ -184,7 +184,7 @@ func (d *DB) sizesFrom(tx *bolt.Tx, bucket *bolt.Bucket, hs []SHA1, sizes []int6
 		if found[i] {
 			continue
 		}
-		d.touched(tx, 1)
+		d.touched(tx, seqRead)
 		if k == nil || bytes.Compare(k, h[:]) > 0 {
 			k, v = c.Seek(h[:]) // first, or hs out of order
 		}
@@ -387,7 +387,7 @@ func (f *Files) Lookup(path []byte) (s Sig, ok bool) {
 			s, ok = Sig{}, false // a damaged page: treat the file as changed
 		}
 	}()
-	f.db.touched(f.tx, 1) // a capture looks up every file, in path order
+	f.db.touched(f.tx, seqRead) // a capture looks up every file, in path order
 	k, v := f.cursor.Seek(path)
 	if !bytes.Equal(k, path) {
 		return Sig{}, false

@@ -80,7 +80,7 @@ func TestChunks(t *testing.T) {
 
 // testDropEvery is DB.dropEvery in the tests that drop mapped pages: low,
 // so that a few thousand reads make several drops.
-const testDropEvery = 1024
+const testDropEvery = 1024 * seqRead
 
 // TestFilesLookupAcrossDrops: a view's lookups stay right across the drops
 // of the mapped pages that every testDropEvery lookups make, in and out of key
@@ -88,7 +88,7 @@ const testDropEvery = 1024
 func TestFilesLookupAcrossDrops(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
 	db.keepMapped, db.dropEvery = 0, testDropEvery // drop pages however small the database, often
-	n := 3*testDropEvery + 17
+	n := 3*testDropEvery/seqRead + 17
 	sigs := make([]FileSig, n)
 	for i := range sigs {
 		sigs[i] = FileSig{Path: fmt.Sprintf("dir%03d/file%06d", i%97, i), Sig: Sig{Size: int64(i), Ino: uint64(i) * 7}}
@@ -119,7 +119,7 @@ func TestFilesLookupAcrossDrops(t *testing.T) {
 func TestChunksAcrossDrops(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
 	db.keepMapped, db.dropEvery = 0, testDropEvery // drop pages however small the database, often
-	n := 4 * testDropEvery
+	n := 4 * testDropEvery / seqRead
 	ids := make([]ID, n)
 	b := NewBatch()
 	for i := range ids {
@@ -247,7 +247,7 @@ func TestSmallDatabaseKeepsPages(t *testing.T) {
 	if err := db.Apply(b); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 * dropEveryUnits / randomRead {
+	for range 2 * dropEveryBytes / randomRead {
 		if _, ok, err := db.Chunk(id("a")); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
@@ -285,5 +285,42 @@ func TestViewFailureRollsBack(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close still waits: the failed view's transaction is open")
+	}
+}
+
+// TestLimitMapped: under LimitMapped a database of any size counts its
+// reads, in bytes, and drops its mapped pages once they reach the budget;
+// resolving a delta counts a random read for each link of its chain.
+func TestLimitMapped(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	b := NewBatch()
+	b.AddChunk(id("a"), Location{Offset: 1, Stored: 1, Raw: 1})
+	b.AddStream(sha("v0"), Recipe{Size: 2, Chunks: ids("a", "a")})
+	b.AddDelta(sha("v1"), Delta{Size: 2, ChunkCount: 2, Base: sha("v0"), Patches: []Patch{{1, id("b")}}})
+	b.AddDelta(sha("v2"), Delta{Size: 2, ChunkCount: 2, Base: sha("v1"), Patches: []Patch{{0, id("c")}}})
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	db.LimitMapped(4 * randomRead)
+	for i := range 3 {
+		if _, ok, err := db.Chunk(id("a")); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if n := db.reads.Load(); n != int64(i+1)*randomRead {
+			t.Fatalf("after %d random reads: %d bytes counted, want %d", i+1, n, int64(i+1)*randomRead)
+		}
+	}
+	if _, _, err := db.Chunk(id("a")); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.reads.Load(); n != 0 {
+		t.Errorf("%d bytes counted after the budget was reached, want a drop (0)", n)
+	}
+	r, ok, err := db.Stream(sha("v2"))
+	if err != nil || !ok || r.Deltas != 2 {
+		t.Fatalf("Stream(v2) = %+v %v %v", r, ok, err)
+	}
+	if n := db.reads.Load(); n != 3*randomRead {
+		t.Errorf("a chain of two deltas counted %d bytes, want %d", n, 3*randomRead)
 	}
 }

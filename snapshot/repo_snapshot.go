@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -204,9 +205,7 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	res.Manifest = man
 	closeIndex(db)
 	db = nil
-	if cst.Files+cst.Dirs+cst.Symlinks > collectAbove {
-		runtime.GC() // see collectAbove
-	}
+	collect(cst.Files+cst.Dirs+cst.Symlinks, sigBase != (index.ID{}))
 	gen := r.recordSnapshot(obj, snapID, stored, encodeInfo(man), fileSet{sourceKey, sigBase, sigs.sorted()}, opts.Warn)
 	img.cache(gen) // the next snapshot's parent
 	return res, nil
@@ -223,6 +222,28 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 // and at 176-183 MB with it (three and six runs), in the same time. A
 // smaller run is spared it, as cmd/wimsnap's gcSlack spares it others.
 const collectAbove = 20000
+
+// collect runs the garbage collector before the local index update of a
+// snapshot of n entries, if there are more than collectAbove. After an
+// incremental walk (incremental: its parent's signatures were used) it
+// also gives the freed memory back to the system: the walk held two
+// trees (the parent's and the new image's) and the index pages its
+// look-ups mapped, and the update maps the index pages it changes all
+// over again, but needs little memory of its own. A 1% change of /usr
+// peaked at 168-172 MB while its memory stayed with the process, and at
+// 135 MB without it (with incrementalMapped), 0.1 s longer. A first
+// snapshot keeps its memory: its update allocates a location and a recipe
+// for every new chunk and stream, which freed memory would only have to
+// be faulted in again for.
+func collect(n int64, incremental bool) {
+	switch {
+	case n <= collectAbove:
+	case incremental:
+		debug.FreeOSMemory()
+	default:
+		runtime.GC()
+	}
+}
 
 // storedImage is an image's metadata stream once stored: its reference
 // for the manifest, and its copy for the metadata cache.
@@ -405,8 +426,19 @@ func (r *Repo) useParent(ctx context.Context, db *index.DB, parent *Manifest, so
 		return cached, nil
 	}
 	copts.Signatures = f
+	db.LimitMapped(incrementalMapped)
 	return cached, nil
 }
+
+// incrementalMapped bounds the bytes of the local index that the walk of
+// an incremental snapshot keeps mapped (index.DB.LimitMapped): a walk
+// whose files mostly keep their signatures looks up only its changed
+// files' chunks and streams, but each at random, and a few thousand of
+// those mapped most of the 74 MB index of /usr, at the end of the walk,
+// where the image's tree makes the run's peak. A walk that reads every
+// file (a first snapshot, one whose parent has no signatures) reads most
+// of the index anyway, and keeps it.
+const incrementalMapped = 32 << 20
 
 // Metadata reads snapshot m's image (its tree, stream sizes filled in).
 func (r *Repo) Metadata(ctx context.Context, m *Manifest) (*wim.Metadata, error) {
