@@ -34,9 +34,9 @@ const (
 	// hashed, and 4.5 MiB of locations).
 	vouchAhead  = 4096
 	vouchChunks = 1 << 16
-	// The location lists of up to spareLocs streams of up to spareLocsCap
+	// The location lists of up to spareLists streams of up to spareLocsCap
 	// chunks are kept for the next streams (1.2 MiB).
-	spareLocs    = 256
+	spareLists   = 256
 	spareLocsCap = 64
 )
 
@@ -71,7 +71,7 @@ type vouchItem struct {
 func newStreamChecker(src *repoSource, seals *packSeals) *streamChecker {
 	n := runtime.GOMAXPROCS(0)
 	c := &streamChecker{src: src, seals: seals, vouches: make(chan vouchItem, vouchAhead),
-		spare: make(chan []index.Location, spareLocs),
+		spare: make(chan []index.Location, spareLists),
 		slots: make(chan struct{}, 2*n), jobs: make(chan *checkChunk, 2*n*checkChunksAhead)}
 	for range n {
 		c.workers.Go(c.expand)
