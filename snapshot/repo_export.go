@@ -112,7 +112,7 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 		return st, err
 	}
 	defer func() { _ = ex.chunks.Close() }() // a read transaction: nothing to lose
-	ex.check = newStreamChecker(ex.src, r.newPackSeals(ctx, ex.src.packs))
+	ex.check = newStreamChecker(ex.src, newPackSeals(ex.src.packs, r.zstd))
 	out := &WritebackFile{File: tmp}
 	err = ex.write(out, snaps)
 	if cerr := ex.check.wait(); err == nil {

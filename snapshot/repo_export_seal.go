@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"cmp"
-	"context"
 	"crypto/sha256"
 	"io"
 	"slices"
@@ -35,17 +34,16 @@ const sealTrailers = 8 // parsed trailers kept, most recently used
 
 // packSeals vouches for chunks by their packs, for one goroutine.
 type packSeals struct {
-	packs       *packCache
-	readTrailer func(pack index.ID, size int64) ([]packEntry, error)
-	intact      map[index.ID]bool        // packs hashed: whether to their ids
-	trailers    map[index.ID][]packEntry // of intact packs, at most sealTrailers
-	lru         []index.ID               // trailers' packs, least recently used first
-	buf         []byte
+	packs    *packCache
+	z        *zcodec
+	intact   map[index.ID]bool        // packs hashed: whether to their ids
+	trailers map[index.ID][]packEntry // of intact packs, at most sealTrailers
+	lru      []index.ID               // trailers' packs, least recently used first
+	buf      []byte
 }
 
-func (r *Repo) newPackSeals(ctx context.Context, packs *packCache) *packSeals {
-	return &packSeals{packs: packs, intact: map[index.ID]bool{}, trailers: map[index.ID][]packEntry{},
-		readTrailer: func(pack index.ID, size int64) ([]packEntry, error) { return r.readPackTrailer(ctx, pack, size) }}
+func newPackSeals(packs *packCache, z *zcodec) *packSeals {
+	return &packSeals{packs: packs, z: z, intact: map[index.ID]bool{}, trailers: map[index.ID][]packEntry{}}
 }
 
 // sound reports whether rec's chunks, at the locations locs (the local
@@ -103,6 +101,19 @@ func (s *packSeals) trailer(pack index.ID) []packEntry {
 	s.trailers[pack] = entries
 	s.lru = append(s.lru, pack)
 	return entries
+}
+
+// readTrailer reads the trailer of pack, size bytes long, through the
+// pack cache, which holds the pack's window that isIntact, or the
+// copying, has just read: no second request for it.
+func (s *packSeals) readTrailer(pack index.ID, size int64) ([]packEntry, error) {
+	var used []winKey
+	return packTrailer(s.z, packKey(pack), size, func(off, length int64) ([]byte, error) {
+		b := make([]byte, length)
+		var err error
+		used, err = s.packs.readAt(b, pack, off, used[:0])
+		return b, err
+	})
 }
 
 // isIntact reports whether pack hashes to its id, hashing it once. Any

@@ -130,7 +130,7 @@ func TestPackSealsVouch(t *testing.T) {
 			sound := func(rec index.Recipe, locs []index.Location) bool {
 				src := r.newSource(t.Context(), nil)
 				defer src.close()
-				return r.newPackSeals(t.Context(), src.packs).sound(rec, locs)
+				return newPackSeals(src.packs, r.zstd).sound(rec, locs)
 			}
 			if !sound(rec, locs) {
 				t.Fatal("an intact pack does not vouch for its chunks")

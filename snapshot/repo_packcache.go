@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
 	"maps"
 	"math"
@@ -300,16 +301,16 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 		return err
 	}
 	var src io.Reader = rc
-	whole := start == 0 && end == size
-	sum := sha256.New()
-	if whole {
+	var sum hash.Hash // of a pack fetched whole
+	if start == 0 && end == size {
+		sum = sha256.New()
 		src = io.TeeReader(rc, sum)
 	}
 	if _, err := io.CopyN(f, src, end-start); err != nil {
 		_ = f.Close() // a spool file: nothing to lose
 		return fmt.Errorf("reading pack %x: %w", k.pack[:4], err)
 	}
-	if whole {
+	if sum != nil {
 		c.mu.Lock()
 		c.sums[k.pack] = index.ID(sum.Sum(nil)) == k.pack
 		c.mu.Unlock()
