@@ -67,6 +67,9 @@ type DB struct {
 	// (keepMappedSize and dropEveryBytes, or LimitMapped's; tests lower
 	// them to see drops).
 	keepMapped, dropEvery int64
+	// readAheadMax is the largest database ReadAhead reads
+	// (keepMappedSize; tests lower it).
+	readAheadMax int64
 }
 
 // Open opens or creates the index file at path for the repository repoID.
@@ -96,7 +99,8 @@ func Open(path, repoID string, opts Options) (db *DB, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
 	}
-	db = &DB{bolt: b, path: path, keepMapped: keepMappedSize, dropEvery: dropEveryBytes}
+	db = &DB{bolt: b, path: path, keepMapped: keepMappedSize, dropEvery: dropEveryBytes,
+		readAheadMax: keepMappedSize}
 	if err := db.init(repoID, opts.ReadOnly); err != nil {
 		_ = b.Close()
 		return nil, err

@@ -84,6 +84,7 @@ func (r *Repo) export(ctx context.Context, snaps []*Manifest, path string, opts 
 		return st, err
 	}
 	defer closeIndex(db)
+	db.ReadAhead() // an export looks up every chunk it copies
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return st, fmt.Errorf("export: %s is a directory", path)
 	} else if err == nil && !fi.Mode().IsRegular() {

@@ -66,6 +66,7 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 		return ApplyStats{}, err
 	}
 	defer closeIndex(db)
+	db.ReadAhead() // a restore looks up every stream it writes
 	md, err := r.loadMetadata(ctx, db, m)
 	if err != nil {
 		return ApplyStats{}, err
