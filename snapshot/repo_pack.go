@@ -39,17 +39,11 @@ type packEntry struct {
 // packBuilder writes one pack into a spool file (spool.go), hashing it
 // as it goes. Chunks are gathered in buf and written packWriteSize bytes at
 // a time: a chunk is about 15 KiB stored, and one write each cost a capture
-// thousands of system calls. Every write but the last is of a full buf,
-// whose address is aligned, so that a spool file that bypasses the page
-// cache (spoolFile.bypassCache) keeps doing so until the pack's tail; such
-// a pack's full buffers are written by a spoolQueue. A write error
-// sticks: add does nothing after it (after finish, for an error of the
-// queue's), and finish returns it.
+// thousands of system calls. A write error sticks: add does nothing after
+// it, and finish returns it.
 type packBuilder struct {
 	spool   *spoolFile
-	queue   *spoolQueue // writes full buffers, when the spool bypasses the cache
-	buf     []byte      // written to spool when full, and by finish
-	n       int64       // bytes written so far, buf's included
+	buf     []byte // written to spool when full, and by finish
 	sum     hash.Hash
 	entries []packEntry
 	err     error
@@ -62,8 +56,7 @@ type packBuilder struct {
 	writeBehind bool
 }
 
-// packWriteSize is the size of packBuilder's writes to its spool file, a
-// multiple of directBlock.
+// packWriteSize is the size of packBuilder's writes to its spool file.
 const packWriteSize = 256 << 10
 
 // newPackBuilder starts an empty pack in a spool file in dir. When the
@@ -73,23 +66,21 @@ func newPackBuilder(dir string) *packBuilder {
 	return &packBuilder{spool: f, sum: sha256.New(), err: err}
 }
 
-// newRepoPack starts an empty pack for r (see newPackBuilder). When r's
-// store takes spool files itself, the pack bypasses the page cache, or
-// else writes behind.
+// newRepoPack starts an empty pack for r (see newPackBuilder), writing
+// behind when r's store takes spool files itself.
 func (r *Repo) newRepoPack() *packBuilder {
 	p := newPackBuilder(r.spool)
-	if _, ok := r.store.(remote.FilePutter); ok && p.err == nil {
-		if p.spool.bypassCache() {
-			p.queue = newSpoolQueue(p.spool)
-		} else {
-			p.writeBehind = true
-		}
-	}
+	_, p.writeBehind = r.store.(remote.FilePutter)
 	return p
 }
 
 // size is the number of bytes of chunks added so far.
-func (p *packBuilder) size() int64 { return p.n }
+func (p *packBuilder) size() int64 {
+	if p.spool == nil {
+		return 0
+	}
+	return p.spool.Size() + int64(len(p.buf))
+}
 
 // add appends a chunk's stored bytes.
 func (p *packBuilder) add(id index.ID, stored []byte, raw int, codec uint8) {
@@ -106,35 +97,21 @@ func (p *packBuilder) write(b []byte) {
 		return
 	}
 	p.sum.Write(b)
-	p.n += int64(len(b))
-	for len(b) > 0 {
-		if p.buf == nil {
-			p.buf = p.newBuffer()
-		}
-		n := copy(p.buf[len(p.buf):cap(p.buf)], b)
-		p.buf, b = p.buf[:len(p.buf)+n], b[n:]
-		if len(p.buf) == cap(p.buf) {
-			p.flush()
-		}
+	if len(p.buf)+len(b) > packWriteSize {
+		p.flush()
 	}
-}
-
-// newBuffer returns an empty, aligned buffer of packWriteSize bytes.
-func (p *packBuilder) newBuffer() []byte {
-	if p.queue != nil {
-		return p.queue.buffer()
-	}
-	return alignedBuffer(packWriteSize)
-}
-
-// flush writes what buf holds to the spool file, or queues it when the
-// pack has a queue.
-func (p *packBuilder) flush() {
-	if p.queue != nil && len(p.buf) > 0 {
-		p.queue.write(p.buf)
-		p.buf = nil
+	if len(b) >= packWriteSize {
+		p.spoolWrite(b)
 		return
 	}
+	if p.buf == nil {
+		p.buf = make([]byte, 0, packWriteSize)
+	}
+	p.buf = append(p.buf, b...)
+}
+
+// flush writes what buf holds to the spool file.
+func (p *packBuilder) flush() {
 	if len(p.buf) > 0 {
 		off := p.spool.Size()
 		p.spoolWrite(p.buf)
@@ -159,12 +136,8 @@ func (p *packBuilder) spoolWrite(b []byte) {
 // the builder cannot be used again.
 func (p *packBuilder) finish(z *zcodec) (*spoolFile, index.ID, error) {
 	p.write(appendPackTrailer(nil, p.entries, z))
-	p.closeQueue()
 	p.flush()
 	p.buf = nil
-	if p.spool != nil {
-		p.spool.cached() // a store that copies the file reads it with any buffer
-	}
 	if p.err != nil {
 		p.discard()
 		return nil, index.ID{}, p.err
@@ -174,21 +147,8 @@ func (p *packBuilder) finish(z *zcodec) (*spoolFile, index.ID, error) {
 	return p.spool, id, nil
 }
 
-// closeQueue waits for the queue's writes, if the pack has a queue, and
-// takes its error. The writes after it are the spool's own.
-func (p *packBuilder) closeQueue() {
-	if p.queue == nil {
-		return
-	}
-	if err := p.queue.close(); err != nil && p.err == nil {
-		p.err = fmt.Errorf("writing a pack to the spool: %w", err)
-	}
-	p.queue = nil
-}
-
 // discard drops the pack and its spool file.
 func (p *packBuilder) discard() {
-	p.closeQueue()
 	if p.spool != nil {
 		_ = p.spool.Close() // a spool file: nothing to lose
 	}

@@ -10,9 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/wimsnap/wimsnap/remote"
 )
@@ -40,10 +38,9 @@ const spoolMaxAge = 24 * time.Hour
 // Writes must not run concurrently with each other; ReadAt may run
 // concurrently with itself.
 type spoolFile struct {
-	f      *os.File
-	size   int64
-	anon   bool // removed from its directory already
-	direct bool // writes bypass the page cache (see bypassCache)
+	f    *os.File
+	size int64
+	anon bool // removed from its directory already
 }
 
 // newSpool creates an empty spool file in dir, creating dir if needed.
@@ -64,62 +61,11 @@ func newSpool(dir string) (*spoolFile, error) {
 	return &spoolFile{f: f, anon: anon}, nil
 }
 
-// directBlock is the alignment of writes that bypass the page cache:
-// their buffer's address, their length and their offset in the file. It
-// is the largest logical block size of disks (512 or 4096 bytes).
-const directBlock = 4096
-
-// bypassCache makes the file's writes go to the disk directly, not through
-// the page cache (O_DIRECT), for a spool file that a local store takes as
-// its object: its bytes must reach the disk anyway, and copying them into
-// the page cache and writing them back cost a first snapshot of /usr a
-// tenth of its CPU time (dd writes 2.6 GB here in 4.7 s of system time
-// buffered, 0.5 s direct), while the pages it fills push out the cache of
-// the files being read. It reports whether the file system took it (Linux
-// file systems that support O_DIRECT; not tmpfs). A write that is not
-// aligned to directBlock (see directable) puts the file back on the page
-// cache for good, as does one that the file system refuses.
-func (s *spoolFile) bypassCache() bool {
-	s.direct = setDirect(s.f, true) == nil
-	return s.direct
-}
-
 // Write appends p.
 func (s *spoolFile) Write(p []byte) (int, error) {
-	if !directable(p, s.size) {
-		s.cached()
-	}
 	n, err := s.f.Write(p)
-	if s.direct && n == 0 && errors.Is(err, syscall.EINVAL) { // refused after all
-		s.cached()
-		n, err = s.f.Write(p)
-	}
 	s.size += int64(n)
 	return n, err
-}
-
-// cached puts the file's reads and writes back on the page cache. Should
-// the file system refuse, the next write fails with its error.
-func (s *spoolFile) cached() {
-	if s.direct {
-		s.direct = false
-		_ = setDirect(s.f, false)
-	}
-}
-
-// directable reports whether p, written at off, is aligned for a write that
-// bypasses the page cache.
-func directable(p []byte, off int64) bool {
-	return len(p) > 0 && len(p)%directBlock == 0 && off%directBlock == 0 &&
-		uintptr(unsafe.Pointer(&p[0]))%directBlock == 0
-}
-
-// alignedBuffer returns an empty slice of capacity n whose first byte is
-// aligned to directBlock.
-func alignedBuffer(n int) []byte {
-	b := make([]byte, n+directBlock)
-	off := int(-uintptr(unsafe.Pointer(&b[0])) % directBlock)
-	return b[off : off : off+n]
 }
 
 // ReadAt reads the spooled bytes at off.
@@ -127,12 +73,7 @@ func (s *spoolFile) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt
 
 // writeBehind starts writing to the disk the n bytes written at off (see
 // startWriteback).
-// Writes that bypassed the cache are written already.
-func (s *spoolFile) writeBehind(off, n int64) {
-	if !s.direct {
-		startWriteback(s.f, off, n)
-	}
-}
+func (s *spoolFile) writeBehind(off, n int64) { startWriteback(s.f, off, n) }
 
 // Size is the number of bytes written.
 func (s *spoolFile) Size() int64 { return s.size }

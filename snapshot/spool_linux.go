@@ -22,20 +22,3 @@ func openAnon(dir string) (*os.File, error) {
 func startWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
-
-// setDirect turns O_DIRECT on or off for f's reads and writes. File
-// systems without O_DIRECT refuse to turn it on (EINVAL).
-func setDirect(f *os.File, on bool) error {
-	fd := f.Fd()
-	fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
-	if err != nil {
-		return err
-	}
-	if on {
-		fl |= unix.O_DIRECT
-	} else {
-		fl &^= unix.O_DIRECT
-	}
-	_, err = unix.FcntlInt(fd, unix.F_SETFL, fl)
-	return err
-}

@@ -14,12 +14,3 @@ func openAnon(string) (*os.File, error) { return nil, errors.ErrUnsupported }
 // startWriteback does nothing: only Linux starts the writeback of a range
 // without waiting for it.
 func startWriteback(*os.File, int64, int64) {}
-
-// setDirect reports errors.ErrUnsupported unless turning it off: only
-// Linux bypasses the page cache here.
-func setDirect(_ *os.File, on bool) error {
-	if on {
-		return errors.ErrUnsupported
-	}
-	return nil
-}
