@@ -405,26 +405,60 @@ func fileSigs(m map[string]Sig) FileSigs {
 
 // TestApplyLastLocationWins: of several locations added for one chunk,
 // the last counts, among thousands of chunks added in no order (an
-// unstable sort, unlike the insertion sort of a few, would scramble them).
+// unstable sort, unlike the insertion sort of a few, would scramble them),
+// whether the later location lies before the earlier one in the same pack
+// or in a pack whose id sorts first.
 func TestApplyLastLocationWins(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
 	b := NewBatch()
 	const n = 3000
-	for round := range 3 {
+	packs := []ID{id("p1"), id("p1"), id("p2"), id("p2")}                           // each round's pack; p2 sorts first
+	offset := func(round, k int) uint64 { return uint64((len(packs)-round)*n + k) } // later rounds lie lower
+	for round, pack := range packs {
 		for i := range n {
 			k := (i * 7919) % n // every chunk once per round, scattered
-			b.AddChunk(id(fmt.Sprint(k)), Location{Pack: id("pack"), Offset: uint64(round*n + k)})
+			b.AddChunk(id(fmt.Sprint(k)), Location{Pack: pack, Offset: offset(round, k)})
 		}
 	}
 	if err := db.Apply(b); err != nil {
 		t.Fatal(err)
 	}
+	last := len(packs) - 1
 	for k := range n {
 		l, ok, err := db.Chunk(id(fmt.Sprint(k)))
-		if err != nil || !ok || l.Offset != uint64(2*n+k) {
-			t.Fatalf("chunk %d: location %+v, %v, %v; want the last, offset %d", k, l, ok, err, 2*n+k)
+		if err != nil || !ok || l.Pack != packs[last] || l.Offset != offset(last, k) {
+			t.Fatalf("chunk %d: location %+v, %v, %v; want the last, offset %d", k, l, ok, err, offset(last, k))
 		}
 	}
+}
+
+// TestApplyLastRecipeWins: of several recipes added for one stream, the
+// last counts, and a delta gives way to a recipe added before or after it.
+func TestApplyLastRecipeWins(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "idx.db"))
+	b := NewBatch()
+	const n = 2000
+	for round := range 3 {
+		for i := range n {
+			k := (i * 7919) % n
+			b.AddStream(sha(fmt.Sprint(k)), Recipe{Size: int64(round), Chunks: make([]ID, round+1)})
+		}
+		// Looked up after the first rounds, later recipes must replace
+		// earlier ones in the lookup too.
+		if l, ok := b.StreamLen(sha("5")); !ok || l != int64(round+1) {
+			t.Fatalf("round %d: StreamLen = %d %v", round, l, ok)
+		}
+	}
+	b.AddDelta(sha("7"), Delta{Size: 9, ChunkCount: 1, Base: sha("8"), Patches: []Patch{{0, id("x")}}})
+	b.AddDelta(sha("d"), Delta{Size: 9, ChunkCount: 1, Base: sha("8"), Patches: []Patch{{0, id("x")}}})
+	b.AddStream(sha("d"), Recipe{Size: 2, Chunks: ids("2")})
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"0", "5", "7", "1999"} {
+		wantStream(t, db, sha(k), 2, make([]ID, 3))
+	}
+	wantStream(t, db, sha("d"), 2, ids("2"))
 }
 
 // leafFill returns the share of the leaf pages of the data bucket name

@@ -424,7 +424,7 @@ func (o *indexObject) addTo(b *index.Batch, db *index.DB) {
 	for _, p := range o.packs {
 		n += len(p.entries)
 	}
-	b.Grow(n)
+	b.Grow(n, len(o.streams))
 	for _, p := range o.packs {
 		for _, e := range p.entries {
 			b.AddChunk(e.id, p.location(e))
