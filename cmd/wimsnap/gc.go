@@ -13,8 +13,10 @@ import (
 // chunks and streams, the file signatures), so a target well below Go's
 // 100 bounds the peak at little cost: a first snapshot of /usr peaked at
 // 290, 230 and 214 MB with 100, 50 and 30, in the same time within the
-// noise.
-const gcPercent = 30
+// noise; later, with 30 and 20, at 180-184 and 171-176 MB (three
+// alternating runs each, 25-31 s both), and a restore of it at 148-151
+// and 143-146 MB (22-26 s both).
+const gcPercent = 20
 
 // gcSlack is the least a run may allocate between two collections. With
 // gcPercent alone a small heap is collected every megabyte or two: an
@@ -23,7 +25,7 @@ const gcPercent = 30
 // collection; a rollback of that tree took 74 ms against 62. With 16 MB it
 // runs none: 33.5 -> 29.4 ms and 32.2 -> 27.9 ms (medians of 20
 // alternating runs, CPU 44 -> 40 ms), its peak unchanged at 20 MB. A heap
-// above gcSlack/gcPercent (53 MB) is unaffected, so large runs keep their
+// above gcSlack/gcPercent (80 MB) is unaffected, so large runs keep their
 // peaks; a small run's peak grows by at most gcSlack (a restore of that
 // tree: 33 MB with none, 40 with 8 MB, 46 with 16 MB; restic's is 73). See
 // streamingGC for the commands that do without it.
