@@ -30,7 +30,8 @@ type agentProc struct {
 	mu   sync.Mutex
 	logs []map[string]any // its log lines, decoded
 	raw  strings.Builder
-	done chan struct{} // closed when its stderr is drained
+	done chan struct{} // closed when it has exited and its log is read
+	err  error         // what cmd.Wait returned, once done is closed
 }
 
 // startAgent starts `wimsnap agent --config config` with env and waits
@@ -40,35 +41,96 @@ func startAgent(t *testing.T, bin string, env []string, config string) *agentPro
 	t.Helper()
 	cmd := exec.Command(bin, "agent", "--config", config)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	return startAgentCmd(t, cmd)
+	return startAgentCmd(t, cmd, "")
 }
 
-// startAgentCmd starts the agent command cmd as startAgent does.
-func startAgentCmd(t *testing.T, cmd *exec.Cmd) *agentProc {
+// startAgentCmd starts the agent command cmd as startAgent does. Its log
+// (stderr) comes through a pipe, or, when logFile is set, through that
+// file, read as it grows until the agent has exited. (Wine takes about a
+// second to end a program whose stderr is a pipe after Ctrl+C, 15 ms when
+// it is a file, and has been seen to end it by a signal in that second.)
+func startAgentCmd(t *testing.T, cmd *exec.Cmd, logFile string) *agentProc {
 	t.Helper()
 	p := &agentProc{done: make(chan struct{}), cmd: cmd}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
+	var stderr io.Reader
+	if logFile == "" {
+		pipe, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stderr = pipe
+	} else {
+		f, err := os.Create(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = f.Close() })
+		cmd.Stderr = f
+		r, err := os.Open(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+		stderr = &tail{f: r, exited: make(chan struct{})}
 	}
-	if err := p.cmd.Start(); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-			_ = p.cmd.Wait()
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
 		}
 	})
-	go p.read(stderr)
+	go p.follow(stderr)
 	p.waitLog(t, 20*time.Second, func(l map[string]any) bool { return l["msg"] == "agent started" })
 	p.addr, _ = p.find(func(l map[string]any) bool { return l["msg"] == "agent started" })["status"].(string)
 	return p
 }
 
-// read decodes the agent's log lines until its stderr closes.
-func (p *agentProc) read(r io.Reader) {
+// follow reads the agent's log and waits for it to exit: from a pipe,
+// until the pipe closes, then waits; from a file, until it has exited and
+// the file is read. It closes p.done.
+func (p *agentProc) follow(stderr io.Reader) {
 	defer close(p.done)
+	tl, ok := stderr.(*tail)
+	if !ok {
+		p.read(stderr)
+		p.err = p.cmd.Wait()
+		return
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(tl.exited)
+	}()
+	p.read(tl)
+}
+
+// tail reads a file another process writes, as it grows: at its end it
+// waits for more until exited is closed.
+type tail struct {
+	f      *os.File
+	exited chan struct{}
+}
+
+func (r *tail) Read(b []byte) (int, error) {
+	for {
+		n, err := r.f.Read(b)
+		if n > 0 || !errors.Is(err, io.EOF) {
+			return n, err
+		}
+		select {
+		case <-r.exited:
+			return r.f.Read(b) // what it wrote last, or EOF
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// read decodes the agent's log lines until r ends.
+func (p *agentProc) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -154,15 +216,14 @@ func (p *agentProc) stop(t *testing.T, sig syscall.Signal) (int, time.Duration) 
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { <-p.done; exited <- p.cmd.Wait() }()
 	select {
-	case err := <-exited:
+	case <-p.done:
 		code := 0
 		var ee *exec.ExitError
-		if errors.As(err, &ee) {
+		if errors.As(p.err, &ee) {
 			code = ee.ExitCode()
 		}
+		t.Logf("after %v: %v in %s", sig, p.cmd.ProcessState, time.Since(start))
 		return code, time.Since(start)
 	case <-time.After(60 * time.Second):
 		t.Fatalf("the agent did not exit within 60 s of %v; its log:\n%s", sig, p.log())

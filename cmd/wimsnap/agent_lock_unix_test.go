@@ -47,8 +47,7 @@ schedule = "@every 6h"
 	}
 
 	must(t, first.cmd.Process.Signal(syscall.SIGKILL))
-	<-first.done
-	_ = first.cmd.Wait() // killed: its exit status is the signal
+	<-first.done // killed: its exit status is the signal
 	third := startAgent(t, bin, r.env, cfg)
 	var st agentState
 	b, err := os.ReadFile(state)

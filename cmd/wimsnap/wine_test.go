@@ -426,7 +426,7 @@ pre = 'echo pre %%WIMSNAP_JOB%% "a & b"> %s'
 `, winPath(marker)))
 	cmd := exec.Command(w.wine, w.exe, "agent", "--config", winPath(config))
 	cmd.Env = w.env
-	p := startAgentCmd(t, cmd)
+	p := startAgentCmd(t, cmd, filepath.Join(dir, "agent.log"))
 	p.waitFor(t, 60*time.Second, "three successful runs", func() bool { return p.count(runsOf("win", "success")) >= 3 })
 	if got, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(got)) != `pre win "a & b"` {
 		t.Errorf("the pre hook wrote %q (%v), want %q", got, err, `pre win "a & b"`)
