@@ -81,7 +81,12 @@ func startAgentCmd(t *testing.T, cmd *exec.Cmd, logFile string) *agentProc {
 		case <-p.done:
 		default:
 			_ = cmd.Process.Kill()
-			<-p.done
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+				// Its log pipe is still open: something it started holds it.
+				t.Errorf("the agent's log did not end within 10 s of killing it")
+			}
 		}
 	})
 	go p.follow(stderr)
