@@ -52,13 +52,15 @@ func startAgent(t *testing.T, bin string, env []string, config string) *agentPro
 func startAgentCmd(t *testing.T, cmd *exec.Cmd, logFile string) *agentProc {
 	t.Helper()
 	p := &agentProc{done: make(chan struct{}), cmd: cmd}
-	var stderr io.Reader
+	// follow reads the log and waits for the agent to exit; p.done closes
+	// after it.
+	var follow func()
 	if logFile == "" {
 		pipe, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
 		}
-		stderr = pipe
+		follow = func() { p.read(pipe); p.err = cmd.Wait() }
 	} else {
 		f, err := os.Create(logFile)
 		if err != nil {
@@ -71,7 +73,11 @@ func startAgentCmd(t *testing.T, cmd *exec.Cmd, logFile string) *agentProc {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = r.Close() })
-		stderr = &tail{f: r, exited: make(chan struct{})}
+		tl := &tail{f: r, exited: make(chan struct{})}
+		follow = func() {
+			go func() { p.err = cmd.Wait(); close(tl.exited) }()
+			p.read(tl)
+		}
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -89,28 +95,10 @@ func startAgentCmd(t *testing.T, cmd *exec.Cmd, logFile string) *agentProc {
 			}
 		}
 	})
-	go p.follow(stderr)
+	go func() { defer close(p.done); follow() }()
 	p.waitLog(t, 20*time.Second, func(l map[string]any) bool { return l["msg"] == "agent started" })
 	p.addr, _ = p.find(func(l map[string]any) bool { return l["msg"] == "agent started" })["status"].(string)
 	return p
-}
-
-// follow reads the agent's log and waits for it to exit: from a pipe,
-// until the pipe closes, then waits; from a file, until it has exited and
-// the file is read. It closes p.done.
-func (p *agentProc) follow(stderr io.Reader) {
-	defer close(p.done)
-	tl, ok := stderr.(*tail)
-	if !ok {
-		p.read(stderr)
-		p.err = p.cmd.Wait()
-		return
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(tl.exited)
-	}()
-	p.read(tl)
 }
 
 // tail reads a file another process writes, as it grows: at its end it
