@@ -217,6 +217,11 @@ func FuzzParseXML(f *testing.F) {
 		if err == nil && len(infos) != n {
 			t.Fatalf("%d images parsed, %d expected", len(infos), n)
 		}
+		for i := range infos {
+			if infos[i].Index != i+1 {
+				t.Fatalf("image %d has index %d", i+1, infos[i].Index)
+			}
+		}
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // maxXMLSize caps the XML resource a reader accepts (wimlib's own limit is
@@ -68,34 +69,91 @@ func parseXML(b []byte, imageCount int) ([]ImageInfo, error) {
 	if len(b) < 2 || len(b)%2 != 0 {
 		return nil, fmt.Errorf("%w: XML data of %d bytes is not UTF-16", ErrFormat, len(b))
 	}
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(b[2*i:])
-	}
-	if u[0] == 0xFEFF {
-		u = u[1:]
-	}
-	text := strings.TrimRight(string(utf16.Decode(u)), "\x00")
-	if n, most := strings.Count(text, "<"), max(maxXMLTags, len(b)/xmlBytesPerTag); n > most {
+	text := bytes.TrimRight(utf16leToUTF8(b), "\x00")
+	if n, most := bytes.Count(text, []byte("<")), max(maxXMLTags, len(b)/xmlBytesPerTag); n > most {
 		return nil, fmt.Errorf("%w: XML data of %d tags in %d bytes (at most %d)", ErrFormat, n, len(b), most)
 	}
 	var root XMLNode
-	if err := xml.Unmarshal([]byte(text), &root); err != nil {
+	if err := xml.Unmarshal(text, &root); err != nil {
 		return nil, fmt.Errorf("%w: XML data: %w", ErrFormat, err)
 	}
 	if root.XMLName.Local != "WIM" {
 		return nil, fmt.Errorf("%w: XML data: root element %q, want WIM", ErrFormat, root.XMLName.Local)
 	}
-	var infos []ImageInfo
+	return imagesByIndex(&root, imageCount)
+}
+
+// utf16leToUTF8 decodes UTF-16LE text (an odd last byte ignored), less
+// a byte order mark at its start, into UTF-8; an unpaired surrogate
+// becomes U+FFFD. It goes straight to UTF-8 so that the XML of a large
+// resource is held once more, at about half its size for ASCII, rather
+// than also as 16-bit units and as runes (three and five times its size).
+func utf16leToUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)/2)
+	for i := 0; i+1 < len(b); i += 2 {
+		u := rune(binary.LittleEndian.Uint16(b[i:]))
+		switch {
+		case u < utf8.RuneSelf:
+			out = append(out, byte(u))
+			continue
+		case i == 0 && u == 0xFEFF:
+			continue
+		case utf16.IsSurrogate(u) && i+3 < len(b):
+			if r := utf16.DecodeRune(u, rune(binary.LittleEndian.Uint16(b[i+2:]))); r != utf8.RuneError {
+				out = utf8.AppendRune(out, r)
+				i += 2
+				continue
+			}
+		}
+		out = utf8.AppendRune(out, u) // a lone surrogate is not valid: AppendRune writes U+FFFD
+	}
+	return out
+}
+
+// imagesByIndex returns the information of the imageCount images from the
+// IMAGE elements of root, image n from the element whose INDEX attribute
+// is n, whatever the elements' order (as wimlib reads them). Each image
+// must have exactly one element: an INDEX that is missing, not a decimal
+// number, out of range or given twice is a format error.
+func imagesByIndex(root *XMLNode, imageCount int) ([]ImageInfo, error) {
+	n := 0
 	for i := range root.Nodes {
 		if root.Nodes[i].XMLName.Local == "IMAGE" {
-			infos = append(infos, imageFromNode(&root.Nodes[i], len(infos)+1))
+			n++
 		}
 	}
-	if len(infos) != imageCount {
-		return nil, fmt.Errorf("%w: XML data has %d IMAGE elements, header says %d images", ErrFormat, len(infos), imageCount)
+	if n != imageCount {
+		return nil, fmt.Errorf("%w: XML data has %d IMAGE elements, header says %d images", ErrFormat, n, imageCount)
+	}
+	infos := make([]ImageInfo, imageCount)
+	for i := range root.Nodes {
+		node := &root.Nodes[i]
+		if node.XMLName.Local != "IMAGE" {
+			continue
+		}
+		attr, ok := node.attr("INDEX")
+		index, err := strconv.ParseUint(attr, 10, 31)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%w: XML data: an IMAGE element has no INDEX", ErrFormat)
+		case err != nil || index < 1 || index > uint64(imageCount):
+			return nil, fmt.Errorf("%w: XML data: IMAGE INDEX %q is not an image number from 1 to %d", ErrFormat, attr, imageCount)
+		case infos[index-1].Index != 0:
+			return nil, fmt.Errorf("%w: XML data: two IMAGE elements have INDEX %d", ErrFormat, index)
+		}
+		infos[index-1] = imageFromNode(node, int(index))
 	}
 	return infos, nil
+}
+
+// attr returns the value of n's attribute called name.
+func (n *XMLNode) attr(name string) (string, bool) {
+	for _, a := range n.Attrs {
+		if a.Name.Local == name {
+			return a.Value, true
+		}
+	}
+	return "", false
 }
 
 // imageFromNode extracts an ImageInfo from an IMAGE element.
