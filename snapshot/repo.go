@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -90,6 +91,7 @@ type Repo struct {
 	now           func() time.Time
 	zstd          *zcodec
 	warn          func(error) // RepoOptions.Warn, or nil
+	leftOut       sync.Map    // the snapshots damageWarn has warned about, by short id
 }
 
 // RepoOptions configures OpenRepo.
@@ -102,7 +104,9 @@ type RepoOptions struct {
 	// the local index damaged and rebuilt it from the repository: a file
 	// that did not open, or one that lacked a stream or chunk the
 	// repository has (see retryRebuilt). Check says so in its result too,
-	// and Snapshot to its own Warn. It may be called from any goroutine.
+	// and Snapshot to its own Warn. It is also told, once for each
+	// snapshot, that a snapshot was left out of the local index because
+	// its manifest cannot be read. It may be called from any goroutine.
 	Warn func(error)
 }
 

@@ -181,13 +181,49 @@ func (r *Repo) syncedIndex(ctx context.Context) (*index.DB, error) {
 }
 
 // damageWarn passes a warning of Sync to RepoOptions.Warn when it says
-// that the local index was damaged (and is rebuilt), and drops the others
-// (an index object left out, an index busy), which the callers of
-// syncedIndex have never reported.
+// that the local index was damaged (and is rebuilt) or that a snapshot
+// was left out for a damaged manifest (so that listing the snapshots, or
+// resolving "latest" to an older one, does not hide it), and drops the
+// others (an index object left out, an index busy, a manifest deleted
+// while it was listed), which the callers of syncedIndex have never
+// reported.
 func (r *Repo) damageWarn(err error) {
-	if r.warn != nil && errors.Is(err, index.ErrCorrupt) {
+	var lo *leftOutError
+	switch {
+	case r.warn == nil:
+	case errors.Is(err, index.ErrCorrupt):
 		r.warn(err)
+	case errors.As(err, &lo):
+		if _, dup := r.leftOut.LoadOrStore(lo.short, true); !dup {
+			r.warn(err)
+		}
 	}
+}
+
+// leftOutError is Sync's warning that a snapshot the store lists was not
+// added to the local index because its manifest is damaged. The manifest
+// is read again, and the warning given, by every command that syncs until
+// the snapshot is repaired or forgotten.
+type leftOutError struct {
+	short string // the snapshot's short id
+	err   error  // why the manifest could not be read
+}
+
+func (e *leftOutError) Error() string {
+	return fmt.Sprintf("snapshot %s left out: its manifest cannot be read ('wimsnap check' reports it, 'wimsnap forget %s' removes it): %v",
+		e.short, e.short, e.err)
+}
+
+func (e *leftOutError) Unwrap() error { return e.err }
+
+// leftOut is Sync's warning for snapshot id, whose manifest could not be
+// read for err: a leftOutError when the manifest is damaged, err itself
+// when it is gone (deleted since the listing, by forget).
+func leftOut(id index.ID, err error) error {
+	if !errors.Is(err, ErrRepoFormat) {
+		return err
+	}
+	return &leftOutError{short: hexID(id)[:8], err: err}
 }
 
 // openSynced brings the local index up to date and opens it read-only.
@@ -287,7 +323,7 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 			}
 			st.Damaged++
 			if warn != nil {
-				warn(err)
+				warn(leftOut(id, err))
 			}
 			continue
 		}
@@ -410,7 +446,7 @@ func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, st *SyncStats, w
 			}
 			st.Damaged++
 			if warn != nil {
-				warn(err)
+				warn(leftOut(id, err))
 			}
 			continue
 		}

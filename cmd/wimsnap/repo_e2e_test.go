@@ -1023,8 +1023,9 @@ func TestApplyMissingStream(t *testing.T) {
 }
 
 // TestForgetDamagedManifest: a snapshot whose manifest cannot be read is
-// named as damaged, with a pointer to forget, and forget removes it by its
-// id; the other snapshot stays and check passes.
+// named as damaged, with a pointer to forget (a warning where snapshots
+// are listed), and forget removes it by its id; the other snapshot stays
+// and check passes.
 func TestForgetDamagedManifest(t *testing.T) {
 	bin := buildBinary(t)
 	src := t.TempDir()
@@ -1040,7 +1041,12 @@ func TestForgetDamagedManifest(t *testing.T) {
 	if err := os.RemoveAll(r.cache); err != nil { // which holds the manifest as it was
 		t.Fatal(err)
 	}
-	res := r.run(t, exitFailure, "restore", first.ShortID, "--target", t.TempDir())
+	// Listed, and resolving latest, it is left out with one warning.
+	res := r.run(t, exitOK, "snapshots")
+	if strings.Count(res.stderr, "left out") != 1 || !strings.Contains(res.stderr, "forget "+first.ShortID) {
+		t.Errorf("snapshots with a damaged manifest: stderr %q", res.stderr)
+	}
+	res = r.run(t, exitFailure, "restore", first.ShortID, "--target", t.TempDir())
 	if !strings.Contains(res.stderr, "damaged") || !strings.Contains(res.stderr, "forget "+first.ShortID) {
 		t.Errorf("restore of a damaged snapshot: stderr %q", res.stderr)
 	}

@@ -1,0 +1,61 @@
+//go:build unix
+
+package snapshot
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// TestSyncWarnsLeftOut: a snapshot whose manifest is damaged, read by an
+// index that has not cached it, is left out of the listing and of
+// "latest" (an older one is restored), and the repository's Warn is told
+// so once, naming it and forget, however many syncs the commands run.
+func TestSyncWarnsLeftOut(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := testRepo(t, wim.CompressXPRESS)
+	old := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("newer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	damaged := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	garbage := []byte("not a manifest")
+	if err := r.store.Put(t.Context(), snapPrefix+damaged.ID, bytes.NewReader(garbage), int64(len(garbage))); err != nil {
+		t.Fatal(err)
+	}
+	var warned []error
+	fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Join(tmp, "fresh"),
+		Warn: func(err error) { warned = append(warned, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := fresh.Snapshots(t.Context())
+	if err != nil || len(snaps) != 1 || snaps[0].ID != old.ID {
+		t.Fatalf("Snapshots: %d (%v), want only the older one", len(snaps), err)
+	}
+	latest, err := fresh.FindSnapshot(t.Context(), "latest")
+	if err != nil || latest.ID != old.ID {
+		t.Fatalf("latest: %v, want the older snapshot", err)
+	}
+	if _, err := fresh.Restore(t.Context(), latest, filepath.Join(tmp, "out"), RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) != 1 || !errors.Is(warned[0], ErrRepoFormat) ||
+		!strings.Contains(warned[0].Error(), "snapshot "+damaged.ShortID()+" left out") ||
+		!strings.Contains(warned[0].Error(), "'wimsnap forget "+damaged.ShortID()+"'") {
+		t.Errorf("warnings %q, want one naming %s and forget", warned, damaged.ShortID())
+	}
+}
