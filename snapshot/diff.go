@@ -12,7 +12,8 @@ type Change struct {
 	Path string `json:"path"`
 	// Kind is "+" (only in the second image), "-" (only in the first),
 	// "M" (contents differ) or "U" (metadata only: mode, owner, times,
-	// xattrs, attributes, link target, security descriptor, DOS name).
+	// xattrs, attributes, link target, security descriptor, DOS name,
+	// hard links).
 	Kind string `json:"kind"`
 	// What lists the metadata that differ for "M" and "U".
 	What []string `json:"what,omitempty"`
@@ -21,18 +22,41 @@ type Change struct {
 // Diff lists the differences from image a to image b, in path order. A
 // directory present on one side only is listed once, not its contents.
 func Diff(a, b *wim.Metadata) []Change {
-	d := differ{ma: a, mb: b}
+	d := differ{ma: a, mb: b, la: linkGroups(a), lb: linkGroups(b)}
 	d.entries(a.Root, b.Root)
 	return d.out
 }
 
 // differ is the state of one Diff: the two images, for their security
-// descriptors, the changes found, and the path of the entries compared
-// (one buffer, so that a deep tree's ancestors do not each keep theirs).
+// descriptors, their hard link groups, the changes found, and the path of
+// the entries compared (one buffer, so that a deep tree's ancestors do not
+// each keep theirs).
 type differ struct {
 	ma, mb *wim.Metadata
+	la, lb map[uint64][]string
 	out    []Change
 	path   []byte
+}
+
+// linkGroups returns the hard link groups of image m: for each LinkID
+// that two entries or more share, their paths in order. An entry outside
+// them has no other name in the image.
+func linkGroups(m *wim.Metadata) map[uint64][]string {
+	groups := map[uint64][]string{}
+	_ = m.Visit(func(e *wim.Entry, path func() string) error {
+		if e.LinkID != 0 && !e.IsDir() {
+			groups[e.LinkID] = append(groups[e.LinkID], path())
+		}
+		return nil
+	})
+	for id, paths := range groups {
+		if len(paths) < 2 {
+			delete(groups, id)
+		} else {
+			slices.Sort(paths)
+		}
+	}
+	return groups
 }
 
 // at returns the path of the entries compared: "/" for the roots.
@@ -116,5 +140,7 @@ func (d *differ) entryDiff(a, b *wim.Entry) []string {
 	// Descriptors by their bytes: each image numbers its own.
 	add(!bytes.Equal(d.ma.Descriptor(a), d.mb.Descriptor(b)), "security")
 	add(a.ShortName() != b.ShortName(), "short-name")
+	// The group's paths, not LinkIDs: each image numbers its own groups.
+	add(!slices.Equal(d.la[a.LinkID], d.lb[b.LinkID]), "links")
 	return what
 }

@@ -132,6 +132,27 @@ func TestDiff(t *testing.T) {
 	if d := Diff(c, other); len(d) != 1 || d[0].Kind != "U" || !slices.Equal(d[0].What, []string{"security", "short-name"}) {
 		t.Errorf("descriptor and DOS name changed: %+v", d)
 	}
+
+	// Hard links: by the paths of each group, which each image numbers
+	// its own way. /a and /b become one file; /c leaves /d's group for
+	// /e's, whose contents are the same.
+	linked := func(n string, id uint64) *wim.Entry {
+		e := file(n, 1, 1)
+		e.LinkID = id
+		return e
+	}
+	before := &wim.Metadata{Root: dir("", linked("a", 0), linked("b", 0), linked("c", 5), linked("d", 5), linked("e", 0), dir("s", linked("x", 9), linked("y", 9)))}
+	after := &wim.Metadata{Root: dir("", linked("a", 2), linked("b", 2), linked("c", 3), linked("d", 0), linked("e", 3), dir("s", linked("x", 1), linked("y", 1)))}
+	var links []string
+	for _, c := range Diff(before, after) {
+		if c.Kind != "U" || !slices.Equal(c.What, []string{"links"}) {
+			t.Errorf("hard links changed: %+v, want U links", c)
+		}
+		links = append(links, c.Path)
+	}
+	if !slices.Equal(links, []string{"/a", "/b", "/c", "/d", "/e"}) {
+		t.Errorf("hard links changed at %q, want /a to /e (not /s: the same pair under other ids)", links)
+	}
 }
 
 // TestFilterRootPattern: "/" matches every path, the root's too, so that

@@ -141,7 +141,7 @@ Show what changed from snapshot SNAP1 to SNAP2, one path a line:
   +  only in SNAP2          -  only in SNAP1
   M  contents (or type) differ, with what else differs
   U  metadata only (mode, owner, times, xattrs, attributes, security
-     descriptor, DOS name)
+     descriptor, DOS name, hard links: the other names of the file)
 A directory on one side only is listed once, not its contents. Two
 paths of the listing that are one text in two Unicode spellings (NFC "é",
 U+00E9, and NFD "e" with U+0301, which a terminal shows alike) print
