@@ -237,7 +237,10 @@ func (c *capturer) entry(dfd int, se *scanEntry, old *wim.Entry) (*wim.Entry, er
 		return c.symlink(dfd, e, &st, old)
 	default:
 		if c.opts.NoUnixData || c.ntfs != nil {
-			c.warn(true, errors.New("special file skipped: it needs UNIX data"))
+			// Left out as asked (as wimlib-imagex without --unix-data
+			// excludes it): a warning, not a skipped file that would
+			// make the capture partial.
+			c.warn(false, errors.New("special file left out: it needs UNIX data"))
 			return nil, nil
 		}
 		if c.joinLink(e, &st) {
