@@ -84,7 +84,7 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 		return usagef("--threads must not be negative")
 	}
 	if f.boot < 0 || f.boot > len(refs) {
-		return usagef("--boot=%d: want 1 to %d", f.boot, len(refs))
+		return usagef("--boot=%d: want 0 (no boot image) to %d", f.boot, len(refs))
 	}
 	target, err := outputPath(out)
 	if err != nil {

@@ -75,7 +75,8 @@ With --json, stdout receives one document:
                  "languages", "default_language", "major", "minor", "build",
                  "sp_build", "sp_level", "system_root"}}]}
 "windows" appears for Windows images only (the WINDOWS element DISM
-writes); numbers an image lacks are -1.
+writes); numbers an image lacks are -1; "build" is text ("19045"), ""
+when the image lacks it.
 Times are RFC 3339 in UTC, "" when unset; "guid" is 32 hex digits.`
 
 func (a *app) newInfoCommand() *cobra.Command {
