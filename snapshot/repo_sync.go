@@ -36,6 +36,11 @@ type SyncStats struct {
 	// repository lacks, looked for when every index object is read (a
 	// rebuild); each is data lost until repair.
 	MissingPacks int `json:"missing_packs"`
+	// Unindexed counts the snapshots whose image (metadata stream) no
+	// index object describes, looked for by a rebuild: an index object
+	// lost, so they cannot be restored (each also passed to warn). Not in
+	// the JSON of the commands that sync, which never count it.
+	Unindexed int `json:"-"`
 	// Busy is set when another process was writing the local index, so
 	// it was used as it was (see checkCurrent).
 	Busy bool `json:"busy,omitempty"`
@@ -100,8 +105,44 @@ func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error)
 	if err == nil && st.Damaged > 0 && len(kept) > 0 {
 		err = r.restoreKept(ctx, kept)
 	}
+	if err == nil {
+		st.Unindexed, err = r.countUnindexed(warn)
+	}
 	st.Rebuilt, st.Reason = true, "asked"
 	return st, err
+}
+
+// countUnindexed returns how many snapshots of the local index have an
+// image that no index object describes, and passes each to warn. Nothing
+// else shows that an index object was lost: the packs it named are still
+// there, only unreferenced, and a rebuild reads the objects there are.
+func (r *Repo) countUnindexed(warn func(error)) (int, error) {
+	db, err := r.openIndex(true)
+	if err != nil {
+		return 0, err
+	}
+	defer closeIndex(db)
+	n := 0
+	err = db.Snapshots(func(id index.ID, stored []byte) error {
+		m, err := r.decodeManifest(id, stored)
+		if err != nil {
+			return nil // left for check, as Snapshots leaves it
+		}
+		h, err := m.hash()
+		if err != nil {
+			return nil
+		}
+		if _, ok, err := db.Stream(index.SHA1(h)); err != nil || ok {
+			return err
+		}
+		n++
+		if warn != nil {
+			warn(fmt.Errorf("%w: snapshot %s cannot be restored: its image, stream %x, is in no index object (one was lost; see 'wimsnap check', then 'wimsnap repair')",
+				ErrRepoFormat, m.ShortID(), h))
+		}
+		return nil
+	})
+	return n, err
 }
 
 // checkCurrent fails when the local index names an index object the

@@ -59,3 +59,40 @@ func TestSyncWarnsLeftOut(t *testing.T) {
 		t.Errorf("warnings %q, want one naming %s and forget", warned, damaged.ShortID())
 	}
 }
+
+// TestRebuildCountsUnindexed: with the only index object lost, a rebuild
+// reads what there is and finds every manifest, so it counts, and warns
+// about, the snapshot whose image no index object describes; a rebuild of
+// a whole repository counts none.
+func TestRebuildCountsUnindexed(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := testRepo(t, wim.CompressXPRESS)
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	st, err := r.Rebuild(t.Context(), func(err error) { t.Errorf("rebuild of a whole repository: %v", err) })
+	if err != nil || st.Unindexed != 0 {
+		t.Fatalf("rebuild of a whole repository: %+v, %v", st, err)
+	}
+	ids, err := listIDSet(t.Context(), r.store, indexPrefix)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("index objects %v (%v), want one", ids, err)
+	}
+	for id := range ids {
+		if err := r.store.Delete(t.Context(), indexPrefix+hexID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var warned []error
+	st, err = r.Rebuild(t.Context(), func(err error) { warned = append(warned, err) })
+	if err != nil || st.Unindexed != 1 || st.Snapshots != 1 {
+		t.Errorf("rebuild without the index object: %+v, %v; want 1 snapshot, unindexed", st, err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0].Error(), "snapshot "+m.ShortID()+" cannot be restored") {
+		t.Errorf("warnings %q, want one naming %s", warned, m.ShortID())
+	}
+}

@@ -17,15 +17,19 @@ themselves when the local index is missing or damaged; this forces it.
 
 With --json, stdout receives one document:
   {"repository", "rebuilt", "reason", "index_objects_read", "manifests_read",
-   "damaged", "missing_packs", "warnings": [{"path", "error"}], "warnings_total"}
-The warnings name each damaged object left out (path "repository").
-It exits 1 when packs that the index names are missing: data is lost, and
-snapshots that use it cannot be restored whole until 'wimsnap repair'.`
+   "damaged", "missing_packs", "unindexed_snapshots",
+   "warnings": [{"path", "error"}], "warnings_total"}
+The warnings name each damaged object left out, and each snapshot whose
+image no index object describes (path "repository").
+It exits 1 when packs that the index names are missing, or when snapshots'
+images are in no index object (an index object was lost): data is lost,
+and snapshots that use it cannot be restored whole until 'wimsnap repair'.`
 
 // rebuildSummary is the --json document of rebuild-index.
 type rebuildSummary struct {
 	Repository string `json:"repository"`
 	snapshot.SyncStats
+	Unindexed     int       `json:"unindexed_snapshots"`
 	Warnings      []warning `json:"warnings"`
 	WarningsTotal int64     `json:"warnings_total"`
 }
@@ -49,16 +53,21 @@ func (a *app) newRebuildIndexCommand() *cobra.Command {
 			}
 			if a.json {
 				loc, _, _ := a.repoLocation(&rf)
-				sum := rebuildSummary{Repository: loc, SyncStats: st}
+				sum := rebuildSummary{Repository: loc, SyncStats: st, Unindexed: st.Unindexed}
 				sum.Warnings, sum.WarningsTotal = warn.summary()
 				err = writeJSON(a.stdout, sum)
 			} else {
-				_, err = fmt.Fprintf(a.stdout, "Rebuilt %s from %d index objects and %d manifests (%d damaged, %d packs missing)\n",
-					r.IndexPath(), st.Indexes, st.Snapshots, st.Damaged, st.MissingPacks)
+				_, err = fmt.Fprintf(a.stdout, "Rebuilt %s from %d index objects and %d manifests (%d damaged, %d packs missing, %d snapshots' images in no index object)\n",
+					r.IndexPath(), st.Indexes, st.Snapshots, st.Damaged, st.MissingPacks, st.Unindexed)
 			}
-			if err == nil && st.MissingPacks > 0 {
+			switch {
+			case err != nil:
+			case st.MissingPacks > 0:
 				err = fmt.Errorf("%w: %d packs that the index names are missing (see 'wimsnap check', then 'wimsnap repair')",
 					snapshot.ErrRepoFormat, st.MissingPacks)
+			case st.Unindexed > 0:
+				err = fmt.Errorf("%w: %d snapshots' images are in no index object (see 'wimsnap check', then 'wimsnap repair')",
+					snapshot.ErrRepoFormat, st.Unindexed)
 			}
 			return err
 		}),

@@ -241,7 +241,8 @@ func TestJSONHelp(t *testing.T) {
 
 // TestRebuildIndexWarningsJSON: the damaged index object rebuild-index
 // leaves out is warned about in its --json document, as it is on stderr
-// without --json, not dropped.
+// without --json, not dropped, and so is the snapshot whose image it
+// described, which cannot be restored now: exit 1.
 func TestRebuildIndexWarningsJSON(t *testing.T) {
 	env := testRepoEnv(t)
 	objs, err := filepath.Glob(filepath.Join(env[envRepository], "index", "*"))
@@ -251,13 +252,15 @@ func TestRebuildIndexWarningsJSON(t *testing.T) {
 	must(t, os.WriteFile(objs[0], []byte("garbage"), 0o600))
 	var doc struct {
 		Damaged       int       `json:"damaged"`
+		Unindexed     int       `json:"unindexed_snapshots"`
 		Warnings      []warning `json:"warnings"`
 		WarningsTotal int64     `json:"warnings_total"`
 	}
-	out := runAppOK(t, env, "rebuild-index", "--json")
+	code, out, _ := runApp(t, env, "rebuild-index", "--json")
 	must(t, json.Unmarshal([]byte(out), &doc))
-	if doc.Damaged != 1 || doc.WarningsTotal != 1 || len(doc.Warnings) != 1 || !strings.Contains(doc.Warnings[0].Error, filepath.Base(objs[0])) {
-		t.Errorf("rebuild-index --json of a damaged index object:\n%s", out)
+	if code != exitFailure || doc.Damaged != 1 || doc.Unindexed != 1 || doc.WarningsTotal != 2 || len(doc.Warnings) != 2 ||
+		!strings.Contains(doc.Warnings[0].Error, filepath.Base(objs[0])) || !strings.Contains(doc.Warnings[1].Error, "cannot be restored") {
+		t.Errorf("rebuild-index --json of a damaged index object: exit %d\n%s", code, out)
 	}
 }
 
