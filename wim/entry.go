@@ -28,9 +28,15 @@ func FiletimeFromUnix(sec, nsec int64) Filetime {
 	return Filetime(sec*10000000 + nsec/100 + filetimeUnixEpoch)
 }
 
-// Unix returns f as seconds and nanoseconds since the UNIX epoch.
+// Unix returns f as seconds and nanoseconds since the UNIX epoch. f is
+// unsigned, as wimlib reads it: a time past 2^63 (year 30828) is a time
+// tens of thousands of years on, not one before 1601.
 func (f Filetime) Unix() (sec, nsec int64) {
-	d := int64(f) - filetimeUnixEpoch
+	if f >= filetimeUnixEpoch {
+		d := uint64(f) - filetimeUnixEpoch
+		return int64(d / 10000000), int64(d%10000000) * 100
+	}
+	d := int64(f) - filetimeUnixEpoch // from -filetimeUnixEpoch to -1
 	sec, rem := d/10000000, d%10000000
 	if rem < 0 {
 		sec, rem = sec-1, rem+10000000
