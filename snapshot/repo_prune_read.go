@@ -120,6 +120,9 @@ func (p *pruner) readSnapshots() error {
 		done++
 		m, _, err := p.r.readManifest(p.ctx, id)
 		if err != nil {
+			if errors.Is(err, remote.ErrNotFound) {
+				continue // forgotten since it was listed: forget runs beside prune
+			}
 			if !damage(err) {
 				return err
 			}

@@ -514,3 +514,62 @@ func TestSnapshotLockRemovedBeforeCommit(t *testing.T) {
 		t.Errorf("snapshots after the failed one: %d, %v; want none", len(list), err)
 	}
 }
+
+// forgetOnReadStore deletes the object under victim when it is first
+// read, as a forget running beside the reader would, and then reads it
+// (not found).
+type forgetOnReadStore struct {
+	remote.Store
+	mu     sync.Mutex
+	victim string
+}
+
+func (s *forgetOnReadStore) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	s.mu.Lock()
+	hit := key == s.victim
+	if hit {
+		s.victim = ""
+	}
+	s.mu.Unlock()
+	if hit {
+		if err := s.Store.Delete(ctx, key); err != nil {
+			return nil, err
+		}
+	}
+	return s.Store.Get(ctx, key, off, length)
+}
+
+// TestPruneBesideForget: a snapshot forgotten after prune listed the
+// manifests and before it read them is no longer in use, not damage:
+// prune used to refuse, with "run check and repair", and the agent's
+// prune slot failed whenever a job's forget ran beside it.
+func TestPruneBesideForget(t *testing.T) {
+	tmp := t.TempDir()
+	store := &forgetOnReadStore{Store: remote.NewMemory()}
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"kept": "kept", "gone": "only in the first"})
+	first := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	must(t, os.Remove(filepath.Join(src, "gone")))
+	kept := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	id, _ := parseID(first.ID)
+	store.mu.Lock()
+	store.victim = snapKey(id)
+	store.mu.Unlock()
+	res := pruneOK(t, r, PruneOptions{})
+	if res.Snapshots != 1 || store.victim != "" {
+		t.Errorf("prune read %d snapshots (victim still %q), want the one kept", res.Snapshots, store.victim)
+	}
+	checkOK(t, r)
+	out := filepath.Join(tmp, "out")
+	if _, err := r.Restore(t.Context(), kept, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreRoot: true})
+}
