@@ -392,9 +392,15 @@ func decodeStatus(t *cfgTable) statusConfig {
 	if s.listen == "" || s.listen == "off" {
 		return statusConfig{}
 	}
-	host, _, err := net.SplitHostPort(s.listen)
+	host, port, err := net.SplitHostPort(s.listen)
 	if err != nil {
 		t.fail("listen", "%q: want HOST:PORT such as %s", s.listen, defaultStatusListen)
+		return s
+	}
+	// The port as the listener will take it, so that a config that
+	// loads (--check-config, a reload) does not fail at the start.
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		t.fail("listen", "%q: port %q: want a number from 0 to 65535 (%v)", s.listen, port, err)
 		return s
 	}
 	ip := net.ParseIP(host)
