@@ -140,20 +140,36 @@ func (a *app) exec(ctx context.Context, args []string) (*cobra.Command, int, err
 	return cmd, exitCode(err, ctx.Err() != nil), err
 }
 
-// report prints err as one line on stderr, with a pointer to --help for
-// usage errors.
+// report prints err on stderr, one line (a line for each of several
+// mistakes), with a pointer to --help for usage errors.
 func (a *app) report(cmd *cobra.Command, err error, code int) {
 	switch {
 	case err == nil:
 	case code == exitInterrupted:
 		fmt.Fprintln(a.stderr, "wimsnap: interrupted")
 	case code == exitUsage:
-		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(err.Error()))
+		a.reportLines(err)
 		if cmd != nil {
 			fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
 	default:
-		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(err.Error()))
+		a.reportLines(err)
+	}
+}
+
+// reportLines prints err on stderr, one line, or one line for each of
+// the mistakes it holds (see mistakes), each after err's own context
+// ("agent config FILE: "); each line escaped as oneLine does.
+func (a *app) reportLines(err error) {
+	var m mistakes
+	msg := err.Error()
+	if !errors.As(err, &m) || len(m) < 2 || !strings.HasSuffix(msg, m.Error()) {
+		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(msg))
+		return
+	}
+	context := strings.TrimSuffix(msg, m.Error())
+	for _, e := range m {
+		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(context+e.Error()))
 	}
 }
 

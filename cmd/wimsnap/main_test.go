@@ -490,6 +490,23 @@ func TestImagePath(t *testing.T) {
 	}
 }
 
+// TestReportMistakes: the several mistakes of an agent config are one
+// line each on stderr, after the error's context, each escaped; one error
+// that holds a newline stays one line.
+func TestReportMistakes(t *testing.T) {
+	a, _, errb := testApp(nil)
+	a.report(nil, fmt.Errorf("agent config x: %w", mistakes{errors.New("job[1].name: \"a\nb\""), errors.New("prune.schedule: bad")}), exitUsage)
+	want := "wimsnap: agent config x: job[1].name: \"a\\nb\"\nwimsnap: agent config x: prune.schedule: bad\n"
+	if errb.String() != want {
+		t.Errorf("stderr %q, want %q", errb.String(), want)
+	}
+	a, _, errb = testApp(nil)
+	a.report(nil, errors.Join(os.ErrNotExist, os.ErrClosed), exitFailure)
+	if got := errb.String(); strings.Count(got, "\n") != 1 {
+		t.Errorf("a joined error that is not mistakes: stderr %q, want one line", got)
+	}
+}
+
 // TestJoinedMessages: the JSON failure document lists each mistake of a
 // joined error (an agent config's), wrapped or not.
 func TestJoinedMessages(t *testing.T) {
