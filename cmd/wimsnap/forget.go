@@ -31,7 +31,9 @@ The policy keeps, in each group of snapshots (by default the snapshots of
 one host and source; --group-by), the newest snapshot of each of the last
 N hours, days, weeks (ISO weeks), months and years that have snapshots,
 the N newest (--keep-last), those within a span of the newest
-(--keep-within 7d, 2w, 1y, 36h), and those with a given tag. A count of -1
+(--keep-within 7d, 2w, 1y, 36h, 1y6w: y years of 365 days, w weeks, d
+days, then h hours, m minutes, s seconds; there is no month unit, and m
+is minutes), and those with a given tag. A count of -1
 means unlimited. Periods are counted in --time-zone (default: the local
 zone), so a daylight saving change does not shift days. Without any
 --keep-* option and without SNAP, forget refuses to run.
