@@ -532,7 +532,7 @@ func (s *forgetOnReadStore) Get(ctx context.Context, key string, off, length int
 	}
 	s.mu.Unlock()
 	if hit {
-		if err := s.Store.Delete(ctx, key); err != nil {
+		if err := s.Delete(ctx, key); err != nil {
 			return nil, err
 		}
 	}

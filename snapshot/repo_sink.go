@@ -331,6 +331,11 @@ func (s *repoSink) upload(p *packBuilder) {
 	go func() {
 		defer s.uploads.Done()
 		defer func() { <-s.uploadSem }()
+		f, id, entries, err := s.r.freshPack(s.ctx, f, id, p.entries)
+		if err != nil {
+			s.setErr(fmt.Errorf("storing pack: %w", err))
+			return
+		}
 		defer func() { _ = f.Close() }() // the spool file: nothing to lose
 		s.counts.packs.Add(1)
 		if err := f.put(s.ctx, s.r.store, packKey(id)); err != nil {
@@ -338,7 +343,7 @@ func (s *repoSink) upload(p *packBuilder) {
 			return
 		}
 		s.mu.Lock()
-		s.packs = append(s.packs, indexPack{id: id, entries: p.entries})
+		s.packs = append(s.packs, indexPack{id: id, entries: entries})
 		s.mu.Unlock()
 	}()
 }

@@ -16,10 +16,13 @@ import (
 )
 
 // TestOwnPacksDeduplicateHosts: two machines that snapshot the same new
-// big file at the same time, each unaware of the other, store it once:
-// its packs are byte-identical and share their keys. With 16 MiB packs,
-// the 36 MiB file makes two: the first full, the second with the last
-// 20 MiB, as the 4 MiB left after a second full pack join it.
+// big file at the same time, each unaware of the other, build
+// byte-identical packs: they share their keys when both look for a key
+// before either stores it, and the later one stores a salted copy when
+// the other's pack is there already (see freshPack), so each chunk is
+// stored once or twice, never lost. With 16 MiB packs, the 36 MiB file
+// makes two: the first full, the second with the last 20 MiB, as the
+// 4 MiB left after a second full pack join it.
 func TestOwnPacksDeduplicateHosts(t *testing.T) {
 	tmp := t.TempDir()
 	store := remote.NewMemory()
@@ -65,18 +68,21 @@ func TestOwnPacksDeduplicateHosts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Every chunk of big.bin is in exactly one pack, of two.
+	// Every chunk of big.bin is in one pack of each machine's two, the
+	// same pack or not.
 	packs := chunkPacks(t, repos[0], store)
 	holding := map[string]bool{}
 	for off := 0; off < len(big); off += RepoChunkSize {
 		id := index.ID(sha256.Sum256(big[off:min(off+RepoChunkSize, len(big))]))
-		if len(packs[id]) != 1 {
-			t.Fatalf("chunk at %d of the big file is stored %d times", off, len(packs[id]))
+		if n := len(packs[id]); n != 1 && n != 2 {
+			t.Fatalf("chunk at %d of the big file is stored %d times", off, n)
 		}
-		holding[packs[id][0]] = true
+		for _, p := range packs[id] {
+			holding[p] = true
+		}
 	}
-	if len(holding) != 2 {
-		t.Errorf("the big file is in %d packs, want 2", len(holding))
+	if n := len(holding); n != 2 && n != 3 && n != 4 {
+		t.Errorf("the big file is in %d packs, want 2 to 4", n)
 	}
 	for i, r := range repos {
 		if cr, err := r.Check(t.Context(), CheckOptions{ReadData: true}); err != nil || len(cr.Problems) != 0 {
@@ -135,4 +141,54 @@ func chunkPacks(t *testing.T, r *Repo, store remote.Store) map[index.ID][]string
 		t.Fatal(err)
 	}
 	return packs
+}
+
+// TestTakenPackKeySalted: a snapshot that builds a pack whose key the
+// store holds unknown to its index (here the pack of a first snapshot
+// that was forgotten and that a prune condemned: its index object and
+// manifest gone, the pack not yet) stores a salted copy under another
+// key, so that the prune's deletion of the condemned key, after the
+// snapshot stored its pack, loses nothing. It overwrote that key before,
+// and its snapshot came out damaged.
+func TestTakenPackKeySalted(t *testing.T) {
+	tmp := t.TempDir()
+	store := remote.NewMemory()
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(tmp, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	writeTestFile(t, filepath.Join(src, "big.bin"), wimtest.RandomBytes(3, 20<<20))
+	first, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "first")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshotOK(t, first, src, TakeOptions{})
+	condemned, err := listIDs(t.Context(), store, packPrefix)
+	if err != nil || len(condemned) == 0 {
+		t.Fatalf("packs %v (%v)", condemned, err)
+	}
+	for _, prefix := range []string{indexPrefix, snapPrefix} {
+		ids, err := listIDs(t.Context(), store, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := range ids {
+			must(t, store.Delete(t.Context(), prefix+hexID(id)))
+		}
+	}
+	second, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "second")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := snapshotOK(t, second, src, TakeOptions{})
+	for id := range condemned { // the prune deletes what it condemned
+		must(t, store.Delete(t.Context(), packKey(id)))
+	}
+	checkOK(t, second)
+	out := filepath.Join(tmp, "out")
+	if _, err := second.Restore(t.Context(), res.Manifest, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 }
