@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 
 	"github.com/minio/minio-go/v7"
@@ -17,6 +18,9 @@ import (
 // errCorruptRetry is ErrCorrupt and ErrUnavailable in one line (the
 // message of errors.Join would take two).
 var errCorruptRetry = fmt.Errorf("%w, %w", ErrCorrupt, ErrUnavailable)
+
+// errNotTLS is ErrUntrusted for a server that does not speak TLS at all.
+var errNotTLS = fmt.Errorf("%w: the server does not speak TLS (for plain HTTP, write the repository as s3:http://HOST:PORT/BUCKET)", ErrUntrusted)
 
 // errTimeoutRetry is ErrUnavailable and ErrTimeout in one line.
 var errTimeoutRetry = fmt.Errorf("%w, %w", ErrUnavailable, ErrTimeout)
@@ -112,9 +116,14 @@ func transportKind(err error) error {
 	var invalid x509.CertificateInvalidError
 	var verify *tls.CertificateVerificationError
 	var dnsErr *net.DNSError
+	var record tls.RecordHeaderError
 	switch {
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
 		return ErrUntrusted
+	case errors.As(err, &record), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		// An https URL for a server that speaks plain HTTP (net/http
+		// says so in a string of its own): no retry helps.
+		return errNotTLS
 	case errors.As(err, &dnsErr) && !dnsErr.IsTemporary && !dnsErr.IsTimeout:
 		return ErrNoHost
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),

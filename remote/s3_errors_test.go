@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,7 +14,8 @@ import (
 // TestTransportKind: errors below HTTP fall into the sentinels that decide
 // retries and exit codes: a host name that does not resolve is ErrNoHost
 // (not retried), one whose look-up timed out or a refused connection
-// ErrUnavailable.
+// ErrUnavailable, an https URL for a plain HTTP server ErrUntrusted (exit
+// 12, not retried).
 func TestTransportKind(t *testing.T) {
 	wrapURL := func(err error) error { return &url.Error{Op: "Get", URL: "http://h/b", Err: err} }
 	tests := []struct {
@@ -24,6 +26,8 @@ func TestTransportKind(t *testing.T) {
 		{"no such host", wrapURL(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "h", IsNotFound: true}}), ErrNoHost},
 		{"look-up timed out", wrapURL(&net.DNSError{Err: "i/o timeout", Name: "h", IsTimeout: true}), ErrUnavailable},
 		{"refused", wrapURL(&net.OpError{Op: "dial", Err: fmt.Errorf("connect: %w", syscall.ECONNREFUSED)}), ErrUnavailable},
+		{"plain HTTP", wrapURL(errors.New("http: server gave HTTP response to HTTPS client")), ErrUntrusted},
+		{"not TLS", wrapURL(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), ErrUntrusted},
 		{"other", errors.New("something else"), nil},
 	}
 	for _, tt := range tests {

@@ -37,7 +37,8 @@ var (
 	// not exist.
 	ErrNoBucket = errors.New("remote: bucket not found")
 	// ErrUntrusted means that the server's TLS certificate is not trusted
-	// (an unknown authority, a wrong host name, an expired certificate).
+	// (an unknown authority, a wrong host name, an expired certificate),
+	// or that the server does not speak TLS.
 	ErrUntrusted = errors.New("remote: server certificate not trusted")
 	// ErrNoHost means that the server's host name does not resolve; unlike
 	// ErrUnavailable it is not retried.
