@@ -107,7 +107,7 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, opts snapshot.CheckOp
 		return err
 	}
 	status := a.newStatus()
-	tr := &verifyTracker{verb: "reading packs", start: a.now(), now: a.now}
+	tr := &verifyTracker{verb: "reading packs", items: "packs", start: a.now(), now: a.now}
 	if opts.ReadData || !opts.Subset.IsZero() {
 		status.start(func() string { return tr.render() })
 	}

@@ -55,3 +55,14 @@ func TestExportIntegrityStatus(t *testing.T) {
 		t.Errorf("status %q, want %q", got, want)
 	}
 }
+
+// TestVerifyTrackerItems: a tracker of items (check's packs) shows counts,
+// not bytes ("5 B of 12 B" read as sizes).
+func TestVerifyTrackerItems(t *testing.T) {
+	clock := time.Unix(1000, 0)
+	tr := &verifyTracker{verb: "reading packs", items: "packs", start: clock, now: func() time.Time { return clock.Add(5 * time.Second) }}
+	tr.update(5, 12)
+	if got, want := tr.render(), "reading packs: 5 of 12 packs (41%), ETA 7s"; got != want {
+		t.Errorf("render = %q, want %q", got, want)
+	}
+}

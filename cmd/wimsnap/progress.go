@@ -164,6 +164,7 @@ func (t *tracker) render() string {
 type verifyTracker struct {
 	mu          sync.Mutex
 	verb        string // what is being done; "verifying" when empty
+	items       string // what done and total count ("packs"); bytes when empty
 	start       time.Time
 	now         func() time.Time
 	done, total int64
@@ -190,6 +191,9 @@ func (t *verifyTracker) render() string {
 		verb = "verifying"
 	}
 	line := fmt.Sprintf("%s: %s of %s", verb, formatBytes(done), formatBytes(total))
+	if t.items != "" {
+		line = fmt.Sprintf("%s: %d of %d %s", verb, done, total, t.items)
+	}
 	if total > 0 {
 		line += fmt.Sprintf(" (%d%%)", done*100/total)
 	}
@@ -197,7 +201,10 @@ func (t *verifyTracker) render() string {
 	if done > 0 && total > done && el > 0 {
 		rate := float64(done) / el.Seconds()
 		eta := time.Duration(float64(total-done) / rate * float64(time.Second))
-		line += fmt.Sprintf(", %s/s, ETA %s", formatBytes(int64(rate)), eta.Round(time.Second))
+		if t.items == "" {
+			line += fmt.Sprintf(", %s/s", formatBytes(int64(rate)))
+		}
+		line += fmt.Sprintf(", ETA %s", eta.Round(time.Second))
 	}
 	return line
 }
