@@ -86,14 +86,16 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	a.setDeferredDOSNames() // those retime's metadata queued
 	a.progress(true)
 	st := a.statsSnapshot()
+	// The files removed unwritten were counted when they were created.
 	if err := a.fatalErr(); err != nil {
 		if n := a.removeUnfilled(); n > 0 {
+			st.Files -= int64(n)
 			err = fmt.Errorf("%w (the %d files not yet written were removed; run it again once there is space)", err, n)
 		}
 		return st, err
 	}
 	if walkErr != nil || ctx.Err() != nil {
-		a.removeUnfilled()
+		st.Files -= int64(a.removeUnfilled())
 	}
 	if walkErr != nil {
 		return st, walkErr

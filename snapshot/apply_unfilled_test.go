@@ -104,16 +104,27 @@ func (c *cancellingSource) OpenStream(h wim.Hash) (io.ReadCloser, error) {
 
 // TestApplyCancelRemovesUnfilled: an apply interrupted half way, with
 // files created ahead of the worker, leaves no empty file where the image
-// has data.
+// has data, and counts only the files it left in the target (it counted
+// the removed ones too).
 func TestApplyCancelRemovesUnfilled(t *testing.T) {
 	r, m, srcDir := unfilledTree(t)
 	target := filepath.Join(t.TempDir(), "target")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	src := &cancellingSource{StreamSource: r, n: 10, cancel: cancel}
-	_, err := Apply(ctx, m, src, target, ApplyOptions{Workers: 1})
+	st, err := Apply(ctx, m, src, target, ApplyOptions{Workers: 1})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("apply: %v, want it cancelled", err)
+	}
+	var files int64
+	must(t, filepath.WalkDir(target, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files++
+		}
+		return err
+	}))
+	if st.Files != files {
+		t.Errorf("apply counts %d files, the target holds %d", st.Files, files)
 	}
 	if bad := emptyButFull(t, target); len(bad) > 0 {
 		t.Errorf("empty files left for data not written: %q", bad)
