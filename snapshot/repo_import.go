@@ -204,7 +204,12 @@ func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, i int, raw []byte,
 		closeIndex(db)
 		return err
 	}
-	sink := newRepoSink(ctx, r, db, opts.Threads)
+	salt, err := lock.pruneSeen(ctx)
+	if err != nil {
+		closeIndex(db)
+		return err
+	}
+	sink := newRepoSink(ctx, r, db, opts.Threads, salt)
 	var progress func(done, total int64)
 	if opts.Progress != nil {
 		progress = func(done, total int64) { opts.Progress(i, done, total) }

@@ -4,65 +4,70 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"slices"
+	"strings"
 
-	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
 )
 
 // A pack's id is the hash of its bytes, so a snapshot can build a pack
-// whose key the store holds already, though the snapshot's local index
-// does not know it (else the snapshot would not have stored its chunks):
-// a pack a prune has condemned (its data was only forgotten snapshots'),
-// a pack of a run that died before its index object, or one another
-// machine stored a moment ago from the same big file (packs of a stream
-// of their own depend on the stream alone). Overwriting the first two
-// loses data: a prune running beside the snapshot deletes the condemned
-// key after the snapshot stored its bytes there, and the snapshot
-// commits a manifest naming them. So a pack whose key exists is stored
-// under another key: the same chunks plus a salt chunk (saltLen random
-// bytes under their own SHA-256, raw), which nothing uses and prune
-// drops. A key that does not exist is safe to take: a prune condemns
-// only packs it listed, and deletes each once, so one absent now is one
-// it has done with. Two machines that store the same pack at the same
-// moment still share one key; a third that comes after them stores a
-// salted copy.
+// byte for byte like one the store holds unknown to its index: a pack that
+// a prune has condemned (its data was only forgotten snapshots'), a pack
+// of a run that died before its index object, or one another machine
+// stored a moment ago from the same big file (packs of a stream of their
+// own depend on the stream alone). Storing it overwrites that key with the
+// same bytes. That is safe unless a prune that listed the key in its first
+// step, before this run's lock was there, deletes it in its second: the
+// prune does not wait for this run, and the run would commit a manifest
+// naming a pack that is gone. (A prune whose first step comes after this
+// run's lock waits for the lock and keeps what the run's index object
+// names.) So a run that finds a prune lock when its own lock is in place
+// salts every pack it stores: it adds a salt chunk, saltLen random bytes
+// stored raw under their SHA-256, which no stream uses and a later prune
+// drops, so that no pack of the run can have a key the prune condemned.
+// Without a prune lock, packs are stored as they are: machines that back
+// up the same new file at the same time share its packs, and a run taken
+// again after an interruption stores its packs under the same keys.
 
 // saltLen is the size of a salt chunk.
 const saltLen = 32
 
-// freshPack returns the pack to store for the finished pack f, whose id
-// is id and whose chunks are entries: f itself when the store has no
-// object under its key, else a salted copy, in a new spool file. The
-// caller closes the spool file returned; f is closed unless it is the one
-// returned.
-func (r *Repo) freshPack(ctx context.Context, f *spoolFile, id index.ID, entries []packEntry) (*spoolFile, index.ID, []packEntry, error) {
-	_, err := r.store.Stat(ctx, packKey(id))
-	if errors.Is(err, remote.ErrNotFound) {
-		return f, id, entries, nil
-	}
-	defer func() { _ = f.Close() }() // a spool file: nothing to lose
-	if err != nil {
-		return nil, index.ID{}, nil, fmt.Errorf("looking for pack %s: %w", hexID(id)[:16], err)
-	}
-	p := r.newRepoPack()
-	var buf []byte
-	for _, e := range entries {
-		buf = slices.Grow(buf[:0], int(e.stored))[:e.stored]
-		if _, err := f.ReadAt(buf, int64(e.offset)); err != nil {
-			p.discard()
-			return nil, index.ID{}, nil, fmt.Errorf("reading a pack from the spool: %w", err)
-		}
-		p.add(e.id, buf, int(e.raw), e.codec)
-	}
+// addSalt adds a salt chunk to p.
+func addSalt(p *packBuilder) {
 	salt := make([]byte, saltLen)
 	_, _ = rand.Read(salt) // crypto/rand.Read does not fail
 	p.add(sha256.Sum256(salt), salt, saltLen, 0)
-	salted, sid, err := p.finish(r.zstd)
-	if err != nil {
-		return nil, index.ID{}, nil, err
+}
+
+// pruneSeen reports whether the store holds a prune lock, l being in
+// place: whether a prune may be between its two steps without waiting for
+// l (see above). A stale prune lock counts too (its prune may be slow, not
+// dead; salting costs 32 bytes a pack), and so does a lock object that
+// cannot be parsed, which lockers take for an exclusive one. A run that
+// holds no lock (l nil) salts its packs: no prune waits for it.
+func (l *Lock) pruneSeen(ctx context.Context) (bool, error) {
+	if l == nil {
+		return true, nil
 	}
-	return salted, sid, p.entries, nil
+	var infos []remote.Info
+	err := l.store.List(ctx, lockPrefix, func(i remote.Info) error {
+		infos = append(infos, i)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("listing locks: %w", err)
+	}
+	for _, i := range infos {
+		if !validID(strings.TrimPrefix(i.Key, lockPrefix)) || i.Key == l.key {
+			continue
+		}
+		e, err := l.read(ctx, i)
+		if err != nil {
+			return false, err
+		}
+		if e != nil && (e.bad || e.rec.Kind == kindPrune) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

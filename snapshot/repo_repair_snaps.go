@@ -249,7 +249,7 @@ func (rp *repairer) rewrite(m *Manifest, md *wim.Metadata) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sink := newRepoSink(rp.ctx, rp.r, nil, 0)
+	sink := newRepoSink(rp.ctx, rp.r, nil, 0, false) // under an exclusive lock: no prune runs
 	h, err := sink.AddStream(bytes.NewReader(meta), int64(len(meta)))
 	if err != nil {
 		sink.abort()

@@ -57,6 +57,7 @@ type sinkCounts struct {
 type repoSink struct {
 	ctx        context.Context
 	r          *Repo
+	salt       bool         // every pack gets a salt chunk: a prune runs (repo_pack_fresh.go)
 	db         *index.DB    // committed index, read-only until finish (the workers keep views of it); nil for none
 	view       *index.Files // a read view of db for HasStream (useView), guarded by mu
 	sum        hash.Hash
@@ -81,12 +82,12 @@ type repoSink struct {
 	counts sinkCounts
 }
 
-func newRepoSink(ctx context.Context, r *Repo, db *index.DB, threads int) *repoSink {
+func newRepoSink(ctx context.Context, r *Repo, db *index.DB, threads int, salt bool) *repoSink {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	q := 2*threads + 4
-	s := &repoSink{ctx: ctx, r: r, db: db, sum: sha1.New(), tasks: make(chan *chunkTask, q),
+	s := &repoSink{ctx: ctx, r: r, db: db, salt: salt, sum: sha1.New(), tasks: make(chan *chunkTask, q),
 		toPack: make(chan *chunkTask, q), packerDone: make(chan struct{}), uploadSem: make(chan struct{}, maxUploads),
 		claimed: newIDSet()}
 	s.pool.New = func() any { return &chunkTask{in: make([]byte, 0, RepoChunkSize)} }
@@ -321,6 +322,9 @@ func (s *repoSink) upload(p *packBuilder) {
 		p.discard()
 		return
 	}
+	if s.salt {
+		addSalt(p) // a prune runs: see repo_pack_fresh.go
+	}
 	f, id, err := p.finish(s.r.zstd)
 	if err != nil {
 		s.setErr(err)
@@ -331,11 +335,6 @@ func (s *repoSink) upload(p *packBuilder) {
 	go func() {
 		defer s.uploads.Done()
 		defer func() { <-s.uploadSem }()
-		f, id, entries, err := s.r.freshPack(s.ctx, f, id, p.entries)
-		if err != nil {
-			s.setErr(fmt.Errorf("storing pack: %w", err))
-			return
-		}
 		defer func() { _ = f.Close() }() // the spool file: nothing to lose
 		s.counts.packs.Add(1)
 		if err := f.put(s.ctx, s.r.store, packKey(id)); err != nil {
@@ -343,7 +342,7 @@ func (s *repoSink) upload(p *packBuilder) {
 			return
 		}
 		s.mu.Lock()
-		s.packs = append(s.packs, indexPack{id: id, entries: entries})
+		s.packs = append(s.packs, indexPack{id: id, entries: p.entries})
 		s.mu.Unlock()
 	}()
 }

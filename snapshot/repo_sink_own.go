@@ -21,7 +21,9 @@ import (
 // key are the same: when two machines upload one at once, both write the
 // same bytes. Their index objects both name it, which readers take as they
 // take any chunk listed twice. (A Stat before each upload would spare the
-// second upload only in that race, at a request per pack always.)
+// second upload only in that race, at a request per pack always.) A run
+// that started while a prune ran salts its packs (repo_pack_fresh.go), and
+// stores the file once more.
 //
 // Chunks reach the packer out of order (several workers compress them),
 // so a stream's packer keeps the early arrivals until the chunks before

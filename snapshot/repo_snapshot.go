@@ -126,7 +126,11 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	var sigs sigList
 	copts := opts.Capture
 	copts.OnFile = sigs.add
-	sink := newRepoSink(ctx, r, db, opts.Threads)
+	salt, err := lock.pruneSeen(ctx)
+	if err != nil {
+		return res, err
+	}
+	sink := newRepoSink(ctx, r, db, opts.Threads, salt)
 	var view *index.Files
 	var sigBase index.ID  // the snapshot whose signatures view holds
 	parentCached := false // the parent's image and sizes came from the metadata cache
