@@ -91,7 +91,7 @@ type Repo struct {
 	now           func() time.Time
 	zstd          *zcodec
 	warn          func(error) // RepoOptions.Warn, or nil
-	leftOut       sync.Map    // the snapshots damageWarn has warned about, by short id
+	leftOut       sync.Map    // the snapshots damageWarn has warned about, by id
 }
 
 // RepoOptions configures OpenRepo.

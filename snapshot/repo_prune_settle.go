@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -216,6 +217,9 @@ func (p *pruner) newSnapshots() ([]*Manifest, error) {
 			continue
 		}
 		m, _, err := p.r.readManifest(p.ctx, id)
+		if errors.Is(err, remote.ErrNotFound) {
+			continue // forgotten since it was listed: forget runs beside prune
+		}
 		if err != nil {
 			return nil, fmt.Errorf("prune: reading a snapshot committed during the prune: %w", err)
 		}

@@ -235,7 +235,7 @@ func (r *Repo) damageWarn(err error) {
 	case errors.Is(err, index.ErrCorrupt):
 		r.warn(err)
 	case errors.As(err, &lo):
-		if _, dup := r.leftOut.LoadOrStore(lo.short, true); !dup {
+		if _, dup := r.leftOut.LoadOrStore(lo.id, true); !dup {
 			r.warn(err)
 		}
 	}
@@ -246,13 +246,14 @@ func (r *Repo) damageWarn(err error) {
 // is read again, and the warning given, by every command that syncs until
 // the snapshot is repaired or forgotten.
 type leftOutError struct {
-	short string // the snapshot's short id
-	err   error  // why the manifest could not be read
+	id  index.ID // the snapshot's
+	err error    // why the manifest could not be read
 }
 
 func (e *leftOutError) Error() string {
+	short := hexID(e.id)[:8]
 	return fmt.Sprintf("snapshot %s left out: its manifest cannot be read ('wimsnap check' reports it, 'wimsnap forget %s' removes it): %v",
-		e.short, e.short, e.err)
+		short, short, e.err)
 }
 
 func (e *leftOutError) Unwrap() error { return e.err }
@@ -264,7 +265,7 @@ func leftOut(id index.ID, err error) error {
 	if !errors.Is(err, ErrRepoFormat) {
 		return err
 	}
-	return &leftOutError{short: hexID(id)[:8], err: err}
+	return &leftOutError{id: id, err: err}
 }
 
 // openSynced brings the local index up to date and opens it read-only.
@@ -364,7 +365,7 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 			}
 			st.Damaged++
 			if warn != nil {
-				warn(leftOut(id, err))
+				warn(err)
 			}
 			continue
 		}
