@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"syscall"
 
 	"github.com/minio/minio-go/v7"
@@ -120,9 +119,11 @@ func transportKind(err error) error {
 	switch {
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
 		return ErrUntrusted
-	case errors.As(err, &record), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		// An https URL for a server that speaks plain HTTP (net/http
-		// says so in a string of its own): no retry helps.
+	case errors.Is(err, http.ErrSchemeMismatch), errors.As(err, &record) && record.Conn != nil:
+		// An https URL for a server that speaks plain HTTP (or another
+		// protocol: a first record that is no TLS record at all, the
+		// only kind of RecordHeaderError that carries the connection):
+		// no retry helps.
 		return errNotTLS
 	case errors.As(err, &dnsErr) && !dnsErr.IsTemporary && !dnsErr.IsTimeout:
 		return ErrNoHost

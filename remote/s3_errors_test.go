@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
@@ -26,8 +27,9 @@ func TestTransportKind(t *testing.T) {
 		{"no such host", wrapURL(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "h", IsNotFound: true}}), ErrNoHost},
 		{"look-up timed out", wrapURL(&net.DNSError{Err: "i/o timeout", Name: "h", IsTimeout: true}), ErrUnavailable},
 		{"refused", wrapURL(&net.OpError{Op: "dial", Err: fmt.Errorf("connect: %w", syscall.ECONNREFUSED)}), ErrUnavailable},
-		{"plain HTTP", wrapURL(errors.New("http: server gave HTTP response to HTTPS client")), ErrUntrusted},
-		{"not TLS", wrapURL(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), ErrUntrusted},
+		{"plain HTTP", wrapURL(fmt.Errorf("%w", http.ErrSchemeMismatch)), ErrUntrusted},
+		{"not TLS", wrapURL(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake", Conn: &net.TCPConn{}}), ErrUntrusted},
+		{"bad record mid-stream", wrapURL(tls.RecordHeaderError{Msg: "oversized record received"}), nil},
 		{"other", errors.New("something else"), nil},
 	}
 	for _, tt := range tests {
