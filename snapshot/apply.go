@@ -84,18 +84,17 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	a.retimeDropped()
 	a.retime()
 	a.setDeferredDOSNames() // those retime's metadata queued
+	fatal, removed := a.fatalErr(), 0
+	if fatal != nil || walkErr != nil || ctx.Err() != nil {
+		removed = a.removeUnfilled()
+	}
 	a.progress(true)
 	st := a.statsSnapshot()
-	// The files removed unwritten were counted when they were created.
-	if err := a.fatalErr(); err != nil {
-		if n := a.removeUnfilled(); n > 0 {
-			st.Files -= int64(n)
-			err = fmt.Errorf("%w (the %d files not yet written were removed; run it again once there is space)", err, n)
+	if fatal != nil {
+		if removed > 0 {
+			fatal = fmt.Errorf("%w (the %d files not yet written were removed; run it again once there is space)", fatal, removed)
 		}
-		return st, err
-	}
-	if walkErr != nil || ctx.Err() != nil {
-		st.Files -= int64(a.removeUnfilled())
+		return st, fatal
 	}
 	if walkErr != nil {
 		return st, walkErr

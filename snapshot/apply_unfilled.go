@@ -92,7 +92,8 @@ func (a *applier) stoppedBy(err error) bool {
 // removeUnfilled removes the files the apply created and did not fill,
 // each only while it is still an empty regular file whose names are all
 // this run's (the one it was created with and those linked to it). It
-// returns how many names it removed.
+// returns how many names it removed, and takes them out of the count of
+// files applied.
 func (a *applier) removeUnfilled() int {
 	removed := 0
 	for p, links := range a.unfilled.set { // the workers are done
@@ -103,6 +104,7 @@ func (a *applier) removeUnfilled() int {
 		for _, l := range append(links, p) { // the first name last: it is in the set
 			if a.unlinkSame(l, st) {
 				removed++
+				a.files.Add(-1) // counted when it was created
 			}
 		}
 	}

@@ -236,7 +236,11 @@ func (c *capturer) entry(dfd int, se *scanEntry, old *wim.Entry) (*wim.Entry, er
 		}
 		return c.symlink(dfd, e, &st, old)
 	default:
-		if c.opts.NoUnixData || c.ntfs != nil {
+		switch {
+		case c.ntfs != nil:
+			c.warn(true, errors.New("special file skipped: it needs UNIX data"))
+			return nil, nil
+		case c.opts.NoUnixData:
 			// Left out as asked (as wimlib-imagex without --unix-data
 			// excludes it): a warning, not a skipped file that would
 			// make the capture partial.

@@ -38,6 +38,16 @@ type differ struct {
 	path   []byte
 }
 
+// groupOf returns the paths of e's hard link group in groups (see
+// linkGroups); nil for a directory, whose LinkID, which should be 0, is
+// no group's.
+func groupOf(groups map[uint64][]string, e *wim.Entry) []string {
+	if e.IsDir() {
+		return nil
+	}
+	return groups[e.LinkID]
+}
+
 // linkGroups returns the hard link groups of image m: for each LinkID
 // that two entries or more share, their paths in order. An entry outside
 // them has no other name in the image.
@@ -141,6 +151,6 @@ func (d *differ) entryDiff(a, b *wim.Entry) []string {
 	add(!bytes.Equal(d.ma.Descriptor(a), d.mb.Descriptor(b)), "security")
 	add(a.ShortName() != b.ShortName(), "short-name")
 	// The group's paths, not LinkIDs: each image numbers its own groups.
-	add(!slices.Equal(d.la[a.LinkID], d.lb[b.LinkID]), "links")
+	add(!slices.Equal(groupOf(d.la, a), groupOf(d.lb, b)), "links")
 	return what
 }

@@ -400,7 +400,7 @@ func decodeStatus(t *cfgTable) statusConfig {
 	// The port as the listener will take it, so that a config that
 	// loads (--check-config, a reload) does not fail at the start.
 	if _, err := net.LookupPort("tcp", port); err != nil {
-		t.fail("listen", "%q: port %q: want a number from 0 to 65535 (%v)", s.listen, port, err)
+		t.fail("listen", "%q: port %q: want a number from 0 to 65535 or a service name (%v)", s.listen, port, err)
 		return s
 	}
 	ip := net.ParseIP(host)

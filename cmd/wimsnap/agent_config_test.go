@@ -140,7 +140,7 @@ func TestAgentConfigErrors(t *testing.T) {
 		{name: "status without port", doc: minimalJob + "[status]\nlisten = \"127.0.0.1\"\n",
 			want: []string{`status.listen: "127.0.0.1": want HOST:PORT`}},
 		{name: "status port too large", doc: minimalJob + "[status]\nlisten = \"127.0.0.1:99999\"\n",
-			want: []string{`status.listen: "127.0.0.1:99999": port "99999": want a number from 0 to 65535`}},
+			want: []string{`status.listen: "127.0.0.1:99999": port "99999": want a number from 0 to 65535 or a service name`}},
 		{name: "status port a word", doc: minimalJob + "[status]\nlisten = \"localhost:abc\"\n",
 			want: []string{`status.listen: "localhost:abc": port "abc"`}},
 		{name: "status port negative", doc: minimalJob + "[status]\nlisten = \"localhost:-5\"\n",

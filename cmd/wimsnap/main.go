@@ -167,9 +167,9 @@ func (a *app) reportLines(err error) {
 		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(msg))
 		return
 	}
-	context := strings.TrimSuffix(msg, m.Error())
+	prefix := strings.TrimSuffix(msg, m.Error())
 	for _, e := range m {
-		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(context+e.Error()))
+		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(prefix+e.Error()))
 	}
 }
 
