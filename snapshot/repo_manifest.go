@@ -106,8 +106,10 @@ func imageFields(in *wim.ImageInfo) ImageFields {
 	f := ImageFields{Name: in.Name, Description: in.Description, DisplayName: in.DisplayName,
 		DisplayDescription: in.DisplayDescription, Flags: in.Flags, Creator: in.Creator, Version: in.Version,
 		Extra: in.Extra}
-	if in.CreationTime != 0 {
-		f.Created = in.CreationTime.Time()
+	// A time past the year 9999 (a FILETIME runs to 60056) is dropped:
+	// the manifest's JSON could not hold it, and no real image was made then.
+	if t := in.CreationTime.Time(); in.CreationTime != 0 && t.Year() <= 9999 {
+		f.Created = t
 	}
 	return f
 }

@@ -213,9 +213,11 @@ func newImageJSON(i int, info wim.ImageInfo) imageJSON {
 	}
 }
 
-// rfc3339 formats a FILETIME for output; zero gives "".
+// rfc3339 formats a FILETIME for output; zero gives "", and so does a
+// time past the year 9999, which RFC 3339 cannot write (a FILETIME runs
+// to the year 60056).
 func rfc3339(t wim.Filetime) string {
-	if t == 0 {
+	if t == 0 || t.Time().Year() > 9999 {
 		return ""
 	}
 	return t.Time().Format(time.RFC3339)
