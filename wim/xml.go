@@ -160,22 +160,24 @@ func (n *XMLNode) attr(name string) (string, bool) {
 func imageFromNode(n *XMLNode, index int) ImageInfo {
 	info := ImageInfo{Index: index}
 	for _, c := range n.Nodes {
+		// Text as it is, spaces included, as wimlib keeps it (an image
+		// may be named " a" beside "a"); numbers without spaces.
 		t := strings.TrimSpace(c.Text)
 		switch c.XMLName.Local {
 		case "NAME":
-			info.Name = t
+			info.Name = c.Text
 		case "DESCRIPTION":
-			info.Description = t
+			info.Description = c.Text
 		case "DISPLAYNAME":
-			info.DisplayName = t
+			info.DisplayName = c.Text
 		case "DISPLAYDESCRIPTION":
-			info.DisplayDescription = t
+			info.DisplayDescription = c.Text
 		case "FLAGS":
-			info.Flags = t
+			info.Flags = c.Text
 		case "CREATOR":
-			info.Creator = t
+			info.Creator = c.Text
 		case "IMAGEVERSION":
-			info.Version = t
+			info.Version = c.Text
 		case "DIRCOUNT":
 			info.DirCount, _ = strconv.ParseUint(t, 10, 64)
 		case "FILECOUNT":

@@ -76,3 +76,19 @@ func FuzzUTF16LEToUTF8(f *testing.F) {
 		}
 	})
 }
+
+// TestXMLKeepsSpaces: an image's name and description keep their leading
+// and trailing spaces, as wimlib keeps them; numbers may have spaces.
+func TestXMLKeepsSpaces(t *testing.T) {
+	infos, err := parseXML(utf16le(`<WIM><IMAGE INDEX="1"><NAME>  lead</NAME><DESCRIPTION> trail  </DESCRIPTION><DIRCOUNT> 7 </DIRCOUNT></IMAGE></WIM>`), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := infos[0]; in.Name != "  lead" || in.Description != " trail  " || in.DirCount != 7 {
+		t.Errorf("name %q, description %q, dir count %d", in.Name, in.Description, in.DirCount)
+	}
+	back, err := parseXML(marshalXML(infos, 0), 1)
+	if err != nil || back[0].Name != "  lead" || back[0].Description != " trail  " {
+		t.Errorf("written and read again: %+v, %v", back, err)
+	}
+}
