@@ -164,15 +164,7 @@ func TestTakenPackKeySalted(t *testing.T) {
 	if err != nil || len(condemned) == 0 {
 		t.Fatalf("packs %v (%v)", condemned, err)
 	}
-	for _, prefix := range []string{indexPrefix, snapPrefix} {
-		ids, err := listIDs(t.Context(), store, prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for id := range ids {
-			must(t, store.Delete(t.Context(), prefix+hexID(id)))
-		}
-	}
+	unreferenceAll(t, store)
 	// Without a prune, the same packs under the same keys.
 	again, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "again")})
 	if err != nil {
@@ -182,15 +174,7 @@ func TestTakenPackKeySalted(t *testing.T) {
 	if packs, err := listIDs(t.Context(), store, packPrefix); err != nil || len(packs) != len(condemned) {
 		t.Fatalf("packs after a snapshot of the same tree without a prune: %d (%v), want the %d there were", len(packs), err, len(condemned))
 	}
-	for _, prefix := range []string{indexPrefix, snapPrefix} {
-		ids, err := listIDs(t.Context(), store, prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for id := range ids {
-			must(t, store.Delete(t.Context(), prefix+hexID(id)))
-		}
-	}
+	unreferenceAll(t, store)
 	// A prune holds its lock: it listed the packs, and condemned them.
 	second, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "second")})
 	if err != nil {
@@ -211,4 +195,20 @@ func TestTakenPackKeySalted(t *testing.T) {
 		t.Fatal(err)
 	}
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+}
+
+// unreferenceAll deletes every index object and manifest of store, which
+// leaves its packs unreferenced, as forgetting every snapshot and a
+// prune's first step leave them.
+func unreferenceAll(t *testing.T, store remote.Store) {
+	t.Helper()
+	for _, prefix := range []string{indexPrefix, snapPrefix} {
+		ids, err := listIDs(t.Context(), store, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := range ids {
+			must(t, store.Delete(t.Context(), prefix+hexID(id)))
+		}
+	}
 }

@@ -5,7 +5,6 @@ package snapshot
 import (
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,17 +19,10 @@ import (
 func TestSyncWarnsLeftOut(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
-	if err := os.Mkdir(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(src, "f"), []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFiles(t, src, map[string]string{"f": "old"})
 	r := testRepo(t, wim.CompressXPRESS)
 	old := snapshotOK(t, r, src, TakeOptions{}).Manifest
-	if err := os.WriteFile(filepath.Join(src, "f"), []byte("newer"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFiles(t, src, map[string]string{"f": "newer"})
 	damaged := snapshotOK(t, r, src, TakeOptions{}).Manifest
 	garbage := []byte("not a manifest")
 	if err := r.store.Put(t.Context(), snapPrefix+damaged.ID, bytes.NewReader(garbage), int64(len(garbage))); err != nil {
@@ -66,12 +58,7 @@ func TestSyncWarnsLeftOut(t *testing.T) {
 // a whole repository counts none.
 func TestRebuildCountsUnindexed(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
-	if err := os.Mkdir(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFiles(t, src, map[string]string{"f": "data"})
 	r := testRepo(t, wim.CompressXPRESS)
 	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
 	st, err := r.Rebuild(t.Context(), func(err error) { t.Errorf("rebuild of a whole repository: %v", err) })
