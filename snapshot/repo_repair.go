@@ -114,6 +114,9 @@ type repairer struct {
 	// unknown holds the streams snapshots use that no index object names
 	// (one was damaged): lost too, beside those countLost counts.
 	unknown map[index.SHA1]bool
+	// rewritten counts the packs that the rewritten snapshots' images
+	// took (rewrite), beside the salvage's.
+	rewritten int
 }
 
 // singleChunk is an intact chunk that is also the whole of any stream
@@ -194,7 +197,7 @@ func (rp *repairer) commit() error {
 	if err := rp.salvage.flush(); err != nil {
 		return err
 	}
-	rp.res.SalvagedPacks = rp.pruner.res.PacksWritten
+	rp.res.SalvagedPacks = rp.pruner.res.PacksWritten + rp.rewritten
 	// Every index and retired object there now is replaced, damaged ones
 	// and those the rewritten snapshots wrote included.
 	var keys []string

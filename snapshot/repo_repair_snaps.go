@@ -271,6 +271,7 @@ func (rp *repairer) rewrite(m *Manifest, md *wim.Metadata) (string, error) {
 		return "", err
 	}
 	// What the new image took is intact, for the new index.
+	rp.rewritten += len(obj.packs)
 	for _, pk := range obj.packs {
 		for _, e := range pk.entries {
 			rp.good[e.id] = index.Location{Pack: pk.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}

@@ -158,11 +158,28 @@ func TestRepair(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantCheckNames(t, rr.r, names...) // the dry run changed nothing
+			before, err := listIDs(t.Context(), rr.r.store, packPrefix)
+			if err != nil {
+				t.Fatal(err)
+			}
 			res, err := rr.r.Repair(t.Context(), RepairOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("repair: %+v", res)
+			after, err := listIDs(t.Context(), rr.r.store, packPrefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			written := 0 // packs_written counts the rewritten images' packs too
+			for id := range after {
+				if _, ok := before[id]; !ok {
+					written++
+				}
+			}
+			if res.SalvagedPacks != written {
+				t.Errorf("repair says it wrote %d packs; %d are new", res.SalvagedPacks, written)
+			}
 			if len(dry.Snapshots) != len(res.Snapshots) {
 				t.Errorf("dry run %+v, repair %+v", dry, res)
 			}
