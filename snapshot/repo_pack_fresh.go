@@ -23,8 +23,9 @@ import (
 // run's lock waits for the lock and keeps what the run's index object
 // names.) So a run that finds a prune lock when its own lock is in place
 // salts every pack it stores: it adds a salt chunk, saltLen random bytes
-// stored raw under their SHA-256, which no stream uses and a later prune
-// drops, so that no pack of the run can have a key the prune condemned.
+// stored raw under their SHA-256, which no stream uses (prune counts it
+// among the pack's unused data), so that no pack of the run can have a
+// key the prune condemned.
 // Without a prune lock, packs are stored as they are: machines that back
 // up the same new file at the same time share its packs, and a run taken
 // again after an interruption stores its packs under the same keys.
