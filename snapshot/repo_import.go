@@ -90,8 +90,14 @@ func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts I
 				return err
 			}
 		}
+		// Once the lock is in place: does a prune run that will not wait
+		// for it (repo_pack_fresh.go)? A prune that starts later does.
+		salt, err := lock.pruneSeen(ctx)
+		if err != nil {
+			return err
+		}
 		for _, i := range images {
-			res, err := r.importImage(ctx, wr, i, abs, &opts, lock, done)
+			res, err := r.importImage(ctx, wr, i, abs, &opts, lock, salt, done)
 			if err != nil {
 				return fmt.Errorf("%s: %w", source, err) // as apply names the WIM
 			}
@@ -166,7 +172,7 @@ func sameImported(list []*Manifest, source string, opts *ImportOptions, img Imag
 // of it that sameImport takes for the same: the latest from the same
 // source if there is one, else the latest. Its errors name the image.
 func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source string, opts *ImportOptions, lock *Lock,
-	done map[string][]*Manifest) (Imported, error) {
+	salt bool, done map[string][]*Manifest) (Imported, error) {
 	start := time.Now()
 	raw, err := wr.RawMetadata(i)
 	if err != nil {
@@ -181,7 +187,7 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	}
 	man := &Manifest{Host: opts.Host, Source: src, Kind: KindImport, Tags: opts.Tags, Image: img,
 		Metadata: StreamRef{SHA1: sum, Size: int64(len(raw))}}
-	if err := r.importNew(ctx, wr, i, raw, man, opts, lock, start); err != nil {
+	if err := r.importNew(ctx, wr, i, raw, man, opts, lock, salt, start); err != nil {
 		return Imported{}, fmt.Errorf("image %d: %w", i, err)
 	}
 	return Imported{Image: i, Manifest: man}, nil
@@ -189,9 +195,9 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 
 // importNew stores the streams of image i, whose metadata resource is
 // raw, and commits man as its snapshot, setting its time and its summary
-// (the run began at start).
+// (the run began at start); with salt, its packs get salt chunks.
 func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, i int, raw []byte, man *Manifest, opts *ImportOptions, lock *Lock,
-	start time.Time) error {
+	salt bool, start time.Time) error {
 	md, err := wim.ParseMetadata(raw)
 	if err != nil {
 		return err
@@ -201,11 +207,6 @@ func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, i int, raw []byte,
 		return err
 	}
 	if err := importSizes(wr, db, md); err != nil {
-		closeIndex(db)
-		return err
-	}
-	salt, err := lock.pruneSeen(ctx)
-	if err != nil {
 		closeIndex(db)
 		return err
 	}
