@@ -366,13 +366,9 @@ func oldest(es []lockEntry, match func(*lockEntry) bool) *lockEntry {
 // reads the rest. own is l's lock as listed, nil when it is not. Keys that
 // are not locks/<id> (locks/exclusive, init's probes) are passed over.
 func (l *Lock) scan(ctx context.Context, now time.Time) (own *lockEntry, others []lockEntry, err error) {
-	var infos []remote.Info
-	err = l.store.List(ctx, lockPrefix, func(i remote.Info) error {
-		infos = append(infos, i)
-		return nil
-	})
+	infos, err := listLockObjects(ctx, l.store)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing locks: %w", err)
+		return nil, nil, err
 	}
 	for _, i := range infos {
 		switch {
@@ -394,6 +390,20 @@ func (l *Lock) scan(ctx context.Context, now time.Time) (own *lockEntry, others 
 		}
 	}
 	return own, others, nil
+}
+
+// listLockObjects lists the objects under locks/: locks, mutexes and
+// probes alike, for the caller to tell apart.
+func listLockObjects(ctx context.Context, s remote.Store) ([]remote.Info, error) {
+	var infos []remote.Info
+	err := s.List(ctx, lockPrefix, func(i remote.Info) error {
+		infos = append(infos, i)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing locks: %w", err)
+	}
+	return infos, nil
 }
 
 // read reads the lock object i; nil, nil when it is gone.

@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"fmt"
 	"strings"
-
-	"github.com/wimsnap/wimsnap/remote"
 )
 
 // A pack's id is the hash of its bytes, so a snapshot can build a pack
@@ -50,13 +47,9 @@ func (l *Lock) pruneSeen(ctx context.Context) (bool, error) {
 	if l == nil {
 		return true, nil
 	}
-	var infos []remote.Info
-	err := l.store.List(ctx, lockPrefix, func(i remote.Info) error {
-		infos = append(infos, i)
-		return nil
-	})
+	infos, err := listLockObjects(ctx, l.store)
 	if err != nil {
-		return false, fmt.Errorf("listing locks: %w", err)
+		return false, err
 	}
 	for _, i := range infos {
 		if !validID(strings.TrimPrefix(i.Key, lockPrefix)) || i.Key == l.key {

@@ -89,20 +89,17 @@ func (r *Repo) listLocks(ctx context.Context, staleAfter time.Duration) ([]LockI
 	if err != nil {
 		return nil, err
 	}
-	var infos []remote.Info
-	err = r.store.List(ctx, lockPrefix, func(i remote.Info) error {
-		if validID(strings.TrimPrefix(i.Key, lockPrefix)) || isMutex(i.Key) {
-			infos = append(infos, i)
-		}
-		return nil
-	})
+	infos, err := listLockObjects(ctx, r.store)
 	if err != nil {
-		return nil, fmt.Errorf("listing locks: %w", err)
+		return nil, err
 	}
 	reader := &Lock{store: r.store, opts: LockOptions{StaleAfter: staleAfter}} // holds nothing
 	host, _ := os.Hostname()                                                   // as locks record it; "": none abandoned
 	var es []lockEntry
 	for _, i := range infos {
+		if !validID(strings.TrimPrefix(i.Key, lockPrefix)) && !isMutex(i.Key) {
+			continue // a probe, or a key that is not ours
+		}
 		e, err := reader.read(ctx, i)
 		if err != nil {
 			return nil, err
