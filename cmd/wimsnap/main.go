@@ -161,15 +161,15 @@ func (a *app) report(cmd *cobra.Command, err error, code int) {
 // the mistakes it holds (see mistakes), each after err's own context
 // ("agent config FILE: "); each line escaped as oneLine does.
 func (a *app) reportLines(err error) {
-	var m mistakes
-	msg := err.Error()
-	if !errors.As(err, &m) || len(m) < 2 || !strings.HasSuffix(msg, m.Error()) {
+	msg, msgs := err.Error(), joinedMessages(err)
+	joined := strings.Join(msgs, "\n") // as mistakes' Error joins them
+	if len(msgs) < 2 || !strings.HasSuffix(msg, joined) {
 		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(msg))
 		return
 	}
-	prefix := strings.TrimSuffix(msg, m.Error())
-	for _, e := range m {
-		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(prefix+e.Error()))
+	prefix := strings.TrimSuffix(msg, joined)
+	for _, m := range msgs {
+		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(prefix+m))
 	}
 }
 
