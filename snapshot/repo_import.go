@@ -235,7 +235,7 @@ func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, i int, raw []byte,
 		closeIndex(db)
 		return err
 	}
-	stored, id, err := r.commit(ctx, obj, man, r.redeclarer(ctx, db, obj, md, man))
+	stored, id, err := r.commit(ctx, obj, man, r.redeclarer(ctx, db, obj, md, man), lock.Err)
 	closeIndex(db)
 	if err != nil {
 		return err

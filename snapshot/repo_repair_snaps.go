@@ -266,7 +266,7 @@ func (rp *repairer) rewrite(m *Manifest, md *wim.Metadata) (string, error) {
 	if err := rp.lock.Err(); err != nil {
 		return "", err
 	}
-	_, id, err := rp.r.commit(rp.ctx, obj, &nm, nil) // the exclusive lock: no prune runs
+	_, id, err := rp.r.commit(rp.ctx, obj, &nm, nil, rp.lock.Err) // the exclusive lock: no prune runs
 	if err != nil {
 		return "", err
 	}

@@ -64,16 +64,18 @@ type TakeResult struct {
 	LockWait time.Duration
 }
 
-// commitGrace bounds the commit of a snapshot whose context was cancelled
-// after all its packs were stored.
-const commitGrace = 10 * time.Second
+// commitGrace is how long the commit of a snapshot may go on once its
+// context is cancelled, when every pack was stored before (a variable for
+// tests).
+var commitGrace = 10 * time.Second
 
 // Snapshot captures the tree source into the repository: packs first,
 // then an index object naming them and the new streams, then the manifest.
 // A failure or cancellation at any point leaves no manifest, so nothing
 // committed before is affected; what was stored is unreferenced. A
 // cancellation that comes once every pack is stored lets the commit (the
-// index object and the manifest) finish, for at most 10 s.
+// index object and the manifest) finish, for at most 10 s after the
+// cancellation; an uncancelled commit takes as long as its uploads do.
 //
 // It holds a shared lock on the repository throughout, and fails with
 // ErrLocked when an exclusive lock is held, or with ErrLockLost (and no
@@ -199,10 +201,10 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		return res, err
 	}
 	// Every pack is stored: the run is nearly done, and a cancellation
-	// now lets it finish its two small writes rather than waste them.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitGrace)
+	// now lets it finish its writes rather than waste them.
+	cctx, cancel := withGrace(ctx, commitGrace)
 	defer cancel()
-	stored, snapID, err := r.commit(cctx, obj, man, r.redeclarer(cctx, db, obj, m, man))
+	stored, snapID, err := r.commit(cctx, obj, man, r.redeclarer(cctx, db, obj, m, man), lock.Err)
 	if err != nil {
 		return res, err
 	}
@@ -319,8 +321,11 @@ func summary(cst CaptureStats, c *sinkCounts, d time.Duration) RunSummary {
 }
 
 // commit stores the index object (none when the run added nothing, and
-// in pieces when it is large, see split) and then the manifest.
-func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest, again func() (*indexObject, error)) ([]byte, index.ID, error) {
+// in pieces when it is large, see split) and then the manifest, unless
+// held, called just before, reports the run's lock lost (the index
+// objects of a large run can take minutes to upload).
+func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest, again func() (*indexObject, error),
+	held func() error) ([]byte, index.ID, error) {
 	ids, err := r.putIndexObjects(ctx, indexPrefix, obj)
 	if err != nil {
 		return nil, index.ID{}, err
@@ -339,7 +344,23 @@ func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest, agai
 			}
 		}
 	}
+	if err := held(); err != nil {
+		return nil, index.ID{}, err
+	}
 	return r.putManifest(ctx, man)
+}
+
+// withGrace returns a context that is not cancelled with ctx but grace
+// after it: for work worth finishing, however long it takes, that a
+// cancellation should still end before long. The cancel function
+// releases it.
+func withGrace(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return gctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // fileSet is the file signatures a snapshot records for its source
