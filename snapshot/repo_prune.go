@@ -93,7 +93,8 @@ type PruneResult struct {
 	// snapshots that ran during the prune use them.
 	KeptForRunning int `json:"chunks_kept_for_concurrent_snapshots"`
 	// Pending counts condemned packs left for a later prune because
-	// older shared locks outlasted Wait; PendingWhy names one.
+	// older shared locks outlasted Wait, or because deleting them failed;
+	// PendingWhy names one reason.
 	Pending    int    `json:"packs_pending"`
 	PendingWhy string `json:"pending_reason,omitempty"`
 	// TempFiles counts the temporary files of killed writers removed

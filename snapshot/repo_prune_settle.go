@@ -289,7 +289,8 @@ func (p *pruner) writeBack() error {
 
 // deletePacks deletes the condemned packs, a few at a time, but for one a
 // repack wrote again byte for byte (deleteReplaced). A pack that cannot be
-// deleted is warned about; the next prune finds it unused.
+// deleted is warned about and counted pending: the next prune finds it
+// unused.
 func (p *pruner) deletePacks() {
 	ids := make(chan index.ID)
 	var mu sync.Mutex
@@ -303,6 +304,10 @@ func (p *pruner) deletePacks() {
 				switch {
 				case err != nil:
 					p.opts.Warn(err)
+					p.res.Pending++
+					if p.res.PendingWhy == "" {
+						p.res.PendingWhy = "deleting them failed (see the warnings)"
+					}
 				case deleted:
 					p.res.PacksDeleted++
 					p.res.BytesFreed += p.packs[id].Size

@@ -573,3 +573,54 @@ func TestPruneBesideForget(t *testing.T) {
 	}
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreRoot: true})
 }
+
+// failPackDelete is a store that fails the first deletion of a pack.
+type failPackDelete struct {
+	remote.Store
+	failed atomic.Bool
+}
+
+func (s *failPackDelete) Delete(ctx context.Context, key string) error {
+	if strings.HasPrefix(key, packPrefix) && s.failed.CompareAndSwap(false, true) {
+		return remote.ErrUnavailable
+	}
+	return s.Store.Delete(ctx, key)
+}
+
+// TestPruneDeleteFails: a condemned pack that the store fails to delete
+// is counted pending (the prune exits 3 on it), not left unsaid; the next
+// prune deletes it.
+func TestPruneDeleteFails(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	store := &failPackDelete{Store: remote.NewMemory()}
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.MkdirAll(src, 0o755))
+	var snaps []*Manifest
+	for i := range 2 {
+		writeTestFile(t, filepath.Join(src, "big.bin"), wimtest.RandomBytes(uint64(i), 6<<20))
+		snaps = append(snaps, snapshotOK(t, r, src, TakeOptions{}).Manifest)
+	}
+	if _, err := r.Forget(t.Context(), snaps[:1], LockOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var warned []error
+	res, err := r.Prune(t.Context(), PruneOptions{Warn: func(err error) { warned = append(warned, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PacksDeleted != 0 || res.Pending != 1 || res.PendingWhy == "" || len(warned) != 1 {
+		t.Errorf("a prune whose first pack deletion failed: %+v, warnings %v; want 1 pending and warned about", res, warned)
+	}
+	again := pruneOK(t, r, PruneOptions{})
+	if again.PacksDeleted != 1 || again.Pending != 0 {
+		t.Errorf("the next prune: %+v; want the pack left deleted", again)
+	}
+	checkOK(t, r)
+}

@@ -23,8 +23,9 @@ which excludes only other prunes. It first writes an index naming only what
 the snapshots use, then waits until the snapshots, restores and checks that
 started before that index have finished (at most --wait), puts back what
 those that committed meanwhile use, and only then deletes. When the wait
-runs out, the condemned packs stay for the next prune (exit code 3). A
-prune interrupted at any point loses nothing; the next one finishes it.
+runs out, the condemned packs stay for the next prune (exit code 3), as
+do packs the store fails to delete (warned about, exit code 3). A prune
+interrupted at any point loses nothing; the next one finishes it.
 
 Prune refuses to run, changing nothing, when a snapshot's data is damaged
 or missing: run 'wimsnap check' and 'wimsnap repair' first.
