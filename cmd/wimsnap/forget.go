@@ -53,7 +53,9 @@ may run at the same time.
 With --json, stdout receives one document:
   {"repository", "dry_run", "groups": [{"key", "keep": [{"id", "time",
    "host", "source", "source_bytes", "tags", "reasons"}], "remove": [...]}],
-   "removed", "prune": {...prune's document...}}
+   "removed", "prune": {...prune's document...}, "error"}
+"error" is there when removing a snapshot failed; "removed" then counts
+those that were removed.
 "source_bytes" is there when the source path is not valid UTF-8: its
 exact bytes in base64.`
 
@@ -183,6 +185,8 @@ type forgetSummary struct {
 	Groups     []forgetGroup `json:"groups"`
 	Removed    int           `json:"removed"`
 	Prune      *pruneSummary `json:"prune,omitempty"`
+	// Error is why removing failed, after Removed snapshots were.
+	Error string `json:"error,omitempty"`
 }
 
 func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) error {
@@ -240,6 +244,10 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	if !f.dryRun && len(gone) > 0 {
 		sum.Removed, err = r.Forget(ctx, gone, snapshot.LockOptions{Warn: a.lockWarn(nil)})
 		if err != nil {
+			// Say how many went before the error (which names those
+			// that failed); it decides the exit code.
+			sum.Error = err.Error()
+			a.printForgetSummary(sum)
 			return err
 		}
 	}
@@ -247,6 +255,15 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 		return err
 	}
 	return &partialError{what: fmt.Sprintf("no such snapshot: %s (forgotten already?), skipped", strings.Join(missing, ", "))}
+}
+
+// printForgetSummary prints sum as text, or with --json as a document.
+func (a *app) printForgetSummary(sum forgetSummary) {
+	if a.json {
+		_ = writeJSON(a.stdout, sum) // the caller's error decides the exit code
+		return
+	}
+	a.printForget(sum)
 }
 
 // finishForget prints the outcome and prunes when asked, the prune's
