@@ -65,16 +65,24 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 		return
 	}
 	n, err := a.fillFile(j, buf)
-	var st unix.Stat_t
 	if err != nil {
 		// Never leave contents that are not the image's (a stream that
 		// failed its checksum half way, say): the file is emptied, then
 		// removed.
 		_ = unix.Ftruncate(j.fd, 0)
-		_ = unix.Fstat(j.fd, &st)
 	}
-	if cerr := unix.Close(j.fd); err == nil && cerr != nil {
-		err = fmt.Errorf("close: %w", cerr) // st is zero: dropFailed leaves the file
+	var st unix.Stat_t
+	_ = unix.Fstat(j.fd, &st) // for dropFailed: a zero st leaves the file
+	if cerr := closeFile(j.fd); err == nil && cerr != nil {
+		// A network file system reports here the writes it failed
+		// to store, yet the file has the image's size and times: a
+		// later restore would take it for restored. It is removed.
+		err = fmt.Errorf("close: %w", cerr)
+		if a.stoppedBy(err) {
+			a.fileError(j, err)
+		}
+		a.dropFailed(j.at, st, err)
+		return
 	}
 	switch {
 	case err == nil:
@@ -86,6 +94,9 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 		a.dropFailed(j.at, st, err)
 	}
 }
+
+// closeFile closes a file the apply wrote (a variable for tests).
+var closeFile = unix.Close
 
 // fileError reports a file whose writing failed: it is skipped, or the
 // apply ends when the disk is full.

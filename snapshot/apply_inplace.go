@@ -444,7 +444,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 	}
 	j.fd = fd
 	n, err := a.fillFile(j, buf)
-	if cerr := unix.Close(fd); err == nil && cerr != nil {
+	if cerr := closeFile(fd); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
 	if err == nil {

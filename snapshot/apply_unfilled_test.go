@@ -172,3 +172,42 @@ func TestUnwiden(t *testing.T) {
 		t.Errorf("after unwiden: %o (%d left), want 555", got, len(a.widened))
 	}
 }
+
+// TestApplyCloseFails: a file whose close fails (a network file system
+// reporting writes it could not store) is removed and warned about, not
+// left with the image's size and times for a rollback to keep as
+// restored; the rollback then writes it. It stayed, and the rollback
+// left it in place.
+func TestApplyCloseFails(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("names an open file through /proc/self/fd")
+	}
+	r, m, src := unfilledTree(t)
+	target := filepath.Join(t.TempDir(), "target")
+	defer func(c func(int) error) { closeFile = c }(closeFile)
+	closeFile = func(fd int) error {
+		name, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		err := unix.Close(fd)
+		if err == nil && filepath.Base(name) == "f05.bin" {
+			err = unix.EIO
+		}
+		return err
+	}
+	var warned []string
+	st, err := Apply(t.Context(), m, r, target, ApplyOptions{Warn: func(p string, err error) {
+		warned = append(warned, fmt.Sprintf("%s: %v", p, err))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(target, "sub/f05.bin")); !errors.Is(err, fs.ErrNotExist) || st.Skipped != 1 ||
+		len(warned) != 1 || !strings.Contains(warned[0], "f05.bin") {
+		t.Fatalf("f05.bin: %v, %d skipped, warnings %q; want it removed, skipped and warned about", err, st.Skipped, warned)
+	}
+	closeFile = unix.Close
+	again := applyOK(t, m, r, target, ApplyOptions{InPlace: true})
+	if again.Files-again.Unchanged != 1 {
+		t.Errorf("rollback: %+v; want the one file written", again)
+	}
+	wimtest.CompareTrees(t, src, target, wimtest.CompareOptions{IgnoreRoot: true})
+}
