@@ -99,7 +99,32 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	if walkErr != nil {
 		return st, walkErr
 	}
-	return st, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	return st, a.syncChanges(st)
+}
+
+// syncChanges flushes the target's file system (syncfs) after a rollback
+// that changed the tree, so that it is on disk once Apply reports it
+// done: a file replaced by a rename (commitTemp) may otherwise reach the
+// disk after its new name, and a crash then leave it empty under that
+// name on file systems that do not order the two (XFS), or a machine
+// reset right after a rollback lose part of it. A crash before the end
+// leaves files that differ from the image, which a rollback run again
+// rewrites. A new tree (an empty target) is not flushed: it replaces
+// nothing.
+func (a *applier) syncChanges(st ApplyStats) error {
+	if !a.opts.InPlace || a.fresh || a.opts.DryRun {
+		return nil
+	}
+	if st.Files+st.Symlinks+st.Special == st.Unchanged && st.Deleted == 0 && st.Fixed == 0 {
+		return nil
+	}
+	if err := syncFS(a.rootFD); err != nil {
+		return fmt.Errorf("flushing the restored files to disk: %w", err)
+	}
+	return nil
 }
 
 type fileJob struct {

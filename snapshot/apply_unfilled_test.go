@@ -211,3 +211,33 @@ func TestApplyCloseFails(t *testing.T) {
 	}
 	wimtest.CompareTrees(t, src, target, wimtest.CompareOptions{IgnoreRoot: true})
 }
+
+// TestRollbackSyncs: a rollback that changed the tree flushes its file
+// system before it reports success, and fails when that fails; a new tree
+// and a rollback that changed nothing are not flushed.
+func TestRollbackSyncs(t *testing.T) {
+	r, m, _ := unfilledTree(t)
+	target := filepath.Join(t.TempDir(), "target")
+	defer func(s func(int) error) { syncFS = s }(syncFS)
+	var syncs int
+	var fail error
+	syncFS = func(int) error {
+		syncs++
+		return fail
+	}
+	applyOK(t, m, r, target, ApplyOptions{InPlace: true})
+	applyOK(t, m, r, target, ApplyOptions{InPlace: true})
+	if syncs != 0 {
+		t.Errorf("%d flushes after a new tree and an unchanged rollback, want 0", syncs)
+	}
+	must(t, os.WriteFile(filepath.Join(target, "sub/f03.bin"), []byte("changed"), 0o644))
+	applyOK(t, m, r, target, ApplyOptions{InPlace: true})
+	if syncs != 1 {
+		t.Errorf("%d flushes after a rollback that wrote a file, want 1", syncs)
+	}
+	must(t, os.WriteFile(filepath.Join(target, "sub/f03.bin"), []byte("changed"), 0o644))
+	fail = unix.EIO
+	if _, err := Apply(t.Context(), m, r, target, ApplyOptions{InPlace: true}); !errors.Is(err, unix.EIO) {
+		t.Errorf("rollback whose flush failed: %v, want EIO", err)
+	}
+}
