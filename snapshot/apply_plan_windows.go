@@ -66,11 +66,15 @@ func (a *winApplier) planNew(e *wim.Entry) {
 		a.stats.Symlinks++
 	case e.IsDir():
 		a.stats.Dirs++
+		rel := a.rel
+		names := make(winNames, len(e.Children))
 		for _, c := range e.Children {
-			if validWindowsName(c.Name) {
+			a.rel = rel + "/" + c.Name
+			if !a.skipName(names, c.Name) {
 				a.planNew(c)
 			}
 		}
+		a.rel = rel
 	case e.LinkID != 0 && a.written[e.LinkID]:
 		a.stats.Files++ // a further name: a link, no data
 	default:

@@ -83,8 +83,12 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 			}
 		}
 	default:
+		names := winNames{}
 		for _, e := range tops {
 			a.rel = "/" + e.Name
+			if a.skipName(names, e.Name) {
+				continue
+			}
 			if err = a.entry(base, e); err != nil {
 				break
 			}
@@ -102,11 +106,15 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 func (a *winApplier) children(dir string, e *wim.Entry) error {
 	rel := a.rel
 	defer func() { a.rel = rel }()
+	names := make(winNames, len(e.Children))
 	for _, ch := range e.Children {
 		if err := a.ctx.Err(); err != nil {
 			return err
 		}
 		a.rel = rel + "/" + ch.Name
+		if a.skipName(names, ch.Name) {
+			continue
+		}
 		if err := a.entry(dir, ch); err != nil {
 			return err
 		}
@@ -119,12 +127,20 @@ func (a *winApplier) children(dir string, e *wim.Entry) error {
 	return nil
 }
 
-// entry creates e inside dir; an error ends the apply.
-func (a *winApplier) entry(dir string, e *wim.Entry) error {
-	if !validWindowsName(e.Name) {
-		a.warn(true, fmt.Errorf("name %q cannot be created on Windows; skipped", e.Name))
-		return nil
+// skipName reports whether the entry at a.rel, named name, is not to be
+// made in the directory whose names so far names holds (winNames.refuse),
+// warning about it.
+func (a *winApplier) skipName(names winNames, name string) bool {
+	err := names.refuse(name)
+	if err != nil {
+		a.warn(true, err)
 	}
+	return err != nil
+}
+
+// entry creates e inside dir, whose other names the caller checked
+// (skipName); an error ends the apply.
+func (a *winApplier) entry(dir string, e *wim.Entry) error {
 	path := winJoin(dir, e.Name)
 	if a.opts.DryRun {
 		return a.planEntry(path, e)

@@ -438,9 +438,38 @@ func settableWinAttributes(attrs uint32) uint32 {
 
 // validWindowsName reports whether an image name can be created as one
 // component on Windows without escaping its directory: not empty, not "."
-// or "..", none of the characters Windows reserves.
+// or "..", none of the characters Windows reserves (control characters
+// included).
 func validWindowsName(n string) bool {
-	return n != "" && n != "." && n != ".." && !strings.ContainsAny(n, "\x00\\/:*?\"<>|")
+	return n != "" && n != "." && n != ".." && !strings.ContainsAny(n, "\\/:*?\"<>|") &&
+		!strings.ContainsFunc(n, func(r rune) bool { return r < 0x20 })
+}
+
+// winNames holds the names of one directory applied so far, as Windows
+// compares them: without regard to case (upper-cased, as the name of the
+// first one seen).
+type winNames map[string]string
+
+// refuse returns why the entry named name cannot be made in the directory
+// on Windows, or nil, recording name: a name Windows refuses (see
+// validWindowsName), or one that differs only in case from a name before
+// it, which Windows takes for the same file. Of such names the first is
+// applied, as wimlib-imagex does on Windows.
+func (s winNames) refuse(name string) error {
+	if !validWindowsName(name) {
+		return fmt.Errorf("name %q cannot be created on Windows; skipped", name)
+	}
+	key := strings.ToUpper(name)
+	first, ok := s[key]
+	switch {
+	case !ok:
+		s[key] = name
+		return nil
+	case first == name:
+		return fmt.Errorf("name %q is there twice; the second is skipped", name)
+	default:
+		return fmt.Errorf("name %q differs only in case from %q, the same name on Windows; skipped", name, first)
+	}
 }
 
 // winJoin joins a directory path and a name. A volume's root keeps its

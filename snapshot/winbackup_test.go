@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -196,9 +197,19 @@ func TestWindowsMapping(t *testing.T) {
 		}
 	}
 	for name, ok := range map[string]bool{"file.txt": true, "名前 with space": true, "": false, ".": false, "..": false,
-		"a\\b": false, "a/b": false, "C:": false, "a\x00b": false, "what?": false, "<x>": false, "a|b": false, "...": true} {
+		"a\\b": false, "a/b": false, "C:": false, "a\x00b": false, "what?": false, "<x>": false, "a|b": false, "...": true, "tab\tname": false, "\x1f": false} {
 		if validWindowsName(name) != ok {
 			t.Errorf("validWindowsName(%q) = %v", name, !ok)
+		}
+	}
+	names := winNames{}
+	for _, c := range []struct {
+		name, says string // says: in the refusal, "" for none
+	}{{"File", ""}, {"file", `differs only in case from "File"`}, {"FILE", `from "File"`}, {"File", "is there twice"},
+		{"x", ""}, {"X", `from "x"`}, {"ǅ", ""}, {"a:b", "cannot be created"}, {"Ab", ""}} {
+		err := names.refuse(c.name)
+		if (err == nil) != (c.says == "") || err != nil && !strings.Contains(err.Error(), c.says) {
+			t.Errorf("refuse(%q) = %v, want %q", c.name, err, c.says)
 		}
 	}
 }

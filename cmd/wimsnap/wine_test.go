@@ -629,3 +629,61 @@ func TestWineRollbackDirInWayFullDisk(t *testing.T) {
 		t.Errorf("%d names in the target, want f alone (no temporary name left)", len(ents))
 	}
 }
+
+// TestWineCaseClash: a Linux image whose directories hold names that
+// Windows takes for one (File and file; a directory X and a file x), or
+// cannot make (a control character), applies on Windows with the first of
+// each clash kept, the others warned about and skipped (exit 3), as
+// wimlib-imagex does there. The apply wrote the second over the first,
+// file or directory, with exit 0; restore --delete into a new directory
+// then deleted what the first directory held; extract of two such paths
+// kept the second; a dry run into a directory not yet there said nothing.
+func TestWineCaseClash(t *testing.T) {
+	w := newWinePrefix(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "case/File", []byte("upper"))
+	writeFile(t, src, "case/file", []byte("lower"))
+	writeFile(t, src, "X/in", []byte("in X"))
+	writeFile(t, src, "x", []byte("file x"))
+	writeFile(t, src, "tab\tname", []byte("tab"))
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"),
+		"HOME": filepath.Join(dir, "home")}
+	wimFile := filepath.Join(dir, "c.wim")
+	runAppOK(t, env, "capture", src, wimFile)
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	w.env = append(w.env, "WIMSNAP_CACHE_DIR="+winPath(filepath.Join(dir, "wcache")))
+	repo := winPath(env[envRepository])
+	const skipped = 3 // case/file, x, tab\tname
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"apply", []string{"apply", winPath(wimFile), winPath(filepath.Join(dir, "apply"))}},
+		{"restore", []string{"restore", "--delete", "--repo", repo, "latest", "--target", winPath(filepath.Join(dir, "restore"))}},
+		{"dry-run", []string{"restore", "--dry-run", "--repo", repo, "latest", "--target", winPath(filepath.Join(dir, "dry"))}},
+	} {
+		out, code := w.run(t, append(c.args, "--json")...)
+		var sum struct {
+			Skipped  int
+			Warnings []struct{ Path, Error string }
+		}
+		if err := json.Unmarshal([]byte(out), &sum); err != nil || code != exitPartial || sum.Skipped != skipped {
+			t.Errorf("%s: exit %d, %+v (%v); want %d and %d skipped", c.name, code, sum, err, exitPartial, skipped)
+		}
+		if c.name == "dry-run" {
+			continue
+		}
+		target := filepath.Join(dir, c.name)
+		for name, want := range map[string]string{"case/File": "upper", "X/in": "in X"} {
+			if got, err := os.ReadFile(filepath.Join(target, name)); err != nil || string(got) != want {
+				t.Errorf("%s: %s holds %q (%v), want %q", c.name, name, got, err, want)
+			}
+		}
+	}
+	out, code := w.run(t, "extract", winPath(wimFile), "1", "/case/File", "/case/file", "--dest-dir", winPath(filepath.Join(dir, "ex")))
+	if got, err := os.ReadFile(filepath.Join(dir, "ex", "File")); code != exitPartial || err != nil || string(got) != "upper" {
+		t.Errorf("extract: exit %d, File holds %q (%v); want %d and %q\n%s", code, got, err, exitPartial, "upper", out)
+	}
+}
