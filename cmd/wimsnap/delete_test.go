@@ -59,6 +59,7 @@ func TestDeleteRenameRefused(t *testing.T) {
 			exitFailure, "x.wim: another process is writing this WIM"},
 		{"read-only header", markReadOnly, []string{"1"}, "delete", exitFailure, "x.wim: wim: unsupported feature: the WIM is marked read-only"},
 		{"read-only header rename", markReadOnly, []string{"1", "--name=x"}, "info", exitFailure, "the WIM is marked read-only"},
+		{"read-only header optimize", markReadOnly, nil, "optimize", exitFailure, "the WIM is marked read-only"},
 		{"split", splitParts, []string{"1"}, "delete", exitFailure, "part 1 of a 2-part split WIM: delete rewrites a WIM file in place"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -111,7 +112,7 @@ func splitParts(t *testing.T, w string) string {
 }
 
 // TestDeleteReadOnlyFileUnprivileged: a WIM file its user may not write
-// (mode 0444) is refused by delete and info --name, as wimlib-imagex
+// (mode 0444) is refused by delete, info --name and optimize, as wimlib-imagex
 // refuses it, though the directory would let the new file be renamed over
 // it: the file's own protection holds.
 func TestDeleteReadOnlyFileUnprivileged(t *testing.T) {
@@ -121,7 +122,7 @@ func TestDeleteReadOnlyFileUnprivileged(t *testing.T) {
 	run(0, "capture", "src", "r.wim", "--name=one")
 	run(0, "append", "src", "r.wim", "--name=two")
 	sh("chmod 444 r.wim")
-	for _, args := range [][]string{{"delete", "r.wim", "1"}, {"info", "r.wim", "1", "--name=x"}} {
+	for _, args := range [][]string{{"delete", "r.wim", "1"}, {"info", "r.wim", "1", "--name=x"}, {"optimize", "r.wim"}} {
 		if out := run(exitFailure, args...); !strings.Contains(out, "permission denied") {
 			t.Errorf("%s: %s; want permission denied", args[0], out)
 		}

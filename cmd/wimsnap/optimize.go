@@ -30,7 +30,9 @@ optimize --recompress'.
 The new WIM is written beside WIMFILE and renamed over it only when it is
 complete: an interrupted or failed run leaves WIMFILE as it was. While it
 reads WIMFILE, optimize holds the lock append holds, so that neither loses
-the other's work; a WIMFILE being appended to is refused (exit 1). Image
+the other's work; a WIMFILE being appended to is refused (exit 1), as are,
+in place, a WIMFILE this user may not write and one whose header marks it
+read-only (exit 1, as wimlib-imagex refuses them). Image
 names, descriptions, flags, creator, version, creation times and the boot
 index are kept; an integrity table is written when WIMFILE has one or
 --check is given.
@@ -182,13 +184,26 @@ func checkOutput(wimfile fs.FileInfo, target string, force bool) error {
 
 // openOptimized opens WIMFILE for optimize: with --output, with the other
 // parts of a split WIM; in place, holding lockWIM's lock until the new
-// file is renamed over it (on Windows, until just before), and a part is
-// refused.
+// file is renamed over it (on Windows, until just before), and refused, as
+// editInPlace refuses them, for a part, a file this user may not write
+// and a WIM its header marks read-only.
 func (a *app) openOptimized(name string, f optimizeFlags) (*wim.Reader, func(), error) {
 	if f.output != "" {
 		return openWIMSet(name, f.refs, true)
 	}
-	return openInPlace(name, "optimize")
+	r, done, err := openInPlace(name, "optimize")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkWritable(name); err != nil {
+		done()
+		return nil, nil, err
+	}
+	if r.Header().ReadOnly() {
+		done()
+		return nil, nil, fmt.Errorf("%s: %w: the WIM is marked read-only", name, wim.ErrUnsupported)
+	}
+	return r, done, nil
 }
 
 // pickImages returns the indexes of the images specs name (namedImages:
