@@ -33,8 +33,8 @@ reads WIMFILE, optimize holds the lock append holds, so that neither loses
 the other's work; a WIMFILE being appended to is refused (exit 1), as are,
 in place, a WIMFILE this user may not write and one whose header marks it
 read-only (exit 1, as wimlib-imagex refuses them). Image
-names, descriptions, flags, creator, version, creation times and the boot
-index are kept; an integrity table is written when WIMFILE has one or
+names, descriptions, flags, creator, version, creation and modification
+times and the boot index are kept, and in place the WIM's GUID; an integrity table is written when WIMFILE has one or
 --check is given.
 
 With --output, the new WIM goes to NEWFILE and WIMFILE is left alone; then
@@ -142,7 +142,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	}
 	// A new --output keeps a file another process makes there meanwhile.
 	spec := rewriteSpec{verb: "optimize", images: images, opts: f.writerOptions(r, comp, level, images, a.now), start: start,
-		create: f.output != "" && !f.force}
+		create: f.output != "" && !f.force, keepModified: f.output == ""}
 	streams, err := a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
 	if err != nil {
 		return err
@@ -152,13 +152,17 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 
 // writerOptions returns the options of the new WIM holding images of r
 // (none when r holds none), compressed with comp at level (0: the
-// default), with an integrity table with --check or when r has one.
+// default), with an integrity table with --check or when r has one; in
+// place, with r's GUID, as wimlib-imagex optimize keeps it.
 func (f *optimizeFlags) writerOptions(r *wim.Reader, comp wim.Compression, level int, images []int, now func() time.Time) []wim.WriterOption {
 	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithCompressionLevel(level), wim.WithNow(now),
 		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity),
 		wim.WithEmpty(len(images) == 0)} // a WIM of no images, as delete leaves one, stays one
 	if f.threads > 0 {
 		opts = append(opts, wim.WithThreads(f.threads))
+	}
+	if f.output == "" {
+		opts = append(opts, wim.WithGUID(r.Header().GUID))
 	}
 	return opts
 }

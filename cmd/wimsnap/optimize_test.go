@@ -17,8 +17,8 @@ import (
 
 // TestOracleOptimize turns wimlib's solid LZX WIM (with a boot index and
 // two images) into XPRESS and then LZX with the binary: each result passes
-// wimlib's verify, keeps the images and boot index, and applies with
-// wimlib to the source tree.
+// wimlib's verify, keeps the images, boot index, GUID and modification
+// times, and applies with wimlib to the source tree.
 func TestOracleOptimize(t *testing.T) {
 	wimtest.Require(t, "wimlib-imagex")
 	bin := buildBinary(t)
@@ -27,6 +27,7 @@ func TestOracleOptimize(t *testing.T) {
 	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
 	wimtest.Wimlib(t, "capture", src, wimfile, "one", "--unix-data", "--compress=lzx", "--solid", "--solid-compress=lzx")
 	wimtest.Wimlib(t, "append", src+"/data", wimfile, "two", "--unix-data", "--solid", "--solid-compress=lzx", "--boot")
+	orig := wimtest.Open(t, wimfile)
 	for _, c := range []string{"xpress", "lzx"} {
 		res := mustRun(t, bin, 0, "optimize", wimfile, "--compress="+c, "--json")
 		var sum optimizeSummary
@@ -40,6 +41,13 @@ func TestOracleOptimize(t *testing.T) {
 		r := wimtest.Open(t, wimfile)
 		if h := r.Header(); h.Compression.String() != c || h.BootIndex != 2 || r.Image(1).Name != "one" || r.Image(2).Name != "two" {
 			t.Fatalf("%s: header %+v, images %+v", c, h, r.Images())
+		}
+		// As wimlib-imagex optimize keeps them (a new GUID and the time of
+		// the optimize before).
+		if r.Header().GUID != orig.Header().GUID || r.Image(1).ModificationTime != orig.Image(1).ModificationTime ||
+			r.Image(2).ModificationTime != orig.Image(2).ModificationTime {
+			t.Errorf("%s: GUID or modification times changed: %+v, %+v; were %+v, %+v", c, r.Header(), r.Images(),
+				orig.Header(), orig.Images())
 		}
 		out := filepath.Join(tmp, "apply-"+c)
 		wimtest.Wimlib(t, "apply", wimfile, "1", out, "--unix-data")

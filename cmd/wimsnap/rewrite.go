@@ -24,6 +24,9 @@ type rewriteSpec struct {
 	// and keeps the images' modification times: the WIM is rebuilt to
 	// delete or rename images, as wimlib rebuilds it.
 	rebuild bool
+	// keepModified keeps the images' modification times without rebuild:
+	// an optimize in place, which recompresses, changes no image.
+	keepModified bool
 	// create says that target did not exist: a file another process
 	// creates there meanwhile is kept, and the rewrite fails
 	// (commitNewTemp).
@@ -119,7 +122,7 @@ func copyImages(ctx context.Context, w *wim.Writer, r *wim.Reader, spec rewriteS
 		tr.update(done, max(tr.total, done))
 	}
 	for k, i := range spec.images {
-		opts := wim.CopyOptions{Raw: spec.rebuild, KeepModified: spec.rebuild, Progress: progress}
+		opts := wim.CopyOptions{Raw: spec.rebuild, KeepModified: spec.rebuild || spec.keepModified, Progress: progress}
 		if spec.infos != nil {
 			opts.Info = &spec.infos[k]
 		}
