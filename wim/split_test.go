@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -273,4 +274,32 @@ func TestWriteSplitIntegrityProgress(t *testing.T) {
 	if part != n {
 		t.Errorf("integrity progress of %d parts, want %d: %+v", part, n, calls)
 	}
+}
+
+// TestWriteSplitOnePart: a split into one part writes a whole WIM, as
+// wimlib-imagex split does: not spanned, and with its boot image. The part
+// was marked spanned, so that the commands that edit a WIM in place
+// refused it as a part of a split WIM.
+func TestWriteSplitOnePart(t *testing.T) {
+	dir := t.TempDir()
+	whole, _ := splitWIM(t, dir)
+	wimtest.Wimlib(t, "info", whole, "1", "--boot")
+	name := filepath.Join(dir, "one.swm")
+	n, err := wim.WriteSplit(t.Context(), wimtest.Open(t, whole), 1<<40, false,
+		func(int, int) (*os.File, error) { return os.Create(name) }, nil)
+	if err != nil || n != 1 {
+		t.Fatalf("WriteSplit: %d parts, %v; want 1", n, err)
+	}
+	r := wimtest.Open(t, name)
+	if h := r.Header(); h.Split() || h.Part != 1 || h.Parts != 1 || h.BootIndex != 1 {
+		t.Errorf("header %+v; want a whole WIM whose boot image is 1", h)
+	}
+	if err := r.Verify(nil); err != nil {
+		t.Error(err)
+	}
+	if out := wimtest.Wimlib(t, "info", name, "--header"); strings.Contains(out, "SPANNED") ||
+		!regexp.MustCompile(`(?m)^Boot Index\s*=\s*1$`).MatchString(out) {
+		t.Errorf("wimlib-imagex info --header:\n%s", out)
+	}
+	wimtest.Wimlib(t, "verify", name)
 }

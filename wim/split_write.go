@@ -142,9 +142,13 @@ type splitWriter struct {
 func (w *splitWriter) write(blobs []*blob, xml []byte, integrity bool) error {
 	h := w.r.hdr
 	h.Part, h.Parts = uint16(w.part), uint16(w.parts)
-	h.Flags |= flagSpanned
-	// No boot image, as wimlib-imagex split writes its parts.
-	h.boot, h.BootIndex, h.integrity = resHdr{}, 0, resHdr{}
+	h.integrity = resHdr{}
+	// As wimlib-imagex split writes its parts: spanned and without a boot
+	// image, unless there is but one (a whole WIM).
+	if w.parts > 1 {
+		h.Flags |= flagSpanned
+		h.boot, h.BootIndex = resHdr{}, 0
+	}
 	if err := w.put(make([]byte, headerSize)); err != nil {
 		return err
 	}
@@ -153,6 +157,9 @@ func (w *splitWriter) write(blobs []*blob, xml []byte, integrity bool) error {
 		res, err := w.copyResource(b)
 		if err != nil {
 			return err
+		}
+		if h.BootIndex != 0 && b.res.offset == w.r.hdr.boot.offset { // the boot image's metadata, in a lone part
+			h.boot = res
 		}
 		var e [blobEntrySize]byte
 		res.put(e[:])
