@@ -286,7 +286,11 @@ func missingParts(name string, h wim.Header, missing []int, tried []string, s *p
 		where = "looked for " + cut(tried) + "; give them with --ref"
 	}
 	if len(s.foreign) > 0 {
-		where += "; " + cut(s.foreign) + " belong to another split WIM (another GUID), as after a split " +
+		verb := " belongs"
+		if len(s.foreign) > 1 {
+			verb = " belong"
+		}
+		where += "; " + cut(s.foreign) + verb + " to another split WIM (another GUID), as after a split " +
 			"over an older set that did not finish: split again"
 	}
 	for i, err := range s.unreadable {

@@ -22,7 +22,9 @@ then its name with 2, 3, ... before the extension (install.swm,
 install2.swm, ...), the names DISM and wimsnap's apply look for. A part
 holding one resource larger than SIZE is larger. Resources are copied as
 they are, not recompressed; part 1 holds the image metadata. As in
-wimlib's parts, no part marks a boot image.
+wimlib's parts, no part marks a boot image (a split into one part is a
+whole WIM, and keeps it). A part's name that is WIMFILE's is refused
+(exit 2).
 
 Every part is written under a temporary name and named only when all are
 complete: an interrupted or failed run leaves no part behind. --check
@@ -104,10 +106,17 @@ func (a *app) runSplit(ctx context.Context, name, swm string, size int64, check,
 			}
 		}
 	}()
+	src, err := f.Stat()
+	if err != nil {
+		return err
+	}
 	create := func(k, _ int) (*os.File, error) {
 		part, err := outputPath(partName(swm, k))
 		if err != nil {
 			return nil, err
+		}
+		if st, err := os.Stat(part); err == nil && os.SameFile(st, src) {
+			return nil, usagef("part %d, %s, would replace WIMFILE itself: give SWMFILE another name", k, part)
 		}
 		names = append(names, part)
 		t, err := createTemp(part)

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -218,7 +219,7 @@ func TestSplitCommand(t *testing.T) {
 	// An older part beside the new t.swm names it as another set's, not as
 	// missing only.
 	res = mustRun(t, bin, 1, "apply", filepath.Join(out, "t2.swm"), "1", filepath.Join(tmp, "mixed"))
-	if !strings.Contains(res.stderr, "t.swm belong to another split WIM") {
+	if !strings.Contains(res.stderr, "t.swm belongs to another split WIM") {
 		t.Errorf("apply of a part whose part 1 is of another set: %s", res.stderr)
 	}
 
@@ -259,5 +260,30 @@ func TestMissingPartsMessage(t *testing.T) {
 	msg := missingParts("a.swm", wim.Header{Part: 1, Parts: 65535}, missing, tried, &partSet{}).Error()
 	if len(msg) > 400 || !strings.Contains(msg, "65524 more") || !strings.Contains(msg, "a11.swm, ...") {
 		t.Errorf("message of %d bytes: %s", len(msg), msg)
+	}
+}
+
+// TestSplitOntoItself: a split whose part would take WIMFILE's name (part
+// 1, or a further part: x2.wim split as x.wim) is refused with exit 2,
+// WIMFILE untouched and no part left; part 1 replaced WIMFILE.
+func TestSplitOntoItself(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFile(t, src, "a.bin", randomBytes(3, 3<<20))
+	w := filepath.Join(tmp, "x2.wim")
+	runAppOK(t, nil, "capture", src, w, "--compress=none")
+	before, err := os.ReadFile(w)
+	must(t, err)
+	for _, swm := range []string{w, filepath.Join(tmp, "x.wim")} {
+		code, _, errb := runApp(t, nil, "split", w, swm, "1")
+		if code != exitUsage || !strings.Contains(errb, "would replace WIMFILE itself") {
+			t.Errorf("split %s as %s: exit %d, %s; want %d", w, swm, code, errb, exitUsage)
+		}
+		if after, err := os.ReadFile(w); err != nil || !bytes.Equal(after, before) {
+			t.Fatalf("split as %s changed WIMFILE (%v)", swm, err)
+		}
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 2 {
+		t.Errorf("%d entries beside WIMFILE and src, want none", len(ents)-2)
 	}
 }
