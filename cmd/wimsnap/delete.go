@@ -25,9 +25,9 @@ interrupted or failed run leaves WIMFILE as it was. Streams no remaining
 image uses are dropped: the space is reclaimed at once. The streams kept
 are copied as they are stored, compressed ones neither decompressed nor
 checked ('wimsnap verify' checks them), uncompressed ones checked; those
-of an LZMS WIM or of solid resources, which wimsnap reads and does not
-write, are read, checked against their SHA-1 and compressed again in LZX,
-and the WIM becomes an LZX WIM. A pipable WIM (wimlib-imagex --pipable)
+of solid resources, which wimsnap reads and does not write, are read,
+checked against their SHA-1 and compressed again, each on its own, in the
+WIM's codec (an LZMS WIM stays LZMS, in 128 KiB chunks). A pipable WIM (wimlib-imagex --pipable)
 has its streams compressed again too, and becomes a normal WIM, which
 wimsnap writes (wimlib-imagex keeps it pipable). The other
 images keep their names, descriptions, flags, creation and modification

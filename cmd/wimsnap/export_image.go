@@ -55,9 +55,10 @@ Refused with exit code 2: an IMAGE SRC_WIM does not hold, an image named
 twice, a name DEST_WIM (or another image exported) already has, --name
 or --description with several images, --boot when none of the images is
 SRC_WIM's boot image. Refused with exit code 1: a DEST_WIM that is a part
-of a split WIM, marked read-only, LZMS, solid, pipable or of chunks other
-than 32 KiB (rewrite it with 'wimsnap optimize' first), a file this user
-may not write, and a DEST_WIM another process is writing.
+of a split WIM, marked read-only, with solid resources, pipable, or of
+chunks other than its codec's (32 KiB; 128 KiB for LZMS): rewrite it with
+'wimsnap optimize' first; a file this user may not write, and a DEST_WIM
+another process is writing.
 
 With --json, stdout receives one document:
   {"source", "wim", "created", "exported": [{"source_index", "index",

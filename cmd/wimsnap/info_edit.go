@@ -27,8 +27,9 @@ When IMAGE already is as asked, WIMFILE is left as it is and so said (in
 --json, "changed" is false; it is true after a change).
 Otherwise WIMFILE is rebuilt as 'wimsnap delete --help' describes: beside it,
 renamed over it once complete (an interrupted run leaves it as it was),
-under the lock append holds, its streams copied as they are stored (an
-LZMS WIM becomes LZX); the same files are refused (exit 1). The other
+under the lock append holds, its streams copied as they are stored (those
+of solid resources compressed again, each on its own); the same files
+are refused (exit 1). The other
 images, the boot index (but with --boot), the modification times and the
 integrity table are kept.`
 
