@@ -55,7 +55,8 @@ one document:
    "commands"}]}
 or, for a config that does not load, {"error", "errors": [...],
 "exit_code"} with each mistake in "errors". The agent itself prints nothing
-on stdout, --json or not.
+on stdout once started, --json or not (with --json, a failure to start
+gives the {"error", "exit_code"} document every command gives).
 
 Exit codes: 0 after a signal, 2 for a config that does not load, 1 when
 the agent cannot start (another agent uses the state file, the status
@@ -134,7 +135,7 @@ func (a *app) logTo(path string) error {
 	if err != nil {
 		return fmt.Errorf("agent log: %w", err)
 	}
-	a.stderr, a.stderrTTY = lf, false
+	a.stderr, a.stderrTTY, a.logJSON = lf, false, true
 	return nil
 }
 

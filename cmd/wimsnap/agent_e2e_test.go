@@ -449,7 +449,7 @@ func TestAgentS3(t *testing.T) {
 
 // TestAgentLogFile: with --log-file the agent's log goes to the file,
 // appended to, and nothing to stderr; a config that does not load is
-// reported there too. --service is refused off Windows.
+// reported there too, as a JSON line as the log's others (it was text). --service is refused off Windows.
 func TestAgentLogFile(t *testing.T) {
 	bin := buildBinary(t)
 	r := newRepoEnv(t, bin)
@@ -499,8 +499,14 @@ schedule = "@every 1s"
 	writeFile(t, dir, "bad.toml", []byte("jobs = [\n"))
 	badLog := filepath.Join(dir, "bad.log")
 	res := runBin(t, bin, r.env, "agent", "--config", filepath.Join(dir, "bad.toml"), "--log-file", badLog)
-	if b, _ := os.ReadFile(badLog); res.code != exitUsage || !strings.Contains(string(b), "bad.toml") {
-		t.Errorf("a broken config with --log-file: exit %d, log %q", res.code, b)
+	b, _ := os.ReadFile(badLog)
+	var line struct {
+		Level, Error string
+		ExitCode     int `json:"exit_code"`
+	}
+	if err := json.Unmarshal(b, &line); res.code != exitUsage || err != nil || line.Level != "ERROR" ||
+		!strings.Contains(line.Error, "bad.toml") || line.ExitCode != exitUsage {
+		t.Errorf("a broken config with --log-file: exit %d, log %q (%v); want one JSON line naming it", res.code, b, err)
 	}
 	res = runBin(t, bin, r.env, "agent", "--config", cfg, "--service")
 	if res.code != exitUsage || !strings.Contains(res.stderr, "only on Windows") {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -64,6 +65,9 @@ type app struct {
 	// tempCache is the temporary index cache of a command whose cache
 	// directory could not be written (see usableCache); exec removes it.
 	tempCache string
+	// logJSON says that stderr is the agent's --log-file, of JSON lines:
+	// the error that ends the run is written as one.
+	logJSON bool
 }
 
 // run executes the command line args and returns the exit code, having
@@ -145,6 +149,8 @@ func (a *app) exec(ctx context.Context, args []string) (*cobra.Command, int, err
 func (a *app) report(cmd *cobra.Command, err error, code int) {
 	switch {
 	case err == nil:
+	case a.logJSON:
+		slog.New(slog.NewJSONHandler(a.stderr, nil)).Error("agent stopped", "error", err.Error(), "exit_code", code)
 	case code == exitInterrupted:
 		fmt.Fprintln(a.stderr, "wimsnap: interrupted")
 	case code == exitUsage:
