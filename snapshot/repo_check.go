@@ -153,13 +153,20 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions, compareLocal bool) 
 	res := CheckResult{Problems: []string{}, Damaged: []string{}}
 	c := &checker{ctx: ctx, r: r, res: &res, bad: map[index.ID]string{}, seen: map[wim.Hash]string{},
 		chunks: map[index.ID]index.Location{}, streams: newRecipes(), compareLocal: compareLocal}
-	db, err := r.syncedIndex(ctx)
-	if err != nil {
-		return res, err
+	openIndex := func() error {
+		db, err := r.syncedIndex(ctx)
+		if err != nil {
+			return err
+		}
+		c.db, c.src = db, r.newSource(ctx, db)
+		return nil
 	}
-	defer closeIndex(db)
-	c.db, c.src = db, r.newSource(ctx, db)
-	defer c.src.close()
+	defer func() {
+		if c.db != nil {
+			c.src.close()
+			closeIndex(c.db)
+		}
+	}()
 	listPacks := func() (err error) {
 		// After the index: packs a prune wrote for it are there.
 		c.packs, err = listIDs(ctx, r.store, packPrefix)
@@ -167,9 +174,12 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions, compareLocal bool) 
 		return err
 	}
 	// Manifests are listed first: a snapshot committed meanwhile stored its
-	// index object before its manifest, so that object is in the listing
-	// of index objects that follows.
-	steps := []func() error{c.localSnapshots, c.listManifests, c.indexObjectsSettled, listPacks, c.manifests, c.checkChunks}
+	// index object before its manifest, so that object is in the local
+	// index synced after the listing and in the listing of index objects
+	// that follows. (With the index synced first, such a snapshot's image
+	// was not found, and the snapshot reported damaged.)
+	steps := []func() error{c.listManifests, openIndex, c.localSnapshots, c.indexObjectsSettled, listPacks, c.manifests,
+		c.checkChunks}
 	if opts.ReadData || !opts.Subset.IsZero() {
 		res.ReadDataSubset = opts.Subset.String()
 		steps = append(steps, func() error {

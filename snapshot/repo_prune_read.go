@@ -14,6 +14,15 @@ import (
 
 // read fills p.packs, p.loc, p.streams and the used sets.
 func (p *pruner) read() error {
+	// Manifests are listed first: a snapshot committed meanwhile stored its
+	// packs and index object before its manifest, so they are in the
+	// listings that follow; one committed after this listing is settle's
+	// (newSnapshots). Listed last, such a snapshot's data looked missing,
+	// and the prune refused to run.
+	snaps, err := listIDs(p.ctx, p.r.store, snapPrefix)
+	if err != nil {
+		return err
+	}
 	if err := p.listPacks(); err != nil {
 		return err
 	}
@@ -27,7 +36,7 @@ func (p *pruner) read() error {
 		return err
 	}
 	p.streams.settle() // a stream a snapshot uses whose delta was dropped shows as missing
-	if err := p.readSnapshots(); err != nil {
+	if err := p.readSnapshots(snaps); err != nil {
 		return err
 	}
 	if len(p.missing) > 0 {
@@ -93,13 +102,9 @@ func (p *pruner) merge(o *indexObject) {
 	}
 }
 
-// readSnapshots reads every manifest and its image and marks the streams
-// and chunks they use.
-func (p *pruner) readSnapshots() error {
-	ids, err := listIDs(p.ctx, p.r.store, snapPrefix)
-	if err != nil {
-		return err
-	}
+// readSnapshots reads the manifests ids, listed, and their images and
+// marks the streams and chunks they use.
+func (p *pruner) readSnapshots(ids map[index.ID]int64) error {
 	db, err := p.r.syncedIndex(p.ctx)
 	if err != nil {
 		return err

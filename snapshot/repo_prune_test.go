@@ -624,3 +624,93 @@ func TestPruneDeleteFails(t *testing.T) {
 	}
 	checkOK(t, r)
 }
+
+// commitOnList is a store that runs commit once, as the first listing of
+// index objects a reader makes returns: another machine's snapshot
+// committing while a prune or a check reads the repository.
+type commitOnList struct {
+	remote.Store
+	armed  atomic.Bool
+	commit func()
+}
+
+func (s *commitOnList) List(ctx context.Context, prefix string, fn func(remote.Info) error) error {
+	err := s.Store.List(ctx, prefix, fn)
+	if prefix == indexPrefix && s.armed.CompareAndSwap(true, false) {
+		s.commit()
+	}
+	return err
+}
+
+// TestReadersBesideCommit: a prune and a check that another machine's
+// snapshot commits beside, between their listings of index objects and of
+// manifests, run as usual: the prune refused ("is in no index object ...
+// run check and repair first") and the check took its local index for
+// damaged and rebuilt it (or, with another snapshot beside the second
+// run, reported the snapshot damaged), both having listed its manifest
+// after the index objects; and a sync recorded such a snapshot without
+// its data.
+func TestReadersBesideCommit(t *testing.T) {
+	tmp := t.TempDir()
+	mem := remote.NewMemory()
+	if _, err := InitRepo(t.Context(), mem, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": "first"})
+	store := &commitOnList{Store: mem}
+	open := func(name string) *Repo {
+		r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache-"+name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	other, reader := open("other"), open("reader")
+	snapshotOK(t, other, src, TakeOptions{})
+	for i, read := range []func() error{
+		func() error { _, err := reader.Prune(t.Context(), PruneOptions{}); return err },
+		func() error {
+			res, err := reader.Check(t.Context(), CheckOptions{})
+			if err == nil && res.LocalIndexRebuilt != "" {
+				err = fmt.Errorf("the local index taken for damaged: %s", res.LocalIndexRebuilt)
+			}
+			return err
+		},
+	} {
+		writeTestFile(t, filepath.Join(src, "new.bin"), wimtest.RandomBytes(uint64(i), 100<<10))
+		var committed *Manifest
+		store.commit = func() { committed = snapshotOK(t, other, src, TakeOptions{}).Manifest }
+		store.armed.Store(true)
+		if err := read(); err != nil || committed == nil {
+			t.Errorf("reader %d beside a snapshot's commit: %v (committed: %v)", i, err, committed != nil)
+		}
+		checkOK(t, open(fmt.Sprint("fresh", i)))
+		if _, err := reader.Restore(t.Context(), committed, filepath.Join(tmp, fmt.Sprint("out", i)), RestoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A sync records no snapshot without the index objects its data is in
+	// (Snapshots syncs): it recorded the manifest listed after them, and a
+	// restore of it took the local index for damaged.
+	writeTestFile(t, filepath.Join(src, "new.bin"), wimtest.RandomBytes(9, 100<<10))
+	var committed *Manifest
+	store.commit = func() { committed = snapshotOK(t, other, src, TakeOptions{}).Manifest }
+	store.armed.Store(true)
+	if _, err := reader.Snapshots(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := reader.openIndex(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeIndex(db)
+	recorded := false
+	must(t, db.Snapshots(func(id index.ID, _ []byte) error {
+		recorded = recorded || hexID(id) == committed.ID
+		return nil
+	}))
+	if _, ok, err := db.Stream(index.SHA1(mustHash(t, committed))); recorded && (err != nil || !ok) {
+		t.Errorf("the local index records snapshot %s, and lacks its image (%v)", committed.ShortID(), err)
+	}
+}

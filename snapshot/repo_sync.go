@@ -86,10 +86,18 @@ func (r *Repo) sync(ctx context.Context, warn func(error)) (SyncStats, error) {
 		return st, err
 	}
 	defer closeIndex(db)
+	// Manifests are listed first: a snapshot committed meanwhile stored its
+	// index object before its manifest, so that object is among those
+	// synced next. (Listed after, such a snapshot was recorded without
+	// its data, and taken for damage.)
+	snaps, err := listIDSet(ctx, r.store, snapPrefix)
+	if err != nil {
+		return st, err
+	}
 	if err := r.syncIndexes(ctx, db, &st, warn); err != nil {
 		return st, err
 	}
-	return st, r.syncSnapshots(ctx, db, &st, warn)
+	return st, r.syncSnapshots(ctx, db, snaps, &st, warn)
 }
 
 // Rebuild deletes the local index and builds it again from the repository.
@@ -457,11 +465,9 @@ func (r *Repo) readIndexObjectAt(ctx context.Context, prefix string, id index.ID
 	return o, nil
 }
 
-func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, st *SyncStats, warn func(error)) error {
-	inStore, err := listIDSet(ctx, r.store, snapPrefix)
-	if err != nil {
-		return err
-	}
+// syncSnapshots brings the snapshots db records to the manifests inStore,
+// listed before the index objects were synced.
+func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, inStore map[index.ID]bool, st *SyncStats, warn func(error)) error {
 	cached := map[index.ID]bool{} // whether it has a summary
 	if err := db.SnapshotInfos(func(id index.ID, info []byte) error {
 		_, cached[id] = decodeInfo(id, info)
