@@ -6,11 +6,12 @@ import (
 )
 
 // sourcePath returns the path a snapshot of source records: absolute (a
-// relative one from the working directory), cleaned, and on Windows in the
-// letter case the file system stores (see realCase), so that C:\Data and
-// c:\data are one source, with one parent and one retention group.
+// relative one from the working directory), cleaned, and on Windows
+// without a \\?\ prefix (PlainPath) and in the letter case the file system
+// stores (see realCase), so that C:\Data, \\?\C:\Data and c:\data are one
+// source, with one parent and one retention group.
 func sourcePath(source string) (string, error) {
-	abs, err := filepath.Abs(source)
+	abs, err := filepath.Abs(PlainPath(source))
 	if err != nil {
 		return "", err
 	}

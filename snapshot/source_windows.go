@@ -10,6 +10,22 @@ import (
 // foldCase reports whether paths compare without regard to letter case.
 const foldCase = true
 
+// PlainPath returns p without the \\?\ prefix that passes a path to the
+// file system as it is, in the spelling it has without one: \\?\C:\x is
+// C:\x, \\?\UNC\server\share is \\server\share. A path of another
+// form, such as a shadow copy's \\?\GLOBALROOT\..., is returned as it is.
+// A source is recorded so, with one spelling.
+func PlainPath(p string) string {
+	const unc = `\\?\UNC\`
+	switch {
+	case len(p) >= len(unc) && strings.EqualFold(p[:len(unc)], unc):
+		return `\\` + p[len(unc):]
+	case len(p) >= 6 && strings.HasPrefix(p, `\\?\`) && p[5] == ':':
+		return p[4:]
+	}
+	return p
+}
+
 // realCase returns the absolute path p with its drive letter in upper case
 // and each name after the volume spelled as its directory lists it (which
 // also turns a short 8.3 name into the long one). A name that cannot be

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wimsnap/wimsnap/scheduler"
+	"github.com/wimsnap/wimsnap/snapshot"
 )
 
 // defaultStatusListen is where the agent serves /status and /metrics when
@@ -263,7 +264,7 @@ func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duratio
 func (t *cfgTable) jobSources(job, dir string) []string {
 	var sources []string
 	for _, s := range t.strings("sources") {
-		if s = absFrom(dir, s); s != "" {
+		if s = absFrom(dir, snapshot.PlainPath(s)); s != "" {
 			s = filepath.Clean(s)
 		}
 		if slices.ContainsFunc(sources, func(p string) bool { return samePath(p, s, pathsFoldCase) }) {

@@ -12,13 +12,14 @@ import (
 // snapshot's recorded source may take: each as given (a source recorded
 // by another host, in its own spelling) and, when that differs, as the
 // snapshot command records a source of this host: absolute (a relative
-// one from the working directory) and cleaned, so that "/srv/",
+// one from the working directory), cleaned and on Windows without a \\?\
+// prefix (snapshot.PlainPath), so that "/srv/",
 // "/srv/./data/.." and a relative "srv" name the source "/srv".
 func sourceSpellings(paths []string) []string {
 	var out []string
 	for _, p := range paths {
 		out = append(out, p)
-		if abs, err := filepath.Abs(p); err == nil && abs != p {
+		if abs, err := filepath.Abs(snapshot.PlainPath(p)); err == nil && abs != p {
 			out = append(out, abs)
 		}
 	}

@@ -13,8 +13,9 @@ import (
 // TestWineSourceCase: on Windows a source is one directory in any letter
 // case. The Windows build records it as the file system spells it, so a
 // snapshot of the same directory spelled otherwise finds its parent (and
-// opens no unchanged file), and forget --path in yet another spelling (as
-// the agent runs it, with the config's) matches both snapshots.
+// opens no unchanged file), also with the \\?\ prefix (it was recorded as
+// another source), and forget --path in yet another spelling (as the agent
+// runs it, with the config's) matches the snapshots.
 func TestWineSourceCase(t *testing.T) {
 	w := newWinePrefix(t)
 	dir := t.TempDir()
@@ -52,12 +53,17 @@ func TestWineSourceCase(t *testing.T) {
 		t.Errorf("second snapshot: source %q, parent %q, %d files read; want %q, %q, 0",
 			second.Source, second.Parent, second.FilesRead, want, first.Snapshot)
 	}
-	out, code := w.run(t, "forget", "--json", "--repo", repo, "--keep-last=1", "--path", winPath(filepath.Join(dir, "dATA")))
+	third := snap(`\\?\` + want) // the prefix that passes a path as it is: recorded without it
+	if third.Source != want || third.Parent != second.Snapshot || third.FilesRead != 0 {
+		t.Errorf("snapshot of \\\\?\\%s: source %q, parent %q, %d files read; want %q, %q, 0",
+			want, third.Source, third.Parent, third.FilesRead, want, second.Snapshot)
+	}
+	out, code := w.run(t, "forget", "--json", "--repo", repo, "--keep-last=1", "--path", `\\?\`+winPath(filepath.Join(dir, "dATA")))
 	var res struct {
 		Removed int `json:"removed"`
 	}
-	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Removed != 1 {
-		t.Errorf("forget --path in another case: exit %d, %v, %d removed, want 1\n%s", code, err, res.Removed, out)
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Removed != 2 {
+		t.Errorf("forget --path in another case, with \\\\?\\: exit %d, %v, %d removed, want 2\n%s", code, err, res.Removed, out)
 	}
 	if _, err := os.Stat(src); err != nil {
 		t.Fatal(err)
