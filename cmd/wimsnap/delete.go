@@ -38,8 +38,10 @@ Refused with exit code 2: an IMAGE the WIM does not hold, a name several
 images have, an image named twice. Refused with exit code 1: a part of a
 split WIM (as wimlib-imagex refuses it), a WIM its header marks read-only,
 a file this user may not write, and a WIM another process is writing (an
-append or an optimize, by wimsnap or wimlib-imagex): delete holds the
-lock append holds.
+append by wimsnap or wimlib-imagex, or wimsnap's optimize): delete holds
+the lock append holds. wimlib-imagex's optimize, delete and other
+rebuilds take no lock: one that runs beside writes its file over the
+delete's.
 
 With --json, stdout receives one document:
   {"wim", "deleted": [{"index", "name"}], "images", "boot_index",
