@@ -114,6 +114,11 @@ func (h *Header) validate() error {
 // wimlib and DISM honour by changing nothing in it.
 func (h Header) ReadOnly() bool { return h.Flags&flagReadonly != 0 }
 
+// RPFix reports whether the header says that the WIM's absolute symbolic
+// links and junctions were made relative to the captured root (wimlib's
+// default, which --norpfix turns off).
+func (h Header) RPFix() bool { return h.Flags&flagRPFix != 0 }
+
 // Split reports whether the WIM is one part of a split WIM (an .swm file
 // of DISM's /Split-Image or wimlib-imagex split).
 func (h Header) Split() bool { return h.Parts > 1 || h.Flags&flagSpanned != 0 }

@@ -124,6 +124,15 @@ func WithEmpty(on bool) WriterOption {
 	return func(w *Writer) error { w.empty = on; return nil }
 }
 
+// WithRPFix sets whether the new WIM's header says that its absolute link
+// targets were made relative to the captured root (the RP_FIX flag; by
+// default it does, as wimlib's captures do): a WIM rewritten from another
+// keeps the other's (Header.RPFix), as wimlib keeps it. An appended WIM
+// keeps its own.
+func WithRPFix(on bool) WriterOption {
+	return func(w *Writer) error { w.noRPFix = !on; return nil }
+}
+
 // WithGUID gives a new WIM the GUID g, as a WIM rebuilt in place keeps
 // its own (wimlib keeps it). The default is a random one. An appended WIM
 // keeps its GUID whatever this says.
@@ -163,6 +172,7 @@ type Writer struct {
 	integrityProgress func(done, total int64)
 	boot              *int      // WithBootIndex
 	empty             bool      // WithEmpty
+	noRPFix           bool      // WithRPFix(false)
 	guid              *[16]byte // WithGUID
 	now               func() time.Time
 
@@ -215,7 +225,10 @@ func (w *Writer) start() {
 	if w.boot != nil {
 		w.hdr.BootIndex = uint32(*w.boot)
 	}
-	w.hdr.Flags = w.hdr.Flags&^(flagCompression|codecFlagMask|flagWriteInProgress) | compressionFlags(w.comp) | flagRPFix
+	w.hdr.Flags = w.hdr.Flags&^(flagCompression|codecFlagMask|flagWriteInProgress) | compressionFlags(w.comp)
+	if !w.noRPFix {
+		w.hdr.Flags |= flagRPFix
+	}
 	w.hdr.ChunkSize = 0
 	var newEnc func() chunkEncoder
 	cs := chunkSizeFor(w.comp)

@@ -157,7 +157,8 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 func (f *optimizeFlags) writerOptions(r *wim.Reader, comp wim.Compression, level int, images []int, now func() time.Time) []wim.WriterOption {
 	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithCompressionLevel(level), wim.WithNow(now),
 		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity),
-		wim.WithEmpty(len(images) == 0)} // a WIM of no images, as delete leaves one, stays one
+		wim.WithEmpty(len(images) == 0), // a WIM of no images, as delete leaves one, stays one
+		wim.WithRPFix(r.Header().RPFix())}
 	if f.threads > 0 {
 		opts = append(opts, wim.WithThreads(f.threads))
 	}

@@ -245,3 +245,35 @@ func TestOptimizeOutputMadeMeanwhile(t *testing.T) {
 		t.Errorf("directory holds %v, want z.wim and new.wim only", left)
 	}
 }
+
+// TestOracleKeepsNoRPFix: a WIM wimlib-imagex captured with --norpfix
+// (no RP_FIX header flag) keeps the flag unset through wimsnap's delete,
+// info edit, optimize, export-image to a new WIM and append, as through
+// wimlib's; they set it. A capture of wimsnap's sets it, as wimlib's does.
+func TestOracleKeepsNoRPFix(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	tmp := t.TempDir()
+	src, w := filepath.Join(tmp, "src"), filepath.Join(tmp, "n.wim")
+	writeFile(t, src, "a.txt", []byte("a"))
+	wimtest.Wimlib(t, "capture", src, w, "one", "--norpfix")
+	for _, n := range []string{"two", "three", "four"} {
+		wimtest.Wimlib(t, "append", src, w, n, "--norpfix")
+	}
+	rpfix := func(name string) bool { return wimtest.Open(t, name).Header().RPFix() }
+	if rpfix(w) {
+		t.Fatal("wimlib-imagex --norpfix set RP_FIX")
+	}
+	out := filepath.Join(tmp, "e.wim")
+	for _, args := range [][]string{{"delete", w, "4"}, {"info", w, "1", "--name=uno"}, {"optimize", w},
+		{"append", src, w, "--name=five"}, {"export-image", w, "1", out}} {
+		runAppOK(t, nil, args...)
+		if rpfix(w) || args[0] == "export-image" && rpfix(out) {
+			t.Errorf("%s set RP_FIX", args[0])
+		}
+	}
+	ours := filepath.Join(tmp, "ours.wim")
+	runAppOK(t, nil, "capture", src, ours)
+	if !rpfix(ours) {
+		t.Error("a capture left RP_FIX unset")
+	}
+}

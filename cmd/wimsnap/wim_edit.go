@@ -62,10 +62,11 @@ func checkWritable(name string) error {
 // editOptions returns the options of a WIM that replaces r with images
 // (r's indexes, in their new order): r's codec, the boot index following
 // its image, and an integrity table when r has one or check is set, and
-// r's GUID, as wimlib keeps it. A WIM of no images may be written, as
+// r's GUID and RP_FIX flag, as wimlib keeps them. A WIM of no images may be written, as
 // wimlib leaves one.
 func editOptions(r *wim.Reader, images []int, check bool, now func() time.Time) []wim.WriterOption {
 	h := r.Header()
 	return []wim.WriterOption{wim.WithCompression(h.Compression), wim.WithNow(now), wim.WithEmpty(true), wim.WithGUID(h.GUID),
-		wim.WithBootIndex(newBootIndex(int(h.BootIndex), images)), wim.WithIntegrity(check || h.HasIntegrity)}
+		wim.WithBootIndex(newBootIndex(int(h.BootIndex), images)), wim.WithIntegrity(check || h.HasIntegrity),
+		wim.WithRPFix(h.RPFix())}
 }
