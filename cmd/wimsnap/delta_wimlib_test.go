@@ -71,6 +71,18 @@ func TestOracleDeltaRef(t *testing.T) {
 			t.Errorf("%s of the delta alone: exit %d, stderr %q; want 1 and a pointer to --ref, no checksum mismatch", args[0], res.code, res.stderr)
 		}
 	}
+	// An info edit (as delete), which takes no --ref, says how to get a
+	// WIM it can rewrite; it said only "stream not found".
+	before, err := os.ReadFile(delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runBin(t, bin, nil, "info", delta, "1", "--name=x")
+	if after, _ := os.ReadFile(delta); res.code != exitFailure || !strings.Contains(res.stderr, "optimize") ||
+		!strings.Contains(res.stderr, "--ref") || string(after) != string(before) {
+		t.Errorf("info edit of the delta: exit %d, stderr %q; want 1 and a pointer to optimize --ref, the WIM untouched",
+			res.code, res.stderr)
+	}
 	for _, p := range []string{"big/r1.bin", "big/r2.bin"} { // base.wim's alone
 		if _, err := os.Lstat(filepath.Join(tmp, "alone", p)); !os.IsNotExist(err) {
 			t.Errorf("%s, whose data the delta lacks, is there (%v)", p, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -46,6 +47,11 @@ func (a *app) editInPlace(ctx context.Context, name string, spec rewriteSpec,
 	}
 	spec.images, spec.infos, spec.opts, spec.rebuild = p.images, p.infos, p.opts, true
 	_, err = a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
+	if errors.Is(err, wim.ErrNotFound) {
+		err = fmt.Errorf("%w (a delta WIM, written with --delta-from, lacks the streams of the WIMs it was made "+
+			"against, and %s rewrites it whole: join it with them first, 'wimsnap optimize %s --output=NEW --ref=BASE')",
+			err, spec.verb, name)
+	}
 	return st.Size(), err
 }
 
