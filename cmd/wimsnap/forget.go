@@ -46,8 +46,9 @@ C:\Data for c:\data). An imported image's source is the WIM's path, "#"
 and the image number (/srv/x.wim#1); a directory of that name is a source
 of its own, which groups apart as /srv/x.wim#1/ and which --path names
 with that final separator. With --dry-run it lists what would go and why each kept snapshot is kept,
-changing nothing. Forget takes a shared lock: snapshots from other hosts
-may run at the same time.
+changing nothing. Forget takes a shared lock to remove snapshots (none
+for a dry run, or when it removes none): snapshots from other hosts may
+run at the same time.
 ` + repoHelp + `
 
 With --json, stdout receives one document:
