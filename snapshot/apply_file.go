@@ -71,8 +71,14 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 		// removed.
 		_ = unix.Ftruncate(j.fd, 0)
 	}
-	var st unix.Stat_t
-	_ = unix.Fstat(j.fd, &st) // for dropFailed: a zero st leaves the file
+	var st unix.Stat_t // for dropFailed: a zero st leaves the file
+	if err != nil || a.ntfs == nil {
+		// Not through ntfs-3g without an error: a file written with an
+		// Interix link's data stats as a symbolic link once its system
+		// attribute is set, and the kernel then fails its close (EIO)
+		// for the change of type.
+		_ = unix.Fstat(j.fd, &st)
+	}
 	if cerr := closeFile(j.fd); err == nil && cerr != nil {
 		// A network file system reports here the writes it failed
 		// to store, yet the file has the image's size and times: a
