@@ -113,7 +113,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 // reset right after a rollback lose part of it. A crash before the end
 // leaves files that differ from the image, which a rollback run again
 // rewrites. A new tree (an empty target) is not flushed: it replaces
-// nothing.
+// nothing. File systems mounted below the target are flushed too.
 func (a *applier) syncChanges(st ApplyStats) error {
 	if !a.opts.InPlace || a.fresh || a.opts.DryRun {
 		return nil
@@ -121,7 +121,7 @@ func (a *applier) syncChanges(st ApplyStats) error {
 	if st.Files+st.Symlinks+st.Special == st.Unchanged && st.Deleted == 0 && st.Fixed == 0 {
 		return nil
 	}
-	if err := syncFS(a.rootFD); err != nil {
+	if err := syncTree(a.rootFD); err != nil {
 		return fmt.Errorf("flushing the restored files to disk: %w", err)
 	}
 	return nil

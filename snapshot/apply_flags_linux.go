@@ -27,7 +27,3 @@ func readOnlyFS(fd int) bool {
 	var st unix.Statfs_t
 	return unix.Fstatfs(fd, &st) == nil && int64(st.Flags)&unix.ST_RDONLY != 0
 }
-
-// syncFS flushes the file system holding fd to disk (a variable for
-// tests).
-var syncFS = unix.Syncfs

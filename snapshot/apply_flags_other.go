@@ -18,10 +18,3 @@ func lockedFlags(dfd int, name string) (immutable, appendOnly, ok bool) {
 // readOnlyFS reports false: only Linux tells here whether a file system
 // is mounted read-only.
 func readOnlyFS(int) bool { return false }
-
-// syncFS flushes every file system to disk: only Linux flushes one (a
-// variable for tests).
-var syncFS = func(int) error {
-	unix.Sync()
-	return nil
-}

@@ -162,7 +162,8 @@ the image (size, times, mode, owner, xattrs) are left alone and the others
 are written beside and renamed over, so that each old file stays whole until
 its replacement is; entries the image lacks are kept, and so are xattrs the
 image lacks on directories and unchanged files (a repository's restore
---delete removes both).
+--delete removes both). On Linux, such an apply that changed the tree
+flushes it to disk before it reports success, as restore does.
 
 Files that cannot be written are reported as warnings and skipped; the run
 then exits with code 3. A file whose data in the WIM is damaged or missing

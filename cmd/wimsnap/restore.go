@@ -25,10 +25,11 @@ quick check, as rsync's, that does not read it; one whose size matches but
 not its metadata is read and compared). Nothing is written outside the
 target or through a symlink: a file that shares its inode with names the
 snapshot lacks is replaced, not changed. An interrupted restore can simply
-be run again. A restore that changed an existing tree flushes its file
-system to disk (syncfs) before it reports success, so that a machine
-reset right after a rollback loses none of it; a restore into an empty
-directory does not (it replaces nothing: run it again after a crash).
+be run again. On Linux, a restore that changed an existing tree flushes
+its file system, and those mounted below the target, to disk before it
+reports success, so that a machine reset right after a rollback loses
+none of it; a restore into an empty directory does not (it replaces
+nothing: run it again after a crash).
 
 --include and --exclude (repeatable) take paths or shell patterns matched
 against the path from the snapshot's root ("/etc/ssh", "/home/*/.cache")

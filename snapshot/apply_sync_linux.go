@@ -1,0 +1,76 @@
+package snapshot
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// syncFS and syncAll flush to disk the file system holding a descriptor,
+// and every file system (variables for tests).
+var (
+	syncFS  = unix.Syncfs
+	syncAll = unix.Sync
+)
+
+// syncTree flushes to disk the file system of the directory fd and those
+// mounted below it (a rollback of / writes into /boot and /home), these
+// with sync(2), which reports no error.
+func syncTree(fd int) error {
+	if err := syncFS(fd); err != nil {
+		return err
+	}
+	if mountsBelow(fd) {
+		syncAll()
+	}
+	return nil
+}
+
+// mountsBelow reports whether a file system is mounted below the
+// directory fd, by /proc/self/mountinfo; true when that cannot be told.
+func mountsBelow(fd int) bool {
+	dir, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		return true
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return true
+	}
+	defer closeRead(f)
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		// "id parent major:minor root mount-point options ...", the mount
+		// point with octal escapes (\040 for a space).
+		fields := strings.Fields(s.Text())
+		if len(fields) > 4 && strings.HasPrefix(unescapeMount(fields[4]), prefix) {
+			return true
+		}
+	}
+	return s.Err() != nil
+}
+
+// unescapeMount undoes the octal escapes (\040, \011, \012, \134) of a
+// path in /proc/self/mountinfo.
+func unescapeMount(p string) string {
+	if !strings.Contains(p, `\`) {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] == '\\' && i+3 < len(p) {
+			if n, err := strconv.ParseUint(p[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
