@@ -128,7 +128,9 @@ func WithEmpty(on bool) WriterOption {
 // targets were made relative to the captured root (the RP_FIX flag; by
 // default it does, as wimlib's captures do): a WIM rewritten from another
 // keeps the other's (Header.RPFix), as wimlib keeps it. An appended WIM
-// keeps its own.
+// gets the flag whatever this says: the images appended to it have their
+// links made relative, and wimlib marks each link of a capture without
+// the flag as not made relative, so its images are not affected.
 func WithRPFix(on bool) WriterOption {
 	return func(w *Writer) error { w.noRPFix = !on; return nil }
 }

@@ -58,7 +58,7 @@ func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, erro
 	if r.hdr.Compression != CompressNone && r.hdr.ChunkSize != uint32(chunkSizeFor(r.hdr.Compression)) {
 		return nil, fmt.Errorf("%w: appending to a WIM with %d-byte chunks", ErrUnsupported, r.hdr.ChunkSize)
 	}
-	w.noRPFix = !r.hdr.RPFix() // the WIM's own, whatever the options say
+	w.noRPFix = false // the new image's absolute link targets are made relative (see WithRPFix)
 	w.orig = &original{size: r.size, header: make([]byte, headerSize)}
 	if _, err := f.ReadAt(w.orig.header, 0); err != nil {
 		return nil, fmt.Errorf("wim: %w", err)
