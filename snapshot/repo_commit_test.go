@@ -64,16 +64,18 @@ func TestSnapshotCancelledAtCommit(t *testing.T) {
 
 // slowIndex is a store whose index-object writes take delay (a large
 // run's index objects over a slow link), or end with their context, and
-// that cancels cancel, when set, as they start.
+// that cancels cancel, when set, as they start, at cancelled.
 type slowIndex struct {
 	remote.Store
-	delay  time.Duration
-	cancel context.CancelFunc
+	delay     time.Duration
+	cancel    context.CancelFunc
+	cancelled time.Time
 }
 
 func (s *slowIndex) Put(ctx context.Context, key string, r io.Reader, size int64) error {
 	if strings.HasPrefix(key, indexPrefix) {
-		if s.cancel != nil {
+		if s.cancel != nil && s.cancelled.IsZero() {
+			s.cancelled = time.Now()
 			s.cancel()
 		}
 		select {
@@ -109,9 +111,8 @@ func TestSnapshotSlowCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		start := time.Now()
 		res, err := r.Snapshot(ctx, src, TakeOptions{})
-		took := time.Since(start)
+		took := time.Since(store.cancelled) // of the commit after the cancellation
 		cancel()
 		list, lerr := r.Snapshots(t.Context())
 		switch {

@@ -231,11 +231,12 @@ func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, i int, raw []byte,
 	}
 	man.Time = r.now().UTC()
 	man.Summary = summary(counts, &sink.counts, time.Since(start))
-	if err := lock.Confirm(ctx); err != nil {
+	if err := lock.Err(); err != nil {
 		closeIndex(db)
 		return err
 	}
-	stored, id, err := r.commit(ctx, obj, man, r.redeclarer(ctx, db, obj, md, man), lock.Err)
+	held := func() error { return lock.Confirm(ctx) }
+	stored, id, err := r.commit(ctx, obj, man, r.redeclarer(ctx, db, obj, md, man), held)
 	closeIndex(db)
 	if err != nil {
 		return err

@@ -197,14 +197,15 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 		man.Parent = parent.ID
 	}
 	man.Summary = summary(cst, &sink.counts, time.Since(start))
-	if err := lock.Confirm(ctx); err != nil {
+	if err := lock.Err(); err != nil {
 		return res, err
 	}
 	// Every pack is stored: the run is nearly done, and a cancellation
 	// now lets it finish its writes rather than waste them.
 	cctx, cancel := withGrace(ctx, commitGrace)
 	defer cancel()
-	stored, snapID, err := r.commit(cctx, obj, man, r.redeclarer(cctx, db, obj, m, man), lock.Err)
+	held := func() error { return lock.Confirm(cctx) }
+	stored, snapID, err := r.commit(cctx, obj, man, r.redeclarer(cctx, db, obj, m, man), held)
 	if err != nil {
 		return res, err
 	}
@@ -323,7 +324,8 @@ func summary(cst CaptureStats, c *sinkCounts, d time.Duration) RunSummary {
 // commit stores the index object (none when the run added nothing, and
 // in pieces when it is large, see split) and then the manifest, unless
 // held, called just before, reports the run's lock lost (the index
-// objects of a large run can take minutes to upload).
+// objects of a large run can take minutes to upload): a snapshot's and
+// an import's confirm it then with the store (Lock.Confirm).
 func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest, again func() (*indexObject, error),
 	held func() error) ([]byte, index.ID, error) {
 	ids, err := r.putIndexObjects(ctx, indexPrefix, obj)
