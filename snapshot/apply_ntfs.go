@@ -180,18 +180,30 @@ func (a *applier) hasDOSName(fd int, n string) bool {
 	return err == nil && string(b[:k]) == n
 }
 
-// removeStaleStreams removes the named streams of fd that e lacks.
+// removeStaleStreams removes the named streams of fd that e lacks, but
+// for one over 64 KiB, which ntfs-3g cannot show, so that no capture
+// through it holds it: it is kept, and named among the errors.
 func (a *applier) removeStaleStreams(fd int, e *wim.Entry) []error {
 	names, err := listUserXattrs(func(dest []byte) (int, error) { return unix.Flistxattr(fd, dest) })
 	if err != nil {
 		return []error{fmt.Errorf("listing named streams: %w", err)}
 	}
 	var errs []error
+	var buf []byte
 	for _, n := range names {
-		if !slices.ContainsFunc(e.NamedStreams(), func(s wim.Stream) bool { return "user."+s.Name == n }) {
-			if err := unix.Fremovexattr(fd, n); err != nil {
-				errs = append(errs, fmt.Errorf("removing named stream %q: %w", n[len("user."):], err))
-			}
+		if slices.ContainsFunc(e.NamedStreams(), func(s wim.Stream) bool { return "user."+s.Name == n }) {
+			continue
+		}
+		if buf == nil {
+			buf = make([]byte, maxNTFSStream)
+		}
+		if _, err := unix.Fgetxattr(fd, n, buf); errors.Is(err, unix.E2BIG) {
+			errs = append(errs, fmt.Errorf("named stream %q kept: over 64 KiB, it cannot be read through ntfs-3g, "+
+				"so the image could not hold it", n[len("user."):]))
+			continue
+		}
+		if err := unix.Fremovexattr(fd, n); err != nil {
+			errs = append(errs, fmt.Errorf("removing named stream %q: %w", n[len("user."):], err))
 		}
 	}
 	return errs

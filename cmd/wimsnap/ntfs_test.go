@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -466,6 +467,26 @@ func TestNTFSLargeStreams(t *testing.T) {
 	if code != exitPartial || !strings.Contains(out, `named stream \"big\" not written`) || serr != nil || small != 5 {
 		t.Errorf("apply: exit %d, want %d with the big stream named and the small one written (%d, %v): %s\n%s",
 			code, exitPartial, small, serr, errb, out)
+	}
+
+	// A rollback keeps the big stream, which its snapshot could not hold,
+	// and warns about it (a warning about metadata: exit 0); it deleted it
+	// without a word.
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"),
+		"HOME": filepath.Join(dir, "home")}
+	runAppOK(t, env, "init")
+	umount = mountNTFS(t, img, mnt, "rw")
+	if code, _, errb := runApp(t, env, "snapshot", mnt); code != exitPartial {
+		t.Fatalf("snapshot: exit %d, want %d: %s", code, exitPartial, errb)
+	}
+	code, out, errb = runApp(t, env, "restore", "latest", "--target", mnt, "--json")
+	names := make([]byte, 4096)
+	n, lerr := unix.Listxattr(filepath.Join(mnt, "f.txt"), names)
+	umount()
+	if code != exitOK || !strings.Contains(out, `named stream \"big\" kept`) || lerr != nil ||
+		!bytes.Contains(names[:n], []byte("user.big\x00")) {
+		t.Errorf("rollback: exit %d, streams %q (%v); want %d, user.big kept and named: %s\n%s",
+			code, names[:n], lerr, exitOK, errb, out)
 	}
 }
 
