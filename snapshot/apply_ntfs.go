@@ -274,13 +274,10 @@ func (a *applier) ntfsSame(dfd int, e *wim.Entry) bool {
 
 // ntfsAfterRename gives the file that replaced name in dir its DOS name
 // and object id, which the file it replaced held until then (both are
-// unique on the volume), then its times again (a change of names touches
-// them).
+// unique on the volume), then its attributes and times again (ntfs-3g
+// sets ARCHIVE on a rename, which also touches the times).
 func (a *applier) ntfsAfterRename(dir int, e *wim.Entry) error {
 	n, id := e.ShortName(), objectIDOf(e)
-	if n == "" && id == nil {
-		return nil
-	}
 	fd, err := unix.Openat(dir, e.Name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return err
@@ -295,6 +292,10 @@ func (a *applier) ntfsAfterRename(dir int, e *wim.Entry) error {
 		if err := unix.Fsetxattr(fd, string(xNTFSObjID), id, 0); err != nil {
 			return fmt.Errorf("%s: %w", xNTFSObjID, err)
 		}
+	}
+	attr := binary.LittleEndian.AppendUint32(nil, e.Attributes&attributesFor(e))
+	if err := unix.Fsetxattr(fd, string(xNTFSAttrib), attr, 0); err != nil {
+		return fmt.Errorf("%s: %w", xNTFSAttrib, err)
 	}
 	return unix.Fsetxattr(fd, string(xNTFSTimes), ntfsTimes(e), 0)
 }
