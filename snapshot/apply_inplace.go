@@ -74,28 +74,37 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done,
 		return true, false, false
 	}
 	// Setting the metadata of a file with further names would set theirs:
-	// only a file with one name is checked and kept.
-	return false, true, st.Size == e.Data.Size && st.Size > 0 && st.Nlink == 1
+	// only a file with one name (a DOS name apart) is checked and kept.
+	one := st.Nlink == 1 || st.Nlink == 2 && a.ntfs != nil && e.ShortName() != ""
+	return false, true, st.Size == e.Data.Size && st.Size > 0 && one
 }
 
 // imageNames returns how many names the image being applied gives the
-// inode of e.
+// inode of e: through ntfs-3g, which counts a DOS name apart from its long
+// name among the links, its DOS names too.
 func (a *applier) imageNames(e *wim.Entry) uint64 {
+	dos := a.ntfs != nil
 	if e.LinkID == 0 {
+		if dos && e.ShortName() != "" {
+			return 2
+		}
 		return 1
 	}
-	a.linkNamesOnce.Do(func() { a.linkNames = countLinkNames(a.applied) })
+	a.linkNamesOnce.Do(func() { a.linkNames = countLinkNames(a.applied, dos) })
 	return max(a.linkNames[e.LinkID], 1)
 }
 
 // countLinkNames counts the names of each hard-linked inode (LinkID) in
-// the trees es.
-func countLinkNames(es []*wim.Entry) map[uint64]uint64 {
+// the trees es, and their DOS names when dos is set.
+func countLinkNames(es []*wim.Entry, dos bool) map[uint64]uint64 {
 	n := make(map[uint64]uint64)
 	var count func(e *wim.Entry)
 	count = func(e *wim.Entry) {
 		if e.LinkID != 0 && !e.IsDir() {
 			n[e.LinkID]++
+			if dos && e.ShortName() != "" {
+				n[e.LinkID]++
+			}
 		}
 		for _, c := range e.Children {
 			count(c)

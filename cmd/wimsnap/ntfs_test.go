@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -535,5 +536,35 @@ func TestNTFSSwappedDOSNames(t *testing.T) {
 	umount()
 	if code != exitOK || !strings.Contains(out, `"warnings": []`) || gotA != "LONGNA~1.TXT" || gotB != "LONGNA~2.TXT" {
 		t.Errorf("rollback: exit %d, DOS names %q and %q, want LONGNA~1.TXT and LONGNA~2.TXT: %s\n%s", code, gotA, gotB, errb, out)
+	}
+}
+
+// TestNTFSRollbackKeepsDOSNamed: a rollback over an unchanged volume keeps
+// a file with a DOS name, which ntfs-3g counts as a second link: it took
+// the file for one with names the image lacks and rewrote it at every run.
+func TestNTFSRollbackKeepsDOSNamed(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	img := ntfsVolume(t, dir)
+	mnt := filepath.Join(dir, "mnt")
+	umount := mountNTFS(t, img, mnt, "rw,noatime")
+	writeFile(t, mnt, "Long File One.txt", []byte("one"))
+	must(t, unix.Setxattr(filepath.Join(mnt, "Long File One.txt"), "system.ntfs_dos_name", []byte("LONGFI~1.TXT"), 0))
+	writeFile(t, mnt, "plain.txt", []byte("two"))
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"),
+		"HOME": filepath.Join(dir, "home")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", mnt)
+	var st unix.Stat_t
+	must(t, unix.Stat(filepath.Join(mnt, "Long File One.txt"), &st))
+	out := runAppOK(t, env, "restore", "latest", "--target", mnt, "--json")
+	var sum struct{ Files, Unchanged int }
+	must(t, json.Unmarshal([]byte(out), &sum))
+	var after unix.Stat_t
+	must(t, unix.Stat(filepath.Join(mnt, "Long File One.txt"), &after))
+	umount()
+	if sum.Files != 2 || sum.Unchanged != 2 || after.Ino != st.Ino {
+		t.Errorf("rollback of an unchanged volume: %d files, %d unchanged, inode %d -> %d (nlink %d); want all kept",
+			sum.Files, sum.Unchanged, st.Ino, after.Ino, st.Nlink)
 	}
 }
