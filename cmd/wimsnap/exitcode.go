@@ -38,10 +38,10 @@ Exit codes:
        it was given that was not there
   10   no repository at the given location (or its S3 bucket is missing), or
        one whose config is missing (its data is there; nothing is created)
-  11   the repository is locked by another process: a repair, which
-       excludes every other command; a snapshot, restore or check, which
-       exclude a repair; or a prune, which excludes another prune. A lock
-       left by a process that died becomes stale after 30 minutes
+  11   the repository is locked by another process: a repair excludes
+       every other command, the others (snapshot, import, restore, export,
+       check, forget, prune) exclude a repair, and a prune another prune.
+       A lock left by a process that died becomes stale after 30 minutes
   12   the repository's server refused the credentials or the request, its
        TLS certificate is not trusted, its host name does not resolve, or it
        could not be reached (after retries)

@@ -34,8 +34,8 @@ the other's work; a WIMFILE being appended to is refused (exit 1), as are,
 in place, a WIMFILE this user may not write and one whose header marks it
 read-only (exit 1, as wimlib-imagex refuses them). Image
 names, descriptions, flags, creator, version, creation and modification
-times and the boot index are kept, and in place the WIM's GUID; an integrity table is written when WIMFILE has one or
---check is given.
+times and the boot index are kept, and in place the WIM's GUID; an
+integrity table is written when WIMFILE has one or --check is given.
 
 With --output, the new WIM goes to NEWFILE and WIMFILE is left alone; then
 --image (an index or a name, repeatable) picks the images to keep, in the
@@ -142,7 +142,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	}
 	// A new --output keeps a file another process makes there meanwhile.
 	spec := rewriteSpec{verb: "optimize", images: images, opts: f.writerOptions(r, comp, level, images, a.now), start: start,
-		create: f.output != "" && !f.force, keepModified: f.output == ""}
+		create: f.output != "" && !f.force, keepModified: true}
 	streams, err := a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
 	if err != nil {
 		return err

@@ -82,8 +82,9 @@ func TestOracleOptimize(t *testing.T) {
 	}
 	wimtest.Wimlib(t, "verify", picked)
 	r := wimtest.Open(t, picked)
-	if h := r.Header(); h.ImageCount != 1 || h.BootIndex != 1 || r.Image(1).Name != "two" {
-		t.Errorf("picked: header %+v, images %+v", h, r.Images())
+	if h := r.Header(); h.ImageCount != 1 || h.BootIndex != 1 || r.Image(1).Name != "two" ||
+		r.Image(1).ModificationTime != orig.Image(2).ModificationTime {
+		t.Errorf("picked: header %+v, images %+v (modification time was %v)", h, r.Images(), orig.Image(2).ModificationTime)
 	}
 	out := filepath.Join(tmp, "apply-picked")
 	wimtest.Wimlib(t, "apply", picked, "1", out, "--unix-data")

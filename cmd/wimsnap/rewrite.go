@@ -25,7 +25,7 @@ type rewriteSpec struct {
 	// delete or rename images, as wimlib rebuilds it.
 	rebuild bool
 	// keepModified keeps the images' modification times without rebuild:
-	// an optimize in place, which recompresses, changes no image.
+	// an optimize, which recompresses, changes no image.
 	keepModified bool
 	// create says that target did not exist: a file another process
 	// creates there meanwhile is kept, and the rewrite fails
