@@ -71,17 +71,21 @@ func TestOracleDeltaRef(t *testing.T) {
 			t.Errorf("%s of the delta alone: exit %d, stderr %q; want 1 and a pointer to --ref, no checksum mismatch", args[0], res.code, res.stderr)
 		}
 	}
-	// An info edit (as delete), which takes no --ref, says how to get a
-	// WIM it can rewrite; it said only "stream not found".
+	// An info edit (as delete) and optimize in place, which take no --ref,
+	// say how to get a WIM they can rewrite, and optimize --output and
+	// export-image that they need --ref; they said only "stream not found".
 	before, err := os.ReadFile(delta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := runBin(t, bin, nil, "info", delta, "1", "--name=x")
-	if after, _ := os.ReadFile(delta); res.code != exitFailure || !strings.Contains(res.stderr, "optimize") ||
-		!strings.Contains(res.stderr, "--ref") || string(after) != string(before) {
-		t.Errorf("info edit of the delta: exit %d, stderr %q; want 1 and a pointer to optimize --ref, the WIM untouched",
-			res.code, res.stderr)
+	for _, args := range [][]string{{"info", delta, "1", "--name=x"}, {"optimize", delta},
+		{"optimize", delta, "--output", filepath.Join(tmp, "o.wim")}, {"export-image", delta, "1", filepath.Join(tmp, "e.wim")}} {
+		res := runBin(t, bin, nil, args...)
+		if after, _ := os.ReadFile(delta); res.code != exitFailure || !strings.Contains(res.stderr, "--ref") ||
+			string(after) != string(before) {
+			t.Errorf("%q of the delta: exit %d, stderr %q; want 1 and a pointer to --ref, the WIM untouched",
+				args, res.code, res.stderr)
+		}
 	}
 	for _, p := range []string{"big/r1.bin", "big/r2.bin"} { // base.wim's alone
 		if _, err := os.Lstat(filepath.Join(tmp, "alone", p)); !os.IsNotExist(err) {

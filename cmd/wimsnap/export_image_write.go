@@ -30,7 +30,7 @@ func (a *app) exportToNew(ctx context.Context, src, target string, specs []strin
 	spec := rewriteSpec{verb: "export-image", images: p.images, infos: p.infos, rebuild: true, create: true, opts: opts, start: start}
 	n, err := a.rewriteWIM(ctx, r, target, 0, spec, &done)
 	if err != nil {
-		return err
+		return deltaHint(r, err)
 	}
 	sum.fill(p, 0, p.boot, comp, n)
 	return nil

@@ -144,8 +144,11 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 	spec := rewriteSpec{verb: "optimize", images: images, opts: f.writerOptions(r, comp, level, images, a.now), start: start,
 		create: f.output != "" && !f.force, keepModified: true}
 	streams, err := a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
+	if err != nil && f.output == "" {
+		return inPlaceDeltaHint(err, "optimize", name)
+	}
 	if err != nil {
-		return err
+		return deltaHint(r, err)
 	}
 	return a.finishOptimize(name, target, comp, len(images), st.Size(), streams, start)
 }

@@ -47,12 +47,19 @@ func (a *app) editInPlace(ctx context.Context, name string, spec rewriteSpec,
 	}
 	spec.images, spec.infos, spec.opts, spec.rebuild = p.images, p.infos, p.opts, true
 	_, err = a.rewriteWIM(ctx, r, target, st.Mode().Perm(), spec, &done)
-	if errors.Is(err, wim.ErrNotFound) {
-		err = fmt.Errorf("%w (a delta WIM, written with --delta-from, lacks the streams of the WIMs it was made "+
-			"against, and %s rewrites it whole: join it with them first, 'wimsnap optimize %s --output=NEW --ref=BASE')",
-			err, spec.verb, name)
+	return st.Size(), inPlaceDeltaHint(err, spec.verb, name)
+}
+
+// inPlaceDeltaHint adds to err, when it is a stream missing from the WIM
+// name that verb rewrites in place (and so cannot take --ref), how to
+// rewrite a delta WIM.
+func inPlaceDeltaHint(err error, verb, name string) error {
+	if !errors.Is(err, wim.ErrNotFound) {
+		return err
 	}
-	return st.Size(), err
+	return fmt.Errorf("%w (if it is a delta WIM, written with --delta-from, it lacks the streams of the WIMs it was "+
+		"made against, and %s rewrites it whole: join it with them first, 'wimsnap optimize %s --output=NEW --ref=BASE')",
+		err, verb, name)
 }
 
 // checkWritable fails when this user may not write the file name (it is
