@@ -78,7 +78,7 @@ func (r *Repo) Import(ctx context.Context, wr *wim.Reader, source string, opts I
 		}
 		opts.Host = h
 	}
-	abs, err := filepath.Abs(source)
+	abs, err := filepath.Abs(PlainPath(source))
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ import (
 // withShadowCopy runs fn on the path of root inside a new shadow copy of
 // root's volume, and deletes the copy afterwards, also when fn fails.
 func withShadowCopy(root string, fn func(shadowRoot string) error) error {
-	abs, err := filepath.Abs(root)
+	abs, err := filepath.Abs(PlainPath(root))
 	if err != nil {
 		return err
 	}

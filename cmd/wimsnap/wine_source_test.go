@@ -68,4 +68,18 @@ func TestWineSourceCase(t *testing.T) {
 	if _, err := os.Stat(src); err != nil {
 		t.Fatal(err)
 	}
+	// An import records its WIM's path without the prefix too.
+	wimFile := filepath.Join(dir, "x.wim")
+	if out, code := w.run(t, "capture", winPath(src), winPath(wimFile)); code != 0 {
+		t.Fatalf("capture: exit %d\n%s", code, out)
+	}
+	out, code = w.run(t, "import", "--json", "--repo", repo, `\\?\`+winPath(wimFile))
+	var doc struct {
+		Snapshots []struct{ Source string }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || len(doc.Snapshots) != 1 ||
+		doc.Snapshots[0].Source != winPath(wimFile)+"#1" {
+		t.Errorf("import of \\\\?\\%s: exit %d, %v, %+v; want the source %s#1\n%s", winPath(wimFile), code, err, doc,
+			winPath(wimFile), out)
+	}
 }
