@@ -50,7 +50,7 @@ func mustOpenDir(t *testing.T, dir string) int {
 
 func TestUnescapeMount(t *testing.T) {
 	for in, want := range map[string]string{"/a": "/a", `/a b`: "/a b", `/t	\x
-`: "/t\t\\x\n", `/x`: `/x`} {
+`: "/t\t\\x\n", `/x\04`: `/x\04`} {
 		if got := unescapeMount(in); got != want {
 			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
 		}
