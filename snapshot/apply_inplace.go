@@ -51,6 +51,13 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done,
 		}
 		return false, false, false
 	case unix.S_IFREG:
+	case unix.S_IFLNK:
+		if a.ntfs != nil && a.sameInterix(dfd, e, a.path) { // as ntfs-3g shows an Interix link
+			a.files.Add(1)
+			a.unchanged.Add(1)
+			return true, false, false
+		}
+		return false, false, false
 	default:
 		return false, false, false
 	}
@@ -125,7 +132,7 @@ func (a *applier) sameFile(x *xattrBufs, dfd int, e *wim.Entry, st *unix.Stat_t,
 		return false
 	}
 	if a.ntfs != nil {
-		return a.ntfsSame(dfd, e)
+		return a.ntfsSame(dfd, e, path)
 	}
 	if !a.sameMode(st, a.mode(e, false)) {
 		return false

@@ -234,8 +234,8 @@ func listUserXattrs(list func(dest []byte) (int, error)) ([]string, error) {
 // ntfsSame reports whether the existing file name in dfd has e's Windows
 // metadata: attributes, descriptor, DOS name, creation time and named
 // streams (names and contents).
-func (a *applier) ntfsSame(dfd int, e *wim.Entry) bool {
-	p := a.xattrPath(dfd, e.Name, a.path)
+func (a *applier) ntfsSame(dfd int, e *wim.Entry, path []string) bool {
+	p := a.xattrPath(dfd, e.Name, path)
 	buf := make([]byte, 1<<16) // each value is looked at before the next get
 	get := func(name []byte) ([]byte, bool) {
 		n, err := unix.Lgetxattr(p, string(name), buf)
@@ -300,6 +300,43 @@ func (a *applier) ntfsAfterRename(dir int, e *wim.Entry) error {
 	return unix.Fsetxattr(fd, string(xNTFSTimes), ntfsTimes(e), 0)
 }
 
+// sameInterix reports whether the symbolic link that ntfs-3g shows at
+// e.Name in dfd is the Interix link that the image's file e is: the data
+// of the link to its target (interixData) is e's, and so are its last
+// write time and Windows metadata. path names it from the target.
+func (a *applier) sameInterix(dfd int, e *wim.Entry, path []string) bool {
+	target, ok := readLinkAt(dfd, e.Name, e.Data.Size) // UTF-16 takes more bytes than UTF-8
+	if !ok {
+		return false
+	}
+	data := interixData(target)
+	if int64(len(data)) != e.Data.Size || wim.Hash(sha1.Sum(data)) != e.Data.Hash {
+		return false
+	}
+	return a.ntfsSameWriteTime(dfd, e, path) && a.ntfsSame(dfd, e, path)
+}
+
+// ntfsSameWriteTime reports whether e.Name in dfd, not followed, has e's
+// last write time.
+func (a *applier) ntfsSameWriteTime(dfd int, e *wim.Entry, path []string) bool {
+	var t [32]byte
+	n, err := unix.Lgetxattr(a.xattrPath(dfd, e.Name, path), string(xNTFSTimes), t[:])
+	return err == nil && n >= 16 && binary.LittleEndian.Uint64(t[8:]) == uint64(e.LastWriteTime)
+}
+
+// ntfsSameReparse reports whether dfd holds the reparse point e as the
+// image has it: its reparse buffer buf, its last write time and its
+// Windows metadata (ntfsSame). path names it from the target.
+func (a *applier) ntfsSameReparse(dfd int, e *wim.Entry, buf []byte, path []string) bool {
+	p := a.xattrPath(dfd, e.Name, path)
+	have := make([]byte, len(buf)+1)
+	n, err := unix.Lgetxattr(p, string(xNTFSReparse), have)
+	if err != nil || !bytes.Equal(have[:n], buf) {
+		return false
+	}
+	return a.ntfsSameWriteTime(dfd, e, path) && a.ntfsSame(dfd, e, path)
+}
+
 // readSmallStream reads a named stream whole; the xattr interface takes
 // at most maxNTFSStream bytes.
 func (a *applier) readSmallStream(s wim.Stream) ([]byte, error) {
@@ -343,23 +380,31 @@ func (a *applier) ntfsReparse(dfd int, e *wim.Entry, path []string) {
 		return
 	}
 
-	var fd int
-	if e.Attributes&wim.AttrDirectory != 0 {
-		err = replaceNode(dfd, e.Name, func() error { return unix.Mkdirat(dfd, e.Name, 0o755) })
-		if err == nil {
-			fd, err = openDir(dfd, e.Name, true)
-		}
-	} else {
-		err = replaceNode(dfd, e.Name, func() (err error) {
-			fd, err = unix.Openat(dfd, e.Name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if a.opts.InPlace && a.ntfsSameReparse(dfd, e, buf, path) {
+		a.symlinks.Add(1)
+		a.unchanged.Add(1)
+		return
+	}
+	fd := -1
+	mk := func(at string) (err error) {
+		if e.Attributes&wim.AttrDirectory == 0 {
+			fd, err = unix.Openat(dfd, at, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 			return err
-		})
+		}
+		if err := unix.Mkdirat(dfd, at, 0o755); err != nil {
+			return err
+		}
+		fd, err = openDir(dfd, at, true)
+		return err
+	}
+	err = a.makeNode(dfd, e.Name, path, mk) // a directory in the way goes with --delete
+	if fd >= 0 {
+		defer closeFD(fd)
 	}
 	if err != nil {
 		a.warnPath(path, true, fmt.Errorf("create: %w", err))
 		return
 	}
-	defer closeFD(fd)
 	if err := unix.Fsetxattr(fd, string(xNTFSReparse), buf, 0); err != nil {
 		a.warnPath(path, true, fmt.Errorf("%s: %w", xNTFSReparse, err))
 		return

@@ -212,10 +212,7 @@ func (c *capturer) interixLink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Ent
 		c.warn(true, fmt.Errorf("readlink: %w", err))
 		return nil, nil
 	}
-	data := []byte("IntxLNK\x01")
-	for _, u := range utf16.Encode([]rune(target)) {
-		data = binary.LittleEndian.AppendUint16(data, u)
-	}
+	data := interixData(target)
 	h, err := c.storeBytes(data)
 	if err != nil {
 		return nil, err
@@ -225,6 +222,16 @@ func (c *capturer) interixLink(dfd int, e *wim.Entry, st *unix.Stat_t) (*wim.Ent
 	e.Data = wim.Stream{Hash: h, Size: int64(len(data))}
 	c.stats.Files++
 	return e, nil
+}
+
+// interixData returns the data of the Interix link to target: "IntxLNK\x01"
+// and the target in UTF-16LE.
+func interixData(target string) []byte {
+	data := []byte("IntxLNK\x01")
+	for _, u := range utf16.Encode([]rune(target)) {
+		data = binary.LittleEndian.AppendUint16(data, u)
+	}
+	return data
 }
 
 // setAttributes gives e the attributes a derived from stat, unless the

@@ -568,3 +568,52 @@ func TestNTFSRollbackKeepsDOSNamed(t *testing.T) {
 			sum.Files, sum.Unchanged, st.Ino, after.Ino, st.Nlink)
 	}
 }
+
+// TestNTFSRollbackReparse: a rollback keeps the reparse points that are
+// as the snapshot has them (it rewrote every one at every run), and puts
+// back a junction where a directory took its place, with --delete (it
+// warned that a directory is kept "a restore replaces one only with
+// --delete", --delete given).
+func TestNTFSRollbackReparse(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	img := ntfsVolume(t, dir)
+	mnt := filepath.Join(dir, "mnt")
+	umount := mountNTFS(t, img, mnt, "rw,noatime")
+	writeFile(t, mnt, "target/t.txt", []byte("t"))
+	writeFile(t, mnt, "plain.txt", []byte("plain"))
+	must(t, os.Symlink("plain.txt", filepath.Join(mnt, "lnk")))
+	must(t, os.Mkdir(filepath.Join(mnt, "j"), 0o755))
+	junction := []byte("\x03\x00\x00\xa0\x40\x00\x00\x00\x00\x00\x1a\x00\x1c\x00\x1a\x00")
+	for _, s := range []string{`\??\C:\target`, `\??\C:\target`} {
+		for _, u := range utf16.Encode([]rune(s)) {
+			junction = binary.LittleEndian.AppendUint16(junction, u)
+		}
+		junction = append(junction, 0, 0)
+	}
+	must(t, unix.Setxattr(filepath.Join(mnt, "j"), "system.ntfs_reparse_data", junction, 0))
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"),
+		"HOME": filepath.Join(dir, "home")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", mnt)
+	var st unix.Stat_t
+	must(t, unix.Lstat(filepath.Join(mnt, "lnk"), &st))
+	out := runAppOK(t, env, "restore", "latest", "--target", mnt, "--json")
+	var sum struct{ Files, Symlinks, Unchanged, Deleted int }
+	must(t, json.Unmarshal([]byte(out), &sum))
+	var after unix.Stat_t
+	must(t, unix.Lstat(filepath.Join(mnt, "lnk"), &after))
+	if sum.Unchanged != sum.Files+sum.Symlinks || sum.Symlinks != 1 || after.Ino != st.Ino { // lnk is an Interix link: a file
+		t.Errorf("rollback of an unchanged volume: %+v, lnk's inode %d -> %d; want all kept", sum, st.Ino, after.Ino)
+	}
+	must(t, os.Remove(filepath.Join(mnt, "j")))
+	writeFile(t, mnt, "j/in-the-way.txt", []byte("x"))
+	code, out, errb := runApp(t, env, "restore", "latest", "--target", mnt, "--delete", "--json")
+	got := make([]byte, 256)
+	n, gerr := unix.Lgetxattr(filepath.Join(mnt, "j"), "system.ntfs_reparse_data", got)
+	umount()
+	if code != exitOK || gerr != nil || !bytes.Equal(got[:max(n, 0)], junction) {
+		t.Errorf("rollback --delete over a directory where the junction was: exit %d, reparse data %x (%v); want the junction: %s\n%s",
+			code, got[:max(n, 0)], gerr, errb, out)
+	}
+}
