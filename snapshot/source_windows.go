@@ -20,7 +20,9 @@ func PlainPath(p string) string {
 	switch {
 	case len(p) >= len(unc) && strings.EqualFold(p[:len(unc)], unc):
 		return `\\` + p[len(unc):]
-	case len(p) >= 6 && strings.HasPrefix(p, `\\?\`) && p[5] == ':':
+	case len(p) == 6 && strings.HasPrefix(p, `\\?\`) && p[5] == ':':
+		return p[4:] + `\` // the volume's root, not its current directory
+	case len(p) > 6 && strings.HasPrefix(p, `\\?\`) && p[5] == ':':
 		return p[4:]
 	}
 	return p
