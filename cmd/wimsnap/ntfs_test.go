@@ -478,9 +478,7 @@ func TestNTFSLargeStreams(t *testing.T) {
 	// A rollback keeps the big stream, which its snapshot could not hold,
 	// and warns about it (a warning about metadata: exit 0); it deleted it
 	// without a word.
-	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"),
-		"HOME": filepath.Join(dir, "home")}
-	runAppOK(t, env, "init")
+	env := ntfsRepoEnv(t, dir)
 	umount = mountNTFS(t, img, mnt, "rw")
 	if code, _, errb := runApp(t, env, "snapshot", mnt); code != exitPartial {
 		t.Fatalf("snapshot: exit %d, want %d: %s", code, exitPartial, errb)
@@ -539,21 +537,35 @@ func TestNTFSSwappedDOSNames(t *testing.T) {
 	}
 }
 
+// mountedNTFSVolume makes a new volume in a test directory, which it
+// returns, and mounts it there with opts at the mount point it returns.
+func mountedNTFSVolume(t *testing.T, opts string) (dir, mnt string, umount func()) {
+	t.Helper()
+	requireNTFS(t)
+	dir = t.TempDir()
+	mnt = filepath.Join(dir, "mnt")
+	return dir, mnt, mountNTFS(t, ntfsVolume(t, dir), mnt, opts)
+}
+
+// ntfsRepoEnv returns the environment of commands on a new repository in
+// dir.
+func ntfsRepoEnv(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"),
+		"HOME": filepath.Join(dir, "home")}
+	runAppOK(t, env, "init")
+	return env
+}
+
 // TestNTFSRollbackKeepsDOSNamed: a rollback over an unchanged volume keeps
 // a file with a DOS name, which ntfs-3g counts as a second link: it took
 // the file for one with names the image lacks and rewrote it at every run.
 func TestNTFSRollbackKeepsDOSNamed(t *testing.T) {
-	requireNTFS(t)
-	dir := t.TempDir()
-	img := ntfsVolume(t, dir)
-	mnt := filepath.Join(dir, "mnt")
-	umount := mountNTFS(t, img, mnt, "rw,noatime")
+	dir, mnt, umount := mountedNTFSVolume(t, "rw,noatime")
 	writeFile(t, mnt, "Long File One.txt", []byte("one"))
 	must(t, unix.Setxattr(filepath.Join(mnt, "Long File One.txt"), "system.ntfs_dos_name", []byte("LONGFI~1.TXT"), 0))
 	writeFile(t, mnt, "plain.txt", []byte("two"))
-	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"),
-		"HOME": filepath.Join(dir, "home")}
-	runAppOK(t, env, "init")
+	env := ntfsRepoEnv(t, dir)
 	runAppOK(t, env, "snapshot", mnt)
 	var st unix.Stat_t
 	must(t, unix.Stat(filepath.Join(mnt, "Long File One.txt"), &st))
@@ -575,11 +587,7 @@ func TestNTFSRollbackKeepsDOSNamed(t *testing.T) {
 // warned that a directory is kept "a restore replaces one only with
 // --delete", --delete given).
 func TestNTFSRollbackReparse(t *testing.T) {
-	requireNTFS(t)
-	dir := t.TempDir()
-	img := ntfsVolume(t, dir)
-	mnt := filepath.Join(dir, "mnt")
-	umount := mountNTFS(t, img, mnt, "rw,noatime")
+	dir, mnt, umount := mountedNTFSVolume(t, "rw,noatime")
 	writeFile(t, mnt, "target/t.txt", []byte("t"))
 	writeFile(t, mnt, "plain.txt", []byte("plain"))
 	must(t, os.Symlink("plain.txt", filepath.Join(mnt, "lnk")))
@@ -592,9 +600,7 @@ func TestNTFSRollbackReparse(t *testing.T) {
 		junction = append(junction, 0, 0)
 	}
 	must(t, unix.Setxattr(filepath.Join(mnt, "j"), "system.ntfs_reparse_data", junction, 0))
-	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"),
-		"HOME": filepath.Join(dir, "home")}
-	runAppOK(t, env, "init")
+	env := ntfsRepoEnv(t, dir)
 	runAppOK(t, env, "snapshot", mnt)
 	var st unix.Stat_t
 	must(t, unix.Lstat(filepath.Join(mnt, "lnk"), &st))
