@@ -62,7 +62,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		a.procFD = true
 	}
-	if err := a.probeNTFS(m); err != nil {
+	if err := a.probeNTFS(a.rootFD, m); err != nil {
 		return ApplyStats{}, err
 	}
 	workers := opts.Workers

@@ -94,6 +94,9 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 	case err == nil:
 		a.unfilled.done(j.at)
 		a.bytes.Add(n)
+		if a.interixLike(j.e) {
+			_, _ = a.statAt(j.at) // see interixLike
+		}
 	case a.stoppedBy(err):
 		a.fileError(j, err) // removeUnfilled removes it
 	default:

@@ -82,8 +82,13 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done,
 	}
 	// Setting the metadata of a file with further names would set theirs:
 	// only a file with one name (a DOS name apart) is checked and kept.
-	one := st.Nlink == 1 || st.Nlink == 2 && a.ntfs != nil && e.ShortName() != ""
-	return false, true, st.Size == e.Data.Size && st.Size > 0 && one
+	return false, true, st.Size == e.Data.Size && st.Size > 0 && a.oneName(e, &st)
+}
+
+// oneName reports whether the file e, of stat st, has one name: through
+// ntfs-3g, a DOS name apart (see imageNames).
+func (a *applier) oneName(e *wim.Entry, st *unix.Stat_t) bool {
+	return st.Nlink == 1 || st.Nlink == 2 && a.ntfs != nil && e.ShortName() != ""
 }
 
 // imageNames returns how many names the image being applied gives the
@@ -464,11 +469,18 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 		err = fmt.Errorf("close: %w", cerr)
 	}
 	if err == nil {
+		if a.ntfs != nil {
+			a.warnLargeStreams(j)
+		}
 		err = a.commitTemp(j)
 		if err == nil && a.ntfs != nil {
 			if nerr := a.ntfsAfterRename(j.dir, j.e); nerr != nil {
 				a.warnPath(j.at.comps(), false, nerr)
 			}
+		}
+		if err == nil && a.interixLike(j.e) {
+			var st unix.Stat_t
+			_ = fstatat(j.dir, j.e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) // see interixLike
 		}
 	} else {
 		_ = unix.Unlinkat(j.dir, j.tmp, 0)

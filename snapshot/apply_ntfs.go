@@ -54,14 +54,15 @@ func (a *applier) ntfsCompressDir(fd int, e *wim.Entry) {
 	}
 }
 
-// probeNTFS decides whether the apply target rootFD takes NTFS metadata.
-func (a *applier) probeNTFS(m *wim.Metadata) error {
+// probeNTFS decides whether the apply target, open as rootFD, takes NTFS
+// metadata (the dry run decides as the apply does).
+func (a *applier) probeNTFS(rootFD int, m *wim.Metadata) error {
 	mode := a.opts.NTFS
 	if mode == NTFSOff {
 		return nil
 	}
 	var b [4]byte
-	if _, err := unix.Fgetxattr(a.rootFD, string(xNTFSAttrib), b[:]); err != nil {
+	if _, err := unix.Fgetxattr(rootFD, string(xNTFSAttrib), b[:]); err != nil {
 		if mode == NTFSOn {
 			return fmt.Errorf("apply target %s: %w", a.target, ErrNotNTFS)
 		}
@@ -300,6 +301,49 @@ func (a *applier) ntfsAfterRename(dir int, e *wim.Entry) error {
 	return unix.Fsetxattr(fd, string(xNTFSTimes), ntfsTimes(e), 0)
 }
 
+// warnLargeStreams warns about the named streams over 64 KiB of the file
+// that j replaces, which go with it: ntfs-3g cannot show them, so no
+// snapshot through it holds them (a rollback that keeps the file keeps
+// them, see removeStaleStreams).
+func (a *applier) warnLargeStreams(j fileJob) {
+	p := a.xattrPath(j.dir, j.e.Name, j.at.comps())
+	names, err := listUserXattrs(func(dest []byte) (int, error) { return unix.Llistxattr(p, dest) })
+	if err != nil || len(names) == 0 {
+		return
+	}
+	buf := make([]byte, maxNTFSStream)
+	for _, n := range names {
+		if _, err := unix.Lgetxattr(p, n, buf); errors.Is(err, unix.E2BIG) {
+			a.warnPath(j.at.comps(), false, fmt.Errorf("named stream %q of the file replaced is lost: over 64 KiB, "+
+				"it cannot be read through ntfs-3g, so the image could not hold it", n[len("user."):]))
+		}
+	}
+}
+
+// interixLike reports whether the file e, written through ntfs-3g, may
+// be an Interix link (a system file): ntfs-3g shows one as a symbolic link
+// once it is closed, and the kernel, which holds it as the regular file it
+// wrote, fails the first lookup after that (EIO) and only then forgets it.
+// The writer looks it up once, so that a later rollback finds it readable
+// (it found it unreadable, and wrote it again at every run).
+func (a *applier) interixLike(e *wim.Entry) bool {
+	return a.ntfs != nil && e.Attributes&wim.AttrSystem != 0 && e.Data.Size >= 8
+}
+
+// ntfsReparseBuffer returns the reparse buffer of the reparse point e, as
+// system.ntfs_reparse_data takes it.
+func (a *applier) ntfsReparseBuffer(e *wim.Entry) ([]byte, error) {
+	x := e.Ext
+	data, err := readReparse(a.src, x.Reparse.Hash)
+	if err == nil && len(data) > 0xFFFF-8 {
+		err = fmt.Errorf("reparse data of %d bytes", len(data))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return wim.ReparseBuffer(x.ReparseTag, x.ReparseReserved, data)
+}
+
 // sameInterix reports whether the symbolic link that ntfs-3g shows at
 // e.Name in dfd is the Interix link that the image's file e is: the data
 // of the link to its target (interixData) is e's, and so are its last
@@ -367,14 +411,7 @@ func (a *applier) ntfsReparse(dfd int, e *wim.Entry, path []string) {
 		a.warnPath(path, true, errors.New("reparse point without reparse data"))
 		return
 	}
-	data, err := readReparse(a.src, x.Reparse.Hash)
-	if err == nil && len(data) > 0xFFFF-8 {
-		err = fmt.Errorf("reparse data of %d bytes", len(data))
-	}
-	var buf []byte
-	if err == nil {
-		buf, err = wim.ReparseBuffer(x.ReparseTag, x.ReparseReserved, data)
-	}
+	buf, err := a.ntfsReparseBuffer(e)
 	if err != nil {
 		a.warnPath(path, true, fmt.Errorf("reparse data: %w", err))
 		return

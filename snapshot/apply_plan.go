@@ -40,6 +40,10 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 			closeFD(fd)
 			return ApplyStats{}, &os.PathError{Op: "stat", Path: target, Err: err}
 		}
+		if err := a.probeNTFS(fd, m); err != nil { // as the restore decides
+			closeFD(fd)
+			return ApplyStats{}, err
+		}
 	}
 	a.dirs.Add(1)
 	a.applied = []*wim.Entry{m.Root}
@@ -163,6 +167,13 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		}
 	}
 	switch {
+	case e.IsReparse() && a.ntfs != nil:
+		if exists && e.Ext != nil && a.planSameReparse(dfd, e) {
+			a.symlinks.Add(1)
+			a.unchanged.Add(1)
+		} else if !a.planDenied(dfd, e.Name) {
+			a.symlinks.Add(1)
+		}
 	case e.IsReparse():
 		if target, err := a.linkTarget(e); exists && err == nil && a.sameNode(dfd, e, target, &st) {
 			a.symlinks.Add(1)
@@ -179,10 +190,20 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		} else if !a.planDenied(dfd, e.Name) {
 			a.special.Add(1)
 		}
+	case a.ntfs != nil && exists && st.Mode&unix.S_IFMT == unix.S_IFLNK && a.sameInterix(dfd, e, a.path):
+		a.files.Add(1) // an Interix link, as ntfs-3g shows one
+		a.unchanged.Add(1)
 	default:
 		a.planRegular(dfd, e, exists && st.Mode&unix.S_IFMT == unix.S_IFREG, &st)
 	}
 	return nil
+}
+
+// planSameReparse reports whether dfd holds the reparse point e as the
+// image has it, through ntfs-3g (ntfsSameReparse).
+func (a *applier) planSameReparse(dfd int, e *wim.Entry) bool {
+	buf, err := a.ntfsReparseBuffer(e)
+	return err == nil && a.ntfsSameReparse(dfd, e, buf, a.path)
 }
 
 // planRegular counts the regular file e as regular and replaceFile would
@@ -210,7 +231,7 @@ func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t
 		a.unchanged.Add(1)
 		a.addLinkGroup(e, st)
 		return
-	case st.Size == e.Data.Size && st.Size > 0 && st.Nlink == 1 && a.planSameContents(dfd, e):
+	case st.Size == e.Data.Size && st.Size > 0 && a.oneName(e, st) && a.planSameContents(dfd, e):
 		a.files.Add(1)
 		a.unchanged.Add(1)
 		if a.planOwnerMeta(dfd, e.Name, st) {

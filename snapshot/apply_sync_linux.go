@@ -19,15 +19,23 @@ var (
 
 // syncTree flushes to disk the file system of the directory fd and those
 // mounted below it (a rollback of / writes into /boot and /home), these
-// with sync(2), which reports no error.
+// with sync(2), which reports no error. A FUSE file system (ntfs-3g) is
+// flushed with sync(2) too: syncfs does not reach its daemon, whose writes
+// to its device sync(2) flushes.
 func syncTree(fd int) error {
 	if err := syncFS(fd); err != nil {
 		return err
 	}
-	if mountsBelow(fd) {
+	if onFUSE(fd) || mountsBelow(fd) {
 		syncAll()
 	}
 	return nil
+}
+
+// onFUSE reports whether fd lies on a FUSE file system.
+func onFUSE(fd int) bool {
+	var st unix.Statfs_t
+	return unix.Fstatfs(fd, &st) == nil && st.Type == unix.FUSE_SUPER_MAGIC
 }
 
 // mountsBelow reports whether a file system is mounted below the

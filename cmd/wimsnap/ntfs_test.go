@@ -486,11 +486,18 @@ func TestNTFSLargeStreams(t *testing.T) {
 	code, out, errb = runApp(t, env, "restore", "latest", "--target", mnt, "--json")
 	names := make([]byte, 4096)
 	n, lerr := unix.Listxattr(filepath.Join(mnt, "f.txt"), names)
-	umount()
 	if code != exitOK || !strings.Contains(out, `named stream \"big\" kept`) || lerr != nil ||
 		!bytes.Contains(names[:n], []byte("user.big\x00")) {
 		t.Errorf("rollback: exit %d, streams %q (%v); want %d, user.big kept and named: %s\n%s",
 			code, names[:n], lerr, exitOK, errb, out)
+	}
+	// A rollback that replaces the file (its data changed) says that the
+	// stream goes with it; it said nothing.
+	writeFile(t, mnt, "f.txt", []byte("changed"))
+	code, out, errb = runApp(t, env, "restore", "latest", "--target", mnt, "--json")
+	umount()
+	if code != exitOK || !strings.Contains(out, `named stream \"big\" of the file replaced is lost`) {
+		t.Errorf("rollback replacing the file: exit %d; want %d and the big stream named: %s\n%s", code, exitOK, errb, out)
 	}
 }
 
@@ -604,13 +611,38 @@ func TestNTFSRollbackReparse(t *testing.T) {
 	runAppOK(t, env, "snapshot", mnt)
 	var st unix.Stat_t
 	must(t, unix.Lstat(filepath.Join(mnt, "lnk"), &st))
-	out := runAppOK(t, env, "restore", "latest", "--target", mnt, "--json")
-	var sum struct{ Files, Symlinks, Unchanged, Deleted int }
-	must(t, json.Unmarshal([]byte(out), &sum))
-	var after unix.Stat_t
-	must(t, unix.Lstat(filepath.Join(mnt, "lnk"), &after))
-	if sum.Unchanged != sum.Files+sum.Symlinks || sum.Symlinks != 1 || after.Ino != st.Ino { // lnk is an Interix link: a file
-		t.Errorf("rollback of an unchanged volume: %+v, lnk's inode %d -> %d; want all kept", sum, st.Ino, after.Ino)
+	type summary struct{ Files, Symlinks, Unchanged, Deleted int }
+	restore := func(args ...string) summary {
+		t.Helper()
+		var sum summary
+		must(t, json.Unmarshal([]byte(runAppOK(t, env, append([]string{"restore", "latest", "--target", mnt, "--json"}, args...)...)), &sum))
+		return sum
+	}
+	for _, dry := range []bool{true, false} { // the dry run counts as the rollback
+		var args []string
+		if dry {
+			args = []string{"--dry-run"}
+		}
+		sum := restore(args...)
+		var after unix.Stat_t
+		must(t, unix.Lstat(filepath.Join(mnt, "lnk"), &after))
+		if sum.Unchanged != sum.Files+sum.Symlinks || sum.Symlinks != 1 || after.Ino != st.Ino { // lnk is an Interix link: a file
+			t.Errorf("rollback (dry run %v) of an unchanged volume: %+v, lnk's inode %d -> %d; want all kept", dry, sum, st.Ino, after.Ino)
+		}
+	}
+	// An Interix link put back is found as one by the next rollback: the
+	// kernel, which held the file written, failed its lookups (EIO), and
+	// every rollback wrote it again.
+	must(t, os.Remove(filepath.Join(mnt, "lnk")))
+	writeFile(t, mnt, "lnk", []byte("not a link"))
+	if sum := restore(); sum.Unchanged != sum.Files+sum.Symlinks-1 {
+		t.Errorf("rollback over a file where the Interix link was: %+v; want it alone written", sum)
+	}
+	if sum := restore(); sum.Unchanged != sum.Files+sum.Symlinks {
+		t.Errorf("the rollback after it: %+v; want all kept", sum)
+	}
+	if target, err := os.Readlink(filepath.Join(mnt, "lnk")); err != nil || target != "plain.txt" {
+		t.Errorf("lnk put back: %q, %v", target, err)
 	}
 	must(t, os.Remove(filepath.Join(mnt, "j")))
 	writeFile(t, mnt, "j/in-the-way.txt", []byte("x"))
