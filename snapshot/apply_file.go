@@ -73,7 +73,7 @@ func (a *applier) writeFile(j fileJob, buf []byte) {
 	}
 	var st unix.Stat_t // for dropFailed: a zero st leaves the file
 	if err != nil || a.ntfs == nil {
-		// Not through ntfs-3g without an error: a file written with an
+		// Through ntfs-3g only after an error: a file written with an
 		// Interix link's data stats as a symbolic link once its system
 		// attribute is set, and the kernel then fails its close (EIO)
 		// for the change of type.

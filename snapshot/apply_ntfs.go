@@ -349,7 +349,7 @@ func (a *applier) ntfsReparseBuffer(e *wim.Entry) ([]byte, error) {
 // of the link to its target (interixData) is e's, and so are its last
 // write time and Windows metadata. path names it from the target.
 func (a *applier) sameInterix(dfd int, e *wim.Entry, path []string) bool {
-	target, ok := readLinkAt(dfd, e.Name, e.Data.Size) // UTF-16 takes more bytes than UTF-8
+	target, ok := readLinkAt(dfd, e.Name, 2*e.Data.Size) // a UTF-16 unit is at most 3 bytes of UTF-8
 	if !ok {
 		return false
 	}
