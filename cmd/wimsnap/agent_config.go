@@ -488,10 +488,14 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// absFrom makes a relative path p relative to dir.
+// absFrom makes a relative path p relative to dir. On Windows a path
+// from a root without a drive (\Backups\repo) is on dir's drive.
 func absFrom(dir, p string) string {
-	if p == "" || filepath.IsAbs(p) {
+	switch {
+	case p == "" || filepath.IsAbs(p):
 		return p
+	case filepath.VolumeName(p) == "" && os.IsPathSeparator(p[0]):
+		return filepath.VolumeName(dir) + p
 	}
 	return filepath.Join(dir, p)
 }

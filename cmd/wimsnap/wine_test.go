@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -685,5 +686,32 @@ func TestWineCaseClash(t *testing.T) {
 	out, code := w.run(t, "extract", winPath(wimFile), "1", "/case/File", "/case/file", "--dest-dir", winPath(filepath.Join(dir, "ex")))
 	if got, err := os.ReadFile(filepath.Join(dir, "ex", "File")); code != exitPartial || err != nil || string(got) != "upper" {
 		t.Errorf("extract: exit %d, File holds %q (%v); want %d and %q\n%s", code, got, err, exitPartial, "upper", out)
+	}
+}
+
+// TestWineAgentRootPath: in an agent config on Windows, a path from the
+// root without a drive (\Backups\repo) is on the config file's drive, as
+// the command line takes it on the current drive; it was joined to the
+// config file's directory.
+func TestWineAgentRootPath(t *testing.T) {
+	w := newWinePrefix(t)
+	dir := t.TempDir()
+	root := strings.TrimPrefix(winPath(filepath.Join(dir, "Backups", "repo")), "Z:") // \tmp\...\Backups\repo
+	config := writeConfig(t, dir, fmt.Sprintf(`repository = '%s'
+state-file = 'state.json'
+[status]
+listen = "off"
+[[job]]
+name = "root"
+sources = ['src']
+schedule = "@daily"
+`, root))
+	out, code := w.run(t, "agent", "--config", winPath(config), "--check-config", "--json")
+	var plan struct {
+		Jobs []struct{ Commands [][]string }
+	}
+	if err := json.Unmarshal([]byte(out), &plan); code != 0 || err != nil || len(plan.Jobs) != 1 ||
+		len(plan.Jobs[0].Commands) == 0 || !slices.Contains(plan.Jobs[0].Commands[0], "--repo=Z:"+root) {
+		t.Errorf("--check-config: exit %d, %v; want a command with --repo=Z:%s\n%s", code, err, root, out)
 	}
 }
