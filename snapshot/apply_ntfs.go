@@ -233,8 +233,9 @@ func listUserXattrs(list func(dest []byte) (int, error)) ([]string, error) {
 }
 
 // ntfsSame reports whether the existing file name in dfd has e's Windows
-// metadata: attributes, descriptor, DOS name, creation time and named
-// streams (names and contents).
+// metadata: attributes, descriptor, DOS name, creation and last write
+// times (a regular file's last write time its stat checked already) and
+// named streams (names and contents).
 func (a *applier) ntfsSame(dfd int, e *wim.Entry, path []string) bool {
 	p := a.xattrPath(dfd, e.Name, path)
 	buf := make([]byte, 1<<16) // each value is looked at before the next get
@@ -257,7 +258,8 @@ func (a *applier) ntfsSame(dfd int, e *wim.Entry, path []string) bool {
 	if id, _ := get(xNTFSObjID); !bytes.Equal(id, objectIDOf(e)) {
 		return false
 	}
-	if t, ok := get(xNTFSTimes); !ok || len(t) < 8 || wim.Filetime(binary.LittleEndian.Uint64(t)) != e.CreationTime {
+	if t, ok := get(xNTFSTimes); !ok || len(t) < 16 || wim.Filetime(binary.LittleEndian.Uint64(t)) != e.CreationTime ||
+		wim.Filetime(binary.LittleEndian.Uint64(t[8:])) != e.LastWriteTime {
 		return false
 	}
 	names, err := listUserXattrs(func(dest []byte) (int, error) { return unix.Llistxattr(p, dest) })
@@ -346,8 +348,8 @@ func (a *applier) ntfsReparseBuffer(e *wim.Entry) ([]byte, error) {
 
 // sameInterix reports whether the symbolic link that ntfs-3g shows at
 // e.Name in dfd is the Interix link that the image's file e is: the data
-// of the link to its target (interixData) is e's, and so are its last
-// write time and Windows metadata. path names it from the target.
+// of the link to its target (interixData) is e's, and so is its Windows
+// metadata (ntfsSame, times included). path names it from the target.
 func (a *applier) sameInterix(dfd int, e *wim.Entry, path []string) bool {
 	target, ok := readLinkAt(dfd, e.Name, 2*e.Data.Size) // a UTF-16 unit is at most 3 bytes of UTF-8
 	if !ok {
@@ -357,20 +359,12 @@ func (a *applier) sameInterix(dfd int, e *wim.Entry, path []string) bool {
 	if int64(len(data)) != e.Data.Size || wim.Hash(sha1.Sum(data)) != e.Data.Hash {
 		return false
 	}
-	return a.ntfsSameWriteTime(dfd, e, path) && a.ntfsSame(dfd, e, path)
-}
-
-// ntfsSameWriteTime reports whether e.Name in dfd, not followed, has e's
-// last write time.
-func (a *applier) ntfsSameWriteTime(dfd int, e *wim.Entry, path []string) bool {
-	var t [32]byte
-	n, err := unix.Lgetxattr(a.xattrPath(dfd, e.Name, path), string(xNTFSTimes), t[:])
-	return err == nil && n >= 16 && binary.LittleEndian.Uint64(t[8:]) == uint64(e.LastWriteTime)
+	return a.ntfsSame(dfd, e, path)
 }
 
 // ntfsSameReparse reports whether dfd holds the reparse point e as the
-// image has it: its reparse buffer buf, its last write time and its
-// Windows metadata (ntfsSame). path names it from the target.
+// image has it: its reparse buffer buf and its Windows metadata (ntfsSame,
+// times included). path names it from the target.
 func (a *applier) ntfsSameReparse(dfd int, e *wim.Entry, buf []byte, path []string) bool {
 	p := a.xattrPath(dfd, e.Name, path)
 	have := make([]byte, len(buf)+1)
@@ -378,7 +372,7 @@ func (a *applier) ntfsSameReparse(dfd int, e *wim.Entry, buf []byte, path []stri
 	if err != nil || !bytes.Equal(have[:n], buf) {
 		return false
 	}
-	return a.ntfsSameWriteTime(dfd, e, path) && a.ntfsSame(dfd, e, path)
+	return a.ntfsSame(dfd, e, path)
 }
 
 // readSmallStream reads a named stream whole; the xattr interface takes
