@@ -248,7 +248,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 			// Say how many went before the error (which names those
 			// that failed); it decides the exit code.
 			sum.Error = err.Error()
-			a.printForgetSummary(sum)
+			_ = a.printForgetSummary(sum) // err decides the exit code
 			return err
 		}
 	}
@@ -259,27 +259,22 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 }
 
 // printForgetSummary prints sum as text, or with --json as a document.
-func (a *app) printForgetSummary(sum forgetSummary) {
+func (a *app) printForgetSummary(sum forgetSummary) error {
 	if a.json {
-		_ = writeJSON(a.stdout, sum) // the caller's error decides the exit code
-		return
+		return writeJSON(a.stdout, sum)
 	}
 	a.printForget(sum)
+	return nil
 }
 
 // finishForget prints the outcome and prunes when asked, the prune's
 // warnings going to warn.
 func (a *app) finishForget(ctx context.Context, r *snapshot.Repo, f *forgetFlags, sum forgetSummary, opts snapshot.PruneOptions, warn *warnings) error {
+	if !f.prune {
+		return a.printForgetSummary(sum)
+	}
 	if !a.json {
 		a.printForget(sum)
-	}
-	if !f.prune {
-		if a.json {
-			return writeJSON(a.stdout, sum)
-		}
-		return nil
-	}
-	if !a.json {
 		return a.runPrune(ctx, r, sum.Repository, opts, warn)
 	}
 	// One document: prune's inside forget's.
