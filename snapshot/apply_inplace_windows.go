@@ -208,7 +208,7 @@ func (a *winApplier) setMeta(path string, e *wim.Entry) {
 // On failure it removes tmp, warns and reports false.
 func (a *winApplier) replace(dir, tmp, path string, info *windows.ByHandleFileInformation, e *wim.Entry) bool {
 	err := clearReadOnly(path, info.FileAttributes)
-	if err == nil && (info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0 || e.IsDir()) {
+	if err == nil && (info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0 || dirEntry(e)) {
 		err = a.swapIn(dir, tmp, path, info.FileAttributes)
 	} else if err == nil {
 		err = moveOver(tmp, path)

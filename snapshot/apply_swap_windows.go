@@ -66,7 +66,7 @@ func (a *winApplier) removableWhole(path, rel string) bool {
 // tmp (a directory first for a directory reparse point), and reports
 // whether it did; if not, it has warned and tmp is gone.
 func (a *winApplier) writeTemp(tmp string, e *wim.Entry) bool {
-	if e.IsDir() {
+	if dirEntry(e) {
 		p, err := windows.UTF16PtrFromString(tmp)
 		if err == nil {
 			err = windows.CreateDirectory(p, nil)
@@ -77,7 +77,7 @@ func (a *winApplier) writeTemp(tmp string, e *wim.Entry) bool {
 		}
 	}
 	if !a.finish(tmp, e, true) {
-		if e.IsDir() { // finish removes only a file
+		if e.IsDir() { // finish removes any other entry
 			_ = removeOne(tmp, windows.FILE_ATTRIBUTE_DIRECTORY)
 		}
 		return false
@@ -88,7 +88,7 @@ func (a *winApplier) writeTemp(tmp string, e *wim.Entry) bool {
 // tempAttrs returns the attributes removeOne needs to remove the
 // temporary entry written for e.
 func tempAttrs(e *wim.Entry) uint32 {
-	if e.IsDir() {
+	if dirEntry(e) {
 		return windows.FILE_ATTRIBUTE_DIRECTORY
 	}
 	return 0

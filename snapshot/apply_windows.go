@@ -148,10 +148,10 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 	if a.opts.InPlace && a.inPlace(dir, path, e) {
 		return nil
 	}
-	if !a.opts.InPlace && !e.IsDir() && a.replaceInWay(dir, path, e) {
+	if !a.opts.InPlace && !e.IsDir() && a.replaceInWay(dir, path, e) { // a directory is filled, not replaced
 		return nil
 	}
-	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 && !e.IsDir() {
+	if first, ok := a.links[e.LinkID]; ok && e.LinkID != 0 && !dirEntry(e) {
 		if err := hardLink(path, first); err != nil {
 			a.warn(true, fmt.Errorf("hard link: %w", err))
 			return nil
@@ -182,7 +182,7 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 		}
 		return nil
 	}
-	if e.IsDir() { // a directory reparse point (junction, directory symlink)
+	if dirEntry(e) { // a directory reparse point (junction, directory symlink)
 		p, err := windows.UTF16PtrFromString(path)
 		if err == nil {
 			err = windows.CreateDirectory(p, nil)
@@ -216,7 +216,7 @@ func (a *winApplier) entry(dir string, e *wim.Entry) error {
 // file gets it once renamed, as the file it replaces may hold it).
 func (a *winApplier) finish(path string, e *wim.Entry, noShortName bool) bool {
 	create := uint32(windows.CREATE_NEW)
-	if e.IsDir() {
+	if dirEntry(e) { // made by the caller
 		create = windows.OPEN_EXISTING
 	}
 	h, err := openBackup(path, true, create)
@@ -224,21 +224,43 @@ func (a *winApplier) finish(path string, e *wim.Entry, noShortName bool) bool {
 		a.warn(true, fmt.Errorf("create: %w", err))
 		return false
 	}
-	defer func() { _ = windows.CloseHandle(h) }()
 	b := &backupStream{h: h, path: path, write: true}
 	err = writeBackup(b, e, a.openFunc)
 	if cerr := b.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		_ = windows.CloseHandle(h)
 		a.warn(!e.IsDir(), fmt.Errorf("writing contents and security: %w", err))
 		if !e.IsDir() {
-			_ = windows.CloseHandle(h)
-			h = windows.InvalidHandle
-			_ = os.Remove(path)
+			_ = removeOne(path, tempAttrs(e))
 		}
 		return false
 	}
+	a.setMetadata(h, e, noShortName)
+	// A network share may report a failed write only here; a file kept
+	// after it would have the image's size and times but not its data.
+	if err := closeHandle(h); err != nil && !e.IsDir() {
+		a.warn(true, fmt.Errorf("closing the written file: %w", err))
+		_ = removeOne(path, tempAttrs(e)|e.Attributes&windows.FILE_ATTRIBUTE_READONLY)
+		return false
+	}
+	return true
+}
+
+// dirEntry reports whether e is made as a directory: a directory, or a
+// reparse point with the directory attribute (a junction, a directory
+// symbolic link), which wim.Entry.IsDir leaves out as it holds no
+// children.
+func dirEntry(e *wim.Entry) bool { return e.Attributes&wim.AttrDirectory != 0 }
+
+// closeHandle closes a handle finish wrote through (a variable for
+// tests).
+var closeHandle = windows.CloseHandle
+
+// setMetadata gives the open file h e's security descriptor, short name
+// (unless noShortName), attributes and times; failures are warnings.
+func (a *winApplier) setMetadata(h windows.Handle, e *wim.Entry, noShortName bool) {
 	a.setSecurity(h, e)
 	if n := e.ShortName(); n != "" && !noShortName {
 		if err := setShortName(h, n); err != nil {
@@ -248,7 +270,6 @@ func (a *winApplier) finish(path string, e *wim.Entry, noShortName bool) bool {
 	if err := setBasicInfo(h, e); err != nil {
 		a.warn(false, fmt.Errorf("attributes and times: %w", err))
 	}
-	return true
 }
 
 // setSecurity gives the open file h e's security descriptor, or as much of
