@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"slices"
+	"strings"
 
 	"github.com/wimsnap/wimsnap/wim"
 )
@@ -11,9 +12,10 @@ import (
 type Change struct {
 	Path string `json:"path"`
 	// Kind is "+" (only in the second image), "-" (only in the first),
-	// "M" (contents differ) or "U" (metadata only: mode, owner, times,
-	// xattrs, attributes, link target, security descriptor, DOS name,
-	// hard links).
+	// "M" (contents differ: the data, a named stream, the link target, the
+	// type or a device's number) or "U" (metadata only: mode, owner,
+	// times, xattrs, attributes, security descriptor, DOS name, hard
+	// links).
 	Kind string `json:"kind"`
 	// What lists the metadata that differ for "M" and "U".
 	What []string `json:"what,omitempty"`
@@ -22,7 +24,7 @@ type Change struct {
 // Diff lists the differences from image a to image b, in path order. A
 // directory present on one side only is listed once, not its contents.
 func Diff(a, b *wim.Metadata) []Change {
-	d := differ{ma: a, mb: b, la: linkGroups(a), lb: linkGroups(b)}
+	d := differ{ma: a, mb: b, la: linkGroups(a), lb: linkGroups(b), sameGroup: map[[2]uint64]bool{}}
 	d.entries(a.Root, b.Root)
 	return d.out
 }
@@ -34,8 +36,12 @@ func Diff(a, b *wim.Metadata) []Change {
 type differ struct {
 	ma, mb *wim.Metadata
 	la, lb map[uint64][]string
-	out    []Change
-	path   []byte
+	// sameGroup caches whether group a of ma and group b of mb have the
+	// same paths, so that a group of n names is compared once, not n
+	// times.
+	sameGroup map[[2]uint64]bool
+	out       []Change
+	path      []byte
 }
 
 // groupOf returns the paths of e's hard link group in groups (see
@@ -81,7 +87,9 @@ func (d *differ) entries(a, b *wim.Entry) {
 	out := &d.out
 	if what := d.entryDiff(a, b); len(what) > 0 { // the root's metadata too
 		kind := "U"
-		if slices.Contains(what, "contents") || slices.Contains(what, "type") {
+		if slices.ContainsFunc(what, func(w string) bool {
+			return w == "contents" || w == "type" || w == "streams" || w == "device"
+		}) {
 			kind = "M"
 		}
 		*out = append(*out, Change{Path: d.at(), Kind: kind, What: what})
@@ -133,7 +141,9 @@ func (d *differ) entryDiff(a, b *wim.Entry) []string {
 			what = append(what, name)
 		}
 	}
-	add(a.IsDir() != b.IsDir() || a.IsReparse() != b.IsReparse(), "type")
+	au, bu := a.Unix, b.Unix
+	add(a.IsDir() != b.IsDir() || a.IsReparse() != b.IsReparse() ||
+		au != nil && bu != nil && au.Mode&unixTypeMask != bu.Mode&unixTypeMask, "type")
 	add(a.Data.Hash != b.Data.Hash || a.ReparseStream().Hash != b.ReparseStream().Hash, "contents")
 	add(!slices.EqualFunc(a.NamedStreams(), b.NamedStreams(), func(x, y wim.Stream) bool {
 		return x.Name == y.Name && x.Hash == y.Hash
@@ -141,16 +151,46 @@ func (d *differ) entryDiff(a, b *wim.Entry) []string {
 	add(a.Attributes != b.Attributes, "attributes")
 	add(a.LastWriteTime != b.LastWriteTime, "mtime")
 	add(a.CreationTime != b.CreationTime, "creation-time")
-	au, bu := a.Unix, b.Unix
-	add((au == nil) != (bu == nil) || au != nil && (au.Mode != bu.Mode || au.Rdev != bu.Rdev), "mode")
+	add(au != nil && bu != nil && au.Rdev != bu.Rdev, "device")
+	add((au == nil) != (bu == nil) || au != nil && au.Mode&^unixTypeMask != bu.Mode&^unixTypeMask, "mode")
 	add(au != nil && bu != nil && (au.UID != bu.UID || au.GID != bu.GID), "owner")
-	add(!slices.EqualFunc(a.Xattrs, b.Xattrs, func(x, y wim.Xattr) bool {
-		return x.Name == y.Name && bytes.Equal(x.Value, y.Value)
-	}), "xattrs")
+	add(!sameXattrs(a.Xattrs, b.Xattrs), "xattrs")
 	// Descriptors by their bytes: each image numbers its own.
 	add(!bytes.Equal(d.ma.Descriptor(a), d.mb.Descriptor(b)), "security")
 	add(a.ShortName() != b.ShortName(), "short-name")
 	// The group's paths, not LinkIDs: each image numbers its own groups.
-	add(!slices.Equal(groupOf(d.la, a), groupOf(d.lb, b)), "links")
+	add(!d.sameLinks(a, b), "links")
 	return what
+}
+
+// unixTypeMask is the file type bits of a UNIX mode (S_IFMT).
+const unixTypeMask = 0o170000
+
+// sameLinks reports whether a, of image d.ma, and b, of image d.mb, have
+// the same other names (hard link groups, by their paths).
+func (d *differ) sameLinks(a, b *wim.Entry) bool {
+	ga, gb := groupOf(d.la, a), groupOf(d.lb, b)
+	if ga == nil || gb == nil {
+		return ga == nil && gb == nil
+	}
+	key := [2]uint64{a.LinkID, b.LinkID}
+	same, ok := d.sameGroup[key]
+	if !ok {
+		same = slices.Equal(ga, gb)
+		d.sameGroup[key] = same
+	}
+	return same
+}
+
+// sameXattrs reports whether x and y hold the same attributes, in any
+// order: the order listxattr gives changes when one is set again.
+func sameXattrs(x, y []wim.Xattr) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	byName := func(a, b wim.Xattr) int { return strings.Compare(a.Name, b.Name) }
+	xs, ys := slices.SortedFunc(slices.Values(x), byName), slices.SortedFunc(slices.Values(y), byName)
+	return slices.EqualFunc(xs, ys, func(a, b wim.Xattr) bool {
+		return a.Name == b.Name && bytes.Equal(a.Value, b.Value)
+	})
 }

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -152,6 +153,40 @@ func TestDiff(t *testing.T) {
 	}
 	if !slices.Equal(links, []string{"/a", "/b", "/c", "/d", "/e"}) {
 		t.Errorf("hard links changed at %q, want /a to /e (not /s: the same pair under other ids)", links)
+	}
+}
+
+// TestDiffKinds: a change of a UNIX file's type (a file made a FIFO, a
+// character device a block one), of a device's number and of a named
+// stream's contents is "M", as the help says; xattrs set again in another
+// order are no change. All were "U" (the xattrs one a change).
+func TestDiffKinds(t *testing.T) {
+	node := func(n string, mode, rdev uint32, xattrs ...string) *wim.Entry {
+		e := &wim.Entry{Name: n, Attributes: wim.AttrNormal, SecurityID: -1, Unix: &wim.UnixData{Mode: mode, Rdev: rdev}}
+		for _, x := range xattrs {
+			e.Xattrs = append(e.Xattrs, wim.Xattr{Name: x, Value: []byte(x + "=1")})
+		}
+		return e
+	}
+	stream := func(n string, h byte) *wim.Entry {
+		e := node(n, 0o100644, 0)
+		e.Ext = &wim.EntryExt{Named: []wim.Stream{{Name: "ads", Hash: wim.Hash{h}}}}
+		return e
+	}
+	root := func(cs ...*wim.Entry) *wim.Metadata {
+		return &wim.Metadata{Root: &wim.Entry{Attributes: wim.AttrDirectory, SecurityID: -1, Children: cs}}
+	}
+	a := root(node("fifo", 0o100644, 0), node("blk", 0o020644, 259), node("dev", 0o020644, 259),
+		node("perm", 0o100644, 0), stream("s", 1), node("x", 0o100644, 0, "user.a", "user.b"))
+	b := root(node("fifo", 0o010644, 0), node("blk", 0o060644, 259), node("dev", 0o020644, 260),
+		node("perm", 0o100600, 0), stream("s", 2), node("x", 0o100644, 0, "user.b", "user.a"))
+	want := map[string]string{"/blk": "M type", "/dev": "M device", "/fifo": "M type", "/perm": "U mode", "/s": "M streams"}
+	got := map[string]string{}
+	for _, c := range Diff(a, b) {
+		got[c.Path] = c.Kind + " " + strings.Join(c.What, ",")
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("Diff = %q, want %q", got, want)
 	}
 }
 

@@ -139,7 +139,8 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, arg string, detaile
 const diffHelp = `
 Show what changed from snapshot SNAP1 to SNAP2, one path a line:
   +  only in SNAP2          -  only in SNAP1
-  M  contents (or type) differ, with what else differs
+  M  contents differ (the data, a named stream, a link's target, the
+     type, a device's number), with what else differs
   U  metadata only (mode, owner, times, xattrs, attributes, security
      descriptor, DOS name, hard links: the other names of the file)
 A directory on one side only is listed once, not its contents. Two
