@@ -36,3 +36,17 @@ func TestRepoConfigMissing(t *testing.T) {
 		}
 	}
 }
+
+// TestRepoEmptyFlag: --repo "" (a script's unset variable) is a usage
+// error, not the default repository, which snapshot created and wrote to.
+func TestRepoEmptyFlag(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"XDG_DATA_HOME": filepath.Join(dir, "xdg"), "WIMSNAP_CACHE_DIR": filepath.Join(dir, "cache")}
+	code, _, errb := runApp(t, env, "snapshot", dir, "--repo", "")
+	if code != exitUsage || !strings.Contains(errb, "empty location") {
+		t.Errorf("snapshot --repo '': exit %d: %s", code, errb)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "xdg")); err == nil {
+		t.Error("snapshot --repo '' made the default repository")
+	}
+}
