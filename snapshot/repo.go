@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -32,6 +33,10 @@ var (
 	// ErrRepoFormat: an object of the repository is malformed or fails its
 	// checksum.
 	ErrRepoFormat = errors.New("snapshot: malformed repository object")
+	// ErrNewerFormat: a manifest has a format version newer than this
+	// wimsnap reads. It is not damage: nothing may remove it, nor delete
+	// the data it may use.
+	ErrNewerFormat = errors.New("snapshot: written by a newer wimsnap")
 	// ErrSnapshotNotFound: no snapshot matches the given id or prefix.
 	ErrSnapshotNotFound = errors.New("snapshot: no such snapshot")
 	// ErrSnapshotAmbiguous is wrapped, beside ErrSnapshotNotFound, by the
@@ -91,7 +96,11 @@ type Repo struct {
 	now           func() time.Time
 	zstd          *zcodec
 	warn          func(error) // RepoOptions.Warn, or nil
-	leftOut       sync.Map    // the snapshots damageWarn has warned about, by id
+	leftOut       sync.Map    // the snapshots and index objects damageWarn has warned about, by id
+	// damagedObjects is set once a sync found an index object damaged:
+	// a stream or chunk the local index lacks is then the repository's
+	// loss, not a damaged local index to rebuild (see retryRebuilt).
+	damagedObjects atomic.Bool
 }
 
 // RepoOptions configures OpenRepo.
@@ -106,7 +115,8 @@ type RepoOptions struct {
 	// repository has (see retryRebuilt). Check says so in its result too,
 	// and Snapshot to its own Warn. It is also told, once for each
 	// snapshot, that a snapshot was left out of the local index because
-	// its manifest cannot be read. It may be called from any goroutine.
+	// its manifest cannot be read, and, once for each index object, that
+	// an index object is damaged. It may be called from any goroutine.
 	Warn func(error)
 }
 
@@ -227,6 +237,21 @@ func (r *Repo) LocalPaths() []string {
 }
 
 // objectID is the id of a stored object: SHA-256 of its bytes.
+// magicErr is the error for an object whose magic is got, not want:
+// ErrNewerFormat when got is want with a higher version digit (a newer
+// wimsnap's object, which is not damage), else ErrRepoFormat.
+func magicErr(got []byte, want string) error {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	if len(got) == len(want) && i < len(want) && string(got[i+1:]) == want[i+1:] &&
+		want[i] >= '0' && want[i] <= '9' && got[i] > want[i] && got[i] <= '9' {
+		return fmt.Errorf("%w (format %c; this wimsnap reads %c): upgrade wimsnap to use it", ErrNewerFormat, got[i], want[i])
+	}
+	return ErrRepoFormat
+}
+
 func objectID(b []byte) index.ID { return index.ID(sha256.Sum256(b)) }
 
 // readObject reads the whole object key, of at most limit bytes, whose

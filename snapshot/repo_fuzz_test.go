@@ -212,8 +212,8 @@ func FuzzPackBytes(f *testing.F) {
 			t.Fatalf("parsePackBytes: %v; readPackTrailer: %v", err, serr)
 		}
 		if err != nil {
-			if !errors.Is(err, ErrRepoFormat) || !errors.Is(serr, ErrRepoFormat) {
-				t.Fatalf("errors not ErrRepoFormat: %v; %v", err, serr)
+			if !objectErr(err) || !objectErr(serr) {
+				t.Fatalf("errors not ErrRepoFormat or ErrNewerFormat: %v; %v", err, serr)
 			}
 			if !strings.Contains(serr.Error(), packKey(id)) {
 				t.Fatalf("readPackTrailer's error does not name the pack: %v", serr)
@@ -350,8 +350,8 @@ func FuzzIndexObject(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o, err := parseIndexObject(b)
 		if err != nil {
-			if !errors.Is(err, ErrRepoFormat) {
-				t.Fatalf("error not ErrRepoFormat: %v", err)
+			if !objectErr(err) {
+				t.Fatalf("error not ErrRepoFormat or ErrNewerFormat: %v", err)
 			}
 			return
 		}
@@ -392,8 +392,8 @@ func FuzzIndexObjectStored(f *testing.F) {
 			t.Fatalf("expand+parse: %v; readIndexObject: %v", err, serr)
 		}
 		if err != nil {
-			if !errors.Is(err, ErrRepoFormat) || !errors.Is(serr, ErrRepoFormat) {
-				t.Fatalf("errors not ErrRepoFormat: %v; %v", err, serr)
+			if !objectErr(err) || !objectErr(serr) {
+				t.Fatalf("errors not ErrRepoFormat or ErrNewerFormat: %v; %v", err, serr)
 			}
 			if !strings.Contains(serr.Error(), indexKey(id)) {
 				t.Fatalf("readIndexObject's error does not name the object: %v", serr)
@@ -437,8 +437,8 @@ func FuzzManifest(f *testing.F) {
 		}
 		m, err := r.decodeManifest(id, stored)
 		if err != nil {
-			if !errors.Is(err, ErrRepoFormat) || !strings.Contains(err.Error(), name) {
-				t.Fatalf("error not ErrRepoFormat naming the snapshot: %v", err)
+			if !objectErr(err) || !strings.Contains(err.Error(), name) {
+				t.Fatalf("error not ErrRepoFormat or ErrNewerFormat naming the snapshot: %v", err)
 			}
 			return
 		}
@@ -647,4 +647,10 @@ func packBytes(tb testing.TB, dir string, z *zcodec, fill func(*packBuilder)) ([
 		tb.Fatal(err)
 	}
 	return b, id
+}
+
+// objectErr reports whether err is the error for a malformed object or
+// one of a newer format.
+func objectErr(err error) bool {
+	return errors.Is(err, ErrRepoFormat) || errors.Is(err, ErrNewerFormat)
 }

@@ -367,7 +367,7 @@ func (p *idxParser) deltaRecipe(s *indexStream) {
 
 func parseIndexObject(b []byte) (*indexObject, error) {
 	if !bytes.HasPrefix(b, []byte(indexMagic)) {
-		return nil, fmt.Errorf("%w: index object: bad magic", ErrRepoFormat)
+		return nil, fmt.Errorf("%w: index object: bad magic", magicErr(b[:min(len(b), len(indexMagic))], indexMagic))
 	}
 	p := &idxParser{b: b[len(indexMagic):]}
 	o := &indexObject{packs: make([]indexPack, p.count(33))}

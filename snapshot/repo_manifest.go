@@ -183,6 +183,10 @@ func (r *Repo) decodeManifest(id index.ID, stored []byte) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: snapshot %s: %w", ErrRepoFormat, name, err)
 	}
+	if m.Version > RepoVersion {
+		return nil, fmt.Errorf("%w: snapshot %s: manifest version %d (this wimsnap reads %d); upgrade wimsnap to use it",
+			ErrNewerFormat, name, m.Version, RepoVersion)
+	}
 	if m.Version != RepoVersion {
 		return nil, fmt.Errorf("%w: snapshot %s: version %d", ErrRepoFormat, name, m.Version)
 	}

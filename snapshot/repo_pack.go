@@ -238,7 +238,7 @@ func packTrailer(z *zcodec, key string, size int64, read func(off, length int64)
 		return nil, err
 	}
 	if string(foot[4:]) != packMagic {
-		return nil, fmt.Errorf("%w: pack %s: bad magic", ErrRepoFormat, key)
+		return nil, fmt.Errorf("%w: pack %s: bad magic", magicErr(foot[4:], packMagic), key)
 	}
 	tl := int64(binary.LittleEndian.Uint32(foot))
 	if tl > maxPackTrailer || tl > size-int64(packFooterLen) {
@@ -276,8 +276,11 @@ func getRange(ctx context.Context, s remote.Store, key string, off, length int64
 
 // parsePackBytes parses the trailer of a whole pack in memory.
 func parsePackBytes(z *zcodec, data []byte) ([]packEntry, error) {
-	if len(data) < packFooterLen || string(data[len(data)-len(packMagic):]) != packMagic {
+	if len(data) < packFooterLen {
 		return nil, fmt.Errorf("%w: no pack footer", ErrRepoFormat)
+	}
+	if magic := data[len(data)-len(packMagic):]; string(magic) != packMagic {
+		return nil, fmt.Errorf("%w: no pack footer", magicErr(magic, packMagic))
 	}
 	tl := uint64(binary.LittleEndian.Uint32(data[len(data)-packFooterLen:]))
 	if tl > uint64(len(data)-packFooterLen) {

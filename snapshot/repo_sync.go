@@ -233,11 +233,13 @@ func (r *Repo) syncedIndex(ctx context.Context) (*index.DB, error) {
 // that the local index was damaged (and is rebuilt) or that a snapshot
 // was left out for a damaged manifest (so that listing the snapshots, or
 // resolving "latest" to an older one, does not hide it), and drops the
-// others (an index object left out, an index busy, a manifest deleted
-// while it was listed), which the callers of syncedIndex have never
-// reported.
+// that an index object is damaged (so that the data it lists cannot be
+// read), and drops the others (an index busy, an object or manifest
+// deleted while it was listed), which the callers of syncedIndex have
+// never reported.
 func (r *Repo) damageWarn(err error) {
 	var lo *leftOutError
+	var do *damagedObjectError
 	switch {
 	case r.warn == nil:
 	case errors.Is(err, index.ErrCorrupt):
@@ -246,8 +248,26 @@ func (r *Repo) damageWarn(err error) {
 		if _, dup := r.leftOut.LoadOrStore(lo.id, true); !dup {
 			r.warn(err)
 		}
+	case errors.As(err, &do):
+		if _, dup := r.leftOut.LoadOrStore(do.id, true); !dup {
+			r.warn(err)
+		}
 	}
 }
+
+// damagedObjectError is Sync's warning that an index object cannot be
+// read for damage: the local index lacks what it lists until repair
+// writes the index again.
+type damagedObjectError struct {
+	id  index.ID
+	err error
+}
+
+func (e *damagedObjectError) Error() string {
+	return fmt.Sprintf("%v: the data it lists cannot be found until 'wimsnap repair' (see 'wimsnap check')", e.err)
+}
+
+func (e *damagedObjectError) Unwrap() error { return e.err }
 
 // leftOutError is Sync's warning that a snapshot the store lists was not
 // added to the local index because its manifest is damaged. The manifest
@@ -260,6 +280,9 @@ type leftOutError struct {
 
 func (e *leftOutError) Error() string {
 	short := hexID(e.id)[:8]
+	if errors.Is(e.err, ErrNewerFormat) {
+		return fmt.Sprintf("snapshot %s left out: %v", short, e.err)
+	}
 	return fmt.Sprintf("snapshot %s left out: its manifest cannot be read ('wimsnap check' reports it, 'wimsnap forget %s' removes it): %v",
 		short, short, e.err)
 }
@@ -267,10 +290,11 @@ func (e *leftOutError) Error() string {
 func (e *leftOutError) Unwrap() error { return e.err }
 
 // leftOut is Sync's warning for snapshot id, whose manifest could not be
-// read for err: a leftOutError when the manifest is damaged, err itself
-// when it is gone (deleted since the listing, by forget).
+// read for err: a leftOutError when the manifest is damaged or newer than
+// this wimsnap reads, err itself when it is gone (deleted since the
+// listing, by forget).
 func leftOut(id index.ID, err error) error {
-	if !errors.Is(err, ErrRepoFormat) {
+	if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) {
 		return err
 	}
 	return &leftOutError{id: id, err: err}
@@ -372,6 +396,10 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 				return err
 			}
 			st.Damaged++
+			if errors.Is(err, ErrRepoFormat) {
+				r.damagedObjects.Store(true)
+				err = &damagedObjectError{id: id, err: err}
+			}
 			if warn != nil {
 				warn(err)
 			}
@@ -489,7 +517,7 @@ func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, inStore map[inde
 		}
 		m, stored, err := r.readManifest(ctx, id)
 		if err != nil {
-			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, remote.ErrNotFound) {
+			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) && !errors.Is(err, remote.ErrNotFound) {
 				return err
 			}
 			st.Damaged++
@@ -533,6 +561,11 @@ func (r *Repo) retryRebuilt(ctx context.Context, fn func(rebuiltFor error) error
 	err := fn(nil)
 	if !errors.Is(err, index.ErrCorrupt) && !errors.Is(err, errIndexMiss) {
 		return err
+	}
+	if !errors.Is(err, index.ErrCorrupt) && r.damagedObjects.Load() {
+		// The sync found a damaged index object, which is the likelier
+		// loss, and which a rebuild would find again.
+		return fmt.Errorf("%w (the repository has a damaged index object: see 'wimsnap check', then 'wimsnap repair')", err)
 	}
 	if _, rerr := r.Rebuild(ctx, nil); rerr != nil {
 		return errors.Join(err, rerr)

@@ -1,0 +1,136 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wimsnap/wimsnap/wim"
+	"github.com/wimsnap/wimsnap/wim/wimtest"
+)
+
+// TestDamagedIndexObject: a damaged index object in the repository is
+// warned about, once, by the commands that sync (listing the snapshots
+// said nothing), and a snapshot whose data it lists fails to restore
+// naming it, rather than the local index being taken for damaged and
+// rebuilt at every run, which found the same loss again.
+func TestDamagedIndexObject(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a": "one"})
+	r := testRepo(t, wim.CompressXPRESS)
+	snapshotOK(t, r, src, TakeOptions{})
+	before := hostileIDs(t, r.store, indexPrefix)
+	writeFiles(t, src, map[string]string{"b": string(wimtest.RandomBytes(7, 100<<10))})
+	second := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	id := hostileNewID(t, before, hostileIDs(t, r.store, indexPrefix))
+	if err := putBytes(t.Context(), r.store, indexKey(id), []byte("junk")); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Remove(r.cache))
+
+	var warned []string
+	fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Dir(r.cache),
+		Warn: func(err error) { warned = append(warned, err.Error()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Snapshots(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Snapshots(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("index/%x", id[:])
+	if len(warned) != 1 || !strings.Contains(warned[0], want) || !strings.Contains(warned[0], "repair") {
+		t.Fatalf("warnings %q; want one naming %s and repair", warned, want)
+	}
+	_, err = fresh.Restore(t.Context(), second, filepath.Join(tmp, "out"), RestoreOptions{})
+	if !errors.Is(err, wim.ErrNotFound) || !strings.Contains(err.Error(), "damaged index object") {
+		t.Errorf("restore: %v; want the data not found, for a damaged index object", err)
+	}
+	if slices.ContainsFunc(warned, func(w string) bool { return strings.Contains(w, "rebuilt") }) {
+		t.Errorf("warnings %q: the local index was rebuilt", warned)
+	}
+}
+
+// TestNewerManifest: a manifest of a newer format version than this
+// wimsnap reads is not damage. Listing leaves it out with a warning that
+// says so (not that forget removes it); repair and prune refuse to run
+// rather than remove it or the data it may use. Repair removed it as
+// "lost".
+func TestNewerManifest(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a": "one"})
+	r := testRepo(t, wim.CompressXPRESS)
+	old := objectIDFromHex(snapshotOK(t, r, src, TakeOptions{}).Manifest.ID)
+	_, stored, err := r.readManifest(t.Context(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.zstd.expand(stored, "manifest", maxManifestJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := r.zstd.compress([]byte(strings.Replace(string(b), `"version":1,`, `"version":2,`, 1)))
+	must(t, putBytes(t.Context(), r.store, snapKey(objectID(newer)), newer))
+	must(t, r.store.Delete(t.Context(), snapKey(old)))
+	must(t, os.Remove(r.cache))
+
+	var warned []string
+	fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Dir(r.cache),
+		Warn: func(err error) { warned = append(warned, err.Error()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := fresh.Snapshots(t.Context()); err != nil || len(list) != 0 {
+		t.Fatalf("snapshots: %d, %v", len(list), err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "newer wimsnap") || strings.Contains(warned[0], "forget") {
+		t.Errorf("warnings %q; want one saying a newer wimsnap wrote it", warned)
+	}
+	if _, err := fresh.Repair(t.Context(), RepairOptions{}); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("repair: %v; want it refused", err)
+	}
+	if _, err := fresh.Prune(t.Context(), PruneOptions{}); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("prune: %v; want it refused", err)
+	}
+	if _, err := r.store.Stat(t.Context(), snapKey(objectID(newer))); err != nil {
+		t.Errorf("the newer manifest: %v", err)
+	}
+}
+
+// TestNewerMagic: a pack or index object whose magic names a newer
+// format version is ErrNewerFormat, which repair and prune refuse to
+// treat as damage; any other bad magic is ErrRepoFormat.
+func TestNewerMagic(t *testing.T) {
+	for _, c := range []struct {
+		got, want string
+		newer     bool
+	}{
+		{"WSNPACK2", packMagic, true},
+		{"WSNPACK9", packMagic, true},
+		{"WSNPACK0", packMagic, false},
+		{"WSNPACKx", packMagic, false},
+		{"XSNPACK2", packMagic, false},
+		{"WSNPACK", packMagic, false},
+		{"wimsnap index 2\n", indexMagic, true},
+		{"wimsnap index 2x", indexMagic, false},
+	} {
+		err := magicErr([]byte(c.got), c.want)
+		if errors.Is(err, ErrNewerFormat) != c.newer || errors.Is(err, ErrRepoFormat) == c.newer {
+			t.Errorf("magicErr(%q, %q) = %v, newer %v", c.got, c.want, err, c.newer)
+		}
+	}
+	if _, err := parseIndexObject([]byte("wimsnap index 2\nrest")); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("index object of format 2: %v", err)
+	}
+	if _, err := parsePackBytes(newZcodec(), []byte("data\x00\x00\x00\x00WSNPACK2")); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("pack of format 2: %v", err)
+	}
+}
