@@ -191,16 +191,17 @@ type pruner struct {
 	lock *Lock
 	res  *PruneResult
 
-	packs   map[index.ID]remote.Info    // in the store, as listed in step 1
-	loc     map[index.ID]index.Location // one location of every chunk named (by the index first, else a retired object)
-	streams *recipes                    // every recipe named that resolves
-	objects map[index.ID]bool           // index objects read in step 1
-	retired map[index.ID]bool           // retired objects read in step 1
-	snaps   map[index.ID]bool           // manifests read in step 1
-	used    map[index.SHA1]bool         // streams the snapshots use
-	usedCh  map[index.ID]bool           // chunks of used streams
-	sizes   map[index.ID]int64          // bytes of used chunks in each pack
-	missing []string                    // why the used data is incomplete
+	packs   map[index.ID]remote.Info      // in the store, as listed in step 1
+	loc     map[index.ID]index.Location   // one location of every chunk named (by the index first, else a retired object)
+	copies  map[index.ID][]index.Location // the other locations of a chunk stored twice or more
+	streams *recipes                      // every recipe named that resolves
+	objects map[index.ID]bool             // index objects read in step 1
+	retired map[index.ID]bool             // retired objects read in step 1
+	snaps   map[index.ID]bool             // manifests read in step 1
+	used    map[index.SHA1]bool           // streams the snapshots use
+	usedCh  map[index.ID]bool             // chunks of used streams
+	sizes   map[index.ID]int64            // bytes of used chunks in each pack
+	missing []string                      // why the used data is incomplete
 	// suspectIndex says that a stream the local index lacks may be
 	// there: read fails, for the index to be rebuilt, rather than count
 	// it missing.
@@ -216,7 +217,7 @@ type pruner struct {
 
 func newPruner(ctx context.Context, r *Repo, opts PruneOptions, lock *Lock) *pruner {
 	return &pruner{ctx: ctx, r: r, opts: opts, lock: lock, res: &PruneResult{},
-		loc: map[index.ID]index.Location{}, streams: newRecipes(),
+		loc: map[index.ID]index.Location{}, copies: map[index.ID][]index.Location{}, streams: newRecipes(),
 		objects: map[index.ID]bool{}, retired: map[index.ID]bool{}, snaps: map[index.ID]bool{},
 		used: map[index.SHA1]bool{}, usedCh: map[index.ID]bool{}, doomed: map[index.ID]bool{},
 		moved: map[index.ID]bool{}, stored: map[string]bool{}, kept: map[index.SHA1]*indexStream{},

@@ -20,6 +20,9 @@ func packOverhead(chunks int) int64 { return int64(packFooterLen) + 48*int64(chu
 // repack: the ones with the largest unused shares, until the unused data
 // left in kept packs is within MaxUnused of the used data.
 func (p *pruner) plan() error {
+	if err := p.pickCopies(); err != nil {
+		return err
+	}
 	count := map[index.ID]int{}
 	for c := range p.usedCh {
 		l := p.loc[c]

@@ -88,12 +88,16 @@ func (p *pruner) readObjects(prefix string, read map[index.ID]bool) error {
 	return nil
 }
 
-// merge adds the chunk locations o names and p lacks, and o's recipes.
+// merge adds the chunk locations o names and p lacks, the others as
+// further copies (addCopy), and o's recipes.
 func (p *pruner) merge(o *indexObject) {
 	for _, pk := range o.packs {
 		for _, e := range pk.entries {
+			l := index.Location{Pack: pk.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
 			if _, ok := p.loc[e.id]; !ok {
-				p.loc[e.id] = index.Location{Pack: pk.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+				p.loc[e.id] = l
+			} else {
+				p.addCopy(e.id, l)
 			}
 		}
 	}
