@@ -157,6 +157,34 @@ type Object interface {
 	Size() int64
 }
 
+// ReadListed reads the whole object under key, listed as size bytes,
+// into one buffer of that size (ReadAll's grows as it reads, to about
+// twice the object). It refuses an object listed or found larger than
+// limit, or found longer than listed, with an error wrapping ErrTooLarge,
+// reading none of it when the listing says so. An object found shorter
+// than listed is returned as read, for the caller's checks to reject.
+func ReadListed(ctx context.Context, s Store, key string, size, limit int64) ([]byte, error) {
+	if size < 0 || size > limit {
+		return nil, fmt.Errorf("read %s: listed as %d bytes, more than %d: %w", key, size, limit, ErrTooLarge)
+	}
+	rc, err := s.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(rc, buf)
+	cerr := rc.Close()
+	switch {
+	case err == nil: // size+1 bytes
+		return nil, fmt.Errorf("read %s: longer than the %d bytes listed: %w", key, size, ErrTooLarge)
+	case !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF):
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	case cerr != nil:
+		return nil, fmt.Errorf("read %s: %w", key, cerr)
+	}
+	return buf[:n:n], nil
+}
+
 // ReadAll reads the whole object under key into memory. It refuses an
 // object larger than limit bytes with an error wrapping ErrTooLarge, reading
 // at most limit+1 bytes of it, so the caller's memory stays bounded by limit

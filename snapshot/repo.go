@@ -255,15 +255,28 @@ func magicErr(got []byte, want string) error {
 func objectID(b []byte) index.ID { return index.ID(sha256.Sum256(b)) }
 
 // readObject reads the whole object key, of at most limit bytes, whose
-// bytes should hash to id. Bytes that do not are downloaded once more, so
-// that damage in transfer is not taken for damage in the repository; the
-// second copy is returned whether it matches or not, and the caller checks.
+// bytes should hash to id (see readTwice).
 func (r *Repo) readObject(ctx context.Context, key string, id index.ID, limit int64) ([]byte, error) {
-	data, err := remote.ReadAll(ctx, r.store, key, limit)
+	return readTwice(id, func() ([]byte, error) { return remote.ReadAll(ctx, r.store, key, limit) })
+}
+
+// readPack reads pack id, listed as size bytes, whole, as readObject
+// does but in one buffer of its size (remote.ReadListed): one listed
+// larger than maxPack is refused unread.
+func (r *Repo) readPack(ctx context.Context, id index.ID, size int64) ([]byte, error) {
+	return readTwice(id, func() ([]byte, error) { return remote.ReadListed(ctx, r.store, packKey(id), size, maxPack) })
+}
+
+// readTwice returns the bytes read, which should hash to id. Bytes that do
+// not are read once more, so that damage in transfer is not taken for
+// damage in the repository; the second copy is returned whether it
+// matches or not, and the caller checks.
+func readTwice(id index.ID, read func() ([]byte, error)) ([]byte, error) {
+	data, err := read()
 	if err != nil || objectID(data) == id {
 		return data, err
 	}
-	again, err := remote.ReadAll(ctx, r.store, key, limit)
+	again, err := read()
 	if err != nil {
 		return data, nil //nolint:nilerr // the caller reports the first copy's damage
 	}

@@ -453,7 +453,7 @@ type badChunk struct {
 // problem; other failures of the store stop the check. It only reads c's maps, so packs may be
 // checked at once.
 func (c *checker) readPack(ctx context.Context, id index.ID, chunks []index.ID, decs *decoders) (pc packCheck) {
-	data, err := c.r.readObject(ctx, packKey(id), id, maxPack)
+	data, err := c.r.readPack(ctx, id, c.packs[id])
 	if err != nil {
 		if damage(err) || errors.Is(err, fs.ErrPermission) { // one pack the local store may not open
 			pc.unreadable = err

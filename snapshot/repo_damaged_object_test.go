@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
@@ -132,5 +133,37 @@ func TestNewerMagic(t *testing.T) {
 	}
 	if _, err := parsePackBytes(newZcodec(), []byte("data\x00\x00\x00\x00WSNPACK2")); !errors.Is(err, ErrNewerFormat) {
 		t.Errorf("pack of format 2: %v", err)
+	}
+}
+
+// TestCheckOversizedPack: a pack listed larger than a pack may be is
+// reported unreadable from its listed size, not read: check read 600 MiB
+// of it first (1.3 GB of memory) to find it too large.
+func TestCheckOversizedPack(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a": "one"})
+	r := testRepo(t, wim.CompressXPRESS)
+	snapshotOK(t, r, src, TakeOptions{})
+	local, ok := r.store.(interface{ Location() string })
+	if !ok {
+		t.Skip("not a local store")
+	}
+	id := index.ID{0xab, 1}
+	path := filepath.Join(local.Location(), filepath.FromSlash(packKey(id)))
+	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, f.Truncate(600<<20))
+	must(t, f.Close())
+	var res CheckResult
+	allocated := bytesAllocated(func() { res, err = r.Check(t.Context(), CheckOptions{ReadData: true}) })
+	if !errors.Is(err, ErrCheckFailed) || len(res.Problems) != 1 || !strings.Contains(res.Problems[0], "more than") {
+		t.Errorf("check: %v, problems %q; want the pack reported too large", err, res.Problems)
+	}
+	if allocated > 64<<20 {
+		t.Errorf("check allocated %d MiB", allocated>>20)
 	}
 }

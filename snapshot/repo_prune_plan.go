@@ -135,7 +135,7 @@ func newPackWriter(p *pruner, locs map[index.ID]index.Location) *packWriter {
 // copyFrom reads pack id and copies the chunks listed into new packs.
 func (w *packWriter) copyFrom(id index.ID, chunks []index.ID) error {
 	p := w.p
-	data, err := p.r.readObject(p.ctx, packKey(id), id, maxPack)
+	data, err := p.r.readPack(p.ctx, id, p.packs[id].Size)
 	if err != nil {
 		return fmt.Errorf("prune: reading pack %s: %w", hexID(id), err)
 	}

@@ -60,7 +60,7 @@ type damagedPack struct {
 // trailer is unreadable.
 func (rp *repairer) scanPack(id index.ID, indexed []packEntry, decs *decoders) (*damagedPack, error) {
 	rp.res.PacksRead++
-	data, err := rp.r.readObject(rp.ctx, packKey(id), id, maxPack)
+	data, err := rp.r.readPack(rp.ctx, id, rp.packs[id].Size)
 	if errors.Is(err, remote.ErrNotFound) {
 		rp.res.MissingPacks = append(rp.res.MissingPacks, hexID(id))
 		return nil, nil
