@@ -12,7 +12,7 @@ import (
 // chunks are laid out otherwise), in w's codec and chunk size.
 func (r *Reader) rawCopies(b *blob, w *Writer) bool {
 	return b.solid == nil && b.in == r && !r.hdr.Split() && !r.hdr.Pipable && b.res.size > 0 && r.hdr.Compression == w.comp &&
-		(w.comp == CompressNone || r.hdr.ChunkSize == uint32(chunkSizeFor(w.comp)))
+		(w.comp == CompressNone || r.hdr.ChunkSize == uint32(w.chunkSize()))
 }
 
 // copyRaw copies the blob b of r into w chunk by chunk, as it is stored
@@ -25,7 +25,7 @@ func copyRaw(ctx context.Context, w *Writer, r *Reader, b *blob, progress func(n
 		return fmt.Errorf("%w: blob %x: resource at offset %d of %d bytes lies outside the %d-byte file",
 			ErrFormat, b.hash, res.offset, res.storedSize, r.size)
 	}
-	cs := int64(chunkSizeFor(w.comp)) // r's too, if compressed (rawCopies)
+	cs := int64(w.chunkSize()) // r's too, if compressed (rawCopies)
 	var table *chunkTable
 	if res.flags&resCompressed != 0 {
 		t, err := newChunkTable(r.ra, res, cs, false)

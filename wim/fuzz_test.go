@@ -210,7 +210,7 @@ func FuzzParseMetadata(f *testing.F) {
 
 // FuzzParseXML feeds XML resources.
 func FuzzParseXML(f *testing.F) {
-	f.Add(marshalXML([]ImageInfo{{Name: "a", Description: "b"}}, 1234), 1)
+	f.Add(marshalXML([]ImageInfo{{Name: "a", Description: "b"}}, 1234, false), 1)
 	f.Add([]byte{0xff, 0xfe, '<', 0, 'W', 0}, 0)
 	f.Fuzz(func(t *testing.T, b []byte, n int) {
 		infos, err := parseXML(b, n)

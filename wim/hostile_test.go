@@ -426,7 +426,7 @@ func TestXMLManyTags(t *testing.T) {
 	for i := range infos {
 		infos[i] = ImageInfo{Index: i + 1, Name: fmt.Sprint("image ", i+1), Description: "d"}
 	}
-	if _, err := parseXML(marshalXML(infos, 1), len(infos)); err != nil {
+	if _, err := parseXML(marshalXML(infos, 1, false), len(infos)); err != nil {
 		t.Errorf("XML of %d images: %v", len(infos), err)
 	}
 	text := "<WIM>" + strings.Repeat("<a/>", maxXMLTags) + "</WIM>"

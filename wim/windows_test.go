@@ -79,7 +79,7 @@ func TestSetWindows(t *testing.T) {
 	if len(in.Extra) != 2 || in.Extra[1].Text != "kept" {
 		t.Fatalf("extra: %+v", in.Extra)
 	}
-	infos, err := parseXML(marshalXML([]ImageInfo{in}, 0), 1)
+	infos, err := parseXML(marshalXML([]ImageInfo{in}, 0, false), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestSetWindows(t *testing.T) {
 // keeps its other extra elements.
 func TestXMLDropsWIMBoot(t *testing.T) {
 	in := ImageInfo{Name: "x", Extra: []XMLNode{{XMLName: xmlName("WIMBOOT"), Text: "1"}, {XMLName: xmlName("OTHER"), Text: "kept"}}}
-	infos, err := parseXML(marshalXML([]ImageInfo{in}, 0), 1)
+	infos, err := parseXML(marshalXML([]ImageInfo{in}, 0, false), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

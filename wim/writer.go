@@ -37,8 +37,12 @@ func versionFor(c Compression) uint32 {
 	return versionDefault
 }
 
+// maxKeptChunkSize bounds the chunk size WithChunkSize takes: LZX's
+// largest, and as much as a rewrite holds per chunk in flight.
+const maxKeptChunkSize = 2 << 20
+
 // chunkSizeFor returns the uncompressed chunk size wimsnap writes with
-// codec c.
+// codec c by default.
 func chunkSizeFor(c Compression) int {
 	if c == CompressLZMS {
 		return lzmsChunkSize
@@ -168,6 +172,7 @@ type Writer struct {
 	hdr       Header
 	comp      Compression
 	level     int // WithCompressionLevel's; 0 for the default
+	chunk     int // WithChunkSize's; 0 for the codec's default (see chunkSize)
 	threads   int
 	integrity bool
 	// integrityProgress is WithIntegrityProgress's function, or nil.
@@ -218,7 +223,39 @@ func newWriter(w io.WriteSeeker, opts []WriterOption) (*Writer, error) {
 			return nil, err
 		}
 	}
+	if wr.chunk != 0 && wr.comp != CompressNone {
+		if err := checkChunkSize(wr.comp, uint32(wr.chunk)); err != nil {
+			return nil, err
+		}
+		if _, err := newEncoder(wr.comp, wr.chunk, wr.level); err != nil {
+			return nil, err
+		}
+	}
 	return wr, nil
+}
+
+// WithChunkSize sets the uncompressed size of the chunks of compressed
+// resources: a power of two the codec takes (XPRESS 4 KiB to 64 KiB, LZX
+// and LZMS 32 KiB and up), at most 2 MiB; 0 keeps the codec's default.
+// A rewrite in the same codec keeps the source's, as wimlib does (a
+// WIMBoot WIM is XPRESS in 4 KiB chunks), and copies its resources as
+// they are stored.
+func WithChunkSize(n uint32) WriterOption {
+	return func(w *Writer) error {
+		if n > maxKeptChunkSize {
+			return fmt.Errorf("%w: chunk size %d (at most %d)", ErrUnsupported, n, maxKeptChunkSize)
+		}
+		w.chunk = int(n)
+		return nil
+	}
+}
+
+// chunkSize returns the uncompressed chunk size w writes.
+func (w *Writer) chunkSize() int {
+	if w.chunk != 0 {
+		return w.chunk
+	}
+	return chunkSizeFor(w.comp)
 }
 
 // start sets the header's codec fields and starts the pipeline.
@@ -233,7 +270,7 @@ func (w *Writer) start() {
 	}
 	w.hdr.ChunkSize = 0
 	var newEnc func() chunkEncoder
-	cs := chunkSizeFor(w.comp)
+	cs := w.chunkSize()
 	if w.comp != CompressNone {
 		w.hdr.ChunkSize = uint32(cs)
 		newEnc = func() chunkEncoder { e, _ := newEncoder(w.comp, cs, w.level); return e }
@@ -314,7 +351,7 @@ func (w *Writer) AddStoredStream(r io.Reader, size int64) (Hash, error) {
 
 // newPendingRes returns the pendingRes of a resource of size bytes.
 func (w *Writer) newPendingRes(size int64) *pendingRes {
-	cs := int64(chunkSizeFor(w.comp))
+	cs := int64(w.chunkSize())
 	return &pendingRes{size: size, nchunks: (size + cs - 1) / cs}
 }
 
@@ -341,7 +378,7 @@ func (w *Writer) addResource(r io.Reader, res *pendingRes) (*wblob, error) {
 	var readErr error
 	for left := size; left > 0; {
 		j := w.pipe.get(res)
-		n := min(left, int64(chunkSizeFor(w.comp)))
+		n := min(left, int64(w.chunkSize()))
 		j.data = j.data[:n]
 		if _, err := io.ReadFull(r, j.data); err != nil {
 			w.pipe.put(j)

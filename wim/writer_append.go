@@ -48,15 +48,19 @@ func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, erro
 	case r.hdr.Version != versionFor(r.hdr.Compression):
 		return nil, fmt.Errorf("%w: appending to a WIM of the solid format (version %#x)", ErrUnsupported, r.hdr.Version)
 	}
-	w, err := newWriter(f, append([]WriterOption{WithCompression(r.hdr.Compression)}, opts...))
+	if r.hdr.Compression != CompressNone && r.hdr.ChunkSize > maxKeptChunkSize {
+		return nil, fmt.Errorf("%w: appending to a WIM with %d-byte chunks", ErrUnsupported, r.hdr.ChunkSize)
+	}
+	keep := []WriterOption{WithCompression(r.hdr.Compression)}
+	if r.hdr.Compression != CompressNone {
+		keep = append(keep, WithChunkSize(r.hdr.ChunkSize))
+	}
+	w, err := newWriter(f, append(keep, opts...))
 	if err != nil {
 		return nil, err
 	}
 	if w.comp != r.hdr.Compression {
 		return nil, fmt.Errorf("wim: the WIM uses %v compression; cannot append with %v", r.hdr.Compression, w.comp)
-	}
-	if r.hdr.Compression != CompressNone && r.hdr.ChunkSize != uint32(chunkSizeFor(r.hdr.Compression)) {
-		return nil, fmt.Errorf("%w: appending to a WIM with %d-byte chunks", ErrUnsupported, r.hdr.ChunkSize)
 	}
 	w.noRPFix = false // the new image's absolute link targets are made relative (see WithRPFix)
 	w.orig = &original{size: r.size, header: make([]byte, headerSize)}

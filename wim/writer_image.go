@@ -169,7 +169,7 @@ func (w *Writer) writeTables(ctx context.Context) error {
 	for i, im := range w.images {
 		infos[i] = im.info
 	}
-	x := marshalXML(infos, w.pos)
+	x := marshalXML(infos, w.pos, w.comp == CompressXPRESS && w.chunkSize() == 4096)
 	w.hdr.xml = resHdr{storedSize: int64(len(x)), flags: resMetadata, offset: w.pos, size: int64(len(x))}
 	if err := w.write(x); err != nil {
 		return err

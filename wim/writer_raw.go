@@ -50,7 +50,7 @@ func (w *Writer) AddRawStream(h Hash, size int64, next func(buf []byte) ([]byte,
 
 // fillRaw puts chunk i of a raw stream into job j.
 func (w *Writer) fillRaw(j *chunkJob, i, size int64, next func([]byte) ([]byte, error)) error {
-	cs := int64(chunkSizeFor(w.comp))
+	cs := int64(w.chunkSize())
 	want := min(cs, size-i*cs)
 	stored, err := next(j.data[:0])
 	if err != nil {

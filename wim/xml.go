@@ -211,12 +211,13 @@ func parseXMLTime(n *XMLNode) Filetime {
 }
 
 // marshalXML encodes the XML resource: BOM, WIM element, a trailing newline
-// as wimlib 1.13 writes.
-func marshalXML(infos []ImageInfo, totalBytes int64) []byte {
+// as wimlib 1.13 writes. An image's WIMBOOT element is kept only in a
+// wimboot WIM (XPRESS in 4 KiB chunks, which WIMBoot needs).
+func marshalXML(infos []ImageInfo, totalBytes int64, wimboot bool) []byte {
 	var s strings.Builder
 	s.WriteString("<WIM>")
 	for i := range infos {
-		writeImage(&s, &infos[i], i+1)
+		writeImage(&s, &infos[i], i+1, wimboot)
 	}
 	fmt.Fprintf(&s, "<TOTALBYTES>%d</TOTALBYTES></WIM>\n", totalBytes)
 	u := utf16.Encode([]rune(s.String()))
@@ -229,7 +230,7 @@ func marshalXML(infos []ImageInfo, totalBytes int64) []byte {
 }
 
 // writeImage writes one IMAGE element in wimlib's element order.
-func writeImage(s *strings.Builder, in *ImageInfo, index int) {
+func writeImage(s *strings.Builder, in *ImageInfo, index int, wimboot bool) {
 	fmt.Fprintf(s, `<IMAGE INDEX="%d">`, index)
 	elem(s, "NAME", in.Name)
 	fmt.Fprintf(s, "<DIRCOUNT>%d</DIRCOUNT><FILECOUNT>%d</FILECOUNT><TOTALBYTES>%d</TOTALBYTES><HARDLINKBYTES>%d</HARDLINKBYTES>",
@@ -243,11 +244,8 @@ func writeImage(s *strings.Builder, in *ImageInfo, index int) {
 	elem(s, "CREATOR", in.Creator)
 	elem(s, "IMAGEVERSION", in.Version)
 	for i := range in.Extra {
-		if in.Extra[i].XMLName.Local == "WIMBOOT" {
-			// WIMBoot needs XPRESS in 4 KiB chunks, which this writer
-			// never writes (wimlib's --wimboot does): an image it writes
-			// is not WIMBoot-compatible, whatever its source was.
-			continue
+		if in.Extra[i].XMLName.Local == "WIMBOOT" && !wimboot {
+			continue // the WIM is no longer XPRESS in 4 KiB chunks
 		}
 		writeNode(s, &in.Extra[i])
 	}

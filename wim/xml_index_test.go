@@ -87,7 +87,7 @@ func TestXMLKeepsSpaces(t *testing.T) {
 	if in := infos[0]; in.Name != "  lead" || in.Description != " trail  " || in.DirCount != 7 {
 		t.Errorf("name %q, description %q, dir count %d", in.Name, in.Description, in.DirCount)
 	}
-	back, err := parseXML(marshalXML(infos, 0), 1)
+	back, err := parseXML(marshalXML(infos, 0, false), 1)
 	if err != nil || back[0].Name != "  lead" || back[0].Description != " trail  " {
 		t.Errorf("written and read again: %+v, %v", back, err)
 	}

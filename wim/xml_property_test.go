@@ -51,7 +51,7 @@ func TestSetProperty(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			infos, err := parseXML(marshalXML([]ImageInfo{in}, 0), 1)
+			infos, err := parseXML(marshalXML([]ImageInfo{in}, 0, false), 1)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,7 +27,8 @@ are copied as they are stored, compressed ones neither decompressed nor
 checked ('wimsnap verify' checks them), uncompressed ones checked; those
 of solid resources, which wimsnap reads and does not write, are read,
 checked against their SHA-1 and compressed again, each on its own, in the
-WIM's codec (an LZMS WIM stays LZMS, in 128 KiB chunks). A pipable WIM (wimlib-imagex --pipable)
+WIM's codec and chunk size (an LZMS WIM stays LZMS; a WIMBoot WIM, XPRESS
+in 4 KiB chunks, stays one). A pipable WIM (wimlib-imagex --pipable)
 has its streams compressed again too, and becomes a normal WIM, which
 wimsnap writes (wimlib-imagex keeps it pipable). The other
 images keep their names, descriptions, flags, creation and modification

@@ -25,7 +25,9 @@ with one IMAGE only, replace its name and description.
 
 When DEST_WIM does not exist, it is created in the codec of SRC_WIM (lzx
 for LZMS, such as an install.esd exported to be deployed: LZX is what
-every WIMGAPI reads) or the one --compress names (lzms included). Streams whose codec and chunk size stay
+every WIMGAPI reads) or the one --compress names (lzms included); in the
+codec of SRC_WIM, with its chunk size too (a WIMBoot WIM's 4 KiB, up to
+2 MiB), as wimlib-imagex does. Streams whose codec and chunk size stay
 the same are copied as they are stored (compressed ones neither
 decompressed nor checked, uncompressed ones checked);
 the others (another codec, solid resources, a pipable or split SRC_WIM)

@@ -20,7 +20,9 @@ Rewrite WIMFILE, keeping its images, in the codec --compress names (by
 default the one it has, but lzx for an LZMS WIM such as an install.esd,
 as export-image chooses): every stream is read, checked
 against its SHA-1
-and compressed again, and streams no image uses are dropped. This turns a
+and compressed again, and streams no image uses are dropped. In its own
+codec a WIM keeps its chunk size (a WIMBoot WIM's 4 KiB, up to 2 MiB), as
+wimlib-imagex keeps it; another codec takes that codec's default. This turns a
 DISM or wimlib WIM in any codec wimsnap reads (LZX, LZMS, solid ESD-style
 resources) into one it writes (none, xpress, lzx, lzms), like 'wimlib-imagex
 optimize --recompress'.
@@ -158,7 +160,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 // default), with an integrity table with --check or when r has one; in
 // place, with r's GUID, as wimlib-imagex optimize keeps it.
 func (f *optimizeFlags) writerOptions(r *wim.Reader, comp wim.Compression, level int, images []int, now func() time.Time) []wim.WriterOption {
-	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithCompressionLevel(level), wim.WithNow(now),
+	opts := []wim.WriterOption{wim.WithCompression(comp), keepChunkSize(r.Header(), comp), wim.WithCompressionLevel(level), wim.WithNow(now),
 		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity),
 		wim.WithEmpty(len(images) == 0), // a WIM of no images, as delete leaves one, stays one
 		wim.WithRPFix(r.Header().RPFix())}
