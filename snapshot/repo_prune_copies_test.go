@@ -29,6 +29,7 @@ func TestPruneKeepsSoundCopy(t *testing.T) {
 }
 
 func pruneWithDamagedCopy(t *testing.T, damageCopy bool) {
+	t.Helper()
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	writeFiles(t, src, map[string]string{"big": string(wimtest.RandomBytes(3, 300<<10))})
