@@ -96,7 +96,9 @@ func (l *Lock) acquireExclusive(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		holder := oldest(others, func(e *lockEntry) bool { return !e.rec.Exclusive })
+		// Shared locks, and objects that do not parse, which count as
+		// exclusive locks but have no locks/exclusive to stop the lockers.
+		holder := oldest(others, func(e *lockEntry) bool { return !e.rec.Exclusive || e.bad })
 		if holder == nil {
 			break
 		}

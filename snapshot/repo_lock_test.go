@@ -493,6 +493,12 @@ func TestLockUnreadable(t *testing.T) {
 		!strings.Contains(err.Error(), "a lock object "+key+" that cannot be read") {
 		t.Fatalf("err = %v, want a *LockedError naming %s", err, key)
 	}
+	// With conditional writes an exclusive locker waits for it too, as
+	// for a shared lock (a repair ran beside it).
+	_, err = acquireLock(t.Context(), s, true, true, lockOpts(t, "host-a"))
+	if !errors.As(err, &le) || le.Holder.Key != key {
+		t.Fatalf("conditional exclusive: err = %v, want a *LockedError naming %s", err, key)
+	}
 	s.advance(31 * time.Minute)
 	l := takeLock(t, s, false, true, lockOpts(t, "host-a"))
 	wantKeys(t, s, l)
