@@ -15,7 +15,8 @@ import (
 
 const lsHelp = `
 List the paths of snapshot SNAP (an id, a unique prefix of one, or
-"latest"), one a line, "/"-separated from the image root; with PATH only
+"latest": the newest, or the newest of those --host, --tag and --path
+name), one a line, "/"-separated from the image root; with PATH only
 that entry and what is below it (PATH as ls prints it; "\" separates too
 where the snapshot has no name that holds it). --detailed adds each entry's
 metadata, as 'dir --detailed' shows it for a WIM.
@@ -44,6 +45,7 @@ func (a *app) newLsCommand() *cobra.Command {
 		}),
 	}
 	addRepoFlags(cmd, &rf)
+	addSnapFilterFlags(cmd, &rf.filter, latestOf)
 	cmd.Flags().BoolVar(&detailed, "detailed", false, "show each entry's metadata")
 	return cmd
 }
@@ -61,9 +63,10 @@ func literalPath(arg string) string {
 	return path.Clean("/" + arg)
 }
 
-// loadSnapshot resolves ref and reads its image.
-func (a *app) loadSnapshot(ctx context.Context, r *snapshot.Repo, ref string) (*snapshot.Manifest, *wim.Metadata, error) {
-	m, err := r.FindSnapshot(ctx, ref)
+// loadSnapshot resolves ref (through --host, --tag and --path for
+// "latest") and reads its image.
+func (a *app) loadSnapshot(ctx context.Context, r *snapshot.Repo, rf *repoFlags, ref string) (*snapshot.Manifest, *wim.Metadata, error) {
+	m, err := rf.filter.find(ctx, r, ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -82,7 +85,7 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, arg string, detaile
 	if err != nil {
 		return err
 	}
-	m, md, err := a.loadSnapshot(ctx, r, ref)
+	m, md, err := a.loadSnapshot(ctx, r, rf, ref)
 	if err != nil {
 		return err
 	}
@@ -137,7 +140,9 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, arg string, detaile
 }
 
 const diffHelp = `
-Show what changed from snapshot SNAP1 to SNAP2, one path a line:
+Show what changed from snapshot SNAP1 to SNAP2 (ids, unique prefixes, or
+"latest", the newest of those --host, --tag and --path name, if given),
+one path a line:
   +  only in SNAP2          -  only in SNAP1
   M  contents differ (the data, a named stream, a link's target, the
      type, a device's number), with what else differs
@@ -168,6 +173,7 @@ func (a *app) newDiffCommand() *cobra.Command {
 		}),
 	}
 	addRepoFlags(cmd, &rf)
+	addSnapFilterFlags(cmd, &rf.filter, latestOf)
 	return cmd
 }
 
@@ -176,11 +182,11 @@ func (a *app) runDiff(ctx context.Context, rf *repoFlags, ref1, ref2 string) err
 	if err != nil {
 		return err
 	}
-	m1, md1, err := a.loadSnapshot(ctx, r, ref1)
+	m1, md1, err := a.loadSnapshot(ctx, r, rf, ref1)
 	if err != nil {
 		return err
 	}
-	m2, md2, err := a.loadSnapshot(ctx, r, ref2)
+	m2, md2, err := a.loadSnapshot(ctx, r, rf, ref2)
 	if err != nil {
 		return err
 	}

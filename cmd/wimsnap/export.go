@@ -11,7 +11,8 @@ import (
 )
 
 const exportHelp = `
-Write the snapshots SNAP... (ids, unique prefixes, or "latest") as images
+Write the snapshots SNAP... (ids, unique prefixes, or "latest": the
+newest, or the newest of those --host, --tag and --path name) as images
 1, 2, ... of a new WIM file WIMFILE, deployable with DISM, ConfigMgr or
 wimlib-imagex. The WIM is in the repository's codec and its chunks are
 copied as stored, not compressed again, so an export takes a fraction of a
@@ -61,6 +62,7 @@ func (a *app) newExportCommand() *cobra.Command {
 		}),
 	}
 	addRepoFlags(cmd, &f.repoFlags)
+	addSnapFilterFlags(cmd, &f.filter, latestOf)
 	addNoLockFlag(cmd, &f.noLock)
 	fl := cmd.Flags()
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
@@ -98,7 +100,7 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out 
 	var snaps []*snapshot.Manifest
 	var ids []string
 	for _, ref := range refs {
-		m, err := r.FindSnapshot(ctx, ref)
+		m, err := f.filter.find(ctx, r, ref)
 		if err != nil {
 			return err
 		}

@@ -67,8 +67,8 @@ type forgetFlags struct {
 	within                                       string
 	keepTags                                     []string
 	groupBy, timeZone                            string
-	hosts, tags, paths                           []string
-	prune                                        bool
+	snapFilter
+	prune bool
 }
 
 func (a *app) newForgetCommand() *cobra.Command {
@@ -95,9 +95,7 @@ func (a *app) newForgetCommand() *cobra.Command {
 	fl.StringArrayVar(&f.keepTags, "keep-tag", nil, "keep the snapshots with this tag (repeatable)")
 	fl.StringVar(&f.groupBy, "group-by", "host,paths", "apply the policy per group of these fields: host, paths, tags (\"\" for one group)")
 	fl.StringVar(&f.timeZone, "time-zone", "", "the time zone periods are counted in (default: local)")
-	fl.StringArrayVar(&f.hosts, "host", nil, "only snapshots of this host (repeatable)")
-	fl.StringArrayVar(&f.tags, "tag", nil, "only snapshots with this tag (repeatable)")
-	fl.StringArrayVar(&f.paths, "path", nil, "only snapshots of this source path, relative to the working directory (repeatable)")
+	addSnapFilterFlags(cmd, &f.snapFilter, "only")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "list what would be removed and why the rest is kept, changing nothing")
 	fl.BoolVar(&f.prune, "prune", false, "prune after removing the snapshots")
 	return cmd
@@ -232,7 +230,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 		damaged := func(ref string) string { return r.FindDamaged(ctx, ref, list) }
 		groups, gone, missing, err = forgetNamed(list, args, damaged)
 	} else {
-		groups, gone = forgetByPolicy(f.filter(list), pol, by, zone)
+		groups, gone = forgetByPolicy(f.keep(list), pol, by, zone)
 	}
 	if err != nil {
 		return err
@@ -295,17 +293,6 @@ func (f *forgetFlags) zone() (*time.Location, error) {
 		return nil, usagef("--time-zone=%s: %v", f.timeZone, err)
 	}
 	return z, nil
-}
-
-// filter keeps the snapshots that match --host, --tag and --path.
-func (f *forgetFlags) filter(list []*snapshot.Manifest) []*snapshot.Manifest {
-	paths := sourceKeys(f.paths)
-	return slices.DeleteFunc(slices.Clone(list), func(m *snapshot.Manifest) bool {
-		if len(f.hosts) > 0 && !slices.Contains(f.hosts, m.Host) || len(paths) > 0 && !slices.ContainsFunc(paths, func(p string) bool { return samePath(p, m.SourceKey(), pathsFoldCase) }) {
-			return true
-		}
-		return len(f.tags) > 0 && !slices.ContainsFunc(f.tags, func(t string) bool { return slices.Contains(m.Tags, t) })
-	})
 }
 
 // forgetNamed resolves the snapshots named on the command line. A ref

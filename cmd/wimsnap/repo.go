@@ -44,6 +44,9 @@ On Windows both default to %LOCALAPPDATA%\wimsnap\repository and
 type repoFlags struct {
 	repo string
 	s3   s3Flags
+	// filter is --host, --tag and --path, of the commands that pick
+	// "latest" or list snapshots (addSnapFilterFlags).
+	filter snapFilter
 }
 
 // addNoLockFlag adds --no-lock to a command that only reads the

@@ -11,7 +11,8 @@ import (
 )
 
 const restoreHelp = `
-Restore snapshot SNAP (an id, a unique prefix of one, or "latest") into
+Restore snapshot SNAP (an id, a unique prefix of one, or "latest": the
+newest, or the newest of those --host, --tag and --path name) into
 the directory --target, which is created if missing. Into an existing tree
 this is a rollback: files that already match are left alone, changed files
 are replaced atomically (written beside and renamed over), and --delete
@@ -95,6 +96,7 @@ func (a *app) newRestoreCommand() *cobra.Command {
 		}),
 	}
 	addRepoFlags(cmd, &f.repoFlags)
+	addSnapFilterFlags(cmd, &f.filter, latestOf)
 	addNoLockFlag(cmd, &f.noLock)
 	fl := cmd.Flags()
 	fl.StringVar(&f.target, "target", "", "directory to restore into (required)")
@@ -142,7 +144,7 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 	if err != nil {
 		return err
 	}
-	m, err := r.FindSnapshot(ctx, ref)
+	m, err := f.filter.find(ctx, r, ref)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,9 @@ import (
 
 const snapshotsHelp = `
 List the repository's snapshots, oldest first: id, time (UTC), host,
-source, image name, files, bytes and tags.
+source, image name, files, bytes and tags. --host, --tag and --path
+(repeatable) list only the snapshots of those hosts, with one of those
+tags, of those sources.
 ` + repoHelp + `
 
 With --json, stdout receives one document: {"repository", "snapshots":
@@ -44,6 +46,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 		}),
 	}
 	addRepoFlags(cmd, &rf)
+	addSnapFilterFlags(cmd, &rf.filter, "only")
 	return cmd
 }
 
@@ -64,6 +67,7 @@ func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
 	if err != nil {
 		return err
 	}
+	list = rf.filter.keep(list)
 	loc, _, _ := a.repoLocation(rf)
 	if a.json {
 		out := make([]manifestJSON, len(list))

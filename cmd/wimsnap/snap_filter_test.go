@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLatestFilter: on a repository several machines share, --host,
+// --tag and --path make "latest" the newest of their snapshots for ls,
+// diff, restore and export, and limit what snapshots lists. "latest" was
+// always the newest of all: restore latest restored another machine's
+// tree. An id names its snapshot whatever the filter.
+func TestLatestFilter(t *testing.T) {
+	dir := t.TempDir()
+	web, db := filepath.Join(dir, "web"), filepath.Join(dir, "db")
+	writeFile(t, web, "index.html", []byte("web"))
+	writeFile(t, db, "data", []byte("db"))
+	repo := filepath.Join(dir, "repo")
+	env := map[string]string{"WIMSNAP_CACHE_DIR": filepath.Join(dir, "cache")}
+	runAppOK(t, env, "init", "--repo", repo)
+	runAppOK(t, env, "snapshot", web, "--repo", repo, "--host", "web01", "--tag", "nightly")
+	runAppOK(t, env, "snapshot", db, "--repo", repo, "--host", "db01")
+
+	if out := runAppOK(t, env, "ls", "latest", "--repo", repo); !strings.Contains(out, "/data") {
+		t.Fatalf("ls latest: %q, want db01's", out)
+	}
+	for _, f := range [][]string{{"--host", "web01"}, {"--tag", "nightly"}, {"--path", web}} {
+		if out := runAppOK(t, env, append([]string{"ls", "latest", "--repo", repo}, f...)...); !strings.Contains(out, "/index.html") {
+			t.Errorf("ls latest %s: %q, want web01's", f, out)
+		}
+	}
+	if out := runAppOK(t, env, "snapshots", "--repo", repo, "--host", "web01"); !strings.Contains(out, "1 snapshots") || strings.Contains(out, "db01") {
+		t.Errorf("snapshots --host web01: %q", out)
+	}
+	target := filepath.Join(dir, "restored")
+	runAppOK(t, env, "restore", "latest", "--repo", repo, "--host", "web01", "--target", target)
+	if b, err := os.ReadFile(filepath.Join(target, "index.html")); err != nil || string(b) != "web" {
+		t.Errorf("restore latest --host web01: %q, %v", b, err)
+	}
+	code, _, errb := runApp(t, env, "restore", "latest", "--repo", repo, "--host", "mail01", "--target", filepath.Join(dir, "none"))
+	if code != exitFailure || !strings.Contains(errb, "none of the 2 snapshots matches") {
+		t.Errorf("restore latest --host mail01: exit %d: %s", code, errb)
+	}
+}
