@@ -3,9 +3,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -235,6 +237,61 @@ post = "touch %[3]s; sleep 2; exit 1"
 	}
 	if snaps, _ := l["snapshots"].([]any); len(snaps) != 1 {
 		t.Errorf("the run's snapshots: %v, want the one taken", l["snapshots"])
+	}
+}
+
+// TestAgentStopStubbornHooks: at a stop, a pre hook and then a post hook
+// that both ignore SIGTERM are killed, and the run recorded, before the
+// agent exits. The post hook, started when the pre hook was killed 5 s
+// after the stop, had 20 s from its own start, and the agent stopped
+// waiting (30 s) before killing it: its processes outlived the agent, and
+// the run stayed "running".
+func TestAgentStopStubbornHooks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 25 s")
+	}
+	bin, r, dir, src := agentSetup(t)
+	started, pidFile := filepath.Join(dir, "pre-started"), filepath.Join(dir, "post.pid")
+	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %[1]q
+state-file = "state.json"
+[status]
+listen = "off"
+
+[[job]]
+name = "stubborn"
+sources = [%[2]q]
+schedule = "@every 2s"
+[job.hooks]
+pre = "trap '' TERM; touch %[3]s; sleep 100"
+post = "trap '' TERM; echo $$ > %[4]s; sleep 100"
+`, r.repo, src, started, pidFile))
+	ag := startAgent(t, bin, r.env, cfg)
+	ag.waitFor(t, 30*time.Second, "the pre hook to start", func() bool {
+		_, err := os.Stat(started)
+		return err == nil
+	})
+	if code, took := ag.stop(t, syscall.SIGTERM); code != 0 || took > 29*time.Second {
+		t.Errorf("agent exit %d after %s", code, took)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the post hook did not run: %v\n%s", err, ag.log())
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Killed, its processes may take a moment to be reaped (by init).
+	gone := func() bool { return errors.Is(syscall.Kill(-pid, 0), syscall.ESRCH) }
+	for i := 0; i < 40 && !gone(); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !gone() {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		t.Errorf("the post hook's process group outlived the agent")
+	}
+	if l := ag.find(runsOf("stubborn", "")); l == nil {
+		t.Errorf("no run recorded\n%s", ag.log())
 	}
 }
 

@@ -52,8 +52,8 @@ type task struct {
 // loop runs the agent until ctx is done, then stops its runs and returns.
 // A value on reload asks it to read its config again.
 func (ag *agent) loop(ctx context.Context, reload <-chan os.Signal) {
-	runCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopRuns()
+	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopRuns(nil)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -239,11 +239,11 @@ func (ag *agent) names() []string {
 // stop cancels the runs going and waits for them to report, at most
 // stopWait. A run cancelled mid-snapshot leaves no manifest and releases
 // its lock; one whose packs are all stored commits first.
-func (ag *agent) stop(stopRuns context.CancelFunc) {
+func (ag *agent) stop(stopRuns context.CancelCauseFunc) {
 	if ag.running > 0 {
 		ag.log.Info("stopping: cancelling the runs going", "runs", ag.running)
 	}
-	stopRuns()
+	stopRuns(agentStopped{at: time.Now()})
 	deadline := time.NewTimer(stopWait)
 	defer deadline.Stop()
 	for ag.running > 0 {
@@ -251,7 +251,7 @@ func (ag *agent) stop(stopRuns context.CancelFunc) {
 		case o := <-ag.done:
 			ag.finish(o)
 		case <-deadline.C:
-			ag.log.Error("stopping with runs still going; their locks go stale in 30 minutes", "runs", ag.running)
+			ag.log.Error("stopping with runs still going; a repository lock they hold goes stale in 30 minutes", "runs", ag.running)
 			return
 		}
 	}

@@ -231,15 +231,19 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome, onl
 }
 
 // postHook runs the job's post hook. It is not stopped by the agent's stop
-// at once: it gets shutdownHookGrace from the stop, or from its own start
-// when it begins after the stop. Its failure makes the run partial, not
-// failed: the snapshots are taken, and a retry would only take them again.
-// So does its failure when the stop came while it ran (it was killed at
-// the end of its grace, say).
+// at once: it gets until shutdownHookGrace after the stop, and at least
+// postHookMinGrace from its own start when it begins after the stop, so
+// that it is killed (hookKillWait later) before the agent stops waiting
+// for its runs (stopWait). Its failure makes the run partial, not failed:
+// the snapshots are taken, and a retry would only take them again. So
+// does its failure when the stop came while it ran (it was killed at the
+// end of its grace, say).
 func (r *runner) postHook(ctx context.Context, t *taskConfig, o *outcome, env []string) {
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownHookGrace, cancel) })
+	stop := context.AfterFunc(ctx, func() {
+		time.AfterFunc(max(time.Until(stoppedAt(ctx).Add(shutdownHookGrace)), postHookMinGrace), cancel)
+	})
 	defer stop()
 	result := o.result
 	if ctx.Err() != nil {
@@ -262,8 +266,28 @@ func commandLabel(command, what string) string {
 }
 
 // shutdownHookGrace bounds a post hook that runs after the agent was told
-// to stop.
+// to stop: it is stopped this long after the stop.
 const shutdownHookGrace = 20 * time.Second
+
+// postHookMinGrace is the least time a post hook that begins after the
+// agent's stop gets.
+const postHookMinGrace = 5 * time.Second
+
+// agentStopped is the cause of the runs' cancellation when the agent
+// stops, and when.
+type agentStopped struct{ at time.Time }
+
+func (agentStopped) Error() string { return "the agent is stopping" }
+
+// stoppedAt returns when the agent stopped, ctx being cancelled: the
+// time its cause records, else now.
+func stoppedAt(ctx context.Context) time.Time {
+	var s agentStopped
+	if errors.As(context.Cause(ctx), &s) {
+		return s.at
+	}
+	return time.Now()
+}
 
 // command runs one wimsnap command line of a run in this process, as a
 // person would type it, and adds its outcome to o. It reports whether the
