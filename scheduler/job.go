@@ -233,7 +233,9 @@ func (j *Job) Done(now time.Time, ok bool) Step {
 	}
 	j.stats.Failures++
 	j.failures++
-	j.retryAt, _ = j.opts.Backoff.RetryAt(j.failures, now, j.sched.Next(j.after))
+	// The next slot is the one after the failed run's slot, even when a
+	// run going skipped it: retries never go past it.
+	j.retryAt, _ = j.opts.Backoff.RetryAt(j.failures, now, j.sched.Next(j.slot))
 	return step
 }
 

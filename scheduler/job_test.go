@@ -259,6 +259,20 @@ var jobCases = []struct {
 		stats: Stats{Runs: 1, Retries: 1}, // since the last restart
 	},
 	{
+		name: "a slot skipped during a retry ends the retries",
+		spec: "0 * * * *", start: "2024-05-03 09:30",
+		events: []jobEvent{
+			{"2024-05-03 10:00", "tick", "begin scheduled 05-03 10:00 #1"},
+			{"2024-05-03 10:05", "fail", "idle"},
+			{"2024-05-03 10:06", "tick", "begin retry 05-03 10:00 #2"},
+			{"2024-05-03 11:00", "tick", "skip 05-03 11:00"},
+			{"2024-05-03 11:10", "fail", "idle"},
+			{"", "wake", "2024-05-03 12:00"}, // no retry of 10:00 past 11:00
+			{"2024-05-03 12:00", "tick", "begin scheduled 05-03 12:00 #1"},
+		},
+		stats: Stats{Runs: 3, Retries: 1, Failures: 2, Skips: 1},
+	},
+	{
 		name: "Done without a run does nothing",
 		spec: "30 2 * * *", start: "2024-05-03 09:00",
 		events: []jobEvent{
