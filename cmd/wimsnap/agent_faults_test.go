@@ -295,6 +295,56 @@ post = "trap '' TERM; echo $$ > %[4]s; sleep 100"
 	}
 }
 
+// TestAgentLogsFindings: what a check run found is in the agent's log,
+// not only its count: the run's error said "5 problems" and nothing said
+// which pack.
+func TestAgentLogsFindings(t *testing.T) {
+	bin, r, dir, src := agentSetup(t)
+	r.run(t, exitOK, "snapshot", src)
+	var packs []string
+	err := filepath.WalkDir(filepath.Join(r.repo, "packs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			packs = append(packs, p)
+		}
+		return err
+	})
+	if err != nil || len(packs) == 0 {
+		t.Fatalf("packs: %v %v", packs, err)
+	}
+	f, err := os.OpenFile(packs[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff, 0x00, 0xff}, 100); err != nil {
+		t.Fatal(err)
+	}
+	must(t, f.Close())
+	cfg := writeConfig(t, dir, fmt.Sprintf(`repository = %[1]q
+state-file = "state.json"
+[status]
+listen = "off"
+
+[[job]]
+name = "daily"
+sources = [%[2]q]
+schedule = "0 3 * * *"
+
+[check]
+schedule = "@every 2s"
+read-data = true
+`, r.repo, src))
+	ag := startAgent(t, bin, r.env, cfg)
+	pack := filepath.Base(packs[0])
+	ag.waitFor(t, 30*time.Second, "the check's findings", func() bool {
+		return ag.count(func(l map[string]any) bool {
+			return l["msg"] == "command findings" && l["command"] == "check" && strings.Contains(fmt.Sprint(l["problems"]), pack)
+		}) > 0
+	})
+	if code, _ := ag.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("agent exit %d", code)
+	}
+}
+
 // TestAgentRetryTakesLeftSources: a retry of a job whose run failed for one
 // missing source takes that source only, not the others again (each of
 // which would add a snapshot and let its forget drop an older one); a

@@ -84,6 +84,32 @@ type cmdOutput struct {
 	NewStored   int64   `json:"new_bytes_stored"`
 	LockWaitSec float64 `json:"lock_wait_seconds"`
 	Removed     int64   `json:"removed"`
+	// What the run's log line cannot hold: the files a command skipped,
+	// and what check found.
+	Warnings      []warning `json:"warnings"`
+	WarningsTotal int64     `json:"warnings_total"`
+	Problems      []string  `json:"problems"`
+}
+
+// maxLoggedFindings is how many warnings, and problems, of a command the
+// agent's log names; the totals count them all.
+const maxLoggedFindings = 20
+
+// logFindings logs the files out skipped and the problems it found, the
+// first maxLoggedFindings of each, in one line; nothing when there are
+// none.
+func (r *runner) logFindings(t *taskConfig, command string, out cmdOutput) {
+	if len(out.Warnings) == 0 && len(out.Problems) == 0 {
+		return
+	}
+	attrs := []any{"job", t.name, "command", command}
+	if n := len(out.Warnings); n > 0 {
+		attrs = append(attrs, "warnings", out.Warnings[:min(n, maxLoggedFindings)], "warnings_total", max(out.WarningsTotal, int64(n)))
+	}
+	if n := len(out.Problems); n > 0 {
+		attrs = append(attrs, "problems", out.Problems[:min(n, maxLoggedFindings)], "problems_total", n)
+	}
+	r.log.Warn("command findings", attrs...)
 }
 
 // commands returns the command lines of task t for one source (snapshot
@@ -300,8 +326,12 @@ func (r *runner) command(ctx context.Context, t *taskConfig, what string, argv [
 	_, code, err := child.exec(ctx, argv)
 	stderr.flush()
 	var out cmdOutput
+	jerr := json.Unmarshal(stdout.Bytes(), &out) // a failed check's document too, for its problems
+	if jerr == nil {
+		r.logFindings(t, argv[0], out)
+	}
 	if code == exitOK || code == exitPartial {
-		if jerr := json.Unmarshal(stdout.Bytes(), &out); jerr != nil {
+		if jerr != nil {
 			r.log.Warn("unreadable command output", "job", t.name, "command", argv[0], "error", jerr)
 		}
 		o.add(argv[0], out)
