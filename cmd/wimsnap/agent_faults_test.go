@@ -340,6 +340,10 @@ read-data = true
 			return l["msg"] == "command findings" && l["command"] == "check" && strings.Contains(fmt.Sprint(l["problems"]), pack)
 		}) > 0
 	})
+	ag.waitFor(t, 30*time.Second, "the check's run", func() bool { return ag.count(runsOf("check", resultFailed)) > 0 })
+	if l := ag.find(runsOf("check", resultFailed)); !strings.HasPrefix(fmt.Sprint(l["error"]), "check: the repository is damaged") {
+		t.Errorf("the run's error: %q", l["error"])
+	}
 	if code, _ := ag.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("agent exit %d", code)
 	}

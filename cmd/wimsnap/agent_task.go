@@ -281,6 +281,15 @@ func (r *runner) postHook(ctx context.Context, t *taskConfig, o *outcome, env []
 	}
 }
 
+// labelled prefixes err's message with label, unless it begins with it
+// already ("check: the repository is damaged", not "check: check: ...").
+func labelled(label string, err error) error {
+	if strings.HasPrefix(err.Error(), label+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", label, err)
+}
+
 // commandLabel names a command of a run in messages: "snapshot /srv",
 // "forget /srv", and "prune" rather than "prune prune" for a task named
 // after its command.
@@ -342,14 +351,14 @@ func (r *runner) command(ctx context.Context, t *taskConfig, what string, argv [
 	case err == nil:
 		return true
 	case code == exitPartial:
-		o.fail(resultPartial, fmt.Errorf("%s: %w", commandLabel(argv[0], what), err))
+		o.fail(resultPartial, labelled(commandLabel(argv[0], what), err))
 		return true
 	case argv[0] == "forget":
 		// The snapshot is taken: a retention that failed does not make
 		// the run retried; the next run applies it again.
-		o.fail(resultPartial, fmt.Errorf("%s: %w", commandLabel(argv[0], what), err))
+		o.fail(resultPartial, labelled(commandLabel(argv[0], what), err))
 	default:
-		o.fail(resultFailed, fmt.Errorf("%s: %w", commandLabel(argv[0], what), err))
+		o.fail(resultFailed, labelled(commandLabel(argv[0], what), err))
 	}
 	return false
 }
