@@ -244,6 +244,11 @@ func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duratio
 		t.fail("sources", "missing: list the directories to snapshot, such as [\"/\"]")
 	}
 	task.args = append(task.args, "--lock-wait="+lockWait.String())
+	for _, tag := range t.strings("tags") {
+		if checkLabels("", []string{tag}) != nil {
+			t.fail("tags", "%q: a tag is text, not empty, without a comma (list each tag apart)", tag)
+		}
+	}
 	task.args = append(task.args, t.flagArgs(jobKeys, dir)...)
 	img := t.table("image")
 	task.args = append(task.args, img.flagArgs(imageKeys, dir)...)

@@ -70,6 +70,9 @@ func TestAgentConfigErrors(t *testing.T) {
 		{name: "exclusion list not in a section", doc: minimalJob + "exclusion-list = \"WimScript.ini\"\n",
 			files: map[string]string{"WimScript.ini": "\\pagefile.sys\r\n"},
 			want:  []string{"sys: ", "WimScript.ini: ", `line 1: "\pagefile.sys" is not in a section`}},
+		// Refused by the snapshot at each run; --check-config said OK.
+		{name: "tag with a comma", doc: minimalJob + "tags = [\"daily,keep\", \"\"]\n",
+			want: []string{`job[1].tags: "daily,keep": a tag is text`, `job[1].tags: "": a tag is text`}},
 		{name: "exclude naming the root", doc: minimalJob + "exclude = [\"\\\\\"]\n",
 			want: []string{"sys: ", `--exclude: `, `"\": names no path below the capture root`}},
 		{name: "exclusion list missing", doc: minimalJob + "exclusion-list = \"nowhere.ini\"\n",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -12,14 +13,22 @@ import (
 // error). A snapshot's manifest is JSON, which would keep such a label with
 // U+FFFD for its bytes, so that forget --host or --tag given the same bytes
 // would never find the snapshot; a label is text a user chooses, unlike a
-// source path, which the manifest keeps byte for byte.
+// source path, which the manifest keeps byte for byte. An empty tag, and
+// one with a comma, are refused too: the snapshots table joins tags with
+// commas, where "daily,keep" would read as two tags (as restic's --tag
+// takes it) and "" as none.
 func checkLabels(host string, tags []string) error {
 	if !utf8.ValidString(host) {
 		return usagef("--host %s is not valid UTF-8", printable(host))
 	}
 	for _, t := range tags {
-		if !utf8.ValidString(t) {
+		switch {
+		case !utf8.ValidString(t):
 			return usagef("--tag %s is not valid UTF-8", printable(t))
+		case t == "":
+			return usagef("--tag is empty")
+		case strings.Contains(t, ","):
+			return usagef("--tag %s holds a comma; give each tag its own --tag", printable(t))
 		}
 	}
 	return nil

@@ -10,7 +10,8 @@ import (
 
 // TestLabelsNotUTF8: snapshot and import refuse a --tag or --host that is
 // not valid UTF-8 (exit 2) rather than store it with U+FFFD, which forget
-// --tag or --host given the same bytes never matched.
+// --tag or --host given the same bytes never matched; and an empty tag or
+// one with a comma.
 func TestLabelsNotUTF8(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": dir}
@@ -18,14 +19,21 @@ func TestLabelsNotUTF8(t *testing.T) {
 	src := filepath.Join(dir, "src")
 	writeFile(t, src, "f", []byte("f"))
 	runAppOK(t, env, "capture", src, filepath.Join(dir, "c.wim"))
-	for _, args := range [][]string{
-		{"snapshot", src, "--tag=t\xff"},
-		{"snapshot", src, "--host=h\xe9"},
-		{"import", filepath.Join(dir, "c.wim"), "--tag=t\xff"},
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"snapshot", src, "--tag=t\xff"}, "not valid UTF-8"},
+		{[]string{"snapshot", src, "--host=h\xe9"}, "not valid UTF-8"},
+		{[]string{"import", filepath.Join(dir, "c.wim"), "--tag=t\xff"}, "not valid UTF-8"},
+		// Shown as "daily,keep" and "" in the snapshots table, they read
+		// as two tags and none.
+		{[]string{"snapshot", src, "--tag=daily,keep"}, "holds a comma"},
+		{[]string{"snapshot", src, "--tag="}, "--tag is empty"},
 	} {
-		code, _, stderr := runApp(t, env, args...)
-		if code != exitUsage || !strings.Contains(stderr, "not valid UTF-8") {
-			t.Errorf("%q: exit %d, stderr %q; want exit %d", args, code, stderr, exitUsage)
+		code, _, stderr := runApp(t, env, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, exitUsage, c.want)
 		}
 	}
 	if out := runAppOK(t, env, "snapshots"); !strings.HasPrefix(out, "ID") || strings.Count(out, "\n") != 2 {
