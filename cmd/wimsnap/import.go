@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +13,7 @@ import (
 const importHelp = `
 Store images of the WIM file WIMFILE (any codec DISM or wimlib writes,
 solid ESD-style resources included) as snapshots, one per image: IMAGE...
-(indexes or names) or all of them. Streams the repository already has are
+(indexes or names, each once) or all of them (no IMAGE, or "all"). Streams the repository already has are
 not stored again; the others are checked against their SHA-1 and stored
 in the repository's codec. The image's name, description, display name
 and description, flags, creator, version and Windows information go into
@@ -100,19 +99,10 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		return err
 	}
 	defer done()
-	var images []int
-	for _, s := range imageArgs {
-		i, err := selectImage(wr, s)
-		if err != nil {
+	images := allImages(wr)
+	if len(imageArgs) > 0 {
+		if images, err = selectImages(wr, imageArgs, "IMAGE"); err != nil {
 			return err
-		}
-		if !slices.Contains(images, i) { // by number and by name, say
-			images = append(images, i)
-		}
-	}
-	if len(images) == 0 {
-		for i := 1; i <= wr.ImageCount(); i++ {
-			images = append(images, i)
 		}
 	}
 	status := a.newStatus()
@@ -157,6 +147,9 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 }
 
 func (a *app) printImported(name string, out []importedJSON) {
+	if len(out) == 0 {
+		fmt.Fprintf(a.stdout, "%s holds no images: nothing imported\n", printable(name))
+	}
 	for _, j := range out {
 		if j.Existing {
 			fmt.Fprintf(a.stdout, "Image %d (%s) of %s is snapshot %s already (imported before%s; --again imports it anew)\n",
