@@ -36,3 +36,27 @@ func TestBackslashNames(t *testing.T) {
 		}
 	}
 }
+
+// TestLsQuotedPath: ls takes a path in the quoted form it prints for a
+// name it must escape ("/tab\tname", "/bad\xe9"), as its help says; it
+// found no such path, and its message showed the argument garbled.
+func TestLsQuotedPath(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": dir}
+	runAppOK(t, env, "init")
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "tab\tname", []byte("t"))
+	writeFile(t, src, "bad\xe9", []byte("b"))
+	runAppOK(t, env, "snapshot", src)
+	for _, printed := range []string{`"/tab\tname"`, `"/bad\xe9"`} {
+		if !strings.Contains(runAppOK(t, env, "ls", "latest"), printed+"\n") {
+			t.Fatalf("ls does not print %s", printed)
+		}
+		if out := runAppOK(t, env, "ls", "latest", printed); out != printed+"\n" {
+			t.Errorf("ls latest %s: %q", printed, out)
+		}
+	}
+	if code, _, errb := runApp(t, env, "ls", "latest", `"/nope\t"`); code != exitFailure || !strings.Contains(errb, `"/nope\t"`) {
+		t.Errorf("ls of a path not there: exit %d, %q; want the path as given", code, errb)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -117,8 +118,11 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, arg string, detaile
 	p := literalPath(arg)
 	found := list(p)
 	if !found && imagePath(arg) != p {
-		p = imagePath(arg)
-		found = list(p)
+		found = list(imagePath(arg))
+	}
+	if q, err := strconv.Unquote(arg); err == nil && strings.HasPrefix(arg, `"`) {
+		p = literalPath(q) // as ls prints a name it must escape: "/tab\tname"
+		found = found || list(p)
 	}
 	if !found {
 		return fmt.Errorf("%w: %s in snapshot %s", snapshot.ErrPathNotFound, printable(p), m.ShortID())
