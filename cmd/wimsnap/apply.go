@@ -383,9 +383,13 @@ func (a *app) printApply(s applySummary) error {
 	if a.json {
 		return writeJSON(a.stdout, s)
 	}
+	verb := "Applied"
+	if s.Paths != nil {
+		verb = "Extracted from" // extract: only the paths it names
+	}
 	_, err := fmt.Fprintf(a.stdout,
-		"Applied image %d (%q) of %s to %s: %d dirs, %d files, %d symlinks, %d special, %s, %.1fs\n",
-		s.Image, s.Name, printable(s.WIM), printable(s.Target), s.Dirs, s.Files, s.Symlinks, s.Special,
+		"%s image %d (%q) of %s to %s: %d dirs, %d files, %d symlinks, %d special, %s, %.1fs\n",
+		verb, s.Image, s.Name, printable(s.WIM), printable(s.Target), s.Dirs, s.Files, s.Symlinks, s.Special,
 		formatBytes(s.Bytes), s.DurationSeconds)
 	return err
 }
