@@ -120,7 +120,7 @@ func (a *applier) linkTarget(e *wim.Entry) (string, error) {
 	if !x.Reparse.Hash.IsZero() {
 		var err error
 		if data, err = readReparse(a.src, x.Reparse.Hash); err != nil {
-			return "", fmt.Errorf("reparse data: %w", err)
+			return "", &streamReadError{op: "reparse data", err: err} // damaged or missing data, counted as a file's
 		}
 	}
 	return a.targetOf(x, data)

@@ -337,11 +337,11 @@ func (a *applier) interixLike(e *wim.Entry) bool {
 func (a *applier) ntfsReparseBuffer(e *wim.Entry) ([]byte, error) {
 	x := e.Ext
 	data, err := readReparse(a.src, x.Reparse.Hash)
-	if err == nil && len(data) > 0xFFFF-8 {
-		err = fmt.Errorf("reparse data of %d bytes", len(data))
-	}
 	if err != nil {
-		return nil, err
+		return nil, &streamReadError{op: "read stream", err: err}
+	}
+	if len(data) > 0xFFFF-8 {
+		return nil, fmt.Errorf("reparse data of %d bytes", len(data))
 	}
 	return wim.ReparseBuffer(x.ReparseTag, x.ReparseReserved, data)
 }

@@ -147,3 +147,24 @@ func TestOracleDeltaImport(t *testing.T) {
 	inRepo.run(t, exitOK, "restore", "latest", "--target", target)
 	wimtest.CompareTrees(t, src, target, wimtest.CompareOptions{})
 }
+
+// TestOracleDeltaSkippedCount: applied without --ref, a delta WIM's
+// symbolic link whose reparse data is in the base counts among the files
+// whose data is missing, as its regular file does: the error said "1
+// files" where 2 were skipped.
+func TestOracleDeltaSkippedCount(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFile(t, src, "f", []byte("data"))
+	if err := os.Symlink("f", filepath.Join(src, "l")); err != nil {
+		t.Fatal(err)
+	}
+	base, delta := filepath.Join(tmp, "base.wim"), filepath.Join(tmp, "delta.wim")
+	wimtest.Wimlib(t, "capture", src, base)
+	writeFile(t, src, "g", []byte("more"))
+	wimtest.Wimlib(t, "capture", src, delta, "--delta-from="+base)
+	code, _, errb := runApp(t, nil, "apply", delta, "1", filepath.Join(tmp, "out"))
+	if code != exitFailure || !strings.Contains(errb, "2 files could not be applied: their data is missing") {
+		t.Errorf("apply of the delta alone: exit %d, %s", code, errb)
+	}
+}
