@@ -81,6 +81,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	close(a.jobs)
 	a.wg.Wait()
 	a.setDeferredDOSNames()
+	a.reattributeLinked()
 	a.retimeDropped()
 	a.retime()
 	a.setDeferredDOSNames() // those retime's metadata queued
@@ -228,6 +229,7 @@ type applier struct {
 	deferred      []deferredFile // files and symlinks made after the walk, in the order of their data
 	unfilled      unfilledFiles  // new files not yet written
 	dosQueue      dosQueue       // files whose DOS names others held (NTFS)
+	ntfsLinked    []ntfsLinked   // files given further names (NTFS), by the walk
 	// widened holds the modes found of the directories (by descriptor)
 	// that widen opened to this user and whose own mode is not set yet;
 	// the walking goroutine's alone.
@@ -474,7 +476,7 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 		}
 	}
 	if e.LinkID != 0 {
-		if g := a.links[e.LinkID]; g != nil && g.hash == e.Data.Hash && a.linkName(dfd, name, g) {
+		if g := a.links[e.LinkID]; g != nil && g.hash == e.Data.Hash && a.linkName(dfd, name, e, g) {
 			return
 		}
 	}

@@ -127,7 +127,10 @@ func (a *applier) fillFile(j fileJob, buf []byte) (int64, error) {
 	var n int64
 	if h := j.e.Data.Hash; !h.IsZero() {
 		var err error
-		if n, err = a.writeContents(j.fd, h, buf); err != nil {
+		// Through ntfs-3g a hole makes the file sparse, which the image's
+		// attributes then cannot clear: a file not sparse is written whole.
+		holes := a.ntfs == nil || j.e.Attributes&wim.AttrSparseFile != 0
+		if n, err = a.writeContents(j.fd, h, buf, holes); err != nil {
 			return n, err // the file is not applied: its bytes do not count
 		}
 	}
@@ -178,19 +181,19 @@ func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
 
 // writeContents copies the stream h into fd, an empty file (every file the
 // apply writes is made with O_EXCL), leaving holes for all-zero 32 KiB
-// blocks, and sets the file size. It returns the bytes copied. A
-// stream that fails its checksum or does not decode is read once more from
-// the start, into the emptied file: from a remote store the damage may
-// have been in transfer only.
-func (a *applier) writeContents(fd int, h wim.Hash, buf []byte) (int64, error) {
-	n, err := a.copyContents(fd, h, buf)
+// blocks when holes is set, and sets the file size. It returns the bytes
+// copied. A stream that fails its checksum or does not decode is read
+// once more from the start, into the emptied file: from a remote store
+// the damage may have been in transfer only.
+func (a *applier) writeContents(fd int, h wim.Hash, buf []byte, holes bool) (int64, error) {
+	n, err := a.copyContents(fd, h, buf, holes)
 	if err == nil || a.ctx.Err() != nil || !damagedStream(err) {
 		return n, err
 	}
 	if terr := unix.Ftruncate(fd, 0); terr != nil {
 		return n, err
 	}
-	return a.copyContents(fd, h, buf)
+	return a.copyContents(fd, h, buf, holes)
 }
 
 // damagedStream reports whether err says that a stream's bytes are wrong
@@ -199,7 +202,7 @@ func damagedStream(err error) bool {
 	return errors.Is(err, ErrRepoFormat) || errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat)
 }
 
-func (a *applier) copyContents(fd int, h wim.Hash, buf []byte) (int64, error) {
+func (a *applier) copyContents(fd int, h wim.Hash, buf []byte, holes bool) (int64, error) {
 	rc, err := a.src.OpenStream(h)
 	if err != nil {
 		return 0, &streamReadError{"open stream", err}
@@ -214,14 +217,14 @@ func (a *applier) copyContents(fd int, h wim.Hash, buf []byte) (int64, error) {
 		n, rerr := io.ReadFull(rc, buf)
 		for i := 0; i < n; {
 			end := min(i+block, n)
-			if isZero(buf[i:end]) {
+			if holes && isZero(buf[i:end]) {
 				i = end
 				continue
 			}
 			// Extend the run over the following non-zero blocks.
 			for end < n {
 				next := min(end+block, n)
-				if isZero(buf[end:next]) {
+				if holes && isZero(buf[end:next]) {
 					break
 				}
 				end = next

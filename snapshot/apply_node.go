@@ -29,11 +29,11 @@ func (a *applier) hardlink(dfd int, name string, g *linkGroup) error {
 	return replaceNode(dfd, name, func() error { return unix.Linkat(ofd, old, dfd, name, 0) })
 }
 
-// linkName makes name in dfd (at a.path) a further name of the file g
-// and reports whether it did; when not, the caller writes a copy. A file
-// whose contents failed is removed (dropFailed), and gets no further
+// linkName makes name in dfd (at a.path), e, a further name of the file
+// g and reports whether it did; when not, the caller writes a copy. A
+// file whose contents failed is removed (dropFailed), and gets no further
 // name: its copies fail in their turn, each reported.
-func (a *applier) linkName(dfd int, name string, g *linkGroup) bool {
+func (a *applier) linkName(dfd int, name string, e *wim.Entry, g *linkGroup) bool {
 	if a.unfilled.hasFailed(g.at) {
 		return false
 	}
@@ -46,6 +46,9 @@ func (a *applier) linkName(dfd int, name string, g *linkGroup) bool {
 	if !a.unfilled.link(g.at, a.here()) {
 		_ = unix.Unlinkat(dfd, name, 0) // its contents failed meanwhile
 		return false
+	}
+	if a.ntfs != nil {
+		a.ntfsLinked = append(a.ntfsLinked, ntfsLinked{at: a.here(), e: e})
 	}
 	a.files.Add(1)
 	return true

@@ -296,6 +296,12 @@ func (a *applier) ntfsAfterRename(dir int, e *wim.Entry) error {
 			return fmt.Errorf("%s: %w", xNTFSObjID, err)
 		}
 	}
+	return setAttribTimes(fd, e)
+}
+
+// setAttribTimes sets the attributes and the times of fd, e, through
+// ntfs-3g.
+func setAttribTimes(fd int, e *wim.Entry) error {
 	attr := binary.LittleEndian.AppendUint32(nil, e.Attributes&attributesFor(e))
 	if err := unix.Fsetxattr(fd, string(xNTFSAttrib), attr, 0); err != nil {
 		return fmt.Errorf("%s: %w", xNTFSAttrib, err)
@@ -442,4 +448,40 @@ func (a *applier) ntfsReparse(dfd int, e *wim.Entry, path []string) {
 	}
 	a.symlinks.Add(1)
 	a.warnMeta(path, a.ntfsMetaErrors(fd, e, false))
+}
+
+// ntfsLinked is a further name the walk gave a file on an ntfs-3g
+// target: e, at at.
+type ntfsLinked struct {
+	at pathAt
+	e  *wim.Entry
+}
+
+// reattributeLinked sets the attributes and times of the files given
+// further names again, once every file is written: ntfs-3g sets ARCHIVE,
+// and the times, when a name is added to a file, which the file's own
+// metadata, set before, then lacks. A file gone meanwhile (its contents
+// failed) is passed over; a failure is a warning.
+func (a *applier) reattributeLinked() {
+	for _, l := range a.ntfsLinked {
+		dir, err := a.openPath(l.at.dir.comps())
+		if err != nil {
+			continue
+		}
+		if err := a.ntfsReattribute(dir, l.at.name, l.e); err != nil && !errors.Is(err, unix.ENOENT) {
+			a.warnPath(l.at.comps(), false, fmt.Errorf("attributes and times: %w", err))
+		}
+		a.closeOpened(dir)
+	}
+	a.ntfsLinked = nil
+}
+
+// ntfsReattribute sets the attributes and times of name in dir, e.
+func (a *applier) ntfsReattribute(dir int, name string, e *wim.Entry) error {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer closeFD(fd)
+	return setAttribTimes(fd, e)
 }

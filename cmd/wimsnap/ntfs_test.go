@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,6 +325,40 @@ func TestNTFSApply(t *testing.T) {
 	if !strings.Contains(listings["wimsnap"], "LONGDO~1.DOC") {
 		t.Error("the applied volume lacks the short name: the listing compares too little")
 	}
+}
+
+// TestNTFSApplyLinksAndZeros: through ntfs-3g, files with further names
+// in other directories and a file of zeros get the image's attributes and
+// times, as wimlib's NTFS apply gives them: a name added after the file's
+// metadata made ntfs-3g set ARCHIVE, and the holes left for zero blocks
+// made the file SPARSE, which the image's attributes could not clear.
+func TestNTFSApplyLinksAndZeros(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	src, mnt := filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
+	for i := range 8 {
+		name := fmt.Sprintf("f%d.txt", i)
+		writeFile(t, filepath.Join(src, "d1"), name, []byte(name))
+		must(t, os.Link(filepath.Join(src, "d1", name), filepath.Join(src, "h"+name)))
+	}
+	writeFile(t, src, "zeros.bin", make([]byte, 1<<20))
+	image := filepath.Join(dir, "image.wim")
+	wimtest.Wimlib(t, "capture", src, image)
+	byWimlib, byUs := ntfsVolume(t, filepath.Join(dir, "a")), ntfsVolume(t, filepath.Join(dir, "b"))
+	wimtest.Wimlib(t, "apply", image, "1", byWimlib)
+	umount := mountNTFS(t, byUs, mnt, "rw")
+	code, _, errb := runApp(t, nil, "apply", image, "1", mnt)
+	umount()
+	if code != exitOK {
+		t.Fatalf("apply: exit %d: %s", code, errb)
+	}
+	listings := map[string]string{}
+	for name, vol := range map[string]string{"wimlib": byWimlib, "wimsnap": byUs} {
+		w := filepath.Join(dir, name+"-readback.wim")
+		wimtest.Wimlib(t, "capture", vol, w)
+		listings[name] = detailed(t, w)
+	}
+	sameListing(t, "apply", listings["wimlib"], listings["wimsnap"])
 }
 
 // TestNTFSRollback: a volume snapshot through ntfs-3g, then changed (a
