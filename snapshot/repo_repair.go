@@ -16,7 +16,9 @@ import (
 //     whose trailer is damaged, from the index), so a lost index object
 //     loses no chunk; of the stream recipes lost with it, those of streams
 //     of one chunk (files up to 32 KiB) are rebuilt, since such a stream's
-//     SHA-1 is its chunk's; larger files whose recipe is lost are lost;
+//     SHA-1 is its chunk's, and the others are taken from the local index
+//     when it holds them, with all their chunks intact and of the
+//     stream's size; larger files whose recipe is lost otherwise are lost;
 //   - the intact chunks of a damaged pack are copied into a new pack, and
 //     the damaged pack deleted;
 //   - a snapshot some of whose files lost data is written again without
@@ -59,6 +61,9 @@ type RepairResult struct {
 	// Manifests lists the snapshots whose manifest, damaged or missing in
 	// the repository, was put back from the local index's copy.
 	Manifests []string `json:"manifests_restored"`
+	// Recipes counts the stream recipes no index object named that were
+	// taken from the local index.
+	Recipes int `json:"recipes_restored"`
 	// Snapshots lists the snapshots that lost data.
 	Snapshots []RepairedSnapshot `json:"snapshots"`
 }
@@ -75,7 +80,7 @@ type RepairedSnapshot struct {
 // Damaged reports whether repair found anything to mend.
 func (res *RepairResult) Damaged() bool {
 	return len(res.DamagedPacks)+len(res.MissingPacks)+len(res.DamagedIndex)+res.LostChunks+res.LostStreams+len(res.Snapshots)+
-		len(res.Manifests)+res.Retired > 0
+		len(res.Manifests)+res.Retired+res.Recipes > 0
 }
 
 // Repair mends the repository as described above.
@@ -114,6 +119,9 @@ type repairer struct {
 	// unknown holds the streams snapshots use that no index object names
 	// (one was damaged): lost too, beside those countLost counts.
 	unknown map[index.SHA1]bool
+	// cached holds the recipes of the local index that no index object
+	// names, for streams whose recipe was lost with one (cachedRecipes).
+	cached map[index.SHA1]index.Recipe
 	// rewritten counts the packs that the rewritten snapshots' images
 	// took (rewrite), beside the salvage's.
 	rewritten int
@@ -135,6 +143,7 @@ func (rp *repairer) run() error {
 	}
 	rp.res.Retired = len(rp.retired)
 	rp.streams.settle()
+	rp.cachedRecipes()
 	rp.res.DamagedIndex = append(rp.res.DamagedIndex, rp.missing...)
 	if err := rp.listPacks(); err != nil {
 		return err
@@ -171,7 +180,7 @@ func (rp *repairer) countLost() {
 // intact reports whether stream h has a recipe whose chunks are all good,
 // rebuilding the recipe of a stream of one chunk.
 func (rp *repairer) intact(h index.SHA1) bool {
-	if rp.streams.streams[h] == nil && rp.single[h].raw == 0 {
+	if rp.streams.streams[h] == nil && rp.single[h].raw == 0 && !rp.recipeFromCache(h) {
 		rp.unknown[h] = true
 	}
 	chunks, ok := rp.streams.chunks(h)
@@ -238,4 +247,52 @@ func (rp *repairer) commit() error {
 		}
 	}
 	return nil
+}
+
+// cachedRecipes reads the full recipes of the local index that no index
+// object names into rp.cached: those of the streams of a lost index
+// object, when this machine synced it. A local index that does not open
+// or read gives none.
+func (rp *repairer) cachedRecipes() {
+	rp.cached = map[index.SHA1]index.Recipe{}
+	db, err := index.Open(rp.r.cache, rp.r.cfg.ID, index.Options{ReadOnly: true, Timeout: writeWait})
+	if err != nil {
+		return
+	}
+	defer closeIndex(db)
+	err = db.ForEachStream(func(h index.SHA1, r index.Recipe, full bool) error {
+		if full && rp.streams.streams[h] == nil {
+			rp.cached[h] = index.Recipe{Size: r.Size, Chunks: slices.Clone(r.Chunks)}
+		}
+		return nil
+	})
+	if err != nil {
+		rp.cached = map[index.SHA1]index.Recipe{}
+	}
+}
+
+// recipeFromCache takes the recipe of stream h from the local index's
+// (rp.cached) when every chunk of it is intact and their sizes add up to
+// the stream's, and reports whether it did. Restore checks the stream's
+// SHA-1 as it reads it.
+func (rp *repairer) recipeFromCache(h index.SHA1) bool {
+	r, ok := rp.cached[h]
+	if !ok || r.Size <= 0 {
+		return false
+	}
+	var size int64
+	for _, c := range r.Chunks {
+		l, ok := rp.good[c]
+		if !ok {
+			return false
+		}
+		size += int64(l.Raw)
+	}
+	if size != r.Size {
+		return false
+	}
+	delete(rp.cached, h)
+	rp.streams.streams[h] = &indexStream{hash: h, size: r.Size, chunks: r.Chunks}
+	rp.res.Recipes++
+	return true
 }

@@ -298,3 +298,38 @@ func indexRecipes(t *testing.T, r *Repo) map[index.SHA1]indexStream {
 	}
 	return found
 }
+
+// TestRepairRecipesFromLocalIndex: with an index object lost and repair
+// the first command run after it, the recipes of the files larger than a
+// chunk that it named are taken from the local index, whose chunks are
+// all intact: nothing is lost. They were lost (files over 32 KiB).
+func TestRepairRecipesFromLocalIndex(t *testing.T) {
+	rr := makeRepairRepo(t)
+	ids, err := listIDs(t.Context(), rr.r.store, indexPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range ids {
+		o, err := rr.r.readIndexObject(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(o.streams, func(s indexStream) bool { return s.hash == index.SHA1(sha1.Sum(rr.big[1])) }) {
+			must(t, os.Remove(filepath.Join(rr.dir, filepath.FromSlash(indexKey(id)))))
+		}
+	}
+	res, err := rr.r.Repair(t.Context(), RepairOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Snapshots) != 0 || res.LostStreams != 0 || res.Recipes == 0 {
+		t.Fatalf("repair: %+v; want the lost recipes taken from the local index, nothing lost", res)
+	}
+	checkOK(t, rr.r)
+	must(t, os.Remove(rr.r.cache)) // what follows reads the repository's new index
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := rr.r.Restore(t.Context(), rr.snaps[2], out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, rr.src, out, wimtest.CompareOptions{IgnoreRoot: true})
+}

@@ -19,7 +19,8 @@ reads every pack and trusts only chunks that expand to their ids.
 
 It copies the intact chunks of damaged packs into new packs; rebuilds the
 index from the packs' own trailers (a lost index object loses no chunk,
-and files of up to 32 KiB whose recipes it held are found again); writes
+and files of up to 32 KiB whose recipes it held are found again, larger
+ones when this machine's local index still holds their recipes); writes
 each snapshot that lost files again without them, tagged "repaired", and
 removes a snapshot whose image itself is lost. An image or a manifest that
 this machine's cache still holds intact (the local index, the images of
@@ -39,7 +40,8 @@ found undamaged), 1 when repair found damage and --dry-run was given.
 With --json, stdout receives one document:
   {"repository", "dry_run", "packs_read", "damaged_packs", "missing_packs",
    "damaged_index_objects", "lost_chunks", "lost_streams", "packs_written",
-   "index_objects_written", "retired_objects", "manifests_restored", "snapshots": [{"id", "new_id", "removed",
+   "index_objects_written", "retired_objects", "manifests_restored", "recipes_restored",
+   "snapshots": [{"id", "new_id", "removed",
    "lost_files", "why"}], "warnings": [{"path", "error"}], "warnings_total",
    "duration_seconds", "requests"}` + requestsHelp
 
@@ -121,6 +123,9 @@ func (a *app) printRepair(s repairSummary) {
 	}
 	if s.Retired > 0 {
 		fmt.Fprintf(w, "%d retired objects of an unfinished prune: their data goes back into the index\n", s.Retired)
+	}
+	if s.Recipes > 0 {
+		fmt.Fprintf(w, "%d recipes of files lost with an index object are taken from the local index\n", s.Recipes)
 	}
 	verdict := "no damage found"
 	if s.Damaged() && s.DryRun {
