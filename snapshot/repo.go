@@ -33,9 +33,9 @@ var (
 	// ErrRepoFormat: an object of the repository is malformed or fails its
 	// checksum.
 	ErrRepoFormat = errors.New("snapshot: malformed repository object")
-	// ErrNewerFormat: a manifest has a format version newer than this
-	// wimsnap reads. It is not damage: nothing may remove it, nor delete
-	// the data it may use.
+	// ErrNewerFormat: a manifest, pack or index object has a format
+	// version newer than this wimsnap reads. It is not damage: nothing
+	// may remove it, nor delete the data it may use.
 	ErrNewerFormat = errors.New("snapshot: written by a newer wimsnap")
 	// ErrSnapshotNotFound: no snapshot matches the given id or prefix.
 	ErrSnapshotNotFound = errors.New("snapshot: no such snapshot")
@@ -236,7 +236,6 @@ func (r *Repo) LocalPaths() []string {
 	return paths
 }
 
-// objectID is the id of a stored object: SHA-256 of its bytes.
 // magicErr is the error for an object whose magic is got, not want:
 // ErrNewerFormat when got is want with a higher version digit (a newer
 // wimsnap's object, which is not damage), else ErrRepoFormat.
@@ -252,6 +251,7 @@ func magicErr(got []byte, want string) error {
 	return ErrRepoFormat
 }
 
+// objectID is the id of a stored object: SHA-256 of its bytes.
 func objectID(b []byte) index.ID { return index.ID(sha256.Sum256(b)) }
 
 // readObject reads the whole object key, of at most limit bytes, whose

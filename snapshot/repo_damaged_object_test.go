@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -167,5 +168,113 @@ func TestCheckOversizedPack(t *testing.T) {
 	}
 	if allocated > 64<<20 {
 		t.Errorf("check allocated %d MiB", allocated>>20)
+	}
+}
+
+// TestNewerPack: a pack of a newer format (its footer, its id matching
+// its bytes) stops check and repair, which called it damaged and deleted
+// it; a pack whose footer only looks newer, its bytes not its id's, is
+// damage as before.
+func TestNewerPack(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a": "one"})
+	r := testRepo(t, wim.CompressXPRESS)
+	snapshotOK(t, r, src, TakeOptions{})
+	var data []byte
+	for id := range hostileIDs(t, r.store, packPrefix) {
+		b, err := r.readObject(t.Context(), packKey(id), id, maxPack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = b
+	}
+	newer := bytes.Clone(data)
+	copy(newer[len(newer)-len(packMagic):], "WSNPACK2")
+	id := objectID(newer)
+	must(t, putBytes(t.Context(), r.store, packKey(id), newer))
+	if _, err := r.Check(t.Context(), CheckOptions{ReadData: true}); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("check --read-data: %v; want it stopped for the newer pack", err)
+	}
+	if _, err := r.Repair(t.Context(), RepairOptions{}); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("repair: %v; want it refused", err)
+	}
+	if _, err := r.store.Stat(t.Context(), packKey(id)); err != nil {
+		t.Errorf("the newer pack: %v", err)
+	}
+}
+
+// TestNewerIndexObject: an index object of a newer format is left out of
+// the local index with a warning that says so, and commands go on: every
+// command that synced failed. Prune refuses.
+func TestNewerIndexObject(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a": "one"})
+	r := testRepo(t, wim.CompressXPRESS)
+	snapshotOK(t, r, src, TakeOptions{})
+	before := hostileIDs(t, r.store, indexPrefix)
+	writeFiles(t, src, map[string]string{"b": "two"})
+	snapshotOK(t, r, src, TakeOptions{})
+	id := hostileNewID(t, before, hostileIDs(t, r.store, indexPrefix))
+	stored, err := r.readObject(t.Context(), indexKey(id), id, maxIndexObject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.zstd.expand(stored, "index object", maxZstdObject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b, "wimsnap index 2\n")
+	nb := r.zstd.compress(b)
+	must(t, putBytes(t.Context(), r.store, indexKey(objectID(nb)), nb))
+	must(t, r.store.Delete(t.Context(), indexKey(id)))
+	must(t, os.Remove(r.cache))
+	var warned []string
+	fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Dir(r.cache),
+		Warn: func(err error) { warned = append(warned, err.Error()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := fresh.Snapshots(t.Context()); err != nil || len(list) != 2 {
+		t.Errorf("snapshots: %d, %v", len(list), err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "newer wimsnap") {
+		t.Errorf("warnings %q", warned)
+	}
+	if _, err := fresh.Prune(t.Context(), PruneOptions{}); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("prune: %v; want it refused", err)
+	}
+}
+
+// TestNewerManifestByID: a snapshot of a newer format named by its id is
+// not called damaged, with forget's removal advised, and forget passes it
+// over rather than remove it.
+func TestNewerManifestByID(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a": "one"})
+	r := testRepo(t, wim.CompressXPRESS)
+	old := objectIDFromHex(snapshotOK(t, r, src, TakeOptions{}).Manifest.ID)
+	_, stored, err := r.readManifest(t.Context(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.zstd.expand(stored, "manifest", maxManifestJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := r.zstd.compress([]byte(strings.Replace(string(b), `"version":1,`, `"version":2,`, 1)))
+	id := objectID(newer)
+	must(t, putBytes(t.Context(), r.store, snapKey(id), newer))
+	list, err := r.Snapshots(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.FindDamaged(t.Context(), hexID(id)[:8], list); got != "" {
+		t.Errorf("FindDamaged named the newer manifest %s", got)
+	}
+	if _, err := r.FindSnapshot(t.Context(), hexID(id)[:8]); err == nil || strings.Contains(err.Error(), "damaged") {
+		t.Errorf("FindSnapshot: %v", err)
 	}
 }

@@ -333,7 +333,8 @@ func (r *Repo) damagedMatch(ctx context.Context, ref string, list []*Manifest, n
 // of one) names among those the repository holds that are not in list,
 // the readable manifests (Snapshots): a manifest that cannot be read.
 // It returns "" when none matches, when ref begins more than one id
-// (readable ones included), or when the listing fails.
+// (readable ones included), when the listing fails, or when the manifest
+// is of a newer format (ErrNewerFormat), which is not damage.
 func (r *Repo) FindDamaged(ctx context.Context, ref string, list []*Manifest) string {
 	ref = strings.ToLower(ref)
 	if ref == "" || ref == "latest" {
@@ -355,8 +356,11 @@ func (r *Repo) FindDamaged(ctx context.Context, ref string, list []*Manifest) st
 			}
 		}
 	}
-	if matches != 1 {
+	if matches != 1 || found == "" {
 		return "" // none, or ambiguous: not one snapshot
+	}
+	if _, _, err := r.readManifest(ctx, objectIDFromHex(found)); errors.Is(err, ErrNewerFormat) {
+		return "" // not damaged: listing warned that a newer wimsnap wrote it
 	}
 	return found
 }

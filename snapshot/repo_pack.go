@@ -183,7 +183,7 @@ func parsePackTrailer(t []byte, dataLen uint64) ([]packEntry, error) {
 		return nil, fmt.Errorf("%w: pack trailer: %s", ErrRepoFormat, what)
 	}
 	if !bytes.HasPrefix(t, []byte(packTrailerMagic)) {
-		return bad("bad magic")
+		return nil, fmt.Errorf("%w: pack trailer: bad magic", magicErr(t[:min(len(t), len(packTrailerMagic))], packTrailerMagic))
 	}
 	t = t[len(packTrailerMagic):]
 	n, k := binary.Uvarint(t)

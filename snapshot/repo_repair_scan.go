@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -69,6 +70,9 @@ func (rp *repairer) scanPack(id index.ID, indexed []packEntry, decs *decoders) (
 		return nil, err
 	}
 	entries, terr := parsePackBytes(rp.r.zstd, data)
+	if errors.Is(terr, ErrNewerFormat) && objectID(data) == id {
+		return nil, fmt.Errorf("pack %s: %w", hexID(id), terr) // a newer wimsnap's, not damage
+	}
 	if terr != nil {
 		entries = indexed
 	}

@@ -256,14 +256,17 @@ func (r *Repo) damageWarn(err error) {
 }
 
 // damagedObjectError is Sync's warning that an index object cannot be
-// read for damage: the local index lacks what it lists until repair
-// writes the index again.
+// read for damage, or is of a newer format: the local index lacks what it
+// lists until repair writes the index again, or wimsnap is upgraded.
 type damagedObjectError struct {
 	id  index.ID
 	err error
 }
 
 func (e *damagedObjectError) Error() string {
+	if errors.Is(e.err, ErrNewerFormat) {
+		return fmt.Sprintf("%v; the data it lists is left out until then", e.err)
+	}
 	return fmt.Sprintf("%v: the data it lists cannot be found until 'wimsnap repair' (see 'wimsnap check')", e.err)
 }
 
@@ -392,12 +395,15 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 		}
 		o, err := r.readIndexObject(ctx, id)
 		if err != nil {
-			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, remote.ErrNotFound) {
+			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) && !errors.Is(err, remote.ErrNotFound) {
 				return err
 			}
 			st.Damaged++
-			if errors.Is(err, ErrRepoFormat) {
+			switch {
+			case errors.Is(err, ErrRepoFormat):
 				r.damagedObjects.Store(true)
+				err = &damagedObjectError{id: id, err: err}
+			case errors.Is(err, ErrNewerFormat): // left out too: what it names is not used here
 				err = &damagedObjectError{id: id, err: err}
 			}
 			if warn != nil {
