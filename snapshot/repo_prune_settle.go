@@ -250,19 +250,18 @@ func (p *pruner) keep(h wim.Hash, known *knownNow) {
 		if p.usedCh[c] || known.chunks[c] {
 			continue
 		}
-		l, ok := p.loc[c]
-		if !ok {
+		if _, ok := p.loc[c]; !ok {
 			continue
 		}
-		p.putBackChunk(c, l)
+		p.putBackCopies(c)
 		known.chunks[c] = true
 	}
 }
 
-// putBackChunk adds chunk c at l to the put-back object and keeps its pack.
+// putBackChunk adds chunk c at l to the put-back object and keeps its
+// pack; the caller counts the chunk.
 func (p *pruner) putBackChunk(c index.ID, l index.Location) {
 	delete(p.doomed, l.Pack)
-	p.res.KeptForRunning++
 	e := entryAt(c, l)
 	for i := range p.back.packs {
 		if p.back.packs[i].id == l.Pack {
