@@ -258,9 +258,9 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome, onl
 
 // postHook runs the job's post hook. It is not stopped by the agent's stop
 // at once: it gets until shutdownHookGrace after the stop, and at least
-// postHookMinGrace from its own start when it begins after the stop, so
-// that it is killed (hookKillWait later) before the agent stops waiting
-// for its runs (stopWait). Its failure makes the run partial, not failed:
+// postHookMinGrace from its own start when it begins after the stop, but
+// never past postHookLatest, so that it is killed (hookKillWait later)
+// before the agent stops waiting for its runs (stopWait). Its failure makes the run partial, not failed:
 // the snapshots are taken, and a retry would only take them again. So
 // does its failure when the stop came while it ran (it was killed at the
 // end of its grace, say).
@@ -268,7 +268,9 @@ func (r *runner) postHook(ctx context.Context, t *taskConfig, o *outcome, env []
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
-		time.AfterFunc(max(time.Until(stoppedAt(ctx).Add(shutdownHookGrace)), postHookMinGrace), cancel)
+		since := time.Since(stoppedAt(ctx)) // 0 for a hook going at the stop
+		wait := min(max(shutdownHookGrace-since, postHookMinGrace), postHookLatest-since)
+		time.AfterFunc(wait, cancel)
 	})
 	defer stop()
 	result := o.result
@@ -305,8 +307,13 @@ func commandLabel(command, what string) string {
 const shutdownHookGrace = 20 * time.Second
 
 // postHookMinGrace is the least time a post hook that begins after the
-// agent's stop gets.
+// agent's stop gets, unless that would take it past postHookLatest.
 const postHookMinGrace = 5 * time.Second
+
+// postHookLatest is when, after the agent's stop, a post hook is stopped
+// at the latest: its SIGKILL (hookKillWait later) comes before the agent
+// stops waiting for its runs (stopWait).
+const postHookLatest = stopWait - hookKillWait - 2*time.Second
 
 // agentStopped is the cause of the runs' cancellation when the agent
 // stops, and when.
