@@ -180,16 +180,17 @@ func TestOracleExportImageSolid(t *testing.T) {
 // way), --name with several images, another --compress for an existing
 // DEST and --boot with no boot image among several are usage errors (exit
 // 2); a DEST another process holds locked, a part of a split DEST, and a
-// pipable DEST (which the append writer refuses), are refused with exit
-// 1. DEST is left as it was each time.
+// pipable DEST or one of chunks over 2 MiB (which the append writer
+// refuses), are refused with exit 1. DEST is left as it was each time.
 func TestOracleExportImageErrors(t *testing.T) {
 	tmp := t.TempDir()
 	src, _ := threeImageWIM(t, tmp)
 	dest := filepath.Join(tmp, "dest.wim")
 	exportImageJSON(t, src, "a", dest)
 	wimtest.Wimlib(t, "split", src, filepath.Join(tmp, "part.swm"), "0.1")
-	pipable := filepath.Join(tmp, "pipable.wim")
+	pipable, chunks := filepath.Join(tmp, "pipable.wim"), filepath.Join(tmp, "chunks.wim")
 	wimtest.Wimlib(t, "export", src, "1", pipable, "--pipable")
+	wimtest.Wimlib(t, "export", src, "1", chunks, "--compress=lzms", "--chunk-size=4M")
 	for _, c := range []struct {
 		name string
 		args []string
@@ -206,6 +207,7 @@ func TestOracleExportImageErrors(t *testing.T) {
 		{"boot of several", []string{src, "3", "1", filepath.Join(tmp, "new.wim"), "--boot"}, exitUsage, "boot image, 2, is not among"},
 		{"split dest", []string{src, "2", filepath.Join(tmp, "part.swm")}, exitFailure, "split WIM"},
 		{"pipable dest", []string{src, "2", pipable}, exitFailure, "appending to a pipable WIM"},
+		{"4 MiB chunks dest", []string{src, "2", chunks}, exitFailure, "appending to a WIM with 4194304-byte chunks"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before, err := os.ReadFile(dest)

@@ -1,6 +1,9 @@
+//go:build unix
+
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +41,18 @@ func TestLatestFilter(t *testing.T) {
 	runAppOK(t, env, "restore", "latest", "--repo", repo, "--host", "web01", "--target", target)
 	if b, err := os.ReadFile(filepath.Join(target, "index.html")); err != nil || string(b) != "web" {
 		t.Errorf("restore latest --host web01: %q, %v", b, err)
+	}
+	var doc struct{ Snapshots []struct{ ID string } }
+	if err := json.Unmarshal([]byte(runAppOK(t, env, "snapshots", "--json", "--repo", repo, "--host", "db01")), &doc); err != nil || len(doc.Snapshots) != 1 {
+		t.Fatalf("snapshots --json --host db01: %+v, %v", doc, err)
+	}
+	if out := runAppOK(t, env, "diff", doc.Snapshots[0].ID, "latest", "--repo", repo, "--host", "web01"); !strings.Contains(out, "+  /index.html") {
+		t.Errorf("diff db01's latest --host web01: %q", out)
+	}
+	wimFile := filepath.Join(dir, "web.wim")
+	runAppOK(t, env, "export", "latest", wimFile, "--repo", repo, "--host", "web01")
+	if out := runAppOK(t, env, "dir", wimFile); !strings.Contains(out, "/index.html") {
+		t.Errorf("export latest --host web01: %q", out)
 	}
 	code, _, errb := runApp(t, env, "restore", "latest", "--repo", repo, "--host", "mail01", "--target", filepath.Join(dir, "none"))
 	if code != exitFailure || !strings.Contains(errb, "none of the 2 snapshots matches") {
