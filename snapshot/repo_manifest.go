@@ -291,7 +291,7 @@ func (r *Repo) FindSnapshot(ctx context.Context, ref string) (*Manifest, error) 
 		return nil, err
 	}
 	m, err := FindIn(list, ref)
-	if errors.Is(err, ErrSnapshotNotFound) && !errors.Is(err, ErrSnapshotAmbiguous) && ref != "latest" {
+	if errors.Is(err, ErrSnapshotNotFound) && !errors.Is(err, ErrSnapshotAmbiguous) && !strings.EqualFold(ref, "latest") {
 		err = r.damagedMatch(ctx, ref, list, err)
 	}
 	return m, err
@@ -377,27 +377,34 @@ func FindIn(list []*Manifest, ref string) (*Manifest, error) {
 // findRef resolves ref as FindIn does among n snapshots, oldest first,
 // the i-th of which has the id (hex) id(i), and returns its position.
 func findRef(n int, id func(i int) string, ref string) (int, error) {
-	if ref == "latest" {
+	if strings.EqualFold(ref, "latest") {
 		if n == 0 {
 			return 0, fmt.Errorf("%w: the repository has no snapshots", ErrSnapshotNotFound)
 		}
 		return n - 1, nil
 	}
-	ref = strings.ToLower(ref)
-	found := -1
+	lower := strings.ToLower(ref)
+	var found []int
 	for i := range n {
-		if ref != "" && strings.HasPrefix(id(i), ref) {
-			if found >= 0 {
-				return 0, fmt.Errorf("%w: %q is ambiguous (%s, %s, ...)%w", ErrSnapshotNotFound, ref, shortID(id(found)), shortID(id(i)),
-					noText{ErrSnapshotAmbiguous})
-			}
-			found = i
+		if lower != "" && strings.HasPrefix(id(i), lower) {
+			found = append(found, i)
 		}
 	}
-	if found < 0 {
+	switch len(found) {
+	case 0:
 		return 0, fmt.Errorf("%w: %q", ErrSnapshotNotFound, ref)
+	case 1:
+		return found[0], nil
 	}
-	return found, nil
+	var ids []string
+	for _, i := range found[:min(len(found), 3)] {
+		ids = append(ids, shortID(id(i)))
+	}
+	if len(found) > 3 {
+		ids = append(ids, "...")
+	}
+	return 0, fmt.Errorf("%w: %q is the prefix of %d snapshots (%s)%w", ErrSnapshotNotFound, ref, len(found),
+		strings.Join(ids, ", "), noText{ErrSnapshotAmbiguous})
 }
 
 // putBytes stores b under key.

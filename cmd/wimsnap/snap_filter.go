@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +52,7 @@ func (f *snapFilter) keep(list []*snapshot.Manifest) []*snapshot.Manifest {
 // find resolves ref in r: "latest" is the newest snapshot that matches;
 // an id or a prefix of one names its snapshot whether it matches or not.
 func (f *snapFilter) find(ctx context.Context, r *snapshot.Repo, ref string) (*snapshot.Manifest, error) {
-	if ref != "latest" || !f.set() {
+	if !strings.EqualFold(ref, "latest") || !f.set() {
 		return r.FindSnapshot(ctx, ref)
 	}
 	list, err := r.Snapshots(ctx)
