@@ -16,7 +16,7 @@ import (
 const (
 	defaultAttempts        = 5
 	defaultTimeoutAttempts = 2
-	defaultBase            = 250 * time.Millisecond
+	defaultBase            = time.Second
 	defaultMax             = 15 * time.Second
 )
 
@@ -25,7 +25,8 @@ const (
 type RetryOptions struct {
 	// Attempts is the number of tries of one operation, the first one
 	// included; 1 means no retries. Default 5, which with the default Base
-	// waits at most 3.75 s in all (0.25+0.5+1+2 s) before giving up.
+	// waits 7.5 to 15 s in all (half of 1+2+4+8 s at least) before giving
+	// up: a server restarting, or a failover, is waited out.
 	Attempts int
 	// TimeoutAttempts caps the tries of one operation whose attempts time
 	// out (ErrTimeout), the first one included: each of them waited the
@@ -34,7 +35,7 @@ type RetryOptions struct {
 	// Attempts.
 	TimeoutAttempts int
 	// Base is the longest wait before the first retry; the longest wait
-	// doubles with every further retry. Default 250ms.
+	// doubles with every further retry. Default 1s.
 	Base time.Duration
 	// Max caps every wait. Default 15s.
 	Max time.Duration
@@ -77,7 +78,10 @@ func (o *RetryOptions) applyDefaults() {
 }
 
 // backoff returns the wait after the failed attempt number n (1 for the
-// first): "full jitter", uniform in [0, min(Max, Base·2^(n-1))].
+// first): "equal jitter", uniform in [c/2, c] for c = min(Max,
+// Base·2^(n-1)), so that the waits add up to half their ceilings at least
+// (with "full jitter", from 0, five attempts gave up after 2 s or less
+// about half the time).
 func (o *RetryOptions) backoff(n int) time.Duration {
 	ceiling := o.Base
 	for i := 1; i < n && ceiling < o.Max; i++ {
@@ -87,11 +91,13 @@ func (o *RetryOptions) backoff(n int) time.Duration {
 		}
 		ceiling *= 2
 	}
-	span := int64(min(ceiling, o.Max))
+	c := int64(min(ceiling, o.Max))
+	half := c / 2
+	span := c - half
 	if span < math.MaxInt64 {
 		span++ // so that the ceiling itself can come up
 	}
-	return time.Duration(o.Rand(span))
+	return time.Duration(half + o.Rand(span))
 }
 
 // sleep waits d or until ctx is done, and returns ctx.Err() then.

@@ -385,9 +385,9 @@ func TestRetryBackoff(t *testing.T) {
 		{"Ceiling", remote.RetryOptions{Attempts: 7, Base: 100 * time.Millisecond, Max: time.Second,
 			Rand: func(n int64) int64 { return n - 1 }}, ms(100, 200, 400, 800, 1000, 1000)},
 		{"Half", remote.RetryOptions{Attempts: 5, Base: 100 * time.Millisecond, Max: 300 * time.Millisecond,
-			Rand: func(n int64) int64 { return n / 2 }}, ms(50, 100, 150, 150)},
-		{"Zero", remote.RetryOptions{Attempts: 3, Rand: func(int64) int64 { return 0 }}, ms(0, 0)},
-		{"Defaults", remote.RetryOptions{Rand: func(n int64) int64 { return n - 1 }}, ms(250, 500, 1000, 2000)},
+			Rand: func(n int64) int64 { return n / 2 }}, ms(75, 150, 225, 225)},
+		{"Zero", remote.RetryOptions{Attempts: 3, Rand: func(int64) int64 { return 0 }}, ms(500, 1000)}, // half the ceilings at least
+		{"Defaults", remote.RetryOptions{Rand: func(n int64) int64 { return n - 1 }}, ms(1000, 2000, 4000, 8000)},
 		{"MaxBelowBase", remote.RetryOptions{Attempts: 3, Base: time.Second, Max: 10 * time.Millisecond,
 			Rand: func(n int64) int64 { return n - 1 }}, ms(10, 10)},
 		{"HugeMax", remote.RetryOptions{Attempts: 70, Base: time.Nanosecond, Max: 1<<63 - 1,
@@ -406,11 +406,12 @@ func TestRetryBackoff(t *testing.T) {
 }
 
 // hugeBackoff returns the ceilings of n waits from 1ns doubling up to the
-// largest Duration, where Rand gets the largest int64, not one more.
+// largest Duration, which half of it and the rest (Rand's largest) make
+// without overflow.
 func hugeBackoff(n int) []time.Duration {
 	d := make([]time.Duration, n)
 	for i := range d {
-		d[i] = 1<<63 - 2
+		d[i] = 1<<63 - 1
 		if i < 63 {
 			d[i] = 1 << i
 		}
@@ -419,7 +420,7 @@ func hugeBackoff(n int) []time.Duration {
 }
 
 // TestRetryJitter checks with a seeded generator that the waits are spread
-// below their growing ceilings.
+// between the halves of their growing ceilings and the ceilings.
 func TestRetryJitter(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var mu sync.Mutex
@@ -435,8 +436,8 @@ func TestRetryJitter(t *testing.T) {
 		}
 		distinct := map[time.Duration]bool{}
 		for i, w := range f.waits {
-			if w < 0 || w > ceilings[i] {
-				t.Errorf("round %d: wait %d is %v, outside [0, %v]", round, i+1, w, ceilings[i])
+			if w < ceilings[i]/2 || w > ceilings[i] {
+				t.Errorf("round %d: wait %d is %v, outside [%v, %v]", round, i+1, w, ceilings[i]/2, ceilings[i])
 			}
 			distinct[w] = true
 		}

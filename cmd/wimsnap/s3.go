@@ -44,7 +44,8 @@ and a transfer fails when it makes no progress for 2m; however long a
 transfer that keeps moving takes, it is never cut. $WIMSNAP_S3_TIMEOUT (a
 Go duration such as 90s) sets all of these. Failed requests that may pass
 (connection lost, timeouts, HTTP 5xx, throttling) are tried up to 5 times
-in all, with growing, jittered pauses, but one that timed out only twice:
+in all, with growing, jittered pauses (7.5 to 15 s in all: a server that
+restarts is waited out), but one that timed out only twice:
 a server that accepts connections and never answers fails the command
 (exit 12) after about a minute.`
 

@@ -525,7 +525,7 @@ func TestS3Faults(t *testing.T) {
 		p.Add(miniotest.Rule{Method: "GET", PathContains: slices.Min(packs), Fault: miniotest.Stall(25 * time.Second)})
 		p.Add(miniotest.Rule{PathContains: "/packs/", Fault: miniotest.Status(503)})
 		r := direct.at(p.URL + "/" + bucket + "/repo") // the default timeouts: the hang outlasts the failures
-		res, took := timedRun(t, r, exitRemote, 20*time.Second, "check", "--read-data")
+		res, took := timedRun(t, r, exitRemote, 40*time.Second, "check", "--read-data")
 		t.Logf("check --read-data with the packs unavailable: %v, proxy saw %v, last line %q",
 			took.Round(time.Millisecond), p.Counts(), lastLine(res.stderr))
 		if !strings.Contains(lastLine(res.stderr), "unavailable") {
