@@ -56,8 +56,12 @@ const (
 	kindPrune    = "prune"                  // lockRecord.Kind of a prune lock
 	maxLockLen   = 64 << 10                 // a lock object read back
 	lockPoll     = 5 * time.Second          // between attempts while waiting (LockOptions.Wait)
-	lockCleanup  = time.Minute              // bounds removing a lock after its context is done
+	lockCleanup  = time.Minute              // bounds removing a lock at the end of a command
 )
+
+// interruptedCleanup bounds removing a lock after the command's context
+// is done (a variable for tests).
+var interruptedCleanup = 10 * time.Second
 
 // LockOptions configures LockShared and LockExclusive. Every process using
 // one repository must use the same StaleAfter.
@@ -398,8 +402,15 @@ func (l *Lock) Unlock(ctx context.Context) error {
 
 // release unlocks l at the end of a command, also when ctx is done, and
 // passes a failure to warn (nil: dropped): the lock then becomes stale.
+// A command interrupted (ctx done) waits for that at most
+// interruptedCleanup: its user wants it to end, and a server that stopped
+// answering would otherwise hold it a minute more.
 func (l *Lock) release(ctx context.Context, warn func(error)) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockCleanup)
+	limit := lockCleanup
+	if ctx.Err() != nil {
+		limit = interruptedCleanup
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	defer cancel()
 	if err := l.Unlock(ctx); err != nil && warn != nil {
 		warn(err)

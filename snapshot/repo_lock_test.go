@@ -1050,3 +1050,34 @@ func TestFindDamagedSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// hangingDelete is a store whose deletions wait until their context is
+// done, as against a server that stopped answering.
+type hangingDelete struct{ remote.Store }
+
+func (s hangingDelete) Delete(ctx context.Context, _ string) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestLockReleaseInterrupted: a command interrupted waits for its lock's
+// removal at most interruptedCleanup, not the minute a command that ends
+// otherwise gives it: against a server that stopped answering, Ctrl-C
+// took a minute more.
+func TestLockReleaseInterrupted(t *testing.T) {
+	defer func(d time.Duration) { interruptedCleanup = d }(interruptedCleanup)
+	interruptedCleanup = 200 * time.Millisecond
+	s := hangingDelete{newClockStore()}
+	ctx, cancel := context.WithCancel(t.Context())
+	l, err := acquireLock(ctx, s, true, false, lockOpts(t, "host-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	var warned error
+	start := time.Now()
+	l.release(ctx, func(err error) { warned = err })
+	if took := time.Since(start); took > 5*time.Second || warned == nil {
+		t.Errorf("release after an interrupt took %v (warning %v); want about %v and a warning", took, warned, interruptedCleanup)
+	}
+}

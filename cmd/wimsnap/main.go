@@ -25,6 +25,9 @@ func main() {
 		tuneGC()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A second Ctrl-C or SIGTERM ends the process at once, as the first
+	// one's cleanup may wait for a server (a lock left goes stale).
+	context.AfterFunc(ctx, stop)
 	a := &app{
 		stdout:    os.Stdout,
 		stderr:    os.Stderr,
