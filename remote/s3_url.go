@@ -43,6 +43,14 @@ func ParseS3URL(s string) (S3Config, error) {
 	if err != nil {
 		return c, fmt.Errorf("s3 URL: %w", err)
 	}
+	// A fragment never reaches the server, and an escape would name
+	// another prefix than the one printed: both are refused, not dropped.
+	if strings.Contains(rest, "#") {
+		return c, errors.New("remote: s3 URL: '#' starts a fragment, which S3 never sees; a prefix may not hold it")
+	}
+	if strings.Contains(u.EscapedPath(), "%") {
+		return c, errors.New("remote: s3 URL: a percent-escape in the bucket or prefix; write them as they are")
+	}
 	if err := c.setEndpoint(u); err != nil {
 		return c, err
 	}

@@ -50,6 +50,9 @@ func TestParseS3URLErrors(t *testing.T) {
 		{"s3:http://h:99999/b12", "port"},
 		{"s3:http://h:0/b12", "port"},
 		{"s3:http://:9000/b12", "no host"},
+		// Dropped or decoded, they named another prefix than the one given.
+		{"s3:http://h/b12/a#b", "fragment"},
+		{"s3:http://h/b12/p%2Fq", "percent-escape"},
 	}
 	for _, tt := range tests {
 		_, err := ParseS3URL(tt.in)
