@@ -41,11 +41,13 @@ func (p *pruner) plan() error {
 	unused := map[index.ID]int64{}
 	for id, info := range p.packs {
 		u := p.sizes[id]
-		p.res.UsedBytes += u
 		if u == 0 {
 			p.doomed[id] = true
 			continue
 		}
+		// The trailer's entries of the used chunks, and the footer, are
+		// used too: a repack would write them again.
+		p.res.UsedBytes += min(info.Size, u+packOverhead(count[id]))
 		if waste := info.Size - u - packOverhead(count[id]); waste > 0 {
 			unused[id] = waste
 			partly = append(partly, id)
