@@ -90,21 +90,28 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, arg string, detaile
 	if err != nil {
 		return err
 	}
-	// Text is written as the walk goes (a listing's memory does not grow
-	// with it); JSON is one document, gathered first.
+	// Text, and the entries of --json --detailed, are written as the walk
+	// goes (a listing's memory does not grow with it); the paths of
+	// --json are gathered first, for their "path_bytes". The JSON
+	// document is begun once the path is found.
 	var paths []string
-	var entries []entryJSON
 	bw := bufio.NewWriter(a.stdout)
-	list := func(p string) (found bool) {
+	visit := func(p string, fn func(q string, e *wim.Entry)) (found bool) {
 		under := strings.TrimSuffix(p, "/") + "/"
 		walkEntries(md.Root, func(q string, e *wim.Entry) {
-			if q != p && !strings.HasPrefix(q, under) {
-				return
+			if q == p || strings.HasPrefix(q, under) {
+				found = true
+				if fn != nil {
+					fn(q, e)
+				}
 			}
-			found = true
+		})
+		return found
+	}
+	list := func(p string) bool {
+		return visit(p, func(q string, e *wim.Entry) {
 			switch {
 			case a.json && detailed:
-				entries = append(entries, newEntryJSON(q, e))
 			case a.json:
 				paths = append(paths, q)
 			case detailed:
@@ -113,30 +120,36 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, arg string, detaile
 				fmt.Fprintln(bw, printable(q))
 			}
 		})
-		return found
 	}
-	p := literalPath(arg)
-	found := list(p)
-	if !found && imagePath(arg) != p {
-		found = list(imagePath(arg))
+	// The path as given, with '\' in names; with '\' a separator; and as
+	// ls prints a name it must escape ("/tab\tname").
+	tries := []string{literalPath(arg)}
+	if ip := imagePath(arg); ip != tries[0] {
+		tries = append(tries, ip)
 	}
 	if q, err := strconv.Unquote(arg); err == nil && strings.HasPrefix(arg, `"`) {
-		p = literalPath(q) // as ls prints a name it must escape: "/tab\tname"
-		found = found || list(p)
+		tries = append(tries, literalPath(q))
 	}
-	if !found {
-		return fmt.Errorf("%w: %s in snapshot %s", snapshot.ErrPathNotFound, printable(p), m.ShortID())
+	at := ""
+	for _, p := range tries {
+		if list(p) {
+			at = p
+			break
+		}
 	}
-	if a.json {
-		loc, _, _ := a.repoLocation(rf)
-		doc := map[string]any{"repository": loc, "snapshot": m.ID}
-		if detailed {
-			doc["entries"] = entries
-		} else {
-			doc["paths"] = paths
-			if b := pathsBytes(paths); b != nil {
-				doc["path_bytes"] = b
-			}
+	if at == "" {
+		return fmt.Errorf("%w: %s in snapshot %s", snapshot.ErrPathNotFound, printable(tries[len(tries)-1]), m.ShortID())
+	}
+	loc, _, _ := a.repoLocation(rf)
+	switch {
+	case a.json && detailed:
+		return writeEntriesJSON(a.stdout, []jsonField{{"repository", loc}, {"snapshot", m.ID}}, func(emit func(entryJSON)) {
+			visit(at, func(q string, e *wim.Entry) { emit(newEntryJSON(q, e)) })
+		})
+	case a.json:
+		doc := map[string]any{"repository": loc, "snapshot": m.ID, "paths": paths}
+		if b := pathsBytes(paths); b != nil {
+			doc["path_bytes"] = b
 		}
 		return writeJSON(a.stdout, doc)
 	}

@@ -72,8 +72,14 @@ func (a *app) runDir(name, image string, detailed bool, refs []string) error {
 	if m.Dropped > 0 {
 		fmt.Fprintf(a.stderr, "wimsnap: warning: %s: %v\n", printable(name), errDropped(m.Dropped))
 	}
+	if a.json && detailed {
+		head := []jsonField{{"wim", name}, {"image", idx}, {"name", r.Image(idx).Name}}
+		return writeEntriesJSON(a.stdout, head, func(emit func(entryJSON)) {
+			walkEntries(m.Root, func(p string, e *wim.Entry) { emit(newEntryJSON(p, e)) })
+		})
+	}
 	if a.json {
-		return writeJSON(a.stdout, dirDoc(name, idx, r.Image(idx).Name, m, detailed))
+		return writeJSON(a.stdout, dirDoc(name, idx, r.Image(idx).Name, m))
 	}
 	bw := bufio.NewWriter(a.stdout)
 	walkEntries(m.Root, func(p string, e *wim.Entry) {
@@ -102,8 +108,10 @@ type dirJSON struct {
 	Name  string   `json:"name"`
 	Paths []string `json:"paths,omitempty"`
 	// PathBytes is pathsBytes(Paths).
-	PathBytes [][]byte    `json:"path_bytes,omitempty"`
-	Entries   []entryJSON `json:"entries,omitempty"`
+	PathBytes [][]byte `json:"path_bytes,omitempty"`
+	// Entries are those of a detailed listing, which writeEntriesJSON
+	// writes as they come; the field is the document's shape, for reading.
+	Entries []entryJSON `json:"entries,omitempty"`
 }
 
 type streamJSON struct {
@@ -139,20 +147,9 @@ type entryJSON struct {
 	Xattrs         []string     `json:"xattrs"`
 }
 
-func dirDoc(name string, idx int, imageName string, m *wim.Metadata, detailed bool) dirJSON {
-	doc := dirJSON{WIM: name, Image: idx, Name: imageName}
-	if detailed {
-		doc.Entries = []entryJSON{}
-	} else {
-		doc.Paths = []string{}
-	}
-	walkEntries(m.Root, func(p string, e *wim.Entry) {
-		if detailed {
-			doc.Entries = append(doc.Entries, newEntryJSON(p, e))
-		} else {
-			doc.Paths = append(doc.Paths, p)
-		}
-	})
+func dirDoc(name string, idx int, imageName string, m *wim.Metadata) dirJSON {
+	doc := dirJSON{WIM: name, Image: idx, Name: imageName, Paths: []string{}}
+	walkEntries(m.Root, func(p string, _ *wim.Entry) { doc.Paths = append(doc.Paths, p) })
 	doc.PathBytes = pathsBytes(doc.Paths)
 	return doc
 }

@@ -26,14 +26,29 @@ type runOutput struct {
 	json *bool
 	held bytes.Buffer
 	n    int64
+	// through is set once a command streams its --json document
+	// (passThrough): it is written as it comes, not held.
+	through bool
 }
 
 func (s *runOutput) Write(p []byte) (int, error) {
 	s.n += int64(len(p))
-	if *s.json {
+	if *s.json && !s.through {
 		return s.held.Write(p)
 	}
 	return s.w.Write(p)
+}
+
+// passThrough makes the --json output of w, when it is a run's output, go
+// straight through from now on, for a document too large to hold (a
+// detailed listing): a failure after it began cannot be marked in it, and
+// shows in the exit code and on stderr only.
+func passThrough(w io.Writer) {
+	if s, ok := w.(*runOutput); ok && !s.through {
+		s.through = true
+		_, _ = s.w.Write(s.held.Bytes()) // nothing, as a rule: the document begins now
+		s.held.Reset()
+	}
 }
 
 // finish writes the held --json output. A run that exits with code != 0
@@ -43,7 +58,7 @@ func (s *runOutput) Write(p []byte) (int, error) {
 // kept), or failureDoc when it wrote none. Held output that is not one
 // JSON object (a help text) is written as it is.
 func (s *runOutput) finish(err error, code int) error {
-	if err != nil && *s.json {
+	if err != nil && *s.json && !s.through {
 		msg := err.Error()
 		if code == exitInterrupted {
 			msg = "interrupted" // as report says, not the context's "canceled"
