@@ -230,13 +230,13 @@ func (r *Repo) syncedIndex(ctx context.Context) (*index.DB, error) {
 }
 
 // damageWarn passes a warning of Sync to RepoOptions.Warn when it says
-// that the local index was damaged (and is rebuilt) or that a snapshot
-// was left out for a damaged manifest (so that listing the snapshots, or
-// resolving "latest" to an older one, does not hide it), and drops the
-// that an index object is damaged (so that the data it lists cannot be
-// read), and drops the others (an index busy, an object or manifest
-// deleted while it was listed), which the callers of syncedIndex have
-// never reported.
+// that the local index was damaged (and is rebuilt), that a snapshot was
+// left out for a damaged or newer manifest (so that listing the
+// snapshots, or resolving "latest" to an older one, does not hide it), or
+// that an index object is damaged or newer (so that the data it lists
+// cannot be read), each once; it drops the others (an index busy, an
+// object or manifest deleted while it was listed), which the callers of
+// syncedIndex have never reported.
 func (r *Repo) damageWarn(err error) {
 	var lo *leftOutError
 	var do *damagedObjectError
