@@ -21,24 +21,27 @@ type jsonField struct {
 func writeEntriesJSON(w io.Writer, head []jsonField, walk func(emit func(entryJSON))) error {
 	passThrough(w)
 	bw := bufio.NewWriter(w)
+	// bufio keeps the first write error for Flush, which returns it.
+	put := func(s string) { _, _ = bw.WriteString(s) }
+	putBytes := func(b []byte) { _, _ = bw.Write(b) }
 	var field indentedJSON
-	bw.WriteString("{\n")
+	put("{\n")
 	for _, f := range head {
 		k, err := field.encode(f.key, "  ")
 		if err != nil {
 			return err
 		}
-		bw.WriteString("  ")
-		bw.Write(k)
-		bw.WriteString(": ")
+		put("  ")
+		putBytes(k)
+		put(": ")
 		v, err := field.encode(f.value, "  ")
 		if err != nil {
 			return err
 		}
-		bw.Write(v)
-		bw.WriteString(",\n")
+		putBytes(v)
+		put(",\n")
 	}
-	bw.WriteString(`  "entries": [`)
+	put(`  "entries": [`)
 	var err error
 	n := 0
 	walk(func(e entryJSON) {
@@ -50,19 +53,19 @@ func writeEntriesJSON(w io.Writer, head []jsonField, walk func(emit func(entryJS
 			return
 		}
 		if n > 0 {
-			bw.WriteString(",")
+			put(",")
 		}
-		bw.WriteString("\n    ")
-		bw.Write(b)
+		put("\n    ")
+		putBytes(b)
 		n++
 	})
 	if err != nil {
 		return err
 	}
 	if n > 0 {
-		bw.WriteString("\n  ")
+		put("\n  ")
 	}
-	bw.WriteString("]\n}\n")
+	put("]\n}\n")
 	return bw.Flush()
 }
 
