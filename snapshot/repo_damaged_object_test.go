@@ -68,21 +68,7 @@ func TestDamagedIndexObject(t *testing.T) {
 // rather than remove it or the data it may use. Repair removed it as
 // "lost".
 func TestNewerManifest(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	writeFiles(t, src, map[string]string{"a": "one"})
-	r := testRepo(t, wim.CompressXPRESS)
-	old := objectIDFromHex(snapshotOK(t, r, src, TakeOptions{}).Manifest.ID)
-	_, stored, err := r.readManifest(t.Context(), old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := r.zstd.expand(stored, "manifest", maxManifestJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	newer := r.zstd.compress([]byte(strings.Replace(string(b), `"version":1,`, `"version":2,`, 1)))
-	must(t, putBytes(t.Context(), r.store, snapKey(objectID(newer)), newer))
+	r, old, newer := repoWithNewerManifest(t)
 	must(t, r.store.Delete(t.Context(), snapKey(old)))
 	must(t, os.Remove(r.cache))
 
@@ -251,22 +237,8 @@ func TestNewerIndexObject(t *testing.T) {
 // not called damaged, with forget's removal advised, and forget passes it
 // over rather than remove it.
 func TestNewerManifestByID(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	writeFiles(t, src, map[string]string{"a": "one"})
-	r := testRepo(t, wim.CompressXPRESS)
-	old := objectIDFromHex(snapshotOK(t, r, src, TakeOptions{}).Manifest.ID)
-	_, stored, err := r.readManifest(t.Context(), old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := r.zstd.expand(stored, "manifest", maxManifestJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	newer := r.zstd.compress([]byte(strings.Replace(string(b), `"version":1,`, `"version":2,`, 1)))
+	r, _, newer := repoWithNewerManifest(t)
 	id := objectID(newer)
-	must(t, putBytes(t.Context(), r.store, snapKey(id), newer))
 	list, err := r.Snapshots(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -277,4 +249,26 @@ func TestNewerManifestByID(t *testing.T) {
 	if _, err := r.FindSnapshot(t.Context(), hexID(id)[:8]); err == nil || strings.Contains(err.Error(), "damaged") {
 		t.Errorf("FindSnapshot: %v", err)
 	}
+}
+
+// repoWithNewerManifest returns a repository with one snapshot, old, and
+// beside it the same manifest as a newer format version would store it
+// (version 2), under its own id.
+func repoWithNewerManifest(t *testing.T) (r *Repo, old index.ID, newer []byte) {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	writeFiles(t, src, map[string]string{"a": "one"})
+	r = testRepo(t, wim.CompressXPRESS)
+	old = objectIDFromHex(snapshotOK(t, r, src, TakeOptions{}).Manifest.ID)
+	_, stored, err := r.readManifest(t.Context(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.zstd.expand(stored, "manifest", maxManifestJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer = r.zstd.compress([]byte(strings.Replace(string(b), `"version":1,`, `"version":2,`, 1)))
+	must(t, putBytes(t.Context(), r.store, snapKey(objectID(newer)), newer))
+	return r, old, newer
 }

@@ -125,20 +125,7 @@ func TestRepair(t *testing.T) {
 		}, []string{"", "", "/big2.bin /small2.txt"}, []string{"is missing", "metadata"}},
 		{"deleted index object", func(t *testing.T, rr *repairRepo) {
 			t.Helper()
-			// The second snapshot's own: it names big1.bin and small1.txt.
-			ids, err := listIDs(t.Context(), rr.r.store, indexPrefix)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for id := range ids {
-				o, err := rr.r.readIndexObject(t.Context(), id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if slices.ContainsFunc(o.streams, func(s indexStream) bool { return s.hash == index.SHA1(sha1.Sum(rr.big[1])) }) {
-					must(t, os.Remove(filepath.Join(rr.dir, filepath.FromSlash(indexKey(id)))))
-				}
-			}
+			rr.removeIndexObjectOf(t, rr.big[1]) // the second snapshot's own: it names big1.bin and small1.txt
 		}, []string{"", "/big1.bin", "/big1.bin"}, []string{"/big1.bin", "in no index object"}}, // small1.txt is one chunk: rebuilt
 	}
 	for _, tc := range cases {
@@ -305,19 +292,7 @@ func indexRecipes(t *testing.T, r *Repo) map[index.SHA1]indexStream {
 // all intact: nothing is lost. They were lost (files over 32 KiB).
 func TestRepairRecipesFromLocalIndex(t *testing.T) {
 	rr := makeRepairRepo(t)
-	ids, err := listIDs(t.Context(), rr.r.store, indexPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for id := range ids {
-		o, err := rr.r.readIndexObject(t.Context(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if slices.ContainsFunc(o.streams, func(s indexStream) bool { return s.hash == index.SHA1(sha1.Sum(rr.big[1])) }) {
-			must(t, os.Remove(filepath.Join(rr.dir, filepath.FromSlash(indexKey(id)))))
-		}
-	}
+	rr.removeIndexObjectOf(t, rr.big[1])
 	res, err := rr.r.Repair(t.Context(), RepairOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -332,4 +307,23 @@ func TestRepairRecipesFromLocalIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	wimtest.CompareTrees(t, rr.src, out, wimtest.CompareOptions{IgnoreRoot: true})
+}
+
+// removeIndexObjectOf deletes the index object that names the stream of
+// data.
+func (rr *repairRepo) removeIndexObjectOf(t *testing.T, data []byte) {
+	t.Helper()
+	ids, err := listIDs(t.Context(), rr.r.store, indexPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range ids {
+		o, err := rr.r.readIndexObject(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(o.streams, func(s indexStream) bool { return s.hash == index.SHA1(sha1.Sum(data)) }) {
+			must(t, os.Remove(filepath.Join(rr.dir, filepath.FromSlash(indexKey(id)))))
+		}
+	}
 }
