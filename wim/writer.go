@@ -250,6 +250,18 @@ func WithChunkSize(n uint32) WriterOption {
 	}
 }
 
+// WithChunkSizeOf is the chunk size option of a WIM that the WIM of
+// header h is rewritten into with codec comp: h's chunk size when the
+// codec stays (as wimlib keeps it: a WIMBoot WIM stays XPRESS in 4 KiB
+// chunks), else the codec's default; the default too for chunks over
+// 2 MiB, which this writer does not write.
+func WithChunkSizeOf(h Header, comp Compression) WriterOption {
+	if comp != h.Compression || comp == CompressNone || h.ChunkSize > maxKeptChunkSize {
+		return WithChunkSize(0)
+	}
+	return WithChunkSize(h.ChunkSize)
+}
+
 // chunkSize returns the uncompressed chunk size w writes.
 func (w *Writer) chunkSize() int {
 	if w.chunk != 0 {

@@ -51,10 +51,7 @@ func NewAppendWriter(f *os.File, r *Reader, opts ...WriterOption) (*Writer, erro
 	if r.hdr.Compression != CompressNone && r.hdr.ChunkSize > maxKeptChunkSize {
 		return nil, fmt.Errorf("%w: appending to a WIM with %d-byte chunks", ErrUnsupported, r.hdr.ChunkSize)
 	}
-	keep := []WriterOption{WithCompression(r.hdr.Compression)}
-	if r.hdr.Compression != CompressNone {
-		keep = append(keep, WithChunkSize(r.hdr.ChunkSize))
-	}
+	keep := []WriterOption{WithCompression(r.hdr.Compression), WithChunkSizeOf(r.hdr, r.hdr.Compression)}
 	w, err := newWriter(f, append(keep, opts...))
 	if err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ func (a *app) exportToNew(ctx context.Context, src, target string, specs []strin
 		return err
 	}
 	comp := f.codec(r.Header().Compression)
-	opts := append(f.writerOptions(a.now), wim.WithCompression(comp), keepChunkSize(r.Header(), comp), wim.WithBootIndex(p.boot), wim.WithIntegrity(f.check),
+	opts := append(f.writerOptions(a.now), wim.WithCompression(comp), wim.WithChunkSizeOf(r.Header(), comp), wim.WithBootIndex(p.boot), wim.WithIntegrity(f.check),
 		wim.WithRPFix(r.Header().RPFix())) // as wimlib-imagex export keeps it
 	spec := rewriteSpec{verb: "export-image", images: p.images, infos: p.infos, rebuild: true, create: true, opts: opts, start: start}
 	n, err := a.rewriteWIM(ctx, r, target, 0, spec, &done)

@@ -160,7 +160,7 @@ func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, com
 // default), with an integrity table with --check or when r has one; in
 // place, with r's GUID, as wimlib-imagex optimize keeps it.
 func (f *optimizeFlags) writerOptions(r *wim.Reader, comp wim.Compression, level int, images []int, now func() time.Time) []wim.WriterOption {
-	opts := []wim.WriterOption{wim.WithCompression(comp), keepChunkSize(r.Header(), comp), wim.WithCompressionLevel(level), wim.WithNow(now),
+	opts := []wim.WriterOption{wim.WithCompression(comp), wim.WithChunkSizeOf(r.Header(), comp), wim.WithCompressionLevel(level), wim.WithNow(now),
 		wim.WithBootIndex(newBootIndex(int(r.Header().BootIndex), images)), wim.WithIntegrity(f.check || r.Header().HasIntegrity),
 		wim.WithEmpty(len(images) == 0), // a WIM of no images, as delete leaves one, stays one
 		wim.WithRPFix(r.Header().RPFix())}

@@ -79,18 +79,7 @@ func checkWritable(name string) error {
 // of no images may be written, as wimlib leaves one.
 func editOptions(r *wim.Reader, images []int, check bool, now func() time.Time) []wim.WriterOption {
 	h := r.Header()
-	return []wim.WriterOption{wim.WithCompression(h.Compression), keepChunkSize(h, h.Compression), wim.WithNow(now),
+	return []wim.WriterOption{wim.WithCompression(h.Compression), wim.WithChunkSizeOf(h, h.Compression), wim.WithNow(now),
 		wim.WithEmpty(true), wim.WithGUID(h.GUID), wim.WithBootIndex(newBootIndex(int(h.BootIndex), images)),
 		wim.WithIntegrity(check || h.HasIntegrity), wim.WithRPFix(h.RPFix())}
-}
-
-// keepChunkSize is the chunk size option of a WIM that h's is rewritten
-// into with codec comp: h's when the codec stays (as wimlib keeps it: a
-// WIMBoot WIM stays XPRESS in 4 KiB chunks), else the codec's default; the
-// default too for chunks over 2 MiB, which wimsnap does not write.
-func keepChunkSize(h wim.Header, comp wim.Compression) wim.WriterOption {
-	if comp != h.Compression || comp == wim.CompressNone || h.ChunkSize > 2<<20 {
-		return wim.WithChunkSize(0)
-	}
-	return wim.WithChunkSize(h.ChunkSize)
 }
