@@ -260,10 +260,10 @@ func (r *runner) snapshotJob(ctx context.Context, t *taskConfig, o *outcome, onl
 // at once: it gets until shutdownHookGrace after the stop, and at least
 // postHookMinGrace from its own start when it begins after the stop, but
 // never past postHookLatest, so that it is killed (hookKillWait later)
-// before the agent stops waiting for its runs (stopWait). Its failure makes the run partial, not failed:
-// the snapshots are taken, and a retry would only take them again. So
-// does its failure when the stop came while it ran (it was killed at the
-// end of its grace, say).
+// before the agent stops waiting for its runs (stopWait). Its failure
+// makes the run partial, not failed: the snapshots are taken, and a retry
+// would only take them again. So does its failure when the stop came
+// while it ran (it was killed at the end of its grace, say).
 func (r *runner) postHook(ctx context.Context, t *taskConfig, o *outcome, env []string) {
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -354,18 +354,20 @@ func (r *runner) command(ctx context.Context, t *taskConfig, what string, argv [
 	} else if argv[0] == "snapshot" {
 		o.addEnded(err)
 	}
-	switch {
-	case err == nil:
+	if err == nil {
 		return true
+	}
+	err = labelled(commandLabel(argv[0], what), err)
+	switch {
 	case code == exitPartial:
-		o.fail(resultPartial, labelled(commandLabel(argv[0], what), err))
+		o.fail(resultPartial, err)
 		return true
 	case argv[0] == "forget":
 		// The snapshot is taken: a retention that failed does not make
 		// the run retried; the next run applies it again.
-		o.fail(resultPartial, labelled(commandLabel(argv[0], what), err))
+		o.fail(resultPartial, err)
 	default:
-		o.fail(resultFailed, labelled(commandLabel(argv[0], what), err))
+		o.fail(resultFailed, err)
 	}
 	return false
 }
