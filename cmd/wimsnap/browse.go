@@ -101,9 +101,7 @@ func (a *app) runLs(ctx context.Context, rf *repoFlags, ref, arg string, detaile
 		walkEntries(md.Root, func(q string, e *wim.Entry) {
 			if q == p || strings.HasPrefix(q, under) {
 				found = true
-				if fn != nil {
-					fn(q, e)
-				}
+				fn(q, e)
 			}
 		})
 		return found
