@@ -479,10 +479,7 @@ func (c *checker) readPack(ctx context.Context, id index.ID, chunks []index.ID, 
 		if l.Offset+uint64(l.Stored) > uint64(len(data)) {
 			continue // reported by checkChunks
 		}
-		raw, err = decs.expandChunk(raw, data[l.Offset:l.Offset+uint64(l.Stored)], int(l.Raw), l.Codec)
-		if err == nil && (len(raw) != int(l.Raw) || sha256.Sum256(raw) != cid) {
-			err = fmt.Errorf("%w: contents do not match the id", ErrRepoFormat)
-		}
+		raw, err = decs.checkedChunk(raw, data[l.Offset:l.Offset+uint64(l.Stored)], int(l.Raw), l.Codec, cid)
 		if err != nil {
 			pc.bad = append(pc.bad, badChunk{cid, "chunk " + hexID(cid)[:16] + " in pack " + hexID(id)[:16] + " is corrupt"})
 			pc.problems = append(pc.problems, fmt.Sprintf("pack %s: chunk %s: %v", hexID(id), hexID(cid), err))

@@ -1,8 +1,11 @@
 package snapshot
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"sync"
+
+	"github.com/wimsnap/wimsnap/index"
 
 	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/lzms"
@@ -82,4 +85,16 @@ func (d *decoders) expandChunk(dst, stored []byte, raw int, codec uint8) ([]byte
 		return nil, fmt.Errorf("%w: %w", ErrRepoFormat, err)
 	}
 	return out, nil
+}
+
+// checkedChunk returns the raw bytes of the chunk id, stored as stored,
+// raw bytes long when expanded with codec: an error wrapping
+// ErrRepoFormat when they do not expand, or not to raw bytes that hash
+// to id. dst is a buffer to reuse.
+func (d *decoders) checkedChunk(dst, stored []byte, raw int, codec uint8, id index.ID) ([]byte, error) {
+	out, err := d.expandChunk(dst, stored, raw, codec)
+	if err == nil && (len(out) != raw || sha256.Sum256(out) != id) {
+		err = fmt.Errorf("%w: contents do not match the id", ErrRepoFormat)
+	}
+	return out, err
 }

@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"cmp"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -171,8 +170,8 @@ func (p *pruner) soundCopy(c index.ID, l index.Location, decs *decoders, raw *[]
 	if err != nil {
 		return false, fmt.Errorf("prune: reading a chunk of pack %s: %w", hexID(l.Pack), err)
 	}
-	*raw, err = decs.expandChunk(*raw, stored, int(l.Raw), l.Codec)
-	return err == nil && sha256.Sum256(*raw) == c, nil
+	*raw, err = decs.checkedChunk(*raw, stored, int(l.Raw), l.Codec, c)
+	return err == nil, nil
 }
 
 // putBackCopies puts back chunk c, which no snapshot used when the new

@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"cmp"
-	"crypto/sha256"
 	"fmt"
 	"slices"
 
@@ -153,8 +152,7 @@ func (w *packWriter) copyFrom(id index.ID, chunks []index.ID) error {
 			return fmt.Errorf("%w: prune: pack %s is shorter than its index says", ErrRepoFormat, hexID(id))
 		}
 		stored := data[l.Offset:end]
-		w.raw, err = w.decs.expandChunk(w.raw, stored, int(l.Raw), l.Codec)
-		if err != nil || sha256.Sum256(w.raw) != c {
+		if w.raw, err = w.decs.checkedChunk(w.raw, stored, int(l.Raw), l.Codec, c); err != nil {
 			return fmt.Errorf("%w: prune: chunk %s in pack %s is damaged; nothing was deleted: run 'wimsnap repair'",
 				ErrRepoFormat, hexID(c), hexID(id))
 		}

@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"crypto/sha1"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -84,8 +83,8 @@ func (rp *repairer) scanPack(id index.ID, indexed []packEntry, decs *decoders) (
 			sound = false
 			continue
 		}
-		raw, err = decs.expandChunk(raw, data[e.offset:e.offset+uint64(e.stored)], int(e.raw), e.codec)
-		if err != nil || len(raw) != int(e.raw) || sha256.Sum256(raw) != e.id {
+		raw, err = decs.checkedChunk(raw, data[e.offset:e.offset+uint64(e.stored)], int(e.raw), e.codec, e.id)
+		if err != nil {
 			sound = false
 			continue
 		}
