@@ -23,11 +23,7 @@ import (
 // naming it, rather than the local index being taken for damaged and
 // rebuilt at every run, which found the same loss again.
 func TestDamagedIndexObject(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	writeFiles(t, src, map[string]string{"a": "one"})
-	r := testRepo(t, wim.CompressXPRESS)
-	snapshotOK(t, r, src, TakeOptions{})
+	r, tmp, src := oneFileRepo(t)
 	before := hostileIDs(t, r.store, indexPrefix)
 	writeFiles(t, src, map[string]string{"b": string(wimtest.RandomBytes(7, 100<<10))})
 	second := snapshotOK(t, r, src, TakeOptions{}).Manifest
@@ -129,11 +125,7 @@ func TestNewerMagic(t *testing.T) {
 // reported unreadable from its listed size, not read: check read 600 MiB
 // of it first (1.3 GB of memory) to find it too large.
 func TestCheckOversizedPack(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	writeFiles(t, src, map[string]string{"a": "one"})
-	r := testRepo(t, wim.CompressXPRESS)
-	snapshotOK(t, r, src, TakeOptions{})
+	r, _, _ := oneFileRepo(t)
 	local, ok := r.store.(interface{ Location() string })
 	if !ok {
 		t.Skip("not a local store")
@@ -162,11 +154,7 @@ func TestCheckOversizedPack(t *testing.T) {
 // it; a pack whose footer only looks newer, its bytes not its id's, is
 // damage as before.
 func TestNewerPack(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	writeFiles(t, src, map[string]string{"a": "one"})
-	r := testRepo(t, wim.CompressXPRESS)
-	snapshotOK(t, r, src, TakeOptions{})
+	r, _, _ := oneFileRepo(t)
 	var data []byte
 	for id := range hostileIDs(t, r.store, packPrefix) {
 		b, err := r.readObject(t.Context(), packKey(id), id, maxPack)
@@ -194,11 +182,7 @@ func TestNewerPack(t *testing.T) {
 // the local index with a warning that says so, and commands go on: every
 // command that synced failed. Prune refuses.
 func TestNewerIndexObject(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	writeFiles(t, src, map[string]string{"a": "one"})
-	r := testRepo(t, wim.CompressXPRESS)
-	snapshotOK(t, r, src, TakeOptions{})
+	r, _, src := oneFileRepo(t)
 	before := hostileIDs(t, r.store, indexPrefix)
 	writeFiles(t, src, map[string]string{"b": "two"})
 	snapshotOK(t, r, src, TakeOptions{})
@@ -256,10 +240,12 @@ func TestNewerManifestByID(t *testing.T) {
 // (version 2), under its own id.
 func repoWithNewerManifest(t *testing.T) (r *Repo, old index.ID, newer []byte) {
 	t.Helper()
-	src := filepath.Join(t.TempDir(), "src")
-	writeFiles(t, src, map[string]string{"a": "one"})
-	r = testRepo(t, wim.CompressXPRESS)
-	old = objectIDFromHex(snapshotOK(t, r, src, TakeOptions{}).Manifest.ID)
+	r, _, _ = oneFileRepo(t)
+	list, err := r.Snapshots(t.Context())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("snapshots: %d, %v", len(list), err)
+	}
+	old = objectIDFromHex(list[0].ID)
 	_, stored, err := r.readManifest(t.Context(), old)
 	if err != nil {
 		t.Fatal(err)
@@ -271,4 +257,16 @@ func repoWithNewerManifest(t *testing.T) (r *Repo, old index.ID, newer []byte) {
 	newer = r.zstd.compress([]byte(strings.Replace(string(b), `"version":1,`, `"version":2,`, 1)))
 	must(t, putBytes(t.Context(), r.store, snapKey(objectID(newer)), newer))
 	return r, old, newer
+}
+
+// oneFileRepo returns a repository holding one snapshot of src, a
+// directory of one file in tmp, a test's own directory.
+func oneFileRepo(t *testing.T) (r *Repo, tmp, src string) {
+	t.Helper()
+	tmp = t.TempDir()
+	src = filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a": "one"})
+	r = testRepo(t, wim.CompressXPRESS)
+	snapshotOK(t, r, src, TakeOptions{})
+	return r, tmp, src
 }
