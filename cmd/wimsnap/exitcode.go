@@ -32,7 +32,8 @@ Exit codes:
        WIM does not hold, left out when it holds none or several, or named
        by a name several images have; append's, info's or export-image's
        --name taken by another image, or append's or export-image's
-       --compress other than the existing WIM's codec)
+       --compress other than the existing WIM's codec; a restore --target
+       inside the repository or its local index)
   3    partial: the command finished but skipped some files (see the warnings),
        or prune left packs for a later prune, or forget skipped a snapshot
        it was given that was not there
@@ -97,7 +98,7 @@ func exitCode(err error, interrupted bool) int {
 		return exitInterrupted
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, snapshot.ErrTargetInRepo):
 		return exitUsage
 	case errors.As(err, &pe):
 		return exitPartial

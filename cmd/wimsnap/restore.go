@@ -20,7 +20,8 @@ removes what the snapshot lacks, directories in the way included, but
 never anything on another file system, btrfs subvolume or mount (a mount
 point or a bind mount in the target, which a snapshot on one file system
 records as an empty directory) nor the repository and its local index:
-those are warned about and left as they are. A file
+those are warned about and left as they are. A target inside the
+repository or its local index is refused (exit 2). A file
 matches when its size, modification time, mode, owner and xattrs do (a
 quick check, as rsync's, that does not read it; one whose size matches but
 not its metadata is read and compared). Nothing is written outside the

@@ -86,3 +86,32 @@ func TestRollbackKeepsRepository(t *testing.T) {
 		t.Errorf("the repository is gone: %v", err)
 	}
 }
+
+// TestRestoreTargetInRepository: a restore into the repository or its
+// local index, or any directory below them, also through a symbolic link
+// or not yet made, is a usage error that writes and deletes nothing; with
+// --delete into packs/ it used to delete the packs and exit 0.
+func TestRestoreTargetInRepository(t *testing.T) {
+	dir := t.TempDir()
+	repo, cache := filepath.Join(dir, "repo"), filepath.Join(dir, "cache")
+	writeFile(t, filepath.Join(dir, "tree"), "f", []byte("tree file\n"))
+	env := map[string]string{envCacheDir: cache, envRepository: repo}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", filepath.Join(dir, "tree"))
+	must(t, os.Symlink(filepath.Join(repo, "snapshots"), filepath.Join(dir, "link")))
+	for _, target := range []string{repo, filepath.Join(repo, "packs"), filepath.Join(repo, "snapshots"),
+		filepath.Join(repo, "new", "dir"), filepath.Join(dir, "link"), filepath.Join(cache, "x")} {
+		for _, extra := range [][]string{nil, {"--delete"}, {"--delete", "--dry-run"}} {
+			args := append([]string{"restore", "latest", "--target", target}, extra...)
+			code, _, errb := runApp(t, env, args...)
+			if code != exitUsage || !strings.Contains(errb, "lies inside the repository") {
+				t.Errorf("%v: exit %d, want %d naming the repository: %s", args, code, exitUsage, errb)
+			}
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(repo, "new")); !os.IsNotExist(err) {
+		t.Errorf("a directory was made in the repository (%v)", err)
+	}
+	runAppOK(t, env, "check", "--read-data")
+	runAppOK(t, env, "restore", "latest", "--target", filepath.Join(dir, "out"))
+}
