@@ -582,7 +582,7 @@ func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]struct{}) 
 			continue
 		}
 		a.path = append(a.path[:depth], n)
-		if !isTempName(n) && !a.mayDelete(a.path) {
+		if isTempName(n) && !a.mayDropLeftover(a.path) || !isTempName(n) && !a.mayDelete(a.path) {
 			continue
 		}
 		if !guarded {
@@ -600,6 +600,13 @@ func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]struct{}) 
 		a.removeAll(dfd, n, a.path)
 	}
 	a.path = a.path[:depth]
+}
+
+// mayDropLeftover reports whether a leftover temporary file at path (from
+// the image root) may be removed: not one that Deletable refuses, such as
+// an excluded path, which the restore leaves as it is whatever its name.
+func (a *applier) mayDropLeftover(path []string) bool {
+	return a.opts.Deletable == nil || a.opts.Deletable("/"+strings.Join(path, "/"))
 }
 
 // dropLeftover removes name in dfd, a file an earlier run was writing when
@@ -887,15 +894,30 @@ func (a *applier) sweepTemps(dfd int) {
 		return // nothing is lost: the leftovers stay
 	}
 	defer closeFD(fd)
+	held := a.applied // the names written in the directory: the tops, in the target
+	if a.curDir != nil {
+		held = a.curDir.Children
+	}
 	var stale []string
 	_ = eachDirName(fd, a.walkBuffer(), func(name []byte) {
-		if n := string(name); isTempName(n) && !a.ownTemp(n) {
+		if n := string(name); isTempName(n) && !a.ownTemp(n) && !holdsName(held, n) {
 			stale = append(stale, n)
 		}
 	})
 	for _, n := range stale {
 		_ = unix.Unlinkat(fd, n, 0) // a leftover another run removed meanwhile is gone either way
 	}
+}
+
+// holdsName reports whether one of entries is called name: a file of the
+// image named like a leftover is the image's, not a leftover.
+func holdsName(entries []*wim.Entry, name string) bool {
+	for _, e := range entries {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // renamedDir is a directory in which workers rename files, or deferred

@@ -259,8 +259,8 @@ func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
 			continue
 		}
 		rel := a.rel + "/" + l.name
-		if !isTempName(l.name) && !a.mayDelete(rel) {
-			continue
+		if isTempName(l.name) && a.opts.Deletable != nil && !a.opts.Deletable(rel) || !isTempName(l.name) && !a.mayDelete(rel) {
+			continue // a leftover at an excluded path is left as it is too
 		}
 		if n, _ := a.removeAll(winJoin(dir, l.name), rel); !isTempName(l.name) {
 			a.stats.Deleted += n

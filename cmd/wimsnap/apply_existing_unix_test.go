@@ -271,3 +271,34 @@ func wantOldOrNew(t *testing.T, target, src string) {
 		t.Errorf("%d names in the target after the failed extract, want %d (no temporary files)", len(ents), fullExtractFiles)
 	}
 }
+
+// TestLeftoverNameInImage: a file of the image named as a killed run's
+// temporary file would be is the image's: extract writes it and keeps it
+// when it then sweeps the directory, and a restore that excludes it, or
+// selects other paths, leaves it in place. Each used to delete it.
+func TestLeftoverNameInImage(t *testing.T) {
+	dir := t.TempDir()
+	src, wimfile := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim")
+	name := ".wimsnap-0123456789ab-1.tmp"
+	writeFile(t, src, name, []byte("the image's\n"))
+	writeFile(t, src, "f", []byte("new\n"))
+	runAppOK(t, nil, "capture", src, wimfile)
+	ext := filepath.Join(dir, "ext")
+	writeFile(t, ext, "f", []byte("old\n")) // replaced, so the directory is swept
+	runAppOK(t, nil, "extract", wimfile, "1", "/", "--dest-dir="+ext)
+	if got, err := os.ReadFile(filepath.Join(ext, name)); string(got) != "the image's\n" {
+		t.Errorf("extract: %s = %q (%v), want the image's", name, got, err)
+	}
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	out := filepath.Join(dir, "out")
+	runAppOK(t, env, "restore", "latest", "--target", out)
+	for _, sel := range []string{"--exclude=/" + name, "--include=/f"} {
+		writeFile(t, out, "f", []byte("changed\n"))
+		runAppOK(t, env, "restore", "latest", "--target", out, sel)
+		if got, err := os.ReadFile(filepath.Join(out, name)); string(got) != "the image's\n" {
+			t.Errorf("restore %s: %s = %q (%v), want it left in place", sel, name, got, err)
+		}
+	}
+}
