@@ -59,6 +59,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 		return ApplyStats{}, fmt.Errorf("apply target: %w", &os.PathError{Op: "stat", Path: target, Err: err})
 	}
 	a.noXattrAt.Store(opts.pathXattrs)
+	a.foldCase = a.foldsCase(rootFD)
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		a.procFD = true
 	}
@@ -189,6 +190,8 @@ type applier struct {
 	walkX   xattrBufs    // for xattr comparisons on the walking goroutine
 	dirents []byte       // deleteExtra's listing buffer (walking goroutine)
 	curDir  *wim.Entry   // the directory whose children the walk creates
+	// foldCase: the target does not tell names apart by case (foldsCase).
+	foldCase bool
 	// fresh: the walk is in a directory this apply made (or an empty
 	// target), where nothing else is: in place, there is nothing to
 	// compare or delete. The walking goroutine's alone (see inPlace).
@@ -279,8 +282,12 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 // dir creates the children of e in the directory dfd, recursing.
 func (a *applier) dir(dfd int, e *wim.Entry) error {
 	var seen map[string]struct{}
+	var folded map[string]string // lower case to name, where the target folds case
 	if len(e.Children) > 1 {
 		seen = make(map[string]struct{}, len(e.Children))
+		if a.foldCase {
+			folded = make(map[string]string, len(e.Children))
+		}
 	}
 	depth := len(a.path)
 	next := a.nextFile
@@ -303,6 +310,12 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 				continue
 			}
 			seen[ch.Name] = struct{}{}
+			if folded != nil {
+				if err := foldClash(folded, ch.Name); err != nil {
+					a.warn(true, err)
+					continue
+				}
+			}
 		}
 		var found *fileCheck
 		if next == n+1 && !ch.IsDir() {

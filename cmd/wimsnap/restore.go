@@ -26,8 +26,10 @@ matches when its size, modification time, mode, owner and xattrs do (a
 quick check, as rsync's, that does not read it; one whose size matches but
 not its metadata is read and compared). Nothing is written outside the
 target or through a symlink: a file that shares its inode with names the
-snapshot lacks is replaced, not changed. An interrupted restore can simply
-be run again. On Linux, a restore that changed an existing tree flushes
+snapshot lacks is replaced, not changed. On a file system that does not
+tell upper from lower case (FAT, exFAT), of two names that differ only in
+case the second is skipped with a warning. An interrupted restore can
+simply be run again. On Linux, a restore that changed an existing tree flushes
 its file system, and those mounted below the target, to disk before it
 reports success, so that a machine reset right after a rollback loses
 none of it; a restore into an empty directory does not (it replaces

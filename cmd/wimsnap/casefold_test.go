@@ -1,0 +1,47 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRestoreCaseInsensitiveTarget: restoring a tree with two names that
+// differ only in case onto a file system that does not tell them apart
+// (NTFS mounted by lowntfs-3g with ignore_case, as FAT or exFAT would be)
+// makes the first, skips the second with a warning naming both (exit 3),
+// and a second restore settles: it used to write the second over the
+// first, report both written, and rewrite one at every run.
+func TestRestoreCaseInsensitiveTarget(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, filepath.Join(src, "Case"), "A", []byte("upper\n"))
+	writeFile(t, filepath.Join(src, "Case"), "a", []byte("lower\n"))
+	mnt := filepath.Join(dir, "mnt")
+	must(t, os.Mkdir(mnt, 0o755))
+	if out, err := exec.Command("lowntfs-3g", "-o", "ignore_case", ntfsVolume(t, filepath.Join(dir, "vol")), mnt).CombinedOutput(); err != nil {
+		t.Fatalf("lowntfs-3g: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	target := filepath.Join(mnt, "out")
+	for run, want := range []string{`"unchanged": 0`, `"unchanged": 1`} {
+		code, out, errb := runApp(t, env, "restore", "latest", "--target", target, "--no-unix-data", "--json")
+		if code != exitPartial || !strings.Contains(out, `does not tell it from \"A\"`) || !strings.Contains(out, `"skipped": 1`) {
+			t.Errorf("restore %d: exit %d, want %d with a/A named: %s%s", run+1, code, exitPartial, out, errb)
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("restore %d: want %s: %s", run+1, want, out)
+		}
+		if got, err := os.ReadFile(filepath.Join(target, "Case", "A")); string(got) != "upper\n" {
+			t.Errorf("restore %d: Case/A = %q (%v), want the first name's contents", run+1, got, err)
+		}
+	}
+}

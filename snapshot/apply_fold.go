@@ -1,0 +1,47 @@
+//go:build unix
+
+package snapshot
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// A target on a file system that does not tell upper from lower case
+// (FAT, exFAT, a case-folding directory) holds one file for two names of
+// the image that differ only in case: the second would overwrite the
+// first, and every later restore would rewrite both. The restore makes
+// the first and skips the other with a warning, as on Windows.
+
+// foldsCase reports whether the directory dfd folds case: a file made
+// there under a temporary name in lower case is found under the same
+// name in upper case. Nothing is written in a dry run (false).
+func (a *applier) foldsCase(dfd int) bool {
+	if a.opts.DryRun {
+		return false
+	}
+	name := a.tempName()
+	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return false
+	}
+	closeFD(fd)
+	defer func() { _ = unix.Unlinkat(dfd, name, 0) }()
+	var st unix.Stat_t
+	return fstatat(dfd, strings.ToUpper(name), &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+}
+
+// foldClash returns the error for name, an entry of the directory whose
+// names so far folded holds (lower case to the name), when an earlier
+// entry differs from it only in case; nil when none does, after adding
+// name to folded.
+func foldClash(folded map[string]string, name string) error {
+	key := strings.ToLower(name)
+	if other, ok := folded[key]; ok {
+		return fmt.Errorf("skipped: the target's file system does not tell it from %q (the names differ only in case)", other)
+	}
+	folded[key] = name
+	return nil
+}
