@@ -228,7 +228,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	var missing []string // named, and not there
 	if len(args) > 0 {
 		damaged := func(ref string) string { return r.FindDamaged(ctx, ref, list) }
-		groups, gone, missing, err = forgetNamed(list, args, damaged)
+		groups, gone, missing, err = forgetNamed(list, f.keep(list), args, damaged)
 	} else {
 		groups, gone = forgetByPolicy(f.keep(list), pol, by, zone)
 	}
@@ -299,10 +299,14 @@ func (f *forgetFlags) zone() (*time.Location, error) {
 // that matches no snapshot, forgotten already by a run that was stopped
 // part way or never there, is listed, quoted, in missing; one that matches
 // more than one is an error.
-func forgetNamed(list []*snapshot.Manifest, refs []string, damaged func(ref string) string) (groups []forgetGroup, gone []*snapshot.Manifest, missing []string, err error) {
+func forgetNamed(list, latestIn []*snapshot.Manifest, refs []string, damaged func(ref string) string) (groups []forgetGroup, gone []*snapshot.Manifest, missing []string, err error) {
 	g := forgetGroup{Keep: []forgetSnap{}, Remove: []forgetSnap{}}
 	for _, ref := range refs {
-		m, err := snapshot.FindIn(list, ref)
+		in := list
+		if strings.EqualFold(ref, "latest") {
+			in = latestIn
+		}
+		m, err := snapshot.FindIn(in, ref)
 		var reasons []string
 		if errors.Is(err, snapshot.ErrSnapshotAmbiguous) || err != nil && !errors.Is(err, snapshot.ErrSnapshotNotFound) {
 			return nil, nil, nil, err

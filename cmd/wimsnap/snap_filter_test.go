@@ -58,4 +58,14 @@ func TestLatestFilter(t *testing.T) {
 	if code != exitFailure || !strings.Contains(errb, "none of the 2 snapshots matches") {
 		t.Errorf("restore latest --host mail01: exit %d: %s", code, errb)
 	}
+	// forget latest with a filter removes the newest of those snapshots,
+	// and with one that matches none, nothing: it removed db01's newest.
+	code, out, errb := runApp(t, env, "forget", "latest", "--repo", repo, "--host", "mail01")
+	if code != exitPartial || strings.Contains(out, "removed 1") {
+		t.Errorf("forget latest --host mail01: exit %d, want %d removing nothing: %s%s", code, exitPartial, out, errb)
+	}
+	runAppOK(t, env, "forget", "latest", "--repo", repo, "--path", web)
+	if out := runAppOK(t, env, "snapshots", "--repo", repo); !strings.Contains(out, "db01") || strings.Contains(out, "web01") {
+		t.Errorf("after forget latest --path web: %q, want db01's only", out)
+	}
 }
