@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"encoding/json"
@@ -301,6 +302,7 @@ func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *
 		}
 		return nil
 	})
+	solidOrder(wr, todo)
 	var done int64
 	report := func(n int64) {
 		done += n
@@ -329,6 +331,25 @@ func importStreams(ctx context.Context, wr *wim.Reader, md *wim.Metadata, sink *
 		st.BytesRead += s.Size
 	}
 	return st, nil
+}
+
+// solidOrder sorts streams so that those in solid resources come last, in
+// the order of their bytes there (wim.Reader.SolidOrder), the others
+// staying in their order: read in the tree's order, a solid WIM's streams
+// would decompress its 64 MiB chunks again and again (minutes for what
+// takes seconds).
+func solidOrder(wr *wim.Reader, streams []wim.Stream) {
+	slices.SortStableFunc(streams, func(a, b wim.Stream) int {
+		ra, sa := wr.SolidOrder(a.Hash)
+		rb, sb := wr.SolidOrder(b.Hash)
+		if sa != sb {
+			if sa {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(ra, rb)
+	})
 }
 
 // importStream stores the stream s of wr through sink, telling report (if
