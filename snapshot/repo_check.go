@@ -494,6 +494,8 @@ func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 	if err == nil {
 		if why := c.stream(h); why != "" {
 			err = errors.New(why)
+		} else if s := c.streams.streams[index.SHA1(h)]; s != nil && s.size != m.Metadata.Size {
+			err = fmt.Errorf("its manifest gives its image %d bytes, which are %d (repair writes the manifest again)", m.Metadata.Size, s.size)
 		}
 	}
 	md := img.md
@@ -524,6 +526,12 @@ func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 	return ok
 }
 
+// rawSize is the size chunk id expands to, as its index entry says.
+func (c *checker) rawSize(id index.ID) (int64, bool) {
+	l, ok := c.chunks[id]
+	return int64(l.Raw), ok
+}
+
 // stream reports why stream h cannot be read, "" when it can.
 func (c *checker) stream(h wim.Hash) string {
 	if why, ok := c.seen[h]; ok {
@@ -547,6 +555,9 @@ func (c *checker) streamProblem(h wim.Hash) string {
 		if _, ok := c.chunks[id]; !ok {
 			return fmt.Sprintf("chunk %s of stream %x is in no index object", hexID(id)[:16], h)
 		}
+	}
+	if why := sizeMismatch(chunks, c.streams.streams[index.SHA1(h)].size, c.rawSize); why != "" {
+		return fmt.Sprintf("stream %x: %s", h, why)
 	}
 	if c.comparing {
 		c.localNeed[index.SHA1(h)] = struct{}{}

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
@@ -123,4 +124,27 @@ func (r *recipes) chunks(h index.SHA1) ([]index.ID, bool) {
 	}
 	r.buf = out
 	return out, true
+}
+
+// sizeMismatch returns why the chunks of a stream's recipe, whose raw
+// sizes raw gives (false for a chunk it does not know), cannot make the
+// size bytes the recipe says: every chunk but the last is RepoChunkSize
+// bytes, and they add up to size. "" when they can, or when a chunk is
+// unknown (the caller reports that).
+func sizeMismatch(chunks []index.ID, size int64, raw func(index.ID) (int64, bool)) string {
+	var sum int64
+	for i, id := range chunks {
+		n, ok := raw(id)
+		if !ok {
+			return ""
+		}
+		if i < len(chunks)-1 && n != RepoChunkSize {
+			return fmt.Sprintf("chunk %d of its recipe holds %d bytes, not %d", i, n, RepoChunkSize)
+		}
+		sum += n
+	}
+	if sum != size {
+		return fmt.Sprintf("its chunks hold %d bytes, its recipe says %d", sum, size)
+	}
+	return ""
 }

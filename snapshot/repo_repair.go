@@ -197,7 +197,13 @@ func (rp *repairer) intact(h index.SHA1) bool {
 			return false
 		}
 	}
-	return true
+	return sizeMismatch(chunks, rp.streams.streams[h].size, rp.rawSize) == ""
+}
+
+// rawSize is the size the intact chunk id expands to.
+func (rp *repairer) rawSize(id index.ID) (int64, bool) {
+	l, ok := rp.good[id]
+	return int64(l.Raw), ok
 }
 
 // commit writes the new index, then deletes what it replaces: the old

@@ -105,8 +105,13 @@ func (rp *repairer) snapshot(id index.ID, m *Manifest) error {
 	h, err := m.hash()
 	var md *wim.Metadata
 	var cached bool
+	size := m.Metadata.Size
+	resized := false // the manifest's size is not the index's: the image is read by the index's
+	if s := rp.streams.streams[index.SHA1(h)]; err == nil && s != nil && s.size != size {
+		size, resized = s.size, true
+	}
 	if err == nil {
-		md, cached, err = rp.image(h, m.Metadata.Size)
+		md, cached, err = rp.image(h, size)
 	}
 	if err != nil {
 		if !damage(err) {
@@ -118,14 +123,17 @@ func (rp *repairer) snapshot(id index.ID, m *Manifest) error {
 	lost := []string{}
 	sum := m.Summary
 	rp.dropLost(md.Root, "", &lost, &sum)
-	if len(lost) == 0 && !cached {
+	if len(lost) == 0 && !cached && !resized {
 		return nil
 	}
 	sum.Bytes = rp.keptBytes(md.Root) // an image read alone has no sizes
 	m.Summary = sum                   // what the rewritten image holds
 	rs := RepairedSnapshot{ID: m.ID, LostFiles: lost}
-	if cached {
+	switch {
+	case cached:
 		rs.Why = "its image was lost and is stored again from the local cache"
+	case resized:
+		rs.Why = fmt.Sprintf("its manifest gave its image %d bytes, which are %d", m.Metadata.Size, size)
 	}
 	if !rp.opts.DryRun {
 		if rs.NewID, err = rp.rewrite(m, md); err != nil {
