@@ -281,17 +281,26 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 
 // dir creates the children of e in the directory dfd, recursing.
 func (a *applier) dir(dfd int, e *wim.Entry) error {
-	var seen map[string]struct{}
+	var first map[string]int     // each name's first entry
 	var folded map[string]string // lower case to name, where the target folds case
 	if len(e.Children) > 1 {
-		seen = make(map[string]struct{}, len(e.Children))
+		first = make(map[string]int, len(e.Children))
+		for i, ch := range e.Children {
+			if _, ok := first[ch.Name]; !ok {
+				first[ch.Name] = i
+			}
+		}
 		if a.foldCase {
 			folded = make(map[string]string, len(e.Children))
 		}
 	}
+	if a.inPlace() { // first: the space it frees may be what the writes need
+		a.curDir = e
+		a.deleteExtra(dfd, e, first)
+	}
 	depth := len(a.path)
 	next := a.nextFile
-	for _, ch := range e.Children {
+	for i, ch := range e.Children {
 		n := next // the number of ch or of its first file (sharedCheck)
 		next += a.check.filesIn(a, ch)
 		a.nextFile = n
@@ -304,12 +313,11 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 			a.warn(true, err)
 			continue
 		}
-		if seen != nil {
-			if _, dup := seen[ch.Name]; dup {
+		if first != nil {
+			if first[ch.Name] != i {
 				a.warn(true, errors.New("duplicate name in directory; skipped"))
 				continue
 			}
-			seen[ch.Name] = struct{}{}
 			if folded != nil {
 				if err := foldClash(folded, ch.Name); err != nil {
 					a.warn(true, err)
@@ -327,9 +335,6 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 	}
 	a.nextFile = next
 	a.path = a.path[:depth]
-	if a.inPlace() {
-		a.deleteExtra(dfd, e, seen)
-	}
 	return nil
 }
 

@@ -19,7 +19,8 @@ import (
 // there under a temporary name in lower case is found under the same
 // name in upper case. Nothing is written in a dry run (false).
 func (a *applier) foldsCase(dfd int) bool {
-	if a.opts.DryRun {
+	var dir unix.Stat_t
+	if a.opts.DryRun || fstat(dfd, &dir) != nil {
 		return false
 	}
 	name := a.tempName()
@@ -28,9 +29,12 @@ func (a *applier) foldsCase(dfd int) bool {
 		return false
 	}
 	closeFD(fd)
-	defer func() { _ = unix.Unlinkat(dfd, name, 0) }()
 	var st unix.Stat_t
-	return fstatat(dfd, strings.ToUpper(name), &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+	folds := fstatat(dfd, strings.ToUpper(name), &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+	_ = unix.Unlinkat(dfd, name, 0)
+	ts := [2]unix.Timespec{dir.Atim, dir.Mtim}
+	_ = futimens(dfd, &ts) // the directory's times are as they were: the probe is not a change
+	return folds
 }
 
 // foldClash returns the error for name, an entry of the directory whose

@@ -561,7 +561,7 @@ func (a *applier) clearDirInWay(dfd int, name string, path []string) error {
 // deleteExtra removes the names in dfd that the directory e lacks, and
 // leftover temporary files of earlier runs. names, when not nil, holds the
 // names of e's entries (the walk's duplicate check made it).
-func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]struct{}) {
+func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]int) {
 	if a.dirents == nil {
 		a.dirents = make([]byte, 32<<10)
 	}
@@ -623,7 +623,7 @@ func (a *applier) dropLeftover(dfd int, name string) {
 // large directories, a look through the entries for small ones.
 type nameSet struct {
 	entries []*wim.Entry
-	names   map[string]struct{}
+	names   map[string]int
 }
 
 // bigDir is the most entries nameSet looks through.
@@ -631,12 +631,12 @@ const bigDir = 16
 
 // newNameSet returns the set of the entries' names; names, when not nil,
 // is a map of them already made.
-func newNameSet(entries []*wim.Entry, names map[string]struct{}) nameSet {
+func newNameSet(entries []*wim.Entry, names map[string]int) nameSet {
 	s := nameSet{entries: entries, names: names}
 	if names == nil && len(entries) > bigDir {
-		s.names = make(map[string]struct{}, len(entries))
-		for _, c := range entries {
-			s.names[c.Name] = struct{}{}
+		s.names = make(map[string]int, len(entries))
+		for i, c := range entries {
+			s.names[c.Name] = i
 		}
 	}
 	return s

@@ -35,9 +35,12 @@ var (
 	ErrLocked = errors.New("snapshot: repository is locked")
 	// ErrReadOnly is wrapped by the failure to take a lock for reading in
 	// a repository this process may not write (LockOptions.None).
-	ErrReadOnly = errors.New("snapshot: the repository cannot be written here, not even a lock")
+	ErrReadOnly = errors.New("the repository cannot be written here, not even a lock")
 	// errReadOnlyFS is a write to a read-only file system.
 	errReadOnlyFS error = syscall.EROFS
+	// errNoSpace is a write to a full one, where reading needs no lock
+	// either (a full disk is also where a restore is most wanted).
+	errNoSpace error = syscall.ENOSPC
 	// ErrLockLost means that a held lock could not be refreshed for half
 	// its StaleAfter, or that another process removed it as stale: others
 	// may now take the repository, so the work it protects must not commit.
@@ -260,7 +263,8 @@ func (r *Repo) withShared(ctx context.Context, opts LockOptions, fn func(*Lock) 
 		return fn(nil)
 	}
 	lock, err := r.LockShared(ctx, opts)
-	if err != nil && (errors.Is(err, os.ErrPermission) || errors.Is(err, errReadOnlyFS) || errors.Is(err, remote.ErrDenied)) {
+	if err != nil && (errors.Is(err, os.ErrPermission) || errors.Is(err, errReadOnlyFS) || errors.Is(err, errNoSpace) ||
+		errors.Is(err, remote.ErrDenied)) {
 		return fmt.Errorf("%w: %w", ErrReadOnly, err)
 	}
 	if err != nil {

@@ -3,12 +3,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // TestRollbackLeavesMountsAlone: a rollback (restore --delete) of a tree
@@ -114,4 +117,61 @@ func TestRestoreTargetInRepository(t *testing.T) {
 	}
 	runAppOK(t, env, "check", "--read-data")
 	runAppOK(t, env, "restore", "latest", "--target", filepath.Join(dir, "out"))
+}
+
+// TestRollbackDeletesFirst: a rollback with --delete removes what a
+// directory holds and the snapshot lacks before it writes the directory's
+// files, so that the space it frees is there for them: onto a full file
+// system it failed at random with "no space left on device".
+func TestRollbackDeletesFirst(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := t.TempDir()
+	src, target := filepath.Join(dir, "src"), filepath.Join(dir, "target")
+	const files = 24 // more than the workers' queue holds: the walk waits for them
+	for i := range files {
+		writeFile(t, src, fmt.Sprintf("f%d", i), wimtest.RandomBytes(uint64(i), 30<<10))
+	}
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	mountSmall(t, "wimsnap-full", target)
+	for round := range 5 {
+		runAppOK(t, env, "restore", "latest", "--target", target)
+		for i := range files {
+			must(t, os.Remove(filepath.Join(target, fmt.Sprintf("f%d", i))))
+		}
+		writeFile(t, target, "extra", wimtest.RandomBytes(9, 800<<10)) // what is free is less than the files need
+		if code, out, errb := runApp(t, env, "restore", "latest", "--target", target, "--delete"); code != exitOK {
+			t.Fatalf("round %d: exit %d: %s%s", round, code, out, errb)
+		}
+		wimtest.CompareTrees(t, src, target, wimtest.CompareOptions{})
+	}
+}
+
+// TestFullRepositoryNoLock: on a repository whose disk is full, a restore
+// that cannot write its lock points to --no-lock, as on read-only media,
+// and with it restores. It said only "no space left on device".
+func TestFullRepositoryNoLock(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := t.TempDir()
+	src, disk := filepath.Join(dir, "src"), filepath.Join(dir, "disk")
+	writeFile(t, src, "f", []byte("tree file\n"))
+	mountSmall(t, "wimsnap-full-repo", disk)
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(disk, "repo")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	fill, err := os.Create(filepath.Join(disk, "fill"))
+	must(t, err)
+	_, _ = fill.Write(make([]byte, 2<<20)) // until the disk is full
+	must(t, fill.Close())
+	code, _, errb := runApp(t, env, "restore", "latest", "--target", filepath.Join(dir, "out"))
+	if code != exitFailure || !strings.Contains(errb, "--no-lock") {
+		t.Errorf("restore: exit %d, want %d pointing to --no-lock: %s", code, exitFailure, errb)
+	}
+	runAppOK(t, env, "restore", "latest", "--target", filepath.Join(dir, "out"), "--no-lock")
+	wimtest.CompareTrees(t, src, filepath.Join(dir, "out"), wimtest.CompareOptions{})
 }
