@@ -269,7 +269,7 @@ func checkName(name string) error {
 
 // errDirInWay is a directory where a file is to be, which the restore may
 // not delete.
-var errDirInWay = errors.New("a directory is in the way and is kept (a restore replaces one only with --delete, and never one that holds excluded paths)")
+var errDirInWay = errors.New("a directory is in the way and is kept (only restore --delete replaces one, and never one that holds excluded paths)")
 
 // errRegularInWay is createRegular's error for a regular file in the way.
 var errRegularInWay = errors.New("a regular file is in the way")

@@ -255,6 +255,9 @@ func (a *app) newExtractCommand() *cobra.Command {
 		Long:  long(extractHelp),
 		Args:  argsBetween(3, -1),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			if dest == "" {
+				return usagef("extract: --dest-dir is empty (leave it out for the current directory)")
+			}
 			return a.runApply(ctx, applySpec{
 				wimfile: args[0], image: args[1], target: dest,
 				paths: imagePaths(args[2:]), noUnixData: noUnix, ntfs: nf.mode(), refs: refs,

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,7 +68,11 @@ func TestOutputRefusesSpecialFiles(t *testing.T) {
 	must(t, syscall.Mkfifo(fifo, 0o644))
 	link := filepath.Join(dir, "to-fifo")
 	must(t, os.Symlink("fifo", link))
-	for _, out := range []string{fifo, link} {
+	pr, pw, err := os.Pipe() // as /dev/stdout into a pipe: a link that reads "pipe:[N]"
+	must(t, err)
+	defer pr.Close()
+	defer pw.Close()
+	for _, out := range []string{fifo, link, fmt.Sprintf("/proc/self/fd/%d", pw.Fd())} {
 		for _, args := range [][]string{
 			{"capture", src, out},
 			{"optimize", wimfile, "--output", out},
