@@ -414,11 +414,13 @@ func (l *Lock) read(ctx context.Context, i remote.Info) (*lockEntry, error) {
 	if errors.Is(err, remote.ErrNotFound) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading lock: %w", err)
-	}
 	e := &lockEntry{key: i.Key, mod: i.ModTime}
-	if json.Unmarshal(b, &e.rec) != nil {
+	switch {
+	case errors.Is(err, remote.ErrTooLarge): // no lock of ours: unparseable, as below
+		e.rec, e.bad = lockRecord{Exclusive: true}, true
+	case err != nil:
+		return nil, fmt.Errorf("reading lock: %w", err)
+	case json.Unmarshal(b, &e.rec) != nil:
 		e.rec, e.bad = lockRecord{Exclusive: true}, true
 	}
 	return e, nil

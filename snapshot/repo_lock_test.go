@@ -482,9 +482,16 @@ func TestLockIgnoresOtherKeys(t *testing.T) {
 // TestLockUnreadable: a locks/<id> that does not parse counts as an
 // exclusive lock until it is stale.
 func TestLockUnreadable(t *testing.T) {
+	for _, junk := range [][]byte{[]byte("not json"), bytes.Repeat([]byte("x"), maxLockLen+1)} {
+		lockUnreadable(t, junk) // an oversized one failed every command with exit 1
+	}
+}
+
+func lockUnreadable(t *testing.T, junk []byte) {
+	t.Helper()
 	s := newClockStore()
 	key := lockPrefix + strings.Repeat("ab", 32)
-	if err := putBytes(t.Context(), s, key, []byte("not json")); err != nil {
+	if err := putBytes(t.Context(), s, key, junk); err != nil {
 		t.Fatal(err)
 	}
 	_, err := acquireLock(t.Context(), s, false, false, lockOpts(t, "host-a"))
