@@ -178,8 +178,8 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions, compareLocal bool) 
 	// index synced after the listing and in the listing of index objects
 	// that follows. (With the index synced first, such a snapshot's image
 	// was not found, and the snapshot reported damaged.)
-	steps := []func() error{c.listManifests, openIndex, c.localSnapshots, c.indexObjectsSettled, listPacks, c.manifests,
-		c.checkChunks}
+	steps := []func() error{c.listManifests, openIndex, c.localSnapshots, c.indexObjectsSettled, c.retiredObjects, listPacks,
+		c.manifests, c.checkChunks}
 	if opts.ReadData || !opts.Subset.IsZero() {
 		res.ReadDataSubset = opts.Subset.String()
 		steps = append(steps, func() error {
@@ -246,6 +246,27 @@ func (c *checker) indexObjects() error {
 		}
 	}
 	c.broken = c.streams.settle()
+	return nil
+}
+
+// retiredObjects reports the retired objects of an unfinished prune that
+// cannot be read: prune and repair refuse to run while one is there, and
+// repair removes it.
+func (c *checker) retiredObjects() error {
+	ids, err := listIDs(c.ctx, c.r.store, retiredPrefix)
+	if err != nil {
+		return err
+	}
+	for id := range ids {
+		_, err := c.r.readIndexObjectAt(c.ctx, retiredPrefix, id)
+		switch {
+		case errors.Is(err, remote.ErrNotFound): // a prune finished meanwhile
+		case err != nil && !damage(err):
+			return err
+		case err != nil:
+			c.problem("%v", err)
+		}
+	}
 	return nil
 }
 

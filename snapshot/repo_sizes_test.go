@@ -127,3 +127,25 @@ func rewriteIndexObjects(t *testing.T, r *Repo, edit func(*indexObject)) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestDamagedRetiredObject: a retired object that cannot be read is a
+// problem check reports (prune refuses to run beside it, saying to run
+// check), and repair removes it, after which check and prune pass.
+func TestDamagedRetiredObject(t *testing.T) {
+	r, _, _ := oneFileRepo(t)
+	junk := []byte("garbage, not zstd")
+	must(t, putBytes(t.Context(), r.store, objectKey(retiredPrefix, objectID(junk)), junk))
+	res, _ := r.Check(t.Context(), CheckOptions{}) // err: the repository is damaged
+	if !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, retiredPrefix) }) {
+		t.Fatalf("check: problems %q; want the retired object reported", res.Problems)
+	}
+	if _, err := r.Repair(t.Context(), RepairOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Check(t.Context(), CheckOptions{ReadData: true}); err != nil || len(res.Problems) > 0 {
+		t.Fatalf("check after repair: %v, %q", err, res.Problems)
+	}
+	if _, err := r.Prune(t.Context(), PruneOptions{}); err != nil {
+		t.Fatalf("prune after repair: %v", err)
+	}
+}
