@@ -175,3 +175,31 @@ func TestFullRepositoryNoLock(t *testing.T) {
 	runAppOK(t, env, "restore", "latest", "--target", filepath.Join(dir, "out"), "--no-lock")
 	wimtest.CompareTrees(t, src, filepath.Join(dir, "out"), wimtest.CompareOptions{})
 }
+
+// TestFullCacheDisk: an index cache on a full disk is not used: the
+// command warns and works on a temporary index, as with an unwritable
+// cache. Every command failed, those that only read the repository too.
+func TestFullCacheDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := t.TempDir()
+	src, disk := filepath.Join(dir, "src"), filepath.Join(dir, "disk")
+	writeFile(t, src, "f", []byte("tree file\n"))
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	mountSmall(t, "wimsnap-full-cache", disk)
+	fill, err := os.Create(filepath.Join(disk, "fill"))
+	must(t, err)
+	_, _ = fill.Write(make([]byte, 2<<20)) // until the disk is full
+	must(t, fill.Close())
+	env[envCacheDir] = filepath.Join(disk, "index")
+	for _, args := range [][]string{{"snapshots"}, {"restore", "latest", "--target", filepath.Join(dir, "out")}} {
+		code, out, errb := runApp(t, env, args...)
+		if code != exitOK || !strings.Contains(errb, "is not usable") || !strings.Contains(errb, "full") {
+			t.Errorf("%s: exit %d, want 0 with a warning about the full cache: %s%s", args[0], code, out, errb)
+		}
+	}
+	wimtest.CompareTrees(t, src, filepath.Join(dir, "out"), wimtest.CompareOptions{})
+}
