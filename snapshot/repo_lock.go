@@ -85,6 +85,9 @@ type LockOptions struct {
 	// Wait bounds how long taking a lock waits for conflicting locks to go,
 	// polling every 5 s; 0 (the default) fails at once with ErrLocked.
 	Wait time.Duration
+	// Waiting, if set, is told once, when taking the lock starts to wait
+	// (Wait), the error it would fail with: who holds the lock.
+	Waiting func(held error)
 	// Now is the clock of the lock record's informational time; nil means
 	// time.Now. Staleness never uses it.
 	Now func() time.Time

@@ -286,6 +286,9 @@ func (l *Lock) pause(ctx context.Context, waited time.Duration, holder *lockEntr
 	if waited >= l.opts.Wait {
 		return waited, l.lockedBy(holder, "")
 	}
+	if waited == 0 && l.opts.Waiting != nil {
+		l.opts.Waiting(l.lockedBy(holder, ""))
+	}
 	d := min(lockPoll, l.opts.Wait-waited)
 	start := time.Now()
 	if err := l.opts.Sleep(ctx, d); err != nil {

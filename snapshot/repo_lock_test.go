@@ -330,7 +330,8 @@ func TestLockSharedAfterExclusive(t *testing.T) {
 }
 
 // TestLockWait: with Wait, a lock waits for conflicting ones to go, and
-// fails with ErrLocked when they stay longer.
+// fails with ErrLocked when they stay longer; Waiting says so when it
+// starts to wait (snapshot --lock-wait was silent).
 func TestLockWait(t *testing.T) {
 	for _, m := range lockModes() {
 		t.Run(m.name, func(t *testing.T) {
@@ -362,12 +363,17 @@ func TestLockWait(t *testing.T) {
 			}
 
 			// The holder stays: the wait ends after Wait with ErrLocked.
+			// Waiting is told who holds it, once, when the wait starts.
 			sh := takeLock(t, s, cond, false, lockOpts(t, "host-a"))
 			sl := &sleeper{}
 			opts := lockOpts(t, "host-b")
-			opts.Wait, opts.Sleep = 12*time.Second, sl.sleep
+			var told []error
+			opts.Wait, opts.Sleep, opts.Waiting = 12*time.Second, sl.sleep, func(held error) { told = append(told, held) }
 			_, err := acquireLock(t.Context(), s, cond, true, opts)
 			wantLocked(t, err, "host-a", false)
+			if len(told) != 1 || !strings.Contains(told[0].Error(), "host-a") {
+				t.Errorf("Waiting told %v, want once, naming host-a", told)
+			}
 			if got := sl.total(); got != opts.Wait {
 				t.Errorf("waited %v (%v), want %v", got, sl.polls, opts.Wait)
 			}

@@ -152,7 +152,9 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 		Image: snapshot.ImageFields{Name: info.Name, Description: info.Description, DisplayName: info.DisplayName,
 			Flags: info.Flags, Creator: info.Creator, Version: info.Version},
 		Warn: a.syncWarn(warn),
-		Lock: snapshot.LockOptions{Wait: f.lockWait},
+		Lock: snapshot.LockOptions{Wait: f.lockWait, Waiting: func(held error) {
+			status.printf(a.stderr, "wimsnap: %v; waiting up to %s for it to go (--lock-wait)\n", held, f.lockWait)
+		}},
 	})
 	status.finish()
 	if err != nil {
