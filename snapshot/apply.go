@@ -94,7 +94,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	st := a.statsSnapshot()
 	if fatal != nil {
 		if removed > 0 {
-			fatal = fmt.Errorf("%w (the %d files not yet written were removed; run it again once there is space)", fatal, removed)
+			fatal = fmt.Errorf("%w (%s not yet written removed; run it again once there is space)", fatal, countFiles(removed))
 		}
 		return st, fatal
 	}

@@ -332,7 +332,7 @@ func (a *applier) dropOtherXattrs(t xattrTarget, e *wim.Entry) error {
 			errs = append(errs, fmt.Errorf("removing xattr %q: %w", name, err))
 		}
 	}
-	return errors.Join(errs...)
+	return joinErrs(errs...)
 }
 
 // hasName reports whether the NUL-terminated name key is one of the

@@ -243,7 +243,7 @@ func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) bool {
 	}
 	if len(errs) > 0 {
 		errs = append(errs, a.metaWhyAt(dfd, name)...)
-		a.warnPath(path, false, errors.Join(errs...))
+		a.warnPath(path, false, joinErrs(errs...))
 	}
 	return len(errs) == 0
 }

@@ -151,7 +151,7 @@ func (a *applier) warnMeta(path []string, errs []error) {
 	if len(errs) == 0 {
 		return
 	}
-	err := errors.Join(errs...)
+	err := joinErrs(errs...)
 	var p partialError
 	a.warnPath(path, errors.As(err, &p), err)
 }

@@ -102,7 +102,7 @@ func (c *capturer) fillNTFS(e *wim.Entry, t xattrTarget) {
 		entryExt(e).ObjectID = v
 	}
 	if len(errs) > 0 {
-		c.warn(false, errors.Join(errs...))
+		c.warn(false, joinErrs(errs...))
 	}
 	if err := c.namedStreams(e, t); err != nil {
 		c.warn(true, err) // data left out: the run is partial

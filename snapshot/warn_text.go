@@ -1,0 +1,45 @@
+package snapshot
+
+import (
+	"strconv"
+	"strings"
+)
+
+// joinedErr is several errors of one entry (its owner, mode and times
+// that could not be set, say) as one warning on one line, "; " between
+// them: errors.Join puts newlines between them, which a warning line
+// shows escaped. errors.Is and errors.As see each.
+type joinedErr []error
+
+// joinErrs returns the errors of errs that are not nil as one, nil when
+// there are none.
+func joinErrs(errs ...error) error {
+	var j joinedErr
+	for _, err := range errs {
+		if err != nil {
+			j = append(j, err)
+		}
+	}
+	if len(j) == 0 {
+		return nil
+	}
+	return j
+}
+
+func (j joinedErr) Error() string {
+	msgs := make([]string, len(j))
+	for i, err := range j {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (j joinedErr) Unwrap() []error { return j }
+
+// countFiles is "1 file" or "n files".
+func countFiles(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return strconv.Itoa(n) + " files"
+}
