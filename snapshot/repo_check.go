@@ -531,7 +531,10 @@ func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 		c.problem("snapshot %s: metadata: %v", m.ShortID(), err)
 		return false
 	}
-	ok := true
+	ok := md.Dropped == 0
+	if !ok {
+		c.problem("snapshot %s: %v", m.ShortID(), DroppedError(md.Dropped))
+	}
 	_ = md.Visit(func(e *wim.Entry, path func() string) error {
 		for _, s := range entryStreams(e) {
 			if s.Hash.IsZero() {

@@ -75,6 +75,9 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	if err != nil {
 		return ApplyStats{}, err
 	}
+	if md.Dropped > 0 && opts.Apply.Warn != nil {
+		opts.Apply.Warn("/", DroppedError(md.Dropped))
+	}
 	if opts.Apply.Warn != nil {
 		for _, p := range (Filter{Include: opts.Include}).Unmatched(md.Root) {
 			opts.Apply.Warn(p, ErrNoMatch)
@@ -122,6 +125,7 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	src := r.newSource(applyCtx, db)
 	defer src.close()
 	st, err := Apply(applyCtx, md, src, target, ao)
+	st.Skipped += int64(md.Dropped) // warned about above
 	switch {
 	case ctx.Err() != nil: // interrupted
 	case missed != nil:

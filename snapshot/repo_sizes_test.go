@@ -3,6 +3,8 @@
 package snapshot
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -147,5 +149,59 @@ func TestDamagedRetiredObject(t *testing.T) {
 	}
 	if _, err := r.Prune(t.Context(), PruneOptions{}); err != nil {
 		t.Fatalf("prune after repair: %v", err)
+	}
+}
+
+// TestDroppedEntries: a snapshot whose image names an entry "..", which
+// no capture makes and which reading the image leaves out, is a problem
+// check reports, and a restore warns and counts it skipped: check found
+// nothing and the restore said nothing of the directory it left out.
+func TestDroppedEntries(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"a.txt": "a", "d1/b.txt": "b"})
+	r := testRepo(t, 0)
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	md, err := r.Metadata(t.Context(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := md.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, dots := []byte{'d', 0, '1', 0}, []byte{'.', 0, '.', 0} // UTF-16: Marshal refuses ".."
+	if bytes.Count(meta, d1) != 1 {
+		t.Fatalf("the image names d1 %d times", bytes.Count(meta, d1))
+	}
+	meta = bytes.Replace(meta, d1, dots, 1)
+	sink := newRepoSink(t.Context(), r, nil, 0, false)
+	h, err := sink.AddStream(bytes.NewReader(meta), int64(len(meta)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := sink.finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nm := *m
+	nm.ID, nm.Metadata = "", StreamRef{SHA1: fmt.Sprintf("%x", h), Size: int64(len(meta))}
+	if _, _, err := r.commit(t.Context(), obj, &nm, nil, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	must(t, r.store.Delete(t.Context(), snapKey(objectIDFromHex(m.ID))))
+	res, _ := r.Check(t.Context(), CheckOptions{}) // err: the repository is damaged
+	if !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, "1 entries of the image left out") }) {
+		t.Errorf("check: problems %q; want the entry left out reported", res.Problems)
+	}
+	list, err := r.Snapshots(t.Context())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("snapshots: %d, %v", len(list), err)
+	}
+	var warned []string
+	st, err := r.Restore(t.Context(), list[0], filepath.Join(tmp, "out"), RestoreOptions{Apply: ApplyOptions{
+		Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }}})
+	if err != nil || st.Skipped != 1 || len(warned) != 1 || !strings.Contains(warned[0], "left out") {
+		t.Errorf("restore: %v, %d skipped, warnings %q; want 1 skipped, warned", err, st.Skipped, warned)
 	}
 }

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -42,4 +43,12 @@ func countFiles(n int) string {
 		return "1 file"
 	}
 	return strconv.Itoa(n) + " files"
+}
+
+// DroppedError is the warning about the n entries an image's metadata
+// names but wim.ParseMetadata left out (wim.Metadata.Dropped), with what
+// they held: no capture makes them, so the image is damaged or was made
+// to harm.
+func DroppedError(n int) error {
+	return fmt.Errorf("%d entries of the image left out: named \".\", \"..\" or nothing, holding NUL, or named as a sibling (as wimlib-imagex does)", n)
 }

@@ -348,9 +348,7 @@ func (a *app) runApply(ctx context.Context, spec applySpec) error {
 
 // errDropped is the warning about entries the image's metadata names but
 // ParseMetadata left out.
-func errDropped(n int) error {
-	return fmt.Errorf("%d entries of the image left out: named \".\", \"..\" or nothing, holding NUL, or named as a sibling (as wimlib-imagex does)", n)
-}
+func errDropped(n int) error { return snapshot.DroppedError(n) }
 
 // applyTree runs snapshot.Apply with the status line and warnings, and
 // counts the files the WIM's damage left out.

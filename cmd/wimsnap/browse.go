@@ -75,6 +75,9 @@ func (a *app) loadSnapshot(ctx context.Context, r *snapshot.Repo, rf *repoFlags,
 	if err != nil {
 		return nil, nil, err
 	}
+	if md.Dropped > 0 {
+		fmt.Fprintf(a.stderr, "wimsnap: warning: snapshot %s: %v\n", m.ShortID(), errDropped(md.Dropped))
+	}
 	return m, md, nil
 }
 
