@@ -150,8 +150,8 @@ func TestCheckOversizedPack(t *testing.T) {
 }
 
 // TestNewerPack: a pack of a newer format (its footer, its id matching
-// its bytes) stops check and repair, which called it damaged and deleted
-// it; a pack whose footer only looks newer, its bytes not its id's, is
+// its bytes) stops check, repair and prune, which called it damaged or
+// unreferenced and deleted it; a pack whose footer only looks newer, its bytes not its id's, is
 // damage as before.
 func TestNewerPack(t *testing.T) {
 	r, _, _ := oneFileRepo(t)
@@ -172,6 +172,9 @@ func TestNewerPack(t *testing.T) {
 	}
 	if _, err := r.Repair(t.Context(), RepairOptions{}); !errors.Is(err, ErrNewerFormat) {
 		t.Errorf("repair: %v; want it refused", err)
+	}
+	if _, err := r.Prune(t.Context(), PruneOptions{}); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("prune: %v; want it refused (it deleted the pack as unreferenced)", err)
 	}
 	if _, err := r.store.Stat(t.Context(), packKey(id)); err != nil {
 		t.Errorf("the newer pack: %v", err)

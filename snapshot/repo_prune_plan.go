@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -36,6 +37,9 @@ func (p *pruner) plan() error {
 	if len(p.missing) > 0 {
 		return p.refuse()
 	}
+	if err := p.newerPacks(); err != nil {
+		return err
+	}
 	var partly []index.ID
 	unused := map[index.ID]int64{}
 	for id, info := range p.packs {
@@ -62,6 +66,30 @@ func (p *pruner) plan() error {
 		}
 		for id := range p.moved {
 			p.res.BytesFreed -= p.sizes[id]
+		}
+	}
+	return nil
+}
+
+// newerPacks returns an error wrapping ErrNewerFormat when a pack that no
+// index object names is a newer wimsnap's (its footer says so): prune
+// would delete it as a killed run's leftover, while that wimsnap may be
+// about to name it. It reads the footers of those packs alone, few.
+func (p *pruner) newerPacks() error {
+	named := map[index.ID]bool{}
+	for _, l := range p.loc {
+		named[l.Pack] = true
+	}
+	for id, info := range p.packs {
+		if named[id] || info.Size < int64(packFooterLen) {
+			continue
+		}
+		foot, err := getRange(p.ctx, p.r.store, packKey(id), info.Size-int64(len(packMagic)), int64(len(packMagic)))
+		if err != nil {
+			continue // gone, or unreadable: a leftover either way
+		}
+		if err := magicErr(foot, packMagic); errors.Is(err, ErrNewerFormat) {
+			return fmt.Errorf("%w: pack %s", err, hexID(id))
 		}
 	}
 	return nil
