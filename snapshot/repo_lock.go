@@ -33,9 +33,10 @@ var (
 	// ErrLocked means that another process holds a lock that conflicts
 	// with the one asked for. The error is a *LockedError naming the holder.
 	ErrLocked = errors.New("snapshot: repository is locked")
-	// ErrReadOnly is wrapped by the failure to take a lock for reading in
-	// a repository this process may not write (LockOptions.None).
-	ErrReadOnly = errors.New("the repository cannot be written here, not even a lock")
+	// ErrReadOnly is wrapped by the failure to take a shared lock in a
+	// repository this process may not write, or whose disk is full: one
+	// that only reads can do without (LockOptions.None).
+	ErrReadOnly = errors.New("snapshot: the repository cannot be written here, not even a lock")
 	// errReadOnlyFS is a write to a read-only file system.
 	errReadOnlyFS error = syscall.EROFS
 	// errNoSpace is a write to a full one, where reading needs no lock

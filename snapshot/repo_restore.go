@@ -57,8 +57,7 @@ func (r *Repo) Restore(ctx context.Context, m *Manifest, target string, opts Res
 // again: bbolt keeps no checksums, and a damaged page reads as keys gone.
 func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions, suspectIndex bool) (ApplyStats, error) {
 	f := Filter{Include: opts.Include, Exclude: opts.Exclude}
-	keep := append(r.LocalPaths(), filepath.Dir(r.cache))
-	if err := checkTarget(target, keep); err != nil {
+	if err := checkTarget(target, r.LocalPaths()); err != nil {
 		return ApplyStats{}, err
 	}
 	if err := f.Validate(); err != nil {
@@ -94,7 +93,7 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 	}
 	ao.Paths, ao.InPlace, ao.Delete, ao.DryRun = nil, true, opts.Delete, opts.DryRun
 	ao.Deletable = f.Deletable
-	ao.Keep = append(ao.Keep, keep...) // a rollback of / or of a home
+	ao.Keep = append(append(ao.Keep, r.LocalPaths()...), filepath.Dir(r.cache)) // a rollback of / or of a home
 	// A store that cannot be read after the retries ends the restore: the
 	// other files would each wait out the same retries (hours, for a
 	// system volume) to fail alike. What was not yet written is removed,

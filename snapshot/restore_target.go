@@ -5,61 +5,90 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrTargetInRepo is the error for a restore target that lies inside the
 // repository or its local index: restored files would land among the
 // repository's objects, and --delete would remove those objects.
-var ErrTargetInRepo = errors.New("the restore target lies inside the repository or its local index")
+var ErrTargetInRepo = errors.New("snapshot: the restore target lies inside the repository or its local index")
 
 // checkTarget returns an error wrapping ErrTargetInRepo when target, or
-// the directory it would be made in, is one of dirs or lies below one,
-// by the file system's identity of directories: a symbolic link or a bind
-// mount leading into a repository is no way round it. Directories of dirs
-// that do not exist are ignored.
+// the directory it would be made in, is one of the directories of dirs or
+// of a repository among them (config, packs/ab...), or lies below one. It
+// goes by the file system's identity of directories, and walks up from
+// the target through "..", as the kernel resolves it: a symbolic link, a
+// ".." after one, or a bind mount of the repository or of one of its
+// directories is no way round it. Directories of dirs that do not exist
+// are ignored.
 func checkTarget(target string, dirs []string) error {
-	var kept []os.FileInfo
-	var names []string
-	for _, d := range dirs {
+	kept, names := repoDirs(dirs)
+	p := existingAncestor(target)
+	if p == "" || len(kept) == 0 {
+		return nil // making the target reports a path that cannot be resolved
+	}
+	for range 4096 { // deeper than any path
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil //nolint:nilerr // as above
+		}
+		for i, k := range kept {
+			if os.SameFile(fi, k) {
+				return fmt.Errorf("%w: %s is in %s; restore somewhere else", ErrTargetInRepo, target, names[i])
+			}
+		}
+		up := p + string(filepath.Separator) + ".."
+		if parent, err := os.Stat(up); err != nil || os.SameFile(parent, fi) {
+			return nil // the root
+		}
+		p = up
+	}
+	return nil
+}
+
+// repoDirs returns the directories of dirs that exist, and for a
+// repository among them (a directory holding config) its directories two
+// levels down, each with its name.
+func repoDirs(dirs []string) (kept []os.FileInfo, names []string) {
+	add := func(d string) {
 		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
 			kept, names = append(kept, fi), append(names, d)
 		}
 	}
-	p, err := existingAncestor(target)
-	if err != nil || len(kept) == 0 {
-		return nil //nolint:nilerr // making the target reports a path that cannot be resolved
-	}
-	for {
-		if fi, err := os.Stat(p); err == nil {
-			for i, k := range kept {
-				if os.SameFile(fi, k) {
-					return fmt.Errorf("%w: %s is in %s; restore somewhere else", ErrTargetInRepo, target, names[i])
-				}
-			}
+	for _, d := range dirs {
+		add(d)
+		if _, err := os.Stat(filepath.Join(d, "config")); err != nil {
+			continue
 		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return nil
+		subs, _ := filepath.Glob(filepath.Join(d, "*"))
+		deeper, _ := filepath.Glob(filepath.Join(d, "*", "*"))
+		for _, s := range append(subs, deeper...) {
+			add(s)
 		}
-		p = parent
 	}
+	return kept, names
 }
 
-// existingAncestor returns target, or its nearest ancestor that exists,
-// as an absolute path with symbolic links resolved.
-func existingAncestor(target string) (string, error) {
-	p, err := filepath.Abs(target)
-	if err != nil {
-		return "", err
-	}
+// existingAncestor returns target, or the nearest ancestor of it that
+// exists, cutting names off its end as written ("a/../b/new" gives
+// "a/../b", which the kernel resolves through a's link), "" when none
+// does.
+func existingAncestor(target string) string {
+	p := target
 	for {
 		if _, err := os.Stat(p); err == nil {
-			return filepath.EvalSymlinks(p)
+			return p
 		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return p, nil
+		i := strings.LastIndexAny(p, `/`+string(filepath.Separator))
+		switch {
+		case i > 0:
+			p = p[:i]
+		case i == 0:
+			return p[:1]
+		case filepath.IsAbs(p) || p == ".":
+			return ""
+		default:
+			p = "."
 		}
-		p = parent
 	}
 }

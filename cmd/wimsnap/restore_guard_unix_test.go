@@ -92,9 +92,14 @@ func TestRollbackKeepsRepository(t *testing.T) {
 
 // TestRestoreTargetInRepository: a restore into the repository or its
 // local index, or any directory below them, also through a symbolic link
-// or not yet made, is a usage error that writes and deletes nothing; with
-// --delete into packs/ it used to delete the packs and exit 0.
+// (and a ".." after one), a bind mount of one of the repository's
+// directories, or not yet made, is a usage error that writes and deletes
+// nothing; with --delete into packs/ it used to delete the packs and exit
+// 0. A target beside the index in the cache directory is fine.
 func TestRestoreTargetInRepository(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
 	dir := t.TempDir()
 	repo, cache := filepath.Join(dir, "repo"), filepath.Join(dir, "cache")
 	writeFile(t, filepath.Join(dir, "tree"), "f", []byte("tree file\n"))
@@ -102,8 +107,15 @@ func TestRestoreTargetInRepository(t *testing.T) {
 	runAppOK(t, env, "init")
 	runAppOK(t, env, "snapshot", filepath.Join(dir, "tree"))
 	must(t, os.Symlink(filepath.Join(repo, "snapshots"), filepath.Join(dir, "link")))
+	bind := filepath.Join(dir, "bind") // a bind mount of the repository's packs/
+	must(t, os.Mkdir(bind, 0o755))
+	if err := unix.Mount(filepath.Join(repo, "packs"), bind, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(bind, unix.MNT_DETACH) })
 	for _, target := range []string{repo, filepath.Join(repo, "packs"), filepath.Join(repo, "snapshots"),
-		filepath.Join(repo, "new", "dir"), filepath.Join(dir, "link"), filepath.Join(cache, "x")} {
+		filepath.Join(repo, "new", "dir"), filepath.Join(dir, "link"), filepath.Join(dir, "link") + "/../packs",
+		filepath.Join(dir, "link") + "/../new", bind, filepath.Join(bind, "new"), filepath.Join(cache, "spool", "x")} {
 		for _, extra := range [][]string{nil, {"--delete"}, {"--delete", "--dry-run"}} {
 			args := append([]string{"restore", "latest", "--target", target}, extra...)
 			code, _, errb := runApp(t, env, args...)
@@ -117,6 +129,7 @@ func TestRestoreTargetInRepository(t *testing.T) {
 	}
 	runAppOK(t, env, "check", "--read-data")
 	runAppOK(t, env, "restore", "latest", "--target", filepath.Join(dir, "out"))
+	runAppOK(t, env, "restore", "latest", "--target", filepath.Join(cache, "out"))
 }
 
 // TestRollbackDeletesFirst: a rollback with --delete removes what a
