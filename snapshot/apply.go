@@ -282,7 +282,7 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 // dir creates the children of e in the directory dfd, recursing.
 func (a *applier) dir(dfd int, e *wim.Entry) error {
 	var first map[string]int     // each name's first entry
-	var folded map[string]string // lower case to name, where the target folds case
+	var folded map[string]string // upper case to name, where the target folds case
 	if len(e.Children) > 1 {
 		first = make(map[string]int, len(e.Children))
 		for i, ch := range e.Children {

@@ -38,11 +38,11 @@ func (a *applier) foldsCase(dfd int) bool {
 }
 
 // foldClash returns the error for name, an entry of the directory whose
-// names so far folded holds (lower case to the name), when an earlier
-// entry differs from it only in case; nil when none does, after adding
-// name to folded.
+// names so far folded holds (upper case, as NTFS and exFAT fold, to the
+// name), when an earlier entry differs from it only in case; nil when none
+// does, after adding name to folded.
 func foldClash(folded map[string]string, name string) error {
-	key := strings.ToLower(name)
+	key := strings.ToUpper(name)
 	if other, ok := folded[key]; ok {
 		return fmt.Errorf("skipped: the target's file system does not tell it from %q (the names differ only in case)", other)
 	}

@@ -566,6 +566,9 @@ func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]int) {
 		a.dirents = make([]byte, 32<<10)
 	}
 	want := newNameSet(e.Children, names)
+	if a.foldCase {
+		want = foldedNameSet(e.Children)
+	}
 	var extra []string // the names e lacks
 	err := eachDirName(dfd, a.dirents, func(name []byte) {
 		if !want.has(name) {
@@ -624,6 +627,7 @@ func (a *applier) dropLeftover(dfd int, name string) {
 type nameSet struct {
 	entries []*wim.Entry
 	names   map[string]int
+	fold    bool // names holds upper case: any case matches
 }
 
 // bigDir is the most entries nameSet looks through.
@@ -642,7 +646,21 @@ func newNameSet(entries []*wim.Entry, names map[string]int) nameSet {
 	return s
 }
 
+// foldedNameSet is the set of the entries' names on a target that does
+// not tell case apart (foldsCase): a name there matches whatever its case.
+func foldedNameSet(entries []*wim.Entry) nameSet {
+	s := nameSet{names: make(map[string]int, len(entries)), fold: true}
+	for i, c := range entries {
+		s.names[strings.ToUpper(c.Name)] = i
+	}
+	return s
+}
+
 func (s nameSet) has(name []byte) bool {
+	if s.fold {
+		_, ok := s.names[strings.ToUpper(string(name))]
+		return ok
+	}
 	if s.names != nil {
 		_, ok := s.names[string(name)]
 		return ok

@@ -15,13 +15,15 @@ import (
 // (NTFS mounted by lowntfs-3g with ignore_case, as FAT or exFAT would be)
 // makes the first, skips the second with a warning naming both (exit 3),
 // and a second restore settles: it used to write the second over the
-// first, report both written, and rewrite one at every run.
+// first, report both written, and rewrite one at every run. A rollback
+// with --delete deletes nothing there.
 func TestRestoreCaseInsensitiveTarget(t *testing.T) {
 	requireNTFS(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	writeFile(t, filepath.Join(src, "Case"), "A", []byte("upper\n"))
 	writeFile(t, filepath.Join(src, "Case"), "a", []byte("lower\n"))
+	writeFile(t, src, "Mixed", []byte("mixed\n")) // listed in lower case on the mount
 	mnt := filepath.Join(dir, "mnt")
 	must(t, os.Mkdir(mnt, 0o755))
 	if out, err := exec.Command("lowntfs-3g", "-o", "ignore_case", ntfsVolume(t, filepath.Join(dir, "vol")), mnt).CombinedOutput(); err != nil {
@@ -32,7 +34,7 @@ func TestRestoreCaseInsensitiveTarget(t *testing.T) {
 	runAppOK(t, env, "init")
 	runAppOK(t, env, "snapshot", src)
 	target := filepath.Join(mnt, "out")
-	for run, want := range []string{`"unchanged": 0`, `"unchanged": 1`} {
+	for run, want := range []string{`"unchanged": 0`, `"unchanged": 2`} {
 		code, out, errb := runApp(t, env, "restore", "latest", "--target", target, "--no-unix-data", "--json")
 		if code != exitPartial || !strings.Contains(out, `does not tell it from \"A\"`) || !strings.Contains(out, `"skipped": 1`) {
 			t.Errorf("restore %d: exit %d, want %d with a/A named: %s%s", run+1, code, exitPartial, out, errb)
@@ -42,6 +44,14 @@ func TestRestoreCaseInsensitiveTarget(t *testing.T) {
 		}
 		if got, err := os.ReadFile(filepath.Join(target, "Case", "A")); string(got) != "upper\n" {
 			t.Errorf("restore %d: Case/A = %q (%v), want the first name's contents", run+1, got, err)
+		}
+	}
+	// --delete takes no name for another in another case: it deleted
+	// Mixed, listed as "mixed", at every run.
+	for run := range 2 {
+		_, out, _ := runApp(t, env, "restore", "latest", "--target", target, "--no-unix-data", "--delete", "--json")
+		if !strings.Contains(out, `"deleted": 0`) || !strings.Contains(out, `"unchanged": 2`) {
+			t.Errorf("restore --delete %d: want nothing deleted, 2 unchanged: %s", run+1, out)
 		}
 	}
 }
