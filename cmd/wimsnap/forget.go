@@ -38,8 +38,9 @@ means unlimited. Periods are counted in --time-zone (default: the local
 zone), so a daylight saving change does not shift days. Without any
 --keep-* option and without SNAP, forget refuses to run.
 
---host, --tag and --path limit forget to the snapshots that match. A
---path matches as given and as snapshot records a source: absolute (a
+--host, --tag and --path limit forget to the snapshots that match: a
+SNAP they do not select is refused (nothing goes), and "latest" is the
+newest they select. A --path matches as given and as snapshot records a source: absolute (a
 relative one from the working directory) and cleaned, so /srv/ and
 /srv/data/.. name /srv (on Windows in any letter case, as snapshot records
 C:\Data for c:\data). An imported image's source is the WIM's path, "#"
@@ -228,7 +229,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	var missing []string // named, and not there
 	if len(args) > 0 {
 		damaged := func(ref string) string { return r.FindDamaged(ctx, ref, list) }
-		groups, gone, missing, err = forgetNamed(list, f.keep(list), args, damaged)
+		groups, gone, missing, err = forgetNamed(list, f.keep(list), f.set(), args, damaged)
 	} else {
 		groups, gone = forgetByPolicy(f.keep(list), pol, by, zone)
 	}
@@ -295,18 +296,25 @@ func (f *forgetFlags) zone() (*time.Location, error) {
 	return z, nil
 }
 
-// forgetNamed resolves the snapshots named on the command line. A ref
-// that matches no snapshot, forgotten already by a run that was stopped
-// part way or never there, is listed, quoted, in missing; one that matches
-// more than one is an error.
-func forgetNamed(list, latestIn []*snapshot.Manifest, refs []string, damaged func(ref string) string) (groups []forgetGroup, gone []*snapshot.Manifest, missing []string, err error) {
+// forgetNamed resolves the snapshots named on the command line, among
+// selected (those --host, --tag and --path select) when filtered, else
+// among list ("latest" always among selected). A ref that matches no
+// snapshot, forgotten already by a run that was stopped part way or never
+// there, is listed, quoted, in missing; one that matches more than one, or
+// with filtered a snapshot they do not select, is an error.
+func forgetNamed(list, selected []*snapshot.Manifest, filtered bool, refs []string, damaged func(ref string) string) (groups []forgetGroup, gone []*snapshot.Manifest, missing []string, err error) {
 	g := forgetGroup{Keep: []forgetSnap{}, Remove: []forgetSnap{}}
 	for _, ref := range refs {
 		in := list
-		if strings.EqualFold(ref, "latest") {
-			in = latestIn
+		if filtered || strings.EqualFold(ref, "latest") {
+			in = selected
 		}
 		m, err := snapshot.FindIn(in, ref)
+		if filtered && !strings.EqualFold(ref, "latest") && errors.Is(err, snapshot.ErrSnapshotNotFound) {
+			if _, ferr := snapshot.FindIn(list, ref); ferr == nil {
+				return nil, nil, nil, fmt.Errorf("snapshot %s is not one that --host, --tag and --path select; nothing was removed", ref)
+			}
+		}
 		var reasons []string
 		if errors.Is(err, snapshot.ErrSnapshotAmbiguous) || err != nil && !errors.Is(err, snapshot.ErrSnapshotNotFound) {
 			return nil, nil, nil, err

@@ -64,6 +64,10 @@ func TestLatestFilter(t *testing.T) {
 	if code != exitPartial || strings.Contains(out, "removed 1") {
 		t.Errorf("forget latest --host mail01: exit %d, want %d removing nothing: %s%s", code, exitPartial, out, errb)
 	}
+	if code, _, errb := runApp(t, env, "forget", doc.Snapshots[0].ID, "--repo", repo, "--host", "web01"); code != exitFailure ||
+		!strings.Contains(errb, "nothing was removed") {
+		t.Errorf("forget db01's id --host web01: exit %d, want %d removing nothing: %s", code, exitFailure, errb)
+	}
 	runAppOK(t, env, "forget", "latest", "--repo", repo, "--path", web)
 	if out := runAppOK(t, env, "snapshots", "--repo", repo); !strings.Contains(out, "db01") || strings.Contains(out, "web01") {
 		t.Errorf("after forget latest --path web: %q, want db01's only", out)
