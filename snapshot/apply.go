@@ -279,7 +279,9 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 	return nil
 }
 
-// dir creates the children of e in the directory dfd, recursing.
+// dir creates the children of e in the directory dfd, recursing; in
+// place, it first deletes what e lacks (deleteExtra), so that the space
+// that frees is there for the files it writes.
 func (a *applier) dir(dfd int, e *wim.Entry) error {
 	var first map[string]int     // each name's first entry
 	var folded map[string]string // upper case to name, where the target folds case

@@ -102,10 +102,14 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 }
 
 // children creates the children of the directory e inside dir; in place,
-// it then removes what e lacks (deleteExtra).
+// it first removes what e lacks (deleteExtra), so that the space that
+// frees is there for what it writes.
 func (a *winApplier) children(dir string, e *wim.Entry) error {
 	rel := a.rel
 	defer func() { a.rel = rel }()
+	if a.opts.InPlace {
+		a.deleteExtra(dir, e)
+	}
 	names := make(winNames, len(e.Children))
 	for _, ch := range e.Children {
 		if err := a.ctx.Err(); err != nil {
@@ -119,10 +123,6 @@ func (a *winApplier) children(dir string, e *wim.Entry) error {
 			return err
 		}
 		a.progress(false)
-	}
-	if a.opts.InPlace {
-		a.rel = rel
-		a.deleteExtra(dir, e)
 	}
 	return nil
 }

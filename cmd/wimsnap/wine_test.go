@@ -608,11 +608,13 @@ func TestWineRollbackDirInWayFullDisk(t *testing.T) {
 			t.Fatalf("%s: exit %d\n%s", args[0], code, out)
 		}
 	}
-	target := filepath.Join(dir, "target")
-	mountSmall(t, "wimsnap-wine-rollback", target)
+	disk := filepath.Join(dir, "disk")
+	mountSmall(t, "wimsnap-wine-rollback", disk)
+	target := filepath.Join(disk, "target")
 	inside := []byte("in the directory in the way\n")
 	writeFile(t, target, "f/inside.txt", inside)
-	writeFile(t, target, "filler", wimtest.RandomBytes(6, 600<<10)) // deleted after f's turn
+	filler := filepath.Join(disk, "filler") // outside the target: no rollback deletes it
+	writeFile(t, disk, "filler", wimtest.RandomBytes(6, 600<<10))
 	rollback := []string{"restore", "--delete", "--repo", repo, "latest", "--target", winPath(target)}
 	if out, code := w.run(t, rollback...); code == exitOK {
 		t.Fatalf("rollback onto a full disk: exit 0\n%s", out)
@@ -620,6 +622,7 @@ func TestWineRollbackDirInWayFullDisk(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(target, "f", "inside.txt")); err != nil || !bytes.Equal(b, inside) {
 		t.Errorf("the directory in the file's place after a rollback that could not write the file: %q, %v", b, err)
 	}
+	must(t, os.Remove(filler))
 	if out, code := w.run(t, rollback...); code != exitOK {
 		t.Fatalf("rollback with room: exit %d\n%s", code, out)
 	}
