@@ -127,7 +127,13 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	sourceKey := opts.Host + "\x00" + abs
 	var sigs sigList
 	copts := opts.Capture
-	copts.OnFile = sigs.add
+	racyFrom := time.Now().Add(-racyWindow).UnixNano()
+	copts.OnFile = func(path []byte, s index.Sig, kept bool) {
+		if racy(s, racyFrom) {
+			s, kept = racySig(s), false
+		}
+		sigs.add(path, s, kept)
+	}
 	salt, err := lock.pruneSeen(ctx)
 	if err != nil {
 		return res, err

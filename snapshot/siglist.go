@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"slices"
+	"time"
 
 	"github.com/wimsnap/wimsnap/index"
 )
@@ -37,6 +38,29 @@ type sigRec struct {
 }
 
 const sigListBlock = 1 << 20
+
+// racyWindow is how long before a snapshot began a file's modification
+// or change time may lie and still be "racy": on a file system that keeps
+// whole seconds (ext4 with small inodes) or two (FAT), a write later in
+// the same tick as the snapshot read the file leaves its signature as it
+// was, and every later snapshot would take the file for unchanged. Such a
+// file records racySig, which matches no file, so that the next snapshot
+// reads it again (as git does for its index).
+const racyWindow = 2 * time.Second
+
+// racy reports whether signature s, of whole-second times (a file system
+// of finer ones gives a change a new time: Linux's multigrain timestamps),
+// has one of them at or after from.
+func racy(s index.Sig, from int64) bool {
+	const second = int64(time.Second)
+	return s.MtimeNs%second == 0 && s.CtimeNs%second == 0 && (s.MtimeNs >= from || s.CtimeNs >= from)
+}
+
+// racySig is s made to match no file's signature.
+func racySig(s index.Sig) index.Sig {
+	s.Size = -1
+	return s
+}
 
 // reserve makes room for n records.
 func (l *sigList) reserve(n int) { l.recs = make([]sigRec, 0, n) }
