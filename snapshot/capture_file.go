@@ -101,13 +101,20 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 		c.stats.Reused++
 		return true, nil
 	}
+	if c.opts.beforeOpen != nil {
+		c.opts.beforeOpen(c.displayPath())
+	}
 	if st.Size == 0 {
+		// Not opened: one gone since the scan is skipped as a file that
+		// cannot be opened is, not kept with its xattrs failing.
+		var now unix.Stat_t
+		if err := fstatat(dfd, e.Name, &now, unix.AT_SYMLINK_NOFOLLOW); errors.Is(err, unix.ENOENT) {
+			c.warn(true, fmt.Errorf("open: %w", err))
+			return false, nil
+		}
 		c.fill(e, st, -1, true)
 		c.setAttributes(e, fileAttributes(st))
 		return true, nil
-	}
-	if c.opts.beforeOpen != nil {
-		c.opts.beforeOpen(c.displayPath())
 	}
 	fd, err := c.openFile(dfd, e.Name)
 	if err != nil {
@@ -159,22 +166,29 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 	case err != nil:
 		return false, fmt.Errorf("storing %s: %w", c.displayPath(), err)
 	}
-	c.sizeCheck(fd, st.Size)
+	c.sizeCheck(fd, st)
 	e.Data = wim.Stream{Hash: h, Size: st.Size}
 	c.stats.Read++
 	return true, nil
 }
 
-// sizeCheck warns when the open file fd, read whole at size bytes, has
-// another size now. The stream read stays: for a file that grows as it is
-// written (a log), it is the file as it was when opened, and a newer image
-// takes the rest, as its size no longer matches. (A file that shrinks
-// while it is read ends the read early and is skipped.)
-func (c *capturer) sizeCheck(fd int, size int64) {
+// sizeCheck warns when the open file fd, read whole at the size st gave
+// when it was opened, has another size now, or was written meanwhile. The
+// stream read stays: for a file that grows as it is written (a log), it
+// is the file as it was when opened, and a newer image takes the rest, as
+// its size no longer matches; one rewritten in place may mix old and new
+// contents, and a snapshot's next run reads it again, as its change time
+// no longer matches. (A file that shrinks while it is read ends the read
+// early and is skipped.)
+func (c *capturer) sizeCheck(fd int, st *unix.Stat_t) {
 	var now unix.Stat_t
-	if err := fstat(fd, &now); err == nil && now.Size != size {
+	switch {
+	case fstat(fd, &now) != nil:
+	case now.Size != st.Size:
 		c.warn(false, fmt.Errorf("%w: %d bytes, now %d; the %d bytes it had when opened are kept",
-			wim.ErrSizeChanged, size, now.Size, size))
+			wim.ErrSizeChanged, st.Size, now.Size, st.Size))
+	case now.Mtim != st.Mtim || now.Ctim != st.Ctim:
+		c.warn(false, errors.New("written while it was read: what was stored may mix old and new contents (a snapshot's next run reads it again)"))
 	}
 }
 

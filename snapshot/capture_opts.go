@@ -92,8 +92,8 @@ type CaptureOptions struct {
 	pathXattrs bool
 
 	// beforeOpen is a test hook called with the path of each regular file
-	// before it is opened for reading, and of each symlink before its
-	// target is read.
+	// read (not reused) before it is opened for reading, or for an empty
+	// one looked at again, and of each symlink before its target is read.
 	beforeOpen func(path string)
 	// afterOpen is a test hook called with the path of each regular file
 	// read, once it is open and before its metadata is taken.

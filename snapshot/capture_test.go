@@ -872,3 +872,54 @@ func TestCaptureLinkReplaced(t *testing.T) {
 		t.Fatalf("b: %+v, skipped %d; want b whole and a skipped", b, st.Skipped)
 	}
 }
+
+// TestCaptureWrittenWhileRead: a file written in place while it is read,
+// its size kept, is warned about (what was stored may be torn), not
+// skipped; only its size was looked at again.
+func TestCaptureWrittenWhileRead(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"db": "old contents"})
+	var warns warnings
+	opts := CaptureOptions{Warn: warns.add}
+	opts.afterOpen = func(path string) {
+		p := filepath.Join(src, "db")
+		if err := os.WriteFile(p, []byte("new contents"), 0o644); err != nil {
+			t.Error(err)
+		}
+		old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC) // a time another than the one at open
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Error(err)
+		}
+	}
+	_, st, err := Capture(t.Context(), src, newMemStore(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 0 || len(warns.list) != 1 || !strings.Contains(warns.list[0], "written while it was read") {
+		t.Errorf("stats %+v, warnings %q; want one warning, nothing skipped", st, warns.list)
+	}
+}
+
+// TestCaptureEmptyFileVanished: an empty file deleted between the scan
+// and its capture is skipped and counted, as a file that cannot be opened
+// is; it was kept in the image, with only a warning about its xattrs.
+func TestCaptureEmptyFileVanished(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"empty": "", "full": "x"})
+	var warns warnings
+	opts := CaptureOptions{Warn: warns.add}
+	opts.beforeOpen = func(path string) {
+		if filepath.Base(path) == "empty" {
+			if err := os.Remove(filepath.Join(src, "empty")); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	m, st, err := Capture(t.Context(), src, newMemStore(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 1 || find(m.Root, "empty") != nil || len(warns.list) != 1 || !strings.Contains(warns.list[0], "no such file") {
+		t.Errorf("stats %+v, in the image %v, warnings %q; want empty skipped and left out", st, find(m.Root, "empty") != nil, warns.list)
+	}
+}
