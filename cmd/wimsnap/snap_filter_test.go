@@ -73,3 +73,16 @@ func TestLatestFilter(t *testing.T) {
 		t.Errorf("after forget latest --path web: %q, want db01's only", out)
 	}
 }
+
+// TestCell: the table shows a field of at most maxCell characters whole
+// and cuts a longer one, however long, to maxCell.
+func TestCell(t *testing.T) {
+	if got := cell("host01"); got != "host01" {
+		t.Errorf("cell(host01) = %q", got)
+	}
+	for _, n := range []int{maxCell + 1, 20 << 20} {
+		if got := []rune(cell(strings.Repeat("é", n))); len(got) != maxCell || string(got[maxCell-3:]) != "..." {
+			t.Errorf("cell of %d characters: %d characters, ending %q", n, len(got), string(got[len(got)-3:]))
+		}
+	}
+}

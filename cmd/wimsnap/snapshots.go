@@ -80,9 +80,28 @@ func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
 	fmt.Fprintln(tw, "ID\tTIME\tHOST\tSOURCE\tNAME\tFILES\tSIZE\tTAGS")
 	for _, m := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ShortID(), m.Time.Format("2006-01-02 15:04:05"),
-			printable(m.Host), printable(m.Source), printable(m.Image.Name), m.Summary.Files, formatBytes(m.Summary.Bytes),
-			printable(strings.Join(m.Tags, ",")))
+			cell(m.Host), cell(m.Source), cell(m.Image.Name), m.Summary.Files, formatBytes(m.Summary.Bytes),
+			cell(strings.Join(m.Tags, ",")))
 	}
 	fmt.Fprintf(tw, "%d snapshots\n", len(list))
 	return tw.Flush()
+}
+
+// maxCell is the most characters a text column of the table shows of a
+// field; --json shows it whole. A host name of megabytes in one manifest
+// padded every row of the table to its width.
+const maxCell = 200
+
+// cell is s as the table shows it: printable, cut to maxCell characters
+// with "..." when longer.
+func cell(s string) string {
+	cut := len(s) > 4*maxCell // longer than maxCell characters, of any kind
+	if cut {
+		s = s[:4*maxCell]
+	}
+	p := []rune(printable(s))
+	if !cut && len(p) <= maxCell {
+		return string(p)
+	}
+	return string(p[:min(len(p), maxCell-3)]) + "..."
 }
