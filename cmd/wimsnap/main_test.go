@@ -472,7 +472,7 @@ func TestPrintPruneDryRun(t *testing.T) {
 		s := pruneSummary{Repository: "r", DryRun: dry}
 		s.PacksDeleted, s.PacksRepacked, s.PacksWritten = 4, 4, map[bool]int{true: 0, false: 1}[dry]
 		a.printPrune(s)
-		want := map[bool]string{true: "would delete 4 packs (4 of them repacked);", false: "deleted 4 packs (4 of them repacked into 1 new pack);"}[dry]
+		want := map[bool]string{true: "would delete 4 packs; would repack 4;", false: "deleted 4 packs; repacked 4 into 1 new pack;"}[dry]
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("dry run %v: %q, want %q", dry, out, want)
 		}

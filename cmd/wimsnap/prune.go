@@ -171,9 +171,11 @@ func (a *app) printPrune(s pruneSummary) {
 	}
 	fmt.Fprintf(a.stdout, "%s: %s; %s, %s, of which %s used\n", s.Repository, plural(s.Snapshots, "snapshot"),
 		plural(s.Packs, "pack"), formatBytes(s.Bytes), formatBytes(s.UsedBytes))
-	repacked := fmt.Sprintf("%d of them repacked into %s", s.PacksRepacked, plural(s.PacksWritten, "new pack"))
+	// Repacked packs are counted apart: one a snapshot running meanwhile
+	// keeps is repacked and not deleted ("deleted 0 packs (1 of them...").
+	repacked := fmt.Sprintf("repacked %d into %s", s.PacksRepacked, plural(s.PacksWritten, "new pack"))
 	if s.DryRun { // how many packs the kept chunks fill is known only once written
-		repacked = fmt.Sprintf("%d of them repacked", s.PacksRepacked)
+		repacked = fmt.Sprintf("would repack %d", s.PacksRepacked)
 	}
 	size := freed + " " + formatBytes(s.BytesFreed)
 	if s.BytesFreed < 0 {
@@ -181,7 +183,7 @@ func (a *app) printPrune(s pruneSummary) {
 		// that leaves those for later ends larger, until that prune.
 		size = "the repository grew by " + formatBytes(-s.BytesFreed) + " until a later prune deletes the packs left"
 	}
-	fmt.Fprintf(a.stdout, "%s %s (%s); %s\n", verb, plural(s.PacksDeleted, "pack"), repacked, size)
+	fmt.Fprintf(a.stdout, "%s %s; %s; %s\n", verb, plural(s.PacksDeleted, "pack"), repacked, size)
 	if s.KeptForRunning > 0 {
 		fmt.Fprintf(a.stdout, "kept %s that snapshots running meanwhile use\n", plural(s.KeptForRunning, "chunk"))
 	}
