@@ -54,8 +54,10 @@ warns, and counts skipped, as the restore does, where another user's
 directory refuses a change to this one (an entry of another user in a
 sticky directory such as /tmp, a directory it may not write in), where an
 entry or its directory is immutable or append-only (chattr +i, +a, which
-stop root too) or on a file system mounted read-only, and where the restore
-cannot set the mode and times of such an entry or of another user's.
+stop root too) or on a file system mounted read-only; and it warns, as the
+restore does, where the restore cannot set the mode and times of such an
+entry or of another user's, which neither counts skipped: the entry's
+contents are the snapshot's (the exit code stays 0).
 A local index found damaged is rebuilt from the repository and warned
 about ("--json": a warning whose "path" is "repository").
 ` + repoHelp + `
