@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 )
 
 // tmpPrefix starts the names of the temporary files of Put and PutIfAbsent.
@@ -126,6 +127,9 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 	_ = os.Remove(tmp) // a leftover temporary file is harmless
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
+	}
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, errors.ErrUnsupported) { // FAT's link(2), a file system without links
+		return fmt.Errorf("put-if-absent %s: %w (a local repository needs a file system with hard links, which FAT and exFAT lack)", key, err)
 	}
 	if err == nil {
 		err = l.syncDir(ctx, dir)
