@@ -89,7 +89,8 @@ func Open(path, repoID string, opts Options) (db *DB, err error) {
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: opts.ReadOnly, Timeout: opts.Timeout})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
-		return nil, fmt.Errorf("%w: %s", ErrBusy, path)
+		return nil, fmt.Errorf("%w: %s (waited %v for it; run the command again once the other is done, or give this one another cache directory)",
+			ErrBusy, path, opts.Timeout)
 	case errors.Is(err, os.ErrNotExist):
 		return nil, err
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) || errors.Is(err, os.ErrPermission):

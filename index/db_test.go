@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,8 +197,8 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second writer waits, then gives up with ErrBusy.
-	if _, err := Open(path, "repo-a", Options{Timeout: 50 * time.Millisecond}); !errors.Is(err, ErrBusy) {
-		t.Errorf("second writer: %v, want ErrBusy", err)
+	if _, err := Open(path, "repo-a", Options{Timeout: 50 * time.Millisecond}); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "waited 50ms") {
+		t.Errorf("second writer: %v, want ErrBusy saying how long it waited", err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
