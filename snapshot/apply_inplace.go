@@ -695,6 +695,10 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 // deletes (with DryRun, what it would) and returns why name stays, nil
 // when it is gone. errLeftAlone is warned about already.
 func (a *applier) removeCounted(dfd int, name string, path []string) error {
+	if mountedFile(dfd, name) { // the dry run as the restore: unlink would fail
+		a.warnPath(path, false, errMountPoint)
+		return errLeftAlone
+	}
 	if a.opts.DryRun {
 		n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
 		a.deleted.Add(n)

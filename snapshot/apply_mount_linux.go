@@ -44,3 +44,16 @@ func handleMount(fd int) uint64 {
 	}
 	return uint64(mnt) //nolint:gosec // a mount id is not negative
 }
+
+// mountedFile reports whether name in the directory dfd, not itself a
+// directory, is a mount point: a file bind-mounted there, which unlink
+// refuses (EBUSY). It is false where statx gives no mount id.
+func mountedFile(dfd int, name string) bool {
+	var stx unix.Statx_t
+	err := unix.Statx(dfd, name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE|unix.STATX_MNT_ID, &stx)
+	if err != nil || stx.Mask&unix.STATX_MNT_ID == 0 || stx.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return false
+	}
+	dir, _, err := mountOf(dfd)
+	return err == nil && dir.mnt != 0 && dir.mnt != stx.Mnt_id
+}
