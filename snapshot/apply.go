@@ -283,18 +283,10 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 // place, it first deletes what e lacks (deleteExtra), so that the space
 // that frees is there for the files it writes.
 func (a *applier) dir(dfd int, e *wim.Entry) error {
-	var first map[string]int     // each name's first entry
+	first := firstNames(e.Children)
 	var folded map[string]string // upper case to name, where the target folds case
-	if len(e.Children) > 1 {
-		first = make(map[string]int, len(e.Children))
-		for i, ch := range e.Children {
-			if _, ok := first[ch.Name]; !ok {
-				first[ch.Name] = i
-			}
-		}
-		if a.foldCase {
-			folded = make(map[string]string, len(e.Children))
-		}
+	if first != nil && a.foldCase {
+		folded = make(map[string]string, len(e.Children))
 	}
 	if a.inPlace() { // first: the space it frees may be what the writes need
 		a.curDir = e

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // A target on a file system that does not tell upper from lower case
@@ -17,10 +19,13 @@ import (
 
 // foldsCase reports whether the directory dfd folds case: a file made
 // there under a temporary name in lower case is found under the same
-// name in upper case. Nothing is written in a dry run (false).
+// name in upper case. A dry run, which writes nothing, asks foldsListed.
 func (a *applier) foldsCase(dfd int) bool {
+	if a.opts.DryRun {
+		return foldsListed(dfd, a.walkBuffer())
+	}
 	var dir unix.Stat_t
-	if a.opts.DryRun || fstat(dfd, &dir) != nil {
+	if fstat(dfd, &dir) != nil {
 		return false
 	}
 	name := a.tempName()
@@ -48,4 +53,47 @@ func foldClash(folded map[string]string, name string) error {
 	}
 	folded[key] = name
 	return nil
+}
+
+// foldsListed reports whether the directory dfd folds case, writing
+// nothing: a name it holds, with letters, is found in another case as the
+// same file. False for a directory without such a name (a new target).
+func foldsListed(dfd int, buf []byte) bool {
+	fd, err := unix.Openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer closeFD(fd)
+	var name string
+	_ = eachDirName(fd, buf, func(n []byte) {
+		if name == "" && strings.ToUpper(string(n)) != strings.ToLower(string(n)) {
+			name = string(n)
+		}
+	})
+	if name == "" {
+		return false
+	}
+	other := strings.ToUpper(name)
+	if other == name {
+		other = strings.ToLower(name)
+	}
+	var st, ost unix.Stat_t
+	return fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && fstatat(dfd, other, &ost, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		st.Dev == ost.Dev && st.Ino == ost.Ino
+}
+
+// firstNames maps each name of entries to the index of its first entry,
+// nil for fewer than two entries: a later one of the same name is a
+// duplicate, skipped.
+func firstNames(entries []*wim.Entry) map[string]int {
+	if len(entries) < 2 {
+		return nil
+	}
+	first := make(map[string]int, len(entries))
+	for i, ch := range entries {
+		if _, ok := first[ch.Name]; !ok {
+			first[ch.Name] = i
+		}
+	}
+	return first
 }

@@ -44,6 +44,7 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 			closeFD(fd)
 			return ApplyStats{}, err
 		}
+		a.foldCase = a.foldsCase(fd)
 	}
 	a.dirs.Add(1)
 	a.applied = []*wim.Entry{m.Root}
@@ -90,15 +91,26 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 	outer := a.touched
 	a.touched = false
 	defer func() { a.touched = outer }()
-	for _, ch := range e.Children {
+	first := firstNames(e.Children) // duplicates and names the target cannot tell apart are skipped, as dir does
+	var folded map[string]string
+	if first != nil && a.foldCase {
+		folded = make(map[string]string, len(e.Children))
+	}
+	for i, ch := range e.Children {
 		if err := a.ctx.Err(); err != nil {
 			return err
 		}
-		if checkName(ch.Name) != nil {
+		if checkName(ch.Name) != nil || first != nil && first[ch.Name] != i {
 			a.skipped.Add(1)
 			continue
 		}
 		a.path = append(a.path[:depth], ch.Name)
+		if folded != nil {
+			if err := foldClash(folded, ch.Name); err != nil {
+				a.warn(true, err)
+				continue
+			}
+		}
 		if err := a.planEntry(dfd, ch); err != nil {
 			return err
 		}

@@ -77,7 +77,7 @@ func TestApplyFullDiskRemovesUnfilled(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
 	_, err := Apply(t.Context(), m, r, target, ApplyOptions{Warn: func(p string, err error) { t.Logf("warning %s: %v", p, err) }})
-	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "not yet written were removed") {
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "not yet written removed") {
 		t.Fatalf("apply onto a full disk: %v, want ENOSPC and the files removed", err)
 	}
 	if bad := emptyButFull(t, target); len(bad) > 0 {

@@ -46,6 +46,11 @@ func TestRestoreCaseInsensitiveTarget(t *testing.T) {
 			t.Errorf("restore %d: Case/A = %q (%v), want the first name's contents", run+1, got, err)
 		}
 	}
+	// A dry run counts as the restore: it said 2 to write, exit 0.
+	code, out, _ := runApp(t, env, "restore", "latest", "--target", target, "--no-unix-data", "--dry-run", "--json")
+	if code != exitPartial || !strings.Contains(out, `"skipped": 1`) || !strings.Contains(out, `"unchanged": 2`) {
+		t.Errorf("dry run: exit %d, want %d with 1 skipped, 2 unchanged: %s", code, exitPartial, out)
+	}
 	// --delete takes no name for another in another case: it deleted
 	// Mixed, listed as "mixed", at every run.
 	for run := range 2 {
