@@ -209,7 +209,8 @@ func (e *LockedError) Error() string {
 		}
 		who += ")"
 	}
-	return fmt.Sprintf("repository is %s by %s since %s; if that process is gone, the lock becomes stale %s after its last refresh",
+	return fmt.Sprintf("repository is %s by %s since %s; if that process is gone, the lock becomes stale %s after its last refresh"+
+		" (a command started at the same moment may have backed off too: run this one again)",
 		how, who, h.Since.UTC().Format(time.DateTime+" UTC"), fmtDuration(e.StaleAfter))
 }
 

@@ -759,10 +759,12 @@ func TestLockedErrorMessage(t *testing.T) {
 	}{
 		{"exclusive", LockInfo{Host: "lab-07", PID: 4242, Exclusive: true, Since: since},
 			"repository is locked exclusively by host lab-07 (pid 4242) since 2026-12-02 09:00:08 UTC; " +
-				"if that process is gone, the lock becomes stale 30 minutes after its last refresh"},
+				"if that process is gone, the lock becomes stale 30 minutes after its last refresh" +
+				" (a command started at the same moment may have backed off too: run this one again)"},
 		{"shared with user", LockInfo{Host: "lab-07", PID: 7, User: "root", Since: since},
 			"repository is locked by host lab-07 (pid 7, user root) since 2026-12-02 09:00:08 UTC; " +
-				"if that process is gone, the lock becomes stale 30 minutes after its last refresh"},
+				"if that process is gone, the lock becomes stale 30 minutes after its last refresh" +
+				" (a command started at the same moment may have backed off too: run this one again)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
