@@ -70,8 +70,7 @@ func TestOutputRefusesSpecialFiles(t *testing.T) {
 	must(t, os.Symlink("fifo", link))
 	pr, pw, err := os.Pipe() // as /dev/stdout into a pipe: a link that reads "pipe:[N]"
 	must(t, err)
-	defer pr.Close()
-	defer pw.Close()
+	defer func() { _, _ = pr.Close(), pw.Close() }()
 	for _, out := range []string{fifo, link, fmt.Sprintf("/proc/self/fd/%d", pw.Fd())} {
 		for _, args := range [][]string{
 			{"capture", src, out},
