@@ -244,12 +244,22 @@ func TestNewerManifestByID(t *testing.T) {
 func repoWithNewerManifest(t *testing.T) (r *Repo, old index.ID, newer []byte) {
 	t.Helper()
 	r, _, _ = oneFileRepo(t)
+	_, old, b := oneManifest(t, r)
+	newer = r.zstd.compress([]byte(strings.Replace(string(b), `"version":1,`, `"version":2,`, 1)))
+	must(t, putBytes(t.Context(), r.store, snapKey(objectID(newer)), newer))
+	return r, old, newer
+}
+
+// oneManifest returns the one snapshot of r, its id and its manifest's
+// JSON as stored.
+func oneManifest(t *testing.T, r *Repo) (*Manifest, index.ID, []byte) {
+	t.Helper()
 	list, err := r.Snapshots(t.Context())
 	if err != nil || len(list) != 1 {
 		t.Fatalf("snapshots: %d, %v", len(list), err)
 	}
-	old = objectIDFromHex(list[0].ID)
-	_, stored, err := r.readManifest(t.Context(), old)
+	id := objectIDFromHex(list[0].ID)
+	_, stored, err := r.readManifest(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,9 +267,7 @@ func repoWithNewerManifest(t *testing.T) (r *Repo, old index.ID, newer []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newer = r.zstd.compress([]byte(strings.Replace(string(b), `"version":1,`, `"version":2,`, 1)))
-	must(t, putBytes(t.Context(), r.store, snapKey(objectID(newer)), newer))
-	return r, old, newer
+	return list[0], id, b
 }
 
 // oneFileRepo returns a repository holding one snapshot of src, a

@@ -186,10 +186,7 @@ func TestFullRepositoryNoLock(t *testing.T) {
 	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(disk, "repo")}
 	runAppOK(t, env, "init")
 	runAppOK(t, env, "snapshot", src)
-	fill, err := os.Create(filepath.Join(disk, "fill"))
-	must(t, err)
-	_, _ = fill.Write(make([]byte, 2<<20)) // until the disk is full
-	must(t, fill.Close())
+	fillDisk(t, disk)
 	code, _, errb := runApp(t, env, "restore", "latest", "--target", filepath.Join(dir, "out"))
 	if code != exitFailure || !strings.Contains(errb, "--no-lock") {
 		t.Errorf("restore: exit %d, want %d pointing to --no-lock: %s", code, exitFailure, errb)
@@ -212,10 +209,7 @@ func TestFullCacheDisk(t *testing.T) {
 	runAppOK(t, env, "init")
 	runAppOK(t, env, "snapshot", src)
 	mountSmall(t, "wimsnap-full-cache", disk)
-	fill, err := os.Create(filepath.Join(disk, "fill"))
-	must(t, err)
-	_, _ = fill.Write(make([]byte, 2<<20)) // until the disk is full
-	must(t, fill.Close())
+	fillDisk(t, disk)
 	env[envCacheDir] = filepath.Join(disk, "index")
 	for _, args := range [][]string{{"snapshots"}, {"restore", "latest", "--target", filepath.Join(dir, "out")}} {
 		code, out, errb := runApp(t, env, args...)
@@ -224,4 +218,13 @@ func TestFullCacheDisk(t *testing.T) {
 		}
 	}
 	wimtest.CompareTrees(t, src, filepath.Join(dir, "out"), wimtest.CompareOptions{})
+}
+
+// fillDisk fills the small file system at disk (mountSmall) with a file.
+func fillDisk(t *testing.T, disk string) {
+	t.Helper()
+	fill, err := os.Create(filepath.Join(disk, "fill"))
+	must(t, err)
+	_, _ = fill.Write(make([]byte, 2<<20)) // until the disk is full
+	must(t, fill.Close())
 }
