@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/user"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/wimsnap/wimsnap/remote"
@@ -37,11 +36,6 @@ var (
 	// repository this process may not write, or whose disk is full: one
 	// that only reads can do without (LockOptions.None).
 	ErrReadOnly = errors.New("snapshot: the repository cannot be written here, not even a lock")
-	// errReadOnlyFS is a write to a read-only file system.
-	errReadOnlyFS error = syscall.EROFS
-	// errNoSpace is a write to a full one, where reading needs no lock
-	// either (a full disk is also where a restore is most wanted).
-	errNoSpace error = syscall.ENOSPC
 	// ErrLockLost means that a held lock could not be refreshed for half
 	// its StaleAfter, or that another process removed it as stale: others
 	// may now take the repository, so the work it protects must not commit.
@@ -268,8 +262,7 @@ func (r *Repo) withShared(ctx context.Context, opts LockOptions, fn func(*Lock) 
 		return fn(nil)
 	}
 	lock, err := r.LockShared(ctx, opts)
-	if err != nil && (errors.Is(err, os.ErrPermission) || errors.Is(err, errReadOnlyFS) || errors.Is(err, errNoSpace) ||
-		errors.Is(err, remote.ErrDenied)) {
+	if err != nil && (errors.Is(err, os.ErrPermission) || unwritable(err) || errors.Is(err, remote.ErrDenied)) {
 		return fmt.Errorf("%w: %w", ErrReadOnly, err)
 	}
 	if err != nil {
