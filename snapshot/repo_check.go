@@ -238,7 +238,14 @@ func (c *checker) indexObjects() error {
 		}
 		for _, p := range o.packs {
 			for _, e := range p.entries {
-				c.chunks[e.id] = index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+				l := index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+				if old, ok := c.chunks[e.id]; ok && old.Pack == l.Pack && (old.Offset != l.Offset || old.Stored != l.Stored) {
+					// A pack holds a chunk once: one of the two is wrong, and
+					// a restore may read it (repair takes the trailer's).
+					c.problem("chunk %s: index objects give it two places in pack %s (at %d and %d)",
+						hexID(e.id)[:16], hexID(p.id), old.Offset, l.Offset)
+				}
+				c.chunks[e.id] = l
 			}
 		}
 		for i := range o.streams {

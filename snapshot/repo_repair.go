@@ -64,6 +64,10 @@ type RepairResult struct {
 	// Recipes counts the stream recipes no index object named that were
 	// taken from the local index.
 	Recipes int `json:"recipes_restored"`
+	// Misplaced counts the index entries that gave a chunk a place in a
+	// sound pack that its trailer does not: the new index takes the
+	// trailer's.
+	Misplaced int `json:"misplaced_index_entries"`
 	// Snapshots lists the snapshots that lost data.
 	Snapshots []RepairedSnapshot `json:"snapshots"`
 }
@@ -80,7 +84,7 @@ type RepairedSnapshot struct {
 // Damaged reports whether repair found anything to mend.
 func (res *RepairResult) Damaged() bool {
 	return len(res.DamagedPacks)+len(res.MissingPacks)+len(res.DamagedIndex)+res.LostChunks+res.LostStreams+len(res.Snapshots)+
-		len(res.Manifests)+res.Retired+res.Recipes > 0
+		len(res.Manifests)+res.Retired+res.Recipes+res.Misplaced > 0
 }
 
 // Repair mends the repository as described above.

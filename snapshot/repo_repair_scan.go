@@ -24,6 +24,11 @@ func (rp *repairer) scanPacks() error {
 	for c, l := range rp.loc {
 		byIndex[l.Pack] = append(byIndex[l.Pack], entryAt(c, l))
 	}
+	for c, ls := range rp.copies {
+		for _, l := range ls {
+			byIndex[l.Pack] = append(byIndex[l.Pack], entryAt(c, l))
+		}
+	}
 	for pack := range byIndex {
 		if _, ok := rp.packs[pack]; !ok {
 			rp.res.MissingPacks = append(rp.res.MissingPacks, hexID(pack))
@@ -74,6 +79,8 @@ func (rp *repairer) scanPack(id index.ID, indexed []packEntry, decs *decoders) (
 	}
 	if terr != nil {
 		entries = indexed
+	} else {
+		rp.res.Misplaced += misplaced(entries, indexed)
 	}
 	sound := err == nil && terr == nil && objectID(data) == id
 	var intact []packEntry
@@ -121,4 +128,23 @@ func (rp *repairer) salvagePack(d damagedPack) error {
 		}
 	}
 	return nil
+}
+
+// misplaced counts the entries of indexed, the index's places of chunks in
+// a pack, that the pack's own trailer, entries, does not give: another
+// offset or length, or a chunk it does not hold. Such an entry (an index
+// object's bytes matching its id, its contents wrong) makes a restore read
+// the wrong bytes; repair writes the index again from the trailers.
+func misplaced(entries, indexed []packEntry) int {
+	at := make(map[index.ID]packEntry, len(entries))
+	for _, e := range entries {
+		at[e.id] = e
+	}
+	n := 0
+	for _, e := range indexed {
+		if t, ok := at[e.id]; !ok || t.offset != e.offset || t.stored != e.stored {
+			n++
+		}
+	}
+	return n
 }

@@ -41,6 +41,7 @@ With --json, stdout receives one document:
   {"repository", "dry_run", "packs_read", "damaged_packs", "missing_packs",
    "damaged_index_objects", "lost_chunks", "lost_streams", "packs_written",
    "index_objects_written", "retired_objects", "manifests_restored", "recipes_restored",
+   "misplaced_index_entries",
    "snapshots": [{"id", "new_id", "removed",
    "lost_files", "why"}], "warnings": [{"path", "error"}], "warnings_total",
    "duration_seconds", "requests"}` + requestsHelp
@@ -126,6 +127,9 @@ func (a *app) printRepair(s repairSummary) {
 	}
 	if s.Recipes > 0 {
 		fmt.Fprintf(w, "%d recipes of files lost with an index object are taken from the local index\n", s.Recipes)
+	}
+	if s.Misplaced > 0 {
+		fmt.Fprintf(w, "%d index entries give chunks places their packs do not: the new index takes the packs'\n", s.Misplaced)
 	}
 	verdict := "no damage found"
 	if s.Damaged() && s.DryRun {
