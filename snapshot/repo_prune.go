@@ -196,6 +196,7 @@ type pruner struct {
 	copies  map[index.ID][]index.Location // the other locations of a chunk stored twice or more
 	streams *recipes                      // every recipe named that resolves
 	objects map[index.ID]bool             // index objects read in step 1
+	gone    map[index.ID]bool             // of those, the ones step 1 deleted
 	retired map[index.ID]bool             // retired objects read in step 1
 	snaps   map[index.ID]bool             // manifests read in step 1
 	used    map[index.SHA1]bool           // streams the snapshots use
@@ -218,7 +219,7 @@ type pruner struct {
 func newPruner(ctx context.Context, r *Repo, opts PruneOptions, lock *Lock) *pruner {
 	return &pruner{ctx: ctx, r: r, opts: opts, lock: lock, res: &PruneResult{},
 		loc: map[index.ID]index.Location{}, copies: map[index.ID][]index.Location{}, streams: newRecipes(),
-		objects: map[index.ID]bool{}, retired: map[index.ID]bool{}, snaps: map[index.ID]bool{},
+		objects: map[index.ID]bool{}, gone: map[index.ID]bool{}, retired: map[index.ID]bool{}, snaps: map[index.ID]bool{},
 		used: map[index.SHA1]bool{}, usedCh: map[index.ID]bool{}, doomed: map[index.ID]bool{},
 		moved: map[index.ID]bool{}, stored: map[string]bool{}, kept: map[index.SHA1]*indexStream{},
 		back: &indexObject{}, sizes: map[index.ID]int64{}}

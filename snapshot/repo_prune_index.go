@@ -46,6 +46,7 @@ func (p *pruner) rewriteIndex() error {
 		}
 		if deleted {
 			p.res.IndexDeleted++
+			p.gone[id] = true
 		}
 	}
 	for id := range p.retired {

@@ -170,7 +170,10 @@ func (p *pruner) newObjects() (*knownNow, error) {
 	}
 	var objs []*indexObject
 	for id := range ids {
-		if p.stored[indexKey(id)] || p.objects[id] {
+		// One that step 1 read and deleted and that is there again was
+		// stored again since (a snapshot naming again what this prune
+		// retired, in the same bytes): it is new.
+		if p.stored[indexKey(id)] || p.objects[id] && !p.gone[id] {
 			continue
 		}
 		o, err := p.r.readIndexObjectAt(p.ctx, indexPrefix, id)

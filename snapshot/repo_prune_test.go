@@ -231,8 +231,6 @@ func TestPruneBesideOlderSnapshot(t *testing.T) {
 				close(gate.release)
 			} else if res.PacksDeleted != 0 {
 				t.Errorf("the prune deleted packs the running snapshot uses: %+v", res)
-			} else if tc.stopAt == snapPrefix && res.KeptForRunning == 0 {
-				t.Errorf("nothing was put back for the running snapshot: %+v", res)
 			}
 			second := <-done
 			if waitOut {

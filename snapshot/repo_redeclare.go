@@ -22,26 +22,83 @@ import (
 // are still there: a prune deletes no pack while a shared lock older than
 // its new index is held.
 
-// indexReplaced reports whether an index object that db read is gone from
-// the repository; true too when that cannot be told.
-func (r *Repo) indexReplaced(ctx context.Context, db *index.DB) bool {
-	_, _, dropped, err := r.indexState(ctx, db)
-	return dropped || err != nil
+// indexReplaced reports whether a prune replaced index objects since db
+// read them: one that db read is gone, or one of own (the run's own, which
+// the prune may have read before the manifest named what it holds, and
+// retired whole); and whether one of own is. Both are true when that
+// cannot be told.
+func (r *Repo) indexReplaced(ctx context.Context, db *index.DB, own []index.ID) (replaced, ownGone bool) {
+	inStore, _, dropped, err := r.indexState(ctx, db)
+	if err != nil {
+		return true, true
+	}
+	for _, id := range own {
+		if !inStore[id] {
+			return true, true
+		}
+	}
+	return dropped, false
 }
 
 // redeclarer is commit's check before it stores man, the manifest of
 // image m, whose run added obj and deduplicated against db (still open):
-// it returns what to name again, nil when no index object db read is gone.
+// it returns what to name again, nil when no index object db read, nor
+// one of obj's, is gone. When one of obj's is, what obj names is named
+// again too, in the new object: under its old key a prune that read it
+// would take it for known, and delete the packs it names that the
+// manifest does not use.
 func (r *Repo) redeclarer(ctx context.Context, db *index.DB, obj *indexObject, m *wim.Metadata, man *Manifest) func() (*indexObject, error) {
 	return func() (*indexObject, error) {
-		if !r.indexReplaced(ctx, db) {
+		replaced, ownGone := r.indexReplaced(ctx, db, obj.ids)
+		if !replaced {
 			return nil, nil
 		}
 		h, err := man.hash()
 		if err != nil {
 			return nil, err
 		}
-		return redeclare(db, obj, m, h)
+		again, err := redeclare(db, obj, m, h)
+		if err == nil && ownGone {
+			mergeObject(again, obj)
+		}
+		return again, err
+	}
+}
+
+// mergeObject adds to dst what src names and dst does not: src's chunk
+// locations, under dst's entry of the same pack when it has one, and its
+// recipes.
+func mergeObject(dst, src *indexObject) {
+	at := make(map[index.ID]int, len(dst.packs))
+	located := map[index.ID]bool{}
+	for i, p := range dst.packs {
+		at[p.id] = i
+		for _, e := range p.entries {
+			located[e.id] = true
+		}
+	}
+	for _, p := range src.packs {
+		i, ok := at[p.id]
+		if !ok {
+			i = len(dst.packs)
+			at[p.id] = i
+			dst.packs = append(dst.packs, indexPack{id: p.id})
+		}
+		for _, e := range p.entries {
+			if !located[e.id] {
+				located[e.id] = true
+				dst.packs[i].entries = append(dst.packs[i].entries, e)
+			}
+		}
+	}
+	named := make(map[index.SHA1]bool, len(dst.streams))
+	for _, s := range dst.streams {
+		named[s.hash] = true
+	}
+	for _, s := range src.streams {
+		if !named[s.hash] {
+			dst.streams = append(dst.streams, s)
+		}
 	}
 }
 

@@ -341,46 +341,42 @@ func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest, agai
 	obj.ids = ids
 	// Last, before the manifest: what a prune retired meanwhile is named
 	// again (repo_redeclare.go).
-	named, err := r.nameAgain(ctx, obj, again)
-	if err != nil {
+	if err := r.nameAgain(ctx, again); err != nil {
 		return nil, index.ID{}, err
 	}
 	if err := held(); err != nil {
 		return nil, index.ID{}, err
 	}
 	b, id, err := r.putManifest(ctx, man)
-	if err != nil || named || again == nil {
+	if err != nil || again == nil {
 		return b, id, err
 	}
 	// And once more after it: a prune that replaced the index between the
-	// look and the manifest left the manifest naming retired data, which
-	// check and restore did not find until that prune ended, and never
-	// if it was killed.
-	_, _ = r.nameAgain(ctx, obj, again) // the manifest is there; if this fails, the prune's put-back names the data at its end
+	// look and the manifest (or went on deleting after the look) left the
+	// manifest naming retired data, which check and restore did not find
+	// until that prune ended, and never if it was killed. The manifest is
+	// there: the snapshot is committed. Should this look fail, its data may
+	// be named by retired objects alone until that prune's second step, the
+	// next prune or a repair.
+	_ = r.nameAgain(ctx, again)
 	return b, id, nil
 }
 
 // nameAgain stores the index object again returns, if any (a prune
-// replaced the index meanwhile), and obj, the run's own, once more: the
-// prune may have read it, before the manifest named what it holds, and
-// retired it whole. It reports whether it stored them.
-func (r *Repo) nameAgain(ctx context.Context, obj *indexObject, again func() (*indexObject, error)) (bool, error) {
+// replaced the index meanwhile).
+func (r *Repo) nameAgain(ctx context.Context, again func() (*indexObject, error)) error {
 	if again == nil {
-		return false, nil
+		return nil
 	}
 	o, err := again()
 	if err != nil {
-		return false, fmt.Errorf("naming again the data a prune retired during the run: %w", err)
+		return fmt.Errorf("naming again the data a prune retired during the run: %w", err)
 	}
 	if o == nil {
-		return false, nil
+		return nil
 	}
-	for _, x := range []*indexObject{obj, o} {
-		if _, err := r.putIndexObjects(ctx, indexPrefix, x); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
+	_, err = r.putIndexObjects(ctx, indexPrefix, o)
+	return err
 }
 
 // withGrace returns a context that is not cancelled with ctx but grace
