@@ -695,10 +695,6 @@ func (a *applier) removeAll(dfd int, name string, path []string) {
 // deletes (with DryRun, what it would) and returns why name stays, nil
 // when it is gone. errLeftAlone is warned about already.
 func (a *applier) removeCounted(dfd int, name string, path []string) error {
-	if mountedFile(dfd, name) { // the dry run as the restore: unlink would fail
-		a.warnPath(path, false, errMountPoint)
-		return errLeftAlone
-	}
 	if a.opts.DryRun {
 		n, kept := a.dryRemove(dfd, name, "/"+strings.Join(path, "/"))
 		a.deleted.Add(n)
@@ -721,6 +717,10 @@ func splitPath(path string) []string { return strings.Split(strings.TrimPrefix(p
 // (explain), at whatever depth it was met: a directory's error names what
 // in it stays.
 func (a *applier) remove(dfd int, name, path string) error {
+	if mountedFile(dfd, name) { // unlink would fail (EBUSY); the dry run says so too
+		a.warnPath(splitPath(path), false, errMountPoint)
+		return errLeftAlone
+	}
 	err := unix.Unlinkat(dfd, name, 0)
 	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) && isDirAt(dfd, name) {
 		return a.removeDir(dfd, name, path)

@@ -350,6 +350,10 @@ func keptOnPurpose(err error) bool {
 // directory that stays for the sticky bit or its flags (EPERM) is emptied
 // first, as removeDir empties it before its rmdir fails.
 func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
+	if mountedFile(dfd, name) { // as remove
+		a.warnPath(splitPath(path), false, errMountPoint)
+		return 0, errLeftAlone
+	}
 	denied := a.replaceDenied(dfd, name)
 	if errors.Is(denied, unix.EACCES) || errors.Is(denied, unix.EROFS) { // remove's unlink fails
 		return 0, denied

@@ -177,8 +177,8 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 // stream read stays: for a file that grows as it is written (a log), it
 // is the file as it was when opened, and a newer image takes the rest, as
 // its size no longer matches; one rewritten in place may mix old and new
-// contents, and a snapshot's next run reads it again, as its change time
-// no longer matches. (A file that shrinks while it is read ends the read
+// contents, and a snapshot's next run reads it again, as its times no
+// longer match. (A file that shrinks while it is read ends the read
 // early and is skipped.)
 func (c *capturer) sizeCheck(fd int, st *unix.Stat_t) {
 	var now unix.Stat_t
@@ -187,7 +187,7 @@ func (c *capturer) sizeCheck(fd int, st *unix.Stat_t) {
 	case now.Size != st.Size:
 		c.warn(false, fmt.Errorf("%w: %d bytes, now %d; the %d bytes it had when opened are kept",
 			wim.ErrSizeChanged, st.Size, now.Size, st.Size))
-	case now.Mtim != st.Mtim || now.Ctim != st.Ctim:
+	case now.Mtim != st.Mtim: // not the change time, which a rename, chmod or link moves too
 		c.warn(false, errors.New("written while it was read: what was stored may mix old and new contents (a snapshot's next run reads it again)"))
 	}
 }

@@ -179,7 +179,7 @@ func TestDroppedEntries(t *testing.T) {
 	}
 	must(t, r.store.Delete(t.Context(), snapKey(objectIDFromHex(m.ID))))
 	res, _ := r.Check(t.Context(), CheckOptions{}) // err: the repository is damaged
-	if !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, "1 entries of the image left out") }) {
+	if !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, "1 entry of the image left out") }) {
 		t.Errorf("check: problems %q; want the entry left out reported", res.Problems)
 	}
 	list, err := r.Snapshots(t.Context())

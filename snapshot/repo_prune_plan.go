@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
 )
 
 // Step 1 of prune, deciding and repacking: which packs go, which are
@@ -85,8 +86,11 @@ func (p *pruner) newerPacks() error {
 			continue
 		}
 		foot, err := getRange(p.ctx, p.r.store, packKey(id), info.Size-int64(len(packMagic)), int64(len(packMagic)))
+		if errors.Is(err, remote.ErrNotFound) {
+			continue // gone meanwhile
+		}
 		if err != nil {
-			continue // gone, or unreadable: a leftover either way
+			return fmt.Errorf("prune: reading the footer of pack %s, which no index object names: %w", hexID(id), err)
 		}
 		if err := magicErr(foot, packMagic); errors.Is(err, ErrNewerFormat) {
 			return fmt.Errorf("%w: pack %s", err, hexID(id))

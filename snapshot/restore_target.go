@@ -47,21 +47,24 @@ func checkTarget(target string, dirs []string) error {
 }
 
 // repoDirs returns the directories of dirs that exist, and for a
-// repository among them (a directory holding config) its directories two
-// levels down, each with its name.
+// repository among them (a directory holding config) its directories, and
+// those of packs/ (packs/ab): not its objects, which may be 100,000 files,
+// and no symbolic link found there, which leads out of the repository.
 func repoDirs(dirs []string) (kept []os.FileInfo, names []string) {
 	add := func(d string) {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+		if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
 			kept, names = append(kept, fi), append(names, d)
 		}
 	}
 	for _, d := range dirs {
-		add(d)
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			kept, names = append(kept, fi), append(names, d)
+		}
 		if _, err := os.Stat(filepath.Join(d, "config")); err != nil {
 			continue
 		}
 		subs, _ := filepath.Glob(filepath.Join(d, "*"))
-		deeper, _ := filepath.Glob(filepath.Join(d, "*", "*"))
+		deeper, _ := filepath.Glob(filepath.Join(d, "packs", "*"))
 		for _, s := range append(subs, deeper...) {
 			add(s)
 		}
@@ -81,6 +84,8 @@ func existingAncestor(target string) string {
 		}
 		i := strings.LastIndexAny(p, `/`+string(filepath.Separator))
 		switch {
+		case i > 0 && i == len(filepath.VolumeName(p)): // C:\x: C:\, not C: (the working directory there)
+			p = p[:i+1]
 		case i > 0:
 			p = p[:i]
 		case i == 0:

@@ -50,5 +50,9 @@ func countFiles(n int) string {
 // they held: no capture makes them, so the image is damaged or was made
 // to harm.
 func DroppedError(n int) error {
-	return fmt.Errorf("%d entries of the image left out: named \".\", \"..\" or nothing, holding NUL, or named as a sibling (as wimlib-imagex does)", n)
+	what := strconv.Itoa(n) + " entries"
+	if n == 1 {
+		what = "1 entry"
+	}
+	return fmt.Errorf("%s of the image left out: named \".\", \"..\" or nothing, holding NUL, or named as a sibling (as wimlib-imagex does)", what)
 }

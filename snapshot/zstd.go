@@ -114,11 +114,23 @@ func (z *zcodec) expand(b []byte, what string, limit int64) ([]byte, error) {
 	case n > limit:
 		return nil, fmt.Errorf("%w: %s: expands past %d bytes", ErrRepoFormat, what, limit)
 	}
-	out := bytes.NewBuffer(make([]byte, 0, n))
+	out := &fixedWriter{b: make([]byte, 0, n)}
 	if _, err := z.stream(b, out, n); err != nil {
 		return nil, fmt.Errorf("%w: %s: zstd: %w", ErrRepoFormat, what, err)
 	}
-	return out.Bytes(), nil
+	return out.b, nil
+}
+
+// fixedWriter appends to b within its capacity, never growing it (a
+// bytes.Buffer grows a full buffer before it learns that nothing follows).
+type fixedWriter struct{ b []byte }
+
+func (w *fixedWriter) Write(p []byte) (int, error) {
+	if len(p) > cap(w.b)-len(w.b) {
+		return 0, io.ErrShortWrite
+	}
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
 
 // stream expands b, frames of any kind, into w, at most limit bytes, and

@@ -37,10 +37,20 @@ func TestExpandUndeclared(t *testing.T) {
 	if got, err := z.expand(small, "object", 1<<20); err != nil || !bytes.Equal(got, bytes.Repeat([]byte("an object without its size\n"), 3)) {
 		t.Fatalf("expand: %q, %v", got, err)
 	}
-	bomb := streamed(t, make([]byte, 1<<20), 600)
+	fits := streamed(t, make([]byte, 1<<20), 64) // 64 MiB, within the limit: allocated once
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, err := z.expand(bomb, "object", maxZstdObject)
+	got, err := z.expand(fits, "object", maxZstdObject)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(got) != 64<<20 || cap(got) != 64<<20 {
+		t.Fatalf("expand of 64 MiB: %d bytes (capacity %d), %v", len(got), cap(got), err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 112<<20 { // the object, the decoders, not twice the object
+		t.Errorf("expanding 64 MiB allocated %d MiB", grew>>20)
+	}
+	bomb := streamed(t, make([]byte, 1<<20), 600)
+	runtime.ReadMemStats(&before)
+	_, err = z.expand(bomb, "object", maxZstdObject)
 	runtime.ReadMemStats(&after)
 	if !errors.Is(err, ErrRepoFormat) {
 		t.Errorf("expand of %d bytes to 600 MiB: %v, want it refused", len(bomb), err)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -15,11 +16,29 @@ func writableDir(dir string) error {
 	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
 		return &os.PathError{Op: "access", Path: dir, Err: err}
 	}
-	var st unix.Statfs_t
-	if unix.Statfs(dir, &st) == nil && int64(st.Bavail)*int64(st.Bsize) < minCacheFree { //nolint:unconvert // the fields' types differ between systems
-		return fmt.Errorf("its file system is full (%d KiB free)", int64(st.Bavail)*int64(st.Bsize)>>10) //nolint:unconvert // as above
+	if free, ok := freeBytes(dir); ok && free < minCacheFree {
+		return fmt.Errorf("its file system is full (%d KiB free)", free>>10)
 	}
 	return nil
+}
+
+// freeBytes returns the bytes this process may still write in dir's file
+// system (root may write into the blocks reserved for it), false when
+// that is not known or too large to count.
+func freeBytes(dir string) (int64, bool) {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return 0, false
+	}
+	blocks := uint64(st.Bavail) //nolint:unconvert // the fields' types differ between systems
+	if unix.Geteuid() == 0 {
+		blocks = uint64(st.Bfree) //nolint:unconvert // as above
+	}
+	size := uint64(st.Bsize) //nolint:unconvert,gosec // as above; a block size is positive
+	if size == 0 || blocks > math.MaxInt64/size {
+		return 0, false // a FUSE file system that gives no count, or an absurd one
+	}
+	return int64(blocks * size), true //nolint:gosec // bounded above
 }
 
 // minCacheFree is the least free space in which the index cache is used:
