@@ -261,6 +261,10 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 		return nil
 	}
 	seen := make(map[string]bool, len(tops))
+	var folded map[string]string // as dir: the target may not tell the names apart
+	if a.foldCase {
+		folded = make(map[string]string, len(tops))
+	}
 	for _, e := range tops {
 		if seen[e.Name] {
 			a.warn(true, errors.New("two paths with the same base name; the second is skipped"))
@@ -271,6 +275,12 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 			return err
 		}
 		a.path = append(a.path[:0], e.Name)
+		if folded != nil {
+			if err := foldClash(folded, e.Name); err != nil {
+				a.warn(true, err)
+				continue
+			}
+		}
 		a.curDir = nil // the target's own times are not the image's to set
 		if err := a.entry(a.rootFD, e, nil); err != nil {
 			return err

@@ -224,6 +224,9 @@ func (a *app) newApplyCommand() *cobra.Command {
 		Args:  argsBetween(2, 3),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			wimfile, image, target := splitApplyArgs(args)
+			if target == "" {
+				return usagef("apply: TARGET is empty")
+			}
 			return a.runApply(ctx, applySpec{wimfile: wimfile, image: image, target: target, noUnixData: noUnix, ntfs: nf.mode(), refs: refs})
 		}),
 	}

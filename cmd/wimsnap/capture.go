@@ -372,6 +372,9 @@ func (a *app) runCapture(ctx context.Context, spec *captureSpec) (err error) {
 // directory, and for a device, pipe or socket, which a file renamed over it
 // would destroy (writing a WIM over /dev/null as root must not remove it).
 func outputPath(name string) (string, error) {
+	if name == "" {
+		return "", usagef("the output file name is empty")
+	}
 	// The links of /proc/self/fd (/dev/stdout) read as "pipe:[N]": what
 	// they lead to is known by following them, not by their text.
 	if st, err := os.Stat(name); err == nil && !st.IsDir() && !st.Mode().IsRegular() {

@@ -51,6 +51,14 @@ func TestRestoreCaseInsensitiveTarget(t *testing.T) {
 	if code != exitPartial || !strings.Contains(out, `"skipped": 1`) || !strings.Contains(out, `"unchanged": 2`) {
 		t.Errorf("dry run: exit %d, want %d with 1 skipped, 2 unchanged: %s", code, exitPartial, out)
 	}
+	// extract of two paths that differ only in case keeps the first too:
+	// it wrote the second over it, exit 0.
+	wimfile := filepath.Join(dir, "c.wim")
+	runAppOK(t, env, "capture", filepath.Join(src, "Case"), wimfile)
+	code, _, errb := runApp(t, env, "extract", wimfile, "1", "/A", "/a", "--dest-dir", filepath.Join(mnt, "ex"))
+	if got, err := os.ReadFile(filepath.Join(mnt, "ex", "A")); code != exitPartial || string(got) != "upper\n" {
+		t.Errorf("extract /A /a: exit %d, A = %q (%v), want %d and the first's contents: %s", code, got, err, exitPartial, errb)
+	}
 	// --delete takes no name for another in another case: it deleted
 	// Mixed, listed as "mixed", at every run.
 	for run := range 2 {

@@ -58,6 +58,9 @@ func (a *app) newExportCommand() *cobra.Command {
 		Args:  argsBetween(2, -1),
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			f.bootSet = cmd.Flags().Changed("boot")
+			if args[len(args)-1] == "" {
+				return usagef("export: WIMFILE is empty")
+			}
 			return a.runExport(ctx, f, args[:len(args)-1], args[len(args)-1])
 		}),
 	}

@@ -98,3 +98,19 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestEmptyOutputPaths: an empty WIMFILE or TARGET is a usage error before
+// any work (export exported everything, then failed to rename its
+// temporary file to "", exit 1).
+func TestEmptyOutputPaths(t *testing.T) {
+	env := testRepoEnv(t)
+	dir := t.TempDir()
+	src, wimfile := filepath.Join(dir, "src"), filepath.Join(dir, "a.wim")
+	writeFile(t, src, "f.txt", []byte("x"))
+	runAppOK(t, env, "capture", src, wimfile)
+	for _, args := range [][]string{{"capture", src, ""}, {"export", "latest", ""}, {"apply", wimfile, "1", ""}} {
+		if code, _, errb := runApp(t, env, args...); code != exitUsage || !strings.Contains(errb, "empty") {
+			t.Errorf("%s with an empty path: exit %d, want %d: %s", args[0], code, exitUsage, errb)
+		}
+	}
+}

@@ -29,7 +29,10 @@ target or through a symlink: a file that shares its inode with names the
 snapshot lacks is replaced, not changed. On a file system that does not
 tell upper from lower case (FAT, exFAT), of two names that differ only in
 case the second is skipped with a warning. An interrupted restore can
-simply be run again. On Linux, a restore that changed an existing tree flushes
+simply be run again: files named .wimsnap-XXXXXXXXXXXX-N.tmp (12 hex
+digits, a number) that the snapshot lacks are taken for the temporary
+files of an interrupted run and removed, outside --exclude'd paths, also
+without --delete (apply and extract do the same). On Linux, a restore that changed an existing tree flushes
 its file system, and those mounted below the target, to disk before it
 reports success, so that a machine reset right after a rollback loses
 none of it; a restore into an empty directory does not (it replaces
