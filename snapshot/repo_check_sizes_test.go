@@ -96,15 +96,7 @@ func TestManifestSizeMismatch(t *testing.T) {
 func rewriteIndexObjects(t *testing.T, r *Repo, edit func(*indexObject)) {
 	t.Helper()
 	for id := range hostileIDs(t, r.store, indexPrefix) {
-		stored, err := r.readObject(t.Context(), indexKey(id), id, maxIndexObject)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := r.zstd.expand(stored, "index object", maxZstdObject)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, err := parseIndexObject(b)
+		o, err := parseIndexObject(indexObjectBytes(t, r, id))
 		if err != nil {
 			t.Fatal(err)
 		}

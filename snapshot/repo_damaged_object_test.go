@@ -190,14 +190,7 @@ func TestNewerIndexObject(t *testing.T) {
 	writeFiles(t, src, map[string]string{"b": "two"})
 	snapshotOK(t, r, src, TakeOptions{})
 	id := hostileNewID(t, before, hostileIDs(t, r.store, indexPrefix))
-	stored, err := r.readObject(t.Context(), indexKey(id), id, maxIndexObject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := r.zstd.expand(stored, "index object", maxZstdObject)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := indexObjectBytes(t, r, id)
 	copy(b, "wimsnap index 2\n")
 	nb := r.zstd.compress(b)
 	must(t, putBytes(t.Context(), r.store, indexKey(objectID(nb)), nb))
@@ -248,6 +241,20 @@ func repoWithNewerManifest(t *testing.T) (r *Repo, old index.ID, newer []byte) {
 	newer = r.zstd.compress([]byte(strings.Replace(string(b), `"version":1,`, `"version":2,`, 1)))
 	must(t, putBytes(t.Context(), r.store, snapKey(objectID(newer)), newer))
 	return r, old, newer
+}
+
+// indexObjectBytes returns the index object id of r, expanded.
+func indexObjectBytes(t *testing.T, r *Repo, id index.ID) []byte {
+	t.Helper()
+	stored, err := r.readObject(t.Context(), indexKey(id), id, maxIndexObject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.zstd.expand(stored, "index object", maxZstdObject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // oneManifest returns the one snapshot of r, its id and its manifest's

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wimsnap/wimsnap/remote"
-	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
@@ -30,17 +28,7 @@ func TestPruneRetiresRunningSnapshotObject(t *testing.T) {
 	for _, tc := range []struct{ pruned, waitOut bool }{{false, false}, {true, false}, {true, true}} {
 		t.Run(fmt.Sprintf("pruned=%v,waitOut=%v", tc.pruned, tc.waitOut), func(t *testing.T) {
 			tmp := t.TempDir()
-			store := remote.NewMemory()
-			if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
-				t.Fatal(err)
-			}
-			open := func(s remote.Store, name string) *Repo {
-				r, err := OpenRepo(t.Context(), s, RepoOptions{CacheDir: filepath.Join(tmp, "cache-"+name)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return r
-			}
+			store, open := machines(t, tmp)
 			src, other := filepath.Join(tmp, "src"), filepath.Join(tmp, "other")
 			writeFiles(t, src, map[string]string{"a.txt": "first"})
 			writeTestFile(t, filepath.Join(src, "big.bin"), wimtest.RandomBytes(3, 40<<20))

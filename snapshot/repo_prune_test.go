@@ -132,6 +132,23 @@ func (g *gateStore) Put(ctx context.Context, key string, r io.Reader, size int64
 	return g.Store.Put(ctx, key, r, size)
 }
 
+// machines returns an in-memory repository and the function that opens it
+// as a machine of its own: name names its local index, in tmp.
+func machines(t *testing.T, tmp string) (remote.Store, func(s remote.Store, name string) *Repo) {
+	t.Helper()
+	store := remote.NewMemory()
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	return store, func(s remote.Store, name string) *Repo {
+		r, err := OpenRepo(t.Context(), s, RepoOptions{CacheDir: filepath.Join(tmp, "cache-"+name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+}
+
 // TestPruneBesideOlderSnapshot: a snapshot that started before the prune,
 // deduplicated against data only a forgotten snapshot used (its parent,
 // against which it stores a delta recipe), and commits while the prune
@@ -154,17 +171,7 @@ func TestPruneBesideOlderSnapshot(t *testing.T) {
 		waitOut := tc.waitOut
 		t.Run(fmt.Sprintf("stopAt=%s,waitOut=%v", tc.stopAt, waitOut), func(t *testing.T) {
 			tmp := t.TempDir()
-			store := remote.NewMemory()
-			if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
-				t.Fatal(err)
-			}
-			open := func(s remote.Store, name string) *Repo {
-				r, err := OpenRepo(t.Context(), s, RepoOptions{CacheDir: filepath.Join(tmp, "cache-"+name)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return r
-			}
+			store, open := machines(t, tmp)
 			src := filepath.Join(tmp, "src")
 			must(t, os.MkdirAll(src, 0o755))
 			big := wimtest.RandomBytes(1, 2<<20)
