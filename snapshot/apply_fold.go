@@ -4,6 +4,7 @@ package snapshot
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -22,7 +23,8 @@ import (
 // name in upper case. A dry run, which writes nothing, asks foldsListed.
 func (a *applier) foldsCase(dfd int) bool {
 	if a.opts.DryRun {
-		return foldsListed(dfd, a.walkBuffer())
+		folds, _ := foldsListed(dfd, a.walkBuffer())
+		return folds
 	}
 	var dir unix.Stat_t
 	if fstat(dfd, &dir) != nil {
@@ -57,11 +59,12 @@ func foldClash(folded map[string]string, name string) error {
 
 // foldsListed reports whether the directory dfd folds case, writing
 // nothing: a name it holds, with letters, is found in another case as the
-// same file. False for a directory without such a name (a new target).
-func foldsListed(dfd int, buf []byte) bool {
+// same file. told is false for a directory without such a name (a new
+// target), which tells nothing.
+func foldsListed(dfd int, buf []byte) (folds, told bool) {
 	fd, err := unix.Openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return false
+		return false, false
 	}
 	defer closeFD(fd)
 	var name string
@@ -71,7 +74,7 @@ func foldsListed(dfd int, buf []byte) bool {
 		}
 	})
 	if name == "" {
-		return false
+		return false, false
 	}
 	other := strings.ToUpper(name)
 	if other == name {
@@ -79,7 +82,38 @@ func foldsListed(dfd int, buf []byte) bool {
 	}
 	var st, ost unix.Stat_t
 	return fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && fstatat(dfd, other, &ost, unix.AT_SYMLINK_NOFOLLOW) == nil &&
-		st.Dev == ost.Dev && st.Ino == ost.Ino
+		st.Dev == ost.Dev && st.Ino == ost.Ino, true
+}
+
+// foldsAbove is foldsListed for a dry run's target, missing or holding no
+// name with letters: it asks the directories above it, on the same file
+// system, up to the first that tells.
+func foldsAbove(target string, buf []byte) bool {
+	p := existingAncestor(target)
+	var dev uint64
+	for p != "" {
+		fd, err := openDir(unix.AT_FDCWD, p, false)
+		if err != nil {
+			return false
+		}
+		var st unix.Stat_t
+		same := fstat(fd, &st) == nil && (dev == 0 || uint64(st.Dev) == dev) //nolint:unconvert // Dev is 32 bits on some systems
+		dev = uint64(st.Dev)                                                 //nolint:unconvert // as above
+		folds, told := false, false
+		if same {
+			folds, told = foldsListed(fd, buf)
+		}
+		closeFD(fd)
+		if !same || told {
+			return folds
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return false
+		}
+		p = parent
+	}
+	return false
 }
 
 // firstNames maps each name of entries to the index of its first entry,

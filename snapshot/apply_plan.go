@@ -46,6 +46,9 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 		}
 		a.foldCase = a.foldsCase(fd)
 	}
+	if !a.foldCase { // a new or empty target: as the directories above it
+		a.foldCase = foldsAbove(target, a.walkBuffer())
+	}
 	a.dirs.Add(1)
 	a.applied = []*wim.Entry{m.Root}
 	perr := a.plan(fd, m.Root)

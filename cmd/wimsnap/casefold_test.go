@@ -46,10 +46,15 @@ func TestRestoreCaseInsensitiveTarget(t *testing.T) {
 			t.Errorf("restore %d: Case/A = %q (%v), want the first name's contents", run+1, got, err)
 		}
 	}
-	// A dry run counts as the restore: it said 2 to write, exit 0.
+	// A dry run counts as the restore: it said 2 to write, exit 0. Into a
+	// new directory, it asks the directory above.
 	code, out, _ := runApp(t, env, "restore", "latest", "--target", target, "--no-unix-data", "--dry-run", "--json")
 	if code != exitPartial || !strings.Contains(out, `"skipped": 1`) || !strings.Contains(out, `"unchanged": 2`) {
 		t.Errorf("dry run: exit %d, want %d with 1 skipped, 2 unchanged: %s", code, exitPartial, out)
+	}
+	code, out, _ = runApp(t, env, "restore", "latest", "--target", filepath.Join(mnt, "new"), "--no-unix-data", "--dry-run", "--json")
+	if code != exitPartial || !strings.Contains(out, `"skipped": 1`) {
+		t.Errorf("dry run into a new directory: exit %d, want %d with 1 skipped: %s", code, exitPartial, out)
 	}
 	// extract of two paths that differ only in case keeps the first too:
 	// it wrote the second over it, exit 0.
