@@ -127,9 +127,9 @@ func (r *Repo) snapshot(ctx context.Context, source string, opts TakeOptions, lo
 	sourceKey := opts.Host + "\x00" + abs
 	var sigs sigList
 	copts := opts.Capture
-	racyFrom := time.Now().Add(-racyWindow).UnixNano()
+	from := racyFrom(r.now())
 	copts.OnFile = func(path []byte, s index.Sig, kept bool) {
-		if racy(s, racyFrom) {
+		if racy(s, from) {
 			s, kept = racySig(s), false
 		}
 		sigs.add(path, s, kept)

@@ -48,14 +48,6 @@ const sigListBlock = 1 << 20
 // reads it again (as git does for its index).
 const racyWindow = 2 * time.Second
 
-// racy reports whether signature s, of whole-second times (a file system
-// of finer ones gives a change a new time: Linux's multigrain timestamps),
-// has one of them at or after from.
-func racy(s index.Sig, from int64) bool {
-	const second = int64(time.Second)
-	return s.MtimeNs%second == 0 && s.CtimeNs%second == 0 && (s.MtimeNs >= from || s.CtimeNs >= from)
-}
-
 // racySig is s made to match no file's signature.
 func racySig(s index.Sig) index.Sig {
 	s.Size = -1
