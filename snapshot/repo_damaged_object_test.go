@@ -33,12 +33,7 @@ func TestDamagedIndexObject(t *testing.T) {
 	}
 	must(t, os.Remove(r.cache))
 
-	var warned []string
-	fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Dir(r.cache),
-		Warn: func(err error) { warned = append(warned, err.Error()) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh, warned := reopenWarned(t, r)
 	if _, err := fresh.Snapshots(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -46,15 +41,15 @@ func TestDamagedIndexObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("index/%x", id[:])
-	if len(warned) != 1 || !strings.Contains(warned[0], want) || !strings.Contains(warned[0], "repair") {
-		t.Fatalf("warnings %q; want one naming %s and repair", warned, want)
+	if len(*warned) != 1 || !strings.Contains((*warned)[0], want) || !strings.Contains((*warned)[0], "repair") {
+		t.Fatalf("warnings %q; want one naming %s and repair", *warned, want)
 	}
-	_, err = fresh.Restore(t.Context(), second, filepath.Join(tmp, "out"), RestoreOptions{})
+	_, err := fresh.Restore(t.Context(), second, filepath.Join(tmp, "out"), RestoreOptions{})
 	if !errors.Is(err, wim.ErrNotFound) || !strings.Contains(err.Error(), "damaged index object") {
 		t.Errorf("restore: %v; want the data not found, for a damaged index object", err)
 	}
-	if slices.ContainsFunc(warned, func(w string) bool { return strings.Contains(w, "rebuilt") }) {
-		t.Errorf("warnings %q: the local index was rebuilt", warned)
+	if slices.ContainsFunc(*warned, func(w string) bool { return strings.Contains(w, "rebuilt") }) {
+		t.Errorf("warnings %q: the local index was rebuilt", *warned)
 	}
 }
 
@@ -68,17 +63,12 @@ func TestNewerManifest(t *testing.T) {
 	must(t, r.store.Delete(t.Context(), snapKey(old)))
 	must(t, os.Remove(r.cache))
 
-	var warned []string
-	fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Dir(r.cache),
-		Warn: func(err error) { warned = append(warned, err.Error()) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh, warned := reopenWarned(t, r)
 	if list, err := fresh.Snapshots(t.Context()); err != nil || len(list) != 0 {
 		t.Fatalf("snapshots: %d, %v", len(list), err)
 	}
-	if len(warned) != 1 || !strings.Contains(warned[0], "newer wimsnap") || strings.Contains(warned[0], "forget") {
-		t.Errorf("warnings %q; want one saying a newer wimsnap wrote it", warned)
+	if len(*warned) != 1 || !strings.Contains((*warned)[0], "newer wimsnap") || strings.Contains((*warned)[0], "forget") {
+		t.Errorf("warnings %q; want one saying a newer wimsnap wrote it", *warned)
 	}
 	if _, err := fresh.Repair(t.Context(), RepairOptions{}); !errors.Is(err, ErrNewerFormat) {
 		t.Errorf("repair: %v; want it refused", err)
@@ -196,17 +186,12 @@ func TestNewerIndexObject(t *testing.T) {
 	must(t, putBytes(t.Context(), r.store, indexKey(objectID(nb)), nb))
 	must(t, r.store.Delete(t.Context(), indexKey(id)))
 	must(t, os.Remove(r.cache))
-	var warned []string
-	fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Dir(r.cache),
-		Warn: func(err error) { warned = append(warned, err.Error()) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh, warned := reopenWarned(t, r)
 	if list, err := fresh.Snapshots(t.Context()); err != nil || len(list) != 2 {
 		t.Errorf("snapshots: %d, %v", len(list), err)
 	}
-	if len(warned) != 1 || !strings.Contains(warned[0], "newer wimsnap") {
-		t.Errorf("warnings %q", warned)
+	if len(*warned) != 1 || !strings.Contains((*warned)[0], "newer wimsnap") {
+		t.Errorf("warnings %q", *warned)
 	}
 	if _, err := fresh.Prune(t.Context(), PruneOptions{}); !errors.Is(err, ErrNewerFormat) {
 		t.Errorf("prune: %v; want it refused", err)
@@ -241,6 +226,20 @@ func repoWithNewerManifest(t *testing.T) (r *Repo, old index.ID, newer []byte) {
 	newer = r.zstd.compress([]byte(strings.Replace(string(b), `"version":1,`, `"version":2,`, 1)))
 	must(t, putBytes(t.Context(), r.store, snapKey(objectID(newer)), newer))
 	return r, old, newer
+}
+
+// reopenWarned opens r's store again, as a command would, with its local
+// index in r's cache directory, and returns the repository and the
+// warnings it gives, as they come.
+func reopenWarned(t *testing.T, r *Repo) (*Repo, *[]string) {
+	t.Helper()
+	var warned []string
+	fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Dir(r.cache),
+		Warn: func(err error) { warned = append(warned, err.Error()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fresh, &warned
 }
 
 // indexObjectBytes returns the index object id of r, expanded.

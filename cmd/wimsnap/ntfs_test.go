@@ -315,16 +315,25 @@ func TestNTFSApply(t *testing.T) {
 	if !strings.Contains(stdout, `"warnings": []`) {
 		t.Errorf("apply warned:\n%s", stdout)
 	}
+	listings := readBack(t, dir, byWimlib, byUs)
+	sameListing(t, "apply", listings["wimlib"], listings["wimsnap"])
+	if !strings.Contains(listings["wimsnap"], "LONGDO~1.DOC") {
+		t.Error("the applied volume lacks the short name: the listing compares too little")
+	}
+}
+
+// readBack captures with wimlib the NTFS volumes that wimlib and wimsnap
+// applied to and returns the detailed listings of the two WIMs, by
+// "wimlib" and "wimsnap".
+func readBack(t *testing.T, dir, byWimlib, byUs string) map[string]string {
+	t.Helper()
 	listings := map[string]string{}
 	for name, vol := range map[string]string{"wimlib": byWimlib, "wimsnap": byUs} {
 		w := filepath.Join(dir, name+"-readback.wim")
 		wimtest.Wimlib(t, "capture", vol, w)
 		listings[name] = detailed(t, w)
 	}
-	sameListing(t, "apply", listings["wimlib"], listings["wimsnap"])
-	if !strings.Contains(listings["wimsnap"], "LONGDO~1.DOC") {
-		t.Error("the applied volume lacks the short name: the listing compares too little")
-	}
+	return listings
 }
 
 // TestNTFSApplyLinksAndZeros: through ntfs-3g, files with further names
@@ -352,12 +361,7 @@ func TestNTFSApplyLinksAndZeros(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("apply: exit %d: %s", code, errb)
 	}
-	listings := map[string]string{}
-	for name, vol := range map[string]string{"wimlib": byWimlib, "wimsnap": byUs} {
-		w := filepath.Join(dir, name+"-readback.wim")
-		wimtest.Wimlib(t, "capture", vol, w)
-		listings[name] = detailed(t, w)
-	}
+	listings := readBack(t, dir, byWimlib, byUs)
 	sameListing(t, "apply", listings["wimlib"], listings["wimsnap"])
 }
 
