@@ -261,10 +261,7 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 		return nil
 	}
 	seen := make(map[string]bool, len(tops))
-	var folded map[string]string // as dir: the target may not tell the names apart
-	if a.foldCase {
-		folded = make(map[string]string, len(tops))
-	}
+	folded := a.foldedNames(len(tops)) // as dir: the target may not tell the names apart
 	for _, e := range tops {
 		if seen[e.Name] {
 			a.warn(true, errors.New("two paths with the same base name; the second is skipped"))
@@ -275,11 +272,9 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 			return err
 		}
 		a.path = append(a.path[:0], e.Name)
-		if folded != nil {
-			if err := foldClash(folded, e.Name); err != nil {
-				a.warn(true, err)
-				continue
-			}
+		if err := foldClash(folded, e.Name); err != nil {
+			a.warn(true, err)
+			continue
 		}
 		a.curDir = nil // the target's own times are not the image's to set
 		if err := a.entry(a.rootFD, e, nil); err != nil {
@@ -294,10 +289,7 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 // that frees is there for the files it writes.
 func (a *applier) dir(dfd int, e *wim.Entry) error {
 	first := firstNames(e.Children)
-	var folded map[string]string // upper case to name, where the target folds case
-	if first != nil && a.foldCase {
-		folded = make(map[string]string, len(e.Children))
-	}
+	folded := a.foldedNames(len(e.Children))
 	if a.inPlace() { // first: the space it frees may be what the writes need
 		a.curDir = e
 		a.deleteExtra(dfd, e, first)
@@ -322,11 +314,9 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 				a.warn(true, errors.New("duplicate name in directory; skipped"))
 				continue
 			}
-			if folded != nil {
-				if err := foldClash(folded, ch.Name); err != nil {
-					a.warn(true, err)
-					continue
-				}
+			if err := foldClash(folded, ch.Name); err != nil {
+				a.warn(true, err)
+				continue
 			}
 		}
 		var found *fileCheck

@@ -20,12 +20,8 @@ import (
 
 // foldsCase reports whether the directory dfd folds case: a file made
 // there under a temporary name in lower case is found under the same
-// name in upper case. A dry run, which writes nothing, asks foldsListed.
+// name in upper case. A dry run, which writes nothing, asks foldsAbove.
 func (a *applier) foldsCase(dfd int) bool {
-	if a.opts.DryRun {
-		folds, _ := foldsListed(dfd, a.walkBuffer())
-		return folds
-	}
 	var dir unix.Stat_t
 	if fstat(dfd, &dir) != nil {
 		return false
@@ -44,11 +40,25 @@ func (a *applier) foldsCase(dfd int) bool {
 	return folds
 }
 
+// foldedNames returns the map foldClash keeps for a directory of n
+// entries, nil where the target tells case apart or no two names can
+// clash.
+func (a *applier) foldedNames(n int) map[string]string {
+	if !a.foldCase || n < 2 {
+		return nil
+	}
+	return make(map[string]string, n)
+}
+
 // foldClash returns the error for name, an entry of the directory whose
 // names so far folded holds (upper case, as NTFS and exFAT fold, to the
 // name), when an earlier entry differs from it only in case; nil when none
-// does, after adding name to folded.
+// does, after adding name to folded, and nil when folded is nil
+// (foldedNames).
 func foldClash(folded map[string]string, name string) error {
+	if folded == nil {
+		return nil
+	}
 	key := strings.ToUpper(name)
 	if other, ok := folded[key]; ok {
 		return fmt.Errorf("skipped: the target's file system does not tell it from %q (the names differ only in case)", other)
@@ -85,9 +95,9 @@ func foldsListed(dfd int, buf []byte) (folds, told bool) {
 		st.Dev == ost.Dev && st.Ino == ost.Ino, true
 }
 
-// foldsAbove is foldsListed for a dry run's target, missing or holding no
-// name with letters: it asks the directories above it, on the same file
-// system, up to the first that tells.
+// foldsAbove is foldsListed for a dry run's target, and when the target
+// is missing or holds no name with letters, for the directories above it,
+// on the same file system, up to the first that tells.
 func foldsAbove(target string, buf []byte) bool {
 	p := existingAncestor(target)
 	var dev uint64

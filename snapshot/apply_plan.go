@@ -44,11 +44,8 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 			closeFD(fd)
 			return ApplyStats{}, err
 		}
-		a.foldCase = a.foldsCase(fd)
 	}
-	if !a.foldCase { // a new or empty target: as the directories above it
-		a.foldCase = foldsAbove(target, a.walkBuffer())
-	}
+	a.foldCase = foldsAbove(target, a.walkBuffer()) // writing nothing, as foldsCase would
 	a.dirs.Add(1)
 	a.applied = []*wim.Entry{m.Root}
 	perr := a.plan(fd, m.Root)
@@ -95,10 +92,7 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 	a.touched = false
 	defer func() { a.touched = outer }()
 	first := firstNames(e.Children) // duplicates and names the target cannot tell apart are skipped, as dir does
-	var folded map[string]string
-	if first != nil && a.foldCase {
-		folded = make(map[string]string, len(e.Children))
-	}
+	folded := a.foldedNames(len(e.Children))
 	for i, ch := range e.Children {
 		if err := a.ctx.Err(); err != nil {
 			return err
@@ -108,11 +102,9 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 			continue
 		}
 		a.path = append(a.path[:depth], ch.Name)
-		if folded != nil {
-			if err := foldClash(folded, ch.Name); err != nil {
-				a.warn(true, err)
-				continue
-			}
+		if err := foldClash(folded, ch.Name); err != nil {
+			a.warn(true, err)
+			continue
 		}
 		if err := a.planEntry(dfd, ch); err != nil {
 			return err
