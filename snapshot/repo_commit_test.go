@@ -5,9 +5,12 @@ package snapshot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,5 +128,73 @@ func TestSnapshotSlowCommit(t *testing.T) {
 			t.Errorf("cancelled: %v after %s, %d snapshots; want context.Canceled within %s, none",
 				err, took, len(list), store.delay)
 		}
+	}
+}
+
+// downAfterManifest is a store that becomes unavailable, for listings and
+// writes, once a manifest is written.
+type downAfterManifest struct {
+	remote.Store
+	down atomic.Bool
+}
+
+func (s *downAfterManifest) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if s.down.Load() {
+		return fmt.Errorf("put %s: injected: %w", key, remote.ErrUnavailable)
+	}
+	err := s.Store.Put(ctx, key, r, size)
+	if err == nil && strings.HasPrefix(key, snapPrefix) {
+		s.down.Store(true)
+	}
+	return err
+}
+
+func (s *downAfterManifest) List(ctx context.Context, prefix string, fn func(remote.Info) error) error {
+	if s.down.Load() {
+		return fmt.Errorf("list %s: injected: %w", prefix, remote.ErrUnavailable)
+	}
+	return s.Store.List(ctx, prefix, fn)
+}
+
+// TestSnapshotLookAfterManifestFails: a snapshot whose look at the index
+// objects after its manifest fails is committed, and says so with a
+// warning instead of dropping the error.
+func TestSnapshotLookAfterManifestFails(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	wimtest.MakeTree(t, src, wimtest.TreeOptions{})
+	mem := remote.NewMemory()
+	if _, err := InitRepo(t.Context(), mem, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var warned []error
+	warn := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		warned = append(warned, err)
+	}
+	store := &downAfterManifest{Store: mem}
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: t.TempDir(), Warn: warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Snapshot(t.Context(), src, TakeOptions{Lock: LockOptions{None: true}})
+	if err != nil || res.Manifest == nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	if !store.down.Load() {
+		t.Fatal("the store never went down")
+	}
+	found := false
+	for _, w := range warned {
+		found = found || (strings.Contains(w.Error(), "is committed, but") && errors.Is(w, remote.ErrUnavailable))
+	}
+	if !found {
+		t.Fatalf("no warning about the failed look after the manifest; warnings: %v", warned)
+	}
+	store.down.Store(false)
+	list, err := r.Snapshots(t.Context())
+	if err != nil || len(list) != 1 || list[0].ID != res.Manifest.ID {
+		t.Fatalf("snapshots after the run: %v, %v", list, err)
 	}
 }

@@ -357,8 +357,11 @@ func (r *Repo) commit(ctx context.Context, obj *indexObject, man *Manifest, agai
 	// until that prune ended, and never if it was killed. The manifest is
 	// there: the snapshot is committed. Should this look fail, its data may
 	// be named by retired objects alone until that prune's second step, the
-	// next prune or a repair.
-	_ = r.nameAgain(ctx, again)
+	// next prune or a repair: the repository's Warn is told.
+	if err := r.nameAgain(ctx, again); err != nil && r.warn != nil {
+		r.warn(fmt.Errorf("snapshot %s is committed, but %w; should a prune have run meanwhile, "+
+			"'wimsnap check' may report its data missing until that prune ends or 'wimsnap repair' runs", shortID(hexID(id)), err))
+	}
 	return b, id, nil
 }
 
