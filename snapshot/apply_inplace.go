@@ -133,7 +133,7 @@ func countLinkNames(es []*wim.Entry, dos bool) map[uint64]uint64 {
 // (when applied); path names it from the target and x is the calling
 // goroutine's scratch space.
 func (a *applier) sameFile(x *xattrBufs, dfd int, e *wim.Entry, st *unix.Stat_t, path []string) bool {
-	if st.Size != e.Data.Size || wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) != e.LastWriteTime {
+	if st.Size != e.Data.Size || !sameWriteTime(st, e) {
 		return false
 	}
 	if a.ntfs != nil {
@@ -290,7 +290,7 @@ func (a *applier) sameDirMeta(fd int, e *wim.Entry) bool {
 	if a.ntfs != nil || fstat(fd, &st) != nil || !a.sameMode(&st, a.mode(e, true)) {
 		return false
 	}
-	if ts := timespecs(e); st.Mtim != ts[1] {
+	if !sameWriteTime(&st, e) {
 		return false
 	}
 	if !a.unixData || e.Unix == nil {
@@ -847,7 +847,19 @@ func (a *applier) sameNode(dfd int, e *wim.Entry, target string, st *unix.Stat_t
 		have, ok := readLinkAt(dfd, e.Name, int64(len(target)))
 		return ok && have == target && st.Nlink == 1 // keepNode would set another name's metadata
 	}
-	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev) && st.Nlink == 1
+	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev) && a.sameLinks(e, st)
+}
+
+// sameLinks reports whether the special file e found in place, of stat
+// st, has the names the image gives it: a further name of an inode the
+// image hard-links must be the inode kept or made for its first name, and
+// no other inode may have more names than the image gives e's (keepNode
+// would set theirs, perhaps outside the target).
+func (a *applier) sameLinks(e *wim.Entry, st *unix.Stat_t) bool {
+	if g := a.links[e.LinkID]; e.LinkID != 0 && g != nil {
+		return g.ino == st.Ino && g.dev == st.Dev
+	}
+	return uint64(st.Nlink) <= a.imageNames(e)
 }
 
 // readLinkAt returns the target of the symlink name in dfd when it is at
@@ -884,7 +896,7 @@ func (a *applier) keepNode(x *xattrBufs, dfd int, e *wim.Entry, path []string, s
 // whose stat is st, has e's mtime, mode and owner (same) and xattrs
 // (sameXattrs), as far as they are applied.
 func (a *applier) nodeMetaSame(x *xattrBufs, dfd int, e *wim.Entry, path []string, st *unix.Stat_t) (same, sameXattrs bool) {
-	same = st.Mtim == timespecs(e)[1] && (e.IsReparse() || a.sameMode(st, a.mode(e, false)))
+	same = sameWriteTime(st, e) && (e.IsReparse() || a.sameMode(st, a.mode(e, false)))
 	sameXattrs = true
 	if a.unixData && e.Unix != nil {
 		same = same && a.sameOwner(st, e)
@@ -1010,6 +1022,13 @@ func (a *applier) retimeDir(fd int, e *wim.Entry, path []string) {
 			a.warnPath(path, false, fmt.Errorf("times: %w", err))
 		}
 	}
+}
+
+// sameWriteTime reports whether the entry of stat st has e's last write
+// time to the 100 ns the image holds: one whose file system keeps
+// nanoseconds has more digits than the image, which applying would drop.
+func sameWriteTime(st *unix.Stat_t, e *wim.Entry) bool {
+	return wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) == e.LastWriteTime
 }
 
 // mtimeIs reports whether the open file fd has the mtime t.

@@ -141,7 +141,7 @@ func (a *applier) keepLink(dfd int, e *wim.Entry) bool {
 	}
 	var st unix.Stat_t
 	if fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK ||
-		st.Size < 0 || st.Size >= maxReparse {
+		st.Size < 0 || st.Size >= maxReparse || st.Nlink != 1 { // keepNode would set another name's metadata
 		return false
 	}
 	have, ok := readLinkAt(dfd, e.Name, st.Size)
@@ -191,6 +191,9 @@ func (a *applier) specialType(e *wim.Entry) uint32 {
 	return unixSpecialType(e)
 }
 
+// specialFile makes the FIFO, socket or device e in dfd, keeps the one in
+// place, or, for a further name of an inode the image hard-links, links
+// it to the first name.
 func (a *applier) specialFile(dfd int, e *wim.Entry) {
 	name := e.Name
 	var st unix.Stat_t
@@ -198,6 +201,11 @@ func (a *applier) specialFile(dfd int, e *wim.Entry) {
 		a.special.Add(1)
 		a.unchanged.Add(1)
 		a.keepNode(&a.walkX, dfd, e, a.path, &st)
+		a.addLinkGroup(e, &st)
+		return
+	}
+	if g := a.links[e.LinkID]; e.LinkID != 0 && g != nil && a.linkSpecial(dfd, e, g) {
+		a.special.Add(1)
 		return
 	}
 	mode := a.specialType(e) | 0o600
@@ -211,6 +219,24 @@ func (a *applier) specialFile(dfd int, e *wim.Entry) {
 	}
 	a.special.Add(1)
 	a.setMetaAt(dfd, e, a.path)
+	a.addLinkGroup(e, &unix.Stat_t{}) // a new inode: its further names link to it
+}
+
+// linkSpecial makes e.Name in dfd a further name of the special file g
+// and reports whether it did; when not, the caller makes a node of its
+// own.
+func (a *applier) linkSpecial(dfd int, e *wim.Entry, g *linkGroup) bool {
+	ofd, err := a.openPath(g.at.dir.comps())
+	if err == nil {
+		defer a.closeOpened(ofd)
+		old := g.at.name
+		err = a.makeNode(dfd, e.Name, a.path, func(at string) error { return unix.Linkat(ofd, old, dfd, at, 0) })
+	}
+	if err != nil {
+		a.warn(false, fmt.Errorf("hard link to %s failed, making a node of its own: %w", strings.Join(g.at.comps(), "/"), err))
+		return false
+	}
+	return true
 }
 
 // setMetaAt sets owner, xattrs, mode and times of the symlink or special

@@ -189,14 +189,7 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 			a.symlinks.Add(1)
 		}
 	case a.specialType(e) != 0:
-		if exists && a.sameNode(dfd, e, "", &st) {
-			a.special.Add(1)
-			a.planKeptNode(dfd, e, &st)
-		} else if err := a.deviceDenied(a.specialType(e)); err != nil {
-			a.warn(true, fmt.Errorf("dry run: mknod: %w", err))
-		} else if !a.planDenied(dfd, e.Name) {
-			a.special.Add(1)
-		}
+		a.planSpecial(dfd, e, exists, &st)
 	case a.ntfs != nil && exists && st.Mode&unix.S_IFMT == unix.S_IFLNK && a.sameInterix(dfd, e, a.path):
 		a.files.Add(1) // an Interix link, as ntfs-3g shows one
 		a.unchanged.Add(1)
@@ -204,6 +197,29 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		a.planRegular(dfd, e, exists && st.Mode&unix.S_IFMT == unix.S_IFREG, &st)
 	}
 	return nil
+}
+
+// planSpecial counts the special file e as specialFile would apply it: kept
+// when sameNode finds it in place (exists says something is there, of
+// stat st), linked to its first name when the image hard-links it, else
+// made, unless the directory or the device refuses it.
+func (a *applier) planSpecial(dfd int, e *wim.Entry, exists bool, st *unix.Stat_t) {
+	g := a.links[e.LinkID]
+	switch {
+	case exists && a.sameNode(dfd, e, "", st):
+		a.special.Add(1)
+		a.planKeptNode(dfd, e, st)
+		a.addLinkGroup(e, st)
+	case e.LinkID != 0 && g != nil:
+		if !a.planDenied(dfd, e.Name) {
+			a.special.Add(1)
+		}
+	case a.deviceDenied(a.specialType(e)) != nil:
+		a.warn(true, fmt.Errorf("dry run: mknod: %w", a.deviceDenied(a.specialType(e))))
+	case !a.planDenied(dfd, e.Name):
+		a.special.Add(1)
+		a.addLinkGroup(e, &unix.Stat_t{}) // a new inode: its further names link to it
+	}
 }
 
 // planSameReparse reports whether dfd holds the reparse point e as the

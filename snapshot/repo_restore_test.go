@@ -399,6 +399,9 @@ func TestRestoreHardLinkOutside(t *testing.T) {
 	must(t, os.Chmod(filepath.Join(src, "a"), 0o640))
 	must(t, os.Chmod(filepath.Join(src, "b"), 0o604))
 	must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+	for _, n := range []string{"sl", "sl1", "sl2"} {
+		must(t, os.Symlink("t", filepath.Join(src, n)))
+	}
 	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
 	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
 		t.Fatal(err)
@@ -410,11 +413,16 @@ func TestRestoreHardLinkOutside(t *testing.T) {
 	shadow := filepath.Join(outside, "shadow")
 	must(t, os.Chmod(shadow, 0o600))
 	must(t, unix.Mkfifo(filepath.Join(outside, "fifo"), 0o600))
+	must(t, os.Symlink("t", filepath.Join(outside, "sl")))
+	ts := []unix.Timespec{{Sec: 1}, {Sec: 2}}
+	must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(outside, "sl"), ts, unix.AT_SYMLINK_NOFOLLOW))
 	if os.Geteuid() == 0 { // owners are applied too
-		must(t, os.Lchown(shadow, 4321, 4321))
-		must(t, os.Lchown(filepath.Join(outside, "fifo"), 4321, 4321))
+		for _, n := range []string{"shadow", "fifo", "sl"} {
+			must(t, os.Lchown(filepath.Join(outside, n), 4321, 4321))
+		}
 	}
-	for _, l := range [][2]string{{shadow, "f"}, {filepath.Join(outside, "fifo"), "fifo"}, {filepath.Join(out, "a"), "b"}} {
+	for _, l := range [][2]string{{shadow, "f"}, {filepath.Join(outside, "fifo"), "fifo"}, {filepath.Join(out, "a"), "b"},
+		{filepath.Join(outside, "sl"), "sl"}, {filepath.Join(out, "sl1"), "sl2"}} {
 		must(t, os.Remove(filepath.Join(out, l[1])))
 		must(t, os.Link(l[0], filepath.Join(out, l[1])))
 	}
@@ -427,7 +435,7 @@ func TestRestoreHardLinkOutside(t *testing.T) {
 			t.Fatalf("run %d changed what is outside the target: %v, was %v", run+1, got, outsideBefore)
 		}
 		wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
-		for _, n := range []string{"f", "a", "b", "fifo"} {
+		for _, n := range []string{"f", "a", "b", "fifo", "sl", "sl1", "sl2"} {
 			var st unix.Stat_t
 			must(t, unix.Lstat(filepath.Join(out, n), &st))
 			if st.Nlink != 1 {
@@ -435,6 +443,79 @@ func TestRestoreHardLinkOutside(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRestoreSpecialHardLinks: FIFOs, sockets and devices that the
+// snapshot hard-links are restored as one inode, a rollback over them
+// keeps them, and one over a target where they are separate links them
+// again; a rollback of an unchanged tree whose times have nanoseconds,
+// more than the image holds, fixes nothing. The dry runs count the same.
+func TestRestoreSpecialHardLinks(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	must(t, os.MkdirAll(filepath.Join(src, "d"), 0o755))
+	must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o640))
+	must(t, unix.Mknod(filepath.Join(src, "socket"), unix.S_IFSOCK|0o755, 0))
+	groups := [][2]string{{"fifo", "d/fifo2"}, {"socket", "d/socket2"}}
+	if os.Geteuid() == 0 {
+		must(t, unix.Mknod(filepath.Join(src, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+		groups = append(groups, [2]string{"null", "d/null2"})
+	}
+	for _, g := range groups {
+		must(t, os.Link(filepath.Join(src, g[0]), filepath.Join(src, g[1])))
+	}
+	must(t, os.Symlink("fifo", filepath.Join(src, "sl")))
+	ts := []unix.Timespec{{Sec: 1, Nsec: 123456789}, {Sec: 2, Nsec: 987654321}}
+	for _, n := range []string{"fifo", "socket", "sl", "d"} {
+		must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, n), ts, unix.AT_SYMLINK_NOFOLLOW))
+	}
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	linked := func(dir string) {
+		t.Helper()
+		for _, g := range groups {
+			var a, b unix.Stat_t
+			must(t, unix.Lstat(filepath.Join(dir, g[0]), &a))
+			must(t, unix.Lstat(filepath.Join(dir, g[1]), &b))
+			if a.Ino != b.Ino || a.Nlink != 2 {
+				t.Errorf("%s: %s and %s are inodes %d and %d (%d names)", dir, g[0], g[1], a.Ino, b.Ino, a.Nlink)
+			}
+		}
+	}
+	restore := func(dir string) (plan, st ApplyStats) {
+		t.Helper()
+		plan, err := r.Restore(t.Context(), m, dir, RestoreOptions{DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err = r.Restore(t.Context(), m, dir, RestoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if plan.Special != st.Special || plan.Unchanged != st.Unchanged || plan.Fixed != st.Fixed {
+			t.Errorf("%s: the dry run counted %+v, the restore did %+v", dir, plan, st)
+		}
+		return plan, st
+	}
+	restore(out)
+	linked(out)
+	// An unchanged tree: everything is kept, nothing fixed.
+	entries := int64(2*len(groups) + 1)
+	if _, st := restore(src); st.Unchanged != entries || st.Fixed != 0 {
+		t.Errorf("rollback of the unchanged source: %+v, want %d unchanged and none fixed", st, entries)
+	}
+	linked(src)
+	// Separate nodes where the snapshot has one inode are linked again:
+	// the name the walk meets first is kept, the other linked to it.
+	for _, g := range groups {
+		var st unix.Stat_t
+		must(t, unix.Lstat(filepath.Join(out, g[1]), &st))
+		must(t, os.Remove(filepath.Join(out, g[1])))
+		must(t, unix.Mknod(filepath.Join(out, g[1]), st.Mode, int(st.Rdev)))
+	}
+	if _, st := restore(out); st.Unchanged != entries-int64(len(groups)) {
+		t.Errorf("rollback of separate nodes: %+v", st)
+	}
+	linked(out)
 }
 
 // statAll returns the mode, owner, size and mtime of each file in dir.
@@ -513,6 +594,9 @@ func TestRestoreDirInWayOfNode(t *testing.T) {
 	writeFiles(t, src, map[string]string{"usr/lib/x": "x"})
 	must(t, os.Symlink("usr/lib", filepath.Join(src, "lib")))
 	must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+	for _, n := range []string{"sl", "sl1", "sl2"} {
+		must(t, os.Symlink("t", filepath.Join(src, n)))
+	}
 	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
 	writeFiles(t, out, map[string]string{"lib/old": "o", "fifo/old": "o"})
 
