@@ -37,6 +37,31 @@ func TestCaptureWimlibApply(t *testing.T) {
 	}
 }
 
+// TestLongSymlinkWimlibApply: symlinks with targets as long as Linux
+// allows, whose reparse data would pass Windows' 16 KiB with both names,
+// are captured within it: wimlib-imagex applies them (it refused the
+// WIM), and so does wimsnap.
+func TestLongSymlinkWimlibApply(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	tmp := t.TempDir()
+	src, w := filepath.Join(tmp, "src"), filepath.Join(tmp, "x.wim")
+	must(t, os.MkdirAll(src, 0o755))
+	for name, target := range map[string]string{
+		"abs":      "/" + strings.Repeat("a", 4093),
+		"rel":      strings.Repeat("r", 4095),
+		"unicode":  strings.Repeat("é", 2047),
+		"boundary": strings.Repeat("b", 4090),
+	} {
+		must(t, os.Symlink(target, filepath.Join(src, name)))
+	}
+	captureWIM(t, src, w, CaptureOptions{}, wim.WithCompression(wim.CompressXPRESS))
+	wimtest.Wimlib(t, "apply", w, "1", filepath.Join(tmp, "wimlib"), "--unix-data")
+	wimtest.CompareTrees(t, src, filepath.Join(tmp, "wimlib"), wimtest.CompareOptions{})
+	r, m := openWIM(t, w)
+	applyOK(t, m, r, filepath.Join(tmp, "ours"), ApplyOptions{})
+	wimtest.CompareTrees(t, src, filepath.Join(tmp, "ours"), wimtest.CompareOptions{})
+}
+
 // TestWimlibCaptureApply: wimlib-imagex captures, wimsnap reads and
 // applies, the trees match.
 func TestWimlibCaptureApply(t *testing.T) {

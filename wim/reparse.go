@@ -21,12 +21,19 @@ import (
 // '\' becomes '/', so that every target round-trips. An absolute target is
 // stored as `\??\C:` + translated target (print name `C:` + translated
 // target); a relative one as the translated target with SymlinkFlagRelative.
+// A target too long for both names within MaxReparseData (over about 4,080
+// bytes; Linux allows 4,095) gets an empty print name, which is only for
+// display: wimlib, Windows and wimsnap follow the substitute name.
 
 // SymlinkFlagRelative is the symlink reparse buffer flag for a target that is
 // relative to the link's directory.
 const SymlinkFlagRelative = 0x1
 
 const symlinkHeaderSize = 12 // four u16 fields and the u32 flags
+
+// MaxReparseData is the most reparse data a reparse point holds after its
+// 8-byte header: Windows' 16 KiB limit, which wimlib enforces on apply.
+const MaxReparseData = 16384 - 8
 
 // SymlinkReparse encodes the UNIX symlink target as symlink reparse data and
 // returns it with the rp_flags value for the dentry (EntryExt.ReparseFlags).
@@ -70,6 +77,9 @@ func SymlinkReparse(target, root string) (data []byte, rpFlags uint16) {
 	prt := u
 	if flags&SymlinkFlagRelative == 0 {
 		prt = u[4:] // without `\??\`
+	}
+	if symlinkHeaderSize+2*len(sub)+2*len(prt)+4 > MaxReparseData {
+		prt = nil
 	}
 	subLen, printLen := 2*len(sub), 2*len(prt)
 	data = make([]byte, symlinkHeaderSize, symlinkHeaderSize+subLen+printLen+4)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -35,6 +36,11 @@ func TestSymlinkReparse(t *testing.T) {
 		{"backslash kept", `a\b/c`, "", 12 + 10 + 2 + 10 + 2, ReparseNotFixed, `a/b\c`, `a/b\c`, true, `a\b/c`},
 		{"emoji", "😀", "", 12 + 4 + 2 + 4 + 2, ReparseNotFixed, "😀", "😀", true, "😀"},
 		{"not utf8", "x\xff", "", 12 + 4 + 2 + 4 + 2, ReparseNotFixed, "x\xff", "x\xff", true, "x\xff"},
+		// Targets too long for both names within MaxReparseData lose
+		// their print name, and fit.
+		{"longest with print name", long(4090), "", MaxReparseData, ReparseNotFixed, long(4090), long(4090), true, long(4090)},
+		{"relative too long", long(4091), "", 12 + 2*4091 + 4, ReparseNotFixed, long(4091), "", true, long(4091)},
+		{"absolute too long", "/" + long(4094), "", 12 + 2*(7+4094) + 4, ReparseNotFixed, `\??\C:\` + long(4094), "", false, "/" + long(4094)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,6 +76,9 @@ func TestSymlinkReparse(t *testing.T) {
 		})
 	}
 }
+
+// long returns a name of n letters.
+func long(n int) string { return strings.Repeat("L", n) }
 
 func TestSymlinkReparseDocExample(t *testing.T) {
 	data, _ := SymlinkReparse("dir1", "")
