@@ -5,7 +5,9 @@ package snapshot
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -24,9 +26,7 @@ func (c *capturer) fillUnchanged(e *wim.Entry, st *unix.Stat_t, old *wim.Entry) 
 		c.fill(e, st, -1, true)
 		return
 	}
-	e.CreationTime = wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec)
-	e.LastWriteTime = e.CreationTime
-	e.LastAccessTime = wim.FiletimeFromUnix(st.Atim.Sec, st.Atim.Nsec)
+	c.setTimes(e, st)
 	if e.Unix == nil {
 		e.Unix = new(wim.UnixData)
 	}
@@ -38,9 +38,7 @@ func (c *capturer) fillUnchanged(e *wim.Entry, st *unix.Stat_t, old *wim.Entry) 
 // fd when it is not -1, else by path (final component not followed). On an
 // ntfs-3g mount it sets the Windows metadata instead (see fillNTFS).
 func (c *capturer) fill(e *wim.Entry, st *unix.Stat_t, fd int, byPath bool) {
-	e.CreationTime = wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec)
-	e.LastWriteTime = e.CreationTime
-	e.LastAccessTime = wim.FiletimeFromUnix(st.Atim.Sec, st.Atim.Nsec)
+	c.setTimes(e, st)
 	if c.ntfs != nil {
 		t := xattrTarget{fd: fd, dfd: -1}
 		if byPath {
@@ -74,6 +72,35 @@ func (c *capturer) fill(e *wim.Entry, st *unix.Stat_t, fd int, byPath bool) {
 	if err != nil {
 		c.warn(false, err)
 	}
+}
+
+// setTimes sets e's times from st: its creation time is its modification
+// time, which Linux keeps no other. A time a WIM cannot hold (before 1601,
+// or tens of thousands of years on) is stored as the nearest one it can,
+// with a warning.
+func (c *capturer) setTimes(e *wim.Entry, st *unix.Stat_t) {
+	e.CreationTime = wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec)
+	e.LastWriteTime = e.CreationTime
+	e.LastAccessTime = wim.FiletimeFromUnix(st.Atim.Sec, st.Atim.Nsec)
+	for _, t := range []struct {
+		what string
+		sec  int64
+		ft   wim.Filetime
+	}{{"modification", st.Mtim.Sec, e.LastWriteTime}, {"access", st.Atim.Sec, e.LastAccessTime}} {
+		if !wim.FiletimeHolds(t.sec) {
+			c.warn(false, fmt.Errorf("%s time %s is out of the range a WIM holds (1601 to 60056); stored as %s",
+				t.what, unixTimeString(t.sec), t.ft.Time().Format(time.RFC3339)))
+		}
+	}
+}
+
+// unixTimeString formats sec seconds after the UNIX epoch, in UTC, or as
+// a number of seconds where time.Time would not format it.
+func unixTimeString(sec int64) string {
+	if t := time.Unix(sec, 0).UTC(); t.Year() >= -9999 && t.Year() <= 99999 {
+		return t.Format(time.RFC3339)
+	}
+	return strconv.FormatInt(sec, 10) + " s after 1970"
 }
 
 // xattrTarget names the current entry for reading its xattrs without

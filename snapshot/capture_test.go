@@ -923,3 +923,36 @@ func TestCaptureEmptyFileVanished(t *testing.T) {
 		t.Errorf("stats %+v, in the image %v, warnings %q; want empty skipped and left out", st, find(m.Root, "empty") != nil, warns.list)
 	}
 }
+
+// TestCaptureTimesOutOfRange: a time before 1601 (tmpfs keeps one) is
+// stored as 1601, with a warning naming the file; it wrapped around to the
+// year 60055. It needs to mount a tmpfs (root).
+func TestCaptureTimesOutOfRange(t *testing.T) {
+	src := t.TempDir()
+	if err := unix.Mount("wimsnap-test", src, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(src, unix.MNT_DETACH); err != nil {
+			t.Error(err)
+		}
+	})
+	writeFiles(t, src, map[string]string{"old": "x", "new": "y"})
+	old := time.Date(1600, 6, 1, 0, 0, 0, 0, time.UTC)
+	ts := []unix.Timespec{{Sec: 0}, {Sec: old.Unix()}} // os.Chtimes goes through nanoseconds, which end at 1678
+	must(t, unix.UtimesNano(filepath.Join(src, "old"), ts))
+	var warnings []string
+	m, st, err := Capture(t.Context(), src, newMemStore(), CaptureOptions{Warn: func(path string, err error) {
+		warnings = append(warnings, path+": "+err.Error())
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := find(m.Root, "old"); e == nil || e.LastWriteTime != 0 || e.CreationTime != 0 {
+		t.Errorf("old: %+v, want the times of 1601-01-01", e)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "old: modification time 1600-06-01T00:00:00Z is out of the range") ||
+		st.Warnings != 1 {
+		t.Errorf("warnings %q, stats %+v", warnings, st)
+	}
+}

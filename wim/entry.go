@@ -1,6 +1,7 @@
 package wim
 
 import (
+	"math"
 	"time"
 )
 
@@ -22,10 +23,29 @@ func FiletimeFromTime(t time.Time) Filetime {
 	return FiletimeFromUnix(t.Unix(), int64(t.Nanosecond()))
 }
 
+// The UNIX times, in seconds, that a FILETIME holds: from 1601-01-01 to
+// the year 60056 (it is unsigned, as wimlib reads it).
+const (
+	minFiletimeSec = -filetimeUnixEpoch / 10000000
+	maxFiletimeSec = (math.MaxUint64 - filetimeUnixEpoch) / 10000000
+)
+
+// FiletimeHolds reports whether a FILETIME holds the time sec seconds
+// after the UNIX epoch; FiletimeFromUnix clamps one it does not.
+func FiletimeHolds(sec int64) bool { return sec >= minFiletimeSec && sec < maxFiletimeSec }
+
 // FiletimeFromUnix converts seconds and nanoseconds since the UNIX epoch to a
-// FILETIME, truncating to 100 ns.
+// FILETIME, truncating to 100 ns. A time before 1601 is 0, one past the
+// largest FILETIME that: they used to wrap around, 1600 becoming the year
+// 60055.
 func FiletimeFromUnix(sec, nsec int64) Filetime {
-	return Filetime(sec*10000000 + nsec/100 + filetimeUnixEpoch)
+	switch {
+	case sec < minFiletimeSec:
+		return 0
+	case sec >= maxFiletimeSec:
+		return math.MaxUint64
+	}
+	return Filetime(uint64(sec-minFiletimeSec)*10000000) + Filetime(nsec/100)
 }
 
 // Unix returns f as seconds and nanoseconds since the UNIX epoch. f is

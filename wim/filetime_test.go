@@ -33,3 +33,26 @@ func TestFiletimeUnix(t *testing.T) {
 		t.Errorf("a second before 1970: %#x", uint64(got))
 	}
 }
+
+// TestFiletimeClamps: a time a FILETIME cannot hold is clamped to the
+// nearest one that it can, not wrapped around (1600 was the year 60055).
+func TestFiletimeClamps(t *testing.T) {
+	for _, tc := range []struct {
+		t     time.Time
+		want  Filetime
+		holds bool
+	}{
+		{time.Date(1600, 6, 1, 0, 0, 0, 0, time.UTC), 0, false},
+		{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), 0, false},
+		{time.Date(1601, 1, 1, 0, 0, 0, 100, time.UTC), 1, true},
+		{time.Date(70000, 1, 1, 0, 0, 0, 0, time.UTC), ^Filetime(0), false},
+		{time.Unix(1<<62, 0), ^Filetime(0), false},
+	} {
+		if got := FiletimeFromTime(tc.t); got != tc.want {
+			t.Errorf("%v: FILETIME %#x, want %#x", tc.t, uint64(got), uint64(tc.want))
+		}
+		if h := FiletimeHolds(tc.t.Unix()); h != tc.holds {
+			t.Errorf("%v: FiletimeHolds %v", tc.t, h)
+		}
+	}
+}
