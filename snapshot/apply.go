@@ -244,6 +244,9 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 	a.applied = tops
 	if tops == nil {
 		a.applied = []*wim.Entry{root}
+	}
+	a.warnOwners(a.applied)
+	if tops == nil {
 		if a.opts.InPlace {
 			a.foundDir(a.rootFD, root)
 		} else {

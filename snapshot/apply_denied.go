@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
 )
 
 // This file holds what a restore may not do, told before it tries (a dry
@@ -144,4 +146,31 @@ func (a *applier) deviceDenied(typ uint32) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %w", unix.EPERM, errDevice)
+}
+
+// warnOwners warns, once, when the process may not give the entries of
+// the trees es their owners (it is not root) and some have other owners
+// than its own: they keep its own, where wimlib warns about each.
+func (a *applier) warnOwners(es []*wim.Entry) {
+	if !a.unixData || a.isRoot || a.ntfs != nil {
+		return
+	}
+	uid, gid := uint32(unix.Geteuid()), uint32(unix.Getegid())
+	n := 0
+	var count func(e *wim.Entry)
+	count = func(e *wim.Entry) {
+		if e.Unix != nil && (e.Unix.UID != uid || e.Unix.GID != gid) {
+			n++
+		}
+		for _, c := range e.Children {
+			count(c)
+		}
+	}
+	for _, e := range es {
+		count(e)
+	}
+	if n > 0 {
+		a.warnPath(nil, false, fmt.Errorf("owners not set on %d entries: only root gives files to other users or groups; "+
+			"they belong to this process's uid %d and gid %d", n, uid, gid))
+	}
 }

@@ -48,6 +48,7 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 	a.foldCase = foldsAbove(target, a.walkBuffer()) // writing nothing, as foldsCase would
 	a.dirs.Add(1)
 	a.applied = []*wim.Entry{m.Root}
+	a.warnOwners(a.applied)
 	perr := a.plan(fd, m.Root)
 	if fd >= 0 {
 		closeFD(fd)
