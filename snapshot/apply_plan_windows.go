@@ -4,6 +4,8 @@ package snapshot
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/windows"
 
@@ -84,4 +86,16 @@ func (a *winApplier) planNew(e *wim.Entry) {
 		a.stats.Files++
 		a.stats.Bytes += e.Data.Size
 	}
+}
+
+// volumeThere returns the error of the drive or share of target when it
+// is not there (a drive letter not in use, a share not reachable), which
+// the restore fails on when it makes the target; nil for a relative path.
+func volumeThere(target string) error {
+	vol := filepath.VolumeName(target)
+	if vol == "" {
+		return nil
+	}
+	_, err := os.Stat(vol + `\`)
+	return err
 }

@@ -61,6 +61,8 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 		if err := os.MkdirAll(target, 0o755); err != nil {
 			return ApplyStats{}, fmt.Errorf("apply target: %w", err)
 		}
+	} else if err := volumeThere(target); err != nil {
+		return ApplyStats{}, fmt.Errorf("apply target: %w", err)
 	}
 	base, err := longPath(target)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 	"unsafe"
@@ -17,8 +18,8 @@ import (
 // cleaned: "./docs", "//docs" and "docs/" are "/docs"); a pattern without
 // '/' against the base name. A path matched by a pattern selects its whole
 // subtree; "/" matches every path, so that excluding it restores and
-// deletes nothing and including it everything. Use Normalized before
-// matching.
+// deletes nothing and including it everything. On Windows patterns ignore
+// case. Use Normalized before matching.
 type Filter struct {
 	Include, Exclude []string
 }
@@ -58,6 +59,16 @@ func (f Filter) Validate() error {
 	return nil
 }
 
+// patternCase returns the pattern or name s in the case in which they are
+// compared: on Windows, whose names ignore case (a rollback deletes the
+// names the image lacks in any case), in lower case; elsewhere as it is.
+func patternCase(s string) string {
+	if runtime.GOOS == "windows" {
+		return strings.ToLower(s)
+	}
+	return s
+}
+
 func filterPattern(p string) string {
 	if !strings.Contains(p, "/") {
 		return p
@@ -94,7 +105,7 @@ func matchSelf(patterns []string, p string) bool {
 		if !strings.Contains(pat, "/") {
 			target = path.Base(p)
 		}
-		if ok, _ := path.Match(pat, target); ok {
+		if ok, _ := path.Match(patternCase(pat), patternCase(target)); ok {
 			return true
 		}
 	}
@@ -119,7 +130,7 @@ func prefixOfMatch(patterns []string, p string) bool {
 		have := strings.Split(strings.TrimPrefix(p, "/"), "/")
 		ok := true
 		for i, c := range have {
-			if m, _ := path.Match(comps[i], c); !m {
+			if m, _ := path.Match(patternCase(comps[i]), patternCase(c)); !m {
 				ok = false
 				break
 			}

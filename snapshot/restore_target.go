@@ -85,6 +85,9 @@ func existingAncestor(target string) string {
 		i := strings.LastIndexAny(p, `/`+string(filepath.Separator))
 		switch {
 		case i > 0 && i == len(filepath.VolumeName(p)): // C:\x: C:\, not C: (the working directory there)
+			if i+1 == len(p) {
+				return "" // the volume itself is missing: a drive or share that is not there
+			}
 			p = p[:i+1]
 		case i > 0:
 			p = p[:i]

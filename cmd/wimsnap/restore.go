@@ -16,41 +16,44 @@ newest, or the newest of those --host, --tag and --path name) into
 the directory --target, which is created if missing. Into an existing tree
 this is a rollback: files that already match are left alone, changed files
 are replaced atomically (written beside and renamed over), and --delete
-removes what the snapshot lacks, directories in the way included, but
-never anything on another file system, btrfs subvolume or mount (a mount
-point or a bind mount in the target, which a snapshot on one file system
-records as an empty directory) nor the repository and its local index:
-those are warned about and left as they are. A target inside the
-repository or its local index is refused (exit 2). A file
-matches when its size, modification time, mode, owner and xattrs do (a
-quick check, as rsync's, that does not read it; one whose size matches but
-not its metadata is read and compared). Nothing is written outside the
-target or through a symlink: a file that shares its inode with names the
-snapshot lacks is replaced, not changed. On a file system that does not
-tell upper from lower case (FAT, exFAT), of two names that differ only in
-case the second is skipped with a warning. An interrupted restore can
-simply be run again: files named .wimsnap-XXXXXXXXXXXX-N.tmp (12 hex
-digits, a number) that the snapshot lacks are taken for the temporary
-files of an interrupted run and removed, outside --exclude'd paths, also
-without --delete (apply and extract do the same). On Linux, a restore that changed an existing tree flushes
-its file system, and those mounted below the target, to disk before it
-reports success, so that a machine reset right after a rollback loses
+removes what the snapshot lacks, directories in the way included, but never
+anything on another file system, btrfs subvolume or mount (a mount point or
+a bind mount in the target, which a snapshot on one file system records as
+an empty directory) nor the repository and its local index: those are
+warned about and left as they are. A target inside the repository or its
+local index is refused (exit 2). A file matches when its size, modification
+time, mode, owner and xattrs do (a quick check, as rsync's, that does not
+read it; one whose size matches but not its metadata is read and compared;
+on Windows size, last write time and attributes, see docs/windows.md).
+Owners are set by root alone: run by another user, a restore warns once how
+many entries became its own. Nothing is written outside the target or
+through a symlink: a file that shares its inode with names the snapshot
+lacks is replaced, not changed. On a file system that does not tell upper
+from lower case (FAT, exFAT), of two names that differ only in case the
+second is skipped with a warning. An interrupted restore can simply be run
+again: files named .wimsnap-XXXXXXXXXXXX-N.tmp (12 hex digits, a number)
+that the snapshot lacks are taken for the temporary files of an interrupted
+run and removed, outside --exclude'd paths, also without --delete (apply
+and extract do the same). On Linux, a restore that changed an existing tree
+flushes its file system, and those mounted below the target, to disk before
+it reports success, so that a machine reset right after a rollback loses
 none of it; a restore into an empty directory does not (it replaces
 nothing: run it again after a crash).
 
 --include and --exclude (repeatable) take paths or shell patterns matched
 against the path from the snapshot's root ("/etc/ssh", "/home/*/.cache")
-or, for a pattern without "/", against the base name ("./etc", "etc/" and
-"//etc" all mean "/etc", and "/" every path; a '\' makes the next character
-match itself: 'back\\slash', '\[draft\]'); an excluded path is neither
-restored nor deleted, nor is a directory that holds one. With --include,
---delete removes only paths that match, in every directory of the snapshot
-(--include '*.gz' --delete removes the .gz files the snapshot lacks from
-each of its directories); a directory the snapshot lacks is removed only
-if it matches itself. An --include pattern that matches nothing in the
-snapshot is warned about ("--json": a warning whose "path" is the
-pattern); the restore goes on and its exit code is unchanged, as such a
-pattern may still select what --delete removes.
+or, for a pattern without "/", against the base name (case matters, but
+not on Windows; "./etc", "etc/" and "//etc" all mean "/etc", and "/" every
+path; a '\' makes the next character match itself: 'back\\slash',
+'\[draft\]'); an excluded path is neither restored nor deleted, nor is a
+directory that holds one. With --include, --delete removes only paths that
+match, in every directory of the snapshot (--include '*.gz' --delete
+removes the .gz files the snapshot lacks from each of its directories); a
+directory the snapshot lacks is removed only if it matches itself. An
+--include pattern that matches nothing in the snapshot is warned about
+("--json": a warning whose "path" is the pattern); the restore goes on and
+its exit code is unchanged, as such a pattern may still select what
+--delete removes.
 --dry-run writes nothing and counts what the restore would do, reading the
 files whose size matches but not their metadata as the restore would. It
 warns, and counts skipped, as the restore does, where another user's

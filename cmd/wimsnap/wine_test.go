@@ -718,3 +718,47 @@ schedule = "@daily"
 		t.Errorf("--check-config: exit %d, %v; want a command with --repo=Z:%s\n%s", code, err, root, out)
 	}
 }
+
+// TestWineRestoreTargets: the Windows build's restore into a drive or a
+// share that is not there fails at once (it spun for ever looking for an
+// existing ancestor of the target), and its --include and --exclude ignore
+// case, as Windows names do: a rollback with --delete deleted the paths
+// excluded in another case, and --include '/sub' selected nothing of /Sub.
+func TestWineRestoreTargets(t *testing.T) {
+	w := newWinePrefix(t)
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFile(t, src, "Report.txt", []byte("r\n"))
+	writeFile(t, src, "Sub/In.txt", []byte("i\n"))
+	repo := winPath(filepath.Join(tmp, "repo"))
+	for _, args := range [][]string{{"init", "--repo", repo}, {"snapshot", "--repo", repo, winPath(src)}} {
+		if out, code := w.run(t, args...); code != exitOK {
+			t.Fatalf("%s: exit %d\n%s", args[0], code, out)
+		}
+	}
+	for _, target := range []string{`Q:\x\y`, `\\nohost\share\x`} {
+		for _, dry := range []string{"--dry-run=false", "--dry-run"} {
+			if out, code := w.run(t, "restore", "--repo", repo, "latest", "--target", target, dry); code != exitFailure {
+				t.Errorf("restore %s %s: exit %d, want %d\n%s", target, dry, code, exitFailure, out)
+			}
+		}
+	}
+	writeFile(t, src, "Data/k", []byte("keep\n"))
+	writeFile(t, src, "Notes.TXT", []byte("keep\n"))
+	if out, code := w.run(t, "restore", "--repo", repo, "latest", "--target", winPath(src), "--delete",
+		"--exclude", "/data", "--exclude", "*.txt"); code != exitOK {
+		t.Fatalf("rollback: exit %d\n%s", code, out)
+	}
+	for _, p := range []string{"Data/k", "Notes.TXT"} {
+		if _, err := os.Stat(filepath.Join(src, p)); err != nil {
+			t.Errorf("excluded in another case, deleted: %v", err)
+		}
+	}
+	must(t, os.Remove(filepath.Join(src, "Sub", "In.txt")))
+	if out, code := w.run(t, "restore", "--repo", repo, "latest", "--target", winPath(src), "--include", "/sub"); code != exitOK {
+		t.Fatalf("restore --include /sub: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(src, "Sub", "In.txt")); err != nil {
+		t.Errorf("--include /sub did not select /Sub: %v", err)
+	}
+}
