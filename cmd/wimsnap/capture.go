@@ -447,6 +447,7 @@ func (a *app) captureInto(ctx context.Context, w *wim.Writer, spec *captureSpec,
 	status := a.newStatus()
 	defer status.finish()
 	warn := a.newWarnings(status)
+	configWarnings(warn, spec.config, cfg)
 	status.start(st.render)
 	m, stats, err := snapshot.Capture(ctx, spec.source, w, snapshot.CaptureOptions{
 		Config:      cfg,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -9,7 +10,7 @@ import (
 
 // loadConfig reads the WimScript.ini at path, or returns DISM's defaults
 // when path is empty. What the file holds that is ignored as a likely
-// mistake (an unknown section) is warned of on stderr.
+// mistake (an unknown section) is for configWarnings to tell.
 func (a *app) loadConfig(path string) (*snapshot.Config, error) {
 	if path == "" {
 		return snapshot.DefaultConfig(), nil
@@ -23,10 +24,16 @@ func (a *app) loadConfig(path string) (*snapshot.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for _, w := range cfg.Warnings() {
-		fmt.Fprintf(a.stderr, "wimsnap: warning: %s: %s\n", printable(path), oneLine(w))
-	}
 	return cfg, nil
+}
+
+// configWarnings tells w what loadConfig read at path into cfg but ignored
+// as a likely mistake: on stderr, or with --json in the document's
+// warnings.
+func configWarnings(w *warnings, path string, cfg *snapshot.Config) {
+	for _, msg := range cfg.Warnings() {
+		w.warn(path, errors.New(msg))
+	}
 }
 
 // exclusions are a snapshot's: the WimScript.ini at config (DISM's

@@ -103,8 +103,13 @@ func (a *app) retryNote(op, key string, attempt int, wait time.Duration, err err
 // were looked for.
 func (a *app) s3Credentials(cfg *remote.S3Config) error {
 	if key := a.firstEnv(envAWSKey); key != "" {
+		secret := a.firstEnv(envAWSSecret)
+		if secret == "" {
+			// An empty secret only earns "access denied" from the server.
+			return fmt.Errorf("no S3 credentials: $%s is set but $%s is not: %w", envAWSKey, envAWSSecret, remote.ErrDenied)
+		}
 		cfg.AccessKey = key
-		cfg.SecretKey = remote.Secret(a.firstEnv(envAWSSecret))
+		cfg.SecretKey = remote.Secret(secret)
 		cfg.SessionToken = remote.Secret(a.firstEnv(envAWSToken))
 		return nil
 	}

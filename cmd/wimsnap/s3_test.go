@@ -43,6 +43,8 @@ func TestS3Credentials(t *testing.T) {
 		{"other file", map[string]string{"HOME": home, envAWSCredFile: other}, "OTHERKEY", "othersecret", "", ""},
 		{"unknown profile", map[string]string{"HOME": home, envAWSProfile: "nope"}, "", "", "", `profile "nope"`},
 		{"no file", map[string]string{"HOME": t.TempDir()}, "", "", "", "no such file"},
+		{"key without secret", map[string]string{"HOME": home, envAWSKey: "ENVKEY", envCaptureAccount: "OSDKEY", envCapturePassword: "osdsecret"},
+			"", "", "", "$AWS_ACCESS_KEY_ID is set but $AWS_SECRET_ACCESS_KEY is not"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

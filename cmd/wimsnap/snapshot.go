@@ -97,7 +97,7 @@ type snapshotSummary struct {
 	SourceB    []byte               `json:"source_bytes,omitempty"` // see rawPath
 	Tags       []string             `json:"tags"`
 	Parent     string               `json:"parent"`
-	Image      snapshot.ImageFields `json:"image"`
+	Image      snapImageJSON        `json:"image"`
 	snapshot.RunSummary
 	LockWaitSec   float64               `json:"lock_wait_seconds"`
 	Index         snapshot.SyncStats    `json:"index"`
@@ -137,6 +137,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	}
 	status := a.newStatus()
 	warn := a.newWarnings(status)
+	configWarnings(warn, f.config, cfg)
 	r, err := a.openRepoWarn(ctx, &f.repoFlags, true, a.syncWarn(warn))
 	if err != nil {
 		return err
@@ -164,7 +165,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	list, total := warn.summary()
 	loc, _, _ := a.repoLocation(&f.repoFlags)
 	sum := snapshotSummary{Snapshot: m.ID, ShortID: m.ShortID(), Repository: loc, Time: m.Time.Format(time.RFC3339Nano),
-		Host: m.Host, Source: m.Source, SourceB: rawPath(m.Source), Tags: nonNil(m.Tags), Parent: m.Parent, Image: m.Image,
+		Host: m.Host, Source: m.Source, SourceB: rawPath(m.Source), Tags: nonNil(m.Tags), Parent: m.Parent, Image: newSnapImageJSON(m.Image),
 		RunSummary: m.Summary, LockWaitSec: seconds(res.LockWait), Index: res.Sync, Warnings: list, WarningsTotal: total, Requests: a.requests()}
 	if err := a.printSnapshot(sum); err != nil {
 		return err

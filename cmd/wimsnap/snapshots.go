@@ -21,7 +21,8 @@ tags, of those sources.
 With --json, stdout receives one document: {"repository", "snapshots":
 [{"id", "short_id", "version", "time", "host", "source", "source_bytes",
 "kind", "parent", "tags", "image": {"name", "description", "display_name",
-"display_description", "flags", "creator", "version", "created", "boot"},
+"display_description", "flags", "creator", "version", "created", "boot",
+"extra_xml"},
 "metadata": {"sha1", "size"}, "summary": {"dirs", "files", "symlinks",
 "special", "bytes", "files_read", "bytes_read", "files_unchanged",
 "skipped", "new_chunks", "new_bytes", "new_bytes_stored", "packs",
@@ -31,7 +32,9 @@ a snapshot of a directory tree and "import" for an image imported from a
 WIM (absent in manifests written before it was recorded); "summary" is the
 snapshot's run, as its 'snapshot --json' document counted it.
 "source_bytes" is there when the source path is not valid UTF-8: its
-exact bytes in base64. "boot": true marks a snapshot imported from a WIM's boot image, which
+exact bytes in base64. "extra_xml" holds, as XML text, the elements of an
+imported image's XML that wimsnap keeps without reading them (DISM's
+WINDOWS), which 'export' writes back. "boot": true marks a snapshot imported from a WIM's boot image, which
 'export' marks bootable again.`
 
 func (a *app) newSnapshotsCommand() *cobra.Command {
@@ -55,7 +58,8 @@ type manifestJSON struct {
 	ID      string `json:"id"`
 	ShortID string `json:"short_id"`
 	*snapshot.Manifest
-	Tags []string `json:"tags"` // [] when none: the stored manifest leaves them out
+	Tags  []string      `json:"tags"` // [] when none: the stored manifest leaves them out
+	Image snapImageJSON `json:"image"`
 }
 
 func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
@@ -72,7 +76,7 @@ func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
 	if a.json {
 		out := make([]manifestJSON, len(list))
 		for i, m := range list {
-			out[i] = manifestJSON{ID: m.ID, ShortID: m.ShortID(), Manifest: m, Tags: nonNil(m.Tags)}
+			out[i] = manifestJSON{ID: m.ID, ShortID: m.ShortID(), Manifest: m, Tags: nonNil(m.Tags), Image: newSnapImageJSON(m.Image)}
 		}
 		return writeJSON(a.stdout, map[string]any{"repository": loc, "snapshots": out})
 	}

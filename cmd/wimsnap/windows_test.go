@@ -163,6 +163,11 @@ func TestWindowsInfo(t *testing.T) {
 	if code, _, errb := runApp(t, env, "snapshot", src); code != exitOK {
 		t.Fatalf("snapshot: exit %d: %s", code, errb)
 	}
+	// --json gives the element as XML text, not as Go's records of it.
+	_, js, _ = runApp(t, env, "snapshots", "--json")
+	if !strings.Contains(js, `"extra_xml": [`) || !strings.Contains(js, `<SYSTEMROOT>WINDOWS</SYSTEMROOT>`) || strings.Contains(js, "XMLName") {
+		t.Errorf("snapshots --json: the WINDOWS element as XML text wanted:\n%s", js)
+	}
 	exported := filepath.Join(dir, "export.wim")
 	if code, _, errb := runApp(t, env, "export", "latest", exported); code != exitOK {
 		t.Fatalf("export: exit %d: %s", code, errb)
