@@ -88,16 +88,16 @@ func (a *app) newSnapshotCommand() *cobra.Command {
 
 // snapshotSummary is the --json document of snapshot.
 type snapshotSummary struct {
-	Snapshot   string               `json:"snapshot"`
-	ShortID    string               `json:"short_id"`
-	Repository string               `json:"repository"`
-	Time       string               `json:"time"`
-	Host       string               `json:"host"`
-	Source     string               `json:"source"`
-	SourceB    []byte               `json:"source_bytes,omitempty"` // see rawPath
-	Tags       []string             `json:"tags"`
-	Parent     string               `json:"parent"`
-	Image      snapImageJSON        `json:"image"`
+	Snapshot   string        `json:"snapshot"`
+	ShortID    string        `json:"short_id"`
+	Repository string        `json:"repository"`
+	Time       string        `json:"time"`
+	Host       string        `json:"host"`
+	Source     string        `json:"source"`
+	SourceB    []byte        `json:"source_bytes,omitempty"` // see rawPath
+	Tags       []string      `json:"tags"`
+	Parent     string        `json:"parent"`
+	Image      snapImageJSON `json:"image"`
 	snapshot.RunSummary
 	LockWaitSec   float64               `json:"lock_wait_seconds"`
 	Index         snapshot.SyncStats    `json:"index"`
