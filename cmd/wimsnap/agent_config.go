@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/scheduler"
 	"github.com/wimsnap/wimsnap/snapshot"
 )
@@ -150,6 +151,11 @@ func (a *app) decodeAgentConfig(path string, t *cfgTable) *agentConfig {
 	c.repo = t.str("repository", "")
 	if c.repo != "" && !isS3(c.repo) {
 		c.repo = absFrom(dir, c.repo)
+	}
+	if isS3(c.repo) {
+		if _, err := remote.ParseS3URL(c.repo); err != nil { // as every run would
+			t.fail("repository", "%v", err)
+		}
 	}
 	c.repoArgs = t.flagArgs(repoKeys, dir)
 	c.host = t.str("host", "")
@@ -337,7 +343,7 @@ func decodeMaint(t *cfgTable, kind taskKind, keys []flagKey, zone *time.Location
 		if _, err := parseMaxUnused(t.str("max-unused", "5%")); err != nil {
 			t.fail("max-unused", "%v", err)
 		}
-		t.duration("wait", 0, 0, maxConfigDuration)
+		t.duration("wait", 0, time.Second, maxConfigDuration) // prune wants a positive --wait
 	} else {
 		subset := t.str("read-data-subset", "")
 		if _, err := checkOptions(t.boolean("read-data", false), subset, subset != ""); err != nil {

@@ -197,6 +197,17 @@ func TestAgentConfigErrors(t *testing.T) {
 		{name: "connections zero", doc: "connections = 0\n" + minimalJob, want: []string{`connections: 0 is out of range [1, `}},
 		{name: "threads negative", doc: strings.Replace(minimalJob, "[[job]]\n", "[[job]]\nthreads = -1\n", 1),
 			want: []string{`job[1].threads: -1 is out of range [0, `}},
+		// Accepted at load, then: the agent died of running out of memory
+		// (threads), every prune failed (wait), every snapshot failed
+		// (a lone empty exclusion), every run failed (the URL).
+		{name: "threads absurd", doc: strings.Replace(minimalJob, "[[job]]\n", "[[job]]\nthreads = 1099511627776\n", 1),
+			want: []string{`job[1].threads: 1099511627776 is out of range [0, 1024]`}},
+		{name: "prune wait zero", doc: minimalJob + "[prune]\nschedule = \"@every 24h\"\nwait = \"0s\"\n",
+			want: []string{`prune.wait: 0s is out of range [1s, `}},
+		{name: "lone empty exclusion", doc: minimalJob + "exclude = [\"\"]\n",
+			want: []string{`--exclude: bad capture configuration: "": names no path below the capture root`}},
+		{name: "repository URL", doc: `repository = "s3:ftp://127.0.0.1/bkt/x"` + "\n" + minimalJob,
+			want: []string{`repository: remote: s3 URL: scheme "ftp": want http or https`}},
 		{name: "retention keeps nothing", doc: minimalJob + "[job.retention]\nkeep-last = 0\n",
 			want: []string{`job[1].retention: no keep-* key keeps anything`}},
 		{name: "retention below -1", doc: minimalJob + "[job.retention]\nkeep-daily = -2\n",

@@ -176,9 +176,11 @@ func (a *app) checkArgs(argv []string) error {
 	if err != nil {
 		return err
 	}
-	exclude, err := cmd.Flags().GetStringArray("exclude")
-	if err != nil {
-		return err
+	// Not GetStringArray, which reads the flag back from its text: a
+	// lone empty value ("--exclude=") came back as no value at all.
+	exclude := []string{}
+	if v, ok := cmd.Flags().Lookup("exclude").Value.(interface{ GetSlice() []string }); ok {
+		exclude = v.GetSlice()
 	}
 	_, err = scratch.exclusions(config, exclude) // exclusions that would fail every run
 	return err

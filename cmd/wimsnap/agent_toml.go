@@ -291,7 +291,11 @@ func (t *cfgTable) flagArgs(specs []flagKey, dir string) []string {
 		case flagPath:
 			args = append(args, "--"+s.flag+"="+absFrom(dir, t.str(s.key, "")))
 		case flagInt:
-			args = append(args, "--"+s.flag+"="+strconv.FormatInt(t.integer(s.key, 0, s.min, 1<<40), 10))
+			hi := int64(1 << 40)
+			if s.flag == "threads" {
+				hi = maxThreads // as checkThreads
+			}
+			args = append(args, "--"+s.flag+"="+strconv.FormatInt(t.integer(s.key, 0, s.min, hi), 10))
 		case flagStrings:
 			for _, v := range t.strings(s.key) {
 				args = append(args, "--"+s.flag+"="+v)

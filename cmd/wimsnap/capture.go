@@ -217,8 +217,8 @@ func (a *app) captureSpec(cmd *cobra.Command, f *imageFlags, args []string) (*ca
 	if err != nil {
 		return nil, err
 	}
-	if f.threads < 0 {
-		return nil, usagef("--threads must not be negative")
+	if err := checkThreads(f.threads); err != nil {
+		return nil, err
 	}
 	changed := func(name string) bool { return cmd.Flags().Changed(name) }
 	info := imageInfo(f, changed, env, source)
@@ -532,4 +532,17 @@ func (a *app) printCapture(s captureSummary) error {
 		printable(s.Source), s.Image, s.Name, printable(s.WIM), s.Dirs, s.Files, s.Symlinks, s.Special,
 		formatBytes(s.Bytes), formatBytes(s.CompressedBytes), s.Compression, s.DurationSeconds)
 	return err
+}
+
+// maxThreads bounds --threads: each thread holds buffers of its own, so an
+// absurd count exhausts memory before the work starts (the agent, whose
+// snapshots run in its own process, died of 1<<40).
+const maxThreads = 1024
+
+// checkThreads refuses a --threads value below 0 or above maxThreads.
+func checkThreads(n int) error {
+	if n < 0 || n > maxThreads {
+		return usagef("--threads=%d: want 0 (one per CPU) to %d", n, maxThreads)
+	}
+	return nil
 }

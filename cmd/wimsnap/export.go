@@ -85,8 +85,8 @@ type exportSummary struct {
 
 func (a *app) runExport(ctx context.Context, f *exportFlags, refs []string, out string) error {
 	start := a.now()
-	if f.threads < 0 {
-		return usagef("--threads must not be negative")
+	if err := checkThreads(f.threads); err != nil {
+		return err
 	}
 	if f.boot < 0 || f.boot > len(refs) {
 		return usagef("--boot=%d: want 0 (no boot image) to %d", f.boot, len(refs))

@@ -140,8 +140,8 @@ type exportedImage struct {
 // does (exportToExisting).
 func (a *app) runExportImage(ctx context.Context, src string, specs []string, dest string, f exportImageFlags) error {
 	start := a.now()
-	if f.threads < 0 {
-		return usagef("--threads must not be negative")
+	if err := checkThreads(f.threads); err != nil {
+		return err
 	}
 	if f.compressSet {
 		c, level, err := parseWriteCodec(f.compress)

@@ -88,8 +88,8 @@ type importedJSON struct {
 
 func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageArgs []string) error {
 	start := a.now()
-	if f.threads < 0 {
-		return usagef("--threads must not be negative")
+	if err := checkThreads(f.threads); err != nil {
+		return err
 	}
 	if err := checkLabels(f.host, f.tags); err != nil {
 		return err

@@ -99,8 +99,8 @@ type optimizeSummary struct {
 
 func (a *app) runOptimize(ctx context.Context, name string, f optimizeFlags, compressSet bool) error {
 	start := a.now()
-	if f.threads < 0 {
-		return usagef("--threads must not be negative")
+	if err := checkThreads(f.threads); err != nil {
+		return err
 	}
 	if f.output == "" && (len(f.images) > 0 || len(f.refs) > 0) {
 		return usagef("--image and --ref need --output: in place, the other images or the other parts would be lost")

@@ -18,7 +18,7 @@ func TestRestoreIncludeNoMatch(t *testing.T) {
 	target := filepath.Join(t.TempDir(), "t")
 	code, _, errb := runApp(t, env, "restore", "latest", "--target", target, "--include", "/nope", "--include", "b.txt",
 		"--include", "/nope/", "--include", "/nope")
-	if code != exitOK || strings.Count(errb, "wimsnap: warning: /nope: snapshot: include pattern matches nothing in the snapshot\n") != 1 ||
+	if code != exitOK || strings.Count(errb, "wimsnap: warning: /nope: include pattern matches nothing in the snapshot\n") != 1 ||
 		strings.Count(errb, "\n") != 1 {
 		t.Errorf("exit %d, stderr %q; want exit 0 and one warning, about /nope", code, errb)
 	}
@@ -30,7 +30,7 @@ func TestRestoreIncludeNoMatch(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != exitOK {
 		t.Fatalf("--json: exit %d, %v: %s%s", code, err, out, errb)
 	}
-	want := warning{Path: "/nope", Error: "snapshot: include pattern matches nothing in the snapshot"}
+	want := warning{Path: "/nope", Error: "include pattern matches nothing in the snapshot"}
 	if doc.WarningsTotal != 1 || len(doc.Warnings) != 1 || doc.Warnings[0].Path != want.Path ||
 		doc.Warnings[0].Error != want.Error || doc.Files != 0 {
 		t.Errorf("--json: %+v; want one warning %+v and no files", doc, want)

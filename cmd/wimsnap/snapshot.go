@@ -116,8 +116,8 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	case env.SystemRoot != "":
 		source = osdTree(env.SystemRoot, isDir)
 	}
-	if f.threads < 0 {
-		return usagef("--threads must not be negative")
+	if err := checkThreads(f.threads); err != nil {
+		return err
 	}
 	if f.lockWait < 0 {
 		return usagef("--lock-wait must not be negative")
