@@ -171,6 +171,9 @@ type applier struct {
 	rootFD    int
 	unixData  bool
 	isRoot    bool
+	// inheritsACL is set once a directory with a default ACL is seen
+	// (apply_acl.go).
+	inheritsACL atomic.Bool
 	procFD    bool
 
 	groupsOnce sync.Once // sets groups, the supplementary groups (keepsSetgid)
@@ -246,6 +249,8 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 		a.applied = []*wim.Entry{root}
 	}
 	a.warnOwners(a.applied)
+	a.noteImageDefaultACL(a.applied)
+	a.noteDefaultACL(a.rootFD)
 	if tops == nil {
 		if a.opts.InPlace {
 			a.foundDir(a.rootFD, root)
@@ -294,6 +299,7 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 	first := firstNames(e.Children)
 	folded := a.foldedNames(len(e.Children))
 	if a.inPlace() { // first: the space it frees may be what the writes need
+		a.noteDefaultACL(dfd) // one found in place may have an ACL the image lacks
 		a.curDir = e
 		a.deleteExtra(dfd, e, first)
 	}

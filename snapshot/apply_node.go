@@ -258,6 +258,7 @@ func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) bool {
 			}
 		}
 	}
+	errs = append(errs, a.dropInheritedACLsAt(dfd, e, path)...)
 	if !e.IsReparse() {
 		if err := unix.Fchmodat(dfd, name, a.mode(e, false), 0); err != nil {
 			errs = append(errs, fmt.Errorf("chmod: %w", err))

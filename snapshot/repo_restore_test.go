@@ -4,6 +4,7 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
@@ -828,5 +829,51 @@ func TestRestoreIncludeDelete(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(out, "e")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("e, which holds no match, was created (%v)", err)
+	}
+}
+
+// TestRestoreUnderDefaultACL: a tree restored under a directory with a
+// default ACL has the snapshot's ACLs, not the ones the kernel gives what
+// is made there (it had them, and a rollback then fixed them all); a
+// rollback over it fixes nothing.
+func TestRestoreUnderDefaultACL(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	tmp := t.TempDir()
+	src, shared := filepath.Join(tmp, "src"), filepath.Join(tmp, "shared")
+	writeFiles(t, src, map[string]string{"d/f": "f", "d/sub/g": "g"})
+	must(t, unix.Mkfifo(filepath.Join(src, "d", "ff"), 0o644))
+	must(t, os.MkdirAll(shared, 0o755))
+	// user::rwx user:1234:rwx group::r-x mask::rwx other::r-x
+	var acl []byte
+	acl = binary.LittleEndian.AppendUint32(acl, 2)
+	for _, e := range [][3]uint32{{0x01, 7, ^uint32(0)}, {0x02, 7, 1234}, {0x04, 5, ^uint32(0)}, {0x10, 7, ^uint32(0)}, {0x20, 5, ^uint32(0)}} {
+		acl = binary.LittleEndian.AppendUint16(acl, uint16(e[0]))
+		acl = binary.LittleEndian.AppendUint16(acl, uint16(e[1]))
+		acl = binary.LittleEndian.AppendUint32(acl, e[2])
+	}
+	if err := unix.Setxattr(shared, "system.posix_acl_default", acl, 0); err != nil {
+		t.Skipf("no POSIX ACLs here: %v", err)
+	}
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	out := filepath.Join(shared, "new")
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreRoot: true})
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		for _, name := range []string{"system.posix_acl_access", "system.posix_acl_default"} {
+			if _, err := unix.Lgetxattr(p, name, nil); !errors.Is(err, unix.ENODATA) {
+				t.Errorf("%s: %s: %v, want none", p, name, err)
+			}
+		}
+		return nil
+	})
+	must(t, err)
+	st, err := r.Restore(t.Context(), m, out, RestoreOptions{})
+	if err != nil || st.Fixed != 0 {
+		t.Errorf("rollback over the restored tree: %+v, %v; want nothing fixed", st, err)
 	}
 }

@@ -1,0 +1,117 @@
+//go:build unix
+
+package snapshot
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wimsnap/wimsnap/wim"
+)
+
+// This file keeps the POSIX ACLs of an applied tree the image's. A file
+// or directory made in a directory that has a default ACL gets an access
+// ACL from the kernel, and a directory the default ACL too, which the
+// image may lack: restored under a directory with a default ACL, a tree
+// carried ACLs its source had not, and the next rollback found them to
+// fix. (wimlib-imagex leaves them.)
+
+// The xattrs that hold POSIX ACLs.
+const (
+	aclAccess  = "system.posix_acl_access"
+	aclDefault = "system.posix_acl_default"
+)
+
+// noteDefaultACL records that entries made from now on may inherit ACLs
+// when the directory fd has a default ACL. Until one is seen, nothing is
+// removed, so a tree without ACLs costs no call per entry.
+func (a *applier) noteDefaultACL(fd int) {
+	if !a.unixData || a.ntfs != nil || a.inheritsACL.Load() {
+		return
+	}
+	if n, err := unix.Fgetxattr(fd, aclDefault, nil); err == nil && n > 0 {
+		a.inheritsACL.Store(true)
+	}
+}
+
+// noteImageDefaultACL records that entries may inherit ACLs when a
+// directory of the trees es has a default ACL, which the apply sets.
+func (a *applier) noteImageDefaultACL(es []*wim.Entry) {
+	var has func(e *wim.Entry) bool
+	has = func(e *wim.Entry) bool {
+		if !e.IsDir() {
+			return false
+		}
+		if xattrOf(e, aclDefault) {
+			return true
+		}
+		for _, c := range e.Children {
+			if has(c) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range es {
+		if has(e) {
+			a.inheritsACL.Store(true)
+			return
+		}
+	}
+}
+
+// xattrOf reports whether e has the xattr name.
+func xattrOf(e *wim.Entry, name string) bool {
+	for _, x := range e.Xattrs {
+		if x.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// dropInheritedACLs removes from the file or directory fd, the entry e,
+// the ACLs e lacks, once a default ACL has been seen (noteDefaultACL); it
+// returns the failures, none for ACLs that are not there.
+func (a *applier) dropInheritedACLs(fd int, e *wim.Entry, isDir bool) []error {
+	if !a.unixData || !a.inheritsACL.Load() {
+		return nil
+	}
+	var errs []error
+	for _, name := range aclNames(isDir) {
+		if xattrOf(e, name) {
+			continue
+		}
+		if err := unix.Fremovexattr(fd, name); err != nil && !xattrUnsupported(err) {
+			errs = append(errs, fmt.Errorf("removing the inherited %s: %w", name, err))
+		}
+	}
+	return errs
+}
+
+// dropInheritedACLsAt is dropInheritedACLs for the special file name in
+// dfd (path naming it from the target), through a path.
+func (a *applier) dropInheritedACLsAt(dfd int, e *wim.Entry, path []string) []error {
+	if !a.unixData || !a.inheritsACL.Load() || e.IsReparse() {
+		return nil
+	}
+	var errs []error
+	for _, name := range aclNames(false) {
+		if xattrOf(e, name) {
+			continue
+		}
+		if err := unix.Lremovexattr(a.xattrPath(dfd, e.Name, path), name); err != nil && !xattrUnsupported(err) {
+			errs = append(errs, fmt.Errorf("removing the inherited %s: %w", name, err))
+		}
+	}
+	return errs
+}
+
+// aclNames returns the ACL xattrs an entry may inherit: a directory both.
+func aclNames(isDir bool) []string {
+	if isDir {
+		return []string{aclAccess, aclDefault}
+	}
+	return []string{aclAccess}
+}
