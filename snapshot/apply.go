@@ -174,7 +174,7 @@ type applier struct {
 	// inheritsACL is set once a directory with a default ACL is seen
 	// (apply_acl.go).
 	inheritsACL atomic.Bool
-	procFD    bool
+	procFD      bool
 
 	groupsOnce sync.Once // sets groups, the supplementary groups (keepsSetgid)
 	groups     []int
