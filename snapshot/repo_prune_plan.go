@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
@@ -38,7 +39,8 @@ func (p *pruner) plan() error {
 	if len(p.missing) > 0 {
 		return p.refuse()
 	}
-	if err := p.newerPacks(); err != nil {
+	named := p.namedPacks()
+	if err := p.newerPacks(named); err != nil {
 		return err
 	}
 	var partly []index.ID
@@ -61,26 +63,62 @@ func (p *pruner) plan() error {
 	p.pickRepacks(partly, unused)
 	p.res.PacksRepacked = len(p.moved)
 	if p.opts.DryRun {
-		p.res.PacksDeleted = len(p.doomed)
-		for id := range p.doomed {
-			p.res.BytesFreed += p.packs[id].Size
-		}
-		for id := range p.moved {
-			p.res.BytesFreed -= p.sizes[id]
-		}
+		return p.countDry(named)
 	}
 	return nil
 }
 
-// newerPacks returns an error wrapping ErrNewerFormat when a pack that no
-// index object names is a newer wimsnap's (its footer says so): prune
-// would delete it as a killed run's leftover, while that wimsnap may be
-// about to name it. It reads the footers of those packs alone, few.
-func (p *pruner) newerPacks() error {
+// countDry counts, for a dry run, the packs the prune would delete and
+// the bytes it would free. A pack that no index object names while
+// another process holds a shared lock may be a running snapshot's, which
+// the prune would wait for and keep when the snapshot names it: the dry
+// run counts it pending (packs_pending) rather than deleted, with a
+// warning. It said it would delete the packs of the snapshot running.
+func (p *pruner) countDry(named map[index.ID]bool) error {
+	_, others, err := p.lock.scan(p.ctx, p.r.now())
+	if err != nil {
+		return err
+	}
+	holder := oldest(others, func(e *lockEntry) bool { return !e.rec.Exclusive && e.rec.Kind != kindPrune })
+	for id := range p.doomed {
+		if holder != nil && !named[id] {
+			p.res.Pending++
+			continue
+		}
+		p.res.PacksDeleted++
+		p.res.BytesFreed += p.packs[id].Size
+	}
+	for id := range p.moved {
+		p.res.BytesFreed -= p.sizes[id]
+	}
+	if p.res.Pending > 0 {
+		h := holder.info()
+		p.res.PendingWhy = fmt.Sprintf("no index object names them yet, and host %s (pid %d) has held a lock since %s: "+
+			"they may be a running snapshot's, which the prune would wait for", h.Host, h.PID, h.Since.UTC().Format(time.DateTime+" UTC"))
+		p.opts.Warn(fmt.Errorf("%d packs would be left for a later prune: %s", p.res.Pending, p.res.PendingWhy))
+	}
+	return nil
+}
+
+// namedPacks returns the packs that an index object names.
+func (p *pruner) namedPacks() map[index.ID]bool {
 	named := map[index.ID]bool{}
 	for _, l := range p.loc {
 		named[l.Pack] = true
 	}
+	for _, ls := range p.copies {
+		for _, l := range ls {
+			named[l.Pack] = true
+		}
+	}
+	return named
+}
+
+// newerPacks returns an error wrapping ErrNewerFormat when a pack that no
+// index object names (not in named) is a newer wimsnap's (its footer says so): prune
+// would delete it as a killed run's leftover, while that wimsnap may be
+// about to name it. It reads the footers of those packs alone, few.
+func (p *pruner) newerPacks(named map[index.ID]bool) error {
 	for id, info := range p.packs {
 		if named[id] || info.Size < int64(packFooterLen) {
 			continue

@@ -740,3 +740,51 @@ func TestPruneTrailersUsed(t *testing.T) {
 		t.Errorf("after a prune: %d of %d bytes unused; want the trailers counted as used", res.UnusedBytes, res.Bytes)
 	}
 }
+
+// TestPruneDryRunBesideSnapshot: a dry run while a snapshot has stored its
+// packs but not yet its index object counts those packs pending, with a
+// warning naming the lock, not deleted (it said it would delete them all,
+// where the prune itself waits for the snapshot and keeps them); packs of
+// forgotten data are still counted deleted.
+func TestPruneDryRunBesideSnapshot(t *testing.T) {
+	tmp := t.TempDir()
+	store, open := machines(t, tmp)
+	src := filepath.Join(tmp, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	writeTestFile(t, filepath.Join(src, "old.bin"), wimtest.RandomBytes(3, 1<<20))
+	ra := open(store, "a")
+	old := snapshotOK(t, ra, src, TakeOptions{}).Manifest
+	if _, err := ra.Forget(t.Context(), []*Manifest{old}, LockOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Remove(filepath.Join(src, "old.bin")))
+	writeTestFile(t, filepath.Join(src, "new.bin"), wimtest.RandomBytes(4, 1<<20))
+	gate := &gateStore{Store: store, prefix: indexPrefix, reached: make(chan struct{}), release: make(chan struct{})}
+	rb := open(gate, "b")
+	done := make(chan error)
+	go func() {
+		_, err := rb.Snapshot(t.Context(), src, TakeOptions{})
+		done <- err
+	}()
+	<-gate.reached
+	var warned []error
+	res, err := open(store, "p").Prune(t.Context(), PruneOptions{DryRun: true, Warn: func(err error) { warned = append(warned, err) }})
+	close(gate.release)
+	if serr := <-done; serr != nil {
+		t.Fatal(serr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PacksDeleted == 0 || res.Pending == 0 || !strings.Contains(res.PendingWhy, "held a lock") ||
+		len(warned) != 1 || !strings.Contains(warned[0].Error(), "would be left for a later prune") {
+		t.Errorf("dry run beside a snapshot: %+v, warnings %v; want the forgotten packs deleted and the snapshot's pending", res, warned)
+	}
+	// What the dry run kept is the snapshot's: a prune now deletes only
+	// what it counted deleted.
+	real, err := open(store, "q").Prune(t.Context(), PruneOptions{})
+	if err != nil || real.PacksDeleted != res.PacksDeleted {
+		t.Errorf("prune after the snapshot: %+v, %v; the dry run counted %d deleted", real, err, res.PacksDeleted)
+	}
+	checkOK(t, open(store, "c"))
+}

@@ -39,7 +39,11 @@ With --json, stdout receives one document:
    "pending_reason", "temp_files_removed", "warnings": [{"path", "error"}],
    "warnings_total", "duration_seconds", "requests"}
 "temp_files_removed" counts the temporary files that writers killed or
-crashed left in a local repository over an hour ago, which prune removes.` + requestsHelp
+crashed left in a local repository over an hour ago, which prune removes.
+With --dry-run, "packs_pending" counts the unused packs that no index
+object names yet while another process holds a lock: they may be a
+running snapshot's, which a prune would wait for (a warning says whose
+lock); the dry run's exit code stays 0.` + requestsHelp
 
 // pruneFlags are the options of prune, also offered by forget --prune.
 type pruneFlags struct {
@@ -158,7 +162,7 @@ func (a *app) prune(ctx context.Context, r *snapshot.Repo, loc string, opts snap
 	list, total := warn.summary()
 	sum := &pruneSummary{Repository: loc, DryRun: opts.DryRun, PruneResult: res, Warnings: list, WarningsTotal: total,
 		DurationSeconds: seconds(a.now().Sub(start)), Requests: a.requests()}
-	if res.Pending > 0 {
+	if res.Pending > 0 && !opts.DryRun { // a dry run's pending packs are a forecast
 		return sum, &partialError{what: plural(res.Pending, "pack") + " left for a later prune"}
 	}
 	return sum, nil
@@ -188,7 +192,11 @@ func (a *app) printPrune(s pruneSummary) {
 		fmt.Fprintf(a.stdout, "kept %s that snapshots running meanwhile use\n", plural(s.KeptForRunning, "chunk"))
 	}
 	if s.Pending > 0 {
-		fmt.Fprintf(a.stdout, "%s left for a later prune: %s\n", plural(s.Pending, "pack"), s.PendingWhy)
+		left := "left"
+		if s.DryRun {
+			left = "would be left"
+		}
+		fmt.Fprintf(a.stdout, "%s %s for a later prune: %s\n", plural(s.Pending, "pack"), left, s.PendingWhy)
 	}
 	if s.TempFiles > 0 {
 		fmt.Fprintf(a.stdout, "removed %s left by killed writers\n", plural(s.TempFiles, "temporary file"))
