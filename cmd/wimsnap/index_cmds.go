@@ -84,12 +84,17 @@ deduplication and compression reduce to the stored bytes.
 
 With --json, stdout receives one document:
   {"repository", "id", "codec", "snapshots", "packs", "pack_bytes", "index_objects",
-   "chunks", "chunk_bytes", "stored_bytes", "snapshot_bytes"}`
+   "chunks", "chunk_bytes", "stored_bytes", "snapshot_bytes", "warnings": [{"path", "error"}],
+   "warnings_total"}
+A snapshot whose manifest cannot be read is not counted, with a warning
+("path": "repository"; on stderr without --json).`
 
 // statsSummary is the --json document of stats; "id" is the repository's.
 type statsSummary struct {
 	Repository string `json:"repository"`
 	snapshot.RepoStats
+	Warnings      []warning `json:"warnings"`
+	WarningsTotal int64     `json:"warnings_total"`
 }
 
 func (a *app) newStatsCommand() *cobra.Command {
@@ -100,7 +105,8 @@ func (a *app) newStatsCommand() *cobra.Command {
 		Long:  long(statsHelp),
 		Args:  argsBetween(0, 0),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
-			r, err := a.openRepoWarn(ctx, &rf, false, a.lockWarn(nil))
+			warn := a.newWarnings(nil)
+			r, err := a.openRepoWarn(ctx, &rf, false, a.syncWarn(warn))
 			if err != nil {
 				return err
 			}
@@ -110,7 +116,8 @@ func (a *app) newStatsCommand() *cobra.Command {
 			}
 			if a.json {
 				loc, _, _ := a.repoLocation(&rf)
-				return writeJSON(a.stdout, statsSummary{Repository: loc, RepoStats: st})
+				list, total := warn.summary()
+				return writeJSON(a.stdout, statsSummary{Repository: loc, RepoStats: st, Warnings: list, WarningsTotal: total})
 			}
 			_, err = fmt.Fprintf(a.stdout, "Repository %s (%s chunks): %d snapshots holding %s; %d chunks of %s stored as %s in %d packs (%s), %d index objects\n",
 				st.ID[:16], st.Codec, st.Snapshots, formatBytes(st.SnapshotBytes), st.Chunks, formatBytes(st.ChunkBytes),

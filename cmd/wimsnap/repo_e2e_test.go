@@ -1046,6 +1046,19 @@ func TestForgetDamagedManifest(t *testing.T) {
 	if strings.Count(res.stderr, "left out") != 1 || !strings.Contains(res.stderr, "forget "+first.ShortID) {
 		t.Errorf("snapshots with a damaged manifest: stderr %q", res.stderr)
 	}
+	// With --json, the warning is in the document (it was on stderr
+	// alone, the document listing one snapshot without a word).
+	for _, cmd := range []string{"snapshots", "stats"} {
+		res = r.run(t, exitOK, cmd, "--json")
+		var doc struct {
+			Warnings []warning `json:"warnings"`
+			Total    int64     `json:"warnings_total"`
+		}
+		if err := json.Unmarshal([]byte(res.stdout), &doc); err != nil || doc.Total != 1 || len(doc.Warnings) != 1 ||
+			!strings.Contains(doc.Warnings[0].Error, "forget "+first.ShortID) || res.stderr != "" {
+			t.Errorf("%s --json with a damaged manifest: %v\n%s\nstderr %q", cmd, err, res.stdout, res.stderr)
+		}
+	}
 	res = r.run(t, exitFailure, "restore", first.ShortID, "--target", t.TempDir())
 	if !strings.Contains(res.stderr, "damaged") || !strings.Contains(res.stderr, "forget "+first.ShortID) {
 		t.Errorf("restore of a damaged snapshot: stderr %q", res.stderr)

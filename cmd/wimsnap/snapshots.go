@@ -26,12 +26,15 @@ With --json, stdout receives one document: {"repository", "snapshots":
 "metadata": {"sha1", "size"}, "summary": {"dirs", "files", "symlinks",
 "special", "bytes", "files_read", "bytes_read", "files_unchanged",
 "skipped", "new_chunks", "new_bytes", "new_bytes_stored", "packs",
-"duration_seconds"}}]}
+"duration_seconds"}}], "warnings": [{"path", "error"}], "warnings_total"}
 The first "version" is the manifest's format version; "kind" is "tree" for
 a snapshot of a directory tree and "import" for an image imported from a
 WIM (absent in manifests written before it was recorded); "summary" is the
 snapshot's run, as its 'snapshot --json' document counted it.
-"source_bytes" is there when the source path is not valid UTF-8: its
+A snapshot whose manifest cannot be read is left out, with a warning
+("path": "repository"; on stderr without --json), as is a local index
+found damaged and rebuilt. "source_bytes" is there when the source path is
+not valid UTF-8: its
 exact bytes in base64. "extra_xml" holds, as XML text, the elements of an
 imported image's XML that wimsnap keeps without reading them (DISM's
 WINDOWS), which 'export' writes back. "boot": true marks a snapshot imported from a WIM's boot image, which
@@ -63,7 +66,8 @@ type manifestJSON struct {
 }
 
 func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
-	r, err := a.openRepoWarn(ctx, rf, false, a.lockWarn(nil))
+	warn := a.newWarnings(nil)
+	r, err := a.openRepoWarn(ctx, rf, false, a.syncWarn(warn))
 	if err != nil {
 		return err
 	}
@@ -78,7 +82,8 @@ func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
 		for i, m := range list {
 			out[i] = manifestJSON{ID: m.ID, ShortID: m.ShortID(), Manifest: m, Tags: nonNil(m.Tags), Image: newSnapImageJSON(m.Image)}
 		}
-		return writeJSON(a.stdout, map[string]any{"repository": loc, "snapshots": out})
+		list, total := warn.summary()
+		return writeJSON(a.stdout, map[string]any{"repository": loc, "snapshots": out, "warnings": list, "warnings_total": total})
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTIME\tHOST\tSOURCE\tNAME\tFILES\tSIZE\tTAGS")
