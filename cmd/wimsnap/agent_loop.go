@@ -142,7 +142,7 @@ func (ag *agent) finish(o outcome) {
 		ag.log.Warn("run skipped: the previous run was still going", "job", o.task, "slot", skip.Run.Slot)
 	}
 	st := ag.taskState(o.task)
-	st.LastResult, st.LastError, st.LastDurationSec = o.result, o.err, o.end.Sub(o.start).Seconds()
+	st.LastResult, st.LastError, st.LastDurationSec = o.result, o.err, seconds(o.end.Sub(o.start)) // to the millisecond, as every duration in JSON
 	st.Running = false
 	if ok {
 		st.LastSuccess, st.LastSnapshots = o.end, o.snapshots

@@ -46,7 +46,8 @@ Exit codes:
   12   the repository's server refused the credentials or the request, its
        TLS certificate is not trusted, its host name does not resolve, or it
        could not be reached (after retries)
-  130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind`
+  130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind.
+       A second signal ends the process at once, without cleaning up`
 
 // usageError marks a mistake on the command line (exit 2).
 type usageError struct{ err error }
