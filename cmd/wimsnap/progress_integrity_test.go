@@ -116,3 +116,33 @@ func TestCaptureIntegrityStatus(t *testing.T) {
 	}
 	wantIntegrity("append", st)
 }
+
+// TestOptimizeDuplicateStreamsStatus: a WIM whose files share a stream
+// ends optimize's status at 100%: the total counts each file's bytes, the
+// copy each stream once (it stopped at 50% here).
+func TestOptimizeDuplicateStreamsStatus(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	data := []byte(strings.Repeat("data", 50000))
+	writeFile(t, src, "f", data)
+	writeFile(t, src, "copy", data)
+	wimfile := filepath.Join(tmp, "a.wim")
+	runAppOK(t, nil, "capture", src, wimfile)
+	r := wimtest.Open(t, wimfile)
+	tr := &verifyTracker{verb: "recompressing", start: time.Now(), now: time.Now, total: streamBytes(r, []int{1})}
+	out, err := os.Create(filepath.Join(tmp, "b.wim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = out.Close() }()
+	w, err := wim.NewWriter(out, wim.WithCompression(wim.CompressXPRESS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := copyImages(t.Context(), w, r, rewriteSpec{images: []int{1}}, tr); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.render(); !strings.Contains(got, "(100%)") || tr.bytes() != int64(len(data)) {
+		t.Errorf("status %q after copying %d bytes, want 100%% of the %d bytes of the one stream", got, tr.bytes(), len(data))
+	}
+}
