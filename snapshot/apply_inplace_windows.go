@@ -5,6 +5,7 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"golang.org/x/sys/windows"
@@ -250,12 +251,15 @@ func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
 		a.warn(false, fmt.Errorf("listing for --delete: %w", err))
 		return
 	}
-	want := make(map[string]bool, len(e.Children))
+	want := make(map[string]string, len(e.Children)) // the first of names that differ in case alone, as skipName keeps
 	for _, c := range e.Children {
-		want[strings.ToUpper(c.Name)] = true
+		if _, ok := want[strings.ToUpper(c.Name)]; !ok {
+			want[strings.ToUpper(c.Name)] = c.Name
+		}
 	}
 	for _, l := range names {
-		if want[strings.ToUpper(l.name)] {
+		if img, ok := want[strings.ToUpper(l.name)]; ok {
+			a.recase(dir, l.name, img)
 			continue
 		}
 		rel := a.rel + "/" + l.name
@@ -265,6 +269,30 @@ func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
 		if n, _ := a.removeAll(winJoin(dir, l.name), rel); !isTempName(l.name) {
 			a.stats.Deleted += n
 		}
+	}
+}
+
+// recase renames the entry name in dir, which the image has as img, a
+// name that differs in case alone, to img: a rollback kept the case it
+// found ("report.txt" for the image's "Report.txt"), so a snapshot of the
+// tree it restored differed from the one restored. It goes through a
+// temporary name, as a file system may take a name in another case for
+// the same name and change nothing (Wine's does). Nothing is renamed in a
+// dry run; a rename that fails is warned about, and the entry keeps its
+// name.
+func (a *winApplier) recase(dir, name, img string) {
+	if name == img || a.opts.DryRun {
+		return
+	}
+	tmp := winJoin(dir, a.tempName())
+	err := os.Rename(winJoin(dir, name), tmp)
+	if err == nil {
+		if err = os.Rename(tmp, winJoin(dir, img)); err != nil {
+			_ = os.Rename(tmp, winJoin(dir, name))
+		}
+	}
+	if err != nil {
+		a.warn(false, fmt.Errorf("%s: renaming to the snapshot's %q: %w", name, img, err))
 	}
 }
 

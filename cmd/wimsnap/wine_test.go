@@ -761,4 +761,16 @@ func TestWineRestoreTargets(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(src, "Sub", "In.txt")); err != nil {
 		t.Errorf("--include /sub did not select /Sub: %v", err)
 	}
+	// Names found in another case get the snapshot's: they kept their
+	// own, and a snapshot of the tree then differed.
+	must(t, os.Rename(filepath.Join(src, "Report.txt"), filepath.Join(src, "report.txt")))
+	must(t, os.Rename(filepath.Join(src, "Sub"), filepath.Join(src, "SUB")))
+	if out, code := w.run(t, "restore", "--repo", repo, "latest", "--target", winPath(src)); code != exitOK {
+		t.Fatalf("rollback over names in another case: exit %d\n%s", code, out)
+	}
+	for _, p := range []string{"Report.txt", "Sub", "Sub/In.txt"} {
+		if _, err := os.Lstat(filepath.Join(src, p)); err != nil {
+			t.Errorf("not renamed to the snapshot's case: %v", err)
+		}
+	}
 }
