@@ -75,7 +75,11 @@
 // (ErrVersion). Opening an older file for writing migrates it: version 2
 // added deltas/ (a version 1 file's full recipes stay), version 3
 // snapinfo/ (snapshots cached before it have no summary until their
-// reader writes one). Read-only, an older file is read as it is. A file
+// reader writes one). Read-only, an older file is read as it is. An older
+// wimsnap sharing the cache directory takes a migrated file for one it
+// cannot use, and rebuilds it (losing the file signatures, so that its
+// next snapshot reads every file) at every run: give it a cache
+// directory of its own (WIMSNAP_CACHE_DIR). A file
 // that bbolt cannot open, or whose pages fail while being read, is
 // reported as ErrCorrupt; the caller deletes it and rebuilds.
 //
