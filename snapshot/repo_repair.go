@@ -64,6 +64,10 @@ type RepairResult struct {
 	// Recipes counts the stream recipes no index object named that were
 	// taken from the local index.
 	Recipes int `json:"recipes_restored"`
+	// Rebuilt counts the recipes of streams of one chunk that no index
+	// object named (lost with one), made again from the chunk found in a
+	// pack whose bytes have the stream's SHA-1.
+	Rebuilt int `json:"recipes_rebuilt"`
 	// Misplaced counts the index entries that gave a chunk a place in a
 	// sound pack that its trailer does not: the new index takes the
 	// trailer's.
@@ -84,7 +88,7 @@ type RepairedSnapshot struct {
 // Damaged reports whether repair found anything to mend.
 func (res *RepairResult) Damaged() bool {
 	return len(res.DamagedPacks)+len(res.MissingPacks)+len(res.DamagedIndex)+res.LostChunks+res.LostStreams+len(res.Snapshots)+
-		len(res.Manifests)+res.Retired+res.Recipes+res.Misplaced > 0
+		len(res.Manifests)+res.Retired+res.Recipes+res.Rebuilt+res.Misplaced > 0
 }
 
 // Repair mends the repository as described above.
@@ -191,6 +195,7 @@ func (rp *repairer) intact(h index.SHA1) bool {
 	if !ok && rp.single[h].raw > 0 {
 		one := rp.single[h]
 		rp.streams.streams[h] = &indexStream{hash: h, size: int64(one.raw), chunks: []index.ID{one.id}}
+		rp.res.Rebuilt++ // once: the recipe is there from now on
 		chunks, ok = rp.streams.chunks(h)
 	}
 	if !ok {

@@ -327,3 +327,33 @@ func (rr *repairRepo) removeIndexObjectOf(t *testing.T, data []byte) {
 		}
 	}
 }
+
+// TestRepairOneChunkRecipes: an index object lost with the recipes of
+// streams of one chunk alone is repaired from the packs (the chunks found
+// again by their SHA-1): repair said "no damage found", wrote nothing,
+// and check and prune stayed failing for good.
+func TestRepairOneChunkRecipes(t *testing.T) {
+	rr := emptyRepairRepo(t)
+	writeFiles(t, rr.src, map[string]string{"a": "one"})
+	snapshotOK(t, rr.r, rr.src, TakeOptions{})
+	writeFiles(t, rr.src, map[string]string{"b": "two"})
+	second := snapshotOK(t, rr.r, rr.src, TakeOptions{}).Manifest
+	rr.removeIndexObjectOf(t, []byte("two"))
+	if res, _ := rr.r.Check(t.Context(), CheckOptions{}); len(res.Problems) == 0 {
+		t.Fatalf("check after the loss: %+v; want problems", res)
+	}
+	res, err := rr.r.Repair(t.Context(), RepairOptions{})
+	if err != nil || res.Rebuilt == 0 || res.IndexWritten == 0 || len(res.Snapshots) != 0 {
+		t.Fatalf("repair: %+v, %v; want the recipes made again from the chunks, nothing lost", res, err)
+	}
+	checkOK(t, rr.r)
+	again, err := rr.r.Repair(t.Context(), RepairOptions{})
+	if err != nil || again.Damaged() {
+		t.Errorf("a second repair: %+v, %v; want no damage", again, err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := rr.r.Restore(t.Context(), second, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, rr.src, out, wimtest.CompareOptions{IgnoreRoot: true})
+}

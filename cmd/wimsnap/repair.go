@@ -40,7 +40,7 @@ found undamaged), 1 when repair found damage and --dry-run was given.
 With --json, stdout receives one document:
   {"repository", "dry_run", "packs_read", "damaged_packs", "missing_packs",
    "damaged_index_objects", "lost_chunks", "lost_streams", "packs_written",
-   "index_objects_written", "retired_objects", "manifests_restored", "recipes_restored",
+   "index_objects_written", "retired_objects", "manifests_restored", "recipes_restored", "recipes_rebuilt",
    "misplaced_index_entries",
    "snapshots": [{"id", "new_id", "removed",
    "lost_files", "why"}], "warnings": [{"path", "error"}], "warnings_total",
@@ -124,6 +124,9 @@ func (a *app) printRepair(s repairSummary) {
 	}
 	if s.Retired > 0 {
 		fmt.Fprintf(w, "%d retired objects of an unfinished prune: their data goes back into the index\n", s.Retired)
+	}
+	if s.Rebuilt > 0 {
+		fmt.Fprintf(w, "%d recipes of one-chunk files lost with an index object are made again from their chunks\n", s.Rebuilt)
 	}
 	if s.Recipes > 0 {
 		fmt.Fprintf(w, "%d recipes of files lost with an index object are taken from the local index\n", s.Recipes)
