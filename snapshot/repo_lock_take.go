@@ -203,11 +203,9 @@ func (l *Lock) createMarker(ctx context.Context, key string, now time.Time) (*lo
 		if validID(strings.TrimPrefix(e.rec.Lock, lockPrefix)) {
 			l.removeStale(ctx, e.rec.Lock) // the holder's own lock, abandoned too
 		}
-		l.removeMutexOf(ctx, key, e.rec.Lock)
-		return nil, nil
+		return nil, l.removeMutexOf(ctx, key, e.rec.Lock)
 	case l.stale(info.ModTime, now):
-		l.removeMutexOf(ctx, key, e.rec.Lock)
-		return nil, nil
+		return nil, l.removeMutexOf(ctx, key, e.rec.Lock)
 	}
 	return e, nil
 }
@@ -216,11 +214,22 @@ func (l *Lock) createMarker(ctx context.Context, key string, now time.Time) (*lo
 // found stale or abandoned in it: another locker that found the same may
 // have replaced it with its own meanwhile, which must stay. (Between this
 // read and the deletion a window remains; the winner's read-back and each
-// refresh catch a locker that lost its mutex in it.)
-func (l *Lock) removeMutexOf(ctx context.Context, key, holder string) {
-	if l.mutexNames(ctx, key, holder) {
-		l.removeStale(ctx, key)
+// refresh catch a locker that lost its mutex in it.) A store that refuses
+// the deletion (ErrDenied: credentials without delete rights) is an error,
+// any other failure a warning.
+func (l *Lock) removeMutexOf(ctx context.Context, key, holder string) error {
+	if !l.mutexNames(ctx, key, holder) {
+		return nil
 	}
+	err := l.deleteKey(ctx, key)
+	if errors.Is(err, remote.ErrDenied) {
+		// It would be found again at every try ("keeps changing").
+		return fmt.Errorf("removing the stale lock %s: %w", key, err)
+	}
+	if err != nil {
+		l.opts.Warn(fmt.Errorf("removing a stale lock: %w", err))
+	}
+	return nil
 }
 
 // mutexNames reports whether the mutex key is there and names holder.

@@ -1096,3 +1096,28 @@ func TestLockReleaseInterrupted(t *testing.T) {
 		t.Errorf("release after an interrupt took %v (warning %v); want about %v and a warning", took, warned, interruptedCleanup)
 	}
 }
+
+// noDeleteStore refuses every deletion, as a store does to credentials
+// without delete rights.
+type noDeleteStore struct{ remote.Store }
+
+func (noDeleteStore) Delete(_ context.Context, key string) error {
+	return fmt.Errorf("delete %s: injected: %w", key, remote.ErrDenied)
+}
+
+// TestLockStaleUndeletable: a stale lock that the store refuses to delete
+// fails the next exclusive locker with the refusal (exit 12 in the
+// command), not after ten tries with "locks/exclusive keeps changing"
+// (exit 1).
+func TestLockStaleUndeletable(t *testing.T) {
+	s := newClockStore()
+	dead := takeLock(t, s, true, true, lockOpts(t, "dead"))
+	abandon(dead)
+	s.advance(31 * time.Minute)
+	opts := lockOpts(t, "host-b")
+	opts.Warn = func(error) {} // its own lock, which it cannot remove either
+	_, err := acquireLock(t.Context(), noDeleteStore{s}, true, true, opts)
+	if !errors.Is(err, remote.ErrDenied) || strings.Contains(err.Error(), "keeps changing") {
+		t.Errorf("exclusive lock over an undeletable stale one: %v; want the store's refusal", err)
+	}
+}
