@@ -121,11 +121,11 @@ type ApplyStats struct {
 // ErrStreamRead is wrapped by the warning about a file whose data could
 // not be read from the source (a WIM or a repository), as opposed to one
 // that could not be written.
-var ErrStreamRead = errors.New("reading a file's data")
+var ErrStreamRead = errors.New("snapshot: reading a file's data")
 
 // ErrPathNotFound is wrapped by Apply's error for an ApplyOptions.Paths
 // entry that the image lacks.
-var ErrPathNotFound = errors.New("path not in image")
+var ErrPathNotFound = errors.New("snapshot: path not in image")
 
 // maxApplyDepth bounds the directory depth Apply descends to, as wimlib
 // bounds it when reading.

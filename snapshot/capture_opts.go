@@ -157,7 +157,7 @@ var ErrNotNTFS = errors.New("not on an ntfs-3g mount (no system.ntfs_attrib attr
 
 // ErrNoShadowCopy means CaptureOptions.ShadowCopy was asked for where
 // volume shadow copies do not exist.
-var ErrNoShadowCopy = errors.New("volume shadow copies exist on Windows only; snapshot the file system (LVM, btrfs) in a pre hook instead")
+var ErrNoShadowCopy = errors.New("snapshot: volume shadow copies exist on Windows only; snapshot the file system (LVM, btrfs) in a pre hook instead")
 
 // baseSetter is a sink that stores a changed file's stream as the
 // differences from its previous version.

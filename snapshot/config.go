@@ -14,7 +14,7 @@ import (
 )
 
 // ErrConfig is wrapped by the errors of ParseConfig.
-var ErrConfig = errors.New("bad capture configuration")
+var ErrConfig = errors.New("snapshot: bad capture configuration")
 
 // Config is a parsed capture configuration file in the WimScript.ini format
 // that DISM and wimlib read. Only the sections below matter for capture;

@@ -23,25 +23,25 @@ import (
 // Repository errors.
 var (
 	// ErrNoRepository: the store holds no repository config.
-	ErrNoRepository = errors.New("no repository at this location")
+	ErrNoRepository = errors.New("snapshot: no repository at this location")
 	// ErrConfigMissing: the store holds a repository's data (packs,
 	// index objects or snapshots) but not its config. It is not
 	// ErrNoRepository: no new config may be written over that data.
-	ErrConfigMissing = errors.New("the repository's config is missing")
+	ErrConfigMissing = errors.New("snapshot: the repository's config is missing")
 	// ErrRepositoryExists: init found a config already.
-	ErrRepositoryExists = errors.New("a repository exists at this location")
+	ErrRepositoryExists = errors.New("snapshot: a repository exists at this location")
 	// ErrRepoFormat: an object of the repository is malformed or fails its
 	// checksum.
-	ErrRepoFormat = errors.New("malformed repository object")
+	ErrRepoFormat = errors.New("snapshot: malformed repository object")
 	// ErrNewerFormat: a manifest, pack or index object has a format
 	// version newer than this wimsnap reads. It is not damage: nothing
 	// may remove it, nor delete the data it may use.
-	ErrNewerFormat = errors.New("written by a newer wimsnap")
+	ErrNewerFormat = errors.New("snapshot: written by a newer wimsnap")
 	// ErrSnapshotNotFound: no snapshot matches the given id or prefix.
-	ErrSnapshotNotFound = errors.New("no such snapshot")
+	ErrSnapshotNotFound = errors.New("snapshot: no such snapshot")
 	// ErrSnapshotAmbiguous is wrapped, beside ErrSnapshotNotFound, by the
 	// error for a prefix that more than one snapshot id begins with.
-	ErrSnapshotAmbiguous = errors.New("ambiguous snapshot reference")
+	ErrSnapshotAmbiguous = errors.New("snapshot: ambiguous snapshot reference")
 )
 
 // RepoVersion is the repository format version this package writes and

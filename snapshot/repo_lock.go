@@ -31,15 +31,15 @@ import (
 var (
 	// ErrLocked means that another process holds a lock that conflicts
 	// with the one asked for. The error is a *LockedError naming the holder.
-	ErrLocked = errors.New("repository is locked")
+	ErrLocked = errors.New("snapshot: repository is locked")
 	// ErrReadOnly is wrapped by the failure to take a shared lock in a
 	// repository this process may not write, or whose disk is full: one
 	// that only reads can do without (LockOptions.None).
-	ErrReadOnly = errors.New("the repository cannot be written here, not even a lock")
+	ErrReadOnly = errors.New("snapshot: the repository cannot be written here, not even a lock")
 	// ErrLockLost means that a held lock could not be refreshed for half
 	// its StaleAfter, or that another process removed it as stale: others
 	// may now take the repository, so the work it protects must not commit.
-	ErrLockLost = errors.New("repository lock lost")
+	ErrLockLost = errors.New("snapshot: repository lock lost")
 )
 
 // Defaults of LockOptions.

@@ -11,7 +11,7 @@ import (
 // ErrTargetInRepo is the error for a restore target that lies inside the
 // repository or its local index: restored files would land among the
 // repository's objects, and --delete would remove those objects.
-var ErrTargetInRepo = errors.New("the restore target lies inside the repository or its local index")
+var ErrTargetInRepo = errors.New("snapshot: the restore target lies inside the repository or its local index")
 
 // checkTarget returns an error wrapping ErrTargetInRepo when target, or
 // the directory it would be made in, is one of the directories of dirs or

@@ -11,7 +11,7 @@ import (
 // the pattern as the path, for an Include pattern that matches no path of
 // the snapshot. The restore goes on: a pattern may still select what
 // Delete removes from the target.
-var ErrNoMatch = errors.New("include pattern matches nothing in the snapshot")
+var ErrNoMatch = errors.New("snapshot: include pattern matches nothing in the snapshot")
 
 // Unmatched returns the Include patterns, as given, that match no path of
 // the tree root (Exclude is not considered), in their order. "/" always

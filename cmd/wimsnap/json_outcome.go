@@ -59,7 +59,7 @@ func passThrough(w io.Writer) {
 // JSON object (a help text) is written as it is.
 func (s *runOutput) finish(err error, code int) error {
 	if err != nil && *s.json && !s.through {
-		msg := err.Error()
+		msg := shown(err)
 		if code == exitInterrupted {
 			msg = "interrupted" // as report says, not the context's "canceled"
 		}

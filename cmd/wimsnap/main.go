@@ -121,7 +121,7 @@ func joinedMessages(err error) []string {
 	}
 	out := make([]string, len(m))
 	for i, e := range m {
-		out[i] = e.Error()
+		out[i] = shown(e)
 	}
 	return out
 }
@@ -153,7 +153,7 @@ func (a *app) report(cmd *cobra.Command, err error, code int) {
 	switch {
 	case err == nil:
 	case a.logJSON:
-		slog.New(slog.NewJSONHandler(a.stderr, nil)).Error("agent stopped", "error", err.Error(), "exit_code", code)
+		slog.New(slog.NewJSONHandler(a.stderr, nil)).Error("agent stopped", "error", shown(err), "exit_code", code)
 	case code == exitInterrupted:
 		fmt.Fprintln(a.stderr, "wimsnap: interrupted")
 	case code == exitUsage:
@@ -170,7 +170,7 @@ func (a *app) report(cmd *cobra.Command, err error, code int) {
 // the mistakes it holds (see mistakes), each after err's own context
 // ("agent config FILE: "); each line escaped as oneLine does.
 func (a *app) reportLines(err error) {
-	msg, msgs := err.Error(), joinedMessages(err)
+	msg, msgs := shown(err), joinedMessages(err)
 	joined := strings.Join(msgs, "\n") // as mistakes' Error joins them
 	if len(msgs) < 2 || !strings.HasSuffix(msg, joined) {
 		fmt.Fprintf(a.stderr, "wimsnap: %s\n", oneLine(msg))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -75,11 +76,11 @@ func (w *warnings) warn(path string, err error) {
 	w.total++
 	if w.json {
 		if len(w.list) < maxJSONWarnings {
-			w.list = append(w.list, warning{Path: path, PathBytes: rawPath(path), Error: err.Error()})
+			w.list = append(w.list, warning{Path: path, PathBytes: rawPath(path), Error: shown(err)})
 		}
 		return
 	}
-	w.status.printf(w.stderr, "wimsnap: warning: %s: %s\n", printable(path), oneLine(err.Error()))
+	w.status.printf(w.stderr, "wimsnap: warning: %s: %s\n", printable(path), oneLine(shown(err)))
 }
 
 // summary returns the kept warnings (never nil, so JSON shows []) and the
@@ -116,4 +117,13 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// shown returns err's message as the command line shows it: without the
+// package prefix ("snapshot: ") that the sentinels of package snapshot
+// carry, as the style guide asks of them, and that read as the snapshot
+// command in the errors of every other one ("wimsnap snapshots" said
+// "wimsnap: snapshot: no repository at this location").
+func shown(err error) string {
+	return strings.TrimPrefix(err.Error(), "snapshot: ")
 }

@@ -10,7 +10,7 @@ import (
 
 // TestPathNotInImageMessage: a path the image or snapshot lacks is
 // reported as "wimsnap: path not in image: ...", naming the path (the
-// sentinel's text, without the package's name), with exit 1.
+// sentinel's text, shown without its package prefix), with exit 1.
 func TestPathNotInImageMessage(t *testing.T) {
 	env := testRepoEnv(t)
 	wimPath := filepath.Join(t.TempDir(), "x.wim")
@@ -28,7 +28,7 @@ func TestPathNotInImageMessage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, errb := runApp(t, env, tt.args...)
 			if code != exitFailure || !strings.HasPrefix(errb, "wimsnap: path not in image: ") ||
-				!strings.Contains(errb, "/nope") || strings.Contains(errb, ": snapshot: ") {
+				!strings.Contains(errb, "/nope") || strings.Contains(errb, "wimsnap: snapshot: ") {
 				t.Errorf("exit %d, stderr %q; want exit 1 and \"wimsnap: path not in image: ...\" naming /nope", code, errb)
 			}
 		})

@@ -10,9 +10,9 @@ import (
 )
 
 // TestRepoErrorMessages: the repository's errors read as their sentinels
-// ("wimsnap: no such snapshot: ..."), without the package's name, which
-// read as the snapshot command in every other command's errors
-// ("wimsnap snapshots" said "wimsnap: snapshot: no repository ..."); the
+// ("wimsnap: no such snapshot: ..."), shown without the package prefix
+// they carry, which read as the snapshot command in every other command's
+// errors ("wimsnap snapshots" said "wimsnap: snapshot: no repository ..."); the
 // errors of what it does (a bad restore pattern, an export or restore
 // target it cannot use) name what failed, and all keep their exit codes.
 func TestRepoErrorMessages(t *testing.T) {
@@ -65,8 +65,8 @@ func TestRepoErrorMessages(t *testing.T) {
 				tt.setup(t)
 			}
 			code, _, errb := runApp(t, tt.env, tt.args...)
-			if code != tt.code || !strings.Contains(errb, tt.want) || strings.Contains(errb, ": snapshot: ") {
-				t.Errorf("exit %d, stderr %q; want exit %d and %q, and no \": snapshot: \"", code, errb, tt.code, tt.want)
+			if code != tt.code || !strings.Contains(errb, tt.want) || strings.Contains(errb, "wimsnap: snapshot: ") {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q, and no \"wimsnap: snapshot: \"", code, errb, tt.code, tt.want)
 			}
 		})
 	}
