@@ -406,6 +406,37 @@ func (l *Lock) scan(ctx context.Context, now time.Time) (own *lockEntry, others 
 	return own, others, nil
 }
 
+// holders lists and reads the locks other than l that are neither stale
+// nor abandoned, as scan does but removing nothing, for a caller that only
+// looks (a dry run). Staleness is judged by the store's clock: the time of
+// l's own last write as listed, else (l not listed) the local clock.
+func (l *Lock) holders(ctx context.Context) ([]lockEntry, error) {
+	infos, err := listLockObjects(ctx, l.store)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	for _, i := range infos {
+		if i.Key == l.key {
+			now = i.ModTime
+		}
+	}
+	var out []lockEntry
+	for _, i := range infos {
+		if !validID(strings.TrimPrefix(i.Key, lockPrefix)) || i.Key == l.key || l.stale(i.ModTime, now) {
+			continue
+		}
+		e, err := l.read(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil && !abandoned(e.key, e.rec, l.opts.Host) {
+			out = append(out, *e)
+		}
+	}
+	return out, nil
+}
+
 // listLockObjects lists the objects under locks/: locks, mutexes and
 // probes alike, for the caller to tell apart.
 func listLockObjects(ctx context.Context, s remote.Store) ([]remote.Info, error) {

@@ -75,7 +75,7 @@ func (p *pruner) plan() error {
 // run counts it pending (packs_pending) rather than deleted, with a
 // warning. It said it would delete the packs of the snapshot running.
 func (p *pruner) countDry(named map[index.ID]bool) error {
-	_, others, err := p.lock.scan(p.ctx, p.r.now())
+	others, err := p.lock.holders(p.ctx)
 	if err != nil {
 		return err
 	}

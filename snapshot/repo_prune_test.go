@@ -745,7 +745,8 @@ func TestPruneTrailersUsed(t *testing.T) {
 // packs but not yet its index object counts those packs pending, with a
 // warning naming the lock, not deleted (it said it would delete them all,
 // where the prune itself waits for the snapshot and keeps them); packs of
-// forgotten data are still counted deleted.
+// forgotten data are still counted deleted. It judges locks by the store's
+// clock and removes none.
 func TestPruneDryRunBesideSnapshot(t *testing.T) {
 	tmp := t.TempDir()
 	store, open := machines(t, tmp)
@@ -768,7 +769,14 @@ func TestPruneDryRunBesideSnapshot(t *testing.T) {
 	}()
 	<-gate.reached
 	var warned []error
-	res, err := open(store, "p").Prune(t.Context(), PruneOptions{DryRun: true, Warn: func(err error) { warned = append(warned, err) }})
+	// Its clock two hours ahead of the store's: the snapshot's lock is
+	// fresh all the same (the dry run took it for stale, and removed it).
+	rp, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache-p"),
+		Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := rp.Prune(t.Context(), PruneOptions{DryRun: true, Warn: func(err error) { warned = append(warned, err) }})
 	close(gate.release)
 	if serr := <-done; serr != nil {
 		t.Fatal(serr)
