@@ -847,19 +847,28 @@ func (a *applier) sameNode(dfd int, e *wim.Entry, target string, st *unix.Stat_t
 		have, ok := readLinkAt(dfd, e.Name, int64(len(target)))
 		return ok && have == target && st.Nlink == 1 // keepNode would set another name's metadata
 	}
-	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev) && a.sameLinks(e, st)
+	return st.Mode&unix.S_IFMT == a.specialType(e) && st.Rdev == uint64(e.Unix.Rdev) && a.sameLinks(dfd, e, st)
 }
 
-// sameLinks reports whether the special file e found in place, of stat
-// st, has the names the image gives it: a further name of an inode the
-// image hard-links must be the inode kept or made for its first name, and
-// no other inode may have more names than the image gives e's (keepNode
-// would set theirs, perhaps outside the target).
-func (a *applier) sameLinks(e *wim.Entry, st *unix.Stat_t) bool {
+// sameLinks reports whether the special file e found in place in dfd (the
+// walk's: a.path names it), of stat st, may be kept as to its names: a
+// further name of an inode the image hard-links must be the inode kept or
+// made for its first name; any other inode must have one name, or no more
+// than the image gives e's and the image's metadata already, as keepNode
+// sets metadata by name, which would set that of names perhaps outside the
+// target (as for regular files, inPlaceRegular).
+func (a *applier) sameLinks(dfd int, e *wim.Entry, st *unix.Stat_t) bool {
 	if g := a.links[e.LinkID]; e.LinkID != 0 && g != nil {
 		return g.ino == st.Ino && g.dev == st.Dev
 	}
-	return uint64(st.Nlink) <= a.imageNames(e)
+	if st.Nlink == 1 {
+		return true
+	}
+	if uint64(st.Nlink) > a.imageNames(e) {
+		return false
+	}
+	same, sameXattrs := a.nodeMetaSame(&a.walkX, dfd, e, a.path, st)
+	return same && sameXattrs
 }
 
 // readLinkAt returns the target of the symlink name in dfd when it is at

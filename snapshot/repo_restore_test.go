@@ -517,6 +517,20 @@ func TestRestoreSpecialHardLinks(t *testing.T) {
 		t.Errorf("rollback of separate nodes: %+v", st)
 	}
 	linked(out)
+	// A name of the group linked outside the target, with other metadata:
+	// the rollback neither changes it nor links the target's names to it
+	// (it set the outside name's mode, and linked it in).
+	outside := filepath.Join(tmp, "outside")
+	must(t, os.Remove(filepath.Join(out, "fifo")))
+	must(t, os.Link(filepath.Join(out, "d", "fifo2"), outside))
+	must(t, os.Chmod(outside, 0o600))
+	restore(out)
+	linked(out)
+	var st unix.Stat_t
+	must(t, unix.Lstat(outside, &st))
+	if st.Mode&0o777 != 0o600 || st.Nlink != 1 {
+		t.Errorf("the name outside the target: mode %o, %d names; want 600 and 1", st.Mode&0o777, st.Nlink)
+	}
 }
 
 // statAll returns the mode, owner, size and mtime of each file in dir.
