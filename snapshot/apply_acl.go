@@ -10,12 +10,14 @@ import (
 	"github.com/wimsnap/wimsnap/wim"
 )
 
-// This file keeps the POSIX ACLs of an applied tree the image's. A file
-// or directory made in a directory that has a default ACL gets an access
-// ACL from the kernel, and a directory the default ACL too, which the
-// image may lack: restored under a directory with a default ACL, a tree
-// carried ACLs its source had not, and the next rollback found them to
-// fix. (wimlib-imagex leaves them.)
+// This file keeps the POSIX ACLs of a restored tree the snapshot's. A
+// file or directory made in a directory that has a default ACL gets an
+// access ACL from the kernel, and a directory the default ACL too, which
+// the image may lack: restored under a directory with a default ACL, a
+// tree carried ACLs its source had not, and the next rollback found them
+// to fix. Only where the image speaks for the entry's xattrs: an entry
+// with UNIX data, and not with KeepXattrs (apply and extract, which keep
+// the xattrs they find and leave inherited ACLs, as wimlib-imagex does).
 
 // The xattrs that hold POSIX ACLs.
 const (
@@ -27,7 +29,7 @@ const (
 // when the directory fd has a default ACL. Until one is seen, nothing is
 // removed, so a tree without ACLs costs no call per entry.
 func (a *applier) noteDefaultACL(fd int) {
-	if !a.unixData || a.ntfs != nil || a.inheritsACL.Load() {
+	if !a.unixData || a.ntfs != nil || a.opts.KeepXattrs || a.inheritsACL.Load() {
 		return
 	}
 	if n, err := unix.Fgetxattr(fd, aclDefault, nil); err == nil && n > 0 {
@@ -38,6 +40,9 @@ func (a *applier) noteDefaultACL(fd int) {
 // noteImageDefaultACL records that entries may inherit ACLs when a
 // directory of the trees es has a default ACL, which the apply sets.
 func (a *applier) noteImageDefaultACL(es []*wim.Entry) {
+	if !a.unixData || a.ntfs != nil || a.opts.KeepXattrs {
+		return
+	}
 	var has func(e *wim.Entry) bool
 	has = func(e *wim.Entry) bool {
 		if !e.IsDir() {
@@ -72,10 +77,11 @@ func xattrOf(e *wim.Entry, name string) bool {
 }
 
 // dropInheritedACLs removes from the file or directory fd, the entry e,
-// the ACLs e lacks, once a default ACL has been seen (noteDefaultACL); it
+// the ACLs e lacks, once a default ACL has been seen (noteDefaultACL, which
+// sees none where ACLs are left alone) and when e has UNIX data; it
 // returns the failures, none for ACLs that are not there.
 func (a *applier) dropInheritedACLs(fd int, e *wim.Entry, isDir bool) []error {
-	if !a.unixData || !a.inheritsACL.Load() {
+	if !a.inheritsACL.Load() || e.Unix == nil { // the image says nothing of its xattrs
 		return nil
 	}
 	var errs []error
@@ -93,7 +99,7 @@ func (a *applier) dropInheritedACLs(fd int, e *wim.Entry, isDir bool) []error {
 // dropInheritedACLsAt is dropInheritedACLs for the special file name in
 // dfd (path naming it from the target), through a path.
 func (a *applier) dropInheritedACLsAt(dfd int, e *wim.Entry, path []string) []error {
-	if !a.unixData || !a.inheritsACL.Load() || e.IsReparse() {
+	if !a.inheritsACL.Load() || e.Unix == nil || e.IsReparse() {
 		return nil
 	}
 	var errs []error

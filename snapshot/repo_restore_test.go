@@ -890,4 +890,17 @@ func TestRestoreUnderDefaultACL(t *testing.T) {
 	if err != nil || st.Fixed != 0 {
 		t.Errorf("rollback over the restored tree: %+v, %v; want nothing fixed", st, err)
 	}
+	// An apply (KeepXattrs) over the tree keeps the ACLs it finds, as it
+	// keeps other xattrs: one given to d/f stays, its mode changed, under
+	// a d given a default ACL.
+	f := filepath.Join(out, "d", "f")
+	must(t, unix.Setxattr(filepath.Join(out, "d"), aclDefault, acl, 0))
+	must(t, unix.Setxattr(f, aclAccess, acl, 0))
+	must(t, os.Chmod(f, 0o600))
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{Apply: ApplyOptions{KeepXattrs: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Getxattr(f, aclAccess, nil); err != nil {
+		t.Errorf("KeepXattrs: the ACL of d/f is gone: %v", err)
+	}
 }
