@@ -199,8 +199,8 @@ func (c *capturer) reusable(st *unix.Stat_t, old *wim.Entry) bool {
 	if old == nil || old.IsDir() || old.IsReparse() || old.Data.Size != st.Size {
 		return false
 	}
-	if old.LastWriteTime != wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) {
-		return false
+	if old.LastWriteTime != wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) || !wim.FiletimeHolds(st.Mtim.Sec) {
+		return false // a clamped time tells no two times apart
 	}
 	if u := old.Unix; u != nil && (u.Mode != st.Mode || u.UID != st.Uid || u.GID != st.Gid) {
 		return false
@@ -357,7 +357,8 @@ func (c *capturer) readSymlink(dfd int, name string, st *unix.Stat_t) (*wim.Entr
 func (c *capturer) linkReusable(st *unix.Stat_t, old *wim.Entry) bool {
 	c.sigKept = false
 	if c.opts.Signatures == nil || old == nil || old.Ext == nil || old.Ext.ReparseTag != wim.ReparseTagSymlink ||
-		c.realRoot != c.absRoot || !c.opts.held(c.sink, old.Ext.Reparse) {
+		c.realRoot != c.absRoot || !c.opts.held(c.sink, old.Ext.Reparse) ||
+		old.Ext.Reparse.Size > wim.MaxReparseData { // stored by a wimsnap before print names were dropped to fit
 		return false
 	}
 	sig, ok := c.opts.Signatures.Lookup(c.rel)

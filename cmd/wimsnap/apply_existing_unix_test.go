@@ -302,3 +302,33 @@ func TestLeftoverNameInImage(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendUpdateOfTimesBefore1601: append --update-of reads again a file
+// whose modification time a WIM cannot hold (tmpfs keeps 1500 and 1600,
+// both stored as 1601): it took a rewritten file of the same size for
+// unchanged and stored the old contents. It needs to mount a tmpfs (root).
+func TestAppendUpdateOfTimesBefore1601(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	mountSmall(t, "wimsnap-old-times", src)
+	f := filepath.Join(src, "f")
+	setOld := func(data string, year int) {
+		t.Helper()
+		must(t, os.WriteFile(f, []byte(data), 0o644))
+		ts := []unix.Timespec{{Sec: 0}, {Sec: time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC).Unix()}}
+		must(t, unix.UtimesNano(f, ts))
+	}
+	setOld("AAAA", 1600)
+	wimfile := filepath.Join(dir, "x.wim")
+	runAppOK(t, nil, "capture", src, wimfile)
+	setOld("BBBB", 1500)
+	runAppOK(t, nil, "append", src, wimfile, "--update-of", "1")
+	out := filepath.Join(dir, "out")
+	runAppOK(t, nil, "apply", wimfile, "2", out)
+	if got, err := os.ReadFile(filepath.Join(out, "f")); err != nil || string(got) != "BBBB" {
+		t.Errorf("image 2 holds %q (%v), want the rewritten BBBB", got, err)
+	}
+}
