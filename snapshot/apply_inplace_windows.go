@@ -275,25 +275,45 @@ func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
 // recase renames the entry name in dir, which the image has as img, a
 // name that differs in case alone, to img: a rollback kept the case it
 // found ("report.txt" for the image's "Report.txt"), so a snapshot of the
-// tree it restored differed from the one restored. It goes through a
-// temporary name, as a file system may take a name in another case for
-// the same name and change nothing (Wine's does). Nothing is renamed in a
-// dry run; a rename that fails is warned about, and the entry keeps its
-// name.
+// tree it restored differed from the one restored. In a directory that
+// tells case apart and holds both names, the other is another file: it is
+// left alone, with a warning. A file system that takes a case-only rename
+// for no change (Wine's) gets it through a temporary name. Nothing is
+// renamed in a dry run; a rename that fails is warned about, and the entry
+// keeps its name.
 func (a *winApplier) recase(dir, name, img string) {
 	if name == img || a.opts.DryRun {
 		return
 	}
-	tmp := winJoin(dir, a.tempName())
-	err := os.Rename(winJoin(dir, name), tmp)
+	from, to := winJoin(dir, name), winJoin(dir, img)
+	fi, err := os.Lstat(from)
 	if err == nil {
-		if err = os.Rename(tmp, winJoin(dir, img)); err != nil {
-			_ = os.Rename(tmp, winJoin(dir, name))
+		if fj, err := os.Lstat(to); err == nil && !os.SameFile(fi, fj) {
+			a.warn(false, fmt.Errorf("%s: not renamed to the snapshot's %q: that name is another file here", name, img))
+			return
 		}
+		err = os.Rename(from, to)
+	}
+	if listed, ok := listedName(to); err == nil && ok && listed != img {
+		err = a.renameThroughTemp(dir, from, to)
 	}
 	if err != nil {
 		a.warn(false, fmt.Errorf("%s: renaming to the snapshot's %q: %w", name, img, err))
 	}
+}
+
+// renameThroughTemp renames from to to through a temporary name in dir,
+// putting it back when the second rename fails.
+func (a *winApplier) renameThroughTemp(dir, from, to string) error {
+	tmp := winJoin(dir, a.tempName())
+	if err := os.Rename(from, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		_ = os.Rename(tmp, from)
+		return err
+	}
+	return nil
 }
 
 // removeAll removes path, at image path rel, and everything below it that
