@@ -269,6 +269,9 @@ func (c *capturer) subdir(dfd int, se *scanEntry, e *wim.Entry, st *unix.Stat_t,
 		return nil, fmt.Errorf("internal error: the directory scan is out of step at %s", c.displayPath())
 	}
 	if ds.openErr != nil {
+		if xerr := exhausted(ds.openErr); xerr != nil {
+			return nil, fmt.Errorf("%s: %w", c.displayPath(), xerr)
+		}
 		c.warn(true, ds.openErr)
 		return nil, nil
 	}
@@ -277,6 +280,9 @@ func (c *capturer) subdir(dfd int, se *scanEntry, e *wim.Entry, st *unix.Stat_t,
 	}
 	fd, own, err := c.openScanned(dfd, e.Name, ds, st)
 	if err != nil {
+		if xerr := exhausted(err); xerr != nil {
+			return nil, errors.Join(fmt.Errorf("%s: %w", c.displayPath(), xerr), c.skipScans(ds))
+		}
 		c.warn(true, err)
 		return nil, c.skipScans(ds)
 	}
@@ -361,4 +367,17 @@ func (c *capturer) warn(skipped bool, err error) {
 
 func (c *capturer) progress(final bool) {
 	c.walkReport.progress(&c.opts, final, c.displayPath)
+}
+
+// exhausted returns the error that ends a capture when err says that the
+// process ran out of file descriptors (EMFILE, ENFILE), else nil. Skipping
+// what could not be opened, as an unreadable file is, stored a snapshot
+// with whole directories missing, which a rollback with --delete then
+// deleted from the tree.
+func exhausted(err error) error {
+	if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
+		return fmt.Errorf("%w (raise the limit of open files: ulimit -n, or LimitNOFILE= in a systemd unit; "+
+			"a capture holds about one per directory level, and a few per thread)", err)
+	}
+	return nil
 }

@@ -118,6 +118,9 @@ func (c *capturer) readRegular(dfd int, e *wim.Entry, st *unix.Stat_t, old *wim.
 	}
 	fd, err := c.openFile(dfd, e.Name)
 	if err != nil {
+		if xerr := exhausted(err); xerr != nil {
+			return false, fmt.Errorf("%s: open: %w", c.displayPath(), xerr)
+		}
 		c.warn(true, fmt.Errorf("open: %w", err))
 		return false, nil
 	}

@@ -71,10 +71,11 @@ func (e *partialError) Error() string {
 	if e.what != "" {
 		return e.what
 	}
+	// A directory that could not be read counts once, whatever it held.
 	if e.skipped == 1 {
-		return "1 file skipped"
+		return "1 entry skipped (see the warning; a directory counts once, with all it holds)"
 	}
-	return fmt.Sprintf("%d files skipped", e.skipped)
+	return fmt.Sprintf("%d entries skipped (see the warnings; a directory counts once, with all it holds)", e.skipped)
 }
 
 // partial returns a partialError when skipped > 0 and nil otherwise.
