@@ -61,10 +61,11 @@ func (f Filter) Validate() error {
 
 // patternCase returns the pattern or name s in the case in which they are
 // compared: on Windows, whose names ignore case (a rollback deletes the
-// names the image lacks in any case), in lower case; elsewhere as it is.
+// names the image lacks in any case), in upper case, as the rollback
+// compares names; elsewhere as it is.
 func patternCase(s string) string {
 	if runtime.GOOS == "windows" {
-		return strings.ToLower(s)
+		return strings.ToUpper(s)
 	}
 	return s
 }

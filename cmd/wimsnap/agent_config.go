@@ -343,7 +343,7 @@ func decodeMaint(t *cfgTable, kind taskKind, keys []flagKey, zone *time.Location
 		if _, err := parseMaxUnused(t.str("max-unused", "5%")); err != nil {
 			t.fail("max-unused", "%v", err)
 		}
-		t.duration("wait", 0, time.Second, maxConfigDuration) // prune wants a positive --wait
+		t.duration("wait", 0, time.Millisecond, maxConfigDuration) // prune wants a positive --wait
 	} else {
 		subset := t.str("read-data-subset", "")
 		if _, err := checkOptions(t.boolean("read-data", false), subset, subset != ""); err != nil {

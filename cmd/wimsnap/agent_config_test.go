@@ -203,7 +203,7 @@ func TestAgentConfigErrors(t *testing.T) {
 		{name: "threads absurd", doc: strings.Replace(minimalJob, "[[job]]\n", "[[job]]\nthreads = 1099511627776\n", 1),
 			want: []string{`job[1].threads: 1099511627776 is out of range [0, 1024]`}},
 		{name: "prune wait zero", doc: minimalJob + "[prune]\nschedule = \"@every 24h\"\nwait = \"0s\"\n",
-			want: []string{`prune.wait: 0s is out of range [1s, `}},
+			want: []string{`prune.wait: 0s is out of range [1ms, `}},
 		{name: "lone empty exclusion", doc: minimalJob + "exclude = [\"\"]\n",
 			want: []string{`--exclude: bad capture configuration: "": names no path below the capture root`}},
 		{name: "repository URL", doc: `repository = "s3:ftp://127.0.0.1/bkt/x"` + "\n" + minimalJob,
