@@ -205,7 +205,7 @@ func TestAgentConfigErrors(t *testing.T) {
 		{name: "prune wait zero", doc: minimalJob + "[prune]\nschedule = \"@every 24h\"\nwait = \"0s\"\n",
 			want: []string{`prune.wait: 0s is out of range [1ms, `}},
 		{name: "lone empty exclusion", doc: minimalJob + "exclude = [\"\"]\n",
-			want: []string{`--exclude: bad capture configuration: "": names no path below the capture root`}},
+			want: []string{`--exclude: snapshot: bad capture configuration: "": names no path below the capture root`}},
 		{name: "repository URL", doc: `repository = "s3:ftp://127.0.0.1/bkt/x"` + "\n" + minimalJob,
 			want: []string{`repository: remote: s3 URL: scheme "ftp": want http or https`}},
 		{name: "retention keeps nothing", doc: minimalJob + "[job.retention]\nkeep-last = 0\n",
