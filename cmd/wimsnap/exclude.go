@@ -27,10 +27,13 @@ func (a *app) loadConfig(path string) (*snapshot.Config, error) {
 	return cfg, nil
 }
 
-// configWarnings tells w what loadConfig read at path into cfg but ignored
-// as a likely mistake: on stderr, or with --json in the document's
-// warnings.
+// configWarnings tells w what loadConfig read at path into cfg (nil: none)
+// but ignored as a likely mistake: on stderr, or with --json in the
+// document's warnings.
 func configWarnings(w *warnings, path string, cfg *snapshot.Config) {
+	if cfg == nil { // no exclusions at all
+		return
+	}
 	for _, msg := range cfg.Warnings() {
 		w.warn(path, errors.New(msg))
 	}
