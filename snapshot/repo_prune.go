@@ -144,10 +144,20 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (PruneResult, error
 	// An image the local index lacks the data of, when the local index
 	// may be at fault, has it rebuilt and the reading done again, rather
 	// than the prune refused for damage the repository need not have.
+	// A dry run notes the other locks before it reads anything: a snapshot
+	// that holds one then and commits meanwhile wrote packs that the index
+	// read may not name (countDry).
+	var before []lockEntry
+	if opts.DryRun {
+		if before, err = lock.holders(ctx); err != nil {
+			return PruneResult{}, err
+		}
+	}
 	var p *pruner
 	err = r.retryRebuilt(ctx, func(rebuiltFor error) error {
 		p = newPruner(ctx, r, opts, lock)
 		p.suspectIndex = rebuiltFor == nil
+		p.heldBefore = before
 		return p.read()
 	})
 	if err == nil {
@@ -185,11 +195,12 @@ func (p *pruner) run() error {
 
 // pruner is the state of one Prune.
 type pruner struct {
-	ctx  context.Context //nolint:containedctx // one run's context, for its many steps
-	r    *Repo
-	opts PruneOptions
-	lock *Lock
-	res  *PruneResult
+	heldBefore []lockEntry     // a dry run's: the other locks before it read the index
+	ctx        context.Context //nolint:containedctx // one run's context, for its many steps
+	r          *Repo
+	opts       PruneOptions
+	lock       *Lock
+	res        *PruneResult
 
 	packs   map[index.ID]remote.Info      // in the store, as listed in step 1
 	loc     map[index.ID]index.Location   // one location of every chunk named (by the index first, else a retired object)

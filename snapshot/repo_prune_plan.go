@@ -70,7 +70,8 @@ func (p *pruner) plan() error {
 
 // countDry counts, for a dry run, the packs the prune would delete and
 // the bytes it would free. A pack that no index object names while
-// another process holds a shared lock may be a running snapshot's, which
+// another process holds a shared lock, now or when the dry run began (one
+// that committed and went meanwhile), may be a running snapshot's, which
 // the prune would wait for and keep when the snapshot names it: the dry
 // run counts it pending (packs_pending) rather than deleted, with a
 // warning. It said it would delete the packs of the snapshot running.
@@ -79,7 +80,7 @@ func (p *pruner) countDry(named map[index.ID]bool) error {
 	if err != nil {
 		return err
 	}
-	holder := oldest(others, func(e *lockEntry) bool { return !e.rec.Exclusive && e.rec.Kind != kindPrune })
+	holder := oldest(append(others, p.heldBefore...), func(e *lockEntry) bool { return !e.rec.Exclusive && e.rec.Kind != kindPrune })
 	for id := range p.doomed {
 		if holder != nil && !named[id] {
 			p.res.Pending++

@@ -796,3 +796,39 @@ func TestPruneDryRunBesideSnapshot(t *testing.T) {
 	}
 	checkOK(t, open(store, "c"))
 }
+
+// TestPruneDryRunSnapshotCommitsMeanwhile: a snapshot that holds its lock
+// when a dry run begins, and commits and lets it go after the dry run read
+// the index, has its packs counted pending, not deleted: the dry run asked
+// for locks only at its end, found none, and said it would delete them.
+func TestPruneDryRunSnapshotCommitsMeanwhile(t *testing.T) {
+	tmp := t.TempDir()
+	store, open := machines(t, tmp)
+	src := filepath.Join(tmp, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	writeTestFile(t, filepath.Join(src, "new.bin"), wimtest.RandomBytes(5, 1<<20))
+	gate := &gateStore{Store: store, prefix: indexPrefix, reached: make(chan struct{}), release: make(chan struct{})}
+	rb := open(gate, "b")
+	done := make(chan error, 1)
+	go func() {
+		_, err := rb.Snapshot(t.Context(), src, TakeOptions{})
+		done <- err
+	}()
+	<-gate.reached
+	var snapErr error
+	// The dry run lists retired objects after the index: the snapshot
+	// commits and ends then.
+	hook := &listHookStore{Store: store, prefix: retiredPrefix, hook: func() {
+		close(gate.release)
+		snapErr = <-done
+	}}
+	var warned []error
+	res, err := open(hook, "p").Prune(t.Context(), PruneOptions{DryRun: true, Warn: func(err error) { warned = append(warned, err) }})
+	if err != nil || snapErr != nil {
+		t.Fatalf("dry run: %v; snapshot: %v", err, snapErr)
+	}
+	if res.PacksDeleted != 0 || res.Pending == 0 || len(warned) != 1 {
+		t.Errorf("dry run beside a snapshot that committed meanwhile: %+v, warnings %v; want its packs pending", res, warned)
+	}
+	checkOK(t, open(store, "c"))
+}
