@@ -249,8 +249,6 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 		a.applied = []*wim.Entry{root}
 	}
 	a.warnOwners(a.applied)
-	a.noteImageDefaultACL(a.applied)
-	a.noteDefaultACL(a.rootFD)
 	if tops == nil {
 		if a.opts.InPlace {
 			a.foundDir(a.rootFD, root)
@@ -258,6 +256,7 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 			a.widen(a.rootFD) // as makeDir does for one found
 		}
 		a.fresh = a.opts.InPlace && a.ntfs == nil && emptyDir(a.rootFD)
+		a.noteACLs()
 		a.check = a.startCheck(root)
 		defer a.check.end()
 		if err := a.dir(a.rootFD, root); err != nil {
@@ -268,6 +267,7 @@ func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
 		a.finishDir(a.rootFD, root, a.opts.InPlace)
 		return nil
 	}
+	a.noteACLs()
 	seen := make(map[string]bool, len(tops))
 	folded := a.foldedNames(len(tops)) // as dir: the target may not tell the names apart
 	for _, e := range tops {

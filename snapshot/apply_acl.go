@@ -17,7 +17,8 @@ import (
 // tree carried ACLs its source had not, and the next rollback found them
 // to fix. Only where the image speaks for the entry's xattrs: an entry
 // with UNIX data, and not with KeepXattrs (apply and extract, which keep
-// the xattrs they find and leave inherited ACLs, as wimlib-imagex does).
+// the xattrs they find and leave inherited ACLs, as wimlib-imagex does)
+// unless the target was empty, so that the apply made every entry.
 
 // The xattrs that hold POSIX ACLs.
 const (
@@ -25,11 +26,25 @@ const (
 	aclDefault = "system.posix_acl_default"
 )
 
+// noteACLs looks, once the walk knows whether the target was empty
+// (fresh), for the default ACLs entries may inherit: of the image's
+// directories, and of the target.
+func (a *applier) noteACLs() {
+	a.noteImageDefaultACL(a.applied)
+	a.noteDefaultACL(a.rootFD)
+}
+
+// stripsACLs reports whether the apply removes the ACLs the kernel gives
+// what it makes and the image lacks.
+func (a *applier) stripsACLs() bool {
+	return a.unixData && a.ntfs == nil && (!a.opts.KeepXattrs || a.fresh)
+}
+
 // noteDefaultACL records that entries made from now on may inherit ACLs
 // when the directory fd has a default ACL. Until one is seen, nothing is
 // removed, so a tree without ACLs costs no call per entry.
 func (a *applier) noteDefaultACL(fd int) {
-	if !a.unixData || a.ntfs != nil || a.opts.KeepXattrs || a.inheritsACL.Load() {
+	if !a.stripsACLs() || a.inheritsACL.Load() {
 		return
 	}
 	if n, err := unix.Fgetxattr(fd, aclDefault, nil); err == nil && n > 0 {
@@ -40,7 +55,7 @@ func (a *applier) noteDefaultACL(fd int) {
 // noteImageDefaultACL records that entries may inherit ACLs when a
 // directory of the trees es has a default ACL, which the apply sets.
 func (a *applier) noteImageDefaultACL(es []*wim.Entry) {
-	if !a.unixData || a.ntfs != nil || a.opts.KeepXattrs {
+	if !a.stripsACLs() {
 		return
 	}
 	var has func(e *wim.Entry) bool

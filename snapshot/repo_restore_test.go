@@ -903,4 +903,13 @@ func TestRestoreUnderDefaultACL(t *testing.T) {
 	if _, err := unix.Getxattr(f, aclAccess, nil); err != nil {
 		t.Errorf("KeepXattrs: the ACL of d/f is gone: %v", err)
 	}
+	// Into a new directory, where it makes every entry, an apply gives
+	// them the image's ACLs too (it left the inherited ones).
+	applied := filepath.Join(shared, "applied")
+	if _, err := r.Restore(t.Context(), m, applied, RestoreOptions{Apply: ApplyOptions{KeepXattrs: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Getxattr(filepath.Join(applied, "d", "f"), aclAccess, nil); !errors.Is(err, unix.ENODATA) {
+		t.Errorf("KeepXattrs into a new directory: d/f's inherited ACL: %v, want none", err)
+	}
 }
