@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -82,15 +83,18 @@ func (c *capturer) setTimes(e *wim.Entry, st *unix.Stat_t) {
 	e.CreationTime = wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec)
 	e.LastWriteTime = e.CreationTime
 	e.LastAccessTime = wim.FiletimeFromUnix(st.Atim.Sec, st.Atim.Nsec)
+	var out []string
 	for _, t := range []struct {
 		what string
 		sec  int64
 		ft   wim.Filetime
 	}{{"modification", st.Mtim.Sec, e.LastWriteTime}, {"access", st.Atim.Sec, e.LastAccessTime}} {
 		if !wim.FiletimeHolds(t.sec) {
-			c.warn(false, fmt.Errorf("%s time %s is out of the range a WIM holds (1601 to 60056); stored as %s",
-				t.what, unixTimeString(t.sec), t.ft.Time().Format(time.RFC3339)))
+			out = append(out, fmt.Sprintf("%s time %s, stored as %s", t.what, unixTimeString(t.sec), t.ft.Time().Format(time.RFC3339)))
 		}
+	}
+	if len(out) > 0 { // one warning for the entry
+		c.warn(false, fmt.Errorf("out of the range of times a WIM holds (1601 to 60056): %s", strings.Join(out, "; ")))
 	}
 }
 

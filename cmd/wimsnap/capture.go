@@ -89,7 +89,10 @@ An existing WIMFILE is replaced, but only once the new one is complete: on
 failure or interrupt nothing is left behind.
 
 Files that cannot be read are reported as warnings and skipped; the run
-then exits with code 3.
+then exits with code 3. Running out of file descriptors ends the run
+instead (exit 1; raise ulimit -n). Times are kept to the 100 ns a WIM
+holds; one it cannot hold (before 1601, as tmpfs may keep) is stored as
+the nearest it can, with a warning.
 
 ` + compressHelp + `
 
