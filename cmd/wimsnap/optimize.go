@@ -232,13 +232,27 @@ func newBootIndex(boot int, images []int) int {
 	return slices.Index(images, boot) + 1
 }
 
-// streamBytes returns the bytes of every stream the images of r use, as
-// the XML counts them (hard links once).
+// streamBytes returns the bytes of the streams the images of r use, each
+// once, as a copy writes them: a stream several files or images share is
+// copied once (the XML's counts, which count it for each, gave a total
+// the copy ended far short of). Where an image's metadata does not read,
+// the XML's count stands in for it.
 func streamBytes(r *wim.Reader, images []int) int64 {
 	var n int64
+	seen := map[wim.Hash]bool{}
 	for _, i := range images {
-		info := r.Image(i)
-		n += int64(info.TotalBytes - info.HardLinkBytes)
+		m, err := r.Metadata(i)
+		if err != nil {
+			info := r.Image(i)
+			n += int64(info.TotalBytes - info.HardLinkBytes)
+			continue
+		}
+		m.Streams(func(s *wim.Stream) {
+			if !s.Hash.IsZero() && !seen[s.Hash] {
+				seen[s.Hash] = true
+				n += r.StreamSize(s.Hash)
+			}
+		})
 	}
 	return n
 }

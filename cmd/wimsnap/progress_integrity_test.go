@@ -118,8 +118,9 @@ func TestCaptureIntegrityStatus(t *testing.T) {
 }
 
 // TestOptimizeDuplicateStreamsStatus: a WIM whose files share a stream
-// ends optimize's status at 100%: the total counts each file's bytes, the
-// copy each stream once (it stopped at 50% here).
+// has optimize's status count that stream once in its total, as the copy
+// writes it, and end at 100% (its total counted each file's bytes: it
+// stopped at 50% here).
 func TestOptimizeDuplicateStreamsStatus(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
@@ -130,6 +131,9 @@ func TestOptimizeDuplicateStreamsStatus(t *testing.T) {
 	runAppOK(t, nil, "capture", src, wimfile)
 	r := wimtest.Open(t, wimfile)
 	tr := &verifyTracker{verb: "recompressing", start: time.Now(), now: time.Now, total: streamBytes(r, []int{1})}
+	if tr.total != int64(len(data)) {
+		t.Errorf("total %d, want the %d bytes of the one stream the copy writes", tr.total, len(data))
+	}
 	out, err := os.Create(filepath.Join(tmp, "b.wim"))
 	if err != nil {
 		t.Fatal(err)
