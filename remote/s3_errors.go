@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 
 	"github.com/minio/minio-go/v7"
@@ -57,9 +58,20 @@ func (s *S3) deniedWrite(op string, err error) string {
 	return ""
 }
 
+// errIsTLS is ErrUntrusted for a plain HTTP request to a server that
+// speaks TLS alone (MinIO answers 400 with a text, no S3 code).
+var errIsTLS = fmt.Errorf("%w: the server speaks TLS (write the repository as s3:https://HOST:PORT/BUCKET or s3:HOST:PORT/BUCKET)", ErrUntrusted)
+
+// errWrongRegion is ErrDenied for a request signed for another region than
+// the bucket's.
+var errWrongRegion = fmt.Errorf("%w: the bucket is in another region (give it as s3:...?region=R, or in $AWS_REGION)", ErrDenied)
+
 // s3Kind is the sentinel that err belongs to, or nil.
 func s3Kind(err error) error {
 	if resp := minio.ToErrorResponse(err); resp.Code != "" || resp.StatusCode != 0 {
+		if resp.StatusCode == http.StatusBadRequest && strings.Contains(err.Error(), "HTTP request to an HTTPS server") {
+			return errIsTLS
+		}
 		return s3CodeKind(resp.Code, resp.StatusCode)
 	}
 	return transportKind(err)
@@ -73,6 +85,8 @@ func s3CodeKind(code string, status int) error {
 		return ErrNotFound
 	case "NoSuchBucket":
 		return ErrNoBucket
+	case "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
+		return errWrongRegion // not retried: the next request is signed alike
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
 		"InvalidToken", "AllAccessDisabled", "AccountProblem", "InvalidSecurity":
 		return ErrDenied

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // TestTransportKind: errors below HTTP fall into the sentinels that decide
@@ -45,5 +47,30 @@ func TestCorruptKindOneLine(t *testing.T) {
 	err := s3CodeKind("BadDigest", 400)
 	if !errors.Is(err, ErrCorrupt) || !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "\n") {
 		t.Errorf("BadDigest: %q", err)
+	}
+}
+
+// TestS3KindBadRequest: a request signed for another region than the
+// bucket's, and a plain HTTP request to a server that speaks TLS alone,
+// are refusals of the server (exit 12) that say what to change; they were
+// unknown 400 answers (exit 1).
+func TestS3KindBadRequest(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want error
+		says string
+	}{
+		{"wrong region", minio.ErrorResponse{StatusCode: 400, Code: "AuthorizationHeaderMalformed",
+			Message: "The authorization header is malformed; the region is wrong; expecting 'eu-central-1'."}, ErrDenied, "?region="},
+		{"http to https", minio.ErrorResponse{StatusCode: 400, Message: "Client sent an HTTP request to an HTTPS server."},
+			ErrUntrusted, "s3:https://"},
+		{"other 400", minio.ErrorResponse{StatusCode: 400, Code: "InvalidArgument"}, nil, ""},
+	}
+	for _, tt := range tests {
+		got := s3Kind(tt.err)
+		if !errors.Is(got, tt.want) || (got == nil) != (tt.want == nil) || got != nil && !strings.Contains(got.Error(), tt.says) {
+			t.Errorf("%s: %v, want %v saying %q", tt.name, got, tt.want, tt.says)
+		}
 	}
 }

@@ -36,6 +36,9 @@ func ParseS3URL(s string) (S3Config, error) {
 	if !ok {
 		return c, fmt.Errorf("remote: %q is not an s3: URL", s)
 	}
+	if strings.HasPrefix(rest, "//") { // "s3://host/bucket", as AWS's tools write a bucket
+		return c, fmt.Errorf("remote: s3 URL %q: write it s3:HOST/BUCKET[/PREFIX] (HTTPS) or s3:http://HOST:PORT/BUCKET[/PREFIX]", s)
+	}
 	if !strings.Contains(rest, "://") {
 		rest = "https://" + rest
 	}
@@ -48,7 +51,7 @@ func ParseS3URL(s string) (S3Config, error) {
 	if strings.Contains(rest, "#") {
 		return c, errors.New("remote: s3 URL: '#' starts a fragment, which S3 never sees; a prefix may not hold it")
 	}
-	if strings.Contains(u.EscapedPath(), "%") {
+	if strings.Contains(u.RawPath, "%") || strings.Contains(rest, "%") {
 		return c, errors.New("remote: s3 URL: a percent-escape in the bucket or prefix; write them as they are")
 	}
 	if err := c.setEndpoint(u); err != nil {

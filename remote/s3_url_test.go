@@ -53,6 +53,9 @@ func TestParseS3URLErrors(t *testing.T) {
 		// Dropped or decoded, they named another prefix than the one given.
 		{"s3:http://h/b12/a#b", "fragment"},
 		{"s3:http://h/b12/p%2Fq", "percent-escape"},
+		// AWS's form of a bucket, and a space (it said "percent-escape").
+		{"s3://h:9000/b12/r", "write it s3:HOST/BUCKET"},
+		{"s3:http://h/b12/my repo", "byte ' ' not allowed"},
 	}
 	for _, tt := range tests {
 		_, err := ParseS3URL(tt.in)
