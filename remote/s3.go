@@ -372,9 +372,15 @@ func (s *S3) BucketExists(ctx context.Context) error {
 	return nil
 }
 
-// CreateBucket creates the bucket (in cfg.Region) unless it exists.
+// CreateBucket creates the bucket (in cfg.Region) unless it exists. When
+// the credentials may not ask (HeadBucket needs the bucket-wide ListBucket
+// right, which credentials limited to a prefix lack), the bucket is taken
+// to exist: what is written next tells, with NoSuchBucket if it does not.
 func (s *S3) CreateBucket(ctx context.Context) error {
 	err := s.BucketExists(ctx)
+	if errors.Is(err, ErrDenied) {
+		return nil
+	}
 	if !errors.Is(err, ErrNoBucket) {
 		return err
 	}

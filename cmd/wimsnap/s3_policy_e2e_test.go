@@ -57,6 +57,24 @@ func TestS3RestrictedCredentials(t *testing.T) {
 		r.run(t, exitOK, "check", "--read-data", "--no-lock")
 	})
 
+	// Credentials for a prefix of the bucket alone init a repository there
+	// and use it: init failed at its check of the bucket (HeadBucket needs
+	// ListBucket on all of it), exit 12.
+	t.Run("prefix only", func(t *testing.T) {
+		policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[`+
+			`{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":["arn:aws:s3:::%[1]s/tenant/*"]},`+
+			`{"Effect":"Allow","Action":["s3:ListBucket"],"Resource":["arn:aws:s3:::%[1]s"],"Condition":{"StringLike":{"s3:prefix":["tenant/*"]}}},`+
+			`{"Effect":"Allow","Action":["s3:GetBucketLocation"],"Resource":["arn:aws:s3:::%[1]s"]}]}`, bucket)
+		r := root.at(srv.URL + "/" + bucket + "/tenant/r").as(srv.Restricted(t, policy))
+		r.run(t, exitOK, "init")
+		r.run(t, exitOK, "snapshot", src)
+		target := filepath.Join(t.TempDir(), "target")
+		r.run(t, exitOK, "restore", "latest", "--target", target)
+		compareTrees(t, src, target)
+		// Elsewhere in the bucket they are refused, as before.
+		root.at(srv.URL+"/"+bucket+"/other").as(srv.Restricted(t, policy)).run(t, exitRemote, "init")
+	})
+
 	t.Run("no deletes", func(t *testing.T) {
 		r := root.as(srv.Restricted(t, policyAllowing(bucket,
 			"s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation")))
