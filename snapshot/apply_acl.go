@@ -91,11 +91,12 @@ func xattrOf(e *wim.Entry, name string) bool {
 	return false
 }
 
-// dropInheritedACLs removes from the file or directory fd, the entry e,
-// the ACLs e lacks, once a default ACL has been seen (noteDefaultACL, which
-// sees none where ACLs are left alone) and when e has UNIX data; it
-// returns the failures, none for ACLs that are not there.
-func (a *applier) dropInheritedACLs(fd int, e *wim.Entry, isDir bool) []error {
+// dropInheritedACLs removes from the file t names (a descriptor, or a
+// NUL-terminated path: see xattrTarget.remove), the entry e, the ACLs e
+// lacks, once a default ACL has been seen (noteDefaultACL, which sees none
+// where ACLs are left alone) and when e has UNIX data; it returns the
+// failures, none for ACLs that are not there.
+func (a *applier) dropInheritedACLs(t xattrTarget, e *wim.Entry, isDir bool) []error {
 	if !a.inheritsACL.Load() || e.Unix == nil { // the image says nothing of its xattrs
 		return nil
 	}
@@ -104,25 +105,7 @@ func (a *applier) dropInheritedACLs(fd int, e *wim.Entry, isDir bool) []error {
 		if xattrOf(e, name) {
 			continue
 		}
-		if err := unix.Fremovexattr(fd, name); err != nil && !xattrUnsupported(err) {
-			errs = append(errs, fmt.Errorf("removing the inherited %s: %w", name, err))
-		}
-	}
-	return errs
-}
-
-// dropInheritedACLsAt is dropInheritedACLs for the special file name in
-// dfd (path naming it from the target), through a path.
-func (a *applier) dropInheritedACLsAt(dfd int, e *wim.Entry, path []string) []error {
-	if !a.inheritsACL.Load() || e.Unix == nil || e.IsReparse() {
-		return nil
-	}
-	var errs []error
-	for _, name := range aclNames(false) {
-		if xattrOf(e, name) {
-			continue
-		}
-		if err := unix.Lremovexattr(a.xattrPath(dfd, e.Name, path), name); err != nil && !xattrUnsupported(err) {
+		if err := t.remove(name); err != nil && !xattrUnsupported(err) {
 			errs = append(errs, fmt.Errorf("removing the inherited %s: %w", name, err))
 		}
 	}

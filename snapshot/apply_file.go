@@ -165,7 +165,7 @@ func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
 				errs = append(errs, fmt.Errorf("xattr %q: %w", x.Name, err))
 			}
 		}
-		errs = append(errs, a.dropInheritedACLs(fd, e, isDir)...) // before chmod, which would set an ACL's mask
+		errs = append(errs, a.dropInheritedACLs(xattrTarget{fd: fd, dfd: -1}, e, isDir)...) // before chmod, which would set an ACL's mask
 	}
 	if err := unix.Fchmod(fd, a.mode(e, isDir)); err != nil {
 		errs = append(errs, fmt.Errorf("chmod: %w", err))

@@ -7,7 +7,6 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -320,15 +319,10 @@ func (a *applier) dropOtherXattrs(t xattrTarget, e *wim.Entry) error {
 	}
 	var errs []error
 	for _, name := range strings.Split(string(x.list[:n]), "\x00") {
-		if name == "" || slices.ContainsFunc(e.Xattrs, func(x wim.Xattr) bool { return x.Name == name }) {
+		if name == "" || xattrOf(e, name) {
 			continue
 		}
-		if t.fd >= 0 {
-			err = unix.Fremovexattr(t.fd, name)
-		} else {
-			err = unix.Lremovexattr(string(bytes.TrimSuffix(t.name, []byte{0})), name)
-		}
-		if err != nil && !errors.Is(err, unix.ENODATA) {
+		if err := t.remove(name); err != nil && !errors.Is(err, unix.ENODATA) {
 			errs = append(errs, fmt.Errorf("removing xattr %q: %w", name, err))
 		}
 	}

@@ -258,7 +258,10 @@ func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) bool {
 			}
 		}
 	}
-	errs = append(errs, a.dropInheritedACLsAt(dfd, e, path)...)
+	if a.inheritsACL.Load() && !e.IsReparse() { // a symlink has no ACL
+		t := xattrTarget{fd: -1, dfd: -1, name: append([]byte(a.xattrPath(dfd, name, path)), 0)}
+		errs = append(errs, a.dropInheritedACLs(t, e, false)...)
+	}
 	if !e.IsReparse() {
 		if err := unix.Fchmodat(dfd, name, a.mode(e, false), 0); err != nil {
 			errs = append(errs, fmt.Errorf("chmod: %w", err))

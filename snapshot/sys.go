@@ -249,6 +249,15 @@ type xattrArgs struct {
 	flags uint32
 }
 
+// remove removes the xattr name of the file t names by its descriptor, or
+// by its NUL-terminated path, not followed (not by dfd and name).
+func (t xattrTarget) remove(name string) error {
+	if t.fd >= 0 {
+		return unix.Fremovexattr(t.fd, name)
+	}
+	return unix.Lremovexattr(string(bytes.TrimSuffix(t.name, []byte{0})), name)
+}
+
 func (t xattrTarget) get(name, dest []byte) (int, error) {
 	var r uintptr
 	var e unix.Errno
