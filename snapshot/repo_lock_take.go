@@ -384,26 +384,7 @@ func (l *Lock) scan(ctx context.Context, now time.Time) (own *lockEntry, others 
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, i := range infos {
-		switch {
-		case !validID(strings.TrimPrefix(i.Key, lockPrefix)):
-		case i.Key == l.key:
-			own = &lockEntry{key: i.Key, mod: i.ModTime, rec: l.rec}
-		case l.stale(i.ModTime, now):
-			l.removeStale(ctx, i.Key)
-		default:
-			e, err := l.read(ctx, i)
-			switch {
-			case err != nil:
-				return nil, nil, err
-			case e != nil && abandoned(e.key, e.rec, l.opts.Host):
-				l.removeStale(ctx, e.key)
-			case e != nil:
-				others = append(others, *e)
-			}
-		}
-	}
-	return own, others, nil
+	return l.sortLocks(ctx, infos, now, func(key string) { l.removeStale(ctx, key) })
 }
 
 // holders lists and reads the locks other than l that are neither stale
@@ -421,20 +402,35 @@ func (l *Lock) holders(ctx context.Context) ([]lockEntry, error) {
 			now = i.ModTime
 		}
 	}
-	var out []lockEntry
+	_, others, err := l.sortLocks(ctx, infos, now, func(string) {})
+	return others, err
+}
+
+// sortLocks tells apart the lock objects infos: l's own (as listed, nil
+// when it is not), the others that are neither stale at now nor
+// abandoned, read, and those that are, passed to gone. Keys that are not
+// locks/<id> are passed over.
+func (l *Lock) sortLocks(ctx context.Context, infos []remote.Info, now time.Time, gone func(key string)) (own *lockEntry, others []lockEntry, err error) {
 	for _, i := range infos {
-		if !validID(strings.TrimPrefix(i.Key, lockPrefix)) || i.Key == l.key || l.stale(i.ModTime, now) {
-			continue
-		}
-		e, err := l.read(ctx, i)
-		if err != nil {
-			return nil, err
-		}
-		if e != nil && !abandoned(e.key, e.rec, l.opts.Host) {
-			out = append(out, *e)
+		switch {
+		case !validID(strings.TrimPrefix(i.Key, lockPrefix)):
+		case i.Key == l.key:
+			own = &lockEntry{key: i.Key, mod: i.ModTime, rec: l.rec}
+		case l.stale(i.ModTime, now):
+			gone(i.Key)
+		default:
+			e, err := l.read(ctx, i)
+			switch {
+			case err != nil:
+				return nil, nil, err
+			case e != nil && abandoned(e.key, e.rec, l.opts.Host):
+				gone(e.key)
+			case e != nil:
+				others = append(others, *e)
+			}
 		}
 	}
-	return out, nil
+	return own, others, nil
 }
 
 // listLockObjects lists the objects under locks/: locks, mutexes and
