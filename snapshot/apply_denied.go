@@ -157,18 +157,11 @@ func (a *applier) warnOwners(es []*wim.Entry) {
 	}
 	uid, gid := uint32(unix.Geteuid()), uint32(unix.Getegid())
 	n := 0
-	var count func(e *wim.Entry)
-	count = func(e *wim.Entry) {
+	eachEntry(es, func(e *wim.Entry) {
 		if e.Unix != nil && (e.Unix.UID != uid || e.Unix.GID != gid) {
 			n++
 		}
-		for _, c := range e.Children {
-			count(c)
-		}
-	}
-	for _, e := range es {
-		count(e)
-	}
+	})
 	if n > 0 {
 		a.warnPath(nil, false, fmt.Errorf("owners not set on %d entries: only root gives files to other users or groups; "+
 			"they belong to this process's uid %d and gid %d", n, uid, gid))

@@ -109,22 +109,23 @@ func (a *applier) imageNames(e *wim.Entry) uint64 {
 // the trees es, and their DOS names when dos is set.
 func countLinkNames(es []*wim.Entry, dos bool) map[uint64]uint64 {
 	n := make(map[uint64]uint64)
-	var count func(e *wim.Entry)
-	count = func(e *wim.Entry) {
+	eachEntry(es, func(e *wim.Entry) {
 		if e.LinkID != 0 && !e.IsDir() {
 			n[e.LinkID]++
 			if dos && e.ShortName() != "" {
 				n[e.LinkID]++
 			}
 		}
-		for _, c := range e.Children {
-			count(c)
-		}
-	}
-	for _, e := range es {
-		count(e)
-	}
+	})
 	return n
+}
+
+// eachEntry calls fn with every entry of the trees es, parents first.
+func eachEntry(es []*wim.Entry, fn func(e *wim.Entry)) {
+	for _, e := range es {
+		fn(e)
+		eachEntry(e.Children, fn)
+	}
 }
 
 // sameFile reports whether the existing regular file e.Name in dfd, whose
