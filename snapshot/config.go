@@ -47,8 +47,14 @@ type Config struct {
 
 // Warnings returns what ParseConfig read but ignored as a likely mistake,
 // one message per case ("line 3: unknown section [ExclusionLst], its lines
-// are ignored"), as wimlib warns of them; nil when there is none.
-func (c *Config) Warnings() []string { return slices.Clone(c.warnings) }
+// are ignored"), as wimlib warns of them; nil when there is none, as for a
+// nil Config (no exclusions, as Excluded takes it).
+func (c *Config) Warnings() []string {
+	if c == nil {
+		return nil
+	}
+	return slices.Clone(c.warnings)
+}
 
 // pattern is one glob, split into its components.
 type pattern struct {

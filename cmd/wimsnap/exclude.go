@@ -31,9 +31,6 @@ func (a *app) loadConfig(path string) (*snapshot.Config, error) {
 // but ignored as a likely mistake: on stderr, or with --json in the
 // document's warnings.
 func configWarnings(w *warnings, path string, cfg *snapshot.Config) {
-	if cfg == nil { // no exclusions at all
-		return
-	}
 	for _, msg := range cfg.Warnings() {
 		w.warn(path, errors.New(msg))
 	}
