@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -54,6 +55,7 @@ type statusConfig struct {
 // taskConfig is one task of the agent: a [[job]], [prune] or [check].
 type taskConfig struct {
 	name    string
+	table   string // where the config defines it, such as job[2] or prune
 	kind    taskKind
 	sched   scheduler.Schedule
 	backoff scheduler.Backoff
@@ -233,7 +235,7 @@ func (t *cfgTable) retry() scheduler.Backoff {
 }
 
 func decodeJob(t *cfgTable, dir string, zone *time.Location, jitter time.Duration, host string, lockWait time.Duration) *taskConfig {
-	task := &taskConfig{kind: kindSnapshot, name: t.str("name", "")}
+	task := &taskConfig{kind: kindSnapshot, name: t.str("name", ""), table: t.path}
 	switch {
 	case task.name == "":
 		t.fail("name", "missing")
@@ -334,7 +336,7 @@ func decodeRetention(t *cfgTable, zone *time.Location) []string {
 }
 
 func decodeMaint(t *cfgTable, kind taskKind, keys []flagKey, zone *time.Location, jitter time.Duration, host string) *taskConfig {
-	task := &taskConfig{kind: kind, name: string(kind)}
+	task := &taskConfig{kind: kind, name: string(kind), table: t.path}
 	zone = t.zone("time-zone", zone)
 	task.sched = t.schedule(zone, jitter, jitterKey(host, task.name))
 	task.backoff = t.retry()
@@ -511,6 +513,15 @@ func absFrom(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
+// keyError is a mistake in the value of one key of a task's table.
+type keyError struct {
+	key string
+	err error
+}
+
+func (e *keyError) Error() string { return e.key + ": " + e.err.Error() }
+func (e *keyError) Unwrap() error { return e.err }
+
 // checkTasks parses every command line the config's tasks will run, so a
 // value a flag refuses is reported at load rather than at 2 a.m.
 func (a *app) checkTasks(c *agentConfig) []error {
@@ -518,7 +529,11 @@ func (a *app) checkTasks(c *agentConfig) []error {
 	for _, t := range c.tasks {
 		for _, argv := range c.commands(t, "/") {
 			if err := a.checkArgs(argv); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", t.name, err))
+				where := t.table
+				if ke, ok := errors.AsType[*keyError](err); ok {
+					where, err = where+"."+ke.key, ke.err
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			}
 		}
 	}

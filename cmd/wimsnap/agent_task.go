@@ -182,8 +182,15 @@ func (a *app) checkArgs(argv []string) error {
 	if v, ok := cmd.Flags().Lookup("exclude").Value.(interface{ GetSlice() []string }); ok {
 		exclude = v.GetSlice()
 	}
-	_, err = scratch.exclusions(config, exclude) // exclusions that would fail every run
-	return err
+	// Exclusions that would fail every run, named by their keys.
+	cfg, err := scratch.loadConfig(config)
+	if err != nil {
+		return &keyError{"exclusion-list", err}
+	}
+	if err := cfg.Exclude(exclude...); err != nil {
+		return &keyError{"exclude", err}
+	}
+	return nil
 }
 
 // runner executes the runs of an agent's tasks. Its methods may be called

@@ -123,7 +123,10 @@ func plural(n int, noun string) string {
 // package prefix ("snapshot: ") that the sentinels of package snapshot
 // carry, as the style guide asks of them, and that read as the snapshot
 // command in the errors of every other one ("wimsnap snapshots" said
-// "wimsnap: snapshot: no repository at this location").
+// "wimsnap: snapshot: no repository at this location"). The prefix goes
+// where a sentinel is wrapped too, after another message and ": "
+// ("--exclude: snapshot: bad capture configuration: ...").
 func shown(err error) string {
-	return strings.TrimPrefix(err.Error(), "snapshot: ")
+	const prefix = "snapshot: "
+	return strings.ReplaceAll(strings.TrimPrefix(err.Error(), prefix), ": "+prefix, ": ")
 }

@@ -52,6 +52,9 @@ func TestRepoErrorMessages(t *testing.T) {
 			want: "wimsnap: a repository exists at this location"},
 		{name: "damaged restore", env: env, setup: damaged, args: []string{"restore", "latest", "--target", t.TempDir()},
 			code: exitFailure, want: "wimsnap: malformed repository object: "},
+		// The sentinel's prefix goes where it is wrapped, too.
+		{name: "bad exclusion", env: env, args: []string{"snapshot", t.TempDir(), "--exclude=/"},
+			code: exitUsage, want: `wimsnap: --exclude: bad capture configuration: "/": names no path`},
 		{name: "bad pattern", env: env, args: []string{"restore", "latest", "--target", t.TempDir(), "--include=["},
 			code: exitUsage, want: `wimsnap: bad pattern "["`},
 		{name: "export into a missing directory", env: env, args: []string{"export", "latest", filepath.Join(missing, "x.wim")},
