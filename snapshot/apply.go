@@ -94,7 +94,11 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	st := a.statsSnapshot()
 	if fatal != nil {
 		if removed > 0 {
-			fatal = fmt.Errorf("%w (%s not yet written removed; run it again once there is space)", fatal, countFiles(removed))
+			again := "run it again once there is space"
+			if exhausted(fatal) != nil {
+				again = "run it again"
+			}
+			fatal = fmt.Errorf("%w (%s not yet written removed; %s)", fatal, countFiles(removed), again)
 		}
 		return st, fatal
 	}
@@ -560,7 +564,14 @@ func (a *applier) display(comps []string) string {
 // warn reports a problem with the entry at a.path (walk goroutine only).
 func (a *applier) warn(skipped bool, err error) { a.warnPath(a.path, skipped, err) }
 
+// warnPath reports a problem with the entry at comps. Running out of file
+// descriptors ends the apply instead (see exhausted): skipping each entry
+// it could not open gave hundreds of warnings and no word of the limit.
 func (a *applier) warnPath(comps []string, skipped bool, err error) {
+	if xerr := exhausted(err); xerr != nil {
+		a.setFatal(fmt.Errorf("%s: %w", a.display(comps), xerr))
+		return
+	}
 	if skipped {
 		a.skipped.Add(1)
 	}

@@ -19,7 +19,9 @@ import (
 // counting what an in-place apply would write, keep and delete, and
 // writes nothing.
 func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target string, opts ApplyOptions) (ApplyStats, error) {
-	a := &applier{ctx: ctx, src: src, opts: opts, target: target, absTarget: target, rootFD: -1,
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a := &applier{ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: target, rootFD: -1,
 		unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0}
 	a.opts.InPlace = true
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
@@ -52,6 +54,9 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 	perr := a.plan(fd, m.Root)
 	if fd >= 0 {
 		closeFD(fd)
+	}
+	if fatal := a.fatalErr(); fatal != nil { // out of descriptors, as the apply would be
+		return a.statsSnapshot(), fatal
 	}
 	return a.statsSnapshot(), perr
 }

@@ -369,15 +369,15 @@ func (c *capturer) progress(final bool) {
 	c.walkReport.progress(&c.opts, final, c.displayPath)
 }
 
-// exhausted returns the error that ends a capture when err says that the
-// process ran out of file descriptors (EMFILE, ENFILE), else nil. Skipping
-// what could not be opened, as an unreadable file is, stored a snapshot
-// with whole directories missing, which a rollback with --delete then
-// deleted from the tree.
+// exhausted returns the error that ends a capture or an apply when err
+// says that the process ran out of file descriptors (EMFILE, ENFILE),
+// else nil. Skipping what could not be opened, as an unreadable file is,
+// stored a snapshot with whole directories missing, which a rollback with
+// --delete then deleted from the tree.
 func exhausted(err error) error {
 	if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
 		return fmt.Errorf("%w (raise the limit of open files: ulimit -n, or LimitNOFILE= in a systemd unit; "+
-			"a capture holds about one per directory level, and a few per thread)", err)
+			"a capture or an apply holds about one per directory level, and a few per thread)", err)
 	}
 	return nil
 }
