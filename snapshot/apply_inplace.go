@@ -1031,8 +1031,40 @@ func (a *applier) retimeDir(fd int, e *wim.Entry, path []string) {
 // sameWriteTime reports whether the entry of stat st has e's last write
 // time to the 100 ns the image holds: one whose file system keeps
 // nanoseconds has more digits than the image, which applying would drop.
+// A time the file system cannot hold is the one it clamped it to: every
+// rollback onto ext4 rewrote the files of an image dated before 1901.
 func sameWriteTime(st *unix.Stat_t, e *wim.Entry) bool {
-	return wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) == e.LastWriteTime
+	if wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) == e.LastWriteTime {
+		return true
+	}
+	sec, _ := e.LastWriteTime.Unix()
+	return clampedTime(sec, st.Mtim)
+}
+
+// The limits of the times file systems hold, in seconds after the UNIX
+// epoch, to which the kernel clamps others (with no nanoseconds): 32-bit
+// times (ext4 with 128-byte inodes, XFS without bigtime, the low end of
+// ext4 and XFS with their wider times) and ext4's 34-bit times.
+const (
+	minTime32    = -1 << 31
+	maxTime32    = 1<<31 - 1
+	maxTimeExt4  = 1<<34 - 1 - 1<<31
+	maxTimeXFSBT = 16299260424 // XFS bigtime: 2486-07-02 20:20:24 UTC
+)
+
+// clampedTime reports whether t is where a file system with one of the
+// known limits clamped the time sec to.
+func clampedTime(sec int64, t unix.Timespec) bool {
+	if t.Nsec != 0 {
+		return false
+	}
+	switch t.Sec {
+	case minTime32:
+		return sec < minTime32
+	case maxTime32, maxTimeExt4, maxTimeXFSBT:
+		return sec > t.Sec
+	}
+	return false
 }
 
 // mtimeIs reports whether the open file fd has the mtime t.

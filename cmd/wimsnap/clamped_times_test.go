@@ -1,0 +1,74 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestRollbackClampedTimes: a rollback onto ext4 of files, a directory and
+// a symlink whose times ext4 cannot hold (before 1901, after 2446; tmpfs
+// keeps them) finds them unchanged: the kernel clamped the times the first
+// restore set, and every rollback rewrote the files and fixed the rest. It
+// needs to mount a tmpfs and an ext4 image (root).
+func TestRollbackClampedTimes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("mkfs.ext4 (Debian e2fsprogs) is missing")
+	}
+	dir := t.TempDir()
+	src, mnt := filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
+	mountSmall(t, "wimsnap-clamped-times", src)
+	img := filepath.Join(dir, "fs.img")
+	must(t, os.WriteFile(img, nil, 0o644))
+	must(t, os.Truncate(img, 16<<20))
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	}
+	must(t, os.Mkdir(mnt, 0o755))
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount -o loop: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+
+	at := func(year int) unix.Timespec {
+		return unix.NsecToTimespec(time.Date(year, 6, 1, 12, 0, 0, 500, time.UTC).UnixNano())
+	}
+	old, future := at(1850), at(2500)
+	writeFile(t, src, "d/old", []byte("old\n"))
+	writeFile(t, src, "future", []byte("future\n"))
+	must(t, os.Symlink("future", filepath.Join(src, "link")))
+	for name, ts := range map[string]unix.Timespec{"d/old": old, "future": future, "link": old, "d": future} {
+		must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, name), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW))
+	}
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	target := filepath.Join(mnt, "out")
+	runAppOK(t, env, "restore", "latest", "--target", target)
+	var st unix.Stat_t
+	must(t, unix.Lstat(filepath.Join(target, "d", "old"), &st))
+	if st.Mtim.Sec != -1<<31 { // 1901-12-13
+		t.Fatalf("ext4 kept the time %v of 1850: not the file system this test needs", st.Mtim)
+	}
+	var out struct {
+		Unchanged int64 `json:"unchanged"`
+		Fixed     int64 `json:"metadata_fixed"`
+		Bytes     int64 `json:"bytes"`
+	}
+	r := runAppOK(t, env, "restore", "latest", "--target", target, "--delete", "--json")
+	must(t, json.Unmarshal([]byte(r), &out))
+	if out.Fixed != 0 || out.Bytes != 0 || out.Unchanged != 3 {
+		t.Errorf("rollback of an unchanged tree: %d unchanged, %d fixed, %d bytes written, want 3, 0, 0\n%s",
+			out.Unchanged, out.Fixed, out.Bytes, r)
+	}
+}
