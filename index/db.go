@@ -44,6 +44,10 @@ var (
 	snapsBucket    = []byte("snapshots")
 	snapInfoBucket = []byte("snapinfo")
 	filesBucket    = []byte("files")
+	// droppedBucket holds, when present, the streams/ bucket as the last
+	// ResetRepository found it (full recipes only): see DroppedStreams.
+	// Not a data bucket: older versions leave it alone.
+	droppedBucket  = []byte("dropped")
 	fileSnapKey    = []byte("\x00snapshot")
 	dataBucketKeys = [][]byte{chunksBucket, streamsBucket, deltasBucket, indexesBucket, snapsBucket, snapInfoBucket, filesBucket}
 )
@@ -218,21 +222,28 @@ func (d *DB) Close() error { return d.bolt.Close() }
 // Reset empties every data bucket, keeping the repository id: the start of
 // a full rebuild. It and ResetRepository give the database a new
 // Generation.
-func (d *DB) Reset() error { return d.reset(dataBucketKeys) }
+func (d *DB) Reset() error { return d.reset(dataBucketKeys, false) }
 
 // ResetRepository empties what the repository's objects fill (chunks,
 // streams, index objects seen, snapshots), keeping the file signatures:
 // they stay valid, as a capture reuses a signature's stream only when the
 // index has it.
+// The full recipes it drops are kept apart, replacing those an earlier
+// reset kept (DroppedStreams).
 func (d *DB) ResetRepository() error {
-	return d.reset(slices.DeleteFunc(slices.Clone(dataBucketKeys), func(k []byte) bool { return bytes.Equal(k, filesBucket) }))
+	return d.reset(slices.DeleteFunc(slices.Clone(dataBucketKeys), func(k []byte) bool { return bytes.Equal(k, filesBucket) }), true)
 }
 
-func (d *DB) reset(keys [][]byte) error {
+func (d *DB) reset(keys [][]byte, keepStreams bool) error {
 	return d.update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(rootBucket)
+		if keepStreams {
+			if err := keepDropped(tx, root); err != nil {
+				return err
+			}
+		}
 		for _, k := range keys {
-			if err := root.DeleteBucket(k); err != nil {
+			if err := root.DeleteBucket(k); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 				return err
 			}
 			if _, err := root.CreateBucket(k); err != nil {
@@ -241,6 +252,19 @@ func (d *DB) reset(keys [][]byte) error {
 		}
 		return newGeneration(tx)
 	})
+}
+
+// keepDropped moves root's streams/ bucket into a new dropped/ bucket,
+// in place of the one there was.
+func keepDropped(tx *bolt.Tx, root *bolt.Bucket) error {
+	if err := root.DeleteBucket(droppedBucket); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+		return err
+	}
+	dropped, err := root.CreateBucket(droppedBucket)
+	if err != nil {
+		return err
+	}
+	return tx.MoveBucket(streamsBucket, root, dropped)
 }
 
 // view runs fn in a read transaction, turning a panic of bbolt on a

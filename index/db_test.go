@@ -183,10 +183,45 @@ func TestResetRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = f.Close() }()
 	if sig, ok := f.Lookup([]byte("a")); !ok || sig.Size != 1 || f.Snapshot != id("s") {
 		t.Errorf("file signatures lost: %+v %v (snapshot %x)", sig, ok, f.Snapshot)
 	}
+	_ = f.Close() // a read transaction: the writes below would wait for it
+	if got := droppedStreams(t, db); len(got) != 1 || got[SHA1{1}].Size != 1 || got[SHA1{1}].Chunks[0] != id("c") {
+		t.Errorf("dropped recipes %+v, want the one of stream 01", got)
+	}
+	// The next reset keeps what the index held then, and only that.
+	b = NewBatch()
+	b.AddStream(SHA1{2}, Recipe{Size: 2, Chunks: []ID{id("d")}})
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ResetRepository(); err != nil {
+		t.Fatal(err)
+	}
+	if got := droppedStreams(t, db); len(got) != 1 || got[SHA1{2}].Size != 2 {
+		t.Errorf("dropped recipes after a second reset %+v, want the one of stream 02", got)
+	}
+	if err := db.Reset(); err != nil { // a full rebuild keeps them too
+		t.Fatal(err)
+	}
+	if got := droppedStreams(t, db); len(got) != 1 {
+		t.Errorf("dropped recipes after a full reset %+v, want the one of stream 02", got)
+	}
+}
+
+// droppedStreams returns what db.DroppedStreams gives.
+func droppedStreams(t *testing.T, db *DB) map[SHA1]Recipe {
+	t.Helper()
+	got := map[SHA1]Recipe{}
+	err := db.DroppedStreams(func(h SHA1, r Recipe) error {
+		got[h] = r
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 func TestOpenErrors(t *testing.T) {

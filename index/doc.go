@@ -47,6 +47,9 @@
 //	    path             path relative to the source ('/'-separated) ->
 //	                     size u64 | mtime ns i64 | ctime ns i64 | inode u64 |
 //	                     device u64 | mode u32                 (44 bytes)
+//	  dropped/           present after a ResetRepository (no version needs it):
+//	    streams/         streams/ as that reset found it, for repair (see
+//	                     DroppedStreams); the next reset replaces it
 //
 // Writes are batched: a Batch collects the results of one snapshot, rebuild
 // or sync step and Apply commits it in transactions of at most 32768 keys

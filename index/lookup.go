@@ -348,6 +348,32 @@ func (d *DB) ForEachStream(fn func(h SHA1, r Recipe, full bool) error) error {
 	})
 }
 
+// DroppedStreams calls fn with every full recipe that the last
+// ResetRepository dropped, in SHA-1 order. A sync resets the index when
+// the repository no longer has an index object it read (a prune replaced
+// it, or it was lost): the recipes of a lost one's streams of more than
+// one chunk, which the chunks alone do not give back, are then only here,
+// for repair. The next reset replaces them.
+func (d *DB) DroppedStreams(fn func(h SHA1, r Recipe) error) error {
+	return d.view(func(tx *bolt.Tx) error {
+		dropped := tx.Bucket(rootBucket).Bucket(droppedBucket)
+		if dropped == nil {
+			return nil
+		}
+		streams := dropped.Bucket(streamsBucket)
+		if streams == nil {
+			return nil
+		}
+		return streams.ForEach(func(k, v []byte) error {
+			r, err := unmarshalRecipe(v)
+			if err != nil || len(k) != 20 {
+				return fmt.Errorf("%w: dropped stream entry", ErrCorrupt)
+			}
+			return fn(SHA1(k), r)
+		})
+	})
+}
+
 // Files is a read view of one source's file signatures. Close it when done;
 // it may be used from one goroutine at a time.
 type Files struct {

@@ -17,8 +17,10 @@ import (
 //     loses no chunk; of the stream recipes lost with it, those of streams
 //     of one chunk (files up to 32 KiB) are rebuilt, since such a stream's
 //     SHA-1 is its chunk's, and the others are taken from the local index
-//     when it holds them, with all their chunks intact and of the
-//     stream's size; larger files whose recipe is lost otherwise are lost;
+//     when it holds them (or from those that a sync which found the
+//     object gone dropped: index.DB.DroppedStreams), with all their chunks
+//     intact and of the stream's size; larger files whose recipe is lost
+//     otherwise are lost;
 //   - the intact chunks of a damaged pack are copied into a new pack, and
 //     the damaged pack deleted;
 //   - a snapshot some of whose files lost data is written again without
@@ -266,8 +268,9 @@ func (rp *repairer) commit() error {
 
 // cachedRecipes reads the full recipes of the local index that no index
 // object names into rp.cached: those of the streams of a lost index
-// object, when this machine synced it. A local index that does not open
-// or read gives none.
+// object, when this machine synced it, or those the sync that found it
+// lost dropped (index.DB.DroppedStreams). A local index that does not
+// open or read gives none.
 func (rp *repairer) cachedRecipes() {
 	rp.cached = map[index.SHA1]index.Recipe{}
 	db, err := index.Open(rp.r.cache, rp.r.cfg.ID, index.Options{ReadOnly: true, Timeout: writeWait})
@@ -275,12 +278,21 @@ func (rp *repairer) cachedRecipes() {
 		return
 	}
 	defer closeIndex(db)
-	err = db.ForEachStream(func(h index.SHA1, r index.Recipe, full bool) error {
-		if full && rp.streams.streams[h] == nil {
+	keep := func(h index.SHA1, r index.Recipe) error {
+		if rp.streams.streams[h] == nil {
 			rp.cached[h] = index.Recipe{Size: r.Size, Chunks: slices.Clone(r.Chunks)}
 		}
 		return nil
-	})
+	}
+	err = db.DroppedStreams(keep)
+	if err == nil {
+		err = db.ForEachStream(func(h index.SHA1, r index.Recipe, full bool) error {
+			if !full {
+				return nil
+			}
+			return keep(h, r)
+		})
+	}
 	if err != nil {
 		rp.cached = map[index.SHA1]index.Recipe{}
 	}

@@ -309,6 +309,33 @@ func TestRepairRecipesFromLocalIndex(t *testing.T) {
 	wimtest.CompareTrees(t, rr.src, out, wimtest.CompareOptions{IgnoreRoot: true})
 }
 
+// TestRepairRecipesAfterSync: with an index object lost and a command run
+// before repair (its sync starts the local index again, as a prune's
+// replaced object would have it), the recipes of the files larger than a
+// chunk are taken from those the sync dropped: nothing is lost. They were
+// lost, their chunks all intact.
+func TestRepairRecipesAfterSync(t *testing.T) {
+	rr := makeRepairRepo(t)
+	rr.removeIndexObjectOf(t, rr.big[1])
+	if _, err := rr.r.Snapshots(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rr.r.Repair(t.Context(), RepairOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Snapshots) != 0 || res.LostStreams != 0 || res.Recipes == 0 {
+		t.Fatalf("repair: %+v; want the lost recipes taken from those the sync dropped, nothing lost", res)
+	}
+	checkOK(t, rr.r)
+	must(t, os.Remove(rr.r.cache))
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := rr.r.Restore(t.Context(), rr.snaps[2], out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, rr.src, out, wimtest.CompareOptions{IgnoreRoot: true})
+}
+
 // removeIndexObjectOf deletes the index object that names the stream of
 // data.
 func (rr *repairRepo) removeIndexObjectOf(t *testing.T, data []byte) {
