@@ -196,7 +196,11 @@ type applier struct {
 	walkBuf []byte       // for files written on the walking goroutine
 	walkX   xattrBufs    // for xattr comparisons on the walking goroutine
 	dirents []byte       // deleteExtra's listing buffer (walking goroutine)
-	curDir  *wim.Entry   // the directory whose children the walk creates
+	// dryUnlinked counts, in a dry run, the names of each hard-linked
+	// regular file that the run would have deleted so far (walking
+	// goroutine; see linkCount).
+	dryUnlinked map[devIno]uint64
+	curDir      *wim.Entry // the directory whose children the walk creates
 	// foldCase: the target does not tell names apart by case (foldsCase).
 	foldCase bool
 	// fresh: the walk is in a directory this apply made (or an empty

@@ -68,7 +68,15 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done,
 		}
 		return false, false, false // hardlink replaces it
 	}
-	if uint64(st.Nlink) > a.imageNames(e) {
+	if found != nil && uint64(st.Nlink) > a.imageNames(e) {
+		// Looked at ahead of the walk: --delete may have removed
+		// further names since.
+		var now unix.Stat_t
+		if fstatat(dfd, e.Name, &now, unix.AT_SYMLINK_NOFOLLOW) == nil && now.Ino == st.Ino && now.Dev == st.Dev {
+			st.Nlink = now.Nlink
+		}
+	}
+	if a.linkCount(&st) > a.imageNames(e) {
 		// Names the image lacks share the inode, perhaps outside the
 		// target: a new file replaces it, which leaves them alone.
 		return false, true, false
@@ -82,6 +90,17 @@ func (a *applier) inPlaceRegular(dfd int, e *wim.Entry, found *fileCheck) (done,
 	// Setting the metadata of a file with further names would set theirs:
 	// only a file with one name (a DOS name apart) is checked and kept.
 	return false, true, st.Size == e.Data.Size && st.Size > 0 && a.oneName(e, &st)
+}
+
+// linkCount returns the names the inode of st has once the deletions made
+// so far are done: a dry run, which makes none, subtracts those it would
+// have made (dryUnlinked), so that it counts what the restore does.
+func (a *applier) linkCount(st *unix.Stat_t) uint64 {
+	n := uint64(st.Nlink)
+	if a.opts.DryRun {
+		n -= min(n, a.dryUnlinked[devIno{uint64(st.Dev), st.Ino}])
+	}
+	return n
 }
 
 // oneName reports whether the file e, of stat st, has one name: through

@@ -97,6 +97,9 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 	outer := a.touched
 	a.touched = false
 	defer func() { a.touched = outer }()
+	if dfd >= 0 {
+		a.deleteExtra(dfd, e, nil) // counts only (DryRun), before the children as dir deletes
+	}
 	first := firstNames(e.Children) // duplicates and names the target cannot tell apart are skipped, as dir does
 	folded := a.foldedNames(len(e.Children))
 	for i, ch := range e.Children {
@@ -118,7 +121,6 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 	}
 	a.path = a.path[:depth]
 	if dfd >= 0 {
-		a.deleteExtra(dfd, e, nil) // counts only: DryRun
 		a.planDirMeta(dfd, e)
 	}
 	return nil
@@ -254,7 +256,7 @@ func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t
 		return
 	}
 	switch {
-	case !isReg || uint64(st.Nlink) > a.imageNames(e):
+	case !isReg || a.linkCount(st) > a.imageNames(e):
 	case a.sameFile(&a.walkX, dfd, e, st, a.path):
 		a.files.Add(1)
 		a.unchanged.Add(1)
@@ -379,6 +381,7 @@ func (a *applier) dryRemove(dfd int, name, path string) (n int64, kept error) {
 		if denied != nil {
 			return 0, denied
 		}
+		a.noteDryUnlink(dfd, name)
 		return 1, nil
 	}
 	fd, err := openDir(dfd, name, true)
@@ -434,4 +437,17 @@ func (a *applier) dryUnopened(dfd int, name, path string, err error) (int64, err
 	}
 	a.warnPath(splitPath(path), false, errDryUnlisted)
 	return 1, nil
+}
+
+// noteDryUnlink counts in dryUnlinked the name in dfd, which the dry run
+// would delete, when it is one of several of a regular file.
+func (a *applier) noteDryUnlink(dfd int, name string) {
+	var st unix.Stat_t
+	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink < 2 {
+		return
+	}
+	if a.dryUnlinked == nil {
+		a.dryUnlinked = map[devIno]uint64{}
+	}
+	a.dryUnlinked[devIno{uint64(st.Dev), st.Ino}]++
 }
