@@ -276,10 +276,14 @@ func (a *app) newExtractCommand() *cobra.Command {
 
 // imagePaths normalises PATH arguments to "/"-rooted, cleaned image paths,
 // keeping a '\', which snapshot.ApplyOptions.Paths reads as part of a name
-// where the image has one, else as a separator.
+// where the image has one, else as a separator. A path as dir prints one
+// it must escape ("/tab\tname" in quotes) is unquoted.
 func imagePaths(args []string) []string {
 	out := make([]string, len(args))
 	for i, p := range args {
+		if q, err := strconv.Unquote(p); err == nil && strings.HasPrefix(p, `"`) && strings.HasPrefix(q, "/") {
+			p = q
+		}
 		out[i] = literalPath(p)
 	}
 	return out

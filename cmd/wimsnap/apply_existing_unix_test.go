@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -330,5 +331,27 @@ func TestAppendUpdateOfTimesBefore1601(t *testing.T) {
 	runAppOK(t, nil, "apply", wimfile, "2", out)
 	if got, err := os.ReadFile(filepath.Join(out, "f")); err != nil || string(got) != "BBBB" {
 		t.Errorf("image 2 holds %q (%v), want the rewritten BBBB", got, err)
+	}
+}
+
+// TestExtractQuotedPath: extract takes a PATH as dir prints it, quoted
+// where a name needs escapes; it took the quotes for part of the path.
+func TestExtractQuotedPath(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "tab\tname", []byte("tab\n"))
+	writeFile(t, src, `"q"`, []byte("quoted\n"))
+	wimfile := filepath.Join(dir, "x.wim")
+	runAppOK(t, nil, "capture", src, wimfile)
+	listed := strings.Split(strings.TrimSpace(runAppOK(t, nil, "dir", wimfile)), "\n")
+	if !slices.Contains(listed, `"/tab\tname"`) || !slices.Contains(listed, `/"q"`) {
+		t.Fatalf("dir lists %q", listed)
+	}
+	out := filepath.Join(dir, "out")
+	runAppOK(t, nil, "extract", wimfile, "1", `"/tab\tname"`, `/"q"`, "--dest-dir", out)
+	for name, want := range map[string]string{"tab\tname": "tab\n", `"q"`: "quoted\n"} {
+		if got, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(got) != want {
+			t.Errorf("%q: %q (%v), want %q", name, got, err, want)
+		}
 	}
 }
