@@ -163,7 +163,11 @@ func (a *applier) warnOwners(es []*wim.Entry) {
 		}
 	})
 	if n > 0 {
-		a.warnPath(nil, false, fmt.Errorf("owners not set on %d entries: only root gives files to other users or groups; "+
-			"they belong to this process's uid %d and gid %d", n, uid, gid))
+		entries := "entries"
+		if n == 1 {
+			entries = "entry"
+		}
+		a.warnPath(nil, false, fmt.Errorf("owners not set on %d %s: only root gives files to other users or groups; "+
+			"they belong to this process's uid %d and gid %d", n, entries, uid, gid))
 	}
 }

@@ -388,8 +388,8 @@ func (a *app) printForget(s forgetSummary) {
 		n += len(g.Remove)
 	}
 	if s.DryRun {
-		fmt.Fprintf(a.stdout, "%s: would remove %d snapshots (dry run)\n", s.Repository, n)
+		fmt.Fprintf(a.stdout, "%s: would remove %s (dry run)\n", s.Repository, plural(n, "snapshot"))
 		return
 	}
-	fmt.Fprintf(a.stdout, "%s: removed %d snapshots\n", s.Repository, s.Removed)
+	fmt.Fprintf(a.stdout, "%s: removed %s\n", s.Repository, plural(s.Removed, "snapshot"))
 }

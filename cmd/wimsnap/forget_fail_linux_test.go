@@ -39,7 +39,7 @@ func TestForgetDeleteFails(t *testing.T) {
 		if asJSON {
 			want = 0
 		}
-		if !asJSON && !strings.Contains(out, "removed 1 snapshots") {
+		if !asJSON && !strings.Contains(out, "removed 1 snapshot\n") {
 			t.Errorf("text: stdout %q does not say 1 was removed", out)
 		}
 		if asJSON {

@@ -182,7 +182,7 @@ func TestForgetNamedRerun(t *testing.T) {
 	}
 	runAppOK(t, env, "forget", ids[0])
 	code, out, errb := runApp(t, env, "forget", ids[0][:8], ids[1][:8])
-	if code != exitPartial || !strings.Contains(errb, ids[0][:8]) || !strings.Contains(out, "removed 1 snapshots") {
+	if code != exitPartial || !strings.Contains(errb, ids[0][:8]) || !strings.Contains(out, "removed 1 snapshot\n") {
 		t.Fatalf("rerun: exit %d, want %d: %s%s", code, exitPartial, out, errb)
 	}
 	var left struct{ Snapshots []struct{ ID string } }

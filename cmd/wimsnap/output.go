@@ -120,13 +120,17 @@ func plural(n int, noun string) string {
 }
 
 // shown returns err's message as the command line shows it: without the
-// package prefix ("snapshot: ") that the sentinels of package snapshot
-// carry, as the style guide asks of them, and that read as the snapshot
-// command in the errors of every other one ("wimsnap snapshots" said
-// "wimsnap: snapshot: no repository at this location"). The prefix goes
-// where a sentinel is wrapped too, after another message and ": "
-// ("--exclude: snapshot: bad capture configuration: ...").
+// package prefix ("snapshot: ", "scheduler: ") that the sentinels of
+// packages snapshot and scheduler carry, as the style guide asks of them,
+// and that read as the snapshot command in the errors of every other one
+// ("wimsnap snapshots" said "wimsnap: snapshot: no repository at this
+// location"), or as a word of no use to the user. The prefix goes where a
+// sentinel is wrapped too, after another message and ": " ("--exclude:
+// snapshot: bad capture configuration: ...").
 func shown(err error) string {
-	const prefix = "snapshot: "
-	return strings.ReplaceAll(strings.TrimPrefix(err.Error(), prefix), ": "+prefix, ": ")
+	msg := err.Error()
+	for _, prefix := range []string{"snapshot: ", "scheduler: "} {
+		msg = strings.ReplaceAll(strings.TrimPrefix(msg, prefix), ": "+prefix, ": ")
+	}
+	return msg
 }

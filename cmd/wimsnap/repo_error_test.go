@@ -55,6 +55,8 @@ func TestRepoErrorMessages(t *testing.T) {
 		// The sentinel's prefix goes where it is wrapped, too.
 		{name: "bad exclusion", env: env, args: []string{"snapshot", t.TempDir(), "--exclude=/"},
 			code: exitUsage, want: `wimsnap: --exclude: bad capture configuration: "/": names no path`},
+		{name: "bad retention policy", env: env, args: []string{"forget", "--keep-last=-2"},
+			code: exitUsage, want: "wimsnap: invalid retention policy: keep-last is -2"},
 		{name: "bad pattern", env: env, args: []string{"restore", "latest", "--target", t.TempDir(), "--include=["},
 			code: exitUsage, want: `wimsnap: bad pattern "["`},
 		{name: "export into a missing directory", env: env, args: []string{"export", "latest", filepath.Join(missing, "x.wim")},

@@ -34,7 +34,7 @@ func TestLatestFilter(t *testing.T) {
 			t.Errorf("ls latest %s: %q, want web01's", f, out)
 		}
 	}
-	if out := runAppOK(t, env, "snapshots", "--repo", repo, "--host", "web01"); !strings.Contains(out, "1 snapshots") || strings.Contains(out, "db01") {
+	if out := runAppOK(t, env, "snapshots", "--repo", repo, "--host", "web01"); !strings.Contains(out, "1 snapshot\n") || strings.Contains(out, "db01") {
 		t.Errorf("snapshots --host web01: %q", out)
 	}
 	target := filepath.Join(dir, "restored")

@@ -92,7 +92,7 @@ func (a *app) runSnapshots(ctx context.Context, rf *repoFlags) error {
 			cell(m.Host), cell(m.Source), cell(m.Image.Name), m.Summary.Files, formatBytes(m.Summary.Bytes),
 			cell(strings.Join(m.Tags, ",")))
 	}
-	fmt.Fprintf(tw, "%d snapshots\n", len(list))
+	fmt.Fprintln(tw, plural(len(list), "snapshot"))
 	return tw.Flush()
 }
 
