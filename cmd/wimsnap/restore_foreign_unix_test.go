@@ -231,7 +231,7 @@ func TestRestoreDryRunDevices(t *testing.T) {
 			t.Errorf("%v: dry run exit %d, %+v\nrestore exit %d, %+v", args, dryCode, dry, code, real)
 		}
 		// Root's device would be nobody's: the warning about owners first.
-		if len(real.Warnings) != 2 || !strings.Contains(real.Warnings[0].Error, "owners not set on 1 entries") ||
+		if len(real.Warnings) != 2 || !strings.Contains(real.Warnings[0].Error, "owners not set on 1 entry:") ||
 			!strings.Contains(real.Warnings[1].Error, "only root makes device files") {
 			t.Errorf("%v: want a warning about owners, then one that only root makes device files: %+v", args, real.Warnings)
 		}
