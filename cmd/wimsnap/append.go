@@ -76,6 +76,7 @@ func (a *app) runAppend(ctx context.Context, spec *captureSpec) (err error) {
 		closeRead(f) // nothing written yet
 		return err
 	}
+	sweepTemps(spec.wimfile) // a killed rewrite's, as createTemp would
 	hdr, res, err := a.appendTo(ctx, f, spec, cfg)
 	// f was written: a failed Close may have lost data.
 	if cerr := f.Close(); cerr != nil {

@@ -70,6 +70,7 @@ func (a *app) exportToExisting(ctx context.Context, src, target string, specs []
 		closeRead(fd) // nothing written yet
 		return err
 	}
+	sweepTemps(target) // a killed rewrite's, as createTemp would
 	err = a.exportAppend(ctx, fd, src, target, specs, f, same, sum, start)
 	// fd may have been written: a failed Close may have lost data.
 	if cerr := fd.Close(); cerr != nil {

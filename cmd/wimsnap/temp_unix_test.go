@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -53,6 +54,29 @@ func TestSweepTemps(t *testing.T) {
 	for _, p := range kept {
 		if _, err := os.Lstat(p); err != nil {
 			t.Errorf("%s was removed: %v", filepath.Base(p), err)
+		}
+	}
+}
+
+// TestInPlaceSweepsTemps: append and export-image, which write into the
+// WIM in place, remove what a killed rewrite of it (optimize, delete)
+// left, as the commands that write through a temporary file do; it stayed
+// until one of those ran.
+func TestInPlaceSweepsTemps(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "f", []byte("data"))
+	target := filepath.Join(dir, "a.wim")
+	runAppOK(t, nil, "capture", src, target)
+	for i, args := range [][]string{
+		{"append", src, target, "--name", "two"},
+		{"export-image", target, "1", target, "--name", "three"},
+	} {
+		leftover := filepath.Join(dir, fmt.Sprintf(".a.wim.tmp-%012x", i))
+		must(t, os.WriteFile(leftover, []byte("leftover"), 0o644))
+		runAppOK(t, nil, args...)
+		if _, err := os.Lstat(leftover); !os.IsNotExist(err) {
+			t.Errorf("%s: the leftover is still there (%v)", args[0], err)
 		}
 	}
 }
