@@ -122,37 +122,38 @@ func (f *forgetFlags) policy() (scheduler.Policy, error) {
 // maxSpan bounds --keep-within (no sum of its parts overflows).
 const maxSpan = 100 * 365 * 24 * time.Hour
 
-// parseSpan reads a span such as 7d, 2w, 1y, 1y6w, 7d12h or 90m: leading
-// years (365 days), weeks and days, then what time.ParseDuration reads.
+// parseSpan reads a span such as 7d, 2w, 1y, 1y6w, 7d12h or 90m: whole
+// numbers of years (365 days), weeks, days, hours, minutes and seconds, in
+// that order, each unit at most once, and at most maxSpan in all.
 func parseSpan(s string) (time.Duration, error) {
-	units := map[byte]time.Duration{'y': 365 * 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'd': 24 * time.Hour}
+	units := []struct {
+		letter byte
+		d      time.Duration
+	}{{'y', 365 * 24 * time.Hour}, {'w', 7 * 24 * time.Hour}, {'d', 24 * time.Hour},
+		{'h', time.Hour}, {'m', time.Minute}, {'s', time.Second}}
+	bad := fmt.Errorf("want a span such as 7d, 2w, 1y, 36h or 1y6w (y, w, d, h, m, s in that order, each once)")
 	var total time.Duration
-	rest := s
+	rest, next := s, 0 // next: the first unit the rest may use
 	for rest != "" {
 		i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
 		if i <= 0 {
-			break
+			return 0, bad
 		}
-		unit, ok := units[rest[i]]
-		if !ok {
-			break
+		u := next
+		for u < len(units) && units[u].letter != rest[i] {
+			u++
 		}
-		n, err := strconv.Atoi(rest[:i])
-		if err != nil || n > 10000 {
-			return 0, fmt.Errorf("want a span such as 7d, 2w, 1y or 36h")
+		if u == len(units) {
+			return 0, bad // not a unit, or one out of order or given twice
 		}
-		total += time.Duration(n) * unit
-		if total > maxSpan {
-			return 0, fmt.Errorf("longer than %d years", maxSpan/units['y'])
+		n, err := strconv.ParseInt(rest[:i], 10, 64)
+		// Compared before it is added: the sum would overflow (585
+		// years wrapped to 21 days, which forget kept instead).
+		if err != nil || n > int64((maxSpan-total)/units[u].d) {
+			return 0, fmt.Errorf("longer than %d years", maxSpan/units[0].d)
 		}
-		rest = rest[i+1:]
-	}
-	if rest != "" {
-		d, err := time.ParseDuration(rest)
-		if err != nil || d < 0 || d > maxSpan {
-			return 0, fmt.Errorf("want a span such as 7d, 2w, 1y or 36h")
-		}
-		total += d
+		total += time.Duration(n) * units[u].d
+		rest, next = rest[i+1:], u+1
 	}
 	if total <= 0 {
 		return 0, fmt.Errorf("want a positive span such as 7d, 2w, 1y or 36h")

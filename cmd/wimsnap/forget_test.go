@@ -134,10 +134,16 @@ func TestParseSpan(t *testing.T) {
 			t.Errorf("parseSpan(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "d", "7", "7x", "-1d", "0d", "1d-2h", "99999y", "7d7", "1.5d"} {
+	// Out of order, twice, or over 100 years: 585y wrapped to 21 days.
+	for _, in := range []string{"", "d", "7", "7x", "-1d", "0d", "1d-2h", "99999y", "7d7", "1.5d",
+		"1y1y", "5d1w", "1h1h", "30m1h", "1h30s10m", "585y", "1170y", "101y", "36600d", "878400h", "99y53w",
+		"9223372036854775807s", "99999999999999999999y"} {
 		if got, err := parseSpan(in); err == nil {
 			t.Errorf("parseSpan(%q) = %v, want an error", in, got)
 		}
+	}
+	if got, err := parseSpan("100y"); err != nil || got != maxSpan {
+		t.Errorf("parseSpan(100y) = %v, %v; want %v", got, err, maxSpan)
 	}
 }
 
@@ -160,7 +166,7 @@ func FuzzParseSpan(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if d, err := parseSpan(s); err == nil && d <= 0 {
+		if d, err := parseSpan(s); err == nil && (d <= 0 || d > maxSpan) {
 			t.Fatalf("parseSpan(%q) = %v", s, d)
 		}
 	})
