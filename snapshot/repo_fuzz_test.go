@@ -154,14 +154,15 @@ func FuzzPackTrailer(f *testing.F) {
 	f.Add(s.trailer, s.dataLen+1)
 	f.Add(s.trailer[:len(s.trailer)-1], s.dataLen)
 	f.Add([]byte(packTrailerMagic+"\x00"), uint64(0))
+	f.Add([]byte("wimsnap pack 2\n"), uint64(339)) // a newer format: refused as such
 	f.Add(uvarintsAfter(packTrailerMagic, hostileCount), uint64(0))
 	f.Add(append(uvarintsAfter(packTrailerMagic, 1), make([]byte, 34)...), uint64(0))
 	z := newZcodec()
 	f.Fuzz(func(t *testing.T, b []byte, dataLen uint64) {
 		entries, err := parsePackTrailer(b, dataLen)
 		if err != nil {
-			if !errors.Is(err, ErrRepoFormat) {
-				t.Fatalf("error not ErrRepoFormat: %v", err)
+			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) {
+				t.Fatalf("error neither ErrRepoFormat nor ErrNewerFormat: %v", err)
 			}
 			return
 		}
