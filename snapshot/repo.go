@@ -186,6 +186,8 @@ func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo,
 	}
 	codec, ok := wim.ParseCompression(cfg.Codec)
 	switch {
+	case cfg.Version > RepoVersion:
+		return nil, fmt.Errorf("%w (config: format %d; this wimsnap reads %d): upgrade wimsnap to use it", ErrNewerFormat, cfg.Version, RepoVersion)
 	case cfg.Version != RepoVersion:
 		return nil, fmt.Errorf("%w: config: format version %d (this wimsnap reads %d)", ErrRepoFormat, cfg.Version, RepoVersion)
 	case cfg.ChunkSize != RepoChunkSize:

@@ -493,8 +493,8 @@ func FuzzRepoConfig(f *testing.F) {
 			if len(config) > maxConfigLen && errors.Is(err, remote.ErrTooLarge) {
 				return
 			}
-			if !errors.Is(err, ErrRepoFormat) || !strings.Contains(err.Error(), "config") {
-				t.Fatalf("error not ErrRepoFormat naming the config: %v", err)
+			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), "config") {
+				t.Fatalf("error neither ErrRepoFormat nor ErrNewerFormat naming the config: %v", err)
 			}
 			return
 		}
