@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -75,7 +76,7 @@ func (a *app) newAgentCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent [--config=FILE] [--check-config]",
 		Short: "Take snapshots on a schedule, apply retention, serve status",
-		Long:  long(agentHelp),
+		Long:  strings.TrimSpace(agentHelp), // its own exit codes, not the commands' table
 		Args:  argsBetween(0, 0),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
 			return a.runAgent(ctx, f)

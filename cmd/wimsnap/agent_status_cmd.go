@@ -29,14 +29,15 @@ The address is --address, else the [status] listen address of --config
      "counts": {"runs", "catch_ups", "retries", "skips", "failures"},
      "totals": {...}}]}
 
-Exits 1 when no agent answers.`
+Exit codes: 0 when the agent answered, 1 when no agent answers, 2 for a
+usage error or a config that does not load.`
 
 func (a *app) newAgentStatusCommand() *cobra.Command {
 	var config, address string
 	cmd := &cobra.Command{
 		Use:   "status [--config=FILE | --address=HOST:PORT]",
 		Short: "Show the jobs of a running agent",
-		Long:  long(agentStatusHelp),
+		Long:  strings.TrimSpace(agentStatusHelp), // its own exit codes
 		Args:  argsBetween(0, 0),
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 			if address == "" {

@@ -375,6 +375,21 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestAgentHelpExitCodes: the agent's help gives its own exit codes and
+// not, after them, the commands' table (130 on a signal, where the agent
+// exits 0; 3, 10, 11, 12, which it never gives).
+func TestAgentHelpExitCodes(t *testing.T) {
+	for _, args := range [][]string{{"agent", "--help"}, {"agent", "status", "--help"}} {
+		a, out, _ := testApp(nil)
+		if code := a.run(context.Background(), args); code != exitOK {
+			t.Fatalf("%v: exit %d", args, code)
+		}
+		if n := strings.Count(out.String(), "Exit codes:"); n != 1 || strings.Contains(out.String(), "130") {
+			t.Errorf("%v: %d exit code tables, or the commands' one:\n%s", args, n, out)
+		}
+	}
+}
+
 func TestArgsBetween(t *testing.T) {
 	cmd := &cobra.Command{Use: "extract WIMFILE IMAGE PATH... [--dest-dir=DIR]"}
 	v := argsBetween(3, -1)
