@@ -47,7 +47,8 @@ With --json, stdout receives one document:
    "index_objects_read", "manifests_read", "damaged", "missing_packs"},
    "warnings": [{"path", "error"}], "warnings_total", "requests"}
 "files_read" counts the files opened; "files_unchanged" the files taken
-from the parent without being opened. "index" tells whether the local
+from the parent without being opened; each counts a file once, where
+"files" counts each of its names (hard links). "index" tells whether the local
 index was rebuilt first, as 'rebuild-index --json' does. "source_bytes"
 is there when the source path is not valid UTF-8: its exact bytes in
 base64.` + requestsHelp
