@@ -311,6 +311,11 @@ func forgetNamed(list, selected []*snapshot.Manifest, filtered bool, refs []stri
 			in = selected
 		}
 		m, err := snapshot.FindIn(in, ref)
+		if filtered && strings.EqualFold(ref, "latest") && len(selected) == 0 && len(list) > 0 {
+			// Not a snapshot forgotten already: said as restore says it.
+			return nil, nil, nil, fmt.Errorf("%w: none of the %d snapshots matches --host, --tag and --path; nothing was removed",
+				snapshot.ErrSnapshotNotFound, len(list))
+		}
 		if filtered && !strings.EqualFold(ref, "latest") && errors.Is(err, snapshot.ErrSnapshotNotFound) {
 			if _, ferr := snapshot.FindIn(list, ref); ferr == nil {
 				return nil, nil, nil, fmt.Errorf("snapshot %s is not one that --host, --tag and --path select; nothing was removed", ref)

@@ -172,6 +172,24 @@ func FuzzParseSpan(f *testing.F) {
 	})
 }
 
+// TestForgetLatestNoneSelected: forget latest with filters that select no
+// snapshot says so, as restore does, and removes nothing (exit 1); it
+// said "latest" was forgotten already (exit 3).
+func TestForgetLatestNoneSelected(t *testing.T) {
+	env := testRepoEnv(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, src, "f", []byte("x"))
+	runAppOK(t, env, "snapshot", src)
+	before := runAppOK(t, env, "snapshots")
+	code, _, errb := runApp(t, env, "forget", "latest", "--host=nohost")
+	if code != exitFailure || !strings.Contains(errb, "snapshots matches --host, --tag and --path; nothing was removed") {
+		t.Fatalf("forget latest --host=nohost: exit %d, want %d\n%s", code, exitFailure, errb)
+	}
+	if after := runAppOK(t, env, "snapshots"); after != before {
+		t.Errorf("snapshots were removed:\n%s\nthen\n%s", before, after)
+	}
+}
+
 // TestForgetNamedRerun: forget A B run again after a run stopped once A
 // was gone, with the same line, removes B and names A as skipped (exit 3);
 // it refused, and B stayed.
