@@ -9,12 +9,12 @@ import (
 
 // usableCache returns dir, the index cache directory, if the command can
 // create files in it (making it if missing). Otherwise (a read-only home,
-// a cache owned by another user, a path through a file) it warns and
-// returns a temporary directory, removed when the command ends, so that
-// the command still runs: the index is a cache that every command rebuilds
+// a cache owned by another user, a path through a file) it warns (through
+// warn when not nil, else on stderr) and returns a temporary directory,
+// removed when the command ends, so that the command still runs: the index is a cache that every command rebuilds
 // from the repository when it is missing, at the cost of reading the
 // repository's index objects once more.
-func (a *app) usableCache(dir string) string {
+func (a *app) usableCache(dir string, warn func(error)) string {
 	err := probeDir(dir)
 	if err == nil {
 		return dir
@@ -24,8 +24,13 @@ func (a *app) usableCache(dir string) string {
 		return dir // the command reports what fails in dir
 	}
 	a.tempCache = tmp
-	fmt.Fprintf(a.stderr, "wimsnap: warning: the index cache %s is not usable (%v); this run rebuilds the index in a temporary directory (set $%s to a writable directory to keep it)\n",
+	werr := fmt.Errorf("the index cache %s is not usable (%w); this run rebuilds the index in a temporary directory (set $%s to a writable directory to keep it)",
 		dir, err, envCacheDir)
+	if warn != nil {
+		warn(werr) // with --json, into the document's warnings
+	} else {
+		fmt.Fprintf(a.stderr, "wimsnap: warning: %v\n", werr)
+	}
 	return tmp
 }
 

@@ -185,7 +185,7 @@ func (a *app) openRepoWarn(ctx context.Context, f *repoFlags, create bool, warn 
 	if err != nil {
 		return nil, err
 	}
-	cache = a.usableCache(cache)
+	cache = a.usableCache(cache, warn)
 	opts := snapshot.RepoOptions{CacheDir: cache, Now: a.now, Warn: warn}
 	r, err := snapshot.OpenRepo(ctx, store, opts)
 	if errors.Is(err, remote.ErrNoBucket) {
