@@ -11,9 +11,10 @@ import (
 // create files in it (making it if missing). Otherwise (a read-only home,
 // a cache owned by another user, a path through a file) it warns (through
 // warn when not nil, else on stderr) and returns a temporary directory,
-// removed when the command ends, so that the command still runs: the index is a cache that every command rebuilds
-// from the repository when it is missing, at the cost of reading the
-// repository's index objects once more.
+// removed when the command ends, so that the command still runs: the
+// index is a cache that every command rebuilds from the repository when
+// it is missing, at the cost of reading the repository's index objects
+// once more.
 func (a *app) usableCache(dir string, warn func(error)) string {
 	err := probeDir(dir)
 	if err == nil {
