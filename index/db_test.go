@@ -187,7 +187,7 @@ func TestResetRepository(t *testing.T) {
 		t.Errorf("file signatures lost: %+v %v (snapshot %x)", sig, ok, f.Snapshot)
 	}
 	_ = f.Close() // a read transaction: the writes below would wait for it
-	if got := droppedStreams(t, db); len(got) != 1 || got[SHA1{1}].Size != 1 || got[SHA1{1}].Chunks[0] != id("c") {
+	if got := droppedRecipes(t, db); len(got) != 1 || got[SHA1{1}].Size != 1 || got[SHA1{1}].Chunks[0] != id("c") {
 		t.Errorf("dropped recipes %+v, want the one of stream 01", got)
 	}
 	// The next reset keeps what the index held then, and only that.
@@ -199,19 +199,19 @@ func TestResetRepository(t *testing.T) {
 	if err := db.ResetRepository(); err != nil {
 		t.Fatal(err)
 	}
-	if got := droppedStreams(t, db); len(got) != 1 || got[SHA1{2}].Size != 2 {
+	if got := droppedRecipes(t, db); len(got) != 1 || got[SHA1{2}].Size != 2 {
 		t.Errorf("dropped recipes after a second reset %+v, want the one of stream 02", got)
 	}
 	if err := db.Reset(); err != nil { // a full rebuild keeps them too
 		t.Fatal(err)
 	}
-	if got := droppedStreams(t, db); len(got) != 1 {
+	if got := droppedRecipes(t, db); len(got) != 1 {
 		t.Errorf("dropped recipes after a full reset %+v, want the one of stream 02", got)
 	}
 }
 
-// droppedStreams returns what db.DroppedStreams gives.
-func droppedStreams(t *testing.T, db *DB) map[SHA1]Recipe {
+// droppedRecipes returns what db.DroppedStreams gives.
+func droppedRecipes(t *testing.T, db *DB) map[SHA1]Recipe {
 	t.Helper()
 	got := map[SHA1]Recipe{}
 	err := db.DroppedStreams(func(h SHA1, r Recipe) error {
@@ -538,5 +538,40 @@ func TestApplyFillsAppendedPages(t *testing.T) {
 		if l, ok, err := db.Chunk(numberedChunk(i)); err != nil || !ok || l.Offset != uint64(i) {
 			t.Errorf("chunk %d: %+v %v %v", i, l, ok, err)
 		}
+	}
+}
+
+// TestKeepDropped: a new file takes, among its dropped recipes, those the
+// old one held (dropped or not) that it does not know.
+func TestKeepDropped(t *testing.T) {
+	dir := t.TempDir()
+	old := openTest(t, filepath.Join(dir, "old.db"))
+	b := NewBatch()
+	b.AddStream(SHA1{1}, Recipe{Size: 1, Chunks: []ID{id("a")}})
+	if err := old.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.ResetRepository(); err != nil { // 01 is dropped
+		t.Fatal(err)
+	}
+	b = NewBatch()
+	b.AddStream(SHA1{2}, Recipe{Size: 2, Chunks: []ID{id("b")}})
+	b.AddStream(SHA1{3}, Recipe{Size: 3, Chunks: []ID{id("c")}})
+	if err := old.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	db := openTest(t, filepath.Join(dir, "new.db"))
+	b = NewBatch()
+	b.AddStream(SHA1{3}, Recipe{Size: 3, Chunks: []ID{id("c")}})
+	if err := db.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.KeepDropped(old)
+	if err != nil || n != 2 {
+		t.Fatalf("KeepDropped: %d, %v; want 2 (01 and 02; 03 is known)", n, err)
+	}
+	got := droppedRecipes(t, db)
+	if len(got) != 2 || got[SHA1{1}].Size != 1 || got[SHA1{2}].Chunks[0] != id("b") {
+		t.Errorf("dropped recipes %+v", got)
 	}
 }

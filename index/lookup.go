@@ -436,3 +436,77 @@ func (f *Files) HasStream(h SHA1) (ok bool) {
 
 // Close ends the view.
 func (f *Files) Close() error { return f.tx.Rollback() }
+
+// KeepDropped adds to d's dropped recipes (see DroppedStreams) the full
+// recipes old holds, dropped or not, of the streams d does not know: how
+// a rebuild from scratch, which starts a new file, keeps what repair may
+// need from the file it replaces. It returns how many it added. Memory
+// stays bounded: the recipes go over in transactions of maxTxKeys.
+func (d *DB) KeepDropped(old *DB) (int, error) {
+	added := 0
+	var pending [][2][]byte // key, value
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := d.update(func(tx *bolt.Tx) error {
+			streams, err := droppedStreams(tx)
+			if err != nil {
+				return err
+			}
+			known := data(tx, streamsBucket)
+			for _, kv := range pending {
+				if known.Get(kv[0]) != nil {
+					continue
+				}
+				if err := streams.Put(kv[0], kv[1]); err != nil {
+					return err
+				}
+				added++
+			}
+			return nil
+		})
+		pending = pending[:0]
+		return err
+	}
+	err := old.view(func(tx *bolt.Tx) error {
+		var buckets []*bolt.Bucket
+		if dropped := tx.Bucket(rootBucket).Bucket(droppedBucket); dropped != nil {
+			buckets = append(buckets, dropped.Bucket(streamsBucket))
+		}
+		buckets = append(buckets, data(tx, streamsBucket))
+		for _, b := range buckets {
+			if b == nil {
+				continue
+			}
+			err := b.ForEach(func(k, v []byte) error {
+				if len(k) != 20 {
+					return fmt.Errorf("%w: stream entry", ErrCorrupt)
+				}
+				pending = append(pending, [2][]byte{slices.Clone(k), slices.Clone(v)})
+				if len(pending) < maxTxKeys {
+					return nil
+				}
+				return flush()
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return added, err
+}
+
+// droppedStreams returns the dropped/streams/ bucket of tx, made if
+// missing.
+func droppedStreams(tx *bolt.Tx) (*bolt.Bucket, error) {
+	dropped, err := tx.Bucket(rootBucket).CreateBucketIfNotExists(droppedBucket)
+	if err != nil {
+		return nil, err
+	}
+	return dropped.CreateBucketIfNotExists(streamsBucket)
+}

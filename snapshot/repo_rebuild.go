@@ -51,3 +51,21 @@ func (r *Repo) restoreKept(ctx context.Context, kept map[index.ID][]byte) error 
 	}
 	return db.Apply(b)
 }
+
+// keepRecipes puts in the rebuilt local index, among its dropped recipes
+// (index.DB.KeepDropped), those of the index file old that it lacks. An
+// old file that does not open or read, as a damaged one may not, gives
+// none: the recipes are only a help for repair.
+func (r *Repo) keepRecipes(old string) {
+	from, err := index.Open(old, r.cfg.ID, index.Options{ReadOnly: true})
+	if err != nil {
+		return
+	}
+	defer closeIndex(from)
+	db, err := r.openIndex(false)
+	if err != nil {
+		return
+	}
+	defer closeIndex(db)
+	_, _ = db.KeepDropped(from)
+}

@@ -315,10 +315,27 @@ func TestRepairRecipesFromLocalIndex(t *testing.T) {
 // chunk are taken from those the sync dropped: nothing is lost. They were
 // lost, their chunks all intact.
 func TestRepairRecipesAfterSync(t *testing.T) {
+	for _, first := range []string{"snapshots", "restore"} {
+		t.Run(first, func(t *testing.T) { testRepairRecipesAfter(t, first) })
+	}
+}
+
+// testRepairRecipesAfter is TestRepairRecipesAfterSync with the command
+// first run after the loss: snapshots (a sync), or a restore of a
+// snapshot whose data the lost object named (a sync, then a rebuild from
+// scratch when it misses the data, which took the recipes the sync kept).
+func testRepairRecipesAfter(t *testing.T, first string) {
 	rr := makeRepairRepo(t)
 	rr.removeIndexObjectOf(t, rr.big[1])
-	if _, err := rr.r.Snapshots(t.Context()); err != nil {
-		t.Fatal(err)
+	switch first {
+	case "snapshots":
+		if _, err := rr.r.Snapshots(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	case "restore":
+		if _, err := rr.r.Restore(t.Context(), rr.snaps[2], filepath.Join(t.TempDir(), "lost"), RestoreOptions{}); err == nil {
+			t.Fatal("the restore of a snapshot whose data an index object lost did not fail")
+		}
 	}
 	res, err := rr.r.Repair(t.Context(), RepairOptions{})
 	if err != nil {

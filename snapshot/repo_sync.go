@@ -103,13 +103,21 @@ func (r *Repo) sync(ctx context.Context, warn func(error)) (SyncStats, error) {
 // Rebuild deletes the local index and builds it again from the repository.
 // The cached manifests that still hash to their ids are kept for the
 // snapshots whose manifests the repository holds damaged: they are what
-// repair puts back (see keptManifests).
+// repair puts back (see keptManifests). So are the recipes the old file
+// held that the new one lacks, which repair may need for a lost index
+// object (keepRecipes): the restore that first misses its data rebuilds.
 func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error) {
 	kept := r.keptManifests()
-	if err := os.Remove(r.cache); err != nil && !errors.Is(err, os.ErrNotExist) {
+	old := r.cache + ".old"
+	_ = os.Remove(old) // a killed rebuild's
+	if err := os.Rename(r.cache, old); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return SyncStats{}, fmt.Errorf("removing the index: %w", err)
 	}
+	defer os.Remove(old)
 	st, err := r.Sync(ctx, warn)
+	if err == nil {
+		r.keepRecipes(old)
+	}
 	if err == nil && st.Damaged > 0 && len(kept) > 0 {
 		err = r.restoreKept(ctx, kept)
 	}
