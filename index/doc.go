@@ -49,7 +49,9 @@
 //	                     device u64 | mode u32                 (44 bytes)
 //	  dropped/           present after a ResetRepository (no version needs it):
 //	    streams/         streams/ as that reset found it, for repair (see
-//	                     DroppedStreams); the next reset replaces it
+//	                     DroppedStreams), and what KeepDropped adds; the
+//	                     next reset replaces it (the file keeps about twice
+//	                     the room of its recipes)
 //
 // Writes are batched: a Batch collects the results of one snapshot, rebuild
 // or sync step and Apply commits it in transactions of at most 32768 keys

@@ -33,7 +33,7 @@ var (
 	// ErrRepoFormat: an object of the repository is malformed or fails its
 	// checksum.
 	ErrRepoFormat = errors.New("snapshot: malformed repository object")
-	// ErrNewerFormat: a manifest, pack or index object has a format
+	// ErrNewerFormat: the config, a manifest, pack or index object has a format
 	// version newer than this wimsnap reads. It is not damage: nothing
 	// may remove it, nor delete the data it may use.
 	ErrNewerFormat = errors.New("snapshot: written by a newer wimsnap")
