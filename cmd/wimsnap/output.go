@@ -124,13 +124,36 @@ func plural(n int, noun string) string {
 // packages snapshot and scheduler carry, as the style guide asks of them,
 // and that read as the snapshot command in the errors of every other one
 // ("wimsnap snapshots" said "wimsnap: snapshot: no repository at this
-// location"), or as a word of no use to the user. The prefix goes where a
-// sentinel is wrapped too, after another message and ": " ("--exclude:
-// snapshot: bad capture configuration: ...").
+// location"), or as a word of no use to the user. The prefix goes where
+// such an error is wrapped too ("--exclude: snapshot: bad capture
+// configuration: ..."): the errors of err's chain that wrap none are
+// looked for in the message whole, so that a file name holding
+// "snapshot: " is left as it is.
 func shown(err error) string {
 	msg := err.Error()
-	for _, prefix := range []string{"snapshot: ", "scheduler: "} {
-		msg = strings.ReplaceAll(strings.TrimPrefix(msg, prefix), ": "+prefix, ": ")
+	for _, leaf := range leafErrors(err, nil) {
+		text := leaf.Error()
+		for _, prefix := range []string{"snapshot: ", "scheduler: "} {
+			if rest, ok := strings.CutPrefix(text, prefix); ok {
+				msg = strings.ReplaceAll(msg, text, rest)
+			}
+		}
 	}
 	return msg
+}
+
+// leafErrors appends to leaves the errors of err's chain that wrap none.
+func leafErrors(err error, leaves []error) []error {
+	switch e := err.(type) { //nolint:errorlint // walking the chain itself
+	case interface{ Unwrap() error }:
+		if inner := e.Unwrap(); inner != nil {
+			return leafErrors(inner, leaves)
+		}
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			leaves = leafErrors(inner, leaves)
+		}
+		return leaves
+	}
+	return append(leaves, err)
 }

@@ -3,10 +3,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wimsnap/wimsnap/snapshot"
 )
 
 // TestRepoErrorMessages: the repository's errors read as their sentinels
@@ -74,5 +77,20 @@ func TestRepoErrorMessages(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q, and no \"wimsnap: snapshot: \"", code, errb, tt.code, tt.want)
 			}
 		})
+	}
+}
+
+// TestShownKeepsNames: shown drops the package prefix of sentinels, even
+// wrapped, and leaves alone a file name that holds the same text.
+func TestShownKeepsNames(t *testing.T) {
+	name := &os.PathError{Op: "open", Path: "/mail/Re: snapshot: hi.eml", Err: os.ErrPermission}
+	for err, want := range map[error]string{
+		name: "open /mail/Re: snapshot: hi.eml: permission denied",
+		fmt.Errorf("--exclude: %w: \"/\": names no path", snapshot.ErrConfig): `--exclude: bad capture configuration: "/": names no path`,
+		fmt.Errorf("%w: %w", snapshot.ErrNoRepository, name):                  "no repository at this location: open /mail/Re: snapshot: hi.eml: permission denied",
+	} {
+		if got := shown(err); got != want {
+			t.Errorf("shown(%q) = %q, want %q", err, got, want)
+		}
 	}
 }
