@@ -60,6 +60,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	}
 	a.noXattrAt.Store(opts.pathXattrs)
 	a.foldCase = a.foldsCase(rootFD)
+	a.clampsTimes = clampsTimes(rootFD)
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		a.procFD = true
 	}
@@ -203,6 +204,9 @@ type applier struct {
 	curDir      *wim.Entry // the directory whose children the walk creates
 	// foldCase: the target does not tell names apart by case (foldsCase).
 	foldCase bool
+	// clampsTimes: the target's file system clamps the times it cannot
+	// hold (see sameWriteTime).
+	clampsTimes bool
 	// fresh: the walk is in a directory this apply made (or an empty
 	// target), where nothing else is: in place, there is nothing to
 	// compare or delete. The walking goroutine's alone (see inPlace).

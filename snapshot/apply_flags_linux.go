@@ -27,3 +27,18 @@ func readOnlyFS(fd int) bool {
 	var st unix.Statfs_t
 	return unix.Fstatfs(fd, &st) == nil && int64(st.Flags)&unix.ST_RDONLY != 0
 }
+
+// clampsTimes reports whether the file system of fd keeps times only in a
+// range and clamps others to its ends (ext2, ext3, ext4, XFS), as far as
+// its type tells; tmpfs and btrfs keep them whole.
+func clampsTimes(fd int) bool {
+	var fs unix.Statfs_t
+	if unix.Fstatfs(fd, &fs) != nil {
+		return false
+	}
+	switch int64(fs.Type) {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC:
+		return true
+	}
+	return false
+}

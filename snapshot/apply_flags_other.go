@@ -18,3 +18,6 @@ func lockedFlags(dfd int, name string) (immutable, appendOnly, ok bool) {
 // readOnlyFS reports false: only Linux tells here whether a file system
 // is mounted read-only.
 func readOnlyFS(int) bool { return false }
+
+// clampsTimes reports false: only Linux tells file systems apart here.
+func clampsTimes(int) bool { return false }

@@ -152,7 +152,7 @@ func eachEntry(es []*wim.Entry, fn func(e *wim.Entry)) {
 // (when applied); path names it from the target and x is the calling
 // goroutine's scratch space.
 func (a *applier) sameFile(x *xattrBufs, dfd int, e *wim.Entry, st *unix.Stat_t, path []string) bool {
-	if st.Size != e.Data.Size || !sameWriteTime(st, e) {
+	if st.Size != e.Data.Size || !a.sameWriteTime(st, e) {
 		return false
 	}
 	if a.ntfs != nil {
@@ -309,7 +309,7 @@ func (a *applier) sameDirMeta(fd int, e *wim.Entry) bool {
 	if a.ntfs != nil || fstat(fd, &st) != nil || !a.sameMode(&st, a.mode(e, true)) {
 		return false
 	}
-	if !sameWriteTime(&st, e) {
+	if !a.sameWriteTime(&st, e) {
 		return false
 	}
 	if !a.unixData || e.Unix == nil {
@@ -919,7 +919,7 @@ func (a *applier) keepNode(x *xattrBufs, dfd int, e *wim.Entry, path []string, s
 // whose stat is st, has e's mtime, mode and owner (same) and xattrs
 // (sameXattrs), as far as they are applied.
 func (a *applier) nodeMetaSame(x *xattrBufs, dfd int, e *wim.Entry, path []string, st *unix.Stat_t) (same, sameXattrs bool) {
-	same = sameWriteTime(st, e) && (e.IsReparse() || a.sameMode(st, a.mode(e, false)))
+	same = a.sameWriteTime(st, e) && (e.IsReparse() || a.sameMode(st, a.mode(e, false)))
 	sameXattrs = true
 	if a.unixData && e.Unix != nil {
 		same = same && a.sameOwner(st, e)
@@ -1050,14 +1050,15 @@ func (a *applier) retimeDir(fd int, e *wim.Entry, path []string) {
 // sameWriteTime reports whether the entry of stat st has e's last write
 // time to the 100 ns the image holds: one whose file system keeps
 // nanoseconds has more digits than the image, which applying would drop.
-// A time the file system cannot hold is the one it clamped it to: every
-// rollback onto ext4 rewrote the files of an image dated before 1901.
-func sameWriteTime(st *unix.Stat_t, e *wim.Entry) bool {
+// On a file system that clamps times (clampsTimes), a time it cannot hold
+// is the one it clamped it to: every rollback onto ext4 rewrote the files
+// of an image dated before 1901.
+func (a *applier) sameWriteTime(st *unix.Stat_t, e *wim.Entry) bool {
 	if wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) == e.LastWriteTime {
 		return true
 	}
 	sec, _ := e.LastWriteTime.Unix()
-	return clampedTime(sec, st.Mtim)
+	return a.clampsTimes && clampedTime(sec, st.Mtim)
 }
 
 // The limits of the times file systems hold, in seconds after the UNIX

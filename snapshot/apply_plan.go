@@ -46,6 +46,7 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 			closeFD(fd)
 			return ApplyStats{}, err
 		}
+		a.clampsTimes = clampsTimes(fd)
 	}
 	a.foldCase = foldsAbove(target, a.walkBuffer()) // writing nothing, as foldsCase would
 	a.dirs.Add(1)
