@@ -123,42 +123,71 @@ func (f *forgetFlags) policy() (scheduler.Policy, error) {
 const maxSpan = 100 * 365 * 24 * time.Hour
 
 // parseSpan reads a span such as 7d, 2w, 1y, 1y6w, 7d12h or 90m: whole
-// numbers of years (365 days), weeks, days, hours, minutes and seconds, in
-// that order, each unit at most once, and at most maxSpan in all.
+// numbers of years (365 days), weeks and days, then what
+// time.ParseDuration reads (1.5h, 90m, 500ms), each unit at most once and
+// in that order, and at most maxSpan in all.
 func parseSpan(s string) (time.Duration, error) {
-	units := []struct {
+	days := []struct {
 		letter byte
 		d      time.Duration
-	}{{'y', 365 * 24 * time.Hour}, {'w', 7 * 24 * time.Hour}, {'d', 24 * time.Hour},
-		{'h', time.Hour}, {'m', time.Minute}, {'s', time.Second}}
-	bad := fmt.Errorf("want a span such as 7d, 2w, 1y, 36h or 1y6w (y, w, d, h, m, s in that order, each once)")
+	}{{'y', 365 * 24 * time.Hour}, {'w', 7 * 24 * time.Hour}, {'d', 24 * time.Hour}}
+	tooLong := fmt.Errorf("longer than %d years", maxSpan/days[0].d)
 	var total time.Duration
-	rest, next := s, 0 // next: the first unit the rest may use
+	rest, next := s, 0 // next: the first of days the rest may use
 	for rest != "" {
 		i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
-		if i <= 0 {
-			return 0, bad
-		}
 		u := next
-		for u < len(units) && units[u].letter != rest[i] {
+		for i > 0 && u < len(days) && days[u].letter != rest[i] {
 			u++
 		}
-		if u == len(units) {
-			return 0, bad // not a unit, or one out of order or given twice
+		if i <= 0 || u == len(days) {
+			break // the time.ParseDuration part
 		}
 		n, err := strconv.ParseInt(rest[:i], 10, 64)
 		// Compared before it is added: the sum would overflow (585
 		// years wrapped to 21 days, which forget kept instead).
-		if err != nil || n > int64((maxSpan-total)/units[u].d) {
-			return 0, fmt.Errorf("longer than %d years", maxSpan/units[0].d)
+		if err != nil || n > int64((maxSpan-total)/days[u].d) {
+			return 0, tooLong
 		}
-		total += time.Duration(n) * units[u].d
+		total += time.Duration(n) * days[u].d
 		rest, next = rest[i+1:], u+1
+	}
+	if rest != "" {
+		d, err := time.ParseDuration(rest)
+		if err != nil || d < 0 || !unitsInOrder(rest) {
+			return 0, fmt.Errorf("want a span such as 7d, 2w, 1y, 36h or 1y6w (y, w, d, then h, m, s, in that order, each once)")
+		}
+		if d > maxSpan-total {
+			return 0, tooLong
+		}
+		total += d
 	}
 	if total <= 0 {
 		return 0, fmt.Errorf("want a positive span such as 7d, 2w, 1y or 36h")
 	}
 	return total, nil
+}
+
+// unitsInOrder reports whether the units of s, a time.ParseDuration text,
+// go from the largest to the smallest, each once: that function adds up
+// 1h1h, and 30m1h.
+func unitsInOrder(s string) bool {
+	order := []string{"h", "m", "s", "ms", "us", "ns"}
+	last := -1
+	for s != "" {
+		s = strings.TrimLeft(s, "0123456789.")
+		end := strings.IndexAny(s, "0123456789.")
+		if end < 0 {
+			end = len(s)
+		}
+		unit := strings.ReplaceAll(strings.ReplaceAll(s[:end], "µ", "u"), "μ", "u")
+		k := slices.Index(order, unit)
+		if k <= last {
+			return false
+		}
+		last, s = k, s[end:]
+	}
+	return true
 }
 
 // forgetGroup is one group of --json output.

@@ -128,7 +128,8 @@ func TestForgetYear(t *testing.T) {
 func TestParseSpan(t *testing.T) {
 	day := 24 * time.Hour
 	good := map[string]time.Duration{"7d": 7 * day, "2w": 14 * day, "1y": 365 * day, "36h": 36 * time.Hour,
-		"1y6w": 365*day + 42*day, "7d12h": 7*day + 12*time.Hour, "90m": 90 * time.Minute, "1d1h30m": day + 90*time.Minute}
+		"1y6w": 365*day + 42*day, "7d12h": 7*day + 12*time.Hour, "90m": 90 * time.Minute, "1d1h30m": day + 90*time.Minute,
+		"1.5h": 90 * time.Minute, "1d1.5h": day + 90*time.Minute, "500ms": 500 * time.Millisecond, "2h45m30s": 2*time.Hour + 45*time.Minute + 30*time.Second}
 	for in, want := range good {
 		if got, err := parseSpan(in); err != nil || got != want {
 			t.Errorf("parseSpan(%q) = %v, %v; want %v", in, got, err, want)
