@@ -5,7 +5,6 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,24 +21,10 @@ func TestRollbackClampedTimes(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting needs root")
 	}
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("mkfs.ext4 (Debian e2fsprogs) is missing")
-	}
 	dir := t.TempDir()
-	src, mnt := filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
+	src := filepath.Join(dir, "src")
 	mountSmall(t, "wimsnap-clamped-times", src)
-	img := filepath.Join(dir, "fs.img")
-	must(t, os.WriteFile(img, nil, 0o644))
-	must(t, os.Truncate(img, 16<<20))
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
-	}
-	must(t, os.Mkdir(mnt, 0o755))
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
-		t.Fatalf("mount -o loop: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
-
+	mnt := mountExt4(t, dir)
 	at := func(year int) unix.Timespec {
 		return unix.NsecToTimespec(time.Date(year, 6, 1, 12, 0, 0, 500, time.UTC).UnixNano())
 	}

@@ -4,7 +4,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,24 +15,8 @@ import (
 // that read it, its size kept, is read again by the next snapshot: every
 // later snapshot took it for unchanged and kept the old contents.
 func TestRacyCoarseTimes(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting needs root")
-	}
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("mkfs.ext4 (Debian e2fsprogs) is missing")
-	}
 	dir := t.TempDir()
-	img, mnt := filepath.Join(dir, "fs.img"), filepath.Join(dir, "mnt")
-	must(t, os.WriteFile(img, nil, 0o644))
-	must(t, os.Truncate(img, 16<<20))
-	if out, err := exec.Command("mkfs.ext4", "-q", "-I", "128", "-F", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
-	}
-	must(t, os.Mkdir(mnt, 0o755))
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("mount -o loop: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	mnt := mountExt4(t, dir, "-I", "128")
 	src := filepath.Join(mnt, "src")
 	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
 	runAppOK(t, env, "init")
