@@ -60,7 +60,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	}
 	a.noXattrAt.Store(opts.pathXattrs)
 	a.foldCase = a.foldsCase(rootFD)
-	a.clampsTimes = clampsTimes(rootFD)
+	a.timeLo, a.timeHi, a.clampsTimes = a.timeLimits(rootFD)
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		a.procFD = true
 	}
@@ -205,8 +205,10 @@ type applier struct {
 	// foldCase: the target does not tell names apart by case (foldsCase).
 	foldCase bool
 	// clampsTimes: the target's file system clamps the times it cannot
-	// hold (see sameWriteTime).
-	clampsTimes bool
+	// hold to timeLo and timeHi, or in a dry run (which probes nothing,
+	// both 0) to one of the known limits (see sameWriteTime).
+	clampsTimes    bool
+	timeLo, timeHi int64
 	// fresh: the walk is in a directory this apply made (or an empty
 	// target), where nothing else is: in place, there is nothing to
 	// compare or delete. The walking goroutine's alone (see inPlace).

@@ -21,3 +21,6 @@ func readOnlyFS(int) bool { return false }
 
 // clampsTimes reports false: only Linux tells file systems apart here.
 func clampsTimes(int) bool { return false }
+
+// timeLimits reports none, as clampsTimes.
+func (a *applier) timeLimits(int) (lo, hi int64, ok bool) { return 0, 0, false }

@@ -1058,7 +1058,7 @@ func (a *applier) sameWriteTime(st *unix.Stat_t, e *wim.Entry) bool {
 		return true
 	}
 	sec, _ := e.LastWriteTime.Unix()
-	return a.clampsTimes && clampedTime(sec, st.Mtim)
+	return a.clampsTimes && clampedTime(sec, st.Mtim, a.timeLo, a.timeHi)
 }
 
 // The limits of the times file systems hold, in seconds after the UNIX
@@ -1072,11 +1072,15 @@ const (
 	maxTimeXFSBT = 16299260424 // XFS bigtime: 2486-07-02 20:20:24 UTC
 )
 
-// clampedTime reports whether t is where a file system with one of the
-// known limits clamped the time sec to.
-func clampedTime(sec int64, t unix.Timespec) bool {
-	if t.Nsec != 0 {
+// clampedTime reports whether t is where a file system that holds times
+// from lo to hi clamped the time sec to; with lo and hi both 0 (not
+// known), one with any of the known limits.
+func clampedTime(sec int64, t unix.Timespec, lo, hi int64) bool {
+	switch {
+	case t.Nsec != 0:
 		return false
+	case lo != 0 || hi != 0:
+		return t.Sec == lo && sec < lo || t.Sec == hi && sec > hi
 	}
 	switch t.Sec {
 	case minTime32:

@@ -45,4 +45,21 @@ func TestSameWriteTimeClamped(t *testing.T) {
 			}
 		}
 	}
+	// With the limits probed (ext4 of 256-byte inodes: 1901 to 2446),
+	// 2038-01-19T03:14:07Z is a time it holds: a file there is not 2040.
+	a := &applier{clampsTimes: true, timeLo: minTime32, timeHi: maxTimeExt4}
+	for _, tt := range []struct {
+		image  wim.Filetime
+		target unix.Timespec
+		same   bool
+	}{
+		{at(2040), unix.Timespec{Sec: maxTime32}, false},
+		{at(2500), unix.Timespec{Sec: maxTimeExt4}, true},
+		{at(1850), unix.Timespec{Sec: minTime32}, true},
+		{at(2600), unix.Timespec{Sec: maxTimeXFSBT}, false},
+	} {
+		if got := a.sameWriteTime(&unix.Stat_t{Mtim: tt.target}, &wim.Entry{LastWriteTime: tt.image}); got != tt.same {
+			t.Errorf("limits 1901-2446: image %v, target %v: same %v, want %v", tt.image.Time(), tt.target, got, tt.same)
+		}
+	}
 }

@@ -31,8 +31,9 @@ func TestRollbackClampedTimes(t *testing.T) {
 	old, future := at(1850), at(2500)
 	writeFile(t, src, "d/old", []byte("old\n"))
 	writeFile(t, src, "future", []byte("future\n"))
+	writeFile(t, src, "y2040", []byte("2040\n"))
 	must(t, os.Symlink("future", filepath.Join(src, "link")))
-	for name, ts := range map[string]unix.Timespec{"d/old": old, "future": future, "link": old, "d": future} {
+	for name, ts := range map[string]unix.Timespec{"d/old": old, "future": future, "link": old, "d": future, "y2040": at(2040)} {
 		must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, name), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW))
 	}
 	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
@@ -52,8 +53,18 @@ func TestRollbackClampedTimes(t *testing.T) {
 	}
 	r := runAppOK(t, env, "restore", "latest", "--target", target, "--delete", "--json")
 	must(t, json.Unmarshal([]byte(r), &out))
-	if out.Fixed != 0 || out.Bytes != 0 || out.Unchanged != 3 {
-		t.Errorf("rollback of an unchanged tree: %d unchanged, %d fixed, %d bytes written, want 3, 0, 0\n%s",
+	if out.Fixed != 0 || out.Bytes != 0 || out.Unchanged != 4 {
+		t.Errorf("rollback of an unchanged tree: %d unchanged, %d fixed, %d bytes written, want 4, 0, 0\n%s",
 			out.Unchanged, out.Fixed, out.Bytes, r)
+	}
+	// 2038-01-19T03:14:07Z, where a 32-bit time stops, is a time this
+	// file system holds (its limits are probed): a file there is fixed.
+	y2038 := unix.Timespec{Sec: 1<<31 - 1}
+	must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(target, "y2040"), []unix.Timespec{y2038, y2038}, 0))
+	r = runAppOK(t, env, "restore", "latest", "--target", target, "--delete", "--json")
+	must(t, json.Unmarshal([]byte(r), &out))
+	must(t, unix.Lstat(filepath.Join(target, "y2040"), &st))
+	if out.Fixed+out.Bytes == 0 || st.Mtim.Sec == y2038.Sec {
+		t.Errorf("a file at 2038-01-19T03:14:07Z, 2040 in the snapshot, was left as it was: %+v\n%s", st.Mtim, r)
 	}
 }
