@@ -38,7 +38,15 @@ func (t *cfgTable) name(key string) string {
 	return t.path + "." + key
 }
 
+// fail records a mistake in the value of key; an error among args reads
+// as the command line shows errors (shown: "invalid schedule", not
+// "scheduler: invalid schedule").
 func (t *cfgTable) fail(key, format string, args ...any) {
+	for i, arg := range args {
+		if err, ok := arg.(error); ok {
+			args[i] = shown(err)
+		}
+	}
 	*t.errs = append(*t.errs, fmt.Errorf("%s: %s", t.name(key), fmt.Sprintf(format, args...)))
 }
 

@@ -37,6 +37,8 @@ func TestUnusableCache(t *testing.T) {
 		{"snapshot", "--repo", repo, src},
 		{"snapshot", "--repo", repo, src},
 		{"snapshots", "--repo", repo, "--json"},
+		{"rebuild-index", "--repo", repo, "--json"},
+		{"repair", "--repo", repo, "--json"},
 		{"restore", "--repo", repo, "latest", "--target", filepath.Join(tmp, "out")},
 	} {
 		code, out, errb := runApp(t, env, args...)

@@ -232,7 +232,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	}
 	by, err := scheduler.ParseGroupBy(f.groupBy)
 	if err != nil {
-		return usagef("--group-by=%s: %v", f.groupBy, err)
+		return usagef("--group-by=%s: %w", f.groupBy, err)
 	}
 	zone, err := f.zone()
 	if err != nil {

@@ -42,11 +42,11 @@ func (a *app) newRebuildIndexCommand() *cobra.Command {
 		Long:  long(rebuildIndexHelp),
 		Args:  argsBetween(0, 0),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, _ []string) error {
-			r, err := a.openRepo(ctx, &rf, false)
+			warn := a.newWarnings(nil)
+			r, err := a.openRepoWarn(ctx, &rf, false, a.syncWarn(warn))
 			if err != nil {
 				return err
 			}
-			warn := a.newWarnings(nil)
 			st, err := r.Rebuild(ctx, a.syncWarn(warn))
 			if err != nil {
 				return err

@@ -127,15 +127,15 @@ func plural(n int, noun string) string {
 // location"), or as a word of no use to the user. The prefix goes where
 // such an error is wrapped too ("--exclude: snapshot: bad capture
 // configuration: ..."): the errors of err's chain that wrap none are
-// looked for in the message whole, so that a file name holding
-// "snapshot: " is left as it is.
+// looked for in the message whole, once each, so that a file name holding
+// "snapshot: ", or such an error's whole text, is left as it is.
 func shown(err error) string {
 	msg := err.Error()
 	for _, leaf := range leafErrors(err, nil) {
 		text := leaf.Error()
 		for _, prefix := range []string{"snapshot: ", "scheduler: "} {
 			if rest, ok := strings.CutPrefix(text, prefix); ok {
-				msg = strings.ReplaceAll(msg, text, rest)
+				msg = strings.Replace(msg, text, rest, 1) // its first place: a path after it keeps the text
 			}
 		}
 	}

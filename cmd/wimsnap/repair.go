@@ -76,12 +76,12 @@ type repairSummary struct {
 
 func (a *app) runRepair(ctx context.Context, rf *repoFlags, dryRun bool) error {
 	start := a.now()
-	r, err := a.openRepo(ctx, rf, false)
+	status := a.newStatus()
+	warn := a.newWarnings(status)
+	r, err := a.openRepoWarn(ctx, rf, false, a.syncWarn(warn))
 	if err != nil {
 		return err
 	}
-	status := a.newStatus()
-	warn := a.newWarnings(status)
 	st := &stageTracker{}
 	status.start(st.render)
 	res, err := r.Repair(ctx, snapshot.RepairOptions{DryRun: dryRun, Progress: st.update,

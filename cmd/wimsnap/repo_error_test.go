@@ -60,6 +60,8 @@ func TestRepoErrorMessages(t *testing.T) {
 			code: exitUsage, want: `wimsnap: --exclude: bad capture configuration: "/": names no path`},
 		{name: "bad retention policy", env: env, args: []string{"forget", "--keep-last=-2"},
 			code: exitUsage, want: "wimsnap: invalid retention policy: keep-last is -2"},
+		{name: "bad group-by", env: env, args: []string{"forget", "--keep-last=1", "--group-by=bogus"},
+			code: exitUsage, want: `wimsnap: --group-by=bogus: invalid group-by "bogus"`},
 		{name: "bad pattern", env: env, args: []string{"restore", "latest", "--target", t.TempDir(), "--include=["},
 			code: exitUsage, want: `wimsnap: bad pattern "["`},
 		{name: "export into a missing directory", env: env, args: []string{"export", "latest", filepath.Join(missing, "x.wim")},
@@ -88,6 +90,8 @@ func TestShownKeepsNames(t *testing.T) {
 		name: "open /mail/Re: snapshot: hi.eml: permission denied",
 		fmt.Errorf("--exclude: %w: \"/\": names no path", snapshot.ErrConfig): `--exclude: bad capture configuration: "/": names no path`,
 		fmt.Errorf("%w: %w", snapshot.ErrNoRepository, name):                  "no repository at this location: open /mail/Re: snapshot: hi.eml: permission denied",
+		// A path holding a sentinel's whole text after it keeps it.
+		fmt.Errorf("%w: /x/snapshot: no repository at this location", snapshot.ErrNoRepository): "no repository at this location: /x/snapshot: no repository at this location",
 	} {
 		if got := shown(err); got != want {
 			t.Errorf("shown(%q) = %q, want %q", err, got, want)
