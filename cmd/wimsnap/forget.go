@@ -284,7 +284,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	if err := a.finishForget(ctx, r, f, sum, pruneOpts, warn); err != nil || len(missing) == 0 {
 		return err
 	}
-	return &partialError{what: fmt.Sprintf("no such snapshot: %s (forgotten already?), skipped", strings.Join(missing, ", "))}
+	return &partialError{what: fmt.Sprintf("no such snapshot, skipped: %s", strings.Join(missing, ", "))}
 }
 
 // printForgetSummary prints sum as text, or with --json as a document.
@@ -341,9 +341,9 @@ func forgetNamed(list, selected []*snapshot.Manifest, filtered bool, refs []stri
 		}
 		m, err := snapshot.FindIn(in, ref)
 		if filtered && strings.EqualFold(ref, "latest") && len(selected) == 0 && len(list) > 0 {
-			// Not a snapshot forgotten already: said as restore says it.
-			return nil, nil, nil, fmt.Errorf("%w: none of the %d snapshots matches --host, --tag and --path; nothing was removed",
-				snapshot.ErrSnapshotNotFound, len(list))
+			// Skipped, as a SNAP that is not there, saying why.
+			missing = append(missing, fmt.Sprintf("%q (none of the %d snapshots matches --host, --tag and --path)", ref, len(list)))
+			continue
 		}
 		if filtered && !strings.EqualFold(ref, "latest") && errors.Is(err, snapshot.ErrSnapshotNotFound) {
 			if _, ferr := snapshot.FindIn(list, ref); ferr == nil {
@@ -358,7 +358,7 @@ func forgetNamed(list, selected []*snapshot.Manifest, filtered bool, refs []stri
 			// A manifest that cannot be read can only be named by its id.
 			id := damaged(ref)
 			if id == "" {
-				missing = append(missing, strconv.Quote(ref))
+				missing = append(missing, strconv.Quote(ref)+" (forgotten already?)")
 				continue
 			}
 			m, reasons = &snapshot.Manifest{ID: id}, []string{"damaged manifest"}
