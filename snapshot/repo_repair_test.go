@@ -328,6 +328,7 @@ func TestRepairRecipesAfterSync(t *testing.T) {
 // snapshot whose data the lost object named (a sync, then a rebuild from
 // scratch when it misses the data, which took the recipes the sync kept).
 func testRepairRecipesAfter(t *testing.T, first string) {
+	t.Helper()
 	rr := makeRepairRepo(t)
 	rr.removeIndexObjectOf(t, rr.big[1])
 	switch first {

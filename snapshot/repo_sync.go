@@ -113,7 +113,7 @@ func (r *Repo) Rebuild(ctx context.Context, warn func(error)) (SyncStats, error)
 	if err := os.Rename(r.cache, old); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return SyncStats{}, fmt.Errorf("removing the index: %w", err)
 	}
-	defer os.Remove(old)
+	defer func() { _ = os.Remove(old) }() // what repair may need is taken from it first
 	st, err := r.Sync(ctx, warn)
 	if err == nil {
 		r.keepRecipes(old)
