@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -275,11 +276,17 @@ func (d *DB) view(fn func(*bolt.Tx) error) (err error) {
 	return d.bolt.View(fn)
 }
 
-// update runs fn in a write transaction, turning a panic into ErrCorrupt.
+// update runs fn in a write transaction, turning a panic into ErrCorrupt,
+// and so a mapping larger than any file may be (bbolt's "mmap too large",
+// from a page count a damaged meta page claims: every write failed with
+// it, and nothing rebuilt the file).
 func (d *DB) update(fn func(*bolt.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catch(&err)
 	if err := d.bolt.Update(fn); err != nil {
+		if strings.Contains(err.Error(), "mmap too large") {
+			return fmt.Errorf("%w: %s: %w", ErrCorrupt, d.path, err)
+		}
 		return fmt.Errorf("index: %w", err)
 	}
 	return nil

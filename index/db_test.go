@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -573,5 +574,44 @@ func TestKeepDropped(t *testing.T) {
 	got := droppedRecipes(t, db)
 	if len(got) != 2 || got[SHA1{1}].Size != 1 || got[SHA1{2}].Chunks[0] != id("b") {
 		t.Errorf("dropped recipes %+v", got)
+	}
+}
+
+// TestHugePageCount: a meta page whose checksum holds but whose page count
+// no file can have (the mapping it asks is larger than bbolt allows) is
+// ErrCorrupt at the first write, which callers rebuild; it failed every
+// write as an I/O error.
+func TestHugePageCount(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idx.db")
+	db := openTest(t, path)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize := int(binary.LittleEndian.Uint32(b[16+8:]))
+	for _, off := range []int{16, pageSize + 16} { // the meta of pages 0 and 1
+		binary.LittleEndian.PutUint64(b[off+40:], 1<<40) // pgid: 4 PiB of pages
+		h := fnv.New64a()
+		h.Write(b[off : off+56])
+		binary.LittleEndian.PutUint64(b[off+56:], h.Sum64())
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, "repo-a", Options{})
+	if err != nil {
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("open: %v, want ErrCorrupt or success", err)
+		}
+		return
+	}
+	defer func() { _ = db.Close() }()
+	batch := NewBatch()
+	batch.AddStream(SHA1{1}, Recipe{Size: 1, Chunks: []ID{id("a")}})
+	if err := db.Apply(batch); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a write: %v, want ErrCorrupt", err)
 	}
 }
