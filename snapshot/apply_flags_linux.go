@@ -52,30 +52,22 @@ func clampsTimes(fd int) bool {
 // back. ok is false when the file system does not clamp or the probe
 // failed.
 func (a *applier) timeLimits(dfd int) (lo, hi int64, ok bool) {
-	var dir unix.Stat_t
-	if !clampsTimes(dfd) || fstat(dfd, &dir) != nil {
+	if !clampsTimes(dfd) {
 		return 0, 0, false
 	}
-	name := a.tempName()
-	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return 0, 0, false
-	}
-	defer func() {
-		closeFD(fd)
-		_ = unix.Unlinkat(dfd, name, 0)
-		ts := [2]unix.Timespec{dir.Atim, dir.Mtim}
-		_ = futimens(dfd, &ts) // the probe is not a change
-	}()
-	limit := func(sec int64) (int64, bool) {
-		ts := [2]unix.Timespec{{Sec: sec}, {Sec: sec}}
-		var st unix.Stat_t
-		if futimens(fd, &ts) != nil || fstat(fd, &st) != nil {
-			return 0, false
+	a.withProbe(dfd, func(_ string, fd int) {
+		limit := func(sec int64) (int64, bool) {
+			ts := [2]unix.Timespec{{Sec: sec}, {Sec: sec}}
+			var st unix.Stat_t
+			if futimens(fd, &ts) != nil || fstat(fd, &st) != nil {
+				return 0, false
+			}
+			return st.Mtim.Sec, true
 		}
-		return st.Mtim.Sec, true
-	}
-	lo, okLo := limit(-1 << 40)
-	hi, okHi := limit(1 << 40)
-	return lo, hi, okLo && okHi && lo > -1<<40 && hi < 1<<40
+		var okLo, okHi bool
+		lo, okLo = limit(-1 << 40)
+		hi, okHi = limit(1 << 40)
+		ok = okLo && okHi && lo > -1<<40 && hi < 1<<40
+	})
+	return lo, hi, ok
 }

@@ -22,21 +22,11 @@ import (
 // there under a temporary name in lower case is found under the same
 // name in upper case. A dry run, which writes nothing, asks foldsAbove.
 func (a *applier) foldsCase(dfd int) bool {
-	var dir unix.Stat_t
-	if fstat(dfd, &dir) != nil {
-		return false
-	}
-	name := a.tempName()
-	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return false
-	}
-	closeFD(fd)
-	var st unix.Stat_t
-	folds := fstatat(dfd, strings.ToUpper(name), &st, unix.AT_SYMLINK_NOFOLLOW) == nil
-	_ = unix.Unlinkat(dfd, name, 0)
-	ts := [2]unix.Timespec{dir.Atim, dir.Mtim}
-	_ = futimens(dfd, &ts) // the directory's times are as they were: the probe is not a change
+	folds := false
+	a.withProbe(dfd, func(name string, _ int) {
+		var st unix.Stat_t
+		folds = fstatat(dfd, strings.ToUpper(name), &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+	})
 	return folds
 }
 

@@ -24,6 +24,27 @@ func (a *applier) tempName() string {
 	return fmt.Sprintf("%s%s-%d.tmp", tempPrefix, a.token, a.tempSeq.Add(1))
 }
 
+// withProbe makes an empty file in the directory dfd under a temporary
+// name, calls fn with its name and a descriptor open for writing, then
+// removes it and puts the directory's times back, so that the probe is
+// not a change. Where the file cannot be made, fn is not called.
+func (a *applier) withProbe(dfd int, fn func(name string, fd int)) {
+	var dir unix.Stat_t
+	if fstat(dfd, &dir) != nil {
+		return
+	}
+	name := a.tempName()
+	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return
+	}
+	fn(name, fd)
+	closeFD(fd)
+	_ = unix.Unlinkat(dfd, name, 0)
+	ts := [2]unix.Timespec{dir.Atim, dir.Mtim}
+	_ = futimens(dfd, &ts)
+}
+
 // inPlaceRegular looks at what the name of the regular file e holds in
 // dfd. It reports done when regular has nothing more to do (the file is
 // unchanged, is a further name of an unchanged inode, or a directory is in
