@@ -198,7 +198,7 @@ type applier struct {
 	walkX   xattrBufs    // for xattr comparisons on the walking goroutine
 	dirents []byte       // deleteExtra's listing buffer (walking goroutine)
 	// dryUnlinked counts, in a dry run, the names of each hard-linked
-	// regular file that the run would have deleted so far (walking
+	// regular file that the run would have deleted or replaced so far (walking
 	// goroutine; see linkCount).
 	dryUnlinked map[devIno]uint64
 	curDir      *wim.Entry // the directory whose children the walk creates

@@ -842,7 +842,10 @@ func (a *applier) deletableNames(fd int, path string) (names []string, kept bool
 // the new inode; if that fails, they are left to be made or replaced on
 // their own rather than linked to the old file. So is a file that takes
 // the place of a directory (swapDir), which is deleted by the walk's
-// goroutine as other deletions are.
+// goroutine as other deletions are. So is a file whose inode has further
+// names (sharesInode): once it is replaced they have one name fewer, which
+// decides whether the walk keeps the next of them (inPlaceRegular), the
+// same way at every run and in a dry run (planRegular).
 func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	dir, err := unix.FcntlInt(uintptr(dfd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -855,7 +858,7 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	if a.opts.InPlace && a.mayDelete(a.path) && isDirAt(dfd, e.Name) { // inPlaceRegular found it removable whole
 		j.aside = a.tempName()
 	}
-	if e.LinkID != 0 || j.aside != "" {
+	if e.LinkID != 0 || j.aside != "" || sharesInode(dfd, e.Name) {
 		var st unix.Stat_t
 		if a.replaceFile(j, a.walkBuffer()) && fstatat(dfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			a.addLinkGroup(e, &st)
@@ -867,6 +870,13 @@ func (a *applier) replaceLater(dfd int, e *wim.Entry, verify bool) {
 	case <-a.ctx.Done():
 		closeFD(dir)
 	}
+}
+
+// sharesInode reports whether name in dfd is a regular file with further
+// names.
+func sharesInode(dfd int, name string) bool {
+	var st unix.Stat_t
+	return fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink > 1
 }
 
 // sameNode reports whether name in dfd is already the symlink or special

@@ -275,6 +275,9 @@ func (a *applier) planRegular(dfd int, e *wim.Entry, isReg bool, st *unix.Stat_t
 	if a.planDenied(dfd, e.Name) {
 		return
 	}
+	if isReg {
+		a.noteDryUnlink(dfd, e.Name) // replaced, the name leaves the inode's others
+	}
 	a.files.Add(1)
 	a.bytes.Add(e.Data.Size)
 	a.addLinkGroup(e, &unix.Stat_t{}) // a new inode: its further names link to it
@@ -441,7 +444,7 @@ func (a *applier) dryUnopened(dfd int, name, path string, err error) (int64, err
 }
 
 // noteDryUnlink counts in dryUnlinked the name in dfd, which the dry run
-// would delete, when it is one of several of a regular file.
+// would delete or replace, when it is one of several of a regular file.
 func (a *applier) noteDryUnlink(dfd int, name string) {
 	var st unix.Stat_t
 	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink < 2 {

@@ -964,3 +964,65 @@ func TestRollbackDeletesFurtherNames(t *testing.T) {
 		}
 	}
 }
+
+// TestRollbackReplacesSharedName: the image splits a hard-linked pair, a
+// with new contents and b as it was; the rollback replaces a, after which
+// b is the old inode's one name and is kept. Which it is once depended on
+// whether a worker had renamed the new a in before the walk looked at b,
+// and the dry run counted b written.
+func TestRollbackReplacesSharedName(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	const pairs = 40
+	files := map[string]string{}
+	for i := range pairs {
+		files[fmt.Sprintf("p%02d/a", i)] = "old contents\n"
+	}
+	writeFiles(t, src, files)
+	for i := range pairs {
+		must(t, os.Link(filepath.Join(src, fmt.Sprintf("p%02d/a", i)), filepath.Join(src, fmt.Sprintf("p%02d/b", i))))
+	}
+	before := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	const newer = "new contents, longer\n"
+	for i := range pairs {
+		a := filepath.Join(src, fmt.Sprintf("p%02d/a", i))
+		must(t, os.Remove(a))
+		must(t, os.WriteFile(a, []byte(newer), 0o644))
+	}
+	after := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	if _, err := r.Restore(t.Context(), before, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	inodes := map[string]uint64{}
+	for i := range pairs {
+		inodes[fmt.Sprintf("p%02d/b", i)] = inodeOf(t, filepath.Join(out, fmt.Sprintf("p%02d/b", i)))
+	}
+	plan, err := r.Restore(t.Context(), after, out, RestoreOptions{Delete: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Restore(t.Context(), after, out, RestoreOptions{Delete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(pairs * len(newer)); st.Bytes != want || plan != st {
+		t.Fatalf("rollback %+v\ndry run %+v\nwant %d bytes written (the a's only), alike", st, plan, want)
+	}
+	for name, ino := range inodes {
+		if got := inodeOf(t, filepath.Join(out, name)); got != ino {
+			t.Errorf("%s was written again (inode %d, was %d)", name, got, ino)
+		}
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreRoot: true})
+}
+
+// inodeOf returns the inode number of path.
+func inodeOf(t *testing.T, path string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
