@@ -63,6 +63,10 @@ type CheckResult struct {
 	// problem; one a snapshot needs is.
 	UnusedBroken int      `json:"unused_unresolved_recipes"`
 	Problems     []string `json:"problems"`
+	// Notes are what the check found that is not a problem: images that
+	// hold entries every restore leaves out (DroppedError), as an import
+	// of another tool's WIM may store them.
+	Notes []string `json:"notes"`
 	// Damaged lists the snapshots (ids) that cannot be restored whole,
 	// those whose manifest cannot be read included.
 	Damaged []string `json:"damaged_snapshots"`
@@ -150,7 +154,7 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, e
 // check is Check with the local index as it is; compareLocal compares it
 // with the index objects.
 func (r *Repo) check(ctx context.Context, opts CheckOptions, compareLocal bool) (CheckResult, error) {
-	res := CheckResult{Problems: []string{}, Damaged: []string{}}
+	res := CheckResult{Problems: []string{}, Notes: []string{}, Damaged: []string{}}
 	c := &checker{ctx: ctx, r: r, res: &res, bad: map[index.ID]string{}, seen: map[wim.Hash]string{},
 		chunks: map[index.ID]index.Location{}, streams: newRecipes(), compareLocal: compareLocal}
 	openIndex := func() error {
@@ -538,9 +542,9 @@ func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 		c.problem("snapshot %s: metadata: %v", m.ShortID(), err)
 		return false
 	}
-	ok := md.Dropped == 0
-	if !ok {
-		c.problem("snapshot %s: %v", m.ShortID(), DroppedError(md.Dropped))
+	ok := true
+	if md.Dropped > 0 {
+		c.res.Notes = append(c.res.Notes, fmt.Sprintf("snapshot %s: %v", m.ShortID(), DroppedError(md.Dropped)))
 	}
 	_ = md.Visit(func(e *wim.Entry, path func() string) error {
 		for _, s := range entryStreams(e) {

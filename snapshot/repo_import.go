@@ -53,6 +53,11 @@ type Imported struct {
 	Image    int       // 1-based, in the WIM
 	Manifest *Manifest // the snapshot of the image
 	Existing bool      // the snapshot was there already (ImportOptions.Again)
+	// Dropped counts the entries of a new snapshot's image that
+	// wim.ParseMetadata leaves out for their names (wim.Metadata.Dropped):
+	// the image is stored as the WIM holds it, and every restore of it
+	// leaves them out, as wimlib-imagex does (DroppedError).
+	Dropped int
 }
 
 // Import stores images of the WIM wr (read from the file named source) as
@@ -188,21 +193,29 @@ func (r *Repo) importImage(ctx context.Context, wr *wim.Reader, i int, source st
 	}
 	man := &Manifest{Host: opts.Host, Source: src, Kind: KindImport, Tags: opts.Tags, Image: img,
 		Metadata: StreamRef{SHA1: sum, Size: int64(len(raw))}}
-	if err := r.importNew(ctx, wr, i, raw, man, opts, lock, salt, start); err != nil {
+	dropped, err := r.importNew(ctx, wr, i, raw, man, opts, lock, salt, start)
+	if err != nil {
 		return Imported{}, fmt.Errorf("image %d: %w", i, err)
 	}
-	return Imported{Image: i, Manifest: man}, nil
+	return Imported{Image: i, Manifest: man, Dropped: dropped}, nil
 }
 
 // importNew stores the streams of image i, whose metadata resource is
 // raw, and commits man as its snapshot, setting its time and its summary
-// (the run began at start); with salt, its packs get salt chunks.
+// (the run began at start); with salt, its packs get salt chunks. It
+// returns the entries of the image that ParseMetadata left out.
 func (r *Repo) importNew(ctx context.Context, wr *wim.Reader, i int, raw []byte, man *Manifest, opts *ImportOptions, lock *Lock,
-	salt bool, start time.Time) error {
+	salt bool, start time.Time) (int, error) {
 	md, err := wim.ParseMetadata(raw)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	return md.Dropped, r.storeImport(ctx, wr, i, raw, md, man, opts, lock, salt, start)
+}
+
+// storeImport is importNew once raw is parsed into md.
+func (r *Repo) storeImport(ctx context.Context, wr *wim.Reader, i int, raw []byte, md *wim.Metadata, man *Manifest, opts *ImportOptions,
+	lock *Lock, salt bool, start time.Time) error {
 	db, err := r.syncedIndex(ctx)
 	if err != nil {
 		return err

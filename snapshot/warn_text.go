@@ -47,8 +47,9 @@ func countFiles(n int) string {
 
 // DroppedError is the warning about the n entries an image's metadata
 // names but wim.ParseMetadata left out (wim.Metadata.Dropped), with what
-// they held: no capture makes them, so the image is damaged or was made
-// to harm.
+// they held. No capture makes them: the image was made by another tool
+// (and imported), or made to harm; its metadata, checked against its
+// SHA-1, is not damaged.
 func DroppedError(n int) error {
 	what := strconv.Itoa(n) + " entries"
 	if n == 1 {

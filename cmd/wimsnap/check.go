@@ -38,12 +38,15 @@ code is 1 when there are problems.
 With --json, stdout receives one document:
   {"repository", "ok", "snapshots", "packs", "chunks", "streams_checked",
    "packs_read", "read_data_subset", "unreferenced_packs", "unused_unresolved_recipes",
-   "problems": [...], "damaged_snapshots": [...], "local_index_rebuilt",
+   "problems": [...], "notes": [...], "damaged_snapshots": [...], "local_index_rebuilt",
    "duration_seconds", "requests"}
 "local_index_rebuilt", present only when the check found the local index
 damaged (it lacked a stream, or resolved one otherwise than the
 repository's index objects) and rebuilt it, says why; that is not a
 problem of the repository.
+"notes" are what is not a problem: a snapshot whose image holds entries
+every restore leaves out (named "." or "..", or as a sibling, as an import
+of another tool's WIM may store them; wimlib-imagex leaves them out too).
 "read_data_subset" is the subset read (as "3/7" or "2.5%"), present with
 --read-data-subset only; "packs_read" counts the packs read.` + requestsHelp
 
@@ -137,6 +140,9 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, opts snapshot.CheckOp
 	}
 	for _, id := range res.Damaged {
 		fmt.Fprintf(a.stdout, "damaged snapshot: %s\n", id)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(a.stdout, "note: %s\n", n)
 	}
 	verdict := "no problems found"
 	if err != nil {

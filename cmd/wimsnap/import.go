@@ -39,9 +39,13 @@ are apart from it (see 'wimsnap forget --help').
 With --json, stdout receives one document:
   {"repository", "wim", "snapshots": [{"snapshot", "source", "image", "name",
    "files", "bytes", "bytes_read", "new_bytes", "new_bytes_stored", "existing"}],
-   "duration_seconds", "error"}
+   "warnings": [{"path", "error"}], "warnings_total", "duration_seconds", "error"}
 "error" is there when the import failed; "snapshots" then lists the images
-committed before the failure.`
+committed before the failure.
+
+An image that holds entries wimlib-imagex leaves out too (named "." or
+"..", or as a sibling) is stored as it is, with a warning naming the image
+("WIMFILE#N"); every restore of it leaves them out, and the import exits 3.`
 
 type importFlags struct {
 	repoFlags
@@ -106,6 +110,7 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		}
 	}
 	status := a.newStatus()
+	warn := a.newWarnings(status)
 	r, err := a.openRepoWarn(ctx, &f.repoFlags, false, a.lockWarn(status))
 	if err != nil {
 		return err
@@ -117,7 +122,12 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 	status.finish()
 	err = deltaHint(wr, err)
 	out := []importedJSON{}
+	var dropped int64
 	for _, im := range list {
+		if im.Dropped > 0 {
+			warn.warn(fmt.Sprintf("%s#%d", name, im.Image), errDropped(im.Dropped))
+			dropped += int64(im.Dropped)
+		}
 		m, s := im.Manifest, im.Manifest.Summary
 		j := importedJSON{Snapshot: m.ID, Source: m.Source, Image: im.Image, Name: m.Image.Name, Files: s.Files, Bytes: s.Bytes,
 			Existing: im.Existing}
@@ -127,7 +137,9 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		out = append(out, j)
 	}
 	loc, _, _ := a.repoLocation(&f.repoFlags)
-	doc := map[string]any{"repository": loc, "wim": name, "snapshots": out, "duration_seconds": seconds(a.now().Sub(start))}
+	warned, total := warn.summary()
+	doc := map[string]any{"repository": loc, "wim": name, "snapshots": out, "warnings": warned, "warnings_total": total,
+		"duration_seconds": seconds(a.now().Sub(start))}
 	if err != nil {
 		// Name what was committed before the failure: running the same
 		// import again passes over it. The error decides the exit code.
@@ -140,9 +152,19 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		return err
 	}
 	if a.json {
-		return writeJSON(a.stdout, doc)
+		if err := writeJSON(a.stdout, doc); err != nil {
+			return err
+		}
+	} else {
+		a.printImported(name, out)
 	}
-	a.printImported(name, out)
+	if dropped > 0 {
+		what := fmt.Sprintf("%d entries", dropped)
+		if dropped == 1 {
+			what = "1 entry"
+		}
+		return &partialError{what: what + " of the images left out by every restore (see the warnings)"}
+	}
 	return nil
 }
 
