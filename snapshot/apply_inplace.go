@@ -616,6 +616,9 @@ func (a *applier) deleteExtra(dfd int, e *wim.Entry, names map[string]int) {
 	depth := len(a.path)
 	guarded := false // checked: dfd is not left alone
 	for _, n := range extra {
+		if a.ctx.Err() != nil {
+			break // interrupted: what is left stays (Apply returns the error)
+		}
 		if a.ownTemp(n) {
 			continue
 		}
@@ -719,6 +722,7 @@ var errHoldsExcluded = errors.New("kept: it holds paths excluded from the restor
 func (a *applier) removeAll(dfd int, name string, path []string) {
 	switch kept := a.removeCounted(dfd, name, path); {
 	case kept == nil, errors.Is(kept, errLeftAlone): // warned about
+	case a.ctx.Err() != nil: // interrupted, which Apply reports
 	case keptOnPurpose(kept):
 		a.warnPath(path, false, kept) // as asked, or warned about below
 	default: // explained by remove
@@ -792,6 +796,10 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 		kept = errHoldsExcluded
 	}
 	for _, n := range names {
+		if cerr := a.ctx.Err(); cerr != nil {
+			closeFD(fd)
+			return cerr // interrupted: the directory stays with what is left
+		}
 		p := path + "/" + n
 		if e := a.remove(fd, n, p); e != nil && !errors.Is(e, unix.ENOENT) {
 			switch {
