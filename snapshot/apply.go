@@ -125,7 +125,7 @@ func (a *applier) syncChanges(st ApplyStats) error {
 	if !a.opts.InPlace || a.fresh || a.opts.DryRun {
 		return nil
 	}
-	if st.Files+st.Symlinks+st.Special == st.Unchanged && st.Deleted == 0 && st.Fixed == 0 {
+	if st.Files+st.Symlinks+st.Special == st.Unchanged && st.Deleted == 0 && st.Fixed == 0 && !a.dirsFixed.Load() {
 		return nil
 	}
 	if err := syncTree(a.rootFD); err != nil {
@@ -189,6 +189,9 @@ type applier struct {
 	wg   sync.WaitGroup
 
 	dirs, files, symlinks, special, bytes, skipped, unchanged, fixed, deleted atomic.Int64
+	// dirsFixed: the metadata of a directory found in place was set
+	// (finishDir), which no count shows but syncChanges flushes.
+	dirsFixed atomic.Bool
 
 	ntfs    *ntfsTarget  // an ntfs-3g target: Windows metadata, no UNIX data
 	token   string       // names this run's temporary files (in place)
@@ -431,6 +434,7 @@ func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
 	case !existed:
 		a.setDirMeta(fd, e, false)
 	case !a.sameDirMeta(fd, e):
+		a.dirsFixed.Store(true)
 		a.setDirMeta(fd, e, true)
 	}
 }

@@ -166,6 +166,10 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		if !isDir && a.planDenied(dfd, e.Name) { // mkdir or its swap fails
 			return nil
 		}
+		if exists && !isDir { // swapInDir removes it
+			a.noteDryUnlink(dfd, e.Name)
+			a.deleted.Add(1)
+		}
 		sub, ok := a.planOpenDir(dfd, e, isDir)
 		if !ok {
 			return nil
@@ -191,10 +195,14 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 			a.symlinks.Add(1)
 		}
 	case e.IsReparse():
-		if target, err := a.linkTarget(e); exists && err == nil && a.sameNode(dfd, e, target, &st) {
+		target, err := a.linkTarget(e)
+		switch {
+		case err != nil: // makeSymlink skips it
+			a.warn(true, err)
+		case exists && a.sameNode(dfd, e, target, &st):
 			a.symlinks.Add(1)
 			a.planKeptNode(dfd, e, &st)
-		} else if !a.planDenied(dfd, e.Name) {
+		case !a.planDenied(dfd, e.Name):
 			a.symlinks.Add(1)
 		}
 	case a.specialType(e) != 0:

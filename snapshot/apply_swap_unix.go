@@ -107,7 +107,8 @@ func (a *applier) swapNode(dfd int, name string, path []string, mk func(at strin
 // is made under a temporary name first, so that a failure to make it
 // leaves the old entry. An old entry that cannot be removed once the
 // directory is in place stays under its temporary name, warned about,
-// which a later in-place apply removes. It runs on the walk's goroutine.
+// which a later in-place apply removes; one removed counts as deleted. It
+// runs on the walk's goroutine.
 func (a *applier) swapInDir(dfd int, name string) error {
 	tmp := a.tempName()
 	if err := a.mkdirAt(dfd, tmp); err != nil {
@@ -124,6 +125,8 @@ func (a *applier) swapInDir(dfd int, name string) error {
 	}
 	if err != nil {
 		a.warn(false, err)
+	} else {
+		a.deleted.Add(1) // the old entry, which the image has not
 	}
 	return nil
 }

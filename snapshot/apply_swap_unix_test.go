@@ -82,3 +82,33 @@ func wantOnly(t *testing.T, dir string, want ...string) {
 		t.Errorf("%s holds %q, want %q", dir, got, want)
 	}
 }
+
+// TestRollbackDirWhereFile: a rollback that puts a directory where the
+// target has a file or a symlink counts the entry it removes as deleted,
+// and so does its dry run: both said nothing was deleted or written, and
+// the rollback, its counts unchanged, did not flush the file system.
+func TestRollbackDirWhereFile(t *testing.T) {
+	tmp := t.TempDir()
+	src, w, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "x.wim"), filepath.Join(tmp, "out")
+	writeFiles(t, src, map[string]string{"d/a": "a"})
+	must(t, os.Mkdir(filepath.Join(src, "empty"), 0o755))
+	must(t, os.Mkdir(filepath.Join(src, "link"), 0o755))
+	captureWIM(t, src, w, CaptureOptions{})
+	r, m := openWIM(t, w)
+	applyOK(t, m, r, out, ApplyOptions{})
+	must(t, os.Remove(filepath.Join(out, "empty")))
+	must(t, os.WriteFile(filepath.Join(out, "empty"), []byte("precious"), 0o644))
+	must(t, os.Remove(filepath.Join(out, "link")))
+	must(t, os.Symlink("d", filepath.Join(out, "link")))
+	defer func(s func(int) error) { syncFS = s }(syncFS)
+	syncs := 0
+	syncFS = func(int) error { syncs++; return nil }
+	plan := applyOK(t, m, r, out, ApplyOptions{InPlace: true, Delete: true, DryRun: true})
+	st := applyOK(t, m, r, out, ApplyOptions{InPlace: true, Delete: true})
+	if st.Deleted != 2 || plan != st || syncs != 1 {
+		t.Errorf("rollback %+v\ndry run %+v\n%d flushes; want 2 deleted, alike, one flush", st, plan, syncs)
+	}
+	if fi, err := os.Lstat(filepath.Join(out, "empty")); err != nil || !fi.IsDir() {
+		t.Errorf("empty after the rollback: %v, %v; want a directory", fi, err)
+	}
+}

@@ -230,3 +230,29 @@ func TestApplyDeepLinksLinear(t *testing.T) {
 		t.Errorf("applying %d files %d directories deep allocated %d MB", files, depth, got>>20)
 	}
 }
+
+// TestDryRunUnappliableReparse: a reparse point that is no symlink (a
+// cloud file's, here) is skipped by a rollback on Linux, with a warning,
+// and so by its dry run, which counted it a symlink to write.
+func TestDryRunUnappliableReparse(t *testing.T) {
+	store := newMemStore()
+	cloud := &wim.Entry{Name: "cloud", Attributes: wim.AttrReparsePoint, SecurityID: -1,
+		Ext: &wim.EntryExt{ReparseTag: 0x9000601A, Reparse: storeBytes(t, store, []byte("placeholder"))}}
+	m := &wim.Metadata{Root: &wim.Entry{Attributes: wim.AttrDirectory, SecurityID: -1, Children: []*wim.Entry{cloud}}}
+	target := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(target, "cloud"), []byte("the user's"), 0o644))
+	var stats [2]ApplyStats
+	var warned [2]int
+	for i, dry := range []bool{true, false} {
+		var err error
+		stats[i], err = Apply(t.Context(), m, store, target, ApplyOptions{InPlace: true, Delete: true, DryRun: dry,
+			Warn: func(string, error) { warned[i]++ }})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if stats[0] != stats[1] || stats[1].Skipped != 1 || warned != [2]int{1, 1} {
+		t.Errorf("dry run %+v (%d warnings)\nrollback %+v (%d warnings)\nwant alike, the reparse point skipped, warned about",
+			stats[0], warned[0], stats[1], warned[1])
+	}
+}

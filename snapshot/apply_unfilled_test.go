@@ -213,8 +213,9 @@ func TestApplyCloseFails(t *testing.T) {
 }
 
 // TestRollbackSyncs: a rollback that changed the tree flushes its file
-// system before it reports success, and fails when that fails; a new tree
-// and a rollback that changed nothing are not flushed.
+// system before it reports success (also when it set no more than a
+// directory's mode), and fails when that fails; a new tree and a rollback
+// that changed nothing are not flushed.
 func TestRollbackSyncs(t *testing.T) {
 	r, m, _ := unfilledTree(t)
 	target := filepath.Join(t.TempDir(), "target")
@@ -239,5 +240,12 @@ func TestRollbackSyncs(t *testing.T) {
 	fail = unix.EIO
 	if _, err := Apply(t.Context(), m, r, target, ApplyOptions{InPlace: true}); !errors.Is(err, unix.EIO) {
 		t.Errorf("rollback whose flush failed: %v, want EIO", err)
+	}
+	// A directory's mode alone, which no count shows, was not flushed.
+	fail, syncs = nil, 0
+	must(t, os.Chmod(filepath.Join(target, "sub"), 0o700))
+	applyOK(t, m, r, target, ApplyOptions{InPlace: true})
+	if syncs != 1 {
+		t.Errorf("%d flushes after a rollback that set a directory's mode, want 1", syncs)
 	}
 }
