@@ -1029,11 +1029,24 @@ func (a *applier) retimeLater() {
 	if a.curDir == nil || a.renamedSet[a.curDir] {
 		return
 	}
-	a.renamed = append(a.renamed, renamedDir{dir: a.walkDir, e: a.curDir})
+	a.addRenamed(a.walkDir, a.curDir)
+}
+
+// retimeDirLater is retimeLater for the directory d of the walk, the
+// current one or one above it.
+func (a *applier) retimeDirLater(d *dirPath) {
+	if !a.renamedSet[d.e] {
+		a.addRenamed(d, d.e)
+	}
+}
+
+// addRenamed records the directory d, of entry e, in renamed.
+func (a *applier) addRenamed(d *dirPath, e *wim.Entry) {
+	a.renamed = append(a.renamed, renamedDir{dir: d, e: e})
 	if a.renamedSet == nil {
 		a.renamedSet = make(map[*wim.Entry]bool)
 	}
-	a.renamedSet[a.curDir] = true
+	a.renamedSet[e] = true
 }
 
 // retime sets again the times of the directories the workers renamed

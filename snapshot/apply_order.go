@@ -50,7 +50,24 @@ func (a *applier) deferFile(fd int, e *wim.Entry) bool {
 	}
 	closeFD(fd)
 	a.deferred = append(a.deferred, deferredFile{rank: rank, e: e, at: a.here()})
+	a.holdModes()
 	return true
+}
+
+// holdModes keeps the directories above the file being deferred open to
+// their owner until the deferred files are written (modeLater, retime),
+// where the image's mode bars the owner from writing or searching in one
+// (0644, 0555): an unprivileged apply, which cannot pass such a mode,
+// could not reopen the file, which stayed empty. As root it does nothing.
+func (a *applier) holdModes() {
+	if a.isRoot {
+		return
+	}
+	for d := a.walkDir; d != nil; d = d.parent {
+		if a.mode(d.e, true)&0o300 != 0o300 {
+			a.retimeDirLater(d)
+		}
+	}
 }
 
 // deferLink reports whether the symlink e waits for the pass after the
@@ -85,7 +102,7 @@ func (a *applier) writeDeferred() {
 		if !d.link {
 			fd, err := openBeneath(a.rootFD, d.at.comps(), unix.O_WRONLY)
 			if err != nil {
-				a.warnPath(d.at.comps(), true, fmt.Errorf("reopen to write: %w", err))
+				a.dropUnopened(d.at, fmt.Errorf("reopen to write: %w", err))
 				continue
 			}
 			j.fd = fd
@@ -98,6 +115,23 @@ func (a *applier) writeDeferred() {
 		}
 		a.progress(false)
 	}
+}
+
+// dropUnopened is dropFailed for the deferred file at p that could not
+// be reopened to write, for err: its stat is read through its directory;
+// where even that fails, it stays, empty, and is reported so.
+func (a *applier) dropUnopened(p pathAt, err error) {
+	var st unix.Stat_t
+	dfd, derr := a.openPath(p.dir.comps())
+	if derr == nil {
+		derr = fstatat(dfd, p.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		a.closeOpened(dfd)
+	}
+	if derr != nil {
+		a.warnPath(p.comps(), true, fmt.Errorf("%w (the file stays, empty: it could not be removed)", err))
+		return
+	}
+	a.dropFailed(p, st, err)
 }
 
 // deferredLink makes a deferred symlink in its directory; workers call it.

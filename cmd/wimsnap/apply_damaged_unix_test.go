@@ -56,3 +56,48 @@ func TestApplyDamagedReadOnlyDirUnprivileged(t *testing.T) {
 	must(t, os.Chtimes(ro, fi.ModTime(), fi.ModTime()))
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreOwners: true, IgnoreRoot: true})
 }
+
+// TestApplySolidUnsearchableDirUnprivileged: as an unprivileged user, a
+// file of a solid WIM (written after the walk, in the order of its data)
+// in directories whose modes bar their owner from searching in them (0644)
+// gets its contents, and the directories their modes at the end. The file
+// stayed empty, counted as applied, with a warning that it could not be
+// reopened: the directories had their modes by then.
+func TestApplySolidUnsearchableDirUnprivileged(t *testing.T) {
+	wimtest.Require(t, "wimlib-imagex")
+	bin, tmp := binaryForNobody(t)
+	src := filepath.Join(tmp, "src")
+	writeFile(t, src, "up/d/f", []byte("hello\n"))
+	for _, d := range []string{"up/d", "up"} {
+		must(t, os.Chmod(filepath.Join(src, d), 0o644))
+	}
+	wimPath := filepath.Join(tmp, "x.wim")
+	if out, err := exec.Command("wimlib-imagex", "capture", src, wimPath, "--solid", "--unix-data").CombinedOutput(); err != nil {
+		t.Fatalf("wimlib-imagex capture --solid: %v\n%s", err, out)
+	}
+	for _, d := range []string{"up", "up/d"} {
+		must(t, os.Chmod(filepath.Join(src, d), 0o755)) // for CompareTrees, as root
+	}
+	out := filepath.Join(tmp, "out")
+	if err := os.Mkdir(out, 0o755); err != nil || os.Chown(out, 65534, 65534) != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "apply", wimPath, "1", out)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	outb, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != exitOK {
+		t.Fatalf("apply as nobody: exit %d (%v), want 0:\n%s", code, err, outb)
+	}
+	for _, d := range []string{"up/d", "up"} {
+		fi, err := os.Stat(filepath.Join(out, d))
+		if err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("%s: %v, %v; want mode 0644", d, fi, err)
+		}
+	}
+	for _, d := range []string{"up", "up/d"} {
+		must(t, os.Chmod(filepath.Join(out, d), 0o755))
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "up/d/f")); string(b) != "hello\n" {
+		t.Errorf("up/d/f: %q, %v; want its contents", b, err)
+	}
+}
