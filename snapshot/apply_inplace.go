@@ -493,6 +493,9 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 		a.warnPath(j.at.comps(), true, fmt.Errorf("replace: %w", err))
 		return false
 	}
+	if done, ok := a.linkAside(j); done {
+		return ok
+	}
 	fd, err := unix.Openat(j.dir, j.tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		a.warnPath(j.at.comps(), true, fmt.Errorf("create: %w", err))
@@ -527,6 +530,41 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 	a.files.Add(1)
 	a.bytes.Add(n)
 	return true
+}
+
+// linkAside makes the name of j, where a directory is in the way (j.aside,
+// run on the walk's goroutine) and that the image gives a file applied
+// already under another name, a further name of that file: a link made
+// under the temporary name and swapped in as a copy would be (commitTemp).
+// It wrote a copy, which the next rollback linked. done says that it did
+// the job (ok: the name is in place); when not, the caller writes a copy.
+func (a *applier) linkAside(j fileJob) (done, ok bool) {
+	g := a.links[j.e.LinkID]
+	if j.aside == "" || j.e.LinkID == 0 || g == nil || g.hash != j.e.Data.Hash || a.unfilled.hasFailed(g.at) {
+		return false, false
+	}
+	ofd, err := a.openPath(g.at.dir.comps())
+	if err != nil {
+		return false, false
+	}
+	err = unix.Linkat(ofd, g.at.name, j.dir, j.tmp, 0)
+	a.closeOpened(ofd)
+	if err != nil {
+		return false, false
+	}
+	if err := a.commitTemp(j); err != nil {
+		a.fileError(j, err)
+		return true, false
+	}
+	if !a.unfilled.link(g.at, j.at) {
+		_ = unix.Unlinkat(j.dir, j.e.Name, 0) // its contents failed meanwhile
+		return true, false
+	}
+	if a.ntfs != nil {
+		a.ntfsLinked = append(a.ntfsLinked, ntfsLinked{at: j.at, e: j.e})
+	}
+	a.files.Add(1)
+	return true, true
 }
 
 // mayDelete reports whether the entry at path (its components from the

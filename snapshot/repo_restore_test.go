@@ -1026,3 +1026,33 @@ func inodeOf(t *testing.T, path string) uint64 {
 	}
 	return st.Ino
 }
+
+// TestRollbackLinksNameWhereDir: a rollback with Delete that finds a
+// directory where the image has a further name of a hard-linked file
+// swaps in a link to the file, as its dry run counts it: it wrote a copy,
+// and the next rollback linked it.
+func TestRollbackLinksNameWhereDir(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	writeFiles(t, src, map[string]string{"a": "linked\n"})
+	must(t, os.Link(filepath.Join(src, "a"), filepath.Join(src, "b")))
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Remove(filepath.Join(out, "b")))
+	writeFiles(t, out, map[string]string{"b/x/j": "junk"})
+	plan, err := r.Restore(t.Context(), m, out, RestoreOptions{Delete: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Restore(t.Context(), m, out, RestoreOptions{Delete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Bytes != 0 || plan != st || inodeOf(t, filepath.Join(out, "a")) != inodeOf(t, filepath.Join(out, "b")) {
+		t.Errorf("rollback %+v\ndry run %+v\nwant a and b one inode, nothing written, alike", st, plan)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreRoot: true})
+}
