@@ -74,6 +74,16 @@ func TestDamagedIndexMiss(t *testing.T) {
 		}
 		wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 	})
+	t.Run("restore warns once", func(t *testing.T) { // the first run's warnings were given again
+		r, m, _ := indexDamageRepo(t)
+		damageIndexKey(t, r, stream("d/c"))
+		var w warnings
+		opts := RestoreOptions{Include: []string{"/d", "/nothere"}}
+		opts.Apply.Warn = w.add
+		if _, err := r.Restore(t.Context(), m, filepath.Join(t.TempDir(), "out"), opts); err != nil || len(w.list) != 1 {
+			t.Fatalf("restore: %v, warnings %q; want the one about /nothere", err, w.list)
+		}
+	})
 	t.Run("export", func(t *testing.T) {
 		r, m, _ := indexDamageRepo(t)
 		damageIndexKey(t, r, stream("a"))

@@ -42,13 +42,33 @@ type RestoreOptions struct {
 // be run again to completion.
 func (r *Repo) Restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions) (ApplyStats, error) {
 	var res ApplyStats
+	warn := opts.Apply.Warn
+	given := map[string]bool{} // by a first run that a rebuilt index runs again (Warn calls are serialised)
 	err := r.withShared(ctx, opts.Lock, func(*Lock) error {
 		return r.retryRebuilt(ctx, func(rebuiltFor error) (err error) {
+			if warn != nil {
+				opts.Apply.Warn = onceAcross(given, rebuiltFor == nil, warn)
+			}
 			res, err = r.restore(ctx, m, target, opts, rebuiltFor == nil)
 			return err
 		})
 	})
 	return res, err
+}
+
+// onceAcross returns warn for a run that may be run again: the first run
+// (first set) records in given each warning it passes on, and the run
+// again passes on only those not given, so that a warning about the same
+// path is not given twice.
+func onceAcross(given map[string]bool, first bool, warn func(string, error)) func(string, error) {
+	return func(path string, err error) {
+		k := path + "\x00" + err.Error()
+		if !first && given[k] {
+			return
+		}
+		given[k] = true
+		warn(path, err)
+	}
 }
 
 // restore is Restore with the local index as it is. With suspectIndex set,
