@@ -396,6 +396,9 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		if fd, made, ok = a.makeDir(dfd, e.Name); !ok {
 			return nil
 		}
+		if made {
+			a.warnNamedStreams(e)
+		}
 	}
 	if a.ntfs != nil {
 		a.ntfsCompressDir(fd, e)
@@ -536,9 +539,7 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 		}
 		a.links[e.LinkID] = &linkGroup{at: a.here(), hash: e.Data.Hash}
 	}
-	if n := len(e.NamedStreams()); n > 0 && a.ntfs == nil {
-		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", n))
-	}
+	a.warnNamedStreams(e)
 	a.files.Add(1)
 	a.unfilled.add(a.here())
 	if a.deferFile(fd, e) {
@@ -548,6 +549,18 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 	case a.jobs <- fileJob{fd: fd, e: e, at: a.here(), dir: -1}:
 	case <-a.ctx.Done():
 		closeFD(fd) // still empty
+	}
+}
+
+// warnNamedStreams warns about the named data streams of the file or
+// directory e, made new, that a target other than NTFS has no place for.
+func (a *applier) warnNamedStreams(e *wim.Entry) {
+	switch n := len(e.NamedStreams()); {
+	case a.ntfs != nil || n == 0:
+	case n == 1:
+		a.warn(false, errors.New("1 named data stream not applied (no place for it on Linux)"))
+	default:
+		a.warn(false, fmt.Errorf("%d named data streams not applied (no place for them on Linux)", n))
 	}
 }
 

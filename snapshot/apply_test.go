@@ -256,3 +256,21 @@ func TestDryRunUnappliableReparse(t *testing.T) {
 			stats[0], warned[0], stats[1], warned[1])
 	}
 }
+
+// TestApplyDirNamedStreams: the named data streams of a directory, which
+// Linux has no place for, are warned about as a file's are: they were
+// dropped without a word.
+func TestApplyDirNamedStreams(t *testing.T) {
+	store := newMemStore()
+	s := storeBytes(t, store, []byte("stream data"))
+	s.Name = "dirstream"
+	dir := &wim.Entry{Name: "adsdir", Attributes: wim.AttrDirectory, SecurityID: -1, Ext: &wim.EntryExt{Named: []wim.Stream{s}}}
+	m := &wim.Metadata{Root: &wim.Entry{Attributes: wim.AttrDirectory, SecurityID: -1, Children: []*wim.Entry{dir}}}
+	var w warnings
+	if _, err := Apply(t.Context(), m, store, filepath.Join(t.TempDir(), "out"), ApplyOptions{Warn: w.add}); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.list) != 1 || !strings.Contains(w.list[0], "adsdir") || !strings.Contains(w.list[0], "1 named data stream not applied") {
+		t.Errorf("warnings %q; want one about adsdir's named stream", w.list)
+	}
+}
