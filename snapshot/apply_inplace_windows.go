@@ -258,6 +258,9 @@ func (a *winApplier) deleteExtra(dir string, e *wim.Entry) {
 		}
 	}
 	for _, l := range names {
+		if a.ctx.Err() != nil {
+			return // interrupted: what is left stays (Apply returns the error)
+		}
 		if img, ok := want[strings.ToUpper(l.name)]; ok {
 			a.recase(dir, l.name, img)
 			continue
@@ -339,6 +342,9 @@ func (a *winApplier) removeAll(path, rel string) (n int64, gone bool) {
 		}
 		all := true
 		for _, l := range names {
+			if a.ctx.Err() != nil {
+				return n, false // interrupted: the directory stays with what is left
+			}
 			r := rel + "/" + l.name
 			if a.opts.Deletable != nil && !a.opts.Deletable(r) {
 				all = false
