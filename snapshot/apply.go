@@ -332,7 +332,7 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 		a.path = append(a.path[:depth], ch.Name)
 		a.curDir = e
 		if err := checkName(ch.Name); err != nil {
-			a.warn(true, err)
+			a.warnPath(a.path[:depth], true, err) // the directory's path: one joined with the name reads as another
 			continue
 		}
 		if first != nil {

@@ -112,6 +112,11 @@ func TestApplyHostile(t *testing.T) {
 	if st.Skipped != 8 {
 		t.Errorf("skipped %d, want 8 (7 bad names and the duplicate esc)", st.Skipped)
 	}
+	// A name holding '/' is warned about by its directory's path, the
+	// name quoted: joined, "../escape" read as a path outside the target.
+	if !slices.Contains(warns.list, fmt.Sprintf(`%q: refusing entry name "../escape": it contains '/' or NUL`, target)) {
+		t.Errorf("warnings %q; want ../escape named in the root's", warns.list)
+	}
 }
 
 // TestApplyReplacesSymlinkInTarget: a symlink already in the target where
