@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -72,4 +73,32 @@ func BenchmarkCaptureWalk(b *testing.B) {
 		entries = st.Dirs + st.Files + st.Symlinks + st.Special
 	}
 	b.ReportMetric(float64(entries), "entries/op")
+}
+
+// BenchmarkCaptureDeepConfig measures the walk of a chain of 1000 nested
+// directories with a configuration of 1000 exclusion patterns: each
+// directory's exclusion is worked out from its parent's, so the cost grows
+// with the depth, not with its square (12.6 s for this chain with 2000
+// patterns when every directory matched all its ancestors' prefixes).
+func BenchmarkCaptureDeepConfig(b *testing.B) {
+	src := filepath.Join(b.TempDir(), "src")
+	dir := src
+	for range 1000 {
+		dir = filepath.Join(dir, "a")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Skipf("a chain of 1000 directories: %v", err)
+	}
+	cfg := &Config{}
+	for i := range 1000 {
+		if err := cfg.Exclude(fmt.Sprintf(`\nowhere%d\x`, i), fmt.Sprintf("*.ext%d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sink := &nullSink{buf: make([]byte, 32<<10)}
+	for b.Loop() {
+		if _, _, err := Capture(b.Context(), src, sink, CaptureOptions{Config: cfg}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -67,6 +67,9 @@ type scanEntry struct {
 	err     error // of fstatat; st is then unset
 	skip    bool  // excluded by the configuration or CaptureOptions.Skip
 	descend bool  // a directory whose dirScan follows
+	// dirEx is what the configuration decides for the entries of a
+	// directory descended into, worked out from its parent's.
+	dirEx dirExclusion
 }
 
 // dirScan is a directory as the scanner found it.
@@ -302,7 +305,10 @@ func (l *lister) read(ds *dirScan) {
 	slices.SortFunc(names, wim.CompareNames)
 	ds.entries = make([]scanEntry, len(names))
 	relLen := len(l.rel)
-	dirEx := l.cfg.dirExclusion(unsafe.String(unsafe.SliceData(l.rel), len(l.rel))) // keeps no reference
+	var dirEx dirExclusion // the root's
+	if ds.of != nil {
+		dirEx = ds.of.dirEx
+	}
 	for i, name := range names {
 		e := &ds.entries[i]
 		e.name = name
@@ -314,6 +320,9 @@ func (l *lister) read(ds *dirScan) {
 		rel := unsafe.String(unsafe.SliceData(l.rel), len(l.rel)) // excludedIn keeps no reference
 		e.skip = l.skip[devIno{e.st.Dev, e.st.Ino}] || l.cfg.excludedIn(dirEx, rel, isDir)
 		e.descend = isDir && !e.skip
+		if e.descend {
+			e.dirEx = l.cfg.dirExclusionIn(dirEx, rel)
+		}
 	}
 	l.rel = l.rel[:relLen]
 }

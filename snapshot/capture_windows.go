@@ -45,6 +45,9 @@ type winCapturer struct {
 	skip     map[winFileID]bool
 	walkReport
 	rel string // path of the current entry below the root, '/'-separated
+	// dirEx is what the configuration decides for the entries of the
+	// directory being captured (Config.dirExclusionIn).
+	dirEx dirExclusion
 }
 
 // Capture walks the directory root and returns its image; see the UNIX
@@ -209,7 +212,7 @@ func (c *winCapturer) entry(path string, l listing, old *wim.Entry) (*wim.Entry,
 	defer func() { _ = windows.CloseHandle(h) }()
 	isDir := info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0
 	id := fileID(&info)
-	if c.skip[id] || c.cfg.Excluded(c.rel, isDir) {
+	if c.skip[id] || c.cfg.excludedIn(c.dirEx, c.rel, isDir) {
 		return nil, nil
 	}
 	e := &wim.Entry{Name: l.name, SecurityID: -1}
@@ -245,6 +248,9 @@ func (c *winCapturer) entry(path string, l listing, old *wim.Entry) (*wim.Entry,
 		c.stats.Symlinks++
 	case isDir:
 		c.stats.Dirs++
+		parent := c.dirEx
+		c.dirEx = c.cfg.dirExclusionIn(parent, c.rel)
+		defer func() { c.dirEx = parent }()
 		return e, c.dir(path, e, old)
 	default:
 		c.stats.Files++

@@ -280,25 +280,38 @@ type dirExclusion struct {
 }
 
 // dirExclusion works out the dirExclusion of dir (relative to the capture
-// root, no '/' at either end; "" for the root).
+// root, no '/' at either end; "" for the root) from those of its
+// ancestors.
 func (c *Config) dirExclusion(dir string) dirExclusion {
 	var d dirExclusion
 	if c == nil || len(c.exclude) == 0 || dir == "" {
 		return d
 	}
-	for end := 0; end <= len(dir); end++ {
-		if end < len(dir) && dir[end] != '/' {
-			continue
+	for end := 0; end <= len(dir) && !d.kept; end++ {
+		if end == len(dir) || dir[end] == '/' {
+			d = c.dirExclusionIn(d, dir[:end])
 		}
-		d.depth++
-		prefix := dir[:end]
-		if matchAny(c.exceptions, prefix, d.depth) {
-			d.kept = true
-			return d
-		}
-		if !d.excludedAbove && matchAny(c.exclude, prefix, d.depth) {
-			d.excludedAbove = true
-		}
+	}
+	return d
+}
+
+// dirExclusionIn returns the dirExclusion of the directory dir (relative
+// to the capture root, no '/' at either end), an entry of the directory
+// that parent describes: a walk works out each directory's from its
+// parent's, the ancestors' prefixes not matched again (which made a
+// capture of deep trees with many patterns take minutes).
+func (c *Config) dirExclusionIn(parent dirExclusion, dir string) dirExclusion {
+	d := parent
+	if c == nil || len(c.exclude) == 0 || d.kept {
+		return d
+	}
+	d.depth++
+	if matchAny(c.exceptions, dir, d.depth) {
+		d.kept = true
+		return d
+	}
+	if !d.excludedAbove && matchAny(c.exclude, dir, d.depth) {
+		d.excludedAbove = true
 	}
 	return d
 }

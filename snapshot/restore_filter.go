@@ -71,8 +71,11 @@ func patternCase(s string) string {
 }
 
 func filterPattern(p string) string {
-	if !strings.Contains(p, "/") {
+	switch {
+	case !strings.Contains(p, "/"):
 		return p
+	case p[0] == '/':
+		return path.Clean(p) // no copy for a pattern normalized already
 	}
 	return path.Clean("/" + p)
 }
@@ -80,15 +83,26 @@ func filterPattern(p string) string {
 // matchFilter reports whether p or one of its ancestors matches a pattern;
 // "/" matches every path, the root's too.
 func matchFilter(patterns []string, p string) bool {
+	if len(patterns) == 0 {
+		return false // what a restore without filters asks of every path it deletes
+	}
 	for _, pat := range patterns {
 		if filterPattern(pat) == "/" {
 			return true
 		}
 	}
-	for q := p; q != "/" && q != ""; q = path.Dir(q) {
+	// p and its ancestors, as prefixes of p: path.Dir cleaned each again,
+	// which made a deletion deep in a tree cost the cube of its depth.
+	q := path.Clean(p)
+	for q != "/" && q != "" {
 		if matchSelf(patterns, q) {
 			return true
 		}
+		i := strings.LastIndexByte(q, '/')
+		if i <= 0 {
+			break
+		}
+		q = q[:i]
 	}
 	return false
 }

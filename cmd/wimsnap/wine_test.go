@@ -270,6 +270,34 @@ func TestWineCaptureApply(t *testing.T) {
 	if name := wimtest.Open(t, volWim).Image(1).Name; name != "Q:" {
 		t.Errorf("capture Q:\\ named its image %q, want \"Q:\"", name)
 	}
+	// A WimScript.ini's exclusions, decided for each directory from its
+	// parent's (deep trees with many patterns took minutes).
+	cfgSrc, cfgWim, ini := filepath.Join(dir, "cfgsrc"), filepath.Join(dir, "cfg.wim"), filepath.Join(dir, "w.ini")
+	for _, f := range []string{"a/b/c/x.tmp", "a/b/c/y.txt", "a/skip/z.txt", "a/skip/keep.txt"} {
+		writeFile(t, cfgSrc, f, []byte(f))
+	}
+	must(t, os.WriteFile(ini, []byte("[ExclusionList]\r\n*.tmp\r\n\\a\\skip\r\n[ExclusionException]\r\n\\a\\skip\\keep.txt\r\n"), 0o644))
+	if _, code := w.run(t, "capture", winPath(cfgSrc), winPath(cfgWim), "--config", winPath(ini)); code != 0 {
+		t.Fatalf("capture --config: exit %d", code)
+	}
+	var paths []string
+	cm, err := wimtest.Open(t, cfgWim).Metadata(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk = func(p string, e *wim.Entry) {
+		if len(e.Children) == 0 {
+			paths = append(paths, p)
+		}
+		for _, c := range e.Children {
+			walk(p+"/"+c.Name, c)
+		}
+	}
+	walk("", cm.Root)
+	slices.Sort(paths)
+	if want := []string{"/a/b/c/y.txt", "/a/skip/keep.txt"}; !slices.Equal(paths, want) {
+		t.Errorf("capture --config: %q, want %q", paths, want)
+	}
 }
 
 // TestWineSnapshotRestore: the Windows build snapshots a tree into a local
