@@ -40,6 +40,7 @@ var ErrConfig = errors.New("snapshot: bad capture configuration")
 // immutable and safe for concurrent use.
 type Config struct {
 	exclude    []pattern
+	excludeIx  *patternIndex // of a long exclude (indexExclude), else nil
 	exceptions []pattern
 	noCompress []pattern
 	warnings   []string
@@ -132,6 +133,7 @@ func ParseConfig(r io.Reader) (*Config, error) {
 			return nil, err
 		}
 	}
+	c.indexExclude()
 	return c, nil
 }
 
@@ -245,7 +247,25 @@ func (c *Config) Exclude(patterns ...string) error {
 		ps = append(ps, p)
 	}
 	c.exclude = append(c.exclude, ps...)
+	c.indexExclude()
 	return nil
+}
+
+// indexExclude indexes the exclusion list when it is long enough for the
+// index to pay (patternIndex); called by whatever changes it.
+func (c *Config) indexExclude() {
+	c.excludeIx = nil
+	if len(c.exclude) >= 16 {
+		c.excludeIx = newPatternIndex(c.exclude)
+	}
+}
+
+// excludes is matchAny(c.exclude, path, depth).
+func (c *Config) excludes(path string, depth int) bool {
+	if c.excludeIx != nil {
+		return c.excludeIx.match(path, depth)
+	}
+	return matchAny(c.exclude, path, depth)
 }
 
 // Excluded reports whether the path rel (relative to the capture root,
@@ -310,7 +330,7 @@ func (c *Config) dirExclusionIn(parent dirExclusion, dir string) dirExclusion {
 		d.kept = true
 		return d
 	}
-	if !d.excludedAbove && matchAny(c.exclude, dir, d.depth) {
+	if !d.excludedAbove && c.excludes(dir, d.depth) {
 		d.excludedAbove = true
 	}
 	return d
@@ -322,7 +342,7 @@ func (c *Config) excludedIn(d dirExclusion, rel string, isDir bool) bool {
 	if c == nil || len(c.exclude) == 0 || d.kept || matchAny(c.exceptions, rel, d.depth+1) {
 		return false
 	}
-	if !d.excludedAbove && !matchAny(c.exclude, rel, d.depth+1) {
+	if !d.excludedAbove && !c.excludes(rel, d.depth+1) {
 		return false
 	}
 	return !isDir || !c.exceptionBelow(rel)
