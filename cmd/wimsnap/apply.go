@@ -383,6 +383,9 @@ func (a *app) applyTree(ctx context.Context, m *wim.Metadata, r *wim.Reader, spe
 		},
 	})
 	status.finish()
+	if spec.paths == nil {
+		stats.Skipped += int64(m.Dropped) // left out, as a restore counts them
+	}
 	list, total = warn.summary()
 	return stats, list, total, dmg, err
 }

@@ -78,3 +78,22 @@ func renameInWIM(t *testing.T, path, old, name string) {
 	b = bytes.Replace(b, sum[:], newSum[:], 1)
 	must(t, os.WriteFile(path, b, 0o644))
 }
+
+// TestApplyDroppedEntries: apply counts the entries of the image left out
+// among those skipped (exit 3), as a restore of the imported snapshot
+// does: it warned and exited 0, where the restore exited 3.
+func TestApplyDroppedEntries(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": dir}
+	src, w := filepath.Join(dir, "src"), filepath.Join(dir, "x.wim")
+	writeFile(t, src, "d1", []byte("one"))
+	writeFile(t, src, "d2", []byte("two"))
+	runAppOK(t, env, "capture", src, w, "--compress=none")
+	renameInWIM(t, w, "d2", "d1")
+	code, out, _ := runApp(t, env, "apply", w, filepath.Join(dir, "out"), "--json")
+	var doc struct{ Skipped int64 }
+	must(t, json.Unmarshal([]byte(out), &doc))
+	if code != exitPartial || doc.Skipped != 1 {
+		t.Errorf("apply: exit %d, %d skipped; want 3, 1:\n%s", code, doc.Skipped, out)
+	}
+}
