@@ -4,6 +4,7 @@ package snapshot
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -118,4 +119,47 @@ func TestExportBootIndex(t *testing.T) {
 			t.Errorf("%s: image %d boots, want %d", c.name, got, c.want)
 		}
 	}
+}
+
+// TestExportReadsEachPackOnce: an export from a store whose packs are
+// fetched copies the streams pack by pack, so each pack is fetched about
+// once: in the tree's order, where the packs hold files of every
+// directory, it fetched each of them again and again (tens of times each
+// on a year of nightly snapshots).
+func TestExportReadsEachPackOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 100 MiB")
+	}
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	r.packSize = 16 << 20
+	var m *Manifest
+	const rounds, dirs, files = 5, 5, 4
+	for round := range rounds {
+		for d := range dirs { // each round's packs hold files of every directory
+			for f := range files {
+				p := filepath.Join(src, fmt.Sprintf("d%d/r%d-%d", d, round, f))
+				must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+				writeTestFile(t, p, wimtest.RandomBytes(uint64(round*100+d*10+f), 1<<20))
+			}
+		}
+		m = snapshotOK(t, r, src, TakeOptions{}).Manifest
+	}
+	ids, err := listIDs(t.Context(), faulty, packPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := faulty.Calls("get")
+	w := filepath.Join(tmp, "x.wim")
+	st, err := r.Export(t.Context(), []*Manifest{m}, w, ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gets := faulty.Calls("get") - before
+	if gets > len(ids)+2 || st.Expanded != 0 {
+		t.Errorf("export read %d times from %d packs, expanded %d streams; want each pack about once, none expanded",
+			gets, len(ids), st.Expanded)
+	}
+	wimtest.Wimlib(t, "verify", w)
 }

@@ -77,6 +77,11 @@ func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 	if !ok {
 		return 0, false
 	}
+	return s.rankAt(l), true
+}
+
+// rankAt is the rank (SolidOrder) of a stream whose last chunk lies at l.
+func (s *repoSource) rankAt(l index.Location) int {
 	s.orderMu.Lock()
 	defer s.orderMu.Unlock()
 	n, seen := s.packOrd[l.Pack]
@@ -84,7 +89,27 @@ func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 		n = len(s.packOrd)
 		s.packOrd[l.Pack] = n
 	}
-	return n<<32 | int(min(l.Offset, 1<<32-1)), true
+	return n<<32 | int(min(l.Offset, 1<<32-1))
+}
+
+// packRank is SolidOrder without what it tells the caches (an export
+// copies stored chunks and fetches packs whole, to hash them): the rank
+// of stream h by where its last chunk lies, for a store whose packs are
+// fetched; false for a stream the index cannot place, and for a local
+// store, whose packs cost nothing to read again out of order.
+func (s *repoSource) packRank(h wim.Hash) (int, bool) {
+	if s.packs.opener != nil {
+		return 0, false
+	}
+	rec, ok, err := s.db.Stream(index.SHA1(h))
+	if err != nil || !ok || len(rec.Chunks) == 0 {
+		return 0, false
+	}
+	l, ok, err := s.db.Chunk(rec.Chunks[len(rec.Chunks)-1])
+	if err != nil || !ok {
+		return 0, false
+	}
+	return s.rankAt(l), true
 }
 
 // lastChunk returns where the last of chunks lies. It looks all of them
