@@ -180,6 +180,12 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		a.dirs.Add(1)
 		return a.plan(sub, e)
 	}
+	if e.IsReparse() && a.ntfs == nil {
+		if _, err := a.linkTarget(e); err != nil { // makeSymlink skips it, whatever is in its place
+			a.warn(true, err)
+			return nil
+		}
+	}
 	if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR { // a directory in the way
 		if err := a.clearDirInWay(dfd, e.Name, a.path); err != nil { // kept, as the restore keeps it
 			a.warn(true, err)
@@ -195,10 +201,8 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 			a.symlinks.Add(1)
 		}
 	case e.IsReparse():
-		target, err := a.linkTarget(e)
+		target, _ := a.linkTarget(e) // one that fails is skipped above
 		switch {
-		case err != nil: // makeSymlink skips it
-			a.warn(true, err)
 		case exists && a.sameNode(dfd, e, target, &st):
 			a.symlinks.Add(1)
 			a.planKeptNode(dfd, e, &st)

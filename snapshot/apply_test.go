@@ -244,8 +244,22 @@ func TestDryRunUnappliableReparse(t *testing.T) {
 	cloud := &wim.Entry{Name: "cloud", Attributes: wim.AttrReparsePoint, SecurityID: -1,
 		Ext: &wim.EntryExt{ReparseTag: 0x9000601A, Reparse: storeBytes(t, store, []byte("placeholder"))}}
 	m := &wim.Metadata{Root: &wim.Entry{Attributes: wim.AttrDirectory, SecurityID: -1, Children: []*wim.Entry{cloud}}}
-	target := t.TempDir()
-	must(t, os.WriteFile(filepath.Join(target, "cloud"), []byte("the user's"), 0o644))
+	for _, inWay := range []string{"file", "dir"} { // a directory in its place is kept too
+		target := t.TempDir()
+		if inWay == "file" {
+			must(t, os.WriteFile(filepath.Join(target, "cloud"), []byte("the user's"), 0o644))
+		} else {
+			writeFiles(t, filepath.Join(target, "cloud"), map[string]string{"sub/y": "y", "w": "w"})
+		}
+		dryRunAgrees(t, m, store, target)
+	}
+}
+
+// dryRunAgrees applies m from store over target in place with Delete, as a
+// dry run and then for real, and checks that the two count alike and that
+// the image's one entry was skipped, warned about.
+func dryRunAgrees(t *testing.T, m *wim.Metadata, store *memStore, target string) {
+	t.Helper()
 	var stats [2]ApplyStats
 	var warned [2]int
 	for i, dry := range []bool{true, false} {

@@ -360,12 +360,7 @@ func writeBackup(w io.Writer, e *wim.Entry, open func(wim.Stream) (io.ReadCloser
 	var hdr []byte
 	if e.IsReparse() {
 		x := e.Ext
-		rc, err := open(x.Reparse)
-		if err != nil {
-			return err
-		}
-		data, err := io.ReadAll(io.LimitReader(rc, maxBackupReparse))
-		closeRead(rc)
+		data, err := readBackupReparse(x.Reparse, open)
 		if err != nil {
 			return err
 		}
@@ -401,6 +396,21 @@ type dataSection struct {
 	id   uint32
 	name string
 	s    wim.Stream
+}
+
+// readBackupReparse reads the reparse data s (at most maxBackupReparse
+// bytes) through open; the zero hash stands for no data, which no source
+// is asked for (a repository holds no such stream).
+func readBackupReparse(s wim.Stream, open func(wim.Stream) (io.ReadCloser, error)) ([]byte, error) {
+	if s.Hash.IsZero() {
+		return nil, nil
+	}
+	rc, err := open(s)
+	if err != nil {
+		return nil, err
+	}
+	defer closeRead(rc)
+	return io.ReadAll(io.LimitReader(rc, maxBackupReparse))
 }
 
 // write writes the section with the contents of its stream.
