@@ -557,8 +557,10 @@ func (a *applier) linkAside(j fileJob) (done, ok bool) {
 		return true, false
 	}
 	if !a.unfilled.link(g.at, j.at) {
-		_ = unix.Unlinkat(j.dir, j.e.Name, 0) // its contents failed meanwhile
-		return true, false
+		// Its contents failed meanwhile: a copy is written, whose failure
+		// is reported, as linkName leaves it.
+		_ = unix.Unlinkat(j.dir, j.e.Name, 0)
+		return false, false
 	}
 	if a.ntfs != nil {
 		a.ntfsLinked = append(a.ntfsLinked, ntfsLinked{at: j.at, e: j.e})

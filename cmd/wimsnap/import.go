@@ -111,14 +111,14 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 	}
 	status := a.newStatus()
 	warn := a.newWarnings(status)
-	r, err := a.openRepoWarn(ctx, &f.repoFlags, false, a.lockWarn(status))
+	r, err := a.openRepoWarn(ctx, &f.repoFlags, false, a.syncWarn(warn))
 	if err != nil {
 		return err
 	}
 	tr := newImportTracker(len(images), a.now)
 	status.start(tr.render)
 	list, err := r.Import(ctx, wr, name, snapshot.ImportOptions{Images: images, Host: f.host, Tags: f.tags,
-		Threads: f.threads, Progress: tr.update, Again: f.again, Lock: snapshot.LockOptions{Warn: a.lockWarn(status)}})
+		Threads: f.threads, Progress: tr.update, Again: f.again, Lock: snapshot.LockOptions{Warn: a.syncWarn(warn)}})
 	status.finish()
 	err = deltaHint(wr, err)
 	out := []importedJSON{}
