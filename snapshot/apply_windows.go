@@ -135,7 +135,12 @@ func (a *winApplier) children(dir string, e *wim.Entry) error {
 func (a *winApplier) skipName(names winNames, name string) bool {
 	err := names.refuse(name)
 	if err != nil {
+		// By the directory's path, the name quoted in err: joined to it,
+		// "../../x" read as a path outside the target.
+		rel := a.rel
+		a.rel = strings.TrimSuffix(rel, "/"+name)
 		a.warn(true, err)
+		a.rel = rel
 	}
 	return err != nil
 }

@@ -704,6 +704,11 @@ func TestWineCaseClash(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &sum); err != nil || code != exitPartial || sum.Skipped != skipped {
 			t.Errorf("%s: exit %d, %+v (%v); want %d and %d skipped", c.name, code, sum, err, exitPartial, skipped)
 		}
+		for _, w := range sum.Warnings { // by the directory's path, the name quoted: joined, a name reads as a path
+			if strings.Contains(w.Path, "\t") || strings.HasSuffix(w.Path, `\file`) {
+				t.Errorf("%s: warning about %s (%s): the refused name joined to its directory", c.name, w.Path, w.Error)
+			}
+		}
 		if c.name == "dry-run" {
 			continue
 		}
