@@ -30,7 +30,10 @@ func (a *winApplier) planEntry(path string, e *wim.Entry) error {
 		a.stats.Dirs++
 		return a.children(path, e)
 	case e.IsDir() && !e.IsReparse():
-		a.planNew(e) // made afresh; a file in its place is replaced
+		if exists {
+			a.stats.Deleted++ // the file or reparse point in its place, as swapInDir counts it
+		}
+		a.planNew(e) // made afresh
 		return nil
 	case isDir:
 		if !a.clearDirInWay(path) {

@@ -116,6 +116,8 @@ func (a *winApplier) swapInDir(dir, path string, info *windows.ByHandleFileInfor
 		_ = removeOne(tmp, windows.FILE_ATTRIBUTE_DIRECTORY)
 		a.warn(true, fmt.Errorf("replacing the entry in place by a directory: %w", err))
 		return false
+	case info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY == 0 || info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0:
+		a.stats.Deleted++ // the file or reparse point replaced (a directory's removeAll counts)
 	}
 	return true
 }

@@ -807,3 +807,41 @@ func TestWineRestoreTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestWineRollbackDirWhereFile: a rollback on Windows that puts a
+// directory where the target has a file counts the file as deleted, and
+// so does its dry run, as on Linux: both said nothing was deleted.
+func TestWineRollbackDirWhereFile(t *testing.T) {
+	w := newWinePrefix(t)
+	dir := t.TempDir()
+	src, target := filepath.Join(dir, "src"), filepath.Join(dir, "target")
+	writeFile(t, src, "a/f", []byte("f"))
+	repo := winPath(filepath.Join(dir, "repo"))
+	w.env = append(w.env, "WIMSNAP_CACHE_DIR="+winPath(filepath.Join(dir, "cache")))
+	for _, args := range [][]string{
+		{"init", "--repo", repo},
+		{"snapshot", "--repo", repo, winPath(src)},
+		{"restore", "--repo", repo, "latest", "--target", winPath(target)},
+	} {
+		if out, code := w.run(t, args...); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", args[0], code, out)
+		}
+	}
+	must(t, os.RemoveAll(filepath.Join(target, "a")))
+	writeFile(t, target, "a", []byte("the user's"))
+	var deleted [2]int
+	for i, extra := range []string{"--dry-run", "--json"} {
+		out, code := w.run(t, "restore", "--delete", "--repo", repo, "latest", "--target", winPath(target), "--json", extra)
+		var sum struct{ Deleted int }
+		if err := json.Unmarshal([]byte(out), &sum); err != nil || code != 0 {
+			t.Fatalf("restore %s: exit %d (%v)\n%s", extra, code, err, out)
+		}
+		deleted[i] = sum.Deleted
+	}
+	if deleted != [2]int{1, 1} {
+		t.Errorf("deleted: dry run %d, rollback %d; want 1 and 1", deleted[0], deleted[1])
+	}
+	if got, err := os.ReadFile(filepath.Join(target, "a", "f")); err != nil || string(got) != "f" {
+		t.Errorf("a/f after the rollback: %q, %v", got, err)
+	}
+}
