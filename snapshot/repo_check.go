@@ -55,7 +55,10 @@ type CheckResult struct {
 	// ReadDataSubset is CheckOptions.Subset as ParseDataSubset reads it,
 	// "" when every pack or none was read.
 	ReadDataSubset string `json:"read_data_subset,omitempty"`
-	Unreferenced   int    `json:"unreferenced_packs"`
+	// Unreferenced counts the packs no index object names: those of a
+	// snapshot killed before it stored its index object, which prune
+	// removes.
+	Unreferenced int `json:"unreferenced_packs"`
 	// UnusedBroken counts the delta recipes that do not resolve and that
 	// nothing needs: of streams no snapshot uses, or that another recipe
 	// resolves. A prune stopped part way leaves them (their bases' index
@@ -80,13 +83,16 @@ type CheckResult struct {
 // index objects, read afresh, not from the local index, so that it sees
 // what another machine would.
 type checker struct {
-	ctx     context.Context
-	r       *Repo
-	db      *index.DB   // for reading metadata streams
-	src     *repoSource // reads them, one pack cache for all
-	res     *CheckResult
-	packs   map[index.ID]int64 // packs in the store, with sizes
-	chunks  map[index.ID]index.Location
+	ctx    context.Context
+	r      *Repo
+	db     *index.DB   // for reading metadata streams
+	src    *repoSource // reads them, one pack cache for all
+	res    *CheckResult
+	packs  map[index.ID]int64 // packs in the store, with sizes
+	chunks map[index.ID]index.Location
+	// named are the packs an index object names, those that hold only
+	// copies of chunks that chunks places in other packs too.
+	named   map[index.ID]bool
 	streams *recipes
 	broken  []*indexStream // delta recipes that do not resolve
 	snaps   []*Manifest
@@ -156,7 +162,7 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (res CheckResult, e
 func (r *Repo) check(ctx context.Context, opts CheckOptions, compareLocal bool) (CheckResult, error) {
 	res := CheckResult{Problems: []string{}, Notes: []string{}, Damaged: []string{}}
 	c := &checker{ctx: ctx, r: r, res: &res, bad: map[index.ID]string{}, seen: map[wim.Hash]string{},
-		chunks: map[index.ID]index.Location{}, streams: newRecipes(), compareLocal: compareLocal}
+		chunks: map[index.ID]index.Location{}, named: map[index.ID]bool{}, streams: newRecipes(), compareLocal: compareLocal}
 	openIndex := func() error {
 		db, err := r.syncedIndex(ctx)
 		if err != nil {
@@ -214,6 +220,7 @@ func (c *checker) indexObjectsSettled() error {
 		}
 		c.res.Problems = c.res.Problems[:problems]
 		clear(c.chunks)
+		clear(c.named)
 		c.streams.reset()
 	}
 	return fmt.Errorf("check: the index objects keep changing (a prune is running?)")
@@ -241,6 +248,7 @@ func (c *checker) indexObjects() error {
 			continue
 		}
 		for _, p := range o.packs {
+			c.named[p.id] = true
 			for _, e := range p.entries {
 				l := index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
 				if old, ok := c.chunks[e.id]; ok && old.Pack == l.Pack && (old.Offset != l.Offset || old.Stored != l.Stored) {
@@ -359,7 +367,7 @@ func (c *checker) checkChunks() error {
 		c.problem("%s (%d chunks)", why, missing[why])
 	}
 	for id := range c.packs {
-		if !used[id] {
+		if !used[id] && !c.named[id] { // one named holds copies, unused data that prune counts as such
 			c.res.Unreferenced++
 		}
 	}

@@ -98,3 +98,45 @@ func flipStoredByte(t *testing.T, r *Repo, id index.ID, off int64) {
 	b[off] ^= 0xff
 	must(t, putBytes(t.Context(), r.store, packKey(id), b))
 }
+
+// TestCheckCopiesNotUnreferenced: a pack that an index object names,
+// holding copies of chunks another pack holds too, is not unreferenced:
+// check called it so (it went by one place of each chunk), while prune,
+// rightly, counted its bytes as unused and left it within --max-unused,
+// so that the report never went away.
+func TestCheckCopiesNotUnreferenced(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"big": string(wimtest.RandomBytes(3, 300<<10))})
+	r := testRepo(t, wim.CompressXPRESS)
+	snapshotOK(t, r, src, TakeOptions{})
+	var orig indexPack
+	for id := range hostileIDs(t, r.store, indexPrefix) {
+		o, err := r.readIndexObject(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig = o.packs[0]
+	}
+	b := r.newRepoPack() // the same chunks in reverse order: another pack
+	for _, e := range slices.Backward(orig.entries) {
+		stored, err := getRange(t.Context(), r.store, packKey(orig.id), int64(e.offset), int64(e.stored))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.add(e.id, stored, int(e.raw), e.codec)
+	}
+	f, copyID, err := b.finish(r.zstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, f.put(t.Context(), r.store, packKey(copyID)))
+	_ = f.Close()
+	if _, err := r.putIndexObjects(t.Context(), indexPrefix, &indexObject{packs: []indexPack{{id: copyID, entries: b.entries}}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Check(t.Context(), CheckOptions{})
+	if err != nil || res.Unreferenced != 0 || res.Packs != 2 {
+		t.Errorf("check: %v, %d of %d packs unreferenced; want none of 2", err, res.Unreferenced, res.Packs)
+	}
+}
