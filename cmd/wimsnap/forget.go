@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/wimsnap/wimsnap/scheduler"
 	"github.com/wimsnap/wimsnap/snapshot"
@@ -70,6 +71,8 @@ type forgetFlags struct {
 	groupBy, timeZone                            string
 	snapFilter
 	prune bool
+	// keepGiven: a --keep-* option was given, whatever its value.
+	keepGiven bool
 }
 
 func (a *app) newForgetCommand() *cobra.Command {
@@ -79,7 +82,9 @@ func (a *app) newForgetCommand() *cobra.Command {
 		Short: "Remove snapshots, named or by a retention policy",
 		Long:  long(forgetHelp),
 		Args:  argsBetween(0, -1),
-		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
+		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
+			f.keepGiven = false
+			cmd.Flags().Visit(func(fl *pflag.Flag) { f.keepGiven = f.keepGiven || strings.HasPrefix(fl.Name, "keep-") })
 			return a.runForget(ctx, f, args)
 		}),
 	}
@@ -227,7 +232,10 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	if len(args) > 0 && !pol.Empty() {
 		return usagef("forget: give snapshots or --keep-* options, not both")
 	}
-	if len(args) == 0 && pol.Empty() {
+	switch {
+	case len(args) == 0 && pol.Empty() && f.keepGiven:
+		return usagef("forget: the --keep-* options given keep nothing (0 of each); forget removes nothing without a policy that keeps something")
+	case len(args) == 0 && pol.Empty():
 		return usagef("forget: no --keep-* option and no snapshot given; forget removes nothing without a policy")
 	}
 	by, err := scheduler.ParseGroupBy(f.groupBy)

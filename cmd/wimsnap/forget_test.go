@@ -223,3 +223,14 @@ func TestForgetNamedRerun(t *testing.T) {
 		t.Errorf("%d snapshots after the rerun, want 3", n)
 	}
 }
+
+// TestForgetPolicyKeepsNothing: --keep-last=0 alone is refused (exit 2)
+// as a policy that keeps nothing: the message said that no --keep-*
+// option was given.
+func TestForgetPolicyKeepsNothing(t *testing.T) {
+	env := testRepoEnv(t)
+	code, _, errb := runApp(t, env, "forget", "--keep-last=0")
+	if code != exitUsage || !strings.Contains(errb, "keep nothing") || strings.Contains(errb, "no --keep-* option") {
+		t.Errorf("forget --keep-last=0: exit %d, want %d, the policy said to keep nothing\n%s", code, exitUsage, errb)
+	}
+}
