@@ -252,6 +252,9 @@ func (a *app) printAgentPlan(cfg *agentConfig) error {
 		for _, s := range srcs {
 			p.Commands = append(p.Commands, cfg.commands(t, s)...)
 		}
+		if t.parts > 0 { // as execute adds it: k is the next part, 1 to N in turn
+			p.Commands[0] = append(p.Commands[0], fmt.Sprintf("--read-data-subset=k/%d", t.parts))
+		}
 		plan = append(plan, p)
 	}
 	if a.json {

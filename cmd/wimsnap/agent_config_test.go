@@ -743,3 +743,17 @@ func FuzzAgentConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckConfigShowsParts: --check-config prints the check with
+// read-data-parts as it runs, with --read-data-subset=k/N: it left the
+// flag out, so the config looked as if no data were read.
+func TestCheckConfigShowsParts(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "agent.toml")
+	if err := os.WriteFile(cfg, []byte(minimalJob+"[check]\nschedule = \"@every 24h\"\nread-data-parts = 7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := runAppOK(t, nil, "agent", "--check-config", "--config="+cfg)
+	if !strings.Contains(out, "runs: wimsnap check --json") || !strings.Contains(out, "--read-data-subset=k/7") {
+		t.Errorf("--check-config:\n%s\nwant the check with --read-data-subset=k/7", out)
+	}
+}
