@@ -331,15 +331,10 @@ func (a *applier) dir(dfd int, e *wim.Entry) error {
 		}
 		a.path = append(a.path[:depth], ch.Name)
 		a.curDir = e
-		if err := checkName(ch.Name); err != nil {
-			a.warnPath(a.path[:depth], true, err) // the directory's path: one joined with the name reads as another
+		if a.skipChild(ch, i, first, depth) {
 			continue
 		}
 		if first != nil {
-			if first[ch.Name] != i {
-				a.warn(true, errors.New("duplicate name in directory; skipped"))
-				continue
-			}
 			if err := foldClash(folded, ch.Name); err != nil {
 				a.warn(true, err)
 				continue
@@ -550,6 +545,24 @@ func (a *applier) regular(dfd int, e *wim.Entry, found *fileCheck) {
 	case <-a.ctx.Done():
 		closeFD(fd) // still empty
 	}
+}
+
+// skipChild reports whether ch, the i-th child of its directory, is left
+// out for its name (checkName, or a sibling's again: first is firstNames
+// of the children), having warned and counted it skipped. The directory's
+// path is the first depth components of a.path; a refused name is warned
+// about by it, the name quoted: joined to it, "../../x" reads as a path
+// outside the target. The restore and its dry run skip alike.
+func (a *applier) skipChild(ch *wim.Entry, i int, first map[string]int, depth int) bool {
+	if err := checkName(ch.Name); err != nil {
+		a.warnPath(a.path[:depth], true, err)
+		return true
+	}
+	if first != nil && first[ch.Name] != i {
+		a.warnPath(append(a.path[:depth:depth], ch.Name), true, errors.New("duplicate name in directory; skipped"))
+		return true
+	}
+	return false
 }
 
 // warnNamedStreams warns about the named data streams of the file or

@@ -107,8 +107,7 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 		if err := a.ctx.Err(); err != nil {
 			return err
 		}
-		if checkName(ch.Name) != nil || first != nil && first[ch.Name] != i {
-			a.skipped.Add(1)
+		if a.skipChild(ch, i, first, depth) {
 			continue
 		}
 		a.path = append(a.path[:depth], ch.Name)

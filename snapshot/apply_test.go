@@ -293,3 +293,31 @@ func TestApplyDirNamedStreams(t *testing.T) {
 		t.Errorf("warnings %q; want one about adsdir's named stream", w.list)
 	}
 }
+
+// TestDryRunWarnsRefusedNames: a dry run warns about the names it skips
+// (refused, or a sibling's again) as the restore does: it counted them
+// skipped without a word.
+func TestDryRunWarnsRefusedNames(t *testing.T) {
+	tmp := t.TempDir()
+	store := newMemStore()
+	m := hostileImage(t, store, filepath.Join(tmp, "outside"))
+	target := filepath.Join(tmp, "target")
+	names := func(dry bool) []string {
+		var w warnings
+		if _, err := Apply(t.Context(), m, store, target, ApplyOptions{InPlace: true, DryRun: dry, Warn: w.add}); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range w.list {
+			if strings.Contains(s, "refusing entry name") || strings.Contains(s, "duplicate name") {
+				out = append(out, s)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	dry, real := names(true), names(false)
+	if len(real) == 0 || !slices.Equal(dry, real) {
+		t.Errorf("dry run warned %q\nthe restore %q", dry, real)
+	}
+}
