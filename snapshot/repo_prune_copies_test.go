@@ -47,25 +47,7 @@ func pruneWithDamagedCopy(t *testing.T, damageCopy bool) {
 		t.Fatalf("%d packs, want 1", len(packs))
 	}
 	orig := packs[0]
-	// The copy: the same chunks in reverse order, so another pack id.
-	b := r.newRepoPack()
-	for _, e := range slices.Backward(orig.entries) {
-		stored, err := getRange(t.Context(), r.store, packKey(orig.id), int64(e.offset), int64(e.stored))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.add(e.id, stored, int(e.raw), e.codec)
-	}
-	f, copyID, err := b.finish(r.zstd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	must(t, f.put(t.Context(), r.store, packKey(copyID)))
-	_ = f.Close()
-	dup := indexPack{id: copyID, entries: b.entries}
-	if _, err := r.putIndexObjects(t.Context(), indexPrefix, &indexObject{packs: []indexPack{dup}}); err != nil {
-		t.Fatal(err)
-	}
+	dup := storeReversedCopy(t, r, orig)
 
 	bad := orig
 	if damageCopy {
@@ -118,7 +100,19 @@ func TestCheckCopiesNotUnreferenced(t *testing.T) {
 		}
 		orig = o.packs[0]
 	}
-	b := r.newRepoPack() // the same chunks in reverse order: another pack
+	storeReversedCopy(t, r, orig)
+	res, err := r.Check(t.Context(), CheckOptions{})
+	if err != nil || res.Unreferenced != 0 || res.Packs != 2 {
+		t.Errorf("check: %v, %d of %d packs unreferenced; want none of 2", err, res.Unreferenced, res.Packs)
+	}
+}
+
+// storeReversedCopy stores a copy of the pack orig, its chunks in reverse
+// order (so another pack id), and an index object naming it, and returns
+// the copy as that object names it.
+func storeReversedCopy(t *testing.T, r *Repo, orig indexPack) indexPack {
+	t.Helper()
+	b := r.newRepoPack()
 	for _, e := range slices.Backward(orig.entries) {
 		stored, err := getRange(t.Context(), r.store, packKey(orig.id), int64(e.offset), int64(e.stored))
 		if err != nil {
@@ -132,11 +126,9 @@ func TestCheckCopiesNotUnreferenced(t *testing.T) {
 	}
 	must(t, f.put(t.Context(), r.store, packKey(copyID)))
 	_ = f.Close()
-	if _, err := r.putIndexObjects(t.Context(), indexPrefix, &indexObject{packs: []indexPack{{id: copyID, entries: b.entries}}}); err != nil {
+	dup := indexPack{id: copyID, entries: b.entries}
+	if _, err := r.putIndexObjects(t.Context(), indexPrefix, &indexObject{packs: []indexPack{dup}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := r.Check(t.Context(), CheckOptions{})
-	if err != nil || res.Unreferenced != 0 || res.Packs != 2 {
-		t.Errorf("check: %v, %d of %d packs unreferenced; want none of 2", err, res.Unreferenced, res.Packs)
-	}
+	return dup
 }

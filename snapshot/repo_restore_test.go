@@ -948,14 +948,7 @@ func TestRollbackDeletesFurtherNames(t *testing.T) {
 			if _, err := r.Restore(t.Context(), before, out, RestoreOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			plan, err := r.Restore(t.Context(), after, out, RestoreOptions{Delete: true, DryRun: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := r.Restore(t.Context(), after, out, RestoreOptions{Delete: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			plan, st := rollbackWithPlan(t, r, after, out)
 			if st.Bytes != tt.bytes || st.Deleted != tt.deleted || plan != st {
 				t.Fatalf("%v gone: rollback %+v\ndry run %+v\nwant %d bytes written, %d deleted, alike",
 					tt.gone, st, plan, tt.bytes, tt.deleted)
@@ -998,14 +991,7 @@ func TestRollbackReplacesSharedName(t *testing.T) {
 	for i := range pairs {
 		inodes[fmt.Sprintf("p%02d/b", i)] = inodeOf(t, filepath.Join(out, fmt.Sprintf("p%02d/b", i)))
 	}
-	plan, err := r.Restore(t.Context(), after, out, RestoreOptions{Delete: true, DryRun: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := r.Restore(t.Context(), after, out, RestoreOptions{Delete: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, st := rollbackWithPlan(t, r, after, out)
 	if want := int64(pairs * len(newer)); st.Bytes != want || plan != st {
 		t.Fatalf("rollback %+v\ndry run %+v\nwant %d bytes written (the a's only), alike", st, plan, want)
 	}
@@ -1043,16 +1029,23 @@ func TestRollbackLinksNameWhereDir(t *testing.T) {
 	}
 	must(t, os.Remove(filepath.Join(out, "b")))
 	writeFiles(t, out, map[string]string{"b/x/j": "junk"})
-	plan, err := r.Restore(t.Context(), m, out, RestoreOptions{Delete: true, DryRun: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := r.Restore(t.Context(), m, out, RestoreOptions{Delete: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, st := rollbackWithPlan(t, r, m, out)
 	if st.Bytes != 0 || plan != st || inodeOf(t, filepath.Join(out, "a")) != inodeOf(t, filepath.Join(out, "b")) {
 		t.Errorf("rollback %+v\ndry run %+v\nwant a and b one inode, nothing written, alike", st, plan)
 	}
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{IgnoreRoot: true})
+}
+
+// rollbackWithPlan restores m over out with Delete, as a dry run and then
+// for real, and returns the counts of both.
+func rollbackWithPlan(t *testing.T, r *Repo, m *Manifest, out string) (plan, st ApplyStats) {
+	t.Helper()
+	plan, err := r.Restore(t.Context(), m, out, RestoreOptions{Delete: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err = r.Restore(t.Context(), m, out, RestoreOptions{Delete: true}); err != nil {
+		t.Fatal(err)
+	}
+	return plan, st
 }

@@ -32,13 +32,8 @@ func TestApplyDamagedReadOnlyDirUnprivileged(t *testing.T) {
 	b[len(b)/2] ^= 0x40 // in big.bin's data, which fills most of the WIM
 	must(t, os.WriteFile(wimPath, b, 0o644))
 	out := filepath.Join(tmp, "out")
-	if err := os.Mkdir(out, 0o755); err != nil || os.Chown(out, 65534, 65534) != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "apply", wimPath, "1", out)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	outb, err := cmd.CombinedOutput()
-	if code := cmd.ProcessState.ExitCode(); code != exitFailure || !strings.Contains(string(outb), "ro/big.bin") ||
+	code, outb, err := applyAsNobody(t, bin, wimPath, out)
+	if code != exitFailure || !strings.Contains(string(outb), "ro/big.bin") ||
 		!strings.Contains(string(outb), " 1 files,") {
 		t.Fatalf("apply as nobody: exit %d (%v), want 1, a warning about ro/big.bin and 1 file applied:\n%s", code, err, outb)
 	}
@@ -79,13 +74,8 @@ func TestApplySolidUnsearchableDirUnprivileged(t *testing.T) {
 		must(t, os.Chmod(filepath.Join(src, d), 0o755)) // for CompareTrees, as root
 	}
 	out := filepath.Join(tmp, "out")
-	if err := os.Mkdir(out, 0o755); err != nil || os.Chown(out, 65534, 65534) != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "apply", wimPath, "1", out)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	outb, err := cmd.CombinedOutput()
-	if code := cmd.ProcessState.ExitCode(); code != exitOK {
+	code, outb, err := applyAsNobody(t, bin, wimPath, out)
+	if code != exitOK {
 		t.Fatalf("apply as nobody: exit %d (%v), want 0:\n%s", code, err, outb)
 	}
 	for _, d := range []string{"up/d", "up"} {
@@ -100,4 +90,18 @@ func TestApplySolidUnsearchableDirUnprivileged(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(out, "up/d/f")); string(b) != "hello\n" {
 		t.Errorf("up/d/f: %q, %v; want its contents", b, err)
 	}
+}
+
+// applyAsNobody runs bin apply of image 1 of wimPath into out, made for
+// the purpose, as the user nobody (65534), and returns its exit code and
+// output.
+func applyAsNobody(t *testing.T, bin, wimPath, out string) (int, []byte, error) {
+	t.Helper()
+	if err := os.Mkdir(out, 0o755); err != nil || os.Chown(out, 65534, 65534) != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "apply", wimPath, "1", out)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	outb, err := cmd.CombinedOutput()
+	return cmd.ProcessState.ExitCode(), outb, err
 }
