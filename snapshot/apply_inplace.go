@@ -127,7 +127,8 @@ func (a *applier) linkCount(st *unix.Stat_t) uint64 {
 // oneName reports whether the file e, of stat st, has one name: through
 // ntfs-3g, a DOS name apart (see imageNames).
 func (a *applier) oneName(e *wim.Entry, st *unix.Stat_t) bool {
-	return st.Nlink == 1 || st.Nlink == 2 && a.ntfs != nil && e.ShortName() != ""
+	n := a.linkCount(st) // a dry run's, less the names it would have deleted
+	return n == 1 || n == 2 && a.ntfs != nil && e.ShortName() != ""
 }
 
 // imageNames returns how many names the image being applied gives the

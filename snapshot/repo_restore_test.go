@@ -1049,3 +1049,24 @@ func rollbackWithPlan(t *testing.T, r *Repo, m *Manifest, out string) (plan, st 
 	}
 	return plan, st
 }
+
+// TestDryRunMetadataOnlyFurtherName: a file whose contents match but not
+// its times, with a further name --delete removes, is kept (its metadata
+// set) by the rollback, and so counted by its dry run, which took the
+// name still there for a second one and counted the file written.
+func TestDryRunMetadataOnlyFurtherName(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	writeFiles(t, src, map[string]string{"f": "contents\n"})
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Chtimes(filepath.Join(out, "f"), time.Unix(1e9, 0), time.Unix(1e9, 0)))
+	must(t, os.Link(filepath.Join(out, "f"), filepath.Join(out, "g")))
+	plan, st := rollbackWithPlan(t, r, m, out)
+	if st.Bytes != 0 || st.Unchanged != 1 || st.Deleted != 1 || plan != st {
+		t.Errorf("rollback %+v\ndry run %+v\nwant f kept, g deleted, alike", st, plan)
+	}
+}
