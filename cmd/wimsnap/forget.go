@@ -229,7 +229,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	if err != nil {
 		return err
 	}
-	if len(args) > 0 && !pol.Empty() {
+	if len(args) > 0 && (!pol.Empty() || f.keepGiven) {
 		return usagef("forget: give snapshots or --keep-* options, not both")
 	}
 	switch {

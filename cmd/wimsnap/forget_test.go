@@ -226,11 +226,16 @@ func TestForgetNamedRerun(t *testing.T) {
 
 // TestForgetPolicyKeepsNothing: --keep-last=0 alone is refused (exit 2)
 // as a policy that keeps nothing: the message said that no --keep-*
-// option was given.
+// option was given; beside a SNAP it was ignored.
 func TestForgetPolicyKeepsNothing(t *testing.T) {
 	env := testRepoEnv(t)
 	code, _, errb := runApp(t, env, "forget", "--keep-last=0")
 	if code != exitUsage || !strings.Contains(errb, "keep nothing") || strings.Contains(errb, "no --keep-* option") {
 		t.Errorf("forget --keep-last=0: exit %d, want %d, the policy said to keep nothing\n%s", code, exitUsage, errb)
+	}
+	// Beside a SNAP, refused as any --keep-* option is: it was ignored.
+	code, _, errb = runApp(t, env, "forget", "0123abcd", "--keep-last=0")
+	if code != exitUsage || !strings.Contains(errb, "not both") {
+		t.Errorf("forget SNAP --keep-last=0: exit %d, want %d\n%s", code, exitUsage, errb)
 	}
 }
