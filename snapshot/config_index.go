@@ -1,17 +1,19 @@
 package snapshot
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+	"unicode/utf8"
+)
 
 // patternIndex finds which of many exclusion patterns match a path without
 // trying each: the common kinds of a long [ExclusionList] (an absolute
 // path, a name, "*.ext") are looked up by the path's own text, so that a
 // capture with thousands of patterns costs about what one with a few does.
-// Only patterns and paths in ASCII are looked up, where case-insensitive
-// equality is a plain lower-casing (globMatch's folding matches some
-// non-ASCII letters to ASCII ones, 'K' the Kelvin sign to 'k'); a path
-// with other characters is matched against every pattern.
+// Only patterns in ASCII are looked up, by the path folded as globMatch
+// compares it (foldKey): ASCII in lower case, and the four letters beyond
+// ASCII that fold to ASCII ones ('K' the Kelvin sign to 'k') as those.
 type patternIndex struct {
-	all      []pattern
 	anchored map[string]struct{}         // absolute literal paths, lower case, '/'-joined without the leading '/'
 	names    map[string]struct{}         // literal names matched at any depth, lower case
 	suffixes map[int]map[string]struct{} // "*" and a literal ("*.log"): the literals by length, lower case
@@ -24,7 +26,7 @@ type patternIndex struct {
 
 // newPatternIndex indexes ps.
 func newPatternIndex(ps []pattern) *patternIndex {
-	x := &patternIndex{all: ps, anchored: map[string]struct{}{}, names: map[string]struct{}{}, suffixes: map[int]map[string]struct{}{},
+	x := &patternIndex{anchored: map[string]struct{}{}, names: map[string]struct{}{}, suffixes: map[int]map[string]struct{}{},
 		byFirst: map[byte][]pattern{}}
 	for _, p := range ps {
 		switch {
@@ -70,15 +72,12 @@ func isASCII(s string) bool {
 
 // match is matchAny(x's patterns, path, depth): path has depth components.
 func (x *patternIndex) match(path string, depth int) bool {
-	if !isASCII(path) {
-		return matchAny(x.all, path, depth)
-	}
 	var buf [256]byte
-	lower := appendLower(buf[:0], path)
+	lower := appendFold(buf[:0], path)
 	if _, ok := x.anchored[string(lower)]; ok {
 		return true
 	}
-	base := lower[strings.LastIndexByte(path, '/')+1:]
+	base := lower[bytes.LastIndexByte(lower, '/')+1:]
 	if _, ok := x.names[string(base)]; ok {
 		return true
 	}
@@ -102,10 +101,28 @@ func lowerByte(c byte) byte {
 	return c
 }
 
-// appendLower appends s, ASCII, in lower case to b.
-func appendLower(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		b = append(b, lowerByte(s[i]))
+// appendFold appends s to b as the index looks it up: ASCII in lower
+// case, the letters beyond ASCII that globMatch (foldEqual) takes for
+// ASCII ones as those, and any other byte as it is, which no ASCII
+// pattern's byte equals.
+func appendFold(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		if s[i] < utf8.RuneSelf {
+			b = append(b, lowerByte(s[i]))
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if c, ok := asciiFold[r]; ok {
+			b = append(b, c)
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
 	}
 	return b
 }
+
+// asciiFold maps the letters beyond ASCII that foldEqual takes for ASCII
+// letters to those, in lower case (TestASCIIFold checks the list).
+var asciiFold = map[rune]byte{'\u0130': 'i', '\u0131': 'i', '\u017f': 's', '\u212a': 'k'}

@@ -4,14 +4,16 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // TestPatternIndexAgrees: the index answers as trying every pattern does,
 // for random patterns and paths of a few letters in both cases, wildcards,
-// and non-ASCII letters that fold to ASCII ones.
+// and letters beyond ASCII, those that fold to ASCII ones among them.
 func TestPatternIndexAgrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	pieces := []string{"a", "B", "log", "LOG", ".", "*", "?", "K", "\u212a", "\u017f", "x.log", "é"}
+	pieces := []string{"a", "B", "log", "LOG", ".", "*", "?", "K", "\u212a", "\u017f", "x.log", "é", "i", "I", "\u0130", "\u0131", "s"}
 	word := func() string {
 		var b strings.Builder
 		for range 1 + rng.IntN(3) {
@@ -64,5 +66,20 @@ func BenchmarkExcludedManyPatterns(b *testing.B) {
 	}
 	for b.Loop() {
 		c.Excluded("usr/share/doc/package/changelog.gz", false)
+	}
+}
+
+// TestASCIIFold: asciiFold holds every letter beyond ASCII that foldEqual
+// takes for an ASCII one, mapped to that letter in lower case.
+func TestASCIIFold(t *testing.T) {
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		for c := rune(0); c < utf8.RuneSelf; c++ {
+			if !foldEqual(c, r, string(c), string(r)) {
+				continue
+			}
+			if got, ok := asciiFold[r]; !ok || rune(got) != unicode.ToLower(c) {
+				t.Errorf("%U folds to %q: asciiFold has %q, %v", r, c, got, ok)
+			}
+		}
 	}
 }
