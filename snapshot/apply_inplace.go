@@ -540,8 +540,11 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 // It wrote a copy, which the next rollback linked. done says that it did
 // the job (ok: the name is in place); when not, the caller writes a copy.
 func (a *applier) linkAside(j fileJob) (done, ok bool) {
+	if j.aside == "" || j.e.LinkID == 0 {
+		return false, false // maybe on a worker, which may not read a.links
+	}
 	g := a.links[j.e.LinkID]
-	if j.aside == "" || j.e.LinkID == 0 || g == nil || g.hash != j.e.Data.Hash || a.unfilled.hasFailed(g.at) {
+	if g == nil || g.hash != j.e.Data.Hash || a.unfilled.hasFailed(g.at) {
 		return false, false
 	}
 	ofd, err := a.openPath(g.at.dir.comps())
