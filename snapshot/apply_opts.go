@@ -15,7 +15,9 @@ import (
 // the writing itself is apply.go (UNIX) or apply_windows.go.
 
 // StreamSource gives the contents of an image's streams. A *wim.Reader
-// satisfies it. OpenStream is called from several goroutines at once.
+// satisfies it. The zero hash stands for a stream of no data (an empty
+// reparse stream, say), which OpenStream gives without looking for it.
+// OpenStream is called from several goroutines at once.
 type StreamSource interface {
 	OpenStream(h wim.Hash) (io.ReadCloser, error)
 }

@@ -186,13 +186,8 @@ func openBeneathSlow(rootFD int, comps []string, mode int) (int, error) {
 // point holds) and the symlink targets kept in place (keepLink).
 const maxReparse = 1 << 16
 
-// readReparse reads the reparse data stream h (at most maxReparse bytes);
-// the zero hash stands for no data, which no source is asked for (a
-// repository holds no such stream).
+// readReparse reads the reparse data stream h (at most maxReparse bytes).
 func readReparse(src StreamSource, h wim.Hash) ([]byte, error) {
-	if h.IsZero() {
-		return nil, nil
-	}
 	rc, err := src.OpenStream(h)
 	if err != nil {
 		return nil, err

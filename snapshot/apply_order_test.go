@@ -53,12 +53,13 @@ func TestOpenBeneath(t *testing.T) {
 	}
 }
 
-// TestReadReparseEmpty: an empty reparse stream (the zero hash) reads as
-// no data without asking the source, which for a repository failed ("not
-// in the repository's index"): a restore onto NTFS of an imported image
-// with such a reparse point rebuilt the local index and reported damage.
+// TestReadReparseEmpty: an empty reparse stream (the zero hash) reads from
+// a repository as no data, as from a WIM; the repository's source looked
+// for it ("not in the repository's index"): a restore onto NTFS of an
+// imported image with such a reparse point rebuilt the local index and
+// reported damage. (The zero hash is read before any field is used.)
 func TestReadReparseEmpty(t *testing.T) {
-	data, err := readReparse(newMemStore(), wim.Hash{})
+	data, err := readReparse(&repoSource{}, wim.Hash{})
 	if err != nil || len(data) != 0 {
 		t.Errorf("readReparse of the zero hash: %x, %v; want no data", data, err)
 	}

@@ -145,8 +145,12 @@ func (s *repoSource) lastChunk(chunks []index.ID) (index.Location, bool) {
 	return locs[len(chunks)-1], true
 }
 
-// OpenStream returns a reader of stream h that checks its SHA-1 at the end.
+// OpenStream returns a reader of stream h that checks its SHA-1 at the end;
+// the zero hash reads as no data, as StreamSource has it.
 func (s *repoSource) OpenStream(h wim.Hash) (io.ReadCloser, error) {
+	if h.IsZero() {
+		return io.NopCloser(io.LimitReader(nil, 0)), nil // the repository holds no such stream
+	}
 	rec, ok, err := s.db.Stream(index.SHA1(h))
 	if err != nil {
 		return nil, err

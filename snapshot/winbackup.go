@@ -399,12 +399,8 @@ type dataSection struct {
 }
 
 // readBackupReparse reads the reparse data s (at most maxBackupReparse
-// bytes) through open; the zero hash stands for no data, which no source
-// is asked for (a repository holds no such stream).
+// bytes) through open.
 func readBackupReparse(s wim.Stream, open func(wim.Stream) (io.ReadCloser, error)) ([]byte, error) {
-	if s.Hash.IsZero() {
-		return nil, nil
-	}
 	rc, err := open(s)
 	if err != nil {
 		return nil, err
