@@ -179,8 +179,10 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		a.dirs.Add(1)
 		return a.plan(sub, e)
 	}
+	var target string // of a symlink, on Linux
 	if e.IsReparse() && a.ntfs == nil {
-		if _, err := a.linkTarget(e); err != nil { // makeSymlink skips it, whatever is in its place
+		var err error
+		if target, err = a.linkTarget(e); err != nil { // makeSymlink skips it, whatever is in its place
 			a.warn(true, err)
 			return nil
 		}
@@ -200,7 +202,6 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 			a.symlinks.Add(1)
 		}
 	case e.IsReparse():
-		target, _ := a.linkTarget(e) // one that fails is skipped above
 		switch {
 		case exists && a.sameNode(dfd, e, target, &st):
 			a.symlinks.Add(1)

@@ -72,10 +72,19 @@ func (e *partialError) Error() string {
 		return e.what
 	}
 	// A directory that could not be read counts once, whatever it held.
+	see := "see the warnings"
 	if e.skipped == 1 {
-		return "1 entry skipped (see the warning; a directory counts once, with all it holds)"
+		see = "see the warning"
 	}
-	return fmt.Sprintf("%d entries skipped (see the warnings; a directory counts once, with all it holds)", e.skipped)
+	return fmt.Sprintf("%s skipped (%s; a directory counts once, with all it holds)", countEntries(e.skipped), see)
+}
+
+// countEntries is "1 entry" or "n entries".
+func countEntries(n int64) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }
 
 // partial returns a partialError when skipped > 0 and nil otherwise.

@@ -159,11 +159,7 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		a.printImported(name, out)
 	}
 	if dropped > 0 {
-		what := fmt.Sprintf("%d entries", dropped)
-		if dropped == 1 {
-			what = "1 entry"
-		}
-		return &partialError{what: what + " of the images left out by every restore (see the warnings)"}
+		return &partialError{what: countEntries(dropped) + " of the images left out by every restore (see the warnings)"}
 	}
 	return nil
 }
