@@ -11,7 +11,7 @@ import (
 // path, a name, "*.ext") are looked up by the path's own text, so that a
 // capture with thousands of patterns costs about what one with a few does.
 // Only patterns in ASCII are looked up, by the path folded as globMatch
-// compares it (foldKey): ASCII in lower case, and the four letters beyond
+// compares it (appendFold): ASCII in lower case, and the four letters beyond
 // ASCII that fold to ASCII ones ('K' the Kelvin sign to 'k') as those.
 type patternIndex struct {
 	anchored map[string]struct{}         // absolute literal paths, lower case, '/'-joined without the leading '/'
