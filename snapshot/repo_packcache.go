@@ -28,9 +28,20 @@ import (
 // announces the parts of packs its files lie in (expect); a window whose
 // part is under half of it fetches only that part (a restore of a few
 // files).
+//
+// The cache keeps windows up to a budget of bytes, not a count: a big
+// file changed over many snapshots lies in a pack of its own from the
+// first and in many small packs of later ones, and reading it goes back
+// and forth between them. Counting windows let the small packs push the
+// big one out (a restore from MinIO fetched 304 MB of a 98 MB
+// repository). A window let go while reads still wanted it is fetched
+// again only in the slice (refetchSlice) the read needs: a file read
+// against a set of packs larger than the budget costs requests, not the
+// same bytes over and over.
 const (
-	packWindow  = packTarget + packTarget/2 + packSlack
-	packWindows = 4 // windows kept: at most 196 MiB of disk
+	packWindow   = packTarget + packTarget/2 + packSlack
+	packWindows  = 4       // windows of packWindow bytes kept: at most 196 MiB of disk
+	refetchSlice = 4 << 20 // what a window fetched before is fetched again for a read
 )
 
 // packCache is a small LRU cache of pack windows, safe for concurrent use;
@@ -44,13 +55,18 @@ type packCache struct {
 	opener  remote.Opener // store's, when it has it
 	winSize int64         // packWindow, or a whole pack when opened
 	spool   string        // the directory of the windows' spool files
+	budget  int64         // the bytes of windows kept
 
 	mu    sync.Mutex
 	sizes map[index.ID]int64
 	stats int // sizes asked for that were not known
 	wins  map[winKey]*packWin
 	lru   []winKey // least recently used first
-	spans map[index.ID]span
+	held  int64    // the bytes of the windows in wins
+	// evicted holds the windows the budget let go after they were
+	// fetched whole; they are fetched again in slices.
+	evicted map[winKey]bool
+	spans   map[index.ID]span
 	// sums says, of each pack fetched whole from a store that does not
 	// open packs as files, whether it hashed to its id (packSeals).
 	sums map[index.ID]bool
@@ -69,6 +85,7 @@ type packWin struct {
 	f     packData
 	base  int64 // the pack offset f starts at
 	part  bool  // f holds only the part of the window the reads expected
+	size  int64 // the bytes it counts against the budget
 	err   error
 	refs  int  // readers holding it; guarded by packCache.mu
 	gone  bool // no longer in the cache; guarded by packCache.mu
@@ -77,9 +94,13 @@ type packWin struct {
 // span is the part of a pack the reads to come are expected to want.
 type span struct{ lo, hi int64 }
 
-func newPackCache(ctx context.Context, store remote.Store, spool string) *packCache {
-	c := &packCache{ctx: ctx, store: store, winSize: packWindow, spool: spool, sizes: map[index.ID]int64{},
-		wins: map[winKey]*packWin{}, spans: map[index.ID]span{}, sums: map[index.ID]bool{}}
+// newPackCache returns a cache of store's packs that keeps windows up to
+// budget bytes (but always the one being read), in spool files under
+// spool.
+func newPackCache(ctx context.Context, store remote.Store, spool string, budget int64) *packCache {
+	c := &packCache{ctx: ctx, store: store, winSize: packWindow, spool: spool, budget: budget,
+		sizes: map[index.ID]int64{}, wins: map[winKey]*packWin{}, evicted: map[winKey]bool{},
+		spans: map[index.ID]span{}, sums: map[index.ID]bool{}}
 	if o, ok := store.(remote.Opener); ok {
 		c.opener, c.winSize = o, math.MaxInt64
 	}
@@ -99,7 +120,7 @@ func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) 
 	for len(dst) > 0 {
 		k := winKey{pack, off / c.winSize}
 		used = append(used, k)
-		w, err := c.window(k)
+		w, err := c.window(k, span{off, off + int64(len(dst))})
 		if err != nil {
 			return used, err
 		}
@@ -134,8 +155,9 @@ func (w *packWin) readAt(dst []byte, off int64) (int, error) {
 }
 
 // window returns window k, read when it is not cached, for the caller to
-// release.
-func (c *packCache) window(k winKey) (*packWin, error) {
+// release. want is the part of the pack the caller reads, or empty for
+// all of the window.
+func (c *packCache) window(k winKey, want span) (*packWin, error) {
 	c.mu.Lock()
 	w, ok := c.wins[k]
 	if ok {
@@ -152,10 +174,9 @@ func (c *packCache) window(k winKey) (*packWin, error) {
 	w = &packWin{ready: make(chan struct{}), refs: 1}
 	c.wins[k] = w
 	c.lru = append(c.lru, k)
-	c.evict()
 	c.mu.Unlock()
 
-	w.err = c.fetch(k, w)
+	w.err = c.fetch(k, w, want)
 	close(w.ready)
 	if w.err != nil {
 		c.drop([]winKey{k})
@@ -177,6 +198,7 @@ func (c *packCache) release(w *packWin) {
 func (c *packCache) forget(k winKey) {
 	w := c.wins[k]
 	delete(c.wins, k)
+	c.held -= w.size
 	w.gone = true
 	c.closeIfDone(w)
 }
@@ -207,12 +229,32 @@ func (c *packCache) touch(k winKey) {
 	}
 }
 
-// evict forgets the least recently used windows beyond packWindows;
-// readers that hold one keep their bytes. c.mu is held.
-func (c *packCache) evict() {
-	for len(c.lru) > packWindows {
-		c.forget(c.lru[0])
-		c.lru = c.lru[1:]
+// hold sets what window k, w, is to hold: the pack's bytes [base, end),
+// part or not. It counts them against the budget and forgets the least
+// recently used other windows while the cache holds more than its
+// budget; windows still being fetched stay, and readers that hold one
+// keep their bytes. A window forgotten already (close) counts for nothing.
+func (c *packCache) hold(k winKey, w *packWin, base, end int64, part bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w.base, w.part = base, part
+	if w.gone {
+		return
+	}
+	w.size = end - base
+	c.held += w.size
+	for i := 0; c.held > c.budget && i < len(c.lru); {
+		old := c.lru[i]
+		ow := c.wins[old]
+		if old == k || !isReady(ow) {
+			i++
+			continue
+		}
+		if !ow.part {
+			c.evicted[old] = true
+		}
+		c.forget(old)
+		c.lru = slices.Delete(c.lru, i, i+1)
 	}
 }
 
@@ -249,9 +291,7 @@ func (c *packCache) unexpect(pack index.ID) {
 	defer c.mu.Unlock()
 	delete(c.spans, pack)
 	for k, w := range c.wins {
-		select {
-		case <-w.ready:
-		default:
+		if !isReady(w) {
 			continue // being read; its part is not known yet
 		}
 		if k.pack == pack && w.part {
@@ -261,11 +301,12 @@ func (c *packCache) unexpect(pack index.ID) {
 	}
 }
 
-// fetch reads window k (or the part of it reads are expected to want)
-// from the store into a spool file, or opens the pack, and sets w's f,
-// base and part.
-func (c *packCache) fetch(k winKey, w *packWin) error {
+// fetch reads window k (or the part of it reads are expected to want, or
+// a slice of want when the window was let go before) from the store into
+// a spool file, or opens the pack, and sets w's f, base and part.
+func (c *packCache) fetch(k winKey, w *packWin, want span) error {
 	if c.opener != nil {
+		c.hold(k, w, 0, c.budget/packWindows, false) // an open file, not bytes: one of packWindows
 		f, err := c.opener.Open(c.ctx, packKey(k.pack))
 		if err != nil {
 			return fmt.Errorf("reading pack %x: %w", k.pack[:4], err)
@@ -284,13 +325,18 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 	end := min(start+packWindow, size)
 	c.mu.Lock()
 	sp, ok := c.spans[k.pack]
+	again := c.evicted[k]
 	c.mu.Unlock()
+	part := false
 	// Only a small part is worth a window of its own: a restore of a few
 	// files. A larger one (a whole restore) takes the window whole.
 	if lo, hi := max(start, sp.lo), min(end, sp.hi); ok && lo < hi && hi-lo < (end-start)/2 {
-		start, end, w.part = lo, hi, true
+		start, end, part = lo, hi, true
 	}
-	w.base = start
+	if lo := max(start, want.lo); again && want.lo < want.hi && lo < end {
+		start, end, part = lo, min(end, lo+max(want.hi-lo, refetchSlice)), true
+	}
+	c.hold(k, w, start, end, part)
 	rc, err := c.store.Get(c.ctx, packKey(k.pack), start, end-start)
 	if err != nil {
 		return fmt.Errorf("reading pack %x: %w", k.pack[:4], err)
@@ -317,6 +363,16 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 	}
 	w.f = f
 	return nil
+}
+
+// isReady reports whether w's fetch is done.
+func isReady(w *packWin) bool {
+	select {
+	case <-w.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 // hashed reports whether pack hashed to its id when it was fetched whole;

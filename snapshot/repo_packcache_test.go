@@ -47,7 +47,7 @@ func TestPackCacheExpected(t *testing.T) {
 	if err := store.Put(t.Context(), packKey(pack), bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
-	c := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"))
+	c := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"), packWindows*packWindow)
 	defer c.close()
 	c.expect(pack, 1000, 3000)
 	c.expect(pack, 5000, 6000) // widens it: 1000 to 6000
@@ -72,7 +72,7 @@ func TestPackCacheExpected(t *testing.T) {
 		t.Errorf("Gets %v, want the whole pack once", got)
 	}
 	// A large expected part is not worth a window of its own.
-	c2 := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"))
+	c2 := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"), packWindows*packWindow)
 	defer c2.close()
 	c2.expect(pack, 0, 3<<20)
 	if _, err := c2.readAt(make([]byte, 10), pack, 0, nil); err != nil {
@@ -80,5 +80,42 @@ func TestPackCacheExpected(t *testing.T) {
 	}
 	if got := store.take(); len(got) != 1 || got[0][1] != int64(len(data)) {
 		t.Errorf("Gets %v, want the whole pack", got)
+	}
+}
+
+// TestPackCacheRefetchesSlices: reads that go back and forth between
+// packs larger together than the cache's budget fetch each pack whole
+// once; after that, a window the budget let go is fetched again only in
+// slices around the reads, not whole for each.
+func TestPackCacheRefetchesSlices(t *testing.T) {
+	store := &getLog{Store: remote.NewMemory()}
+	const size = 16 << 20
+	packs := []index.ID{{1}, {2}}
+	data := [][]byte{wimtest.RandomBytes(1, size), wimtest.RandomBytes(2, size)}
+	for i, p := range packs {
+		if err := store.Put(t.Context(), packKey(p), bytes.NewReader(data[i]), size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"), size+size/4)
+	defer c.close()
+	for off := int64(0); off < size; off += 1 << 20 {
+		for i, p := range packs {
+			dst := make([]byte, 64<<10)
+			if _, err := c.readAt(dst, p, off, nil); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(dst, data[i][off:off+int64(len(dst))]) {
+				t.Fatalf("pack %d: bytes at %d differ", i, off)
+			}
+		}
+	}
+	var fetched int64
+	for _, g := range store.take() {
+		fetched += g[1]
+	}
+	// Each pack whole, then about a slice per refetchSlice bytes read over.
+	if want := int64(2*size + 2*size); fetched > want {
+		t.Errorf("fetched %d bytes for reads over 2 packs of %d, want at most %d", fetched, size, want)
 	}
 }

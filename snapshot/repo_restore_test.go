@@ -284,6 +284,67 @@ func TestRestoreSymlinksAmongFiles(t *testing.T) {
 	}
 }
 
+// TestRestoreFileChangedOften: big files rewritten in places over several
+// snapshots lie in packs of their own from the first snapshot and in a
+// small pack per change after it, and a restore goes back and forth
+// between them. The pack cache held four windows, so the small packs
+// pushed the big ones out, which were fetched again five times each:
+// 304 MB fetched from MinIO for a 98 MB repository. Each pack is
+// fetched once.
+func TestRestoreFileChangedOften(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 40 MiB")
+	}
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	store := &getLog{Store: remote.NewMemory()}
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.packSize = 8 << 20 // the sizes below count in packs of 8 MiB
+	must(t, os.MkdirAll(src, 0o755))
+	for i, size := range []int{16 << 20, 12 << 20, 8 << 20} {
+		writeTestFile(t, filepath.Join(src, fmt.Sprintf("big%d", i)), wimtest.RandomBytes(uint64(i), size))
+	}
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	for round := 1; round <= 6; round++ {
+		for i := range 3 {
+			f, err := os.OpenFile(filepath.Join(src, fmt.Sprintf("big%d", i)), os.O_WRONLY, 0)
+			must(t, err)
+			_, err = f.WriteAt(wimtest.RandomBytes(uint64(round*10+i), 512<<10), int64(round)<<20+777)
+			must(t, errors.Join(err, f.Close()))
+		}
+		dir := filepath.Join(src, fmt.Sprintf("d%d", round))
+		must(t, os.MkdirAll(dir, 0o755))
+		for f := range 50 {
+			writeTestFile(t, filepath.Join(dir, fmt.Sprint(f)), wimtest.RandomBytes(uint64(round*1000+f), 4096))
+		}
+		m = snapshotOK(t, r, src, TakeOptions{}).Manifest
+	}
+	sizes, err := listIDs(t.Context(), store, packPrefix)
+	must(t, err)
+	var stored int64
+	for _, n := range sizes {
+		stored += n
+	}
+	store.take()
+	if _, err := r.Restore(t.Context(), m, filepath.Join(tmp, "out"), RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, filepath.Join(tmp, "out"), wimtest.CompareOptions{})
+	var fetched int64
+	for _, g := range store.take() {
+		fetched += g[1]
+	}
+	if fetched > stored+stored/10 {
+		t.Errorf("restore fetched %d bytes of %d packs holding %d", fetched, len(sizes), stored)
+	}
+}
+
 // restoreReads restores m into out, compares it with src, and returns the
 // repository's packs and the reads the restore made of the store.
 func restoreReads(t *testing.T, r *Repo, faulty *remotetest.Faulty, m *Manifest, src, out string) (packs, gets int) {

@@ -40,7 +40,7 @@ type repoSource struct {
 type streamBufs struct{ run, cur []byte }
 
 func (r *Repo) newSource(ctx context.Context, db *index.DB) *repoSource {
-	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: newPackCache(ctx, r.store, r.spool),
+	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: newPackCache(ctx, r.store, r.spool, packWindows*(r.packSize*3/2+packSlack)),
 		shared: newSharedChunks(), packOrd: map[index.ID]int{}}
 }
 
