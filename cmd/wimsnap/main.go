@@ -63,6 +63,7 @@ type app struct {
 	termWidth      func() int // columns of stderr's terminal, 0 if unknown
 
 	json    bool       // --json
+	args    []string   // the command line exec runs
 	s3      *remote.S3 // the S3 store a command opened, for its request counts
 	started bool       // a command's body ran: its errors are not usage errors
 	// tempCache is the temporary index cache of a command whose cache
@@ -132,6 +133,7 @@ func (a *app) exec(ctx context.Context, args []string) (*cobra.Command, int, err
 	defer a.dropTempCache() // also for the agent's commands, which run through exec
 	root := a.newRootCommand()
 	root.SetArgs(args)
+	a.args = args
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && !a.started && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		// cobra parses the flags after an unknown command as the root's
@@ -191,7 +193,7 @@ func (a *app) newRootCommand() *cobra.Command {
 ConfigMgr, WDS and MDT, interoperable with wimlib-imagex) and applies them.
 
 Flags are GNU style (--flag=value or --flag value) and may stand anywhere
-on the line.
+on the line; a value that is itself a flag's name is written --flag=value.
 ` + exitCodesHelp,
 		Args:          cobra.ArbitraryArgs,
 		SilenceErrors: true,
@@ -256,6 +258,9 @@ func (a *app) runRoot(cmd *cobra.Command, args []string) error {
 // usage errors, unless it says so with usagef.
 func (a *app) body(fn func(ctx context.Context, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
+		if err := swallowedFlag(cmd, a.args); err != nil {
+			return err
+		}
 		a.started = true
 		return fn(cmd.Context(), cmd, args)
 	}

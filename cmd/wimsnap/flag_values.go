@@ -1,0 +1,53 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// swallowedFlag returns a usage error when a flag that takes a value was
+// given, as a separate argument, another of the command's flags: in
+// "restore latest --target --dry-run" pflag takes "--dry-run" for the
+// target, and the dry run the user asked for writes into a directory of
+// that name. A value that starts with '-' and is no flag's name passes,
+// and so does any value written --flag=value. args is the command line;
+// the scan stops at "--", as flag parsing does.
+func swallowedFlag(cmd *cobra.Command, args []string) error {
+	fs := cmd.Flags()
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--" {
+			return nil
+		}
+		f := flagNamed(fs, args[i])
+		if f == nil || f.NoOptDefVal != "" {
+			continue // not a flag, or one that takes no separate value
+		}
+		if next := args[i+1]; flagNamed(fs, next) != nil || isFlagWithValue(fs, next) {
+			return usagef("--%s needs a value, and the next argument is the flag %s (write --%s=%s if that is the value)",
+				f.Name, next, f.Name, next)
+		}
+		i++ // its value
+	}
+	return nil
+}
+
+// flagNamed returns the flag arg names on its own: "--name" or "-n",
+// without a value after '='; nil for anything else.
+func flagNamed(fs *pflag.FlagSet, arg string) *pflag.Flag {
+	switch {
+	case strings.HasPrefix(arg, "--") && !strings.Contains(arg, "="):
+		return fs.Lookup(arg[2:])
+	case len(arg) == 2 && arg[0] == '-' && arg[1] != '-':
+		return fs.ShorthandLookup(arg[1:])
+	}
+	return nil
+}
+
+// isFlagWithValue reports whether arg is "--name=value" for one of fs's
+// flags.
+func isFlagWithValue(fs *pflag.FlagSet, arg string) bool {
+	name, _, ok := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
+	return ok && strings.HasPrefix(arg, "--") && fs.Lookup(name) != nil
+}

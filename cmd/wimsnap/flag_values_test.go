@@ -1,0 +1,46 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFlagValueIsFlag: a flag that needs a value followed by another flag
+// is refused, where pflag took the flag for the value: a restore with
+// "--target --dry-run" restored into a directory named "--dry-run" and
+// wrote the files the dry run was to spare. Written --target=--dry-run
+// it is the value, and a value that starts with '-' but names no flag
+// passes.
+func TestFlagValueIsFlag(t *testing.T) {
+	env := testRepoEnv(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runAppOK(t, env, "snapshot", src)
+	t.Chdir(t.TempDir())
+	for _, args := range [][]string{
+		{"restore", "latest", "--target", "--dry-run"},
+		{"restore", "latest", "--target", "--json=true"},
+		{"snapshot", "--tag", "--json", src},
+	} {
+		code, _, errb := runApp(t, env, args...)
+		if code != exitUsage || !strings.Contains(errb, "needs a value, and the next argument is the flag") {
+			t.Errorf("%q: exit %d: %s", args, code, errb)
+		}
+	}
+	if _, err := os.Lstat("--dry-run"); !os.IsNotExist(err) {
+		t.Errorf("the refused restore wrote --dry-run: %v", err)
+	}
+	runAppOK(t, env, "restore", "latest", "--target=--dry-run")
+	runAppOK(t, env, "restore", "latest", "--target", "-x")
+	for _, dir := range []string{"--dry-run", "-x"} {
+		if _, err := os.Stat(filepath.Join(dir, "f")); err != nil {
+			t.Errorf("restore into %s: %v", dir, err)
+		}
+	}
+}
