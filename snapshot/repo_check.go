@@ -100,7 +100,9 @@ type checker struct {
 	manifestIDs map[index.ID]int64
 	bad         map[index.ID]string // chunks known damaged, with why
 	seen        map[wim.Hash]string // streams checked: "" ok, else why not
-	// localErr is a failure of the local index met while reading metadata.
+	// localErr is a failure met while reading metadata that is not the
+	// repository's: of the local index (rebuilt, and the check run
+	// again), of the store or of the local disk (the check stops).
 	localErr error
 	// compareLocal compares the local index with the index objects for
 	// the streams checked (repo_check_local.go): false once Check has
@@ -204,6 +206,9 @@ func (r *Repo) check(ctx context.Context, opts CheckOptions, compareLocal bool) 
 		}
 	}
 	if len(res.Problems) > 0 {
+		if len(res.Problems) == 1 {
+			return res, fmt.Errorf("%w: 1 problem", ErrCheckFailed)
+		}
 		return res, fmt.Errorf("%w: %d problems", ErrCheckFailed, len(res.Problems))
 	}
 	return res, nil
@@ -315,6 +320,13 @@ func (c *checker) brokenRecipes() error {
 func damage(err error) bool {
 	return errors.Is(err, ErrRepoFormat) || errors.Is(err, remote.ErrNotFound) || errors.Is(err, wim.ErrNotFound) ||
 		errors.Is(err, wim.ErrFormat) || errors.Is(err, remote.ErrTooLarge)
+}
+
+// finding reports whether err, met reading a pack, is a finding of the
+// check: damage, or a pack the local store may not open (its file's
+// permissions). Other failures (the store's, the local disk's) stop it.
+func finding(err error) bool {
+	return damage(err) || errors.Is(err, fs.ErrPermission)
 }
 
 // listManifests lists the manifests, before the index objects are read.
@@ -495,7 +507,7 @@ type badChunk struct {
 func (c *checker) readPack(ctx context.Context, id index.ID, chunks []index.ID, decs *decoders) (pc packCheck) {
 	data, err := c.r.readPack(ctx, id, c.packs[id])
 	if err != nil {
-		if damage(err) || errors.Is(err, fs.ErrPermission) { // one pack the local store may not open
+		if finding(err) {
 			pc.unreadable = err
 		} else {
 			pc.err = err
@@ -541,6 +553,12 @@ func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 	md := img.md
 	if err == nil {
 		err = img.err
+		if err != nil && !finding(err) && !errors.Is(err, index.ErrCorrupt) {
+			// The check failed, not the snapshot: the store stopped
+			// answering, or the disk under the spool files is full.
+			c.localErr = err
+			return true
+		}
 	}
 	if errors.Is(err, index.ErrCorrupt) || c.comparing && errors.Is(err, errIndexMiss) {
 		c.localErr = err // the local index, not the repository: rebuild and retry

@@ -148,3 +148,40 @@ func TestCheckBesideSnapshot(t *testing.T) {
 		t.Fatalf("check beside a snapshot: %v, problems %q", err, res.Problems)
 	}
 }
+
+// TestCheckFailsNotSnapshot: a snapshot's image that cannot be read for a
+// reason of this machine's (the disk under the spool files is full or
+// unwritable) or of the store's (it stopped answering) ends the check with
+// that error. Check reported such a snapshot damaged, and a check of an
+// S3 repository with a small cache disk sent its user to repair.
+func TestCheckFailsNotSnapshot(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(src, "f"), wimtest.RandomBytes(1, 100<<10))
+	snapshotOK(t, r, src, TakeOptions{})
+	r2, err := OpenRepo(t.Context(), faulty, RepoOptions{CacheDir: filepath.Join(tmp, "cache2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r2.Check(t.Context(), CheckOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	notDamage := func(what string, res CheckResult, err error) {
+		t.Helper()
+		if err == nil || errors.Is(err, ErrCheckFailed) || len(res.Damaged) > 0 || len(res.Problems) > 0 {
+			t.Errorf("%s: check: %v, problems %q, damaged %q", what, err, res.Problems, res.Damaged)
+		}
+	}
+	faulty.FailNext("get", 1, remote.ErrUnavailable)
+	res, err := r2.Check(t.Context(), CheckOptions{})
+	notDamage("store unavailable", res, err)
+	file := filepath.Join(tmp, "file")
+	writeTestFile(t, file, nil)
+	r2.spool = filepath.Join(file, "spool") // ENOTDIR, as ENOSPC: the machine's
+	res, err = r2.Check(t.Context(), CheckOptions{})
+	notDamage("spool unwritable", res, err)
+}

@@ -146,7 +146,7 @@ func (a *app) runCheck(ctx context.Context, rf *repoFlags, opts snapshot.CheckOp
 	}
 	verdict := "no problems found"
 	if err != nil {
-		verdict = fmt.Sprintf("%d problems, %d damaged snapshots", len(res.Problems), len(res.Damaged))
+		verdict = plural(len(res.Problems), "problem") + ", " + plural(len(res.Damaged), "damaged snapshot")
 	}
 	read := fmt.Sprintf("%d read", res.PacksRead)
 	if res.ReadDataSubset != "" {

@@ -146,5 +146,5 @@ func resolveCaptureArgs(args []string, env osdVars, isDir isDirFunc) (source, wi
 		}
 		return tree, env.Destination, nil
 	}
-	return "", "", usagef("too many arguments: want SOURCE WIMFILE, got %d arguments", len(args))
+	return "", "", usagef("too many arguments: want SOURCE WIMFILE, got %s", plural(len(args), "argument"))
 }

@@ -293,6 +293,6 @@ func argsBetween(min, max int) cobra.PositionalArgs {
 		if i := strings.Index(want, " [--"); i >= 0 {
 			want = want[:i]
 		}
-		return usagef("%s: want %s, got %d arguments", cmd.Name(), want, len(args))
+		return usagef("%s: want %s, got %s", cmd.Name(), want, plural(len(args), "argument"))
 	}
 }

@@ -397,7 +397,7 @@ func TestArgsBetween(t *testing.T) {
 		t.Errorf("4 args: %v", err)
 	}
 	err := v(cmd, []string{"a"})
-	if err == nil || err.Error() != "extract: want WIMFILE IMAGE PATH..., got 1 arguments" {
+	if err == nil || err.Error() != "extract: want WIMFILE IMAGE PATH..., got 1 argument" {
 		t.Errorf("1 arg: %v", err)
 	}
 }
