@@ -607,9 +607,16 @@ func (a *applier) warn(skipped bool, err error) { a.warnPath(a.path, skipped, er
 // warnPath reports a problem with the entry at comps. Running out of file
 // descriptors ends the apply instead (see exhausted): skipping each entry
 // it could not open gave hundreds of warnings and no word of the limit.
+// So does an entry not made because the file system is full, of bytes or
+// of inodes, as a file's contents do (fileError); a metadata item that
+// does not fit (ENOSPC from setxattr on ext4) is that entry's problem.
 func (a *applier) warnPath(comps []string, skipped bool, err error) {
 	if xerr := exhausted(err); xerr != nil {
 		a.setFatal(fmt.Errorf("%s: %w", a.display(comps), xerr))
+		return
+	}
+	if skipped && (errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)) {
+		a.setFatal(fmt.Errorf("%s: %w", a.display(comps), err))
 		return
 	}
 	if skipped {

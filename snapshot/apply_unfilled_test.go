@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -84,6 +85,37 @@ func TestApplyFullDiskRemovesUnfilled(t *testing.T) {
 		t.Errorf("empty files left for data not written: %q", bad)
 	}
 	must(t, unix.Mount("wimsnap-apply", target, "tmpfs", unix.MS_REMOUNT, "size=16m"))
+	applyOK(t, m, r, target, ApplyOptions{})
+	wimtest.CompareTrees(t, src, target, wimtest.CompareOptions{})
+}
+
+// TestApplyNoInodesEnds: an apply onto a file system out of inodes (with
+// bytes to spare) ends at the first entry it cannot create, as one out of
+// bytes does, where it warned of every entry left and exited "partial";
+// run again once there are inodes, it gives the whole tree.
+func TestApplyNoInodesEnds(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	r, m, src := unfilledTree(t)
+	target := filepath.Join(t.TempDir(), "target")
+	must(t, os.Mkdir(target, 0o755))
+	if err := unix.Mount("wimsnap-apply", target, "tmpfs", 0, "size=16m,nr_inodes=20"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
+	var warned atomic.Int32
+	_, err := Apply(t.Context(), m, r, target, ApplyOptions{Warn: func(p string, err error) {
+		warned.Add(1)
+		t.Logf("warning %s: %v", p, err)
+	}})
+	if !errors.Is(err, syscall.ENOSPC) || warned.Load() > 0 {
+		t.Fatalf("apply onto a file system out of inodes: %v, %d warnings; want ENOSPC and none", err, warned.Load())
+	}
+	if bad := emptyButFull(t, target); len(bad) > 0 {
+		t.Errorf("empty files left for data not written: %q", bad)
+	}
+	must(t, unix.Mount("wimsnap-apply", target, "tmpfs", unix.MS_REMOUNT, "size=16m,nr_inodes=1000"))
 	applyOK(t, m, r, target, ApplyOptions{})
 	wimtest.CompareTrees(t, src, target, wimtest.CompareOptions{})
 }

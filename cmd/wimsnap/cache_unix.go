@@ -11,25 +11,30 @@ import (
 )
 
 // writableDir reports why files cannot be created in dir, if they cannot:
-// no permission, a read-only file system, or one nearly full.
+// no permission, a read-only file system, or one nearly full, of bytes or
+// of inodes.
 func writableDir(dir string) error {
 	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
 		return &os.PathError{Op: "access", Path: dir, Err: err}
 	}
-	if free, ok := freeBytes(dir); ok && free < minCacheFree {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return nil // the index's own errors tell
+	}
+	if free, ok := freeBytes(&st); ok && free < minCacheFree {
 		return fmt.Errorf("its file system is full (%d KiB free)", free>>10)
+	}
+	// A file system that counts no inodes (btrfs) gives 0 of 0.
+	if st.Files > 0 && st.Ffree < minCacheInodes {
+		return fmt.Errorf("its file system is out of inodes (%d free)", st.Ffree)
 	}
 	return nil
 }
 
-// freeBytes returns the bytes this process may still write in dir's file
-// system (root may write into the blocks reserved for it), false when
-// that is not known or too large to count.
-func freeBytes(dir string) (int64, bool) {
-	var st unix.Statfs_t
-	if unix.Statfs(dir, &st) != nil {
-		return 0, false
-	}
+// freeBytes returns the bytes this process may still write in the file
+// system st describes (root may write into the blocks reserved for it),
+// false when that is not known or too large to count.
+func freeBytes(st *unix.Statfs_t) (int64, bool) {
 	blocks := uint64(st.Bavail) //nolint:unconvert // the fields' types differ between systems
 	if unix.Geteuid() == 0 {
 		blocks = uint64(st.Bfree) //nolint:unconvert // as above
@@ -45,3 +50,7 @@ func freeBytes(dir string) (int64, bool) {
 // a new index takes its first pages at once, and a full disk failed even
 // the commands that only read the repository.
 const minCacheFree = 4 << 20
+
+// minCacheInodes is the fewest free inodes in which the index cache is
+// used: the index, its lock, spool files and a rebuild's new index.
+const minCacheInodes = 16

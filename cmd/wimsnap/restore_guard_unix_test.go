@@ -222,6 +222,38 @@ func TestFullCacheDisk(t *testing.T) {
 	wimtest.CompareTrees(t, src, filepath.Join(dir, "out"), wimtest.CompareOptions{})
 }
 
+// TestCacheDiskNoInodes: an index cache on a file system out of inodes,
+// with bytes to spare, is not used either. Every command failed with
+// "no space left on device", snapshots too.
+func TestCacheDiskNoInodes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := t.TempDir()
+	src, disk := filepath.Join(dir, "src"), filepath.Join(dir, "disk")
+	writeFile(t, src, "f", []byte("tree file\n"))
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	must(t, os.Mkdir(disk, 0o755))
+	must(t, unix.Mount("wimsnap-cache-inodes", disk, "tmpfs", 0, "size=16m,nr_inodes=8"))
+	t.Cleanup(func() { _ = unix.Unmount(disk, unix.MNT_DETACH) })
+	env[envCacheDir] = filepath.Join(disk, "index")
+	must(t, os.Mkdir(env[envCacheDir], 0o755))
+	for i := 0; ; i++ { // use the inodes up
+		if err := os.WriteFile(filepath.Join(disk, fmt.Sprint(i)), nil, 0o644); err != nil {
+			break
+		}
+	}
+	for _, args := range [][]string{{"snapshots"}, {"restore", "latest", "--target", filepath.Join(dir, "out")}} {
+		code, out, errb := runApp(t, env, args...)
+		if code != exitOK || !strings.Contains(errb, "is not usable") || !strings.Contains(errb, "out of inodes") {
+			t.Errorf("%s: exit %d, want 0 with a warning about the cache's inodes: %s%s", args[0], code, out, errb)
+		}
+	}
+	wimtest.CompareTrees(t, src, filepath.Join(dir, "out"), wimtest.CompareOptions{})
+}
+
 // fillDisk fills the small file system at disk (mountSmall) with a file.
 func fillDisk(t *testing.T, disk string) {
 	t.Helper()
