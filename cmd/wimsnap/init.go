@@ -61,6 +61,11 @@ func (a *app) runInit(ctx context.Context, rf *repoFlags, c wim.Compression, lev
 	if err != nil {
 		return err
 	}
+	if !isS3(loc) {
+		if err := repoIsFile(loc); err != nil {
+			return err // openStore's "no repository" says nothing here
+		}
+	}
 	store, err := a.openStore(loc, rf)
 	if err != nil {
 		return err

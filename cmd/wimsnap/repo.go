@@ -139,13 +139,26 @@ func (a *app) cacheDir() (string, error) {
 	return filepath.Join(dir, "wimsnap", "index"), nil
 }
 
+// repoIsFile returns an error when the local repository location loc is
+// a file.
+func repoIsFile(loc string) error {
+	if fi, err := os.Stat(loc); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%s is a file; a repository is a directory (or s3:...)", loc)
+	}
+	return nil
+}
+
 // isS3 reports whether loc names an S3 repository.
 func isS3(loc string) bool { return strings.HasPrefix(loc, "s3:") }
 
 // openStore opens the store at loc. An S3 store is remembered in a.s3 for
-// its request counts.
+// its request counts. A local loc that is a file (a WIM given as --repo)
+// is no repository, where the store's mkdir said "not a directory".
 func (a *app) openStore(loc string, f *repoFlags) (remote.Store, error) {
 	if !isS3(loc) {
+		if err := repoIsFile(loc); err != nil {
+			return nil, fmt.Errorf("%w: %w", snapshot.ErrNoRepository, err)
+		}
 		return remote.NewLocal(loc)
 	}
 	if f.s3.connections <= 0 || f.s3.upKiB < 0 || f.s3.downKiB < 0 {

@@ -49,6 +49,12 @@ func TestRepoErrorMessages(t *testing.T) {
 	}{
 		{name: "no repository", env: empty, args: []string{"snapshots"}, code: exitNoRepo,
 			want: "wimsnap: no repository at this location: "},
+		// A file (a WIM) as the repository: "local store: mkdir FILE:
+		// not a directory", exit 1.
+		{name: "repository is a file", env: empty, args: []string{"snapshots", "--repo", file}, code: exitNoRepo,
+			want: "wimsnap: no repository at this location: " + file + " is a file; a repository is a directory"},
+		{name: "init over a file", env: empty, args: []string{"init", "--repo", file}, code: exitFailure,
+			want: "wimsnap: " + file + " is a file; a repository is a directory"},
 		{name: "no such snapshot", env: env, args: []string{"restore", "deadbeef", "--target", t.TempDir()},
 			code: exitFailure, want: `wimsnap: no such snapshot: "deadbeef"`},
 		{name: "repository exists", env: env, args: []string{"init"}, code: exitFailure,
