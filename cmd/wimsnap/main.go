@@ -216,8 +216,10 @@ on the line; a value that is itself a flag's name is written --flag=value.
 		a.newRebuildIndexCommand(), a.newStatsCommand(),
 		a.newLsCommand(), a.newDiffCommand(), a.newImportCommand(),
 		a.newForgetCommand(), a.newPruneCommand(), a.newRepairCommand(), a.newUnlockCommand(),
-		a.newAgentCommand(),
+		a.newAgentCommand(), a.newVersionCommand(),
 	)
+	root.Version = buildVersion().String()
+	root.SetVersionTemplate("wimsnap {{.Version}}\n")
 	root.SetHelpCommand(newHelpCommand(root))
 	return root
 }
