@@ -269,9 +269,12 @@ func (a *app) body(fn func(ctx context.Context, cmd *cobra.Command, args []strin
 }
 
 // newStatus returns the status line for this run: nil (no display) when
-// stderr is not a terminal or the output is JSON.
+// stderr is not a terminal, or one that cannot move its cursor back
+// (TERM=dumb: Emacs' shell, where "\r\x1b[K" shows as such), or the output
+// is JSON.
 func (a *app) newStatus() *statusLine {
-	return newStatusLine(a.stderr, a.stderrTTY && !a.json, a.termWidth)
+	term, _ := a.lookup("TERM")
+	return newStatusLine(a.stderr, a.stderrTTY && !a.json && term != "dumb", a.termWidth)
 }
 
 // newWarnings returns the warning collector for this run.
