@@ -156,6 +156,8 @@ func (a *app) report(cmd *cobra.Command, err error, code int) {
 	case err == nil:
 	case a.logJSON:
 		slog.New(slog.NewJSONHandler(a.stderr, nil)).Error("agent stopped", "error", shown(err), "exit_code", code)
+	case code == exitInterrupted && a.restoring(cmd):
+		fmt.Fprintln(a.stderr, "wimsnap: interrupted; the target is not complete: run the restore again to finish it")
 	case code == exitInterrupted:
 		fmt.Fprintln(a.stderr, "wimsnap: interrupted")
 	case code == exitUsage:
@@ -166,6 +168,16 @@ func (a *app) report(cmd *cobra.Command, err error, code int) {
 	default:
 		a.reportLines(err)
 	}
+}
+
+// restoring reports whether cmd is a restore that started writing into
+// its target (not a dry run).
+func (a *app) restoring(cmd *cobra.Command) bool {
+	if cmd == nil || cmd.Name() != "restore" || !a.started {
+		return false
+	}
+	dry, err := cmd.Flags().GetBool("dry-run")
+	return err == nil && !dry
 }
 
 // reportLines prints err on stderr, one line, or one line for each of
