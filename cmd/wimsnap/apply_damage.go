@@ -14,10 +14,12 @@ import (
 // applyDamage counts the files whose data in the WIM failed its checksum
 // or format when read, or was missing (not, say, a symlink's malformed
 // reparse data), and of them those whose data was missing; in names the
-// files that hold the damaged data, "" for WIMFILE itself.
+// files that hold the damaged data, "" for WIMFILE itself. malformed
+// counts the damaged files whose data was malformed (a chunk that does
+// not decompress) rather than failing its SHA-1.
 type applyDamage struct {
-	files, missing int64
-	in             map[string]bool
+	files, missing, malformed int64
+	in                        map[string]bool
 }
 
 // add counts err, an error of snapshot.Apply about a file, when its data
@@ -33,6 +35,9 @@ func (d *applyDamage) add(err error) {
 	if errors.Is(err, wim.ErrNotFound) {
 		d.missing++
 		return
+	}
+	if !errors.Is(err, wim.ErrChecksum) {
+		d.malformed++
 	}
 	var fe *wim.FileError
 	file := ""
@@ -59,7 +64,8 @@ func (d applyDamage) damagedIn(wimfile string) string {
 // err returns the error of an apply from wimfile that left out d.files
 // files (d.files > 0). When every one of them lacked its data, it wraps
 // wim.ErrNotFound and says so, pointing at --ref unless the WIM is split
-// (a missing part is refused before); otherwise it wraps wim.ErrChecksum.
+// (a missing part is refused before); otherwise it wraps wim.ErrChecksum
+// when every damaged file failed its SHA-1, else wim.ErrFormat.
 func (d applyDamage) err(wimfile string, split bool) error {
 	const verify = "see 'wimsnap verify'"
 	see := verify
@@ -74,14 +80,18 @@ func (d applyDamage) err(wimfile string, split bool) error {
 			wim.ErrNotFound, d.files, wimfile, see)
 	}
 	in := d.damagedIn(wimfile)
+	damage := wim.ErrChecksum
+	if d.malformed > 0 {
+		damage = wim.ErrFormat // "checksum mismatch" named what did not happen
+	}
 	if d.missing > 0 && in == wimfile {
 		return fmt.Errorf("%w: %d files could not be applied: the data of %d is damaged in %s and that of %d missing from it (%s)",
-			wim.ErrChecksum, d.files, d.files-d.missing, wimfile, d.missing, see)
+			damage, d.files, d.files-d.missing, wimfile, d.missing, see)
 	}
 	if d.missing > 0 {
 		return fmt.Errorf("%w: %d files could not be applied: the data of %d is damaged in %s and that of %d missing from %s (%s)",
-			wim.ErrChecksum, d.files, d.files-d.missing, in, d.missing, wimfile, see)
+			damage, d.files, d.files-d.missing, in, d.missing, wimfile, see)
 	}
 	return fmt.Errorf("%w: %d files could not be applied: their data in %s is damaged (%s)",
-		wim.ErrChecksum, d.files, in, see)
+		damage, d.files, in, see)
 }

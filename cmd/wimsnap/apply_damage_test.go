@@ -2,15 +2,19 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/wimsnap/wimsnap/snapshot"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
 // TestApplyDamageError: an apply whose failed files all lacked their data
 // says that the data is missing (wim.ErrNotFound) and, for a WIM that is
-// not split, that a delta WIM needs --ref; damage is a checksum mismatch.
+// not split, that a delta WIM needs --ref; damage is a checksum mismatch,
+// or a malformed file when some data did not decompress (it said
+// "checksum mismatch" of a solid resource whose header was damaged).
 func TestApplyDamageError(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -28,6 +32,9 @@ func TestApplyDamageError(t *testing.T) {
 		{name: "damaged", dmg: applyDamage{files: 3}, is: wim.ErrChecksum,
 			want:    []string{"wim: checksum mismatch: 3 files could not be applied: their data in x.wim is damaged (see 'wimsnap verify')"},
 			wantNot: []string{"missing", "--ref"}},
+		{name: "malformed", dmg: applyDamage{files: 3, malformed: 1}, is: wim.ErrFormat,
+			want:    []string{"wim: malformed file: 3 files could not be applied: their data in x.wim is damaged"},
+			wantNot: []string{"checksum"}},
 		{name: "both", dmg: applyDamage{files: 3, missing: 2}, is: wim.ErrChecksum,
 			want: []string{"the data of 1 is damaged in x.wim and that of 2 missing from it (see 'wimsnap verify'; a delta WIM", "--ref"}},
 		{name: "damaged in parts", dmg: applyDamage{files: 3, missing: 1, in: map[string]bool{"x3.swm (part 3 of 3)": true, "x.wim": true}},
@@ -51,5 +58,19 @@ func TestApplyDamageError(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestApplyDamageAdd: data that failed its SHA-1 and data that was
+// malformed count as damaged, the second as malformed too.
+func TestApplyDamageAdd(t *testing.T) {
+	var d applyDamage
+	d.add(fmt.Errorf("%w: %w", snapshot.ErrStreamRead, wim.ErrChecksum))
+	if err := d.err("x.wim", false); !errors.Is(err, wim.ErrChecksum) {
+		t.Errorf("one checksum mismatch: %v", err)
+	}
+	d.add(fmt.Errorf("%w: %w", snapshot.ErrStreamRead, wim.ErrFormat))
+	if err := d.err("x.wim", false); d.files != 2 || d.malformed != 1 || !errors.Is(err, wim.ErrFormat) {
+		t.Errorf("%+v: %v", d, err)
 	}
 }
