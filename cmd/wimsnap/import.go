@@ -146,8 +146,8 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		if a.json {
 			doc["error"] = err.Error()
 			_ = writeJSON(a.stdout, doc)
-		} else {
-			a.printImported(name, out)
+		} else if len(out) > 0 {
+			a.printImported(name, out) // its "holds no images" would be false
 		}
 		return err
 	}

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,5 +32,29 @@ func TestImportImageArgs(t *testing.T) {
 	runAppOK(t, env, "delete", w, "1")
 	if out := runAppOK(t, env, "import", w); !strings.Contains(out, "holds no images: nothing imported") {
 		t.Errorf("import of an empty WIM: %q", out)
+	}
+}
+
+// TestImportFailedSaysNoImages: an import whose first image fails does
+// not say that the WIM holds no images, which it printed beside the error.
+func TestImportFailedSaysNoImages(t *testing.T) {
+	env := testRepoEnv(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	data := randomBytes(7, 100<<10)
+	writeFile(t, src, "f", data)
+	w := filepath.Join(dir, "c.wim")
+	runAppOK(t, env, "capture", src, w, "--compress=none")
+	b, err := os.ReadFile(w)
+	must(t, err)
+	i := bytes.Index(b, data[:64])
+	if i < 0 {
+		t.Fatal("the file's data is not in the WIM as it is")
+	}
+	b[i+1000] ^= 1
+	must(t, os.WriteFile(w, b, 0o644))
+	code, out, errb := runApp(t, env, "import", w)
+	if code != exitFailure || strings.Contains(out, "holds no images") {
+		t.Errorf("import of a damaged image: exit %d, stdout %q, stderr %q", code, out, errb)
 	}
 }
