@@ -386,16 +386,43 @@ func parseIndexObject(b []byte) (*indexObject, error) {
 			}
 		}
 	}
-	o.streams = make([]indexStream, p.count(23))
-	for i := range o.streams {
-		s := &o.streams[i]
+	if p.err != nil {
+		return nil, p.err
+	}
+	rest := p.b
+	o.streams = p.streams(true)
+	if p.err != nil {
+		// Written by a wimsnap of 2 December 2026 before recipes had
+		// kinds (3803bd4), under the same magic: every recipe whole. Only
+		// an object that parses exactly so is taken for one.
+		old := &idxParser{b: rest}
+		if streams := old.streams(false); old.err == nil {
+			o.streams, p.err = streams, nil
+		}
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	return o, nil
+}
+
+// streams parses the stream recipes that end an index object, each with
+// its kind byte, or without (whole recipes, the first layout).
+func (p *idxParser) streams(kinds bool) []indexStream {
+	streams := make([]indexStream, p.count(23))
+	for i := range streams {
+		s := &streams[i]
 		s.hash = index.SHA1(p.bytes(20))
 		s.size = int64(p.uvarint(1 << 62))
 		if s.size == 0 {
 			p.fail("bad stream size")
 			break
 		}
-		switch p.bytes(1)[0] {
+		kind := byte(0)
+		if kinds {
+			kind = p.bytes(1)[0]
+		}
+		switch kind {
 		case 0:
 			p.fullRecipe(s)
 		case 1:
@@ -410,10 +437,7 @@ func parseIndexObject(b []byte) (*indexObject, error) {
 	if p.err == nil && len(p.b) != 0 {
 		p.fail("trailing bytes")
 	}
-	if p.err != nil {
-		return nil, p.err
-	}
-	return o, nil
+	return streams
 }
 
 // addTo records in b the chunks and streams of an object this process

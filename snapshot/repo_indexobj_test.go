@@ -2,6 +2,8 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"path/filepath"
@@ -247,4 +249,49 @@ func heapPeak(f func()) uint64 {
 	f()
 	close(done)
 	return peak.Load()
+}
+
+// TestFirstLayoutIndexObject: an index object of the first layout, with
+// whole recipes and no kind bytes (wimsnap of 2 December 2026 before
+// 3803bd4, under the same magic), parses to the same recipes; check had
+// called such a repository damaged ("bad recipe kind") and repair removed
+// its snapshots. A recipe of an unknown kind is still refused.
+func TestFirstLayoutIndexObject(t *testing.T) {
+	chunk := func(i byte) index.ID { return index.ID{0xc0, i} }
+	packs := []indexPack{{id: index.ID{0xaa}, entries: []packEntry{
+		{id: chunk(1), offset: 0, stored: 100, raw: 200}, {id: chunk(2), offset: 100, stored: 50, raw: 50}}}}
+	streams := []indexStream{
+		{hash: index.SHA1{1}, size: RepoChunkSize + 7, chunks: []index.ID{chunk(1), chunk(2)}},
+		{hash: index.SHA1{2}, size: 3, chunks: []index.ID{chunk(2)}},
+	}
+	prefix := (&indexObject{packs: packs}).encode() // ends in a stream count of 0
+	b := (&indexObject{packs: packs, streams: streams}).encode()
+	first := slices.Clone(b[:len(prefix)]) // up to the stream count, 2
+	at := len(prefix)
+	for _, s := range streams {
+		head := 20 + len(binary.AppendUvarint(nil, uint64(s.size)))
+		if b[at+head] != 0 {
+			t.Fatalf("no kind byte 0 where expected")
+		}
+		first = append(first, b[at:at+head]...)
+		at += head + 1 // without its kind byte
+		first = append(first, b[at:at+32*len(s.chunks)]...)
+		at += 32 * len(s.chunks)
+	}
+	o, err := parseIndexObject(first)
+	if err != nil {
+		t.Fatalf("first layout: %v", err)
+	}
+	if len(o.streams) != 2 || len(o.packs) != 1 || len(o.packs[0].entries) != 2 {
+		t.Fatalf("first layout parsed to %d streams, %d packs", len(o.streams), len(o.packs))
+	}
+	for i, s := range o.streams {
+		if s.hash != streams[i].hash || s.size != streams[i].size || s.delta || !slices.Equal(s.chunks, streams[i].chunks) {
+			t.Errorf("stream %d: %+v, want %+v", i, s, streams[i])
+		}
+	}
+	b[len(prefix)+20+len(binary.AppendUvarint(nil, uint64(streams[0].size)))] = 7 // the first stream's kind
+	if _, err := parseIndexObject(b); !errors.Is(err, ErrRepoFormat) {
+		t.Errorf("a recipe of kind 7: %v, want ErrRepoFormat", err)
+	}
 }
