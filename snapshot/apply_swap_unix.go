@@ -3,6 +3,8 @@
 package snapshot
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -51,17 +53,31 @@ func (a *applier) removableWhole(dfd int, name, path string) bool {
 // It runs on the walk's goroutine.
 func (a *applier) swapDir(j fileJob) error {
 	_, err := swap(j.tmp, j.e.Name, j.aside, a.dirSwapOps(j.dir, j.at.comps()))
-	return err
+	return a.oldLeft(j.at.comps(), err)
+}
+
+// oldLeft warns of err, a swap's that put the new entry at path in place
+// but left (some of) the old directory under its temporary name, and
+// returns nil; any other err it returns.
+func (a *applier) oldLeft(path []string, err error) error {
+	if !errors.Is(err, errOldLeft) {
+		return err
+	}
+	a.warnPath(path, true, err) // the target is not the snapshot: partial
+	return nil
 }
 
 // dirSwapOps are swap's calls for entries in the directory dfd: the old
-// entry, at path, is deleted with what it holds (removeAll, which counts
-// and warns).
+// entry, at path, is deleted with what it holds, counted; what of it
+// stays (an immutable file, a mount point) is reported by swap under the
+// temporary name it then keeps, where the user finds it.
 func (a *applier) dirSwapOps(dfd int, path []string) swapOps {
 	return swapOps{
 		rename: func(from, to string) error { return unix.Renameat(dfd, from, dfd, to) },
 		removeOld: func(aside string) error {
-			a.removeAll(dfd, aside, path)
+			if kept := a.removeCounted(dfd, aside, path); kept != nil && a.ctx.Err() == nil {
+				return fmt.Errorf("delete: %w", kept)
+			}
 			return nil
 		},
 	}
@@ -95,11 +111,12 @@ func (a *applier) swapNode(dfd int, name string, path []string, mk func(at strin
 	if err := mk(tmp); err != nil {
 		return err
 	}
-	if swapped, err := swap(tmp, name, a.tempName(), a.dirSwapOps(dfd, path)); !swapped {
+	swapped, err := swap(tmp, name, a.tempName(), a.dirSwapOps(dfd, path))
+	if !swapped {
 		_ = unix.Unlinkat(dfd, tmp, 0)
 		return err
 	}
-	return nil
+	return a.oldLeft(path, err)
 }
 
 // swapInDir puts an empty directory in place of the entry name in dfd

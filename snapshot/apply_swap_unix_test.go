@@ -31,7 +31,7 @@ func TestMakeDirInPlaceOfEntryFullDisk(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer closeFD(fd)
-				a := &applier{token: "0123456789ab", target: dir}
+				a := &applier{token: "0123456789ab", target: dir, cancel: func() {}} // a full disk ends the apply
 				if full {
 					a.mkdir = func(dfd int, name string) error {
 						if fstatat(dfd, name, new(unix.Stat_t), unix.AT_SYMLINK_NOFOLLOW) == nil {

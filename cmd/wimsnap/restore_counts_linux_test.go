@@ -90,6 +90,17 @@ func setImmutable(t *testing.T, path string) {
 	})
 }
 
+// clearImmutable clears the immutable flag of the file path, which
+// setImmutable's cleanup cannot find once the file has moved.
+func clearImmutable(path string) {
+	if f, err := os.Open(path); err == nil {
+		if flags, err := unix.IoctlGetInt(int(f.Fd()), unix.FS_IOC_GETFLAGS); err == nil {
+			_ = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, flags&^fsImmutable)
+		}
+		_ = f.Close()
+	}
+}
+
 // TestRollbackFullDiskBytes: a rollback that runs out of space counts in
 // --json "bytes" the data of the files it restored, not what it wrote of a
 // file whose replacement the full disk cut short (its old contents stay).
@@ -250,4 +261,41 @@ func dryThenRollback(t *testing.T, env map[string]string, target string) (dry, d
 		}
 	}
 	return dry, done
+}
+
+// TestRollbackDirWithImmutableFile: a rollback that puts the snapshot's
+// file in place of a directory holding an immutable file names the
+// temporary name under which the directory, with that file, stays. It
+// warned of the directory's old path, where the snapshot's file now is,
+// and the user's file was in a hidden directory nothing mentioned.
+func TestRollbackDirWithImmutableFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting the immutable flag needs root")
+	}
+	dir := t.TempDir()
+	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": filepath.Join(dir, "home")}
+	src, target := filepath.Join(dir, "src"), filepath.Join(dir, "target")
+	writeFile(t, src, "x", []byte("snapshot's x\n"))
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	runAppOK(t, env, "restore", "latest", "--target", target)
+	must(t, os.Remove(filepath.Join(target, "x")))
+	writeFile(t, target, "x/precious", []byte("the user's\n"))
+	setImmutable(t, filepath.Join(target, "x/precious"))
+
+	code, out, errb := runApp(t, env, "restore", "latest", "--target", target, "--delete", "--json")
+	if code != exitPartial {
+		t.Fatalf("exit %d, want %d: %s%s", code, exitPartial, out, errb)
+	}
+	if b, err := os.ReadFile(filepath.Join(target, "x")); err != nil || string(b) != "snapshot's x\n" {
+		t.Errorf("x: %q, %v; want the snapshot's file", b, err)
+	}
+	left, _ := filepath.Glob(filepath.Join(target, ".wimsnap-*", "precious"))
+	if len(left) != 1 {
+		t.Fatalf("the user's file is not under a temporary name: %q", left)
+	}
+	t.Cleanup(func() { clearImmutable(left[0]) })
+	if aside := filepath.Base(filepath.Dir(left[0])); !strings.Contains(out, aside) {
+		t.Errorf("no warning names %s, where the user's file is:\n%s", aside, out)
+	}
 }
