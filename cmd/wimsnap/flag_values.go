@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -50,4 +53,30 @@ func flagNamed(fs *pflag.FlagSet, arg string) *pflag.Flag {
 func isFlagWithValue(fs *pflag.FlagSet, arg string) bool {
 	name, _, ok := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
 	return ok && strings.HasPrefix(arg, "--") && fs.Lookup(name) != nil
+}
+
+// plainFlagError returns pflag's error for a value its type refuses in
+// words: "--threads=abc: want a whole number", where pflag said
+// 'invalid argument "abc" for "--threads" flag: strconv.ParseInt: parsing
+// "abc": invalid syntax'. Other errors it returns as they are.
+func plainFlagError(err error) error {
+	var bad *pflag.InvalidValueError
+	var num *strconv.NumError
+	if !errors.As(err, &bad) || !errors.As(err, &num) {
+		return err
+	}
+	f := bad.GetFlag()
+	want := "a valid " + f.Value.Type()
+	switch f.Value.Type() {
+	case "bool":
+		want = "true or false"
+	case "int", "int64", "int32", "uint", "uint64", "uint32":
+		want = "a whole number"
+		if errors.Is(num.Err, strconv.ErrRange) {
+			want = "a smaller number"
+		}
+	case "float64", "float32":
+		want = "a number"
+	}
+	return fmt.Errorf("--%s=%q: want %s", f.Name, bad.GetValue(), want)
 }

@@ -44,3 +44,18 @@ func TestFlagValueIsFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagValueWords: a value a flag's type refuses is named in words,
+// without Go's strconv message.
+func TestFlagValueWords(t *testing.T) {
+	for args, want := range map[string]string{
+		"snapshot --threads=abc /x":  `--threads="abc": want a whole number`,
+		"snapshot --json=maybe /x":   `--json="maybe": want true or false`,
+		"capture --threads=1e99 a b": `--threads="1e99": want a whole number`,
+	} {
+		code, _, errb := runApp(t, nil, strings.Fields(args)...)
+		if code != exitUsage || !strings.Contains(errb, want) || strings.Contains(errb, "strconv") {
+			t.Errorf("%s: exit %d: %s", args, code, errb)
+		}
+	}
+}

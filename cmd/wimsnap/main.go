@@ -215,7 +215,7 @@ on the line; a value that is itself a flag's name is written --flag=value.
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{plainFlagError(err)} })
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print one JSON document on stdout instead of text; on exit codes other than 0 it holds \"error\" and \"exit_code\"")
 	root.AddCommand(
 		a.newCaptureCommand(), a.newAppendCommand(),

@@ -312,7 +312,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"info"}, "want WIMFILE [IMAGE]"},
 		{[]string{"dir", "a", "b", "c"}, "want WIMFILE [IMAGE]"},
 		{[]string{"verify"}, "want WIMFILE"},
-		{[]string{"verify", "--json=maybe", "x"}, "invalid argument"},
+		{[]string{"verify", "--json=maybe", "x"}, `--json="maybe": want true or false`},
 		{[]string{"export", "latest", "x.wim", "--threads=-1"}, "--threads"},
 		{[]string{"import", "x.wim", "--threads=-1"}, "--threads"},
 		{[]string{"optimize", "x.wim", "--threads=-1"}, "--threads"},
