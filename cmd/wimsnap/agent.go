@@ -83,10 +83,11 @@ func (a *app) newAgentCommand() *cobra.Command {
 		}),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", defaultAgentConfig, "the agent's config file (TOML)")
+	f.config = defaultAgentConfig
+	fl.Var((*nonEmpty)(&f.config), "config", "the agent's config file (TOML)")
 	fl.BoolVar(&f.check, "check-config", false, "check the config file and show the next runs, then exit")
 	fl.BoolVar(&f.verbose, "verbose", false, "also log each command line a run executes and each run's start")
-	fl.StringVar(&f.logFile, "log-file", "", "append the log (JSON lines) to this file instead of writing it to stderr")
+	fl.Var((*nonEmpty)(&f.logFile), "log-file", "append the log (JSON lines) to this file instead of writing it to stderr")
 	fl.BoolVar(&f.service, "service", false, "run as a Windows service (found out by itself when the service manager starts it)")
 	cmd.AddCommand(a.newAgentStatusCommand())
 	return cmd

@@ -49,8 +49,9 @@ func (a *app) newAgentStatusCommand() *cobra.Command {
 			return a.runAgentStatus(ctx, address)
 		}),
 	}
-	cmd.Flags().StringVar(&config, "config", defaultAgentConfig, "the agent's config file")
-	cmd.Flags().StringVar(&address, "address", "", "the agent's status address (default: from the config)")
+	config = defaultAgentConfig
+	cmd.Flags().Var((*nonEmpty)(&config), "config", "the agent's config file")
+	cmd.Flags().Var((*nonEmpty)(&address), "address", "the agent's status address (default: from the config)")
 	return cmd
 }
 

@@ -59,7 +59,7 @@ func addImageInfoFlags(cmd *cobra.Command, f *imageFlags) {
 	fl.StringVar(&f.creator, "creator", "", "image creator (default: $"+envImageCreator+")")
 	fl.StringVar(&f.version, "version", "", "image version (default: $"+envImageVersion+")")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
-	fl.StringVar(&f.config, "config", "", "WimScript.ini of exclusions and compression exclusions (default: DISM's default exclusions\n"+
+	fl.Var((*nonEmpty)(&f.config), "config", "WimScript.ini of exclusions and compression exclusions (default: DISM's default exclusions\n"+
 		"and ConfigMgr's working files, listed in 'wimsnap capture --help')")
 	fl.BoolVar(&f.noUnixData, "no-unix-data", false, "leave out UNIX owners, modes, device numbers and xattrs")
 	fl.BoolVar(&f.crossMounts, "cross-mounts", false, "descend into other file systems mounted under SOURCE")

@@ -55,17 +55,20 @@ func isFlagWithValue(fs *pflag.FlagSet, arg string) bool {
 	return ok && strings.HasPrefix(arg, "--") && fs.Lookup(name) != nil
 }
 
-// plainFlagError returns pflag's error for a value its type refuses in
-// words: "--threads=abc: want a whole number", where pflag said
-// 'invalid argument "abc" for "--threads" flag: strconv.ParseInt: parsing
-// "abc": invalid syntax'. Other errors it returns as they are.
+// plainFlagError returns pflag's error for a value a flag refuses as
+// '--threads="abc": want a whole number', where pflag said 'invalid
+// argument "abc" for "--threads" flag: strconv.ParseInt: parsing "abc":
+// invalid syntax'. Other errors it returns as they are.
 func plainFlagError(err error) error {
 	var bad *pflag.InvalidValueError
-	var num *strconv.NumError
-	if !errors.As(err, &bad) || !errors.As(err, &num) {
+	if !errors.As(err, &bad) {
 		return err
 	}
 	f := bad.GetFlag()
+	var num *strconv.NumError
+	if !errors.As(err, &num) {
+		return fmt.Errorf("--%s=%q: %w", f.Name, bad.GetValue(), errors.Unwrap(bad))
+	}
 	want := "a valid " + f.Value.Type()
 	switch f.Value.Type() {
 	case "bool":
@@ -79,4 +82,20 @@ func plainFlagError(err error) error {
 		want = "a number"
 	}
 	return fmt.Errorf("--%s=%q: want %s", f.Name, bad.GetValue(), want)
+}
+
+// nonEmpty is a string flag, a file or an address, that refuses an empty
+// value: "--output=" rewrote the WIM in place and "--config=" read the
+// working directory, as if the flag were left out or named ".".
+type nonEmpty string
+
+func (v *nonEmpty) String() string { return string(*v) }
+func (v *nonEmpty) Type() string   { return "string" }
+
+func (v *nonEmpty) Set(s string) error {
+	if s == "" {
+		return errors.New("empty (leave the flag out for its default)")
+	}
+	*v = nonEmpty(s)
+	return nil
 }

@@ -59,3 +59,18 @@ func TestFlagValueWords(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagEmptyFile: a flag naming a file or an address refuses an empty
+// value: "optimize x.wim --output=" rewrote x.wim in place and "agent
+// --check-config --config=" read the working directory.
+func TestFlagEmptyFile(t *testing.T) {
+	for _, args := range []string{
+		"optimize x.wim --output=", "agent --check-config --config=", "agent status --address=",
+		"capture src x.wim --config=", "snapshots --cacert=", "agent --log-file=",
+	} {
+		code, _, errb := runApp(t, nil, strings.Fields(args)...)
+		if code != exitUsage || !strings.Contains(errb, `="": empty (leave the flag out for its default)`) {
+			t.Errorf("%s: exit %d: %s", args, code, errb)
+		}
+	}
+}

@@ -78,7 +78,7 @@ func (a *app) newOptimizeCommand() *cobra.Command {
 		"e.g. xpress:20 (see --help); default: the WIM's own (lzx for lzms)")
 	fl.BoolVar(&f.check, "check", false, "write an integrity table")
 	fl.IntVar(&f.threads, "threads", 0, "compression threads (default: number of CPUs)")
-	fl.StringVar(&f.output, "output", "", "write the new WIM to this file and leave WIMFILE as it is")
+	fl.Var((*nonEmpty)(&f.output), "output", "write the new WIM to this file and leave WIMFILE as it is")
 	fl.BoolVar(&f.force, "force", false, "with --output: replace NEWFILE when it exists")
 	fl.StringArrayVar(&f.images, "image", nil, "with --output: an image to keep (index or name; repeatable); default: all")
 	addRefFlag(cmd, &f.refs)

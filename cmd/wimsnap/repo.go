@@ -68,7 +68,7 @@ func noLockHint(err error) error {
 func addRepoFlags(cmd *cobra.Command, f *repoFlags) {
 	fl := cmd.Flags()
 	fl.Var((*locationValue)(&f.repo), "repo", "repository location (default: $"+envRepository+", else the default local repository)")
-	fl.StringVar(&f.s3.caCert, "cacert", "", "S3: PEM file of a certificate authority to trust (default: $"+envCACert+")")
+	fl.Var((*nonEmpty)(&f.s3.caCert), "cacert", "S3: PEM file of a certificate authority to trust (default: $"+envCACert+")")
 	fl.IntVar(&f.s3.connections, "connections", defaultS3Conns, "S3: at most this many requests at once")
 	fl.Int64Var(&f.s3.upKiB, "limit-upload", 0, "S3: upload at most this many KiB/s (0: no limit)")
 	fl.Int64Var(&f.s3.downKiB, "limit-download", 0, "S3: download at most this many KiB/s (0: no limit)")
