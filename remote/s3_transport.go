@@ -109,14 +109,14 @@ func s3Transport(cfg S3Config, count *requestCounter) (http.RoundTripper, error)
 func certPool(file string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("CA file: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrCAFile, err)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("remote: CA file %s: no PEM certificate in it", file)
+		return nil, fmt.Errorf("%w %s: no PEM certificate in it", ErrCAFile, file)
 	}
 	return pool, nil
 }

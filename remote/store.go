@@ -43,6 +43,9 @@ var (
 	// ErrNoHost means that the server's host name does not resolve; unlike
 	// ErrUnavailable it is not retried.
 	ErrNoHost = errors.New("remote: server host name not found")
+	// ErrCAFile means that the file of certificate authorities to trust
+	// (S3Config.CAFile) cannot be read or holds no PEM certificate.
+	ErrCAFile = errors.New("remote: CA file")
 	// ErrCorrupt means that the bytes a store returned fail a check (a
 	// length or a checksum the server sent).
 	ErrCorrupt = errors.New("remote: data corrupt in transfer")

@@ -124,7 +124,25 @@ func osdTree(root string, isDir isDirFunc) string {
 //	                WIMFILE and SOURCE is OSDTargetSystemRoot's tree
 //	(none)          SOURCE from OSDTargetSystemRoot's tree, WIMFILE from
 //	                OSDCaptureDestination
+//
+// A variable that stands in for an argument and names what cannot be one
+// (no such directory, a directory as WIMFILE) is a usage error naming the
+// variable: in a task sequence the user never typed the path.
 func resolveCaptureArgs(args []string, env osdVars, isDir isDirFunc) (source, wimfile string, err error) {
+	source, wimfile, err = pickCaptureArgs(args, env, isDir)
+	switch {
+	case err != nil || len(args) == 2:
+	case wimfile == env.Destination && isDir(wimfile):
+		err = usagef("$%s=%q is a directory; it names the WIM file to write", envCaptureDestination, wimfile)
+	case source == osdTree(env.SystemRoot, isDir) && !isDir(source):
+		err = usagef("$%s=%q: no such directory", envTargetSystemRoot, env.SystemRoot)
+	}
+	return source, wimfile, err
+}
+
+// pickCaptureArgs is resolveCaptureArgs without its checks of the
+// variables.
+func pickCaptureArgs(args []string, env osdVars, isDir isDirFunc) (source, wimfile string, err error) {
 	tree := osdTree(env.SystemRoot, isDir)
 	switch len(args) {
 	case 2:

@@ -34,6 +34,7 @@ func TestResolveCaptureArgs(t *testing.T) {
 		env           map[string]string
 		source, wfile string
 		usage         bool
+		msg           string // in the usage error
 	}{
 		{name: "both given", args: []string{"src", "out.wim"}, source: "src", wfile: "out.wim"},
 		{name: "both given, env ignored", args: []string{"src", "out.wim"},
@@ -57,6 +58,15 @@ func TestResolveCaptureArgs(t *testing.T) {
 		{name: "no source", env: map[string]string{envCaptureDestination: "d.wim"}, usage: true},
 		{name: "no destination", env: map[string]string{envTargetSystemRoot: "/sys"}, usage: true},
 		{name: "too many", args: []string{"a", "b", "c"}, usage: true},
+		// A variable that names what cannot stand for its argument is
+		// named: the error was a stat or an open of a path nobody typed.
+		{name: "destination is a directory", args: []string{"src"}, env: map[string]string{envCaptureDestination: "dir.wim"},
+			usage: true, msg: `$OSDCaptureDestination="dir.wim" is a directory`},
+		{name: "no such system root", args: []string{"out.wim"}, env: map[string]string{envTargetSystemRoot: "/nowhere"},
+			usage: true, msg: `$OSDTargetSystemRoot="/nowhere": no such directory`},
+		{name: "both given: variables not looked at", args: []string{"src", "out.wim"},
+			env:    map[string]string{envCaptureDestination: "dir.wim", envTargetSystemRoot: "/nowhere"},
+			source: "src", wfile: "out.wim"},
 		// ConfigMgr names the Windows directory; its volume is captured.
 		// It was captured itself, without the rest of the system.
 		{name: "windows directory stands for its volume", env: map[string]string{envCaptureDestination: "d.wim",
@@ -65,14 +75,15 @@ func TestResolveCaptureArgs(t *testing.T) {
 			env:    map[string]string{envTargetSystemRoot: filepath.FromSlash("/mnt/c/Windows/")},
 			source: filepath.FromSlash("/mnt/c"), wfile: "out.wim"},
 	}
-	isDir := func(p string) bool { return p == filepath.FromSlash("/mnt/c/Windows/System32") }
+	dirs := []string{filepath.FromSlash("/mnt/c/Windows/System32"), filepath.FromSlash("/mnt/c"), "/sys", "dir.wim"}
+	isDir := func(p string) bool { return slices.Contains(dirs, p) }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src, wf, err := resolveCaptureArgs(tt.args, readOSD(mapEnv(tt.env)), isDir)
 			if tt.usage {
 				var ue *usageError
-				if !errors.As(err, &ue) {
-					t.Fatalf("err = %v, want a usage error", err)
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.msg) {
+					t.Fatalf("err = %v, want a usage error saying %q", err, tt.msg)
 				}
 				return
 			}

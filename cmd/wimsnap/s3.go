@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -72,8 +73,9 @@ func (a *app) openS3(loc string, f *s3Flags) (remote.Store, *remote.S3, error) {
 		return nil, nil, err
 	}
 	cfg.CAFile = f.caCert
+	caFrom := "--cacert"
 	if cfg.CAFile == "" {
-		cfg.CAFile = a.firstEnv(envCACert)
+		cfg.CAFile, caFrom = a.firstEnv(envCACert), "$"+envCACert
 	}
 	if v := a.firstEnv(envS3Timeout); v != "" {
 		d, err := time.ParseDuration(v)
@@ -83,6 +85,9 @@ func (a *app) openS3(loc string, f *s3Flags) (remote.Store, *remote.S3, error) {
 		cfg.Timeout, cfg.AnswerTimeout = d, d
 	}
 	s3, err := remote.NewS3(cfg)
+	if errors.Is(err, remote.ErrCAFile) {
+		return nil, nil, fmt.Errorf("%s: %w", caFrom, err) // the variable may be one the user did not set in this shell
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -123,3 +123,23 @@ func TestS3BlackHole(t *testing.T) {
 		t.Errorf("DefaultS3AnswerTimeout %v: want a finite bound of at most a minute, stated in the help:%s", def, s3Help)
 	}
 }
+
+// TestS3CAFileNamed: a CA file that cannot be read is named with where it
+// came from, $WIMSNAP_CACERT or --cacert: the variable may be one set in
+// a profile or a unit, not in the shell the user looks at.
+func TestS3CAFileNamed(t *testing.T) {
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", envCACert: filepath.Join(t.TempDir(), "none.pem"),
+		envCacheDir: t.TempDir(), "HOME": t.TempDir()}
+	code, _, errb := runApp(t, env, "snapshots", "--repo", "s3:https://127.0.0.1:1/bucket")
+	if code == exitOK || !strings.Contains(errb, "$WIMSNAP_CACERT: remote: CA file: open ") {
+		t.Errorf("exit %d: %s", code, errb)
+	}
+	notPEM := filepath.Join(t.TempDir(), "x.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errb = runApp(t, env, "snapshots", "--repo", "s3:https://127.0.0.1:1/bucket", "--cacert", notPEM)
+	if code == exitOK || !strings.Contains(errb, "--cacert: remote: CA file "+notPEM+": no PEM certificate in it") {
+		t.Errorf("exit %d: %s", code, errb)
+	}
+}
