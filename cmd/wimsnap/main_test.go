@@ -477,7 +477,7 @@ func TestStatusLine(t *testing.T) {
 	s.draw("capturing: 1 dirs, 2 files, /very/long/path/name")
 	s.printf(&buf, "msg\n")
 	s.finish()
-	if got := buf.String(); got != "\r\x1b[K…ery/long/path/name\r\x1b[Kmsg\n" {
+	if got := buf.String(); got != "\r\x1b[Kcapturing: 1 dirs,…\r\x1b[Kmsg\n" { // cut to 19 columns (truncate)
 		t.Errorf("status output = %q", got)
 	}
 }

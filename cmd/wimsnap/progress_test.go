@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"unicode/utf8"
+)
 
 // TestStatusLineDumbTerminal: a terminal with TERM=dumb gets no status
 // line, whose "\r\x1b[K" it would show as they are; another gets one.
@@ -11,5 +14,25 @@ func TestStatusLineDumbTerminal(t *testing.T) {
 		if got := a.newStatus() != nil; got != want {
 			t.Errorf("TERM=%q: status line %v, want %v", term, got, want)
 		}
+	}
+}
+
+// TestStatusLineNarrow: on a narrow terminal the status line keeps its
+// verb and counts and shortens the path from its start; too narrow for
+// the counts, it keeps its start. It kept the end: "…hangelog.Debian.gz".
+func TestStatusLineNarrow(t *testing.T) {
+	line := "restoring: 3 dirs, 40 files, 1.2 MiB  /usr/share/doc/x/changelog.Debian.gz"
+	for n, want := range map[int]string{
+		200: line,
+		50:  "restoring: 3 dirs, 40 files, 1.2 MiB  …g.Debian.gz",
+		40:  "restoring: 3 dirs, 40 files, 1.2 MiB  …z",
+		20:  "restoring: 3 dirs, …",
+	} {
+		if got := truncate(line, n); got != want || utf8.RuneCountInString(got) > n {
+			t.Errorf("%d columns: %q, want %q", n, got, want)
+		}
+	}
+	if got := truncate("verifying: 1.0 GiB of 2.0 GiB (50%), ETA 18s", 20); got != "verifying: 1.0 GiB …" {
+		t.Errorf("a line without a path: %q", got)
 	}
 }
