@@ -66,3 +66,15 @@ func TestVerifyTrackerItems(t *testing.T) {
 		t.Errorf("render = %q, want %q", got, want)
 	}
 }
+
+// TestVerifyTrackerStarting: before its total is known the line says the
+// work is starting; it read "exporting: 0 B of 0 B", "0 of 0 packs".
+func TestVerifyTrackerStarting(t *testing.T) {
+	clock := time.Unix(1000, 0)
+	for _, items := range []string{"", "packs"} {
+		tr := &verifyTracker{verb: "exporting", items: items, start: clock, now: func() time.Time { return clock }}
+		if got := tr.render(); got != "exporting: starting" {
+			t.Errorf("items %q: %q", items, got)
+		}
+	}
+}

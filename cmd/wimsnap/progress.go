@@ -197,6 +197,9 @@ func (t *verifyTracker) render() string {
 	if verb == "" {
 		verb = "verifying"
 	}
+	if total <= 0 && done <= 0 {
+		return verb + ": starting" // the total is not known yet: not "0 B of 0 B"
+	}
 	line := fmt.Sprintf("%s: %s of %s", verb, formatBytes(done), formatBytes(total))
 	if t.items != "" {
 		line = fmt.Sprintf("%s: %d of %d %s", verb, done, total, t.items)
