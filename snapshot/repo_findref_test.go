@@ -8,7 +8,9 @@ import (
 
 // TestFindRef: "latest" in any letter case is the newest; a prefix of
 // several ids names them all, "..." only past three (it ended ", ..."
-// with two); a prefix is matched in any case and shown as given.
+// with two), and the error says it is ambiguous, not that there is no
+// such snapshot (though it is ErrSnapshotNotFound too); a prefix is
+// matched in any case and shown as given.
 func TestFindRef(t *testing.T) {
 	ids := []string{"aa11", "aa22", "ab33", "ac44", "ac45", "ac46", "ac47"}
 	id := func(i int) string { return ids[i] }
@@ -25,7 +27,8 @@ func TestFindRef(t *testing.T) {
 		"ac": `"ac" is the prefix of 4 snapshots (ac44, ac45, ac46, ...)`,
 	} {
 		_, err := findRef(len(ids), id, ref)
-		if !errors.Is(err, ErrSnapshotAmbiguous) || !strings.Contains(err.Error(), want) {
+		if !errors.Is(err, ErrSnapshotAmbiguous) || !errors.Is(err, ErrSnapshotNotFound) || !strings.Contains(err.Error(), want) ||
+			!strings.HasPrefix(err.Error(), ErrSnapshotAmbiguous.Error()) {
 			t.Errorf("%s: %v; want %q", ref, err, want)
 		}
 	}

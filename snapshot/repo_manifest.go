@@ -403,8 +403,9 @@ func findRef(n int, id func(i int) string, ref string) (int, error) {
 	if len(found) > 3 {
 		ids = append(ids, "...")
 	}
-	return 0, fmt.Errorf("%w: %q is the prefix of %d snapshots (%s)%w", ErrSnapshotNotFound, ref, len(found),
-		strings.Join(ids, ", "), noText{ErrSnapshotAmbiguous})
+	// Named ambiguous, not "no such snapshot", though it is both.
+	return 0, fmt.Errorf("%w: %q is the prefix of %d snapshots (%s)%w", ErrSnapshotAmbiguous, ref, len(found),
+		strings.Join(ids, ", "), noText{ErrSnapshotNotFound})
 }
 
 // putBytes stores b under key.
