@@ -138,7 +138,7 @@ func (s *packSeals) hashedWhenFetched(pack index.ID) bool {
 	if ok, known := s.packs.hashed(pack); known {
 		return ok
 	}
-	w, err := s.packs.window(winKey{pack, 0}, span{})
+	w, err := s.packs.window(winKey{pack: pack})
 	if err != nil {
 		return false
 	}
@@ -149,7 +149,7 @@ func (s *packSeals) hashedWhenFetched(pack index.ID) bool {
 
 // hashFile hashes a pack of a store whose packs open as files.
 func (s *packSeals) hashFile(pack index.ID) bool {
-	w, err := s.packs.window(winKey{pack, 0}, span{})
+	w, err := s.packs.window(winKey{pack: pack})
 	if err != nil {
 		return false
 	}

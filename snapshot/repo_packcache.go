@@ -34,14 +34,15 @@ import (
 // first and in many small packs of later ones, and reading it goes back
 // and forth between them. Counting windows let the small packs push the
 // big one out (a restore from MinIO fetched 304 MB of a 98 MB
-// repository). A window let go while reads still wanted it is fetched
-// again only in the slice (refetchSlice) the read needs: a file read
-// against a set of packs larger than the budget costs requests, not the
-// same bytes over and over.
+// repository). A window let go while reads still wanted it is read
+// afterwards in slices of refetchSlice bytes, each a window of its own:
+// a file read against a set of packs larger than the budget costs
+// requests, not the same bytes over and over, and readers in different
+// parts of the window do not push each other's slice out.
 const (
 	packWindow   = packTarget + packTarget/2 + packSlack
 	packWindows  = 4       // windows of packWindow bytes kept: at most 196 MiB of disk
-	refetchSlice = 4 << 20 // what a window fetched before is fetched again for a read
+	refetchSlice = 4 << 20 // the slices a window let go is read in after
 )
 
 // packCache is a small LRU cache of pack windows, safe for concurrent use;
@@ -64,7 +65,7 @@ type packCache struct {
 	lru   []winKey // least recently used first
 	held  int64    // the bytes of the windows in wins
 	// evicted holds the windows the budget let go after they were
-	// fetched whole; they are fetched again in slices.
+	// fetched whole; they are read in slices after.
 	evicted map[winKey]bool
 	spans   map[index.ID]span
 	// sums says, of each pack fetched whole from a store that does not
@@ -72,10 +73,12 @@ type packCache struct {
 	sums map[index.ID]bool
 }
 
-// winKey names window n of a pack: bytes [n*winSize, (n+1)*winSize).
+// winKey names window n of a pack: bytes [n*winSize, (n+1)*winSize); or,
+// when slice > 0, the slice-th refetchSlice bytes of that window.
 type winKey struct {
-	pack index.ID
-	n    int64
+	pack  index.ID
+	n     int64
+	slice int64
 }
 
 // packWin is one window, ready once its read is done. A window forgotten
@@ -118,9 +121,9 @@ type packData interface {
 // reading the ones it lacks, and returns the windows it used.
 func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) ([]winKey, error) {
 	for len(dst) > 0 {
-		k := winKey{pack, off / c.winSize}
+		k := c.keyAt(pack, off)
 		used = append(used, k)
-		w, err := c.window(k, span{off, off + int64(len(dst))})
+		w, err := c.window(k)
 		if err != nil {
 			return used, err
 		}
@@ -154,10 +157,21 @@ func (w *packWin) readAt(dst []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// keyAt names the window that holds pack's byte at off: a slice of it
+// when the whole window was let go before.
+func (c *packCache) keyAt(pack index.ID, off int64) winKey {
+	k := winKey{pack: pack, n: off / c.winSize}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.opener == nil && c.evicted[k] { // an opened pack costs nothing to open again
+		k.slice = 1 + off%c.winSize/refetchSlice
+	}
+	return k
+}
+
 // window returns window k, read when it is not cached, for the caller to
-// release. want is the part of the pack the caller reads, or empty for
-// all of the window.
-func (c *packCache) window(k winKey, want span) (*packWin, error) {
+// release.
+func (c *packCache) window(k winKey) (*packWin, error) {
 	c.mu.Lock()
 	w, ok := c.wins[k]
 	if ok {
@@ -176,7 +190,7 @@ func (c *packCache) window(k winKey, want span) (*packWin, error) {
 	c.lru = append(c.lru, k)
 	c.mu.Unlock()
 
-	w.err = c.fetch(k, w, want)
+	w.err = c.fetch(k, w)
 	close(w.ready)
 	if w.err != nil {
 		c.drop([]winKey{k})
@@ -250,7 +264,7 @@ func (c *packCache) hold(k winKey, w *packWin, base, end int64, part bool) {
 			i++
 			continue
 		}
-		if !ow.part {
+		if !ow.part && old.slice == 0 {
 			c.evicted[old] = true
 		}
 		c.forget(old)
@@ -301,10 +315,10 @@ func (c *packCache) unexpect(pack index.ID) {
 	}
 }
 
-// fetch reads window k (or the part of it reads are expected to want, or
-// a slice of want when the window was let go before) from the store into
-// a spool file, or opens the pack, and sets w's f, base and part.
-func (c *packCache) fetch(k winKey, w *packWin, want span) error {
+// fetch reads window k (or the part of it reads are expected to want)
+// from the store into a spool file, or opens the pack, and sets w's f,
+// base and part.
+func (c *packCache) fetch(k winKey, w *packWin) error {
 	if c.opener != nil {
 		c.hold(k, w, 0, c.budget/packWindows, false) // an open file, not bytes: one of packWindows
 		f, err := c.opener.Open(c.ctx, packKey(k.pack))
@@ -323,18 +337,21 @@ func (c *packCache) fetch(k winKey, w *packWin, want span) error {
 		return fmt.Errorf("%w: pack %x: offset %d past its end", ErrRepoFormat, k.pack[:4], start)
 	}
 	end := min(start+packWindow, size)
+	if k.slice > 0 {
+		start += (k.slice - 1) * refetchSlice
+		if start >= end {
+			return fmt.Errorf("%w: pack %x: offset %d past its end", ErrRepoFormat, k.pack[:4], start)
+		}
+		end = min(start+refetchSlice, end)
+	}
 	c.mu.Lock()
 	sp, ok := c.spans[k.pack]
-	again := c.evicted[k]
 	c.mu.Unlock()
 	part := false
 	// Only a small part is worth a window of its own: a restore of a few
 	// files. A larger one (a whole restore) takes the window whole.
-	if lo, hi := max(start, sp.lo), min(end, sp.hi); ok && lo < hi && hi-lo < (end-start)/2 {
+	if lo, hi := max(start, sp.lo), min(end, sp.hi); ok && k.slice == 0 && lo < hi && hi-lo < (end-start)/2 {
 		start, end, part = lo, hi, true
-	}
-	if lo := max(start, want.lo); again && want.lo < want.hi && lo < end {
-		start, end, part = lo, min(end, lo+max(want.hi-lo, refetchSlice)), true
 	}
 	c.hold(k, w, start, end, part)
 	rc, err := c.store.Get(c.ctx, packKey(k.pack), start, end-start)
