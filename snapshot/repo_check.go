@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -324,9 +325,10 @@ func damage(err error) bool {
 
 // finding reports whether err, met reading a pack, is a finding of the
 // check: damage, or a pack the local store may not open (its file's
-// permissions). Other failures (the store's, the local disk's) stop it.
+// permissions). Other failures (the store's, the local disk's, such as a
+// spool directory this user may not write) stop it.
 func finding(err error) bool {
-	return damage(err) || errors.Is(err, fs.ErrPermission)
+	return damage(err) || errors.Is(err, fs.ErrPermission) && !errors.Is(err, errSpool)
 }
 
 // listManifests lists the manifests, before the index objects are read.
@@ -564,7 +566,11 @@ func (c *checker) snapshot(m *Manifest, img loadedImage) bool {
 		c.localErr = err // the local index, not the repository: rebuild and retry
 		return true
 	}
-	if err != nil {
+	switch {
+	case err != nil && strings.HasPrefix(err.Error(), "snapshot "+m.ShortID()+": "):
+		c.problem("%v", err) // readImage's, which names the snapshot: said twice
+		return false
+	case err != nil:
 		c.problem("snapshot %s: metadata: %v", m.ShortID(), err)
 		return false
 	}

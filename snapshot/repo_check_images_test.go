@@ -184,4 +184,9 @@ func TestCheckFailsNotSnapshot(t *testing.T) {
 	r2.spool = filepath.Join(file, "spool") // ENOTDIR, as ENOSPC: the machine's
 	res, err = r2.Check(t.Context(), CheckOptions{})
 	notDamage("spool unwritable", res, err)
+	if _, err := os.Stat("/sys/kernel"); err == nil { // Linux: mkdir in sysfs is refused, EPERM even to root
+		r2.spool = "/sys/wimsnap-test/spool"
+		res, err = r2.Check(t.Context(), CheckOptions{})
+		notDamage("spool not permitted", res, err)
+	}
 }

@@ -30,6 +30,10 @@ import (
 // spoolPrefix starts the names of spool files.
 const spoolPrefix = "spool-"
 
+// errSpool is wrapped by the errors of making a spool file: a failure of
+// this machine's disk (full, unwritable), never of the repository.
+var errSpool = errors.New("spool")
+
 // spoolMaxAge is how old a spool file must be before sweepSpool takes it
 // for a crash's leftover (no run holds one that long open).
 const spoolMaxAge = 24 * time.Hour
@@ -46,14 +50,14 @@ type spoolFile struct {
 // newSpool creates an empty spool file in dir, creating dir if needed.
 func newSpool(dir string) (*spoolFile, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+		return nil, fmt.Errorf("%w: %w", errSpool, err)
 	}
 	if f, err := openAnon(dir); err == nil {
 		return &spoolFile{f: f, anon: true}, nil
 	}
 	f, err := os.CreateTemp(dir, spoolPrefix+"*")
 	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+		return nil, fmt.Errorf("%w: %w", errSpool, err)
 	}
 	// Anonymous from now on; if the removal fails, Close or sweepSpool
 	// removes it.
