@@ -215,7 +215,7 @@ func (a *winApplier) replace(dir, tmp, path string, info *windows.ByHandleFileIn
 		err = moveOver(tmp, path)
 	}
 	if errors.Is(err, errOldLeft) {
-		a.warn(false, err) // the new entry is in place
+		a.warn(true, err) // the new entry is in place, the old one under a temporary name: partial, as on Linux
 		err = nil
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -75,7 +76,10 @@ func (a *applier) dirSwapOps(dfd int, path []string) swapOps {
 	return swapOps{
 		rename: func(from, to string) error { return unix.Renameat(dfd, from, dfd, to) },
 		removeOld: func(aside string) error {
-			if kept := a.removeCounted(dfd, aside, path); kept != nil && a.ctx.Err() == nil {
+			// What stays is named where it is: under aside, not at path,
+			// where the new entry now is.
+			at := append(slices.Clone(path[:len(path)-1]), aside)
+			if kept := a.removeCounted(dfd, aside, at); kept != nil && a.ctx.Err() == nil {
 				return fmt.Errorf("delete: %w", kept)
 			}
 			return nil
@@ -141,7 +145,7 @@ func (a *applier) swapInDir(dfd int, name string) error {
 		return err
 	}
 	if err != nil {
-		a.warn(false, err)
+		a.warn(true, err) // the old entry stays under a temporary name: partial, as a deletion that fails
 	} else {
 		a.deleted.Add(1) // the old entry, which the image has not
 	}

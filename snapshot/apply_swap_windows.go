@@ -111,7 +111,7 @@ func (a *winApplier) swapInDir(dir, path string, info *windows.ByHandleFileInfor
 	}
 	switch {
 	case errors.Is(err, errOldLeft):
-		a.warn(false, err)
+		a.warn(true, err) // the old entry stays under a temporary name: partial, as on Linux
 	case err != nil:
 		_ = removeOne(tmp, windows.FILE_ATTRIBUTE_DIRECTORY)
 		a.warn(true, fmt.Errorf("replacing the entry in place by a directory: %w", err))

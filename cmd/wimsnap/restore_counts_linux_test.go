@@ -295,7 +295,7 @@ func TestRollbackDirWithImmutableFile(t *testing.T) {
 		t.Fatalf("the user's file is not under a temporary name: %q", left)
 	}
 	t.Cleanup(func() { clearImmutable(left[0]) })
-	if aside := filepath.Base(filepath.Dir(left[0])); !strings.Contains(out, aside) {
-		t.Errorf("no warning names %s, where the user's file is:\n%s", aside, out)
+	if aside := filepath.Base(filepath.Dir(left[0])); !strings.Contains(out, "delete: /"+aside+"/precious: ") {
+		t.Errorf("no warning names /%s/precious, where the user's file is:\n%s", aside, out)
 	}
 }
