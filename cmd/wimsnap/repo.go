@@ -139,13 +139,18 @@ func (a *app) cacheDir() (string, error) {
 	return filepath.Join(dir, "wimsnap", "index"), nil
 }
 
-// repoIsFile returns an error when the local repository location loc is
-// a file.
+// repoIsFile returns an error when the local repository location loc, or
+// the nearest of its parents that exists, is a file.
 func repoIsFile(loc string) error {
-	if fi, err := os.Stat(loc); err == nil && !fi.IsDir() {
-		return fmt.Errorf("%s is a file; a repository is a directory (or s3:...)", loc)
+	for p := filepath.Clean(loc); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p) // "file/sub" is ENOTDIR, not ENOENT: go up on any error
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("%s is a file; a repository is a directory (or s3:...)", p)
+		case err == nil || filepath.Dir(p) == p:
+			return nil
+		}
 	}
-	return nil
 }
 
 // isS3 reports whether loc names an S3 repository.

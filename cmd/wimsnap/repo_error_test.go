@@ -53,6 +53,8 @@ func TestRepoErrorMessages(t *testing.T) {
 		// not a directory", exit 1.
 		{name: "repository is a file", env: empty, args: []string{"snapshots", "--repo", file}, code: exitNoRepo,
 			want: "wimsnap: no repository at this location: " + file + " is a file; a repository is a directory"},
+		{name: "repository under a file", env: empty, args: []string{"snapshots", "--repo", filepath.Join(file, "sub")}, code: exitNoRepo,
+			want: "wimsnap: no repository at this location: " + file + " is a file; a repository is a directory"},
 		{name: "init over a file", env: empty, args: []string{"init", "--repo", file}, code: exitFailure,
 			want: "wimsnap: " + file + " is a file; a repository is a directory"},
 		{name: "no such snapshot", env: env, args: []string{"restore", "deadbeef", "--target", t.TempDir()},
