@@ -14,7 +14,8 @@ import (
 // given, as a separate argument, another of the command's flags: in
 // "restore latest --target --dry-run" pflag takes "--dry-run" for the
 // target, and the dry run the user asked for writes into a directory of
-// that name. A value that starts with '-' and is no flag's name passes,
+// that name. So is "--" after it (the flags' end, pflag took it for the
+// value). A value that starts with '-' and is no flag's name passes,
 // and so does any value written --flag=value. args is the command line;
 // the scan stops at "--", as flag parsing does.
 func swallowedFlag(cmd *cobra.Command, args []string) error {
@@ -27,7 +28,7 @@ func swallowedFlag(cmd *cobra.Command, args []string) error {
 		if f == nil || f.NoOptDefVal != "" {
 			continue // not a flag, or one that takes no separate value
 		}
-		if next := args[i+1]; flagNamed(fs, next) != nil || isFlagWithValue(fs, next) {
+		if next := args[i+1]; next == "--" || flagNamed(fs, next) != nil || isFlagWithValue(fs, next) {
 			return usagef("--%s needs a value, and the next argument is the flag %s (write --%s=%s if that is the value)",
 				f.Name, next, f.Name, next)
 		}

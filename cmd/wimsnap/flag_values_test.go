@@ -27,6 +27,7 @@ func TestFlagValueIsFlag(t *testing.T) {
 		{"restore", "latest", "--target", "--dry-run"},
 		{"restore", "latest", "--target", "--json=true"},
 		{"snapshot", "--tag", "--json", src},
+		{"restore", "latest", "--target", "--", "--dry-run"},
 	} {
 		code, _, errb := runApp(t, env, args...)
 		if code != exitUsage || !strings.Contains(errb, "needs a value, and the next argument is the flag") {

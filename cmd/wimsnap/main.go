@@ -306,6 +306,9 @@ func argsBetween(min, max int) cobra.PositionalArgs {
 		if len(args) >= min && (max < 0 || len(args) <= max) {
 			return nil
 		}
+		if max == 0 {
+			return usagef("%s takes no arguments, got %s", cmd.Name(), plural(len(args), "argument"))
+		}
 		want := strings.TrimPrefix(cmd.Use, cmd.Name()+" ")
 		if i := strings.Index(want, " [--"); i >= 0 {
 			want = want[:i]
