@@ -157,7 +157,7 @@ func (a *app) report(cmd *cobra.Command, err error, code int) {
 	case a.logJSON:
 		slog.New(slog.NewJSONHandler(a.stderr, nil)).Error("agent stopped", "error", shown(err), "exit_code", code)
 	case code == exitInterrupted && a.restoring(cmd):
-		fmt.Fprintln(a.stderr, "wimsnap: interrupted; the target is not complete: run the restore again to finish it")
+		fmt.Fprintf(a.stderr, "wimsnap: interrupted; the target is not complete: run the %s again to finish it\n", cmd.Name())
 	case code == exitInterrupted:
 		fmt.Fprintln(a.stderr, "wimsnap: interrupted")
 	case code == exitUsage:
@@ -170,14 +170,20 @@ func (a *app) report(cmd *cobra.Command, err error, code int) {
 	}
 }
 
-// restoring reports whether cmd is a restore that started writing into
-// its target (not a dry run).
+// restoring reports whether cmd is a restore, apply or extract that
+// started writing into its target (not a dry run).
 func (a *app) restoring(cmd *cobra.Command) bool {
-	if cmd == nil || cmd.Name() != "restore" || !a.started {
+	if cmd == nil || !a.started {
 		return false
 	}
-	dry, err := cmd.Flags().GetBool("dry-run")
-	return err == nil && !dry
+	switch cmd.Name() {
+	case "apply", "extract":
+		return true
+	case "restore":
+		dry, err := cmd.Flags().GetBool("dry-run")
+		return err == nil && !dry
+	}
+	return false
 }
 
 // reportLines prints err on stderr, one line, or one line for each of

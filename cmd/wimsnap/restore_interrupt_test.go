@@ -11,9 +11,10 @@ import (
 	"testing"
 )
 
-// TestRestoreInterruptedSays: an interrupted restore says that its target
-// is not complete and that running it again finishes it; a dry run,
-// which writes nothing, only that it was interrupted.
+// TestRestoreInterruptedSays: an interrupted restore, apply or extract
+// says that its target is not complete and that running it again
+// finishes it; a dry run, which writes nothing, only that it was
+// interrupted.
 func TestRestoreInterruptedSays(t *testing.T) {
 	env := testRepoEnv(t)
 	src := t.TempDir()
@@ -29,5 +30,12 @@ func TestRestoreInterruptedSays(t *testing.T) {
 		if says := strings.Contains(errb.String(), "run the restore again"); code != exitInterrupted || says == dry {
 			t.Errorf("dry run %v: exit %d: %s", dry, code, errb)
 		}
+	}
+	w := filepath.Join(t.TempDir(), "x.wim")
+	runAppOK(t, env, "capture", src, w)
+	a, _, errb := testApp(env)
+	code := a.run(ctx, []string{"apply", w, t.TempDir()})
+	if !strings.Contains(errb.String(), "run the apply again to finish it") || code != exitInterrupted {
+		t.Errorf("apply: exit %d: %s", code, errb)
 	}
 }
