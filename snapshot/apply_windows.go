@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,7 @@ type winApplier struct {
 	tempSeq  int             // temporary names used so far
 	swept    map[string]bool // directories sweepTemps has cleared
 	written  map[uint64]bool // DryRun: link groups whose first name is written
+	full     error           // the disk filled up: the apply ends (warn)
 }
 
 // Apply writes the image m into the directory target; see the UNIX
@@ -94,11 +96,14 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 			if err = a.entry(base, e); err != nil {
 				break
 			}
+			if err = a.full; err != nil {
+				break
+			}
 		}
 	}
 	a.progress(true)
 	if err == nil {
-		err = ctx.Err()
+		err = cmp.Or(a.full, ctx.Err())
 	}
 	return a.stats, err
 }
@@ -123,6 +128,9 @@ func (a *winApplier) children(dir string, e *wim.Entry) error {
 		}
 		if err := a.entry(dir, ch); err != nil {
 			return err
+		}
+		if a.full != nil {
+			return a.full
 		}
 		a.progress(false)
 	}
@@ -315,7 +323,26 @@ func (a *winApplier) displayPath() string {
 	return filepath.Join(a.target, filepath.FromSlash(a.rel))
 }
 
+// diskFull reports whether err says that the volume is full: an error of
+// Windows', or a write that wrote less than asked without one (as Wine's
+// WriteFile does on a full disk).
+func diskFull(err error) bool {
+	return errors.Is(err, windows.ERROR_DISK_FULL) || errors.Is(err, windows.ERROR_HANDLE_DISK_FULL) ||
+		errors.Is(err, io.ErrShortWrite)
+}
+
+// warn reports a problem with the current entry, counted as skipped when
+// skipped; an entry not made because the disk is full ends the apply
+// instead (a.full).
 func (a *winApplier) warn(skipped bool, err error) {
+	if skipped && diskFull(err) {
+		// The disk is full: every entry after would fail too; the apply
+		// ends, as on Linux (a failed file is removed by its caller).
+		if a.full == nil {
+			a.full = fmt.Errorf("%s: %w (run it again once there is space)", a.displayPath(), err)
+		}
+		return
+	}
 	if skipped {
 		a.stats.Skipped++
 	}
