@@ -322,11 +322,16 @@ func (n noText) Unwrap() error { return n.err }
 // readable manifests list, or, when a manifest the repository holds that
 // is not among them matches ref, an error saying it is damaged.
 func (r *Repo) damagedMatch(ctx context.Context, ref string, list []*Manifest, notFound error) error {
-	if id := r.FindDamaged(ctx, ref, list); id != "" {
-		return fmt.Errorf("%w: %q is snapshot %s, whose manifest is damaged and cannot be read (see 'wimsnap check'; 'wimsnap forget %s' removes it)",
-			ErrSnapshotNotFound, ref, id[:8], id[:8])
+	id, err := r.unreadableMatch(ctx, ref, list)
+	switch {
+	case id == "":
+		return notFound
+	case errors.Is(err, ErrNewerFormat):
+		// It said "no such snapshot" of one the listing had warned about.
+		return fmt.Errorf("%q is snapshot %s: %w%w", ref, id[:8], err, noText{ErrSnapshotNotFound})
 	}
-	return notFound
+	return fmt.Errorf("%w: %q is snapshot %s, whose manifest is damaged and cannot be read (see 'wimsnap check'; 'wimsnap forget %s' removes it)",
+		ErrSnapshotNotFound, ref, id[:8], id[:8])
 }
 
 // FindDamaged returns the id of the manifest that ref (an id or a prefix
@@ -336,13 +341,23 @@ func (r *Repo) damagedMatch(ctx context.Context, ref string, list []*Manifest, n
 // (readable ones included), when the listing fails, or when the manifest
 // is of a newer format (ErrNewerFormat), which is not damage.
 func (r *Repo) FindDamaged(ctx context.Context, ref string, list []*Manifest) string {
+	if id, err := r.unreadableMatch(ctx, ref, list); !errors.Is(err, ErrNewerFormat) {
+		return id
+	}
+	return "" // not damaged: listing warned that a newer wimsnap wrote it
+}
+
+// unreadableMatch returns the id of the manifest that ref names among
+// those the repository holds that are not in list, as FindDamaged, with
+// the error reading it gives; "" when none matches.
+func (r *Repo) unreadableMatch(ctx context.Context, ref string, list []*Manifest) (string, error) {
 	ref = strings.ToLower(ref)
 	if ref == "" || ref == "latest" {
-		return ""
+		return "", nil
 	}
 	ids, err := listIDs(ctx, r.store, snapPrefix)
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	readable := make(map[string]bool, len(list))
 	for _, m := range list {
@@ -357,12 +372,10 @@ func (r *Repo) FindDamaged(ctx context.Context, ref string, list []*Manifest) st
 		}
 	}
 	if matches != 1 || found == "" {
-		return "" // none, or ambiguous: not one snapshot
+		return "", nil // none, or ambiguous: not one snapshot
 	}
-	if _, _, err := r.readManifest(ctx, objectIDFromHex(found)); errors.Is(err, ErrNewerFormat) {
-		return "" // not damaged: listing warned that a newer wimsnap wrote it
-	}
-	return found
+	_, _, err = r.readManifest(ctx, objectIDFromHex(found))
+	return found, err
 }
 
 // FindIn resolves ref among list (oldest first) as FindSnapshot does.
