@@ -244,7 +244,13 @@ func (rs *repoStream) end() error {
 	var h wim.Hash
 	rs.sum.Sum(h[:0])
 	if rs.done != rs.rec.Size || h != rs.hash {
-		rs.src.packs.drop(rs.used) // read afresh if the stream is read again
+		// Read afresh if the stream is read again: its pack windows, and
+		// the copies of its chunks kept for other files, which may hold
+		// the damage (it may have been on the wire).
+		rs.src.packs.drop(rs.used)
+		for _, id := range rs.chunks {
+			rs.src.shared.forget(id)
+		}
 		return fmt.Errorf("%w: stream %x: contents do not match its SHA-1", ErrRepoFormat, rs.hash)
 	}
 	return io.EOF
