@@ -3,6 +3,7 @@ package snapshot
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -73,6 +74,14 @@ func (r *Repo) Export(ctx context.Context, snaps []*Manifest, path string, opts 
 	err := r.withShared(ctx, opts.Lock, func(*Lock) error {
 		return r.retryCorrupt(ctx, func() (err error) {
 			res, err = r.export(ctx, snaps, path, opts)
+			if _, local := r.store.(remote.Opener); errors.Is(err, errStreamDamaged) && !local && ctx.Err() == nil {
+				// The damage may have been on the wire, as restore
+				// allows: the export runs once more, fetching afresh.
+				if r.warn != nil {
+					r.warn(fmt.Errorf("%w; exporting again, reading the packs afresh", err))
+				}
+				res, err = r.export(ctx, snaps, path, opts)
+			}
 			return err
 		})
 	})

@@ -208,20 +208,24 @@ func (sc *streamCheck) run() {
 		switch {
 		case err != nil:
 		case ch.err != nil:
-			err = fmt.Errorf("stream %x chunk in pack %s: %w", sc.hash, hex.EncodeToString(ch.loc.Pack[:4]), ch.err)
+			err = fmt.Errorf("stream %x chunk in pack %s: %w%w", sc.hash, hex.EncodeToString(ch.loc.Pack[:4]), ch.err, noText{errStreamDamaged})
 		default:
 			sum.Write(ch.raw)
 		}
 		sc.c.chunks.Put(ch)
 	}
 	if got := wim.Hash(sum.Sum(nil)); err == nil && got != sc.hash {
-		err = fmt.Errorf("%w: stream %x: its chunks in the repository hash to %x (run 'wimsnap check --read-data')",
-			ErrRepoFormat, sc.hash, got)
+		err = fmt.Errorf("%w: stream %x: its chunks in the repository hash to %x (run 'wimsnap check --read-data')%w",
+			ErrRepoFormat, sc.hash, got, noText{errStreamDamaged})
 	}
 	if err != nil {
 		sc.c.fail(err)
 	}
 }
+
+// errStreamDamaged is wrapped by the error of a stream whose stored chunks
+// failed the check: damage, or bytes damaged on their way from the store.
+var errStreamDamaged = errors.New("stream damaged")
 
 // fail records err unless a failure came first.
 func (c *streamChecker) fail(err error) {

@@ -5,6 +5,7 @@ package snapshot
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim/wimtest"
@@ -62,4 +63,36 @@ func TestTransferDamageShared(t *testing.T) {
 		t.Fatalf("restore with one damaged download: %v", err)
 	}
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+}
+
+// TestTransferDamageExport: an export from a store whose packs are
+// fetched, one of whose downloads came with a byte flipped, runs again,
+// fetching afresh, and writes the WIM; it failed "run check --read-data"
+// of a sound repository. Damage that stays fails it.
+func TestTransferDamageExport(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	writeTestFile(t, filepath.Join(src, "big.bin"), wimtest.RandomBytes(9, 3<<20))
+	r, faulty := faultyRepo(t, filepath.Join(tmp, "cache"))
+	var warned []error
+	r.warn = func(err error) { warned = append(warned, err) }
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	faulty.FlipByte(1)
+	w := filepath.Join(tmp, "x.wim")
+	if _, err := r.Export(t.Context(), []*Manifest{m}, w, ExportOptions{}); err != nil {
+		t.Fatalf("export with one damaged download: %v", err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0].Error(), "exporting again") {
+		t.Errorf("warnings %v, want one that the export ran again", warned)
+	}
+	out := filepath.Join(tmp, "out")
+	rd, md := openWIM(t, w)
+	applyOK(t, md, rd, out, ApplyOptions{})
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+
+	faulty.FlipByte(1 << 20) // every download
+	if _, err := r.Export(t.Context(), []*Manifest{m}, filepath.Join(tmp, "y.wim"), ExportOptions{}); err == nil {
+		t.Error("export succeeded although every download was damaged")
+	}
 }
