@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -67,18 +68,20 @@ type packCache struct {
 	// evicted holds the windows the budget let go after they were
 	// fetched whole; they are read in slices after.
 	evicted map[winKey]bool
-	spans   map[index.ID]span
+	spans   map[index.ID][]span // expected parts of packs, in order, apart by more than spanGap
 	// sums says, of each pack fetched whole from a store that does not
 	// open packs as files, whether it hashed to its id (packSeals).
 	sums map[index.ID]bool
 }
 
 // winKey names window n of a pack: bytes [n*winSize, (n+1)*winSize); or,
-// when slice > 0, the slice-th refetchSlice bytes of that window.
+// when slice > 0, the slice-th refetchSlice bytes of that window; or,
+// when part is not empty, that expected part of it.
 type winKey struct {
 	pack  index.ID
 	n     int64
 	slice int64
+	part  span
 }
 
 // packWin is one window, ready once its read is done. A window forgotten
@@ -103,7 +106,7 @@ type span struct{ lo, hi int64 }
 func newPackCache(ctx context.Context, store remote.Store, spool string, budget int64) *packCache {
 	c := &packCache{ctx: ctx, store: store, winSize: packWindow, spool: spool, budget: budget,
 		sizes: map[index.ID]int64{}, wins: map[winKey]*packWin{}, evicted: map[winKey]bool{},
-		spans: map[index.ID]span{}, sums: map[index.ID]bool{}}
+		spans: map[index.ID][]span{}, sums: map[index.ID]bool{}}
 	if o, ok := store.(remote.Opener); ok {
 		c.opener, c.winSize = o, math.MaxInt64
 	}
@@ -162,11 +165,51 @@ func (w *packWin) readAt(dst []byte, off int64) (int, error) {
 func (c *packCache) keyAt(pack index.ID, off int64) winKey {
 	k := winKey{pack: pack, n: off / c.winSize}
 	c.mu.Lock()
+	expected := len(c.spans[pack]) > 0
+	c.mu.Unlock()
+	if expected && c.opener == nil {
+		_, _ = c.size(pack) // for partAt; fetch needs it anyway, and reports its failure
+	}
+	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.opener == nil && c.evicted[k] { // an opened pack costs nothing to open again
+	switch {
+	case c.opener != nil: // an opened pack costs nothing to open again
+	case c.evicted[k]:
 		k.slice = 1 + off%c.winSize/refetchSlice
+	default:
+		k.part = c.partAt(k, off)
 	}
 	return k
+}
+
+// partAt returns the expected part of window k that holds off, when the
+// expected parts of the window are under half of it (a restore of a few
+// files: their bytes, not whole packs, are fetched); else, or when off is
+// in none, an empty span. c.mu is held.
+func (c *packCache) partAt(k winKey, off int64) span {
+	spans := c.spans[k.pack]
+	if len(spans) == 0 {
+		return span{}
+	}
+	lo, hi := k.n*packWindow, (k.n+1)*packWindow
+	if size, ok := c.sizes[k.pack]; ok {
+		hi = min(hi, size)
+	}
+	var want int64
+	var at span
+	for _, sp := range spans {
+		sp = span{max(sp.lo, lo), min(sp.hi, hi)}
+		if sp.lo < sp.hi {
+			want += sp.hi - sp.lo
+			if sp.lo <= off && off < sp.hi {
+				at = sp
+			}
+		}
+	}
+	if want*2 >= hi-lo {
+		return span{}
+	}
+	return at
 }
 
 // window returns window k, read when it is not cached, for the caller to
@@ -285,17 +328,32 @@ func (c *packCache) drop(keys []winKey) {
 	}
 }
 
-// expect widens the part of pack that reads are expected to want to take
-// in [lo, hi). A window then fetches only that part of itself when it is
-// under half of the window: a restore of a few files fetches their bytes,
-// not whole packs. A read outside it fetches the whole window.
+// spanGap is the largest gap between two expected parts of a pack that
+// are fetched as one: a request costs more than the bytes between.
+const spanGap = 256 << 10
+
+// expect adds [lo, hi) to the parts of pack that reads are expected to
+// want. A window whose expected parts are under half of it then fetches
+// each part alone (partAt): a restore of a few files fetches their bytes,
+// not whole packs, and two files far apart in a pack not all between (it
+// kept one part from the first byte wanted to the last: 33 MB fetched for
+// 256 KB restored). A read outside them fetches the whole window.
 func (c *packCache) expect(pack index.ID, lo, hi int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if sp, ok := c.spans[pack]; ok {
-		lo, hi = min(lo, sp.lo), max(hi, sp.hi)
+	c.spans[pack] = addSpan(c.spans[pack], span{lo, hi})
+}
+
+// addSpan adds s to spans (in order, apart by more than spanGap), merging
+// it with those it overlaps or comes within spanGap of.
+func addSpan(spans []span, s span) []span {
+	i, _ := slices.BinarySearchFunc(spans, s.lo, func(sp span, lo int64) int { return cmp.Compare(sp.hi+spanGap, lo) })
+	j := i
+	for j < len(spans) && spans[j].lo <= s.hi+spanGap {
+		s.lo, s.hi = min(s.lo, spans[j].lo), max(s.hi, spans[j].hi)
+		j++
 	}
-	c.spans[pack] = span{lo, hi}
+	return slices.Replace(spans, i, j, s)
 }
 
 // unexpect forgets pack's expected part and its windows that hold only
@@ -344,14 +402,9 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 		}
 		end = min(start+refetchSlice, end)
 	}
-	c.mu.Lock()
-	sp, ok := c.spans[k.pack]
-	c.mu.Unlock()
-	part := false
-	// Only a small part is worth a window of its own: a restore of a few
-	// files. A larger one (a whole restore) takes the window whole.
-	if lo, hi := max(start, sp.lo), min(end, sp.hi); ok && k.slice == 0 && lo < hi && hi-lo < (end-start)/2 {
-		start, end, part = lo, hi, true
+	part := k.part.lo < k.part.hi // an expected part (partAt)
+	if part {
+		start, end = k.part.lo, min(k.part.hi, end)
 	}
 	c.hold(k, w, start, end, part)
 	rc, err := c.store.Get(c.ctx, packKey(k.pack), start, end-start)

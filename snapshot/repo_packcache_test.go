@@ -85,6 +85,37 @@ func TestPackCacheExpected(t *testing.T) {
 	}
 }
 
+// TestPackCacheExpectedApart: two small expected parts far apart in a
+// pack are fetched each alone, not all between them (33 MB fetched for a
+// restore of two files of 256 KB); parts within spanGap are one.
+func TestPackCacheExpectedApart(t *testing.T) {
+	store := &getLog{Store: remote.NewMemory()}
+	pack := index.ID{4}
+	data := wimtest.RandomBytes(8, 8<<20)
+	if err := store.Put(t.Context(), packKey(pack), bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	c := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"), packWindows*packWindow)
+	defer c.close()
+	c.expect(pack, 7<<20, 7<<20+100)
+	c.expect(pack, 1000, 2000)
+	c.expect(pack, 3000, 4000) // within spanGap of the one before
+	for _, r := range [][2]int64{{1000, 1000}, {3000, 1000}, {7 << 20, 100}} {
+		dst := make([]byte, r[1])
+		if _, err := c.readAt(dst, pack, r[0], nil); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(dst, data[r[0]:r[0]+r[1]]) {
+			t.Fatalf("bytes at %d differ", r[0])
+		}
+	}
+	got := store.take()
+	slices.SortFunc(got, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	if want := [][2]int64{{1000, 3000}, {7 << 20, 100}}; !slices.Equal(got, want) {
+		t.Errorf("Gets %v, want %v", got, want)
+	}
+}
+
 // TestPackCacheRefetchesSlices: reads that go back and forth between
 // packs larger together than the cache's budget fetch each pack whole
 // once; a window the budget let go is read after in slices of
