@@ -94,6 +94,8 @@ func TestJSONOutcome(t *testing.T) {
 		{"agent check-config", []string{"agent", "--check-config", "--config=" + cfg}, exitOK},
 		{"agent missing config", []string{"agent", "--check-config", "--config=" + at("no.toml")}, exitUsage},
 		{"agent status, none", []string{"agent", "status", "--address=127.0.0.1:1"}, exitFailure},
+		{"version", []string{"version"}, exitOK},
+		{"version with an argument", []string{"version", "x"}, exitUsage},
 		{"unknown flag", []string{"stats", "--bogus"}, exitUsage},
 		{"unknown command", []string{"frob"}, exitUsage},
 	}
