@@ -197,61 +197,53 @@ func TestFullRepositoryNoLock(t *testing.T) {
 	wimtest.CompareTrees(t, src, filepath.Join(dir, "out"), wimtest.CompareOptions{})
 }
 
-// TestFullCacheDisk: an index cache on a full disk is not used: the
-// command warns and works on a temporary index, as with an unwritable
-// cache. Every command failed, those that only read the repository too.
-func TestFullCacheDisk(t *testing.T) {
+// TestUnusableCacheDisk: an index cache on a full disk, or on a file
+// system out of inodes with bytes to spare, is not used: the command
+// warns and works on a temporary index, as with an unwritable cache.
+// Every command failed, those that only read the repository too ("no
+// space left on device").
+func TestUnusableCacheDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting needs root")
 	}
-	dir := t.TempDir()
-	src, disk := filepath.Join(dir, "src"), filepath.Join(dir, "disk")
-	writeFile(t, src, "f", []byte("tree file\n"))
-	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
-	runAppOK(t, env, "init")
-	runAppOK(t, env, "snapshot", src)
-	mountSmall(t, "wimsnap-full-cache", disk)
-	fillDisk(t, disk)
-	env[envCacheDir] = filepath.Join(disk, "index")
-	for _, args := range [][]string{{"snapshots"}, {"restore", "latest", "--target", filepath.Join(dir, "out")}} {
-		code, out, errb := runApp(t, env, args...)
-		if code != exitOK || !strings.Contains(errb, "is not usable") || !strings.Contains(errb, "full") {
-			t.Errorf("%s: exit %d, want 0 with a warning about the full cache: %s%s", args[0], code, out, errb)
-		}
+	for _, tc := range []struct {
+		name, why string
+		fill      func(t *testing.T, disk string)
+	}{
+		{"full", "full", func(t *testing.T, disk string) {
+			mountSmall(t, "wimsnap-full-cache", disk)
+			fillDisk(t, disk)
+		}},
+		{"no inodes", "out of inodes", func(t *testing.T, disk string) {
+			must(t, os.Mkdir(disk, 0o755))
+			must(t, unix.Mount("wimsnap-cache-inodes", disk, "tmpfs", 0, "size=16m,nr_inodes=8"))
+			t.Cleanup(func() { _ = unix.Unmount(disk, unix.MNT_DETACH) })
+			must(t, os.Mkdir(filepath.Join(disk, "index"), 0o755)) // there: writableDir looks at the inodes
+			for i := 0; ; i++ {                                    // use the inodes up
+				if err := os.WriteFile(filepath.Join(disk, fmt.Sprint(i)), nil, 0o644); err != nil {
+					break
+				}
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src, disk := filepath.Join(dir, "src"), filepath.Join(dir, "disk")
+			writeFile(t, src, "f", []byte("tree file\n"))
+			env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
+			runAppOK(t, env, "init")
+			runAppOK(t, env, "snapshot", src)
+			tc.fill(t, disk)
+			env[envCacheDir] = filepath.Join(disk, "index")
+			for _, args := range [][]string{{"snapshots"}, {"restore", "latest", "--target", filepath.Join(dir, "out")}} {
+				code, out, errb := runApp(t, env, args...)
+				if code != exitOK || !strings.Contains(errb, "is not usable") || !strings.Contains(errb, tc.why) {
+					t.Errorf("%s: exit %d, want 0 with a warning that the cache's disk is %s: %s%s", args[0], code, tc.why, out, errb)
+				}
+			}
+			wimtest.CompareTrees(t, src, filepath.Join(dir, "out"), wimtest.CompareOptions{})
+		})
 	}
-	wimtest.CompareTrees(t, src, filepath.Join(dir, "out"), wimtest.CompareOptions{})
-}
-
-// TestCacheDiskNoInodes: an index cache on a file system out of inodes,
-// with bytes to spare, is not used either. Every command failed with
-// "no space left on device", snapshots too.
-func TestCacheDiskNoInodes(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting needs root")
-	}
-	dir := t.TempDir()
-	src, disk := filepath.Join(dir, "src"), filepath.Join(dir, "disk")
-	writeFile(t, src, "f", []byte("tree file\n"))
-	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
-	runAppOK(t, env, "init")
-	runAppOK(t, env, "snapshot", src)
-	must(t, os.Mkdir(disk, 0o755))
-	must(t, unix.Mount("wimsnap-cache-inodes", disk, "tmpfs", 0, "size=16m,nr_inodes=8"))
-	t.Cleanup(func() { _ = unix.Unmount(disk, unix.MNT_DETACH) })
-	env[envCacheDir] = filepath.Join(disk, "index")
-	must(t, os.Mkdir(env[envCacheDir], 0o755))
-	for i := 0; ; i++ { // use the inodes up
-		if err := os.WriteFile(filepath.Join(disk, fmt.Sprint(i)), nil, 0o644); err != nil {
-			break
-		}
-	}
-	for _, args := range [][]string{{"snapshots"}, {"restore", "latest", "--target", filepath.Join(dir, "out")}} {
-		code, out, errb := runApp(t, env, args...)
-		if code != exitOK || !strings.Contains(errb, "is not usable") || !strings.Contains(errb, "out of inodes") {
-			t.Errorf("%s: exit %d, want 0 with a warning about the cache's inodes: %s%s", args[0], code, out, errb)
-		}
-	}
-	wimtest.CompareTrees(t, src, filepath.Join(dir, "out"), wimtest.CompareOptions{})
 }
 
 // fillDisk fills the small file system at disk (mountSmall) with a file.
