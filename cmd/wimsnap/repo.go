@@ -67,27 +67,14 @@ func noLockHint(err error) error {
 
 func addRepoFlags(cmd *cobra.Command, f *repoFlags) {
 	fl := cmd.Flags()
-	fl.Var((*locationValue)(&f.repo), "repo", "repository location (default: $"+envRepository+", else the default local repository)")
+	// Never empty (nonEmpty): a script's unset variable (--repo "$REPO")
+	// is refused rather than taken for the default repository, which
+	// snapshot would create.
+	fl.Var((*nonEmpty)(&f.repo), "repo", "repository location (default: $"+envRepository+", else the default local repository)")
 	fl.Var((*nonEmpty)(&f.s3.caCert), "cacert", "S3: PEM file of a certificate authority to trust (default: $"+envCACert+")")
 	fl.IntVar(&f.s3.connections, "connections", defaultS3Conns, "S3: at most this many requests at once")
 	fl.Int64Var(&f.s3.upKiB, "limit-upload", 0, "S3: upload at most this many KiB/s (0: no limit)")
 	fl.Int64Var(&f.s3.downKiB, "limit-download", 0, "S3: download at most this many KiB/s (0: no limit)")
-}
-
-// locationValue is the value of --repo: a location, never empty, so that
-// a script's unset variable (--repo "$REPO") is refused rather than taken
-// for the default repository, which snapshot would create.
-type locationValue string
-
-func (v *locationValue) String() string { return string(*v) }
-func (v *locationValue) Type() string   { return "string" }
-
-func (v *locationValue) Set(s string) error {
-	if s == "" {
-		return errors.New("an empty location (leave --repo out for the default)")
-	}
-	*v = locationValue(s)
-	return nil
 }
 
 // repoLocation resolves where the repository is and whether it is the

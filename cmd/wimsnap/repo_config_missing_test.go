@@ -43,7 +43,7 @@ func TestRepoEmptyFlag(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"XDG_DATA_HOME": filepath.Join(dir, "xdg"), "WIMSNAP_CACHE_DIR": filepath.Join(dir, "cache")}
 	code, _, errb := runApp(t, env, "snapshot", dir, "--repo", "")
-	if code != exitUsage || !strings.Contains(errb, "empty location") {
+	if code != exitUsage || !strings.Contains(errb, `--repo="": empty (leave the flag out for its default)`) {
 		t.Errorf("snapshot --repo '': exit %d: %s", code, errb)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "xdg")); err == nil {
