@@ -98,9 +98,11 @@ func Open(path, repoID string, opts Options) (db *DB, err error) {
 			ErrBusy, path, opts.Timeout)
 	case errors.Is(err, os.ErrNotExist):
 		return nil, err
-	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) || errors.Is(err, os.ErrPermission):
-		// A new file could not be written: the disk, not the file, is
-		// at fault, and deleting it would not help.
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) || errors.Is(err, os.ErrPermission) ||
+		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOMEM):
+		// A new file could not be written, or the process is out of
+		// file descriptors or memory: the disk or the process, not the
+		// file, is at fault, and deleting it would lose a good index.
 		return nil, fmt.Errorf("index: %s: %w", path, err)
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)

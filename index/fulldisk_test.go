@@ -48,3 +48,41 @@ func TestOpenFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenOutOfDescriptors: an index that cannot be opened because the
+// process is out of file descriptors fails with EMFILE, not as a corrupt
+// database: its callers deleted a good index and rebuilt it from the
+// repository (ulimit -n 8).
+func TestOpenOutOfDescriptors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	db, err := Open(path, "repo-a", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(os.DevNull) // the lowest free descriptor: a limit of it lets none more open
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := uint64(f.Fd())
+	_ = f.Close()
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: next, Max: old.Max}); err != nil {
+		t.Skipf("setrlimit: %v", err)
+	}
+	_, err = Open(path, "repo-a", Options{})
+	if rerr := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if !errors.Is(err, syscall.EMFILE) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("open out of descriptors: %v, want EMFILE and not ErrCorrupt", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the index is gone: %v", err)
+	}
+}
