@@ -28,6 +28,7 @@ func TestFlagValueIsFlag(t *testing.T) {
 		{"restore", "latest", "--target", "--json=true"},
 		{"snapshot", "--tag", "--json", src},
 		{"restore", "latest", "--target", "--", "--dry-run"},
+		{"snapshots", "--repo", "--", "x"}, // before the count of arguments, which the flag left one over
 	} {
 		code, _, errb := runApp(t, env, args...)
 		if code != exitUsage || !strings.Contains(errb, "needs a value, and the next argument is the flag") {

@@ -63,7 +63,6 @@ type app struct {
 	termWidth      func() int // columns of stderr's terminal, 0 if unknown
 
 	json    bool       // --json
-	args    []string   // the command line exec runs
 	s3      *remote.S3 // the S3 store a command opened, for its request counts
 	started bool       // a command's body ran: its errors are not usage errors
 	// tempCache is the temporary index cache of a command whose cache
@@ -133,7 +132,14 @@ func (a *app) exec(ctx context.Context, args []string) (*cobra.Command, int, err
 	defer a.dropTempCache() // also for the agent's commands, which run through exec
 	root := a.newRootCommand()
 	root.SetArgs(args)
-	a.args = args
+	if c, _, err := root.Find(args); err == nil && c != root {
+		_ = c.InheritedFlags() // merges the persistent flags into c.Flags()
+		if err := swallowedFlag(c, args); err != nil {
+			// Before cobra counts the arguments: the flag taken for a
+			// value left one over ("snapshots takes no arguments").
+			return c, exitUsage, err
+		}
+	}
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && !a.started && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		// cobra parses the flags after an unknown command as the root's
@@ -278,9 +284,6 @@ func (a *app) runRoot(cmd *cobra.Command, args []string) error {
 // usage errors, unless it says so with usagef.
 func (a *app) body(fn func(ctx context.Context, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := swallowedFlag(cmd, a.args); err != nil {
-			return err
-		}
 		a.started = true
 		return fn(cmd.Context(), cmd, args)
 	}
