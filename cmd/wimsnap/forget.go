@@ -266,7 +266,15 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	var gone []*snapshot.Manifest
 	var missing []string // named, and not there
 	if len(args) > 0 {
-		damaged := func(ref string) string { return r.FindDamaged(ctx, ref, list) }
+		damaged := func(ref string) (string, error) {
+			if id := r.FindDamaged(ctx, ref, list); id != "" {
+				return id, nil
+			}
+			if _, err := r.FindSnapshot(ctx, ref); errors.Is(err, snapshot.ErrNewerFormat) {
+				return "", err // not gone: a newer wimsnap's, which this one leaves alone
+			}
+			return "", nil
+		}
 		groups, gone, missing, err = forgetNamed(list, f.keep(list), f.set(), args, damaged)
 	} else {
 		groups, gone = forgetByPolicy(f.keep(list), pol, by, zone)
@@ -339,8 +347,9 @@ func (f *forgetFlags) zone() (*time.Location, error) {
 // among list ("latest" always among selected). A ref that matches no
 // snapshot, forgotten already by a run that was stopped part way or never
 // there, is listed, quoted, in missing; one that matches more than one, or
-// with filtered a snapshot they do not select, is an error.
-func forgetNamed(list, selected []*snapshot.Manifest, filtered bool, refs []string, damaged func(ref string) string) (groups []forgetGroup, gone []*snapshot.Manifest, missing []string, err error) {
+// with filtered a snapshot they do not select, is an error, and so is one
+// whose manifest a newer wimsnap wrote (damaged's error).
+func forgetNamed(list, selected []*snapshot.Manifest, filtered bool, refs []string, damaged func(ref string) (string, error)) (groups []forgetGroup, gone []*snapshot.Manifest, missing []string, err error) {
 	g := forgetGroup{Keep: []forgetSnap{}, Remove: []forgetSnap{}}
 	for _, ref := range refs {
 		in := list
@@ -364,7 +373,10 @@ func forgetNamed(list, selected []*snapshot.Manifest, filtered bool, refs []stri
 		}
 		if err != nil {
 			// A manifest that cannot be read can only be named by its id.
-			id := damaged(ref)
+			id, err := damaged(ref)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("%w; nothing was removed", err)
+			}
 			if id == "" {
 				missing = append(missing, strconv.Quote(ref)+" (forgotten already?)")
 				continue
