@@ -63,6 +63,7 @@ type app struct {
 	termWidth      func() int // columns of stderr's terminal, 0 if unknown
 
 	json    bool       // --json
+	version bool       // wimsnap --version
 	s3      *remote.S3 // the S3 store a command opened, for its request counts
 	started bool       // a command's body ran: its errors are not usage errors
 	// tempCache is the temporary index cache of a command whose cache
@@ -242,8 +243,8 @@ on the line; a value that is itself a flag's name is written --flag=value.
 		a.newForgetCommand(), a.newPruneCommand(), a.newRepairCommand(), a.newUnlockCommand(),
 		a.newAgentCommand(), a.newVersionCommand(),
 	)
-	root.Version = buildVersion().String()
-	root.SetVersionTemplate("wimsnap {{.Version}}\n")
+	// Not cobra's --version, which prints its template with --json too.
+	root.Flags().BoolVar(&a.version, "version", false, "print the version, as 'wimsnap version' does")
 	root.SetHelpCommand(newHelpCommand(root))
 	return root
 }
@@ -268,8 +269,12 @@ func newHelpCommand(root *cobra.Command) *cobra.Command {
 	}
 }
 
-// runRoot handles a line without a known command.
+// runRoot handles a line without a known command: --version, or a
+// mistake.
 func (a *app) runRoot(cmd *cobra.Command, args []string) error {
+	if a.version && len(args) == 0 {
+		return a.printVersion()
+	}
 	if len(args) == 0 {
 		return usagef("missing command")
 	}

@@ -75,13 +75,16 @@ func (a *app) newVersionCommand() *cobra.Command {
 		Short: "Print wimsnap's version, the commit it was built from and its Go release",
 		Long:  versionHelp,
 		Args:  argsBetween(0, 0),
-		RunE: a.body(func(_ context.Context, _ *cobra.Command, _ []string) error {
-			v := buildVersion()
-			if a.json {
-				return writeJSON(a.stdout, v)
-			}
-			_, err := fmt.Fprintf(a.stdout, "wimsnap %s\n", v)
-			return err
-		}),
+		RunE:  a.body(func(context.Context, *cobra.Command, []string) error { return a.printVersion() }),
 	}
+}
+
+// printVersion prints the version line, or its --json document.
+func (a *app) printVersion() error {
+	v := buildVersion()
+	if a.json {
+		return writeJSON(a.stdout, v)
+	}
+	_, err := fmt.Fprintf(a.stdout, "wimsnap %s\n", v)
+	return err
 }

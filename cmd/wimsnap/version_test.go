@@ -17,6 +17,9 @@ func TestVersion(t *testing.T) {
 	if flag := runAppOK(t, nil, "--version"); flag != out {
 		t.Errorf("--version: %q, version: %q", flag, out)
 	}
+	if doc, flag := runAppOK(t, nil, "version", "--json"), runAppOK(t, nil, "--version", "--json"); flag != doc {
+		t.Errorf("--version --json: %q, version --json: %q", flag, doc) // it printed the text line
+	}
 	if code, _, errb := runApp(t, nil, "version", "x"); code != exitUsage || !strings.Contains(errb, "version takes no arguments, got 1 argument") {
 		t.Errorf("version x: exit %d: %s", code, errb) // it said "want version, got 1 argument"
 	}
