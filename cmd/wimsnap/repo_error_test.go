@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -104,5 +105,18 @@ func TestShownKeepsNames(t *testing.T) {
 		if got := shown(err); got != want {
 			t.Errorf("shown(%q) = %q, want %q", err, got, want)
 		}
+	}
+}
+
+// TestSnapshotSystemRootMissing: snapshot with no PATH and an
+// $OSDTargetSystemRoot that names no directory says so, naming the
+// variable, as capture does; it said "stat C:\Windows: no such file or
+// directory" of a path nobody typed.
+func TestSnapshotSystemRootMissing(t *testing.T) {
+	env := testRepoEnv(t)
+	env[envTargetSystemRoot] = filepath.Join(t.TempDir(), "Windows")
+	code, _, errb := runApp(t, env, "snapshot")
+	if want := "$OSDTargetSystemRoot=" + strconv.Quote(env[envTargetSystemRoot]) + ": no such directory"; code != exitUsage || !strings.Contains(errb, want) {
+		t.Errorf("exit %d: %s; want %d and %q", code, errb, exitUsage, want)
 	}
 }

@@ -116,6 +116,9 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 		source = args[0]
 	case env.SystemRoot != "":
 		source = osdTree(env.SystemRoot, isDir)
+		if !isDir(source) { // named: in a task sequence nobody typed it
+			return usagef("$%s=%q: no such directory", envTargetSystemRoot, env.SystemRoot)
+		}
 	}
 	if err := checkThreads(f.threads); err != nil {
 		return err
