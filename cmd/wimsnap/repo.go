@@ -126,6 +126,10 @@ func (a *app) cacheDir() (string, error) {
 	return filepath.Join(dir, "wimsnap", "index"), nil
 }
 
+// repoArg is the --repo flag for loc as a command line to type takes it:
+// "--repo=-h", not "--repo -h", and quoted when the shell would split it.
+func repoArg(loc string) string { return quoteArgs([]string{"--repo=" + loc}) }
+
 // repoIsFile returns an error when the local repository location loc, or
 // the nearest of its parents that exists, is a file.
 func repoIsFile(loc string) error {
@@ -179,7 +183,7 @@ func (a *app) openRepoWarn(ctx context.Context, f *repoFlags, create bool, warn 
 	}
 	if !create || !isDefault {
 		if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) && !isS3(loc) {
-			return nil, fmt.Errorf("%w: %s (run 'wimsnap init --repo %s')", snapshot.ErrNoRepository, loc, loc)
+			return nil, fmt.Errorf("%w: %s (run 'wimsnap init %s')", snapshot.ErrNoRepository, loc, repoArg(loc))
 		}
 	}
 	store, err := a.openStore(loc, f)
@@ -194,8 +198,8 @@ func (a *app) openRepoWarn(ctx context.Context, f *repoFlags, create bool, warn 
 	opts := snapshot.RepoOptions{CacheDir: cache, Now: a.now, Warn: warn}
 	r, err := snapshot.OpenRepo(ctx, store, opts)
 	if errors.Is(err, remote.ErrNoBucket) {
-		return nil, fmt.Errorf("%w: %s: the bucket does not exist (run 'wimsnap init --repo %s' to create it and the repository)",
-			snapshot.ErrNoRepository, loc, loc)
+		return nil, fmt.Errorf("%w: %s: the bucket does not exist (run 'wimsnap init %s' to create it and the repository)",
+			snapshot.ErrNoRepository, loc, repoArg(loc))
 	}
 	if errors.Is(err, snapshot.ErrConfigMissing) {
 		return nil, configMissing(err)
@@ -223,10 +227,10 @@ func configMissing(err error) error {
 // holds no repository at the prefix.
 func (a *app) noS3Repo(ctx context.Context, loc string, err error) error {
 	if berr := a.s3.BucketExists(ctx); errors.Is(berr, remote.ErrNoBucket) {
-		return fmt.Errorf("%w: %s: the bucket does not exist (run 'wimsnap init --repo %s' to create it and the repository)",
-			snapshot.ErrNoRepository, loc, loc)
+		return fmt.Errorf("%w: %s: the bucket does not exist (run 'wimsnap init %s' to create it and the repository)",
+			snapshot.ErrNoRepository, loc, repoArg(loc))
 	}
-	return fmt.Errorf("%w (run 'wimsnap init --repo %s')", err, loc)
+	return fmt.Errorf("%w (run 'wimsnap init %s')", err, repoArg(loc))
 }
 
 // syncWarn returns a Warn function for index sync problems.

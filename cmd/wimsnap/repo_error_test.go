@@ -52,6 +52,9 @@ func TestRepoErrorMessages(t *testing.T) {
 			want: "wimsnap: no repository at this location: "},
 		// A file (a WIM) as the repository: "local store: mkdir FILE:
 		// not a directory", exit 1.
+		// The hint is a command line that works: --repo=VALUE, quoted.
+		{name: "no repository, odd name", env: empty, args: []string{"snapshots", "--repo=" + filepath.Join(missing, "-h x")}, code: exitNoRepo,
+			want: "(run 'wimsnap init \"--repo=" + filepath.Join(missing, "-h x") + "\"')"},
 		{name: "repository is a file", env: empty, args: []string{"snapshots", "--repo", file}, code: exitNoRepo,
 			want: "wimsnap: no repository at this location: " + file + " is a file; a repository is a directory"},
 		{name: "repository under a file", env: empty, args: []string{"snapshots", "--repo", filepath.Join(file, "sub")}, code: exitNoRepo,
