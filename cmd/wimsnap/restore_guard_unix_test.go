@@ -211,10 +211,12 @@ func TestUnusableCacheDisk(t *testing.T) {
 		fill      func(t *testing.T, disk string)
 	}{
 		{"full", "full", func(t *testing.T, disk string) {
+			t.Helper()
 			mountSmall(t, "wimsnap-full-cache", disk)
 			fillDisk(t, disk)
 		}},
 		{"no inodes", "out of inodes", func(t *testing.T, disk string) {
+			t.Helper()
 			must(t, os.Mkdir(disk, 0o755))
 			must(t, unix.Mount("wimsnap-cache-inodes", disk, "tmpfs", 0, "size=16m,nr_inodes=8"))
 			t.Cleanup(func() { _ = unix.Unmount(disk, unix.MNT_DETACH) })
