@@ -181,6 +181,13 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 	}
 	var target string // of a symlink, on Linux
 	if e.IsReparse() && a.ntfs == nil {
+		if o, ok := a.src.(solidOrderer); ok && e.Ext != nil && !e.Ext.Reparse.Hash.IsZero() {
+			// Announced, as the restore announces what it reads: a
+			// repository's source then fetches this stream's part of
+			// its pack, not the whole window (a dry run from S3 fetched
+			// every pack that held a symlink's target).
+			o.SolidOrder(e.Ext.Reparse.Hash)
+		}
 		var err error
 		if target, err = a.linkTarget(e); err != nil { // makeSymlink skips it, whatever is in its place
 			a.warn(true, err)

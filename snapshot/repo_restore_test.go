@@ -345,6 +345,40 @@ func TestRestoreFileChangedOften(t *testing.T) {
 	}
 }
 
+// TestDryRunFetchesLinkTargets: a dry run from a store whose packs are
+// fetched reads each symlink's target alone, not the pack window it lies
+// in: a dry run of one symlink fetched its 33.7 MB pack (the restore 15
+// KB), and one into an empty directory the whole repository.
+func TestDryRunFetchesLinkTargets(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	store := &getLog{Store: remote.NewMemory()}
+	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.MkdirAll(src, 0o755))
+	writeTestFile(t, filepath.Join(src, "a.bin"), wimtest.RandomBytes(3, 8<<20))
+	must(t, os.Symlink("a.bin", filepath.Join(src, "link")))
+	writeTestFile(t, filepath.Join(src, "z.bin"), wimtest.RandomBytes(4, 8<<20))
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	store.take()
+	res, err := r.Restore(t.Context(), m, filepath.Join(tmp, "out"), RestoreOptions{DryRun: true})
+	if err != nil || res.Symlinks != 1 {
+		t.Fatalf("dry run: %+v, %v", res, err)
+	}
+	var fetched int64
+	for _, g := range store.take() {
+		fetched += g[1]
+	}
+	if fetched > 1<<20 {
+		t.Errorf("the dry run fetched %d bytes to read one symlink's target", fetched)
+	}
+}
+
 // restoreReads restores m into out, compares it with src, and returns the
 // repository's packs and the reads the restore made of the store.
 func restoreReads(t *testing.T, r *Repo, faulty *remotetest.Faulty, m *Manifest, src, out string) (packs, gets int) {
