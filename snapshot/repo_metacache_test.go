@@ -75,14 +75,7 @@ func cacheTestRepo(t *testing.T) (src string, r *Repo, faulty *remotetest.Faulty
 func faultyRepo(t *testing.T, cache string) (*Repo, *remotetest.Faulty) {
 	t.Helper()
 	faulty := remotetest.NewFaulty(remote.NewMemory())
-	if _, err := InitRepo(t.Context(), faulty, wim.CompressXPRESS); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenRepo(t.Context(), faulty, RepoOptions{CacheDir: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, faulty
+	return repoOn(t, faulty, wim.CompressXPRESS, cache), faulty
 }
 
 func mustHash(t *testing.T, m *Manifest) wim.Hash {

@@ -590,13 +590,7 @@ func TestPruneDeleteFails(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	store := &failPackDelete{Store: remote.NewMemory()}
-	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := repoOn(t, store, wim.CompressXPRESS, filepath.Join(tmp, "cache"))
 	must(t, os.MkdirAll(src, 0o755))
 	var snaps []*Manifest
 	for i := range 2 {

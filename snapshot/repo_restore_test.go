@@ -298,13 +298,7 @@ func TestRestoreFileChangedOften(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	store := &getLog{Store: remote.NewMemory()}
-	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := repoOn(t, store, wim.CompressXPRESS, filepath.Join(tmp, "cache"))
 	r.packSize = 8 << 20 // the sizes below count in packs of 8 MiB
 	must(t, os.MkdirAll(src, 0o755))
 	for i, size := range []int{16 << 20, 12 << 20, 8 << 20} {
@@ -353,13 +347,7 @@ func TestDryRunFetchesLinkTargets(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	store := &getLog{Store: remote.NewMemory()}
-	if _, err := InitRepo(t.Context(), store, wim.CompressXPRESS); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := repoOn(t, store, wim.CompressXPRESS, filepath.Join(tmp, "cache"))
 	must(t, os.MkdirAll(src, 0o755))
 	writeTestFile(t, filepath.Join(src, "a.bin"), wimtest.RandomBytes(3, 8<<20))
 	must(t, os.Symlink("a.bin", filepath.Join(src, "link")))

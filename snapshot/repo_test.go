@@ -27,10 +27,17 @@ func testRepo(t *testing.T, codec wim.Compression) *Repo {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return repoOn(t, store, codec, filepath.Join(dir, "cache"))
+}
+
+// repoOn makes a repository of chunks in codec in store and opens it with
+// the index cache cache.
+func repoOn(t *testing.T, store remote.Store, codec wim.Compression, cache string) *Repo {
+	t.Helper()
 	if _, err := InitRepo(t.Context(), store, codec); err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(dir, "cache")})
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: cache})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,16 +82,11 @@ func setImmutable(t *testing.T, path string) {
 	if err != nil {
 		t.Skipf("no immutable flag here: %v", err)
 	}
-	t.Cleanup(func() {
-		if f, err := os.Open(path); err == nil {
-			_ = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, flags)
-			_ = f.Close()
-		}
-	})
+	t.Cleanup(func() { clearImmutable(path) })
 }
 
-// clearImmutable clears the immutable flag of the file path, which
-// setImmutable's cleanup cannot find once the file has moved.
+// clearImmutable clears the immutable flag of the file path: setImmutable's
+// cleanup, and a test's own for a file that has moved since.
 func clearImmutable(path string) {
 	if f, err := os.Open(path); err == nil {
 		if flags, err := unix.IoctlGetInt(int(f.Fd()), unix.FS_IOC_GETFLAGS); err == nil {
