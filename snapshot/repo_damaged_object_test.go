@@ -209,8 +209,8 @@ func TestNewerManifestByID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := r.FindDamaged(t.Context(), hexID(id)[:8], list); got != "" {
-		t.Errorf("FindDamaged named the newer manifest %s", got)
+	if got, err := r.FindDamaged(t.Context(), hexID(id)[:8], list); got != "" || !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("FindDamaged named the newer manifest %s (%v)", got, err)
 	}
 	_, err = r.FindSnapshot(t.Context(), hexID(id)[:8])
 	if err == nil || strings.Contains(err.Error(), "damaged") || !errors.Is(err, ErrNewerFormat) || !errors.Is(err, ErrSnapshotNotFound) ||

@@ -1060,8 +1060,8 @@ func TestFindDamagedSnapshot(t *testing.T) {
 		must(t, store.Put(t.Context(), snapPrefix+m.ID, bytes.NewReader(garbage), int64(len(garbage))))
 	}
 	for ref, want := range map[string]string{"ab": "", "ab0": damaged, "ab1": other, "ab2": "", "ab3": "", "cd": "", "cd0": lone} {
-		if got := fresh.FindDamaged(t.Context(), ref, readable); got != want {
-			t.Errorf("FindDamaged(%q) = %q, want %q", ref, got, want)
+		if got, err := fresh.FindDamaged(t.Context(), ref, readable); got != want || err != nil {
+			t.Errorf("FindDamaged(%q) = %q, %v; want %q", ref, got, err, want)
 		}
 	}
 }

@@ -322,13 +322,12 @@ func (n noText) Unwrap() error { return n.err }
 // readable manifests list, or, when a manifest the repository holds that
 // is not among them matches ref, an error saying it is damaged.
 func (r *Repo) damagedMatch(ctx context.Context, ref string, list []*Manifest, notFound error) error {
-	id, err := r.unreadableMatch(ctx, ref, list)
+	id, err := r.FindDamaged(ctx, ref, list)
 	switch {
+	case err != nil:
+		return err
 	case id == "":
 		return notFound
-	case errors.Is(err, ErrNewerFormat):
-		// It said "no such snapshot" of one the listing had warned about.
-		return fmt.Errorf("%q is snapshot %s: %w%w", ref, id[:8], err, noText{ErrSnapshotNotFound})
 	}
 	return fmt.Errorf("%w: %q is snapshot %s, whose manifest is damaged and cannot be read (see 'wimsnap check'; 'wimsnap forget %s' removes it)",
 		ErrSnapshotNotFound, ref, id[:8], id[:8])
@@ -338,13 +337,16 @@ func (r *Repo) damagedMatch(ctx context.Context, ref string, list []*Manifest, n
 // of one) names among those the repository holds that are not in list,
 // the readable manifests (Snapshots): a manifest that cannot be read.
 // It returns "" when none matches, when ref begins more than one id
-// (readable ones included), when the listing fails, or when the manifest
-// is of a newer format (ErrNewerFormat), which is not damage.
-func (r *Repo) FindDamaged(ctx context.Context, ref string, list []*Manifest) string {
-	if id, err := r.unreadableMatch(ctx, ref, list); !errors.Is(err, ErrNewerFormat) {
-		return id
+// (readable ones included), or when the listing fails. A manifest of a
+// newer format is not damage: for it, FindDamaged returns "" and an error
+// that wraps ErrNewerFormat and ErrSnapshotNotFound and says so (the
+// listing had warned of it; "no such snapshot" said otherwise).
+func (r *Repo) FindDamaged(ctx context.Context, ref string, list []*Manifest) (string, error) {
+	id, err := r.unreadableMatch(ctx, ref, list)
+	if errors.Is(err, ErrNewerFormat) {
+		return "", fmt.Errorf("%q is snapshot %s: %w%w", ref, id[:8], err, noText{ErrSnapshotNotFound})
 	}
-	return "" // not damaged: listing warned that a newer wimsnap wrote it
+	return id, nil
 }
 
 // unreadableMatch returns the id of the manifest that ref names among

@@ -266,15 +266,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 	var gone []*snapshot.Manifest
 	var missing []string // named, and not there
 	if len(args) > 0 {
-		damaged := func(ref string) (string, error) {
-			if id := r.FindDamaged(ctx, ref, list); id != "" {
-				return id, nil
-			}
-			if _, err := r.FindSnapshot(ctx, ref); errors.Is(err, snapshot.ErrNewerFormat) {
-				return "", err // not gone: a newer wimsnap's, which this one leaves alone
-			}
-			return "", nil
-		}
+		damaged := func(ref string) (string, error) { return r.FindDamaged(ctx, ref, list) }
 		groups, gone, missing, err = forgetNamed(list, f.keep(list), f.set(), args, damaged)
 	} else {
 		groups, gone = forgetByPolicy(f.keep(list), pol, by, zone)
