@@ -52,8 +52,8 @@ func flagNamed(fs *pflag.FlagSet, arg string) *pflag.Flag {
 // isFlagWithValue reports whether arg is "--name=value" for one of fs's
 // flags.
 func isFlagWithValue(fs *pflag.FlagSet, arg string) bool {
-	name, _, ok := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
-	return ok && strings.HasPrefix(arg, "--") && fs.Lookup(name) != nil
+	name, _, ok := strings.Cut(arg, "=")
+	return ok && strings.HasPrefix(name, "--") && flagNamed(fs, name) != nil
 }
 
 // plainFlagError returns pflag's error for a value a flag refuses as
