@@ -18,6 +18,7 @@ const (
 	defaultTimeoutAttempts = 2
 	defaultBase            = time.Second
 	defaultMax             = 15 * time.Second
+	defaultFreshAfter      = 1 << 20
 )
 
 // RetryOptions configures NewRetry. The zero value gives the defaults; a
@@ -39,6 +40,12 @@ type RetryOptions struct {
 	Base time.Duration
 	// Max caps every wait. Default 15s.
 	Max time.Duration
+	// FreshAfter is how many bytes a Get's reader must yield after a
+	// failure for its count of attempts to start afresh: a long download
+	// over a link that drops now and then is resumed as often as it makes
+	// progress, and still gives up on a server that breaks every stream
+	// before that much. Default 1 MiB.
+	FreshAfter int64
 	// OnRetry, if set, is called before each wait with the operation (the
 	// word used in error messages: "put", "put-if-absent", "get", "stat",
 	// "list" or "delete"), the key (the prefix for List), the number of the
@@ -68,6 +75,9 @@ func (o *RetryOptions) applyDefaults() {
 	}
 	if o.Max <= 0 {
 		o.Max = defaultMax
+	}
+	if o.FreshAfter <= 0 {
+		o.FreshAfter = defaultFreshAfter
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleep
@@ -143,7 +153,8 @@ type retryStore struct {
 //   - Get retries opening the object, and its reader, when a Read fails with
 //     ErrUnavailable, opens the rest of the range again and continues: the
 //     caller sees one stream. Opens and resumes of one Get share its
-//     attempts. A resumed read gets the object as it is then, so a reader of
+//     attempts, counted afresh once the reader has yielded
+//     RetryOptions.FreshAfter bytes since the last failure. A resumed read gets the object as it is then, so a reader of
 //     an object replaced meanwhile may yield a mix of two versions; the
 //     objects of a repository are written once, which rules that out for
 //     them.
@@ -337,6 +348,7 @@ type retryReader struct {
 	a    *attempts
 	key  string
 	off  int64         // offset of the next byte
+	read int64         // bytes yielded since the last failure
 	left int64         // bytes still to read; negative: to the end of the object
 	rc   io.ReadCloser // the open range; nil after a failed reopen
 	err  error         // sticky: the reopen failed
@@ -360,6 +372,7 @@ func (rr *retryReader) Read(p []byte) (int, error) {
 	for rr.err == nil {
 		n, err := rr.rc.Read(p)
 		rr.off += int64(n)
+		rr.read += int64(n)
 		if rr.left >= 0 {
 			rr.left -= int64(n)
 		}
@@ -379,6 +392,10 @@ func (rr *retryReader) Read(p []byte) (int, error) {
 func (rr *retryReader) resume(cause error) error {
 	_ = rr.rc.Close() // the stream is broken; its Close has nothing to add
 	rr.rc = nil
+	if rr.read >= rr.a.o.FreshAfter {
+		rr.a.failed, rr.a.timeouts = 0, 0
+	}
+	rr.read = 0
 	if again, err := rr.a.again(rr.ctx, cause); !again {
 		return err
 	}

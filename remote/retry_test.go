@@ -347,6 +347,36 @@ func TestRetryGetResumeGivesUp(t *testing.T) {
 	}
 }
 
+// TestRetryGetFreshAfterProgress: a long read that the link breaks more
+// often than Attempts allows completes while each stretch yields
+// FreshAfter bytes, and gives up when the stretches are shorter.
+func TestRetryGetFreshAfterProgress(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		after  int64
+		wantOK bool
+	}{
+		{"Progress", 1000, true},
+		{"Stalled", 999, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newRetryFixture(t, remote.RetryOptions{Attempts: 3, FreshAfter: 1000})
+			f.faulty.CutReads(tc.after, 8, remote.ErrUnavailable)
+			got, err := remote.ReadAll(t.Context(), f.store, objKey, 1<<20)
+			if !tc.wantOK {
+				remotetest.WantErr(t, "ReadAll", err, remote.ErrUnavailable)
+				return
+			}
+			if err != nil || !bytes.Equal(got, objData) {
+				t.Fatalf("ReadAll: %d bytes, %v; want the %d stored", len(got), err, len(objData))
+			}
+			if n := f.faulty.Calls("get"); n != 9 {
+				t.Errorf("%d Gets, want 9", n)
+			}
+		})
+	}
+}
+
 func TestRetryGetPermanentReadError(t *testing.T) {
 	f := newRetryFixture(t, remote.RetryOptions{})
 	f.faulty.CutReads(10, 1, remote.ErrCorrupt)
