@@ -116,7 +116,10 @@ type RepoOptions struct {
 	// and Snapshot to its own Warn. It is also told, once for each
 	// snapshot, that a snapshot was left out of the local index because
 	// its manifest cannot be read, and, once for each index object, that
-	// an index object is damaged. It may be called from any goroutine.
+	// an index object is damaged, and, once for each restore, export or
+	// check, that the disk of CacheDir has no room for the packs read from
+	// the store, which are then kept in the system's temporary directory.
+	// It may be called from any goroutine.
 	Warn func(error)
 }
 

@@ -9,6 +9,8 @@ import (
 	"io"
 	"maps"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -56,10 +58,11 @@ type packCache struct {
 	store   remote.Store
 	opener  remote.Opener // store's, when it has it
 	winSize int64         // packWindow, or a whole pack when opened
-	spool   string        // the directory of the windows' spool files
 	budget  int64         // the bytes of windows kept
+	warn    func(error)   // told when the spool moves; nil: not told
 
 	mu    sync.Mutex
+	spool string // the directory of the windows' spool files
 	sizes map[index.ID]int64
 	stats int // sizes asked for that were not known
 	wins  map[winKey]*packWin
@@ -407,32 +410,68 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 		start, end = k.part.lo, min(k.part.hi, end)
 	}
 	c.hold(k, w, start, end, part)
-	rc, err := c.store.Get(c.ctx, packKey(k.pack), start, end-start)
+	for {
+		f, err := c.fetchRange(k.pack, start, end, end-start == size)
+		if err == nil {
+			w.f = f
+			return nil
+		}
+		if !unwritable(err) || !c.spoolElsewhere(err) {
+			return err
+		}
+	}
+}
+
+// fetchRange reads bytes [start, end) of pack into a new spool file,
+// noting whether the pack hashed to its id when whole is set.
+func (c *packCache) fetchRange(pack index.ID, start, end int64, whole bool) (*spoolFile, error) {
+	rc, err := c.store.Get(c.ctx, packKey(pack), start, end-start)
 	if err != nil {
-		return fmt.Errorf("reading pack %x: %w", k.pack[:4], err)
+		return nil, fmt.Errorf("reading pack %x: %w", pack[:4], err)
 	}
 	defer closeRead(rc)
-	f, err := newSpool(c.spool)
+	c.mu.Lock()
+	dir := c.spool
+	c.mu.Unlock()
+	f, err := newSpool(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var src io.Reader = rc
-	var sum hash.Hash // of a pack fetched whole
-	if start == 0 && end == size {
+	var sum hash.Hash
+	if whole {
 		sum = sha256.New()
 		src = io.TeeReader(rc, sum)
 	}
 	if _, err := io.CopyN(f, src, end-start); err != nil {
 		_ = f.Close() // a spool file: nothing to lose
-		return fmt.Errorf("reading pack %x: %w", k.pack[:4], err)
+		if unwritable(err) {
+			return nil, fmt.Errorf("%w: keeping pack %x in %s: %w", errSpool, pack[:4], dir, err)
+		}
+		return nil, fmt.Errorf("reading pack %x: %w", pack[:4], err)
 	}
 	if sum != nil {
 		c.mu.Lock()
-		c.sums[k.pack] = index.ID(sum.Sum(nil)) == k.pack
+		c.sums[pack] = index.ID(sum.Sum(nil)) == pack
 		c.mu.Unlock()
 	}
-	w.f = f
-	return nil
+	return f, nil
+}
+
+// spoolElsewhere moves the spool files of windows to come to the system's
+// temporary directory after the spool's disk refused one (full, read-only)
+// with err, and warns; the index cache's disk may have room for the index
+// and not for packs. It returns false when they are there already.
+func (c *packCache) spoolElsewhere(err error) bool {
+	tmp := filepath.Join(os.TempDir(), "wimsnap-spool")
+	c.mu.Lock()
+	moved := c.spool != tmp
+	c.spool = tmp
+	c.mu.Unlock()
+	if moved && c.warn != nil {
+		c.warn(fmt.Errorf("%w; the packs read from now on are kept in %s", err, tmp))
+	}
+	return moved
 }
 
 // isReady reports whether w's fetch is done.

@@ -40,7 +40,9 @@ type repoSource struct {
 type streamBufs struct{ run, cur []byte }
 
 func (r *Repo) newSource(ctx context.Context, db *index.DB) *repoSource {
-	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: newPackCache(ctx, r.store, r.spool, packWindows*(r.packSize*3/2+packSlack)),
+	packs := newPackCache(ctx, r.store, r.spool, packWindows*(r.packSize*3/2+packSlack))
+	packs.warn = r.warn
+	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: packs,
 		shared: newSharedChunks(), packOrd: map[index.ID]int{}}
 }
 

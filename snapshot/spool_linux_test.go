@@ -4,9 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
@@ -37,5 +41,42 @@ func TestSpoolPutLinks(t *testing.T) {
 	}
 	if ofi.Size() != int64(len(data)) {
 		t.Errorf("object of %d bytes, want %d", ofi.Size(), len(data))
+	}
+}
+
+// TestPackSpoolFull: a restore from a store read through the pack cache
+// whose cache disk has room for the index but not for a pack keeps the
+// packs in the temporary directory, with a warning; it failed "no space
+// left on device".
+func TestPackSpoolFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", filepath.Join(dir, "tmp"))
+	must(t, os.Mkdir(filepath.Join(dir, "tmp"), 0o755))
+	src, cache := filepath.Join(dir, "src"), filepath.Join(dir, "cache")
+	must(t, os.Mkdir(src, 0o755))
+	writeTestFile(t, filepath.Join(src, "big.bin"), wimtest.RandomBytes(3, 3<<20))
+	writeTestFile(t, filepath.Join(src, "small"), []byte("small\n"))
+	store := remote.NewMemory()
+	r := repoOn(t, store, wim.CompressXPRESS, cache)
+	res := snapshotOK(t, r, src, TakeOptions{})
+	spool := filepath.Join(cache, "spool")
+	must(t, os.MkdirAll(spool, 0o700))
+	if err := unix.Mount("wimsnap-spool", spool, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(spool, unix.MNT_DETACH) })
+	var warned []error
+	r2, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: cache, Warn: func(err error) { warned = append(warned, err) }})
+	must(t, err)
+	out := filepath.Join(dir, "out")
+	if _, err := r2.Restore(t.Context(), res.Manifest, out, RestoreOptions{}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+	if len(warned) != 1 || !strings.Contains(warned[0].Error(), filepath.Join(dir, "tmp")) {
+		t.Errorf("warnings %v, want one naming the temporary directory", warned)
 	}
 }

@@ -90,9 +90,10 @@ func TestSnapshotSpoolUnusable(t *testing.T) {
 }
 
 // TestSpoolFullDisk: the spool's disk fills up during a snapshot and a
-// restore. The snapshot fails for lack of space and commits nothing; the
-// restore fails with that error, not as damaged data. Once space is free
-// both work. It mounts a small tmpfs for the cache directory (root).
+// restore (the temporary directory, where a restore's packs go next, is
+// on it too). The snapshot fails for lack of space and commits nothing;
+// the restore fails with that error, not as damaged data. Once space is
+// free both work. It mounts a small tmpfs for the cache directory (root).
 func TestSpoolFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root")
@@ -104,6 +105,7 @@ func TestSpoolFullDisk(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v", err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(cache, unix.MNT_DETACH) })
+	t.Setenv("TMPDIR", cache)
 	store := remote.NewMemory()
 	r := openSpoolRepo(t, store, cache)
 	src := filepath.Join(tmp, "src")
