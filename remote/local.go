@@ -23,8 +23,13 @@ const tmpPrefix = ".tmp-"
 
 // Local is a Store in a directory. Each object is one file at the key's
 // path below the directory (key "packs/ab/cd" is the file packs/ab/cd);
-// directories are made as needed with mode 0o755 and never removed, files
-// get mode 0o644, both less the process umask.
+// directories are made as needed and never removed. A repository holds
+// copies of files readable only by their owners, so what Local makes is
+// private: directories get mode 0o700 and files 0o600, the directory
+// itself too when NewLocal makes it. A directory that its owner shares
+// with a group (group-writable, or set-group-ID) gives its group the same
+// access to what is made in it: 0o770 or 0o750 and 0o640. Others get no
+// access either way, and the process umask applies on top.
 //
 // Put and PutIfAbsent write a temporary file named ".tmp-<random>" in the
 // object's directory, fsync it, move it into place with rename(2) or
@@ -47,8 +52,10 @@ const tmpPrefix = ".tmp-"
 // A Local is safe for concurrent use by several goroutines and processes
 // sharing the directory.
 type Local struct {
-	root  string
-	syncs atomic.Int64 // fsyncs of files and directories, for tests
+	root     string
+	dirMode  os.FileMode  // of the directories it makes
+	fileMode os.FileMode  // of the files it makes
+	syncs    atomic.Int64 // fsyncs of files and directories, for tests
 }
 
 var _ Store = (*Local)(nil)
@@ -64,10 +71,28 @@ func NewLocal(dir string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local store %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := os.MkdirAll(root, privateDir); err != nil {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
-	return &Local{root: root}, nil
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("local store: %w", err)
+	}
+	mode := modesUnder(fi.Mode())
+	return &Local{root: root, dirMode: mode, fileMode: mode &^ 0o111 &^ 0o020}, nil
+}
+
+// privateDir is the mode of the directories of a Local that no group
+// shares.
+const privateDir = 0o700
+
+// modesUnder returns the mode of the directories made below a Local's
+// root of mode root: private, but for a group the root is shared with.
+func modesUnder(root os.FileMode) os.FileMode {
+	if root&0o020 != 0 || root&os.ModeSetgid != 0 {
+		return privateDir | root.Perm()&0o070
+	}
+	return privateDir
 }
 
 // Location implements Store; it returns the absolute path of the directory.
@@ -241,7 +266,7 @@ func (l *Local) mkdirs(key string) (string, error) {
 	for c := range strings.SplitSeq(path.Dir(key), "/") {
 		parent := cur
 		cur = filepath.Join(cur, c)
-		err := os.Mkdir(cur, 0o755)
+		err := os.Mkdir(cur, l.dirMode)
 		switch {
 		case err == nil:
 			if err := SyncDir(parent); err != nil {
@@ -262,7 +287,7 @@ func (l *Local) mkdirs(key string) (string, error) {
 // file's name, or removes the file on error.
 func (l *Local) writeTemp(ctx context.Context, dir string, r io.Reader, size int64) (string, error) {
 	name := filepath.Join(dir, tmpPrefix+rand.Text())
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, l.fileMode)
 	if err != nil {
 		return "", err
 	}

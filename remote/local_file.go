@@ -24,7 +24,8 @@ var _ FilePutter = (*Local)(nil)
 // be linked into the key's directory (an anonymous file made with
 // O_TMPFILE, or a file with a name, on the store's file system, and the
 // directory gives its files no group or default ACL that f's file lacks),
-// the object is f's file: it is fsynced, linked under a temporary name and
+// the object is f's file, given the mode of the store's files (see Local):
+// it is fsynced, linked under a temporary name and
 // renamed into place, so a crash leaves it whole or absent as Put does.
 // Otherwise the bytes are copied as Put copies them.
 func (l *Local) PutFile(ctx context.Context, key string, f *os.File, size int64) error {
@@ -38,6 +39,9 @@ func (l *Local) PutFile(ctx context.Context, key string, f *os.File, size int64)
 	dir, err := l.mkdirs(key)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if f.Chmod(l.fileMode) != nil {
+		return l.Put(ctx, key, io.NewSectionReader(f, 0, size), size)
 	}
 	tmp, err := linkTemp(f, fi, dir)
 	if errors.Is(err, errors.ErrUnsupported) {

@@ -107,3 +107,63 @@ func TestPutFileInherits(t *testing.T) {
 		t.Error("linked into a directory with a default ACL")
 	}
 }
+
+// TestLocalModes: what a Local makes is private to its owner (a
+// repository holds copies of files only their owners could read; they
+// were 0o755 and 0o644), unless the directory is shared with a group,
+// whose members may then read it. Others never get access, by Put or by
+// PutFile's link of a spool file made 0o644.
+func TestLocalModes(t *testing.T) {
+	data := []byte("object")
+	for _, tc := range []struct {
+		name           string
+		root           os.FileMode // 0: NewLocal makes the root
+		wantDir, group os.FileMode // group: the group bits wanted on dirs
+	}{
+		{"new", 0, 0o700, 0},
+		{"existing 755", 0o755, 0o700, 0},
+		{"shared 2770", 0o770 | os.ModeSetgid, 0o700, 0o050},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "store")
+			if tc.root != 0 {
+				must(t, os.Mkdir(root, 0o700))
+				must(t, os.Chmod(root, tc.root))
+			}
+			s := newLocal(t, root)
+			if tc.root == 0 {
+				wantMode(t, root, 0o700, 0o700)
+			}
+			must(t, s.Put(t.Context(), "packs/ab/put", bytes.NewReader(data), int64(len(data))))
+			putFile(t, s, "packs/ab/linked", openTmp(t, root, data), int64(len(data)), data)
+			most := os.FileMode(0o700)
+			if tc.group != 0 {
+				most = 0o770 // group write, unless the umask takes it
+			}
+			for _, d := range []string{"packs", "packs/ab"} {
+				wantMode(t, filepath.Join(root, d), tc.wantDir|tc.group, most)
+			}
+			for _, f := range []string{"packs/ab/put", "packs/ab/linked"} {
+				wantMode(t, filepath.Join(root, f), 0o600|tc.group&0o040, 0o600|tc.group&0o040)
+			}
+		})
+	}
+}
+
+// wantMode checks that path's permission bits hold all of least and none
+// outside most (the umask may take group bits away).
+func wantMode(t *testing.T, path string, least, most os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	must(t, err)
+	if got := fi.Mode().Perm(); got&least != least || got&^most != 0 {
+		t.Errorf("%s: mode %o, want %o at least and %o at most", path, got, least, most)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
