@@ -55,10 +55,13 @@ func (a *applier) ntfsCompressDir(fd int, e *wim.Entry) {
 }
 
 // probeNTFS decides whether the apply target, open as rootFD, takes NTFS
-// metadata (the dry run decides as the apply does).
+// metadata (the dry run decides as the apply does). NTFSAuto leaves an
+// image captured with UNIX data to the UNIX way when that data is
+// applied: ntfs-3g keeps owners, modes and xattrs, and such an image has
+// no Windows metadata worth them.
 func (a *applier) probeNTFS(rootFD int, m *wim.Metadata) error {
 	mode := a.opts.NTFS
-	if mode == NTFSOff {
+	if mode == NTFSOff || mode == NTFSAuto && m.Root != nil && m.Root.Unix != nil && !a.opts.NoUnixData {
 		return nil
 	}
 	var b [4]byte

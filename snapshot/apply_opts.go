@@ -82,7 +82,8 @@ type ApplyOptions struct {
 	// NTFS says whether Windows metadata (security descriptors,
 	// attributes, times, short names, named streams, reparse points) is
 	// written through ntfs-3g's extended attributes instead of UNIX data;
-	// NTFSAuto does so when the target is an ntfs-3g mount. In place, a
+	// NTFSAuto does so when the target is an ntfs-3g mount, unless the
+	// image carries UNIX data (its root does) and NoUnixData is false. In place, a
 	// file is kept when its size, times and Windows metadata match.
 	NTFS NTFSMode
 	// DryRun (with InPlace) writes nothing and counts what would be done:

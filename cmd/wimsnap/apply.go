@@ -199,7 +199,7 @@ func addNTFSFlags(cmd *cobra.Command, f *ntfsFlags, onHelp, offHelp string) {
 
 // Help texts of apply's and extract's NTFS flags.
 const (
-	applyNTFSHelp   = "write Windows metadata through ntfs-3g (default: when the target is on an ntfs-3g mount)"
+	applyNTFSHelp   = "write Windows metadata through ntfs-3g (default: when the target is on an ntfs-3g mount and the image holds no UNIX data)"
 	applyNoNTFSHelp = "apply to an ntfs-3g mount like to any file system"
 )
 

@@ -694,3 +694,44 @@ func TestNTFSRollbackReparse(t *testing.T) {
 			code, got[:max(n, 0)], gerr, errb, out)
 	}
 }
+
+// TestNTFSApplyUnixImage: an image captured with UNIX data keeps its
+// owners, modes and xattrs when applied or restored onto an ntfs-3g mount
+// (they were dropped, silently, for Windows metadata it does not have);
+// --ntfs still writes Windows metadata.
+func TestNTFSApplyUnixImage(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "f", []byte("data\n"))
+	f := filepath.Join(src, "f")
+	must(t, unix.Setxattr(f, "user.k", []byte("v"), 0))
+	must(t, os.Chmod(f, 0o600))
+	must(t, os.Chown(f, 2000, 2001))
+	image := filepath.Join(dir, "unix.wim")
+	runAppOK(t, nil, "capture", src, image)
+	env := testRepoEnv(t)
+	runAppOK(t, env, "snapshot", src)
+
+	mnt := filepath.Join(dir, "mnt")
+	// permissions: ntfs-3g keeps owners and modes (in ACLs); without it
+	// every file is root's and 777, whatever is set.
+	umount := mountNTFS(t, ntfsVolume(t, filepath.Join(dir, "vol")), mnt, "rw,permissions")
+	defer umount()
+	runAppOK(t, nil, "apply", image, filepath.Join(mnt, "applied"))
+	runAppOK(t, env, "restore", "latest", "--target", filepath.Join(mnt, "restored"))
+	for _, out := range []string{"applied", "restored"} {
+		var st unix.Stat_t
+		got := filepath.Join(mnt, out, "f")
+		must(t, unix.Stat(got, &st))
+		buf := make([]byte, 8)
+		n, err := unix.Getxattr(got, "user.k", buf)
+		if st.Mode&0o7777 != 0o600 || st.Uid != 2000 || st.Gid != 2001 || err != nil || string(buf[:n]) != "v" {
+			t.Errorf("%s: mode %o, owner %d:%d, user.k %q (%v); want 600, 2000:2001, \"v\"", out, st.Mode&0o7777, st.Uid, st.Gid, buf[:max(n, 0)], err)
+		}
+	}
+	runAppOK(t, nil, "apply", image, filepath.Join(mnt, "forced"), "--ntfs")
+	if _, err := unix.Getxattr(filepath.Join(mnt, "forced", "f"), "user.k", nil); err == nil {
+		t.Error("--ntfs: the file has the image's UNIX xattr, want Windows metadata only")
+	}
+}
