@@ -150,7 +150,8 @@ func (a *applier) deviceDenied(typ uint32) error {
 
 // warnOwners warns, once, when the process may not give the entries of
 // the trees es their owners (it is not root) and some have other owners
-// than its own: they keep its own, where wimlib warns about each.
+// than its own: they keep its own, where wimlib warns about each. The
+// devices it may not make are not counted.
 func (a *applier) warnOwners(es []*wim.Entry) {
 	if !a.unixData || a.isRoot || a.ntfs != nil {
 		return
@@ -158,8 +159,8 @@ func (a *applier) warnOwners(es []*wim.Entry) {
 	uid, gid := uint32(unix.Geteuid()), uint32(unix.Getegid())
 	n := 0
 	eachEntry(es, func(e *wim.Entry) {
-		if e.Unix != nil && (e.Unix.UID != uid || e.Unix.GID != gid) {
-			n++
+		if e.Unix != nil && (e.Unix.UID != uid || e.Unix.GID != gid) && a.deviceDenied(e.Unix.Mode&unix.S_IFMT) == nil {
+			n++ // a device it does not make is reported on its own
 		}
 	})
 	if n > 0 {
