@@ -23,10 +23,11 @@ FUZZPKGS ?= ./...
 # Debian packages: the wimlib oracle (wimtools, libwim-dev; gcc and pkg-config for its cgo
 # binding), restic and debootstrap for make bench, attr (getfattr/setfattr) for xattr tests,
 # time (/usr/bin/time) for bench figures, ca-certificates for the Go module proxy, hivex's
-# shell (libhivex-bin) to check registry hives, ntfs-3g and mkntfs for NTFS volumes, Wine and a
-# MinGW compiler (for a DLL shim) to run the Windows build.
+# shell (libhivex-bin) to check registry hives, ntfs-3g and mkntfs for NTFS volumes, exfat-fuse and
+# exfatprogs for a case-insensitive FUSE file system, Wine and a MinGW compiler (for a DLL shim) to
+# run the Windows build.
 DEB_PACKAGES := wimtools libwim-dev gcc libc6-dev pkg-config restic debootstrap attr time ca-certificates \
-	libhivex-bin ntfs-3g wine wine64 gcc-mingw-w64-x86-64
+	libhivex-bin ntfs-3g exfat-fuse exfatprogs wine wine64 gcc-mingw-w64-x86-64
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all build test vet deps deps-apt deps-minio lint golangci-lint layering fuzz bench clean

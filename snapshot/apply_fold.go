@@ -58,8 +58,10 @@ func foldClash(folded map[string]string, name string) error {
 }
 
 // foldsListed reports whether the directory dfd folds case, writing
-// nothing: a name it holds, with letters, is found in another case as the
-// same file. told is false for a directory without such a name (a new
+// nothing: a name it holds, with letters, is found in another case that
+// the directory does not list, or as the same file. (FUSE file systems
+// such as exFAT's and FAT's give each case of a name an inode number of
+// its own.) told is false for a directory without such a name (a new
 // target), which tells nothing.
 func foldsListed(dfd int, buf []byte) (folds, told bool) {
 	fd, err := unix.Openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -67,10 +69,14 @@ func foldsListed(dfd int, buf []byte) (folds, told bool) {
 		return false, false
 	}
 	defer closeFD(fd)
+	listed := map[string]bool{}
 	var name string
 	_ = eachDirName(fd, buf, func(n []byte) {
-		if name == "" && strings.ToUpper(string(n)) != strings.ToLower(string(n)) {
-			name = string(n)
+		if upper, lower := strings.ToUpper(string(n)), strings.ToLower(string(n)); upper != lower {
+			listed[string(n)] = true
+			if name == "" {
+				name = string(n)
+			}
 		}
 	})
 	if name == "" {
@@ -81,8 +87,10 @@ func foldsListed(dfd int, buf []byte) (folds, told bool) {
 		other = strings.ToLower(name)
 	}
 	var st, ost unix.Stat_t
-	return fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && fstatat(dfd, other, &ost, unix.AT_SYMLINK_NOFOLLOW) == nil &&
-		st.Dev == ost.Dev && st.Ino == ost.Ino, true
+	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || fstatat(dfd, other, &ost, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return false, true
+	}
+	return !listed[other] || st.Dev == ost.Dev && st.Ino == ost.Ino, true
 }
 
 // foldsAbove is foldsListed for a dry run's target, and when the target

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
 // TestRestoreCaseInsensitiveTarget: restoring a tree with two names that
@@ -72,4 +74,74 @@ func TestRestoreCaseInsensitiveTarget(t *testing.T) {
 			t.Errorf("restore --delete %d: want nothing deleted, 2 unchanged: %s", run+1, out)
 		}
 	}
+}
+
+// TestRestoreDryRunExfat: on exFAT through FUSE, which gives each case of
+// a name an inode number of its own, the dry run of a rollback over names
+// in another case than the snapshot's predicts what the rollback does:
+// nothing deleted. It counted them all as deletions (the rollback writes
+// over them).
+func TestRestoreDryRunExfat(t *testing.T) {
+	mnt := mountExfat(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "readme", []byte("restored\n"))
+	writeFile(t, filepath.Join(src, "Docs"), "manual", []byte("doc\n"))
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", src)
+	target := filepath.Join(mnt, "c")
+	writeFile(t, target, "README", []byte("old\n"))
+	writeFile(t, filepath.Join(target, "docs"), "manual", []byte("old\n"))
+	restore := []string{"restore", "latest", "--target", target, "--no-unix-data", "--delete", "--json"}
+	_, dry, _ := runApp(t, env, append(restore, "--dry-run")...)
+	_, real, _ := runApp(t, env, restore...)
+	if !strings.Contains(dry, `"deleted": 0`) || !strings.Contains(real, `"deleted": 0`) {
+		t.Errorf("want nothing deleted by the dry run and the rollback:\n%s\n%s", dry, real)
+	}
+	if got, err := os.ReadFile(filepath.Join(target, "readme")); string(got) != "restored\n" {
+		t.Errorf("readme = %q (%v), want the snapshot's", got, err)
+	}
+}
+
+// mountExfat mounts a new exFAT volume of 64 MiB with exfat-fuse and
+// returns its mount point; it skips the test without root, a loop device
+// or the tools (Debian exfat-fuse, exfatprogs), and fails then where the
+// wimlib oracle set is required (make deps installs them).
+func mountExfat(t *testing.T) string {
+	t.Helper()
+	var missing []string
+	for _, tool := range []string{"mkfs.exfat", "mount.exfat-fuse", "losetup"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (to mount)")
+	}
+	if len(missing) > 0 {
+		if strings.Contains(os.Getenv(wimtest.RequireEnv), "wimlib") {
+			t.Fatalf("exFAT tests need %s (Debian exfat-fuse, exfatprogs)", strings.Join(missing, ", "))
+		}
+		t.Skipf("exFAT tests need %s", strings.Join(missing, ", "))
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "exfat.img"), filepath.Join(dir, "mnt")
+	must(t, os.Mkdir(mnt, 0o755))
+	must(t, os.WriteFile(img, nil, 0o644))
+	must(t, os.Truncate(img, 64<<20))
+	if out, err := exec.Command("mkfs.exfat", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.exfat: %v\n%s", err, out)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", img).Output()
+	if err != nil {
+		t.Skipf("no loop device: %v", err)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { _ = exec.Command("losetup", "-d", dev).Run() })
+	if out, err := exec.Command("mount.exfat-fuse", dev, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount.exfat-fuse: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	return mnt
 }
