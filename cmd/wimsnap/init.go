@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,7 +15,8 @@ import (
 
 const initHelp = `
 Create a repository at --repo (or $WIMSNAP_REPOSITORY, or the default
-local repository). --compress=TYPE[:LEVEL] chooses the codec chunks are
+local repository): a local one in a new or empty directory, private to
+its owner (see docs/repository.md for one shared with a group). --compress=TYPE[:LEVEL] chooses the codec chunks are
 stored in, which is also the codec of the WIMs 'export' writes by copying
 them: xpress (default, fast), lzx (smaller, slower to capture) or none.
 LEVEL, a positive integer on wimlib's scale (20 quick, 50 medium, 100
@@ -65,6 +68,9 @@ func (a *app) runInit(ctx context.Context, rf *repoFlags, c wim.Compression, lev
 		if err := repoIsFile(loc); err != nil {
 			return err // openStore's "no repository" says nothing here
 		}
+		if err := holdsOthers(loc); err != nil {
+			return err
+		}
 	}
 	store, err := a.openStore(loc, rf)
 	if err != nil {
@@ -92,4 +98,33 @@ func (a *app) runInit(ctx context.Context, rf *repoFlags, c wim.Compression, lev
 	}
 	_, err = fmt.Fprintf(a.stdout, "Created repository %s (id %s, %s chunks)\n", loc, cfg.ID[:16], chunks)
 	return err
+}
+
+// repoNames are the names a local repository's directory holds (see
+// docs/repository.md, "Layout").
+var repoNames = map[string]bool{"config": true, "packs": true, "index": true, "snapshots": true, "retired": true, "locks": true}
+
+// holdsOthers refuses a directory dir that holds names other than a
+// repository's: init into a home or a documents folder would mix the
+// repository with the user's files (a new repository wants a new or empty
+// directory). Names starting with '.' (the store's temporary files, a
+// lost+found of a disk's root aside) are not counted.
+func holdsOthers(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // missing: made; unreadable: the store says why
+	}
+	var others []string
+	for _, e := range entries {
+		if !repoNames[e.Name()] && !strings.HasPrefix(e.Name(), ".") && e.Name() != "lost+found" {
+			others = append(others, e.Name())
+		}
+	}
+	switch len(others) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("%s holds %q, which is not a repository's: give init a new or empty directory", dir, others[0])
+	}
+	return fmt.Errorf("%s holds %q and %d more names that are not a repository's: give init a new or empty directory", dir, others[0], len(others)-1)
 }
