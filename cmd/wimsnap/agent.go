@@ -74,7 +74,9 @@ type agentFlags struct {
 func (a *app) newAgentCommand() *cobra.Command {
 	f := &agentFlags{}
 	cmd := &cobra.Command{
-		Use:   "agent [--config=FILE] [--check-config]",
+		Use: "agent [--config=FILE] [--check-config]",
+		Example: `  wimsnap agent --config=/etc/wimsnap/agent.toml --check-config
+  wimsnap agent --config=/etc/wimsnap/agent.toml`,
 		Short: "Take snapshots on a schedule, apply retention, serve status",
 		Long:  strings.TrimSpace(agentHelp), // its own exit codes, not the commands' table
 		Args:  argsBetween(0, 0),

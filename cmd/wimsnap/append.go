@@ -34,7 +34,9 @@ exclusions (--config) and the --json document are those of capture.`
 func (a *app) newAppendCommand() *cobra.Command {
 	f := &imageFlags{}
 	cmd := &cobra.Command{
-		Use:   "append SOURCE WIMFILE",
+		Use: "append SOURCE WIMFILE",
+		Example: `  wimsnap append /srv/data backup.wim --name=tuesday
+  wimsnap append /srv/data backup.wim --update-of=1   # unchanged files are not read`,
 		Short: "Capture a directory tree as a new image of an existing WIM file",
 		Long:  long(appendHelp),
 		Args:  captureArgs,

@@ -218,7 +218,9 @@ func (a *app) newApplyCommand() *cobra.Command {
 	var nf ntfsFlags
 	var refs []string
 	cmd := &cobra.Command{
-		Use:   "apply WIMFILE [IMAGE] TARGET",
+		Use: "apply WIMFILE [IMAGE] TARGET",
+		Example: `  wimsnap apply install.wim 1 /mnt/target
+  wimsnap apply install.wim "Windows 11 lab" /mnt/c --no-ntfs`,
 		Short: "Apply an image to a directory",
 		Long:  long(applyHelp),
 		Args:  argsBetween(2, 3),

@@ -150,7 +150,9 @@ Windows.`
 func (a *app) newCaptureCommand() *cobra.Command {
 	f := &imageFlags{}
 	cmd := &cobra.Command{
-		Use:   "capture SOURCE WIMFILE",
+		Use: "capture SOURCE WIMFILE",
+		Example: `  wimsnap capture /mnt/c install.wim --compress=xpress --name="Windows 11 lab"
+  wimsnap capture / root.wim --config=WimScript.ini --check`,
 		Short: "Capture a directory tree into a new WIM file",
 		Long:  long(captureHelp),
 		Args:  captureArgs,

@@ -55,7 +55,9 @@ func (a *app) newCheckCommand() *cobra.Command {
 	var readData, noLock bool
 	var subset string
 	cmd := &cobra.Command{
-		Use:   "check [--repo=LOCATION] [--read-data | --read-data-subset=n/t|N%]",
+		Use: "check [--repo=LOCATION] [--read-data | --read-data-subset=n/t|N%]",
+		Example: `  wimsnap check
+  wimsnap check --read-data-subset=10%`,
 		Short: "Check the repository's structure (and with --read-data its contents)",
 		Long:  long(checkHelp),
 		Args:  argsBetween(0, 0),

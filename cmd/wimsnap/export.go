@@ -52,7 +52,9 @@ type exportFlags struct {
 func (a *app) newExportCommand() *cobra.Command {
 	f := &exportFlags{}
 	cmd := &cobra.Command{
-		Use:   "export SNAP... WIMFILE [--repo=LOCATION] [--check] [--boot=N]",
+		Use: "export SNAP... WIMFILE [--repo=LOCATION] [--check] [--boot=N]",
+		Example: `  wimsnap export latest base.wim                        # a deployable WIM, chunks copied
+  wimsnap export 1a2b3c 4d5e6f images.wim --check       # two snapshots, two images`,
 		Short: "Write snapshots as the images of a WIM file",
 		Long:  long(exportHelp),
 		Args:  argsBetween(2, -1),

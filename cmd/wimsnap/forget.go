@@ -78,7 +78,10 @@ type forgetFlags struct {
 func (a *app) newForgetCommand() *cobra.Command {
 	f := &forgetFlags{}
 	cmd := &cobra.Command{
-		Use:   "forget [SNAP...] [--repo=LOCATION] [--keep-last=N] [--keep-daily=N]... [--dry-run] [--prune]",
+		Use: "forget [SNAP...] [--repo=LOCATION] [--keep-last=N] [--keep-daily=N]... [--dry-run] [--prune]",
+		Example: `  wimsnap forget --keep-daily=7 --keep-weekly=4 --dry-run
+  wimsnap forget --keep-last=3 --prune
+  wimsnap forget 1a2b3c`,
 		Short: "Remove snapshots, named or by a retention policy",
 		Long:  long(forgetHelp),
 		Args:  argsBetween(0, -1),

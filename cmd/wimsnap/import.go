@@ -59,7 +59,9 @@ type importFlags struct {
 func (a *app) newImportCommand() *cobra.Command {
 	f := &importFlags{}
 	cmd := &cobra.Command{
-		Use:   "import WIMFILE [IMAGE...] [--repo=LOCATION]",
+		Use: "import WIMFILE [IMAGE...] [--repo=LOCATION]",
+		Example: `  wimsnap import install.wim                            # every image becomes a snapshot
+  wimsnap import install.wim 1 --host=golden`,
 		Short: "Store the images of a WIM file as snapshots",
 		Long:  long(importHelp),
 		Args:  argsBetween(1, -1),

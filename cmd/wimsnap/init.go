@@ -36,7 +36,9 @@ func (a *app) newInitCommand() *cobra.Command {
 	var rf repoFlags
 	var compress string
 	cmd := &cobra.Command{
-		Use:   "init [--repo=LOCATION] [--compress=xpress|lzx|none[:LEVEL]]",
+		Use: "init [--repo=LOCATION] [--compress=xpress|lzx|none[:LEVEL]]",
+		Example: `  wimsnap init --repo=/backup/repo
+  wimsnap init --repo=s3:https://minio.lab:9000/backups/pc1 --compress=lzx`,
 		Short: "Create a repository",
 		Long:  long(initHelp),
 		Args:  argsBetween(0, 0),

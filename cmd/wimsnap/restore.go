@@ -95,7 +95,10 @@ type restoreFlags struct {
 func (a *app) newRestoreCommand() *cobra.Command {
 	f := &restoreFlags{}
 	cmd := &cobra.Command{
-		Use:   "restore SNAP --target=DIR [--delete] [--dry-run] [--include=P] [--exclude=P]",
+		Use: "restore SNAP --target=DIR [--delete] [--dry-run] [--include=P] [--exclude=P]",
+		Example: `  wimsnap restore latest --target=/tmp/restored
+  wimsnap restore latest --target=/ --delete --dry-run   # what a rollback would change
+  wimsnap restore 1a2b3c --target=/srv --include=/srv/www --delete`,
 		Short: "Restore a snapshot into a directory (or roll a tree back to it)",
 		Long:  long(restoreHelp),
 		Args:  argsBetween(1, 1),

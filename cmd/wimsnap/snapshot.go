@@ -67,7 +67,10 @@ type snapshotFlags struct {
 func (a *app) newSnapshotCommand() *cobra.Command {
 	f := &snapshotFlags{}
 	cmd := &cobra.Command{
-		Use:   "snapshot [PATH] [--repo=LOCATION] [--host=NAME] [--tag=T]...",
+		Use: "snapshot [PATH] [--repo=LOCATION] [--host=NAME] [--tag=T]...",
+		Example: `  wimsnap snapshot /                                  # into the default repository
+  wimsnap snapshot / --repo=/backup/repo --tag=nightly --json
+  WIMSNAP_REPOSITORY=s3:https://minio.lab:9000/backups/pc1 wimsnap snapshot /home`,
 		Short: "Capture a tree into the repository as a new snapshot",
 		Long:  long(snapshotHelp),
 		Args:  argsBetween(0, 1),
