@@ -164,10 +164,41 @@ func (a *app) serveAgent(ctx context.Context, f *agentFlags, cfg *agentConfig) e
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	defer holdStopSignals(log)()
 	log.Info("agent started", "config", cfg.path, "status", ag.state.Listen, "state", ag.statePath,
 		"jobs", ag.names(), "pid", os.Getpid())
 	ag.loop(ctx, hup)
 	return nil
+}
+
+// holdStopSignals keeps SIGTERM and SIGINT from ending the agent at once
+// after the first (which stops it through main's context): a command ends at a second
+// one (see main), but the agent's stop is bounded already (30 s), and
+// ending it then left its hooks running (an LVM snapshot mounted) and the
+// run recorded as running. Those after the first are logged. It returns
+// the function that lets them go.
+func holdStopSignals(log *slog.Logger) func() {
+	held := make(chan os.Signal, 2)
+	signal.Notify(held, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			select {
+			case sig := <-held:
+				if n++; n > 1 { // the first is the stop itself
+					log.Warn("already stopping: the agent ends its runs within 30 s of the first signal (SIGKILL ends it at once)",
+						"signal", sig.String())
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(held)
+		close(done)
+	}
 }
 
 // newAgent prepares the agent of cfg: the lock of its state file (see

@@ -245,7 +245,8 @@ post = "touch %[3]s; sleep 2; exit 1"
 // agent exits. The post hook, started when the pre hook was killed 5 s
 // after the stop, had 20 s from its own start, and the agent stopped
 // waiting (30 s) before killing it: its processes outlived the agent, and
-// the run stayed "running".
+// the run stayed "running". A second SIGTERM during the stop is logged
+// and changes nothing.
 func TestAgentStopStubbornHooks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes about 25 s")
@@ -270,8 +271,17 @@ post = "trap '' TERM; echo $$ > %[4]s; sleep 100"
 		_, err := os.Stat(started)
 		return err == nil
 	})
-	if code, took := ag.stop(t, syscall.SIGTERM); code != 0 || took > 29*time.Second {
+	// A second SIGTERM while the agent stops changes nothing: it ended
+	// the agent at once, the hooks left running, exit 143.
+	if err := ag.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if code, took := ag.stop(t, syscall.SIGTERM); code != 0 || took > 28*time.Second {
 		t.Errorf("agent exit %d after %s", code, took)
+	}
+	if ag.find(func(l map[string]any) bool { return strings.HasPrefix(fmt.Sprint(l["msg"]), "already stopping") }) == nil {
+		t.Errorf("the second signal is not logged:\n%s", ag.log())
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
