@@ -47,7 +47,8 @@ Exit codes:
        TLS certificate is not trusted, its host name does not resolve, or it
        could not be reached (after retries)
   130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind.
-       A second signal ends the process at once, without cleaning up`
+       A second signal ends the process at once, without cleaning up (the
+       agent logs it and goes on stopping; see docs/agent.md)`
 
 // usageError marks a mistake on the command line (exit 2).
 type usageError struct{ err error }
