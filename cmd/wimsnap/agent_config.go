@@ -137,10 +137,10 @@ func (a *app) parseAgentConfig(path string, b []byte) (*agentConfig, error) {
 	var errs []error
 	c := a.decodeAgentConfig(path, newCfgTable("", doc, &errs))
 	errs = slices.CompactFunc(errs, func(a, b error) bool { return a.Error() == b.Error() })
-	if len(errs) == 0 {
-		// Values the decoder checked do not reach here twice.
-		errs = a.checkTasks(c)
-	}
+	// The commands' own checks (an exclusion list read and parsed) run
+	// also after other mistakes, so that all are reported at once; a key
+	// the decoder reported already is not reported twice.
+	errs = append(errs, newKeys(errs, a.checkTasks(c))...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("agent config %s: %w", path, mistakes(errs))
 	}
@@ -524,6 +524,20 @@ func (e *keyError) Unwrap() error { return e.err }
 
 // checkTasks parses every command line the config's tasks will run, so a
 // value a flag refuses is reported at load rather than at 2 a.m.
+// newKeys returns the errors of more whose key ("job[1].threads", the
+// text before the first ": ") no error of known names.
+func newKeys(known, more []error) []error {
+	seen := map[string]bool{}
+	for _, err := range known {
+		k, _, _ := strings.Cut(err.Error(), ": ")
+		seen[k] = true
+	}
+	return slices.DeleteFunc(more, func(err error) bool {
+		k, _, _ := strings.Cut(err.Error(), ": ")
+		return seen[k]
+	})
+}
+
 func (a *app) checkTasks(c *agentConfig) []error {
 	var errs []error
 	for _, t := range c.tasks {

@@ -77,6 +77,12 @@ func TestAgentConfigErrors(t *testing.T) {
 			want: []string{`job[1].exclude: `, `"\": names no path below the capture root`}},
 		{name: "exclusion list missing", doc: minimalJob + "exclusion-list = \"nowhere.ini\"\n",
 			want: []string{"job[1].exclusion-list: ", "nowhere.ini: no such file"}},
+		// With another mistake the list was not read, and a user who fixed
+		// the first learnt of it only then.
+		{name: "exclusion list missing and a typo", doc: minimalJob + "exclusion-list = \"nowhere.ini\"\ntypo-key = 1\n",
+			want: []string{"job[1].typo-key: unknown key", "job[1].exclusion-list: ", "nowhere.ini: no such file"}},
+		{name: "bad threads and a missing list", doc: minimalJob + "threads = -1\nexclusion-list = \"nowhere.ini\"\n",
+			want: []string{"job[1].threads", "nowhere.ini: no such file"}},
 		{name: "misspelt image key", doc: minimalJob + "[job.image]\ndescripton = \"d\"\n",
 			want: []string{`job[1].image.descripton: unknown key; did you mean "description"?`}},
 		{name: "misspelt check key", doc: minimalJob + "[check]\nschedule = \"@every 24h\"\nread-dat = true\n",
