@@ -124,11 +124,16 @@ type packData interface {
 }
 
 // readAt fills dst with the pack's bytes at off, from cached windows,
-// reading the ones it lacks, and returns the windows it used.
+// reading the ones it lacks, and returns used with the windows it used
+// added: each once in a row, so that the list of a stream read from one
+// window after the other stays as short as its windows (it grew by a key
+// per chunk: 48 MB for a file of 20 GiB).
 func (c *packCache) readAt(dst []byte, pack index.ID, off int64, used []winKey) ([]winKey, error) {
 	for len(dst) > 0 {
 		k := c.keyAt(pack, off)
-		used = append(used, k)
+		if len(used) == 0 || used[len(used)-1] != k {
+			used = append(used, k)
+		}
 		w, err := c.window(k)
 		if err != nil {
 			return used, err

@@ -164,3 +164,28 @@ func TestPackCacheRefetchesSlices(t *testing.T) {
 		t.Errorf("Gets %v for 2 MiB read in two places of a window let go, want the two slices %v", got, want)
 	}
 }
+
+// TestPackCacheUsedOnce: the windows a stream's reads used are listed
+// once for each run of reads from the same window, not once per read: the
+// list of a 20 GiB file read chunk by chunk held 48 MB.
+func TestPackCacheUsedOnce(t *testing.T) {
+	store := remote.NewMemory()
+	pack := index.ID{4, 5, 6}
+	data := wimtest.RandomBytes(8, 1<<20)
+	if err := store.Put(t.Context(), packKey(pack), bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	c := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"), packWindows*packWindow)
+	defer c.close()
+	var used []winKey
+	dst := make([]byte, 1<<10)
+	for off := int64(0); off < int64(len(data)); off += int64(len(dst)) {
+		var err error
+		if used, err = c.readAt(dst, pack, off, used); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(used) != 1 {
+		t.Errorf("%d windows listed for 1024 reads of one window, want 1", len(used))
+	}
+}
