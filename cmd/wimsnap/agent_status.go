@@ -160,7 +160,8 @@ var agentMetrics = []metric{
 		return 0, true
 	}},
 	{"wimsnap_agent_last_run_duration_seconds", "Duration of the job's last finished run.", "gauge", func(ts *taskStatus) (float64, bool) {
-		return ts.LastDurationSec, !ts.LastRun.IsZero() && ts.LastResult != ""
+		// An unfinished run (the agent died in it) has no duration.
+		return ts.LastDurationSec, !ts.LastRun.IsZero() && ts.LastResult != "" && ts.LastResult != resultUnfinished
 	}},
 	{"wimsnap_agent_last_run_success", "1 if the job's last finished run succeeded (or was partial), else 0.", "gauge", func(ts *taskStatus) (float64, bool) {
 		if ts.LastResult == resultSuccess || ts.LastResult == resultPartial {

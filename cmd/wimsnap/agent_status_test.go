@@ -213,6 +213,21 @@ func TestWriteMetricsLastResult(t *testing.T) {
 	}
 }
 
+// TestWriteMetricsUnfinishedDuration: a run the agent died in has no
+// duration sample (it gave 0, the gauge being of finished runs); a
+// finished one has its own.
+func TestWriteMetricsUnfinishedDuration(t *testing.T) {
+	for result, want := range map[string]bool{resultUnfinished: false, resultFailed: true} {
+		d := statusDoc{Jobs: []taskStatus{{Name: "j", Kind: kindCheck,
+			taskState: taskState{LastRun: time.Unix(1e9, 0), LastResult: result, LastDurationSec: 2}}}}
+		var page strings.Builder
+		writeMetrics(&page, d)
+		if _, ok := parseMetrics(t, page.String())["wimsnap_agent_last_run_duration_seconds"].value("j"); ok != want {
+			t.Errorf("%s: duration sample present %v, want %v", result, ok, want)
+		}
+	}
+}
+
 // stateDirFiles lists the names in dir.
 func stateDirFiles(t *testing.T, dir string) []string {
 	t.Helper()
