@@ -451,6 +451,23 @@ func (a *applier) ntfsReparse(dfd int, e *wim.Entry, path []string) {
 	}
 	a.symlinks.Add(1)
 	a.warnMeta(path, a.ntfsMetaErrors(fd, e, false))
+	settleType(dfd, e.Name)
+}
+
+// settleType has the kernel learn that the file name in dfd changed type
+// (a file or directory that its reparse data made a symbolic link, as
+// ntfs-3g shows it): FUSE keeps the type it first saw, fails the first
+// access after the change with EIO, and looks the name up afresh at the
+// next. That EIO fell on the user's first access after the apply (a
+// script's `ls`); here it falls on this one. Errors are left to that
+// access.
+func settleType(dfd int, name string) {
+	var st unix.Stat_t
+	for range 2 {
+		if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			return
+		}
+	}
 }
 
 // ntfsLinked is a further name the walk gave a file on an ntfs-3g

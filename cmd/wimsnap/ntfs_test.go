@@ -735,3 +735,27 @@ func TestNTFSApplyUnixImage(t *testing.T) {
 		t.Error("--ntfs: the file has the image's UNIX xattr, want Windows metadata only")
 	}
 }
+
+// TestNTFSApplySymlinkAtOnce: a symbolic link applied through ntfs-3g
+// (a reparse point) can be read as soon as apply exits; the first access
+// failed with EIO, FUSE having cached the file it was made as.
+func TestNTFSApplySymlinkAtOnce(t *testing.T) {
+	requireNTFS(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "target", []byte("t\n"))
+	must(t, os.Symlink("target", filepath.Join(src, "rel")))
+	must(t, os.Mkdir(filepath.Join(src, "d"), 0o755))
+	must(t, os.Symlink("../target", filepath.Join(src, "d", "up")))
+	image := filepath.Join(dir, "links.wim")
+	runAppOK(t, nil, "capture", src, image)
+	mnt := filepath.Join(dir, "mnt")
+	umount := mountNTFS(t, ntfsVolume(t, filepath.Join(dir, "vol")), mnt, "rw")
+	defer umount()
+	runAppOK(t, nil, "apply", image, filepath.Join(mnt, "out"), "--ntfs")
+	for _, link := range []string{"rel", "d/up"} {
+		if _, err := os.Lstat(filepath.Join(mnt, "out", link)); err != nil {
+			t.Errorf("%s right after apply: %v", link, err)
+		}
+	}
+}
