@@ -38,7 +38,7 @@ func (a *app) newAppendCommand() *cobra.Command {
 		Example: `  wimsnap append /srv/data backup.wim --name=tuesday
   wimsnap append /srv/data backup.wim --update-of=1   # unchanged files are not read`,
 		Short: "Capture a directory tree as a new image of an existing WIM file",
-		Long:  long(appendHelp),
+		Long:  longWIM(appendHelp),
 		Args:  captureArgs,
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			spec, err := a.captureSpec(cmd, f, args)

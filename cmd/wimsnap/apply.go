@@ -222,7 +222,7 @@ func (a *app) newApplyCommand() *cobra.Command {
 		Example: `  wimsnap apply install.wim 1 /mnt/target
   wimsnap apply install.wim "Windows 11 lab" /mnt/c --no-ntfs`,
 		Short: "Apply an image to a directory",
-		Long:  long(applyHelp),
+		Long:  longWIM(applyHelp),
 		Args:  argsBetween(2, 3),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			wimfile, image, target := splitApplyArgs(args)
@@ -257,7 +257,7 @@ func (a *app) newExtractCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "extract WIMFILE IMAGE PATH... [--dest-dir=DIR]",
 		Short: "Extract files from an image",
-		Long:  long(extractHelp),
+		Long:  longWIM(extractHelp),
 		Args:  argsBetween(3, -1),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			if dest == "" {

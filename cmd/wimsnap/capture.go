@@ -154,7 +154,7 @@ func (a *app) newCaptureCommand() *cobra.Command {
 		Example: `  wimsnap capture /mnt/c install.wim --compress=xpress --name="Windows 11 lab"
   wimsnap capture / root.wim --config=WimScript.ini --check`,
 		Short: "Capture a directory tree into a new WIM file",
-		Long:  long(captureHelp),
+		Long:  longWIM(captureHelp),
 		Args:  captureArgs,
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			spec, err := a.captureSpec(cmd, f, args)

@@ -55,7 +55,7 @@ func (a *app) newDeleteCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete WIMFILE IMAGE... [--check]",
 		Short: "Delete images from a WIM file",
-		Long:  long(deleteHelp),
+		Long:  longWIM(deleteHelp),
 		Args:  argsBetween(2, -1),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			return a.runDelete(ctx, args[0], args[1:], check)

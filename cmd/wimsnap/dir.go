@@ -40,7 +40,7 @@ func (a *app) newDirCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dir WIMFILE [IMAGE]",
 		Short: "List the files of an image",
-		Long:  long(dirHelp),
+		Long:  longWIM(dirHelp),
 		Args:  argsBetween(1, 2),
 		RunE: a.body(func(_ context.Context, _ *cobra.Command, args []string) error {
 			image := ""

@@ -22,10 +22,15 @@ const (
 	exitInterrupted = 130 // interrupted by SIGINT or SIGTERM (128 + SIGINT)
 )
 
-// exitCodesHelp is appended to every command's help text.
-const exitCodesHelp = `
-Exit codes:
-  0    success
+// exitCodesHelp is appended to the help text of the commands that use a
+// repository (and of wimsnap itself); exitCodesWIMHelp, without the codes
+// only a repository gives, to that of the commands on WIM files.
+const (
+	exitCodesHelp    = "\nExit codes:\n" + exitCodesBase + exitCodesRepo + exitCodesSignal
+	exitCodesWIMHelp = "\nExit codes:\n" + exitCodesBase + exitCodesSignal
+)
+
+const exitCodesBase = `  0    success
   1    failure (I/O error, malformed or corrupt WIM, unsupported feature, a
        SNAP the repository does not hold, a PATH the image lacks, ...)
   2    usage error (unknown command or flag, wrong arguments, an IMAGE the
@@ -37,7 +42,9 @@ Exit codes:
   3    partial: the command finished but skipped some files (see the warnings),
        or prune left packs for a later prune, or forget skipped a snapshot
        it was given that was not there
-  10   no repository at the given location (or its S3 bucket is missing), or
+`
+
+const exitCodesRepo = `  10   no repository at the given location (or its S3 bucket is missing), or
        one whose config is missing (its data is there; nothing is created)
   11   the repository is locked by another process: a repair excludes
        every other command, the others (snapshot, import, restore, export,
@@ -46,7 +53,9 @@ Exit codes:
   12   the repository's server refused the credentials or the request, its
        TLS certificate is not trusted, its host name does not resolve, or it
        could not be reached (after retries)
-  130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind.
+`
+
+const exitCodesSignal = `  130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind.
        A second signal ends the process at once, without cleaning up (the
        agent logs it and goes on stopping; see docs/agent.md)`
 

@@ -82,3 +82,20 @@ func mentionsImage(text string) bool {
 func mentionsSnap(text string) bool {
 	return strings.Contains(strings.Join(strings.Fields(text), " "), "SNAP the repository does not hold")
 }
+
+// TestExitCodesPerCommand: the help of a command on WIM files lists no
+// repository exit code (10 to 12), which it cannot return; that of a
+// repository command lists them.
+func TestExitCodesPerCommand(t *testing.T) {
+	wimOnly := map[string]bool{"append": true, "apply": true, "capture": true, "delete": true, "dir": true,
+		"export-image": true, "extract": true, "info": true, "optimize": true, "split": true, "verify": true}
+	for _, cmd := range (&app{}).newRootCommand().Commands() {
+		if !strings.Contains(cmd.Long, exitCodesBase) { // the agent has its own
+			continue
+		}
+		repoCodes := strings.Contains(cmd.Long, "\n  10   ")
+		if repoCodes == wimOnly[cmd.Name()] {
+			t.Errorf("%s: lists the repository's exit codes: %v, want %v", cmd.Name(), repoCodes, !wimOnly[cmd.Name()])
+		}
+	}
+}

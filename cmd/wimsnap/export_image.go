@@ -89,7 +89,7 @@ func (a *app) newExportImageCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export-image SRC_WIM IMAGE... DEST_WIM [--name=NAME] [--description=TEXT] [--boot] [--compress=C] [--check]",
 		Short: "Copy images of a WIM file into another, new or existing",
-		Long:  long(exportImageHelp),
+		Long:  longWIM(exportImageHelp),
 		Args:  argsBetween(3, -1),
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			if err := checkImageText(cmd); err != nil {

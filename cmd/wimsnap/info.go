@@ -84,7 +84,7 @@ func (a *app) newInfoCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "info WIMFILE [IMAGE] [--name=NAME] [--description=TEXT] [--image-property=NAME=VALUE]... [--boot]",
 		Short: "Show a WIM file's header and image information, or change an image's",
-		Long:  long(infoHelp + infoEditHelp),
+		Long:  longWIM(infoHelp + infoEditHelp),
 		Args:  argsBetween(1, 2),
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			image := ""

@@ -308,9 +308,16 @@ func (a *app) newWarnings(status *statusLine) *warnings {
 	return &warnings{json: a.json, status: status, stderr: a.stderr}
 }
 
-// long appends the exit code table to a command's help text.
+// long appends the exit code table to the help text of a command that
+// uses a repository.
 func long(text string) string {
 	return strings.TrimSpace(text) + "\n" + exitCodesHelp
+}
+
+// longWIM appends the exit code table of the commands on WIM files, which
+// never return the repository's codes (10 to 12), to a command's help text.
+func longWIM(text string) string {
+	return strings.TrimSpace(text) + "\n" + exitCodesWIMHelp
 }
 
 // argsBetween accepts from min to max positional arguments (max < 0: no

@@ -67,7 +67,7 @@ func (a *app) newOptimizeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "optimize WIMFILE [--compress=TYPE[:LEVEL]] [--output=NEWFILE [--image=N]...]",
 		Short: "Rewrite a WIM file, optionally in another codec or with some of its images",
-		Long:  long(optimizeHelp),
+		Long:  longWIM(optimizeHelp),
 		Args:  argsBetween(1, 1),
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			return a.runOptimize(ctx, args[0], f, cmd.Flags().Changed("compress"))

@@ -44,7 +44,7 @@ func (a *app) newSplitCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "split WIMFILE SWMFILE SIZE",
 		Short: "Write a WIM as a split WIM of SIZE-MiB parts",
-		Long:  long(splitHelp),
+		Long:  longWIM(splitHelp),
 		Args:  argsBetween(3, 3),
 		RunE: a.body(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			mib, err := strconv.ParseFloat(args[2], 64)

@@ -25,7 +25,7 @@ func (a *app) newVerifyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify WIMFILE",
 		Short: "Check a WIM file's integrity",
-		Long:  long(verifyHelp),
+		Long:  longWIM(verifyHelp),
 		Args:  argsBetween(1, 1),
 		RunE: a.body(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			return a.runVerify(ctx, args[0], refs)
