@@ -416,28 +416,28 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 	}
 	c.hold(k, w, start, end, part)
 	for {
-		f, err := c.fetchRange(k.pack, start, end, end-start == size)
+		c.mu.Lock()
+		dir := c.spool
+		c.mu.Unlock()
+		f, err := c.fetchRange(k.pack, dir, start, end, end-start == size)
 		if err == nil {
 			w.f = f
 			return nil
 		}
-		if !unwritable(err) || !c.spoolElsewhere(err) {
+		if !unwritable(err) || !c.spoolElsewhere(dir, err) {
 			return err
 		}
 	}
 }
 
-// fetchRange reads bytes [start, end) of pack into a new spool file,
-// noting whether the pack hashed to its id when whole is set.
-func (c *packCache) fetchRange(pack index.ID, start, end int64, whole bool) (*spoolFile, error) {
+// fetchRange reads bytes [start, end) of pack into a new spool file in
+// dir, noting whether the pack hashed to its id when whole is set.
+func (c *packCache) fetchRange(pack index.ID, dir string, start, end int64, whole bool) (*spoolFile, error) {
 	rc, err := c.store.Get(c.ctx, packKey(pack), start, end-start)
 	if err != nil {
 		return nil, fmt.Errorf("reading pack %x: %w", pack[:4], err)
 	}
 	defer closeRead(rc)
-	c.mu.Lock()
-	dir := c.spool
-	c.mu.Unlock()
 	f, err := newSpool(dir)
 	if err != nil {
 		return nil, err
@@ -464,19 +464,23 @@ func (c *packCache) fetchRange(pack index.ID, start, end int64, whole bool) (*sp
 }
 
 // spoolElsewhere moves the spool files of windows to come to the system's
-// temporary directory after the spool's disk refused one (full, read-only)
-// with err, and warns; the index cache's disk may have room for the index
-// and not for packs. It returns false when they are there already.
-func (c *packCache) spoolElsewhere(err error) bool {
+// temporary directory after the disk of failed, the spool directory, refused
+// one (full, read-only) with err, and warns once; the index cache's disk
+// may have room for the index and not for packs. It returns false when
+// failed is that directory already.
+func (c *packCache) spoolElsewhere(failed string, err error) bool {
 	tmp := filepath.Join(os.TempDir(), "wimsnap-spool")
+	if failed == tmp {
+		return false
+	}
 	c.mu.Lock()
-	moved := c.spool != tmp
+	moved := c.spool != tmp // not by another window's fetch already
 	c.spool = tmp
 	c.mu.Unlock()
 	if moved && c.warn != nil {
 		c.warn(fmt.Errorf("%w; the packs read from now on are kept in %s", err, tmp))
 	}
-	return moved
+	return true
 }
 
 // isReady reports whether w's fetch is done.
