@@ -530,8 +530,11 @@ func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, inStore map[inde
 			continue
 		}
 		m, stored, err := r.readManifest(ctx, id)
+		if errors.Is(err, remote.ErrNotFound) {
+			continue // listed, then forgotten by another process: not damage
+		}
 		if err != nil {
-			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) && !errors.Is(err, remote.ErrNotFound) {
+			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) {
 				return err
 			}
 			st.Damaged++
