@@ -76,7 +76,8 @@ func (p *pruner) waitOlder(t1 time.Time) error {
 			return nil
 		}
 		h := blocker.info()
-		why := fmt.Sprintf("a lock taken before this prune's new index, by host %s (pid %d) since %s, is still held",
+		why := fmt.Sprintf("a lock taken before this prune's new index, by host %s (pid %d) since %s, is still held "+
+			"(a lock whose process died goes stale after 30 minutes; 'wimsnap unlock --remove-all' removes it sooner once that process is surely gone)",
 			h.Host, h.PID, h.Since.UTC().Format(time.DateTime+" UTC"))
 		if waited >= p.opts.Wait {
 			p.res.PendingWhy = why
