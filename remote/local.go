@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -27,9 +28,10 @@ const tmpPrefix = ".tmp-"
 // copies of files readable only by their owners, so what Local makes is
 // private: directories get mode 0o700 and files 0o600, the directory
 // itself too when NewLocal makes it. A directory that its owner shares
-// with a group (group-writable, or set-group-ID) gives its group the same
-// access to what is made in it: 0o770 or 0o750 and 0o640. Others get no
-// access either way, and the process umask applies on top.
+// with a group (group-writable, or set-group-ID) gives its group its own
+// access to what is made in it, whatever the umask: directories get its
+// group bits and set-group-ID bit (0o2770), files 0o640. Others get no
+// access either way.
 //
 // Put and PutIfAbsent write a temporary file named ".tmp-<random>" in the
 // object's directory, fsync it, move it into place with rename(2) or
@@ -64,35 +66,80 @@ var _ Store = (*Local)(nil)
 var errNotRegular = errors.New("not a regular file")
 
 // NewLocal returns a store in dir, which is made (with its parents) if it
-// does not exist. A relative dir is made absolute against the working
-// directory now.
+// does not exist, private, or shared as the nearest directory above it
+// that exists is (see Local). A relative dir is made absolute against the
+// working directory now.
 func NewLocal(dir string) (*Local, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("local store %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(root, privateDir); err != nil {
+	if err := makeRoot(root); err != nil {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
-	mode := modesUnder(fi.Mode())
-	return &Local{root: root, dirMode: mode, fileMode: mode &^ 0o111 &^ 0o020}, nil
+	l := &Local{root: root, dirMode: privateDir}
+	if shared(fi.Mode()) {
+		l.dirMode |= fi.Mode().Perm()&0o070 | fi.Mode()&os.ModeSetgid
+	}
+	l.fileMode = l.dirMode.Perm() &^ 0o111 &^ 0o020
+	return l, nil
 }
 
 // privateDir is the mode of the directories of a Local that no group
 // shares.
 const privateDir = 0o700
 
-// modesUnder returns the mode of the directories made below a Local's
-// root of mode root: private, but for a group the root is shared with.
-func modesUnder(root os.FileMode) os.FileMode {
-	if root&0o020 != 0 || root&os.ModeSetgid != 0 {
-		return privateDir | root.Perm()&0o070
+// shared reports whether a directory of mode m is shared with its group:
+// made group-writable or set-group-ID by its owner.
+func shared(m os.FileMode) bool { return m&0o020 != 0 || m&os.ModeSetgid != 0 }
+
+// makeRoot makes the missing directories of root, each private, or with
+// the group access and set-group-ID bit of the nearest existing directory
+// above when that one is shared, whatever the umask: a repository made in
+// a directory shared with a group (/srv/wimsnap/pc1) is shared too.
+func makeRoot(root string) error {
+	var missing []string
+	anc := root
+	var fi os.FileInfo
+	for {
+		var err error
+		if fi, err = os.Stat(anc); err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || filepath.Dir(anc) == anc {
+			return err
+		}
+		missing = append(missing, anc)
+		anc = filepath.Dir(anc)
 	}
-	return privateDir
+	mode := os.FileMode(privateDir)
+	if shared(fi.Mode()) {
+		mode |= fi.Mode().Perm()&0o070 | fi.Mode()&os.ModeSetgid
+	}
+	for _, d := range slices.Backward(missing) {
+		if err := os.Mkdir(d, mode.Perm()); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if err := shareDir(d, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shareDir gives the directory d, just made with mode's permissions less
+// the umask, mode itself when mode shares it with a group: the usual
+// umask (022) takes the group's write access away, and the group could not
+// take locks.
+func shareDir(d string, mode os.FileMode) error {
+	if !shared(mode) {
+		return nil
+	}
+	return os.Chmod(d, mode)
 }
 
 // Location implements Store; it returns the absolute path of the directory.
@@ -266,9 +313,12 @@ func (l *Local) mkdirs(key string) (string, error) {
 	for c := range strings.SplitSeq(path.Dir(key), "/") {
 		parent := cur
 		cur = filepath.Join(cur, c)
-		err := os.Mkdir(cur, l.dirMode)
+		err := os.Mkdir(cur, l.dirMode.Perm())
 		switch {
 		case err == nil:
+			if err := shareDir(cur, l.dirMode); err != nil {
+				return "", err
+			}
 			if err := SyncDir(parent); err != nil {
 				return "", err
 			}
@@ -291,7 +341,12 @@ func (l *Local) writeTemp(ctx context.Context, dir string, r io.Reader, size int
 	if err != nil {
 		return "", err
 	}
-	err = copyExact(ctx, f, r, size)
+	if shared(l.dirMode) {
+		err = f.Chmod(l.fileMode) // the group reads it, whatever the umask
+	}
+	if err == nil {
+		err = copyExact(ctx, f, r, size)
+	}
 	if err == nil {
 		l.syncs.Add(1)
 		err = f.Sync()

@@ -110,54 +110,61 @@ func TestPutFileInherits(t *testing.T) {
 
 // TestLocalModes: what a Local makes is private to its owner (a
 // repository holds copies of files only their owners could read; they
-// were 0o755 and 0o644), unless the directory is shared with a group,
-// whose members may then read it. Others never get access, by Put or by
-// PutFile's link of a spool file made 0o644.
+// were 0o755 and 0o644), unless the directory, or the nearest one above
+// a new one, is shared with a group: its members then get its access,
+// whatever the umask (022 took the group's write access, and with it the
+// locks). Others never get access, by Put or by PutFile's link of a spool
+// file made 0o644.
 func TestLocalModes(t *testing.T) {
+	old := unix.Umask(0o022)
+	t.Cleanup(func() { unix.Umask(old) })
 	data := []byte("object")
 	for _, tc := range []struct {
-		name           string
-		root           os.FileMode // 0: NewLocal makes the root
-		wantDir, group os.FileMode // group: the group bits wanted on dirs
+		name       string
+		parent     os.FileMode // 0: as t.TempDir makes it
+		root       os.FileMode // 0: NewLocal makes the root
+		dir, files os.FileMode // wanted, with the set-group-ID bit for dirs
 	}{
-		{"new", 0, 0o700, 0},
-		{"existing 755", 0o755, 0o700, 0},
-		{"shared 2770", 0o770 | os.ModeSetgid, 0o700, 0o050},
+		{"new", 0, 0, 0o700, 0o600},
+		{"existing 755", 0, 0o755, 0o700, 0o600},
+		{"shared 2770", 0, 0o770 | os.ModeSetgid, 0o770 | os.ModeSetgid, 0o640},
+		{"new below shared 2770", 0o770 | os.ModeSetgid, 0, 0o770 | os.ModeSetgid, 0o640},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := filepath.Join(t.TempDir(), "store")
+			parent := filepath.Join(t.TempDir(), "srv")
+			must(t, os.Mkdir(parent, 0o755))
+			if tc.parent != 0 {
+				must(t, os.Chmod(parent, tc.parent))
+			}
+			root := filepath.Join(parent, "pc1", "repo")
 			if tc.root != 0 {
-				must(t, os.Mkdir(root, 0o700))
+				must(t, os.MkdirAll(root, 0o700))
 				must(t, os.Chmod(root, tc.root))
 			}
 			s := newLocal(t, root)
-			if tc.root == 0 {
-				wantMode(t, root, 0o700, 0o700)
-			}
 			must(t, s.Put(t.Context(), "packs/ab/put", bytes.NewReader(data), int64(len(data))))
 			putFile(t, s, "packs/ab/linked", openTmp(t, root, data), int64(len(data)), data)
-			most := os.FileMode(0o700)
-			if tc.group != 0 {
-				most = 0o770 // group write, unless the umask takes it
+			dirs := []string{"packs", "packs/ab"}
+			if tc.root == 0 {
+				dirs = append(dirs, "..", ".")
 			}
-			for _, d := range []string{"packs", "packs/ab"} {
-				wantMode(t, filepath.Join(root, d), tc.wantDir|tc.group, most)
+			for _, d := range dirs {
+				wantMode(t, filepath.Join(root, d), tc.dir)
 			}
 			for _, f := range []string{"packs/ab/put", "packs/ab/linked"} {
-				wantMode(t, filepath.Join(root, f), 0o600|tc.group&0o040, 0o600|tc.group&0o040)
+				wantMode(t, filepath.Join(root, f), tc.files)
 			}
 		})
 	}
 }
 
-// wantMode checks that path's permission bits hold all of least and none
-// outside most (the umask may take group bits away).
-func wantMode(t *testing.T, path string, least, most os.FileMode) {
+// wantMode checks that path's permission and set-group-ID bits are want.
+func wantMode(t *testing.T, path string, want os.FileMode) {
 	t.Helper()
 	fi, err := os.Stat(path)
 	must(t, err)
-	if got := fi.Mode().Perm(); got&least != least || got&^most != 0 {
-		t.Errorf("%s: mode %o, want %o at least and %o at most", path, got, least, most)
+	if got := fi.Mode() & (os.ModePerm | os.ModeSetgid); got != want {
+		t.Errorf("%s: mode %v, want %v", path, got, want)
 	}
 }
 
