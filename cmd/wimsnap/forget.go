@@ -287,7 +287,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 		if err != nil {
 			// Say how many went before the error (which names those
 			// that failed); it decides the exit code.
-			sum.Error = err.Error()
+			sum.Error = shown(err)
 			_ = a.printForgetSummary(sum) // err decides the exit code
 			return err
 		}

@@ -181,7 +181,7 @@ func (a *app) runRestore(ctx context.Context, f *restoreFlags, ref string) error
 		// The document still tells a script what was done and which
 		// files failed; the error decides the exit code.
 		if a.json {
-			sum.Error = err.Error()
+			sum.Error = shown(err)
 			_ = writeJSON(a.stdout, sum)
 		}
 		return err

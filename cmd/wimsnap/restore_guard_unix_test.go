@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -137,6 +138,13 @@ func TestRestoreTargetInRepository(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(repo, "new")); !os.IsNotExist(err) {
 		t.Errorf("a directory was made in the repository (%v)", err)
+	}
+	// --json's "error" is the message stderr shows: it held the package's
+	// "snapshot: " prefix.
+	_, out, errb := runApp(t, env, "restore", "latest", "--target", repo, "--json")
+	var doc struct{ Error string }
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || !strings.HasPrefix(errb, "wimsnap: "+doc.Error+"\n") {
+		t.Errorf("--json error %q (%v), want stderr's %q", doc.Error, err, errb)
 	}
 	runAppOK(t, env, "check", "--read-data")
 	runAppOK(t, env, "restore", "latest", "--target", filepath.Join(dir, "out"))

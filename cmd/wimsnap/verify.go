@@ -62,7 +62,7 @@ func (a *app) runVerify(ctx context.Context, name string, refs []string) error {
 	}
 	if err != nil {
 		err = fmt.Errorf("verify: %w", err)
-		sum.Error = err.Error()
+		sum.Error = shown(err)
 	}
 	sum.OK = err == nil
 	sum.DurationSeconds = seconds(a.now().Sub(start))
