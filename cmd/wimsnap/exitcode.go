@@ -41,7 +41,8 @@ const exitCodesBase = `  0    success
        inside the repository or its local index)
   3    partial: the command finished but skipped some files (see the warnings),
        or prune left packs for a later prune, or forget skipped a snapshot
-       it was given that was not there
+       it was given that was not there, or import stored an image holding
+       entries every restore leaves out
 `
 
 const exitCodesRepo = `  10   no repository at the given location (or its S3 bucket is missing), or

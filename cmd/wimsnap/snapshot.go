@@ -81,6 +81,7 @@ func (a *app) newSnapshotCommand() *cobra.Command {
 	addRepoFlags(cmd, &f.repoFlags)
 	addImageInfoFlags(cmd, &f.imageFlags)
 	fl := cmd.Flags()
+	fl.Lookup("name").Usage = "image name recorded in the snapshot, its image's in an export (default: the base name of PATH)"
 	fl.StringVar(&f.host, "host", "", "host name recorded in the snapshot (default: this machine's)")
 	fl.StringArrayVar(&f.tags, "tag", nil, "tag the snapshot (repeatable)")
 	fl.StringVar(&f.parent, "parent", "", "snapshot whose unchanged files are reused (default: the newest of this host and PATH)")
