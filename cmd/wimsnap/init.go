@@ -18,8 +18,9 @@ Create a repository at --repo (or $WIMSNAP_REPOSITORY, or the default
 local repository): a local one in a new or empty directory, private to
 its owner (see docs/repository.md for one shared with a group).
 --compress=TYPE[:LEVEL] chooses the codec chunks are stored in, which is
-also the codec of the WIMs 'export' writes by copying them: xpress (default, fast), lzx (smaller, slower to capture) or none.
-LEVEL, a positive integer on wimlib's scale (20 quick, 50 medium, 100
+also the codec of the WIMs 'export' writes by copying them: xpress
+(default, fast), lzx (smaller, slower to capture) or none. LEVEL, a
+positive integer on wimlib's scale (20 quick, 50 medium, 100
 high), is kept in the repository's config for the XPRESS chunks its
 snapshots add: 35 and over compress them somewhat smaller and more
 slowly; without it, or below 35, snapshots use the fast XPRESS encoder.
