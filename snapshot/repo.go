@@ -85,8 +85,9 @@ type Repo struct {
 	store remote.Store
 	cfg   RepoConfig
 	codec wim.Compression
-	cache string // the index file of this repository
-	spool string // the directory of spool files (spool.go)
+	cache string     // the index file of this repository
+	spool string     // the directory of spool files (spool.go)
+	reads *readSpool // where the packs reads fetch wait: spool, or the temporary directory after its disk filled
 	// packSize is the size at which new packs close: packTarget, smaller
 	// in tests that need many packs.
 	packSize int64
@@ -211,7 +212,7 @@ func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo,
 	}
 	sweepSpool(spool, opts.Now())
 	return &Repo{store: store, cfg: cfg, codec: codec, now: opts.Now, zstd: newZcodec(), warn: opts.Warn,
-		cache: filepath.Join(opts.CacheDir, cfg.ID+".db"), spool: spool, packSize: packTarget,
+		cache: filepath.Join(opts.CacheDir, cfg.ID+".db"), spool: spool, reads: &readSpool{dir: spool, warn: opts.Warn}, packSize: packTarget,
 		objectEntries: maxObjectEntries}, nil
 }
 

@@ -9,8 +9,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
@@ -59,10 +57,9 @@ type packCache struct {
 	opener  remote.Opener // store's, when it has it
 	winSize int64         // packWindow, or a whole pack when opened
 	budget  int64         // the bytes of windows kept
-	warn    func(error)   // told when the spool moves; nil: not told
+	spool   *readSpool    // where the windows' spool files go
 
 	mu    sync.Mutex
-	spool string // the directory of the windows' spool files
 	sizes map[index.ID]int64
 	stats int // sizes asked for that were not known
 	wins  map[winKey]*packWin
@@ -104,9 +101,9 @@ type packWin struct {
 type span struct{ lo, hi int64 }
 
 // newPackCache returns a cache of store's packs that keeps windows up to
-// budget bytes (but always the one being read), in spool files under
-// spool.
-func newPackCache(ctx context.Context, store remote.Store, spool string, budget int64) *packCache {
+// budget bytes (but always the one being read), in spool files in the
+// directory of spool.
+func newPackCache(ctx context.Context, store remote.Store, spool *readSpool, budget int64) *packCache {
 	c := &packCache{ctx: ctx, store: store, winSize: packWindow, spool: spool, budget: budget,
 		sizes: map[index.ID]int64{}, wins: map[winKey]*packWin{}, evicted: map[winKey]bool{},
 		spans: map[index.ID][]span{}, sums: map[index.ID]bool{}}
@@ -416,15 +413,13 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 	}
 	c.hold(k, w, start, end, part)
 	for {
-		c.mu.Lock()
-		dir := c.spool
-		c.mu.Unlock()
+		dir := c.spool.current()
 		f, err := c.fetchRange(k.pack, dir, start, end, end-start == size)
 		if err == nil {
 			w.f = f
 			return nil
 		}
-		if !unwritable(err) || !c.spoolElsewhere(dir, err) {
+		if !unwritable(err) || !c.spool.moveFrom(dir, err) {
 			return err
 		}
 	}
@@ -461,26 +456,6 @@ func (c *packCache) fetchRange(pack index.ID, dir string, start, end int64, whol
 		c.mu.Unlock()
 	}
 	return f, nil
-}
-
-// spoolElsewhere moves the spool files of windows to come to the system's
-// temporary directory after the disk of failed, the spool directory, refused
-// one (full, read-only) with err, and warns once; the index cache's disk
-// may have room for the index and not for packs. It returns false when
-// failed is that directory already.
-func (c *packCache) spoolElsewhere(failed string, err error) bool {
-	tmp := filepath.Join(os.TempDir(), "wimsnap-spool")
-	if failed == tmp {
-		return false
-	}
-	c.mu.Lock()
-	moved := c.spool != tmp // not by another window's fetch already
-	c.spool = tmp
-	c.mu.Unlock()
-	if moved && c.warn != nil {
-		c.warn(fmt.Errorf("%w; the packs read from now on are kept in %s", err, tmp))
-	}
-	return true
 }
 
 // isReady reports whether w's fetch is done.

@@ -49,7 +49,7 @@ func TestPackCacheExpected(t *testing.T) {
 	if err := store.Put(t.Context(), packKey(pack), bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
-	c := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"), packWindows*packWindow)
+	c := newPackCache(t.Context(), store, &readSpool{dir: filepath.Join(t.TempDir(), "spool")}, packWindows*packWindow)
 	defer c.close()
 	c.expect(pack, 1000, 3000)
 	c.expect(pack, 5000, 6000) // widens it: 1000 to 6000
@@ -74,7 +74,7 @@ func TestPackCacheExpected(t *testing.T) {
 		t.Errorf("Gets %v, want the whole pack once", got)
 	}
 	// A large expected part is not worth a window of its own.
-	c2 := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"), packWindows*packWindow)
+	c2 := newPackCache(t.Context(), store, &readSpool{dir: filepath.Join(t.TempDir(), "spool")}, packWindows*packWindow)
 	defer c2.close()
 	c2.expect(pack, 0, 3<<20)
 	if _, err := c2.readAt(make([]byte, 10), pack, 0, nil); err != nil {
@@ -95,7 +95,7 @@ func TestPackCacheExpectedApart(t *testing.T) {
 	if err := store.Put(t.Context(), packKey(pack), bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
-	c := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"), packWindows*packWindow)
+	c := newPackCache(t.Context(), store, &readSpool{dir: filepath.Join(t.TempDir(), "spool")}, packWindows*packWindow)
 	defer c.close()
 	c.expect(pack, 7<<20, 7<<20+100)
 	c.expect(pack, 1000, 2000)
@@ -132,7 +132,7 @@ func TestPackCacheRefetchesSlices(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"), size+size/4)
+	c := newPackCache(t.Context(), store, &readSpool{dir: filepath.Join(t.TempDir(), "spool")}, size+size/4)
 	defer c.close()
 	read := func(i int, off int64) {
 		dst := make([]byte, 32<<10)
@@ -175,7 +175,7 @@ func TestPackCacheUsedOnce(t *testing.T) {
 	if err := store.Put(t.Context(), packKey(pack), bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
-	c := newPackCache(t.Context(), store, filepath.Join(t.TempDir(), "spool"), packWindows*packWindow)
+	c := newPackCache(t.Context(), store, &readSpool{dir: filepath.Join(t.TempDir(), "spool")}, packWindows*packWindow)
 	defer c.close()
 	var used []winKey
 	dst := make([]byte, 1<<10)

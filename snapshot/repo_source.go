@@ -40,8 +40,7 @@ type repoSource struct {
 type streamBufs struct{ run, cur []byte }
 
 func (r *Repo) newSource(ctx context.Context, db *index.DB) *repoSource {
-	packs := newPackCache(ctx, r.store, r.spool, packWindows*(r.packSize*3/2+packSlack))
-	packs.warn = r.warn
+	packs := newPackCache(ctx, r.store, r.reads, packWindows*(r.packSize*3/2+packSlack))
 	return &repoSource{ctx: ctx, r: r, db: db, decs: &decoders{}, packs: packs,
 		shared: newSharedChunks(), packOrd: map[index.ID]int{}}
 }

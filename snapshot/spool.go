@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wimsnap/wimsnap/remote"
@@ -124,4 +125,42 @@ func sweepSpool(dir string, now time.Time) {
 			_ = os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// readSpool is where the pack windows of a Repo's reads wait (packCache):
+// the spool directory, until its disk refuses one (full, read-only), then
+// the system's temporary directory; the index cache's disk may have room
+// for the index and not for packs. The caches of one Repo share it, so
+// that they move, and warn, once. It is safe for concurrent use.
+type readSpool struct {
+	mu   sync.Mutex
+	dir  string
+	warn func(error) // told of the move; nil: not told
+}
+
+// current returns the directory spool files go to now.
+func (s *readSpool) current() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dir
+}
+
+// moveFrom is called when the disk of failed, a directory current
+// returned, refused a spool file with err. It moves the spool to the
+// temporary directory (warning the first time) and returns true: the
+// caller tries again, in current(). It returns false when failed is the
+// temporary directory already.
+func (s *readSpool) moveFrom(failed string, err error) bool {
+	tmp := filepath.Join(os.TempDir(), "wimsnap-spool")
+	if failed == tmp {
+		return false
+	}
+	s.mu.Lock()
+	moved := s.dir != tmp // not by another fetch already
+	s.dir = tmp
+	s.mu.Unlock()
+	if moved && s.warn != nil {
+		s.warn(fmt.Errorf("%w; the packs read from now on are kept in %s", err, tmp))
+	}
+	return true
 }

@@ -47,7 +47,8 @@ func TestSpoolPutLinks(t *testing.T) {
 // TestPackSpoolFull: a restore from a store read through the pack cache
 // whose cache disk has room for the index but not for a pack keeps the
 // packs in the temporary directory, with a warning; it failed "no space
-// left on device".
+// left on device". The export after it goes there too, without another
+// warning.
 func TestPackSpoolFull(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting needs root")
@@ -76,6 +77,11 @@ func TestPackSpoolFull(t *testing.T) {
 		t.Fatalf("restore: %v", err)
 	}
 	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+	// An export (pack caches of its own) goes to the temporary directory
+	// at once: the disk was tried, and warned about, again.
+	if _, err := r2.Export(t.Context(), []*Manifest{res.Manifest}, filepath.Join(dir, "x.wim"), ExportOptions{}); err != nil {
+		t.Fatalf("export: %v", err)
+	}
 	if len(warned) != 1 || !strings.Contains(warned[0].Error(), filepath.Join(dir, "tmp")) {
 		t.Errorf("warnings %v, want one naming the temporary directory", warned)
 	}
