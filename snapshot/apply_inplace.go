@@ -292,17 +292,16 @@ func (a *applier) openExistingDir(dfd int, name string, e *wim.Entry) (fd int, e
 // apply runs unprivileged as its owner, it first gives it u+rwx, so that
 // a rollback can read, replace and delete what it holds, and returns the
 // mode it found (changed); the caller sets a mode afterwards, or removes
-// the directory. The chmod goes by name: a directory swapped for a
-// symlink meanwhile has its target's mode changed, which the owner of
-// both could do anyway; the open after it does not follow the symlink.
+// the directory. Neither chmod follows a symlink swapped in meanwhile
+// (chmodNoFollow), nor does the open after it.
 func (a *applier) openOwnDir(dfd int, name string) (fd int, found uint32, changed bool, err error) {
 	fd, err = openDir(dfd, name, true)
 	mode, own := a.closedOwnDir(dfd, name, err)
-	if !own || unix.Fchmodat(dfd, name, mode|0o700, 0) != nil {
+	if !own || chmodNoFollow(dfd, name, mode|0o700) != nil {
 		return fd, 0, false, err
 	}
 	if fd, err = openDir(dfd, name, true); err != nil {
-		_ = unix.Fchmodat(dfd, name, mode, 0)
+		_ = chmodNoFollow(dfd, name, mode)
 		return fd, 0, false, err
 	}
 	return fd, mode, true, nil
@@ -826,7 +825,7 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 		return err
 	}
 	if changed { // when it stays, it keeps the mode it had
-		defer func() { _ = unix.Fchmodat(dfd, name, found, 0) }()
+		defer func() { _ = chmodNoFollow(dfd, name, found) }()
 	}
 	if err := a.guard.leaveAlone(fd); err != nil {
 		closeFD(fd)

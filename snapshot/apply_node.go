@@ -263,7 +263,7 @@ func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) bool {
 		errs = append(errs, a.dropInheritedACLs(t, e, false)...)
 	}
 	if !e.IsReparse() {
-		if err := unix.Fchmodat(dfd, name, a.mode(e, false), 0); err != nil {
+		if err := chmodNoFollow(dfd, name, a.mode(e, false)); err != nil {
 			errs = append(errs, fmt.Errorf("chmod: %w", err))
 		}
 	}
