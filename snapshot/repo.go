@@ -208,7 +208,10 @@ func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo,
 	}
 	spool := filepath.Join(opts.CacheDir, "spool")
 	if opts.CacheDir == "" {
-		spool = filepath.Join(os.TempDir(), "wimsnap-spool")
+		var err error
+		if spool, err = tempSpool(); err != nil {
+			return nil, fmt.Errorf("%w: %w", errSpool, err)
+		}
 	}
 	sweepSpool(spool, opts.Now())
 	return &Repo{store: store, cfg: cfg, codec: codec, now: opts.Now, zstd: newZcodec(), warn: opts.Warn,

@@ -129,13 +129,15 @@ func sweepSpool(dir string, now time.Time) {
 
 // readSpool is where the pack windows of a Repo's reads wait (packCache):
 // the spool directory, until its disk refuses one (full, read-only), then
-// the system's temporary directory; the index cache's disk may have room
-// for the index and not for packs. The caches of one Repo share it, so
-// that they move, and warn, once. It is safe for concurrent use.
+// this user's directory in the system's temporary directory (tempSpool);
+// the index cache's disk may have room for the index and not for packs.
+// The caches of one Repo share it, so that they move, and warn, once. It
+// is safe for concurrent use.
 type readSpool struct {
-	mu   sync.Mutex
-	dir  string
-	warn func(error) // told of the move; nil: not told
+	mu    sync.Mutex
+	dir   string
+	moved bool        // dir is tempSpool's
+	warn  func(error) // told of the move; nil: not told
 }
 
 // current returns the directory spool files go to now.
@@ -146,21 +148,38 @@ func (s *readSpool) current() string {
 }
 
 // moveFrom is called when the disk of failed, a directory current
-// returned, refused a spool file with err. It moves the spool to the
-// temporary directory (warning the first time) and returns true: the
-// caller tries again, in current(). It returns false when failed is the
-// temporary directory already.
+// returned, refused a spool file with err. It returns true when the caller
+// should try again in current(): the spool moved to the temporary
+// directory (warned about once), now or since failed was returned; false
+// when failed is that directory already, or it cannot be made.
 func (s *readSpool) moveFrom(failed string, err error) bool {
-	tmp := filepath.Join(os.TempDir(), "wimsnap-spool")
-	if failed == tmp {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.moved {
+		return failed != s.dir
+	}
+	tmp, terr := tempSpool()
+	if terr != nil {
 		return false
 	}
-	s.mu.Lock()
-	moved := s.dir != tmp // not by another fetch already
-	s.dir = tmp
-	s.mu.Unlock()
-	if moved && s.warn != nil {
+	s.dir, s.moved = tmp, true
+	if s.warn != nil {
 		s.warn(fmt.Errorf("%w; the packs read from now on are kept in %s", err, tmp))
 	}
 	return true
+}
+
+// tempSpool returns this user's directory for spool files in the system's
+// temporary directory, wimsnap-spool-UID (wimsnap-spool on Windows, whose
+// temporary directory is the user's own), made private if missing. One
+// there that is not this user's private directory (made by another user,
+// to block the spool or to watch it) is passed over for a new directory
+// of a random name.
+func tempSpool() (string, error) {
+	dir := filepath.Join(os.TempDir(), "wimsnap-spool"+userSuffix())
+	err := os.Mkdir(dir, 0o700)
+	if err == nil || errors.Is(err, fs.ErrExist) && ownPrivateDir(dir) {
+		return dir, nil
+	}
+	return os.MkdirTemp("", "wimsnap-spool-")
 }

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,5 +85,36 @@ func TestPackSpoolFull(t *testing.T) {
 	}
 	if len(warned) != 1 || !strings.Contains(warned[0].Error(), filepath.Join(dir, "tmp")) {
 		t.Errorf("warnings %v, want one naming the temporary directory", warned)
+	}
+}
+
+// TestTempSpoolOwn: the spool in the temporary directory is this user's
+// own private directory; one of that name that another user made, or
+// anyone may enter, is passed over for a new one (every user's fell back
+// to one shared name, which the first to make it owned).
+func TestTempSpoolOwn(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	mine := filepath.Join(tmp, fmt.Sprintf("wimsnap-spool-%d", os.Getuid()))
+	for _, tc := range []struct {
+		name    string
+		prepare func()
+		same    bool
+	}{
+		{"missing", func() {}, true},
+		{"own", func() { must(t, os.Mkdir(mine, 0o700)) }, true},
+		{"open to all", func() { must(t, os.Mkdir(mine, 0o700)); must(t, os.Chmod(mine, 0o777)) }, false},
+		{"another user's", func() { must(t, os.Mkdir(mine, 0o700)); must(t, os.Chown(mine, 65534, 65534)) }, false},
+		{"a symlink", func() { must(t, os.Symlink(t.TempDir(), mine)) }, false},
+	} {
+		must(t, os.RemoveAll(mine))
+		tc.prepare()
+		got, err := tempSpool()
+		if err != nil || (got == mine) != tc.same {
+			t.Errorf("%s: %q (%v); want %q: %v", tc.name, got, err, mine, tc.same)
+		}
+		if err == nil && !ownPrivateDir(got) {
+			t.Errorf("%s: %s is not this user's private directory", tc.name, got)
+		}
 	}
 }
