@@ -28,10 +28,10 @@ const tmpPrefix = ".tmp-"
 // copies of files readable only by their owners, so what Local makes is
 // private: directories get mode 0o700 and files 0o600, the directory
 // itself too when NewLocal makes it. A directory that its owner shares
-// with a group (group-writable, or set-group-ID) gives its group its own
-// access to what is made in it, whatever the umask: directories get its
-// group bits and set-group-ID bit (0o2770), files 0o640. Others get no
-// access either way.
+// with a group (set-group-ID, so that what is made in it is that group's)
+// gives its group its own access to what is made in it, whatever the
+// umask: directories get its group bits and set-group-ID bit (0o2770),
+// files 0o640. Others get no access either way.
 //
 // Put and PutIfAbsent write a temporary file named ".tmp-<random>" in the
 // object's directory, fsync it, move it into place with rename(2) or
@@ -78,15 +78,14 @@ func NewLocal(dir string) (*Local, error) {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
 	fi, err := os.Stat(root)
+	if err == nil && !fi.IsDir() {
+		err = &fs.PathError{Op: "mkdir", Path: root, Err: syscall.ENOTDIR}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
-	l := &Local{root: root, dirMode: privateDir}
-	if shared(fi.Mode()) {
-		l.dirMode |= fi.Mode().Perm()&0o070 | fi.Mode()&os.ModeSetgid
-	}
-	l.fileMode = l.dirMode.Perm() &^ 0o111 &^ 0o020
-	return l, nil
+	mode := modeBelow(fi.Mode())
+	return &Local{root: root, dirMode: mode, fileMode: mode.Perm() &^ 0o111 &^ 0o020}, nil
 }
 
 // privateDir is the mode of the directories of a Local that no group
@@ -94,8 +93,20 @@ func NewLocal(dir string) (*Local, error) {
 const privateDir = 0o700
 
 // shared reports whether a directory of mode m is shared with its group:
-// made group-writable or set-group-ID by its owner.
-func shared(m os.FileMode) bool { return m&0o020 != 0 || m&os.ModeSetgid != 0 }
+// set-group-ID, so that what is made in it is the directory's group's
+// (install -d -m 2770 -g GROUP). A group-writable directory alone (/tmp)
+// is not: what is made in it is its maker's primary group's.
+func shared(m os.FileMode) bool { return m&os.ModeSetgid != 0 }
+
+// modeBelow returns the mode of a directory made in one of mode parent:
+// private, or, when parent is shared, with parent's group access and
+// set-group-ID bit.
+func modeBelow(parent os.FileMode) os.FileMode {
+	if !shared(parent) {
+		return privateDir
+	}
+	return privateDir | parent.Perm()&0o070 | os.ModeSetgid
+}
 
 // makeRoot makes the missing directories of root, each private, or with
 // the group access and set-group-ID bit of the nearest existing directory
@@ -116,15 +127,16 @@ func makeRoot(root string) error {
 		missing = append(missing, anc)
 		anc = filepath.Dir(anc)
 	}
-	mode := os.FileMode(privateDir)
-	if shared(fi.Mode()) {
-		mode |= fi.Mode().Perm()&0o070 | fi.Mode()&os.ModeSetgid
-	}
+	mode := modeBelow(fi.Mode())
 	for _, d := range slices.Backward(missing) {
-		if err := os.Mkdir(d, mode.Perm()); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
+		err := os.Mkdir(d, mode.Perm())
+		if errors.Is(err, fs.ErrExist) {
+			continue // made meanwhile, by another process: its maker sets its mode
 		}
-		if err := shareDir(d, mode); err != nil {
+		if err == nil {
+			err = shareDir(d, mode)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -111,7 +111,7 @@ func TestPutFileInherits(t *testing.T) {
 // TestLocalModes: what a Local makes is private to its owner (a
 // repository holds copies of files only their owners could read; they
 // were 0o755 and 0o644), unless the directory, or the nearest one above
-// a new one, is shared with a group: its members then get its access,
+// a new one, is shared with a group (set-group-ID): its members then get its access,
 // whatever the umask (022 took the group's write access, and with it the
 // locks). Others never get access, by Put or by PutFile's link of a spool
 // file made 0o644.
@@ -129,6 +129,11 @@ func TestLocalModes(t *testing.T) {
 		{"existing 755", 0, 0o755, 0o700, 0o600},
 		{"shared 2770", 0, 0o770 | os.ModeSetgid, 0o770 | os.ModeSetgid, 0o640},
 		{"new below shared 2770", 0o770 | os.ModeSetgid, 0, 0o770 | os.ModeSetgid, 0o640},
+		// Group-writable without set-group-ID (/tmp) shares nothing: what
+		// is made there is its maker's primary group's, not the
+		// directory's.
+		{"new below 1777", 0o777 | os.ModeSticky, 0, 0o700, 0o600},
+		{"existing 0770", 0, 0o770, 0o700, 0o600},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := filepath.Join(t.TempDir(), "srv")
