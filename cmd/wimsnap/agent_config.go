@@ -137,10 +137,10 @@ func (a *app) parseAgentConfig(path string, b []byte) (*agentConfig, error) {
 	var errs []error
 	c := a.decodeAgentConfig(path, newCfgTable("", doc, &errs))
 	errs = slices.CompactFunc(errs, func(a, b error) bool { return a.Error() == b.Error() })
-	// The commands' own checks (an exclusion list read and parsed) run
-	// also after other mistakes, so that all are reported at once; a key
-	// the decoder reported already is not reported twice.
-	errs = append(errs, newKeys(errs, a.checkTasks(c))...)
+	if len(errs) == 0 {
+		// Values the decoder checked do not reach here twice.
+		errs = a.checkTasks(c)
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("agent config %s: %w", path, mistakes(errs))
 	}
@@ -173,6 +173,7 @@ func (a *app) decodeAgentConfig(path string, t *cfgTable) *agentConfig {
 	names := map[string]bool{}
 	for _, jt := range t.tables("job") {
 		task := decodeJob(jt, dir, zone, jitter, c.host, lockWait)
+		a.checkExclusionList(jt, dir)
 		if task.name != "" && names[task.name] {
 			jt.fail("name", "job %q is defined twice", task.name)
 		}
@@ -522,22 +523,23 @@ type keyError struct {
 func (e *keyError) Error() string { return e.key + ": " + e.err.Error() }
 func (e *keyError) Unwrap() error { return e.err }
 
-// checkTasks parses every command line the config's tasks will run, so a
-// value a flag refuses is reported at load rather than at 2 a.m.
-// newKeys returns the errors of more whose key ("job[1].threads", the
-// text before the first ": ") no error of known names.
-func newKeys(known, more []error) []error {
-	seen := map[string]bool{}
-	for _, err := range known {
-		k, _, _ := strings.Cut(err.Error(), ": ")
-		seen[k] = true
+// checkExclusionList reads and parses the job's exclusion-list, when it
+// names one, as its snapshots will, so that a missing or malformed list
+// is reported with the config's other mistakes (the commands' checks run
+// only on a config without any).
+func (a *app) checkExclusionList(jt *cfgTable, dir string) {
+	v, ok := jt.get("exclusion-list")
+	path, isStr := v.(string)
+	if !ok || !isStr || path == "" {
+		return // absent, or a type mistake the decoder reports
 	}
-	return slices.DeleteFunc(more, func(err error) bool {
-		k, _, _ := strings.Cut(err.Error(), ": ")
-		return seen[k]
-	})
+	if _, err := a.loadConfig(absFrom(dir, path)); err != nil {
+		jt.fail("exclusion-list", "%v", err)
+	}
 }
 
+// checkTasks parses every command line the config's tasks will run, so a
+// value a flag refuses is reported at load rather than at 2 a.m.
 func (a *app) checkTasks(c *agentConfig) []error {
 	var errs []error
 	for _, t := range c.tasks {

@@ -83,6 +83,10 @@ func TestAgentConfigErrors(t *testing.T) {
 			want: []string{"job[1].typo-key: unknown key", "job[1].exclusion-list: ", "nowhere.ini: no such file"}},
 		{name: "bad threads and a missing list", doc: minimalJob + "threads = -1\nexclusion-list = \"nowhere.ini\"\n",
 			want: []string{"job[1].threads", "nowhere.ini: no such file"}},
+		// A list of the wrong type is that one mistake (the commands' check
+		// added one about an empty --config).
+		{name: "exclusion list not a string", doc: minimalJob + "exclusion-list = 4\n",
+			want: []string{"job[1].exclusion-list: "}, notWant: []string{"--config"}},
 		{name: "misspelt image key", doc: minimalJob + "[job.image]\ndescripton = \"d\"\n",
 			want: []string{`job[1].image.descripton: unknown key; did you mean "description"?`}},
 		{name: "misspelt check key", doc: minimalJob + "[check]\nschedule = \"@every 24h\"\nread-dat = true\n",
