@@ -110,8 +110,9 @@ var repoNames = map[string]bool{"config": true, "packs": true, "index": true, "s
 // holdsOthers refuses a directory dir that holds names other than a
 // repository's: init into a home or a documents folder would mix the
 // repository with the user's files (a new repository wants a new or empty
-// directory). Names starting with '.' (the store's temporary files, a
-// lost+found of a disk's root aside) are not counted.
+// directory). What the systems put at the root of a disk or a share is
+// not counted (systemName): hidden names, lost+found, Windows' System
+// Volume Information and $RECYCLE.BIN, a NAS's #recycle and @eaDir.
 func holdsOthers(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -119,7 +120,7 @@ func holdsOthers(dir string) error {
 	}
 	var others []string
 	for _, e := range entries {
-		if !repoNames[e.Name()] && !strings.HasPrefix(e.Name(), ".") && e.Name() != "lost+found" {
+		if !repoNames[e.Name()] && !systemName(e.Name()) {
 			others = append(others, e.Name())
 		}
 	}
@@ -130,4 +131,10 @@ func holdsOthers(dir string) error {
 		return fmt.Errorf("%s holds %q, which is not a repository's: give init a new or empty directory", dir, others[0])
 	}
 	return fmt.Errorf("%s holds %q and %d more names that are not a repository's: give init a new or empty directory", dir, others[0], len(others)-1)
+}
+
+// systemName reports whether name is one that a system, not the user,
+// puts at the root of a disk or a share (see holdsOthers).
+func systemName(name string) bool {
+	return strings.ContainsAny(name[:1], ".$#@") || name == "lost+found" || name == "System Volume Information"
 }
