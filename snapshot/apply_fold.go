@@ -69,28 +69,29 @@ func foldsListed(dfd int, buf []byte) (folds, told bool) {
 		return false, false
 	}
 	defer closeFD(fd)
-	listed := map[string]bool{}
-	var name string
+	// The first name with letters, and whether the listing holds it in
+	// another case too (after it: the names before it have no letters).
+	var name, other string
+	listed := false
 	_ = eachDirName(fd, buf, func(n []byte) {
-		if upper, lower := strings.ToUpper(string(n)), strings.ToLower(string(n)); upper != lower {
-			listed[string(n)] = true
-			if name == "" {
-				name = string(n)
+		switch {
+		case name != "":
+			listed = listed || string(n) == other
+		case strings.ToUpper(string(n)) != strings.ToLower(string(n)):
+			name, other = string(n), strings.ToUpper(string(n))
+			if other == name {
+				other = strings.ToLower(name)
 			}
 		}
 	})
 	if name == "" {
 		return false, false
 	}
-	other := strings.ToUpper(name)
-	if other == name {
-		other = strings.ToLower(name)
-	}
 	var st, ost unix.Stat_t
 	if fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || fstatat(dfd, other, &ost, unix.AT_SYMLINK_NOFOLLOW) != nil {
 		return false, true
 	}
-	return !listed[other] || st.Dev == ost.Dev && st.Ino == ost.Ino, true
+	return !listed || st.Dev == ost.Dev && st.Ino == ost.Ino, true
 }
 
 // foldsAbove is foldsListed for a dry run's target, and when the target
