@@ -96,7 +96,7 @@ func (s *forgetAfterList) List(ctx context.Context, prefix string, fn func(remot
 		return fn(fi)
 	})
 	if listed {
-		if derr := s.Store.Delete(ctx, s.key); derr != nil {
+		if derr := s.Delete(ctx, s.key); derr != nil {
 			return derr
 		}
 	}

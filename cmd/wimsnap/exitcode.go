@@ -27,8 +27,20 @@ const (
 // only a repository gives, to that of the commands on WIM files.
 const (
 	exitCodesHelp    = "\nExit codes:\n" + exitCodesBase + exitCodesRepo + exitCodesSignal
-	exitCodesWIMHelp = "\nExit codes:\n" + exitCodesBase + exitCodesSignal
+	exitCodesWIMHelp = "\nExit codes:\n" + exitCodesWIMBase + exitCodesSignal
 )
+
+// exitCodesWIMBase is exitCodesBase for the commands on WIM files alone.
+const exitCodesWIMBase = `  0    success
+  1    failure (I/O error, malformed or corrupt WIM, unsupported feature, a
+       PATH the image lacks, ...)
+  2    usage error (unknown command or flag, wrong arguments, an IMAGE the
+       WIM does not hold, left out when it holds none or several, or named
+       by a name several images have; append's, info's or export-image's
+       --name taken by another image, or append's or export-image's
+       --compress other than the existing WIM's codec)
+  3    partial: the command finished but skipped some files (see the warnings)
+`
 
 const exitCodesBase = `  0    success
   1    failure (I/O error, malformed or corrupt WIM, unsupported feature, a

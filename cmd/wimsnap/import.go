@@ -146,7 +146,7 @@ func (a *app) runImport(ctx context.Context, f *importFlags, name string, imageA
 		// Name what was committed before the failure: running the same
 		// import again passes over it. The error decides the exit code.
 		if a.json {
-			doc["error"] = err.Error()
+			doc["error"] = shown(err)
 			_ = writeJSON(a.stdout, doc)
 		} else if len(out) > 0 {
 			a.printImported(name, out) // its "holds no images" would be false
