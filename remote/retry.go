@@ -154,10 +154,10 @@ type retryStore struct {
 //     ErrUnavailable, opens the rest of the range again and continues: the
 //     caller sees one stream. Opens and resumes of one Get share its
 //     attempts, counted afresh once the reader has yielded
-//     RetryOptions.FreshAfter bytes since the last failure. A resumed read gets the object as it is then, so a reader of
-//     an object replaced meanwhile may yield a mix of two versions; the
-//     objects of a repository are written once, which rules that out for
-//     them.
+//     RetryOptions.FreshAfter bytes since the last failure. A resumed
+//     read gets the object as it is then, so a reader of an object
+//     replaced meanwhile may yield a mix of two versions; the objects of
+//     a repository are written once, which rules that out for them.
 //   - Stat retries.
 //   - List retries only until it has called fn once; after that it returns
 //     the error, lest fn see objects twice.

@@ -172,8 +172,8 @@ func (a *app) serveAgent(ctx context.Context, f *agentFlags, cfg *agentConfig) e
 }
 
 // holdStopSignals keeps SIGTERM and SIGINT from ending the agent at once
-// after the first (which stops it through main's context): a command ends at a second
-// one (see main), but the agent's stop is bounded already (30 s), and
+// after the first (which stops it through main's context): a command
+// ends at a second one (see main), but the agent's stop is bounded (30 s), and
 // ending it then left its hooks running (an LVM snapshot mounted) and the
 // run recorded as running. Those after the first are logged. It returns
 // the function that lets them go.
