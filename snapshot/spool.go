@@ -162,6 +162,7 @@ func (s *readSpool) moveFrom(failed string, err error) bool {
 	if terr != nil {
 		return false
 	}
+	sweepSpool(tmp, time.Now()) // what a crash left where spool files have names (Windows)
 	s.dir, s.moved = tmp, true
 	if s.warn != nil {
 		s.warn(fmt.Errorf("%w; the packs read from now on are kept in %s", err, tmp))
