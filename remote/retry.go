@@ -41,10 +41,10 @@ type RetryOptions struct {
 	// Max caps every wait. Default 15s.
 	Max time.Duration
 	// FreshAfter is how many bytes a Get's reader must yield after a
-	// failure for its count of attempts to start afresh: a long download
-	// over a link that drops now and then is resumed as often as it makes
-	// progress, and still gives up on a server that breaks every stream
-	// before that much. Default 1 MiB.
+	// failure, or a Put's attempt send, for the count of attempts to start
+	// afresh: a long transfer over a link that drops now and then is
+	// tried again as long as it makes progress, and still given up on a
+	// server that breaks every stream before that much. Default 1 MiB.
 	FreshAfter int64
 	// OnRetry, if set, is called before each wait with the operation (the
 	// word used in error messages: "put", "put-if-absent", "get", "stat",
@@ -141,7 +141,9 @@ type retryStore struct {
 //
 //   - Put retries only when r is an io.Seeker: it notes r's offset at the
 //     call and seeks back to it before every retry. Another reader gets one
-//     attempt.
+//     attempt. An attempt that read RetryOptions.FreshAfter bytes of r
+//     before it failed starts the count of attempts afresh, up to
+//     putAttemptsCap times Attempts attempts in all.
 //   - PutIfAbsent, when an attempt failed with ErrUnavailable and a later one
 //     finds ErrExists, reads the object back (at most len(data) bytes) and
 //     returns nil if it holds data: the first attempt may have stored it. It
@@ -217,13 +219,19 @@ func (a *attempts) again(ctx context.Context, err error) (bool, error) {
 
 // Put implements Store; it retries only when r is an io.Seeker.
 func (r *retryStore) Put(ctx context.Context, key string, rd io.Reader, size int64) error {
-	rewind := rewinder(rd)
+	rewind, sent := rewinder(rd)
 	if rewind == nil {
 		return r.Store.Put(ctx, key, rd, size)
 	}
 	a := r.attempts("put", key)
-	for {
-		again, err := a.again(ctx, r.Store.Put(ctx, key, rd, size))
+	for all := 1; ; all++ {
+		err := r.Store.Put(ctx, key, rd, size)
+		if err != nil && sentBy(err, sent()) >= r.o.FreshAfter && all < putAttemptsCap*r.o.Attempts {
+			// The server took FreshAfter bytes of it: a link that drops
+			// now and then, not a server that is gone.
+			a.failed, a.timeouts = 0, 0
+		}
+		again, err := a.again(ctx, err)
 		if !again {
 			return err
 		}
@@ -233,21 +241,56 @@ func (r *retryStore) Put(ctx context.Context, key string, rd io.Reader, size int
 	}
 }
 
-// rewinder returns a function that seeks r back to its offset now, or nil
-// when r is no io.Seeker or does not report its offset.
-func rewinder(r io.Reader) func() error {
+// sentError is the error of a Put that says how many bytes of the body
+// the store sent before it failed, where the caller's reader cannot show
+// it (S3's client reads the body through a reader of its own).
+type sentError struct {
+	err  error
+	sent int64
+}
+
+func (e *sentError) Error() string { return e.err.Error() }
+func (e *sentError) Unwrap() error { return e.err }
+
+// sentBy returns how many bytes of its body the failed Put of err sent:
+// what err says (sentError), else read, how far its reader was read.
+func sentBy(err error, read int64) int64 {
+	if se, ok := errors.AsType[*sentError](err); ok {
+		return max(se.sent, read)
+	}
+	return read
+}
+
+// putAttemptsCap bounds the attempts of one Put, as a multiple of
+// RetryOptions.Attempts, when failed attempts that sent FreshAfter bytes
+// each are counted afresh: unlike a Get's, their progress is lost, so a
+// link that drops every large upload would never end.
+const putAttemptsCap = 4
+
+// rewinder returns a function that seeks r back to its offset now and
+// one that returns how far r has been read past it, or nils when r is no
+// io.Seeker or does not report its offset.
+func rewinder(r io.Reader) (rewind func() error, sent func() int64) {
 	s, ok := r.(io.Seeker)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	start, err := s.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return func() error {
+	rewind = func() error {
 		_, err := s.Seek(start, io.SeekStart)
 		return err
 	}
+	sent = func() int64 {
+		at, err := s.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return 0
+		}
+		return at - start
+	}
+	return rewind, sent
 }
 
 // PutIfAbsent implements Store; see NewRetry for an ErrExists after an

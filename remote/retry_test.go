@@ -240,6 +240,36 @@ func TestRetryPutRewinds(t *testing.T) {
 	}
 }
 
+// TestRetryPutFreshAfterProgress: an upload that the link cuts more
+// often than Attempts allows completes while each attempt sends
+// FreshAfter bytes (a snapshot at 5% resets per MiB exited 12), gives up
+// when they send less, and gives up in the end when every attempt is cut.
+func TestRetryPutFreshAfterProgress(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		after     int64
+		cuts      int
+		wantOK    bool
+		wantCalls int
+	}{
+		{"Progress", 1000, 8, true, 9},
+		{"Stalled", 999, 8, false, 3},
+		{"Forever", 5000, 100, false, 13}, // afresh until putAttemptsCap·Attempts, then counted
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newRetryFixture(t, remote.RetryOptions{Attempts: 3, FreshAfter: 1000})
+			f.faulty.CutWrites(tc.after, tc.cuts, remote.ErrUnavailable)
+			err := f.store.Put(t.Context(), "data/new", bytes.NewReader(objData), int64(len(objData)))
+			if (err == nil) != tc.wantOK {
+				t.Errorf("Put: %v, want success %v", err, tc.wantOK)
+			}
+			if got := f.faulty.Calls("put"); got != tc.wantCalls {
+				t.Errorf("%d calls, want %d", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
 func TestRetryPutIfAbsentAmbiguous(t *testing.T) {
 	for _, tc := range []struct {
 		name     string

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -174,11 +175,23 @@ func (s *S3) put(ctx context.Context, op, key string, body io.Reader, size int64
 	opts.SendContentMd5 = true
 	opts.DisableMultipart = true
 	opts.ContentType = "application/octet-stream"
+	var sent sentCounter
+	opts.Progress = &sent
 	_, err := s.client.PutObject(ctx, s.cfg.Bucket, s.object(key), body, size, opts)
 	if err != nil {
-		return s.wrap(ctx, op, key, err)
+		return &sentError{err: s.wrap(ctx, op, key, err), sent: sent.n.Load()}
 	}
 	return nil
+}
+
+// sentCounter counts the bytes a PutObject read of its body to send (its
+// Progress hook): the client reads the body through a reader of its own,
+// so the caller's reader does not show it.
+type sentCounter struct{ n atomic.Int64 }
+
+func (c *sentCounter) Read(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return len(p), nil
 }
 
 // exactBody returns a reader of exactly size bytes of r, or an error when
