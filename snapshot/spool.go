@@ -174,13 +174,16 @@ func (s *readSpool) moveFrom(failed string, err error) bool {
 // temporary directory, wimsnap-spool-UID (wimsnap-spool on Windows, whose
 // temporary directory is the user's own), made private if missing. One
 // there that is not this user's private directory (made by another user,
-// to block the spool or to watch it) is passed over for a new directory
-// of a random name.
+// to block the spool or to watch it) is refused, not used. (A directory
+// of a random name instead would be left behind by every run.)
 func tempSpool() (string, error) {
 	dir := filepath.Join(os.TempDir(), "wimsnap-spool"+userSuffix())
 	err := os.Mkdir(dir, 0o700)
 	if err == nil || errors.Is(err, fs.ErrExist) && ownPrivateDir(dir) {
 		return dir, nil
 	}
-	return os.MkdirTemp("", "wimsnap-spool-")
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		err = errors.New("it is not this user's private directory")
+	}
+	return "", fmt.Errorf("%s: %w", dir, err)
 }

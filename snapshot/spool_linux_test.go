@@ -90,8 +90,8 @@ func TestPackSpoolFull(t *testing.T) {
 
 // TestTempSpoolOwn: the spool in the temporary directory is this user's
 // own private directory; one of that name that another user made, or
-// anyone may enter, is passed over for a new one (every user's fell back
-// to one shared name, which the first to make it owned).
+// anyone may enter, is refused (every user's fell back to one shared
+// name, which the first to make it owned).
 func TestTempSpoolOwn(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
@@ -110,11 +110,8 @@ func TestTempSpoolOwn(t *testing.T) {
 		must(t, os.RemoveAll(mine))
 		tc.prepare()
 		got, err := tempSpool()
-		if err != nil || (got == mine) != tc.same {
+		if (err == nil) != tc.same || err == nil && (got != mine || !ownPrivateDir(got)) {
 			t.Errorf("%s: %q (%v); want %q: %v", tc.name, got, err, mine, tc.same)
-		}
-		if err == nil && !ownPrivateDir(got) {
-			t.Errorf("%s: %s is not this user's private directory", tc.name, got)
 		}
 	}
 }
