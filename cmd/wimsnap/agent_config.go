@@ -530,8 +530,12 @@ func (e *keyError) Unwrap() error { return e.err }
 func (a *app) checkExclusionList(jt *cfgTable, dir string) {
 	v, ok := jt.get("exclusion-list")
 	path, isStr := v.(string)
-	if !ok || !isStr || path == "" {
+	switch {
+	case !ok || !isStr:
 		return // absent, or a type mistake the decoder reports
+	case path == "":
+		jt.fail("exclusion-list", "empty (leave the key out for DISM's default exclusions)")
+		return
 	}
 	if _, err := a.loadConfig(absFrom(dir, path)); err != nil {
 		jt.fail("exclusion-list", "%v", err)

@@ -85,6 +85,8 @@ func TestAgentConfigErrors(t *testing.T) {
 			want: []string{"job[1].threads", "nowhere.ini: no such file"}},
 		// A list of the wrong type is that one mistake (the commands' check
 		// added one about an empty --config).
+		{name: "exclusion list empty and a typo", doc: minimalJob + "exclusion-list = \"\"\ntypo-key = 1\n",
+			want: []string{"job[1].typo-key: unknown key", "job[1].exclusion-list: empty"}, notWant: []string{"--config"}},
 		{name: "exclusion list not a string", doc: minimalJob + "exclusion-list = 4\n",
 			want: []string{"job[1].exclusion-list: "}, notWant: []string{"--config"}},
 		{name: "misspelt image key", doc: minimalJob + "[job.image]\ndescripton = \"d\"\n",

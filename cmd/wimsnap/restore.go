@@ -98,7 +98,7 @@ func (a *app) newRestoreCommand() *cobra.Command {
 		Use: "restore SNAP --target=DIR [--delete] [--dry-run] [--include=P] [--exclude=P]",
 		Example: `  wimsnap restore latest --target=/tmp/restored
   wimsnap restore latest --target=/ --delete --dry-run   # what a rollback would change
-  wimsnap restore 1a2b3c --target=/srv --include=/srv/www --delete`,
+  wimsnap restore 1a2b3c --target=/ --include=/srv/www --delete   # roll /srv/www back alone`,
 		Short: "Restore a snapshot into a directory (or roll a tree back to it)",
 		Long:  long(restoreHelp),
 		Args:  argsBetween(1, 1),
