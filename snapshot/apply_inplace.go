@@ -4,9 +4,11 @@ package snapshot
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -1083,19 +1085,36 @@ func (a *applier) retimeDirLater(d *dirPath) {
 	}
 }
 
-// addRenamed records the directory d, of entry e, in renamed.
+// addRenamed records the directory d, of entry e, in renamed. An
+// unprivileged apply could not reach it at retime through a directory
+// above whose mode forbids the owner to enter and that finishDir had set
+// already (a rollback left a directory of mode 000 in another at 0700):
+// those directories wait for retime too (modeLater), which takes the
+// deepest first.
 func (a *applier) addRenamed(d *dirPath, e *wim.Entry) {
 	a.renamed = append(a.renamed, renamedDir{dir: d, e: e})
 	if a.renamedSet == nil {
 		a.renamedSet = make(map[*wim.Entry]bool)
 	}
 	a.renamedSet[e] = true
+	if a.isRoot || d == nil {
+		return
+	}
+	for p := d.parent; p != nil; p = p.parent {
+		if !a.renamedSet[p.e] && !a.opts.Passages[p.e] && a.mode(p.e, true)&0o300 != 0o300 {
+			a.renamed = append(a.renamed, renamedDir{dir: p, e: p.e})
+			a.renamedSet[p.e] = true
+		}
+	}
 }
 
 // retime sets again the times of the directories the workers renamed
 // files in or deferred symlinks were made in (either changes a directory's
 // mtime), and the metadata of those whose mode waited (modeLater).
 func (a *applier) retime() {
+	// The deepest first: a directory whose mode waited may forbid entering
+	// it, and those below it wait too (addRenamed).
+	slices.SortStableFunc(a.renamed, func(x, y renamedDir) int { return cmp.Compare(y.dir.level(), x.dir.level()) })
 	for _, d := range a.renamed {
 		path := d.dir.comps()
 		fd, err := a.openPath(path)

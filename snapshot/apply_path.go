@@ -23,6 +23,15 @@ type dirPath struct {
 	e      *wim.Entry // its entry in the image
 }
 
+// level returns how deep d lies below the target: 0 for nil (the target
+// itself).
+func (d *dirPath) level() int {
+	if d == nil {
+		return 0
+	}
+	return d.depth
+}
+
 // comps returns the components of d from the target; none for nil (the
 // target itself).
 func (d *dirPath) comps() []string {

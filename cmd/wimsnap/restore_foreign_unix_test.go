@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -257,5 +258,47 @@ func TestRestoreDryRunTargetUnmakeable(t *testing.T) {
 		if dry != c.want || code != c.want {
 			t.Errorf("%s: dry run exit %d, restore exit %d, want %d", c.target, dry, code, c.want)
 		}
+	}
+}
+
+// TestRollbackNestedClosedDirsUnprivileged: an unprivileged rollback of
+// a file in a directory of mode 000 inside another of mode 000 gives
+// both their modes back: the inner one kept the 0700 the apply gave it
+// to write there, exit 0 (the outer one's mode, set first, barred the way
+// to it).
+func TestRollbackNestedClosedDirsUnprivileged(t *testing.T) {
+	bin, tmp := binaryForNobody(t)
+	src := filepath.Join(tmp, "src")
+	writeFile(t, filepath.Join(src, "p", "q"), "f", []byte("orig\n"))
+	must(t, os.Chmod(filepath.Join(src, "p", "q"), 0))
+	must(t, os.Chmod(filepath.Join(src, "p"), 0))
+	image := filepath.Join(tmp, "m.wim")
+	if res := runBin(t, bin, []string{"HOME=" + tmp}, "capture", src, image); res.code != exitOK {
+		t.Fatalf("capture: exit %d: %s", res.code, res.stderr)
+	}
+	must(t, os.Chmod(image, 0o644))
+	target := filepath.Join(tmp, "t")
+	asNobody := func(script string) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Dir = tmp
+		cmd.Env = []string{"HOME=" + tmp, "PATH=" + os.Getenv("PATH")}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+	}
+	asNobody(bin + " apply m.wim t")
+	asNobody("chmod u+x t/p && chmod u+rwx t/p/q && echo changed > t/p/q/f && chmod 0 t/p/q t/p")
+	asNobody(bin + " apply m.wim t")
+	for _, d := range []string{"p", "p/q"} {
+		var st unix.Stat_t
+		must(t, unix.Lstat(filepath.Join(target, d), &st))
+		if st.Mode&0o7777 != 0 {
+			t.Errorf("%s: mode %o after the rollback, want 0", d, st.Mode&0o7777)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(target, "p", "q", "f")); err != nil || string(got) != "orig\n" {
+		t.Errorf("p/q/f = %q (%v), want the image's", got, err)
 	}
 }
