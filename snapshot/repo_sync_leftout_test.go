@@ -19,13 +19,7 @@ import (
 // "latest" (an older one is restored), and the repository's Warn is told
 // so once, naming it and forget, however many syncs the commands run.
 func TestSyncWarnsLeftOut(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	writeFiles(t, src, map[string]string{"f": "old"})
-	r := testRepo(t, wim.CompressXPRESS)
-	old := snapshotOK(t, r, src, TakeOptions{}).Manifest
-	writeFiles(t, src, map[string]string{"f": "newer"})
-	damaged := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	tmp, r, old, damaged := twoSnapshots(t)
 	garbage := []byte("not a manifest")
 	if err := r.store.Put(t.Context(), snapPrefix+damaged.ID, bytes.NewReader(garbage), int64(len(garbage))); err != nil {
 		t.Fatal(err)
@@ -59,13 +53,7 @@ func TestSyncWarnsLeftOut(t *testing.T) {
 // warning; it was warned about as an object not found, in every
 // snapshot that raced a forget elsewhere.
 func TestSyncForgottenMeanwhile(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	writeFiles(t, src, map[string]string{"f": "old"})
-	r := testRepo(t, wim.CompressXPRESS)
-	kept := snapshotOK(t, r, src, TakeOptions{}).Manifest
-	writeFiles(t, src, map[string]string{"f": "newer"})
-	gone := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	tmp, r, kept, gone := twoSnapshots(t)
 	store := &forgetAfterList{Store: r.store, key: snapPrefix + gone.ID}
 	fresh, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "fresh"),
 		Warn: func(err error) { t.Errorf("warning: %v", err) }})
@@ -80,6 +68,19 @@ func TestSyncForgottenMeanwhile(t *testing.T) {
 	if err != nil || len(snaps) != 1 || snaps[0].ID != kept.ID {
 		t.Errorf("Snapshots: %d (%v), want the one left", len(snaps), err)
 	}
+}
+
+// twoSnapshots returns a directory for the test, a repository and its two
+// snapshots, the older first, of a file changed in between.
+func twoSnapshots(t *testing.T) (tmp string, r *Repo, older, newer *Manifest) {
+	t.Helper()
+	tmp = t.TempDir()
+	src := filepath.Join(tmp, "src")
+	writeFiles(t, src, map[string]string{"f": "old"})
+	r = testRepo(t, wim.CompressXPRESS)
+	older = snapshotOK(t, r, src, TakeOptions{}).Manifest
+	writeFiles(t, src, map[string]string{"f": "newer"})
+	return tmp, r, older, snapshotOK(t, r, src, TakeOptions{}).Manifest
 }
 
 // forgetAfterList is a store that deletes key once it has listed it, as
