@@ -181,11 +181,11 @@ func TestCheckFailsNotSnapshot(t *testing.T) {
 	notDamage("store unavailable", res, err)
 	file := filepath.Join(tmp, "file")
 	writeTestFile(t, file, nil)
-	r2.spool = filepath.Join(file, "spool") // ENOTDIR, as ENOSPC: the machine's
+	r2.reads = &readSpool{dir: filepath.Join(file, "spool")} // ENOTDIR, as ENOSPC: the machine's
 	res, err = r2.Check(t.Context(), CheckOptions{})
 	notDamage("spool unwritable", res, err)
 	if _, err := os.Stat("/sys/kernel"); err == nil { // Linux: mkdir in sysfs is refused, EPERM even to root
-		r2.spool = "/sys/wimsnap-test/spool"
+		r2.reads = &readSpool{dir: "/sys/wimsnap-test/spool"}
 		res, err = r2.Check(t.Context(), CheckOptions{})
 		notDamage("spool not permitted", res, err)
 	}
