@@ -70,20 +70,32 @@ func newWinePrefix(t *testing.T) *winePrefix {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("GOOS=windows go build: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	boot := exec.CommandContext(ctx, wine, "wineboot", "--init")
-	boot.Env = w.env
-	t.Cleanup(func() {
+	killServer := func() {
 		kill := exec.Command(filepath.Join(filepath.Dir(wine), "wineserver"), "-k")
 		kill.Env = w.env
 		_ = kill.Run()
-	})
+	}
+	t.Cleanup(killServer)
 	// Its output stays on a pipe, whose end comes when the programs that
 	// wineboot started let it go: on a file, wineboot returns in 5 s, not
-	// 10, but a service created right after is then not found.
-	if out, err := boot.CombinedOutput(); err != nil {
-		t.Fatalf("wineboot: %v\n%s", err, out)
+	// 10, but a service created right after is then not found. On a busy
+	// machine it has failed (exit 53) where a second try in a fresh prefix
+	// passes.
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		boot := exec.CommandContext(ctx, wine, "wineboot", "--init")
+		boot.Env = w.env
+		out, err := boot.CombinedOutput()
+		cancel()
+		if err == nil {
+			break
+		}
+		if try == 2 {
+			t.Fatalf("wineboot: %v\n%s", err, out)
+		}
+		t.Logf("wineboot: %v; trying again in a fresh prefix", err)
+		killServer()
+		must(t, os.RemoveAll(w.prefix))
 	}
 	src := filepath.Join(dir, "prng.c")
 	writeFile(t, dir, "prng.c", []byte(prngShim))
