@@ -74,17 +74,11 @@ func NewLocal(dir string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local store %s: %w", dir, err)
 	}
-	if err := makeRoot(root); err != nil {
-		return nil, fmt.Errorf("local store: %w", err)
-	}
-	fi, err := os.Stat(root)
-	if err == nil && !fi.IsDir() {
-		err = &fs.PathError{Op: "mkdir", Path: root, Err: syscall.ENOTDIR}
-	}
+	rootMode, err := makeRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
-	mode := modeBelow(fi.Mode())
+	mode := modeBelow(rootMode)
 	return &Local{root: root, dirMode: mode, fileMode: mode.Perm() &^ 0o111 &^ 0o020}, nil
 }
 
@@ -111,8 +105,9 @@ func modeBelow(parent os.FileMode) os.FileMode {
 // makeRoot makes the missing directories of root, each private, or with
 // the group access and set-group-ID bit of the nearest existing directory
 // above when that one is shared, whatever the umask: a repository made in
-// a directory shared with a group (/srv/wimsnap/pc1) is shared too.
-func makeRoot(root string) error {
+// a directory shared with a group (/srv/wimsnap/pc1) is shared too. It
+// returns root's mode, and ENOTDIR when root is a file.
+func makeRoot(root string) (os.FileMode, error) {
 	var missing []string
 	anc := root
 	var fi os.FileInfo
@@ -122,10 +117,16 @@ func makeRoot(root string) error {
 			break
 		}
 		if !errors.Is(err, fs.ErrNotExist) || filepath.Dir(anc) == anc {
-			return err
+			return 0, err
 		}
 		missing = append(missing, anc)
 		anc = filepath.Dir(anc)
+	}
+	if len(missing) == 0 {
+		if !fi.IsDir() {
+			return 0, &fs.PathError{Op: "mkdir", Path: root, Err: syscall.ENOTDIR}
+		}
+		return fi.Mode(), nil
 	}
 	mode := modeBelow(fi.Mode())
 	for _, d := range slices.Backward(missing) {
@@ -137,10 +138,10 @@ func makeRoot(root string) error {
 			err = shareDir(d, mode)
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return mode, nil
 }
 
 // shareDir gives the directory d, just made with mode's permissions less
