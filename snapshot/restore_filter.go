@@ -16,7 +16,8 @@ import (
 // matched (path.Match) against the whole path from the image root, which
 // starts with '/' (a pattern without a leading '/' gets one, and it is
 // cleaned: "./docs", "//docs" and "docs/" are "/docs"); a pattern without
-// '/' against the base name. A path matched by a pattern selects its whole
+// '/' against the base name. "[!...]" negates a class, as in sh, and so
+// does Match's "[^...]". A path matched by a pattern selects its whole
 // subtree; "/" matches every path, so that excluding it restores and
 // deletes nothing and including it everything. On Windows patterns ignore
 // case. Use Normalized before matching.
@@ -71,6 +72,7 @@ func patternCase(s string) string {
 }
 
 func filterPattern(p string) string {
+	p = shellClasses(p)
 	switch {
 	case !strings.Contains(p, "/"):
 		return p
@@ -78,6 +80,33 @@ func filterPattern(p string) string {
 		return path.Clean(p) // no copy for a pattern normalized already
 	}
 	return path.Clean("/" + p)
+}
+
+// shellClasses returns p with each character class that sh negates with
+// '!' ("[!0-9]") written as path.Match negates it ("[^0-9]"), so that a
+// pattern selects what it selects in a shell and not its opposite (Match
+// reads the '!' as a character of the class). p itself when it has none.
+func shellClasses(p string) string {
+	if !strings.Contains(p, "[!") {
+		return p
+	}
+	b := []byte(p)
+	inClass := false
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '\\':
+			i++ // the next character is itself, in a class too
+		case inClass:
+			inClass = b[i] != ']'
+		case b[i] == '[':
+			inClass = true
+			if i+1 < len(b) && b[i+1] == '!' {
+				b[i+1] = '^'
+				i++
+			}
+		}
+	}
+	return string(b)
 }
 
 // matchFilter reports whether p or one of its ancestors matches a pattern;

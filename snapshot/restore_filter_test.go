@@ -33,6 +33,13 @@ func TestFilterSelected(t *testing.T) {
 		{"dot slash is the root", nil, []string{"./etc"}, "/etc/x", false},
 		{"double slash", nil, []string{"//etc"}, "/etc/x", false},
 		{"trailing slash", nil, []string{"etc/"}, "/etc/x", false},
+		{"sh negated class", []string{"q[!1]"}, nil, "/q2", true},
+		{"sh negated class miss", []string{"q[!1]"}, nil, "/q1", false},
+		{"sh negated class in path", []string{"/t/q[!1]*"}, nil, "/t/q1_renamed", false},
+		{"sh negated class in path hit", []string{"/t/q[!1]*"}, nil, "/t/q22/x", true},
+		{"caret negated class", nil, []string{"q[^1]"}, "/q1", true},
+		{"escaped bracket keeps its bang", []string{`\[!1]`}, nil, "/[!1]", true},
+		{"bang inside a class is a character", []string{"q[a!]"}, nil, "/q!", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
