@@ -44,10 +44,12 @@ const tmpPrefix = ".tmp-"
 // context they skip the fsyncs of the object's directory (but for new
 // directories): the object is still whole, if there, after a crash.
 //
-// Files that are not regular files (directories, devices) are not objects:
-// Get, Stat and Delete report ErrNotFound for them and List skips them.
-// Symbolic links are followed, so a key's directory may be a link to
-// another disk. A key whose parent is an object ("a" when "a/b" is asked
+// A directory is no object: Get, Stat and Delete report ErrNotFound for it
+// and List walks it. A key's directory may be a symbolic link (to another
+// disk), but a key's own file that is a link, a FIFO, a socket or a device
+// is a damaged object: List reports it, Get and Stat fail (not with
+// ErrNotFound, and without following the link or waiting on the FIFO),
+// Delete removes it (not what a link leads to). A key whose parent is an object ("a" when "a/b" is asked
 // for) is not found; putting "a/b" then fails, so the local store cannot
 // hold both "a" and "a/b" as Memory and S3 can.
 //
@@ -62,7 +64,8 @@ type Local struct {
 
 var _ Store = (*Local)(nil)
 
-// errNotRegular marks a file that exists but is not an object.
+// errNotRegular marks a directory where an object was asked for: no
+// object has that key (S3 has no directories).
 var errNotRegular = errors.New("not a regular file")
 
 // NewLocal returns a store in dir, which is made (with its parents) if it
@@ -256,7 +259,10 @@ func (l *Local) open(ctx context.Context, op, key string) (localObject, error) {
 	if err := checkKey(ctx, op, key); err != nil {
 		return localObject{}, err
 	}
-	f, err := os.Open(l.path(key))
+	f, err := os.OpenFile(l.path(key), openObjectFlags, 0)
+	if isLink(err) {
+		err = fmt.Errorf("%w (a symbolic link)", ErrDamaged)
+	}
 	if err != nil {
 		return localObject{}, keyErr(op, key, err)
 	}
@@ -281,22 +287,22 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 	if err := checkKey(ctx, "stat", key); err != nil {
 		return Info{}, err
 	}
-	fi, err := regular(os.Stat(l.path(key)))
+	fi, err := regular(os.Lstat(l.path(key)))
 	if err != nil {
 		return Info{}, keyErr("stat", key, err)
 	}
 	return Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
-// Delete implements Store. A key that is a symbolic link to a file removes
-// the link.
+// Delete implements Store. A key whose file is no object (a symbolic
+// link, a FIFO) removes that file, not what a link leads to.
 func (l *Local) Delete(ctx context.Context, key string) error {
 	if err := checkKey(ctx, "delete", key); err != nil {
 		return err
 	}
 	p := l.path(key)
-	_, err := regular(os.Stat(p))
-	if err == nil {
+	_, err := regular(os.Lstat(p))
+	if err == nil || errors.Is(err, ErrDamaged) {
 		err = os.Remove(p)
 	}
 	if err == nil {
@@ -384,13 +390,34 @@ func (l *Local) syncDir(ctx context.Context, dir string) error {
 	return SyncDir(dir)
 }
 
-// regular passes on the result of a stat, turning a file that is not a
-// regular file into an error wrapping errNotRegular.
+// regular passes on the result of a stat (not following a link), turning
+// a directory into an error wrapping errNotRegular and any other file that
+// is not a regular one into an error wrapping ErrDamaged.
 func regular(fi fs.FileInfo, err error) (fs.FileInfo, error) {
-	if err == nil && !fi.Mode().IsRegular() {
+	switch {
+	case err != nil || fi.Mode().IsRegular():
+	case fi.IsDir():
 		err = fmt.Errorf("%s: %w", fi.Name(), errNotRegular)
+	default:
+		err = fmt.Errorf("%w (a %s)", ErrDamaged, fileType(fi.Mode()))
 	}
 	return fi, err
+}
+
+// fileType names the type of a file that is neither regular nor a
+// directory.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
 }
 
 // keyErr names op and key in err, and adds ErrNotFound when err says that

@@ -13,8 +13,9 @@ import (
 )
 
 // List implements Store. It walks the directory tree below the prefix's
-// directory part, following symbolic links, and reports regular files whose
-// path is a valid key starting with prefix. Names starting with '.' (the
+// directory part, following symbolic links to directories, and reports the
+// other files (regular ones; links, FIFOs and devices, which Get refuses)
+// whose path is a valid key starting with prefix. Names starting with '.' (the
 // temporary files of Put among them) and other names that are not valid key
 // components are skipped, as are files that vanish during the walk. A
 // missing prefix directory lists nothing. The walk holds one open directory
@@ -106,26 +107,25 @@ func (w *lister) entry(rel string, e fs.DirEntry) error {
 	}
 	p := filepath.Join(w.root, filepath.FromSlash(key))
 	typ := e.Type()
-	var fi fs.FileInfo
 	if typ&fs.ModeSymlink != 0 {
-		var err error
-		if fi, err = os.Stat(p); gone(err) {
-			return nil
-		} else if err != nil {
-			return err
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			typ = fs.ModeDir // a directory elsewhere, which a repository may use
 		}
-		typ = fi.Mode().Type()
 	}
 	switch {
 	case typ.IsDir():
 		if strings.HasPrefix(key+"/", w.prefix) {
 			return w.walk(key)
 		}
-	case typ.IsRegular():
+	default:
+		// A symbolic link to a file, a FIFO, a device: a damaged object,
+		// listed so that reading it fails (Local.open) instead of its key
+		// passing for one forgotten.
 		if !strings.HasPrefix(key, w.prefix) {
 			return nil
 		}
-		if fi == nil && !w.keysOnly {
+		var fi fs.FileInfo
+		if !w.keysOnly {
 			var err error
 			if fi, err = e.Info(); gone(err) {
 				return nil

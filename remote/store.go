@@ -55,6 +55,11 @@ var (
 	// most RetryOptions.TimeoutAttempts times, so that a server that
 	// accepts connections but never answers is reported soon.
 	ErrTimeout = errors.New("remote: server did not answer in time")
+	// ErrDamaged means that the place of an object holds what is no
+	// object: in a local store, a symbolic link, FIFO, socket or device
+	// instead of a regular file, which the store neither follows nor
+	// reads. Unlike ErrNotFound it is damage, not a forgotten object.
+	ErrDamaged = errors.New("remote: not an object")
 )
 
 // Info describes one stored object.

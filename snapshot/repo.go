@@ -182,7 +182,7 @@ func OpenRepo(ctx context.Context, store remote.Store, opts RepoOptions) (*Repo,
 		return nil, fmt.Errorf("%w: %s", ErrNoRepository, store.Location())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading repository config: %w", err)
+		return nil, fmt.Errorf("reading repository config: %w", damaged(err))
 	}
 	var cfg RepoConfig
 	if err := json.Unmarshal(b, &cfg); err != nil {
@@ -283,13 +283,23 @@ func (r *Repo) readPack(ctx context.Context, id index.ID, size int64) ([]byte, e
 func readTwice(id index.ID, read func() ([]byte, error)) ([]byte, error) {
 	data, err := read()
 	if err != nil || objectID(data) == id {
-		return data, err
+		return data, damaged(err)
 	}
 	again, err := read()
 	if err != nil {
 		return data, nil //nolint:nilerr // the caller reports the first copy's damage
 	}
 	return again, nil
+}
+
+// damaged returns err, marked ErrRepoFormat when it says that the store
+// holds no object file where one should be (remote.ErrDamaged: a symbolic
+// link, a FIFO), so that it is damage as a malformed object is.
+func damaged(err error) error {
+	if errors.Is(err, remote.ErrDamaged) {
+		return fmt.Errorf("%w: %w", ErrRepoFormat, err)
+	}
+	return err
 }
 
 func packKey(id index.ID) string {

@@ -386,7 +386,7 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 		c.hold(k, w, 0, c.budget/packWindows, false) // an open file, not bytes: one of packWindows
 		f, err := c.opener.Open(c.ctx, packKey(k.pack))
 		if err != nil {
-			return fmt.Errorf("reading pack %x: %w", k.pack[:4], err)
+			return fmt.Errorf("reading pack %x: %w", k.pack[:4], damaged(err))
 		}
 		w.f = f
 		return nil
@@ -430,7 +430,7 @@ func (c *packCache) fetch(k winKey, w *packWin) error {
 func (c *packCache) fetchRange(pack index.ID, dir string, start, end int64, whole bool) (*spoolFile, error) {
 	rc, err := c.store.Get(c.ctx, packKey(pack), start, end-start)
 	if err != nil {
-		return nil, fmt.Errorf("reading pack %x: %w", pack[:4], err)
+		return nil, fmt.Errorf("reading pack %x: %w", pack[:4], damaged(err))
 	}
 	defer closeRead(rc)
 	f, err := newSpool(dir)

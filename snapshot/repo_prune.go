@@ -245,7 +245,10 @@ func (p *pruner) progress(stage string, done, total int64) {
 // refuse ends a prune that found the used data incomplete.
 func (p *pruner) refuse() error {
 	n := len(p.missing)
-	shown := p.missing[:min(n, 5)]
+	if n == 1 {
+		return fmt.Errorf("%w: 1 problem, %q; nothing was changed: run 'wimsnap check' and 'wimsnap repair' first",
+			ErrPruneRefused, p.missing[0])
+	}
 	return fmt.Errorf("%w: %d problems, such as %q; nothing was changed: run 'wimsnap check' and 'wimsnap repair' first",
-		ErrPruneRefused, n, shown)
+		ErrPruneRefused, n, p.missing[:min(n, 5)])
 }

@@ -6,12 +6,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
+	"golang.org/x/sys/unix"
 )
 
 // TestSyncWarnsLeftOut: a snapshot whose manifest is damaged, read by an
@@ -133,5 +135,48 @@ func TestRebuildCountsUnindexed(t *testing.T) {
 	}
 	if len(warned) != 1 || !strings.Contains(warned[0].Error(), "snapshot "+m.ShortID()+" cannot be restored") {
 		t.Errorf("warnings %q, want one naming %s", warned, m.ShortID())
+	}
+}
+
+// TestManifestNotAnObject: a manifest whose file became a FIFO or a
+// symbolic link (to a file outside the repository) is damage, as a
+// garbage manifest is: left out of the listing with a warning, a problem
+// for check, and prune refuses; neither blocks on the FIFO nor reads
+// through the link. Taken for a forgotten manifest, it let prune delete
+// the data only that snapshot held.
+func TestManifestNotAnObject(t *testing.T) {
+	plants := map[string]func(p string) error{
+		"fifo": func(p string) error { return unix.Mkfifo(p, 0o600) },
+		"link": func(p string) error {
+			outside := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(p))), "outside")
+			if err := os.WriteFile(outside, []byte("secret"), 0o600); err != nil {
+				return err
+			}
+			return os.Symlink(outside, p)
+		},
+	}
+	for name, plant := range plants {
+		t.Run(name, func(t *testing.T) {
+			tmp, r, old, damaged := twoSnapshots(t)
+			p := filepath.Join(r.store.Location(), snapPrefix+damaged.ID)
+			must(t, os.Remove(p))
+			must(t, plant(p))
+			var warned []error
+			fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Join(tmp, "fresh"),
+				Warn: func(err error) { warned = append(warned, err) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			snaps, err := fresh.Snapshots(t.Context())
+			if err != nil || len(snaps) != 1 || snaps[0].ID != old.ID || len(warned) != 1 || !errors.Is(warned[0], ErrRepoFormat) {
+				t.Fatalf("Snapshots: %d (%v), warnings %q; want the older one and a warning", len(snaps), err, warned)
+			}
+			if res, err := fresh.Check(t.Context(), CheckOptions{}); !errors.Is(err, ErrCheckFailed) || len(res.Problems) == 0 {
+				t.Errorf("Check = %v, %d problems; want the manifest reported", err, len(res.Problems))
+			}
+			if _, err := fresh.Prune(t.Context(), PruneOptions{}); !errors.Is(err, ErrPruneRefused) {
+				t.Errorf("Prune = %v, want it refused", err)
+			}
+		})
 	}
 }
