@@ -830,3 +830,24 @@ func TestManifestBounds(t *testing.T) {
 		t.Errorf("manifest of %d JSON objects: %v, want ErrRepoFormat", maxManifestValues, err)
 	}
 }
+
+// TestManifestMetadataHash: a manifest whose metadata names the zero hash
+// (the empty stream, which no image is; it panicked ls, restore and check,
+// and hung snapshot) or a hash in upper case is malformed, and so is left
+// out with a warning; the image source refuses the zero hash too.
+func TestManifestMetadataHash(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	for _, sha1 := range []string{strings.Repeat("0", 40), strings.Repeat("AB", 20)} {
+		m := &Manifest{Time: time.Unix(1, 0).UTC(), Host: "h", Source: "/s", Metadata: StreamRef{SHA1: sha1, Size: 100}}
+		stored, id, err := r.putManifest(t.Context(), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.decodeManifest(id, stored); !errors.Is(err, ErrRepoFormat) {
+			t.Errorf("metadata %s: %v, want ErrRepoFormat", sha1, err)
+		}
+	}
+	if _, err := (&repoSource{}).readStream(wim.Hash{}, 1<<20); !errors.Is(err, ErrRepoFormat) {
+		t.Errorf("readStream of the zero hash: %v, want ErrRepoFormat", err)
+	}
+}

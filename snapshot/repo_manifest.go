@@ -153,7 +153,8 @@ type RunSummary struct {
 func (m *Manifest) hash() (wim.Hash, error) {
 	var h wim.Hash
 	b, err := hex.DecodeString(m.Metadata.SHA1)
-	if err != nil || len(b) != len(h) || m.Metadata.Size <= 0 {
+	if err != nil || len(b) != len(h) || m.Metadata.Size <= 0 || m.Metadata.SHA1 != strings.ToLower(m.Metadata.SHA1) ||
+		wim.Hash(b).IsZero() {
 		return h, fmt.Errorf("%w: snapshot %s: metadata stream %q", ErrRepoFormat, m.ID, m.Metadata.SHA1)
 	}
 	copy(h[:], b)

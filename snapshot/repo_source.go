@@ -168,6 +168,9 @@ func (s *repoSource) OpenStream(h wim.Hash) (io.ReadCloser, error) {
 
 // readStream reads a whole stream (for metadata resources).
 func (s *repoSource) readStream(h wim.Hash, limit int64) ([]byte, error) {
+	if h.IsZero() {
+		return nil, fmt.Errorf("%w: stream %x names no data", ErrRepoFormat, h)
+	}
 	rc, err := s.OpenStream(h)
 	if err != nil {
 		return nil, err
