@@ -225,6 +225,7 @@ type pruner struct {
 	stored  map[string]bool             // keys of the packs, index and retired objects this run wrote
 	retKeys []string                    // retired objects this prune wrote
 	back    *indexObject                // retired data being put back (step 2)
+	known   *knownNow                   // what putBack found named beside the new index
 }
 
 func newPruner(ctx context.Context, r *Repo, opts PruneOptions, lock *Lock) *pruner {

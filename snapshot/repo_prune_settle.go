@@ -29,6 +29,9 @@ func (p *pruner) settle() error {
 	if err != nil {
 		return err
 	}
+	if err := p.putBackEarly(); err != nil {
+		return err
+	}
 	err = p.waitOlder(t1)
 	if err == nil {
 		err = p.putBack()
@@ -94,17 +97,40 @@ func (p *pruner) waitOlder(t1 time.Time) error {
 	}
 }
 
+// putBackEarly puts back, before the wait, what the snapshots committed
+// during step 1 use of the retired data. One that stored its manifest
+// after step 1 read the manifests, and listed the index again before step
+// 1 deleted the objects it read, found nothing replaced and named nothing
+// again: without this, it would not restore until the end of the wait,
+// and not at all if the wait runs out or the prune is stopped before it
+// ends. One that commits later finds the objects gone and names the data
+// itself. A local index another process is writing leaves the put-back
+// to the end of the wait, as before (the snapshots of this machine).
+func (p *pruner) putBackEarly() error {
+	err := p.putBack()
+	if errors.Is(err, errWaitedOut) {
+		p.res.PendingWhy = ""
+		return nil
+	}
+	return err
+}
+
 // putBack reads the index objects and manifests committed since step 1
 // and puts back into the index what they use of the retired data, keeping
-// the packs that hold it.
+// the packs that hold it. It notes what it read as read in step 1, so that
+// a second putBack reads only what was committed after it.
 func (p *pruner) putBack() error {
 	known, err := p.newObjects()
 	if err != nil {
 		return err
 	}
 	snaps, err := p.newSnapshots()
-	if err != nil || len(snaps) == 0 && len(p.back.packs) == 0 && len(p.back.streams) == 0 {
+	if err != nil {
 		return err
+	}
+	if len(snaps) == 0 && len(p.back.packs) == 0 && len(p.back.streams) == 0 {
+		p.noteRead(known, nil)
+		return nil
 	}
 	// Metadata first: reading the images needs their streams indexed.
 	for _, m := range snaps {
@@ -136,7 +162,25 @@ func (p *pruner) putBack() error {
 			return nil
 		})
 	}
-	return p.writeBack()
+	if err := p.writeBack(); err != nil {
+		return err
+	}
+	p.noteRead(known, snaps)
+	return nil
+}
+
+// noteRead marks the index objects and manifests a putBack read, and
+// whose data it put back, as read in step 1.
+func (p *pruner) noteRead(known *knownNow, snaps []*Manifest) {
+	for _, id := range known.objects {
+		p.objects[id] = true
+		delete(p.gone, id)
+	}
+	for _, m := range snaps {
+		if id, ok := parseID(m.ID); ok {
+			p.snaps[id] = true
+		}
+	}
 }
 
 // freshIndex brings the local index up to date and opens it; one that
@@ -155,16 +199,24 @@ func (p *pruner) freshIndex() (*index.DB, error) {
 }
 
 // knownNow is what the repository's index names beside the new index:
-// the objects committed during the prune, and what was put back.
+// the objects committed during the prune, and what was put back. It
+// carries over from one putBack to the next.
 type knownNow struct {
 	chunks  map[index.ID]bool
 	streams map[index.SHA1]*indexStream
+	objects []index.ID // the index objects read
 }
 
-// newObjects reads the index objects committed since step 1: their packs
-// are kept, and the bases of their delta recipes put back.
+// newObjects reads the index objects committed since step 1 (or since the
+// last putBack): their packs are kept, and the bases of their delta
+// recipes put back.
 func (p *pruner) newObjects() (*knownNow, error) {
-	known := &knownNow{chunks: map[index.ID]bool{}, streams: map[index.SHA1]*indexStream{}}
+	known := p.known
+	if known == nil {
+		known = &knownNow{chunks: map[index.ID]bool{}, streams: map[index.SHA1]*indexStream{}}
+		p.known = known
+	}
+	known.objects = known.objects[:0]
 	ids, err := listIDs(p.ctx, p.r.store, indexPrefix)
 	if err != nil {
 		return nil, err
@@ -182,6 +234,7 @@ func (p *pruner) newObjects() (*knownNow, error) {
 			return nil, fmt.Errorf("prune: reading an index object committed during the prune: %w", err)
 		}
 		objs = append(objs, o)
+		known.objects = append(known.objects, id)
 		for _, pk := range o.packs {
 			delete(p.doomed, pk.id)
 			for _, e := range pk.entries {
