@@ -5,7 +5,6 @@ package snapshot
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -76,10 +75,10 @@ func (a *applier) dirSwapOps(dfd int, path []string) swapOps {
 	return swapOps{
 		rename: func(from, to string) error { return unix.Renameat(dfd, from, dfd, to) },
 		removeOld: func(aside string) error {
-			// What stays is named where it is: under aside, not at path,
-			// where the new entry now is.
-			at := append(slices.Clone(path[:len(path)-1]), aside)
-			if kept := a.removeCounted(dfd, aside, at); kept != nil && a.ctx.Err() == nil {
+			// The filter is asked of the entries' paths in the image,
+			// under path, as it was when the swap was chosen
+			// (removableWhole): under aside, none matched an --include.
+			if kept := a.removeCounted(dfd, aside, path); kept != nil && a.ctx.Err() == nil {
 				return fmt.Errorf("delete: %w", kept)
 			}
 			return nil

@@ -1153,3 +1153,50 @@ func TestDryRunMetadataOnlyFurtherName(t *testing.T) {
 		t.Errorf("rollback %+v\ndry run %+v\nwant f kept, g deleted, alike", st, plan)
 	}
 }
+
+// TestRestoreIncludeSwapsDir: a rollback of some paths (--include) over a
+// directory where the snapshot has a file or a symlink deletes the
+// directory whole, as the dry run says, when the include selects it: what
+// it held was asked of the filter under its temporary name, which matched
+// no include, and so stayed there (exit 3, a .wimsnap-*.tmp left).
+func TestRestoreIncludeSwapsDir(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	writeFiles(t, src, map[string]string{"d": "file", "keep/x": "x"})
+	must(t, os.Symlink("d", filepath.Join(src, "s")))
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	writeFiles(t, out, map[string]string{"d/f": "old", "d/sub/g": "old", "s/f": "old", "keep/x": "x"})
+
+	opts := RestoreOptions{Include: []string{"/d", "s"}, Delete: true}
+	dry := opts
+	dry.DryRun = true
+	plan, err := r.Restore(t.Context(), m, out, dry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warns warnings
+	opts.Apply.Warn = warns.add
+	done, err := r.Restore(t.Context(), m, out, opts)
+	if err != nil || done.Skipped != 0 || len(warns.list) != 0 {
+		t.Fatalf("rollback: %+v, %v, warnings %q", done, err, warns.list)
+	}
+	if done.Deleted != plan.Deleted || done.Deleted != 6 {
+		t.Errorf("the rollback deleted %d, the dry run said %d, want 6 (d, d/f, d/sub, d/sub/g, s, s/f)", done.Deleted, plan.Deleted)
+	}
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".wimsnap-") {
+			t.Errorf("left: %s", e.Name())
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "d")); err != nil || string(b) != "file" {
+		t.Errorf("d: %q, %v", b, err)
+	}
+	if l, err := os.Readlink(filepath.Join(out, "s")); err != nil || l != "d" {
+		t.Errorf("s: %q, %v", l, err)
+	}
+}
