@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -76,12 +77,14 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 		a.wg.Add(1)
 		go a.worker()
 	}
+	stopIdle := a.reportWhileIdle()
 	walkErr := a.walk(tops, m.Root)
 	if walkErr == nil {
 		a.writeDeferred()
 	}
 	close(a.jobs)
 	a.wg.Wait()
+	stopIdle()
 	a.setDeferredDOSNames()
 	a.reattributeLinked()
 	a.retimeDropped()
@@ -189,6 +192,9 @@ type applier struct {
 	wg   sync.WaitGroup
 
 	dirs, files, symlinks, special, bytes, skipped, unchanged, fixed, deleted atomic.Int64
+	// writing counts the bytes written of the files being written, which
+	// bytes counts once they are done: for progress alone.
+	writing atomic.Int64
 	// dirsFixed: the metadata of a directory found in place was set
 	// (finishDir), which no count shows but syncChanges flushes.
 	dirsFixed atomic.Bool
@@ -257,7 +263,11 @@ type applier struct {
 	// that widen opened to this user and whose own mode is not set yet;
 	// the walking goroutine's alone.
 	widened map[int]uint32
-	ticker  progressTicker
+	// progressMu serialises progress reports, the walk's and progressIdle's,
+	// and guards ticker and shownPath.
+	progressMu sync.Mutex
+	ticker     progressTicker
+	shownPath  string // of the walk's last report
 }
 
 func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
@@ -637,14 +647,61 @@ func (a *applier) statsSnapshot() ApplyStats {
 		Unchanged: a.unchanged.Load(), Fixed: a.fixed.Load(), Deleted: a.deleted.Load()}
 }
 
+// progress reports progress, if due, from the walking goroutine (or at
+// the end, final), naming the path the walk is at.
 func (a *applier) progress(final bool) {
 	if a.opts.Progress == nil {
 		return
 	}
+	a.progressMu.Lock()
+	defer a.progressMu.Unlock()
 	if !a.ticker.due(final) {
 		return
 	}
+	a.shownPath = a.display(a.path)
+	a.report()
+}
+
+// progressIdle reports progress, if due, from a goroutine of its own
+// while the walk reports none: it waits for the workers, writing large
+// files. It names the path of the walk's last report.
+func (a *applier) progressIdle() {
+	a.progressMu.Lock()
+	defer a.progressMu.Unlock()
+	if a.ticker.due(false) {
+		a.report()
+	}
+}
+
+// report calls Progress; progressMu is held.
+func (a *applier) report() {
 	st := a.statsSnapshot()
-	a.opts.Progress(Progress{Files: st.Files, Dirs: st.Dirs, Bytes: st.Bytes, Skipped: st.Skipped,
-		Path: a.display(a.path)})
+	a.opts.Progress(Progress{Files: st.Files, Dirs: st.Dirs, Bytes: st.Bytes + a.writing.Load(), Skipped: st.Skipped,
+		Path: a.shownPath})
+}
+
+// reportWhileIdle runs progressIdle every 250 ms until the returned
+// function is called, which waits for it to stop.
+func (a *applier) reportWhileIdle() (stop func()) {
+	if a.opts.Progress == nil {
+		return func() {}
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				a.progressIdle()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
 }

@@ -211,11 +211,15 @@ func (a *applier) copyContents(fd int, h wim.Hash, buf []byte, holes bool) (int6
 	defer closeRead(rc)
 	const block = 32 << 10
 	var off, size int64 // size: where the last write ended, the file's size
+	var shown int64     // of a.writing
+	defer func() { a.writing.Add(-shown) }()
 	for {
 		if err := a.ctx.Err(); err != nil {
 			return off, err
 		}
 		n, rerr := io.ReadFull(rc, buf)
+		a.writing.Add(int64(n))
+		shown += int64(n)
 		for i := 0; i < n; {
 			end := min(i+block, n)
 			if holes && isZero(buf[i:end]) {

@@ -37,8 +37,9 @@ type ApplyOptions struct {
 	// is an error wrapping ErrPathNotFound, reported before anything is
 	// written.
 	Paths []string
-	// Progress, if set, is called from Apply's goroutine at most every
-	// 100 ms, and once at the end.
+	// Progress, if set, is called at most every 100 ms, never twice at
+	// once, and once at the end; also while Apply waits for large files
+	// to be written (Bytes then counts the bytes written of those too).
 	Progress func(Progress)
 	// Warn, if set, is called once for every entry skipped or applied with
 	// a problem; calls are serialised.
