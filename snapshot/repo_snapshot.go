@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wimsnap/wimsnap/index"
+	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
 )
 
@@ -465,6 +466,12 @@ func (r *Repo) useParent(ctx context.Context, db *index.DB, parent *Manifest, so
 	pm, cached, err := r.loadSizedMetadata(ctx, db, parent)
 	if errors.Is(err, wim.ErrNotFound) || errors.Is(err, ErrRepoFormat) {
 		return false, nil // an unreadable parent only costs reading every file
+	}
+	if errors.Is(err, remote.ErrNotFound) {
+		// A pack the index names is gone: what this snapshot would share
+		// with the repository (its unchanged image chunks among it) may
+		// be lost too, so it is not taken.
+		return false, fmt.Errorf("the parent's image: %w (the repository is damaged: 'wimsnap check' names what is lost, 'wimsnap repair' salvages the rest)", err)
 	}
 	if err != nil {
 		return false, err

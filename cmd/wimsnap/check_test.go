@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +124,30 @@ func TestCheckErrorPrefix(t *testing.T) {
 	code, _, errb := runApp(t, env, "check")
 	if code == exitOK || !strings.HasPrefix(errb, "wimsnap: check: ") || strings.Contains(errb, "snapshot:") {
 		t.Errorf("check of a damaged repository: exit %d, stderr %q; want it to start \"wimsnap: check: \" and not name the snapshot package", code, errb)
+	}
+}
+
+// TestSnapshotParentPackLost: a snapshot whose parent's image is in a pack
+// that is gone, which the local index still names, fails, saying that the
+// repository is damaged and what to run, rather than storing a snapshot
+// that shares chunks with what was lost (its unchanged image chunks).
+func TestSnapshotParentPackLost(t *testing.T) {
+	env := testRepoEnv(t)
+	src := t.TempDir()
+	for i := range 200 {
+		writeFile(t, src, fmt.Sprintf("d%d/f%d", i%10, i), []byte(fmt.Sprint(i)))
+	}
+	runAppOK(t, env, "snapshot", src)
+	packs := filepath.Join(env[envRepository], "packs")
+	must(t, os.RemoveAll(packs))
+	must(t, os.Mkdir(packs, 0o700))
+	metas, err := filepath.Glob(filepath.Join(env[envCacheDir], "*.meta"))
+	if err != nil || len(metas) != 1 {
+		t.Fatalf("the cache of images: %v, %v", metas, err)
+	}
+	must(t, os.RemoveAll(metas[0])) // the image is read from its pack
+	code, _, errb := runApp(t, env, "snapshot", src)
+	if code != exitFailure || !strings.Contains(errb, "the parent's image") || !strings.Contains(errb, "'wimsnap repair'") {
+		t.Errorf("exit %d: %s; want a failure naming the parent's image and repair", code, errb)
 	}
 }
