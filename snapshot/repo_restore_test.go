@@ -1200,3 +1200,39 @@ func TestRestoreIncludeSwapsDir(t *testing.T) {
 		t.Errorf("s: %q, %v", l, err)
 	}
 }
+
+// TestRestoreColdImageFetchesLittle: on a machine whose cache of images
+// lacks the snapshot's, restoring one file fetches the image's part of
+// the pack it shares with the snapshot's files, and the file's: not the
+// whole pack, which reading the image fetched (17 times the bytes needed
+// for an ls from S3).
+func TestRestoreColdImageFetchesLittle(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	for i := range 40 {
+		writeFiles(t, src, map[string]string{fmt.Sprintf("f%02d", i): string(wimtest.RandomBytes(uint64(i), 256<<10))})
+	}
+	store := &getLog{Store: remote.NewMemory()}
+	_, err := InitRepo(t.Context(), store, wim.CompressXPRESS)
+	must(t, err)
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	must(t, err)
+	m := snapshotOK(t, r, src, TakeOptions{Threads: 1}).Manifest
+	cold, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cold")})
+	must(t, err)
+	if _, err := cold.Snapshots(t.Context()); err != nil { // the index objects and manifests
+		t.Fatal(err)
+	}
+	store.take()
+	if _, err := cold.Restore(t.Context(), m, filepath.Join(tmp, "one"), RestoreOptions{Include: []string{"/f17"}}); err != nil {
+		t.Fatal(err)
+	}
+	var fetched int64
+	for _, g := range store.take() {
+		fetched += g[1]
+	}
+	t.Logf("restoring one 256 KiB file with a cold image cache fetched %d bytes", fetched)
+	if fetched > 400<<10 {
+		t.Errorf("restoring one 256 KiB file fetched %d bytes, want the file's and the image's", fetched)
+	}
+}

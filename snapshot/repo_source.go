@@ -180,6 +180,12 @@ func (s *repoSource) readStream(h wim.Hash, limit int64) ([]byte, error) {
 	if rs.rec.Size > limit {
 		return nil, fmt.Errorf("%w: stream %x: %d bytes, more than %d", ErrRepoFormat, h, rs.rec.Size, limit)
 	}
+	if s.packs.opener == nil {
+		// The stream's parts of its packs, not whole windows, are
+		// fetched when they are under half of them: an image shares its
+		// pack with the files of its snapshot.
+		s.lastChunk(rs.rec.Chunks)
+	}
 	b := make([]byte, rs.rec.Size)
 	if _, err := io.ReadFull(rc, b); err != nil {
 		return nil, err
