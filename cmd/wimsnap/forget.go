@@ -36,7 +36,8 @@ the N newest (--keep-last), those within a span of the newest
 days, then h hours, m minutes, s seconds; there is no month unit, and m
 is minutes), and those with a given tag. A count of -1
 means unlimited. Periods are counted in --time-zone (default: the local
-zone), so a daylight saving change does not shift days. Without any
+zone), so a daylight saving change does not shift days; the listing shows
+times in that zone too. Without any
 --keep-* option and without SNAP, forget refuses to run.
 
 --host, --tag and --path limit forget to the snapshots that match: a
@@ -225,6 +226,9 @@ type forgetSummary struct {
 	Prune      *pruneSummary `json:"prune,omitempty"`
 	// Error is why removing failed, after Removed snapshots were.
 	Error string `json:"error,omitempty"`
+	// zone is --time-zone's, in which the text shows times, as the
+	// policy counted its periods.
+	zone *time.Location
 }
 
 func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) error {
@@ -278,7 +282,7 @@ func (a *app) runForget(ctx context.Context, f *forgetFlags, args []string) erro
 		return err
 	}
 	loc, _, _ := a.repoLocation(&f.repoFlags)
-	sum := forgetSummary{Repository: loc, DryRun: f.dryRun, Groups: groups}
+	sum := forgetSummary{Repository: loc, DryRun: f.dryRun, Groups: groups, zone: zone}
 	if f.dryRun {
 		pruneOpts.Forgotten = gone // the preview prunes as if they were gone
 	}
@@ -416,13 +420,22 @@ func snapOut(m *snapshot.Manifest, reasons []string) forgetSnap {
 	return forgetSnap{ID: m.ID, Time: m.Time, Host: m.Host, Source: m.Source, SourceB: rawPath(m.Source), Tags: nonNil(m.Tags), Reasons: reasons}
 }
 
+// timeText shows t in the summary's zone (local when it has none), with
+// the zone's name when that is not the local one.
+func (s forgetSummary) timeText(t time.Time) string {
+	if s.zone == nil || s.zone == time.Local {
+		return t.Local().Format("2006-01-02 15:04:05")
+	}
+	return t.In(s.zone).Format("2006-01-02 15:04:05 MST")
+}
+
 func (a *app) printForget(s forgetSummary) {
 	for _, g := range s.Groups {
 		if g.Key != "" {
 			fmt.Fprintf(a.stdout, "group %s:\n", g.Key)
 		}
 		for _, k := range g.Keep {
-			fmt.Fprintf(a.stdout, "  keep    %s  %s  %s %s  (%s)\n", k.ID[:8], k.Time.Local().Format("2006-01-02 15:04:05"),
+			fmt.Fprintf(a.stdout, "  keep    %s  %s  %s %s  (%s)\n", k.ID[:8], s.timeText(k.Time),
 				printable(k.Host), printable(k.Source), strings.Join(k.Reasons, ", "))
 		}
 		for _, k := range g.Remove {
@@ -430,7 +443,7 @@ func (a *app) printForget(s forgetSummary) {
 				fmt.Fprintf(a.stdout, "  remove  %s  (%s)\n", k.ID[:8], strings.Join(k.Reasons, ", "))
 				continue
 			}
-			fmt.Fprintf(a.stdout, "  remove  %s  %s  %s %s\n", k.ID[:8], k.Time.Local().Format("2006-01-02 15:04:05"), printable(k.Host), printable(k.Source))
+			fmt.Fprintf(a.stdout, "  remove  %s  %s  %s %s\n", k.ID[:8], s.timeText(k.Time), printable(k.Host), printable(k.Source))
 		}
 	}
 	n := 0

@@ -239,3 +239,24 @@ func TestForgetPolicyKeepsNothing(t *testing.T) {
 		t.Errorf("forget SNAP --keep-last=0: exit %d, want %d\n%s", code, exitUsage, errb)
 	}
 }
+
+// TestForgetTextTimeZone: forget's listing shows times in --time-zone,
+// in which its periods are counted, naming the zone; it showed them in
+// the local zone, where two "daily" snapshots could fall on one day.
+func TestForgetTextTimeZone(t *testing.T) {
+	env := testRepoEnv(t)
+	out := runAppOK(t, env, "forget", "--dry-run", "--keep-daily=1", "--time-zone=Pacific/Kiritimati")
+	var js struct {
+		Snapshots []struct {
+			Time time.Time `json:"time"`
+		} `json:"snapshots"`
+	}
+	must(t, json.Unmarshal([]byte(runAppOK(t, env, "snapshots", "--json")), &js))
+	zone, err := time.LoadLocation("Pacific/Kiritimati")
+	must(t, err)
+	for _, s := range js.Snapshots {
+		if want := s.Time.In(zone).Format("2006-01-02 15:04:05") + " +14"; !strings.Contains(out, want) {
+			t.Errorf("forget's listing lacks %q:\n%s", want, out)
+		}
+	}
+}
