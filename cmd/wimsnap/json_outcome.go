@@ -55,13 +55,14 @@ func passThrough(w io.Writer) {
 // gives one document holding "error" (the message report prints) and
 // "exit_code" whatever failed: the
 // command's own document with them added (an "error" it holds already is
-// kept), or failureDoc when it wrote none. Held output that is not one
-// JSON object (a help text) is written as it is.
-func (s *runOutput) finish(err error, code int) error {
+// kept), or failureDoc when it wrote none; interrupted is the message of
+// a run a signal stopped. Held output that is not one JSON object (a help
+// text) is written as it is.
+func (s *runOutput) finish(err error, code int, interrupted string) error {
 	if err != nil && *s.json && !s.through {
 		msg := shown(err)
 		if code == exitInterrupted {
-			msg = "interrupted" // as report says, not the context's "canceled"
+			msg = interrupted // as report says, not the context's "canceled"
 		}
 		if s.n == 0 {
 			_ = writeJSON(&s.held, failureDoc{Error: msg, Errors: joinedMessages(err), ExitCode: code})

@@ -279,6 +279,18 @@ func TestJSONInterrupted(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || code != exitInterrupted || doc.ExitCode != exitInterrupted || doc.Error != "interrupted" {
 		t.Errorf("exit %d, stdout %q (%v), stderr %q", code, out, err, errb)
 	}
+
+	// An apply stopped once begun says, there too, that the target is
+	// not complete.
+	wimFile := filepath.Join(dir, "y.wim")
+	runAppOK(t, nil, "capture", filepath.Join(dir, "src"), wimFile)
+	a, out, errb = testApp(nil)
+	code = a.run(ctx, []string{"apply", wimFile, filepath.Join(dir, "target"), "--json"})
+	doc = failureDoc{}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || code != exitInterrupted ||
+		!strings.Contains(doc.Error, "not complete") || "wimsnap: "+doc.Error+"\n" != errb.String() {
+		t.Errorf("apply: exit %d, stdout %q (%v), stderr %q; want the same message", code, out, err, errb)
+	}
 }
 
 // TestWithOutcome: the members a failed run adds keep the document's own

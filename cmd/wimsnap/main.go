@@ -84,7 +84,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		a.json = true // flag parsing stopped at an error before it
 	}
 	a.report(cmd, err, code)
-	if werr := out.finish(err, code); werr != nil && code == exitOK {
+	if werr := out.finish(err, code, a.interrupted(cmd)); werr != nil && code == exitOK {
 		fmt.Fprintf(a.stderr, "wimsnap: %v\n", werr)
 		code = exitFailure
 	}
@@ -163,10 +163,8 @@ func (a *app) report(cmd *cobra.Command, err error, code int) {
 	case err == nil:
 	case a.logJSON:
 		slog.New(slog.NewJSONHandler(a.stderr, nil)).Error("agent stopped", "error", shown(err), "exit_code", code)
-	case code == exitInterrupted && a.restoring(cmd):
-		fmt.Fprintf(a.stderr, "wimsnap: interrupted; the target is not complete: run the %s again to finish it\n", cmd.Name())
 	case code == exitInterrupted:
-		fmt.Fprintln(a.stderr, "wimsnap: interrupted")
+		fmt.Fprintf(a.stderr, "wimsnap: %s\n", a.interrupted(cmd))
 	case code == exitUsage:
 		a.reportLines(err)
 		if cmd != nil {
@@ -175,6 +173,14 @@ func (a *app) report(cmd *cobra.Command, err error, code int) {
 	default:
 		a.reportLines(err)
 	}
+}
+
+// interrupted is the message for cmd stopped by a signal.
+func (a *app) interrupted(cmd *cobra.Command) string {
+	if a.restoring(cmd) {
+		return fmt.Sprintf("interrupted; the target is not complete: run the %s again to finish it", cmd.Name())
+	}
+	return "interrupted"
 }
 
 // restoring reports whether cmd is a restore, apply or extract that
