@@ -78,8 +78,12 @@ func addRepoFlags(cmd *cobra.Command, f *repoFlags) {
 }
 
 // repoLocation resolves where the repository is and whether it is the
-// default one.
+// default one. It checks the S3 flags first, whatever the repository, so
+// that a script tried on a local one does not fail on S3 alone.
 func (a *app) repoLocation(f *repoFlags) (string, bool, error) {
+	if err := f.s3.check(); err != nil {
+		return "", false, err
+	}
 	if f.repo != "" {
 		return f.repo, false, nil
 	}
@@ -157,8 +161,8 @@ func (a *app) openStore(loc string, f *repoFlags) (remote.Store, error) {
 		}
 		return remote.NewLocal(loc)
 	}
-	if f.s3.connections <= 0 || f.s3.upKiB < 0 || f.s3.downKiB < 0 {
-		return nil, usagef("--connections must be positive and --limit-upload/--limit-download not negative")
+	if err := f.s3.check(); err != nil {
+		return nil, err
 	}
 	store, s3, err := a.openS3(loc, &f.s3)
 	if err != nil {

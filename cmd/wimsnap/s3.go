@@ -58,6 +58,19 @@ type s3Flags struct {
 	downKiB     int64
 }
 
+// check reports a flag value out of range, naming it (exit 2).
+func (f *s3Flags) check() error {
+	switch {
+	case f.connections <= 0:
+		return usagef("--connections=%d: want 1 or more", f.connections)
+	case f.upKiB < 0:
+		return usagef("--limit-upload=%d: want 0 (no limit) or more", f.upKiB)
+	case f.downKiB < 0:
+		return usagef("--limit-download=%d: want 0 (no limit) or more", f.downKiB)
+	}
+	return nil
+}
+
 // openS3 opens the S3 repository at loc: the store, wrapped in bandwidth
 // limits, a request limit and retries. It also returns the bare store for
 // its request counts.

@@ -91,6 +91,15 @@ func TestS3Flags(t *testing.T) {
 			t.Errorf("wimsnap %v: the error repeats the URL's password: %s", args, errb)
 		}
 	}
+	// The same on a local repository (missing or not), naming the flag.
+	local := filepath.Join(t.TempDir(), "none")
+	for flag, want := range map[string]string{"--connections=-3": "--connections=-3: want 1 or more",
+		"--limit-download=-5": "--limit-download=-5: want 0"} {
+		a, _, errb := testApp(nil)
+		if code := a.run(t.Context(), []string{"snapshots", "--repo=" + local, flag}); code != exitUsage || !strings.Contains(errb.String(), want) {
+			t.Errorf("%s on a local repository: exit %d, %s", flag, code, errb)
+		}
+	}
 	a, _, errb := testApp(map[string]string{envAWSKey: "k", envAWSSecret: "s", envS3Timeout: "soon"})
 	if code := a.run(t.Context(), []string{"snapshots", "--repo=s3:http://127.0.0.1:1/bucket"}); code != exitUsage {
 		t.Errorf("a bad %s: exit %d (%s)", envS3Timeout, code, errb)
