@@ -45,11 +45,12 @@ const tmpPrefix = ".tmp-"
 // directories): the object is still whole, if there, after a crash.
 //
 // A directory is no object: Get, Stat and Delete report ErrNotFound for it
-// and List walks it. A key's directory may be a symbolic link (to another
-// disk), but a key's own file that is a link, a FIFO, a socket or a device
-// is a damaged object: List reports it, Get and Stat fail (not with
-// ErrNotFound, and without following the link or waiting on the FIFO),
-// Delete removes it (not what a link leads to). A key whose parent is an object ("a" when "a/b" is asked
+// and List walks it. Symbolic links are followed, so a key's directory, or
+// its file, may be a link to another disk. A key whose file is (or leads
+// to) a FIFO, a socket or a device is a damaged object: List reports it,
+// Get and Stat fail with ErrDamaged (not ErrNotFound, and without waiting
+// on the FIFO), Delete removes it (a link, not what it leads to). A key
+// whose parent is an object ("a" when "a/b" is asked
 // for) is not found; putting "a/b" then fails, so the local store cannot
 // hold both "a" and "a/b" as Memory and S3 can.
 //
@@ -260,9 +261,6 @@ func (l *Local) open(ctx context.Context, op, key string) (localObject, error) {
 		return localObject{}, err
 	}
 	f, err := os.OpenFile(l.path(key), openObjectFlags, 0)
-	if isLink(err) {
-		err = fmt.Errorf("%w (a symbolic link)", ErrDamaged)
-	}
 	if err != nil {
 		return localObject{}, keyErr(op, key, err)
 	}
@@ -287,22 +285,23 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 	if err := checkKey(ctx, "stat", key); err != nil {
 		return Info{}, err
 	}
-	fi, err := regular(os.Lstat(l.path(key)))
+	fi, err := regular(os.Stat(l.path(key)))
 	if err != nil {
 		return Info{}, keyErr("stat", key, err)
 	}
 	return Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
-// Delete implements Store. A key whose file is no object (a symbolic
-// link, a FIFO) removes that file, not what a link leads to.
+// Delete implements Store. A key that is a symbolic link removes the
+// link, not what it leads to (but for a link to a directory, which is
+// no object); so does one whose file is no object (a FIFO).
 func (l *Local) Delete(ctx context.Context, key string) error {
 	if err := checkKey(ctx, "delete", key); err != nil {
 		return err
 	}
 	p := l.path(key)
-	_, err := regular(os.Lstat(p))
-	if err == nil || errors.Is(err, ErrDamaged) {
+	_, err := regular(os.Stat(p))
+	if err == nil || errors.Is(err, ErrDamaged) || danglingLink(p) {
 		err = os.Remove(p)
 	}
 	if err == nil {
@@ -390,9 +389,15 @@ func (l *Local) syncDir(ctx context.Context, dir string) error {
 	return SyncDir(dir)
 }
 
-// regular passes on the result of a stat (not following a link), turning
-// a directory into an error wrapping errNotRegular and any other file that
-// is not a regular one into an error wrapping ErrDamaged.
+// danglingLink reports whether p is a symbolic link that leads nowhere.
+func danglingLink(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode()&fs.ModeSymlink != 0
+}
+
+// regular passes on the result of a stat, turning a directory into an
+// error wrapping errNotRegular and any other file that is not a regular
+// one (a FIFO, a device) into an error wrapping ErrDamaged.
 func regular(fi fs.FileInfo, err error) (fs.FileInfo, error) {
 	switch {
 	case err != nil || fi.Mode().IsRegular():

@@ -13,9 +13,9 @@ import (
 )
 
 // List implements Store. It walks the directory tree below the prefix's
-// directory part, following symbolic links to directories, and reports the
-// other files (regular ones; links, FIFOs and devices, which Get refuses)
-// whose path is a valid key starting with prefix. Names starting with '.' (the
+// directory part, following symbolic links, and reports the other files
+// (regular ones; FIFOs, devices and links that lead nowhere, which Get
+// refuses) whose path is a valid key starting with prefix. Names starting with '.' (the
 // temporary files of Put among them) and other names that are not valid key
 // components are skipped, as are files that vanish during the walk. A
 // missing prefix directory lists nothing. The walk holds one open directory
@@ -107,9 +107,15 @@ func (w *lister) entry(rel string, e fs.DirEntry) error {
 	}
 	p := filepath.Join(w.root, filepath.FromSlash(key))
 	typ := e.Type()
+	var fi fs.FileInfo
 	if typ&fs.ModeSymlink != 0 {
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			typ = fs.ModeDir // a directory elsewhere, which a repository may use
+		var err error
+		if fi, err = os.Stat(p); err == nil {
+			typ = fi.Mode().Type() // a directory or a file elsewhere, which a repository may use
+		} else if fi, err = os.Lstat(p); gone(err) {
+			return nil
+		} else if err != nil {
+			return err
 		}
 	}
 	switch {
@@ -118,14 +124,13 @@ func (w *lister) entry(rel string, e fs.DirEntry) error {
 			return w.walk(key)
 		}
 	default:
-		// A symbolic link to a file, a FIFO, a device: a damaged object,
-		// listed so that reading it fails (Local.open) instead of its key
-		// passing for one forgotten.
+		// A regular file; or a FIFO, a device, a link that leads nowhere:
+		// a damaged object, listed so that reading it fails (Local.open)
+		// instead of its key passing for one forgotten.
 		if !strings.HasPrefix(key, w.prefix) {
 			return nil
 		}
-		var fi fs.FileInfo
-		if !w.keysOnly {
+		if fi == nil && !w.keysOnly {
 			var err error
 			if fi, err = e.Info(); gone(err) {
 				return nil

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,38 +12,35 @@ import (
 	"github.com/wimsnap/wimsnap/remote/remotetest"
 )
 
-// TestLocalNotObjects: a key whose file is a symbolic link (to a file
-// outside, to a device), a FIFO or a dangling link is a damaged object:
-// List reports it, Get and Stat fail at once and not with ErrNotFound
-// (which says "forgotten"), reading nothing through the link and not
-// blocking on the FIFO, and Delete removes the link, not its target.
+// TestLocalNotObjects: a key whose file is a FIFO, or a link to a device,
+// is a damaged object: List reports it, Get and Stat fail at once with
+// ErrDamaged (not ErrNotFound, which says "forgotten"), not blocking on
+// the FIFO, and Delete removes the file, not a link's target. A link to a
+// file is followed (an object on another disk).
 func TestLocalNotObjects(t *testing.T) {
 	dir := t.TempDir()
-	secret := filepath.Join(t.TempDir(), "secret")
-	must(t, os.WriteFile(secret, []byte("root:hash"), 0o600))
+	elsewhere := filepath.Join(t.TempDir(), "pack")
+	must(t, os.WriteFile(elsewhere, []byte("a pack"), 0o600))
 	s := newLocal(t, dir)
 	remotetest.Put(t, s, "snapshots/good", []byte("manifest"))
 	plant := map[string]func(p string) error{
-		"snapshots/link":     func(p string) error { return os.Symlink(secret, p) },
-		"snapshots/devlink":  func(p string) error { return os.Symlink("/dev/zero", p) },
-		"snapshots/dangling": func(p string) error { return os.Symlink("none", p) },
-		"snapshots/fifo":     func(p string) error { return syscall.Mkfifo(p, 0o600) },
+		"snapshots/devlink": func(p string) error { return os.Symlink("/dev/zero", p) },
+		"snapshots/fifo":    func(p string) error { return syscall.Mkfifo(p, 0o600) },
 	}
 	for key, mk := range plant {
 		must(t, mk(filepath.Join(dir, filepath.FromSlash(key))))
 	}
+	must(t, os.Symlink(elsewhere, filepath.Join(dir, "snapshots", "link")))
 	must(t, os.Mkdir(filepath.Join(dir, "snapshots", "dir"), 0o700))
 
 	keys := remotetest.Keys(t, s, "snapshots/")
-	for key := range plant {
-		if _, ok := keys[key]; !ok {
-			t.Errorf("List lacks %s: %v", key, keys)
-		}
-	}
-	if _, ok := keys["snapshots/good"]; !ok || len(keys) != len(plant)+1 {
-		t.Errorf("List = %v", keys)
+	if len(keys) != 4 || keys["snapshots/link"] != int64(len("a pack")) {
+		t.Errorf("List = %v, want the good, the linked (its target's size) and the damaged", keys)
 	}
 	ctx := t.Context()
+	if b, err := remote.ReadAll(ctx, s, "snapshots/link", 1<<20); err != nil || string(b) != "a pack" {
+		t.Errorf("ReadAll of a link to a file: %q, %v", b, err)
+	}
 	for key := range plant {
 		done := make(chan error, 1)
 		go func() {
@@ -53,14 +49,14 @@ func TestLocalNotObjects(t *testing.T) {
 		}()
 		select {
 		case err := <-done:
-			if err == nil || errors.Is(err, remote.ErrNotFound) || strings.Contains(err.Error(), "root:") {
-				t.Errorf("ReadAll(%s) = %v, want a damaged object that is not ErrNotFound", key, err)
+			if !errors.Is(err, remote.ErrDamaged) || errors.Is(err, remote.ErrNotFound) {
+				t.Errorf("ReadAll(%s) = %v, want ErrDamaged", key, err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("ReadAll(%s) blocks", key)
 		}
-		if _, err := s.Stat(ctx, key); err == nil || errors.Is(err, remote.ErrNotFound) {
-			t.Errorf("Stat(%s) = %v, want an error that is not ErrNotFound", key, err)
+		if _, err := s.Stat(ctx, key); !errors.Is(err, remote.ErrDamaged) {
+			t.Errorf("Stat(%s) = %v, want ErrDamaged", key, err)
 		}
 		if err := s.Delete(ctx, key); err != nil {
 			t.Errorf("Delete(%s) = %v", key, err)
@@ -69,8 +65,9 @@ func TestLocalNotObjects(t *testing.T) {
 			t.Errorf("%s still there after Delete: %v", key, err)
 		}
 	}
-	if b, err := os.ReadFile(secret); err != nil || string(b) != "root:hash" {
-		t.Errorf("the link's target: %q, %v", b, err)
+	must(t, s.Delete(ctx, "snapshots/link"))
+	if b, err := os.ReadFile(elsewhere); err != nil || string(b) != "a pack" {
+		t.Errorf("the link's target after Delete: %q, %v", b, err)
 	}
 	if _, err := s.Stat(ctx, "snapshots/dir"); !errors.Is(err, remote.ErrNotFound) {
 		t.Errorf("Stat of a directory = %v, want ErrNotFound", err)

@@ -4,9 +4,6 @@ package remote
 
 import "os"
 
-// openObjectFlags opens an object file for reading. Windows follows a
-// symbolic link (which only an administrator makes) and has no FIFOs.
+// openObjectFlags opens an object file for reading (Windows has no FIFOs
+// that a file name opens).
 const openObjectFlags = os.O_RDONLY
-
-// isLink reports whether err is open's on a symbolic link: never here.
-func isLink(error) bool { return false }
