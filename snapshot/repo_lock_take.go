@@ -455,7 +455,7 @@ func (l *Lock) read(ctx context.Context, i remote.Info) (*lockEntry, error) {
 	}
 	e := &lockEntry{key: i.Key, mod: i.ModTime}
 	switch {
-	case errors.Is(err, remote.ErrTooLarge): // no lock of ours: unparseable, as below
+	case errors.Is(err, remote.ErrTooLarge), errors.Is(err, remote.ErrDamaged): // no lock of ours (a FIFO): unparseable, as below
 		e.rec, e.bad = lockRecord{Exclusive: true}, true
 	case err != nil:
 		return nil, fmt.Errorf("reading lock: %w", err)

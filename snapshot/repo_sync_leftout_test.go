@@ -139,21 +139,14 @@ func TestRebuildCountsUnindexed(t *testing.T) {
 }
 
 // TestManifestNotAnObject: a manifest whose file became a FIFO or a
-// symbolic link (to a file outside the repository) is damage, as a
-// garbage manifest is: left out of the listing with a warning, a problem
-// for check, and prune refuses; neither blocks on the FIFO nor reads
-// through the link. Taken for a forgotten manifest, it let prune delete
-// the data only that snapshot held.
+// symbolic link to a device is damage, as a garbage manifest is: left out
+// of the listing with a warning, a problem for check, and prune refuses;
+// nothing blocks on the FIFO or reads the device. Taken for a forgotten
+// manifest, it let prune delete the data only that snapshot held.
 func TestManifestNotAnObject(t *testing.T) {
 	plants := map[string]func(p string) error{
-		"fifo": func(p string) error { return unix.Mkfifo(p, 0o600) },
-		"link": func(p string) error {
-			outside := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(p))), "outside")
-			if err := os.WriteFile(outside, []byte("secret"), 0o600); err != nil {
-				return err
-			}
-			return os.Symlink(outside, p)
-		},
+		"fifo":    func(p string) error { return unix.Mkfifo(p, 0o600) },
+		"devlink": func(p string) error { return os.Symlink("/dev/zero", p) },
 	}
 	for name, plant := range plants {
 		t.Run(name, func(t *testing.T) {
@@ -178,5 +171,25 @@ func TestManifestNotAnObject(t *testing.T) {
 				t.Errorf("Prune = %v, want it refused", err)
 			}
 		})
+	}
+}
+
+// TestLockNotAnObject: a lock object whose file is a FIFO is an
+// unreadable lock, as one of garbage is: listed, and removed by
+// RemoveLocks (unlock --remove-all); it made every command that reads the
+// locks fail, unlock too.
+func TestLockNotAnObject(t *testing.T) {
+	_, r, _, _ := twoSnapshots(t)
+	key := lockPrefix + strings.Repeat("ab", 32)
+	must(t, unix.Mkfifo(filepath.Join(r.store.Location(), filepath.FromSlash(key)), 0o600))
+	locks, err := r.Locks(t.Context())
+	if err != nil || len(locks) != 1 || locks[0].Key != key || !locks[0].Exclusive {
+		t.Fatalf("Locks: %+v, %v; want the FIFO as an unreadable lock", locks, err)
+	}
+	if removed, err := r.RemoveLocks(t.Context(), true, 0); err != nil || len(removed) != 1 {
+		t.Fatalf("RemoveLocks: %+v, %v", removed, err)
+	}
+	if _, err := os.Lstat(filepath.Join(r.store.Location(), filepath.FromSlash(key))); !os.IsNotExist(err) {
+		t.Errorf("the FIFO is still there: %v", err)
 	}
 }
