@@ -268,6 +268,7 @@ type applier struct {
 	progressMu sync.Mutex
 	ticker     progressTicker
 	shownPath  string // of the walk's last report
+	shownBytes int64  // of the last report
 }
 
 func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {
@@ -659,6 +660,9 @@ func (a *applier) progress(final bool) {
 		return
 	}
 	a.shownPath = a.display(a.path)
+	if final {
+		a.shownBytes = 0 // the bytes of the files written, exactly
+	}
 	a.report()
 }
 
@@ -673,10 +677,13 @@ func (a *applier) progressIdle() {
 	}
 }
 
-// report calls Progress; progressMu is held.
+// report calls Progress; progressMu is held. Its bytes never go back
+// but in the final report: a file's bytes leave writing before bytes
+// counts them, once it is closed, and a file that failed counts none.
 func (a *applier) report() {
 	st := a.statsSnapshot()
-	a.opts.Progress(Progress{Files: st.Files, Dirs: st.Dirs, Bytes: st.Bytes + a.writing.Load(), Skipped: st.Skipped,
+	a.shownBytes = max(a.shownBytes, st.Bytes+a.writing.Load())
+	a.opts.Progress(Progress{Files: st.Files, Dirs: st.Dirs, Bytes: a.shownBytes, Skipped: st.Skipped,
 		Path: a.shownPath})
 }
 
