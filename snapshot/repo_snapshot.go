@@ -464,13 +464,13 @@ func (r *Repo) snapshotParent(ctx context.Context, db *index.DB, abs string, opt
 // stream sizes came from the metadata cache (see loadSizedMetadata).
 func (r *Repo) useParent(ctx context.Context, db *index.DB, parent *Manifest, sourceKey string, copts *CaptureOptions) (cached bool, err error) {
 	pm, cached, err := r.loadSizedMetadata(ctx, db, parent)
-	if errors.Is(err, wim.ErrNotFound) || errors.Is(err, ErrRepoFormat) {
-		return false, nil // an unreadable parent only costs reading every file
+	if errors.Is(err, wim.ErrNotFound) || errors.Is(err, wim.ErrFormat) {
+		return false, nil // an image not indexed, or that does not parse, only costs reading every file
 	}
-	if errors.Is(err, remote.ErrNotFound) {
-		// A pack the index names is gone: what this snapshot would share
-		// with the repository (its unchanged image chunks among it) may
-		// be lost too, so it is not taken.
+	if errors.Is(err, ErrRepoFormat) || errors.Is(err, remote.ErrNotFound) {
+		// A pack the index names is gone or damaged: what this snapshot
+		// would share with the repository (its unchanged image chunks
+		// among it) may be lost too, so it is not taken.
 		return false, fmt.Errorf("the parent's image: %w (the repository is damaged: 'wimsnap check' names what is lost, 'wimsnap repair' salvages the rest)", err)
 	}
 	if err != nil {

@@ -128,26 +128,39 @@ func TestCheckErrorPrefix(t *testing.T) {
 }
 
 // TestSnapshotParentPackLost: a snapshot whose parent's image is in a pack
-// that is gone, which the local index still names, fails, saying that the
-// repository is damaged and what to run, rather than storing a snapshot
-// that shares chunks with what was lost (its unchanged image chunks).
+// that is gone or damaged, which the local index still names, fails,
+// saying that the repository is damaged and what to run, rather than
+// storing a snapshot that shares chunks with what was lost (its unchanged
+// image chunks).
 func TestSnapshotParentPackLost(t *testing.T) {
-	env := testRepoEnv(t)
-	src := t.TempDir()
-	for i := range 200 {
-		writeFile(t, src, fmt.Sprintf("d%d/f%d", i%10, i), []byte(fmt.Sprint(i)))
+	damage := map[string]func(t *testing.T, pack string){
+		"gone":      func(t *testing.T, pack string) { must(t, os.Remove(pack)) },
+		"truncated": func(t *testing.T, pack string) { must(t, os.Truncate(pack, 100)) },
 	}
-	runAppOK(t, env, "snapshot", src)
-	packs := filepath.Join(env[envRepository], "packs")
-	must(t, os.RemoveAll(packs))
-	must(t, os.Mkdir(packs, 0o700))
-	metas, err := filepath.Glob(filepath.Join(env[envCacheDir], "*.meta"))
-	if err != nil || len(metas) != 1 {
-		t.Fatalf("the cache of images: %v, %v", metas, err)
-	}
-	must(t, os.RemoveAll(metas[0])) // the image is read from its pack
-	code, _, errb := runApp(t, env, "snapshot", src)
-	if code != exitFailure || !strings.Contains(errb, "the parent's image") || !strings.Contains(errb, "'wimsnap repair'") {
-		t.Errorf("exit %d: %s; want a failure naming the parent's image and repair", code, errb)
+	for name, hurt := range damage {
+		t.Run(name, func(t *testing.T) {
+			env := testRepoEnv(t)
+			src := t.TempDir()
+			for i := range 200 {
+				writeFile(t, src, fmt.Sprintf("d%d/f%d", i%10, i), []byte(fmt.Sprint(i)))
+			}
+			runAppOK(t, env, "snapshot", src)
+			packs, err := filepath.Glob(filepath.Join(env[envRepository], "packs", "*", "*"))
+			if err != nil || len(packs) == 0 {
+				t.Fatalf("packs: %v, %v", packs, err)
+			}
+			for _, p := range packs {
+				hurt(t, p)
+			}
+			metas, err := filepath.Glob(filepath.Join(env[envCacheDir], "*.meta"))
+			if err != nil || len(metas) != 1 {
+				t.Fatalf("the cache of images: %v, %v", metas, err)
+			}
+			must(t, os.RemoveAll(metas[0])) // the image is read from its pack
+			code, _, errb := runApp(t, env, "snapshot", src)
+			if code != exitFailure || !strings.Contains(errb, "the parent's image") || !strings.Contains(errb, "'wimsnap repair'") {
+				t.Errorf("exit %d: %s; want a failure naming the parent's image and repair", code, errb)
+			}
+		})
 	}
 }
