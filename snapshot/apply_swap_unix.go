@@ -69,8 +69,10 @@ func (a *applier) oldLeft(path []string, err error) error {
 
 // dirSwapOps are swap's calls for entries in the directory dfd: the old
 // entry, at path, is deleted with what it holds, counted; what of it
-// stays (an immutable file, a mount point) is reported by swap under the
-// temporary name it then keeps, where the user finds it.
+// stays (an immutable file, a mount point) is reported by swap with the
+// temporary name it then keeps, where the user finds it, and the paths
+// below it as they were before it was renamed (which the filter decides
+// on).
 func (a *applier) dirSwapOps(dfd int, path []string) swapOps {
 	return swapOps{
 		rename: func(from, to string) error { return unix.Renameat(dfd, from, dfd, to) },
