@@ -413,8 +413,6 @@ func regular(fi fs.FileInfo, err error) (fs.FileInfo, error) {
 // directory.
 func fileType(m fs.FileMode) string {
 	switch {
-	case m&fs.ModeSymlink != 0:
-		return "symbolic link"
 	case m&fs.ModeNamedPipe != 0:
 		return "FIFO"
 	case m&fs.ModeSocket != 0:

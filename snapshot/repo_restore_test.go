@@ -426,20 +426,7 @@ func TestRestoreLocalReadsDirectly(t *testing.T) {
 // about that file's part of it, not the pack; a whole restore reads the
 // pack in one Get.
 func TestRestoreFewFilesFetchesLittle(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	for i := range 40 {
-		writeFiles(t, src, map[string]string{fmt.Sprintf("f%02d", i): string(wimtest.RandomBytes(uint64(i), 256<<10))})
-	}
-	store := &getLog{Store: remote.NewMemory()}
-	_, err := InitRepo(t.Context(), store, wim.CompressXPRESS)
-	must(t, err)
-	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
-	must(t, err)
-	// One compression thread stores the chunks in the order they were
-	// read, each file's together: with two, a file's chunks lay among its
-	// neighbours' by as much as the machine's load spread them.
-	m := snapshotOK(t, r, src, TakeOptions{Threads: 1}).Manifest
+	tmp, store, r, m := fortyFiles(t)
 	store.take()
 	out := filepath.Join(tmp, "one")
 	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{Include: []string{"/f17"}}); err != nil {
@@ -463,7 +450,7 @@ func TestRestoreFewFilesFetchesLittle(t *testing.T) {
 	if _, err := r.Restore(t.Context(), m, filepath.Join(tmp, "all"), RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wimtest.CompareTrees(t, src, filepath.Join(tmp, "all"), wimtest.CompareOptions{})
+	wimtest.CompareTrees(t, filepath.Join(tmp, "src"), filepath.Join(tmp, "all"), wimtest.CompareOptions{})
 	if gets := store.take(); len(gets) != 1 {
 		t.Errorf("a whole restore made %d Gets of its one pack, want 1: %v", len(gets), gets)
 	}
@@ -1207,17 +1194,7 @@ func TestRestoreIncludeSwapsDir(t *testing.T) {
 // whole pack, which reading the image fetched (17 times the bytes needed
 // for an ls from S3).
 func TestRestoreColdImageFetchesLittle(t *testing.T) {
-	tmp := t.TempDir()
-	src := filepath.Join(tmp, "src")
-	for i := range 40 {
-		writeFiles(t, src, map[string]string{fmt.Sprintf("f%02d", i): string(wimtest.RandomBytes(uint64(i), 256<<10))})
-	}
-	store := &getLog{Store: remote.NewMemory()}
-	_, err := InitRepo(t.Context(), store, wim.CompressXPRESS)
-	must(t, err)
-	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
-	must(t, err)
-	m := snapshotOK(t, r, src, TakeOptions{Threads: 1}).Manifest
+	tmp, store, _, m := fortyFiles(t)
 	cold, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cold")})
 	must(t, err)
 	if _, err := cold.Snapshots(t.Context()); err != nil { // the index objects and manifests
@@ -1235,4 +1212,26 @@ func TestRestoreColdImageFetchesLittle(t *testing.T) {
 	if fetched > 400<<10 {
 		t.Errorf("restoring one 256 KiB file fetched %d bytes, want the file's and the image's", fetched)
 	}
+}
+
+// fortyFiles returns a directory for the test (the files are in its src)
+// and a repository in memory, logging its Gets, holding a snapshot of 40
+// files of 256 KiB (f00 to f39, random, their seeds their numbers), in
+// one pack.
+func fortyFiles(t *testing.T) (tmp string, store *getLog, r *Repo, m *Manifest) {
+	t.Helper()
+	tmp = t.TempDir()
+	src := filepath.Join(tmp, "src")
+	for i := range 40 {
+		writeFiles(t, src, map[string]string{fmt.Sprintf("f%02d", i): string(wimtest.RandomBytes(uint64(i), 256<<10))})
+	}
+	store = &getLog{Store: remote.NewMemory()}
+	_, err := InitRepo(t.Context(), store, wim.CompressXPRESS)
+	must(t, err)
+	r, err = OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cache")})
+	must(t, err)
+	// One compression thread stores the chunks in the order they were
+	// read, each file's together: with two, a file's chunks lay among its
+	// neighbours' by as much as the machine's load spread them.
+	return tmp, store, r, snapshotOK(t, r, src, TakeOptions{Threads: 1}).Manifest
 }
