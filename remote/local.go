@@ -262,7 +262,7 @@ func (l *Local) open(ctx context.Context, op, key string) (localObject, error) {
 	}
 	f, err := os.OpenFile(l.path(key), openObjectFlags, 0)
 	if err != nil {
-		return localObject{}, keyErr(op, key, err)
+		return localObject{}, keyErr(op, key, openError(err))
 	}
 	fi, err := regular(f.Stat())
 	if err != nil {

@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -12,11 +13,11 @@ import (
 	"github.com/wimsnap/wimsnap/remote/remotetest"
 )
 
-// TestLocalNotObjects: a key whose file is a FIFO, or a link to a device,
-// is a damaged object: List reports it, Get and Stat fail at once with
-// ErrDamaged (not ErrNotFound, which says "forgotten"), not blocking on
-// the FIFO, and Delete removes the file, not a link's target. A link to a
-// file is followed (an object on another disk).
+// TestLocalNotObjects: a key whose file is a FIFO, a socket, or a link to
+// a device is a damaged object: List reports it, Get and Stat fail at
+// once with ErrDamaged (not ErrNotFound, which says "forgotten"), not
+// blocking on the FIFO, and Delete removes the file, not a link's target.
+// A link to a file is followed (an object on another disk).
 func TestLocalNotObjects(t *testing.T) {
 	dir := t.TempDir()
 	elsewhere := filepath.Join(t.TempDir(), "pack")
@@ -26,6 +27,14 @@ func TestLocalNotObjects(t *testing.T) {
 	plant := map[string]func(p string) error{
 		"snapshots/devlink": func(p string) error { return os.Symlink("/dev/zero", p) },
 		"snapshots/fifo":    func(p string) error { return syscall.Mkfifo(p, 0o600) },
+		"snapshots/socket": func(p string) error {
+			l, err := net.Listen("unix", p)
+			if err == nil {
+				l.(*net.UnixListener).SetUnlinkOnClose(false)
+				err = l.Close()
+			}
+			return err
+		},
 	}
 	for key, mk := range plant {
 		must(t, mk(filepath.Join(dir, filepath.FromSlash(key))))
@@ -34,7 +43,7 @@ func TestLocalNotObjects(t *testing.T) {
 	must(t, os.Mkdir(filepath.Join(dir, "snapshots", "dir"), 0o700))
 
 	keys := remotetest.Keys(t, s, "snapshots/")
-	if len(keys) != 4 || keys["snapshots/link"] != int64(len("a pack")) {
+	if len(keys) != 5 || keys["snapshots/link"] != int64(len("a pack")) {
 		t.Errorf("List = %v, want the good, the linked (its target's size) and the damaged", keys)
 	}
 	ctx := t.Context()
