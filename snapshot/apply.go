@@ -269,6 +269,10 @@ type applier struct {
 	ticker     progressTicker
 	shownPath  string // of the walk's last report
 	shownBytes int64  // of the last report
+	// asides maps the paths of old entries that swaps renamed aside, while
+	// they are deleted, to their paths in the image (renamedAside).
+	asidesMu sync.Mutex
+	asides   map[string]string
 }
 
 func (a *applier) walk(tops []*wim.Entry, root *wim.Entry) error {

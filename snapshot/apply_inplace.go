@@ -880,6 +880,9 @@ func (a *applier) removeDir(dfd int, name, path string) error {
 // it keeps some from deletion. removeDir and dryRemove walk the same.
 func (a *applier) deletableNames(fd int, path string) (names []string, kept bool, err error) {
 	all, err := readDirNames(fd, make([]byte, 32<<10))
+	if a.opts.Deletable != nil {
+		path = a.imagePath(path)
+	}
 	for _, n := range all {
 		if a.opts.Deletable != nil && !a.opts.Deletable(path+"/"+n) {
 			kept = true
@@ -888,6 +891,36 @@ func (a *applier) deletableNames(fd int, path string) (names []string, kept bool
 		names = append(names, n)
 	}
 	return names, kept, err
+}
+
+// renamedAside notes that the entry at image path was renamed to at (a
+// swap's temporary name) to be deleted, until the function it returns is
+// called: the filter is asked of the image's paths of what it holds.
+func (a *applier) renamedAside(at, image string) (done func()) {
+	a.asidesMu.Lock()
+	defer a.asidesMu.Unlock()
+	if a.asides == nil {
+		a.asides = map[string]string{}
+	}
+	a.asides[at] = image
+	return func() {
+		a.asidesMu.Lock()
+		defer a.asidesMu.Unlock()
+		delete(a.asides, at)
+	}
+}
+
+// imagePath returns the path in the image of the entry at path: path,
+// but below an entry renamed aside (renamedAside).
+func (a *applier) imagePath(path string) string {
+	a.asidesMu.Lock()
+	defer a.asidesMu.Unlock()
+	for at, image := range a.asides {
+		if path == at || strings.HasPrefix(path, at+"/") {
+			return image + path[len(at):]
+		}
+	}
+	return path
 }
 
 // replaceLater queues the replacement of the existing file e. A

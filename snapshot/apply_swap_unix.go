@@ -5,6 +5,7 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -69,18 +70,19 @@ func (a *applier) oldLeft(path []string, err error) error {
 
 // dirSwapOps are swap's calls for entries in the directory dfd: the old
 // entry, at path, is deleted with what it holds, counted; what of it
-// stays (an immutable file, a mount point) is reported by swap with the
-// temporary name it then keeps, where the user finds it, and the paths
-// below it as they were before it was renamed (which the filter decides
-// on).
+// stays (an immutable file, a mount point) is reported by swap under the
+// temporary name it then keeps, where the user finds it.
 func (a *applier) dirSwapOps(dfd int, path []string) swapOps {
 	return swapOps{
 		rename: func(from, to string) error { return unix.Renameat(dfd, from, dfd, to) },
 		removeOld: func(aside string) error {
-			// The filter is asked of the entries' paths in the image,
-			// under path, as it was when the swap was chosen
+			// What stays is named where it is: under aside, not at path,
+			// where the new entry now is. The filter is asked of the
+			// paths in the image, as when the swap was chosen
 			// (removableWhole): under aside, none matched an --include.
-			if kept := a.removeCounted(dfd, aside, path); kept != nil && a.ctx.Err() == nil {
+			at := append(slices.Clone(path[:len(path)-1]), aside)
+			defer a.renamedAside("/"+strings.Join(at, "/"), "/"+strings.Join(path, "/"))()
+			if kept := a.removeCounted(dfd, aside, at); kept != nil && a.ctx.Err() == nil {
 				return fmt.Errorf("delete: %w", kept)
 			}
 			return nil
