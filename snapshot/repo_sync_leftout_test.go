@@ -11,9 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
-	"golang.org/x/sys/unix"
 )
 
 // TestSyncWarnsLeftOut: a snapshot whose manifest is damaged, read by an

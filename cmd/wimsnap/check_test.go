@@ -133,9 +133,9 @@ func TestCheckErrorPrefix(t *testing.T) {
 // storing a snapshot that shares chunks with what was lost (its unchanged
 // image chunks).
 func TestSnapshotParentPackLost(t *testing.T) {
-	damage := map[string]func(t *testing.T, pack string){
-		"gone":      func(t *testing.T, pack string) { must(t, os.Remove(pack)) },
-		"truncated": func(t *testing.T, pack string) { must(t, os.Truncate(pack, 100)) },
+	damage := map[string]func(pack string) error{
+		"gone":      os.Remove,
+		"truncated": func(pack string) error { return os.Truncate(pack, 100) },
 	}
 	for name, hurt := range damage {
 		t.Run(name, func(t *testing.T) {
@@ -150,7 +150,7 @@ func TestSnapshotParentPackLost(t *testing.T) {
 				t.Fatalf("packs: %v, %v", packs, err)
 			}
 			for _, p := range packs {
-				hurt(t, p)
+				must(t, hurt(p))
 			}
 			metas, err := filepath.Glob(filepath.Join(env[envCacheDir], "*.meta"))
 			if err != nil || len(metas) != 1 {
