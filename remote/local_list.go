@@ -15,11 +15,11 @@ import (
 // List implements Store. It walks the directory tree below the prefix's
 // directory part, following symbolic links, and reports the other files
 // (regular ones; FIFOs, devices and links that lead nowhere, which Get
-// refuses) whose path is a valid key starting with prefix. Names starting with '.' (the
-// temporary files of Put among them) and other names that are not valid key
-// components are skipped, as are files that vanish during the walk. A
-// missing prefix directory lists nothing. The walk holds one open directory
-// per level of depth.
+// refuses) whose path is a valid key starting with prefix. Names starting
+// with '.' (the temporary files of Put among them) and other names that
+// are not valid key components are skipped, as are files that vanish
+// during the walk. A missing prefix directory lists nothing. The walk
+// holds one open directory per level of depth.
 func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) error {
 	return l.list(ctx, &lister{ctx: ctx, root: l.root, prefix: prefix, fn: fn})
 }
