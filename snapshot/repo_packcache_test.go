@@ -39,6 +39,15 @@ func (g *getLog) take() [][2]int64 {
 	return r
 }
 
+// takeBytes is take's bytes in all.
+func (g *getLog) takeBytes() int64 {
+	var n int64
+	for _, r := range g.take() {
+		n += r[1]
+	}
+	return n
+}
+
 // TestPackCacheExpected: a window fetches only the small part of a pack
 // that reads were announced for; a read outside it fetches the whole
 // window, which then serves every read.

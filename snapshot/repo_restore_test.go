@@ -330,10 +330,7 @@ func TestRestoreFileChangedOften(t *testing.T) {
 		t.Fatal(err)
 	}
 	wimtest.CompareTrees(t, src, filepath.Join(tmp, "out"), wimtest.CompareOptions{})
-	var fetched int64
-	for _, g := range store.take() {
-		fetched += g[1]
-	}
+	fetched := store.takeBytes()
 	if fetched > stored+stored/10 {
 		t.Errorf("restore fetched %d bytes of %d packs holding %d", fetched, len(sizes), stored)
 	}
@@ -358,10 +355,7 @@ func TestDryRunFetchesLinkTargets(t *testing.T) {
 	if err != nil || res.Symlinks != 1 {
 		t.Fatalf("dry run: %+v, %v", res, err)
 	}
-	var fetched int64
-	for _, g := range store.take() {
-		fetched += g[1]
-	}
+	fetched := store.takeBytes()
 	if fetched > 1<<20 {
 		t.Errorf("the dry run fetched %d bytes to read one symlink's target", fetched)
 	}
@@ -437,10 +431,7 @@ func TestRestoreFewFilesFetchesLittle(t *testing.T) {
 	if !bytes.Equal(got, wimtest.RandomBytes(17, 256<<10)) {
 		t.Fatal("f17 restored wrong")
 	}
-	var fetched int64
-	for _, g := range store.take() {
-		fetched += g[1]
-	}
+	fetched := store.takeBytes()
 	t.Logf("restoring one 256 KiB file fetched %d bytes", fetched)
 	// The file's chunks are contiguous in the 10 MiB pack: what is fetched
 	// is the file, give or take a chunk of the read's rounding.
@@ -1204,10 +1195,7 @@ func TestRestoreColdImageFetchesLittle(t *testing.T) {
 	if _, err := cold.Restore(t.Context(), m, filepath.Join(tmp, "one"), RestoreOptions{Include: []string{"/f17"}}); err != nil {
 		t.Fatal(err)
 	}
-	var fetched int64
-	for _, g := range store.take() {
-		fetched += g[1]
-	}
+	fetched := store.takeBytes()
 	t.Logf("restoring one 256 KiB file with a cold image cache fetched %d bytes", fetched)
 	if fetched > 400<<10 {
 		t.Errorf("restoring one 256 KiB file fetched %d bytes, want the file's and the image's", fetched)
