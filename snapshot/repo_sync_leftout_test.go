@@ -27,12 +27,7 @@ func TestSyncWarnsLeftOut(t *testing.T) {
 	if err := r.store.Put(t.Context(), snapPrefix+damaged.ID, bytes.NewReader(garbage), int64(len(garbage))); err != nil {
 		t.Fatal(err)
 	}
-	var warned []error
-	fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Join(tmp, "fresh"),
-		Warn: func(err error) { warned = append(warned, err) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh, warned := openWarned(t, r.store, filepath.Join(tmp, "fresh"))
 	snaps, err := fresh.Snapshots(t.Context())
 	if err != nil || len(snaps) != 1 || snaps[0].ID != old.ID {
 		t.Fatalf("Snapshots: %d (%v), want only the older one", len(snaps), err)
@@ -44,10 +39,10 @@ func TestSyncWarnsLeftOut(t *testing.T) {
 	if _, err := fresh.Restore(t.Context(), latest, filepath.Join(tmp, "out"), RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(warned) != 1 || !errors.Is(warned[0], ErrRepoFormat) ||
-		!strings.Contains(warned[0].Error(), "snapshot "+damaged.ShortID()+" left out") ||
-		!strings.Contains(warned[0].Error(), "'wimsnap forget "+damaged.ShortID()+"'") {
-		t.Errorf("warnings %q, want one naming %s and forget", warned, damaged.ShortID())
+	if w := *warned; len(w) != 1 || !errors.Is(w[0], ErrRepoFormat) ||
+		!strings.Contains(w[0].Error(), "snapshot "+damaged.ShortID()+" left out") ||
+		!strings.Contains(w[0].Error(), "'wimsnap forget "+damaged.ShortID()+"'") {
+		t.Errorf("warnings %q, want one naming %s and forget", w, damaged.ShortID())
 	}
 }
 
@@ -71,6 +66,19 @@ func TestSyncForgottenMeanwhile(t *testing.T) {
 	if err != nil || len(snaps) != 1 || snaps[0].ID != kept.ID {
 		t.Errorf("Snapshots: %d (%v), want the one left", len(snaps), err)
 	}
+}
+
+// openWarned opens the repository in store, as another machine would,
+// with its local index in cache, and returns it with the warnings it
+// gives, as they come.
+func openWarned(t *testing.T, store remote.Store, cache string) (*Repo, *[]error) {
+	t.Helper()
+	warned := new([]error)
+	r, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: cache, Warn: func(err error) { *warned = append(*warned, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, warned
 }
 
 // twoSnapshots returns a directory for the test, a repository and its two
@@ -155,15 +163,10 @@ func TestManifestNotAnObject(t *testing.T) {
 			p := filepath.Join(r.store.Location(), snapPrefix+damaged.ID)
 			must(t, os.Remove(p))
 			must(t, plant(p))
-			var warned []error
-			fresh, err := OpenRepo(t.Context(), r.store, RepoOptions{CacheDir: filepath.Join(tmp, "fresh"),
-				Warn: func(err error) { warned = append(warned, err) }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			fresh, warned := openWarned(t, r.store, filepath.Join(tmp, "fresh"))
 			snaps, err := fresh.Snapshots(t.Context())
-			if err != nil || len(snaps) != 1 || snaps[0].ID != old.ID || len(warned) != 1 || !errors.Is(warned[0], ErrRepoFormat) {
-				t.Fatalf("Snapshots: %d (%v), warnings %q; want the older one and a warning", len(snaps), err, warned)
+			if err != nil || len(snaps) != 1 || snaps[0].ID != old.ID || len(*warned) != 1 || !errors.Is((*warned)[0], ErrRepoFormat) {
+				t.Fatalf("Snapshots: %d (%v), warnings %q; want the older one and a warning", len(snaps), err, *warned)
 			}
 			if res, err := fresh.Check(t.Context(), CheckOptions{}); !errors.Is(err, ErrCheckFailed) || len(res.Problems) == 0 {
 				t.Errorf("Check = %v, %d problems; want the manifest reported", err, len(res.Problems))

@@ -70,9 +70,7 @@ func TestPackSpoolFull(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v", err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(spool, unix.MNT_DETACH) })
-	var warned []error
-	r2, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: cache, Warn: func(err error) { warned = append(warned, err) }})
-	must(t, err)
+	r2, warned := openWarned(t, store, cache)
 	out := filepath.Join(dir, "out")
 	if _, err := r2.Restore(t.Context(), res.Manifest, out, RestoreOptions{}); err != nil {
 		t.Fatalf("restore: %v", err)
@@ -83,8 +81,8 @@ func TestPackSpoolFull(t *testing.T) {
 	if _, err := r2.Export(t.Context(), []*Manifest{res.Manifest}, filepath.Join(dir, "x.wim"), ExportOptions{}); err != nil {
 		t.Fatalf("export: %v", err)
 	}
-	if len(warned) != 1 || !strings.Contains(warned[0].Error(), filepath.Join(dir, "tmp")) {
-		t.Errorf("warnings %v, want one naming the temporary directory", warned)
+	if w := *warned; len(w) != 1 || !strings.Contains(w[0].Error(), filepath.Join(dir, "tmp")) {
+		t.Errorf("warnings %v, want one naming the temporary directory", w)
 	}
 }
 
