@@ -50,7 +50,7 @@ func (l *Lock) freshMarker(ctx context.Context, key string, storeNow func(contex
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
+		return nil, mutexStatError(key, err)
 	}
 	now, err := storeNow(ctx)
 	if err != nil {
@@ -190,7 +190,7 @@ func (l *Lock) createMarker(ctx context.Context, key string, now time.Time) (*lo
 	case errors.Is(err, remote.ErrNotFound):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("lock: %w", err)
+		return nil, mutexStatError(key, err)
 	}
 	e, err := l.read(ctx, info)
 	switch {
@@ -208,6 +208,16 @@ func (l *Lock) createMarker(ctx context.Context, key string, now time.Time) (*lo
 		return nil, l.removeMutexOf(ctx, key, e.rec.Lock)
 	}
 	return e, nil
+}
+
+// mutexStatError is the error of a mutex key that could not be looked at.
+// One that is no object at all (remote.ErrDamaged: a FIFO, a device) never
+// goes stale, so it names the way out.
+func mutexStatError(key string, err error) error {
+	if errors.Is(err, remote.ErrDamaged) {
+		return fmt.Errorf("lock: %s is not a lock (%w); if no other process uses the repository, 'wimsnap unlock --remove-all' removes it", key, err)
+	}
+	return fmt.Errorf("lock: %w", err)
 }
 
 // removeMutexOf deletes the mutex key if it still names holder, the lock

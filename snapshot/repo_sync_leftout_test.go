@@ -197,3 +197,31 @@ func TestLockNotAnObject(t *testing.T) {
 		t.Errorf("the FIFO is still there: %v", err)
 	}
 }
+
+// TestMutexNotAnObject: a FIFO in place of locks/exclusive never goes
+// stale, so the lockers it stops name the way out: unlock --remove-all,
+// which removes it.
+func TestMutexNotAnObject(t *testing.T) {
+	_, r, _, _ := twoSnapshots(t)
+	must(t, unix.Mkfifo(filepath.Join(r.store.Location(), filepath.FromSlash(exclusiveKey)), 0o600))
+	for name, lock := range map[string]func(context.Context, LockOptions) (*Lock, error){
+		"shared": r.LockShared, "exclusive": r.LockExclusive, "prune": r.LockPrune,
+	} {
+		l, err := lock(t.Context(), LockOptions{})
+		if err == nil {
+			must(t, l.Unlock(t.Context()))
+			t.Fatalf("%s lock taken beside a FIFO mutex", name)
+		}
+		if !errors.Is(err, remote.ErrDamaged) || !strings.Contains(err.Error(), "unlock --remove-all") {
+			t.Errorf("%s lock: %v; want the FIFO named with the way out", name, err)
+		}
+	}
+	if removed, err := r.RemoveLocks(t.Context(), true, 0); err != nil || len(removed) != 1 {
+		t.Fatalf("RemoveLocks: %+v, %v", removed, err)
+	}
+	l, err := r.LockExclusive(t.Context(), LockOptions{})
+	if err != nil {
+		t.Fatalf("exclusive lock after unlock: %v", err)
+	}
+	must(t, l.Unlock(t.Context()))
+}
