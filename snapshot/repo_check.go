@@ -371,7 +371,7 @@ func (c *checker) checkChunks() error {
 		case !ok:
 			c.bad[id] = "pack " + hexID(l.Pack) + " is missing"
 		case int64(l.Offset)+int64(l.Stored) > size:
-			c.bad[id] = "pack " + hexID(l.Pack) + " is truncated"
+			c.bad[id] = "pack " + hexID(l.Pack) + " " + c.shortWhy(l.Pack)
 		default:
 			continue
 		}
@@ -386,6 +386,16 @@ func (c *checker) checkChunks() error {
 		}
 	}
 	return nil
+}
+
+// shortWhy says what is wrong with a pack too short for the chunks listed
+// in it: truncated, or no object at all (a FIFO or a device in a local
+// repository lists with size 0), which a look at it tells.
+func (c *checker) shortWhy(pack index.ID) string {
+	if _, err := c.r.store.Stat(c.ctx, packKey(pack)); errors.Is(err, remote.ErrDamaged) {
+		return "is not a file (" + err.Error() + ")"
+	}
+	return "is truncated"
 }
 
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {

@@ -225,3 +225,27 @@ func TestMutexNotAnObject(t *testing.T) {
 	}
 	must(t, l.Unlock(t.Context()))
 }
+
+// TestPackNotAnObject: check names a pack that is a FIFO for what it is,
+// where it called it truncated (its listing shows size 0).
+func TestPackNotAnObject(t *testing.T) {
+	_, r, _, _ := twoSnapshots(t)
+	packs, err := listIDSet(t.Context(), r.store, packPrefix)
+	if err != nil || len(packs) == 0 {
+		t.Fatalf("packs: %v, %v", packs, err)
+	}
+	for id := range packs {
+		p := filepath.Join(r.store.Location(), filepath.FromSlash(packKey(id)))
+		must(t, os.Remove(p))
+		must(t, unix.Mkfifo(p, 0o600))
+		break
+	}
+	res, err := r.Check(t.Context(), CheckOptions{})
+	if !errors.Is(err, ErrCheckFailed) {
+		t.Fatalf("Check = %v, want it failed", err)
+	}
+	problems := strings.Join(res.Problems, "\n")
+	if !strings.Contains(problems, "is not a file") || !strings.Contains(problems, "FIFO") || strings.Contains(problems, "truncated") {
+		t.Errorf("problems:\n%s\nwant the pack named a FIFO, not truncated", problems)
+	}
+}
