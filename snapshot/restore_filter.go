@@ -82,31 +82,43 @@ func filterPattern(p string) string {
 	return path.Clean("/" + p)
 }
 
-// shellClasses returns p with each character class that sh negates with
-// '!' ("[!0-9]") written as path.Match negates it ("[^0-9]"), so that a
-// pattern selects what it selects in a shell and not its opposite (Match
-// reads the '!' as a character of the class). p itself when it has none.
+// shellClasses returns p with its character classes written as sh reads
+// them in path.Match's syntax: a class that sh negates with '!' ("[!0-9]")
+// negated with '^' ("[^0-9]"), which Match would read as a character of the
+// class, selecting the opposite set; and a ']' first in a class ("[]a]",
+// "[!]a]"), which sh takes as a character, escaped ("[\]a]"), which Match
+// would refuse. p itself when it has neither.
 func shellClasses(p string) string {
-	if !strings.Contains(p, "[!") {
+	if !strings.Contains(p, "[!") && !strings.Contains(p, "[]") && !strings.Contains(p, "[^]") {
 		return p
 	}
-	b := []byte(p)
+	var b strings.Builder
 	inClass := false
-	for i := 0; i < len(b); i++ {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
 		switch {
-		case b[i] == '\\':
-			i++ // the next character is itself, in a class too
+		case c == '\\' && i+1 < len(p):
+			b.WriteByte(c) // the next character is itself, in a class too
+			i++
+			c = p[i]
 		case inClass:
-			inClass = b[i] != ']'
-		case b[i] == '[':
+			inClass = c != ']'
+		case c == '[':
 			inClass = true
-			if i+1 < len(b) && b[i+1] == '!' {
-				b[i+1] = '^'
+			b.WriteByte(c)
+			if i+1 < len(p) && (p[i+1] == '!' || p[i+1] == '^') {
+				b.WriteByte('^')
 				i++
 			}
+			if i+1 < len(p) && p[i+1] == ']' {
+				b.WriteString(`\]`)
+				i++
+			}
+			continue
 		}
+		b.WriteByte(c)
 	}
-	return string(b)
+	return b.String()
 }
 
 // matchFilter reports whether p or one of its ancestors matches a pattern;

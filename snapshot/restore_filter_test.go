@@ -40,6 +40,13 @@ func TestFilterSelected(t *testing.T) {
 		{"caret negated class", nil, []string{"q[^1]"}, "/q1", true},
 		{"escaped bracket keeps its bang", []string{`\[!1]`}, nil, "/[!1]", true},
 		{"bang inside a class is a character", []string{"q[a!]"}, nil, "/q!", true},
+		{"sh bracket first in a class", []string{"q[]a]"}, nil, "/q]", true},
+		{"sh bracket first in a class, other member", []string{"q[]a]"}, nil, "/qa", true},
+		{"sh bracket first in a class miss", []string{"q[]a]"}, nil, "/qb", false},
+		{"sh bracket first in a negated class", []string{"q[!]a]"}, nil, "/qb", true},
+		{"sh bracket first in a negated class miss", []string{"q[!]a]"}, nil, "/q]", false},
+		{"caret bracket first", []string{"q[^]]"}, nil, "/q]", false},
+		{"bracket class alone", []string{"[]]"}, nil, "/]", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
