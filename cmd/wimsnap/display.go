@@ -36,6 +36,17 @@ func printable(path string) string {
 	return path
 }
 
+// envValue returns the value of an environment variable, a path, as a
+// message names it: in double quotes, its backslashes as they are (a
+// Windows path, "C:\Windows", not "C:\\Windows"), unless printable has to
+// quote it with escapes.
+func envValue(s string) string {
+	if p := printable(s); p != s {
+		return p
+	}
+	return `"` + s + `"`
+}
+
 // textEscaped returns s as the text of an image's XML information can
 // hold it (wim.CheckText): each byte that is not UTF-8, and each control
 // character other than white space, replaced by its Go escape ("\xe9",

@@ -133,9 +133,9 @@ func resolveCaptureArgs(args []string, env osdVars, isDir isDirFunc) (source, wi
 	switch {
 	case err != nil || len(args) == 2:
 	case wimfile == env.Destination && isDir(wimfile):
-		err = usagef("$%s=%q is a directory; it names the WIM file to write", envCaptureDestination, wimfile)
+		err = usagef("$%s=%s is a directory; it names the WIM file to write", envCaptureDestination, envValue(wimfile))
 	case source == osdTree(env.SystemRoot, isDir) && !isDir(source):
-		err = usagef("$%s=%q: no such directory", envTargetSystemRoot, env.SystemRoot)
+		err = usagef("$%s=%s: no such directory", envTargetSystemRoot, envValue(env.SystemRoot))
 	}
 	return source, wimfile, err
 }

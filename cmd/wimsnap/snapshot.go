@@ -121,7 +121,7 @@ func (a *app) runSnapshot(ctx context.Context, cmd *cobra.Command, f *snapshotFl
 	case env.SystemRoot != "":
 		source = osdTree(env.SystemRoot, isDir)
 		if !isDir(source) { // named: in a task sequence nobody typed it
-			return usagef("$%s=%q: no such directory", envTargetSystemRoot, env.SystemRoot)
+			return usagef("$%s=%s: no such directory", envTargetSystemRoot, envValue(env.SystemRoot))
 		}
 	}
 	if err := checkThreads(f.threads); err != nil {
