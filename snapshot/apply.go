@@ -59,6 +59,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	if a.guard, err = newGuard(rootFD, opts.Keep); err != nil {
 		return ApplyStats{}, fmt.Errorf("apply target: %w", &os.PathError{Op: "stat", Path: target, Err: err})
 	}
+	a.mountsBelow = opts.InPlace && mountsBelow(rootFD)
 	a.noXattrAt.Store(opts.pathXattrs)
 	a.foldCase = a.foldsCase(rootFD)
 	a.timeLo, a.timeHi, a.clampsTimes = a.timeLimits(rootFD)
@@ -246,7 +247,11 @@ type applier struct {
 	renamedSet   map[*wim.Entry]bool             // the directories in renamed
 	swept        map[*wim.Entry]bool             // directories sweepTemps has cleared (nil key: the target)
 	passageTimes map[*wim.Entry][2]unix.Timespec // of passages found in place, which keep them
+	mountRoots   map[*wim.Entry]bool             // directories found in place that are the roots of other mounts
 	metaWarned   map[*wim.Entry]bool             // directories whose metadata finishDir warned about
+	// mountsBelow: a file system may be mounted below the target, so
+	// that directories found in place are checked for mount roots.
+	mountsBelow bool
 	// touched: a dry run's note that the directory it plans changes (a
 	// name made, replaced or deleted in it), which sets its mtime.
 	touched bool
@@ -425,7 +430,11 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		a.unwiden(fd) // finishDir does not run: the mode found goes back
 		return err
 	}
-	delete(a.widened, fd) // finishDir sets the mode
+	if a.passage(e) {
+		a.unwiden(fd) // a mount root found in place keeps its mode
+	} else {
+		delete(a.widened, fd) // finishDir sets the mode
+	}
 	// Nothing is created in this directory any more: its times stay.
 	a.finishDir(fd, e, existed)
 	return nil
@@ -433,10 +442,10 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 
 // finishDir sets the metadata of the directory fd, made for e or, when
 // existed, found in place: there only when it differs, and then without
-// the xattrs e lacks, and never on a passage (ApplyOptions.Passages).
+// the xattrs e lacks, and never on a passage (see passage).
 func (a *applier) finishDir(fd int, e *wim.Entry, existed bool) {
 	switch {
-	case existed && a.opts.Passages[e]:
+	case existed && a.passage(e):
 		if ts, ok := a.passageTimes[e]; ok {
 			_ = futimens(fd, &ts) // as they were, whatever the walk made in it
 		}

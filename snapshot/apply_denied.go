@@ -72,10 +72,15 @@ func explainDenied(err error) error {
 
 // replaceDenied returns nil when the restore may make, replace or delete
 // name in the directory dfd (mayDeleteIn, lockedIn), and otherwise the
-// error saying why not, explained.
+// error saying why not, explained. A file bind-mounted at name, which the
+// rename over it would fail on (EBUSY), is errMountedFile: looked for only
+// where something is mounted below the target.
 func (a *applier) replaceDenied(dfd int, name string) error {
 	if err := a.mayDeleteIn(dfd, name); err != nil {
 		return explainDenied(err)
+	}
+	if a.mountsBelow && mountedFile(dfd, name) {
+		return errMountedFile
 	}
 	return lockedIn(dfd, name)
 }
@@ -150,7 +155,8 @@ func (a *applier) deviceDenied(typ uint32) error {
 
 // warnOwners warns, once, when the process may not give the entries of
 // the trees es their owners (it is not root) and some have other owners
-// than its own: they keep its own, where wimlib warns about each. The
+// than its own: those it makes or replaces get its own (those found in
+// place, or skipped, keep theirs), where wimlib warns about each. The
 // devices it may not make are not counted.
 func (a *applier) warnOwners(es []*wim.Entry) {
 	if !a.unixData || a.isRoot || a.ntfs != nil {
@@ -169,6 +175,6 @@ func (a *applier) warnOwners(es []*wim.Entry) {
 			entries = "entry"
 		}
 		a.warnPath(nil, false, fmt.Errorf("owners not set on %d %s: only root gives files to other users or groups; "+
-			"they belong to this process's uid %d and gid %d", n, entries, uid, gid))
+			"those this process makes or replaces belong to its uid %d and gid %d", n, entries, uid, gid))
 	}
 }

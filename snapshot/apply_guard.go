@@ -18,6 +18,9 @@ import (
 
 var (
 	errMountPoint = errors.New("left alone: it is another file system, subvolume or mount, which a restore does not delete into")
+	// errMountedFile is a file bind-mounted where the restore would
+	// replace it.
+	errMountedFile = errors.New("left alone: a file is mounted there (a bind mount), which a restore does not replace")
 	// errHoldsLeftAlone keeps the directories above what guard leaves
 	// alone.
 	errHoldsLeftAlone = errors.New("kept: it holds a mount point, the repository or its local index")

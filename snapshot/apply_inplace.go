@@ -286,8 +286,32 @@ func (a *applier) openExistingDir(dfd int, name string, e *wim.Entry) (fd int, e
 	if changed {
 		a.rememberMode(fd, found)
 	}
+	a.noteMountRoot(fd, e)
 	return fd, true
 }
+
+// noteMountRoot records the directory e, found in place as fd, when it is
+// the root of a mount other than the target's: a file system mounted in
+// the target, or a directory bind-mounted there, perhaps from outside it.
+// Its metadata is that file system's, not the tree's, and stays as it is
+// (see passage), as what it holds stays at --delete (guard).
+func (a *applier) noteMountRoot(fd int, e *wim.Entry) {
+	if !a.mountsBelow || a.opts.Passages[e] {
+		return
+	}
+	if m, _, err := mountOf(fd); err != nil || sameMount(m, a.guard.mount) {
+		return
+	}
+	if a.mountRoots == nil {
+		a.mountRoots = make(map[*wim.Entry]bool)
+	}
+	a.mountRoots[e] = true
+}
+
+// passage reports whether the directory e, when found in place, keeps its
+// own metadata: a passage to what a filter selected (ApplyOptions.Passages),
+// or the root of another mount (noteMountRoot).
+func (a *applier) passage(e *wim.Entry) bool { return a.opts.Passages[e] || a.mountRoots[e] }
 
 // openOwnDir opens the directory name in dfd, not following a symlink.
 // When the mode of the directory refuses the apply (000, say) and the
@@ -1134,7 +1158,7 @@ func (a *applier) addRenamed(d *dirPath, e *wim.Entry) {
 		return
 	}
 	for p := d.parent; p != nil; p = p.parent {
-		if !a.renamedSet[p.e] && !a.opts.Passages[p.e] && a.mode(p.e, true)&0o300 != 0o300 {
+		if !a.renamedSet[p.e] && !a.passage(p.e) && a.mode(p.e, true)&0o300 != 0o300 {
 			a.renamed = append(a.renamed, renamedDir{dir: p, e: p.e})
 			a.renamedSet[p.e] = true
 		}
@@ -1247,7 +1271,7 @@ func mtimeIs(fd int, t unix.Timespec) bool {
 // foundDir prepares the directory e, found in place as fd, for the walk:
 // a passage's times are kept, any other is opened to its owner.
 func (a *applier) foundDir(fd int, e *wim.Entry) {
-	if a.opts.Passages[e] {
+	if a.passage(e) {
 		a.keepPassageTimes(fd, e)
 		return
 	}
@@ -1313,5 +1337,5 @@ func (a *applier) unwiden(fd int) {
 // rename or make a symlink in it once it has a mode without owner write
 // permission.
 func (a *applier) modeLater(e *wim.Entry) bool {
-	return !a.isRoot && !a.opts.Passages[e] && a.mode(e, true)&0o300 != 0o300 && a.renamedSet[e]
+	return !a.isRoot && !a.passage(e) && a.mode(e, true)&0o300 != 0o300 && a.renamedSet[e]
 }

@@ -47,6 +47,7 @@ func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target st
 			return ApplyStats{}, err
 		}
 		a.clampsTimes = clampsTimes(fd)
+		a.mountsBelow = opts.InPlace && mountsBelow(fd)
 	}
 	a.foldCase = foldsAbove(target, a.walkBuffer()) // writing nothing, as foldsCase would
 	a.dirs.Add(1)
@@ -132,7 +133,7 @@ func (a *applier) plan(dfd int, e *wim.Entry) error {
 // another user's, or immutable.
 func (a *applier) planDirMeta(fd int, e *wim.Entry) {
 	var st unix.Stat_t
-	if a.opts.Passages[e] || fstat(fd, &st) != nil || !a.touched && a.sameDirMeta(fd, e) {
+	if a.passage(e) || fstat(fd, &st) != nil || !a.touched && a.sameDirMeta(fd, e) {
 		return
 	}
 	if err := a.metaDenied(fd, "", &st); err != nil {
@@ -355,6 +356,7 @@ func (a *applier) planOpenDir(dfd int, e *wim.Entry, isDir bool) (int, bool) {
 		err = unix.EACCES // as for one it may not read
 	}
 	if err == nil {
+		a.noteMountRoot(fd, e)
 		return fd, true
 	}
 	if _, own := a.closedOwnDir(dfd, e.Name, err); own && !a.opts.Passages[e] {

@@ -44,6 +44,7 @@ func Capture(ctx context.Context, root string, sink StreamSink, opts CaptureOpti
 		return nil, c.stats, fmt.Errorf("capture root: %w", &os.PathError{Op: "stat", Path: root, Err: err})
 	}
 	c.rootDev = st.Dev
+	c.rootMnt = mountToCheck(fd)
 	c.skip = skipSet(opts.Skip)
 	if err := c.probeNTFS(fd); err != nil {
 		return nil, c.stats, err
@@ -133,6 +134,7 @@ type capturer struct {
 	absRoot  string
 	realRoot string
 	rootDev  uint64
+	rootMnt  uint64 // the root's mount, when directories are checked against it (mountToCheck)
 	skip     map[devIno]bool
 	procFD   bool
 	curDir   int             // descriptor of the directory whose entry is captured

@@ -78,7 +78,7 @@ type dirScan struct {
 	of      *scanEntry // the parent's entry for it (nil for the root)
 	openErr error      // of opening or stat-ing it; nothing else is set
 	st      unix.Stat_t
-	foreign bool  // on another file system: not listed unless CrossMounts
+	foreign bool  // on another file system or mount: not listed unless CrossMounts
 	readErr error // while listing; the names read before it are kept
 	entries []scanEntry
 	// holders counts who still needs fd, when it is handed to the walk
@@ -110,6 +110,7 @@ type lister struct {
 	cfg     *Config
 	skip    map[devIno]bool
 	rootDev uint64
+	rootMnt uint64 // see mountToCheck
 	cross   bool
 	quiet   quietOpener
 	rel     []byte // the path of the directory listed, from the root
@@ -138,7 +139,7 @@ func (c *capturer) startScan(root int, stop context.Context) <-chan *dirScan {
 	ch := make(chan *dirScan, scanQueue)
 	c.budget = newScanBudget()
 	context.AfterFunc(stop, c.budget.stop)
-	l := lister{cfg: c.cfg, skip: c.skip, rootDev: c.rootDev, cross: c.opts.CrossMounts}
+	l := lister{cfg: c.cfg, skip: c.skip, rootDev: c.rootDev, rootMnt: c.rootMnt, cross: c.opts.CrossMounts}
 	c.kept = newKeptDirs(c.opts.keptDirs)
 	s := &scanner{ctx: stop, out: ch, budget: c.budget, lister: l, jobs: make(chan *scanJob, scanAhead), kept: c.kept}
 	s.dirents = make([]byte, direntsBuf)
@@ -288,7 +289,7 @@ func (l *lister) list(j *scanJob) *dirScan {
 		ds.openErr = fmt.Errorf("stat: %w", err)
 		return ds
 	}
-	if ds.st.Dev != l.rootDev && !l.cross {
+	if !l.cross && (ds.st.Dev != l.rootDev || otherMount(fd, l.rootMnt)) {
 		ds.foreign = true
 		return ds
 	}

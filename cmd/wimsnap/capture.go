@@ -62,7 +62,7 @@ func addImageInfoFlags(cmd *cobra.Command, f *imageFlags) {
 	fl.Var((*nonEmpty)(&f.config), "config", "WimScript.ini of exclusions and compression exclusions (default: DISM's default exclusions\n"+
 		"and ConfigMgr's working files, listed in 'wimsnap capture --help')")
 	fl.BoolVar(&f.noUnixData, "no-unix-data", false, "leave out UNIX owners, modes, device numbers and xattrs")
-	fl.BoolVar(&f.crossMounts, "cross-mounts", false, "descend into other file systems mounted under SOURCE")
+	fl.BoolVar(&f.crossMounts, "cross-mounts", false, "descend into other file systems and bind mounts under SOURCE")
 	addNTFSFlags(cmd, &f.ntfs, "read Windows metadata through ntfs-3g (security descriptors, attributes, short\n"+
 		"names, named streams, reparse points); default: when SOURCE is on an ntfs-3g mount",
 		"capture an ntfs-3g mount like any file system, with UNIX data")

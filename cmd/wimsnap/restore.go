@@ -19,14 +19,17 @@ are replaced atomically (written beside and renamed over), and --delete
 removes what the snapshot lacks, directories in the way included, but never
 anything on another file system, btrfs subvolume or mount (a mount point or
 a bind mount in the target, which a snapshot on one file system records as
-an empty directory) nor the repository and its local index: those are
-warned about and left as they are. A target inside the repository or its
+an empty directory, and whose top directory keeps its own mode, owner,
+times and xattrs; a file mounted over one is not replaced) nor the
+repository and its local index: those are warned about and left as they
+are. A target inside the repository or its
 local index is refused (exit 2). A file matches when its size, modification
 time, mode, owner and xattrs do (a quick check, as rsync's, that does not
 read it; one whose size matches but not its metadata is read and compared;
 on Windows size, last write time and attributes, see docs/windows.md).
 Owners are set by root alone: run by another user, a restore warns once how
-many entries became its own. Nothing is written outside the target or
+many entries of the snapshot have other owners (those it writes become its
+own). Nothing is written outside the target or
 through a symlink: a file that shares its inode with names the snapshot
 lacks is replaced, not changed. On a file system that does not tell upper
 from lower case (FAT, exFAT), of two names that differ only in case the

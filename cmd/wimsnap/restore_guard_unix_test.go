@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -263,4 +264,88 @@ func fillDisk(t *testing.T, disk string) {
 	must(t, err)
 	_, _ = fill.Write(make([]byte, 2<<20)) // until the disk is full
 	must(t, fill.Close())
+}
+
+// TestRollbackKeepsMountRoots: a snapshot on one file system records a
+// file system mounted in the tree, and a directory bind-mounted there
+// from the tree's own file system, as empty directories (the bind mount's
+// files were recorded: only its mount tells it apart); a rollback leaves
+// the mode, owner, times and xattrs of those mount roots as they are, the
+// bind mount's source outside the target included. It used to set the
+// snapshot's on them, silently, the dry run saying nothing either.
+func TestRollbackKeepsMountRoots(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := t.TempDir()
+	tree, outside := filepath.Join(dir, "tree"), filepath.Join(dir, "outside")
+	writeFile(t, tree, "f", []byte("tree file\n"))
+	writeFile(t, outside, "b.txt", []byte("outside the tree\n"))
+	data, bind := filepath.Join(tree, "data"), filepath.Join(tree, "bind")
+	must(t, os.Mkdir(data, 0o755))
+	must(t, os.Mkdir(bind, 0o755))
+	if err := unix.Mount("wimsnap-guard", data, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(data, unix.MNT_DETACH) })
+	if err := unix.Mount(outside, bind, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(bind, unix.MNT_DETACH) })
+	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
+	runAppOK(t, env, "init")
+	runAppOK(t, env, "snapshot", tree)
+	if ls := runAppOK(t, env, "ls", "latest"); strings.Contains(ls, "b.txt") {
+		t.Errorf("the snapshot holds the bind mount's files:\n%s", ls)
+	}
+
+	type meta struct {
+		mode, uid uint32
+		mtime     int64
+		xattr     string
+	}
+	metaOf := func(p string) meta {
+		var st unix.Stat_t
+		must(t, unix.Lstat(p, &st))
+		x := make([]byte, 64)
+		n, _ := unix.Lgetxattr(p, "user.keep", x)
+		return meta{st.Mode, st.Uid, st.Mtim.Nano(), string(x[:max(n, 0)])}
+	}
+	for _, p := range []string{data, outside} {
+		must(t, os.Chmod(p, 0o700))
+		must(t, os.Chown(p, 1000, 1000))
+		must(t, os.Chtimes(p, time.Unix(946684800, 0), time.Unix(946684800, 0)))
+		if err := unix.Lsetxattr(p, "user.keep", []byte("1"), 0); err != nil {
+			t.Skipf("no user xattrs here: %v", err)
+		}
+	}
+	want := map[string]meta{data: metaOf(data), outside: metaOf(outside)}
+	// A file bind-mounted over one the snapshot has, which the rollback
+	// would replace: left alone, the dry run saying so too (it predicted
+	// a write; the rename failed, EBUSY).
+	if err := unix.Mount(filepath.Join(outside, "b.txt"), filepath.Join(tree, "f"), "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount of a file: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(tree, "f"), unix.MNT_DETACH) })
+	var counts []string
+	for _, extra := range []string{"--dry-run", "--json"} {
+		code, out, errb := runApp(t, env, "restore", "latest", "--target", tree, "--delete", "--json", extra)
+		if code != exitPartial || !strings.Contains(out, "which a restore does not replace") {
+			t.Fatalf("restore %s: exit %d, want %d with the mounted file left alone: %s%s", extra, code, exitPartial, out, errb)
+		}
+		var st struct{ Files, Skipped, Deleted, Unchanged int }
+		must(t, json.Unmarshal([]byte(out), &st))
+		counts = append(counts, fmt.Sprintf("%+v", st))
+		for p, w := range want {
+			if got := metaOf(p); got != w {
+				t.Errorf("after restore %s, %s: %+v, want it left as %+v", extra, p, got, w)
+			}
+		}
+	}
+	if counts[0] != counts[1] || !strings.Contains(counts[1], "Skipped:1") {
+		t.Errorf("dry run counted %s, the restore %s; want the same, one skipped", counts[0], counts[1])
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "b.txt")); err != nil || string(b) != "outside the tree\n" {
+		t.Errorf("the bind mount's file: %q, %v", b, err)
+	}
 }
