@@ -21,10 +21,13 @@ import (
 // dfd, whose path from the target is path, whole, as far as a look tells:
 // nothing in it is kept from deletion (ApplyOptions.Deletable) or left
 // alone by the guard, it and every name in it may be deleted
-// (mayDeleteIn, the sticky bit included), and every directory in it can
-// be opened and listed.
+// (replaceDenied: the sticky bit, immutable and append-only flags, a file
+// mounted there), and every directory in it can be opened and listed. A
+// directory that fails the look is not swapped out but cleared of what
+// may go (clearDirInWay), as the dry run counts it: swapped, it stayed
+// under a temporary name with what could not go.
 func (a *applier) removableWhole(dfd int, name, path string) bool {
-	if a.mayDeleteIn(dfd, name) != nil {
+	if a.replaceDenied(dfd, name) != nil {
 		return false
 	}
 	fd, err := openDir(dfd, name, true)
@@ -40,7 +43,7 @@ func (a *applier) removableWhole(dfd int, name, path string) bool {
 		return false
 	}
 	for _, n := range names {
-		if isDirAt(fd, n) && !a.removableWhole(fd, n, path+"/"+n) || a.mayDeleteIn(fd, n) != nil {
+		if isDirAt(fd, n) && !a.removableWhole(fd, n, path+"/"+n) || a.replaceDenied(fd, n) != nil {
 			return false
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -258,11 +259,13 @@ func dryThenRollback(t *testing.T, env map[string]string, target string) (dry, d
 	return dry, done
 }
 
-// TestRollbackDirWithImmutableFile: a rollback that puts the snapshot's
-// file in place of a directory holding an immutable file names the
-// temporary name under which the directory, with that file, stays. It
-// warned of the directory's old path, where the snapshot's file now is,
-// and the user's file was in a hidden directory nothing mentioned.
+// TestRollbackDirWithImmutableFile: a rollback that would put the
+// snapshot's file in place of a directory holding an immutable file
+// leaves the directory where it is, with that file, deletes what else may
+// go, skips the snapshot's file and says so, as its dry run predicts. It
+// put the file in place and left the directory under a temporary name
+// (the dry run said it would skip the file), and each later rollback
+// warned of it again.
 func TestRollbackDirWithImmutableFile(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("setting the immutable flag needs root")
@@ -271,26 +274,40 @@ func TestRollbackDirWithImmutableFile(t *testing.T) {
 	env := map[string]string{envRepository: filepath.Join(dir, "repo"), envCacheDir: filepath.Join(dir, "cache"), "HOME": filepath.Join(dir, "home")}
 	src, target := filepath.Join(dir, "src"), filepath.Join(dir, "target")
 	writeFile(t, src, "x", []byte("snapshot's x\n"))
+	writeFile(t, src, "y", []byte("snapshot's y\n"))
 	runAppOK(t, env, "init")
 	runAppOK(t, env, "snapshot", src)
 	runAppOK(t, env, "restore", "latest", "--target", target)
 	must(t, os.Remove(filepath.Join(target, "x")))
-	writeFile(t, target, "x/precious", []byte("the user's\n"))
-	setImmutable(t, filepath.Join(target, "x/precious"))
+	writeFile(t, target, "x/sub/precious", []byte("the user's\n"))
+	writeFile(t, target, "x/other", []byte("deletable\n"))
+	setImmutable(t, filepath.Join(target, "x/sub/precious"))
+	t.Cleanup(func() { clearImmutable(filepath.Join(target, "x/sub/precious")) })
+	writeFile(t, target, "y", []byte("changed y\n"))
 
-	code, out, errb := runApp(t, env, "restore", "latest", "--target", target, "--delete", "--json")
-	if code != exitPartial {
-		t.Fatalf("exit %d, want %d: %s%s", code, exitPartial, out, errb)
+	var sums [2]restoreSummary
+	for i, flags := range [][]string{{"--dry-run"}, nil} {
+		args := append([]string{"restore", "latest", "--target", target, "--delete", "--json"}, flags...)
+		code, out, errb := runApp(t, env, args...)
+		if code != exitPartial || !strings.Contains(out, "could not be deleted whole") {
+			t.Fatalf("%v: exit %d, want %d naming the directory in the way: %s%s", flags, code, exitPartial, out, errb)
+		}
+		must(t, json.Unmarshal([]byte(out), &sums[i]))
+		sums[i].Warnings, sums[i].WarningsTotal, sums[i].DurationSeconds, sums[i].DryRun, sums[i].Error = nil, 0, 0, false, ""
 	}
-	if b, err := os.ReadFile(filepath.Join(target, "x")); err != nil || string(b) != "snapshot's x\n" {
-		t.Errorf("x: %q, %v; want the snapshot's file", b, err)
+	if !reflect.DeepEqual(sums[0], sums[1]) || sums[1].Skipped != 1 || sums[1].Files != 1 {
+		t.Errorf("dry run %+v, rollback %+v; want the same, y written and x skipped", sums[0], sums[1])
 	}
-	left, _ := filepath.Glob(filepath.Join(target, ".wimsnap-*", "precious"))
-	if len(left) != 1 {
-		t.Fatalf("the user's file is not under a temporary name: %q", left)
+	if b, err := os.ReadFile(filepath.Join(target, "x/sub/precious")); err != nil || string(b) != "the user's\n" {
+		t.Errorf("x/sub/precious: %q, %v; want the user's file where it was", b, err)
 	}
-	t.Cleanup(func() { clearImmutable(left[0]) })
-	if aside := filepath.Base(filepath.Dir(left[0])); !strings.Contains(out, "delete: /"+aside+"/precious: ") {
-		t.Errorf("no warning names /%s/precious, where the user's file is:\n%s", aside, out)
+	if _, err := os.Lstat(filepath.Join(target, "x/other")); !os.IsNotExist(err) {
+		t.Errorf("x/other, which may go, is still there (%v)", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(target, ".wimsnap-*")); len(left) != 0 {
+		t.Errorf("left under temporary names: %q", left)
+	}
+	if b, err := os.ReadFile(filepath.Join(target, "y")); err != nil || string(b) != "snapshot's y\n" {
+		t.Errorf("y: %q, %v", b, err)
 	}
 }
