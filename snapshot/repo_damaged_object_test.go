@@ -4,6 +4,7 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -144,31 +145,56 @@ func TestCheckOversizedPack(t *testing.T) {
 // unreferenced and deleted it; a pack whose footer only looks newer, its bytes not its id's, is
 // damage as before.
 func TestNewerPack(t *testing.T) {
-	r, _, _ := oneFileRepo(t)
-	var data []byte
-	for id := range hostileIDs(t, r.store, packPrefix) {
-		b, err := r.readObject(t.Context(), packKey(id), id, maxPack)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data = b
+	for _, where := range []string{"footer", "trailer"} {
+		t.Run(where, func(t *testing.T) {
+			r, _, _ := oneFileRepo(t)
+			var data []byte
+			for id := range hostileIDs(t, r.store, packPrefix) {
+				b, err := r.readObject(t.Context(), packKey(id), id, maxPack)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data = b
+			}
+			newer := newerPackBytes(t, r, data, where)
+			id := objectID(newer)
+			must(t, putBytes(t.Context(), r.store, packKey(id), newer))
+			if _, err := r.Check(t.Context(), CheckOptions{ReadData: true}); !errors.Is(err, ErrNewerFormat) {
+				t.Errorf("check --read-data: %v; want it stopped for the newer pack", err)
+			}
+			if _, err := r.Repair(t.Context(), RepairOptions{}); !errors.Is(err, ErrNewerFormat) {
+				t.Errorf("repair: %v; want it refused", err)
+			}
+			if _, err := r.Prune(t.Context(), PruneOptions{}); !errors.Is(err, ErrNewerFormat) {
+				t.Errorf("prune: %v; want it refused (it deleted the pack as unreferenced)", err)
+			}
+			if _, err := r.store.Stat(t.Context(), packKey(id)); err != nil {
+				t.Errorf("the newer pack: %v", err)
+			}
+		})
 	}
-	newer := bytes.Clone(data)
-	copy(newer[len(newer)-len(packMagic):], "WSNPACK2")
-	id := objectID(newer)
-	must(t, putBytes(t.Context(), r.store, packKey(id), newer))
-	if _, err := r.Check(t.Context(), CheckOptions{ReadData: true}); !errors.Is(err, ErrNewerFormat) {
-		t.Errorf("check --read-data: %v; want it stopped for the newer pack", err)
+}
+
+// newerPackBytes returns the pack data with the version digit of its
+// footer's magic, or of its trailer's (compressed again), made 2.
+func newerPackBytes(t *testing.T, r *Repo, data []byte, where string) []byte {
+	t.Helper()
+	if where == "footer" {
+		newer := bytes.Clone(data)
+		copy(newer[len(newer)-len(packMagic):], "WSNPACK2")
+		return newer
 	}
-	if _, err := r.Repair(t.Context(), RepairOptions{}); !errors.Is(err, ErrNewerFormat) {
-		t.Errorf("repair: %v; want it refused", err)
+	foot := len(data) - packFooterLen
+	tl := int(binary.LittleEndian.Uint32(data[foot:]))
+	trailer, err := r.zstd.expand(data[foot-tl:foot], "pack trailer", maxPackTrailer)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := r.Prune(t.Context(), PruneOptions{}); !errors.Is(err, ErrNewerFormat) {
-		t.Errorf("prune: %v; want it refused (it deleted the pack as unreferenced)", err)
-	}
-	if _, err := r.store.Stat(t.Context(), packKey(id)); err != nil {
-		t.Errorf("the newer pack: %v", err)
-	}
+	copy(trailer, "wimsnap pack 2\n")
+	zt := r.zstd.compress(trailer)
+	newer := append(bytes.Clone(data[:foot-tl]), zt...)
+	newer = binary.LittleEndian.AppendUint32(newer, uint32(len(zt)))
+	return append(newer, packMagic...)
 }
 
 // TestNewerIndexObject: an index object of a newer format is left out of

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/wimsnap/wimsnap/index"
-	"github.com/wimsnap/wimsnap/remote"
 )
 
 // Step 1 of prune, deciding and repacking: which packs go, which are
@@ -116,23 +115,22 @@ func (p *pruner) namedPacks() map[index.ID]bool {
 }
 
 // newerPacks returns an error wrapping ErrNewerFormat when a pack that no
-// index object names (not in named) is a newer wimsnap's (its footer says so): prune
-// would delete it as a killed run's leftover, while that wimsnap may be
-// about to name it. It reads the footers of those packs alone, few.
+// index object names (not in named) is a newer wimsnap's (its footer or its
+// trailer says so): prune would delete it as a killed run's leftover, while
+// that wimsnap may be about to name it. It reads the trailers of those
+// packs alone, few; one damaged otherwise is a leftover like any.
 func (p *pruner) newerPacks(named map[index.ID]bool) error {
 	for id, info := range p.packs {
-		if named[id] || info.Size < int64(packFooterLen) {
+		if named[id] {
 			continue
 		}
-		foot, err := getRange(p.ctx, p.r.store, packKey(id), info.Size-int64(len(packMagic)), int64(len(packMagic)))
-		if errors.Is(err, remote.ErrNotFound) {
-			continue // gone meanwhile
-		}
-		if err != nil {
-			return fmt.Errorf("prune: reading the footer of pack %s, which no index object names: %w", hexID(id), err)
-		}
-		if err := magicErr(foot, packMagic); errors.Is(err, ErrNewerFormat) {
+		_, err := p.r.readPackTrailer(p.ctx, id, info.Size)
+		switch {
+		case errors.Is(err, ErrNewerFormat):
 			return fmt.Errorf("%w: pack %s", err, hexID(id))
+		case err == nil, damage(err): // damage includes a pack gone meanwhile
+		default:
+			return fmt.Errorf("prune: reading the trailer of pack %s, which no index object names: %w", hexID(id), err)
 		}
 	}
 	return nil
