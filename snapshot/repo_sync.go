@@ -23,7 +23,8 @@ const maxIndexObject = 256 << 20
 // SyncStats reports what Sync did to the local index.
 type SyncStats struct {
 	// Rebuilt is set when the index was rebuilt from scratch; Reason says
-	// why (missing, corrupt, stale).
+	// why: missing, corrupt, newer (a newer wimsnap's schema), stale (it
+	// names index objects the repository lacks) or asked (Rebuild).
 	Rebuilt bool   `json:"rebuilt"`
 	Reason  string `json:"reason,omitempty"`
 	// Indexes and Snapshots count the objects read from the repository.
@@ -206,6 +207,9 @@ func (r *Repo) openIndexRW(st *SyncStats, warn func(error)) (*index.DB, error) {
 			return nil, fmt.Errorf("removing the damaged index: %w", rmErr)
 		}
 		st.Rebuilt, st.Reason = true, "corrupt"
+		if errors.Is(err, index.ErrVersion) {
+			st.Reason = "newer" // a downgrade, not damage
+		}
 		db, err = index.Open(r.cache, r.cfg.ID, index.Options{})
 	}
 	if err != nil {

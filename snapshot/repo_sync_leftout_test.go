@@ -5,14 +5,17 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
+	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
 )
@@ -247,5 +250,31 @@ func TestPackNotAnObject(t *testing.T) {
 	problems := strings.Join(res.Problems, "\n")
 	if !strings.Contains(problems, "is not a file") || !strings.Contains(problems, "FIFO") || strings.Contains(problems, "truncated") {
 		t.Errorf("problems:\n%s\nwant the pack named a FIFO, not truncated", problems)
+	}
+}
+
+// TestSyncNewerIndexSchema: a local index that a newer wimsnap wrote
+// (a schema above this one's) is rebuilt with the reason "newer": it said
+// "corrupt", which a monitor of the --json documents took for damage.
+func TestSyncNewerIndexSchema(t *testing.T) {
+	r := testRepo(t, wim.CompressXPRESS)
+	src := filepath.Join(t.TempDir(), "src")
+	writeFiles(t, src, map[string]string{"f": "data"})
+	snapshotOK(t, r, src, TakeOptions{})
+	db, err := bbolt.Open(r.cache, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte("wimsnap-index")).Put([]byte("version"), binary.BigEndian.AppendUint32(nil, 99))
+	}))
+	must(t, db.Close())
+	var warned []error
+	st, err := r.Sync(t.Context(), func(err error) { warned = append(warned, err) })
+	if err != nil || !st.Rebuilt || st.Reason != "newer" {
+		t.Errorf("Sync: %+v, %v; want it rebuilt for a newer schema", st, err)
+	}
+	if len(warned) != 1 || !errors.Is(warned[0], index.ErrVersion) {
+		t.Errorf("warnings %v, want one naming the newer schema", warned)
 	}
 }
