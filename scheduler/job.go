@@ -131,7 +131,9 @@ func (o Options) withDefaults() Options {
 //     skipped and counted, and is not taken after the run either.
 //   - A failed run is retried with [Backoff] until a retry succeeds or
 //     the next slot comes; the slot then takes over (see
-//     [Backoff.RetryAt]).
+//     [Backoff.RetryAt]). A slot skipped while the failed run went on
+//     is the one its retries serve, as from its first failure, until the
+//     slot after it.
 //
 // Times are compared as instants; a clock that goes back delays slots
 // already consumed but never repeats them. A Job is not safe for
@@ -233,8 +235,12 @@ func (j *Job) Done(now time.Time, ok bool) Step {
 	}
 	j.stats.Failures++
 	j.failures++
-	// The next slot is the one after the failed run's slot, even when a
-	// run going skipped it: retries never go past it.
+	if j.after.After(j.slot) {
+		// Slots came while the failed run went on and were skipped: the
+		// latest is the slot its retries now serve, as from its first
+		// failure. Retries of the older slot never go past it.
+		j.slot, j.failures = j.after, 1
+	}
 	j.retryAt, _ = j.opts.Backoff.RetryAt(j.failures, now, j.sched.Next(j.slot))
 	return step
 }

@@ -259,7 +259,7 @@ var jobCases = []struct {
 		stats: Stats{Runs: 1, Retries: 1}, // since the last restart
 	},
 	{
-		name: "a slot skipped during a retry ends the retries",
+		name: "a slot skipped during a failed retry takes over its retries",
 		spec: "0 * * * *", start: "2024-05-03 09:30",
 		events: []jobEvent{
 			{"2024-05-03 10:00", "tick", "begin scheduled 05-03 10:00 #1"},
@@ -267,10 +267,32 @@ var jobCases = []struct {
 			{"2024-05-03 10:06", "tick", "begin retry 05-03 10:00 #2"},
 			{"2024-05-03 11:00", "tick", "skip 05-03 11:00"},
 			{"2024-05-03 11:10", "fail", "idle"},
-			{"", "wake", "2024-05-03 12:00"}, // no retry of 10:00 past 11:00
+			{"", "wake", "2024-05-03 11:11"}, // no retry of 10:00 past 11:00: one of 11:00
+			{"2024-05-03 11:11", "tick", "begin retry 05-03 11:00 #2"},
+			{"2024-05-03 11:50", "fail", "idle"},
+			{"", "wake", "2024-05-03 11:52"},
+			{"2024-05-03 11:52", "tick", "begin retry 05-03 11:00 #3"},
+			{"2024-05-03 11:57", "fail", "idle"},
+			{"", "wake", "2024-05-03 12:00"}, // 4 minutes on would pass it
 			{"2024-05-03 12:00", "tick", "begin scheduled 05-03 12:00 #1"},
 		},
-		stats: Stats{Runs: 3, Retries: 1, Failures: 2, Skips: 1},
+		stats: Stats{Runs: 5, Retries: 3, Failures: 4, Skips: 1},
+	},
+	{
+		// A run that fails after the next slot, which it skipped (a hanging
+		// server): it was not retried before the slot after.
+		name: "a failed run longer than the interval is retried before the next slot to come",
+		spec: "0 * * * *", start: "2024-05-03 09:30",
+		events: []jobEvent{
+			{"2024-05-03 10:00", "tick", "begin scheduled 05-03 10:00 #1"},
+			{"2024-05-03 11:00", "tick", "skip 05-03 11:00"},
+			{"2024-05-03 11:05", "fail", "idle"},
+			{"", "wake", "2024-05-03 11:06"},
+			{"2024-05-03 11:06", "tick", "begin retry 05-03 11:00 #2"},
+			{"2024-05-03 11:07", "ok", "idle"},
+			{"2024-05-03 12:00", "tick", "begin scheduled 05-03 12:00 #1"},
+		},
+		stats: Stats{Runs: 3, Retries: 1, Failures: 1, Skips: 1},
 	},
 	{
 		name: "Done without a run does nothing",
