@@ -28,7 +28,7 @@ var (
 	// ErrVersion: the file was written by a newer wimsnap.
 	ErrVersion = errors.New("index: database schema is newer than this wimsnap")
 	// ErrBusy: another process holds the database open for writing.
-	ErrBusy = errors.New("index: database in use by another process")
+	ErrBusy = errors.New("index: database in use by another wimsnap run")
 	// ErrOtherRepo: the database belongs to another repository id.
 	ErrOtherRepo = errors.New("index: database belongs to another repository")
 )

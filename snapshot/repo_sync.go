@@ -78,7 +78,7 @@ func (r *Repo) sync(ctx context.Context, warn func(error)) (SyncStats, error) {
 		// long snapshot holds it open): go on with it as it is; it may
 		// lack the newest objects, which only costs deduplication.
 		if warn != nil {
-			warn(fmt.Errorf("the local index was not refreshed, another process writing it: %w", err))
+			warn(fmt.Errorf("the local index was not refreshed, another wimsnap run (a command, or another job of the agent) writing it: %w", err))
 		}
 		st.Busy = true
 		return st, nil
