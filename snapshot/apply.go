@@ -152,6 +152,9 @@ type fileJob struct {
 	tmp    string
 	aside  string
 	verify bool
+	// old, when set, is the file being replaced, open for the source to
+	// take the blocks it already holds from (chunkReuser).
+	old *oldFile
 
 	// link: make the symlink e (fd is -1) in its directory, reopened
 	// below the target; a deferred symlink is made by the workers in the

@@ -130,7 +130,7 @@ func (a *applier) fillFile(j fileJob, buf []byte) (int64, error) {
 		// Through ntfs-3g a hole makes the file sparse, which the image's
 		// attributes then cannot clear: a file not sparse is written whole.
 		holes := a.ntfs == nil || j.e.Attributes&wim.AttrSparseFile != 0
-		if n, err = a.writeContents(j.fd, h, buf, holes); err != nil {
+		if n, err = a.writeContents(j.fd, h, buf, holes, j.old); err != nil {
 			return n, err // the file is not applied: its bytes do not count
 		}
 	}
@@ -183,18 +183,82 @@ func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
 // writeContents copies the stream h into fd, an empty file (every file the
 // apply writes is made with O_EXCL), leaving holes for all-zero 32 KiB
 // blocks when holes is set, and sets the file size. It returns the bytes
-// copied. A stream that fails its checksum or does not decode is read
-// once more from the start, into the emptied file: from a remote store
-// the damage may have been in transfer only.
-func (a *applier) writeContents(fd int, h wim.Hash, buf []byte, holes bool) (int64, error) {
-	n, err := a.copyContents(fd, h, buf, holes)
-	if err == nil || a.ctx.Err() != nil || !damagedStream(err) {
+// copied. old, when not nil, is the file being replaced, from which the
+// source may take the blocks it holds already (chunkReuser). A stream
+// that fails its checksum or does not decode is read once more from the
+// start, into the emptied file, from the source alone: from a remote
+// store the damage may have been in transfer only, and old may have
+// changed meanwhile.
+func (a *applier) writeContents(fd int, h wim.Hash, buf []byte, holes bool, old *oldFile) (int64, error) {
+	n, err := a.copyContents(fd, h, buf, holes, old)
+	if err == nil || a.ctx.Err() != nil || !damagedStream(err) && !errors.Is(err, errReusedChanged) {
 		return n, err
 	}
 	if terr := unix.Ftruncate(fd, 0); terr != nil {
 		return n, err
 	}
-	return a.copyContents(fd, h, buf, holes)
+	return a.copyContents(fd, h, buf, holes, nil)
+}
+
+// chunkReuser is a StreamSource that can take the blocks of a stream that
+// an older version of its file holds already from that file (a
+// repository's: those need not be fetched nor expanded); see openReusing.
+type chunkReuser interface {
+	openReusing(h wim.Hash, old io.ReaderAt, oldSize int64, buf []byte) (io.ReadCloser, error)
+}
+
+// oldFile is a file that a rollback replaces, open for reading.
+type oldFile struct {
+	fd   int
+	size int64
+}
+
+// ReadAt reads from the file at off, as io.ReaderAt does.
+func (f *oldFile) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Pread(f.fd, p[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// openOld opens the regular file that j replaces, for the source to take
+// the blocks it holds already from it; nil when the source cannot
+// (chunkReuser), when the image's file is too small for it to be worth
+// it, or when no regular file of a chunk or more is there.
+func (a *applier) openOld(j fileJob) *oldFile {
+	if _, ok := a.src.(chunkReuser); !ok || j.e.Data.Size < reuseMin || j.dir < 0 {
+		return nil
+	}
+	fd, err := unix.Openat(j.dir, j.e.Name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size < RepoChunkSize {
+		closeFD(fd)
+		return nil
+	}
+	return &oldFile{fd: fd, size: st.Size}
+}
+
+// openStream opens the stream h, through old when the source can take
+// blocks from it.
+func (a *applier) openStream(h wim.Hash, old *oldFile, buf []byte) (io.ReadCloser, error) {
+	if r, ok := a.src.(chunkReuser); ok && old != nil {
+		return r.openReusing(h, old, old.size, buf)
+	}
+	return a.src.OpenStream(h)
 }
 
 // damagedStream reports whether err says that a stream's bytes are wrong
@@ -203,8 +267,8 @@ func damagedStream(err error) bool {
 	return errors.Is(err, ErrRepoFormat) || errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat)
 }
 
-func (a *applier) copyContents(fd int, h wim.Hash, buf []byte, holes bool) (int64, error) {
-	rc, err := a.src.OpenStream(h)
+func (a *applier) copyContents(fd int, h wim.Hash, buf []byte, holes bool, old *oldFile) (int64, error) {
+	rc, err := a.openStream(h, old, buf)
 	if err != nil {
 		return 0, &streamReadError{"open stream", err}
 	}

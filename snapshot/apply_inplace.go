@@ -528,6 +528,9 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 		return false
 	}
 	j.fd = fd
+	if j.old = a.openOld(j); j.old != nil {
+		defer closeFD(j.old.fd)
+	}
 	n, err := a.fillFile(j, buf)
 	if cerr := closeFile(fd); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)

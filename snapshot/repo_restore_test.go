@@ -5,6 +5,7 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -1222,4 +1223,108 @@ func fortyFiles(t *testing.T) (tmp string, store *getLog, r *Repo, m *Manifest) 
 	// read, each file's together: with two, a file's chunks lay among its
 	// neighbours' by as much as the machine's load spread them.
 	return tmp, store, r, snapshotOK(t, r, src, TakeOptions{Threads: 1}).Manifest
+}
+
+// TestRollbackReusesBlocks: a rollback of a large file in which one block
+// changed takes the others from the file it replaces: from a store whose
+// packs are fetched it fetches about that block, where it fetched the
+// whole file's pack window, and the file comes out as the snapshot has
+// it. A file whose every block changed is fetched whole; one whose size
+// and metadata still match but whose contents do not is replaced too.
+func TestRollbackReusesBlocks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 24 MiB")
+	}
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	store := &getLog{Store: remote.NewMemory()}
+	r := repoOn(t, store, wim.CompressXPRESS, filepath.Join(tmp, "cache"))
+	writeFiles(t, src, map[string]string{"small": "small file"})
+	writeTestFile(t, filepath.Join(src, "big"), wimtest.RandomBytes(1, 8<<20))
+	writeTestFile(t, filepath.Join(src, "other"), wimtest.RandomBytes(2, 4<<20))
+	m := snapshotOK(t, r, src, TakeOptions{}).Manifest
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(out, "big"), os.O_WRONLY, 0)
+	must(t, err)
+	_, err = f.WriteAt([]byte("a change of a few bytes"), 4<<20+100)
+	must(t, errors.Join(err, f.Close()))
+	store.take()
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+	fetched := store.takeBytes()
+	t.Logf("rollback of one changed block fetched %d bytes", fetched)
+	if fetched > 1<<20 {
+		t.Errorf("the rollback of one changed block fetched %d bytes", fetched)
+	}
+
+	writeTestFile(t, filepath.Join(out, "other"), wimtest.RandomBytes(3, 4<<20)) // every block changed
+	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
+	if fetched := store.takeBytes(); fetched < 4<<20 {
+		t.Errorf("the rollback of a file rewritten whole fetched %d bytes, under its size", fetched)
+	}
+}
+
+// changingReader is a file whose bytes change after its first reads.
+type changingReader struct {
+	data  []byte
+	reads int
+	after int // reads before the change
+}
+
+func (c *changingReader) ReadAt(p []byte, off int64) (int, error) {
+	if c.reads++; c.reads == c.after {
+		for i := range c.data {
+			c.data[i] ^= 0xff
+		}
+	}
+	if off >= int64(len(c.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, c.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestOpenReusingOldChanged: a stream read through openReusing from an old
+// file that changes after its blocks were compared (a live system) fails
+// with errReusedChanged, for the caller to read it again from the
+// repository alone, rather than pass the new bytes off as the stream's;
+// from a file that stays, it reads as the stream.
+func TestOpenReusingOldChanged(t *testing.T) {
+	src := t.TempDir()
+	data := wimtest.RandomBytes(5, 2<<20)
+	writeTestFile(t, filepath.Join(src, "big"), data)
+	r := repoOn(t, remote.NewMemory(), wim.CompressXPRESS, filepath.Join(t.TempDir(), "cache")) // packs fetched, as from S3
+	snapshotOK(t, r, src, TakeOptions{})
+	db, err := r.openIndex(true)
+	must(t, err)
+	defer closeIndex(db)
+	s := r.newSource(t.Context(), db)
+	defer s.close()
+	h := wim.Hash(sha1.Sum(data))
+	for _, tc := range []struct {
+		after   int
+		wantErr error
+	}{{after: 1 << 30}, {after: 100, wantErr: errReusedChanged}} {
+		old := &changingReader{data: bytes.Clone(data), after: tc.after}
+		rc, err := s.openReusing(h, old, int64(len(data)), make([]byte, RepoChunkSize))
+		must(t, err)
+		got, err := io.ReadAll(rc)
+		must(t, rc.Close())
+		if !errors.Is(err, tc.wantErr) || tc.wantErr == nil && !bytes.Equal(got, data) {
+			t.Errorf("old changing after %d reads: %d bytes, %v; want %v", tc.after, len(got), err, tc.wantErr)
+		}
+		if old.reads < 64 {
+			t.Errorf("old changing after %d reads: read %d times; want its blocks taken from it", tc.after, old.reads)
+		}
+	}
 }

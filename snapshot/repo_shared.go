@@ -84,6 +84,14 @@ func (s *sharedChunks) use(id index.ID) {
 	s.drop(id)
 }
 
+// forgetUse counts one announced use of id that will not come (a chunk a
+// rollback takes from the file it replaces).
+func (s *sharedChunks) forgetUse(id index.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.use(id)
+}
+
 // forget drops the kept bytes of id (they did not decode).
 func (s *sharedChunks) forget(id index.ID) {
 	s.mu.Lock()

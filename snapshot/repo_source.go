@@ -209,6 +209,13 @@ type repoStream struct {
 	pos  int
 	done int64
 	err  error
+
+	// reuse, when set (openReusing), marks the chunks of rec taken from
+	// old rather than from the repository: the cursor's chunks are the
+	// others. ci is the next chunk of rec.
+	reuse []bool
+	old   io.ReaderAt
+	ci    int
 }
 
 func (rs *repoStream) Read(p []byte) (int, error) {
@@ -225,6 +232,15 @@ func (rs *repoStream) Read(p []byte) (int, error) {
 
 // advance expands the next chunk into cur, or ends the stream.
 func (rs *repoStream) advance() error {
+	if rs.reuse != nil {
+		if rs.ci == len(rs.reuse) {
+			return rs.end()
+		}
+		rs.ci++
+		if rs.reuse[rs.ci-1] {
+			return rs.readOld(rs.ci - 1)
+		}
+	}
 	stored, id, l, err := rs.nextStored()
 	if errors.Is(err, io.EOF) {
 		return rs.end()
@@ -260,6 +276,9 @@ func (rs *repoStream) end() error {
 		rs.src.packs.drop(rs.used)
 		for _, id := range rs.chunks {
 			rs.src.shared.forget(id)
+		}
+		if rs.reuse != nil { // the old file's blocks, or the fetched ones
+			return fmt.Errorf("%w: stream %x", errReusedChanged, rs.hash)
 		}
 		return fmt.Errorf("%w: stream %x: contents do not match its SHA-1", ErrRepoFormat, rs.hash)
 	}
@@ -374,5 +393,133 @@ func (c *chunkCursor) read(size uint64) error {
 	if c.used, err = c.src.packs.readAt(c.run, first.Pack, int64(first.Offset), c.used); err != nil {
 		return fmt.Errorf("stream %x: %w", c.hash, err)
 	}
+	return nil
+}
+
+// reuseMin is the smallest stream whose chunks openReusing looks for in the
+// file it replaces: below it, reading that file costs about what fetching
+// the stream does.
+const reuseMin = 1 << 20
+
+// reuseSamples is how many chunks, spread over the stream, openReusing
+// compares first: when none matches, the old file is taken for rewritten
+// whole and is not read further.
+const reuseSamples = 16
+
+// errReusedChanged is the error of a stream read through openReusing whose
+// SHA-1 does not match: the old file changed after its chunks were
+// compared (a live system). The caller reads the stream again from the
+// repository alone.
+var errReusedChanged = errors.New("the file being replaced changed while its unchanged blocks were copied")
+
+// openReusing returns a reader of stream h, as OpenStream does, that takes
+// each chunk the old file (oldSize bytes) already holds at the same offset
+// from it instead of fetching and expanding it from the repository: a
+// rollback of a large file in which a few blocks changed fetches only those
+// (a 300 MB file with one byte changed, from MinIO on this machine: 2 GET
+// requests instead of 10, 1.3-2.2 s instead of 2.6-3.9 s). From a local
+// directory it reads the packs no more (the same file: 1.1-1.6 s against
+// 1.2-2.6 s random, 1.3-1.7 s against 1.6-2.3 s text), though it reads
+// the old file twice and hashes it. The chunks are compared by id (SHA-256) before the
+// read; the stream's SHA-1, checked at its end as always, covers the
+// chunks taken from old too, and a mismatch there is errReusedChanged. A
+// stream under reuseMin, or of which old holds none of a sample of
+// chunks, is read as OpenStream reads it. buf is scratch space of at least
+// RepoChunkSize bytes.
+func (s *repoSource) openReusing(h wim.Hash, old io.ReaderAt, oldSize int64, buf []byte) (io.ReadCloser, error) {
+	if h.IsZero() {
+		return s.OpenStream(h)
+	}
+	rec, ok, err := s.db.Stream(index.SHA1(h))
+	if err != nil || !ok || rec.Size < reuseMin {
+		return s.OpenStream(h)
+	}
+	reuse := matchOld(rec, old, oldSize, buf)
+	if reuse == nil {
+		return s.OpenStream(h)
+	}
+	if s.packs.opener == nil {
+		s.announceNeeded(rec.Chunks, reuse)
+	}
+	needed := make([]index.ID, 0, len(rec.Chunks))
+	for i, id := range rec.Chunks {
+		if reuse[i] {
+			s.shared.forgetUse(id) // a read SolidOrder counted that will not come
+		} else {
+			needed = append(needed, id)
+		}
+	}
+	rs := &repoStream{chunkCursor: chunkCursor{src: s, hash: h, chunks: needed}, rec: rec, sum: sha1.New(),
+		reuse: reuse, old: old}
+	if b, ok := s.bufs.Get().(*streamBufs); ok {
+		rs.run, rs.cur = b.run[:0], b.cur[:0]
+	}
+	return rs, nil
+}
+
+// announceNeeded tells the pack cache which parts of packs the stream of
+// chunks will read, reuse marking those it takes from the old file: these
+// are taken out of what SolidOrder announced, and each of the others is
+// announced on its own (lastChunk announces a stream's chunks in a pack
+// as one part, from the first to the last), so that a window fetches
+// those alone. A one-block change to a large file fetched the whole
+// window of its pack.
+func (s *repoSource) announceNeeded(chunks []index.ID, reuse []bool) {
+	locs, known, err := s.db.Chunks(chunks)
+	if err != nil {
+		return
+	}
+	for i, l := range locs {
+		if reuse[i] && known[i] {
+			s.packs.unexpectRange(l.Pack, int64(l.Offset), int64(l.Offset)+int64(l.Stored))
+		}
+	}
+	for i, l := range locs {
+		if !reuse[i] && known[i] {
+			s.packs.expect(l.Pack, int64(l.Offset), int64(l.Offset)+int64(l.Stored))
+		}
+	}
+}
+
+// matchOld reports, for each chunk of rec, whether old (oldSize bytes)
+// holds it at its offset in the stream; nil when it holds none, which a
+// sample of reuseSamples chunks tells before the rest is read.
+func matchOld(rec index.Recipe, old io.ReaderAt, oldSize int64, buf []byte) []bool {
+	n := len(rec.Chunks)
+	holds := func(i int) bool {
+		off := int64(i) * RepoChunkSize
+		size := min(RepoChunkSize, rec.Size-off)
+		if off+size > oldSize {
+			return false
+		}
+		b := buf[:size]
+		got, _ := old.ReadAt(b, off)
+		return int64(got) == size && chunkID(b) == rec.Chunks[i]
+	}
+	step, hit := max(n/reuseSamples, 1), false
+	for i := 0; i < n && !hit; i += step {
+		hit = holds(i)
+	}
+	if !hit {
+		return nil
+	}
+	reuse := make([]bool, n)
+	for i := range n {
+		reuse[i] = holds(i)
+	}
+	return reuse
+}
+
+// readOld reads chunk i of the stream from the old file into cur.
+func (rs *repoStream) readOld(i int) error {
+	off := int64(i) * RepoChunkSize
+	size := int(min(RepoChunkSize, rs.rec.Size-off))
+	cur := slices.Grow(rs.cur[:0], size)[:size]
+	if got, _ := rs.old.ReadAt(cur, off); got < size {
+		return fmt.Errorf("%w: stream %x: chunk %d is no longer there", errReusedChanged, rs.hash, i)
+	}
+	rs.sum.Write(cur)
+	rs.done += int64(size)
+	rs.cur, rs.pos = cur, 0
 	return nil
 }

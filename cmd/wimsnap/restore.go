@@ -15,7 +15,9 @@ Restore snapshot SNAP (an id, a unique prefix of one, or "latest": the
 newest, or the newest of those --host, --tag and --path name) into
 the directory --target, which is created if missing. Into an existing tree
 this is a rollback: files that already match are left alone, changed files
-are replaced atomically (written beside and renamed over), and --delete
+are replaced atomically (written beside and renamed over; of a large file,
+only the 32 KiB blocks that changed are read from the repository, the others
+copied from the file replaced: on Linux), and --delete
 removes what the snapshot lacks, directories in the way included, but never
 anything on another file system, btrfs subvolume or mount (a mount point or
 a bind mount in the target, which a snapshot on one file system records as
