@@ -932,8 +932,17 @@ func TestLockPruneRace(t *testing.T) {
 				errs := make([]error, len(kinds))
 				var wg sync.WaitGroup
 				for i, k := range kinds {
+					opts := lockOpts(t, fmt.Sprintf("host-%d", i))
+					if !m.cond {
+						// List-and-wait orders lockers by their objects' times,
+						// which a local store sets before the object shows: a
+						// locker held up longer than Settle between the two
+						// (a loaded machine) could win beside one that did
+						// not see it. 20 ms was once too short.
+						opts.Settle = 80 * time.Millisecond // under the sleeper's 100 ms: slept
+					}
 					wg.Go(func() {
-						locks[i], errs[i] = acquireKind(t.Context(), s, m.cond, k, lockOpts(t, fmt.Sprintf("host-%d", i)))
+						locks[i], errs[i] = acquireKind(t.Context(), s, m.cond, k, opts)
 					})
 				}
 				wg.Wait()
