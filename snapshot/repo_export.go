@@ -255,12 +255,26 @@ func (ex *exporter) image(w *wim.Writer, m *Manifest, names map[string]bool) err
 	if info.CreationTime == 0 {
 		info.CreationTime = wim.FiletimeFromTime(m.Time)
 	}
-	if info.Name != "" && names[info.Name] { // unnamed images may be several, as in wimlib
-		info.Name += " (" + m.ShortID() + ")"
-	}
+	info.Name = uniqueName(names, info.Name, m.ShortID())
 	names[info.Name] = true
 	ex.stats.Images++
 	return w.AddImage(md, info)
+}
+
+// uniqueName returns name when names lacks it, else name with the short
+// id appended ("golden (1a2b3c4d)"), and a count after it while that is
+// taken too ("golden (1a2b3c4d 2)": the same snapshot named again, or an
+// imported image that bore that name). Unnamed images may be several, as
+// in wimlib: "" stays "".
+func uniqueName(names map[string]bool, name, id string) string {
+	if name == "" || !names[name] {
+		return name
+	}
+	unique := name + " (" + id + ")"
+	for n := 2; names[unique]; n++ {
+		unique = fmt.Sprintf("%s (%s %d)", name, id, n)
+	}
+	return unique
 }
 
 // packOrder sorts the streams hashes, from a store whose packs are

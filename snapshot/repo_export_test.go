@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/wim"
@@ -35,6 +36,25 @@ func TestExportNames(t *testing.T) {
 	}
 	if want := []string{"golden", "golden (" + m.ShortID() + ")", "", ""}; !slices.Equal(got, want) {
 		t.Errorf("exported image names %q, want %q", got, want)
+	}
+
+	// A snapshot named three times, and one that bears the name the
+	// second would get (an imported image): every order exports, each
+	// name once. The export failed, "an image named ... already exists".
+	taken := *m
+	taken.Image.Name = "golden (" + m.ShortID() + ")"
+	for _, snaps := range [][]*Manifest{{m, m, m}, {&taken, m, m}, {m, m, &taken}} {
+		if _, err := r.Export(t.Context(), snaps, x, ExportOptions{}); err != nil {
+			t.Errorf("export of %q, %q, %q: %v", snaps[0].Image.Name, snaps[1].Image.Name, snaps[2].Image.Name, err)
+			continue
+		}
+		seen := map[string]bool{}
+		for _, in := range wimtest.Open(t, x).Images() {
+			if seen[in.Name] || !strings.HasPrefix(in.Name, "golden") {
+				t.Errorf("image name %q twice, or not golden's", in.Name)
+			}
+			seen[in.Name] = true
+		}
 	}
 }
 

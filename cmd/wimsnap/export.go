@@ -19,7 +19,8 @@ copied as stored, not compressed again, so an export takes a fraction of a
 capture's time. Each image keeps the snapshot's name, description, display
 name and description, flags, creator and version, and its creation time
 (an imported image's own, else the snapshot's); a name used twice gets the
-snapshot's short id appended. WIMFILE is written beside and renamed into
+snapshot's short id appended ("golden (1a2b3c4d)"), and a count after it
+when that name is taken too ("golden (1a2b3c4d 2)"). WIMFILE is written beside and renamed into
 place when complete.
 A snapshot imported from a WIM's boot image (its header's boot index)
 is marked bootable again: the first such one; --boot=N marks image N
