@@ -68,7 +68,10 @@ const exitCodesRepo = `  10   no repository at the given location (or its S3 buc
        could not be reached (after retries)
 `
 
-const exitCodesSignal = `  130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind.
+const exitCodesSignal = `  130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind
+       (packs a snapshot or import stored before it stay, unreferenced,
+       until prune removes them: 'check' counts them; the run again
+       stores their data anew).
        A second signal ends the process at once, without cleaning up (the
        agent logs it and goes on stopping; see docs/agent.md)`
 
