@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -824,10 +825,23 @@ func TestManifestBounds(t *testing.T) {
 	if _, _, err := r.putManifest(t.Context(), &tooMany); !errors.Is(err, ErrRepoFormat) {
 		t.Errorf("manifest of %d braces stored: %v", maxManifestValues, err)
 	}
-	b := []byte(`{"extra":[` + strings.Repeat("{},", maxManifestValues) + `{}]}`)
-	stored = r.zstd.compress(b)
-	if _, err := r.decodeManifest(objectID(stored), stored); !errors.Is(err, ErrRepoFormat) {
-		t.Errorf("manifest of %d JSON objects: %v, want ErrRepoFormat", maxManifestValues, err)
+	emptyTags := *big // 7 KB stored: it decoded into 1.25 GB at every listing
+	emptyTags.Image.Description, emptyTags.Tags = "", make([]string, maxManifestValues)
+	tagsJSON, err := json.Marshal(&emptyTags)
+	must(t, err)
+	for what, b := range map[string][]byte{
+		"objects":    []byte(`{"extra":[` + strings.Repeat("{},", maxManifestValues) + `{}]}`),
+		"empty tags": tagsJSON,
+	} {
+		stored = r.zstd.compress(b)
+		if _, err := r.decodeManifest(objectID(stored), stored); !errors.Is(err, ErrRepoFormat) || !strings.Contains(err.Error(), "JSON values") {
+			t.Errorf("manifest of %d JSON %s: %v, want it refused for its values", maxManifestValues, what, err)
+		}
+	}
+	braces := *big // braces and commas in strings are text, not values
+	braces.Image.Description = strings.Repeat("{[,\"", maxManifestValues)
+	if _, _, err := r.putManifest(t.Context(), &braces); err != nil {
+		t.Errorf("a description of braces, brackets, commas and quotes: %v", err)
 	}
 }
 
