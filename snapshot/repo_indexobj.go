@@ -333,6 +333,11 @@ func (p *idxParser) bytes(n int) []byte {
 
 // count reads a count of items of at least min bytes each, bounded by what
 // is left, so a hostile count cannot make parse allocate.
+// prealloc is the most elements a parse makes room for before reading
+// them: a count is bounded by the bytes left, but an object of zeros
+// that declared millions made each parse allocate a gigabyte first.
+const prealloc = 1 << 12
+
 func (p *idxParser) count(min int) int {
 	return int(p.uvarint(uint64(len(p.b) / min)))
 }
@@ -352,15 +357,16 @@ func (p *idxParser) fullRecipe(s *indexStream) {
 func (p *idxParser) deltaRecipe(s *indexStream) {
 	s.delta = true
 	s.base = index.SHA1(p.bytes(20))
-	s.patches = make([]patch, p.count(33))
+	count := p.count(33)
+	s.patches = make([]patch, 0, min(count, prealloc))
 	next, n := uint64(0), uint64(nchunks(s.size))
-	for j := range s.patches {
+	for range count {
 		pos := next + p.uvarint(n)
-		if pos >= n {
+		if pos >= n || p.err != nil {
 			p.fail("bad patch position")
 			return
 		}
-		s.patches[j] = patch{pos: pos, id: index.ID(p.bytes(32))}
+		s.patches = append(s.patches, patch{pos: pos, id: index.ID(p.bytes(32))})
 		next = pos + 1
 	}
 }
@@ -370,21 +376,32 @@ func parseIndexObject(b []byte) (*indexObject, error) {
 		return nil, fmt.Errorf("%w: index object: bad magic", magicErr(b[:min(len(b), len(indexMagic))], indexMagic))
 	}
 	p := &idxParser{b: b[len(indexMagic):]}
-	o := &indexObject{packs: make([]indexPack, p.count(33))}
-	for i := range o.packs {
-		o.packs[i].id = index.ID(p.bytes(32))
-		o.packs[i].entries = make([]packEntry, p.count(36))
-		for j := range o.packs[i].entries {
-			e := &o.packs[i].entries[j]
-			e.id = index.ID(p.bytes(32))
-			e.offset = p.uvarint(1 << 62)
+	n := p.count(33)
+	o := &indexObject{packs: make([]indexPack, 0, min(n, prealloc))}
+	for range n {
+		if p.err != nil {
+			break
+		}
+		pk := indexPack{id: index.ID(p.bytes(32))}
+		m := p.count(36)
+		if m == 0 {
+			p.fail("pack of no chunks") // none is stored: a pack holds one at least
+		}
+		pk.entries = make([]packEntry, 0, min(m, prealloc))
+		for range m {
+			if p.err != nil {
+				break
+			}
+			e := packEntry{id: index.ID(p.bytes(32)), offset: p.uvarint(1 << 62)}
 			e.stored = uint32(p.uvarint(RepoChunkSize))
 			e.raw = uint32(p.uvarint(RepoChunkSize))
 			e.codec = p.bytes(1)[0]
 			if e.stored == 0 || e.stored > e.raw {
 				p.fail("bad chunk length")
 			}
+			pk.entries = append(pk.entries, e)
 		}
+		o.packs = append(o.packs, pk)
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -409,9 +426,11 @@ func parseIndexObject(b []byte) (*indexObject, error) {
 // streams parses the stream recipes that end an index object, each with
 // its kind byte, or without (whole recipes, the first layout).
 func (p *idxParser) streams(kinds bool) []indexStream {
-	streams := make([]indexStream, p.count(23))
-	for i := range streams {
-		s := &streams[i]
+	n := p.count(23)
+	streams := make([]indexStream, 0, min(n, prealloc))
+	for range n {
+		streams = append(streams, indexStream{})
+		s := &streams[len(streams)-1]
 		s.hash = index.SHA1(p.bytes(20))
 		s.size = int64(p.uvarint(1 << 62))
 		if s.size == 0 {

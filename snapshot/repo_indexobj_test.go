@@ -295,3 +295,36 @@ func TestFirstLayoutIndexObject(t *testing.T) {
 		t.Errorf("a recipe of kind 7: %v, want ErrRepoFormat", err)
 	}
 }
+
+// TestParseIndexObjectCounts: an index object that declares millions of
+// packs, chunks, streams or patches, the bytes after the count all zeros,
+// is refused having allocated about what it parsed: each count made room
+// for its whole number first (a 57 KB object expanding to 128 MiB of
+// zeros allocated 1.3 GB, on every command).
+func TestParseIndexObjectCounts(t *testing.T) {
+	zeros := make([]byte, 32<<20)
+	count := func(n int) []byte { return binary.AppendUvarint(nil, uint64(n)) }
+	stream := func(kind byte) []byte {
+		b := append(count(0), make([]byte, 20)...) // no packs; a stream's hash
+		b = append(b, count(1<<20)...)             // size
+		return append(b, kind)
+	}
+	for name, body := range map[string][]byte{
+		"packs":   count(900_000),
+		"chunks":  append(append(count(1), make([]byte, 32)...), count(800_000)...),
+		"streams": append(count(0), count(1<<20)...),
+		"patches": append(append(append(count(0), count(1)...), stream(1)[1:]...), append(make([]byte, 20), count(900_000)...)...),
+	} {
+		b := append(append([]byte(indexMagic), body...), zeros...)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := parseIndexObject(b)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrRepoFormat) {
+			t.Errorf("%s: %v, want it refused", name, err)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 4<<20 {
+			t.Errorf("%s: the parse allocated %d bytes", name, got)
+		}
+	}
+}
