@@ -32,27 +32,18 @@ func TestRollbackLeavesMountsAlone(t *testing.T) {
 	tree, outside := filepath.Join(dir, "tree"), filepath.Join(dir, "outside")
 	writeFile(t, tree, "f", []byte("tree file\n"))
 	must(t, os.Mkdir(filepath.Join(tree, "data"), 0o755))
-	if err := unix.Mount("wimsnap-guard", filepath.Join(tree, "data"), "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(tree, "data"), unix.MNT_DETACH) })
+	mountTmpfs(t, filepath.Join(tree, "data"))
 	writeFile(t, filepath.Join(tree, "data"), "precious.txt", []byte("on another file system\n"))
 	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
 	runAppOK(t, env, "init")
 	runAppOK(t, env, "snapshot", tree)
 	writeFile(t, outside, "same-fs.txt", []byte("outside the tree\n"))
 	must(t, os.Mkdir(filepath.Join(tree, "bind"), 0o755))
-	if err := unix.Mount(outside, filepath.Join(tree, "bind"), "", unix.MS_BIND, ""); err != nil {
-		t.Fatalf("bind mount: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(tree, "bind"), unix.MNT_DETACH) })
+	bindMount(t, outside, filepath.Join(tree, "bind"))
 	writeFile(t, outside, "file.txt", []byte("a file bind-mounted into the tree\n"))
 	for _, name := range []string{"bindfile", "sub/bindfile"} { // sub: a directory the snapshot lacks
 		writeFile(t, tree, name, nil)
-		if err := unix.Mount(filepath.Join(outside, "file.txt"), filepath.Join(tree, name), "", unix.MS_BIND, ""); err != nil {
-			t.Fatalf("bind mount of a file: %v", err)
-		}
-		t.Cleanup(func() { _ = unix.Unmount(filepath.Join(tree, name), unix.MNT_DETACH) })
+		bindMount(t, filepath.Join(outside, "file.txt"), filepath.Join(tree, name))
 	}
 	writeFile(t, tree, "extra", []byte("made after the snapshot\n"))
 
@@ -122,10 +113,7 @@ func TestRestoreTargetInRepository(t *testing.T) {
 	must(t, os.Symlink(filepath.Join(repo, "snapshots"), filepath.Join(dir, "link")))
 	bind := filepath.Join(dir, "bind") // a bind mount of the repository's packs/
 	must(t, os.Mkdir(bind, 0o755))
-	if err := unix.Mount(filepath.Join(repo, "packs"), bind, "", unix.MS_BIND, ""); err != nil {
-		t.Fatalf("bind mount: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(bind, unix.MNT_DETACH) })
+	bindMount(t, filepath.Join(repo, "packs"), bind)
 	for _, target := range []string{repo, filepath.Join(repo, "packs"), filepath.Join(repo, "snapshots"),
 		filepath.Join(repo, "new", "dir"), filepath.Join(dir, "link"), filepath.Join(dir, "link") + "/../packs",
 		filepath.Join(dir, "link") + "/../new", bind, filepath.Join(bind, "new"), filepath.Join(cache, "spool", "x")} {
@@ -284,14 +272,8 @@ func TestRollbackKeepsMountRoots(t *testing.T) {
 	data, bind := filepath.Join(tree, "data"), filepath.Join(tree, "bind")
 	must(t, os.Mkdir(data, 0o755))
 	must(t, os.Mkdir(bind, 0o755))
-	if err := unix.Mount("wimsnap-guard", data, "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(data, unix.MNT_DETACH) })
-	if err := unix.Mount(outside, bind, "", unix.MS_BIND, ""); err != nil {
-		t.Fatalf("bind mount: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(bind, unix.MNT_DETACH) })
+	mountTmpfs(t, data)
+	bindMount(t, outside, bind)
 	env := map[string]string{envCacheDir: filepath.Join(dir, "cache"), envRepository: filepath.Join(dir, "repo")}
 	runAppOK(t, env, "init")
 	runAppOK(t, env, "snapshot", tree)
@@ -323,10 +305,7 @@ func TestRollbackKeepsMountRoots(t *testing.T) {
 	// A file bind-mounted over one the snapshot has, which the rollback
 	// would replace: left alone, the dry run saying so too (it predicted
 	// a write; the rename failed, EBUSY).
-	if err := unix.Mount(filepath.Join(outside, "b.txt"), filepath.Join(tree, "f"), "", unix.MS_BIND, ""); err != nil {
-		t.Fatalf("bind mount of a file: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(tree, "f"), unix.MNT_DETACH) })
+	bindMount(t, filepath.Join(outside, "b.txt"), filepath.Join(tree, "f"))
 	var counts []string
 	for _, extra := range []string{"--dry-run", "--json"} {
 		code, out, errb := runApp(t, env, "restore", "latest", "--target", tree, "--delete", "--json", extra)
@@ -348,4 +327,23 @@ func TestRollbackKeepsMountRoots(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(outside, "b.txt")); err != nil || string(b) != "outside the tree\n" {
 		t.Errorf("the bind mount's file: %q, %v", b, err)
 	}
+}
+
+// mountTmpfs mounts a small tmpfs at dir until the test ends (root only).
+func mountTmpfs(t *testing.T, dir string) {
+	t.Helper()
+	if err := unix.Mount("wimsnap-guard", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+}
+
+// bindMount bind-mounts from, a directory or a file, at to until the test
+// ends (root only).
+func bindMount(t *testing.T, from, to string) {
+	t.Helper()
+	if err := unix.Mount(from, to, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(to, unix.MNT_DETACH) })
 }
