@@ -86,10 +86,11 @@ func filterPattern(p string) string {
 // them in path.Match's syntax: a class that sh negates with '!' ("[!0-9]")
 // negated with '^' ("[^0-9]"), which Match would read as a character of the
 // class, selecting the opposite set; and a ']' first in a class ("[]a]",
-// "[!]a]"), which sh takes as a character, escaped ("[\]a]"), which Match
-// would refuse. p itself when it has neither.
+// "[!]a]") or a '-' first or last ("[-a]", "[a-]"), which sh takes as
+// characters, escaped ("[\]a]", "[\-a]"), which Match would refuse. p
+// itself when it has no class.
 func shellClasses(p string) string {
-	if !strings.Contains(p, "[!") && !strings.Contains(p, "[]") && !strings.Contains(p, "[^]") {
+	if !strings.Contains(p, "[") {
 		return p
 	}
 	var b strings.Builder
@@ -101,6 +102,9 @@ func shellClasses(p string) string {
 			b.WriteByte(c) // the next character is itself, in a class too
 			i++
 			c = p[i]
+		case inClass && c == '-' && i+1 < len(p) && p[i+1] == ']':
+			b.WriteString(`\-`)
+			continue
 		case inClass:
 			inClass = c != ']'
 		case c == '[':
@@ -112,6 +116,10 @@ func shellClasses(p string) string {
 			}
 			if i+1 < len(p) && p[i+1] == ']' {
 				b.WriteString(`\]`)
+				i++
+			}
+			if i+1 < len(p) && p[i+1] == '-' {
+				b.WriteString(`\-`)
 				i++
 			}
 			continue

@@ -47,6 +47,13 @@ func TestFilterSelected(t *testing.T) {
 		{"sh bracket first in a negated class miss", []string{"q[!]a]"}, nil, "/q]", false},
 		{"caret bracket first", []string{"q[^]]"}, nil, "/q]", false},
 		{"bracket class alone", []string{"[]]"}, nil, "/]", true},
+		{"sh dash last in a class", []string{"q[a-]"}, nil, "/q-", true},
+		{"sh dash last in a class, other member", []string{"q[a-]"}, nil, "/qa", true},
+		{"sh dash first in a class", []string{"q[-a]"}, nil, "/q-", true},
+		{"sh dash first in a negated class", []string{"q[!-a]"}, nil, "/q-", false},
+		{"sh dash after a first bracket", []string{"q[]-]"}, nil, "/q-", true},
+		{"a range still a range", []string{"q[a-c]"}, nil, "/qb", true},
+		{"a range still a range miss", []string{"q[a-c]"}, nil, "/q-", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
