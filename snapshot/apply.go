@@ -405,6 +405,11 @@ func (a *applier) subdir(dfd int, e *wim.Entry) error {
 		return nil
 	}
 	fd, existed := a.openExistingDir(dfd, e.Name, e)
+	if existed && a.intoMount(e) {
+		a.unwiden(fd)
+		closeFD(fd)
+		return nil
+	}
 	if existed {
 		a.foundDir(fd, e)
 	}

@@ -308,6 +308,21 @@ func (a *applier) noteMountRoot(fd int, e *wim.Entry) {
 	a.mountRoots[e] = true
 }
 
+// intoMount reports, having warned and counted it skipped, whether the
+// directory e, found in place, is the root of another mount and the image
+// has entries in it: the restore writes nothing there, as it deletes
+// nothing there (guard), for what lies there is not the tree's (a bind
+// mount of a directory outside the target, a disk mounted where the
+// snapshot had a directory). A mount root the image has empty, as a
+// snapshot on one file system records it, is entered as any directory.
+func (a *applier) intoMount(e *wim.Entry) bool {
+	if !a.mountRoots[e] || len(e.Children) == 0 {
+		return false
+	}
+	a.warn(true, errMountNotWritten)
+	return true
+}
+
 // passage reports whether the directory e, when found in place, keeps its
 // own metadata: a passage to what a filter selected (ApplyOptions.Passages),
 // or the root of another mount (noteMountRoot).

@@ -174,6 +174,10 @@ func (a *applier) planEntry(dfd int, e *wim.Entry) error {
 		if !ok {
 			return nil
 		}
+		if sub >= 0 && a.intoMount(e) {
+			closeFD(sub)
+			return nil
+		}
 		if sub >= 0 {
 			defer closeFD(sub)
 		}

@@ -327,6 +327,31 @@ func TestRollbackKeepsMountRoots(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(outside, "b.txt")); err != nil || string(b) != "outside the tree\n" {
 		t.Errorf("the bind mount's file: %q, %v", b, err)
 	}
+
+	// A directory the snapshot has with files, bind-mounted over from
+	// outside the target after it: nothing is written there (the files
+	// went into the directory outside), and the dry run says so too.
+	writeFile(t, tree, "full/g.txt", []byte("the snapshot's\n"))
+	runAppOK(t, env, "snapshot", tree)
+	elsewhere := filepath.Join(dir, "elsewhere")
+	must(t, os.Mkdir(elsewhere, 0o755))
+	bindMount(t, elsewhere, filepath.Join(tree, "full"))
+	counts = nil
+	for _, extra := range []string{"--dry-run", "--json"} {
+		code, out, errb := runApp(t, env, "restore", "latest", "--target", tree, "--delete", "--json", extra)
+		if code != exitPartial || !strings.Contains(out, "which a restore does not write into") {
+			t.Fatalf("restore %s: exit %d, want %d with the mount not written into: %s%s", extra, code, exitPartial, out, errb)
+		}
+		var st struct{ Files, Skipped, Deleted, Unchanged int }
+		must(t, json.Unmarshal([]byte(out), &st))
+		counts = append(counts, fmt.Sprintf("%+v", st))
+	}
+	if counts[0] != counts[1] {
+		t.Errorf("dry run counted %s, the restore %s; want the same", counts[0], counts[1])
+	}
+	if names, err := os.ReadDir(elsewhere); err != nil || len(names) != 0 {
+		t.Errorf("written into the directory bind-mounted from outside the target: %v, %v", names, err)
+	}
 }
 
 // mountTmpfs mounts a small tmpfs at dir until the test ends (root only).
