@@ -235,11 +235,12 @@ func (j *Job) Done(now time.Time, ok bool) Step {
 	}
 	j.stats.Failures++
 	j.failures++
-	if j.after.After(j.slot) {
+	if next := j.sched.Next(j.slot); !next.IsZero() && !next.After(j.after) {
 		// Slots came while the failed run went on and were skipped: the
 		// latest is the slot its retries now serve, as from its first
-		// failure. Retries of the older slot never go past it.
-		j.slot, j.failures = j.after, 1
+		// failure. Retries of the older slot never go past it. (j.after
+		// is a run's time, not a slot, after a restart: hence Next.)
+		j.slot, j.failures = j.sched.previous(j.after), 1
 	}
 	j.retryAt, _ = j.opts.Backoff.RetryAt(j.failures, now, j.sched.Next(j.slot))
 	return step

@@ -279,6 +279,24 @@ var jobCases = []struct {
 		stats: Stats{Runs: 5, Retries: 3, Failures: 4, Skips: 1},
 	},
 	{
+		// After a restart the job's consumed time is the last run's, not a
+		// slot: a retry failing then kept its slot and its count (it took
+		// the run's time for a skipped slot, "retry 05-03 10:06 #2").
+		name: "a retry after a restart fails: the slot and the count go on",
+		spec: "0 * * * *", start: "2024-05-03 09:30",
+		events: []jobEvent{
+			{"2024-05-03 10:00", "tick", "begin scheduled 05-03 10:00 #1"},
+			{"2024-05-03 10:05", "fail", "idle"},
+			{"2024-05-03 10:06", "tick", "begin retry 05-03 10:00 #2"},
+			{"2024-05-03 10:07", "restart", "idle"}, // stopped during the retry
+			{"2024-05-03 10:08", "tick", "begin retry 05-03 10:00 #2"},
+			{"2024-05-03 10:09", "fail", "idle"},
+			{"", "wake", "2024-05-03 10:11"},
+			{"2024-05-03 10:11", "tick", "begin retry 05-03 10:00 #3"},
+		},
+		stats: Stats{Runs: 2, Retries: 2, Failures: 1}, // since the last restart
+	},
+	{
 		// A run that fails after the next slot, which it skipped (a hanging
 		// server): it was not retried before the slot after.
 		name: "a failed run longer than the interval is retried before the next slot to come",
