@@ -83,50 +83,87 @@ func filterPattern(p string) string {
 }
 
 // shellClasses returns p with its character classes written as sh reads
-// them in path.Match's syntax: a class that sh negates with '!' ("[!0-9]")
-// negated with '^' ("[^0-9]"), which Match would read as a character of the
-// class, selecting the opposite set; and a ']' first in a class ("[]a]",
-// "[!]a]") or a '-' first or last ("[-a]", "[a-]"), which sh takes as
-// characters, escaped ("[\]a]", "[\-a]"), which Match would refuse. p
-// itself when it has no class.
+// them in path.Match's syntax (shellClass). A '[' that opens no class (no
+// ']' closes it: "a[]b", "[!]") is left for Validate to refuse, naming the
+// escape, where sh would match it as itself: more likely a mistake in a
+// filter that --delete obeys. p itself when it has no '['.
 func shellClasses(p string) string {
 	if !strings.Contains(p, "[") {
 		return p
 	}
 	var b strings.Builder
-	inClass := false
 	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
+		switch c := p[i]; {
 		case c == '\\' && i+1 < len(p):
-			b.WriteByte(c) // the next character is itself, in a class too
+			b.WriteString(p[i : i+2]) // the next character is itself
 			i++
-			c = p[i]
-		case inClass && c == '-' && i+1 < len(p) && p[i+1] == ']':
-			b.WriteString(`\-`)
-			continue
-		case inClass:
-			inClass = c != ']'
 		case c == '[':
-			inClass = true
+			class, n, ok := shellClass(p[i:])
+			if !ok {
+				b.WriteByte(c)
+				continue
+			}
+			b.WriteString(class)
+			i += n - 1
+		default:
 			b.WriteByte(c)
-			if i+1 < len(p) && (p[i+1] == '!' || p[i+1] == '^') {
-				b.WriteByte('^')
-				i++
-			}
-			if i+1 < len(p) && p[i+1] == ']' {
-				b.WriteString(`\]`)
-				i++
-			}
-			if i+1 < len(p) && p[i+1] == '-' {
-				b.WriteString(`\-`)
-				i++
-			}
-			continue
 		}
-		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// shellClass translates the character class that starts p ("[...]") from
+// sh's reading into path.Match's, and returns it with its length in p;
+// false when no ']' closes it. sh negates with '!' as well as '^' (Match
+// reads '!' as a member: the opposite set); a ']' first, or a '-' first
+// or last, is a member (Match refuses them: escaped); and a named class
+// ("[:digit:]") is its ASCII ranges (Match has none: it read "[:digit:]"
+// as members). An unknown name opens no class.
+func shellClass(p string) (string, int, bool) {
+	var b strings.Builder
+	b.WriteByte('[')
+	i := 1
+	if i < len(p) && (p[i] == '!' || p[i] == '^') {
+		b.WriteByte('^')
+		i++
+	}
+	for first := true; i < len(p); first = false {
+		switch c := p[i]; {
+		case c == ']' && !first:
+			b.WriteByte(']')
+			return b.String(), i + 1, true
+		case c == ']' || c == '-' && (first || i+1 < len(p) && p[i+1] == ']'):
+			b.WriteByte('\\')
+			b.WriteByte(c)
+			i++
+		case c == '\\' && i+1 < len(p):
+			b.WriteString(p[i : i+2])
+			i += 2
+		case c == '[' && strings.HasPrefix(p[i+1:], ":"):
+			end := strings.Index(p[i+2:], ":]")
+			if end < 0 {
+				return "", 0, false
+			}
+			ranges, ok := namedClasses[p[i+2:i+2+end]]
+			if !ok {
+				return "", 0, false
+			}
+			b.WriteString(ranges)
+			i += 2 + end + 2
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return "", 0, false
+}
+
+// namedClasses are sh's named character classes as path.Match ranges, in
+// the C locale.
+var namedClasses = map[string]string{
+	"alnum": "0-9A-Za-z", "alpha": "A-Za-z", "digit": "0-9", "lower": "a-z", "upper": "A-Z",
+	"xdigit": "0-9A-Fa-f", "space": " \t\n\v\f\r", "blank": " \t", "punct": "!-/:-@\\[-`{-~",
+	"print": " -~", "graph": "!-~", "cntrl": "\x00-\x1f\x7f",
 }
 
 // matchFilter reports whether p or one of its ancestors matches a pattern;

@@ -54,6 +54,14 @@ func TestFilterSelected(t *testing.T) {
 		{"sh dash after a first bracket", []string{"q[]-]"}, nil, "/q-", true},
 		{"a range still a range", []string{"q[a-c]"}, nil, "/qb", true},
 		{"a range still a range miss", []string{"q[a-c]"}, nil, "/q-", false},
+		{"sh range from a first bracket", []string{"q[]-a]"}, nil, "/q^", true},
+		{"sh range from a first bracket, a dash", []string{"q[]-a]"}, nil, "/q-", false},
+		{"sh negated range from a first bracket", []string{"q[!]-a]"}, nil, "/q-", true},
+		{"sh named class", []string{"q[[:digit:]]"}, nil, "/q7", true},
+		{"sh named class miss", []string{"q[[:digit:]]"}, nil, "/q[]", false},
+		{"sh negated named class", []string{"q[![:digit:]x]"}, nil, "/qa", true},
+		{"sh negated named class miss", []string{"q[![:digit:]x]"}, nil, "/qx", false},
+		{"sh two named classes", []string{"q[[:upper:][:punct:]]"}, nil, "/q_", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
