@@ -85,11 +85,22 @@ func (s *sharedChunks) use(id index.ID) {
 }
 
 // forgetUse counts one announced use of id that will not come (a chunk a
-// rollback takes from the file it replaces).
-func (s *sharedChunks) forgetUse(id index.ID) {
+// rollback takes from the file it replaces), and reports whether one was
+// announced.
+func (s *sharedChunks) forgetUse(id index.ID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_, ok := s.uses[id]
 	s.use(id)
+	return ok
+}
+
+// others reports whether reads of id other than one are announced: other
+// streams share the chunk.
+func (s *sharedChunks) others(id index.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.uses[id] > 1
 }
 
 // forget drops the kept bytes of id (they did not decode).

@@ -81,6 +81,13 @@ func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 	return s.rankAt(l), true
 }
 
+// announce tells the caches that stream h is to be read once more, as
+// SolidOrder does, without ranking it: a rollback's replacement of a file,
+// which is read when its turn comes in the walk. Unannounced, its read
+// fetched the whole window of its pack where other files' parts were
+// expected (27-67 MB from S3 to rewrite an 8 MiB file).
+func (s *repoSource) announce(h wim.Hash) { s.SolidOrder(h) }
+
 // rankAt is the rank (SolidOrder) of a stream whose last chunk lies at l.
 func (s *repoSource) rankAt(l index.Location) int {
 	s.orderMu.Lock()
@@ -213,9 +220,10 @@ type repoStream struct {
 	// reuse, when set (openReusing), marks the chunks of rec taken from
 	// old rather than from the repository: the cursor's chunks are the
 	// others. ci is the next chunk of rec.
-	reuse []bool
-	old   io.ReaderAt
-	ci    int
+	reuse  []bool
+	old    io.ReaderAt
+	ci     int
+	forgot []index.ID // reused chunks whose announced use was counted off (forgetUse)
 }
 
 func (rs *repoStream) Read(p []byte) (int, error) {
@@ -278,7 +286,7 @@ func (rs *repoStream) end() error {
 			rs.src.shared.forget(id)
 		}
 		if rs.reuse != nil { // the old file's blocks, or the fetched ones
-			return fmt.Errorf("%w: stream %x", errReusedChanged, rs.hash)
+			return rs.oldChanged(fmt.Errorf("%w: stream %x", errReusedChanged, rs.hash))
 		}
 		return fmt.Errorf("%w: stream %x: contents do not match its SHA-1", ErrRepoFormat, rs.hash)
 	}
@@ -442,15 +450,17 @@ func (s *repoSource) openReusing(h wim.Hash, old io.ReaderAt, oldSize int64, buf
 		s.announceNeeded(rec.Chunks, reuse)
 	}
 	needed := make([]index.ID, 0, len(rec.Chunks))
+	var forgot []index.ID
 	for i, id := range rec.Chunks {
-		if reuse[i] {
-			s.shared.forgetUse(id) // a read SolidOrder counted that will not come
-		} else {
+		switch {
+		case !reuse[i]:
 			needed = append(needed, id)
+		case s.shared.forgetUse(id): // a read SolidOrder counted that will not come
+			forgot = append(forgot, id)
 		}
 	}
 	rs := &repoStream{chunkCursor: chunkCursor{src: s, hash: h, chunks: needed}, rec: rec, sum: sha1.New(),
-		reuse: reuse, old: old}
+		reuse: reuse, old: old, forgot: forgot}
 	if b, ok := s.bufs.Get().(*streamBufs); ok {
 		rs.run, rs.cur = b.run[:0], b.cur[:0]
 	}
@@ -470,7 +480,7 @@ func (s *repoSource) announceNeeded(chunks []index.ID, reuse []bool) {
 		return
 	}
 	for i, l := range locs {
-		if reuse[i] && known[i] {
+		if reuse[i] && known[i] && !s.shared.others(chunks[i]) { // another stream still reads it
 			s.packs.unexpectRange(l.Pack, int64(l.Offset), int64(l.Offset)+int64(l.Stored))
 		}
 	}
@@ -510,13 +520,23 @@ func matchOld(rec index.Recipe, old io.ReaderAt, oldSize int64, buf []byte) []bo
 	return reuse
 }
 
+// oldChanged returns err, errReusedChanged's, having announced again the
+// reads of the reused chunks it counted off: the caller reads the stream
+// again from the repository alone, which counts them (else a chunk other
+// files share lost their uses, and was let go before their reads).
+func (rs *repoStream) oldChanged(err error) error {
+	rs.src.shared.expect(rs.forgot)
+	rs.forgot = nil
+	return err
+}
+
 // readOld reads chunk i of the stream from the old file into cur.
 func (rs *repoStream) readOld(i int) error {
 	off := int64(i) * RepoChunkSize
 	size := int(min(RepoChunkSize, rs.rec.Size-off))
 	cur := slices.Grow(rs.cur[:0], size)[:size]
 	if got, _ := rs.old.ReadAt(cur, off); got < size {
-		return fmt.Errorf("%w: stream %x: chunk %d is no longer there", errReusedChanged, rs.hash, i)
+		return rs.oldChanged(fmt.Errorf("%w: stream %x: chunk %d is no longer there", errReusedChanged, rs.hash, i))
 	}
 	rs.sum.Write(cur)
 	rs.done += int64(size)
