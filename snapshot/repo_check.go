@@ -363,6 +363,7 @@ func (c *checker) manifests() error {
 func (c *checker) checkChunks() error {
 	used := map[index.ID]bool{}
 	missing := map[string]int{}
+	short := map[index.ID]string{} // shortWhy's answer, once per pack: a Stat (a HEAD request) each
 	for id, l := range c.chunks {
 		c.res.Chunks++
 		used[l.Pack] = true
@@ -371,7 +372,12 @@ func (c *checker) checkChunks() error {
 		case !ok:
 			c.bad[id] = "pack " + hexID(l.Pack) + " is missing"
 		case int64(l.Offset)+int64(l.Stored) > size:
-			c.bad[id] = "pack " + hexID(l.Pack) + " " + c.shortWhy(l.Pack)
+			why, ok := short[l.Pack]
+			if !ok {
+				why = c.shortWhy(l.Pack)
+				short[l.Pack] = why
+			}
+			c.bad[id] = "pack " + hexID(l.Pack) + " " + why
 		default:
 			continue
 		}
