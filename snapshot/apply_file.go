@@ -203,8 +203,12 @@ func (a *applier) writeContents(fd int, h wim.Hash, buf []byte, holes bool, old 
 // chunkReuser is a StreamSource that can take the blocks of a stream that
 // an older version of its file holds already from that file (a
 // repository's: those need not be fetched nor expanded); see openReusing.
+// announce tells it that stream h is to be read, out of the order the
+// walk ranked the new files in (a rollback's replacement), so that only
+// its part of its pack is fetched.
 type chunkReuser interface {
 	openReusing(h wim.Hash, old io.ReaderAt, oldSize int64, buf []byte) (io.ReadCloser, error)
+	announce(h wim.Hash)
 }
 
 // oldFile is a file that a rollback replaces, open for reading.

@@ -543,6 +543,9 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 		return false
 	}
 	j.fd = fd
+	if r, ok := a.src.(chunkReuser); ok && !j.e.Data.Hash.IsZero() {
+		r.announce(j.e.Data.Hash) // before openOld: openReusing takes the blocks it reuses back out
+	}
 	if j.old = a.openOld(j); j.old != nil {
 		defer closeFD(j.old.fd)
 	}
