@@ -251,6 +251,8 @@ type applier struct {
 	swept        map[*wim.Entry]bool             // directories sweepTemps has cleared (nil key: the target)
 	passageTimes map[*wim.Entry][2]unix.Timespec // of passages found in place, which keep them
 	mountRoots   map[*wim.Entry]bool             // directories found in place that are the roots of other mounts
+	boundRoots   map[*wim.Entry]bool             // those that are directories bind-mounted there (boundDirs)
+	boundDirs    map[uint64]bool                 // boundDirs, read at the first mount root
 	metaWarned   map[*wim.Entry]bool             // directories whose metadata finishDir warned about
 	// mountsBelow: a file system may be mounted below the target, so
 	// that directories found in place are checked for mount roots.

@@ -18,9 +18,10 @@ import (
 
 var (
 	errMountPoint = errors.New("left alone: it is another file system, subvolume or mount, which a restore does not delete into")
-	// errMountNotWritten is a mount root in which the image has entries.
-	errMountNotWritten = errors.New("left alone: it is another file system, subvolume or mount, which a restore does not write into " +
-		"(restore what the snapshot holds there into a new directory)")
+	// errMountNotWritten is a directory bind-mounted where the image has
+	// entries.
+	errMountNotWritten = errors.New("left alone: a directory is bind-mounted there, perhaps from outside the target, which a restore " +
+		"does not write into (restore what the snapshot holds there into a new directory)")
 	// errMountedFile is a file bind-mounted where the restore would
 	// replace it.
 	errMountedFile = errors.New("left alone: a file is mounted there (a bind mount), which a restore does not replace")

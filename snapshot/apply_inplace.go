@@ -299,24 +299,32 @@ func (a *applier) noteMountRoot(fd int, e *wim.Entry) {
 	if !a.mountsBelow || a.opts.Passages[e] {
 		return
 	}
-	if m, _, err := mountOf(fd); err != nil || sameMount(m, a.guard.mount) {
+	m, _, err := mountOf(fd)
+	if err != nil || sameMount(m, a.guard.mount) {
 		return
 	}
 	if a.mountRoots == nil {
 		a.mountRoots = make(map[*wim.Entry]bool)
+		a.boundDirs = boundDirs()
 	}
 	a.mountRoots[e] = true
+	if a.boundDirs[m.mnt] {
+		if a.boundRoots == nil {
+			a.boundRoots = make(map[*wim.Entry]bool)
+		}
+		a.boundRoots[e] = true
+	}
 }
 
 // intoMount reports, having warned and counted it skipped, whether the
-// directory e, found in place, is the root of another mount and the image
-// has entries in it: the restore writes nothing there, as it deletes
-// nothing there (guard), for what lies there is not the tree's (a bind
-// mount of a directory outside the target, a disk mounted where the
-// snapshot had a directory). A mount root the image has empty, as a
+// directory e, found in place, is a directory bind-mounted there (from
+// elsewhere, perhaps outside the target) and the image has entries in it:
+// the restore writes nothing there, as it deletes nothing there (guard).
+// A file system mounted whole (a /boot partition, which a snapshot with
+// --cross-mounts holds) is written into; one the image has empty, as a
 // snapshot on one file system records it, is entered as any directory.
 func (a *applier) intoMount(e *wim.Entry) bool {
-	if !a.mountRoots[e] || len(e.Children) == 0 {
+	if !a.boundRoots[e] || len(e.Children) == 0 {
 		return false
 	}
 	a.warn(true, errMountNotWritten)

@@ -1,6 +1,13 @@
 package snapshot
 
-import "golang.org/x/sys/unix"
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
 
 // mountID identifies where a file lies: its device (a btrfs subvolume has
 // its own, though it shares its parent's mount) and its mount, which also
@@ -56,4 +63,30 @@ func mountedFile(dfd int, name string) bool {
 	}
 	dir, _, err := mountOf(dfd)
 	return err == nil && dir.mnt != 0 && dir.mnt != stx.Mnt_id
+}
+
+// boundDirs returns the mounts of /proc/self/mountinfo that show a
+// directory of their file system other than its root there: bind mounts
+// of a directory, which may lie outside the tree they are mounted in. A
+// file system mounted whole (a /boot partition) is not one. Nil when
+// mountinfo cannot be read.
+func boundDirs() map[uint64]bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer closeRead(f)
+	bound := map[uint64]bool{}
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		// "id parent major:minor root mount-point options ..."
+		fields := strings.Fields(s.Text())
+		if len(fields) < 4 {
+			continue
+		}
+		if id, err := strconv.ParseUint(fields[0], 10, 64); err == nil && fields[3] != "/" {
+			bound[id] = true
+		}
+	}
+	return bound
 }

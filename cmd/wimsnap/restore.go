@@ -22,8 +22,10 @@ removes what the snapshot lacks, directories in the way included, but never
 anything on another file system, btrfs subvolume or mount (a mount point or
 a bind mount in the target, which a snapshot on one file system records as
 an empty directory, and whose top directory keeps its own mode, owner,
-times and xattrs; where the snapshot has files in it, none is written
-there, and a file mounted over one is not replaced) nor the
+times and xattrs; nothing is written into a directory bind-mounted there,
+which may lie outside the target, while a file system mounted whole, such
+as /boot, gets the files a snapshot taken with --cross-mounts holds for
+it; a file mounted over one is not replaced) nor the
 repository and its local index: those are warned about and left as they
 are. A target inside the repository or its
 local index is refused (exit 2). A file matches when its size, modification
