@@ -84,9 +84,12 @@ func filterPattern(p string) string {
 
 // shellClasses returns p with its character classes written as sh reads
 // them in path.Match's syntax (shellClass). A '[' that opens no class (no
-// ']' closes it: "a[]b", "[!]") is left for Validate to refuse, naming the
-// escape, where sh would match it as itself: more likely a mistake in a
-// filter that --delete obeys. p itself when it has no '['.
+// ']' closes it: "a[]b", "[!]"), or names a class sh lacks, makes the
+// whole pattern one that Match refuses (a '\\' at its end), for Validate
+// to name the escape, where sh would match it as itself: more likely a
+// mistake in a filter that --delete obeys. Translating its own output
+// again changes nothing (filterPattern runs twice on a pattern). p itself
+// when it has no '['.
 func shellClasses(p string) string {
 	if !strings.Contains(p, "[") {
 		return p
@@ -100,8 +103,7 @@ func shellClasses(p string) string {
 		case c == '[':
 			class, n, ok := shellClass(p[i:])
 			if !ok {
-				b.WriteByte(c)
-				continue
+				return p + `\` // refused: see above
 			}
 			b.WriteString(class)
 			i += n - 1
@@ -115,10 +117,11 @@ func shellClasses(p string) string {
 // shellClass translates the character class that starts p ("[...]") from
 // sh's reading into path.Match's, and returns it with its length in p;
 // false when no ']' closes it. sh negates with '!' as well as '^' (Match
-// reads '!' as a member: the opposite set); a ']' first, or a '-' first
-// or last, is a member (Match refuses them: escaped); and a named class
-// ("[:digit:]") is its ASCII ranges (Match has none: it read "[:digit:]"
-// as members). An unknown name opens no class.
+// reads '!' as a member: the opposite set); a ']' first, or a '-' first,
+// last or after a named class, is a member (Match refuses them, or reads
+// a range: escaped); and a named class ("[:digit:]") is its ASCII ranges
+// (Match has none: it read "[:digit:]" as members). An unknown name opens
+// no class.
 func shellClass(p string) (string, int, bool) {
 	var b strings.Builder
 	b.WriteByte('[')
@@ -127,12 +130,14 @@ func shellClass(p string) (string, int, bool) {
 		b.WriteByte('^')
 		i++
 	}
+	named := false // the element before was a named class
 	for first := true; i < len(p); first = false {
-		switch c := p[i]; {
+		c := p[i]
+		switch {
 		case c == ']' && !first:
 			b.WriteByte(']')
 			return b.String(), i + 1, true
-		case c == ']' || c == '-' && (first || i+1 < len(p) && p[i+1] == ']'):
+		case c == ']' || c == '-' && (first || named || i+1 < len(p) && p[i+1] == ']'):
 			b.WriteByte('\\')
 			b.WriteByte(c)
 			i++
@@ -150,20 +155,25 @@ func shellClass(p string) (string, int, bool) {
 			}
 			b.WriteString(ranges)
 			i += 2 + end + 2
+			named = true
+			continue
 		default:
 			b.WriteByte(c)
 			i++
 		}
+		named = false
 	}
 	return "", 0, false
 }
 
 // namedClasses are sh's named character classes as path.Match ranges, in
-// the C locale.
+// the C locale, less '/', which no name holds (a '/' in a pattern makes it
+// one of the whole path), and none beginning with '!', '^', ']' or '-',
+// which would read otherwise first in a class.
 var namedClasses = map[string]string{
 	"alnum": "0-9A-Za-z", "alpha": "A-Za-z", "digit": "0-9", "lower": "a-z", "upper": "A-Z",
-	"xdigit": "0-9A-Fa-f", "space": " \t\n\v\f\r", "blank": " \t", "punct": "!-/:-@\\[-`{-~",
-	"print": " -~", "graph": "!-~", "cntrl": "\x00-\x1f\x7f",
+	"xdigit": "0-9A-Fa-f", "space": " \t\n\v\f\r", "blank": " \t", "punct": "\"-.:-@\\[-`{-~!",
+	"print": " -.0-~", "graph": "\"-.0-~!", "cntrl": "\x01-\x1f\x7f",
 }
 
 // matchFilter reports whether p or one of its ancestors matches a pattern;

@@ -62,6 +62,16 @@ func TestFilterSelected(t *testing.T) {
 		{"sh negated named class", []string{"q[![:digit:]x]"}, nil, "/qa", true},
 		{"sh negated named class miss", []string{"q[![:digit:]x]"}, nil, "/qx", false},
 		{"sh two named classes", []string{"q[[:upper:][:punct:]]"}, nil, "/q_", true},
+		// punct's ranges held '/' (the pattern became one of the whole
+		// path) and began with '!' (a second translation negated them):
+		// --include '*[[:punct:]]*' --delete deleted files without any.
+		{"sh punct in a name", []string{"*[[:punct:]]*"}, nil, "/c.d", true},
+		{"sh punct miss", []string{"*[[:punct:]]*"}, nil, "/ab", false},
+		{"sh punct miss below", []string{"*[[:punct:]]*"}, nil, "/x/yz", false},
+		{"sh punct of a bang", []string{"[[:punct:]]"}, nil, "/x/!", true},
+		{"sh graph miss", []string{"[[:graph:]]"}, nil, "/ ", false},
+		{"sh dash after a named class", []string{"q[[:space:]-a]"}, nil, "/q-", true},
+		{"sh dash after a named class, no range", []string{"q[[:space:]-a]"}, nil, "/q]", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,7 +245,9 @@ func TestFilterRootPattern(t *testing.T) {
 // '[' (or '*', '?', '\') that a file name holds, which a user typing the
 // name as it is ("star[1") does not know from "bad pattern" alone.
 func TestFilterValidateHint(t *testing.T) {
-	for _, p := range []string{"star*q?br[ack", "/a/b[", `back\`} {
+	// An unterminated class, or one of a name sh lacks, too: Match took
+	// "a[!]" for a class of '!' and "[[:alpha:]" for one of its letters.
+	for _, p := range []string{"star*q?br[ack", "/a/b[", `back\`, "a[!]", "[[:alpha:]", "[![:foo:]]"} {
 		err := Filter{Include: []string{p}}.Validate()
 		if err == nil || !strings.Contains(err.Error(), `\[ \* \? \\`) {
 			t.Errorf("Validate(%q) = %v; want an error naming the escapes", p, err)
