@@ -65,11 +65,13 @@ func mountedFile(dfd int, name string) bool {
 	return err == nil && dir.mnt != 0 && dir.mnt != stx.Mnt_id
 }
 
-// boundDirs returns the mounts of /proc/self/mountinfo that show a
-// directory of their file system other than its root there: bind mounts
-// of a directory, which may lie outside the tree they are mounted in. A
-// file system mounted whole (a /boot partition) is not one. Nil when
-// mountinfo cannot be read.
+// boundDirs returns the mounts of /proc/self/mountinfo that are bind
+// mounts, which may show a directory from outside the tree they are
+// mounted in: those that show a directory of their file system other than
+// its root, and those that show what another mount shows too (a bind
+// mount of a mount's root, such as a container's volume). A file system
+// mounted once, whole (a /boot partition), is not one. Nil when mountinfo
+// cannot be read.
 func boundDirs() map[uint64]bool {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
@@ -77,6 +79,7 @@ func boundDirs() map[uint64]bool {
 	}
 	defer closeRead(f)
 	bound := map[uint64]bool{}
+	shows := map[string][]uint64{} // "major:minor root" -> the mounts that show it
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		// "id parent major:minor root mount-point options ..."
@@ -84,8 +87,17 @@ func boundDirs() map[uint64]bool {
 		if len(fields) < 4 {
 			continue
 		}
-		if id, err := strconv.ParseUint(fields[0], 10, 64); err == nil && fields[3] != "/" {
-			bound[id] = true
+		id, err := strconv.ParseUint(fields[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		bound[id] = fields[3] != "/"
+		key := fields[2] + " " + fields[3]
+		shows[key] = append(shows[key], id)
+	}
+	for _, ids := range shows {
+		for _, id := range ids {
+			bound[id] = bound[id] || len(ids) > 1
 		}
 	}
 	return bound

@@ -352,6 +352,20 @@ func TestRollbackKeepsMountRoots(t *testing.T) {
 	if names, err := os.ReadDir(elsewhere); err != nil || len(names) != 0 {
 		t.Errorf("written into the directory bind-mounted from outside the target: %v, %v", names, err)
 	}
+
+	// The root of a file system mounted outside the target, bind-mounted
+	// in (a container's volume): its mountinfo root is "/", as a /boot's.
+	usb := filepath.Join(dir, "usb")
+	must(t, os.Mkdir(usb, 0o755))
+	mountTmpfs(t, usb)
+	must(t, unix.Unmount(filepath.Join(tree, "full"), unix.MNT_DETACH))
+	bindMount(t, usb, filepath.Join(tree, "full"))
+	if code, out, errb := runApp(t, env, "restore", "latest", "--target", tree, "--delete"); code != exitPartial {
+		t.Errorf("restore over a bind-mounted file system root: exit %d: %s%s", code, out, errb)
+	}
+	if names, err := os.ReadDir(usb); err != nil || len(names) != 0 {
+		t.Errorf("written into a file system mounted outside the target: %v, %v", names, err)
+	}
 }
 
 // mountTmpfs mounts a small tmpfs at dir until the test ends (root only).
