@@ -364,6 +364,16 @@ func (a *applier) planOpenDir(dfd int, e *wim.Entry, isDir bool) (int, bool) {
 		return fd, true
 	}
 	if _, own := a.closedOwnDir(dfd, e.Name, err); own && !a.opts.Passages[e] {
+		// The restore opens it to itself, then finds it a mount root as
+		// the walk does: looked at through a path descriptor, which needs
+		// no permission on it.
+		if pfd, perr := unix.Openat(dfd, e.Name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); perr == nil {
+			a.noteMountRoot(pfd, e)
+			closeFD(pfd)
+		}
+		if a.intoMount(e) {
+			return -1, false
+		}
 		a.warn(false, errDryUnlisted)
 		return -1, true
 	}
