@@ -306,19 +306,10 @@ func TestRollbackKeepsMountRoots(t *testing.T) {
 	// would replace: left alone, the dry run saying so too (it predicted
 	// a write; the rename failed, EBUSY).
 	bindMount(t, filepath.Join(outside, "b.txt"), filepath.Join(tree, "f"))
-	var counts []string
-	for _, extra := range []string{"--dry-run", "--json"} {
-		code, out, errb := runApp(t, env, "restore", "latest", "--target", tree, "--delete", "--json", extra)
-		if code != exitPartial || !strings.Contains(out, "which a restore does not replace") {
-			t.Fatalf("restore %s: exit %d, want %d with the mounted file left alone: %s%s", extra, code, exitPartial, out, errb)
-		}
-		var st struct{ Files, Skipped, Deleted, Unchanged int }
-		must(t, json.Unmarshal([]byte(out), &st))
-		counts = append(counts, fmt.Sprintf("%+v", st))
-		for p, w := range want {
-			if got := metaOf(p); got != w {
-				t.Errorf("after restore %s, %s: %+v, want it left as %+v", extra, p, got, w)
-			}
+	counts := partialRollback(t, env, tree, "which a restore does not replace")
+	for p, w := range want {
+		if got := metaOf(p); got != w {
+			t.Errorf("after the restores, %s: %+v, want it left as %+v", p, got, w)
 		}
 	}
 	if counts[0] != counts[1] || !strings.Contains(counts[1], "Skipped:1") {
@@ -336,17 +327,7 @@ func TestRollbackKeepsMountRoots(t *testing.T) {
 	elsewhere := filepath.Join(dir, "elsewhere")
 	must(t, os.Mkdir(elsewhere, 0o755))
 	bindMount(t, elsewhere, filepath.Join(tree, "full"))
-	counts = nil
-	for _, extra := range []string{"--dry-run", "--json"} {
-		code, out, errb := runApp(t, env, "restore", "latest", "--target", tree, "--delete", "--json", extra)
-		if code != exitPartial || !strings.Contains(out, "which a restore does not write into") {
-			t.Fatalf("restore %s: exit %d, want %d with the mount not written into: %s%s", extra, code, exitPartial, out, errb)
-		}
-		var st struct{ Files, Skipped, Deleted, Unchanged int }
-		must(t, json.Unmarshal([]byte(out), &st))
-		counts = append(counts, fmt.Sprintf("%+v", st))
-	}
-	if counts[0] != counts[1] {
+	if counts := partialRollback(t, env, tree, "which a restore does not write into"); counts[0] != counts[1] {
 		t.Errorf("dry run counted %s, the restore %s; want the same", counts[0], counts[1])
 	}
 	if names, err := os.ReadDir(elsewhere); err != nil || len(names) != 0 {
@@ -385,4 +366,22 @@ func bindMount(t *testing.T, from, to string) {
 		t.Fatalf("bind mount: %v", err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(to, unix.MNT_DETACH) })
+}
+
+// partialRollback runs a dry run of a rollback of the latest snapshot onto
+// tree with --delete, then the rollback, each wanting the partial exit
+// code and the warning text, and returns the counts of each.
+func partialRollback(t *testing.T, env map[string]string, tree, text string) [2]string {
+	t.Helper()
+	var counts [2]string
+	for i, extra := range []string{"--dry-run", "--json"} {
+		code, out, errb := runApp(t, env, "restore", "latest", "--target", tree, "--delete", "--json", extra)
+		if code != exitPartial || !strings.Contains(out, text) {
+			t.Fatalf("restore %s: exit %d, want %d warning %q: %s%s", extra, code, exitPartial, text, out, errb)
+		}
+		var st struct{ Files, Skipped, Deleted, Unchanged int }
+		must(t, json.Unmarshal([]byte(out), &st))
+		counts[i] = fmt.Sprintf("%+v", st)
+	}
+	return counts
 }
