@@ -166,11 +166,18 @@ func (s *repoSource) OpenStream(h wim.Hash) (io.ReadCloser, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: stream %x is not in the repository's index", errIndexMiss, h)
 	}
-	rs := &repoStream{chunkCursor: chunkCursor{src: s, hash: h, chunks: rec.Chunks}, rec: rec, sum: sha1.New()}
+	return s.newStream(h, rec, rec.Chunks), nil
+}
+
+// newStream returns a reader of stream h, of recipe rec, that fetches
+// chunks (all of rec's, or those openReusing does not take from the old
+// file), with the buffers of a closed stream when there is one.
+func (s *repoSource) newStream(h wim.Hash, rec index.Recipe, chunks []index.ID) *repoStream {
+	rs := &repoStream{chunkCursor: chunkCursor{src: s, hash: h, chunks: chunks}, rec: rec, sum: sha1.New()}
 	if b, ok := s.bufs.Get().(*streamBufs); ok {
 		rs.run, rs.cur = b.run[:0], b.cur[:0]
 	}
-	return rs, nil
+	return rs
 }
 
 // readStream reads a whole stream (for metadata resources).
@@ -444,7 +451,7 @@ func (s *repoSource) openReusing(h wim.Hash, old io.ReaderAt, oldSize int64, buf
 	}
 	reuse := matchOld(rec, old, oldSize, buf)
 	if reuse == nil {
-		return s.OpenStream(h)
+		return s.newStream(h, rec, rec.Chunks), nil
 	}
 	if s.packs.opener == nil {
 		s.announceNeeded(rec.Chunks, reuse)
@@ -459,11 +466,8 @@ func (s *repoSource) openReusing(h wim.Hash, old io.ReaderAt, oldSize int64, buf
 			forgot = append(forgot, id)
 		}
 	}
-	rs := &repoStream{chunkCursor: chunkCursor{src: s, hash: h, chunks: needed}, rec: rec, sum: sha1.New(),
-		reuse: reuse, old: old, forgot: forgot}
-	if b, ok := s.bufs.Get().(*streamBufs); ok {
-		rs.run, rs.cur = b.run[:0], b.cur[:0]
-	}
+	rs := s.newStream(h, rec, needed)
+	rs.reuse, rs.old, rs.forgot = reuse, old, forgot
 	return rs, nil
 }
 
