@@ -1,10 +1,7 @@
 package snapshot
 
 import (
-	"bufio"
-	"os"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,27 +70,22 @@ func mountedFile(dfd int, name string) bool {
 // mounted once, whole (a /boot partition), is not one. Nil when mountinfo
 // cannot be read.
 func boundDirs() map[uint64]bool {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer closeRead(f)
 	bound := map[uint64]bool{}
 	shows := map[string][]uint64{} // "major:minor root" -> the mounts that show it
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		// "id parent major:minor root mount-point options ..."
-		fields := strings.Fields(s.Text())
+	err := eachMount(func(fields []string) {
 		if len(fields) < 4 {
-			continue
+			return
 		}
 		id, err := strconv.ParseUint(fields[0], 10, 64)
 		if err != nil {
-			continue
+			return
 		}
 		bound[id] = fields[3] != "/"
 		key := fields[2] + " " + fields[3]
 		shows[key] = append(shows[key], id)
+	})
+	if err != nil {
+		return nil
 	}
 	for _, ids := range shows {
 		for _, id := range ids {

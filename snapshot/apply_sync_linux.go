@@ -45,22 +45,28 @@ func mountsBelow(fd int) bool {
 	if err != nil {
 		return true
 	}
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	below := false
+	err = eachMount(func(fields []string) {
+		below = below || len(fields) > 4 && strings.HasPrefix(unescapeMount(fields[4]), prefix)
+	})
+	return below || err != nil
+}
+
+// eachMount calls fn with the fields of each line of /proc/self/mountinfo:
+// "id parent major:minor root mount-point options ...", the root and the
+// mount point with octal escapes (\040 for a space).
+func eachMount(fn func(fields []string)) error {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return true
+		return err
 	}
 	defer closeRead(f)
-	prefix := strings.TrimSuffix(dir, "/") + "/"
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		// "id parent major:minor root mount-point options ...", the mount
-		// point with octal escapes (\040 for a space).
-		fields := strings.Fields(s.Text())
-		if len(fields) > 4 && strings.HasPrefix(unescapeMount(fields[4]), prefix) {
-			return true
-		}
+		fn(strings.Fields(s.Text()))
 	}
-	return s.Err() != nil
+	return s.Err()
 }
 
 // unescapeMount undoes the octal escapes (\040, \011, \012, \134) of a
