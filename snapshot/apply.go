@@ -152,9 +152,12 @@ type fileJob struct {
 	tmp    string
 	aside  string
 	verify bool
-	// old, when set, is the file being replaced, open for the source to
-	// take the blocks it already holds from (chunkReuser).
-	old *oldFile
+	// replacing: the file replaces another (replaceFile), and its stream
+	// is read when the walk comes to it (chunkReuser). old, when set, is
+	// the file being replaced, open for the source to take the blocks it
+	// already holds from.
+	replacing bool
+	old       *oldFile
 
 	// link: make the symlink e (fd is -1) in its directory, reopened
 	// below the target; a deferred symlink is made by the workers in the

@@ -130,7 +130,7 @@ func (a *applier) fillFile(j fileJob, buf []byte) (int64, error) {
 		// Through ntfs-3g a hole makes the file sparse, which the image's
 		// attributes then cannot clear: a file not sparse is written whole.
 		holes := a.ntfs == nil || j.e.Attributes&wim.AttrSparseFile != 0
-		if n, err = a.writeContents(j.fd, h, buf, holes, j.old); err != nil {
+		if n, err = a.writeContents(j, h, buf, holes); err != nil {
 			return n, err // the file is not applied: its bytes do not count
 		}
 	}
@@ -180,35 +180,34 @@ func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
 	return errs
 }
 
-// writeContents copies the stream h into fd, an empty file (every file the
-// apply writes is made with O_EXCL), leaving holes for all-zero 32 KiB
+// writeContents copies the stream h into j.fd, an empty file (every file
+// the apply writes is made with O_EXCL), leaving holes for all-zero 32 KiB
 // blocks when holes is set, and sets the file size. It returns the bytes
-// copied. old, when not nil, is the file being replaced, from which the
+// copied. j.old, when not nil, is the file being replaced, from which the
 // source may take the blocks it holds already (chunkReuser). A stream
 // that fails its checksum or does not decode is read once more from the
 // start, into the emptied file, from the source alone: from a remote
 // store the damage may have been in transfer only, and old may have
 // changed meanwhile.
-func (a *applier) writeContents(fd int, h wim.Hash, buf []byte, holes bool, old *oldFile) (int64, error) {
-	n, err := a.copyContents(fd, h, buf, holes, old)
+func (a *applier) writeContents(j fileJob, h wim.Hash, buf []byte, holes bool) (int64, error) {
+	n, err := a.copyContents(j, h, buf, holes)
 	if err == nil || a.ctx.Err() != nil || !damagedStream(err) && !errors.Is(err, errReusedChanged) {
 		return n, err
 	}
-	if terr := unix.Ftruncate(fd, 0); terr != nil {
+	if terr := unix.Ftruncate(j.fd, 0); terr != nil {
 		return n, err
 	}
-	return a.copyContents(fd, h, buf, holes, nil)
+	j.old = nil
+	return a.copyContents(j, h, buf, holes)
 }
 
-// chunkReuser is a StreamSource that can take the blocks of a stream that
-// an older version of its file holds already from that file (a
-// repository's: those need not be fetched nor expanded); see openReusing.
-// announce tells it that stream h is to be read, out of the order the
-// walk ranked the new files in (a rollback's replacement), so that only
-// its part of its pack is fetched.
+// chunkReuser is a StreamSource that reads a rollback's replacement of a
+// file apart (openReplacing): it takes the blocks of the stream that the
+// older version of the file holds already from that file (a repository's:
+// those need not be fetched nor expanded), and tells its caches what it
+// fetches, the read coming out of the order the walk ranked new files in.
 type chunkReuser interface {
-	openReusing(h wim.Hash, old io.ReaderAt, oldSize int64, buf []byte) (io.ReadCloser, error)
-	announce(h wim.Hash)
+	openReplacing(h wim.Hash, old io.ReaderAt, oldSize int64, buf []byte) (io.ReadCloser, error)
 }
 
 // oldFile is a file that a rollback replaces, open for reading.
@@ -256,13 +255,18 @@ func (a *applier) openOld(j fileJob) *oldFile {
 	return &oldFile{fd: fd, size: st.Size}
 }
 
-// openStream opens the stream h, through old when the source can take
-// blocks from it.
-func (a *applier) openStream(h wim.Hash, old *oldFile, buf []byte) (io.ReadCloser, error) {
-	if r, ok := a.src.(chunkReuser); ok && old != nil {
-		return r.openReusing(h, old, old.size, buf)
+// openStream opens the stream h of j, a replacement (j.replacing) through
+// the source's openReplacing when it has one, with the old file if j has it.
+func (a *applier) openStream(j fileJob, h wim.Hash, buf []byte) (io.ReadCloser, error) {
+	r, ok := a.src.(chunkReuser)
+	switch {
+	case !ok || !j.replacing:
+		return a.src.OpenStream(h)
+	case j.old == nil:
+		return r.openReplacing(h, nil, 0, buf)
+	default:
+		return r.openReplacing(h, j.old, j.old.size, buf)
 	}
-	return a.src.OpenStream(h)
 }
 
 // damagedStream reports whether err says that a stream's bytes are wrong
@@ -271,8 +275,9 @@ func damagedStream(err error) bool {
 	return errors.Is(err, ErrRepoFormat) || errors.Is(err, wim.ErrChecksum) || errors.Is(err, wim.ErrFormat)
 }
 
-func (a *applier) copyContents(fd int, h wim.Hash, buf []byte, holes bool, old *oldFile) (int64, error) {
-	rc, err := a.openStream(h, old, buf)
+func (a *applier) copyContents(j fileJob, h wim.Hash, buf []byte, holes bool) (int64, error) {
+	fd := j.fd
+	rc, err := a.openStream(j, h, buf)
 	if err != nil {
 		return 0, &streamReadError{"open stream", err}
 	}

@@ -550,10 +550,7 @@ func (a *applier) replaceFile(j fileJob, buf []byte) bool {
 		a.warnPath(j.at.comps(), true, fmt.Errorf("create: %w", err))
 		return false
 	}
-	j.fd = fd
-	if r, ok := a.src.(chunkReuser); ok && !j.e.Data.Hash.IsZero() {
-		r.announce(j.e.Data.Hash) // before openOld: openReusing takes the blocks it reuses back out
-	}
+	j.fd, j.replacing = fd, true
 	if j.old = a.openOld(j); j.old != nil {
 		defer closeFD(j.old.fd)
 	}

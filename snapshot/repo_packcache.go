@@ -361,35 +361,6 @@ func addSpan(spans []span, s span) []span {
 	return slices.Replace(spans, i, j, s)
 }
 
-// unexpectRange takes [lo, hi) out of pack's expected parts: no stream will
-// read it after all (a rollback takes those chunks from the file it
-// replaces), and the parts left may then be fetched alone (partAt).
-func (c *packCache) unexpectRange(pack index.ID, lo, hi int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if spans := c.spans[pack]; len(spans) > 0 {
-		c.spans[pack] = cutSpan(spans, span{lo, hi})
-	}
-}
-
-// cutSpan returns spans without what s covers.
-func cutSpan(spans []span, s span) []span {
-	out := make([]span, 0, len(spans)+1)
-	for _, sp := range spans {
-		if sp.hi <= s.lo || sp.lo >= s.hi {
-			out = append(out, sp)
-			continue
-		}
-		if sp.lo < s.lo {
-			out = append(out, span{sp.lo, s.lo})
-		}
-		if sp.hi > s.hi {
-			out = append(out, span{s.hi, sp.hi})
-		}
-	}
-	return out
-}
-
 // unexpect forgets pack's expected part and its windows that hold only
 // that part.
 func (c *packCache) unexpect(pack index.ID) {

@@ -198,23 +198,3 @@ func TestPackCacheUsedOnce(t *testing.T) {
 		t.Errorf("%d windows listed for 1024 reads of one window, want 1", len(used))
 	}
 }
-
-// TestCutSpan: cutting a range out of expected parts keeps what lies
-// outside it, splitting a part it falls inside.
-func TestCutSpan(t *testing.T) {
-	spans := []span{{0, 100}, {200, 300}, {400, 500}}
-	for _, tc := range []struct {
-		cut  span
-		want []span
-	}{
-		{span{100, 200}, spans}, // between parts
-		{span{250, 260}, []span{{0, 100}, {200, 250}, {260, 300}, {400, 500}}}, // inside one
-		{span{50, 450}, []span{{0, 50}, {450, 500}}},                           // across three
-		{span{0, 500}, []span{}},                                               // all
-		{span{200, 300}, []span{{0, 100}, {400, 500}}},                         // one exactly
-	} {
-		if got := cutSpan(slices.Clone(spans), tc.cut); !slices.Equal(got, tc.want) {
-			t.Errorf("cut %v: %v, want %v", tc.cut, got, tc.want)
-		}
-	}
-}

@@ -1297,12 +1297,12 @@ func (c *changingReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// TestOpenReusingOldChanged: a stream read through openReusing from an old
+// TestOpenReplacingOldChanged: a stream read through openReplacing from an old
 // file that changes after its blocks were compared (a live system) fails
 // with errReusedChanged, for the caller to read it again from the
 // repository alone, rather than pass the new bytes off as the stream's;
 // from a file that stays, it reads as the stream.
-func TestOpenReusingOldChanged(t *testing.T) {
+func TestOpenReplacingOldChanged(t *testing.T) {
 	src := t.TempDir()
 	data := wimtest.RandomBytes(5, 2<<20)
 	writeTestFile(t, filepath.Join(src, "big"), data)
@@ -1319,7 +1319,7 @@ func TestOpenReusingOldChanged(t *testing.T) {
 		wantErr error
 	}{{after: 1 << 30}, {after: 100, wantErr: errReusedChanged}} {
 		old := &changingReader{data: bytes.Clone(data), after: tc.after}
-		rc, err := s.openReusing(h, old, int64(len(data)), make([]byte, RepoChunkSize))
+		rc, err := s.openReplacing(h, old, int64(len(data)), make([]byte, RepoChunkSize))
 		must(t, err)
 		got, err := io.ReadAll(rc)
 		must(t, rc.Close())
@@ -1363,7 +1363,7 @@ func readAllOf(t *testing.T, rc io.ReadCloser, err error, want []byte) {
 	}
 }
 
-// TestReuseKeepsOthersParts: a file read through openReusing leaves the
+// TestReuseKeepsOthersParts: a file read through openReplacing leaves the
 // parts of its pack that another file still reads expected: cut, that
 // file's read fetched the whole pack window (25 MB for a 4 MiB file).
 func TestReuseKeepsOthersParts(t *testing.T) {
@@ -1376,12 +1376,11 @@ func TestReuseKeepsOthersParts(t *testing.T) {
 	store := &getLog{Store: remote.NewMemory()}
 	s := reuseSource(t, store, files)
 	ha, hb := wim.Hash(sha1.Sum(a)), wim.Hash(sha1.Sum(b))
-	s.SolidOrder(ha)
-	s.SolidOrder(hb)
+	s.SolidOrder(hb) // a new file; a, replaced, is announced as it is opened
 	store.take()
 	oldA := bytes.Clone(a)
 	oldA[2<<20+100] ^= 1
-	rc, err := s.openReusing(ha, bytes.NewReader(oldA), int64(len(oldA)), make([]byte, RepoChunkSize))
+	rc, err := s.openReplacing(ha, bytes.NewReader(oldA), int64(len(oldA)), make([]byte, RepoChunkSize))
 	readAllOf(t, rc, err, a)
 	store.take()
 	rc, err = s.OpenStream(hb)
@@ -1395,26 +1394,36 @@ func TestReuseKeepsOthersParts(t *testing.T) {
 // was read (errReusedChanged) and that is read again from the repository
 // leaves the uses of the chunks it shares with another file as they were:
 // the retry counted them off a second time, and the chunk was let go
-// before the other file's read.
+// before the other file's read. So does a stream closed before its end.
 func TestReuseRetryKeepsSharedUses(t *testing.T) {
 	a := wimtest.RandomBytes(1, 2<<20)
 	b := append(wimtest.RandomBytes(7, RepoChunkSize), a[RepoChunkSize:]...)
 	s := reuseSource(t, remote.NewMemory(), map[string][]byte{"a": a, "b": b})
 	ha, hb := wim.Hash(sha1.Sum(a)), wim.Hash(sha1.Sum(b))
-	s.SolidOrder(ha)
 	s.SolidOrder(hb)
 	rec, _, err := s.db.Stream(index.SHA1(ha))
 	must(t, err)
 	shared := rec.Chunks[5]
-	rc, err := s.openReusing(ha, &changingReader{data: bytes.Clone(a), after: 100}, int64(len(a)), make([]byte, RepoChunkSize))
+	buf := make([]byte, RepoChunkSize)
+	old := bytes.Clone(a)
+	old[0] ^= 1 // its first chunk is fetched, the others taken from it until it changes
+	rc, err := s.openReplacing(ha, &changingReader{data: old, after: 100}, int64(len(a)), buf)
 	must(t, err)
 	if _, err := io.ReadAll(rc); !errors.Is(err, errReusedChanged) {
 		t.Fatalf("read from a changing old file: %v", err)
 	}
 	must(t, rc.Close())
-	rc, err = s.OpenStream(ha) // the retry, as writeContents makes it
+	rc, err = s.openReplacing(ha, nil, 0, buf) // the retry, as writeContents makes it
 	readAllOf(t, rc, err, a)
 	if n := s.shared.uses[shared]; n != 1 {
-		t.Errorf("%d uses of a chunk b still reads; want 1, b's", n)
+		t.Errorf("%d uses of a chunk b still reads after a's retry; want 1, b's", n)
+	}
+
+	rc, err = s.openReplacing(ha, nil, 0, buf)
+	must(t, err)
+	_, err = io.ReadFull(rc, buf[:100])
+	must(t, errors.Join(err, rc.Close()))
+	if n := s.shared.uses[shared]; n != 1 {
+		t.Errorf("%d uses of a chunk b still reads after a's read was cut short; want 1, b's", n)
 	}
 }

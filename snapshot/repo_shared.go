@@ -84,23 +84,14 @@ func (s *sharedChunks) use(id index.ID) {
 	s.drop(id)
 }
 
-// forgetUse counts one announced use of id that will not come (a chunk a
-// rollback takes from the file it replaces), and reports whether one was
-// announced.
-func (s *sharedChunks) forgetUse(id index.ID) bool {
+// cancel counts off one announced use of each of chunks: reads that will
+// not come (a stream closed before its end).
+func (s *sharedChunks) cancel(chunks []index.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.uses[id]
-	s.use(id)
-	return ok
-}
-
-// others reports whether reads of id other than one are announced: other
-// streams share the chunk.
-func (s *sharedChunks) others(id index.ID) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.uses[id] > 1
+	for _, id := range chunks {
+		s.use(id)
+	}
 }
 
 // forget drops the kept bytes of id (they did not decode).

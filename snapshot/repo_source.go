@@ -81,13 +81,6 @@ func (s *repoSource) SolidOrder(h wim.Hash) (rank int, ok bool) {
 	return s.rankAt(l), true
 }
 
-// announce tells the caches that stream h is to be read once more, as
-// SolidOrder does, without ranking it: a rollback's replacement of a file,
-// which is read when its turn comes in the walk. Unannounced, its read
-// fetched the whole window of its pack where other files' parts were
-// expected (27-67 MB from S3 to rewrite an 8 MiB file).
-func (s *repoSource) announce(h wim.Hash) { s.SolidOrder(h) }
-
 // rankAt is the rank (SolidOrder) of a stream whose last chunk lies at l.
 func (s *repoSource) rankAt(l index.Location) int {
 	s.orderMu.Lock()
@@ -170,7 +163,7 @@ func (s *repoSource) OpenStream(h wim.Hash) (io.ReadCloser, error) {
 }
 
 // newStream returns a reader of stream h, of recipe rec, that fetches
-// chunks (all of rec's, or those openReusing does not take from the old
+// chunks (all of rec's, or those openReplacing does not take from the old
 // file), with the buffers of a closed stream when there is one.
 func (s *repoSource) newStream(h wim.Hash, rec index.Recipe, chunks []index.ID) *repoStream {
 	rs := &repoStream{chunkCursor: chunkCursor{src: s, hash: h, chunks: chunks}, rec: rec, sum: sha1.New()}
@@ -224,13 +217,15 @@ type repoStream struct {
 	done int64
 	err  error
 
-	// reuse, when set (openReusing), marks the chunks of rec taken from
+	// reuse, when set (openReplacing), marks the chunks of rec taken from
 	// old rather than from the repository: the cursor's chunks are the
 	// others. ci is the next chunk of rec.
-	reuse  []bool
-	old    io.ReaderAt
-	ci     int
-	forgot []index.ID // reused chunks whose announced use was counted off (forgetUse)
+	reuse []bool
+	old   io.ReaderAt
+	ci    int
+	// announced: openReplacing announced the cursor's chunks, and Close
+	// counts off those it did not read.
+	announced bool
 }
 
 func (rs *repoStream) Read(p []byte) (int, error) {
@@ -293,7 +288,7 @@ func (rs *repoStream) end() error {
 			rs.src.shared.forget(id)
 		}
 		if rs.reuse != nil { // the old file's blocks, or the fetched ones
-			return rs.oldChanged(fmt.Errorf("%w: stream %x", errReusedChanged, rs.hash))
+			return fmt.Errorf("%w: stream %x", errReusedChanged, rs.hash)
 		}
 		return fmt.Errorf("%w: stream %x: contents do not match its SHA-1", ErrRepoFormat, rs.hash)
 	}
@@ -303,6 +298,10 @@ func (rs *repoStream) end() error {
 // Close ends the stream, keeping its buffers for the next; a Read after
 // it fails.
 func (rs *repoStream) Close() error {
+	if rs.announced && !errors.Is(rs.err, io.EOF) {
+		rs.src.shared.cancel(rs.chunks[rs.next:]) // reads that will not come, else kept for them
+		rs.announced = false
+	}
 	if !errors.Is(rs.err, errStreamClosed) {
 		rs.src.bufs.Put(&streamBufs{run: rs.run[:0], cur: rs.cur[:0]})
 		rs.run, rs.cur, rs.pos, rs.err = nil, nil, 0, errStreamClosed
@@ -374,6 +373,7 @@ func (c *chunkCursor) fetch() error {
 		c.next++
 	}
 	if err := c.read(size); err != nil {
+		c.next, c.locs = start, c.locs[:0] // not read: Close counts their announced uses off
 		return err
 	}
 	for i, l := range c.locs {
@@ -411,88 +411,94 @@ func (c *chunkCursor) read(size uint64) error {
 	return nil
 }
 
-// reuseMin is the smallest stream whose chunks openReusing looks for in the
+// reuseMin is the smallest stream whose chunks openReplacing looks for in the
 // file it replaces: below it, reading that file costs about what fetching
 // the stream does.
 const reuseMin = 1 << 20
 
-// reuseSamples is how many chunks, spread over the stream, openReusing
+// reuseSamples is how many chunks, spread over the stream, openReplacing
 // compares first: when none matches, the old file is taken for rewritten
 // whole and is not read further.
 const reuseSamples = 16
 
-// errReusedChanged is the error of a stream read through openReusing whose
+// errReusedChanged is the error of a stream read through openReplacing whose
 // SHA-1 does not match: the old file changed after its chunks were
 // compared (a live system). The caller reads the stream again from the
 // repository alone.
 var errReusedChanged = errors.New("the file being replaced changed while its unchanged blocks were copied")
 
-// openReusing returns a reader of stream h, as OpenStream does, that takes
-// each chunk the old file (oldSize bytes) already holds at the same offset
-// from it instead of fetching and expanding it from the repository: a
-// rollback of a large file in which a few blocks changed fetches only those
-// (a 300 MB file with one byte changed, from MinIO on this machine: 2 GET
-// requests instead of 10, 1.3-2.2 s instead of 2.6-3.9 s). From a local
-// directory it is no slower, though it reads the old file twice and hashes
-// it (the same file: 1.1-1.6 s against 1.2-2.6 s random, 1.3-1.7 s
+// openReplacing returns a reader of stream h, as OpenStream does, for a
+// rollback's replacement of a file: the walk reads it when it comes to the
+// file, out of the order SolidOrder ranks new files in. It takes each chunk
+// the old file (old, oldSize bytes; nil for none) already holds at the same
+// offset from it instead of fetching and expanding it from the repository,
+// and tells the caches what it fetches: one more use of each of those
+// chunks (sharedChunks) and each one's part of its pack, so that a window
+// fetches those parts alone. Unannounced, the rewrite of an 8 MiB file
+// fetched the whole window of its pack (27-67 MB from S3); announced whole,
+// a one-block change to a large file fetched all of it.
+//
+// A rollback of a large file in which a few blocks changed fetches only
+// those (a 300 MB file with one byte changed, from MinIO on this machine:
+// 2 GET requests instead of 10, 1.3-2.2 s instead of 2.6-3.9 s). From a
+// local directory it is no slower, though it reads the old file twice and
+// hashes it (the same file: 1.1-1.6 s against 1.2-2.6 s random, 1.3-1.7 s
 // against 1.6-2.3 s text). The chunks are compared by id (SHA-256) before
 // the read; the stream's SHA-1, checked at its end as always, covers the
 // chunks taken from old too, and a mismatch there is errReusedChanged. A
-// stream under reuseMin, or of which old holds none of a sample of
-// chunks, is read as OpenStream reads it. buf is scratch space of at least
-// RepoChunkSize bytes.
-func (s *repoSource) openReusing(h wim.Hash, old io.ReaderAt, oldSize int64, buf []byte) (io.ReadCloser, error) {
+// stream under reuseMin, or of which old holds none of a sample of chunks,
+// is fetched whole. buf is scratch space of at least RepoChunkSize bytes.
+func (s *repoSource) openReplacing(h wim.Hash, old io.ReaderAt, oldSize int64, buf []byte) (io.ReadCloser, error) {
 	if h.IsZero() {
 		return s.OpenStream(h)
 	}
 	rec, ok, err := s.db.Stream(index.SHA1(h))
-	if err != nil || !ok || rec.Size < reuseMin || int64(len(rec.Chunks)) != (rec.Size+RepoChunkSize-1)/RepoChunkSize {
-		return s.OpenStream(h) // which reports a recipe of the wrong shape
+	if err != nil || !ok {
+		return s.OpenStream(h) // which reports it
 	}
-	reuse := matchOld(rec, old, oldSize, buf)
-	if reuse == nil {
-		return s.newStream(h, rec, rec.Chunks), nil
+	var reuse []bool
+	if old != nil && rec.Size >= reuseMin && int64(len(rec.Chunks)) == (rec.Size+RepoChunkSize-1)/RepoChunkSize {
+		reuse = matchOld(rec, old, oldSize, buf)
 	}
-	if s.packs.opener == nil {
-		s.announceNeeded(rec.Chunks, reuse)
-	}
-	needed := make([]index.ID, 0, len(rec.Chunks))
-	var forgot []index.ID
-	for i, id := range rec.Chunks {
-		switch {
-		case !reuse[i]:
-			needed = append(needed, id)
-		case s.shared.forgetUse(id): // a read SolidOrder counted that will not come
-			forgot = append(forgot, id)
+	needed := rec.Chunks
+	if reuse != nil {
+		needed = make([]index.ID, 0, len(rec.Chunks))
+		for i, id := range rec.Chunks {
+			if !reuse[i] {
+				needed = append(needed, id)
+			}
 		}
 	}
 	rs := s.newStream(h, rec, needed)
-	rs.reuse, rs.old, rs.forgot = reuse, old, forgot
+	rs.reuse, rs.old = reuse, old
+	if s.packs.opener == nil && len(needed) > 0 {
+		rs.known = s.announceChunks(needed)
+		rs.announced = true
+	}
 	return rs, nil
 }
 
-// announceNeeded tells the pack cache which parts of packs the stream of
-// chunks will read, reuse marking those it takes from the old file: these
-// are taken out of what SolidOrder announced, and each of the others is
-// announced on its own (lastChunk announces a stream's chunks in a pack
-// as one part, from the first to the last), so that a window fetches
-// those alone. A one-block change to a large file fetched the whole
-// window of its pack.
-func (s *repoSource) announceNeeded(chunks []index.ID, reuse []bool) {
+// announceChunks tells the caches that chunks are to be read once more, as
+// SolidOrder does for a stream's, but with each chunk's part of its pack
+// on its own (SolidOrder's lastChunk announces a stream's chunks in a pack
+// as one part, from the first to the last). It returns their locations,
+// for the reading stream's cursor, or nil when the index lacks one (the
+// cursor then reports it).
+func (s *repoSource) announceChunks(chunks []index.ID) []index.Location {
+	s.shared.expect(chunks)
 	locs, known, err := s.db.Chunks(chunks)
 	if err != nil {
-		return
+		return nil
 	}
 	for i, l := range locs {
-		if reuse[i] && known[i] && !s.shared.others(chunks[i]) { // another stream still reads it
-			s.packs.unexpectRange(l.Pack, int64(l.Offset), int64(l.Offset)+int64(l.Stored))
-		}
-	}
-	for i, l := range locs {
-		if !reuse[i] && known[i] {
+		if known[i] {
 			s.packs.expect(l.Pack, int64(l.Offset), int64(l.Offset)+int64(l.Stored))
 		}
 	}
+	if slices.Contains(known, false) {
+		return nil
+	}
+	return locs
 }
 
 // matchOld reports, for each chunk of rec, whether old (oldSize bytes)
@@ -524,23 +530,13 @@ func matchOld(rec index.Recipe, old io.ReaderAt, oldSize int64, buf []byte) []bo
 	return reuse
 }
 
-// oldChanged returns err, errReusedChanged's, having announced again the
-// reads of the reused chunks it counted off: the caller reads the stream
-// again from the repository alone, which counts them (else a chunk other
-// files share lost their uses, and was let go before their reads).
-func (rs *repoStream) oldChanged(err error) error {
-	rs.src.shared.expect(rs.forgot)
-	rs.forgot = nil
-	return err
-}
-
 // readOld reads chunk i of the stream from the old file into cur.
 func (rs *repoStream) readOld(i int) error {
 	off := int64(i) * RepoChunkSize
 	size := int(min(RepoChunkSize, rs.rec.Size-off))
 	cur := slices.Grow(rs.cur[:0], size)[:size]
 	if got, _ := rs.old.ReadAt(cur, off); got < size {
-		return rs.oldChanged(fmt.Errorf("%w: stream %x: chunk %d is no longer there", errReusedChanged, rs.hash, i))
+		return fmt.Errorf("%w: stream %x: chunk %d is no longer there", errReusedChanged, rs.hash, i)
 	}
 	rs.sum.Write(cur)
 	rs.done += int64(size)
