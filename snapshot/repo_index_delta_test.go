@@ -4,6 +4,7 @@ package snapshot
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
@@ -100,4 +102,42 @@ func TestIndexKeepsDeltas(t *testing.T) {
 			t.Errorf("night %d restored different contents", i)
 		}
 	}
+}
+
+// TestDeltaChainBounded: a file changed at every snapshot is stored as a
+// delta of its previous version until the chain reaches maxDeltaLinks;
+// the next version is stored whole and starts a new chain. Every version
+// restores.
+func TestDeltaChainBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 67 snapshots")
+	}
+	const chunks = 4
+	nights := maxDeltaLinks + 3
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	data := wimtest.RandomBytes(1, chunks*RepoChunkSize)
+	r := testRepo(t, wim.CompressNone)
+	var last *Manifest
+	for night := range nights {
+		copy(data[(night%chunks)*RepoChunkSize:], fmt.Sprint("night ", night))
+		must(t, os.WriteFile(filepath.Join(src, "db"), data, 0o644))
+		last = snapshotOK(t, r, src, TakeOptions{}).Manifest
+	}
+	if _, deltas := recipeBytes(t, r); deltas != nights-2 {
+		t.Errorf("%d versions stored as %d deltas; want all but the first and the one after %d links", nights, deltas, maxDeltaLinks)
+	}
+	db, err := r.openIndex(true)
+	must(t, err)
+	rec, ok, err := db.Stream(index.SHA1(sha1.Sum(data)))
+	closeIndex(db)
+	if err != nil || !ok || rec.Deltas != 1 {
+		t.Errorf("the last version resolves through %d deltas (%v, %v); want 1", rec.Deltas, ok, err)
+	}
+	out := filepath.Join(tmp, "out")
+	if _, err := r.Restore(t.Context(), last, out, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 }

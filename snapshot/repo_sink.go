@@ -429,8 +429,17 @@ func (s *repoSink) baseChunks(h index.SHA1) ([]index.ID, bool) {
 		return nil, false
 	}
 	rec, ok, err := s.db.Stream(h)
-	return rec.Chunks, ok && err == nil
+	return rec.Chunks, ok && err == nil && rec.Deltas < maxDeltaLinks
 }
+
+// maxDeltaLinks bounds the delta chains snapshots make: a stream whose base
+// resolves through as many deltas is stored whole. A file changed at every
+// snapshot (an hourly agent's database) would otherwise make a chain one
+// link longer each time, which every read of its recipe walks, and which
+// check, prune and repair, resolving every stream, walk once per link: a
+// year of hourly versions took seconds. A whole recipe costs 32 bytes per
+// chunk, once per this many versions.
+const maxDeltaLinks = 64
 
 // abort stops the pipeline after a failed run; nothing it stored is named
 // by an index object.
