@@ -62,7 +62,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	a.mountsBelow = opts.InPlace && mountsBelow(rootFD)
 	a.noXattrAt.Store(opts.pathXattrs)
 	a.foldCase = a.foldsCase(rootFD)
-	a.timeLo, a.timeHi, a.clampsTimes = a.timeLimits(rootFD)
+	a.clampsTimes = clampsTimes(rootFD)
 	if _, err := os.Stat("/proc/self/fd"); err == nil {
 		a.procFD = true
 	}
@@ -221,9 +221,11 @@ type applier struct {
 	// foldCase: the target does not tell names apart by case (foldsCase).
 	foldCase bool
 	// clampsTimes: the target's file system clamps the times it cannot
-	// hold to timeLo and timeHi, or in a dry run (which probes nothing,
-	// both 0) to one of the known limits (see sameWriteTime).
+	// hold to its limits, timeLo and timeHi, which limits probes once,
+	// when a time beyond 32 bits first needs them; in a dry run (which
+	// probes nothing, both 0) to one of the known limits (sameWriteTime).
 	clampsTimes    bool
+	limitsOnce     sync.Once
 	timeLo, timeHi int64
 	// fresh: the walk is in a directory this apply made (or an empty
 	// target), where nothing else is: in place, there is nothing to

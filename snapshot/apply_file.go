@@ -177,6 +177,9 @@ func (a *applier) metaErrors(fd int, e *wim.Entry, isDir bool) []error {
 	if len(errs) > 0 {
 		errs = append(errs, a.metaWhy(fd)...)
 	}
+	if err := a.clampNote(e); err != nil {
+		errs = append(errs, err)
+	}
 	return errs
 }
 

@@ -49,11 +49,11 @@ func clampsTimes(fd int) bool {
 // file made there, and reading back where the kernel clamped them (ext4
 // keeps up to 2038 or 2446 by its inode size, XFS 2038 or 2486 by its
 // bigtime feature). The probe is removed and the directory's times put
-// back. ok is false when the file system does not clamp or the probe
+// back. Both are 0 when the file system does not clamp or the probe
 // failed.
-func (a *applier) timeLimits(dfd int) (lo, hi int64, ok bool) {
+func (a *applier) timeLimits(dfd int) (lo, hi int64) {
 	if !clampsTimes(dfd) {
-		return 0, 0, false
+		return 0, 0
 	}
 	a.withProbe(dfd, func(_ string, fd int) {
 		limit := func(sec int64) (int64, bool) {
@@ -67,7 +67,9 @@ func (a *applier) timeLimits(dfd int) (lo, hi int64, ok bool) {
 		var okLo, okHi bool
 		lo, okLo = limit(-1 << 40)
 		hi, okHi = limit(1 << 40)
-		ok = okLo && okHi && lo > -1<<40 && hi < 1<<40
+		if !okLo || !okHi || lo <= -1<<40 || hi >= 1<<40 {
+			lo, hi = 0, 0
+		}
 	})
-	return lo, hi, ok
+	return lo, hi
 }

@@ -23,4 +23,4 @@ func readOnlyFS(int) bool { return false }
 func clampsTimes(int) bool { return false }
 
 // timeLimits reports none, as clampsTimes.
-func (a *applier) timeLimits(int) (lo, hi int64, ok bool) { return 0, 0, false }
+func (a *applier) timeLimits(int) (lo, hi int64) { return 0, 0 }

@@ -18,10 +18,15 @@ import (
 // first, and every later restore would rewrite both. The restore makes
 // the first and skips the other with a warning, as on Windows.
 
-// foldsCase reports whether the directory dfd folds case: a file made
-// there under a temporary name in lower case is found under the same
-// name in upper case. A dry run, which writes nothing, asks foldsAbove.
+// foldsCase reports whether the directory dfd folds case: a name it
+// holds is found in another case (foldsListed), or, in a directory
+// without such a name, a file made there under a temporary name in lower
+// case is found under the same name in upper case. A dry run, which
+// writes nothing, asks foldsAbove.
 func (a *applier) foldsCase(dfd int) bool {
+	if folds, told := foldsListed(dfd, make([]byte, 16<<10)); told {
+		return folds // nothing made: a rollback changed the target's ctime
+	}
 	folds := false
 	a.withProbe(dfd, func(name string, _ int) {
 		var st unix.Stat_t

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -26,13 +27,19 @@ func (a *applier) tempName() string {
 	return fmt.Sprintf("%s%s-%d.tmp", tempPrefix, a.token, a.tempSeq.Add(1))
 }
 
-// withProbe makes an empty file in the directory dfd under a temporary
-// name, calls fn with its name and a descriptor open for writing, then
-// removes it and puts the directory's times back, so that the probe is
-// not a change. Where the file cannot be made, fn is not called.
+// withProbe makes an empty file in the target's top directory dfd under a
+// temporary name, calls fn with its name and a descriptor open for
+// writing, then removes it and puts the directory's times back, so that
+// the probe is not a change. Where the file cannot be made, or could not
+// be removed (a directory that is immutable or append-only: chattr +i,
+// +a), fn is not called; a probe that could not be removed after all is
+// warned about, by name.
 func (a *applier) withProbe(dfd int, fn func(name string, fd int)) {
 	var dir unix.Stat_t
 	if fstat(dfd, &dir) != nil {
+		return
+	}
+	if imm, app, _ := lockedFlags(dfd, ""); imm || app {
 		return
 	}
 	name := a.tempName()
@@ -42,7 +49,9 @@ func (a *applier) withProbe(dfd int, fn func(name string, fd int)) {
 	}
 	fn(name, fd)
 	closeFD(fd)
-	_ = unix.Unlinkat(dfd, name, 0)
+	if err := unix.Unlinkat(dfd, name, 0); err != nil {
+		a.warnPath(nil, false, fmt.Errorf("could not remove %s, a file made to probe the file system: %w", name, err))
+	}
 	ts := [2]unix.Timespec{dir.Atim, dir.Mtim}
 	_ = futimens(dfd, &ts)
 }
@@ -1255,7 +1264,56 @@ func (a *applier) sameWriteTime(st *unix.Stat_t, e *wim.Entry) bool {
 		return true
 	}
 	sec, _ := e.LastWriteTime.Unix()
-	return a.clampsTimes && clampedTime(sec, st.Mtim, a.timeLo, a.timeHi)
+	if !a.clampsTimes || sec >= minTime32 && sec <= maxTime32 { // every such file system holds it
+		return false
+	}
+	lo, hi := a.limits()
+	return clampedTime(sec, st.Mtim, lo, hi)
+}
+
+// limits returns the earliest and latest times the target's file system
+// holds (see clampsTimes), probed on the first call (timeLimits); both 0
+// when not known (a dry run, which writes nothing, or a failed probe). An
+// apply probes only for an image holding a time beyond 32 bits: the probe
+// is a file made and deleted in the target, which changes its ctime.
+func (a *applier) limits() (lo, hi int64) {
+	a.limitsOnce.Do(func() {
+		if a.rootFD >= 0 {
+			a.timeLo, a.timeHi = a.timeLimits(a.rootFD)
+		}
+	})
+	return a.timeLo, a.timeHi
+}
+
+// clampNote returns the error saying that the target's file system could
+// not hold e's times, and what it set them to; nil when it could, when
+// its limits are not known, or for a time of 0, which says that none was
+// recorded (images made by some tools hold no times).
+func (a *applier) clampNote(e *wim.Entry) error {
+	if !a.clampsTimes {
+		return nil
+	}
+	var notes []string
+	for _, t := range []struct {
+		what string
+		ft   wim.Filetime
+	}{{"last write", e.LastWriteTime}, {"last access", e.LastAccessTime}} {
+		sec, _ := t.ft.Unix()
+		if t.ft == 0 || sec >= minTime32 && sec <= maxTime32 { // 0: none recorded
+			continue
+		}
+		lo, hi := a.limits()
+		if lo == 0 && hi == 0 || sec >= lo && sec <= hi {
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("%s time %s set to %s", t.what, t.ft.Time().UTC().Format(time.DateTime),
+			time.Unix(min(max(sec, lo), hi), 0).UTC().Format(time.DateTime)))
+	}
+	if notes == nil {
+		return nil
+	}
+	return fmt.Errorf("times out of the range the target's file system holds (%s to %s): %s",
+		time.Unix(a.timeLo, 0).UTC().Format(time.DateOnly), time.Unix(a.timeHi, 0).UTC().Format(time.DateOnly), strings.Join(notes, ", "))
 }
 
 // The limits of the times file systems hold, in seconds after the UNIX

@@ -271,11 +271,17 @@ func (a *applier) setMetaAt(dfd int, e *wim.Entry, path []string) bool {
 	if err := unix.UtimesNanoAt(dfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		errs = append(errs, fmt.Errorf("times: %w", err))
 	}
-	if len(errs) > 0 {
+	set := len(errs) == 0
+	if !set {
 		errs = append(errs, a.metaWhyAt(dfd, name)...)
+	}
+	if err := a.clampNote(e); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
 		a.warnPath(path, false, joinErrs(errs...))
 	}
-	return len(errs) == 0
+	return set
 }
 
 func (a *applier) xattrPath(dfd int, name string, path []string) string {

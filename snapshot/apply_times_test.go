@@ -38,7 +38,7 @@ func TestSameWriteTimeClamped(t *testing.T) {
 		e := &wim.Entry{LastWriteTime: tt.image}
 		st := &unix.Stat_t{Mtim: tt.target}
 		for _, clamps := range []bool{false, true} {
-			a := &applier{clampsTimes: clamps}
+			a := &applier{clampsTimes: clamps, rootFD: -1} // nothing to probe: the known limits
 			if got, want := a.sameWriteTime(st, e), clamps && tt.clamped; got != want {
 				t.Errorf("image %v, target %v, file system clamps %v: same %v, want %v",
 					tt.image.Time(), tt.target, clamps, got, want)
@@ -48,6 +48,7 @@ func TestSameWriteTimeClamped(t *testing.T) {
 	// With the limits probed (ext4 of 256-byte inodes: 1901 to 2446),
 	// 2038-01-19T03:14:07Z is a time it holds: a file there is not 2040.
 	a := &applier{clampsTimes: true, timeLo: minTime32, timeHi: maxTimeExt4}
+	a.limitsOnce.Do(func() {}) // probed
 	for _, tt := range []struct {
 		image  wim.Filetime
 		target unix.Timespec
