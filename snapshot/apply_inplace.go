@@ -1211,12 +1211,41 @@ func (a *applier) retime() {
 		path := d.dir.comps()
 		fd, err := a.openPath(path)
 		if err != nil {
-			continue // reported when the directory was made
+			a.retimeUnopened(d.e, path) // else reported when the directory was made
+			continue
 		}
 		a.retimeDir(fd, d.e, path)
 		if fd != a.rootFD {
 			closeFD(fd)
 		}
+	}
+}
+
+// retimeUnopened is retimeDir for a directory that does not open: one an
+// unprivileged apply gave a mode without read permission but with write
+// and search permission, which modeLater does not wait for (0300). Its
+// times are set through its parent; its mtime was left at the rename's.
+func (a *applier) retimeUnopened(e *wim.Entry, path []string) {
+	if len(path) == 0 || a.modeLater(e) {
+		return
+	}
+	pfd, err := a.openPath(path[:len(path)-1])
+	if err != nil {
+		return
+	}
+	defer a.closeOpened(pfd)
+	ts := timespecs(e)
+	orig, passage := a.passageTimes[e]
+	if passage {
+		ts = orig
+	}
+	name := path[len(path)-1]
+	var st unix.Stat_t
+	if fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Mtim == ts[1] {
+		return
+	}
+	if err := unix.UtimesNanoAt(pfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil && !passage && !a.metaWarned[e] {
+		a.warnPath(path, false, fmt.Errorf("times: %w", err))
 	}
 }
 

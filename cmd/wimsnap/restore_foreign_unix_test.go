@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -278,16 +279,7 @@ func TestRollbackNestedClosedDirsUnprivileged(t *testing.T) {
 	}
 	must(t, os.Chmod(image, 0o644))
 	target := filepath.Join(tmp, "t")
-	asNobody := func(script string) {
-		t.Helper()
-		cmd := exec.Command("sh", "-c", script)
-		cmd.Dir = tmp
-		cmd.Env = []string{"HOME=" + tmp, "PATH=" + os.Getenv("PATH")}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", script, err, out)
-		}
-	}
+	asNobody := func(script string) { t.Helper(); shAsNobody(t, tmp, script) }
 	asNobody(bin + " apply m.wim t")
 	asNobody("chmod u+x t/p && chmod u+rwx t/p/q && echo changed > t/p/q/f && chmod 0 t/p/q t/p")
 	asNobody(bin + " apply m.wim t")
@@ -300,5 +292,45 @@ func TestRollbackNestedClosedDirsUnprivileged(t *testing.T) {
 	}
 	if got, err := os.ReadFile(filepath.Join(target, "p", "q", "f")); err != nil || string(got) != "orig\n" {
 		t.Errorf("p/q/f = %q (%v), want the image's", got, err)
+	}
+}
+
+// TestRollbackWriteOnlyDirTimes: an unprivileged rollback of a file in a
+// directory of mode 0300 (write and search, no read) gives the directory
+// its times back: set before the file's rename, they were left at the
+// rename's, exit 0, as the directory no longer opened to set them again.
+func TestRollbackWriteOnlyDirTimes(t *testing.T) {
+	bin, tmp := binaryForNobody(t)
+	src := filepath.Join(tmp, "src")
+	writeFile(t, filepath.Join(src, "d"), "f", []byte("orig\n"))
+	must(t, os.Chmod(filepath.Join(src, "d"), 0o300))
+	when := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	must(t, os.Chtimes(filepath.Join(src, "d"), when, when))
+	image := filepath.Join(tmp, "m.wim")
+	if res := runBin(t, bin, []string{"HOME=" + tmp}, "capture", src, image); res.code != exitOK {
+		t.Fatalf("capture: exit %d: %s", res.code, res.stderr)
+	}
+	must(t, os.Chmod(image, 0o644))
+	asNobody := func(script string) { t.Helper(); shAsNobody(t, tmp, script) }
+	asNobody(bin + " apply m.wim t")
+	asNobody("echo changed > t/d/f")
+	asNobody(bin + " apply m.wim t")
+	var st unix.Stat_t
+	must(t, unix.Lstat(filepath.Join(tmp, "t", "d"), &st))
+	if st.Mode&0o7777 != 0o300 || st.Mtim.Sec != when.Unix() {
+		t.Errorf("d after the rollback: mode %o, mtime %v; want 300 and %v", st.Mode&0o7777, time.Unix(st.Mtim.Unix()).UTC(), when)
+	}
+}
+
+// shAsNobody runs the shell script in dir as nobody, with HOME=dir, and
+// fails the test if it fails.
+func shAsNobody(t *testing.T, dir, script string) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
 	}
 }
