@@ -228,6 +228,11 @@ func (r *Repo) Store() remote.Store { return r.store }
 // IndexPath is the bbolt index file of this repository.
 func (r *Repo) IndexPath() string { return r.cache }
 
+// CachePaths are the files and directories this repository's commands
+// write in the cache directory (RepoOptions.CacheDir): the index, the
+// metadata cache and the spool, which may not exist yet.
+func (r *Repo) CachePaths() []string { return []string{r.cache, r.metaCache().dir, r.spool} }
+
 // LocalPaths are the local files and directories of this repository: its
 // caches (the index, the metadata cache, the spool) and, for a repository
 // on local disk, its directory. A snapshot of a tree that holds them
@@ -238,7 +243,7 @@ func (r *Repo) LocalPaths() []string {
 	for _, d := range []string{r.metaCache().dir, r.spool} {
 		_ = os.MkdirAll(d, 0o700) // else nothing is there to capture
 	}
-	paths := []string{r.cache, r.metaCache().dir, r.spool}
+	paths := r.CachePaths()
 	if loc := r.store.Location(); filepath.IsAbs(loc) { // a local store's directory
 		paths = append(paths, loc)
 	}

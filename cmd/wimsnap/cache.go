@@ -20,19 +20,49 @@ func (a *app) usableCache(dir string, warn func(error)) string {
 	if err == nil {
 		return dir
 	}
+	return a.tempCacheFor(dir, err, warn)
+}
+
+// tempCacheFor warns, as usableCache does, that the cache dir is not usable
+// for err, and returns the temporary directory the command uses instead;
+// dir itself when none can be made.
+func (a *app) tempCacheFor(dir string, err error, warn func(error)) string {
 	tmp, terr := os.MkdirTemp("", "wimsnap-index-")
 	if terr != nil {
 		return dir // the command reports what fails in dir
 	}
 	a.tempCache = tmp
-	werr := fmt.Errorf("the index cache %s is not usable (%w); this run rebuilds the index in a temporary directory (set $%s to a writable directory to keep it)",
-		dir, err, envCacheDir)
-	if warn != nil {
-		warn(werr) // with --json, into the document's warnings
-	} else {
-		fmt.Fprintf(a.stderr, "wimsnap: warning: %v\n", werr)
-	}
+	a.cacheWarn(warn, fmt.Errorf("the index cache %s is not usable (%w); this run rebuilds the index in a temporary directory (set $%s to a writable directory to keep it)",
+		dir, err, envCacheDir))
 	return tmp
+}
+
+// cacheWarn tells of a problem with the cache through warn when not nil
+// (with --json, into the document's warnings), else on stderr.
+func (a *app) cacheWarn(warn func(error), err error) {
+	if warn != nil {
+		warn(err)
+	} else {
+		fmt.Fprintf(a.stderr, "wimsnap: warning: %v\n", err)
+	}
+}
+
+// repoCacheUsable reports why the command cannot write the files of r in
+// the cache directory (snapshot.Repo.CachePaths) that exist already, if it
+// cannot, once the directory itself was probed (usableCache). An index
+// file it cannot write (one root made through sudo, or made read-only) is
+// removed, with a warning, to be rebuilt: it is a cache, and in a
+// temporary directory every later run would rebuild it again.
+func (a *app) repoCacheUsable(r *snapshot.Repo, warn func(error)) error {
+	if err := writablePath(r.IndexPath()); err != nil && os.Remove(r.IndexPath()) == nil {
+		a.cacheWarn(warn, fmt.Errorf("the local index could not be written (%w); removed it, to be rebuilt", err))
+	}
+	for _, p := range r.CachePaths() {
+		if err := writablePath(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // probeDir makes dir if missing and checks that files can be created in

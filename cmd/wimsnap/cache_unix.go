@@ -10,6 +10,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// writablePath reports why the file or directory at path, if there is
+// one, cannot be written (for a directory: have files made in it).
+func writablePath(path string) error {
+	err := unix.Access(path, unix.W_OK)
+	if err == nil || err == unix.ENOENT {
+		return nil
+	}
+	return &os.PathError{Op: "access", Path: path, Err: err}
+}
+
 // writableDir reports why files cannot be created in dir, if they cannot:
 // no permission, a read-only file system, or one nearly full, of bytes or
 // of inodes.

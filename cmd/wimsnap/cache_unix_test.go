@@ -3,9 +3,12 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -55,5 +58,48 @@ func TestUnusableCacheExec(t *testing.T) {
 		if left, _ := os.ReadDir(tmpdir); len(left) != 0 {
 			t.Fatalf("%s left %s in TMPDIR", args[0], left[0].Name())
 		}
+	}
+}
+
+// TestUnwritableRepoCache: in a cache directory the user can write, an
+// index file of the repository that the user cannot write (made by root
+// through sudo, or made read-only) is removed and rebuilt, with a warning;
+// a spool the user cannot write makes the run use a temporary cache. Each
+// stopped every command ("permission denied") though the README promises
+// that an unwritable cache costs only a rebuild.
+func TestUnwritableRepoCache(t *testing.T) {
+	bin, tmp := binaryForNobody(t)
+	src := filepath.Join(tmp, "src")
+	writeFile(t, src, "f", []byte("data\n"))
+	shAsNobody(t, tmp, bin+" init --repo repo && "+bin+" snapshot src --repo repo")
+	run := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = tmp
+		cmd.Env = []string{"HOME=" + tmp, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
+	}
+	dbs, err := filepath.Glob(filepath.Join(tmp, ".cache", "wimsnap", "index", "*.db"))
+	if err != nil || len(dbs) != 1 {
+		t.Fatalf("index files %q (%v), want one", dbs, err)
+	}
+	must(t, os.Chmod(dbs[0], 0o400))
+	if res := run("snapshots", "--repo", "repo"); res.code != exitOK || !strings.Contains(res.stderr, "removed it, to be rebuilt") {
+		t.Errorf("snapshots with a read-only index file: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	spool := filepath.Join(tmp, ".cache", "wimsnap", "index", "spool")
+	must(t, os.Chmod(spool, 0o500))
+	t.Cleanup(func() { _ = os.Chmod(spool, 0o700) })
+	writeFile(t, src, "g", []byte("more data\n"))
+	if res := run("snapshot", "src", "--repo", "repo"); res.code != exitOK || !strings.Contains(res.stderr, "rebuilds the index in a temporary directory") {
+		t.Errorf("snapshot with a spool it cannot write: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 }

@@ -201,6 +201,12 @@ func (a *app) openRepoWarn(ctx context.Context, f *repoFlags, create bool, warn 
 	cache = a.usableCache(cache, warn)
 	opts := snapshot.RepoOptions{CacheDir: cache, Now: a.now, Warn: warn}
 	r, err := snapshot.OpenRepo(ctx, store, opts)
+	if err == nil && a.tempCache == "" {
+		if uerr := a.repoCacheUsable(r, warn); uerr != nil { // this repository's files there
+			opts.CacheDir = a.tempCacheFor(cache, uerr, warn)
+			r, err = snapshot.OpenRepo(ctx, store, opts)
+		}
+	}
 	if errors.Is(err, remote.ErrNoBucket) {
 		return nil, fmt.Errorf("%w: %s: the bucket does not exist (run 'wimsnap init %s' to create it and the repository)",
 			snapshot.ErrNoRepository, loc, repoArg(loc))
