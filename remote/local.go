@@ -54,12 +54,18 @@ const tmpPrefix = ".tmp-"
 // for) is not found; putting "a/b" then fails, so the local store cannot
 // hold both "a" and "a/b" as Memory and S3 can.
 //
+// Writes (Put, PutIfAbsent, PutFile, Delete) to a directory that is
+// another user's and not shared with a group fail with ErrForeign, for
+// any user but root: what they made would be private to their maker, and
+// the repository's owner could no longer read it. Reads go ahead.
+//
 // A Local is safe for concurrent use by several goroutines and processes
 // sharing the directory.
 type Local struct {
 	root     string
 	dirMode  os.FileMode  // of the directories it makes
 	fileMode os.FileMode  // of the files it makes
+	foreign  error        // of every write: another user's directory (foreignWrites)
 	syncs    atomic.Int64 // fsyncs of files and directories, for tests
 }
 
@@ -83,7 +89,7 @@ func NewLocal(dir string) (*Local, error) {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
 	mode := modeBelow(rootMode)
-	return &Local{root: root, dirMode: mode, fileMode: mode.Perm() &^ 0o111 &^ 0o020}, nil
+	return &Local{root: root, dirMode: mode, fileMode: mode.Perm() &^ 0o111 &^ 0o020, foreign: foreignWrites(root, rootMode)}, nil
 }
 
 // privateDir is the mode of the directories of a Local that no group
@@ -164,7 +170,7 @@ func (l *Local) Location() string { return l.root }
 
 // Put implements Store.
 func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	if err := checkKey(ctx, "put", key); err != nil {
+	if err := l.checkWrite(ctx, "put", key); err != nil {
 		return err
 	}
 	if size < 0 {
@@ -197,7 +203,7 @@ func (l *Local) place(ctx context.Context, tmp, dir, key string) error {
 // PutIfAbsent implements Store. The final name is made with link(2), which
 // fails when the name exists, atomically also against other processes.
 func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	if err := checkKey(ctx, "put-if-absent", key); err != nil {
+	if err := l.checkWrite(ctx, "put-if-absent", key); err != nil {
 		return err
 	}
 	p := l.path(key)
@@ -296,7 +302,7 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 // link, not what it leads to (but for a link to a directory, which is
 // no object); so does one whose file is no object (a FIFO).
 func (l *Local) Delete(ctx context.Context, key string) error {
-	if err := checkKey(ctx, "delete", key); err != nil {
+	if err := l.checkWrite(ctx, "delete", key); err != nil {
 		return err
 	}
 	p := l.path(key)
@@ -309,6 +315,18 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	}
 	if err != nil {
 		return keyErr("delete", key, err)
+	}
+	return nil
+}
+
+// checkWrite is checkKey for a write, which also fails when the store
+// refuses writes (ErrForeign).
+func (l *Local) checkWrite(ctx context.Context, op, key string) error {
+	if err := checkKey(ctx, op, key); err != nil {
+		return err
+	}
+	if l.foreign != nil {
+		return fmt.Errorf("%s %s: %w", op, key, l.foreign)
 	}
 	return nil
 }

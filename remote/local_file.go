@@ -29,7 +29,7 @@ var _ FilePutter = (*Local)(nil)
 // renamed into place, so a crash leaves it whole or absent as Put does.
 // Otherwise the bytes are copied as Put copies them.
 func (l *Local) PutFile(ctx context.Context, key string, f *os.File, size int64) error {
-	if err := checkKey(ctx, "put", key); err != nil {
+	if err := l.checkWrite(ctx, "put", key); err != nil {
 		return err
 	}
 	fi, err := f.Stat()

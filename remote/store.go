@@ -60,6 +60,10 @@ var (
 	// instead of a regular file, which the store neither follows nor
 	// reads. Unlike ErrNotFound it is damage, not a forgotten object.
 	ErrDamaged = errors.New("remote: not an object")
+	// ErrForeign means that a local store refused a write because the
+	// directory is another user's and not shared with a group: what this
+	// user made there, its owner could not read (see Local).
+	ErrForeign = errors.New("remote: another user's repository")
 )
 
 // Info describes one stored object.

@@ -326,6 +326,9 @@ func acquireWaited(ctx context.Context, store remote.Store, conditional bool, ki
 	default:
 		err = l.acquireShared(ctx)
 	}
+	if errors.Is(err, remote.ErrForeign) {
+		return nil, l.waited, err // the store writes nothing: nothing to remove
+	}
 	if err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockCleanup)
 		defer cancel()

@@ -103,3 +103,42 @@ func TestUnwritableRepoCache(t *testing.T) {
 		t.Errorf("snapshot with a spool it cannot write: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 }
+
+// TestForeignRepositoryRefusesWrites: a user who may write into another
+// user's repository that is not shared with a group (made group- or
+// world-writable, not set-group-ID) is refused before writing anything,
+// naming the owner: the files it made were private to it, and the owner's
+// every command failed with "permission denied". It may still read.
+func TestForeignRepositoryRefusesWrites(t *testing.T) {
+	bin, tmp := binaryForNobody(t)
+	src := filepath.Join(tmp, "src")
+	writeFile(t, src, "f", []byte("data\n"))
+	repo := filepath.Join(tmp, "repo")
+	if res := runBin(t, bin, []string{"HOME=" + tmp}, "init", "--repo", repo); res.code != exitOK {
+		t.Fatalf("init: %s", res.stderr)
+	}
+	if res := runBin(t, bin, []string{"HOME=" + tmp}, "snapshot", src, "--repo", repo); res.code != exitOK {
+		t.Fatalf("snapshot: %s", res.stderr)
+	}
+	must(t, exec.Command("chmod", "-R", "a+rwX", repo).Run())
+	before, err := exec.Command("find", repo).Output()
+	must(t, err)
+	cmd := exec.Command(bin, "snapshot", src, "--repo", repo)
+	cmd.Env = []string{"HOME=" + filepath.Join(tmp, "nobody"), "PATH=" + os.Getenv("PATH")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "is root's and is not shared with a group") {
+		t.Errorf("nobody's snapshot into root's repository: %v\n%s", err, out)
+	}
+	after, err := exec.Command("find", repo).Output()
+	must(t, err)
+	if string(after) != string(before) {
+		t.Errorf("the refused snapshot wrote into the repository:\n%s", after)
+	}
+	cmd = exec.Command(bin, "snapshots", "--repo", repo)
+	cmd.Env = []string{"HOME=" + filepath.Join(tmp, "nobody"), "PATH=" + os.Getenv("PATH")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("nobody's snapshots of root's readable repository: %v\n%s", err, out)
+	}
+}
