@@ -162,6 +162,7 @@ func (a *app) serveAgent(ctx context.Context, f *agentFlags, cfg *agentConfig) e
 		}()
 	}
 	hup := make(chan os.Signal, 1)
+	signal.Ignore(syscall.SIGHUP) // not a stop (main's stopSignals), until:
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	defer holdStopSignals(log)()

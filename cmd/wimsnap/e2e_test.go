@@ -380,8 +380,10 @@ func TestEndToEnd(t *testing.T) {
 	})
 }
 
-// TestInterrupt sends SIGINT during a long capture: exit 130, and neither
-// the WIM nor a temporary file is left behind.
+// TestInterrupt sends SIGINT, then SIGHUP (a closed terminal), during a
+// long capture: exit 130, and neither the WIM nor a temporary file is left
+// behind. SIGHUP killed it on the spot, leaving its temporary file. A
+// capture started with SIGHUP ignored (nohup) goes on after one.
 func TestInterrupt(t *testing.T) {
 	bin := buildBinary(t)
 	tmp := t.TempDir()
@@ -392,16 +394,31 @@ func TestInterrupt(t *testing.T) {
 	// Sparse: no disk used, but hashing and compressing 64 GiB takes far
 	// longer than the test waits.
 	wimtest.SparseFile(t, filepath.Join(src, "big.sparse"), 64<<30)
-	out := filepath.Join(tmp, "out", "big.wim")
-	if err := os.Mkdir(filepath.Dir(out), 0o755); err != nil {
-		t.Fatal(err)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP} {
+		out := filepath.Join(tmp, sig.String(), "big.wim")
+		if err := os.Mkdir(filepath.Dir(out), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "capture", src, out)
+		if code, stderr := runSignalled(t, cmd, sig, filepath.Dir(out)); code != exitInterrupted {
+			t.Errorf("%v: exit %d, want %d; stderr %q", sig, code, exitInterrupted, stderr)
+		}
+		if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 0 {
+			t.Errorf("%v: left behind: %v", sig, left)
+		}
 	}
-	if code, stderr := runInterrupted(t, bin, filepath.Dir(out), "capture", src, out); code != exitInterrupted {
-		t.Errorf("exit %d, want %d; stderr %q", code, exitInterrupted, stderr)
+	out := filepath.Join(tmp, "nohup", "big.wim")
+	must(t, os.Mkdir(filepath.Dir(out), 0o755))
+	cmd := exec.Command("sh", "-c", `trap "" HUP; exec "$0" "$@"`, bin, "capture", src, out)
+	must(t, cmd.Start())
+	waitOpenUnder(t, cmd.Process.Pid, filepath.Dir(out))
+	must(t, cmd.Process.Signal(syscall.SIGHUP))
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("a capture started with SIGHUP ignored stopped at one: %v", err)
 	}
-	if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 0 {
-		t.Errorf("left behind: %v", left)
-	}
+	must(t, cmd.Process.Kill())
+	_ = cmd.Wait()
 }
 
 // runInterrupted runs the binary with args, sends it SIGINT once it has a
@@ -410,15 +427,20 @@ func TestInterrupt(t *testing.T) {
 // it fails the test if the process has not stopped 30 s later.
 func runInterrupted(t *testing.T, bin, dir string, args ...string) (code int, stderr string) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	return runSignalled(t, exec.Command(bin, args...), syscall.SIGINT, dir)
+}
+
+// runSignalled is runInterrupted for cmd and the signal sig.
+func runSignalled(t *testing.T, cmd *exec.Cmd, sig syscall.Signal, dir string) (code int, stderr string) {
+	t.Helper()
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitOpenUnder(t, cmd.Process.Pid, dir)
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatalf("SIGINT: %v", err)
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("%v: %v", sig, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -432,7 +454,7 @@ func runInterrupted(t *testing.T, bin, dir string, args ...string) (code int, st
 		if err := cmd.Process.Kill(); err != nil {
 			t.Errorf("kill: %v", err)
 		}
-		t.Fatalf("%s did not stop within 30 s of SIGINT", args[0])
+		t.Fatalf("%s did not stop within 30 s of %v", cmd.Args[1], sig)
 	}
 	return cmd.ProcessState.ExitCode(), errb.String()
 }

@@ -19,7 +19,7 @@ const (
 	exitNoRepo      = 10  // no repository at the given location, or one without its config
 	exitLocked      = 11  // the repository is locked by another process
 	exitRemote      = 12  // the repository's server refused us or could not be reached
-	exitInterrupted = 130 // interrupted by SIGINT or SIGTERM (128 + SIGINT)
+	exitInterrupted = 130 // interrupted by SIGINT, SIGTERM or SIGHUP (128 + SIGINT)
 )
 
 // exitCodesHelp is appended to the help text of the commands that use a
@@ -68,7 +68,7 @@ const exitCodesRepo = `  10   no repository at the given location (or its S3 buc
        could not be reached (after retries)
 `
 
-const exitCodesSignal = `  130  interrupted (SIGINT or SIGTERM); nothing half-written is left behind
+const exitCodesSignal = `  130  interrupted (SIGINT, SIGTERM or SIGHUP); nothing half-written is left behind
        (packs a snapshot or import stored before it stay, unreferenced,
        until prune removes them: 'check' counts them; the run again
        stores their data anew).

@@ -20,11 +20,25 @@ import (
 	"github.com/wimsnap/wimsnap/remote"
 )
 
+// stopSignals are the signals that stop a command cleanly (exit 130):
+// SIGINT, SIGTERM, and SIGHUP, which a closed terminal or SSH session
+// sends (by default it killed the process, leaving temporary files,
+// zero-length files under their names and locks), unless the process
+// was started with SIGHUP ignored (nohup), which stays so. The agent
+// takes SIGHUP back for itself (reload).
+func stopSignals() []os.Signal {
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	return sigs
+}
+
 func main() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		tuneGC()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	// A second Ctrl-C or SIGTERM ends the process at once, as the first
 	// one's cleanup may wait for a server (a lock left goes stale).
 	context.AfterFunc(ctx, stop)
