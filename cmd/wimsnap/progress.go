@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wimsnap/wimsnap/snapshot"
 )
@@ -108,21 +107,21 @@ func (s *statusLine) clear() {
 	}
 }
 
-// truncate cuts the status line s to at most n runes. The counts before
-// the path (two spaces set it apart) stay, and the path loses its start
-// (its tail is the informative part); a line too narrow even for the
-// counts keeps its start, the verb. It kept the line's end, so that a
-// narrow terminal showed a path alone, and a line without one its ETA.
+// truncate cuts the status line s to at most n terminal columns (colsOf).
+// The counts before the path (two spaces set it apart) stay, and the path
+// loses its start (its tail is the informative part); a line too narrow
+// even for the counts keeps its start, the verb. It kept the line's end,
+// so that a narrow terminal showed a path alone, and a line without one
+// its ETA.
 func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if colsOf(s) <= n {
 		return s
 	}
 	head, path, ok := strings.Cut(s, "  ")
-	if room := n - utf8.RuneCountInString(head) - 2; ok && room >= 2 {
-		r := []rune(path)
-		return head + "  …" + string(r[len(r)-room+1:])
+	if room := n - colsOf(head) - 2; ok && room >= 2 {
+		return head + "  …" + tailCols(path, room-1)
 	}
-	return string([]rune(s)[:n-1]) + "…"
+	return headCols(s, n-1) + "…"
 }
 
 // tracker keeps the latest snapshot.Progress for the status line. Its

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -34,5 +35,26 @@ func TestStatusLineNarrow(t *testing.T) {
 	}
 	if got := truncate("verifying: 1.0 GiB of 2.0 GiB (50%), ETA 18s", 20); got != "verifying: 1.0 GiB …" {
 		t.Errorf("a line without a path: %q", got)
+	}
+}
+
+// TestStatusLineWide: a path of wide characters is cut to the terminal's
+// columns, two per character, not to as many characters: 79 of them took
+// 99 columns at 80, and the line wrapped.
+func TestStatusLineWide(t *testing.T) {
+	line := "snapshotting: 2 dirs, 3 files, 60 MiB  /data/日本語のとても長いディレクトリ名前/ファイル名前.bin"
+	for _, n := range []int{79, 60, 45, 44, 20} {
+		got := truncate(line, n)
+		if colsOf(got) > n || !strings.HasPrefix(got, line[:min(len("snapshotting:"), n-1)]) {
+			t.Errorf("%d columns: %q takes %d", n, got, colsOf(got))
+		}
+	}
+	if got := truncate(line, 60); got != "snapshotting: 2 dirs, 3 files, 60 MiB  …前/ファイル名前.bin" {
+		t.Errorf("60 columns: %q", got)
+	}
+	for s, want := range map[string]int{"abc": 3, "日本": 4, "e\u0301": 1, "a\u200bb": 2, "ｘ": 2, "😀": 2} {
+		if got := colsOf(s); got != want {
+			t.Errorf("colsOf(%q) = %d, want %d", s, got, want)
+		}
 	}
 }
