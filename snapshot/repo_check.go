@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -241,8 +242,8 @@ func (c *checker) indexObjects() error {
 	if err != nil {
 		return err
 	}
-	for id := range ids {
-		o, err := c.r.readIndexObject(c.ctx, id)
+	err = c.r.fetchObjects(c.ctx, indexPrefix, slices.Collect(maps.Keys(ids)), maxIndexObject, func(id index.ID, stored []byte, err error) error {
+		o, err := c.r.indexObjectOf(indexPrefix, id, stored, err)
 		if errors.Is(err, remote.ErrNotFound) {
 			return errIndexMoved
 		}
@@ -251,27 +252,37 @@ func (c *checker) indexObjects() error {
 				return err
 			}
 			c.problem("%v", err)
-			continue
+			return nil
 		}
-		for _, p := range o.packs {
-			c.named[p.id] = true
-			for _, e := range p.entries {
-				l := index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
-				if old, ok := c.chunks[e.id]; ok && old.Pack == l.Pack && (old.Offset != l.Offset || old.Stored != l.Stored) {
-					// A pack holds a chunk once: one of the two is wrong, and
-					// a restore may read it (repair takes the trailer's).
-					c.problem("chunk %s: index objects give it two places in pack %s (at %d and %d)",
-						hexID(e.id)[:16], hexID(p.id), old.Offset, l.Offset)
-				}
-				c.chunks[e.id] = l
-			}
-		}
-		for i := range o.streams {
-			c.streams.add(&o.streams[i])
-		}
+		c.addObject(o)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	c.broken = c.streams.settle()
 	return nil
+}
+
+// addObject adds the chunks and streams of the index object o to c.chunks
+// and c.streams.
+func (c *checker) addObject(o *indexObject) {
+	for _, p := range o.packs {
+		c.named[p.id] = true
+		for _, e := range p.entries {
+			l := index.Location{Pack: p.id, Offset: e.offset, Stored: e.stored, Raw: e.raw, Codec: e.codec}
+			if old, ok := c.chunks[e.id]; ok && old.Pack == l.Pack && (old.Offset != l.Offset || old.Stored != l.Stored) {
+				// A pack holds a chunk once: one of the two is wrong, and
+				// a restore may read it (repair takes the trailer's).
+				c.problem("chunk %s: index objects give it two places in pack %s (at %d and %d)",
+					hexID(e.id)[:16], hexID(p.id), old.Offset, l.Offset)
+			}
+			c.chunks[e.id] = l
+		}
+	}
+	for i := range o.streams {
+		c.streams.add(&o.streams[i])
+	}
 }
 
 // retiredObjects reports the retired objects of an unfinished prune that
@@ -340,20 +351,24 @@ func (c *checker) listManifests() (err error) {
 // manifests reads every manifest listed; an unreadable one is a damaged
 // snapshot, and one gone since the listing was forgotten meanwhile.
 func (c *checker) manifests() error {
-	for id := range c.manifestIDs {
-		m, _, err := c.r.readManifest(c.ctx, id)
+	err := c.r.fetchObjects(c.ctx, snapPrefix, slices.Collect(maps.Keys(c.manifestIDs)), maxManifest, func(id index.ID, stored []byte, err error) error {
+		m, _, err := c.r.manifestOf(id, stored, err)
 		if err != nil {
 			if errors.Is(err, remote.ErrNotFound) {
-				continue // forgotten since it was listed
+				return nil // forgotten since it was listed
 			}
 			if !damage(err) {
 				return err
 			}
 			c.problem("snapshot %s: %v (%s)", hexID(id), err, c.manifestAdvice(id))
 			c.res.Damaged = append(c.res.Damaged, hexID(id))
-			continue
+			return nil
 		}
 		c.snaps = append(c.snaps, m)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	sortManifests(c.snaps)
 	return nil

@@ -224,6 +224,12 @@ func (r *Repo) decodeManifest(id index.ID, stored []byte) (*Manifest, error) {
 // returns the stored bytes too.
 func (r *Repo) readManifest(ctx context.Context, id index.ID) (*Manifest, []byte, error) {
 	stored, err := r.readObject(ctx, snapKey(id), id, maxManifest)
+	return r.manifestOf(id, stored, err)
+}
+
+// manifestOf decodes stored, the bytes of manifest id as readObject read
+// them, or returns err, the read's error.
+func (r *Repo) manifestOf(id index.ID, stored []byte, err error) (*Manifest, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}

@@ -62,9 +62,13 @@ type packCache struct {
 	mu    sync.Mutex
 	sizes map[index.ID]int64
 	stats int // sizes asked for that were not known
-	wins  map[winKey]*packWin
-	lru   []winKey // least recently used first
-	held  int64    // the bytes of the windows in wins
+	// asking holds, per pack whose size is being asked for, a channel
+	// closed once the answer is in sizes (or failed): two windows of one
+	// pack asked for it twice at once, a HEAD request each.
+	asking map[index.ID]chan struct{}
+	wins   map[winKey]*packWin
+	lru    []winKey // least recently used first
+	held   int64    // the bytes of the windows in wins
 	// evicted holds the windows the budget let go after they were
 	// fetched whole; they are read in slices after.
 	evicted map[winKey]bool
@@ -105,7 +109,7 @@ type span struct{ lo, hi int64 }
 // directory of spool.
 func newPackCache(ctx context.Context, store remote.Store, spool *readSpool, budget int64) *packCache {
 	c := &packCache{ctx: ctx, store: store, winSize: packWindow, spool: spool, budget: budget,
-		sizes: map[index.ID]int64{}, wins: map[winKey]*packWin{}, evicted: map[winKey]bool{},
+		sizes: map[index.ID]int64{}, asking: map[index.ID]chan struct{}{}, wins: map[winKey]*packWin{}, evicted: map[winKey]bool{},
 		spans: map[index.ID][]span{}, sums: map[index.ID]bool{}}
 	if o, ok := store.(remote.Opener); ok {
 		c.opener, c.winSize = o, math.MaxInt64
@@ -483,20 +487,38 @@ func (c *packCache) hashed(pack index.ID) (ok, known bool) {
 // packs) is cheaper than a Stat each.
 const statsBeforeList = 3
 
-// size returns the pack's size, asking the store once per pack.
+// size returns the pack's size, asking the store once per pack: a call
+// for a pack whose size is being asked for waits for that answer.
 func (c *packCache) size(pack index.ID) (int64, error) {
 	c.mu.Lock()
-	n, ok := c.sizes[pack]
-	listNow := !ok && c.stats == statsBeforeList
-	c.stats++
-	c.mu.Unlock()
-	if ok {
-		return n, nil
+	for {
+		if n, ok := c.sizes[pack]; ok {
+			c.mu.Unlock()
+			return n, nil
+		}
+		wait, ok := c.asking[pack]
+		if !ok {
+			break
+		}
+		c.mu.Unlock()
+		<-wait
+		c.mu.Lock() // the size is known now, or asking failed: ask again
 	}
+	done := make(chan struct{})
+	c.asking[pack] = done
+	listNow := c.stats == statsBeforeList
+	c.stats++ // misses alone: counting every call, the listing came after the first few packs, or never
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.asking, pack)
+		c.mu.Unlock()
+		close(done)
+	}()
 	if listNow {
 		c.listSizes()
 		c.mu.Lock()
-		n, ok = c.sizes[pack]
+		n, ok := c.sizes[pack]
 		c.mu.Unlock()
 		if ok {
 			return n, nil

@@ -6,14 +6,19 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
+	"github.com/wimsnap/wimsnap/wim"
 	"github.com/wimsnap/wimsnap/wim/wimtest"
 )
 
@@ -196,5 +201,58 @@ func TestPackCacheUsedOnce(t *testing.T) {
 	}
 	if len(used) != 1 {
 		t.Errorf("%d windows listed for 1024 reads of one window, want 1", len(used))
+	}
+}
+
+// statLog is a store that counts the Stats of packs and the listings of
+// packs/.
+type statLog struct {
+	remote.Store
+	stats, lists atomic.Int64
+}
+
+func (s *statLog) Stat(ctx context.Context, key string) (remote.Info, error) {
+	if strings.HasPrefix(key, packPrefix) {
+		s.stats.Add(1)
+	}
+	return s.Store.Stat(ctx, key)
+}
+
+func (s *statLog) List(ctx context.Context, prefix string, fn func(remote.Info) error) error {
+	if prefix == packPrefix {
+		s.lists.Add(1)
+	}
+	return s.Store.List(ctx, prefix, fn)
+}
+
+// TestRestoreListsPackSizes: a restore of a snapshot whose files lie in
+// many packs asks the sizes of the first few one by one, then lists them
+// all: counting the sizes it knew already too, it made a HEAD request per
+// pack (239 for a restore of 186 packs from S3) and never listed.
+func TestRestoreListsPackSizes(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	store := &statLog{Store: remote.NewMemory()}
+	r := repoOn(t, store, wim.CompressNone, filepath.Join(tmp, "cache"))
+	must(t, os.MkdirAll(src, 0o755))
+	var m *Manifest
+	for i := range 8 { // a pack per snapshot
+		writeTestFile(t, filepath.Join(src, fmt.Sprint("f", i)), wimtest.RandomBytes(uint64(i), 100<<10))
+		m = snapshotOK(t, r, src, TakeOptions{}).Manifest
+	}
+	cold, err := OpenRepo(t.Context(), store, RepoOptions{CacheDir: filepath.Join(tmp, "cold")})
+	must(t, err)
+	if _, err := cold.Snapshots(t.Context()); err != nil { // the sync, which lists the packs once
+		t.Fatal(err)
+	}
+	store.stats.Store(0)
+	store.lists.Store(0)
+	if _, err := cold.Restore(t.Context(), m, filepath.Join(tmp, "out"), RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wimtest.CompareTrees(t, src, filepath.Join(tmp, "out"), wimtest.CompareOptions{})
+	// One more Stat: the pack of the image, read before the files.
+	if n, l := store.stats.Load(), store.lists.Load(); n > statsBeforeList+1 || l != 1 {
+		t.Errorf("restoring from 8 packs: %d Stats of packs and %d listings; want at most %d and 1", n, l, statsBeforeList+1)
 	}
 }

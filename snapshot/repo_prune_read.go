@@ -3,6 +3,8 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/wimsnap/wimsnap/index"
 	"github.com/wimsnap/wimsnap/remote"
@@ -71,21 +73,21 @@ func (p *pruner) readObjects(prefix string, read map[index.ID]bool) error {
 		return err
 	}
 	done := int64(0)
-	for id := range ids {
+	return p.r.fetchObjects(p.ctx, prefix, slices.Collect(maps.Keys(ids)), maxIndexObject, func(id index.ID, stored []byte, err error) error {
 		p.progress("reading "+prefix, done, int64(len(ids)))
 		done++
-		o, err := p.r.readIndexObjectAt(p.ctx, prefix, id)
+		o, err := p.r.indexObjectOf(prefix, id, stored, err)
 		if err != nil {
 			if !damage(err) {
 				return err
 			}
 			p.missing = append(p.missing, err.Error())
-			continue
+			return nil
 		}
 		read[id] = true
 		p.merge(o)
-	}
-	return nil
+		return nil
+	})
 }
 
 // merge adds the chunk locations o names and p lacks, the others as
@@ -121,30 +123,24 @@ func (p *pruner) readSnapshots(ids map[index.ID]int64) error {
 	for _, m := range p.opts.Forgotten {
 		delete(ids, objectIDFromHex(m.ID))
 	}
-	for id := range ids {
-		if err := p.ctx.Err(); err != nil {
-			return err
-		}
+	return p.r.fetchObjects(p.ctx, snapPrefix, slices.Collect(maps.Keys(ids)), maxManifest, func(id index.ID, stored []byte, err error) error {
 		p.progress("reading snapshots", done, int64(len(ids)))
 		done++
-		m, _, err := p.r.readManifest(p.ctx, id)
+		m, _, err := p.r.manifestOf(id, stored, err)
 		if err != nil {
 			if errors.Is(err, remote.ErrNotFound) {
-				continue // forgotten since it was listed: forget runs beside prune
+				return nil // forgotten since it was listed: forget runs beside prune
 			}
 			if !damage(err) {
 				return err
 			}
 			p.missing = append(p.missing, fmt.Sprintf("snapshot %s: %v", hexID(id), err))
-			continue
+			return nil
 		}
 		p.snaps[id] = true
 		p.res.Snapshots++
-		if err := p.useImage(src, m, images); err != nil {
-			return err
-		}
-	}
-	return nil
+		return p.useImage(src, m, images)
+	})
 }
 
 // useImage marks the metadata stream of m and every stream its image

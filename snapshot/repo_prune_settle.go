@@ -269,20 +269,24 @@ func (p *pruner) newSnapshots() ([]*Manifest, error) {
 		return nil, err
 	}
 	var list []*Manifest
+	var toRead []index.ID
 	for id := range ids {
-		if p.snaps[id] {
-			continue
+		if !p.snaps[id] {
+			toRead = append(toRead, id)
 		}
-		m, _, err := p.r.readManifest(p.ctx, id)
+	}
+	err = p.r.fetchObjects(p.ctx, snapPrefix, toRead, maxManifest, func(id index.ID, stored []byte, err error) error {
+		m, _, err := p.r.manifestOf(id, stored, err)
 		if errors.Is(err, remote.ErrNotFound) {
-			continue // forgotten since it was listed: forget runs beside prune
+			return nil // forgotten since it was listed: forget runs beside prune
 		}
 		if err != nil {
-			return nil, fmt.Errorf("prune: reading a snapshot committed during the prune: %w", err)
+			return fmt.Errorf("prune: reading a snapshot committed during the prune: %w", err)
 		}
 		list = append(list, m)
-	}
-	return list, nil
+		return nil
+	})
+	return list, err
 }
 
 // keep makes sure stream h and its chunks are in the index, putting back

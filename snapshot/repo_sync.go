@@ -398,14 +398,14 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 		st.Rebuilt, st.Reason = true, "stale"
 	}
 	var pending []pendingObject
+	var toRead []index.ID
 	for id := range inStore {
-		if loaded[id] {
-			continue
+		if !loaded[id] {
+			toRead = append(toRead, id)
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		o, err := r.readIndexObject(ctx, id)
+	}
+	err = r.fetchObjects(ctx, indexPrefix, toRead, maxIndexObject, func(id index.ID, stored []byte, err error) error {
+		o, err := r.indexObjectOf(indexPrefix, id, stored, err)
 		if err != nil {
 			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) && !errors.Is(err, remote.ErrNotFound) {
 				return err
@@ -421,9 +421,13 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 			if warn != nil {
 				warn(err)
 			}
-			continue
+			return nil
 		}
 		pending = append(pending, pendingObject{id, o})
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(loaded) == 0 { // every object is read: the packs they name can be checked at the cost of a listing
 		if err := r.countMissingPacks(ctx, pending, st, warn); err != nil {
@@ -492,8 +496,15 @@ func (r *Repo) readIndexObject(ctx context.Context, id index.ID) (*indexObject, 
 // readIndexObjectAt reads, checks and parses the index object (or retired
 // object) id under prefix.
 func (r *Repo) readIndexObjectAt(ctx context.Context, prefix string, id index.ID) (*indexObject, error) {
+	stored, err := r.readObject(ctx, objectKey(prefix, id), id, maxIndexObject)
+	return r.indexObjectOf(prefix, id, stored, err)
+}
+
+// indexObjectOf checks and parses stored, the bytes of the index object
+// (or retired object) id under prefix as readObject read them, or returns
+// err, the read's error.
+func (r *Repo) indexObjectOf(prefix string, id index.ID, stored []byte, err error) (*indexObject, error) {
 	key := objectKey(prefix, id)
-	stored, err := r.readObject(ctx, key, id, maxIndexObject)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", key, err)
 	}
@@ -529,13 +540,16 @@ func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, inStore map[inde
 			r.summarise(db, b, id)
 		}
 	}
+	var toRead []index.ID
 	for id := range inStore {
-		if _, ok := cached[id]; ok {
-			continue
+		if _, ok := cached[id]; !ok {
+			toRead = append(toRead, id)
 		}
-		m, stored, err := r.readManifest(ctx, id)
+	}
+	err := r.fetchObjects(ctx, snapPrefix, toRead, maxManifest, func(id index.ID, stored []byte, err error) error {
+		m, stored, err := r.manifestOf(id, stored, err)
 		if errors.Is(err, remote.ErrNotFound) {
-			continue // listed, then forgotten by another process: not damage
+			return nil // listed, then forgotten by another process: not damage
 		}
 		if err != nil {
 			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) {
@@ -545,10 +559,14 @@ func (r *Repo) syncSnapshots(ctx context.Context, db *index.DB, inStore map[inde
 			if warn != nil {
 				warn(leftOut(id, err))
 			}
-			continue
+			return nil
 		}
 		b.AddSnapshot(id, stored, encodeInfo(m))
 		st.Snapshots++
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return db.Apply(b)
 }
