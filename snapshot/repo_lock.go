@@ -32,9 +32,11 @@ var (
 	// ErrLocked means that another process holds a lock that conflicts
 	// with the one asked for. The error is a *LockedError naming the holder.
 	ErrLocked = errors.New("snapshot: repository is locked")
-	// ErrReadOnly is wrapped by the failure to take a shared lock in a
-	// repository this process may not write, or whose disk is full: one
-	// that only reads can do without (LockOptions.None).
+	// ErrReadOnly is wrapped by the failure to take a lock in a
+	// repository this process may not write, or whose disk is full: a
+	// command that only reads can do without (LockOptions.None). Every
+	// kind of lock says so; only the shared one did, and a snapshot, forget
+	// or prune gave the store's bare error.
 	ErrReadOnly = errors.New("snapshot: the repository cannot be written here, not even a lock")
 	// ErrLockLost means that a held lock could not be refreshed for half
 	// its StaleAfter, or that another process removed it as stale: others
@@ -262,9 +264,6 @@ func (r *Repo) withShared(ctx context.Context, opts LockOptions, fn func(*Lock) 
 		return fn(nil)
 	}
 	lock, err := r.LockShared(ctx, opts)
-	if err != nil && (errors.Is(err, os.ErrPermission) || unwritable(err) || errors.Is(err, remote.ErrDenied)) {
-		return fmt.Errorf("%w: %w", ErrReadOnly, err)
-	}
 	if err != nil {
 		return err
 	}
@@ -291,6 +290,12 @@ func (r *Repo) LockPrune(ctx context.Context, opts LockOptions) (*Lock, error) {
 // On failure it leaves nothing behind that it wrote.
 func acquireLock(ctx context.Context, store remote.Store, conditional, exclusive bool, opts LockOptions) (*Lock, error) {
 	return acquireKind(ctx, store, conditional, lockRecord{Exclusive: exclusive}, opts)
+}
+
+// readOnly reports whether err, a failure to take a lock, says that the
+// repository cannot be written here.
+func readOnly(err error) bool {
+	return errors.Is(err, os.ErrPermission) || unwritable(err) || errors.Is(err, remote.ErrDenied)
 }
 
 // acquireKind takes a lock of the kind kind.Exclusive and kind.Kind say.
@@ -327,7 +332,10 @@ func acquireWaited(ctx context.Context, store remote.Store, conditional bool, ki
 		err = l.acquireShared(ctx)
 	}
 	if errors.Is(err, remote.ErrForeign) {
-		return nil, l.waited, err // the store writes nothing: nothing to remove
+		return nil, l.waited, fmt.Errorf("%w: %w", ErrReadOnly, err) // the store wrote nothing: nothing to remove
+	}
+	if err != nil && readOnly(err) {
+		err = fmt.Errorf("%w: %w", ErrReadOnly, err)
 	}
 	if err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockCleanup)
