@@ -168,6 +168,7 @@ func (a *app) serveAgent(ctx context.Context, f *agentFlags, cfg *agentConfig) e
 	defer holdStopSignals(log)()
 	log.Info("agent started", "config", cfg.path, "status", ag.state.Listen, "state", ag.statePath,
 		"jobs", ag.names(), "pid", os.Getpid())
+	logConfigWarnings(log, cfg)
 	ag.loop(ctx, hup)
 	return nil
 }
@@ -293,9 +294,12 @@ func (a *app) printAgentPlan(cfg *agentConfig) error {
 		plan = append(plan, p)
 	}
 	if a.json {
-		return writeJSON(a.stdout, map[string]any{"config": cfg.path, "ok": true, "jobs": plan})
+		return writeJSON(a.stdout, map[string]any{"config": cfg.path, "ok": true, "jobs": plan, "warnings": nonNil(cfg.warnings)})
 	}
 	fmt.Fprintf(a.stdout, "%s: OK, %s\n", cfg.path, plural(len(plan), "job"))
+	for _, w := range cfg.warnings {
+		fmt.Fprintf(a.stdout, "warning: %s\n", w)
+	}
 	for _, p := range plan {
 		fmt.Fprintf(a.stdout, "\n%s (%s) %q\n", p.Name, p.Kind, p.Schedule)
 		for _, t := range p.Next {

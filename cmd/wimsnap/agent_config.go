@@ -45,6 +45,7 @@ type agentConfig struct {
 	state    string            // the state file
 	status   statusConfig
 	tasks    []*taskConfig
+	warnings []string // what loads but should be mended: shown by --check-config, logged at start and reload
 }
 
 // statusConfig is the [status] table.
@@ -168,7 +169,7 @@ func (a *app) decodeAgentConfig(path string, t *cfgTable) *agentConfig {
 	if c.state != "" {
 		c.state = absFrom(dir, c.state)
 	}
-	c.env = decodeCredentials(t.table("credentials"), dir)
+	c.env = decodeCredentials(t.table("credentials"), dir, &c.warnings)
 	c.status = decodeStatus(t.table("status"))
 	names := map[string]bool{}
 	for _, jt := range t.tables("job") {
@@ -430,13 +431,17 @@ func decodeStatus(t *cfgTable) statusConfig {
 // VAR=value lines (as systemd's EnvironmentFile) such as
 // AWS_ACCESS_KEY_ID=...; profile and shared-file select a profile of an
 // AWS shared credentials file. The variables are layered over the
-// agent's environment for its runs.
-func decodeCredentials(t *cfgTable, dir string) map[string]string {
+// agent's environment for its runs. An env-file other users may read is
+// added to warnings.
+func decodeCredentials(t *cfgTable, dir string, warnings *[]string) map[string]string {
 	env := map[string]string{}
 	if file := t.str("env-file", ""); file != "" {
 		vars, err := readEnvFile(absFrom(dir, file))
 		if err != nil {
 			t.fail("env-file", "%v", err)
+		}
+		if w := exposedSecrets(absFrom(dir, file)); w != "" {
+			*warnings = append(*warnings, w)
 		}
 		for k, v := range vars {
 			env[k] = v

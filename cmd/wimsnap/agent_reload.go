@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"slices"
 	"time"
 
@@ -93,4 +94,12 @@ func (ag *agent) reload() {
 	}
 	ag.setTasks(cfg)
 	ag.log.Info("configuration reloaded", "config", cfg.path, "jobs", ag.names())
+	logConfigWarnings(ag.log, cfg)
+}
+
+// logConfigWarnings logs what cfg loads with but should be mended.
+func logConfigWarnings(log *slog.Logger, cfg *agentConfig) {
+	for _, w := range cfg.warnings {
+		log.Warn("config: "+w, "config", cfg.path)
+	}
 }
