@@ -406,8 +406,14 @@ func (r *Repo) syncIndexes(ctx context.Context, db *index.DB, st *SyncStats, war
 	}
 	err = r.fetchObjects(ctx, indexPrefix, toRead, maxIndexObject, func(id index.ID, stored []byte, err error) error {
 		o, err := r.indexObjectOf(indexPrefix, id, stored, err)
+		if errors.Is(err, remote.ErrNotFound) {
+			// Listed, then deleted by a prune, which wrote what it named
+			// into a new object first: not damage, and the next sync sees
+			// it gone (a warning here alarmed every snapshot beside a prune).
+			return nil
+		}
 		if err != nil {
-			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) && !errors.Is(err, remote.ErrNotFound) {
+			if !errors.Is(err, ErrRepoFormat) && !errors.Is(err, ErrNewerFormat) {
 				return err
 			}
 			st.Damaged++
