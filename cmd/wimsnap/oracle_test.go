@@ -349,7 +349,8 @@ func TestCheckStopsUnfinished(t *testing.T) {
 	}
 	check := func() map[string]any {
 		t.Helper()
-		cmd := exec.Command(bin, "check", "--read-data", "--json")
+		// --no-lock: nobody may not write into root's repository (foreignWrites).
+		cmd := exec.Command(bin, "check", "--read-data", "--json", "--no-lock")
 		cmd.Env = []string{"HOME=" + tmp, envRepository + "=" + repo, envCacheDir + "=" + filepath.Join(tmp, "cache")}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		out, err := cmd.Output()
