@@ -53,7 +53,9 @@ on [status] listen (default ` + defaultStatusListen + `; "off" disables);
 each job's next run, without running anything. With --json, it prints
 one document:
   {"config", "ok", "jobs": [{"name", "kind", "schedule", "next_runs",
-   "commands"}]}
+   "commands"}], "warnings", "warnings_total"}
+with in "warnings" what loads but should be mended (an env-file of
+credentials that other users may read), also logged at start and reload;
 or, for a config that does not load, {"error", "errors": [...],
 "exit_code"} with each mistake in "errors". The agent itself prints nothing
 on stdout once started, --json or not (with --json, a failure to start
@@ -294,7 +296,8 @@ func (a *app) printAgentPlan(cfg *agentConfig) error {
 		plan = append(plan, p)
 	}
 	if a.json {
-		return writeJSON(a.stdout, map[string]any{"config": cfg.path, "ok": true, "jobs": plan, "warnings": nonNil(cfg.warnings)})
+		return writeJSON(a.stdout, map[string]any{"config": cfg.path, "ok": true, "jobs": plan,
+			"warnings": nonNil(cfg.warnings), "warnings_total": len(cfg.warnings)})
 	}
 	fmt.Fprintf(a.stdout, "%s: OK, %s\n", cfg.path, plural(len(plan), "job"))
 	for _, w := range cfg.warnings {
