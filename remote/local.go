@@ -54,10 +54,12 @@ const tmpPrefix = ".tmp-"
 // for) is not found; putting "a/b" then fails, so the local store cannot
 // hold both "a" and "a/b" as Memory and S3 can.
 //
-// Writes (Put, PutIfAbsent, PutFile, Delete) to a directory that is
-// another user's and not shared with a group fail with ErrForeign, for
-// any user but root: what they made would be private to their maker, and
-// the repository's owner could no longer read it. Reads go ahead.
+// Writes (Put, PutIfAbsent, PutFile, Delete) to a repository that is
+// another user's (its config's owner) and not shared with a group fail
+// with ErrForeign, for any user but root: what they made would be private
+// to their maker, and the repository's owner could no longer read it.
+// Reads go ahead. What root makes in such a repository is given to its
+// owner and group.
 //
 // A Local is safe for concurrent use by several goroutines and processes
 // sharing the directory.
@@ -65,7 +67,8 @@ type Local struct {
 	root     string
 	dirMode  os.FileMode  // of the directories it makes
 	fileMode os.FileMode  // of the files it makes
-	foreign  error        // of every write: another user's directory (foreignWrites)
+	foreign  error        // of every write: another user's repository (repoOwnership)
+	giveTo   *fileOwner   // whom what it makes is given (repoOwnership); nil: this process's
 	syncs    atomic.Int64 // fsyncs of files and directories, for tests
 }
 
@@ -89,7 +92,8 @@ func NewLocal(dir string) (*Local, error) {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
 	mode := modeBelow(rootMode)
-	return &Local{root: root, dirMode: mode, fileMode: mode.Perm() &^ 0o111 &^ 0o020, foreign: foreignWrites(root, rootMode)}, nil
+	foreign, giveTo := repoOwnership(root, rootMode)
+	return &Local{root: root, dirMode: mode, fileMode: mode.Perm() &^ 0o111 &^ 0o020, foreign: foreign, giveTo: giveTo}, nil
 }
 
 // privateDir is the mode of the directories of a Local that no group
@@ -355,6 +359,9 @@ func (l *Local) mkdirs(key string) (string, error) {
 			if err := shareDir(cur, l.dirMode); err != nil {
 				return "", err
 			}
+			if err := l.ownDir(cur); err != nil {
+				return "", err
+			}
 			if err := SyncDir(parent); err != nil {
 				return "", err
 			}
@@ -379,6 +386,9 @@ func (l *Local) writeTemp(ctx context.Context, dir string, r io.Reader, size int
 	}
 	if shared(l.dirMode) {
 		err = f.Chmod(l.fileMode) // the group reads it, whatever the umask
+	}
+	if err == nil {
+		err = l.own(f)
 	}
 	if err == nil {
 		err = copyExact(ctx, f, r, size)

@@ -40,7 +40,7 @@ func (l *Local) PutFile(ctx context.Context, key string, f *os.File, size int64)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if f.Chmod(l.fileMode) != nil {
+	if f.Chmod(l.fileMode) != nil || l.own(f) != nil {
 		return l.Put(ctx, key, io.NewSectionReader(f, 0, size), size)
 	}
 	tmp, err := linkTemp(f, fi, dir)

@@ -4,6 +4,13 @@ package remote
 
 import "os"
 
-// foreignWrites returns nil: a Windows directory's access is its ACL's,
-// which new files inherit.
-func foreignWrites(string, os.FileMode) error { return nil }
+// fileOwner is unused here.
+type fileOwner struct{}
+
+// repoOwnership returns nil, nil: a Windows directory's access is its
+// ACL's, which new files inherit.
+func repoOwnership(string, os.FileMode) (foreign error, giveTo *fileOwner) { return nil, nil }
+
+func (l *Local) own(*os.File) error { return nil }
+
+func (l *Local) ownDir(string) error { return nil }

@@ -6,43 +6,65 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"syscall"
 )
 
-// foreignWrites returns the error of every write to a repository in the
-// directory root (mode rootMode) by this process, when the repository is
-// another user's and not shared with a group (see Local): what it made
-// there would be private to this user, and the repository's owner could no
-// longer read it (every command of the owner's failed with "permission
+// fileOwner is the owner and group a Local gives what it makes.
+type fileOwner struct{ uid, gid int }
+
+// repoOwnership returns what writes to a repository in the directory root
+// (mode rootMode) by this process need. The repository's owner is the
+// owner of its config (of root before init writes one). A user other than
+// root who is not that owner gets foreign, the error of every write, when
+// the repository is not shared with a group (see Local): what it made
+// would be private to it, and the owner could no longer read the
+// repository (every command of the owner's failed with "permission
 // denied" after another member of a group the directory was only made
-// writable for took a snapshot). nil when the writes may go ahead: the
-// owner's, root's, a shared repository's, or one on a FUSE file system.
-func foreignWrites(root string, rootMode os.FileMode) error {
-	fi, err := os.Stat(root)
+// writable for took a snapshot). Root writing into a user's repository
+// gets giveTo, that user and group, which what it makes is given (a sudo
+// wimsnap snapshot made root's files there, with the same effect). Both
+// are nil for the owner, for a repository root owns (root reads every
+// file), for a shared one, and on a file system whose owners its mount
+// options set for every file (ownersFromMount).
+func repoOwnership(root string, rootMode os.FileMode) (foreign error, giveTo *fileOwner) {
+	fi, err := os.Stat(filepath.Join(root, "config"))
+	if err != nil {
+		fi, err = os.Stat(root)
+	}
 	if err != nil || shared(rootMode) {
-		return nil
+		return nil, nil
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	uid := os.Geteuid()
-	if !ok || uid == 0 || int(st.Uid) == uid || ownersOfItsOwn(root) {
-		return nil
+	if !ok || st.Uid == 0 || int(st.Uid) == uid || ownersFromMount(root) {
+		return nil, nil
 	}
+	if uid == 0 {
+		return nil, &fileOwner{int(st.Uid), int(st.Gid)}
+	}
+	owner := userName(int(st.Uid))
 	return fmt.Errorf("%w: the repository %s is %s's and is not shared with a group (its directory is not set-group-ID): "+
 		"what %s wrote there could not be read by %s; run as %s, or share the repository (docs/repository.md, \"Layout\")",
-		ErrForeign, root, userName(int(st.Uid)), userName(uid), userName(int(st.Uid)), userName(int(st.Uid)))
+		ErrForeign, root, owner, userName(uid), owner, owner), nil
 }
 
-// ownersOfItsOwn reports whether the file system of dir is a FUSE one
-// (ntfs-3g), whose owners and modes are what its mount options say for
-// every file, whoever made it: the owner reads what anyone writes there.
-func ownersOfItsOwn(dir string) bool {
-	var fs syscall.Statfs_t
-	return syscall.Statfs(dir, &fs) == nil && fs.Type == fuseSuperMagic
+// own gives f to l's owner for what it makes (repoOwnership), if any.
+func (l *Local) own(f *os.File) error {
+	if l.giveTo == nil {
+		return nil
+	}
+	return f.Chown(l.giveTo.uid, l.giveTo.gid)
 }
 
-// fuseSuperMagic is FUSE's file system type (statfs(2)).
-const fuseSuperMagic = 0x65735546
+// ownDir gives the directory d to l's owner for what it makes, if any.
+func (l *Local) ownDir(d string) error {
+	if l.giveTo == nil {
+		return nil
+	}
+	return os.Lchown(d, l.giveTo.uid, l.giveTo.gid)
+}
 
 // userName is the login name of uid, or "uid N" when it has none.
 func userName(uid int) string {

@@ -12,7 +12,7 @@ import (
 // root only), "" otherwise or when it cannot be looked at.
 func exposedSecrets(path string) string {
 	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+	if err != nil || fi.Mode().Perm()&0o044 == 0 {
 		return ""
 	}
 	return fmt.Sprintf("env-file %s holds credentials and has mode %04o: other users may read it (chmod 600 %s)",

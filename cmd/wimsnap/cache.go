@@ -49,18 +49,24 @@ func (a *app) cacheWarn(warn func(error), err error) {
 
 // repoCacheUsable reports why the command cannot write the files of r in
 // the cache directory (snapshot.Repo.CachePaths) that exist already, if it
-// cannot, once the directory itself was probed (usableCache). An index
-// file it cannot write (one root made through sudo, or made read-only) is
-// removed, with a warning, to be rebuilt: it is a cache, and in a
-// temporary directory every later run would rebuild it again.
+// cannot, once the directory itself was probed (usableCache). In this
+// user's own cache directory, an index file of this user's or root's that
+// it cannot write (one made through sudo, or made read-only) is removed,
+// with a warning, to be rebuilt: it is a cache, and in a temporary
+// directory every later run would rebuild it again. Another user's index,
+// in a cache directory several users share, is left alone.
 func (a *app) repoCacheUsable(r *snapshot.Repo, warn func(error)) error {
-	if err := writablePath(r.IndexPath()); err != nil && os.Remove(r.IndexPath()) == nil {
-		a.cacheWarn(warn, fmt.Errorf("the local index could not be written (%w); removed it, to be rebuilt", err))
-	}
-	for _, p := range r.CachePaths() {
-		if err := writablePath(p); err != nil {
+	paths := r.CachePaths()
+	for _, p := range paths {
+		if err := writablePath(p); err != nil && (p != r.IndexPath() || !ownCacheFile(p)) {
 			return err
 		}
+	}
+	if err := writablePath(r.IndexPath()); err != nil {
+		if rerr := os.Remove(r.IndexPath()); rerr != nil {
+			return err
+		}
+		a.cacheWarn(warn, fmt.Errorf("the local index could not be written (%w); removed it, to be rebuilt", err))
 	}
 	return nil
 }

@@ -6,5 +6,8 @@ package main
 // to create a file, and the command reports a cache it cannot write.
 func writableDir(string) error { return nil }
 
+// ownCacheFile reports false: writablePath finds nothing to remove.
+func ownCacheFile(string) bool { return false }
+
 // writablePath reports nothing, as writableDir.
 func writablePath(string) error { return nil }

@@ -6,9 +6,20 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
+
+// ownCacheFile reports whether path lies in a directory of this user's
+// and is this user's or root's: a file of the user's own cache, which it
+// may remove.
+func ownCacheFile(path string) bool {
+	var dir, st unix.Stat_t
+	uid := uint32(os.Geteuid())
+	return unix.Stat(filepath.Dir(path), &dir) == nil && dir.Uid == uid &&
+		unix.Stat(path, &st) == nil && (st.Uid == uid || st.Uid == 0)
+}
 
 // writablePath reports why the file or directory at path, if there is
 // one, cannot be written (for a directory: have files made in it).

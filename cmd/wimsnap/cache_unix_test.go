@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,17 +67,18 @@ func TestUnusableCacheExec(t *testing.T) {
 // through sudo, or made read-only) is removed and rebuilt, with a warning;
 // a spool the user cannot write makes the run use a temporary cache. Each
 // stopped every command ("permission denied") though the README promises
-// that an unwritable cache costs only a rebuild.
+// that an unwritable cache costs only a rebuild. Root's index in a cache
+// directory several users share is left alone (it was removed).
 func TestUnwritableRepoCache(t *testing.T) {
 	bin, tmp := binaryForNobody(t)
 	src := filepath.Join(tmp, "src")
 	writeFile(t, src, "f", []byte("data\n"))
 	shAsNobody(t, tmp, bin+" init --repo repo && "+bin+" snapshot src --repo repo")
-	run := func(args ...string) result {
+	run := func(env []string, args ...string) result {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = tmp
-		cmd.Env = []string{"HOME=" + tmp, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}
+		cmd.Env = append([]string{"HOME=" + tmp, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}, env...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		var out, errb strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &errb
@@ -92,15 +94,32 @@ func TestUnwritableRepoCache(t *testing.T) {
 		t.Fatalf("index files %q (%v), want one", dbs, err)
 	}
 	must(t, os.Chmod(dbs[0], 0o400))
-	if res := run("snapshots", "--repo", "repo"); res.code != exitOK || !strings.Contains(res.stderr, "removed it, to be rebuilt") {
+	if res := run(nil, "snapshots", "--repo", "repo"); res.code != exitOK || !strings.Contains(res.stderr, "removed it, to be rebuilt") {
 		t.Errorf("snapshots with a read-only index file: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 	spool := filepath.Join(tmp, ".cache", "wimsnap", "index", "spool")
 	must(t, os.Chmod(spool, 0o500))
 	t.Cleanup(func() { _ = os.Chmod(spool, 0o700) })
 	writeFile(t, src, "g", []byte("more data\n"))
-	if res := run("snapshot", "src", "--repo", "repo"); res.code != exitOK || !strings.Contains(res.stderr, "rebuilds the index in a temporary directory") {
+	if res := run(nil, "snapshot", "src", "--repo", "repo"); res.code != exitOK || !strings.Contains(res.stderr, "rebuilds the index in a temporary directory") {
 		t.Errorf("snapshot with a spool it cannot write: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+
+	// Root's index in a cache directory root shares with all is root's:
+	// nobody works in a temporary cache and leaves it there.
+	shared := filepath.Join(tmp, "shared")
+	must(t, os.Mkdir(shared, 0o777))
+	must(t, os.Chmod(shared, 0o777))
+	if res := runBin(t, bin, []string{"HOME=" + tmp, envCacheDir + "=" + shared}, "snapshots", "--repo", filepath.Join(tmp, "repo")); res.code != exitOK {
+		t.Fatalf("root's snapshots: %s", res.stderr)
+	}
+	rootDBs, err := filepath.Glob(filepath.Join(shared, "*.db"))
+	if err != nil || len(rootDBs) != 1 {
+		t.Fatalf("root's index files %q (%v), want one", rootDBs, err)
+	}
+	res := run([]string{envCacheDir + "=" + shared}, "snapshots", "--repo", "repo")
+	if _, err := os.Stat(rootDBs[0]); err != nil || res.code != exitOK || !strings.Contains(res.stderr, "rebuilds the index in a temporary directory") {
+		t.Errorf("nobody's snapshots beside root's index in a shared cache: exit %d, root's index %v\n%s", res.code, err, res.stderr)
 	}
 }
 
@@ -108,37 +127,48 @@ func TestUnwritableRepoCache(t *testing.T) {
 // user's repository that is not shared with a group (made group- or
 // world-writable, not set-group-ID) is refused before writing anything,
 // naming the owner: the files it made were private to it, and the owner's
-// every command failed with "permission denied". It may still read.
+// every command failed with "permission denied". It may still read. What
+// root writes there is given to the owner, who then still reads it all.
 func TestForeignRepositoryRefusesWrites(t *testing.T) {
 	bin, tmp := binaryForNobody(t)
 	src := filepath.Join(tmp, "src")
 	writeFile(t, src, "f", []byte("data\n"))
 	repo := filepath.Join(tmp, "repo")
-	if res := runBin(t, bin, []string{"HOME=" + tmp}, "init", "--repo", repo); res.code != exitOK {
-		t.Fatalf("init: %s", res.stderr)
+	as := func(uid uint32, args ...string) (string, error) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = []string{"HOME=" + filepath.Join(tmp, fmt.Sprint("home", uid)), "PATH=" + os.Getenv("PATH")}
+		if uid != 0 {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
 	}
-	if res := runBin(t, bin, []string{"HOME=" + tmp}, "snapshot", src, "--repo", repo); res.code != exitOK {
-		t.Fatalf("snapshot: %s", res.stderr)
+	for _, args := range [][]string{{"init", "--repo", repo}, {"snapshot", src, "--repo", repo}} {
+		if out, err := as(65534, args...); err != nil {
+			t.Fatalf("nobody's %s: %v\n%s", args[0], err, out)
+		}
 	}
 	must(t, exec.Command("chmod", "-R", "a+rwX", repo).Run())
 	before, err := exec.Command("find", repo).Output()
 	must(t, err)
-	cmd := exec.Command(bin, "snapshot", src, "--repo", repo)
-	cmd.Env = []string{"HOME=" + filepath.Join(tmp, "nobody"), "PATH=" + os.Getenv("PATH")}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "is root's and is not shared with a group") {
-		t.Errorf("nobody's snapshot into root's repository: %v\n%s", err, out)
+	out, err := as(4321, "snapshot", src, "--repo", repo)
+	if err == nil || !strings.Contains(out, "is nobody's and is not shared with a group") {
+		t.Errorf("uid 4321's snapshot into nobody's repository: %v\n%s", err, out)
 	}
 	after, err := exec.Command("find", repo).Output()
 	must(t, err)
 	if string(after) != string(before) {
 		t.Errorf("the refused snapshot wrote into the repository:\n%s", after)
 	}
-	cmd = exec.Command(bin, "snapshots", "--repo", repo)
-	cmd.Env = []string{"HOME=" + filepath.Join(tmp, "nobody"), "PATH=" + os.Getenv("PATH")}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("nobody's snapshots of root's readable repository: %v\n%s", err, out)
+	if out, err := as(4321, "snapshots", "--repo", repo); err != nil {
+		t.Errorf("uid 4321's snapshots of nobody's readable repository: %v\n%s", err, out)
+	}
+	writeFile(t, src, "g", []byte("more\n"))
+	if out, err := as(0, "snapshot", src, "--repo", repo); err != nil {
+		t.Fatalf("root's snapshot into nobody's repository: %v\n%s", err, out)
+	}
+	if out, err := as(65534, "check", "--read-data", "--repo", repo); err != nil {
+		t.Errorf("nobody's check after root's snapshot: %v\n%s", err, out)
 	}
 }

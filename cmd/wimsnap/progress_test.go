@@ -52,7 +52,7 @@ func TestStatusLineWide(t *testing.T) {
 	if got := truncate(line, 60); got != "snapshotting: 2 dirs, 3 files, 60 MiB  …前/ファイル名前.bin" {
 		t.Errorf("60 columns: %q", got)
 	}
-	for s, want := range map[string]int{"abc": 3, "日本": 4, "e\u0301": 1, "a\u200bb": 2, "ｘ": 2, "😀": 2} {
+	for s, want := range map[string]int{"abc": 3, "日本": 4, "e\u0301": 1, "a\u200bb": 2, "ｘ": 2, "😀": 2, "✅": 2, "⭐": 2, "🟠": 2, "☃": 1} {
 		if got := colsOf(s); got != want {
 			t.Errorf("colsOf(%q) = %d, want %d", s, got, want)
 		}
