@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,7 +54,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a := &applier{
-		ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: abs,
+		ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: abs, linkRoot: cmp.Or(opts.LinkRoot, abs),
 		rootFD: rootFD, unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0, token: newRunToken(),
 	}
 	if a.guard, err = newGuard(rootFD, opts.Keep); err != nil {
@@ -183,6 +184,7 @@ type applier struct {
 	opts      ApplyOptions
 	target    string
 	absTarget string
+	linkRoot  string // where fixed symlink targets are rooted (ApplyOptions.LinkRoot)
 	rootFD    int
 	unixData  bool
 	isRoot    bool
@@ -226,6 +228,7 @@ type applier struct {
 	// probes nothing, both 0) to one of the known limits (sameWriteTime).
 	clampsTimes    bool
 	limitsOnce     sync.Once
+	probed         atomic.Bool // limitsOnce has run
 	timeLo, timeHi int64
 	// fresh: the walk is in a directory this apply made (or an empty
 	// target), where nothing else is: in place, there is nothing to

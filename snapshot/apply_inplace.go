@@ -1287,7 +1287,13 @@ func (a *applier) retimeDir(fd int, e *wim.Entry, path []string) {
 // nanoseconds has more digits than the image, which applying would drop.
 // On a file system that clamps times (clampsTimes), a time it cannot hold
 // is the one it clamped it to: every rollback onto ext4 rewrote the files
-// of an image dated before 1901.
+// of an image dated before 1901. The limits are the probed ones when this
+// run probed them already (it wrote such a time), else the known limits
+// of such file systems: a probe here made a file in the target at every
+// rollback of an unchanged tree of such times (images of zero times are
+// of 1601), changing the target's ctime, for the one case the known limits
+// tell wrong: a file at exactly 2038-01-19T03:14:07Z, whose image time is
+// later, on a file system that holds later times.
 func (a *applier) sameWriteTime(st *unix.Stat_t, e *wim.Entry) bool {
 	if wim.FiletimeFromUnix(st.Mtim.Sec, st.Mtim.Nsec) == e.LastWriteTime {
 		return true
@@ -1296,20 +1302,24 @@ func (a *applier) sameWriteTime(st *unix.Stat_t, e *wim.Entry) bool {
 	if !a.clampsTimes || sec >= minTime32 && sec <= maxTime32 { // every such file system holds it
 		return false
 	}
-	lo, hi := a.limits()
+	var lo, hi int64
+	if a.probed.Load() {
+		lo, hi = a.limits()
+	}
 	return clampedTime(sec, st.Mtim, lo, hi)
 }
 
 // limits returns the earliest and latest times the target's file system
 // holds (see clampsTimes), probed on the first call (timeLimits); both 0
 // when not known (a dry run, which writes nothing, or a failed probe). An
-// apply probes only for an image holding a time beyond 32 bits: the probe
-// is a file made and deleted in the target, which changes its ctime.
+// apply probes only when it sets a time beyond 32 bits (clampNote): the
+// probe is a file made and deleted in the target, which changes its ctime.
 func (a *applier) limits() (lo, hi int64) {
 	a.limitsOnce.Do(func() {
 		if a.rootFD >= 0 {
 			a.timeLo, a.timeHi = a.timeLimits(a.rootFD)
 		}
+		a.probed.Store(true)
 	})
 	return a.timeLo, a.timeHi
 }
