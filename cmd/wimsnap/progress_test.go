@@ -52,6 +52,9 @@ func TestStatusLineWide(t *testing.T) {
 	if got := truncate(line, 60); got != "snapshotting: 2 dirs, 3 files, 60 MiB  …前/ファイル名前.bin" {
 		t.Errorf("60 columns: %q", got)
 	}
+	if got := truncate("restoring: 1 file  /x/"+strings.Repeat("e\u0301", 30), 40); strings.Contains(got, "…\u0301") || colsOf(got) > 40 {
+		t.Errorf("a path of combining marks cut to 40 columns: %q", got)
+	}
 	for s, want := range map[string]int{"abc": 3, "日本": 4, "e\u0301": 1, "a\u200bb": 2, "ｘ": 2, "😀": 2, "✅": 2, "⭐": 2, "🟠": 2, "☃": 1} {
 		if got := colsOf(s); got != want {
 			t.Errorf("colsOf(%q) = %d, want %d", s, got, want)

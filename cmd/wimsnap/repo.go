@@ -72,7 +72,7 @@ func addRepoFlags(cmd *cobra.Command, f *repoFlags) {
 	// snapshot would create.
 	fl.Var((*nonEmpty)(&f.repo), "repo", "repository location (default: $"+envRepository+", else the default local repository)")
 	fl.Var((*nonEmpty)(&f.s3.caCert), "cacert", "S3: PEM file of a certificate authority to trust (default: $"+envCACert+")")
-	fl.IntVar(&f.s3.connections, "connections", defaultS3Conns, "S3: at most this many requests at once")
+	fl.IntVar(&f.s3.connections, "connections", defaultS3Conns, "S3: at most this many requests at once (a listing of keys aside)")
 	fl.Int64Var(&f.s3.upKiB, "limit-upload", 0, "S3: upload at most this many KiB/s (0: no limit)")
 	fl.Int64Var(&f.s3.downKiB, "limit-download", 0, "S3: download at most this many KiB/s (0: no limit)")
 }

@@ -70,13 +70,19 @@ func headCols(s string, n int) string {
 	return s
 }
 
-// tailCols returns the longest end of s that takes at most n columns.
+// tailCols returns the longest end of s that takes at most n columns and
+// does not start with a combining mark (cut from its letter, it would sit
+// on what comes before).
 func tailCols(s string, n int) string {
 	r := []rune(s)
 	used := 0
 	for i := len(r) - 1; i >= 0; i-- {
 		if used += runeCols(r[i]); used > n {
-			return string(r[i+1:])
+			i++
+			for i < len(r) && runeCols(r[i]) == 0 {
+				i++
+			}
+			return string(r[i:])
 		}
 	}
 	return s
