@@ -3,7 +3,6 @@
 package snapshot
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,7 +53,7 @@ func Apply(ctx context.Context, m *wim.Metadata, src StreamSource, target string
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a := &applier{
-		ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: abs, linkRoot: cmp.Or(opts.LinkRoot, abs),
+		ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: abs,
 		rootFD: rootFD, unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0, token: newRunToken(),
 	}
 	if a.guard, err = newGuard(rootFD, opts.Keep); err != nil {
@@ -184,7 +183,6 @@ type applier struct {
 	opts      ApplyOptions
 	target    string
 	absTarget string
-	linkRoot  string // where fixed symlink targets are rooted (ApplyOptions.LinkRoot)
 	rootFD    int
 	unixData  bool
 	isRoot    bool

@@ -148,7 +148,7 @@ func (a *applier) keepLink(dfd int, e *wim.Entry) bool {
 	if !ok {
 		return false
 	}
-	data, _ := wim.SymlinkReparse(have, a.linkRoot)
+	data, _ := wim.SymlinkReparse(have, a.absTarget)
 	if wim.Hash(sha1.Sum(data)) != x.Reparse.Hash {
 		return false
 	}
@@ -171,8 +171,8 @@ func (a *applier) targetOf(x *wim.EntryExt, data []byte) (string, error) {
 	target := st.Target
 	switch {
 	case !st.Relative && x.ReparseFlags&wim.ReparseNotFixed == 0:
-		// Fixed at capture: relative to the captured root, now linkRoot.
-		target = strings.TrimSuffix(a.linkRoot, "/") + target
+		// Fixed at capture: relative to the captured root, now the target.
+		target = strings.TrimSuffix(a.absTarget, "/") + target
 	case target == "":
 		target = "/"
 	}

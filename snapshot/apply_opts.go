@@ -37,14 +37,6 @@ type ApplyOptions struct {
 	// is an error wrapping ErrPathNotFound, reported before anything is
 	// written.
 	Paths []string
-	// LinkRoot is the absolute directory that the absolute symlink
-	// targets capture stored relative to its root (wimlib's RP_FIX) are
-	// put back under; empty: the target, as wimlib-imagex apply does. A
-	// restore gives the snapshot's source, so that a tree comes back with
-	// its links as they were wherever it is restored: a root restored to a
-	// new disk's mount point had every absolute link point into that
-	// mount point, and did not boot.
-	LinkRoot string
 	// Progress, if set, is called at most every 100 ms, never twice at
 	// once, and once at the end; also while Apply waits for large files
 	// to be written (Bytes then counts the bytes written of those too).

@@ -21,7 +21,7 @@ import (
 func planApply(ctx context.Context, m *wim.Metadata, src StreamSource, target string, opts ApplyOptions) (ApplyStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a := &applier{ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: target, linkRoot: cmp.Or(opts.LinkRoot, target), rootFD: -1,
+	a := &applier{ctx: ctx, cancel: cancel, src: src, opts: opts, target: target, absTarget: target, rootFD: -1,
 		unixData: !opts.NoUnixData, isRoot: os.Geteuid() == 0}
 	a.opts.InPlace = true
 	if _, err := os.Stat("/proc/self/fd"); err == nil {

@@ -25,8 +25,7 @@
 // never followed (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW), and names that are
 // empty, ".", "..", or contain '/' or NUL are refused. Symlink targets are
 // written as stored (fixed absolute targets re-rooted at the target
-// directory, or, for a restore, at the snapshot's source:
-// ApplyOptions.LinkRoot); a symlink is never followed while writing. File contents are
+// directory); a symlink is never followed while writing. File contents are
 // written by ApplyOptions.Workers goroutines; all-zero 32 KiB blocks become
 // holes.
 //

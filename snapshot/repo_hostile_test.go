@@ -226,7 +226,7 @@ func (h *hostileRepo) restorable(t *testing.T, r *Repo, i int) bool {
 		return false
 	}
 	if st.Skipped == 0 && len(warned) == 0 {
-		wimtest.CompareTrees(t, h.src[i], out, wimtest.CompareOptions{NoReroot: true}) // no silently wrong data
+		wimtest.CompareTrees(t, h.src[i], out, wimtest.CompareOptions{}) // no silently wrong data
 		return true
 	}
 	warned = withHardLinks(t, h.src[i], warned)

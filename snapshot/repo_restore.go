@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/wimsnap/wimsnap/remote"
 	"github.com/wimsnap/wimsnap/wim"
@@ -113,9 +112,6 @@ func (r *Repo) restore(ctx context.Context, m *Manifest, target string, opts Res
 		md.Root, ao.Passages = f.Select(md.Root)
 	}
 	ao.Paths, ao.InPlace, ao.Delete, ao.DryRun = nil, true, opts.Delete, opts.DryRun
-	if !m.IsImport() && strings.HasPrefix(m.Source, "/") {
-		ao.LinkRoot = m.Source // links as the tree had them, wherever it is restored
-	}
 	ao.Deletable = f.Deletable
 	ao.Keep = append(append(ao.Keep, r.LocalPaths()...), filepath.Dir(r.cache)) // a rollback of / or of a home
 	// A store that cannot be read after the retries ends the restore: the

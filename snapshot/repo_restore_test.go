@@ -128,7 +128,7 @@ func rollbackCase(t *testing.T, r *Repo, inPlace RestoreOptions) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{NoReroot: true})
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 	t.Logf("full %+v\ndry run %+v\nrollback %+v", full, plan, st)
 	if st.Deleted < 2 || st.Unchanged < full.Files+full.Symlinks-10-int64(xattrsChanged) || st.Bytes > 600<<10 {
 		t.Errorf("rollback did more than needed: %+v", st)
@@ -176,7 +176,7 @@ func TestRestoreInterrupted(t *testing.T) {
 	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{Delete: true}); err != nil {
 		t.Fatal(err)
 	}
-	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{NoReroot: true})
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 }
 
 func must(t *testing.T, err error) {
@@ -412,7 +412,7 @@ func TestRestoreLocalReadsDirectly(t *testing.T) {
 	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{NoReroot: true})
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 	if n := store.gets.Load(); n != 0 {
 		t.Errorf("%d Gets of packs, want none: ranges are read directly", n)
 	}

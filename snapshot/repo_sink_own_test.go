@@ -87,7 +87,7 @@ func TestOwnPacksDeduplicateHosts(t *testing.T) {
 		if _, err := r.Restore(t.Context(), results[i].Manifest, out, RestoreOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		wimtest.CompareTrees(t, srcs[i], out, wimtest.CompareOptions{NoReroot: true})
+		wimtest.CompareTrees(t, srcs[i], out, wimtest.CompareOptions{})
 	}
 }
 

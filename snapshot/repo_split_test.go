@@ -73,7 +73,7 @@ func TestIndexObjectsSplit(t *testing.T) {
 	if _, err := fresh().Restore(t.Context(), second.Manifest, restored, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wimtest.CompareTrees(t, src, restored, wimtest.CompareOptions{NoReroot: true})
+	wimtest.CompareTrees(t, src, restored, wimtest.CompareOptions{})
 
 	if _, err := r.Forget(t.Context(), []*Manifest{first.Manifest}, LockOptions{}); err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func TestIndexObjectsSplit(t *testing.T) {
 	if _, err := fresh().Restore(t.Context(), second.Manifest, restored, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wimtest.CompareTrees(t, src, restored, wimtest.CompareOptions{NoReroot: true})
+	wimtest.CompareTrees(t, src, restored, wimtest.CompareOptions{})
 }
 
 // TestCountMissingPacks: a pack gone while the index object naming it is

@@ -76,7 +76,7 @@ func TestSnapshotRestore(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("restore %+v", st)
-			wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{NoReroot: true})
+			wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 		})
 	}
 }
@@ -207,7 +207,7 @@ func TestSnapshotIncremental(t *testing.T) {
 	if _, err := r.Restore(t.Context(), third.Manifest, out, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{NoReroot: true})
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 	if grown := s.NewStored + int64(third.Manifest.Metadata.Size); repoBytes(t, r) != before || grown > 2<<20 {
 		t.Errorf("repository changed by a rebuild, or the change stored %d bytes", grown)
 	}

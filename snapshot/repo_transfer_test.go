@@ -27,7 +27,7 @@ func TestTransferDamage(t *testing.T) {
 	if _, err := r.Restore(t.Context(), res.Manifest, out, RestoreOptions{}); err != nil {
 		t.Fatalf("restore with one damaged download: %v", err)
 	}
-	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{NoReroot: true})
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 
 	faulty.FlipByte(1)
 	cr, err := r.Check(t.Context(), CheckOptions{ReadData: true})

@@ -134,7 +134,7 @@ func TestSpoolFullDisk(t *testing.T) {
 	if _, err := r.Restore(t.Context(), m, out, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{NoReroot: true})
+	wimtest.CompareTrees(t, src, out, wimtest.CompareOptions{})
 	if left, _ := os.ReadDir(r.spool); len(left) != 0 {
 		t.Errorf("%d spool files left behind", len(left))
 	}

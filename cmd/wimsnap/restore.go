@@ -36,11 +36,7 @@ Owners are set by root alone: run by another user, a restore warns once how
 many entries of the snapshot have other owners (those it writes become its
 own). Nothing is written outside the target or
 through a symlink: a file that shares its inode with names the snapshot
-lacks is replaced, not changed. Symlinks come back as the source had them,
-wherever the target is: an absolute one into the snapshot's own tree still
-names its path in the source (/lib/..., for a snapshot of /), not one in
-the target (apply of a WIM file re-roots those at its target, as wimlib-imagex
-apply does). On a file system that does not tell upper
+lacks is replaced, not changed. On a file system that does not tell upper
 from lower case (FAT, exFAT), of two names that differ only in case the
 second is skipped with a warning. An interrupted restore can simply be run
 again: files named .wimsnap-XXXXXXXXXXXX-N.tmp (12 hex digits, a number)
