@@ -92,7 +92,7 @@ func NewLocal(dir string) (*Local, error) {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
 	mode := modeBelow(rootMode)
-	foreign, giveTo := repoOwnership(root, rootMode)
+	giveTo, foreign := repoOwnership(root, rootMode)
 	return &Local{root: root, dirMode: mode, fileMode: mode.Perm() &^ 0o111 &^ 0o020, foreign: foreign, giveTo: giveTo}, nil
 }
 

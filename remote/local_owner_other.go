@@ -9,7 +9,7 @@ type fileOwner struct{}
 
 // repoOwnership returns nil, nil: a Windows directory's access is its
 // ACL's, which new files inherit.
-func repoOwnership(string, os.FileMode) (foreign error, giveTo *fileOwner) { return nil, nil }
+func repoOwnership(string, os.FileMode) (giveTo *fileOwner, foreign error) { return nil, nil }
 
 func (l *Local) own(*os.File) error { return nil }
 

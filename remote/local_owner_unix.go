@@ -28,7 +28,7 @@ type fileOwner struct{ uid, gid int }
 // are nil for the owner, for a repository root owns (root reads every
 // file), for a shared one, and on a file system whose owners its mount
 // options set for every file (ownersFromMount).
-func repoOwnership(root string, rootMode os.FileMode) (foreign error, giveTo *fileOwner) {
+func repoOwnership(root string, rootMode os.FileMode) (giveTo *fileOwner, foreign error) {
 	fi, err := os.Stat(filepath.Join(root, "config"))
 	if err != nil {
 		fi, err = os.Stat(root)
@@ -42,12 +42,12 @@ func repoOwnership(root string, rootMode os.FileMode) (foreign error, giveTo *fi
 		return nil, nil
 	}
 	if uid == 0 {
-		return nil, &fileOwner{int(st.Uid), int(st.Gid)}
+		return &fileOwner{int(st.Uid), int(st.Gid)}, nil
 	}
 	owner := userName(int(st.Uid))
-	return fmt.Errorf("%w: the repository %s is %s's and is not shared with a group (its directory is not set-group-ID): "+
+	return nil, fmt.Errorf("%w: the repository %s is %s's and is not shared with a group (its directory is not set-group-ID): "+
 		"what %s wrote there could not be read by %s; run as %s, or share the repository (docs/repository.md, \"Layout\")",
-		ErrForeign, root, owner, userName(uid), owner, owner), nil
+		ErrForeign, root, owner, userName(uid), owner, owner)
 }
 
 // own gives f to l's owner for what it makes (repoOwnership), if any.
