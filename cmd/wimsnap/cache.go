@@ -56,17 +56,22 @@ func (a *app) cacheWarn(warn func(error), err error) {
 // directory every later run would rebuild it again. Another user's index,
 // in a cache directory several users share, is left alone.
 func (a *app) repoCacheUsable(r *snapshot.Repo, warn func(error)) error {
-	paths := r.CachePaths()
-	for _, p := range paths {
-		if err := writablePath(p); err != nil && (p != r.IndexPath() || !ownCacheFile(p)) {
+	var indexErr error // of an index file this user may remove
+	for _, p := range r.CachePaths() {
+		err := writablePath(p)
+		switch {
+		case err == nil:
+		case p == r.IndexPath() && ownCacheFile(p):
+			indexErr = err // removed once the directories are known usable
+		default:
 			return err
 		}
 	}
-	if err := writablePath(r.IndexPath()); err != nil {
-		if rerr := os.Remove(r.IndexPath()); rerr != nil {
-			return err
+	if indexErr != nil {
+		if err := os.Remove(r.IndexPath()); err != nil {
+			return indexErr
 		}
-		a.cacheWarn(warn, fmt.Errorf("the local index could not be written (%w); removed it, to be rebuilt", err))
+		a.cacheWarn(warn, fmt.Errorf("the local index could not be written (%w); removed it, to be rebuilt", indexErr))
 	}
 	return nil
 }
