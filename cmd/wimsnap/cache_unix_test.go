@@ -76,18 +76,7 @@ func TestUnwritableRepoCache(t *testing.T) {
 	shAsNobody(t, tmp, bin+" init --repo repo && "+bin+" snapshot src --repo repo")
 	run := func(env []string, args ...string) result {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = tmp
-		cmd.Env = append([]string{"HOME=" + tmp, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}, env...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		return result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
+		return runAs(t, 65534, bin, tmp, append([]string{"HOME=" + tmp, "TMPDIR=" + tmp}, env...), args...)
 	}
 	dbs, err := filepath.Glob(filepath.Join(tmp, ".cache", "wimsnap", "index", "*.db"))
 	if err != nil || len(dbs) != 1 {
@@ -134,41 +123,55 @@ func TestForeignRepositoryRefusesWrites(t *testing.T) {
 	src := filepath.Join(tmp, "src")
 	writeFile(t, src, "f", []byte("data\n"))
 	repo := filepath.Join(tmp, "repo")
-	as := func(uid uint32, args ...string) (string, error) {
+	as := func(uid uint32, args ...string) result {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = []string{"HOME=" + filepath.Join(tmp, fmt.Sprint("home", uid)), "PATH=" + os.Getenv("PATH")}
-		if uid != 0 {
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
-		}
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		return runAs(t, uid, bin, tmp, []string{"HOME=" + filepath.Join(tmp, fmt.Sprint("home", uid))}, args...)
 	}
 	for _, args := range [][]string{{"init", "--repo", repo}, {"snapshot", src, "--repo", repo}} {
-		if out, err := as(65534, args...); err != nil {
-			t.Fatalf("nobody's %s: %v\n%s", args[0], err, out)
+		if res := as(65534, args...); res.code != exitOK {
+			t.Fatalf("nobody's %s: exit %d\n%s", args[0], res.code, res.stderr)
 		}
 	}
 	must(t, exec.Command("chmod", "-R", "a+rwX", repo).Run())
 	before, err := exec.Command("find", repo).Output()
 	must(t, err)
-	out, err := as(4321, "snapshot", src, "--repo", repo)
-	if err == nil || !strings.Contains(out, "is nobody's and is not shared with a group") {
-		t.Errorf("uid 4321's snapshot into nobody's repository: %v\n%s", err, out)
+	res := as(4321, "snapshot", src, "--repo", repo)
+	if res.code == exitOK || !strings.Contains(res.stderr, "is nobody's and is not shared with a group") {
+		t.Errorf("uid 4321's snapshot into nobody's repository: exit %d\n%s", res.code, res.stderr)
 	}
 	after, err := exec.Command("find", repo).Output()
 	must(t, err)
 	if string(after) != string(before) {
 		t.Errorf("the refused snapshot wrote into the repository:\n%s", after)
 	}
-	if out, err := as(4321, "snapshots", "--repo", repo); err != nil {
-		t.Errorf("uid 4321's snapshots of nobody's readable repository: %v\n%s", err, out)
+	if res := as(4321, "snapshots", "--repo", repo); res.code != exitOK {
+		t.Errorf("uid 4321's snapshots of nobody's readable repository: exit %d\n%s", res.code, res.stderr)
 	}
 	writeFile(t, src, "g", []byte("more\n"))
-	if out, err := as(0, "snapshot", src, "--repo", repo); err != nil {
-		t.Fatalf("root's snapshot into nobody's repository: %v\n%s", err, out)
+	if res := as(0, "snapshot", src, "--repo", repo); res.code != exitOK {
+		t.Fatalf("root's snapshot into nobody's repository: exit %d\n%s", res.code, res.stderr)
 	}
-	if out, err := as(65534, "check", "--read-data", "--repo", repo); err != nil {
-		t.Errorf("nobody's check after root's snapshot: %v\n%s", err, out)
+	if res := as(65534, "check", "--read-data", "--repo", repo); res.code != exitOK {
+		t.Errorf("nobody's check after root's snapshot: exit %d\n%s", res.code, res.stderr)
 	}
+}
+
+// runAs runs bin with args as uid (as the test's own user when 0, root),
+// in dir, with PATH and env, and returns its exit code and output.
+func runAs(t *testing.T, uid uint32, bin, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	if uid != 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	}
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
 }
